@@ -1,0 +1,124 @@
+"""The one place for numba settings.
+
+Kernels live in each layer's private ``_kernels.py`` and are decorated with
+:func:`njit` from here, never with ``numba.njit`` directly, so that flags and
+cache settings are the same everywhere:
+
+- ``cache=True``: compiled machine code is written next to the module (or to
+  ``NUMBA_CACHE_DIR``), so a second process starts warm.
+- fastmath policy: **off** by default. Several kernels must match a reference
+  bit for bit (the TFLite Micro frontend, the codecs), and fast-math may reorder
+  float arithmetic. A kernel may opt into a *named* subset of LLVM flags (for
+  example ``fastmath={"contract"}``) only where a test shows results unchanged
+  within the documented tolerance.
+- ``nogil=True``: kernels release the GIL, so host threads run them in parallel.
+- ``error_model="numpy"``: division by zero gives inf/nan as in NumPy instead of
+  raising inside a kernel.
+
+Importing this module does not import numba; :func:`njit` does, at the moment a
+``_kernels`` module is imported. Public functions import their ``_kernels``
+lazily, so ``import edgekit`` (and ``import edgekit.<layer>``) stays free of numba.
+
+When the installed package directory is read-only (a system install, a
+read-only root file system on a device) and ``NUMBA_CACHE_DIR`` is unset, the
+cache goes to ``$XDG_CACHE_HOME/edgekit/numba`` (``~/.cache/edgekit/numba``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+__all__ = ["FASTMATH", "JIT_OPTIONS", "configure_cache", "njit", "warmup"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Default fast-math policy for every kernel (see the module docstring).
+FASTMATH: bool = False
+
+#: The options every kernel is compiled with; a kernel may override single keys.
+JIT_OPTIONS: dict[str, Any] = {
+    "cache": True,
+    "nogil": True,
+    "fastmath": FASTMATH,
+    "error_model": "numpy",
+}
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _user_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "edgekit" / "numba"
+
+
+def configure_cache() -> str | None:
+    """Point numba's cache at a writable place when the package directory is read-only.
+
+    Returns the cache directory set (or already set through ``NUMBA_CACHE_DIR``),
+    or ``None`` when numba's default (``__pycache__`` beside each module) is usable.
+    Call before numba is imported; :func:`njit` does.
+    """
+    current = os.environ.get("NUMBA_CACHE_DIR")
+    if current:
+        return current
+    if os.access(_PACKAGE_DIR, os.W_OK):
+        return None
+    cache_dir = _user_cache_dir()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["NUMBA_CACHE_DIR"] = str(cache_dir)
+    numba_config = sys.modules.get("numba.core.config")
+    if numba_config is not None:  # numba read its settings already
+        numba_config.CACHE_DIR = str(cache_dir)  # type: ignore[attr-defined]
+    return str(cache_dir)
+
+
+def njit(*args: Any, **overrides: Any) -> Any:
+    """``numba.njit`` with edgekit's :data:`JIT_OPTIONS`; use bare or with overrides.
+
+    ``@njit``, ``@njit(fastmath={"contract"})`` and ``@njit("float64(float64)")``
+    (an eager signature) all work.
+    """
+    configure_cache()
+    import numba
+
+    options = {**JIT_OPTIONS, **overrides}
+    if len(args) == 1 and callable(args[0]) and not overrides:
+        return numba.njit(**options)(args[0])
+    return numba.njit(*args, **options)
+
+
+def warmup(layers: Iterable[str] | None = None) -> dict[str, float]:
+    """Compile (or load from cache) the kernels of the layers that have them.
+
+    Each layer's ``_kernels.py`` may define ``warmup()``, which calls every kernel
+    once on tiny inputs of each dtype the public API uses. Returns seconds spent
+    per layer; layers without kernels are left out.
+    """
+    from edgekit import LAYERS
+
+    timings: dict[str, float] = {}
+    for layer in LAYERS if layers is None else layers:
+        if layer not in LAYERS:
+            from edgekit.errors import InvalidInputError
+
+            raise InvalidInputError(f"unknown layer {layer!r}; expected one of {LAYERS}")
+        name = f"edgekit.{layer}._kernels"
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        layer_warmup = getattr(module, "warmup", None)
+        if layer_warmup is None:
+            continue
+        start = time.perf_counter()
+        layer_warmup()
+        timings[layer] = time.perf_counter() - start
+    return timings

