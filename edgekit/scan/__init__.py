@@ -1,6 +1,55 @@
 """Find what is around: mDNS/DNS-SD services, BLE advertisements and WiFi access points,
-merged into one device inventory with vendor and device-type recognition."""
+merged into one device inventory with vendor and device-type recognition.
+
+Importing this package imports neither zeroconf, bleak nor numba: each scanner
+imports its backend when it starts, and :func:`parse_advertisements` compiles
+its numba kernel on first use.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from edgekit.scan.advertisement import (
+    Advertisement,
+    AdvertisementBatch,
+    parse_advertisement,
+    parse_advertisements,
+)
+from edgekit.scan.beacons import (
+    BTHomeMeasurement,
+    BTHomePacket,
+    EddystoneTLM,
+    EddystoneUID,
+    EddystoneURL,
+    IBeacon,
+    decode_bthome,
+    decode_eddystone,
+    decode_ibeacon,
+)
+from edgekit.scan.names import (
+    VendorInfo,
+    company_name,
+    is_locally_administered,
+    lookup_vendor,
+    service_name,
+)
+
+__all__ = [
+    "Advertisement",
+    "AdvertisementBatch",
+    "BTHomeMeasurement",
+    "BTHomePacket",
+    "EddystoneTLM",
+    "EddystoneUID",
+    "EddystoneURL",
+    "IBeacon",
+    "VendorInfo",
+    "company_name",
+    "decode_bthome",
+    "decode_eddystone",
+    "decode_ibeacon",
+    "is_locally_administered",
+    "lookup_vendor",
+    "parse_advertisement",
+    "parse_advertisements",
+    "service_name",
+]

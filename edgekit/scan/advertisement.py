@@ -1,0 +1,432 @@
+"""BLE advertisement parsing: raw AD structures to :class:`Advertisement`.
+
+An advertisement (or scan response) payload is a run of AD structures, each
+``length (1 byte) | type (1 byte) | data (length - 1 bytes)``. Fields are named
+as bleak's ``AdvertisementData`` names them, so a parsed payload can stand in for
+what bleak hands to a detection callback. The five bleak fields agree with
+``bluetooth_data_tools.parse_advertisement_data_tuple`` on every payload:
+zero-length padding is skipped, a structure that overruns the payload or carries
+no data is skipped (and reported in :attr:`Advertisement.malformed`), a complete
+local name wins over a short one, and the last manufacturer-data record of one
+company id wins.
+
+:func:`parse_advertisements` parses many payloads in one numba pass over a packed
+buffer and returns a columnar :class:`AdvertisementBatch` whose
+:class:`Advertisement` objects are built only when asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, overload
+
+from edgekit.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+__all__ = [
+    "AD_TYPES",
+    "Advertisement",
+    "AdvertisementBatch",
+    "parse_advertisement",
+    "parse_advertisements",
+    "uuid16_to_str",
+]
+
+BASE_UUID_SUFFIX = "-0000-1000-8000-00805f9b34fb"
+
+#: AD type codes this parser decodes, by name (Bluetooth Core Supplement, part A).
+AD_TYPES: dict[str, int] = {
+    "flags": 0x01,
+    "uuid16_incomplete": 0x02,
+    "uuid16_complete": 0x03,
+    "uuid32_incomplete": 0x04,
+    "uuid32_complete": 0x05,
+    "uuid128_incomplete": 0x06,
+    "uuid128_complete": 0x07,
+    "short_local_name": 0x08,
+    "complete_local_name": 0x09,
+    "tx_power_level": 0x0A,
+    "service_data_uuid16": 0x16,
+    "appearance": 0x19,
+    "service_data_uuid32": 0x20,
+    "service_data_uuid128": 0x21,
+    "manufacturer_data": 0xFF,
+}
+
+_UUID16_CACHE: dict[int, str] = {}
+
+
+def uuid16_to_str(value: int) -> str:
+    """Full 128-bit UUID string of a 16-bit (or 32-bit) Bluetooth SIG UUID."""
+    text = _UUID16_CACHE.get(value)
+    if text is None:
+        text = f"{value:08x}{BASE_UUID_SUFFIX}"
+        if len(_UUID16_CACHE) < 70_000:
+            _UUID16_CACHE[value] = text
+    return text
+
+
+def _uuid128_to_str(raw: bytes) -> str:
+    h = raw[::-1].hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+class Advertisement(NamedTuple):
+    """One parsed BLE advertisement (advertising data plus scan response, if joined).
+
+    Attributes:
+        local_name: complete (or, failing that, short) local name, UTF-8 with
+            replacement characters; ``None`` when absent.
+        service_uuids: advertised service UUIDs as full 128-bit strings, in order.
+        service_data: service data by full 128-bit UUID string.
+        manufacturer_data: manufacturer-specific data by Bluetooth SIG company id.
+        tx_power: TX power level in dBm, or ``None``.
+        flags: the AD flags byte (LE General Discoverable = 0x02, BR/EDR not
+            supported = 0x04, ...), or ``None``.
+        appearance: GAP appearance value (16 bits), or ``None``.
+        malformed: one message per AD structure that could not be decoded.
+        raw: the payload bytes as given.
+    """
+
+    local_name: str | None
+    service_uuids: list[str]
+    service_data: dict[str, bytes]
+    manufacturer_data: dict[int, bytes]
+    tx_power: int | None
+    flags: int | None = None
+    appearance: int | None = None
+    malformed: tuple[str, ...] = ()
+    raw: bytes = b""
+
+    def as_bleak_tuple(
+        self,
+    ) -> tuple[str | None, list[str], dict[str, bytes], dict[int, bytes], int | None]:
+        """The fields in ``bluetooth_data_tools.parse_advertisement_data_tuple`` order."""
+        return (
+            self.local_name,
+            self.service_uuids,
+            self.service_data,
+            self.manufacturer_data,
+            self.tx_power,
+        )
+
+
+# Codes the parser and the kernel use for malformed structures.
+_OVERRUN, _EMPTY, _TRAILING, _BAD_LENGTH = 1, 2, 3, 4
+
+
+def _malformed_message(code: int, offset: int, ad_type: int) -> str:
+    if code == _OVERRUN:
+        return f"AD structure of type 0x{ad_type:02x} at byte {offset} overruns the payload"
+    if code == _EMPTY:
+        return f"AD structure of type 0x{ad_type:02x} at byte {offset} carries no data"
+    if code == _TRAILING:
+        return f"stray byte at {offset} after the last AD structure"
+    return (
+        f"AD structure of type 0x{ad_type:02x} at byte {offset} has a length invalid for its type"
+    )
+
+
+def _as_bytes(data: object) -> bytes:
+    if type(data) is bytes:
+        return data
+    if isinstance(data, (bytearray, memoryview)):
+        return bytes(data)
+    raise InvalidInputError(
+        f"an advertisement payload must be bytes, bytearray or memoryview, not {type(data).__name__}"
+    )
+
+
+def parse_advertisement(data: bytes | bytearray | memoryview) -> Advertisement:
+    """Parse one advertisement payload (concatenated AD structures).
+
+    Args:
+        data: the payload bytes (advertising data, optionally followed by the
+            scan response).
+
+    Returns:
+        The decoded :class:`Advertisement`; undecodable structures are listed in
+        ``malformed`` and never raise.
+
+    Raises:
+        InvalidInputError: ``data`` is not bytes-like.
+    """
+    raw = _as_bytes(data)
+    local_name: str | None = None
+    uuids: list[str] = []
+    service_data: dict[str, bytes] = {}
+    mfr: dict[int, bytes] = {}
+    tx_power: int | None = None
+    flags: int | None = None
+    appearance: int | None = None
+    malformed: list[str] = []
+    total = len(raw)
+    pos = 0
+    while pos < total:
+        length = raw[pos]
+        if length == 0:
+            pos += 1
+            continue
+        if pos + 1 >= total:
+            malformed.append(_malformed_message(_TRAILING, pos, 0))
+            break
+        ad_type = raw[pos + 1]
+        start = pos + 2
+        end = pos + 1 + length
+        here = pos
+        pos = end
+        if ad_type == 0:
+            continue
+        if end > total:
+            malformed.append(_malformed_message(_OVERRUN, here, ad_type))
+            continue
+        size = end - start
+        if size <= 0:
+            malformed.append(_malformed_message(_EMPTY, here, ad_type))
+            continue
+        if ad_type == 0x01:
+            if flags is None:
+                flags = raw[start]
+        elif ad_type == 0x09 or (ad_type == 0x08 and local_name is None):
+            local_name = raw[start:end].decode("utf-8", "replace")
+        elif ad_type == 0xFF:
+            if size < 2:
+                malformed.append(_malformed_message(_BAD_LENGTH, here, ad_type))
+                continue
+            mfr[raw[start] | (raw[start + 1] << 8)] = raw[start + 2 : end]
+        elif ad_type == 0x02 or ad_type == 0x03:
+            for i in range(start, end - 1, 2):
+                uuids.append(uuid16_to_str(raw[i] | (raw[i + 1] << 8)))
+            if size % 2:
+                malformed.append(_malformed_message(_BAD_LENGTH, here, ad_type))
+        elif ad_type == 0x04 or ad_type == 0x05:
+            for i in range(start, end - 3, 4):
+                uuids.append(uuid16_to_str(int.from_bytes(raw[i : i + 4], "little")))
+            if size % 4:
+                malformed.append(_malformed_message(_BAD_LENGTH, here, ad_type))
+        elif ad_type == 0x06 or ad_type == 0x07:
+            for i in range(start, end - 15, 16):
+                uuids.append(_uuid128_to_str(raw[i : i + 16]))
+            if size % 16:
+                malformed.append(_malformed_message(_BAD_LENGTH, here, ad_type))
+        elif ad_type == 0x16:
+            if size < 2:
+                malformed.append(_malformed_message(_BAD_LENGTH, here, ad_type))
+                continue
+            service_data[uuid16_to_str(raw[start] | (raw[start + 1] << 8))] = raw[start + 2 : end]
+        elif ad_type == 0x20:
+            if size < 4:
+                malformed.append(_malformed_message(_BAD_LENGTH, here, ad_type))
+                continue
+            key = uuid16_to_str(int.from_bytes(raw[start : start + 4], "little"))
+            service_data[key] = raw[start + 4 : end]
+        elif ad_type == 0x21:
+            if size < 16:
+                malformed.append(_malformed_message(_BAD_LENGTH, here, ad_type))
+                continue
+            service_data[_uuid128_to_str(raw[start : start + 16])] = raw[start + 16 : end]
+        elif ad_type == 0x0A:
+            if size != 1:
+                malformed.append(_malformed_message(_BAD_LENGTH, here, ad_type))
+                continue
+            value = raw[start]
+            tx_power = value - 256 if value >= 128 else value
+        elif ad_type == 0x19:
+            if size != 2:
+                malformed.append(_malformed_message(_BAD_LENGTH, here, ad_type))
+                continue
+            appearance = raw[start] | (raw[start + 1] << 8)
+    return Advertisement(
+        local_name,
+        uuids,
+        service_data,
+        mfr,
+        tx_power,
+        flags,
+        appearance,
+        tuple(malformed),
+        raw,
+    )
+
+
+class AdvertisementBatch(Sequence[Advertisement]):
+    """Many parsed payloads held as columns; :class:`Advertisement` objects are built on access.
+
+    Indexing or iterating yields :class:`Advertisement` objects equal to what
+    :func:`parse_advertisement` returns for the same payload. The NumPy columns
+    (:attr:`flags`, :attr:`tx_power`, :attr:`appearance`, :attr:`company_id`,
+    :attr:`malformed_count`) answer bulk questions without building objects.
+    """
+
+    #: Sentinel in the integer columns for "absent".
+    ABSENT = -32768
+
+    def __init__(
+        self,
+        packed: bytes,
+        offsets: npt.NDArray[np.int64],
+        table: npt.NDArray[np.int64],
+        items: npt.NDArray[np.int64],
+    ) -> None:
+        self._packed = packed
+        self._offsets = offsets
+        self._table = table
+        self._items = items
+
+    def __len__(self) -> int:
+        return int(self._table.shape[0])
+
+    @overload
+    def __getitem__(self, index: int) -> Advertisement: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Advertisement]: ...
+
+    def __getitem__(self, index: int | slice) -> Advertisement | list[Advertisement]:
+        if isinstance(index, slice):
+            return [self._build(i) for i in range(*index.indices(len(self)))]
+        n = len(self)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError("advertisement index out of range")
+        return self._build(index)
+
+    def __iter__(self) -> Iterator[Advertisement]:
+        return iter(self.to_list())
+
+    def _column(self, j: int) -> npt.NDArray[np.int64]:
+        return self._table[:, j]
+
+    @property
+    def flags(self) -> npt.NDArray[np.int64]:
+        """AD flags per payload; :attr:`ABSENT` where there are none."""
+        return self._column(3)
+
+    @property
+    def tx_power(self) -> npt.NDArray[np.int64]:
+        """TX power level per payload in dBm; :attr:`ABSENT` where there is none."""
+        return self._column(2)
+
+    @property
+    def appearance(self) -> npt.NDArray[np.int64]:
+        """GAP appearance per payload; :attr:`ABSENT` where there is none."""
+        return self._column(4)
+
+    @property
+    def company_id(self) -> npt.NDArray[np.int64]:
+        """Company id of the first manufacturer-data record per payload; :attr:`ABSENT` where none."""
+        return self._column(8)
+
+    @property
+    def malformed_count(self) -> npt.NDArray[np.int64]:
+        """Number of malformed AD structures per payload."""
+        return self._column(7)
+
+    def local_names(self) -> list[str | None]:
+        """The local name of every payload (``None`` where absent)."""
+        packed = self._packed
+        out: list[str | None] = []
+        for a, b in self._table[:, 0:2].tolist():
+            out.append(None if a < 0 else packed[a:b].decode("utf-8", "replace"))
+        return out
+
+    def to_list(self) -> list[Advertisement]:
+        """Every payload as an :class:`Advertisement`."""
+        table = self._table.tolist()
+        items = self._items.tolist()
+        offsets = self._offsets.tolist()
+        return [_materialize(self._packed, offsets, row, items, i) for i, row in enumerate(table)]
+
+    def _build(self, i: int) -> Advertisement:
+        row = self._table[i].tolist()
+        items = self._items[row[5] : row[6]].tolist()
+        offsets = self._offsets[i : i + 2].tolist()
+        row = [*row]
+        base = row[5]
+        row[5], row[6] = 0, row[6] - base
+        return _materialize(self._packed, offsets, row, items, 0)
+
+
+_ABSENT = AdvertisementBatch.ABSENT
+_new_adv: Any = tuple.__new__
+
+
+def _materialize(
+    packed: bytes, offsets: list[int], row: list[int], items: list[list[int]], i: int
+) -> Advertisement:
+    name_a, name_b, tx, flags, appearance, first, last, _n_bad, _company = row
+    base = offsets[i]
+    local_name = None if name_a < 0 else packed[name_a:name_b].decode("utf-8", "replace")
+    uuids: list[str] = []
+    service_data: dict[str, bytes] = {}
+    mfr: dict[int, bytes] = {}
+    malformed: list[str] = []
+    for kind, a, b, key in items[first:last]:
+        if kind == 7:
+            mfr[key] = packed[a:b]
+        elif kind == 1:
+            uuids.append(uuid16_to_str(key))
+        elif kind == 4:
+            service_data[uuid16_to_str(key)] = packed[a:b]
+        elif kind == 3:
+            uuids.append(_uuid128_to_str(packed[a:b]))
+        elif kind == 6:
+            service_data[_uuid128_to_str(packed[a : a + 16])] = packed[a + 16 : b]
+        elif kind == 8:
+            malformed.append(_malformed_message(key, a - base, b))
+    result: Advertisement = _new_adv(
+        Advertisement,
+        (
+            local_name,
+            uuids,
+            service_data,
+            mfr,
+            None if tx == _ABSENT else tx,
+            None if flags == _ABSENT else flags,
+            None if appearance == _ABSENT else appearance,
+            tuple(malformed),
+            packed[base : offsets[i + 1]],
+        ),
+    )
+    return result
+
+
+def parse_advertisements(
+    payloads: Sequence[bytes] | Sequence[bytearray] | Sequence[memoryview],
+) -> AdvertisementBatch:
+    """Parse many payloads in one compiled pass; see :class:`AdvertisementBatch`.
+
+    Args:
+        payloads: advertisement payloads, each bytes-like.
+
+    Returns:
+        A lazy, columnar batch; ``batch[i] == parse_advertisement(payloads[i])``.
+
+    Raises:
+        InvalidInputError: an element is not bytes-like.
+    """
+    import numpy as np
+
+    from edgekit.scan._kernels import load_kernels
+
+    kernels = load_kernels()
+    try:
+        packed = b"".join(payloads)
+    except TypeError as exc:
+        bad = next((p for p in payloads if not isinstance(p, (bytes, bytearray, memoryview))), None)
+        raise InvalidInputError(
+            f"every advertisement payload must be bytes-like, got {type(bad).__name__}"
+        ) from exc
+    n = len(payloads)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    if n:
+        np.cumsum(np.fromiter(map(len, payloads), dtype=np.int64, count=n), out=offsets[1:])
+    buf = np.frombuffer(packed, dtype=np.uint8)
+    table = np.empty((n, 9), dtype=np.int64)
+    items = np.empty((len(packed) // 2 + n + 1, 4), dtype=np.int64)
+    used = kernels.parse_packed(buf, offsets, table, items)
+    return AdvertisementBatch(packed, offsets, table, items[:used])
