@@ -25,6 +25,7 @@ from edgekit.scan.beacons import (
     decode_eddystone,
     decode_ibeacon,
 )
+from edgekit.scan.mdns import MdnsAdvertiser, MdnsEvent, MdnsScanner, MdnsService, scan_mdns
 from edgekit.scan.names import (
     VendorInfo,
     company_name,
@@ -42,6 +43,10 @@ __all__ = [
     "EddystoneUID",
     "EddystoneURL",
     "IBeacon",
+    "MdnsAdvertiser",
+    "MdnsEvent",
+    "MdnsScanner",
+    "MdnsService",
     "VendorInfo",
     "company_name",
     "decode_bthome",
@@ -51,5 +56,6 @@ __all__ = [
     "lookup_vendor",
     "parse_advertisement",
     "parse_advertisements",
+    "scan_mdns",
     "service_name",
 ]
