@@ -33,8 +33,19 @@ from edgekit.scan.names import (
     lookup_vendor,
     service_name,
 )
+from edgekit.scan.wifi import (
+    AccessPoint,
+    WifiScanner,
+    channel_to_frequency,
+    frequency_to_channel,
+    parse_iw_scan,
+    parse_netsh,
+    parse_nmcli,
+    parse_system_profiler,
+)
 
 __all__ = [
+    "AccessPoint",
     "Advertisement",
     "AdvertisementBatch",
     "BTHomeMeasurement",
@@ -48,14 +59,21 @@ __all__ = [
     "MdnsScanner",
     "MdnsService",
     "VendorInfo",
+    "WifiScanner",
+    "channel_to_frequency",
     "company_name",
     "decode_bthome",
     "decode_eddystone",
     "decode_ibeacon",
+    "frequency_to_channel",
     "is_locally_administered",
     "lookup_vendor",
     "parse_advertisement",
     "parse_advertisements",
+    "parse_iw_scan",
+    "parse_netsh",
+    "parse_nmcli",
+    "parse_system_profiler",
     "scan_mdns",
     "service_name",
 ]
