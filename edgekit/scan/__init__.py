@@ -25,6 +25,7 @@ from edgekit.scan.beacons import (
     decode_eddystone,
     decode_ibeacon,
 )
+from edgekit.scan.inventory import BleSighting, Device, Inventory
 from edgekit.scan.mdns import MdnsAdvertiser, MdnsEvent, MdnsScanner, MdnsService, scan_mdns
 from edgekit.scan.names import (
     VendorInfo,
@@ -33,6 +34,7 @@ from edgekit.scan.names import (
     lookup_vendor,
     service_name,
 )
+from edgekit.scan.recognize import Recognition, Rule, RuleSet, default_rules, recognize
 from edgekit.scan.wifi import (
     AccessPoint,
     WifiScanner,
@@ -50,14 +52,20 @@ __all__ = [
     "AdvertisementBatch",
     "BTHomeMeasurement",
     "BTHomePacket",
+    "BleSighting",
+    "Device",
     "EddystoneTLM",
     "EddystoneUID",
     "EddystoneURL",
     "IBeacon",
+    "Inventory",
     "MdnsAdvertiser",
     "MdnsEvent",
     "MdnsScanner",
     "MdnsService",
+    "Recognition",
+    "Rule",
+    "RuleSet",
     "VendorInfo",
     "WifiScanner",
     "channel_to_frequency",
@@ -65,6 +73,7 @@ __all__ = [
     "decode_bthome",
     "decode_eddystone",
     "decode_ibeacon",
+    "default_rules",
     "frequency_to_channel",
     "is_locally_administered",
     "lookup_vendor",
@@ -74,6 +83,7 @@ __all__ = [
     "parse_netsh",
     "parse_nmcli",
     "parse_system_profiler",
+    "recognize",
     "scan_mdns",
     "service_name",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import re
 from dataclasses import dataclass
 from importlib import resources
 
@@ -74,6 +75,7 @@ def _ieee_table() -> dict[str, str]:
 
 
 _HEX = set("0123456789ABCDEF")
+_CANONICAL = re.compile(r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}")
 
 
 def normalize_mac(mac: str | bytes) -> str:
@@ -82,6 +84,8 @@ def normalize_mac(mac: str | bytes) -> str:
     Raises:
         InvalidInputError: not 48 bits of hex.
     """
+    if isinstance(mac, str) and _CANONICAL.fullmatch(mac):
+        return mac.upper()
     if isinstance(mac, (bytes, bytearray)):
         if len(mac) != 6:
             raise InvalidInputError(f"a MAC address has 6 bytes, not {len(mac)}")
@@ -132,7 +136,7 @@ def lookup_vendor(mac: str | bytes) -> VendorInfo:
     """
     norm = normalize_mac(mac)
     digits = norm.replace(":", "")
-    first = int(digits[:2], 16)
+    first = int(norm[:2], 16)
     local, multicast = bool(first & 0x02), bool(first & 0x01)
     if not local:
         table = _ieee_table()
