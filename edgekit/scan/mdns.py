@@ -191,6 +191,7 @@ class MdnsScanner:
         self._types_browsed: set[str] = set()
         self._browsers: list[Any] = []
         self._tasks: list[asyncio.Task[Any]] = []
+        self._running: set[asyncio.Task[None]] = set()
         self._aiozc: Any = None
         self._wake: asyncio.Event | None = None
         self._changed: asyncio.Event | None = None
@@ -242,20 +243,23 @@ class MdnsScanner:
 
     async def stop(self) -> None:
         """Stop browsing and close the sockets (idempotent)."""
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._running]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if tasks:
+            await asyncio.wait(tasks, timeout=5.0)
         self._tasks.clear()
+        self._running.clear()
         for browser in self._browsers:
             with contextlib.suppress(Exception):
-                await browser.async_cancel()
+                await asyncio.wait_for(browser.async_cancel(), 5.0)
         self._browsers.clear()
         self._types_browsed.clear()
+        self._pending.clear()
+        self._in_flight.clear()
         if self._aiozc is not None:
             with contextlib.suppress(Exception):
-                await self._aiozc.async_close()
+                await asyncio.wait_for(self._aiozc.async_close(), 5.0)
             self._aiozc = None
 
     async def __aenter__(self) -> MdnsScanner:
@@ -356,7 +360,7 @@ class MdnsScanner:
     async def _resolver(self) -> None:
         assert self._wake is not None
         limit = asyncio.Semaphore(64)
-        running: set[asyncio.Task[None]] = set()
+        running = self._running
         while True:
             now = time.monotonic()
             next_due = now + 1.0
