@@ -25,6 +25,7 @@ from edgekit.scan.beacons import (
     decode_eddystone,
     decode_ibeacon,
 )
+from edgekit.scan.ble import BleScanner, scan_ble
 from edgekit.scan.inventory import BleSighting, Device, Inventory
 from edgekit.scan.mdns import MdnsAdvertiser, MdnsEvent, MdnsScanner, MdnsService, scan_mdns
 from edgekit.scan.names import (
@@ -52,6 +53,7 @@ __all__ = [
     "AdvertisementBatch",
     "BTHomeMeasurement",
     "BTHomePacket",
+    "BleScanner",
     "BleSighting",
     "Device",
     "EddystoneTLM",
@@ -84,6 +86,7 @@ __all__ = [
     "parse_nmcli",
     "parse_system_profiler",
     "recognize",
+    "scan_ble",
     "scan_mdns",
     "service_name",
 ]
