@@ -146,13 +146,17 @@ class BleScanner:
         if self.adapter:
             kwargs["bluez"] = {"adapter": self.adapter}
         if self.mode == "passive":
+            from bleak.assigned_numbers import AdvertisementDataType
+
             try:
                 from bleak.args.bluez import OrPattern
-            except ImportError:  # bleak < 1.0
-                from bleak.backends.bluezdbus.advertisement_monitor import OrPattern
+            except ImportError:  # older bleak
+                from bleak.backends.bluezdbus.advertisement_monitor import (  # type: ignore[no-redef]
+                    OrPattern,
+                )
 
             # Match advertisements whose flags (AD type 0x01) take any defined value.
-            patterns = [OrPattern(0, 0x01, bytes([b])) for b in range(0x20)]
+            patterns = [OrPattern(0, AdvertisementDataType.FLAGS, bytes([b])) for b in range(0x20)]
             kwargs["bluez"] = {**kwargs.get("bluez", {}), "or_patterns": patterns}
         try:
             self._scanner = BleakScanner(self._on_detect, **kwargs)
