@@ -35,6 +35,7 @@ from edgekit.scan.names import (
     lookup_vendor,
     service_name,
 )
+from edgekit.scan.oneshot import PROTOCOLS, async_scan, scan
 from edgekit.scan.recognize import Recognition, Rule, RuleSet, default_rules, recognize
 from edgekit.scan.wifi import (
     AccessPoint,
@@ -48,6 +49,7 @@ from edgekit.scan.wifi import (
 )
 
 __all__ = [
+    "PROTOCOLS",
     "AccessPoint",
     "Advertisement",
     "AdvertisementBatch",
@@ -70,6 +72,7 @@ __all__ = [
     "RuleSet",
     "VendorInfo",
     "WifiScanner",
+    "async_scan",
     "channel_to_frequency",
     "company_name",
     "decode_bthome",
@@ -86,6 +89,7 @@ __all__ = [
     "parse_nmcli",
     "parse_system_profiler",
     "recognize",
+    "scan",
     "scan_ble",
     "scan_mdns",
     "service_name",

@@ -76,7 +76,7 @@ class BleScanner:
         backend: str = "auto",
         adapter: str | None = None,
         rssi_alpha: float = 0.3,
-        on_sighting: Callable[[BleSighting], None] | None = None,
+        on_sighting: Callable[[BleSighting], object] | None = None,
         records: Sequence[MemoryRecord] = (),
         max_addresses: int = 10_000,
     ) -> None:

@@ -167,7 +167,7 @@ class MdnsScanner:
         query_timeout: float = 1.0,
         max_services: int = 10_000,
         max_cache_records: int = 4096,
-        on_event: Callable[[MdnsEvent], None] | None = None,
+        on_event: Callable[[MdnsEvent], object] | None = None,
     ) -> None:
         if isinstance(service_types, str):
             service_types = [service_types]
