@@ -127,7 +127,7 @@ def _add_scan_commands(cli: Any) -> None:
         multiple=True,
         help="mDNS service type (repeatable; default: all).",
     )
-    def scan_command(
+    def scan_command(  # type: ignore[untyped-decorator]
         use_mdns: bool,
         use_ble: bool,
         use_wifi: bool,
