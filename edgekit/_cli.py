@@ -109,7 +109,7 @@ def _add_scan_commands(cli: Any) -> None:
     """``edgekit scan``: mDNS, BLE and WiFi into one live-updating device table."""
     import click
 
-    @cli.command("scan")
+    @cli.command("scan")  # type: ignore[untyped-decorator]
     @click.option("--mdns", "use_mdns", is_flag=True, help="Browse mDNS/DNS-SD services.")
     @click.option("--ble", "use_ble", is_flag=True, help="Scan BLE advertisements.")
     @click.option("--wifi", "use_wifi", is_flag=True, help="List WiFi access points.")
@@ -127,7 +127,7 @@ def _add_scan_commands(cli: Any) -> None:
         multiple=True,
         help="mDNS service type (repeatable; default: all).",
     )
-    def scan_command(  # type: ignore[untyped-decorator]
+    def scan_command(
         use_mdns: bool,
         use_ble: bool,
         use_wifi: bool,
