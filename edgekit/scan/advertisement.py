@@ -130,6 +130,9 @@ def _malformed_message(code: int, offset: int, ad_type: int) -> str:
     )
 
 
+_new_adv: Any = tuple.__new__
+
+
 def _as_bytes(data: object) -> bytes:
     if type(data) is bytes:
         return data
@@ -154,7 +157,7 @@ def parse_advertisement(data: bytes | bytearray | memoryview) -> Advertisement:
     Raises:
         InvalidInputError: ``data`` is not bytes-like.
     """
-    raw = _as_bytes(data)
+    raw = data if type(data) is bytes else _as_bytes(data)
     local_name: str | None = None
     uuids: list[str] = []
     service_data: dict[str, bytes] = {}
@@ -162,7 +165,8 @@ def parse_advertisement(data: bytes | bytearray | memoryview) -> Advertisement:
     tx_power: int | None = None
     flags: int | None = None
     appearance: int | None = None
-    malformed: list[str] = []
+    malformed: list[str] | None = None
+    cache = _UUID16_CACHE
     total = len(raw)
     pos = 0
     while pos < total:
@@ -171,7 +175,7 @@ def parse_advertisement(data: bytes | bytearray | memoryview) -> Advertisement:
             pos += 1
             continue
         if pos + 1 >= total:
-            malformed.append(_malformed_message(_TRAILING, pos, 0))
+            malformed = [*(malformed or ()), _malformed_message(_TRAILING, pos, 0)]
             break
         ad_type = raw[pos + 1]
         start = pos + 2
@@ -180,76 +184,85 @@ def parse_advertisement(data: bytes | bytearray | memoryview) -> Advertisement:
         pos = end
         if ad_type == 0:
             continue
-        if end > total:
-            malformed.append(_malformed_message(_OVERRUN, here, ad_type))
-            continue
+        code = 0
         size = end - start
-        if size <= 0:
-            malformed.append(_malformed_message(_EMPTY, here, ad_type))
-            continue
-        if ad_type == 0x01:
+        if end > total:
+            code = _OVERRUN
+        elif size <= 0:
+            code = _EMPTY
+        elif ad_type == 0x01:
             if flags is None:
                 flags = raw[start]
-        elif ad_type == 0x09 or (ad_type == 0x08 and local_name is None):
-            local_name = raw[start:end].decode("utf-8", "replace")
         elif ad_type == 0xFF:
             if size < 2:
-                malformed.append(_malformed_message(_BAD_LENGTH, here, ad_type))
-                continue
-            mfr[raw[start] | (raw[start + 1] << 8)] = raw[start + 2 : end]
+                code = _BAD_LENGTH
+            else:
+                mfr[raw[start] | (raw[start + 1] << 8)] = raw[start + 2 : end]
+        elif ad_type == 0x09 or (ad_type == 0x08 and local_name is None):
+            local_name = raw[start:end].decode("utf-8", "replace")
         elif ad_type == 0x02 or ad_type == 0x03:
             for i in range(start, end - 1, 2):
-                uuids.append(uuid16_to_str(raw[i] | (raw[i + 1] << 8)))
-            if size % 2:
-                malformed.append(_malformed_message(_BAD_LENGTH, here, ad_type))
+                key = raw[i] | (raw[i + 1] << 8)
+                uuids.append(cache.get(key) or uuid16_to_str(key))
+            if size & 1:
+                code = _BAD_LENGTH
+        elif ad_type == 0x16:
+            if size < 2:
+                code = _BAD_LENGTH
+            else:
+                key = raw[start] | (raw[start + 1] << 8)
+                service_data[cache.get(key) or uuid16_to_str(key)] = raw[start + 2 : end]
+        elif ad_type == 0x0A:
+            if size != 1:
+                code = _BAD_LENGTH
+            else:
+                value = raw[start]
+                tx_power = value - 256 if value >= 128 else value
+        elif ad_type == 0x19:
+            if size != 2:
+                code = _BAD_LENGTH
+            else:
+                appearance = raw[start] | (raw[start + 1] << 8)
         elif ad_type == 0x04 or ad_type == 0x05:
             for i in range(start, end - 3, 4):
                 uuids.append(uuid16_to_str(int.from_bytes(raw[i : i + 4], "little")))
-            if size % 4:
-                malformed.append(_malformed_message(_BAD_LENGTH, here, ad_type))
+            if size & 3:
+                code = _BAD_LENGTH
         elif ad_type == 0x06 or ad_type == 0x07:
             for i in range(start, end - 15, 16):
                 uuids.append(_uuid128_to_str(raw[i : i + 16]))
-            if size % 16:
-                malformed.append(_malformed_message(_BAD_LENGTH, here, ad_type))
-        elif ad_type == 0x16:
-            if size < 2:
-                malformed.append(_malformed_message(_BAD_LENGTH, here, ad_type))
-                continue
-            service_data[uuid16_to_str(raw[start] | (raw[start + 1] << 8))] = raw[start + 2 : end]
+            if size & 15:
+                code = _BAD_LENGTH
         elif ad_type == 0x20:
             if size < 4:
-                malformed.append(_malformed_message(_BAD_LENGTH, here, ad_type))
-                continue
-            key = uuid16_to_str(int.from_bytes(raw[start : start + 4], "little"))
-            service_data[key] = raw[start + 4 : end]
+                code = _BAD_LENGTH
+            else:
+                key = int.from_bytes(raw[start : start + 4], "little")
+                service_data[uuid16_to_str(key)] = raw[start + 4 : end]
         elif ad_type == 0x21:
             if size < 16:
-                malformed.append(_malformed_message(_BAD_LENGTH, here, ad_type))
-                continue
-            service_data[_uuid128_to_str(raw[start : start + 16])] = raw[start + 16 : end]
-        elif ad_type == 0x0A:
-            if size != 1:
-                malformed.append(_malformed_message(_BAD_LENGTH, here, ad_type))
-                continue
-            value = raw[start]
-            tx_power = value - 256 if value >= 128 else value
-        elif ad_type == 0x19:
-            if size != 2:
-                malformed.append(_malformed_message(_BAD_LENGTH, here, ad_type))
-                continue
-            appearance = raw[start] | (raw[start + 1] << 8)
-    return Advertisement(
-        local_name,
-        uuids,
-        service_data,
-        mfr,
-        tx_power,
-        flags,
-        appearance,
-        tuple(malformed),
-        raw,
+                code = _BAD_LENGTH
+            else:
+                service_data[_uuid128_to_str(raw[start : start + 16])] = raw[start + 16 : end]
+        if code:
+            if malformed is None:
+                malformed = []
+            malformed.append(_malformed_message(code, here, ad_type))
+    result: Advertisement = _new_adv(
+        Advertisement,
+        (
+            local_name,
+            uuids,
+            service_data,
+            mfr,
+            tx_power,
+            flags,
+            appearance,
+            () if malformed is None else tuple(malformed),
+            raw,
+        ),
     )
+    return result
 
 
 class AdvertisementBatch(Sequence[Advertisement]):
@@ -352,7 +365,6 @@ class AdvertisementBatch(Sequence[Advertisement]):
 
 
 _ABSENT = AdvertisementBatch.ABSENT
-_new_adv: Any = tuple.__new__
 
 
 def _materialize(

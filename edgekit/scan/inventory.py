@@ -70,7 +70,7 @@ class BleSighting:
     rssi_smoothed: float | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Device:
     """A device as the inventory knows it.
 
@@ -120,7 +120,8 @@ class Device:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (sets become sorted lists, bytes become hex)."""
         out: dict[str, Any] = {}
-        for key, value in self.__dict__.items():
+        for key in self.__dataclass_fields__:
+            value = getattr(self, key)
             if isinstance(value, set):
                 value = sorted(value)
             elif key in ("txt", "manufacturer_data"):
