@@ -56,6 +56,10 @@ def _from_bleak(data: Any, props: dict[str, Any] | None) -> Advertisement:
     )
 
 
+class _NeverRaised(Exception):
+    pass
+
+
 class BleScanner:
     """Scan for BLE advertisements; see the module docstring.
 
@@ -138,10 +142,15 @@ class BleScanner:
             self._replay = asyncio.get_running_loop().create_task(self._play())
             return
         try:
+            import bleak.exc
             from bleak import BleakScanner
-            from bleak.exc import BleakBluetoothNotAvailableError, BleakDBusError, BleakError
+            from bleak.exc import BleakDBusError, BleakError
         except ImportError as exc:
             raise BackendUnavailableError("bleak", extra="ble") from exc
+        # bleak >= 1.0 has a dedicated error for "no adapter"; older bleak raises BleakError.
+        not_available: type[Exception] = getattr(
+            bleak.exc, "BleakBluetoothNotAvailableError", _NeverRaised
+        )
         kwargs: dict[str, Any] = {"scanning_mode": self.mode}
         if self.adapter:
             kwargs["bluez"] = {"adapter": self.adapter}
@@ -161,7 +170,7 @@ class BleScanner:
         try:
             self._scanner = BleakScanner(self._on_detect, **kwargs)
             await self._scanner.start()
-        except BleakBluetoothNotAvailableError as exc:
+        except not_available as exc:
             self._scanner = None
             raise BackendUnavailableError("Bluetooth adapter", reason=str(exc)) from exc
         except BleakDBusError as exc:
