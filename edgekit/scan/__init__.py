@@ -11,6 +11,7 @@ from __future__ import annotations
 from edgekit.scan.advertisement import (
     Advertisement,
     AdvertisementBatch,
+    encode_advertisement,
     parse_advertisement,
     parse_advertisements,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "decode_eddystone",
     "decode_ibeacon",
     "default_rules",
+    "encode_advertisement",
     "frequency_to_channel",
     "is_locally_administered",
     "lookup_vendor",

@@ -17,6 +17,7 @@ buffer and returns a columnar :class:`AdvertisementBatch` whose
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, overload
 
@@ -30,6 +31,7 @@ __all__ = [
     "AD_TYPES",
     "Advertisement",
     "AdvertisementBatch",
+    "encode_advertisement",
     "parse_advertisement",
     "parse_advertisements",
     "uuid16_to_str",
@@ -101,6 +103,18 @@ class Advertisement(NamedTuple):
     malformed: tuple[str, ...] = ()
     raw: bytes = b""
 
+    def to_bytes(self) -> bytes:
+        """Encode the fields back into AD structures (the inverse of :func:`parse_advertisement`).
+
+        Order: flags, complete local name, TX power, appearance, service UUID
+        lists (16-, 32-, 128-bit), service data, manufacturer data.
+
+        Raises:
+            InvalidInputError: a field does not fit an AD structure (over 254 bytes,
+                a UUID that is not a UUID, a company id over 0xFFFF...).
+        """
+        return encode_advertisement(self)
+
     def as_bleak_tuple(
         self,
     ) -> tuple[str | None, list[str], dict[str, bytes], dict[int, bytes], int | None]:
@@ -112,6 +126,58 @@ class Advertisement(NamedTuple):
             self.manufacturer_data,
             self.tx_power,
         )
+
+
+def _uuid_bytes(text: str) -> bytes:
+    """Shortest little-endian form of a UUID string (2, 4 or 16 bytes)."""
+    try:
+        value = uuid.UUID(text)
+    except (ValueError, AttributeError, TypeError) as exc:
+        raise InvalidInputError(f"{text!r} is not a UUID") from exc
+    canonical = str(value)
+    if canonical.endswith(BASE_UUID_SUFFIX):
+        short = int(canonical[:8], 16)
+        return short.to_bytes(2 if short <= 0xFFFF else 4, "little")
+    return value.bytes[::-1]
+
+
+def _structure(ad_type: int, data: bytes) -> bytes:
+    if len(data) > 254:
+        raise InvalidInputError(
+            f"AD type 0x{ad_type:02x} data has {len(data)} bytes; at most 254 fit"
+        )
+    return bytes((len(data) + 1, ad_type)) + data
+
+
+def encode_advertisement(adv: Advertisement) -> bytes:
+    """AD structures for the fields of ``adv``; see :meth:`Advertisement.to_bytes`."""
+    out = []
+    if adv.flags is not None:
+        out.append(_structure(0x01, bytes((adv.flags & 0xFF,))))
+    if adv.local_name:  # an empty name has no AD structure (a bare type byte is malformed)
+        out.append(_structure(0x09, adv.local_name.encode("utf-8")))
+    if adv.tx_power is not None:
+        if not -128 <= adv.tx_power <= 127:
+            raise InvalidInputError(f"tx_power {adv.tx_power} dBm is outside -128..127")
+        out.append(_structure(0x0A, (adv.tx_power & 0xFF).to_bytes(1, "little")))
+    if adv.appearance is not None:
+        out.append(_structure(0x19, (adv.appearance & 0xFFFF).to_bytes(2, "little")))
+    groups: dict[int, bytes] = {2: b"", 4: b"", 16: b""}
+    for text in adv.service_uuids:
+        raw = _uuid_bytes(text)
+        groups[len(raw)] += raw
+    for size, ad_type in ((2, 0x03), (4, 0x05), (16, 0x07)):
+        if groups[size]:
+            out.append(_structure(ad_type, groups[size]))
+    for text, data in adv.service_data.items():
+        raw = _uuid_bytes(text)
+        ad_type = {2: 0x16, 4: 0x20, 16: 0x21}[len(raw)]
+        out.append(_structure(ad_type, raw + bytes(data)))
+    for company, data in adv.manufacturer_data.items():
+        if not 0 <= company <= 0xFFFF:
+            raise InvalidInputError(f"company id {company} is outside 0..0xFFFF")
+        out.append(_structure(0xFF, company.to_bytes(2, "little") + bytes(data)))
+    return b"".join(out)
 
 
 # Codes the parser and the kernel use for malformed structures.

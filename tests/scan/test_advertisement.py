@@ -170,3 +170,50 @@ def test_fuzz_batch_equals_single(payloads: list[bytes]) -> None:
     assert batch.to_list() == [parse_advertisement(p) for p in payloads]
     for p in payloads:
         assert parse_advertisement(p).as_bleak_tuple() == parse_advertisement_data_tuple((p,))
+
+
+_UUIDS = st.one_of(
+    st.integers(0, 0xFFFF).map(lambda v: f"{v:08x}-0000-1000-8000-00805f9b34fb"),
+    st.integers(0x10000, 0xFFFFFFFF).map(lambda v: f"{v:08x}-0000-1000-8000-00805f9b34fb"),
+    st.uuids().map(str),
+)
+
+
+@given(
+    name=st.none() | st.text(max_size=20),
+    uuids=st.lists(_UUIDS, max_size=4),
+    service_data=st.dictionaries(_UUIDS, st.binary(max_size=8), max_size=3),
+    mfr=st.dictionaries(st.integers(0, 0xFFFF), st.binary(max_size=10), max_size=3),
+    tx=st.none() | st.integers(-128, 127),
+    flags=st.none() | st.integers(0, 255),
+    appearance=st.none() | st.integers(0, 0xFFFF),
+)
+def test_encode_parse_round_trip(name, uuids, service_data, mfr, tx, flags, appearance) -> None:  # type: ignore[no-untyped-def]
+    adv = Advertisement(name, uuids, service_data, mfr, tx, flags, appearance)
+    raw = adv.to_bytes()
+    back = parse_advertisement(raw)
+    assert back.malformed == ()
+    assert back.local_name == (name or None)
+    assert sorted(back.service_uuids) == sorted(uuids)
+    assert back.service_data == service_data
+    assert back.manufacturer_data == mfr
+    assert (back.tx_power, back.flags, back.appearance) == (tx, flags, appearance)
+    assert parse_advertisements([raw])[0] == back
+
+
+def test_encode_rejects_what_does_not_fit() -> None:
+    with pytest.raises(InvalidInputError):
+        Advertisement("x" * 300, [], {}, {}, None).to_bytes()
+    with pytest.raises(InvalidInputError):
+        Advertisement(None, ["not-a-uuid"], {}, {}, None).to_bytes()
+    with pytest.raises(InvalidInputError):
+        Advertisement(None, [], {}, {0x10000: b""}, None).to_bytes()
+    with pytest.raises(InvalidInputError):
+        Advertisement(None, [], {}, {}, 200).to_bytes()
+
+
+def test_warmup_compiles_the_kernel() -> None:
+    import edgekit
+
+    timings = edgekit.warmup(("scan",))
+    assert "scan" in timings
