@@ -192,6 +192,7 @@ class MdnsScanner:
         self._browsers: list[Any] = []
         self._tasks: list[asyncio.Task[Any]] = []
         self._running: set[asyncio.Task[None]] = set()
+        self._refreshed: dict[str, float] = {}
         self._aiozc: Any = None
         self._wake: asyncio.Event | None = None
         self._changed: asyncio.Event | None = None
@@ -427,6 +428,45 @@ class MdnsScanner:
         while True:
             await asyncio.sleep(0.25)
             self.trim_cache()
+            self._maintain()
+
+    def _maintain(self) -> None:
+        """Cache maintenance for resolved services (RFC 6762 section 5.2).
+
+        A service whose SRV record passed half its TTL is queried again (SRV,
+        TXT and its host's addresses); one whose SRV record expired without an
+        answer (the host left without a goodbye) is removed.
+        """
+        if self._aiozc is None:
+            return
+        from zeroconf import DNSOutgoing, DNSQuestion, const, current_time_millis
+
+        zc = self._aiozc.zeroconf
+        cache = zc.cache
+        now = current_time_millis()
+        out = None
+        for name, service in list(self._services.items()):
+            record = cache.get_by_details(name, const._TYPE_SRV, const._CLASS_IN)
+            if record is None or record.is_expired(now):
+                del self._services[name]
+                self._refreshed.pop(name, None)
+                self._emit(MdnsEvent("removed", service))
+                self._signal()
+                continue
+            if not record.is_stale(now):
+                continue
+            last = self._refreshed.get(name, 0.0)
+            if now - last < max(1000.0, record.ttl * 100.0):  # at most every 10 % of the TTL
+                continue
+            self._refreshed[name] = now
+            if out is None:
+                out = DNSOutgoing(const._FLAGS_QR_QUERY)
+            out.add_question(DNSQuestion(name, const._TYPE_SRV, const._CLASS_IN))
+            out.add_question(DNSQuestion(name, const._TYPE_TXT, const._CLASS_IN))
+            if service.server:
+                out.add_question(DNSQuestion(service.server, const._TYPE_A, const._CLASS_IN))
+        if out is not None:
+            zc.async_send(out)
 
     def trim_cache(self) -> int:
         """Evict the records closest to expiry until the cache is within bounds; returns how many."""

@@ -197,3 +197,37 @@ async def test_missing_zeroconf_names_the_extra(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setitem(sys.modules, "zeroconf", None)
     with pytest.raises(BackendUnavailableError, match="mdns"):
         await MdnsScanner(interfaces=LOOPBACK).start()
+
+
+async def test_ttl_expiry_removes_a_vanished_host_and_refresh_keeps_a_live_one() -> None:
+    import subprocess
+    from pathlib import Path
+
+    stype = unique_type()
+    script = Path(__file__).with_name("mdns_publisher.py")
+    procs = {
+        name: subprocess.Popen(
+            [sys.executable, str(script), stype, name, "3"], stdout=subprocess.PIPE
+        )
+        for name in ("Vanishing", "Staying")
+    }
+    try:
+        for proc in procs.values():
+            assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
+        seen: list[MdnsEvent] = []
+        async with MdnsScanner([stype], interfaces=LOOPBACK, on_event=seen.append) as scanner:
+            assert await scanner.wait_complete(5.0, expected=2)
+            procs["Vanishing"].kill()  # gone without a goodbye packet
+            procs["Vanishing"].wait()
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            while loop.time() - start < 8.0:  # well past the 3 s TTL
+                await asyncio.sleep(0.1)
+            names = set(scanner.services)
+        removed = [e.service.name for e in seen if e.kind == "removed"]
+        assert removed == [f"Vanishing.{stype}"]
+        assert names == {f"Staying.{stype}"}
+    finally:
+        for proc in procs.values():
+            proc.kill()
+            proc.wait()
