@@ -439,7 +439,12 @@ class MdnsScanner:
         """
         if self._aiozc is None:
             return
-        from zeroconf import DNSOutgoing, DNSQuestion, const, current_time_millis
+        from zeroconf import (  # type: ignore[attr-defined]  # exported, not in __all__
+            DNSOutgoing,
+            DNSQuestion,
+            const,
+            current_time_millis,
+        )
 
         zc = self._aiozc.zeroconf
         cache = zc.cache
