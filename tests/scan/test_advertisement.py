@@ -217,3 +217,15 @@ def test_warmup_compiles_the_kernel() -> None:
 
     timings = edgekit.warmup(("scan",))
     assert "scan" in timings
+
+
+def test_batch_worst_case_item_density() -> None:
+    payloads = [
+        b"\x01\x02" * 127,  # every structure empty: one malformed item per 2 bytes
+        b"\x03\x03\xaa\xbb" * 63 + b"\x07",  # one UUID per 4 bytes, then a stray byte
+        b"\x02\x03\xaa" * 84,  # odd-length UUID lists
+        bytes([0xFF, 0x02]) + bytes(253),
+    ]
+    batch = parse_advertisements(payloads)
+    assert batch.to_list() == [parse_advertisement(p) for p in payloads]
+    assert batch.malformed_count.tolist() == [127, 1, 84, 1]

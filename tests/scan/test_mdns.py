@@ -231,3 +231,24 @@ async def test_ttl_expiry_removes_a_vanished_host_and_refresh_keeps_a_live_one()
         for proc in procs.values():
             proc.kill()
             proc.wait()
+
+
+def test_txt_decoding_never_raises() -> None:
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from edgekit.scan.mdns import _decode_txt
+
+    @given(st.dictionaries(st.binary(max_size=10), st.none() | st.binary(max_size=20), max_size=8))
+    def check(properties: dict[bytes, bytes | None]) -> None:
+        decoded = _decode_txt(properties)
+        assert len(decoded) <= len(properties)
+        names = [key.decode("utf-8", "replace") for key in properties]
+        for (key, value), name in zip(properties.items(), names, strict=True):
+            if names.count(name) > 1:  # undecodable keys may collide; the last wins
+                continue
+            got = decoded[name]
+            if value is not None and isinstance(got, str):
+                assert got.encode("utf-8") == value
+
+    check()
