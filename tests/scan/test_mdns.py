@@ -244,7 +244,7 @@ def test_txt_decoding_never_raises() -> None:
         decoded = _decode_txt(properties)
         assert len(decoded) <= len(properties)
         names = [key.decode("utf-8", "replace") for key in properties]
-        for (key, value), name in zip(properties.items(), names, strict=True):
+        for value, name in zip(properties.values(), names, strict=True):
             if names.count(name) > 1:  # undecodable keys may collide; the last wins
                 continue
             got = decoded[name]
