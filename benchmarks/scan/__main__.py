@@ -66,10 +66,10 @@ def bench_parse(report: Report, quick: bool) -> None:
     from edgekit.scan import parse_advertisement, parse_advertisements
 
     compiled, pure = bdt_modules()
-    n = 20_000
+    n = 5_000
     payloads = distinct_payloads(n)
     parse_advertisements(payloads[:10])  # compile / load the kernel
-    repeat = 5 if quick else 15
+    repeat = 9 if quick else 41
     cases = {
         "edgekit batch (columnar, lazy objects)": lambda: parse_advertisements(payloads),
         "edgekit batch + build every Advertisement": lambda: parse_advertisements(
@@ -92,7 +92,7 @@ def bench_parse(report: Report, quick: bool) -> None:
         "bdt pure Python": rate["bluetooth-data-tools pure Python"],
     }
     report.add(
-        "BLE parse, 20k distinct payloads",
+        "BLE parse, 5k distinct payloads",
         "parse_advertisements (columnar)",
         "payloads/s",
         rate["edgekit batch (columnar, lazy objects)"],
@@ -102,7 +102,7 @@ def bench_parse(report: Report, quick: bool) -> None:
         note="numba walk over a packed buffer; Advertisement objects built on access",
     )
     report.add(
-        "BLE parse, 20k distinct payloads",
+        "BLE parse, 5k distinct payloads",
         "parse_advertisements + to_list()",
         "payloads/s",
         rate["edgekit batch + build every Advertisement"],
@@ -110,7 +110,7 @@ def bench_parse(report: Report, quick: bool) -> None:
         higher_is_better=True,
     )
     report.add(
-        "BLE parse, 20k distinct payloads",
+        "BLE parse, 5k distinct payloads",
         "parse_advertisement one by one",
         "payloads/s",
         rate["edgekit parse_advertisement (one by one)"],
