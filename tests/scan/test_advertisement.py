@@ -229,3 +229,21 @@ def test_batch_worst_case_item_density() -> None:
     batch = parse_advertisements(payloads)
     assert batch.to_list() == [parse_advertisement(p) for p in payloads]
     assert batch.malformed_count.tolist() == [127, 1, 84, 1]
+
+
+def govee_records() -> list[dict]:  # type: ignore[type-arg]
+    import json
+
+    return json.loads((DATA / "adv_records_govee.json").read_text("utf-8"))["records"]
+
+
+@pytest.mark.parametrize("record", govee_records(), ids=lambda r: r["model"])
+def test_public_govee_records_encode_parse_and_agree(record: dict) -> None:  # type: ignore[type-arg]
+    mfr = {int(k): bytes.fromhex(v) for k, v in record["manufacturer_data"].items()}
+    adv = Advertisement(record["name"] or None, record["service_uuids"], {}, mfr, None, 0x06)
+    raw = adv.to_bytes()
+    ours = parse_advertisement(raw)
+    assert ours.as_bleak_tuple() == parse_advertisement_data_tuple((raw,))
+    assert ours.manufacturer_data == mfr
+    assert ours.service_uuids == record["service_uuids"]
+    assert ours.local_name == (record["name"] or None)
