@@ -72,6 +72,7 @@ def bench_parse(report: Report, quick: bool) -> None:
     repeat = 9 if quick else 41
     cases = {
         "edgekit batch (columnar, lazy objects)": lambda: parse_advertisements(payloads),
+        "edgekit batch + a view object each": lambda: parse_advertisements(payloads).views(),
         "edgekit batch + build every Advertisement": lambda: parse_advertisements(
             payloads
         ).to_list(),
@@ -100,6 +101,15 @@ def bench_parse(report: Report, quick: bool) -> None:
         higher_is_better=True,
         target=">= 1.5 M/s",
         note="numba walk over a packed buffer; Advertisement objects built on access",
+    )
+    report.add(
+        "BLE parse, 5k distinct payloads",
+        "parse_advertisements + views()",
+        "payloads/s",
+        rate["edgekit batch + a view object each"],
+        peers=peers,
+        higher_is_better=True,
+        note="one AdvertisementView object a payload; fields decoded on access",
     )
     report.add(
         "BLE parse, 5k distinct payloads",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from edgekit.scan.advertisement import (
     Advertisement,
     AdvertisementBatch,
+    AdvertisementView,
     encode_advertisement,
     parse_advertisement,
     parse_advertisements,
@@ -54,6 +55,7 @@ __all__ = [
     "AccessPoint",
     "Advertisement",
     "AdvertisementBatch",
+    "AdvertisementView",
     "BTHomeMeasurement",
     "BTHomePacket",
     "BleScanner",

@@ -31,6 +31,7 @@ __all__ = [
     "AD_TYPES",
     "Advertisement",
     "AdvertisementBatch",
+    "AdvertisementView",
     "encode_advertisement",
     "parse_advertisement",
     "parse_advertisements",
@@ -354,6 +355,7 @@ class AdvertisementBatch(Sequence[Advertisement]):
         self._offsets = offsets
         self._table = table
         self._items = items
+        self._rows: list[list[int]] | None = None
 
     def __len__(self) -> int:
         return int(self._table.shape[0])
@@ -413,6 +415,16 @@ class AdvertisementBatch(Sequence[Advertisement]):
             out.append(None if a < 0 else packed[a:b].decode("utf-8", "replace"))
         return out
 
+    def views(self) -> list[AdvertisementView]:
+        """A cheap :class:`AdvertisementView` per payload (fields decoded on access)."""
+        return [AdvertisementView(self, i) for i in range(len(self))]
+
+    def _row(self, i: int) -> list[int]:
+        rows = self._rows
+        if rows is None:
+            rows = self._rows = self._table.tolist()
+        return rows[i]
+
     def to_list(self) -> list[Advertisement]:
         """Every payload as an :class:`Advertisement`."""
         table = self._table.tolist()
@@ -431,6 +443,83 @@ class AdvertisementBatch(Sequence[Advertisement]):
 
 
 _ABSENT = AdvertisementBatch.ABSENT
+
+
+class AdvertisementView:
+    """One payload of an :class:`AdvertisementBatch`, decoded field by field on access.
+
+    Creating a view costs one small object; ``local_name``, ``tx_power``,
+    ``flags``, ``appearance`` and ``raw`` read the batch's columns, and the
+    container fields build the full :class:`Advertisement` once (cached).
+    :meth:`to_advertisement` returns that object.
+    """
+
+    __slots__ = ("_adv", "_batch", "_i")
+
+    def __init__(self, batch: AdvertisementBatch, index: int) -> None:
+        self._batch = batch
+        self._i = index
+        self._adv: Advertisement | None = None
+
+    def to_advertisement(self) -> Advertisement:
+        """The full :class:`Advertisement` (built on first call)."""
+        if self._adv is None:
+            self._adv = self._batch[self._i]
+        return self._adv
+
+    def _scalar(self, column: int) -> int | None:
+        value = self._batch._row(self._i)[column]
+        return None if value == _ABSENT else value
+
+    @property
+    def local_name(self) -> str | None:
+        """See :attr:`Advertisement.local_name`."""
+        a, b = self._batch._row(self._i)[0:2]
+        return None if a < 0 else self._batch._packed[a:b].decode("utf-8", "replace")
+
+    @property
+    def tx_power(self) -> int | None:
+        """See :attr:`Advertisement.tx_power` (dBm)."""
+        return self._scalar(2)
+
+    @property
+    def flags(self) -> int | None:
+        """See :attr:`Advertisement.flags`."""
+        return self._scalar(3)
+
+    @property
+    def appearance(self) -> int | None:
+        """See :attr:`Advertisement.appearance`."""
+        return self._scalar(4)
+
+    @property
+    def raw(self) -> bytes:
+        """The payload bytes."""
+        offsets = self._batch._offsets
+        return self._batch._packed[int(offsets[self._i]) : int(offsets[self._i + 1])]
+
+    @property
+    def service_uuids(self) -> list[str]:
+        """See :attr:`Advertisement.service_uuids`."""
+        return self.to_advertisement().service_uuids
+
+    @property
+    def service_data(self) -> dict[str, bytes]:
+        """See :attr:`Advertisement.service_data`."""
+        return self.to_advertisement().service_data
+
+    @property
+    def manufacturer_data(self) -> dict[int, bytes]:
+        """See :attr:`Advertisement.manufacturer_data`."""
+        return self.to_advertisement().manufacturer_data
+
+    @property
+    def malformed(self) -> tuple[str, ...]:
+        """See :attr:`Advertisement.malformed`."""
+        return self.to_advertisement().malformed
+
+    def __repr__(self) -> str:
+        return f"<AdvertisementView {self._i} of {len(self._batch)}>"
 
 
 def _materialize(

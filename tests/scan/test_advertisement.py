@@ -247,3 +247,23 @@ def test_public_govee_records_encode_parse_and_agree(record: dict) -> None:  # t
     assert ours.manufacturer_data == mfr
     assert ours.service_uuids == record["service_uuids"]
     assert ours.local_name == (record["name"] or None)
+
+
+def test_views_match_advertisements() -> None:
+    payloads = corpus() + VECTORS + [b"\x02\x01", b""]
+    batch = parse_advertisements(payloads)
+    for view, payload in zip(batch.views(), payloads, strict=True):
+        adv = parse_advertisement(payload)
+        assert view.local_name == adv.local_name
+        assert (view.tx_power, view.flags, view.appearance) == (
+            adv.tx_power,
+            adv.flags,
+            adv.appearance,
+        )
+        assert view.raw == payload
+        assert view.service_uuids == adv.service_uuids
+        assert view.service_data == adv.service_data
+        assert view.manufacturer_data == adv.manufacturer_data
+        assert view.malformed == adv.malformed
+        assert view.to_advertisement() == adv
+    assert "AdvertisementView 0" in repr(batch.views()[0])
