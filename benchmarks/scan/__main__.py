@@ -232,7 +232,7 @@ def bench_mdns(report: Report, quick: bool) -> None:
             o, p = ours[len(ours) // 2], plain[len(plain) // 2]
             report.add(
                 f"mDNS {count} services on 127.0.0.1",
-                "time to all found + resolved",
+                f"time until all found + resolved (edgekit: {o[1]}/{count})",
                 "s",
                 o[0],
                 peers={f"zeroconf browse+resolve ({p[1]}/{count} resolved)": p[0]},
