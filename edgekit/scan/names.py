@@ -46,8 +46,8 @@ def _bluetooth_tables() -> tuple[dict[int, str], dict[str, str]]:
     for key, value in _read_table("bluetooth_numbers.gz"):
         if key[0] == "c":
             companies[int(key[1:], 16)] = value
-        elif len(key) == 5:
-            services[f"0000{key[1:]}{_BASE_SUFFIX}"] = value
+        elif len(key) == 9:  # 16- or 32-bit UUID as 8 hex digits
+            services[f"{key[1:]}{_BASE_SUFFIX}"] = value
         else:
             services[key[1:].lower()] = value
     return companies, services

@@ -33,7 +33,7 @@ def write_bluetooth_numbers(out: Path) -> int:
     for cid, name in sorted(bluetooth_numbers.company.items()):
         lines.append(f"c{cid:04x}\t{name}")
     for key, name in bluetooth_numbers.service.items():
-        lines.append(f"s{key:04x}\t{name}" if isinstance(key, int) else f"s{key}\t{name}")
+        lines.append(f"s{key:08x}\t{name}" if isinstance(key, int) else f"s{key}\t{name}")
     with gzip.open(out, "wt", encoding="utf-8", compresslevel=9) as fh:
         fh.write("\n".join(lines) + "\n")
     return len(lines) - 1
