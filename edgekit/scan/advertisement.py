@@ -349,12 +349,10 @@ class AdvertisementBatch(Sequence[Advertisement]):
         packed: bytes,
         offsets: npt.NDArray[np.int64],
         table: npt.NDArray[np.int64],
-        items: npt.NDArray[np.int64],
     ) -> None:
         self._packed = packed
         self._offsets = offsets
         self._table = table
-        self._items = items
         self._rows: list[list[int]] | None = None
 
     def __len__(self) -> int:
@@ -403,6 +401,16 @@ class AdvertisementBatch(Sequence[Advertisement]):
         return self._column(8)
 
     @property
+    def uuid_count(self) -> npt.NDArray[np.int64]:
+        """Number of service UUIDs advertised per payload."""
+        return self._column(5)
+
+    @property
+    def service_data_count(self) -> npt.NDArray[np.int64]:
+        """Number of service-data AD structures per payload (a repeated UUID counts each time)."""
+        return self._column(6)
+
+    @property
     def malformed_count(self) -> npt.NDArray[np.int64]:
         """Number of malformed AD structures per payload."""
         return self._column(7)
@@ -427,19 +435,13 @@ class AdvertisementBatch(Sequence[Advertisement]):
 
     def to_list(self) -> list[Advertisement]:
         """Every payload as an :class:`Advertisement`."""
-        table = self._table.tolist()
-        items = self._items.tolist()
+        packed = self._packed
         offsets = self._offsets.tolist()
-        return [_materialize(self._packed, offsets, row, items, i) for i, row in enumerate(table)]
+        return [parse_advertisement(packed[offsets[i] : offsets[i + 1]]) for i in range(len(self))]
 
     def _build(self, i: int) -> Advertisement:
-        row = self._table[i].tolist()
-        items = self._items[row[5] : row[6]].tolist()
-        offsets = self._offsets[i : i + 2].tolist()
-        row = [*row]
-        base = row[5]
-        row[5], row[6] = 0, row[6] - base
-        return _materialize(self._packed, offsets, row, items, 0)
+        a, b = self._offsets[i : i + 2].tolist()
+        return parse_advertisement(self._packed[a:b])
 
 
 _ABSENT = AdvertisementBatch.ABSENT
@@ -522,46 +524,6 @@ class AdvertisementView:
         return f"<AdvertisementView {self._i} of {len(self._batch)}>"
 
 
-def _materialize(
-    packed: bytes, offsets: list[int], row: list[int], items: list[list[int]], i: int
-) -> Advertisement:
-    name_a, name_b, tx, flags, appearance, first, last, _n_bad, _company = row
-    base = offsets[i]
-    local_name = None if name_a < 0 else packed[name_a:name_b].decode("utf-8", "replace")
-    uuids: list[str] = []
-    service_data: dict[str, bytes] = {}
-    mfr: dict[int, bytes] = {}
-    malformed: list[str] = []
-    for kind, a, b, key in items[first:last]:
-        if kind == 7:
-            mfr[key] = packed[a:b]
-        elif kind == 1:
-            uuids.append(uuid16_to_str(key))
-        elif kind == 4:
-            service_data[uuid16_to_str(key)] = packed[a:b]
-        elif kind == 3:
-            uuids.append(_uuid128_to_str(packed[a:b]))
-        elif kind == 6:
-            service_data[_uuid128_to_str(packed[a : a + 16])] = packed[a + 16 : b]
-        elif kind == 8:
-            malformed.append(_malformed_message(key, a - base, b))
-    result: Advertisement = _new_adv(
-        Advertisement,
-        (
-            local_name,
-            uuids,
-            service_data,
-            mfr,
-            None if tx == _ABSENT else tx,
-            None if flags == _ABSENT else flags,
-            None if appearance == _ABSENT else appearance,
-            tuple(malformed),
-            packed[base : offsets[i + 1]],
-        ),
-    )
-    return result
-
-
 def parse_advertisements(
     payloads: Sequence[bytes] | Sequence[bytearray] | Sequence[memoryview],
 ) -> AdvertisementBatch:
@@ -593,7 +555,6 @@ def parse_advertisements(
     if n:
         np.cumsum(np.fromiter(map(len, payloads), dtype=np.int64, count=n), out=offsets[1:])
     buf = np.frombuffer(packed, dtype=np.uint8)
-    table = np.empty((n, 9), dtype=np.int64)
-    items = np.empty((len(packed) // 2 + n + 1, 4), dtype=np.int64)
-    used = kernels.parse_packed(buf, offsets, table, items)
-    return AdvertisementBatch(packed, offsets, table, items[:used])
+    table = np.empty((n, len(kernels.COLUMNS)), dtype=np.int64)
+    kernels.parse_packed(buf, offsets, table)
+    return AdvertisementBatch(packed, offsets, table)

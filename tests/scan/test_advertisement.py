@@ -167,7 +167,16 @@ def test_fuzz_batch_equals_single(payloads: list[bytes]) -> None:
         batch = parse_advertisements(payloads)
     except EdgekitError:
         return
-    assert batch.to_list() == [parse_advertisement(p) for p in payloads]
+    singles = [parse_advertisement(p) for p in payloads]
+    assert batch.to_list() == singles
+    assert batch.malformed_count.tolist() == [len(a.malformed) for a in singles]
+    assert batch.uuid_count.tolist() == [len(a.service_uuids) for a in singles]
+    assert batch.local_names() == [a.local_name for a in singles]
+    absent = batch.ABSENT
+    assert batch.tx_power.tolist() == [
+        absent if a.tx_power is None else a.tx_power for a in singles
+    ]
+    assert batch.company_id.tolist() == [next(iter(a.manufacturer_data), absent) for a in singles]
     for p in payloads:
         assert parse_advertisement(p).as_bleak_tuple() == parse_advertisement_data_tuple((p,))
 
