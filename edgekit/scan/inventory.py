@@ -1,0 +1,491 @@
+"""One inventory of every device heard, merged by identity, with a hard bound on memory.
+
+:class:`Inventory` takes BLE sightings, mDNS services and WiFi access points and
+merges them into :class:`Device` records. Identities are the BLE address, the
+MAC/BSSID, the mDNS host name (SRV target) and MAC addresses a service puts in
+its TXT record (``mac=``, ``macaddress=``, HomeKit's ``id=``/``deviceid=``); two
+records that share any identity belong to one device, and devices that come to
+share one are merged.
+
+Memory is bounded: at most ``max_devices`` devices are kept, and when a new one
+arrives at the bound the least recently seen is evicted (BLE MAC randomization
+produces an endless stream of new addresses). Devices not seen for
+``stale_after`` seconds are dropped by :meth:`Inventory.expire`, which every
+ingest calls at most once a second.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from edgekit.errors import BackendUnavailableError, InvalidInputError
+from edgekit.scan.advertisement import Advertisement
+from edgekit.scan.mdns import MdnsService
+from edgekit.scan.wifi import AccessPoint
+
+__all__ = ["BleSighting", "Device", "Inventory"]
+
+_MAC_TXT_KEYS = ("mac", "macaddress", "mac_address", "id", "deviceid", "btaddr", "wifi_mac")
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+_CANONICAL = re.compile(r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}")
+
+
+def _mac_in(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    if _CANONICAL.fullmatch(value):
+        return value.upper()
+    digits = "".join(ch for ch in value if ch not in ":-.")
+    if len(digits) == 12 and set(digits) <= _HEX:
+        return ":".join(digits[i : i + 2] for i in range(0, 12, 2)).upper()
+    return None
+
+
+@dataclass(frozen=True)
+class BleSighting:
+    """One BLE advertisement heard from an address.
+
+    Attributes:
+        address: the advertiser's address (``AA:BB:CC:DD:EE:FF``, or a
+            platform UUID on macOS).
+        advertisement: the parsed payload.
+        rssi: received signal strength in dBm, or ``None``.
+        time: time.time() of reception, in seconds.
+        rssi_smoothed: exponential moving average of RSSI for this address (dBm).
+    """
+
+    address: str
+    advertisement: Advertisement
+    rssi: float | None = None
+    time: float = 0.0
+    rssi_smoothed: float | None = None
+
+
+@dataclass(slots=True)
+class Device:
+    """A device as the inventory knows it.
+
+    Attributes:
+        id: stable key (its first identity).
+        identities: every identity merged into it (``mac:...``, ``host:...``).
+        name: best name heard (mDNS instance, BLE local name or SSID).
+        protocols: protocols it was heard on (``ble``, ``mdns``, ``wifi``).
+        first_seen: time.time() of the first record, seconds.
+        last_seen: time.time() of the latest record, seconds.
+        rssi: exponential moving average of RSSI in dBm (BLE and WiFi), or ``None``.
+        addresses: MAC/BLE addresses.
+        ip_addresses: IP addresses from mDNS.
+        services: mDNS service types (``_googlecast._tcp.local.``).
+        txt: merged TXT records of its mDNS services.
+        company_ids: BLE manufacturer-data company ids.
+        manufacturer_data: latest BLE manufacturer data by company id.
+        service_uuids: BLE service UUIDs (advertised or with service data).
+        ssids: WiFi network names it serves (access points).
+        vendor: vendor name, when recognised.
+        kind: device type, when recognised (``"media player"``, ``"printer"``...).
+        model: model, when recognised.
+        records: number of records merged.
+    """
+
+    id: str
+    identities: set[str] = field(default_factory=set)
+    name: str | None = None
+    protocols: set[str] = field(default_factory=set)
+    first_seen: float = 0.0
+    last_seen: float = 0.0
+    rssi: float | None = None
+    addresses: set[str] = field(default_factory=set)
+    ip_addresses: set[str] = field(default_factory=set)
+    services: set[str] = field(default_factory=set)
+    txt: dict[str, Any] = field(default_factory=dict)
+    company_ids: set[int] = field(default_factory=set)
+    manufacturer_data: dict[int, bytes] = field(default_factory=dict)
+    service_uuids: set[str] = field(default_factory=set)
+    ssids: set[str] = field(default_factory=set)
+    vendor: str | None = None
+    kind: str | None = None
+    model: str | None = None
+    records: int = 0
+    _signature: tuple[Any, ...] = field(default=(), repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (sets become sorted lists, bytes become hex)."""
+        out: dict[str, Any] = {}
+        for key in self.__dataclass_fields__:
+            value = getattr(self, key)
+            if isinstance(value, set):
+                value = sorted(value)
+            elif key in ("txt", "manufacturer_data"):
+                value = {str(k): (v.hex() if isinstance(v, bytes) else v) for k, v in value.items()}
+            elif key == "_signature":
+                continue
+            out[key] = value
+        return out
+
+    def _absorb(self, other: Device) -> None:
+        self.identities |= other.identities
+        self.protocols |= other.protocols
+        self.addresses |= other.addresses
+        self.ip_addresses |= other.ip_addresses
+        self.services |= other.services
+        self.company_ids |= other.company_ids
+        self.service_uuids |= other.service_uuids
+        self.ssids |= other.ssids
+        self.txt = {**other.txt, **self.txt}
+        self.manufacturer_data = {**other.manufacturer_data, **self.manufacturer_data}
+        self.first_seen = min(self.first_seen, other.first_seen)
+        self.last_seen = max(self.last_seen, other.last_seen)
+        self.name = self.name or other.name
+        self.rssi = self.rssi if self.rssi is not None else other.rssi
+        self.vendor = self.vendor or other.vendor
+        self.kind = self.kind or other.kind
+        self.model = self.model or other.model
+        self.records += other.records
+
+
+_COLUMNS = ("name", "kind", "vendor", "model", "protocols", "addresses", "rssi", "last_seen")
+
+
+class Inventory:
+    """Devices heard, merged by identity; see the module docstring.
+
+    Args:
+        max_devices: hard bound on devices kept (least recently seen evicted).
+        stale_after: seconds without a record after which a device is dropped.
+        rssi_alpha: weight of a new RSSI sample in the moving average (0..1].
+        recognize: fill vendor, kind and model with
+            :func:`~edgekit.scan.recognize.recognize`; it runs lazily, on the
+            devices changed since the inventory was last read.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_devices: int = 10_000,
+        stale_after: float = 300.0,
+        rssi_alpha: float = 0.3,
+        recognize: bool = True,
+    ) -> None:
+        if max_devices < 1 or stale_after <= 0 or not 0 < rssi_alpha <= 1:
+            raise InvalidInputError(
+                "need max_devices >= 1, stale_after > 0 and 0 < rssi_alpha <= 1"
+            )
+        self.max_devices = max_devices
+        self.stale_after = stale_after
+        self.rssi_alpha = rssi_alpha
+        self.recognize = recognize
+        self.evicted = 0
+        self.unavailable: dict[str, str] = {}
+        self._devices: OrderedDict[str, Device] = OrderedDict()  # least recently seen first
+        self._index: dict[str, str] = {}  # identity -> device id
+        self._last_expire = 0.0
+        self._dirty: set[str] = set()
+
+    # -- container protocol ---------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._devices)
+
+    def __iter__(self) -> Iterator[Device]:
+        self._flush()
+        return iter(list(self._devices.values()))
+
+    def __contains__(self, identity: object) -> bool:
+        return isinstance(identity, str) and self.get(identity) is not None
+
+    def get(self, identity: str) -> Device | None:
+        """The device with this id or identity (``mac:AA:...``, ``host:x.local.``, or a bare MAC)."""
+        self._flush()
+        if identity in self._devices:
+            return self._devices[identity]
+        mac = _mac_in(identity)
+        key = f"mac:{mac}" if mac else identity
+        device_id = self._index.get(key)
+        return None if device_id is None else self._devices.get(device_id)
+
+    @property
+    def devices(self) -> list[Device]:
+        """All devices, most recently seen first."""
+        self._flush()
+        return list(reversed(self._devices.values()))
+
+    # -- ingest -----------------------------------------------------------------------
+
+    def add(
+        self, record: BleSighting | MdnsService | AccessPoint, *, now: float | None = None
+    ) -> Device:
+        """Merge one record; returns the device it belongs to.
+
+        Raises:
+            InvalidInputError: ``record`` is of an unknown type.
+        """
+        if isinstance(record, BleSighting):
+            return self.add_ble(
+                record.address, record.advertisement, rssi=record.rssi, now=record.time or now
+            )
+        if isinstance(record, MdnsService):
+            return self.add_mdns(record, now=now)
+        if isinstance(record, AccessPoint):
+            return self.add_wifi(record, now=now)
+        raise InvalidInputError(f"cannot add a {type(record).__name__} to an Inventory")
+
+    def extend(self, records: Iterable[BleSighting | MdnsService | AccessPoint]) -> None:
+        """Merge many records."""
+        for record in records:
+            self.add(record)
+
+    def add_ble(
+        self,
+        address: str,
+        advertisement: Advertisement | None = None,
+        *,
+        rssi: float | None = None,
+        now: float | None = None,
+    ) -> Device:
+        """Merge one BLE advertisement from ``address``."""
+        mac = _mac_in(address)
+        identity = f"mac:{mac}" if mac else f"ble:{address}"
+        device = self._upsert([identity], "ble", now)
+        device.addresses.add(mac or address)
+        if advertisement is not None:
+            if advertisement.local_name:
+                device.name = advertisement.local_name
+            device.company_ids.update(advertisement.manufacturer_data)
+            device.manufacturer_data.update(advertisement.manufacturer_data)
+            device.service_uuids.update(advertisement.service_uuids)
+            device.service_uuids.update(advertisement.service_data)
+        self._rssi(device, rssi)
+        self._recognize(device)
+        return device
+
+    def add_mdns(self, service: MdnsService, *, now: float | None = None) -> Device:
+        """Merge one resolved mDNS service."""
+        identities = []
+        if service.server:
+            identities.append(f"host:{service.server.lower()}")
+        for key in _MAC_TXT_KEYS:
+            mac = _mac_in(service.txt.get(key))
+            if mac:
+                identities.append(f"mac:{mac}")
+        if not identities:
+            identities.append(f"mdns:{service.name.lower()}")
+        device = self._upsert(identities, "mdns", now)
+        device.name = service.instance
+        device.services.add(service.type)
+        device.ip_addresses.update(service.addresses)
+        for identity in identities:
+            if identity.startswith("mac:"):
+                device.addresses.add(identity[4:])
+        device.txt.update(service.txt)
+        self._recognize(device)
+        return device
+
+    def add_wifi(self, ap: AccessPoint, *, now: float | None = None) -> Device:
+        """Merge one WiFi access point."""
+        mac = _mac_in(ap.bssid) if ap.bssid else None
+        identity = f"mac:{mac}" if mac else f"ssid:{ap.ssid}"
+        device = self._upsert([identity], "wifi", now)
+        if mac:
+            device.addresses.add(mac)
+        if ap.ssid:
+            device.ssids.add(ap.ssid)
+            device.name = device.name or ap.ssid
+        if device.kind is None:
+            device.kind = "access point"
+        self._rssi(device, ap.rssi_dbm)
+        self._recognize(device)
+        return device
+
+    # -- maintenance -----------------------------------------------------------------
+
+    def expire(self, now: float | None = None) -> int:
+        """Drop devices not seen for ``stale_after`` seconds; returns how many."""
+        now = time.time() if now is None else now
+        limit = now - self.stale_after
+        dropped = 0
+        while self._devices:
+            device = next(iter(self._devices.values()))
+            if device.last_seen >= limit:
+                break
+            self._remove(device)
+            dropped += 1
+        return dropped
+
+    def clear(self) -> None:
+        """Forget every device."""
+        self._devices.clear()
+        self._index.clear()
+        self._dirty.clear()
+
+    # -- internals -------------------------------------------------------------------
+
+    def _remove(self, device: Device) -> None:
+        self._devices.pop(device.id, None)
+        self._dirty.discard(device.id)
+        for identity in device.identities:
+            if self._index.get(identity) == device.id:
+                del self._index[identity]
+
+    def _upsert(self, identities: list[str], protocol: str, now: float | None) -> Device:
+        now = time.time() if now is None else now
+        if now - self._last_expire >= 1.0:
+            self._last_expire = now
+            self.expire(now)
+        found: list[Device] = []
+        for identity in identities:
+            device_id = self._index.get(identity)
+            if device_id is not None:
+                device = self._devices[device_id]
+                if device not in found:
+                    found.append(device)
+        if not found:
+            while len(self._devices) >= self.max_devices:
+                self._remove(next(iter(self._devices.values())))
+                self.evicted += 1
+            device = Device(id=identities[0], first_seen=now)
+            self._devices[device.id] = device
+        else:
+            device = found[0]
+            for other in found[1:]:
+                self._remove(other)
+                device._absorb(other)
+                for identity in other.identities:
+                    self._index[identity] = device.id
+        for identity in identities:
+            if identity not in device.identities:
+                device.identities.add(identity)
+                self._index[identity] = device.id
+        device.protocols.add(protocol)
+        device.last_seen = max(device.last_seen, now)
+        device.records += 1
+        self._devices.move_to_end(device.id)
+        return device
+
+    def _rssi(self, device: Device, rssi: float | None) -> None:
+        if rssi is None:
+            return
+        if device.rssi is None:
+            device.rssi = float(rssi)
+        else:
+            device.rssi += self.rssi_alpha * (float(rssi) - device.rssi)
+
+    def _recognize(self, device: Device) -> None:
+        if self.recognize:
+            self._dirty.add(device.id)
+
+    def _flush(self) -> None:
+        """Run recognition on the devices changed since the last read."""
+        if not self._dirty:
+            return
+        dirty, self._dirty = self._dirty, set()
+        for device_id in dirty:
+            device = self._devices.get(device_id)
+            if device is not None:
+                self._recognize_now(device)
+
+    def _recognize_now(self, device: Device) -> None:
+        signature = (
+            device.name,
+            len(device.protocols),
+            len(device.services),
+            len(device.company_ids),
+            len(device.service_uuids),
+            len(device.addresses),
+            tuple(device.txt.items()) if device.txt else (),
+            tuple((k, v[:4]) for k, v in device.manufacturer_data.items()),
+        )
+        if signature == device._signature:
+            return
+        device._signature = signature
+        from edgekit.scan.recognize import recognize
+
+        result = recognize(device)
+        device.vendor = result.vendor or device.vendor
+        device.kind = result.kind or device.kind
+        device.model = result.model or device.model
+
+    # -- output ----------------------------------------------------------------------
+
+    def rows(self) -> list[dict[str, str]]:
+        """One dict of display strings a device (the table columns), most recent first."""
+        out = []
+        for d in self.devices:
+            out.append(
+                {
+                    "name": d.name or "",
+                    "kind": d.kind or "",
+                    "vendor": d.vendor or "",
+                    "model": d.model or "",
+                    "protocols": ",".join(sorted(d.protocols)),
+                    "addresses": " ".join(sorted(d.addresses | d.ip_addresses))[:60],
+                    "rssi": "" if d.rssi is None else f"{d.rssi:.0f}",
+                    "last_seen": time.strftime("%H:%M:%S", time.localtime(d.last_seen)),
+                }
+            )
+        return out
+
+    def to_json(self, **kwargs: Any) -> str:
+        """The devices as a JSON array (most recent first); kwargs go to json.dumps."""
+        return json.dumps([d.to_dict() for d in self.devices], **kwargs)
+
+    def to_dataframe(self) -> Any:
+        """The devices as a pandas DataFrame (one row a device).
+
+        Raises:
+            BackendUnavailableError: pandas is not installed.
+        """
+        try:
+            import pandas as pd
+        except ImportError as exc:
+            raise BackendUnavailableError("pandas", reason="pip install pandas") from exc
+        return pd.DataFrame([d.to_dict() for d in self.devices])
+
+    def table(self, title: str | None = None) -> Any:
+        """A ``rich.table.Table`` of the devices.
+
+        Raises:
+            BackendUnavailableError: rich is not installed (extra ``cli``).
+        """
+        try:
+            from rich.table import Table
+        except ImportError as exc:
+            raise BackendUnavailableError("rich", extra="cli") from exc
+        table = Table(title=title or f"{len(self)} devices")
+        for column in _COLUMNS:
+            table.add_column(column, overflow="fold")
+        for row in self.rows():
+            table.add_row(*(row[c] for c in _COLUMNS))
+        return table
+
+    def __rich__(self) -> Any:
+        return self.table()
+
+    def __str__(self) -> str:
+        rows = self.rows()
+        widths = {c: max([len(c), *(len(r[c]) for r in rows)]) for c in _COLUMNS}
+        lines = ["  ".join(c.ljust(widths[c]) for c in _COLUMNS)]
+        lines += ["  ".join(r[c].ljust(widths[c]) for c in _COLUMNS) for r in rows]
+        return "\n".join(line.rstrip() for line in lines)
+
+    def __repr__(self) -> str:
+        return f"<Inventory: {len(self)} devices (max {self.max_devices})>"
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{c}</th>" for c in _COLUMNS)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(r[c])}</td>" for c in _COLUMNS) + "</tr>"
+            for r in self.rows()
+        )
+        return (
+            f"<table><caption>{len(self)} devices</caption>"
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        )

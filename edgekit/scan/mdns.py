@@ -1,0 +1,688 @@
+"""mDNS/DNS-SD discovery and announcement on python-zeroconf.
+
+:class:`MdnsScanner` browses every service type on the link (through the
+``_services._dns-sd._udp.local.`` meta-query) or the types given, resolves each
+service to addresses, port and TXT record, and keeps resolving until every
+service seen is complete: a service whose resolution times out is queried again
+with backoff, so a burst of announcements does not leave services half-known.
+Changes arrive as :class:`MdnsEvent` (``added``, ``updated``, ``removed``; the
+last on goodbye packets and TTL expiry). The zeroconf record cache is trimmed to
+``max_cache_records`` and the service table to ``max_services``, so a peer that
+floods the link with records cannot grow memory without bound.
+
+:class:`MdnsAdvertiser` announces the host's own service.
+
+zeroconf is imported when a scanner starts (extra ``mdns``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import ipaddress
+import socket
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from edgekit.errors import BackendUnavailableError, InvalidInputError, ScanError
+from edgekit.scan._aio import run_sync
+
+__all__ = [
+    "META_QUERY",
+    "MdnsAdvertiser",
+    "MdnsEvent",
+    "MdnsScanner",
+    "MdnsService",
+    "scan_mdns",
+]
+
+#: The DNS-SD meta-query that enumerates service types on the link.
+META_QUERY = "_services._dns-sd._udp.local."
+
+TxtValue = str | bytes | None
+
+
+@dataclass(frozen=True)
+class MdnsService:
+    """A resolved DNS-SD service instance.
+
+    Attributes:
+        name: full instance name (``Kitchen._googlecast._tcp.local.``).
+        type: service type (``_googlecast._tcp.local.``).
+        server: host name of the SRV target (``kitchen.local.``).
+        addresses: IPv4/IPv6 addresses as strings.
+        port: TCP/UDP port.
+        txt: TXT record; values decoded to str where valid UTF-8, bytes
+            otherwise, ``None`` for a key without ``=``.
+        updated_at: time.time() of the last change, in seconds.
+    """
+
+    name: str
+    type: str
+    server: str | None
+    addresses: tuple[str, ...]
+    port: int | None
+    txt: Mapping[str, TxtValue] = field(default_factory=dict)
+    updated_at: float = 0.0
+
+    @property
+    def instance(self) -> str:
+        """The instance label (the name without the service type)."""
+        suffix = "." + self.type
+        return self.name[: -len(suffix)] if self.name.endswith(suffix) else self.name
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.server, self.addresses, self.port, tuple(sorted(self.txt.items())))
+
+
+@dataclass(frozen=True)
+class MdnsEvent:
+    """A change seen by :class:`MdnsScanner`: ``kind`` is added, updated or removed."""
+
+    kind: Literal["added", "updated", "removed"]
+    service: MdnsService
+
+
+def _decode_txt(properties: Mapping[bytes, bytes | None]) -> dict[str, TxtValue]:
+    out: dict[str, TxtValue] = {}
+    for key, value in properties.items():
+        name = key.decode("utf-8", "replace")
+        if value is None:
+            out[name] = None
+            continue
+        try:
+            out[name] = value.decode("utf-8")
+        except UnicodeDecodeError:
+            out[name] = bytes(value)
+    return out
+
+
+def _interfaces(interfaces: Sequence[str] | str) -> tuple[Any, Any]:
+    try:
+        from zeroconf import InterfaceChoice, IPVersion
+    except ImportError as exc:
+        raise BackendUnavailableError("zeroconf", extra="mdns") from exc
+    if interfaces == "all":
+        return InterfaceChoice.All, IPVersion.V4Only
+    if interfaces == "default":
+        return InterfaceChoice.Default, IPVersion.V4Only
+    if isinstance(interfaces, str):
+        interfaces = [interfaces]
+    chosen = list(interfaces)
+    try:
+        versions = {ipaddress.ip_address(i).version for i in chosen}
+    except ValueError as exc:
+        raise InvalidInputError(
+            f"interfaces must be IP addresses, 'all' or 'default': {exc}"
+        ) from exc
+    if versions == {4}:
+        version = IPVersion.V4Only
+    elif versions == {6}:
+        version = IPVersion.V6Only
+    else:
+        version = IPVersion.All
+    return chosen, version
+
+
+def _normalize_type(service_type: str) -> str:
+    t = service_type.strip()
+    if not t.endswith("."):
+        t += "."
+    if not t.endswith(".local."):
+        t += "local."
+    if not t.startswith("_"):
+        raise InvalidInputError(f"{service_type!r} is not a DNS-SD service type like '_http._tcp'")
+    return t
+
+
+class MdnsScanner:
+    """Browse and resolve DNS-SD services; see the module docstring.
+
+    Use it as an async context manager, or call :meth:`start` and :meth:`stop`::
+
+        async with MdnsScanner(["_http._tcp"]) as scanner:
+            await scanner.wait_complete(timeout=3.0)
+            print(scanner.services)
+
+    Args:
+        service_types: types to browse (``"_http._tcp"`` or the full
+            ``"_http._tcp.local."``); ``None`` browses every type announced.
+        interfaces: ``"all"``, ``"default"`` or a list of interface IP addresses
+            (``["127.0.0.1"]`` keeps traffic on loopback).
+        query_timeout: seconds one resolution attempt waits for answers.
+        max_services: bound on services tracked (new ones beyond it are counted
+            in :attr:`dropped` and ignored).
+        max_cache_records: bound on records in zeroconf's cache.
+        on_event: called (in the event loop) with every :class:`MdnsEvent`.
+    """
+
+    def __init__(
+        self,
+        service_types: Sequence[str] | None = None,
+        *,
+        interfaces: Sequence[str] | str = "all",
+        query_timeout: float = 1.0,
+        max_services: int = 10_000,
+        max_cache_records: int = 4096,
+        on_event: Callable[[MdnsEvent], object] | None = None,
+    ) -> None:
+        if isinstance(service_types, str):
+            service_types = [service_types]
+        self.service_types = (
+            None if service_types is None else [_normalize_type(t) for t in service_types]
+        )
+        if query_timeout <= 0 or max_services < 1 or max_cache_records < 16:
+            raise InvalidInputError(
+                "query_timeout must be > 0, max_services >= 1 and max_cache_records >= 16"
+            )
+        self.interfaces = interfaces
+        self.query_timeout = query_timeout
+        self.max_services = max_services
+        self.max_cache_records = max_cache_records
+        self.on_event = on_event
+        self.dropped = 0
+        self._services: dict[str, MdnsService] = {}
+        self._pending: dict[str, tuple[str, int, float]] = {}  # name -> (type, attempts, due)
+        self._in_flight: set[str] = set()
+        self._queues: list[asyncio.Queue[MdnsEvent]] = []
+        self._types_browsed: set[str] = set()
+        self._browsers: list[Any] = []
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._running: set[asyncio.Task[None]] = set()
+        self._refreshed: dict[str, float] = {}
+        self._aiozc: Any = None
+        self._wake: asyncio.Event | None = None
+        self._changed: asyncio.Event | None = None
+
+    # -- public state ------------------------------------------------------------
+
+    @property
+    def services(self) -> dict[str, MdnsService]:
+        """Resolved services by instance name (a copy)."""
+        return dict(self._services)
+
+    @property
+    def pending(self) -> set[str]:
+        """Names seen but not resolved yet."""
+        return set(self._pending) | set(self._in_flight)
+
+    @property
+    def cache_size(self) -> int:
+        """Records currently in zeroconf's cache."""
+        if self._aiozc is None:
+            return 0
+        return int(self._aiozc.zeroconf.cache._total_records)
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the sockets and start browsing.
+
+        Raises:
+            BackendUnavailableError: zeroconf is not installed.
+            ScanError: the sockets could not be opened.
+        """
+        if self._aiozc is not None:
+            return
+        chosen, version = _interfaces(self.interfaces)
+        from zeroconf.asyncio import AsyncZeroconf
+
+        try:
+            self._aiozc = AsyncZeroconf(interfaces=chosen, ip_version=version)
+        except OSError as exc:
+            raise ScanError(f"mDNS sockets could not be opened: {exc}") from exc
+        self._wake = asyncio.Event()
+        self._changed = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self._resolver()))
+        self._tasks.append(loop.create_task(self._trimmer()))
+        for t in self.service_types or [META_QUERY]:
+            self._browse(t)
+
+    async def stop(self) -> None:
+        """Stop browsing and close the sockets (idempotent)."""
+        tasks = [*self._tasks, *self._running]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=5.0)
+        self._tasks.clear()
+        self._running.clear()
+        for browser in self._browsers:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(browser.async_cancel(), 5.0)
+        self._browsers.clear()
+        self._types_browsed.clear()
+        self._pending.clear()
+        self._in_flight.clear()
+        if self._aiozc is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._aiozc.async_close(), 5.0)
+            self._aiozc = None
+
+    async def __aenter__(self) -> MdnsScanner:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def events(self) -> AsyncIterator[MdnsEvent]:
+        """Iterate over events from now on (until the scanner stops)."""
+        queue: asyncio.Queue[MdnsEvent] = asyncio.Queue(maxsize=10_000)
+        self._queues.append(queue)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self._queues.remove(queue)
+
+    async def wait_complete(
+        self, timeout: float, *, expected: int | None = None, settle: float = 0.3
+    ) -> bool:
+        """Wait until every service seen is resolved (and at least ``expected`` are).
+
+        Returns early once nothing is pending and nothing changed for ``settle``
+        seconds (or once ``expected`` services are resolved); returns whether
+        that happened within ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        quiet_since = time.monotonic()
+        assert self._changed is not None, "start() the scanner first"
+        while True:
+            now = time.monotonic()
+            done = not self.pending and (
+                len(self._services) >= expected
+                if expected is not None
+                else now - quiet_since >= settle and bool(self._services)
+            )
+            if done:
+                return True
+            if now >= deadline:
+                return False
+            self._changed.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), min(0.05, deadline - now))
+                quiet_since = time.monotonic()
+
+    # -- internals ---------------------------------------------------------------
+
+    def _browse(self, service_type: str) -> None:
+        if service_type in self._types_browsed or self._aiozc is None:
+            return
+        from zeroconf.asyncio import AsyncServiceBrowser
+
+        self._types_browsed.add(service_type)
+        self._browsers.append(
+            AsyncServiceBrowser(self._aiozc.zeroconf, service_type, handlers=[self._on_change])
+        )
+
+    def _on_change(self, zeroconf: Any, service_type: str, name: str, state_change: Any) -> None:
+        from zeroconf import ServiceStateChange
+
+        if service_type == META_QUERY:
+            if state_change is ServiceStateChange.Added and len(self._types_browsed) < 1000:
+                self._browse(name)
+            return
+        if state_change is ServiceStateChange.Removed:
+            self._pending.pop(name, None)
+            old = self._services.pop(name, None)
+            if old is not None:
+                self._emit(MdnsEvent("removed", old))
+            self._signal()
+            return
+        known = name in self._services or name in self._pending or name in self._in_flight
+        tracked = len(self._services) + len(self._pending) + len(self._in_flight)
+        if not known and tracked >= self.max_services:
+            self.dropped += 1
+            return
+        if name in self._in_flight:  # resolve again once the running attempt ends
+            self._pending[name] = (service_type, 0, time.monotonic() + 0.05)
+        else:
+            self._pending[name] = (service_type, 0, 0.0)
+        if self._wake is not None:
+            self._wake.set()
+        self._signal()
+
+    def _signal(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
+
+    def _emit(self, event: MdnsEvent) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
+        for queue in self._queues:
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(event)
+
+    async def _resolver(self) -> None:
+        assert self._wake is not None
+        limit = asyncio.Semaphore(64)
+        running = self._running
+        while True:
+            now = time.monotonic()
+            next_due = now + 1.0
+            for name, (stype, attempts, due) in list(self._pending.items()):
+                if name in self._in_flight:
+                    continue
+                if due <= now:
+                    self._in_flight.add(name)
+                    del self._pending[name]
+                    task = asyncio.get_running_loop().create_task(
+                        self._resolve(name, stype, attempts, limit)
+                    )
+                    running.add(task)
+                    task.add_done_callback(running.discard)
+                else:
+                    next_due = min(next_due, due)
+            self._wake.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), max(0.01, next_due - time.monotonic()))
+
+    async def _resolve(
+        self, name: str, stype: str, attempts: int, limit: asyncio.Semaphore
+    ) -> None:
+        from zeroconf.asyncio import AsyncServiceInfo
+
+        try:
+            async with limit:
+                info = AsyncServiceInfo(stype, name)
+                ok = await info.async_request(self._aiozc.zeroconf, int(self.query_timeout * 1000))
+            addresses = tuple(info.parsed_addresses()) if ok else ()
+            if ok and addresses and info.port is not None:
+                service = MdnsService(
+                    name=name,
+                    type=stype,
+                    server=info.server,
+                    addresses=addresses,
+                    port=info.port,
+                    txt=_decode_txt(info.properties or {}),
+                    updated_at=time.time(),
+                )
+                old = self._services.get(name)
+                self._services[name] = service
+                if old is None:
+                    self._emit(MdnsEvent("added", service))
+                elif old._key() != service._key():
+                    self._emit(MdnsEvent("updated", service))
+                else:
+                    self._services[name] = old
+            elif name not in self._pending:
+                backoff = min(2.0, 0.1 * (2**attempts))
+                self._pending[name] = (stype, attempts + 1, time.monotonic() + backoff)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a broken peer must not stop the resolver
+            if name not in self._pending:
+                self._pending[name] = (stype, attempts + 1, time.monotonic() + 1.0)
+        finally:
+            self._in_flight.discard(name)
+            self._signal()
+            if self._wake is not None:
+                self._wake.set()
+
+    async def _trimmer(self) -> None:
+        while True:
+            await asyncio.sleep(0.25)
+            self.trim_cache()
+            self._maintain()
+
+    def _maintain(self) -> None:
+        """Cache maintenance for resolved services (RFC 6762 section 5.2).
+
+        A service whose SRV record passed half its TTL is queried again (SRV,
+        TXT and its host's addresses); one whose SRV record expired without an
+        answer (the host left without a goodbye) is removed.
+        """
+        if self._aiozc is None:
+            return
+        from zeroconf import (  # type: ignore[attr-defined]  # exported, not in __all__
+            DNSOutgoing,
+            DNSQuestion,
+            const,
+            current_time_millis,
+        )
+
+        zc = self._aiozc.zeroconf
+        cache = zc.cache
+        now = current_time_millis()
+        out = None
+        for name, service in list(self._services.items()):
+            record = cache.get_by_details(name, const._TYPE_SRV, const._CLASS_IN)
+            if record is None or record.is_expired(now):
+                del self._services[name]
+                self._refreshed.pop(name, None)
+                self._emit(MdnsEvent("removed", service))
+                self._signal()
+                continue
+            if not record.is_stale(now):
+                continue
+            last = self._refreshed.get(name, 0.0)
+            if now - last < max(1000.0, record.ttl * 100.0):  # at most every 10 % of the TTL
+                continue
+            self._refreshed[name] = now
+            if out is None:
+                out = DNSOutgoing(const._FLAGS_QR_QUERY)
+            out.add_question(DNSQuestion(name, const._TYPE_SRV, const._CLASS_IN))
+            out.add_question(DNSQuestion(name, const._TYPE_TXT, const._CLASS_IN))
+            if service.server:
+                out.add_question(DNSQuestion(service.server, const._TYPE_A, const._CLASS_IN))
+        if out is not None:
+            zc.async_send(out)
+
+    def trim_cache(self) -> int:
+        """Evict the records closest to expiry until the cache is within bounds; returns how many."""
+        if self._aiozc is None:
+            return 0
+        cache = self._aiozc.zeroconf.cache
+        excess = int(cache._total_records) - self.max_cache_records
+        if excess <= 0:
+            return 0
+        victims = heapq.nsmallest(excess, cache._expirations.items(), key=lambda kv: kv[1])
+        cache.async_remove_records([record for record, _ in victims])
+        return len(victims)
+
+
+async def _scan_mdns(
+    service_types: Sequence[str] | None, timeout: float, interfaces: Sequence[str] | str
+) -> list[MdnsService]:
+    async with MdnsScanner(service_types, interfaces=interfaces) as scanner:
+        await asyncio.sleep(min(timeout, 0.5))
+        await scanner.wait_complete(max(0.0, timeout - 0.5), settle=min(1.0, timeout / 4))
+        return sorted(scanner.services.values(), key=lambda s: s.name)
+
+
+def scan_mdns(
+    service_types: Sequence[str] | None = None,
+    *,
+    timeout: float = 3.0,
+    interfaces: Sequence[str] | str = "all",
+) -> list[MdnsService]:
+    """Browse for up to ``timeout`` seconds and return the resolved services (sync front).
+
+    Safe inside a running event loop (Jupyter): it then runs on a private loop in
+    a helper thread.
+    """
+    return run_sync(lambda: _scan_mdns(service_types, timeout, interfaces))
+
+
+def _encode_txt(txt: Mapping[str, TxtValue] | None) -> dict[str, str | bytes | None]:
+    return dict(txt or {})
+
+
+class MdnsAdvertiser:
+    """Announce one DNS-SD service of this host.
+
+    Async use: ``await adv.async_start()`` / ``await adv.async_update(txt)`` /
+    ``await adv.async_stop()`` (or ``async with``). Sync use (scripts, notebooks):
+    ``adv.start()`` / ``adv.update(txt)`` / ``adv.stop()`` (or ``with``); the
+    sync form runs zeroconf on its own thread.
+
+    Args:
+        name: instance label (``"Kitchen sensor"``).
+        service_type: ``"_http._tcp"`` or the full ``"_http._tcp.local."``.
+        port: the service port.
+        txt: TXT record (str, bytes or ``None`` values).
+        addresses: IP addresses to announce; default: the interfaces' first
+            address, or 127.0.0.1 when interfaces is ``["127.0.0.1"]``.
+        server: host name (``"edge-gw.local."``); default derived from the host name.
+        interfaces: as for :class:`MdnsScanner`.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        service_type: str,
+        port: int,
+        *,
+        txt: Mapping[str, TxtValue] | None = None,
+        addresses: Sequence[str] | None = None,
+        server: str | None = None,
+        interfaces: Sequence[str] | str = "all",
+    ) -> None:
+        if not 0 < port < 65536:
+            raise InvalidInputError(f"port must be in 1..65535, not {port}")
+        if not name or ("." in name and name.endswith(".")):
+            raise InvalidInputError(f"{name!r} is not an instance label")
+        self.type = _normalize_type(service_type)
+        self.name = f"{name}.{self.type}"
+        self.port = port
+        self.txt = _encode_txt(txt)
+        self.interfaces = interfaces
+        if addresses is None:
+            if isinstance(interfaces, (list, tuple)) and interfaces:
+                addresses = list(interfaces)
+            else:
+                addresses = [_primary_ip()]
+        self.addresses = list(addresses)
+        host = socket.gethostname().split(".")[0] or "edgekit"
+        self.server = server or f"{host}.local."
+        self._zc: Any = None
+        self._async = False
+        self._info: Any = None
+
+    def _service_info(self) -> Any:
+        from zeroconf import ServiceInfo
+
+        return ServiceInfo(
+            self.type,
+            self.name,
+            port=self.port,
+            properties=self.txt,
+            server=self.server,
+            parsed_addresses=self.addresses,
+        )
+
+    async def async_start(self) -> None:
+        """Register the service (probe, then announce) on the running loop."""
+        chosen, version = _interfaces(self.interfaces)
+        from zeroconf import NonUniqueNameException
+        from zeroconf.asyncio import AsyncZeroconf
+
+        try:
+            self._zc = AsyncZeroconf(interfaces=chosen, ip_version=version)
+            self._async = True
+            self._info = self._service_info()
+            await (await self._zc.async_register_service(self._info))
+        except NonUniqueNameException as exc:
+            await self.async_stop()
+            raise ScanError(f"{self.name} is already announced on the link") from exc
+        except OSError as exc:
+            raise ScanError(f"mDNS sockets could not be opened: {exc}") from exc
+
+    async def async_update(self, txt: Mapping[str, TxtValue]) -> None:
+        """Replace the TXT record and announce the change."""
+        self.txt = _encode_txt(txt)
+        self._info = self._service_info()
+        await (await self._zc.async_update_service(self._info))
+
+    async def async_stop(self) -> None:
+        """Send goodbye packets and close (idempotent)."""
+        if self._zc is None:
+            return
+        with contextlib.suppress(Exception):
+            await self._zc.async_unregister_all_services()
+        with contextlib.suppress(Exception):
+            await self._zc.async_close()
+        self._zc = None
+
+    async def __aenter__(self) -> MdnsAdvertiser:
+        await self.async_start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.async_stop()
+
+    def _in_thread(self, fn: Callable[[], None]) -> None:
+        box: list[BaseException] = []
+
+        def target() -> None:
+            try:
+                fn()
+            except BaseException as exc:
+                box.append(exc)
+
+        import threading
+
+        thread = threading.Thread(target=target, daemon=True)
+        thread.start()
+        thread.join()
+        if box:
+            raise box[0]
+
+    def start(self) -> None:
+        """Register the service from synchronous code (zeroconf runs its own thread)."""
+        chosen, version = _interfaces(self.interfaces)
+        from zeroconf import NonUniqueNameException, Zeroconf
+
+        def go() -> None:
+            self._zc = Zeroconf(interfaces=chosen, ip_version=version)
+            self._info = self._service_info()
+            try:
+                self._zc.register_service(self._info)
+            except NonUniqueNameException as exc:
+                self._zc.close()
+                self._zc = None
+                raise ScanError(f"{self.name} is already announced on the link") from exc
+
+        self._in_thread(go)
+
+    def update(self, txt: Mapping[str, TxtValue]) -> None:
+        """Replace the TXT record from synchronous code."""
+        self.txt = _encode_txt(txt)
+        self._info = self._service_info()
+        self._in_thread(lambda: self._zc.update_service(self._info))
+
+    def stop(self) -> None:
+        """Send goodbye packets and close, from synchronous code (idempotent)."""
+        if self._zc is None:
+            return
+        zc = self._zc
+
+        def go() -> None:
+            zc.unregister_all_services()
+            zc.close()
+
+        self._in_thread(go)
+        self._zc = None
+
+    def __enter__(self) -> MdnsAdvertiser:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _primary_ip() -> str:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.connect(("192.0.2.1", 9))  # TEST-NET: no packet is sent
+        return str(sock.getsockname()[0])
+    except OSError:
+        return "127.0.0.1"
+    finally:
+        sock.close()

@@ -1,0 +1,131 @@
+"""Inventory: merging by identity, timestamps, EMA RSSI, staleness, memory bound, rendering."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from edgekit.errors import InvalidInputError
+from edgekit.scan import (
+    AccessPoint,
+    BleSighting,
+    Inventory,
+    MdnsService,
+    parse_advertisement,
+)
+
+IBEACON = bytes.fromhex("0201061aff4c000215e2c56db5dffb48d2b060d0f5a71096e000010002c5")
+
+
+def cast(server: str = "cc1.local.", txt: dict | None = None) -> MdnsService:  # type: ignore[type-arg]
+    return MdnsService(
+        "Living Room._googlecast._tcp.local.",
+        "_googlecast._tcp.local.",
+        server,
+        ("192.0.2.5",),
+        8009,
+        txt if txt is not None else {"md": "Chromecast", "fn": "Living Room"},
+    )
+
+
+def test_ble_merges_by_address_with_first_last_seen_and_ema() -> None:
+    inv = Inventory(rssi_alpha=0.5)
+    adv = parse_advertisement(IBEACON)
+    inv.add_ble("c0:11:22:33:44:55", adv, rssi=-60, now=100.0)
+    inv.add(BleSighting("C0:11:22:33:44:55", adv, rssi=-40, time=105.0))
+    (device,) = inv.devices
+    assert device.first_seen == 100.0 and device.last_seen == 105.0
+    assert device.rssi == pytest.approx(-50.0)
+    assert device.records == 2 and device.protocols == {"ble"}
+    assert device.company_ids == {0x004C}
+    assert inv.get("C0:11:22:33:44:55") is device
+    assert "c0-11-22-33-44-55" in inv
+
+
+def test_mdns_host_and_txt_mac_merge_with_wifi_and_ble() -> None:
+    inv = Inventory()
+    inv.add_mdns(cast(txt={"md": "Chromecast", "mac": "00:17:88:01:02:03"}), now=10.0)
+    inv.add_wifi(
+        AccessPoint("00:17:88:01:02:03", "cast-setup", 2437, 6, "2.4", -50.0, "open"), now=11.0
+    )
+    inv.add_mdns(cast(), now=12.0)  # same host name, TXT without MAC
+    assert len(inv) == 1
+    device = inv.devices[0]
+    assert device.protocols == {"mdns", "wifi"}
+    assert device.identities == {"host:cc1.local.", "mac:00:17:88:01:02:03"}
+    assert device.ip_addresses == {"192.0.2.5"} and device.ssids == {"cast-setup"}
+
+
+def test_two_devices_merge_when_an_identity_links_them() -> None:
+    inv = Inventory()
+    inv.add_ble("00:17:88:01:02:03", None, now=1.0)
+    inv.add_mdns(cast(server="other.local.", txt={}), now=2.0)
+    assert len(inv) == 2
+    inv.add_mdns(cast(server="other.local.", txt={"macaddress": "001788010203"}), now=3.0)
+    assert len(inv) == 1
+    device = inv.devices[0]
+    assert device.protocols == {"ble", "mdns"} and device.first_seen == 1.0
+    assert inv.get("host:other.local.") is inv.get("00:17:88:01:02:03")
+
+
+def test_staleness_expiry() -> None:
+    inv = Inventory(stale_after=60.0)
+    inv.add_ble("C0:00:00:00:00:01", None, now=0.0)
+    inv.add_ble("C0:00:00:00:00:02", None, now=50.0)
+    assert inv.expire(now=100.0) == 1
+    assert [d.id for d in inv] == ["mac:C0:00:00:00:00:02"]
+    inv.add_ble("C0:00:00:00:00:03", None, now=200.0)  # ingest expires too
+    assert [d.id for d in inv] == ["mac:C0:00:00:00:00:03"]
+
+
+def test_hard_memory_bound_under_mac_randomization() -> None:
+    inv = Inventory(max_devices=500, stale_after=1e9)
+    rnd = random.Random(7)
+    for i in range(100_000):
+        address = ":".join(f"{rnd.getrandbits(8):02X}" for _ in range(6))
+        inv.add_ble(address, None, rssi=-70, now=float(i))
+        assert len(inv) <= 500
+    assert len(inv) == 500 and inv.evicted == 100_000 - 500
+    assert len(inv._index) == 500  # identities of evicted devices are gone too
+
+
+def test_one_million_random_addresses_stay_bounded() -> None:
+    inv = Inventory(max_devices=10_000, stale_after=1e9)
+    rnd = random.Random(11)
+    for i in range(1_000_000):
+        inv.add_ble(f"{rnd.getrandbits(48):012X}", None, now=float(i))
+        if i % 100_000 == 0:
+            assert len(inv) <= 10_000
+    assert len(inv) == 10_000 and len(inv._index) == 10_000
+    assert inv.evicted == 990_000
+
+
+def test_renderings() -> None:
+    inv = Inventory()
+    inv.add_mdns(cast(), now=1.0)
+    inv.add_ble("C0:11:22:33:44:55", parse_advertisement(IBEACON), rssi=-61, now=2.0)
+    text = str(inv)
+    assert "Living Room" in text and "iBeacon" in text and "-61" in text
+    page = inv._repr_html_()
+    assert page.startswith("<table>") and "Chromecast" in page
+    from rich.console import Console
+
+    console = Console(record=True, width=200)
+    console.print(inv)
+    assert "Chromecast" in console.export_text()
+    data = json.loads(inv.to_json())
+    assert data[0]["addresses"] == ["C0:11:22:33:44:55"] and data[0]["manufacturer_data"][
+        "76"
+    ].startswith("0215")
+    frame = inv.to_dataframe()
+    assert list(frame["kind"]) == ["beacon", "media player"]
+    assert "Inventory: 2 devices" in repr(inv)
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(InvalidInputError):
+        Inventory(max_devices=0)
+    with pytest.raises(InvalidInputError):
+        Inventory().add("not a record")  # type: ignore[arg-type]
