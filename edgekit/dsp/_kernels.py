@@ -1,0 +1,351 @@
+"""Numba kernels of edgekit.dsp (imported lazily by the public modules)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgekit._jit import njit
+from edgekit.dsp import _frontend_tables as _T
+
+# --------------------------------------------------------------------------
+# TFLite Micro audio frontend, integer arithmetic as in the C original
+# --------------------------------------------------------------------------
+
+_FE_WIN = np.array(_T.WINDOW, dtype=np.int64)
+_FE_SIZE = _T.WINDOW_SIZE
+_FE_STEP = _T.WINDOW_STEP
+_FE_NCH = _T.NUM_CHANNELS
+_FE_NFFT = _T.FFT_SIZE // 2  # complex FFT length inside kiss_fftr
+_FE_TW = np.array(_T.TWIDDLES, dtype=np.int64)
+_FE_STW = np.array(_T.SUPER_TWIDDLES, dtype=np.int64)
+_FE_FB_START = _T.FB_START_INDEX
+_FE_FB_END = _T.FB_END_INDEX
+_FE_FB_FSTART = np.array(_T.FB_FREQ_STARTS, dtype=np.int64)
+_FE_FB_WSTART = np.array(_T.FB_WEIGHT_STARTS, dtype=np.int64)
+_FE_FB_WIDTH = np.array(_T.FB_WIDTHS, dtype=np.int64)
+_FE_FB_W = np.array(_T.FB_WEIGHTS, dtype=np.int64)
+_FE_FB_UW = np.array(_T.FB_UNWEIGHTS, dtype=np.int64)
+_FE_NR_BITS = _T.NR_SMOOTHING_BITS
+_FE_NR_EVEN = _T.NR_EVEN_SMOOTHING
+_FE_NR_ODD = _T.NR_ODD_SMOOTHING
+_FE_NR_MIN = _T.NR_MIN_SIGNAL_REMAINING
+_FE_SNR_SHIFT = _T.PCAN_SNR_SHIFT
+_FE_GAIN_LUT = np.array(_T.PCAN_GAIN_LUT, dtype=np.int64)
+_FE_CORR = _T.LOG_CORRECTION_BITS
+_FE_LOG_SHIFT = _T.LOG_SCALE_SHIFT
+_FE_LOG_LUT = np.array(_T.LOG_LUT, dtype=np.int64)
+
+
+def _digit_reverse4(n: int) -> np.ndarray:
+    digits = 0
+    while (1 << (2 * digits)) < n:
+        digits += 1
+    out = np.empty(n, dtype=np.int64)
+    for pos in range(n):
+        rev, v = 0, pos
+        for _ in range(digits):
+            rev = rev * 4 + (v & 3)
+            v >>= 2
+        out[pos] = rev
+    return out
+
+
+_FE_PERM = _digit_reverse4(_FE_NFFT)
+_M32 = 0xFFFFFFFF
+
+
+@njit(inline="always")
+def _w16(v):
+    """Wrap to int16 as a C store into ``int16_t`` does."""
+    return ((v + 32768) & 0xFFFF) - 32768
+
+
+@njit(inline="always")
+def _sround(x):
+    return _w16((x + 16384) >> 15)
+
+
+@njit(inline="always")
+def _msb(v):
+    """MostSignificantBit of a non-negative value (0 for 0)."""
+    n = 0
+    while v > 0:
+        v >>= 1
+        n += 1
+    return n
+
+
+@njit
+def _fe_sqrt_u64(num_signed):
+    """Sqrt64 of the C frontend; the argument is a uint64 held in an int64."""
+    num = np.uint64(num_signed)
+    if (num >> np.uint64(32)) == np.uint64(0):
+        n = np.int64(num)
+        if n == 0:
+            return np.int64(0)
+        r = np.int64(np.sqrt(np.float64(n)))
+        while r * r > n:
+            r -= 1
+        while (r + 1) * (r + 1) <= n:
+            r += 1
+        if n - r * r > r and r != 0xFFFF:
+            r += 1
+        return r
+    if num_signed > 0 and num_signed < (np.int64(1) << 62):
+        n = num_signed
+        r = np.int64(np.sqrt(np.float64(n)))
+        while r * r > n:
+            r -= 1
+        while (r + 1) * (r + 1) <= n:
+            r += 1
+        if n - r * r > r and r != 0xFFFFFFFF:
+            r += 1
+        return r
+    # Huge values (only reachable through the C code's int32 overflow): bit by bit.
+    res = np.uint64(0)
+    msb = 0
+    v = num
+    while v > np.uint64(0):
+        v >>= np.uint64(1)
+        msb += 1
+    max_bit = (64 - msb) | 1
+    bit = np.uint64(1) << np.uint64(63 - max_bit)
+    iterations = (63 - max_bit) // 2 + 1
+    for _ in range(iterations):
+        if num >= res + bit:
+            num -= res + bit
+            res = (res >> np.uint64(1)) + bit
+        else:
+            res >>= np.uint64(1)
+        bit >>= np.uint64(2)
+    if num > res and res != np.uint64(0xFFFFFFFF):
+        res += np.uint64(1)
+    return np.int64(res)
+
+
+@njit
+def _fe_frame(src, off, estimate, out_row, fr, fi, tr, ti, energy, work):
+    """One frontend frame from ``src[off:off+480]``; updates ``estimate``."""
+    size = _FE_SIZE
+    nfft = _FE_NFFT
+    # window
+    max_abs = 0
+    wout = tr  # reuse scratch: tr[0:size] holds the windowed signal temporarily
+    for i in range(size):
+        v = (np.int64(src[off + i]) * _FE_WIN[i]) >> 12
+        v = _w16(v)
+        wout[i] = v
+        a = -v if v < 0 else v
+        a = _w16(a)
+        if a > max_abs:
+            max_abs = a
+    shift = 15 - _msb(max_abs)
+    # real input (512, zero padded) as 256 complex values, digit-reversed
+    for p in range(nfft):
+        q = _FE_PERM[p]
+        i0 = 2 * q
+        i1 = 2 * q + 1
+        x0 = wout[i0] if i0 < size else 0
+        x1 = wout[i1] if i1 < size else 0
+        fr[p] = _w16((x0 & 0xFFFF) << shift)
+        fi[p] = _w16((x1 & 0xFFFF) << shift)
+    # radix-4 stages (kf_bfly4, forward)
+    m = 1
+    while m < nfft:
+        fstride = nfft // (4 * m)
+        for base in range(0, nfft, 4 * m):
+            for k in range(m):
+                i0 = base + k
+                i1 = i0 + m
+                i2 = i1 + m
+                i3 = i2 + m
+                f0r = _sround(fr[i0] * 8191)
+                f0i = _sround(fi[i0] * 8191)
+                f1r = _sround(fr[i1] * 8191)
+                f1i = _sround(fi[i1] * 8191)
+                f2r = _sround(fr[i2] * 8191)
+                f2i = _sround(fi[i2] * 8191)
+                f3r = _sround(fr[i3] * 8191)
+                f3i = _sround(fi[i3] * 8191)
+                t1 = k * fstride
+                t2 = 2 * t1
+                t3 = 3 * t1
+                w1r = _FE_TW[t1, 0]
+                w1i = _FE_TW[t1, 1]
+                w2r = _FE_TW[t2, 0]
+                w2i = _FE_TW[t2, 1]
+                w3r = _FE_TW[t3, 0]
+                w3i = _FE_TW[t3, 1]
+                s0r = _sround(f1r * w1r - f1i * w1i)
+                s0i = _sround(f1r * w1i + f1i * w1r)
+                s1r = _sround(f2r * w2r - f2i * w2i)
+                s1i = _sround(f2r * w2i + f2i * w2r)
+                s2r = _sround(f3r * w3r - f3i * w3i)
+                s2i = _sround(f3r * w3i + f3i * w3r)
+                s5r = _w16(f0r - s1r)
+                s5i = _w16(f0i - s1i)
+                f0r = _w16(f0r + s1r)
+                f0i = _w16(f0i + s1i)
+                s3r = _w16(s0r + s2r)
+                s3i = _w16(s0i + s2i)
+                s4r = _w16(s0r - s2r)
+                s4i = _w16(s0i - s2i)
+                fr[i2] = _w16(f0r - s3r)
+                fi[i2] = _w16(f0i - s3i)
+                fr[i0] = _w16(f0r + s3r)
+                fi[i0] = _w16(f0i + s3i)
+                fr[i1] = _w16(s5r + s4i)
+                fi[i1] = _w16(s5i - s4r)
+                fr[i3] = _w16(s5r - s4i)
+                fi[i3] = _w16(s5i + s4r)
+        m *= 4
+    # kiss_fftr post-processing into (tr, ti) of length nfft + 1
+    tdcr = _sround(fr[0] * 16383)
+    tdci = _sround(fi[0] * 16383)
+    tr[0] = _w16(tdcr + tdci)
+    tr[nfft] = _w16(tdcr - tdci)
+    ti[0] = 0
+    ti[nfft] = 0
+    for k in range(1, nfft // 2 + 1):
+        pkr = _sround(fr[k] * 16383)
+        pki = _sround(fi[k] * 16383)
+        nkr = _sround(fr[nfft - k] * 16383)
+        nki = _sround(_w16(-fi[nfft - k]) * 16383)
+        f1kr = _w16(pkr + nkr)
+        f1ki = _w16(pki + nki)
+        f2kr = _w16(pkr - nkr)
+        f2ki = _w16(pki - nki)
+        swr = _FE_STW[k - 1, 0]
+        swi = _FE_STW[k - 1, 1]
+        twr = _sround(f2kr * swr - f2ki * swi)
+        twi = _sround(f2kr * swi + f2ki * swr)
+        tr[k] = _w16((f1kr + twr) >> 1)
+        ti[k] = _w16((f1ki + twi) >> 1)
+        tr[nfft - k] = _w16((f1kr - twr) >> 1)
+        ti[nfft - k] = _w16((twi - f1ki) >> 1)
+    # energy (int32 in C; a wrapped value is sign-extended when widened)
+    for i in range(_FE_FB_START, _FE_FB_END):
+        e = tr[i] * tr[i] + ti[i] * ti[i]
+        if e > 0x7FFFFFFF:
+            e -= np.int64(1) << 32
+        energy[i] = e
+    # filterbank accumulation (weights are zero outside each channel's bins)
+    wacc = np.int64(0)
+    uacc = np.int64(0)
+    for c in range(_FE_NCH + 1):
+        fs = _FE_FB_FSTART[c]
+        ws = _FE_FB_WSTART[c]
+        for j in range(_FE_FB_WIDTH[c]):
+            b = fs + j
+            w = _FE_FB_W[ws + j]
+            u = _FE_FB_UW[ws + j]
+            if w != 0 or u != 0:
+                e = energy[b]
+                wacc += w * e
+                uacc += u * e
+        work[c] = wacc
+        wacc = uacc
+        uacc = 0
+    for c in range(_FE_NCH):
+        sig = (_fe_sqrt_u64(work[c + 1]) & _M32) >> shift
+        # noise reduction
+        smoothing = _FE_NR_EVEN if (c & 1) == 0 else _FE_NR_ODD
+        one_minus = (1 << 14) - smoothing
+        up = (sig << _FE_NR_BITS) & _M32
+        est = ((up * smoothing + estimate[c] * one_minus) >> 14) & _M32
+        estimate[c] = est
+        if est > up:
+            est = up
+        floor = ((sig * _FE_NR_MIN) >> 14) & _M32
+        sub = ((up - est) & _M32) >> _FE_NR_BITS
+        sig = sub if sub > floor else floor
+        # PCAN gain control (gain from the smoothed noise estimate)
+        x = estimate[c]
+        if x <= 2:
+            gain = _FE_GAIN_LUT[x]
+        else:
+            interval = _msb(x)
+            lo = 4 * interval - 6
+            if interval < 11:
+                frac = ((x << (11 - interval)) & _M32) & 0x3FF
+            else:
+                frac = (x >> (interval - 11)) & 0x3FF
+            res = (_FE_GAIN_LUT[lo + 2] * frac) >> 5
+            res += _w32(((_FE_GAIN_LUT[lo + 1] & _M32) << 5) & _M32)
+            res = _w32(res * frac)
+            res = (res + (1 << 14)) >> 15
+            res += _FE_GAIN_LUT[lo]
+            gain = _w16(res)
+        gain &= _M32
+        snr = ((sig * gain) >> _FE_SNR_SHIFT) & _M32
+        if snr < (2 << 12):
+            sig = (snr * snr) >> 20
+        else:
+            sig = (snr >> 6) - 64
+        # log scale
+        value = sig
+        if _FE_CORR < 0:
+            value >>= -_FE_CORR
+        else:
+            value = (value << _FE_CORR) & _M32
+        if value > 1:
+            integer = _msb(value) - 1
+            frac2 = value - (np.int64(1) << integer)
+            frac2 = _w32(frac2)
+            if integer < 16:
+                frac2 = _w32(frac2 << (16 - integer))
+            else:
+                frac2 >>= integer - 16
+            base_seg = (frac2 & _M32) >> 9
+            c0 = _FE_LOG_LUT[base_seg]
+            c1 = _FE_LOG_LUT[base_seg + 1]
+            seg_base = 512 * base_seg
+            rel = _w32((c1 - c0) * (frac2 - seg_base)) >> 16
+            fraction = (frac2 + c0 + rel) & _M32
+            log2 = ((integer << 16) + fraction) & _M32
+            loge = ((45426 * log2 + 32768) >> 16) & _M32
+            value = ((((loge << _FE_LOG_SHIFT) & _M32) + 32768) & _M32) >> 16
+        else:
+            value = 0
+        out_row[c] = value if value < 0xFFFF else 0xFFFF
+
+
+@njit(inline="always")
+def _w32(v):
+    return ((v + 2147483648) & 0xFFFFFFFF) - 2147483648
+
+
+@njit
+def frontend_process(samples, buf, state, estimate):
+    """Feed int16 ``samples``; return the (n, 40) uint16 frames they complete.
+
+    ``buf`` (int16, window size) holds ``state[0]`` carried samples;
+    ``estimate`` (int64, 40) is the noise estimate.
+    """
+    used = state[0]
+    n = samples.shape[0]
+    total = used + n
+    if total < _FE_SIZE:
+        buf[used:total] = samples
+        state[0] = total
+        return np.empty((0, _FE_NCH), dtype=np.uint16)
+    nframes = (total - _FE_SIZE) // _FE_STEP + 1
+    ext = np.empty(total, dtype=np.int16)
+    ext[:used] = buf[:used]
+    ext[used:] = samples
+    out = np.empty((nframes, _FE_NCH), dtype=np.uint16)
+    fr = np.empty(_FE_NFFT, dtype=np.int64)
+    fi = np.empty(_FE_NFFT, dtype=np.int64)
+    tr = np.zeros(max(_FE_SIZE, _FE_NFFT + 1), dtype=np.int64)
+    ti = np.zeros(_FE_NFFT + 1, dtype=np.int64)
+    energy = np.zeros(_FE_NFFT + 1, dtype=np.int64)
+    work = np.zeros(_FE_NCH + 1, dtype=np.int64)
+    row = np.empty(_FE_NCH, dtype=np.int64)
+    for f in range(nframes):
+        _fe_frame(ext, f * _FE_STEP, estimate, row, fr, fi, tr, ti, energy, work)
+        for c in range(_FE_NCH):
+            out[f, c] = row[c]
+    rest = total - nframes * _FE_STEP
+    buf[:rest] = ext[nframes * _FE_STEP :]
+    state[0] = rest
+    return out
