@@ -349,3 +349,169 @@ def frontend_process(samples, buf, state, estimate):
     buf[:rest] = ext[nframes * _FE_STEP :]
     state[0] = rest
     return out
+
+
+# --------------------------------------------------------------------------
+# Spectral features (librosa conventions); FFT is numpy.fft inside numba (rocket-fft)
+# --------------------------------------------------------------------------
+
+
+@njit
+def _power_frames(y, start, window, lo, hi, n_fft, hop, n_frames, power):
+    """|rfft(window * frame)|**power of ``n_frames`` frames of ``y`` from ``start``; (frames, bins)."""
+    frames = np.zeros((n_frames, n_fft))
+    for t in range(n_frames):
+        off = start + t * hop
+        for i in range(lo, hi):
+            frames[t, i] = y[off + i] * window[i]
+    spec = np.fft.rfft(frames)
+    nb = n_fft // 2 + 1
+    out = np.empty((n_frames, nb))
+    for t in range(n_frames):
+        for f in range(nb):
+            c = spec[t, f]
+            m2 = c.real * c.real + c.imag * c.imag
+            if power == 2.0:
+                out[t, f] = m2
+            elif power == 1.0:
+                out[t, f] = np.sqrt(m2)
+            else:
+                out[t, f] = np.sqrt(m2) ** power
+    return out
+
+
+@njit
+def stft_frames(y, window, lo, hi, n_fft, hop, n_frames):
+    """Complex STFT, (bins, frames), of the already padded ``y``."""
+    frames = np.zeros((n_frames, n_fft))
+    for t in range(n_frames):
+        off = t * hop
+        for i in range(lo, hi):
+            frames[t, i] = y[off + i] * window[i]
+    spec = np.fft.rfft(frames)
+    return spec.T.copy()
+
+
+@njit
+def _apply_mel(pw, bstart, blen, bvals, boff, out, col0):
+    n_frames = pw.shape[0]
+    n_mels = bstart.shape[0]
+    for t in range(n_frames):
+        for m in range(n_mels):
+            s = 0.0
+            b0 = bstart[m]
+            o = boff[m]
+            for j in range(blen[m]):
+                s += bvals[o + j] * pw[t, b0 + j]
+            out[m, col0 + t] = s
+
+
+@njit
+def power_spectrogram(y, window, lo, hi, n_fft, hop, n_frames, power):
+    """Power spectrogram (bins, frames) of the already padded ``y``."""
+    return _power_frames(y, 0, window, lo, hi, n_fft, hop, n_frames, power).T.copy()
+
+
+@njit
+def mel_spectrogram(y, window, lo, hi, n_fft, hop, n_frames, power, bstart, blen, bvals, boff):
+    """Mel spectrogram (mels, frames) of the already padded ``y``."""
+    out = np.empty((bstart.shape[0], n_frames))
+    chunk = 64
+    for t0 in range(0, n_frames, chunk):
+        n = min(chunk, n_frames - t0)
+        pw = _power_frames(y, t0 * hop, window, lo, hi, n_fft, hop, n, power)
+        _apply_mel(pw, bstart, blen, bvals, boff, out, t0)
+    return out
+
+
+@njit
+def power_to_db_inplace(s, amin, ref_db, top_db):
+    """10 log10(max(amin, s)) - ref_db, then floored at max - top_db (``top_db`` < 0: off)."""
+    flat = s.reshape(-1)
+    mx = -np.inf
+    for i in range(flat.shape[0]):
+        v = flat[i]
+        if v < amin:
+            v = amin
+        v = 10.0 * np.log10(v) - ref_db
+        flat[i] = v
+        if v > mx:
+            mx = v
+    if top_db >= 0.0:
+        floor = mx - top_db
+        for i in range(flat.shape[0]):
+            if flat[i] < floor:
+                flat[i] = floor
+    return s
+
+
+@njit
+def dct_rows(s, dct):
+    """``dct @ s``: (n_out, n_mels) times (n_mels, frames)."""
+    n_out = dct.shape[0]
+    n_in = dct.shape[1]
+    n_frames = s.shape[1]
+    out = np.zeros((n_out, n_frames))
+    for k in range(n_out):
+        for m in range(n_in):
+            d = dct[k, m]
+            for t in range(n_frames):
+                out[k, t] += d * s[m, t]
+    return out
+
+
+@njit
+def mfcc_features(
+    y, window, lo, hi, n_fft, hop, n_frames, power, bstart, blen, bvals, boff, amin, ref_db, top_db, dct
+):
+    """MFCC (n_mfcc, frames) of the already padded ``y``."""
+    mel = mel_spectrogram(y, window, lo, hi, n_fft, hop, n_frames, power, bstart, blen, bvals, boff)
+    power_to_db_inplace(mel, amin, ref_db, top_db)
+    return dct_rows(mel, dct)
+
+
+@njit
+def _all_finite(x):
+    for i in range(x.shape[0]):
+        v = x[i]
+        if not np.isfinite(v):
+            return False
+    return True
+
+
+@njit
+def feature_stream_process(
+    block, scale, buf, state, window, lo, hi, n_fft, hop, power, bstart, blen, bvals, boff, amin,
+    ref_db, dct, kind,
+):
+    """Streaming mel (kind 0), log-mel (1) or MFCC (2) frames completed by ``block``.
+
+    Returns ``None``-free results: an (n_out, frames) float64 array; frames = -1 columns
+    signals non-finite input (the state is left untouched).
+    """
+    n_out = bstart.shape[0] if kind < 2 else dct.shape[0]
+    if not _all_finite(block):
+        return np.empty((n_out, 0)), False
+    used = state[0]
+    n = block.shape[0]
+    total = used + n
+    if total < n_fft:
+        for i in range(n):
+            buf[used + i] = block[i] * scale
+        state[0] = total
+        return np.empty((n_out, 0)), True
+    n_frames = (total - n_fft) // hop + 1
+    ext = np.empty(total)
+    ext[:used] = buf[:used]
+    for i in range(n):
+        ext[used + i] = block[i] * scale
+    mel = mel_spectrogram(ext, window, lo, hi, n_fft, hop, n_frames, power, bstart, blen, bvals, boff)
+    rest = total - n_frames * hop
+    buf[:rest] = ext[n_frames * hop :]
+    state[0] = rest
+    if kind == 0:
+        return mel, True
+    power_to_db_inplace(mel, amin, ref_db, -1.0)
+    if kind == 1:
+        return mel, True
+    return dct_rows(mel, dct), True
