@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
 from edgekit._jit import njit
 from edgekit.dsp import _frontend_tables as _T
 
@@ -65,14 +69,21 @@ def _sround(x):
     return _w16((x + 16384) >> 15)
 
 
+@intrinsic
+def _ctlz64(typingctx, v):
+    """Count leading zeros of an int64 (64 for 0): LLVM's ctlz."""
+    sig = types.int64(types.int64)
+
+    def codegen(context, builder, signature, args):
+        return builder.ctlz(args[0], ir.Constant(ir.IntType(1), 0))
+
+    return sig, codegen
+
+
 @njit(inline="always")
 def _msb(v):
     """MostSignificantBit of a non-negative value (0 for 0)."""
-    n = 0
-    while v > 0:
-        v >>= 1
-        n += 1
-    return n
+    return 64 - _ctlz64(v)
 
 
 @njit
@@ -479,19 +490,37 @@ def _all_finite(x):
     return True
 
 
-@njit
-def feature_stream_process(
-    block, scale, buf, state, window, lo, hi, n_fft, hop, power, bstart, blen, bvals, boff, amin,
-    ref_db, dct, kind,
-):
-    """Streaming mel (kind 0), log-mel (1) or MFCC (2) frames completed by ``block``.
+# Parameter packing of a feature stream (one float64 and one int64 array, so that a
+# streamed block costs one dispatch with five arguments).
+# ip: kind, n_fft, hop, lo, hi, n_mels, n_mfcc, block_size, then bstart, blen, boff (n_mels each)
+# fp: power, amin, ref_db, window (n_fft), bvals (sum of blen), dct (n_mfcc * n_mels)
+IP_HEAD = 8
+FP_HEAD = 3
 
-    Returns ``None``-free results: an (n_out, frames) float64 array; frames = -1 columns
-    signals non-finite input (the state is left untouched).
-    """
-    n_out = bstart.shape[0] if kind < 2 else dct.shape[0]
+
+@njit
+def _stream_core(block, buf, state, fp, ip):
+    kind = ip[0]
+    n_fft = ip[1]
+    hop = ip[2]
+    lo = ip[3]
+    hi = ip[4]
+    n_mels = ip[5]
+    n_mfcc = ip[6]
+    bstart = ip[IP_HEAD : IP_HEAD + n_mels]
+    blen = ip[IP_HEAD + n_mels : IP_HEAD + 2 * n_mels]
+    boff = ip[IP_HEAD + 2 * n_mels : IP_HEAD + 3 * n_mels]
+    power = fp[0]
+    amin = fp[1]
+    ref_db = fp[2]
+    window = fp[FP_HEAD : FP_HEAD + n_fft]
+    nvals = boff[n_mels - 1] + blen[n_mels - 1]
+    bvals = fp[FP_HEAD + n_fft : FP_HEAD + n_fft + nvals]
+    d0 = FP_HEAD + n_fft + nvals
+    n_out = n_mels if kind < 2 else n_mfcc
     if not _all_finite(block):
-        return np.empty((n_out, 0)), False
+        return np.empty((0, 0))
+    scale = 1.0 / 32768.0 if block.itemsize == 2 else 1.0
     used = state[0]
     n = block.shape[0]
     total = used + n
@@ -499,7 +528,7 @@ def feature_stream_process(
         for i in range(n):
             buf[used + i] = block[i] * scale
         state[0] = total
-        return np.empty((n_out, 0)), True
+        return np.empty((n_out, 0))
     n_frames = (total - n_fft) // hop + 1
     ext = np.empty(total)
     ext[:used] = buf[:used]
@@ -510,8 +539,21 @@ def feature_stream_process(
     buf[:rest] = ext[n_frames * hop :]
     state[0] = rest
     if kind == 0:
-        return mel, True
+        return mel
     power_to_db_inplace(mel, amin, ref_db, -1.0)
     if kind == 1:
-        return mel, True
-    return dct_rows(mel, dct), True
+        return mel
+    dct = fp[d0 : d0 + n_mfcc * n_mels].reshape((n_mfcc, n_mels))
+    return dct_rows(mel, dct)
+
+
+@njit
+def feature_stream_f64(block, buf, state, fp, ip):
+    """Frames completed by ``block`` as float64 (n_out, frames); (0, 0) means non-finite input."""
+    return _stream_core(block, buf, state, fp, ip)
+
+
+@njit
+def feature_stream_f32(block, buf, state, fp, ip):
+    """As :func:`feature_stream_f64`, returned as float32."""
+    return _stream_core(block, buf, state, fp, ip).astype(np.float32)
