@@ -557,3 +557,148 @@ def feature_stream_f64(block, buf, state, fp, ip):
 def feature_stream_f32(block, buf, state, fp, ip):
     """As :func:`feature_stream_f64`, returned as float32."""
     return _stream_core(block, buf, state, fp, ip).astype(np.float32)
+
+
+# --------------------------------------------------------------------------
+# Filters, levels, resampling
+# --------------------------------------------------------------------------
+
+
+@njit
+def sosfilt_f64(sos, x, zi):
+    """Cascade of second-order sections, direct form II transposed; ``zi`` (n, 2) updated.
+
+    Returns float64 output; an empty (0,) array means non-finite input (state untouched).
+    """
+    if not _all_finite(x):
+        return np.empty(0)
+    scale = 1.0 / 32768.0 if x.itemsize == 2 else 1.0
+    n = x.shape[0]
+    ns = sos.shape[0]
+    y = np.empty(n)
+    for i in range(n):
+        y[i] = x[i] * scale
+    for s in range(ns):
+        b0 = sos[s, 0]
+        b1 = sos[s, 1]
+        b2 = sos[s, 2]
+        a1 = sos[s, 4]
+        a2 = sos[s, 5]
+        z0 = zi[s, 0]
+        z1 = zi[s, 1]
+        for i in range(n):
+            xi = y[i]
+            yi = b0 * xi + z0
+            z0 = b1 * xi - a1 * yi + z1
+            z1 = b2 * xi - a2 * yi
+            y[i] = yi
+        zi[s, 0] = z0
+        zi[s, 1] = z1
+    return y
+
+
+@njit
+def sosfilt_f32(sos, x, zi):
+    """As :func:`sosfilt_f64`, returned as float32."""
+    return sosfilt_f64(sos, x, zi).astype(np.float32)
+
+
+@njit
+def preemphasis_f64(x, coef, zi):
+    """``y[n] = x[n] - coef * x[n-1]``; ``zi[0]`` is the state added to ``y[0]``; updated."""
+    if not _all_finite(x):
+        return np.empty(0)
+    scale = 1.0 / 32768.0 if x.itemsize == 2 else 1.0
+    n = x.shape[0]
+    y = np.empty(n)
+    z = zi[0]
+    for i in range(n):
+        xi = x[i] * scale
+        y[i] = xi + z
+        z = -coef * xi
+    zi[0] = z
+    return y
+
+
+@njit
+def preemphasis_f32(x, coef, zi):
+    """As :func:`preemphasis_f64`, returned as float32."""
+    return preemphasis_f64(x, coef, zi).astype(np.float32)
+
+
+@njit
+def block_level(x):
+    """(mean square, peak |x|) of a block (full scale 1.0; int16 scaled by 1/32768); (-1, -1): non-finite."""
+    scale = 1.0 / 32768.0 if x.itemsize == 2 else 1.0
+    acc = 0.0
+    peak = 0.0
+    for i in range(x.shape[0]):
+        v = x[i] * scale
+        if not np.isfinite(v):
+            return -1.0, -1.0
+        acc += v * v
+        a = abs(v)
+        if a > peak:
+            peak = a
+    return acc / x.shape[0], peak
+
+
+@njit
+def resample_stream(x, h, up, down, hist, state, final):
+    """Polyphase ``upfirdn(h, x, up, down)`` output samples computable from the inputs so far.
+
+    ``hist`` holds the last ``len(hist)`` inputs (older first); ``state`` = [inputs
+    seen, outputs emitted, outputs to skip, total outputs when final (or -1)].
+    With ``final`` the inputs after the end count as zeros and output stops at
+    ``state[3]``. Returns (float64 samples, ok); ``ok`` is False for non-finite
+    input, and then the state is untouched.
+    """
+    if not _all_finite(x):
+        return np.empty(0), False
+    scale = 1.0 / 32768.0 if x.itemsize == 2 else 1.0
+    nh = hist.shape[0]
+    n = x.shape[0]
+    n_seen = state[0]
+    # ext covers inputs [n_seen - nh, n_seen + n)
+    ext = np.empty(nh + n)
+    ext[:nh] = hist
+    for i in range(n):
+        ext[nh + i] = x[i] * scale
+    base = n_seen - nh
+    n_total_in = n_seen + n
+    j = state[1]
+    stop = state[3] if final else -1
+    taps = h.shape[0]
+    # largest j whose newest input index floor(j*down/up) < n_total_in (or stop when final)
+    if final:
+        j_end = stop
+    else:
+        j_end = (n_total_in * up + down - 1) // down  # j*down < n_total_in*up
+    count = max(0, j_end - j)
+    out = np.empty(count)
+    skip = state[2]
+    w = 0
+    for jj in range(j, j_end):
+        t = jj * down
+        i_hi = t // up
+        acc = 0.0
+        k = t - i_hi * up
+        i = i_hi
+        while k < taps and i >= 0:
+            if i < n_total_in:
+                idx = i - base
+                if idx >= 0:
+                    acc += h[k] * ext[idx]
+            k += up
+            i -= 1
+        out[w] = acc
+        w += 1
+    state[0] = n_total_in
+    state[1] = j_end
+    # keep the newest nh inputs
+    hist[:] = ext[n:]
+    if skip > 0:
+        drop = min(skip, w)
+        state[2] = skip - drop
+        return out[drop:w].copy(), True
+    return out[:w], True
