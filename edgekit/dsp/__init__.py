@@ -15,7 +15,10 @@ numba's cache) on first use, or ahead of time with ``edgekit.warmup()``.
 
 from __future__ import annotations
 
+from edgekit.dsp.filters import SosFilter, butter, preemphasis, sosfilt
 from edgekit.dsp.frontend import FEATURE_SCALE, MicroFrontend
+from edgekit.dsp.levels import EnergyVad, Level, LevelMeter
+from edgekit.dsp.resample import Resampler, resample, resample_filter
 from edgekit.dsp.spectral import (
     fft_frequencies,
     get_window,
@@ -32,10 +35,16 @@ from edgekit.dsp.streams import FeatureStream, MelStream, MfccStream
 
 __all__ = [
     "FEATURE_SCALE",
+    "EnergyVad",
     "FeatureStream",
+    "Level",
+    "LevelMeter",
     "MelStream",
     "MfccStream",
     "MicroFrontend",
+    "Resampler",
+    "SosFilter",
+    "butter",
     "fft_frequencies",
     "get_window",
     "hz_to_mel",
@@ -45,5 +54,9 @@ __all__ = [
     "melspectrogram",
     "mfcc",
     "power_to_db",
+    "preemphasis",
+    "resample",
+    "resample_filter",
+    "sosfilt",
     "stft",
 ]
