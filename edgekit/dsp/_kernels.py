@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-
 from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
@@ -83,7 +82,7 @@ def _ctlz64(typingctx, v):
 @njit(inline="always")
 def _msb(v):
     """MostSignificantBit of a non-negative value (0 for 0)."""
-    return 64 - _ctlz64(v)
+    return 64 - _ctlz64(v)  # type: ignore[call-arg]
 
 
 @njit
@@ -277,10 +276,11 @@ def _fe_frame(src, off, estimate, out_row, fr, fi, tr, ti, energy, work):
         else:
             interval = _msb(x)
             lo = 4 * interval - 6
-            if interval < 11:
-                frac = ((x << (11 - interval)) & _M32) & 0x3FF
-            else:
-                frac = (x >> (interval - 11)) & 0x3FF
+            frac = (
+                ((x << (11 - interval)) & _M32) & 0x3FF
+                if interval < 11
+                else (x >> (interval - 11)) & 0x3FF
+            )
             res = (_FE_GAIN_LUT[lo + 2] * frac) >> 5
             res += _w32(((_FE_GAIN_LUT[lo + 1] & _M32) << 5) & _M32)
             res = _w32(res * frac)
@@ -289,10 +289,7 @@ def _fe_frame(src, off, estimate, out_row, fr, fi, tr, ti, energy, work):
             gain = _w16(res)
         gain &= _M32
         snr = ((sig * gain) >> _FE_SNR_SHIFT) & _M32
-        if snr < (2 << 12):
-            sig = (snr * snr) >> 20
-        else:
-            sig = (snr >> 6) - 64
+        sig = ((snr * snr) >> 20) if snr < (2 << 12) else ((snr >> 6) - 64)
         # log scale
         value = sig
         if _FE_CORR < 0:
@@ -473,7 +470,22 @@ def dct_rows(s, dct):
 
 @njit
 def mfcc_features(
-    y, window, lo, hi, n_fft, hop, n_frames, power, bstart, blen, bvals, boff, amin, ref_db, top_db, dct
+    y,
+    window,
+    lo,
+    hi,
+    n_fft,
+    hop,
+    n_frames,
+    power,
+    bstart,
+    blen,
+    bvals,
+    boff,
+    amin,
+    ref_db,
+    top_db,
+    dct,
 ):
     """MFCC (n_mfcc, frames) of the already padded ``y``."""
     mel = mel_spectrogram(y, window, lo, hi, n_fft, hop, n_frames, power, bstart, blen, bvals, boff)
@@ -534,7 +546,9 @@ def _stream_core(block, buf, state, fp, ip):
     ext[:used] = buf[:used]
     for i in range(n):
         ext[used + i] = block[i] * scale
-    mel = mel_spectrogram(ext, window, lo, hi, n_fft, hop, n_frames, power, bstart, blen, bvals, boff)
+    mel = mel_spectrogram(
+        ext, window, lo, hi, n_fft, hop, n_frames, power, bstart, blen, bvals, boff
+    )
     rest = total - n_frames * hop
     buf[:rest] = ext[n_frames * hop :]
     state[0] = rest
@@ -670,10 +684,7 @@ def resample_stream(x, h, up, down, hist, state, final):
     stop = state[3] if final else -1
     taps = h.shape[0]
     # largest j whose newest input index floor(j*down/up) < n_total_in (or stop when final)
-    if final:
-        j_end = stop
-    else:
-        j_end = (n_total_in * up + down - 1) // down  # j*down < n_total_in*up
+    j_end = stop if final else (n_total_in * up + down - 1) // down  # j*down < n_total_in*up
     count = max(0, j_end - j)
     out = np.empty(count)
     skip = state[2]
@@ -722,6 +733,8 @@ def warmup() -> None:
         dsp.LevelMeter().process(x)
         dsp.resample(x[:100], 48000, 16000)
         for kind in ("mel", "log_mel", "mfcc"):
-            dsp.FeatureStream(kind, sr=16000, n_fft=256, hop_length=128, n_mels=8, n_mfcc=4).process(x)
+            dsp.FeatureStream(
+                kind, sr=16000, n_fft=256, hop_length=128, n_mels=8, n_mfcc=4
+            ).process(x)
     dsp.power_to_db(np.abs(f64).reshape(32, 64))
     dsp.power_to_db(np.abs(f64).astype(np.float32))

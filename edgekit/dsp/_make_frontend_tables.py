@@ -72,15 +72,18 @@ _libm.powf.argtypes = [ctypes.c_float, ctypes.c_float]
 
 
 def cosf(x: np.float32) -> np.float32:
-    return F(_libm.cosf(float(x)))
+    result: np.float32 = np.float32(_libm.cosf(float(x)))
+    return result
 
 
 def log1pf(x: np.float32) -> np.float32:
-    return F(_libm.log1pf(float(x)))
+    result: np.float32 = np.float32(_libm.log1pf(float(x)))
+    return result
 
 
 def powf(x: np.float32, y: np.float32) -> np.float32:
-    return F(_libm.powf(float(x), float(y)))
+    result: np.float32 = np.float32(_libm.powf(float(x), float(y)))
+    return result
 
 
 def window_coefficients() -> list[int]:
@@ -89,7 +92,7 @@ def window_coefficients() -> list[int]:
     out = []
     for i in range(size):
         value = F(0.5) - F(F(0.5) * cosf(F(arg * F(F(i) + F(0.5)))))
-        out.append(int(math.floor(F(F(value * F(1 << WINDOW_BITS)) + F(0.5)))))
+        out.append(math.floor(F(F(value * F(1 << WINDOW_BITS)) + F(0.5))))
     return out
 
 
@@ -99,7 +102,7 @@ def kiss_twiddles(nfft: int) -> list[tuple[int, int]]:
     for i in range(nfft):
         phase = -2 * pi * i / nfft
         out.append(
-            (int(math.floor(0.5 + 32767 * math.cos(phase))), int(math.floor(0.5 + 32767 * math.sin(phase))))
+            (math.floor(0.5 + 32767 * math.cos(phase)), math.floor(0.5 + 32767 * math.sin(phase)))
         )
     return out
 
@@ -109,13 +112,14 @@ def kiss_super_twiddles(ncfft: int) -> list[tuple[int, int]]:
     for i in range(ncfft // 2):
         phase = -3.14159265358979323846264338327 * (float(i + 1) / ncfft + 0.5)
         out.append(
-            (int(math.floor(0.5 + 32767 * math.cos(phase))), int(math.floor(0.5 + 32767 * math.sin(phase))))
+            (math.floor(0.5 + 32767 * math.cos(phase)), math.floor(0.5 + 32767 * math.sin(phase)))
         )
     return out
 
 
 def freq_to_mel(freq: np.float32) -> np.float32:
-    return F(F(1127.0) * log1pf(F(freq / F(700.0))))
+    result: np.float32 = np.float32(F(1127.0) * log1pf(F(freq / F(700.0))))
+    return result
 
 
 def filterbank(spectrum_size: int) -> dict[str, object]:
@@ -173,9 +177,9 @@ def filterbank(spectrum_size: int) -> dict[str, object]:
                 / F(centers[chan] - denom)
             )
             index = weight_starts[chan] + offset + j
-            weights[index] = int(math.floor(F(F(weight * F(1 << FILTERBANK_BITS)) + F(0.5))))
-            unweights[index] = int(
-                math.floor(F(F(F(F(1.0) - weight) * F(1 << FILTERBANK_BITS)) + F(0.5)))
+            weights[index] = math.floor(F(F(weight * F(1 << FILTERBANK_BITS)) + F(0.5)))
+            unweights[index] = math.floor(
+                F(F(F(F(1.0) - weight) * F(1 << FILTERBANK_BITS)) + F(0.5))
             )
             frequency += 1
         end_index = max(end_index, frequency)

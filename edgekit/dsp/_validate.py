@@ -33,24 +33,24 @@ def audio(x: Any, name: str = "y", *, allow_empty: bool = False) -> np.ndarray:
         else:
             raise InvalidInputError(f"{name} must be a numpy array, got {type(x).__name__}")
     if x.dtype not in AUDIO_DTYPES:
-        raise InvalidInputError(
-            f"{name} must have dtype int16, float32 or float64, got {x.dtype}"
-        )
+        raise InvalidInputError(f"{name} must have dtype int16, float32 or float64, got {x.dtype}")
     if x.ndim != 1:
         raise InvalidInputError(f"{name} must be 1-D (mono samples), got shape {x.shape}")
     if x.size == 0 and not allow_empty:
         raise InvalidInputError(f"{name} is empty")
     if x.dtype.kind == "f" and not np.isfinite(x).all():
         raise InvalidInputError(f"{name} contains NaN or infinity")
-    return x
+    result: np.ndarray = x
+    return result
 
 
 def float_audio(x: Any, name: str = "y") -> np.ndarray:
     """Like :func:`audio`; int16 becomes float32 in [-1, 1) (divided by 32768)."""
-    x = audio(x, name)
-    if x.dtype == np.int16:
-        return x.astype(np.float32) / np.float32(32768.0)
-    return x
+    arr = audio(x, name)
+    if arr.dtype == np.int16:
+        scaled: np.ndarray = arr.astype(np.float32) / np.float32(32768.0)
+        return scaled
+    return arr
 
 
 def positive_int(value: Any, name: str) -> int:

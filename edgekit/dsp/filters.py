@@ -99,7 +99,9 @@ class SosFilter:
         fn = self._f64 if block.dtype is _F64 else self._f32
         y: np.ndarray = fn(self.sos, block, self.zi)
         if not y.shape[0]:
-            raise InvalidInputError("block contains NaN or infinity (the filter state is unchanged)")
+            raise InvalidInputError(
+                "block contains NaN or infinity (the filter state is unchanged)"
+            )
         return y
 
 
@@ -154,7 +156,9 @@ def butter(order: int, cutoff: Any, btype: str = "lowpass", sr: float = 2.0) -> 
     sr = positive_float(sr, "sr")
     kind = _BTYPES.get(btype) if isinstance(btype, str) else None
     if kind is None:
-        raise InvalidInputError(f"btype must be one of {sorted(set(_BTYPES.values()))}, got {btype!r}")
+        raise InvalidInputError(
+            f"btype must be one of {sorted(set(_BTYPES.values()))}, got {btype!r}"
+        )
     wn = np.atleast_1d(np.asarray(cutoff, dtype=np.float64))
     band = kind in ("bandpass", "bandstop")
     if wn.shape != ((2,) if band else (1,)):

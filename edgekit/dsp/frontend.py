@@ -78,14 +78,17 @@ class MicroFrontend:
 
     def process_float(self, samples: np.ndarray | bytes) -> np.ndarray:
         """:meth:`process` scaled the way microWakeWord feeds its models (float32, x 0.0390625)."""
-        return self.process(samples).astype(np.float32) * np.float32(FEATURE_SCALE)
+        result: np.ndarray = self.process(samples).astype(np.float32) * np.float32(FEATURE_SCALE)
+        return result
 
     @staticmethod
     def _check(samples: Any) -> np.ndarray:
         if isinstance(samples, (bytes, bytearray, memoryview)):
             raw = bytes(samples)
             if len(raw) % 2:
-                raise InvalidInputError(f"samples as bytes must have an even length, got {len(raw)}")
+                raise InvalidInputError(
+                    f"samples as bytes must have an even length, got {len(raw)}"
+                )
             samples = np.frombuffer(raw, dtype="<i2").astype(np.int16)
         if not isinstance(samples, np.ndarray):
             raise InvalidInputError(

@@ -71,7 +71,11 @@ class EnergyVad:
         self.threshold_db = float(threshold_db)
         if not math.isfinite(self.threshold_db):
             raise InvalidInputError("threshold_db must be finite")
-        if isinstance(hangover_blocks, bool) or not isinstance(hangover_blocks, int) or hangover_blocks < 0:
+        if (
+            isinstance(hangover_blocks, bool)
+            or not isinstance(hangover_blocks, int)
+            or hangover_blocks < 0
+        ):
             raise InvalidInputError(f"hangover_blocks must be an int >= 0, got {hangover_blocks!r}")
         self.hangover_blocks = hangover_blocks
         self.min_speech_blocks = positive_int(min_speech_blocks, "min_speech_blocks")

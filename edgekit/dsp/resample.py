@@ -35,13 +35,16 @@ def _kaiser_lowpass(up: int, down: int, beta: float) -> np.ndarray:
     h = h / np.sum(h)
     h = h * up
     h.setflags(write=False)
-    return h
+    result: np.ndarray = h
+    return result
 
 
 def resample_filter(orig_sr: int, target_sr: int, *, beta: float = 5.0) -> np.ndarray:
     """The FIR low-pass ``resample_poly`` designs: Kaiser window (``beta``), ``20 * max(up, down) + 1`` taps."""
     up, down = _ratio(orig_sr, target_sr)
-    return _kaiser_lowpass(up, down, float(beta)).copy()
+    h: np.ndarray = _kaiser_lowpass(up, down, float(beta))
+    result: np.ndarray = h.copy()
+    return result
 
 
 def _plan(h: np.ndarray, up: int, down: int) -> tuple[np.ndarray, int]:
@@ -96,7 +99,7 @@ class Resampler:
         """Start a new signal."""
         self._hist[:] = 0.0
         self._state[:] = (0, 0, self._skip, -1)
-        self._out_dtype: np.dtype | None = None  # type: ignore[type-arg]
+        self._out_dtype: np.dtype[Any] | None = None
 
     def process(self, block: np.ndarray) -> np.ndarray:
         """Resample one block (int16 scaled by 1/32768, float32 or float64)."""
@@ -109,9 +112,12 @@ class Resampler:
             audio(block, "block")
         out, ok = self._fn(block, self._h, self.up, self.down, self._hist, self._state, False)
         if not ok:
-            raise InvalidInputError("block contains NaN or infinity (the resampler state is unchanged)")
+            raise InvalidInputError(
+                "block contains NaN or infinity (the resampler state is unchanged)"
+            )
         self._out_dtype = np.dtype(np.float64) if block.dtype is _F64 else np.dtype(np.float32)
-        return out if block.dtype is _F64 else out.astype(np.float32)
+        result: np.ndarray = out if block.dtype is _F64 else out.astype(np.float32)
+        return result
 
     def flush(self) -> np.ndarray:
         """The remaining output samples (inputs past the end count as zeros); then reset."""
@@ -119,12 +125,11 @@ class Resampler:
         n_out = n_in * self.up
         n_out = n_out // self.down + bool(n_out % self.down)
         self._state[3] = n_out + self._skip
-        out, _ = self._fn(
-            np.zeros(0), self._h, self.up, self.down, self._hist, self._state, True
-        )
+        out, _ = self._fn(np.zeros(0), self._h, self.up, self.down, self._hist, self._state, True)
         dtype = self._out_dtype or np.dtype(np.float64)
         self.reset()
-        return out.astype(dtype, copy=False)
+        result: np.ndarray = out.astype(dtype, copy=False)
+        return result
 
 
 def resample(

@@ -121,7 +121,11 @@ def mel_filterbank(
     sr = positive_float(sr, "sr")
     n_fft = positive_int(n_fft, "n_fft")
     n_mels = positive_int(n_mels, "n_mels")
-    return _mel_basis(sr, n_fft, n_mels, float(fmin), fmax, bool(htk), norm, np.dtype(dtype)).copy()
+    basis: np.ndarray = _mel_basis(
+        sr, n_fft, n_mels, float(fmin), fmax, bool(htk), norm, np.dtype(dtype)
+    )
+    result: np.ndarray = basis.copy()
+    return result
 
 
 @functools.lru_cache(maxsize=64)
@@ -133,7 +137,7 @@ def _mel_basis(
     fmax: float | None,
     htk: bool,
     norm: str | float | None,
-    dtype: np.dtype,  # type: ignore[type-arg]
+    dtype: np.dtype[Any],
 ) -> np.ndarray:
     if fmax is None:
         fmax = sr / 2
@@ -251,9 +255,8 @@ def _pad(y: np.ndarray, n_fft: int, center: bool, pad_mode: str) -> np.ndarray:
     if center:
         if pad_mode not in _PAD_MODES:
             raise InvalidInputError(f"unknown pad_mode {pad_mode!r}; use one of {_PAD_MODES}")
-        if pad_mode in ("reflect", "symmetric") and y.shape[0] <= n_fft // 2 and pad_mode == "reflect":
-            if y.shape[0] < 2:
-                raise InvalidInputError("reflect padding needs at least 2 samples")
+        if pad_mode == "reflect" and y.shape[0] < 2:
+            raise InvalidInputError("reflect padding needs at least 2 samples")
         y = np.pad(y, n_fft // 2, mode=pad_mode)  # type: ignore[call-overload]
     elif y.shape[0] < n_fft:
         raise InvalidInputError(
@@ -404,7 +407,9 @@ def _spectrogram_input(S: Any, name: str) -> np.ndarray:
     if S.dtype not in (np.float32, np.float64):
         raise InvalidInputError(f"{name} must be float32 or float64, got {S.dtype}")
     if S.ndim != 2 or S.size == 0:
-        raise InvalidInputError(f"{name} must be a non-empty 2-D (features, frames) array, got shape {S.shape}")
+        raise InvalidInputError(
+            f"{name} must be a non-empty 2-D (features, frames) array, got shape {S.shape}"
+        )
     if not np.isfinite(S).all():
         raise InvalidInputError(f"{name} contains NaN or infinity")
     return S
@@ -449,7 +454,8 @@ def _dct_matrix(n_out: int, n_in: int, norm: str | None) -> np.ndarray:
         mat[0] *= np.sqrt(1.0 / (4.0 * n_in))
         mat[1:] *= np.sqrt(1.0 / (2.0 * n_in))
     mat.setflags(write=False)
-    return mat
+    result: np.ndarray = mat
+    return result
 
 
 def _dct_for(n_mfcc: Any, n_mels: int, dct_type: Any, norm: Any, lifter: Any) -> np.ndarray:
@@ -502,8 +508,8 @@ def mfcc(
     if S is not None:
         S = _spectrogram_input(S, "S")
         mat = _dct_for(n_mfcc, S.shape[0], dct_type, norm, lifter)
-        out = kernels().dct_rows(np.ascontiguousarray(S, dtype=np.float64), mat)
-        return out.astype(S.dtype, copy=False)  # type: ignore[no-any-return]
+        cep: np.ndarray = kernels().dct_rows(np.ascontiguousarray(S, dtype=np.float64), mat)
+        return cep.astype(S.dtype, copy=False)
     if y is None:
         raise InvalidInputError("give y (samples) or S (a log-power mel spectrogram)")
     sr = positive_float(sr, "sr")
@@ -530,4 +536,5 @@ def mfcc(
         _power_value(kwargs.get("power", 2.0)), bstart, blen, bvals, boff, 1e-10, 0.0,
         -1.0 if top_db is None else float(top_db), mat,
     )  # fmt: skip
-    return out.astype(np.float32) if y.dtype == np.float32 else out
+    result: np.ndarray = out.astype(np.float32) if y.dtype == np.float32 else out
+    return result

@@ -86,7 +86,9 @@ class FeatureStream:
         self.hop_length = hop
         self.block_size = None if block_size is None else positive_int(block_size, "block_size")
         key = _basis_key(
-            self.sr, n_fft_i, {"n_mels": n_mels, "fmin": fmin, "fmax": fmax, "htk": htk, "norm": norm}
+            self.sr,
+            n_fft_i,
+            {"n_mels": n_mels, "fmin": fmin, "fmax": fmax, "htk": htk, "norm": norm},
         )
         bstart, blen, bvals, boff = _sparse_basis(*key)
         n_mels_i = int(bstart.shape[0])
@@ -140,7 +142,9 @@ class FeatureStream:
         fn = self._f64 if block.dtype is _F64 else self._f32
         out = fn(block, self._buf, self._state, self._fp, self._ip)
         if out.shape[0] == 0:
-            raise InvalidInputError("block contains NaN or infinity (the stream state is unchanged)")
+            raise InvalidInputError(
+                "block contains NaN or infinity (the stream state is unchanged)"
+            )
         return out
 
     def _reject(self, block: Any) -> None:

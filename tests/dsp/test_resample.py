@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 from edgekit import dsp
 from edgekit.errors import InvalidInputError
 
-RATES = [(48000, 16000), (16000, 48000), (44100, 16000), (16000, 22050), (8000, 16000), (16000, 16000)]
+RATES = [
+    (48000, 16000),
+    (16000, 48000),
+    (44100, 16000),
+    (16000, 22050),
+    (8000, 16000),
+    (16000, 16000),
+]
 
 
 def reference(x: np.ndarray, orig: int, target: int, **kw) -> np.ndarray:
@@ -46,10 +53,14 @@ def test_custom_filter_matches_scipy_window_array() -> None:
     x = np.random.default_rng(1).standard_normal(3000)
     taps = ss.firwin(31, 0.3)
     np.testing.assert_allclose(
-        dsp.resample(x, 48000, 16000, filter=taps), reference(x, 48000, 16000, window=taps), atol=1e-9
+        dsp.resample(x, 48000, 16000, filter=taps),
+        reference(x, 48000, 16000, window=taps),
+        atol=1e-9,
     )
     np.testing.assert_allclose(
-        dsp.resample_filter(48000, 16000) * 1, ss.firwin(61, 1 / 3, window=("kaiser", 5.0)), atol=1e-12
+        dsp.resample_filter(48000, 16000) * 1,
+        ss.firwin(61, 1 / 3, window=("kaiser", 5.0)),
+        atol=1e-12,
     )
 
 

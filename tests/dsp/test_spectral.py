@@ -74,7 +74,11 @@ def test_mfcc_default_sample_rate_and_silence() -> None:
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_stft_matches_librosa(signals, dtype) -> None:
     y = signals["speech"].astype(dtype)
-    for kw in ({}, {"n_fft": 512, "hop_length": 160, "win_length": 400}, {"center": False, "n_fft": 256}):
+    for kw in (
+        {},
+        {"n_fft": 512, "hop_length": 160, "win_length": 400},
+        {"center": False, "n_fft": 256},
+    ):
         expected = librosa.stft(y, **kw)
         got = dsp.stft(y, **kw)
         assert got.dtype == expected.dtype and got.shape == expected.shape
@@ -117,9 +121,12 @@ def test_mel_scale_conversions_match_librosa() -> None:
         m = dsp.hz_to_mel(f, htk=htk)
         np.testing.assert_allclose(dsp.mel_to_hz(m, htk=htk), f, atol=1e-9)
         np.testing.assert_allclose(
-            dsp.mel_frequencies(10, fmax=8000, htk=htk), librosa.mel_frequencies(10, fmax=8000, htk=htk)
+            dsp.mel_frequencies(10, fmax=8000, htk=htk),
+            librosa.mel_frequencies(10, fmax=8000, htk=htk),
         )
-    np.testing.assert_allclose(dsp.fft_frequencies(sr=16000, n_fft=512), librosa.fft_frequencies(sr=16000, n_fft=512))
+    np.testing.assert_allclose(
+        dsp.fft_frequencies(sr=16000, n_fft=512), librosa.fft_frequencies(sr=16000, n_fft=512)
+    )
 
 
 def test_int16_input_is_scaled_to_float32(signals) -> None:
