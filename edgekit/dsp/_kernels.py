@@ -364,71 +364,98 @@ def frontend_process(samples, buf, state, estimate):
 # --------------------------------------------------------------------------
 
 
-@njit
-def _power_frames(y, start, window, lo, hi, n_fft, hop, n_frames, power):
-    """|rfft(window * frame)|**power of ``n_frames`` frames of ``y`` from ``start``; (frames, bins)."""
-    frames = np.zeros((n_frames, n_fft))
-    for t in range(n_frames):
-        off = start + t * hop
-        for i in range(lo, hi):
-            frames[t, i] = y[off + i] * window[i]
-    spec = np.fft.rfft(frames)
-    nb = n_fft // 2 + 1
-    out = np.empty((n_frames, nb))
-    for t in range(n_frames):
-        for f in range(nb):
-            c = spec[t, f]
-            m2 = c.real * c.real + c.imag * c.imag
-            if power == 2.0:
-                out[t, f] = m2
-            elif power == 1.0:
-                out[t, f] = np.sqrt(m2)
-            else:
-                out[t, f] = np.sqrt(m2) ** power
-    return out
+_CHUNK = 16  # frames per FFT call: small buffers stay in cache (and off mmap)
 
 
 @njit
-def stft_frames(y, window, lo, hi, n_fft, hop, n_frames):
-    """Complex STFT, (bins, frames), of the already padded ``y``."""
+def _fill_frames(frames, y, offset, t0, n, window, lo, hi, hop):
+    """Windowed frames ``t0 .. t0+n`` of ``y``; samples outside ``y`` are zeros (centre padding)."""
+    ny = y.shape[0]
+    for t in range(n):
+        off = offset + (t0 + t) * hop
+        if off + lo >= 0 and off + hi <= ny:
+            # slices keep the indices provably non-negative, so the loop vectorises
+            seg = y[off + lo : off + hi]
+            wseg = window[lo:hi]
+            row = frames[t, lo:hi]
+            for i in range(hi - lo):
+                row[i] = seg[i] * wseg[i]
+        else:
+            for i in range(lo, hi):
+                k = off + i
+                frames[t, i] = y[k] * window[i] if 0 <= k < ny else 0.0
+
+
+@njit
+def stft_frames(y, offset, window, lo, hi, n_fft, hop, n_frames):
+    """Complex STFT (bins, frames); frame t starts at ``offset + t * hop`` (zeros outside ``y``)."""
     frames = np.zeros((n_frames, n_fft))
-    for t in range(n_frames):
-        off = t * hop
-        for i in range(lo, hi):
-            frames[t, i] = y[off + i] * window[i]
+    _fill_frames(frames, y, offset, 0, n_frames, window, lo, hi, hop)
     spec = np.fft.rfft(frames)
     return spec.T.copy()
 
 
 @njit
-def _apply_mel(pw, bstart, blen, bvals, boff, out, col0):
-    n_frames = pw.shape[0]
+def _power_chunk(spec, n, pw, power):
+    """``pw[f, t] = |spec[t, f]| ** power`` (bins-major, so the mel sums vectorise over frames)."""
+    nb = pw.shape[0]
+    for t in range(n):
+        row = spec[t]
+        for f in range(nb):
+            c = row[f]
+            m2 = c.real * c.real + c.imag * c.imag
+            if power == 2.0:
+                pw[f, t] = m2
+            elif power == 1.0:
+                pw[f, t] = np.sqrt(m2)
+            else:
+                pw[f, t] = np.sqrt(m2) ** power
+
+
+@njit
+def power_spectrogram(y, offset, window, lo, hi, n_fft, hop, n_frames, power):
+    """|STFT|**power, (bins, frames)."""
+    nb = n_fft // 2 + 1
+    out = np.empty((nb, n_frames))
+    frames = np.zeros((_CHUNK, n_fft))
+    pw = np.empty((nb, _CHUNK))
+    for t0 in range(0, n_frames, _CHUNK):
+        n = min(_CHUNK, n_frames - t0)
+        _fill_frames(frames, y, offset, t0, n, window, lo, hi, hop)
+        spec = np.fft.rfft(frames[:n])
+        _power_chunk(spec, n, pw, power)
+        out[:, t0 : t0 + n] = pw[:, :n]
+    return out
+
+
+@njit
+def mel_spectrogram(
+    y, offset, window, lo, hi, n_fft, hop, n_frames, power, bstart, blen, bvals, boff
+):
+    """Mel spectrogram (mels, frames); frame t starts at ``offset + t * hop`` (zeros outside ``y``)."""
     n_mels = bstart.shape[0]
-    for t in range(n_frames):
+    nb = n_fft // 2 + 1
+    out = np.empty((n_mels, n_frames))
+    frames = np.zeros((_CHUNK, n_fft))
+    pw = np.empty((nb, _CHUNK))
+    acc = np.empty(_CHUNK)
+    for t0 in range(0, n_frames, _CHUNK):
+        n = min(_CHUNK, n_frames - t0)
+        _fill_frames(frames, y, offset, t0, n, window, lo, hi, hop)
+        spec = np.fft.rfft(frames[:n])
+        _power_chunk(spec, n, pw, power)
         for m in range(n_mels):
-            s = 0.0
+            acc[:] = 0.0
             b0 = bstart[m]
             o = boff[m]
-            for j in range(blen[m]):
-                s += bvals[o + j] * pw[t, b0 + j]
-            out[m, col0 + t] = s
-
-
-@njit
-def power_spectrogram(y, window, lo, hi, n_fft, hop, n_frames, power):
-    """Power spectrogram (bins, frames) of the already padded ``y``."""
-    return _power_frames(y, 0, window, lo, hi, n_fft, hop, n_frames, power).T.copy()
-
-
-@njit
-def mel_spectrogram(y, window, lo, hi, n_fft, hop, n_frames, power, bstart, blen, bvals, boff):
-    """Mel spectrogram (mels, frames) of the already padded ``y``."""
-    out = np.empty((bstart.shape[0], n_frames))
-    chunk = 64
-    for t0 in range(0, n_frames, chunk):
-        n = min(chunk, n_frames - t0)
-        pw = _power_frames(y, t0 * hop, window, lo, hi, n_fft, hop, n, power)
-        _apply_mel(pw, bstart, blen, bvals, boff, out, t0)
+            width = blen[m]
+            vals = bvals[o : o + width]
+            for j in range(width):
+                v = vals[j]
+                col = pw[b0 + j]
+                for t in range(_CHUNK):
+                    acc[t] += v * col[t]
+            out[m, t0 : t0 + n] = acc[:n]
     return out
 
 
@@ -471,6 +498,7 @@ def dct_rows(s, dct):
 @njit
 def mfcc_features(
     y,
+    offset,
     window,
     lo,
     hi,
@@ -488,7 +516,9 @@ def mfcc_features(
     dct,
 ):
     """MFCC (n_mfcc, frames) of the already padded ``y``."""
-    mel = mel_spectrogram(y, window, lo, hi, n_fft, hop, n_frames, power, bstart, blen, bvals, boff)
+    mel = mel_spectrogram(
+        y, offset, window, lo, hi, n_fft, hop, n_frames, power, bstart, blen, bvals, boff
+    )
     power_to_db_inplace(mel, amin, ref_db, top_db)
     return dct_rows(mel, dct)
 
@@ -547,7 +577,7 @@ def _stream_core(block, buf, state, fp, ip):
     for i in range(n):
         ext[used + i] = block[i] * scale
     mel = mel_spectrogram(
-        ext, window, lo, hi, n_fft, hop, n_frames, power, bstart, blen, bvals, boff
+        ext, 0, window, lo, hi, n_fft, hop, n_frames, power, bstart, blen, bvals, boff
     )
     rest = total - n_frames * hop
     buf[:rest] = ext[n_frames * hop :]

@@ -251,22 +251,26 @@ def _frame_setup(
     return n_fft, hop, w, lo, hi
 
 
-def _pad(y: np.ndarray, n_fft: int, center: bool, pad_mode: str) -> np.ndarray:
+def _pad(
+    y: np.ndarray, n_fft: int, hop: int, center: bool, pad_mode: str
+) -> tuple[np.ndarray, int, int]:
+    """(samples, offset of frame 0, number of frames); zero padding happens in the kernels."""
     if center:
         if pad_mode not in _PAD_MODES:
             raise InvalidInputError(f"unknown pad_mode {pad_mode!r}; use one of {_PAD_MODES}")
         if pad_mode == "reflect" and y.shape[0] < 2:
             raise InvalidInputError("reflect padding needs at least 2 samples")
-        y = np.pad(y, n_fft // 2, mode=pad_mode)  # type: ignore[call-overload]
-    elif y.shape[0] < n_fft:
+        half = n_fft // 2
+        n_frames = 1 + (y.shape[0] + 2 * half - n_fft) // hop
+        if pad_mode == "constant":
+            return np.ascontiguousarray(y), -half, n_frames
+        padded = np.pad(y, half, mode=pad_mode)  # type: ignore[call-overload]
+        return np.ascontiguousarray(padded), 0, n_frames
+    if y.shape[0] < n_fft:
         raise InvalidInputError(
             f"y has {y.shape[0]} samples, fewer than n_fft={n_fft} (with center=False)"
         )
-    return np.ascontiguousarray(y)
-
-
-def _n_frames(length: int, n_fft: int, hop: int) -> int:
-    return 1 + (length - n_fft) // hop
+    return np.ascontiguousarray(y), 0, 1 + (y.shape[0] - n_fft) // hop
 
 
 def stft(
@@ -295,10 +299,8 @@ def stft(
     """
     y = float_audio(y)
     n_fft, hop, w, lo, hi = _frame_setup(n_fft, hop_length, win_length, window)
-    yp = _pad(y, n_fft, center, pad_mode)
-    spec: np.ndarray = kernels().stft_frames(
-        yp, w, lo, hi, n_fft, hop, _n_frames(yp.shape[0], n_fft, hop)
-    )
+    yp, offset, n_frames = _pad(y, n_fft, hop, center, pad_mode)
+    spec: np.ndarray = kernels().stft_frames(yp, offset, w, lo, hi, n_fft, hop, n_frames)
     return spec.astype(np.complex64) if y.dtype == np.float32 else spec
 
 
@@ -385,9 +387,9 @@ def _mel_core(
 ) -> np.ndarray:
     n_fft, hop, w, lo, hi = _frame_setup(n_fft, hop_length, win_length, window)
     bstart, blen, bvals, boff = _sparse_basis(*_basis_key(sr, n_fft, kwargs))
-    yp = _pad(y, n_fft, center, pad_mode)
+    yp, offset, n_frames = _pad(y, n_fft, hop, center, pad_mode)
     out: np.ndarray = kernels().mel_spectrogram(
-        yp, w, lo, hi, n_fft, hop, _n_frames(yp.shape[0], n_fft, hop), _power_value(power),
+        yp, offset, w, lo, hi, n_fft, hop, n_frames, _power_value(power),
         bstart, blen, bvals, boff,
     )  # fmt: skip
     return out
@@ -530,9 +532,11 @@ def mfcc(
     mat = _dct_for(n_mfcc, bstart.shape[0], dct_type, norm, lifter)
     if top_db is not None and (not np.isfinite(top_db) or top_db < 0):
         raise InvalidInputError(f"top_db must be a non-negative number or None, got {top_db}")
-    yp = _pad(y, n_fft, bool(kwargs.get("center", True)), kwargs.get("pad_mode", "constant"))
+    yp, offset, n_frames = _pad(
+        y, n_fft, hop, bool(kwargs.get("center", True)), kwargs.get("pad_mode", "constant")
+    )
     out: np.ndarray = kernels().mfcc_features(
-        yp, w, lo, hi, n_fft, hop, _n_frames(yp.shape[0], n_fft, hop),
+        yp, offset, w, lo, hi, n_fft, hop, n_frames,
         _power_value(kwargs.get("power", 2.0)), bstart, blen, bvals, boff, 1e-10, 0.0,
         -1.0 if top_db is None else float(top_db), mat,
     )  # fmt: skip
