@@ -459,6 +459,9 @@ def mel_spectrogram(
     return out
 
 
+_DB_PER_NEPER = 10.0 / np.log(10.0)
+
+
 @njit
 def power_to_db_inplace(s, amin, ref_db, top_db):
     """10 log10(max(amin, s)) - ref_db, then floored at max - top_db (``top_db`` < 0: off)."""
@@ -468,7 +471,7 @@ def power_to_db_inplace(s, amin, ref_db, top_db):
         v = flat[i]
         if v < amin:
             v = amin
-        v = 10.0 * np.log10(v) - ref_db
+        v = np.log(v) * _DB_PER_NEPER - ref_db  # 10 log10(v); log is faster than log10
         flat[i] = v
         if v > mx:
             mx = v
@@ -688,61 +691,63 @@ def block_level(x):
 
 
 @njit
-def resample_stream(x, h, up, down, hist, state, final):
+def resample_stream(x, hr, up, down, hist, state, final):
     """Polyphase ``upfirdn(h, x, up, down)`` output samples computable from the inputs so far.
 
-    ``hist`` holds the last ``len(hist)`` inputs (older first); ``state`` = [inputs
-    seen, outputs emitted, outputs to skip, total outputs when final (or -1)].
-    With ``final`` the inputs after the end count as zeros and output stops at
-    ``state[3]``. Returns (float64 samples, ok); ``ok`` is False for non-finite
-    input, and then the state is untouched.
+    ``hr[p]`` holds phase ``p``'s taps reversed (``h[p + up * m]`` at ``L - 1 - m``);
+    ``hist`` the last ``len(hist)`` inputs (older first, zeros before the start);
+    ``state`` = [inputs seen, outputs emitted, outputs still to skip, outputs in
+    total when final]. With ``final`` the inputs past the end count as zeros and
+    output stops at ``state[3]``. Returns (float64 samples, ok); ``ok`` is False
+    for non-finite input, and then the state is untouched.
     """
     if not _all_finite(x):
         return np.empty(0), False
     scale = 1.0 / 32768.0 if x.itemsize == 2 else 1.0
     nh = hist.shape[0]
+    taps = hr.shape[1]
     n = x.shape[0]
     n_seen = state[0]
-    # ext covers inputs [n_seen - nh, n_seen + n)
-    ext = np.empty(nh + n)
+    tail = taps + down // up + 2 if final else 0
+    ext = np.zeros(nh + n + tail)
     ext[:nh] = hist
     for i in range(n):
         ext[nh + i] = x[i] * scale
     base = n_seen - nh
     n_total_in = n_seen + n
-    j = state[1]
-    stop = state[3] if final else -1
-    taps = h.shape[0]
-    # largest j whose newest input index floor(j*down/up) < n_total_in (or stop when final)
-    j_end = stop if final else (n_total_in * up + down - 1) // down  # j*down < n_total_in*up
-    count = max(0, j_end - j)
+    j0 = state[1]
+    j_end = state[3] if final else (n_total_in * up + down - 1) // down  # j*down < n_in*up
+    count = max(0, j_end - j0)
     out = np.empty(count)
-    skip = state[2]
-    w = 0
-    for jj in range(j, j_end):
-        t = jj * down
+    for w in range(count):
+        t = (j0 + w) * down
         i_hi = t // up
-        acc = 0.0
-        k = t - i_hi * up
-        i = i_hi
-        while k < taps and i >= 0:
-            if i < n_total_in:
-                idx = i - base
-                if idx >= 0:
-                    acc += h[k] * ext[idx]
-            k += up
-            i -= 1
-        out[w] = acc
-        w += 1
+        seg = ext[i_hi - (taps - 1) - base : i_hi + 1 - base]
+        coef = hr[t - i_hi * up]
+        a0 = 0.0
+        a1 = 0.0
+        a2 = 0.0
+        a3 = 0.0
+        k = 0
+        while k + 4 <= taps:
+            a0 += coef[k] * seg[k]
+            a1 += coef[k + 1] * seg[k + 1]
+            a2 += coef[k + 2] * seg[k + 2]
+            a3 += coef[k + 3] * seg[k + 3]
+            k += 4
+        while k < taps:
+            a0 += coef[k] * seg[k]
+            k += 1
+        out[w] = (a0 + a1) + (a2 + a3)
     state[0] = n_total_in
-    state[1] = j_end
-    # keep the newest nh inputs
-    hist[:] = ext[n:]
+    state[1] = j0 + count
+    hist[:] = ext[n : n + nh]
+    skip = state[2]
     if skip > 0:
-        drop = min(skip, w)
+        drop = min(skip, count)
         state[2] = skip - drop
-        return out[drop:w].copy(), True
-    return out[:w], True
+        return out[drop:].copy(), True
+    return out, True
 
 
 def warmup() -> None:

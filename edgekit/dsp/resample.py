@@ -89,8 +89,13 @@ class Resampler:
             h = _kaiser_lowpass(self.up, self.down, float(beta))
         else:
             h = _check_filter(filter) * self.up
-        self._h, self._skip = _plan(h, self.up, self.down)
-        self._hist = np.zeros(self._h.shape[0] // self.up + 2)
+        padded, self._skip = _plan(h, self.up, self.down)
+        taps = -(-padded.shape[0] // self.up)
+        bank = np.zeros(taps * self.up)
+        bank[: padded.shape[0]] = padded
+        # phase p: taps h[p + up * m], reversed so that a dot product with the inputs ascends
+        self._h = np.ascontiguousarray(bank.reshape(taps, self.up).T[:, ::-1])
+        self._hist = np.zeros(taps + -(-self.down // self.up) + 2)
         self._state = np.zeros(4, dtype=np.int64)
         self._fn = kernels().resample_stream
         self.reset()
