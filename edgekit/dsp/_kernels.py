@@ -54,6 +54,35 @@ def _digit_reverse4(n: int) -> np.ndarray:
 
 
 _FE_PERM = _digit_reverse4(_FE_NFFT)
+
+
+def _filterbank_records() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(bin, channel, weight, unweight) of every bin with a non-zero weight or unweight.
+
+    The C code walks each channel's zero-padded, aligned run of bins; only these
+    bins contribute (its padding weights are zero), and integer sums do not
+    depend on the order.
+    """
+    rec: list[tuple[int, int, int, int]] = []
+    for c in range(_FE_NCH + 1):
+        fs = int(_FE_FB_FSTART[c])
+        ws = int(_FE_FB_WSTART[c])
+        for j in range(int(_FE_FB_WIDTH[c])):
+            w = int(_FE_FB_W[ws + j])
+            u = int(_FE_FB_UW[ws + j])
+            if w or u:
+                rec.append((fs + j, c, w, u))
+    arr = np.array(rec, dtype=np.int64).reshape(-1, 4)
+    return (
+        np.ascontiguousarray(arr[:, 0]),
+        np.ascontiguousarray(arr[:, 1]),
+        np.ascontiguousarray(arr[:, 2]),
+        np.ascontiguousarray(arr[:, 3]),
+    )
+
+
+_FE_REC_BIN, _FE_REC_CH, _FE_REC_W, _FE_REC_U = _filterbank_records()
+_FE_NREC = _FE_REC_BIN.shape[0]
 _M32 = 0xFFFFFFFF
 
 
@@ -141,8 +170,9 @@ def _fe_frame(src, off, estimate, out_row, fr, fi, tr, ti, energy, work):
     # window
     max_abs = 0
     wout = tr  # reuse scratch: tr[0:size] holds the windowed signal temporarily
+    seg = src[off : off + size]
     for i in range(size):
-        v = (np.int64(src[off + i]) * _FE_WIN[i]) >> 12
+        v = (np.int64(seg[i]) * _FE_WIN[i]) >> 12
         v = _w16(v)
         wout[i] = v
         a = -v if v < 0 else v
@@ -233,29 +263,18 @@ def _fe_frame(src, off, estimate, out_row, fr, fi, tr, ti, energy, work):
         ti[k] = _w16((f1ki + twi) >> 1)
         tr[nfft - k] = _w16((f1kr - twr) >> 1)
         ti[nfft - k] = _w16((twi - f1ki) >> 1)
-    # energy (int32 in C; a wrapped value is sign-extended when widened)
-    for i in range(_FE_FB_START, _FE_FB_END):
-        e = tr[i] * tr[i] + ti[i] * ti[i]
+    # filterbank: channel c sums its bins' weighted energy and channel c-1's unweighted;
+    # energy is int32 in C, a wrapped value is sign-extended when widened (int64 sums
+    # wrap like the C code's uint64 ones)
+    work[:] = 0
+    for r in range(_FE_NREC):
+        b = _FE_REC_BIN[r]
+        e = tr[b] * tr[b] + ti[b] * ti[b]
         if e > 0x7FFFFFFF:
             e -= np.int64(1) << 32
-        energy[i] = e
-    # filterbank accumulation (weights are zero outside each channel's bins)
-    wacc = np.int64(0)
-    uacc = np.int64(0)
-    for c in range(_FE_NCH + 1):
-        fs = _FE_FB_FSTART[c]
-        ws = _FE_FB_WSTART[c]
-        for j in range(_FE_FB_WIDTH[c]):
-            b = fs + j
-            w = _FE_FB_W[ws + j]
-            u = _FE_FB_UW[ws + j]
-            if w != 0 or u != 0:
-                e = energy[b]
-                wacc += w * e
-                uacc += u * e
-        work[c] = wacc
-        wacc = uacc
-        uacc = 0
+        c = _FE_REC_CH[r]
+        work[c] += _FE_REC_W[r] * e
+        work[c + 1] += _FE_REC_U[r] * e
     for c in range(_FE_NCH):
         sig = (_fe_sqrt_u64(work[c + 1]) & _M32) >> shift
         # noise reduction
@@ -347,7 +366,7 @@ def frontend_process(samples, buf, state, estimate):
     tr = np.zeros(max(_FE_SIZE, _FE_NFFT + 1), dtype=np.int64)
     ti = np.zeros(_FE_NFFT + 1, dtype=np.int64)
     energy = np.zeros(_FE_NFFT + 1, dtype=np.int64)
-    work = np.zeros(_FE_NCH + 1, dtype=np.int64)
+    work = np.zeros(_FE_NCH + 2, dtype=np.int64)
     row = np.empty(_FE_NCH, dtype=np.int64)
     for f in range(nframes):
         _fe_frame(ext, f * _FE_STEP, estimate, row, fr, fi, tr, ti, energy, work)
