@@ -138,3 +138,27 @@ def test_shipped_tables_are_what_the_generator_writes() -> None:
     ).stdout
     shipped = (root / "edgekit" / "dsp" / "_frontend_tables.py").read_text()
     assert generated == shipped
+
+
+@given(
+    level_db=st.floats(-70.0, 12.0),
+    tone_hz=st.floats(50.0, 7900.0),
+    tone_share=st.floats(0.0, 1.0),
+    dc=st.integers(-20000, 20000),
+    seed=st.integers(0, 2**16),
+)
+def test_bit_exact_on_random_mixtures(level_db, tone_hz, tone_share, dc, seed) -> None:
+    rng = np.random.default_rng(seed)
+    n = 8000
+    t = np.arange(n) / 16000
+    mix = (1 - tone_share) * rng.standard_normal(n) + tone_share * np.sin(2 * np.pi * tone_hz * t)
+    samples = np.clip(np.round(mix * 32768 * 10 ** (level_db / 20) + dc), -32768, 32767)
+    samples = samples.astype(np.int16)
+    np.testing.assert_array_equal(run_frontend(samples), pymicro_frames(samples))
+
+
+def test_warmup_through_edgekit() -> None:
+    import edgekit
+
+    timings = edgekit.warmup(["dsp"])
+    assert set(timings) == {"dsp"}
