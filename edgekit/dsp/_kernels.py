@@ -436,10 +436,11 @@ def power_spectrogram(y, offset, window, lo, hi, n_fft, hop, n_frames, power):
     """|STFT|**power, (bins, frames)."""
     nb = n_fft // 2 + 1
     out = np.empty((nb, n_frames))
-    frames = np.zeros((_CHUNK, n_fft))
-    pw = np.empty((nb, _CHUNK))
-    for t0 in range(0, n_frames, _CHUNK):
-        n = min(_CHUNK, n_frames - t0)
+    chunk = max(1, min(_CHUNK, n_frames))
+    frames = np.zeros((chunk, n_fft))
+    pw = np.empty((nb, chunk))
+    for t0 in range(0, n_frames, chunk):
+        n = min(chunk, n_frames - t0)
         _fill_frames(frames, y, offset, t0, n, window, lo, hi, hop)
         spec = np.fft.rfft(frames[:n])
         _power_chunk(spec, n, pw, power)
@@ -455,11 +456,12 @@ def mel_spectrogram(
     n_mels = bstart.shape[0]
     nb = n_fft // 2 + 1
     out = np.empty((n_mels, n_frames))
-    frames = np.zeros((_CHUNK, n_fft))
-    pw = np.empty((nb, _CHUNK))
-    acc = np.empty(_CHUNK)
-    for t0 in range(0, n_frames, _CHUNK):
-        n = min(_CHUNK, n_frames - t0)
+    chunk = max(1, min(_CHUNK, n_frames))  # a streamed block often completes one frame
+    frames = np.zeros((chunk, n_fft))
+    pw = np.empty((nb, chunk))
+    acc = np.empty(chunk)
+    for t0 in range(0, n_frames, chunk):
+        n = min(chunk, n_frames - t0)
         _fill_frames(frames, y, offset, t0, n, window, lo, hi, hop)
         spec = np.fft.rfft(frames[:n])
         _power_chunk(spec, n, pw, power)
@@ -472,7 +474,7 @@ def mel_spectrogram(
             for j in range(width):
                 v = vals[j]
                 col = pw[b0 + j]
-                for t in range(_CHUNK):
+                for t in range(chunk):
                     acc[t] += v * col[t]
             out[m, t0 : t0 + n] = acc[:n]
     return out
