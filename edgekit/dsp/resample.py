@@ -115,6 +115,13 @@ class Resampler:
             or not block.shape[0]
         ):
             audio(block, "block")
+        if self.up == self.down == 1:  # as resample_poly: a copy, no filtering
+            if block.dtype.kind == "f" and not np.isfinite(block).all():
+                raise InvalidInputError("block contains NaN or infinity")
+            self._out_dtype = np.dtype(np.float64) if block.dtype is _F64 else np.dtype(np.float32)
+            scale = 1.0 / 32768.0 if block.dtype == np.int16 else 1.0
+            copied: np.ndarray = (block * scale).astype(self._out_dtype)
+            return copied
         out, ok = self._fn(block, self._h, self.up, self.down, self._hist, self._state, False)
         if not ok:
             raise InvalidInputError(
@@ -126,6 +133,10 @@ class Resampler:
 
     def flush(self) -> np.ndarray:
         """The remaining output samples (inputs past the end count as zeros); then reset."""
+        if self.up == self.down == 1:
+            dtype0 = self._out_dtype or np.dtype(np.float64)
+            self.reset()
+            return np.zeros(0, dtype=dtype0)
         n_in = int(self._state[0])
         n_out = n_in * self.up
         n_out = n_out // self.down + bool(n_out % self.down)
@@ -143,7 +154,7 @@ def resample(
     """Resample ``x`` from ``orig_sr`` to ``target_sr`` Hz, as ``scipy.signal.resample_poly``.
 
     ``ceil(len(x) * up / down)`` samples come out, where ``up / down`` is the
-    reduced ratio ``target_sr / orig_sr``. The default filter is scipy's
+    reduced ratio ``target_sr / orig_sr`` (equal rates: a copy, as scipy). The default filter is scipy's
     (Kaiser window, beta 5); give ``filter`` (odd number of taps) for another.
     Output is float64 for float64 input and float32 otherwise (int16 is scaled
     by 1/32768).

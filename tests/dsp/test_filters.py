@@ -115,3 +115,11 @@ def test_preemphasis_matches_librosa() -> None:
 def test_bad_arguments(call, reason) -> None:
     with pytest.raises(InvalidInputError, match=reason):
         call()
+
+
+def test_sosfilt_matches_the_naive_recursion() -> None:
+    from tests.naive import sosfilt_df2t
+
+    x = np.random.default_rng(6).standard_normal(500)
+    sos = dsp.butter(5, 0.3, "lowpass")
+    np.testing.assert_allclose(dsp.sosfilt(sos, x), sosfilt_df2t(sos, x), rtol=1e-12, atol=1e-12)

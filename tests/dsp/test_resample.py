@@ -96,3 +96,25 @@ def test_streaming_blocks_plus_flush_equal_batch(sizes, rates) -> None:
 def test_bad_arguments(call, reason) -> None:
     with pytest.raises(InvalidInputError, match=reason):
         call()
+
+
+@given(
+    up=st.integers(1, 7),
+    down=st.integers(1, 7),
+    taps=st.integers(0, 20),
+    n=st.integers(1, 300),
+    seed=st.integers(0, 2**16),
+)
+def test_streaming_resampler_is_polyphase_upfirdn(up, down, taps, n, seed) -> None:
+    from tests.naive import upfirdn
+
+    rng = np.random.default_rng(seed)
+    h = rng.standard_normal(2 * taps + 1)
+    x = rng.standard_normal(n)
+    g = gcd(up, down)
+    up, down = up // g, down // g
+    expected = ss.resample_poly(x, up, down, window=h)
+    got = dsp.resample(x, down * 1000, up * 1000, filter=h)
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9)
+    full = upfirdn(h * up, x, up, down)
+    assert len(full) >= len(got)
