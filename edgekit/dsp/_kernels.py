@@ -416,19 +416,26 @@ def stft_frames(y, offset, window, lo, hi, n_fft, hop, n_frames):
 
 @njit
 def _power_chunk(spec, n, pw, power):
-    """``pw[f, t] = |spec[t, f]| ** power`` (bins-major, so the mel sums vectorise over frames)."""
+    """``pw[f, t] = |spec[t, f]| ** power``: bins-major, so the mel sums vectorise over frames.
+
+    The loop walks bins outside and frames inside: the ``n`` rows of ``spec`` read
+    side by side stay in L1, and the writes are contiguous.
+    """
     nb = pw.shape[0]
-    for t in range(n):
-        row = spec[t]
-        for f in range(nb):
-            c = row[f]
-            m2 = c.real * c.real + c.imag * c.imag
-            if power == 2.0:
-                pw[f, t] = m2
-            elif power == 1.0:
-                pw[f, t] = np.sqrt(m2)
-            else:
-                pw[f, t] = np.sqrt(m2) ** power
+    for f in range(nb):
+        out = pw[f]
+        if power == 2.0:
+            for t in range(n):
+                c = spec[t, f]
+                out[t] = c.real * c.real + c.imag * c.imag
+        elif power == 1.0:
+            for t in range(n):
+                c = spec[t, f]
+                out[t] = np.sqrt(c.real * c.real + c.imag * c.imag)
+        else:
+            for t in range(n):
+                c = spec[t, f]
+                out[t] = np.sqrt(c.real * c.real + c.imag * c.imag) ** power
 
 
 @njit
