@@ -93,6 +93,12 @@ def _w16(v):
 
 
 @njit(inline="always")
+def _sr(x):
+    """``sround`` where the result provably fits int16 (no wrap needed)."""
+    return (x + 16384) >> 15
+
+
+@njit(inline="always")
 def _sround(x):
     return _w16((x + 16384) >> 15)
 
@@ -181,15 +187,15 @@ def _fe_frame(src, off, estimate, out_row, fr, fi, tr, ti, energy, work):
             max_abs = a
     shift = 15 - _msb(max_abs)
     # real input (512, zero padded) as 256 complex values, digit-reversed
+    for i in range(size, 2 * nfft):
+        wout[i] = 0
     for p in range(nfft):
-        q = _FE_PERM[p]
-        i0 = 2 * q
-        i1 = 2 * q + 1
-        x0 = wout[i0] if i0 < size else 0
-        x1 = wout[i1] if i1 < size else 0
-        fr[p] = _w16((x0 & 0xFFFF) << shift)
-        fi[p] = _w16((x1 & 0xFFFF) << shift)
-    # radix-4 stages (kf_bfly4, forward)
+        q = 2 * _FE_PERM[p]
+        fr[p] = _w16((wout[q] & 0xFFFF) << shift)
+        fi[p] = _w16((wout[q + 1] & 0xFFFF) << shift)
+    # radix-4 stages (kf_bfly4, forward). Wraps to int16 are emulated where a sum can
+    # overflow; after the 1/4 scaling (|x| <= 8191) and a unit twiddle (|x| <= 11585)
+    # the intermediate values provably fit, so those stores need no wrap.
     m = 1
     while m < nfft:
         fstride = nfft // (4 * m)
@@ -199,14 +205,14 @@ def _fe_frame(src, off, estimate, out_row, fr, fi, tr, ti, energy, work):
                 i1 = i0 + m
                 i2 = i1 + m
                 i3 = i2 + m
-                f0r = _sround(fr[i0] * 8191)
-                f0i = _sround(fi[i0] * 8191)
-                f1r = _sround(fr[i1] * 8191)
-                f1i = _sround(fi[i1] * 8191)
-                f2r = _sround(fr[i2] * 8191)
-                f2i = _sround(fi[i2] * 8191)
-                f3r = _sround(fr[i3] * 8191)
-                f3i = _sround(fi[i3] * 8191)
+                f0r = _sr(fr[i0] * 8191)
+                f0i = _sr(fi[i0] * 8191)
+                f1r = _sr(fr[i1] * 8191)
+                f1i = _sr(fi[i1] * 8191)
+                f2r = _sr(fr[i2] * 8191)
+                f2i = _sr(fi[i2] * 8191)
+                f3r = _sr(fr[i3] * 8191)
+                f3i = _sr(fi[i3] * 8191)
                 t1 = k * fstride
                 t2 = 2 * t1
                 t3 = 3 * t1
@@ -216,20 +222,20 @@ def _fe_frame(src, off, estimate, out_row, fr, fi, tr, ti, energy, work):
                 w2i = _FE_TW[t2, 1]
                 w3r = _FE_TW[t3, 0]
                 w3i = _FE_TW[t3, 1]
-                s0r = _sround(f1r * w1r - f1i * w1i)
-                s0i = _sround(f1r * w1i + f1i * w1r)
-                s1r = _sround(f2r * w2r - f2i * w2i)
-                s1i = _sround(f2r * w2i + f2i * w2r)
-                s2r = _sround(f3r * w3r - f3i * w3i)
-                s2i = _sround(f3r * w3i + f3i * w3r)
-                s5r = _w16(f0r - s1r)
-                s5i = _w16(f0i - s1i)
-                f0r = _w16(f0r + s1r)
-                f0i = _w16(f0i + s1i)
-                s3r = _w16(s0r + s2r)
-                s3i = _w16(s0i + s2i)
-                s4r = _w16(s0r - s2r)
-                s4i = _w16(s0i - s2i)
+                s0r = _sr(f1r * w1r - f1i * w1i)
+                s0i = _sr(f1r * w1i + f1i * w1r)
+                s1r = _sr(f2r * w2r - f2i * w2i)
+                s1i = _sr(f2r * w2i + f2i * w2r)
+                s2r = _sr(f3r * w3r - f3i * w3i)
+                s2i = _sr(f3r * w3i + f3i * w3r)
+                s5r = f0r - s1r
+                s5i = f0i - s1i
+                f0r = f0r + s1r
+                f0i = f0i + s1i
+                s3r = s0r + s2r
+                s3i = s0i + s2i
+                s4r = s0r - s2r
+                s4i = s0i - s2i
                 fr[i2] = _w16(f0r - s3r)
                 fi[i2] = _w16(f0i - s3i)
                 fr[i0] = _w16(f0r + s3r)
@@ -239,7 +245,8 @@ def _fe_frame(src, off, estimate, out_row, fr, fi, tr, ti, energy, work):
                 fr[i3] = _w16(s5r - s4i)
                 fi[i3] = _w16(s5i + s4r)
         m *= 4
-    # kiss_fftr post-processing into (tr, ti) of length nfft + 1
+    # kiss_fftr post-processing into (tr, ti) of length nfft + 1; halves fit int16
+    # (|x| <= 16383), so only the twiddle product can wrap
     tdcr = _sround(fr[0] * 16383)
     tdci = _sround(fi[0] * 16383)
     tr[0] = _w16(tdcr + tdci)
@@ -247,22 +254,22 @@ def _fe_frame(src, off, estimate, out_row, fr, fi, tr, ti, energy, work):
     ti[0] = 0
     ti[nfft] = 0
     for k in range(1, nfft // 2 + 1):
-        pkr = _sround(fr[k] * 16383)
-        pki = _sround(fi[k] * 16383)
-        nkr = _sround(fr[nfft - k] * 16383)
-        nki = _sround(_w16(-fi[nfft - k]) * 16383)
-        f1kr = _w16(pkr + nkr)
-        f1ki = _w16(pki + nki)
-        f2kr = _w16(pkr - nkr)
-        f2ki = _w16(pki - nki)
+        pkr = _sr(fr[k] * 16383)
+        pki = _sr(fi[k] * 16383)
+        nkr = _sr(fr[nfft - k] * 16383)
+        nki = _sr(_w16(-fi[nfft - k]) * 16383)
+        f1kr = pkr + nkr
+        f1ki = pki + nki
+        f2kr = pkr - nkr
+        f2ki = pki - nki
         swr = _FE_STW[k - 1, 0]
         swi = _FE_STW[k - 1, 1]
         twr = _sround(f2kr * swr - f2ki * swi)
         twi = _sround(f2kr * swi + f2ki * swr)
-        tr[k] = _w16((f1kr + twr) >> 1)
-        ti[k] = _w16((f1ki + twi) >> 1)
-        tr[nfft - k] = _w16((f1kr - twr) >> 1)
-        ti[nfft - k] = _w16((twi - f1ki) >> 1)
+        tr[k] = (f1kr + twr) >> 1
+        ti[k] = (f1ki + twi) >> 1
+        tr[nfft - k] = (f1kr - twr) >> 1
+        ti[nfft - k] = (twi - f1ki) >> 1
     # filterbank: channel c sums its bins' weighted energy and channel c-1's unweighted;
     # energy is int32 in C, a wrapped value is sign-extended when widened (int64 sums
     # wrap like the C code's uint64 ones)
@@ -363,7 +370,7 @@ def frontend_process(samples, buf, state, estimate):
     out = np.empty((nframes, _FE_NCH), dtype=np.uint16)
     fr = np.empty(_FE_NFFT, dtype=np.int64)
     fi = np.empty(_FE_NFFT, dtype=np.int64)
-    tr = np.zeros(max(_FE_SIZE, _FE_NFFT + 1), dtype=np.int64)
+    tr = np.zeros(max(_FE_SIZE, 2 * _FE_NFFT), dtype=np.int64)
     ti = np.zeros(_FE_NFFT + 1, dtype=np.int64)
     energy = np.zeros(_FE_NFFT + 1, dtype=np.int64)
     work = np.zeros(_FE_NCH + 2, dtype=np.int64)
