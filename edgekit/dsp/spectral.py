@@ -347,7 +347,13 @@ def melspectrogram(
     if y is None:
         raise InvalidInputError("give y (samples) or S (a spectrogram)")
     y = float_audio(y)
-    mel = _mel_core(y, sr, n_fft, hop_length, win_length, window, center, pad_mode, power, kwargs)
+    args = (sr, n_fft, hop_length, win_length, window, center, pad_mode, power)
+    plan = _memo(("mel", args, tuple(sorted(kwargs.items()))), lambda: _mel_plan(*args, kwargs))
+    n_fft, hop, w, lo, hi, bstart, blen, bvals, boff, center, pad_mode, power = plan
+    yp, offset, n_frames = _pad(y, n_fft, hop, center, pad_mode)
+    mel: np.ndarray = kernels().mel_spectrogram(
+        yp, offset, w, lo, hi, n_fft, hop, n_frames, power, bstart, blen, bvals, boff
+    )
     return mel.astype(np.float32) if y.dtype == np.float32 else mel
 
 
@@ -373,26 +379,35 @@ def _basis_key(sr: float, n_fft: int, kwargs: dict[str, Any]) -> tuple[Any, ...]
     )
 
 
-def _mel_core(
-    y: np.ndarray,
+def _mel_plan(
     sr: float,
     n_fft: Any,
     hop_length: Any,
     win_length: Any,
     window: Any,
-    center: bool,
-    pad_mode: str,
+    center: Any,
+    pad_mode: Any,
     power: Any,
     kwargs: dict[str, Any],
-) -> np.ndarray:
+) -> tuple[Any, ...]:
     n_fft, hop, w, lo, hi = _frame_setup(n_fft, hop_length, win_length, window)
     bstart, blen, bvals, boff = _sparse_basis(*_basis_key(sr, n_fft, kwargs))
-    yp, offset, n_frames = _pad(y, n_fft, hop, center, pad_mode)
-    out: np.ndarray = kernels().mel_spectrogram(
-        yp, offset, w, lo, hi, n_fft, hop, n_frames, _power_value(power),
-        bstart, blen, bvals, boff,
-    )  # fmt: skip
-    return out
+    if pad_mode not in _PAD_MODES:
+        raise InvalidInputError(f"unknown pad_mode {pad_mode!r}; use one of {_PAD_MODES}")
+    return (
+        n_fft,
+        hop,
+        w,
+        lo,
+        hi,
+        bstart,
+        blen,
+        bvals,
+        boff,
+        bool(center),
+        pad_mode,
+        _power_value(power),
+    )
 
 
 def _mel_from_spectrogram(S: Any, sr: float, kwargs: dict[str, Any]) -> np.ndarray:
@@ -514,8 +529,48 @@ def mfcc(
         return cep.astype(S.dtype, copy=False)
     if y is None:
         raise InvalidInputError("give y (samples) or S (a log-power mel spectrogram)")
-    sr = positive_float(sr, "sr")
     y = float_audio(y)
+    args = (sr, n_mfcc, dct_type, norm, lifter, mel_norm, top_db)
+    plan = _memo(("mfcc", args, tuple(sorted(kwargs.items()))), lambda: _mfcc_plan(*args, kwargs))
+    n_fft, hop, w, lo, hi, bstart, blen, bvals, boff, mat, center, pad_mode, power, floor = plan
+    yp, offset, n_frames = _pad(y, n_fft, hop, center, pad_mode)
+    out: np.ndarray = kernels().mfcc_features(
+        yp, offset, w, lo, hi, n_fft, hop, n_frames, power, bstart, blen, bvals, boff, 1e-10,
+        0.0, floor, mat,
+    )  # fmt: skip
+    result: np.ndarray = out.astype(np.float32) if y.dtype == np.float32 else out
+    return result
+
+
+_PLANS: dict[Any, Any] = {}
+
+
+def _memo(key: Any, build: Callable[[], Any]) -> Any:
+    """``build()`` once per hashable ``key`` (validated argument sets only; a few dozen kept)."""
+    try:
+        return _PLANS[key]
+    except KeyError:
+        pass
+    except TypeError:  # unhashable argument (a window array): no caching
+        return build()
+    plan = build()
+    if len(_PLANS) >= 64:
+        _PLANS.clear()
+    _PLANS[key] = plan
+    return plan
+
+
+def _mfcc_plan(
+    sr: Any,
+    n_mfcc: Any,
+    dct_type: Any,
+    norm: Any,
+    lifter: Any,
+    mel_norm: Any,
+    top_db: Any,
+    kwargs: dict[str, Any],
+) -> tuple[Any, ...]:
+    sr = positive_float(sr, "sr")
     frame_keys = {"n_fft", "hop_length", "win_length", "window", "center", "pad_mode", "power"}
     mel_keys = {"n_mels", "fmin", "fmax", "htk", "dtype"}
     bad = set(kwargs) - frame_keys - mel_keys
@@ -532,13 +587,10 @@ def mfcc(
     mat = _dct_for(n_mfcc, bstart.shape[0], dct_type, norm, lifter)
     if top_db is not None and (not np.isfinite(top_db) or top_db < 0):
         raise InvalidInputError(f"top_db must be a non-negative number or None, got {top_db}")
-    yp, offset, n_frames = _pad(
-        y, n_fft, hop, bool(kwargs.get("center", True)), kwargs.get("pad_mode", "constant")
-    )
-    out: np.ndarray = kernels().mfcc_features(
-        yp, offset, w, lo, hi, n_fft, hop, n_frames,
-        _power_value(kwargs.get("power", 2.0)), bstart, blen, bvals, boff, 1e-10, 0.0,
-        -1.0 if top_db is None else float(top_db), mat,
+    pad_mode = kwargs.get("pad_mode", "constant")
+    if pad_mode not in _PAD_MODES:
+        raise InvalidInputError(f"unknown pad_mode {pad_mode!r}; use one of {_PAD_MODES}")
+    return (
+        n_fft, hop, w, lo, hi, bstart, blen, bvals, boff, mat, bool(kwargs.get("center", True)),
+        pad_mode, _power_value(kwargs.get("power", 2.0)), -1.0 if top_db is None else float(top_db),
     )  # fmt: skip
-    result: np.ndarray = out.astype(np.float32) if y.dtype == np.float32 else out
-    return result
