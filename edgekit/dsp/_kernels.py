@@ -650,7 +650,9 @@ def feature_stream_f32(block, buf, state, fp, ip):
 def sosfilt_f64(sos, x, zi):
     """Cascade of second-order sections, direct form II transposed; ``zi`` (n, 2) updated.
 
-    Returns float64 output; an empty (0,) array means non-finite input (state untouched).
+    Sample by sample through all sections (the sections' recursions overlap in the
+    CPU, unlike section by section). Returns float64 output; an empty (0,) array
+    means non-finite input (state untouched).
     """
     if not _all_finite(x):
         return np.empty(0)
@@ -658,24 +660,16 @@ def sosfilt_f64(sos, x, zi):
     n = x.shape[0]
     ns = sos.shape[0]
     y = np.empty(n)
+    z = zi.copy()
     for i in range(n):
-        y[i] = x[i] * scale
-    for s in range(ns):
-        b0 = sos[s, 0]
-        b1 = sos[s, 1]
-        b2 = sos[s, 2]
-        a1 = sos[s, 4]
-        a2 = sos[s, 5]
-        z0 = zi[s, 0]
-        z1 = zi[s, 1]
-        for i in range(n):
-            xi = y[i]
-            yi = b0 * xi + z0
-            z0 = b1 * xi - a1 * yi + z1
-            z1 = b2 * xi - a2 * yi
-            y[i] = yi
-        zi[s, 0] = z0
-        zi[s, 1] = z1
+        v = x[i] * scale
+        for s in range(ns):
+            yi = sos[s, 0] * v + z[s, 0]
+            z[s, 0] = sos[s, 1] * v - sos[s, 4] * yi + z[s, 1]
+            z[s, 1] = sos[s, 2] * v - sos[s, 5] * yi
+            v = yi
+        y[i] = v
+    zi[:] = z
     return y
 
 
