@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import math
 
 import numpy as np
@@ -63,26 +64,31 @@ LOG_LUT = (
     1094, 963, 830, 695, 559, 421, 282, 142, 0, 0,
 )  # fmt: skip
 
-_libm = ctypes.CDLL(ctypes.util.find_library("m"))
-for _name in ("cosf", "log1pf"):
-    getattr(_libm, _name).restype = ctypes.c_float
-    getattr(_libm, _name).argtypes = [ctypes.c_float]
-_libm.powf.restype = ctypes.c_float
-_libm.powf.argtypes = [ctypes.c_float, ctypes.c_float]
+
+@functools.lru_cache(maxsize=1)
+def _libm() -> ctypes.CDLL:
+    """The C math library, whose float32 functions the C frontend calls."""
+    lib = ctypes.CDLL(ctypes.util.find_library("m"))
+    for name in ("cosf", "log1pf"):
+        getattr(lib, name).restype = ctypes.c_float
+        getattr(lib, name).argtypes = [ctypes.c_float]
+    lib.powf.restype = ctypes.c_float
+    lib.powf.argtypes = [ctypes.c_float, ctypes.c_float]
+    return lib
 
 
 def cosf(x: np.float32) -> np.float32:
-    result: np.float32 = np.float32(_libm.cosf(float(x)))
+    result: np.float32 = np.float32(_libm().cosf(float(x)))
     return result
 
 
 def log1pf(x: np.float32) -> np.float32:
-    result: np.float32 = np.float32(_libm.log1pf(float(x)))
+    result: np.float32 = np.float32(_libm().log1pf(float(x)))
     return result
 
 
 def powf(x: np.float32, y: np.float32) -> np.float32:
-    result: np.float32 = np.float32(_libm.powf(float(x), float(y)))
+    result: np.float32 = np.float32(_libm().powf(float(x), float(y)))
     return result
 
 
