@@ -94,8 +94,9 @@ class SosFilter:
             or block.ndim != 1
             or block.dtype not in AUDIO_DTYPES
             or not block.shape[0]
+            or not block.flags.c_contiguous
         ):
-            audio(block, "block")
+            block = np.ascontiguousarray(audio(block, "block"))
         fn = self._f64 if block.dtype is _F64 else self._f32
         y: np.ndarray = fn(self.sos, block, self.zi)
         if not y.shape[0]:

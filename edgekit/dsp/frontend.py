@@ -71,6 +71,7 @@ class MicroFrontend:
             or samples.dtype is not _I16
             or samples.ndim != 1
             or not samples.shape[0]
+            or not samples.flags.c_contiguous
         ):
             samples = self._check(samples)
         out: np.ndarray = self._kernel(samples, self._buf, self._state, self._estimate)

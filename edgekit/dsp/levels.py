@@ -44,8 +44,9 @@ class LevelMeter:
             or block.ndim != 1
             or block.dtype not in AUDIO_DTYPES
             or not block.shape[0]
+            or not block.flags.c_contiguous
         ):
-            audio(block, "block")
+            block = np.ascontiguousarray(audio(block, "block"))
         ms, peak = self._level(block)
         if ms < 0:
             raise InvalidInputError("block contains NaN or infinity")

@@ -113,8 +113,9 @@ class Resampler:
             or block.ndim != 1
             or block.dtype not in AUDIO_DTYPES
             or not block.shape[0]
+            or not block.flags.c_contiguous
         ):
-            audio(block, "block")
+            block = np.ascontiguousarray(audio(block, "block"))
         if self.up == self.down == 1:  # as resample_poly: a copy, no filtering
             if block.dtype.kind == "f" and not np.isfinite(block).all():
                 raise InvalidInputError("block contains NaN or infinity")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -137,8 +137,9 @@ class FeatureStream:
             or block.dtype not in AUDIO_DTYPES
             or not block.shape[0]
             or (self.block_size is not None and block.shape[0] != self.block_size)
+            or not block.flags.c_contiguous
         ):
-            self._reject(block)
+            block = self._coerce(block)
         fn = self._f64 if block.dtype is _F64 else self._f32
         out = fn(block, self._buf, self._state, self._fp, self._ip)
         if out.shape[0] == 0:
@@ -147,7 +148,19 @@ class FeatureStream:
             )
         return out
 
-    def _reject(self, block: Any) -> None:
+    def _coerce(self, block: Any) -> np.ndarray:
+        """A valid block as a C-contiguous array, or InvalidInputError with the reason."""
+        if (
+            isinstance(block, np.ndarray)
+            and block.ndim == 1
+            and block.dtype in AUDIO_DTYPES
+            and block.shape[0]
+            and (self.block_size is None or block.shape[0] == self.block_size)
+        ):
+            return np.ascontiguousarray(block)
+        self._reject(block)
+
+    def _reject(self, block: Any) -> NoReturn:
         if not isinstance(block, np.ndarray):
             raise InvalidInputError(f"block must be a numpy array, got {type(block).__name__}")
         if block.dtype not in AUDIO_DTYPES:

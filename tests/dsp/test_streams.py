@@ -117,3 +117,17 @@ def test_bad_configuration() -> None:
         dsp.MfccStream(n_mels=10, n_mfcc=20)
     with pytest.raises(InvalidInputError, match="block_size"):
         dsp.MelStream(block_size=0)
+
+
+def test_strided_blocks_are_accepted() -> None:
+    y = np.random.default_rng(9).standard_normal(4000)
+    s1 = dsp.MelStream(**KW)
+    s2 = dsp.MelStream(**KW)
+    strided = np.repeat(y, 2)[::2]
+    assert not strided.flags.c_contiguous
+    np.testing.assert_array_equal(s1.process(strided), s2.process(y))
+    fe = dsp.MicroFrontend()
+    pcm = (np.repeat(y, 2)[::2] * 3000).astype(np.int16)[::1]
+    assert fe.process(np.repeat(pcm, 2)[::2]).shape == (23, 40)
+    f = dsp.SosFilter(dsp.butter(2, 0.1))
+    np.testing.assert_array_equal(f.process(strided), dsp.sosfilt(dsp.butter(2, 0.1), y))
