@@ -463,34 +463,74 @@ def power_spectrogram(y, offset, window, lo, hi, n_fft, hop, n_frames, power):
 
 
 @njit
+def _bin_major(bstart, blen, bvals, boff, nb):
+    """The mel filters indexed by FFT bin: for bin f, entries ``ptr[f]:ptr[f+1]`` of (mel, weight)."""
+    n_mels = bstart.shape[0]
+    ptr = np.zeros(nb + 1, dtype=np.int64)
+    for m in range(n_mels):
+        for j in range(blen[m]):
+            ptr[bstart[m] + j + 1] += 1
+    for f in range(nb):
+        ptr[f + 1] += ptr[f]
+    fill = ptr[:-1].copy()
+    mel_of = np.empty(ptr[nb], dtype=np.int64)
+    weight = np.empty(ptr[nb])
+    for m in range(n_mels):
+        o = boff[m]
+        for j in range(blen[m]):
+            f = bstart[m] + j
+            mel_of[fill[f]] = m
+            weight[fill[f]] = bvals[o + j]
+            fill[f] += 1
+    return ptr, mel_of, weight
+
+
+@njit
 def mel_spectrogram(
     y, offset, window, lo, hi, n_fft, hop, n_frames, power, bstart, blen, bvals, boff
 ):
-    """Mel spectrogram (mels, frames); frame t starts at ``offset + t * hop`` (zeros outside ``y``)."""
+    """Mel spectrogram (mels, frames); frame t starts at ``offset + t * hop`` (zeros outside ``y``).
+
+    Per chunk of frames, each FFT bin's power is computed for the chunk's frames
+    (a short vector kept in L1) and added to the few mel bands whose filter covers
+    the bin; bins outside every filter are skipped.
+    """
     n_mels = bstart.shape[0]
     nb = n_fft // 2 + 1
+    ptr, mel_of, weight = _bin_major(bstart, blen, bvals, boff, nb)
     out = np.empty((n_mels, n_frames))
     chunk = max(1, min(_CHUNK, n_frames))  # a streamed block often completes one frame
     frames = np.zeros((chunk, n_fft))
-    pw = np.empty((nb, chunk))
-    acc = np.empty(chunk)
+    acc = np.empty((n_mels, chunk))
+    p = np.zeros(chunk)
     for t0 in range(0, n_frames, chunk):
         n = min(chunk, n_frames - t0)
         _fill_frames(frames, y, offset, t0, n, window, lo, hi, hop)
         spec = np.fft.rfft(frames[:n])
-        _power_chunk(spec, n, pw, power)
-        for m in range(n_mels):
-            acc[:] = 0.0
-            b0 = bstart[m]
-            o = boff[m]
-            width = blen[m]
-            vals = bvals[o : o + width]
-            for j in range(width):
-                v = vals[j]
-                col = pw[b0 + j]
+        acc[:, :] = 0.0
+        for f in range(nb):
+            e0 = ptr[f]
+            e1 = ptr[f + 1]
+            if e0 == e1:
+                continue
+            if power == 2.0:
+                for t in range(n):
+                    c = spec[t, f]
+                    p[t] = c.real * c.real + c.imag * c.imag
+            elif power == 1.0:
+                for t in range(n):
+                    c = spec[t, f]
+                    p[t] = np.sqrt(c.real * c.real + c.imag * c.imag)
+            else:
+                for t in range(n):
+                    c = spec[t, f]
+                    p[t] = np.sqrt(c.real * c.real + c.imag * c.imag) ** power
+            for e in range(e0, e1):
+                row = acc[mel_of[e]]
+                v = weight[e]
                 for t in range(chunk):
-                    acc[t] += v * col[t]
-            out[m, t0 : t0 + n] = acc[:n]
+                    row[t] += v * p[t]
+        out[:, t0 : t0 + n] = acc[:, :n]
     return out
 
 
