@@ -422,47 +422,6 @@ def stft_frames(y, offset, window, lo, hi, n_fft, hop, n_frames):
 
 
 @njit
-def _power_chunk(spec, n, pw, power):
-    """``pw[f, t] = |spec[t, f]| ** power``: bins-major, so the mel sums vectorise over frames.
-
-    The loop walks bins outside and frames inside: the ``n`` rows of ``spec`` read
-    side by side stay in L1, and the writes are contiguous.
-    """
-    nb = pw.shape[0]
-    for f in range(nb):
-        out = pw[f]
-        if power == 2.0:
-            for t in range(n):
-                c = spec[t, f]
-                out[t] = c.real * c.real + c.imag * c.imag
-        elif power == 1.0:
-            for t in range(n):
-                c = spec[t, f]
-                out[t] = np.sqrt(c.real * c.real + c.imag * c.imag)
-        else:
-            for t in range(n):
-                c = spec[t, f]
-                out[t] = np.sqrt(c.real * c.real + c.imag * c.imag) ** power
-
-
-@njit
-def power_spectrogram(y, offset, window, lo, hi, n_fft, hop, n_frames, power):
-    """|STFT|**power, (bins, frames)."""
-    nb = n_fft // 2 + 1
-    out = np.empty((nb, n_frames))
-    chunk = max(1, min(_CHUNK, n_frames))
-    frames = np.zeros((chunk, n_fft))
-    pw = np.empty((nb, chunk))
-    for t0 in range(0, n_frames, chunk):
-        n = min(chunk, n_frames - t0)
-        _fill_frames(frames, y, offset, t0, n, window, lo, hi, hop)
-        spec = np.fft.rfft(frames[:n])
-        _power_chunk(spec, n, pw, power)
-        out[:, t0 : t0 + n] = pw[:, :n]
-    return out
-
-
-@njit
 def _bin_major(bstart, blen, bvals, boff, nb):
     """The mel filters indexed by FFT bin: for bin f, entries ``ptr[f]:ptr[f+1]`` of (mel, weight)."""
     n_mels = bstart.shape[0]
