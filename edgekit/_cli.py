@@ -197,7 +197,73 @@ def _add_infer_commands(cli: Any) -> None:
 
 
 def _add_dsp_commands(cli: Any) -> None:
-    """DSP subcommands: added by the dsp layer."""
+    """``edgekit dsp features``: features of a WAV file (frontend, MFCC, log-mel)."""
+    import click
+
+    root: click.Group = cli
+
+    @root.group()
+    def dsp() -> None:
+        """Audio features and filters (edgekit.dsp)."""
+
+    @dsp.command()
+    @click.argument("wav", type=click.Path(exists=True, dir_okay=False))
+    @click.option(
+        "--kind",
+        type=click.Choice(["frontend", "mfcc", "log-mel"]),
+        default="frontend",
+        show_default=True,
+        help="frontend: microWakeWord's 40 uint16 features; mfcc: 13 MFCCs; log-mel: 40 dB bands.",
+    )
+    @click.option("--out", type=click.Path(dir_okay=False), help="save the features as .npy")
+    def features(wav: str, kind: str, out: str | None) -> None:
+        """Compute features of a 16-bit PCM WAV file (mixed to mono, resampled to 16 kHz)."""
+        import wave
+
+        import numpy as np
+
+        from edgekit import dsp as _dsp
+        from edgekit.errors import EdgekitError
+
+        try:
+            with wave.open(wav) as reader:
+                if reader.getsampwidth() != 2:
+                    raise click.ClickException("only 16-bit PCM WAV files are supported")
+                sr = reader.getframerate()
+                channels = reader.getnchannels()
+                pcm = np.frombuffer(reader.readframes(reader.getnframes()), dtype="<i2")
+        except (wave.Error, EOFError) as exc:
+            raise click.ClickException(f"not a readable WAV file: {exc}") from exc
+        if pcm.size == 0:
+            raise click.ClickException("the WAV file has no samples")
+        mono = pcm.reshape(-1, channels).mean(axis=1) / 32768.0
+        try:
+            if sr != 16000:
+                mono = _dsp.resample(mono, sr, 16000)
+            if kind == "frontend":
+                ints = np.clip(np.round(mono * 32768), -32768, 32767).astype(np.int16)
+                result = _dsp.MicroFrontend().process(ints)
+            else:
+                options: dict[str, Any] = {
+                    "sr": 16000,
+                    "n_fft": 512,
+                    "hop_length": 160,
+                    "win_length": 400,
+                }
+                if kind == "mfcc":
+                    result = _dsp.mfcc(y=mono, n_mfcc=13, n_mels=40, **options).T
+                else:
+                    mel = _dsp.melspectrogram(y=mono, n_mels=40, **options)
+                    result = _dsp.power_to_db(mel).T
+        except EdgekitError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(
+            f"{wav}: {len(mono) / 16000:.2f} s -> {result.shape[0]} frames x {result.shape[1]} "
+            f"{kind} features ({result.dtype}), min {result.min():.4g}, max {result.max():.4g}"
+        )
+        if out:
+            np.save(out, result)
+            click.echo(f"saved to {out}")
 
 
 # --- codec commands ------------------------------------------------------------
