@@ -23,7 +23,7 @@ _MISSING_CLI = 'the edgekit command needs the "cli" extra: pip install "edgekit[
 BACKENDS: dict[str, tuple[tuple[str, str], ...]] = {
     "scan": (("zeroconf", "mdns"), ("bleak", "ble")),
     "infer": (("onnxruntime", "onnx"), ("ai_edge_litert", "litert")),
-    "dsp": (("rocket_fft", "fft"),),
+    "dsp": (),
     "codec": (),
     "sync": (
         ("nats", "nats"),
