@@ -1,0 +1,568 @@
+"""Numba kernels of the codec layer: bit packing, delta transforms, Huffman, ALP, gear hashing.
+
+All integer arithmetic is done on ``uint64`` so that it wraps modulo 2**64 (exactly what
+the format specifies); signed order is obtained by flipping the sign bit (``u ^ SIGN``).
+Kernels that read untrusted bytes never index out of bounds: callers validate sizes first,
+and the bit readers stop at the end of their buffer and report an error code instead.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from edgekit._jit import njit
+
+SIGN = np.uint64(0x8000000000000000)
+ONE = np.uint64(1)
+ZERO = np.uint64(0)
+ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+#: 10**k (exact for k <= 22) and the doubles nearest to 10**-k, for ALP.
+F10 = np.array([float(10**k) for k in range(23)], dtype=np.float64)
+IF10 = np.array([float(f"1e-{k}") for k in range(23)], dtype=np.float64)
+#: ALP rounds with this constant: (y + M) - M is y rounded half-to-even for |y| < 2**51.
+ALP_MAGIC = float(2**52 + 2**51)
+ALP_LIMIT = float(2**51)
+
+HUFF_NSYM = 130
+HUFF_MAXLEN = 12
+
+
+@njit
+def bitlen(u):
+    """Number of significant bits of a uint64 (0 for 0)."""
+    n = 0
+    while u != ZERO:
+        u >>= ONE
+        n += 1
+    return n
+
+
+@njit
+def _mask(w):
+    if w >= 64:
+        return ALL
+    return (ONE << np.uint64(w)) - ONE
+
+
+# --- statistics for the integer scheme chooser ------------------------------------------
+
+
+@njit
+def int_stats(u):
+    """Signed-order (min, max) of values, deltas and deltas-of-deltas, as sign-flipped uint64.
+
+    Returns an array of 6 uint64: vmin, vmax, dmin, dmax, ddmin, ddmax (sign-flipped, so
+    unsigned order is signed order). Missing orders (too few values) give min=max=0.
+    """
+    n = u.size
+    out = np.zeros(6, dtype=np.uint64)
+    if n == 0:
+        return out
+    vmin = ALL
+    vmax = ZERO
+    dmin = ALL
+    dmax = ZERO
+    ddmin = ALL
+    ddmax = ZERO
+    prev = ZERO
+    prevd = ZERO
+    for i in range(n):
+        x = u[i]
+        s = x ^ SIGN
+        vmin = min(vmin, s)
+        vmax = max(vmax, s)
+        if i >= 1:
+            d = x - prev
+            sd = d ^ SIGN
+            dmin = min(dmin, sd)
+            dmax = max(dmax, sd)
+            if i >= 2:
+                dd = (d - prevd) ^ SIGN
+                ddmin = min(ddmin, dd)
+                ddmax = max(ddmax, dd)
+            prevd = d
+        prev = x
+    out[0] = vmin
+    out[1] = vmax
+    if n >= 2:
+        out[2] = dmin
+        out[3] = dmax
+    if n >= 3:
+        out[4] = ddmin
+        out[5] = ddmax
+    return out
+
+
+@njit
+def residuals(u, order):
+    """Order-``order`` differences of ``u`` (wrapping), ``u.size - order`` values."""
+    n = u.size
+    if order == 0:
+        return u.copy()
+    d = np.empty(max(n - 1, 0), dtype=np.uint64)
+    for i in range(1, n):
+        d[i - 1] = u[i] - u[i - 1]
+    if order == 1:
+        return d
+    dd = np.empty(max(n - 2, 0), dtype=np.uint64)
+    for i in range(1, n - 1):
+        dd[i - 1] = d[i] - d[i - 1]
+    return dd
+
+
+# --- bit packing ----------------------------------------------------------------------
+
+
+@njit
+def pack_residuals(u, order, base, w):
+    """Pack order-``order`` residuals of ``u`` minus ``base`` (wrapping) into ``w``-bit lanes.
+
+    Values are laid LSB-first into little-endian uint64 words; value ``i`` occupies bits
+    ``i*w .. i*w+w-1`` of the concatenated words.
+    """
+    n = u.size - order
+    if n < 0:
+        n = 0
+    nwords = (n * w + 63) // 64
+    words = np.zeros(nwords, dtype=np.uint64)
+    if w == 0 or n == 0:
+        return words
+    uw = np.uint64(w)
+    bit = 0
+    prev = ZERO
+    prevd = ZERO
+    if order >= 1:
+        prev = u[0]
+    if order == 2 and u.size >= 2:
+        prevd = u[1] - u[0]
+        prev = u[1]
+    for i in range(n):
+        x = u[i + order]
+        if order == 0:
+            v = x - base
+        elif order == 1:
+            v = (x - prev) - base
+            prev = x
+        else:
+            d = x - prev
+            v = (d - prevd) - base
+            prevd = d
+            prev = x
+        wi = bit >> 6
+        off = np.uint64(bit & 63)
+        words[wi] |= v << off
+        if (bit & 63) + w > 64:
+            words[wi + 1] |= v >> (np.uint64(64) - off)
+        bit += w
+    _ = uw
+    return words
+
+
+@njit
+def unpack_residuals(words, n, order, w, base, first, firstd, out):
+    """Inverse of :func:`pack_residuals`: writes ``n + order`` values into ``out``.
+
+    The caller has checked ``words.size * 64 >= n * w`` and ``out.size == n + order``.
+    """
+    mask = _mask(w)
+    bit = 0
+    if order >= 1:
+        out[0] = first
+    if order == 2:
+        out[1] = first + firstd
+    prev = first
+    prevd = firstd
+    if order == 2:
+        prev = first + firstd
+    for i in range(n):
+        if w == 0:
+            v = ZERO
+        else:
+            wi = bit >> 6
+            off = np.uint64(bit & 63)
+            v = words[wi] >> off
+            if (bit & 63) + w > 64:
+                v |= words[wi + 1] << (np.uint64(64) - off)
+            v &= mask
+            bit += w
+        v += base
+        if order == 0:
+            out[i] = v
+        elif order == 1:
+            prev = prev + v
+            out[i + 1] = prev
+        else:
+            prevd = prevd + v
+            prev = prev + prevd
+            out[i + 2] = prev
+    return out
+
+
+@njit
+def pack_plain(v, w):
+    """Pack uint64 values (already below 2**w) into ``w``-bit lanes (same layout as above)."""
+    n = v.size
+    words = np.zeros((n * w + 63) // 64, dtype=np.uint64)
+    if w == 0:
+        return words
+    bit = 0
+    for i in range(n):
+        wi = bit >> 6
+        off = np.uint64(bit & 63)
+        words[wi] |= v[i] << off
+        if (bit & 63) + w > 64:
+            words[wi + 1] |= v[i] >> (np.uint64(64) - off)
+        bit += w
+    return words
+
+
+@njit
+def unpack_plain(words, n, w, out):
+    """Inverse of :func:`pack_plain` into ``out[:n]``; the caller checked the sizes."""
+    mask = _mask(w)
+    bit = 0
+    for i in range(n):
+        if w == 0:
+            out[i] = ZERO
+            continue
+        wi = bit >> 6
+        off = np.uint64(bit & 63)
+        v = words[wi] >> off
+        if (bit & 63) + w > 64:
+            v |= words[wi + 1] << (np.uint64(64) - off)
+        out[i] = v & mask
+        bit += w
+    return out
+
+
+# --- Huffman stage over zigzag residuals ------------------------------------------------
+
+
+@njit
+def _symbol(z):
+    """Symbol and extra-bit count of a zigzag value (see the format spec)."""
+    if z < np.uint64(8):
+        return np.int64(z), 0
+    L = bitlen(z)
+    sub = np.int64((z >> np.uint64(L - 2)) & ONE)
+    return 8 + (L - 4) * 2 + sub, L - 2
+
+
+@njit
+def zigzag_centered(r, center):
+    """zigzag(r - center) with wrapping, as uint64."""
+    n = r.size
+    z = np.empty(n, dtype=np.uint64)
+    for i in range(n):
+        d = r[i] - center
+        # zigzag: (d << 1) ^ (d >> 63 arithmetic)
+        if d & SIGN:
+            z[i] = ((d << ONE) ^ ALL)
+        else:
+            z[i] = d << ONE
+    return z
+
+
+@njit
+def symbol_histogram(z):
+    """Counts of each of the HUFF_NSYM symbols and the total number of extra bits per symbol."""
+    counts = np.zeros(HUFF_NSYM, dtype=np.int64)
+    for i in range(z.size):
+        s, _e = _symbol(z[i])
+        counts[s] += 1
+    return counts
+
+
+@njit
+def huff_encode(z, codes, lens):
+    """Encode zigzag values: per value its symbol's code (LSB-first) then its extra bits."""
+    n = z.size
+    # Worst case: 12 bits of code + 62 extra bits per value.
+    out = np.zeros(n * 10 + 16, dtype=np.uint8)
+    acc = ZERO
+    nacc = 0
+    pos = 0
+    for i in range(n):
+        zi = z[i]
+        s, e = _symbol(zi)
+        acc |= np.uint64(codes[s]) << np.uint64(nacc)
+        nacc += lens[s]
+        while nacc >= 8:
+            out[pos] = np.uint8(acc & np.uint64(0xFF))
+            pos += 1
+            acc >>= np.uint64(8)
+            nacc -= 8
+        if e > 0:
+            extra = zi & _mask(e)
+            k = 0
+            while k < e:
+                take = min(e - k, 32)
+                part = (extra >> np.uint64(k)) & _mask(take)
+                acc |= part << np.uint64(nacc)
+                nacc += take
+                k += take
+                while nacc >= 8:
+                    out[pos] = np.uint8(acc & np.uint64(0xFF))
+                    pos += 1
+                    acc >>= np.uint64(8)
+                    nacc -= 8
+    nbits = pos * 8 + nacc
+    if nacc > 0:
+        out[pos] = np.uint8(acc & np.uint64(0xFF))
+        pos += 1
+    return out[:pos], nbits
+
+
+@njit
+def huff_decode(buf, nbits, n, table_sym, table_len, out):
+    """Decode ``n`` zigzag values from ``buf``; returns 0, or -1 when the stream is bad.
+
+    ``table_*`` have ``2**HUFF_MAXLEN`` entries indexed by the next 12 stream bits; a
+    length of 0 marks an unused code. Reads past the buffer see zero bits; the caller
+    checks nothing beyond ``nbits`` was consumed through the return value.
+    """
+    size = buf.size
+    acc = ZERO
+    nacc = 0
+    pos = 0
+    used = 0
+    tmask = np.uint64((1 << HUFF_MAXLEN) - 1)
+    for i in range(n):
+        while nacc <= 56:
+            if pos < size:
+                acc |= np.uint64(buf[pos]) << np.uint64(nacc)
+            pos += 1
+            nacc += 8
+        t = np.int64(acc & tmask)
+        ln = table_len[t]
+        if ln == 0:
+            return -1
+        s = np.int64(table_sym[t])
+        acc >>= np.uint64(ln)
+        nacc -= ln
+        used += ln
+        if s < 8:
+            out[i] = np.uint64(s)
+            continue
+        L = (s - 8) // 2 + 4
+        e = L - 2
+        top = np.uint64(2 | ((s - 8) & 1))
+        extra = ZERO
+        k = 0
+        while k < e:
+            take = min(e - k, 32)
+            while nacc < take:
+                if pos < size:
+                    acc |= np.uint64(buf[pos]) << np.uint64(nacc)
+                pos += 1
+                nacc += 8
+            extra |= (acc & _mask(take)) << np.uint64(k)
+            acc >>= np.uint64(take)
+            nacc -= take
+            k += take
+        used += e
+        out[i] = (top << np.uint64(e)) | extra
+        if used > nbits:
+            return -1
+    if used > nbits:
+        return -1
+    return 0
+
+
+@njit
+def unzigzag_integrate(z, order, center, first, firstd, out):
+    """Undo zigzag and centering, then integrate ``order`` times into ``out`` (n + order)."""
+    n = z.size
+    if order >= 1:
+        out[0] = first
+    if order == 2:
+        out[1] = first + firstd
+    prev = first
+    prevd = firstd
+    if order == 2:
+        prev = first + firstd
+    for i in range(n):
+        zi = z[i]
+        if zi & ONE:
+            r = (zi >> ONE) ^ ALL
+        else:
+            r = zi >> ONE
+        r += center
+        if order == 0:
+            out[i] = r
+        elif order == 1:
+            prev = prev + r
+            out[i + 1] = prev
+        else:
+            prevd = prevd + r
+            prev = prev + prevd
+            out[i + 2] = prev
+    return out
+
+
+# --- ALP --------------------------------------------------------------------------------
+
+
+@njit
+def _alp_ok(x, e, f, probe):
+    """ALP-encode one float; returns (ok, integer)."""
+    y = np.float64(x) * F10[e] * IF10[f]
+    if not (abs(y) < ALP_LIMIT):
+        return False, np.int64(0)
+    r = (y + ALP_MAGIC) - ALP_MAGIC
+    k = np.int64(r)
+    probe[0] = np.float64(k) * F10[f] * IF10[e]
+    d = probe[0]
+    if d != x:
+        return False, k
+    if x == 0 and math.copysign(1.0, x) < 0:
+        return False, k
+    return True, k
+
+
+@njit
+def alp_search(sample, emax, probe):
+    """Best (e, f) on a sample: fewest estimated bits (bit width * n + 96 * exceptions)."""
+    n = sample.size
+    best_e = 0
+    best_f = 0
+    best_cost = np.int64(1) << 62
+    for e in range(emax + 1):
+        for f in range(e + 1):
+            nexc = 0
+            lo = np.int64(1) << 62
+            hi = -(np.int64(1) << 62)
+            for i in range(n):
+                ok, k = _alp_ok(sample[i], e, f, probe)
+                if ok:
+                    lo = min(lo, k)
+                    hi = max(hi, k)
+                else:
+                    nexc += 1
+            if nexc == n:
+                continue
+            w = bitlen(np.uint64(hi - lo))
+            cost = np.int64(w) * n + 96 * nexc
+            if cost < best_cost:
+                best_cost = cost
+                best_e = e
+                best_f = f
+    return best_e, best_f, best_cost
+
+
+@njit
+def alp_encode(x, e, f, probe):
+    """ALP integers of ``x`` (exceptions filled with the previous integer) and exception positions."""
+    n = x.size
+    ints = np.empty(n, dtype=np.int64)
+    pos = np.empty(n, dtype=np.int64)
+    nexc = 0
+    last = np.int64(0)
+    for i in range(n):
+        ok, k = _alp_ok(x[i], e, f, probe)
+        if ok:
+            ints[i] = k
+            last = k
+        else:
+            ints[i] = last
+            pos[nexc] = i
+            nexc += 1
+    return ints, pos[:nexc]
+
+
+@njit
+def alp_decode(ints, e, f, out):
+    """Floats from ALP integers (exceptions are patched by the caller)."""
+    ff = F10[f]
+    ie = IF10[e]
+    for i in range(ints.size):
+        out[i] = np.float64(np.int64(ints[i])) * ff * ie
+    return out
+
+
+# --- gear hashing for content-defined chunking -----------------------------------------------
+
+
+@njit
+def gear_table():
+    """The 256 64-bit gear values: splitmix64 from seed 0x65646765 ("edge")."""
+    table = np.empty(256, dtype=np.uint64)
+    state = np.uint64(0x65646765)
+    for i in range(256):
+        state += np.uint64(0x9E3779B97F4A7C15)
+        z = state
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        table[i] = z ^ (z >> np.uint64(31))
+    return table
+
+
+@njit
+def cdc_cut_points(data, gear, min_size, avg_size, max_size, mask_s, mask_l):
+    """FastCDC boundaries with normalized chunking: ends of chunks (exclusive offsets)."""
+    n = data.size
+    cuts = np.empty(n // max(min_size, 1) + 2, dtype=np.int64)
+    ncut = 0
+    start = 0
+    while start < n:
+        remaining = n - start
+        if remaining <= min_size:
+            cuts[ncut] = n
+            ncut += 1
+            break
+        end = start + min(remaining, max_size)
+        normal = start + min(remaining, avg_size)
+        h = ZERO
+        i = start + min_size
+        cut = end
+        found = False
+        while i < normal:
+            h = (h << ONE) + gear[data[i]]
+            if (h & mask_s) == ZERO:
+                cut = i + 1
+                found = True
+                break
+            i += 1
+        if not found:
+            while i < end:
+                h = (h << ONE) + gear[data[i]]
+                if (h & mask_l) == ZERO:
+                    cut = i + 1
+                    break
+                i += 1
+        cuts[ncut] = cut
+        ncut += 1
+        start = cut
+    return cuts[:ncut]
+
+
+def warmup() -> None:
+    """Compile every kernel once on tiny inputs of each dtype the public API uses."""
+    from edgekit.codec.series import compress, decompress
+
+    for dtype in (
+        np.int8,
+        np.int16,
+        np.int32,
+        np.int64,
+        np.uint8,
+        np.uint16,
+        np.uint32,
+        np.uint64,
+        np.float32,
+        np.float64,
+    ):
+        x = (np.arange(40) * 3 % 7).astype(dtype)
+        decompress(compress(x))
+    rng = np.random.default_rng(0)
+    decompress(compress(np.cumsum(rng.integers(-3, 4, 600))))
+    decompress(compress(rng.standard_normal(300)))
+    decompress(compress(np.round(rng.standard_normal(300), 2)))
+    decompress(compress(np.round(rng.standard_normal(300), 2).astype(np.float32)))
+    from edgekit.codec.blob import diff, patch, signature
+
+    old = rng.integers(0, 256, 5000, dtype=np.uint8).tobytes()
+    patch(old, diff(signature(old), old[:100] + b"x" + old[100:]))

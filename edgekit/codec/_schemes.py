@@ -1,0 +1,345 @@
+"""Block schemes of the series frame: choosing, encoding and decoding one block.
+
+Integer lanes are ``uint64`` (signed dtypes sign-extended, unsigned zero-extended);
+floats are handled by ALP, ALP_RD or byte-shuffle + LZ4. Scheme ids and payload
+layouts are specified in ``docs/codec-format.md``.
+"""
+
+from __future__ import annotations
+
+import struct
+from functools import cache
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from edgekit.codec import _huffman
+from edgekit.codec._frame import Reader
+
+RAW, FOR, DELTA, DOD, HUFF, ALP, ALP_RD, SHUFFLE_LZ4 = range(8)
+SCHEME_NAMES = {
+    RAW: "raw",
+    FOR: "for",
+    DELTA: "delta",
+    DOD: "delta-of-delta",
+    HUFF: "huffman",
+    ALP: "alp",
+    ALP_RD: "alp-rd",
+    SHUFFLE_LZ4: "shuffle-lz4",
+}
+INT_SCHEMES = (RAW, FOR, DELTA, DOD, HUFF)
+FLOAT_SCHEMES = (RAW, ALP, ALP_RD, SHUFFLE_LZ4)
+ALP_MAX_EXPONENT = 22
+SIGN = 1 << 63
+U64 = np.dtype("<u8")
+
+Array = np.ndarray[Any, Any]
+
+
+@cache
+def kernels() -> ModuleType:
+    """The numba kernels, imported on first use (keeps ``import edgekit.codec`` numba-free)."""
+    from edgekit.codec import _kernels
+
+    return _kernels
+
+
+def _bitlen(value: int) -> int:
+    return int(value).bit_length()
+
+
+def _words(count: int, width: int) -> int:
+    return (count * width + 63) // 64
+
+
+# --- integer lanes --------------------------------------------------------------------------
+
+
+def encode_int_lanes(u: Array, raw_bytes: bytes | None, *, entropy: bool = True) -> tuple[int, bytes]:
+    """Cheapest integer scheme for ``u`` (uint64 lanes); ``raw_bytes`` is the RAW payload."""
+    k = kernels()
+    n = u.size
+    stats = [int(v) for v in k.int_stats(u)]
+    best_scheme = RAW
+    best_size = len(raw_bytes) if raw_bytes is not None else 8 * n
+    best_order = -1
+    widths = {}
+    for order in (0, 1, 2):
+        if n < order or (order and n == 0):
+            continue
+        lo, hi = stats[2 * order], stats[2 * order + 1]
+        width = _bitlen(hi - lo) if n > order else 0
+        widths[order] = width
+        size = 8 * order + 9 + 8 * _words(n - order, width)
+        if size < best_size:
+            best_scheme, best_size, best_order = (FOR, DELTA, DOD)[order], size, order
+    huff: tuple[int, bytes] | None = None
+    if entropy and n >= 64 and widths:
+        order = min(widths, key=lambda o: (widths[o], o))
+        if widths[order] >= 2:
+            huff = _huffman_candidate(u, order, stats)
+            if huff is not None and len(huff[1]) < best_size:
+                return HUFF, huff[1]
+    if best_scheme == RAW:
+        return RAW, raw_bytes if raw_bytes is not None else u.astype(U64).tobytes()
+    order = best_order
+    lo = stats[2 * order] ^ SIGN
+    width = widths[order]
+    words = k.pack_residuals(u, order, np.uint64(lo), width)
+    head = _heads(u, order)
+    return best_scheme, head + struct.pack("<QB", lo, width) + words.astype(U64).tobytes()
+
+
+def _heads(u: Array, order: int) -> bytes:
+    if order == 0:
+        return b""
+    first = int(u[0])
+    if order == 1:
+        return struct.pack("<Q", first)
+    return struct.pack("<QQ", first, (int(u[1]) - first) % (1 << 64))
+
+
+def _huffman_candidate(u: Array, order: int, stats: list[int]) -> tuple[int, bytes] | None:
+    k = kernels()
+    r = k.residuals(u, order)
+    flipped = r ^ np.uint64(SIGN)
+    mid = r.size // 2
+    center = int(np.partition(flipped, mid)[mid]) ^ SIGN
+    z = k.zigzag_centered(r, np.uint64(center))
+    counts = k.symbol_histogram(z)
+    lens = _huffman.code_lengths(counts)
+    bits = int(np.dot(counts, lens + _huffman.EXTRA_BITS))
+    table = _huffman.pack_lengths(lens)
+    size = 1 + 8 * order + 8 + len(table) + 4 + (bits + 7) // 8
+    widths_best = min(_bitlen(stats[2 * o + 1] - stats[2 * o]) for o in range(3) if u.size > o)
+    if size >= 9 + 8 * _words(u.size, widths_best):
+        return None
+    codes = _huffman.canonical_codes(lens)
+    stream, nbits = k.huff_encode(z, codes, lens)
+    payload = (
+        bytes([order])
+        + _heads(u, order)
+        + struct.pack("<Q", center)
+        + table
+        + struct.pack("<I", nbits)
+        + stream.tobytes()
+    )
+    return HUFF, payload
+
+
+def decode_int_lanes(scheme: int, rd: Reader, n: int, dtype: np.dtype[Any]) -> Array:
+    """Decode one block of ``n`` integer lanes (uint64) from the rest of ``rd``."""
+    k = kernels()
+    out = np.empty(n, dtype=np.uint64)
+    if scheme == RAW:
+        raw = rd.array(dtype.str, n, "raw block")
+        if dtype.kind == "f":
+            return raw.view(U64 if dtype.itemsize == 8 else np.dtype("<u4")).astype(np.uint64)
+        return raw.astype(np.int64).view(np.uint64) if dtype.kind == "i" else raw.astype(np.uint64)
+    if scheme in (FOR, DELTA, DOD):
+        order = scheme - FOR
+        if n < order:
+            raise rd.fail(f"{SCHEME_NAMES[scheme]} block needs at least {order} values")
+        first = rd.u64("first value") if order >= 1 else 0
+        firstd = rd.u64("first delta") if order == 2 else 0
+        base = rd.u64("base")
+        width = rd.u8("bit width")
+        if width > 64:
+            raise rd.fail(f"bit width {width} > 64")
+        words = rd.array("<u8", _words(n - order, width), "packed words")
+        k.unpack_residuals(
+            words, n - order, order, width, np.uint64(base), np.uint64(first), np.uint64(firstd), out
+        )
+        return out
+    if scheme == HUFF:
+        order = rd.u8("residual order")
+        if order > 2 or n < order:
+            raise rd.fail(f"bad residual order {order} for {n} values")
+        first = rd.u64("first value") if order >= 1 else 0
+        firstd = rd.u64("first delta") if order == 2 else 0
+        center = rd.u64("center")
+        lo, hi = rd.u8("first symbol"), rd.u8("last symbol")
+        if lo > hi or hi >= _huffman.NSYM:
+            raise rd.fail(f"bad symbol range {lo}..{hi}")
+        packed = rd.take((hi - lo + 2) // 2, "code lengths")
+        lens = np.zeros(_huffman.NSYM, dtype=np.int64)
+        nib = np.frombuffer(packed, dtype=np.uint8)
+        both = np.empty(nib.size * 2, dtype=np.int64)
+        both[0::2] = nib & 15
+        both[1::2] = nib >> 4
+        lens[lo : hi + 1] = both[: hi - lo + 1]
+        if not _huffman.kraft_ok(lens):
+            raise rd.fail("code lengths do not form a prefix code")
+        nbits = rd.u32("stream bits")
+        stream = np.frombuffer(rd.take((nbits + 7) // 8, "huffman stream"), dtype=np.uint8)
+        table_sym, table_len = _huffman.decode_table(lens)
+        z = np.empty(n - order, dtype=np.uint64)
+        if k.huff_decode(stream, nbits, n - order, table_sym, table_len, z) != 0:
+            raise rd.fail("huffman stream is corrupt")
+        k.unzigzag_integrate(z, order, np.uint64(center), np.uint64(first), np.uint64(firstd), out)
+        return out
+    raise rd.fail(f"scheme {scheme} is not an integer scheme")
+
+
+# --- floats ---------------------------------------------------------------------------------
+
+
+def _sample(x: Array, size: int) -> Array:
+    if x.size <= size:
+        return x
+    idx = np.linspace(0, x.size - 1, size).astype(np.int64)
+    return x[idx]
+
+
+def encode_float_block(x: Array, *, entropy: bool = True) -> tuple[int, bytes]:
+    """Cheapest float scheme for the block ``x`` (float32 or float64), chosen by sampling."""
+    k = kernels()
+    n = x.size
+    raw = x.tobytes()
+    itemsize = x.dtype.itemsize
+    probe = np.zeros(1, dtype=x.dtype)
+    emax = 18 if itemsize == 8 else 10
+    sample = _sample(x, 256)
+    e, f, cost = k.alp_search(sample, emax, probe)
+    candidates: list[tuple[int, bytes]] = []
+    alp_estimate = cost * n / max(sample.size, 1) / 8
+    if cost < (1 << 62) and alp_estimate < 0.9 * len(raw):
+        candidates.append(_encode_alp(x, e, f, probe, entropy=entropy))
+    best = min(candidates, key=lambda c: len(c[1]), default=(RAW, raw))
+    if len(best[1]) > 0.6 * len(raw):
+        candidates.append(_encode_alp_rd(x))
+        best = min(candidates, key=lambda c: len(c[1]))
+        if len(best[1]) > 0.6 * len(raw):
+            candidates.append(_encode_shuffle_lz4(x))
+            best = min(candidates, key=lambda c: len(c[1]))
+    if len(best[1]) >= len(raw):
+        return RAW, raw
+    return best
+
+
+def _encode_alp(x: Array, e: int, f: int, probe: Array, *, entropy: bool) -> tuple[int, bytes]:
+    k = kernels()
+    ints, positions = k.alp_encode(x, e, f, probe)
+    u = ints.view(np.uint64)
+    scheme, payload = encode_int_lanes(u, None, entropy=entropy)
+    head = struct.pack("<BBI", e, f, positions.size)
+    exc = positions.astype("<u2").tobytes() + x[positions].tobytes()
+    return ALP, head + exc + bytes([scheme]) + payload
+
+
+def _encode_alp_rd(x: Array) -> tuple[int, bytes]:
+    k = kernels()
+    total = x.dtype.itemsize * 8
+    bits = x.view(np.uint64 if total == 64 else np.uint32).astype(np.uint64)
+    sample = _sample(bits, 256)
+    best: tuple[int, int] | None = None
+    for right in range(total - 16, total):
+        left = sample >> np.uint64(right)
+        values, counts = np.unique(left, return_counts=True)
+        order = np.argsort(-counts, kind="stable")[:8]
+        covered = int(counts[order].sum())
+        dict_bits = _bitlen(max(order.size - 1, 0))
+        cost = sample.size * (right + dict_bits) + (sample.size - covered) * 32
+        if best is None or cost < best[0]:
+            best = (cost, right)
+    assert best is not None
+    right = best[1]
+    left = bits >> np.uint64(right)
+    values, counts = np.unique(left, return_counts=True)
+    dictionary = values[np.argsort(-counts, kind="stable")[:8]]
+    dict_bits = _bitlen(max(dictionary.size - 1, 0))
+    lookup_order = np.argsort(dictionary)
+    sorted_dict = dictionary[lookup_order]
+    where = np.searchsorted(sorted_dict, left)
+    where = np.minimum(where, sorted_dict.size - 1)
+    hit = sorted_dict[where] == left
+    idx = np.where(hit, lookup_order[where], 0).astype(np.uint64)
+    exc_pos = np.flatnonzero(~hit)
+    rights = bits & np.uint64((1 << right) - 1)
+    payload = (
+        struct.pack("<BB", right, dictionary.size)
+        + dictionary.astype("<u2").tobytes()
+        + struct.pack("<I", exc_pos.size)
+        + exc_pos.astype("<u2").tobytes()
+        + left[exc_pos].astype("<u2").tobytes()
+        + k.pack_plain(idx, dict_bits).astype(U64).tobytes()
+        + k.pack_plain(rights, right).astype(U64).tobytes()
+    )
+    return ALP_RD, payload
+
+
+def _encode_shuffle_lz4(x: Array) -> tuple[int, bytes]:
+    import lz4.block
+
+    shuffled = x.view(np.uint8).reshape(x.size, x.dtype.itemsize).T.tobytes()
+    return SHUFFLE_LZ4, lz4.block.compress(shuffled, store_size=False)
+
+
+def decode_float_block(scheme: int, rd: Reader, n: int, dtype: np.dtype[Any], out: Array) -> None:
+    """Decode one float block of ``n`` values into ``out`` (a slice of the result)."""
+    k = kernels()
+    itemsize = dtype.itemsize
+    if scheme == RAW:
+        out[:] = rd.array(dtype.str, n, "raw block")
+        return
+    if scheme == ALP:
+        e, f = rd.u8("alp exponent"), rd.u8("alp factor")
+        if e > ALP_MAX_EXPONENT or f > ALP_MAX_EXPONENT:
+            raise rd.fail(f"alp exponent/factor {e}/{f} out of range")
+        nexc = rd.u32("exception count")
+        if nexc > n:
+            raise rd.fail(f"{nexc} exceptions in a block of {n}")
+        positions = rd.array("<u2", nexc, "exception positions")
+        values = rd.array(dtype.str, nexc, "exception values")
+        if nexc and int(positions.max()) >= n:
+            raise rd.fail("exception position out of the block")
+        inner = rd.u8("alp integer scheme")
+        if inner not in INT_SCHEMES:
+            raise rd.fail(f"bad alp integer scheme {inner}")
+        lanes = decode_int_lanes(inner, rd, n, np.dtype("<i8"))
+        k.alp_decode(lanes.view(np.int64), e, f, out)
+        out[positions] = values
+        return
+    if scheme == ALP_RD:
+        total = itemsize * 8
+        right = rd.u8("right bits")
+        dsize = rd.u8("dictionary size")
+        if not total - 16 <= right < total or not 1 <= dsize <= 8:
+            raise rd.fail(f"bad alp_rd parameters right={right} dictionary={dsize}")
+        dictionary = rd.array("<u2", dsize, "dictionary").astype(np.uint64)
+        nexc = rd.u32("exception count")
+        if nexc > n:
+            raise rd.fail(f"{nexc} exceptions in a block of {n}")
+        positions = rd.array("<u2", nexc, "exception positions")
+        lefts = rd.array("<u2", nexc, "exception left parts").astype(np.uint64)
+        if nexc and int(positions.max()) >= n:
+            raise rd.fail("exception position out of the block")
+        dict_bits = _bitlen(dsize - 1)
+        idx_words = rd.array("<u8", _words(n, dict_bits), "dictionary indices")
+        right_words = rd.array("<u8", _words(n, right), "right parts")
+        idx = k.unpack_plain(idx_words, n, dict_bits, np.empty(n, dtype=np.uint64))
+        if n and int(idx.max()) >= dsize:
+            raise rd.fail("dictionary index out of range")
+        rights = k.unpack_plain(right_words, n, right, np.empty(n, dtype=np.uint64))
+        left = dictionary[idx]
+        left[positions] = lefts
+        if np.any(left >> np.uint64(total - right)):
+            raise rd.fail("left part wider than the word")
+        bits = (left << np.uint64(right)) | rights
+        out[:] = bits.astype(np.uint64 if itemsize == 8 else np.uint32).view(dtype)
+        return
+    if scheme == SHUFFLE_LZ4:
+        import lz4.block
+
+        payload = bytes(rd.take(rd.remaining, "lz4 payload"))
+        try:
+            raw = lz4.block.decompress(payload, uncompressed_size=n * itemsize)
+        except Exception as exc:  # lz4 raises LZ4BlockError; translate any failure
+            raise rd.fail(f"lz4 payload does not decode: {exc}") from exc
+        if len(raw) != n * itemsize:
+            raise rd.fail("lz4 payload has the wrong length")
+        planes = np.frombuffer(raw, dtype=np.uint8).reshape(itemsize, n)
+        out[:] = planes.T.copy().view(dtype).reshape(n)
+        return
+    raise rd.fail(f"scheme {scheme} is not a float scheme")
