@@ -18,13 +18,9 @@ MAXLEN = 12
 
 def code_lengths(counts: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """Huffman code lengths (at most MAXLEN bits) for symbol counts; 0 for unused symbols."""
-    counts = counts.astype(np.int64).copy()
-    while True:
-        lens = _huffman_lengths(counts)
-        if lens.max(initial=0) <= MAXLEN:
-            return lens
-        nonzero = counts > 0
-        counts[nonzero] = (counts[nonzero] + 1) // 2  # flatten and retry
+    from edgekit.codec._kernels import huff_lengths
+
+    return huff_lengths(counts.astype(np.int64), MAXLEN)  # type: ignore[no-any-return]
 
 
 def _huffman_lengths(counts: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -60,6 +56,13 @@ def kraft_ok(lens: np.ndarray[Any, Any]) -> bool:
 
 def canonical_codes(lens: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """Canonical codes (by length, then symbol), bit-reversed for an LSB-first stream."""
+    from edgekit.codec._kernels import huff_codes
+
+    return huff_codes(lens, MAXLEN)  # type: ignore[no-any-return]
+
+
+def _canonical_codes_py(lens: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Pure-Python version of :func:`canonical_codes` (reference)."""
     codes = np.zeros(NSYM, dtype=np.uint64)
     code = 0
     prev_len = 0
@@ -82,9 +85,18 @@ def _reverse(code: int, length: int) -> int:
 
 def decode_table(lens: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """(symbol, length) for each of the 2**MAXLEN next-bit patterns; length 0 = invalid code."""
+    from edgekit.codec._kernels import huff_table
+
+    return huff_table(lens, MAXLEN)  # type: ignore[no-any-return]
+
+
+def _decode_table_py(
+    lens: np.ndarray[Any, Any],
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Pure-Python version of :func:`decode_table` (reference)."""
     table_sym = np.zeros(1 << MAXLEN, dtype=np.uint8)
     table_len = np.zeros(1 << MAXLEN, dtype=np.int64)
-    codes = canonical_codes(lens)
+    codes = _canonical_codes_py(lens)
     for sym in np.flatnonzero(lens):
         length = int(lens[sym])
         start = int(codes[sym])

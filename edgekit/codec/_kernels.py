@@ -277,65 +277,207 @@ def symbol_histogram(z):
 
 
 @njit
+def _lengths_once(counts, lens):
+    """Plain Huffman code lengths (O(nsym**2) merging, fine for 130 symbols)."""
+    nsym = counts.size
+    total = 2 * nsym
+    weight = np.zeros(total, dtype=np.int64)
+    parent = np.full(total, -1, dtype=np.int64)
+    alive = np.zeros(total, dtype=np.bool_)
+    nalive = 0
+    for s in range(nsym):
+        lens[s] = 0
+        if counts[s] > 0:
+            weight[s] = counts[s]
+            alive[s] = True
+            nalive += 1
+    if nalive == 0:
+        return
+    if nalive == 1:
+        for s in range(nsym):
+            if alive[s]:
+                lens[s] = 1
+        return
+    nxt = nsym
+    while nalive > 1:
+        a = -1
+        b = -1
+        for i in range(nxt):
+            if alive[i]:
+                if a < 0 or weight[i] < weight[a]:
+                    b = a
+                    a = i
+                elif b < 0 or weight[i] < weight[b]:
+                    b = i
+        alive[a] = False
+        alive[b] = False
+        weight[nxt] = weight[a] + weight[b]
+        parent[a] = nxt
+        parent[b] = nxt
+        alive[nxt] = True
+        nxt += 1
+        nalive -= 1
+    for s in range(nsym):
+        if counts[s] > 0:
+            d = 0
+            j = s
+            while parent[j] >= 0:
+                j = parent[j]
+                d += 1
+            lens[s] = d
+
+
+@njit
+def huff_lengths(counts, maxlen):
+    """Huffman code lengths limited to ``maxlen`` bits (counts are halved until they fit)."""
+    c = counts.copy()
+    lens = np.zeros(counts.size, dtype=np.int64)
+    while True:
+        _lengths_once(c, lens)
+        if lens.max() <= maxlen:
+            return lens
+        for s in range(c.size):
+            if c[s] > 0:
+                c[s] = (c[s] + 1) // 2
+
+
+@njit
+def huff_codes(lens, maxlen):
+    """Canonical codes (by length, then symbol), bit-reversed for an LSB-first stream."""
+    nsym = lens.size
+    codes = np.zeros(nsym, dtype=np.int64)
+    code = 0
+    for length in range(1, maxlen + 1):
+        code <<= 1
+        for s in range(nsym):
+            if lens[s] == length:
+                rev = 0
+                c = code
+                for _ in range(length):
+                    rev = (rev << 1) | (c & 1)
+                    c >>= 1
+                codes[s] = rev
+                code += 1
+    return codes
+
+
+@njit
+def huff_table(lens, maxlen):
+    """Decode table: symbol and length for every ``maxlen``-bit pattern (length 0 = invalid)."""
+    codes = huff_codes(lens, maxlen)
+    size = 1 << maxlen
+    table_sym = np.zeros(size, dtype=np.uint8)
+    table_len = np.zeros(size, dtype=np.int64)
+    for s in range(lens.size):
+        ln = lens[s]
+        if ln > 0:
+            j = codes[s]
+            while j < size:
+                table_sym[j] = s
+                table_len[j] = ln
+                j += 1 << ln
+    return table_sym, table_len
+
+
+@njit
 def huff_encode(z, codes, lens):
-    """Encode zigzag values: per value its symbol's code (LSB-first) then its extra bits."""
+    """Encode zigzag values: per value its symbol's code (LSB-first) then its extra bits.
+
+    Returns the stream bytes and its length in bits.
+    """
     n = z.size
-    # Worst case: 12 bits of code + 62 extra bits per value.
+    # Worst case: 12 bits of code + 62 extra bits per value, plus slack for 4-byte writes.
     out = np.zeros(n * 10 + 16, dtype=np.uint8)
     acc = ZERO
     nacc = 0
     pos = 0
+    m32 = np.uint64(0xFFFFFFFF)
     for i in range(n):
         zi = z[i]
         s, e = _symbol(zi)
         acc |= np.uint64(codes[s]) << np.uint64(nacc)
         nacc += lens[s]
-        while nacc >= 8:
-            out[pos] = np.uint8(acc & np.uint64(0xFF))
-            pos += 1
-            acc >>= np.uint64(8)
-            nacc -= 8
         if e > 0:
             extra = zi & _mask(e)
-            k = 0
-            while k < e:
-                take = min(e - k, 32)
-                part = (extra >> np.uint64(k)) & _mask(take)
-                acc |= part << np.uint64(nacc)
-                nacc += take
-                k += take
-                while nacc >= 8:
-                    out[pos] = np.uint8(acc & np.uint64(0xFF))
-                    pos += 1
-                    acc >>= np.uint64(8)
-                    nacc -= 8
+            if e > 32:
+                # flush first so the two halves fit
+                if nacc >= 32:
+                    w = acc & m32
+                    out[pos] = np.uint8(w & np.uint64(0xFF))
+                    out[pos + 1] = np.uint8((w >> np.uint64(8)) & np.uint64(0xFF))
+                    out[pos + 2] = np.uint8((w >> np.uint64(16)) & np.uint64(0xFF))
+                    out[pos + 3] = np.uint8(w >> np.uint64(24))
+                    pos += 4
+                    acc >>= np.uint64(32)
+                    nacc -= 32
+                acc |= (extra & m32) << np.uint64(nacc)
+                nacc += 32
+                extra >>= np.uint64(32)
+                e -= 32
+            if nacc >= 32:
+                w = acc & m32
+                out[pos] = np.uint8(w & np.uint64(0xFF))
+                out[pos + 1] = np.uint8((w >> np.uint64(8)) & np.uint64(0xFF))
+                out[pos + 2] = np.uint8((w >> np.uint64(16)) & np.uint64(0xFF))
+                out[pos + 3] = np.uint8(w >> np.uint64(24))
+                pos += 4
+                acc >>= np.uint64(32)
+                nacc -= 32
+            acc |= extra << np.uint64(nacc)
+            nacc += e
+        if nacc >= 32:
+            w = acc & m32
+            out[pos] = np.uint8(w & np.uint64(0xFF))
+            out[pos + 1] = np.uint8((w >> np.uint64(8)) & np.uint64(0xFF))
+            out[pos + 2] = np.uint8((w >> np.uint64(16)) & np.uint64(0xFF))
+            out[pos + 3] = np.uint8(w >> np.uint64(24))
+            pos += 4
+            acc >>= np.uint64(32)
+            nacc -= 32
     nbits = pos * 8 + nacc
-    if nacc > 0:
+    while nacc > 0:
         out[pos] = np.uint8(acc & np.uint64(0xFF))
         pos += 1
+        acc >>= np.uint64(8)
+        nacc -= 8
     return out[:pos], nbits
+
+
+@njit
+def _load64(buf, p):
+    """Little-endian uint64 from 8 bytes at ``p`` (caller guarantees ``p + 8 <= buf.size``)."""
+    v = np.uint64(buf[p])
+    v |= np.uint64(buf[p + 1]) << np.uint64(8)
+    v |= np.uint64(buf[p + 2]) << np.uint64(16)
+    v |= np.uint64(buf[p + 3]) << np.uint64(24)
+    v |= np.uint64(buf[p + 4]) << np.uint64(32)
+    v |= np.uint64(buf[p + 5]) << np.uint64(40)
+    v |= np.uint64(buf[p + 6]) << np.uint64(48)
+    v |= np.uint64(buf[p + 7]) << np.uint64(56)
+    return v
 
 
 @njit
 def huff_decode(buf, nbits, n, table_sym, table_len, out):
     """Decode ``n`` zigzag values from ``buf``; returns 0, or -1 when the stream is bad.
 
-    ``table_*`` have ``2**HUFF_MAXLEN`` entries indexed by the next 12 stream bits; a
-    length of 0 marks an unused code. Reads past the buffer see zero bits; the caller
-    checks nothing beyond ``nbits`` was consumed through the return value.
+    ``buf`` is the stream followed by at least 16 zero bytes of padding. ``table_*`` have
+    ``2**HUFF_MAXLEN`` entries indexed by the next 12 stream bits; a length of 0 marks an
+    unused code. Decoding stops with -1 as soon as more than ``nbits`` bits are consumed,
+    so reads never pass the padding.
     """
-    size = buf.size
+    limit = buf.size - 8
     acc = ZERO
     nacc = 0
     pos = 0
     used = 0
     tmask = np.uint64((1 << HUFF_MAXLEN) - 1)
     for i in range(n):
-        while nacc <= 56:
-            if pos < size:
-                acc |= np.uint64(buf[pos]) << np.uint64(nacc)
-            pos += 1
-            nacc += 8
+        if pos > limit:
+            return -1
+        acc |= _load64(buf, pos) << np.uint64(nacc)
+        pos += (63 - nacc) >> 3
+        nacc |= 56
         t = np.int64(acc & tmask)
         ln = table_len[t]
         if ln == 0:
@@ -346,29 +488,32 @@ def huff_decode(buf, nbits, n, table_sym, table_len, out):
         used += ln
         if s < 8:
             out[i] = np.uint64(s)
-            continue
-        L = (s - 8) // 2 + 4
-        e = L - 2
-        top = np.uint64(2 | ((s - 8) & 1))
-        extra = ZERO
-        k = 0
-        while k < e:
-            take = min(e - k, 32)
-            while nacc < take:
-                if pos < size:
-                    acc |= np.uint64(buf[pos]) << np.uint64(nacc)
-                pos += 1
-                nacc += 8
-            extra |= (acc & _mask(take)) << np.uint64(k)
-            acc >>= np.uint64(take)
-            nacc -= take
-            k += take
-        used += e
-        out[i] = (top << np.uint64(e)) | extra
+        else:
+            e = (s - 8) // 2 + 2
+            top = np.uint64(2 | ((s - 8) & 1))
+            if e <= nacc:
+                extra = acc & _mask(e)
+                acc >>= np.uint64(e)
+                nacc -= e
+            else:
+                # Long extra field: take what is buffered, refill, take the rest.
+                have = nacc
+                extra = acc & _mask(have)
+                acc = ZERO
+                nacc = 0
+                if pos > limit:
+                    return -1
+                acc = _load64(buf, pos)
+                pos += 7
+                nacc = 56
+                rest = e - have
+                extra |= (acc & _mask(rest)) << np.uint64(have)
+                acc >>= np.uint64(rest)
+                nacc -= rest
+            used += e
+            out[i] = (top << np.uint64(e)) | extra
         if used > nbits:
             return -1
-    if used > nbits:
-        return -1
     return 0
 
 
@@ -414,7 +559,7 @@ def _alp_ok(x, e, f, probe):
         return False, np.int64(0)
     r = (y + ALP_MAGIC) - ALP_MAGIC
     k = np.int64(r)
-    probe[0] = np.float64(k) * F10[f] * IF10[e]
+    probe[0] = (np.float64(k) * F10[f]) / F10[e]
     d = probe[0]
     if d != x:
         return False, k
@@ -424,33 +569,53 @@ def _alp_ok(x, e, f, probe):
 
 
 @njit
-def alp_search(sample, emax, probe):
-    """Best (e, f) on a sample: fewest estimated bits (bit width * n + 96 * exceptions)."""
+def alp_search(sample, es, fs, probe):
+    """Best of the candidate (e, f) pairs on a sample: fewest estimated bits.
+
+    The estimate is bit width * n + 96 bits per exception. Returns (e, f, cost); the
+    cost is 2**62 when every candidate fails on every value.
+    """
     n = sample.size
     best_e = 0
     best_f = 0
     best_cost = np.int64(1) << 62
+    for c in range(es.size):
+        e = es[c]
+        f = fs[c]
+        nexc = 0
+        lo = np.int64(1) << 62
+        hi = -(np.int64(1) << 62)
+        for i in range(n):
+            ok, k = _alp_ok(sample[i], e, f, probe)
+            if ok:
+                lo = min(lo, k)
+                hi = max(hi, k)
+            else:
+                nexc += 1
+        if nexc == n:
+            continue
+        w = bitlen(np.uint64(hi - lo))
+        cost = np.int64(w) * n + 96 * nexc
+        if cost < best_cost:
+            best_cost = cost
+            best_e = e
+            best_f = f
+    return best_e, best_f, best_cost
+
+
+@njit
+def alp_rank(sample, emax, probe):
+    """Estimated cost of every (e, f) with f <= e <= emax on a sample, as a 23x23 table."""
+    costs = np.full((23, 23), np.int64(1) << 62, dtype=np.int64)
+    es = np.zeros(1, dtype=np.int64)
+    fs = np.zeros(1, dtype=np.int64)
     for e in range(emax + 1):
         for f in range(e + 1):
-            nexc = 0
-            lo = np.int64(1) << 62
-            hi = -(np.int64(1) << 62)
-            for i in range(n):
-                ok, k = _alp_ok(sample[i], e, f, probe)
-                if ok:
-                    lo = min(lo, k)
-                    hi = max(hi, k)
-                else:
-                    nexc += 1
-            if nexc == n:
-                continue
-            w = bitlen(np.uint64(hi - lo))
-            cost = np.int64(w) * n + 96 * nexc
-            if cost < best_cost:
-                best_cost = cost
-                best_e = e
-                best_f = f
-    return best_e, best_f, best_cost
+            es[0] = e
+            fs[0] = f
+            _e, _f, cost = alp_search(sample, es, fs, probe)
+            costs[e, f] = cost
+    return costs
 
 
 @njit
@@ -477,9 +642,9 @@ def alp_encode(x, e, f, probe):
 def alp_decode(ints, e, f, out):
     """Floats from ALP integers (exceptions are patched by the caller)."""
     ff = F10[f]
-    ie = IF10[e]
+    fe = F10[e]
     for i in range(ints.size):
-        out[i] = np.float64(np.int64(ints[i])) * ff * ie
+        out[i] = (np.float64(np.int64(ints[i])) * ff) / fe
     return out
 
 

@@ -172,8 +172,10 @@ def decode_int_lanes(scheme: int, rd: Reader, n: int, dtype: np.dtype[Any]) -> A
         if not _huffman.kraft_ok(lens):
             raise rd.fail("code lengths do not form a prefix code")
         nbits = rd.u32("stream bits")
-        stream = np.frombuffer(rd.take((nbits + 7) // 8, "huffman stream"), dtype=np.uint8)
-        table_sym, table_len = _huffman.decode_table(lens)
+        raw = rd.take((nbits + 7) // 8, "huffman stream")
+        stream = np.zeros(len(raw) + 16, dtype=np.uint8)
+        stream[: len(raw)] = np.frombuffer(raw, dtype=np.uint8)
+        table_sym, table_len = k.huff_table(lens, _huffman.MAXLEN)
         z = np.empty(n - order, dtype=np.uint64)
         if k.huff_decode(stream, nbits, n - order, table_sym, table_len, z) != 0:
             raise rd.fail("huffman stream is corrupt")
@@ -192,23 +194,57 @@ def _sample(x: Array, size: int) -> Array:
     return x[idx]
 
 
-def encode_float_block(x: Array, *, entropy: bool = True) -> tuple[int, bytes]:
+class FloatPlan:
+    """Frame-level sampling result: the few (e, f) pairs worth trying and the ALP_RD cut."""
+
+    def __init__(self, x: Array) -> None:
+        k = kernels()
+        self.probe = np.zeros(1, dtype=x.dtype)
+        emax = 18 if x.dtype.itemsize == 8 else 10
+        sample = _sample(x, 1024)
+        costs = k.alp_rank(sample, emax, self.probe)
+        flat = np.argsort(costs, axis=None, kind="stable")[:5]
+        ok = costs.ravel()[flat] < (1 << 62)
+        pairs = np.array(np.unravel_index(flat[ok], costs.shape), dtype=np.int64).reshape(2, -1)
+        self.es = np.ascontiguousarray(pairs[0])
+        self.fs = np.ascontiguousarray(pairs[1])
+        self.rd_right = _rd_right(x, sample)
+
+
+def _rd_right(x: Array, sample: Array) -> int:
+    total = x.dtype.itemsize * 8
+    bits = sample.view(np.uint64 if total == 64 else np.uint32).astype(np.uint64)
+    best: tuple[int, int] | None = None
+    for right in range(total - 16, total):
+        left = bits >> np.uint64(right)
+        _values, counts = np.unique(left, return_counts=True)
+        top = np.sort(counts)[::-1][:8]
+        covered = int(top.sum())
+        dict_bits = _bitlen(max(top.size - 1, 0))
+        cost = bits.size * (right + dict_bits) + (bits.size - covered) * 32
+        if best is None or cost < best[0]:
+            best = (cost, right)
+    assert best is not None
+    return best[1]
+
+
+def encode_float_block(x: Array, plan: FloatPlan, *, entropy: bool = True) -> tuple[int, bytes]:
     """Cheapest float scheme for the block ``x`` (float32 or float64), chosen by sampling."""
     k = kernels()
     n = x.size
     raw = x.tobytes()
-    itemsize = x.dtype.itemsize
-    probe = np.zeros(1, dtype=x.dtype)
-    emax = 18 if itemsize == 8 else 10
-    sample = _sample(x, 256)
-    e, f, cost = k.alp_search(sample, emax, probe)
+    probe = plan.probe
+    sample = _sample(x, 128)
+    cost = 1 << 62
+    if plan.es.size:
+        e, f, cost = k.alp_search(sample, plan.es, plan.fs, probe)
     candidates: list[tuple[int, bytes]] = []
     alp_estimate = cost * n / max(sample.size, 1) / 8
     if cost < (1 << 62) and alp_estimate < 0.9 * len(raw):
         candidates.append(_encode_alp(x, e, f, probe, entropy=entropy))
     best = min(candidates, key=lambda c: len(c[1]), default=(RAW, raw))
     if len(best[1]) > 0.6 * len(raw):
-        candidates.append(_encode_alp_rd(x))
+        candidates.append(_encode_alp_rd(x, plan.rd_right))
         best = min(candidates, key=lambda c: len(c[1]))
         if len(best[1]) > 0.6 * len(raw):
             candidates.append(_encode_shuffle_lz4(x))
@@ -228,25 +264,12 @@ def _encode_alp(x: Array, e: int, f: int, probe: Array, *, entropy: bool) -> tup
     return ALP, head + exc + bytes([scheme]) + payload
 
 
-def _encode_alp_rd(x: Array) -> tuple[int, bytes]:
+def _encode_alp_rd(x: Array, right: int) -> tuple[int, bytes]:
     k = kernels()
     total = x.dtype.itemsize * 8
     bits = x.view(np.uint64 if total == 64 else np.uint32).astype(np.uint64)
-    sample = _sample(bits, 256)
-    best: tuple[int, int] | None = None
-    for right in range(total - 16, total):
-        left = sample >> np.uint64(right)
-        values, counts = np.unique(left, return_counts=True)
-        order = np.argsort(-counts, kind="stable")[:8]
-        covered = int(counts[order].sum())
-        dict_bits = _bitlen(max(order.size - 1, 0))
-        cost = sample.size * (right + dict_bits) + (sample.size - covered) * 32
-        if best is None or cost < best[0]:
-            best = (cost, right)
-    assert best is not None
-    right = best[1]
     left = bits >> np.uint64(right)
-    values, counts = np.unique(left, return_counts=True)
+    values, counts = np.unique(_sample(left, 1024), return_counts=True)
     dictionary = values[np.argsort(-counts, kind="stable")[:8]]
     dict_bits = _bitlen(max(dictionary.size - 1, 0))
     lookup_order = np.argsort(dictionary)

@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 #: Values per block (each block picks its own scheme); at most 65536.
-DEFAULT_BLOCK_SIZE = 8192
+DEFAULT_BLOCK_SIZE = 65536
 MAX_BLOCK_SIZE = 65536
 MAX_NDIM = 32
 BLOCK_HEADER = 5  # scheme u8 + payload length u32
@@ -96,12 +96,14 @@ def compress(array: object, *, level: int | None = None, block_size: int = DEFAU
     out += struct.pack("<I", block_size)
     is_float = x.dtype.kind == "f"
     lanes: Array | None = None
+    plan = _schemes.FloatPlan(flat) if is_float and flat.size else None
     if not is_float:
         lanes = flat.astype(np.int64).view(np.uint64) if x.dtype.kind == "i" else flat.astype(np.uint64)
     for start in range(0, flat.size, block_size):
         stop = min(start + block_size, flat.size)
         if is_float:
-            scheme, payload = _schemes.encode_float_block(flat[start:stop], entropy=entropy)
+            assert plan is not None
+            scheme, payload = _schemes.encode_float_block(flat[start:stop], plan, entropy=entropy)
         else:
             assert lanes is not None
             scheme, payload = _schemes.encode_int_lanes(
