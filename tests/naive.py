@@ -5,10 +5,73 @@ One section per layer; each function states what it mirrors.
 
 from __future__ import annotations
 
+import itertools
+
 # --- dsp -----------------------------------------------------------------------
 
 
 # --- codec ---------------------------------------------------------------------
+
+
+def codec_pack_bits(values: list[int], width: int) -> bytes:
+    """Mirrors ``edgekit.codec._kernels.pack_plain``: LSB-first ``width``-bit lanes in u64 words."""
+    acc = 0
+    for i, v in enumerate(values):
+        assert 0 <= v < (1 << width) or width == 0
+        acc |= v << (i * width)
+    nwords = (len(values) * width + 63) // 64
+    return acc.to_bytes(nwords * 8, "little")
+
+
+def codec_zigzag(v: int) -> int:
+    """Mirrors the zigzag map of the Huffman stage for a signed 64-bit value."""
+    return (v << 1) if v >= 0 else ((-v) << 1) - 1
+
+
+def codec_symbol(z: int) -> tuple[int, int]:
+    """Mirrors ``_kernels._symbol``: (symbol, number of extra bits) of a zigzag value."""
+    if z < 8:
+        return z, 0
+    length = z.bit_length()
+    return 8 + (length - 4) * 2 + ((z >> (length - 2)) & 1), length - 2
+
+
+def codec_residuals(values: list[int], order: int) -> list[int]:
+    """Mirrors ``_kernels.residuals``: wrapping order-``order`` differences modulo 2**64."""
+    out = [v % (1 << 64) for v in values]
+    for _ in range(order):
+        out = [(b - a) % (1 << 64) for a, b in itertools.pairwise(out)]
+    return out
+
+
+def codec_alp_decode(k: int, e: int, f: int) -> float:
+    """Mirrors ALP decoding of one value: (k * 10**f) / 10**e in IEEE double arithmetic."""
+    return (float(k) * float(10**f)) / float(10**e)
+
+
+def codec_gear_chunks(data: bytes, min_size: int, avg_size: int, max_size: int) -> list[int]:
+    """Mirrors ``_kernels.cdc_cut_points`` (FastCDC, normalized chunking), byte by byte."""
+    from edgekit.codec import _kernels
+    from edgekit.codec.blob import _masks
+
+    gear = [int(g) for g in _kernels.gear_table()]
+    mask_s, mask_l = _masks(avg_size)
+    cuts, start, n = [], 0, len(data)
+    while start < n:
+        if n - start <= min_size:
+            cuts.append(n)
+            break
+        end = start + min(n - start, max_size)
+        normal = start + min(n - start, avg_size)
+        h, cut = 0, end
+        for i in range(start + min_size, end):
+            h = ((h << 1) + gear[data[i]]) % (1 << 64)
+            if (h & (mask_s if i < normal else mask_l)) == 0:
+                cut = i + 1
+                break
+        cuts.append(cut)
+        start = cut
+    return cuts
 
 
 # --- infer ---------------------------------------------------------------------

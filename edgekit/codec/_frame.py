@@ -57,7 +57,9 @@ def as_bytes(data: object, what: str = "data") -> memoryview:
         return memoryview(data)
     if isinstance(data, memoryview):
         return data.cast("B") if data.format != "B" or data.ndim != 1 else data
-    raise InvalidInputError(f"{what} must be bytes, bytearray or memoryview, not {type(data).__name__}")
+    raise InvalidInputError(
+        f"{what} must be bytes, bytearray or memoryview, not {type(data).__name__}"
+    )
 
 
 def seal(body: bytearray) -> bytes:

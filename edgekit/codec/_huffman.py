@@ -29,9 +29,7 @@ def _huffman_lengths(counts: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     if len(used) == 1:
         lens[used[0]] = 1
         return lens
-    heap: list[tuple[int, int, list[int]]] = [
-        (int(counts[s]), i, [s]) for i, s in enumerate(used)
-    ]
+    heap: list[tuple[int, int, list[int]]] = [(int(counts[s]), i, [s]) for i, s in enumerate(used)]
     heapq.heapify(heap)
     tiebreak = len(heap)
     while len(heap) > 1:

@@ -260,7 +260,7 @@ def zigzag_centered(r, center):
         d = r[i] - center
         # zigzag: (d << 1) ^ (d >> 63 arithmetic)
         if d & SIGN:
-            z[i] = ((d << ONE) ^ ALL)
+            z[i] = (d << ONE) ^ ALL
         else:
             z[i] = d << ONE
     return z
@@ -531,10 +531,7 @@ def unzigzag_integrate(z, order, center, first, firstd, out):
         prev = first + firstd
     for i in range(n):
         zi = z[i]
-        if zi & ONE:
-            r = (zi >> ONE) ^ ALL
-        else:
-            r = zi >> ONE
+        r = zi >> ONE ^ ALL if zi & ONE else zi >> ONE
         r += center
         if order == 0:
             out[i] = r

@@ -56,7 +56,9 @@ def _words(count: int, width: int) -> int:
 # --- integer lanes --------------------------------------------------------------------------
 
 
-def encode_int_lanes(u: Array, raw_bytes: bytes | None, *, entropy: bool = True) -> tuple[int, bytes]:
+def encode_int_lanes(
+    u: Array, raw_bytes: bytes | None, *, entropy: bool = True
+) -> tuple[int, bytes]:
     """Cheapest integer scheme for ``u`` (uint64 lanes); ``raw_bytes`` is the RAW payload."""
     k = kernels()
     n = u.size
@@ -149,7 +151,14 @@ def decode_int_lanes(scheme: int, rd: Reader, n: int, dtype: np.dtype[Any]) -> A
             raise rd.fail(f"bit width {width} > 64")
         words = rd.array("<u8", _words(n - order, width), "packed words")
         k.unpack_residuals(
-            words, n - order, order, width, np.uint64(base), np.uint64(first), np.uint64(firstd), out
+            words,
+            n - order,
+            order,
+            width,
+            np.uint64(base),
+            np.uint64(first),
+            np.uint64(firstd),
+            out,
         )
         return out
     if scheme == HUFF:
@@ -172,9 +181,9 @@ def decode_int_lanes(scheme: int, rd: Reader, n: int, dtype: np.dtype[Any]) -> A
         if not _huffman.kraft_ok(lens):
             raise rd.fail("code lengths do not form a prefix code")
         nbits = rd.u32("stream bits")
-        raw = rd.take((nbits + 7) // 8, "huffman stream")
-        stream = np.zeros(len(raw) + 16, dtype=np.uint8)
-        stream[: len(raw)] = np.frombuffer(raw, dtype=np.uint8)
+        coded = rd.take((nbits + 7) // 8, "huffman stream")
+        stream = np.zeros(len(coded) + 16, dtype=np.uint8)
+        stream[: len(coded)] = np.frombuffer(coded, dtype=np.uint8)
         table_sym, table_len = k.huff_table(lens, _huffman.MAXLEN)
         z = np.empty(n - order, dtype=np.uint64)
         if k.huff_decode(stream, nbits, n - order, table_sym, table_len, z) != 0:

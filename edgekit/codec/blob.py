@@ -80,6 +80,7 @@ def _masks(avg_size: int) -> tuple[int, int]:
     bits = avg_size.bit_length() - 1
     hard = min(bits + 2, 63)
     easy = max(bits - 2, 1)
+
     # Spread the mask bits over the upper part of the hash (the gear hash mixes upward).
     def spread(k: int) -> int:
         mask = 0
@@ -124,7 +125,10 @@ def chunks(
     offsets = np.concatenate([[0], ends[:-1]]).astype(np.int64) if ends.size else ends
     lengths = ends - offsets
     digests = np.array(
-        [xxh3_64(view[o : o + n]) for o, n in zip(offsets.tolist(), lengths.tolist())],
+        [
+            xxh3_64(view[o : o + n])
+            for o, n in zip(offsets.tolist(), lengths.tolist(), strict=False)
+        ],
         dtype=np.uint64,
     )
     return Chunks(offsets, lengths, digests)
@@ -322,11 +326,15 @@ def diff(sig: Signature, new: bytes | bytearray | memoryview) -> Delta:
     found = chunks(view, min_size=sig.min_size, avg_size=sig.avg_size, max_size=sig.max_size)
     old_offsets = np.concatenate([[0], np.cumsum(sig.lengths)[:-1]]).astype(np.int64)
     where: dict[tuple[int, int], int] = {}
-    for off, length, dig in zip(old_offsets.tolist(), sig.lengths.tolist(), sig.digests.tolist()):
+    for off, length, dig in zip(
+        old_offsets.tolist(), sig.lengths.tolist(), sig.digests.tolist(), strict=False
+    ):
         where.setdefault((dig, length), off)
     ops: list[list[int]] = []
     literals = bytearray()
-    for off, length, dig in zip(found.offsets.tolist(), found.lengths.tolist(), found.digests.tolist()):
+    for off, length, dig in zip(
+        found.offsets.tolist(), found.lengths.tolist(), found.digests.tolist(), strict=False
+    ):
         src = where.get((dig, length))
         if src is not None:
             if ops and ops[-1][0] == OP_COPY and ops[-1][1] + ops[-1][2] == src:
@@ -343,7 +351,9 @@ def diff(sig: Signature, new: bytes | bytearray | memoryview) -> Delta:
     return Delta(sig.size, sig.digest, len(view), xxh3_128(view), table, bytes(literals))
 
 
-def patch(old: bytes | bytearray | memoryview, delta: Delta | bytes | bytearray | memoryview) -> bytes:
+def patch(
+    old: bytes | bytearray | memoryview, delta: Delta | bytes | bytearray | memoryview
+) -> bytes:
     """Apply ``delta`` (a :class:`Delta` or its bytes) to ``old`` and return the new blob.
 
     Raises:
@@ -354,7 +364,9 @@ def patch(old: bytes | bytearray | memoryview, delta: Delta | bytes | bytearray 
         delta = Delta.from_bytes(delta)
     view = as_bytes(old, "old")
     if len(view) != delta.base_size or xxh3_128(view) != delta.base_digest:
-        raise InvalidInputError("patch: old is not the base this delta was made against (digest differs)")
+        raise InvalidInputError(
+            "patch: old is not the base this delta was made against (digest differs)"
+        )
     out = bytearray(delta.target_size)
     pos = 0
     lit = 0
@@ -377,4 +389,3 @@ def patch(old: bytes | bytearray | memoryview, delta: Delta | bytes | bytearray 
     if xxh3_128(result) != delta.target_digest:
         raise CorruptDataError("delta: result does not match the target digest")
     return result
-

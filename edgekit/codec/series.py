@@ -65,7 +65,9 @@ def _check_array(array: object) -> Array:
     return np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
 
 
-def compress(array: object, *, level: int | None = None, block_size: int = DEFAULT_BLOCK_SIZE) -> bytes:
+def compress(
+    array: object, *, level: int | None = None, block_size: int = DEFAULT_BLOCK_SIZE
+) -> bytes:
     """Compress a numeric array losslessly into one self-describing frame.
 
     Args:
@@ -86,7 +88,9 @@ def compress(array: object, *, level: int | None = None, block_size: int = DEFAU
     if level not in (None, 1, 2):
         raise InvalidInputError(f"level must be None, 1 or 2, not {level!r}")
     if not isinstance(block_size, int) or not 1 <= block_size <= MAX_BLOCK_SIZE:
-        raise InvalidInputError(f"block_size must be an int in 1..{MAX_BLOCK_SIZE}, not {block_size!r}")
+        raise InvalidInputError(
+            f"block_size must be an int in 1..{MAX_BLOCK_SIZE}, not {block_size!r}"
+        )
     entropy = level != 1
     flat = x.reshape(-1)
     code = CODE_OF_DTYPE[x.dtype.newbyteorder("=")]
@@ -98,7 +102,9 @@ def compress(array: object, *, level: int | None = None, block_size: int = DEFAU
     lanes: Array | None = None
     plan = _schemes.FloatPlan(flat) if is_float and flat.size else None
     if not is_float:
-        lanes = flat.astype(np.int64).view(np.uint64) if x.dtype.kind == "i" else flat.astype(np.uint64)
+        lanes = (
+            flat.astype(np.int64).view(np.uint64) if x.dtype.kind == "i" else flat.astype(np.uint64)
+        )
     for start in range(0, flat.size, block_size):
         stop = min(start + block_size, flat.size)
         if is_float:
@@ -135,7 +141,9 @@ class FrameInfo:
     nbytes: int
 
 
-def _read_header(data: object, max_elements: int | None) -> tuple[Reader, np.dtype[Any], tuple[int, ...], int, int]:
+def _read_header(
+    data: object, max_elements: int | None
+) -> tuple[Reader, np.dtype[Any], tuple[int, ...], int, int]:
     rd = open_frame(data, MAGIC_SERIES, "series frame")
     code = rd.u8("dtype")
     if code not in DTYPE_CODES:
@@ -180,7 +188,9 @@ def decompress(data: bytes | bytearray | memoryview, *, max_elements: int | None
         count = min(block_size, n - start)
         scheme = rd.u8("block scheme")
         length = rd.u32("block length")
-        block = Reader(rd.take(length, "block payload"), 0, f"series frame block {start // block_size}")
+        block = Reader(
+            rd.take(length, "block payload"), 0, f"series frame block {start // block_size}"
+        )
         if is_float:
             if scheme not in _schemes.FLOAT_SCHEMES:
                 raise block.fail(f"scheme {scheme} is not valid for floats")
@@ -258,7 +268,12 @@ def decode_series(data: bytes | bytearray | memoryview) -> tuple[Array, Array]:
     ts = decompress(rd.take(rd.u32("timestamps length"), "timestamps frame"))
     vs = decompress(rd.take(rd.u32("values length"), "values frame"))
     rd.end()
-    if ts.ndim != 1 or ts.dtype.kind not in "iu" or vs.ndim not in (1, 2) or vs.shape[-1] != ts.shape[0]:
+    if (
+        ts.ndim != 1
+        or ts.dtype.kind not in "iu"
+        or vs.ndim not in (1, 2)
+        or vs.shape[-1] != ts.shape[0]
+    ):
         raise CorruptDataError("series record: timestamps and values do not match")
     return ts, np.ascontiguousarray(vs.T)
 
@@ -291,7 +306,9 @@ class SeriesEncoder:
         on_frame: Callable[[bytes], object] | None = None,
     ) -> None:
         if not isinstance(points_per_frame, int) or not 1 <= points_per_frame <= 1 << 24:
-            raise InvalidInputError(f"points_per_frame must be in 1..2**24, not {points_per_frame!r}")
+            raise InvalidInputError(
+                f"points_per_frame must be in 1..2**24, not {points_per_frame!r}"
+            )
         if channels is not None and (not isinstance(channels, int) or channels < 1):
             raise InvalidInputError(f"channels must be None or a positive int, not {channels!r}")
         self.points_per_frame = points_per_frame
@@ -299,7 +316,9 @@ class SeriesEncoder:
         self.timestamp_dtype = np.dtype(timestamp_dtype)
         self.value_dtype = np.dtype(value_dtype)
         if self.timestamp_dtype.kind not in "iu":
-            raise InvalidInputError(f"timestamp_dtype must be an integer dtype, not {self.timestamp_dtype}")
+            raise InvalidInputError(
+                f"timestamp_dtype must be an integer dtype, not {self.timestamp_dtype}"
+            )
         _check_array(np.zeros(0, self.value_dtype))
         self.level = level
         self.on_frame = on_frame
@@ -328,7 +347,9 @@ class SeriesEncoder:
             vs = vs.reshape(1, -1) if vs.ndim == 1 and ts.ndim == 1 and ts.size == 1 else vs
             want = (ts.shape[0], self.channels)
         if ts.ndim != 1 or vs.shape != want:
-            raise InvalidInputError(f"expected timestamps (n,) and values {want}, got {ts.shape} and {vs.shape}")
+            raise InvalidInputError(
+                f"expected timestamps (n,) and values {want}, got {ts.shape} and {vs.shape}"
+            )
         if ts.dtype.kind not in "iu":
             raise InvalidInputError(f"timestamps must be integers, not {ts.dtype}")
         if vs.dtype.kind not in "iuf" or (vs.dtype.kind == "f" and self.value_dtype.kind != "f"):
