@@ -18,6 +18,9 @@ SIGN = np.uint64(0x8000000000000000)
 ONE = np.uint64(1)
 ZERO = np.uint64(0)
 ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+TWO = np.uint64(2)
+THREE = np.uint64(3)
+FOUR = np.uint64(4)
 
 #: 10**k (exact for k <= 22) and the doubles nearest to 10**-k, for ALP.
 F10 = np.array([float(10**k) for k in range(23)], dtype=np.float64)
@@ -663,8 +666,49 @@ def gear_table():
 
 
 @njit
+def _gear_scan(data, gear, h, i, end, mask):
+    """Roll the gear hash from ``i`` to ``end``; return (cut or -1, hash, next index).
+
+    Four bytes per step: the four hashes are checked together, then the first match is
+    located, which keeps the branch rare and the shift-add chain tight.
+    """
+    while i + 4 <= end:
+        # The same hashes as four single steps, regrouped so that only one shift and one
+        # add per four bytes depend on the previous hash.
+        t1 = gear[data[i]]
+        t2 = (t1 << ONE) + gear[data[i + 1]]
+        t3 = (t2 << ONE) + gear[data[i + 2]]
+        t4 = (t3 << ONE) + gear[data[i + 3]]
+        h1 = (h << ONE) + t1
+        h2 = (h << TWO) + t2
+        h3 = (h << THREE) + t3
+        h4 = (h << FOUR) + t4
+        if ((h1 & mask) == ZERO) | ((h2 & mask) == ZERO) | ((h3 & mask) == ZERO) | ((h4 & mask) == ZERO):
+            if (h1 & mask) == ZERO:
+                return i + 1, h1, i + 1
+            if (h2 & mask) == ZERO:
+                return i + 2, h2, i + 2
+            if (h3 & mask) == ZERO:
+                return i + 3, h3, i + 3
+            return i + 4, h4, i + 4
+        h = h4
+        i += 4
+    while i < end:
+        h = (h << ONE) + gear[data[i]]
+        i += 1
+        if (h & mask) == ZERO:
+            return i, h, i
+    return -1, h, i
+
+
+@njit
 def cdc_cut_points(data, gear, min_size, avg_size, max_size, mask_s, mask_l):
-    """FastCDC boundaries with normalized chunking: ends of chunks (exclusive offsets)."""
+    """FastCDC boundaries with normalized chunking: ends of chunks (exclusive offsets).
+
+    From ``start + min_size`` the hash is rolled; before ``start + avg_size`` a cut needs
+    the harder mask ``mask_s``, after it the easier ``mask_l``; ``start + max_size`` cuts
+    unconditionally. Chunks of the final ``min_size`` bytes or less are not split.
+    """
     n = data.size
     cuts = np.empty(n // max(min_size, 1) + 2, dtype=np.int64)
     ncut = 0
@@ -677,24 +721,11 @@ def cdc_cut_points(data, gear, min_size, avg_size, max_size, mask_s, mask_l):
             break
         end = start + min(remaining, max_size)
         normal = start + min(remaining, avg_size)
-        h = ZERO
-        i = start + min_size
-        cut = end
-        found = False
-        while i < normal:
-            h = (h << ONE) + gear[data[i]]
-            if (h & mask_s) == ZERO:
-                cut = i + 1
-                found = True
-                break
-            i += 1
-        if not found:
-            while i < end:
-                h = (h << ONE) + gear[data[i]]
-                if (h & mask_l) == ZERO:
-                    cut = i + 1
-                    break
-                i += 1
+        cut, h, i = _gear_scan(data, gear, ZERO, start + min_size, normal, mask_s)
+        if cut < 0:
+            cut, h, i = _gear_scan(data, gear, h, max(i, start + min_size), end, mask_l)
+            if cut < 0:
+                cut = end
         cuts[ncut] = cut
         ncut += 1
         start = cut
