@@ -648,6 +648,85 @@ def alp_decode(ints, e, f, out):
     return out
 
 
+# --- dictionary scheme ------------------------------------------------------------------------
+
+
+@njit
+def order_keys(bits, total):
+    """Float bit patterns mapped to uint64 keys whose unsigned order is numeric order."""
+    sign = ONE << np.uint64(total - 1)
+    allm = _mask(total)
+    out = np.empty(bits.size, dtype=np.uint64)
+    for i in range(bits.size):
+        b = np.uint64(bits[i])
+        if b & sign:
+            out[i] = b ^ allm
+        else:
+            out[i] = b ^ sign
+    return out
+
+
+@njit
+def dict_encode(keys, max_distinct):
+    """Sorted distinct keys and each key's index in them (hash table, then a small sort).
+
+    Returns ``(distinct, inverse)``, or an empty ``distinct`` when there are more than
+    ``max_distinct`` distinct keys (the caller then skips the dictionary scheme).
+    """
+    n = keys.size
+    cap = 16
+    while cap < 2 * n:
+        cap *= 2
+    shift = np.uint64(64 - bitlen(np.uint64(cap - 1)))
+    slot_key = np.zeros(cap, dtype=np.uint64)
+    slot_used = np.zeros(cap, dtype=np.int64)  # 0 = empty, else 1 + slot rank later
+    distinct = np.empty(min(n, max_distinct + 1), dtype=np.uint64)
+    nd = 0
+    m = np.uint64(cap - 1)
+    for i in range(n):
+        key = keys[i]
+        h = np.int64((key * np.uint64(0x9E3779B97F4A7C15)) >> shift)
+        while True:
+            if slot_used[h] == 0:
+                if nd >= max_distinct:
+                    return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.uint64)
+                slot_used[h] = 1
+                slot_key[h] = key
+                distinct[nd] = key
+                nd += 1
+                break
+            if slot_key[h] == key:
+                break
+            h = np.int64((np.uint64(h) + ONE) & m)
+    ordered = np.sort(distinct[:nd])
+    for r in range(nd):
+        key = ordered[r]
+        h = np.int64((key * np.uint64(0x9E3779B97F4A7C15)) >> shift)
+        while slot_key[h] != key or slot_used[h] == 0:
+            h = np.int64((np.uint64(h) + ONE) & m)
+        slot_used[h] = r + 1
+    inverse = np.empty(n, dtype=np.uint64)
+    for i in range(n):
+        key = keys[i]
+        h = np.int64((key * np.uint64(0x9E3779B97F4A7C15)) >> shift)
+        while slot_key[h] != key or slot_used[h] == 0:
+            h = np.int64((np.uint64(h) + ONE) & m)
+        inverse[i] = np.uint64(slot_used[h] - 1)
+    return ordered, inverse
+
+
+@njit
+def dict_gather(values, idx, out):
+    """``out[i] = values[idx[i]]``; returns -1 (and stops) at the first index out of range."""
+    nd = np.uint64(values.size)
+    for i in range(idx.size):
+        j = idx[i]
+        if j >= nd:
+            return -1
+        out[i] = values[j]
+    return 0
+
+
 # --- gear hashing for content-defined chunking -----------------------------------------------
 
 
@@ -683,7 +762,12 @@ def _gear_scan(data, gear, h, i, end, mask):
         h2 = (h << TWO) + t2
         h3 = (h << THREE) + t3
         h4 = (h << FOUR) + t4
-        if ((h1 & mask) == ZERO) | ((h2 & mask) == ZERO) | ((h3 & mask) == ZERO) | ((h4 & mask) == ZERO):
+        if (
+            ((h1 & mask) == ZERO)
+            | ((h2 & mask) == ZERO)
+            | ((h3 & mask) == ZERO)
+            | ((h4 & mask) == ZERO)
+        ):
             if (h1 & mask) == ZERO:
                 return i + 1, h1, i + 1
             if (h2 & mask) == ZERO:

@@ -17,7 +17,7 @@ import numpy as np
 from edgekit.codec import _huffman
 from edgekit.codec._frame import Reader
 
-RAW, FOR, DELTA, DOD, HUFF, ALP, ALP_RD, SHUFFLE_LZ4 = range(8)
+RAW, FOR, DELTA, DOD, HUFF, ALP, ALP_RD, SHUFFLE_LZ4, DICT = range(9)
 SCHEME_NAMES = {
     RAW: "raw",
     FOR: "for",
@@ -27,9 +27,10 @@ SCHEME_NAMES = {
     ALP: "alp",
     ALP_RD: "alp-rd",
     SHUFFLE_LZ4: "shuffle-lz4",
+    DICT: "dictionary",
 }
 INT_SCHEMES = (RAW, FOR, DELTA, DOD, HUFF)
-FLOAT_SCHEMES = (RAW, ALP, ALP_RD, SHUFFLE_LZ4)
+FLOAT_SCHEMES = (RAW, ALP, ALP_RD, SHUFFLE_LZ4, DICT)
 ALP_MAX_EXPONENT = 22
 SIGN = 1 << 63
 U64 = np.dtype("<u8")
@@ -210,14 +211,23 @@ class FloatPlan:
         k = kernels()
         self.probe = np.zeros(1, dtype=x.dtype)
         emax = 18 if x.dtype.itemsize == 8 else 10
-        sample = _sample(x, 1024)
+        sample = _sample(x, 256)
         costs = k.alp_rank(sample, emax, self.probe)
         flat = np.argsort(costs, axis=None, kind="stable")[:5]
         ok = costs.ravel()[flat] < (1 << 62)
         pairs = np.array(np.unravel_index(flat[ok], costs.shape), dtype=np.int64).reshape(2, -1)
         self.es = np.ascontiguousarray(pairs[0])
         self.fs = np.ascontiguousarray(pairs[1])
-        self.rd_right = _rd_right(x, sample)
+        self._x = x
+        self._sample = sample
+        self._rd_right: int | None = None
+
+    @property
+    def rd_right(self) -> int:
+        """ALP_RD cut (right-part bits), chosen on the frame sample at first use."""
+        if self._rd_right is None:
+            self._rd_right = _rd_right(self._x, self._sample)
+        return self._rd_right
 
 
 def _rd_right(x: Array, sample: Array) -> int:
@@ -237,7 +247,9 @@ def _rd_right(x: Array, sample: Array) -> int:
     return best[1]
 
 
-def encode_float_block(x: Array, plan: FloatPlan, *, entropy: bool = True) -> tuple[int, bytes]:
+def encode_float_block(
+    x: Array, plan: FloatPlan, *, entropy: bool = True, allow_dict: bool = True
+) -> tuple[int, bytes]:
     """Cheapest float scheme for the block ``x`` (float32 or float64), chosen by sampling."""
     k = kernels()
     n = x.size
@@ -249,18 +261,63 @@ def encode_float_block(x: Array, plan: FloatPlan, *, entropy: bool = True) -> tu
         e, f, cost = k.alp_search(sample, plan.es, plan.fs, probe)
     candidates: list[tuple[int, bytes]] = []
     alp_estimate = cost * n / max(sample.size, 1) / 8
+    if allow_dict and n >= 256:
+        wide = _sample(x, 4096)
+        if np.unique(wide.view(_uint_of(x))).size < 0.6 * wide.size:
+            found = _encode_dict(x, entropy=entropy)
+            if found is not None:
+                candidates.append(found)
+                # Repeated values may be repeated runs or patterns: LZ4 can win those.
+                candidates.append(_encode_shuffle_lz4(x))
+                if len(found[1]) < 0.5 * alp_estimate:
+                    cost = 1 << 62  # the dictionary clearly wins: skip ALP
     if cost < (1 << 62) and alp_estimate < 0.9 * len(raw):
         candidates.append(_encode_alp(x, e, f, probe, entropy=entropy))
     best = min(candidates, key=lambda c: len(c[1]), default=(RAW, raw))
     if len(best[1]) > 0.6 * len(raw):
         candidates.append(_encode_alp_rd(x, plan.rd_right))
         best = min(candidates, key=lambda c: len(c[1]))
-        if len(best[1]) > 0.6 * len(raw):
+        if len(best[1]) > 0.6 * len(raw) and all(c[0] != SHUFFLE_LZ4 for c in candidates):
             candidates.append(_encode_shuffle_lz4(x))
             best = min(candidates, key=lambda c: len(c[1]))
     if len(best[1]) >= len(raw):
         return RAW, raw
     return best
+
+
+def _uint_of(x: Array) -> np.dtype[Any]:
+    return np.dtype("<u8") if x.dtype.itemsize == 8 else np.dtype("<u4")
+
+
+def _order_keys(bits: Array, total: int) -> Array:
+    """Float bit patterns (as uint64) mapped to keys whose unsigned order is numeric order."""
+    sign = np.uint64(1 << (total - 1))
+    allm = np.uint64((1 << total) - 1)
+    return np.where((bits & sign) != 0, bits ^ allm, bits ^ sign)
+
+
+def _keys_to_bits(keys: Array, total: int) -> Array:
+    sign = np.uint64(1 << (total - 1))
+    allm = np.uint64((1 << total) - 1)
+    return np.where((keys & sign) != 0, keys ^ sign, keys ^ allm)
+
+
+def _encode_dict(x: Array, *, entropy: bool) -> tuple[int, bytes] | None:
+    """Sorted distinct values (a nested float block) plus their indices (integer lanes)."""
+    total = x.dtype.itemsize * 8
+    keys = kernels().order_keys(x.view(_uint_of(x)), total)
+    uniq, inverse = kernels().dict_encode(keys, x.size // 4)
+    if uniq.size == 0:
+        return None
+    values = _keys_to_bits(uniq, total).astype(_uint_of(x)).view(x.dtype)
+    dscheme, dpayload = encode_float_block(
+        values, FloatPlan(values), entropy=entropy, allow_dict=False
+    )
+    ischeme, ipayload = encode_int_lanes(
+        inverse.astype(np.uint64).reshape(-1), None, entropy=entropy
+    )
+    head = struct.pack("<IBI", values.size, dscheme, len(dpayload))
+    return DICT, head + dpayload + bytes([ischeme]) + ipayload
 
 
 def _encode_alp(x: Array, e: int, f: int, probe: Array, *, entropy: bool) -> tuple[int, bytes]:
@@ -360,6 +417,25 @@ def decode_float_block(scheme: int, rd: Reader, n: int, dtype: np.dtype[Any], ou
             raise rd.fail("left part wider than the word")
         bits = (left << np.uint64(right)) | rights
         out[:] = bits.astype(np.uint64 if itemsize == 8 else np.uint32).view(dtype)
+        return
+    if scheme == DICT:
+        ndict = rd.u32("dictionary size")
+        if not 1 <= ndict <= n:
+            raise rd.fail(f"dictionary of {ndict} values for a block of {n}")
+        dscheme = rd.u8("dictionary scheme")
+        if dscheme not in FLOAT_SCHEMES or dscheme == DICT:
+            raise rd.fail(f"bad dictionary scheme {dscheme}")
+        dlen = rd.u32("dictionary length")
+        inner = Reader(rd.take(dlen, "dictionary"), 0, rd.what + " dictionary")
+        values = np.empty(ndict, dtype=dtype)
+        decode_float_block(dscheme, inner, ndict, dtype, values)
+        inner.end()
+        ischeme = rd.u8("index scheme")
+        if ischeme not in INT_SCHEMES:
+            raise rd.fail(f"bad index scheme {ischeme}")
+        idx = decode_int_lanes(ischeme, rd, n, np.dtype("<i8"))
+        if k.dict_gather(values, idx, out) != 0:
+            raise rd.fail("dictionary index out of range")
         return
     if scheme == SHUFFLE_LZ4:
         import lz4.block

@@ -42,7 +42,8 @@ def _sample_frames() -> dict[str, bytes]:
         "alp": compress(np.round(np.cumsum(rng.standard_normal(400)), 2)),
         "alp32": compress(np.round(np.cumsum(rng.standard_normal(400)), 1).astype(np.float32)),
         "alp-rd": compress(rng.standard_normal(300)),
-        "shuffle-lz4": compress(np.repeat(rng.standard_normal(10), 40)),
+        "shuffle-lz4": compress(np.tile(rng.standard_normal(400), 10)),
+        "dictionary": compress(np.repeat(rng.standard_normal(30), 20)),
         "multi-block": compress(np.arange(1000, dtype=np.uint32) ** 2, block_size=128),
         "record": encode_series(
             np.arange(100, dtype=np.int64) * 10**9, rng.standard_normal((100, 2))
@@ -92,6 +93,7 @@ def test_sample_frames_decode() -> None:
     }
     assert frame_info(FRAMES["alp-rd"]).schemes == ("alp-rd",)
     assert frame_info(FRAMES["shuffle-lz4"]).schemes == ("shuffle-lz4",)
+    assert frame_info(FRAMES["dictionary"]).schemes == ("dictionary",)
     for name, frame in FRAMES.items():
         _decoder(name)(frame)
 
