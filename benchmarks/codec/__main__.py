@@ -141,11 +141,12 @@ def bench_series(report: Report, quick: bool) -> None:
                 target="<= 2x pcodec",
             )
         ctimes = interleaved_medians(
-            {"edgekit": lambda: compress(x), **{p: c for p, (c, _d) in ps.items()}}, repeat=repeat
+            {"edgekit": lambda x=x: compress(x), **{p: c for p, (c, _d) in ps.items()}},
+            repeat=repeat,
         )
         dtimes = interleaved_medians(
             {
-                "edgekit": lambda: decompress(frame),
+                "edgekit": lambda frame=frame: decompress(frame),
                 **{p: (lambda d=d, b=blobs[p]: d(b)) for p, (_c, d) in ps.items()},
             },
             repeat=repeat,

@@ -289,17 +289,11 @@ def _uint_of(x: Array) -> np.dtype[Any]:
     return np.dtype("<u8") if x.dtype.itemsize == 8 else np.dtype("<u4")
 
 
-def _order_keys(bits: Array, total: int) -> Array:
-    """Float bit patterns (as uint64) mapped to keys whose unsigned order is numeric order."""
-    sign = np.uint64(1 << (total - 1))
-    allm = np.uint64((1 << total) - 1)
-    return np.where((bits & sign) != 0, bits ^ allm, bits ^ sign)
-
-
 def _keys_to_bits(keys: Array, total: int) -> Array:
     sign = np.uint64(1 << (total - 1))
     allm = np.uint64((1 << total) - 1)
-    return np.where((keys & sign) != 0, keys ^ sign, keys ^ allm)
+    out: Array = np.where((keys & sign) != 0, keys ^ sign, keys ^ allm)
+    return out
 
 
 def _encode_dict(x: Array, *, entropy: bool) -> tuple[int, bytes] | None:
@@ -426,10 +420,10 @@ def decode_float_block(scheme: int, rd: Reader, n: int, dtype: np.dtype[Any], ou
         if dscheme not in FLOAT_SCHEMES or dscheme == DICT:
             raise rd.fail(f"bad dictionary scheme {dscheme}")
         dlen = rd.u32("dictionary length")
-        inner = Reader(rd.take(dlen, "dictionary"), 0, rd.what + " dictionary")
+        sub = Reader(rd.take(dlen, "dictionary"), 0, rd.what + " dictionary")
         values = np.empty(ndict, dtype=dtype)
-        decode_float_block(dscheme, inner, ndict, dtype, values)
-        inner.end()
+        decode_float_block(dscheme, sub, ndict, dtype, values)
+        sub.end()
         ischeme = rd.u8("index scheme")
         if ischeme not in INT_SCHEMES:
             raise rd.fail(f"bad index scheme {ischeme}")
