@@ -261,11 +261,8 @@ def zigzag_centered(r, center):
     z = np.empty(n, dtype=np.uint64)
     for i in range(n):
         d = r[i] - center
-        # zigzag: (d << 1) ^ (d >> 63 arithmetic)
-        if d & SIGN:
-            z[i] = (d << ONE) ^ ALL
-        else:
-            z[i] = d << ONE
+        # zigzag: (d << 1) ^ (d >> 63 arithmetic), branch-free
+        z[i] = (d << ONE) ^ (ZERO - (d >> np.uint64(63)))
     return z
 
 
@@ -446,77 +443,126 @@ def huff_encode(z, codes, lens):
     return out[:pos], nbits
 
 
-@njit
-def _load64(buf, p):
-    """Little-endian uint64 from 8 bytes at ``p`` (caller guarantees ``p + 8 <= buf.size``)."""
-    v = np.uint64(buf[p])
-    v |= np.uint64(buf[p + 1]) << np.uint64(8)
-    v |= np.uint64(buf[p + 2]) << np.uint64(16)
-    v |= np.uint64(buf[p + 3]) << np.uint64(24)
-    v |= np.uint64(buf[p + 4]) << np.uint64(32)
-    v |= np.uint64(buf[p + 5]) << np.uint64(40)
-    v |= np.uint64(buf[p + 6]) << np.uint64(48)
-    v |= np.uint64(buf[p + 7]) << np.uint64(56)
-    return v
+HUFF_STREAMS = 4
 
 
 @njit
-def huff_decode(buf, nbits, n, table_sym, table_len, out):
-    """Decode ``n`` zigzag values from ``buf``; returns 0, or -1 when the stream is bad.
-
-    ``buf`` is the stream followed by at least 16 zero bytes of padding. ``table_*`` have
-    ``2**HUFF_MAXLEN`` entries indexed by the next 12 stream bits; a length of 0 marks an
-    unused code. Decoding stops with -1 as soon as more than ``nbits`` bits are consumed,
-    so reads never pass the padding.
-    """
-    limit = buf.size - 8
-    acc = ZERO
-    nacc = 0
-    pos = 0
+def huff_kraft_ok(lens, maxlen):
+    """True when the code lengths (0..maxlen) describe a prefix code with at least one symbol."""
+    total = 0
     used = 0
-    tmask = np.uint64((1 << HUFF_MAXLEN) - 1)
-    for i in range(n):
-        if pos > limit:
-            return -1
-        acc |= _load64(buf, pos) << np.uint64(nacc)
-        pos += (63 - nacc) >> 3
-        nacc |= 56
-        t = np.int64(acc & tmask)
-        ln = table_len[t]
-        if ln == 0:
-            return -1
-        s = np.int64(table_sym[t])
-        acc >>= np.uint64(ln)
-        nacc -= ln
-        used += ln
-        if s < 8:
-            out[i] = np.uint64(s)
+    for s in range(lens.size):
+        ln = lens[s]
+        if ln < 0 or ln > maxlen:
+            return False
+        if ln > 0:
+            used += 1
+            total += 1 << (maxlen - ln)
+    return used > 0 and total <= (1 << maxlen)
+
+
+@njit
+def huff_symbol_tables(lens, maxlen):
+    """Decode tables: per 12-bit pattern ``symbol | length << 8 | extra_bits << 16``
+    (0 = invalid code), and per symbol the value base, so that ``z = base | extra``."""
+    table_sym, table_len = huff_table(lens, maxlen)
+    size = table_sym.size
+    entry = np.zeros(size, dtype=np.int64)
+    base = np.zeros(HUFF_NSYM, dtype=np.uint64)
+    ebits = np.zeros(HUFF_NSYM, dtype=np.int64)
+    for sym in range(HUFF_NSYM):
+        if sym < 8:
+            base[sym] = np.uint64(sym)
         else:
-            e = (s - 8) // 2 + 2
-            top = np.uint64(2 | ((s - 8) & 1))
-            if e <= nacc:
-                extra = acc & _mask(e)
-                acc >>= np.uint64(e)
-                nacc -= e
-            else:
-                # Long extra field: take what is buffered, refill, take the rest.
-                have = nacc
-                extra = acc & _mask(have)
-                acc = ZERO
-                nacc = 0
-                if pos > limit:
-                    return -1
-                acc = _load64(buf, pos)
-                pos += 7
-                nacc = 56
-                rest = e - have
-                extra |= (acc & _mask(rest)) << np.uint64(have)
-                acc >>= np.uint64(rest)
-                nacc -= rest
-            used += e
-            out[i] = (top << np.uint64(e)) | extra
-        if used > nbits:
+            e = (sym - 8) // 2 + 2
+            ebits[sym] = e
+            base[sym] = np.uint64(2 | ((sym - 8) & 1)) << np.uint64(e)
+    for j in range(size):
+        if table_len[j] > 0:
+            sym = np.int64(table_sym[j])
+            entry[j] = sym | (table_len[j] << 8) | (ebits[sym] << 16)
+    return entry, base
+
+
+@njit(inline="always")
+def _huff_one(words, w0, p, entry, base):
+    """Decode one value of the stream whose words start at ``w0``: (z, new p, entry).
+
+    An entry of 0 marks an unused code. The caller guarantees ``p`` is inside the stream.
+    """
+    k = w0 + (p >> 6)
+    off = np.uint64(p & 63)
+    bits = (words[k] >> off) | ((words[k + 1] << (np.uint64(63) - off)) << ONE)
+    ent = entry[np.int64(bits & np.uint64((1 << HUFF_MAXLEN) - 1))]
+    ln = (ent >> 8) & 255
+    e = ent >> 16
+    if ln + e <= 64:
+        extra = (bits >> np.uint64(ln)) & ((ONE << np.uint64(e)) - ONE)
+    else:
+        q = p + ln
+        k2 = w0 + (q >> 6)
+        off2 = np.uint64(q & 63)
+        more = (words[k2] >> off2) | ((words[k2 + 1] << (np.uint64(63) - off2)) << ONE)
+        extra = more & ((ONE << np.uint64(e)) - ONE)
+    return base[ent & 255] | extra, p + ln + e, ent
+
+
+@njit
+def huff_decode4(words, starts, nbits, n, entry, base, out):
+    """Decode ``n`` zigzag values from 4 interleaved Huffman streams into ``out``.
+
+    Value ``i`` is in stream ``i % 4``; stream ``j`` occupies ``words`` from word
+    ``starts[j]`` and holds ``nbits[j]`` bits followed by at least two zero words.
+    Returns 0, or -1 for a bad stream (an unused code, or a read past ``nbits``).
+    """
+    p0 = np.int64(0)
+    p1 = np.int64(0)
+    p2 = np.int64(0)
+    p3 = np.int64(0)
+    s0 = starts[0]
+    s1 = starts[1]
+    s2 = starts[2]
+    s3 = starts[3]
+    n0 = nbits[0]
+    n1 = nbits[1]
+    n2 = nbits[2]
+    n3 = nbits[3]
+    bad = False
+    groups = n // 4
+    for g in range(groups):
+        if (p0 > n0) | (p1 > n1) | (p2 > n2) | (p3 > n3) | bad:
             return -1
+        i = 4 * g
+        z0, p0, e0 = _huff_one(words, s0, p0, entry, base)
+        z1, p1, e1 = _huff_one(words, s1, p1, entry, base)
+        z2, p2, e2 = _huff_one(words, s2, p2, entry, base)
+        z3, p3, e3 = _huff_one(words, s3, p3, entry, base)
+        bad = (e0 == 0) | (e1 == 0) | (e2 == 0) | (e3 == 0)
+        out[i] = z0
+        out[i + 1] = z1
+        out[i + 2] = z2
+        out[i + 3] = z3
+    if bad:
+        return -1
+    for i in range(4 * groups, n):
+        j = i - 4 * groups
+        if j == 0:
+            if p0 > n0:
+                return -1
+            z, p0, ent = _huff_one(words, s0, p0, entry, base)
+        elif j == 1:
+            if p1 > n1:
+                return -1
+            z, p1, ent = _huff_one(words, s1, p1, entry, base)
+        else:
+            if p2 > n2:
+                return -1
+            z, p2, ent = _huff_one(words, s2, p2, entry, base)
+        if ent == 0:
+            return -1
+        out[i] = z
+    if (p0 > n0) | (p1 > n1) | (p2 > n2) | (p3 > n3):
+        return -1
     return 0
 
 
@@ -534,8 +580,7 @@ def unzigzag_integrate(z, order, center, first, firstd, out):
         prev = first + firstd
     for i in range(n):
         zi = z[i]
-        r = zi >> ONE ^ ALL if zi & ONE else zi >> ONE
-        r += center
+        r = ((zi >> ONE) ^ (ZERO - (zi & ONE))) + center
         if order == 0:
             out[i] = r
         elif order == 1:

@@ -32,6 +32,7 @@ SCHEME_NAMES = {
 INT_SCHEMES = (RAW, FOR, DELTA, DOD, HUFF)
 FLOAT_SCHEMES = (RAW, ALP, ALP_RD, SHUFFLE_LZ4, DICT)
 ALP_MAX_EXPONENT = 22
+HUFF_STREAMS = 4
 SIGN = 1 << 63
 U64 = np.dtype("<u8")
 
@@ -114,19 +115,22 @@ def _huffman_candidate(u: Array, order: int, stats: list[int]) -> tuple[int, byt
     lens = _huffman.code_lengths(counts)
     bits = int(np.dot(counts, lens + _huffman.EXTRA_BITS))
     table = _huffman.pack_lengths(lens)
-    size = 1 + 8 * order + 8 + len(table) + 4 + (bits + 7) // 8
+    size = 1 + 8 * order + 8 + len(table) + 4 * HUFF_STREAMS + (bits + 7) // 8 + HUFF_STREAMS
     widths_best = min(_bitlen(stats[2 * o + 1] - stats[2 * o]) for o in range(3) if u.size > o)
     if size >= 9 + 8 * _words(u.size, widths_best):
         return None
     codes = _huffman.canonical_codes(lens)
-    stream, nbits = k.huff_encode(z, codes, lens)
+    streams = []
+    for j in range(HUFF_STREAMS):
+        stream, nbits = k.huff_encode(np.ascontiguousarray(z[j::HUFF_STREAMS]), codes, lens)
+        streams.append((stream.tobytes(), nbits))
     payload = (
         bytes([order])
         + _heads(u, order)
         + struct.pack("<Q", center)
         + table
-        + struct.pack("<I", nbits)
-        + stream.tobytes()
+        + b"".join(struct.pack("<I", nbits) for _s, nbits in streams)
+        + b"".join(stream for stream, _n in streams)
     )
     return HUFF, payload
 
@@ -179,15 +183,28 @@ def decode_int_lanes(scheme: int, rd: Reader, n: int, dtype: np.dtype[Any]) -> A
         both[0::2] = nib & 15
         both[1::2] = nib >> 4
         lens[lo : hi + 1] = both[: hi - lo + 1]
-        if not _huffman.kraft_ok(lens):
+        if not k.huff_kraft_ok(lens, _huffman.MAXLEN):
             raise rd.fail("code lengths do not form a prefix code")
-        nbits = rd.u32("stream bits")
-        coded = rd.take((nbits + 7) // 8, "huffman stream")
-        stream = np.zeros(len(coded) + 16, dtype=np.uint8)
-        stream[: len(coded)] = np.frombuffer(coded, dtype=np.uint8)
-        table_sym, table_len = k.huff_table(lens, _huffman.MAXLEN)
+        nbits = np.array([rd.u32("stream bits") for _ in range(HUFF_STREAMS)], dtype=np.int64)
+        counts = [(n - order - j + HUFF_STREAMS - 1) // HUFF_STREAMS for j in range(HUFF_STREAMS)]
+        if any(int(nb) > 74 * c for nb, c in zip(nbits, counts, strict=True)):
+            raise rd.fail("huffman stream longer than its values can use")
+        starts = np.zeros(HUFF_STREAMS, dtype=np.int64)
+        chunks = []
+        total = 0
+        for j in range(HUFF_STREAMS):
+            coded = rd.take((int(nbits[j]) + 7) // 8, "huffman stream")
+            chunks.append(coded)
+            starts[j] = total
+            total += (len(coded) + 7) // 8 + 2
+        words = np.zeros(total, dtype=np.uint64)
+        as_bytes = words.view(np.uint8)
+        for j, coded in enumerate(chunks):
+            at = int(starts[j]) * 8
+            as_bytes[at : at + len(coded)] = np.frombuffer(coded, dtype=np.uint8)
+        entry, sym_base = k.huff_symbol_tables(lens, _huffman.MAXLEN)
         z = np.empty(n - order, dtype=np.uint64)
-        if k.huff_decode(stream, nbits, n - order, table_sym, table_len, z) != 0:
+        if k.huff_decode4(words, starts, nbits, n - order, entry, sym_base, z) != 0:
             raise rd.fail("huffman stream is corrupt")
         k.unzigzag_integrate(z, order, np.uint64(center), np.uint64(first), np.uint64(firstd), out)
         return out

@@ -52,19 +52,32 @@ def test_zigzag_symbols_and_huffman_roundtrip(values: list[int], center: int) ->
         return
     counts = _kernels.symbol_histogram(z)
     lens = _kernels.huff_lengths(counts, _huffman.MAXLEN)
-    assert _huffman.kraft_ok(lens)
+    assert _huffman.kraft_ok(lens) and _kernels.huff_kraft_ok(lens, _huffman.MAXLEN)
     codes = _kernels.huff_codes(lens, _huffman.MAXLEN)
-    stream, nbits = _kernels.huff_encode(z, codes, lens)
+    _stream, nbits = _kernels.huff_encode(z, codes, lens)
     assert nbits == int(np.dot(counts, lens + _huffman.EXTRA_BITS))
-    padded = np.zeros(stream.size + 16, dtype=np.uint8)
-    padded[: stream.size] = stream
     table_sym, table_len = _kernels.huff_table(lens, _huffman.MAXLEN)
     ref_sym, ref_len = _huffman._decode_table_py(lens)
     assert np.array_equal(table_sym, ref_sym) and np.array_equal(table_len, ref_len)
+    # Four interleaved streams, as the huffman scheme writes them.
+    parts = [_kernels.huff_encode(np.ascontiguousarray(z[j::4]), codes, lens) for j in range(4)]
+    starts, nbits, words = [], [], []
+    at = 0
+    for part, bits in parts:
+        w = np.zeros((part.size + 7) // 8 + 2, dtype=np.uint64)
+        w.view(np.uint8)[: part.size] = part
+        starts.append(at)
+        nbits.append(bits)
+        words.append(w)
+        at += w.size
+    entry, base = _kernels.huff_symbol_tables(lens, _huffman.MAXLEN)
     out = np.empty(z.size, dtype=np.uint64)
-    assert _kernels.huff_decode(padded, nbits, z.size, table_sym, table_len, out) == 0
+    args = (np.concatenate(words), np.array(starts), np.array(nbits), z.size, entry, base, out)
+    assert _kernels.huff_decode4(*args) == 0
     assert np.array_equal(out, z)
-    assert _kernels.huff_decode(padded, nbits - 1, z.size, table_sym, table_len, out) in (0, -1)
+    short = np.array(nbits) - 1
+    if short.max() >= 0:
+        assert _kernels.huff_decode4(args[0], args[1], np.maximum(short, 0), *args[3:]) == -1
 
 
 @given(counts=st.lists(st.integers(0, 10**6), min_size=130, max_size=130).filter(any))
