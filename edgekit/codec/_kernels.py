@@ -884,6 +884,10 @@ def warmup() -> None:
     decompress(compress(rng.standard_normal(300)))
     decompress(compress(np.round(rng.standard_normal(300), 2)))
     decompress(compress(np.round(rng.standard_normal(300), 2).astype(np.float32)))
+    levels = rng.integers(0, 40, 1000)
+    for dtype in (np.float32, np.float64):
+        decompress(compress((levels * 0.0076293945).astype(dtype)))  # dictionary
+        decompress(compress(np.tile(rng.standard_normal(300), 4).astype(dtype)))  # lz4
     from edgekit.codec.blob import diff, patch, signature
 
     old = rng.integers(0, 256, 5000, dtype=np.uint8).tobytes()
