@@ -567,6 +567,142 @@ def huff_decode4(words, starts, nbits, n, entry, base, out):
 
 
 @njit
+def _rd64(buf, p):
+    """Little-endian uint64 at ``buf[p:p+8]`` (the caller checked the bounds)."""
+    v = ZERO
+    for j in range(8):
+        v |= np.uint64(buf[p + j]) << np.uint64(8 * j)
+    return v
+
+
+@njit
+def _rd32(buf, p):
+    v = np.int64(0)
+    for j in range(4):
+        v |= np.int64(buf[p + j]) << (8 * j)
+    return v
+
+
+#: Error codes of the block parsers below (the Python side turns them into messages).
+ERR_SHORT = -1
+ERR_ORDER = -2
+ERR_SYMBOLS = -3
+ERR_KRAFT = -4
+ERR_STREAM_LENGTH = -5
+ERR_STREAM = -6
+ERR_WIDTH = -7
+
+
+@njit
+def decode_huff_block(buf, pos, end, n, out):
+    """Parse and decode a huffman-scheme payload at ``buf[pos:end]`` into ``out[:n]``.
+
+    Returns ``(status, position after the payload)``; status 0 or an ``ERR_*`` code.
+    Every field is bounds-checked against ``end`` before it is read.
+    """
+    if pos + 1 > end:
+        return ERR_SHORT, pos
+    order = np.int64(buf[pos])
+    pos += 1
+    if order > 2 or n < order:
+        return ERR_ORDER, pos
+    if pos + 8 * order + 10 > end:
+        return ERR_SHORT, pos
+    first = ZERO
+    firstd = ZERO
+    if order >= 1:
+        first = _rd64(buf, pos)
+        pos += 8
+    if order == 2:
+        firstd = _rd64(buf, pos)
+        pos += 8
+    center = _rd64(buf, pos)
+    pos += 8
+    lo = np.int64(buf[pos])
+    hi = np.int64(buf[pos + 1])
+    pos += 2
+    if lo > hi or hi >= HUFF_NSYM:
+        return ERR_SYMBOLS, pos
+    nb = (hi - lo + 2) // 2
+    if pos + nb > end:
+        return ERR_SHORT, pos
+    lens = np.zeros(HUFF_NSYM, dtype=np.int64)
+    for sym in range(lo, hi + 1):
+        b = np.int64(buf[pos + (sym - lo) // 2])
+        lens[sym] = (b & 15) if (sym - lo) % 2 == 0 else (b >> 4)
+    pos += nb
+    if not huff_kraft_ok(lens, HUFF_MAXLEN):
+        return ERR_KRAFT, pos
+    if pos + 4 * HUFF_STREAMS > end:
+        return ERR_SHORT, pos
+    m = n - order
+    nbits = np.empty(HUFF_STREAMS, dtype=np.int64)
+    starts = np.empty(HUFF_STREAMS, dtype=np.int64)
+    total_words = 0
+    total_bytes = 0
+    for j in range(HUFF_STREAMS):
+        nbits[j] = _rd32(buf, pos)
+        pos += 4
+        count = (m - j + HUFF_STREAMS - 1) // HUFF_STREAMS
+        if nbits[j] > 74 * max(count, 0):
+            return ERR_STREAM_LENGTH, pos
+        nbytes = (nbits[j] + 7) // 8
+        starts[j] = total_words
+        total_words += (nbytes + 7) // 8 + 2
+        total_bytes += nbytes
+    if pos + total_bytes > end:
+        return ERR_SHORT, pos
+    words = np.zeros(total_words, dtype=np.uint64)
+    for j in range(HUFF_STREAMS):
+        nbytes = (nbits[j] + 7) // 8
+        w0 = starts[j]
+        for b in range(nbytes):
+            words[w0 + (b >> 3)] |= np.uint64(buf[pos + b]) << np.uint64(8 * (b & 7))
+        pos += nbytes
+    entry, base = huff_symbol_tables(lens, HUFF_MAXLEN)
+    z = np.empty(m, dtype=np.uint64)
+    if huff_decode4(words, starts, nbits, m, entry, base, z) != 0:
+        return ERR_STREAM, pos
+    unzigzag_integrate(z, order, center, first, firstd, out)
+    return 0, pos
+
+
+@njit
+def decode_packed_block(buf, pos, end, order, n, out):
+    """Parse and decode a for/delta/delta-of-delta payload at ``buf[pos:end]`` into ``out``.
+
+    Returns ``(status, position after the payload)``.
+    """
+    if n < order:
+        return ERR_ORDER, pos
+    if pos + 8 * order + 9 > end:
+        return ERR_SHORT, pos
+    first = ZERO
+    firstd = ZERO
+    if order >= 1:
+        first = _rd64(buf, pos)
+        pos += 8
+    if order == 2:
+        firstd = _rd64(buf, pos)
+        pos += 8
+    base = _rd64(buf, pos)
+    pos += 8
+    width = np.int64(buf[pos])
+    pos += 1
+    if width > 64:
+        return ERR_WIDTH, pos
+    nwords = ((n - order) * width + 63) // 64
+    if pos + 8 * nwords > end:
+        return ERR_SHORT, pos
+    words = np.empty(nwords, dtype=np.uint64)
+    for w in range(nwords):
+        words[w] = _rd64(buf, pos + 8 * w)
+    pos += 8 * nwords
+    unpack_residuals(words, n - order, order, width, base, first, firstd, out)
+    return 0, pos
+
+
+@njit
 def unzigzag_integrate(z, order, center, first, firstd, out):
     """Undo zigzag and centering, then integrate ``order`` times into ``out`` (n + order)."""
     n = z.size

@@ -135,6 +135,17 @@ def _huffman_candidate(u: Array, order: int, stats: list[int]) -> tuple[int, byt
     return HUFF, payload
 
 
+_ERRORS = {
+    -1: "payload is truncated",
+    -2: "bad residual order for the block length",
+    -3: "bad symbol range",
+    -4: "code lengths do not form a prefix code",
+    -5: "huffman stream longer than its values can use",
+    -6: "huffman stream is corrupt",
+    -7: "bit width above 64",
+}
+
+
 def decode_int_lanes(scheme: int, rd: Reader, n: int, dtype: np.dtype[Any]) -> Array:
     """Decode one block of ``n`` integer lanes (uint64) from the rest of ``rd``."""
     k = kernels()
@@ -144,69 +155,15 @@ def decode_int_lanes(scheme: int, rd: Reader, n: int, dtype: np.dtype[Any]) -> A
         if dtype.kind == "f":
             return raw.view(U64 if dtype.itemsize == 8 else np.dtype("<u4")).astype(np.uint64)
         return raw.astype(np.int64).view(np.uint64) if dtype.kind == "i" else raw.astype(np.uint64)
-    if scheme in (FOR, DELTA, DOD):
-        order = scheme - FOR
-        if n < order:
-            raise rd.fail(f"{SCHEME_NAMES[scheme]} block needs at least {order} values")
-        first = rd.u64("first value") if order >= 1 else 0
-        firstd = rd.u64("first delta") if order == 2 else 0
-        base = rd.u64("base")
-        width = rd.u8("bit width")
-        if width > 64:
-            raise rd.fail(f"bit width {width} > 64")
-        words = rd.array("<u8", _words(n - order, width), "packed words")
-        k.unpack_residuals(
-            words,
-            n - order,
-            order,
-            width,
-            np.uint64(base),
-            np.uint64(first),
-            np.uint64(firstd),
-            out,
-        )
-        return out
-    if scheme == HUFF:
-        order = rd.u8("residual order")
-        if order > 2 or n < order:
-            raise rd.fail(f"bad residual order {order} for {n} values")
-        first = rd.u64("first value") if order >= 1 else 0
-        firstd = rd.u64("first delta") if order == 2 else 0
-        center = rd.u64("center")
-        lo, hi = rd.u8("first symbol"), rd.u8("last symbol")
-        if lo > hi or hi >= _huffman.NSYM:
-            raise rd.fail(f"bad symbol range {lo}..{hi}")
-        packed = rd.take((hi - lo + 2) // 2, "code lengths")
-        lens = np.zeros(_huffman.NSYM, dtype=np.int64)
-        nib = np.frombuffer(packed, dtype=np.uint8)
-        both = np.empty(nib.size * 2, dtype=np.int64)
-        both[0::2] = nib & 15
-        both[1::2] = nib >> 4
-        lens[lo : hi + 1] = both[: hi - lo + 1]
-        if not k.huff_kraft_ok(lens, _huffman.MAXLEN):
-            raise rd.fail("code lengths do not form a prefix code")
-        nbits = np.array([rd.u32("stream bits") for _ in range(HUFF_STREAMS)], dtype=np.int64)
-        counts = [(n - order - j + HUFF_STREAMS - 1) // HUFF_STREAMS for j in range(HUFF_STREAMS)]
-        if any(int(nb) > 74 * c for nb, c in zip(nbits, counts, strict=True)):
-            raise rd.fail("huffman stream longer than its values can use")
-        starts = np.zeros(HUFF_STREAMS, dtype=np.int64)
-        chunks = []
-        total = 0
-        for j in range(HUFF_STREAMS):
-            coded = rd.take((int(nbits[j]) + 7) // 8, "huffman stream")
-            chunks.append(coded)
-            starts[j] = total
-            total += (len(coded) + 7) // 8 + 2
-        words = np.zeros(total, dtype=np.uint64)
-        as_bytes = words.view(np.uint8)
-        for j, coded in enumerate(chunks):
-            at = int(starts[j]) * 8
-            as_bytes[at : at + len(coded)] = np.frombuffer(coded, dtype=np.uint8)
-        entry, sym_base = k.huff_symbol_tables(lens, _huffman.MAXLEN)
-        z = np.empty(n - order, dtype=np.uint64)
-        if k.huff_decode4(words, starts, nbits, n - order, entry, sym_base, z) != 0:
-            raise rd.fail("huffman stream is corrupt")
-        k.unzigzag_integrate(z, order, np.uint64(center), np.uint64(first), np.uint64(firstd), out)
+    if scheme in (FOR, DELTA, DOD, HUFF):
+        buf = np.frombuffer(rd.view, dtype=np.uint8)
+        if scheme == HUFF:
+            status, pos = k.decode_huff_block(buf, rd.pos, len(buf), n, out)
+        else:
+            status, pos = k.decode_packed_block(buf, rd.pos, len(buf), scheme - FOR, n, out)
+        if status != 0:
+            raise rd.fail(f"{SCHEME_NAMES[scheme]} block: {_ERRORS.get(status, 'corrupt')}")
+        rd.pos = pos
         return out
     raise rd.fail(f"scheme {scheme} is not an integer scheme")
 
