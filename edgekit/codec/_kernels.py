@@ -833,6 +833,54 @@ def alp_decode(ints, e, f, out):
 
 
 @njit
+def alp_rd_decode(
+    idx_words, right_words, n, dict_bits, right, dictionary, positions, lefts, total, out
+):
+    """ALP_RD bits: ``dictionary[index] << right | right part``, exceptions patched.
+
+    Returns 0, -1 for an index outside the dictionary, -2 for a left part wider than
+    ``total - right`` bits. The caller checked the word counts and exception positions.
+    """
+    dmask = _mask(dict_bits)
+    rmask = _mask(right)
+    ur = np.uint64(right)
+    dsize = dictionary.size
+    bit_i = 0
+    bit_r = 0
+    for i in range(n):
+        if dict_bits == 0:
+            j = 0
+        else:
+            wi = bit_i >> 6
+            off = np.uint64(bit_i & 63)
+            v = idx_words[wi] >> off
+            if (bit_i & 63) + dict_bits > 64:
+                v |= idx_words[wi + 1] << (np.uint64(64) - off)
+            j = np.int64(v & dmask)
+            bit_i += dict_bits
+        if j >= dsize:
+            return -1
+        wr = bit_r >> 6
+        offr = np.uint64(bit_r & 63)
+        rv = right_words[wr] >> offr
+        if (bit_r & 63) + right > 64:
+            rv |= right_words[wr + 1] << (np.uint64(64) - offr)
+        bit_r += right
+        out[i] = (dictionary[j] << ur) | (rv & rmask)
+    limit = total - right
+    for t in range(positions.size):
+        left = lefts[t]
+        if left >> np.uint64(limit):
+            return -2
+        p = positions[t]
+        out[p] = (left << ur) | (np.uint64(out[p]) & rmask)
+    for j in range(dsize):
+        if dictionary[j] >> np.uint64(limit):
+            return -2
+    return 0
+
+
+@njit
 def order_keys(bits, total):
     """Float bit patterns mapped to uint64 keys whose unsigned order is numeric order."""
     sign = ONE << np.uint64(total - 1)

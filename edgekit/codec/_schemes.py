@@ -375,16 +375,15 @@ def decode_float_block(scheme: int, rd: Reader, n: int, dtype: np.dtype[Any], ou
         dict_bits = _bitlen(dsize - 1)
         idx_words = rd.array("<u8", _words(n, dict_bits), "dictionary indices")
         right_words = rd.array("<u8", _words(n, right), "right parts")
-        idx = k.unpack_plain(idx_words, n, dict_bits, np.empty(n, dtype=np.uint64))
-        if n and int(idx.max()) >= dsize:
+        bits = np.empty(n, dtype=np.uint64 if itemsize == 8 else np.uint32)
+        status = k.alp_rd_decode(
+            idx_words, right_words, n, dict_bits, right, dictionary, positions, lefts, total, bits
+        )
+        if status == -1:
             raise rd.fail("dictionary index out of range")
-        rights = k.unpack_plain(right_words, n, right, np.empty(n, dtype=np.uint64))
-        left = dictionary[idx]
-        left[positions] = lefts
-        if np.any(left >> np.uint64(total - right)):
+        if status == -2:
             raise rd.fail("left part wider than the word")
-        bits = (left << np.uint64(right)) | rights
-        out[:] = bits.astype(np.uint64 if itemsize == 8 else np.uint32).view(dtype)
+        out[:] = bits.view(dtype)
         return
     if scheme == DICT:
         ndict = rd.u32("dictionary size")
