@@ -146,15 +146,20 @@ _ERRORS = {
 }
 
 
-def decode_int_lanes(scheme: int, rd: Reader, n: int, dtype: np.dtype[Any]) -> Array:
-    """Decode one block of ``n`` integer lanes (uint64) from the rest of ``rd``."""
+def decode_int_lanes(
+    scheme: int, rd: Reader, n: int, dtype: np.dtype[Any], out: Array | None = None
+) -> Array:
+    """Decode one block of ``n`` integer lanes (uint64) from the rest of ``rd`` into ``out``."""
     k = kernels()
-    out = np.empty(n, dtype=np.uint64)
+    if out is None:
+        out = np.empty(n, dtype=np.uint64)
     if scheme == RAW:
         raw = rd.array(dtype.str, n, "raw block")
-        if dtype.kind == "f":
-            return raw.view(U64 if dtype.itemsize == 8 else np.dtype("<u4")).astype(np.uint64)
-        return raw.astype(np.int64).view(np.uint64) if dtype.kind == "i" else raw.astype(np.uint64)
+        if dtype.kind == "i":
+            out[:] = raw.astype(np.int64).view(np.uint64)
+        else:
+            out[:] = raw
+        return out
     if scheme in (FOR, DELTA, DOD, HUFF):
         buf = np.frombuffer(rd.view, dtype=np.uint8)
         if scheme == HUFF:

@@ -183,7 +183,10 @@ def decompress(data: bytes | bytearray | memoryview, *, max_elements: int | None
     rd, dtype, shape, block_size, n = _read_header(data, max_elements)
     is_float = dtype.kind == "f"
     out = np.empty(n, dtype=dtype)
-    lanes = None if is_float else np.empty(n, dtype=np.uint64)
+    lanes: Array | None = None
+    if not is_float:
+        # 64-bit integers decode in place; narrower ones through a uint64 buffer.
+        lanes = out.view(np.uint64) if dtype.itemsize == 8 else np.empty(n, dtype=np.uint64)
     for start in range(0, n, block_size):
         count = min(block_size, n - start)
         scheme = rd.u8("block scheme")
@@ -199,10 +202,10 @@ def decompress(data: bytes | bytearray | memoryview, *, max_elements: int | None
             if scheme not in _schemes.INT_SCHEMES:
                 raise block.fail(f"scheme {scheme} is not valid for integers")
             assert lanes is not None
-            lanes[start : start + count] = _schemes.decode_int_lanes(scheme, block, count, dtype)
+            _schemes.decode_int_lanes(scheme, block, count, dtype, lanes[start : start + count])
         block.end()
     rd.end()
-    if lanes is not None:
+    if lanes is not None and dtype.itemsize != 8:
         out[:] = lanes.view(np.int64).astype(dtype) if dtype.kind == "i" else lanes.astype(dtype)
     return out.reshape(shape)
 
