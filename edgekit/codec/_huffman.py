@@ -107,11 +107,12 @@ def pack_lengths(lens: np.ndarray[Any, Any]) -> bytes:
     """``lo u8 | hi u8 | (hi-lo+1) 4-bit lengths, low nibble first``."""
     used = np.flatnonzero(lens)
     lo, hi = int(used[0]), int(used[-1])
-    nibbles = [int(v) for v in lens[lo : hi + 1]]
-    if len(nibbles) % 2:
-        nibbles.append(0)
-    packed = bytes(nibbles[i] | (nibbles[i + 1] << 4) for i in range(0, len(nibbles), 2))
-    return bytes([lo, hi]) + packed
+    nibbles = np.zeros(hi - lo + 2, dtype=np.uint8)
+    nibbles[: hi - lo + 1] = lens[lo : hi + 1]
+    packed = nibbles[0 : (hi - lo + 1) + ((hi - lo + 1) % 2) : 2] | (
+        nibbles[1 : (hi - lo + 2) : 2] << 4
+    )
+    return bytes([lo, hi]) + packed.astype(np.uint8).tobytes()
 
 
 def extra_bits_per_symbol() -> np.ndarray[Any, Any]:

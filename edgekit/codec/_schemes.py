@@ -179,7 +179,7 @@ def decode_int_lanes(
 def _sample(x: Array, size: int) -> Array:
     if x.size <= size:
         return x
-    idx = np.linspace(0, x.size - 1, size).astype(np.int64)
+    idx = (np.arange(size, dtype=np.int64) * (x.size - 1)) // (size - 1)
     return x[idx]
 
 
@@ -191,7 +191,7 @@ class FloatPlan:
         self.probe = np.zeros(1, dtype=x.dtype)
         emax = 18 if x.dtype.itemsize == 8 else 10
         sample = _sample(x, 256)
-        costs = k.alp_rank(sample, emax, self.probe)
+        costs = k.alp_rank(_sample(sample, 64), emax, self.probe)
         flat = np.argsort(costs, axis=None, kind="stable")[:5]
         ok = costs.ravel()[flat] < (1 << 62)
         pairs = np.array(np.unravel_index(flat[ok], costs.shape), dtype=np.int64).reshape(2, -1)
@@ -241,8 +241,9 @@ def encode_float_block(
     candidates: list[tuple[int, bytes]] = []
     alp_estimate = cost * n / max(sample.size, 1) / 8
     if allow_dict and n >= 256:
-        wide = _sample(x, 4096)
-        if np.unique(wide.view(_uint_of(x))).size < 0.6 * wide.size:
+        wide = np.sort(_sample(x, 4096).view(_uint_of(x)))
+        distinct = 1 + int(np.count_nonzero(wide[1:] != wide[:-1]))
+        if distinct < 0.6 * wide.size:
             found = _encode_dict(x, entropy=entropy)
             if found is not None:
                 candidates.append(found)
