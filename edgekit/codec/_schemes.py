@@ -247,8 +247,10 @@ def encode_float_block(
             found = _encode_dict(x, entropy=entropy)
             if found is not None:
                 candidates.append(found)
-                # Repeated values may be repeated runs or patterns: LZ4 can win those.
-                candidates.append(_encode_shuffle_lz4(x))
+                # Repeated values may be repeated runs or patterns: LZ4 can win those
+                # (tried only when the dictionary still leaves over 10 % of the bytes).
+                if len(found[1]) > 0.1 * len(raw):
+                    candidates.append(_encode_shuffle_lz4(x))
                 if len(found[1]) < 0.5 * alp_estimate:
                     cost = 1 << 62  # the dictionary clearly wins: skip ALP
     if cost < (1 << 62) and alp_estimate < 0.9 * len(raw):
