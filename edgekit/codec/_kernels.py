@@ -702,6 +702,66 @@ def decode_packed_block(buf, pos, end, order, n, out):
     return 0, pos
 
 
+ERR_PARAMS = -8
+ERR_POSITION = -9
+ERR_SCHEME = -10
+
+
+@njit
+def decode_alp_block(buf, pos, end, n, out, out_bits):
+    """Parse and decode an ALP payload at ``buf[pos:end]`` into ``out`` (float32/64).
+
+    ``out_bits`` is ``out`` viewed as unsigned integers of the same width, used to patch
+    exceptions bit for bit. Returns ``(status, position after the payload)``.
+    """
+    isz = out_bits.itemsize
+    if pos + 6 > end:
+        return ERR_SHORT, pos
+    e = np.int64(buf[pos])
+    f = np.int64(buf[pos + 1])
+    if e > 22 or f > 22:
+        return ERR_PARAMS, pos
+    nexc = _rd32(buf, pos + 2)
+    pos += 6
+    if nexc > n:
+        return ERR_PARAMS, pos
+    if pos + nexc * (2 + isz) + 1 > end:
+        return ERR_SHORT, pos
+    at_pos = pos
+    at_val = pos + 2 * nexc
+    for t in range(nexc):
+        p = np.int64(buf[at_pos + 2 * t]) | (np.int64(buf[at_pos + 2 * t + 1]) << 8)
+        if p >= n:
+            return ERR_POSITION, pos
+    pos = at_val + isz * nexc
+    inner = np.int64(buf[pos])
+    pos += 1
+    lanes = np.empty(n, dtype=np.uint64)
+    if inner == 0:
+        if pos + 8 * n > end:
+            return ERR_SHORT, pos
+        for i in range(n):
+            lanes[i] = _rd64(buf, pos + 8 * i)
+        pos += 8 * n
+        status = 0
+    elif inner <= 3:
+        status, pos = decode_packed_block(buf, pos, end, inner - 1, n, lanes)
+    elif inner == 4:
+        status, pos = decode_huff_block(buf, pos, end, n, lanes)
+    else:
+        return ERR_SCHEME, pos
+    if status != 0:
+        return status, pos
+    alp_decode(lanes, e, f, out)
+    for t in range(nexc):
+        p = np.int64(buf[at_pos + 2 * t]) | (np.int64(buf[at_pos + 2 * t + 1]) << 8)
+        v = ZERO
+        for j in range(isz):
+            v |= np.uint64(buf[at_val + isz * t + j]) << np.uint64(8 * j)
+        out_bits[p] = v
+    return 0, pos
+
+
 @njit
 def unzigzag_integrate(z, order, center, first, firstd, out):
     """Undo zigzag and centering, then integrate ``order`` times into ``out`` (n + order)."""

@@ -143,6 +143,9 @@ _ERRORS = {
     -5: "huffman stream longer than its values can use",
     -6: "huffman stream is corrupt",
     -7: "bit width above 64",
+    -8: "exponent, factor or exception count out of range",
+    -9: "exception position out of the block",
+    -10: "bad nested integer scheme",
 }
 
 
@@ -349,22 +352,12 @@ def decode_float_block(scheme: int, rd: Reader, n: int, dtype: np.dtype[Any], ou
         out[:] = rd.array(dtype.str, n, "raw block")
         return
     if scheme == ALP:
-        e, f = rd.u8("alp exponent"), rd.u8("alp factor")
-        if e > ALP_MAX_EXPONENT or f > ALP_MAX_EXPONENT:
-            raise rd.fail(f"alp exponent/factor {e}/{f} out of range")
-        nexc = rd.u32("exception count")
-        if nexc > n:
-            raise rd.fail(f"{nexc} exceptions in a block of {n}")
-        positions = rd.array("<u2", nexc, "exception positions")
-        values = rd.array(dtype.str, nexc, "exception values")
-        if nexc and int(positions.max()) >= n:
-            raise rd.fail("exception position out of the block")
-        inner = rd.u8("alp integer scheme")
-        if inner not in INT_SCHEMES:
-            raise rd.fail(f"bad alp integer scheme {inner}")
-        lanes = decode_int_lanes(inner, rd, n, np.dtype("<i8"))
-        k.alp_decode(lanes.view(np.int64), e, f, out)
-        out[positions] = values
+        buf = np.frombuffer(rd.view, dtype=np.uint8)
+        bits_view = out.view(np.uint64 if itemsize == 8 else np.uint32)
+        status, pos = k.decode_alp_block(buf, rd.pos, len(buf), n, out, bits_view)
+        if status != 0:
+            raise rd.fail(f"alp block: {_ERRORS.get(status, 'corrupt')}")
+        rd.pos = pos
         return
     if scheme == ALP_RD:
         total = itemsize * 8
