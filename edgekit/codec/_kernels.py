@@ -465,22 +465,25 @@ def huff_kraft_ok(lens, maxlen):
 def huff_symbol_tables(lens, maxlen):
     """Decode tables: per 12-bit pattern ``symbol | length << 8 | extra_bits << 16``
     (0 = invalid code), and per symbol the value base, so that ``z = base | extra``."""
-    table_sym, table_len = huff_table(lens, maxlen)
-    size = table_sym.size
-    entry = np.zeros(size, dtype=np.int64)
+    codes = huff_codes(lens, maxlen)
+    size = 1 << maxlen
+    entry = np.zeros(size, dtype=np.int32)
     base = np.zeros(HUFF_NSYM, dtype=np.uint64)
-    ebits = np.zeros(HUFF_NSYM, dtype=np.int64)
     for sym in range(HUFF_NSYM):
+        e = 0
         if sym < 8:
             base[sym] = np.uint64(sym)
         else:
             e = (sym - 8) // 2 + 2
-            ebits[sym] = e
             base[sym] = np.uint64(2 | ((sym - 8) & 1)) << np.uint64(e)
-    for j in range(size):
-        if table_len[j] > 0:
-            sym = np.int64(table_sym[j])
-            entry[j] = sym | (table_len[j] << 8) | (ebits[sym] << 16)
+        ln = lens[sym]
+        if ln > 0:
+            value = np.int32(sym | (ln << 8) | (e << 16))
+            j = codes[sym]
+            step = 1 << ln
+            while j < size:
+                entry[j] = value
+                j += step
     return entry, base
 
 
@@ -653,11 +656,11 @@ def decode_huff_block(buf, pos, end, n, out):
     if pos + total_bytes > end:
         return ERR_SHORT, pos
     words = np.zeros(total_words, dtype=np.uint64)
+    word_bytes = words.view(np.uint8)  # little-endian words: a plain byte copy
     for j in range(HUFF_STREAMS):
         nbytes = (nbits[j] + 7) // 8
-        w0 = starts[j]
-        for b in range(nbytes):
-            words[w0 + (b >> 3)] |= np.uint64(buf[pos + b]) << np.uint64(8 * (b & 7))
+        w0 = starts[j] * 8
+        word_bytes[w0 : w0 + nbytes] = buf[pos : pos + nbytes]
         pos += nbytes
     entry, base = huff_symbol_tables(lens, HUFF_MAXLEN)
     z = np.empty(m, dtype=np.uint64)
@@ -695,8 +698,7 @@ def decode_packed_block(buf, pos, end, order, n, out):
     if pos + 8 * nwords > end:
         return ERR_SHORT, pos
     words = np.empty(nwords, dtype=np.uint64)
-    for w in range(nwords):
-        words[w] = _rd64(buf, pos + 8 * w)
+    words.view(np.uint8)[:] = buf[pos : pos + 8 * nwords]
     pos += 8 * nwords
     unpack_residuals(words, n - order, order, width, base, first, firstd, out)
     return 0, pos
