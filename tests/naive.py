@@ -49,6 +49,46 @@ def codec_alp_decode(k: int, e: int, f: int) -> float:
     return (float(k) * float(10**f)) / float(10**e)
 
 
+def codec_huffman_lengths(counts: list[int]) -> list[int]:
+    """Plain Huffman code lengths with a heap (mirrors ``_kernels.huff_lengths`` unlimited)."""
+    import heapq
+
+    used = [s for s, c in enumerate(counts) if c > 0]
+    lens = [0] * len(counts)
+    if len(used) == 1:
+        lens[used[0]] = 1
+        return lens
+    heap = [(counts[s], i, [s]) for i, s in enumerate(used)]
+    heapq.heapify(heap)
+    tiebreak = len(heap)
+    while len(heap) > 1:
+        c1, _, s1 = heapq.heappop(heap)
+        c2, _, s2 = heapq.heappop(heap)
+        for s in s1 + s2:
+            lens[s] += 1
+        heapq.heappush(heap, (c1 + c2, tiebreak, s1 + s2))
+        tiebreak += 1
+    return lens
+
+
+def codec_decode_table(lens: list[int], maxlen: int = 12) -> dict[int, tuple[int, int]]:
+    """Mirrors ``_kernels.huff_symbol_tables``: next-``maxlen``-bit pattern -> (symbol, length).
+
+    Canonical codes (by length, then symbol) written MSB-first into an LSB-first stream.
+    """
+    table: dict[int, tuple[int, int]] = {}
+    code = 0
+    for length in range(1, maxlen + 1):
+        code <<= 1
+        for sym, ln in enumerate(lens):
+            if ln == length:
+                rev = int(format(code, f"0{length}b")[::-1], 2)
+                for high in range(1 << (maxlen - length)):
+                    table[rev | (high << length)] = (sym, length)
+                code += 1
+    return table
+
+
 def codec_gear_chunks(data: bytes, min_size: int, avg_size: int, max_size: int) -> list[int]:
     """Mirrors ``_kernels.cdc_cut_points`` (FastCDC, normalized chunking), byte by byte."""
     from edgekit.codec import _kernels

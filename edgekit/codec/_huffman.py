@@ -1,13 +1,12 @@
 """Length-limited canonical Huffman codes over the 130 residual symbols (tables only).
 
-The bit-level coding is in ``_kernels.huff_encode``/``huff_decode``; this module builds
+The bit-level coding is in ``_kernels.huff_encode``/``huff_decode4``; this module builds
 code lengths from counts, serializes them, and turns lengths into encode codes and the
 12-bit decode lookup table.
 """
 
 from __future__ import annotations
 
-import heapq
 from typing import Any
 
 import numpy as np
@@ -23,27 +22,6 @@ def code_lengths(counts: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     return huff_lengths(counts.astype(np.int64), MAXLEN)  # type: ignore[no-any-return]
 
 
-def _huffman_lengths(counts: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    lens = np.zeros(NSYM, dtype=np.int64)
-    used = [int(s) for s in np.flatnonzero(counts)]
-    if len(used) == 1:
-        lens[used[0]] = 1
-        return lens
-    heap: list[tuple[int, int, list[int]]] = [(int(counts[s]), i, [s]) for i, s in enumerate(used)]
-    heapq.heapify(heap)
-    tiebreak = len(heap)
-    while len(heap) > 1:
-        c1, _, s1 = heapq.heappop(heap)
-        c2, _, s2 = heapq.heappop(heap)
-        for s in s1:
-            lens[s] += 1
-        for s in s2:
-            lens[s] += 1
-        heapq.heappush(heap, (c1 + c2, tiebreak, s1 + s2))
-        tiebreak += 1
-    return lens
-
-
 def kraft_ok(lens: np.ndarray[Any, Any]) -> bool:
     """True when the lengths form a prefix code (Kraft sum at most 1) with at least one symbol."""
     used = lens[lens > 0]
@@ -57,50 +35,6 @@ def canonical_codes(lens: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     from edgekit.codec._kernels import huff_codes
 
     return huff_codes(lens, MAXLEN)  # type: ignore[no-any-return]
-
-
-def _canonical_codes_py(lens: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """Pure-Python version of :func:`canonical_codes` (reference)."""
-    codes = np.zeros(NSYM, dtype=np.uint64)
-    code = 0
-    prev_len = 0
-    for length in range(1, MAXLEN + 1):
-        code <<= length - prev_len
-        prev_len = length
-        for sym in np.flatnonzero(lens == length):
-            codes[sym] = _reverse(code, length)
-            code += 1
-    return codes
-
-
-def _reverse(code: int, length: int) -> int:
-    out = 0
-    for _ in range(length):
-        out = (out << 1) | (code & 1)
-        code >>= 1
-    return out
-
-
-def decode_table(lens: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-    """(symbol, length) for each of the 2**MAXLEN next-bit patterns; length 0 = invalid code."""
-    from edgekit.codec._kernels import huff_table
-
-    return huff_table(lens, MAXLEN)  # type: ignore[no-any-return]
-
-
-def _decode_table_py(
-    lens: np.ndarray[Any, Any],
-) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-    """Pure-Python version of :func:`decode_table` (reference)."""
-    table_sym = np.zeros(1 << MAXLEN, dtype=np.uint8)
-    table_len = np.zeros(1 << MAXLEN, dtype=np.int64)
-    codes = _canonical_codes_py(lens)
-    for sym in np.flatnonzero(lens):
-        length = int(lens[sym])
-        start = int(codes[sym])
-        table_sym[start :: 1 << length] = sym
-        table_len[start :: 1 << length] = length
-    return table_sym, table_len
 
 
 def pack_lengths(lens: np.ndarray[Any, Any]) -> bytes:

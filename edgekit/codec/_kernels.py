@@ -362,24 +362,6 @@ def huff_codes(lens, maxlen):
 
 
 @njit
-def huff_table(lens, maxlen):
-    """Decode table: symbol and length for every ``maxlen``-bit pattern (length 0 = invalid)."""
-    codes = huff_codes(lens, maxlen)
-    size = 1 << maxlen
-    table_sym = np.zeros(size, dtype=np.uint8)
-    table_len = np.zeros(size, dtype=np.int64)
-    for s in range(lens.size):
-        ln = lens[s]
-        if ln > 0:
-            j = codes[s]
-            while j < size:
-                table_sym[j] = s
-                table_len[j] = ln
-                j += 1 << ln
-    return table_sym, table_len
-
-
-@njit
 def huff_encode(z, codes, lens):
     """Encode zigzag values: per value its symbol's code (LSB-first) then its extra bits.
 
