@@ -35,12 +35,27 @@ HUFF_MAXLEN = 12
 
 @njit
 def bitlen(u):
-    """Number of significant bits of a uint64 (0 for 0)."""
+    """Number of significant bits of a uint64 (0 for 0), by binary search."""
     n = 0
-    while u != ZERO:
-        u >>= ONE
+    if u >> np.uint64(32):
+        n += 32
+        u >>= np.uint64(32)
+    if u >> np.uint64(16):
+        n += 16
+        u >>= np.uint64(16)
+    if u >> np.uint64(8):
+        n += 8
+        u >>= np.uint64(8)
+    if u >> np.uint64(4):
+        n += 4
+        u >>= np.uint64(4)
+    if u >> np.uint64(2):
+        n += 2
+        u >>= np.uint64(2)
+    if u >> ONE:
         n += 1
-    return n
+        u >>= ONE
+    return n + np.int64(u)
 
 
 @njit
