@@ -285,6 +285,10 @@ def bench_blob(report: Report, quick: bool) -> None:
     assert patch(old, Delta.from_bytes(wire)) == new
     t_patch = time.perf_counter() - start
     start = time.perf_counter()
+    wire_fine = diff(sig, new, old=old).to_bytes()
+    t_diff_fine = time.perf_counter() - start
+    assert patch(old, wire_fine) == new
+    start = time.perf_counter()
     bs = bsdiff4.diff(old, new)
     t_bsdiff = time.perf_counter() - start
     start = time.perf_counter()
@@ -293,11 +297,25 @@ def bench_blob(report: Report, quick: bool) -> None:
     case = f"{size >> 20} MiB blob, 64-byte insert + 100-byte overwrite"
     report.add(
         case,
-        "delta bytes sent",
+        "delta bytes sent (signature only)",
         "bytes",
         len(wire),
         peers={"bsdiff4": len(bs)},
         note=f"signature sent the other way: {len(sig_bytes)} bytes",
+    )
+    report.add(
+        case,
+        "delta bytes sent, diff with old at hand (old=)",
+        "bytes",
+        len(wire_fine),
+        peers={"bsdiff4": len(bs)},
+    )
+    report.add(
+        case,
+        "diff time with old at hand (old=)",
+        "s",
+        t_diff_fine,
+        peers={"bsdiff4 diff": t_bsdiff},
     )
     report.add(
         case,

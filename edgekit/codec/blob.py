@@ -311,18 +311,32 @@ class Delta:
         return cls(base_size, base_digest, target_size, target_digest, ops, literals)
 
 
-def diff(sig: Signature, new: bytes | bytearray | memoryview) -> Delta:
+def diff(
+    sig: Signature,
+    new: bytes | bytearray | memoryview,
+    *,
+    old: bytes | bytearray | memoryview | None = None,
+) -> Delta:
     """Delta from the blob described by ``sig`` to ``new``.
 
     Chunks of ``new`` whose digest appears in the signature become copies; the rest
-    become literals. Adjacent copies and literals are merged.
+    become literals. Adjacent copies and literals are merged. When the side making the
+    delta also has the old blob (``old=``, checked against the signature's digest), each
+    literal run is trimmed byte by byte: the copies around it are extended while old and
+    new bytes agree, so a small edit costs about its own size instead of a chunk or two.
 
     Raises:
-        InvalidInputError: ``sig`` is not a Signature or ``new`` is not bytes-like.
+        InvalidInputError: ``sig`` is not a Signature, ``new``/``old`` is not bytes-like,
+            or ``old`` is not the blob the signature describes.
     """
     if not isinstance(sig, Signature):
         raise InvalidInputError(f"sig must be a Signature, not {type(sig).__name__}")
     view = as_bytes(new, "new")
+    base: memoryview | None = None
+    if old is not None:
+        base = as_bytes(old, "old")
+        if len(base) != sig.size or xxh3_128(base) != sig.digest:
+            raise InvalidInputError("diff: old is not the blob this signature describes")
     found = chunks(view, min_size=sig.min_size, avg_size=sig.avg_size, max_size=sig.max_size)
     old_offsets = np.concatenate([[0], np.cumsum(sig.lengths)[:-1]]).astype(np.int64)
     where: dict[tuple[int, int], int] = {}
@@ -330,25 +344,74 @@ def diff(sig: Signature, new: bytes | bytearray | memoryview) -> Delta:
         old_offsets.tolist(), sig.lengths.tolist(), sig.digests.tolist(), strict=False
     ):
         where.setdefault((dig, length), off)
-    ops: list[list[int]] = []
-    literals = bytearray()
+    # Runs as [kind, old offset or new offset, length]: literals keep their offset in new.
+    runs: list[list[int]] = []
     for off, length, dig in zip(
         found.offsets.tolist(), found.lengths.tolist(), found.digests.tolist(), strict=False
     ):
         src = where.get((dig, length))
         if src is not None:
-            if ops and ops[-1][0] == OP_COPY and ops[-1][1] + ops[-1][2] == src:
-                ops[-1][2] += length
+            if runs and runs[-1][0] == OP_COPY and runs[-1][1] + runs[-1][2] == src:
+                runs[-1][2] += length
             else:
-                ops.append([OP_COPY, src, length])
+                runs.append([OP_COPY, src, length])
+        elif runs and runs[-1][0] == OP_LITERAL:
+            runs[-1][2] += length
         else:
-            literals += view[off : off + length]
-            if ops and ops[-1][0] == OP_LITERAL:
-                ops[-1][2] += length
-            else:
-                ops.append([OP_LITERAL, 0, length])
+            runs.append([OP_LITERAL, off, length])
+    if base is not None:
+        runs = _trim_literals(
+            runs, np.frombuffer(base, dtype=np.uint8), np.frombuffer(view, np.uint8)
+        )
+    ops: list[list[int]] = []
+    literals = bytearray()
+    for kind, offset, length in runs:
+        if length == 0:
+            continue
+        if kind == OP_LITERAL:
+            literals += view[offset : offset + length]
+            ops.append([OP_LITERAL, 0, length])
+        elif ops and ops[-1][0] == OP_COPY and ops[-1][1] + ops[-1][2] == offset:
+            ops[-1][2] += length
+        else:
+            ops.append([OP_COPY, offset, length])
     table = np.array(ops, dtype=np.int64).reshape(-1, 3)
     return Delta(sig.size, sig.digest, len(view), xxh3_128(view), table, bytes(literals))
+
+
+def _common_prefix(a: Array, b: Array) -> int:
+    """Length of the common prefix of two uint8 arrays."""
+    n = min(a.size, b.size)
+    if n == 0:
+        return 0
+    diff_at = np.flatnonzero(a[:n] != b[:n])
+    return int(diff_at[0]) if diff_at.size else n
+
+
+def _trim_literals(runs: list[list[int]], old: Array, new: Array) -> list[list[int]]:
+    """Grow the copies around each literal run while old and new bytes agree."""
+    for i, run in enumerate(runs):
+        if run[0] != OP_LITERAL:
+            continue
+        lit_start, lit_len = run[1], run[2]
+        if i > 0 and runs[i - 1][0] == OP_COPY:
+            prev = runs[i - 1]
+            end = prev[1] + prev[2]
+            grow = _common_prefix(old[end : end + lit_len], new[lit_start : lit_start + lit_len])
+            prev[2] += grow
+            lit_start += grow
+            lit_len -= grow
+        if lit_len and i + 1 < len(runs) and runs[i + 1][0] == OP_COPY:
+            nxt = runs[i + 1]
+            back = min(lit_len, nxt[1])
+            a = old[nxt[1] - back : nxt[1]][::-1]
+            b = new[lit_start + lit_len - back : lit_start + lit_len][::-1]
+            grow = _common_prefix(a, b)
+            nxt[1] -= grow
+            nxt[2] += grow
+            lit_len -= grow
+        run[1], run[2] = lit_start, lit_len
+    return runs
 
 
 def patch(

@@ -107,3 +107,33 @@ def test_bad_delta_object_is_refused() -> None:
         patch(old, broken)
     with pytest.raises(InvalidInputError):
         diff("not a signature", b"")  # type: ignore[arg-type]
+
+
+def test_diff_with_old_trims_literals_to_the_edit() -> None:
+    old = blob(1 << 20, 5)
+    new = old[:300_000] + bytes(range(64)) + old[300_000:]
+    new = new[:700_000] + b"\xa5" * 100 + new[700_100:]
+    sig = signature(old)
+    coarse = diff(sig, new)
+    fine = diff(sig, new, old=old)
+    assert len(fine.literals) <= 64 + 100 + 2
+    assert len(fine.to_bytes()) < len(coarse.to_bytes()) / 10
+    assert patch(old, fine.to_bytes()) == new
+    with pytest.raises(InvalidInputError, match="signature"):
+        diff(sig, new, old=new)
+
+
+@settings(max_examples=60)
+@given(
+    old=st.binary(max_size=3000),
+    edits=st.lists(
+        st.tuples(st.integers(0, 3000), st.integers(0, 200), st.binary(max_size=200)), max_size=4
+    ),
+)
+def test_patch_of_diff_with_old_gives_new(old: bytes, edits: list[tuple[int, int, bytes]]) -> None:
+    new = old
+    for pos, cut, insert in edits:
+        p = pos % (len(new) + 1)
+        new = new[:p] + insert + new[p + cut :]
+    delta = diff(signature(old, **SMALL), new, old=old)
+    assert patch(old, Delta.from_bytes(delta.to_bytes())) == new
