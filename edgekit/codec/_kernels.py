@@ -444,6 +444,84 @@ HUFF_STREAMS = 4
 
 
 @njit
+def huff_prepare(r, center):
+    """One pass over residuals: zigzag values, their symbols and the symbol counts."""
+    n = r.size
+    z = np.empty(n, dtype=np.uint64)
+    syms = np.empty(n, dtype=np.uint8)
+    counts = np.zeros(HUFF_NSYM, dtype=np.int64)
+    for i in range(n):
+        d = r[i] - center
+        zi = (d << ONE) ^ (ZERO - (d >> np.uint64(63)))
+        z[i] = zi
+        s, _e = _symbol(zi)
+        syms[i] = s
+        counts[s] += 1
+    return z, syms, counts
+
+
+@njit
+def _flush32(out, pos, acc):
+    w = acc & np.uint64(0xFFFFFFFF)
+    out[pos] = np.uint8(w & np.uint64(0xFF))
+    out[pos + 1] = np.uint8((w >> np.uint64(8)) & np.uint64(0xFF))
+    out[pos + 2] = np.uint8((w >> np.uint64(16)) & np.uint64(0xFF))
+    out[pos + 3] = np.uint8(w >> np.uint64(24))
+
+
+@njit
+def huff_encode4(z, syms, codes, lens):
+    """Encode into 4 interleaved streams (value ``i`` in stream ``i % 4``), concatenated.
+
+    Returns the bytes of the 4 streams back to back and each stream's length in bits.
+    """
+    n = z.size
+    out = np.zeros(n * 10 + 64, dtype=np.uint8)
+    nbits = np.zeros(HUFF_STREAMS, dtype=np.int64)
+    pos = 0
+    for j in range(HUFF_STREAMS):
+        start = pos
+        acc = ZERO
+        nacc = 0
+        for i in range(j, n, HUFF_STREAMS):
+            s = np.int64(syms[i])
+            acc |= np.uint64(codes[s]) << np.uint64(nacc)
+            nacc += lens[s]
+            e = 0 if s < 8 else (s - 8) // 2 + 2
+            if e > 0:
+                extra = z[i] & _mask(e)
+                if e > 32:
+                    if nacc >= 32:
+                        _flush32(out, pos, acc)
+                        pos += 4
+                        acc >>= np.uint64(32)
+                        nacc -= 32
+                    acc |= (extra & np.uint64(0xFFFFFFFF)) << np.uint64(nacc)
+                    nacc += 32
+                    extra >>= np.uint64(32)
+                    e -= 32
+                if nacc >= 32:
+                    _flush32(out, pos, acc)
+                    pos += 4
+                    acc >>= np.uint64(32)
+                    nacc -= 32
+                acc |= extra << np.uint64(nacc)
+                nacc += e
+            if nacc >= 32:
+                _flush32(out, pos, acc)
+                pos += 4
+                acc >>= np.uint64(32)
+                nacc -= 32
+        nbits[j] = (pos - start) * 8 + nacc
+        while nacc > 0:
+            out[pos] = np.uint8(acc & np.uint64(0xFF))
+            pos += 1
+            acc >>= np.uint64(8)
+            nacc -= 8
+    return out[:pos], nbits
+
+
+@njit
 def huff_kraft_ok(lens, maxlen):
     """True when the code lengths (0..maxlen) describe a prefix code with at least one symbol."""
     total = 0

@@ -110,8 +110,7 @@ def _huffman_candidate(u: Array, order: int, stats: list[int]) -> tuple[int, byt
     flipped = r ^ np.uint64(SIGN)
     mid = r.size // 2
     center = int(np.partition(flipped, mid)[mid]) ^ SIGN
-    z = k.zigzag_centered(r, np.uint64(center))
-    counts = k.symbol_histogram(z)
+    z, syms, counts = k.huff_prepare(r, np.uint64(center))
     lens = _huffman.code_lengths(counts)
     bits = int(np.dot(counts, lens + _huffman.EXTRA_BITS))
     table = _huffman.pack_lengths(lens)
@@ -120,17 +119,14 @@ def _huffman_candidate(u: Array, order: int, stats: list[int]) -> tuple[int, byt
     if size >= 9 + 8 * _words(u.size, widths_best):
         return None
     codes = _huffman.canonical_codes(lens)
-    streams = []
-    for j in range(HUFF_STREAMS):
-        stream, nbits = k.huff_encode(np.ascontiguousarray(z[j::HUFF_STREAMS]), codes, lens)
-        streams.append((stream.tobytes(), nbits))
+    streams, nbits = k.huff_encode4(z, syms, codes, lens)
     payload = (
         bytes([order])
         + _heads(u, order)
         + struct.pack("<Q", center)
         + table
-        + b"".join(struct.pack("<I", nbits) for _s, nbits in streams)
-        + b"".join(stream for stream, _n in streams)
+        + nbits.astype("<u4").tobytes()
+        + streams.tobytes()
     )
     return HUFF, payload
 

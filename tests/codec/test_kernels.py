@@ -62,6 +62,11 @@ def test_zigzag_symbols_and_huffman_roundtrip(values: list[int], center: int) ->
     assert got == ref
     # Four interleaved streams, as the huffman scheme writes them.
     parts = [_kernels.huff_encode(np.ascontiguousarray(z[j::4]), codes, lens) for j in range(4)]
+    z2, syms, counts2 = _kernels.huff_prepare(r, np.uint64(center % 2**64))
+    assert np.array_equal(z2, z) and np.array_equal(counts2, counts)
+    joined, nbits4 = _kernels.huff_encode4(z, syms, codes, lens)
+    assert joined.tobytes() == b"".join(part.tobytes() for part, _ in parts)
+    assert nbits4.tolist() == [bits for _, bits in parts]
     starts, nbits, words = [], [], []
     at = 0
     for part, bits in parts:
