@@ -1111,38 +1111,21 @@ def gear_table():
 
 
 @njit
-def _gear_scan(data, gear, h, i, end, mask):
+def _gear_scan(data, gear, gear_ls, h, i, end, mask, mask_ls):
     """Roll the gear hash from ``i`` to ``end``; return (cut or -1, hash, next index).
 
-    Four bytes per step: the four hashes are checked together, then the first match is
-    located, which keeps the branch rare and the shift-add chain tight.
+    Two bytes per step (FastCDC 2020): ``(h << 2) + (gear[a] << 1)`` is the one-byte hash
+    shifted left once, so testing it against ``mask << 1`` is the one-byte test (the masks
+    leave bit 63 clear); adding ``gear[b]`` gives the exact two-byte hash.
     """
-    while i + 4 <= end:
-        # The same hashes as four single steps, regrouped so that only one shift and one
-        # add per four bytes depend on the previous hash.
-        t1 = gear[data[i]]
-        t2 = (t1 << ONE) + gear[data[i + 1]]
-        t3 = (t2 << ONE) + gear[data[i + 2]]
-        t4 = (t3 << ONE) + gear[data[i + 3]]
-        h1 = (h << ONE) + t1
-        h2 = (h << TWO) + t2
-        h3 = (h << THREE) + t3
-        h4 = (h << FOUR) + t4
-        if (
-            ((h1 & mask) == ZERO)
-            | ((h2 & mask) == ZERO)
-            | ((h3 & mask) == ZERO)
-            | ((h4 & mask) == ZERO)
-        ):
-            if (h1 & mask) == ZERO:
-                return i + 1, h1, i + 1
-            if (h2 & mask) == ZERO:
-                return i + 2, h2, i + 2
-            if (h3 & mask) == ZERO:
-                return i + 3, h3, i + 3
-            return i + 4, h4, i + 4
-        h = h4
-        i += 4
+    while i + 2 <= end:
+        h = (h << TWO) + gear_ls[data[i]]
+        if (h & mask_ls) == ZERO:
+            return i + 1, h >> ONE, i + 1
+        h = h + gear[data[i + 1]]
+        if (h & mask) == ZERO:
+            return i + 2, h, i + 2
+        i += 2
     while i < end:
         h = (h << ONE) + gear[data[i]]
         i += 1
@@ -1160,6 +1143,9 @@ def cdc_cut_points(data, gear, min_size, avg_size, max_size, mask_s, mask_l):
     unconditionally. Chunks of the final ``min_size`` bytes or less are not split.
     """
     n = data.size
+    gear_ls = gear << ONE
+    mask_s_ls = mask_s << ONE
+    mask_l_ls = mask_l << ONE
     cuts = np.empty(n // max(min_size, 1) + 2, dtype=np.int64)
     ncut = 0
     start = 0
@@ -1171,9 +1157,13 @@ def cdc_cut_points(data, gear, min_size, avg_size, max_size, mask_s, mask_l):
             break
         end = start + min(remaining, max_size)
         normal = start + min(remaining, avg_size)
-        cut, h, i = _gear_scan(data, gear, ZERO, start + min_size, normal, mask_s)
+        cut, h, i = _gear_scan(
+            data, gear, gear_ls, ZERO, start + min_size, normal, mask_s, mask_s_ls
+        )
         if cut < 0:
-            cut, h, i = _gear_scan(data, gear, h, max(i, start + min_size), end, mask_l)
+            cut, h, i = _gear_scan(
+                data, gear, gear_ls, h, max(i, start + min_size), end, mask_l, mask_l_ls
+            )
             if cut < 0:
                 cut = end
         cuts[ncut] = cut

@@ -78,14 +78,15 @@ def _check_sizes(min_size: int, avg_size: int, max_size: int) -> None:
 def _masks(avg_size: int) -> tuple[int, int]:
     """FastCDC normalized-chunking masks (level 2): harder before avg_size, easier after."""
     bits = avg_size.bit_length() - 1
-    hard = min(bits + 2, 63)
+    hard = bits + 2  # avg_size <= 2**24 keeps this at most 26
     easy = max(bits - 2, 1)
 
-    # Spread the mask bits over the upper part of the hash (the gear hash mixes upward).
+    # Spread the mask bits over bits 62..2 of the hash (the gear hash mixes upward; bit 63
+    # stays clear so that the two-bytes-per-step scan can test a shifted mask).
     def spread(k: int) -> int:
         mask = 0
         for i in range(k):
-            mask |= 1 << (63 - (i * 64 // max(k, 1)) % 64)
+            mask |= 1 << (62 - (i * 60) // k)
         return mask
 
     return spread(hard), spread(easy)
