@@ -247,8 +247,9 @@ def encode_float_block(
             if found is not None:
                 candidates.append(found)
                 # Repeated values may be repeated runs or patterns: LZ4 can win those
-                # (tried only when the dictionary still leaves over 10 % of the bytes).
-                if len(found[1]) > 0.1 * len(raw):
+                # (tried on small blocks, where it is cheap, or when the dictionary still
+                # leaves over 20 % of the bytes).
+                if n <= 8192 or len(found[1]) > 0.2 * len(raw):
                     candidates.append(_encode_shuffle_lz4(x))
                 if len(found[1]) < 0.5 * alp_estimate:
                     cost = 1 << 62  # the dictionary clearly wins: skip ALP
