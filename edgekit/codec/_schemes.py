@@ -190,7 +190,7 @@ class FloatPlan:
         self.probe = np.zeros(1, dtype=x.dtype)
         emax = 18 if x.dtype.itemsize == 8 else 10
         sample = _sample(x, 256)
-        costs = k.alp_rank(_sample(sample, 64), emax, self.probe)
+        costs = k.alp_rank(_sample(sample, 32), emax, self.probe)
         flat = np.argsort(costs, axis=None, kind="stable")[:5]
         ok = costs.ravel()[flat] < (1 << 62)
         pairs = np.array(np.unravel_index(flat[ok], costs.shape), dtype=np.int64).reshape(2, -1)
@@ -239,20 +239,22 @@ def encode_float_block(
         e, f, cost = k.alp_search(sample, plan.es, plan.fs, probe)
     candidates: list[tuple[int, bytes]] = []
     alp_estimate = cost * n / max(sample.size, 1) / 8
-    if allow_dict and n >= 256:
-        wide = np.sort(_sample(x, 4096).view(_uint_of(x)))
-        distinct = 1 + int(np.count_nonzero(wide[1:] != wide[:-1]))
-        if distinct < 0.6 * wide.size:
-            found = _encode_dict(x, entropy=entropy)
-            if found is not None:
-                candidates.append(found)
-                # Repeated values may be repeated runs or patterns: LZ4 can win those
-                # (tried on small blocks, where it is cheap, or when the dictionary still
-                # leaves over 20 % of the bytes).
-                if n <= 8192 or len(found[1]) > 0.2 * len(raw):
-                    candidates.append(_encode_shuffle_lz4(x))
-                if len(found[1]) < 0.5 * alp_estimate:
-                    cost = 1 << 62  # the dictionary clearly wins: skip ALP
+    if (
+        allow_dict
+        and n >= 256
+        and _distinct_share(x, 1024) < 0.95
+        and _distinct_share(x, 4096) < 0.6
+    ):
+        found = _encode_dict(x, entropy=entropy)
+        if found is not None:
+            candidates.append(found)
+            # Repeated values may be repeated runs or patterns: LZ4 can win those
+            # (tried on small blocks, where it is cheap, or when the dictionary still
+            # leaves over 20 % of the bytes).
+            if n <= 8192 or len(found[1]) > 0.2 * len(raw):
+                candidates.append(_encode_shuffle_lz4(x))
+            if len(found[1]) < 0.5 * alp_estimate:
+                cost = 1 << 62  # the dictionary clearly wins: skip ALP
     if cost < (1 << 62) and alp_estimate < 0.9 * len(raw):
         candidates.append(_encode_alp(x, e, f, probe, entropy=entropy))
     best = min(candidates, key=lambda c: len(c[1]), default=(RAW, raw))
@@ -265,6 +267,12 @@ def encode_float_block(
     if len(best[1]) >= len(raw):
         return RAW, raw
     return best
+
+
+def _distinct_share(x: Array, size: int) -> float:
+    """Share of distinct bit patterns in an evenly spaced sample of ``size`` values."""
+    wide = np.sort(_sample(x, size).view(_uint_of(x)))
+    return (1 + int(np.count_nonzero(wide[1:] != wide[:-1]))) / max(wide.size, 1)
 
 
 def _uint_of(x: Array) -> np.dtype[Any]:
