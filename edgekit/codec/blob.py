@@ -341,16 +341,22 @@ def diff(
     found = chunks(view, min_size=sig.min_size, avg_size=sig.avg_size, max_size=sig.max_size)
     old_offsets = np.concatenate([[0], np.cumsum(sig.lengths)[:-1]]).astype(np.int64)
     where: dict[tuple[int, int], int] = {}
+    at: set[tuple[int, int, int]] = set()  # every (digest, length, offset) of the old chunks
     for off, length, dig in zip(
         old_offsets.tolist(), sig.lengths.tolist(), sig.digests.tolist(), strict=False
     ):
         where.setdefault((dig, length), off)
+        at.add((dig, length, off))
     # Runs as [kind, old offset or new offset, length]: literals keep their offset in new.
     runs: list[list[int]] = []
     for off, length, dig in zip(
         found.offsets.tolist(), found.lengths.tolist(), found.digests.tolist(), strict=False
     ):
         src = where.get((dig, length))
+        if src is not None and runs and runs[-1][0] == OP_COPY:
+            follow = runs[-1][1] + runs[-1][2]
+            if (dig, length, follow) in at:
+                src = follow  # a repeated chunk: prefer the copy that continues the last one
         if src is not None:
             if runs and runs[-1][0] == OP_COPY and runs[-1][1] + runs[-1][2] == src:
                 runs[-1][2] += length
