@@ -1,0 +1,206 @@
+"""One loaded model: its backend plus everything the engine precomputes for the fast path."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from edgekit.errors import InvalidInputError
+from edgekit.infer._backends import Backend
+from edgekit.infer._types import Quantization, TensorInfo
+
+_ndarray = np.ndarray
+
+
+def _qparams(t: TensorInfo) -> tuple[Any, Any, float, float] | None:
+    """(scale, zero_point, qmin, qmax) broadcastable over ``t``, or None when not quantized."""
+    q: Quantization | None = t.quantization
+    if q is None or t.dtype.kind not in "iu":
+        return None
+    info = np.iinfo(t.dtype)
+    if q.per_tensor:
+        return np.float32(q.scale[0]), np.float32(q.zero_point[0]), float(info.min), float(info.max)
+    shape = [1] * max(t.rank, 1)
+    shape[q.axis] = len(q.scale)
+    scale = np.asarray(q.scale, dtype=np.float32).reshape(shape)
+    zero = np.asarray(q.zero_point, dtype=np.float32).reshape(shape)
+    return scale, zero, float(info.min), float(info.max)
+
+
+class Loaded:
+    """A model ready to run: backend, tensors, validation tables, quantization tables."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        label: str,
+        digest: str,
+        check_finite: bool,
+    ) -> None:
+        self.backend = backend
+        self.run = backend.run
+        self.label = label
+        self.digest = digest
+        self.inputs = backend.inputs
+        self.outputs = backend.outputs
+        self.stateful = backend.stateful
+        self.input_names = tuple(t.name for t in self.inputs)
+        self.output_names = tuple(t.name for t in self.outputs)
+        self.n_inputs = len(self.inputs)
+        self.single = self.input_names[0] if self.n_inputs == 1 else None
+        self.checks = tuple(
+            (
+                t.name,
+                t.dtype,
+                t.rank,
+                tuple((axis, size) for axis, size in enumerate(t.shape) if size is not None),
+            )
+            for t in self.inputs
+            if t.dtype != np.dtype(object)
+        )
+        self.by_name = {t.name: t for t in self.inputs}
+        self.check_finite = check_finite
+        self.finite_names = tuple(t.name for t in self.inputs if t.dtype.kind in "fc")
+        self.quant_in = {t.name: p for t in self.inputs if (p := _qparams(t)) is not None}
+        self.quant_out = {t.name: p for t in self.outputs if (p := _qparams(t)) is not None}
+        # Batchable: every input and output has a dynamic leading dimension.
+        self.batchable = (
+            not self.stateful
+            and all(t.rank >= 1 and t.shape[0] is None for t in self.inputs)
+            and all(t.rank >= 1 and t.shape[0] is None for t in self.outputs)
+        )
+
+    # -- validation --------------------------------------------------------------------
+
+    def fast_ok(self, feeds: Any) -> bool:
+        """True when ``feeds`` is a dict of arrays that pass every check (the common case)."""
+        if feeds.__class__ is not dict or len(feeds) != self.n_inputs:
+            return False
+        for name, dtype, ndim, fixed in self.checks:
+            a = feeds.get(name)
+            if a.__class__ is not _ndarray or (a.dtype is not dtype and a.dtype != dtype):
+                return False
+            if a.ndim != ndim:
+                return False
+            if fixed:
+                shape = a.shape
+                for axis, size in fixed:
+                    if shape[axis] != size:
+                        return False
+        return True
+
+    def normalize(self, feeds: Any) -> dict[str, np.ndarray]:
+        """Validated feeds as a new dict, or an ``InvalidInputError`` saying what is wrong."""
+        if isinstance(feeds, Mapping):
+            given = dict(feeds)
+        elif self.single is not None:
+            given = {self.single: feeds}
+        else:
+            raise InvalidInputError(
+                f"{self.label} has {self.n_inputs} inputs ({', '.join(self.input_names)}): "
+                f"pass a dict of arrays, not a single {type(feeds).__name__}"
+            )
+        missing = [n for n in self.input_names if n not in given]
+        extra = [n for n in given if n not in self.by_name]
+        if missing or extra:
+            parts = []
+            if missing:
+                parts.append(f"missing input(s) {missing}")
+            if extra:
+                parts.append(f"unknown input(s) {extra}")
+            raise InvalidInputError(
+                f"{self.label}: {' and '.join(parts)}; the model's inputs are "
+                + "; ".join(t.describe() for t in self.inputs)
+            )
+        out: dict[str, np.ndarray] = {}
+        for t in self.inputs:
+            value = given[t.name]
+            if not isinstance(value, np.ndarray):
+                try:
+                    value = np.asarray(value)
+                except Exception as exc:
+                    raise InvalidInputError(
+                        f"{self.label}: input {t.name!r} is not array-like ({type(value).__name__})"
+                    ) from exc
+            if t.dtype != np.dtype(object) and value.dtype != t.dtype:
+                hint = ""
+                if t.quantization is not None and value.dtype.kind == "f":
+                    hint = "; pass quantized=False to have edgekit quantize float inputs"
+                raise InvalidInputError(
+                    f"{self.label}: input {t.name!r} has dtype {value.dtype}, expected {t.dtype}{hint}"
+                )
+            if value.ndim != t.rank:
+                raise InvalidInputError(
+                    f"{self.label}: input {t.name!r} has rank {value.ndim} (shape {value.shape}), "
+                    f"expected rank {t.rank}: {t.describe()}"
+                )
+            for axis, size in enumerate(t.shape):
+                if size is not None and value.shape[axis] != size:
+                    raise InvalidInputError(
+                        f"{self.label}: input {t.name!r} has shape {value.shape}, expected "
+                        f"{size} at axis {axis}: {t.describe()}"
+                    )
+            out[t.name] = value
+        return out
+
+    def finite_check(self, feeds: Mapping[str, np.ndarray]) -> None:
+        """Raise when a float input holds NaN or infinity."""
+        for name in self.finite_names:
+            a = feeds[name]
+            if a.size and not np.isfinite(a).all():
+                raise InvalidInputError(
+                    f"{self.label}: input {name!r} holds NaN or infinite values"
+                )
+
+    # -- quantization ------------------------------------------------------------------
+
+    def quantize(self, feeds: Any) -> dict[str, np.ndarray]:
+        """Float feeds to the dtypes of quantized inputs (others pass through)."""
+        if isinstance(feeds, Mapping):
+            given = dict(feeds)
+        elif self.single is not None:
+            given = {self.single: feeds}
+        else:
+            return self.normalize(feeds)  # raises the helpful error
+        for name, (scale, zero, qmin, qmax) in self.quant_in.items():
+            value = given.get(name)
+            if value is None:
+                continue
+            x = np.asarray(value)
+            if x.dtype.kind not in "fiu":
+                raise InvalidInputError(
+                    f"{self.label}: input {name!r} must be real numbers to quantize, not {x.dtype}"
+                )
+            if x.dtype.kind == "f" and x.size and not np.isfinite(x).all():
+                raise InvalidInputError(
+                    f"{self.label}: input {name!r} holds NaN or infinite values, which cannot be "
+                    "quantized"
+                )
+            dtype = self.by_name[name].dtype
+            q = np.rint(x.astype(np.float32, copy=False) / scale) + zero
+            given[name] = np.clip(q, qmin, qmax).astype(dtype)
+        return given
+
+    def dequantize(self, outputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Quantized outputs to float32 (``(q - zero_point) * scale``); others pass through."""
+        for name, (scale, zero, _, _) in self.quant_out.items():
+            outputs[name] = (outputs[name].astype(np.float32) - zero) * scale
+        return outputs
+
+    # -- warm-up -----------------------------------------------------------------------
+
+    def synthetic_feeds(self) -> dict[str, np.ndarray]:
+        """Zeros of every input; dynamic dimensions are 1."""
+        return {
+            t.name: np.zeros(tuple(1 if d is None else d for d in t.shape), dtype=t.dtype)
+            for t in self.inputs
+        }
+
+    def same_inputs(self, other: Loaded) -> bool:
+        """Same input names, dtypes and shapes (dynamic dimensions included) in the same order."""
+        return [(t.name, t.dtype, t.shape) for t in self.inputs] == [
+            (t.name, t.dtype, t.shape) for t in other.inputs
+        ]
