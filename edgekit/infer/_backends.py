@@ -313,13 +313,35 @@ class LiteRTBackend:
         self.inputs = tuple(_litert_tensor_info(d) for d in interpreter.get_input_details())
         self.outputs = tuple(_litert_tensor_info(d) for d in interpreter.get_output_details())
         self._in = [
-            (t.name, int(d["index"])) for t, d in zip(self.inputs, interpreter.get_input_details())
+            (t.name, int(d["index"]))
+            for t, d in zip(self.inputs, interpreter.get_input_details(), strict=True)
         ]
         self._out_idx = [int(d["index"]) for d in interpreter.get_output_details()]
         self._dynamic = {t.name for t in self.inputs if t.dynamic}
         self._lock = threading.Lock()
         self._local = threading.local()
         self._main = self._wrap(interpreter)
+        self._bind()
+
+    def _bind(self) -> None:
+        """Install the fastest ``run`` for this configuration (an instance attribute)."""
+        if self.per_thread or self._dynamic or not self._main.two_arg:
+            self.run = self._run_general  # type: ignore[method-assign]
+            return
+        it = self._main
+        lock = self._lock
+        set_tensor, invoke, get = it.set_tensor, it.invoke, it.get_tensor
+        ins = tuple(self._in)
+        outs = tuple(self._out_idx)
+
+        def run(feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+            with lock:
+                for name, index in ins:
+                    set_tensor(index, feeds[name])
+                invoke()
+                return [get(i, 0) for i in outs]
+
+        self.run = run  # type: ignore[method-assign]
 
     def _wrap(self, interpreter: Any) -> _Interp:
         return _Interp(interpreter, [i for _, i in self._in], self._out_idx)
@@ -346,6 +368,10 @@ class LiteRTBackend:
             it.allocate()
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        """Set the inputs, invoke, read the outputs (replaced per instance by :meth:`_bind`)."""
+        return self._run_general(feeds)
+
+    def _run_general(self, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         if self.per_thread:
             return self._run_on(self._interp(), feeds)
         with self._lock:
@@ -372,6 +398,7 @@ class LiteRTBackend:
         with self._lock:
             self._main = self._wrap(self._factory())
             self._local = threading.local()
+            self._bind()
 
     def close(self) -> None:
         with self._lock:

@@ -10,6 +10,7 @@ import numpy as np
 from edgekit.errors import InvalidInputError
 from edgekit.infer._backends import Backend
 from edgekit.infer._types import Quantization, TensorInfo
+from edgekit.infer.cache import key_prefix
 
 _ndarray = np.ndarray
 
@@ -19,7 +20,7 @@ def _qparams(t: TensorInfo) -> tuple[Any, Any, float, float] | None:
     q: Quantization | None = t.quantization
     if q is None or t.dtype.kind not in "iu":
         return None
-    info = np.iinfo(t.dtype)
+    info = np.iinfo(t.dtype)  # type: ignore[type-var]
     if q.per_tensor:
         return np.float32(q.scale[0]), np.float32(q.zero_point[0]), float(info.min), float(info.max)
     shape = [1] * max(t.rank, 1)
@@ -41,7 +42,6 @@ class Loaded:
         check_finite: bool,
     ) -> None:
         self.backend = backend
-        self.run = backend.run
         self.label = label
         self.digest = digest
         self.inputs = backend.inputs
@@ -50,11 +50,14 @@ class Loaded:
         self.input_names = tuple(t.name for t in self.inputs)
         self.output_names = tuple(t.name for t in self.outputs)
         self.n_inputs = len(self.inputs)
+        self.single_output = self.output_names[0] if len(self.outputs) == 1 else None
         self.single = self.input_names[0] if self.n_inputs == 1 else None
+        # (name, dtype, full shape or None when dynamic, rank, fixed (axis, size) pairs)
         self.checks = tuple(
             (
                 t.name,
                 t.dtype,
+                None if t.dynamic else t.shape,
                 t.rank,
                 tuple((axis, size) for axis, size in enumerate(t.shape) if size is not None),
             )
@@ -62,6 +65,11 @@ class Loaded:
             if t.dtype != np.dtype(object)
         )
         self.by_name = {t.name: t for t in self.inputs}
+        self.key_prefix = key_prefix(
+            digest,
+            [(t.name, t.dtype, None if t.dynamic else t.shape) for t in self.inputs],  # type: ignore[misc]
+        )
+        self.key_plan = tuple((t.name, t.dynamic) for t in self.inputs)
         self.check_finite = check_finite
         self.finite_names = tuple(t.name for t in self.inputs if t.dtype.kind in "fc")
         self.quant_in = {t.name: p for t in self.inputs if (p := _qparams(t)) is not None}
@@ -79,10 +87,14 @@ class Loaded:
         """True when ``feeds`` is a dict of arrays that pass every check (the common case)."""
         if feeds.__class__ is not dict or len(feeds) != self.n_inputs:
             return False
-        for name, dtype, ndim, fixed in self.checks:
+        for name, dtype, full, ndim, fixed in self.checks:
             a = feeds.get(name)
             if a.__class__ is not _ndarray or (a.dtype is not dtype and a.dtype != dtype):
                 return False
+            if full is not None:
+                if a.shape != full:
+                    return False
+                continue
             if a.ndim != ndim:
                 return False
             if fixed:

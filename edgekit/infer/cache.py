@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,22 @@ class CacheInfo:
         """Hits over lookups, 0.0 before the first lookup."""
         total = self.hits + self.misses
         return self.hits / total if total else 0.0
+
+
+def key_prefix(
+    model_digest: str, inputs: Sequence[tuple[str, np.dtype[Any], tuple[int, ...] | None]]
+) -> str:
+    """The part of a cache key fixed by the model: its digest, each input's name and dtype,
+    and the shape of inputs whose shape is fixed (``None`` when the shape varies)."""
+    return "|".join(
+        [
+            model_digest,
+            *(
+                f"{name}:{np.dtype(dtype).str}:{'*' if shape is None else shape}"
+                for name, dtype, shape in inputs
+            ),
+        ]
+    )
 
 
 class ResultCache:
@@ -75,14 +92,14 @@ class ResultCache:
             raise InvalidInputError(f"ttl must be a positive number of seconds or None, not {ttl}")
         import xxhash
 
-        self._hash = xxhash.xxh3_128_intdigest
+        self._hash: Callable[[Any], int] = xxhash.xxh3_128_intdigest
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.ttl = ttl
         self._data: OrderedDict[Any, tuple[Any, int, float]] = OrderedDict()
         self._lock = threading.Lock()
         self._bytes = 0
-        self.hits = 0
+        self._hits = itertools.count()
         self.misses = 0
         self.evictions = 0
         self.expirations = 0
@@ -90,35 +107,70 @@ class ResultCache:
     # -- keys ------------------------------------------------------------------------------
 
     def key(self, model_digest: str, feeds: Mapping[str, np.ndarray], order: Sequence[str]) -> Any:
-        """The cache key of ``feeds`` (taken in ``order``) for the model with ``model_digest``."""
-        parts: list[Any] = [model_digest]
+        """The cache key of ``feeds`` (taken in ``order``) for the model with ``model_digest``.
+
+        ``(prefix, shape, hash, shape, hash, ...)`` where ``prefix`` joins the model
+        digest with each input's name and dtype, and each ``hash`` is the xxh3-128
+        of that input's bytes (C order).
+        """
+        prefix = key_prefix(model_digest, [(n, np.asarray(feeds[n]).dtype, None) for n in order])
+        plan = tuple((n, True) for n in order)
+        return self.fast_key(prefix, {n: np.asarray(feeds[n]) for n in order}, plan)
+
+    def fast_key(
+        self, prefix: str, feeds: Mapping[str, np.ndarray], plan: Sequence[tuple[str, bool]]
+    ) -> Any:
+        """:meth:`key` for validated feeds, with the model's part precomputed (the engine's path).
+
+        ``plan`` lists ``(input name, shape goes into the key)``; an input of fixed
+        shape has its shape in ``prefix`` already.
+        """
         hash_bytes = self._hash
-        for name in order:
-            a = feeds[name]
-            try:
-                h = hash_bytes(a)
-            except (BufferError, TypeError, ValueError):
-                h = hash_bytes(np.ascontiguousarray(a))
-            parts += (name, a.dtype.str, a.shape, h)
+        parts: list[Any] = [prefix]
+        append = parts.append
+        try:
+            for name, with_shape in plan:
+                a = feeds[name]
+                if with_shape:
+                    append(a.shape)
+                append(hash_bytes(a))
+        except (BufferError, TypeError, ValueError):  # not C-contiguous: hash a contiguous copy
+            parts = [prefix]
+            for name, with_shape in plan:
+                a = np.ascontiguousarray(feeds[name])
+                parts += (a.shape, hash_bytes(a)) if with_shape else (hash_bytes(a),)
         return tuple(parts)
 
     # -- lookups ---------------------------------------------------------------------------
 
     def get(self, key: Any) -> Any | None:
-        """The value stored under ``key``, or ``None``; counts a hit or a miss."""
+        """The value stored under ``key``, or ``None``; counts a hit or a miss.
+
+        A hit takes no lock: reading and reordering an ``OrderedDict`` are single
+        C calls under the GIL, and the hit counter is an atomic ``itertools.count``.
+        """
+        entry = self._data.get(key)
+        if entry is None or (self.ttl is not None and time.monotonic() > entry[2]):
+            self._miss(key, entry)
+            return None
+        try:  # noqa: SIM105 - try is cheaper than contextlib.suppress on this path
+            self._data.move_to_end(key)
+        except KeyError:  # evicted by another thread meanwhile: the result is still valid
+            pass
+        next(self._hits)
+        return entry[0]
+
+    def _miss(self, key: Any, entry: Any) -> None:
         with self._lock:
-            entry = self._data.get(key)
-            if entry is None:
-                self.misses += 1
-                return None
-            if self.ttl is not None and time.monotonic() > entry[2]:
+            if entry is not None and self._data.get(key) is entry:
                 self._drop(key)
                 self.expirations += 1
-                self.misses += 1
-                return None
-            self._data.move_to_end(key)
-            self.hits += 1
-            return entry[0]
+            self.misses += 1
+
+    @property
+    def hits(self) -> int:
+        """Lookups that found a valid entry."""
+        return int(self._hits.__reduce__()[1][0])
 
     def put(self, key: Any, outputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Store ``outputs`` (made read-only) under ``key`` and return them.
@@ -170,7 +222,8 @@ class ResultCache:
     def reset_counters(self) -> None:
         """Set hits, misses, evictions and expirations back to zero."""
         with self._lock:
-            self.hits = self.misses = self.evictions = self.expirations = 0
+            self._hits = itertools.count()
+            self.misses = self.evictions = self.expirations = 0
 
     def info(self) -> CacheInfo:
         """Counters and current size."""
