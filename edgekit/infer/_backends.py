@@ -244,6 +244,8 @@ class _Interp:
             self.two_arg = True
         except TypeError:  # tflite-runtime's older wrapper: GetTensor(index)
             self.two_arg = False
+        except Exception:  # arguments accepted, tensor not readable yet
+            self.two_arg = True
         self.resize: Callable[..., None] = wrapper.ResizeInputTensor
         self.allocate: Callable[[], None] = wrapper.AllocateTensors
         self.shapes: dict[int, tuple[int, ...] | None] = dict.fromkeys(in_idx)
@@ -310,13 +312,17 @@ class LiteRTBackend:
         if interpreter is None:
             assert last_error is not None
             raise _litert_load_error(label, last_error) from last_error
-        self.inputs = tuple(_litert_tensor_info(d) for d in interpreter.get_input_details())
-        self.outputs = tuple(_litert_tensor_info(d) for d in interpreter.get_output_details())
-        self._in = [
-            (t.name, int(d["index"]))
-            for t, d in zip(self.inputs, interpreter.get_input_details(), strict=True)
-        ]
-        self._out_idx = [int(d["index"]) for d in interpreter.get_output_details()]
+        try:
+            in_details = interpreter.get_input_details()
+            out_details = interpreter.get_output_details()
+            self.inputs = tuple(_litert_tensor_info(d) for d in in_details)
+            self.outputs = tuple(_litert_tensor_info(d) for d in out_details)
+        except Exception as exc:  # corrupt names, types or shapes
+            raise ModelLoadError(f"{label}: corrupt tensor metadata: {exc}") from exc
+        if not self.inputs or not self.outputs:
+            raise ModelLoadError(f"{label}: the model declares no inputs or no outputs")
+        self._in = [(t.name, int(d["index"])) for t, d in zip(self.inputs, in_details, strict=True)]
+        self._out_idx = [int(d["index"]) for d in out_details]
         self._dynamic = {t.name for t in self.inputs if t.dynamic}
         self._lock = threading.Lock()
         self._local = threading.local()

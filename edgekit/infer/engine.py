@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from edgekit.errors import EdgekitError, InferenceError, InvalidInputError
+from edgekit.errors import EdgekitError, InferenceError, InvalidInputError, ModelLoadError
 from edgekit.infer._backends import LiteRTBackend, MemoryBackend, MemoryModel, OrtBackend
 from edgekit.infer._batching import MicroBatcher, Request
 from edgekit.infer._loaded import Loaded
@@ -75,6 +75,11 @@ class InferenceEngine:
             (costs a pass over the inputs; quantizing float inputs always checks).
         max_batch: most rows merged into one runtime call by :meth:`submit`/:meth:`infer`.
         max_delay_us: longest wait (microseconds) of the first request of a batch for company.
+        expected_digest: xxh3-128 hex digest the model file must have (see :attr:`digest`);
+            a mismatch raises ``ModelLoadError`` before any runtime parses the bytes. Use
+            it for models that arrive over the network: runtimes verify a file's
+            structure, not its contents, and a corrupted weight or operator index can
+            crash a native runtime.
         ort_options: ONNX Runtime settings (:class:`OrtOptions`).
         litert_options: LiteRT settings (:class:`LiteRTOptions`).
 
@@ -95,6 +100,7 @@ class InferenceEngine:
         check_finite: bool = False,
         max_batch: int = 32,
         max_delay_us: float = 1000.0,
+        expected_digest: str | None = None,
         ort_options: OrtOptions | None = None,
         litert_options: LiteRTOptions | None = None,
     ) -> None:
@@ -130,12 +136,16 @@ class InferenceEngine:
         self._batcher: MicroBatcher | None = None
         self._batcher_lock = threading.Lock()
         self._closed = False
-        self._model = self._load(model, backend, warmup_feeds)
+        self._model = self._load(model, backend, warmup_feeds, expected_digest)
 
     # -- loading -----------------------------------------------------------------------
 
     def _load(
-        self, model: ModelLike, backend: BackendName, warmup_feeds: Mapping[str, np.ndarray] | None
+        self,
+        model: ModelLike,
+        backend: BackendName,
+        warmup_feeds: Mapping[str, np.ndarray] | None,
+        expected_digest: str | None = None,
     ) -> Loaded:
         if isinstance(model, MemoryModel):
             if backend not in ("auto", "memory"):
@@ -152,6 +162,11 @@ class InferenceEngine:
             if backend == "memory":
                 raise InvalidInputError("the memory backend runs a MemoryModel, not a model file")
             source = load_model_source(model)
+            if expected_digest is not None and source.digest != expected_digest.lower():
+                raise ModelLoadError(
+                    f"{source.label}: digest {source.digest} differs from the expected "
+                    f"{expected_digest} (corrupt or wrong file)"
+                )
             kind = source.format if backend == "auto" else backend
             runtime: Any
             if kind in ("onnx", "onnxruntime"):
@@ -162,8 +177,6 @@ class InferenceEngine:
                 runtime = OrtBackend(source, threads=self._threads, options=self._ort_options)
             else:
                 if source.format != "tflite":
-                    from edgekit.errors import ModelLoadError
-
                     raise ModelLoadError(
                         f"{source.label} is not a TFLite model (no TFL3 identifier at bytes 4..8)"
                     )
@@ -407,6 +420,7 @@ class InferenceEngine:
         backend: BackendName | None = None,
         force: bool = False,
         warmup_feeds: Mapping[str, np.ndarray] | None = None,
+        expected_digest: str | None = None,
     ) -> None:
         """Load and warm ``model``, then switch to it atomically.
 
@@ -417,7 +431,7 @@ class InferenceEngine:
         (names, dtypes or shapes) is refused with ``InvalidInputError`` unless
         ``force=True``. On any error the old model stays in place.
         """
-        new = self._load(model, backend or self._backend_name, warmup_feeds)
+        new = self._load(model, backend or self._backend_name, warmup_feeds, expected_digest)
         with self._swap_lock:
             old = self._model
             if not force and not old.same_inputs(new):
@@ -436,10 +450,16 @@ class InferenceEngine:
         backend: BackendName | None = None,
         force: bool = False,
         warmup_feeds: Mapping[str, np.ndarray] | None = None,
+        expected_digest: str | None = None,
     ) -> None:
         """:meth:`swap` in a worker thread, so an event loop keeps serving while the model loads."""
         await asyncio.to_thread(
-            self.swap, model, backend=backend, force=force, warmup_feeds=warmup_feeds
+            self.swap,
+            model,
+            backend=backend,
+            force=force,
+            warmup_feeds=warmup_feeds,
+            expected_digest=expected_digest,
         )
 
     # -- state, stats, lifetime --------------------------------------------------------

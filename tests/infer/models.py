@@ -124,3 +124,56 @@ def mlp_reference(model_bytes: bytes, x: np.ndarray) -> np.ndarray:
         if i < 2:
             h = np.maximum(h, 0)
     return h
+
+
+def tflite_add_model(
+    size: int = 4, *, dynamic_batch: bool = False, custom_op: str | None = None
+) -> bytes:
+    """A float32 TFLite model ``z = x + y`` on ``[1, size]`` built with LiteRT's flatbuffer schema.
+
+    ``dynamic_batch`` marks the first dimension as dynamic (``shape_signature`` -1);
+    ``custom_op`` replaces ADD by a custom operator of that name (which LiteRT lacks).
+    """
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    def tensor(name: str, buffer: int) -> object:
+        t = schema.TensorT()
+        t.name = name
+        t.shape = [1, size]
+        t.shapeSignature = [-1 if dynamic_batch else 1, size]
+        t.type = schema.TensorType.FLOAT32
+        t.buffer = buffer
+        return t
+
+    code = schema.OperatorCodeT()
+    if custom_op is None:
+        code.builtinCode = schema.BuiltinOperator.ADD
+        code.deprecatedBuiltinCode = schema.BuiltinOperator.ADD
+    else:
+        code.builtinCode = schema.BuiltinOperator.CUSTOM
+        code.deprecatedBuiltinCode = schema.BuiltinOperator.CUSTOM
+        code.customCode = custom_op
+    code.version = 1
+    op = schema.OperatorT()
+    op.opcodeIndex = 0
+    op.inputs = [0, 1]
+    op.outputs = [2]
+    if custom_op is None:
+        op.builtinOptionsType = schema.BuiltinOptions.AddOptions
+        op.builtinOptions = schema.AddOptionsT()
+    sub = schema.SubGraphT()
+    sub.tensors = [tensor("x", 1), tensor("y", 2), tensor("z", 3)]
+    sub.inputs = [0, 1]
+    sub.outputs = [2]
+    sub.operators = [op]
+    sub.name = "main"
+    model = schema.ModelT()
+    model.version = 3
+    model.operatorCodes = [code]
+    model.subgraphs = [sub]
+    model.buffers = [schema.BufferT() for _ in range(4)]
+    model.description = "edgekit test add"
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
