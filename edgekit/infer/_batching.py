@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections import deque
@@ -14,22 +15,42 @@ import numpy as np
 from edgekit.errors import EdgekitError, InferenceError
 from edgekit.infer._loaded import Loaded
 
+Outcome = tuple["Request", Any, BaseException | None]
+
 
 class Request:
-    __slots__ = ("feeds", "future", "key", "quantized", "rows", "t0")
+    """One queued call: validated feeds and where its answer goes.
+
+    Thread callers get a ``concurrent.futures.Future``; asyncio callers an
+    ``asyncio.Future`` of their loop, completed by one loop callback per batch.
+    """
+
+    __slots__ = ("afuture", "feeds", "future", "key", "loop", "quantized", "rows", "t0")
 
     def __init__(
-        self, feeds: dict[str, np.ndarray], rows: int, key: Any, quantized: bool, t0: int
+        self,
+        feeds: dict[str, np.ndarray],
+        rows: int,
+        key: Any,
+        quantized: bool,
+        t0: int,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         self.feeds = feeds
         self.rows = rows
         self.key = key
         self.quantized = quantized
         self.t0 = t0
-        self.future: Future[dict[str, np.ndarray]] = Future()
+        self.loop = loop
+        if loop is None:
+            self.future: Future[dict[str, np.ndarray]] | None = Future()
+            self.afuture: asyncio.Future[dict[str, np.ndarray]] | None = None
+        else:
+            self.future = None
+            self.afuture = loop.create_future()
 
 
-def _settle(future: Future[Any], value: Any = None, error: BaseException | None = None) -> None:
+def _settle_thread(future: Future[Any], value: Any, error: BaseException | None) -> None:
     if future.done():  # cancelled by the caller
         return
     try:
@@ -37,14 +58,48 @@ def _settle(future: Future[Any], value: Any = None, error: BaseException | None 
             future.set_exception(error)
         else:
             future.set_result(value)
-    except Exception:
+    except Exception:  # InvalidStateError on a race with cancel()
         return
+
+
+def _settle_async(outcomes: list[Outcome]) -> None:
+    """Runs in the caller's event loop: completes every asyncio future of one batch."""
+    for request, value, error in outcomes:
+        future = request.afuture
+        if future is None or future.done():
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+
+
+def deliver(outcomes: list[Outcome]) -> None:
+    """Hand results and errors to their callers: one loop callback per event loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
+    for outcome in outcomes:
+        request = outcome[0]
+        if request.loop is None:
+            assert request.future is not None
+            _settle_thread(request.future, outcome[1], outcome[2])
+        else:
+            by_loop.setdefault(request.loop, []).append(outcome)
+    for loop, items in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle_async, items)
+        except RuntimeError:  # the caller's loop is closed: nobody is waiting
+            continue
 
 
 class MicroBatcher:
     """A worker thread that merges queued requests into batches of at most ``max_batch`` rows.
 
-    The first request of a batch waits at most ``max_delay`` seconds for company.
+    Policy: when the worker is free it takes what is queued. It waits for company
+    (at most ``max_delay`` seconds after the first queued request) only while fewer
+    rows are queued than the previous batch had: under steady load from N callers
+    batches grow to N, while a lone caller is never held back by a wait that
+    cannot pay off. Requests that arrive while a batch computes queue up and form
+    the next batch.
     """
 
     def __init__(
@@ -67,6 +122,7 @@ class MicroBatcher:
         self._rows = 0
         self._cv = threading.Condition(threading.Lock())
         self._closed = False
+        self._expected = 1  # rows of the previous batch: how much company to wait for
         self._thread = threading.Thread(
             target=self._loop, name="edgekit-infer-batcher", daemon=True
         )
@@ -78,7 +134,7 @@ class MicroBatcher:
                 raise InferenceError("the engine is closed")
             self._queue.append(request)
             self._rows += request.rows
-            if len(self._queue) == 1 or self._rows >= self.max_batch:
+            if len(self._queue) == 1 or self._rows >= min(self.max_batch, self._expected):
                 self._cv.notify()
 
     def close(self, timeout: float = 5.0) -> None:
@@ -94,12 +150,14 @@ class MicroBatcher:
                 if self._closed:
                     return None
                 self._cv.wait()
-            deadline = time.monotonic() + self.max_delay
-            while self._rows < self.max_batch and not self._closed:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                self._cv.wait(remaining)
+            goal = min(self.max_batch, self._expected)
+            if self._rows < goal and self.max_delay > 0:
+                deadline = time.monotonic() + self.max_delay
+                while self._rows < goal and not self._closed:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._cv.wait(remaining)
             batch: list[Request] = []
             rows = 0
             while self._queue and (not batch or rows + self._queue[0].rows <= self.max_batch):
@@ -107,6 +165,7 @@ class MicroBatcher:
                 rows += request.rows
                 batch.append(request)
             self._rows -= rows
+            self._expected = rows
             return batch
 
     def _loop(self) -> None:
@@ -114,17 +173,20 @@ class MicroBatcher:
             batch = self._take()
             if batch is None:
                 return
+            outcomes: list[Outcome] = []
             try:
-                self._process(batch)
-            except BaseException as exc:
-                for request in batch:
-                    _settle(request.future, error=InferenceError(f"batch failed: {exc!r}"))
+                self._process(batch, outcomes)
+            except BaseException as exc:  # never let the worker die
+                answered = {id(o[0]) for o in outcomes}
+                error = InferenceError(f"batch failed: {exc!r}")
+                outcomes += [(r, None, error) for r in batch if id(r) not in answered]
+            deliver(outcomes)
 
-    def _process(self, batch: list[Request]) -> None:
+    def _process(self, batch: list[Request], outcomes: list[Outcome]) -> None:
         model = self._current()
         if not model.batchable or len(batch) == 1:
             for request in batch:
-                self._single(model, request)
+                self._single(model, request, outcomes)
             return
         groups: dict[tuple[Any, ...], list[Request]] = {}
         for request in batch:
@@ -132,22 +194,22 @@ class MicroBatcher:
             groups.setdefault(signature, []).append(request)
         for group in groups.values():
             if len(group) == 1:
-                self._single(model, group[0])
+                self._single(model, group[0], outcomes)
             else:
-                self._merged(model, group)
+                self._merged(model, group, outcomes)
 
-    def _single(self, model: Loaded, request: Request) -> None:
+    def _single(self, model: Loaded, request: Request, outcomes: list[Outcome]) -> None:
         try:
             outputs = self._execute(model, request.feeds)
             result = self._finish(model, request, outputs)
         except BaseException as exc:
             self._record(1, [])
-            _settle(request.future, error=exc)
+            outcomes.append((request, None, exc))
             return
         self._record(1, [time.perf_counter_ns() - request.t0])
-        _settle(request.future, result)
+        outcomes.append((request, result, None))
 
-    def _merged(self, model: Loaded, group: list[Request]) -> None:
+    def _merged(self, model: Loaded, group: list[Request], outcomes: list[Outcome]) -> None:
         feeds = {
             name: np.concatenate([r.feeds[name] for r in group], axis=0)
             for name in model.input_names
@@ -160,19 +222,20 @@ class MicroBatcher:
         except (EdgekitError, Exception):
             # One bad request must not fail the others: run each on its own.
             for request in group:
-                self._single(model, request)
+                self._single(model, request, outcomes)
             return
         start = 0
-        done: list[tuple[Request, dict[str, np.ndarray]]] = []
+        finish = self._finish
+        latencies: list[int] = []
         for request in group:
             stop = start + request.rows
             part = {name: out[start:stop] for name, out in outputs.items()}
             start = stop
             try:
-                done.append((request, self._finish(model, request, part)))
+                outcomes.append((request, finish(model, request, part), None))
             except BaseException as exc:
-                _settle(request.future, error=exc)
+                outcomes.append((request, None, exc))
+                continue
+            latencies.append(request.t0)
         now = time.perf_counter_ns()
-        self._record(len(group), [now - r.t0 for r, _ in done])
-        for request, result in done:
-            _settle(request.future, result)
+        self._record(len(group), [now - t0 for t0 in latencies])

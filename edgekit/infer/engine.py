@@ -361,20 +361,13 @@ class InferenceEngine:
         for _ in range(size - len(latencies)):
             next(self._errors)
 
-    def submit(
-        self, feeds: Mapping[str, np.ndarray] | np.ndarray, *, quantized: bool = True
-    ) -> Future[dict[str, np.ndarray]]:
-        """Queue one request for micro-batching; returns a ``concurrent.futures.Future``.
-
-        Thread-safe. Requests queued within ``max_delay_us`` of the first are merged
-        along the leading (batch) axis into one runtime call of at most
-        ``max_batch`` rows, and each caller gets its own rows back. When the merged
-        call fails, each request is run alone, so every caller gets its own result
-        or error. Models without a dynamic leading dimension on every input and
-        output (a fixed batch of 1) and stateful models are not merged: their
-        requests run one after another on the batching thread, in submission order.
-        Invalid feeds fail here, at submission, with ``InvalidInputError``.
-        """
+    def _request(
+        self,
+        feeds: Mapping[str, np.ndarray] | np.ndarray,
+        quantized: bool,
+        loop: asyncio.AbstractEventLoop | None,
+    ) -> tuple[Request | None, dict[str, np.ndarray] | None]:
+        """Validate and look up the cache: (request to queue, None) or (None, cached result)."""
         t0 = _now()
         m = self._model
         try:
@@ -395,21 +388,53 @@ class InferenceEngine:
             key = self._cache.fast_key(m.key_prefix, ready, m.key_plan)
             hit = self._cache.get(key)
             if hit is not None:
-                done: Future[dict[str, np.ndarray]] = Future()
-                done.set_result(dict(hit) if quantized else m.dequantize(dict(hit)))
                 self._latencies.append(_now() - t0)
                 next(self._calls)
-                return done
+                return None, dict(hit) if quantized else m.dequantize(dict(hit))
         rows = int(ready[m.input_names[0]].shape[0]) if m.batchable else 1
-        request = Request(ready, rows, key, quantized, t0)
+        return Request(ready, rows, key, quantized, t0, loop), None
+
+    def submit(
+        self, feeds: Mapping[str, np.ndarray] | np.ndarray, *, quantized: bool = True
+    ) -> Future[dict[str, np.ndarray]]:
+        """Queue one request for micro-batching; returns a ``concurrent.futures.Future``.
+
+        Thread-safe. Queued requests are merged along the leading (batch) axis into
+        one runtime call of at most ``max_batch`` rows, and each caller gets its
+        own rows back. While fewer rows are queued than the previous batch had,
+        the first request waits at most ``max_delay_us`` for company; a lone
+        caller is not held back. When a merged call fails, each request is run
+        alone, so every caller gets its own result or error.
+
+        Models without a dynamic leading dimension on every input and output (a
+        fixed batch of 1) and stateful models are not merged: their requests run
+        one after another on the batching thread, in submission order.
+        Invalid feeds fail here, at submission, with ``InvalidInputError``.
+        """
+        request, cached = self._request(feeds, quantized, None)
+        if request is None:
+            done: Future[dict[str, np.ndarray]] = Future()
+            done.set_result(cached)  # type: ignore[arg-type]
+            return done
         self._get_batcher().put(request)
+        assert request.future is not None
         return request.future
 
     async def infer(
         self, feeds: Mapping[str, np.ndarray] | np.ndarray, *, quantized: bool = True
     ) -> dict[str, np.ndarray]:
-        """``await engine.infer(x)``: :meth:`submit` for asyncio callers (micro-batched)."""
-        return await asyncio.wrap_future(self.submit(feeds, quantized=quantized))
+        """``await engine.infer(x)``: a micro-batched run for asyncio callers.
+
+        Same batching as :meth:`submit`; the results of one batch reach an event
+        loop through a single callback, so thousands of waiting tasks cost one
+        wake-up per batch, not one per task.
+        """
+        request, cached = self._request(feeds, quantized, asyncio.get_running_loop())
+        if request is None:
+            return cached  # type: ignore[return-value]
+        self._get_batcher().put(request)
+        assert request.afuture is not None
+        return await request.afuture
 
     # -- hot swap ----------------------------------------------------------------------
 
