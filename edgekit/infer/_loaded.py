@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -70,6 +70,7 @@ class Loaded:
             [(t.name, t.dtype, None if t.dynamic else t.shape) for t in self.inputs],  # type: ignore[misc]
         )
         self.key_plan = tuple((t.name, t.dynamic) for t in self.inputs)
+        self.fast_ok, self.make_key = self._compile()
         self.check_finite = check_finite
         self.finite_names = tuple(t.name for t in self.inputs if t.dtype.kind in "fc")
         self.quant_in = {t.name: p for t in self.inputs if (p := _qparams(t)) is not None}
@@ -83,8 +84,50 @@ class Loaded:
 
     # -- validation --------------------------------------------------------------------
 
-    def fast_ok(self, feeds: Any) -> bool:
-        """True when ``feeds`` is a dict of arrays that pass every check (the common case)."""
+    def _compile(self) -> tuple[Callable[[Any], bool], Callable[[Any, Callable[[Any], int]], Any]]:
+        """Straight-line ``fast_ok(feeds)`` and ``make_key(feeds, hash)`` for this model.
+
+        Generated once per model (as dataclasses generate ``__init__``): no loops
+        or tuple unpacking per call. Names enter the source only through ``repr``.
+        """
+        ns: dict[str, Any] = {"ndarray": _ndarray, "prefix": self.key_prefix}
+        ok = [
+            "def fast_ok(f):",
+            f"    if f.__class__ is not dict or len(f) != {self.n_inputs}:",
+            "        return False",
+        ]
+        checked = set()
+        for i, (name, dtype, full, ndim, fixed) in enumerate(self.checks):
+            checked.add(name)
+            ns[f"d{i}"] = dtype
+            ok += [
+                f"    a = f.get({name!r})",
+                f"    if a.__class__ is not ndarray or (a.dtype is not d{i} and a.dtype != d{i}):",
+                "        return False",
+            ]
+            if full is not None:
+                ok += [f"    if a.shape != {tuple(full)!r}:", "        return False"]
+            else:
+                ok += ["    s = a.shape", f"    if len(s) != {ndim}:", "        return False"]
+                for axis, size in fixed:
+                    ok += [f"    if s[{axis}] != {size}:", "        return False"]
+        for name in self.input_names:
+            if name not in checked:
+                ok += [f"    if {name!r} not in f:", "        return False"]
+        ok.append("    return True")
+        key = ["def make_key(f, h):"]
+        parts = ["prefix"]
+        for i, (name, dynamic) in enumerate(self.key_plan):
+            key.append(f"    a{i} = f[{name!r}]")
+            if dynamic:
+                parts.append(f"a{i}.shape")
+            parts.append(f"h(a{i})")
+        key.append(f"    return ({', '.join(parts)},)")
+        exec("\n".join(ok) + "\n\n" + "\n".join(key), ns)  # source built from repr()s only
+        return ns["fast_ok"], ns["make_key"]
+
+    def fast_ok_reference(self, feeds: Any) -> bool:
+        """The loop :meth:`_compile` unrolls: True when ``feeds`` passes every check."""
         if feeds.__class__ is not dict or len(feeds) != self.n_inputs:
             return False
         for name, dtype, full, ndim, fixed in self.checks:

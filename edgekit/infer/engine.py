@@ -308,7 +308,10 @@ class InferenceEngine:
                 else:
                     result = dict(zip(m.output_names, outs))  # noqa: B905
             else:
-                key = cache.fast_key(m.key_prefix, feeds, m.key_plan)  # type: ignore[arg-type]
+                try:
+                    key = m.make_key(feeds, cache._hash)
+                except (BufferError, TypeError, ValueError):  # not C-contiguous
+                    key = cache.fast_key(m.key_prefix, feeds, m.key_plan)  # type: ignore[arg-type]
                 hit = cache.get(key)
                 if hit is None:
                     hit = cache.put(key, self._execute(m, feeds))  # type: ignore[arg-type]

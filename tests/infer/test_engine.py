@@ -6,12 +6,15 @@ import threading
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edgekit.errors import InferenceError, InvalidInputError, ModelLoadError
 from edgekit.infer import (
     InferenceEngine,
     MemoryModel,
     Quantization,
+    ResultCache,
     TensorInfo,
 )
 from edgekit.infer._model import sniff_format
@@ -364,3 +367,37 @@ def test_context_manager_closes(add_bytes, add_feeds):
         engine.run(add_feeds)
     with pytest.raises(InferenceError, match="closed"):
         engine.submit(add_feeds)
+
+
+@given(
+    st.lists(
+        st.text(min_size=1, max_size=12),
+        min_size=1,
+        max_size=3,
+        unique=True,
+    ),
+    st.data(),
+)
+@settings(max_examples=60)
+def test_generated_fast_path_agrees_with_the_reference_loop(names, data):
+    """The unrolled validation and key code handle any input name (quotes, newlines...)."""
+    shapes = [data.draw(st.sampled_from([(None, 3), (2, None), (1, 3), ()])) for _ in names]
+    model = MemoryModel(
+        lambda feeds: {"out": np.zeros(1, np.float32)},
+        inputs=[TensorInfo(n, s, F32) for n, s in zip(names, shapes, strict=True)],
+        outputs=[TensorInfo("out", (1,), F32)],
+    )
+    engine = InferenceEngine(model, warmup=0)
+    loaded = engine._model
+    feeds = {}
+    for name, shape in zip(names, shapes, strict=True):
+        concrete = tuple(data.draw(st.integers(1, 3)) if d is None else d for d in shape)
+        dtype = data.draw(st.sampled_from([np.float32, np.float32, np.int8]))
+        feeds[name] = np.zeros(concrete, dtype)
+    assert loaded.fast_ok(feeds) == loaded.fast_ok_reference(feeds)
+    cache = ResultCache()
+    if loaded.fast_ok(feeds):
+        assert loaded.make_key(feeds, cache._hash) == cache.fast_key(
+            loaded.key_prefix, feeds, loaded.key_plan
+        )
+        engine.run(feeds)
