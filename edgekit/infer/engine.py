@@ -7,6 +7,7 @@ import itertools
 import os
 import threading
 import time
+import weakref
 from collections import Counter, deque
 from collections.abc import Mapping
 from concurrent.futures import Future
@@ -336,14 +337,26 @@ class InferenceEngine:
                 if self._closed:
                     raise InferenceError("the engine is closed")
                 if self._batcher is None:
+                    # The worker reaches the engine through a weak reference, so an
+                    # engine that is dropped without close() is collected and its
+                    # batching thread stops.
+                    ref = weakref.ref(self)
+
+                    def engine() -> InferenceEngine:
+                        strong = ref()
+                        if strong is None:
+                            raise InferenceError("the engine was garbage-collected")
+                        return strong
+
                     self._batcher = MicroBatcher(
-                        lambda: self._model,
-                        self._execute,
-                        self._finish,
-                        self._record_batch,
+                        lambda: engine()._model,
+                        lambda m, feeds: engine()._execute(m, feeds),
+                        lambda m, request, outputs: engine()._finish(m, request, outputs),
+                        lambda size, latencies: engine()._record_batch(size, latencies),
                         max_batch=self.max_batch,
                         max_delay=self.max_delay_us / 1e6,
                     )
+                    weakref.finalize(self, self._batcher.close, 0.0)
                 batcher = self._batcher
         return batcher
 

@@ -143,3 +143,18 @@ def test_max_delay_bounds_the_wait_of_a_lone_request(mlp_bytes):
     assert time.perf_counter() - start < 1.0  # bounded by max_delay, not by max_batch
     engine.close()
     engine.close()  # idempotent
+
+
+def test_a_dropped_engine_stops_its_batching_thread(mlp_bytes):
+    import gc
+    import weakref
+
+    engine = InferenceEngine(mlp_bytes, max_delay_us=1_000)
+    engine.submit(np.zeros((1, 32), np.float32)).result(timeout=10)
+    thread = engine._batcher._thread
+    ref = weakref.ref(engine)
+    del engine
+    gc.collect()
+    assert ref() is None
+    thread.join(timeout=5)
+    assert not thread.is_alive()
