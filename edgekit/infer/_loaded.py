@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -69,7 +70,14 @@ class Loaded:
             digest,
             [(t.name, t.dtype, None if t.dynamic else t.shape) for t in self.inputs],  # type: ignore[misc]
         )
-        self.key_plan = tuple((t.name, t.dynamic) for t in self.inputs)
+        self.key_plan = tuple(
+            (
+                t.name,
+                t.dynamic,
+                not t.dynamic and math.prod(d or 0 for d in t.shape) * t.dtype.itemsize <= 16,
+            )
+            for t in self.inputs
+        )
         self.fast_ok, self.make_key = self._compile()
         self.check_finite = check_finite
         self.finite_names = tuple(t.name for t in self.inputs if t.dtype.kind in "fc")
@@ -117,11 +125,11 @@ class Loaded:
         ok.append("    return True")
         key = ["def make_key(f, h):"]
         parts = ["prefix"]
-        for i, (name, dynamic) in enumerate(self.key_plan):
+        for i, (name, dynamic, small) in enumerate(self.key_plan):
             key.append(f"    a{i} = f[{name!r}]")
             if dynamic:
                 parts.append(f"a{i}.shape")
-            parts.append(f"h(a{i})")
+            parts.append(f"a{i}.tobytes()" if small else f"h(a{i})")
         key.append(f"    return ({', '.join(parts)},)")
         exec("\n".join(ok) + "\n\n" + "\n".join(key), ns)  # source built from repr()s only
         return ns["fast_ok"], ns["make_key"]

@@ -69,7 +69,8 @@ class ResultCache:
 
     Bounds: ``max_entries`` entries, ``max_bytes`` bytes of outputs (plus a small
     fixed charge per entry) and ``ttl`` seconds since insertion; the least recently
-    used entries are evicted first. One cache may be shared by several engines
+    used entries are evicted first. Recency is tracked once the cache is half full
+    (before that no eviction is near, and a hit skips the reordering). One cache may be shared by several engines
     (the model digest keeps their entries apart) and by several threads.
 
     Args:
@@ -114,31 +115,38 @@ class ResultCache:
         of that input's bytes (C order).
         """
         prefix = key_prefix(model_digest, [(n, np.asarray(feeds[n]).dtype, None) for n in order])
-        plan = tuple((n, True) for n in order)
+        plan = tuple((n, True, False) for n in order)
         return self.fast_key(prefix, {n: np.asarray(feeds[n]) for n in order}, plan)
 
     def fast_key(
-        self, prefix: str, feeds: Mapping[str, np.ndarray], plan: Sequence[tuple[str, bool]]
+        self,
+        prefix: str,
+        feeds: Mapping[str, np.ndarray],
+        plan: Sequence[tuple[str, bool, bool]],
     ) -> Any:
         """:meth:`key` for validated feeds, with the model's part precomputed (the engine's path).
 
-        ``plan`` lists ``(input name, shape goes into the key)``; an input of fixed
-        shape has its shape in ``prefix`` already.
+        ``plan`` lists ``(input name, shape goes into the key, bytes go in as they are)``:
+        an input of fixed shape has its shape in ``prefix`` already, and a fixed input
+        of at most 16 bytes (a sample rate, a flag) enters as its bytes, which is exact
+        and cheaper than hashing them.
         """
         hash_bytes = self._hash
         parts: list[Any] = [prefix]
         append = parts.append
         try:
-            for name, with_shape in plan:
+            for name, with_shape, small in plan:
                 a = feeds[name]
                 if with_shape:
                     append(a.shape)
-                append(hash_bytes(a))
+                append(a.tobytes() if small else hash_bytes(a))
         except (BufferError, TypeError, ValueError):  # not C-contiguous: hash a contiguous copy
             parts = [prefix]
-            for name, with_shape in plan:
+            for name, with_shape, small in plan:
                 a = np.ascontiguousarray(feeds[name])
-                parts += (a.shape, hash_bytes(a)) if with_shape else (hash_bytes(a),)
+                if with_shape:
+                    parts.append(a.shape)
+                parts.append(a.tobytes() if small else hash_bytes(a))
         return tuple(parts)
 
     # -- lookups ---------------------------------------------------------------------------
@@ -153,12 +161,19 @@ class ResultCache:
         if entry is None or (self.ttl is not None and time.monotonic() > entry[2]):
             self._miss(key, entry)
             return None
-        try:  # noqa: SIM105 - try is cheaper than contextlib.suppress on this path
-            self._data.move_to_end(key)
-        except KeyError:  # evicted by another thread meanwhile: the result is still valid
-            pass
+        if self._track_recency():
+            try:  # noqa: SIM105 - try is cheaper than contextlib.suppress on this path
+                self._data.move_to_end(key)
+            except KeyError:  # evicted by another thread meanwhile: the result is still valid
+                pass
         next(self._hits)
         return entry[0]
+
+    def _track_recency(self) -> bool:
+        """Recency matters once the cache is half full: only then can eviction come soon."""
+        return (self.max_entries is not None and 2 * len(self._data) >= self.max_entries) or (
+            self.max_bytes is not None and 2 * self._bytes >= self.max_bytes
+        )
 
     def _miss(self, key: Any, entry: Any) -> None:
         with self._lock:
