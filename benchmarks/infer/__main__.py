@@ -2,8 +2,8 @@
 
 ``python -m benchmarks.infer [--quick]``
 
-Cases (one runtime thread, no spinning; per-call times are medians of single calls
-made in alternation between the cases, see ``alternating_medians``):
+Cases (one runtime thread, no spinning; per-call times are medians of short
+samples taken in turn between the cases, see ``fine_medians``):
 
 1. Silero VAD and a trivial Add model: raw ``InferenceSession.run``, raw
    IOBinding (inputs bound once), ``InferenceEngine.run``, and a cache hit.
@@ -34,28 +34,14 @@ from tests.infer import models  # noqa: E402
 US = 1e6
 
 
-def alternating_medians(cases, *, calls: int, warm: int = 200) -> dict[str, float]:
-    """Median seconds per call, the cases called in turn one call at a time.
+def fine_medians(cases, *, repeat: int) -> dict[str, float]:
+    """Median seconds per call from short (2 ms) samples taken in turn, ``repeat`` each.
 
-    For differences of a microsecond between calls of 5-200 us on a shared,
-    noisy machine: alternating single calls exposes every case to the same noise
-    (blocks of calls, as in ``interleaved_medians``, can land in a quiet or a busy
-    moment as a whole). Each sample includes one ``perf_counter_ns`` pair for all
-    cases alike.
+    Short alternating samples share the noise of this shared machine between the
+    cases (differences of a microsecond on calls of 5-200 us), while each sample
+    still runs a case warm, many calls in a row.
     """
-    now = time.perf_counter_ns
-    items = list(cases.items())
-    for _ in range(warm):
-        for _, fn in items:
-            fn()
-    samples: dict[str, list[int]] = {name: [] for name, _ in items}
-    appenders = [(samples[name].append, fn) for name, fn in items]
-    for _ in range(calls):
-        for append, fn in appenders:
-            t0 = now()
-            fn()
-            append(now() - t0)
-    return {name: statistics.median(v) / 1e9 for name, v in samples.items()}
+    return interleaved_medians(cases, repeat=repeat, budget=0.002)
 
 
 def ort_session(model):
@@ -83,20 +69,20 @@ def io_binding(session, feeds):
     return lambda: session.run_with_iobinding(binding)
 
 
-def onnx_cases(report: Report, label: str, model, feeds, calls: int) -> None:
+def onnx_cases(report: Report, label: str, model, feeds, repeat: int) -> None:
     raw = ort_session(model)
     run = raw.run
     engine = InferenceEngine(model)
     cached = InferenceEngine(model, cache=ResultCache())
     bound = io_binding(raw, feeds)
-    med = alternating_medians(
+    med = fine_medians(
         {
             "raw": lambda: run(None, feeds),
             "iobinding": bound,
             "engine": lambda: engine.run(feeds),
             "hit": lambda: cached.run(feeds),
         },
-        calls=calls,
+        repeat=repeat,
     )
     raw_us, io_us, eng_us, hit_us = (med[k] * US for k in ("raw", "iobinding", "engine", "hit"))
     report.add(
@@ -125,7 +111,47 @@ def onnx_cases(report: Report, label: str, model, feeds, calls: int) -> None:
     )
 
 
-def litert_case(report: Report, calls: int) -> None:
+def own_cost_case(report: Report, repeat: int) -> None:
+    """The engine's own cost, free of runtime noise: a MemoryModel shaped like Silero VAD."""
+    from edgekit.infer import MemoryModel, TensorInfo
+
+    f32, i64 = np.dtype("float32"), np.dtype("int64")
+    outputs = [np.zeros((1, 1), np.float32), np.zeros((2, 1, 128), np.float32)]
+
+    def fn(feeds):
+        return outputs
+
+    model = MemoryModel(
+        fn,
+        inputs=[
+            TensorInfo("input", (None, None), f32),
+            TensorInfo("state", (2, None, 128), f32),
+            TensorInfo("sr", (), i64),
+        ],
+        outputs=[
+            TensorInfo("output", (None, 1), f32),
+            TensorInfo("stateN", (None, None, None), f32),
+        ],
+    )
+    engine = InferenceEngine(model)
+    # Time only the engine's work: its backend call goes straight to the bare function
+    # (MemoryBackend's own output checks are not part of the ONNX/LiteRT paths).
+    engine._model.backend.run = fn
+    feeds = models.silero_feeds()
+    med = fine_medians(
+        {"direct": lambda: fn(feeds), "engine": lambda: engine.run(feeds)}, repeat=repeat
+    )
+    report.add(
+        "engine's own cost per run (Silero-shaped feeds, in-memory model)",
+        "engine.run minus calling the model function directly",
+        "us",
+        (med["engine"] - med["direct"]) * US,
+        target="<= 2 us",
+        note="validation of 3 inputs, output dict, latency statistics",
+    )
+
+
+def litert_case(report: Report, repeat: int) -> None:
     from ai_edge_litert.interpreter import Interpreter
 
     path = models.wakeword_path("okay_nabu")
@@ -143,13 +169,13 @@ def litert_case(report: Report, calls: int) -> None:
         it.invoke()
         it.get_tensor(out_idx)
 
-    med = alternating_medians(
+    med = fine_medians(
         {
             "raw": raw,
             "engine": lambda: engine.run(x),
             "float": lambda: engine.run(features, quantized=False),
         },
-        calls=calls,
+        repeat=repeat,
     )
     raw_us, eng_us, float_us = (med[k] * US for k in ("raw", "engine", "float"))
     report.add(
@@ -368,7 +394,7 @@ def main() -> None:
     args = parse_args(__doc__ or "")
     report = Report("infer", quick=args.quick)
     repeat = 7 if args.quick else 21
-    scale = 1 if args.quick else 5
+    fine = 60 if args.quick else 300
     silero_feeds = models.silero_feeds(
         np.random.default_rng(0).uniform(-0.3, 0.3, 576).astype(np.float32)
     )
@@ -377,15 +403,16 @@ def main() -> None:
         "Silero VAD (ONNX, 576 samples + state)",
         models.silero_path(),
         silero_feeds,
-        calls=1000 * scale,
+        repeat=fine,
     )
     rng = np.random.default_rng(1)
     add_feeds = {
         "x": rng.standard_normal((1, 16)).astype(np.float32),
         "y": rng.standard_normal((1, 16)).astype(np.float32),
     }
-    onnx_cases(report, "Add [1,16] (ONNX)", models.add_model(16), add_feeds, calls=10_000 * scale)
-    litert_case(report, calls=10_000 * scale)
+    onnx_cases(report, "Add [1,16] (ONNX)", models.add_model(16), add_feeds, repeat=fine)
+    litert_case(report, repeat=fine)
+    own_cost_case(report, repeat=fine)
     batching_cases(report, seconds=0.4 if args.quick else 1.0, rounds=1 if args.quick else 3)
     quantization_cases(report, repeat)
     report.finish()
