@@ -401,3 +401,29 @@ def test_generated_fast_path_agrees_with_the_reference_loop(names, data):
             loaded.key_prefix, feeds, loaded.key_plan
         )
         engine.run(feeds)
+
+
+def test_missing_runtimes_name_the_extra(monkeypatch, add_bytes, tflite_add_bytes):
+    from edgekit.errors import BackendUnavailableError
+
+    for name in (
+        "onnxruntime",
+        "ai_edge_litert",
+        "ai_edge_litert.interpreter",
+        "tflite_runtime",
+        "tflite_runtime.interpreter",
+    ):
+        monkeypatch.setitem(__import__("sys").modules, name, None)
+    with pytest.raises(BackendUnavailableError, match=r"edgekit\[onnx\]") as onnx_error:
+        InferenceEngine(add_bytes)
+    assert onnx_error.value.extra == "onnx"
+    with pytest.raises(BackendUnavailableError, match=r"edgekit\[litert\]") as lite_error:
+        InferenceEngine(tflite_add_bytes)
+    assert lite_error.value.extra == "litert"
+    # The in-memory backend needs no runtime.
+    model = MemoryModel(
+        lambda feeds: {"y": feeds["x"]},
+        inputs=[TensorInfo("x", (1,), F32)],
+        outputs=[TensorInfo("y", (1,), F32)],
+    )
+    assert InferenceEngine(model).run(np.ones(1, np.float32))["y"][0] == 1
