@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -41,8 +42,17 @@ def test_concurrent_callers_see_no_failed_or_mixed_request():
     threads = [threading.Thread(target=caller, args=(i % 2 == 0,)) for i in range(4)]
     for t in threads:
         t.start()
+
+    def wait_for_calls(n: int) -> None:
+        target = len(seen) + n
+        deadline = time.monotonic() + 20
+        while len(seen) < target and not errors and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+    wait_for_calls(20)
     for model in (b, a, b):
         engine.swap(model)
+        wait_for_calls(20)  # callers run on the new model before the next swap
     stop.set()
     for t in threads:
         t.join()
