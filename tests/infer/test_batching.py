@@ -36,9 +36,23 @@ def test_concurrent_submits_are_merged_and_answered_correctly(mlp_bytes):
             results[i], models.mlp_reference(mlp_bytes, x), rtol=1e-4, atol=1e-5
         )
     stats = engine.stats()
-    assert max(stats.batch_sizes) > 1, stats.batch_sizes
     assert sum(size * n for size, n in stats.batch_sizes.items()) == 48
     assert stats.calls == 48 and stats.errors == 0
+    engine.close()
+
+
+def test_queued_requests_are_merged_up_to_max_batch(mlp_bytes):
+    engine = InferenceEngine(mlp_bytes, max_batch=16, max_delay_us=20_000)
+    rng = np.random.default_rng(5)
+    xs = [rng.standard_normal((1, 32)).astype(np.float32) for _ in range(48)]
+    futures = [engine.submit(x) for x in xs]  # queued faster than one batch computes
+    for x, future in zip(xs, futures, strict=True):
+        np.testing.assert_allclose(
+            future.result(timeout=10)["y"], models.mlp_reference(mlp_bytes, x), rtol=1e-4, atol=1e-5
+        )
+    sizes = engine.stats().batch_sizes
+    assert max(sizes) > 1 and max(sizes) <= 16, sizes
+    assert sum(size * n for size, n in sizes.items()) == 48
     engine.close()
 
 
