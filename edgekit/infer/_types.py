@@ -71,7 +71,10 @@ class OrtOptions(TypedDict, total=False):
     """Options for the ONNX Runtime backend (``ort_options=``).
 
     Unset keys keep edgekit's defaults: one intra-op and one inter-op thread, no
-    spinning, sequential execution, all graph optimizations, CPU provider.
+    spinning, sequential execution, all graph optimizations, CPU provider, and
+    ``log_severity_level`` 4 (fatal only: errors reach the caller as exceptions,
+    not as log lines). ``session_config`` entries go to
+    ``SessionOptions.add_session_config_entry`` as they are.
     """
 
     intra_op_num_threads: int
