@@ -186,10 +186,14 @@ class InferenceEngine:
                 runtime, label=source.label, digest=source.digest, check_finite=self._check_finite
             )
         if self._cache is not None and loaded.stateful:
+            why = (
+                "TFLite resource variables: VAR_HANDLE/READ_VARIABLE/ASSIGN_VARIABLE"
+                if loaded.backend.kind == "litert"
+                else "declared stateful"
+            )
             raise InvalidInputError(
-                f"{loaded.label} keeps internal state between calls (TFLite resource variables: "
-                "VAR_HANDLE/READ_VARIABLE/ASSIGN_VARIABLE), so equal inputs do not give equal "
-                "outputs; it cannot be cached. Pass cache=None."
+                f"{loaded.label} keeps internal state between calls ({why}), so equal inputs "
+                "do not give equal outputs; it cannot be cached. Pass cache=None."
             )
         self._warm(loaded, warmup_feeds)
         return loaded
