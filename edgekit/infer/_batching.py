@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import _thread
 import asyncio
+import contextlib
 import threading
 import time
 from collections import deque
@@ -16,6 +18,52 @@ from edgekit.errors import EdgekitError, InferenceError
 from edgekit.infer._loaded import Loaded
 
 Outcome = tuple["Request", Any, BaseException | None]
+
+
+class BatchFuture(Future[Any]):
+    """A ``concurrent.futures.Future`` whose waiters sleep on a plain lock.
+
+    ``Future.result()`` waits on a condition variable, and a woken waiter must then
+    win the future's internal lock back from the batching thread that is still
+    settling the rest of the batch. Here a waiter blocks on a lock released once
+    the result is in: one wake-up, no second contended lock. Everything else is
+    the standard Future (callbacks, ``asyncio.wrap_future``, cancellation).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._ready = _thread.allocate_lock()
+        self._ready.acquire()
+
+    def _wake(self) -> None:
+        if self._ready.locked():
+            with contextlib.suppress(RuntimeError):
+                self._ready.release()
+
+    def set_result(self, result: Any) -> None:
+        super().set_result(result)
+        self._wake()
+
+    def set_exception(self, exception: BaseException | None) -> None:
+        super().set_exception(exception)
+        self._wake()
+
+    def cancel(self) -> bool:
+        cancelled = super().cancel()
+        if cancelled:
+            self._wake()
+        return cancelled
+
+    def result(self, timeout: float | None = None) -> Any:
+        if self._ready.acquire(True, -1 if timeout is None else max(timeout, 0.0)):
+            self._ready.release()  # let other waiters (and later calls) through
+            return super().result(0)
+        return super().result(0)  # raises TimeoutError
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        if self._ready.acquire(True, -1 if timeout is None else max(timeout, 0.0)):
+            self._ready.release()
+        return super().exception(0)
 
 
 class Request:
@@ -43,7 +91,7 @@ class Request:
         self.t0 = t0
         self.loop = loop
         if loop is None:
-            self.future: Future[dict[str, np.ndarray]] | None = Future()
+            self.future: Future[dict[str, np.ndarray]] | None = BatchFuture()
             self.afuture: asyncio.Future[dict[str, np.ndarray]] | None = None
         else:
             self.future = None

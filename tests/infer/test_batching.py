@@ -172,3 +172,45 @@ def test_a_dropped_engine_stops_its_batching_thread(mlp_bytes):
     assert ref() is None
     thread.join(timeout=5)
     assert not thread.is_alive()
+
+
+def test_batch_future_behaves_like_a_future():
+    import concurrent.futures
+
+    from edgekit.infer._batching import BatchFuture
+
+    f = BatchFuture()
+    with pytest.raises(concurrent.futures.TimeoutError):
+        f.result(timeout=0.01)
+    seen = []
+    f.add_done_callback(lambda fut: seen.append(fut.result()))
+    f.set_result(5)
+    assert f.result() == 5 and f.result(timeout=0) == 5 and seen == [5]
+    g = BatchFuture()
+    assert g.cancel() and g.cancelled()
+    with pytest.raises(concurrent.futures.CancelledError):
+        g.result(timeout=1)
+    h = BatchFuture()
+    h.set_exception(ValueError("x"))
+    assert isinstance(h.exception(timeout=1), ValueError)
+    with pytest.raises(ValueError):
+        h.result()
+    waiter_results = []
+    k = BatchFuture()
+    threads = [
+        threading.Thread(target=lambda: waiter_results.append(k.result(timeout=5)))
+        for _ in range(3)
+    ]
+    for t in threads:
+        t.start()
+    k.set_result("ok")
+    for t in threads:
+        t.join()
+    assert waiter_results == ["ok"] * 3
+
+
+async def test_submitted_future_can_be_awaited_with_wrap_future(mlp_bytes):
+    engine = InferenceEngine(mlp_bytes)
+    out = await asyncio.wrap_future(engine.submit(np.zeros((1, 32), np.float32)))
+    assert out["y"].shape == (1, 4)
+    engine.close()
