@@ -54,15 +54,19 @@ class BatchFuture(Future[Any]):
             self._wake()
         return cancelled
 
-    def result(self, timeout: float | None = None) -> Any:
-        if self._ready.acquire(True, -1 if timeout is None else max(timeout, 0.0)):
+    def _wait(self, timeout: float | None) -> None:
+        # done() first: done-callbacks run inside set_result, before _wake().
+        if not self.done() and self._ready.acquire(
+            True, -1 if timeout is None else max(timeout, 0.0)
+        ):
             self._ready.release()  # let other waiters (and later calls) through
-            return super().result(0)
-        return super().result(0)  # raises TimeoutError
+
+    def result(self, timeout: float | None = None) -> Any:
+        self._wait(timeout)
+        return super().result(0)  # the result, or TimeoutError / CancelledError
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
-        if self._ready.acquire(True, -1 if timeout is None else max(timeout, 0.0)):
-            self._ready.release()
+        self._wait(timeout)
         return super().exception(0)
 
 
