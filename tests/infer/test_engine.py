@@ -427,3 +427,30 @@ def test_missing_runtimes_name_the_extra(monkeypatch, add_bytes, tflite_add_byte
         outputs=[TensorInfo("y", (1,), F32)],
     )
     assert InferenceEngine(model).run(np.ones(1, np.float32))["y"][0] == 1
+
+
+def test_warmup_feeds_run_and_leave_a_stateful_model_fresh(okay_nabu_path):
+    rng = np.random.default_rng(2)
+    frames = [rng.uniform(0, 25, (1, 3, 40)).astype(np.float32) for _ in range(15)]
+    fresh = InferenceEngine(okay_nabu_path)
+    expected = [fresh.run(f, quantized=False)["StatefulPartitionedCall:0"].item() for f in frames]
+    warm = InferenceEngine(
+        okay_nabu_path,
+        warmup=5,
+        warmup_feeds={fresh.inputs[0].name: np.full((1, 3, 40), 90, np.int8)},
+    )
+    got = [warm.run(f, quantized=False)["StatefulPartitionedCall:0"].item() for f in frames]
+    assert got == expected
+
+
+def test_bad_warmup_feeds_raise(add_bytes):
+    with pytest.raises(InvalidInputError, match="missing"):
+        InferenceEngine(add_bytes, warmup_feeds={"x": np.zeros((1, 16), np.float32)})
+
+
+def test_warmup_on_zeros_is_best_effort(silero_path):
+    # Zeros with dynamic dimensions of 1 are too short for Silero's STFT: warm-up skips quietly.
+    engine = InferenceEngine(silero_path, warmup=3)
+    assert engine.stats().calls == 0
+    engine.run(models.silero_feeds())
+    assert engine.stats().calls == 1
