@@ -146,12 +146,12 @@ def deliver(outcomes: list[Outcome]) -> None:
 class MicroBatcher:
     """A worker thread that merges queued requests into batches of at most ``max_batch`` rows.
 
-    Policy: when the worker is free it takes what is queued. It waits for company
-    (at most ``max_delay`` seconds after the first queued request) only while fewer
-    rows are queued than the previous batch had: under steady load from N callers
-    batches grow to N, while a lone caller is never held back by a wait that
-    cannot pay off. Requests that arrive while a batch computes queue up and form
-    the next batch.
+    Policy: when the worker is free it takes everything queued (up to ``max_batch``
+    rows). It waits for company (at most ``max_delay`` seconds) only while fewer
+    rows are queued than half the previous batch: under steady load the batches
+    settle where the runtime call overlaps the callers' own work, while a lone
+    caller is never held back by a wait that cannot pay off. Requests that arrive
+    while a batch computes queue up and form the next batch.
     """
 
     def __init__(
@@ -175,6 +175,11 @@ class MicroBatcher:
         self._cv = threading.Condition(threading.Lock())
         self._closed = False
         self._expected = 1  # rows of the previous batch: how much company to wait for
+        # Wait for half the previous batch, not all of it: the next batch then starts
+        # while the rest of the callers are still coming back, so the runtime call
+        # overlaps the callers' own work (about 1.2x-2x the throughput of waiting
+        # for all of them with 8-32 asyncio callers in the benchmark).
+        self.goal_divisor = 2
         self._thread = threading.Thread(
             target=self._loop, name="edgekit-infer-batcher", daemon=True
         )
@@ -187,7 +192,11 @@ class MicroBatcher:
             self._queue.append(request)
             self._rows += request.rows
             rows = self._rows
-            if rows == request.rows or rows >= self._expected or rows >= self.max_batch:
+            if (
+                rows == request.rows
+                or rows * self.goal_divisor >= self._expected
+                or rows >= self.max_batch
+            ):
                 self._cv.notify()
 
     def close(self, timeout: float = 5.0) -> None:
@@ -203,7 +212,7 @@ class MicroBatcher:
                 if self._closed:
                     return None
                 self._cv.wait()
-            goal = min(self.max_batch, self._expected)
+            goal = min(self.max_batch, -(-self._expected // self.goal_divisor))
             if self._rows < goal and self.max_delay > 0:
                 deadline = time.monotonic() + self.max_delay
                 while self._rows < goal and not self._closed:
