@@ -136,7 +136,33 @@ class Loaded:
                 parts.append(f"a{i}.shape")
             parts.append(f"a{i}.tobytes()" if small else f"h(a{i})")
         key.append(f"    return ({', '.join(parts)},)")
-        exec("\n".join(ok) + "\n\n" + "\n".join(key), ns)  # source built from repr()s only
+        # ok_key: fast_ok and make_key in one pass (the cache-hit path); None when a check fails.
+        both = [
+            "def ok_key(f, h):",
+            f"    if f.__class__ is not dict or len(f) != {self.n_inputs}:",
+            "        return None",
+        ]
+        by_name = {c[0]: (i, c) for i, c in enumerate(self.checks)}
+        for i, (name, _, _) in enumerate(self.key_plan):
+            both.append(f"    a{i} = f.get({name!r})")
+            if name not in by_name:
+                both += [f"    if a{i} is None:", "        return None"]
+                continue
+            j, (_, _, full, ndim, fixed) = by_name[name]
+            both += [
+                f"    if a{i}.__class__ is not ndarray or (a{i}.dtype is not d{j} and a{i}.dtype != d{j}):",
+                "        return None",
+            ]
+            if full is not None:
+                both += [f"    if a{i}.shape != {tuple(full)!r}:", "        return None"]
+            else:
+                both += [f"    s = a{i}.shape", f"    if len(s) != {ndim}:", "        return None"]
+                for axis, size in fixed:
+                    both += [f"    if s[{axis}] != {size}:", "        return None"]
+        both.append(f"    return ({', '.join(parts)},)")
+        source = "\n\n".join("\n".join(lines) for lines in (ok, key, both))
+        exec(source, ns)  # source built from repr()s only
+        self.ok_key: Callable[[Any, Callable[[Any], int]], Any] = ns["ok_key"]
         return ns["fast_ok"], ns["make_key"]
 
     def fast_ok_reference(self, feeds: Any) -> bool:

@@ -400,7 +400,14 @@ def test_generated_fast_path_agrees_with_the_reference_loop(names, data):
         assert loaded.make_key(feeds, cache._hash) == cache.fast_key(
             loaded.key_prefix, feeds, loaded.key_plan
         )
+        assert loaded.ok_key(feeds, cache._hash) == loaded.make_key(feeds, cache._hash)
         engine.run(feeds)
+        cached = InferenceEngine(model, warmup=0, cache=cache)
+        cached.run(feeds)
+        cached.run(feeds)
+        assert cache.info().hits == 1
+    else:
+        assert loaded.ok_key(feeds, cache._hash) is None
 
 
 def test_missing_runtimes_name_the_extra(monkeypatch, add_bytes, tflite_add_bytes):
