@@ -346,18 +346,16 @@ def batching_cases(report: Report, seconds: float, rounds: int) -> None:
     async def micro(x):
         return await batched.infer(x)
 
-    def median_of(fn, callers):
-        runs = [fn(callers) for _ in range(rounds)]
-        return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
-
+    styles = {"batched": micro, "direct": direct, "thread": in_thread}
     for callers in (1, 8, 32):
-        results = {}
-        for _ in range(1):  # the three styles alternate inside median_of's rounds
-            results["batched"] = median_of(lambda n: async_closed_loop(micro, n, seconds), callers)
-            results["direct"] = median_of(lambda n: async_closed_loop(direct, n, seconds), callers)
-            results["thread"] = median_of(
-                lambda n: async_closed_loop(in_thread, n, seconds), callers
-            )
+        runs: dict[str, list[tuple[float, float]]] = {k: [] for k in styles}
+        for _ in range(rounds):  # the styles take turns, so load changes hit all alike
+            for name, call in styles.items():
+                runs[name].append(async_closed_loop(call, callers, seconds))
+        results = {
+            k: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v))
+            for k, v in runs.items()
+        }
         report.add(
             f"MLP 256-512-512-16, {callers} asyncio callers: await engine.infer (micro-batched)",
             "throughput",
@@ -472,7 +470,7 @@ def main() -> None:
     onnx_cases(report, "Add [1,16] (ONNX)", models.add_model(16), add_feeds, repeat=fine)
     litert_case(report, repeat=fine)
     own_cost_case(report, repeat=fine)
-    batching_cases(report, seconds=0.4 if args.quick else 1.0, rounds=1 if args.quick else 3)
+    batching_cases(report, seconds=0.4 if args.quick else 0.6, rounds=1 if args.quick else 5)
     quantization_cases(report, repeat)
     report.finish()
 
