@@ -131,6 +131,15 @@ class Device:
             out[key] = value
         return out
 
+    def _repr_html_(self) -> str:
+        """An HTML table of the device's known fields, for Jupyter."""
+        rows = "".join(
+            f"<tr><th>{html.escape(key)}</th><td>{html.escape(str(value))}</td></tr>"
+            for key, value in self.to_dict().items()
+            if value not in (None, [], {}, "")
+        )
+        return f"<table><caption>device {html.escape(self.id)}</caption>{rows}</table>"
+
     def _absorb(self, other: Device) -> None:
         self.identities |= other.identities
         self.protocols |= other.protocols

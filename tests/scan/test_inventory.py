@@ -110,6 +110,8 @@ def test_renderings() -> None:
     assert "Living Room" in text and "iBeacon" in text and "-61" in text
     page = inv._repr_html_()
     assert page.startswith("<table>") and "Chromecast" in page
+    device_page = inv.devices[0]._repr_html_()
+    assert device_page.startswith("<table>") and "C0:11:22:33:44:55" in device_page
     from rich.console import Console
 
     console = Console(record=True, width=200)
