@@ -828,7 +828,7 @@ class SyncQueue:
     def _lowest_priority_ready(self, t: _Txn) -> int | None:
         best: tuple[bytes, int] | None = None
         cursor = t.txn.cursor(db=self._dbs["ready"])
-        for topic in self._topics(t.txn):
+        for topic in self._topics(t.txn, self._dbs["topics"]):
             prefix = topic + b"\x00"
             end = topic + b"\x01"
             if cursor.set_range(end):
