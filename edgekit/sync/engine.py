@@ -92,6 +92,15 @@ class EngineStatus:
         return f"<table><caption>SyncEngine</caption>{rows}</table>"
 
 
+async def _cancel_others() -> None:
+    """Cancel every other task of the running loop and wait for them to finish."""
+    current = asyncio.current_task()
+    tasks = [t for t in asyncio.all_tasks() if t is not current]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 class _LoopThread:
     """A private event loop in a daemon thread: the sync front runs coroutines here."""
 
@@ -109,6 +118,8 @@ class _LoopThread:
 
     def stop(self) -> None:
         if self.loop.is_running():
+            with contextlib.suppress(Exception):
+                self.submit(_cancel_others()).result(5)
             self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=5)
         if not self.loop.is_running():
@@ -387,7 +398,14 @@ class SyncEngine:
                 time.sleep(0.01)
             return self._sent_messages - before
         wait = None if timeout is None else timeout + 10
-        return self._runner().submit(self.drain(timeout)).result(wait)
+        future = self._runner().submit(self.drain(timeout))
+        try:
+            return future.result(wait)
+        except concurrent.futures.TimeoutError as exc:
+            future.cancel()
+            raise TransportError(
+                f"sync_now did not finish in {wait} s; last error: {self._last_error}"
+            ) from exc
 
     def _wake_up(self) -> None:
         if self._loop is not None and self._wake is not None:

@@ -184,12 +184,13 @@ class MqttTransport(Transport):
                 props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
                 props.UserProperty = [("dedup_id", m.dedup_id), *m.headers.items()]
             fut: asyncio.Future[bool] = loop.create_future()
+            # Not under self._lock: paho calls on_publish holding its own lock.
+            info = self._client.publish(self.topic(m.topic), m.payload, qos=1, properties=props)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                out.error = f"publish failed: {mqtt.error_string(info.rc)}"
+                out.disconnected = info.rc == mqtt.MQTT_ERR_NO_CONN
+                break
             with self._lock:
-                info = self._client.publish(self.topic(m.topic), m.payload, qos=1, properties=props)
-                if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                    out.error = f"publish failed: {mqtt.error_string(info.rc)}"
-                    out.disconnected = info.rc == mqtt.MQTT_ERR_NO_CONN
-                    break
                 early = self._early.pop(info.mid, None)
                 if early is None:
                     self._waiting[info.mid] = (loop, fut)

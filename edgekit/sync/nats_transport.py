@@ -121,10 +121,15 @@ class NatsTransport(Transport):
             )
         except Exception as exc:
             raise TransportError(f"cannot connect to NATS at {self.servers}: {exc!r}") from exc
-        self._nc = nc
         self._js = nc.jetstream(timeout=self.ack_timeout, publish_async_max_pending=100_000)
         if self.create_stream:
-            await self._ensure_stream()
+            try:
+                await self._ensure_stream()
+            except TransportError:
+                with contextlib.suppress(Exception):
+                    await nc.close()
+                raise
+        self._nc = nc
 
     async def _ensure_stream(self) -> None:
         nats = _import_nats()
@@ -136,10 +141,15 @@ class NatsTransport(Transport):
             storage=nats.js.api.StorageType.FILE,
         )
         try:
+            await self._js.add_stream(config)
+        except nats.js.errors.BadRequestError as add_exc:
             try:
-                await self._js.add_stream(config)
-            except nats.js.errors.BadRequestError:
                 await self._js.update_stream(config)
+            except Exception as exc:
+                raise TransportError(
+                    f"cannot create JetStream stream {self.stream} on {config.subjects}: "
+                    f"{add_exc.description or add_exc!r}"
+                ) from exc
         except Exception as exc:
             raise TransportError(f"cannot create JetStream stream {self.stream}: {exc!r}") from exc
 
@@ -172,15 +182,33 @@ class NatsTransport(Transport):
                 out.disconnected = out.disconnected or not self.connected
         # Ack a prefix of confirmed messages; everything after the first failure is retried
         # (JetStream drops the duplicates by Nats-Msg-Id), which keeps order per topic.
+        nats = _import_nats()
         failed_from = len(messages)
+        rejected: list[int] = []
         for i, fut in enumerate(futures):
-            if fut.cancelled() or not fut.done() or fut.exception() is not None:
-                if not fut.cancelled() and fut.done() and out.error is None:
-                    out.error = f"PubAck error: {fut.exception()!r}"
-                failed_from = i
-                break
+            exc = None if fut.cancelled() else fut.exception()
+            if not fut.cancelled() and exc is None:
+                continue
+            failed_from = min(failed_from, i)
+            if exc is None:
+                continue
+            out.error = out.error or f"PubAck error: {exc!r}"
+            if (
+                isinstance(exc, nats.js.errors.APIError)
+                and not isinstance(exc, nats.js.errors.ServiceUnavailableError)
+                and exc.code is not None
+                and 400 <= int(exc.code) < 500
+            ):
+                rejected.append(messages[i].id)  # refused for good (e.g. too large)
+            else:
+                out.disconnected = True  # no responders, stream leader moving: transient
+        if len(futures) < len(messages):
+            failed_from = min(failed_from, len(futures))
+        if futures and failed_from < len(futures) and any(f.cancelled() for f in futures):
+            out.disconnected = True  # PubAcks timed out: treat as a link problem
         out.acked = [m.id for m in messages[:failed_from]]
-        out.failed = [m.id for m in messages[failed_from:]]
+        out.rejected = [i for i in rejected]
+        out.failed = [m.id for m in messages[failed_from:] if m.id not in set(rejected)]
         return out
 
     async def close(self) -> None:

@@ -210,7 +210,10 @@ async def test_http_transport_acks_2xx_retries_5xx(queue: SyncQueue, http_sink: 
     queue.put_many([b"%d" % i for i in range(30)], topic="h")
     http_sink.fail_first = 2
     engine = SyncEngine(
-        queue, HttpTransport(http_sink.url), batch_size=10, retry=Backoff(0.01, 0.02)  # type: ignore[attr-defined]
+        queue,
+        HttpTransport(http_sink.url),
+        batch_size=10,
+        retry=Backoff(0.01, 0.02),  # type: ignore[attr-defined]
     )
     assert await engine.drain(10) == 30
     await engine.aclose()

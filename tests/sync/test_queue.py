@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from edgekit.errors import CorruptDataError, EdgekitError, InvalidInputError, QueueError, QueueFullError
+from edgekit.errors import (
+    CorruptDataError,
+    EdgekitError,
+    InvalidInputError,
+    QueueError,
+    QueueFullError,
+)
 from edgekit.sync import Backoff, Message, SyncQueue
 
 

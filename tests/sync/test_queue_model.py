@@ -71,7 +71,11 @@ class QueueMachine(RuleBasedStateMachine):
     def lease(self, n: int, topic: str | None) -> None:
         self._promote()
         ready = sorted(
-            (mid for mid, m in self.model.items() if m.state == "ready" and topic in (None, m.topic)),
+            (
+                mid
+                for mid, m in self.model.items()
+                if m.state == "ready" and topic in (None, m.topic)
+            ),
             key=lambda mid: (-self.model[mid].priority, mid),
         )
         expected = ready[:n]
