@@ -186,18 +186,19 @@ class NatsTransport(Transport):
         failed_from = len(messages)
         rejected: list[int] = []
         for i, fut in enumerate(futures):
-            exc = None if fut.cancelled() else fut.exception()
-            if not fut.cancelled() and exc is None:
+            if fut.cancelled():
+                failed_from = min(failed_from, i)
+                continue
+            error = fut.exception()
+            if error is None:
                 continue
             failed_from = min(failed_from, i)
-            if exc is None:
-                continue
-            out.error = out.error or f"PubAck error: {exc!r}"
+            out.error = out.error or f"PubAck error: {error!r}"
             if (
-                isinstance(exc, nats.js.errors.APIError)
-                and not isinstance(exc, nats.js.errors.ServiceUnavailableError)
-                and exc.code is not None
-                and 400 <= int(exc.code) < 500
+                isinstance(error, nats.js.errors.APIError)
+                and not isinstance(error, nats.js.errors.ServiceUnavailableError)
+                and error.code is not None
+                and 400 <= int(error.code) < 500
             ):
                 rejected.append(messages[i].id)  # refused for good (e.g. too large)
             else:

@@ -90,17 +90,16 @@ class NatsServer:
     def _write_conf(self) -> None:
         lines = [
             f'server_name: "{self.name}"',
-            "listen: 127.0.0.1:%d" % self.port,
+            f"listen: 127.0.0.1:{self.port}",
             f'jetstream {{ store_dir: "{self.store}" }}',
         ]
         if self.cluster_port is not None:
             routes = ", ".join(f"nats-route://127.0.0.1:{p}" for p in self.cluster or [])
             lines.append(
-                "cluster { name: edgekit, listen: 127.0.0.1:%d, routes: [%s] }"
-                % (self.cluster_port, routes)
+                f"cluster {{ name: edgekit, listen: 127.0.0.1:{self.cluster_port}, routes: [{routes}] }}"
             )
         if self.mqtt_port is not None:
-            lines.append("mqtt { listen: 127.0.0.1:%d }" % self.mqtt_port)
+            lines.append(f"mqtt {{ listen: 127.0.0.1:{self.mqtt_port} }}")
         self.conf.write_text("\n".join(lines) + "\n")
 
     def start(self, wait: bool = True) -> None:

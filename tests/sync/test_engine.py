@@ -48,7 +48,7 @@ def test_outage_never_dead_letters_and_resumes(tmp_path: Path) -> None:
         transport = MemoryTransport()
         engine = SyncEngine(queue, transport, reconnect=Backoff(0.01, 0.02))
         transport.online = False
-        with pytest.raises(TransportError, match="offline|messages left"):
+        with pytest.raises(TransportError, match=r"offline|messages left"):
             engine.sync_now(0.3)
         assert queue.stats().dead == 0 and len(queue) == 20
         assert engine.status().last_error is not None

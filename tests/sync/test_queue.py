@@ -56,7 +56,7 @@ def test_lease_by_topic_and_merge_across_topics(queue: SyncQueue) -> None:
 
 
 def test_lease_ack_removes_and_stats_follow(queue: SyncQueue) -> None:
-    for i in range(5):
+    for _ in range(5):
         queue.put(b"x" * 10, topic="t")
     batch = queue.lease(3)
     stats = queue.stats()
@@ -214,9 +214,13 @@ def test_encryption_at_rest_and_wrong_key(tmp_path: Path) -> None:
 def test_reject_eviction_raises_and_keeps_accepted(tmp_path: Path) -> None:
     with SyncQueue(tmp_path / "q", max_bytes=2000) as q:
         accepted = []
-        with pytest.raises(QueueFullError):
+
+        def fill() -> None:
             for i in range(1000):
                 accepted.append(q.put(b"%04d" % i + b"x" * 60))
+
+        with pytest.raises(QueueFullError):
+            fill()
         assert len(q) == len(accepted) > 0
         assert [m.id for m in q.lease(1000)] == accepted
         with pytest.raises(QueueFullError):
@@ -235,7 +239,7 @@ def test_drop_oldest_evicts_and_counts(tmp_path: Path) -> None:
 
 def test_drop_lowest_priority_evicts_low_first(tmp_path: Path) -> None:
     with SyncQueue(tmp_path / "q", max_bytes=2000, eviction="drop_lowest_priority") as q:
-        for i in range(10):
+        for _ in range(10):
             q.put(b"h" * 60, priority=9, topic="a")
         for i in range(200):
             q.put(b"l%03d" % i + b"x" * 60, priority=0, topic="b")
@@ -286,9 +290,11 @@ def test_bad_input_raises_clear_errors(queue: SyncQueue, tmp_path: Path) -> None
     with pytest.raises(InvalidInputError):
         queue.ack(["x"])  # type: ignore[list-item]
     assert len(queue) == 0
-    with SyncQueue(tmp_path / "small", max_message_bytes=100) as small:
-        with pytest.raises(InvalidInputError, match="max_message_bytes"):
-            small.put(b"x" * 101)
+    with (
+        SyncQueue(tmp_path / "small", max_message_bytes=100) as small,
+        pytest.raises(InvalidInputError, match="max_message_bytes"),
+    ):
+        small.put(b"x" * 101)
     with pytest.raises(InvalidInputError):
         SyncQueue(tmp_path / "z", eviction="random")  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError):
