@@ -137,6 +137,8 @@ def _add_sync_commands(cli: Any) -> None:
     """``edgekit queue stats|peek|requeue-dead PATH`` and ``edgekit sync PATH --nats|--mqtt|--http|--dir``."""
     import click
 
+    group: click.Group = cli
+
     def open_queue(path: str) -> Any:
         from pathlib import Path
 
@@ -150,7 +152,7 @@ def _add_sync_commands(cli: Any) -> None:
         except EdgekitError as exc:
             raise click.ClickException(str(exc)) from exc
 
-    @cli.group()
+    @group.group()
     def queue() -> None:
         """Inspect and repair a sync queue (an LMDB directory)."""
 
@@ -207,7 +209,7 @@ def _add_sync_commands(cli: Any) -> None:
         with open_queue(path) as q:
             click.echo(f"requeued {q.requeue_dead()} dead letters")
 
-    @cli.command("sync")
+    @group.command("sync")
     @click.argument("path")
     @click.option("--nats", "nats_url", default=None, help="NATS URL (JetStream)")
     @click.option("--stream", default="EDGEKIT", show_default=True, help="JetStream stream")
