@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from edgekit.errors import InvalidInputError, TransportError
 from edgekit.sync.backoff import Backoff
-from edgekit.sync.queue import SyncQueue
+from edgekit.sync.queue import Message, SyncQueue
 from edgekit.sync.transport import Delivery, DownlinkHandler, MemoryTransport, Transport
 
 __all__ = ["EngineStatus", "SyncEngine", "TokenBucket"]
@@ -92,6 +92,10 @@ class EngineStatus:
         return f"<table><caption>SyncEngine</caption>{rows}</table>"
 
 
+async def _failed(batch: list[Message], error: str) -> Delivery:
+    return Delivery(failed=[m.id for m in batch], error=error, disconnected=True)
+
+
 async def _cancel_others() -> None:
     """Cancel every other task of the running loop and wait for them to finish."""
     current = asyncio.current_task()
@@ -150,6 +154,9 @@ class SyncEngine:
         idle_interval: Seconds between polls when the queue is empty.
         downlink: Host callback ``(subject, payload, headers)`` for downlink messages
             (needs a transport with a downlink: NATS or MQTT).
+        pipeline: Batches on the wire at once (their confirmations pending). Batches
+            are published in order; a batch that fails after a later one succeeded is
+            retried after it, so per-topic order holds unless confirmations fail.
     """
 
     def __init__(
@@ -166,6 +173,7 @@ class SyncEngine:
         visibility_timeout: float = 60.0,
         idle_interval: float = 0.05,
         downlink: DownlinkHandler | None = None,
+        pipeline: int = 4,
     ) -> None:
         if not isinstance(queue, SyncQueue):
             raise InvalidInputError("queue must be a SyncQueue")
@@ -182,6 +190,12 @@ class SyncEngine:
         self.visibility_timeout = float(visibility_timeout)
         self.idle_interval = float(idle_interval)
         self.downlink = downlink
+        if not isinstance(pipeline, int) or pipeline < 1:
+            raise InvalidInputError("pipeline must be an int >= 1")
+        self.pipeline = pipeline
+        self._inflight: collections.deque[tuple[list[Message], asyncio.Future[Delivery]]] = (
+            collections.deque()
+        )
         self._paused = False
         self._running = False
         self._stop: asyncio.Event | None = None
@@ -225,36 +239,63 @@ class SyncEngine:
         return True
 
     async def pump(self) -> int:
-        """Lease and send one batch; returns how many messages were acked (0 if none)."""
-        if self._paused:
+        """Send batches and settle the oldest; returns how many messages were acked.
+
+        Up to ``pipeline`` batches are on the wire at once (published, PubAcks pending);
+        each is settled in order: acked, nacked or dead-lettered in the queue.
+        """
+        if not self._paused and await self._ensure_connected():
+            while len(self._inflight) < self.pipeline:
+                batch = self.queue.lease(
+                    self.batch_size,
+                    topic=self.topic,
+                    visibility_timeout=self.visibility_timeout,
+                    max_bytes=self.max_batch_bytes,
+                )
+                if not batch:
+                    break
+                if self.bucket is not None:
+                    await self.bucket.consume(sum(len(m.payload) for m in batch))
+                try:
+                    confirm = await self.transport.publish(batch)
+                except Exception as exc:  # a transport bug must not lose the batch
+                    confirm = _failed(batch, f"send raised {exc!r}")
+                self._inflight.append((batch, asyncio.ensure_future(confirm)))
+                if not self.transport.connected:
+                    break
+        if not self._inflight:
             return 0
-        if not await self._ensure_connected():
-            return 0
-        batch = self.queue.lease(
-            self.batch_size,
-            topic=self.topic,
-            visibility_timeout=self.visibility_timeout,
-            max_bytes=self.max_batch_bytes,
-        )
-        if not batch:
-            return 0
-        nbytes = sum(len(m.payload) for m in batch)
-        if self.bucket is not None:
-            await self.bucket.consume(nbytes)
+        batch, task = self._inflight.popleft()
         try:
-            delivery = await self.transport.send(batch)
-        except Exception as exc:  # a transport bug must not lose the batch
+            delivery = await task
+        except Exception as exc:
             delivery = Delivery(
                 failed=[m.id for m in batch], error=f"send raised {exc!r}", disconnected=True
             )
+        return self._settle(batch, delivery)
+
+    async def flush(self) -> int:
+        """Settle every batch on the wire; returns how many messages were acked."""
+        acked = 0
+        while self._inflight:
+            batch, task = self._inflight.popleft()
+            try:
+                delivery = await task
+            except Exception as exc:
+                delivery = Delivery(
+                    failed=[m.id for m in batch], error=repr(exc), disconnected=True
+                )
+            acked += self._settle(batch, delivery)
+        return acked
+
+    def _settle(self, batch: list[Message], delivery: Delivery) -> int:
         if delivery.acked:
             self.queue.ack(delivery.acked)
             acked = set(delivery.acked)
             sent_bytes = sum(len(m.payload) for m in batch if m.id in acked)
-            now = time.time()
             self._sent_messages += len(delivery.acked)
             self._sent_bytes += sent_bytes
-            self._last_success = now
+            self._last_success = time.time()
             self._window.append((time.monotonic(), len(delivery.acked), sent_bytes))
         if delivery.rejected:
             self.queue.reject(delivery.rejected)
@@ -264,7 +305,8 @@ class SyncEngine:
                 self._failures += 1
                 self._next_connect = time.monotonic() + self.reconnect.delay(self._failures)
             else:
-                worst = max(m.attempt for m in batch if m.id in set(delivery.failed))
+                failed = set(delivery.failed)
+                worst = max(m.attempt for m in batch if m.id in failed)
                 self.queue.nack(delivery.failed, delay=self.retry.delay(worst))
         if delivery.error:
             self._last_error = delivery.error
@@ -287,6 +329,8 @@ class SyncEngine:
                 else:
                     await asyncio.sleep(0)
         finally:
+            with contextlib.suppress(Exception):
+                await self.flush()
             self._running = False
             if downlink_task is not None:
                 downlink_task.cancel()
@@ -322,11 +366,12 @@ class SyncEngine:
         while True:
             sent = await self.pump()
             total += sent
-            if sent:
+            if sent or self._inflight:
                 continue
             if len(self.queue) == 0:
                 return total
             if deadline is not None and time.monotonic() > deadline:
+                total += await self.flush()
                 raise TransportError(
                     f"{len(self.queue)} messages left after {timeout} s; "
                     f"last error: {self._last_error}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 from edgekit.errors import BackendUnavailableError, InvalidInputError, TransportError
@@ -14,6 +14,10 @@ from edgekit.sync.transport import Delivery, DownlinkHandler, Transport, call_ha
 __all__ = ["NatsTransport"]
 
 _SUBJECT_BAD = set(" \t\r\n*>")
+
+
+async def _ready(delivery: Delivery) -> Delivery:
+    return delivery
 
 
 def _import_nats() -> Any:
@@ -154,62 +158,71 @@ class NatsTransport(Transport):
             raise TransportError(f"cannot create JetStream stream {self.stream}: {exc!r}") from exc
 
     async def send(self, messages: Sequence[Message]) -> Delivery:
+        return await (await self.publish(messages))
+
+    async def publish(self, messages: Sequence[Message]) -> Awaitable[Delivery]:
+        """Publish a batch (pipelined); returns an awaitable of the PubAck outcome."""
         if not messages:
-            return Delivery()
+            return _ready(Delivery())
         if not self.connected:
-            return Delivery(
-                failed=[m.id for m in messages], error="not connected", disconnected=True
+            return _ready(
+                Delivery(failed=[m.id for m in messages], error="not connected", disconnected=True)
             )
         futures: list[asyncio.Future[Any]] = []
-        out = Delivery()
+        error: str | None = None
+        js, stream, prefix = self._js, self.stream, self.subject_prefix
         try:
             for m in messages:
-                headers = {"Nats-Msg-Id": m.dedup_id, **m.headers}
+                headers = {"Nats-Msg-Id": m.dedup_id}
+                if m.headers:
+                    headers.update(m.headers)
                 futures.append(
-                    await self._js.publish_async(
-                        self.subject(m.topic), m.payload, headers=headers, stream=self.stream
+                    await js.publish_async(
+                        f"{prefix}.{m.topic}", m.payload, headers=headers, stream=stream
                     )
                 )
         except Exception as exc:
-            out.error = f"publish failed: {exc!r}"
-            out.disconnected = not self.connected
+            error = f"publish failed: {exc!r}"
+        return self._confirm(messages, futures, error)
+
+    async def _confirm(
+        self, messages: Sequence[Message], futures: list[asyncio.Future[Any]], error: str | None
+    ) -> Delivery:
+        out = Delivery(error=error, disconnected=error is not None and not self.connected)
         if futures:
             _done, pending = await asyncio.wait(futures, timeout=self.ack_timeout)
             for fut in pending:
                 fut.cancel()
             if pending:
                 out.error = out.error or f"{len(pending)} PubAcks timed out"
-                out.disconnected = out.disconnected or not self.connected
+                out.disconnected = True
         # Ack a prefix of confirmed messages; everything after the first failure is retried
         # (JetStream drops the duplicates by Nats-Msg-Id), which keeps order per topic.
         nats = _import_nats()
-        failed_from = len(messages)
+        failed_from = len(messages) if error is None else len(futures)
         rejected: list[int] = []
         for i, fut in enumerate(futures):
             if fut.cancelled():
                 failed_from = min(failed_from, i)
                 continue
-            error = fut.exception()
-            if error is None:
+            exc = fut.exception()
+            if exc is None:
                 continue
             failed_from = min(failed_from, i)
-            out.error = out.error or f"PubAck error: {error!r}"
+            out.error = out.error or f"PubAck error: {exc!r}"
             if (
-                isinstance(error, nats.js.errors.APIError)
-                and not isinstance(error, nats.js.errors.ServiceUnavailableError)
-                and error.code is not None
-                and 400 <= int(error.code) < 500
+                isinstance(exc, nats.js.errors.APIError)
+                and not isinstance(exc, nats.js.errors.ServiceUnavailableError)
+                and exc.code is not None
+                and 400 <= int(exc.code) < 500
             ):
                 rejected.append(messages[i].id)  # refused for good (e.g. too large)
             else:
                 out.disconnected = True  # no responders, stream leader moving: transient
-        if len(futures) < len(messages):
-            failed_from = min(failed_from, len(futures))
-        if futures and failed_from < len(futures) and any(f.cancelled() for f in futures):
-            out.disconnected = True  # PubAcks timed out: treat as a link problem
+        refused = set(rejected)
         out.acked = [m.id for m in messages[:failed_from]]
-        out.rejected = [i for i in rejected]
-        out.failed = [m.id for m in messages[failed_from:] if m.id not in set(rejected)]
+        out.rejected = rejected
+        out.failed = [m.id for m in messages[failed_from:] if m.id not in refused]
         return out
 
     async def close(self) -> None:

@@ -553,9 +553,16 @@ class SyncQueue:
         if keys is not None and len(keys) != len(payload_list):
             raise InvalidInputError("keys must have one entry per payload")
         if keys is None or all(k is None for k in keys):
-            same = [(p, tbytes, prio, b"", hdrs) for p in payload_list]
             self._reserve(sum(map(len, payload_list)))
-            return self._write(lambda t: self._put_same(t, same))
+            return self._write(
+                functools.partial(
+                    self._put_same,
+                    payloads=payload_list,
+                    topic=tbytes,
+                    priority=prio,
+                    headers=hdrs,
+                )
+            )
         items = [
             self._validate(p, topic, priority, k, headers)
             for p, k in zip(payload_list, keys, strict=True)
@@ -584,20 +591,25 @@ class SyncQueue:
                         self._env.set_mapsize(new)
 
     def _put_same(
-        self, t: _Txn, items: list[tuple[bytes, bytes, int, bytes, dict[str, str] | None]]
+        self,
+        t: _Txn,
+        payloads: list[bytes],
+        topic: bytes,
+        priority: int,
+        headers: dict[str, str] | None,
     ) -> list[int]:
         """put_many's fast path: one topic, priority and headers, no keys."""
-        _, topic, priority, _, headers = items[0]
         now = _now_us()
         first = t.counters[_C_SEQ] + 1
         threshold = self.compress_threshold
+        records: list[bytes]
         if self._cipher is not None or (
-            threshold is not None and any(len(item[0]) >= threshold for item in items)
+            threshold is not None and max(map(len, payloads)) >= threshold
         ):
             records = [
                 R.encode_record(
                     seq=first + i,
-                    payload=item[0],
+                    payload=payload,
                     topic=topic,
                     key=b"",
                     headers=headers,
@@ -607,45 +619,52 @@ class SyncQueue:
                     cipher=self._cipher,
                     queue_id=self._queue_id,
                 )
-                for i, item in enumerate(items)
+                for i, payload in enumerate(payloads)
             ]
         else:
             hbytes = json.dumps(headers, separators=(",", ":")).encode() if headers else b""
             tail = topic + hbytes
-            heads: dict[int, bytes] = {}
-            records = []
-            for item in items:
-                payload = item[0]
-                n = len(payload)
-                head = heads.get(n)
-                if head is None:
-                    head = heads[n] = (
-                        R.HEADER.pack(
-                            R.FORMAT_VERSION,
-                            0,
-                            R.READY,
-                            priority,
-                            0,
-                            now,
-                            0,
-                            len(topic),
-                            0,
-                            len(hbytes),
-                            n,
-                        )
-                        + tail
+
+            def head(n: int) -> bytes:
+                return (
+                    R.HEADER.pack(
+                        R.FORMAT_VERSION,
+                        0,
+                        R.READY,
+                        priority,
+                        0,
+                        now,
+                        0,
+                        len(topic),
+                        0,
+                        len(hbytes),
+                        n,
                     )
-                records.append(head + payload)
+                    + tail
+                )
+
+            sizes = set(map(len, payloads))
+            if len(sizes) == 1:
+                common = head(sizes.pop())
+                records = [common + p for p in payloads]
+            else:
+                heads = {n: head(n) for n in sizes}
+                records = [heads[len(p)] + p for p in payloads]
         total = sum(map(len, records))
         if self.max_bytes is not None and t.counters[_C_BYTES] + total > self.max_bytes:
+            items = [(p, topic, priority, b"", headers) for p in payloads]
             return self._put_items(t, items)
         pack = R.U64.pack
         seqs = range(first, first + len(records))
-        t.txn.cursor(db=self._dbs["msgs"]).putmulti(
-            zip([pack(s) for s in seqs], records, strict=True), append=True
-        )
+        keys = list(map(pack, seqs))
+        t.txn.cursor(db=self._dbs["msgs"]).putmulti(zip(keys, records, strict=True), append=True)
         prefix = topic + b"\x00" + R.U16.pack(R.PRIORITY_MAX - priority)
-        t.txn.cursor(db=self._dbs["ready"]).putmulti([(prefix + pack(s), b"") for s in seqs])
+        ready = self._dbs["ready"]
+        cursor = t.txn.cursor(db=ready)
+        rkeys = [prefix + k for k in keys]
+        # Appending is much cheaper, and valid when the batch sorts after every ready key.
+        append = not cursor.last() or cursor.key() < rkeys[0]
+        cursor.putmulti(zip(rkeys, itertools.repeat(b"")), append=append)
         t.counters[_C_SEQ] += len(records)
         t.counters[_C_READY] += len(records)
         t.counters[_C_BYTES] += total

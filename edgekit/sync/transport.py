@@ -89,12 +89,25 @@ class Transport:
         """Deliver a batch, in order; report which messages the other end confirmed."""
         raise NotImplementedError
 
+    async def publish(self, messages: Sequence[Message]) -> Awaitable[Delivery]:
+        """Put a batch on the wire; returns an awaitable of its :class:`Delivery`.
+
+        The engine publishes the next batches while earlier confirmations are pending.
+        The default sends the whole batch before returning (no pipelining).
+        """
+        delivery = await self.send(messages)
+        return _done(delivery)
+
     async def close(self) -> None:
         """Close the link."""
 
     async def consume(self, handler: DownlinkHandler, *, stop: asyncio.Event) -> None:
         """Hand downlink messages to ``handler`` until ``stop`` is set (ack after it returns)."""
         raise TransportError(f"the {self.name} transport has no downlink")
+
+
+async def _done(delivery: Delivery) -> Delivery:
+    return delivery
 
 
 async def call_handler(
