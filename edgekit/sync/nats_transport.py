@@ -170,16 +170,14 @@ class NatsTransport(Transport):
             )
         futures: list[asyncio.Future[Any]] = []
         error: str | None = None
-        js, stream, prefix = self._js, self.stream, self.subject_prefix
+        js, prefix = self._js, self.subject_prefix
         try:
             for m in messages:
                 headers = {"Nats-Msg-Id": m.dedup_id}
                 if m.headers:
                     headers.update(m.headers)
                 futures.append(
-                    await js.publish_async(
-                        f"{prefix}.{m.topic}", m.payload, headers=headers, stream=stream
-                    )
+                    await js.publish_async(f"{prefix}.{m.topic}", m.payload, headers=headers)
                 )
         except Exception as exc:
             error = f"publish failed: {exc!r}"

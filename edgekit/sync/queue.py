@@ -51,7 +51,7 @@ def _now_us() -> int:
     return int(time.time() * 1_000_000)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Message:
     """A message leased from (or peeked in) a :class:`SyncQueue`.
 
@@ -238,7 +238,8 @@ class SyncQueue:
         map_size: Initial LMDB map size in bytes; the map grows by doubling as needed.
         group_commit_delay: Under ``"power"``, how long (seconds) a commit leader waits
             for other threads' puts before committing, when puts came concurrently
-            before; 0 commits at once with those already waiting.
+            before (longer, up to 20 ms, when commits take long: half the recent
+            commit time); 0 commits at once with those already waiting.
 
     Raises:
         CorruptDataError: ``path`` holds something that is not an edgekit queue.
@@ -292,6 +293,7 @@ class SyncQueue:
         self._gc_lock = threading.Lock()
         self._gc_cond = threading.Condition(self._gc_lock)
         self._gc_last = 1
+        self._gc_commit_s = 0.0
         self.group_commit_max = 256
         self._gc_pending: list[_PutRequest] = []
         self._gc_leader = False
@@ -676,9 +678,10 @@ class SyncQueue:
     ) -> list[int]:
         """Commit ``items`` together with other threads' waiting puts (one fsync for all).
 
-        The first thread to arrive leads: it commits everything waiting, then keeps
-        committing what arrived meanwhile for a few rounds before handing the lead to
-        a waiting thread, so one fsync serves many puts.
+        The first thread to arrive leads: it waits briefly for as many puts as came
+        with the previous commit, commits everything waiting in one transaction (one
+        fsync), then hands the lead to a thread that arrived meanwhile. With T threads
+        putting, a commit carries up to T puts.
         """
         request = _PutRequest(items)
         with self._gc_lock:
@@ -696,13 +699,15 @@ class SyncQueue:
         assert request.result is not None
         return request.result
 
-    def _lead_commits(self, max_rounds: int = 8) -> None:
+    def _lead_commits(self, max_rounds: int = 1) -> None:
         for _ in range(max_rounds):
             with self._gc_cond:
                 if self.group_commit_delay > 0 and self._gc_last > 1:
                     # Others put concurrently last time: wait for as many (bounded).
                     want = min(self._gc_last, self.group_commit_max)
-                    end = time.monotonic() + self.group_commit_delay
+                    # A slow disk (long commits) is worth a longer wait for company.
+                    window = min(max(self.group_commit_delay, 0.5 * self._gc_commit_s), 0.02)
+                    end = time.monotonic() + window
                     while len(self._gc_pending) < want:
                         left = end - time.monotonic()
                         if left <= 0:
@@ -715,7 +720,9 @@ class SyncQueue:
                 break
             flat = [item for req in batch for item in req.items]
             try:
+                started = time.monotonic()
                 ids = self._write(functools.partial(self._put_items, items=flat))
+                self._gc_commit_s = 0.8 * self._gc_commit_s + 0.2 * (time.monotonic() - started)
                 offset = 0
                 for req in batch:
                     req.result = ids[offset : offset + len(req.items)]
