@@ -43,9 +43,7 @@ class Dirs:
         return self.root / f"d{self.n}"
 
 
-def median_rate(
-    cases: dict[str, Callable[[], float]], rounds: int
-) -> dict[str, float]:
+def median_rate(cases: dict[str, Callable[[], float]], rounds: int) -> dict[str, float]:
     """Each case returns msgs/s of one run; cases alternate; the median per case."""
     out: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(rounds):
@@ -188,9 +186,7 @@ def lmdb_put_many(dirs: Dirs, n: int) -> float:
     env = lmdb.open(str(dirs.new()), map_size=1 << 30, sync=False, metasync=False, writemap=True)
     start = time.perf_counter()
     with env.begin(write=True) as txn:
-        txn.cursor().putmulti(
-            ((i.to_bytes(8, "big"), PAYLOAD) for i in range(n)), append=True
-        )
+        txn.cursor().putmulti(((i.to_bytes(8, "big"), PAYLOAD) for i in range(n)), append=True)
     rate = n / (time.perf_counter() - start)
     env.close()
     return rate
@@ -282,9 +278,7 @@ def jetstream_rates(dirs: Dirs, n: int, rounds: int) -> tuple[float, float]:
             futures = []
             for i in range(n):
                 futures.append(
-                    await js.publish_async(
-                        f"b{k}.t", PAYLOAD, headers={"Nats-Msg-Id": f"m{k}-{i}"}
-                    )
+                    await js.publish_async(f"b{k}.t", PAYLOAD, headers={"Nats-Msg-Id": f"m{k}-{i}"})
                 )
             await asyncio.gather(*futures)
             elapsed = time.perf_counter() - start

@@ -64,8 +64,9 @@ class EngineStatus:
         dead: Dead letters in the queue.
         sent_messages: Messages acked since the engine started.
         sent_bytes: Payload bytes acked since the engine started.
-        messages_per_s: Acked messages per second over the last 10 s.
-        bytes_per_s: Acked payload bytes per second over the last 10 s.
+        messages_per_s: Acked messages per second over the last 10 s (or since the
+            engine was created, if less).
+        bytes_per_s: Acked payload bytes per second, over the same span.
         last_success: When a batch was last confirmed (seconds since the epoch), or None.
         last_error: The last delivery or connection error, or None.
         received: Downlink messages handed to the host callback.
@@ -211,6 +212,7 @@ class SyncEngine:
         self._last_success: float | None = None
         self._last_error: str | None = None
         self._window: collections.deque[tuple[float, int, int]] = collections.deque()
+        self._created = time.monotonic()
 
     # -- async API ----------------------------------------------------------------------
 
@@ -471,9 +473,7 @@ class SyncEngine:
         now = time.monotonic()
         while self._window and now - self._window[0][0] > 10.0:
             self._window.popleft()
-        span = 10.0
-        if self._window:
-            span = max(min(10.0, now - self._window[0][0]), 1e-3)
+        span = max(min(10.0, now - self._created), 1e-3)
         stats = self.queue.stats()
         return EngineStatus(
             running=self._running,

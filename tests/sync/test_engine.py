@@ -246,3 +246,21 @@ async def test_http_unreachable_keeps_messages(queue: SyncQueue) -> None:
     assert len(queue) == 1 and queue.stats().dead == 0
     with pytest.raises(InvalidInputError):
         HttpTransport("ftp://x")
+
+
+def test_outbox_example_runs(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, str(root / "examples" / "sync_outbox.py"), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "sent 101 messages" in result.stdout
+    assert len(DirectoryTransport.read(tmp_path / "out")) == 101
