@@ -299,20 +299,18 @@ class SyncQueue:
         self._gc_leader = False
         self._closed = False
         self._env = self._open_env(int(map_size))
-        self._dbs = {name: self._env.open_db(name.encode()) for name in _DB_NAMES}
+        self._dbs = self._open_dbs()
         self._cipher: R.Cipher | None = None
         self._queue_id = self._write(self._init_meta_txn)
         self.queue_id = self._queue_id.decode()
         if encryption_key is not None:
             self._cipher = R.Cipher(bytes(encryption_key))
             self._write(self._check_key_txn)
-        else:
-            with self._env.begin() as txn:
-                if txn.get(b"keycheck", db=self._dbs["meta"]) is not None:
-                    self._env.close()
-                    raise InvalidInputError(
-                        f"the queue at {self.path} is encrypted: pass its encryption_key"
-                    )
+        elif self._read(lambda txn: txn.get(b"keycheck", db=self._dbs["meta"])) is not None:
+            self.close()
+            raise InvalidInputError(
+                f"the queue at {self.path} is encrypted: pass its encryption_key"
+            )
 
     # -- opening --------------------------------------------------------------------
 
@@ -325,30 +323,48 @@ class SyncQueue:
             )
         self.path.mkdir(parents=True, exist_ok=True)
         data = self.path / "data.mdb"
-        if data.exists():
-            map_size = max(map_size, data.stat().st_size)
         sync = self.durability == "power"
-        try:
-            env = lmdb.open(
-                str(self.path),
-                map_size=map_size,
-                max_dbs=len(_DB_NAMES) + 1,
-                sync=sync,
-                metasync=sync,
-                lock=True,
-                # "process": the map is written in place and never flushed by us; the
-                # kernel's page cache keeps every committed page through a kill -9.
-                writemap=not sync,
-                max_spare_txns=2,
-            )
-            env.reader_check()
-        except (lmdb.InvalidError, lmdb.CorruptedError, lmdb.VersionMismatchError) as exc:
-            raise CorruptDataError(
-                f"{self.path} does not hold a valid LMDB environment: {exc}"
-            ) from exc
-        except lmdb.Error as exc:
-            raise QueueError(f"cannot open the queue at {self.path}: {exc}") from exc
-        return env
+        for _ in range(16):
+            if data.exists():
+                map_size = max(map_size, data.stat().st_size)
+            try:
+                env = lmdb.open(
+                    str(self.path),
+                    map_size=map_size,
+                    max_dbs=len(_DB_NAMES) + 1,
+                    sync=sync,
+                    metasync=sync,
+                    lock=True,
+                    # "process": the map is written in place and never flushed by us; the
+                    # kernel's page cache keeps every committed page through a kill -9.
+                    writemap=not sync,
+                    max_spare_txns=2,
+                )
+                env.reader_check()
+                return env
+            except lmdb.MapResizedError:
+                map_size *= 2  # another process grew the map meanwhile
+            except (lmdb.InvalidError, lmdb.CorruptedError, lmdb.VersionMismatchError) as exc:
+                raise CorruptDataError(
+                    f"{self.path} does not hold a valid LMDB environment: {exc}"
+                ) from exc
+            except lmdb.Error as exc:
+                raise QueueError(f"cannot open the queue at {self.path}: {exc}") from exc
+        raise QueueError(f"cannot open the queue at {self.path}: its map keeps being resized")
+
+    def _open_dbs(self) -> dict[str, Any]:
+        import lmdb
+
+        for _ in range(16):
+            try:
+                return {name: self._env.open_db(name.encode()) for name in _DB_NAMES}
+            except lmdb.MapResizedError:
+                self._env.set_mapsize(0)  # another process grew the map: adopt its size
+            except lmdb.Error as exc:
+                self._env.close()
+                raise QueueError(f"cannot open the queue at {self.path}: {exc}") from exc
+        self._env.close()
+        raise QueueError(f"cannot open the queue at {self.path}: its map keeps being resized")
 
     def _init_meta_txn(self, t: _Txn) -> bytes:
         meta = self._dbs["meta"]

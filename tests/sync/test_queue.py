@@ -428,3 +428,31 @@ def test_message_lease_deadline(queue: SyncQueue) -> None:
     m = queue.lease(1, visibility_timeout=10)[0]
     assert isinstance(m, Message)
     assert 9 < m.lease_deadline - time.time() <= 10.5
+
+
+def _big_producer(path: str, tag: int) -> None:
+    with SyncQueue(path, map_size=1 << 20, compression=None) as q:
+        for _ in range(40):
+            q.put(os.urandom(50_000), topic=f"p{tag}")
+
+
+def test_map_grows_while_several_processes_write(tmp_path: Path) -> None:
+    path = str(tmp_path / "q")
+    SyncQueue(path, map_size=1 << 20).close()
+    ctx = mp.get_context("spawn")
+    producers = [ctx.Process(target=_big_producer, args=(path, k)) for k in range(3)]
+    for p in producers:
+        p.start()
+    got = 0
+    with SyncQueue(path, map_size=1 << 20) as q:
+        deadline = time.monotonic() + 60
+        while got < 120 and time.monotonic() < deadline:
+            batch = q.lease(10)
+            q.ack(batch)
+            got += len(batch)
+            if not batch:
+                time.sleep(0.01)
+        for p in producers:
+            p.join(30)
+        assert [p.exitcode for p in producers] == [0, 0, 0]
+        assert got == 120 and q.stats().map_size > 1 << 20
