@@ -47,6 +47,11 @@ _MiB = 1 << 20
 _DB_NAMES = ("msgs", "ready", "timers", "dead", "keys", "kexp", "topics", "meta")
 
 
+def _state(record: bytes) -> int:
+    """The state byte of a record, or -1 when the record is too short to have one."""
+    return record[2] if len(record) >= R.HEADER.size else -1
+
+
 def _now_us() -> int:
     return int(time.time() * 1_000_000)
 
@@ -891,7 +896,7 @@ class SyncQueue:
 
     def _oldest_evictable(self, t: _Txn) -> int | None:
         for key, record in t.txn.cursor(db=self._dbs["msgs"]):
-            if record[2] != R.INFLIGHT:  # state byte of the header
+            if _state(record) != R.INFLIGHT:  # state byte of the header
                 return int(R.U64.unpack(key)[0])
         return None
 
@@ -901,7 +906,15 @@ class SyncQueue:
         record = t.txn.get(skey, db=self._dbs["msgs"])
         if record is None:
             return 0
-        head = R.read_head(record)
+        try:
+            head = R.read_head(record)
+        except CorruptDataError:
+            # A quarantined record (a dead letter that does not decode).
+            t.txn.delete(skey, db=self._dbs["msgs"])
+            if t.txn.delete(skey, db=self._dbs["dead"]):
+                t.counters[_C_DEAD] -= 1
+            t.counters[_C_BYTES] -= len(record)
+            return len(record)
         self._unindex(t, seq, head)
         t.txn.delete(skey, db=self._dbs["msgs"])
         size = len(record)
@@ -1034,11 +1047,11 @@ class SyncQueue:
             raise InvalidInputError("visibility_timeout must be > 0 seconds")
         vt_us = int(visibility_timeout * 1e6)
 
-        def txn_fn(t: _Txn) -> list[tuple[int, bytes, R.Head]]:
+        def txn_fn(t: _Txn) -> list[Message]:
             now = _now_us()
             self._promote_due(t, now)
             keys = self._ready_keys(t.txn, topic, max_messages)
-            out: list[tuple[int, bytes, R.Head]] = []
+            out: list[Message] = []
             msgs, ready, timers = self._dbs["msgs"], self._dbs["ready"], self._dbs["timers"]
             deadline = now + vt_us
             total = 0
@@ -1049,24 +1062,33 @@ class SyncQueue:
                 if record is None:
                     t.txn.delete(key, db=ready)
                     continue
-                head = R.read_head(record)
-                total += head.raw_size
-                if max_bytes is not None and out and total > max_bytes:
-                    break
+                try:
+                    head = R.read_head(record)
+                    total += head.raw_size
+                    if max_bytes is not None and out and total > max_bytes:
+                        break
+                    head.state = R.INFLIGHT
+                    head.attempts = min(head.attempts + 1, 65535)
+                    head.deadline_us = deadline
+                    record = R.restate(record, head)
+                    message = self._message(seq, record, head)
+                except CorruptDataError:
+                    # Quarantine what does not decode (a damaged page, a wrong key):
+                    # it becomes a dead letter instead of blocking the queue.
+                    t.txn.delete(key, db=ready)
+                    t.txn.put(skey, b"", db=self._dbs["dead"])
+                    t.counters[_C_READY] -= 1
+                    t.counters[_C_DEAD] += 1
+                    continue
                 t.txn.delete(key, db=ready)
-                head.state = R.INFLIGHT
-                head.attempts = min(head.attempts + 1, 65535)
-                head.deadline_us = deadline
-                record = R.restate(record, head)
                 t.txn.put(skey, record, db=msgs)
                 t.txn.put(R.timer_key(deadline, seq), b"", db=timers)
-                out.append((seq, record, head))
+                out.append(message)
             t.counters[_C_READY] -= len(out)
             t.counters[_C_INFLIGHT] += len(out)
             return out
 
-        leased = self._write(txn_fn)
-        return [self._message(seq, record, head) for seq, record, head in leased]
+        return self._write(txn_fn)
 
     def _resolve(self, ids: Iterable[int | Message] | int | Message) -> list[tuple[int, int]]:
         if isinstance(ids, (int, Message)):
@@ -1097,7 +1119,7 @@ class SyncQueue:
             for seq, token in pairs:
                 skey = R.U64.pack(seq)
                 record = t.txn.get(skey, db=msgs)
-                if record is None or record[2] != R.INFLIGHT:
+                if record is None or _state(record) != R.INFLIGHT:
                     continue
                 head = R.read_head(record)
                 if token and head.deadline_us != token:
@@ -1123,7 +1145,7 @@ class SyncQueue:
             for seq, token in pairs:
                 skey = R.U64.pack(seq)
                 record = t.txn.get(skey, db=msgs)
-                if record is None or record[2] != R.INFLIGHT:
+                if record is None or _state(record) != R.INFLIGHT:
                     continue
                 head = R.read_head(record)
                 if token and head.deadline_us != token:
@@ -1162,7 +1184,7 @@ class SyncQueue:
             for seq, token in pairs:
                 skey = R.U64.pack(seq)
                 record = t.txn.get(skey, db=msgs)
-                if record is None or record[2] != R.INFLIGHT:
+                if record is None or _state(record) != R.INFLIGHT:
                     continue
                 head = R.read_head(record)
                 if token and head.deadline_us != token:
@@ -1205,11 +1227,21 @@ class SyncQueue:
                     break
                 seq = R.U64.unpack(key)[0]
                 record = txn.get(key, db=self._dbs["msgs"])
-                if record is not None:
+                if record is None:
+                    continue
+                try:
                     out.append((seq, bytes(record), R.read_head(record)))
+                except CorruptDataError:
+                    continue
             return out
 
-        return [self._message(*row) for row in self._read(fn)]
+        out = []
+        for row in self._read(fn):
+            try:
+                out.append(self._message(*row))
+            except CorruptDataError:
+                continue  # quarantined: its bytes do not decode
+        return out
 
     def requeue_dead(self, ids: Iterable[int] | None = None) -> int:
         """Make dead letters (all, or the given ids) ready again with a fresh attempt count."""
@@ -1229,9 +1261,12 @@ class SyncQueue:
             for seq in seqs:
                 skey = R.U64.pack(seq)
                 record = t.txn.get(skey, db=self._dbs["msgs"])
-                if record is None or record[2] != R.DEAD:
+                if record is None or _state(record) != R.DEAD:
                     continue
-                head = R.read_head(record)
+                try:
+                    head = R.read_head(record)
+                except CorruptDataError:
+                    continue
                 t.txn.delete(skey, db=dead)
                 head.state = R.READY
                 head.attempts = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import threading
@@ -456,3 +457,58 @@ def test_map_grows_while_several_processes_write(tmp_path: Path) -> None:
             p.join(30)
         assert [p.exitcode for p in producers] == [0, 0, 0]
         assert got == 120 and q.stats().map_size > 1 << 20
+
+
+def test_corrupted_record_is_quarantined_not_blocking(tmp_path: Path) -> None:
+    import lmdb
+
+    with SyncQueue(tmp_path / "q") as q:
+        ids = q.put_many([b"a", b"b", b"c"])
+    env = lmdb.open(str(tmp_path / "q"), max_dbs=16, writemap=True)
+    msgs = env.open_db(b"msgs")
+    with env.begin(write=True) as txn:
+        txn.put(ids[1].to_bytes(8, "big"), b"\x01\x00garbage", db=msgs)
+    env.close()
+    with SyncQueue(tmp_path / "q") as q:
+        got = q.lease(10)
+        assert [m.payload for m in got] == [b"a", b"c"]
+        assert q.stats().dead == 1 and q.dead_letters() == []
+        q.ack(got)
+        assert len(q) == 0
+
+
+def test_record_decoder_fuzz() -> None:
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from edgekit.errors import CorruptDataError as Corrupt
+    from edgekit.sync import _record as R
+
+    @given(st.binary(max_size=200), st.integers(0, 3))
+    def check(data: bytes, flags: int) -> None:
+        try:
+            head = R.read_head(data)
+        except Corrupt:
+            return
+        with contextlib.suppress(Corrupt):
+            R.decode_body(data, head, 1, None, b"q")
+
+    check()
+    record = R.encode_record(
+        seq=1,
+        payload=b"x" * 1000,
+        topic=b"t",
+        key=b"",
+        headers={"a": "b"},
+        priority=0,
+        created_us=0,
+        compress_threshold=10,
+        cipher=None,
+        queue_id=b"q",
+    )
+    head = R.read_head(record)
+    assert R.decode_body(record, head, 1, None, b"q") == (b"x" * 1000, {"a": "b"})
+    for cut in range(0, len(record), 7):
+        with contextlib.suppress(Corrupt):
+            h = R.read_head(record[:cut])
+            R.decode_body(record[:cut], h, 1, None, b"q")
