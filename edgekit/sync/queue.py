@@ -47,6 +47,10 @@ _MiB = 1 << 20
 _DB_NAMES = ("msgs", "ready", "timers", "dead", "keys", "kexp", "topics", "meta")
 
 
+# deadline_us and topic length, read straight from a record's header (see _record.HEADER).
+_ACK_VIEW = struct.Struct(">15xQH")
+
+
 def _state(record: bytes) -> int:
     """The state byte of a record, or -1 when the record is too short to have one."""
     return record[2] if len(record) >= R.HEADER.size else -1
@@ -1054,6 +1058,7 @@ class SyncQueue:
             out: list[Message] = []
             msgs, ready, timers = self._dbs["msgs"], self._dbs["ready"], self._dbs["timers"]
             deadline = now + vt_us
+            hsize, hpack, qid = R.HEADER.size, R.HEADER.pack, self.queue_id
             total = 0
             for key in keys:
                 seq = R.U64.unpack_from(key, len(key) - 8)[0]
@@ -1063,16 +1068,47 @@ class SyncQueue:
                     t.txn.delete(key, db=ready)
                     continue
                 try:
-                    head = R.read_head(record)
-                    total += head.raw_size
+                    fields = R.HEADER.unpack_from(record) if len(record) >= hsize else None
+                    if fields is None or fields[0] != R.FORMAT_VERSION:
+                        raise CorruptDataError(f"message {seq}: bad record header")
+                    _, flags, _, prio, attempts, created, _, tlen, klen, hlen, raw = fields
+                    total += raw
                     if max_bytes is not None and out and total > max_bytes:
                         break
-                    head.state = R.INFLIGHT
-                    head.attempts = min(head.attempts + 1, 65535)
-                    head.deadline_us = deadline
-                    record = R.restate(record, head)
-                    message = self._message(seq, record, head)
-                except CorruptDataError:
+                    attempts = min(attempts + 1, 65535)
+                    record = (
+                        hpack(
+                            R.FORMAT_VERSION,
+                            flags,
+                            R.INFLIGHT,
+                            prio,
+                            attempts,
+                            created,
+                            deadline,
+                            tlen,
+                            klen,
+                            hlen,
+                            raw,
+                        )
+                        + record[hsize:]
+                    )
+                    body = hsize + tlen + klen
+                    if flags == 0 and hlen == 0 and len(record) - body == raw:
+                        message = Message(
+                            seq,
+                            record[body:],
+                            record[hsize : hsize + tlen].decode(),
+                            prio,
+                            record[hsize + tlen : body].decode() if klen else None,
+                            {},
+                            attempts,
+                            created / 1e6,
+                            deadline,
+                            qid,
+                        )
+                    else:
+                        message = self._message(seq, record, R.read_head(record))
+                except (CorruptDataError, UnicodeDecodeError):
                     # Quarantine what does not decode (a damaged page, a wrong key):
                     # it becomes a dead letter instead of blocking the queue.
                     t.txn.delete(key, db=ready)
@@ -1114,23 +1150,36 @@ class SyncQueue:
         pairs = self._resolve(ids)
 
         def txn_fn(t: _Txn) -> int:
-            msgs = self._dbs["msgs"]
+            msgs, timers = self._dbs["msgs"], self._dbs["timers"]
+            get, delete = t.txn.get, t.txn.delete
+            pack, unpack, timer_key = R.U64.pack, _ACK_VIEW.unpack_from, R.TWO_U64.pack
             done = 0
+            freed = 0
+            per_topic: dict[bytes, list[int]] = {}
             for seq, token in pairs:
-                skey = R.U64.pack(seq)
-                record = t.txn.get(skey, db=msgs)
+                skey = pack(seq)
+                record = get(skey, db=msgs)
                 if record is None or _state(record) != R.INFLIGHT:
                     continue
-                head = R.read_head(record)
-                if token and head.deadline_us != token:
+                deadline, tlen = unpack(record)
+                if token and deadline != token:
                     continue
-                t.txn.delete(R.timer_key(head.deadline_us, seq), db=self._dbs["timers"])
-                t.txn.delete(skey, db=msgs)
+                delete(timer_key(deadline, seq), db=timers)
+                delete(skey, db=msgs)
                 size = len(record)
-                t.counters[_C_INFLIGHT] -= 1
-                t.counters[_C_BYTES] -= size
-                t.topic_add(head.topic, -1, -size)
+                topic = record[R.HEADER.size : R.HEADER.size + tlen]
+                entry = per_topic.get(topic)
+                if entry is None:
+                    per_topic[topic] = [1, size]
+                else:
+                    entry[0] += 1
+                    entry[1] += size
+                freed += size
                 done += 1
+            t.counters[_C_INFLIGHT] -= done
+            t.counters[_C_BYTES] -= freed
+            for topic, (count, nbytes) in per_topic.items():
+                t.topic_add(topic, -count, -nbytes)
             return done
 
         return self._write(txn_fn)
