@@ -307,6 +307,7 @@ class SyncQueue:
         self._gc_pending: list[_PutRequest] = []
         self._gc_leader = False
         self._closed = False
+        self._topic_cache: dict[str, bytes] = {}
         self._env = self._open_env(int(map_size))
         self._dbs = self._open_dbs()
         self._cipher: R.Cipher | None = None
@@ -542,10 +543,60 @@ class SyncQueue:
             QueueFullError: The queue is at ``max_bytes`` and eviction is "reject",
                 or its map cannot grow.
         """
+        if (
+            type(payload) is bytes
+            and key is None
+            and headers is None
+            and type(priority) is int
+            and self.durability == "process"
+            and self._cipher is None
+            and (self.compress_threshold is None or len(payload) < self.compress_threshold)
+            and len(payload) <= self.max_message_bytes
+            and R.PRIORITY_MIN <= priority <= R.PRIORITY_MAX
+        ):
+            tbytes = self._topic_cache.get(topic) if type(topic) is str else None
+            if tbytes is None:
+                tbytes = self._validate(b"", topic, 0, None, None)[1]
+                if len(self._topic_cache) < 4096:
+                    self._topic_cache[topic] = tbytes
+            return self._write(functools.partial(self._put_plain, payload, tbytes, priority))
         item = self._validate(payload, topic, priority, key, headers)
         if self.durability == "power":
             return self._group_commit([item])[0]
         return self._write(lambda t: self._put_items(t, [item]))[0]
+
+    def _put_plain(self, payload: bytes, topic: bytes, priority: int, t: _Txn) -> int:
+        """put's fast path: no key, headers, compression or encryption."""
+        counters = t.counters
+        size = R.HEADER.size + len(topic) + len(payload)
+        if self.max_bytes is not None and counters[_C_BYTES] + size > self.max_bytes:
+            return self._put_items(t, [(payload, topic, priority, b"", None)])[0]
+        counters[_C_SEQ] += 1
+        seq = counters[_C_SEQ]
+        head = R.HEADER.pack(
+            R.FORMAT_VERSION,
+            0,
+            R.READY,
+            priority,
+            0,
+            _now_us(),
+            0,
+            len(topic),
+            0,
+            0,
+            len(payload),
+        )
+        skey = R.U64.pack(seq)
+        t.txn.put(skey, head + topic + payload, db=self._dbs["msgs"], append=True)
+        t.txn.put(
+            topic + b"\x00" + R.U16.pack(R.PRIORITY_MAX - priority) + skey,
+            b"",
+            db=self._dbs["ready"],
+        )
+        counters[_C_READY] += 1
+        counters[_C_BYTES] += size
+        t.topic_add(topic, 1, size)
+        return seq
 
     def put_many(
         self,
