@@ -303,6 +303,7 @@ def main() -> None:
         n_edge = 20_000 if quick else 100_000
         n_peer = 500 if quick else 2_000
         rounds = 1 if quick else 3
+        more_rounds = 1 if quick else 5  # the noisiest rows (disk fsync, network)
 
         rates = median_rate(
             {
@@ -325,13 +326,13 @@ def main() -> None:
             note=f"single puts; edgekit {n_edge:,} msgs, peers {n_peer:,}",
         )
 
-        n_power = 100 if quick else 300
+        n_power = 100 if quick else 400
         rates = median_rate(
             {
                 "edgekit": lambda: edgekit_power(dirs, n_power, 1),
                 "LMDB sync=True, 1 put/commit": lambda: lmdb_power(dirs, n_power, 1),
             },
-            rounds,
+            more_rounds,
         )
         lmdb_single = rates["LMDB sync=True, 1 put/commit"]
         report.add(
@@ -343,13 +344,13 @@ def main() -> None:
             higher_is_better=True,
             target="within 1.3x of LMDB",
         )
-        n_thread = 50 if quick else 150
+        n_thread = 50 if quick else 200
         rates = median_rate(
             {
                 "edgekit": lambda: edgekit_power(dirs, n_thread, 8),
                 "LMDB sync=True, 8 threads": lambda: lmdb_power(dirs, n_thread, 8),
             },
-            rounds,
+            more_rounds,
         )
         report.add(
             "durable single puts, 8 threads, power (group commit)",
@@ -383,7 +384,7 @@ def main() -> None:
         )
 
         n_js = 5_000 if quick else 20_000
-        edge, bare = jetstream_rates(dirs, n_js, rounds)
+        edge, bare = jetstream_rates(dirs, n_js, more_rounds)
         report.add(
             "queue -> JetStream, acked, Nats-Msg-Id",
             "throughput",
@@ -414,9 +415,36 @@ def main() -> None:
             note=f"edgekit slowdown 1k -> {backlog:,}: {small / big:.2f}x; "
             f"litequeue slowdown: {lq_small / lq_big:.2f}x",
         )
+        cycles = 10 if quick else 30
+        crash = crash_run(dirs, cycles)
+        report.add(
+            f"kill -9 cycles while putting and syncing to JetStream ({cycles})",
+            "lost + duplicated upstream",
+            "messages",
+            float(crash["lost"] + crash["duplicated"]),
+            target="0 lost, 0 duplicated",
+            note=f"{crash['returned']:,} puts returned before the kills, "
+            f"{crash['upstream']:,} in JetStream, {crash['lost']} lost, "
+            f"{crash['duplicated']} duplicated (200 cycles: pytest -m slow)",
+        )
     finally:
         shutil.rmtree(dirs.root, ignore_errors=True)
     report.finish()
+
+
+def crash_run(dirs: Dirs, cycles: int) -> dict[str, int]:
+    from tests.sync.conftest import NatsServer
+    from tests.sync.test_crash import crash_cycles
+
+    root = dirs.new()
+    root.mkdir()
+    server = NatsServer(root / "nats")
+    server.root.mkdir()
+    server.start()
+    try:
+        return crash_cycles(server, root, cycles=cycles, seed=3)
+    finally:
+        server.stop()
 
 
 if __name__ == "__main__":
