@@ -803,7 +803,7 @@ class SyncQueue:
                 for req in batch:
                     req.result = ids[offset : offset + len(req.items)]
                     offset += len(req.items)
-            except QueueFullError:
+            except (QueueFullError, InvalidInputError):
                 # Commit the requests one by one so that only those that do not fit fail.
                 for req in batch:
                     try:

@@ -512,3 +512,29 @@ def test_record_decoder_fuzz() -> None:
         with contextlib.suppress(Corrupt):
             h = R.read_head(record[:cut])
             R.decode_body(record[:cut], h, 1, None, b"q")
+
+
+def test_group_commit_fails_only_the_puts_that_do_not_fit(tmp_path: Path) -> None:
+    with SyncQueue(tmp_path / "q", durability="power", max_bytes=3000) as q:
+        ok: list[int] = []
+        full: list[Exception] = []
+        lock = threading.Lock()
+
+        def work() -> None:
+            for _ in range(10):
+                try:
+                    got = q.put(b"z" * 60)
+                except QueueFullError as exc:
+                    with lock:
+                        full.append(exc)
+                else:
+                    with lock:
+                        ok.append(got)
+
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert ok and full and len(ok) + len(full) == 40
+        assert sorted(m.id for m in q.lease(100)) == sorted(ok)
