@@ -137,3 +137,37 @@ def test_unreachable_broker_and_bad_options(tmp_path: Path) -> None:
     secure = MqttTransport("mqtts://user:pw@broker.example", tls=ssl.create_default_context())
     assert secure.port == 8883 and secure.username == "user" and secure.password == "pw"
     assert isinstance(secure.tls, ssl.SSLContext)
+
+
+def test_nats_server_mqtt_listener(tmp_path: Path) -> None:
+    """The same transport against nats-server's MQTT listener (MQTT 3.1.1)."""
+    import asyncio
+
+    import nats
+
+    from tests.sync.conftest import NatsServer
+
+    server = NatsServer(tmp_path / "nats", mqtt_port=free_port())
+    server.root.mkdir()
+    server.start()
+    received: list[bytes] = []
+
+    async def scenario() -> None:
+        nc = await nats.connect(server.url)
+        sub = await nc.subscribe("mq.>")
+        with SyncQueue(tmp_path / "q") as q:
+            q.put_many([b"m%d" % i for i in range(30)], topic="t")
+            transport = MqttTransport(f"mqtt://127.0.0.1:{server.mqtt_port}", topic_prefix="mq")
+            engine = SyncEngine(q, transport)
+            assert await engine.drain(20) == 30
+            await engine.aclose()
+        for _ in range(30):
+            msg = await sub.next_msg(timeout=5)
+            received.append(msg.data)
+        await nc.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        server.stop()
+    assert received == [b"m%d" % i for i in range(30)]
