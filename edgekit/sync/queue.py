@@ -616,22 +616,22 @@ class SyncQueue:
             keys: One idempotency key (or None) per payload, or None.
             headers: Headers of every message.
         """
-        payload_list = [
-            p if type(p) is bytes else self._validate(p, topic, 0, None, None)[0] for p in payloads
-        ]
+        payload_list = payloads if type(payloads) is list else list(payloads)
         if not payload_list:
             return []
+        if set(map(type, payload_list)) != {bytes}:
+            payload_list = [self._validate(p, topic, 0, None, None)[0] for p in payload_list]
+        lens = list(map(len, payload_list))
         limit = self.max_message_bytes
-        if max(map(len, payload_list)) > limit:
+        if max(lens) > limit:
             raise InvalidInputError(
-                f"a payload of {max(map(len, payload_list)):,} bytes exceeds "
-                f"max_message_bytes={limit:,}"
+                f"a payload of {max(lens):,} bytes exceeds max_message_bytes={limit:,}"
             )
         _, tbytes, prio, _, hdrs = self._validate(b"", topic, priority, None, headers)
         if keys is not None and len(keys) != len(payload_list):
             raise InvalidInputError("keys must have one entry per payload")
         if keys is None or all(k is None for k in keys):
-            self._reserve(sum(map(len, payload_list)))
+            self._reserve(sum(lens))
             return self._write(
                 functools.partial(
                     self._put_same,
@@ -639,6 +639,7 @@ class SyncQueue:
                     topic=tbytes,
                     priority=prio,
                     headers=hdrs,
+                    lens=lens,
                 )
             )
         items = [
@@ -675,15 +676,15 @@ class SyncQueue:
         topic: bytes,
         priority: int,
         headers: dict[str, str] | None,
+        lens: list[int],
     ) -> list[int]:
         """put_many's fast path: one topic, priority and headers, no keys."""
         now = _now_us()
         first = t.counters[_C_SEQ] + 1
         threshold = self.compress_threshold
         records: list[bytes]
-        if self._cipher is not None or (
-            threshold is not None and max(map(len, payloads)) >= threshold
-        ):
+        plain = False
+        if self._cipher is not None or (threshold is not None and max(lens) >= threshold):
             records = [
                 R.encode_record(
                     seq=first + i,
@@ -721,14 +722,18 @@ class SyncQueue:
                     + tail
                 )
 
-            sizes = set(map(len, payloads))
+            plain = True
+            sizes = set(lens)
             if len(sizes) == 1:
                 common = head(sizes.pop())
                 records = [common + p for p in payloads]
             else:
                 heads = {n: head(n) for n in sizes}
                 records = [heads[len(p)] + p for p in payloads]
-        total = sum(map(len, records))
+        if plain:
+            total = sum(lens) + len(records) * (R.HEADER.size + len(tail))
+        else:
+            total = sum(map(len, records))
         if self.max_bytes is not None and t.counters[_C_BYTES] + total > self.max_bytes:
             items = [(p, topic, priority, b"", headers) for p in payloads]
             return self._put_items(t, items)
