@@ -247,15 +247,18 @@ def _add_sync_commands(cli: Any) -> None:
         if len(chosen) != 1:
             raise click.UsageError("give exactly one of --nats, --mqtt, --http, --dir")
         transport: Transport
-        if nats_url:
-            transport = NatsTransport(nats_url, stream=stream, create_stream=create_stream)
-        elif mqtt_url:
-            transport = MqttTransport(mqtt_url)
-        elif http_url:
-            transport = HttpTransport(http_url)
-        else:
-            assert out_dir is not None
-            transport = DirectoryTransport(out_dir)
+        try:
+            if nats_url:
+                transport = NatsTransport(nats_url, stream=stream, create_stream=create_stream)
+            elif mqtt_url:
+                transport = MqttTransport(mqtt_url)
+            elif http_url:
+                transport = HttpTransport(http_url)
+            else:
+                assert out_dir is not None
+                transport = DirectoryTransport(out_dir)
+        except EdgekitError as exc:
+            raise click.ClickException(str(exc)) from exc
         with open_queue(path) as q:
             engine = SyncEngine(q, transport)
             try:

@@ -13,7 +13,7 @@ NATS JetStream, MQTT, HTTP or a directory.
 from __future__ import annotations
 
 from edgekit.sync.backoff import Backoff
-from edgekit.sync.engine import EngineStatus, SyncEngine, TokenBucket
+from edgekit.sync.engine import EngineStatus, SyncEngine, TokenBucket, make_transport
 from edgekit.sync.http_transport import HttpTransport
 from edgekit.sync.mqtt_transport import MqttTransport
 from edgekit.sync.nats_transport import NatsTransport
@@ -42,4 +42,5 @@ __all__ = [
     "TokenBucket",
     "Transport",
     "envelope",
+    "make_transport",
 ]

@@ -16,11 +16,66 @@ from typing import Any, TypeVar
 from edgekit.errors import InvalidInputError, TransportError
 from edgekit.sync.backoff import Backoff
 from edgekit.sync.queue import Message, SyncQueue
-from edgekit.sync.transport import Delivery, DownlinkHandler, MemoryTransport, Transport
+from edgekit.sync.transport import (
+    Delivery,
+    DirectoryTransport,
+    DownlinkHandler,
+    MemoryTransport,
+    Transport,
+)
 
-__all__ = ["EngineStatus", "SyncEngine", "TokenBucket"]
+__all__ = ["EngineStatus", "SyncEngine", "TokenBucket", "make_transport"]
 
 T = TypeVar("T")
+
+
+def make_transport(spec: Transport | str, *, queue: SyncQueue | None = None) -> Transport:
+    """A transport from a name or URL.
+
+    Args:
+        spec: A :class:`Transport` (returned as is); ``"auto"``: a
+            :class:`DirectoryTransport` writing to ``<queue path>.outbox`` (needs
+            ``queue``); ``"memory"``; ``nats://`` or ``tls://`` URLs (:class:`NatsTransport`
+            with ``create_stream=True``); ``mqtt://`` or ``mqtts://`` (:class:`MqttTransport`);
+            ``http://`` or ``https://`` (:class:`HttpTransport`); ``dir:PATH`` or
+            ``file://PATH`` (:class:`DirectoryTransport`).
+        queue: The queue the transport drains (for ``"auto"``).
+
+    Raises:
+        InvalidInputError: An unknown name or scheme.
+    """
+    if isinstance(spec, Transport):
+        return spec
+    if not isinstance(spec, str):
+        raise InvalidInputError(
+            f"transport must be a Transport or a str, not {type(spec).__name__}"
+        )
+    if spec == "auto":
+        if queue is None:
+            raise InvalidInputError('transport "auto" needs the queue')
+        return DirectoryTransport(f"{queue.path}.outbox")
+    if spec == "memory":
+        return MemoryTransport()
+    if spec.startswith(("nats://", "tls://")):
+        from edgekit.sync.nats_transport import NatsTransport
+
+        return NatsTransport(spec, create_stream=True)
+    if spec.startswith(("mqtt://", "mqtts://")):
+        from edgekit.sync.mqtt_transport import MqttTransport
+
+        return MqttTransport(spec)
+    if spec.startswith(("http://", "https://")):
+        from edgekit.sync.http_transport import HttpTransport
+
+        return HttpTransport(spec)
+    if spec.startswith("dir:"):
+        return DirectoryTransport(spec[4:])
+    if spec.startswith("file://"):
+        return DirectoryTransport(spec[7:])
+    raise InvalidInputError(
+        f"unknown transport {spec!r}: use a Transport, 'auto', 'memory', or a nats://, "
+        "mqtt://, http(s):// or dir: URL"
+    )
 
 
 class TokenBucket:
@@ -143,7 +198,10 @@ class SyncEngine:
 
     Args:
         queue: The queue to drain.
-        transport: Where to send; default a :class:`MemoryTransport`.
+        transport: A :class:`Transport`, or a name for :func:`make_transport`: ``"auto"``
+            (the default: a :class:`DirectoryTransport` next to the queue, in
+            ``<queue path>.outbox``), ``"memory"``, or a ``nats://``, ``mqtt://``,
+            ``http(s)://`` or ``dir:`` URL.
         batch_size: Largest batch, in messages.
         max_batch_bytes: Largest batch, in payload bytes (at least one message).
         bandwidth_limit: Bytes/s of payload, as a token bucket; None for no limit.
@@ -163,7 +221,7 @@ class SyncEngine:
     def __init__(
         self,
         queue: SyncQueue,
-        transport: Transport | None = None,
+        transport: Transport | str = "auto",
         *,
         batch_size: int = 256,
         max_batch_bytes: int = 1 << 20,
@@ -181,7 +239,7 @@ class SyncEngine:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise InvalidInputError("batch_size must be an int >= 1")
         self.queue = queue
-        self.transport = transport if transport is not None else MemoryTransport()
+        self.transport = make_transport(transport, queue=queue)
         self.batch_size = batch_size
         self.max_batch_bytes = int(max_batch_bytes)
         self.bucket = TokenBucket(bandwidth_limit) if bandwidth_limit else None

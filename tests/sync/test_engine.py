@@ -264,3 +264,29 @@ def test_outbox_example_runs(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "sent 101 messages" in result.stdout
     assert len(DirectoryTransport.read(tmp_path / "out")) == 101
+
+
+def test_make_transport_by_name(queue: SyncQueue, tmp_path: Path) -> None:
+    from edgekit.sync import MqttTransport, NatsTransport, make_transport
+
+    auto = make_transport("auto", queue=queue)
+    assert isinstance(auto, DirectoryTransport) and str(auto.path) == f"{queue.path}.outbox"
+    assert isinstance(make_transport("memory"), MemoryTransport)
+    assert isinstance(make_transport("nats://127.0.0.1:4222"), NatsTransport)
+    assert isinstance(make_transport("mqtt://127.0.0.1:1883"), MqttTransport)
+    assert isinstance(make_transport("https://example.invalid/x"), HttpTransport)
+    assert make_transport(f"dir:{tmp_path}").path == tmp_path  # type: ignore[attr-defined]
+    same = MemoryTransport()
+    assert make_transport(same) is same
+    for bad in ("ftp://x", "auto-ish", 42):
+        with pytest.raises(InvalidInputError):
+            make_transport(bad, queue=queue)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError):
+        make_transport("auto")
+
+
+def test_default_engine_writes_next_to_the_queue(queue: SyncQueue) -> None:
+    queue.put(b"x")
+    with SyncEngine(queue) as engine:
+        assert engine.sync_now(5) == 1
+    assert len(DirectoryTransport.read(f"{queue.path}.outbox")) == 1
