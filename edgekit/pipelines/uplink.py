@@ -133,7 +133,7 @@ class SensorUplink:
             pos += take
             before = 0
             self._first_t = int(ts[pos]) if pos < ts.shape[0] else None
-        if self.encoder.pending:
+        if self.encoder.pending and ts.shape[0]:
             self._last_t = int(ts[-1])
         return self._send()
 
