@@ -7,7 +7,8 @@ in 20 ms blocks as a microphone loop would.
     python examples/pipelines_wakeword.py [--model alexa|hey_jarvis|hey_mycroft|okay_nabu] [file.wav]
 
 Needs: pip install "edgekit[litert,models]", and espeak-ng when no WAV is given.
-(espeak-ng's voices trigger alexa, okay_nabu and hey_mycroft; hey_jarvis stays silent.)
+(espeak-ng's default voice triggers alexa, okay_nabu and hey_mycroft; for hey_jarvis it
+speaks "hey javis", which only some voices, like en-us, say well enough.)
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def main(argv: list[str]) -> int:
         print("give a WAV file, or install espeak-ng", file=sys.stderr)
         return 2
     silence = np.zeros(8000, np.int16)
-    phrase = args.model.replace("_", " ")
+    phrase = args.model.replace("_", " ").replace("jarvis", "javis")
     audio = np.concatenate(
         [
             silence,

@@ -17,7 +17,7 @@ from tests.pipelines.conftest import padded
 
 PHRASES = {
     "alexa": "alexa",
-    "hey_jarvis": "hey jarvis",
+    "hey_jarvis": "hey javis",  # espeak-ng's "jarvis" does not sound like the model's
     "hey_mycroft": "hey mycroft",
     "okay_nabu": "okay nabu",
 }
@@ -68,9 +68,9 @@ def test_probabilities_and_decisions_equal_pymicro_wakeword(speech, detectors, p
             detected[name] += bool(found)
         else:
             false_alarms += bool(found)
-    # espeak-ng speech does trigger the models (hey_jarvis excepted: it never fires on espeak).
-    assert sum(detected.values()) >= 8, detected
-    assert detected["alexa"] >= 2 and detected["okay_nabu"] >= 2 and detected["hey_mycroft"] >= 2
+    # espeak-ng speech does trigger every model.
+    assert sum(detected.values()) >= 10, detected
+    assert min(detected.values()) >= 1, detected
     assert false_alarms == 0
 
 
