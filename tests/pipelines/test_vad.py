@@ -61,7 +61,8 @@ def test_streaming_probabilities_equal_the_wrapper_for_any_block_size(
     ("threshold", "min_speech_s", "min_silence_s", "speech_pad_s"),
     [
         (0.5, 0.25, 0.1, 0.03),  # silero's defaults
-        (0.3, 0.1, 0.05, 0.1),  # padding wider than half the silence: gaps split
+        (0.3, 0.1, 0.05, 0.1),
+        (0.6, 0.05, 0.01, 0.2),  # padding wider than half the silence: gaps split
         (0.7, 0.5, 0.3, 0.0),
         (0.5, 0.25, 0.01, 0.03),  # short silences: many segments
     ],
