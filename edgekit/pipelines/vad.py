@@ -63,8 +63,10 @@ class VoiceActivityDetector:
         min_silence_s: silence that ends a segment, in seconds.
         speech_pad_s: padding added to each side of a segment, in seconds.
         sr: sample rate: 16000 or 8000 Hz.
-        model: path of a Silero VAD ONNX model; default: ``silero_vad.onnx`` of the
-            installed ``silero-vad`` package (``pip install --no-deps silero-vad``).
+        model: path of a Silero VAD ONNX model, or an :class:`~edgekit.infer.InferenceEngine`
+            already holding one (detectors can share it: the recurrent state lives in the
+            detector); default: ``silero_vad.onnx`` of the installed ``silero-vad``
+            package (``pip install --no-deps silero-vad``).
 
     Raises:
         InvalidInputError: a bad argument.
@@ -84,7 +86,7 @@ class VoiceActivityDetector:
         min_silence_s: float = 0.1,
         speech_pad_s: float = 0.03,
         sr: int = 16000,
-        model: str | os.PathLike[str] | None = None,
+        model: str | os.PathLike[str] | InferenceEngine | None = None,
     ) -> None:
         if sr not in (8000, 16000):
             raise InvalidInputError(f"sr must be 16000 or 8000 Hz (Silero VAD's rates), not {sr!r}")
@@ -107,8 +109,12 @@ class VoiceActivityDetector:
         self.sr = sr
         self.window = 512 if sr == 16000 else 256
         self.context_size = 64 if sr == 16000 else 32
-        self.path = Path(model) if model is not None else silero_model_path()
-        self.engine = InferenceEngine(self.path, backend="onnxruntime", warmup=0)
+        if isinstance(model, InferenceEngine):
+            self.engine = model
+            self.path = Path(model.model_name)
+        else:
+            self.path = Path(model) if model is not None else silero_model_path()
+            self.engine = InferenceEngine(self.path, backend="onnxruntime", warmup=0)
         names = {t.name for t in self.engine.inputs}
         if names != {"input", "state", "sr"}:
             raise InvalidInputError(

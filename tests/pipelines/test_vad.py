@@ -6,6 +6,8 @@ import wave
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edgekit.errors import InvalidInputError
 from edgekit.pipelines import SpeechSegment, VoiceActivityDetector, silero_model_path
@@ -15,6 +17,17 @@ from tests.pipelines.conftest import padded
 @pytest.fixture(scope="module")
 def vad() -> VoiceActivityDetector:
     return VoiceActivityDetector()
+
+
+@pytest.fixture(scope="module")
+def vad_model():
+    """``VoiceActivityDetector(**kwargs)`` sharing one loaded model (for many hypothesis runs)."""
+    shared = VoiceActivityDetector().engine
+
+    def make(**kwargs) -> VoiceActivityDetector:
+        return VoiceActivityDetector(**kwargs, model=shared)
+
+    return make
 
 
 @pytest.fixture(scope="module")
@@ -208,3 +221,52 @@ def test_bad_arguments_raise_clear_errors(tmp_path) -> None:
     assert vad.process(np.zeros(512, np.int16)) == []  # still usable
     with pytest.raises(InvalidInputError, match="no such file"):
         vad.segments(tmp_path / "missing.wav")
+
+
+@given(
+    probs=st.lists(st.sampled_from([0.0, 0.2, 0.34, 0.36, 0.5, 0.51, 0.9]), max_size=120),
+    tail=st.integers(0, 511),
+    threshold=st.sampled_from([0.5, 0.3]),
+    min_speech_s=st.sampled_from([0.0, 0.05, 0.25]),
+    min_silence_s=st.sampled_from([0.0, 0.02, 0.1, 0.3]),
+    speech_pad_s=st.sampled_from([0.0, 0.03, 0.1, 0.25]),
+    block=st.sampled_from([512, 1000, 4096]),
+)
+@settings(max_examples=300)
+def test_streaming_segmentation_equals_silero_on_any_probabilities(
+    vad_model,
+    silero_timestamps,
+    probs,
+    tail,
+    threshold,
+    min_speech_s,
+    min_silence_s,
+    speech_pad_s,
+    block,
+) -> None:
+    """The segmentation state machine alone: model probabilities replaced by a sequence."""
+    n = len(probs) * 512 - (512 - tail if tail and probs else 0)
+    vad = vad_model(
+        threshold=threshold,
+        min_speech_s=min_speech_s,
+        min_silence_s=min_silence_s,
+        speech_pad_s=speech_pad_s,
+    )
+    feed = iter(probs)
+    vad._prob = lambda chunk: next(feed)  # type: ignore[method-assign]
+    got: list[SpeechSegment] = []
+    audio = np.zeros(n, np.int16)
+    for pos in range(0, n, block):
+        got += vad.process(audio[pos : pos + block])
+    got += vad.flush()
+    expected = silero_timestamps(
+        probs,
+        threshold=threshold,
+        min_speech_duration_ms=min_speech_s * 1000,
+        min_silence_duration_ms=min_silence_s * 1000,
+        speech_pad_ms=speech_pad_s * 1000,
+        audio_length_samples=n,
+    )
+    assert [(round(s.start_s * 16000), round(s.end_s * 16000)) for s in got] == [
+        (e["start"], e["end"]) for e in expected
+    ]
