@@ -1,0 +1,68 @@
+"""The pipelines examples run as scripts (subprocesses), on espeak speech and on WAV files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from tests.pipelines.conftest import padded
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_example(name: str, *args: str) -> str:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / name), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def write_wav(path: Path, samples: np.ndarray) -> Path:
+    with wave.open(str(path), "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(16000)
+        writer.writeframes(samples.astype("<i2").tobytes())
+    return path
+
+
+def test_wakeword_example_detects_in_espeak_speech() -> None:
+    out = run_example("pipelines_wakeword.py", "--model", "alexa")
+    assert out.count("detected alexa") == 2, out
+
+
+def test_wakeword_example_reads_a_wav(tmp_path, speech) -> None:
+    path = write_wav(tmp_path / "w.wav", padded(speech("okay nabu")))
+    out = run_example("pipelines_wakeword.py", "--model", "okay_nabu", str(path))
+    assert "1 detection(s)" in out and "okay_nabu" in out, out
+
+
+def test_vad_example_prints_segments(tmp_path, speech) -> None:
+    out = run_example("pipelines_vad.py")
+    assert out.count("speech ") == 2, out
+    path = write_wav(tmp_path / "v.wav", padded(speech("one sentence in a file")))
+    assert run_example("pipelines_vad.py", str(path)).count("speech ") == 1
+
+
+def test_gateway_example_runs_every_layer(tmp_path) -> None:
+    out = run_example("gateway.py", "--data", str(tmp_path))
+    assert '"event": "wake_word"' in out and '"event": "speech"' in out, out
+    assert "600 readings" in out and "1 gateway(s) found" in out, out
+    assert "0 left in the queue" in out, out
+    files = sorted((tmp_path / "outbox").glob("*.json"))
+    assert files
+    messages = [m for f in files for m in json.loads(f.read_bytes())["messages"]]
+    assert {m["topic"] for m in messages} == {"events", "temperature"}
