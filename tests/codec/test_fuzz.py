@@ -1,0 +1,208 @@
+"""Every decoder only ever raises CorruptDataError on bad bytes: random, mutated, hostile frames."""
+
+from __future__ import annotations
+
+import contextlib
+import struct
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edgekit.codec import (
+    Delta,
+    Signature,
+    compress,
+    decode_series,
+    decompress,
+    diff,
+    encode_series,
+    frame_info,
+    patch,
+    signature,
+)
+from edgekit.errors import CorruptDataError, InvalidInputError
+from tests.codec.conftest import reseal
+
+
+def _sample_frames() -> dict[str, bytes]:
+    rng = np.random.default_rng(7)
+    old = rng.integers(0, 256, 20_000, dtype=np.uint8).tobytes()
+    new = old[:5000] + b"inserted" + old[5000:15000] + bytes(300) + old[15300:]
+    sig = signature(old, min_size=256, avg_size=1024, max_size=4096)
+    return {
+        "for": compress(np.arange(300, dtype=np.int16) % 17, level=1),
+        "delta": compress(np.arange(500, dtype=np.int64) * 7 + 3),
+        "dod": compress(np.arange(500, dtype=np.int64) ** 2 + (np.arange(500) % 2), level=1),
+        "huffman": compress(np.cumsum(np.round(rng.laplace(0, 20, 700))).astype(np.int32)),
+        "raw": compress(rng.integers(0, 255, 60, dtype=np.uint8)),
+        "alp": compress(np.round(np.cumsum(rng.standard_normal(400)), 2)),
+        "alp32": compress(np.round(np.cumsum(rng.standard_normal(400)), 1).astype(np.float32)),
+        "alp-rd": compress(rng.standard_normal(300)),
+        "shuffle-lz4": compress(np.tile(rng.standard_normal(400), 10)),
+        "dictionary": compress(np.repeat(rng.standard_normal(30), 20)),
+        "multi-block": compress(np.arange(1000, dtype=np.uint32) ** 2, block_size=128),
+        "record": encode_series(
+            np.arange(100, dtype=np.int64) * 10**9, rng.standard_normal((100, 2))
+        ),
+        "signature": sig.to_bytes(),
+        "delta-frame": diff(sig, new).to_bytes(),
+    }
+
+
+FRAMES = _sample_frames()
+OLD_FOR_DELTA = np.random.default_rng(7).integers(0, 256, 20_000, dtype=np.uint8).tobytes()
+
+
+def _decoder(name: str) -> Callable[[bytes], Any]:
+    if name == "record":
+        return decode_series
+    if name == "signature":
+        return Signature.from_bytes
+    if name == "delta-frame":
+        return _patch_or_wrong_base
+    return decompress
+
+
+def _patch_or_wrong_base(data: bytes) -> None:
+    """A mutated delta may name another base: that is the one InvalidInputError allowed."""
+    try:
+        patch(OLD_FOR_DELTA, Delta.from_bytes(data))
+    except InvalidInputError as exc:
+        if "base" not in str(exc):
+            raise
+
+
+def _only_corrupt(decode: Callable[[bytes], Any], data: bytes) -> None:
+    with contextlib.suppress(CorruptDataError):
+        decode(data)
+
+
+def test_sample_frames_decode() -> None:
+    assert {
+        frame_info(FRAMES[n]).schemes[0] for n in ("for", "delta", "dod", "huffman", "raw")
+    } == {
+        "for",
+        "delta",
+        "delta-of-delta",
+        "huffman",
+        "raw",
+    }
+    assert frame_info(FRAMES["alp-rd"]).schemes == ("alp-rd",)
+    assert frame_info(FRAMES["shuffle-lz4"]).schemes == ("shuffle-lz4",)
+    assert frame_info(FRAMES["dictionary"]).schemes == ("dictionary",)
+    for name, frame in FRAMES.items():
+        _decoder(name)(frame)
+
+
+@settings(max_examples=200)
+@given(data=st.binary(max_size=300))
+def test_random_bytes(data: bytes) -> None:
+    for decode in (decompress, decode_series, Signature.from_bytes, Delta.from_bytes, frame_info):
+        _only_corrupt(decode, data)
+        _only_corrupt(decode, b"EKCS\x01" + data)
+
+
+@settings(max_examples=300)
+@given(
+    name=st.sampled_from(sorted(FRAMES)),
+    edits=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), min_size=1, max_size=4),
+    cut=st.integers(0, 10**6),
+    resealed=st.booleans(),
+)
+def test_mutated_frames(name: str, edits: list[tuple[int, int]], cut: int, resealed: bool) -> None:
+    frame = bytearray(FRAMES[name])
+    for pos, value in edits:
+        frame[5 + pos % (len(frame) - 13)] = value  # keep magic+version, hit header and body
+    data = reseal(frame) if resealed else bytes(frame)
+    _only_corrupt(_decoder(name), data)
+    _only_corrupt(_decoder(name), reseal(data[: 13 + cut % max(len(data) - 13, 1)]))
+
+
+def test_checksum_catches_a_flipped_bit() -> None:
+    frame = bytearray(FRAMES["alp"])
+    frame[len(frame) // 2] ^= 4
+    with pytest.raises(CorruptDataError, match="checksum"):
+        decompress(bytes(frame))
+
+
+def test_future_version_and_wrong_magic_are_refused() -> None:
+    frame = bytearray(FRAMES["delta"])
+    frame[4] = 2
+    with pytest.raises(CorruptDataError, match="version"):
+        decompress(reseal(frame))
+    with pytest.raises(CorruptDataError, match="magic"):
+        decompress(FRAMES["record"])
+
+
+def test_hostile_length_fields_do_not_allocate() -> None:
+    # A header claiming 2**60 elements: refused before any allocation.
+    body = bytearray(b"EKCS\x01")
+    body += struct.pack("<BB", 4, 1) + struct.pack("<Q", 2**60) + struct.pack("<I", 65536)
+    body += bytes(20)
+    with pytest.raises(CorruptDataError, match="too short"):
+        decompress(reseal(body + bytes(8)))
+    # Shape product overflowing 64 bits.
+    body = bytearray(b"EKCS\x01")
+    body += (
+        struct.pack("<BB", 10, 3) + struct.pack("<3Q", 2**63, 2**63, 2**63) + struct.pack("<I", 1)
+    )
+    with pytest.raises(CorruptDataError):
+        decompress(reseal(body + bytes(8)))
+    with pytest.raises(CorruptDataError, match="max_elements"):
+        decompress(compress(np.arange(1000)), max_elements=999)
+    # A signature claiming 2**32-1 chunks, and a delta claiming a huge target.
+    sig = bytearray(b"EKSG\x01") + struct.pack("<IIIQ", 256, 1024, 4096, 10) + bytes(16)
+    sig += struct.pack("<I", 2**32 - 1)
+    with pytest.raises(CorruptDataError):
+        Signature.from_bytes(reseal(sig + bytes(8)))
+    delta = bytearray(b"EKDL\x01") + struct.pack("<Q", 10) + bytes(16) + struct.pack("<Q", 2**62)
+    delta += (
+        bytes(16)
+        + struct.pack("<I", 1)
+        + struct.pack("<BQ", 1, 2**62)
+        + struct.pack("<QQ", 2**62, 5)
+    )
+    with pytest.raises(CorruptDataError):
+        Delta.from_bytes(reseal(delta + bytes(5) + bytes(8)))
+
+
+def test_bad_huffman_tables_are_refused() -> None:
+    frame = FRAMES["huffman"]
+    # Find the code-length bytes (after header, block header, order, heads, center).
+    header = 4 + 1 + 2 + 8 + 4
+    offset = header + 5 + 1 + 8 + 8
+    lo, hi = frame[offset], frame[offset + 1]
+    assert lo <= hi
+    bad = bytearray(frame)
+    for i in range(offset + 2, offset + 2 + (hi - lo + 2) // 2):
+        bad[i] = 0x11  # every used length 1: not a prefix code
+    with pytest.raises(CorruptDataError, match="prefix code"):
+        decompress(reseal(bad))
+
+
+@pytest.mark.slow
+def test_long_random_mutation_run() -> None:
+    """Half a million mutated real frames (resealed so they reach the parsers)."""
+    rng = np.random.default_rng(2024)
+    names = sorted(FRAMES)
+    for i in range(500_000):
+        name = names[i % len(names)]
+        frame = bytearray(FRAMES[name])
+        for _ in range(int(rng.integers(1, 6))):
+            pos = int(rng.integers(5, len(frame) - 8))
+            op = int(rng.integers(0, 3))
+            if op == 0:
+                frame[pos] = int(rng.integers(0, 256))
+            elif op == 1:
+                frame[pos] ^= 1 << int(rng.integers(0, 8))
+            else:
+                del frame[pos : pos + int(rng.integers(1, 16))]
+                if len(frame) < 20:
+                    break
+        if len(frame) < 14:
+            continue
+        _only_corrupt(_decoder(name), reseal(frame))

@@ -1,0 +1,127 @@
+"""Kernels against the slow references in tests/naive.py, and the Huffman table builder."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edgekit.codec import _huffman, _kernels
+from tests import naive
+
+U64 = st.integers(0, 2**64 - 1)
+
+
+@settings(max_examples=80)
+@given(width=st.integers(0, 64), data=st.data())
+def test_pack_plain_matches_reference_and_unpacks(width: int, data: st.DataObject) -> None:
+    values = data.draw(st.lists(st.integers(0, (1 << width) - 1 if width else 0), max_size=200))
+    v = np.array(values, dtype=np.uint64)
+    words = _kernels.pack_plain(v, width)
+    assert words.astype("<u8").tobytes() == naive.codec_pack_bits(values, width)
+    out = np.empty(len(values), dtype=np.uint64)
+    assert _kernels.unpack_plain(words, len(values), width, out).tolist() == values
+
+
+@settings(max_examples=80)
+@given(values=st.lists(U64, min_size=3, max_size=200), order=st.integers(0, 2))
+def test_residuals_and_packed_residuals_match_reference(values: list[int], order: int) -> None:
+    u = np.array(values, dtype=np.uint64)
+    assert _kernels.residuals(u, order).tolist() == naive.codec_residuals(values, order)
+    base = min(naive.codec_residuals(values, order), key=lambda r: r ^ (1 << 63))
+    words = _kernels.pack_residuals(u, order, np.uint64(base), 64)
+    out = np.empty(len(values), dtype=np.uint64)
+    first = np.uint64(values[0])
+    firstd = np.uint64((values[1] - values[0]) % 2**64)
+    _kernels.unpack_residuals(
+        words, len(values) - order, order, 64, np.uint64(base), first, firstd, out
+    )
+    assert out.tolist() == values
+
+
+@settings(max_examples=80)
+@given(values=st.lists(st.integers(-(2**63), 2**63 - 1), max_size=100), center=st.integers(-50, 50))
+def test_zigzag_symbols_and_huffman_roundtrip(values: list[int], center: int) -> None:
+    r = np.array(values, dtype=np.int64).view(np.uint64)
+    z = _kernels.zigzag_centered(r, np.uint64(center % 2**64))
+    wrapped = [((v - center + 2**63) % 2**64) - 2**63 for v in values]
+    assert z.tolist() == [naive.codec_zigzag(v) for v in wrapped]
+    for zi in z.tolist():
+        assert _kernels._symbol(np.uint64(zi)) == naive.codec_symbol(zi)
+    if not values:
+        return
+    counts = _kernels.symbol_histogram(z)
+    lens = _kernels.huff_lengths(counts, _huffman.MAXLEN)
+    assert _huffman.kraft_ok(lens) and _kernels.huff_kraft_ok(lens, _huffman.MAXLEN)
+    codes = _kernels.huff_codes(lens, _huffman.MAXLEN)
+    _stream, nbits = _kernels.huff_encode(z, codes, lens)
+    assert nbits == int(np.dot(counts, lens + _huffman.EXTRA_BITS))
+    entry, base = _kernels.huff_symbol_tables(lens, _huffman.MAXLEN)
+    ref = naive.codec_decode_table(lens.tolist())
+    got = {j: (int(v) & 255, (int(v) >> 8) & 255) for j, v in enumerate(entry) if v}
+    assert got == ref
+    # Four interleaved streams, as the huffman scheme writes them.
+    parts = [_kernels.huff_encode(np.ascontiguousarray(z[j::4]), codes, lens) for j in range(4)]
+    z2, syms, counts2 = _kernels.huff_prepare(r, np.uint64(center % 2**64))
+    assert np.array_equal(z2, z) and np.array_equal(counts2, counts)
+    joined, nbits4 = _kernels.huff_encode4(z, syms, codes, lens)
+    assert joined.tobytes() == b"".join(part.tobytes() for part, _ in parts)
+    assert nbits4.tolist() == [bits for _, bits in parts]
+    starts, nbits, words = [], [], []
+    at = 0
+    for part, bits in parts:
+        w = np.zeros((part.size + 7) // 8 + 2, dtype=np.uint64)
+        w.view(np.uint8)[: part.size] = part
+        starts.append(at)
+        nbits.append(bits)
+        words.append(w)
+        at += w.size
+    out = np.empty(z.size, dtype=np.uint64)
+    args = (np.concatenate(words), np.array(starts), np.array(nbits), z.size, entry, base, out)
+    assert _kernels.huff_decode4(*args) == 0
+    assert np.array_equal(out, z)
+    short = np.array(nbits) - 1
+    if short.max() >= 0:
+        assert _kernels.huff_decode4(args[0], args[1], np.maximum(short, 0), *args[3:]) == -1
+
+
+@given(counts=st.lists(st.integers(0, 10**6), min_size=130, max_size=130).filter(any))
+def test_huffman_lengths_are_limited_and_optimal_when_unlimited(counts: list[int]) -> None:
+    c = np.array(counts, dtype=np.int64)
+    lens = _kernels.huff_lengths(c, _huffman.MAXLEN)
+    assert _huffman.kraft_ok(lens) and lens.max() <= _huffman.MAXLEN
+    assert np.array_equal(lens > 0, c > 0)
+    free = _kernels.huff_lengths(c, 200)
+    ref = np.array(naive.codec_huffman_lengths(counts))
+    if (c > 0).sum() > 1:
+        assert int(np.dot(free, c)) == int(np.dot(ref, c))  # same total cost as heap Huffman
+
+
+@settings(max_examples=60)
+@given(k=st.integers(-(2**50), 2**50), e=st.integers(0, 18), f=st.integers(0, 18))
+def test_alp_decode_matches_reference(k: int, e: int, f: int) -> None:
+    out = np.empty(1, dtype=np.float64)
+    _kernels.alp_decode(np.array([k], dtype=np.int64), e, f, out)
+    assert out[0] == naive.codec_alp_decode(k, e, f)
+
+
+def test_alp_finds_the_decimal_exponent() -> None:
+    x = np.round(np.linspace(-50, 50, 1000), 3)
+    probe = np.zeros(1)
+    costs = _kernels.alp_rank(x, 18, probe)
+    e, f = np.unravel_index(np.argmin(costs), costs.shape)
+    _ints, exceptions = _kernels.alp_encode(x, int(e), int(f), probe)
+    assert exceptions.size == 0 and int(e) - int(f) == 3
+
+
+@settings(max_examples=30)
+@given(
+    data=st.binary(min_size=0, max_size=6000),
+    sizes=st.sampled_from([(64, 256, 1024), (100, 128, 300)]),
+)
+def test_cdc_cut_points_match_reference(data: bytes, sizes: tuple[int, int, int]) -> None:
+    from edgekit.codec import chunks
+
+    found = chunks(data, min_size=sizes[0], avg_size=sizes[1], max_size=sizes[2])
+    ends = (found.offsets + found.lengths).tolist()
+    assert ends == naive.codec_gear_chunks(data, *sizes)
