@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks of edgekit.infer against the raw runtimes."""

@@ -1,0 +1,566 @@
+"""The :class:`InferenceEngine` facade over ONNX Runtime, LiteRT and in-memory models."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import threading
+import time
+import weakref
+from collections import Counter, deque
+from collections.abc import Mapping
+from concurrent.futures import Future
+from typing import Any, Literal
+
+import numpy as np
+
+from edgekit.errors import EdgekitError, InferenceError, InvalidInputError, ModelLoadError
+from edgekit.infer._backends import LiteRTBackend, MemoryBackend, MemoryModel, OrtBackend
+from edgekit.infer._batching import MicroBatcher, Request
+from edgekit.infer._loaded import Loaded
+from edgekit.infer._model import load_model_source
+from edgekit.infer._types import LiteRTOptions, OrtOptions, TensorInfo
+from edgekit.infer.cache import ResultCache
+from edgekit.infer.stats import EngineStats, percentiles
+
+__all__ = ["BACKENDS", "InferenceEngine", "ModelLike"]
+
+#: Backend names accepted by :class:`InferenceEngine` (``"tflite"`` is an alias of ``"litert"``).
+BACKENDS = ("auto", "onnxruntime", "litert", "tflite", "memory")
+
+ModelLike = str | os.PathLike[str] | bytes | bytearray | memoryview | MemoryModel
+BackendName = Literal["auto", "onnxruntime", "onnx", "litert", "tflite", "memory"]
+
+_now = time.perf_counter_ns
+_ndarray = np.ndarray
+_WINDOW = 10_000
+
+
+class InferenceEngine:
+    """One model behind one API, whatever runtime runs it.
+
+    ``model`` is a path or the bytes of an ONNX or TFLite file, or a
+    :class:`MemoryModel`. ``backend="auto"`` picks by content: LiteRT when bytes
+    4..8 are the TFLite flatbuffer identifier ``TFL3``, ONNX Runtime otherwise
+    (``"memory"`` for a :class:`MemoryModel`). A missing runtime raises
+    :class:`~edgekit.errors.BackendUnavailableError` naming the extra to install.
+
+    Defaults fit a small shared CPU: one intra-op thread, one inter-op thread and
+    no spinning threads (ONNX Runtime's ``session.intra_op.allow_spinning=0``);
+    ``ort_options`` and ``litert_options`` pass other settings through.
+
+    Thread safety: ``run``, ``submit``, ``infer``, ``swap`` and ``stats`` may be
+    called from any thread. ONNX Runtime sessions run concurrently. A LiteRT
+    interpreter is not thread-safe: the engine keeps **one interpreter and
+    serializes** calls on it with a lock (``invoke`` releases the GIL meanwhile);
+    ``litert_options={"per_thread": True}`` instead gives **one interpreter per
+    calling thread** (stateless models only).
+
+    Stateful models: TFLite models with resource variables (``VAR_HANDLE`` /
+    ``READ_VARIABLE`` / ``ASSIGN_VARIABLE``, as in microWakeWord) carry state from
+    call to call. They are never cached (passing a cache raises
+    :class:`~edgekit.errors.InvalidInputError`), not warmed up (warming would
+    change the state the first real call sees), never batched, and
+    :meth:`reset` puts their state back to the start.
+
+    Args:
+        model: path, bytes, or :class:`MemoryModel`.
+        backend: ``"auto"``, ``"onnxruntime"``, ``"litert"`` (alias ``"tflite"``) or ``"memory"``.
+        threads: intra-op threads of the runtime (1 by default).
+        cache: a :class:`ResultCache` for repeated inputs, or ``None``.
+        warmup: runs on zero inputs at load and swap (dynamic dimensions set to 1);
+            failures of these synthetic runs are ignored.
+        warmup_feeds: inputs to warm up with instead of zeros; failures raise.
+        check_finite: reject NaN/infinite float inputs with ``InvalidInputError``
+            (costs a pass over the inputs; quantizing float inputs always checks).
+        max_batch: most rows merged into one runtime call by :meth:`submit`/:meth:`infer`.
+        max_delay_us: longest wait (microseconds) of the first request of a batch for company.
+        expected_digest: xxh3-128 hex digest the model file must have (see :attr:`digest`);
+            a mismatch raises ``ModelLoadError`` before any runtime parses the bytes. Use
+            it for models that arrive over the network: runtimes verify a file's
+            structure, not its contents, and a corrupted weight or operator index can
+            crash a native runtime.
+        ort_options: ONNX Runtime settings (:class:`OrtOptions`).
+        litert_options: LiteRT settings (:class:`LiteRTOptions`).
+
+    Example:
+        >>> engine = InferenceEngine("silero_vad.onnx")  # doctest: +SKIP
+        >>> out = engine.run({"input": chunk, "state": state, "sr": sr})  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        model: ModelLike,
+        *,
+        backend: BackendName = "auto",
+        threads: int = 1,
+        cache: ResultCache | None = None,
+        warmup: int = 3,
+        warmup_feeds: Mapping[str, np.ndarray] | None = None,
+        check_finite: bool = False,
+        max_batch: int = 32,
+        max_delay_us: float = 1000.0,
+        expected_digest: str | None = None,
+        ort_options: OrtOptions | None = None,
+        litert_options: LiteRTOptions | None = None,
+    ) -> None:
+        if backend not in (*BACKENDS, "onnx"):
+            raise InvalidInputError(f"unknown backend {backend!r}; expected one of {BACKENDS}")
+        if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+            raise InvalidInputError(f"threads must be a positive int, not {threads!r}")
+        if not isinstance(warmup, int) or warmup < 0:
+            raise InvalidInputError(f"warmup must be a non-negative int, not {warmup!r}")
+        if not isinstance(max_batch, int) or max_batch < 1:
+            raise InvalidInputError(f"max_batch must be a positive int, not {max_batch!r}")
+        if not max_delay_us >= 0:
+            raise InvalidInputError(f"max_delay_us must be >= 0, not {max_delay_us!r}")
+        if cache is not None and not isinstance(cache, ResultCache):
+            raise InvalidInputError(
+                f"cache must be a ResultCache or None, not {type(cache).__name__}"
+            )
+        self._backend_name: BackendName = backend
+        self._threads = threads
+        self._warmup = warmup
+        self._check_finite = check_finite
+        self._ort_options: OrtOptions = dict(ort_options or {})  # type: ignore[assignment]
+        self._litert_options: LiteRTOptions = dict(litert_options or {})  # type: ignore[assignment]
+        self._cache = cache
+        self.max_batch = max_batch
+        self.max_delay_us = float(max_delay_us)
+        self._latencies: deque[int] = deque(maxlen=_WINDOW)
+        self._calls = itertools.count()
+        self._errors = itertools.count()
+        self._batch_sizes: Counter[int] = Counter()
+        self._swaps = 0
+        self._swap_lock = threading.Lock()
+        self._batcher: MicroBatcher | None = None
+        self._batcher_lock = threading.Lock()
+        self._closed = False
+        self._model = self._load(model, backend, warmup_feeds, expected_digest)
+
+    # -- loading -----------------------------------------------------------------------
+
+    def _load(
+        self,
+        model: ModelLike,
+        backend: BackendName,
+        warmup_feeds: Mapping[str, np.ndarray] | None,
+        expected_digest: str | None = None,
+    ) -> Loaded:
+        if isinstance(model, MemoryModel):
+            if backend not in ("auto", "memory"):
+                raise InvalidInputError(
+                    f"a MemoryModel runs on the memory backend, not {backend!r}"
+                )
+            loaded = Loaded(
+                MemoryBackend(model),
+                label=model.name,
+                digest=model.digest(),
+                check_finite=self._check_finite,
+            )
+        else:
+            if backend == "memory":
+                raise InvalidInputError("the memory backend runs a MemoryModel, not a model file")
+            source = load_model_source(model)
+            if expected_digest is not None and source.digest != expected_digest.lower():
+                raise ModelLoadError(
+                    f"{source.label}: digest {source.digest} differs from the expected "
+                    f"{expected_digest} (corrupt or wrong file)"
+                )
+            kind = source.format if backend == "auto" else backend
+            runtime: Any
+            if kind in ("onnx", "onnxruntime"):
+                if source.format == "tflite":
+                    raise InvalidInputError(
+                        f"{source.label} is a TFLite model; use backend='litert' or 'auto'"
+                    )
+                runtime = OrtBackend(source, threads=self._threads, options=self._ort_options)
+            else:
+                if source.format != "tflite":
+                    raise ModelLoadError(
+                        f"{source.label} is not a TFLite model (no TFL3 identifier at bytes 4..8)"
+                    )
+                runtime = LiteRTBackend(source, threads=self._threads, options=self._litert_options)
+            loaded = Loaded(
+                runtime, label=source.label, digest=source.digest, check_finite=self._check_finite
+            )
+        if self._cache is not None and loaded.stateful:
+            why = (
+                "TFLite resource variables: VAR_HANDLE/READ_VARIABLE/ASSIGN_VARIABLE"
+                if loaded.backend.kind == "litert"
+                else "declared stateful"
+            )
+            raise InvalidInputError(
+                f"{loaded.label} keeps internal state between calls ({why}), so equal inputs "
+                "do not give equal outputs; it cannot be cached. Pass cache=None."
+            )
+        self._warm(loaded, warmup_feeds)
+        return loaded
+
+    def _warm(self, loaded: Loaded, warmup_feeds: Mapping[str, np.ndarray] | None) -> None:
+        if warmup_feeds is not None:
+            feeds = loaded.normalize(warmup_feeds)
+            for _ in range(max(1, self._warmup)):
+                self._execute(loaded, feeds)
+            if loaded.stateful:
+                loaded.backend.reset()
+            return
+        if loaded.stateful or not self._warmup:
+            return
+        feeds = loaded.synthetic_feeds()
+        for _ in range(self._warmup):
+            try:
+                loaded.backend.run(feeds)
+            except Exception:
+                return
+
+    # -- metadata ----------------------------------------------------------------------
+
+    @property
+    def inputs(self) -> tuple[TensorInfo, ...]:
+        """The model's inputs: name, shape (``None`` for dynamic), dtype, quantization."""
+        return self._model.inputs
+
+    @property
+    def outputs(self) -> tuple[TensorInfo, ...]:
+        """The model's outputs: name, shape (``None`` for dynamic), dtype, quantization."""
+        return self._model.outputs
+
+    @property
+    def backend(self) -> str:
+        """The runtime in use: ``"onnxruntime"``, ``"litert"`` or ``"memory"``."""
+        return self._model.backend.kind
+
+    @property
+    def digest(self) -> str:
+        """xxh3-128 (hex) of the model file, the model's identity in cache keys."""
+        return self._model.digest
+
+    @property
+    def model_name(self) -> str:
+        """File name of the model, or ``<N bytes>``."""
+        return self._model.label
+
+    @property
+    def stateful(self) -> bool:
+        """True when the model carries state between calls (TFLite resource variables)."""
+        return self._model.stateful
+
+    @property
+    def batchable(self) -> bool:
+        """True when every input and output has a dynamic leading (batch) dimension."""
+        return self._model.batchable
+
+    @property
+    def cache(self) -> ResultCache | None:
+        """The result cache, if any."""
+        return self._cache
+
+    def __repr__(self) -> str:
+        return (
+            f"InferenceEngine({self._model.label!r}, backend={self.backend!r}, "
+            f"inputs=[{'; '.join(t.describe() for t in self.inputs)}])"
+        )
+
+    # -- running -----------------------------------------------------------------------
+
+    def _execute(self, m: Loaded, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        try:
+            outs = m.backend.run(feeds)
+        except EdgekitError:
+            raise
+        except Exception as exc:
+            raise _runtime_error(m, exc) from exc
+        if m.single_output is not None:
+            return {m.single_output: outs[0]}
+        return dict(zip(m.output_names, outs))  # noqa: B905 - strict= costs 1 us here
+
+    def run(
+        self, feeds: Mapping[str, np.ndarray] | np.ndarray, *, quantized: bool = True
+    ) -> dict[str, np.ndarray]:
+        """Run the model once; returns ``{output name: array}``.
+
+        ``feeds`` is a dict ``{input name: array}``, or one array for a model with
+        one input. Names, ranks, fixed dimensions and dtypes are checked; a wrong
+        feed raises :class:`~edgekit.errors.InvalidInputError` naming the input
+        and what was expected. For int8/uint8 quantized models, ``quantized=False``
+        takes float inputs and returns float32 outputs, using each tensor's scale
+        and zero point. A runtime failure raises :class:`~edgekit.errors.InferenceError`.
+        The engine stays usable after any error.
+        """
+        t0 = _now()
+        m = self._model
+        try:
+            if not quantized:
+                feeds = m.quantize(feeds)
+            elif feeds.__class__ is _ndarray and m.single is not None:
+                feeds = {m.single: feeds}
+            if not m.fast_ok(feeds):
+                feeds = m.normalize(feeds)
+            if m.check_finite:
+                m.finite_check(feeds)  # type: ignore[arg-type]
+            cache = self._cache
+            if cache is None:
+                try:
+                    outs = m.backend.run(feeds)  # type: ignore[arg-type]
+                except EdgekitError:
+                    raise
+                except Exception as exc:
+                    raise _runtime_error(m, exc) from exc
+                if m.single_output is not None:
+                    result = {m.single_output: outs[0]}
+                else:
+                    result = dict(zip(m.output_names, outs))  # noqa: B905
+            else:
+                try:
+                    key = m.make_key(feeds, cache._hash)
+                except (BufferError, TypeError, ValueError):  # not C-contiguous
+                    key = cache.fast_key(m.key_prefix, feeds, m.key_plan)  # type: ignore[arg-type]
+                hit = cache.get(key)
+                if hit is None:
+                    hit = cache.put(key, self._execute(m, feeds))  # type: ignore[arg-type]
+                result = dict(hit)
+            if not quantized:
+                result = m.dequantize(result)
+        except BaseException:
+            next(self._errors)
+            raise
+        self._latencies.append(_now() - t0)
+        next(self._calls)
+        return result
+
+    __call__ = run
+
+    # -- micro-batching ----------------------------------------------------------------
+
+    def _get_batcher(self) -> MicroBatcher:
+        batcher = self._batcher
+        if batcher is None:
+            with self._batcher_lock:
+                if self._closed:
+                    raise InferenceError("the engine is closed")
+                if self._batcher is None:
+                    # The worker reaches the engine through a weak reference, so an
+                    # engine that is dropped without close() is collected and its
+                    # batching thread stops.
+                    ref = weakref.ref(self)
+
+                    def engine() -> InferenceEngine:
+                        strong = ref()
+                        if strong is None:
+                            raise InferenceError("the engine was garbage-collected")
+                        return strong
+
+                    self._batcher = MicroBatcher(
+                        lambda: engine()._model,
+                        lambda m, feeds: engine()._execute(m, feeds),
+                        lambda m, request, outputs: engine()._finish(m, request, outputs),
+                        lambda size, latencies: engine()._record_batch(size, latencies),
+                        max_batch=self.max_batch,
+                        max_delay=self.max_delay_us / 1e6,
+                    )
+                    weakref.finalize(self, self._batcher.close, 0.0)
+                batcher = self._batcher
+        return batcher
+
+    def _finish(
+        self, m: Loaded, request: Request, outputs: dict[str, np.ndarray]
+    ) -> dict[str, np.ndarray]:
+        if request.key is not None and self._cache is not None:
+            outputs = dict(self._cache.put(request.key, outputs))
+        if not request.quantized:
+            outputs = m.dequantize(outputs)
+        return outputs
+
+    def _record_batch(self, size: int, latencies: list[int]) -> None:
+        self._batch_sizes[size] += 1
+        for latency in latencies:
+            self._latencies.append(latency)
+            next(self._calls)
+        for _ in range(size - len(latencies)):
+            next(self._errors)
+
+    def _request(
+        self,
+        feeds: Mapping[str, np.ndarray] | np.ndarray,
+        quantized: bool,
+        loop: asyncio.AbstractEventLoop | None,
+    ) -> tuple[Request | None, dict[str, np.ndarray] | None]:
+        """Validate and look up the cache: (request to queue, None) or (None, cached result)."""
+        t0 = _now()
+        m = self._model
+        try:
+            if not quantized:
+                feeds = m.quantize(feeds)
+            elif feeds.__class__ is _ndarray and m.single is not None:
+                feeds = {m.single: feeds}
+            if not m.fast_ok(feeds):
+                feeds = m.normalize(feeds)
+            if m.check_finite:
+                m.finite_check(feeds)  # type: ignore[arg-type]
+        except BaseException:
+            next(self._errors)
+            raise
+        ready: dict[str, np.ndarray] = feeds  # type: ignore[assignment]
+        key = None
+        if self._cache is not None:
+            key = self._cache.fast_key(m.key_prefix, ready, m.key_plan)
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._latencies.append(_now() - t0)
+                next(self._calls)
+                return None, dict(hit) if quantized else m.dequantize(dict(hit))
+        rows = int(ready[m.input_names[0]].shape[0]) if m.batchable else 1
+        return Request(ready, rows, key, quantized, t0, loop), None
+
+    def submit(
+        self, feeds: Mapping[str, np.ndarray] | np.ndarray, *, quantized: bool = True
+    ) -> Future[dict[str, np.ndarray]]:
+        """Queue one request for micro-batching; returns a ``concurrent.futures.Future``.
+
+        Thread-safe. Queued requests are merged along the leading (batch) axis into
+        one runtime call of at most ``max_batch`` rows, and each caller gets its
+        own rows back. While fewer rows are queued than the previous batch had,
+        the first request waits at most ``max_delay_us`` for company; a lone
+        caller is not held back. When a merged call fails, each request is run
+        alone, so every caller gets its own result or error.
+
+        Models without a dynamic leading dimension on every input and output (a
+        fixed batch of 1) and stateful models are not merged: their requests run
+        one after another on the batching thread, in submission order.
+        Invalid feeds fail here, at submission, with ``InvalidInputError``.
+        """
+        request, cached = self._request(feeds, quantized, None)
+        if request is None:
+            done: Future[dict[str, np.ndarray]] = Future()
+            done.set_result(cached)  # type: ignore[arg-type]
+            return done
+        self._get_batcher().put(request)
+        assert request.future is not None
+        return request.future
+
+    async def infer(
+        self, feeds: Mapping[str, np.ndarray] | np.ndarray, *, quantized: bool = True
+    ) -> dict[str, np.ndarray]:
+        """``await engine.infer(x)``: a micro-batched run for asyncio callers.
+
+        Same batching as :meth:`submit`; the results of one batch reach an event
+        loop through a single callback, so thousands of waiting tasks cost one
+        wake-up per batch, not one per task.
+        """
+        request, cached = self._request(feeds, quantized, asyncio.get_running_loop())
+        if request is None:
+            return cached  # type: ignore[return-value]
+        self._get_batcher().put(request)
+        assert request.afuture is not None
+        return await request.afuture
+
+    # -- hot swap ----------------------------------------------------------------------
+
+    def swap(
+        self,
+        model: ModelLike,
+        *,
+        backend: BackendName | None = None,
+        force: bool = False,
+        warmup_feeds: Mapping[str, np.ndarray] | None = None,
+        expected_digest: str | None = None,
+    ) -> None:
+        """Load and warm ``model``, then switch to it atomically.
+
+        Loading and warm-up happen in the calling thread while other threads keep
+        running the old model; the switch is one reference assignment, so every
+        request runs entirely on the old or entirely on the new model. Requests
+        already running finish on the old model. A model whose inputs differ
+        (names, dtypes or shapes) is refused with ``InvalidInputError`` unless
+        ``force=True``. On any error the old model stays in place.
+        """
+        new = self._load(model, backend or self._backend_name, warmup_feeds, expected_digest)
+        with self._swap_lock:
+            old = self._model
+            if not force and not old.same_inputs(new):
+                raise InvalidInputError(
+                    f"{new.label} takes other inputs than {old.label} "
+                    f"({'; '.join(t.describe() for t in new.inputs)} vs "
+                    f"{'; '.join(t.describe() for t in old.inputs)}); pass force=True to swap anyway"
+                )
+            self._model = new
+            self._swaps += 1
+
+    async def swap_async(
+        self,
+        model: ModelLike,
+        *,
+        backend: BackendName | None = None,
+        force: bool = False,
+        warmup_feeds: Mapping[str, np.ndarray] | None = None,
+        expected_digest: str | None = None,
+    ) -> None:
+        """:meth:`swap` in a worker thread, so an event loop keeps serving while the model loads."""
+        await asyncio.to_thread(
+            self.swap,
+            model,
+            backend=backend,
+            force=force,
+            warmup_feeds=warmup_feeds,
+            expected_digest=expected_digest,
+        )
+
+    # -- state, stats, lifetime --------------------------------------------------------
+
+    def reset(self) -> None:
+        """Put a stateful model's state back to the start (no-op for stateless models)."""
+        self._model.backend.reset()
+
+    def stats(self) -> EngineStats:
+        """Calls, errors, latency percentiles (us), cache and batching counters."""
+        latencies = list(self._latencies)
+        p50, p90, p99, mean = percentiles(latencies)
+        info = self._cache.info() if self._cache is not None else None
+        return EngineStats(
+            model=self._model.label,
+            backend=self.backend,
+            calls=_count(self._calls),
+            errors=_count(self._errors),
+            p50_us=p50,
+            p90_us=p90,
+            p99_us=p99,
+            mean_us=mean,
+            window=len(latencies),
+            cache_hits=info.hits if info else 0,
+            cache_misses=info.misses if info else 0,
+            batches=sum(self._batch_sizes.values()),
+            batch_sizes=dict(sorted(self._batch_sizes.items())),
+            swaps=self._swaps,
+        )
+
+    def reset_stats(self) -> None:
+        """Clear latencies and counters (the cache's own counters are kept)."""
+        self._latencies.clear()
+        self._calls = itertools.count()
+        self._errors = itertools.count()
+        self._batch_sizes = Counter()
+
+    def close(self) -> None:
+        """Stop the batching thread (queued requests are still answered); idempotent."""
+        with self._batcher_lock:
+            self._closed = True
+            batcher, self._batcher = self._batcher, None
+        if batcher is not None:
+            batcher.close()
+
+    def __enter__(self) -> InferenceEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _runtime_error(m: Loaded, exc: BaseException) -> InferenceError:
+    return InferenceError(f"{m.label}: the runtime failed: {str(exc).strip()}")
+
+
+def _count(counter: itertools.count[int]) -> int:
+    """Current value of an ``itertools.count`` without advancing it."""
+    return int(counter.__reduce__()[1][0])

@@ -1,0 +1,179 @@
+"""Real and built models for the infer tests, examples and benchmarks.
+
+The real ones come from PyPI packages: Silero VAD's ONNX files from ``silero-vad``
+(located without importing it: importing it pulls torch) and the four int8
+microWakeWord TFLite models of ``pymicro-wakeword``. The built ones are made with
+``onnx.helper``: a trivial Add, an MLP with a dynamic batch, and a model with an
+operator no runtime has.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+WAKE_WORDS = {
+    "okay_nabu": "okay nabu",
+    "hey_jarvis": "hey jarvis",
+    "hey_mycroft": "hey mycroft",
+    "alexa": "alexa",
+}
+
+
+def silero_path(name: str = "silero_vad.onnx") -> Path:
+    """Path of one of Silero VAD's ONNX files, found without importing silero_vad."""
+    spec = importlib.util.find_spec("silero_vad")
+    assert spec is not None and spec.submodule_search_locations, "silero-vad is not installed"
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / name
+    assert path.is_file(), path
+    return path
+
+
+def wakeword_path(name: str = "okay_nabu") -> Path:
+    """Path of one of pymicro-wakeword's int8 TFLite models."""
+    spec = importlib.util.find_spec("pymicro_wakeword")
+    assert spec is not None and spec.submodule_search_locations, "pymicro-wakeword is missing"
+    path = Path(next(iter(spec.submodule_search_locations))) / "models" / f"{name}.tflite"
+    assert path.is_file(), path
+    return path
+
+
+def silero_feeds(chunk: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """One Silero VAD call: 64 context + 512 new samples at 16 kHz, zero state."""
+    x = np.zeros((1, 576), np.float32) if chunk is None else chunk.reshape(1, -1)
+    return {
+        "input": x.astype(np.float32),
+        "state": np.zeros((2, 1, 128), np.float32),
+        "sr": np.array(16000, dtype=np.int64),
+    }
+
+
+def add_model(size: int = 16) -> bytes:
+    """``z = x + y`` on float32 ``[1, size]``: the cheapest model there is."""
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, size])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, size])
+    z = helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, size])
+    graph = helper.make_graph([helper.make_node("Add", ["x", "y"], ["z"])], "add", [x, y], [z])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+def mlp_model(
+    n_in: int = 256, hidden: int = 512, n_out: int = 16, *, batch: int | None = None, seed: int = 0
+) -> bytes:
+    """A float32 MLP ``n_in -> hidden -> hidden -> n_out`` (ReLU) with a dynamic batch axis.
+
+    ``batch=1`` fixes the batch dimension at 1 (a model that cannot be batched).
+    """
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    dims = [n_in, hidden, hidden, n_out]
+    inits, nodes = [], []
+    current = "x"
+    for i in range(3):
+        w = (rng.standard_normal((dims[i], dims[i + 1])) / np.sqrt(dims[i])).astype(np.float32)
+        b = (rng.standard_normal(dims[i + 1]) * 0.1).astype(np.float32)
+        inits += [numpy_helper.from_array(w, f"w{i}"), numpy_helper.from_array(b, f"b{i}")]
+        nodes.append(helper.make_node("MatMul", [current, f"w{i}"], [f"m{i}"]))
+        out = "y" if i == 2 else f"a{i}"
+        nodes.append(helper.make_node("Add", [f"m{i}", f"b{i}"], [out if i == 2 else f"h{i}"]))
+        if i < 2:
+            nodes.append(helper.make_node("Relu", [f"h{i}"], [out]))
+        current = out
+    bdim: int | str = "batch" if batch is None else batch
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [bdim, n_in])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [bdim, n_out])
+    graph = helper.make_graph(nodes, "mlp", [x], [y], initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+def unsupported_op_model() -> bytes:
+    """A model whose one node is ``com.example.edgekit::Frobnicate``, which no runtime has."""
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    node = helper.make_node("Frobnicate", ["x"], ["y"], domain="com.example.edgekit")
+    graph = helper.make_graph([node], "frob", [x], [y])
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid("com.example.edgekit", 1)],
+    )
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+def mlp_reference(model_bytes: bytes, x: np.ndarray) -> np.ndarray:
+    """The MLP computed with NumPy from its own initializers (float64), for checks."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load_from_string(model_bytes)
+    w = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in model.graph.initializer}
+    h = x.astype(np.float64)
+    for i in range(3):
+        h = h @ w[f"w{i}"] + w[f"b{i}"]
+        if i < 2:
+            h = np.maximum(h, 0)
+    return h
+
+
+def tflite_add_model(
+    size: int = 4, *, dynamic_batch: bool = False, custom_op: str | None = None
+) -> bytes:
+    """A float32 TFLite model ``z = x + y`` on ``[1, size]`` built with LiteRT's flatbuffer schema.
+
+    ``dynamic_batch`` marks the first dimension as dynamic (``shape_signature`` -1);
+    ``custom_op`` replaces ADD by a custom operator of that name (which LiteRT lacks).
+    """
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    def tensor(name: str, buffer: int) -> object:
+        t = schema.TensorT()
+        t.name = name
+        t.shape = [1, size]
+        t.shapeSignature = [-1 if dynamic_batch else 1, size]
+        t.type = schema.TensorType.FLOAT32
+        t.buffer = buffer
+        return t
+
+    code = schema.OperatorCodeT()
+    if custom_op is None:
+        code.builtinCode = schema.BuiltinOperator.ADD
+        code.deprecatedBuiltinCode = schema.BuiltinOperator.ADD
+    else:
+        code.builtinCode = schema.BuiltinOperator.CUSTOM
+        code.deprecatedBuiltinCode = schema.BuiltinOperator.CUSTOM
+        code.customCode = custom_op
+    code.version = 1
+    op = schema.OperatorT()
+    op.opcodeIndex = 0
+    op.inputs = [0, 1]
+    op.outputs = [2]
+    if custom_op is None:
+        op.builtinOptionsType = schema.BuiltinOptions.AddOptions
+        op.builtinOptions = schema.AddOptionsT()
+    sub = schema.SubGraphT()
+    sub.tensors = [tensor("x", 1), tensor("y", 2), tensor("z", 3)]
+    sub.inputs = [0, 1]
+    sub.outputs = [2]
+    sub.operators = [op]
+    sub.name = "main"
+    model = schema.ModelT()
+    model.version = 3
+    model.operatorCodes = [code]
+    model.subgraphs = [sub]
+    model.buffers = [schema.BufferT() for _ in range(4)]
+    model.description = "edgekit test add"
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
