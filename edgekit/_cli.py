@@ -412,7 +412,151 @@ def _add_codec_commands(cli: Any) -> None:
 
 
 def _add_sync_commands(cli: Any) -> None:
-    """``edgekit queue`` and ``edgekit sync``: added by the sync layer."""
+    """``edgekit queue stats|peek|requeue-dead PATH`` and ``edgekit sync PATH --nats|--mqtt|--http|--dir``."""
+    import click
+
+    group: click.Group = cli
+
+    def open_queue(path: str) -> Any:
+        from pathlib import Path
+
+        from edgekit.errors import EdgekitError
+        from edgekit.sync import SyncQueue
+
+        if not Path(path).is_dir():
+            raise click.ClickException(f"{path} is not a queue directory")
+        try:
+            return SyncQueue(path)
+        except EdgekitError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    @group.group()
+    def queue() -> None:
+        """Inspect and repair a sync queue (an LMDB directory)."""
+
+    @queue.command("stats")
+    @click.argument("path")
+    @click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
+    def queue_stats(path: str, as_json: bool) -> None:
+        """Depth per topic, bytes, in flight, dead and evicted counts."""
+        import dataclasses
+        import json
+
+        from rich.console import Console
+        from rich.table import Table
+
+        with open_queue(path) as q:
+            stats = q.stats()
+        if as_json:
+            click.echo(json.dumps(dataclasses.asdict(stats), indent=2))
+            return
+        table = Table(title=f"queue {path}")
+        table.add_column("field")
+        table.add_column("value", justify="right")
+        for name in ("depth", "ready", "delayed", "in_flight", "dead", "bytes", "max_bytes"):
+            table.add_row(name, str(getattr(stats, name)))
+        table.add_row("evicted", f"{stats.evicted} ({stats.evicted_bytes} bytes)")
+        age = "-" if stats.oldest_age is None else f"{stats.oldest_age:.1f} s"
+        table.add_row("oldest age", age)
+        for topic, (count, nbytes) in sorted(stats.topics.items()):
+            table.add_row(f"topic {topic}", f"{count} ({nbytes} bytes)")
+        Console().print(table)
+
+    @queue.command("peek")
+    @click.argument("path")
+    @click.option("-n", "count", default=10, show_default=True, help="messages to show")
+    @click.option("--topic", default=None, help="only this topic")
+    @click.option("--dead", is_flag=True, help="show dead letters instead")
+    def queue_peek(path: str, count: int, topic: str | None, dead: bool) -> None:
+        """Show the next messages (without leasing them) or the dead letters."""
+        with open_queue(path) as q:
+            messages = q.dead_letters(count) if dead else q.peek(count, topic=topic)
+        for m in messages:
+            preview = m.payload[:60]
+            click.echo(
+                f"{m.id}\t{m.topic}\tprio={m.priority}\tattempt={m.attempt}\t"
+                f"{len(m.payload)} B\t{preview!r}"
+            )
+        if not messages:
+            click.echo("(empty)")
+
+    @queue.command("requeue-dead")
+    @click.argument("path")
+    def queue_requeue_dead(path: str) -> None:
+        """Make every dead letter ready again."""
+        with open_queue(path) as q:
+            click.echo(f"requeued {q.requeue_dead()} dead letters")
+
+    @group.command("sync")
+    @click.argument("path")
+    @click.option("--nats", "nats_url", default=None, help="NATS URL (JetStream)")
+    @click.option("--stream", default="EDGEKIT", show_default=True, help="JetStream stream")
+    @click.option("--create-stream", is_flag=True, help="create the JetStream stream")
+    @click.option("--mqtt", "mqtt_url", default=None, help="MQTT URL, mqtt://host:port")
+    @click.option("--http", "http_url", default=None, help="HTTP endpoint to POST batches to")
+    @click.option("--dir", "out_dir", default=None, help="directory to write batch files into")
+    @click.option("--timeout", default=60.0, show_default=True, help="seconds to wait")
+    @click.option("--follow", is_flag=True, help="keep running and sync as messages arrive")
+    def sync_command(
+        path: str,
+        nats_url: str | None,
+        stream: str,
+        create_stream: bool,
+        mqtt_url: str | None,
+        http_url: str | None,
+        out_dir: str | None,
+        timeout: float,
+        follow: bool,
+    ) -> int:
+        """Drain the queue at PATH through one transport."""
+        import time
+
+        from edgekit.errors import EdgekitError
+        from edgekit.sync import (
+            DirectoryTransport,
+            HttpTransport,
+            MqttTransport,
+            NatsTransport,
+            SyncEngine,
+            Transport,
+        )
+
+        chosen = [x for x in (nats_url, mqtt_url, http_url, out_dir) if x]
+        if len(chosen) != 1:
+            raise click.UsageError("give exactly one of --nats, --mqtt, --http, --dir")
+        transport: Transport
+        try:
+            if nats_url:
+                transport = NatsTransport(nats_url, stream=stream, create_stream=create_stream)
+            elif mqtt_url:
+                transport = MqttTransport(mqtt_url)
+            elif http_url:
+                transport = HttpTransport(http_url)
+            else:
+                assert out_dir is not None
+                transport = DirectoryTransport(out_dir)
+        except EdgekitError as exc:
+            raise click.ClickException(str(exc)) from exc
+        with open_queue(path) as q:
+            engine = SyncEngine(q, transport)
+            try:
+                if follow:
+                    engine.start()
+                    try:
+                        while True:
+                            time.sleep(1)
+                    except KeyboardInterrupt:
+                        pass
+                    status = engine.status()
+                    click.echo(f"sent {status.sent_messages} messages")
+                else:
+                    sent = engine.sync_now(timeout)
+                    click.echo(f"sent {sent} messages; {len(q)} left")
+            except EdgekitError as exc:
+                raise click.ClickException(str(exc)) from exc
+            finally:
+                engine.stop()
+        return 0
 
 
 # --- entry point ---------------------------------------------------------------

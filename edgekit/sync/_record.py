@@ -1,0 +1,207 @@
+"""The on-disk layout of the queue: record encoding, index keys, compression, encryption.
+
+LMDB databases (all keys big-endian so that byte order is numeric order):
+
+- ``msgs``: ``seq (u64)`` -> record (a fixed header, topic, key, headers JSON, payload).
+- ``ready``: ``topic + 0x00 + (32767 - priority) (u16) + seq (u64)`` -> empty. Leasing
+  reads the first keys of a topic's range: higher priority first, FIFO within it.
+- ``timers``: ``deadline (u64 microseconds) + seq`` -> empty: in-flight leases (their
+  visibility deadline) and nacked messages waiting for their retry time.
+- ``dead``: ``seq`` -> empty: dead letters.
+- ``keys``: idempotency key -> ``seq + expiry``; ``kexp``: ``expiry + key`` -> empty.
+- ``topics``: topic -> ``count + bytes`` of the topic's live messages.
+- ``meta``: format version, queue id, sequence counter, counters, encryption key check.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass
+
+from edgekit.errors import BackendUnavailableError, CorruptDataError
+
+FORMAT_VERSION = 1
+
+READY, INFLIGHT, DEAD, DELAYED = 0, 1, 2, 3
+STATE_NAMES = {READY: "ready", INFLIGHT: "in-flight", DEAD: "dead", DELAYED: "delayed"}
+
+FLAG_LZ4 = 1
+FLAG_AES = 2
+
+# version, flags, state, priority, attempts, created_us, deadline_us, topic_len, key_len,
+# headers_len, raw_size
+HEADER = struct.Struct(">BBBhHQQHHII")
+U64 = struct.Struct(">Q")
+U16 = struct.Struct(">H")
+TWO_U64 = struct.Struct(">QQ")
+
+PRIORITY_MIN, PRIORITY_MAX = -32768, 32767
+
+
+def seq_key(seq: int) -> bytes:
+    return U64.pack(seq)
+
+
+def ready_key(topic: bytes, priority: int, seq: int) -> bytes:
+    return topic + b"\x00" + U16.pack(PRIORITY_MAX - priority) + U64.pack(seq)
+
+
+def split_ready_key(key: bytes) -> tuple[bytes, int, int]:
+    """(topic, priority, seq) of a ready-index key."""
+    topic = key[:-11]
+    priority = PRIORITY_MAX - U16.unpack_from(key, len(key) - 10)[0]
+    return topic, priority, U64.unpack_from(key, len(key) - 8)[0]
+
+
+def timer_key(deadline_us: int, seq: int) -> bytes:
+    return TWO_U64.pack(deadline_us, seq)
+
+
+@dataclass
+class Head:
+    """The fixed part of a record."""
+
+    flags: int
+    state: int
+    priority: int
+    attempts: int
+    created_us: int
+    deadline_us: int
+    topic: bytes
+    key: bytes
+    headers_len: int
+    raw_size: int
+    body_offset: int
+
+    def pack(self) -> bytes:
+        return HEADER.pack(
+            FORMAT_VERSION,
+            self.flags,
+            self.state,
+            self.priority,
+            self.attempts,
+            self.created_us,
+            self.deadline_us,
+            len(self.topic),
+            len(self.key),
+            self.headers_len,
+            self.raw_size,
+        )
+
+
+def read_head(record: bytes) -> Head:
+    if len(record) < HEADER.size:
+        raise CorruptDataError(f"queue record of {len(record)} bytes is shorter than its header")
+    (version, flags, state, prio, attempts, created, deadline, tlen, klen, hlen, raw) = (
+        HEADER.unpack_from(record)
+    )
+    if version != FORMAT_VERSION:
+        raise CorruptDataError(f"queue record has format version {version}, expected 1")
+    offset = HEADER.size
+    topic = record[offset : offset + tlen]
+    key = record[offset + tlen : offset + tlen + klen]
+    body = offset + tlen + klen
+    if body + hlen > len(record):
+        raise CorruptDataError("queue record is truncated")
+    return Head(flags, state, prio, attempts, created, deadline, topic, key, hlen, raw, body)
+
+
+def restate(record: bytes, head: Head) -> bytes:
+    """The record with ``head``'s mutable fields (state, attempts, deadline) rewritten."""
+    return head.pack() + record[HEADER.size :]
+
+
+class Cipher:
+    """AES-256-GCM with a caller-held 32-byte key; associated data binds a record to its slot."""
+
+    CHECK = b"edgekit-sync-key-check"
+
+    def __init__(self, key: bytes) -> None:
+        try:
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+        except ImportError as exc:
+            raise BackendUnavailableError("cryptography", extra="crypto") from exc
+        self._aead = AESGCM(bytes(key))
+
+    def encrypt(self, data: bytes, aad: bytes) -> bytes:
+        import os
+
+        nonce = os.urandom(12)
+        return nonce + bytes(self._aead.encrypt(nonce, data, aad))
+
+    def decrypt(self, data: bytes, aad: bytes) -> bytes | None:
+        """The plaintext, or None when the key (or the data) is wrong."""
+        from cryptography.exceptions import InvalidTag
+
+        try:
+            return bytes(self._aead.decrypt(data[:12], data[12:], aad))
+        except (InvalidTag, ValueError):
+            return None
+
+
+def encode_record(
+    *,
+    seq: int,
+    payload: bytes,
+    topic: bytes,
+    key: bytes,
+    headers: dict[str, str] | None,
+    priority: int,
+    created_us: int,
+    compress_threshold: int | None,
+    cipher: Cipher | None,
+    queue_id: bytes,
+) -> bytes:
+    flags = 0
+    body = payload
+    if compress_threshold is not None and len(payload) >= compress_threshold:
+        import lz4.block
+
+        packed = lz4.block.compress(payload, store_size=False)
+        if len(packed) < len(payload):
+            body = packed
+            flags |= FLAG_LZ4
+    hbytes = json.dumps(headers, separators=(",", ":")).encode() if headers else b""
+    if cipher is not None:
+        body = cipher.encrypt(hbytes + body, queue_id + U64.pack(seq))
+        hlen_stored = len(hbytes)
+        hbytes = b""
+        flags |= FLAG_AES
+    else:
+        hlen_stored = len(hbytes)
+    head = Head(flags, READY, priority, 0, created_us, 0, topic, key, hlen_stored, len(payload), 0)
+    return b"".join((head.pack(), topic, key, hbytes, body))
+
+
+def decode_body(
+    record: bytes, head: Head, seq: int, cipher: Cipher | None, queue_id: bytes
+) -> tuple[bytes, dict[str, str]]:
+    """(payload, headers) of a record."""
+    rest = record[head.body_offset :]
+    if head.flags & FLAG_AES:
+        if cipher is None:
+            raise CorruptDataError(f"message {seq} is encrypted and the queue has no key")
+        plain = cipher.decrypt(rest, queue_id + U64.pack(seq))
+        if plain is None:
+            raise CorruptDataError(f"message {seq} does not decrypt: wrong key or corrupted")
+        rest = plain
+    hbytes, body = rest[: head.headers_len], rest[head.headers_len :]
+    if head.flags & FLAG_LZ4:
+        import lz4.block
+
+        try:
+            body = lz4.block.decompress(body, uncompressed_size=head.raw_size)
+        except Exception as exc:  # lz4 raises LZ4BlockError, a plain Exception subclass
+            raise CorruptDataError(f"message {seq}: lz4 body does not decompress") from exc
+    if len(body) != head.raw_size:
+        raise CorruptDataError(
+            f"message {seq}: payload is {len(body)} bytes, expected {head.raw_size}"
+        )
+    headers: dict[str, str] = {}
+    if hbytes:
+        try:
+            headers = json.loads(hbytes)
+        except ValueError as exc:
+            raise CorruptDataError(f"message {seq}: headers are not JSON") from exc
+    return body, headers

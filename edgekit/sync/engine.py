@@ -1,0 +1,555 @@
+"""SyncEngine: drains a SyncQueue through a transport, acking only what was confirmed."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import contextlib
+import html
+import threading
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from edgekit.errors import InvalidInputError, TransportError
+from edgekit.sync.backoff import Backoff
+from edgekit.sync.queue import Message, SyncQueue
+from edgekit.sync.transport import (
+    Delivery,
+    DirectoryTransport,
+    DownlinkHandler,
+    MemoryTransport,
+    Transport,
+)
+
+__all__ = ["EngineStatus", "SyncEngine", "TokenBucket", "make_transport"]
+
+T = TypeVar("T")
+
+
+def make_transport(spec: Transport | str, *, queue: SyncQueue | None = None) -> Transport:
+    """A transport from a name or URL.
+
+    Args:
+        spec: A :class:`Transport` (returned as is); ``"auto"``: a
+            :class:`DirectoryTransport` writing to ``<queue path>.outbox`` (needs
+            ``queue``); ``"memory"``; ``nats://`` or ``tls://`` URLs (:class:`NatsTransport`
+            with ``create_stream=True``); ``mqtt://`` or ``mqtts://`` (:class:`MqttTransport`);
+            ``http://`` or ``https://`` (:class:`HttpTransport`); ``dir:PATH`` or
+            ``file://PATH`` (:class:`DirectoryTransport`).
+        queue: The queue the transport drains (for ``"auto"``).
+
+    Raises:
+        InvalidInputError: An unknown name or scheme.
+    """
+    if isinstance(spec, Transport):
+        return spec
+    if not isinstance(spec, str):
+        raise InvalidInputError(
+            f"transport must be a Transport or a str, not {type(spec).__name__}"
+        )
+    if spec == "auto":
+        if queue is None:
+            raise InvalidInputError('transport "auto" needs the queue')
+        return DirectoryTransport(f"{queue.path}.outbox")
+    if spec == "memory":
+        return MemoryTransport()
+    if spec.startswith(("nats://", "tls://")):
+        from edgekit.sync.nats_transport import NatsTransport
+
+        return NatsTransport(spec, create_stream=True)
+    if spec.startswith(("mqtt://", "mqtts://")):
+        from edgekit.sync.mqtt_transport import MqttTransport
+
+        return MqttTransport(spec)
+    if spec.startswith(("http://", "https://")):
+        from edgekit.sync.http_transport import HttpTransport
+
+        return HttpTransport(spec)
+    if spec.startswith("dir:"):
+        return DirectoryTransport(spec[4:])
+    if spec.startswith("file://"):
+        return DirectoryTransport(spec[7:])
+    raise InvalidInputError(
+        f"unknown transport {spec!r}: use a Transport, 'auto', 'memory', or a nats://, "
+        "mqtt://, http(s):// or dir: URL"
+    )
+
+
+class TokenBucket:
+    """A token bucket in bytes: ``rate`` bytes/s sustained, bursts up to ``burst`` bytes."""
+
+    def __init__(self, rate: float, burst: float | None = None) -> None:
+        if not rate > 0:
+            raise InvalidInputError("bandwidth_limit must be > 0 bytes/s")
+        self.rate = float(rate)
+        self.burst = float(burst if burst is not None else rate)
+        self._tokens = self.burst
+        self._stamp = time.monotonic()
+
+    def _refill(self) -> None:
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+
+    def delay_for(self, nbytes: int) -> float:
+        """Take ``nbytes`` tokens; returns how long to wait (seconds) before sending them."""
+        self._refill()
+        self._tokens -= nbytes
+        return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+
+    async def consume(self, nbytes: int) -> None:
+        """Wait until ``nbytes`` may be sent."""
+        wait = self.delay_for(nbytes)
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+
+@dataclass(frozen=True)
+class EngineStatus:
+    """What a :class:`SyncEngine` is doing; renders as an HTML table in Jupyter.
+
+    Attributes:
+        running: The loop is running.
+        paused: Sending is paused.
+        connected: The transport's link is up.
+        backlog: Messages in the queue not yet acked (ready, delayed, in flight).
+        dead: Dead letters in the queue.
+        sent_messages: Messages acked since the engine started.
+        sent_bytes: Payload bytes acked since the engine started.
+        messages_per_s: Acked messages per second over the last 10 s (or since the
+            engine was created, if less).
+        bytes_per_s: Acked payload bytes per second, over the same span.
+        last_success: When a batch was last confirmed (seconds since the epoch), or None.
+        last_error: The last delivery or connection error, or None.
+        received: Downlink messages handed to the host callback.
+    """
+
+    running: bool
+    paused: bool
+    connected: bool
+    backlog: int
+    dead: int
+    sent_messages: int
+    sent_bytes: int
+    messages_per_s: float
+    bytes_per_s: float
+    last_success: float | None
+    last_error: str | None
+    received: int
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+            for k, v in self.__dict__.items()
+        )
+        return f"<table><caption>SyncEngine</caption>{rows}</table>"
+
+
+async def _failed(batch: list[Message], error: str) -> Delivery:
+    return Delivery(failed=[m.id for m in batch], error=error, disconnected=True)
+
+
+async def _cancel_others() -> None:
+    """Cancel every other task of the running loop and wait for them to finish."""
+    current = asyncio.current_task()
+    tasks = [t for t in asyncio.all_tasks() if t is not current]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class _LoopThread:
+    """A private event loop in a daemon thread: the sync front runs coroutines here."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._main, name="edgekit-sync", daemon=True)
+        self.thread.start()
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def stop(self) -> None:
+        if self.loop.is_running():
+            with contextlib.suppress(Exception):
+                self.submit(_cancel_others()).result(5)
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+        if not self.loop.is_running():
+            self.loop.close()
+
+
+class SyncEngine:
+    """Leases batches from a :class:`SyncQueue`, sends them, acks what the transport confirmed.
+
+    A batch the transport could not deliver is nacked with backoff (not counted as an
+    attempt when the link was down, so an outage never dead-letters messages); what
+    the other end refused for good is dead-lettered. A lost link is reconnected with
+    backoff. Use it from asyncio (``await engine.run()``, ``await engine.drain()``) or
+    from plain code and Jupyter through the sync front (``start()``, ``sync_now()``,
+    ``stop()``), which runs the engine on a private event loop in a thread.
+
+    Args:
+        queue: The queue to drain.
+        transport: A :class:`Transport`, or a name for :func:`make_transport`: ``"auto"``
+            (the default: a :class:`DirectoryTransport` next to the queue, in
+            ``<queue path>.outbox``), ``"memory"``, or a ``nats://``, ``mqtt://``,
+            ``http(s)://`` or ``dir:`` URL.
+        batch_size: Largest batch, in messages.
+        max_batch_bytes: Largest batch, in payload bytes (at least one message).
+        bandwidth_limit: Bytes/s of payload, as a token bucket; None for no limit.
+        retry: Backoff of a batch that failed while the link was up.
+        reconnect: Backoff between connection attempts.
+        topic: Only drain this topic (default: all).
+        visibility_timeout: Lease duration in seconds: an engine that dies mid-batch
+            has its messages redelivered after this long.
+        idle_interval: Seconds between polls when the queue is empty.
+        downlink: Host callback ``(subject, payload, headers)`` for downlink messages
+            (needs a transport with a downlink: NATS or MQTT).
+        pipeline: Batches on the wire at once (their confirmations pending). Batches
+            are published in order; a batch that fails after a later one succeeded is
+            retried after it, so per-topic order holds unless confirmations fail.
+    """
+
+    def __init__(
+        self,
+        queue: SyncQueue,
+        transport: Transport | str = "auto",
+        *,
+        batch_size: int = 256,
+        max_batch_bytes: int = 1 << 20,
+        bandwidth_limit: float | None = None,
+        retry: Backoff | None = None,
+        reconnect: Backoff | None = None,
+        topic: str | None = None,
+        visibility_timeout: float = 60.0,
+        idle_interval: float = 0.05,
+        downlink: DownlinkHandler | None = None,
+        pipeline: int = 4,
+    ) -> None:
+        if not isinstance(queue, SyncQueue):
+            raise InvalidInputError("queue must be a SyncQueue")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise InvalidInputError("batch_size must be an int >= 1")
+        self.queue = queue
+        self.transport = make_transport(transport, queue=queue)
+        self.batch_size = batch_size
+        self.max_batch_bytes = int(max_batch_bytes)
+        self.bucket = TokenBucket(bandwidth_limit) if bandwidth_limit else None
+        self.retry = retry or Backoff(initial=0.5, maximum=30.0)
+        self.reconnect = reconnect or Backoff(initial=0.1, maximum=10.0)
+        self.topic = topic
+        self.visibility_timeout = float(visibility_timeout)
+        self.idle_interval = float(idle_interval)
+        self.downlink = downlink
+        if not isinstance(pipeline, int) or pipeline < 1:
+            raise InvalidInputError("pipeline must be an int >= 1")
+        self.pipeline = pipeline
+        self._inflight: collections.deque[tuple[list[Message], asyncio.Future[Delivery]]] = (
+            collections.deque()
+        )
+        self._paused = False
+        self._running = False
+        self._stop: asyncio.Event | None = None
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: _LoopThread | None = None
+        self._task: concurrent.futures.Future[None] | None = None
+        self._failures = 0
+        self._next_connect = 0.0
+        self._sent_messages = 0
+        self._sent_bytes = 0
+        self._received = 0
+        self._last_success: float | None = None
+        self._last_error: str | None = None
+        self._window: collections.deque[tuple[float, int, int]] = collections.deque()
+        self._created = time.monotonic()
+
+    # -- async API ----------------------------------------------------------------------
+
+    def _events(self) -> tuple[asyncio.Event, asyncio.Event]:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop or self._stop is None or self._wake is None:
+            self._loop = loop
+            self._stop = asyncio.Event()
+            self._wake = asyncio.Event()
+        return self._stop, self._wake
+
+    async def _ensure_connected(self) -> bool:
+        if self.transport.connected:
+            return True
+        now = time.monotonic()
+        if now < self._next_connect:
+            return False
+        try:
+            await self.transport.connect()
+        except TransportError as exc:
+            self._failures += 1
+            self._last_error = str(exc)
+            self._next_connect = time.monotonic() + self.reconnect.delay(self._failures)
+            return False
+        self._failures = 0
+        return True
+
+    async def pump(self) -> int:
+        """Send batches and settle the oldest; returns how many messages were acked.
+
+        Up to ``pipeline`` batches are on the wire at once (published, PubAcks pending);
+        each is settled in order: acked, nacked or dead-lettered in the queue.
+        """
+        if not self._paused and await self._ensure_connected():
+            while len(self._inflight) < self.pipeline:
+                batch = self.queue.lease(
+                    self.batch_size,
+                    topic=self.topic,
+                    visibility_timeout=self.visibility_timeout,
+                    max_bytes=self.max_batch_bytes,
+                )
+                if not batch:
+                    break
+                if self.bucket is not None:
+                    await self.bucket.consume(sum(len(m.payload) for m in batch))
+                try:
+                    confirm = await self.transport.publish(batch)
+                except Exception as exc:  # a transport bug must not lose the batch
+                    confirm = _failed(batch, f"send raised {exc!r}")
+                self._inflight.append((batch, asyncio.ensure_future(confirm)))
+                if not self.transport.connected:
+                    break
+        if not self._inflight:
+            return 0
+        batch, task = self._inflight.popleft()
+        try:
+            delivery = await task
+        except Exception as exc:
+            delivery = Delivery(
+                failed=[m.id for m in batch], error=f"send raised {exc!r}", disconnected=True
+            )
+        return self._settle(batch, delivery)
+
+    async def flush(self) -> int:
+        """Settle every batch on the wire; returns how many messages were acked."""
+        acked = 0
+        while self._inflight:
+            batch, task = self._inflight.popleft()
+            try:
+                delivery = await task
+            except Exception as exc:
+                delivery = Delivery(
+                    failed=[m.id for m in batch], error=repr(exc), disconnected=True
+                )
+            acked += self._settle(batch, delivery)
+        return acked
+
+    def _settle(self, batch: list[Message], delivery: Delivery) -> int:
+        if delivery.acked:
+            self.queue.ack(delivery.acked)
+            acked = set(delivery.acked)
+            sent_bytes = sum(len(m.payload) for m in batch if m.id in acked)
+            self._sent_messages += len(delivery.acked)
+            self._sent_bytes += sent_bytes
+            self._last_success = time.time()
+            self._window.append((time.monotonic(), len(delivery.acked), sent_bytes))
+        if delivery.rejected:
+            self.queue.reject(delivery.rejected)
+        if delivery.failed:
+            if delivery.disconnected:
+                self.queue.nack(delivery.failed, delay=0, count_attempt=False)
+                self._failures += 1
+                self._next_connect = time.monotonic() + self.reconnect.delay(self._failures)
+            else:
+                failed = set(delivery.failed)
+                worst = max(m.attempt for m in batch if m.id in failed)
+                self.queue.nack(delivery.failed, delay=self.retry.delay(worst))
+        if delivery.error:
+            self._last_error = delivery.error
+        return len(delivery.acked)
+
+    async def run(self) -> None:
+        """Drain the queue until :meth:`stop` (or ``request_stop``) is called."""
+        stop, wake = self._events()
+        self._running = True
+        downlink_task = None
+        if self.downlink is not None:
+            downlink_task = asyncio.ensure_future(self._run_downlink(stop))
+        try:
+            while not stop.is_set():
+                sent = await self.pump()
+                if sent == 0:
+                    wake.clear()
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(wake.wait(), timeout=self.idle_interval)
+                else:
+                    await asyncio.sleep(0)
+        finally:
+            with contextlib.suppress(Exception):
+                await self.flush()
+            self._running = False
+            if downlink_task is not None:
+                downlink_task.cancel()
+                with contextlib.suppress(BaseException):
+                    await downlink_task
+
+    async def _run_downlink(self, stop: asyncio.Event) -> None:
+        assert self.downlink is not None
+        handler = self.downlink
+
+        def counting(subject: str, data: bytes, headers: dict[str, str]) -> Any:
+            result = handler(subject, data, headers)
+            self._received += 1
+            return result
+
+        while not stop.is_set():
+            try:
+                await self.transport.consume(counting, stop=stop)
+            except TransportError as exc:
+                self._last_error = str(exc)
+                await asyncio.sleep(self.reconnect.delay(1))
+
+    async def drain(self, timeout: float | None = 30.0) -> int:
+        """Send until nothing is left to send (ready, delayed or in flight); returns messages acked.
+
+        Raises:
+            TransportError: ``timeout`` seconds passed with messages left, because the
+                transport failed (its last error is in the message).
+        """
+        self._events()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        total = 0
+        while True:
+            sent = await self.pump()
+            total += sent
+            if sent or self._inflight:
+                continue
+            if len(self.queue) == 0:
+                return total
+            if deadline is not None and time.monotonic() > deadline:
+                total += await self.flush()
+                raise TransportError(
+                    f"{len(self.queue)} messages left after {timeout} s; "
+                    f"last error: {self._last_error}"
+                )
+            await asyncio.sleep(self.idle_interval)
+
+    async def aclose(self) -> None:
+        """Stop the loop (if running) and close the transport."""
+        self.request_stop()
+        await self.transport.close()
+
+    def request_stop(self) -> None:
+        """Ask a running loop to stop (thread-safe)."""
+        if self._loop is not None and self._stop is not None:
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._stop.set)
+
+    # -- sync front ------------------------------------------------------------------------
+
+    def _runner(self) -> _LoopThread:
+        if self._thread is None:
+            self._thread = _LoopThread()
+        return self._thread
+
+    def start(self) -> None:
+        """Run the engine in the background (a private event loop in a thread)."""
+        if self._task is not None and not self._task.done():
+            return
+        self._task = self._runner().submit(self.run())
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the background loop and close the transport."""
+        if self._thread is None:
+            return
+        self.request_stop()
+        if self._task is not None:
+            with contextlib.suppress(Exception):
+                self._task.result(timeout)
+            self._task = None
+        with contextlib.suppress(Exception):
+            self._thread.submit(self.transport.close()).result(timeout)
+        self._thread.stop()
+        self._thread = None
+        self._loop = None
+
+    def close(self) -> None:
+        """Same as :meth:`stop`."""
+        self.stop()
+
+    def sync_now(self, timeout: float | None = 30.0) -> int:
+        """Send everything now and wait until the queue is empty; returns messages acked.
+
+        Safe inside Jupyter's running event loop: the work runs on the engine's private
+        loop. When the background loop runs, it is woken and waited for.
+
+        Raises:
+            TransportError: Messages are left after ``timeout`` seconds.
+        """
+        if self._task is not None and not self._task.done():
+            before = self._sent_messages
+            self._wake_up()
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while len(self.queue):
+                if deadline is not None and time.monotonic() > deadline:
+                    raise TransportError(
+                        f"{len(self.queue)} messages left after {timeout} s; "
+                        f"last error: {self._last_error}"
+                    )
+                time.sleep(0.01)
+            return self._sent_messages - before
+        wait = None if timeout is None else timeout + 10
+        future = self._runner().submit(self.drain(timeout))
+        try:
+            return future.result(wait)
+        except concurrent.futures.TimeoutError as exc:
+            future.cancel()
+            raise TransportError(
+                f"sync_now did not finish in {wait} s; last error: {self._last_error}"
+            ) from exc
+
+    def _wake_up(self) -> None:
+        if self._loop is not None and self._wake is not None:
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._wake.set)
+
+    def pause(self) -> None:
+        """Stop sending (leases nothing) until :meth:`resume`."""
+        self._paused = True
+
+    def resume(self) -> None:
+        """Resume sending after :meth:`pause`."""
+        self._paused = False
+        self._wake_up()
+
+    def status(self) -> EngineStatus:
+        """Connection, backlog, throughput and last error."""
+        now = time.monotonic()
+        while self._window and now - self._window[0][0] > 10.0:
+            self._window.popleft()
+        span = max(min(10.0, now - self._created), 1e-3)
+        stats = self.queue.stats()
+        return EngineStatus(
+            running=self._running,
+            paused=self._paused,
+            connected=self.transport.connected,
+            backlog=stats.depth,
+            dead=stats.dead,
+            sent_messages=self._sent_messages,
+            sent_bytes=self._sent_bytes,
+            messages_per_s=sum(n for _, n, _ in self._window) / span,
+            bytes_per_s=sum(b for _, _, b in self._window) / span,
+            last_success=self._last_success,
+            last_error=self._last_error,
+            received=self._received,
+        )
+
+    def __enter__(self) -> SyncEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,104 @@
+"""HttpTransport: POST each batch as a JSON envelope (aiohttp)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from edgekit.errors import BackendUnavailableError, InvalidInputError
+from edgekit.sync.queue import Message
+from edgekit.sync.transport import Delivery, Transport, envelope
+
+__all__ = ["HttpTransport"]
+
+
+def _import_aiohttp() -> Any:
+    try:
+        import aiohttp
+    except ImportError as exc:
+        raise BackendUnavailableError("aiohttp", extra="http") from exc
+    return aiohttp
+
+
+class HttpTransport(Transport):
+    """POSTs each batch to ``url`` as a JSON envelope (see :func:`envelope`).
+
+    A 2xx response acks the batch; a 5xx, a timeout or a connection error retries it
+    (nack with backoff); a 4xx dead-letters it (the server refused it for good; 408
+    and 429 are retried). The ``Idempotency-Key`` header carries the dedup ids of the
+    batch's first and last messages so that a server can drop a replayed batch.
+
+    Args:
+        url: The endpoint.
+        headers: Extra request headers (e.g. an ``Authorization`` header).
+        timeout: Seconds for the whole request.
+        ssl: An ``ssl.SSLContext``, False to skip verification, or None for the default.
+    """
+
+    name = "http"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        timeout: float = 10.0,
+        ssl: Any = None,
+    ) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise InvalidInputError(f"HTTP url must start with http:// or https://, not {url!r}")
+        self.url = url
+        self.headers = dict(headers or {})
+        self.timeout = float(timeout)
+        self.ssl = ssl
+        self._session: Any = None
+        self._ok = False
+
+    @property
+    def connected(self) -> bool:
+        return self._session is not None and self._ok
+
+    async def connect(self) -> None:
+        aiohttp = _import_aiohttp()
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
+        self._ok = True
+
+    async def send(self, messages: Sequence[Message]) -> Delivery:
+        if not messages:
+            return Delivery()
+        aiohttp = _import_aiohttp()
+        if self._session is None:
+            await self.connect()
+        ids = [m.id for m in messages]
+        body = json.dumps(envelope(messages), separators=(",", ":")).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "Idempotency-Key": f"{messages[0].dedup_id}..{messages[-1].dedup_id}",
+            **self.headers,
+        }
+        try:
+            async with self._session.post(
+                self.url, data=body, headers=headers, ssl=self.ssl
+            ) as response:
+                status = response.status
+                with contextlib.suppress(Exception):
+                    await response.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            self._ok = False
+            return Delivery(failed=ids, error=f"POST {self.url}: {exc!r}", disconnected=True)
+        self._ok = True
+        if 200 <= status < 300:
+            return Delivery(acked=ids)
+        if 400 <= status < 500 and status not in (408, 429):
+            return Delivery(rejected=ids, error=f"POST {self.url}: HTTP {status}")
+        return Delivery(failed=ids, error=f"POST {self.url}: HTTP {status}")
+
+    async def close(self) -> None:
+        session, self._session = self._session, None
+        self._ok = False
+        if session is not None:
+            await session.close()

@@ -1,0 +1,263 @@
+"""MqttTransport: publish with QoS 1 and ack on PUBACK (paho-mqtt 2.x)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+import threading
+import uuid
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlparse
+
+from edgekit.errors import BackendUnavailableError, InvalidInputError, TransportError
+from edgekit.sync.queue import Message
+from edgekit.sync.transport import Delivery, DownlinkHandler, Transport, call_handler
+
+__all__ = ["MqttTransport"]
+
+
+def _import_paho() -> Any:
+    try:
+        import paho.mqtt.client as mqtt
+    except ImportError as exc:
+        raise BackendUnavailableError("paho-mqtt", extra="mqtt") from exc
+    return mqtt
+
+
+class MqttTransport(Transport):
+    """Publishes each message to ``<topic_prefix>/<topic>`` with QoS 1.
+
+    A message is acked in the queue when the broker's PUBACK arrives. paho-mqtt
+    keeps its own outgoing queue in memory only; edgekit's queue in front of it is
+    what survives a crash. MQTT has no deduplication: a redelivery after a lost
+    PUBACK reaches subscribers twice (at-least-once); the message's ``dedup_id`` is
+    sent as the MQTT 5 user property ``dedup_id`` when ``protocol=5``.
+
+    Args:
+        url: ``mqtt://host:port`` or ``mqtts://host:port`` (TLS).
+        topic_prefix: Topics are ``<topic_prefix>/<topic>``.
+        client_id: MQTT client id (default: a random one).
+        username: Username, or None.
+        password: Password, or None.
+        tls: An ``ssl.SSLContext``, True for the default context, or None (``mqtts://``
+            implies True).
+        protocol: 4 (MQTT 3.1.1) or 5.
+        ack_timeout: Seconds to wait for a batch's PUBACKs.
+        connect_timeout: Seconds to wait for the connection.
+        keepalive: MQTT keepalive, in seconds.
+        downlink_topic: Topic filter for :meth:`consume`.
+    """
+
+    name = "mqtt"
+
+    def __init__(
+        self,
+        url: str = "mqtt://127.0.0.1:1883",
+        *,
+        topic_prefix: str = "edgekit",
+        client_id: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        tls: ssl.SSLContext | bool | None = None,
+        protocol: int = 4,
+        ack_timeout: float = 5.0,
+        connect_timeout: float = 2.0,
+        keepalive: int = 30,
+        downlink_topic: str | None = None,
+    ) -> None:
+        parsed = urlparse(url)
+        if parsed.scheme not in ("mqtt", "mqtts", "tcp", "ssl") or not parsed.hostname:
+            raise InvalidInputError(f"MQTT url must look like mqtt://host:port, not {url!r}")
+        if protocol not in (4, 5):
+            raise InvalidInputError("protocol must be 4 (MQTT 3.1.1) or 5")
+        self.host = parsed.hostname
+        secure = parsed.scheme in ("mqtts", "ssl")
+        self.port = parsed.port or (8883 if secure else 1883)
+        self.tls = tls if tls is not None else (True if secure else None)
+        self.topic_prefix = topic_prefix.rstrip("/")
+        self.client_id = client_id or f"edgekit-{uuid.uuid4().hex[:12]}"
+        self.username = username if username is not None else parsed.username
+        self.password = password if password is not None else parsed.password
+        self.protocol = protocol
+        self.ack_timeout = float(ack_timeout)
+        self.connect_timeout = float(connect_timeout)
+        self.keepalive = int(keepalive)
+        self.downlink_topic = downlink_topic
+        self._client: Any = None
+        self._connected = threading.Event()
+        self._lock = threading.Lock()
+        self._waiting: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future[bool]]] = {}
+        self._early: dict[int, bool] = {}
+        self._downlink: Any = None
+
+    @property
+    def connected(self) -> bool:
+        return self._client is not None and self._connected.is_set()
+
+    def topic(self, topic: str) -> str:
+        """The MQTT topic a queue topic is published to."""
+        return f"{self.topic_prefix}/{topic}" if self.topic_prefix else topic
+
+    # paho callbacks run on paho's network thread.
+    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        if not getattr(reason, "is_failure", False):
+            self._connected.set()
+            if self.downlink_topic is not None and self._downlink is not None:
+                client.subscribe(self.downlink_topic, qos=1)
+
+    def _on_disconnect(
+        self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any
+    ) -> None:
+        self._connected.clear()
+        with self._lock:
+            waiting, self._waiting = self._waiting, {}
+        for loop, fut in waiting.values():
+            loop.call_soon_threadsafe(_resolve, fut, False)
+
+    def _on_publish(self, client: Any, userdata: Any, mid: int, reason: Any, props: Any) -> None:
+        ok = not getattr(reason, "is_failure", False)
+        with self._lock:
+            entry = self._waiting.pop(mid, None)
+            if entry is None:
+                self._early[mid] = ok
+                return
+        loop, fut = entry
+        loop.call_soon_threadsafe(_resolve, fut, ok)
+
+    async def connect(self) -> None:
+        mqtt = _import_paho()
+        if self.connected:
+            return
+        if self._client is None:
+            version = mqtt.MQTTv5 if self.protocol == 5 else mqtt.MQTTv311
+            client = mqtt.Client(
+                mqtt.CallbackAPIVersion.VERSION2,
+                client_id=self.client_id,
+                protocol=version,
+                reconnect_on_failure=True,
+                manual_ack=True,
+            )
+            client.max_inflight_messages_set(1000)
+            client.reconnect_delay_set(0.25, 5)
+            if self.username is not None:
+                client.username_pw_set(self.username, self.password)
+            if self.tls is True:
+                client.tls_set_context(ssl.create_default_context())
+            elif isinstance(self.tls, ssl.SSLContext):
+                client.tls_set_context(self.tls)
+            client.on_connect = self._on_connect
+            client.on_disconnect = self._on_disconnect
+            client.on_publish = self._on_publish
+            client.on_message = self._on_message
+            self._client = client
+            try:
+                client.connect_async(self.host, self.port, keepalive=self.keepalive)
+            except Exception as exc:
+                self._client = None
+                raise TransportError(
+                    f"cannot connect to MQTT {self.host}:{self.port}: {exc!r}"
+                ) from exc
+            client.loop_start()
+        ok = await asyncio.to_thread(self._connected.wait, self.connect_timeout)
+        if not ok:
+            raise TransportError(f"cannot connect to MQTT broker {self.host}:{self.port}")
+
+    async def send(self, messages: Sequence[Message]) -> Delivery:
+        if not messages:
+            return Delivery()
+        if not self.connected:
+            return Delivery(
+                failed=[m.id for m in messages], error="not connected", disconnected=True
+            )
+        mqtt = _import_paho()
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[bool]] = []
+        out = Delivery()
+        for m in messages:
+            props = None
+            if self.protocol == 5:
+                from paho.mqtt.packettypes import PacketTypes
+                from paho.mqtt.properties import Properties
+
+                props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+                props.UserProperty = [("dedup_id", m.dedup_id), *m.headers.items()]
+            fut: asyncio.Future[bool] = loop.create_future()
+            # Not under self._lock: paho calls on_publish holding its own lock.
+            info = self._client.publish(self.topic(m.topic), m.payload, qos=1, properties=props)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                out.error = f"publish failed: {mqtt.error_string(info.rc)}"
+                out.disconnected = info.rc == mqtt.MQTT_ERR_NO_CONN
+                break
+            with self._lock:
+                early = self._early.pop(info.mid, None)
+                if early is None:
+                    self._waiting[info.mid] = (loop, fut)
+                else:
+                    fut.set_result(early)
+            futures.append(fut)
+        if futures:
+            _done, pending = await asyncio.wait(futures, timeout=self.ack_timeout)
+            for fut in pending:
+                fut.cancel()
+            if pending:
+                out.error = out.error or f"{len(pending)} PUBACKs timed out"
+        failed_from = len(messages)
+        for i, fut in enumerate(futures):
+            if fut.cancelled() or not fut.result():
+                failed_from = i
+                break
+        if len(futures) < len(messages):
+            failed_from = min(failed_from, len(futures))
+        out.acked = [m.id for m in messages[:failed_from]]
+        out.failed = [m.id for m in messages[failed_from:]]
+        out.disconnected = out.disconnected or bool(out.failed and not self.connected)
+        return out
+
+    def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
+        if self._downlink is None:
+            client.ack(msg.mid, msg.qos)
+            return
+        loop, queue = self._downlink
+        loop.call_soon_threadsafe(
+            queue.put_nowait, (msg.topic, bytes(msg.payload), msg.mid, msg.qos)
+        )
+
+    async def consume(self, handler: DownlinkHandler, *, stop: asyncio.Event) -> None:
+        """Subscribe to ``downlink_topic`` (QoS 1) and hand each message to ``handler``.
+
+        The PUBACK for a downlink message is sent after ``handler`` returns; a handler
+        that raises leaves it unacked until the session is resumed.
+        """
+        if self.downlink_topic is None:
+            raise TransportError("MqttTransport needs downlink_topic for a downlink")
+        inbox: asyncio.Queue[tuple[str, bytes, int, int]] = asyncio.Queue()
+        self._downlink = (asyncio.get_running_loop(), inbox)
+        if not self.connected:
+            await self.connect()
+        self._client.subscribe(self.downlink_topic, qos=1)
+        while not stop.is_set():
+            try:
+                subject, data, mid, qos = await asyncio.wait_for(inbox.get(), timeout=0.5)
+            except asyncio.TimeoutError:
+                continue
+            try:
+                await call_handler(handler, subject, data, {})
+            except Exception:
+                continue
+            if self._client is not None:
+                self._client.ack(mid, qos)
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.disconnect()
+            await asyncio.to_thread(client.loop_stop)
+        self._connected.clear()
+
+
+def _resolve(fut: asyncio.Future[bool], ok: bool) -> None:
+    if not fut.done():
+        fut.set_result(ok)

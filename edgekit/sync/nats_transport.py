@@ -1,0 +1,264 @@
+"""NatsTransport: publish into NATS JetStream with message-id deduplication (nats-py)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Sequence
+from typing import Any
+
+from edgekit.errors import BackendUnavailableError, InvalidInputError, TransportError
+from edgekit.sync.queue import Message
+from edgekit.sync.transport import Delivery, DownlinkHandler, Transport, call_handler
+
+__all__ = ["NatsTransport"]
+
+_SUBJECT_BAD = set(" \t\r\n*>")
+
+
+async def _ready(delivery: Delivery) -> Delivery:
+    return delivery
+
+
+def _import_nats() -> Any:
+    try:
+        import nats
+        import nats.js.api
+        import nats.js.errors
+    except ImportError as exc:
+        raise BackendUnavailableError("nats-py", extra="nats") from exc
+    return nats
+
+
+class NatsTransport(Transport):
+    """Publishes each message to ``<subject_prefix>.<topic>`` in a JetStream stream.
+
+    Every message carries the ``Nats-Msg-Id`` header (its key, or queue id and
+    message id), so a redelivery after a crash or a lost PubAck is dropped by the
+    stream's duplicate window. A message is acked in the queue only when its PubAck
+    arrives. A batch is pipelined: all messages are published, then their PubAcks
+    awaited together.
+
+    Args:
+        url: Server URL(s), e.g. ``"nats://127.0.0.1:4222"``; a list for a cluster.
+        stream: The JetStream stream name.
+        subject_prefix: Subjects are ``<subject_prefix>.<topic>``.
+        create_stream: Create (or update) the stream, capturing ``<subject_prefix>.>``.
+        duplicate_window: The stream's duplicate window when created, in seconds:
+            make it cover the longest outage you expect (JetStream's default is 120 s).
+        replicas: Stream replicas when created (3 on a 3-server cluster).
+        ack_timeout: Seconds to wait for a batch's PubAcks.
+        connect_timeout: Seconds to wait for a connection.
+        downlink_subject: Subject filter for :meth:`consume` (a durable pull consumer).
+        downlink_durable: Durable consumer name for :meth:`consume`.
+        downlink_stream: Stream of the downlink consumer (default: ``stream``).
+        options: Extra keyword arguments for ``nats.connect`` (TLS, credentials, ...).
+    """
+
+    name = "nats"
+
+    def __init__(
+        self,
+        url: str | list[str] = "nats://127.0.0.1:4222",
+        *,
+        stream: str = "EDGEKIT",
+        subject_prefix: str = "edgekit",
+        create_stream: bool = False,
+        duplicate_window: float = 7 * 86400.0,
+        replicas: int = 1,
+        ack_timeout: float = 5.0,
+        connect_timeout: float = 2.0,
+        downlink_subject: str | None = None,
+        downlink_durable: str = "edgekit-downlink",
+        downlink_stream: str | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> None:
+        if not subject_prefix or set(subject_prefix) & _SUBJECT_BAD:
+            raise InvalidInputError(f"bad NATS subject prefix {subject_prefix!r}")
+        self.servers = [url] if isinstance(url, str) else list(url)
+        self.stream = stream
+        self.subject_prefix = subject_prefix
+        self.create_stream = create_stream
+        self.duplicate_window = float(duplicate_window)
+        self.replicas = int(replicas)
+        self.ack_timeout = float(ack_timeout)
+        self.connect_timeout = float(connect_timeout)
+        self.downlink_subject = downlink_subject
+        self.downlink_durable = downlink_durable
+        self.downlink_stream = downlink_stream or stream
+        self.options = dict(options or {})
+        self._nc: Any = None
+        self._js: Any = None
+
+    @property
+    def connected(self) -> bool:
+        return self._nc is not None and bool(self._nc.is_connected)
+
+    def subject(self, topic: str) -> str:
+        """The subject a topic is published to."""
+        return f"{self.subject_prefix}.{topic}"
+
+    async def connect(self) -> None:
+        nats = _import_nats()
+        if self.connected:
+            return
+        if self._nc is not None:
+            with contextlib.suppress(Exception):
+                await self._nc.close()
+            self._nc = None
+        options = {
+            "connect_timeout": self.connect_timeout,
+            "allow_reconnect": True,
+            "max_reconnect_attempts": -1,
+            "reconnect_time_wait": 0.25,
+            **self.options,
+        }
+
+        async def _quiet(exc: Exception) -> None:
+            pass
+
+        options.setdefault("error_cb", _quiet)
+        try:
+            nc = await asyncio.wait_for(
+                nats.connect(servers=self.servers, **options),
+                timeout=self.connect_timeout * (len(self.servers) + 1) + 1,
+            )
+        except Exception as exc:
+            raise TransportError(f"cannot connect to NATS at {self.servers}: {exc!r}") from exc
+        self._js = nc.jetstream(timeout=self.ack_timeout, publish_async_max_pending=100_000)
+        if self.create_stream:
+            try:
+                await self._ensure_stream()
+            except TransportError:
+                with contextlib.suppress(Exception):
+                    await nc.close()
+                raise
+        self._nc = nc
+
+    async def _ensure_stream(self) -> None:
+        nats = _import_nats()
+        config = nats.js.api.StreamConfig(
+            name=self.stream,
+            subjects=[f"{self.subject_prefix}.>"],
+            duplicate_window=self.duplicate_window,
+            num_replicas=self.replicas,
+            storage=nats.js.api.StorageType.FILE,
+        )
+        try:
+            await self._js.add_stream(config)
+        except nats.js.errors.BadRequestError as add_exc:
+            try:
+                await self._js.update_stream(config)
+            except Exception as exc:
+                raise TransportError(
+                    f"cannot create JetStream stream {self.stream} on {config.subjects}: "
+                    f"{add_exc.description or add_exc!r}"
+                ) from exc
+        except Exception as exc:
+            raise TransportError(f"cannot create JetStream stream {self.stream}: {exc!r}") from exc
+
+    async def send(self, messages: Sequence[Message]) -> Delivery:
+        return await (await self.publish(messages))
+
+    async def publish(self, messages: Sequence[Message]) -> Awaitable[Delivery]:
+        """Publish a batch (pipelined); returns an awaitable of the PubAck outcome."""
+        if not messages:
+            return _ready(Delivery())
+        if not self.connected:
+            return _ready(
+                Delivery(failed=[m.id for m in messages], error="not connected", disconnected=True)
+            )
+        futures: list[asyncio.Future[Any]] = []
+        error: str | None = None
+        js, prefix = self._js, self.subject_prefix
+        try:
+            for m in messages:
+                headers = {"Nats-Msg-Id": m.dedup_id}
+                if m.headers:
+                    headers.update(m.headers)
+                futures.append(
+                    await js.publish_async(f"{prefix}.{m.topic}", m.payload, headers=headers)
+                )
+        except Exception as exc:
+            error = f"publish failed: {exc!r}"
+        return self._confirm(messages, futures, error)
+
+    async def _confirm(
+        self, messages: Sequence[Message], futures: list[asyncio.Future[Any]], error: str | None
+    ) -> Delivery:
+        out = Delivery(error=error, disconnected=error is not None and not self.connected)
+        if futures:
+            _done, pending = await asyncio.wait(futures, timeout=self.ack_timeout)
+            for fut in pending:
+                fut.cancel()
+            if pending:
+                out.error = out.error or f"{len(pending)} PubAcks timed out"
+                out.disconnected = True
+        # Ack a prefix of confirmed messages; everything after the first failure is retried
+        # (JetStream drops the duplicates by Nats-Msg-Id), which keeps order per topic.
+        nats = _import_nats()
+        failed_from = len(messages) if error is None else len(futures)
+        rejected: list[int] = []
+        for i, fut in enumerate(futures):
+            if fut.cancelled():
+                failed_from = min(failed_from, i)
+                continue
+            exc = fut.exception()
+            if exc is None:
+                continue
+            failed_from = min(failed_from, i)
+            out.error = out.error or f"PubAck error: {exc!r}"
+            if (
+                isinstance(exc, nats.js.errors.APIError)
+                and not isinstance(exc, nats.js.errors.ServiceUnavailableError)
+                and exc.code is not None
+                and 400 <= int(exc.code) < 500
+            ):
+                rejected.append(messages[i].id)  # refused for good (e.g. too large)
+            else:
+                out.disconnected = True  # no responders, stream leader moving: transient
+        refused = set(rejected)
+        out.acked = [m.id for m in messages[:failed_from]]
+        out.rejected = rejected
+        out.failed = [m.id for m in messages[failed_from:] if m.id not in refused]
+        return out
+
+    async def close(self) -> None:
+        nc, self._nc = self._nc, None
+        if nc is not None:
+            with contextlib.suppress(Exception):
+                await nc.close()
+
+    async def consume(self, handler: DownlinkHandler, *, stop: asyncio.Event) -> None:
+        """Fetch from a durable pull consumer; ack each message after ``handler`` returns.
+
+        A handler that raises leaves its message unacked: JetStream redelivers it.
+        """
+        nats = _import_nats()
+        if self.downlink_subject is None:
+            raise TransportError("NatsTransport needs downlink_subject for a downlink")
+        if not self.connected:
+            await self.connect()
+        try:
+            sub = await self._js.pull_subscribe(
+                self.downlink_subject, durable=self.downlink_durable, stream=self.downlink_stream
+            )
+        except Exception as exc:
+            raise TransportError(f"cannot subscribe to {self.downlink_subject}: {exc!r}") from exc
+        while not stop.is_set():
+            try:
+                msgs = await sub.fetch(64, timeout=0.5)
+            except nats.errors.TimeoutError:
+                continue
+            except Exception:
+                await asyncio.sleep(0.5)
+                continue
+            for msg in msgs:
+                try:
+                    await call_handler(handler, msg.subject, msg.data, dict(msg.headers or {}))
+                except Exception:
+                    with contextlib.suppress(Exception):
+                        await msg.nak(delay=1.0)
+                    continue
+                with contextlib.suppress(Exception):
+                    await msg.ack()

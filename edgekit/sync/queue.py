@@ -1,0 +1,1472 @@
+"""SyncQueue: a durable, bounded, multi-process store-and-forward queue on LMDB."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import heapq
+import html
+import itertools
+import json
+import os
+import struct
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from edgekit.errors import (
+    CorruptDataError,
+    InvalidInputError,
+    QueueError,
+    QueueFullError,
+)
+from edgekit.sync import _record as R
+from edgekit.sync.backoff import Backoff
+
+__all__ = ["Message", "QueueStats", "SyncQueue"]
+
+T = TypeVar("T")
+
+Durability = Literal["process", "power"]
+Eviction = Literal["reject", "drop_oldest", "drop_lowest_priority"]
+
+# ready, delayed, inflight, dead, bytes, evicted, evicted_bytes, last seq
+_COUNTERS = struct.Struct(">QQQQQQQQ")
+_C_READY, _C_DELAYED, _C_INFLIGHT, _C_DEAD, _C_BYTES, _C_EVICTED, _C_EVBYTES, _C_SEQ = range(8)
+_STATE_COUNTER = {
+    R.READY: _C_READY,
+    R.DELAYED: _C_DELAYED,
+    R.INFLIGHT: _C_INFLIGHT,
+    R.DEAD: _C_DEAD,
+}
+_MiB = 1 << 20
+_DB_NAMES = ("msgs", "ready", "timers", "dead", "keys", "kexp", "topics", "meta")
+
+
+# deadline_us and topic length, read straight from a record's header (see _record.HEADER).
+_ACK_VIEW = struct.Struct(">15xQH")
+
+
+def _state(record: bytes) -> int:
+    """The state byte of a record, or -1 when the record is too short to have one."""
+    return record[2] if len(record) >= R.HEADER.size else -1
+
+
+def _now_us() -> int:
+    return int(time.time() * 1_000_000)
+
+
+@dataclass
+class Message:
+    """A message leased from (or peeked in) a :class:`SyncQueue`.
+
+    Attributes:
+        id: The queue's id of the message (an increasing integer).
+        payload: The bytes that were put.
+        topic: The topic it was put on.
+        priority: Its priority (higher is delivered first).
+        key: The idempotency key it was put with, or None.
+        headers: The headers it was put with.
+        attempt: How many times it has been delivered, this delivery included.
+        created: When it was put (seconds since the epoch).
+        lease_token: Identifies this lease (0 when peeked); ``ack`` of a Message whose
+            lease expired and was given to another consumer is ignored.
+        queue_id: The id of the queue that holds it (stable for the queue's life).
+    """
+
+    id: int
+    payload: bytes
+    topic: str
+    priority: int = 0
+    key: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    attempt: int = 0
+    created: float = 0.0
+    lease_token: int = 0
+    queue_id: str = ""
+
+    @property
+    def dedup_id(self) -> str:
+        """A globally unique id for upstream deduplication: the key, else queue id and id."""
+        return self.key if self.key is not None else f"{self.queue_id}-{self.id}"
+
+    @property
+    def lease_deadline(self) -> float:
+        """When the lease expires and the message is redelivered (seconds since the epoch)."""
+        return self.lease_token / 1e6
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """A snapshot of a queue's state; renders as an HTML table in Jupyter.
+
+    Attributes:
+        depth: Messages not yet acked or dead (ready + delayed + in flight).
+        ready: Messages that can be leased now.
+        delayed: Nacked messages waiting for their retry time.
+        in_flight: Leased messages not yet acked.
+        dead: Dead letters.
+        bytes: Bytes stored for all messages, dead letters included (after compression).
+        max_bytes: The queue's bound in bytes, or None.
+        evicted: Messages dropped by the eviction policy since the queue was created.
+        evicted_bytes: Bytes dropped by the eviction policy.
+        oldest_age: Age in seconds of the oldest stored message, or None if empty.
+        topics: Per topic, (live messages, bytes).
+        map_size: The LMDB map size in bytes.
+    """
+
+    depth: int
+    ready: int
+    delayed: int
+    in_flight: int
+    dead: int
+    bytes: int
+    max_bytes: int | None
+    evicted: int
+    evicted_bytes: int
+    oldest_age: float | None
+    topics: dict[str, tuple[int, int]]
+    map_size: int
+
+    def _repr_html_(self) -> str:
+        rows = [
+            ("depth", self.depth),
+            ("ready", self.ready),
+            ("delayed", self.delayed),
+            ("in flight", self.in_flight),
+            ("dead", self.dead),
+            (
+                "bytes",
+                f"{self.bytes:,}" + (f" / {self.max_bytes:,}" if self.max_bytes else ""),
+            ),
+            ("evicted", f"{self.evicted:,} ({self.evicted_bytes:,} bytes)"),
+            (
+                "oldest age",
+                "-" if self.oldest_age is None else f"{self.oldest_age:.1f} s",
+            ),
+        ]
+        body = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
+            for k, v in rows
+        )
+        topics = "".join(
+            f"<tr><td>{html.escape(t)}</td><td>{n:,}</td><td>{b:,}</td></tr>"
+            for t, (n, b) in sorted(self.topics.items())
+        )
+        return (
+            "<table><caption>SyncQueue</caption>"
+            + body
+            + "</table><table><tr><th>topic</th><th>messages</th><th>bytes</th></tr>"
+            + topics
+            + "</table>"
+        )
+
+
+class _Txn:
+    """One write transaction: the LMDB txn plus counters updated in memory, written at the end."""
+
+    def __init__(self, queue: SyncQueue, txn: Any) -> None:
+        self.q = queue
+        self.txn = txn
+        raw = txn.get(b"counters", db=queue._dbs["meta"])
+        self.counters = list(_COUNTERS.unpack(raw)) if raw else [0] * 8
+        self.topic_delta: dict[bytes, list[int]] = {}
+
+    def next_seq(self) -> int:
+        self.counters[_C_SEQ] += 1
+        return self.counters[_C_SEQ]
+
+    def topic_add(self, topic: bytes, count: int, nbytes: int) -> None:
+        delta = self.topic_delta.get(topic)
+        if delta is None:
+            self.topic_delta[topic] = [count, nbytes]
+        else:
+            delta[0] += count
+            delta[1] += nbytes
+
+    def flush(self) -> None:
+        self.txn.put(b"counters", _COUNTERS.pack(*self.counters), db=self.q._dbs["meta"])
+        topics = self.q._dbs["topics"]
+        for topic, (count, nbytes) in self.topic_delta.items():
+            if count == 0 and nbytes == 0:
+                continue
+            raw = self.txn.get(topic, db=topics)
+            old_n, old_b = R.TWO_U64.unpack(raw) if raw else (0, 0)
+            new_n, new_b = old_n + count, max(old_b + nbytes, 0)
+            if new_n <= 0:
+                self.txn.delete(topic, db=topics)
+            else:
+                self.txn.put(topic, R.TWO_U64.pack(new_n, new_b), db=topics)
+
+
+@dataclass
+class _PutRequest:
+    items: list[tuple[bytes, bytes, int, bytes, dict[str, str] | None]]
+    done: threading.Event = field(default_factory=threading.Event)
+    result: list[int] | None = None
+    error: BaseException | None = None
+    lead: bool = False
+
+
+class SyncQueue:
+    """A durable, bounded store-and-forward queue in an LMDB environment (a directory).
+
+    Messages are put on topics with a priority and leased in batches: higher priority
+    first, FIFO within a topic and priority. A leased message is acked when it was
+    delivered, nacked (retried later with exponential backoff and jitter) when it was
+    not, and redelivered when its lease expires. After ``max_attempts`` deliveries it
+    becomes a dead letter. Several threads and processes may use one queue at once;
+    each process opens its own ``SyncQueue`` on the path. LMDB's single writer lock
+    serialises every change, so no message is leased to two consumers at once.
+
+    Args:
+        path: Directory of the LMDB environment (created if missing).
+        max_bytes: Bound on stored bytes (after compression), or None for no bound.
+        eviction: What happens when a put would exceed ``max_bytes``: ``"reject"``
+            raises :class:`~edgekit.errors.QueueFullError`; ``"drop_oldest"`` drops the
+            oldest messages not in flight; ``"drop_lowest_priority"`` drops the oldest
+            ready message of the lowest priority. Evictions are counted in ``stats()``.
+        compression: ``"lz4"`` compresses payloads of ``compress_threshold`` bytes or
+            more; ``None`` stores them as they are.
+        compress_threshold: Smallest payload that is compressed, in bytes.
+        durability: ``"process"``: a returned ``put`` survives a crash or kill -9 of
+            the process (no fsync). ``"power"``: it also survives a power cut (fsync
+            before ``put`` returns; concurrent puts from several threads share one
+            commit).
+        max_attempts: Deliveries before a message becomes a dead letter.
+        backoff: Delay of a nacked message before its next delivery.
+        dedup_window: Seconds during which a second put with the same ``key`` is
+            dropped (returns the first id).
+        encryption_key: 32 bytes: payloads and headers are encrypted at rest with
+            AES-256-GCM (needs the ``crypto`` extra). Topics and keys are not.
+        max_message_bytes: Largest payload accepted, in bytes.
+        map_size: Initial LMDB map size in bytes; the map grows by doubling as needed.
+        group_commit_delay: Under ``"power"``, how long (seconds) a commit leader waits
+            for other threads' puts before committing, when puts came concurrently
+            before (longer, up to 20 ms, when commits take long: half the recent
+            commit time); 0 commits at once with those already waiting.
+
+    Raises:
+        CorruptDataError: ``path`` holds something that is not an edgekit queue.
+        InvalidInputError: An argument is wrong, or ``encryption_key`` does not match.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        max_bytes: int | None = None,
+        eviction: Eviction = "reject",
+        compression: Literal["lz4"] | None = "lz4",
+        compress_threshold: int = 512,
+        durability: Durability = "process",
+        max_attempts: int = 10,
+        backoff: Backoff | None = None,
+        dedup_window: float = 86400.0,
+        encryption_key: bytes | None = None,
+        max_message_bytes: int = 16 * _MiB,
+        map_size: int = 64 * _MiB,
+        group_commit_delay: float = 0.001,
+    ) -> None:
+        if eviction not in ("reject", "drop_oldest", "drop_lowest_priority"):
+            raise InvalidInputError(f"unknown eviction {eviction!r}")
+        if durability not in ("process", "power"):
+            raise InvalidInputError(f"durability must be 'process' or 'power', not {durability!r}")
+        if compression not in ("lz4", None):
+            raise InvalidInputError(f"compression must be 'lz4' or None, not {compression!r}")
+        if max_bytes is not None and (not isinstance(max_bytes, int) or max_bytes <= 0):
+            raise InvalidInputError("max_bytes must be a positive int (bytes) or None")
+        if not isinstance(max_attempts, int) or max_attempts < 1:
+            raise InvalidInputError("max_attempts must be an int >= 1")
+        if encryption_key is not None and (
+            not isinstance(encryption_key, (bytes, bytearray)) or len(encryption_key) != 32
+        ):
+            raise InvalidInputError("encryption_key must be 32 bytes (AES-256)")
+        self.path = Path(path)
+        self.max_bytes = max_bytes
+        self.eviction: Eviction = eviction
+        self.compress_threshold = compress_threshold if compression == "lz4" else None
+        self.durability: Durability = durability
+        self.max_attempts = max_attempts
+        self.backoff = backoff or Backoff()
+        self.dedup_window = float(dedup_window)
+        self.max_message_bytes = int(max_message_bytes)
+        if max_bytes is not None:
+            self.max_message_bytes = min(self.max_message_bytes, max_bytes)
+        self.group_commit_delay = float(group_commit_delay)
+        self._lock = threading.RLock()
+        self._gc_lock = threading.Lock()
+        self._gc_cond = threading.Condition(self._gc_lock)
+        self._gc_last = 1
+        self._gc_commit_s = 0.0
+        self.group_commit_max = 256
+        self._gc_pending: list[_PutRequest] = []
+        self._gc_leader = False
+        self._closed = False
+        self._topic_cache: dict[str, bytes] = {}
+        self._env = self._open_env(int(map_size))
+        self._dbs = self._open_dbs()
+        self._cipher: R.Cipher | None = None
+        self._queue_id = self._write(self._init_meta_txn)
+        self.queue_id = self._queue_id.decode()
+        if encryption_key is not None:
+            self._cipher = R.Cipher(bytes(encryption_key))
+            self._write(self._check_key_txn)
+        elif self._read(lambda txn: txn.get(b"keycheck", db=self._dbs["meta"])) is not None:
+            self.close()
+            raise InvalidInputError(
+                f"the queue at {self.path} is encrypted: pass its encryption_key"
+            )
+
+    # -- opening --------------------------------------------------------------------
+
+    def _open_env(self, map_size: int) -> Any:
+        import lmdb
+
+        if self.path.exists() and not self.path.is_dir():
+            raise CorruptDataError(
+                f"{self.path} is a file, not a queue directory (an LMDB environment)"
+            )
+        self.path.mkdir(parents=True, exist_ok=True)
+        data = self.path / "data.mdb"
+        sync = self.durability == "power"
+        for _ in range(16):
+            if data.exists():
+                map_size = max(map_size, data.stat().st_size)
+            try:
+                env = lmdb.open(
+                    str(self.path),
+                    map_size=map_size,
+                    max_dbs=len(_DB_NAMES) + 1,
+                    sync=sync,
+                    metasync=sync,
+                    lock=True,
+                    # "process": the map is written in place and never flushed by us; the
+                    # kernel's page cache keeps every committed page through a kill -9.
+                    writemap=not sync,
+                    max_spare_txns=2,
+                )
+                env.reader_check()
+                return env
+            except lmdb.MapResizedError:
+                map_size *= 2  # another process grew the map meanwhile
+            except (lmdb.InvalidError, lmdb.CorruptedError, lmdb.VersionMismatchError) as exc:
+                raise CorruptDataError(
+                    f"{self.path} does not hold a valid LMDB environment: {exc}"
+                ) from exc
+            except lmdb.Error as exc:
+                raise QueueError(f"cannot open the queue at {self.path}: {exc}") from exc
+        raise QueueError(f"cannot open the queue at {self.path}: its map keeps being resized")
+
+    def _open_dbs(self) -> dict[str, Any]:
+        import lmdb
+
+        for _ in range(16):
+            try:
+                return {name: self._env.open_db(name.encode()) for name in _DB_NAMES}
+            except lmdb.MapResizedError:
+                self._env.set_mapsize(0)  # another process grew the map: adopt its size
+            except lmdb.Error as exc:
+                self._env.close()
+                raise QueueError(f"cannot open the queue at {self.path}: {exc}") from exc
+        self._env.close()
+        raise QueueError(f"cannot open the queue at {self.path}: its map keeps being resized")
+
+    def _init_meta_txn(self, t: _Txn) -> bytes:
+        meta = self._dbs["meta"]
+        version = t.txn.get(b"format", db=meta)
+        if version is None:
+            if t.txn.stat(self._dbs["msgs"])["entries"]:
+                raise CorruptDataError(f"{self.path} has messages but no format marker")
+            t.txn.put(b"format", str(R.FORMAT_VERSION).encode(), db=meta)
+            qid = uuid.uuid4().hex[:16].encode()
+            t.txn.put(b"queue_id", qid, db=meta)
+            return qid
+        if version != str(R.FORMAT_VERSION).encode():
+            raise CorruptDataError(f"{self.path}: unknown queue format {version!r}")
+        qid = t.txn.get(b"queue_id", db=meta)
+        if qid is None:
+            raise CorruptDataError(f"{self.path}: queue id is missing")
+        return bytes(qid)
+
+    def _check_key_txn(self, t: _Txn) -> None:
+        assert self._cipher is not None
+        meta = self._dbs["meta"]
+        check = t.txn.get(b"keycheck", db=meta)
+        if check is None:
+            t.txn.put(b"keycheck", self._cipher.encrypt(R.Cipher.CHECK, self._queue_id), db=meta)
+            return
+        if self._cipher.decrypt(check, self._queue_id) != R.Cipher.CHECK:
+            raise InvalidInputError(
+                f"wrong encryption_key for the queue at {self.path}: it was created with another key"
+            )
+
+    # -- transactions ----------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise QueueError(f"the queue at {self.path} is closed")
+
+    def _write(self, fn: Callable[[_Txn], T]) -> T:
+        """Run ``fn`` in a write transaction, growing the map when it is full."""
+        import lmdb
+
+        with self._lock:
+            self._check_open()
+            for _ in range(64):
+                try:
+                    with self._env.begin(write=True) as txn:
+                        t = _Txn(self, txn)
+                        result = fn(t)
+                        t.flush()
+                    return result
+                except lmdb.MapFullError as exc:
+                    self._grow(exc)
+                except lmdb.MapResizedError:
+                    self._env.set_mapsize(0)
+                except lmdb.Error as exc:
+                    raise QueueError(f"queue at {self.path}: {exc}") from exc
+            raise QueueError(f"queue at {self.path}: could not commit after growing the map")
+
+    def _read(self, fn: Callable[[Any], T]) -> T:
+        import lmdb
+
+        with self._lock:
+            self._check_open()
+            for _ in range(4):
+                try:
+                    with self._env.begin() as txn:
+                        return fn(txn)
+                except lmdb.MapResizedError:
+                    self._env.set_mapsize(0)
+                except lmdb.Error as exc:
+                    raise QueueError(f"queue at {self.path}: {exc}") from exc
+            raise QueueError(f"queue at {self.path}: map keeps being resized")
+
+    def _grow(self, exc: Exception) -> None:
+        import lmdb
+
+        current = int(self._env.info()["map_size"])
+        limit = self._map_limit()
+        if current >= limit:
+            raise QueueFullError(
+                f"the queue at {self.path} cannot grow past {limit:,} bytes of map "
+                "(disk or address space)"
+            ) from exc
+        new = min(current * 2, limit)
+        try:
+            self._env.set_mapsize(new)
+        except lmdb.Error as grow_exc:
+            raise QueueFullError(
+                f"the queue at {self.path} cannot grow its map: {grow_exc}"
+            ) from exc
+
+    def _map_limit(self) -> int:
+        try:
+            st = os.statvfs(self.path)
+            disk = st.f_bavail * st.f_frsize + int(self._env.info()["map_size"])
+        except OSError:
+            disk = 1 << 40
+        if self.max_bytes is not None:
+            return int(min(disk, max(8 * self.max_bytes, 64 * _MiB) + 64 * _MiB))
+        return int(disk)
+
+    # -- put -------------------------------------------------------------------------
+
+    def _validate(
+        self,
+        payload: object,
+        topic: object,
+        priority: object,
+        key: object,
+        headers: object,
+    ) -> tuple[bytes, bytes, int, bytes, dict[str, str] | None]:
+        if isinstance(payload, (bytearray, memoryview)):
+            payload = bytes(payload)
+        if not isinstance(payload, bytes):
+            raise InvalidInputError(
+                f"payload must be bytes, not {type(payload).__name__} (encode it first)"
+            )
+        if len(payload) > self.max_message_bytes:
+            raise InvalidInputError(
+                f"payload of {len(payload):,} bytes exceeds max_message_bytes={self.max_message_bytes:,}"
+            )
+        if not isinstance(topic, str) or not topic:
+            raise InvalidInputError("topic must be a non-empty str")
+        tbytes = topic.encode()
+        if b"\x00" in tbytes or len(tbytes) > 255:
+            raise InvalidInputError("topic must be at most 255 bytes of UTF-8 without NUL")
+        if isinstance(priority, bool) or not isinstance(priority, int):
+            raise InvalidInputError("priority must be an int")
+        if not R.PRIORITY_MIN <= priority <= R.PRIORITY_MAX:
+            raise InvalidInputError("priority must be in [-32768, 32767]")
+        kbytes = b""
+        if key is not None:
+            if not isinstance(key, str) or not key:
+                raise InvalidInputError("key must be a non-empty str or None")
+            kbytes = key.encode()
+            if len(kbytes) > 255:
+                raise InvalidInputError("key must be at most 255 bytes of UTF-8")
+        if headers is not None:
+            if not isinstance(headers, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+            ):
+                raise InvalidInputError("headers must be a dict of str to str")
+            headers = dict(headers) or None
+        return payload, tbytes, priority, kbytes, headers
+
+    def put(
+        self,
+        payload: bytes,
+        *,
+        topic: str = "default",
+        priority: int = 0,
+        key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> int:
+        """Store one message; returns its id once it is durable at the queue's level.
+
+        Args:
+            payload: The message bytes.
+            topic: Topic name (NATS subjects use it as the last token).
+            priority: Higher is delivered first; in [-32768, 32767].
+            key: Idempotency key: a second put with the same key within
+                ``dedup_window`` seconds stores nothing and returns the first id.
+            headers: String headers sent along with the message.
+
+        Raises:
+            InvalidInputError: A wrong type, or a payload over ``max_message_bytes``.
+            QueueFullError: The queue is at ``max_bytes`` and eviction is "reject",
+                or its map cannot grow.
+        """
+        if (
+            type(payload) is bytes
+            and key is None
+            and headers is None
+            and type(priority) is int
+            and self.durability == "process"
+            and self._cipher is None
+            and (self.compress_threshold is None or len(payload) < self.compress_threshold)
+            and len(payload) <= self.max_message_bytes
+            and R.PRIORITY_MIN <= priority <= R.PRIORITY_MAX
+        ):
+            tbytes = self._topic_cache.get(topic) if type(topic) is str else None
+            if tbytes is None:
+                tbytes = self._validate(b"", topic, 0, None, None)[1]
+                if len(self._topic_cache) < 4096:
+                    self._topic_cache[topic] = tbytes
+            return self._write(functools.partial(self._put_plain, payload, tbytes, priority))
+        item = self._validate(payload, topic, priority, key, headers)
+        if self.durability == "power":
+            return self._group_commit([item])[0]
+        return self._write(lambda t: self._put_items(t, [item]))[0]
+
+    def _put_plain(self, payload: bytes, topic: bytes, priority: int, t: _Txn) -> int:
+        """put's fast path: no key, headers, compression or encryption."""
+        counters = t.counters
+        size = R.HEADER.size + len(topic) + len(payload)
+        if self.max_bytes is not None and counters[_C_BYTES] + size > self.max_bytes:
+            return self._put_items(t, [(payload, topic, priority, b"", None)])[0]
+        counters[_C_SEQ] += 1
+        seq = counters[_C_SEQ]
+        head = R.HEADER.pack(
+            R.FORMAT_VERSION,
+            0,
+            R.READY,
+            priority,
+            0,
+            _now_us(),
+            0,
+            len(topic),
+            0,
+            0,
+            len(payload),
+        )
+        skey = R.U64.pack(seq)
+        t.txn.put(skey, head + topic + payload, db=self._dbs["msgs"], append=True)
+        t.txn.put(
+            topic + b"\x00" + R.U16.pack(R.PRIORITY_MAX - priority) + skey,
+            b"",
+            db=self._dbs["ready"],
+        )
+        counters[_C_READY] += 1
+        counters[_C_BYTES] += size
+        t.topic_add(topic, 1, size)
+        return seq
+
+    def put_many(
+        self,
+        payloads: Iterable[bytes],
+        *,
+        topic: str = "default",
+        priority: int = 0,
+        keys: Sequence[str | None] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> list[int]:
+        """Store many messages in one transaction (all or none); returns their ids.
+
+        Args:
+            payloads: The message bytes.
+            topic: Topic of every message.
+            priority: Priority of every message.
+            keys: One idempotency key (or None) per payload, or None.
+            headers: Headers of every message.
+        """
+        payload_list = payloads if type(payloads) is list else list(payloads)
+        if not payload_list:
+            return []
+        if set(map(type, payload_list)) != {bytes}:
+            payload_list = [self._validate(p, topic, 0, None, None)[0] for p in payload_list]
+        lens = list(map(len, payload_list))
+        limit = self.max_message_bytes
+        if max(lens) > limit:
+            raise InvalidInputError(
+                f"a payload of {max(lens):,} bytes exceeds max_message_bytes={limit:,}"
+            )
+        _, tbytes, prio, _, hdrs = self._validate(b"", topic, priority, None, headers)
+        if keys is not None and len(keys) != len(payload_list):
+            raise InvalidInputError("keys must have one entry per payload")
+        if keys is None or all(k is None for k in keys):
+            self._reserve(sum(lens))
+            return self._write(
+                functools.partial(
+                    self._put_same,
+                    payloads=payload_list,
+                    topic=tbytes,
+                    priority=prio,
+                    headers=hdrs,
+                    lens=lens,
+                )
+            )
+        items = [
+            self._validate(p, topic, priority, k, headers)
+            for p, k in zip(payload_list, keys, strict=True)
+        ]
+        return self._write(lambda t: self._put_items(t, items))
+
+    def _reserve(self, nbytes: int) -> None:
+        """Grow the map ahead of a large transaction (a failed one would be redone)."""
+        if nbytes < 4 * _MiB:
+            return
+        with self._lock:
+            self._check_open()
+            info = self._env.info()
+            used = (int(info["last_pgno"]) + 1) * int(self._env.stat()["psize"])
+            want = used + 3 * nbytes + 16 * _MiB
+            size = int(info["map_size"])
+            if want > size:
+                new = size
+                while new < want:
+                    new *= 2
+                new = min(new, self._map_limit())
+                if new > size:
+                    import lmdb
+
+                    with contextlib.suppress(lmdb.Error):  # the write will grow or fail
+                        self._env.set_mapsize(new)
+
+    def _put_same(
+        self,
+        t: _Txn,
+        payloads: list[bytes],
+        topic: bytes,
+        priority: int,
+        headers: dict[str, str] | None,
+        lens: list[int],
+    ) -> list[int]:
+        """put_many's fast path: one topic, priority and headers, no keys."""
+        now = _now_us()
+        first = t.counters[_C_SEQ] + 1
+        threshold = self.compress_threshold
+        records: list[bytes]
+        plain = False
+        if self._cipher is not None or (threshold is not None and max(lens) >= threshold):
+            records = [
+                R.encode_record(
+                    seq=first + i,
+                    payload=payload,
+                    topic=topic,
+                    key=b"",
+                    headers=headers,
+                    priority=priority,
+                    created_us=now,
+                    compress_threshold=threshold,
+                    cipher=self._cipher,
+                    queue_id=self._queue_id,
+                )
+                for i, payload in enumerate(payloads)
+            ]
+        else:
+            hbytes = json.dumps(headers, separators=(",", ":")).encode() if headers else b""
+            tail = topic + hbytes
+
+            def head(n: int) -> bytes:
+                return (
+                    R.HEADER.pack(
+                        R.FORMAT_VERSION,
+                        0,
+                        R.READY,
+                        priority,
+                        0,
+                        now,
+                        0,
+                        len(topic),
+                        0,
+                        len(hbytes),
+                        n,
+                    )
+                    + tail
+                )
+
+            plain = True
+            sizes = set(lens)
+            if len(sizes) == 1:
+                common = head(sizes.pop())
+                records = [common + p for p in payloads]
+            else:
+                heads = {n: head(n) for n in sizes}
+                records = [heads[len(p)] + p for p in payloads]
+        if plain:
+            total = sum(lens) + len(records) * (R.HEADER.size + len(tail))
+        else:
+            total = sum(map(len, records))
+        if self.max_bytes is not None and t.counters[_C_BYTES] + total > self.max_bytes:
+            items = [(p, topic, priority, b"", headers) for p in payloads]
+            return self._put_items(t, items)
+        pack = R.U64.pack
+        seqs = range(first, first + len(records))
+        keys = list(map(pack, seqs))
+        t.txn.cursor(db=self._dbs["msgs"]).putmulti(zip(keys, records, strict=True), append=True)
+        prefix = topic + b"\x00" + R.U16.pack(R.PRIORITY_MAX - priority)
+        ready = self._dbs["ready"]
+        cursor = t.txn.cursor(db=ready)
+        rkeys = [prefix + k for k in keys]
+        # Appending is much cheaper, and valid when the batch sorts after every ready key.
+        append = not cursor.last() or cursor.key() < rkeys[0]
+        cursor.putmulti(zip(rkeys, itertools.repeat(b"")), append=append)
+        t.counters[_C_SEQ] += len(records)
+        t.counters[_C_READY] += len(records)
+        t.counters[_C_BYTES] += total
+        t.topic_add(topic, len(records), total)
+        return list(seqs)
+
+    def _group_commit(
+        self, items: list[tuple[bytes, bytes, int, bytes, dict[str, str] | None]]
+    ) -> list[int]:
+        """Commit ``items`` together with other threads' waiting puts (one fsync for all).
+
+        The first thread to arrive leads: it waits briefly for as many puts as came
+        with the previous commit, commits everything waiting in one transaction (one
+        fsync), then hands the lead to a thread that arrived meanwhile. With T threads
+        putting, a commit carries up to T puts.
+        """
+        request = _PutRequest(items)
+        with self._gc_lock:
+            self._gc_pending.append(request)
+            self._gc_cond.notify()
+            if not self._gc_leader:
+                self._gc_leader = True
+                request.lead = True
+        if not request.lead:
+            request.done.wait()
+        if request.lead and request.result is None and request.error is None:
+            self._lead_commits()
+        if request.error is not None:
+            raise request.error
+        assert request.result is not None
+        return request.result
+
+    def _lead_commits(self, max_rounds: int = 1) -> None:
+        for _ in range(max_rounds):
+            with self._gc_cond:
+                if self.group_commit_delay > 0 and self._gc_last > 1:
+                    # Others put concurrently last time: wait for as many (bounded).
+                    want = min(self._gc_last, self.group_commit_max)
+                    # A slow disk (long commits) is worth a longer wait for company.
+                    window = min(max(self.group_commit_delay, 0.5 * self._gc_commit_s), 0.02)
+                    end = time.monotonic() + window
+                    while len(self._gc_pending) < want:
+                        left = end - time.monotonic()
+                        if left <= 0:
+                            break
+                        self._gc_cond.wait(left)
+                batch, self._gc_pending = self._gc_pending, []
+                if batch:
+                    self._gc_last = len(batch)
+            if not batch:
+                break
+            flat = [item for req in batch for item in req.items]
+            try:
+                started = time.monotonic()
+                ids = self._write(functools.partial(self._put_items, items=flat))
+                self._gc_commit_s = 0.8 * self._gc_commit_s + 0.2 * (time.monotonic() - started)
+                offset = 0
+                for req in batch:
+                    req.result = ids[offset : offset + len(req.items)]
+                    offset += len(req.items)
+            except (QueueFullError, InvalidInputError):
+                # Commit the requests one by one so that only those that do not fit fail.
+                for req in batch:
+                    try:
+                        req.result = self._write(
+                            functools.partial(self._put_items, items=req.items)
+                        )
+                    except BaseException as exc:
+                        req.error = exc
+            except BaseException as exc:
+                for req in batch:
+                    req.error = exc
+            for req in batch:
+                if not req.lead:
+                    req.done.set()
+        with self._gc_lock:
+            if self._gc_pending:
+                successor = self._gc_pending[0]
+                successor.lead = True
+                successor.done.set()
+            else:
+                self._gc_leader = False
+
+    def _put_items(
+        self, t: _Txn, items: list[tuple[bytes, bytes, int, bytes, dict[str, str] | None]]
+    ) -> list[int]:
+        dbs = self._dbs
+        txn = t.txn
+        now = _now_us()
+        ids = []
+        counters = t.counters
+        msgs, ready = dbs["msgs"], dbs["ready"]
+        pending_keys: dict[bytes, int] = {}
+        for payload, topic, priority, kbytes, headers in items:
+            if kbytes:
+                existing = pending_keys.get(kbytes)
+                if existing is None:
+                    existing = self._lookup_key(t, kbytes, now)
+                if existing is not None:
+                    ids.append(existing)
+                    continue
+            seq = t.next_seq()
+            record = R.encode_record(
+                seq=seq,
+                payload=payload,
+                topic=topic,
+                key=kbytes,
+                headers=headers,
+                priority=priority,
+                created_us=now,
+                compress_threshold=self.compress_threshold,
+                cipher=self._cipher,
+                queue_id=self._queue_id,
+            )
+            size = len(record)
+            if self.max_bytes is not None and counters[_C_BYTES] + size > self.max_bytes:
+                self._make_room(t, size)
+            txn.put(R.U64.pack(seq), record, db=msgs, append=True)
+            txn.put(R.ready_key(topic, priority, seq), b"", db=ready)
+            counters[_C_READY] += 1
+            counters[_C_BYTES] += size
+            t.topic_add(topic, 1, size)
+            if kbytes:
+                expiry = now + int(self.dedup_window * 1e6)
+                txn.put(kbytes, R.TWO_U64.pack(seq, expiry), db=dbs["keys"])
+                txn.put(R.U64.pack(expiry) + kbytes, b"", db=dbs["kexp"])
+                pending_keys[kbytes] = seq
+            ids.append(seq)
+        if pending_keys:
+            self._prune_keys(t, now)
+        return ids
+
+    def _lookup_key(self, t: _Txn, kbytes: bytes, now: int) -> int | None:
+        raw = t.txn.get(kbytes, db=self._dbs["keys"])
+        if raw is None:
+            return None
+        seq, expiry = R.TWO_U64.unpack(raw)
+        if expiry <= now:
+            return None
+        return int(seq)
+
+    def _prune_keys(self, t: _Txn, now: int, limit: int = 64) -> None:
+        kexp, keys = self._dbs["kexp"], self._dbs["keys"]
+        cursor = t.txn.cursor(db=kexp)
+        removed = 0
+        while removed < limit and cursor.first():
+            k = cursor.key()
+            expiry = R.U64.unpack_from(k)[0]
+            if expiry > now:
+                break
+            name = k[8:]
+            raw = t.txn.get(name, db=keys)
+            if raw is not None and R.TWO_U64.unpack(raw)[1] == expiry:
+                t.txn.delete(name, db=keys)
+            cursor.delete()
+            removed += 1
+
+    # -- eviction --------------------------------------------------------------------
+
+    def _make_room(self, t: _Txn, size: int) -> None:
+        assert self.max_bytes is not None
+        if size > self.max_bytes:
+            raise InvalidInputError(
+                f"a record of {size:,} bytes cannot fit in max_bytes={self.max_bytes:,}"
+            )
+        if self.eviction == "reject":
+            raise QueueFullError(
+                f"the queue at {self.path} holds {t.counters[_C_BYTES]:,} of "
+                f"{self.max_bytes:,} bytes; a message of {size:,} bytes does not fit"
+            )
+        while t.counters[_C_BYTES] + size > self.max_bytes:
+            seq = None
+            if self.eviction == "drop_lowest_priority":
+                seq = self._lowest_priority_ready(t)
+            if seq is None:
+                seq = self._oldest_evictable(t)
+            if seq is None:
+                raise QueueFullError(
+                    f"the queue at {self.path} is full and every stored message is in flight"
+                )
+            removed = self._remove(t, seq)
+            t.counters[_C_EVICTED] += 1
+            t.counters[_C_EVBYTES] += removed
+
+    def _lowest_priority_ready(self, t: _Txn) -> int | None:
+        best: tuple[bytes, int] | None = None
+        cursor = t.txn.cursor(db=self._dbs["ready"])
+        for topic in self._topics(t.txn, self._dbs["topics"]):
+            prefix = topic + b"\x00"
+            end = topic + b"\x01"
+            if cursor.set_range(end):
+                if not cursor.prev():
+                    continue
+            elif not cursor.last():
+                continue
+            key = cursor.key()
+            if not key.startswith(prefix) or len(key) != len(prefix) + 10:
+                continue
+            prio_bytes = key[len(prefix) : len(prefix) + 2]
+            cursor.set_range(prefix + prio_bytes)
+            first = cursor.key()
+            candidate = (prio_bytes, -R.U64.unpack_from(first, len(first) - 8)[0])
+            if best is None or candidate > best:
+                best = candidate
+        return None if best is None else -best[1]
+
+    def _oldest_evictable(self, t: _Txn) -> int | None:
+        for key, record in t.txn.cursor(db=self._dbs["msgs"]):
+            if _state(record) != R.INFLIGHT:  # state byte of the header
+                return int(R.U64.unpack(key)[0])
+        return None
+
+    def _remove(self, t: _Txn, seq: int) -> int:
+        """Delete a message in any state; returns its stored size in bytes."""
+        skey = R.U64.pack(seq)
+        record = t.txn.get(skey, db=self._dbs["msgs"])
+        if record is None:
+            return 0
+        try:
+            head = R.read_head(record)
+        except CorruptDataError:
+            # A quarantined record (a dead letter that does not decode).
+            t.txn.delete(skey, db=self._dbs["msgs"])
+            if t.txn.delete(skey, db=self._dbs["dead"]):
+                t.counters[_C_DEAD] -= 1
+            t.counters[_C_BYTES] -= len(record)
+            return len(record)
+        self._unindex(t, seq, head)
+        t.txn.delete(skey, db=self._dbs["msgs"])
+        size = len(record)
+        t.counters[_C_BYTES] -= size
+        t.counters[_STATE_COUNTER[head.state]] -= 1
+        if head.state != R.DEAD:
+            t.topic_add(head.topic, -1, -size)
+        return size
+
+    def _unindex(self, t: _Txn, seq: int, head: R.Head) -> None:
+        if head.state == R.READY:
+            t.txn.delete(R.ready_key(head.topic, head.priority, seq), db=self._dbs["ready"])
+        elif head.state in (R.INFLIGHT, R.DELAYED):
+            t.txn.delete(R.timer_key(head.deadline_us, seq), db=self._dbs["timers"])
+        elif head.state == R.DEAD:
+            t.txn.delete(R.U64.pack(seq), db=self._dbs["dead"])
+
+    # -- lease, ack, nack ---------------------------------------------------------------
+
+    @staticmethod
+    def _topics(txn: Any, db: Any = None) -> list[bytes]:
+        return [bytes(k) for k in txn.cursor(db=db).iternext(keys=True, values=False)]
+
+    def _ready_keys(self, txn: Any, topic: str | None, limit: int) -> list[bytes]:
+        ready = self._dbs["ready"]
+        if topic is not None:
+            prefix = topic.encode() + b"\x00"
+            out: list[bytes] = []
+            cursor = txn.cursor(db=ready)
+            if not cursor.set_range(prefix):
+                return out
+            for key in cursor.iternext(keys=True, values=False):
+                if not key.startswith(prefix) or len(key) != len(prefix) + 10:
+                    break
+                out.append(key)
+                if len(out) >= limit:
+                    break
+            return out
+
+        def walk(prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+            cursor = txn.cursor(db=ready)
+            if not cursor.set_range(prefix):
+                return
+            for key in cursor.iternext(keys=True, values=False):
+                if not key.startswith(prefix) or len(key) != len(prefix) + 10:
+                    return
+                yield key[-10:], key
+
+        topics = self._topics(txn, self._dbs["topics"])
+        walks = [walk(t + b"\x00") for t in topics]
+        return [key for _, key in itertools.islice(heapq.merge(*walks), limit)]
+
+    def _promote_due(self, t: _Txn, now: int, limit: int = 100_000) -> None:
+        """Move expired leases and due retries from ``timers`` back to ``ready`` (or dead)."""
+        timers, msgs = self._dbs["timers"], self._dbs["msgs"]
+        cursor = t.txn.cursor(db=timers)
+        if not cursor.first():
+            return
+        due: list[tuple[bytes, int]] = []
+        for key in cursor.iternext(keys=True, values=False):
+            deadline, seq = R.TWO_U64.unpack(key)
+            if deadline > now or len(due) >= limit:
+                break
+            due.append((key, seq))
+        for key, seq in due:
+            t.txn.delete(key, db=timers)
+            skey = R.U64.pack(seq)
+            record = t.txn.get(skey, db=msgs)
+            if record is None:
+                continue
+            head = R.read_head(record)
+            t.counters[_STATE_COUNTER[head.state]] -= 1
+            if head.state == R.INFLIGHT and head.attempts >= self.max_attempts:
+                self._to_dead(t, seq, head, record)
+                continue
+            head.state = R.READY
+            head.deadline_us = 0
+            t.txn.put(skey, R.restate(record, head), db=msgs)
+            t.txn.put(R.ready_key(head.topic, head.priority, seq), b"", db=self._dbs["ready"])
+            t.counters[_C_READY] += 1
+
+    def _to_dead(self, t: _Txn, seq: int, head: R.Head, record: bytes) -> None:
+        head.state = R.DEAD
+        head.deadline_us = 0
+        t.txn.put(R.U64.pack(seq), R.restate(record, head), db=self._dbs["msgs"])
+        t.txn.put(R.U64.pack(seq), b"", db=self._dbs["dead"])
+        t.counters[_C_DEAD] += 1
+        t.topic_add(head.topic, -1, -len(record))
+
+    def _message(self, seq: int, record: bytes, head: R.Head) -> Message:
+        payload, headers = R.decode_body(record, head, seq, self._cipher, self._queue_id)
+        return Message(
+            id=seq,
+            payload=payload,
+            topic=head.topic.decode(),
+            priority=head.priority,
+            key=head.key.decode() if head.key else None,
+            headers=headers,
+            attempt=head.attempts,
+            created=head.created_us / 1e6,
+            lease_token=head.deadline_us if head.state == R.INFLIGHT else 0,
+            queue_id=self.queue_id,
+        )
+
+    def lease(
+        self,
+        max_messages: int = 100,
+        *,
+        topic: str | None = None,
+        visibility_timeout: float = 30.0,
+        max_bytes: int | None = None,
+    ) -> list[Message]:
+        """Lease up to ``max_messages`` ready messages, highest priority first, FIFO within it.
+
+        Leased messages are invisible to other consumers for ``visibility_timeout``
+        seconds; then, unless acked or nacked, they are redelivered with their
+        attempt count increased (or become dead letters after ``max_attempts``).
+        Takes O(batch) time however long the backlog is.
+
+        Args:
+            max_messages: Largest batch returned.
+            topic: Only this topic, or every topic (merged by priority, then age).
+            visibility_timeout: Lease duration, in seconds.
+            max_bytes: Stop before the payloads exceed this many bytes (at least one
+                message is leased).
+        """
+        if not isinstance(max_messages, int) or max_messages < 1:
+            raise InvalidInputError("max_messages must be an int >= 1")
+        if not visibility_timeout > 0:
+            raise InvalidInputError("visibility_timeout must be > 0 seconds")
+        vt_us = int(visibility_timeout * 1e6)
+
+        def txn_fn(t: _Txn) -> list[Message]:
+            now = _now_us()
+            self._promote_due(t, now)
+            keys = self._ready_keys(t.txn, topic, max_messages)
+            out: list[Message] = []
+            msgs, ready, timers = self._dbs["msgs"], self._dbs["ready"], self._dbs["timers"]
+            deadline = now + vt_us
+            hsize, hpack, qid = R.HEADER.size, R.HEADER.pack, self.queue_id
+            total = 0
+            for key in keys:
+                seq = R.U64.unpack_from(key, len(key) - 8)[0]
+                skey = R.U64.pack(seq)
+                record = t.txn.get(skey, db=msgs)
+                if record is None:
+                    t.txn.delete(key, db=ready)
+                    continue
+                try:
+                    fields = R.HEADER.unpack_from(record) if len(record) >= hsize else None
+                    if fields is None or fields[0] != R.FORMAT_VERSION:
+                        raise CorruptDataError(f"message {seq}: bad record header")
+                    _, flags, _, prio, attempts, created, _, tlen, klen, hlen, raw = fields
+                    total += raw
+                    if max_bytes is not None and out and total > max_bytes:
+                        break
+                    attempts = min(attempts + 1, 65535)
+                    record = (
+                        hpack(
+                            R.FORMAT_VERSION,
+                            flags,
+                            R.INFLIGHT,
+                            prio,
+                            attempts,
+                            created,
+                            deadline,
+                            tlen,
+                            klen,
+                            hlen,
+                            raw,
+                        )
+                        + record[hsize:]
+                    )
+                    body = hsize + tlen + klen
+                    if flags == 0 and hlen == 0 and len(record) - body == raw:
+                        message = Message(
+                            seq,
+                            record[body:],
+                            record[hsize : hsize + tlen].decode(),
+                            prio,
+                            record[hsize + tlen : body].decode() if klen else None,
+                            {},
+                            attempts,
+                            created / 1e6,
+                            deadline,
+                            qid,
+                        )
+                    else:
+                        message = self._message(seq, record, R.read_head(record))
+                except (CorruptDataError, UnicodeDecodeError):
+                    # Quarantine what does not decode (a damaged page, a wrong key):
+                    # it becomes a dead letter instead of blocking the queue.
+                    t.txn.delete(key, db=ready)
+                    t.txn.put(skey, b"", db=self._dbs["dead"])
+                    t.counters[_C_READY] -= 1
+                    t.counters[_C_DEAD] += 1
+                    continue
+                t.txn.delete(key, db=ready)
+                t.txn.put(skey, record, db=msgs)
+                t.txn.put(R.timer_key(deadline, seq), b"", db=timers)
+                out.append(message)
+            t.counters[_C_READY] -= len(out)
+            t.counters[_C_INFLIGHT] += len(out)
+            return out
+
+        return self._write(txn_fn)
+
+    def _resolve(self, ids: Iterable[int | Message] | int | Message) -> list[tuple[int, int]]:
+        if isinstance(ids, (int, Message)):
+            ids = [ids]
+        out = []
+        for item in ids:
+            if isinstance(item, Message):
+                out.append((item.id, item.lease_token))
+            elif isinstance(item, int) and not isinstance(item, bool):
+                out.append((item, 0))
+            else:
+                raise InvalidInputError(
+                    f"expected message ids or Messages, got {type(item).__name__}"
+                )
+        return out
+
+    def ack(self, ids: Iterable[int | Message] | int | Message) -> int:
+        """Remove delivered in-flight messages; returns how many were acked.
+
+        Ids not in flight (already acked, evicted, or re-leased to another consumer
+        after their lease expired, when a :class:`Message` is passed) are ignored.
+        """
+        pairs = self._resolve(ids)
+
+        def txn_fn(t: _Txn) -> int:
+            msgs, timers = self._dbs["msgs"], self._dbs["timers"]
+            get, delete = t.txn.get, t.txn.delete
+            pack, unpack, timer_key = R.U64.pack, _ACK_VIEW.unpack_from, R.TWO_U64.pack
+            done = 0
+            freed = 0
+            per_topic: dict[bytes, list[int]] = {}
+            for seq, token in pairs:
+                skey = pack(seq)
+                record = get(skey, db=msgs)
+                if record is None or _state(record) != R.INFLIGHT:
+                    continue
+                deadline, tlen = unpack(record)
+                if token and deadline != token:
+                    continue
+                delete(timer_key(deadline, seq), db=timers)
+                delete(skey, db=msgs)
+                size = len(record)
+                topic = record[R.HEADER.size : R.HEADER.size + tlen]
+                entry = per_topic.get(topic)
+                if entry is None:
+                    per_topic[topic] = [1, size]
+                else:
+                    entry[0] += 1
+                    entry[1] += size
+                freed += size
+                done += 1
+            t.counters[_C_INFLIGHT] -= done
+            t.counters[_C_BYTES] -= freed
+            for topic, (count, nbytes) in per_topic.items():
+                t.topic_add(topic, -count, -nbytes)
+            return done
+
+        return self._write(txn_fn)
+
+    def reject(self, ids: Iterable[int | Message] | int | Message) -> int:
+        """Make in-flight messages dead letters now (the other end refused them for good)."""
+        pairs = self._resolve(ids)
+
+        def txn_fn(t: _Txn) -> int:
+            msgs = self._dbs["msgs"]
+            done = 0
+            for seq, token in pairs:
+                skey = R.U64.pack(seq)
+                record = t.txn.get(skey, db=msgs)
+                if record is None or _state(record) != R.INFLIGHT:
+                    continue
+                head = R.read_head(record)
+                if token and head.deadline_us != token:
+                    continue
+                t.txn.delete(R.timer_key(head.deadline_us, seq), db=self._dbs["timers"])
+                t.counters[_C_INFLIGHT] -= 1
+                self._to_dead(t, seq, head, record)
+                done += 1
+            return done
+
+        return self._write(txn_fn)
+
+    def nack(
+        self,
+        ids: Iterable[int | Message] | int | Message,
+        *,
+        delay: float | None = None,
+        count_attempt: bool = True,
+    ) -> int:
+        """Return in-flight messages for a later retry; returns how many were nacked.
+
+        The retry waits ``delay`` seconds, or the queue's backoff for the message's
+        attempt count (exponential, with jitter). A message that has been delivered
+        ``max_attempts`` times becomes a dead letter instead. With
+        ``count_attempt=False`` (the link was down: the message was never really
+        tried) the delivery is not counted and the message never becomes dead.
+        """
+        pairs = self._resolve(ids)
+        if delay is not None and not delay >= 0:
+            raise InvalidInputError("delay must be >= 0 seconds")
+
+        def txn_fn(t: _Txn) -> int:
+            msgs = self._dbs["msgs"]
+            now = _now_us()
+            done = 0
+            for seq, token in pairs:
+                skey = R.U64.pack(seq)
+                record = t.txn.get(skey, db=msgs)
+                if record is None or _state(record) != R.INFLIGHT:
+                    continue
+                head = R.read_head(record)
+                if token and head.deadline_us != token:
+                    continue
+                t.txn.delete(R.timer_key(head.deadline_us, seq), db=self._dbs["timers"])
+                t.counters[_C_INFLIGHT] -= 1
+                done += 1
+                if not count_attempt:
+                    head.attempts = max(head.attempts - 1, 0)
+                elif head.attempts >= self.max_attempts:
+                    self._to_dead(t, seq, head, record)
+                    continue
+                wait = self.backoff.delay(head.attempts) if delay is None else delay
+                if wait <= 0:
+                    head.state = R.READY
+                    head.deadline_us = 0
+                    t.txn.put(
+                        R.ready_key(head.topic, head.priority, seq), b"", db=self._dbs["ready"]
+                    )
+                    t.counters[_C_READY] += 1
+                else:
+                    head.state = R.DELAYED
+                    head.deadline_us = now + int(wait * 1e6)
+                    t.txn.put(R.timer_key(head.deadline_us, seq), b"", db=self._dbs["timers"])
+                    t.counters[_C_DELAYED] += 1
+                t.txn.put(skey, R.restate(record, head), db=msgs)
+            return done
+
+        return self._write(txn_fn)
+
+    # -- dead letters -----------------------------------------------------------------
+
+    def dead_letters(self, limit: int = 100) -> list[Message]:
+        """Up to ``limit`` dead letters, oldest first."""
+
+        def fn(txn: Any) -> list[tuple[int, bytes, R.Head]]:
+            out: list[tuple[int, bytes, R.Head]] = []
+            for key in txn.cursor(db=self._dbs["dead"]).iternext(keys=True, values=False):
+                if len(out) >= limit:
+                    break
+                seq = R.U64.unpack(key)[0]
+                record = txn.get(key, db=self._dbs["msgs"])
+                if record is None:
+                    continue
+                try:
+                    out.append((seq, bytes(record), R.read_head(record)))
+                except CorruptDataError:
+                    continue
+            return out
+
+        out = []
+        for row in self._read(fn):
+            try:
+                out.append(self._message(*row))
+            except CorruptDataError:
+                continue  # quarantined: its bytes do not decode
+        return out
+
+    def requeue_dead(self, ids: Iterable[int] | None = None) -> int:
+        """Make dead letters (all, or the given ids) ready again with a fresh attempt count."""
+        wanted = None if ids is None else [i for i, _ in self._resolve(list(ids))]
+
+        def txn_fn(t: _Txn) -> int:
+            dead = self._dbs["dead"]
+            seqs = (
+                [
+                    R.U64.unpack(k)[0]
+                    for k in t.txn.cursor(db=dead).iternext(keys=True, values=False)
+                ]
+                if wanted is None
+                else wanted
+            )
+            done = 0
+            for seq in seqs:
+                skey = R.U64.pack(seq)
+                record = t.txn.get(skey, db=self._dbs["msgs"])
+                if record is None or _state(record) != R.DEAD:
+                    continue
+                try:
+                    head = R.read_head(record)
+                except CorruptDataError:
+                    continue
+                t.txn.delete(skey, db=dead)
+                head.state = R.READY
+                head.attempts = 0
+                t.txn.put(skey, R.restate(record, head), db=self._dbs["msgs"])
+                t.txn.put(R.ready_key(head.topic, head.priority, seq), b"", db=self._dbs["ready"])
+                t.counters[_C_DEAD] -= 1
+                t.counters[_C_READY] += 1
+                t.topic_add(head.topic, 1, len(record))
+                done += 1
+            return done
+
+        return self._write(txn_fn)
+
+    # -- inspection --------------------------------------------------------------------
+
+    def peek(self, max_messages: int = 10, *, topic: str | None = None) -> list[Message]:
+        """The next ready messages in lease order, without leasing them."""
+
+        def fn(txn: Any) -> list[tuple[int, bytes, R.Head]]:
+            out: list[tuple[int, bytes, R.Head]] = []
+            for key in self._ready_keys(txn, topic, max_messages):
+                seq = R.U64.unpack_from(key, len(key) - 8)[0]
+                record = txn.get(R.U64.pack(seq), db=self._dbs["msgs"])
+                if record is not None:
+                    out.append((seq, bytes(record), R.read_head(record)))
+            return out
+
+        return [self._message(*row) for row in self._read(fn)]
+
+    def _counters(self, txn: Any) -> list[int]:
+        raw = txn.get(b"counters", db=self._dbs["meta"])
+        return list(_COUNTERS.unpack(raw)) if raw else [0] * 8
+
+    def stats(self) -> QueueStats:
+        """Depth per topic, bytes, oldest age, in flight, dead and evicted counts."""
+
+        def fn(txn: Any) -> QueueStats:
+            c = self._counters(txn)
+            topics = {}
+            for k, v in txn.cursor(db=self._dbs["topics"]):
+                n, b = R.TWO_U64.unpack(v)
+                topics[bytes(k).decode()] = (int(n), int(b))
+            cursor = txn.cursor(db=self._dbs["msgs"])
+            oldest = None
+            if cursor.first():
+                head = R.read_head(cursor.value())
+                oldest = max(time.time() - head.created_us / 1e6, 0.0)
+            return QueueStats(
+                depth=c[_C_READY] + c[_C_DELAYED] + c[_C_INFLIGHT],
+                ready=c[_C_READY],
+                delayed=c[_C_DELAYED],
+                in_flight=c[_C_INFLIGHT],
+                dead=c[_C_DEAD],
+                bytes=c[_C_BYTES],
+                max_bytes=self.max_bytes,
+                evicted=c[_C_EVICTED],
+                evicted_bytes=c[_C_EVBYTES],
+                oldest_age=oldest,
+                topics=topics,
+                map_size=int(self._env.info()["map_size"]),
+            )
+
+        return self._read(fn)
+
+    def __len__(self) -> int:
+        """Messages not yet acked or dead (ready, delayed and in flight)."""
+        c = self._read(self._counters)
+        return c[_C_READY] + c[_C_DELAYED] + c[_C_INFLIGHT]
+
+    # -- life cycle ---------------------------------------------------------------------
+
+    def sync(self) -> None:
+        """Flush to disk now (an fsync), whatever the durability level."""
+        with self._lock:
+            self._check_open()
+            self._env.sync(True)
+
+    def close(self) -> None:
+        """Close the environment; further calls raise :class:`~edgekit.errors.QueueError`."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._env.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    def __enter__(self) -> SyncQueue:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"{len(self)} messages"
+        return f"SyncQueue({str(self.path)!r}, durability={self.durability!r}, {state})"

@@ -1,0 +1,292 @@
+"""SyncEngine with the memory, directory and HTTP transports (a real aiohttp server)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from edgekit.errors import InvalidInputError, TransportError
+from edgekit.sync import (
+    Backoff,
+    DirectoryTransport,
+    HttpTransport,
+    MemoryTransport,
+    SyncEngine,
+    SyncQueue,
+    TokenBucket,
+)
+
+
+@pytest.fixture
+def queue(tmp_path: Path):
+    with SyncQueue(tmp_path / "q") as q:
+        yield q
+
+
+def test_sync_now_drains_into_memory_in_order(queue: SyncQueue) -> None:
+    for i in range(500):
+        queue.put(b"%d" % i, topic=f"t{i % 3}")
+    transport = MemoryTransport()
+    with SyncEngine(queue, transport, batch_size=64) as engine:
+        assert engine.sync_now(10) == 500
+        status = engine.status()
+    assert len(queue) == 0 and status.sent_messages == 500 and status.backlog == 0
+    for k in range(3):
+        got = [int(m.payload) for m in transport.delivered if m.topic == f"t{k}"]
+        assert got == sorted(got) and len(got) == len(range(k, 500, 3))
+    assert "<table" in status._repr_html_()
+
+
+def test_outage_never_dead_letters_and_resumes(tmp_path: Path) -> None:
+    with SyncQueue(tmp_path / "q", max_attempts=2) as queue:
+        queue.put_many([b"x"] * 20)
+        transport = MemoryTransport()
+        engine = SyncEngine(queue, transport, reconnect=Backoff(0.01, 0.02))
+        transport.online = False
+        with pytest.raises(TransportError, match=r"offline|messages left"):
+            engine.sync_now(0.3)
+        assert queue.stats().dead == 0 and len(queue) == 20
+        assert engine.status().last_error is not None
+        transport.online = True
+        assert engine.sync_now(5) == 20
+        engine.stop()
+
+
+def test_rejected_messages_are_dead_lettered(queue: SyncQueue) -> None:
+    queue.put(b"ok", topic="good")
+    queue.put(b"no", topic="bad")
+    transport = MemoryTransport()
+    transport.reject_topics.add("bad")
+    with SyncEngine(queue, transport) as engine:
+        engine.sync_now(5)
+    assert [m.payload for m in transport.delivered] == [b"ok"]
+    assert [m.payload for m in queue.dead_letters()] == [b"no"]
+
+
+def test_background_engine_pause_resume(queue: SyncQueue) -> None:
+    transport = MemoryTransport()
+    engine = SyncEngine(queue, transport, idle_interval=0.01)
+    engine.start()
+    try:
+        queue.put(b"a")
+        engine.sync_now(5)
+        assert [m.payload for m in transport.delivered] == [b"a"]
+        engine.pause()
+        time.sleep(0.05)
+        queue.put(b"b")
+        time.sleep(0.2)
+        assert len(transport.delivered) == 1 and engine.status().paused
+        engine.resume()
+        engine.sync_now(5)
+        assert [m.payload for m in transport.delivered] == [b"a", b"b"]
+        assert engine.status().running
+    finally:
+        engine.stop()
+    assert not engine.status().running
+
+
+async def test_sync_front_is_safe_inside_a_running_loop(queue: SyncQueue) -> None:
+    """Like a Jupyter cell: an event loop is running and the sync front is called."""
+    queue.put_many([b"j"] * 10)
+    engine = SyncEngine(queue, MemoryTransport())
+    assert engine.sync_now(5) == 10
+    engine.stop()
+
+
+async def test_async_api_drain_and_run(queue: SyncQueue) -> None:
+    transport = MemoryTransport()
+    engine = SyncEngine(queue, transport, idle_interval=0.01)
+    queue.put_many([b"x"] * 7)
+    assert await engine.drain(5) == 7
+    task = asyncio.ensure_future(engine.run())
+    queue.put(b"late")
+    for _ in range(200):
+        if len(transport.delivered) == 8:
+            break
+        await asyncio.sleep(0.01)
+    assert len(transport.delivered) == 8
+    await engine.aclose()
+    await asyncio.wait_for(task, 5)
+
+
+def test_token_bucket_limits_bandwidth(queue: SyncQueue) -> None:
+    queue.put_many([b"x" * 1000] * 30)
+    engine = SyncEngine(queue, MemoryTransport(), batch_size=5, bandwidth_limit=50_000)
+    start = time.monotonic()
+    engine.sync_now(10)
+    elapsed = time.monotonic() - start
+    engine.stop()
+    # 30 kB at 50 kB/s with a 50 kB burst goes at once; a second round must wait.
+    bucket = TokenBucket(1000, burst=1000)
+    assert bucket.delay_for(1000) == 0
+    assert bucket.delay_for(500) == pytest.approx(0.5, abs=0.05)
+    assert elapsed < 5
+    with pytest.raises(InvalidInputError):
+        TokenBucket(0)
+
+
+def test_bandwidth_limit_slows_a_large_transfer(queue: SyncQueue) -> None:
+    queue.put_many([b"x" * 1000] * 40)
+    engine = SyncEngine(queue, MemoryTransport(), batch_size=10, bandwidth_limit=100_000)
+    engine.bucket = TokenBucket(100_000, burst=10_000)
+    start = time.monotonic()
+    engine.sync_now(10)
+    engine.stop()
+    assert time.monotonic() - start >= 0.25  # 40 kB at 100 kB/s after a 10 kB burst
+
+
+def test_directory_transport_writes_atomic_files(queue: SyncQueue, tmp_path: Path) -> None:
+    out = tmp_path / "outbox"
+    queue.put_many([b"%d" % i for i in range(25)], topic="d")
+    queue.put(b"\x00\xff binary", key="k1", headers={"h": "1"})
+    with SyncEngine(queue, DirectoryTransport(out), batch_size=10) as engine:
+        engine.sync_now(10)
+    files = sorted(out.glob("*.json"))
+    assert len(files) == 3 and not list(out.glob(".*.tmp"))
+    messages = DirectoryTransport.read(out)
+    assert [m["payload"] for m in messages] == [b"%d" % i for i in range(25)] + [b"\x00\xff binary"]
+    assert messages[-1]["dedup_id"] == "k1" and messages[-1]["headers"] == {"h": "1"}
+    doc = json.loads(files[0].read_text())
+    assert doc["format"] == "edgekit.sync/1"
+
+
+def test_directory_transport_unwritable_is_a_clear_error(queue: SyncQueue, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(InvalidInputError):
+        DirectoryTransport(blocker)
+    queue.put(b"x")
+    engine = SyncEngine(queue, DirectoryTransport(blocker / "sub"), reconnect=Backoff(0.01, 0.01))
+    with pytest.raises(TransportError):
+        engine.sync_now(0.3)
+    engine.stop()
+    assert len(queue) == 1
+
+
+def test_engine_rejects_bad_arguments(queue: SyncQueue) -> None:
+    with pytest.raises(InvalidInputError):
+        SyncEngine("not a queue", MemoryTransport())  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError):
+        SyncEngine(queue, MemoryTransport(), batch_size=0)
+
+
+class _HttpSink:
+    def __init__(self) -> None:
+        self.batches: list[dict] = []  # type: ignore[type-arg]
+        self.status = 200
+        self.fail_first = 0
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        if self.fail_first > 0:
+            self.fail_first -= 1
+            return web.Response(status=503)
+        if self.status == 200:
+            self.batches.append(body)
+        return web.Response(status=self.status)
+
+
+@pytest.fixture
+async def http_sink():
+    sink = _HttpSink()
+    app = web.Application()
+    app.router.add_post("/ingest", sink.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    sink.url = f"http://127.0.0.1:{port}/ingest"  # type: ignore[attr-defined]
+    yield sink
+    await runner.cleanup()
+
+
+async def test_http_transport_acks_2xx_retries_5xx(queue: SyncQueue, http_sink: _HttpSink) -> None:
+    queue.put_many([b"%d" % i for i in range(30)], topic="h")
+    http_sink.fail_first = 2
+    engine = SyncEngine(
+        queue,
+        HttpTransport(http_sink.url),
+        batch_size=10,
+        retry=Backoff(0.01, 0.02),  # type: ignore[attr-defined]
+    )
+    assert await engine.drain(10) == 30
+    await engine.aclose()
+    payloads = [m["payload"] for b in http_sink.batches for m in b["messages"]]
+    assert len(payloads) == 30
+    assert queue.stats().dead == 0
+
+
+async def test_http_transport_dead_letters_4xx(queue: SyncQueue, http_sink: _HttpSink) -> None:
+    http_sink.status = 422
+    queue.put(b"refused")
+    engine = SyncEngine(queue, HttpTransport(http_sink.url))  # type: ignore[attr-defined]
+    await engine.drain(5)
+    await engine.aclose()
+    assert [m.payload for m in queue.dead_letters()] == [b"refused"]
+
+
+async def test_http_unreachable_keeps_messages(queue: SyncQueue) -> None:
+    from tests.sync.conftest import free_port
+
+    queue.put(b"kept")
+    engine = SyncEngine(
+        queue,
+        HttpTransport(f"http://127.0.0.1:{free_port()}/x", timeout=1),
+        reconnect=Backoff(0.01, 0.02),
+    )
+    with pytest.raises(TransportError, match="last error"):
+        await engine.drain(0.5)
+    await engine.aclose()
+    assert len(queue) == 1 and queue.stats().dead == 0
+    with pytest.raises(InvalidInputError):
+        HttpTransport("ftp://x")
+
+
+def test_outbox_example_runs(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, str(root / "examples" / "sync_outbox.py"), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "sent 101 messages" in result.stdout
+    assert len(DirectoryTransport.read(tmp_path / "out")) == 101
+
+
+def test_make_transport_by_name(queue: SyncQueue, tmp_path: Path) -> None:
+    from edgekit.sync import MqttTransport, NatsTransport, make_transport
+
+    auto = make_transport("auto", queue=queue)
+    assert isinstance(auto, DirectoryTransport) and str(auto.path) == f"{queue.path}.outbox"
+    assert isinstance(make_transport("memory"), MemoryTransport)
+    assert isinstance(make_transport("nats://127.0.0.1:4222"), NatsTransport)
+    assert isinstance(make_transport("mqtt://127.0.0.1:1883"), MqttTransport)
+    assert isinstance(make_transport("https://example.invalid/x"), HttpTransport)
+    assert make_transport(f"dir:{tmp_path}").path == tmp_path  # type: ignore[attr-defined]
+    same = MemoryTransport()
+    assert make_transport(same) is same
+    for bad in ("ftp://x", "auto-ish", 42):
+        with pytest.raises(InvalidInputError):
+            make_transport(bad, queue=queue)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError):
+        make_transport("auto")
+
+
+def test_default_engine_writes_next_to_the_queue(queue: SyncQueue) -> None:
+    queue.put(b"x")
+    with SyncEngine(queue) as engine:
+        assert engine.sync_now(5) == 1
+    assert len(DirectoryTransport.read(f"{queue.path}.outbox")) == 1

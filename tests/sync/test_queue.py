@@ -1,0 +1,540 @@
+"""SyncQueue behaviours: order, leases, retries, dead letters, bounds, encryption, processes."""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from edgekit.errors import (
+    CorruptDataError,
+    EdgekitError,
+    InvalidInputError,
+    QueueError,
+    QueueFullError,
+)
+from edgekit.sync import Backoff, Message, SyncQueue
+
+
+@pytest.fixture
+def queue(tmp_path: Path):
+    with SyncQueue(tmp_path / "q") as q:
+        yield q
+
+
+def test_put_returns_increasing_ids_and_len(queue: SyncQueue) -> None:
+    ids = [queue.put(b"a"), queue.put(b"b"), queue.put(b"c")]
+    assert ids == sorted(ids) and len(set(ids)) == 3
+    assert len(queue) == 3
+
+
+def test_fifo_within_topic_and_priority_higher_priority_first(queue: SyncQueue) -> None:
+    queue.put(b"low1", priority=0)
+    queue.put(b"high1", priority=5)
+    queue.put(b"low2", priority=0)
+    queue.put(b"high2", priority=5)
+    queue.put(b"neg", priority=-3)
+    got = [m.payload for m in queue.lease(10)]
+    assert got == [b"high1", b"high2", b"low1", b"low2", b"neg"]
+
+
+def test_lease_by_topic_and_merge_across_topics(queue: SyncQueue) -> None:
+    for i in range(4):
+        queue.put(b"a%d" % i, topic="a")
+        queue.put(b"b%d" % i, topic="b")
+    assert [m.payload for m in queue.lease(2, topic="b")] == [b"b0", b"b1"]
+    rest = [m.payload for m in queue.lease(10)]
+    assert rest == [b"a0", b"b2", b"a1", b"b3", b"a2", b"a3"] or sorted(rest) == sorted(
+        [b"a0", b"a1", b"a2", b"a3", b"b2", b"b3"]
+    )
+    # FIFO per topic whatever the merge.
+    assert [p for p in rest if p.startswith(b"a")] == [b"a0", b"a1", b"a2", b"a3"]
+
+
+def test_lease_ack_removes_and_stats_follow(queue: SyncQueue) -> None:
+    for _ in range(5):
+        queue.put(b"x" * 10, topic="t")
+    batch = queue.lease(3)
+    stats = queue.stats()
+    assert (stats.ready, stats.in_flight, stats.depth) == (2, 3, 5)
+    assert queue.ack(batch) == 3
+    assert queue.ack(batch) == 0  # already acked
+    stats = queue.stats()
+    assert (stats.ready, stats.in_flight, stats.depth) == (2, 0, 2)
+    assert stats.topics == {"t": (2, stats.bytes)}
+    assert stats.oldest_age is not None and stats.oldest_age >= 0
+    assert "<table" in stats._repr_html_() and "in flight" in stats._repr_html_()
+
+
+def test_leased_message_is_not_leased_again(queue: SyncQueue) -> None:
+    queue.put(b"one")
+    assert len(queue.lease(5)) == 1
+    assert queue.lease(5) == []
+
+
+def test_visibility_timeout_redelivers_with_attempt_increased(queue: SyncQueue) -> None:
+    queue.put(b"p")
+    first = queue.lease(1, visibility_timeout=0.05)
+    assert first[0].attempt == 1
+    assert queue.lease(1) == []
+    time.sleep(0.08)
+    again = queue.lease(1)
+    assert again[0].id == first[0].id and again[0].attempt == 2
+    # The old lease's ack is stale and ignored; the new one acks.
+    assert queue.ack(first) == 0
+    assert queue.ack(again) == 1
+
+
+def test_nack_backoff_and_dead_letter(tmp_path: Path) -> None:
+    with SyncQueue(tmp_path / "q", max_attempts=3, backoff=Backoff(0.05, 0.05, jitter=0)) as q:
+        q.put(b"bad")
+        m = q.lease(1)
+        assert q.nack(m) == 1
+        assert q.lease(1) == []  # waiting for its retry
+        assert q.stats().delayed == 1
+        time.sleep(0.07)
+        m = q.lease(1)
+        assert m[0].attempt == 2
+        q.nack(m, delay=0)
+        m = q.lease(1)
+        assert m[0].attempt == 3
+        q.nack(m)
+        assert q.lease(1) == [] and len(q) == 0
+        dead = q.dead_letters()
+        assert [d.payload for d in dead] == [b"bad"] and q.stats().dead == 1
+        assert q.requeue_dead() == 1
+        again = q.lease(1)
+        assert again[0].payload == b"bad" and again[0].attempt == 1
+
+
+def test_expired_leases_dead_letter_after_max_attempts(tmp_path: Path) -> None:
+    with SyncQueue(tmp_path / "q", max_attempts=2) as q:
+        q.put(b"x")
+        q.lease(1, visibility_timeout=0.01)
+        time.sleep(0.02)
+        q.lease(1, visibility_timeout=0.01)
+        time.sleep(0.02)
+        assert q.lease(1) == []
+        assert q.stats().dead == 1
+
+
+def test_nack_without_counting_never_dead_letters(tmp_path: Path) -> None:
+    with SyncQueue(tmp_path / "q", max_attempts=1) as q:
+        q.put(b"x")
+        for _ in range(5):
+            m = q.lease(1)
+            assert m and m[0].attempt == 1
+            q.nack(m, delay=0, count_attempt=False)
+        assert q.stats().dead == 0
+
+
+def test_reject_dead_letters_now(queue: SyncQueue) -> None:
+    queue.put(b"x")
+    assert queue.reject(queue.lease(1)) == 1
+    assert queue.stats().dead == 1 and len(queue) == 0
+
+
+def test_backoff_grows_with_jitter() -> None:
+    b = Backoff(1.0, 10.0, 2.0, jitter=0.5)
+    assert [b.ceiling(i) for i in (1, 2, 3, 4, 5)] == [1, 2, 4, 8, 10]
+    delays = [b.delay(3) for _ in range(200)]
+    assert all(2.0 <= d <= 4.0 for d in delays) and len(set(delays)) > 100
+    with pytest.raises(InvalidInputError):
+        Backoff(5.0, 1.0)
+
+
+def test_idempotency_key_dedups_within_window(tmp_path: Path) -> None:
+    with SyncQueue(tmp_path / "q", dedup_window=0.1) as q:
+        a = q.put(b"1", key="k")
+        assert q.put(b"2", key="k") == a
+        assert len(q) == 1
+        assert q.lease(1)[0].dedup_id == "k"
+        time.sleep(0.12)
+        b = q.put(b"3", key="k")
+        assert b != a and len(q) == 2
+        ids = q.put_many([b"x", b"y", b"z"], keys=["u", "u", None])
+        assert ids[0] == ids[1] != ids[2]
+
+
+def test_dedup_id_is_unique_per_queue(tmp_path: Path) -> None:
+    with SyncQueue(tmp_path / "a") as a, SyncQueue(tmp_path / "b") as b:
+        a.put(b"x")
+        b.put(b"x")
+        assert a.lease(1)[0].dedup_id != b.lease(1)[0].dedup_id
+
+
+def test_put_many_is_one_transaction_and_ordered(queue: SyncQueue) -> None:
+    ids = queue.put_many([b"%d" % i for i in range(1000)], topic="bulk", priority=2)
+    assert ids == list(range(ids[0], ids[0] + 1000))
+    got = queue.lease(1000)
+    assert [m.payload for m in got] == [b"%d" % i for i in range(1000)]
+    assert all(m.topic == "bulk" and m.priority == 2 for m in got)
+
+
+def test_headers_and_key_round_trip(queue: SyncQueue) -> None:
+    queue.put(b"p", headers={"a": "1", "b": "ü"}, key="key-1", topic="t.x")
+    m = queue.lease(1)[0]
+    assert m.headers == {"a": "1", "b": "ü"} and m.key == "key-1" and m.topic == "t.x"
+
+
+def test_lz4_compression_above_threshold(tmp_path: Path) -> None:
+    big = b"abcd" * 10_000
+    with SyncQueue(tmp_path / "c", compress_threshold=100) as c:
+        c.put(big)
+        c.put(b"tiny")
+        stored = c.stats().bytes
+        assert stored < len(big) // 10
+        assert [m.payload for m in c.lease(2)] == [big, b"tiny"]
+    with SyncQueue(tmp_path / "n", compression=None) as n:
+        n.put(big)
+        assert n.stats().bytes > len(big)
+
+
+def test_encryption_at_rest_and_wrong_key(tmp_path: Path) -> None:
+    key = os.urandom(32)
+    secret = b"the secret reading 42" * 3
+    with SyncQueue(tmp_path / "e", encryption_key=key) as q:
+        q.put(secret, headers={"h": "v"})
+    assert secret not in (tmp_path / "e" / "data.mdb").read_bytes()
+    with pytest.raises(InvalidInputError, match="wrong encryption_key"):
+        SyncQueue(tmp_path / "e", encryption_key=os.urandom(32))
+    with pytest.raises(InvalidInputError, match="encrypted"):
+        SyncQueue(tmp_path / "e")
+    with SyncQueue(tmp_path / "e", encryption_key=key) as q:
+        m = q.lease(1)[0]
+        assert m.payload == secret and m.headers == {"h": "v"}
+    with pytest.raises(InvalidInputError):
+        SyncQueue(tmp_path / "f", encryption_key=b"short")
+
+
+def test_reject_eviction_raises_and_keeps_accepted(tmp_path: Path) -> None:
+    with SyncQueue(tmp_path / "q", max_bytes=2000) as q:
+        accepted = []
+
+        def fill() -> None:
+            for i in range(1000):
+                accepted.append(q.put(b"%04d" % i + b"x" * 60))
+
+        with pytest.raises(QueueFullError):
+            fill()
+        assert len(q) == len(accepted) > 0
+        assert [m.id for m in q.lease(1000)] == accepted
+        with pytest.raises(QueueFullError):
+            q.put_many([b"y" * 60] * 100)
+
+
+def test_drop_oldest_evicts_and_counts(tmp_path: Path) -> None:
+    with SyncQueue(tmp_path / "q", max_bytes=3000, eviction="drop_oldest") as q:
+        ids = [q.put(b"%04d" % i + b"x" * 60) for i in range(200)]
+        stats = q.stats()
+        assert stats.bytes <= 3000 and stats.evicted > 0
+        assert stats.evicted + stats.depth == 200
+        left = [m.id for m in q.lease(1000)]
+        assert left == ids[-len(left) :]
+
+
+def test_drop_lowest_priority_evicts_low_first(tmp_path: Path) -> None:
+    with SyncQueue(tmp_path / "q", max_bytes=2000, eviction="drop_lowest_priority") as q:
+        for _ in range(10):
+            q.put(b"h" * 60, priority=9, topic="a")
+        for i in range(200):
+            q.put(b"l%03d" % i + b"x" * 60, priority=0, topic="b")
+        stats = q.stats()
+        assert stats.evicted > 0 and stats.bytes <= 2000
+        got = q.lease(1000)
+        assert sum(m.priority == 9 for m in got) == 10
+
+
+def test_in_flight_messages_are_not_evicted(tmp_path: Path) -> None:
+    with SyncQueue(tmp_path / "q", max_bytes=1000, eviction="drop_oldest") as q:
+        while True:
+            try:
+                q.put(b"x" * 50)
+            except QueueFullError:
+                break
+            if q.stats().evicted:
+                break
+        q.lease(1000)
+        with pytest.raises(QueueFullError):
+            q.put(b"y" * 50)
+
+
+def test_map_grows_instead_of_raising_lmdb_errors(tmp_path: Path) -> None:
+    with SyncQueue(tmp_path / "q", map_size=1 << 20, compression=None) as q:
+        for _ in range(40):
+            q.put(os.urandom(100_000))
+        assert q.stats().map_size > 1 << 20
+        assert len(q) == 40
+
+
+def test_bad_input_raises_clear_errors(queue: SyncQueue, tmp_path: Path) -> None:
+    for bad in ("text", 42, None, [1, 2], {"a": 1}):
+        with pytest.raises(InvalidInputError, match="bytes"):
+            queue.put(bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError):
+        queue.put_many([b"ok", "no"])  # type: ignore[list-item]
+    with pytest.raises(InvalidInputError):
+        queue.put(b"x", topic="")
+    with pytest.raises(InvalidInputError):
+        queue.put(b"x", topic="a\x00b")
+    with pytest.raises(InvalidInputError):
+        queue.put(b"x", priority=1 << 20)
+    with pytest.raises(InvalidInputError):
+        queue.put(b"x", headers={"a": 1})  # type: ignore[dict-item]
+    with pytest.raises(InvalidInputError):
+        queue.lease(0)
+    with pytest.raises(InvalidInputError):
+        queue.ack(["x"])  # type: ignore[list-item]
+    assert len(queue) == 0
+    with (
+        SyncQueue(tmp_path / "small", max_message_bytes=100) as small,
+        pytest.raises(InvalidInputError, match="max_message_bytes"),
+    ):
+        small.put(b"x" * 101)
+    with pytest.raises(InvalidInputError):
+        SyncQueue(tmp_path / "z", eviction="random")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError):
+        SyncQueue(tmp_path / "z", durability="disk")  # type: ignore[arg-type]
+
+
+def test_tiny_max_bytes_rejects_oversize(tmp_path: Path) -> None:
+    with SyncQueue(tmp_path / "q", max_bytes=64) as q:
+        with pytest.raises(EdgekitError):
+            q.put(b"x" * 100)
+        assert len(q) == 0
+
+
+def test_corrupted_environment_is_a_clear_error(tmp_path: Path) -> None:
+    as_file = tmp_path / "file"
+    as_file.write_bytes(b"not a queue")
+    with pytest.raises(CorruptDataError):
+        SyncQueue(as_file)
+    garbage = tmp_path / "garbage"
+    garbage.mkdir()
+    (garbage / "data.mdb").write_bytes(os.urandom(64 * 1024))
+    with pytest.raises(CorruptDataError):
+        SyncQueue(garbage)
+
+
+def test_closed_queue_raises(tmp_path: Path) -> None:
+    q = SyncQueue(tmp_path / "q")
+    q.close()
+    q.close()
+    assert q.closed
+    with pytest.raises(QueueError):
+        q.put(b"x")
+    assert "closed" in repr(q)
+
+
+def test_reopen_keeps_messages_and_leases(tmp_path: Path) -> None:
+    with SyncQueue(tmp_path / "q") as q:
+        q.put_many([b"a", b"b", b"c"])
+        leased = q.lease(1)
+        qid = q.queue_id
+    with SyncQueue(tmp_path / "q") as q:
+        assert q.queue_id == qid
+        assert len(q) == 3 and q.stats().in_flight == 1
+        assert q.ack(leased) == 1
+        assert [m.payload for m in q.lease(5)] == [b"b", b"c"]
+
+
+def test_peek_does_not_lease(queue: SyncQueue) -> None:
+    queue.put(b"a")
+    queue.put(b"b", priority=1)
+    assert [m.payload for m in queue.peek(5)] == [b"b", b"a"]
+    assert len(queue.lease(5)) == 2
+
+
+def test_lease_max_bytes(queue: SyncQueue) -> None:
+    queue.put_many([b"x" * 100] * 10)
+    assert len(queue.lease(10, max_bytes=350)) == 3
+    assert len(queue.lease(10, max_bytes=1)) == 1
+
+
+def test_power_durability_group_commit_from_threads(tmp_path: Path) -> None:
+    with SyncQueue(tmp_path / "q", durability="power") as q:
+        out: list[int] = []
+        lock = threading.Lock()
+
+        def work(n: int) -> None:
+            for i in range(20):
+                got = q.put(b"%d-%d" % (n, i), topic=f"t{n}")
+                with lock:
+                    out.append(got)
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(set(out)) == 120 and len(q) == 120
+        for n in range(6):
+            assert [m.payload for m in q.lease(100, topic=f"t{n}")] == [
+                b"%d-%d" % (n, i) for i in range(20)
+            ]
+
+
+def _producer(path: str, n: int, tag: int) -> None:
+    with SyncQueue(path) as q:
+        for i in range(n):
+            q.put(b"%d:%d" % (tag, i), topic=f"p{tag}")
+
+
+def _consumer(path: str, out: mp.Queue, stop_after: float) -> None:  # type: ignore[type-arg]
+    got = []
+    with SyncQueue(path) as q:
+        end = time.monotonic() + stop_after
+        while time.monotonic() < end:
+            batch = q.lease(50, visibility_timeout=60)
+            if not batch:
+                time.sleep(0.005)
+                continue
+            got.extend(m.payload for m in batch)
+            q.ack(batch)
+    out.put(got)
+
+
+def test_multi_process_producers_and_consumers_no_loss_no_double_lease(tmp_path: Path) -> None:
+    path = str(tmp_path / "q")
+    SyncQueue(path).close()
+    ctx = mp.get_context("spawn")
+    results: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
+    producers = [ctx.Process(target=_producer, args=(path, 300, k)) for k in range(3)]
+    consumers = [ctx.Process(target=_consumer, args=(path, results, 8.0)) for _ in range(2)]
+    for p in producers + consumers:
+        p.start()
+    for p in producers:
+        p.join(60)
+    got = [results.get(timeout=60) for _ in consumers]
+    for p in consumers:
+        p.join(30)
+    all_got = got[0] + got[1]
+    with SyncQueue(path) as q:
+        rest = [m.payload for m in q.lease(10_000)]
+    everything = all_got + rest
+    assert len(everything) == len(set(everything)) == 900
+    for consumer in got:  # FIFO per topic within each consumer's view
+        for k in range(3):
+            seq = [int(p.split(b":")[1]) for p in consumer if p.startswith(b"%d:" % k)]
+            assert seq == sorted(seq)
+
+
+def test_message_lease_deadline(queue: SyncQueue) -> None:
+    queue.put(b"x")
+    m = queue.lease(1, visibility_timeout=10)[0]
+    assert isinstance(m, Message)
+    assert 9 < m.lease_deadline - time.time() <= 10.5
+
+
+def _big_producer(path: str, tag: int) -> None:
+    with SyncQueue(path, map_size=1 << 20, compression=None) as q:
+        for _ in range(40):
+            q.put(os.urandom(50_000), topic=f"p{tag}")
+
+
+def test_map_grows_while_several_processes_write(tmp_path: Path) -> None:
+    path = str(tmp_path / "q")
+    SyncQueue(path, map_size=1 << 20).close()
+    ctx = mp.get_context("spawn")
+    producers = [ctx.Process(target=_big_producer, args=(path, k)) for k in range(3)]
+    for p in producers:
+        p.start()
+    got = 0
+    with SyncQueue(path, map_size=1 << 20) as q:
+        deadline = time.monotonic() + 60
+        while got < 120 and time.monotonic() < deadline:
+            batch = q.lease(10)
+            q.ack(batch)
+            got += len(batch)
+            if not batch:
+                time.sleep(0.01)
+        for p in producers:
+            p.join(30)
+        assert [p.exitcode for p in producers] == [0, 0, 0]
+        assert got == 120 and q.stats().map_size > 1 << 20
+
+
+def test_corrupted_record_is_quarantined_not_blocking(tmp_path: Path) -> None:
+    import lmdb
+
+    with SyncQueue(tmp_path / "q") as q:
+        ids = q.put_many([b"a", b"b", b"c"])
+    env = lmdb.open(str(tmp_path / "q"), max_dbs=16, writemap=True)
+    msgs = env.open_db(b"msgs")
+    with env.begin(write=True) as txn:
+        txn.put(ids[1].to_bytes(8, "big"), b"\x01\x00garbage", db=msgs)
+    env.close()
+    with SyncQueue(tmp_path / "q") as q:
+        got = q.lease(10)
+        assert [m.payload for m in got] == [b"a", b"c"]
+        assert q.stats().dead == 1 and q.dead_letters() == []
+        q.ack(got)
+        assert len(q) == 0
+
+
+def test_record_decoder_fuzz() -> None:
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from edgekit.errors import CorruptDataError as Corrupt
+    from edgekit.sync import _record as R
+
+    @given(st.binary(max_size=200), st.integers(0, 3))
+    def check(data: bytes, flags: int) -> None:
+        try:
+            head = R.read_head(data)
+        except Corrupt:
+            return
+        with contextlib.suppress(Corrupt):
+            R.decode_body(data, head, 1, None, b"q")
+
+    check()
+    record = R.encode_record(
+        seq=1,
+        payload=b"x" * 1000,
+        topic=b"t",
+        key=b"",
+        headers={"a": "b"},
+        priority=0,
+        created_us=0,
+        compress_threshold=10,
+        cipher=None,
+        queue_id=b"q",
+    )
+    head = R.read_head(record)
+    assert R.decode_body(record, head, 1, None, b"q") == (b"x" * 1000, {"a": "b"})
+    for cut in range(0, len(record), 7):
+        with contextlib.suppress(Corrupt):
+            h = R.read_head(record[:cut])
+            R.decode_body(record[:cut], h, 1, None, b"q")
+
+
+def test_group_commit_fails_only_the_puts_that_do_not_fit(tmp_path: Path) -> None:
+    with SyncQueue(tmp_path / "q", durability="power", max_bytes=3000) as q:
+        ok: list[int] = []
+        full: list[Exception] = []
+        lock = threading.Lock()
+
+        def work() -> None:
+            for _ in range(10):
+                try:
+                    got = q.put(b"z" * 60)
+                except QueueFullError as exc:
+                    with lock:
+                        full.append(exc)
+                else:
+                    with lock:
+                        ok.append(got)
+
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert ok and full and len(ok) + len(full) == 40
+        assert sorted(m.id for m in q.lease(100)) == sorted(ok)
