@@ -114,6 +114,9 @@ def _add_demo_command(cli: Any) -> None:
     )
     @click.option("--scan-timeout", default=3.0, show_default=True, help="Seconds to scan.")
     @click.option(
+        "--lan", is_flag=True, help="Advertise and scan mDNS on every interface, not just 127.0.0.1."
+    )
+    @click.option(
         "--sync-timeout", default=30.0, show_default=True, help="Seconds to wait for the upload."
     )
     @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -122,6 +125,7 @@ def _add_demo_command(cli: Any) -> None:
         mqtt_url: str | None,
         data_dir: str | None,
         scan_timeout: float,
+        lan: bool,
         sync_timeout: float,
         as_json: bool,
     ) -> int:
@@ -166,6 +170,7 @@ def _add_demo_command(cli: Any) -> None:
                 data_dir=data_dir,
                 transport=transport,
                 scan_timeout=scan_timeout,
+                lan=lan,
                 sync_timeout=sync_timeout,
                 on_step=on_step,
                 on_result=on_result,

@@ -2,10 +2,12 @@
 
 The demo does real work in every layer and reports what happened:
 
-1. ``scan``: advertises its own ``_edgekit._tcp`` service over mDNS, then scans
-   mDNS, BLE and WiFi; protocols that cannot run here are reported, not raised.
-2. ``audio``: speech from ``espeak-ng`` (or the WAV shipped in the package when
-   espeak-ng is missing) through wake-word detection and voice activity detection.
+1. ``scan``: advertises its own ``_edgekit._tcp`` service over mDNS (on 127.0.0.1,
+   or every interface with ``lan=True``), then scans mDNS, BLE and WiFi; protocols
+   that cannot run here are reported, not raised.
+2. ``audio``: "Okay Nabu, ..." spoken by ``espeak-ng`` (or the WAV shipped in the
+   package when espeak-ng is missing) through wake-word detection (the
+   ``okay_nabu`` microWakeWord model) and voice activity detection (Silero VAD).
 3. ``sensor``: a day of a 1 Hz temperature series, compressed by :mod:`edgekit.codec`.
 4. ``queue``: every result put on an LMDB :class:`~edgekit.sync.SyncQueue` in a
    per-user data directory (sensor frames through a :class:`SensorUplink`).
@@ -35,10 +37,12 @@ import numpy as np
 
 from edgekit.errors import EdgekitError, InvalidInputError
 
-__all__ = ["DEMO_PHRASE", "DemoReport", "StepResult", "default_data_dir", "run_demo"]
+__all__ = ["DEMO_PHRASE", "WAKE_WORD", "DemoReport", "StepResult", "default_data_dir", "run_demo"]
 
 #: What the demo says: the wake word, then a request.
-DEMO_PHRASE = "Hey Jarvis. What is the temperature in the greenhouse today?"
+DEMO_PHRASE = "Okay Nabu. What is the temperature in the greenhouse today?"
+#: The microWakeWord model that listens for it.
+WAKE_WORD = "okay_nabu"
 SAMPLE_RATE = 16000
 DEMO_WAV = "demo_speech.wav"
 SERVICE_TYPE = "_edgekit._tcp"
@@ -145,31 +149,23 @@ def sensor_series(seconds: int = 86400, *, seed: int = 7) -> tuple[np.ndarray, n
     return timestamps, np.round(values, 2)
 
 
-def _local_ip() -> str:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        try:
-            sock.connect(("192.0.2.1", 9))  # TEST-NET-1: no packet is sent
-            return str(sock.getsockname()[0])
-        except OSError:
-            return "127.0.0.1"
+def step_scan(timeout: float, *, lan: bool = False) -> StepResult:
+    """Advertise ``_edgekit._tcp`` and scan mDNS, BLE and WiFi for ``timeout`` seconds.
 
-
-def step_scan(timeout: float) -> StepResult:
-    """Advertise ``_edgekit._tcp`` and scan mDNS, BLE and WiFi for ``timeout`` seconds."""
+    mDNS runs on 127.0.0.1 unless ``lan`` is true, when it runs on every interface.
+    """
     from edgekit.scan import MdnsAdvertiser, MdnsScanner, scan
 
     start = time.perf_counter()
-    host = socket.gethostname()
-    name = f"edgekit demo on {host}"
-    address = _local_ip()
-    interfaces: list[str] | str = ["127.0.0.1"] if address == "127.0.0.1" else "all"
+    name = f"edgekit demo on {socket.gethostname()}"
+    interfaces: list[str] | str = "all" if lan else ["127.0.0.1"]
     details: dict[str, Any] = {"interfaces": interfaces, "advertised": name}
     with MdnsAdvertiser(
         name,
         SERVICE_TYPE,
         port=8080,
         txt={"version": "1", "role": "gateway"},
-        addresses=[address],
+        addresses=None if lan else ["127.0.0.1"],
         interfaces=interfaces,
     ):
         inventory = scan(timeout=timeout, mdns=MdnsScanner(interfaces=interfaces))
@@ -197,7 +193,7 @@ def step_audio() -> StepResult:
 
     start = time.perf_counter()
     audio, source = demo_speech()
-    detector = WakeWordDetector("hey_jarvis")
+    detector = WakeWordDetector(WAKE_WORD)
     detections = []
     block = SAMPLE_RATE // 100  # 10 ms blocks, as from a microphone
     for offset in range(0, len(audio), block):
@@ -298,6 +294,7 @@ def run_demo(
     data_dir: str | os.PathLike[str] | None = None,
     transport: str = "auto",
     scan_timeout: float = 3.0,
+    lan: bool = False,
     sync_timeout: float = 30.0,
     on_step: Callable[[str], None] | None = None,
     on_result: Callable[[StepResult], None] | None = None,
@@ -309,6 +306,7 @@ def run_demo(
         transport: ``"auto"`` (a directory next to the queue), or a ``nats://`` or
             ``mqtt://`` URL as for :class:`~edgekit.sync.SyncEngine`.
         scan_timeout: Seconds to scan.
+        lan: Advertise and scan mDNS on every interface (default: 127.0.0.1 only).
         sync_timeout: Seconds to wait for the queue to drain.
         on_step: Called with a step's name before it starts (progress).
         on_result: Called with each step's result as soon as it is done.
@@ -334,7 +332,7 @@ def run_demo(
             on_result(result)
 
     with SyncQueue(directory / "queue") as queue:
-        run("scan", lambda: step_scan(scan_timeout))
+        run("scan", lambda: step_scan(scan_timeout, lan=lan))
         run("audio", step_audio)
         run("sensor", lambda: step_sensor(queue))
         run("queue", lambda: step_queue(queue, list(report.steps)))
