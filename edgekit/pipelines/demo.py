@@ -136,13 +136,13 @@ def demo_speech() -> tuple[np.ndarray, str]:
 def sensor_series(seconds: int = 86400, *, seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
     """A day of greenhouse temperature at 1 Hz, as a sensor reports it.
 
-    Timestamps are nanoseconds from a real clock that jitters by a few ms; values
+    Timestamps are Unix milliseconds from a clock that jitters by a few ms; values
     are a daily cycle plus a slow random walk, quantized to the sensor's 0.01 degC.
     """
     rng = np.random.default_rng(seed)
-    start = 1_763_800_000 * 1_000_000_000
-    jitter = rng.normal(0, 2e6, seconds).astype(np.int64)
-    timestamps = start + np.arange(seconds, dtype=np.int64) * 1_000_000_000 + jitter
+    start = 1_763_800_000_000
+    jitter = np.round(rng.normal(0, 2.0, seconds)).astype(np.int64)
+    timestamps = start + np.arange(seconds, dtype=np.int64) * 1000 + jitter
     hours = np.arange(seconds) / 3600.0
     walk = np.cumsum(rng.normal(0, 0.002, seconds))
     values = 21.0 + 6.0 * np.sin((hours - 9.0) / 24.0 * 2 * np.pi) + walk
