@@ -97,7 +97,15 @@ def bench(session: nox.Session) -> None:
     install_system_packages(session)
     install_test_deps(session)
     session.run("pytest", "-m", "slow", success_codes=[0, 5])
-    session.run("python", "-m", "benchmarks", *session.posargs, env=BENCH_ENV)
+    session.run("python", "-m", "benchmarks", "--docs", *session.posargs, env=BENCH_ENV)
+
+
+@nox.session
+def bench_quick(session: nox.Session) -> None:
+    """Every benchmark in --quick mode (CI): fewer repeats, same cases and peers."""
+    install_system_packages(session)
+    install_test_deps(session)
+    session.run("python", "-m", "benchmarks", "--quick", *session.posargs, env=BENCH_ENV)
 
 
 @nox.session

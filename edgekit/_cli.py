@@ -67,12 +67,11 @@ def _make_cli() -> Any:
         """edgekit: scanners, inference, streaming DSP, sensor codecs and a sync queue for the edge."""
 
     @cli.command()
-    def demo() -> None:
-        """Show what the installed layers can do."""
+    def info() -> None:
+        """Show the installed layers, their public API and optional backends."""
         from rich.console import Console
         from rich.table import Table
 
-        console = Console()
         table = Table(title=f"edgekit {__version__}: installed layers")
         table.add_column("layer", style="bold")
         table.add_column("what it does")
@@ -85,21 +84,155 @@ def _make_cli() -> Any:
                 else f"{name} [red]missing[/] (edgekit[{row['extras'][name]}])"
                 for name, ok in row["backends"].items()
             )
-            names = ", ".join(row["names"]) or "[dim](not yet implemented)[/]"
-            table.add_row(row["layer"], row["summary"], names, backends or "-")
-        console.print(table)
-        if not any(row["names"] for row in layer_report()):
-            console.print(
-                "No layer is implemented yet, so there is nothing to run. "
-                "The end-to-end demo arrives with edgekit.pipelines."
-            )
+            table.add_row(row["layer"], row["summary"], ", ".join(row["names"]), backends or "-")
+        Console().print(table)
 
+    _add_demo_command(cli)
+    _add_bench_command(cli)
     _add_scan_commands(cli)
     _add_infer_commands(cli)
     _add_dsp_commands(cli)
     _add_codec_commands(cli)
     _add_sync_commands(cli)
     return cli
+
+
+# --- demo and bench ------------------------------------------------------------
+
+
+def _add_demo_command(cli: Any) -> None:
+    """``edgekit demo``: a complete edge application on this machine."""
+    import click
+
+    @cli.command()
+    @click.option("--nats", "nats_url", metavar="URL", help="Sync to NATS JetStream at URL.")
+    @click.option("--mqtt", "mqtt_url", metavar="URL", help="Sync to the MQTT broker at URL.")
+    @click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False),
+        help="Where the queue lives (default: ~/.local/share/edgekit/demo).",
+    )
+    @click.option("--scan-timeout", default=3.0, show_default=True, help="Seconds to scan.")
+    @click.option(
+        "--lan", is_flag=True, help="Advertise and scan mDNS on every interface, not just 127.0.0.1."
+    )
+    @click.option(
+        "--sync-timeout", default=30.0, show_default=True, help="Seconds to wait for the upload."
+    )
+    @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+    def demo(
+        nats_url: str | None,
+        mqtt_url: str | None,
+        data_dir: str | None,
+        scan_timeout: float,
+        lan: bool,
+        sync_timeout: float,
+        as_json: bool,
+    ) -> int:
+        """Scan, detect a wake word and speech, compress a sensor series, queue and sync it all."""
+        import json
+
+        from rich.console import Console
+        from rich.table import Table
+
+        from edgekit.pipelines.demo import StepResult, run_demo
+
+        if nats_url and mqtt_url:
+            raise click.UsageError("give --nats or --mqtt, not both")
+        transport = nats_url or mqtt_url or "auto"
+        console = Console(stderr=as_json)
+        labels = {
+            "scan": "advertising _edgekit._tcp and scanning mDNS, BLE and WiFi",
+            "audio": "wake word and voice activity on speech",
+            "sensor": "compressing a day of 1 Hz sensor readings",
+            "queue": "putting every result on the LMDB queue",
+            "sync": f"draining the queue to {transport if transport != 'auto' else 'a directory'}",
+        }
+        status = console.status("starting")
+
+        def on_step(name: str) -> None:
+            status.update(f"[bold]{name}[/]: {labels.get(name, name)}...")
+
+        def on_result(result: StepResult) -> None:
+            mark = "[green]ok[/]" if result.ok else "[red]FAILED[/]"
+            console.print(
+                f"{mark} [bold]{result.name:<7}[/] {result.summary} [dim]({result.seconds:.1f} s)[/]"
+            )
+            if result.name == "scan" and "inventory" in result.details:
+                inventory = result.details["inventory"]
+                if len(inventory):
+                    console.print(inventory.table(title="devices around"))
+                for protocol, reason in result.details.get("unavailable", {}).items():
+                    console.print(f"   [yellow]{protocol} unavailable[/]: {reason}")
+
+        with status:
+            report = run_demo(
+                data_dir=data_dir,
+                transport=transport,
+                scan_timeout=scan_timeout,
+                lan=lan,
+                sync_timeout=sync_timeout,
+                on_step=on_step,
+                on_result=on_result,
+            )
+        table = Table(title=f"edgekit demo: {report.seconds:.1f} s, data in {report.data_dir}")
+        table.add_column("step", style="bold")
+        table.add_column("result")
+        table.add_column("seconds", justify="right")
+        for step in report.steps:
+            table.add_row(
+                step.name,
+                ("" if step.ok else "[red]FAILED[/] ") + step.summary,
+                f"{step.seconds:.1f}",
+            )
+        console.print(table)
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "ok": report.ok,
+                        "seconds": report.seconds,
+                        "steps": [
+                            {"name": s.name, "ok": s.ok, "summary": s.summary, "seconds": s.seconds}
+                            for s in report.steps
+                        ],
+                    },
+                    indent=2,
+                )
+            )
+        if not report.ok:
+            failed = ", ".join(step.name for step in report.steps if not step.ok)
+            console.print(f"[red]the demo did not complete: {failed} failed[/]")
+            return 1
+        return 0
+
+
+def _add_bench_command(cli: Any) -> None:
+    """``edgekit bench``: the side-by-side benchmarks, from a source checkout."""
+    import click
+
+    @cli.command()
+    @click.argument("layers", nargs=-1)
+    @click.option("--quick", is_flag=True, help="Fewer repeats (about a minute a layer).")
+    def bench(layers: tuple[str, ...], quick: bool) -> int:
+        """Run the side-by-side benchmarks of LAYERS (default: all) against their peers."""
+        import os
+        import subprocess
+        from pathlib import Path
+
+        candidates = [Path.cwd(), Path(__file__).resolve().parents[1]]
+        root = next((c for c in candidates if (c / "benchmarks" / "__main__.py").exists()), None)
+        if root is None:
+            raise click.ClickException(
+                "the benchmarks ship with edgekit's source, not with the wheel: "
+                "run `edgekit bench` from a clone of the repository"
+            )
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
+        }
+        command = [sys.executable, "-m", "benchmarks", *layers, *(["--quick"] if quick else [])]
+        return subprocess.run(command, cwd=root, env=env).returncode
 
 
 # --- scan commands -------------------------------------------------------------

@@ -136,10 +136,10 @@ def test_cli_version_and_help() -> None:
     assert "demo" in result.stdout
 
 
-def test_cli_demo_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_info_lists_every_layer(capsys: pytest.CaptureFixture[str]) -> None:
     from edgekit._cli import main
 
-    assert main(["demo"]) == 0
+    assert main(["info"]) == 0
     out = capsys.readouterr().out
     for layer in edgekit.LAYERS:
         assert layer in out
