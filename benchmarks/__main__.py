@@ -42,6 +42,11 @@ def main() -> int:
     parser.add_argument(
         "--docs", action="store_true", help="also write the report to docs/benchmarks.md"
     )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="run nothing: join the results already in benchmarks/results/",
+    )
     args = parser.parse_args()
     layers = args.layers or available_layers()
     unknown = sorted(set(layers) - set(available_layers()))
@@ -49,7 +54,7 @@ def main() -> int:
         parser.error(f"no benchmark for {unknown}; available: {available_layers()}")
     env = {**os.environ, **THREAD_ENV}
     failed = []
-    for layer in layers:
+    for layer in [] if args.report_only else layers:
         print(f"== benchmarks.{layer}", flush=True)
         command = [
             sys.executable,

@@ -104,7 +104,7 @@ def _add_demo_command(cli: Any) -> None:
     """``edgekit demo``: a complete edge application on this machine."""
     import click
 
-    @cli.command()
+    @cli.command()  # type: ignore[untyped-decorator]
     @click.option("--nats", "nats_url", metavar="URL", help="Sync to NATS JetStream at URL.")
     @click.option("--mqtt", "mqtt_url", metavar="URL", help="Sync to the MQTT broker at URL.")
     @click.option(
@@ -114,7 +114,9 @@ def _add_demo_command(cli: Any) -> None:
     )
     @click.option("--scan-timeout", default=3.0, show_default=True, help="Seconds to scan.")
     @click.option(
-        "--lan", is_flag=True, help="Advertise and scan mDNS on every interface, not just 127.0.0.1."
+        "--lan",
+        is_flag=True,
+        help="Advertise and scan mDNS on every interface, not just 127.0.0.1.",
     )
     @click.option(
         "--sync-timeout", default=30.0, show_default=True, help="Seconds to wait for the upload."
@@ -211,7 +213,7 @@ def _add_bench_command(cli: Any) -> None:
     """``edgekit bench``: the side-by-side benchmarks, from a source checkout."""
     import click
 
-    @cli.command()
+    @cli.command()  # type: ignore[untyped-decorator]
     @click.argument("layers", nargs=-1)
     @click.option("--quick", is_flag=True, help="Fewer repeats (about a minute a layer).")
     def bench(layers: tuple[str, ...], quick: bool) -> int:

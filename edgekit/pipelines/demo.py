@@ -127,7 +127,7 @@ def demo_speech() -> tuple[np.ndarray, str]:
     try:
         speech, source = synthesize(), "espeak-ng"
     except EdgekitError:
-        data = resources.files("edgekit.pipelines").joinpath("data", DEMO_WAV).read_bytes()
+        data = resources.files("edgekit.pipelines").joinpath(f"data/{DEMO_WAV}").read_bytes()
         speech, source = _read_wav(data), f"edgekit/pipelines/data/{DEMO_WAV}"
     silence = np.zeros(SAMPLE_RATE // 2, dtype=np.int16)
     return np.concatenate([silence, speech, silence, silence]), source
@@ -255,14 +255,15 @@ def step_queue(queue: Any, results: list[StepResult]) -> StepResult:
     """Put a JSON record of every earlier step's result on the queue."""
     start = time.perf_counter()
     for result in results:
+        details = {k: v for k, v in result.details.items() if k != "inventory"}
+        if "inventory" in result.details:
+            details["devices"] = json.loads(result.details["inventory"].to_json())
         record = {
             "step": result.name,
             "ok": result.ok,
             "summary": result.summary,
-            "details": {k: v for k, v in result.details.items() if k != "inventory"},
+            "details": details,
         }
-        if "inventory" in result.details:
-            record["details"]["devices"] = json.loads(result.details["inventory"].to_json())
         queue.put(json.dumps(record, default=str).encode(), topic=f"demo/{result.name}")
     stats = queue.stats()
     summary = f"{len(queue)} message(s) waiting in {queue.path}"
