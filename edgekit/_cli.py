@@ -70,6 +70,7 @@ def _make_cli() -> Any:
     def info() -> None:
         """Show the installed layers, their public API and optional backends."""
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
 
         table = Table(title=f"edgekit {__version__}: installed layers")
@@ -81,7 +82,7 @@ def _make_cli() -> Any:
             backends = ", ".join(
                 f"{name} [green]ok[/]"
                 if ok
-                else f"{name} [red]missing[/] (edgekit[{row['extras'][name]}])"
+                else f"{name} [red]missing[/] " + escape(f"(edgekit[{row['extras'][name]}])")
                 for name, ok in row["backends"].items()
             )
             table.add_row(row["layer"], row["summary"], ", ".join(row["names"]), backends or "-")
@@ -135,6 +136,7 @@ def _add_demo_command(cli: Any) -> None:
         import json
 
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
 
         from edgekit.pipelines.demo import StepResult, run_demo
@@ -158,14 +160,14 @@ def _add_demo_command(cli: Any) -> None:
         def on_result(result: StepResult) -> None:
             mark = "[green]ok[/]" if result.ok else "[red]FAILED[/]"
             console.print(
-                f"{mark} [bold]{result.name:<7}[/] {result.summary} [dim]({result.seconds:.1f} s)[/]"
+                f"{mark} [bold]{result.name:<7}[/] {escape(result.summary)} [dim]({result.seconds:.1f} s)[/]"
             )
             if result.name == "scan" and "inventory" in result.details:
                 inventory = result.details["inventory"]
                 if len(inventory):
                     console.print(inventory.table(title="devices around"))
                 for protocol, reason in result.details.get("unavailable", {}).items():
-                    console.print(f"   [yellow]{protocol} unavailable[/]: {reason}")
+                    console.print(f"   [yellow]{protocol} unavailable[/]: {escape(reason)}")
 
         with status:
             report = run_demo(
@@ -184,7 +186,7 @@ def _add_demo_command(cli: Any) -> None:
         for step in report.steps:
             table.add_row(
                 step.name,
-                ("" if step.ok else "[red]FAILED[/] ") + step.summary,
+                ("" if step.ok else "[red]FAILED[/] ") + escape(step.summary),
                 f"{step.seconds:.1f}",
             )
         console.print(table)
@@ -280,6 +282,7 @@ def _add_scan_commands(cli: Any) -> None:
 
         from rich.console import Console
         from rich.live import Live
+        from rich.markup import escape
 
         from edgekit.errors import EdgekitError
         from edgekit.scan import Inventory, MdnsScanner, async_scan
@@ -317,7 +320,7 @@ def _add_scan_commands(cli: Any) -> None:
         elif not console.is_terminal:
             console.print(inventory.table())
         for name, reason in inventory.unavailable.items():
-            console.print(f"[yellow]{name} unavailable:[/] {reason}")
+            console.print(f"[yellow]{name} unavailable:[/] {escape(reason)}")
         return 0
 
 
@@ -357,12 +360,14 @@ def _add_infer_commands(cli: Any) -> None:
     def infer_info(model: str, backend: str) -> None:
         """Show a model's runtime, digest, inputs and outputs."""
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
+        from rich.text import Text
 
         engine = _open(model, backend)
         console = Console()
         console.print(
-            f"[bold]{engine.model_name}[/bold] on {engine.backend}; xxh3-128 {engine.digest}"
+            f"[bold]{escape(engine.model_name)}[/bold] on {engine.backend}; xxh3-128 {engine.digest}"
             + ("; stateful (resource variables)" if engine.stateful else "")
             + ("; batchable" if engine.batchable else "")
         )
@@ -380,7 +385,7 @@ def _add_infer_commands(cli: Any) -> None:
                         else f"per-axis ({len(q.scale)} channels on axis {q.axis})"
                     )
                 shape = "[" + ", ".join("?" if d is None else str(d) for d in t.shape) + "]"
-                table.add_row(kind, t.name, str(t.dtype), shape, qtext)
+                table.add_row(kind, Text(t.name), str(t.dtype), shape, qtext)
         console.print(table)
 
     @infer.command("time")
@@ -579,6 +584,7 @@ def _add_sync_commands(cli: Any) -> None:
 
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
         with open_queue(path) as q:
             stats = q.stats()
@@ -594,7 +600,7 @@ def _add_sync_commands(cli: Any) -> None:
         age = "-" if stats.oldest_age is None else f"{stats.oldest_age:.1f} s"
         table.add_row("oldest age", age)
         for topic, (count, nbytes) in sorted(stats.topics.items()):
-            table.add_row(f"topic {topic}", f"{count} ({nbytes} bytes)")
+            table.add_row(Text(f"topic {topic}"), f"{count} ({nbytes} bytes)")
         Console().print(table)
 
     @queue.command("peek")

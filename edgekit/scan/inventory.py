@@ -466,13 +466,14 @@ class Inventory:
         """
         try:
             from rich.table import Table
+            from rich.text import Text
         except ImportError as exc:
             raise BackendUnavailableError("rich", extra="cli") from exc
         table = Table(title=title or f"{len(self)} devices")
         for column in _COLUMNS:
             table.add_column(column, overflow="fold")
         for row in self.rows():
-            table.add_row(*(row[c] for c in _COLUMNS))
+            table.add_row(*(Text(row[c]) for c in _COLUMNS))  # names come from the network
         return table
 
     def __rich__(self) -> Any:

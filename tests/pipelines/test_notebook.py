@@ -17,7 +17,7 @@ def test_there_is_a_quickstart() -> None:
 
 
 def test_quickstart_executes(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel picks its inline backend
     monkeypatch.setenv("PYTHONPATH", str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     notebook = nbformat.read(ROOT / "examples" / "notebooks" / "quickstart.ipynb", as_version=4)
     NotebookClient(

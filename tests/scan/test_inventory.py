@@ -131,3 +131,25 @@ def test_bad_arguments() -> None:
         Inventory(max_devices=0)
     with pytest.raises(InvalidInputError):
         Inventory().add("not a record")  # type: ignore[arg-type]
+
+
+def test_names_from_the_network_never_break_the_table() -> None:
+    """A peer may announce any name: rich markup in it is shown, not interpreted."""
+    from rich.console import Console
+
+    inv = Inventory()
+    inv.add_mdns(
+        MdnsService(
+            "HP [/] [bold]x._ipp._tcp.local.",
+            "_ipp._tcp.local.",
+            "hp.local.",
+            ("192.0.2.9",),
+            631,
+            {"fn": "[/red] <script>"},
+        ),
+        now=1.0,
+    )
+    console = Console(record=True, width=200)
+    console.print(inv)
+    assert "[/]" in console.export_text()
+    assert "<script>" not in inv._repr_html_()
