@@ -78,6 +78,8 @@ def test_outage_keeps_messages_and_delivers_after_restart(
             engine = SyncEngine(q, transport, batch_size=20, reconnect=Backoff(0.05, 0.2))
             q.put_many([b"a%d" % i for i in range(50)])
             assert engine.sync_now(10) == 50
+            # PUBACK means the broker has them; let it forward them before it goes down.
+            sub.wait_for(50)
             mosquitto.stop()
             q.put_many([b"b%d" % i for i in range(50)])
             with pytest.raises(TransportError):
