@@ -51,6 +51,24 @@ _DB_NAMES = ("msgs", "ready", "timers", "dead", "keys", "kexp", "topics", "meta"
 _ACK_VIEW = struct.Struct(">15xQH")
 
 
+_HEADER_SIZE = R.HEADER.size
+_HEADER_PACK = R.HEADER.pack
+_FORMAT_VERSION = R.FORMAT_VERSION
+_READY = R.READY
+_U64_PACK = R.U64.pack
+_U16_PACK = R.U16.pack
+_TWO_U64 = R.TWO_U64
+_TWO_U64_PACK = R.TWO_U64.pack
+_COUNTERS_PACK = _COUNTERS.pack
+
+
+@functools.cache
+def _lmdb_error() -> type[Exception]:
+    import lmdb
+
+    return lmdb.Error
+
+
 def _state(record: bytes) -> int:
     """The state byte of a record, or -1 when the record is too short to have one."""
     return record[2] if len(record) >= R.HEADER.size else -1
@@ -167,13 +185,28 @@ class QueueStats:
 
 
 class _Txn:
-    """One write transaction: the LMDB txn plus counters updated in memory, written at the end."""
+    """One write transaction: the LMDB txn plus counters updated in memory, written at the end.
+
+    The counters and per-topic totals this process committed last are kept in memory
+    (``SyncQueue._committed``) with the LMDB id of that transaction: when the next write
+    transaction's id follows it, no other writer (thread or process) came in between
+    and the stored values are known without reading them.
+    """
+
+    __slots__ = ("counters", "known_topics", "q", "topic_delta", "txn", "txn_id")
 
     def __init__(self, queue: SyncQueue, txn: Any) -> None:
         self.q = queue
         self.txn = txn
-        raw = txn.get(b"counters", db=queue._dbs["meta"])
-        self.counters = list(_COUNTERS.unpack(raw)) if raw else [0] * 8
+        self.txn_id = txn.id()
+        committed = queue._committed
+        if committed is not None and committed[0] == self.txn_id - 1:
+            self.counters = list(committed[1])
+            self.known_topics: dict[bytes, tuple[int, int]] | None = committed[2]
+        else:
+            raw = txn.get(b"counters", db=queue._meta_db)
+            self.counters = list(_COUNTERS.unpack(raw)) if raw else [0] * 8
+            self.known_topics = None
         self.topic_delta: dict[bytes, list[int]] = {}
 
     def next_seq(self) -> int:
@@ -188,19 +221,38 @@ class _Txn:
             delta[0] += count
             delta[1] += nbytes
 
-    def flush(self) -> None:
-        self.txn.put(b"counters", _COUNTERS.pack(*self.counters), db=self.q._dbs["meta"])
-        topics = self.q._dbs["topics"]
+    def flush(self) -> dict[bytes, tuple[int, int]]:
+        """Write the counters and topic totals; returns the new totals of the topics touched."""
+        self.txn.put(b"counters", _COUNTERS.pack(*self.counters), db=self.q._meta_db)
+        topics = self.q._topics_db
+        known = self.known_topics
+        written: dict[bytes, tuple[int, int]] = {}
         for topic, (count, nbytes) in self.topic_delta.items():
             if count == 0 and nbytes == 0:
                 continue
-            raw = self.txn.get(topic, db=topics)
-            old_n, old_b = R.TWO_U64.unpack(raw) if raw else (0, 0)
-            new_n, new_b = old_n + count, max(old_b + nbytes, 0)
+            old = known.get(topic) if known is not None else None
+            if old is None:
+                raw = self.txn.get(topic, db=topics)
+                old = R.TWO_U64.unpack(raw) if raw else (0, 0)
+            new_n, new_b = old[0] + count, max(old[1] + nbytes, 0)
             if new_n <= 0:
                 self.txn.delete(topic, db=topics)
+                written[topic] = (0, 0)
             else:
                 self.txn.put(topic, R.TWO_U64.pack(new_n, new_b), db=topics)
+                written[topic] = (new_n, new_b)
+        return written
+
+    def committed(self, written: dict[bytes, tuple[int, int]]) -> None:
+        """Remember what this (now committed) transaction wrote, for the next one."""
+        known = self.known_topics
+        if known is None:
+            known = written
+        else:
+            known.update(written)
+            if len(known) > 4096:
+                known = written
+        self.q._committed = (self.txn_id, self.counters, known)
 
 
 @dataclass
@@ -310,6 +362,14 @@ class SyncQueue:
         self._topic_cache: dict[str, bytes] = {}
         self._env = self._open_env(int(map_size))
         self._dbs = self._open_dbs()
+        self._msgs_db, self._ready_db, self._timers_db = (
+            self._dbs["msgs"],
+            self._dbs["ready"],
+            self._dbs["timers"],
+        )
+        self._meta_db, self._topics_db = self._dbs["meta"], self._dbs["topics"]
+        # (txn id, counters, topic totals) of this process's last committed write; see _Txn.
+        self._committed: tuple[int, list[int], dict[bytes, tuple[int, int]]] | None = None
         self._cipher: R.Cipher | None = None
         self._queue_id = self._write(self._init_meta_txn)
         self.queue_id = self._queue_id.decode()
@@ -354,7 +414,11 @@ class SyncQueue:
                 return env
             except lmdb.MapResizedError:
                 map_size *= 2  # another process grew the map meanwhile
-            except (lmdb.InvalidError, lmdb.CorruptedError, lmdb.VersionMismatchError) as exc:
+            except (
+                lmdb.InvalidError,
+                lmdb.CorruptedError,
+                lmdb.VersionMismatchError,
+            ) as exc:
                 raise CorruptDataError(
                     f"{self.path} does not hold a valid LMDB environment: {exc}"
                 ) from exc
@@ -398,7 +462,11 @@ class SyncQueue:
         meta = self._dbs["meta"]
         check = t.txn.get(b"keycheck", db=meta)
         if check is None:
-            t.txn.put(b"keycheck", self._cipher.encrypt(R.Cipher.CHECK, self._queue_id), db=meta)
+            t.txn.put(
+                b"keycheck",
+                self._cipher.encrypt(R.Cipher.CHECK, self._queue_id),
+                db=meta,
+            )
             return
         if self._cipher.decrypt(check, self._queue_id) != R.Cipher.CHECK:
             raise InvalidInputError(
@@ -422,7 +490,8 @@ class SyncQueue:
                     with self._env.begin(write=True) as txn:
                         t = _Txn(self, txn)
                         result = fn(t)
-                        t.flush()
+                        written = t.flush()
+                    t.committed(written)
                     return result
                 except lmdb.MapFullError as exc:
                     self._grow(exc)
@@ -559,11 +628,82 @@ class SyncQueue:
                 tbytes = self._validate(b"", topic, 0, None, None)[1]
                 if len(self._topic_cache) < 4096:
                     self._topic_cache[topic] = tbytes
-            return self._write(functools.partial(self._put_plain, payload, tbytes, priority))
+            return self._put_fast(payload, tbytes, priority)
         item = self._validate(payload, topic, priority, key, headers)
         if self.durability == "power":
             return self._group_commit([item])[0]
         return self._write(lambda t: self._put_items(t, [item]))[0]
+
+    def _put_fast(self, payload: bytes, topic: bytes, priority: int) -> int:
+        """put's fast path: no key, headers, compression or encryption; one transaction.
+
+        The same work as ``_write(_put_plain)``, inlined: with the counters and topic
+        totals known from this process's previous commit (see :class:`_Txn`), a put is
+        four LMDB puts in one transaction. Any LMDB trouble (map full, map resized by
+        another process) aborts it and redoes the put on the general path.
+        """
+        size = _HEADER_SIZE + len(topic) + len(payload)
+        with self._lock:
+            if self._closed:
+                raise QueueError(f"the queue at {self.path} is closed")
+            committed = self._committed
+            seq = 0
+            try:
+                with self._env.begin(write=True) as txn:
+                    txn_id = txn.id()
+                    if committed is not None and committed[0] == txn_id - 1:
+                        counters = committed[1].copy()
+                        known = committed[2]
+                        old = known.get(topic)
+                    else:
+                        raw = txn.get(b"counters", db=self._meta_db)
+                        counters = list(_COUNTERS.unpack(raw)) if raw else [0] * 8
+                        known = {}
+                        old = None
+                    if self.max_bytes is None or counters[_C_BYTES] + size <= self.max_bytes:
+                        if old is None:
+                            raw = txn.get(topic, db=self._topics_db)
+                            old = _TWO_U64.unpack(raw) if raw else (0, 0)
+                        seq = counters[_C_SEQ] + 1
+                        counters[_C_SEQ] = seq
+                        counters[_C_READY] += 1
+                        counters[_C_BYTES] += size
+                        skey = _U64_PACK(seq)
+                        record = (
+                            _HEADER_PACK(
+                                _FORMAT_VERSION,
+                                0,
+                                _READY,
+                                priority,
+                                0,
+                                int(time.time() * 1_000_000),
+                                0,
+                                len(topic),
+                                0,
+                                0,
+                                len(payload),
+                            )
+                            + topic
+                            + payload
+                        )
+                        txn.put(skey, record, db=self._msgs_db, append=True)
+                        txn.put(
+                            topic + b"\x00" + _U16_PACK(R.PRIORITY_MAX - priority) + skey,
+                            b"",
+                            db=self._ready_db,
+                        )
+                        totals = (old[0] + 1, old[1] + size)
+                        txn.put(topic, _TWO_U64_PACK(*totals), db=self._topics_db)
+                        txn.put(b"counters", _COUNTERS_PACK(*counters), db=self._meta_db)
+            except _lmdb_error():
+                seq = 0  # aborted: the general path below grows the map or re-reads
+            if seq:  # committed
+                if len(known) > 4096:
+                    known.clear()
+                known[topic] = totals
+                self._committed = (txn_id, counters, known)
+                return seq
+        return self._write(functools.partial(self._put_plain, payload, topic, priority))
 
     def _put_plain(self, payload: bytes, topic: bytes, priority: int, t: _Txn) -> int:
         """put's fast path: no key, headers, compression or encryption."""
@@ -832,7 +972,9 @@ class SyncQueue:
                 self._gc_leader = False
 
     def _put_items(
-        self, t: _Txn, items: list[tuple[bytes, bytes, int, bytes, dict[str, str] | None]]
+        self,
+        t: _Txn,
+        items: list[tuple[bytes, bytes, int, bytes, dict[str, str] | None]],
     ) -> list[int]:
         dbs = self._dbs
         txn = t.txn
@@ -1112,7 +1254,11 @@ class SyncQueue:
             self._promote_due(t, now)
             keys = self._ready_keys(t.txn, topic, max_messages)
             out: list[Message] = []
-            msgs, ready, timers = self._dbs["msgs"], self._dbs["ready"], self._dbs["timers"]
+            msgs, ready, timers = (
+                self._dbs["msgs"],
+                self._dbs["ready"],
+                self._dbs["timers"],
+            )
             deadline = now + vt_us
             hsize, hpack, qid = R.HEADER.size, R.HEADER.pack, self.queue_id
             total = 0
@@ -1307,7 +1453,9 @@ class SyncQueue:
                     head.state = R.READY
                     head.deadline_us = 0
                     t.txn.put(
-                        R.ready_key(head.topic, head.priority, seq), b"", db=self._dbs["ready"]
+                        R.ready_key(head.topic, head.priority, seq),
+                        b"",
+                        db=self._dbs["ready"],
                     )
                     t.counters[_C_READY] += 1
                 else:
@@ -1376,7 +1524,11 @@ class SyncQueue:
                 head.state = R.READY
                 head.attempts = 0
                 t.txn.put(skey, R.restate(record, head), db=self._dbs["msgs"])
-                t.txn.put(R.ready_key(head.topic, head.priority, seq), b"", db=self._dbs["ready"])
+                t.txn.put(
+                    R.ready_key(head.topic, head.priority, seq),
+                    b"",
+                    db=self._dbs["ready"],
+                )
                 t.counters[_C_DEAD] -= 1
                 t.counters[_C_READY] += 1
                 t.topic_add(head.topic, 1, len(record))
