@@ -56,6 +56,8 @@ _HEADER_PACK = R.HEADER.pack
 _FORMAT_VERSION = R.FORMAT_VERSION
 _READY = R.READY
 _U64_PACK = R.U64.pack
+_U64_UNPACK = R.U64.unpack
+_INFLIGHT = R.INFLIGHT
 _U16_PACK = R.U16.pack
 _TWO_U64 = R.TWO_U64
 _TWO_U64_PACK = R.TWO_U64.pack
@@ -360,6 +362,7 @@ class SyncQueue:
         self._gc_leader = False
         self._closed = False
         self._topic_cache: dict[str, bytes] = {}
+        self._topic_names: dict[bytes, str] = {}
         self._env = self._open_env(int(map_size))
         self._dbs = self._open_dbs()
         self._msgs_db, self._ready_db, self._timers_db = (
@@ -414,11 +417,7 @@ class SyncQueue:
                 return env
             except lmdb.MapResizedError:
                 map_size *= 2  # another process grew the map meanwhile
-            except (
-                lmdb.InvalidError,
-                lmdb.CorruptedError,
-                lmdb.VersionMismatchError,
-            ) as exc:
+            except (lmdb.InvalidError, lmdb.CorruptedError, lmdb.VersionMismatchError) as exc:
                 raise CorruptDataError(
                     f"{self.path} does not hold a valid LMDB environment: {exc}"
                 ) from exc
@@ -462,11 +461,7 @@ class SyncQueue:
         meta = self._dbs["meta"]
         check = t.txn.get(b"keycheck", db=meta)
         if check is None:
-            t.txn.put(
-                b"keycheck",
-                self._cipher.encrypt(R.Cipher.CHECK, self._queue_id),
-                db=meta,
-            )
+            t.txn.put(b"keycheck", self._cipher.encrypt(R.Cipher.CHECK, self._queue_id), db=meta)
             return
         if self._cipher.decrypt(check, self._queue_id) != R.Cipher.CHECK:
             raise InvalidInputError(
@@ -972,9 +967,7 @@ class SyncQueue:
                 self._gc_leader = False
 
     def _put_items(
-        self,
-        t: _Txn,
-        items: list[tuple[bytes, bytes, int, bytes, dict[str, str] | None]],
+        self, t: _Txn, items: list[tuple[bytes, bytes, int, bytes, dict[str, str] | None]]
     ) -> list[int]:
         dbs = self._dbs
         txn = t.txn
@@ -1252,27 +1245,42 @@ class SyncQueue:
         def txn_fn(t: _Txn) -> list[Message]:
             now = _now_us()
             self._promote_due(t, now)
-            keys = self._ready_keys(t.txn, topic, max_messages)
+            txn = t.txn
+            keys = self._ready_keys(txn, topic, max_messages)
             out: list[Message] = []
-            msgs, ready, timers = (
-                self._dbs["msgs"],
-                self._dbs["ready"],
-                self._dbs["timers"],
-            )
+            if not keys:
+                return out
+            put = txn.put
+            # Cursors: one pass over the ready keys (contiguous per topic, so each delete
+            # usually finds the cursor already on its key), one getmulti and one
+            # putmulti for the records, one putmulti for the timers.
+            ready_cursor = txn.cursor(db=self._ready_db)
+            msgs_cursor = txn.cursor(db=self._msgs_db)
+            found = dict(msgs_cursor.getmulti([key[-8:] for key in keys]))
             deadline = now + vt_us
-            hsize, hpack, qid = R.HEADER.size, R.HEADER.pack, self.queue_id
+            hsize, hpack, hunpack, qid = (
+                _HEADER_SIZE,
+                _HEADER_PACK,
+                R.HEADER.unpack_from,
+                self.queue_id,
+            )
+            names = self._topic_names
+            version = _FORMAT_VERSION
             total = 0
+            records: list[tuple[bytes, bytes]] = []
+            timer_items: list[tuple[bytes, bytes]] = []
+            dead = 0
+            taken = 0
             for key in keys:
-                seq = R.U64.unpack_from(key, len(key) - 8)[0]
-                skey = R.U64.pack(seq)
-                record = t.txn.get(skey, db=msgs)
+                skey = key[-8:]
+                record = found.get(skey)
                 if record is None:
-                    t.txn.delete(key, db=ready)
+                    taken += 1
                     continue
                 try:
-                    fields = R.HEADER.unpack_from(record) if len(record) >= hsize else None
-                    if fields is None or fields[0] != R.FORMAT_VERSION:
-                        raise CorruptDataError(f"message {seq}: bad record header")
+                    fields = hunpack(record) if len(record) >= hsize else None
+                    if fields is None or fields[0] != version:
+                        raise CorruptDataError("bad record header")
                     _, flags, _, prio, attempts, created, _, tlen, klen, hlen, raw = fields
                     total += raw
                     if max_bytes is not None and out and total > max_bytes:
@@ -1280,9 +1288,9 @@ class SyncQueue:
                     attempts = min(attempts + 1, 65535)
                     record = (
                         hpack(
-                            R.FORMAT_VERSION,
+                            version,
                             flags,
-                            R.INFLIGHT,
+                            _INFLIGHT,
                             prio,
                             attempts,
                             created,
@@ -1295,11 +1303,18 @@ class SyncQueue:
                         + record[hsize:]
                     )
                     body = hsize + tlen + klen
+                    seq = _U64_UNPACK(skey)[0]
                     if flags == 0 and hlen == 0 and len(record) - body == raw:
+                        tbytes = record[hsize : hsize + tlen]
+                        name = names.get(tbytes)
+                        if name is None:
+                            name = tbytes.decode()
+                            if len(names) < 4096:
+                                names[tbytes] = name
                         message = Message(
                             seq,
                             record[body:],
-                            record[hsize : hsize + tlen].decode(),
+                            name,
                             prio,
                             record[hsize + tlen : body].decode() if klen else None,
                             {},
@@ -1313,16 +1328,23 @@ class SyncQueue:
                 except (CorruptDataError, UnicodeDecodeError):
                     # Quarantine what does not decode (a damaged page, a wrong key):
                     # it becomes a dead letter instead of blocking the queue.
-                    t.txn.delete(key, db=ready)
-                    t.txn.put(skey, b"", db=self._dbs["dead"])
-                    t.counters[_C_READY] -= 1
-                    t.counters[_C_DEAD] += 1
+                    put(skey, b"", db=self._dbs["dead"])
+                    dead += 1
+                    taken += 1
                     continue
-                t.txn.delete(key, db=ready)
-                t.txn.put(skey, record, db=msgs)
-                t.txn.put(R.timer_key(deadline, seq), b"", db=timers)
+                taken += 1
+                records.append((skey, record))
+                timer_items.append((_TWO_U64_PACK(deadline, seq), b""))
                 out.append(message)
-            t.counters[_C_READY] -= len(out)
+            for key in keys[:taken]:
+                if ready_cursor.key() == key or ready_cursor.set_key(key):
+                    ready_cursor.delete()
+            if records:
+                msgs_cursor.putmulti(records)
+            if timer_items:
+                txn.cursor(db=self._timers_db).putmulti(timer_items)
+            t.counters[_C_READY] -= len(out) + dead
+            t.counters[_C_DEAD] += dead
             t.counters[_C_INFLIGHT] += len(out)
             return out
 
@@ -1333,7 +1355,7 @@ class SyncQueue:
             ids = [ids]
         out = []
         for item in ids:
-            if isinstance(item, Message):
+            if type(item) is Message or isinstance(item, Message):
                 out.append((item.id, item.lease_token))
             elif isinstance(item, int) and not isinstance(item, bool):
                 out.append((item, 0))
@@ -1352,24 +1374,45 @@ class SyncQueue:
         pairs = self._resolve(ids)
 
         def txn_fn(t: _Txn) -> int:
-            msgs, timers = self._dbs["msgs"], self._dbs["timers"]
-            get, delete = t.txn.get, t.txn.delete
-            pack, unpack, timer_key = R.U64.pack, _ACK_VIEW.unpack_from, R.TWO_U64.pack
+            msgs, timers = self._msgs_db, self._timers_db
+            txn = t.txn
+            get, delete, put = txn.get, txn.delete, txn.put
+            # Cursors: the timer entries of one lease are contiguous (one deadline,
+            # increasing ids), so each delete usually finds the cursor on its key.
+            timers_cursor = txn.cursor(db=timers)
+            pop = txn.cursor(db=msgs).pop
+            pack, unpack, timer_key = _U64_PACK, _ACK_VIEW.unpack_from, _TWO_U64_PACK
+            hsize = _HEADER_SIZE
             done = 0
             freed = 0
             per_topic: dict[bytes, list[int]] = {}
             for seq, token in pairs:
                 skey = pack(seq)
-                record = get(skey, db=msgs)
-                if record is None or _state(record) != R.INFLIGHT:
-                    continue
-                deadline, tlen = unpack(record)
-                if token and deadline != token:
-                    continue
-                delete(timer_key(deadline, seq), db=timers)
-                delete(skey, db=msgs)
+                if token:
+                    # A lease's timer entry (token, seq) exists only while that lease
+                    # holds: delete it, then take the record (one lookup each).
+                    tkey = timer_key(token, seq)
+                    if timers_cursor.key() != tkey and not timers_cursor.set_key(tkey):
+                        continue
+                    timers_cursor.delete()
+                    record = pop(skey)
+                    if record is None:
+                        continue  # (cannot happen: a timer entry has its record)
+                    if _state(record) != R.INFLIGHT or unpack(record)[0] != token:
+                        # A retry timer that happens to share the microsecond: restore.
+                        put(tkey, b"", db=timers)
+                        put(skey, record, db=msgs)
+                        continue
+                    tlen = unpack(record)[1]
+                else:
+                    record = get(skey, db=msgs)
+                    if record is None or _state(record) != R.INFLIGHT:
+                        continue
+                    deadline, tlen = unpack(record)
+                    delete(timer_key(deadline, seq), db=timers)
+                    delete(skey, db=msgs)
                 size = len(record)
-                topic = record[R.HEADER.size : R.HEADER.size + tlen]
+                topic = record[hsize : hsize + tlen]
                 entry = per_topic.get(topic)
                 if entry is None:
                     per_topic[topic] = [1, size]
@@ -1453,9 +1496,7 @@ class SyncQueue:
                     head.state = R.READY
                     head.deadline_us = 0
                     t.txn.put(
-                        R.ready_key(head.topic, head.priority, seq),
-                        b"",
-                        db=self._dbs["ready"],
+                        R.ready_key(head.topic, head.priority, seq), b"", db=self._dbs["ready"]
                     )
                     t.counters[_C_READY] += 1
                 else:
@@ -1524,11 +1565,7 @@ class SyncQueue:
                 head.state = R.READY
                 head.attempts = 0
                 t.txn.put(skey, R.restate(record, head), db=self._dbs["msgs"])
-                t.txn.put(
-                    R.ready_key(head.topic, head.priority, seq),
-                    b"",
-                    db=self._dbs["ready"],
-                )
+                t.txn.put(R.ready_key(head.topic, head.priority, seq), b"", db=self._dbs["ready"])
                 t.counters[_C_DEAD] -= 1
                 t.counters[_C_READY] += 1
                 t.topic_add(head.topic, 1, len(record))
