@@ -206,7 +206,7 @@ class _Txn:
             self.counters = list(committed[1])
             self.known_topics: dict[bytes, tuple[int, int]] | None = committed[2]
         else:
-            raw = txn.get(b"counters", db=queue._meta_db)
+            raw = txn.get(b"counters", None, queue._meta_db)
             self.counters = list(_COUNTERS.unpack(raw)) if raw else [0] * 8
             self.known_topics = None
         self.topic_delta: dict[bytes, list[int]] = {}
@@ -225,7 +225,9 @@ class _Txn:
 
     def flush(self) -> dict[bytes, tuple[int, int]]:
         """Write the counters and topic totals; returns the new totals of the topics touched."""
-        self.txn.put(b"counters", _COUNTERS.pack(*self.counters), db=self.q._meta_db)
+        self.txn.put(
+            b"counters", _COUNTERS.pack(*self.counters), True, True, False, self.q._meta_db
+        )
         topics = self.q._topics_db
         known = self.known_topics
         written: dict[bytes, tuple[int, int]] = {}
@@ -644,20 +646,21 @@ class SyncQueue:
             committed = self._committed
             seq = 0
             try:
-                with self._env.begin(write=True) as txn:
+                # (py-lmdb parses positional arguments much faster than keywords)
+                with self._env.begin(None, None, True) as txn:
                     txn_id = txn.id()
                     if committed is not None and committed[0] == txn_id - 1:
                         counters = committed[1].copy()
                         known = committed[2]
                         old = known.get(topic)
                     else:
-                        raw = txn.get(b"counters", db=self._meta_db)
+                        raw = txn.get(b"counters", None, self._meta_db)
                         counters = list(_COUNTERS.unpack(raw)) if raw else [0] * 8
                         known = {}
                         old = None
                     if self.max_bytes is None or counters[_C_BYTES] + size <= self.max_bytes:
                         if old is None:
-                            raw = txn.get(topic, db=self._topics_db)
+                            raw = txn.get(topic, None, self._topics_db)
                             old = _TWO_U64.unpack(raw) if raw else (0, 0)
                         seq = counters[_C_SEQ] + 1
                         counters[_C_SEQ] = seq
@@ -681,15 +684,20 @@ class SyncQueue:
                             + topic
                             + payload
                         )
-                        txn.put(skey, record, db=self._msgs_db, append=True)
+                        txn.put(skey, record, True, True, True, self._msgs_db)
                         txn.put(
                             topic + b"\x00" + _U16_PACK(R.PRIORITY_MAX - priority) + skey,
                             b"",
-                            db=self._ready_db,
+                            True,
+                            True,
+                            False,
+                            self._ready_db,
                         )
                         totals = (old[0] + 1, old[1] + size)
-                        txn.put(topic, _TWO_U64_PACK(*totals), db=self._topics_db)
-                        txn.put(b"counters", _COUNTERS_PACK(*counters), db=self._meta_db)
+                        txn.put(topic, _TWO_U64_PACK(*totals), True, True, False, self._topics_db)
+                        txn.put(
+                            b"counters", _COUNTERS_PACK(*counters), True, True, False, self._meta_db
+                        )
             except _lmdb_error():
                 seq = 0  # aborted: the general path below grows the map or re-reads
             if seq:  # committed
@@ -1133,34 +1141,43 @@ class SyncQueue:
     def _topics(txn: Any, db: Any = None) -> list[bytes]:
         return [bytes(k) for k in txn.cursor(db=db).iternext(keys=True, values=False)]
 
-    def _ready_keys(self, txn: Any, topic: str | None, limit: int) -> list[bytes]:
-        ready = self._dbs["ready"]
-        if topic is not None:
+    def _ready_keys(self, txn: Any, topic: str | None, limit: int) -> tuple[list[bytes], bool]:
+        """The first ``limit`` ready keys in lease order, and whether they are consecutive
+        in the ready index (one topic)."""
+        ready = self._ready_db
+        if topic is None:
+            topics = self._topics(txn, self._topics_db)
+            if not topics:
+                return [], True
+            if len(topics) > 1:
+
+                def walk(prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+                    cursor = txn.cursor(ready)
+                    if not cursor.set_range(prefix):
+                        return
+                    for key in cursor.iternext(keys=True, values=False):
+                        if not key.startswith(prefix) or len(key) != len(prefix) + 10:
+                            return
+                        yield key[-10:], key
+
+                walks = [walk(t + b"\x00") for t in topics]
+                merged = heapq.merge(*walks)
+                return [key for _, key in itertools.islice(merged, limit)], False
+            prefix = topics[0] + b"\x00"
+        else:
             prefix = topic.encode() + b"\x00"
-            out: list[bytes] = []
-            cursor = txn.cursor(db=ready)
-            if not cursor.set_range(prefix):
-                return out
-            for key in cursor.iternext(keys=True, values=False):
-                if not key.startswith(prefix) or len(key) != len(prefix) + 10:
-                    break
-                out.append(key)
-                if len(out) >= limit:
-                    break
-            return out
-
-        def walk(prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
-            cursor = txn.cursor(db=ready)
-            if not cursor.set_range(prefix):
-                return
-            for key in cursor.iternext(keys=True, values=False):
-                if not key.startswith(prefix) or len(key) != len(prefix) + 10:
-                    return
-                yield key[-10:], key
-
-        topics = self._topics(txn, self._dbs["topics"])
-        walks = [walk(t + b"\x00") for t in topics]
-        return [key for _, key in itertools.islice(heapq.merge(*walks), limit)]
+        out: list[bytes] = []
+        cursor = txn.cursor(ready)
+        if not cursor.set_range(prefix):
+            return out, True
+        size = len(prefix) + 10
+        for key in cursor.iternext(keys=True, values=False):
+            if len(key) != size or not key.startswith(prefix):
+                break
+            out.append(key)
+            if len(out) >= limit:
+                break
+        return out, True
 
     def _promote_due(self, t: _Txn, now: int, limit: int = 100_000) -> None:
         """Move expired leases and due retries from ``timers`` back to ``ready`` (or dead)."""
@@ -1246,7 +1263,7 @@ class SyncQueue:
             now = _now_us()
             self._promote_due(t, now)
             txn = t.txn
-            keys = self._ready_keys(txn, topic, max_messages)
+            keys, consecutive = self._ready_keys(txn, topic, max_messages)
             out: list[Message] = []
             if not keys:
                 return out
@@ -1254,8 +1271,8 @@ class SyncQueue:
             # Cursors: one pass over the ready keys (contiguous per topic, so each delete
             # usually finds the cursor already on its key), one getmulti and one
             # putmulti for the records, one putmulti for the timers.
-            ready_cursor = txn.cursor(db=self._ready_db)
-            msgs_cursor = txn.cursor(db=self._msgs_db)
+            ready_cursor = txn.cursor(self._ready_db)
+            msgs_cursor = txn.cursor(self._msgs_db)
             found = dict(msgs_cursor.getmulti([key[-8:] for key in keys]))
             deadline = now + vt_us
             hsize, hpack, hunpack, qid = (
@@ -1336,13 +1353,18 @@ class SyncQueue:
                 records.append((skey, record))
                 timer_items.append((_TWO_U64_PACK(deadline, seq), b""))
                 out.append(message)
-            for key in keys[:taken]:
-                if ready_cursor.key() == key or ready_cursor.set_key(key):
+            if consecutive and taken:
+                ready_cursor.set_key(keys[0])
+                for _ in range(taken):
                     ready_cursor.delete()
+            else:
+                for key in keys[:taken]:
+                    if ready_cursor.key() == key or ready_cursor.set_key(key):
+                        ready_cursor.delete()
             if records:
                 msgs_cursor.putmulti(records)
             if timer_items:
-                txn.cursor(db=self._timers_db).putmulti(timer_items)
+                txn.cursor(self._timers_db).putmulti(timer_items)
             t.counters[_C_READY] -= len(out) + dead
             t.counters[_C_DEAD] += dead
             t.counters[_C_INFLIGHT] += len(out)
@@ -1379,8 +1401,8 @@ class SyncQueue:
             get, delete, put = txn.get, txn.delete, txn.put
             # Cursors: the timer entries of one lease are contiguous (one deadline,
             # increasing ids), so each delete usually finds the cursor on its key.
-            timers_cursor = txn.cursor(db=timers)
-            pop = txn.cursor(db=msgs).pop
+            timers_cursor = txn.cursor(timers)
+            pop = txn.cursor(msgs).pop
             pack, unpack, timer_key = _U64_PACK, _ACK_VIEW.unpack_from, _TWO_U64_PACK
             hsize = _HEADER_SIZE
             done = 0
@@ -1405,12 +1427,12 @@ class SyncQueue:
                         continue
                     tlen = unpack(record)[1]
                 else:
-                    record = get(skey, db=msgs)
+                    record = get(skey, None, msgs)
                     if record is None or _state(record) != R.INFLIGHT:
                         continue
                     deadline, tlen = unpack(record)
-                    delete(timer_key(deadline, seq), db=timers)
-                    delete(skey, db=msgs)
+                    delete(timer_key(deadline, seq), b"", timers)
+                    delete(skey, b"", msgs)
                 size = len(record)
                 topic = record[hsize : hsize + tlen]
                 entry = per_topic.get(topic)
@@ -1581,7 +1603,7 @@ class SyncQueue:
 
         def fn(txn: Any) -> list[tuple[int, bytes, R.Head]]:
             out: list[tuple[int, bytes, R.Head]] = []
-            for key in self._ready_keys(txn, topic, max_messages):
+            for key in self._ready_keys(txn, topic, max_messages)[0]:
                 seq = R.U64.unpack_from(key, len(key) - 8)[0]
                 record = txn.get(R.U64.pack(seq), db=self._dbs["msgs"])
                 if record is not None:
