@@ -825,7 +825,7 @@ class SyncQueue:
         now = _now_us()
         first = t.counters[_C_SEQ] + 1
         threshold = self.compress_threshold
-        records: list[bytes]
+        records: Iterable[bytes]
         plain = False
         if self._cipher is not None or (threshold is not None and max(lens) >= threshold):
             records = [
@@ -867,34 +867,30 @@ class SyncQueue:
 
             plain = True
             sizes = set(lens)
+            # Records are made while LMDB consumes them (no list of a million records).
             if len(sizes) == 1:
-                common = head(sizes.pop())
-                records = [common + p for p in payloads]
+                records = map(head(sizes.pop()).__add__, payloads)
             else:
                 heads = {n: head(n) for n in sizes}
-                records = [heads[len(p)] + p for p in payloads]
-        if plain:
-            total = sum(lens) + len(records) * (R.HEADER.size + len(tail))
-        else:
-            total = sum(map(len, records))
+                records = map(bytes.__add__, map(heads.__getitem__, lens), payloads)
+        n = len(payloads)
+        total = sum(lens) + n * (R.HEADER.size + len(tail)) if plain else sum(map(len, records))
         if self.max_bytes is not None and t.counters[_C_BYTES] + total > self.max_bytes:
             items = [(p, topic, priority, b"", headers) for p in payloads]
             return self._put_items(t, items)
-        pack = R.U64.pack
-        seqs = range(first, first + len(records))
-        keys = list(map(pack, seqs))
-        t.txn.cursor(db=self._dbs["msgs"]).putmulti(zip(keys, records, strict=True), append=True)
+        seqs = range(first, first + n)
+        keys = list(map(_U64_PACK, seqs))
+        # (dupdata, overwrite, append) positional: ids only grow, so append is valid.
+        t.txn.cursor(self._msgs_db).putmulti(zip(keys, records, strict=True), True, True, True)
         prefix = topic + b"\x00" + R.U16.pack(R.PRIORITY_MAX - priority)
-        ready = self._dbs["ready"]
-        cursor = t.txn.cursor(db=ready)
-        rkeys = [prefix + k for k in keys]
+        cursor = t.txn.cursor(self._ready_db)
         # Appending is much cheaper, and valid when the batch sorts after every ready key.
-        append = not cursor.last() or cursor.key() < rkeys[0]
-        cursor.putmulti(zip(rkeys, itertools.repeat(b"")), append=append)
-        t.counters[_C_SEQ] += len(records)
-        t.counters[_C_READY] += len(records)
+        append = not cursor.last() or cursor.key() < prefix + keys[0]
+        cursor.putmulti(zip(map(prefix.__add__, keys), itertools.repeat(b"")), True, True, append)
+        t.counters[_C_SEQ] += n
+        t.counters[_C_READY] += n
         t.counters[_C_BYTES] += total
-        t.topic_add(topic, len(records), total)
+        t.topic_add(topic, n, total)
         return list(seqs)
 
     def _group_commit(
