@@ -361,6 +361,9 @@ class SyncQueue:
         self._gc_commit_s = 0.0
         self.group_commit_max = 256
         self._gc_pending: list[_PutRequest] = []
+        # Group commits led and puts they carried (for benchmarks and tuning).
+        self._gc_commits = 0
+        self._gc_puts = 0
         self._gc_leader = False
         self._closed = False
         self._topic_cache: dict[str, bytes] = {}
@@ -936,6 +939,8 @@ class SyncQueue:
                 batch, self._gc_pending = self._gc_pending, []
                 if batch:
                     self._gc_last = len(batch)
+                    self._gc_commits += 1
+                    self._gc_puts += len(batch)
             if not batch:
                 break
             flat = [item for req in batch for item in req.items]
