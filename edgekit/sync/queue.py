@@ -381,6 +381,14 @@ class SyncQueue:
         self._cipher: R.Cipher | None = None
         self._queue_id = self._write(self._init_meta_txn)
         self.queue_id = self._queue_id.decode()
+        # put's fast path takes payloads shorter than this (0: never, under "power",
+        # encryption); compression, max_message_bytes and the header bound it.
+        self._plain_limit = 0
+        if durability == "process" and encryption_key is None:
+            self._plain_limit = min(
+                self.max_message_bytes + 1,
+                self.compress_threshold if self.compress_threshold is not None else 1 << 62,
+            )
         if encryption_key is not None:
             self._cipher = R.Cipher(bytes(encryption_key))
             self._write(self._check_key_txn)
@@ -617,11 +625,8 @@ class SyncQueue:
             and key is None
             and headers is None
             and type(priority) is int
-            and self.durability == "process"
-            and self._cipher is None
-            and (self.compress_threshold is None or len(payload) < self.compress_threshold)
-            and len(payload) <= self.max_message_bytes
-            and R.PRIORITY_MIN <= priority <= R.PRIORITY_MAX
+            and len(payload) < self._plain_limit
+            and -32768 <= priority <= 32767
         ):
             tbytes = self._topic_cache.get(topic) if type(topic) is str else None
             if tbytes is None:
@@ -1303,7 +1308,7 @@ class SyncQueue:
                     total += raw
                     if max_bytes is not None and out and total > max_bytes:
                         break
-                    attempts = min(attempts + 1, 65535)
+                    attempts = attempts + 1 if attempts < 65535 else 65535
                     record = (
                         hpack(
                             version,
@@ -1421,12 +1426,15 @@ class SyncQueue:
                     record = pop(skey)
                     if record is None:
                         continue  # (cannot happen: a timer entry has its record)
-                    if _state(record) != R.INFLIGHT or unpack(record)[0] != token:
+                    if len(record) >= hsize and record[2] == _INFLIGHT:
+                        deadline, tlen = unpack(record)
+                    else:
+                        deadline = tlen = 0
+                    if deadline != token:
                         # A retry timer that happens to share the microsecond: restore.
                         put(tkey, b"", db=timers)
                         put(skey, record, db=msgs)
                         continue
-                    tlen = unpack(record)[1]
                 else:
                     record = get(skey, None, msgs)
                     if record is None or _state(record) != R.INFLIGHT:
