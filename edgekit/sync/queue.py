@@ -682,7 +682,7 @@ class SyncQueue:
                                 _READY,
                                 priority,
                                 0,
-                                int(time.time() * 1_000_000),
+                                _now_us(),
                                 0,
                                 len(topic),
                                 0,
