@@ -8,6 +8,7 @@ import heapq
 import html
 import itertools
 import json
+import operator
 import os
 import struct
 import threading
@@ -1279,7 +1280,11 @@ class SyncQueue:
             # putmulti for the records, one putmulti for the timers.
             ready_cursor = txn.cursor(self._ready_db)
             msgs_cursor = txn.cursor(self._msgs_db)
-            found = dict(msgs_cursor.getmulti([key[-8:] for key in keys]))
+            skeys = [key[-8:] for key in keys]
+            rows = msgs_cursor.getmulti(skeys)  # in order; only the records found
+            if len(rows) != len(skeys):
+                found = dict(rows)
+                rows = [(skey, found.get(skey)) for skey in skeys]
             deadline = now + vt_us
             hsize, hpack, hunpack, qid = (
                 _HEADER_SIZE,
@@ -1291,14 +1296,9 @@ class SyncQueue:
             version = _FORMAT_VERSION
             total = 0
             records: list[tuple[bytes, bytes]] = []
-            timer_items: list[tuple[bytes, bytes]] = []
             dead = 0
-            taken = 0
-            for key in keys:
-                skey = key[-8:]
-                record = found.get(skey)
+            for taken, (skey, record) in enumerate(rows):  # noqa: B007 (taken used after)
                 if record is None:
-                    taken += 1
                     continue
                 try:
                     fields = hunpack(record) if len(record) >= hsize else None
@@ -1353,12 +1353,11 @@ class SyncQueue:
                     # it becomes a dead letter instead of blocking the queue.
                     put(skey, b"", db=self._dbs["dead"])
                     dead += 1
-                    taken += 1
                     continue
-                taken += 1
                 records.append((skey, record))
-                timer_items.append((_TWO_U64_PACK(deadline, seq), b""))
                 out.append(message)
+            else:
+                taken = len(rows)
             if consecutive and taken:
                 ready_cursor.set_key(keys[0])
                 for _ in range(taken):
@@ -1369,8 +1368,14 @@ class SyncQueue:
                         ready_cursor.delete()
             if records:
                 msgs_cursor.putmulti(records)
-            if timer_items:
-                txn.cursor(self._timers_db).putmulti(timer_items)
+            if records:
+                # Timer keys (deadline, id) are the deadline's 8 bytes + the record's key.
+                txn.cursor(self._timers_db).putmulti(
+                    zip(
+                        map(_U64_PACK(deadline).__add__, map(operator.itemgetter(0), records)),
+                        itertools.repeat(b""),
+                    )
+                )
             t.counters[_C_READY] -= len(out) + dead
             t.counters[_C_DEAD] += dead
             t.counters[_C_INFLIGHT] += len(out)
