@@ -654,61 +654,69 @@ class SyncQueue:
                 raise QueueError(f"the queue at {self.path} is closed")
             committed = self._committed
             seq = 0
+            # (py-lmdb parses positional arguments much faster than keywords)
+            txn = None
             try:
-                # (py-lmdb parses positional arguments much faster than keywords)
-                with self._env.begin(None, None, True) as txn:
-                    txn_id = txn.id()
-                    if committed is not None and committed[0] == txn_id - 1:
-                        counters = committed[1].copy()
-                        known = committed[2]
-                        old = known.get(topic)
-                    else:
-                        raw = txn.get(b"counters", None, self._meta_db)
-                        counters = list(_COUNTERS.unpack(raw)) if raw else [0] * 8
-                        known = {}
-                        old = None
-                    if self.max_bytes is None or counters[_C_BYTES] + size <= self.max_bytes:
-                        if old is None:
-                            raw = txn.get(topic, None, self._topics_db)
-                            old = _TWO_U64.unpack(raw) if raw else (0, 0)
-                        seq = counters[_C_SEQ] + 1
-                        counters[_C_SEQ] = seq
-                        counters[_C_READY] += 1
-                        counters[_C_BYTES] += size
-                        skey = _U64_PACK(seq)
-                        record = (
-                            _HEADER_PACK(
-                                _FORMAT_VERSION,
-                                0,
-                                _READY,
-                                priority,
-                                0,
-                                _now_us(),
-                                0,
-                                len(topic),
-                                0,
-                                0,
-                                len(payload),
-                            )
-                            + topic
-                            + payload
+                txn = self._env.begin(None, None, True)
+                txn_id = txn.id()
+                if committed is not None and committed[0] == txn_id - 1:
+                    counters = committed[1].copy()
+                    known = committed[2]
+                    old = known.get(topic)
+                else:
+                    raw = txn.get(b"counters", None, self._meta_db)
+                    counters = list(_COUNTERS.unpack(raw)) if raw else [0] * 8
+                    known = {}
+                    old = None
+                if self.max_bytes is None or counters[_C_BYTES] + size <= self.max_bytes:
+                    if old is None:
+                        raw = txn.get(topic, None, self._topics_db)
+                        old = _TWO_U64.unpack(raw) if raw else (0, 0)
+                    seq = counters[_C_SEQ] + 1
+                    counters[_C_SEQ] = seq
+                    counters[_C_READY] += 1
+                    counters[_C_BYTES] += size
+                    skey = _U64_PACK(seq)
+                    record = (
+                        _HEADER_PACK(
+                            _FORMAT_VERSION,
+                            0,
+                            _READY,
+                            priority,
+                            0,
+                            _now_us(),
+                            0,
+                            len(topic),
+                            0,
+                            0,
+                            len(payload),
                         )
-                        txn.put(skey, record, True, True, True, self._msgs_db)
-                        txn.put(
-                            topic + b"\x00" + _U16_PACK(R.PRIORITY_MAX - priority) + skey,
-                            b"",
-                            True,
-                            True,
-                            False,
-                            self._ready_db,
-                        )
-                        totals = (old[0] + 1, old[1] + size)
-                        txn.put(topic, _TWO_U64_PACK(*totals), True, True, False, self._topics_db)
-                        txn.put(
-                            b"counters", _COUNTERS_PACK(*counters), True, True, False, self._meta_db
-                        )
+                        + topic
+                        + payload
+                    )
+                    txn.put(skey, record, True, True, True, self._msgs_db)
+                    txn.put(
+                        topic + b"\x00" + _U16_PACK(R.PRIORITY_MAX - priority) + skey,
+                        b"",
+                        True,
+                        True,
+                        False,
+                        self._ready_db,
+                    )
+                    totals = (old[0] + 1, old[1] + size)
+                    txn.put(topic, _TWO_U64_PACK(*totals), True, True, False, self._topics_db)
+                    txn.put(
+                        b"counters", _COUNTERS_PACK(*counters), True, True, False, self._meta_db
+                    )
+                txn.commit()
             except _lmdb_error():
+                if txn is not None:
+                    txn.abort()
                 seq = 0  # aborted: the general path below grows the map or re-reads
+            except BaseException:
+                if txn is not None:
+                    txn.abort()
+                raise
             if seq:  # committed
                 if len(known) > 4096:
                     known.clear()
