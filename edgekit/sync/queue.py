@@ -8,6 +8,7 @@ import heapq
 import html
 import itertools
 import json
+import operator
 import os
 import struct
 import threading
@@ -49,6 +50,26 @@ _DB_NAMES = ("msgs", "ready", "timers", "dead", "keys", "kexp", "topics", "meta"
 
 # deadline_us and topic length, read straight from a record's header (see _record.HEADER).
 _ACK_VIEW = struct.Struct(">15xQH")
+
+
+_HEADER_SIZE = R.HEADER.size
+_HEADER_PACK = R.HEADER.pack
+_FORMAT_VERSION = R.FORMAT_VERSION
+_READY = R.READY
+_U64_PACK = R.U64.pack
+_U64_UNPACK = R.U64.unpack
+_INFLIGHT = R.INFLIGHT
+_U16_PACK = R.U16.pack
+_TWO_U64 = R.TWO_U64
+_TWO_U64_PACK = R.TWO_U64.pack
+_COUNTERS_PACK = _COUNTERS.pack
+
+
+@functools.cache
+def _lmdb_error() -> type[Exception]:
+    import lmdb
+
+    return lmdb.Error
 
 
 def _state(record: bytes) -> int:
@@ -167,13 +188,28 @@ class QueueStats:
 
 
 class _Txn:
-    """One write transaction: the LMDB txn plus counters updated in memory, written at the end."""
+    """One write transaction: the LMDB txn plus counters updated in memory, written at the end.
+
+    The counters and per-topic totals this process committed last are kept in memory
+    (``SyncQueue._committed``) with the LMDB id of that transaction: when the next write
+    transaction's id follows it, no other writer (thread or process) came in between
+    and the stored values are known without reading them.
+    """
+
+    __slots__ = ("counters", "known_topics", "q", "topic_delta", "txn", "txn_id")
 
     def __init__(self, queue: SyncQueue, txn: Any) -> None:
         self.q = queue
         self.txn = txn
-        raw = txn.get(b"counters", db=queue._dbs["meta"])
-        self.counters = list(_COUNTERS.unpack(raw)) if raw else [0] * 8
+        self.txn_id = txn.id()
+        committed = queue._committed
+        if committed is not None and committed[0] == self.txn_id - 1:
+            self.counters = list(committed[1])
+            self.known_topics: dict[bytes, tuple[int, int]] | None = committed[2]
+        else:
+            raw = txn.get(b"counters", None, queue._meta_db)
+            self.counters = list(_COUNTERS.unpack(raw)) if raw else [0] * 8
+            self.known_topics = None
         self.topic_delta: dict[bytes, list[int]] = {}
 
     def next_seq(self) -> int:
@@ -188,19 +224,40 @@ class _Txn:
             delta[0] += count
             delta[1] += nbytes
 
-    def flush(self) -> None:
-        self.txn.put(b"counters", _COUNTERS.pack(*self.counters), db=self.q._dbs["meta"])
-        topics = self.q._dbs["topics"]
+    def flush(self) -> dict[bytes, tuple[int, int]]:
+        """Write the counters and topic totals; returns the new totals of the topics touched."""
+        self.txn.put(
+            b"counters", _COUNTERS.pack(*self.counters), True, True, False, self.q._meta_db
+        )
+        topics = self.q._topics_db
+        known = self.known_topics
+        written: dict[bytes, tuple[int, int]] = {}
         for topic, (count, nbytes) in self.topic_delta.items():
             if count == 0 and nbytes == 0:
                 continue
-            raw = self.txn.get(topic, db=topics)
-            old_n, old_b = R.TWO_U64.unpack(raw) if raw else (0, 0)
-            new_n, new_b = old_n + count, max(old_b + nbytes, 0)
+            old = known.get(topic) if known is not None else None
+            if old is None:
+                raw = self.txn.get(topic, db=topics)
+                old = R.TWO_U64.unpack(raw) if raw else (0, 0)
+            new_n, new_b = old[0] + count, max(old[1] + nbytes, 0)
             if new_n <= 0:
                 self.txn.delete(topic, db=topics)
+                written[topic] = (0, 0)
             else:
                 self.txn.put(topic, R.TWO_U64.pack(new_n, new_b), db=topics)
+                written[topic] = (new_n, new_b)
+        return written
+
+    def committed(self, written: dict[bytes, tuple[int, int]]) -> None:
+        """Remember what this (now committed) transaction wrote, for the next one."""
+        known = self.known_topics
+        if known is None:
+            known = written
+        else:
+            known.update(written)
+            if len(known) > 4096:
+                known = written
+        self.q._committed = (self.txn_id, self.counters, known)
 
 
 @dataclass
@@ -305,14 +362,34 @@ class SyncQueue:
         self._gc_commit_s = 0.0
         self.group_commit_max = 256
         self._gc_pending: list[_PutRequest] = []
+        # Group commits led and puts they carried (for benchmarks and tuning).
+        self._gc_commits = 0
+        self._gc_puts = 0
         self._gc_leader = False
         self._closed = False
         self._topic_cache: dict[str, bytes] = {}
+        self._topic_names: dict[bytes, str] = {}
         self._env = self._open_env(int(map_size))
         self._dbs = self._open_dbs()
+        self._msgs_db, self._ready_db, self._timers_db = (
+            self._dbs["msgs"],
+            self._dbs["ready"],
+            self._dbs["timers"],
+        )
+        self._meta_db, self._topics_db = self._dbs["meta"], self._dbs["topics"]
+        # (txn id, counters, topic totals) of this process's last committed write; see _Txn.
+        self._committed: tuple[int, list[int], dict[bytes, tuple[int, int]]] | None = None
         self._cipher: R.Cipher | None = None
         self._queue_id = self._write(self._init_meta_txn)
         self.queue_id = self._queue_id.decode()
+        # put's fast path takes payloads shorter than this (0: never, under "power",
+        # encryption); compression, max_message_bytes and the header bound it.
+        self._plain_limit = 0
+        if durability == "process" and encryption_key is None:
+            self._plain_limit = min(
+                self.max_message_bytes + 1,
+                self.compress_threshold if self.compress_threshold is not None else 1 << 62,
+            )
         if encryption_key is not None:
             self._cipher = R.Cipher(bytes(encryption_key))
             self._write(self._check_key_txn)
@@ -422,7 +499,8 @@ class SyncQueue:
                     with self._env.begin(write=True) as txn:
                         t = _Txn(self, txn)
                         result = fn(t)
-                        t.flush()
+                        written = t.flush()
+                    t.committed(written)
                     return result
                 except lmdb.MapFullError as exc:
                     self._grow(exc)
@@ -548,22 +626,104 @@ class SyncQueue:
             and key is None
             and headers is None
             and type(priority) is int
-            and self.durability == "process"
-            and self._cipher is None
-            and (self.compress_threshold is None or len(payload) < self.compress_threshold)
-            and len(payload) <= self.max_message_bytes
-            and R.PRIORITY_MIN <= priority <= R.PRIORITY_MAX
+            and len(payload) < self._plain_limit
+            and -32768 <= priority <= 32767
         ):
             tbytes = self._topic_cache.get(topic) if type(topic) is str else None
             if tbytes is None:
                 tbytes = self._validate(b"", topic, 0, None, None)[1]
                 if len(self._topic_cache) < 4096:
                     self._topic_cache[topic] = tbytes
-            return self._write(functools.partial(self._put_plain, payload, tbytes, priority))
+            return self._put_fast(payload, tbytes, priority)
         item = self._validate(payload, topic, priority, key, headers)
         if self.durability == "power":
             return self._group_commit([item])[0]
         return self._write(lambda t: self._put_items(t, [item]))[0]
+
+    def _put_fast(self, payload: bytes, topic: bytes, priority: int) -> int:
+        """put's fast path: no key, headers, compression or encryption; one transaction.
+
+        The same work as ``_write(_put_plain)``, inlined: with the counters and topic
+        totals known from this process's previous commit (see :class:`_Txn`), a put is
+        four LMDB puts in one transaction. Any LMDB trouble (map full, map resized by
+        another process) aborts it and redoes the put on the general path.
+        """
+        size = _HEADER_SIZE + len(topic) + len(payload)
+        with self._lock:
+            if self._closed:
+                raise QueueError(f"the queue at {self.path} is closed")
+            committed = self._committed
+            seq = 0
+            # (py-lmdb parses positional arguments much faster than keywords)
+            txn = None
+            try:
+                txn = self._env.begin(None, None, True)
+                txn_id = txn.id()
+                if committed is not None and committed[0] == txn_id - 1:
+                    counters = committed[1].copy()
+                    known = committed[2]
+                    old = known.get(topic)
+                else:
+                    raw = txn.get(b"counters", None, self._meta_db)
+                    counters = list(_COUNTERS.unpack(raw)) if raw else [0] * 8
+                    known = {}
+                    old = None
+                if self.max_bytes is None or counters[_C_BYTES] + size <= self.max_bytes:
+                    if old is None:
+                        raw = txn.get(topic, None, self._topics_db)
+                        old = _TWO_U64.unpack(raw) if raw else (0, 0)
+                    seq = counters[_C_SEQ] + 1
+                    counters[_C_SEQ] = seq
+                    counters[_C_READY] += 1
+                    counters[_C_BYTES] += size
+                    skey = _U64_PACK(seq)
+                    record = (
+                        _HEADER_PACK(
+                            _FORMAT_VERSION,
+                            0,
+                            _READY,
+                            priority,
+                            0,
+                            _now_us(),
+                            0,
+                            len(topic),
+                            0,
+                            0,
+                            len(payload),
+                        )
+                        + topic
+                        + payload
+                    )
+                    txn.put(skey, record, True, True, True, self._msgs_db)
+                    txn.put(
+                        topic + b"\x00" + _U16_PACK(R.PRIORITY_MAX - priority) + skey,
+                        b"",
+                        True,
+                        True,
+                        False,
+                        self._ready_db,
+                    )
+                    totals = (old[0] + 1, old[1] + size)
+                    txn.put(topic, _TWO_U64_PACK(*totals), True, True, False, self._topics_db)
+                    txn.put(
+                        b"counters", _COUNTERS_PACK(*counters), True, True, False, self._meta_db
+                    )
+                txn.commit()
+            except _lmdb_error():
+                if txn is not None:
+                    txn.abort()
+                seq = 0  # aborted: the general path below grows the map or re-reads
+            except BaseException:
+                if txn is not None:
+                    txn.abort()
+                raise
+            if seq:  # committed
+                if len(known) > 4096:
+                    known.clear()
+                known[topic] = totals
+                self._committed = (txn_id, counters, known)
+                return seq
+        return self._write(functools.partial(self._put_plain, payload, topic, priority))
 
     def _put_plain(self, payload: bytes, topic: bytes, priority: int, t: _Txn) -> int:
         """put's fast path: no key, headers, compression or encryption."""
@@ -682,7 +842,7 @@ class SyncQueue:
         now = _now_us()
         first = t.counters[_C_SEQ] + 1
         threshold = self.compress_threshold
-        records: list[bytes]
+        records: Iterable[bytes]
         plain = False
         if self._cipher is not None or (threshold is not None and max(lens) >= threshold):
             records = [
@@ -724,34 +884,30 @@ class SyncQueue:
 
             plain = True
             sizes = set(lens)
+            # Records are made while LMDB consumes them (no list of a million records).
             if len(sizes) == 1:
-                common = head(sizes.pop())
-                records = [common + p for p in payloads]
+                records = map(head(sizes.pop()).__add__, payloads)
             else:
                 heads = {n: head(n) for n in sizes}
-                records = [heads[len(p)] + p for p in payloads]
-        if plain:
-            total = sum(lens) + len(records) * (R.HEADER.size + len(tail))
-        else:
-            total = sum(map(len, records))
+                records = map(bytes.__add__, map(heads.__getitem__, lens), payloads)
+        n = len(payloads)
+        total = sum(lens) + n * (R.HEADER.size + len(tail)) if plain else sum(map(len, records))
         if self.max_bytes is not None and t.counters[_C_BYTES] + total > self.max_bytes:
             items = [(p, topic, priority, b"", headers) for p in payloads]
             return self._put_items(t, items)
-        pack = R.U64.pack
-        seqs = range(first, first + len(records))
-        keys = list(map(pack, seqs))
-        t.txn.cursor(db=self._dbs["msgs"]).putmulti(zip(keys, records, strict=True), append=True)
+        seqs = range(first, first + n)
+        keys = list(map(_U64_PACK, seqs))
+        # (dupdata, overwrite, append) positional: ids only grow, so append is valid.
+        t.txn.cursor(self._msgs_db).putmulti(zip(keys, records, strict=True), True, True, True)
         prefix = topic + b"\x00" + R.U16.pack(R.PRIORITY_MAX - priority)
-        ready = self._dbs["ready"]
-        cursor = t.txn.cursor(db=ready)
-        rkeys = [prefix + k for k in keys]
+        cursor = t.txn.cursor(self._ready_db)
         # Appending is much cheaper, and valid when the batch sorts after every ready key.
-        append = not cursor.last() or cursor.key() < rkeys[0]
-        cursor.putmulti(zip(rkeys, itertools.repeat(b"")), append=append)
-        t.counters[_C_SEQ] += len(records)
-        t.counters[_C_READY] += len(records)
+        append = not cursor.last() or cursor.key() < prefix + keys[0]
+        cursor.putmulti(zip(map(prefix.__add__, keys), itertools.repeat(b"")), True, True, append)
+        t.counters[_C_SEQ] += n
+        t.counters[_C_READY] += n
         t.counters[_C_BYTES] += total
-        t.topic_add(topic, len(records), total)
+        t.topic_add(topic, n, total)
         return list(seqs)
 
     def _group_commit(
@@ -797,6 +953,8 @@ class SyncQueue:
                 batch, self._gc_pending = self._gc_pending, []
                 if batch:
                     self._gc_last = len(batch)
+                    self._gc_commits += 1
+                    self._gc_puts += len(batch)
             if not batch:
                 break
             flat = [item for req in batch for item in req.items]
@@ -998,34 +1156,43 @@ class SyncQueue:
     def _topics(txn: Any, db: Any = None) -> list[bytes]:
         return [bytes(k) for k in txn.cursor(db=db).iternext(keys=True, values=False)]
 
-    def _ready_keys(self, txn: Any, topic: str | None, limit: int) -> list[bytes]:
-        ready = self._dbs["ready"]
-        if topic is not None:
+    def _ready_keys(self, txn: Any, topic: str | None, limit: int) -> tuple[list[bytes], bool]:
+        """The first ``limit`` ready keys in lease order, and whether they are consecutive
+        in the ready index (one topic)."""
+        ready = self._ready_db
+        if topic is None:
+            topics = self._topics(txn, self._topics_db)
+            if not topics:
+                return [], True
+            if len(topics) > 1:
+
+                def walk(prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+                    cursor = txn.cursor(ready)
+                    if not cursor.set_range(prefix):
+                        return
+                    for key in cursor.iternext(keys=True, values=False):
+                        if not key.startswith(prefix) or len(key) != len(prefix) + 10:
+                            return
+                        yield key[-10:], key
+
+                walks = [walk(t + b"\x00") for t in topics]
+                merged = heapq.merge(*walks)
+                return [key for _, key in itertools.islice(merged, limit)], False
+            prefix = topics[0] + b"\x00"
+        else:
             prefix = topic.encode() + b"\x00"
-            out: list[bytes] = []
-            cursor = txn.cursor(db=ready)
-            if not cursor.set_range(prefix):
-                return out
-            for key in cursor.iternext(keys=True, values=False):
-                if not key.startswith(prefix) or len(key) != len(prefix) + 10:
-                    break
-                out.append(key)
-                if len(out) >= limit:
-                    break
-            return out
-
-        def walk(prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
-            cursor = txn.cursor(db=ready)
-            if not cursor.set_range(prefix):
-                return
-            for key in cursor.iternext(keys=True, values=False):
-                if not key.startswith(prefix) or len(key) != len(prefix) + 10:
-                    return
-                yield key[-10:], key
-
-        topics = self._topics(txn, self._dbs["topics"])
-        walks = [walk(t + b"\x00") for t in topics]
-        return [key for _, key in itertools.islice(heapq.merge(*walks), limit)]
+        out: list[bytes] = []
+        cursor = txn.cursor(ready)
+        if not cursor.set_range(prefix):
+            return out, True
+        size = len(prefix) + 10
+        for key in cursor.iternext(keys=True, values=False):
+            if len(key) != size or not key.startswith(prefix):
+                break
+            out.append(key)
+            if len(out) >= limit:
+                break
+        return out, True
 
     def _promote_due(self, t: _Txn, now: int, limit: int = 100_000) -> None:
         """Move expired leases and due retries from ``timers`` back to ``ready`` (or dead)."""
@@ -1110,33 +1277,51 @@ class SyncQueue:
         def txn_fn(t: _Txn) -> list[Message]:
             now = _now_us()
             self._promote_due(t, now)
-            keys = self._ready_keys(t.txn, topic, max_messages)
+            txn = t.txn
+            keys, consecutive = self._ready_keys(txn, topic, max_messages)
             out: list[Message] = []
-            msgs, ready, timers = self._dbs["msgs"], self._dbs["ready"], self._dbs["timers"]
+            if not keys:
+                return out
+            put = txn.put
+            # Cursors: one pass over the ready keys (contiguous per topic, so each delete
+            # usually finds the cursor already on its key), one getmulti and one
+            # putmulti for the records, one putmulti for the timers.
+            ready_cursor = txn.cursor(self._ready_db)
+            msgs_cursor = txn.cursor(self._msgs_db)
+            skeys = [key[-8:] for key in keys]
+            rows = msgs_cursor.getmulti(skeys)  # in order; only the records found
+            if len(rows) != len(skeys):
+                found = dict(rows)
+                rows = [(skey, found.get(skey)) for skey in skeys]
             deadline = now + vt_us
-            hsize, hpack, qid = R.HEADER.size, R.HEADER.pack, self.queue_id
+            hsize, hpack, hunpack, qid = (
+                _HEADER_SIZE,
+                _HEADER_PACK,
+                R.HEADER.unpack_from,
+                self.queue_id,
+            )
+            names = self._topic_names
+            version = _FORMAT_VERSION
             total = 0
-            for key in keys:
-                seq = R.U64.unpack_from(key, len(key) - 8)[0]
-                skey = R.U64.pack(seq)
-                record = t.txn.get(skey, db=msgs)
+            records: list[tuple[bytes, bytes]] = []
+            dead = 0
+            for taken, (skey, record) in enumerate(rows):  # noqa: B007 (taken used after)
                 if record is None:
-                    t.txn.delete(key, db=ready)
                     continue
                 try:
-                    fields = R.HEADER.unpack_from(record) if len(record) >= hsize else None
-                    if fields is None or fields[0] != R.FORMAT_VERSION:
-                        raise CorruptDataError(f"message {seq}: bad record header")
+                    fields = hunpack(record) if len(record) >= hsize else None
+                    if fields is None or fields[0] != version:
+                        raise CorruptDataError("bad record header")
                     _, flags, _, prio, attempts, created, _, tlen, klen, hlen, raw = fields
                     total += raw
                     if max_bytes is not None and out and total > max_bytes:
                         break
-                    attempts = min(attempts + 1, 65535)
+                    attempts = attempts + 1 if attempts < 65535 else 65535
                     record = (
                         hpack(
-                            R.FORMAT_VERSION,
+                            version,
                             flags,
-                            R.INFLIGHT,
+                            _INFLIGHT,
                             prio,
                             attempts,
                             created,
@@ -1149,11 +1334,18 @@ class SyncQueue:
                         + record[hsize:]
                     )
                     body = hsize + tlen + klen
+                    seq = _U64_UNPACK(skey)[0]
                     if flags == 0 and hlen == 0 and len(record) - body == raw:
+                        tbytes = record[hsize : hsize + tlen]
+                        name = names.get(tbytes)
+                        if name is None:
+                            name = tbytes.decode()
+                            if len(names) < 4096:
+                                names[tbytes] = name
                         message = Message(
                             seq,
                             record[body:],
-                            record[hsize : hsize + tlen].decode(),
+                            name,
                             prio,
                             record[hsize + tlen : body].decode() if klen else None,
                             {},
@@ -1167,16 +1359,33 @@ class SyncQueue:
                 except (CorruptDataError, UnicodeDecodeError):
                     # Quarantine what does not decode (a damaged page, a wrong key):
                     # it becomes a dead letter instead of blocking the queue.
-                    t.txn.delete(key, db=ready)
-                    t.txn.put(skey, b"", db=self._dbs["dead"])
-                    t.counters[_C_READY] -= 1
-                    t.counters[_C_DEAD] += 1
+                    put(skey, b"", db=self._dbs["dead"])
+                    dead += 1
                     continue
-                t.txn.delete(key, db=ready)
-                t.txn.put(skey, record, db=msgs)
-                t.txn.put(R.timer_key(deadline, seq), b"", db=timers)
+                records.append((skey, record))
                 out.append(message)
-            t.counters[_C_READY] -= len(out)
+            else:
+                taken = len(rows)
+            if consecutive and taken:
+                ready_cursor.set_key(keys[0])
+                for _ in range(taken):
+                    ready_cursor.delete()
+            else:
+                for key in keys[:taken]:
+                    if ready_cursor.key() == key or ready_cursor.set_key(key):
+                        ready_cursor.delete()
+            if records:
+                msgs_cursor.putmulti(records)
+            if records:
+                # Timer keys (deadline, id) are the deadline's 8 bytes + the record's key.
+                txn.cursor(self._timers_db).putmulti(
+                    zip(
+                        map(_U64_PACK(deadline).__add__, map(operator.itemgetter(0), records)),
+                        itertools.repeat(b""),
+                    )
+                )
+            t.counters[_C_READY] -= len(out) + dead
+            t.counters[_C_DEAD] += dead
             t.counters[_C_INFLIGHT] += len(out)
             return out
 
@@ -1187,7 +1396,7 @@ class SyncQueue:
             ids = [ids]
         out = []
         for item in ids:
-            if isinstance(item, Message):
+            if type(item) is Message or isinstance(item, Message):
                 out.append((item.id, item.lease_token))
             elif isinstance(item, int) and not isinstance(item, bool):
                 out.append((item, 0))
@@ -1206,24 +1415,48 @@ class SyncQueue:
         pairs = self._resolve(ids)
 
         def txn_fn(t: _Txn) -> int:
-            msgs, timers = self._dbs["msgs"], self._dbs["timers"]
-            get, delete = t.txn.get, t.txn.delete
-            pack, unpack, timer_key = R.U64.pack, _ACK_VIEW.unpack_from, R.TWO_U64.pack
+            msgs, timers = self._msgs_db, self._timers_db
+            txn = t.txn
+            get, delete, put = txn.get, txn.delete, txn.put
+            # Cursors: the timer entries of one lease are contiguous (one deadline,
+            # increasing ids), so each delete usually finds the cursor on its key.
+            timers_cursor = txn.cursor(timers)
+            pop = txn.cursor(msgs).pop
+            pack, unpack, timer_key = _U64_PACK, _ACK_VIEW.unpack_from, _TWO_U64_PACK
+            hsize = _HEADER_SIZE
             done = 0
             freed = 0
             per_topic: dict[bytes, list[int]] = {}
             for seq, token in pairs:
                 skey = pack(seq)
-                record = get(skey, db=msgs)
-                if record is None or _state(record) != R.INFLIGHT:
-                    continue
-                deadline, tlen = unpack(record)
-                if token and deadline != token:
-                    continue
-                delete(timer_key(deadline, seq), db=timers)
-                delete(skey, db=msgs)
+                if token:
+                    # A lease's timer entry (token, seq) exists only while that lease
+                    # holds: delete it, then take the record (one lookup each).
+                    tkey = timer_key(token, seq)
+                    if timers_cursor.key() != tkey and not timers_cursor.set_key(tkey):
+                        continue
+                    timers_cursor.delete()
+                    record = pop(skey)
+                    if record is None:
+                        continue  # (cannot happen: a timer entry has its record)
+                    if len(record) >= hsize and record[2] == _INFLIGHT:
+                        deadline, tlen = unpack(record)
+                    else:
+                        deadline = tlen = 0
+                    if deadline != token:
+                        # A retry timer that happens to share the microsecond: restore.
+                        put(tkey, b"", db=timers)
+                        put(skey, record, db=msgs)
+                        continue
+                else:
+                    record = get(skey, None, msgs)
+                    if record is None or _state(record) != R.INFLIGHT:
+                        continue
+                    deadline, tlen = unpack(record)
+                    delete(timer_key(deadline, seq), b"", timers)
+                    delete(skey, b"", msgs)
                 size = len(record)
-                topic = record[R.HEADER.size : R.HEADER.size + tlen]
+                topic = record[hsize : hsize + tlen]
                 entry = per_topic.get(topic)
                 if entry is None:
                     per_topic[topic] = [1, size]
@@ -1392,7 +1625,7 @@ class SyncQueue:
 
         def fn(txn: Any) -> list[tuple[int, bytes, R.Head]]:
             out: list[tuple[int, bytes, R.Head]] = []
-            for key in self._ready_keys(txn, topic, max_messages):
+            for key in self._ready_keys(txn, topic, max_messages)[0]:
                 seq = R.U64.unpack_from(key, len(key) - 8)[0]
                 record = txn.get(R.U64.pack(seq), db=self._dbs["msgs"])
                 if record is not None:
