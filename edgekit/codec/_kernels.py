@@ -21,6 +21,9 @@ ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 TWO = np.uint64(2)
 THREE = np.uint64(3)
 FOUR = np.uint64(4)
+SIX = np.uint64(6)
+SIXTY_THREE = np.uint64(63)
+SIXTY_FOUR = np.uint64(64)
 
 #: 10**k (exact for k <= 22) and the doubles nearest to 10**-k, for ALP.
 F10 = np.array([float(10**k) for k in range(23)], dtype=np.float64)
@@ -538,7 +541,7 @@ def huff_kraft_ok(lens, maxlen):
 
 @njit
 def huff_symbol_tables(lens, maxlen):
-    """Decode tables: per 12-bit pattern ``symbol | length << 8 | extra_bits << 16``
+    """Decode tables: per ``maxlen``-bit pattern ``symbol | length << 8 | extra_bits << 16``
     (0 = invalid code), and per symbol the value base, so that ``z = base | extra``."""
     codes = huff_codes(lens, maxlen)
     size = 1 << maxlen
@@ -563,25 +566,26 @@ def huff_symbol_tables(lens, maxlen):
 
 
 @njit(inline="always")
-def _huff_one(words, w0, p, entry, base):
+def _huff_one(words, w0, p, entry, tmask, base):
     """Decode one value of the stream whose words start at ``w0``: (z, new p, entry).
 
-    An entry of 0 marks an unused code. The caller guarantees ``p`` is inside the stream.
+    Positions are uint64 (numba then adds no negative-index fix-up to the loads). An
+    entry of 0 marks an unused code. The caller guarantees ``p`` is inside the stream.
     """
-    k = w0 + (p >> 6)
-    off = np.uint64(p & 63)
-    bits = (words[k] >> off) | ((words[k + 1] << (np.uint64(63) - off)) << ONE)
-    ent = entry[np.int64(bits & np.uint64((1 << HUFF_MAXLEN) - 1))]
-    ln = (ent >> 8) & 255
-    e = ent >> 16
-    if ln + e <= 64:
-        extra = (bits >> np.uint64(ln)) & ((ONE << np.uint64(e)) - ONE)
+    k = w0 + (p >> SIX)
+    off = p & SIXTY_THREE
+    bits = (words[k] >> off) | ((words[k + ONE] << (SIXTY_THREE - off)) << ONE)
+    ent = entry[bits & tmask]
+    ln = np.uint64((ent >> 8) & 255)
+    e = np.uint64(ent >> 16)
+    if ln + e <= SIXTY_FOUR:
+        extra = (bits >> ln) & ((ONE << e) - ONE)
     else:
         q = p + ln
-        k2 = w0 + (q >> 6)
-        off2 = np.uint64(q & 63)
-        more = (words[k2] >> off2) | ((words[k2 + 1] << (np.uint64(63) - off2)) << ONE)
-        extra = more & ((ONE << np.uint64(e)) - ONE)
+        k2 = w0 + (q >> SIX)
+        off2 = q & SIXTY_THREE
+        more = (words[k2] >> off2) | ((words[k2 + ONE] << (SIXTY_THREE - off2)) << ONE)
+        extra = more & ((ONE << e) - ONE)
     return base[ent & 255] | extra, p + ln + e, ent
 
 
@@ -591,35 +595,38 @@ def huff_decode4(words, starts, nbits, n, entry, base, out):
 
     Value ``i`` is in stream ``i % 4``; stream ``j`` occupies ``words`` from word
     ``starts[j]`` and holds ``nbits[j]`` bits followed by at least two zero words.
+    ``entry`` is indexed by the next ``log2(entry.size)`` bits (at least the longest code).
     Returns 0, or -1 for a bad stream (an unused code, or a read past ``nbits``).
     """
-    p0 = np.int64(0)
-    p1 = np.int64(0)
-    p2 = np.int64(0)
-    p3 = np.int64(0)
-    s0 = starts[0]
-    s1 = starts[1]
-    s2 = starts[2]
-    s3 = starts[3]
-    n0 = nbits[0]
-    n1 = nbits[1]
-    n2 = nbits[2]
-    n3 = nbits[3]
+    tmask = np.uint64(entry.size - 1)
+    p0 = ZERO
+    p1 = ZERO
+    p2 = ZERO
+    p3 = ZERO
+    s0 = np.uint64(starts[0])
+    s1 = np.uint64(starts[1])
+    s2 = np.uint64(starts[2])
+    s3 = np.uint64(starts[3])
+    n0 = np.uint64(nbits[0])
+    n1 = np.uint64(nbits[1])
+    n2 = np.uint64(nbits[2])
+    n3 = np.uint64(nbits[3])
     bad = False
     groups = n // 4
-    for g in range(groups):
+    oi = ZERO
+    for _g in range(groups):
         if (p0 > n0) | (p1 > n1) | (p2 > n2) | (p3 > n3) | bad:
             return -1
-        i = 4 * g
-        z0, p0, e0 = _huff_one(words, s0, p0, entry, base)
-        z1, p1, e1 = _huff_one(words, s1, p1, entry, base)
-        z2, p2, e2 = _huff_one(words, s2, p2, entry, base)
-        z3, p3, e3 = _huff_one(words, s3, p3, entry, base)
+        z0, p0, e0 = _huff_one(words, s0, p0, entry, tmask, base)
+        z1, p1, e1 = _huff_one(words, s1, p1, entry, tmask, base)
+        z2, p2, e2 = _huff_one(words, s2, p2, entry, tmask, base)
+        z3, p3, e3 = _huff_one(words, s3, p3, entry, tmask, base)
         bad = (e0 == 0) | (e1 == 0) | (e2 == 0) | (e3 == 0)
-        out[i] = z0
-        out[i + 1] = z1
-        out[i + 2] = z2
-        out[i + 3] = z3
+        out[oi] = z0
+        out[oi + ONE] = z1
+        out[oi + TWO] = z2
+        out[oi + THREE] = z3
+        oi += FOUR
     if bad:
         return -1
     for i in range(4 * groups, n):
@@ -627,15 +634,15 @@ def huff_decode4(words, starts, nbits, n, entry, base, out):
         if j == 0:
             if p0 > n0:
                 return -1
-            z, p0, ent = _huff_one(words, s0, p0, entry, base)
+            z, p0, ent = _huff_one(words, s0, p0, entry, tmask, base)
         elif j == 1:
             if p1 > n1:
                 return -1
-            z, p1, ent = _huff_one(words, s1, p1, entry, base)
+            z, p1, ent = _huff_one(words, s1, p1, entry, tmask, base)
         else:
             if p2 > n2:
                 return -1
-            z, p2, ent = _huff_one(words, s2, p2, entry, base)
+            z, p2, ent = _huff_one(words, s2, p2, entry, tmask, base)
         if ent == 0:
             return -1
         out[i] = z
@@ -737,7 +744,8 @@ def decode_huff_block(buf, pos, end, n, out):
         w0 = starts[j] * 8
         word_bytes[w0 : w0 + nbytes] = buf[pos : pos + nbytes]
         pos += nbytes
-    entry, base = huff_symbol_tables(lens, HUFF_MAXLEN)
+    # Table indexed by the longest code in use (a 2**12 table only when needed).
+    entry, base = huff_symbol_tables(lens, max(lens.max(), 1))
     z = np.empty(m, dtype=np.uint64)
     if huff_decode4(words, starts, nbits, m, entry, base, z) != 0:
         return ERR_STREAM, pos
