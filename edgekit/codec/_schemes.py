@@ -131,7 +131,7 @@ def _huffman_candidate(u: Array, order: int, stats: list[int]) -> tuple[int, byt
     return HUFF, payload
 
 
-_ERRORS = {
+ERRORS = {
     -1: "payload is truncated",
     -2: "bad residual order for the block length",
     -3: "bad symbol range",
@@ -166,7 +166,7 @@ def decode_int_lanes(
         else:
             status, pos = k.decode_packed_block(buf, rd.pos, len(buf), scheme - FOR, n, out)
         if status != 0:
-            raise rd.fail(f"{SCHEME_NAMES[scheme]} block: {_ERRORS.get(status, 'corrupt')}")
+            raise rd.fail(f"{SCHEME_NAMES[scheme]} block: {ERRORS.get(status, 'corrupt')}")
         rd.pos = pos
         return out
     raise rd.fail(f"scheme {scheme} is not an integer scheme")
@@ -361,7 +361,7 @@ def decode_float_block(scheme: int, rd: Reader, n: int, dtype: np.dtype[Any], ou
         bits_view = out.view(np.uint64 if itemsize == 8 else np.uint32)
         status, pos = k.decode_alp_block(buf, rd.pos, len(buf), n, out, bits_view)
         if status != 0:
-            raise rd.fail(f"alp block: {_ERRORS.get(status, 'corrupt')}")
+            raise rd.fail(f"alp block: {ERRORS.get(status, 'corrupt')}")
         rd.pos = pos
         return
     if scheme == ALP_RD:
