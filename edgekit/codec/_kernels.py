@@ -929,18 +929,52 @@ def alp_search(sample, es, fs, probe):
     return best_e, best_f, best_cost
 
 
+#: How many (e, f) pairs the frame-level ALP sampling keeps for the per-block search.
+ALP_KEEP = 5
+
+
 @njit
 def alp_rank(sample, emax, probe):
-    """Estimated cost of every (e, f) with f <= e <= emax on a sample, as a 23x23 table."""
-    costs = np.full((23, 23), np.int64(1) << 62, dtype=np.int64)
-    es = np.zeros(1, dtype=np.int64)
-    fs = np.zeros(1, dtype=np.int64)
+    """Estimated cost of every (e, f) with f <= e <= emax on a sample, as a 23x23 table.
+
+    Costs are those of :func:`alp_search`, except that a pair is abandoned (cost 2**62)
+    as soon as its cost is certain to exceed the ``ALP_KEEP``-th best cost seen so far:
+    such a pair can never be among the ``ALP_KEEP`` cheapest, so the choice is unchanged.
+    """
+    never = np.int64(1) << 62
+    costs = np.full((23, 23), never, dtype=np.int64)
+    best = np.full(ALP_KEEP, never, dtype=np.int64)  # ascending
+    n = sample.size
     for e in range(emax + 1):
         for f in range(e + 1):
-            es[0] = e
-            fs[0] = f
-            _e, _f, cost = alp_search(sample, es, fs, probe)
+            limit = best[ALP_KEEP - 1]
+            nexc = 0
+            lo = np.int64(1) << 62
+            hi = -(np.int64(1) << 62)
+            width = 0
+            dropped = False
+            for i in range(n):
+                ok, k = _alp_ok(sample[i], e, f, probe)
+                if ok:
+                    if k < lo or k > hi:
+                        lo = min(lo, k)
+                        hi = max(hi, k)
+                        width = bitlen(np.uint64(hi - lo))
+                else:
+                    nexc += 1
+                if np.int64(width) * n + 96 * nexc > limit:
+                    dropped = True
+                    break
+            if dropped or nexc == n:
+                continue
+            cost = np.int64(width) * n + 96 * nexc
             costs[e, f] = cost
+            if cost < limit:
+                j = ALP_KEEP - 1
+                while j > 0 and best[j - 1] > cost:
+                    best[j] = best[j - 1]
+                    j -= 1
+                best[j] = cost
     return costs
 
 
