@@ -525,6 +525,71 @@ def huff_encode4(z, syms, codes, lens):
 
 
 @njit
+def _put64(out, pos, v):
+    for j in range(8):
+        out[pos + j] = np.uint8((v >> np.uint64(8 * j)) & np.uint64(0xFF))
+
+
+@njit
+def huff_candidate(u, order, limit):
+    """The whole huffman-scheme payload of ``u`` with residual ``order``, in one call.
+
+    Residuals, their signed median (the center), zigzag symbols and counts, code lengths
+    (at most HUFF_MAXLEN bits), the packed length table and the four streams. Returns an
+    empty array when the payload would be ``limit`` bytes or more (checked before encoding).
+    """
+    r = residuals(u, order)
+    m = r.size
+    flipped = r ^ SIGN
+    center = np.partition(flipped, m // 2)[m // 2] ^ SIGN
+    z, syms, counts = huff_prepare(r, center)
+    lens = huff_lengths(counts, HUFF_MAXLEN)
+    lo = 0
+    while lens[lo] == 0:
+        lo += 1
+    hi = HUFF_NSYM - 1
+    while lens[hi] == 0:
+        hi -= 1
+    bits = 0
+    for s in range(HUFF_NSYM):
+        if counts[s]:
+            e = 0 if s < 8 else (s - 8) // 2 + 2
+            bits += counts[s] * (lens[s] + e)
+    ntable = 2 + (hi - lo + 2) // 2
+    head = 1 + 8 * order + 8 + ntable + 4 * HUFF_STREAMS
+    size = head + (bits + 7) // 8 + HUFF_STREAMS
+    if size >= limit:
+        return np.zeros(0, dtype=np.uint8)
+    codes = huff_codes(lens, HUFF_MAXLEN)
+    streams, nbits = huff_encode4(z, syms, codes, lens)
+    out = np.zeros(head + streams.size, dtype=np.uint8)
+    out[0] = np.uint8(order)
+    pos = 1
+    if order >= 1:
+        _put64(out, pos, u[0])
+        pos += 8
+    if order == 2:
+        _put64(out, pos, u[1] - u[0])
+        pos += 8
+    _put64(out, pos, center)
+    pos += 8
+    out[pos] = np.uint8(lo)
+    out[pos + 1] = np.uint8(hi)
+    pos += 2
+    for sym in range(lo, hi + 1):
+        k = sym - lo
+        out[pos + k // 2] |= np.uint8(lens[sym] << (4 * (k % 2)))
+    pos += (hi - lo + 2) // 2
+    for j in range(HUFF_STREAMS):
+        v = nbits[j]
+        for b in range(4):
+            out[pos + b] = np.uint8((v >> (8 * b)) & 255)
+        pos += 4
+    out[pos:] = streams
+    return out
+
+
+@njit
 def huff_kraft_ok(lens, maxlen):
     """True when the code lengths (0..maxlen) describe a prefix code with at least one symbol."""
     total = 0

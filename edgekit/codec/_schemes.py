@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.codec import _huffman
 from edgekit.codec._frame import Reader
 
 RAW, FOR, DELTA, DOD, HUFF, ALP, ALP_RD, SHUFFLE_LZ4, DICT = range(9)
@@ -105,30 +104,12 @@ def _heads(u: Array, order: int) -> bytes:
 
 
 def _huffman_candidate(u: Array, order: int, stats: list[int]) -> tuple[int, bytes] | None:
-    k = kernels()
-    r = k.residuals(u, order)
-    flipped = r ^ np.uint64(SIGN)
-    mid = r.size // 2
-    center = int(np.partition(flipped, mid)[mid]) ^ SIGN
-    z, syms, counts = k.huff_prepare(r, np.uint64(center))
-    lens = _huffman.code_lengths(counts)
-    bits = int(np.dot(counts, lens + _huffman.EXTRA_BITS))
-    table = _huffman.pack_lengths(lens)
-    size = 1 + 8 * order + 8 + len(table) + 4 * HUFF_STREAMS + (bits + 7) // 8 + HUFF_STREAMS
     widths_best = min(_bitlen(stats[2 * o + 1] - stats[2 * o]) for o in range(3) if u.size > o)
-    if size >= 9 + 8 * _words(u.size, widths_best):
+    limit = 9 + 8 * _words(u.size, widths_best)
+    payload = kernels().huff_candidate(u, order, limit)
+    if payload.size == 0:
         return None
-    codes = _huffman.canonical_codes(lens)
-    streams, nbits = k.huff_encode4(z, syms, codes, lens)
-    payload = (
-        bytes([order])
-        + _heads(u, order)
-        + struct.pack("<Q", center)
-        + table
-        + nbits.astype("<u4").tobytes()
-        + streams.tobytes()
-    )
-    return HUFF, payload
+    return HUFF, payload.tobytes()
 
 
 ERRORS = {
