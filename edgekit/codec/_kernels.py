@@ -361,21 +361,32 @@ def huff_lengths(counts, maxlen):
 
 @njit
 def huff_codes(lens, maxlen):
-    """Canonical codes (by length, then symbol), bit-reversed for an LSB-first stream."""
+    """Canonical codes (by length, then symbol), bit-reversed for an LSB-first stream.
+
+    Deflate's construction: count codes per length, take each length's first code, then
+    hand codes out in symbol order (one pass over the symbols instead of one per length).
+    """
     nsym = lens.size
-    codes = np.zeros(nsym, dtype=np.int64)
+    per_len = np.zeros(maxlen + 2, dtype=np.int64)
+    for s in range(nsym):
+        if 0 < lens[s] <= maxlen:
+            per_len[lens[s]] += 1
+    nxt = np.zeros(maxlen + 2, dtype=np.int64)
     code = 0
     for length in range(1, maxlen + 1):
-        code <<= 1
-        for s in range(nsym):
-            if lens[s] == length:
-                rev = 0
-                c = code
-                for _ in range(length):
-                    rev = (rev << 1) | (c & 1)
-                    c >>= 1
-                codes[s] = rev
-                code += 1
+        code = (code + per_len[length - 1]) << 1 if length > 1 else 0
+        nxt[length] = code
+    codes = np.zeros(nsym, dtype=np.int64)
+    for s in range(nsym):
+        length = lens[s]
+        if 0 < length <= maxlen:
+            c = nxt[length]
+            nxt[length] = c + 1
+            rev = 0
+            for _ in range(length):
+                rev = (rev << 1) | (c & 1)
+                c >>= 1
+            codes[s] = rev
     return codes
 
 
