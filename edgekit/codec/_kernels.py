@@ -1200,6 +1200,33 @@ def dict_encode(keys, max_distinct):
 
 
 @njit
+def count_distinct(v):
+    """Number of distinct values in ``v`` (unsigned ints), with an open-addressing hash set."""
+    n = v.size
+    if n == 0:
+        return 0
+    bits = 1
+    while (1 << bits) < 2 * n:
+        bits += 1
+    size = 1 << bits
+    slots = np.empty(size, dtype=np.uint64)
+    used = np.zeros(size, dtype=np.bool_)
+    shift = np.uint64(64 - bits)
+    mask = np.uint64(size - 1)
+    found = 0
+    for i in range(n):
+        key = np.uint64(v[i])
+        j = (key * np.uint64(0x9E3779B97F4A7C15)) >> shift
+        while used[j] and slots[j] != key:
+            j = (j + ONE) & mask
+        if not used[j]:
+            used[j] = True
+            slots[j] = key
+            found += 1
+    return found
+
+
+@njit
 def dict_gather(values, idx, out):
     """``out[i] = values[idx[i]]``; returns -1 (and stops) at the first index out of range."""
     nd = np.uint64(values.size)

@@ -156,11 +156,18 @@ def decode_int_lanes(
 # --- floats ---------------------------------------------------------------------------------
 
 
+@cache
+def _sample_index(n: int, size: int) -> Array:
+    """Evenly spaced positions (first and last included); cached, frames repeat sizes."""
+    idx = (np.arange(size, dtype=np.int64) * (n - 1)) // (size - 1)
+    idx.flags.writeable = False
+    return idx
+
+
 def _sample(x: Array, size: int) -> Array:
     if x.size <= size:
         return x
-    idx = (np.arange(size, dtype=np.int64) * (x.size - 1)) // (size - 1)
-    return x[idx]
+    return x[_sample_index(x.size, size)]
 
 
 class FloatPlan:
@@ -252,8 +259,8 @@ def encode_float_block(
 
 def _distinct_share(x: Array, size: int) -> float:
     """Share of distinct bit patterns in an evenly spaced sample of ``size`` values."""
-    wide = np.sort(_sample(x, size).view(_uint_of(x)))
-    return (1 + int(np.count_nonzero(wide[1:] != wide[:-1]))) / max(wide.size, 1)
+    wide = _sample(x, size).view(_uint_of(x))
+    return int(kernels().count_distinct(wide)) / max(wide.size, 1)
 
 
 def _uint_of(x: Array) -> np.dtype[Any]:
