@@ -227,12 +227,7 @@ def encode_float_block(
         e, f, cost = k.alp_search(sample, plan.es, plan.fs, probe)
     candidates: list[tuple[int, bytes]] = []
     alp_estimate = cost * n / max(sample.size, 1) / 8
-    if (
-        allow_dict
-        and n >= 256
-        and _distinct_share(x, 1024) < 0.95
-        and _distinct_share(x, 4096) < 0.6
-    ):
+    if allow_dict and n >= 256 and _dictionary_may_pay(x):
         found = _encode_dict(x, entropy=entropy)
         if found is not None:
             candidates.append(found)
@@ -257,10 +252,26 @@ def encode_float_block(
     return best
 
 
+def _dictionary_may_pay(x: Array) -> bool:
+    """Few enough distinct values in samples of 1024 and 4096 values for a dictionary.
+
+    A sample with more distinct values than the dictionary may hold (a quarter of the
+    block) rules it out without trying.
+    """
+    if _distinct_share(x, 1024) >= 0.95:
+        return False
+    count = _distinct_count(x, 4096)
+    return count / min(x.size, 4096) < 0.6 and count <= x.size // 4
+
+
+def _distinct_count(x: Array, size: int) -> int:
+    """Distinct bit patterns in an evenly spaced sample of ``size`` values."""
+    return int(kernels().count_distinct(_sample(x, size).view(_uint_of(x))))
+
+
 def _distinct_share(x: Array, size: int) -> float:
     """Share of distinct bit patterns in an evenly spaced sample of ``size`` values."""
-    wide = _sample(x, size).view(_uint_of(x))
-    return int(kernels().count_distinct(wide)) / max(wide.size, 1)
+    return _distinct_count(x, size) / max(min(x.size, size), 1)
 
 
 def _uint_of(x: Array) -> np.dtype[Any]:
