@@ -524,6 +524,65 @@ def _put64(out, pos, v):
 
 
 @njit
+def select_kth(a, k):
+    """The ``k``-th smallest value of ``a`` (uint64, not empty; ``a`` may be reordered).
+
+    Values spanning a narrow range are counted; otherwise quickselect with three-way partitioning, so runs of equal values (common in sensor
+    residuals) cost one pass; pivots come from a fixed pseudo-random sequence, and after
+    64 rounds the remaining range is sorted, which bounds the worst case at O(n log n).
+    """
+    n = a.size
+    mn = a[0]
+    mx = a[0]
+    for i in range(1, n):
+        mn = min(mn, a[i])
+        mx = max(mx, a[i])
+    span = mx - mn
+    if span < np.uint64(max(4 * n, 1024)):
+        # Narrow range: a counting pass, no data-dependent branches.
+        counts = np.zeros(np.int64(span) + 1, dtype=np.int64)
+        for i in range(n):
+            counts[np.int64(a[i] - mn)] += 1
+        seen = 0
+        for j in range(counts.size):
+            seen += counts[j]
+            if seen > k:
+                return mn + np.uint64(j)
+    lo = 0
+    hi = n - 1
+    state = np.uint64(0x9E3779B97F4A7C15)
+    for _ in range(64):
+        if lo >= hi:
+            return a[k]
+        state = state * np.uint64(6364136223846793005) + np.uint64(1442695040888963407)
+        pivot = a[lo + np.int64((state >> np.uint64(33)) % np.uint64(hi - lo + 1))]
+        lt = lo
+        i = lo
+        gt = hi
+        while i <= gt:
+            v = a[i]
+            if v < pivot:
+                a[i] = a[lt]
+                a[lt] = v
+                lt += 1
+                i += 1
+            elif v > pivot:
+                a[i] = a[gt]
+                a[gt] = v
+                gt -= 1
+            else:
+                i += 1
+        if k < lt:
+            hi = lt - 1
+        elif k > gt:
+            lo = gt + 1
+        else:
+            return pivot
+    a[lo : hi + 1] = np.sort(a[lo : hi + 1])
+    return a[k]
+
+
+@njit
 def huff_candidate(u, order, limit):
     """The whole huffman-scheme payload of ``u`` with residual ``order``, in one call.
 
@@ -534,7 +593,7 @@ def huff_candidate(u, order, limit):
     r = residuals(u, order)
     m = r.size
     flipped = r ^ SIGN
-    center = np.partition(flipped, m // 2)[m // 2] ^ SIGN
+    center = select_kth(flipped, m // 2) ^ SIGN
     z, syms, counts = huff_prepare(r, center)
     lens = huff_lengths(counts, HUFF_MAXLEN)
     lo = 0
