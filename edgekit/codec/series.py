@@ -215,7 +215,6 @@ def decompress(data: bytes | bytearray | memoryview, *, max_elements: int | None
             rd.pos = pos
             rd.need(length, "block payload")
         stop = pos + length
-        what = f"series frame block {start // block_size}"
         # The kernel schemes read the frame bytes in place (no per-block reader).
         if (scheme == _schemes.ALP and is_float) or (
             not is_float and _schemes.FOR <= scheme <= _schemes.HUFF
@@ -240,12 +239,17 @@ def decompress(data: bytes | bytearray | memoryview, *, max_elements: int | None
             if status != 0:
                 name = _schemes.SCHEME_NAMES[scheme]
                 reason = _schemes.ERRORS.get(status, "corrupt")
-                raise CorruptDataError(f"{what}: {name} block: {reason} (at byte {got - pos})")
+                raise CorruptDataError(
+                    f"series frame block {start // block_size}: {name} block: {reason}"
+                    f" (at byte {got - pos})"
+                )
             if got != stop:
-                raise CorruptDataError(f"{what}: {stop - got} unexpected trailing bytes")
+                raise CorruptDataError(
+                    f"series frame block {start // block_size}: {stop - got} unexpected trailing bytes"
+                )
             pos = stop
             continue
-        block = Reader(view[pos:stop], 0, what)
+        block = Reader(view[pos:stop], 0, f"series frame block {start // block_size}")
         pos = stop
         if is_float:
             if scheme not in _schemes.FLOAT_SCHEMES:
