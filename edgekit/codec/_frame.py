@@ -68,21 +68,26 @@ def seal(body: bytearray) -> bytes:
     return bytes(body)
 
 
+_U64 = struct.Struct("<Q")
+
+
 def open_frame(data: object, magic: bytes, what: str) -> Reader:
     """Check magic, version and checksum; return a reader positioned after the version byte."""
+    import xxhash
+
     view = as_bytes(data, what)
-    if len(view) < len(magic) + 1 + CHECKSUM_SIZE:
-        raise CorruptDataError(f"{what}: {len(view)} bytes is too short for a frame")
-    if bytes(view[:4]) != magic:
+    size = len(view)
+    if size < len(magic) + 1 + CHECKSUM_SIZE:
+        raise CorruptDataError(f"{what}: {size} bytes is too short for a frame")
+    if view[:4] != magic:
         raise CorruptDataError(f"{what}: bad magic {bytes(view[:4])!r}, expected {magic!r}")
     version = view[4]
     if version == 0 or version > FORMAT_VERSION:
         raise CorruptDataError(
             f"{what}: format version {version} is not supported (this edgekit reads 1..{FORMAT_VERSION})"
         )
-    body = view[:-CHECKSUM_SIZE]
-    (stored,) = struct.unpack("<Q", view[-CHECKSUM_SIZE:])
-    if xxh3_64(body) != stored:
+    body = view[: size - CHECKSUM_SIZE]
+    if xxhash.xxh3_64_intdigest(body) != _U64.unpack_from(view, size - CHECKSUM_SIZE)[0]:
         raise CorruptDataError(f"{what}: checksum mismatch (truncated or corrupted)")
     return Reader(body, 5, what)
 

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.codec import _huffman
 from edgekit.codec._frame import Reader
 
 RAW, FOR, DELTA, DOD, HUFF, ALP, ALP_RD, SHUFFLE_LZ4, DICT = range(9)
@@ -105,33 +104,15 @@ def _heads(u: Array, order: int) -> bytes:
 
 
 def _huffman_candidate(u: Array, order: int, stats: list[int]) -> tuple[int, bytes] | None:
-    k = kernels()
-    r = k.residuals(u, order)
-    flipped = r ^ np.uint64(SIGN)
-    mid = r.size // 2
-    center = int(np.partition(flipped, mid)[mid]) ^ SIGN
-    z, syms, counts = k.huff_prepare(r, np.uint64(center))
-    lens = _huffman.code_lengths(counts)
-    bits = int(np.dot(counts, lens + _huffman.EXTRA_BITS))
-    table = _huffman.pack_lengths(lens)
-    size = 1 + 8 * order + 8 + len(table) + 4 * HUFF_STREAMS + (bits + 7) // 8 + HUFF_STREAMS
     widths_best = min(_bitlen(stats[2 * o + 1] - stats[2 * o]) for o in range(3) if u.size > o)
-    if size >= 9 + 8 * _words(u.size, widths_best):
+    limit = 9 + 8 * _words(u.size, widths_best)
+    payload = kernels().huff_candidate(u, order, limit)
+    if payload.size == 0:
         return None
-    codes = _huffman.canonical_codes(lens)
-    streams, nbits = k.huff_encode4(z, syms, codes, lens)
-    payload = (
-        bytes([order])
-        + _heads(u, order)
-        + struct.pack("<Q", center)
-        + table
-        + nbits.astype("<u4").tobytes()
-        + streams.tobytes()
-    )
-    return HUFF, payload
+    return HUFF, payload.tobytes()
 
 
-_ERRORS = {
+ERRORS = {
     -1: "payload is truncated",
     -2: "bad residual order for the block length",
     -3: "bad symbol range",
@@ -166,7 +147,7 @@ def decode_int_lanes(
         else:
             status, pos = k.decode_packed_block(buf, rd.pos, len(buf), scheme - FOR, n, out)
         if status != 0:
-            raise rd.fail(f"{SCHEME_NAMES[scheme]} block: {_ERRORS.get(status, 'corrupt')}")
+            raise rd.fail(f"{SCHEME_NAMES[scheme]} block: {ERRORS.get(status, 'corrupt')}")
         rd.pos = pos
         return out
     raise rd.fail(f"scheme {scheme} is not an integer scheme")
@@ -175,11 +156,18 @@ def decode_int_lanes(
 # --- floats ---------------------------------------------------------------------------------
 
 
+@cache
+def _sample_index(n: int, size: int) -> Array:
+    """Evenly spaced positions (first and last included); cached, frames repeat sizes."""
+    idx = (np.arange(size, dtype=np.int64) * (n - 1)) // (size - 1)
+    idx.flags.writeable = False
+    return idx
+
+
 def _sample(x: Array, size: int) -> Array:
     if x.size <= size:
         return x
-    idx = (np.arange(size, dtype=np.int64) * (x.size - 1)) // (size - 1)
-    return x[idx]
+    return x[_sample_index(x.size, size)]
 
 
 class FloatPlan:
@@ -239,12 +227,7 @@ def encode_float_block(
         e, f, cost = k.alp_search(sample, plan.es, plan.fs, probe)
     candidates: list[tuple[int, bytes]] = []
     alp_estimate = cost * n / max(sample.size, 1) / 8
-    if (
-        allow_dict
-        and n >= 256
-        and _distinct_share(x, 1024) < 0.95
-        and _distinct_share(x, 4096) < 0.6
-    ):
+    if allow_dict and n >= 256 and _dictionary_may_pay(x):
         found = _encode_dict(x, entropy=entropy)
         if found is not None:
             candidates.append(found)
@@ -269,10 +252,26 @@ def encode_float_block(
     return best
 
 
+def _dictionary_may_pay(x: Array) -> bool:
+    """Few enough distinct values in samples of 1024 and 4096 values for a dictionary.
+
+    A sample with more distinct values than the dictionary may hold (a quarter of the
+    block) rules it out without trying.
+    """
+    if _distinct_share(x, 1024) >= 0.95:
+        return False
+    count = _distinct_count(x, 4096)
+    return count / min(x.size, 4096) < 0.6 and count <= x.size // 4
+
+
+def _distinct_count(x: Array, size: int) -> int:
+    """Distinct bit patterns in an evenly spaced sample of ``size`` values."""
+    return int(kernels().count_distinct(_sample(x, size).view(_uint_of(x))))
+
+
 def _distinct_share(x: Array, size: int) -> float:
     """Share of distinct bit patterns in an evenly spaced sample of ``size`` values."""
-    wide = np.sort(_sample(x, size).view(_uint_of(x)))
-    return (1 + int(np.count_nonzero(wide[1:] != wide[:-1]))) / max(wide.size, 1)
+    return _distinct_count(x, size) / max(min(x.size, size), 1)
 
 
 def _uint_of(x: Array) -> np.dtype[Any]:
@@ -361,7 +360,7 @@ def decode_float_block(scheme: int, rd: Reader, n: int, dtype: np.dtype[Any], ou
         bits_view = out.view(np.uint64 if itemsize == 8 else np.uint32)
         status, pos = k.decode_alp_block(buf, rd.pos, len(buf), n, out, bits_view)
         if status != 0:
-            raise rd.fail(f"alp block: {_ERRORS.get(status, 'corrupt')}")
+            raise rd.fail(f"alp block: {ERRORS.get(status, 'corrupt')}")
         rd.pos = pos
         return
     if scheme == ALP_RD:

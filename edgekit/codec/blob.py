@@ -22,7 +22,6 @@ from edgekit.codec._frame import (
     as_bytes,
     open_frame,
     seal,
-    xxh3_64,
     xxh3_128,
 )
 from edgekit.codec._schemes import kernels
@@ -102,6 +101,20 @@ def _cut_points(view: memoryview, min_size: int, avg_size: int, max_size: int) -
     )
 
 
+def _chunk_digests(view: memoryview, ends: Array) -> Array:
+    """xxh3-64 of each chunk: one C call per chunk, no per-chunk Python frames."""
+    import xxhash
+
+    digest = xxhash.xxh3_64_intdigest
+    bounds = ends.tolist()
+    starts = [0, *bounds[:-1]]
+    return np.fromiter(
+        map(digest, map(view.__getitem__, map(slice, starts, bounds))),
+        dtype=np.uint64,
+        count=len(bounds),
+    )
+
+
 def chunks(
     data: bytes | bytearray | memoryview,
     *,
@@ -125,13 +138,7 @@ def chunks(
     ends = _cut_points(view, min_size, avg_size, max_size)
     offsets = np.concatenate([[0], ends[:-1]]).astype(np.int64) if ends.size else ends
     lengths = ends - offsets
-    digests = np.array(
-        [
-            xxh3_64(view[o : o + n])
-            for o, n in zip(offsets.tolist(), lengths.tolist(), strict=False)
-        ],
-        dtype=np.uint64,
-    )
+    digests = _chunk_digests(view, ends)
     return Chunks(offsets, lengths, digests)
 
 

@@ -141,19 +141,29 @@ class FrameInfo:
     nbytes: int
 
 
+_BLOCK_HEAD = struct.Struct("<BI")
+_U32 = struct.Struct("<I")
+
+
 def _read_header(
     data: object, max_elements: int | None
 ) -> tuple[Reader, np.dtype[Any], tuple[int, ...], int, int]:
     rd = open_frame(data, MAGIC_SERIES, "series frame")
-    code = rd.u8("dtype")
+    view = rd.view
+    if rd.remaining < 2:
+        rd.need(2, "dtype and ndim")
+    code = view[5]
+    ndim = view[6]
+    rd.pos = 7
     if code not in DTYPE_CODES:
         raise rd.fail(f"unknown dtype code {code}")
     dtype = DTYPE_CODES[code]
-    ndim = rd.u8("ndim")
     if ndim > MAX_NDIM:
         raise rd.fail(f"ndim {ndim} > {MAX_NDIM}")
-    shape = tuple(rd.u64("shape") for _ in range(ndim))
-    block_size = rd.u32("block size")
+    rd.need(8 * ndim + 4, "shape and block size")
+    shape = struct.unpack_from(f"<{ndim}Q", view, 7)
+    (block_size,) = _U32.unpack_from(view, 7 + 8 * ndim)
+    rd.pos = 11 + 8 * ndim
     if not 1 <= block_size <= MAX_BLOCK_SIZE:
         raise rd.fail(f"block size {block_size} out of 1..{MAX_BLOCK_SIZE}")
     n = math.prod(shape)
@@ -184,16 +194,63 @@ def decompress(data: bytes | bytearray | memoryview, *, max_elements: int | None
     is_float = dtype.kind == "f"
     out = np.empty(n, dtype=dtype)
     lanes: Array | None = None
-    if not is_float:
+    bits: Array | None = None
+    if is_float:
+        bits = out.view(np.uint64 if dtype.itemsize == 8 else np.uint32)
+    else:
         # 64-bit integers decode in place; narrower ones through a uint64 buffer.
         lanes = out.view(np.uint64) if dtype.itemsize == 8 else np.empty(n, dtype=np.uint64)
+    view = rd.view
+    end = len(view)
+    pos = rd.pos
+    buf: Array | None = None
     for start in range(0, n, block_size):
         count = min(block_size, n - start)
-        scheme = rd.u8("block scheme")
-        length = rd.u32("block length")
-        block = Reader(
-            rd.take(length, "block payload"), 0, f"series frame block {start // block_size}"
-        )
+        if end - pos < BLOCK_HEADER:
+            rd.pos = pos
+            rd.need(BLOCK_HEADER, "block header")
+        scheme, length = _BLOCK_HEAD.unpack_from(view, pos)
+        pos += BLOCK_HEADER
+        if length > end - pos:
+            rd.pos = pos
+            rd.need(length, "block payload")
+        stop = pos + length
+        # The kernel schemes read the frame bytes in place (no per-block reader).
+        if (scheme == _schemes.ALP and is_float) or (
+            not is_float and _schemes.FOR <= scheme <= _schemes.HUFF
+        ):
+            if buf is None:
+                buf = np.frombuffer(view, dtype=np.uint8)
+            k = _schemes.kernels()
+            if is_float:
+                assert bits is not None
+                status, got = k.decode_alp_block(
+                    buf, pos, stop, count, out[start : start + count], bits[start : start + count]
+                )
+            else:
+                assert lanes is not None
+                dest = lanes[start : start + count]
+                if scheme == _schemes.HUFF:
+                    status, got = k.decode_huff_block(buf, pos, stop, count, dest)
+                else:
+                    status, got = k.decode_packed_block(
+                        buf, pos, stop, scheme - _schemes.FOR, count, dest
+                    )
+            if status != 0:
+                name = _schemes.SCHEME_NAMES[scheme]
+                reason = _schemes.ERRORS.get(status, "corrupt")
+                raise CorruptDataError(
+                    f"series frame block {start // block_size}: {name} block: {reason}"
+                    f" (at byte {got - pos})"
+                )
+            if got != stop:
+                raise CorruptDataError(
+                    f"series frame block {start // block_size}: {stop - got} unexpected trailing bytes"
+                )
+            pos = stop
+            continue
+        block = Reader(view[pos:stop], 0, f"series frame block {start // block_size}")
+        pos = stop
         if is_float:
             if scheme not in _schemes.FLOAT_SCHEMES:
                 raise block.fail(f"scheme {scheme} is not valid for floats")
@@ -204,6 +261,7 @@ def decompress(data: bytes | bytearray | memoryview, *, max_elements: int | None
             assert lanes is not None
             _schemes.decode_int_lanes(scheme, block, count, dtype, lanes[start : start + count])
         block.end()
+    rd.pos = pos
     rd.end()
     if lanes is not None and dtype.itemsize != 8:
         out[:] = lanes.view(np.int64).astype(dtype) if dtype.kind == "i" else lanes.astype(dtype)

@@ -125,3 +125,15 @@ def test_cdc_cut_points_match_reference(data: bytes, sizes: tuple[int, int, int]
     found = chunks(data, min_size=sizes[0], avg_size=sizes[1], max_size=sizes[2])
     ends = (found.offsets + found.lengths).tolist()
     assert ends == naive.codec_gear_chunks(data, *sizes)
+
+
+@settings(max_examples=80)
+@given(
+    values=st.lists(st.integers(0, 2**64 - 1), min_size=1, max_size=300)
+    | st.lists(st.integers(2**63 - 40, 2**63 + 40), min_size=1, max_size=3000),
+    data=st.data(),
+)
+def test_select_kth_matches_numpy_partition(values: list[int], data: st.DataObject) -> None:
+    a = np.array(values, dtype=np.uint64)
+    k = data.draw(st.integers(0, a.size - 1))
+    assert _kernels.select_kth(a.copy(), k) == np.partition(a, k)[k]
