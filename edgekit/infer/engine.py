@@ -496,7 +496,7 @@ class InferenceEngine:
         request, cached = self._request(feeds, quantized, asyncio.get_running_loop())
         if request is None:
             return cached  # type: ignore[return-value]
-        self._get_batcher().put(request)
+        self._get_batcher().put_async(request)
         assert request.afuture is not None
         return await request.afuture
 
