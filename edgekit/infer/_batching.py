@@ -106,7 +106,13 @@ def _settle_thread(future: Future[Any], value: Any, error: BaseException | None)
     if future.done():  # cancelled by the caller
         return
     try:
-        if error is not None:
+        if future.__class__ is BatchFuture:
+            # Result in now, waiter woken later with the rest of the batch (see deliver).
+            if error is not None:
+                Future.set_exception(future, error)
+            else:
+                Future.set_result(future, value)
+        elif error is not None:
             future.set_exception(error)
         else:
             future.set_result(value)
@@ -129,13 +135,21 @@ def _settle_async(outcomes: list[Outcome]) -> None:
 def deliver(outcomes: list[Outcome]) -> None:
     """Hand results and errors to their callers: one loop callback per event loop."""
     by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
+    woken: list[BatchFuture] = []
     for outcome in outcomes:
         request = outcome[0]
         if request.loop is None:
-            assert request.future is not None
-            _settle_thread(request.future, outcome[1], outcome[2])
+            future = request.future
+            assert future is not None
+            _settle_thread(future, outcome[1], outcome[2])
+            if future.__class__ is BatchFuture:
+                woken.append(future)
         else:
             by_loop.setdefault(request.loop, []).append(outcome)
+    # Every result of the batch is in before the first waiter wakes: the waiters then
+    # contend with each other, not with this thread still settling the batch.
+    for future in woken:
+        future._wake()
     for loop, items in by_loop.items():
         try:
             loop.call_soon_threadsafe(_settle_async, items)

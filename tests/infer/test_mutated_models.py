@@ -65,8 +65,8 @@ def structure_offsets(data: bytes) -> list[int]:
     for i in range(count):
         field = r.field(r.deref(first + 4 * i), 0)
         if field:
-            start, length = r.bytes_vector(field)
-            inside[start : start + length] = True
+            start = r.deref(field)
+            inside[start + 4 : start + 4 + r.u32(start)] = True
     return [int(i) for i in np.flatnonzero(~inside) if i >= 8]
 
 
