@@ -165,7 +165,9 @@ class MicroBatcher:
     rows are queued than half the previous batch: under steady load the batches
     settle where the runtime call overlaps the callers' own work, while a lone
     caller is never held back by a wait that cannot pay off. Requests that arrive
-    while a batch computes queue up and form the next batch.
+    while a batch computes queue up and form the next batch. Asyncio callers
+    reach it through :meth:`put_async`: one hand-over per event-loop iteration,
+    run in the loop itself while the worker is idle and batches are cheap.
     """
 
     def __init__(

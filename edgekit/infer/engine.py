@@ -489,9 +489,12 @@ class InferenceEngine:
     ) -> dict[str, np.ndarray]:
         """``await engine.infer(x)``: a micro-batched run for asyncio callers.
 
-        Same batching as :meth:`submit`; the results of one batch reach an event
-        loop through a single callback, so thousands of waiting tasks cost one
-        wake-up per batch, not one per task.
+        Requests of one event-loop iteration leave together as one batch (a
+        ``call_soon`` flush after the tasks ready in that iteration). While the
+        batching thread is idle and the last batch took at most 1 ms, the batch
+        runs in the event loop itself (no thread hand-over); otherwise it goes to
+        the batching thread, whose results reach the loop through a single
+        callback per batch.
         """
         request, cached = self._request(feeds, quantized, asyncio.get_running_loop())
         if request is None:
