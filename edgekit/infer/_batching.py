@@ -243,6 +243,7 @@ class MicroBatcher:
             return
         if (
             self._compute_ns <= self.inline_ns
+            and not self._closed
             and not self._busy
             and not self._queue
             and self._current().batchable

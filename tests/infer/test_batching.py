@@ -272,3 +272,14 @@ async def test_costly_batches_go_to_the_batching_thread():
         np.testing.assert_array_equal(out["y"], x * 2)
     assert engine.stats().batch_sizes == {8: 2}
     engine.close()
+
+
+async def test_requests_queued_in_a_loop_when_the_engine_closes_get_an_error(mlp_bytes):
+    engine = InferenceEngine(mlp_bytes, max_batch=32)
+    x = np.zeros((1, 32), np.float32)
+    await engine.infer(x)
+    task = asyncio.create_task(engine.infer(x))
+    await asyncio.sleep(0)  # the task queues its request; the loop's flush comes after us
+    engine.close()
+    with pytest.raises(InferenceError, match="closed"):
+        await task
