@@ -9,6 +9,7 @@ a fresh ``python`` process; a crash there becomes a ``ModelLoadError`` here.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import pickle
 import signal
@@ -48,6 +49,7 @@ def probe_load(
     root = str(Path(__file__).resolve().parents[2])
     payload = pickle.dumps((root, source.data, kind, threads, dict(options)))
     env = dict(os.environ, PYTHONFAULTHANDLER="", TF_CPP_MIN_LOG_LEVEL="3")
+    env.update(_malloc_checks())
     try:
         done = subprocess.run(
             [sys.executable, "-c", _CHILD],
@@ -88,6 +90,24 @@ def probe_load(
     )
 
 
+def _malloc_checks() -> dict[str, str]:
+    """Environment that makes glibc abort on heap corruption in the child, where available.
+
+    A hostile model may write out of bounds without crashing at once; with glibc's
+    malloc checks (``libc_malloc_debug``) and freed memory filled with a pattern, the
+    child dies at the corrupted free instead of passing the probe.
+    """
+    env = {"MALLOC_PERTURB_": "165"}
+    for folder in ("/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu", "/usr/lib64", "/lib64"):
+        lib = Path(folder) / "libc_malloc_debug.so.0"
+        if lib.is_file():
+            preload = os.environ.get("LD_PRELOAD", "")
+            env["LD_PRELOAD"] = f"{preload} {lib}".strip()
+            env["GLIBC_TUNABLES"] = "glibc.malloc.check=3"
+            break
+    return env
+
+
 def _child(data: bytes, kind: str, threads: int, options: dict[str, Any]) -> int:
     """In the child: load as the engine would, run once on zeros; exit 0 or 3."""
     from edgekit.errors import EdgekitError
@@ -105,7 +125,14 @@ def _child(data: bytes, kind: str, threads: int, options: dict[str, Any]) -> int
         loaded = Loaded(backend, label=source.label, digest=source.digest, check_finite=False)
         # Run failures on zeros are the engine's warm-up business, not a crash.
         with contextlib.suppress(Exception):
-            backend.run(loaded.synthetic_feeds())
+            feeds = loaded.synthetic_feeds()
+            for _ in range(2):
+                backend.run(feeds)
+        # Free everything now: heap corruption shows when the interpreter is freed.
+        del loaded
+        backend.close()
+        del backend
+        gc.collect()
     except EdgekitError as exc:
         sys.stdout.write(f"{type(exc).__name__}\n{exc}")
         return _EDGEKIT_ERROR
