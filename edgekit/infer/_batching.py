@@ -106,7 +106,13 @@ def _settle_thread(future: Future[Any], value: Any, error: BaseException | None)
     if future.done():  # cancelled by the caller
         return
     try:
-        if error is not None:
+        if future.__class__ is BatchFuture:
+            # Result in now, waiter woken later with the rest of the batch (see deliver).
+            if error is not None:
+                Future.set_exception(future, error)
+            else:
+                Future.set_result(future, value)
+        elif error is not None:
             future.set_exception(error)
         else:
             future.set_result(value)
@@ -129,13 +135,21 @@ def _settle_async(outcomes: list[Outcome]) -> None:
 def deliver(outcomes: list[Outcome]) -> None:
     """Hand results and errors to their callers: one loop callback per event loop."""
     by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
+    woken: list[BatchFuture] = []
     for outcome in outcomes:
         request = outcome[0]
         if request.loop is None:
-            assert request.future is not None
-            _settle_thread(request.future, outcome[1], outcome[2])
+            future = request.future
+            assert future is not None
+            _settle_thread(future, outcome[1], outcome[2])
+            if future.__class__ is BatchFuture:
+                woken.append(future)
         else:
             by_loop.setdefault(request.loop, []).append(outcome)
+    # Every result of the batch is in before the first waiter wakes: the waiters then
+    # contend with each other, not with this thread still settling the batch.
+    for future in woken:
+        future._wake()
     for loop, items in by_loop.items():
         try:
             loop.call_soon_threadsafe(_settle_async, items)
@@ -151,7 +165,9 @@ class MicroBatcher:
     rows are queued than half the previous batch: under steady load the batches
     settle where the runtime call overlaps the callers' own work, while a lone
     caller is never held back by a wait that cannot pay off. Requests that arrive
-    while a batch computes queue up and form the next batch.
+    while a batch computes queue up and form the next batch. Asyncio callers
+    reach it through :meth:`put_async`: one hand-over per event-loop iteration,
+    run in the loop itself while the worker is idle and batches are cheap.
     """
 
     def __init__(
@@ -171,6 +187,12 @@ class MicroBatcher:
         self.max_batch = max_batch
         self.max_delay = max_delay
         self._queue: deque[Request] = deque()
+        self._pending: dict[asyncio.AbstractEventLoop, list[Request]] = {}
+        self._busy = False  # the worker is processing a batch
+        self._compute_ns = 0  # how long the last batch took, ns
+        #: Asyncio batches run in the caller's event loop, not the worker, while the
+        #: last batch took at most this long (ns) and the worker is idle.
+        self.inline_ns = 1_000_000
         self._rows = 0
         self._cv = threading.Condition(threading.Lock())
         self._closed = False
@@ -198,6 +220,61 @@ class MicroBatcher:
                 or rows >= self.max_batch
             ):
                 self._cv.notify()
+
+    def put_async(self, request: Request) -> None:
+        """Queue an asyncio caller's request: one hand-over per event-loop iteration.
+
+        Runs in the request's event loop. The first request of an iteration schedules
+        a flush with ``call_soon``, which runs after every task already ready in that
+        iteration, so the requests of all tasks woken by one batch reach the worker
+        together, with one lock and one wake-up, while the loop goes idle.
+        """
+        loop = request.loop
+        assert loop is not None
+        pending = self._pending.get(loop)
+        if pending is None:
+            pending = self._pending[loop] = []  # each loop touches only its own key
+            loop.call_soon(self._flush, loop)
+        pending.append(request)
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        requests = self._pending.pop(loop, None)
+        if not requests:
+            return
+        if (
+            self._compute_ns <= self.inline_ns
+            and not self._closed
+            and not self._busy
+            and not self._queue
+            and self._current().batchable
+        ):
+            # A cheap batch and an idle worker: run it here. Handing it to the worker
+            # and back costs two thread wake-ups, more than the batch itself.
+            outcomes: list[Outcome] = []
+            chunk: list[Request] = []
+            rows = 0
+            for request in requests:
+                if chunk and rows + request.rows > self.max_batch:
+                    self._run_batch(chunk, outcomes)
+                    chunk, rows = [], 0
+                chunk.append(request)
+                rows += request.rows
+            self._run_batch(chunk, outcomes)
+            _settle_async(outcomes)
+            return
+        try:
+            self.put_many(requests)
+        except BaseException as exc:
+            deliver([(r, None, exc) for r in requests])
+
+    def put_many(self, requests: list[Request]) -> None:
+        """Queue several requests at once (one lock, one wake-up)."""
+        with self._cv:
+            if self._closed:
+                raise InferenceError("the engine is closed")
+            self._queue.extend(requests)
+            self._rows += sum(r.rows for r in requests)
+            self._cv.notify()
 
     def close(self, timeout: float = 5.0) -> None:
         with self._cv:
@@ -228,6 +305,7 @@ class MicroBatcher:
                 batch.append(request)
             self._rows -= rows
             self._expected = rows
+            self._busy = True
             return batch
 
     def _loop(self) -> None:
@@ -236,13 +314,20 @@ class MicroBatcher:
             if batch is None:
                 return
             outcomes: list[Outcome] = []
-            try:
-                self._process(batch, outcomes)
-            except BaseException as exc:  # never let the worker die
-                answered = {id(o[0]) for o in outcomes}
-                error = InferenceError(f"batch failed: {exc!r}")
-                outcomes += [(r, None, error) for r in batch if id(r) not in answered]
+            self._run_batch(batch, outcomes)
+            self._busy = False
             deliver(outcomes)
+
+    def _run_batch(self, batch: list[Request], outcomes: list[Outcome]) -> None:
+        """Process one batch into ``outcomes``; never raises; times it."""
+        t0 = time.perf_counter_ns()
+        try:
+            self._process(batch, outcomes)
+        except BaseException as exc:  # never let the worker die
+            answered = {id(o[0]) for o in outcomes}
+            error = InferenceError(f"batch failed: {exc!r}")
+            outcomes += [(r, None, error) for r in batch if id(r) not in answered]
+        self._compute_ns = time.perf_counter_ns() - t0
 
     def _process(self, batch: list[Request], outcomes: list[Outcome]) -> None:
         model = self._current()

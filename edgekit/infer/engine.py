@@ -20,6 +20,7 @@ from edgekit.infer._backends import LiteRTBackend, MemoryBackend, MemoryModel, O
 from edgekit.infer._batching import MicroBatcher, Request
 from edgekit.infer._loaded import Loaded
 from edgekit.infer._model import load_model_source
+from edgekit.infer._probe import probe_load
 from edgekit.infer._types import LiteRTOptions, OrtOptions, TensorInfo
 from edgekit.infer.cache import ResultCache
 from edgekit.infer.stats import EngineStats, percentiles
@@ -81,6 +82,13 @@ class InferenceEngine:
             it for models that arrive over the network: runtimes verify a file's
             structure, not its contents, and a corrupted weight or operator index can
             crash a native runtime.
+        verify: load and run the model once in a child process first, so that a file
+            that crashes the native runtime raises ``ModelLoadError`` instead of
+            killing this process (costs one interpreter start-up, about 0.3-1 s).
+            ``None`` (default): probe TFLite models given as bytes without an
+            ``expected_digest``; ``True``: probe every model; ``False``: never. Every
+            TFLite file is also validated structurally in-process, always.
+        probe_timeout: seconds the probe may take before the model counts as hung.
         ort_options: ONNX Runtime settings (:class:`OrtOptions`).
         litert_options: LiteRT settings (:class:`LiteRTOptions`).
 
@@ -102,6 +110,8 @@ class InferenceEngine:
         max_batch: int = 32,
         max_delay_us: float = 1000.0,
         expected_digest: str | None = None,
+        verify: bool | None = None,
+        probe_timeout: float = 60.0,
         ort_options: OrtOptions | None = None,
         litert_options: LiteRTOptions | None = None,
     ) -> None:
@@ -137,7 +147,9 @@ class InferenceEngine:
         self._batcher: MicroBatcher | None = None
         self._batcher_lock = threading.Lock()
         self._closed = False
-        self._model = self._load(model, backend, warmup_feeds, expected_digest)
+        self._verify = verify
+        self._probe_timeout = float(probe_timeout)
+        self._model = self._load(model, backend, warmup_feeds, expected_digest, verify)
 
     # -- loading -----------------------------------------------------------------------
 
@@ -147,6 +159,7 @@ class InferenceEngine:
         backend: BackendName,
         warmup_feeds: Mapping[str, np.ndarray] | None,
         expected_digest: str | None = None,
+        verify: bool | None = None,
     ) -> Loaded:
         if isinstance(model, MemoryModel):
             if backend not in ("auto", "memory"):
@@ -169,18 +182,31 @@ class InferenceEngine:
                     f"{expected_digest} (corrupt or wrong file)"
                 )
             kind = source.format if backend == "auto" else backend
+            onnx = kind in ("onnx", "onnxruntime")
+            if onnx and source.format == "tflite":
+                raise InvalidInputError(
+                    f"{source.label} is a TFLite model; use backend='litert' or 'auto'"
+                )
+            if not onnx and source.format != "tflite":
+                raise ModelLoadError(
+                    f"{source.label} is not a TFLite model (no TFL3 identifier at bytes 4..8)"
+                )
+            if verify is None:
+                # Default: probe TFLite models that come as bytes (over the network, as an
+                # update) unless their digest was pinned; files on disk and ONNX load directly.
+                verify = source.path is None and not onnx and expected_digest is None
+            if verify:
+                probe_load(
+                    source,
+                    "onnx" if onnx else "litert",
+                    self._threads,
+                    dict(self._ort_options if onnx else self._litert_options),
+                    self._probe_timeout,
+                )
             runtime: Any
-            if kind in ("onnx", "onnxruntime"):
-                if source.format == "tflite":
-                    raise InvalidInputError(
-                        f"{source.label} is a TFLite model; use backend='litert' or 'auto'"
-                    )
+            if onnx:
                 runtime = OrtBackend(source, threads=self._threads, options=self._ort_options)
             else:
-                if source.format != "tflite":
-                    raise ModelLoadError(
-                        f"{source.label} is not a TFLite model (no TFL3 identifier at bytes 4..8)"
-                    )
                 runtime = LiteRTBackend(source, threads=self._threads, options=self._litert_options)
             loaded = Loaded(
                 runtime, label=source.label, digest=source.digest, check_finite=self._check_finite
@@ -463,14 +489,17 @@ class InferenceEngine:
     ) -> dict[str, np.ndarray]:
         """``await engine.infer(x)``: a micro-batched run for asyncio callers.
 
-        Same batching as :meth:`submit`; the results of one batch reach an event
-        loop through a single callback, so thousands of waiting tasks cost one
-        wake-up per batch, not one per task.
+        Requests of one event-loop iteration leave together as one batch (a
+        ``call_soon`` flush after the tasks ready in that iteration). While the
+        batching thread is idle and the last batch took at most 1 ms, the batch
+        runs in the event loop itself (no thread hand-over); otherwise it goes to
+        the batching thread, whose results reach the loop through a single
+        callback per batch.
         """
         request, cached = self._request(feeds, quantized, asyncio.get_running_loop())
         if request is None:
             return cached  # type: ignore[return-value]
-        self._get_batcher().put(request)
+        self._get_batcher().put_async(request)
         assert request.afuture is not None
         return await request.afuture
 
@@ -484,6 +513,7 @@ class InferenceEngine:
         force: bool = False,
         warmup_feeds: Mapping[str, np.ndarray] | None = None,
         expected_digest: str | None = None,
+        verify: bool | None = None,
     ) -> None:
         """Load and warm ``model``, then switch to it atomically.
 
@@ -492,9 +522,16 @@ class InferenceEngine:
         request runs entirely on the old or entirely on the new model. Requests
         already running finish on the old model. A model whose inputs differ
         (names, dtypes or shapes) is refused with ``InvalidInputError`` unless
-        ``force=True``. On any error the old model stays in place.
+        ``force=True``. On any error the old model stays in place. ``verify`` is
+        as for the constructor (``None``: the engine's own setting).
         """
-        new = self._load(model, backend or self._backend_name, warmup_feeds, expected_digest)
+        new = self._load(
+            model,
+            backend or self._backend_name,
+            warmup_feeds,
+            expected_digest,
+            self._verify if verify is None else verify,
+        )
         with self._swap_lock:
             old = self._model
             if not force and not old.same_inputs(new):
@@ -514,6 +551,7 @@ class InferenceEngine:
         force: bool = False,
         warmup_feeds: Mapping[str, np.ndarray] | None = None,
         expected_digest: str | None = None,
+        verify: bool | None = None,
     ) -> None:
         """:meth:`swap` in a worker thread, so an event loop keeps serving while the model loads."""
         await asyncio.to_thread(
@@ -523,6 +561,7 @@ class InferenceEngine:
             force=force,
             warmup_feeds=warmup_feeds,
             expected_digest=expected_digest,
+            verify=verify,
         )
 
     # -- state, stats, lifetime --------------------------------------------------------

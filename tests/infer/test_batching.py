@@ -214,3 +214,72 @@ async def test_submitted_future_can_be_awaited_with_wrap_future(mlp_bytes):
     out = await asyncio.wrap_future(engine.submit(np.zeros((1, 32), np.float32)))
     assert out["y"].shape == (1, 4)
     engine.close()
+
+
+async def test_one_event_loop_iteration_is_one_batch(mlp_bytes):
+    """All tasks ready in one iteration leave as one batch, run in the loop (worker idle)."""
+    engine = InferenceEngine(mlp_bytes, max_batch=32, max_delay_us=1000)
+    rng = np.random.default_rng(5)
+    xs = [rng.standard_normal((1, 32)).astype(np.float32) for _ in range(40)]
+    outs = await asyncio.gather(*(engine.infer(x) for x in xs))
+    for x, out in zip(xs, outs, strict=True):
+        np.testing.assert_allclose(
+            out["y"], models.mlp_reference(mlp_bytes, x), rtol=1e-4, atol=1e-5
+        )
+    assert engine.stats().batch_sizes == {8: 1, 32: 1}  # split at max_batch
+    engine.close()
+
+
+async def test_a_failing_request_fails_alone_in_an_event_loop():
+    def fn(feeds):
+        x = feeds["x"]
+        if (x < 0).any():
+            raise RuntimeError("negative input")
+        return {"y": x + 1}
+
+    model = MemoryModel(
+        fn, inputs=[TensorInfo("x", (None, 2), F32)], outputs=[TensorInfo("y", (None, 2), F32)]
+    )
+    engine = InferenceEngine(model, max_batch=16, max_delay_us=1000, warmup=0)
+    calls = [engine.infer(np.full((1, 2), -1.0 if i == 3 else i, np.float32)) for i in range(8)]
+    outs = await asyncio.gather(*calls, return_exceptions=True)
+    for i, out in enumerate(outs):
+        if i == 3:
+            assert isinstance(out, InferenceError) and "negative input" in str(out)
+        else:
+            np.testing.assert_array_equal(out["y"], np.full((1, 2), i + 1))  # type: ignore[index]
+    engine.close()
+
+
+async def test_costly_batches_go_to_the_batching_thread():
+    ran_in: list[str] = []
+
+    def fn(feeds):
+        ran_in.append(threading.current_thread().name)
+        return {"y": feeds["x"] * 2}
+
+    model = MemoryModel(
+        fn, inputs=[TensorInfo("x", (None, 2), F32)], outputs=[TensorInfo("y", (None, 2), F32)]
+    )
+    engine = InferenceEngine(model, max_batch=32, max_delay_us=1000, warmup=0)
+    xs = [np.full((1, 2), i, np.float32) for i in range(8)]
+    outs = await asyncio.gather(*(engine.infer(x) for x in xs))
+    assert ran_in == [threading.current_thread().name]  # cheap: in the event loop
+    engine._get_batcher().inline_ns = -1  # every batch counts as costly
+    outs = await asyncio.gather(*(engine.infer(x) for x in xs))
+    assert ran_in[1:] == ["edgekit-infer-batcher"]
+    for x, out in zip(xs, outs, strict=True):
+        np.testing.assert_array_equal(out["y"], x * 2)
+    assert engine.stats().batch_sizes == {8: 2}
+    engine.close()
+
+
+async def test_requests_queued_in_a_loop_when_the_engine_closes_get_an_error(mlp_bytes):
+    engine = InferenceEngine(mlp_bytes, max_batch=32)
+    x = np.zeros((1, 32), np.float32)
+    await engine.infer(x)
+    task = asyncio.create_task(engine.infer(x))
+    await asyncio.sleep(0)  # the task queues its request; the loop's flush comes after us
+    engine.close()
+    with pytest.raises(InferenceError, match="closed"):
+        await task
