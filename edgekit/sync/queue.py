@@ -1223,6 +1223,22 @@ class SyncQueue:
             t.txn.put(R.ready_key(head.topic, head.priority, seq), b"", db=self._dbs["ready"])
             t.counters[_C_READY] += 1
 
+    def _take_inflight(self, t: _Txn, seq: int, token: int) -> tuple[R.Head, bytes] | None:
+        """Take message ``seq`` out of flight (timer deleted, counter decremented).
+
+        Returns its head and record, or None when it is not in flight or ``token``
+        (a lease deadline, 0 for any) names an older lease.
+        """
+        record = t.txn.get(R.U64.pack(seq), db=self._dbs["msgs"])
+        if record is None or _state(record) != R.INFLIGHT:
+            return None
+        head = R.read_head(record)
+        if token and head.deadline_us != token:
+            return None
+        t.txn.delete(R.timer_key(head.deadline_us, seq), db=self._dbs["timers"])
+        t.counters[_C_INFLIGHT] -= 1
+        return head, record
+
     def _to_dead(self, t: _Txn, seq: int, head: R.Head, record: bytes) -> None:
         head.state = R.DEAD
         head.deadline_us = 0
@@ -1478,18 +1494,12 @@ class SyncQueue:
         pairs = self._resolve(ids)
 
         def txn_fn(t: _Txn) -> int:
-            msgs = self._dbs["msgs"]
             done = 0
             for seq, token in pairs:
-                skey = R.U64.pack(seq)
-                record = t.txn.get(skey, db=msgs)
-                if record is None or _state(record) != R.INFLIGHT:
+                taken = self._take_inflight(t, seq, token)
+                if taken is None:
                     continue
-                head = R.read_head(record)
-                if token and head.deadline_us != token:
-                    continue
-                t.txn.delete(R.timer_key(head.deadline_us, seq), db=self._dbs["timers"])
-                t.counters[_C_INFLIGHT] -= 1
+                head, record = taken
                 self._to_dead(t, seq, head, record)
                 done += 1
             return done
@@ -1520,15 +1530,10 @@ class SyncQueue:
             now = _now_us()
             done = 0
             for seq, token in pairs:
-                skey = R.U64.pack(seq)
-                record = t.txn.get(skey, db=msgs)
-                if record is None or _state(record) != R.INFLIGHT:
+                taken = self._take_inflight(t, seq, token)
+                if taken is None:
                     continue
-                head = R.read_head(record)
-                if token and head.deadline_us != token:
-                    continue
-                t.txn.delete(R.timer_key(head.deadline_us, seq), db=self._dbs["timers"])
-                t.counters[_C_INFLIGHT] -= 1
+                head, record = taken
                 done += 1
                 if not count_attempt:
                     head.attempts = max(head.attempts - 1, 0)
@@ -1548,7 +1553,7 @@ class SyncQueue:
                     head.deadline_us = now + int(wait * 1e6)
                     t.txn.put(R.timer_key(head.deadline_us, seq), b"", db=self._dbs["timers"])
                     t.counters[_C_DELAYED] += 1
-                t.txn.put(skey, R.restate(record, head), db=msgs)
+                t.txn.put(R.U64.pack(seq), R.restate(record, head), db=msgs)
             return done
 
         return self._write(txn_fn)
