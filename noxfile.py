@@ -27,7 +27,9 @@ SYSTEM_PACKAGES: list[tuple[str, str]] = [
 ]
 
 # Installed with --no-deps: these would pull torch.
-NO_DEPS_TEST_PACKAGES = ["silero-vad>=5.1"]
+# tflite-runtime 2.14 is built against NumPy 1 and cannot construct an interpreter
+# under NumPy 2: the infer tests check that edgekit then reports it as unavailable.
+NO_DEPS_TEST_PACKAGES = ["silero-vad>=5.1", "tflite-runtime==2.14.0"]
 
 BENCH_ENV = {
     "OPENBLAS_NUM_THREADS": "1",

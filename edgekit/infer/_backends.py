@@ -286,6 +286,7 @@ class LiteRTBackend:
         data = source.data
         label = source.label
         last_error: BaseException | None = None
+        broken: list[str] = []
         interpreter: Any = None
         for name, module in _interpreter_modules(options.get("runtime", "auto")):
             resolver_type = getattr(module.OpResolverType, _RESOLVERS[resolver])
@@ -302,6 +303,14 @@ class LiteRTBackend:
             try:
                 interpreter = factory()
             except Exception as exc:
+                if _is_runtime_failure(exc):
+                    # Installed but unable to build any interpreter (for example a
+                    # tflite-runtime wheel built against NumPy 1 under NumPy 2).
+                    broken.append(
+                        f"{name} is installed but its interpreter does not construct "
+                        f"({_root_cause(exc)})"
+                    )
+                    continue
                 last_error = exc
                 if name == "tflite_runtime" or _is_model_error(exc):
                     break
@@ -310,7 +319,10 @@ class LiteRTBackend:
             self._factory = factory
             break
         if interpreter is None:
-            assert last_error is not None
+            if last_error is None:
+                raise BackendUnavailableError(
+                    "LiteRT (ai-edge-litert)", extra="litert", reason="; ".join(broken)
+                )
             raise _litert_load_error(label, last_error) from last_error
         try:
             in_details = interpreter.get_input_details()
@@ -426,6 +438,35 @@ class LiteRTBackend:
             self._local = threading.local()
 
 
+def _is_runtime_failure(exc: BaseException) -> bool:
+    """True when an interpreter failed for reasons of the runtime, not of the model.
+
+    A broken native extension surfaces as an ImportError somewhere in the chain (a
+    NumPy ABI mismatch raises ``ImportError: numpy.core.multiarray failed to import``
+    inside the wrapper, which CPython reports as a SystemError).
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, (ImportError, SystemError)):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost exception of a chain, as ``Type: message``."""
+    seen: set[int] = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        nxt = exc.__cause__ or exc.__context__
+        if nxt is None:
+            break
+        exc = nxt
+    return f"{type(exc).__name__}: {exc}"
+
+
 def _is_model_error(exc: BaseException) -> bool:
     text = str(exc)
     return any(
@@ -442,7 +483,11 @@ def _litert_load_error(label: str, exc: BaseException) -> ModelLoadError:
         or "Encountered unresolved" in text
     ):
         reason = "it uses an operator LiteRT does not implement"
-    elif "Model provided" in text or "buffer" in text.lower() or "flatbuffer" in text.lower():
+    elif (
+        "Model provided" in text
+        or "flatbuffer" in text.lower()
+        or "buffer" in text.split(":")[0].lower()
+    ):
         reason = "it is not a valid TFLite model (truncated or corrupt)"
     else:
         reason = "LiteRT could not load it"

@@ -461,3 +461,24 @@ def test_warmup_on_zeros_is_best_effort(silero_path):
     assert engine.stats().calls == 0
     engine.run(models.silero_feeds())
     assert engine.stats().calls == 1
+
+
+def test_an_installed_tflite_runtime_that_cannot_construct_is_unavailable(
+    monkeypatch, okay_nabu_path
+):
+    # The test session installs tflite-runtime 2.14 (built against NumPy 1): it imports
+    # but its interpreter fails to construct under NumPy 2. It must never be blamed on
+    # the model, and "auto" must not pick it over a working ai-edge-litert.
+    import tflite_runtime.interpreter  # noqa: F401  (installed by the test session)
+
+    from edgekit.errors import BackendUnavailableError
+
+    with pytest.raises(BackendUnavailableError, match="tflite_runtime is installed but") as error:
+        InferenceEngine(okay_nabu_path, litert_options={"runtime": "tflite_runtime"})
+    assert error.value.extra == "litert"
+    auto = InferenceEngine(okay_nabu_path)  # ai-edge-litert, tried first, constructs
+    assert auto.run(np.zeros((1, 3, 40), np.int8))
+    monkeypatch.setitem(__import__("sys").modules, "ai_edge_litert", None)
+    monkeypatch.setitem(__import__("sys").modules, "ai_edge_litert.interpreter", None)
+    with pytest.raises(BackendUnavailableError, match="does not construct"):
+        InferenceEngine(okay_nabu_path)
