@@ -17,7 +17,7 @@ import numpy as np
 
 from edgekit.errors import EdgekitError, InferenceError, InvalidInputError, ModelLoadError
 from edgekit.infer._backends import LiteRTBackend, MemoryBackend, MemoryModel, OrtBackend
-from edgekit.infer._batching import MicroBatcher, Request
+from edgekit.infer._batching import BatchFuture, MicroBatcher, Request
 from edgekit.infer._loaded import Loaded
 from edgekit.infer._model import load_model_source
 from edgekit.infer._probe import probe_load
@@ -477,8 +477,8 @@ class InferenceEngine:
         """
         request, cached = self._request(feeds, quantized, None)
         if request is None:
-            done: Future[dict[str, np.ndarray]] = Future()
-            done.set_result(cached)  # type: ignore[arg-type]
+            done = BatchFuture()
+            done.set_result(cached)
             return done
         self._get_batcher().put(request)
         assert request.future is not None
