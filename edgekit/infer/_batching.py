@@ -123,10 +123,12 @@ class BatchFuture(Future[Any]):
         return False
 
     def set_result(self, result: Any) -> None:
-        settle([(self, result, None)])
+        if not settle_one(self, result, None):
+            raise InvalidStateError(f"{self._state}: {self!r}")
 
     def set_exception(self, exception: BaseException | None) -> None:
-        settle([(self, None, exception)])
+        if not settle_one(self, None, exception):
+            raise InvalidStateError(f"{self._state}: {self!r}")
 
     def _kick(self) -> None:
         """Nobody may wait in ``result``: let the worker run a deferred lone request."""
@@ -232,6 +234,22 @@ def _relay(chain: list[BatchFuture], i: int) -> None:
             future._ready.release()
             return
         future._ready.release()
+
+
+def settle_one(future: BatchFuture, value: Any, error: BaseException | None) -> bool:
+    """:func:`settle` for a single future; False when it was already done (or cancelled)."""
+    with _LOCK:
+        if future._state in _DONE:
+            return False
+        if error is None:
+            future._result = value
+        else:
+            future._exception = error
+        future._state = FINISHED
+    if future._done_callbacks or "_condition" in future.__dict__:
+        future._announce()
+    future._ready.release()
+    return True
 
 
 def settle(items: list[tuple[BatchFuture, Any, BaseException | None]]) -> None:
@@ -540,10 +558,33 @@ class MicroBatcher:
                     self._cv.notify()
                 return
             batch = self._pop()
+        if len(batch) == 1 and batch[0].future is not None:
+            self._run_lone(batch[0], batch[0].future)
+            return
         outcomes: list[Outcome] = []
         self._run_batch(batch, outcomes)
         self._done()
         deliver(outcomes)
+
+    def _run_lone(self, request: Request, future: BatchFuture) -> None:
+        """:meth:`_run_batch` + :meth:`_done` + :func:`deliver` for one thread request."""
+        t0 = time.perf_counter_ns()
+        try:
+            model = self._current()
+            result = self._execute(model, request.feeds)
+            if request.key is not None or not request.quantized:
+                result = self._finish(model, request, result)
+            error = None
+        except BaseException as exc:
+            result, error = None, exc
+        now = time.perf_counter_ns()
+        self._compute_ns = now - t0
+        self._done()
+        try:
+            self._record(1, [] if error is not None else [now - request.t0])
+        except BaseException as exc:  # the engine was garbage-collected
+            result, error = None, exc
+        settle_one(future, result, error)
 
     def kick(self) -> None:
         """Wake the worker for a deferred request whose caller does not wait in ``result``."""
@@ -569,6 +610,12 @@ class MicroBatcher:
             for request in batch:
                 self._single(model, request, outcomes)
             return
+        if len(model.checks) == model.n_inputs and all(
+            len(check[4]) == check[3] - 1 for check in model.checks
+        ):
+            # Every dimension but the batch one is fixed: all requests stack together.
+            self._merged(model, batch, outcomes)
+            return
         groups: dict[tuple[Any, ...], list[Request]] = {}
         for request in batch:
             signature = tuple(a.shape[1:] for a in request.feeds.values())
@@ -591,12 +638,12 @@ class MicroBatcher:
         outcomes.append((request, result, None))
 
     def _merged(self, model: Loaded, group: list[Request], outcomes: list[Outcome]) -> None:
-        feeds = {
-            name: np.concatenate([r.feeds[name] for r in group], axis=0)
-            for name in model.input_names
-        }
         total = sum(r.rows for r in group)
         try:
+            feeds = {
+                name: np.concatenate([r.feeds[name] for r in group], axis=0)
+                for name in model.input_names
+            }
             outputs = self._execute(model, feeds)
             if any(o.ndim == 0 or o.shape[0] != total for o in outputs.values()):
                 raise InferenceError("outputs do not keep the batch dimension")
@@ -609,11 +656,19 @@ class MicroBatcher:
         if all(r.key is None and r.quantized for r in group):
             # Common case (no cache, no dequantization): slice and hand over, nothing else.
             start = 0
-            items = list(outputs.items())
-            for request in group:
-                stop = start + request.rows
-                outcomes.append((request, {n: o[start:stop] for n, o in items}, None))
-                start = stop
+            append = outcomes.append
+            if len(outputs) == 1:
+                ((name, out),) = outputs.items()
+                for request in group:
+                    stop = start + request.rows
+                    append((request, {name: out[start:stop]}, None))
+                    start = stop
+            else:
+                items = list(outputs.items())
+                for request in group:
+                    stop = start + request.rows
+                    append((request, {n: o[start:stop] for n, o in items}, None))
+                    start = stop
             self._record(len(group), [now - r.t0 for r in group])
             return
         start = 0
