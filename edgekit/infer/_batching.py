@@ -347,6 +347,9 @@ class MicroBatcher:
     while a batch computes queue up and form the next batch. Asyncio callers
     reach it through :meth:`put_async`: one hand-over per event-loop iteration,
     run in the loop itself while the worker is idle and batches are cheap.
+    A lone thread request is not handed to the worker at all: the thread that
+    waits for it runs it (:meth:`lead`). One batch runs at a time (``_busy``),
+    whoever runs it, so stateful models keep submission order.
     """
 
     def __init__(
