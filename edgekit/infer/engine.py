@@ -465,7 +465,7 @@ class InferenceEngine:
 
         Thread-safe. Queued requests are merged along the leading (batch) axis into
         one runtime call of at most ``max_batch`` rows, and each caller gets its
-        own rows back. While fewer rows are queued than half the previous batch,
+        own rows back. While fewer rows are queued than the previous batch held,
         the first request waits at most ``max_delay_us`` for company. When a
         merged call fails, each request is run alone, so every caller gets its
         own result or error.
