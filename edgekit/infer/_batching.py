@@ -522,9 +522,7 @@ class MicroBatcher:
         self._rows -= rows
         self._expected = rows
         self._divisor = (
-            self.thread_goal_divisor
-            if all(r.loop is None for r in batch)
-            else self.goal_divisor
+            self.thread_goal_divisor if all(r.loop is None for r in batch) else self.goal_divisor
         )
         self._busy = True
         return batch
