@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
 
 import numpy as np
@@ -254,3 +255,22 @@ def test_batch_future_works_with_concurrent_futures_helpers():
     cancelled = BatchFuture()
     assert cancelled.cancel() and not cancelled.set_running_or_notify_cancel()
     assert "cancelled" in repr(cancelled) or "CANCELLED" in repr(cancelled).upper()
+
+
+def test_a_lone_request_with_a_too_short_timeout_goes_to_the_batching_thread():
+    ran_in: list[str] = []
+
+    def fn(feeds):
+        ran_in.append(threading.current_thread().name)
+        return {"y": feeds["x"] + 1}
+
+    engine = InferenceEngine(memory_model(fn), max_delay_us=1_000, warmup=0)
+    x = np.zeros((1, 2), np.float32)
+    engine.submit(x).result(timeout=10)  # runs here: sets the batch-time estimate
+    future = engine.submit(x)
+    with contextlib.suppress(concurrent.futures.TimeoutError):
+        future.result(timeout=0)  # no time to run it here: the worker is woken instead
+    np.testing.assert_array_equal(future.result(timeout=10)["y"], x + 1)
+    assert ran_in == [threading.current_thread().name, "edgekit-infer-batcher"]
+    assert engine.stats().calls == 2
+    engine.close()
