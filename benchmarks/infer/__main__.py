@@ -10,8 +10,10 @@ samples taken in turn between the cases, see ``fine_medians``):
 2. A microWakeWord int8 model: raw LiteRT (``set_tensor``/``invoke``/``get_tensor``)
    against ``InferenceEngine.run``.
 3. An MLP (256 -> 512 -> 512 -> 16, built with onnx.helper): throughput and p99
-   latency of 1, 8 and 32 caller threads, unbatched (``engine.run``) against
-   micro-batched (``engine.submit(x).result()``).
+   latency of 1, 8 and 32 asyncio callers (``await engine.infer(x)``) and caller
+   threads (``engine.submit(x).result()``), micro-batched against unbatched
+   ``engine.run``; then the GIL-serial cost of a threaded request (Python per
+   request and one thread hand-off) and the throughput ceiling they imply.
 4. The same MLP quantized with ``quantize_dynamic`` (int8 weights) against float32.
 """
 
@@ -397,6 +399,7 @@ def batching_cases(report: Report, seconds: float, rounds: int) -> None:
             )
         mean_batches[f"{callers} threads"] = mean_batch()
         thr = {k: statistics.median(r[0] for r in v) for k, v in runs.items()}
+        thr_32 = thr["unbatched"]
         p99 = {k: statistics.median(r[1] for r in v) for k, v in runs.items()}
         report.add(
             f"MLP, {callers} threads: engine.submit(x).result() (micro-batched)",
@@ -413,6 +416,7 @@ def batching_cases(report: Report, seconds: float, rounds: int) -> None:
             p99["batched"],
             peers={"unbatched engine.run in each thread": p99["unbatched"]},
         )
+    thread_ceiling(report, batch32, unbatched_32=thr_32)
     for who in ("32 asyncio callers", "32 threads"):
         report.add(
             f"MLP micro-batching, {who}: mean batch size",
@@ -423,6 +427,117 @@ def batching_cases(report: Report, seconds: float, rounds: int) -> None:
             note=", ".join(f"{k}: {v:.1f}" for k, v in mean_batches.items() if k != who),
         )
     batched.close()
+
+
+def handoff_us(threads: int = 32, rounds: int = 2000) -> float:
+    """Microseconds per hand-off in a ring of threads: each waits on its lock, then
+    releases the next thread's lock (a wake-up plus taking the GIL, no other work)."""
+    import _thread
+
+    locks = [_thread.allocate_lock() for _ in range(threads)]
+    for lock in locks:
+        lock.acquire()
+
+    def member(i: int) -> None:
+        mine, nxt = locks[i], locks[(i + 1) % threads]
+        for _ in range(rounds):
+            mine.acquire()
+            nxt.release()
+
+    ring = [threading.Thread(target=member, args=(i,)) for i in range(threads)]
+    for t in ring:
+        t.start()
+    start = time.perf_counter()
+    locks[0].release()
+    for t in ring:
+        t.join()
+    return (time.perf_counter() - start) / (threads * rounds) * US
+
+
+def thread_ceiling(report: Report, batch: np.ndarray, unbatched_32: float) -> None:
+    """Why micro-batching from threads tops out where it does: the GIL-serial part.
+
+    Every threaded request needs (a) Python run with the GIL held (the caller's
+    submit and result, the batcher's stacking, splitting and settling) and (b) one
+    wake-up of a sleeping caller thread, which must then take the GIL. Both run one
+    at a time, whatever the number of cores: 1 / (a + b) bounds the throughput.
+    (a) is timed in one thread on the engine's own code path, with an in-memory
+    model of the MLP's shapes that computes nothing (so no runtime time and no
+    noise from it enters); (b) is a ring of 32 threads passing a lock around.
+    """
+    from edgekit.infer import MemoryModel, TensorInfo
+    from edgekit.infer._batching import deliver
+
+    n_in, n_out = batch.shape[1], 16
+    answer = np.zeros((len(batch), n_out), np.float32)
+    model = MemoryModel(
+        lambda feeds: {"y": answer[: len(feeds["x"])]},
+        inputs=[TensorInfo("x", (None, n_in), np.dtype("float32"))],
+        outputs=[TensorInfo("y", (None, n_out), np.dtype("float32"))],
+    )
+    engine = InferenceEngine(model, max_batch=len(batch), warmup=0)
+    batcher = engine._get_batcher()
+    rows = [batch[i : i + 1] for i in range(len(batch))]
+
+    def cycle() -> None:
+        requests = []
+        for x in rows:  # what submit() runs in each caller thread
+            t0 = time.perf_counter()
+            request = engine._request(x, True, None)[0]
+            assert request is not None
+            with batcher._cv:
+                batcher._queue.append(request)
+                batcher._rows += request.rows
+            requests.append((request, t0))
+        with batcher._cv:
+            taken = batcher._pop()
+        outcomes: list = []
+        batcher._run_batch(taken, outcomes)  # what the batcher runs
+        batcher._done()
+        deliver(outcomes)
+        latencies = []
+        for request, t0 in requests:  # what result() and the caller's loop run
+            request.future.result()
+            latencies.append(time.perf_counter() - t0)
+
+    python_us = interleaved_medians({"cycle": cycle}, repeat=9, budget=0.01)["cycle"]
+    python_us *= US / len(batch)
+    engine.close()
+    hand_us = statistics.median(handoff_us() for _ in range(3))
+    report.add(
+        "Thread path: Python per micro-batched request (GIL held)",
+        "time",
+        "us",
+        python_us,
+        note="one thread; submit + stacking + splitting + settling + result, batch of 32, "
+        "in-memory model of the MLP's shapes (no compute)",
+    )
+    report.add(
+        "Thread hand-off: wake a sleeping thread and give it the GIL (ring of 32)",
+        "time",
+        "us",
+        hand_us,
+        note="pure CPython + OS cost, no edgekit code",
+    )
+    report.add(
+        "Thread path ceiling: 1 / (Python per request + one hand-off)",
+        "throughput",
+        "req/s",
+        US / (python_us + hand_us),
+        peers={"unbatched engine.run in each of 32 threads": unbatched_32},
+        higher_is_better=True,
+        note="the 2.5x target would need (Python + hand-off) <= "
+        f"{US / (2.5 * unbatched_32):.1f} us per request",
+    )
+    report.add(
+        "Thread path ceiling if every hand-off overlapped other Python: 1 / max(Python, hand-off)",
+        "throughput",
+        "req/s",
+        US / max(python_us, hand_us),
+        peers={"unbatched engine.run in each of 32 threads": unbatched_32},
+        higher_is_better=True,
+        note="an upper bound no scheduling can beat while each request wakes one thread",
+    )
 
 
 def quantization_cases(report: Report, repeat: int) -> None:

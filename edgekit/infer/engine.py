@@ -17,7 +17,7 @@ import numpy as np
 
 from edgekit.errors import EdgekitError, InferenceError, InvalidInputError, ModelLoadError
 from edgekit.infer._backends import LiteRTBackend, MemoryBackend, MemoryModel, OrtBackend
-from edgekit.infer._batching import MicroBatcher, Request
+from edgekit.infer._batching import BatchFuture, MicroBatcher, Request
 from edgekit.infer._loaded import Loaded
 from edgekit.infer._model import load_model_source
 from edgekit.infer._probe import probe_load
@@ -465,20 +465,30 @@ class InferenceEngine:
 
         Thread-safe. Queued requests are merged along the leading (batch) axis into
         one runtime call of at most ``max_batch`` rows, and each caller gets its
-        own rows back. While fewer rows are queued than half the previous batch,
-        the first request waits at most ``max_delay_us`` for company; a lone
-        caller is not held back. When a merged call fails, each request is run
-        alone, so every caller gets its own result or error.
+        own rows back. While fewer rows are queued than the previous batch held,
+        the first request waits at most ``max_delay_us`` for company. When a
+        merged call fails, each request is run alone, so every caller gets its
+        own result or error.
+
+        The future is a ``Future`` subclass made for many waiting threads
+        (``result(timeout)``, ``exception(timeout)``, ``done()``, ``cancel()``,
+        ``add_done_callback()``, ``concurrent.futures.wait`` and
+        ``asyncio.wrap_future`` work as usual). Waiters of one batch are woken
+        one after another, each by the previous one. A lone request (nothing
+        queued or running, previous batch a single request) is run by the thread
+        that calls ``result()``/``exception()`` on it, with no thread hand-over;
+        if nobody does, the batching thread runs it once the future gets a
+        callback, is polled with ``done()``, or another request arrives.
 
         Models without a dynamic leading dimension on every input and output (a
         fixed batch of 1) and stateful models are not merged: their requests run
-        one after another on the batching thread, in submission order.
+        one after another, in submission order.
         Invalid feeds fail here, at submission, with ``InvalidInputError``.
         """
         request, cached = self._request(feeds, quantized, None)
         if request is None:
-            done: Future[dict[str, np.ndarray]] = Future()
-            done.set_result(cached)  # type: ignore[arg-type]
+            done = BatchFuture()
+            done.set_result(cached)
             return done
         self._get_batcher().put(request)
         assert request.future is not None
