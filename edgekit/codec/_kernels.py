@@ -964,6 +964,96 @@ def decode_alp_block(buf, pos, end, n, out, out_bits):
     return 0, pos
 
 
+#: Status of the frame loops below when a block's scheme is left to the Python side.
+BLOCK_NOT_HERE = 1
+ERR_BLOCK_HEADER = -11
+ERR_BLOCK_PAYLOAD = -12
+ERR_TRAILING = -13
+SCHEME_FOR = 1
+SCHEME_HUFF = 4
+SCHEME_ALP = 5
+
+
+@njit
+def _block_head(buf, pos, end):
+    """(status, scheme, payload end) of the block header at ``pos`` (5 bytes)."""
+    if end - pos < 5:
+        return ERR_BLOCK_HEADER, 0, pos
+    scheme = np.int64(buf[pos])
+    length = _rd32(buf, pos + 1)
+    if length > end - pos - 5:
+        return ERR_BLOCK_PAYLOAD, scheme, pos
+    return 0, scheme, pos + 5 + length
+
+
+@njit
+def _float_blocks(buf, pos, end, start, n, block_size, out, out_bits):
+    while start < n:
+        count = min(block_size, n - start)
+        status, scheme, stop = _block_head(buf, pos, end)
+        if status != 0:
+            return status, pos, start, pos
+        if scheme != SCHEME_ALP:
+            return BLOCK_NOT_HERE, pos, start, pos
+        status, got = decode_alp_block(
+            buf, pos + 5, stop, count, out[start : start + count], out_bits[start : start + count]
+        )
+        if status != 0:
+            return status, pos, start, got
+        if got != stop:
+            return ERR_TRAILING, pos, start, got
+        pos = stop
+        start += count
+    return 0, pos, start, pos
+
+
+@njit
+def decode_f64_blocks(buf, pos, end, start, n, block_size, out_bits):
+    """Decode the blocks of a float64 series frame from value ``start`` on, in one call.
+
+    ``buf[pos:end]`` holds the blocks (``pos`` at a block header); ``out_bits`` is the
+    whole result as uint64 (the float64 array viewed as integers). ALP blocks are decoded
+    here; the loop stops at the first block of another scheme.
+
+    Returns ``(status, block position, start value of that block, detail position)``:
+    status 0 when every block is done, ``BLOCK_NOT_HERE`` at a block left to the caller
+    (nothing of it consumed), or a negative error code for the block at that position
+    (the detail position is where its payload parser stopped).
+    """
+    return _float_blocks(buf, pos, end, start, n, block_size, out_bits.view(np.float64), out_bits)
+
+
+@njit
+def decode_f32_blocks(buf, pos, end, start, n, block_size, out_bits):
+    """As :func:`decode_f64_blocks` for float32 frames (``out_bits`` is uint32)."""
+    return _float_blocks(buf, pos, end, start, n, block_size, out_bits.view(np.float32), out_bits)
+
+
+@njit
+def decode_int_blocks(buf, pos, end, start, n, block_size, lanes):
+    """As :func:`decode_f64_blocks` for integer frames: for/delta/delta-of-delta/huffman
+    blocks are decoded into ``lanes`` (uint64); the loop stops at any other scheme."""
+    while start < n:
+        count = min(block_size, n - start)
+        status, scheme, stop = _block_head(buf, pos, end)
+        if status != 0:
+            return status, pos, start, pos
+        if scheme < SCHEME_FOR or scheme > SCHEME_HUFF:
+            return BLOCK_NOT_HERE, pos, start, pos
+        dest = lanes[start : start + count]
+        if scheme == SCHEME_HUFF:
+            status, got = decode_huff_block(buf, pos + 5, stop, count, dest)
+        else:
+            status, got = decode_packed_block(buf, pos + 5, stop, scheme - SCHEME_FOR, count, dest)
+        if status != 0:
+            return status, pos, start, got
+        if got != stop:
+            return ERR_TRAILING, pos, start, got
+        pos = stop
+        start += count
+    return 0, pos, start, pos
+
+
 @njit
 def unzigzag_integrate(z, order, center, first, firstd, out):
     """Undo zigzag and centering, then integrate ``order`` times into ``out`` (n + order)."""

@@ -11,18 +11,21 @@ import math
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import Any, NoReturn
 
 import numpy as np
 
 from edgekit.codec import _schemes
 from edgekit.codec._frame import (
+    CHECKSUM_SIZE,
     CODE_OF_DTYPE,
     DTYPE_CODES,
     FORMAT_VERSION,
     MAGIC_RECORD,
     MAGIC_SERIES,
     Reader,
+    _xxh3_64,
     open_frame,
     seal,
 )
@@ -143,6 +146,13 @@ class FrameInfo:
 
 _BLOCK_HEAD = struct.Struct("<BI")
 _U32 = struct.Struct("<I")
+_CODE_NDIM = struct.Struct("<BB")
+_SHAPE_1D = struct.Struct("<QI")
+
+
+@cache
+def _shape_struct(ndim: int) -> struct.Struct:
+    return struct.Struct(f"<{ndim}QI")
 
 
 def _read_header(
@@ -150,29 +160,66 @@ def _read_header(
 ) -> tuple[Reader, np.dtype[Any], tuple[int, ...], int, int]:
     rd = open_frame(data, MAGIC_SERIES, "series frame")
     view = rd.view
-    if rd.remaining < 2:
+    if len(view) < 7:
         rd.need(2, "dtype and ndim")
-    code = view[5]
-    ndim = view[6]
+    code, ndim = _CODE_NDIM.unpack_from(view, 5)
     rd.pos = 7
-    if code not in DTYPE_CODES:
+    dtype = DTYPE_CODES.get(code)
+    if dtype is None:
         raise rd.fail(f"unknown dtype code {code}")
-    dtype = DTYPE_CODES[code]
     if ndim > MAX_NDIM:
         raise rd.fail(f"ndim {ndim} > {MAX_NDIM}")
-    rd.need(8 * ndim + 4, "shape and block size")
-    shape = struct.unpack_from(f"<{ndim}Q", view, 7)
-    (block_size,) = _U32.unpack_from(view, 7 + 8 * ndim)
+    if len(view) < 11 + 8 * ndim:
+        rd.need(8 * ndim + 4, "shape and block size")
+    if ndim == 1:
+        n, block_size = _SHAPE_1D.unpack_from(view, 7)
+        shape: tuple[int, ...] = (n,)
+    else:
+        *dims, block_size = _shape_struct(ndim).unpack_from(view, 7)
+        shape = tuple(dims)
+        n = math.prod(shape)
     rd.pos = 11 + 8 * ndim
     if not 1 <= block_size <= MAX_BLOCK_SIZE:
         raise rd.fail(f"block size {block_size} out of 1..{MAX_BLOCK_SIZE}")
-    n = math.prod(shape)
     if max_elements is not None and n > max_elements:
         raise rd.fail(f"frame holds {n} elements, more than max_elements={max_elements}")
     nblocks = -(-n // block_size)
-    if nblocks * BLOCK_HEADER > rd.remaining:
+    if nblocks * BLOCK_HEADER > len(view) - rd.pos:
         raise rd.fail(f"{n} elements need {nblocks} blocks, the frame is too short for them")
     return rd, dtype, shape, block_size, n
+
+
+#: numpy dtype of the bit view of each float dtype.
+_BITS_OF = {np.dtype("<f4"): np.dtype("<u4"), np.dtype("<f8"): np.dtype("<u8")}
+
+_HEAD_1D = struct.Struct("<4sBBBQI")
+_U64 = struct.Struct("<Q")
+#: Smallest 1-D frame: header, one block header, checksum.
+_MIN_1D = _HEAD_1D.size + CHECKSUM_SIZE
+
+
+def _fast_header(data: object, max_elements: int | None) -> tuple[np.dtype[Any], int, int] | None:
+    """(dtype, n, block_size) of a valid 1-D ``bytes`` frame, or None (then the full,
+    checking header reader runs and names what is wrong)."""
+    if type(data) is not bytes or len(data) < _MIN_1D:
+        return None
+    magic, version, code, ndim, n, block_size = _HEAD_1D.unpack_from(data)
+    size = len(data)
+    if (
+        magic != MAGIC_SERIES
+        or ndim != 1
+        or not 1 <= version <= FORMAT_VERSION
+        or not 1 <= block_size <= MAX_BLOCK_SIZE
+        or (max_elements is not None and n > max_elements)
+        or -(-n // block_size) * BLOCK_HEADER > size - _MIN_1D
+        or _xxh3_64(memoryview(data)[: size - CHECKSUM_SIZE])
+        != _U64.unpack_from(data, size - CHECKSUM_SIZE)[0]
+    ):
+        return None
+    dtype = DTYPE_CODES.get(code)
+    if dtype is None:
+        return None
+    return dtype, n, block_size
 
 
 def decompress(data: bytes | bytearray | memoryview, *, max_elements: int | None = None) -> Array:
@@ -190,68 +237,50 @@ def decompress(data: bytes | bytearray | memoryview, *, max_elements: int | None
         CorruptDataError: the bytes are not a valid frame (truncated, corrupted, hostile).
         InvalidInputError: ``data`` is not bytes-like.
     """
-    rd, dtype, shape, block_size, n = _read_header(data, max_elements)
-    is_float = dtype.kind == "f"
-    out = np.empty(n, dtype=dtype)
+    fast = _fast_header(data, max_elements)
+    if fast is not None:
+        dtype, n, block_size = fast
+        shape: tuple[int, ...] = (n,)
+        pos = _HEAD_1D.size
+        end = len(data)  # type: ignore[arg-type]
+        end -= CHECKSUM_SIZE
+        buf = np.frombuffer(data, dtype=np.uint8)  # type: ignore[call-overload]
+        rd: Reader | None = None
+    else:
+        rd, dtype, shape, block_size, n = _read_header(data, max_elements)
+        pos = rd.pos
+        end = len(rd.view)
+        buf = np.frombuffer(rd.view, dtype=np.uint8)
+    k = _schemes.kernels()
+    kind = dtype.kind
+    start = 0
     lanes: Array | None = None
-    bits: Array | None = None
-    if is_float:
-        bits = out.view(np.uint64 if dtype.itemsize == 8 else np.uint32)
+    if kind == "f":
+        bits = np.empty(n, dtype=_BITS_OF[dtype])
+        out = bits.view(dtype)
+        decode = k.decode_f64_blocks if dtype.itemsize == 8 else k.decode_f32_blocks
     else:
         # 64-bit integers decode in place; narrower ones through a uint64 buffer.
-        lanes = out.view(np.uint64) if dtype.itemsize == 8 else np.empty(n, dtype=np.uint64)
-    view = rd.view
-    end = len(view)
-    pos = rd.pos
-    buf: Array | None = None
-    for start in range(0, n, block_size):
-        count = min(block_size, n - start)
-        if end - pos < BLOCK_HEADER:
-            rd.pos = pos
-            rd.need(BLOCK_HEADER, "block header")
+        bits = lanes = np.empty(n, dtype=np.uint64)
+        out = lanes.view(dtype) if dtype.itemsize == 8 else np.empty(n, dtype=dtype)
+        decode = k.decode_int_blocks
+    while True:
+        # One kernel call decodes every block of the kernel schemes (usually all of
+        # them); it stops at a block of another scheme, decoded here, then goes on.
+        status, pos, start, got = decode(buf, pos, end, start, n, block_size, bits)
+        if status == 0:
+            break
+        if rd is None:
+            rd = Reader(memoryview(data)[:end], pos, "series frame")  # type: ignore[arg-type]
+        view = rd.view
+        if status != k.BLOCK_NOT_HERE:
+            _raise_block_error(rd, view, status, pos, start // block_size, got)
         scheme, length = _BLOCK_HEAD.unpack_from(view, pos)
-        pos += BLOCK_HEADER
-        if length > end - pos:
-            rd.pos = pos
-            rd.need(length, "block payload")
-        stop = pos + length
-        # The kernel schemes read the frame bytes in place (no per-block reader).
-        if (scheme == _schemes.ALP and is_float) or (
-            not is_float and _schemes.FOR <= scheme <= _schemes.HUFF
-        ):
-            if buf is None:
-                buf = np.frombuffer(view, dtype=np.uint8)
-            k = _schemes.kernels()
-            if is_float:
-                assert bits is not None
-                status, got = k.decode_alp_block(
-                    buf, pos, stop, count, out[start : start + count], bits[start : start + count]
-                )
-            else:
-                assert lanes is not None
-                dest = lanes[start : start + count]
-                if scheme == _schemes.HUFF:
-                    status, got = k.decode_huff_block(buf, pos, stop, count, dest)
-                else:
-                    status, got = k.decode_packed_block(
-                        buf, pos, stop, scheme - _schemes.FOR, count, dest
-                    )
-            if status != 0:
-                name = _schemes.SCHEME_NAMES[scheme]
-                reason = _schemes.ERRORS.get(status, "corrupt")
-                raise CorruptDataError(
-                    f"series frame block {start // block_size}: {name} block: {reason}"
-                    f" (at byte {got - pos})"
-                )
-            if got != stop:
-                raise CorruptDataError(
-                    f"series frame block {start // block_size}: {stop - got} unexpected trailing bytes"
-                )
-            pos = stop
-            continue
-        block = Reader(view[pos:stop], 0, f"series frame block {start // block_size}")
-        pos = stop
-        if is_float:
+        count = min(block_size, n - start)
+        stop = pos + BLOCK_HEADER + length
+        index = start // block_size
+        block = Reader(view[pos + BLOCK_HEADER : stop], 0, f"series frame block {index}")
+        if kind == "f":
             if scheme not in _schemes.FLOAT_SCHEMES:
                 raise block.fail(f"scheme {scheme} is not valid for floats")
             _schemes.decode_float_block(scheme, block, count, dtype, out[start : start + count])
@@ -261,11 +290,40 @@ def decompress(data: bytes | bytearray | memoryview, *, max_elements: int | None
             assert lanes is not None
             _schemes.decode_int_lanes(scheme, block, count, dtype, lanes[start : start + count])
         block.end()
-    rd.pos = pos
-    rd.end()
+        pos = stop
+        start += count
+    if pos != end:
+        if rd is None:
+            rd = Reader(memoryview(data)[:end], pos, "series frame")  # type: ignore[arg-type]
+        rd.pos = pos
+        rd.end()
     if lanes is not None and dtype.itemsize != 8:
-        out[:] = lanes.view(np.int64).astype(dtype) if dtype.kind == "i" else lanes.astype(dtype)
-    return out.reshape(shape)
+        out[:] = lanes.view(np.int64).astype(dtype) if kind == "i" else lanes.astype(dtype)
+    return out.reshape(shape) if len(shape) != 1 else out
+
+
+def _raise_block_error(
+    rd: Reader, view: memoryview, status: int, pos: int, index: int, got: int
+) -> NoReturn:
+    """The CorruptDataError for a failure reported by the block loop kernels."""
+    k = _schemes.kernels()
+    rd.pos = pos
+    if status == k.ERR_BLOCK_HEADER:
+        rd.need(BLOCK_HEADER, "block header")
+    if status == k.ERR_BLOCK_PAYLOAD:
+        rd.pos = pos + BLOCK_HEADER
+        rd.need(_BLOCK_HEAD.unpack_from(view, pos)[1], "block payload")
+    payload = pos + BLOCK_HEADER
+    if status == k.ERR_TRAILING:
+        stop = payload + _BLOCK_HEAD.unpack_from(view, pos)[1]
+        raise CorruptDataError(
+            f"series frame block {index}: {stop - got} unexpected trailing bytes"
+        )
+    name = _schemes.SCHEME_NAMES.get(view[pos], "unknown")
+    reason = _schemes.ERRORS.get(status, "corrupt")
+    raise CorruptDataError(
+        f"series frame block {index}: {name} block: {reason} (at byte {got - payload})"
+    )
 
 
 def frame_info(data: bytes | bytearray | memoryview) -> FrameInfo:
