@@ -1369,6 +1369,173 @@ def dict_gather(values, idx, out):
     return 0
 
 
+# --- fused choosers and encoders (one call per block from the Python side) ---------------------
+
+
+@njit
+def even_sample(x, size):
+    """``size`` evenly spaced values of ``x`` (first and last included); ``x`` when small.
+
+    Position ``i`` is ``i * (n - 1) // (size - 1)``, as in ``_schemes._sample``.
+    """
+    n = x.size
+    if n <= size:
+        return x
+    out = np.empty(size, dtype=x.dtype)
+    for i in range(size):
+        out[i] = x[(i * (n - 1)) // (size - 1)]
+    return out
+
+
+@njit
+def alp_plan(x, emax, probe):
+    """Frame-level ALP sampling: the (up to ``ALP_KEEP``) cheapest (e, f) pairs, as a
+    ``(2, m)`` int64 array (row 0 exponents, row 1 factors), cheapest first.
+
+    The cost table of :func:`alp_rank` on 32 values of a 256-value sample, ordered by
+    (cost, e, f); pairs that fail on every sampled value are left out.
+    """
+    costs = alp_rank(even_sample(even_sample(x, 256), 32), emax, probe)
+    never = np.int64(1) << 62
+    keep_cost = np.full(ALP_KEEP, never, dtype=np.int64)
+    keep_idx = np.zeros(ALP_KEEP, dtype=np.int64)
+    m = 0
+    for idx in range(23 * 23):
+        c = costs[idx // 23, idx % 23]
+        if c >= never:
+            continue
+        if m == ALP_KEEP and c >= keep_cost[ALP_KEEP - 1]:
+            continue
+        j = min(m, ALP_KEEP - 1)
+        while j > 0 and keep_cost[j - 1] > c:
+            keep_cost[j] = keep_cost[j - 1]
+            keep_idx[j] = keep_idx[j - 1]
+            j -= 1
+        keep_cost[j] = c
+        keep_idx[j] = idx
+        m = min(m + 1, ALP_KEEP)
+    pairs = np.empty((2, m), dtype=np.int64)
+    for j in range(m):
+        pairs[0, j] = keep_idx[j] // 23
+        pairs[1, j] = keep_idx[j] % 23
+    return pairs
+
+
+@njit
+def alp_choose(x, pairs, probe):
+    """(e, f, cost) of :func:`alp_search` over the plan's pairs on 128 values of ``x``."""
+    return alp_search(even_sample(x, 128), pairs[0], pairs[1], probe)
+
+
+@njit
+def dictionary_may_pay(v):
+    """Few enough distinct bit patterns (``v``: the values as unsigned ints) in samples of
+    1024 and 4096 values for a dictionary of at most a quarter of the block."""
+    n = v.size
+    if count_distinct(even_sample(v, 1024)) / max(min(n, 1024), 1) >= 0.95:
+        return False
+    count = count_distinct(even_sample(v, 4096))
+    return count / min(n, 4096) < 0.6 and count <= n // 4
+
+
+@njit
+def _nwords(count, width):
+    return (count * width + 63) // 64
+
+
+@njit
+def int_payload(u, entropy, raw_size):
+    """The cheapest integer scheme for lanes ``u`` and its payload, in one call.
+
+    Sizes of for/delta/delta-of-delta come from :func:`int_stats`; the huffman candidate
+    is built when ``entropy`` and ``u.size >= 64`` and the narrowest order is at least 2
+    bits wide. ``raw_size`` is the size of the raw payload (the caller writes it: an
+    empty payload is returned for scheme 0). Returns ``(scheme id, payload bytes)``.
+    """
+    n = u.size
+    stats = int_stats(u)
+    best_scheme = 0
+    best_size = raw_size
+    best_order = -1
+    widths = np.full(3, -1, dtype=np.int64)
+    for order in range(3):
+        if n < order or (order > 0 and n == 0):
+            continue
+        width = bitlen(stats[2 * order + 1] - stats[2 * order]) if n > order else 0
+        widths[order] = width
+        size = 8 * order + 9 + 8 * _nwords(n - order, width)
+        if size < best_size:
+            best_scheme = 1 + order
+            best_size = size
+            best_order = order
+    if entropy and n >= 64:
+        order = 0
+        for o in range(1, 3):
+            if widths[o] >= 0 and widths[o] < widths[order]:
+                order = o
+        if widths[order] >= 2:
+            narrowest = widths[0]
+            for o in range(1, 3):
+                narrowest = min(narrowest, widths[o])
+            limit = 9 + 8 * _nwords(n, narrowest)
+            huff = huff_candidate(u, order, limit)
+            if huff.size > 0 and huff.size < best_size:
+                return 4, huff
+    if best_scheme == 0:
+        return 0, np.zeros(0, dtype=np.uint8)
+    order = best_order
+    lo = stats[2 * order] ^ SIGN
+    width = widths[order]
+    words = pack_residuals(u, order, lo, width)
+    head = 8 * order + 9
+    out = np.empty(head + 8 * words.size, dtype=np.uint8)
+    pos = 0
+    if order >= 1:
+        _put64(out, 0, u[0])
+        pos = 8
+    if order == 2:
+        _put64(out, 8, u[1] - u[0])
+        pos = 16
+    _put64(out, pos, lo)
+    out[pos + 8] = np.uint8(width)
+    out[head:] = words.view(np.uint8)
+    return best_scheme, out
+
+
+@njit
+def alp_payload(x, x_bits, e, f, probe, entropy):
+    """The whole ALP block payload of ``x`` with exponent ``e`` and factor ``f``.
+
+    ``x_bits`` is ``x`` viewed as unsigned integers (for the raw exception values).
+    """
+    n = x.size
+    ints, positions = alp_encode(x, e, f, probe)
+    u = ints.view(np.uint64)
+    scheme, inner = int_payload(u, entropy, 8 * n)
+    if scheme == 0:
+        inner = u.view(np.uint8)
+    isz = x_bits.itemsize
+    nexc = positions.size
+    head = 6 + nexc * (2 + isz)
+    out = np.empty(head + 1 + inner.size, dtype=np.uint8)
+    out[0] = np.uint8(e)
+    out[1] = np.uint8(f)
+    for b in range(4):
+        out[2 + b] = np.uint8((nexc >> (8 * b)) & 255)
+    at = 6
+    for t in range(nexc):
+        out[at + 2 * t] = np.uint8(positions[t] & 255)
+        out[at + 2 * t + 1] = np.uint8((positions[t] >> 8) & 255)
+    at += 2 * nexc
+    for t in range(nexc):
+        v = np.uint64(x_bits[positions[t]])
+        for b in range(isz):
+            out[at + isz * t + b] = np.uint8((v >> np.uint64(8 * b)) & np.uint64(255))
+    out[head] = np.uint8(scheme)
+    out[head + 1 :] = inner
+    return out
+
+
 # --- gear hashing for content-defined chunking -----------------------------------------------
 
 
