@@ -33,6 +33,7 @@ FLOAT_SCHEMES = (RAW, ALP, ALP_RD, SHUFFLE_LZ4, DICT)
 ALP_MAX_EXPONENT = 22
 HUFF_STREAMS = 4
 SIGN = 1 << 63
+NEVER = 1 << 62
 U64 = np.dtype("<u8")
 
 Array = np.ndarray[Any, Any]
@@ -183,14 +184,14 @@ def encode_float_block(
     """Cheapest float scheme for the block ``x`` (float32 or float64), chosen by sampling."""
     k = kernels()
     n = x.size
-    raw = x.tobytes()
+    nbytes = x.nbytes
     probe = plan.probe
-    cost = 1 << 62
+    cost = NEVER
     e = f = 0
     if plan.pairs.shape[1]:
         e, f, cost = k.alp_choose(x, plan.pairs, probe)
-    candidates: list[tuple[int, bytes]] = []
     alp_estimate = cost * n / max(min(n, 128), 1) / 8
+    candidates: list[tuple[int, bytes]] = []
     if allow_dict and n >= 256 and k.dictionary_may_pay(x.view(_uint_of(x))):
         found = _encode_dict(x, entropy=entropy)
         if found is not None:
@@ -198,21 +199,24 @@ def encode_float_block(
             # Repeated values may be repeated runs or patterns: LZ4 can win those
             # (tried on small blocks, where it is cheap, or when the dictionary still
             # leaves over 20 % of the bytes).
-            if n <= 8192 or len(found[1]) > 0.2 * len(raw):
+            if n <= 8192 or len(found[1]) > 0.2 * nbytes:
                 candidates.append(_encode_shuffle_lz4(x))
             if len(found[1]) < 0.5 * alp_estimate:
-                cost = 1 << 62  # the dictionary clearly wins: skip ALP
-    if cost < (1 << 62) and alp_estimate < 0.9 * len(raw):
-        candidates.append(_encode_alp(x, e, f, probe, entropy=entropy))
-    best = min(candidates, key=lambda c: len(c[1]), default=(RAW, raw))
-    if len(best[1]) > 0.6 * len(raw):
+                cost = NEVER  # the dictionary clearly wins: skip ALP
+    if cost < NEVER and alp_estimate < 0.9 * nbytes:
+        alp = _encode_alp(x, e, f, probe, entropy=entropy)
+        if not candidates and len(alp[1]) <= 0.6 * nbytes:
+            return alp  # the common case: ALP alone, and good enough
+        candidates.append(alp)
+    best_size = min([len(c[1]) for c in candidates], default=nbytes)
+    if best_size > 0.6 * nbytes:
         candidates.append(_encode_alp_rd(x, plan.rd_right))
-        best = min(candidates, key=lambda c: len(c[1]))
-        if len(best[1]) > 0.6 * len(raw) and all(c[0] != SHUFFLE_LZ4 for c in candidates):
+        best_size = min(len(c[1]) for c in candidates)
+        if best_size > 0.6 * nbytes and all(c[0] != SHUFFLE_LZ4 for c in candidates):
             candidates.append(_encode_shuffle_lz4(x))
-            best = min(candidates, key=lambda c: len(c[1]))
-    if len(best[1]) >= len(raw):
-        return RAW, raw
+    best = min(candidates, key=lambda c: len(c[1]))
+    if len(best[1]) >= nbytes:
+        return RAW, x.tobytes()
     return best
 
 

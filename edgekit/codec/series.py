@@ -50,6 +50,11 @@ BLOCK_HEADER = 5  # scheme u8 + payload length u32
 
 Array = np.ndarray[Any, Any]
 
+#: dtype code of each little-endian dtype (arrays of these need no conversion).
+_CODE_LE = {dt: code for code, dt in DTYPE_CODES.items()}
+_BLOCK_HEAD = struct.Struct("<BI")
+_HEAD_1D = struct.Struct("<4sBBBQI")
+
 
 def _check_array(array: object) -> Array:
     if not isinstance(array, np.ndarray):
@@ -87,7 +92,15 @@ def compress(
     Raises:
         InvalidInputError: unsupported dtype, too many dimensions, or a bad level/block size.
     """
-    x = _check_array(array)
+    if (
+        type(array) is np.ndarray
+        and array.flags.c_contiguous
+        and (code := _CODE_LE.get(array.dtype)) is not None
+    ):
+        x = array  # the common case: nothing to convert
+    else:
+        x = _check_array(array)
+        code = CODE_OF_DTYPE[x.dtype.newbyteorder("=")]
     if level not in (None, 1, 2):
         raise InvalidInputError(f"level must be None, 1 or 2, not {level!r}")
     if not isinstance(block_size, int) or not 1 <= block_size <= MAX_BLOCK_SIZE:
@@ -96,29 +109,30 @@ def compress(
         )
     entropy = level != 1
     flat = x.reshape(-1)
-    code = CODE_OF_DTYPE[x.dtype.newbyteorder("=")]
-    out = bytearray(MAGIC_SERIES)
-    out += struct.pack("<BBB", FORMAT_VERSION, code, x.ndim)
-    out += struct.pack(f"<{x.ndim}Q", *x.shape)
-    out += struct.pack("<I", block_size)
-    is_float = x.dtype.kind == "f"
-    lanes: Array | None = None
-    plan = _schemes.FloatPlan(flat) if is_float and flat.size else None
-    if not is_float:
-        lanes = (
-            flat.astype(np.int64).view(np.uint64) if x.dtype.kind == "i" else flat.astype(np.uint64)
+    n = flat.size
+    if x.ndim == 1:
+        out = bytearray(_HEAD_1D.pack(MAGIC_SERIES, FORMAT_VERSION, code, 1, n, block_size))
+    else:
+        out = bytearray(MAGIC_SERIES)
+        out += struct.pack("<BBB", FORMAT_VERSION, code, x.ndim)
+        out += struct.pack(f"<{x.ndim}Q", *x.shape)
+        out += struct.pack("<I", block_size)
+    if x.dtype.kind == "f":
+        if n:
+            plan = _schemes.FloatPlan(flat)
+            for start in range(0, n, block_size):
+                block = flat[start : start + block_size] if n > block_size else flat
+                scheme, payload = _schemes.encode_float_block(block, plan, entropy=entropy)
+                out += _BLOCK_HEAD.pack(scheme, len(payload))
+                out += payload
+        return seal(out)
+    lanes = flat.astype(np.int64).view(np.uint64) if x.dtype.kind == "i" else flat.astype(np.uint64)
+    for start in range(0, n, block_size):
+        stop = min(start + block_size, n)
+        scheme, payload = _schemes.encode_int_lanes(
+            lanes[start:stop], flat[start:stop].tobytes(), entropy=entropy
         )
-    for start in range(0, flat.size, block_size):
-        stop = min(start + block_size, flat.size)
-        if is_float:
-            assert plan is not None
-            scheme, payload = _schemes.encode_float_block(flat[start:stop], plan, entropy=entropy)
-        else:
-            assert lanes is not None
-            scheme, payload = _schemes.encode_int_lanes(
-                lanes[start:stop], flat[start:stop].tobytes(), entropy=entropy
-            )
-        out += struct.pack("<BI", scheme, len(payload))
+        out += _BLOCK_HEAD.pack(scheme, len(payload))
         out += payload
     return seal(out)
 
@@ -144,7 +158,6 @@ class FrameInfo:
     nbytes: int
 
 
-_BLOCK_HEAD = struct.Struct("<BI")
 _U32 = struct.Struct("<I")
 _CODE_NDIM = struct.Struct("<BB")
 _SHAPE_1D = struct.Struct("<QI")
@@ -192,7 +205,6 @@ def _read_header(
 #: numpy dtype of the bit view of each float dtype.
 _BITS_OF = {np.dtype("<f4"): np.dtype("<u4"), np.dtype("<f8"): np.dtype("<u8")}
 
-_HEAD_1D = struct.Struct("<4sBBBQI")
 _U64 = struct.Struct("<Q")
 #: Smallest 1-D frame: header, one block header, checksum.
 _MIN_1D = _HEAD_1D.size + CHECKSUM_SIZE
