@@ -94,6 +94,7 @@ def compress(
     """
     if (
         type(array) is np.ndarray
+        and 0 < array.ndim <= MAX_NDIM
         and array.flags.c_contiguous
         and (code := _CODE_LE.get(array.dtype)) is not None
     ):
