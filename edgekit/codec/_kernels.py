@@ -38,6 +38,17 @@ HUFF_MAXLEN = 12
 
 
 @njit
+def copy_bytes(dst, dpos, src, spos, nb):
+    """``dst[dpos:dpos+nb] = src[spos:spos+nb]`` (uint8 arrays, bounds checked by the
+    caller) as a plain loop on unsigned indices: numba's slice assignment copies bytes
+    about 10x slower."""
+    d = np.uint64(dpos)
+    s = np.uint64(spos)
+    for i in range(np.uint64(nb)):
+        dst[d + i] = src[s + i]
+
+
+@njit
 def bitlen(u):
     """Number of significant bits of a uint64 (0 for 0): one count-leading-zeros instruction."""
     return 64 - np.int64(leading_zeros(np.uint64(u)))  # type: ignore[call-arg]
@@ -470,51 +481,64 @@ def huff_encode4(z, syms, codes, lens):
     """Encode into 4 interleaved streams (value ``i`` in stream ``i % 4``), concatenated.
 
     Returns the bytes of the 4 streams back to back and each stream's length in bits.
+    Each stream is built in 64-bit words (little-endian words are the LSB-first bytes):
+    a code and its extra bits go in with one shift when they fit in 64 bits together.
     """
     n = z.size
-    out = np.zeros(n * 10 + 64, dtype=np.uint8)
+    per = (n + HUFF_STREAMS - 1) // HUFF_STREAMS
+    cap = (per * 74 + 63) // 64 + 1
+    words = np.zeros(HUFF_STREAMS * cap, dtype=np.uint64)
     nbits = np.zeros(HUFF_STREAMS, dtype=np.int64)
-    pos = 0
+    ucodes = codes.astype(np.uint64)
+    ulens = lens.astype(np.uint64)
+    total_bytes = 0
     for j in range(HUFF_STREAMS):
-        start = pos
+        w = np.uint64(j * cap)
+        w0 = w
         acc = ZERO
-        nacc = 0
+        nacc = ZERO
         for i in range(j, n, HUFF_STREAMS):
             s = np.int64(syms[i])
-            acc |= np.uint64(codes[s]) << np.uint64(nacc)
-            nacc += lens[s]
-            e = 0 if s < 8 else (s - 8) // 2 + 2
-            if e > 0:
-                extra = z[i] & _mask(e)
-                if e > 32:
-                    if nacc >= 32:
-                        _flush32(out, pos, acc)
-                        pos += 4
-                        acc >>= np.uint64(32)
-                        nacc -= 32
-                    acc |= (extra & np.uint64(0xFFFFFFFF)) << np.uint64(nacc)
-                    nacc += 32
-                    extra >>= np.uint64(32)
-                    e -= 32
-                if nacc >= 32:
-                    _flush32(out, pos, acc)
-                    pos += 4
-                    acc >>= np.uint64(32)
-                    nacc -= 32
-                acc |= extra << np.uint64(nacc)
-                nacc += e
-            if nacc >= 32:
-                _flush32(out, pos, acc)
-                pos += 4
-                acc >>= np.uint64(32)
-                nacc -= 32
-        nbits[j] = (pos - start) * 8 + nacc
-        while nacc > 0:
-            out[pos] = np.uint8(acc & np.uint64(0xFF))
-            pos += 1
-            acc >>= np.uint64(8)
-            nacc -= 8
-    return out[:pos], nbits
+            ln = ulens[s]
+            v = ucodes[s]
+            if s >= 8:
+                e = np.uint64((s - 8) // 2 + 2)
+                extra = z[i] & ((ONE << e) - ONE)
+                if ln + e > SIXTY_FOUR:
+                    # Rare (extra fields of 53+ bits): the code goes in first, alone.
+                    acc |= v << nacc
+                    t = nacc + ln
+                    if t >= SIXTY_FOUR:
+                        words[w] = acc
+                        w += ONE
+                        acc = (v >> (SIXTY_FOUR - nacc)) if nacc > ZERO else ZERO
+                        t -= SIXTY_FOUR
+                    nacc = t
+                    v = extra
+                    ln = e
+                else:
+                    v = v | (extra << ln)
+                    ln = ln + e
+            acc |= v << nacc
+            t = nacc + ln
+            if t >= SIXTY_FOUR:
+                words[w] = acc
+                w += ONE
+                acc = (v >> (SIXTY_FOUR - nacc)) if nacc > ZERO else ZERO
+                t -= SIXTY_FOUR
+            nacc = t
+        if nacc > ZERO:
+            words[w] = acc
+        nbits[j] = np.int64(w - w0) * 64 + np.int64(nacc)
+        total_bytes += (nbits[j] + 7) // 8
+    out = np.empty(total_bytes, dtype=np.uint8)
+    wb = words.view(np.uint8)
+    pos = 0
+    for j in range(HUFF_STREAMS):
+        nb = (nbits[j] + 7) // 8
+        copy_bytes(out, pos, wb, 8 * j * cap, nb)
+        pos += nb
+    return out, nbits
 
 
 @njit
@@ -595,6 +619,22 @@ def huff_candidate(u, order, limit):
     flipped = r ^ SIGN
     center = select_kth(flipped, m // 2) ^ SIGN
     z, syms, counts = huff_prepare(r, center)
+    # No prefix code beats the entropy: skip building one that cannot fit in ``limit``.
+    lo = 0
+    while counts[lo] == 0:
+        lo += 1
+    hi = HUFF_NSYM - 1
+    while counts[hi] == 0:
+        hi -= 1
+    least = 0.0
+    for s in range(HUFF_NSYM):
+        c = counts[s]
+        if c:
+            e = 0 if s < 8 else (s - 8) // 2 + 2
+            least += c * (math.log2(m / c) + e)
+    head = 1 + 8 * order + 8 + 2 + (hi - lo + 2) // 2 + 4 * HUFF_STREAMS
+    if head + (least * (1.0 - 1e-9) - 1.0) / 8 + HUFF_STREAMS >= limit:
+        return np.zeros(0, dtype=np.uint8)
     lens = huff_lengths(counts, HUFF_MAXLEN)
     lo = 0
     while lens[lo] == 0:
@@ -637,7 +677,7 @@ def huff_candidate(u, order, limit):
         for b in range(4):
             out[pos + b] = np.uint8((v >> (8 * b)) & 255)
         pos += 4
-    out[pos:] = streams
+    copy_bytes(out, pos, streams, 0, streams.size)
     return out
 
 
@@ -859,7 +899,7 @@ def decode_huff_block(buf, pos, end, n, out):
     for j in range(HUFF_STREAMS):
         nbytes = (nbits[j] + 7) // 8
         w0 = starts[j] * 8
-        word_bytes[w0 : w0 + nbytes] = buf[pos : pos + nbytes]
+        copy_bytes(word_bytes, w0, buf, pos, nbytes)
         pos += nbytes
     # Table indexed by the longest code in use (a 2**12 table only when needed).
     entry, base = huff_symbol_tables(lens, max(lens.max(), 1))
@@ -898,7 +938,7 @@ def decode_packed_block(buf, pos, end, order, n, out):
     if pos + 8 * nwords > end:
         return ERR_SHORT, pos
     words = np.empty(nwords, dtype=np.uint64)
-    words.view(np.uint8)[:] = buf[pos : pos + 8 * nwords]
+    copy_bytes(words.view(np.uint8), 0, buf, pos, 8 * nwords)
     pos += 8 * nwords
     unpack_residuals(words, n - order, order, width, base, first, firstd, out)
     return 0, pos
@@ -1296,6 +1336,7 @@ def dict_encode(keys, max_distinct):
     slot_key = np.zeros(cap, dtype=np.uint64)
     slot_used = np.zeros(cap, dtype=np.int64)  # 0 = empty, else 1 + slot rank later
     distinct = np.empty(min(n, max_distinct + 1), dtype=np.uint64)
+    slot_of = np.empty(n, dtype=np.int64)
     nd = 0
     m = np.uint64(cap - 1)
     for i in range(n):
@@ -1313,6 +1354,7 @@ def dict_encode(keys, max_distinct):
             if slot_key[h] == key:
                 break
             h = np.int64((np.uint64(h) + ONE) & m)
+        slot_of[i] = h
     ordered = np.sort(distinct[:nd])
     for r in range(nd):
         key = ordered[r]
@@ -1322,11 +1364,7 @@ def dict_encode(keys, max_distinct):
         slot_used[h] = r + 1
     inverse = np.empty(n, dtype=np.uint64)
     for i in range(n):
-        key = keys[i]
-        h = np.int64((key * np.uint64(0x9E3779B97F4A7C15)) >> shift)
-        while slot_key[h] != key or slot_used[h] == 0:
-            h = np.int64((np.uint64(h) + ONE) & m)
-        inverse[i] = np.uint64(slot_used[h] - 1)
+        inverse[i] = np.uint64(slot_used[slot_of[i]] - 1)
     return ordered, inverse
 
 
@@ -1498,7 +1536,7 @@ def int_payload(u, entropy, raw_size):
         pos = 16
     _put64(out, pos, lo)
     out[pos + 8] = np.uint8(width)
-    out[head:] = words.view(np.uint8)
+    copy_bytes(out, head, words.view(np.uint8), 0, 8 * words.size)
     return best_scheme, out
 
 
@@ -1532,7 +1570,7 @@ def alp_payload(x, x_bits, e, f, probe, entropy):
         for b in range(isz):
             out[at + isz * t + b] = np.uint8((v >> np.uint64(8 * b)) & np.uint64(255))
     out[head] = np.uint8(scheme)
-    out[head + 1 :] = inner
+    copy_bytes(out, head + 1, inner, 0, inner.size)
     return out
 
 
