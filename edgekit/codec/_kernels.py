@@ -1574,6 +1574,37 @@ def alp_payload(x, x_bits, e, f, probe, entropy):
     return out
 
 
+NEVER = np.int64(1) << 62
+
+
+@njit
+def alp_single_block(x, x_bits, emax, probe, entropy):
+    """The whole-frame fast path for a frame of one float block: plan, choice, payload.
+
+    Does what ``FloatPlan`` + ``encode_float_block`` do when ALP wins outright: ranks the
+    (e, f) pairs, picks one on 128 values, and, unless a dictionary may pay (256 values
+    or more with few distinct ones), builds the ALP payload. Returns ``(code, pairs,
+    payload)``: code 0 when the payload is at most 0.6x the raw bytes (done), else 1
+    (the caller runs the general chooser, reusing ``pairs``).
+    """
+    empty = np.zeros(0, dtype=np.uint8)
+    pairs = alp_plan(x, emax, probe)
+    if pairs.shape[1] == 0:
+        return 1, pairs, empty
+    e, f, cost = alp_choose(x, pairs, probe)
+    n = x.size
+    if n >= 256 and dictionary_may_pay(x_bits):
+        return 1, pairs, empty
+    nbytes = n * x_bits.itemsize
+    estimate = cost * n / max(min(n, 128), 1) / 8
+    if cost >= NEVER or not estimate < 0.9 * nbytes:
+        return 1, pairs, empty
+    payload = alp_payload(x, x_bits, e, f, probe, entropy)
+    if payload.size <= 0.6 * nbytes:
+        return 0, pairs, payload
+    return 1, pairs, empty
+
+
 # --- gear hashing for content-defined chunking -----------------------------------------------
 
 

@@ -132,14 +132,18 @@ def _sample(x: Array, size: int) -> Array:
     return x[_sample_index(x.size, size)]
 
 
+def alp_emax(x: Array) -> int:
+    """Largest ALP exponent tried: 18 for float64, 10 for float32."""
+    return 18 if x.dtype.itemsize == 8 else 10
+
+
 class FloatPlan:
     """Frame-level sampling result: the few (e, f) pairs worth trying and the ALP_RD cut."""
 
-    def __init__(self, x: Array) -> None:
-        self.probe = np.zeros(1, dtype=x.dtype)
-        emax = 18 if x.dtype.itemsize == 8 else 10
+    def __init__(self, x: Array, pairs: Array | None = None, probe: Array | None = None) -> None:
+        self.probe = np.zeros(1, dtype=x.dtype) if probe is None else probe
         #: (2, m) int64: exponents and factors of the pairs worth trying, cheapest first.
-        self.pairs = kernels().alp_plan(x, emax, self.probe)
+        self.pairs = kernels().alp_plan(x, alp_emax(x), self.probe) if pairs is None else pairs
         self._x = x
         self._rd_right: int | None = None
 

@@ -54,6 +54,8 @@ Array = np.ndarray[Any, Any]
 _CODE_LE = {dt: code for code, dt in DTYPE_CODES.items()}
 _BLOCK_HEAD = struct.Struct("<BI")
 _HEAD_1D = struct.Struct("<4sBBBQI")
+#: numpy dtype of the bit view of each float dtype.
+_BITS_OF = {np.dtype("<f4"): np.dtype("<u4"), np.dtype("<f8"): np.dtype("<u8")}
 
 
 def _check_array(array: object) -> Array:
@@ -120,7 +122,18 @@ def compress(
         out += struct.pack("<I", block_size)
     if x.dtype.kind == "f":
         if n:
-            plan = _schemes.FloatPlan(flat)
+            pairs = probe = None
+            if n <= block_size:
+                # One block: one kernel call does it all when ALP wins outright.
+                probe = np.zeros(1, dtype=x.dtype)
+                done, pairs, payload = _schemes.kernels().alp_single_block(
+                    flat, flat.view(_BITS_OF[x.dtype]), _schemes.alp_emax(x), probe, entropy
+                )
+                if done == 0:
+                    out += _BLOCK_HEAD.pack(_schemes.ALP, payload.size)
+                    out += payload.data
+                    return seal(out)
+            plan = _schemes.FloatPlan(flat, pairs, probe)
             for start in range(0, n, block_size):
                 block = flat[start : start + block_size] if n > block_size else flat
                 scheme, payload = _schemes.encode_float_block(block, plan, entropy=entropy)
@@ -202,9 +215,6 @@ def _read_header(
         raise rd.fail(f"{n} elements need {nblocks} blocks, the frame is too short for them")
     return rd, dtype, shape, block_size, n
 
-
-#: numpy dtype of the bit view of each float dtype.
-_BITS_OF = {np.dtype("<f4"): np.dtype("<u4"), np.dtype("<f8"): np.dtype("<u8")}
 
 _U64 = struct.Struct("<Q")
 #: Smallest 1-D frame: header, one block header, checksum.
