@@ -10,7 +10,7 @@ import struct
 from typing import Any
 
 import numpy as np
-from xxhash import xxh3_64_intdigest as _xxh3_64
+import xxhash
 
 from edgekit.errors import CorruptDataError, InvalidInputError
 
@@ -35,18 +35,19 @@ DTYPE_CODES: dict[int, np.dtype[Any]] = {
     9: np.dtype("<f4"),
     10: np.dtype("<f8"),
 }
+#: xxh3_64 of a bytes-like object as an int (the C function itself, no wrapper).
+xxh3_64_fast = xxhash.xxh3_64_intdigest
+
 CODE_OF_DTYPE = {dt.newbyteorder("="): code for code, dt in DTYPE_CODES.items()}
 
 
 def xxh3_64(data: bytes | bytearray | memoryview) -> int:
     """xxh3 64-bit digest (seed 0)."""
-    return int(_xxh3_64(data))
+    return int(xxh3_64_fast(data))
 
 
 def xxh3_128(data: bytes | bytearray | memoryview) -> bytes:
     """xxh3 128-bit digest (seed 0), 16 bytes big-endian as xxhash gives them."""
-    import xxhash
-
     return bytes(xxhash.xxh3_128_digest(data))
 
 
@@ -86,7 +87,7 @@ def open_frame(data: object, magic: bytes, what: str) -> Reader:
             f"{what}: format version {version} is not supported (this edgekit reads 1..{FORMAT_VERSION})"
         )
     body = view[: size - CHECKSUM_SIZE]
-    if _xxh3_64(body) != _U64.unpack_from(view, size - CHECKSUM_SIZE)[0]:
+    if xxh3_64_fast(body) != _U64.unpack_from(view, size - CHECKSUM_SIZE)[0]:
         raise CorruptDataError(f"{what}: checksum mismatch (truncated or corrupted)")
     return Reader(body, 5, what)
 

@@ -25,9 +25,9 @@ from edgekit.codec._frame import (
     MAGIC_RECORD,
     MAGIC_SERIES,
     Reader,
-    _xxh3_64,
     open_frame,
     seal,
+    xxh3_64_fast,
 )
 from edgekit.errors import CorruptDataError, InvalidInputError
 
@@ -55,7 +55,10 @@ _CODE_LE = {dt: code for code, dt in DTYPE_CODES.items()}
 _BLOCK_HEAD = struct.Struct("<BI")
 _HEAD_1D = struct.Struct("<4sBBBQI")
 #: numpy dtype of the bit view of each float dtype.
-_BITS_OF = {np.dtype("<f4"): np.dtype("<u4"), np.dtype("<f8"): np.dtype("<u8")}
+_BITS_OF: dict[np.dtype[Any], np.dtype[Any]] = {
+    np.dtype("<f4"): np.dtype("<u4"),
+    np.dtype("<f8"): np.dtype("<u8"),
+}
 
 
 def _check_array(array: object) -> Array:
@@ -100,7 +103,7 @@ def compress(
         and array.flags.c_contiguous
         and (code := _CODE_LE.get(array.dtype)) is not None
     ):
-        x = array  # the common case: nothing to convert
+        x: Array = array  # the common case: nothing to convert
     else:
         x = _check_array(array)
         code = CODE_OF_DTYPE[x.dtype.newbyteorder("=")]
@@ -235,7 +238,7 @@ def _fast_header(data: object, max_elements: int | None) -> tuple[np.dtype[Any],
         or not 1 <= block_size <= MAX_BLOCK_SIZE
         or (max_elements is not None and n > max_elements)
         or -(-n // block_size) * BLOCK_HEADER > size - _MIN_1D
-        or _xxh3_64(memoryview(data)[: size - CHECKSUM_SIZE])
+        or xxh3_64_fast(memoryview(data)[: size - CHECKSUM_SIZE])
         != _U64.unpack_from(data, size - CHECKSUM_SIZE)[0]
     ):
         return None
@@ -265,9 +268,9 @@ def decompress(data: bytes | bytearray | memoryview, *, max_elements: int | None
         dtype, n, block_size = fast
         shape: tuple[int, ...] = (n,)
         pos = _HEAD_1D.size
-        end = len(data)  # type: ignore[arg-type]
+        end = len(data)
         end -= CHECKSUM_SIZE
-        buf = np.frombuffer(data, dtype=np.uint8)  # type: ignore[call-overload]
+        buf = np.frombuffer(data, dtype=np.uint8)
         rd: Reader | None = None
     else:
         rd, dtype, shape, block_size, n = _read_header(data, max_elements)
@@ -294,7 +297,7 @@ def decompress(data: bytes | bytearray | memoryview, *, max_elements: int | None
         if status == 0:
             break
         if rd is None:
-            rd = Reader(memoryview(data)[:end], pos, "series frame")  # type: ignore[arg-type]
+            rd = Reader(memoryview(data)[:end], pos, "series frame")
         view = rd.view
         if status != k.BLOCK_NOT_HERE:
             _raise_block_error(rd, view, status, pos, start // block_size, got)
@@ -317,12 +320,13 @@ def decompress(data: bytes | bytearray | memoryview, *, max_elements: int | None
         start += count
     if pos != end:
         if rd is None:
-            rd = Reader(memoryview(data)[:end], pos, "series frame")  # type: ignore[arg-type]
+            rd = Reader(memoryview(data)[:end], pos, "series frame")
         rd.pos = pos
         rd.end()
     if lanes is not None and dtype.itemsize != 8:
         out[:] = lanes.view(np.int64).astype(dtype) if kind == "i" else lanes.astype(dtype)
-    return out.reshape(shape) if len(shape) != 1 else out
+    result: Array = out.reshape(shape) if len(shape) != 1 else out
+    return result
 
 
 def _raise_block_error(
