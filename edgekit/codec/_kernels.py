@@ -808,6 +808,90 @@ def huff_decode4(words, starts, nbits, n, entry, base, out):
     return 0
 
 
+@njit(inline="always")
+def _emit(out, i, z, center, order, prev, prevd):
+    """Store residual ``i`` (zigzag ``z``) integrated ``order`` times; returns the state."""
+    r = ((z >> ONE) ^ (ZERO - (z & ONE))) + center
+    if order == 0:
+        out[i] = r
+    elif order == 1:
+        prev = prev + r
+        out[i + ONE] = prev
+    else:
+        prevd = prevd + r
+        prev = prev + prevd
+        out[i + TWO] = prev
+    return prev, prevd
+
+
+@njit
+def huff_decode4_integrate(words, starts, nbits, m, entry, base, order, center, first, firstd, out):
+    """:func:`huff_decode4` and :func:`unzigzag_integrate` in one pass over the values.
+
+    Decodes ``m`` residuals into ``out`` (``m + order`` lanes, heads included) without
+    the intermediate zigzag array. Returns 0, or -1 for a bad stream.
+    """
+    if order >= 1:
+        out[0] = first
+    if order == 2:
+        out[1] = first + firstd
+    prev = first
+    prevd = firstd
+    if order == 2:
+        prev = first + firstd
+    tmask = np.uint64(entry.size - 1)
+    p0 = ZERO
+    p1 = ZERO
+    p2 = ZERO
+    p3 = ZERO
+    s0 = np.uint64(starts[0])
+    s1 = np.uint64(starts[1])
+    s2 = np.uint64(starts[2])
+    s3 = np.uint64(starts[3])
+    n0 = np.uint64(nbits[0])
+    n1 = np.uint64(nbits[1])
+    n2 = np.uint64(nbits[2])
+    n3 = np.uint64(nbits[3])
+    bad = False
+    groups = m // 4
+    oi = ZERO
+    for _g in range(groups):
+        if (p0 > n0) | (p1 > n1) | (p2 > n2) | (p3 > n3) | bad:
+            return -1
+        z0, p0, e0 = _huff_one(words, s0, p0, entry, tmask, base)
+        z1, p1, e1 = _huff_one(words, s1, p1, entry, tmask, base)
+        z2, p2, e2 = _huff_one(words, s2, p2, entry, tmask, base)
+        z3, p3, e3 = _huff_one(words, s3, p3, entry, tmask, base)
+        bad = (e0 == 0) | (e1 == 0) | (e2 == 0) | (e3 == 0)
+        prev, prevd = _emit(out, oi, z0, center, order, prev, prevd)
+        prev, prevd = _emit(out, oi + ONE, z1, center, order, prev, prevd)
+        prev, prevd = _emit(out, oi + TWO, z2, center, order, prev, prevd)
+        prev, prevd = _emit(out, oi + THREE, z3, center, order, prev, prevd)
+        oi += FOUR
+    if bad:
+        return -1
+    for i in range(4 * groups, m):
+        j = i - 4 * groups
+        if j == 0:
+            if p0 > n0:
+                return -1
+            z, p0, ent = _huff_one(words, s0, p0, entry, tmask, base)
+        elif j == 1:
+            if p1 > n1:
+                return -1
+            z, p1, ent = _huff_one(words, s1, p1, entry, tmask, base)
+        else:
+            if p2 > n2:
+                return -1
+            z, p2, ent = _huff_one(words, s2, p2, entry, tmask, base)
+        if ent == 0:
+            return -1
+        prev, prevd = _emit(out, np.uint64(i), z, center, order, prev, prevd)
+    if (p0 > n0) | (p1 > n1) | (p2 > n2) | (p3 > n3):
+        return -1
+    return 0
+
+
 @njit
 def _rd64(buf, p):
     """Little-endian uint64 at ``buf[p:p+8]`` (the caller checked the bounds)."""
@@ -903,10 +987,11 @@ def decode_huff_block(buf, pos, end, n, out):
         pos += nbytes
     # Table indexed by the longest code in use (a 2**12 table only when needed).
     entry, base = huff_symbol_tables(lens, max(lens.max(), 1))
-    z = np.empty(m, dtype=np.uint64)
-    if huff_decode4(words, starts, nbits, m, entry, base, z) != 0:
+    status = huff_decode4_integrate(
+        words, starts, nbits, m, entry, base, order, center, first, firstd, out
+    )
+    if status != 0:
         return ERR_STREAM, pos
-    unzigzag_integrate(z, order, center, first, firstd, out)
     return 0, pos
 
 

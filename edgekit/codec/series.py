@@ -224,13 +224,27 @@ _U64 = struct.Struct("<Q")
 _MIN_1D = _HEAD_1D.size + CHECKSUM_SIZE
 
 
-def _fast_header(data: object, max_elements: int | None) -> tuple[np.dtype[Any], int, int] | None:
-    """(dtype, n, block_size) of a valid 1-D ``bytes`` frame, or None (then the full,
-    checking header reader runs and names what is wrong)."""
-    if type(data) is not bytes or len(data) < _MIN_1D:
+#: Per dtype code: (dtype, dtype the kernel writes, kernel name) for the fast path.
+_FAST_CODES: dict[int, tuple[np.dtype[Any], np.dtype[Any], str]] = {
+    code: (
+        dt,
+        _BITS_OF[dt] if dt.kind == "f" else np.dtype("<u8"),
+        ("decode_f64_blocks" if dt.itemsize == 8 else "decode_f32_blocks")
+        if dt.kind == "f"
+        else "decode_int_blocks",
+    )
+    for code, dt in DTYPE_CODES.items()
+}
+
+
+def _decompress_fast(data: bytes, max_elements: int | None) -> Array | None:
+    """Decode a valid 1-D ``bytes`` frame whose blocks all use kernel schemes in one
+    kernel call; None for anything else (the general path then decodes it or names what
+    is wrong). Every check of the general path is made here too."""
+    size = len(data)
+    if size < _MIN_1D:
         return None
     magic, version, code, ndim, n, block_size = _HEAD_1D.unpack_from(data)
-    size = len(data)
     if (
         magic != MAGIC_SERIES
         or ndim != 1
@@ -238,14 +252,22 @@ def _fast_header(data: object, max_elements: int | None) -> tuple[np.dtype[Any],
         or not 1 <= block_size <= MAX_BLOCK_SIZE
         or (max_elements is not None and n > max_elements)
         or -(-n // block_size) * BLOCK_HEADER > size - _MIN_1D
-        or xxh3_64_fast(memoryview(data)[: size - CHECKSUM_SIZE])
-        != _U64.unpack_from(data, size - CHECKSUM_SIZE)[0]
+        or code not in _FAST_CODES
     ):
         return None
-    dtype = DTYPE_CODES.get(code)
-    if dtype is None:
+    end = size - CHECKSUM_SIZE
+    if xxh3_64_fast(memoryview(data)[:end]) != _U64.unpack_from(data, end)[0]:
         return None
-    return dtype, n, block_size
+    dtype, lane, kernel = _FAST_CODES[code]
+    bits = np.empty(n, dtype=lane)
+    status, pos, _start, _got = getattr(_schemes.kernels(), kernel)(
+        np.frombuffer(data, dtype=np.uint8), _HEAD_1D.size, end, 0, n, block_size, bits
+    )
+    if status != 0 or pos != end:
+        return None
+    if lane.itemsize == dtype.itemsize:
+        return bits.view(dtype)
+    return bits.view(np.int64).astype(dtype) if dtype.kind == "i" else bits.astype(dtype)
 
 
 def decompress(data: bytes | bytearray | memoryview, *, max_elements: int | None = None) -> Array:
@@ -263,20 +285,14 @@ def decompress(data: bytes | bytearray | memoryview, *, max_elements: int | None
         CorruptDataError: the bytes are not a valid frame (truncated, corrupted, hostile).
         InvalidInputError: ``data`` is not bytes-like.
     """
-    fast = _fast_header(data, max_elements)
-    if fast is not None:
-        dtype, n, block_size = fast
-        shape: tuple[int, ...] = (n,)
-        pos = _HEAD_1D.size
-        end = len(data)
-        end -= CHECKSUM_SIZE
-        buf = np.frombuffer(data, dtype=np.uint8)
-        rd: Reader | None = None
-    else:
-        rd, dtype, shape, block_size, n = _read_header(data, max_elements)
-        pos = rd.pos
-        end = len(rd.view)
-        buf = np.frombuffer(rd.view, dtype=np.uint8)
+    if type(data) is bytes:
+        fast = _decompress_fast(data, max_elements)
+        if fast is not None:
+            return fast
+    rd, dtype, shape, block_size, n = _read_header(data, max_elements)
+    pos = rd.pos
+    end = len(rd.view)
+    buf = np.frombuffer(rd.view, dtype=np.uint8)
     k = _schemes.kernels()
     kind = dtype.kind
     start = 0
@@ -296,8 +312,6 @@ def decompress(data: bytes | bytearray | memoryview, *, max_elements: int | None
         status, pos, start, got = decode(buf, pos, end, start, n, block_size, bits)
         if status == 0:
             break
-        if rd is None:
-            rd = Reader(memoryview(data)[:end], pos, "series frame")
         view = rd.view
         if status != k.BLOCK_NOT_HERE:
             _raise_block_error(rd, view, status, pos, start // block_size, got)
@@ -319,8 +333,6 @@ def decompress(data: bytes | bytearray | memoryview, *, max_elements: int | None
         pos = stop
         start += count
     if pos != end:
-        if rd is None:
-            rd = Reader(memoryview(data)[:end], pos, "series frame")
         rd.pos = pos
         rd.end()
     if lanes is not None and dtype.itemsize != 8:
