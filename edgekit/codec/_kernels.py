@@ -808,6 +808,54 @@ def huff_decode4(words, starts, nbits, n, entry, base, out):
     return 0
 
 
+@njit
+def huff_value_table(lens, maxlen):
+    """Decode table for :func:`huff_decode4_integrate`: per ``maxlen``-bit pattern
+    ``length | extra_bits << 4 | top << 10`` (0 = invalid code), where the value is
+    ``top << extra_bits | extra`` (``top`` is the symbol itself below 8, else 2 or 3):
+    one table load gives the whole value, with no per-symbol base table."""
+    codes = huff_codes(lens, maxlen)
+    size = 1 << maxlen
+    entry = np.zeros(size, dtype=np.int32)
+    for sym in range(HUFF_NSYM):
+        ln = lens[sym]
+        if ln > 0:
+            if sym < 8:
+                e = 0
+                top = sym
+            else:
+                e = (sym - 8) // 2 + 2
+                top = 2 | ((sym - 8) & 1)
+            value = np.int32(ln | (e << 4) | (top << 10))
+            j = codes[sym]
+            step = 1 << ln
+            while j < size:
+                entry[j] = value
+                j += step
+    return entry
+
+
+@njit(inline="always")
+def _huff_value(words, w0, p, entry, tmask):
+    """Decode one value at bit ``p`` of the stream at word ``w0``: (z, new p, entry)."""
+    k = w0 + (p >> SIX)
+    off = p & SIXTY_THREE
+    bits = (words[k] >> off) | ((words[k + ONE] << (SIXTY_THREE - off)) << ONE)
+    ent = entry[bits & tmask]
+    ln = np.uint64(ent & 15)
+    e = np.uint64((ent >> 4) & 63)
+    top = np.uint64(ent >> 10)
+    if ln + e <= SIXTY_FOUR:
+        extra = (bits >> ln) & ((ONE << e) - ONE)
+    else:
+        q = p + ln
+        k2 = w0 + (q >> SIX)
+        off2 = q & SIXTY_THREE
+        more = (words[k2] >> off2) | ((words[k2 + ONE] << (SIXTY_THREE - off2)) << ONE)
+        extra = more & ((ONE << e) - ONE)
+    return (top << e) | extra, p + ln + e, ent
+
+
 @njit(inline="always")
 def _emit(out, i, z, center, order, prev, prevd):
     """Store residual ``i`` (zigzag ``z``) integrated ``order`` times; returns the state."""
@@ -825,11 +873,12 @@ def _emit(out, i, z, center, order, prev, prevd):
 
 
 @njit
-def huff_decode4_integrate(words, starts, nbits, m, entry, base, order, center, first, firstd, out):
+def huff_decode4_integrate(words, starts, nbits, m, entry, order, center, first, firstd, out):
     """:func:`huff_decode4` and :func:`unzigzag_integrate` in one pass over the values.
 
     Decodes ``m`` residuals into ``out`` (``m + order`` lanes, heads included) without
-    the intermediate zigzag array. Returns 0, or -1 for a bad stream.
+    the intermediate zigzag array; ``entry`` is a :func:`huff_value_table`. Returns 0, or
+    -1 for a bad stream.
     """
     if order >= 1:
         out[0] = first
@@ -858,10 +907,10 @@ def huff_decode4_integrate(words, starts, nbits, m, entry, base, order, center, 
     for _g in range(groups):
         if (p0 > n0) | (p1 > n1) | (p2 > n2) | (p3 > n3) | bad:
             return -1
-        z0, p0, e0 = _huff_one(words, s0, p0, entry, tmask, base)
-        z1, p1, e1 = _huff_one(words, s1, p1, entry, tmask, base)
-        z2, p2, e2 = _huff_one(words, s2, p2, entry, tmask, base)
-        z3, p3, e3 = _huff_one(words, s3, p3, entry, tmask, base)
+        z0, p0, e0 = _huff_value(words, s0, p0, entry, tmask)
+        z1, p1, e1 = _huff_value(words, s1, p1, entry, tmask)
+        z2, p2, e2 = _huff_value(words, s2, p2, entry, tmask)
+        z3, p3, e3 = _huff_value(words, s3, p3, entry, tmask)
         bad = (e0 == 0) | (e1 == 0) | (e2 == 0) | (e3 == 0)
         prev, prevd = _emit(out, oi, z0, center, order, prev, prevd)
         prev, prevd = _emit(out, oi + ONE, z1, center, order, prev, prevd)
@@ -875,15 +924,15 @@ def huff_decode4_integrate(words, starts, nbits, m, entry, base, order, center, 
         if j == 0:
             if p0 > n0:
                 return -1
-            z, p0, ent = _huff_one(words, s0, p0, entry, tmask, base)
+            z, p0, ent = _huff_value(words, s0, p0, entry, tmask)
         elif j == 1:
             if p1 > n1:
                 return -1
-            z, p1, ent = _huff_one(words, s1, p1, entry, tmask, base)
+            z, p1, ent = _huff_value(words, s1, p1, entry, tmask)
         else:
             if p2 > n2:
                 return -1
-            z, p2, ent = _huff_one(words, s2, p2, entry, tmask, base)
+            z, p2, ent = _huff_value(words, s2, p2, entry, tmask)
         if ent == 0:
             return -1
         prev, prevd = _emit(out, np.uint64(i), z, center, order, prev, prevd)
@@ -986,9 +1035,9 @@ def decode_huff_block(buf, pos, end, n, out):
         copy_bytes(word_bytes, w0, buf, pos, nbytes)
         pos += nbytes
     # Table indexed by the longest code in use (a 2**12 table only when needed).
-    entry, base = huff_symbol_tables(lens, max(lens.max(), 1))
+    entry = huff_value_table(lens, max(lens.max(), 1))
     status = huff_decode4_integrate(
-        words, starts, nbits, m, entry, base, order, center, first, firstd, out
+        words, starts, nbits, m, entry, order, center, first, firstd, out
     )
     if status != 0:
         return ERR_STREAM, pos
@@ -1266,47 +1315,73 @@ ALP_KEEP = 5
 
 
 @njit
+def _rank_pair(sample, e, f, probe, limit):
+    """Estimated cost of (e, f) on ``sample``, or 2**62 when it fails on every value or
+    its cost is certain to exceed ``limit`` (checked after every value)."""
+    never = np.int64(1) << 62
+    n = sample.size
+    nexc = 0
+    lo = np.int64(1) << 62
+    hi = -(np.int64(1) << 62)
+    width = 0
+    for i in range(n):
+        ok, k = _alp_ok(sample[i], e, f, probe)
+        if ok:
+            if k < lo or k > hi:
+                lo = min(lo, k)
+                hi = max(hi, k)
+                width = bitlen(np.uint64(hi - lo))
+        else:
+            nexc += 1
+        if np.int64(width) * n + 96 * nexc > limit:
+            return never
+    if nexc == n:
+        return never
+    return np.int64(width) * n + 96 * nexc
+
+
+@njit
 def alp_rank(sample, emax, probe):
     """Estimated cost of every (e, f) with f <= e <= emax on a sample, as a 23x23 table.
 
     Costs are those of :func:`alp_search`, except that a pair is abandoned (cost 2**62)
     as soon as its cost is certain to exceed the ``ALP_KEEP``-th best cost seen so far:
     such a pair can never be among the ``ALP_KEEP`` cheapest, so the choice is unchanged.
+    Pairs whose cost is at most the final ``ALP_KEEP``-th best are never abandoned, so
+    the order of visits does not change the cheapest pairs: the pairs that keep the
+    first value's digits (``e - f`` equal to its smallest exact exponent) go first, which
+    makes the bound tight early and abandons most other pairs after a value or two.
     """
     never = np.int64(1) << 62
     costs = np.full((23, 23), never, dtype=np.int64)
+    seen = np.zeros((23, 23), dtype=np.bool_)
     best = np.full(ALP_KEEP, never, dtype=np.int64)  # ascending
-    n = sample.size
-    for e in range(emax + 1):
-        for f in range(e + 1):
-            limit = best[ALP_KEEP - 1]
-            nexc = 0
-            lo = np.int64(1) << 62
-            hi = -(np.int64(1) << 62)
-            width = 0
-            dropped = False
-            for i in range(n):
-                ok, k = _alp_ok(sample[i], e, f, probe)
-                if ok:
-                    if k < lo or k > hi:
-                        lo = min(lo, k)
-                        hi = max(hi, k)
-                        width = bitlen(np.uint64(hi - lo))
-                else:
-                    nexc += 1
-                if np.int64(width) * n + 96 * nexc > limit:
-                    dropped = True
-                    break
-            if dropped or nexc == n:
-                continue
-            cost = np.int64(width) * n + 96 * nexc
-            costs[e, f] = cost
-            if cost < limit:
-                j = ALP_KEEP - 1
-                while j > 0 and best[j - 1] > cost:
-                    best[j] = best[j - 1]
-                    j -= 1
-                best[j] = cost
+    digits = -1
+    if sample.size:
+        for e in range(emax + 1):
+            ok, _k = _alp_ok(sample[0], e, 0, probe)
+            if ok:
+                digits = e
+                break
+    for step in range(2):
+        for e in range(emax + 1):
+            for f in range(e + 1):
+                if step == 0 and (digits < 0 or e - f != digits or f >= ALP_KEEP):
+                    continue
+                if seen[e, f]:
+                    continue
+                seen[e, f] = True
+                limit = best[ALP_KEEP - 1]
+                cost = _rank_pair(sample, e, f, probe, limit)
+                if cost >= never:
+                    continue
+                costs[e, f] = cost
+                if cost < limit:
+                    j = ALP_KEEP - 1
+                    while j > 0 and best[j - 1] > cost:
+                        best[j] = best[j - 1]
+                        j -= 1
+                    best[j] = cost
     return costs
 
 
