@@ -69,10 +69,10 @@ def test_one_block_float_fast_path_matches_the_general_chooser(
 ) -> None:
     if decimals >= 0 and x.size:
         # Decimal-looking data (where ALP wins outright) as well as arbitrary bits.
-        walk = np.cumsum(
-            np.resize(np.nan_to_num(x.astype(np.float64), posinf=1, neginf=-1), x.size)
-        )
-        x = np.round(np.clip(walk, -1e6, 1e6), decimals).astype(x.dtype)
+        steps = np.nan_to_num(x.astype(np.float64), posinf=1, neginf=-1)
+        with np.errstate(all="ignore"):
+            walk = np.clip(np.cumsum(np.clip(steps, -1e6, 1e6)), -1e6, 1e6)
+        x = np.round(walk, decimals).astype(x.dtype)
     with np.errstate(over="ignore"):
         for pos, value in specials:
             if pos < x.size:
