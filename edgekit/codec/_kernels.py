@@ -1630,8 +1630,11 @@ def dictionary_may_pay(v):
     """Few enough distinct bit patterns (``v``: the values as unsigned ints) in samples of
     1024 and 4096 values for a dictionary of at most a quarter of the block."""
     n = v.size
-    if count_distinct(even_sample(v, 1024)) / max(min(n, 1024), 1) >= 0.95:
+    first = count_distinct(even_sample(v, 1024))
+    if first / max(min(n, 1024), 1) >= 0.95:
         return False
+    if n <= 4096 and first > n // 4:
+        return False  # the second sample is all of ``v``: it has at least as many
     count = count_distinct(even_sample(v, 4096))
     return count / min(n, 4096) < 0.6 and count <= n // 4
 
