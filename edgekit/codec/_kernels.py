@@ -857,33 +857,52 @@ def _huff_value(words, w0, p, entry, tmask):
 
 
 @njit(inline="always")
-def _emit(out, i, z, center, order, prev, prevd):
-    """Store residual ``i`` (zigzag ``z``) integrated ``order`` times; returns the state."""
+def _emit(out, i, z, center, order, prev, prevd, fout, alp, ff, fe):
+    """Store residual ``i`` (zigzag ``z``) integrated ``order`` times; returns the state.
+
+    With ``alp`` the lane goes to ``fout`` as the ALP value ``(lane * ff) / fe`` instead.
+    """
     r = ((z >> ONE) ^ (ZERO - (z & ONE))) + center
     if order == 0:
-        out[i] = r
+        v = r
+        j = i
     elif order == 1:
         prev = prev + r
-        out[i + ONE] = prev
+        v = prev
+        j = i + ONE
     else:
         prevd = prevd + r
         prev = prev + prevd
-        out[i + TWO] = prev
+        v = prev
+        j = i + TWO
+    if alp:
+        fout[j] = (np.float64(np.int64(v)) * ff) / fe
+    else:
+        out[j] = v
     return prev, prevd
 
 
 @njit
-def huff_decode4_integrate(words, starts, nbits, m, entry, order, center, first, firstd, out):
+def huff_decode4_integrate(
+    words, starts, nbits, m, entry, order, center, first, firstd, out, fout, alp, ff, fe
+):
     """:func:`huff_decode4` and :func:`unzigzag_integrate` in one pass over the values.
 
     Decodes ``m`` residuals into ``out`` (``m + order`` lanes, heads included) without
-    the intermediate zigzag array; ``entry`` is a :func:`huff_value_table`. Returns 0, or
-    -1 for a bad stream.
+    the intermediate zigzag array; ``entry`` is a :func:`huff_value_table`. With ``alp``,
+    lanes go to ``fout`` as ALP values ``(lane * ff) / fe`` (``out`` is then not written).
+    Returns 0, or -1 for a bad stream.
     """
     if order >= 1:
-        out[0] = first
+        if alp:
+            fout[0] = (np.float64(np.int64(first)) * ff) / fe
+        else:
+            out[0] = first
     if order == 2:
-        out[1] = first + firstd
+        if alp:
+            fout[1] = (np.float64(np.int64(first + firstd)) * ff) / fe
+        else:
+            out[1] = first + firstd
     prev = first
     prevd = firstd
     if order == 2:
@@ -912,10 +931,10 @@ def huff_decode4_integrate(words, starts, nbits, m, entry, order, center, first,
         z2, p2, e2 = _huff_value(words, s2, p2, entry, tmask)
         z3, p3, e3 = _huff_value(words, s3, p3, entry, tmask)
         bad = (e0 == 0) | (e1 == 0) | (e2 == 0) | (e3 == 0)
-        prev, prevd = _emit(out, oi, z0, center, order, prev, prevd)
-        prev, prevd = _emit(out, oi + ONE, z1, center, order, prev, prevd)
-        prev, prevd = _emit(out, oi + TWO, z2, center, order, prev, prevd)
-        prev, prevd = _emit(out, oi + THREE, z3, center, order, prev, prevd)
+        prev, prevd = _emit(out, oi, z0, center, order, prev, prevd, fout, alp, ff, fe)
+        prev, prevd = _emit(out, oi + ONE, z1, center, order, prev, prevd, fout, alp, ff, fe)
+        prev, prevd = _emit(out, oi + TWO, z2, center, order, prev, prevd, fout, alp, ff, fe)
+        prev, prevd = _emit(out, oi + THREE, z3, center, order, prev, prevd, fout, alp, ff, fe)
         oi += FOUR
     if bad:
         return -1
@@ -935,7 +954,7 @@ def huff_decode4_integrate(words, starts, nbits, m, entry, order, center, first,
             z, p2, ent = _huff_value(words, s2, p2, entry, tmask)
         if ent == 0:
             return -1
-        prev, prevd = _emit(out, np.uint64(i), z, center, order, prev, prevd)
+        prev, prevd = _emit(out, np.uint64(i), z, center, order, prev, prevd, fout, alp, ff, fe)
     if (p0 > n0) | (p1 > n1) | (p2 > n2) | (p3 > n3):
         return -1
     return 0
@@ -971,6 +990,16 @@ ERR_WIDTH = -7
 @njit
 def decode_huff_block(buf, pos, end, n, out):
     """Parse and decode a huffman-scheme payload at ``buf[pos:end]`` into ``out[:n]``.
+
+    Returns ``(status, position after the payload)``; status 0 or an ``ERR_*`` code.
+    """
+    return _decode_huff(buf, pos, end, n, out, np.empty(0, dtype=np.float64), False, 1.0, 1.0)
+
+
+@njit
+def _decode_huff(buf, pos, end, n, out, fout, alp, ff, fe):
+    """Parse and decode a huffman-scheme payload at ``buf[pos:end]`` into ``out[:n]``,
+    or with ``alp`` into ``fout[:n]`` as ALP values ``(lane * ff) / fe``.
 
     Returns ``(status, position after the payload)``; status 0 or an ``ERR_*`` code.
     Every field is bounds-checked against ``end`` before it is read.
@@ -1037,7 +1066,7 @@ def decode_huff_block(buf, pos, end, n, out):
     # Table indexed by the longest code in use (a 2**12 table only when needed).
     entry = huff_value_table(lens, max(lens.max(), 1))
     status = huff_decode4_integrate(
-        words, starts, nbits, m, entry, order, center, first, firstd, out
+        words, starts, nbits, m, entry, order, center, first, firstd, out, fout, alp, ff, fe
     )
     if status != 0:
         return ERR_STREAM, pos
@@ -1112,7 +1141,7 @@ def decode_alp_block(buf, pos, end, n, out, out_bits):
     pos = at_val + isz * nexc
     inner = np.int64(buf[pos])
     pos += 1
-    lanes = np.empty(n, dtype=np.uint64)
+    lanes = np.empty(n if inner != 4 else 0, dtype=np.uint64)
     if inner == 0:
         if pos + 8 * n > end:
             return ERR_SHORT, pos
@@ -1123,12 +1152,14 @@ def decode_alp_block(buf, pos, end, n, out, out_bits):
     elif inner <= 3:
         status, pos = decode_packed_block(buf, pos, end, inner - 1, n, lanes)
     elif inner == 4:
-        status, pos = decode_huff_block(buf, pos, end, n, lanes)
+        # Huffman lanes become floats as they are decoded (no second pass).
+        status, pos = _decode_huff(buf, pos, end, n, lanes, out, True, F10[f], F10[e])
     else:
         return ERR_SCHEME, pos
     if status != 0:
         return status, pos
-    alp_decode(lanes, e, f, out)
+    if inner != 4:
+        alp_decode(lanes, e, f, out)
     for t in range(nexc):
         p = np.int64(buf[at_pos + 2 * t]) | (np.int64(buf[at_pos + 2 * t + 1]) << 8)
         v = ZERO
