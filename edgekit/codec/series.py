@@ -237,6 +237,10 @@ _FAST_CODES: dict[int, tuple[np.dtype[Any], np.dtype[Any], str]] = {
 }
 
 
+#: The block-loop kernels by name, looked up once (numba loads on first use).
+_FAST_KERNELS: dict[str, Callable[..., tuple[int, int, int, int]]] = {}
+
+
 def _decompress_fast(data: bytes, max_elements: int | None) -> Array | None:
     """Decode a valid 1-D ``bytes`` frame whose blocks all use kernel schemes in one
     kernel call; None for anything else (the general path then decodes it or names what
@@ -260,7 +264,10 @@ def _decompress_fast(data: bytes, max_elements: int | None) -> Array | None:
         return None
     dtype, lane, kernel = _FAST_CODES[code]
     bits = np.empty(n, dtype=lane)
-    status, pos, _start, _got = getattr(_schemes.kernels(), kernel)(
+    decode = _FAST_KERNELS.get(kernel)
+    if decode is None:
+        decode = _FAST_KERNELS[kernel] = getattr(_schemes.kernels(), kernel)
+    status, pos, _start, _got = decode(
         np.frombuffer(data, dtype=np.uint8), _HEAD_1D.size, end, 0, n, block_size, bits
     )
     if status != 0 or pos != end:
