@@ -1213,31 +1213,33 @@ def _float_blocks(buf, pos, end, start, n, block_size, out, out_bits):
 
 
 @njit
-def decode_f64_blocks(buf, pos, end, start, n, block_size, out_bits):
+def decode_f64_blocks(buf, pos, end, start, n, block_size, out):
     """Decode the blocks of a float64 series frame from value ``start`` on, in one call.
 
-    ``buf[pos:end]`` holds the blocks (``pos`` at a block header); ``out_bits`` is the
-    whole result as uint64 (the float64 array viewed as integers). ALP blocks are decoded
-    here; the loop stops at the first block of another scheme.
+    ``buf[pos:end]`` holds the blocks (``pos`` at a block header); ``out`` is the whole
+    float64 result. ALP blocks are decoded here; the loop stops at the first block of
+    another scheme.
 
     Returns ``(status, block position, start value of that block, detail position)``:
     status 0 when every block is done, ``BLOCK_NOT_HERE`` at a block left to the caller
     (nothing of it consumed), or a negative error code for the block at that position
     (the detail position is where its payload parser stopped).
     """
-    return _float_blocks(buf, pos, end, start, n, block_size, out_bits.view(np.float64), out_bits)
+    return _float_blocks(buf, pos, end, start, n, block_size, out, out.view(np.uint64))
 
 
 @njit
-def decode_f32_blocks(buf, pos, end, start, n, block_size, out_bits):
-    """As :func:`decode_f64_blocks` for float32 frames (``out_bits`` is uint32)."""
-    return _float_blocks(buf, pos, end, start, n, block_size, out_bits.view(np.float32), out_bits)
+def decode_f32_blocks(buf, pos, end, start, n, block_size, out):
+    """As :func:`decode_f64_blocks` for float32 frames."""
+    return _float_blocks(buf, pos, end, start, n, block_size, out, out.view(np.uint32))
 
 
 @njit
-def decode_int_blocks(buf, pos, end, start, n, block_size, lanes):
+def decode_int_blocks(buf, pos, end, start, n, block_size, out):
     """As :func:`decode_f64_blocks` for integer frames: for/delta/delta-of-delta/huffman
-    blocks are decoded into ``lanes`` (uint64); the loop stops at any other scheme."""
+    blocks are decoded into ``out`` (uint64 or int64 lanes); the loop stops at any other
+    scheme."""
+    lanes = out.view(np.uint64)
     while start < n:
         count = min(block_size, n - start)
         status, scheme, stop = _block_head(buf, pos, end)

@@ -224,11 +224,12 @@ _U64 = struct.Struct("<Q")
 _MIN_1D = _HEAD_1D.size + CHECKSUM_SIZE
 
 
-#: Per dtype code: (dtype, dtype the kernel writes, kernel name) for the fast path.
+#: Per dtype code: (dtype, dtype of the array the kernel fills, kernel name) for the
+#: fast path (integers narrower than 64 bits go through uint64 lanes).
 _FAST_CODES: dict[int, tuple[np.dtype[Any], np.dtype[Any], str]] = {
     code: (
         dt,
-        _BITS_OF[dt] if dt.kind == "f" else np.dtype("<u8"),
+        dt if dt.kind == "f" or dt.itemsize == 8 else np.dtype("<u8"),
         ("decode_f64_blocks" if dt.itemsize == 8 else "decode_f32_blocks")
         if dt.kind == "f"
         else "decode_int_blocks",
@@ -272,8 +273,8 @@ def _decompress_fast(data: bytes, max_elements: int | None) -> Array | None:
     )
     if status != 0 or pos != end:
         return None
-    if lane.itemsize == dtype.itemsize:
-        return bits.view(dtype)
+    if lane is dtype:
+        return bits
     return bits.view(np.int64).astype(dtype) if dtype.kind == "i" else bits.astype(dtype)
 
 
@@ -305,8 +306,7 @@ def decompress(data: bytes | bytearray | memoryview, *, max_elements: int | None
     start = 0
     lanes: Array | None = None
     if kind == "f":
-        bits = np.empty(n, dtype=_BITS_OF[dtype])
-        out = bits.view(dtype)
+        bits = out = np.empty(n, dtype=dtype)
         decode = k.decode_f64_blocks if dtype.itemsize == 8 else k.decode_f32_blocks
     else:
         # 64-bit integers decode in place; narrower ones through a uint64 buffer.
