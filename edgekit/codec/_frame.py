@@ -10,6 +10,7 @@ import struct
 from typing import Any
 
 import numpy as np
+import xxhash
 
 from edgekit.errors import CorruptDataError, InvalidInputError
 
@@ -34,20 +35,19 @@ DTYPE_CODES: dict[int, np.dtype[Any]] = {
     9: np.dtype("<f4"),
     10: np.dtype("<f8"),
 }
+#: xxh3_64 of a bytes-like object as an int (the C function itself, no wrapper).
+xxh3_64_fast = xxhash.xxh3_64_intdigest
+
 CODE_OF_DTYPE = {dt.newbyteorder("="): code for code, dt in DTYPE_CODES.items()}
 
 
 def xxh3_64(data: bytes | bytearray | memoryview) -> int:
     """xxh3 64-bit digest (seed 0)."""
-    import xxhash
-
-    return int(xxhash.xxh3_64_intdigest(data))
+    return int(xxh3_64_fast(data))
 
 
 def xxh3_128(data: bytes | bytearray | memoryview) -> bytes:
     """xxh3 128-bit digest (seed 0), 16 bytes big-endian as xxhash gives them."""
-    import xxhash
-
     return bytes(xxhash.xxh3_128_digest(data))
 
 
@@ -69,25 +69,25 @@ def seal(body: bytearray) -> bytes:
 
 
 _U64 = struct.Struct("<Q")
+_MAGIC_VERSION = struct.Struct("<4sB")
 
 
 def open_frame(data: object, magic: bytes, what: str) -> Reader:
     """Check magic, version and checksum; return a reader positioned after the version byte."""
-    import xxhash
-
-    view = as_bytes(data, what)
+    view = data if type(data) is memoryview and data.format == "B" else as_bytes(data, what)
+    assert isinstance(view, memoryview)
     size = len(view)
     if size < len(magic) + 1 + CHECKSUM_SIZE:
         raise CorruptDataError(f"{what}: {size} bytes is too short for a frame")
-    if view[:4] != magic:
-        raise CorruptDataError(f"{what}: bad magic {bytes(view[:4])!r}, expected {magic!r}")
-    version = view[4]
+    found, version = _MAGIC_VERSION.unpack_from(view)
+    if found != magic:
+        raise CorruptDataError(f"{what}: bad magic {found!r}, expected {magic!r}")
     if version == 0 or version > FORMAT_VERSION:
         raise CorruptDataError(
             f"{what}: format version {version} is not supported (this edgekit reads 1..{FORMAT_VERSION})"
         )
     body = view[: size - CHECKSUM_SIZE]
-    if xxhash.xxh3_64_intdigest(body) != _U64.unpack_from(view, size - CHECKSUM_SIZE)[0]:
+    if xxh3_64_fast(body) != _U64.unpack_from(view, size - CHECKSUM_SIZE)[0]:
         raise CorruptDataError(f"{what}: checksum mismatch (truncated or corrupted)")
     return Reader(body, 5, what)
 

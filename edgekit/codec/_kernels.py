@@ -38,6 +38,17 @@ HUFF_MAXLEN = 12
 
 
 @njit
+def copy_bytes(dst, dpos, src, spos, nb):
+    """``dst[dpos:dpos+nb] = src[spos:spos+nb]`` (uint8 arrays, bounds checked by the
+    caller) as a plain loop on unsigned indices: numba's slice assignment copies bytes
+    about 10x slower."""
+    d = np.uint64(dpos)
+    s = np.uint64(spos)
+    for i in range(np.uint64(nb)):
+        dst[d + i] = src[s + i]
+
+
+@njit
 def bitlen(u):
     """Number of significant bits of a uint64 (0 for 0): one count-leading-zeros instruction."""
     return 64 - np.int64(leading_zeros(np.uint64(u)))  # type: ignore[call-arg]
@@ -470,51 +481,64 @@ def huff_encode4(z, syms, codes, lens):
     """Encode into 4 interleaved streams (value ``i`` in stream ``i % 4``), concatenated.
 
     Returns the bytes of the 4 streams back to back and each stream's length in bits.
+    Each stream is built in 64-bit words (little-endian words are the LSB-first bytes):
+    a code and its extra bits go in with one shift when they fit in 64 bits together.
     """
     n = z.size
-    out = np.zeros(n * 10 + 64, dtype=np.uint8)
+    per = (n + HUFF_STREAMS - 1) // HUFF_STREAMS
+    cap = (per * 74 + 63) // 64 + 1
+    words = np.zeros(HUFF_STREAMS * cap, dtype=np.uint64)
     nbits = np.zeros(HUFF_STREAMS, dtype=np.int64)
-    pos = 0
+    ucodes = codes.astype(np.uint64)
+    ulens = lens.astype(np.uint64)
+    total_bytes = 0
     for j in range(HUFF_STREAMS):
-        start = pos
+        w = np.uint64(j * cap)
+        w0 = w
         acc = ZERO
-        nacc = 0
+        nacc = ZERO
         for i in range(j, n, HUFF_STREAMS):
             s = np.int64(syms[i])
-            acc |= np.uint64(codes[s]) << np.uint64(nacc)
-            nacc += lens[s]
-            e = 0 if s < 8 else (s - 8) // 2 + 2
-            if e > 0:
-                extra = z[i] & _mask(e)
-                if e > 32:
-                    if nacc >= 32:
-                        _flush32(out, pos, acc)
-                        pos += 4
-                        acc >>= np.uint64(32)
-                        nacc -= 32
-                    acc |= (extra & np.uint64(0xFFFFFFFF)) << np.uint64(nacc)
-                    nacc += 32
-                    extra >>= np.uint64(32)
-                    e -= 32
-                if nacc >= 32:
-                    _flush32(out, pos, acc)
-                    pos += 4
-                    acc >>= np.uint64(32)
-                    nacc -= 32
-                acc |= extra << np.uint64(nacc)
-                nacc += e
-            if nacc >= 32:
-                _flush32(out, pos, acc)
-                pos += 4
-                acc >>= np.uint64(32)
-                nacc -= 32
-        nbits[j] = (pos - start) * 8 + nacc
-        while nacc > 0:
-            out[pos] = np.uint8(acc & np.uint64(0xFF))
-            pos += 1
-            acc >>= np.uint64(8)
-            nacc -= 8
-    return out[:pos], nbits
+            ln = ulens[s]
+            v = ucodes[s]
+            if s >= 8:
+                e = np.uint64((s - 8) // 2 + 2)
+                extra = z[i] & ((ONE << e) - ONE)
+                if ln + e > SIXTY_FOUR:
+                    # Rare (extra fields of 53+ bits): the code goes in first, alone.
+                    acc |= v << nacc
+                    t = nacc + ln
+                    if t >= SIXTY_FOUR:
+                        words[w] = acc
+                        w += ONE
+                        acc = (v >> (SIXTY_FOUR - nacc)) if nacc > ZERO else ZERO
+                        t -= SIXTY_FOUR
+                    nacc = t
+                    v = extra
+                    ln = e
+                else:
+                    v = v | (extra << ln)
+                    ln = ln + e
+            acc |= v << nacc
+            t = nacc + ln
+            if t >= SIXTY_FOUR:
+                words[w] = acc
+                w += ONE
+                acc = (v >> (SIXTY_FOUR - nacc)) if nacc > ZERO else ZERO
+                t -= SIXTY_FOUR
+            nacc = t
+        if nacc > ZERO:
+            words[w] = acc
+        nbits[j] = np.int64(w - w0) * 64 + np.int64(nacc)
+        total_bytes += (nbits[j] + 7) // 8
+    out = np.empty(total_bytes, dtype=np.uint8)
+    wb = words.view(np.uint8)
+    pos = 0
+    for j in range(HUFF_STREAMS):
+        nb = (nbits[j] + 7) // 8
+        copy_bytes(out, pos, wb, 8 * j * cap, nb)
+        pos += nb
+    return out, nbits
 
 
 @njit
@@ -595,6 +619,22 @@ def huff_candidate(u, order, limit):
     flipped = r ^ SIGN
     center = select_kth(flipped, m // 2) ^ SIGN
     z, syms, counts = huff_prepare(r, center)
+    # No prefix code beats the entropy: skip building one that cannot fit in ``limit``.
+    lo = 0
+    while counts[lo] == 0:
+        lo += 1
+    hi = HUFF_NSYM - 1
+    while counts[hi] == 0:
+        hi -= 1
+    least = 0.0
+    for s in range(HUFF_NSYM):
+        c = counts[s]
+        if c:
+            e = 0 if s < 8 else (s - 8) // 2 + 2
+            least += c * (math.log2(m / c) + e)
+    head = 1 + 8 * order + 8 + 2 + (hi - lo + 2) // 2 + 4 * HUFF_STREAMS
+    if head + (least * (1.0 - 1e-9) - 1.0) / 8 + HUFF_STREAMS >= limit:
+        return np.zeros(0, dtype=np.uint8)
     lens = huff_lengths(counts, HUFF_MAXLEN)
     lo = 0
     while lens[lo] == 0:
@@ -637,7 +677,7 @@ def huff_candidate(u, order, limit):
         for b in range(4):
             out[pos + b] = np.uint8((v >> (8 * b)) & 255)
         pos += 4
-    out[pos:] = streams
+    copy_bytes(out, pos, streams, 0, streams.size)
     return out
 
 
@@ -769,6 +809,158 @@ def huff_decode4(words, starts, nbits, n, entry, base, out):
 
 
 @njit
+def huff_value_table(lens, maxlen):
+    """Decode table for :func:`huff_decode4_integrate`: per ``maxlen``-bit pattern
+    ``length | extra_bits << 4 | top << 10`` (0 = invalid code), where the value is
+    ``top << extra_bits | extra`` (``top`` is the symbol itself below 8, else 2 or 3):
+    one table load gives the whole value, with no per-symbol base table."""
+    codes = huff_codes(lens, maxlen)
+    size = 1 << maxlen
+    entry = np.zeros(size, dtype=np.int32)
+    for sym in range(HUFF_NSYM):
+        ln = lens[sym]
+        if ln > 0:
+            if sym < 8:
+                e = 0
+                top = sym
+            else:
+                e = (sym - 8) // 2 + 2
+                top = 2 | ((sym - 8) & 1)
+            value = np.int32(ln | (e << 4) | (top << 10))
+            j = codes[sym]
+            step = 1 << ln
+            while j < size:
+                entry[j] = value
+                j += step
+    return entry
+
+
+@njit(inline="always")
+def _huff_value(words, w0, p, entry, tmask):
+    """Decode one value at bit ``p`` of the stream at word ``w0``: (z, new p, entry)."""
+    k = w0 + (p >> SIX)
+    off = p & SIXTY_THREE
+    bits = (words[k] >> off) | ((words[k + ONE] << (SIXTY_THREE - off)) << ONE)
+    ent = entry[bits & tmask]
+    ln = np.uint64(ent & 15)
+    e = np.uint64((ent >> 4) & 63)
+    top = np.uint64(ent >> 10)
+    if ln + e <= SIXTY_FOUR:
+        extra = (bits >> ln) & ((ONE << e) - ONE)
+    else:
+        q = p + ln
+        k2 = w0 + (q >> SIX)
+        off2 = q & SIXTY_THREE
+        more = (words[k2] >> off2) | ((words[k2 + ONE] << (SIXTY_THREE - off2)) << ONE)
+        extra = more & ((ONE << e) - ONE)
+    return (top << e) | extra, p + ln + e, ent
+
+
+@njit(inline="always")
+def _emit(out, i, z, center, order, prev, prevd, fout, alp, ff, fe):
+    """Store residual ``i`` (zigzag ``z``) integrated ``order`` times; returns the state.
+
+    With ``alp`` the lane goes to ``fout`` as the ALP value ``(lane * ff) / fe`` instead.
+    """
+    r = ((z >> ONE) ^ (ZERO - (z & ONE))) + center
+    if order == 0:
+        v = r
+        j = i
+    elif order == 1:
+        prev = prev + r
+        v = prev
+        j = i + ONE
+    else:
+        prevd = prevd + r
+        prev = prev + prevd
+        v = prev
+        j = i + TWO
+    if alp:
+        fout[j] = (np.float64(np.int64(v)) * ff) / fe
+    else:
+        out[j] = v
+    return prev, prevd
+
+
+@njit
+def huff_decode4_integrate(
+    words, starts, nbits, m, entry, order, center, first, firstd, out, fout, alp, ff, fe
+):
+    """:func:`huff_decode4` and :func:`unzigzag_integrate` in one pass over the values.
+
+    Decodes ``m`` residuals into ``out`` (``m + order`` lanes, heads included) without
+    the intermediate zigzag array; ``entry`` is a :func:`huff_value_table`. With ``alp``,
+    lanes go to ``fout`` as ALP values ``(lane * ff) / fe`` (``out`` is then not written).
+    Returns 0, or -1 for a bad stream.
+    """
+    if order >= 1:
+        if alp:
+            fout[0] = (np.float64(np.int64(first)) * ff) / fe
+        else:
+            out[0] = first
+    if order == 2:
+        if alp:
+            fout[1] = (np.float64(np.int64(first + firstd)) * ff) / fe
+        else:
+            out[1] = first + firstd
+    prev = first
+    prevd = firstd
+    if order == 2:
+        prev = first + firstd
+    tmask = np.uint64(entry.size - 1)
+    p0 = ZERO
+    p1 = ZERO
+    p2 = ZERO
+    p3 = ZERO
+    s0 = np.uint64(starts[0])
+    s1 = np.uint64(starts[1])
+    s2 = np.uint64(starts[2])
+    s3 = np.uint64(starts[3])
+    n0 = np.uint64(nbits[0])
+    n1 = np.uint64(nbits[1])
+    n2 = np.uint64(nbits[2])
+    n3 = np.uint64(nbits[3])
+    bad = False
+    groups = m // 4
+    oi = ZERO
+    for _g in range(groups):
+        if (p0 > n0) | (p1 > n1) | (p2 > n2) | (p3 > n3) | bad:
+            return -1
+        z0, p0, e0 = _huff_value(words, s0, p0, entry, tmask)
+        z1, p1, e1 = _huff_value(words, s1, p1, entry, tmask)
+        z2, p2, e2 = _huff_value(words, s2, p2, entry, tmask)
+        z3, p3, e3 = _huff_value(words, s3, p3, entry, tmask)
+        bad = (e0 == 0) | (e1 == 0) | (e2 == 0) | (e3 == 0)
+        prev, prevd = _emit(out, oi, z0, center, order, prev, prevd, fout, alp, ff, fe)
+        prev, prevd = _emit(out, oi + ONE, z1, center, order, prev, prevd, fout, alp, ff, fe)
+        prev, prevd = _emit(out, oi + TWO, z2, center, order, prev, prevd, fout, alp, ff, fe)
+        prev, prevd = _emit(out, oi + THREE, z3, center, order, prev, prevd, fout, alp, ff, fe)
+        oi += FOUR
+    if bad:
+        return -1
+    for i in range(4 * groups, m):
+        j = i - 4 * groups
+        if j == 0:
+            if p0 > n0:
+                return -1
+            z, p0, ent = _huff_value(words, s0, p0, entry, tmask)
+        elif j == 1:
+            if p1 > n1:
+                return -1
+            z, p1, ent = _huff_value(words, s1, p1, entry, tmask)
+        else:
+            if p2 > n2:
+                return -1
+            z, p2, ent = _huff_value(words, s2, p2, entry, tmask)
+        if ent == 0:
+            return -1
+        prev, prevd = _emit(out, np.uint64(i), z, center, order, prev, prevd, fout, alp, ff, fe)
+    if (p0 > n0) | (p1 > n1) | (p2 > n2) | (p3 > n3):
+        return -1
+    return 0
+
+
+@njit
 def _rd64(buf, p):
     """Little-endian uint64 at ``buf[p:p+8]`` (the caller checked the bounds)."""
     v = ZERO
@@ -798,6 +990,16 @@ ERR_WIDTH = -7
 @njit
 def decode_huff_block(buf, pos, end, n, out):
     """Parse and decode a huffman-scheme payload at ``buf[pos:end]`` into ``out[:n]``.
+
+    Returns ``(status, position after the payload)``; status 0 or an ``ERR_*`` code.
+    """
+    return _decode_huff(buf, pos, end, n, out, np.empty(0, dtype=np.float64), False, 1.0, 1.0)
+
+
+@njit
+def _decode_huff(buf, pos, end, n, out, fout, alp, ff, fe):
+    """Parse and decode a huffman-scheme payload at ``buf[pos:end]`` into ``out[:n]``,
+    or with ``alp`` into ``fout[:n]`` as ALP values ``(lane * ff) / fe``.
 
     Returns ``(status, position after the payload)``; status 0 or an ``ERR_*`` code.
     Every field is bounds-checked against ``end`` before it is read.
@@ -859,14 +1061,15 @@ def decode_huff_block(buf, pos, end, n, out):
     for j in range(HUFF_STREAMS):
         nbytes = (nbits[j] + 7) // 8
         w0 = starts[j] * 8
-        word_bytes[w0 : w0 + nbytes] = buf[pos : pos + nbytes]
+        copy_bytes(word_bytes, w0, buf, pos, nbytes)
         pos += nbytes
     # Table indexed by the longest code in use (a 2**12 table only when needed).
-    entry, base = huff_symbol_tables(lens, max(lens.max(), 1))
-    z = np.empty(m, dtype=np.uint64)
-    if huff_decode4(words, starts, nbits, m, entry, base, z) != 0:
+    entry = huff_value_table(lens, max(lens.max(), 1))
+    status = huff_decode4_integrate(
+        words, starts, nbits, m, entry, order, center, first, firstd, out, fout, alp, ff, fe
+    )
+    if status != 0:
         return ERR_STREAM, pos
-    unzigzag_integrate(z, order, center, first, firstd, out)
     return 0, pos
 
 
@@ -898,7 +1101,7 @@ def decode_packed_block(buf, pos, end, order, n, out):
     if pos + 8 * nwords > end:
         return ERR_SHORT, pos
     words = np.empty(nwords, dtype=np.uint64)
-    words.view(np.uint8)[:] = buf[pos : pos + 8 * nwords]
+    copy_bytes(words.view(np.uint8), 0, buf, pos, 8 * nwords)
     pos += 8 * nwords
     unpack_residuals(words, n - order, order, width, base, first, firstd, out)
     return 0, pos
@@ -938,7 +1141,7 @@ def decode_alp_block(buf, pos, end, n, out, out_bits):
     pos = at_val + isz * nexc
     inner = np.int64(buf[pos])
     pos += 1
-    lanes = np.empty(n, dtype=np.uint64)
+    lanes = np.empty(n if inner != 4 else 0, dtype=np.uint64)
     if inner == 0:
         if pos + 8 * n > end:
             return ERR_SHORT, pos
@@ -949,12 +1152,14 @@ def decode_alp_block(buf, pos, end, n, out, out_bits):
     elif inner <= 3:
         status, pos = decode_packed_block(buf, pos, end, inner - 1, n, lanes)
     elif inner == 4:
-        status, pos = decode_huff_block(buf, pos, end, n, lanes)
+        # Huffman lanes become floats as they are decoded (no second pass).
+        status, pos = _decode_huff(buf, pos, end, n, lanes, out, True, F10[f], F10[e])
     else:
         return ERR_SCHEME, pos
     if status != 0:
         return status, pos
-    alp_decode(lanes, e, f, out)
+    if inner != 4:
+        alp_decode(lanes, e, f, out)
     for t in range(nexc):
         p = np.int64(buf[at_pos + 2 * t]) | (np.int64(buf[at_pos + 2 * t + 1]) << 8)
         v = ZERO
@@ -962,6 +1167,98 @@ def decode_alp_block(buf, pos, end, n, out, out_bits):
             v |= np.uint64(buf[at_val + isz * t + j]) << np.uint64(8 * j)
         out_bits[p] = v
     return 0, pos
+
+
+#: Status of the frame loops below when a block's scheme is left to the Python side.
+BLOCK_NOT_HERE = 1
+ERR_BLOCK_HEADER = -11
+ERR_BLOCK_PAYLOAD = -12
+ERR_TRAILING = -13
+SCHEME_FOR = 1
+SCHEME_HUFF = 4
+SCHEME_ALP = 5
+
+
+@njit
+def _block_head(buf, pos, end):
+    """(status, scheme, payload end) of the block header at ``pos`` (5 bytes)."""
+    if end - pos < 5:
+        return ERR_BLOCK_HEADER, 0, pos
+    scheme = np.int64(buf[pos])
+    length = _rd32(buf, pos + 1)
+    if length > end - pos - 5:
+        return ERR_BLOCK_PAYLOAD, scheme, pos
+    return 0, scheme, pos + 5 + length
+
+
+@njit
+def _float_blocks(buf, pos, end, start, n, block_size, out, out_bits):
+    while start < n:
+        count = min(block_size, n - start)
+        status, scheme, stop = _block_head(buf, pos, end)
+        if status != 0:
+            return status, pos, start, pos
+        if scheme != SCHEME_ALP:
+            return BLOCK_NOT_HERE, pos, start, pos
+        status, got = decode_alp_block(
+            buf, pos + 5, stop, count, out[start : start + count], out_bits[start : start + count]
+        )
+        if status != 0:
+            return status, pos, start, got
+        if got != stop:
+            return ERR_TRAILING, pos, start, got
+        pos = stop
+        start += count
+    return 0, pos, start, pos
+
+
+@njit
+def decode_f64_blocks(buf, pos, end, start, n, block_size, out):
+    """Decode the blocks of a float64 series frame from value ``start`` on, in one call.
+
+    ``buf[pos:end]`` holds the blocks (``pos`` at a block header); ``out`` is the whole
+    float64 result. ALP blocks are decoded here; the loop stops at the first block of
+    another scheme.
+
+    Returns ``(status, block position, start value of that block, detail position)``:
+    status 0 when every block is done, ``BLOCK_NOT_HERE`` at a block left to the caller
+    (nothing of it consumed), or a negative error code for the block at that position
+    (the detail position is where its payload parser stopped).
+    """
+    return _float_blocks(buf, pos, end, start, n, block_size, out, out.view(np.uint64))
+
+
+@njit
+def decode_f32_blocks(buf, pos, end, start, n, block_size, out):
+    """As :func:`decode_f64_blocks` for float32 frames."""
+    return _float_blocks(buf, pos, end, start, n, block_size, out, out.view(np.uint32))
+
+
+@njit
+def decode_int_blocks(buf, pos, end, start, n, block_size, out):
+    """As :func:`decode_f64_blocks` for integer frames: for/delta/delta-of-delta/huffman
+    blocks are decoded into ``out`` (uint64 or int64 lanes); the loop stops at any other
+    scheme."""
+    lanes = out.view(np.uint64)
+    while start < n:
+        count = min(block_size, n - start)
+        status, scheme, stop = _block_head(buf, pos, end)
+        if status != 0:
+            return status, pos, start, pos
+        if scheme < SCHEME_FOR or scheme > SCHEME_HUFF:
+            return BLOCK_NOT_HERE, pos, start, pos
+        dest = lanes[start : start + count]
+        if scheme == SCHEME_HUFF:
+            status, got = decode_huff_block(buf, pos + 5, stop, count, dest)
+        else:
+            status, got = decode_packed_block(buf, pos + 5, stop, scheme - SCHEME_FOR, count, dest)
+        if status != 0:
+            return status, pos, start, got
+        if got != stop:
+            return ERR_TRAILING, pos, start, got
+        pos = stop
+        start += count
+    return 0, pos, start, pos
 
 
 @njit
@@ -1051,47 +1348,73 @@ ALP_KEEP = 5
 
 
 @njit
+def _rank_pair(sample, e, f, probe, limit):
+    """Estimated cost of (e, f) on ``sample``, or 2**62 when it fails on every value or
+    its cost is certain to exceed ``limit`` (checked after every value)."""
+    never = np.int64(1) << 62
+    n = sample.size
+    nexc = 0
+    lo = np.int64(1) << 62
+    hi = -(np.int64(1) << 62)
+    width = 0
+    for i in range(n):
+        ok, k = _alp_ok(sample[i], e, f, probe)
+        if ok:
+            if k < lo or k > hi:
+                lo = min(lo, k)
+                hi = max(hi, k)
+                width = bitlen(np.uint64(hi - lo))
+        else:
+            nexc += 1
+        if np.int64(width) * n + 96 * nexc > limit:
+            return never
+    if nexc == n:
+        return never
+    return np.int64(width) * n + 96 * nexc
+
+
+@njit
 def alp_rank(sample, emax, probe):
     """Estimated cost of every (e, f) with f <= e <= emax on a sample, as a 23x23 table.
 
     Costs are those of :func:`alp_search`, except that a pair is abandoned (cost 2**62)
     as soon as its cost is certain to exceed the ``ALP_KEEP``-th best cost seen so far:
     such a pair can never be among the ``ALP_KEEP`` cheapest, so the choice is unchanged.
+    Pairs whose cost is at most the final ``ALP_KEEP``-th best are never abandoned, so
+    the order of visits does not change the cheapest pairs: the pairs that keep the
+    first value's digits (``e - f`` equal to its smallest exact exponent) go first, which
+    makes the bound tight early and abandons most other pairs after a value or two.
     """
     never = np.int64(1) << 62
     costs = np.full((23, 23), never, dtype=np.int64)
+    seen = np.zeros((23, 23), dtype=np.bool_)
     best = np.full(ALP_KEEP, never, dtype=np.int64)  # ascending
-    n = sample.size
-    for e in range(emax + 1):
-        for f in range(e + 1):
-            limit = best[ALP_KEEP - 1]
-            nexc = 0
-            lo = np.int64(1) << 62
-            hi = -(np.int64(1) << 62)
-            width = 0
-            dropped = False
-            for i in range(n):
-                ok, k = _alp_ok(sample[i], e, f, probe)
-                if ok:
-                    if k < lo or k > hi:
-                        lo = min(lo, k)
-                        hi = max(hi, k)
-                        width = bitlen(np.uint64(hi - lo))
-                else:
-                    nexc += 1
-                if np.int64(width) * n + 96 * nexc > limit:
-                    dropped = True
-                    break
-            if dropped or nexc == n:
-                continue
-            cost = np.int64(width) * n + 96 * nexc
-            costs[e, f] = cost
-            if cost < limit:
-                j = ALP_KEEP - 1
-                while j > 0 and best[j - 1] > cost:
-                    best[j] = best[j - 1]
-                    j -= 1
-                best[j] = cost
+    digits = -1
+    if sample.size:
+        for e in range(emax + 1):
+            ok, _k = _alp_ok(sample[0], e, 0, probe)
+            if ok:
+                digits = e
+                break
+    for step in range(2):
+        for e in range(emax + 1):
+            for f in range(e + 1):
+                if step == 0 and (digits < 0 or e - f != digits or f >= ALP_KEEP):
+                    continue
+                if seen[e, f]:
+                    continue
+                seen[e, f] = True
+                limit = best[ALP_KEEP - 1]
+                cost = _rank_pair(sample, e, f, probe, limit)
+                if cost >= never:
+                    continue
+                costs[e, f] = cost
+                if cost < limit:
+                    j = ALP_KEEP - 1
+                    while j > 0 and best[j - 1] > cost:
+                        best[j] = best[j - 1]
+                        j -= 1
+                    best[j] = cost
     return costs
 
 
@@ -1206,6 +1529,7 @@ def dict_encode(keys, max_distinct):
     slot_key = np.zeros(cap, dtype=np.uint64)
     slot_used = np.zeros(cap, dtype=np.int64)  # 0 = empty, else 1 + slot rank later
     distinct = np.empty(min(n, max_distinct + 1), dtype=np.uint64)
+    slot_of = np.empty(n, dtype=np.int64)
     nd = 0
     m = np.uint64(cap - 1)
     for i in range(n):
@@ -1223,6 +1547,7 @@ def dict_encode(keys, max_distinct):
             if slot_key[h] == key:
                 break
             h = np.int64((np.uint64(h) + ONE) & m)
+        slot_of[i] = h
     ordered = np.sort(distinct[:nd])
     for r in range(nd):
         key = ordered[r]
@@ -1232,11 +1557,7 @@ def dict_encode(keys, max_distinct):
         slot_used[h] = r + 1
     inverse = np.empty(n, dtype=np.uint64)
     for i in range(n):
-        key = keys[i]
-        h = np.int64((key * np.uint64(0x9E3779B97F4A7C15)) >> shift)
-        while slot_key[h] != key or slot_used[h] == 0:
-            h = np.int64((np.uint64(h) + ONE) & m)
-        inverse[i] = np.uint64(slot_used[h] - 1)
+        inverse[i] = np.uint64(slot_used[slot_of[i]] - 1)
     return ordered, inverse
 
 
@@ -1277,6 +1598,207 @@ def dict_gather(values, idx, out):
             return -1
         out[i] = values[j]
     return 0
+
+
+# --- fused choosers and encoders (one call per block from the Python side) ---------------------
+
+
+@njit
+def even_sample(x, size):
+    """``size`` evenly spaced values of ``x`` (first and last included); ``x`` when small.
+
+    Position ``i`` is ``i * (n - 1) // (size - 1)``, as in ``_schemes._sample``.
+    """
+    n = x.size
+    if n <= size:
+        return x
+    out = np.empty(size, dtype=x.dtype)
+    for i in range(size):
+        out[i] = x[(i * (n - 1)) // (size - 1)]
+    return out
+
+
+@njit
+def alp_plan(x, emax, probe):
+    """Frame-level ALP sampling: the (up to ``ALP_KEEP``) cheapest (e, f) pairs, as a
+    ``(2, m)`` int64 array (row 0 exponents, row 1 factors), cheapest first.
+
+    The cost table of :func:`alp_rank` on 32 values of a 256-value sample, ordered by
+    (cost, e, f); pairs that fail on every sampled value are left out.
+    """
+    costs = alp_rank(even_sample(even_sample(x, 256), 32), emax, probe)
+    never = np.int64(1) << 62
+    keep_cost = np.full(ALP_KEEP, never, dtype=np.int64)
+    keep_idx = np.zeros(ALP_KEEP, dtype=np.int64)
+    m = 0
+    for idx in range(23 * 23):
+        c = costs[idx // 23, idx % 23]
+        if c >= never:
+            continue
+        if m == ALP_KEEP and c >= keep_cost[ALP_KEEP - 1]:
+            continue
+        j = min(m, ALP_KEEP - 1)
+        while j > 0 and keep_cost[j - 1] > c:
+            keep_cost[j] = keep_cost[j - 1]
+            keep_idx[j] = keep_idx[j - 1]
+            j -= 1
+        keep_cost[j] = c
+        keep_idx[j] = idx
+        m = min(m + 1, ALP_KEEP)
+    pairs = np.empty((2, m), dtype=np.int64)
+    for j in range(m):
+        pairs[0, j] = keep_idx[j] // 23
+        pairs[1, j] = keep_idx[j] % 23
+    return pairs
+
+
+@njit
+def alp_choose(x, pairs, probe):
+    """(e, f, cost) of :func:`alp_search` over the plan's pairs on 128 values of ``x``."""
+    return alp_search(even_sample(x, 128), pairs[0], pairs[1], probe)
+
+
+@njit
+def dictionary_may_pay(v):
+    """Few enough distinct bit patterns (``v``: the values as unsigned ints) in samples of
+    1024 and 4096 values for a dictionary of at most a quarter of the block."""
+    n = v.size
+    first = count_distinct(even_sample(v, 1024))
+    if first / max(min(n, 1024), 1) >= 0.95:
+        return False
+    if n <= 4096 and first > n // 4:
+        return False  # the second sample is all of ``v``: it has at least as many
+    count = count_distinct(even_sample(v, 4096))
+    return count / min(n, 4096) < 0.6 and count <= n // 4
+
+
+@njit
+def _nwords(count, width):
+    return (count * width + 63) // 64
+
+
+@njit
+def int_payload(u, entropy, raw_size):
+    """The cheapest integer scheme for lanes ``u`` and its payload, in one call.
+
+    Sizes of for/delta/delta-of-delta come from :func:`int_stats`; the huffman candidate
+    is built when ``entropy`` and ``u.size >= 64`` and the narrowest order is at least 2
+    bits wide. ``raw_size`` is the size of the raw payload (the caller writes it: an
+    empty payload is returned for scheme 0). Returns ``(scheme id, payload bytes)``.
+    """
+    n = u.size
+    stats = int_stats(u)
+    best_scheme = 0
+    best_size = raw_size
+    best_order = -1
+    widths = np.full(3, -1, dtype=np.int64)
+    for order in range(3):
+        if n < order or (order > 0 and n == 0):
+            continue
+        width = bitlen(stats[2 * order + 1] - stats[2 * order]) if n > order else 0
+        widths[order] = width
+        size = 8 * order + 9 + 8 * _nwords(n - order, width)
+        if size < best_size:
+            best_scheme = 1 + order
+            best_size = size
+            best_order = order
+    if entropy and n >= 64:
+        order = 0
+        for o in range(1, 3):
+            if widths[o] >= 0 and widths[o] < widths[order]:
+                order = o
+        if widths[order] >= 2:
+            narrowest = widths[0]
+            for o in range(1, 3):
+                narrowest = min(narrowest, widths[o])
+            limit = 9 + 8 * _nwords(n, narrowest)
+            huff = huff_candidate(u, order, limit)
+            if huff.size > 0 and huff.size < best_size:
+                return 4, huff
+    if best_scheme == 0:
+        return 0, np.zeros(0, dtype=np.uint8)
+    order = best_order
+    lo = stats[2 * order] ^ SIGN
+    width = widths[order]
+    words = pack_residuals(u, order, lo, width)
+    head = 8 * order + 9
+    out = np.empty(head + 8 * words.size, dtype=np.uint8)
+    pos = 0
+    if order >= 1:
+        _put64(out, 0, u[0])
+        pos = 8
+    if order == 2:
+        _put64(out, 8, u[1] - u[0])
+        pos = 16
+    _put64(out, pos, lo)
+    out[pos + 8] = np.uint8(width)
+    copy_bytes(out, head, words.view(np.uint8), 0, 8 * words.size)
+    return best_scheme, out
+
+
+@njit
+def alp_payload(x, x_bits, e, f, probe, entropy):
+    """The whole ALP block payload of ``x`` with exponent ``e`` and factor ``f``.
+
+    ``x_bits`` is ``x`` viewed as unsigned integers (for the raw exception values).
+    """
+    n = x.size
+    ints, positions = alp_encode(x, e, f, probe)
+    u = ints.view(np.uint64)
+    scheme, inner = int_payload(u, entropy, 8 * n)
+    if scheme == 0:
+        inner = u.view(np.uint8)
+    isz = x_bits.itemsize
+    nexc = positions.size
+    head = 6 + nexc * (2 + isz)
+    out = np.empty(head + 1 + inner.size, dtype=np.uint8)
+    out[0] = np.uint8(e)
+    out[1] = np.uint8(f)
+    for b in range(4):
+        out[2 + b] = np.uint8((nexc >> (8 * b)) & 255)
+    at = 6
+    for t in range(nexc):
+        out[at + 2 * t] = np.uint8(positions[t] & 255)
+        out[at + 2 * t + 1] = np.uint8((positions[t] >> 8) & 255)
+    at += 2 * nexc
+    for t in range(nexc):
+        v = np.uint64(x_bits[positions[t]])
+        for b in range(isz):
+            out[at + isz * t + b] = np.uint8((v >> np.uint64(8 * b)) & np.uint64(255))
+    out[head] = np.uint8(scheme)
+    copy_bytes(out, head + 1, inner, 0, inner.size)
+    return out
+
+
+NEVER = np.int64(1) << 62
+
+
+@njit
+def alp_single_block(x, x_bits, emax, probe, entropy):
+    """The whole-frame fast path for a frame of one float block: plan, choice, payload.
+
+    Does what ``FloatPlan`` + ``encode_float_block`` do when ALP wins outright: ranks the
+    (e, f) pairs, picks one on 128 values, and, unless a dictionary may pay (256 values
+    or more with few distinct ones), builds the ALP payload. Returns ``(code, pairs,
+    payload)``: code 0 when the payload is at most 0.6x the raw bytes (done), else 1
+    (the caller runs the general chooser, reusing ``pairs``).
+    """
+    empty = np.zeros(0, dtype=np.uint8)
+    pairs = alp_plan(x, emax, probe)
+    if pairs.shape[1] == 0:
+        return 1, pairs, empty
+    e, f, cost = alp_choose(x, pairs, probe)
+    n = x.size
+    if n >= 256 and dictionary_may_pay(x_bits):
+        return 1, pairs, empty
+    nbytes = n * x_bits.itemsize
+    estimate = cost * n / max(min(n, 128), 1) / 8
+    if cost >= NEVER or not estimate < 0.9 * nbytes:
+        return 1, pairs, empty
+    payload = alp_payload(x, x_bits, e, f, probe, entropy)
+    if payload.size <= 0.6 * nbytes:
+        return 0, pairs, payload
+    return 1, pairs, empty
 
 
 # --- gear hashing for content-defined chunking -----------------------------------------------

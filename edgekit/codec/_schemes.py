@@ -33,6 +33,7 @@ FLOAT_SCHEMES = (RAW, ALP, ALP_RD, SHUFFLE_LZ4, DICT)
 ALP_MAX_EXPONENT = 22
 HUFF_STREAMS = 4
 SIGN = 1 << 63
+NEVER = 1 << 62
 U64 = np.dtype("<u8")
 
 Array = np.ndarray[Any, Any]
@@ -60,56 +61,17 @@ def _words(count: int, width: int) -> int:
 def encode_int_lanes(
     u: Array, raw_bytes: bytes | None, *, entropy: bool = True
 ) -> tuple[int, bytes]:
-    """Cheapest integer scheme for ``u`` (uint64 lanes); ``raw_bytes`` is the RAW payload."""
-    k = kernels()
-    n = u.size
-    stats = [int(v) for v in k.int_stats(u)]
-    best_scheme = RAW
-    best_size = len(raw_bytes) if raw_bytes is not None else 8 * n
-    best_order = -1
-    widths = {}
-    for order in (0, 1, 2):
-        if n < order or (order and n == 0):
-            continue
-        lo, hi = stats[2 * order], stats[2 * order + 1]
-        width = _bitlen(hi - lo) if n > order else 0
-        widths[order] = width
-        size = 8 * order + 9 + 8 * _words(n - order, width)
-        if size < best_size:
-            best_scheme, best_size, best_order = (FOR, DELTA, DOD)[order], size, order
-    huff: tuple[int, bytes] | None = None
-    if entropy and n >= 64 and widths:
-        order = min(widths, key=lambda o: (widths[o], o))
-        if widths[order] >= 2:
-            huff = _huffman_candidate(u, order, stats)
-            if huff is not None and len(huff[1]) < best_size:
-                return HUFF, huff[1]
-    if best_scheme == RAW:
+    """Cheapest integer scheme for ``u`` (uint64 lanes); ``raw_bytes`` is the RAW payload.
+
+    for/delta/delta-of-delta sizes come from the lanes' ranges; the huffman candidate is
+    built when ``entropy`` is on, there are at least 64 values and the narrowest residual
+    order is at least 2 bits wide (one kernel call does it all: ``_kernels.int_payload``).
+    """
+    raw_size = len(raw_bytes) if raw_bytes is not None else 8 * u.size
+    scheme, payload = kernels().int_payload(u, entropy, raw_size)
+    if scheme == RAW:
         return RAW, raw_bytes if raw_bytes is not None else u.astype(U64).tobytes()
-    order = best_order
-    lo = stats[2 * order] ^ SIGN
-    width = widths[order]
-    words = k.pack_residuals(u, order, np.uint64(lo), width)
-    head = _heads(u, order)
-    return best_scheme, head + struct.pack("<QB", lo, width) + words.astype(U64).tobytes()
-
-
-def _heads(u: Array, order: int) -> bytes:
-    if order == 0:
-        return b""
-    first = int(u[0])
-    if order == 1:
-        return struct.pack("<Q", first)
-    return struct.pack("<QQ", first, (int(u[1]) - first) % (1 << 64))
-
-
-def _huffman_candidate(u: Array, order: int, stats: list[int]) -> tuple[int, bytes] | None:
-    widths_best = min(_bitlen(stats[2 * o + 1] - stats[2 * o]) for o in range(3) if u.size > o)
-    limit = 9 + 8 * _words(u.size, widths_best)
-    payload = kernels().huff_candidate(u, order, limit)
-    if payload.size == 0:
-        return None
-    return HUFF, payload.tobytes()
+    return int(scheme), payload.tobytes()
 
 
 ERRORS = {
@@ -170,29 +132,36 @@ def _sample(x: Array, size: int) -> Array:
     return x[_sample_index(x.size, size)]
 
 
+def alp_emax(x: Array) -> int:
+    """Largest ALP exponent tried: 18 for float64, 10 for float32."""
+    return 18 if x.dtype.itemsize == 8 else 10
+
+
 class FloatPlan:
     """Frame-level sampling result: the few (e, f) pairs worth trying and the ALP_RD cut."""
 
-    def __init__(self, x: Array) -> None:
-        k = kernels()
-        self.probe = np.zeros(1, dtype=x.dtype)
-        emax = 18 if x.dtype.itemsize == 8 else 10
-        sample = _sample(x, 256)
-        costs = k.alp_rank(_sample(sample, 32), emax, self.probe)
-        flat = np.argsort(costs, axis=None, kind="stable")[:5]
-        ok = costs.ravel()[flat] < (1 << 62)
-        pairs = np.array(np.unravel_index(flat[ok], costs.shape), dtype=np.int64).reshape(2, -1)
-        self.es = np.ascontiguousarray(pairs[0])
-        self.fs = np.ascontiguousarray(pairs[1])
+    def __init__(self, x: Array, pairs: Array | None = None, probe: Array | None = None) -> None:
+        self.probe = np.zeros(1, dtype=x.dtype) if probe is None else probe
+        #: (2, m) int64: exponents and factors of the pairs worth trying, cheapest first.
+        self.pairs = kernels().alp_plan(x, alp_emax(x), self.probe) if pairs is None else pairs
         self._x = x
-        self._sample = sample
         self._rd_right: int | None = None
+
+    @property
+    def es(self) -> Array:
+        """Exponents of the pairs worth trying."""
+        return self.pairs[0]  # type: ignore[no-any-return]
+
+    @property
+    def fs(self) -> Array:
+        """Factors of the pairs worth trying."""
+        return self.pairs[1]  # type: ignore[no-any-return]
 
     @property
     def rd_right(self) -> int:
         """ALP_RD cut (right-part bits), chosen on the frame sample at first use."""
         if self._rd_right is None:
-            self._rd_right = _rd_right(self._x, self._sample)
+            self._rd_right = _rd_right(self._x, _sample(self._x, 256))
         return self._rd_right
 
 
@@ -219,59 +188,40 @@ def encode_float_block(
     """Cheapest float scheme for the block ``x`` (float32 or float64), chosen by sampling."""
     k = kernels()
     n = x.size
-    raw = x.tobytes()
+    nbytes = x.nbytes
     probe = plan.probe
-    sample = _sample(x, 128)
-    cost = 1 << 62
-    if plan.es.size:
-        e, f, cost = k.alp_search(sample, plan.es, plan.fs, probe)
+    cost = NEVER
+    e = f = 0
+    if plan.pairs.shape[1]:
+        e, f, cost = k.alp_choose(x, plan.pairs, probe)
+    alp_estimate = cost * n / max(min(n, 128), 1) / 8
     candidates: list[tuple[int, bytes]] = []
-    alp_estimate = cost * n / max(sample.size, 1) / 8
-    if allow_dict and n >= 256 and _dictionary_may_pay(x):
+    if allow_dict and n >= 256 and k.dictionary_may_pay(x.view(_uint_of(x))):
         found = _encode_dict(x, entropy=entropy)
         if found is not None:
             candidates.append(found)
             # Repeated values may be repeated runs or patterns: LZ4 can win those
             # (tried on small blocks, where it is cheap, or when the dictionary still
             # leaves over 20 % of the bytes).
-            if n <= 8192 or len(found[1]) > 0.2 * len(raw):
+            if n <= 8192 or len(found[1]) > 0.2 * nbytes:
                 candidates.append(_encode_shuffle_lz4(x))
             if len(found[1]) < 0.5 * alp_estimate:
-                cost = 1 << 62  # the dictionary clearly wins: skip ALP
-    if cost < (1 << 62) and alp_estimate < 0.9 * len(raw):
-        candidates.append(_encode_alp(x, e, f, probe, entropy=entropy))
-    best = min(candidates, key=lambda c: len(c[1]), default=(RAW, raw))
-    if len(best[1]) > 0.6 * len(raw):
+                cost = NEVER  # the dictionary clearly wins: skip ALP
+    if cost < NEVER and alp_estimate < 0.9 * nbytes:
+        alp = _encode_alp(x, e, f, probe, entropy=entropy)
+        if not candidates and len(alp[1]) <= 0.6 * nbytes:
+            return alp  # the common case: ALP alone, and good enough
+        candidates.append(alp)
+    best_size = min([len(c[1]) for c in candidates], default=nbytes)
+    if best_size > 0.6 * nbytes:
         candidates.append(_encode_alp_rd(x, plan.rd_right))
-        best = min(candidates, key=lambda c: len(c[1]))
-        if len(best[1]) > 0.6 * len(raw) and all(c[0] != SHUFFLE_LZ4 for c in candidates):
+        best_size = min(len(c[1]) for c in candidates)
+        if best_size > 0.6 * nbytes and all(c[0] != SHUFFLE_LZ4 for c in candidates):
             candidates.append(_encode_shuffle_lz4(x))
-            best = min(candidates, key=lambda c: len(c[1]))
-    if len(best[1]) >= len(raw):
-        return RAW, raw
+    best = min(candidates, key=lambda c: len(c[1]))
+    if len(best[1]) >= nbytes:
+        return RAW, x.tobytes()
     return best
-
-
-def _dictionary_may_pay(x: Array) -> bool:
-    """Few enough distinct values in samples of 1024 and 4096 values for a dictionary.
-
-    A sample with more distinct values than the dictionary may hold (a quarter of the
-    block) rules it out without trying.
-    """
-    if _distinct_share(x, 1024) >= 0.95:
-        return False
-    count = _distinct_count(x, 4096)
-    return count / min(x.size, 4096) < 0.6 and count <= x.size // 4
-
-
-def _distinct_count(x: Array, size: int) -> int:
-    """Distinct bit patterns in an evenly spaced sample of ``size`` values."""
-    return int(kernels().count_distinct(_sample(x, size).view(_uint_of(x))))
-
-
-def _distinct_share(x: Array, size: int) -> float:
-    """Share of distinct bit patterns in an evenly spaced sample of ``size`` values."""
-    return _distinct_count(x, size) / max(min(x.size, size), 1)
 
 
 def _uint_of(x: Array) -> np.dtype[Any]:
@@ -304,13 +254,8 @@ def _encode_dict(x: Array, *, entropy: bool) -> tuple[int, bytes] | None:
 
 
 def _encode_alp(x: Array, e: int, f: int, probe: Array, *, entropy: bool) -> tuple[int, bytes]:
-    k = kernels()
-    ints, positions = k.alp_encode(x, e, f, probe)
-    u = ints.view(np.uint64)
-    scheme, payload = encode_int_lanes(u, None, entropy=entropy)
-    head = struct.pack("<BBI", e, f, positions.size)
-    exc = positions.astype("<u2").tobytes() + x[positions].tobytes()
-    return ALP, head + exc + bytes([scheme]) + payload
+    payload = kernels().alp_payload(x, x.view(_uint_of(x)), e, f, probe, entropy)
+    return ALP, payload.tobytes()
 
 
 def _encode_alp_rd(x: Array, right: int) -> tuple[int, bytes]:

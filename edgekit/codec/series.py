@@ -11,12 +11,14 @@ import math
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import Any, NoReturn
 
 import numpy as np
 
 from edgekit.codec import _schemes
 from edgekit.codec._frame import (
+    CHECKSUM_SIZE,
     CODE_OF_DTYPE,
     DTYPE_CODES,
     FORMAT_VERSION,
@@ -25,6 +27,7 @@ from edgekit.codec._frame import (
     Reader,
     open_frame,
     seal,
+    xxh3_64_fast,
 )
 from edgekit.errors import CorruptDataError, InvalidInputError
 
@@ -46,6 +49,16 @@ MAX_NDIM = 32
 BLOCK_HEADER = 5  # scheme u8 + payload length u32
 
 Array = np.ndarray[Any, Any]
+
+#: dtype code of each little-endian dtype (arrays of these need no conversion).
+_CODE_LE = {dt: code for code, dt in DTYPE_CODES.items()}
+_BLOCK_HEAD = struct.Struct("<BI")
+_HEAD_1D = struct.Struct("<4sBBBQI")
+#: numpy dtype of the bit view of each float dtype.
+_BITS_OF: dict[np.dtype[Any], np.dtype[Any]] = {
+    np.dtype("<f4"): np.dtype("<u4"),
+    np.dtype("<f8"): np.dtype("<u8"),
+}
 
 
 def _check_array(array: object) -> Array:
@@ -84,7 +97,16 @@ def compress(
     Raises:
         InvalidInputError: unsupported dtype, too many dimensions, or a bad level/block size.
     """
-    x = _check_array(array)
+    if (
+        type(array) is np.ndarray
+        and 0 < array.ndim <= MAX_NDIM
+        and array.flags.c_contiguous
+        and (code := _CODE_LE.get(array.dtype)) is not None
+    ):
+        x: Array = array  # the common case: nothing to convert
+    else:
+        x = _check_array(array)
+        code = CODE_OF_DTYPE[x.dtype.newbyteorder("=")]
     if level not in (None, 1, 2):
         raise InvalidInputError(f"level must be None, 1 or 2, not {level!r}")
     if not isinstance(block_size, int) or not 1 <= block_size <= MAX_BLOCK_SIZE:
@@ -93,29 +115,41 @@ def compress(
         )
     entropy = level != 1
     flat = x.reshape(-1)
-    code = CODE_OF_DTYPE[x.dtype.newbyteorder("=")]
-    out = bytearray(MAGIC_SERIES)
-    out += struct.pack("<BBB", FORMAT_VERSION, code, x.ndim)
-    out += struct.pack(f"<{x.ndim}Q", *x.shape)
-    out += struct.pack("<I", block_size)
-    is_float = x.dtype.kind == "f"
-    lanes: Array | None = None
-    plan = _schemes.FloatPlan(flat) if is_float and flat.size else None
-    if not is_float:
-        lanes = (
-            flat.astype(np.int64).view(np.uint64) if x.dtype.kind == "i" else flat.astype(np.uint64)
+    n = flat.size
+    if x.ndim == 1:
+        out = bytearray(_HEAD_1D.pack(MAGIC_SERIES, FORMAT_VERSION, code, 1, n, block_size))
+    else:
+        out = bytearray(MAGIC_SERIES)
+        out += struct.pack("<BBB", FORMAT_VERSION, code, x.ndim)
+        out += struct.pack(f"<{x.ndim}Q", *x.shape)
+        out += struct.pack("<I", block_size)
+    if x.dtype.kind == "f":
+        if n:
+            pairs = probe = None
+            if n <= block_size:
+                # One block: one kernel call does it all when ALP wins outright.
+                probe = np.zeros(1, dtype=x.dtype)
+                done, pairs, payload = _schemes.kernels().alp_single_block(
+                    flat, flat.view(_BITS_OF[x.dtype]), _schemes.alp_emax(x), probe, entropy
+                )
+                if done == 0:
+                    out += _BLOCK_HEAD.pack(_schemes.ALP, payload.size)
+                    out += payload.data
+                    return seal(out)
+            plan = _schemes.FloatPlan(flat, pairs, probe)
+            for start in range(0, n, block_size):
+                block = flat[start : start + block_size] if n > block_size else flat
+                scheme, payload = _schemes.encode_float_block(block, plan, entropy=entropy)
+                out += _BLOCK_HEAD.pack(scheme, len(payload))
+                out += payload
+        return seal(out)
+    lanes = flat.astype(np.int64).view(np.uint64) if x.dtype.kind == "i" else flat.astype(np.uint64)
+    for start in range(0, n, block_size):
+        stop = min(start + block_size, n)
+        scheme, payload = _schemes.encode_int_lanes(
+            lanes[start:stop], flat[start:stop].tobytes(), entropy=entropy
         )
-    for start in range(0, flat.size, block_size):
-        stop = min(start + block_size, flat.size)
-        if is_float:
-            assert plan is not None
-            scheme, payload = _schemes.encode_float_block(flat[start:stop], plan, entropy=entropy)
-        else:
-            assert lanes is not None
-            scheme, payload = _schemes.encode_int_lanes(
-                lanes[start:stop], flat[start:stop].tobytes(), entropy=entropy
-            )
-        out += struct.pack("<BI", scheme, len(payload))
+        out += _BLOCK_HEAD.pack(scheme, len(payload))
         out += payload
     return seal(out)
 
@@ -141,8 +175,14 @@ class FrameInfo:
     nbytes: int
 
 
-_BLOCK_HEAD = struct.Struct("<BI")
 _U32 = struct.Struct("<I")
+_CODE_NDIM = struct.Struct("<BB")
+_SHAPE_1D = struct.Struct("<QI")
+
+
+@cache
+def _shape_struct(ndim: int) -> struct.Struct:
+    return struct.Struct(f"<{ndim}QI")
 
 
 def _read_header(
@@ -150,29 +190,92 @@ def _read_header(
 ) -> tuple[Reader, np.dtype[Any], tuple[int, ...], int, int]:
     rd = open_frame(data, MAGIC_SERIES, "series frame")
     view = rd.view
-    if rd.remaining < 2:
+    if len(view) < 7:
         rd.need(2, "dtype and ndim")
-    code = view[5]
-    ndim = view[6]
+    code, ndim = _CODE_NDIM.unpack_from(view, 5)
     rd.pos = 7
-    if code not in DTYPE_CODES:
+    dtype = DTYPE_CODES.get(code)
+    if dtype is None:
         raise rd.fail(f"unknown dtype code {code}")
-    dtype = DTYPE_CODES[code]
     if ndim > MAX_NDIM:
         raise rd.fail(f"ndim {ndim} > {MAX_NDIM}")
-    rd.need(8 * ndim + 4, "shape and block size")
-    shape = struct.unpack_from(f"<{ndim}Q", view, 7)
-    (block_size,) = _U32.unpack_from(view, 7 + 8 * ndim)
+    if len(view) < 11 + 8 * ndim:
+        rd.need(8 * ndim + 4, "shape and block size")
+    if ndim == 1:
+        n, block_size = _SHAPE_1D.unpack_from(view, 7)
+        shape: tuple[int, ...] = (n,)
+    else:
+        *dims, block_size = _shape_struct(ndim).unpack_from(view, 7)
+        shape = tuple(dims)
+        n = math.prod(shape)
     rd.pos = 11 + 8 * ndim
     if not 1 <= block_size <= MAX_BLOCK_SIZE:
         raise rd.fail(f"block size {block_size} out of 1..{MAX_BLOCK_SIZE}")
-    n = math.prod(shape)
     if max_elements is not None and n > max_elements:
         raise rd.fail(f"frame holds {n} elements, more than max_elements={max_elements}")
     nblocks = -(-n // block_size)
-    if nblocks * BLOCK_HEADER > rd.remaining:
+    if nblocks * BLOCK_HEADER > len(view) - rd.pos:
         raise rd.fail(f"{n} elements need {nblocks} blocks, the frame is too short for them")
     return rd, dtype, shape, block_size, n
+
+
+_U64 = struct.Struct("<Q")
+#: Smallest 1-D frame: header, one block header, checksum.
+_MIN_1D = _HEAD_1D.size + CHECKSUM_SIZE
+
+
+#: Per dtype code: (dtype, dtype of the array the kernel fills, kernel name) for the
+#: fast path (integers narrower than 64 bits go through uint64 lanes).
+_FAST_CODES: dict[int, tuple[np.dtype[Any], np.dtype[Any], str]] = {
+    code: (
+        dt,
+        dt if dt.kind == "f" or dt.itemsize == 8 else np.dtype("<u8"),
+        ("decode_f64_blocks" if dt.itemsize == 8 else "decode_f32_blocks")
+        if dt.kind == "f"
+        else "decode_int_blocks",
+    )
+    for code, dt in DTYPE_CODES.items()
+}
+
+
+#: The block-loop kernels by name, looked up once (numba loads on first use).
+_FAST_KERNELS: dict[str, Callable[..., tuple[int, int, int, int]]] = {}
+
+
+def _decompress_fast(data: bytes, max_elements: int | None) -> Array | None:
+    """Decode a valid 1-D ``bytes`` frame whose blocks all use kernel schemes in one
+    kernel call; None for anything else (the general path then decodes it or names what
+    is wrong). Every check of the general path is made here too."""
+    size = len(data)
+    if size < _MIN_1D:
+        return None
+    magic, version, code, ndim, n, block_size = _HEAD_1D.unpack_from(data)
+    if (
+        magic != MAGIC_SERIES
+        or ndim != 1
+        or not 1 <= version <= FORMAT_VERSION
+        or not 1 <= block_size <= MAX_BLOCK_SIZE
+        or (max_elements is not None and n > max_elements)
+        or -(-n // block_size) * BLOCK_HEADER > size - _MIN_1D
+        or code not in _FAST_CODES
+    ):
+        return None
+    end = size - CHECKSUM_SIZE
+    if xxh3_64_fast(memoryview(data)[:end]) != _U64.unpack_from(data, end)[0]:
+        return None
+    dtype, lane, kernel = _FAST_CODES[code]
+    bits = np.empty(n, dtype=lane)
+    decode = _FAST_KERNELS.get(kernel)
+    if decode is None:
+        decode = _FAST_KERNELS[kernel] = getattr(_schemes.kernels(), kernel)
+    status, pos, _start, _got = decode(
+        np.frombuffer(data, dtype=np.uint8), _HEAD_1D.size, end, 0, n, block_size, bits
+    )
+    if status != 0 or pos != end:
+        return None
+    if lane is dtype:
+        return bits
+    return bits.view(np.int64).astype(dtype) if dtype.kind == "i" else bits.astype(dtype)
 
 
 def decompress(data: bytes | bytearray | memoryview, *, max_elements: int | None = None) -> Array:
@@ -190,68 +293,41 @@ def decompress(data: bytes | bytearray | memoryview, *, max_elements: int | None
         CorruptDataError: the bytes are not a valid frame (truncated, corrupted, hostile).
         InvalidInputError: ``data`` is not bytes-like.
     """
+    if type(data) is bytes:
+        fast = _decompress_fast(data, max_elements)
+        if fast is not None:
+            return fast
     rd, dtype, shape, block_size, n = _read_header(data, max_elements)
-    is_float = dtype.kind == "f"
-    out = np.empty(n, dtype=dtype)
+    pos = rd.pos
+    end = len(rd.view)
+    buf = np.frombuffer(rd.view, dtype=np.uint8)
+    k = _schemes.kernels()
+    kind = dtype.kind
+    start = 0
     lanes: Array | None = None
-    bits: Array | None = None
-    if is_float:
-        bits = out.view(np.uint64 if dtype.itemsize == 8 else np.uint32)
+    if kind == "f":
+        bits = out = np.empty(n, dtype=dtype)
+        decode = k.decode_f64_blocks if dtype.itemsize == 8 else k.decode_f32_blocks
     else:
         # 64-bit integers decode in place; narrower ones through a uint64 buffer.
-        lanes = out.view(np.uint64) if dtype.itemsize == 8 else np.empty(n, dtype=np.uint64)
-    view = rd.view
-    end = len(view)
-    pos = rd.pos
-    buf: Array | None = None
-    for start in range(0, n, block_size):
-        count = min(block_size, n - start)
-        if end - pos < BLOCK_HEADER:
-            rd.pos = pos
-            rd.need(BLOCK_HEADER, "block header")
+        bits = lanes = np.empty(n, dtype=np.uint64)
+        out = lanes.view(dtype) if dtype.itemsize == 8 else np.empty(n, dtype=dtype)
+        decode = k.decode_int_blocks
+    while True:
+        # One kernel call decodes every block of the kernel schemes (usually all of
+        # them); it stops at a block of another scheme, decoded here, then goes on.
+        status, pos, start, got = decode(buf, pos, end, start, n, block_size, bits)
+        if status == 0:
+            break
+        view = rd.view
+        if status != k.BLOCK_NOT_HERE:
+            _raise_block_error(rd, view, status, pos, start // block_size, got)
         scheme, length = _BLOCK_HEAD.unpack_from(view, pos)
-        pos += BLOCK_HEADER
-        if length > end - pos:
-            rd.pos = pos
-            rd.need(length, "block payload")
-        stop = pos + length
-        # The kernel schemes read the frame bytes in place (no per-block reader).
-        if (scheme == _schemes.ALP and is_float) or (
-            not is_float and _schemes.FOR <= scheme <= _schemes.HUFF
-        ):
-            if buf is None:
-                buf = np.frombuffer(view, dtype=np.uint8)
-            k = _schemes.kernels()
-            if is_float:
-                assert bits is not None
-                status, got = k.decode_alp_block(
-                    buf, pos, stop, count, out[start : start + count], bits[start : start + count]
-                )
-            else:
-                assert lanes is not None
-                dest = lanes[start : start + count]
-                if scheme == _schemes.HUFF:
-                    status, got = k.decode_huff_block(buf, pos, stop, count, dest)
-                else:
-                    status, got = k.decode_packed_block(
-                        buf, pos, stop, scheme - _schemes.FOR, count, dest
-                    )
-            if status != 0:
-                name = _schemes.SCHEME_NAMES[scheme]
-                reason = _schemes.ERRORS.get(status, "corrupt")
-                raise CorruptDataError(
-                    f"series frame block {start // block_size}: {name} block: {reason}"
-                    f" (at byte {got - pos})"
-                )
-            if got != stop:
-                raise CorruptDataError(
-                    f"series frame block {start // block_size}: {stop - got} unexpected trailing bytes"
-                )
-            pos = stop
-            continue
-        block = Reader(view[pos:stop], 0, f"series frame block {start // block_size}")
-        pos = stop
-        if is_float:
+        count = min(block_size, n - start)
+        stop = pos + BLOCK_HEADER + length
+        index = start // block_size
+        block = Reader(view[pos + BLOCK_HEADER : stop], 0, f"series frame block {index}")
+        if kind == "f":
             if scheme not in _schemes.FLOAT_SCHEMES:
                 raise block.fail(f"scheme {scheme} is not valid for floats")
             _schemes.decode_float_block(scheme, block, count, dtype, out[start : start + count])
@@ -261,11 +337,39 @@ def decompress(data: bytes | bytearray | memoryview, *, max_elements: int | None
             assert lanes is not None
             _schemes.decode_int_lanes(scheme, block, count, dtype, lanes[start : start + count])
         block.end()
-    rd.pos = pos
-    rd.end()
+        pos = stop
+        start += count
+    if pos != end:
+        rd.pos = pos
+        rd.end()
     if lanes is not None and dtype.itemsize != 8:
-        out[:] = lanes.view(np.int64).astype(dtype) if dtype.kind == "i" else lanes.astype(dtype)
-    return out.reshape(shape)
+        out[:] = lanes.view(np.int64).astype(dtype) if kind == "i" else lanes.astype(dtype)
+    result: Array = out.reshape(shape) if len(shape) != 1 else out
+    return result
+
+
+def _raise_block_error(
+    rd: Reader, view: memoryview, status: int, pos: int, index: int, got: int
+) -> NoReturn:
+    """The CorruptDataError for a failure reported by the block loop kernels."""
+    k = _schemes.kernels()
+    rd.pos = pos
+    if status == k.ERR_BLOCK_HEADER:
+        rd.need(BLOCK_HEADER, "block header")
+    if status == k.ERR_BLOCK_PAYLOAD:
+        rd.pos = pos + BLOCK_HEADER
+        rd.need(_BLOCK_HEAD.unpack_from(view, pos)[1], "block payload")
+    payload = pos + BLOCK_HEADER
+    if status == k.ERR_TRAILING:
+        stop = payload + _BLOCK_HEAD.unpack_from(view, pos)[1]
+        raise CorruptDataError(
+            f"series frame block {index}: {stop - got} unexpected trailing bytes"
+        )
+    name = _schemes.SCHEME_NAMES.get(view[pos], "unknown")
+    reason = _schemes.ERRORS.get(status, "corrupt")
+    raise CorruptDataError(
+        f"series frame block {index}: {name} block: {reason} (at byte {got - payload})"
+    )
 
 
 def frame_info(data: bytes | bytearray | memoryview) -> FrameInfo:
