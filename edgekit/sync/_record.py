@@ -10,7 +10,9 @@ LMDB databases (all keys big-endian so that byte order is numeric order):
 - ``dead``: ``seq`` -> empty: dead letters.
 - ``keys``: idempotency key -> ``seq + expiry``; ``kexp``: ``expiry + key`` -> empty.
 - ``topics``: topic -> ``count + bytes`` of the topic's live messages.
-- ``meta``: format version, queue id, sequence counter, counters, encryption key check.
+- ``meta``: queue format, queue id, counters (with the last id they cover: puts may leave
+  them up to 256 messages behind, and the messages after that id are counted on
+  read), encryption key check.
 """
 
 from __future__ import annotations
@@ -21,7 +23,13 @@ from dataclasses import dataclass
 
 from edgekit.errors import BackendUnavailableError, CorruptDataError
 
+# Version byte of each record's header.
 FORMAT_VERSION = 1
+# Version of the queue as a whole (meta ``format``). 1: counters and topic totals
+# written by every transaction. 2: puts may leave them behind (see queue._Txn); format
+# 1 queues are upgraded on open, and format 1 code refuses format 2 queues.
+QUEUE_FORMAT = 2
+READABLE_FORMATS = (b"1", b"2")
 
 READY, INFLIGHT, DEAD, DELAYED = 0, 1, 2, 3
 STATE_NAMES = {READY: "ready", INFLIGHT: "in-flight", DEAD: "dead", DELAYED: "delayed"}

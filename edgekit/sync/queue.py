@@ -187,6 +187,96 @@ class QueueStats:
         )
 
 
+# Puts may leave the stored counters and topic totals behind by at most this many
+# messages (see _Txn); a transaction that finds them behind counts the tail of ``msgs``.
+_FLUSH_EVERY = 256
+
+
+class _Committed:
+    """What this process's last committed write transaction left (see :class:`_Txn`)."""
+
+    __slots__ = ("counters", "known", "pending", "txn_id", "unflushed")
+
+    def __init__(
+        self,
+        txn_id: int,
+        counters: list[int],
+        known: dict[bytes, tuple[int, int]],
+        pending: dict[bytes, list[int]],
+        unflushed: int,
+    ) -> None:
+        self.txn_id = txn_id
+        # Exact counters (the stored ones may lag: see pending and unflushed).
+        self.counters = counters
+        # Topic totals as stored in the ``topics`` db (a cache of some topics).
+        self.known = known
+        # Per topic (count, bytes) of puts not yet added to the stored totals.
+        self.pending = pending
+        # Puts not yet in the stored counters (all ids above the stored last id).
+        self.unflushed = unflushed
+
+
+def _write_totals(
+    txn: Any,
+    topics_db: Any,
+    deltas: dict[bytes, list[int]],
+    known: dict[bytes, tuple[int, int]] | None,
+) -> dict[bytes, tuple[int, int]]:
+    """Add ``deltas`` to the stored topic totals; returns the new stored totals."""
+    written: dict[bytes, tuple[int, int]] = {}
+    for topic, (count, nbytes) in deltas.items():
+        if count == 0 and nbytes == 0:
+            continue
+        old = known.get(topic) if known is not None else None
+        if old is None:
+            raw = txn.get(topic, None, topics_db)
+            old = _TWO_U64.unpack(raw) if raw else (0, 0)
+        new_n, new_b = old[0] + count, max(old[1] + nbytes, 0)
+        if new_n <= 0:
+            txn.delete(topic, None, topics_db)
+            written[topic] = (0, 0)
+        else:
+            txn.put(topic, _TWO_U64_PACK(new_n, new_b), True, True, False, topics_db)
+            written[topic] = (new_n, new_b)
+    return written
+
+
+def _count_tail(
+    txn: Any, msgs_db: Any, counters: list[int], topic_delta: dict[bytes, list[int]]
+) -> int:
+    """Add the messages stored after the counters' last id to ``counters`` and ``topic_delta``.
+
+    Puts may skip writing the counters (see :class:`_Txn`): every message with an id
+    above the stored last id was put since, and no other change came after it (any
+    other write brings the stored counters up to date). Returns how many there were.
+    """
+    cursor = txn.cursor(msgs_db)
+    if not cursor.set_range(_U64_PACK(counters[_C_SEQ] + 1)):
+        return 0
+    n = 0
+    last = b""
+    hsize = _HEADER_SIZE
+    for key, record in cursor.iternext():
+        n += 1
+        last = key
+        size = len(record)
+        counters[_C_BYTES] += size
+        state = record[2] if size >= hsize else -1
+        counters[_STATE_COUNTER.get(state, _C_READY)] += 1
+        if state >= 0 and state != R.DEAD:
+            tlen = _ACK_VIEW.unpack_from(record)[1]
+            topic = bytes(record[hsize : hsize + tlen])
+            delta = topic_delta.get(topic)
+            if delta is None:
+                topic_delta[topic] = [1, size]
+            else:
+                delta[0] += 1
+                delta[1] += size
+    if n:
+        counters[_C_SEQ] = _U64_UNPACK(last)[0]
+    return n
+
+
 class _Txn:
     """One write transaction: the LMDB txn plus counters updated in memory, written at the end.
 
@@ -194,23 +284,42 @@ class _Txn:
     (``SyncQueue._committed``) with the LMDB id of that transaction: when the next write
     transaction's id follows it, no other writer (thread or process) came in between
     and the stored values are known without reading them.
+
+    Puts (of topics that already have stored totals) do not write the counters and
+    topic totals at every commit, only every ``_FLUSH_EVERY`` puts: the messages whose
+    ids are above the stored counters' last id are the puts not yet counted. Any
+    other write transaction counts them (from memory, or by reading that tail of
+    ``msgs`` when another writer came in between) and writes everything back.
     """
 
-    __slots__ = ("counters", "known_topics", "q", "topic_delta", "txn", "txn_id")
+    __slots__ = (
+        "counters",
+        "defer",
+        "known_topics",
+        "q",
+        "topic_delta",
+        "txn",
+        "txn_id",
+        "unflushed",
+    )
 
     def __init__(self, queue: SyncQueue, txn: Any) -> None:
         self.q = queue
         self.txn = txn
         self.txn_id = txn.id()
+        self.defer = False  # set by a put that may leave the stored counters behind
         committed = queue._committed
-        if committed is not None and committed[0] == self.txn_id - 1:
-            self.counters = list(committed[1])
-            self.known_topics: dict[bytes, tuple[int, int]] | None = committed[2]
+        if committed is not None and committed.txn_id == self.txn_id - 1:
+            self.counters = committed.counters.copy()
+            self.known_topics: dict[bytes, tuple[int, int]] | None = committed.known
+            self.topic_delta = {t: v.copy() for t, v in committed.pending.items()}
+            self.unflushed = committed.unflushed
         else:
             raw = txn.get(b"counters", None, queue._meta_db)
             self.counters = list(_COUNTERS.unpack(raw)) if raw else [0] * 8
             self.known_topics = None
-        self.topic_delta: dict[bytes, list[int]] = {}
+            self.topic_delta = {}
+            self.unflushed = _count_tail(txn, queue._msgs_db, self.counters, self.topic_delta)
 
     def next_seq(self) -> int:
         self.counters[_C_SEQ] += 1
@@ -224,40 +333,32 @@ class _Txn:
             delta[0] += count
             delta[1] += nbytes
 
-    def flush(self) -> dict[bytes, tuple[int, int]]:
-        """Write the counters and topic totals; returns the new totals of the topics touched."""
+    def flush(self) -> dict[bytes, tuple[int, int]] | None:
+        """Write the counters and topic totals (None: left behind, see the class doc);
+        returns the new stored totals of the topics touched."""
+        if self.defer and self.unflushed < _FLUSH_EVERY:
+            return None
         self.txn.put(
-            b"counters", _COUNTERS.pack(*self.counters), True, True, False, self.q._meta_db
+            b"counters", _COUNTERS_PACK(*self.counters), True, True, False, self.q._meta_db
         )
-        topics = self.q._topics_db
-        known = self.known_topics
-        written: dict[bytes, tuple[int, int]] = {}
-        for topic, (count, nbytes) in self.topic_delta.items():
-            if count == 0 and nbytes == 0:
-                continue
-            old = known.get(topic) if known is not None else None
-            if old is None:
-                raw = self.txn.get(topic, db=topics)
-                old = R.TWO_U64.unpack(raw) if raw else (0, 0)
-            new_n, new_b = old[0] + count, max(old[1] + nbytes, 0)
-            if new_n <= 0:
-                self.txn.delete(topic, db=topics)
-                written[topic] = (0, 0)
-            else:
-                self.txn.put(topic, R.TWO_U64.pack(new_n, new_b), db=topics)
-                written[topic] = (new_n, new_b)
-        return written
+        return _write_totals(self.txn, self.q._topics_db, self.topic_delta, self.known_topics)
 
-    def committed(self, written: dict[bytes, tuple[int, int]]) -> None:
+    def committed(self, written: dict[bytes, tuple[int, int]] | None) -> None:
         """Remember what this (now committed) transaction wrote, for the next one."""
         known = self.known_topics
+        if written is None:  # deferred: known_topics is set (see _put_items)
+            assert known is not None
+            self.q._committed = _Committed(
+                self.txn_id, self.counters, known, self.topic_delta, self.unflushed
+            )
+            return
         if known is None:
             known = written
         else:
             known.update(written)
             if len(known) > 4096:
                 known = written
-        self.q._committed = (self.txn_id, self.counters, known)
+        self.q._committed = _Committed(self.txn_id, self.counters, known, {}, 0)
 
 
 @dataclass
@@ -378,7 +479,7 @@ class SyncQueue:
         )
         self._meta_db, self._topics_db = self._dbs["meta"], self._dbs["topics"]
         # (txn id, counters, topic totals) of this process's last committed write; see _Txn.
-        self._committed: tuple[int, list[int], dict[bytes, tuple[int, int]]] | None = None
+        self._committed: _Committed | None = None
         self._cipher: R.Cipher | None = None
         self._queue_id = self._write(self._init_meta_txn)
         self.queue_id = self._queue_id.decode()
@@ -459,12 +560,20 @@ class SyncQueue:
         if version is None:
             if t.txn.stat(self._dbs["msgs"])["entries"]:
                 raise CorruptDataError(f"{self.path} has messages but no format marker")
-            t.txn.put(b"format", str(R.FORMAT_VERSION).encode(), db=meta)
+            t.txn.put(b"format", str(R.QUEUE_FORMAT).encode(), db=meta)
             qid = uuid.uuid4().hex[:16].encode()
             t.txn.put(b"queue_id", qid, db=meta)
             return qid
-        if version != str(R.FORMAT_VERSION).encode():
-            raise CorruptDataError(f"{self.path}: unknown queue format {version!r}")
+        if version not in R.READABLE_FORMATS:
+            raise CorruptDataError(
+                f"{self.path}: unknown queue format {bytes(version)!r} (this edgekit reads "
+                f"formats {', '.join(f.decode() for f in R.READABLE_FORMATS)}: a newer "
+                "edgekit wrote it)"
+            )
+        if version != str(R.QUEUE_FORMAT).encode():
+            # Format 1 always kept its counters current, a special case of format 2's
+            # (see _Txn): the upgrade rewrites the marker (format 1 code refuses it then).
+            t.txn.put(b"format", str(R.QUEUE_FORMAT).encode(), db=meta)
         qid = t.txn.get(b"queue_id", db=meta)
         if qid is None:
             raise CorruptDataError(f"{self.path}: queue id is missing")
@@ -643,41 +752,39 @@ class SyncQueue:
     def _put_fast(self, payload: bytes, topic: bytes, priority: int) -> int:
         """put's fast path: no key, headers, compression or encryption; one transaction.
 
-        The same work as ``_write(_put_plain)``, inlined: with the counters and topic
-        totals known from this process's previous commit (see :class:`_Txn`), a put is
-        four LMDB puts in one transaction. Any LMDB trouble (map full, map resized by
-        another process) aborts it and redoes the put on the general path.
+        When this process wrote last (see :class:`_Txn`), a put is two LMDB puts (the
+        record and its ready-index key) in one transaction; the counters and topic
+        totals are written every ``_FLUSH_EVERY`` puts, or when the topic has none
+        stored yet. Anything else (another writer came in between, the queue is near
+        ``max_bytes``, LMDB trouble such as a full map) goes the general way.
         """
         size = _HEADER_SIZE + len(topic) + len(payload)
         with self._lock:
             if self._closed:
                 raise QueueError(f"the queue at {self.path} is closed")
-            committed = self._committed
+            c = self._committed
             seq = 0
             # (py-lmdb parses positional arguments much faster than keywords)
             txn = None
             try:
                 txn = self._env.begin(None, None, True)
                 txn_id = txn.id()
-                if committed is not None and committed[0] == txn_id - 1:
-                    counters = committed[1].copy()
-                    known = committed[2]
-                    old = known.get(topic)
-                else:
-                    raw = txn.get(b"counters", None, self._meta_db)
-                    counters = list(_COUNTERS.unpack(raw)) if raw else [0] * 8
-                    known = {}
-                    old = None
-                if self.max_bytes is None or counters[_C_BYTES] + size <= self.max_bytes:
-                    if old is None:
+                if (
+                    c is not None
+                    and c.txn_id == txn_id - 1
+                    and (self.max_bytes is None or c.counters[_C_BYTES] + size <= self.max_bytes)
+                ):
+                    known = c.known
+                    cached = known.get(topic)
+                    if cached is None:
                         raw = txn.get(topic, None, self._topics_db)
-                        old = _TWO_U64.unpack(raw) if raw else (0, 0)
-                    seq = counters[_C_SEQ] + 1
-                    counters[_C_SEQ] = seq
-                    counters[_C_READY] += 1
-                    counters[_C_BYTES] += size
+                        stored: tuple[int, int] = _TWO_U64.unpack(raw) if raw else (0, 0)
+                    else:
+                        stored = cached
+                    seq = c.counters[_C_SEQ] + 1
                     skey = _U64_PACK(seq)
-                    record = (
+                    txn.put(
+                        skey,
                         _HEADER_PACK(
                             _FORMAT_VERSION,
                             0,
@@ -692,9 +799,12 @@ class SyncQueue:
                             len(payload),
                         )
                         + topic
-                        + payload
+                        + payload,
+                        True,
+                        True,
+                        True,
+                        self._msgs_db,
                     )
-                    txn.put(skey, record, True, True, True, self._msgs_db)
                     txn.put(
                         topic + b"\x00" + _U16_PACK(R.PRIORITY_MAX - priority) + skey,
                         b"",
@@ -703,12 +813,27 @@ class SyncQueue:
                         False,
                         self._ready_db,
                     )
-                    totals = (old[0] + 1, old[1] + size)
-                    txn.put(topic, _TWO_U64_PACK(*totals), True, True, False, self._topics_db)
-                    txn.put(
-                        b"counters", _COUNTERS_PACK(*counters), True, True, False, self._meta_db
-                    )
-                txn.commit()
+                    written = None
+                    if stored[0] <= 0 or c.unflushed >= _FLUSH_EVERY - 1:
+                        counters = c.counters.copy()
+                        counters[_C_SEQ] = seq
+                        counters[_C_READY] += 1
+                        counters[_C_BYTES] += size
+                        deltas = {t: v.copy() for t, v in c.pending.items()}
+                        delta = deltas.get(topic)
+                        if delta is None:
+                            deltas[topic] = [1, size]
+                        else:
+                            delta[0] += 1
+                            delta[1] += size
+                        known[topic] = stored
+                        txn.put(
+                            b"counters", _COUNTERS_PACK(*counters), True, True, False, self._meta_db
+                        )
+                        written = _write_totals(txn, self._topics_db, deltas, known)
+                    txn.commit()
+                else:
+                    txn.abort()
             except _lmdb_error():
                 if txn is not None:
                     txn.abort()
@@ -718,45 +843,34 @@ class SyncQueue:
                     txn.abort()
                 raise
             if seq:  # committed
-                if len(known) > 4096:
-                    known.clear()
-                known[topic] = totals
-                self._committed = (txn_id, counters, known)
+                assert c is not None
+                c.txn_id = txn_id
+                if written is None:
+                    counters = c.counters
+                    counters[_C_SEQ] = seq
+                    counters[_C_READY] += 1
+                    counters[_C_BYTES] += size
+                    delta = c.pending.get(topic)
+                    if delta is None:
+                        c.pending[topic] = [1, size]
+                    else:
+                        delta[0] += 1
+                        delta[1] += size
+                    c.unflushed += 1
+                    if topic not in known:
+                        if len(known) > 4096:
+                            known.clear()
+                        known[topic] = stored
+                else:
+                    c.counters = counters
+                    if len(known) > 4096:
+                        known.clear()
+                    known.update(written)
+                    c.pending = {}
+                    c.unflushed = 0
                 return seq
-        return self._write(functools.partial(self._put_plain, payload, topic, priority))
-
-    def _put_plain(self, payload: bytes, topic: bytes, priority: int, t: _Txn) -> int:
-        """put's fast path: no key, headers, compression or encryption."""
-        counters = t.counters
-        size = R.HEADER.size + len(topic) + len(payload)
-        if self.max_bytes is not None and counters[_C_BYTES] + size > self.max_bytes:
-            return self._put_items(t, [(payload, topic, priority, b"", None)])[0]
-        counters[_C_SEQ] += 1
-        seq = counters[_C_SEQ]
-        head = R.HEADER.pack(
-            R.FORMAT_VERSION,
-            0,
-            R.READY,
-            priority,
-            0,
-            _now_us(),
-            0,
-            len(topic),
-            0,
-            0,
-            len(payload),
-        )
-        skey = R.U64.pack(seq)
-        t.txn.put(skey, head + topic + payload, db=self._dbs["msgs"], append=True)
-        t.txn.put(
-            topic + b"\x00" + R.U16.pack(R.PRIORITY_MAX - priority) + skey,
-            b"",
-            db=self._dbs["ready"],
-        )
-        counters[_C_READY] += 1
-        counters[_C_BYTES] += size
-        t.topic_add(topic, 1, size)
-        return seq
+        item = (payload, topic, priority, b"", None)
+        return self._write(lambda t: self._put_items(t, [item]))[0]
 
     def put_many(
         self,
@@ -999,6 +1113,8 @@ class SyncQueue:
         counters = t.counters
         msgs, ready = dbs["msgs"], dbs["ready"]
         pending_keys: dict[bytes, int] = {}
+        evicted = counters[_C_EVICTED]
+        added = 0
         for payload, topic, priority, kbytes, headers in items:
             if kbytes:
                 existing = pending_keys.get(kbytes)
@@ -1034,8 +1150,18 @@ class SyncQueue:
                 txn.put(R.U64.pack(expiry) + kbytes, b"", db=dbs["kexp"])
                 pending_keys[kbytes] = seq
             ids.append(seq)
+            added += 1
         if pending_keys:
             self._prune_keys(t, now)
+        t.unflushed += added
+        known = t.known_topics
+        # Only appended new messages to topics with stored totals: the counters may lag.
+        t.defer = (
+            not pending_keys
+            and counters[_C_EVICTED] == evicted
+            and known is not None
+            and all(known.get(topic, (0, 0))[0] > 0 for topic in t.topic_delta)
+        )
         return ids
 
     def _lookup_key(self, t: _Txn, kbytes: bytes, now: int) -> int | None:
@@ -1639,19 +1765,26 @@ class SyncQueue:
 
         return [self._message(*row) for row in self._read(fn)]
 
-    def _counters(self, txn: Any) -> list[int]:
+    def _counters(self, txn: Any, topic_delta: dict[bytes, list[int]] | None = None) -> list[int]:
+        """The exact counters: the stored ones plus the puts not yet counted (see _Txn)."""
         raw = txn.get(b"counters", db=self._dbs["meta"])
-        return list(_COUNTERS.unpack(raw)) if raw else [0] * 8
+        counters = list(_COUNTERS.unpack(raw)) if raw else [0] * 8
+        _count_tail(txn, self._msgs_db, counters, {} if topic_delta is None else topic_delta)
+        return counters
 
     def stats(self) -> QueueStats:
         """Depth per topic, bytes, oldest age, in flight, dead and evicted counts."""
 
         def fn(txn: Any) -> QueueStats:
-            c = self._counters(txn)
-            topics = {}
+            tail: dict[bytes, list[int]] = {}
+            c = self._counters(txn, tail)
+            totals: dict[bytes, tuple[int, int]] = {}
             for k, v in txn.cursor(db=self._dbs["topics"]):
-                n, b = R.TWO_U64.unpack(v)
-                topics[bytes(k).decode()] = (int(n), int(b))
+                totals[bytes(k)] = R.TWO_U64.unpack(v)
+            for k, (dn, db) in tail.items():
+                n, b = totals.get(k, (0, 0))
+                totals[k] = (n + dn, b + db)
+            topics = {k.decode(): (int(n), int(b)) for k, (n, b) in totals.items() if n > 0}
             cursor = txn.cursor(db=self._dbs["msgs"])
             oldest = None
             if cursor.first():

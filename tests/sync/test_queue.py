@@ -538,3 +538,95 @@ def test_group_commit_fails_only_the_puts_that_do_not_fit(tmp_path: Path) -> Non
             t.join()
         assert ok and full and len(ok) + len(full) == 40
         assert sorted(m.id for m in q.lease(100)) == sorted(ok)
+
+
+def _format_1_queue(tmp_path: Path) -> Path:
+    """A copy of a queue written by format 1 code (data/queue_v1.mdb, an LMDB compact copy):
+    topics a (a1; a2 with priority 5, key k-a2, headers), b (b0 in flight, b1 delayed an
+    hour, b2-b4 ready), big (2,000 bytes compressed, dead)."""
+    path = tmp_path / "v1"
+    path.mkdir()
+    data = Path(__file__).parent / "data" / "queue_v1.mdb"
+    (path / "data.mdb").write_bytes(data.read_bytes())
+    return path
+
+
+def test_format_1_queue_opens_upgraded_with_its_messages(tmp_path: Path) -> None:
+    path = _format_1_queue(tmp_path)
+    with SyncQueue(path, max_attempts=2) as q:
+        stats = q.stats()
+        assert (stats.ready, stats.delayed, stats.in_flight, stats.dead) == (5, 1, 1, 1)
+        assert stats.topics == {"a": (2, 89), "b": (5, 190)}
+        assert [m.payload for m in q.dead_letters()] == [b"z" * 2000]
+        first = q.lease(2, topic="a")
+        assert [m.payload for m in first] == [b"a2", b"a1"]
+        assert first[0].key == "k-a2" and first[0].headers == {"h": "v"}
+        assert q.put(b"again", topic="a", key="k-a2") == first[0].id  # dedup kept
+        new = q.put(b"a3", topic="a")
+        assert new > max(m.id for m in first)
+        q.ack(first)
+        # b0's lease (30 s) expired long ago: it comes back with b2-b4.
+        assert [m.payload for m in q.lease(10, topic="b")] == [b"b0", b"b2", b"b3", b"b4"]
+        assert len(q) == 6
+    with SyncQueue(path) as q:
+        assert q._read(lambda txn: txn.get(b"format", db=q._dbs["meta"])) == b"2"
+        assert len(q) == 6
+
+
+def test_unknown_queue_format_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "q"
+    with SyncQueue(path) as q:
+        q._write(lambda t: t.txn.put(b"format", b"9", db=q._dbs["meta"]))
+    with pytest.raises(CorruptDataError, match="unknown queue format b'9'"):
+        SyncQueue(path)
+
+
+def test_counters_left_behind_by_puts_are_counted_after_a_crash(tmp_path: Path) -> None:
+    """Puts write the counters every 256 messages; a reopen (as after kill -9) counts
+    the messages stored after them, per topic and in total."""
+    path = tmp_path / "q"
+    q = SyncQueue(path)
+    for i in range(300):
+        q.put(b"x" * 10, topic="a" if i % 3 else "b")
+    expected = q.stats()
+    q._env.close()  # no further write: as if the process died here
+    with SyncQueue(path) as again:
+        stats = again.stats()
+        assert (stats.ready, stats.bytes, stats.topics) == (300, expected.bytes, expected.topics)
+        assert len(again.lease(1000)) == 300
+        assert again.stats().in_flight == 300
+
+
+def test_counters_stay_exact_with_two_writer_processes(tmp_path: Path) -> None:
+    """Each process's puts not yet in the stored counters are counted by the other
+    process's next transaction."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "q"
+    child = (
+        "import sys\n"
+        "from edgekit.sync import SyncQueue\n"
+        "with SyncQueue(sys.argv[1]) as q:\n"
+        "    assert len(q) == 20, len(q)\n"
+        "    for i in range(7):\n"
+        "        q.put(b'c', topic='t1')\n"
+        "    assert len(q.lease(5, topic='t0')) == 5\n"
+        "    q.put(b'c', topic='t2')\n"
+    )
+    with SyncQueue(path) as q:
+        for i in range(20):
+            q.put(b"m%d" % i, topic=f"t{i % 2}")
+        subprocess.run(
+            [sys.executable, "-c", child, str(path)],
+            check=True,
+            cwd=Path(__file__).parents[2],
+            timeout=60,
+        )
+        q.put(b"late", topic="t0")
+        stats = q.stats()
+        assert (stats.ready, stats.in_flight, stats.depth) == (24, 5, 29)
+        # a record is a 35-byte header, the topic and the payload
+        t1 = 5 * (37 + 2) + 5 * (37 + 3) + 7 * (37 + 1)
+        assert stats.topics == {"t0": (11, stats.topics["t0"][1]), "t1": (17, t1), "t2": (1, 38)}
+        assert len(q.lease(100)) == 24
