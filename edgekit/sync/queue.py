@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import functools
 import heapq
@@ -63,6 +64,8 @@ _U16_PACK = R.U16.pack
 _TWO_U64 = R.TWO_U64
 _TWO_U64_PACK = R.TWO_U64.pack
 _COUNTERS_PACK = _COUNTERS.pack
+_PRIORITY_MAX = R.PRIORITY_MAX
+_time_ns = time.time_ns
 
 
 @functools.cache
@@ -81,7 +84,7 @@ def _now_us() -> int:
     return int(time.time() * 1_000_000)
 
 
-@dataclass
+@dataclass(slots=True)
 class Message:
     """A message leased from (or peeked in) a :class:`SyncQueue`.
 
@@ -109,6 +112,9 @@ class Message:
     created: float = 0.0
     lease_token: int = 0
     queue_id: str = ""
+    # The stored record's size (bytes) and topic, set by lease: ack needs not read it.
+    _size: int = field(default=0, init=False, repr=False, compare=False)
+    _tkey: bytes = field(default=b"", init=False, repr=False, compare=False)
 
     @property
     def dedup_id(self) -> str:
@@ -791,7 +797,7 @@ class SyncQueue:
                             _READY,
                             priority,
                             0,
-                            _now_us(),
+                            _time_ns() // 1000,
                             0,
                             len(topic),
                             0,
@@ -805,13 +811,11 @@ class SyncQueue:
                         True,
                         self._msgs_db,
                     )
-                    txn.put(
-                        topic + b"\x00" + _U16_PACK(R.PRIORITY_MAX - priority) + skey,
-                        b"",
-                        True,
-                        True,
-                        False,
-                        self._ready_db,
+                    rkey = topic + b"\x00" + _U16_PACK(_PRIORITY_MAX - priority) + skey
+                    # Appending (no tree search) works when the key sorts last: one
+                    # topic and priority, or the last of them; else LMDB refuses it.
+                    txn.put(rkey, b"", True, True, True, self._ready_db) or txn.put(
+                        rkey, b"", True, True, False, self._ready_db
                     )
                     written = None
                     if stored[0] <= 0 or c.unflushed >= _FLUSH_EVERY - 1:
@@ -1307,17 +1311,15 @@ class SyncQueue:
             prefix = topics[0] + b"\x00"
         else:
             prefix = topic.encode() + b"\x00"
-        out: list[bytes] = []
         cursor = txn.cursor(ready)
         if not cursor.set_range(prefix):
-            return out, True
-        size = len(prefix) + 10
-        for key in cursor.iternext(keys=True, values=False):
-            if len(key) != size or not key.startswith(prefix):
-                break
-            out.append(key)
-            if len(out) >= limit:
-                break
+            return [], True
+        # A topic's keys are contiguous (topics hold no NUL): the first ``limit`` keys
+        # from the prefix on, cut where the next topic begins.
+        out = list(itertools.islice(cursor.iternext(True, False), limit))
+        end = prefix[:-1] + b"\x01"
+        if out[-1] >= end:
+            del out[bisect.bisect_left(out, end) :]
         return out, True
 
     def _promote_due(self, t: _Txn, now: int, limit: int = 100_000) -> None:
@@ -1435,7 +1437,7 @@ class SyncQueue:
             if len(rows) != len(skeys):
                 found = dict(rows)
                 rows = [(skey, found.get(skey)) for skey in skeys]
-            deadline = now + vt_us
+            deadline = (now + vt_us) & ~1  # even: a lease (retry deadlines are odd)
             hsize, hpack, hunpack, qid = (
                 _HEADER_SIZE,
                 _HEADER_PACK,
@@ -1498,6 +1500,9 @@ class SyncQueue:
                         )
                     else:
                         message = self._message(seq, record, R.read_head(record))
+                        tbytes = record[hsize : hsize + tlen]
+                    message._size = len(record)
+                    message._tkey = tbytes
                 except (CorruptDataError, UnicodeDecodeError):
                     # Quarantine what does not decode (a damaged page, a wrong key):
                     # it becomes a dead letter instead of blocking the queue.
@@ -1554,42 +1559,66 @@ class SyncQueue:
         Ids not in flight (already acked, evicted, or re-leased to another consumer
         after their lease expired, when a :class:`Message` is passed) are ignored.
         """
-        pairs = self._resolve(ids)
+        if isinstance(ids, (int, Message)):
+            ids = [ids]
+        quads: list[tuple[int, int, int, bytes]] = []
+        for item in ids:
+            if type(item) is Message or isinstance(item, Message):
+                quads.append((item.id, item.lease_token, item._size, item._tkey))
+            elif isinstance(item, int) and not isinstance(item, bool):
+                quads.append((item, 0, 0, b""))
+            else:
+                raise InvalidInputError(
+                    f"expected message ids or Messages, got {type(item).__name__}"
+                )
 
         def txn_fn(t: _Txn) -> int:
             msgs, timers = self._msgs_db, self._timers_db
             txn = t.txn
             get, delete, put = txn.get, txn.delete, txn.put
             # Cursors: the timer entries of one lease are contiguous (one deadline,
-            # increasing ids), so each delete usually finds the cursor on its key.
+            # increasing ids), and so are its records, most often: each delete
+            # usually finds the cursor on its key.
             timers_cursor = txn.cursor(timers)
-            pop = txn.cursor(msgs).pop
+            msgs_cursor = txn.cursor(msgs)
+            pop = msgs_cursor.pop
             pack, unpack, timer_key = _U64_PACK, _ACK_VIEW.unpack_from, _TWO_U64_PACK
             hsize = _HEADER_SIZE
             done = 0
             freed = 0
             per_topic: dict[bytes, list[int]] = {}
-            for seq, token in pairs:
+            for seq, token, size, topic in quads:
                 skey = pack(seq)
                 if token:
                     # A lease's timer entry (token, seq) exists only while that lease
-                    # holds: delete it, then take the record (one lookup each).
+                    # holds: delete it, then the record.
                     tkey = timer_key(token, seq)
                     if timers_cursor.key() != tkey and not timers_cursor.set_key(tkey):
                         continue
                     timers_cursor.delete()
-                    record = pop(skey)
-                    if record is None:
-                        continue  # (cannot happen: a timer entry has its record)
-                    if len(record) >= hsize and record[2] == _INFLIGHT:
-                        deadline, tlen = unpack(record)
+                    if size and not token & 1:
+                        # Lease deadlines are even, retry deadlines odd (see nack): the
+                        # entry is this lease's, and the Message knows the record's
+                        # size and topic (unchanged while in flight): no need to read it.
+                        if msgs_cursor.key() != skey and not msgs_cursor.set_key(skey):
+                            continue  # (cannot happen: a timer entry has its record)
+                        msgs_cursor.delete()
                     else:
-                        deadline = tlen = 0
-                    if deadline != token:
-                        # A retry timer that happens to share the microsecond: restore.
-                        put(tkey, b"", db=timers)
-                        put(skey, record, db=msgs)
-                        continue
+                        record = pop(skey)
+                        if record is None:
+                            continue  # (cannot happen: a timer entry has its record)
+                        if len(record) >= hsize and record[2] == _INFLIGHT:
+                            deadline, tlen = unpack(record)
+                        else:
+                            deadline = tlen = 0
+                        if deadline != token:
+                            # A retry timer (of a lease made by format 1 code) that
+                            # happens to share the microsecond: restore.
+                            put(tkey, b"", db=timers)
+                            put(skey, record, db=msgs)
+                            continue
+                        size = len(record)
+                        topic = record[hsize : hsize + tlen]
                 else:
                     record = get(skey, None, msgs)
                     if record is None or _state(record) != R.INFLIGHT:
@@ -1597,8 +1626,8 @@ class SyncQueue:
                     deadline, tlen = unpack(record)
                     delete(timer_key(deadline, seq), b"", timers)
                     delete(skey, b"", msgs)
-                size = len(record)
-                topic = record[hsize : hsize + tlen]
+                    size = len(record)
+                    topic = record[hsize : hsize + tlen]
                 entry = per_topic.get(topic)
                 if entry is None:
                     per_topic[topic] = [1, size]
@@ -1676,7 +1705,8 @@ class SyncQueue:
                     t.counters[_C_READY] += 1
                 else:
                     head.state = R.DELAYED
-                    head.deadline_us = now + int(wait * 1e6)
+                    # odd: a retry (lease deadlines are even, see ack)
+                    head.deadline_us = (now + int(wait * 1e6)) | 1
                     t.txn.put(R.timer_key(head.deadline_us, seq), b"", db=self._dbs["timers"])
                     t.counters[_C_DELAYED] += 1
                 t.txn.put(R.U64.pack(seq), R.restate(record, head), db=msgs)
