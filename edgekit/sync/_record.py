@@ -2,7 +2,8 @@
 
 LMDB databases (all keys big-endian so that byte order is numeric order):
 
-- ``msgs``: ``seq (u64)`` -> record (a fixed header, topic, key, headers JSON, payload).
+- main database: ``0xFF + seq (u64)`` -> record (a fixed header, topic, key, headers
+  JSON, payload); format 1 kept them in a ``msgs`` database.
 - ``ready``: ``topic + 0x00 + (32767 - priority) (u16) + seq (u64)`` -> empty. Leasing
   reads the first keys of a topic's range: higher priority first, FIFO within it.
 - ``timers``: ``deadline (u64 microseconds) + seq`` -> empty: in-flight leases (their
@@ -47,8 +48,15 @@ TWO_U64 = struct.Struct(">QQ")
 PRIORITY_MIN, PRIORITY_MAX = -32768, 32767
 
 
+# Message records live in LMDB's main database (one tree fewer per commit than a named
+# one), keyed MSG_PREFIX + id: after the names of the named databases, which the main
+# database also holds, so that ids can be appended and the messages read in order.
+MSG_PREFIX = b"\xff"
+
+
 def seq_key(seq: int) -> bytes:
-    return U64.pack(seq)
+    """The key of message ``seq``'s record."""
+    return MSG_PREFIX + U64.pack(seq)
 
 
 def ready_key(topic: bytes, priority: int, seq: int) -> bytes:

@@ -9,7 +9,6 @@ import heapq
 import html
 import itertools
 import json
-import operator
 import os
 import struct
 import threading
@@ -46,11 +45,14 @@ _STATE_COUNTER = {
     R.DEAD: _C_DEAD,
 }
 _MiB = 1 << 20
-_DB_NAMES = ("msgs", "ready", "timers", "dead", "keys", "kexp", "topics", "meta")
+# (message records are in the main database: see _record.MSG_PREFIX)
+_DB_NAMES = ("ready", "timers", "dead", "keys", "kexp", "topics", "meta")
 
 
 # deadline_us and topic length, read straight from a record's header (see _record.HEADER).
 _ACK_VIEW = struct.Struct(">15xQH")
+# priority and topic length
+_TAIL_VIEW = struct.Struct(">3xh18xH").unpack_from
 
 
 _HEADER_SIZE = R.HEADER.size
@@ -59,6 +61,9 @@ _FORMAT_VERSION = R.FORMAT_VERSION
 _READY = R.READY
 _U64_PACK = R.U64.pack
 _U64_UNPACK = R.U64.unpack
+_U64_UNPACK_FROM = R.U64.unpack_from
+_MP = R.MSG_PREFIX
+_MKEY = R.seq_key
 _INFLIGHT = R.INFLIGHT
 _U16_PACK = R.U16.pack
 _TWO_U64 = R.TWO_U64
@@ -201,7 +206,7 @@ _FLUSH_EVERY = 256
 class _Committed:
     """What this process's last committed write transaction left (see :class:`_Txn`)."""
 
-    __slots__ = ("counters", "known", "pending", "txn_id", "unflushed")
+    __slots__ = ("counters", "known", "pending", "ready", "txn_id", "unflushed")
 
     def __init__(
         self,
@@ -210,6 +215,7 @@ class _Committed:
         known: dict[bytes, tuple[int, int]],
         pending: dict[bytes, list[int]],
         unflushed: int,
+        ready: list[bytes],
     ) -> None:
         self.txn_id = txn_id
         # Exact counters (the stored ones may lag: see pending and unflushed).
@@ -220,6 +226,8 @@ class _Committed:
         self.pending = pending
         # Puts not yet in the stored counters (all ids above the stored last id).
         self.unflushed = unflushed
+        # Their ready-index keys, not yet written.
+        self.ready = ready
 
 
 def _write_totals(
@@ -248,16 +256,21 @@ def _write_totals(
 
 
 def _count_tail(
-    txn: Any, msgs_db: Any, counters: list[int], topic_delta: dict[bytes, list[int]]
+    txn: Any,
+    msgs_db: Any,
+    counters: list[int],
+    topic_delta: dict[bytes, list[int]],
+    ready_keys: list[bytes] | None = None,
 ) -> int:
     """Add the messages stored after the counters' last id to ``counters`` and ``topic_delta``.
 
-    Puts may skip writing the counters (see :class:`_Txn`): every message with an id
-    above the stored last id was put since, and no other change came after it (any
-    other write brings the stored counters up to date). Returns how many there were.
+    Puts may skip writing the counters and the ready-index keys (see :class:`_Txn`):
+    every message with an id above the stored last id was put since, and no other
+    change came after it (any other write brings the stored counters up to date).
+    Their ready-index keys are appended to ``ready_keys``. Returns how many there were.
     """
     cursor = txn.cursor(msgs_db)
-    if not cursor.set_range(_U64_PACK(counters[_C_SEQ] + 1)):
+    if not cursor.set_range(_MKEY(counters[_C_SEQ] + 1)):
         return 0
     n = 0
     last = b""
@@ -270,8 +283,10 @@ def _count_tail(
         state = record[2] if size >= hsize else -1
         counters[_STATE_COUNTER.get(state, _C_READY)] += 1
         if state >= 0 and state != R.DEAD:
-            tlen = _ACK_VIEW.unpack_from(record)[1]
+            prio, tlen = _TAIL_VIEW(record)
             topic = bytes(record[hsize : hsize + tlen])
+            if ready_keys is not None and state == _READY:
+                ready_keys.append(topic + b"\x00" + _U16_PACK(_PRIORITY_MAX - prio) + key[1:])
             delta = topic_delta.get(topic)
             if delta is None:
                 topic_delta[topic] = [1, size]
@@ -279,7 +294,7 @@ def _count_tail(
                 delta[0] += 1
                 delta[1] += size
     if n:
-        counters[_C_SEQ] = _U64_UNPACK(last)[0]
+        counters[_C_SEQ] = _U64_UNPACK_FROM(last, 1)[0]
     return n
 
 
@@ -301,31 +316,50 @@ class _Txn:
     __slots__ = (
         "counters",
         "defer",
+        "deferrable",
         "known_topics",
         "q",
+        "ready_pending",
         "topic_delta",
         "txn",
         "txn_id",
         "unflushed",
     )
 
-    def __init__(self, queue: SyncQueue, txn: Any) -> None:
+    def __init__(self, queue: SyncQueue, txn: Any, deferrable: bool = False) -> None:
         self.q = queue
         self.txn = txn
         self.txn_id = txn.id()
         self.defer = False  # set by a put that may leave the stored counters behind
+        # A put transaction: leaves the uncounted puts' ready keys unwritten if it can.
+        self.deferrable = deferrable
         committed = queue._committed
         if committed is not None and committed.txn_id == self.txn_id - 1:
             self.counters = committed.counters.copy()
             self.known_topics: dict[bytes, tuple[int, int]] | None = committed.known
             self.topic_delta = {t: v.copy() for t, v in committed.pending.items()}
             self.unflushed = committed.unflushed
+            self.ready_pending = committed.ready.copy()
         else:
             raw = txn.get(b"counters", None, queue._meta_db)
             self.counters = list(_COUNTERS.unpack(raw)) if raw else [0] * 8
             self.known_topics = None
             self.topic_delta = {}
-            self.unflushed = _count_tail(txn, queue._msgs_db, self.counters, self.topic_delta)
+            self.ready_pending = []
+            self.unflushed = _count_tail(
+                txn, queue._msgs_db, self.counters, self.topic_delta, self.ready_pending
+            )
+        if not deferrable:
+            self.put_ready()
+
+    def put_ready(self) -> None:
+        """Write the ready-index keys of the uncounted puts (before reading that index)."""
+        if self.ready_pending:
+            self.ready_pending.sort()
+            self.txn.cursor(self.q._ready_db).putmulti(
+                zip(self.ready_pending, itertools.repeat(b"")), True, True, False
+            )
+            self.ready_pending = []
 
     def next_seq(self) -> int:
         self.counters[_C_SEQ] += 1
@@ -344,6 +378,7 @@ class _Txn:
         returns the new stored totals of the topics touched."""
         if self.defer and self.unflushed < _FLUSH_EVERY:
             return None
+        self.put_ready()
         self.txn.put(
             b"counters", _COUNTERS_PACK(*self.counters), True, True, False, self.q._meta_db
         )
@@ -355,7 +390,12 @@ class _Txn:
         if written is None:  # deferred: known_topics is set (see _put_items)
             assert known is not None
             self.q._committed = _Committed(
-                self.txn_id, self.counters, known, self.topic_delta, self.unflushed
+                self.txn_id,
+                self.counters,
+                known,
+                self.topic_delta,
+                self.unflushed,
+                self.ready_pending,
             )
             return
         if known is None:
@@ -364,7 +404,7 @@ class _Txn:
             known.update(written)
             if len(known) > 4096:
                 known = written
-        self.q._committed = _Committed(self.txn_id, self.counters, known, {}, 0)
+        self.q._committed = _Committed(self.txn_id, self.counters, known, {}, 0, [])
 
 
 @dataclass
@@ -483,6 +523,7 @@ class SyncQueue:
             self._dbs["ready"],
             self._dbs["timers"],
         )
+        self._main_db = self._msgs_db
         self._meta_db, self._topics_db = self._dbs["meta"], self._dbs["topics"]
         # (txn id, counters, topic totals) of this process's last committed write; see _Txn.
         self._committed: _Committed | None = None
@@ -551,7 +592,9 @@ class SyncQueue:
 
         for _ in range(16):
             try:
-                return {name: self._env.open_db(name.encode()) for name in _DB_NAMES}
+                dbs = {name: self._env.open_db(name.encode()) for name in _DB_NAMES}
+                dbs["msgs"] = self._env.open_db(None)  # the main database
+                return dbs
             except lmdb.MapResizedError:
                 self._env.set_mapsize(0)  # another process grew the map: adopt its size
             except lmdb.Error as exc:
@@ -564,7 +607,7 @@ class SyncQueue:
         meta = self._dbs["meta"]
         version = t.txn.get(b"format", db=meta)
         if version is None:
-            if t.txn.stat(self._dbs["msgs"])["entries"]:
+            if t.txn.cursor(self._msgs_db).set_range(R.MSG_PREFIX) or self._format_1_msgs(t):
                 raise CorruptDataError(f"{self.path} has messages but no format marker")
             t.txn.put(b"format", str(R.QUEUE_FORMAT).encode(), db=meta)
             qid = uuid.uuid4().hex[:16].encode()
@@ -577,13 +620,32 @@ class SyncQueue:
                 "edgekit wrote it)"
             )
         if version != str(R.QUEUE_FORMAT).encode():
-            # Format 1 always kept its counters current, a special case of format 2's
-            # (see _Txn): the upgrade rewrites the marker (format 1 code refuses it then).
-            t.txn.put(b"format", str(R.QUEUE_FORMAT).encode(), db=meta)
+            self._upgrade_format_1(t)
         qid = t.txn.get(b"queue_id", db=meta)
         if qid is None:
             raise CorruptDataError(f"{self.path}: queue id is missing")
         return bytes(qid)
+
+    def _format_1_msgs(self, t: _Txn) -> Any:
+        """Format 1's ``msgs`` database, or None."""
+        import lmdb
+
+        try:
+            return self._env.open_db(b"msgs", txn=t.txn, create=False)
+        except lmdb.NotFoundError:
+            return None
+
+    def _upgrade_format_1(self, t: _Txn) -> None:
+        """Format 1 -> 2 in one transaction: records move from the ``msgs`` database to
+        the main one; the counters, always current in format 1, are format 2's with no
+        uncounted puts (see :class:`_Txn`). Format 1 code refuses the queue afterwards."""
+        old = self._format_1_msgs(t)
+        if old is not None:
+            t.txn.cursor(self._msgs_db).putmulti(
+                ((_MP + bytes(k), bytes(v)) for k, v in t.txn.cursor(old)), True, True, True
+            )
+            t.txn.drop(old, delete=True)
+        t.txn.put(b"format", str(R.QUEUE_FORMAT).encode(), db=self._dbs["meta"])
 
     def _check_key_txn(self, t: _Txn) -> None:
         assert self._cipher is not None
@@ -603,7 +665,7 @@ class SyncQueue:
         if self._closed:
             raise QueueError(f"the queue at {self.path} is closed")
 
-    def _write(self, fn: Callable[[_Txn], T]) -> T:
+    def _write(self, fn: Callable[[_Txn], T], deferrable: bool = False) -> T:
         """Run ``fn`` in a write transaction, growing the map when it is full."""
         import lmdb
 
@@ -612,7 +674,7 @@ class SyncQueue:
             for _ in range(64):
                 try:
                     with self._env.begin(write=True) as txn:
-                        t = _Txn(self, txn)
+                        t = _Txn(self, txn, deferrable)
                         result = fn(t)
                         written = t.flush()
                     t.committed(written)
@@ -753,15 +815,15 @@ class SyncQueue:
         item = self._validate(payload, topic, priority, key, headers)
         if self.durability == "power":
             return self._group_commit([item])[0]
-        return self._write(lambda t: self._put_items(t, [item]))[0]
+        return self._write(lambda t: self._put_items(t, [item]), True)[0]
 
     def _put_fast(self, payload: bytes, topic: bytes, priority: int) -> int:
         """put's fast path: no key, headers, compression or encryption; one transaction.
 
-        When this process wrote last (see :class:`_Txn`), a put is two LMDB puts (the
-        record and its ready-index key) in one transaction; the counters and topic
-        totals are written every ``_FLUSH_EVERY`` puts, or when the topic has none
-        stored yet. Anything else (another writer came in between, the queue is near
+        When this process wrote last (see :class:`_Txn`), a put is one LMDB put (the
+        record) in one transaction; its ready-index key, the counters and the topic
+        totals are written every ``_FLUSH_EVERY`` puts (or by the next transaction
+        of another kind), or when the topic has none stored yet. Anything else (another writer came in between, the queue is near
         ``max_bytes``, LMDB trouble such as a full map) goes the general way.
         """
         size = _HEADER_SIZE + len(topic) + len(payload)
@@ -788,9 +850,9 @@ class SyncQueue:
                     else:
                         stored = cached
                     seq = c.counters[_C_SEQ] + 1
-                    skey = _U64_PACK(seq)
+                    seq8 = _U64_PACK(seq)
                     txn.put(
-                        skey,
+                        _MP + seq8,
                         _HEADER_PACK(
                             _FORMAT_VERSION,
                             0,
@@ -811,14 +873,14 @@ class SyncQueue:
                         True,
                         self._msgs_db,
                     )
-                    rkey = topic + b"\x00" + _U16_PACK(_PRIORITY_MAX - priority) + skey
-                    # Appending (no tree search) works when the key sorts last: one
-                    # topic and priority, or the last of them; else LMDB refuses it.
-                    txn.put(rkey, b"", True, True, True, self._ready_db) or txn.put(
-                        rkey, b"", True, True, False, self._ready_db
-                    )
+                    rkey = topic + b"\x00" + _U16_PACK(_PRIORITY_MAX - priority) + seq8
                     written = None
                     if stored[0] <= 0 or c.unflushed >= _FLUSH_EVERY - 1:
+                        # Write what the uncounted puts and this one left unwritten.
+                        keys = c.ready.copy()
+                        keys.append(rkey)
+                        keys.sort()
+                        self._env_ready_putmulti(txn, keys)
                         counters = c.counters.copy()
                         counters[_C_SEQ] = seq
                         counters[_C_READY] += 1
@@ -861,6 +923,7 @@ class SyncQueue:
                         delta[0] += 1
                         delta[1] += size
                     c.unflushed += 1
+                    c.ready.append(rkey)
                     if topic not in known:
                         if len(known) > 4096:
                             known.clear()
@@ -872,9 +935,13 @@ class SyncQueue:
                     known.update(written)
                     c.pending = {}
                     c.unflushed = 0
+                    c.ready = []
                 return seq
         item = (payload, topic, priority, b"", None)
-        return self._write(lambda t: self._put_items(t, [item]))[0]
+        return self._write(lambda t: self._put_items(t, [item]), True)[0]
+
+    def _env_ready_putmulti(self, txn: Any, keys: list[bytes]) -> None:
+        txn.cursor(self._ready_db).putmulti(zip(keys, itertools.repeat(b"")), True, True, False)
 
     def put_many(
         self,
@@ -1016,7 +1083,9 @@ class SyncQueue:
         seqs = range(first, first + n)
         keys = list(map(_U64_PACK, seqs))
         # (dupdata, overwrite, append) positional: ids only grow, so append is valid.
-        t.txn.cursor(self._msgs_db).putmulti(zip(keys, records, strict=True), True, True, True)
+        t.txn.cursor(self._msgs_db).putmulti(
+            zip(map(_MP.__add__, keys), records, strict=True), True, True, True
+        )
         prefix = topic + b"\x00" + R.U16.pack(R.PRIORITY_MAX - priority)
         cursor = t.txn.cursor(self._ready_db)
         # Appending is much cheaper, and valid when the batch sorts after every ready key.
@@ -1078,7 +1147,7 @@ class SyncQueue:
             flat = [item for req in batch for item in req.items]
             try:
                 started = time.monotonic()
-                ids = self._write(functools.partial(self._put_items, items=flat))
+                ids = self._write(functools.partial(self._put_items, items=flat), True)
                 self._gc_commit_s = 0.8 * self._gc_commit_s + 0.2 * (time.monotonic() - started)
                 offset = 0
                 for req in batch:
@@ -1143,8 +1212,11 @@ class SyncQueue:
             size = len(record)
             if self.max_bytes is not None and counters[_C_BYTES] + size > self.max_bytes:
                 self._make_room(t, size)
-            txn.put(R.U64.pack(seq), record, db=msgs, append=True)
-            txn.put(R.ready_key(topic, priority, seq), b"", db=ready)
+            txn.put(_MKEY(seq), record, db=msgs, append=True)
+            if t.deferrable:
+                t.ready_pending.append(R.ready_key(topic, priority, seq))
+            else:
+                txn.put(R.ready_key(topic, priority, seq), b"", db=ready)
             counters[_C_READY] += 1
             counters[_C_BYTES] += size
             t.topic_add(topic, 1, size)
@@ -1197,6 +1269,7 @@ class SyncQueue:
 
     def _make_room(self, t: _Txn, size: int) -> None:
         assert self.max_bytes is not None
+        t.put_ready()  # eviction reads the ready index
         if size > self.max_bytes:
             raise InvalidInputError(
                 f"a record of {size:,} bytes cannot fit in max_bytes={self.max_bytes:,}"
@@ -1243,14 +1316,17 @@ class SyncQueue:
         return None if best is None else -best[1]
 
     def _oldest_evictable(self, t: _Txn) -> int | None:
-        for key, record in t.txn.cursor(db=self._dbs["msgs"]):
+        cursor = t.txn.cursor(db=self._msgs_db)
+        if not cursor.set_range(_MP):
+            return None
+        for key, record in cursor.iternext():
             if _state(record) != R.INFLIGHT:  # state byte of the header
-                return int(R.U64.unpack(key)[0])
+                return int(_U64_UNPACK_FROM(key, 1)[0])
         return None
 
     def _remove(self, t: _Txn, seq: int) -> int:
         """Delete a message in any state; returns its stored size in bytes."""
-        skey = R.U64.pack(seq)
+        skey = _MKEY(seq)
         record = t.txn.get(skey, db=self._dbs["msgs"])
         if record is None:
             return 0
@@ -1259,7 +1335,7 @@ class SyncQueue:
         except CorruptDataError:
             # A quarantined record (a dead letter that does not decode).
             t.txn.delete(skey, db=self._dbs["msgs"])
-            if t.txn.delete(skey, db=self._dbs["dead"]):
+            if t.txn.delete(skey[1:], db=self._dbs["dead"]):
                 t.counters[_C_DEAD] -= 1
             t.counters[_C_BYTES] -= len(record)
             return len(record)
@@ -1336,7 +1412,7 @@ class SyncQueue:
             due.append((key, seq))
         for key, seq in due:
             t.txn.delete(key, db=timers)
-            skey = R.U64.pack(seq)
+            skey = _MKEY(seq)
             record = t.txn.get(skey, db=msgs)
             if record is None:
                 continue
@@ -1357,7 +1433,7 @@ class SyncQueue:
         Returns its head and record, or None when it is not in flight or ``token``
         (a lease deadline, 0 for any) names an older lease.
         """
-        record = t.txn.get(R.U64.pack(seq), db=self._dbs["msgs"])
+        record = t.txn.get(_MKEY(seq), db=self._dbs["msgs"])
         if record is None or _state(record) != R.INFLIGHT:
             return None
         head = R.read_head(record)
@@ -1370,7 +1446,7 @@ class SyncQueue:
     def _to_dead(self, t: _Txn, seq: int, head: R.Head, record: bytes) -> None:
         head.state = R.DEAD
         head.deadline_us = 0
-        t.txn.put(R.U64.pack(seq), R.restate(record, head), db=self._dbs["msgs"])
+        t.txn.put(_MKEY(seq), R.restate(record, head), db=self._dbs["msgs"])
         t.txn.put(R.U64.pack(seq), b"", db=self._dbs["dead"])
         t.counters[_C_DEAD] += 1
         t.topic_add(head.topic, -1, -len(record))
@@ -1432,7 +1508,7 @@ class SyncQueue:
             # putmulti for the records, one putmulti for the timers.
             ready_cursor = txn.cursor(self._ready_db)
             msgs_cursor = txn.cursor(self._msgs_db)
-            skeys = [key[-8:] for key in keys]
+            skeys = [_MP + key[-8:] for key in keys]
             rows = msgs_cursor.getmulti(skeys)  # in order; only the records found
             if len(rows) != len(skeys):
                 found = dict(rows)
@@ -1478,7 +1554,7 @@ class SyncQueue:
                         + record[hsize:]
                     )
                     body = hsize + tlen + klen
-                    seq = _U64_UNPACK(skey)[0]
+                    seq = _U64_UNPACK_FROM(skey, 1)[0]
                     if flags == 0 and hlen == 0 and len(record) - body == raw:
                         tbytes = record[hsize : hsize + tlen]
                         name = names.get(tbytes)
@@ -1506,7 +1582,7 @@ class SyncQueue:
                 except (CorruptDataError, UnicodeDecodeError):
                     # Quarantine what does not decode (a damaged page, a wrong key):
                     # it becomes a dead letter instead of blocking the queue.
-                    put(skey, b"", db=self._dbs["dead"])
+                    put(skey[1:], b"", db=self._dbs["dead"])
                     dead += 1
                     continue
                 records.append((skey, record))
@@ -1527,7 +1603,10 @@ class SyncQueue:
                 # Timer keys (deadline, id) are the deadline's 8 bytes + the record's key.
                 txn.cursor(self._timers_db).putmulti(
                     zip(
-                        map(_U64_PACK(deadline).__add__, map(operator.itemgetter(0), records)),
+                        map(
+                            _U64_PACK(deadline).__add__,
+                            [skey[1:] for skey, _ in records],
+                        ),
                         itertools.repeat(b""),
                     )
                 )
@@ -1582,13 +1661,13 @@ class SyncQueue:
             timers_cursor = txn.cursor(timers)
             msgs_cursor = txn.cursor(msgs)
             pop = msgs_cursor.pop
-            pack, unpack, timer_key = _U64_PACK, _ACK_VIEW.unpack_from, _TWO_U64_PACK
+            mkey, unpack, timer_key = _MKEY, _ACK_VIEW.unpack_from, _TWO_U64_PACK
             hsize = _HEADER_SIZE
             done = 0
             freed = 0
             per_topic: dict[bytes, list[int]] = {}
             for seq, token, size, topic in quads:
-                skey = pack(seq)
+                skey = mkey(seq)
                 if token:
                     # A lease's timer entry (token, seq) exists only while that lease
                     # holds: delete it, then the record.
@@ -1709,7 +1788,7 @@ class SyncQueue:
                     head.deadline_us = (now + int(wait * 1e6)) | 1
                     t.txn.put(R.timer_key(head.deadline_us, seq), b"", db=self._dbs["timers"])
                     t.counters[_C_DELAYED] += 1
-                t.txn.put(R.U64.pack(seq), R.restate(record, head), db=msgs)
+                t.txn.put(_MKEY(seq), R.restate(record, head), db=msgs)
             return done
 
         return self._write(txn_fn)
@@ -1725,7 +1804,7 @@ class SyncQueue:
                 if len(out) >= limit:
                     break
                 seq = R.U64.unpack(key)[0]
-                record = txn.get(key, db=self._dbs["msgs"])
+                record = txn.get(_MP + key, db=self._dbs["msgs"])
                 if record is None:
                     continue
                 try:
@@ -1758,7 +1837,7 @@ class SyncQueue:
             )
             done = 0
             for seq in seqs:
-                skey = R.U64.pack(seq)
+                skey = _MKEY(seq)
                 record = t.txn.get(skey, db=self._dbs["msgs"])
                 if record is None or _state(record) != R.DEAD:
                     continue
@@ -1766,7 +1845,7 @@ class SyncQueue:
                     head = R.read_head(record)
                 except CorruptDataError:
                     continue
-                t.txn.delete(skey, db=dead)
+                t.txn.delete(skey[1:], db=dead)
                 head.state = R.READY
                 head.attempts = 0
                 t.txn.put(skey, R.restate(record, head), db=self._dbs["msgs"])
@@ -1786,20 +1865,36 @@ class SyncQueue:
 
         def fn(txn: Any) -> list[tuple[int, bytes, R.Head]]:
             out: list[tuple[int, bytes, R.Head]] = []
-            for key in self._ready_keys(txn, topic, max_messages)[0]:
+            keys = self._ready_keys(txn, topic, max_messages)[0]
+            # The uncounted puts' ready keys are not written yet (see _Txn).
+            tail: list[bytes] = []
+            self._counters(txn, None, tail)
+            if tail:
+                if topic is not None:
+                    prefix = topic.encode() + b"\x00"
+                    tail = [k for k in tail if k.startswith(prefix) and len(k) == len(prefix) + 10]
+                keys = sorted(set(keys).union(tail), key=lambda k: k[-10:])[:max_messages]
+            for key in keys:
                 seq = R.U64.unpack_from(key, len(key) - 8)[0]
-                record = txn.get(R.U64.pack(seq), db=self._dbs["msgs"])
+                record = txn.get(_MKEY(seq), db=self._dbs["msgs"])
                 if record is not None:
                     out.append((seq, bytes(record), R.read_head(record)))
             return out
 
         return [self._message(*row) for row in self._read(fn)]
 
-    def _counters(self, txn: Any, topic_delta: dict[bytes, list[int]] | None = None) -> list[int]:
+    def _counters(
+        self,
+        txn: Any,
+        topic_delta: dict[bytes, list[int]] | None = None,
+        ready_keys: list[bytes] | None = None,
+    ) -> list[int]:
         """The exact counters: the stored ones plus the puts not yet counted (see _Txn)."""
         raw = txn.get(b"counters", db=self._dbs["meta"])
         counters = list(_COUNTERS.unpack(raw)) if raw else [0] * 8
-        _count_tail(txn, self._msgs_db, counters, {} if topic_delta is None else topic_delta)
+        _count_tail(
+            txn, self._msgs_db, counters, {} if topic_delta is None else topic_delta, ready_keys
+        )
         return counters
 
     def stats(self) -> QueueStats:
@@ -1815,9 +1910,9 @@ class SyncQueue:
                 n, b = totals.get(k, (0, 0))
                 totals[k] = (n + dn, b + db)
             topics = {k.decode(): (int(n), int(b)) for k, (n, b) in totals.items() if n > 0}
-            cursor = txn.cursor(db=self._dbs["msgs"])
+            cursor = txn.cursor(db=self._msgs_db)
             oldest = None
-            if cursor.first():
+            if cursor.set_range(_MP):
                 head = R.read_head(cursor.value())
                 oldest = max(time.time() - head.created_us / 1e6, 0.0)
             return QueueStats(

@@ -465,9 +465,8 @@ def test_corrupted_record_is_quarantined_not_blocking(tmp_path: Path) -> None:
     with SyncQueue(tmp_path / "q") as q:
         ids = q.put_many([b"a", b"b", b"c"])
     env = lmdb.open(str(tmp_path / "q"), max_dbs=16, writemap=True)
-    msgs = env.open_db(b"msgs")
-    with env.begin(write=True) as txn:
-        txn.put(ids[1].to_bytes(8, "big"), b"\x01\x00garbage", db=msgs)
+    with env.begin(write=True) as txn:  # records: main database, key 0xFF + id
+        txn.put(b"\xff" + ids[1].to_bytes(8, "big"), b"\x01\x00garbage")
     env.close()
     with SyncQueue(tmp_path / "q") as q:
         got = q.lease(10)
