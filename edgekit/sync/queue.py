@@ -356,9 +356,7 @@ class _Txn:
         """Write the ready-index keys of the uncounted puts (before reading that index)."""
         if self.ready_pending:
             self.ready_pending.sort()
-            self.txn.cursor(self.q._ready_db).putmulti(
-                zip(self.ready_pending, itertools.repeat(b"")), True, True, False
-            )
+            self.q._env_ready_putmulti(self.txn, self.ready_pending)
             self.ready_pending = []
 
     def next_seq(self) -> int:
@@ -941,7 +939,10 @@ class SyncQueue:
         return self._write(lambda t: self._put_items(t, [item]), True)[0]
 
     def _env_ready_putmulti(self, txn: Any, keys: list[bytes]) -> None:
-        txn.cursor(self._ready_db).putmulti(zip(keys, itertools.repeat(b"")), True, True, False)
+        """Write sorted ready-index keys (appending them when they sort after the rest)."""
+        cursor = txn.cursor(self._ready_db)
+        append = not cursor.last() or cursor.key() < keys[0]
+        cursor.putmulti(zip(keys, itertools.repeat(b"")), True, True, append)
 
     def put_many(
         self,
