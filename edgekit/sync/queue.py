@@ -405,13 +405,26 @@ class _Txn:
         self.q._committed = _Committed(self.txn_id, self.counters, known, {}, 0, [])
 
 
-@dataclass
 class _PutRequest:
-    items: list[tuple[bytes, bytes, int, bytes, dict[str, str] | None]]
-    done: threading.Event = field(default_factory=threading.Event)
-    result: list[int] | None = None
-    error: BaseException | None = None
-    lead: bool = False
+    """One thread's puts waiting for a group commit."""
+
+    __slots__ = ("error", "items", "lead", "result", "waiter")
+
+    def __init__(self, items: list[tuple[bytes, bytes, int, bytes, dict[str, str] | None]]):
+        self.items = items
+        self.result: list[int] | None = None
+        self.error: BaseException | None = None
+        self.lead = False
+        # Held until the request is done or leads: a bare lock wakes its waiter
+        # with less work than an Event.
+        self.waiter = threading.Lock()
+        self.waiter.acquire()
+
+    def wait(self) -> None:
+        self.waiter.acquire()
+
+    def wake(self) -> None:
+        self.waiter.release()
 
 
 class SyncQueue:
@@ -447,10 +460,10 @@ class SyncQueue:
             AES-256-GCM (needs the ``crypto`` extra). Topics and keys are not.
         max_message_bytes: Largest payload accepted, in bytes.
         map_size: Initial LMDB map size in bytes; the map grows by doubling as needed.
-        group_commit_delay: Under ``"power"``, how long (seconds) a commit leader waits
-            for other threads' puts before committing, when puts came concurrently
-            before (longer, up to 20 ms, when commits take long: half the recent
-            commit time); 0 commits at once with those already waiting.
+        group_commit_delay: Under ``"power"``, the longest (seconds) a commit leader
+            waits for the puts of the other threads that put lately (it waits at most
+            half the recent commit time, and not at all when its thread is the only
+            one putting); 0 commits at once with those already waiting.
 
     Raises:
         CorruptDataError: ``path`` holds something that is not an edgekit queue.
@@ -504,6 +517,8 @@ class SyncQueue:
         self._gc_lock = threading.Lock()
         self._gc_cond = threading.Condition(self._gc_lock)
         self._gc_last = 1
+        self._gc_seen: dict[int, float] = {}  # thread id -> when it last put (monotonic)
+        self._gc_want = 1 << 30  # puts the waiting leader waits for
         self._gc_commit_s = 0.0
         self.group_commit_max = 256
         self._gc_pending: list[_PutRequest] = []
@@ -1103,20 +1118,23 @@ class SyncQueue:
     ) -> list[int]:
         """Commit ``items`` together with other threads' waiting puts (one fsync for all).
 
-        The first thread to arrive leads: it waits briefly for as many puts as came
-        with the previous commit, commits everything waiting in one transaction (one
-        fsync), then hands the lead to a thread that arrived meanwhile. With T threads
-        putting, a commit carries up to T puts.
+        The first thread to arrive leads: unless it is the only thread that put
+        lately, it waits briefly for the puts of the others (at most half a commit's
+        time, and ``group_commit_delay``), commits everything waiting in one
+        transaction (one fsync), then hands the lead to a thread that arrived
+        meanwhile. With T threads putting, a commit carries up to T puts.
         """
         request = _PutRequest(items)
         with self._gc_lock:
+            self._gc_seen[threading.get_ident()] = time.monotonic()
             self._gc_pending.append(request)
-            self._gc_cond.notify()
+            if len(self._gc_pending) >= self._gc_want:
+                self._gc_cond.notify()
             if not self._gc_leader:
                 self._gc_leader = True
                 request.lead = True
         if not request.lead:
-            request.done.wait()
+            request.wait()
         if request.lead and request.result is None and request.error is None:
             self._lead_commits()
         if request.error is not None:
@@ -1127,17 +1145,26 @@ class SyncQueue:
     def _lead_commits(self, max_rounds: int = 1) -> None:
         for _ in range(max_rounds):
             with self._gc_cond:
-                if self.group_commit_delay > 0 and self._gc_last > 1:
-                    # Others put concurrently last time: wait for as many (bounded).
-                    want = min(self._gc_last, self.group_commit_max)
-                    # A slow disk (long commits) is worth a longer wait for company.
-                    window = min(max(self.group_commit_delay, 0.5 * self._gc_commit_s), 0.02)
-                    end = time.monotonic() + window
+                now = time.monotonic()
+                # Threads that put lately (within 20 commits' time): wait for each.
+                cutoff = now - max(20 * self._gc_commit_s, 0.002)
+                seen = self._gc_seen
+                if len(seen) > 1:
+                    for ident in [i for i, last in seen.items() if last < cutoff]:
+                        del seen[ident]
+                if self.group_commit_delay > 0 and len(seen) > 1:
+                    want = min(len(seen), self.group_commit_max)
+                    # A thread just released by the last commit needs a moment to come
+                    # back; waiting longer than half a commit costs more than it saves.
+                    window = min(self.group_commit_delay, max(0.5 * self._gc_commit_s, 1e-4))
+                    end = now + window
+                    self._gc_want = want  # (arrivals wake the leader only at this count)
                     while len(self._gc_pending) < want:
                         left = end - time.monotonic()
                         if left <= 0:
                             break
                         self._gc_cond.wait(left)
+                    self._gc_want = 1 << 30
                 batch, self._gc_pending = self._gc_pending, []
                 if batch:
                     self._gc_last = len(batch)
@@ -1168,12 +1195,12 @@ class SyncQueue:
                     req.error = exc
             for req in batch:
                 if not req.lead:
-                    req.done.set()
+                    req.wake()
         with self._gc_lock:
             if self._gc_pending:
                 successor = self._gc_pending[0]
                 successor.lead = True
-                successor.done.set()
+                successor.wake()
             else:
                 self._gc_leader = False
 
@@ -1189,6 +1216,12 @@ class SyncQueue:
         pending_keys: dict[bytes, int] = {}
         evicted = counters[_C_EVICTED]
         added = 0
+        # Payloads shorter than this need neither compression nor encryption.
+        plain_limit = (
+            0
+            if self._cipher is not None
+            else (self.compress_threshold if self.compress_threshold is not None else 1 << 62)
+        )
         for payload, topic, priority, kbytes, headers in items:
             if kbytes:
                 existing = pending_keys.get(kbytes)
@@ -1198,18 +1231,29 @@ class SyncQueue:
                     ids.append(existing)
                     continue
             seq = t.next_seq()
-            record = R.encode_record(
-                seq=seq,
-                payload=payload,
-                topic=topic,
-                key=kbytes,
-                headers=headers,
-                priority=priority,
-                created_us=now,
-                compress_threshold=self.compress_threshold,
-                cipher=self._cipher,
-                queue_id=self._queue_id,
-            )
+            if not kbytes and headers is None and len(payload) < plain_limit:
+                # (the record encode_record makes, without its keyword parsing)
+                record = (
+                    _HEADER_PACK(
+                        _FORMAT_VERSION, 0, _READY, priority, 0, now, 0, len(topic), 0, 0,
+                        len(payload),
+                    )
+                    + topic
+                    + payload
+                )  # fmt: skip
+            else:
+                record = R.encode_record(
+                    seq=seq,
+                    payload=payload,
+                    topic=topic,
+                    key=kbytes,
+                    headers=headers,
+                    priority=priority,
+                    created_us=now,
+                    compress_threshold=self.compress_threshold,
+                    cipher=self._cipher,
+                    queue_id=self._queue_id,
+                )
             size = len(record)
             if self.max_bytes is not None and counters[_C_BYTES] + size > self.max_bytes:
                 self._make_room(t, size)
