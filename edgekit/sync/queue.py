@@ -117,9 +117,8 @@ class Message:
     created: float = 0.0
     lease_token: int = 0
     queue_id: str = ""
-    # The stored record's size (bytes) and topic, set by lease: ack needs not read it.
-    _size: int = field(default=0, init=False, repr=False, compare=False)
-    _tkey: bytes = field(default=b"", init=False, repr=False, compare=False)
+    # The key of the lease's entry in the timers index (set by lease), for ack.
+    _lease_key: bytes = field(default=b"", init=False, repr=False, compare=False)
 
     @property
     def dedup_id(self) -> str:
@@ -1397,7 +1396,7 @@ class SyncQueue:
         if head.state == R.READY:
             t.txn.delete(R.ready_key(head.topic, head.priority, seq), db=self._dbs["ready"])
         elif head.state in (R.INFLIGHT, R.DELAYED):
-            t.txn.delete(R.timer_key(head.deadline_us, seq), db=self._dbs["timers"])
+            self._drop_timer(t, head.deadline_us, seq)
         elif head.state == R.DEAD:
             t.txn.delete(R.U64.pack(seq), db=self._dbs["dead"])
 
@@ -1449,28 +1448,41 @@ class SyncQueue:
         cursor = t.txn.cursor(db=timers)
         if not cursor.first():
             return
-        due: list[tuple[bytes, int]] = []
-        for key in cursor.iternext(keys=True, values=False):
+        due: list[tuple[bytes, int, int, bytes]] = []
+        for key, value in cursor.iternext():
             deadline, seq = R.TWO_U64.unpack(key)
             if deadline > now or len(due) >= limit:
                 break
-            due.append((key, seq))
-        for key, seq in due:
+            due.append((key, deadline, seq, value))
+        for key, deadline, first, value in due:
             t.txn.delete(key, db=timers)
-            skey = _MKEY(seq)
-            record = t.txn.get(skey, db=msgs)
-            if record is None:
-                continue
-            head = R.read_head(record)
-            t.counters[_STATE_COUNTER[head.state]] -= 1
-            if head.state == R.INFLIGHT and head.attempts >= self.max_attempts:
-                self._to_dead(t, seq, head, record)
-                continue
-            head.state = R.READY
-            head.deadline_us = 0
-            t.txn.put(skey, R.restate(record, head), db=msgs)
-            t.txn.put(R.ready_key(head.topic, head.priority, seq), b"", db=self._dbs["ready"])
-            t.counters[_C_READY] += 1
+            # A lease's entry lists its ids (8 bytes each); a retry's (or a format 1
+            # lease's) is empty: its id is in the key.
+            seqs = [first] if not value else [s for (s,) in R.U64.iter_unpack(value)]
+            for seq in seqs:
+                skey = _MKEY(seq)
+                record = t.txn.get(skey, db=msgs)
+                if record is None:
+                    continue
+                head = R.read_head(record)
+                if head.state not in (R.INFLIGHT, R.DELAYED) or head.deadline_us != deadline:
+                    continue  # acked, nacked... since: a lease's entry is not updated for each
+                t.counters[_STATE_COUNTER[head.state]] -= 1
+                if head.state == R.INFLIGHT and head.attempts >= self.max_attempts:
+                    self._to_dead(t, seq, head, record)
+                    continue
+                head.state = R.READY
+                head.deadline_us = 0
+                t.txn.put(skey, R.restate(record, head), db=msgs)
+                t.txn.put(R.ready_key(head.topic, head.priority, seq), b"", db=self._dbs["ready"])
+                t.counters[_C_READY] += 1
+
+    def _drop_timer(self, t: _Txn, deadline: int, seq: int) -> None:
+        """Delete the timers entry of message ``seq`` alone (not a lease's of several)."""
+        tkey = R.timer_key(deadline, seq)
+        value = t.txn.get(tkey, None, self._timers_db)
+        if value is not None and len(value) <= 8:
+            t.txn.delete(tkey, None, self._timers_db)
 
     def _take_inflight(self, t: _Txn, seq: int, token: int) -> tuple[R.Head, bytes] | None:
         """Take message ``seq`` out of flight (timer deleted, counter decremented).
@@ -1484,7 +1496,7 @@ class SyncQueue:
         head = R.read_head(record)
         if token and head.deadline_us != token:
             return None
-        t.txn.delete(R.timer_key(head.deadline_us, seq), db=self._dbs["timers"])
+        self._drop_timer(t, head.deadline_us, seq)
         t.counters[_C_INFLIGHT] -= 1
         return head, record
 
@@ -1622,8 +1634,6 @@ class SyncQueue:
                     else:
                         message = self._message(seq, record, R.read_head(record))
                         tbytes = record[hsize : hsize + tlen]
-                    message._size = len(record)
-                    message._tkey = tbytes
                 except (CorruptDataError, UnicodeDecodeError):
                     # Quarantine what does not decode (a damaged page, a wrong key):
                     # it becomes a dead letter instead of blocking the queue.
@@ -1645,16 +1655,18 @@ class SyncQueue:
             if records:
                 msgs_cursor.putmulti(records)
             if records:
-                # Timer keys (deadline, id) are the deadline's 8 bytes + the record's key.
-                txn.cursor(self._timers_db).putmulti(
-                    zip(
-                        map(
-                            _U64_PACK(deadline).__add__,
-                            [skey[1:] for skey, _ in records],
-                        ),
-                        itertools.repeat(b""),
-                    )
+                # One timers entry for the lease: (deadline, first id) -> its ids.
+                lease_key = _U64_PACK(deadline) + records[0][0][1:]
+                txn.put(
+                    lease_key,
+                    b"".join([skey[1:] for skey, _ in records]),
+                    True,
+                    True,
+                    False,
+                    self._timers_db,
                 )
+                for message in out:
+                    message._lease_key = lease_key
             t.counters[_C_READY] -= len(out) + dead
             t.counters[_C_DEAD] += dead
             t.counters[_C_INFLIGHT] += len(out)
@@ -1685,73 +1697,55 @@ class SyncQueue:
         """
         if isinstance(ids, (int, Message)):
             ids = [ids]
-        quads: list[tuple[int, int, int, bytes]] = []
+        quads: list[tuple[int, int, bytes]] = []
         for item in ids:
             if type(item) is Message or isinstance(item, Message):
-                quads.append((item.id, item.lease_token, item._size, item._tkey))
+                quads.append((item.id, item.lease_token, item._lease_key))
             elif isinstance(item, int) and not isinstance(item, bool):
-                quads.append((item, 0, 0, b""))
+                quads.append((item, 0, b""))
             else:
                 raise InvalidInputError(
                     f"expected message ids or Messages, got {type(item).__name__}"
                 )
 
         def txn_fn(t: _Txn) -> int:
-            msgs, timers = self._msgs_db, self._timers_db
+            timers = self._timers_db
             txn = t.txn
-            get, delete, put = txn.get, txn.delete, txn.put
-            # Cursors: the timer entries of one lease are contiguous (one deadline,
-            # increasing ids), and so are its records, most often: each delete
+            # A cursor: a lease's records are contiguous most often, so each delete
             # usually finds the cursor on its key.
-            timers_cursor = txn.cursor(timers)
-            msgs_cursor = txn.cursor(msgs)
-            pop = msgs_cursor.pop
-            mkey, unpack, timer_key = _MKEY, _ACK_VIEW.unpack_from, _TWO_U64_PACK
-            hsize = _HEADER_SIZE
+            msgs_cursor = txn.cursor(self._msgs_db)
+            at, value, delete = msgs_cursor.key, msgs_cursor.value, msgs_cursor.delete
+            find = msgs_cursor.set_key
+            pack, unpack = _U64_PACK, _ACK_VIEW.unpack_from
+            hsize, mp, inflight = _HEADER_SIZE, _MP, _INFLIGHT
             done = 0
             freed = 0
             per_topic: dict[bytes, list[int]] = {}
-            for seq, token, size, topic in quads:
-                skey = mkey(seq)
-                if token:
-                    # A lease's timer entry (token, seq) exists only while that lease
-                    # holds: delete it, then the record.
-                    tkey = timer_key(token, seq)
-                    if timers_cursor.key() != tkey and not timers_cursor.set_key(tkey):
-                        continue
-                    timers_cursor.delete()
-                    if size and not token & 1:
-                        # Lease deadlines are even, retry deadlines odd (see nack): the
-                        # entry is this lease's, and the Message knows the record's
-                        # size and topic (unchanged while in flight): no need to read it.
-                        if msgs_cursor.key() != skey and not msgs_cursor.set_key(skey):
-                            continue  # (cannot happen: a timer entry has its record)
-                        msgs_cursor.delete()
-                    else:
-                        record = pop(skey)
-                        if record is None:
-                            continue  # (cannot happen: a timer entry has its record)
-                        if len(record) >= hsize and record[2] == _INFLIGHT:
-                            deadline, tlen = unpack(record)
-                        else:
-                            deadline = tlen = 0
-                        if deadline != token:
-                            # A retry timer (of a lease made by format 1 code) that
-                            # happens to share the microsecond: restore.
-                            put(tkey, b"", db=timers)
-                            put(skey, record, db=msgs)
-                            continue
-                        size = len(record)
-                        topic = record[hsize : hsize + tlen]
+            # lease entry key -> ids acked (8 bytes each)
+            by_lease: dict[bytes, list[bytes]] = {}
+            last_lease = b""
+            acked: list[bytes] = []
+            for seq, token, lease_key in quads:
+                seq8 = pack(seq)
+                skey = mp + seq8
+                if at() != skey and not find(skey):
+                    continue
+                record = value()
+                if len(record) < hsize or record[2] != inflight:
+                    continue
+                deadline, tlen = unpack(record)
+                if token and deadline != token:
+                    continue  # an older lease of the message: ignored
+                delete()
+                if lease_key and token:  # (the lease's key holds its deadline, the token)
+                    if lease_key != last_lease:
+                        last_lease = lease_key
+                        acked = by_lease.setdefault(lease_key, [])
+                    acked.append(seq8)
                 else:
-                    record = get(skey, None, msgs)
-                    if record is None or _state(record) != R.INFLIGHT:
-                        continue
-                    deadline, tlen = unpack(record)
-                    delete(timer_key(deadline, seq), b"", timers)
-                    delete(skey, b"", msgs)
-                    size = len(record)
-                    topic = record[hsize : hsize + tlen]
+                    self._drop_timer(t, deadline, seq)
+                size = len(record)
+                topic = record[hsize : hsize + tlen]
                 entry = per_topic.get(topic)
                 if entry is None:
                     per_topic[topic] = [1, size]
@@ -1760,6 +1754,21 @@ class SyncQueue:
                     entry[1] += size
                 freed += size
                 done += 1
+            for lease_key, acked in by_lease.items():
+                # The lease's entry keeps the ids not acked yet (expiry skips the ids
+                # that were acked, nacked... otherwise, by their records).
+                listed = txn.get(lease_key, None, timers)
+                if listed is None:
+                    continue
+                joined = b"".join(acked)
+                if listed != joined:
+                    gone = set(acked)
+                    rest = [listed[i : i + 8] for i in range(0, len(listed), 8)]
+                    rest = [s for s in rest if s not in gone]
+                    if rest:
+                        txn.put(lease_key, b"".join(rest), True, True, False, timers)
+                        continue
+                txn.delete(lease_key, None, timers)
             t.counters[_C_INFLIGHT] -= done
             t.counters[_C_BYTES] -= freed
             for topic, (count, nbytes) in per_topic.items():

@@ -90,6 +90,26 @@ def test_visibility_timeout_redelivers_with_attempt_increased(queue: SyncQueue) 
     assert queue.ack(again) == 1
 
 
+def test_lease_partly_acked_nacked_rejected_redelivers_only_the_rest(queue: SyncQueue) -> None:
+    """A lease is one timers entry for its messages: whatever was settled since is
+    skipped when it expires, and each of the rest comes back once."""
+    ids = queue.put_many([b"m%d" % i for i in range(8)])
+    batch = queue.lease(8, visibility_timeout=0.1)
+    assert queue.ack(batch[:2]) == 2
+    assert queue.ack([batch[2].id]) == 1  # by bare id
+    assert queue.nack(batch[3], delay=0) == 1
+    assert queue.reject(batch[4]) == 1
+    assert [m.id for m in queue.lease(10, visibility_timeout=30)] == [ids[3]]
+    time.sleep(0.15)
+    again = queue.lease(10)
+    assert [m.id for m in again] == ids[5:]
+    assert all(m.attempt == 2 for m in again)
+    assert queue.ack(batch[5:]) == 0  # the expired lease's
+    stats = queue.stats()
+    assert (stats.in_flight, stats.dead, stats.ready) == (4, 1, 0)
+    assert queue.ack(again) == 3 and len(queue) == 1
+
+
 def test_nack_backoff_and_dead_letter(tmp_path: Path) -> None:
     with SyncQueue(tmp_path / "q", max_attempts=3, backoff=Backoff(0.05, 0.05, jitter=0)) as q:
         q.put(b"bad")
