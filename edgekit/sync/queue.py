@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import functools
 import heapq
@@ -355,7 +354,7 @@ class _Txn:
         """Write the ready-index keys of the uncounted puts (before reading that index)."""
         if self.ready_pending:
             self.ready_pending.sort()
-            self.q._env_ready_putmulti(self.txn, self.ready_pending)
+            self.q._add_ready(self.txn, self.ready_pending)
             self.ready_pending = []
 
     def next_seq(self) -> int:
@@ -892,7 +891,7 @@ class SyncQueue:
                         keys = c.ready.copy()
                         keys.append(rkey)
                         keys.sort()
-                        self._env_ready_putmulti(txn, keys)
+                        self._add_ready(txn, keys)
                         counters = c.counters.copy()
                         counters[_C_SEQ] = seq
                         counters[_C_READY] += 1
@@ -951,12 +950,6 @@ class SyncQueue:
                 return seq
         item = (payload, topic, priority, b"", None)
         return self._write(lambda t: self._put_items(t, [item]), True)[0]
-
-    def _env_ready_putmulti(self, txn: Any, keys: list[bytes]) -> None:
-        """Write sorted ready-index keys (appending them when they sort after the rest)."""
-        cursor = txn.cursor(self._ready_db)
-        append = not cursor.last() or cursor.key() < keys[0]
-        cursor.putmulti(zip(keys, itertools.repeat(b"")), True, True, append)
 
     def put_many(
         self,
@@ -1101,11 +1094,9 @@ class SyncQueue:
         t.txn.cursor(self._msgs_db).putmulti(
             zip(map(_MP.__add__, keys), records, strict=True), True, True, True
         )
+        t.put_ready()  # (first: the run of this batch may extend theirs)
         prefix = topic + b"\x00" + R.U16.pack(R.PRIORITY_MAX - priority)
-        cursor = t.txn.cursor(self._ready_db)
-        # Appending is much cheaper, and valid when the batch sorts after every ready key.
-        append = not cursor.last() or cursor.key() < prefix + keys[0]
-        cursor.putmulti(zip(map(prefix.__add__, keys), itertools.repeat(b"")), True, True, append)
+        self._add_run(t.txn.cursor(self._ready_db), prefix, first, first + n - 1)
         t.counters[_C_SEQ] += n
         t.counters[_C_READY] += n
         t.counters[_C_BYTES] += total
@@ -1211,7 +1202,7 @@ class SyncQueue:
         now = _now_us()
         ids = []
         counters = t.counters
-        msgs, ready = dbs["msgs"], dbs["ready"]
+        msgs = dbs["msgs"]
         pending_keys: dict[bytes, int] = {}
         evicted = counters[_C_EVICTED]
         added = 0
@@ -1257,10 +1248,7 @@ class SyncQueue:
             if self.max_bytes is not None and counters[_C_BYTES] + size > self.max_bytes:
                 self._make_room(t, size)
             txn.put(_MKEY(seq), record, db=msgs, append=True)
-            if t.deferrable:
-                t.ready_pending.append(R.ready_key(topic, priority, seq))
-            else:
-                txn.put(R.ready_key(topic, priority, seq), b"", db=ready)
+            t.ready_pending.append(R.ready_key(topic, priority, seq))
             counters[_C_READY] += 1
             counters[_C_BYTES] += size
             t.topic_add(topic, 1, size)
@@ -1274,6 +1262,8 @@ class SyncQueue:
         if pending_keys:
             self._prune_keys(t, now)
         t.unflushed += added
+        if not t.deferrable:
+            t.put_ready()
         known = t.known_topics
         # Only appended new messages to topics with stored totals: the counters may lag.
         t.defer = (
@@ -1394,7 +1384,7 @@ class SyncQueue:
 
     def _unindex(self, t: _Txn, seq: int, head: R.Head) -> None:
         if head.state == R.READY:
-            t.txn.delete(R.ready_key(head.topic, head.priority, seq), db=self._dbs["ready"])
+            self._remove_ready(t.txn, [R.ready_key(head.topic, head.priority, seq)])
         elif head.state in (R.INFLIGHT, R.DELAYED):
             self._drop_timer(t, head.deadline_us, seq)
         elif head.state == R.DEAD:
@@ -1405,6 +1395,114 @@ class SyncQueue:
     @staticmethod
     def _topics(txn: Any, db: Any = None) -> list[bytes]:
         return [bytes(k) for k in txn.cursor(db=db).iternext(keys=True, values=False)]
+
+    # -- the ready index: runs of ids ------------------------------------------------
+
+    def _add_ready(self, txn: Any, keys: list[bytes]) -> None:
+        """Index ready messages given by their ready keys (sorted), as runs of ids."""
+        if not keys:
+            return
+        cursor = txn.cursor(self._ready_db)
+        unpack_from, ksize = _U64_UNPACK_FROM, len(keys[0])
+        head = keys[0][:-8]
+        first = last = unpack_from(keys[0], ksize - 8)[0]
+        end = keys[-1]
+        if end.startswith(head) and len(end) == ksize:
+            # Sorted and distinct: one topic and priority throughout; one run if the
+            # ids follow each other (consecutive puts).
+            seq = unpack_from(end, ksize - 8)[0]
+            if seq - first == len(keys) - 1:
+                self._add_run(cursor, head, first, seq)
+                return
+        for key in itertools.islice(keys, 1, None):
+            seq = unpack_from(key, len(key) - 8)[0]
+            if seq == last + 1 and key.startswith(head) and len(key) == ksize:
+                last = seq
+                continue
+            self._add_run(cursor, head, first, last)
+            head, ksize = key[:-8], len(key)
+            first = last = seq
+        self._add_run(cursor, head, first, last)
+
+    def _add_run(self, cursor: Any, head: bytes, first: int, last: int) -> None:
+        """Index ids ``first``..``last`` (one topic and priority): the run before them
+        grows when it ends just before ``first``."""
+        key = head + _U64_PACK(first)
+        found = cursor.set_range(key)
+        if found and cursor.key() == key:
+            raise QueueError(f"queue at {self.path}: message {first} is indexed twice")
+        if cursor.prev() if found else cursor.last():
+            before = cursor.key()
+            if len(before) == len(key) and before.startswith(head):
+                value = cursor.value()
+                start = _U64_UNPACK_FROM(before, len(before) - 8)[0]
+                end = _U64_UNPACK(value)[0] if value else start
+                if end == first - 1:
+                    cursor.put(before, _U64_PACK(last), True, True)
+                    return
+        cursor.put(key, _U64_PACK(last) if last > first else b"", True, True)
+
+    def _remove_ready(self, txn: Any, keys: list[bytes]) -> None:
+        """Take messages (given by their ready keys) out of the ready index's runs."""
+        if not keys:
+            return
+        keys = sorted(keys)
+        cursor = txn.cursor(self._ready_db)
+        put = cursor.put
+        unpack_from, pack = _U64_UNPACK_FROM, _U64_PACK
+        i, n = 0, len(keys)
+        while i < n:
+            key = keys[i]
+            ksize = len(key)
+            head = key[:-8]
+            seq = unpack_from(key, ksize - 8)[0]
+            found = cursor.set_range(key)
+            # Unless a run starts at it, the run that holds it starts before (if any).
+            if not (found and cursor.key() == key) and not (
+                cursor.prev() if found else cursor.last()
+            ):
+                i += 1
+                continue
+            start_key = cursor.key()
+            if len(start_key) != ksize or not start_key.startswith(head):
+                i += 1
+                continue
+            value = cursor.value()
+            first = unpack_from(start_key, ksize - 8)[0]
+            last = _U64_UNPACK(value)[0] if value else first
+            if seq > last:
+                i += 1  # not indexed
+                continue
+            if i == 0 and seq == first:
+                end = keys[-1]
+                if end.startswith(head) and len(end) == ksize:
+                    end_seq = unpack_from(end, ksize - 8)[0]
+                    if end_seq - seq == n - 1 and end_seq <= last:
+                        # The first n ids of this run (a lease's usual batch).
+                        cursor.delete()
+                        if end_seq < last:
+                            put(head + pack(end_seq + 1), pack(last) if last > end_seq + 1 else b"")
+                        return
+            # Every key of this run in the list (sorted: they follow each other).
+            gone = [seq]
+            i += 1
+            while i < n:
+                other = keys[i]
+                if len(other) != ksize or not other.startswith(head):
+                    break
+                s = unpack_from(other, ksize - 8)[0]
+                if s > last:
+                    break
+                gone.append(s)
+                i += 1
+            cursor.delete()
+            start = first
+            for s in gone:
+                if s > start:
+                    put(head + pack(start), pack(s - 1) if s - 1 > start else b"", True, True)
+                start = s + 1
+            if start <= last:
+                put(head + pack(start), pack(last) if last > start else b"", True, True)
 
     def _ready_keys(self, txn: Any, topic: str | None, limit: int) -> tuple[list[bytes], bool]:
         """The first ``limit`` ready keys in lease order, and whether they are consecutive
@@ -1420,10 +1518,15 @@ class SyncQueue:
                     cursor = txn.cursor(ready)
                     if not cursor.set_range(prefix):
                         return
-                    for key in cursor.iternext(keys=True, values=False):
+                    for key, value in cursor.iternext():
                         if not key.startswith(prefix) or len(key) != len(prefix) + 10:
                             return
-                        yield key[-10:], key
+                        head = key[:-8]
+                        first = _U64_UNPACK_FROM(key, len(key) - 8)[0]
+                        last = _U64_UNPACK(value)[0] if value else first
+                        for seq in range(first, last + 1):
+                            one = head + _U64_PACK(seq)
+                            yield one[-10:], one
 
                 walks = [walk(t + b"\x00") for t in topics]
                 merged = heapq.merge(*walks)
@@ -1434,12 +1537,20 @@ class SyncQueue:
         cursor = txn.cursor(ready)
         if not cursor.set_range(prefix):
             return [], True
-        # A topic's keys are contiguous (topics hold no NUL): the first ``limit`` keys
-        # from the prefix on, cut where the next topic begins.
-        out = list(itertools.islice(cursor.iternext(True, False), limit))
+        # A topic's runs are contiguous (topics hold no NUL), up to the next topic's.
         end = prefix[:-1] + b"\x01"
-        if out[-1] >= end:
-            del out[bisect.bisect_left(out, end) :]
+        out: list[bytes] = []
+        for key, value in cursor.iternext():
+            if key >= end:
+                break
+            first = _U64_UNPACK_FROM(key, len(key) - 8)[0]
+            count = _U64_UNPACK(value)[0] - first + 1 if value else 1
+            out.extend(
+                map(key[:-8].__add__, map(_U64_PACK, range(first, first + min(count, limit))))
+            )
+            limit -= count
+            if limit <= 0:
+                break
         return out, True
 
     def _promote_due(self, t: _Txn, now: int, limit: int = 100_000) -> None:
@@ -1474,7 +1585,7 @@ class SyncQueue:
                 head.state = R.READY
                 head.deadline_us = 0
                 t.txn.put(skey, R.restate(record, head), db=msgs)
-                t.txn.put(R.ready_key(head.topic, head.priority, seq), b"", db=self._dbs["ready"])
+                self._add_ready(t.txn, [R.ready_key(head.topic, head.priority, seq)])
                 t.counters[_C_READY] += 1
 
     def _drop_timer(self, t: _Txn, deadline: int, seq: int) -> None:
@@ -1555,7 +1666,7 @@ class SyncQueue:
             now = _now_us()
             self._promote_due(t, now)
             txn = t.txn
-            keys, consecutive = self._ready_keys(txn, topic, max_messages)
+            keys = self._ready_keys(txn, topic, max_messages)[0]
             out: list[Message] = []
             if not keys:
                 return out
@@ -1563,7 +1674,6 @@ class SyncQueue:
             # Cursors: one pass over the ready keys (contiguous per topic, so each delete
             # usually finds the cursor already on its key), one getmulti and one
             # putmulti for the records, one putmulti for the timers.
-            ready_cursor = txn.cursor(self._ready_db)
             msgs_cursor = txn.cursor(self._msgs_db)
             skeys = [_MP + key[-8:] for key in keys]
             rows = msgs_cursor.getmulti(skeys)  # in order; only the records found
@@ -1644,14 +1754,7 @@ class SyncQueue:
                 out.append(message)
             else:
                 taken = len(rows)
-            if consecutive and taken:
-                ready_cursor.set_key(keys[0])
-                for _ in range(taken):
-                    ready_cursor.delete()
-            else:
-                for key in keys[:taken]:
-                    if ready_cursor.key() == key or ready_cursor.set_key(key):
-                        ready_cursor.delete()
+            self._remove_ready(txn, keys[:taken])
             if records:
                 msgs_cursor.putmulti(records)
             if records:
@@ -1832,9 +1935,7 @@ class SyncQueue:
                 if wait <= 0:
                     head.state = R.READY
                     head.deadline_us = 0
-                    t.txn.put(
-                        R.ready_key(head.topic, head.priority, seq), b"", db=self._dbs["ready"]
-                    )
+                    self._add_ready(t.txn, [R.ready_key(head.topic, head.priority, seq)])
                     t.counters[_C_READY] += 1
                 else:
                     head.state = R.DELAYED
@@ -1903,7 +2004,7 @@ class SyncQueue:
                 head.state = R.READY
                 head.attempts = 0
                 t.txn.put(skey, R.restate(record, head), db=self._dbs["msgs"])
-                t.txn.put(R.ready_key(head.topic, head.priority, seq), b"", db=self._dbs["ready"])
+                self._add_ready(t.txn, [R.ready_key(head.topic, head.priority, seq)])
                 t.counters[_C_DEAD] -= 1
                 t.counters[_C_READY] += 1
                 t.topic_add(head.topic, 1, len(record))

@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edgekit.errors import (
     CorruptDataError,
@@ -649,3 +651,40 @@ def test_counters_stay_exact_with_two_writer_processes(tmp_path: Path) -> None:
         t1 = 5 * (37 + 2) + 5 * (37 + 3) + 7 * (37 + 1)
         assert stats.topics == {"t0": (11, stats.topics["t0"][1]), "t1": (17, t1), "t2": (1, 38)}
         assert len(q.lease(100)) == 24
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.booleans(),
+            st.lists(st.tuples(st.sampled_from([b"a", b"b"]), st.integers(0, 40)), max_size=12),
+        ),
+        max_size=12,
+    )
+)
+def test_ready_index_runs_match_a_set(
+    tmp_path_factory: pytest.TempPathFactory, steps: list[tuple[bool, list[tuple[bytes, int]]]]
+) -> None:
+    """The ready index keeps runs of consecutive ids: adding and removing any ids
+    leaves exactly the ids added and not removed, in order."""
+    from edgekit.sync import _record as R
+
+    with SyncQueue(tmp_path_factory.mktemp("runs") / "q") as q:
+        model: set[tuple[bytes, int]] = set()
+        for add, items in steps:
+            chosen = {(t, s) for t, s in items}
+            keys = sorted(R.ready_key(t, 0, s) for t, s in chosen - model if add) if add else []
+            gone = sorted(R.ready_key(t, 0, s) for t, s in chosen & model) if not add else []
+            if add:
+                q._write(lambda t, keys=keys: q._add_ready(t.txn, keys))
+                model |= chosen
+            else:
+                q._write(lambda t, gone=gone: q._remove_ready(t.txn, gone))
+                model -= chosen
+            for topic in (b"a", b"b"):
+                listed = q._read(lambda txn, topic=topic: q._ready_keys(txn, topic.decode(), 999))[
+                    0
+                ]
+                want = sorted(s for t, s in model if t == topic)
+                assert [R.split_ready_key(k)[2] for k in listed] == want
