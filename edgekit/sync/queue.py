@@ -406,10 +406,11 @@ class _Txn:
 class _PutRequest:
     """One thread's puts waiting for a group commit."""
 
-    __slots__ = ("error", "items", "lead", "result", "waiter")
+    __slots__ = ("error", "ident", "items", "lead", "result", "waiter")
 
     def __init__(self, items: list[tuple[bytes, bytes, int, bytes, dict[str, str] | None]]):
         self.items = items
+        self.ident = threading.get_ident()
         self.result: list[int] | None = None
         self.error: BaseException | None = None
         self.lead = False
@@ -515,9 +516,11 @@ class SyncQueue:
         self._gc_lock = threading.Lock()
         self._gc_cond = threading.Condition(self._gc_lock)
         self._gc_last = 1
-        self._gc_seen: dict[int, float] = {}  # thread id -> when it last put (monotonic)
+        self._gc_last_threads: set[int] = set()  # the threads of the last group commit
         self._gc_want = 1 << 30  # puts the waiting leader waits for
         self._gc_commit_s = 0.0
+        self._gc_return_s = 0.0  # (average) from a commit to its threads' next puts
+        self._gc_released = 0.0  # when the last group commit released its threads
         self.group_commit_max = 256
         self._gc_pending: list[_PutRequest] = []
         # Group commits led and puts they carried (for benchmarks and tuning).
@@ -541,10 +544,10 @@ class SyncQueue:
         self._cipher: R.Cipher | None = None
         self._queue_id = self._write(self._init_meta_txn)
         self.queue_id = self._queue_id.decode()
-        # put's fast path takes payloads shorter than this (0: never, under "power",
-        # encryption); compression, max_message_bytes and the header bound it.
+        # put's fast path takes payloads shorter than this (0: never, with encryption);
+        # compression and max_message_bytes bound it.
         self._plain_limit = 0
-        if durability == "process" and encryption_key is None:
+        if encryption_key is None:
             self._plain_limit = min(
                 self.max_message_bytes + 1,
                 self.compress_threshold if self.compress_threshold is not None else 1 << 62,
@@ -822,7 +825,9 @@ class SyncQueue:
                 tbytes = self._validate(b"", topic, 0, None, None)[1]
                 if len(self._topic_cache) < 4096:
                     self._topic_cache[topic] = tbytes
-            return self._put_fast(payload, tbytes, priority)
+            if self.durability == "process":
+                return self._put_fast(payload, tbytes, priority)
+            return self._group_commit([(payload, tbytes, priority, b"", None)])[0]
         item = self._validate(payload, topic, priority, key, headers)
         if self.durability == "power":
             return self._group_commit([item])[0]
@@ -1108,15 +1113,19 @@ class SyncQueue:
     ) -> list[int]:
         """Commit ``items`` together with other threads' waiting puts (one fsync for all).
 
-        The first thread to arrive leads: unless it is the only thread that put
-        lately, it waits briefly for the puts of the others (at most half a commit's
-        time, and ``group_commit_delay``), commits everything waiting in one
+        The first thread to arrive leads: it waits briefly for the next puts of the
+        threads of the previous commit (at most half a commit's time, and
+        ``group_commit_delay``; not at all when its thread is the only one putting),
+        commits everything waiting in one
         transaction (one fsync), then hands the lead to a thread that arrived
         meanwhile. With T threads putting, a commit carries up to T puts.
         """
         request = _PutRequest(items)
         with self._gc_lock:
-            self._gc_seen[threading.get_ident()] = time.monotonic()
+            if request.ident in self._gc_last_threads:
+                # How long threads take to come back after their commit, for the wait.
+                back = time.monotonic() - self._gc_released
+                self._gc_return_s = 0.9 * self._gc_return_s + 0.1 * back
             self._gc_pending.append(request)
             if len(self._gc_pending) >= self._gc_want:
                 self._gc_cond.notify()
@@ -1136,17 +1145,18 @@ class SyncQueue:
         for _ in range(max_rounds):
             with self._gc_cond:
                 now = time.monotonic()
-                # Threads that put lately (within 20 commits' time): wait for each.
-                cutoff = now - max(20 * self._gc_commit_s, 0.002)
-                seen = self._gc_seen
-                if len(seen) > 1:
-                    for ident in [i for i, last in seen.items() if last < cutoff]:
-                        del seen[ident]
-                if self.group_commit_delay > 0 and len(seen) > 1:
-                    want = min(len(seen), self.group_commit_max)
-                    # A thread just released by the last commit needs a moment to come
-                    # back; waiting longer than half a commit costs more than it saves.
-                    window = min(self.group_commit_delay, max(0.5 * self._gc_commit_s, 1e-4))
+                # The threads of the last commit are coming back with their next put
+                # (those still putting): wait for them, and for those waiting already.
+                expected = self._gc_last_threads.union(r.ident for r in self._gc_pending)
+                if self.group_commit_delay > 0 and len(expected) > 1:
+                    want = min(len(expected), self.group_commit_max)
+                    # A thread released by the last commit needs a moment to come back:
+                    # wait a few times the usual (bounded by a commit's time).
+                    window = min(
+                        self.group_commit_delay,
+                        self._gc_commit_s,
+                        max(3 * self._gc_return_s, 5e-5),
+                    )
                     end = now + window
                     self._gc_want = want  # (arrivals wake the leader only at this count)
                     while len(self._gc_pending) < want:
@@ -1158,6 +1168,7 @@ class SyncQueue:
                 batch, self._gc_pending = self._gc_pending, []
                 if batch:
                     self._gc_last = len(batch)
+                    self._gc_last_threads = {r.ident for r in batch}
                     self._gc_commits += 1
                     self._gc_puts += len(batch)
             if not batch:
@@ -1183,6 +1194,7 @@ class SyncQueue:
             except BaseException as exc:
                 for req in batch:
                     req.error = exc
+            self._gc_released = time.monotonic()
             for req in batch:
                 if not req.lead:
                     req.wake()
