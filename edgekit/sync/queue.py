@@ -204,7 +204,19 @@ _FLUSH_EVERY = 256
 class _Committed:
     """What this process's last committed write transaction left (see :class:`_Txn`)."""
 
-    __slots__ = ("counters", "known", "pending", "ready", "txn_id", "unflushed")
+    __slots__ = (
+        "counters",
+        "known",
+        "pending",
+        "ready",
+        "run_bytes",
+        "run_first",
+        "run_n",
+        "run_priority",
+        "run_topic",
+        "txn_id",
+        "unflushed",
+    )
 
     def __init__(
         self,
@@ -226,6 +238,30 @@ class _Committed:
         self.unflushed = unflushed
         # Their ready-index keys, not yet written.
         self.ready = ready
+        # The latest of them, put's fast path's, when of one topic and priority:
+        # ``run_n`` ids from ``run_first``, ``run_bytes`` bytes, not yet in pending
+        # and ready (see materialize).
+        self.run_topic: bytes | None = None
+        self.run_priority = 0
+        self.run_first = 0
+        self.run_n = 0
+        self.run_bytes = 0
+
+    def materialize(self) -> None:
+        """Move the run of the fast path's puts into ``pending`` and ``ready``."""
+        topic = self.run_topic
+        if topic is None:
+            return
+        self.run_topic = None
+        head = topic + b"\x00" + _U16_PACK(_PRIORITY_MAX - self.run_priority)
+        first = self.run_first
+        self.ready.extend(map(head.__add__, map(_U64_PACK, range(first, first + self.run_n))))
+        delta = self.pending.get(topic)
+        if delta is None:
+            self.pending[topic] = [self.run_n, self.run_bytes]
+        else:
+            delta[0] += self.run_n
+            delta[1] += self.run_bytes
 
 
 def _write_totals(
@@ -333,6 +369,7 @@ class _Txn:
         self.deferrable = deferrable
         committed = queue._committed
         if committed is not None and committed.txn_id == self.txn_id - 1:
+            committed.materialize()
             self.counters = committed.counters.copy()
             self.known_topics: dict[bytes, tuple[int, int]] | None = committed.known
             self.topic_delta = {t: v.copy() for t, v in committed.pending.items()}
@@ -844,8 +881,7 @@ class SyncQueue:
         """
         size = _HEADER_SIZE + len(topic) + len(payload)
         with self._lock:
-            if self._closed:
-                raise QueueError(f"the queue at {self.path} is closed")
+            # (a closed queue fails in begin: the general path below raises QueueError)
             c = self._committed
             seq = 0
             # (py-lmdb parses positional arguments much faster than keywords)
@@ -889,10 +925,11 @@ class SyncQueue:
                         True,
                         self._msgs_db,
                     )
-                    rkey = topic + b"\x00" + _U16_PACK(_PRIORITY_MAX - priority) + seq8
                     written = None
                     if stored[0] <= 0 or c.unflushed >= _FLUSH_EVERY - 1:
                         # Write what the uncounted puts and this one left unwritten.
+                        c.materialize()
+                        rkey = topic + b"\x00" + _U16_PACK(_PRIORITY_MAX - priority) + seq8
                         keys = c.ready.copy()
                         keys.append(rkey)
                         keys.sort()
@@ -932,15 +969,19 @@ class SyncQueue:
                     counters[_C_SEQ] = seq
                     counters[_C_READY] += 1
                     counters[_C_BYTES] += size
-                    delta = c.pending.get(topic)
-                    if delta is None:
-                        c.pending[topic] = [1, size]
-                    else:
-                        delta[0] += 1
-                        delta[1] += size
                     c.unflushed += 1
-                    c.ready.append(rkey)
-                    if topic not in known:
+                    # (ids follow each other on this path: see _Committed.materialize)
+                    if topic is c.run_topic and priority == c.run_priority:
+                        c.run_n += 1
+                        c.run_bytes += size
+                    else:
+                        c.materialize()
+                        c.run_topic = topic
+                        c.run_priority = priority
+                        c.run_first = seq
+                        c.run_n = 1
+                        c.run_bytes = size
+                    if cached is None:
                         if len(known) > 4096:
                             known.clear()
                         known[topic] = stored
@@ -1703,6 +1744,7 @@ class SyncQueue:
             version = _FORMAT_VERSION
             total = 0
             records: list[tuple[bytes, bytes]] = []
+            lease_key = b""
             dead = 0
             for taken, (skey, record) in enumerate(rows):  # noqa: B007 (taken used after)
                 if record is None:
@@ -1762,6 +1804,10 @@ class SyncQueue:
                     put(skey[1:], b"", db=self._dbs["dead"])
                     dead += 1
                     continue
+                if not records:
+                    # One timers entry for the lease: (deadline, first id) -> its ids.
+                    lease_key = _U64_PACK(deadline) + skey[1:]
+                message._lease_key = lease_key
                 records.append((skey, record))
                 out.append(message)
             else:
@@ -1770,8 +1816,6 @@ class SyncQueue:
             if records:
                 msgs_cursor.putmulti(records)
             if records:
-                # One timers entry for the lease: (deadline, first id) -> its ids.
-                lease_key = _U64_PACK(deadline) + records[0][0][1:]
                 txn.put(
                     lease_key,
                     b"".join([skey[1:] for skey, _ in records]),
@@ -1780,8 +1824,6 @@ class SyncQueue:
                     False,
                     self._timers_db,
                 )
-                for message in out:
-                    message._lease_key = lease_key
             t.counters[_C_READY] -= len(out) + dead
             t.counters[_C_DEAD] += dead
             t.counters[_C_INFLIGHT] += len(out)
