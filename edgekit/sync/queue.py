@@ -1745,19 +1745,21 @@ class SyncQueue:
             total = 0
             records: list[tuple[bytes, bytes]] = []
             lease_key = b""
+            byte_limit = max_bytes if max_bytes is not None else 1 << 62
             dead = 0
             for taken, (skey, record) in enumerate(rows):  # noqa: B007 (taken used after)
                 if record is None:
                     continue
                 try:
-                    fields = hunpack(record) if len(record) >= hsize else None
-                    if fields is None or fields[0] != version:
+                    ver, flags, _, prio, attempts, created, _, tlen, klen, hlen, raw = hunpack(
+                        record
+                    )
+                    if ver != version:
                         raise CorruptDataError("bad record header")
-                    _, flags, _, prio, attempts, created, _, tlen, klen, hlen, raw = fields
                     total += raw
-                    if max_bytes is not None and out and total > max_bytes:
+                    if total > byte_limit and out:
                         break
-                    attempts = attempts + 1 if attempts < 65535 else 65535
+                    attempts += attempts < 65535
                     record = (
                         hpack(
                             version,
@@ -1798,7 +1800,7 @@ class SyncQueue:
                     else:
                         message = self._message(seq, record, R.read_head(record))
                         tbytes = record[hsize : hsize + tlen]
-                except (CorruptDataError, UnicodeDecodeError):
+                except (CorruptDataError, UnicodeDecodeError, struct.error):
                     # Quarantine what does not decode (a damaged page, a wrong key):
                     # it becomes a dead letter instead of blocking the queue.
                     put(skey[1:], b"", db=self._dbs["dead"])
