@@ -864,11 +864,40 @@ class SyncQueue:
                     self._topic_cache[topic] = tbytes
             if self.durability == "process":
                 return self._put_fast(payload, tbytes, priority)
-            return self._group_commit([(payload, tbytes, priority, b"", None)])[0]
+            return self._put_power(payload, tbytes, priority)
         item = self._validate(payload, topic, priority, key, headers)
         if self.durability == "power":
             return self._group_commit([item])[0]
         return self._write(lambda t: self._put_items(t, [item]), True)[0]
+
+    def _put_power(self, payload: bytes, topic: bytes, priority: int) -> int:
+        """put under "power": alone, the fast path's one transaction (its commit is the
+        fsync); with other threads putting, a group commit."""
+        ident = threading.get_ident()
+        with self._gc_lock:
+            alone = (
+                not self._gc_leader
+                and not self._gc_pending
+                and (not self._gc_last_threads or self._gc_last_threads == {ident})
+            )
+            if alone:
+                self._gc_leader = True
+        if not alone:
+            return self._group_commit([(payload, topic, priority, b"", None)])[0]
+        try:
+            seq = self._put_fast(payload, topic, priority)
+        finally:
+            with self._gc_lock:
+                self._gc_commits += 1
+                self._gc_puts += 1
+                self._gc_last_threads = {ident}
+                if self._gc_pending:  # others came meanwhile: the first of them leads
+                    successor = self._gc_pending[0]
+                    successor.lead = True
+                    successor.wake()
+                else:
+                    self._gc_leader = False
+        return seq
 
     def _put_fast(self, payload: bytes, topic: bytes, priority: int) -> int:
         """put's fast path: no key, headers, compression or encryption; one transaction.
