@@ -401,6 +401,40 @@ def test_power_durability_group_commit_from_threads(tmp_path: Path) -> None:
             ]
 
 
+def test_power_lone_thread_and_bursts_of_threads(tmp_path: Path) -> None:
+    """A lone thread's puts are single commits; a burst of threads shares commits; keyed
+    puts (the general path) mix in; every put lands once, in order per thread."""
+    with SyncQueue(tmp_path / "q", durability="power") as q:
+        first = [q.put(b"solo-%d" % i) for i in range(5)]
+        assert (q._gc_commits, q._gc_puts) == (5, 5)
+        barrier = threading.Barrier(4)
+        ids: dict[int, list[int]] = {}
+
+        def work(n: int) -> None:
+            barrier.wait()
+            ids[n] = [
+                q.put(b"%d-%d" % (n, i), topic=f"t{n}", key=f"k{n}-{i}" if i % 5 == 0 else None)
+                for i in range(15)
+            ]
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        last = q.put(b"solo-last")
+        assert last > max(max(v) for v in ids.values()) > max(first)
+        assert len(q) == 5 + 60 + 1
+        for n in range(4):
+            assert ids[n] == sorted(ids[n])
+            got = q.lease(100, topic=f"t{n}")
+            assert [m.payload for m in got] == [b"%d-%d" % (n, i) for i in range(15)]
+            assert [m.key for m in got][::5] == [f"k{n}-{i}" for i in range(0, 15, 5)]
+        assert [m.payload for m in q.lease(100, topic="default")] == [
+            b"solo-%d" % i for i in range(5)
+        ] + [b"solo-last"]
+
+
 def _producer(path: str, n: int, tag: int) -> None:
     with SyncQueue(path) as q:
         for i in range(n):
