@@ -1512,7 +1512,12 @@ class SyncQueue:
         key = head + _U64_PACK(first)
         found = cursor.set_range(key)
         if found and cursor.key() == key:
-            raise QueueError(f"queue at {self.path}: message {first} is indexed twice")
+            # Indexed already (cannot happen: each message is added once per time it
+            # becomes ready): keep one run covering both.
+            value = cursor.value()
+            if (_U64_UNPACK(value)[0] if value else first) < last:
+                cursor.put(key, _U64_PACK(last), True, True)
+            return
         if cursor.prev() if found else cursor.last():
             before = cursor.key()
             if len(before) == len(key) and before.startswith(head):
