@@ -8,11 +8,14 @@ NATS JetStream, MQTT, HTTP or a directory.
   :class:`MemoryTransport`, :class:`NatsTransport`, :class:`MqttTransport`,
   :class:`HttpTransport`. The NATS, MQTT and HTTP transports import their client
   library only when connecting (extras ``nats``, ``mqtt``, ``http``).
+- :func:`encode_batch` / :func:`decode_batch`: the binary batch frame the HTTP
+  transport can POST instead of JSON.
 """
 
 from __future__ import annotations
 
 from edgekit.sync.backoff import Backoff
+from edgekit.sync.batch_frame import decode_batch, encode_batch
 from edgekit.sync.engine import EngineStatus, SyncEngine, TokenBucket, make_transport
 from edgekit.sync.http_transport import HttpTransport
 from edgekit.sync.mqtt_transport import MqttTransport
@@ -41,6 +44,8 @@ __all__ = [
     "SyncQueue",
     "TokenBucket",
     "Transport",
+    "decode_batch",
+    "encode_batch",
     "envelope",
     "make_transport",
 ]

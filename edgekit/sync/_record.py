@@ -2,7 +2,8 @@
 
 LMDB databases (all keys big-endian so that byte order is numeric order):
 
-- ``msgs``: ``seq (u64)`` -> record (a fixed header, topic, key, headers JSON, payload).
+- main database: ``0xFF + seq (u64)`` -> record (a fixed header, topic, key, headers
+  JSON, payload); format 1 kept them in a ``msgs`` database.
 - ``ready``: ``topic + 0x00 + (32767 - priority) (u16) + seq (u64)`` -> empty. Leasing
   reads the first keys of a topic's range: higher priority first, FIFO within it.
 - ``timers``: ``deadline (u64 microseconds) + seq`` -> empty: in-flight leases (their
@@ -10,7 +11,9 @@ LMDB databases (all keys big-endian so that byte order is numeric order):
 - ``dead``: ``seq`` -> empty: dead letters.
 - ``keys``: idempotency key -> ``seq + expiry``; ``kexp``: ``expiry + key`` -> empty.
 - ``topics``: topic -> ``count + bytes`` of the topic's live messages.
-- ``meta``: format version, queue id, sequence counter, counters, encryption key check.
+- ``meta``: queue format, queue id, counters (with the last id they cover: puts may leave
+  them up to 256 messages behind, and the messages after that id are counted on
+  read), encryption key check.
 """
 
 from __future__ import annotations
@@ -21,7 +24,13 @@ from dataclasses import dataclass
 
 from edgekit.errors import BackendUnavailableError, CorruptDataError
 
+# Version byte of each record's header.
 FORMAT_VERSION = 1
+# Version of the queue as a whole (meta ``format``). 1: counters and topic totals
+# written by every transaction. 2: puts may leave them behind (see queue._Txn); format
+# 1 queues are upgraded on open, and format 1 code refuses format 2 queues.
+QUEUE_FORMAT = 2
+READABLE_FORMATS = (b"1", b"2")
 
 READY, INFLIGHT, DEAD, DELAYED = 0, 1, 2, 3
 STATE_NAMES = {READY: "ready", INFLIGHT: "in-flight", DEAD: "dead", DELAYED: "delayed"}
@@ -39,8 +48,15 @@ TWO_U64 = struct.Struct(">QQ")
 PRIORITY_MIN, PRIORITY_MAX = -32768, 32767
 
 
+# Message records live in LMDB's main database (one tree fewer per commit than a named
+# one), keyed MSG_PREFIX + id: after the names of the named databases, which the main
+# database also holds, so that ids can be appended and the messages read in order.
+MSG_PREFIX = b"\xff"
+
+
 def seq_key(seq: int) -> bytes:
-    return U64.pack(seq)
+    """The key of message ``seq``'s record."""
+    return MSG_PREFIX + U64.pack(seq)
 
 
 def ready_key(topic: bytes, priority: int, seq: int) -> bytes:

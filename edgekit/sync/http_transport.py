@@ -1,4 +1,4 @@
-"""HttpTransport: POST each batch as a JSON envelope (aiohttp)."""
+"""HttpTransport: POST each batch as a JSON envelope or a binary batch frame (aiohttp)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from edgekit.errors import BackendUnavailableError, InvalidInputError
+from edgekit.sync import batch_frame
 from edgekit.sync.queue import Message
 from edgekit.sync.transport import Delivery, Transport, envelope
 
@@ -24,7 +25,9 @@ def _import_aiohttp() -> Any:
 
 
 class HttpTransport(Transport):
-    """POSTs each batch to ``url`` as a JSON envelope (see :func:`envelope`).
+    """POSTs each batch to ``url`` as a JSON envelope (see :func:`envelope`) or a binary
+    batch frame (``body="binary"``: see :mod:`edgekit.sync.batch_frame`; Content-Type
+    ``application/vnd.edgekit.batch``, payloads as they are instead of base64).
 
     A 2xx response acks the batch; a 5xx, a timeout or a connection error retries it
     (nack with backoff); a 4xx dead-letters it (the server refused it for good; 408
@@ -36,6 +39,7 @@ class HttpTransport(Transport):
         headers: Extra request headers (e.g. an ``Authorization`` header).
         timeout: Seconds for the whole request.
         ssl: An ``ssl.SSLContext``, False to skip verification, or None for the default.
+        body: ``"json"`` (the envelope) or ``"binary"`` (the batch frame).
     """
 
     name = "http"
@@ -47,9 +51,13 @@ class HttpTransport(Transport):
         headers: dict[str, str] | None = None,
         timeout: float = 10.0,
         ssl: Any = None,
+        body: Literal["json", "binary"] = "json",
     ) -> None:
         if not url.startswith(("http://", "https://")):
             raise InvalidInputError(f"HTTP url must start with http:// or https://, not {url!r}")
+        if body not in ("json", "binary"):
+            raise InvalidInputError(f"body must be 'json' or 'binary', not {body!r}")
+        self.body = body
         self.url = url
         self.headers = dict(headers or {})
         self.timeout = float(timeout)
@@ -74,9 +82,14 @@ class HttpTransport(Transport):
         if self._session is None:
             await self.connect()
         ids = [m.id for m in messages]
-        body = json.dumps(envelope(messages), separators=(",", ":")).encode()
+        if self.body == "binary":
+            body = batch_frame.encode_batch(messages)
+            content_type = batch_frame.CONTENT_TYPE
+        else:
+            body = json.dumps(envelope(messages), separators=(",", ":")).encode()
+            content_type = "application/json"
         headers = {
-            "Content-Type": "application/json",
+            "Content-Type": content_type,
             "Idempotency-Key": f"{messages[0].dedup_id}..{messages[-1].dedup_id}",
             **self.headers,
         }

@@ -8,7 +8,6 @@ import heapq
 import html
 import itertools
 import json
-import operator
 import os
 import struct
 import threading
@@ -45,11 +44,14 @@ _STATE_COUNTER = {
     R.DEAD: _C_DEAD,
 }
 _MiB = 1 << 20
-_DB_NAMES = ("msgs", "ready", "timers", "dead", "keys", "kexp", "topics", "meta")
+# (message records are in the main database: see _record.MSG_PREFIX)
+_DB_NAMES = ("ready", "timers", "dead", "keys", "kexp", "topics", "meta")
 
 
 # deadline_us and topic length, read straight from a record's header (see _record.HEADER).
 _ACK_VIEW = struct.Struct(">15xQH")
+# priority and topic length
+_TAIL_VIEW = struct.Struct(">3xh18xH").unpack_from
 
 
 _HEADER_SIZE = R.HEADER.size
@@ -58,11 +60,16 @@ _FORMAT_VERSION = R.FORMAT_VERSION
 _READY = R.READY
 _U64_PACK = R.U64.pack
 _U64_UNPACK = R.U64.unpack
+_U64_UNPACK_FROM = R.U64.unpack_from
+_MP = R.MSG_PREFIX
+_MKEY = R.seq_key
 _INFLIGHT = R.INFLIGHT
 _U16_PACK = R.U16.pack
 _TWO_U64 = R.TWO_U64
 _TWO_U64_PACK = R.TWO_U64.pack
 _COUNTERS_PACK = _COUNTERS.pack
+_PRIORITY_MAX = R.PRIORITY_MAX
+_time_ns = time.time_ns
 
 
 @functools.cache
@@ -81,7 +88,7 @@ def _now_us() -> int:
     return int(time.time() * 1_000_000)
 
 
-@dataclass
+@dataclass(slots=True)
 class Message:
     """A message leased from (or peeked in) a :class:`SyncQueue`.
 
@@ -109,6 +116,8 @@ class Message:
     created: float = 0.0
     lease_token: int = 0
     queue_id: str = ""
+    # The key of the lease's entry in the timers index (set by lease), for ack.
+    _lease_key: bytes = field(default=b"", init=False, repr=False, compare=False)
 
     @property
     def dedup_id(self) -> str:
@@ -187,6 +196,142 @@ class QueueStats:
         )
 
 
+# Puts may leave the stored counters and topic totals behind by at most this many
+# messages (see _Txn); a transaction that finds them behind counts the tail of ``msgs``.
+_FLUSH_EVERY = 256
+
+
+class _Committed:
+    """What this process's last committed write transaction left (see :class:`_Txn`)."""
+
+    __slots__ = (
+        "counters",
+        "known",
+        "pending",
+        "ready",
+        "run_bytes",
+        "run_first",
+        "run_n",
+        "run_priority",
+        "run_topic",
+        "txn_id",
+        "unflushed",
+    )
+
+    def __init__(
+        self,
+        txn_id: int,
+        counters: list[int],
+        known: dict[bytes, tuple[int, int]],
+        pending: dict[bytes, list[int]],
+        unflushed: int,
+        ready: list[bytes],
+    ) -> None:
+        self.txn_id = txn_id
+        # Exact counters (the stored ones may lag: see pending and unflushed).
+        self.counters = counters
+        # Topic totals as stored in the ``topics`` db (a cache of some topics).
+        self.known = known
+        # Per topic (count, bytes) of puts not yet added to the stored totals.
+        self.pending = pending
+        # Puts not yet in the stored counters (all ids above the stored last id).
+        self.unflushed = unflushed
+        # Their ready-index keys, not yet written.
+        self.ready = ready
+        # The latest of them, put's fast path's, when of one topic and priority:
+        # ``run_n`` ids from ``run_first``, ``run_bytes`` bytes, not yet in pending
+        # and ready (see materialize).
+        self.run_topic: bytes | None = None
+        self.run_priority = 0
+        self.run_first = 0
+        self.run_n = 0
+        self.run_bytes = 0
+
+    def materialize(self) -> None:
+        """Move the run of the fast path's puts into ``pending`` and ``ready``."""
+        topic = self.run_topic
+        if topic is None:
+            return
+        self.run_topic = None
+        head = topic + b"\x00" + _U16_PACK(_PRIORITY_MAX - self.run_priority)
+        first = self.run_first
+        self.ready.extend(map(head.__add__, map(_U64_PACK, range(first, first + self.run_n))))
+        delta = self.pending.get(topic)
+        if delta is None:
+            self.pending[topic] = [self.run_n, self.run_bytes]
+        else:
+            delta[0] += self.run_n
+            delta[1] += self.run_bytes
+
+
+def _write_totals(
+    txn: Any,
+    topics_db: Any,
+    deltas: dict[bytes, list[int]],
+    known: dict[bytes, tuple[int, int]] | None,
+) -> dict[bytes, tuple[int, int]]:
+    """Add ``deltas`` to the stored topic totals; returns the new stored totals."""
+    written: dict[bytes, tuple[int, int]] = {}
+    for topic, (count, nbytes) in deltas.items():
+        if count == 0 and nbytes == 0:
+            continue
+        old = known.get(topic) if known is not None else None
+        if old is None:
+            raw = txn.get(topic, None, topics_db)
+            old = _TWO_U64.unpack(raw) if raw else (0, 0)
+        new_n, new_b = old[0] + count, max(old[1] + nbytes, 0)
+        if new_n <= 0:
+            txn.delete(topic, None, topics_db)
+            written[topic] = (0, 0)
+        else:
+            txn.put(topic, _TWO_U64_PACK(new_n, new_b), True, True, False, topics_db)
+            written[topic] = (new_n, new_b)
+    return written
+
+
+def _count_tail(
+    txn: Any,
+    msgs_db: Any,
+    counters: list[int],
+    topic_delta: dict[bytes, list[int]],
+    ready_keys: list[bytes] | None = None,
+) -> int:
+    """Add the messages stored after the counters' last id to ``counters`` and ``topic_delta``.
+
+    Puts may skip writing the counters and the ready-index keys (see :class:`_Txn`):
+    every message with an id above the stored last id was put since, and no other
+    change came after it (any other write brings the stored counters up to date).
+    Their ready-index keys are appended to ``ready_keys``. Returns how many there were.
+    """
+    cursor = txn.cursor(msgs_db)
+    if not cursor.set_range(_MKEY(counters[_C_SEQ] + 1)):
+        return 0
+    n = 0
+    last = b""
+    hsize = _HEADER_SIZE
+    for key, record in cursor.iternext():
+        n += 1
+        last = key
+        size = len(record)
+        counters[_C_BYTES] += size
+        state = record[2] if size >= hsize else -1
+        counters[_STATE_COUNTER.get(state, _C_READY)] += 1
+        if state >= 0 and state != R.DEAD:
+            prio, tlen = _TAIL_VIEW(record)
+            topic = bytes(record[hsize : hsize + tlen])
+            if ready_keys is not None and state == _READY:
+                ready_keys.append(topic + b"\x00" + _U16_PACK(_PRIORITY_MAX - prio) + key[1:])
+            delta = topic_delta.get(topic)
+            if delta is None:
+                topic_delta[topic] = [1, size]
+            else:
+                delta[0] += 1
+                delta[1] += size
+    if n:
+        counters[_C_SEQ] = _U64_UNPACK_FROM(last, 1)[0]
+    return n
+
+
 class _Txn:
     """One write transaction: the LMDB txn plus counters updated in memory, written at the end.
 
@@ -194,23 +339,60 @@ class _Txn:
     (``SyncQueue._committed``) with the LMDB id of that transaction: when the next write
     transaction's id follows it, no other writer (thread or process) came in between
     and the stored values are known without reading them.
+
+    Puts (of topics that already have stored totals) do not write the counters and
+    topic totals at every commit, only every ``_FLUSH_EVERY`` puts: the messages whose
+    ids are above the stored counters' last id are the puts not yet counted. Any
+    other write transaction counts them (from memory, or by reading that tail of
+    ``msgs`` when another writer came in between) and writes everything back.
     """
 
-    __slots__ = ("counters", "known_topics", "q", "topic_delta", "txn", "txn_id")
+    __slots__ = (
+        "counters",
+        "defer",
+        "deferrable",
+        "known_topics",
+        "q",
+        "ready_pending",
+        "topic_delta",
+        "txn",
+        "txn_id",
+        "unflushed",
+    )
 
-    def __init__(self, queue: SyncQueue, txn: Any) -> None:
+    def __init__(self, queue: SyncQueue, txn: Any, deferrable: bool = False) -> None:
         self.q = queue
         self.txn = txn
         self.txn_id = txn.id()
+        self.defer = False  # set by a put that may leave the stored counters behind
+        # A put transaction: leaves the uncounted puts' ready keys unwritten if it can.
+        self.deferrable = deferrable
         committed = queue._committed
-        if committed is not None and committed[0] == self.txn_id - 1:
-            self.counters = list(committed[1])
-            self.known_topics: dict[bytes, tuple[int, int]] | None = committed[2]
+        if committed is not None and committed.txn_id == self.txn_id - 1:
+            committed.materialize()
+            self.counters = committed.counters.copy()
+            self.known_topics: dict[bytes, tuple[int, int]] | None = committed.known
+            self.topic_delta = {t: v.copy() for t, v in committed.pending.items()}
+            self.unflushed = committed.unflushed
+            self.ready_pending = committed.ready.copy()
         else:
             raw = txn.get(b"counters", None, queue._meta_db)
             self.counters = list(_COUNTERS.unpack(raw)) if raw else [0] * 8
             self.known_topics = None
-        self.topic_delta: dict[bytes, list[int]] = {}
+            self.topic_delta = {}
+            self.ready_pending = []
+            self.unflushed = _count_tail(
+                txn, queue._msgs_db, self.counters, self.topic_delta, self.ready_pending
+            )
+        if not deferrable:
+            self.put_ready()
+
+    def put_ready(self) -> None:
+        """Write the ready-index keys of the uncounted puts (before reading that index)."""
+        if self.ready_pending:
+            self.ready_pending.sort()
+            self.q._add_ready(self.txn, self.ready_pending)
+            self.ready_pending = []
 
     def next_seq(self) -> int:
         self.counters[_C_SEQ] += 1
@@ -224,49 +406,61 @@ class _Txn:
             delta[0] += count
             delta[1] += nbytes
 
-    def flush(self) -> dict[bytes, tuple[int, int]]:
-        """Write the counters and topic totals; returns the new totals of the topics touched."""
+    def flush(self) -> dict[bytes, tuple[int, int]] | None:
+        """Write the counters and topic totals (None: left behind, see the class doc);
+        returns the new stored totals of the topics touched."""
+        if self.defer and self.unflushed < _FLUSH_EVERY:
+            return None
+        self.put_ready()
         self.txn.put(
-            b"counters", _COUNTERS.pack(*self.counters), True, True, False, self.q._meta_db
+            b"counters", _COUNTERS_PACK(*self.counters), True, True, False, self.q._meta_db
         )
-        topics = self.q._topics_db
-        known = self.known_topics
-        written: dict[bytes, tuple[int, int]] = {}
-        for topic, (count, nbytes) in self.topic_delta.items():
-            if count == 0 and nbytes == 0:
-                continue
-            old = known.get(topic) if known is not None else None
-            if old is None:
-                raw = self.txn.get(topic, db=topics)
-                old = R.TWO_U64.unpack(raw) if raw else (0, 0)
-            new_n, new_b = old[0] + count, max(old[1] + nbytes, 0)
-            if new_n <= 0:
-                self.txn.delete(topic, db=topics)
-                written[topic] = (0, 0)
-            else:
-                self.txn.put(topic, R.TWO_U64.pack(new_n, new_b), db=topics)
-                written[topic] = (new_n, new_b)
-        return written
+        return _write_totals(self.txn, self.q._topics_db, self.topic_delta, self.known_topics)
 
-    def committed(self, written: dict[bytes, tuple[int, int]]) -> None:
+    def committed(self, written: dict[bytes, tuple[int, int]] | None) -> None:
         """Remember what this (now committed) transaction wrote, for the next one."""
         known = self.known_topics
+        if written is None:  # deferred: known_topics is set (see _put_items)
+            assert known is not None
+            self.q._committed = _Committed(
+                self.txn_id,
+                self.counters,
+                known,
+                self.topic_delta,
+                self.unflushed,
+                self.ready_pending,
+            )
+            return
         if known is None:
             known = written
         else:
             known.update(written)
             if len(known) > 4096:
                 known = written
-        self.q._committed = (self.txn_id, self.counters, known)
+        self.q._committed = _Committed(self.txn_id, self.counters, known, {}, 0, [])
 
 
-@dataclass
 class _PutRequest:
-    items: list[tuple[bytes, bytes, int, bytes, dict[str, str] | None]]
-    done: threading.Event = field(default_factory=threading.Event)
-    result: list[int] | None = None
-    error: BaseException | None = None
-    lead: bool = False
+    """One thread's puts waiting for a group commit."""
+
+    __slots__ = ("error", "ident", "items", "lead", "result", "waiter")
+
+    def __init__(self, items: list[tuple[bytes, bytes, int, bytes, dict[str, str] | None]]):
+        self.items = items
+        self.ident = threading.get_ident()
+        self.result: list[int] | None = None
+        self.error: BaseException | None = None
+        self.lead = False
+        # Held until the request is done or leads: a bare lock wakes its waiter
+        # with less work than an Event.
+        self.waiter = threading.Lock()
+        self.waiter.acquire()
+
+    def wait(self) -> None:
+        self.waiter.acquire()
+
+    def wake(self) -> None:
+        self.waiter.release()
 
 
 class SyncQueue:
@@ -302,10 +496,10 @@ class SyncQueue:
             AES-256-GCM (needs the ``crypto`` extra). Topics and keys are not.
         max_message_bytes: Largest payload accepted, in bytes.
         map_size: Initial LMDB map size in bytes; the map grows by doubling as needed.
-        group_commit_delay: Under ``"power"``, how long (seconds) a commit leader waits
-            for other threads' puts before committing, when puts came concurrently
-            before (longer, up to 20 ms, when commits take long: half the recent
-            commit time); 0 commits at once with those already waiting.
+        group_commit_delay: Under ``"power"``, the longest (seconds) a commit leader
+            waits for the puts of the other threads that put lately (it waits at most
+            half the recent commit time, and not at all when its thread is the only
+            one putting); 0 commits at once with those already waiting.
 
     Raises:
         CorruptDataError: ``path`` holds something that is not an edgekit queue.
@@ -359,7 +553,11 @@ class SyncQueue:
         self._gc_lock = threading.Lock()
         self._gc_cond = threading.Condition(self._gc_lock)
         self._gc_last = 1
+        self._gc_last_threads: set[int] = set()  # the threads of the last group commit
+        self._gc_want = 1 << 30  # puts the waiting leader waits for
         self._gc_commit_s = 0.0
+        self._gc_return_s = 0.0  # (average) from a commit to its threads' next puts
+        self._gc_released = 0.0  # when the last group commit released its threads
         self.group_commit_max = 256
         self._gc_pending: list[_PutRequest] = []
         # Group commits led and puts they carried (for benchmarks and tuning).
@@ -376,16 +574,17 @@ class SyncQueue:
             self._dbs["ready"],
             self._dbs["timers"],
         )
+        self._main_db = self._msgs_db
         self._meta_db, self._topics_db = self._dbs["meta"], self._dbs["topics"]
         # (txn id, counters, topic totals) of this process's last committed write; see _Txn.
-        self._committed: tuple[int, list[int], dict[bytes, tuple[int, int]]] | None = None
+        self._committed: _Committed | None = None
         self._cipher: R.Cipher | None = None
         self._queue_id = self._write(self._init_meta_txn)
         self.queue_id = self._queue_id.decode()
-        # put's fast path takes payloads shorter than this (0: never, under "power",
-        # encryption); compression, max_message_bytes and the header bound it.
+        # put's fast path takes payloads shorter than this (0: never, with encryption);
+        # compression and max_message_bytes bound it.
         self._plain_limit = 0
-        if durability == "process" and encryption_key is None:
+        if encryption_key is None:
             self._plain_limit = min(
                 self.max_message_bytes + 1,
                 self.compress_threshold if self.compress_threshold is not None else 1 << 62,
@@ -444,7 +643,9 @@ class SyncQueue:
 
         for _ in range(16):
             try:
-                return {name: self._env.open_db(name.encode()) for name in _DB_NAMES}
+                dbs = {name: self._env.open_db(name.encode()) for name in _DB_NAMES}
+                dbs["msgs"] = self._env.open_db(None)  # the main database
+                return dbs
             except lmdb.MapResizedError:
                 self._env.set_mapsize(0)  # another process grew the map: adopt its size
             except lmdb.Error as exc:
@@ -457,18 +658,45 @@ class SyncQueue:
         meta = self._dbs["meta"]
         version = t.txn.get(b"format", db=meta)
         if version is None:
-            if t.txn.stat(self._dbs["msgs"])["entries"]:
+            if t.txn.cursor(self._msgs_db).set_range(R.MSG_PREFIX) or self._format_1_msgs(t):
                 raise CorruptDataError(f"{self.path} has messages but no format marker")
-            t.txn.put(b"format", str(R.FORMAT_VERSION).encode(), db=meta)
+            t.txn.put(b"format", str(R.QUEUE_FORMAT).encode(), db=meta)
             qid = uuid.uuid4().hex[:16].encode()
             t.txn.put(b"queue_id", qid, db=meta)
             return qid
-        if version != str(R.FORMAT_VERSION).encode():
-            raise CorruptDataError(f"{self.path}: unknown queue format {version!r}")
+        if version not in R.READABLE_FORMATS:
+            raise CorruptDataError(
+                f"{self.path}: unknown queue format {bytes(version)!r} (this edgekit reads "
+                f"formats {', '.join(f.decode() for f in R.READABLE_FORMATS)}: a newer "
+                "edgekit wrote it)"
+            )
+        if version != str(R.QUEUE_FORMAT).encode():
+            self._upgrade_format_1(t)
         qid = t.txn.get(b"queue_id", db=meta)
         if qid is None:
             raise CorruptDataError(f"{self.path}: queue id is missing")
         return bytes(qid)
+
+    def _format_1_msgs(self, t: _Txn) -> Any:
+        """Format 1's ``msgs`` database, or None."""
+        import lmdb
+
+        try:
+            return self._env.open_db(b"msgs", txn=t.txn, create=False)
+        except lmdb.NotFoundError:
+            return None
+
+    def _upgrade_format_1(self, t: _Txn) -> None:
+        """Format 1 -> 2 in one transaction: records move from the ``msgs`` database to
+        the main one; the counters, always current in format 1, are format 2's with no
+        uncounted puts (see :class:`_Txn`). Format 1 code refuses the queue afterwards."""
+        old = self._format_1_msgs(t)
+        if old is not None:
+            t.txn.cursor(self._msgs_db).putmulti(
+                ((_MP + bytes(k), bytes(v)) for k, v in t.txn.cursor(old)), True, True, True
+            )
+            t.txn.drop(old, delete=True)
+        t.txn.put(b"format", str(R.QUEUE_FORMAT).encode(), db=self._dbs["meta"])
 
     def _check_key_txn(self, t: _Txn) -> None:
         assert self._cipher is not None
@@ -488,7 +716,7 @@ class SyncQueue:
         if self._closed:
             raise QueueError(f"the queue at {self.path} is closed")
 
-    def _write(self, fn: Callable[[_Txn], T]) -> T:
+    def _write(self, fn: Callable[[_Txn], T], deferrable: bool = False) -> T:
         """Run ``fn`` in a write transaction, growing the map when it is full."""
         import lmdb
 
@@ -497,7 +725,7 @@ class SyncQueue:
             for _ in range(64):
                 try:
                     with self._env.begin(write=True) as txn:
-                        t = _Txn(self, txn)
+                        t = _Txn(self, txn, deferrable)
                         result = fn(t)
                         written = t.flush()
                     t.committed(written)
@@ -634,57 +862,85 @@ class SyncQueue:
                 tbytes = self._validate(b"", topic, 0, None, None)[1]
                 if len(self._topic_cache) < 4096:
                     self._topic_cache[topic] = tbytes
-            return self._put_fast(payload, tbytes, priority)
+            if self.durability == "process":
+                return self._put_fast(payload, tbytes, priority)
+            return self._put_power(payload, tbytes, priority)
         item = self._validate(payload, topic, priority, key, headers)
         if self.durability == "power":
             return self._group_commit([item])[0]
-        return self._write(lambda t: self._put_items(t, [item]))[0]
+        return self._write(lambda t: self._put_items(t, [item]), True)[0]
+
+    def _put_power(self, payload: bytes, topic: bytes, priority: int) -> int:
+        """put under "power": alone, the fast path's one transaction (its commit is the
+        fsync); with other threads putting, a group commit."""
+        ident = threading.get_ident()
+        with self._gc_lock:
+            alone = (
+                not self._gc_leader
+                and not self._gc_pending
+                and (not self._gc_last_threads or self._gc_last_threads == {ident})
+            )
+            if alone:
+                self._gc_leader = True
+        if not alone:
+            return self._group_commit([(payload, topic, priority, b"", None)])[0]
+        try:
+            seq = self._put_fast(payload, topic, priority)
+        finally:
+            with self._gc_lock:
+                self._gc_commits += 1
+                self._gc_puts += 1
+                self._gc_last_threads = {ident}
+                if self._gc_pending:  # others came meanwhile: the first of them leads
+                    successor = self._gc_pending[0]
+                    successor.lead = True
+                    successor.wake()
+                else:
+                    self._gc_leader = False
+        return seq
 
     def _put_fast(self, payload: bytes, topic: bytes, priority: int) -> int:
         """put's fast path: no key, headers, compression or encryption; one transaction.
 
-        The same work as ``_write(_put_plain)``, inlined: with the counters and topic
-        totals known from this process's previous commit (see :class:`_Txn`), a put is
-        four LMDB puts in one transaction. Any LMDB trouble (map full, map resized by
-        another process) aborts it and redoes the put on the general path.
+        When this process wrote last (see :class:`_Txn`), a put is one LMDB put (the
+        record) in one transaction; its ready-index key, the counters and the topic
+        totals are written every ``_FLUSH_EVERY`` puts (or by the next transaction
+        of another kind), or when the topic has none stored yet. Anything else (another writer came in between, the queue is near
+        ``max_bytes``, LMDB trouble such as a full map) goes the general way.
         """
         size = _HEADER_SIZE + len(topic) + len(payload)
         with self._lock:
-            if self._closed:
-                raise QueueError(f"the queue at {self.path} is closed")
-            committed = self._committed
+            # (a closed queue fails in begin: the general path below raises QueueError)
+            c = self._committed
             seq = 0
             # (py-lmdb parses positional arguments much faster than keywords)
             txn = None
             try:
                 txn = self._env.begin(None, None, True)
                 txn_id = txn.id()
-                if committed is not None and committed[0] == txn_id - 1:
-                    counters = committed[1].copy()
-                    known = committed[2]
-                    old = known.get(topic)
-                else:
-                    raw = txn.get(b"counters", None, self._meta_db)
-                    counters = list(_COUNTERS.unpack(raw)) if raw else [0] * 8
-                    known = {}
-                    old = None
-                if self.max_bytes is None or counters[_C_BYTES] + size <= self.max_bytes:
-                    if old is None:
+                if (
+                    c is not None
+                    and c.txn_id == txn_id - 1
+                    and (self.max_bytes is None or c.counters[_C_BYTES] + size <= self.max_bytes)
+                ):
+                    known = c.known
+                    cached = known.get(topic)
+                    if cached is None:
                         raw = txn.get(topic, None, self._topics_db)
-                        old = _TWO_U64.unpack(raw) if raw else (0, 0)
-                    seq = counters[_C_SEQ] + 1
-                    counters[_C_SEQ] = seq
-                    counters[_C_READY] += 1
-                    counters[_C_BYTES] += size
-                    skey = _U64_PACK(seq)
-                    record = (
+                        stored: tuple[int, int] = _TWO_U64.unpack(raw) if raw else (0, 0)
+                    else:
+                        stored = cached
+                    seq = c.counters[_C_SEQ] + 1
+                    seq8 = _U64_PACK(seq)
+                    txn.put(
+                        _MP + seq8,
                         _HEADER_PACK(
                             _FORMAT_VERSION,
                             0,
                             _READY,
                             priority,
                             0,
-                            _now_us(),
+                            _time_ns() // 1000,
                             0,
                             len(topic),
                             0,
@@ -692,23 +948,40 @@ class SyncQueue:
                             len(payload),
                         )
                         + topic
-                        + payload
-                    )
-                    txn.put(skey, record, True, True, True, self._msgs_db)
-                    txn.put(
-                        topic + b"\x00" + _U16_PACK(R.PRIORITY_MAX - priority) + skey,
-                        b"",
+                        + payload,
                         True,
                         True,
-                        False,
-                        self._ready_db,
+                        True,
+                        self._msgs_db,
                     )
-                    totals = (old[0] + 1, old[1] + size)
-                    txn.put(topic, _TWO_U64_PACK(*totals), True, True, False, self._topics_db)
-                    txn.put(
-                        b"counters", _COUNTERS_PACK(*counters), True, True, False, self._meta_db
-                    )
-                txn.commit()
+                    written = None
+                    if stored[0] <= 0 or c.unflushed >= _FLUSH_EVERY - 1:
+                        # Write what the uncounted puts and this one left unwritten.
+                        c.materialize()
+                        rkey = topic + b"\x00" + _U16_PACK(_PRIORITY_MAX - priority) + seq8
+                        keys = c.ready.copy()
+                        keys.append(rkey)
+                        keys.sort()
+                        self._add_ready(txn, keys)
+                        counters = c.counters.copy()
+                        counters[_C_SEQ] = seq
+                        counters[_C_READY] += 1
+                        counters[_C_BYTES] += size
+                        deltas = {t: v.copy() for t, v in c.pending.items()}
+                        delta = deltas.get(topic)
+                        if delta is None:
+                            deltas[topic] = [1, size]
+                        else:
+                            delta[0] += 1
+                            delta[1] += size
+                        known[topic] = stored
+                        txn.put(
+                            b"counters", _COUNTERS_PACK(*counters), True, True, False, self._meta_db
+                        )
+                        written = _write_totals(txn, self._topics_db, deltas, known)
+                    txn.commit()
+                else:
+                    txn.abort()
             except _lmdb_error():
                 if txn is not None:
                     txn.abort()
@@ -718,45 +991,40 @@ class SyncQueue:
                     txn.abort()
                 raise
             if seq:  # committed
-                if len(known) > 4096:
-                    known.clear()
-                known[topic] = totals
-                self._committed = (txn_id, counters, known)
+                assert c is not None
+                c.txn_id = txn_id
+                if written is None:
+                    counters = c.counters
+                    counters[_C_SEQ] = seq
+                    counters[_C_READY] += 1
+                    counters[_C_BYTES] += size
+                    c.unflushed += 1
+                    # (ids follow each other on this path: see _Committed.materialize)
+                    if topic is c.run_topic and priority == c.run_priority:
+                        c.run_n += 1
+                        c.run_bytes += size
+                    else:
+                        c.materialize()
+                        c.run_topic = topic
+                        c.run_priority = priority
+                        c.run_first = seq
+                        c.run_n = 1
+                        c.run_bytes = size
+                    if cached is None:
+                        if len(known) > 4096:
+                            known.clear()
+                        known[topic] = stored
+                else:
+                    c.counters = counters
+                    if len(known) > 4096:
+                        known.clear()
+                    known.update(written)
+                    c.pending = {}
+                    c.unflushed = 0
+                    c.ready = []
                 return seq
-        return self._write(functools.partial(self._put_plain, payload, topic, priority))
-
-    def _put_plain(self, payload: bytes, topic: bytes, priority: int, t: _Txn) -> int:
-        """put's fast path: no key, headers, compression or encryption."""
-        counters = t.counters
-        size = R.HEADER.size + len(topic) + len(payload)
-        if self.max_bytes is not None and counters[_C_BYTES] + size > self.max_bytes:
-            return self._put_items(t, [(payload, topic, priority, b"", None)])[0]
-        counters[_C_SEQ] += 1
-        seq = counters[_C_SEQ]
-        head = R.HEADER.pack(
-            R.FORMAT_VERSION,
-            0,
-            R.READY,
-            priority,
-            0,
-            _now_us(),
-            0,
-            len(topic),
-            0,
-            0,
-            len(payload),
-        )
-        skey = R.U64.pack(seq)
-        t.txn.put(skey, head + topic + payload, db=self._dbs["msgs"], append=True)
-        t.txn.put(
-            topic + b"\x00" + R.U16.pack(R.PRIORITY_MAX - priority) + skey,
-            b"",
-            db=self._dbs["ready"],
-        )
-        counters[_C_READY] += 1
-        counters[_C_BYTES] += size
-        t.topic_add(topic, 1, size)
-        return seq
+        item = (payload, topic, priority, b"", None)
+        return self._write(lambda t: self._put_items(t, [item]), True)[0]
 
     def put_many(
         self,
@@ -898,12 +1166,12 @@ class SyncQueue:
         seqs = range(first, first + n)
         keys = list(map(_U64_PACK, seqs))
         # (dupdata, overwrite, append) positional: ids only grow, so append is valid.
-        t.txn.cursor(self._msgs_db).putmulti(zip(keys, records, strict=True), True, True, True)
+        t.txn.cursor(self._msgs_db).putmulti(
+            zip(map(_MP.__add__, keys), records, strict=True), True, True, True
+        )
+        t.put_ready()  # (first: the run of this batch may extend theirs)
         prefix = topic + b"\x00" + R.U16.pack(R.PRIORITY_MAX - priority)
-        cursor = t.txn.cursor(self._ready_db)
-        # Appending is much cheaper, and valid when the batch sorts after every ready key.
-        append = not cursor.last() or cursor.key() < prefix + keys[0]
-        cursor.putmulti(zip(map(prefix.__add__, keys), itertools.repeat(b"")), True, True, append)
+        self._add_run(t.txn.cursor(self._ready_db), prefix, first, first + n - 1)
         t.counters[_C_SEQ] += n
         t.counters[_C_READY] += n
         t.counters[_C_BYTES] += total
@@ -915,20 +1183,27 @@ class SyncQueue:
     ) -> list[int]:
         """Commit ``items`` together with other threads' waiting puts (one fsync for all).
 
-        The first thread to arrive leads: it waits briefly for as many puts as came
-        with the previous commit, commits everything waiting in one transaction (one
-        fsync), then hands the lead to a thread that arrived meanwhile. With T threads
-        putting, a commit carries up to T puts.
+        The first thread to arrive leads: it waits briefly for the next puts of the
+        threads of the previous commit (at most half a commit's time, and
+        ``group_commit_delay``; not at all when its thread is the only one putting),
+        commits everything waiting in one
+        transaction (one fsync), then hands the lead to a thread that arrived
+        meanwhile. With T threads putting, a commit carries up to T puts.
         """
         request = _PutRequest(items)
         with self._gc_lock:
+            if request.ident in self._gc_last_threads:
+                # How long threads take to come back after their commit, for the wait.
+                back = time.monotonic() - self._gc_released
+                self._gc_return_s = 0.9 * self._gc_return_s + 0.1 * back
             self._gc_pending.append(request)
-            self._gc_cond.notify()
+            if len(self._gc_pending) >= self._gc_want:
+                self._gc_cond.notify()
             if not self._gc_leader:
                 self._gc_leader = True
                 request.lead = True
         if not request.lead:
-            request.done.wait()
+            request.wait()
         if request.lead and request.result is None and request.error is None:
             self._lead_commits()
         if request.error is not None:
@@ -939,20 +1214,31 @@ class SyncQueue:
     def _lead_commits(self, max_rounds: int = 1) -> None:
         for _ in range(max_rounds):
             with self._gc_cond:
-                if self.group_commit_delay > 0 and self._gc_last > 1:
-                    # Others put concurrently last time: wait for as many (bounded).
-                    want = min(self._gc_last, self.group_commit_max)
-                    # A slow disk (long commits) is worth a longer wait for company.
-                    window = min(max(self.group_commit_delay, 0.5 * self._gc_commit_s), 0.02)
-                    end = time.monotonic() + window
+                now = time.monotonic()
+                # The threads of the last commit are coming back with their next put
+                # (those still putting): wait for them, and for those waiting already.
+                expected = self._gc_last_threads.union(r.ident for r in self._gc_pending)
+                if self.group_commit_delay > 0 and len(expected) > 1:
+                    want = min(len(expected), self.group_commit_max)
+                    # A thread released by the last commit needs a moment to come back:
+                    # wait a few times the usual (bounded by a commit's time).
+                    window = min(
+                        self.group_commit_delay,
+                        self._gc_commit_s,
+                        max(3 * self._gc_return_s, 5e-5),
+                    )
+                    end = now + window
+                    self._gc_want = want  # (arrivals wake the leader only at this count)
                     while len(self._gc_pending) < want:
                         left = end - time.monotonic()
                         if left <= 0:
                             break
                         self._gc_cond.wait(left)
+                    self._gc_want = 1 << 30
                 batch, self._gc_pending = self._gc_pending, []
                 if batch:
                     self._gc_last = len(batch)
+                    self._gc_last_threads = {r.ident for r in batch}
                     self._gc_commits += 1
                     self._gc_puts += len(batch)
             if not batch:
@@ -960,7 +1246,7 @@ class SyncQueue:
             flat = [item for req in batch for item in req.items]
             try:
                 started = time.monotonic()
-                ids = self._write(functools.partial(self._put_items, items=flat))
+                ids = self._write(functools.partial(self._put_items, items=flat), True)
                 self._gc_commit_s = 0.8 * self._gc_commit_s + 0.2 * (time.monotonic() - started)
                 offset = 0
                 for req in batch:
@@ -978,14 +1264,15 @@ class SyncQueue:
             except BaseException as exc:
                 for req in batch:
                     req.error = exc
+            self._gc_released = time.monotonic()
             for req in batch:
                 if not req.lead:
-                    req.done.set()
+                    req.wake()
         with self._gc_lock:
             if self._gc_pending:
                 successor = self._gc_pending[0]
                 successor.lead = True
-                successor.done.set()
+                successor.wake()
             else:
                 self._gc_leader = False
 
@@ -997,8 +1284,16 @@ class SyncQueue:
         now = _now_us()
         ids = []
         counters = t.counters
-        msgs, ready = dbs["msgs"], dbs["ready"]
+        msgs = dbs["msgs"]
         pending_keys: dict[bytes, int] = {}
+        evicted = counters[_C_EVICTED]
+        added = 0
+        # Payloads shorter than this need neither compression nor encryption.
+        plain_limit = (
+            0
+            if self._cipher is not None
+            else (self.compress_threshold if self.compress_threshold is not None else 1 << 62)
+        )
         for payload, topic, priority, kbytes, headers in items:
             if kbytes:
                 existing = pending_keys.get(kbytes)
@@ -1008,23 +1303,34 @@ class SyncQueue:
                     ids.append(existing)
                     continue
             seq = t.next_seq()
-            record = R.encode_record(
-                seq=seq,
-                payload=payload,
-                topic=topic,
-                key=kbytes,
-                headers=headers,
-                priority=priority,
-                created_us=now,
-                compress_threshold=self.compress_threshold,
-                cipher=self._cipher,
-                queue_id=self._queue_id,
-            )
+            if not kbytes and headers is None and len(payload) < plain_limit:
+                # (the record encode_record makes, without its keyword parsing)
+                record = (
+                    _HEADER_PACK(
+                        _FORMAT_VERSION, 0, _READY, priority, 0, now, 0, len(topic), 0, 0,
+                        len(payload),
+                    )
+                    + topic
+                    + payload
+                )  # fmt: skip
+            else:
+                record = R.encode_record(
+                    seq=seq,
+                    payload=payload,
+                    topic=topic,
+                    key=kbytes,
+                    headers=headers,
+                    priority=priority,
+                    created_us=now,
+                    compress_threshold=self.compress_threshold,
+                    cipher=self._cipher,
+                    queue_id=self._queue_id,
+                )
             size = len(record)
             if self.max_bytes is not None and counters[_C_BYTES] + size > self.max_bytes:
                 self._make_room(t, size)
-            txn.put(R.U64.pack(seq), record, db=msgs, append=True)
-            txn.put(R.ready_key(topic, priority, seq), b"", db=ready)
+            txn.put(_MKEY(seq), record, db=msgs, append=True)
+            t.ready_pending.append(R.ready_key(topic, priority, seq))
             counters[_C_READY] += 1
             counters[_C_BYTES] += size
             t.topic_add(topic, 1, size)
@@ -1034,8 +1340,20 @@ class SyncQueue:
                 txn.put(R.U64.pack(expiry) + kbytes, b"", db=dbs["kexp"])
                 pending_keys[kbytes] = seq
             ids.append(seq)
+            added += 1
         if pending_keys:
             self._prune_keys(t, now)
+        t.unflushed += added
+        if not t.deferrable:
+            t.put_ready()
+        known = t.known_topics
+        # Only appended new messages to topics with stored totals: the counters may lag.
+        t.defer = (
+            not pending_keys
+            and counters[_C_EVICTED] == evicted
+            and known is not None
+            and all(known.get(topic, (0, 0))[0] > 0 for topic in t.topic_delta)
+        )
         return ids
 
     def _lookup_key(self, t: _Txn, kbytes: bytes, now: int) -> int | None:
@@ -1067,6 +1385,7 @@ class SyncQueue:
 
     def _make_room(self, t: _Txn, size: int) -> None:
         assert self.max_bytes is not None
+        t.put_ready()  # eviction reads the ready index
         if size > self.max_bytes:
             raise InvalidInputError(
                 f"a record of {size:,} bytes cannot fit in max_bytes={self.max_bytes:,}"
@@ -1113,14 +1432,17 @@ class SyncQueue:
         return None if best is None else -best[1]
 
     def _oldest_evictable(self, t: _Txn) -> int | None:
-        for key, record in t.txn.cursor(db=self._dbs["msgs"]):
+        cursor = t.txn.cursor(db=self._msgs_db)
+        if not cursor.set_range(_MP):
+            return None
+        for key, record in cursor.iternext():
             if _state(record) != R.INFLIGHT:  # state byte of the header
-                return int(R.U64.unpack(key)[0])
+                return int(_U64_UNPACK_FROM(key, 1)[0])
         return None
 
     def _remove(self, t: _Txn, seq: int) -> int:
         """Delete a message in any state; returns its stored size in bytes."""
-        skey = R.U64.pack(seq)
+        skey = _MKEY(seq)
         record = t.txn.get(skey, db=self._dbs["msgs"])
         if record is None:
             return 0
@@ -1129,7 +1451,7 @@ class SyncQueue:
         except CorruptDataError:
             # A quarantined record (a dead letter that does not decode).
             t.txn.delete(skey, db=self._dbs["msgs"])
-            if t.txn.delete(skey, db=self._dbs["dead"]):
+            if t.txn.delete(skey[1:], db=self._dbs["dead"]):
                 t.counters[_C_DEAD] -= 1
             t.counters[_C_BYTES] -= len(record)
             return len(record)
@@ -1144,9 +1466,9 @@ class SyncQueue:
 
     def _unindex(self, t: _Txn, seq: int, head: R.Head) -> None:
         if head.state == R.READY:
-            t.txn.delete(R.ready_key(head.topic, head.priority, seq), db=self._dbs["ready"])
+            self._remove_ready(t.txn, [R.ready_key(head.topic, head.priority, seq)])
         elif head.state in (R.INFLIGHT, R.DELAYED):
-            t.txn.delete(R.timer_key(head.deadline_us, seq), db=self._dbs["timers"])
+            self._drop_timer(t, head.deadline_us, seq)
         elif head.state == R.DEAD:
             t.txn.delete(R.U64.pack(seq), db=self._dbs["dead"])
 
@@ -1155,6 +1477,119 @@ class SyncQueue:
     @staticmethod
     def _topics(txn: Any, db: Any = None) -> list[bytes]:
         return [bytes(k) for k in txn.cursor(db=db).iternext(keys=True, values=False)]
+
+    # -- the ready index: runs of ids ------------------------------------------------
+
+    def _add_ready(self, txn: Any, keys: list[bytes]) -> None:
+        """Index ready messages given by their ready keys (sorted), as runs of ids."""
+        if not keys:
+            return
+        cursor = txn.cursor(self._ready_db)
+        unpack_from, ksize = _U64_UNPACK_FROM, len(keys[0])
+        head = keys[0][:-8]
+        first = last = unpack_from(keys[0], ksize - 8)[0]
+        end = keys[-1]
+        if end.startswith(head) and len(end) == ksize:
+            # Sorted and distinct: one topic and priority throughout; one run if the
+            # ids follow each other (consecutive puts).
+            seq = unpack_from(end, ksize - 8)[0]
+            if seq - first == len(keys) - 1:
+                self._add_run(cursor, head, first, seq)
+                return
+        for key in itertools.islice(keys, 1, None):
+            seq = unpack_from(key, len(key) - 8)[0]
+            if seq == last + 1 and key.startswith(head) and len(key) == ksize:
+                last = seq
+                continue
+            self._add_run(cursor, head, first, last)
+            head, ksize = key[:-8], len(key)
+            first = last = seq
+        self._add_run(cursor, head, first, last)
+
+    def _add_run(self, cursor: Any, head: bytes, first: int, last: int) -> None:
+        """Index ids ``first``..``last`` (one topic and priority): the run before them
+        grows when it ends just before ``first``."""
+        key = head + _U64_PACK(first)
+        found = cursor.set_range(key)
+        if found and cursor.key() == key:
+            # Indexed already (cannot happen: each message is added once per time it
+            # becomes ready): keep one run covering both.
+            value = cursor.value()
+            if (_U64_UNPACK(value)[0] if value else first) < last:
+                cursor.put(key, _U64_PACK(last), True, True)
+            return
+        if cursor.prev() if found else cursor.last():
+            before = cursor.key()
+            if len(before) == len(key) and before.startswith(head):
+                value = cursor.value()
+                start = _U64_UNPACK_FROM(before, len(before) - 8)[0]
+                end = _U64_UNPACK(value)[0] if value else start
+                if end == first - 1:
+                    cursor.put(before, _U64_PACK(last), True, True)
+                    return
+        cursor.put(key, _U64_PACK(last) if last > first else b"", True, True)
+
+    def _remove_ready(self, txn: Any, keys: list[bytes]) -> None:
+        """Take messages (given by their ready keys) out of the ready index's runs."""
+        if not keys:
+            return
+        keys = sorted(keys)
+        cursor = txn.cursor(self._ready_db)
+        put = cursor.put
+        unpack_from, pack = _U64_UNPACK_FROM, _U64_PACK
+        i, n = 0, len(keys)
+        while i < n:
+            key = keys[i]
+            ksize = len(key)
+            head = key[:-8]
+            seq = unpack_from(key, ksize - 8)[0]
+            found = cursor.set_range(key)
+            # Unless a run starts at it, the run that holds it starts before (if any).
+            if not (found and cursor.key() == key) and not (
+                cursor.prev() if found else cursor.last()
+            ):
+                i += 1
+                continue
+            start_key = cursor.key()
+            if len(start_key) != ksize or not start_key.startswith(head):
+                i += 1
+                continue
+            value = cursor.value()
+            first = unpack_from(start_key, ksize - 8)[0]
+            last = _U64_UNPACK(value)[0] if value else first
+            if seq > last:
+                i += 1  # not indexed
+                continue
+            if i == 0 and seq == first:
+                end = keys[-1]
+                if end.startswith(head) and len(end) == ksize:
+                    end_seq = unpack_from(end, ksize - 8)[0]
+                    if end_seq - seq == n - 1 and end_seq <= last:
+                        # The first n ids of this run (a lease's usual batch).
+                        cursor.delete()
+                        if end_seq < last:
+                            put(head + pack(end_seq + 1), pack(last) if last > end_seq + 1 else b"")
+                        return
+            # Every key of this run in the list (sorted: they follow each other).
+            gone = [seq]
+            i += 1
+            while i < n:
+                other = keys[i]
+                if len(other) != ksize or not other.startswith(head):
+                    break
+                s = unpack_from(other, ksize - 8)[0]
+                if s > last:
+                    break
+                gone.append(s)
+                i += 1
+            cursor.delete()
+            start = first
+            for s in gone:
+                if s > start:
+                    put(head + pack(start), pack(s - 1) if s - 1 > start else b"", True, True)
+                start = s + 1
+            if start <= last:
+                put(head + pack(start), pack(last) if last > start else b"", True, True)
 
     def _ready_keys(self, txn: Any, topic: str | None, limit: int) -> tuple[list[bytes], bool]:
         """The first ``limit`` ready keys in lease order, and whether they are consecutive
@@ -1170,10 +1605,15 @@ class SyncQueue:
                     cursor = txn.cursor(ready)
                     if not cursor.set_range(prefix):
                         return
-                    for key in cursor.iternext(keys=True, values=False):
+                    for key, value in cursor.iternext():
                         if not key.startswith(prefix) or len(key) != len(prefix) + 10:
                             return
-                        yield key[-10:], key
+                        head = key[:-8]
+                        first = _U64_UNPACK_FROM(key, len(key) - 8)[0]
+                        last = _U64_UNPACK(value)[0] if value else first
+                        for seq in range(first, last + 1):
+                            one = head + _U64_PACK(seq)
+                            yield one[-10:], one
 
                 walks = [walk(t + b"\x00") for t in topics]
                 merged = heapq.merge(*walks)
@@ -1181,16 +1621,22 @@ class SyncQueue:
             prefix = topics[0] + b"\x00"
         else:
             prefix = topic.encode() + b"\x00"
-        out: list[bytes] = []
         cursor = txn.cursor(ready)
         if not cursor.set_range(prefix):
-            return out, True
-        size = len(prefix) + 10
-        for key in cursor.iternext(keys=True, values=False):
-            if len(key) != size or not key.startswith(prefix):
+            return [], True
+        # A topic's runs are contiguous (topics hold no NUL), up to the next topic's.
+        end = prefix[:-1] + b"\x01"
+        out: list[bytes] = []
+        for key, value in cursor.iternext():
+            if key >= end:
                 break
-            out.append(key)
-            if len(out) >= limit:
+            first = _U64_UNPACK_FROM(key, len(key) - 8)[0]
+            count = _U64_UNPACK(value)[0] - first + 1 if value else 1
+            out.extend(
+                map(key[:-8].__add__, map(_U64_PACK, range(first, first + min(count, limit))))
+            )
+            limit -= count
+            if limit <= 0:
                 break
         return out, True
 
@@ -1200,28 +1646,41 @@ class SyncQueue:
         cursor = t.txn.cursor(db=timers)
         if not cursor.first():
             return
-        due: list[tuple[bytes, int]] = []
-        for key in cursor.iternext(keys=True, values=False):
+        due: list[tuple[bytes, int, int, bytes]] = []
+        for key, value in cursor.iternext():
             deadline, seq = R.TWO_U64.unpack(key)
             if deadline > now or len(due) >= limit:
                 break
-            due.append((key, seq))
-        for key, seq in due:
+            due.append((key, deadline, seq, value))
+        for key, deadline, first, value in due:
             t.txn.delete(key, db=timers)
-            skey = R.U64.pack(seq)
-            record = t.txn.get(skey, db=msgs)
-            if record is None:
-                continue
-            head = R.read_head(record)
-            t.counters[_STATE_COUNTER[head.state]] -= 1
-            if head.state == R.INFLIGHT and head.attempts >= self.max_attempts:
-                self._to_dead(t, seq, head, record)
-                continue
-            head.state = R.READY
-            head.deadline_us = 0
-            t.txn.put(skey, R.restate(record, head), db=msgs)
-            t.txn.put(R.ready_key(head.topic, head.priority, seq), b"", db=self._dbs["ready"])
-            t.counters[_C_READY] += 1
+            # A lease's entry lists its ids (8 bytes each); a retry's (or a format 1
+            # lease's) is empty: its id is in the key.
+            seqs = [first] if not value else [s for (s,) in R.U64.iter_unpack(value)]
+            for seq in seqs:
+                skey = _MKEY(seq)
+                record = t.txn.get(skey, db=msgs)
+                if record is None:
+                    continue
+                head = R.read_head(record)
+                if head.state not in (R.INFLIGHT, R.DELAYED) or head.deadline_us != deadline:
+                    continue  # acked, nacked... since: a lease's entry is not updated for each
+                t.counters[_STATE_COUNTER[head.state]] -= 1
+                if head.state == R.INFLIGHT and head.attempts >= self.max_attempts:
+                    self._to_dead(t, seq, head, record)
+                    continue
+                head.state = R.READY
+                head.deadline_us = 0
+                t.txn.put(skey, R.restate(record, head), db=msgs)
+                self._add_ready(t.txn, [R.ready_key(head.topic, head.priority, seq)])
+                t.counters[_C_READY] += 1
+
+    def _drop_timer(self, t: _Txn, deadline: int, seq: int) -> None:
+        """Delete the timers entry of message ``seq`` alone (not a lease's of several)."""
+        tkey = R.timer_key(deadline, seq)
+        value = t.txn.get(tkey, None, self._timers_db)
+        if value is not None and len(value) <= 8:
+            t.txn.delete(tkey, None, self._timers_db)
 
     def _take_inflight(self, t: _Txn, seq: int, token: int) -> tuple[R.Head, bytes] | None:
         """Take message ``seq`` out of flight (timer deleted, counter decremented).
@@ -1229,20 +1688,20 @@ class SyncQueue:
         Returns its head and record, or None when it is not in flight or ``token``
         (a lease deadline, 0 for any) names an older lease.
         """
-        record = t.txn.get(R.U64.pack(seq), db=self._dbs["msgs"])
+        record = t.txn.get(_MKEY(seq), db=self._dbs["msgs"])
         if record is None or _state(record) != R.INFLIGHT:
             return None
         head = R.read_head(record)
         if token and head.deadline_us != token:
             return None
-        t.txn.delete(R.timer_key(head.deadline_us, seq), db=self._dbs["timers"])
+        self._drop_timer(t, head.deadline_us, seq)
         t.counters[_C_INFLIGHT] -= 1
         return head, record
 
     def _to_dead(self, t: _Txn, seq: int, head: R.Head, record: bytes) -> None:
         head.state = R.DEAD
         head.deadline_us = 0
-        t.txn.put(R.U64.pack(seq), R.restate(record, head), db=self._dbs["msgs"])
+        t.txn.put(_MKEY(seq), R.restate(record, head), db=self._dbs["msgs"])
         t.txn.put(R.U64.pack(seq), b"", db=self._dbs["dead"])
         t.counters[_C_DEAD] += 1
         t.topic_add(head.topic, -1, -len(record))
@@ -1294,7 +1753,7 @@ class SyncQueue:
             now = _now_us()
             self._promote_due(t, now)
             txn = t.txn
-            keys, consecutive = self._ready_keys(txn, topic, max_messages)
+            keys = self._ready_keys(txn, topic, max_messages)[0]
             out: list[Message] = []
             if not keys:
                 return out
@@ -1302,14 +1761,13 @@ class SyncQueue:
             # Cursors: one pass over the ready keys (contiguous per topic, so each delete
             # usually finds the cursor already on its key), one getmulti and one
             # putmulti for the records, one putmulti for the timers.
-            ready_cursor = txn.cursor(self._ready_db)
             msgs_cursor = txn.cursor(self._msgs_db)
-            skeys = [key[-8:] for key in keys]
+            skeys = [_MP + key[-8:] for key in keys]
             rows = msgs_cursor.getmulti(skeys)  # in order; only the records found
             if len(rows) != len(skeys):
                 found = dict(rows)
                 rows = [(skey, found.get(skey)) for skey in skeys]
-            deadline = now + vt_us
+            deadline = (now + vt_us) & ~1  # even: a lease (retry deadlines are odd)
             hsize, hpack, hunpack, qid = (
                 _HEADER_SIZE,
                 _HEADER_PACK,
@@ -1320,19 +1778,22 @@ class SyncQueue:
             version = _FORMAT_VERSION
             total = 0
             records: list[tuple[bytes, bytes]] = []
+            lease_key = b""
+            byte_limit = max_bytes if max_bytes is not None else 1 << 62
             dead = 0
             for taken, (skey, record) in enumerate(rows):  # noqa: B007 (taken used after)
                 if record is None:
                     continue
                 try:
-                    fields = hunpack(record) if len(record) >= hsize else None
-                    if fields is None or fields[0] != version:
+                    ver, flags, _, prio, attempts, created, _, tlen, klen, hlen, raw = hunpack(
+                        record
+                    )
+                    if ver != version:
                         raise CorruptDataError("bad record header")
-                    _, flags, _, prio, attempts, created, _, tlen, klen, hlen, raw = fields
                     total += raw
-                    if max_bytes is not None and out and total > max_bytes:
+                    if total > byte_limit and out:
                         break
-                    attempts = attempts + 1 if attempts < 65535 else 65535
+                    attempts += attempts < 65535
                     record = (
                         hpack(
                             version,
@@ -1350,7 +1811,7 @@ class SyncQueue:
                         + record[hsize:]
                     )
                     body = hsize + tlen + klen
-                    seq = _U64_UNPACK(skey)[0]
+                    seq = _U64_UNPACK_FROM(skey, 1)[0]
                     if flags == 0 and hlen == 0 and len(record) - body == raw:
                         tbytes = record[hsize : hsize + tlen]
                         name = names.get(tbytes)
@@ -1372,33 +1833,32 @@ class SyncQueue:
                         )
                     else:
                         message = self._message(seq, record, R.read_head(record))
-                except (CorruptDataError, UnicodeDecodeError):
+                        tbytes = record[hsize : hsize + tlen]
+                except (CorruptDataError, UnicodeDecodeError, struct.error):
                     # Quarantine what does not decode (a damaged page, a wrong key):
                     # it becomes a dead letter instead of blocking the queue.
-                    put(skey, b"", db=self._dbs["dead"])
+                    put(skey[1:], b"", db=self._dbs["dead"])
                     dead += 1
                     continue
+                if not records:
+                    # One timers entry for the lease: (deadline, first id) -> its ids.
+                    lease_key = _U64_PACK(deadline) + skey[1:]
+                message._lease_key = lease_key
                 records.append((skey, record))
                 out.append(message)
             else:
                 taken = len(rows)
-            if consecutive and taken:
-                ready_cursor.set_key(keys[0])
-                for _ in range(taken):
-                    ready_cursor.delete()
-            else:
-                for key in keys[:taken]:
-                    if ready_cursor.key() == key or ready_cursor.set_key(key):
-                        ready_cursor.delete()
+            self._remove_ready(txn, keys[:taken])
             if records:
                 msgs_cursor.putmulti(records)
             if records:
-                # Timer keys (deadline, id) are the deadline's 8 bytes + the record's key.
-                txn.cursor(self._timers_db).putmulti(
-                    zip(
-                        map(_U64_PACK(deadline).__add__, map(operator.itemgetter(0), records)),
-                        itertools.repeat(b""),
-                    )
+                txn.put(
+                    lease_key,
+                    b"".join([skey[1:] for skey, _ in records]),
+                    True,
+                    True,
+                    False,
+                    self._timers_db,
                 )
             t.counters[_C_READY] -= len(out) + dead
             t.counters[_C_DEAD] += dead
@@ -1428,49 +1888,55 @@ class SyncQueue:
         Ids not in flight (already acked, evicted, or re-leased to another consumer
         after their lease expired, when a :class:`Message` is passed) are ignored.
         """
-        pairs = self._resolve(ids)
+        if isinstance(ids, (int, Message)):
+            ids = [ids]
+        quads: list[tuple[int, int, bytes]] = []
+        for item in ids:
+            if type(item) is Message or isinstance(item, Message):
+                quads.append((item.id, item.lease_token, item._lease_key))
+            elif isinstance(item, int) and not isinstance(item, bool):
+                quads.append((item, 0, b""))
+            else:
+                raise InvalidInputError(
+                    f"expected message ids or Messages, got {type(item).__name__}"
+                )
 
         def txn_fn(t: _Txn) -> int:
-            msgs, timers = self._msgs_db, self._timers_db
+            timers = self._timers_db
             txn = t.txn
-            get, delete, put = txn.get, txn.delete, txn.put
-            # Cursors: the timer entries of one lease are contiguous (one deadline,
-            # increasing ids), so each delete usually finds the cursor on its key.
-            timers_cursor = txn.cursor(timers)
-            pop = txn.cursor(msgs).pop
-            pack, unpack, timer_key = _U64_PACK, _ACK_VIEW.unpack_from, _TWO_U64_PACK
-            hsize = _HEADER_SIZE
+            # A cursor: a lease's records are contiguous most often, so each delete
+            # usually finds the cursor on its key.
+            msgs_cursor = txn.cursor(self._msgs_db)
+            at, value, delete = msgs_cursor.key, msgs_cursor.value, msgs_cursor.delete
+            find = msgs_cursor.set_key
+            pack, unpack = _U64_PACK, _ACK_VIEW.unpack_from
+            hsize, mp, inflight = _HEADER_SIZE, _MP, _INFLIGHT
             done = 0
             freed = 0
             per_topic: dict[bytes, list[int]] = {}
-            for seq, token in pairs:
-                skey = pack(seq)
-                if token:
-                    # A lease's timer entry (token, seq) exists only while that lease
-                    # holds: delete it, then take the record (one lookup each).
-                    tkey = timer_key(token, seq)
-                    if timers_cursor.key() != tkey and not timers_cursor.set_key(tkey):
-                        continue
-                    timers_cursor.delete()
-                    record = pop(skey)
-                    if record is None:
-                        continue  # (cannot happen: a timer entry has its record)
-                    if len(record) >= hsize and record[2] == _INFLIGHT:
-                        deadline, tlen = unpack(record)
-                    else:
-                        deadline = tlen = 0
-                    if deadline != token:
-                        # A retry timer that happens to share the microsecond: restore.
-                        put(tkey, b"", db=timers)
-                        put(skey, record, db=msgs)
-                        continue
+            # lease entry key -> ids acked (8 bytes each)
+            by_lease: dict[bytes, list[bytes]] = {}
+            last_lease = b""
+            acked: list[bytes] = []
+            for seq, token, lease_key in quads:
+                seq8 = pack(seq)
+                skey = mp + seq8
+                if at() != skey and not find(skey):
+                    continue
+                record = value()
+                if len(record) < hsize or record[2] != inflight:
+                    continue
+                deadline, tlen = unpack(record)
+                if token and deadline != token:
+                    continue  # an older lease of the message: ignored
+                delete()
+                if lease_key and token:  # (the lease's key holds its deadline, the token)
+                    if lease_key != last_lease:
+                        last_lease = lease_key
+                        acked = by_lease.setdefault(lease_key, [])
+                    acked.append(seq8)
                 else:
-                    record = get(skey, None, msgs)
-                    if record is None or _state(record) != R.INFLIGHT:
-                        continue
-                    deadline, tlen = unpack(record)
-                    delete(timer_key(deadline, seq), b"", timers)
-                    delete(skey, b"", msgs)
+                    self._drop_timer(t, deadline, seq)
                 size = len(record)
                 topic = record[hsize : hsize + tlen]
                 entry = per_topic.get(topic)
@@ -1481,6 +1947,21 @@ class SyncQueue:
                     entry[1] += size
                 freed += size
                 done += 1
+            for lease_key, acked in by_lease.items():
+                # The lease's entry keeps the ids not acked yet (expiry skips the ids
+                # that were acked, nacked... otherwise, by their records).
+                listed = txn.get(lease_key, None, timers)
+                if listed is None:
+                    continue
+                joined = b"".join(acked)
+                if listed != joined:
+                    gone = set(acked)
+                    rest = [listed[i : i + 8] for i in range(0, len(listed), 8)]
+                    rest = [s for s in rest if s not in gone]
+                    if rest:
+                        txn.put(lease_key, b"".join(rest), True, True, False, timers)
+                        continue
+                txn.delete(lease_key, None, timers)
             t.counters[_C_INFLIGHT] -= done
             t.counters[_C_BYTES] -= freed
             for topic, (count, nbytes) in per_topic.items():
@@ -1544,16 +2025,15 @@ class SyncQueue:
                 if wait <= 0:
                     head.state = R.READY
                     head.deadline_us = 0
-                    t.txn.put(
-                        R.ready_key(head.topic, head.priority, seq), b"", db=self._dbs["ready"]
-                    )
+                    self._add_ready(t.txn, [R.ready_key(head.topic, head.priority, seq)])
                     t.counters[_C_READY] += 1
                 else:
                     head.state = R.DELAYED
-                    head.deadline_us = now + int(wait * 1e6)
+                    # odd: a retry (lease deadlines are even, see ack)
+                    head.deadline_us = (now + int(wait * 1e6)) | 1
                     t.txn.put(R.timer_key(head.deadline_us, seq), b"", db=self._dbs["timers"])
                     t.counters[_C_DELAYED] += 1
-                t.txn.put(R.U64.pack(seq), R.restate(record, head), db=msgs)
+                t.txn.put(_MKEY(seq), R.restate(record, head), db=msgs)
             return done
 
         return self._write(txn_fn)
@@ -1569,7 +2049,7 @@ class SyncQueue:
                 if len(out) >= limit:
                     break
                 seq = R.U64.unpack(key)[0]
-                record = txn.get(key, db=self._dbs["msgs"])
+                record = txn.get(_MP + key, db=self._dbs["msgs"])
                 if record is None:
                     continue
                 try:
@@ -1602,7 +2082,7 @@ class SyncQueue:
             )
             done = 0
             for seq in seqs:
-                skey = R.U64.pack(seq)
+                skey = _MKEY(seq)
                 record = t.txn.get(skey, db=self._dbs["msgs"])
                 if record is None or _state(record) != R.DEAD:
                     continue
@@ -1610,11 +2090,11 @@ class SyncQueue:
                     head = R.read_head(record)
                 except CorruptDataError:
                     continue
-                t.txn.delete(skey, db=dead)
+                t.txn.delete(skey[1:], db=dead)
                 head.state = R.READY
                 head.attempts = 0
                 t.txn.put(skey, R.restate(record, head), db=self._dbs["msgs"])
-                t.txn.put(R.ready_key(head.topic, head.priority, seq), b"", db=self._dbs["ready"])
+                self._add_ready(t.txn, [R.ready_key(head.topic, head.priority, seq)])
                 t.counters[_C_DEAD] -= 1
                 t.counters[_C_READY] += 1
                 t.topic_add(head.topic, 1, len(record))
@@ -1630,31 +2110,54 @@ class SyncQueue:
 
         def fn(txn: Any) -> list[tuple[int, bytes, R.Head]]:
             out: list[tuple[int, bytes, R.Head]] = []
-            for key in self._ready_keys(txn, topic, max_messages)[0]:
+            keys = self._ready_keys(txn, topic, max_messages)[0]
+            # The uncounted puts' ready keys are not written yet (see _Txn).
+            tail: list[bytes] = []
+            self._counters(txn, None, tail)
+            if tail:
+                if topic is not None:
+                    prefix = topic.encode() + b"\x00"
+                    tail = [k for k in tail if k.startswith(prefix) and len(k) == len(prefix) + 10]
+                keys = sorted(set(keys).union(tail), key=lambda k: k[-10:])[:max_messages]
+            for key in keys:
                 seq = R.U64.unpack_from(key, len(key) - 8)[0]
-                record = txn.get(R.U64.pack(seq), db=self._dbs["msgs"])
+                record = txn.get(_MKEY(seq), db=self._dbs["msgs"])
                 if record is not None:
                     out.append((seq, bytes(record), R.read_head(record)))
             return out
 
         return [self._message(*row) for row in self._read(fn)]
 
-    def _counters(self, txn: Any) -> list[int]:
+    def _counters(
+        self,
+        txn: Any,
+        topic_delta: dict[bytes, list[int]] | None = None,
+        ready_keys: list[bytes] | None = None,
+    ) -> list[int]:
+        """The exact counters: the stored ones plus the puts not yet counted (see _Txn)."""
         raw = txn.get(b"counters", db=self._dbs["meta"])
-        return list(_COUNTERS.unpack(raw)) if raw else [0] * 8
+        counters = list(_COUNTERS.unpack(raw)) if raw else [0] * 8
+        _count_tail(
+            txn, self._msgs_db, counters, {} if topic_delta is None else topic_delta, ready_keys
+        )
+        return counters
 
     def stats(self) -> QueueStats:
         """Depth per topic, bytes, oldest age, in flight, dead and evicted counts."""
 
         def fn(txn: Any) -> QueueStats:
-            c = self._counters(txn)
-            topics = {}
+            tail: dict[bytes, list[int]] = {}
+            c = self._counters(txn, tail)
+            totals: dict[bytes, tuple[int, int]] = {}
             for k, v in txn.cursor(db=self._dbs["topics"]):
-                n, b = R.TWO_U64.unpack(v)
-                topics[bytes(k).decode()] = (int(n), int(b))
-            cursor = txn.cursor(db=self._dbs["msgs"])
+                totals[bytes(k)] = R.TWO_U64.unpack(v)
+            for k, (dn, db) in tail.items():
+                n, b = totals.get(k, (0, 0))
+                totals[k] = (n + dn, b + db)
+            topics = {k.decode(): (int(n), int(b)) for k, (n, b) in totals.items() if n > 0}
+            cursor = txn.cursor(db=self._msgs_db)
             oldest = None
-            if cursor.first():
+            if cursor.set_range(_MP):
                 head = R.read_head(cursor.value())
                 oldest = max(time.time() - head.created_us / 1e6, 0.0)
             return QueueStats(

@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from pathlib import Path
 
 import pytest
 from aiohttp import web
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from edgekit.errors import InvalidInputError, TransportError
+from edgekit.errors import CorruptDataError, InvalidInputError, TransportError
 from edgekit.sync import (
     Backoff,
     DirectoryTransport,
     HttpTransport,
     MemoryTransport,
+    Message,
     SyncEngine,
     SyncQueue,
     TokenBucket,
+    decode_batch,
+    encode_batch,
 )
 
 
@@ -290,3 +296,85 @@ def test_default_engine_writes_next_to_the_queue(queue: SyncQueue) -> None:
     with SyncEngine(queue) as engine:
         assert engine.sync_now(5) == 1
     assert len(DirectoryTransport.read(f"{queue.path}.outbox")) == 1
+
+
+class _BinarySink:
+    def __init__(self) -> None:
+        self.batches: list[list[Message]] = []
+        self.content_types: list[str] = []
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.content_types.append(request.content_type)
+        self.batches.append(decode_batch(await request.read()))
+        return web.Response(status=204)
+
+
+async def test_http_transport_posts_binary_batch_frames(queue: SyncQueue) -> None:
+    sink = _BinarySink()
+    app = web.Application()
+    app.router.add_post("/bin", sink.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        queue.put_many([bytes([i]) * i for i in range(25)], topic="bin")
+        queue.put(b"\x00\xff", topic="k", key="key-1", headers={"h": "v"}, priority=3)
+        engine = SyncEngine(
+            queue, HttpTransport(f"http://127.0.0.1:{port}/bin", body="binary"), batch_size=10
+        )
+        assert await engine.drain(10) == 26
+        await engine.aclose()
+    finally:
+        await runner.cleanup()
+    assert set(sink.content_types) == {"application/vnd.edgekit.batch"}
+    got = [m for batch in sink.batches for m in batch]
+    assert got[0].key == "key-1" and got[0].headers == {"h": "v"} and got[0].priority == 3
+    assert [m.payload for m in got[1:]] == [bytes([i]) * i for i in range(25)]
+    assert all(m.dedup_id == f"{queue.queue_id}-{m.id}" for m in got[1:])
+    assert len(queue) == 0
+
+
+def test_binary_batch_round_trips_and_rejects_damage() -> None:
+    messages = [
+        Message(id=7, payload=b"abc", topic="t", priority=-2, key=None, attempt=3, queue_id="q1"),
+        Message(id=8, payload=b"", topic="t/ü", key="k", headers={"a": "b"}, created=1.5),
+    ]
+    frame = encode_batch(messages)
+    back = decode_batch(frame)
+    assert [
+        (m.id, m.payload, m.topic, m.priority, m.key, m.headers, m.attempt, m.created) for m in back
+    ] == [
+        (m.id, m.payload, m.topic, m.priority, m.key, m.headers, m.attempt, m.created)
+        for m in messages
+    ]
+    assert [m.dedup_id for m in back] == ["q1-7", "k"]
+    assert decode_batch(encode_batch([])) == []
+    with pytest.raises(InvalidInputError, match="body must be"):
+        HttpTransport("http://127.0.0.1:1/x", body="xml")  # type: ignore[arg-type]
+    for bad in (frame[:-1], frame[:10], b"XXXX" + frame[4:], frame[:4] + b"\x02" + frame[5:]):
+        with pytest.raises(CorruptDataError):
+            decode_batch(bad)
+    flipped = bytearray(frame)
+    flipped[20] ^= 1
+    with pytest.raises(CorruptDataError):
+        decode_batch(bytes(flipped))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300))
+def test_binary_batch_decoder_fuzz(data: bytes) -> None:
+    """Any bytes: messages or CorruptDataError, nothing else."""
+    with contextlib.suppress(CorruptDataError):
+        decode_batch(data)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=200), st.integers(0, 199))
+def test_binary_batch_decoder_fuzz_near_valid(payload: bytes, cut: int) -> None:
+    """Valid frames with a byte changed or cut: CorruptDataError, never another error."""
+    frame = bytearray(encode_batch([Message(id=1, payload=payload, topic="t", key="k")]))
+    frame[cut % len(frame)] ^= 0x5A
+    with pytest.raises(CorruptDataError):
+        decode_batch(bytes(frame))

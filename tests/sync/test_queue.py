@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edgekit.errors import (
     CorruptDataError,
@@ -88,6 +90,26 @@ def test_visibility_timeout_redelivers_with_attempt_increased(queue: SyncQueue) 
     # The old lease's ack is stale and ignored; the new one acks.
     assert queue.ack(first) == 0
     assert queue.ack(again) == 1
+
+
+def test_lease_partly_acked_nacked_rejected_redelivers_only_the_rest(queue: SyncQueue) -> None:
+    """A lease is one timers entry for its messages: whatever was settled since is
+    skipped when it expires, and each of the rest comes back once."""
+    ids = queue.put_many([b"m%d" % i for i in range(8)])
+    batch = queue.lease(8, visibility_timeout=0.1)
+    assert queue.ack(batch[:2]) == 2
+    assert queue.ack([batch[2].id]) == 1  # by bare id
+    assert queue.nack(batch[3], delay=0) == 1
+    assert queue.reject(batch[4]) == 1
+    assert [m.id for m in queue.lease(10, visibility_timeout=30)] == [ids[3]]
+    time.sleep(0.15)
+    again = queue.lease(10)
+    assert [m.id for m in again] == ids[5:]
+    assert all(m.attempt == 2 for m in again)
+    assert queue.ack(batch[5:]) == 0  # the expired lease's
+    stats = queue.stats()
+    assert (stats.in_flight, stats.dead, stats.ready) == (4, 1, 0)
+    assert queue.ack(again) == 3 and len(queue) == 1
 
 
 def test_nack_backoff_and_dead_letter(tmp_path: Path) -> None:
@@ -379,6 +401,40 @@ def test_power_durability_group_commit_from_threads(tmp_path: Path) -> None:
             ]
 
 
+def test_power_lone_thread_and_bursts_of_threads(tmp_path: Path) -> None:
+    """A lone thread's puts are single commits; a burst of threads shares commits; keyed
+    puts (the general path) mix in; every put lands once, in order per thread."""
+    with SyncQueue(tmp_path / "q", durability="power") as q:
+        first = [q.put(b"solo-%d" % i) for i in range(5)]
+        assert (q._gc_commits, q._gc_puts) == (5, 5)
+        barrier = threading.Barrier(4)
+        ids: dict[int, list[int]] = {}
+
+        def work(n: int) -> None:
+            barrier.wait()
+            ids[n] = [
+                q.put(b"%d-%d" % (n, i), topic=f"t{n}", key=f"k{n}-{i}" if i % 5 == 0 else None)
+                for i in range(15)
+            ]
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        last = q.put(b"solo-last")
+        assert last > max(max(v) for v in ids.values()) > max(first)
+        assert len(q) == 5 + 60 + 1
+        for n in range(4):
+            assert ids[n] == sorted(ids[n])
+            got = q.lease(100, topic=f"t{n}")
+            assert [m.payload for m in got] == [b"%d-%d" % (n, i) for i in range(15)]
+            assert [m.key for m in got][::5] == [f"k{n}-{i}" for i in range(0, 15, 5)]
+        assert [m.payload for m in q.lease(100, topic="default")] == [
+            b"solo-%d" % i for i in range(5)
+        ] + [b"solo-last"]
+
+
 def _producer(path: str, n: int, tag: int) -> None:
     with SyncQueue(path) as q:
         for i in range(n):
@@ -465,9 +521,8 @@ def test_corrupted_record_is_quarantined_not_blocking(tmp_path: Path) -> None:
     with SyncQueue(tmp_path / "q") as q:
         ids = q.put_many([b"a", b"b", b"c"])
     env = lmdb.open(str(tmp_path / "q"), max_dbs=16, writemap=True)
-    msgs = env.open_db(b"msgs")
-    with env.begin(write=True) as txn:
-        txn.put(ids[1].to_bytes(8, "big"), b"\x01\x00garbage", db=msgs)
+    with env.begin(write=True) as txn:  # records: main database, key 0xFF + id
+        txn.put(b"\xff" + ids[1].to_bytes(8, "big"), b"\x01\x00garbage")
     env.close()
     with SyncQueue(tmp_path / "q") as q:
         got = q.lease(10)
@@ -538,3 +593,132 @@ def test_group_commit_fails_only_the_puts_that_do_not_fit(tmp_path: Path) -> Non
             t.join()
         assert ok and full and len(ok) + len(full) == 40
         assert sorted(m.id for m in q.lease(100)) == sorted(ok)
+
+
+def _format_1_queue(tmp_path: Path) -> Path:
+    """A copy of a queue written by format 1 code (data/queue_v1.mdb, an LMDB compact copy):
+    topics a (a1; a2 with priority 5, key k-a2, headers), b (b0 in flight, b1 delayed an
+    hour, b2-b4 ready), big (2,000 bytes compressed, dead)."""
+    path = tmp_path / "v1"
+    path.mkdir()
+    data = Path(__file__).parent / "data" / "queue_v1.mdb"
+    (path / "data.mdb").write_bytes(data.read_bytes())
+    return path
+
+
+def test_format_1_queue_opens_upgraded_with_its_messages(tmp_path: Path) -> None:
+    path = _format_1_queue(tmp_path)
+    with SyncQueue(path, max_attempts=2) as q:
+        stats = q.stats()
+        assert (stats.ready, stats.delayed, stats.in_flight, stats.dead) == (5, 1, 1, 1)
+        assert stats.topics == {"a": (2, 89), "b": (5, 190)}
+        assert [m.payload for m in q.dead_letters()] == [b"z" * 2000]
+        first = q.lease(2, topic="a")
+        assert [m.payload for m in first] == [b"a2", b"a1"]
+        assert first[0].key == "k-a2" and first[0].headers == {"h": "v"}
+        assert q.put(b"again", topic="a", key="k-a2") == first[0].id  # dedup kept
+        new = q.put(b"a3", topic="a")
+        assert new > max(m.id for m in first)
+        q.ack(first)
+        # b0's lease (30 s) expired long ago: it comes back with b2-b4.
+        assert [m.payload for m in q.lease(10, topic="b")] == [b"b0", b"b2", b"b3", b"b4"]
+        assert len(q) == 6
+    with SyncQueue(path) as q:
+        assert q._read(lambda txn: txn.get(b"format", db=q._dbs["meta"])) == b"2"
+        assert len(q) == 6
+
+
+def test_unknown_queue_format_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "q"
+    with SyncQueue(path) as q:
+        q._write(lambda t: t.txn.put(b"format", b"9", db=q._dbs["meta"]))
+    with pytest.raises(CorruptDataError, match="unknown queue format b'9'"):
+        SyncQueue(path)
+
+
+def test_counters_left_behind_by_puts_are_counted_after_a_crash(tmp_path: Path) -> None:
+    """Puts write the counters every 256 messages; a reopen (as after kill -9) counts
+    the messages stored after them, per topic and in total."""
+    path = tmp_path / "q"
+    q = SyncQueue(path)
+    for i in range(300):
+        q.put(b"x" * 10, topic="a" if i % 3 else "b")
+    expected = q.stats()
+    q._env.close()  # no further write: as if the process died here
+    with SyncQueue(path) as again:
+        stats = again.stats()
+        assert (stats.ready, stats.bytes, stats.topics) == (300, expected.bytes, expected.topics)
+        assert len(again.lease(1000)) == 300
+        assert again.stats().in_flight == 300
+
+
+def test_counters_stay_exact_with_two_writer_processes(tmp_path: Path) -> None:
+    """Each process's puts not yet in the stored counters are counted by the other
+    process's next transaction."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "q"
+    child = (
+        "import sys\n"
+        "from edgekit.sync import SyncQueue\n"
+        "with SyncQueue(sys.argv[1]) as q:\n"
+        "    assert len(q) == 20, len(q)\n"
+        "    for i in range(7):\n"
+        "        q.put(b'c', topic='t1')\n"
+        "    assert len(q.lease(5, topic='t0')) == 5\n"
+        "    q.put(b'c', topic='t2')\n"
+    )
+    with SyncQueue(path) as q:
+        for i in range(20):
+            q.put(b"m%d" % i, topic=f"t{i % 2}")
+        subprocess.run(
+            [sys.executable, "-c", child, str(path)],
+            check=True,
+            cwd=Path(__file__).parents[2],
+            timeout=60,
+        )
+        q.put(b"late", topic="t0")
+        stats = q.stats()
+        assert (stats.ready, stats.in_flight, stats.depth) == (24, 5, 29)
+        # a record is a 35-byte header, the topic and the payload
+        t1 = 5 * (37 + 2) + 5 * (37 + 3) + 7 * (37 + 1)
+        assert stats.topics == {"t0": (11, stats.topics["t0"][1]), "t1": (17, t1), "t2": (1, 38)}
+        assert len(q.lease(100)) == 24
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.booleans(),
+            st.lists(st.tuples(st.sampled_from([b"a", b"b"]), st.integers(0, 40)), max_size=12),
+        ),
+        max_size=12,
+    )
+)
+def test_ready_index_runs_match_a_set(
+    tmp_path_factory: pytest.TempPathFactory, steps: list[tuple[bool, list[tuple[bytes, int]]]]
+) -> None:
+    """The ready index keeps runs of consecutive ids: adding and removing any ids
+    leaves exactly the ids added and not removed, in order."""
+    from edgekit.sync import _record as R
+
+    with SyncQueue(tmp_path_factory.mktemp("runs") / "q") as q:
+        model: set[tuple[bytes, int]] = set()
+        for add, items in steps:
+            chosen = {(t, s) for t, s in items}
+            keys = sorted(R.ready_key(t, 0, s) for t, s in chosen - model if add) if add else []
+            gone = sorted(R.ready_key(t, 0, s) for t, s in chosen & model) if not add else []
+            if add:
+                q._write(lambda t, keys=keys: q._add_ready(t.txn, keys))
+                model |= chosen
+            else:
+                q._write(lambda t, gone=gone: q._remove_ready(t.txn, gone))
+                model -= chosen
+            for topic in (b"a", b"b"):
+                listed = q._read(lambda txn, topic=topic: q._ready_keys(txn, topic.decode(), 999))[
+                    0
+                ]
+                want = sorted(s for t, s in model if t == topic)
+                assert [R.split_ready_key(k)[2] for k in listed] == want

@@ -27,7 +27,7 @@ class Model:
     priority: int
     state: str = "ready"  # ready | inflight | dead
     attempts: int = 0
-    deadline: float = 0.0
+    deadline: int = 0  # microseconds, as the queue's clock
 
 
 class QueueMachine(RuleBasedStateMachine):
@@ -48,7 +48,7 @@ class QueueMachine(RuleBasedStateMachine):
 
     def _promote(self) -> None:
         for m in self.model.values():
-            if m.state == "inflight" and m.deadline <= self.clock:
+            if m.state == "inflight" and m.deadline <= int(self.clock * 1e6):
                 m.state = "dead" if m.attempts >= MAX_ATTEMPTS else "ready"
 
     @rule(payload=st.binary(max_size=40), topic=TOPICS, priority=st.integers(-2, 2))
@@ -84,7 +84,9 @@ class QueueMachine(RuleBasedStateMachine):
         for msg in got:
             m = self.model[msg.id]
             assert msg.payload == m.payload and msg.topic == m.topic
-            m.state, m.attempts, m.deadline = "inflight", m.attempts + 1, self.clock + VT
+            # (lease deadlines are even microseconds: retry deadlines are odd)
+            deadline = (int(self.clock * 1e6) + int(VT * 1e6)) & ~1
+            m.state, m.attempts, m.deadline = "inflight", m.attempts + 1, deadline
             assert msg.attempt == m.attempts
             self.leased[msg.id] = msg.lease_token
 
@@ -94,7 +96,7 @@ class QueueMachine(RuleBasedStateMachine):
         mid = data.draw(st.sampled_from(sorted(self.leased)))
         token = self.leased.pop(mid)
         m = self.model.get(mid)
-        live = m is not None and m.state == "inflight" and int(m.deadline * 1e6) == token
+        live = m is not None and m.state == "inflight" and m.deadline == token
         msg = queue_module.Message(id=mid, payload=b"", topic="", lease_token=token)
         assert self.q.ack([msg]) == (1 if live else 0)
         if live:
@@ -106,7 +108,7 @@ class QueueMachine(RuleBasedStateMachine):
         mid = data.draw(st.sampled_from(sorted(self.leased)))
         token = self.leased.pop(mid)
         m = self.model.get(mid)
-        live = m is not None and m.state == "inflight" and int(m.deadline * 1e6) == token
+        live = m is not None and m.state == "inflight" and m.deadline == token
         msg = queue_module.Message(id=mid, payload=b"", topic="", lease_token=token)
         assert self.q.nack([msg], delay=0) == (1 if live else 0)
         if live:
