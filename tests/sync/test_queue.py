@@ -596,9 +596,11 @@ def test_group_commit_fails_only_the_puts_that_do_not_fit(tmp_path: Path) -> Non
 
 
 def _format_1_queue(tmp_path: Path) -> Path:
-    """A copy of a queue written by format 1 code (data/queue_v1.mdb, an LMDB compact copy):
-    topics a (a1; a2 with priority 5, key k-a2, headers), b (b0 in flight, b1 delayed an
-    hour, b2-b4 ready), big (2,000 bytes compressed, dead)."""
+    """A copy of a queue written by format 1 code (commit 70cac5c; data/queue_v1.mdb, an
+    LMDB compact copy, max_attempts=2): topics a (a1; a2 with priority 5, key k-a2,
+    headers), b (b0 leased for 1 ms, b1 nacked with a delay of 100 years, b2-b4 ready),
+    big (2,000 bytes compressed, nacked twice: dead). Nothing in it depends on when the
+    test runs."""
     path = tmp_path / "v1"
     path.mkdir()
     data = Path(__file__).parent / "data" / "queue_v1.mdb"
