@@ -1261,6 +1261,55 @@ def decode_int_blocks(buf, pos, end, start, n, block_size, out):
     return 0, pos, start, pos
 
 
+#: Header size of a 1-D series frame (magic, version, dtype, ndim, n u64, block size u32).
+HEAD_1D = 19
+
+
+@njit
+def _frame_status(result, end):
+    """0 when a block loop decoded every block and stopped exactly at ``end``."""
+    status, pos, _start, _got = result
+    if status == 0 and pos != end:
+        return ERR_TRAILING
+    return status
+
+
+@njit
+def decode_f64_frame(frame, out):
+    """Decode a whole 1-D float64 series frame into ``out`` (its ``n`` values) in one call.
+
+    The caller has checked the header (``n``, block size, bounds) and the checksum; the
+    block size is read from the header here. Returns 0 when every block was decoded (ALP
+    only) and they end at the checksum, else non-zero: the caller then decodes the frame
+    on the general path (which handles the other schemes and names any error).
+    """
+    end = len(frame) - 8
+    block_size = _rd32(frame, HEAD_1D - 4)
+    return _frame_status(
+        _float_blocks(frame, HEAD_1D, end, 0, out.size, block_size, out, out.view(np.uint64)),
+        end,
+    )
+
+
+@njit
+def decode_f32_frame(frame, out):
+    """As :func:`decode_f64_frame` for float32 frames."""
+    end = len(frame) - 8
+    block_size = _rd32(frame, HEAD_1D - 4)
+    return _frame_status(
+        _float_blocks(frame, HEAD_1D, end, 0, out.size, block_size, out, out.view(np.uint32)),
+        end,
+    )
+
+
+@njit
+def decode_int_frame(frame, out):
+    """As :func:`decode_f64_frame` for integer frames, into uint64 or int64 lanes."""
+    end = len(frame) - 8
+    block_size = _rd32(frame, HEAD_1D - 4)
+    return _frame_status(decode_int_blocks(frame, HEAD_1D, end, 0, out.size, block_size, out), end)
+
+
 @njit
 def unzigzag_integrate(z, order, center, first, firstd, out):
     """Undo zigzag and centering, then integrate ``order`` times into ``out`` (n + order)."""
