@@ -239,11 +239,21 @@ _FAST_CODES: dict[int, tuple[np.dtype[Any], np.dtype[Any], str]] = {
     )
     for code, dt in DTYPE_CODES.items()
 }
+#: The first 7 bytes (magic, version, dtype code, ndim = 1) of every frame the fast path
+#: takes, and their dtype code: one dict lookup checks these four header fields.
+_FAST_PREFIXES: dict[bytes, int] = {
+    MAGIC_SERIES + bytes((version, code, 1)): code
+    for version in range(1, FORMAT_VERSION + 1)
+    for code in _FAST_CODES
+}
+#: (value count u64, block size u32) after the 7-byte prefix of a 1-D frame.
+_unpack_n_block = struct.Struct("<QI").unpack_from
+_unpack_u64 = _U64.unpack_from
 
-_FastDecoder = tuple[np.dtype[Any], np.dtype[Any], Callable[[bytes, Array], int]]
-#: Per dtype code: (dtype, lane dtype, compiled block loop) of the fast path, filled on
-#: first use of each code by :func:`_load_fast_decoder`.
-_FAST_DECODERS: dict[int, _FastDecoder] = {}
+#: Per frame prefix: (lane dtype, compiled whole-frame kernel, dtype to convert the lanes
+#: to or None), filled on first use of each prefix by :func:`_load_fast_decoder`.
+_FastDecoder = tuple[np.dtype[Any], Callable[[bytes, Array], int], np.dtype[Any] | None]
+_FAST_DECODERS: dict[bytes, _FastDecoder] = {}
 
 
 def _compiled_overload(dispatcher: Any, args: tuple[Any, ...]) -> Callable[..., Any]:
@@ -252,7 +262,7 @@ def _compiled_overload(dispatcher: Any, args: tuple[Any, ...]) -> Callable[..., 
 
     Falls back to the dispatcher itself when this numba does not expose the overload.
     The entry point does not check argument types: call it only with arguments of
-    exactly the types of ``args`` (here: ``bytes``, Python ints, a C-contiguous array).
+    exactly the types of ``args`` (here: ``bytes`` and a C-contiguous array).
     """
     dispatcher(*args)  # compiles, or loads from numba's cache, the overload for these types
     try:
@@ -265,23 +275,18 @@ def _compiled_overload(dispatcher: Any, args: tuple[Any, ...]) -> Callable[..., 
     return cast(Callable[..., Any], entry) if callable(entry) else dispatcher
 
 
-def _load_fast_decoder(code: int) -> _FastDecoder | None:
-    """The fast path's decoder of a dtype code (None for unknown codes)."""
-    spec = _FAST_CODES.get(code)
-    if spec is None:
+def _load_fast_decoder(prefix: bytes) -> _FastDecoder | None:
+    """The fast path's decoder of frames starting with ``prefix`` (None: not a fast one)."""
+    code = _FAST_PREFIXES.get(prefix)
+    if code is None:
         return None
-    dtype, lane, name = spec
+    dtype, lane, name = _FAST_CODES[code]
     dispatcher = getattr(_schemes.kernels(), name)
     # The argument types of the fast path's call: a frame with no values (header + checksum).
     empty = _HEAD_1D.pack(MAGIC_SERIES, FORMAT_VERSION, code, 1, 0, 1) + bytes(CHECKSUM_SIZE)
     decode = _compiled_overload(dispatcher, (empty, np.empty(0, dtype=lane)))
-    _FAST_DECODERS[code] = fast = (dtype, lane, decode)
+    _FAST_DECODERS[prefix] = fast = (lane, decode, None if lane is dtype else dtype)
     return fast
-
-
-_unpack_head_1d = _HEAD_1D.unpack_from
-_unpack_u64 = _U64.unpack_from
-_empty = np.empty
 
 
 def decompress(data: bytes | bytearray | memoryview, *, max_elements: int | None = None) -> Array:
@@ -299,28 +304,28 @@ def decompress(data: bytes | bytearray | memoryview, *, max_elements: int | None
         CorruptDataError: the bytes are not a valid frame (truncated, corrupted, hostile).
         InvalidInputError: ``data`` is not bytes-like.
     """
-    if type(data) is bytes and (size := len(data)) >= _MIN_1D:
+    if (
+        type(data) is bytes
+        and (fast := _FAST_DECODERS.get(data[:7]) or _load_fast_decoder(data[:7])) is not None
+        and (size := len(data)) >= _MIN_1D
+    ):
         # Fast path for a 1-D ``bytes`` frame whose blocks all use kernel schemes: the
         # header checks of the general path, the checksum, then one call of the compiled
-        # block loop on the bytes themselves. Any failure (or a block left to Python)
-        # falls through to the general path, which decodes it or names what is wrong.
-        magic, version, code, ndim, n, block_size = _unpack_head_1d(data)
+        # whole-frame kernel on the bytes themselves. Any failure (or a block left to
+        # Python) falls through to the general path, which decodes it or names the error.
+        n, block_size = _unpack_n_block(data, 7)
         end = size - CHECKSUM_SIZE
         if (
-            magic == MAGIC_SERIES
-            and ndim == 1
-            and 1 <= version <= FORMAT_VERSION
-            and 1 <= block_size <= MAX_BLOCK_SIZE
+            1 <= block_size <= MAX_BLOCK_SIZE
             and (max_elements is None or n <= max_elements)
             and -(-n // block_size) * BLOCK_HEADER <= size - _MIN_1D
-            and (fast := _FAST_DECODERS.get(code) or _load_fast_decoder(code)) is not None
             and xxh3_64_fast(data[:end] if size <= _CHECKSUM_COPY_LIMIT else memoryview(data)[:end])
             == _unpack_u64(data, end)[0]
         ):
-            dtype, lane, decode = fast
-            bits = _empty(n, lane)
+            lane, decode, dtype = fast
+            bits = np.empty(n, lane)
             if decode(data, bits) == 0:
-                if lane is dtype:
+                if dtype is None:
                     return bits
                 if dtype.kind == "i":
                     return bits.view(np.int64).astype(dtype)

@@ -236,7 +236,7 @@ def test_kernel_scheme_frames_are_decoded_by_the_fast_path_alone(
 
 def test_the_fast_path_calls_the_compiled_overload_and_falls_back_to_the_dispatcher() -> None:
     decompress(compress(np.arange(10.0)))
-    decode = series._FAST_DECODERS[10][2]
+    decode = series._FAST_DECODERS[b"EKCS\x01\x0a\x01"][1]
     assert "Dispatcher" not in type(decode).__name__  # numba's entry point, no type dispatch
 
     class NoOverloads:
