@@ -1235,6 +1235,7 @@ BLOCK_NOT_HERE = 1
 ERR_BLOCK_HEADER = -11
 ERR_BLOCK_PAYLOAD = -12
 ERR_TRAILING = -13
+SCHEME_RAW = 0
 SCHEME_FOR = 1
 SCHEME_HUFF = 4
 SCHEME_ALP = 5
@@ -1259,6 +1260,14 @@ def _float_blocks(buf, pos, end, start, n, block_size, out, out_bits):
         status, scheme, stop = _block_head(buf, pos, end)
         if status != 0:
             return status, pos, start, pos
+        isz = out_bits.itemsize
+        if scheme == SCHEME_RAW and stop - pos - 5 == count * isz:
+            # The values' own bytes (a raw block of another length is left to Python,
+            # which names the error).
+            copy_bytes(out_bits.view(np.uint8), start * isz, buf, pos + 5, count * isz)
+            pos = stop
+            start += count
+            continue
         if scheme != SCHEME_ALP:
             return BLOCK_NOT_HERE, pos, start, pos
         status, got = decode_alp_block(
@@ -1278,8 +1287,8 @@ def decode_f64_blocks(buf, pos, end, start, n, block_size, out):
     """Decode the blocks of a float64 series frame from value ``start`` on, in one call.
 
     ``buf[pos:end]`` holds the blocks (``pos`` at a block header); ``out`` is the whole
-    float64 result. ALP blocks are decoded here; the loop stops at the first block of
-    another scheme.
+    float64 result. ALP and raw blocks are decoded here; the loop stops at the first block
+    of another scheme.
 
     Returns ``(status, block position, start value of that block, detail position)``:
     status 0 when every block is done, ``BLOCK_NOT_HERE`` at a block left to the caller
@@ -1341,7 +1350,7 @@ def decode_f64_frame(frame, out):
 
     The caller has checked the header (``n``, block size, bounds) and the checksum; the
     block size is read from the header here. Returns 0 when every block was decoded (ALP
-    only) and they end at the checksum, else non-zero: the caller then decodes the frame
+    or raw) and they end at the checksum, else non-zero: the caller then decodes the frame
     on the general path (which handles the other schemes and names any error).
     """
     end = len(frame) - 8

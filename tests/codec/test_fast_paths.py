@@ -249,21 +249,37 @@ def test_the_fast_path_calls_the_compiled_overload_and_falls_back_to_the_dispatc
     assert series._compiled_overload(fake, (b"", np.empty(0))) is fake
 
 
+def test_raw_float_blocks_are_decoded_by_the_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    one = np.array([0.1], dtype="f8")
+    noise = np.frombuffer(np.random.default_rng(3).bytes(2400), dtype="f8").copy()
+    noise_f4 = np.frombuffer(np.random.default_rng(4).bytes(1200), dtype="f4").copy()
+    frames = {"one": compress(one), "noise": compress(noise), "noise f4": compress(noise_f4)}
+    frames["mixed"] = compress(np.concatenate([noise[:100], np.arange(100.0)]), block_size=100)
+    for name, frame in frames.items():
+        assert "raw" in frame_info(frame).schemes, name
+    monkeypatch.setattr(series, "_read_header", lambda *args: pytest.fail("general path"))
+    assert same_bits(decompress(frames["one"]), one)
+    assert same_bits(decompress(frames["noise"]), noise)
+    assert same_bits(decompress(frames["noise f4"]), noise_f4)
+    assert same_bits(decompress(frames["mixed"]), np.concatenate([noise[:100], np.arange(100.0)]))
+
+
 @settings(max_examples=200)
 @given(
     dtype=st.sampled_from(DTYPES),
+    size=st.sampled_from([1, 2, 5, 50, 300]),
     seed=st.integers(0, 2**32 - 1),
     edits=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=3),
     cut=st.integers(0, 10**6),
     resealed=st.booleans(),
 )
 def test_damaged_small_frames_fail_as_on_the_general_path(
-    dtype: str, seed: int, edits: list[tuple[int, int]], cut: int, resealed: bool
+    dtype: str, size: int, seed: int, edits: list[tuple[int, int]], cut: int, resealed: bool
 ) -> None:
     """Corrupted or truncated small frames give exactly what the general path gives:
     CorruptDataError (same message), or, where a mutation left a valid frame, the same
     values."""
-    frame = bytearray(compress(_smooth(dtype, 1 + seed % 400, seed, seed % 3)))
+    frame = bytearray(compress(_smooth(dtype, size, seed, seed % 3)))
     for pos, value in edits:
         frame[pos % len(frame)] = value
     data = reseal(frame) if resealed else bytes(frame)
