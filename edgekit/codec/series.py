@@ -260,9 +260,11 @@ def _compiled_overload(dispatcher: Any, args: tuple[Any, ...]) -> Callable[..., 
     """The machine code numba compiled for arguments of the types of ``args``, callable
     without numba's per-call type dispatch (about 0.3 us of a small frame's decode).
 
-    Falls back to the dispatcher itself when this numba does not expose the overload.
-    The entry point does not check argument types: call it only with arguments of
-    exactly the types of ``args`` (here: ``bytes`` and a C-contiguous array).
+    Falls back to the dispatcher itself when this numba does not expose the overload
+    (or runs with the JIT disabled). The entry point does not check argument types (an
+    array of another dtype would be read as if it had the compiled one): call it only
+    with arguments of exactly the types of ``args`` (here: ``bytes`` and a C-contiguous
+    1-D array of the lane dtype, made by the caller).
     """
     dispatcher(*args)  # compiles, or loads from numba's cache, the overload for these types
     try:
