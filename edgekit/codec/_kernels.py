@@ -181,38 +181,88 @@ def unpack_residuals(words, n, order, w, base, first, firstd, out):
 
     The caller has checked ``words.size * 64 >= n * w`` and ``out.size == n + order``.
     """
-    mask = _mask(w)
-    bit = 0
+    fout = np.empty(0, dtype=np.float64)
+    _unpack_packed(words, n, order, w, base, first, firstd, out, fout, False, 1.0, 1.0)
+    return out
+
+
+@njit(inline="always")
+def _store_lane(out, j, v, fout, alp, ff, fe):
+    """``out[j] = v``, or with ``alp`` the ALP value ``fout[j] = (v * ff) / fe``."""
+    if alp:
+        fout[j] = (np.float64(np.int64(v)) * ff) / fe
+    else:
+        out[j] = v
+
+
+@njit
+def _unpack_packed(words, n, order, w, base, first, firstd, out, fout, alp, ff, fe):
+    """Read ``n`` ``w``-bit residuals packed LSB-first in ``words`` (uint64), add ``base``,
+    integrate ``order`` times and store the ``n + order`` values in ``out`` (with ``alp``:
+    as ALP floats in ``fout``). The caller has checked ``words.size * 64 >= n * w``.
+    """
     if order >= 1:
-        out[0] = first
+        _store_lane(out, 0, first, fout, alp, ff, fe)
     if order == 2:
-        out[1] = first + firstd
+        _store_lane(out, 1, first + firstd, fout, alp, ff, fe)
+    # One loop per order, each compiled with its order a constant (no branch per value).
+    if order == 0:
+        _unpack_loop(words, n, 0, w, base, first, firstd, out, fout, alp, ff, fe)
+    elif order == 1:
+        _unpack_loop(words, n, 1, w, base, first, firstd, out, fout, alp, ff, fe)
+    else:
+        _unpack_loop(words, n, 2, w, base, first, firstd, out, fout, alp, ff, fe)
+
+
+@njit(inline="always")
+def _unpack_loop(words, n, order, w, base, first, firstd, out, fout, alp, ff, fe):
     prev = first
     prevd = firstd
     if order == 2:
         prev = first + firstd
-    for i in range(n):
-        if w == 0:
-            v = ZERO
-        else:
-            wi = bit >> 6
-            off = np.uint64(bit & 63)
+    mask = _mask(w)
+    uw = np.uint64(w)
+    # Values that start before the last word read two words and shift without a branch
+    # (``(hi << (63 - off)) << 1`` is 0 at ``off == 0``); the last few take the careful way.
+    safe = 0
+    if w > 0 and words.size > 1:
+        safe = min(n, ((words.size - 1) * 64 + w - 1) // w)
+    bit = ZERO
+    for i in range(safe):
+        wi = bit >> SIX
+        off = bit & SIXTY_THREE
+        v = (words[wi] >> off) | ((words[wi + ONE] << (SIXTY_THREE - off)) << ONE)
+        prev, prevd = _put_residual(
+            out, i, (v & mask) + base, order, prev, prevd, fout, alp, ff, fe
+        )
+        bit += uw
+    for i in range(safe, n):
+        v = ZERO
+        if w > 0:
+            wi = bit >> SIX
+            off = bit & SIXTY_THREE
             v = words[wi] >> off
-            if (bit & 63) + w > 64:
-                v |= words[wi + 1] << (np.uint64(64) - off)
-            v &= mask
-            bit += w
-        v += base
-        if order == 0:
-            out[i] = v
-        elif order == 1:
-            prev = prev + v
-            out[i + 1] = prev
-        else:
-            prevd = prevd + v
-            prev = prev + prevd
-            out[i + 2] = prev
-    return out
+            if off + uw > SIXTY_FOUR:
+                v |= words[wi + ONE] << (SIXTY_FOUR - off)
+            bit += uw
+        prev, prevd = _put_residual(
+            out, i, (v & mask) + base, order, prev, prevd, fout, alp, ff, fe
+        )
+
+
+@njit(inline="always")
+def _put_residual(out, i, v, order, prev, prevd, fout, alp, ff, fe):
+    """Integrate residual ``i`` (``v``) ``order`` times and store it; returns the state."""
+    if order == 0:
+        _store_lane(out, i, v, fout, alp, ff, fe)
+    elif order == 1:
+        prev = prev + v
+        _store_lane(out, i + 1, prev, fout, alp, ff, fe)
+    else:
+        prevd = prevd + v
+        prev = prev + prevd
+        _store_lane(out, i + 2, prev, fout, alp, ff, fe)
+    return prev, prevd
 
 
 @njit
@@ -1079,6 +1129,15 @@ def decode_packed_block(buf, pos, end, order, n, out):
 
     Returns ``(status, position after the payload)``.
     """
+    return _decode_packed(
+        buf, pos, end, order, n, out, np.empty(0, dtype=np.float64), False, 1.0, 1.0
+    )
+
+
+@njit
+def _decode_packed(buf, pos, end, order, n, out, fout, alp, ff, fe):
+    """:func:`decode_packed_block`, or with ``alp`` into ``fout`` as ALP values
+    ``(lane * ff) / fe`` (``out`` unused)."""
     if n < order:
         return ERR_ORDER, pos
     if pos + 8 * order + 9 > end:
@@ -1102,9 +1161,8 @@ def decode_packed_block(buf, pos, end, order, n, out):
         return ERR_SHORT, pos
     words = np.empty(nwords, dtype=np.uint64)
     copy_bytes(words.view(np.uint8), 0, buf, pos, 8 * nwords)
-    pos += 8 * nwords
-    unpack_residuals(words, n - order, order, width, base, first, firstd, out)
-    return 0, pos
+    _unpack_packed(words, n - order, order, width, base, first, firstd, out, fout, alp, ff, fe)
+    return 0, pos + 8 * nwords
 
 
 ERR_PARAMS = -8
@@ -1141,25 +1199,28 @@ def decode_alp_block(buf, pos, end, n, out, out_bits):
     pos = at_val + isz * nexc
     inner = np.int64(buf[pos])
     pos += 1
-    lanes = np.empty(n if inner != 4 else 0, dtype=np.uint64)
+    # Lanes become floats as they are decoded (no lane array, no second pass).
+    ff = F10[f]
+    fe = F10[e]
     if inner == 0:
         if pos + 8 * n > end:
             return ERR_SHORT, pos
         for i in range(n):
-            lanes[i] = _rd64(buf, pos + 8 * i)
+            out[i] = (np.float64(np.int64(_rd64(buf, pos + 8 * i))) * ff) / fe
         pos += 8 * n
         status = 0
     elif inner <= 3:
-        status, pos = decode_packed_block(buf, pos, end, inner - 1, n, lanes)
+        status, pos = _decode_packed(
+            buf, pos, end, inner - 1, n, np.empty(0, dtype=np.uint64), out, True, ff, fe
+        )
     elif inner == 4:
-        # Huffman lanes become floats as they are decoded (no second pass).
-        status, pos = _decode_huff(buf, pos, end, n, lanes, out, True, F10[f], F10[e])
+        status, pos = _decode_huff(
+            buf, pos, end, n, np.empty(0, dtype=np.uint64), out, True, ff, fe
+        )
     else:
         return ERR_SCHEME, pos
     if status != 0:
         return status, pos
-    if inner != 4:
-        alp_decode(lanes, e, f, out)
     for t in range(nexc):
         p = np.int64(buf[at_pos + 2 * t]) | (np.int64(buf[at_pos + 2 * t + 1]) << 8)
         v = ZERO
@@ -1174,6 +1235,7 @@ BLOCK_NOT_HERE = 1
 ERR_BLOCK_HEADER = -11
 ERR_BLOCK_PAYLOAD = -12
 ERR_TRAILING = -13
+SCHEME_RAW = 0
 SCHEME_FOR = 1
 SCHEME_HUFF = 4
 SCHEME_ALP = 5
@@ -1198,6 +1260,14 @@ def _float_blocks(buf, pos, end, start, n, block_size, out, out_bits):
         status, scheme, stop = _block_head(buf, pos, end)
         if status != 0:
             return status, pos, start, pos
+        isz = out_bits.itemsize
+        if scheme == SCHEME_RAW and stop - pos - 5 == count * isz:
+            # The values' own bytes (a raw block of another length is left to Python,
+            # which names the error).
+            copy_bytes(out_bits.view(np.uint8), start * isz, buf, pos + 5, count * isz)
+            pos = stop
+            start += count
+            continue
         if scheme != SCHEME_ALP:
             return BLOCK_NOT_HERE, pos, start, pos
         status, got = decode_alp_block(
@@ -1217,8 +1287,8 @@ def decode_f64_blocks(buf, pos, end, start, n, block_size, out):
     """Decode the blocks of a float64 series frame from value ``start`` on, in one call.
 
     ``buf[pos:end]`` holds the blocks (``pos`` at a block header); ``out`` is the whole
-    float64 result. ALP blocks are decoded here; the loop stops at the first block of
-    another scheme.
+    float64 result. ALP and raw blocks are decoded here; the loop stops at the first block
+    of another scheme.
 
     Returns ``(status, block position, start value of that block, detail position)``:
     status 0 when every block is done, ``BLOCK_NOT_HERE`` at a block left to the caller
@@ -1259,6 +1329,55 @@ def decode_int_blocks(buf, pos, end, start, n, block_size, out):
         pos = stop
         start += count
     return 0, pos, start, pos
+
+
+#: Header size of a 1-D series frame (magic, version, dtype, ndim, n u64, block size u32).
+HEAD_1D = 19
+
+
+@njit
+def _frame_status(result, end):
+    """0 when a block loop decoded every block and stopped exactly at ``end``."""
+    status, pos, _start, _got = result
+    if status == 0 and pos != end:
+        return ERR_TRAILING
+    return status
+
+
+@njit
+def decode_f64_frame(frame, out):
+    """Decode a whole 1-D float64 series frame into ``out`` (its ``n`` values) in one call.
+
+    The caller has checked the header (``n``, block size, bounds) and the checksum; the
+    block size is read from the header here. Returns 0 when every block was decoded (ALP
+    or raw) and they end at the checksum, else non-zero: the caller then decodes the frame
+    on the general path (which handles the other schemes and names any error).
+    """
+    end = len(frame) - 8
+    block_size = _rd32(frame, HEAD_1D - 4)
+    return _frame_status(
+        _float_blocks(frame, HEAD_1D, end, 0, out.size, block_size, out, out.view(np.uint64)),
+        end,
+    )
+
+
+@njit
+def decode_f32_frame(frame, out):
+    """As :func:`decode_f64_frame` for float32 frames."""
+    end = len(frame) - 8
+    block_size = _rd32(frame, HEAD_1D - 4)
+    return _frame_status(
+        _float_blocks(frame, HEAD_1D, end, 0, out.size, block_size, out, out.view(np.uint32)),
+        end,
+    )
+
+
+@njit
+def decode_int_frame(frame, out):
+    """As :func:`decode_f64_frame` for integer frames, into uint64 or int64 lanes."""
+    end = len(frame) - 8
+    block_size = _rd32(frame, HEAD_1D - 4)
+    return _frame_status(decode_int_blocks(frame, HEAD_1D, end, 0, out.size, block_size, out), end)
 
 
 @njit

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edgekit.codec import _schemes, compress, decompress, frame_info
+from edgekit.codec import _schemes, compress, decompress, frame_info, series
 from edgekit.errors import CorruptDataError
 from tests.codec.conftest import reseal
 
@@ -162,3 +162,130 @@ def test_block_errors_found_by_the_kernel_loop_are_named() -> None:
     bad[second + 5] = 40
     with pytest.raises(CorruptDataError, match="block 1: alp block: exponent"):
         decompress(reseal(bad))
+
+
+# --- the small-frame decode path: one compiled call on the bytes themselves -------------------
+
+
+def small_arrays(dtype: str) -> st.SearchStrategy[np.ndarray[Any, Any]]:
+    """Small 1-D arrays of ``dtype``: arbitrary values and smooth (kernel-scheme) ones."""
+    arbitrary = hnp.arrays(dtype, st.integers(0, 600))
+    if dtype[0] == "f":
+        arbitrary = hnp.arrays(
+            dtype,
+            st.integers(0, 600),
+            elements={"allow_nan": True, "allow_infinity": True, "allow_subnormal": True},
+        )
+    smooth = st.builds(
+        lambda n, seed, decimals: _smooth(dtype, n, seed, decimals),
+        st.integers(0, 600),
+        st.integers(0, 2**32 - 1),
+        st.integers(0, 3),
+    )
+    return st.one_of(arbitrary, smooth)
+
+
+def _smooth(dtype: str, n: int, seed: int, decimals: int) -> np.ndarray[Any, Any]:
+    walk = np.cumsum(np.random.default_rng(seed).integers(-3, 4, n))
+    if dtype[0] == "f":
+        return np.round(walk / 10**decimals, decimals).astype(dtype)
+    info = np.iinfo(dtype)
+    return np.clip(walk + (info.min + info.max) // 2, info.min, info.max).astype(dtype)
+
+
+def outcome(frame: bytes | bytearray) -> np.ndarray[Any, Any] | str:
+    """The decoded array, or the CorruptDataError's message."""
+    try:
+        return decompress(frame)
+    except CorruptDataError as exc:
+        return f"CorruptDataError: {exc}"
+
+
+def decode_general(frame: bytes) -> np.ndarray[Any, Any] | str:
+    """The general path's outcome (a ``bytearray`` never takes the fast path)."""
+    return outcome(bytearray(frame))
+
+
+@settings(max_examples=60)
+@given(data=st.data(), dtype=st.sampled_from(DTYPES), level=st.sampled_from([None, 1]))
+def test_small_frames_of_every_dtype_round_trip_through_the_fast_path(
+    data: st.DataObject, dtype: str, level: int | None
+) -> None:
+    x = data.draw(small_arrays(dtype))
+    frame = compress(x, level=level)
+    y = decompress(frame)
+    assert same_bits(x, y)
+    assert same_bits(y, decode_general(frame))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_kernel_scheme_frames_are_decoded_by_the_fast_path_alone(
+    dtype: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    x = _smooth(dtype, 300, 7, 1)
+    frame = compress(x)
+    schemes = frame_info(frame).schemes
+    assert set(schemes) <= {"alp", "for", "delta", "delta-of-delta", "huffman"}, schemes
+
+    def no_general_path(*args: object) -> None:
+        raise AssertionError("the general path was taken")
+
+    monkeypatch.setattr(series, "_read_header", no_general_path)
+    assert same_bits(decompress(frame), x)
+
+
+def test_the_fast_path_calls_the_compiled_overload_and_falls_back_to_the_dispatcher() -> None:
+    decompress(compress(np.arange(10.0)))
+    decode = series._FAST_DECODERS[b"EKCS\x01\x0a\x01"][1]
+    assert "Dispatcher" not in type(decode).__name__  # numba's entry point, no type dispatch
+
+    class NoOverloads:
+        """A dispatcher of a numba that exposes no compiled overloads."""
+
+        def __call__(self, *args: object) -> int:
+            return 0
+
+    fake = NoOverloads()
+    assert series._compiled_overload(fake, (b"", np.empty(0))) is fake
+
+
+def test_raw_float_blocks_are_decoded_by_the_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    one = np.array([0.1], dtype="f8")
+    noise = np.frombuffer(np.random.default_rng(3).bytes(2400), dtype="f8").copy()
+    noise_f4 = np.frombuffer(np.random.default_rng(4).bytes(1200), dtype="f4").copy()
+    frames = {"one": compress(one), "noise": compress(noise), "noise f4": compress(noise_f4)}
+    frames["mixed"] = compress(np.concatenate([noise[:100], np.arange(100.0)]), block_size=100)
+    for name, frame in frames.items():
+        assert "raw" in frame_info(frame).schemes, name
+    monkeypatch.setattr(series, "_read_header", lambda *args: pytest.fail("general path"))
+    assert same_bits(decompress(frames["one"]), one)
+    assert same_bits(decompress(frames["noise"]), noise)
+    assert same_bits(decompress(frames["noise f4"]), noise_f4)
+    assert same_bits(decompress(frames["mixed"]), np.concatenate([noise[:100], np.arange(100.0)]))
+
+
+@settings(max_examples=200)
+@given(
+    dtype=st.sampled_from(DTYPES),
+    size=st.sampled_from([1, 2, 5, 50, 300]),
+    seed=st.integers(0, 2**32 - 1),
+    edits=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=3),
+    cut=st.integers(0, 10**6),
+    resealed=st.booleans(),
+)
+def test_damaged_small_frames_fail_as_on_the_general_path(
+    dtype: str, size: int, seed: int, edits: list[tuple[int, int]], cut: int, resealed: bool
+) -> None:
+    """Corrupted or truncated small frames give exactly what the general path gives:
+    CorruptDataError (same message), or, where a mutation left a valid frame, the same
+    values."""
+    frame = bytearray(compress(_smooth(dtype, size, seed, seed % 3)))
+    for pos, value in edits:
+        frame[pos % len(frame)] = value
+    data = reseal(frame) if resealed else bytes(frame)
+    for candidate in (data, data[: cut % len(data)], reseal(data[: 13 + cut % (len(data) - 13)])):
+        got, expected = outcome(candidate), decode_general(candidate)
+        if isinstance(got, str) or isinstance(expected, str):
+            assert isinstance(got, str) and isinstance(expected, str) and got == expected
+        else:
+            assert same_bits(got, expected)
