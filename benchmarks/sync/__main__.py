@@ -55,16 +55,21 @@ def median_rate(cases: dict[str, Callable[[], float]], rounds: int) -> dict[str,
 # -- put + lease + ack, "process" ---------------------------------------------------------
 
 
+def _drain(q: SyncQueue, n: int) -> None:
+    """Lease and ack ``n`` messages in batches of 100."""
+    done = 0
+    while done < n:
+        batch = q.lease(100)
+        q.ack(batch)
+        done += len(batch)
+
+
 def edgekit_put_lease_ack(dirs: Dirs, n: int) -> float:
     with SyncQueue(dirs.new()) as q:
         start = time.perf_counter()
         for _ in range(n):
             q.put(PAYLOAD)
-        done = 0
-        while done < n:
-            batch = q.lease(100)
-            q.ack(batch)
-            done += len(batch)
+        _drain(q, n)
         return n / (time.perf_counter() - start)
 
 
@@ -73,11 +78,7 @@ def edgekit_put_many_lease_ack(dirs: Dirs, n: int) -> float:
         start = time.perf_counter()
         for _ in range(n // 100):
             q.put_many([PAYLOAD] * 100)
-        done = 0
-        while done < n:
-            batch = q.lease(100)
-            q.ack(batch)
-            done += len(batch)
+        _drain(q, n)
         return n / (time.perf_counter() - start)
 
 

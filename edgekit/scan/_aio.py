@@ -1,11 +1,12 @@
-"""Run a coroutine from synchronous code, also inside an already running event loop (Jupyter)."""
+"""Asyncio helpers of the scanners: a sync front safe inside Jupyter, and event fan-out."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -36,3 +37,27 @@ def run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
         raise box["error"]
     result: T = box["result"]
     return result
+
+
+class Fanout(Generic[T]):
+    """Hands each published item to every live subscriber (bounded; a full one drops)."""
+
+    def __init__(self, maxsize: int = 10_000) -> None:
+        self._maxsize = maxsize
+        self._queues: list[asyncio.Queue[T]] = []
+
+    def publish(self, item: T) -> None:
+        """Queue ``item`` for every subscriber; one that lags ``maxsize`` items misses it."""
+        for queue in self._queues:
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(item)
+
+    async def subscribe(self) -> AsyncIterator[T]:
+        """Iterate over the items published from now on."""
+        queue: asyncio.Queue[T] = asyncio.Queue(maxsize=self._maxsize)
+        self._queues.append(queue)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self._queues.remove(queue)

@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from edgekit.errors import BackendUnavailableError, InvalidInputError, ScanError
-from edgekit.scan._aio import run_sync
+from edgekit.scan._aio import Fanout, run_sync
 from edgekit.scan.advertisement import Advertisement, parse_advertisement
 from edgekit.scan.inventory import BleSighting
 
@@ -98,7 +98,7 @@ class BleScanner:
         self.records = list(records)
         self.max_addresses = max_addresses
         self._ema: OrderedDict[str, float] = OrderedDict()
-        self._queues: list[asyncio.Queue[BleSighting]] = []
+        self._fanout: Fanout[BleSighting] = Fanout()
         self._scanner: Any = None
         self._replay: asyncio.Task[None] | None = None
         self.latest: OrderedDict[str, BleSighting] = OrderedDict()
@@ -121,9 +121,7 @@ class BleScanner:
             self.latest.popitem(last=False)
         if self.on_sighting is not None:
             self.on_sighting(sighting)
-        for queue in self._queues:
-            with contextlib.suppress(asyncio.QueueFull):
-                queue.put_nowait(sighting)
+        self._fanout.publish(sighting)
 
     def _on_detect(self, device: Any, data: Any) -> None:
         details = getattr(device, "details", None)
@@ -209,15 +207,9 @@ class BleScanner:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    async def sightings(self) -> AsyncIterator[BleSighting]:
+    def sightings(self) -> AsyncIterator[BleSighting]:
         """Iterate over sightings from now on."""
-        queue: asyncio.Queue[BleSighting] = asyncio.Queue(maxsize=10_000)
-        self._queues.append(queue)
-        try:
-            while True:
-                yield await queue.get()
-        finally:
-            self._queues.remove(queue)
+        return self._fanout.subscribe()
 
     async def scan(self, timeout: float = 5.0) -> list[BleSighting]:
         """Scan for ``timeout`` seconds; the latest sighting of every address, strongest first."""

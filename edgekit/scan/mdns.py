@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from edgekit.errors import BackendUnavailableError, InvalidInputError, ScanError
-from edgekit.scan._aio import run_sync
+from edgekit.scan._aio import Fanout, run_sync
 
 __all__ = [
     "META_QUERY",
@@ -187,7 +187,7 @@ class MdnsScanner:
         self._services: dict[str, MdnsService] = {}
         self._pending: dict[str, tuple[str, int, float]] = {}  # name -> (type, attempts, due)
         self._in_flight: set[str] = set()
-        self._queues: list[asyncio.Queue[MdnsEvent]] = []
+        self._fanout: Fanout[MdnsEvent] = Fanout()
         self._types_browsed: set[str] = set()
         self._browsers: list[Any] = []
         self._tasks: list[asyncio.Task[Any]] = []
@@ -270,15 +270,9 @@ class MdnsScanner:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    async def events(self) -> AsyncIterator[MdnsEvent]:
+    def events(self) -> AsyncIterator[MdnsEvent]:
         """Iterate over events from now on (until the scanner stops)."""
-        queue: asyncio.Queue[MdnsEvent] = asyncio.Queue(maxsize=10_000)
-        self._queues.append(queue)
-        try:
-            while True:
-                yield await queue.get()
-        finally:
-            self._queues.remove(queue)
+        return self._fanout.subscribe()
 
     async def wait_complete(
         self, timeout: float, *, expected: int | None = None, settle: float = 0.3
@@ -354,9 +348,7 @@ class MdnsScanner:
     def _emit(self, event: MdnsEvent) -> None:
         if self.on_event is not None:
             self.on_event(event)
-        for queue in self._queues:
-            with contextlib.suppress(asyncio.QueueFull):
-                queue.put_nowait(event)
+        self._fanout.publish(event)
 
     async def _resolver(self) -> None:
         assert self._wake is not None
