@@ -25,6 +25,7 @@ from edgekit.errors import (
     QueueFullError,
 )
 from edgekit.sync import _record as R
+from edgekit.sync._mapfile import MapFile
 from edgekit.sync.backoff import Backoff
 
 __all__ = ["Message", "QueueStats", "SyncQueue"]
@@ -44,6 +45,10 @@ _STATE_COUNTER = {
     R.DEAD: _C_DEAD,
 }
 _MiB = 1 << 20
+_GiB = 1 << 30
+# Disk the map leaves free for leases and acks: puts do not grow the map into it, so
+# that a queue that filled the disk can still be drained.
+_DRAIN_RESERVE = 2 * _MiB
 # (message records are in the main database: see _record.MSG_PREFIX)
 _DB_NAMES = ("ready", "timers", "dead", "keys", "kexp", "topics", "meta")
 
@@ -495,7 +500,10 @@ class SyncQueue:
         encryption_key: 32 bytes: payloads and headers are encrypted at rest with
             AES-256-GCM (needs the ``crypto`` extra). Topics and keys are not.
         max_message_bytes: Largest payload accepted, in bytes.
-        map_size: Initial LMDB map size in bytes; the map grows by doubling as needed.
+        map_size: Initial LMDB map size in bytes; the map doubles as needed (by 1 GiB
+            at a time past 1 GiB). The data file has disk blocks under the whole map,
+            so a full disk is a ``QueueFullError`` when the map grows, not a crash;
+            puts leave 2 MiB of disk free for leases and acks.
         group_commit_delay: Under ``"power"``, the longest (seconds) a commit leader
             waits for the puts of the other threads that put lately (it waits at most
             half the recent commit time, and not at all when its thread is the only
@@ -520,7 +528,7 @@ class SyncQueue:
         dedup_window: float = 86400.0,
         encryption_key: bytes | None = None,
         max_message_bytes: int = 16 * _MiB,
-        map_size: int = 64 * _MiB,
+        map_size: int = _MiB,
         group_commit_delay: float = 0.001,
     ) -> None:
         if eviction not in ("reject", "drop_oldest", "drop_lowest_priority"):
@@ -608,35 +616,36 @@ class SyncQueue:
                 f"{self.path} is a file, not a queue directory (an LMDB environment)"
             )
         self.path.mkdir(parents=True, exist_ok=True)
-        data = self.path / "data.mdb"
         sync = self.durability == "power"
-        for _ in range(16):
-            if data.exists():
-                map_size = max(map_size, data.stat().st_size)
+        # "process": the map is written in place and never flushed by us; the kernel's
+        # page cache keeps every committed page through a kill -9. The file has disk
+        # blocks under the whole map (see MapFile).
+        self._map_file = MapFile(self.path)
+        with self._map_file.locked():
             try:
                 env = lmdb.open(
                     str(self.path),
-                    map_size=map_size,
+                    map_size=max(map_size, self._map_file.length()),
                     max_dbs=len(_DB_NAMES) + 1,
                     sync=sync,
                     metasync=sync,
                     lock=True,
-                    # "process": the map is written in place and never flushed by us; the
-                    # kernel's page cache keeps every committed page through a kill -9.
                     writemap=not sync,
                     max_spare_txns=2,
                 )
-                env.reader_check()
-                return env
-            except lmdb.MapResizedError:
-                map_size *= 2  # another process grew the map meanwhile
             except (lmdb.InvalidError, lmdb.CorruptedError, lmdb.VersionMismatchError) as exc:
                 raise CorruptDataError(
                     f"{self.path} does not hold a valid LMDB environment: {exc}"
                 ) from exc
             except lmdb.Error as exc:
                 raise QueueError(f"cannot open the queue at {self.path}: {exc}") from exc
-        raise QueueError(f"cannot open the queue at {self.path}: its map keeps being resized")
+            try:
+                self._map_file.reserve(int(env.info()["map_size"]))
+                env.reader_check()
+            except BaseException:
+                env.close()
+                raise
+            return env
 
     def _open_dbs(self) -> dict[str, Any]:
         import lmdb
@@ -647,7 +656,7 @@ class SyncQueue:
                 dbs["msgs"] = self._env.open_db(None)  # the main database
                 return dbs
             except lmdb.MapResizedError:
-                self._env.set_mapsize(0)  # another process grew the map: adopt its size
+                self._set_map_size(0)  # another process grew the map: adopt its size
             except lmdb.Error as exc:
                 self._env.close()
                 raise QueueError(f"cannot open the queue at {self.path}: {exc}") from exc
@@ -716,8 +725,9 @@ class SyncQueue:
         if self._closed:
             raise QueueError(f"the queue at {self.path} is closed")
 
-    def _write(self, fn: Callable[[_Txn], T], deferrable: bool = False) -> T:
-        """Run ``fn`` in a write transaction, growing the map when it is full."""
+    def _write(self, fn: Callable[[_Txn], T], deferrable: bool = False, puts: bool = False) -> T:
+        """Run ``fn`` in a write transaction, growing the map when it is full (a
+        transaction of ``puts`` leaves the last ``_DRAIN_RESERVE`` bytes of disk)."""
         import lmdb
 
         with self._lock:
@@ -731,9 +741,9 @@ class SyncQueue:
                     t.committed(written)
                     return result
                 except lmdb.MapFullError as exc:
-                    self._grow(exc)
+                    self._grow(exc, puts)
                 except lmdb.MapResizedError:
-                    self._env.set_mapsize(0)
+                    self._set_map_size(0)
                 except lmdb.Error as exc:
                     raise QueueError(f"queue at {self.path}: {exc}") from exc
             raise QueueError(f"queue at {self.path}: could not commit after growing the map")
@@ -748,28 +758,39 @@ class SyncQueue:
                     with self._env.begin() as txn:
                         return fn(txn)
                 except lmdb.MapResizedError:
-                    self._env.set_mapsize(0)
+                    self._set_map_size(0)
                 except lmdb.Error as exc:
                     raise QueueError(f"queue at {self.path}: {exc}") from exc
             raise QueueError(f"queue at {self.path}: map keeps being resized")
 
-    def _grow(self, exc: Exception) -> None:
-        import lmdb
-
+    def _grow(self, exc: Exception, puts: bool = False) -> None:
         current = int(self._env.info()["map_size"])
-        limit = self._map_limit()
+        limit = self._map_limit() - (_DRAIN_RESERVE if puts else 0)
         if current >= limit:
             raise QueueFullError(
                 f"the queue at {self.path} cannot grow past {limit:,} bytes of map "
                 "(disk or address space)"
             ) from exc
-        new = min(current * 2, limit)
-        try:
-            self._env.set_mapsize(new)
-        except lmdb.Error as grow_exc:
-            raise QueueFullError(
-                f"the queue at {self.path} cannot grow its map: {grow_exc}"
-            ) from exc
+        self._set_map_size(min(current + min(current, _GiB), limit))
+
+    def _set_map_size(self, size: int) -> None:
+        """Map ``size`` bytes of the data file, or more when another process made it
+        longer (0: adopt its length). Hold ``self._lock``, with no transaction open.
+
+        Raises:
+            QueueFullError: The disk has no room for ``size`` bytes.
+        """
+        import lmdb
+
+        with self._map_file.locked():
+            size = max(size, self._map_file.length())
+            self._map_file.reserve(size)
+            try:
+                self._env.set_mapsize(size)
+            except lmdb.Error as exc:
+                raise QueueFullError(
+                    f"the queue at {self.path} cannot grow its map: {exc}"
+                ) from exc
 
     def _map_limit(self) -> int:
         try:
@@ -868,7 +889,7 @@ class SyncQueue:
         item = self._validate(payload, topic, priority, key, headers)
         if self.durability == "power":
             return self._group_commit([item])[0]
-        return self._write(lambda t: self._put_items(t, [item]), True)[0]
+        return self._write(lambda t: self._put_items(t, [item]), True, True)[0]
 
     def _put_power(self, payload: bytes, topic: bytes, priority: int) -> int:
         """put under "power": alone, the fast path's one transaction (its commit is the
@@ -1024,7 +1045,7 @@ class SyncQueue:
                     c.ready = []
                 return seq
         item = (payload, topic, priority, b"", None)
-        return self._write(lambda t: self._put_items(t, [item]), True)[0]
+        return self._write(lambda t: self._put_items(t, [item]), True, True)[0]
 
     def put_many(
         self,
@@ -1068,13 +1089,14 @@ class SyncQueue:
                     priority=prio,
                     headers=hdrs,
                     lens=lens,
-                )
+                ),
+                puts=True,
             )
         items = [
             self._validate(p, topic, priority, k, headers)
             for p, k in zip(payload_list, keys, strict=True)
         ]
-        return self._write(lambda t: self._put_items(t, items))
+        return self._write(lambda t: self._put_items(t, items), puts=True)
 
     def _reserve(self, nbytes: int) -> None:
         """Grow the map ahead of a large transaction (a failed one would be redone)."""
@@ -1090,12 +1112,10 @@ class SyncQueue:
                 new = size
                 while new < want:
                     new *= 2
-                new = min(new, self._map_limit())
+                new = min(new, self._map_limit() - _DRAIN_RESERVE)
                 if new > size:
-                    import lmdb
-
-                    with contextlib.suppress(lmdb.Error):  # the write will grow or fail
-                        self._env.set_mapsize(new)
+                    with contextlib.suppress(QueueFullError):  # the write will grow or fail
+                        self._set_map_size(new)
 
     def _put_same(
         self,
@@ -1246,7 +1266,7 @@ class SyncQueue:
             flat = [item for req in batch for item in req.items]
             try:
                 started = time.monotonic()
-                ids = self._write(functools.partial(self._put_items, items=flat), True)
+                ids = self._write(functools.partial(self._put_items, items=flat), True, True)
                 self._gc_commit_s = 0.8 * self._gc_commit_s + 0.2 * (time.monotonic() - started)
                 offset = 0
                 for req in batch:
@@ -1257,7 +1277,7 @@ class SyncQueue:
                 for req in batch:
                     try:
                         req.result = self._write(
-                            functools.partial(self._put_items, items=req.items)
+                            functools.partial(self._put_items, items=req.items), puts=True
                         )
                     except BaseException as exc:
                         req.error = exc
@@ -1748,12 +1768,13 @@ class SyncQueue:
         if not visibility_timeout > 0:
             raise InvalidInputError("visibility_timeout must be > 0 seconds")
         vt_us = int(visibility_timeout * 1e6)
+        batch = max_messages
 
         def txn_fn(t: _Txn) -> list[Message]:
             now = _now_us()
             self._promote_due(t, now)
             txn = t.txn
-            keys = self._ready_keys(txn, topic, max_messages)[0]
+            keys = self._ready_keys(txn, topic, batch)[0]
             out: list[Message] = []
             if not keys:
                 return out
@@ -1865,7 +1886,13 @@ class SyncQueue:
             t.counters[_C_INFLIGHT] += len(out)
             return out
 
-        return self._write(txn_fn)
+        while True:
+            try:
+                return self._write(txn_fn)
+            except QueueFullError:
+                if batch == 1:
+                    raise
+                batch //= 2  # a lease rewrites its records: on a full disk, take fewer
 
     def _resolve(self, ids: Iterable[int | Message] | int | Message) -> list[tuple[int, int]]:
         if isinstance(ids, (int, Message)):

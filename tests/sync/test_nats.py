@@ -164,7 +164,8 @@ def test_cluster_survives_losing_one_server(nats_cluster: list[NatsServer], tmp_
             engine.stop()
     msgs = asyncio.run(stream_messages(urls[1:], "R3"))
     got = sorted(int(m.data) for m in msgs)
-    assert got == list(range(400))
+    logs = "\n".join(s.log.read_text(errors="replace")[-3000:] for s in nats_cluster)
+    assert got == list(range(400)), f"missing {sorted(set(range(400)) - set(got))}\n{logs}"
 
 
 def test_unreachable_server_is_a_clear_error_and_keeps_messages(tmp_path: Path) -> None:
