@@ -21,15 +21,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 from edgekit.errors import QueueError, QueueFullError
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: one process per queue
-    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["MapFile"]
 
@@ -46,9 +42,11 @@ class MapFile:
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the cross-process lock on map size changes."""
-        if fcntl is None:  # pragma: no cover
+        if sys.platform == "win32":  # pragma: no cover - no flock: one process per queue
             yield
             return
+        import fcntl
+
         try:
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:

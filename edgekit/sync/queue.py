@@ -765,6 +765,9 @@ class SyncQueue:
 
     def _grow(self, exc: Exception, puts: bool = False) -> None:
         current = int(self._env.info()["map_size"])
+        if self._map_file.length() > current:  # another process grew it: adopt that first
+            self._set_map_size(0)
+            return
         limit = self._map_limit() - (_DRAIN_RESERVE if puts else 0)
         if current >= limit:
             raise QueueFullError(
@@ -795,7 +798,7 @@ class SyncQueue:
     def _map_limit(self) -> int:
         try:
             st = os.statvfs(self.path)
-            disk = st.f_bavail * st.f_frsize + int(self._env.info()["map_size"])
+            disk = st.f_bavail * st.f_frsize + self._map_file.length()
         except OSError:
             disk = 1 << 40
         if self.max_bytes is not None:
