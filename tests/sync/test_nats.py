@@ -18,17 +18,31 @@ from tests.sync.conftest import NatsServer, free_port
 async def stream_messages(url: str | list[str], stream: str) -> list[Any]:
     """Every message stored in a stream, in stream order."""
     import nats
+    from nats.js.errors import NotFoundError
 
     nc = await nats.connect(servers=url if isinstance(url, list) else [url])
+    deadline = time.monotonic() + 30  # a stream whose leader moved answers again soon
+
+    async def retry(call: Any) -> Any:
+        while True:
+            try:
+                return await call()
+            except NotFoundError:
+                raise
+            except Exception:  # no responders, timeout: the leader is being elected
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+
     try:
         js = nc.jetstream()
-        info = await js.stream_info(stream)
+        info = await retry(lambda: js.stream_info(stream))
         out = []
         for seq in range(info.state.first_seq, info.state.last_seq + 1):
             try:
-                out.append(await js.get_msg(stream, seq))
-            except Exception:
-                continue
+                out.append(await retry(lambda seq=seq: js.get_msg(stream, seq)))
+            except NotFoundError:
+                continue  # (deleted)
         return out
     finally:
         await nc.close()
