@@ -64,12 +64,17 @@ class MapFile:
         except FileNotFoundError:
             return 0
 
-    def reserve(self, size: int) -> None:
-        """Make the data file at least ``size`` bytes long, with disk blocks under all
-        of it. Call it under :meth:`locked`, before mapping ``size`` bytes.
+    def reserve(self, size: int, *, start: int | None = None) -> None:
+        """Make the data file at least ``size`` bytes long, with disk blocks from
+        ``start`` (default: its current length) on. Call it under :meth:`locked`,
+        before mapping ``size`` bytes.
+
+        No process maps past ``start`` (every mapping is reserved under the lock), so
+        no writer races the allocation: where the file system has no ``fallocate``,
+        glibc writes a zero byte into each block whose byte reads zero.
 
         Raises:
-            QueueFullError: The disk has no room; the file is as it was.
+            QueueFullError: The disk has no room; the file is cut back to ``start``.
         """
         try:
             fd = os.open(self.data, os.O_RDWR)
@@ -77,16 +82,15 @@ class MapFile:
             raise QueueError(f"cannot open {self.data}: {exc}") from exc
         try:
             old = os.fstat(fd).st_size
+            start = old if start is None else min(start, old)
             try:
-                if hasattr(os, "posix_fallocate"):
-                    os.posix_fallocate(fd, 0, size)
+                if size > start and hasattr(os, "posix_fallocate"):
+                    os.posix_fallocate(fd, start, size - start)
                 elif size > old:  # pragma: no cover - macOS: sparse
                     os.ftruncate(fd, size)
             except OSError as exc:
-                # No process maps past ``old`` (every mapping was reserved under the
-                # lock), so cutting the file back loses nothing.
-                if os.fstat(fd).st_size > old:
-                    os.ftruncate(fd, old)
+                if os.fstat(fd).st_size > start:  # (nobody maps past it: nothing is lost)
+                    os.ftruncate(fd, start)
                 if exc.errno in _NO_SPACE:
                     raise QueueFullError(
                         f"no disk space for the queue's map at {self.data} "

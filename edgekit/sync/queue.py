@@ -622,10 +622,12 @@ class SyncQueue:
         # blocks under the whole map (see MapFile).
         self._map_file = MapFile(self.path)
         with self._map_file.locked():
+            length = self._map_file.length()
+            map_size = max(map_size, length)
             try:
                 env = lmdb.open(
                     str(self.path),
-                    map_size=max(map_size, self._map_file.length()),
+                    map_size=map_size,
                     max_dbs=len(_DB_NAMES) + 1,
                     sync=sync,
                     metasync=sync,
@@ -640,7 +642,8 @@ class SyncQueue:
             except lmdb.Error as exc:
                 raise QueueError(f"cannot open the queue at {self.path}: {exc}") from exc
             try:
-                self._map_file.reserve(int(env.info()["map_size"]))
+                # LMDB made the file map_size long: blocks under what it added.
+                self._map_file.reserve(int(env.info()["map_size"]), start=length)
                 env.reader_check()
             except BaseException:
                 env.close()

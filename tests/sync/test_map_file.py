@@ -47,11 +47,12 @@ def test_a_stale_process_never_shrinks_the_file_under_another(tmp_path: Path) ->
         assert len(stale.lease(1000)) == 100
 
 
-def test_process_durability_gives_the_map_disk_blocks(tmp_path: Path) -> None:
-    with SyncQueue(tmp_path / "q", map_size=2 * _MiB) as q:
-        q.put(b"x")
+@pytest.mark.parametrize("durability", ["process", "power"])
+def test_the_map_has_disk_blocks_under_it(tmp_path: Path, durability: str) -> None:
+    with SyncQueue(tmp_path / "q", map_size=2 * _MiB, durability=durability) as q:
+        q.put_many([os.urandom(1000) for _ in range(3000)])  # grows the map
         st = os.stat(tmp_path / "q" / "data.mdb")
-        assert st.st_size == q.stats().map_size
+        assert st.st_size == q.stats().map_size > 2 * _MiB
         assert st.st_blocks * 512 >= st.st_size  # no holes a write could SIGBUS on
 
 
