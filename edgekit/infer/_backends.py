@@ -8,6 +8,7 @@ translated into the ``EdgekitError`` tree by the engine.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
@@ -71,6 +72,26 @@ def _ort_tensor_info(meta: Any) -> TensorInfo:
             names.append(d if isinstance(d, str) else None)
     dtype = np.dtype(_ORT_TYPES.get(meta.type, "object"))
     return TensorInfo(meta.name, tuple(dims), dtype, None, tuple(names))
+
+
+def _with_onnx_quantization(
+    source: ModelSource, inputs: tuple[TensorInfo, ...], outputs: tuple[TensorInfo, ...]
+) -> tuple[tuple[TensorInfo, ...], tuple[TensorInfo, ...]]:
+    """The int8/uint8 inputs and outputs with the scale and zero point the graph gives them."""
+    from edgekit.infer._onnx_quant import onnx_quantization
+
+    def quantized(t: TensorInfo) -> bool:
+        return t.dtype.kind in "iu" and t.dtype.itemsize == 1
+
+    found = onnx_quantization(
+        source.data,
+        [t.name for t in inputs if quantized(t)],
+        [t.name for t in outputs if quantized(t)],
+    )
+    return (
+        tuple(dataclasses.replace(t, quantization=found.get(t.name)) for t in inputs),
+        tuple(dataclasses.replace(t, quantization=found.get(t.name)) for t in outputs),
+    )
 
 
 def _import_ort() -> Any:
@@ -139,6 +160,8 @@ class OrtBackend:
             raise _ort_load_error(source.label, exc) from exc
         self.inputs = tuple(_ort_tensor_info(m) for m in self.session.get_inputs())
         self.outputs = tuple(_ort_tensor_info(m) for m in self.session.get_outputs())
+        if any(t.dtype.kind in "iu" and t.dtype.itemsize == 1 for t in self.inputs + self.outputs):
+            self.inputs, self.outputs = _with_onnx_quantization(source, self.inputs, self.outputs)
         self.stateful = False
         self.output_names = [o.name for o in self.outputs]
         # The C binding skips the Python wrapper's per-call checks; the engine validates.

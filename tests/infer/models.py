@@ -63,6 +63,52 @@ def add_model(size: int = 16) -> bytes:
     return model.SerializeToString()
 
 
+def qdq_relu_model() -> bytes:
+    """uint8 ``[1, 4]`` in -> DequantizeLinear (0.5, 10) -> Relu -> QuantizeLinear
+    (0.25, 3) -> uint8 out: quantization parameters that live on the operators."""
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.UINT8, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.UINT8, [1, 4])
+    inits = [
+        helper.make_tensor("xs", TensorProto.FLOAT, [], [0.5]),
+        helper.make_tensor("xz", TensorProto.UINT8, [], [10]),
+        helper.make_tensor("ys", TensorProto.FLOAT, [], [0.25]),
+        helper.make_tensor("yz", TensorProto.UINT8, [], [3]),
+    ]
+    nodes = [
+        helper.make_node("DequantizeLinear", ["x", "xs", "xz"], ["xf"]),
+        helper.make_node("Relu", ["xf"], ["r"]),
+        helper.make_node("QuantizeLinear", ["r", "ys", "yz"], ["y"]),
+    ]
+    graph = helper.make_graph(nodes, "qdq_relu", [x], [y], initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+def qlinear_matmul_model() -> bytes:
+    """int8 ``[1, 3]`` times a constant int8 ``[3, 2]`` with QLinearMatMul -> int8 ``[1, 2]``."""
+    from onnx import TensorProto, helper
+
+    a = helper.make_tensor_value_info("a", TensorProto.INT8, [1, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.INT8, [1, 2])
+    inits = [
+        helper.make_tensor("as", TensorProto.FLOAT, [], [0.1]),
+        helper.make_tensor("az", TensorProto.INT8, [], [-2]),
+        helper.make_tensor("w", TensorProto.INT8, [3, 2], [1, -1, 2, 0, -3, 4]),
+        helper.make_tensor("ws", TensorProto.FLOAT, [], [0.05]),
+        helper.make_tensor("wz", TensorProto.INT8, [], [0]),
+        helper.make_tensor("ys", TensorProto.FLOAT, [], [0.02]),
+        helper.make_tensor("yz", TensorProto.INT8, [], [1]),
+    ]
+    node = helper.make_node("QLinearMatMul", ["a", "as", "az", "w", "ws", "wz", "ys", "yz"], ["y"])
+    graph = helper.make_graph([node], "qlinear_matmul", [a], [y], initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
 def mlp_model(
     n_in: int = 256, hidden: int = 512, n_out: int = 16, *, batch: int | None = None, seed: int = 0
 ) -> bytes:
