@@ -246,6 +246,9 @@ _FAST_PREFIXES: dict[bytes, int] = {
     for version in range(1, FORMAT_VERSION + 1)
     for code in _FAST_CODES
 }
+#: Block schemes the block loop kernels decode (their first byte); others go to Python.
+_FLOAT_KERNEL_SCHEMES = frozenset((_schemes.RAW, _schemes.ALP))
+_INT_KERNEL_SCHEMES = frozenset((_schemes.FOR, _schemes.DELTA, _schemes.DOD, _schemes.HUFF))
 #: (value count u64, block size u32) after the 7-byte prefix of a 1-D frame.
 _unpack_n_block = struct.Struct("<QI").unpack_from
 _unpack_u64 = _U64.unpack_from
@@ -343,18 +346,27 @@ def decompress(data: bytes | bytearray | memoryview, *, max_elements: int | None
     if kind == "f":
         bits = out = np.empty(n, dtype=dtype)
         decode = k.decode_f64_blocks if dtype.itemsize == 8 else k.decode_f32_blocks
+        in_kernel = _FLOAT_KERNEL_SCHEMES
     else:
         # 64-bit integers decode in place; narrower ones through a uint64 buffer.
         bits = lanes = np.empty(n, dtype=np.uint64)
         out = lanes.view(dtype) if dtype.itemsize == 8 else np.empty(n, dtype=dtype)
         decode = k.decode_int_blocks
-    while True:
+        in_kernel = _INT_KERNEL_SCHEMES
+    view = rd.view
+    while start < n:
         # One kernel call decodes every block of the kernel schemes (usually all of
         # them); it stops at a block of another scheme, decoded here, then goes on.
-        status, pos, start, got = decode(buf, pos, end, start, n, block_size, bits)
-        if status == 0:
-            break
-        view = rd.view
+        # (A well-framed block the kernel would leave at once is not handed to it.)
+        status = k.BLOCK_NOT_HERE
+        if (
+            end - pos < BLOCK_HEADER
+            or view[pos] in in_kernel
+            or _BLOCK_HEAD.unpack_from(view, pos)[1] > end - pos - BLOCK_HEADER
+        ):
+            status, pos, start, got = decode(buf, pos, end, start, n, block_size, bits)
+            if status == 0:
+                break
         if status != k.BLOCK_NOT_HERE:
             _raise_block_error(rd, view, status, pos, start // block_size, got)
         scheme, length = _BLOCK_HEAD.unpack_from(view, pos)
