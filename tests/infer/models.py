@@ -50,6 +50,15 @@ def silero_feeds(chunk: np.ndarray | None = None) -> dict[str, np.ndarray]:
     }
 
 
+def _serialize(graph: object) -> bytes:
+    """An opset-13, IR-version-8 model of ``graph`` as bytes."""
+    from onnx import helper
+
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    return bytes(model.SerializeToString())
+
+
 def add_model(size: int = 16) -> bytes:
     """``z = x + y`` on float32 ``[1, size]``: the cheapest model there is."""
     from onnx import TensorProto, helper
@@ -58,9 +67,7 @@ def add_model(size: int = 16) -> bytes:
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, size])
     z = helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, size])
     graph = helper.make_graph([helper.make_node("Add", ["x", "y"], ["z"])], "add", [x, y], [z])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    return model.SerializeToString()
+    return _serialize(graph)
 
 
 def qdq_relu_model() -> bytes:
@@ -82,9 +89,7 @@ def qdq_relu_model() -> bytes:
         helper.make_node("QuantizeLinear", ["r", "ys", "yz"], ["y"]),
     ]
     graph = helper.make_graph(nodes, "qdq_relu", [x], [y], initializer=inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    return model.SerializeToString()
+    return _serialize(graph)
 
 
 def qlinear_matmul_model() -> bytes:
@@ -104,9 +109,7 @@ def qlinear_matmul_model() -> bytes:
     ]
     node = helper.make_node("QLinearMatMul", ["a", "as", "az", "w", "ws", "wz", "ys", "yz"], ["y"])
     graph = helper.make_graph([node], "qlinear_matmul", [a], [y], initializer=inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    return model.SerializeToString()
+    return _serialize(graph)
 
 
 def mlp_model(
@@ -136,9 +139,7 @@ def mlp_model(
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [bdim, n_in])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [bdim, n_out])
     graph = helper.make_graph(nodes, "mlp", [x], [y], initializer=inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    return model.SerializeToString()
+    return _serialize(graph)
 
 
 def unsupported_op_model() -> bytes:
