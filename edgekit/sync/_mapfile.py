@@ -52,7 +52,10 @@ class MapFile:
         except OSError as exc:
             raise QueueError(f"cannot open {self.lock_path}: {exc}") from exc
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError as exc:  # (a file system without locks)
+                raise QueueError(f"cannot lock {self.lock_path}: {exc}") from exc
             yield
         finally:
             os.close(fd)  # (releases the lock)

@@ -126,3 +126,19 @@ def test_a_growth_refused_for_space_leaves_the_file_as_it_was(small_disk: Path) 
         assert os.path.getsize(small_disk / "q" / "data.mdb") == before
         q.put(b"still fine")
         assert [m.payload for m in q.lease(1)] == [b"still fine"]
+
+
+def test_a_file_system_without_locks_is_a_queue_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import fcntl
+
+    from edgekit.errors import QueueError
+
+    def no_locks(fd: int, op: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with pytest.raises(QueueError, match="cannot lock"):
+        SyncQueue(tmp_path / "q")
