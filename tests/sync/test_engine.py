@@ -197,19 +197,28 @@ class _HttpSink:
         return web.Response(status=self.status)
 
 
-@pytest.fixture
-async def http_sink():
-    sink = _HttpSink()
+@contextlib.asynccontextmanager
+async def _serve(path: str, handler: object):  # type: ignore[no-untyped-def]
+    """An aiohttp server on 127.0.0.1 posting ``path`` to ``handler``; yields its URL."""
     app = web.Application()
-    app.router.add_post("/ingest", sink.handle)
+    app.router.add_post(path, handler)  # type: ignore[arg-type]
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    sink.url = f"http://127.0.0.1:{port}/ingest"  # type: ignore[attr-defined]
-    yield sink
-    await runner.cleanup()
+    try:
+        yield f"http://127.0.0.1:{port}{path}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def http_sink():
+    sink = _HttpSink()
+    async with _serve("/ingest", sink.handle) as url:
+        sink.url = url  # type: ignore[attr-defined]
+        yield sink
 
 
 async def test_http_transport_acks_2xx_retries_5xx(queue: SyncQueue, http_sink: _HttpSink) -> None:
@@ -311,23 +320,12 @@ class _BinarySink:
 
 async def test_http_transport_posts_binary_batch_frames(queue: SyncQueue) -> None:
     sink = _BinarySink()
-    app = web.Application()
-    app.router.add_post("/bin", sink.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
+    async with _serve("/bin", sink.handle) as url:
         queue.put_many([bytes([i]) * i for i in range(25)], topic="bin")
         queue.put(b"\x00\xff", topic="k", key="key-1", headers={"h": "v"}, priority=3)
-        engine = SyncEngine(
-            queue, HttpTransport(f"http://127.0.0.1:{port}/bin", body="binary"), batch_size=10
-        )
+        engine = SyncEngine(queue, HttpTransport(url, body="binary"), batch_size=10)
         assert await engine.drain(10) == 26
         await engine.aclose()
-    finally:
-        await runner.cleanup()
     assert set(sink.content_types) == {"application/vnd.edgekit.batch"}
     got = [m for batch in sink.batches for m in batch]
     assert got[0].key == "key-1" and got[0].headers == {"h": "v"} and got[0].priority == 3
