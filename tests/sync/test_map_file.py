@@ -58,8 +58,8 @@ def test_the_map_has_disk_blocks_under_it(tmp_path: Path, durability: str) -> No
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 6 MiB tmpfs: a disk that fills up. Mounting needs root, which the test session
-    has anyway (it installs Debian packages and starts servers): no skip."""
+    """A 6 MiB tmpfs: a disk that fills up. Mounting needs root, as CI has; without it
+    these tests fail and say so (a skip would leave the full-disk path untested)."""
     mount = tmp_path / "disk"
     mount.mkdir()
     done = subprocess.run(
