@@ -1879,14 +1879,13 @@ class SyncQueue:
             if records:
                 msgs_cursor.putmulti(records)
             if records:
-                txn.put(
-                    lease_key,
-                    b"".join([skey[1:] for skey, _ in records]),
-                    True,
-                    True,
-                    False,
-                    self._timers_db,
-                )
+                ids = b"".join([skey[1:] for skey, _ in records])
+                if not txn.put(lease_key, ids, True, False, False, self._timers_db):
+                    # Another lease with this deadline starts at the same id (the first
+                    # was nacked and leased again within the clock's tick, or the clock
+                    # stepped back): one entry lists both (expiry checks each record).
+                    listed = txn.get(lease_key, None, self._timers_db)
+                    txn.put(lease_key, listed + ids, True, True, False, self._timers_db)
             t.counters[_C_READY] -= len(out) + dead
             t.counters[_C_DEAD] += dead
             t.counters[_C_INFLIGHT] += len(out)

@@ -724,3 +724,22 @@ def test_ready_index_runs_match_a_set(
                 ]
                 want = sorted(s for t, s in model if t == topic)
                 assert [R.split_ready_key(k)[2] for k in listed] == want
+
+
+def test_two_leases_with_one_deadline_and_first_id_both_expire(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the state machine: a nacked first message leased again within the same
+    clock tick gave a second lease the timers key of the first, which it overwrote; the
+    first lease's other messages then never expired."""
+    from edgekit.sync import queue as queue_module
+
+    now = [1_000_000_000_000]
+    monkeypatch.setattr(queue_module, "_now_us", lambda: now[0])
+    with SyncQueue(tmp_path / "q") as q:
+        q.put_many([b"a", b"b"])
+        first = q.lease(2, visibility_timeout=10)
+        q.nack([first[0]], delay=0)
+        assert [m.id for m in q.lease(1, visibility_timeout=10)] == [first[0].id]
+        now[0] += 11_000_000
+        assert [m.id for m in q.lease(2, visibility_timeout=10)] == [m.id for m in first]
