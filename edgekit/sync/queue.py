@@ -74,7 +74,6 @@ _TWO_U64 = R.TWO_U64
 _TWO_U64_PACK = R.TWO_U64.pack
 _COUNTERS_PACK = _COUNTERS.pack
 _PRIORITY_MAX = R.PRIORITY_MAX
-_time_ns = time.time_ns
 
 
 @functools.cache
@@ -87,10 +86,6 @@ def _lmdb_error() -> type[Exception]:
 def _state(record: bytes) -> int:
     """The state byte of a record, or -1 when the record is too short to have one."""
     return record[2] if len(record) >= R.HEADER.size else -1
-
-
-def _now_us() -> int:
-    return int(time.time() * 1_000_000)
 
 
 @dataclass(slots=True)
@@ -508,6 +503,9 @@ class SyncQueue:
             waits for the puts of the other threads that put lately (it waits at most
             half the recent commit time, and not at all when its thread is the only
             one putting); 0 commits at once with those already waiting.
+        clock: The wall clock the queue reads, in seconds since the epoch (default
+            :func:`time.time`): message times, leases, delays and the dedup window all
+            come from it. Tests and simulations pass a clock they control.
 
     Raises:
         CorruptDataError: ``path`` holds something that is not an edgekit queue.
@@ -530,6 +528,7 @@ class SyncQueue:
         max_message_bytes: int = 16 * _MiB,
         map_size: int = _MiB,
         group_commit_delay: float = 0.001,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         if eviction not in ("reject", "drop_oldest", "drop_lowest_priority"):
             raise InvalidInputError(f"unknown eviction {eviction!r}")
@@ -557,6 +556,12 @@ class SyncQueue:
         if max_bytes is not None:
             self.max_message_bytes = min(self.max_message_bytes, max_bytes)
         self.group_commit_delay = float(group_commit_delay)
+        if clock is not None and not callable(clock):
+            raise InvalidInputError("clock must be a callable returning seconds since the epoch")
+        # Nanoseconds since the epoch (time.time_ns unless the host gave a clock).
+        self._now_ns: Callable[[], int] = (
+            time.time_ns if clock is None else (lambda: int(clock() * 1e9))
+        )
         self._lock = threading.RLock()
         self._gc_lock = threading.Lock()
         self._gc_cond = threading.Condition(self._gc_lock)
@@ -967,7 +972,7 @@ class SyncQueue:
                             _READY,
                             priority,
                             0,
-                            _time_ns() // 1000,
+                            self._now_ns() // 1000,
                             0,
                             len(topic),
                             0,
@@ -1133,7 +1138,7 @@ class SyncQueue:
         lens: list[int],
     ) -> list[int]:
         """put_many's fast path: one topic, priority and headers, no keys."""
-        now = _now_us()
+        now = self._now_ns() // 1000
         first = t.counters[_C_SEQ] + 1
         threshold = self.compress_threshold
         records: Iterable[bytes]
@@ -1307,7 +1312,7 @@ class SyncQueue:
     ) -> list[int]:
         dbs = self._dbs
         txn = t.txn
-        now = _now_us()
+        now = self._now_ns() // 1000
         ids = []
         counters = t.counters
         msgs = dbs["msgs"]
@@ -1777,7 +1782,7 @@ class SyncQueue:
         batch = max_messages
 
         def txn_fn(t: _Txn) -> list[Message]:
-            now = _now_us()
+            now = self._now_ns() // 1000
             self._promote_due(t, now)
             txn = t.txn
             keys = self._ready_keys(txn, topic, batch)[0]
@@ -2040,7 +2045,7 @@ class SyncQueue:
 
         def txn_fn(t: _Txn) -> int:
             msgs = self._dbs["msgs"]
-            now = _now_us()
+            now = self._now_ns() // 1000
             done = 0
             for seq, token in pairs:
                 taken = self._take_inflight(t, seq, token)
@@ -2191,7 +2196,7 @@ class SyncQueue:
             oldest = None
             if cursor.set_range(_MP):
                 head = R.read_head(cursor.value())
-                oldest = max(time.time() - head.created_us / 1e6, 0.0)
+                oldest = max(self._now_ns() / 1e9 - head.created_us / 1e6, 0.0)
             return QueueStats(
                 depth=c[_C_READY] + c[_C_DELAYED] + c[_C_INFLIGHT],
                 ready=c[_C_READY],

@@ -595,12 +595,18 @@ def test_group_commit_fails_only_the_puts_that_do_not_fit(tmp_path: Path) -> Non
         assert sorted(m.id for m in q.lease(100)) == sorted(ok)
 
 
+# When data/queue_v1.mdb was written (2026-11-22 11:25:18 UTC, the created stamp of
+# a2; k-a2's dedup entry expires 86,400 s later). Tests read it through a clock they
+# control, so they hold on any date.
+_V1_WRITTEN = 1_795_346_718.395
+
+
 def _format_1_queue(tmp_path: Path) -> Path:
     """A copy of a queue written by format 1 code (commit 70cac5c; data/queue_v1.mdb, an
     LMDB compact copy, max_attempts=2): topics a (a1; a2 with priority 5, key k-a2,
-    headers), b (b0 leased for 1 ms, b1 nacked with a delay of 100 years, b2-b4 ready),
-    big (2,000 bytes compressed, nacked twice: dead). Nothing in it depends on when the
-    test runs."""
+    headers), b (b0 leased for 30 s, b1 nacked with a delay of 100 years, b2-b4 ready),
+    big (2,000 bytes compressed, nacked twice: dead). Its times are those of
+    ``_V1_WRITTEN``: open it with a ``clock`` relative to that."""
     path = tmp_path / "v1"
     path.mkdir()
     data = Path(__file__).parent / "data" / "queue_v1.mdb"
@@ -610,7 +616,8 @@ def _format_1_queue(tmp_path: Path) -> Path:
 
 def test_format_1_queue_opens_upgraded_with_its_messages(tmp_path: Path) -> None:
     path = _format_1_queue(tmp_path)
-    with SyncQueue(path, max_attempts=2) as q:
+    clock = lambda: _V1_WRITTEN + 60.0  # a minute after it was written  # noqa: E731
+    with SyncQueue(path, max_attempts=2, clock=clock) as q:
         stats = q.stats()
         assert (stats.ready, stats.delayed, stats.in_flight, stats.dead) == (5, 1, 1, 1)
         assert stats.topics == {"a": (2, 89), "b": (5, 190)}
@@ -622,12 +629,23 @@ def test_format_1_queue_opens_upgraded_with_its_messages(tmp_path: Path) -> None
         new = q.put(b"a3", topic="a")
         assert new > max(m.id for m in first)
         q.ack(first)
-        # b0's lease (30 s) expired long ago: it comes back with b2-b4.
+        # b0's lease (30 s) has expired: it comes back with b2-b4.
         assert [m.payload for m in q.lease(10, topic="b")] == [b"b0", b"b2", b"b3", b"b4"]
         assert len(q) == 6
-    with SyncQueue(path) as q:
+    with SyncQueue(path, clock=clock) as q:
         assert q._read(lambda txn: txn.get(b"format", db=q._dbs["meta"])) == b"2"
         assert len(q) == 6
+
+
+def test_format_1_queue_dedup_entries_expire_with_their_window(tmp_path: Path) -> None:
+    """The upgraded queue keeps a format-1 dedup entry while it is inside its window
+    (above) and drops it once the window has passed, as for a format-2 entry."""
+    path = _format_1_queue(tmp_path)
+    clock = lambda: _V1_WRITTEN + 86_400.0 + 1.0  # noqa: E731
+    with SyncQueue(path, max_attempts=2, clock=clock) as q:
+        a2 = next(m for m in q.peek(10, topic="a") if m.key == "k-a2")
+        assert q.put(b"again", topic="a", key="k-a2") != a2.id
+        assert len(q.peek(10, topic="a")) == 3
 
 
 def test_unknown_queue_format_is_a_clear_error(tmp_path: Path) -> None:
@@ -726,17 +744,12 @@ def test_ready_index_runs_match_a_set(
                 assert [R.split_ready_key(k)[2] for k in listed] == want
 
 
-def test_two_leases_with_one_deadline_and_first_id_both_expire(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_two_leases_with_one_deadline_and_first_id_both_expire(tmp_path: Path) -> None:
     """Found by the state machine: a nacked first message leased again within the same
     clock tick gave a second lease the timers key of the first, which it overwrote; the
     first lease's other messages then never expired."""
-    from edgekit.sync import queue as queue_module
-
     now = [1_000_000_000_000]
-    monkeypatch.setattr(queue_module, "_now_us", lambda: now[0])
-    with SyncQueue(tmp_path / "q") as q:
+    with SyncQueue(tmp_path / "q", clock=lambda: now[0] / 1e6) as q:
         q.put_many([b"a", b"b"])
         first = q.lease(2, visibility_timeout=10)
         q.nack([first[0]], delay=0)

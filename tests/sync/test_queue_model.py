@@ -35,14 +35,11 @@ class QueueMachine(RuleBasedStateMachine):
         super().__init__()
         self.dir = Path(tempfile.mkdtemp(prefix="edgekit-sm-"))
         self.clock = 1_000_000.0
-        self._orig = queue_module._now_us
-        queue_module._now_us = lambda: int(self.clock * 1e6)
-        self.q = SyncQueue(self.dir / "q", max_attempts=MAX_ATTEMPTS)
+        self.q = SyncQueue(self.dir / "q", max_attempts=MAX_ATTEMPTS, clock=lambda: self.clock)
         self.model: dict[int, Model] = {}
         self.leased: dict[int, int] = {}  # id -> lease token
 
     def teardown(self) -> None:
-        queue_module._now_us = self._orig
         self.q.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -126,7 +123,7 @@ class QueueMachine(RuleBasedStateMachine):
     @rule()
     def reopen(self) -> None:
         self.q.close()
-        self.q = SyncQueue(self.dir / "q", max_attempts=MAX_ATTEMPTS)
+        self.q = SyncQueue(self.dir / "q", max_attempts=MAX_ATTEMPTS, clock=lambda: self.clock)
 
     @precondition(lambda self: any(m.state == "dead" for m in self.model.values()))
     @rule()
