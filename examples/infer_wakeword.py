@@ -6,12 +6,11 @@ probability out), and reports the peak of the 5-window average per phrase.
 
     python examples/infer_wakeword.py [okay_nabu|alexa|hey_mycroft|hey_jarvis]
 
-Needs: pip install "edgekit[litert,models]" pymicro-features, and espeak-ng.
+Needs: pip install "edgekit[litert]" pymicro-features, and espeak-ng.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import numpy as np
 from pymicro_features import MicroFrontend
 
 from edgekit.infer import InferenceEngine
+from edgekit.pipelines.wakeword import MODELS_DIR
 
 PHRASES = {
     "okay_nabu": "okay nabu",
@@ -32,10 +32,7 @@ PHRASES = {
 
 
 def model_path(name: str) -> Path:
-    spec = importlib.util.find_spec("pymicro_wakeword")
-    if spec is None or not spec.submodule_search_locations:
-        sys.exit('pymicro-wakeword is not installed: pip install "edgekit[models]"')
-    return Path(next(iter(spec.submodule_search_locations))) / "models" / f"{name}.tflite"
+    return MODELS_DIR / f"{name}.tflite"  # the microWakeWord models edgekit ships
 
 
 def speak(text: str) -> np.ndarray:

@@ -6,7 +6,7 @@ in 20 ms blocks as a microphone loop would.
 
     python examples/pipelines_wakeword.py [--model alexa|hey_jarvis|hey_mycroft|okay_nabu] [file.wav]
 
-Needs: pip install "edgekit[litert,models]", and espeak-ng when no WAV is given.
+Needs: pip install "edgekit[litert]", and espeak-ng when no WAV is given.
 (espeak-ng's default voice triggers alexa, okay_nabu and hey_mycroft; for hey_jarvis it
 speaks "hey javis", which only some voices, like en-us, say well enough.)
 """

@@ -14,12 +14,21 @@ import numpy as np
 from edgekit.dsp import MicroFrontend
 from edgekit.errors import InvalidInputError, ModelLoadError
 from edgekit.infer import InferenceEngine
-from edgekit.pipelines._audio import as_int16, package_dir, read_wav
+from edgekit.pipelines._audio import as_int16, read_wav
 
-__all__ = ["DEFAULT_CUTOFF", "DEFAULT_WINDOW", "WAKE_WORD_MODELS", "Detection", "WakeWordDetector"]
+__all__ = [
+    "DEFAULT_CUTOFF",
+    "DEFAULT_WINDOW",
+    "MODELS_DIR",
+    "WAKE_WORD_MODELS",
+    "Detection",
+    "WakeWordDetector",
+]
 
-#: The models ``pymicro-wakeword`` ships (the ``models`` extra), by name.
+#: The microWakeWord models edgekit ships (those of ``pymicro-wakeword`` 2.5.0), by name.
 WAKE_WORD_MODELS = ("alexa", "hey_jarvis", "hey_mycroft", "okay_nabu")
+#: Folder of those models: ``<name>.tflite`` and its microWakeWord ``<name>.json``.
+MODELS_DIR = Path(__file__).parent / "models"
 #: Probability cutoff of a model without a JSON config beside it.
 DEFAULT_CUTOFF = 0.5
 #: Sliding-window length (model steps) of a model without a JSON config beside it.
@@ -50,12 +59,7 @@ class Detection:
 def _resolve(model: str | os.PathLike[str]) -> tuple[Path, dict[str, Any] | None]:
     """The .tflite path of ``model`` and its JSON config (or None)."""
     if isinstance(model, str) and model in WAKE_WORD_MODELS:
-        folder = package_dir(
-            "pymicro_wakeword",
-            "pymicro-wakeword (the microWakeWord models)",
-            extra="models",
-        )
-        model = folder / "models" / f"{model}.json"
+        model = MODELS_DIR / f"{model}.json"
     if not isinstance(model, (str, os.PathLike)):
         raise InvalidInputError(
             f"model must be a name {WAKE_WORD_MODELS} or a path, not {type(model).__name__}"
@@ -103,7 +107,7 @@ class WakeWordDetector:
 
     Args:
         model: a model name (``"alexa"``, ``"hey_jarvis"``, ``"hey_mycroft"``,
-            ``"okay_nabu"``: the models of ``pymicro-wakeword``, extra ``models``), or
+            ``"okay_nabu"``: microWakeWord models shipped inside edgekit), or
             the path of a ``.tflite`` model (its ``.json`` config beside it is read
             when present) or of a microWakeWord ``.json`` config.
         cutoff: probability cutoff (0..1); default: the config's ``probability_cutoff``,
@@ -117,8 +121,7 @@ class WakeWordDetector:
         InvalidInputError: an unknown model name or a bad argument.
         ModelLoadError: the model or its config cannot be read, or the model does
             not take ``[1, stride, 40]`` int8 features.
-        BackendUnavailableError: LiteRT (extra ``litert``) or the models (extra
-            ``models``) are not installed.
+        BackendUnavailableError: LiteRT (extra ``litert``) is not installed.
 
     Example:
         >>> detector = WakeWordDetector("hey_jarvis")  # doctest: +SKIP

@@ -32,10 +32,10 @@ def silero_path(name: str = "silero_vad.onnx") -> Path:
 
 
 def wakeword_path(name: str = "okay_nabu") -> Path:
-    """Path of one of pymicro-wakeword's int8 TFLite models."""
-    spec = importlib.util.find_spec("pymicro_wakeword")
-    assert spec is not None and spec.submodule_search_locations, "pymicro-wakeword is missing"
-    path = Path(next(iter(spec.submodule_search_locations))) / "models" / f"{name}.tflite"
+    """Path of one of the int8 microWakeWord TFLite models edgekit ships (pymicro-wakeword's)."""
+    from edgekit.pipelines.wakeword import MODELS_DIR
+
+    path = MODELS_DIR / f"{name}.tflite"
     assert path.is_file(), path
     return path
 

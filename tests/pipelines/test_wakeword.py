@@ -13,6 +13,7 @@ import pytest
 from edgekit.errors import InvalidInputError, ModelLoadError
 from edgekit.pipelines import WAKE_WORD_MODELS, Detection, WakeWordDetector
 from edgekit.pipelines._audio import package_dir
+from edgekit.pipelines.wakeword import MODELS_DIR
 from tests.pipelines.conftest import padded
 
 PHRASES = {
@@ -27,7 +28,16 @@ OTHER = ["what time is it", "turn on the kitchen light", "good morning everyone"
 
 
 def models_dir() -> Path:
-    return package_dir("pymicro_wakeword", "pymicro-wakeword", extra="models") / "models"
+    """pymicro-wakeword's own models folder (the oracle's)."""
+    return package_dir("pymicro_wakeword", "pymicro-wakeword", extra=None) / "models"
+
+
+def test_shipped_models_are_pymicro_wakewords_bytes() -> None:
+    """edgekit carries pymicro-wakeword's models (its wheels are x86-64 only): same bytes."""
+    shipped = sorted(p.name for p in MODELS_DIR.iterdir() if p.suffix in (".tflite", ".json"))
+    assert shipped == sorted(f"{n}{ext}" for n in WAKE_WORD_MODELS for ext in (".tflite", ".json"))
+    for name in shipped:
+        assert (MODELS_DIR / name).read_bytes() == (models_dir() / name).read_bytes(), name
 
 
 @pytest.fixture(scope="module")
