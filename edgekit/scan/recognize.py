@@ -14,16 +14,26 @@ Conditions (``when``):
 - ``txt``: ``{key: regex}``; the key must be in a TXT record and its value match.
 - ``ble_company``: a company id (int) or a list of them.
 - ``ble_data_prefix``: hex that the manufacturer data of ``ble_company`` starts with.
+- ``ble_data``: ``{company id: regex}`` searched in the lower-case hex of that
+  company's manufacturer data.
 - ``ble_service``: a 16-bit UUID in hex (``"fe95"``), a full UUID, or a list.
-- ``name``: a regex searched in the device name.
+- ``ble_service_data``: ``{service UUID: regex}`` searched in the lower-case hex
+  of the service data under that UUID.
+- ``name``: a regex searched in the device name (named groups feed templates).
 - ``oui_vendor``: a regex searched in the IEEE vendor of the device's MACs.
 
-Templates (``then``): ``{txt.KEY}``, ``{name}``, ``{company}`` (Bluetooth SIG
-name of the first company id) and ``{oui_vendor}``; a field whose template
-refers to a missing value is not set by that rule.
+Templates (``then``): ``{txt.KEY}``, ``{name}``, ``{name.GROUP}`` (a named
+group of the ``name`` regex), ``{company}`` (Bluetooth SIG name of the first
+company id) and ``{oui_vendor}``; a field whose template refers to a missing
+value is not set by that rule. ``kind`` is one of :data:`KINDS`. A rule may
+carry a ``source`` (where the rule comes from); the shipped rules all do.
 
-When no rule names a vendor, the IEEE registry (for MACs that are not locally
-administered) and then the Bluetooth SIG company name are used.
+The vendor is the maker of the product, not of its radio chip. When no rule
+names a vendor, the IEEE vendor of a MAC that is not locally administered is
+used unless it is a chip or module maker (:data:`CHIP_MAKERS`), and the
+Bluetooth SIG name of an advertised company id only when the device's name or
+a member service UUID of the same company backs it (manufacturer data often
+carries measurement bytes where the company id should be).
 """
 
 from __future__ import annotations
@@ -39,22 +49,66 @@ from typing import TYPE_CHECKING, Any
 
 from edgekit.errors import InvalidInputError
 from edgekit.scan.advertisement import uuid16_to_str
-from edgekit.scan.names import company_name, lookup_vendor
+from edgekit.scan.names import company_name, lookup_vendor, service_name
 
 if TYPE_CHECKING:
     from edgekit.scan.inventory import Device
 
-__all__ = ["FIELDS", "Recognition", "Rule", "RuleSet", "default_rules", "recognize"]
+__all__ = [
+    "CHIP_MAKERS",
+    "FIELDS",
+    "KINDS",
+    "Recognition",
+    "Rule",
+    "RuleSet",
+    "default_rules",
+    "recognize",
+]
 
 #: The fields a rule may set.
 FIELDS = ("vendor", "kind", "model")
+#: The device kinds a rule may give (``other``: known, but none of the rest).
+KINDS = (
+    "sensor",
+    "scale",
+    "toothbrush",
+    "lock",
+    "light",
+    "switch",
+    "button",
+    "plug",
+    "thermostat",
+    "beacon",
+    "tracker",
+    "speaker",
+    "tv",
+    "printer",
+    "camera",
+    "phone",
+    "computer",
+    "router",
+    "hub",
+    "other",
+)
+#: Chip and radio-module makers: their IEEE OUI or Bluetooth SIG company id alone names no product maker.
+CHIP_MAKERS = re.compile(
+    r"texas instruments|nordic semiconductor|telink|espressif|realtek|silicon lab|"
+    r"dialog semi|renesas|qualcomm|cambridge silicon|\bcsr\b|broadcom|cypress|infineon|"
+    r"mediatek|airoha|beken|bouffalo|actions (semi|tech)|microchip|stmicro|nxp|"
+    r"bestechnic|jieli|bluetrum|realsil|murata|u-blox|panasonic|tuya|hon hai|"
+    r"azurewave|ampak|liteon|lite-on|quectel|fn-link|universal global scientific|"
+    r"shanghai high-flying|hui zhou gaoshengda|xerox",
+    re.IGNORECASE,
+)
 _CONDITIONS = {
     "protocol",
     "mdns_type",
     "txt",
     "ble_company",
     "ble_data_prefix",
+    "ble_data",
     "ble_service",
+    "ble_service_data",
     "name",
     "oui_vendor",
 }
@@ -87,6 +141,9 @@ class Rule:
     _services: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
     _prefix: bytes | None = field(default=None, repr=False, compare=False)
     _mdns_type: str | None = field(default=None, repr=False, compare=False)
+    _data: tuple[tuple[int, re.Pattern[str]], ...] = field(default=(), repr=False, compare=False)
+    _sdata: tuple[tuple[str, re.Pattern[str]], ...] = field(default=(), repr=False, compare=False)
+    source: str = ""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Rule:
@@ -99,6 +156,7 @@ class Rule:
             rule_id = str(data["id"])
             when = dict(data.get("when", {}))
             then = {str(k): str(v) for k, v in dict(data["then"]).items()}
+            source = str(data.get("source", ""))
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidInputError(f"a rule needs 'id', 'when' and 'then': {data!r}") from exc
         unknown = set(when) - _CONDITIONS
@@ -106,6 +164,9 @@ class Rule:
             raise InvalidInputError(f"rule {rule_id}: unknown conditions {sorted(unknown)}")
         if set(then) - set(FIELDS):
             raise InvalidInputError(f"rule {rule_id}: 'then' may set only {FIELDS}")
+        kind = then.get("kind")
+        if kind is not None and "{" not in kind and kind not in KINDS:
+            raise InvalidInputError(f"rule {rule_id}: kind {kind!r} is not one of {KINDS}")
         try:
             txt = tuple((str(k), re.compile(str(v))) for k, v in dict(when.get("txt", {})).items())
             name = re.compile(when["name"], re.IGNORECASE) if "name" in when else None
@@ -119,10 +180,31 @@ class Rule:
                 _full_uuid(s) for s in (services if isinstance(services, list) else [services])
             )
             prefix = bytes.fromhex(when["ble_data_prefix"]) if "ble_data_prefix" in when else None
+            data_res = tuple(
+                (int(c), re.compile(str(v))) for c, v in dict(when.get("ble_data", {})).items()
+            )
+            sdata_res = tuple(
+                (_full_uuid(str(u)), re.compile(str(v)))
+                for u, v in dict(when.get("ble_service_data", {})).items()
+            )
         except (re.error, ValueError, TypeError) as exc:
             raise InvalidInputError(f"rule {rule_id}: {exc}") from exc
         mdns_type = _full_type(str(when["mdns_type"])) if "mdns_type" in when else None
-        return cls(rule_id, when, then, txt, name, oui, companies, services, prefix, mdns_type)
+        return cls(
+            rule_id,
+            when,
+            then,
+            txt,
+            name,
+            oui,
+            companies,
+            services,
+            prefix,
+            mdns_type,
+            data_res,
+            sdata_res,
+            source,
+        )
 
     def matches(self, facts: _Facts) -> bool:
         """Whether every condition holds for the device described by ``facts``."""
@@ -143,8 +225,16 @@ class Rule:
                 facts.company_data.get(c, b"").startswith(self._prefix) for c in hit
             ):
                 return False
+        for company, pattern in self._data:
+            payload = facts.company_data.get(company)
+            if payload is None or not pattern.search(payload.hex()):
+                return False
         if self._services and not self._services & facts.services:
             return False
+        for uuid, pattern in self._sdata:
+            payload = facts.service_data.get(uuid)
+            if payload is None or not pattern.search(payload.hex()):
+                return False
         if self._name is not None and not (facts.name and self._name.search(facts.name)):
             return False
         return not (self._oui is not None and not (facts.oui and self._oui.search(facts.oui)))
@@ -152,12 +242,18 @@ class Rule:
     def render(self, facts: _Facts) -> dict[str, str]:
         """The fields this rule sets for ``facts`` (templates filled; unfillable ones left out)."""
         out = {}
+        groups: dict[str, str] = {}
+        if self._name is not None and facts.name:
+            m = self._name.search(facts.name)
+            if m:
+                groups = {k: v for k, v in m.groupdict().items() if v}
         for key, template in self.then.items():
             missing = False
 
             def fill(m: re.Match[str]) -> str:
                 nonlocal missing
-                value = facts.lookup(m.group(1))
+                ref = m.group(1)
+                value = groups.get(ref[5:]) if ref.startswith("name.") else facts.lookup(ref)
                 if value is None:
                     missing = True
                     return ""
@@ -179,6 +275,7 @@ class _Facts:
     services: frozenset[str]
     name: str | None
     oui: str | None
+    service_data: dict[str, bytes] = field(default_factory=dict)
 
     def lookup(self, key: str) -> str | None:
         if key.startswith("txt."):
@@ -219,10 +316,10 @@ class RuleSet:
         for i, rule in enumerate(self._rules):
             if rule._mdns_type is not None:
                 anchors: list[tuple[str, Any]] = [("type", rule._mdns_type.rstrip("."))]
-            elif rule._companies:
-                anchors = [("company", c) for c in rule._companies]
-            elif rule._services:
-                anchors = [("service", u) for u in rule._services]
+            elif rule._companies or rule._data:
+                anchors = [("company", c) for c in rule._companies or {c for c, _ in rule._data}]
+            elif rule._services or rule._sdata:
+                anchors = [("service", u) for u in rule._services or {u for u, _ in rule._sdata}]
             elif rule._name is not None:
                 anchors = [("named", True)]
             else:
@@ -319,17 +416,23 @@ def default_rules() -> RuleSet:
     return RuleSet.shipped()
 
 
-def _facts(device: Device, company_data: Mapping[int, bytes] | None) -> _Facts:
+def _usable_oui(mac: str) -> str | None:
+    try:
+        info = lookup_vendor(mac)
+    except InvalidInputError:
+        return None
+    if info.vendor is None or info.prefix == "000000":  # all-zero: a placeholder address
+        return None
+    return info.vendor
+
+
+def _facts(
+    device: Device,
+    company_data: Mapping[int, bytes] | None,
+    service_data: Mapping[str, bytes] | None,
+) -> _Facts:
     txt = {k: v for k, v in device.txt.items() if isinstance(v, str)}
-    oui = None
-    for mac in sorted(device.addresses):
-        try:
-            info = lookup_vendor(mac)
-        except InvalidInputError:
-            continue
-        if info.vendor:
-            oui = info.vendor
-            break
+    oui = next((v for mac in sorted(device.addresses) if (v := _usable_oui(mac))), None)
     return _Facts(
         protocols=device.protocols,
         types={_full_type(t) for t in device.services},
@@ -339,7 +442,25 @@ def _facts(device: Device, company_data: Mapping[int, bytes] | None) -> _Facts:
         services=frozenset(device.service_uuids),
         name=device.name,
         oui=oui,
+        service_data={_full_uuid(k): v for k, v in (service_data or {}).items()},
     )
+
+
+_WORD = re.compile(r"[a-z0-9]{4,}")
+
+
+def _backed_company(facts: _Facts) -> str | None:
+    """The SIG name of an advertised company id that the name or a member service UUID backs."""
+    words = set(_WORD.findall((facts.name or "").lower()))
+    for company in sorted(facts.companies):
+        name = company_name(company)
+        if name is None or CHIP_MAKERS.search(name):
+            continue
+        if words & set(_WORD.findall(name.lower())):
+            return name
+        if any(service_name(u) == name for u in facts.services):
+            return name
+    return None
 
 
 def recognize(
@@ -347,6 +468,7 @@ def recognize(
     rules: RuleSet | None = None,
     *,
     manufacturer_data: Mapping[int, bytes] | None = None,
+    service_data: Mapping[str, bytes] | None = None,
 ) -> Recognition:
     """Vendor, kind and model of ``device`` from ``rules`` (default: :func:`default_rules`).
 
@@ -354,11 +476,17 @@ def recognize(
         device: an inventory :class:`~edgekit.scan.inventory.Device`.
         rules: the rule table to use.
         manufacturer_data: latest BLE manufacturer data by company id, for
-            ``ble_data_prefix`` conditions (the inventory passes it).
+            ``ble_data_prefix`` and ``ble_data`` conditions (default: the device's).
+        service_data: latest BLE service data by UUID (16-bit hex or full), for
+            ``ble_service_data`` conditions (default: the device's, where it keeps them).
     """
-    facts = _facts(device, manufacturer_data or device.manufacturer_data)
+    if service_data is None:
+        service_data = getattr(device, "service_data", None)
+    facts = _facts(device, manufacturer_data or device.manufacturer_data, service_data)
     result = (rules if rules is not None else default_rules()).apply(facts)
-    vendor = result.vendor or facts.oui
+    vendor = result.vendor
+    if vendor is None and facts.oui and not CHIP_MAKERS.search(facts.oui):
+        vendor = facts.oui
     if vendor is None and facts.companies:
-        vendor = facts.lookup("company")
+        vendor = _backed_company(facts)
     return Recognition(vendor, result.kind, result.model, result.rules)

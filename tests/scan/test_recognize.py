@@ -88,7 +88,7 @@ def test_inventory_fills_recognition() -> None:
     )
     inventory.add_mdns(service)
     (device,) = inventory.devices
-    assert (device.vendor, device.kind, device.model) == ("Google", "media player", "Chromecast")
+    assert (device.vendor, device.kind, device.model) == ("Google", "tv", "Chromecast")
 
 
 def test_host_rules_win_and_templates() -> None:
@@ -98,7 +98,7 @@ def test_host_rules_win_and_templates() -> None:
         {
             "id": "my-sensor",
             "when": {"name": "^EDGE-"},
-            "then": {"vendor": "Acme", "kind": "edge sensor", "model": "{name}"},
+            "then": {"vendor": "Acme", "kind": "sensor", "model": "{name}"},
         }
     )
     assert len(rules) == n + 1
@@ -107,7 +107,7 @@ def test_host_rules_win_and_templates() -> None:
         "C0:00:00:00:00:01", _adv({"name": "EDGE-42", "service_data": {"fcd2": "40"}})
     )
     got = recognize(device, rules)
-    assert (got.vendor, got.kind, got.model) == ("Acme", "edge sensor", "EDGE-42")
+    assert (got.vendor, got.kind, got.model) == ("Acme", "sensor", "EDGE-42")
     assert got.rules[0] == "my-sensor"
     # The shipped default set is untouched by a copy's additions.
     assert recognize(device).kind == "sensor"
@@ -119,7 +119,7 @@ def test_default_rules_are_extensible_process_wide() -> None:
         {
             "id": "test-only",
             "when": {"mdns_type": "_edgekit-test._tcp"},
-            "then": {"kind": "test device"},
+            "then": {"kind": "other"},
         }
     )
     try:
@@ -129,14 +129,18 @@ def test_default_rules_are_extensible_process_wide() -> None:
                 "x._edgekit-test._tcp.local.", "_edgekit-test._tcp.local.", "x.local.", (), 1
             )
         )
-        assert inventory.devices[0].kind == "test device"
+        assert inventory.devices[0].kind == "other"
     finally:
         default_rules.cache_clear()
 
 
 def test_missing_template_value_leaves_field_unset() -> None:
     rule = Rule.from_dict(
-        {"id": "t", "when": {"mdns_type": "_x._tcp"}, "then": {"model": "{txt.md}", "kind": "x"}}
+        {
+            "id": "t",
+            "when": {"mdns_type": "_x._tcp"},
+            "then": {"model": "{txt.md}", "kind": "other"},
+        }
     )
     rules = RuleSet([rule])
     inventory = Inventory(recognize=False)
@@ -144,15 +148,20 @@ def test_missing_template_value_leaves_field_unset() -> None:
         MdnsService("a._x._tcp.local.", "_x._tcp.local.", "a.local.", (), 1, {})
     )
     got = recognize(device, rules)
-    assert got.model is None and got.kind == "x"
+    assert got.model is None and got.kind == "other"
 
 
 def test_vendor_fallbacks() -> None:
     inventory = Inventory(recognize=False)
     public = inventory.add_ble("00:17:88:AA:BB:CC")
     assert recognize(public).vendor == "Philips Lighting BV"
+    # A company id alone names no vendor (it may be measurement bytes); the name backs it.
     ble = inventory.add_ble("D0:00:00:00:00:01", _adv({"manufacturer_data": {"1177": "05"}}))
-    assert recognize(ble, RuleSet()).vendor == company_name(1177)
+    assert recognize(ble, RuleSet()).vendor is None
+    named = inventory.add_ble(
+        "D0:00:00:00:00:02", _adv({"name": "Ruuvi 1A2B", "manufacturer_data": {"1177": "05"}})
+    )
+    assert recognize(named, RuleSet()).vendor == company_name(1177)
 
 
 @pytest.mark.parametrize(
@@ -162,7 +171,9 @@ def test_vendor_fallbacks() -> None:
         {"id": "x", "when": {"colour": "red"}, "then": {"kind": "x"}},
         {"id": "x", "when": {"name": "("}, "then": {"kind": "x"}},
         {"id": "x", "when": {}, "then": {"price": "1"}},
-        {"id": "x", "when": {"ble_data_prefix": "zz"}, "then": {"kind": "x"}},
+        {"id": "x", "when": {"ble_data_prefix": "zz"}, "then": {"kind": "sensor"}},
+        {"id": "x", "when": {"name": "a"}, "then": {"kind": "smart home device"}},
+        {"id": "x", "when": {"ble_service_data": {"fe95": "("}}, "then": {"kind": "sensor"}},
     ],
 )
 def test_bad_rules(bad: dict) -> None:  # type: ignore[type-arg]
@@ -172,7 +183,9 @@ def test_bad_rules(bad: dict) -> None:  # type: ignore[type-arg]
 
 def test_rule_files_json_and_toml(tmp_path: Path) -> None:
     (tmp_path / "r.json").write_text(
-        json.dumps({"rules": [{"id": "a", "when": {"protocol": "wifi"}, "then": {"kind": "ap"}}]})
+        json.dumps(
+            {"rules": [{"id": "a", "when": {"protocol": "wifi"}, "then": {"kind": "router"}}]}
+        )
     )
     (tmp_path / "r.toml").write_text(
         '[[rules]]\nid = "b"\nthen = { kind = "printer" }\n[rules.when]\nmdns_type = "_ipp._tcp"\n'
