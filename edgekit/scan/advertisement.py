@@ -10,6 +10,10 @@ no data is skipped (and reported in :attr:`Advertisement.malformed`), a complete
 local name wins over a short one, and the last manufacturer-data record of one
 company id wins.
 
+:func:`parse_advertisement` is the one-at-a-time path (a scanner callback): pure
+Python, no numba. It returns a read-only :class:`Advertisement` whose fields are
+decoded on first access, and keeps the last :data:`PARSE_CACHE_SIZE` distinct
+payloads, so a device repeating its bytes costs a cache hit.
 :func:`parse_advertisements` parses many payloads in one numba pass over a packed
 buffer and returns a columnar :class:`AdvertisementBatch` whose
 :class:`Advertisement` objects are built only when asked for.
@@ -17,9 +21,10 @@ buffer and returns a columnar :class:`AdvertisementBatch` whose
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, overload
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, overload
 
 from edgekit.errors import InvalidInputError
 
@@ -29,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AD_TYPES",
+    "PARSE_CACHE_SIZE",
     "Advertisement",
     "AdvertisementBatch",
     "AdvertisementView",
@@ -39,6 +45,15 @@ __all__ = [
 ]
 
 BASE_UUID_SUFFIX = "-0000-1000-8000-00805f9b34fb"
+
+#: Distinct payloads whose parsed :class:`Advertisement` :func:`parse_advertisement`
+#: keeps (least recently used first out). A few hundred devices repeating their
+#: bytes fit; at most about 1 kB each once decoded.
+PARSE_CACHE_SIZE = 1024
+
+_T = TypeVar("_T")
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 #: AD type codes this parser decodes, by name (Bluetooth Core Supplement, part A).
 AD_TYPES: dict[str, int] = {
@@ -77,8 +92,75 @@ def _uuid128_to_str(raw: bytes) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-class Advertisement(NamedTuple):
+def _read_only(self: object, *args: object, **kwargs: object) -> NoReturn:
+    raise InvalidInputError(
+        "the containers of an Advertisement are read-only (parsed results are shared "
+        "between callers); copy them first: list(adv.service_uuids), dict(adv.service_data)"
+    )
+
+
+class _FrozenList(list[_T]):
+    """A ``list`` that refuses changes (equal to, and an instance of, ``list``)."""
+
+    __slots__ = ()
+    append = extend = insert = remove = pop = clear = sort = reverse = _read_only
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _read_only
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (list(self),))
+
+
+class _FrozenDict(dict[_K, _V]):
+    """A ``dict`` that refuses changes (equal to, and an instance of, ``dict``)."""
+
+    __slots__ = ()
+    __setitem__ = __delitem__ = __ior__ = _read_only
+    pop = popitem = clear = setdefault = update = _read_only
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (dict(self),))
+
+
+_EMPTY_LIST: list[Any] = _FrozenList()
+_EMPTY_DICT: dict[Any, Any] = _FrozenDict()
+
+#: Field names of :class:`Advertisement`, in order.
+_FIELDS = (
+    "local_name",
+    "service_uuids",
+    "service_data",
+    "manufacturer_data",
+    "tx_power",
+    "flags",
+    "appearance",
+    "malformed",
+    "raw",
+)
+
+_Decoded = tuple[
+    "str | None",
+    "list[str]",
+    "dict[str, bytes]",
+    "dict[int, bytes]",
+    "int | None",
+    "int | None",
+    "int | None",
+    "tuple[str, ...]",
+]
+
+
+class Advertisement:
     """One parsed BLE advertisement (advertising data plus scan response, if joined).
+
+    Read-only: the attributes cannot be set, and ``service_uuids``,
+    ``service_data`` and ``manufacturer_data`` are a ``list`` and ``dict`` that
+    refuse changes (:class:`~edgekit.errors.InvalidInputError`), because
+    :func:`parse_advertisement` hands the same object to every caller that
+    parses the same bytes. Copy them (``dict(adv.manufacturer_data)``) or use
+    :meth:`_replace` to change something. Built by :func:`parse_advertisement`,
+    the fields are decoded from ``raw`` on first access. Equality compares
+    every field; iteration and unpacking yield the fields in order, as the
+    ``NamedTuple`` this class replaced did.
 
     Attributes:
         local_name: complete (or, failing that, short) local name, UTF-8 with
@@ -94,15 +176,131 @@ class Advertisement(NamedTuple):
         raw: the payload bytes as given.
     """
 
-    local_name: str | None
-    service_uuids: list[str]
-    service_data: dict[str, bytes]
-    manufacturer_data: dict[int, bytes]
-    tx_power: int | None
-    flags: int | None = None
-    appearance: int | None = None
-    malformed: tuple[str, ...] = ()
-    raw: bytes = b""
+    __slots__ = ("_f", "_raw")
+    _fields = _FIELDS
+    _f: _Decoded | None
+    _raw: bytes
+
+    def __init__(
+        self,
+        local_name: str | None,
+        service_uuids: Iterable[str],
+        service_data: Mapping[str, bytes],
+        manufacturer_data: Mapping[int, bytes],
+        tx_power: int | None,
+        flags: int | None = None,
+        appearance: int | None = None,
+        malformed: Iterable[str] = (),
+        raw: bytes | bytearray | memoryview = b"",
+    ) -> None:
+        self._raw = raw if type(raw) is bytes else bytes(raw)
+        self._f = (
+            local_name,
+            _FrozenList(service_uuids) if service_uuids else _EMPTY_LIST,
+            _FrozenDict(service_data) if service_data else _EMPTY_DICT,
+            _FrozenDict(manufacturer_data) if manufacturer_data else _EMPTY_DICT,
+            tx_power,
+            flags,
+            appearance,
+            tuple(malformed),
+        )
+
+    def _decoded(self) -> _Decoded:
+        f = self._f
+        if f is None:
+            f = self._f = _decode(self._raw)
+        return f
+
+    @property
+    def local_name(self) -> str | None:
+        """See the class docstring."""
+        f = self._f
+        return (f or self._decoded())[0]
+
+    @property
+    def service_uuids(self) -> list[str]:
+        """See the class docstring."""
+        f = self._f
+        return (f or self._decoded())[1]
+
+    @property
+    def service_data(self) -> dict[str, bytes]:
+        """See the class docstring."""
+        f = self._f
+        return (f or self._decoded())[2]
+
+    @property
+    def manufacturer_data(self) -> dict[int, bytes]:
+        """See the class docstring."""
+        f = self._f
+        return (f or self._decoded())[3]
+
+    @property
+    def tx_power(self) -> int | None:
+        """See the class docstring (dBm)."""
+        f = self._f
+        return (f or self._decoded())[4]
+
+    @property
+    def flags(self) -> int | None:
+        """See the class docstring."""
+        f = self._f
+        return (f or self._decoded())[5]
+
+    @property
+    def appearance(self) -> int | None:
+        """See the class docstring."""
+        f = self._f
+        return (f or self._decoded())[6]
+
+    @property
+    def malformed(self) -> tuple[str, ...]:
+        """See the class docstring."""
+        f = self._f
+        return (f or self._decoded())[7]
+
+    @property
+    def raw(self) -> bytes:
+        """See the class docstring."""
+        return self._raw
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((*self._decoded(), self._raw))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Advertisement):
+            return NotImplemented
+        if self._raw != other._raw:
+            return False
+        if self._f is None and other._f is None:
+            return True  # the same bytes decode to the same fields
+        return self._decoded() == other._decoded()
+
+    def __hash__(self) -> int:
+        return hash((self._raw, self.local_name))
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in zip(_FIELDS, self, strict=True))
+        return f"Advertisement({inner})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        f = self._decoded()
+        return (Advertisement, (f[0], list(f[1]), dict(f[2]), dict(f[3]), *f[4:], self._raw))
+
+    def _asdict(self) -> dict[str, Any]:
+        """The fields by name (the containers still read-only)."""
+        return dict(zip(_FIELDS, self, strict=True))
+
+    def _replace(self, **changes: Any) -> Advertisement:
+        """A new :class:`Advertisement` with some fields changed.
+
+        Raises:
+            InvalidInputError: a name that is not a field.
+        """
+        unknown = set(changes) - set(_FIELDS)
+        if unknown:
+            raise InvalidInputError(f"Advertisement has no field(s) {sorted(unknown)}")
+        return Advertisement(**{**self._asdict(), **changes})
 
     def to_bytes(self) -> bytes:
         """Encode the fields back into AD structures (the inverse of :func:`parse_advertisement`).
@@ -120,13 +318,19 @@ class Advertisement(NamedTuple):
         self,
     ) -> tuple[str | None, list[str], dict[str, bytes], dict[int, bytes], int | None]:
         """The fields in ``bluetooth_data_tools.parse_advertisement_data_tuple`` order."""
-        return (
-            self.local_name,
-            self.service_uuids,
-            self.service_data,
-            self.manufacturer_data,
-            self.tx_power,
-        )
+        f = self._decoded()
+        return (f[0], f[1], f[2], f[3], f[4])
+
+
+_new_adv: Any = object.__new__
+
+
+def _lazy(raw: bytes) -> Advertisement:
+    """An :class:`Advertisement` of ``raw`` (bytes) whose fields are decoded on first access."""
+    adv: Advertisement = _new_adv(Advertisement)
+    adv._raw = raw
+    adv._f = None
+    return adv
 
 
 def _uuid_bytes(text: str) -> bytes:
@@ -197,9 +401,6 @@ def _malformed_message(code: int, offset: int, ad_type: int) -> str:
     )
 
 
-_new_adv: Any = tuple.__new__
-
-
 def _as_bytes(data: object) -> bytes:
     if type(data) is bytes:
         return data
@@ -210,25 +411,38 @@ def _as_bytes(data: object) -> bytes:
     )
 
 
+_parse_cached = functools.lru_cache(maxsize=PARSE_CACHE_SIZE)(_lazy)
+
+
 def parse_advertisement(data: bytes | bytearray | memoryview) -> Advertisement:
     """Parse one advertisement payload (concatenated AD structures).
+
+    The fields are decoded on first access, once, and the result is kept for
+    the last :data:`PARSE_CACHE_SIZE` distinct payloads: a device that repeats
+    its bytes gets the same (read-only) object back without a second decode.
 
     Args:
         data: the payload bytes (advertising data, optionally followed by the
             scan response).
 
     Returns:
-        The decoded :class:`Advertisement`; undecodable structures are listed in
+        The :class:`Advertisement`; undecodable structures are listed in
         ``malformed`` and never raise.
 
     Raises:
         InvalidInputError: ``data`` is not bytes-like.
     """
-    raw = data if type(data) is bytes else _as_bytes(data)
+    if type(data) is bytes:
+        return _parse_cached(data)
+    return _parse_cached(_as_bytes(data))
+
+
+def _decode(raw: bytes) -> _Decoded:
+    """The fields of ``raw`` (everything but ``raw``), in :class:`Advertisement` order."""
     local_name: str | None = None
-    uuids: list[str] = []
-    service_data: dict[str, bytes] = {}
-    mfr: dict[int, bytes] = {}
+    uuids: list[str] | None = None
+    service_data: dict[str, bytes] | None = None
+    mfr: dict[int, bytes] | None = None
     tx_power: int | None = None
     flags: int | None = None
     appearance: int | None = None
@@ -264,10 +478,14 @@ def parse_advertisement(data: bytes | bytearray | memoryview) -> Advertisement:
             if size < 2:
                 code = _BAD_LENGTH
             else:
+                if mfr is None:
+                    mfr = {}
                 mfr[raw[start] | (raw[start + 1] << 8)] = raw[start + 2 : end]
         elif ad_type == 0x09 or (ad_type == 0x08 and local_name is None):
             local_name = raw[start:end].decode("utf-8", "replace")
         elif ad_type == 0x02 or ad_type == 0x03:
+            if uuids is None:
+                uuids = []
             for i in range(start, end - 1, 2):
                 key = raw[i] | (raw[i + 1] << 8)
                 uuids.append(cache.get(key) or uuid16_to_str(key))
@@ -277,6 +495,8 @@ def parse_advertisement(data: bytes | bytearray | memoryview) -> Advertisement:
             if size < 2:
                 code = _BAD_LENGTH
             else:
+                if service_data is None:
+                    service_data = {}
                 key = raw[start] | (raw[start + 1] << 8)
                 service_data[cache.get(key) or uuid16_to_str(key)] = raw[start + 2 : end]
         elif ad_type == 0x0A:
@@ -291,11 +511,15 @@ def parse_advertisement(data: bytes | bytearray | memoryview) -> Advertisement:
             else:
                 appearance = raw[start] | (raw[start + 1] << 8)
         elif ad_type == 0x04 or ad_type == 0x05:
+            if uuids is None:
+                uuids = []
             for i in range(start, end - 3, 4):
                 uuids.append(uuid16_to_str(int.from_bytes(raw[i : i + 4], "little")))
             if size & 3:
                 code = _BAD_LENGTH
         elif ad_type == 0x06 or ad_type == 0x07:
+            if uuids is None:
+                uuids = []
             for i in range(start, end - 15, 16):
                 uuids.append(_uuid128_to_str(raw[i : i + 16]))
             if size & 15:
@@ -304,32 +528,31 @@ def parse_advertisement(data: bytes | bytearray | memoryview) -> Advertisement:
             if size < 4:
                 code = _BAD_LENGTH
             else:
+                if service_data is None:
+                    service_data = {}
                 key = int.from_bytes(raw[start : start + 4], "little")
                 service_data[uuid16_to_str(key)] = raw[start + 4 : end]
         elif ad_type == 0x21:
             if size < 16:
                 code = _BAD_LENGTH
             else:
+                if service_data is None:
+                    service_data = {}
                 service_data[_uuid128_to_str(raw[start : start + 16])] = raw[start + 16 : end]
         if code:
             if malformed is None:
                 malformed = []
             malformed.append(_malformed_message(code, here, ad_type))
-    result: Advertisement = _new_adv(
-        Advertisement,
-        (
-            local_name,
-            uuids,
-            service_data,
-            mfr,
-            tx_power,
-            flags,
-            appearance,
-            () if malformed is None else tuple(malformed),
-            raw,
-        ),
+    return (
+        local_name,
+        _FrozenList(uuids) if uuids else _EMPTY_LIST,
+        _FrozenDict(service_data) if service_data else _EMPTY_DICT,
+        _FrozenDict(mfr) if mfr else _EMPTY_DICT,
+        tx_power,
+        flags,
+        appearance,
+        () if malformed is None else tuple(malformed),
     )
-    return result
 
 
 class AdvertisementBatch(Sequence[Advertisement]):
@@ -437,11 +660,11 @@ class AdvertisementBatch(Sequence[Advertisement]):
         """Every payload as an :class:`Advertisement`."""
         packed = self._packed
         offsets = self._offsets.tolist()
-        return [parse_advertisement(packed[offsets[i] : offsets[i + 1]]) for i in range(len(self))]
+        return [_lazy(packed[offsets[i] : offsets[i + 1]]) for i in range(len(self))]
 
     def _build(self, i: int) -> Advertisement:
         a, b = self._offsets[i : i + 2].tolist()
-        return parse_advertisement(self._packed[a:b])
+        return _lazy(self._packed[a:b])
 
 
 _ABSENT = AdvertisementBatch.ABSENT
