@@ -21,7 +21,11 @@ lazily, so ``import edgekit`` (and ``import edgekit.<layer>``) stays free of num
 
 When the installed package directory is read-only (a system install, a
 read-only root file system on a device) and ``NUMBA_CACHE_DIR`` is unset, the
-cache goes to ``$XDG_CACHE_HOME/edgekit/numba`` (``~/.cache/edgekit/numba``).
+cache goes to ``$XDG_CACHE_HOME/edgekit/numba`` (``~/.cache/edgekit/numba``), by
+setting ``NUMBA_CACHE_DIR`` for the process (numba has one cache setting, so
+the host's own cached numba functions go there too). When that is not writable
+either, kernels are compiled without a cache, in every process, with one
+``RuntimeWarning`` saying so.
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -57,20 +63,40 @@ def _user_cache_dir() -> Path:
     return Path(base) / "edgekit" / "numba"
 
 
+# Set when no writable cache directory exists: kernels then compile uncached.
+_cache_unavailable = False
+
+
 def configure_cache() -> str | None:
     """Point numba's cache at a writable place when the package directory is read-only.
 
     Returns the cache directory set (or already set through ``NUMBA_CACHE_DIR``),
-    or ``None`` when numba's default (``__pycache__`` beside each module) is usable.
-    Call before numba is imported; :func:`njit` does.
+    or ``None`` when numba's default (``__pycache__`` beside each module) is usable,
+    or when no place is writable (then :func:`njit` compiles without a cache and a
+    ``RuntimeWarning`` says so once). Call before numba is imported; :func:`njit` does.
     """
+    global _cache_unavailable
     current = os.environ.get("NUMBA_CACHE_DIR")
     if current:
         return current
     if os.access(_PACKAGE_DIR, os.W_OK):
         return None
     cache_dir = _user_cache_dir()
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=cache_dir).close()
+    except OSError as exc:
+        if not _cache_unavailable:
+            _cache_unavailable = True
+            warnings.warn(
+                f"edgekit's numba kernels cannot be cached: {_PACKAGE_DIR} is read-only and "
+                f"{cache_dir} is not writable ({exc.strerror}); every process compiles them "
+                "on first use. Set NUMBA_CACHE_DIR to a writable directory.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        return None
+    _cache_unavailable = False
     os.environ["NUMBA_CACHE_DIR"] = str(cache_dir)
     numba_config = sys.modules.get("numba.core.config")
     if numba_config is not None:  # numba read its settings already
@@ -88,6 +114,8 @@ def njit(*args: Any, **overrides: Any) -> Any:
     import numba
 
     options = {**JIT_OPTIONS, **overrides}
+    if _cache_unavailable:
+        options["cache"] = False
     if len(args) == 1 and callable(args[0]) and not overrides:
         return numba.njit(**options)(args[0])
     return numba.njit(*args, **options)
