@@ -28,7 +28,15 @@ from edgekit.scan.beacons import (
     decode_ibeacon,
 )
 from edgekit.scan.ble import BleScanner, scan_ble
-from edgekit.scan.inventory import BleSighting, Device, Inventory
+from edgekit.scan.inventory import (
+    BleEndpoint,
+    BleSighting,
+    Device,
+    Endpoint,
+    Inventory,
+    MdnsEndpoint,
+    WifiEndpoint,
+)
 from edgekit.scan.mdns import MdnsAdvertiser, MdnsEvent, MdnsScanner, MdnsService, scan_mdns
 from edgekit.scan.names import (
     VendorInfo,
@@ -58,15 +66,18 @@ __all__ = [
     "AdvertisementView",
     "BTHomeMeasurement",
     "BTHomePacket",
+    "BleEndpoint",
     "BleScanner",
     "BleSighting",
     "Device",
     "EddystoneTLM",
     "EddystoneUID",
     "EddystoneURL",
+    "Endpoint",
     "IBeacon",
     "Inventory",
     "MdnsAdvertiser",
+    "MdnsEndpoint",
     "MdnsEvent",
     "MdnsScanner",
     "MdnsService",
@@ -74,6 +85,7 @@ __all__ = [
     "Rule",
     "RuleSet",
     "VendorInfo",
+    "WifiEndpoint",
     "WifiScanner",
     "async_scan",
     "channel_to_frequency",

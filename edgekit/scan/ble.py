@@ -4,8 +4,8 @@
 turns each report into a :class:`~edgekit.scan.inventory.BleSighting`: the
 address, an :class:`~edgekit.scan.advertisement.Advertisement` built from
 bleak's fields (the OS Bluetooth stacks do not hand raw AD bytes to bleak, so
-``raw`` is empty), the RSSI, its exponential moving average per address, and
-the reception time.
+``raw`` is empty), the RSSI, its exponential moving average per address, the
+reception time and, on BlueZ, the address type (``"public"``/``"random"``).
 
 Modes: ``"active"`` (scan requests, scan responses merged) or ``"passive"``
 (BlueZ's advertisement monitor API; it needs BlueZ >= 5.56 with experimental
@@ -113,8 +113,12 @@ class BleScanner:
             self._ema.popitem(last=False)
         return value
 
-    def _deliver(self, address: str, adv: Advertisement, rssi: float | None) -> None:
-        sighting = BleSighting(address, adv, rssi, time.time(), self._smooth(address, rssi))
+    def _deliver(
+        self, address: str, adv: Advertisement, rssi: float | None, address_type: str | None = None
+    ) -> None:
+        sighting = BleSighting(
+            address, adv, rssi, time.time(), self._smooth(address, rssi), address_type
+        )
         self.latest.pop(address, None)
         self.latest[address] = sighting
         while len(self.latest) > self.max_addresses:
@@ -126,7 +130,11 @@ class BleScanner:
     def _on_detect(self, device: Any, data: Any) -> None:
         details = getattr(device, "details", None)
         props = details.get("props") if isinstance(details, dict) else None
-        self._deliver(device.address.upper(), _from_bleak(data, props), data.rssi)
+        # BlueZ's AddressType (public/random), from platform_data = (path, current props).
+        live = getattr(data, "platform_data", ())
+        current = live[1] if len(live) == 2 and isinstance(live[1], dict) else props
+        address_type = current.get("AddressType") if current else None
+        self._deliver(device.address.upper(), _from_bleak(data, props), data.rssi, address_type)
 
     async def start(self) -> None:
         """Start scanning.

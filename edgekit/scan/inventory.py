@@ -7,10 +7,17 @@ its TXT record (``mac=``, ``macaddress=``, HomeKit's ``id=``/``deviceid=``); two
 records that share any identity belong to one device, and devices that come to
 share one are merged.
 
+Each device keeps the endpoints (:class:`Endpoint`) it was heard on (an mDNS
+service instance with its host, port, addresses and TXT; a BLE address with its
+type; a WiFi BSS), so what was found can be connected to. An mDNS goodbye or TTL expiry
+removes that endpoint (:meth:`Inventory.remove_mdns`); an endpoint not heard for
+``stale_after`` seconds is dropped the next time its device is heard.
+
 Memory is bounded: at most ``max_devices`` devices are kept, and when a new one
 arrives at the bound the least recently seen is evicted (BLE MAC randomization
-produces an endless stream of new addresses). Devices not seen for
-``stale_after`` seconds are dropped by :meth:`Inventory.expire`, which every
+produces an endless stream of new addresses); each keeps at most
+``max_endpoints`` endpoints, least recently seen evicted first. Devices not seen
+for ``stale_after`` seconds are dropped by :meth:`Inventory.expire`, which every
 ingest calls at most once a second.
 """
 
@@ -21,16 +28,24 @@ import json
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
 
 from edgekit.errors import BackendUnavailableError, InvalidInputError
 from edgekit.scan.advertisement import Advertisement
-from edgekit.scan.mdns import MdnsService
+from edgekit.scan.mdns import MdnsService, TxtValue
 from edgekit.scan.wifi import AccessPoint
 
-__all__ = ["BleSighting", "Device", "Inventory"]
+__all__ = [
+    "BleEndpoint",
+    "BleSighting",
+    "Device",
+    "Endpoint",
+    "Inventory",
+    "MdnsEndpoint",
+    "WifiEndpoint",
+]
 
 _MAC_TXT_KEYS = ("mac", "macaddress", "mac_address", "id", "deviceid", "btaddr", "wifi_mac")
 _HEX = frozenset("0123456789abcdefABCDEF")
@@ -61,6 +76,8 @@ class BleSighting:
         rssi: received signal strength in dBm, or ``None``.
         time: time.time() of reception, in seconds.
         rssi_smoothed: exponential moving average of RSSI for this address (dBm).
+        address_type: ``"public"`` or ``"random"``, or ``None`` where the
+            platform does not say (BlueZ does; macOS and Windows do not).
     """
 
     address: str
@@ -68,6 +85,164 @@ class BleSighting:
     rssi: float | None = None
     time: float = 0.0
     rssi_smoothed: float | None = None
+    address_type: str | None = None
+
+
+_KIND_ORDER = {"mdns": 0, "ble": 1, "wifi": 2}
+
+
+def _hexed(txt: Mapping[str, Any]) -> dict[str, Any]:
+    return {str(k): (v.hex() if isinstance(v, bytes) else v) for k, v in txt.items()}
+
+
+class Endpoint:
+    """One way a device was heard and can be reached: the base of
+    :class:`MdnsEndpoint`, :class:`BleEndpoint` and :class:`WifiEndpoint`.
+
+    Attributes:
+        kind: ``"mdns"``, ``"ble"`` or ``"wifi"`` (a class attribute).
+        last_seen: time.time() of the latest record, in seconds.
+    """
+
+    __slots__ = ()
+    kind: ClassVar[str]
+    last_seen: float
+
+    @property
+    def key(self) -> str:
+        """What identifies it within a device: a record with the same key replaces it."""
+        raise NotImplementedError
+
+    @property
+    def label(self) -> str:
+        """A short display form (``http 192.168.1.20:80``)."""
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict: ``kind``, ``label`` and every field (tuples become
+        lists, bytes TXT values hex)."""
+        out: dict[str, Any] = {"kind": self.kind, "label": self.label}
+        for f in fields(self):  # type: ignore[arg-type]  # every subclass is a dataclass
+            value = getattr(self, f.name)
+            if isinstance(value, tuple):
+                value = list(value)
+            elif f.name == "txt":
+                value = _hexed(value)
+            out[f.name] = value
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class MdnsEndpoint(Endpoint):
+    """A DNS-SD service instance: where to connect (``host``/``addresses`` and ``port``).
+
+    Attributes:
+        service_type: service type (``"_http._tcp.local."``).
+        instance: instance label (``"Kitchen"``).
+        host: host name, the SRV target (``"kitchen.local."``), or ``None``.
+        port: TCP/UDP port.
+        addresses: IPv4/IPv6 addresses as strings.
+        txt: TXT record (str, bytes or ``None`` values).
+        last_seen: time.time() of the latest record, in seconds.
+    """
+
+    kind: ClassVar[str] = "mdns"
+    service_type: str
+    instance: str
+    host: str | None
+    port: int | None
+    addresses: tuple[str, ...]
+    txt: Mapping[str, TxtValue]
+    last_seen: float = 0.0
+
+    @property
+    def key(self) -> str:
+        """``mdns:`` and the full instance name, lower case."""
+        return f"mdns:{self.instance}.{self.service_type}".lower()
+
+    @property
+    def label(self) -> str:
+        """``http 192.168.1.20:80``: the type's first label without ``_``, the first
+        IPv4 address (else IPv6 in brackets, else the host) and the port."""
+        name = self.service_type.split(".", 1)[0].lstrip("_") or "mdns"
+        where = _preferred_address(self.addresses) or self.host or "?"
+        return f"{name} {where}:{self.port}" if self.port is not None else f"{name} {where}"
+
+
+@dataclass(frozen=True, slots=True)
+class BleEndpoint(Endpoint):
+    """A BLE advertiser's address.
+
+    Attributes:
+        address: the address (``AA:BB:CC:DD:EE:FF``, or a platform UUID on macOS).
+        address_type: ``"public"`` or ``"random"``; ``None`` where the platform
+            does not say (BlueZ does; macOS and Windows do not).
+        last_seen: time.time() of the latest record, in seconds.
+    """
+
+    kind: ClassVar[str] = "ble"
+    address: str
+    address_type: str | None = None
+    last_seen: float = 0.0
+
+    @property
+    def key(self) -> str:
+        """``ble:`` and the address."""
+        return f"ble:{self.address}"
+
+    @property
+    def label(self) -> str:
+        """``ble C0:11:22:33:44:55 random``."""
+        return (
+            f"ble {self.address} {self.address_type}"
+            if self.address_type
+            else f"ble {self.address}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WifiEndpoint(Endpoint):
+    """A WiFi access point (BSS).
+
+    Attributes:
+        bssid: the AP's MAC address (``None`` where the tool hides it).
+        ssid: network name (``""`` for a hidden network).
+        channel: channel number within ``band``.
+        band: ``"2.4"``, ``"5"`` or ``"6"`` (GHz).
+        last_seen: time.time() of the latest record, in seconds.
+    """
+
+    kind: ClassVar[str] = "wifi"
+    bssid: str | None
+    ssid: str
+    channel: int | None
+    band: str | None
+    last_seen: float = 0.0
+
+    @property
+    def key(self) -> str:
+        """``wifi:`` and the BSSID (or ``wifi:ssid:`` and the SSID without one)."""
+        return f"wifi:{self.bssid}" if self.bssid else f"wifi:ssid:{self.ssid}"
+
+    @property
+    def label(self) -> str:
+        """``wifi HomeNet 00:17:88:01:02:03 ch 6 2.4 GHz``."""
+        parts = ["wifi", self.ssid or "(hidden)"]
+        if self.bssid:
+            parts.append(self.bssid)
+        if self.channel is not None:
+            parts.append(f"ch {self.channel}")
+        if self.band:
+            parts.append(f"{self.band} GHz")
+        return " ".join(parts)
+
+
+def _preferred_address(addresses: tuple[str, ...]) -> str | None:
+    """The address to show: the first IPv4 one, else the first IPv6 one in brackets."""
+    for address in addresses:
+        if ":" not in address:
+            return address
+    return f"[{addresses[0]}]" if addresses else None
 
 
 @dataclass(slots=True)
@@ -84,12 +259,15 @@ class Device:
         rssi: exponential moving average of RSSI in dBm (BLE and WiFi), or ``None``.
         addresses: MAC/BLE addresses.
         ip_addresses: IP addresses from mDNS.
-        services: mDNS service types (``_googlecast._tcp.local.``).
+        services: mDNS service types (``_googlecast._tcp.local.``); a type leaves
+            with the last of its endpoints.
         txt: merged TXT records of its mDNS services.
         company_ids: BLE manufacturer-data company ids.
         manufacturer_data: latest BLE manufacturer data by company id.
         service_uuids: BLE service UUIDs (advertised or with service data).
         ssids: WiFi network names it serves (access points).
+        endpoints: its :class:`Endpoint` records by :attr:`Endpoint.key`,
+            least recently seen first (at most the inventory's ``max_endpoints``).
         vendor: vendor name, when recognised.
         kind: device type, when recognised (``"media player"``, ``"printer"``...).
         model: model, when recognised.
@@ -111,21 +289,29 @@ class Device:
     manufacturer_data: dict[int, bytes] = field(default_factory=dict)
     service_uuids: set[str] = field(default_factory=set)
     ssids: set[str] = field(default_factory=set)
+    endpoints: dict[str, Endpoint] = field(default_factory=dict)
     vendor: str | None = None
     kind: str | None = None
     model: str | None = None
     records: int = 0
     _signature: tuple[Any, ...] = field(default=(), repr=False, compare=False)
 
+    def sorted_endpoints(self) -> list[Endpoint]:
+        """Its endpoints in display order: mDNS, then BLE, then WiFi, each by label."""
+        return sorted(self.endpoints.values(), key=lambda e: (_KIND_ORDER[e.kind], e.label))
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (sets become sorted lists, bytes become hex)."""
+        """JSON-ready dict (sets become sorted lists, bytes become hex, endpoints
+        a list of :meth:`Endpoint.to_dict` in :meth:`sorted_endpoints` order)."""
         out: dict[str, Any] = {}
         for key in self.__dataclass_fields__:
             value = getattr(self, key)
             if isinstance(value, set):
                 value = sorted(value)
             elif key in ("txt", "manufacturer_data"):
-                value = {str(k): (v.hex() if isinstance(v, bytes) else v) for k, v in value.items()}
+                value = _hexed(value)
+            elif key == "endpoints":
+                value = [e.to_dict() for e in self.sorted_endpoints()]
             elif key == "_signature":
                 continue
             out[key] = value
@@ -133,12 +319,16 @@ class Device:
 
     def _repr_html_(self) -> str:
         """An HTML table of the device's known fields, for Jupyter."""
-        rows = "".join(
-            f"<tr><th>{html.escape(key)}</th><td>{html.escape(str(value))}</td></tr>"
-            for key, value in self.to_dict().items()
-            if value not in (None, [], {}, "")
-        )
-        return f"<table><caption>device {html.escape(self.id)}</caption>{rows}</table>"
+        rows = []
+        for key, value in self.to_dict().items():
+            if value in (None, [], {}, ""):
+                continue
+            if key == "endpoints":
+                cell = "<br>".join(_endpoint_html(e) for e in value)
+            else:
+                cell = html.escape(str(value))
+            rows.append(f"<tr><th>{html.escape(key)}</th><td>{cell}</td></tr>")
+        return f"<table><caption>device {html.escape(self.id)}</caption>{''.join(rows)}</table>"
 
     def _absorb(self, other: Device) -> None:
         self.identities |= other.identities
@@ -149,6 +339,11 @@ class Device:
         self.company_ids |= other.company_ids
         self.service_uuids |= other.service_uuids
         self.ssids |= other.ssids
+        for key, endpoint in other.endpoints.items():
+            mine = self.endpoints.get(key)
+            if mine is None or mine.last_seen < endpoint.last_seen:
+                self.endpoints[key] = endpoint
+        self.endpoints = dict(sorted(self.endpoints.items(), key=lambda kv: kv[1].last_seen))
         self.txt = {**other.txt, **self.txt}
         self.manufacturer_data = {**other.manufacturer_data, **self.manufacturer_data}
         self.first_seen = min(self.first_seen, other.first_seen)
@@ -161,7 +356,57 @@ class Device:
         self.records += other.records
 
 
-_COLUMNS = ("name", "kind", "vendor", "model", "protocols", "addresses", "rssi", "last_seen")
+def _endpoint_html(endpoint: dict[str, Any]) -> str:
+    details = ", ".join(
+        f"{k}={v}" for k, v in endpoint.items() if k not in ("kind", "label", "last_seen")
+    )
+    return f"<code>{html.escape(endpoint['label'])}</code> {html.escape(details)}"
+
+
+_COLUMNS = (
+    "name",
+    "kind",
+    "vendor",
+    "model",
+    "protocols",
+    "addresses",
+    "endpoints",
+    "rssi",
+    "last_seen",
+)
+_ENDPOINTS_SHOWN = 4  # labels in the endpoints column; the rest as "+N more"
+
+
+def _mdns_identities(service: MdnsService) -> list[str]:
+    identities = []
+    if service.server:
+        identities.append(f"host:{service.server.lower()}")
+    for key in _MAC_TXT_KEYS:
+        mac = _mac_in(service.txt.get(key))
+        if mac:
+            identities.append(f"mac:{mac}")
+    if not identities:
+        identities.append(f"mdns:{service.name.lower()}")
+    return identities
+
+
+def _mdns_endpoint(service: MdnsService, now: float) -> MdnsEndpoint:
+    return MdnsEndpoint(
+        service.type,
+        service.instance,
+        service.server,
+        service.port,
+        service.addresses,
+        service.txt,
+        now,
+    )
+
+
+def _endpoint_labels(device: Device) -> str:
+    labels = [e.label for e in device.sorted_endpoints()]
+    if len(labels) > _ENDPOINTS_SHOWN:
+        labels[_ENDPOINTS_SHOWN:] = [f"+{len(labels) - _ENDPOINTS_SHOWN} more"]
+    return ", ".join(labels)
 
 
 class Inventory:
@@ -171,6 +416,8 @@ class Inventory:
         max_devices: hard bound on devices kept (least recently seen evicted).
         stale_after: seconds without a record after which a device is dropped.
         rssi_alpha: weight of a new RSSI sample in the moving average (0..1].
+        max_endpoints: bound on endpoints kept a device (least recently seen
+            evicted); 64 covers a host announcing every service it has.
         recognize: fill vendor, kind and model with
             :func:`~edgekit.scan.recognize.recognize`; it runs lazily, on the
             devices changed since the inventory was last read.
@@ -182,13 +429,15 @@ class Inventory:
         max_devices: int = 10_000,
         stale_after: float = 300.0,
         rssi_alpha: float = 0.3,
+        max_endpoints: int = 64,
         recognize: bool = True,
     ) -> None:
-        if max_devices < 1 or stale_after <= 0 or not 0 < rssi_alpha <= 1:
+        if max_devices < 1 or stale_after <= 0 or not 0 < rssi_alpha <= 1 or max_endpoints < 1:
             raise InvalidInputError(
-                "need max_devices >= 1, stale_after > 0 and 0 < rssi_alpha <= 1"
+                "need max_devices >= 1, stale_after > 0, 0 < rssi_alpha <= 1 and max_endpoints >= 1"
             )
         self.max_devices = max_devices
+        self.max_endpoints = max_endpoints
         self.stale_after = stale_after
         self.rssi_alpha = rssi_alpha
         self.recognize = recognize
@@ -239,7 +488,11 @@ class Inventory:
         """
         if isinstance(record, BleSighting):
             return self.add_ble(
-                record.address, record.advertisement, rssi=record.rssi, now=record.time or now
+                record.address,
+                record.advertisement,
+                rssi=record.rssi,
+                now=record.time or now,
+                address_type=record.address_type,
             )
         if isinstance(record, MdnsService):
             return self.add_mdns(record, now=now)
@@ -259,12 +512,14 @@ class Inventory:
         *,
         rssi: float | None = None,
         now: float | None = None,
+        address_type: str | None = None,
     ) -> Device:
-        """Merge one BLE advertisement from ``address``."""
+        """Merge one BLE advertisement from ``address`` (``address_type``: ``"public"``/``"random"``)."""
         mac = _mac_in(address)
         identity = f"mac:{mac}" if mac else f"ble:{address}"
         device = self._upsert([identity], "ble", now)
         device.addresses.add(mac or address)
+        self._put(device, BleEndpoint(mac or address, address_type, device.last_seen))
         if advertisement is not None:
             if advertisement.local_name:
                 device.name = advertisement.local_name
@@ -277,16 +532,8 @@ class Inventory:
         return device
 
     def add_mdns(self, service: MdnsService, *, now: float | None = None) -> Device:
-        """Merge one resolved mDNS service."""
-        identities = []
-        if service.server:
-            identities.append(f"host:{service.server.lower()}")
-        for key in _MAC_TXT_KEYS:
-            mac = _mac_in(service.txt.get(key))
-            if mac:
-                identities.append(f"mac:{mac}")
-        if not identities:
-            identities.append(f"mdns:{service.name.lower()}")
+        """Merge one resolved mDNS service (its endpoint replaces the one of the same instance)."""
+        identities = _mdns_identities(service)
         device = self._upsert(identities, "mdns", now)
         device.name = service.instance
         device.services.add(service.type)
@@ -295,7 +542,20 @@ class Inventory:
             if identity.startswith("mac:"):
                 device.addresses.add(identity[4:])
         device.txt.update(service.txt)
+        self._put(device, _mdns_endpoint(service, device.last_seen))
         self._recognize(device)
+        return device
+
+    def remove_mdns(self, service: MdnsService) -> Device | None:
+        """Remove the endpoint of a service that left (goodbye packet or TTL expiry).
+
+        The device stays, with its other endpoints; one left with none ages out
+        after ``stale_after`` like any device. Returns the device, or ``None``
+        when the inventory does not hold it.
+        """
+        device = self._find(_mdns_identities(service))
+        if device is not None:
+            self._drop(device, _mdns_endpoint(service, 0.0).key)
         return device
 
     def add_wifi(self, ap: AccessPoint, *, now: float | None = None) -> Device:
@@ -310,6 +570,7 @@ class Inventory:
             device.name = device.name or ap.ssid
         if device.kind is None:
             device.kind = "access point"
+        self._put(device, WifiEndpoint(mac, ap.ssid, ap.channel, ap.band, device.last_seen))
         self._rssi(device, ap.rssi_dbm)
         self._recognize(device)
         return device
@@ -344,6 +605,41 @@ class Inventory:
             if self._index.get(identity) == device.id:
                 del self._index[identity]
 
+    def _find(self, identities: list[str]) -> Device | None:
+        for identity in identities:
+            device_id = self._index.get(identity)
+            if device_id is not None:
+                return self._devices[device_id]
+        return None
+
+    def _put(self, device: Device, endpoint: Endpoint) -> None:
+        """Add or replace an endpoint as the most recent; drop stale ones and keep the bound."""
+        endpoints = device.endpoints
+        key = endpoint.key
+        if not endpoints:
+            endpoints[key] = endpoint
+            return
+        endpoints.pop(key, None)
+        endpoints[key] = endpoint
+        limit = endpoint.last_seen - self.stale_after
+        while len(endpoints) > 1:
+            old_key, old = next(iter(endpoints.items()))
+            if len(endpoints) <= self.max_endpoints and old.last_seen >= limit:
+                break
+            self._drop(device, old_key)
+
+    def _drop(self, device: Device, key: str) -> None:
+        endpoint = device.endpoints.pop(key, None)
+        if not isinstance(endpoint, MdnsEndpoint):
+            return
+        stype = endpoint.service_type
+        if not any(
+            isinstance(e, MdnsEndpoint) and e.service_type == stype
+            for e in device.endpoints.values()
+        ):
+            device.services.discard(stype)
+            self._recognize(device)
+
     def _upsert(self, identities: list[str], protocol: str, now: float | None) -> Device:
         now = time.time() if now is None else now
         if now - self._last_expire >= 1.0:
@@ -369,6 +665,8 @@ class Inventory:
                 device._absorb(other)
                 for identity in other.identities:
                     self._index[identity] = device.id
+            while len(device.endpoints) > self.max_endpoints:
+                self._drop(device, next(iter(device.endpoints)))
         for identity in identities:
             if identity not in device.identities:
                 device.identities.add(identity)
@@ -436,6 +734,7 @@ class Inventory:
                     "model": d.model or "",
                     "protocols": ",".join(sorted(d.protocols)),
                     "addresses": " ".join(sorted(d.addresses | d.ip_addresses))[:60],
+                    "endpoints": _endpoint_labels(d),
                     "rssi": "" if d.rssi is None else f"{d.rssi:.0f}",
                     "last_seen": time.strftime("%H:%M:%S", time.localtime(d.last_seen)),
                 }

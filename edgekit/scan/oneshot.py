@@ -47,7 +47,9 @@ async def async_scan(
         scanner = mdns or MdnsScanner()
         previous = scanner.on_event
         scanner.on_event = lambda event: (
-            inv.add_mdns(event.service) if event.kind != "removed" else None
+            inv.add_mdns(event.service)
+            if event.kind != "removed"
+            else inv.remove_mdns(event.service)
         )
         try:
             async with scanner:
