@@ -131,7 +131,7 @@ class BleScanner:
         details = getattr(device, "details", None)
         props = details.get("props") if isinstance(details, dict) else None
         # BlueZ's AddressType (public/random), from platform_data = (path, current props).
-        live = getattr(data, "platform_data", ())
+        live: Any = getattr(data, "platform_data", ())
         current = live[1] if len(live) == 2 and isinstance(live[1], dict) else props
         address_type = current.get("AddressType") if current else None
         self._deliver(device.address.upper(), _from_bleak(data, props), data.rssi, address_type)
