@@ -9,9 +9,9 @@ share one are merged.
 
 Each device keeps the endpoints (:class:`Endpoint`) it was heard on (an mDNS
 service instance with its host, port, addresses and TXT; a BLE address with its
-type; a WiFi BSS), so what was found can be connected to. An mDNS goodbye or TTL expiry
-removes that endpoint (:meth:`Inventory.remove_mdns`); an endpoint not heard for
-``stale_after`` seconds is dropped the next time its device is heard.
+type; a WiFi BSS), so what was found can be connected to. An mDNS goodbye or TTL
+expiry removes that endpoint (:meth:`Inventory.remove_mdns`); an endpoint not
+heard for ``stale_after`` seconds is dropped the next time its device is heard.
 
 Memory is bounded: at most ``max_devices`` devices are kept, and when a new one
 arrives at the bound the least recently seen is evicted (BLE MAC randomization
@@ -416,7 +416,7 @@ class Inventory:
         max_devices: hard bound on devices kept (least recently seen evicted).
         stale_after: seconds without a record after which a device is dropped.
         rssi_alpha: weight of a new RSSI sample in the moving average (0..1].
-        max_endpoints: bound on endpoints kept a device (least recently seen
+        max_endpoints: bound on endpoints kept per device (least recently seen
             evicted); 64 covers a host announcing every service it has.
         recognize: fill vendor, kind and model with
             :func:`~edgekit.scan.recognize.recognize`; it runs lazily, on the
