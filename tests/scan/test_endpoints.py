@@ -21,7 +21,6 @@ from edgekit.scan import (
     BleEndpoint,
     BleScanner,
     BleSighting,
-    Device,
     Inventory,
     MdnsAdvertiser,
     MdnsEndpoint,
@@ -382,4 +381,3 @@ def test_remove_of_an_unknown_service_and_bad_bound() -> None:
     assert len(device.endpoints) == 1
     with pytest.raises(InvalidInputError, match="max_endpoints"):
         Inventory(max_endpoints=0)
-    assert isinstance(Device("x").endpoints, dict)
