@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
 
 import nox
 
@@ -24,6 +28,19 @@ SYSTEM_PACKAGES: list[tuple[str, str]] = [
     ("mosquitto", "mosquitto"),  # MQTT broker for sync tests
     ("dbus-daemon", "dbus"),  # private bus for the BlueZ mock
     ("/usr/lib/python3/dist-packages/dbusmock", "python3-dbusmock"),  # BlueZ D-Bus mock
+    ("faketime", "faketime"),  # the shifted-clock run of the tests below
+]
+
+# Run again by the tests session with the wall clock 400 days ahead (libfaketime): the
+# tests whose data was written at a wall-clock time (recorded queues, golden files,
+# captured tool output) or that keep time on disk. They must hold on any date.
+CLOCK_SHIFT_DAYS = 400
+CLOCK_TESTS = [
+    "tests/sync",
+    "tests/codec/test_golden_frames.py",
+    "tests/scan/test_wifi.py",
+    "tests/scan/test_recognize.py",
+    "tests/scan/test_advertisement.py",
 ]
 
 # Installed with --no-deps: these would pull torch.
@@ -76,6 +93,24 @@ def tests(session: nox.Session) -> None:
     install_system_packages(session)
     install_test_deps(session)
     session.run("pytest", *session.posargs)
+    if not session.posargs:
+        run_shifted_clock(session)
+
+
+def run_shifted_clock(session: nox.Session) -> None:
+    """CLOCK_TESTS again with the wall clock CLOCK_SHIFT_DAYS ahead (monotonic clocks
+    are left alone); tests/conftest.py checks that the shift took effect."""
+    if shutil.which("faketime") is None:
+        session.error("faketime is missing (Debian package faketime): the shifted-clock run needs it")
+    env = {
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+        "PYTHONPATH": str(Path("tests/_shifted_clock").resolve()),  # its time.sleep
+        "EDGEKIT_TEST_CLOCK_SHIFT": f"{CLOCK_SHIFT_DAYS * 86400}:{time.time():.0f}",
+    }
+    session.run(
+        "faketime", "-f", f"+{CLOCK_SHIFT_DAYS}d", "python", "-m", "pytest", "-p", "no:cacheprovider",
+        *CLOCK_TESTS, env=env, external=True,
+    )  # fmt: skip
 
 
 @nox.session
@@ -108,6 +143,45 @@ def bench_quick(session: nox.Session) -> None:
     install_system_packages(session)
     install_test_deps(session)
     session.run("python", "-m", "benchmarks", "--quick", *session.posargs, env=BENCH_ENV)
+
+
+# Raspberry Pi OS 64-bit (bookworm): linux-aarch64, glibc 2.36, CPython 3.11.
+AARCH64_PLATFORMS = ["manylinux2014_aarch64"] + [
+    f"manylinux_2_{minor}_aarch64" for minor in range(17, 37)
+]
+# Extras that never go on a device (they hold the test oracles and the doc tools).
+HOST_ONLY_EXTRAS = {"test", "docs", "dev"}
+
+
+def device_requirements() -> list[str]:
+    """The core requirements and those of every extra a device may install."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    project = tomllib.loads(Path("pyproject.toml").read_text())["project"]
+    requirements = list(project["dependencies"])
+    for extra, items in project["optional-dependencies"].items():
+        if extra not in HOST_ONLY_EXTRAS:
+            requirements += [r for r in items if not r.startswith(project["name"] + "[")]
+    return requirements
+
+
+@nox.session
+def wheels_aarch64(session: nox.Session) -> None:
+    """Every requirement of every device extra resolves to wheels alone on linux-aarch64.
+
+    ``pip download --only-binary=:all:`` for Python 3.11 on the manylinux tags a
+    Raspberry Pi OS 64-bit (glibc 2.36) accepts: a dependency without an ARM wheel
+    fails here the day it is added, not on a Pi that tries to compile it.
+    """
+    platforms = [arg for tag in AARCH64_PLATFORMS for arg in ("--platform", tag)]
+    with tempfile.TemporaryDirectory() as dest:
+        session.run(
+            "python", "-m", "pip", "download", "--quiet", "--only-binary=:all:",
+            "--python-version", "3.11", "--implementation", "cp", *platforms,
+            "--dest", dest, *device_requirements(),
+        )  # fmt: skip
 
 
 @nox.session

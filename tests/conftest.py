@@ -15,6 +15,21 @@ settings.register_profile("ci", parent=settings.get_profile("default"), print_bl
 settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under the shifted-clock run (noxfile's run_shifted_clock), check the shift took."""
+    shift = os.environ.get("EDGEKIT_TEST_CLOCK_SHIFT")
+    if shift:
+        import time
+
+        seconds, real_now = (float(part) for part in shift.split(":"))
+        ahead = time.time() - real_now
+        if not seconds - 3600 < ahead < seconds + 86400:
+            raise pytest.UsageError(
+                f"EDGEKIT_TEST_CLOCK_SHIFT asks for the clock {seconds:.0f} s ahead; "
+                f"it is {ahead:.0f} s ahead (is libfaketime preloaded?)"
+            )
+
+
 @pytest.fixture(scope="session")
 def speech():
     """``speech(text, voice="en", speed=160, sr=16000)``: espeak-ng speech as int16 samples."""
