@@ -280,7 +280,7 @@ class Request:
     ``asyncio.Future`` of their loop, completed by one loop callback per batch.
     """
 
-    __slots__ = ("afuture", "feeds", "future", "key", "loop", "quantized", "rows", "t0")
+    __slots__ = ("afuture", "cut", "feeds", "future", "key", "loop", "quantized", "rows", "t0")
 
     def __init__(
         self,
@@ -297,6 +297,7 @@ class Request:
         self.quantized = quantized
         self.t0 = t0
         self.loop = loop
+        self.cut = False  # the last request of a batch formed by an event loop
         if loop is None:
             self.future: BatchFuture | None = BatchFuture()
             self.afuture: asyncio.Future[dict[str, np.ndarray]] | None = None
@@ -305,8 +306,24 @@ class Request:
             self.afuture = loop.create_future()
 
 
-def _settle_async(outcomes: list[Outcome]) -> None:
-    """Runs in the caller's event loop: completes every asyncio future of one batch."""
+def _settle_async(outcomes: list[Outcome], batcher: MicroBatcher | None = None) -> None:
+    """Runs in the caller's event loop: completes every asyncio future of one batch.
+
+    With ``batcher``, the batch was handed over by :meth:`MicroBatcher.put_async`:
+    its count of the loop's requests out is lowered, and requests the loop held
+    back for company get their flush.
+    """
+    if batcher is not None:
+        loop = outcomes[0][0].loop
+        assert loop is not None
+        out = batcher._out
+        left = out.get(loop, 0) - len(outcomes)
+        if left > 0:
+            out[loop] = left
+        else:
+            out.pop(loop, None)
+        if batcher._pending.get(loop):
+            loop.call_soon(batcher._flush, loop)  # after the tasks woken below
     for request, value, error in outcomes:
         future = request.afuture
         if future is None or future.done():
@@ -317,7 +334,7 @@ def _settle_async(outcomes: list[Outcome]) -> None:
             future.set_result(value)
 
 
-def deliver(outcomes: list[Outcome]) -> None:
+def deliver(outcomes: list[Outcome], batcher: MicroBatcher | None = None) -> None:
     """Hand results and errors to their callers: one loop callback per event loop."""
     by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
     threaded: list[tuple[BatchFuture, Any, BaseException | None]] = []
@@ -332,9 +349,11 @@ def deliver(outcomes: list[Outcome]) -> None:
         settle(threaded)
     for loop, items in by_loop.items():
         try:
-            loop.call_soon_threadsafe(_settle_async, items)
+            loop.call_soon_threadsafe(_settle_async, items, batcher)
         except RuntimeError:  # the caller's loop is closed: nobody is waiting
-            continue
+            if batcher is not None:
+                for table in (batcher._out, batcher._inflight, batcher._pending, batcher._split):
+                    table.pop(loop, None)
 
 
 class MicroBatcher:
@@ -393,6 +412,12 @@ class MicroBatcher:
         # with 8, in the benchmark's MLP) and fewer runtime calls.
         self.thread_goal_divisor = 1
         self._divisor = self.goal_divisor  # the one for the callers of the last batch
+        #: Per event loop: asyncio requests not yet back in their task (the number
+        #: of concurrent callers), and those handed over and not yet answered.
+        self._inflight: dict[asyncio.AbstractEventLoop, int] = {}
+        self._out: dict[asyncio.AbstractEventLoop, int] = {}
+        self._split: dict[asyncio.AbstractEventLoop, int] = {}  # batch size of this iteration
+        self._groups = 0  # complete asyncio batches in the queue (their last request has ``cut``)
         self._thread = threading.Thread(
             target=self._loop, name="edgekit-infer-batcher", daemon=True
         )
@@ -422,34 +447,73 @@ class MicroBatcher:
                 self._cv.notify()
 
     def put_async(self, request: Request) -> None:
-        """Queue an asyncio caller's request: one hand-over per event-loop iteration.
+        """Queue an asyncio caller's request; runs in the request's event loop.
 
-        Runs in the request's event loop. The first request of an iteration schedules
-        a flush with ``call_soon``, which runs after every task already ready in that
-        iteration, so the requests of all tasks woken by one batch reach the worker
-        together, with one lock and one wake-up, while the loop goes idle.
+        The loop forms its batches itself and hands each one over whole (one lock,
+        one wake-up). With ``C`` callers in flight, a batch leaves as soon as it
+        holds ``min(max_batch, C / 2)`` requests: the runtime then computes it while
+        the loop still answers and refills the other half, so two batches alternate
+        (one computing, one being refilled) and the loop's Python overlaps the
+        runtime. What is left at the end of the loop iteration (a ``call_soon``
+        flush, run after every task ready in that iteration) leaves then, or waits
+        for company while an earlier batch of this loop is still out.
         """
         loop = request.loop
         assert loop is not None
+        callers = self._inflight.get(loop, 0) + 1
+        self._inflight[loop] = callers  # each loop touches only its own keys
         pending = self._pending.get(loop)
         if pending is None:
-            pending = self._pending[loop] = []  # each loop touches only its own key
+            pending = self._pending[loop] = []
             loop.call_soon(self._flush, loop)
+            # The callers in flight as the iteration starts set its batch size (a
+            # burst of new callers in one iteration leaves whole, up to max_batch).
+            self._split[loop] = (
+                min(self.max_batch, (callers + 1) // 2) if callers >= 4 else self.max_batch
+            )
         pending.append(request)
+        if len(pending) >= self._split[loop]:
+            self._pending[loop] = []
+            self._hand_over(loop, pending)
+
+    def returned(self, loop: asyncio.AbstractEventLoop) -> None:
+        """An asyncio request is back in its task (answered, failed or cancelled)."""
+        callers = self._inflight.get(loop, 0) - 1
+        if callers > 0:
+            self._inflight[loop] = callers
+        else:
+            self._inflight.pop(loop, None)
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop, requests: list[Request]) -> None:
+        try:
+            self.put_many(requests)
+        except BaseException as exc:
+            deliver([(r, None, exc) for r in requests])
+            return
+        self._out[loop] = self._out.get(loop, 0) + len(requests)
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         requests = self._pending.pop(loop, None)
+        out = self._out.get(loop, 0)
+        if requests and out > len(requests) and not self._closed:
+            # Fewer than half the callers: wait for the batch out to come back and
+            # bring company (its answer flushes again), rather than send a small batch.
+            self._pending[loop] = requests
+            return
+        self._split.pop(loop, None)
         if not requests:
             return
         if (
-            self._compute_ns <= self.inline_ns
+            not out
+            and self._compute_ns <= self.inline_ns
             and not self._closed
             and not self._busy
             and not self._queue
             and self._current().batchable
         ):
-            # A cheap batch and an idle worker: run it here. Handing it to the worker
-            # and back costs two thread wake-ups, more than the batch itself.
+            # A cheap batch, an idle worker and nothing else of this loop out: run it
+            # here. Handing it to the worker and back costs two thread wake-ups, more
+            # than the batch itself, and there is nothing to overlap it with.
             outcomes: list[Outcome] = []
             chunk: list[Request] = []
             rows = 0
@@ -460,19 +524,19 @@ class MicroBatcher:
                 chunk.append(request)
                 rows += request.rows
             self._run_batch(chunk, outcomes)
+            self._expected, self._divisor = rows, self.goal_divisor
             _settle_async(outcomes)
             return
-        try:
-            self.put_many(requests)
-        except BaseException as exc:
-            deliver([(r, None, exc) for r in requests])
+        self._hand_over(loop, requests)
 
     def put_many(self, requests: list[Request]) -> None:
-        """Queue several requests at once (one lock, one wake-up)."""
+        """Queue the requests as one batch (one lock, one wake-up)."""
         with self._cv:
             if self._closed:
                 raise InferenceError("the engine is closed")
             self._queue.extend(requests)
+            requests[-1].cut = True
+            self._groups += 1
             self._rows += sum(r.rows for r in requests)
             self._sleeping = False
             self._cv.notify()
@@ -493,9 +557,11 @@ class MicroBatcher:
                 self._cv.wait()
                 self._sleeping = False
             goal = self._goal()
-            if self._rows < goal and self.max_delay > 0:
+            if self._rows < goal and self.max_delay > 0 and not self._groups:
                 deadline = time.monotonic() + self.max_delay
-                while self._rows < goal and not self._closed and not self._busy:
+                while (
+                    self._rows < goal and not self._closed and not self._busy and not self._groups
+                ):
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         break
@@ -519,6 +585,10 @@ class MicroBatcher:
             request = queue.popleft()
             rows += request.rows
             batch.append(request)
+            if request.cut:  # the end of a batch an event loop formed: keep it apart
+                request.cut = False
+                self._groups -= 1
+                break
         self._rows -= rows
         self._expected = rows
         self._divisor = (
@@ -545,7 +615,7 @@ class MicroBatcher:
             outcomes: list[Outcome] = []
             self._run_batch(batch, outcomes)
             self._done()
-            deliver(outcomes)
+            deliver(outcomes, self)
 
     def lead(self, deadline_ns: int | None) -> None:
         """Run a deferred lone request in the calling thread, which waits for it anyway.
@@ -578,7 +648,7 @@ class MicroBatcher:
         outcomes: list[Outcome] = []
         self._run_batch(batch, outcomes)
         self._done()
-        deliver(outcomes)
+        deliver(outcomes, self)
 
     def _run_lone(self, request: Request, future: BatchFuture) -> None:
         """:meth:`_run_batch` + :meth:`_done` + :func:`deliver` for one thread request."""

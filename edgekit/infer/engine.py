@@ -506,12 +506,17 @@ class InferenceEngine:
         the batching thread, whose results reach the loop through a single
         callback per batch.
         """
-        request, cached = self._request(feeds, quantized, asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        request, cached = self._request(feeds, quantized, loop)
         if request is None:
             return cached  # type: ignore[return-value]
-        self._get_batcher().put_async(request)
+        batcher = self._get_batcher()
+        batcher.put_async(request)
         assert request.afuture is not None
-        return await request.afuture
+        try:
+            return await request.afuture
+        finally:
+            batcher.returned(loop)
 
     # -- hot swap ----------------------------------------------------------------------
 
