@@ -265,6 +265,7 @@ class Device:
         company_ids: BLE manufacturer-data company ids.
         manufacturer_data: latest BLE manufacturer data by company id.
         service_uuids: BLE service UUIDs (advertised or with service data).
+        service_data: latest BLE service data by service UUID.
         ssids: WiFi network names it serves (access points).
         endpoints: its :class:`Endpoint` records by :attr:`Endpoint.key`,
             least recently seen first (at most the inventory's ``max_endpoints``).
@@ -288,6 +289,7 @@ class Device:
     company_ids: set[int] = field(default_factory=set)
     manufacturer_data: dict[int, bytes] = field(default_factory=dict)
     service_uuids: set[str] = field(default_factory=set)
+    service_data: dict[str, bytes] = field(default_factory=dict)
     ssids: set[str] = field(default_factory=set)
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
     vendor: str | None = None
@@ -308,7 +310,7 @@ class Device:
             value = getattr(self, key)
             if isinstance(value, set):
                 value = sorted(value)
-            elif key in ("txt", "manufacturer_data"):
+            elif key in ("txt", "manufacturer_data", "service_data"):
                 value = _hexed(value)
             elif key == "endpoints":
                 value = [e.to_dict() for e in self.sorted_endpoints()]
@@ -346,6 +348,7 @@ class Device:
         self.endpoints = dict(sorted(self.endpoints.items(), key=lambda kv: kv[1].last_seen))
         self.txt = {**other.txt, **self.txt}
         self.manufacturer_data = {**other.manufacturer_data, **self.manufacturer_data}
+        self.service_data = {**other.service_data, **self.service_data}
         self.first_seen = min(self.first_seen, other.first_seen)
         self.last_seen = max(self.last_seen, other.last_seen)
         self.name = self.name or other.name
@@ -526,7 +529,9 @@ class Inventory:
             device.company_ids.update(advertisement.manufacturer_data)
             device.manufacturer_data.update(advertisement.manufacturer_data)
             device.service_uuids.update(advertisement.service_uuids)
-            device.service_uuids.update(advertisement.service_data)
+            if advertisement.service_data:
+                device.service_uuids.update(advertisement.service_data)
+                device.service_data.update(advertisement.service_data)
         self._rssi(device, rssi)
         self._recognize(device)
         return device
@@ -709,6 +714,7 @@ class Inventory:
             len(device.addresses),
             tuple(device.txt.items()) if device.txt else (),
             tuple((k, v[:4]) for k, v in device.manufacturer_data.items()),
+            tuple((k, v[:6]) for k, v in device.service_data.items()),
         )
         if signature == device._signature:
             return

@@ -153,3 +153,42 @@ def test_names_from_the_network_never_break_the_table() -> None:
     console.print(inv)
     assert "[/]" in console.export_text()
     assert "<script>" not in inv._repr_html_()
+
+
+def test_inventory_recognizes_from_service_data_as_recognize_does() -> None:
+    """The inventory keeps BLE service data, so rules on it (a MiBeacon product id, a
+    BTHome payload) hold for devices it holds: on every labelled BLE capture the
+    inventory's answer equals recognize() given the capture's service data."""
+    import json
+    from pathlib import Path
+
+    from edgekit.scan import Advertisement
+    from edgekit.scan.recognize import recognize
+
+    records = json.loads(
+        (Path(__file__).parent / "data" / "recognition_holdout.json").read_text("utf-8")
+    )["records"]
+    checked = with_data = 0
+    for record in records:
+        if "ble" not in record:
+            continue
+        b = record["ble"]
+        service_data = {u: bytes.fromhex(v) for u, v in b.get("service_data", {}).items()}
+        adv = Advertisement(
+            b.get("name") or None,
+            list(b.get("service_uuids", [])),
+            service_data,
+            {int(c): bytes.fromhex(v) for c, v in b.get("manufacturer_data", {}).items()},
+            None,
+        )
+        address = b.get("address") or "C0:11:22:33:44:55"
+        inventory = Inventory()
+        inventory.add_ble(address, adv, rssi=-60, now=1.0)
+        (device,) = inventory.devices  # (recognition runs when the inventory is read)
+        bare = Inventory(recognize=False).add_ble(address, adv, rssi=-60, now=1.0)
+        want = recognize(bare, service_data=service_data)
+        assert device.service_data == service_data
+        assert (device.vendor, device.kind, device.model) == (want.vendor, want.kind, want.model)
+        checked += 1
+        with_data += bool(service_data) and want.model is not None
+    assert checked > 400 and with_data >= 10
