@@ -157,10 +157,10 @@ class Advertisement:
     refuse changes (:class:`~edgekit.errors.InvalidInputError`), because
     :func:`parse_advertisement` hands the same object to every caller that
     parses the same bytes. Copy them (``dict(adv.manufacturer_data)``) or use
-    :meth:`_replace` to change something. Built by :func:`parse_advertisement`,
-    the fields are decoded from ``raw`` on first access. Equality compares
-    every field; iteration and unpacking yield the fields in order, as the
-    ``NamedTuple`` this class replaced did.
+    :meth:`_replace` to change something. From :func:`parse_advertisement`, the
+    fields are decoded from ``raw`` on the first read of any of them. Equality
+    compares every field; iteration and unpacking yield the fields in order, as
+    the ``NamedTuple`` this class replaced did.
 
     Attributes:
         local_name: complete (or, failing that, short) local name, UTF-8 with
@@ -176,10 +176,17 @@ class Advertisement:
         raw: the payload bytes as given.
     """
 
-    __slots__ = ("_f", "_raw")
+    __slots__ = _FIELDS
     _fields = _FIELDS
-    _f: _Decoded | None
-    _raw: bytes
+    local_name: str | None
+    service_uuids: list[str]
+    service_data: dict[str, bytes]
+    manufacturer_data: dict[int, bytes]
+    tx_power: int | None
+    flags: int | None
+    appearance: int | None
+    malformed: tuple[str, ...]
+    raw: bytes
 
     def __init__(
         self,
@@ -193,8 +200,8 @@ class Advertisement:
         malformed: Iterable[str] = (),
         raw: bytes | bytearray | memoryview = b"",
     ) -> None:
-        self._raw = raw if type(raw) is bytes else bytes(raw)
-        self._f = (
+        _set_raw(self, raw if type(raw) is bytes else bytes(raw))
+        fields: _Decoded = (
             local_name,
             _FrozenList(service_uuids) if service_uuids else _EMPTY_LIST,
             _FrozenDict(service_data) if service_data else _EMPTY_DICT,
@@ -204,88 +211,49 @@ class Advertisement:
             appearance,
             tuple(malformed),
         )
+        cls = type(self)  # the lazy class, called directly, builds a plain Advertisement
+        _fill(self, fields, Advertisement if cls is _LazyAdvertisement else cls)
 
-    def _decoded(self) -> _Decoded:
-        f = self._f
-        if f is None:
-            f = self._f = _decode(self._raw)
-        return f
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise AttributeError(f"Advertisement is read-only (cannot set {name!r}); use _replace()")
 
-    @property
-    def local_name(self) -> str | None:
-        """See the class docstring."""
-        f = self._f
-        return (f or self._decoded())[0]
-
-    @property
-    def service_uuids(self) -> list[str]:
-        """See the class docstring."""
-        f = self._f
-        return (f or self._decoded())[1]
-
-    @property
-    def service_data(self) -> dict[str, bytes]:
-        """See the class docstring."""
-        f = self._f
-        return (f or self._decoded())[2]
-
-    @property
-    def manufacturer_data(self) -> dict[int, bytes]:
-        """See the class docstring."""
-        f = self._f
-        return (f or self._decoded())[3]
-
-    @property
-    def tx_power(self) -> int | None:
-        """See the class docstring (dBm)."""
-        f = self._f
-        return (f or self._decoded())[4]
-
-    @property
-    def flags(self) -> int | None:
-        """See the class docstring."""
-        f = self._f
-        return (f or self._decoded())[5]
-
-    @property
-    def appearance(self) -> int | None:
-        """See the class docstring."""
-        f = self._f
-        return (f or self._decoded())[6]
-
-    @property
-    def malformed(self) -> tuple[str, ...]:
-        """See the class docstring."""
-        f = self._f
-        return (f or self._decoded())[7]
-
-    @property
-    def raw(self) -> bytes:
-        """See the class docstring."""
-        return self._raw
+    def __delattr__(self, name: str) -> NoReturn:
+        raise AttributeError(f"Advertisement is read-only (cannot delete {name!r})")
 
     def __iter__(self) -> Iterator[Any]:
-        return iter((*self._decoded(), self._raw))
+        return iter(
+            (
+                self.local_name,
+                self.service_uuids,
+                self.service_data,
+                self.manufacturer_data,
+                self.tx_power,
+                self.flags,
+                self.appearance,
+                self.malformed,
+                self.raw,
+            )
+        )
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Advertisement):
             return NotImplemented
-        if self._raw != other._raw:
+        if self.raw != other.raw:
             return False
-        if self._f is None and other._f is None:
-            return True  # the same bytes decode to the same fields
-        return self._decoded() == other._decoded()
+        if type(self) is _LazyAdvertisement and type(other) is _LazyAdvertisement:
+            return True  # the same bytes, neither decoded yet: they decode alike
+        return tuple(self) == tuple(other)
 
     def __hash__(self) -> int:
-        return hash((self._raw, self.local_name))
+        return hash((self.raw, self.local_name))
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{k}={v!r}" for k, v in zip(_FIELDS, self, strict=True))
         return f"Advertisement({inner})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        f = self._decoded()
-        return (Advertisement, (f[0], list(f[1]), dict(f[2]), dict(f[3]), *f[4:], self._raw))
+        f = tuple(self)
+        return (Advertisement, (f[0], list(f[1]), dict(f[2]), dict(f[3]), *f[4:]))
 
     def _asdict(self) -> dict[str, Any]:
         """The fields by name (the containers still read-only)."""
@@ -318,18 +286,66 @@ class Advertisement:
         self,
     ) -> tuple[str | None, list[str], dict[str, bytes], dict[int, bytes], int | None]:
         """The fields in ``bluetooth_data_tools.parse_advertisement_data_tuple`` order."""
-        f = self._decoded()
-        return (f[0], f[1], f[2], f[3], f[4])
+        return (
+            self.local_name,
+            self.service_uuids,
+            self.service_data,
+            self.manufacturer_data,
+            self.tx_power,
+        )
 
+
+# Attributes are slots, so a read is a slot read; writes go through the slot
+# descriptors, as Advertisement.__setattr__ refuses them.
+_SETTERS = tuple(getattr(Advertisement, name).__set__ for name in _FIELDS[:8])
+_set_raw = Advertisement.raw.__set__  # type: ignore[attr-defined]
+_set_class = object.__setattr__
+
+
+def _fill(adv: Advertisement, fields: _Decoded, cls: type[Advertisement]) -> None:
+    """Write ``fields`` into the slots of ``adv`` and give it class ``cls``."""
+    s0, s1, s2, s3, s4, s5, s6, s7 = _SETTERS
+    s0(adv, fields[0])
+    s1(adv, fields[1])
+    s2(adv, fields[2])
+    s3(adv, fields[3])
+    s4(adv, fields[4])
+    s5(adv, fields[5])
+    s6(adv, fields[6])
+    s7(adv, fields[7])
+    if type(adv) is not cls:
+        _set_class(adv, "__class__", cls)
+
+
+def _lazy_field(index: int) -> property:
+    def read(self: Advertisement) -> Any:
+        fields = _decode(self.raw)
+        _fill(self, fields, Advertisement)
+        return fields[index]
+
+    return property(read, doc=f"Decodes the payload, then reads field {_FIELDS[index]!r}.")
+
+
+# An Advertisement holding only ``raw``: its first field read decodes every
+# field into the slots and turns it into a plain Advertisement (same slots, so
+# the class can be swapped), whose later reads cost a slot read.
+_LazyAdvertisement: type[Advertisement] = type(
+    "_LazyAdvertisement",
+    (Advertisement,),
+    {
+        "__slots__": (),
+        "__module__": __name__,
+        **{name: _lazy_field(i) for i, name in enumerate(_FIELDS[:8])},
+    },
+)
 
 _new_adv: Any = object.__new__
 
 
 def _lazy(raw: bytes) -> Advertisement:
-    """An :class:`Advertisement` of ``raw`` (bytes) whose fields are decoded on first access."""
-    adv: Advertisement = _new_adv(Advertisement)
-    adv._raw = raw
-    adv._f = None
+    """An :class:`Advertisement` of ``raw`` (bytes) whose fields are decoded on first read."""
+    adv: Advertisement = _new_adv(_LazyAdvertisement)
+    _set_raw(adv, raw)
     return adv
 
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from edgekit.errors import InvalidInputError
 from edgekit.scan import Advertisement, parse_advertisement, parse_advertisements
-from edgekit.scan.advertisement import PARSE_CACHE_SIZE, _parse_cached
+from edgekit.scan.advertisement import PARSE_CACHE_SIZE, _LazyAdvertisement, _parse_cached
 
 DATA = Path(__file__).parent / "data"
 CORPUS = [
@@ -101,7 +101,7 @@ def test_cache_is_bounded() -> None:
     _parse_cached.cache_clear()
     rnd = random.Random(5)
     for _ in range(PARSE_CACHE_SIZE + 500):
-        assert parse_advertisement(CORPUS[0] + rnd.randbytes(6)).manufacturer_data
+        assert parse_advertisement(CORPUS[0] + rnd.randbytes(6)).local_name == "LOOKin_98F33163"
     assert _parse_cached.cache_info().currsize == PARSE_CACHE_SIZE
 
 
@@ -113,8 +113,13 @@ def test_bad_input_is_an_error_and_not_cached() -> None:
 
 def test_results_are_read_only() -> None:
     adv = parse_advertisement(BTHOME)
-    with pytest.raises(AttributeError):
-        adv.local_name = "x"  # type: ignore[misc]
+    for target in (adv, parse_advertisements([BTHOME])[0]):  # decoded, and not yet decoded
+        with pytest.raises(AttributeError, match="read-only"):
+            target.local_name = "x"
+        with pytest.raises(AttributeError, match="read-only"):
+            target.raw = b""
+        with pytest.raises(AttributeError, match="read-only"):
+            del target.flags
     uuids, service_data, mfr = adv.service_uuids, adv.service_data, adv.manufacturer_data
     assert isinstance(uuids, list) and isinstance(service_data, dict) and isinstance(mfr, dict)
     for change in (
@@ -180,8 +185,12 @@ def test_tuple_like_helpers_pickle_and_copy() -> None:
 def test_equality_decodes_only_what_it_must() -> None:
     a = parse_advertisements([BTHOME])[0]
     b = parse_advertisements([BTHOME])[0]
-    assert a == b and a._f is None and b._f is None  # same bytes: equal without decoding
+    assert a == b and type(a) is type(b) is _LazyAdvertisement  # equal without decoding
+    assert a.local_name == "ATC_8D18B2" and type(a) is Advertisement  # decoded on first read
+    assert a == b
     assert a != parse_advertisements([BTHOME + b"\x00"])[0]
     eager = Advertisement(a.local_name, a.service_uuids, a.service_data, {}, None, 6)
     assert eager != a  # raw differs
     assert eager._replace(raw=BTHOME) == b
+    built = type(parse_advertisements([b""])[0])(None, [], {}, {7: b"x"}, None)
+    assert type(built) is Advertisement and built.manufacturer_data == {7: b"x"}
