@@ -14,7 +14,12 @@ samples taken in turn between the cases, see ``fine_medians``):
    threads (``engine.submit(x).result()``), micro-batched against unbatched
    ``engine.run``; then the GIL-serial cost of a threaded request (Python per
    request and one thread hand-off) and the throughput ceiling they imply.
-4. The same MLP quantized with ``quantize_dynamic`` (int8 weights) against float32.
+4. Micro-batching against its limit, the runtime's own batch-N rate: two MLPs
+   (256-512-512-16 and 512-1024-1024-10) and a keyword-spotting 1-D CNN, N in
+   {8, 32}, 32 asyncio callers, with p99 latency and the cost of each batching
+   stage per item; Silero VAD's raw batch-N rate against the engine, which does
+   not merge it (batch on axis 1 of its state).
+5. The same MLP quantized with ``quantize_dynamic`` (int8 weights) against float32.
 """
 
 from benchmarks._common import Report, interleaved_medians, parse_args, pin_threads
@@ -540,6 +545,310 @@ def thread_ceiling(report: Report, batch: np.ndarray, unbatched_32: float) -> No
     )
 
 
+CALLERS = 32
+
+
+def raw_items_per_s(session, feeds: dict, rows: int) -> float:
+    """Raw ONNX Runtime: items per second of one ``session.run`` on a batch of ``rows``."""
+    med = interleaved_medians({"raw": lambda: session.run(None, feeds)}, repeat=5, budget=0.01)
+    return rows / med["raw"]
+
+
+def async_rate(call, rows: list[np.ndarray], seconds: float) -> tuple[float, float]:
+    """Items/s and p99 latency (us) of ``len(rows)`` asyncio tasks awaiting ``call(row)``."""
+
+    async def main() -> tuple[float, float]:
+        stop = False
+        latencies: list[float] = []
+
+        async def worker(x: np.ndarray) -> None:
+            while not stop:
+                t0 = time.perf_counter()
+                await call(x)
+                latencies.append(time.perf_counter() - t0)
+
+        tasks = [asyncio.create_task(worker(x)) for x in rows]
+        await asyncio.sleep(min(0.1, seconds / 4))  # reach the steady state first
+        del latencies[:]
+        start = time.perf_counter()
+        await asyncio.sleep(seconds)
+        count = len(latencies)
+        elapsed = time.perf_counter() - start
+        stop = True
+        await asyncio.gather(*tasks)
+        return count / elapsed, float(np.percentile(latencies[:count], 99) * US)
+
+    return asyncio.run(main())
+
+
+def limit_models() -> list[tuple[str, bytes, int, tuple[int, ...]]]:
+    """(label, model, ...) of the batchable models: name, ONNX bytes, input shape of one item."""
+    return [
+        ("MLP 256-512-512-16", models.mlp_model(256, 512, 16), (256,)),
+        ("MLP 512-1024-1024-10", models.mlp_model(512, 1024, 10), (512,)),
+        ("KWS 1-D CNN 40x49 (2 conv, 64 ch)", models.conv1d_model(), (40, 49)),
+    ]
+
+
+def batch_limit_cases(report: Report, seconds: float, rounds: int) -> None:
+    """Micro-batched throughput against the runtime's own batch-N rate (the limit).
+
+    For each model and N in {8, 32}: 32 asyncio tasks ``await engine.infer(x)`` on an
+    engine with ``max_batch=N``; the limit is raw ``InferenceSession.run`` on one
+    batch of N rows (same threads: 1 intra-op, 1 inter-op, no spinning); the
+    unbatched peer is 32 tasks each calling ``engine.run(x)`` and yielding. The
+    three are timed in turn, ``rounds`` times; medians, and the median of the
+    per-round ratios to the limit.
+    """
+    for label, model, shape in limit_models():
+        plain = InferenceEngine(model)
+        raw = ort_session(model)
+        rng = np.random.default_rng(0)
+        rows = [rng.standard_normal((1, *shape)).astype(np.float32) for _ in range(CALLERS)]
+
+        async def direct(x, plain=plain):
+            out = plain.run(x)
+            await asyncio.sleep(0)
+            return out
+
+        for n in (8, 32):
+            engine = InferenceEngine(model, max_batch=n)
+            batch = {"x": np.concatenate(rows[:n])}
+            samples: dict[str, list[float]] = {
+                k: [] for k in ("raw", "eng", "eng99", "un", "un99", "ratio")
+            }
+            for _ in range(rounds):
+                limit = raw_items_per_s(raw, batch, n)
+                eng, eng99 = async_rate(engine.infer, rows, seconds)
+                un, un99 = async_rate(direct, rows, seconds)
+                for key, value in zip(
+                    samples, (limit, eng, eng99, un, un99, eng / limit), strict=True
+                ):
+                    samples[key].append(value)
+            med = {k: statistics.median(v) for k, v in samples.items()}
+            hist = engine.stats().batch_sizes
+            mean_batch = sum(k * v for k, v in hist.items()) / max(1, sum(hist.values()))
+            engine.close()
+            report.add(
+                f"{label}, N={n}, {CALLERS} asyncio callers: await engine.infer (max_batch={n})",
+                "throughput",
+                "items/s",
+                med["eng"],
+                peers={
+                    f"limit: raw ORT run of a batch of {n}": med["raw"],
+                    "unbatched engine.run in each task": med["un"],
+                },
+                higher_is_better=True,
+                target=">= 0.85x the limit",
+                note=f"ratio to the limit {med['ratio']:.2f} (median of {rounds} rounds); "
+                f"mean batch {mean_batch:.1f}",
+            )
+            report.add(
+                f"{label}, N={n}: p99 latency",
+                "p99 latency",
+                "us",
+                med["eng99"],
+                peers={"unbatched engine.run in each task": med["un99"]},
+            )
+        stage_costs(report, label, plain, rows)
+    silero_limit(report, rounds)
+
+
+def silero_limit(report: Report, rounds: int) -> None:
+    """Silero VAD batches along another axis than 0, so the engine runs it one call at a time.
+
+    Its ``state`` input is ``[2, batch, 128]`` (batch on axis 1) and ``sr`` a scalar
+    shared by the whole batch: the engine only merges inputs along axis 0, so
+    ``batchable`` is False. This row shows what batching it would be worth:
+    raw ORT on one batch of N streams against N unbatched engine calls.
+    """
+    path = models.silero_path()
+    engine = InferenceEngine(path)
+    raw = ort_session(path)
+    one = models.silero_feeds(np.random.default_rng(0).uniform(-0.3, 0.3, 576).astype(np.float32))
+    for n in (8, 32):
+        feeds = {
+            "input": np.repeat(one["input"], n, axis=0),
+            "state": np.zeros((2, n, 128), np.float32),
+            "sr": one["sr"],
+        }
+        limits, singles = [], []
+        for _ in range(rounds):
+            limits.append(raw_items_per_s(raw, feeds, n))
+            med = interleaved_medians({"one": lambda: engine.run(one)}, repeat=5, budget=0.01)
+            singles.append(1 / med["one"])
+        report.add(
+            f"Silero VAD, N={n}: engine.run one stream at a time (batchable={engine.batchable})",
+            "throughput",
+            "items/s",
+            statistics.median(singles),
+            peers={f"limit: raw ORT run of a batch of {n} streams": statistics.median(limits)},
+            higher_is_better=True,
+            note="not merged by the engine: state is [2, batch, 128] and sr a shared scalar",
+        )
+
+
+def stage_costs(
+    report: Report, label: str, engine: InferenceEngine, rows: list[np.ndarray]
+) -> None:
+    """Where the batching machinery's time goes, per item, for batches of 32 of ``rows``.
+
+    Each stage is timed alone in this process (medians of interleaved samples):
+    stacking the inputs (np.concatenate against a copy into a preallocated buffer),
+    splitting one output array (views against copies), one asyncio future per
+    request (create, resolve in one callback per batch, resume the task), and the
+    hand-off of a batch to a thread and back (a dedicated worker thread, as the
+    engine's, against ``run_in_executor``), and the whole ``engine.infer`` path
+    with a model that computes nothing.
+    """
+    n = len(rows)
+    out = engine.run(np.concatenate(rows))[engine.outputs[0].name]
+    buffer = np.empty((n, *rows[0].shape[1:]), rows[0].dtype)
+    name = engine.outputs[0].name
+
+    def into_buffer():
+        for i, x in enumerate(rows):
+            buffer[i] = x[0]
+        return buffer
+
+    med = interleaved_medians(
+        {
+            "concat": lambda: np.concatenate(rows),
+            "buffer": into_buffer,
+            "views": lambda: [{name: out[i : i + 1]} for i in range(n)],
+            "copies": lambda: [{name: out[i : i + 1].copy()} for i in range(n)],
+        },
+        repeat=9,
+        budget=0.005,
+    )
+    per = {k: v / n * US for k, v in med.items()}
+    futures_us = asyncio_future_us(n)
+    handoff = handoff_round_trip_us()
+    machinery = machinery_us(rows)
+    stages = [
+        (
+            "stack 32 inputs: np.concatenate",
+            per["concat"],
+            {"copy into a preallocated buffer": per["buffer"]},
+        ),
+        ("split the output: views", per["views"], {"copies": per["copies"]}),
+        ("one asyncio future per request: create, resolve, resume the task", futures_us, {}),
+        (
+            "hand a batch to the engine's worker thread and back (per item)",
+            handoff["worker"] / n,
+            {"run_in_executor": handoff["executor"] / n},
+        ),
+        (
+            "whole engine path (32 callers, model that computes nothing)",
+            machinery,
+            {"asyncio futures alone": futures_us},
+        ),
+    ]
+    for stage, value, peers in stages:
+        report.add(f"{label}, stage: {stage}", "time per item", "us", value, peers=peers)
+
+
+def asyncio_future_us(n: int, seconds: float = 0.2) -> float:
+    """Per item: ``n`` tasks each awaiting a new future, all resolved by one callback per round."""
+
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        pending: list[asyncio.Future] = []
+        count = 0
+        stop = False
+
+        def resolve() -> None:
+            batch = pending[:]
+            del pending[:]
+            for future in batch:
+                future.set_result(None)
+
+        async def worker() -> None:
+            nonlocal count
+            while not stop:
+                future = loop.create_future()
+                pending.append(future)
+                if len(pending) == 1:
+                    loop.call_soon(resolve)
+                await future
+                count += 1
+
+        tasks = [asyncio.create_task(worker()) for _ in range(n)]
+        start = time.perf_counter()
+        await asyncio.sleep(seconds)
+        done, elapsed = count, time.perf_counter() - start
+        stop = True
+        await asyncio.gather(*tasks)
+        return elapsed / done * US
+
+    return statistics.median(asyncio.run(main()) for _ in range(3))
+
+
+def handoff_round_trip_us(rounds: int = 300) -> dict[str, float]:
+    """Microseconds for one batch to reach another thread and its answer to come back to the loop."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    worker_lock = threading.Condition()
+    jobs: list = []
+
+    def worker() -> None:
+        while True:
+            with worker_lock:
+                while not jobs:
+                    worker_lock.wait()
+                job = jobs.pop()
+            if job is None:
+                return
+            loop, future = job
+            loop.call_soon_threadsafe(future.set_result, None)
+
+    thread = threading.Thread(target=worker, daemon=True)
+    thread.start()
+
+    async def main() -> dict[str, float]:
+        loop = asyncio.get_running_loop()
+        pool = ThreadPoolExecutor(1)
+        times: dict[str, list[float]] = {"worker": [], "executor": []}
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            future = loop.create_future()
+            with worker_lock:
+                jobs.append((loop, future))
+                worker_lock.notify()
+            await future
+            t1 = time.perf_counter()
+            await loop.run_in_executor(pool, int)
+            t2 = time.perf_counter()
+            times["worker"].append(t1 - t0)
+            times["executor"].append(t2 - t1)
+        pool.shutdown()
+        return {k: statistics.median(v) * US for k, v in times.items()}
+
+    result = asyncio.run(main())
+    with worker_lock:
+        jobs.append(None)
+        worker_lock.notify()
+    thread.join()
+    return result
+
+
+def machinery_us(rows: list[np.ndarray], seconds: float = 0.3) -> float:
+    """us per item of ``await engine.infer`` from ``len(rows)`` tasks, model computing nothing."""
+    from edgekit.infer import MemoryModel, TensorInfo
+
+    shape = rows[0].shape[1:]
+    answer = np.zeros((len(rows), 4), np.float32)
+    model = MemoryModel(
+        lambda feeds: {"y": answer[: len(feeds["x"])]},
+        inputs=[TensorInfo("x", (None, *shape), np.dtype("float32"))],
+        outputs=[TensorInfo("y", (None, 4), np.dtype("float32"))],
+    )
+    engine = InferenceEngine(model, max_batch=len(rows), warmup=0)
+    rate = statistics.median(async_rate(engine.infer, rows, seconds)[0] for _ in range(3))
+    engine.close()
+    return US / rate
+
+
 def quantization_cases(report: Report, repeat: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "mlp.onnx"
@@ -595,6 +904,7 @@ def main() -> None:
     litert_case(report, repeat=fine)
     own_cost_case(report, repeat=fine)
     batching_cases(report, seconds=0.4 if args.quick else 0.6, rounds=1 if args.quick else 5)
+    batch_limit_cases(report, seconds=0.3 if args.quick else 0.5, rounds=3 if args.quick else 7)
     quantization_cases(report, repeat)
     report.finish()
 

@@ -142,6 +142,47 @@ def mlp_model(
     return _serialize(graph)
 
 
+def conv1d_model(
+    n_mels: int = 40, frames: int = 49, channels: int = 64, n_out: int = 12, *, seed: int = 0
+) -> bytes:
+    """A keyword-spotting shaped 1-D CNN with a dynamic batch axis (float32).
+
+    ``[batch, n_mels, frames]`` -> Conv1d(k=3) -> ReLU -> Conv1d(k=3) -> ReLU ->
+    GlobalAveragePool -> Flatten -> Gemm -> ``[batch, n_out]``: the layers of the
+    small CNN keyword spotters, with random weights.
+    """
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+
+    def weight(name: str, *shape: int) -> object:
+        fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else 1
+        array = (rng.standard_normal(shape) / np.sqrt(fan_in)).astype(np.float32)
+        return numpy_helper.from_array(array, name)
+
+    inits = [
+        weight("w0", channels, n_mels, 3),
+        weight("b0", channels),
+        weight("w1", channels, channels, 3),
+        weight("b1", channels),
+        weight("w2", n_out, channels),
+        weight("b2", n_out),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["x", "w0", "b0"], ["c0"], kernel_shape=[3], pads=[1, 1]),
+        helper.make_node("Relu", ["c0"], ["r0"]),
+        helper.make_node("Conv", ["r0", "w1", "b1"], ["c1"], kernel_shape=[3], pads=[1, 1]),
+        helper.make_node("Relu", ["c1"], ["r1"]),
+        helper.make_node("GlobalAveragePool", ["r1"], ["p"]),
+        helper.make_node("Flatten", ["p"], ["f"]),
+        helper.make_node("Gemm", ["f", "w2", "b2"], ["y"], transB=1),
+    ]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", n_mels, frames])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", n_out])
+    graph = helper.make_graph(nodes, "kws_cnn", [x], [y], initializer=inits)
+    return _serialize(graph)
+
+
 def unsupported_op_model() -> bytes:
     """A model whose one node is ``com.example.edgekit::Frobnicate``, which no runtime has."""
     from onnx import TensorProto, helper

@@ -1,0 +1,113 @@
+"""Asyncio micro-batching under steady load: batches formed in the loop, handed over whole."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from edgekit.errors import InferenceError
+from edgekit.infer import InferenceEngine, MemoryModel, TensorInfo
+from tests.infer import models
+
+F32 = np.dtype("float32")
+
+
+def _idle(engine: InferenceEngine) -> None:
+    """Nothing of any event loop is left in the batcher's bookkeeping."""
+    batcher = engine._get_batcher()
+    assert batcher._inflight == {} and batcher._out == {}
+    assert batcher._pending == {} and batcher._split == {}
+
+
+@pytest.mark.parametrize("max_batch", [8, 32])
+async def test_closed_loop_callers_get_their_own_rows(max_batch):
+    """32 tasks calling in a loop on a 3-D input model: every answer is the unbatched one."""
+    model = models.conv1d_model(n_mels=8, frames=5, channels=4, n_out=3)
+    engine = InferenceEngine(model, max_batch=max_batch)
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal((1, 8, 5)).astype(np.float32) for _ in range(32)]
+    expected = [engine.run(x)["y"] for x in xs]
+
+    async def caller(i: int) -> None:
+        for _ in range(20):
+            out = await engine.infer(xs[i])
+            np.testing.assert_allclose(out["y"], expected[i], rtol=1e-5, atol=1e-6)
+
+    await asyncio.gather(*(caller(i) for i in range(32)))
+    sizes = engine.stats().batch_sizes
+    assert sum(size * n for size, n in sizes.items()) == 32 * 20
+    assert max(sizes) <= max_batch and max(sizes) > 1
+    _idle(engine)
+    engine.close()
+
+
+async def test_steady_callers_split_into_two_alternating_batches(mlp_bytes):
+    """With as many callers as max_batch, batches of half of them leave (compute overlaps)."""
+    engine = InferenceEngine(mlp_bytes, max_batch=32)
+    engine._get_batcher().inline_ns = -1  # every batch goes to the worker thread
+    x = np.ones((1, 32), np.float32)
+
+    async def caller() -> None:
+        for _ in range(30):
+            await engine.infer(x)
+
+    await asyncio.gather(*(caller() for _ in range(32)))
+    sizes = engine.stats().batch_sizes
+    assert sizes.get(16, 0) > sum(sizes.values()) // 2, sizes
+    _idle(engine)
+    engine.close()
+
+
+async def test_cancelling_one_caller_leaves_the_others_answered(mlp_bytes):
+    engine = InferenceEngine(mlp_bytes, max_batch=8)
+    engine._get_batcher().inline_ns = -1
+    rng = np.random.default_rng(3)
+    xs = [rng.standard_normal((1, 32)).astype(np.float32) for _ in range(12)]
+    tasks = [asyncio.create_task(engine.infer(x)) for x in xs]
+    await asyncio.sleep(0)  # every task has queued its request
+    tasks[5].cancel()
+    outs = await asyncio.gather(*tasks, return_exceptions=True)
+    assert isinstance(outs[5], asyncio.CancelledError)
+    for i, (x, out) in enumerate(zip(xs, outs, strict=True)):
+        if i != 5:
+            np.testing.assert_allclose(
+                out["y"], models.mlp_reference(mlp_bytes, x), rtol=1e-4, atol=1e-5
+            )
+    await asyncio.sleep(0.05)  # the cancelled request's batch is answered too
+    _idle(engine)
+    engine.close()
+
+
+async def test_an_error_of_a_batch_reaches_all_its_callers():
+    def fn(feeds):
+        raise RuntimeError("runtime down")
+
+    model = MemoryModel(
+        fn, inputs=[TensorInfo("x", (None, 2), F32)], outputs=[TensorInfo("y", (None, 2), F32)]
+    )
+    engine = InferenceEngine(model, max_batch=4, warmup=0)
+    engine._get_batcher().inline_ns = -1
+    outs = await asyncio.gather(
+        *(engine.infer(np.zeros((1, 2), np.float32)) for _ in range(10)), return_exceptions=True
+    )
+    assert all(isinstance(o, InferenceError) and "runtime down" in str(o) for o in outs), outs
+    assert engine.stats().errors == 10
+    _idle(engine)
+    engine.close()
+
+
+async def test_requests_held_for_company_get_an_error_when_the_engine_closes(mlp_bytes):
+    """A request a loop holds back while its batch is out is not lost when the engine closes."""
+    engine = InferenceEngine(mlp_bytes, max_batch=32)
+    engine._get_batcher().inline_ns = -1
+    x = np.zeros((1, 32), np.float32)
+    first = [asyncio.create_task(engine.infer(x)) for _ in range(8)]
+    await asyncio.sleep(0)  # 8 handed over together at the end of the iteration
+    late = asyncio.create_task(engine.infer(x))  # fewer than the batch out: held back
+    await asyncio.sleep(0)
+    engine.close()
+    await asyncio.gather(*first)
+    with pytest.raises(InferenceError, match="closed"):
+        await asyncio.wait_for(late, 5)
