@@ -16,6 +16,10 @@ Conditions (``when``):
 - ``ble_data_prefix``: hex that the manufacturer data of ``ble_company`` starts with.
 - ``ble_data``: ``{company id: regex}`` searched in the lower-case hex of that
   company's manufacturer data.
+- ``ble_any_data``: a regex searched in the lower-case hex of the company id
+  (little-endian) followed by its manufacturer data, for every company id
+  advertised (for devices whose whole payload sits where the company id
+  should be); ``{address}`` in it stands for the hex of the device's address.
 - ``ble_service``: a 16-bit UUID in hex (``"fe95"``), a full UUID, or a list.
 - ``ble_service_data``: ``{service UUID: regex}`` searched in the lower-case hex
   of the service data under that UUID.
@@ -107,6 +111,7 @@ _CONDITIONS = {
     "ble_company",
     "ble_data_prefix",
     "ble_data",
+    "ble_any_data",
     "ble_service",
     "ble_service_data",
     "name",
@@ -143,6 +148,7 @@ class Rule:
     _mdns_type: str | None = field(default=None, repr=False, compare=False)
     _data: tuple[tuple[int, re.Pattern[str]], ...] = field(default=(), repr=False, compare=False)
     _sdata: tuple[tuple[str, re.Pattern[str]], ...] = field(default=(), repr=False, compare=False)
+    _any_data: str | None = field(default=None, repr=False, compare=False)
     source: str = ""
 
     @classmethod
@@ -187,6 +193,9 @@ class Rule:
                 (_full_uuid(str(u)), re.compile(str(v)))
                 for u, v in dict(when.get("ble_service_data", {})).items()
             )
+            any_data = str(when["ble_any_data"]) if "ble_any_data" in when else None
+            if any_data is not None:
+                re.compile(any_data.replace("{address}", "0" * 12))
         except (re.error, ValueError, TypeError) as exc:
             raise InvalidInputError(f"rule {rule_id}: {exc}") from exc
         mdns_type = _full_type(str(when["mdns_type"])) if "mdns_type" in when else None
@@ -203,6 +212,7 @@ class Rule:
             mdns_type,
             data_res,
             sdata_res,
+            any_data,
             source,
         )
 
@@ -229,6 +239,8 @@ class Rule:
             payload = facts.company_data.get(company)
             if payload is None or not pattern.search(payload.hex()):
                 return False
+        if self._any_data is not None and not _any_data_matches(self._any_data, facts):
+            return False
         if self._services and not self._services & facts.services:
             return False
         for uuid, pattern in self._sdata:
@@ -276,6 +288,7 @@ class _Facts:
     name: str | None
     oui: str | None
     service_data: dict[str, bytes] = field(default_factory=dict)
+    addresses: tuple[str, ...] = ()
 
     def lookup(self, key: str) -> str | None:
         if key.startswith("txt."):
@@ -287,6 +300,19 @@ class _Facts:
         if key == "company":
             return next((n for c in sorted(self.companies) if (n := company_name(c))), None)
         return None
+
+
+@functools.lru_cache(maxsize=256)
+def _any_data_pattern(template: str, address: str) -> re.Pattern[str]:
+    return re.compile(template.replace("{address}", address))
+
+
+def _any_data_matches(template: str, facts: _Facts) -> bool:
+    payloads = [c.to_bytes(2, "little").hex() + d.hex() for c, d in facts.company_data.items()]
+    addresses = facts.addresses if "{address}" in template else ("",)
+    return any(
+        _any_data_pattern(template, a).search(p) for a in addresses for p in payloads
+    )
 
 
 @dataclass(frozen=True)
@@ -320,6 +346,8 @@ class RuleSet:
                 anchors = [("company", c) for c in rule._companies or {c for c, _ in rule._data}]
             elif rule._services or rule._sdata:
                 anchors = [("service", u) for u in rule._services or {u for u, _ in rule._sdata}]
+            elif rule._any_data is not None:
+                anchors = [("any company", True)]
             elif rule._name is not None:
                 anchors = [("named", True)]
             else:
@@ -337,6 +365,8 @@ class RuleSet:
             picked += index.get(("company", c), ())
         for u in facts.services:
             picked += index.get(("service", u), ())
+        if facts.companies:
+            picked += index.get(("any company", True), ())
         if facts.name:
             picked += index.get(("named", True), ())
         rules = self._rules
@@ -443,6 +473,7 @@ def _facts(
         name=device.name,
         oui=oui,
         service_data={_full_uuid(k): v for k, v in (service_data or {}).items()},
+        addresses=tuple(sorted(a.replace(":", "").replace("-", "").lower() for a in device.addresses)),
     )
 
 
