@@ -366,8 +366,9 @@ class MicroBatcher:
     settle where the runtime call overlaps the callers' own work, while a lone
     caller is never held back by a wait that cannot pay off. Requests that arrive
     while a batch computes queue up and form the next batch. Asyncio callers
-    reach it through :meth:`put_async`: one hand-over per event-loop iteration,
-    run in the loop itself while the worker is idle and batches are cheap.
+    reach it through :meth:`put_async`: their event loop forms the batches and
+    hands each over whole (two alternating halves under steady load), or runs a
+    cheap one itself while nothing else of that loop is out and the worker is idle.
     A lone thread request is not handed to the worker at all: the thread that
     waits for it runs it (:meth:`lead`). One batch runs at a time (``_busy``),
     whoever runs it, so stateful models keep submission order.
@@ -396,6 +397,10 @@ class MicroBatcher:
         #: Asyncio batches run in the caller's event loop, not the worker, while the
         #: last batch took at most this long (ns) and the worker is idle.
         self.inline_ns = 1_000_000
+        #: Asyncio batches are split in two alternating halves only while the last
+        #: batch took at least this long (ns): below it, the overlap gained is less
+        #: than the thread hand-offs it costs.
+        self.split_ns = 100_000
         self._rows = 0
         self._cv = threading.Condition(threading.Lock())
         self._sleeping = False  # the worker waits on ``_cv`` (put() then notifies)
@@ -451,7 +456,8 @@ class MicroBatcher:
 
         The loop forms its batches itself and hands each one over whole (one lock,
         one wake-up). With ``C`` callers in flight, a batch leaves as soon as it
-        holds ``min(max_batch, C / 2)`` requests: the runtime then computes it while
+        holds ``min(max_batch, C / 2)`` requests (once a batch took ``split_ns``;
+        cheaper ones leave whole): the runtime then computes it while
         the loop still answers and refills the other half, so two batches alternate
         (one computing, one being refilled) and the loop's Python overlaps the
         runtime. What is left at the end of the loop iteration (a ``call_soon``
@@ -469,7 +475,9 @@ class MicroBatcher:
             # The callers in flight as the iteration starts set its batch size (a
             # burst of new callers in one iteration leaves whole, up to max_batch).
             self._split[loop] = (
-                min(self.max_batch, (callers + 1) // 2) if callers >= 4 else self.max_batch
+                min(self.max_batch, (callers + 1) // 2)
+                if callers >= 4 and self._compute_ns >= self.split_ns
+                else self.max_batch
             )
         pending.append(request)
         if len(pending) >= self._split[loop]:

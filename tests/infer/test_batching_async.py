@@ -46,7 +46,8 @@ async def test_closed_loop_callers_get_their_own_rows(max_batch):
 async def test_steady_callers_split_into_two_alternating_batches(mlp_bytes):
     """With as many callers as max_batch, batches of half of them leave (compute overlaps)."""
     engine = InferenceEngine(mlp_bytes, max_batch=32)
-    engine._get_batcher().inline_ns = -1  # every batch goes to the worker thread
+    batcher = engine._get_batcher()
+    batcher.inline_ns, batcher.split_ns = -1, 0  # worker thread; split even a tiny batch
     x = np.ones((1, 32), np.float32)
 
     async def caller() -> None:
