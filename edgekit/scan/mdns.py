@@ -27,8 +27,9 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from edgekit._aio import call_in_thread, run_sync
 from edgekit.errors import BackendUnavailableError, InvalidInputError, ScanError
-from edgekit.scan._aio import Fanout, run_sync
+from edgekit.scan._aio import Fanout
 
 __all__ = [
     "META_QUERY",
@@ -608,23 +609,6 @@ class MdnsAdvertiser:
     async def __aexit__(self, *exc: object) -> None:
         await self.async_stop()
 
-    def _in_thread(self, fn: Callable[[], None]) -> None:
-        box: list[BaseException] = []
-
-        def target() -> None:
-            try:
-                fn()
-            except BaseException as exc:
-                box.append(exc)
-
-        import threading
-
-        thread = threading.Thread(target=target, daemon=True)
-        thread.start()
-        thread.join()
-        if box:
-            raise box[0]
-
     def start(self) -> None:
         """Register the service from synchronous code (zeroconf runs its own thread)."""
         chosen, version = _interfaces(self.interfaces)
@@ -640,13 +624,13 @@ class MdnsAdvertiser:
                 self._zc = None
                 raise ScanError(f"{self.name} is already announced on the link") from exc
 
-        self._in_thread(go)
+        call_in_thread(go)
 
     def update(self, txt: Mapping[str, TxtValue]) -> None:
         """Replace the TXT record from synchronous code."""
         self.txt = _encode_txt(txt)
         self._info = self._service_info()
-        self._in_thread(lambda: self._zc.update_service(self._info))
+        call_in_thread(lambda: self._zc.update_service(self._info))
 
     def stop(self) -> None:
         """Send goodbye packets and close, from synchronous code (idempotent)."""
@@ -658,7 +642,7 @@ class MdnsAdvertiser:
             zc.unregister_all_services()
             zc.close()
 
-        self._in_thread(go)
+        call_in_thread(go)
         self._zc = None
 
     def __enter__(self) -> MdnsAdvertiser:

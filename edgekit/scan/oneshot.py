@@ -6,8 +6,8 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
 
+from edgekit._aio import run_sync
 from edgekit.errors import EdgekitError, InvalidInputError
-from edgekit.scan._aio import run_sync
 from edgekit.scan.ble import BleScanner
 from edgekit.scan.inventory import Inventory
 from edgekit.scan.mdns import MdnsScanner

@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from edgekit._aio import run_sync
 from edgekit.errors import (
     BackendUnavailableError,
     CorruptDataError,
@@ -32,7 +33,6 @@ from edgekit.errors import (
     InvalidInputError,
     ScanError,
 )
-from edgekit.scan._aio import run_sync
 
 __all__ = [
     "NMCLI_FIELDS",
