@@ -25,8 +25,9 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
+from edgekit._aio import run_sync
 from edgekit.errors import BackendUnavailableError, InvalidInputError, ScanError
-from edgekit.scan._aio import Fanout, run_sync
+from edgekit.scan._aio import Fanout
 from edgekit.scan.advertisement import Advertisement, parse_advertisement
 from edgekit.scan.inventory import BleSighting
 
