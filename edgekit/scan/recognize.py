@@ -34,7 +34,8 @@ carry a ``source`` (where the rule comes from); the shipped rules all do.
 
 The vendor is the maker of the product, not of its radio chip. When no rule
 names a vendor, the IEEE vendor of a MAC that is not locally administered is
-used unless it is a chip or module maker (:data:`CHIP_MAKERS`), and the
+used for a device heard on mDNS or WiFi (a BLE address more often names the
+radio module's maker) unless it is a chip or module maker (:data:`CHIP_MAKERS`), and the
 Bluetooth SIG name of an advertised company id only when the device's name or
 a member service UUID of the same company backs it (manufacturer data often
 carries measurement bytes where the company id should be).
@@ -101,7 +102,7 @@ CHIP_MAKERS = re.compile(
     r"mediatek|airoha|beken|bouffalo|actions (semi|tech)|microchip|stmicro|nxp|"
     r"bestechnic|jieli|bluetrum|realsil|murata|u-blox|panasonic|tuya|hon hai|"
     r"azurewave|ampak|liteon|lite-on|quectel|fn-link|universal global scientific|"
-    r"shanghai high-flying|hui zhou gaoshengda|xerox",
+    r"shanghai high-flying|hui zhou gaoshengda|xerox|amiccom|energy micro|rayson",
     re.IGNORECASE,
 )
 _CONDITIONS = {
@@ -310,9 +311,7 @@ def _any_data_pattern(template: str, address: str) -> re.Pattern[str]:
 def _any_data_matches(template: str, facts: _Facts) -> bool:
     payloads = [c.to_bytes(2, "little").hex() + d.hex() for c, d in facts.company_data.items()]
     addresses = facts.addresses if "{address}" in template else ("",)
-    return any(
-        _any_data_pattern(template, a).search(p) for a in addresses for p in payloads
-    )
+    return any(_any_data_pattern(template, a).search(p) for a in addresses for p in payloads)
 
 
 @dataclass(frozen=True)
@@ -473,7 +472,9 @@ def _facts(
         name=device.name,
         oui=oui,
         service_data={_full_uuid(k): v for k, v in (service_data or {}).items()},
-        addresses=tuple(sorted(a.replace(":", "").replace("-", "").lower() for a in device.addresses)),
+        addresses=tuple(
+            sorted(a.replace(":", "").replace("-", "").lower() for a in device.addresses)
+        ),
     )
 
 
@@ -516,7 +517,12 @@ def recognize(
     facts = _facts(device, manufacturer_data or device.manufacturer_data, service_data)
     result = (rules if rules is not None else default_rules()).apply(facts)
     vendor = result.vendor
-    if vendor is None and facts.oui and not CHIP_MAKERS.search(facts.oui):
+    if (
+        vendor is None
+        and facts.oui
+        and facts.protocols - {"ble"}
+        and not CHIP_MAKERS.search(facts.oui)
+    ):
         vendor = facts.oui
     if vendor is None and facts.companies:
         vendor = _backed_company(facts)

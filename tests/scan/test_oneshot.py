@@ -32,7 +32,7 @@ def test_scan_all_protocols_into_one_inventory() -> None:
     protocols = sorted(p for d in inventory for p in d.protocols)
     assert protocols == ["ble", "mdns", "wifi"]
     assert inventory.unavailable == {}
-    assert inventory.get("C0:00:00:00:00:01").kind == "beacon"  # type: ignore[union-attr]
+    assert inventory.get("C0:00:00:00:00:01").protocols == {"ble"}  # type: ignore[union-attr]
 
 
 async def test_scan_inside_running_loop_reports_unavailable(

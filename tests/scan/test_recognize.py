@@ -153,8 +153,11 @@ def test_missing_template_value_leaves_field_unset() -> None:
 
 def test_vendor_fallbacks() -> None:
     inventory = Inventory(recognize=False)
+    # A public BLE address more often names the radio module's maker: no vendor from it.
     public = inventory.add_ble("00:17:88:AA:BB:CC")
-    assert recognize(public).vendor == "Philips Lighting BV"
+    assert recognize(public).vendor is None
+    ap = AccessPoint("00:17:88:AA:BB:CD", "hue", 2412, 1, "2.4", -50.0, "WPA2")
+    assert recognize(inventory.add_wifi(ap)).vendor == "Philips Lighting BV"
     # A company id alone names no vendor (it may be measurement bytes); the name backs it.
     ble = inventory.add_ble("D0:00:00:00:00:01", _adv({"manufacturer_data": {"1177": "05"}}))
     assert recognize(ble, RuleSet()).vendor is None
