@@ -16,8 +16,9 @@ cache settings are the same everywhere:
   raising inside a kernel.
 
 Importing this module does not import numba; :func:`njit` does, at the moment a
-``_kernels`` module is imported. Public functions import their ``_kernels``
-lazily, so ``import edgekit`` (and ``import edgekit.<layer>``) stays free of numba.
+``_kernels`` module is imported. Public functions reach their ``_kernels`` through
+:func:`lazy_kernels`, so ``import edgekit`` (and ``import edgekit.<layer>``) stays free
+of numba.
 
 When the installed package directory is read-only (a system install, a
 read-only root file system on a device) and ``NUMBA_CACHE_DIR`` is unset, the
@@ -30,6 +31,7 @@ either, kernels are compiled without a cache, in every process, with one
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import sys
@@ -38,9 +40,10 @@ import time
 import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeVar
 
-__all__ = ["FASTMATH", "JIT_OPTIONS", "configure_cache", "njit", "warmup"]
+__all__ = ["FASTMATH", "JIT_OPTIONS", "configure_cache", "lazy_kernels", "njit", "warmup"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -121,12 +124,23 @@ def njit(*args: Any, **overrides: Any) -> Any:
     return numba.njit(*args, **options)
 
 
+def lazy_kernels(layer: str) -> Callable[[], ModuleType]:
+    """A function that returns ``edgekit.<layer>._kernels``, imported on its first call.
+
+    Each layer makes one (``kernels = lazy_kernels("codec")``) and its public functions
+    call it (``kernels().int_payload(...)``) instead of importing the kernels, so that
+    importing the layer does not import numba. Later calls return the module from a
+    cache (about 50 ns).
+    """
+    return functools.cache(functools.partial(importlib.import_module, f"edgekit.{layer}._kernels"))
+
+
 def warmup(layers: Iterable[str] | None = None) -> dict[str, float]:
     """Compile (or load from cache) the kernels of the layers that have them.
 
-    Each layer's ``_kernels.py`` may define ``warmup()``, which calls every kernel
-    once on tiny inputs of each dtype the public API uses. Returns seconds spent
-    per layer; layers without kernels are left out.
+    Each layer with kernels has a ``warmup()`` that calls every kernel once on tiny
+    inputs of each dtype the public API uses: in its ``_warmup`` module, or else in its
+    ``_kernels``. Returns seconds spent per layer; layers without kernels are left out.
     """
     from edgekit import LAYERS
 
@@ -136,14 +150,16 @@ def warmup(layers: Iterable[str] | None = None) -> dict[str, float]:
             from edgekit.errors import InvalidInputError
 
             raise InvalidInputError(f"unknown layer {layer!r}; expected one of {LAYERS}")
-        name = f"edgekit.{layer}._kernels"
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        layer_warmup = getattr(module, "warmup", None)
+        layer_warmup: Callable[[], object] | None = None
+        for name in (f"edgekit.{layer}._warmup", f"edgekit.{layer}._kernels"):
+            try:
+                module = importlib.import_module(name)
+            except ModuleNotFoundError as exc:
+                if exc.name == name:
+                    continue
+                raise
+            layer_warmup = getattr(module, "warmup", None)
+            break
         if layer_warmup is None:
             continue
         start = time.perf_counter()

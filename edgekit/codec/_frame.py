@@ -12,33 +12,11 @@ from typing import Any
 import numpy as np
 import xxhash
 
+from edgekit.codec._format import CHECKSUM_SIZE, FORMAT_VERSION
 from edgekit.errors import CorruptDataError, InvalidInputError
 
-FORMAT_VERSION = 1
-CHECKSUM_SIZE = 8
-
-MAGIC_SERIES = b"EKCS"
-MAGIC_RECORD = b"EKCR"
-MAGIC_SIGNATURE = b"EKSG"
-MAGIC_DELTA = b"EKDL"
-
-#: dtype code <-> numpy dtype (little-endian).
-DTYPE_CODES: dict[int, np.dtype[Any]] = {
-    1: np.dtype("<i1"),
-    2: np.dtype("<i2"),
-    3: np.dtype("<i4"),
-    4: np.dtype("<i8"),
-    5: np.dtype("<u1"),
-    6: np.dtype("<u2"),
-    7: np.dtype("<u4"),
-    8: np.dtype("<u8"),
-    9: np.dtype("<f4"),
-    10: np.dtype("<f8"),
-}
 #: xxh3_64 of a bytes-like object as an int (the C function itself, no wrapper).
 xxh3_64_fast = xxhash.xxh3_64_intdigest
-
-CODE_OF_DTYPE = {dt.newbyteorder("="): code for code, dt in DTYPE_CODES.items()}
 
 
 def xxh3_64(data: bytes | bytearray | memoryview) -> int:

@@ -9,42 +9,37 @@ from __future__ import annotations
 
 import struct
 from functools import cache
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 
+from edgekit._jit import lazy_kernels
+from edgekit.codec._format import (
+    ALP,
+    ALP_RD,
+    DELTA,
+    DICT,
+    DOD,
+    ERRORS,
+    FLOAT_SCHEMES,
+    FOR,
+    HUFF,
+    INT_SCHEMES,
+    RAW,
+    SCHEME_NAMES,
+    SHUFFLE_LZ4,
+)
 from edgekit.codec._frame import Reader
 
-RAW, FOR, DELTA, DOD, HUFF, ALP, ALP_RD, SHUFFLE_LZ4, DICT = range(9)
-SCHEME_NAMES = {
-    RAW: "raw",
-    FOR: "for",
-    DELTA: "delta",
-    DOD: "delta-of-delta",
-    HUFF: "huffman",
-    ALP: "alp",
-    ALP_RD: "alp-rd",
-    SHUFFLE_LZ4: "shuffle-lz4",
-    DICT: "dictionary",
-}
-INT_SCHEMES = (RAW, FOR, DELTA, DOD, HUFF)
-FLOAT_SCHEMES = (RAW, ALP, ALP_RD, SHUFFLE_LZ4, DICT)
-ALP_MAX_EXPONENT = 22
-HUFF_STREAMS = 4
-SIGN = 1 << 63
+#: The cost ``alp_choose`` gives when no (e, f) pair fits (the kernels' ``NEVER``).
 NEVER = 1 << 62
 U64 = np.dtype("<u8")
 
 Array = np.ndarray[Any, Any]
 
 
-@cache
-def kernels() -> ModuleType:
-    """The numba kernels, imported on first use (keeps ``import edgekit.codec`` numba-free)."""
-    from edgekit.codec import _kernels
-
-    return _kernels
+#: The numba kernels, imported on first use (keeps ``import edgekit.codec`` numba-free).
+kernels = lazy_kernels("codec")
 
 
 def _bitlen(value: int) -> int:
@@ -72,20 +67,6 @@ def encode_int_lanes(
     if scheme == RAW:
         return RAW, raw_bytes if raw_bytes is not None else u.astype(U64).tobytes()
     return int(scheme), payload.tobytes()
-
-
-ERRORS = {
-    -1: "payload is truncated",
-    -2: "bad residual order for the block length",
-    -3: "bad symbol range",
-    -4: "code lengths do not form a prefix code",
-    -5: "huffman stream longer than its values can use",
-    -6: "huffman stream is corrupt",
-    -7: "bit width above 64",
-    -8: "exponent, factor or exception count out of range",
-    -9: "exception position out of the block",
-    -10: "bad nested integer scheme",
-}
 
 
 def decode_int_lanes(
@@ -329,10 +310,8 @@ def decode_float_block(scheme: int, rd: Reader, n: int, dtype: np.dtype[Any], ou
         status = k.alp_rd_decode(
             idx_words, right_words, n, dict_bits, right, dictionary, positions, lefts, total, bits
         )
-        if status == -1:
-            raise rd.fail("dictionary index out of range")
-        if status == -2:
-            raise rd.fail("left part wider than the word")
+        if status != 0:
+            raise rd.fail(ERRORS[status])
         out[:] = bits.view(dtype)
         return
     if scheme == DICT:
@@ -351,8 +330,9 @@ def decode_float_block(scheme: int, rd: Reader, n: int, dtype: np.dtype[Any], ou
         if ischeme not in INT_SCHEMES:
             raise rd.fail(f"bad index scheme {ischeme}")
         idx = decode_int_lanes(ischeme, rd, n, np.dtype("<i8"))
-        if k.dict_gather(values, idx, out) != 0:
-            raise rd.fail("dictionary index out of range")
+        status = k.dict_gather(values, idx, out)
+        if status != 0:
+            raise rd.fail(ERRORS[status])
         return
     if scheme == SHUFFLE_LZ4:
         import lz4.block

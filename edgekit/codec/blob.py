@@ -15,15 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.codec._frame import (
-    FORMAT_VERSION,
-    MAGIC_DELTA,
-    MAGIC_SIGNATURE,
-    as_bytes,
-    open_frame,
-    seal,
-    xxh3_128,
-)
+from edgekit.codec._format import FORMAT_VERSION, MAGIC_DELTA, MAGIC_SIGNATURE
+from edgekit.codec._frame import as_bytes, open_frame, seal, xxh3_128
 from edgekit.codec._schemes import kernels
 from edgekit.errors import CorruptDataError, InvalidInputError
 

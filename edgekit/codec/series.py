@@ -17,18 +17,34 @@ from typing import Any, NoReturn, cast
 import numpy as np
 
 from edgekit.codec import _schemes
-from edgekit.codec._frame import (
+from edgekit.codec._format import (
+    ALP,
+    BLOCK_HEAD_FORMAT,
+    BLOCK_HEADER,
+    BLOCK_NOT_HERE,
     CHECKSUM_SIZE,
     CODE_OF_DTYPE,
+    DELTA,
+    DOD,
     DTYPE_CODES,
+    ERR_BLOCK_HEADER,
+    ERR_BLOCK_PAYLOAD,
+    ERR_TRAILING,
+    ERRORS,
+    FLOAT_SCHEMES,
+    FOR,
     FORMAT_VERSION,
+    HEAD_1D_FORMAT,
+    HUFF,
+    INT_SCHEMES,
     MAGIC_RECORD,
     MAGIC_SERIES,
-    Reader,
-    open_frame,
-    seal,
-    xxh3_64_fast,
+    MAX_BLOCK_SIZE,
+    MAX_NDIM,
+    RAW,
+    SCHEME_NAMES,
 )
+from edgekit.codec._frame import Reader, open_frame, seal, xxh3_64_fast
 from edgekit.errors import CorruptDataError, InvalidInputError
 
 __all__ = [
@@ -44,16 +60,13 @@ __all__ = [
 
 #: Values per block (each block picks its own scheme); at most 65536.
 DEFAULT_BLOCK_SIZE = 65536
-MAX_BLOCK_SIZE = 65536
-MAX_NDIM = 32
-BLOCK_HEADER = 5  # scheme u8 + payload length u32
 
 Array = np.ndarray[Any, Any]
 
 #: dtype code of each little-endian dtype (arrays of these need no conversion).
 _CODE_LE = {dt: code for code, dt in DTYPE_CODES.items()}
-_BLOCK_HEAD = struct.Struct("<BI")
-_HEAD_1D = struct.Struct("<4sBBBQI")
+_BLOCK_HEAD = struct.Struct(BLOCK_HEAD_FORMAT)
+_HEAD_1D = struct.Struct(HEAD_1D_FORMAT)
 #: numpy dtype of the bit view of each float dtype.
 _BITS_OF: dict[np.dtype[Any], np.dtype[Any]] = {
     np.dtype("<f4"): np.dtype("<u4"),
@@ -133,7 +146,7 @@ def compress(
                     flat, flat.view(_BITS_OF[x.dtype]), _schemes.alp_emax(x), probe, entropy
                 )
                 if done == 0:
-                    out += _BLOCK_HEAD.pack(_schemes.ALP, payload.size)
+                    out += _BLOCK_HEAD.pack(ALP, payload.size)
                     out += payload.data
                     return seal(out)
             plan = _schemes.FloatPlan(flat, pairs, probe)
@@ -247,8 +260,8 @@ _FAST_PREFIXES: dict[bytes, int] = {
     for code in _FAST_CODES
 }
 #: Block schemes the block loop kernels decode (their first byte); others go to Python.
-_FLOAT_KERNEL_SCHEMES = frozenset((_schemes.RAW, _schemes.ALP))
-_INT_KERNEL_SCHEMES = frozenset((_schemes.FOR, _schemes.DELTA, _schemes.DOD, _schemes.HUFF))
+_FLOAT_KERNEL_SCHEMES = frozenset((RAW, ALP))
+_INT_KERNEL_SCHEMES = frozenset((FOR, DELTA, DOD, HUFF))
 #: (value count u64, block size u32) after the 7-byte prefix of a 1-D frame.
 _unpack_n_block = struct.Struct("<QI").unpack_from
 _unpack_u64 = _U64.unpack_from
@@ -358,7 +371,7 @@ def decompress(data: bytes | bytearray | memoryview, *, max_elements: int | None
         # One kernel call decodes every block of the kernel schemes (usually all of
         # them); it stops at a block of another scheme, decoded here, then goes on.
         # (A well-framed block the kernel would leave at once is not handed to it.)
-        status = k.BLOCK_NOT_HERE
+        status = BLOCK_NOT_HERE
         if (
             end - pos < BLOCK_HEADER
             or view[pos] in in_kernel
@@ -367,7 +380,7 @@ def decompress(data: bytes | bytearray | memoryview, *, max_elements: int | None
             status, pos, start, got = decode(buf, pos, end, start, n, block_size, bits)
             if status == 0:
                 break
-        if status != k.BLOCK_NOT_HERE:
+        if status != BLOCK_NOT_HERE:
             _raise_block_error(rd, view, status, pos, start // block_size, got)
         scheme, length = _BLOCK_HEAD.unpack_from(view, pos)
         count = min(block_size, n - start)
@@ -375,11 +388,11 @@ def decompress(data: bytes | bytearray | memoryview, *, max_elements: int | None
         index = start // block_size
         block = Reader(view[pos + BLOCK_HEADER : stop], 0, f"series frame block {index}")
         if kind == "f":
-            if scheme not in _schemes.FLOAT_SCHEMES:
+            if scheme not in FLOAT_SCHEMES:
                 raise block.fail(f"scheme {scheme} is not valid for floats")
             _schemes.decode_float_block(scheme, block, count, dtype, out[start : start + count])
         else:
-            if scheme not in _schemes.INT_SCHEMES:
+            if scheme not in INT_SCHEMES:
                 raise block.fail(f"scheme {scheme} is not valid for integers")
             assert lanes is not None
             _schemes.decode_int_lanes(scheme, block, count, dtype, lanes[start : start + count])
@@ -399,21 +412,20 @@ def _raise_block_error(
     rd: Reader, view: memoryview, status: int, pos: int, index: int, got: int
 ) -> NoReturn:
     """The CorruptDataError for a failure reported by the block loop kernels."""
-    k = _schemes.kernels()
     rd.pos = pos
-    if status == k.ERR_BLOCK_HEADER:
+    if status == ERR_BLOCK_HEADER:
         rd.need(BLOCK_HEADER, "block header")
-    if status == k.ERR_BLOCK_PAYLOAD:
+    if status == ERR_BLOCK_PAYLOAD:
         rd.pos = pos + BLOCK_HEADER
         rd.need(_BLOCK_HEAD.unpack_from(view, pos)[1], "block payload")
     payload = pos + BLOCK_HEADER
-    if status == k.ERR_TRAILING:
+    if status == ERR_TRAILING:
         stop = payload + _BLOCK_HEAD.unpack_from(view, pos)[1]
         raise CorruptDataError(
             f"series frame block {index}: {stop - got} unexpected trailing bytes"
         )
-    name = _schemes.SCHEME_NAMES.get(view[pos], "unknown")
-    reason = _schemes.ERRORS.get(status, "corrupt")
+    name = SCHEME_NAMES.get(view[pos], "unknown")
+    reason = ERRORS.get(status, "corrupt")
     raise CorruptDataError(
         f"series frame block {index}: {name} block: {reason} (at byte {got - payload})"
     )
@@ -432,7 +444,7 @@ def frame_info(data: bytes | bytearray | memoryview) -> FrameInfo:
         scheme = rd.u8("block scheme")
         length = rd.u32("block length")
         rd.take(length, "block payload")
-        schemes.append(_schemes.SCHEME_NAMES.get(scheme, f"unknown-{scheme}"))
+        schemes.append(SCHEME_NAMES.get(scheme, f"unknown-{scheme}"))
         sizes.append(length)
     rd.end()
     return FrameInfo(dtype, shape, block_size, tuple(schemes), tuple(sizes), len(view))

@@ -1,0 +1,114 @@
+"""The codec frame formats in numbers: every id, size and status code, defined once.
+
+The Python side and the numba kernels both import them from here (numba reads a
+module-level int as a constant when it compiles a kernel). A leaf module: it imports
+nothing of edgekit. The layouts are specified in ``docs/codec-format.md``.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+import numpy as np
+
+# --- every frame ------------------------------------------------------------------------------
+
+FORMAT_VERSION = 1
+#: Bytes of the trailing xxh3_64 checksum.
+CHECKSUM_SIZE = 8
+
+MAGIC_SERIES = b"EKCS"
+MAGIC_RECORD = b"EKCR"
+MAGIC_SIGNATURE = b"EKSG"
+MAGIC_DELTA = b"EKDL"
+
+#: dtype code <-> numpy dtype (little-endian).
+DTYPE_CODES: dict[int, np.dtype[Any]] = {
+    1: np.dtype("<i1"),
+    2: np.dtype("<i2"),
+    3: np.dtype("<i4"),
+    4: np.dtype("<i8"),
+    5: np.dtype("<u1"),
+    6: np.dtype("<u2"),
+    7: np.dtype("<u4"),
+    8: np.dtype("<u8"),
+    9: np.dtype("<f4"),
+    10: np.dtype("<f8"),
+}
+CODE_OF_DTYPE = {dt.newbyteorder("="): code for code, dt in DTYPE_CODES.items()}
+
+# --- series frame -----------------------------------------------------------------------------
+
+MAX_NDIM = 32
+#: Values per block, at most.
+MAX_BLOCK_SIZE = 65536
+#: Header of a 1-D series frame: magic, version u8, dtype code u8, ndim u8 (1), value count
+#: u64, block size u32.
+HEAD_1D_FORMAT = "<4sBBBQI"
+HEAD_1D = struct.calcsize(HEAD_1D_FORMAT)
+#: Header of every block: scheme id u8, payload length u32.
+BLOCK_HEAD_FORMAT = "<BI"
+BLOCK_HEADER = struct.calcsize(BLOCK_HEAD_FORMAT)
+
+#: Block scheme ids (the first byte of a block).
+RAW, FOR, DELTA, DOD, HUFF, ALP, ALP_RD, SHUFFLE_LZ4, DICT = range(9)
+SCHEME_NAMES = {
+    RAW: "raw",
+    FOR: "for",
+    DELTA: "delta",
+    DOD: "delta-of-delta",
+    HUFF: "huffman",
+    ALP: "alp",
+    ALP_RD: "alp-rd",
+    SHUFFLE_LZ4: "shuffle-lz4",
+    DICT: "dictionary",
+}
+#: Schemes of integer blocks (also the inner scheme of an ALP block: RAW, then FOR + order
+#: for the bit-packed orders 0..2, then HUFF) and of float blocks.
+INT_SCHEMES = (RAW, FOR, DELTA, DOD, HUFF)
+FLOAT_SCHEMES = (RAW, ALP, ALP_RD, SHUFFLE_LZ4, DICT)
+
+#: Largest ALP exponent and factor (10**22 is the largest exact power of ten in a double).
+ALP_MAX_EXPONENT = 22
+#: Huffman stage: symbols, longest code (bits), interleaved streams.
+HUFF_NSYM = 130
+HUFF_MAXLEN = 12
+HUFF_STREAMS = 4
+
+# --- status codes of the kernels that parse untrusted bytes -----------------------------------
+
+#: A block loop stopped at a block whose scheme the Python side decodes.
+BLOCK_NOT_HERE = 1
+ERR_SHORT = -1
+ERR_ORDER = -2
+ERR_SYMBOLS = -3
+ERR_KRAFT = -4
+ERR_STREAM_LENGTH = -5
+ERR_STREAM = -6
+ERR_WIDTH = -7
+ERR_PARAMS = -8
+ERR_POSITION = -9
+ERR_SCHEME = -10
+#: Framing errors of the block loops: ``series`` words these with the byte counts.
+ERR_BLOCK_HEADER = -11
+ERR_BLOCK_PAYLOAD = -12
+ERR_TRAILING = -13
+ERR_INDEX = -14
+ERR_LEFT = -15
+
+#: The message of each payload error code.
+ERRORS = {
+    ERR_SHORT: "payload is truncated",
+    ERR_ORDER: "bad residual order for the block length",
+    ERR_SYMBOLS: "bad symbol range",
+    ERR_KRAFT: "code lengths do not form a prefix code",
+    ERR_STREAM_LENGTH: "huffman stream longer than its values can use",
+    ERR_STREAM: "huffman stream is corrupt",
+    ERR_WIDTH: "bit width above 64",
+    ERR_PARAMS: "exponent, factor or exception count out of range",
+    ERR_POSITION: "exception position out of the block",
+    ERR_SCHEME: "bad nested integer scheme",
+    ERR_INDEX: "dictionary index out of range",
+    ERR_LEFT: "left part wider than the word",
+}

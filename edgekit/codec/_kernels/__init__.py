@@ -1,0 +1,127 @@
+"""Numba kernels of the codec layer, one module per algorithm; this package re-exports them.
+
+- ``bitpack``: ``w``-bit lanes, residuals, the for/delta/delta-of-delta payloads.
+- ``huffman``: the Huffman stage over zigzag residuals and its payload.
+- ``floats``: ALP, ALP_RD and the dictionary scheme.
+- ``blocks``: one call per block or frame (scheme choice, encoders, the decode loops).
+- ``cdc``: content-defined chunking (FastCDC).
+
+Every id, size and status code comes from ``edgekit.codec._format``. Kernels that read
+untrusted bytes never index out of bounds: callers validate sizes first, and the bit
+readers stop at the end of their buffer and report an error code instead. Imported
+lazily (``edgekit.codec._schemes.kernels``), so ``import edgekit.codec`` stays numba-free;
+the layer's warm-up is ``edgekit.codec._warmup``.
+"""
+
+from __future__ import annotations
+
+from edgekit.codec._kernels.bitpack import (
+    bitlen,
+    copy_bytes,
+    decode_packed_block,
+    int_stats,
+    pack_plain,
+    pack_residuals,
+    residuals,
+    unpack_plain,
+    unpack_residuals,
+)
+from edgekit.codec._kernels.blocks import (
+    alp_payload,
+    alp_single_block,
+    decode_f32_blocks,
+    decode_f32_frame,
+    decode_f64_blocks,
+    decode_f64_frame,
+    decode_int_blocks,
+    decode_int_frame,
+    int_payload,
+)
+from edgekit.codec._kernels.cdc import cdc_cut_points, gear_table
+from edgekit.codec._kernels.floats import (
+    alp_choose,
+    alp_decode,
+    alp_encode,
+    alp_plan,
+    alp_rank,
+    alp_rd_decode,
+    alp_search,
+    count_distinct,
+    decode_alp_block,
+    dict_encode,
+    dict_gather,
+    dictionary_may_pay,
+    even_sample,
+    order_keys,
+)
+from edgekit.codec._kernels.huffman import (
+    _symbol,
+    decode_huff_block,
+    huff_candidate,
+    huff_codes,
+    huff_decode4,
+    huff_decode4_integrate,
+    huff_encode,
+    huff_encode4,
+    huff_kraft_ok,
+    huff_lengths,
+    huff_prepare,
+    huff_symbol_tables,
+    huff_value_table,
+    select_kth,
+    symbol_histogram,
+    zigzag_centered,
+)
+
+__all__ = [
+    "_symbol",
+    "alp_choose",
+    "alp_decode",
+    "alp_encode",
+    "alp_payload",
+    "alp_plan",
+    "alp_rank",
+    "alp_rd_decode",
+    "alp_search",
+    "alp_single_block",
+    "bitlen",
+    "cdc_cut_points",
+    "copy_bytes",
+    "count_distinct",
+    "decode_alp_block",
+    "decode_f32_blocks",
+    "decode_f32_frame",
+    "decode_f64_blocks",
+    "decode_f64_frame",
+    "decode_huff_block",
+    "decode_int_blocks",
+    "decode_int_frame",
+    "decode_packed_block",
+    "dict_encode",
+    "dict_gather",
+    "dictionary_may_pay",
+    "even_sample",
+    "gear_table",
+    "huff_candidate",
+    "huff_codes",
+    "huff_decode4",
+    "huff_decode4_integrate",
+    "huff_encode",
+    "huff_encode4",
+    "huff_kraft_ok",
+    "huff_lengths",
+    "huff_prepare",
+    "huff_symbol_tables",
+    "huff_value_table",
+    "int_payload",
+    "int_stats",
+    "order_keys",
+    "pack_plain",
+    "pack_residuals",
+    "residuals",
+    "select_kth",
+    "symbol_histogram",
+    "unpack_plain",
+    "unpack_residuals",
+    "zigzag_centered",
+]

@@ -1,0 +1,354 @@
+"""Bit packing: ``w``-bit lanes in uint64 words, order-0..2 residuals, the packed schemes.
+
+All integer arithmetic is done on ``uint64`` so that it wraps modulo 2**64 (exactly what
+the format specifies); signed order is obtained by flipping the sign bit (``u ^ SIGN``).
+Also the byte helpers every kernel module uses (copies, little-endian reads and writes).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba.cpython.unsafe.numbers import leading_zeros
+
+from edgekit._jit import njit
+from edgekit.codec._format import ERR_ORDER, ERR_SHORT, ERR_WIDTH
+
+SIGN = np.uint64(0x8000000000000000)
+ONE = np.uint64(1)
+ZERO = np.uint64(0)
+ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+TWO = np.uint64(2)
+THREE = np.uint64(3)
+FOUR = np.uint64(4)
+SIX = np.uint64(6)
+SIXTY_THREE = np.uint64(63)
+SIXTY_FOUR = np.uint64(64)
+
+
+@njit
+def copy_bytes(dst, dpos, src, spos, nb):
+    """``dst[dpos:dpos+nb] = src[spos:spos+nb]`` (uint8 arrays, bounds checked by the
+    caller) as a plain loop on unsigned indices: numba's slice assignment copies bytes
+    about 10x slower."""
+    d = np.uint64(dpos)
+    s = np.uint64(spos)
+    for i in range(np.uint64(nb)):
+        dst[d + i] = src[s + i]
+
+
+@njit
+def bitlen(u):
+    """Number of significant bits of a uint64 (0 for 0): one count-leading-zeros instruction."""
+    return 64 - np.int64(leading_zeros(np.uint64(u)))  # type: ignore[call-arg]
+
+
+@njit
+def _mask(w):
+    if w >= 64:
+        return ALL
+    return (ONE << np.uint64(w)) - ONE
+
+
+@njit
+def _rd64(buf, p):
+    """Little-endian uint64 at ``buf[p:p+8]`` (the caller checked the bounds)."""
+    v = ZERO
+    for j in range(8):
+        v |= np.uint64(buf[p + j]) << np.uint64(8 * j)
+    return v
+
+
+@njit
+def _rd32(buf, p):
+    v = np.int64(0)
+    for j in range(4):
+        v |= np.int64(buf[p + j]) << (8 * j)
+    return v
+
+
+@njit
+def _put64(out, pos, v):
+    for j in range(8):
+        out[pos + j] = np.uint8((v >> np.uint64(8 * j)) & np.uint64(0xFF))
+
+
+@njit
+def _nwords(count, width):
+    return (count * width + 63) // 64
+
+
+@njit
+def int_stats(u):
+    """Signed-order (min, max) of values, deltas and deltas-of-deltas, as sign-flipped uint64.
+
+    Returns an array of 6 uint64: vmin, vmax, dmin, dmax, ddmin, ddmax (sign-flipped, so
+    unsigned order is signed order). Missing orders (too few values) give min=max=0.
+    """
+    n = u.size
+    out = np.zeros(6, dtype=np.uint64)
+    if n == 0:
+        return out
+    vmin = ALL
+    vmax = ZERO
+    dmin = ALL
+    dmax = ZERO
+    ddmin = ALL
+    ddmax = ZERO
+    prev = ZERO
+    prevd = ZERO
+    for i in range(n):
+        x = u[i]
+        s = x ^ SIGN
+        vmin = min(vmin, s)
+        vmax = max(vmax, s)
+        if i >= 1:
+            d = x - prev
+            sd = d ^ SIGN
+            dmin = min(dmin, sd)
+            dmax = max(dmax, sd)
+            if i >= 2:
+                dd = (d - prevd) ^ SIGN
+                ddmin = min(ddmin, dd)
+                ddmax = max(ddmax, dd)
+            prevd = d
+        prev = x
+    out[0] = vmin
+    out[1] = vmax
+    if n >= 2:
+        out[2] = dmin
+        out[3] = dmax
+    if n >= 3:
+        out[4] = ddmin
+        out[5] = ddmax
+    return out
+
+
+@njit
+def residuals(u, order):
+    """Order-``order`` differences of ``u`` (wrapping), ``u.size - order`` values."""
+    n = u.size
+    if order == 0:
+        return u.copy()
+    d = np.empty(max(n - 1, 0), dtype=np.uint64)
+    for i in range(1, n):
+        d[i - 1] = u[i] - u[i - 1]
+    if order == 1:
+        return d
+    dd = np.empty(max(n - 2, 0), dtype=np.uint64)
+    for i in range(1, n - 1):
+        dd[i - 1] = d[i] - d[i - 1]
+    return dd
+
+
+@njit
+def pack_residuals(u, order, base, w):
+    """Pack order-``order`` residuals of ``u`` minus ``base`` (wrapping) into ``w``-bit lanes.
+
+    Values are laid LSB-first into little-endian uint64 words; value ``i`` occupies bits
+    ``i*w .. i*w+w-1`` of the concatenated words.
+    """
+    n = u.size - order
+    if n < 0:
+        n = 0
+    nwords = (n * w + 63) // 64
+    words = np.zeros(nwords, dtype=np.uint64)
+    if w == 0 or n == 0:
+        return words
+    uw = np.uint64(w)
+    bit = 0
+    prev = ZERO
+    prevd = ZERO
+    if order >= 1:
+        prev = u[0]
+    if order == 2 and u.size >= 2:
+        prevd = u[1] - u[0]
+        prev = u[1]
+    for i in range(n):
+        x = u[i + order]
+        if order == 0:
+            v = x - base
+        elif order == 1:
+            v = (x - prev) - base
+            prev = x
+        else:
+            d = x - prev
+            v = (d - prevd) - base
+            prevd = d
+            prev = x
+        wi = bit >> 6
+        off = np.uint64(bit & 63)
+        words[wi] |= v << off
+        if (bit & 63) + w > 64:
+            words[wi + 1] |= v >> (np.uint64(64) - off)
+        bit += w
+    _ = uw
+    return words
+
+
+@njit
+def unpack_residuals(words, n, order, w, base, first, firstd, out):
+    """Inverse of :func:`pack_residuals`: writes ``n + order`` values into ``out``.
+
+    The caller has checked ``words.size * 64 >= n * w`` and ``out.size == n + order``.
+    """
+    fout = np.empty(0, dtype=np.float64)
+    _unpack_packed(words, n, order, w, base, first, firstd, out, fout, False, 1.0, 1.0)
+    return out
+
+
+@njit(inline="always")
+def _store_lane(out, j, v, fout, alp, ff, fe):
+    """``out[j] = v``, or with ``alp`` the ALP value ``fout[j] = (v * ff) / fe``."""
+    if alp:
+        fout[j] = (np.float64(np.int64(v)) * ff) / fe
+    else:
+        out[j] = v
+
+
+@njit
+def _unpack_packed(words, n, order, w, base, first, firstd, out, fout, alp, ff, fe):
+    """Read ``n`` ``w``-bit residuals packed LSB-first in ``words`` (uint64), add ``base``,
+    integrate ``order`` times and store the ``n + order`` values in ``out`` (with ``alp``:
+    as ALP floats in ``fout``). The caller has checked ``words.size * 64 >= n * w``.
+    """
+    if order >= 1:
+        _store_lane(out, 0, first, fout, alp, ff, fe)
+    if order == 2:
+        _store_lane(out, 1, first + firstd, fout, alp, ff, fe)
+    # One loop per order, each compiled with its order a constant (no branch per value).
+    if order == 0:
+        _unpack_loop(words, n, 0, w, base, first, firstd, out, fout, alp, ff, fe)
+    elif order == 1:
+        _unpack_loop(words, n, 1, w, base, first, firstd, out, fout, alp, ff, fe)
+    else:
+        _unpack_loop(words, n, 2, w, base, first, firstd, out, fout, alp, ff, fe)
+
+
+@njit(inline="always")
+def _unpack_loop(words, n, order, w, base, first, firstd, out, fout, alp, ff, fe):
+    prev = first
+    prevd = firstd
+    if order == 2:
+        prev = first + firstd
+    mask = _mask(w)
+    uw = np.uint64(w)
+    # Values that start before the last word read two words and shift without a branch
+    # (``(hi << (63 - off)) << 1`` is 0 at ``off == 0``); the last few take the careful way.
+    safe = 0
+    if w > 0 and words.size > 1:
+        safe = min(n, ((words.size - 1) * 64 + w - 1) // w)
+    bit = ZERO
+    for i in range(safe):
+        wi = bit >> SIX
+        off = bit & SIXTY_THREE
+        v = (words[wi] >> off) | ((words[wi + ONE] << (SIXTY_THREE - off)) << ONE)
+        prev, prevd = _put_residual(
+            out, i, (v & mask) + base, order, prev, prevd, fout, alp, ff, fe
+        )
+        bit += uw
+    for i in range(safe, n):
+        v = ZERO
+        if w > 0:
+            wi = bit >> SIX
+            off = bit & SIXTY_THREE
+            v = words[wi] >> off
+            if off + uw > SIXTY_FOUR:
+                v |= words[wi + ONE] << (SIXTY_FOUR - off)
+            bit += uw
+        prev, prevd = _put_residual(
+            out, i, (v & mask) + base, order, prev, prevd, fout, alp, ff, fe
+        )
+
+
+@njit(inline="always")
+def _put_residual(out, i, v, order, prev, prevd, fout, alp, ff, fe):
+    """Integrate residual ``i`` (``v``) ``order`` times and store it; returns the state."""
+    if order == 0:
+        _store_lane(out, i, v, fout, alp, ff, fe)
+    elif order == 1:
+        prev = prev + v
+        _store_lane(out, i + 1, prev, fout, alp, ff, fe)
+    else:
+        prevd = prevd + v
+        prev = prev + prevd
+        _store_lane(out, i + 2, prev, fout, alp, ff, fe)
+    return prev, prevd
+
+
+@njit
+def pack_plain(v, w):
+    """Pack uint64 values (already below 2**w) into ``w``-bit lanes (same layout as above)."""
+    n = v.size
+    words = np.zeros((n * w + 63) // 64, dtype=np.uint64)
+    if w == 0:
+        return words
+    bit = 0
+    for i in range(n):
+        wi = bit >> 6
+        off = np.uint64(bit & 63)
+        words[wi] |= v[i] << off
+        if (bit & 63) + w > 64:
+            words[wi + 1] |= v[i] >> (np.uint64(64) - off)
+        bit += w
+    return words
+
+
+@njit
+def unpack_plain(words, n, w, out):
+    """Inverse of :func:`pack_plain` into ``out[:n]``; the caller checked the sizes."""
+    mask = _mask(w)
+    bit = 0
+    for i in range(n):
+        if w == 0:
+            out[i] = ZERO
+            continue
+        wi = bit >> 6
+        off = np.uint64(bit & 63)
+        v = words[wi] >> off
+        if (bit & 63) + w > 64:
+            v |= words[wi + 1] << (np.uint64(64) - off)
+        out[i] = v & mask
+        bit += w
+    return out
+
+
+@njit
+def decode_packed_block(buf, pos, end, order, n, out):
+    """Parse and decode a for/delta/delta-of-delta payload at ``buf[pos:end]`` into ``out``.
+
+    Returns ``(status, position after the payload)``.
+    """
+    return _decode_packed(
+        buf, pos, end, order, n, out, np.empty(0, dtype=np.float64), False, 1.0, 1.0
+    )
+
+
+@njit
+def _decode_packed(buf, pos, end, order, n, out, fout, alp, ff, fe):
+    """:func:`decode_packed_block`, or with ``alp`` into ``fout`` as ALP values
+    ``(lane * ff) / fe`` (``out`` unused)."""
+    if n < order:
+        return ERR_ORDER, pos
+    if pos + 8 * order + 9 > end:
+        return ERR_SHORT, pos
+    first = ZERO
+    firstd = ZERO
+    if order >= 1:
+        first = _rd64(buf, pos)
+        pos += 8
+    if order == 2:
+        firstd = _rd64(buf, pos)
+        pos += 8
+    base = _rd64(buf, pos)
+    pos += 8
+    width = np.int64(buf[pos])
+    pos += 1
+    if width > 64:
+        return ERR_WIDTH, pos
+    nwords = ((n - order) * width + 63) // 64
+    if pos + 8 * nwords > end:
+        return ERR_SHORT, pos
+    words = np.empty(nwords, dtype=np.uint64)
+    copy_bytes(words.view(np.uint8), 0, buf, pos, 8 * nwords)
+    _unpack_packed(words, n - order, order, width, base, first, firstd, out, fout, alp, ff, fe)
+    return 0, pos + 8 * nwords

@@ -1,0 +1,305 @@
+"""One kernel call per block or frame from the Python side: the integer scheme chooser and
+encoder, the ALP block encoder, and the loops that decode a frame's blocks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgekit._jit import njit
+from edgekit.codec._format import (
+    ALP,
+    BLOCK_HEADER,
+    BLOCK_NOT_HERE,
+    CHECKSUM_SIZE,
+    ERR_BLOCK_HEADER,
+    ERR_BLOCK_PAYLOAD,
+    ERR_TRAILING,
+    FOR,
+    HEAD_1D,
+    HUFF,
+    RAW,
+)
+from edgekit.codec._kernels.bitpack import (
+    SIGN,
+    _nwords,
+    _put64,
+    _rd32,
+    bitlen,
+    copy_bytes,
+    decode_packed_block,
+    int_stats,
+    pack_residuals,
+)
+from edgekit.codec._kernels.floats import (
+    NEVER,
+    alp_choose,
+    alp_encode,
+    alp_plan,
+    decode_alp_block,
+    dictionary_may_pay,
+)
+from edgekit.codec._kernels.huffman import decode_huff_block, huff_candidate
+
+
+@njit
+def int_payload(u, entropy, raw_size):
+    """The cheapest integer scheme for lanes ``u`` and its payload, in one call.
+
+    Sizes of for/delta/delta-of-delta come from :func:`int_stats`; the huffman candidate
+    is built when ``entropy`` and ``u.size >= 64`` and the narrowest order is at least 2
+    bits wide. ``raw_size`` is the size of the raw payload (the caller writes it: an
+    empty payload is returned for scheme 0). Returns ``(scheme id, payload bytes)``.
+    """
+    n = u.size
+    stats = int_stats(u)
+    best_scheme = RAW
+    best_size = raw_size
+    best_order = -1
+    widths = np.full(3, -1, dtype=np.int64)
+    for order in range(3):
+        if n < order or (order > 0 and n == 0):
+            continue
+        width = bitlen(stats[2 * order + 1] - stats[2 * order]) if n > order else 0
+        widths[order] = width
+        size = 8 * order + 9 + 8 * _nwords(n - order, width)
+        if size < best_size:
+            best_scheme = FOR + order
+            best_size = size
+            best_order = order
+    if entropy and n >= 64:
+        order = 0
+        for o in range(1, 3):
+            if widths[o] >= 0 and widths[o] < widths[order]:
+                order = o
+        if widths[order] >= 2:
+            narrowest = widths[0]
+            for o in range(1, 3):
+                narrowest = min(narrowest, widths[o])
+            limit = 9 + 8 * _nwords(n, narrowest)
+            huff = huff_candidate(u, order, limit)
+            if huff.size > 0 and huff.size < best_size:
+                return HUFF, huff
+    if best_scheme == RAW:
+        return RAW, np.zeros(0, dtype=np.uint8)
+    order = best_order
+    lo = stats[2 * order] ^ SIGN
+    width = widths[order]
+    words = pack_residuals(u, order, lo, width)
+    head = 8 * order + 9
+    out = np.empty(head + 8 * words.size, dtype=np.uint8)
+    pos = 0
+    if order >= 1:
+        _put64(out, 0, u[0])
+        pos = 8
+    if order == 2:
+        _put64(out, 8, u[1] - u[0])
+        pos = 16
+    _put64(out, pos, lo)
+    out[pos + 8] = np.uint8(width)
+    copy_bytes(out, head, words.view(np.uint8), 0, 8 * words.size)
+    return best_scheme, out
+
+
+@njit
+def alp_payload(x, x_bits, e, f, probe, entropy):
+    """The whole ALP block payload of ``x`` with exponent ``e`` and factor ``f``.
+
+    ``x_bits`` is ``x`` viewed as unsigned integers (for the raw exception values).
+    """
+    n = x.size
+    ints, positions = alp_encode(x, e, f, probe)
+    u = ints.view(np.uint64)
+    scheme, inner = int_payload(u, entropy, 8 * n)
+    if scheme == RAW:
+        inner = u.view(np.uint8)
+    isz = x_bits.itemsize
+    nexc = positions.size
+    head = 6 + nexc * (2 + isz)
+    out = np.empty(head + 1 + inner.size, dtype=np.uint8)
+    out[0] = np.uint8(e)
+    out[1] = np.uint8(f)
+    for b in range(4):
+        out[2 + b] = np.uint8((nexc >> (8 * b)) & 255)
+    at = 6
+    for t in range(nexc):
+        out[at + 2 * t] = np.uint8(positions[t] & 255)
+        out[at + 2 * t + 1] = np.uint8((positions[t] >> 8) & 255)
+    at += 2 * nexc
+    for t in range(nexc):
+        v = np.uint64(x_bits[positions[t]])
+        for b in range(isz):
+            out[at + isz * t + b] = np.uint8((v >> np.uint64(8 * b)) & np.uint64(255))
+    out[head] = np.uint8(scheme)
+    copy_bytes(out, head + 1, inner, 0, inner.size)
+    return out
+
+
+@njit
+def alp_single_block(x, x_bits, emax, probe, entropy):
+    """The whole-frame fast path for a frame of one float block: plan, choice, payload.
+
+    Does what ``FloatPlan`` + ``encode_float_block`` do when ALP wins outright: ranks the
+    (e, f) pairs, picks one on 128 values, and, unless a dictionary may pay (256 values
+    or more with few distinct ones), builds the ALP payload. Returns ``(code, pairs,
+    payload)``: code 0 when the payload is at most 0.6x the raw bytes (done), else 1
+    (the caller runs the general chooser, reusing ``pairs``).
+    """
+    empty = np.zeros(0, dtype=np.uint8)
+    pairs = alp_plan(x, emax, probe)
+    if pairs.shape[1] == 0:
+        return 1, pairs, empty
+    e, f, cost = alp_choose(x, pairs, probe)
+    n = x.size
+    if n >= 256 and dictionary_may_pay(x_bits):
+        return 1, pairs, empty
+    nbytes = n * x_bits.itemsize
+    estimate = cost * n / max(min(n, 128), 1) / 8
+    if cost >= NEVER or not estimate < 0.9 * nbytes:
+        return 1, pairs, empty
+    payload = alp_payload(x, x_bits, e, f, probe, entropy)
+    if payload.size <= 0.6 * nbytes:
+        return 0, pairs, payload
+    return 1, pairs, empty
+
+
+@njit
+def _block_head(buf, pos, end):
+    """(status, scheme, payload end) of the block header at ``pos``."""
+    if end - pos < BLOCK_HEADER:
+        return ERR_BLOCK_HEADER, 0, pos
+    scheme = np.int64(buf[pos])
+    length = _rd32(buf, pos + 1)
+    if length > end - pos - BLOCK_HEADER:
+        return ERR_BLOCK_PAYLOAD, scheme, pos
+    return 0, scheme, pos + BLOCK_HEADER + length
+
+
+@njit
+def _float_blocks(buf, pos, end, start, n, block_size, out, out_bits):
+    while start < n:
+        count = min(block_size, n - start)
+        status, scheme, stop = _block_head(buf, pos, end)
+        if status != 0:
+            return status, pos, start, pos
+        isz = out_bits.itemsize
+        if scheme == RAW and stop - pos - BLOCK_HEADER == count * isz:
+            # The values' own bytes (a raw block of another length is left to Python,
+            # which names the error).
+            copy_bytes(out_bits.view(np.uint8), start * isz, buf, pos + BLOCK_HEADER, count * isz)
+            pos = stop
+            start += count
+            continue
+        if scheme != ALP:
+            return BLOCK_NOT_HERE, pos, start, pos
+        status, got = decode_alp_block(
+            buf,
+            pos + BLOCK_HEADER,
+            stop,
+            count,
+            out[start : start + count],
+            out_bits[start : start + count],
+        )
+        if status != 0:
+            return status, pos, start, got
+        if got != stop:
+            return ERR_TRAILING, pos, start, got
+        pos = stop
+        start += count
+    return 0, pos, start, pos
+
+
+@njit
+def decode_f64_blocks(buf, pos, end, start, n, block_size, out):
+    """Decode the blocks of a float64 series frame from value ``start`` on, in one call.
+
+    ``buf[pos:end]`` holds the blocks (``pos`` at a block header); ``out`` is the whole
+    float64 result. ALP and raw blocks are decoded here; the loop stops at the first block
+    of another scheme.
+
+    Returns ``(status, block position, start value of that block, detail position)``:
+    status 0 when every block is done, ``BLOCK_NOT_HERE`` at a block left to the caller
+    (nothing of it consumed), or a negative error code for the block at that position
+    (the detail position is where its payload parser stopped).
+    """
+    return _float_blocks(buf, pos, end, start, n, block_size, out, out.view(np.uint64))
+
+
+@njit
+def decode_f32_blocks(buf, pos, end, start, n, block_size, out):
+    """As :func:`decode_f64_blocks` for float32 frames."""
+    return _float_blocks(buf, pos, end, start, n, block_size, out, out.view(np.uint32))
+
+
+@njit
+def decode_int_blocks(buf, pos, end, start, n, block_size, out):
+    """As :func:`decode_f64_blocks` for integer frames: for/delta/delta-of-delta/huffman
+    blocks are decoded into ``out`` (uint64 or int64 lanes); the loop stops at any other
+    scheme."""
+    lanes = out.view(np.uint64)
+    while start < n:
+        count = min(block_size, n - start)
+        status, scheme, stop = _block_head(buf, pos, end)
+        if status != 0:
+            return status, pos, start, pos
+        if scheme < FOR or scheme > HUFF:
+            return BLOCK_NOT_HERE, pos, start, pos
+        dest = lanes[start : start + count]
+        if scheme == HUFF:
+            status, got = decode_huff_block(buf, pos + BLOCK_HEADER, stop, count, dest)
+        else:
+            status, got = decode_packed_block(
+                buf, pos + BLOCK_HEADER, stop, scheme - FOR, count, dest
+            )
+        if status != 0:
+            return status, pos, start, got
+        if got != stop:
+            return ERR_TRAILING, pos, start, got
+        pos = stop
+        start += count
+    return 0, pos, start, pos
+
+
+@njit
+def _frame_status(result, end):
+    """0 when a block loop decoded every block and stopped exactly at ``end``."""
+    status, pos, _start, _got = result
+    if status == 0 and pos != end:
+        return ERR_TRAILING
+    return status
+
+
+@njit
+def decode_f64_frame(frame, out):
+    """Decode a whole 1-D float64 series frame into ``out`` (its ``n`` values) in one call.
+
+    The caller has checked the header (``n``, block size, bounds) and the checksum; the
+    block size is read from the header here. Returns 0 when every block was decoded (ALP
+    or raw) and they end at the checksum, else non-zero: the caller then decodes the frame
+    on the general path (which handles the other schemes and names any error).
+    """
+    end = len(frame) - CHECKSUM_SIZE
+    block_size = _rd32(frame, HEAD_1D - 4)
+    return _frame_status(
+        _float_blocks(frame, HEAD_1D, end, 0, out.size, block_size, out, out.view(np.uint64)),
+        end,
+    )
+
+
+@njit
+def decode_f32_frame(frame, out):
+    """As :func:`decode_f64_frame` for float32 frames."""
+    end = len(frame) - CHECKSUM_SIZE
+    block_size = _rd32(frame, HEAD_1D - 4)
+    return _frame_status(
+        _float_blocks(frame, HEAD_1D, end, 0, out.size, block_size, out, out.view(np.uint32)),
+        end,
+    )
+
+
+@njit
+def decode_int_frame(frame, out):
+    """As :func:`decode_f64_frame` for integer frames, into uint64 or int64 lanes."""
+    end = len(frame) - CHECKSUM_SIZE
+    block_size = _rd32(frame, HEAD_1D - 4)
+    return _frame_status(decode_int_blocks(frame, HEAD_1D, end, 0, out.size, block_size, out), end)

@@ -1,0 +1,825 @@
+"""The Huffman stage over zigzag residuals: symbols, length-limited canonical codes, four
+interleaved streams (encoder, decoders and the huffman-scheme payload).
+
+Decoders that read untrusted bytes never index out of bounds: the callers validate sizes
+first, and the bit readers stop at the end of their stream and report an error code.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from edgekit._jit import njit
+from edgekit.codec._format import (
+    ERR_KRAFT,
+    ERR_ORDER,
+    ERR_SHORT,
+    ERR_STREAM,
+    ERR_STREAM_LENGTH,
+    ERR_SYMBOLS,
+    HUFF_MAXLEN,
+    HUFF_NSYM,
+    HUFF_STREAMS,
+)
+from edgekit.codec._kernels.bitpack import (
+    FOUR,
+    ONE,
+    SIGN,
+    SIX,
+    SIXTY_FOUR,
+    SIXTY_THREE,
+    THREE,
+    TWO,
+    ZERO,
+    _mask,
+    _put64,
+    _rd32,
+    _rd64,
+    bitlen,
+    copy_bytes,
+    residuals,
+)
+
+
+@njit
+def _symbol(z):
+    """Symbol and extra-bit count of a zigzag value (see the format spec)."""
+    if z < np.uint64(8):
+        return np.int64(z), 0
+    L = bitlen(z)
+    sub = np.int64((z >> np.uint64(L - 2)) & ONE)
+    return 8 + (L - 4) * 2 + sub, L - 2
+
+
+@njit
+def zigzag_centered(r, center):
+    """zigzag(r - center) with wrapping, as uint64."""
+    n = r.size
+    z = np.empty(n, dtype=np.uint64)
+    for i in range(n):
+        d = r[i] - center
+        # zigzag: (d << 1) ^ (d >> 63 arithmetic), branch-free
+        z[i] = (d << ONE) ^ (ZERO - (d >> np.uint64(63)))
+    return z
+
+
+@njit
+def symbol_histogram(z):
+    """Counts of each of the HUFF_NSYM symbols and the total number of extra bits per symbol."""
+    counts = np.zeros(HUFF_NSYM, dtype=np.int64)
+    for i in range(z.size):
+        s, _e = _symbol(z[i])
+        counts[s] += 1
+    return counts
+
+
+@njit
+def _lengths_once(counts, lens):
+    """Plain Huffman code lengths (O(nsym**2) merging, fine for 130 symbols)."""
+    nsym = counts.size
+    total = 2 * nsym
+    weight = np.zeros(total, dtype=np.int64)
+    parent = np.full(total, -1, dtype=np.int64)
+    alive = np.zeros(total, dtype=np.bool_)
+    nalive = 0
+    for s in range(nsym):
+        lens[s] = 0
+        if counts[s] > 0:
+            weight[s] = counts[s]
+            alive[s] = True
+            nalive += 1
+    if nalive == 0:
+        return
+    if nalive == 1:
+        for s in range(nsym):
+            if alive[s]:
+                lens[s] = 1
+        return
+    nxt = nsym
+    while nalive > 1:
+        a = -1
+        b = -1
+        for i in range(nxt):
+            if alive[i]:
+                if a < 0 or weight[i] < weight[a]:
+                    b = a
+                    a = i
+                elif b < 0 or weight[i] < weight[b]:
+                    b = i
+        alive[a] = False
+        alive[b] = False
+        weight[nxt] = weight[a] + weight[b]
+        parent[a] = nxt
+        parent[b] = nxt
+        alive[nxt] = True
+        nxt += 1
+        nalive -= 1
+    for s in range(nsym):
+        if counts[s] > 0:
+            d = 0
+            j = s
+            while parent[j] >= 0:
+                j = parent[j]
+                d += 1
+            lens[s] = d
+
+
+@njit
+def huff_lengths(counts, maxlen):
+    """Huffman code lengths limited to ``maxlen`` bits (counts are halved until they fit)."""
+    c = counts.copy()
+    lens = np.zeros(counts.size, dtype=np.int64)
+    while True:
+        _lengths_once(c, lens)
+        if lens.max() <= maxlen:
+            return lens
+        for s in range(c.size):
+            if c[s] > 0:
+                c[s] = (c[s] + 1) // 2
+
+
+@njit
+def huff_codes(lens, maxlen):
+    """Canonical codes (by length, then symbol), bit-reversed for an LSB-first stream.
+
+    Deflate's construction: count codes per length, take each length's first code, then
+    hand codes out in symbol order (one pass over the symbols instead of one per length).
+    """
+    nsym = lens.size
+    per_len = np.zeros(maxlen + 2, dtype=np.int64)
+    for s in range(nsym):
+        if 0 < lens[s] <= maxlen:
+            per_len[lens[s]] += 1
+    nxt = np.zeros(maxlen + 2, dtype=np.int64)
+    code = 0
+    for length in range(1, maxlen + 1):
+        code = (code + per_len[length - 1]) << 1 if length > 1 else 0
+        nxt[length] = code
+    codes = np.zeros(nsym, dtype=np.int64)
+    for s in range(nsym):
+        length = lens[s]
+        if 0 < length <= maxlen:
+            c = nxt[length]
+            nxt[length] = c + 1
+            rev = 0
+            for _ in range(length):
+                rev = (rev << 1) | (c & 1)
+                c >>= 1
+            codes[s] = rev
+    return codes
+
+
+@njit
+def huff_encode(z, codes, lens):
+    """Encode zigzag values: per value its symbol's code (LSB-first) then its extra bits.
+
+    Returns the stream bytes and its length in bits.
+    """
+    n = z.size
+    # Worst case: 12 bits of code + 62 extra bits per value, plus slack for 4-byte writes.
+    out = np.zeros(n * 10 + 16, dtype=np.uint8)
+    acc = ZERO
+    nacc = 0
+    pos = 0
+    m32 = np.uint64(0xFFFFFFFF)
+    for i in range(n):
+        zi = z[i]
+        s, e = _symbol(zi)
+        acc |= np.uint64(codes[s]) << np.uint64(nacc)
+        nacc += lens[s]
+        if e > 0:
+            extra = zi & _mask(e)
+            if e > 32:
+                # flush first so the two halves fit
+                if nacc >= 32:
+                    w = acc & m32
+                    out[pos] = np.uint8(w & np.uint64(0xFF))
+                    out[pos + 1] = np.uint8((w >> np.uint64(8)) & np.uint64(0xFF))
+                    out[pos + 2] = np.uint8((w >> np.uint64(16)) & np.uint64(0xFF))
+                    out[pos + 3] = np.uint8(w >> np.uint64(24))
+                    pos += 4
+                    acc >>= np.uint64(32)
+                    nacc -= 32
+                acc |= (extra & m32) << np.uint64(nacc)
+                nacc += 32
+                extra >>= np.uint64(32)
+                e -= 32
+            if nacc >= 32:
+                w = acc & m32
+                out[pos] = np.uint8(w & np.uint64(0xFF))
+                out[pos + 1] = np.uint8((w >> np.uint64(8)) & np.uint64(0xFF))
+                out[pos + 2] = np.uint8((w >> np.uint64(16)) & np.uint64(0xFF))
+                out[pos + 3] = np.uint8(w >> np.uint64(24))
+                pos += 4
+                acc >>= np.uint64(32)
+                nacc -= 32
+            acc |= extra << np.uint64(nacc)
+            nacc += e
+        if nacc >= 32:
+            w = acc & m32
+            out[pos] = np.uint8(w & np.uint64(0xFF))
+            out[pos + 1] = np.uint8((w >> np.uint64(8)) & np.uint64(0xFF))
+            out[pos + 2] = np.uint8((w >> np.uint64(16)) & np.uint64(0xFF))
+            out[pos + 3] = np.uint8(w >> np.uint64(24))
+            pos += 4
+            acc >>= np.uint64(32)
+            nacc -= 32
+    nbits = pos * 8 + nacc
+    while nacc > 0:
+        out[pos] = np.uint8(acc & np.uint64(0xFF))
+        pos += 1
+        acc >>= np.uint64(8)
+        nacc -= 8
+    return out[:pos], nbits
+
+
+@njit
+def huff_prepare(r, center):
+    """One pass over residuals: zigzag values, their symbols and the symbol counts."""
+    n = r.size
+    z = np.empty(n, dtype=np.uint64)
+    syms = np.empty(n, dtype=np.uint8)
+    counts = np.zeros(HUFF_NSYM, dtype=np.int64)
+    for i in range(n):
+        d = r[i] - center
+        zi = (d << ONE) ^ (ZERO - (d >> np.uint64(63)))
+        z[i] = zi
+        s, _e = _symbol(zi)
+        syms[i] = s
+        counts[s] += 1
+    return z, syms, counts
+
+
+@njit
+def _flush32(out, pos, acc):
+    w = acc & np.uint64(0xFFFFFFFF)
+    out[pos] = np.uint8(w & np.uint64(0xFF))
+    out[pos + 1] = np.uint8((w >> np.uint64(8)) & np.uint64(0xFF))
+    out[pos + 2] = np.uint8((w >> np.uint64(16)) & np.uint64(0xFF))
+    out[pos + 3] = np.uint8(w >> np.uint64(24))
+
+
+@njit
+def huff_encode4(z, syms, codes, lens):
+    """Encode into 4 interleaved streams (value ``i`` in stream ``i % 4``), concatenated.
+
+    Returns the bytes of the 4 streams back to back and each stream's length in bits.
+    Each stream is built in 64-bit words (little-endian words are the LSB-first bytes):
+    a code and its extra bits go in with one shift when they fit in 64 bits together.
+    """
+    n = z.size
+    per = (n + HUFF_STREAMS - 1) // HUFF_STREAMS
+    cap = (per * 74 + 63) // 64 + 1
+    words = np.zeros(HUFF_STREAMS * cap, dtype=np.uint64)
+    nbits = np.zeros(HUFF_STREAMS, dtype=np.int64)
+    ucodes = codes.astype(np.uint64)
+    ulens = lens.astype(np.uint64)
+    total_bytes = 0
+    for j in range(HUFF_STREAMS):
+        w = np.uint64(j * cap)
+        w0 = w
+        acc = ZERO
+        nacc = ZERO
+        for i in range(j, n, HUFF_STREAMS):
+            s = np.int64(syms[i])
+            ln = ulens[s]
+            v = ucodes[s]
+            if s >= 8:
+                e = np.uint64((s - 8) // 2 + 2)
+                extra = z[i] & ((ONE << e) - ONE)
+                if ln + e > SIXTY_FOUR:
+                    # Rare (extra fields of 53+ bits): the code goes in first, alone.
+                    acc |= v << nacc
+                    t = nacc + ln
+                    if t >= SIXTY_FOUR:
+                        words[w] = acc
+                        w += ONE
+                        acc = (v >> (SIXTY_FOUR - nacc)) if nacc > ZERO else ZERO
+                        t -= SIXTY_FOUR
+                    nacc = t
+                    v = extra
+                    ln = e
+                else:
+                    v = v | (extra << ln)
+                    ln = ln + e
+            acc |= v << nacc
+            t = nacc + ln
+            if t >= SIXTY_FOUR:
+                words[w] = acc
+                w += ONE
+                acc = (v >> (SIXTY_FOUR - nacc)) if nacc > ZERO else ZERO
+                t -= SIXTY_FOUR
+            nacc = t
+        if nacc > ZERO:
+            words[w] = acc
+        nbits[j] = np.int64(w - w0) * 64 + np.int64(nacc)
+        total_bytes += (nbits[j] + 7) // 8
+    out = np.empty(total_bytes, dtype=np.uint8)
+    wb = words.view(np.uint8)
+    pos = 0
+    for j in range(HUFF_STREAMS):
+        nb = (nbits[j] + 7) // 8
+        copy_bytes(out, pos, wb, 8 * j * cap, nb)
+        pos += nb
+    return out, nbits
+
+
+@njit
+def select_kth(a, k):
+    """The ``k``-th smallest value of ``a`` (uint64, not empty; ``a`` may be reordered).
+
+    Values spanning a narrow range are counted; otherwise quickselect with three-way partitioning, so runs of equal values (common in sensor
+    residuals) cost one pass; pivots come from a fixed pseudo-random sequence, and after
+    64 rounds the remaining range is sorted, which bounds the worst case at O(n log n).
+    """
+    n = a.size
+    mn = a[0]
+    mx = a[0]
+    for i in range(1, n):
+        mn = min(mn, a[i])
+        mx = max(mx, a[i])
+    span = mx - mn
+    if span < np.uint64(max(4 * n, 1024)):
+        # Narrow range: a counting pass, no data-dependent branches.
+        counts = np.zeros(np.int64(span) + 1, dtype=np.int64)
+        for i in range(n):
+            counts[np.int64(a[i] - mn)] += 1
+        seen = 0
+        for j in range(counts.size):
+            seen += counts[j]
+            if seen > k:
+                return mn + np.uint64(j)
+    lo = 0
+    hi = n - 1
+    state = np.uint64(0x9E3779B97F4A7C15)
+    for _ in range(64):
+        if lo >= hi:
+            return a[k]
+        state = state * np.uint64(6364136223846793005) + np.uint64(1442695040888963407)
+        pivot = a[lo + np.int64((state >> np.uint64(33)) % np.uint64(hi - lo + 1))]
+        lt = lo
+        i = lo
+        gt = hi
+        while i <= gt:
+            v = a[i]
+            if v < pivot:
+                a[i] = a[lt]
+                a[lt] = v
+                lt += 1
+                i += 1
+            elif v > pivot:
+                a[i] = a[gt]
+                a[gt] = v
+                gt -= 1
+            else:
+                i += 1
+        if k < lt:
+            hi = lt - 1
+        elif k > gt:
+            lo = gt + 1
+        else:
+            return pivot
+    a[lo : hi + 1] = np.sort(a[lo : hi + 1])
+    return a[k]
+
+
+@njit
+def huff_candidate(u, order, limit):
+    """The whole huffman-scheme payload of ``u`` with residual ``order``, in one call.
+
+    Residuals, their signed median (the center), zigzag symbols and counts, code lengths
+    (at most HUFF_MAXLEN bits), the packed length table and the four streams. Returns an
+    empty array when the payload would be ``limit`` bytes or more (checked before encoding).
+    """
+    r = residuals(u, order)
+    m = r.size
+    flipped = r ^ SIGN
+    center = select_kth(flipped, m // 2) ^ SIGN
+    z, syms, counts = huff_prepare(r, center)
+    # No prefix code beats the entropy: skip building one that cannot fit in ``limit``.
+    lo = 0
+    while counts[lo] == 0:
+        lo += 1
+    hi = HUFF_NSYM - 1
+    while counts[hi] == 0:
+        hi -= 1
+    least = 0.0
+    for s in range(HUFF_NSYM):
+        c = counts[s]
+        if c:
+            e = 0 if s < 8 else (s - 8) // 2 + 2
+            least += c * (math.log2(m / c) + e)
+    head = 1 + 8 * order + 8 + 2 + (hi - lo + 2) // 2 + 4 * HUFF_STREAMS
+    if head + (least * (1.0 - 1e-9) - 1.0) / 8 + HUFF_STREAMS >= limit:
+        return np.zeros(0, dtype=np.uint8)
+    lens = huff_lengths(counts, HUFF_MAXLEN)
+    lo = 0
+    while lens[lo] == 0:
+        lo += 1
+    hi = HUFF_NSYM - 1
+    while lens[hi] == 0:
+        hi -= 1
+    bits = 0
+    for s in range(HUFF_NSYM):
+        if counts[s]:
+            e = 0 if s < 8 else (s - 8) // 2 + 2
+            bits += counts[s] * (lens[s] + e)
+    ntable = 2 + (hi - lo + 2) // 2
+    head = 1 + 8 * order + 8 + ntable + 4 * HUFF_STREAMS
+    size = head + (bits + 7) // 8 + HUFF_STREAMS
+    if size >= limit:
+        return np.zeros(0, dtype=np.uint8)
+    codes = huff_codes(lens, HUFF_MAXLEN)
+    streams, nbits = huff_encode4(z, syms, codes, lens)
+    out = np.zeros(head + streams.size, dtype=np.uint8)
+    out[0] = np.uint8(order)
+    pos = 1
+    if order >= 1:
+        _put64(out, pos, u[0])
+        pos += 8
+    if order == 2:
+        _put64(out, pos, u[1] - u[0])
+        pos += 8
+    _put64(out, pos, center)
+    pos += 8
+    out[pos] = np.uint8(lo)
+    out[pos + 1] = np.uint8(hi)
+    pos += 2
+    for sym in range(lo, hi + 1):
+        k = sym - lo
+        out[pos + k // 2] |= np.uint8(lens[sym] << (4 * (k % 2)))
+    pos += (hi - lo + 2) // 2
+    for j in range(HUFF_STREAMS):
+        v = nbits[j]
+        for b in range(4):
+            out[pos + b] = np.uint8((v >> (8 * b)) & 255)
+        pos += 4
+    copy_bytes(out, pos, streams, 0, streams.size)
+    return out
+
+
+@njit
+def huff_kraft_ok(lens, maxlen):
+    """True when the code lengths (0..maxlen) describe a prefix code with at least one symbol."""
+    total = 0
+    used = 0
+    for s in range(lens.size):
+        ln = lens[s]
+        if ln < 0 or ln > maxlen:
+            return False
+        if ln > 0:
+            used += 1
+            total += 1 << (maxlen - ln)
+    return used > 0 and total <= (1 << maxlen)
+
+
+@njit
+def huff_symbol_tables(lens, maxlen):
+    """Decode tables: per ``maxlen``-bit pattern ``symbol | length << 8 | extra_bits << 16``
+    (0 = invalid code), and per symbol the value base, so that ``z = base | extra``."""
+    codes = huff_codes(lens, maxlen)
+    size = 1 << maxlen
+    entry = np.zeros(size, dtype=np.int32)
+    base = np.zeros(HUFF_NSYM, dtype=np.uint64)
+    for sym in range(HUFF_NSYM):
+        e = 0
+        if sym < 8:
+            base[sym] = np.uint64(sym)
+        else:
+            e = (sym - 8) // 2 + 2
+            base[sym] = np.uint64(2 | ((sym - 8) & 1)) << np.uint64(e)
+        ln = lens[sym]
+        if ln > 0:
+            value = np.int32(sym | (ln << 8) | (e << 16))
+            j = codes[sym]
+            step = 1 << ln
+            while j < size:
+                entry[j] = value
+                j += step
+    return entry, base
+
+
+@njit(inline="always")
+def _huff_one(words, w0, p, entry, tmask, base):
+    """Decode one value of the stream whose words start at ``w0``: (z, new p, entry).
+
+    Positions are uint64 (numba then adds no negative-index fix-up to the loads). An
+    entry of 0 marks an unused code. The caller guarantees ``p`` is inside the stream.
+    """
+    k = w0 + (p >> SIX)
+    off = p & SIXTY_THREE
+    bits = (words[k] >> off) | ((words[k + ONE] << (SIXTY_THREE - off)) << ONE)
+    ent = entry[bits & tmask]
+    ln = np.uint64((ent >> 8) & 255)
+    e = np.uint64(ent >> 16)
+    if ln + e <= SIXTY_FOUR:
+        extra = (bits >> ln) & ((ONE << e) - ONE)
+    else:
+        q = p + ln
+        k2 = w0 + (q >> SIX)
+        off2 = q & SIXTY_THREE
+        more = (words[k2] >> off2) | ((words[k2 + ONE] << (SIXTY_THREE - off2)) << ONE)
+        extra = more & ((ONE << e) - ONE)
+    return base[ent & 255] | extra, p + ln + e, ent
+
+
+@njit
+def huff_decode4(words, starts, nbits, n, entry, base, out):
+    """Decode ``n`` zigzag values from 4 interleaved Huffman streams into ``out``.
+
+    Value ``i`` is in stream ``i % 4``; stream ``j`` occupies ``words`` from word
+    ``starts[j]`` and holds ``nbits[j]`` bits followed by at least two zero words.
+    ``entry`` is indexed by the next ``log2(entry.size)`` bits (at least the longest code).
+    Returns 0, or -1 for a bad stream (an unused code, or a read past ``nbits``).
+    """
+    tmask = np.uint64(entry.size - 1)
+    p0 = ZERO
+    p1 = ZERO
+    p2 = ZERO
+    p3 = ZERO
+    s0 = np.uint64(starts[0])
+    s1 = np.uint64(starts[1])
+    s2 = np.uint64(starts[2])
+    s3 = np.uint64(starts[3])
+    n0 = np.uint64(nbits[0])
+    n1 = np.uint64(nbits[1])
+    n2 = np.uint64(nbits[2])
+    n3 = np.uint64(nbits[3])
+    bad = False
+    groups = n // 4
+    oi = ZERO
+    for _g in range(groups):
+        if (p0 > n0) | (p1 > n1) | (p2 > n2) | (p3 > n3) | bad:
+            return -1
+        z0, p0, e0 = _huff_one(words, s0, p0, entry, tmask, base)
+        z1, p1, e1 = _huff_one(words, s1, p1, entry, tmask, base)
+        z2, p2, e2 = _huff_one(words, s2, p2, entry, tmask, base)
+        z3, p3, e3 = _huff_one(words, s3, p3, entry, tmask, base)
+        bad = (e0 == 0) | (e1 == 0) | (e2 == 0) | (e3 == 0)
+        out[oi] = z0
+        out[oi + ONE] = z1
+        out[oi + TWO] = z2
+        out[oi + THREE] = z3
+        oi += FOUR
+    if bad:
+        return -1
+    for i in range(4 * groups, n):
+        j = i - 4 * groups
+        if j == 0:
+            if p0 > n0:
+                return -1
+            z, p0, ent = _huff_one(words, s0, p0, entry, tmask, base)
+        elif j == 1:
+            if p1 > n1:
+                return -1
+            z, p1, ent = _huff_one(words, s1, p1, entry, tmask, base)
+        else:
+            if p2 > n2:
+                return -1
+            z, p2, ent = _huff_one(words, s2, p2, entry, tmask, base)
+        if ent == 0:
+            return -1
+        out[i] = z
+    if (p0 > n0) | (p1 > n1) | (p2 > n2) | (p3 > n3):
+        return -1
+    return 0
+
+
+@njit
+def huff_value_table(lens, maxlen):
+    """Decode table for :func:`huff_decode4_integrate`: per ``maxlen``-bit pattern
+    ``length | extra_bits << 4 | top << 10`` (0 = invalid code), where the value is
+    ``top << extra_bits | extra`` (``top`` is the symbol itself below 8, else 2 or 3):
+    one table load gives the whole value, with no per-symbol base table."""
+    codes = huff_codes(lens, maxlen)
+    size = 1 << maxlen
+    entry = np.zeros(size, dtype=np.int32)
+    for sym in range(HUFF_NSYM):
+        ln = lens[sym]
+        if ln > 0:
+            if sym < 8:
+                e = 0
+                top = sym
+            else:
+                e = (sym - 8) // 2 + 2
+                top = 2 | ((sym - 8) & 1)
+            value = np.int32(ln | (e << 4) | (top << 10))
+            j = codes[sym]
+            step = 1 << ln
+            while j < size:
+                entry[j] = value
+                j += step
+    return entry
+
+
+@njit(inline="always")
+def _huff_value(words, w0, p, entry, tmask):
+    """Decode one value at bit ``p`` of the stream at word ``w0``: (z, new p, entry)."""
+    k = w0 + (p >> SIX)
+    off = p & SIXTY_THREE
+    bits = (words[k] >> off) | ((words[k + ONE] << (SIXTY_THREE - off)) << ONE)
+    ent = entry[bits & tmask]
+    ln = np.uint64(ent & 15)
+    e = np.uint64((ent >> 4) & 63)
+    top = np.uint64(ent >> 10)
+    if ln + e <= SIXTY_FOUR:
+        extra = (bits >> ln) & ((ONE << e) - ONE)
+    else:
+        q = p + ln
+        k2 = w0 + (q >> SIX)
+        off2 = q & SIXTY_THREE
+        more = (words[k2] >> off2) | ((words[k2 + ONE] << (SIXTY_THREE - off2)) << ONE)
+        extra = more & ((ONE << e) - ONE)
+    return (top << e) | extra, p + ln + e, ent
+
+
+@njit(inline="always")
+def _emit(out, i, z, center, order, prev, prevd, fout, alp, ff, fe):
+    """Store residual ``i`` (zigzag ``z``) integrated ``order`` times; returns the state.
+
+    With ``alp`` the lane goes to ``fout`` as the ALP value ``(lane * ff) / fe`` instead.
+    """
+    r = ((z >> ONE) ^ (ZERO - (z & ONE))) + center
+    if order == 0:
+        v = r
+        j = i
+    elif order == 1:
+        prev = prev + r
+        v = prev
+        j = i + ONE
+    else:
+        prevd = prevd + r
+        prev = prev + prevd
+        v = prev
+        j = i + TWO
+    if alp:
+        fout[j] = (np.float64(np.int64(v)) * ff) / fe
+    else:
+        out[j] = v
+    return prev, prevd
+
+
+@njit
+def huff_decode4_integrate(
+    words, starts, nbits, m, entry, order, center, first, firstd, out, fout, alp, ff, fe
+):
+    """:func:`huff_decode4` and :func:`unzigzag_integrate` in one pass over the values.
+
+    Decodes ``m`` residuals into ``out`` (``m + order`` lanes, heads included) without
+    the intermediate zigzag array; ``entry`` is a :func:`huff_value_table`. With ``alp``,
+    lanes go to ``fout`` as ALP values ``(lane * ff) / fe`` (``out`` is then not written).
+    Returns 0, or -1 for a bad stream.
+    """
+    if order >= 1:
+        if alp:
+            fout[0] = (np.float64(np.int64(first)) * ff) / fe
+        else:
+            out[0] = first
+    if order == 2:
+        if alp:
+            fout[1] = (np.float64(np.int64(first + firstd)) * ff) / fe
+        else:
+            out[1] = first + firstd
+    prev = first
+    prevd = firstd
+    if order == 2:
+        prev = first + firstd
+    tmask = np.uint64(entry.size - 1)
+    p0 = ZERO
+    p1 = ZERO
+    p2 = ZERO
+    p3 = ZERO
+    s0 = np.uint64(starts[0])
+    s1 = np.uint64(starts[1])
+    s2 = np.uint64(starts[2])
+    s3 = np.uint64(starts[3])
+    n0 = np.uint64(nbits[0])
+    n1 = np.uint64(nbits[1])
+    n2 = np.uint64(nbits[2])
+    n3 = np.uint64(nbits[3])
+    bad = False
+    groups = m // 4
+    oi = ZERO
+    for _g in range(groups):
+        if (p0 > n0) | (p1 > n1) | (p2 > n2) | (p3 > n3) | bad:
+            return -1
+        z0, p0, e0 = _huff_value(words, s0, p0, entry, tmask)
+        z1, p1, e1 = _huff_value(words, s1, p1, entry, tmask)
+        z2, p2, e2 = _huff_value(words, s2, p2, entry, tmask)
+        z3, p3, e3 = _huff_value(words, s3, p3, entry, tmask)
+        bad = (e0 == 0) | (e1 == 0) | (e2 == 0) | (e3 == 0)
+        prev, prevd = _emit(out, oi, z0, center, order, prev, prevd, fout, alp, ff, fe)
+        prev, prevd = _emit(out, oi + ONE, z1, center, order, prev, prevd, fout, alp, ff, fe)
+        prev, prevd = _emit(out, oi + TWO, z2, center, order, prev, prevd, fout, alp, ff, fe)
+        prev, prevd = _emit(out, oi + THREE, z3, center, order, prev, prevd, fout, alp, ff, fe)
+        oi += FOUR
+    if bad:
+        return -1
+    for i in range(4 * groups, m):
+        j = i - 4 * groups
+        if j == 0:
+            if p0 > n0:
+                return -1
+            z, p0, ent = _huff_value(words, s0, p0, entry, tmask)
+        elif j == 1:
+            if p1 > n1:
+                return -1
+            z, p1, ent = _huff_value(words, s1, p1, entry, tmask)
+        else:
+            if p2 > n2:
+                return -1
+            z, p2, ent = _huff_value(words, s2, p2, entry, tmask)
+        if ent == 0:
+            return -1
+        prev, prevd = _emit(out, np.uint64(i), z, center, order, prev, prevd, fout, alp, ff, fe)
+    if (p0 > n0) | (p1 > n1) | (p2 > n2) | (p3 > n3):
+        return -1
+    return 0
+
+
+@njit
+def decode_huff_block(buf, pos, end, n, out):
+    """Parse and decode a huffman-scheme payload at ``buf[pos:end]`` into ``out[:n]``.
+
+    Returns ``(status, position after the payload)``; status 0 or an ``ERR_*`` code.
+    """
+    return _decode_huff(buf, pos, end, n, out, np.empty(0, dtype=np.float64), False, 1.0, 1.0)
+
+
+@njit
+def _decode_huff(buf, pos, end, n, out, fout, alp, ff, fe):
+    """Parse and decode a huffman-scheme payload at ``buf[pos:end]`` into ``out[:n]``,
+    or with ``alp`` into ``fout[:n]`` as ALP values ``(lane * ff) / fe``.
+
+    Returns ``(status, position after the payload)``; status 0 or an ``ERR_*`` code.
+    Every field is bounds-checked against ``end`` before it is read.
+    """
+    if pos + 1 > end:
+        return ERR_SHORT, pos
+    order = np.int64(buf[pos])
+    pos += 1
+    if order > 2 or n < order:
+        return ERR_ORDER, pos
+    if pos + 8 * order + 10 > end:
+        return ERR_SHORT, pos
+    first = ZERO
+    firstd = ZERO
+    if order >= 1:
+        first = _rd64(buf, pos)
+        pos += 8
+    if order == 2:
+        firstd = _rd64(buf, pos)
+        pos += 8
+    center = _rd64(buf, pos)
+    pos += 8
+    lo = np.int64(buf[pos])
+    hi = np.int64(buf[pos + 1])
+    pos += 2
+    if lo > hi or hi >= HUFF_NSYM:
+        return ERR_SYMBOLS, pos
+    nb = (hi - lo + 2) // 2
+    if pos + nb > end:
+        return ERR_SHORT, pos
+    lens = np.zeros(HUFF_NSYM, dtype=np.int64)
+    for sym in range(lo, hi + 1):
+        b = np.int64(buf[pos + (sym - lo) // 2])
+        lens[sym] = (b & 15) if (sym - lo) % 2 == 0 else (b >> 4)
+    pos += nb
+    if not huff_kraft_ok(lens, HUFF_MAXLEN):
+        return ERR_KRAFT, pos
+    if pos + 4 * HUFF_STREAMS > end:
+        return ERR_SHORT, pos
+    m = n - order
+    nbits = np.empty(HUFF_STREAMS, dtype=np.int64)
+    starts = np.empty(HUFF_STREAMS, dtype=np.int64)
+    total_words = 0
+    total_bytes = 0
+    for j in range(HUFF_STREAMS):
+        nbits[j] = _rd32(buf, pos)
+        pos += 4
+        count = (m - j + HUFF_STREAMS - 1) // HUFF_STREAMS
+        if nbits[j] > 74 * max(count, 0):
+            return ERR_STREAM_LENGTH, pos
+        nbytes = (nbits[j] + 7) // 8
+        starts[j] = total_words
+        total_words += (nbytes + 7) // 8 + 2
+        total_bytes += nbytes
+    if pos + total_bytes > end:
+        return ERR_SHORT, pos
+    words = np.zeros(total_words, dtype=np.uint64)
+    word_bytes = words.view(np.uint8)  # little-endian words: a plain byte copy
+    for j in range(HUFF_STREAMS):
+        nbytes = (nbits[j] + 7) // 8
+        w0 = starts[j] * 8
+        copy_bytes(word_bytes, w0, buf, pos, nbytes)
+        pos += nbytes
+    # Table indexed by the longest code in use (a 2**12 table only when needed).
+    entry = huff_value_table(lens, max(lens.max(), 1))
+    status = huff_decode4_integrate(
+        words, starts, nbits, m, entry, order, center, first, firstd, out, fout, alp, ff, fe
+    )
+    if status != 0:
+        return ERR_STREAM, pos
+    return 0, pos

@@ -1,0 +1,38 @@
+"""Warm-up of the codec kernels (outside ``_kernels``, which imports nothing of the layer)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgekit.codec.blob import diff, patch, signature
+from edgekit.codec.series import compress, decompress
+
+
+def warmup() -> None:
+    """Compile (or load from cache) every kernel: the public API on tiny inputs of each
+    dtype and of each scheme family."""
+    for dtype in (
+        np.int8,
+        np.int16,
+        np.int32,
+        np.int64,
+        np.uint8,
+        np.uint16,
+        np.uint32,
+        np.uint64,
+        np.float32,
+        np.float64,
+    ):
+        x = (np.arange(40) * 3 % 7).astype(dtype)
+        decompress(compress(x))
+    rng = np.random.default_rng(0)
+    decompress(compress(np.cumsum(rng.integers(-3, 4, 600))))
+    decompress(compress(rng.standard_normal(300)))
+    decompress(compress(np.round(rng.standard_normal(300), 2)))
+    decompress(compress(np.round(rng.standard_normal(300), 2).astype(np.float32)))
+    levels = rng.integers(0, 40, 1000)
+    for dtype in (np.float32, np.float64):
+        decompress(compress((levels * 0.0076293945).astype(dtype)))  # dictionary
+        decompress(compress(np.tile(rng.standard_normal(300), 4).astype(dtype)))  # lz4
+    old = rng.integers(0, 256, 5000, dtype=np.uint8).tobytes()
+    patch(old, diff(signature(old), old[:100] + b"x" + old[100:]))
