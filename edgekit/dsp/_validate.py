@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 
+from edgekit._jit import lazy_kernels
 from edgekit.errors import InvalidInputError
 
-_KERNELS: ModuleType | None = None
-
-
-def kernels() -> ModuleType:
-    """The numba kernels module, imported on first use and cached."""
-    global _KERNELS
-    if _KERNELS is None:
-        from edgekit.dsp import _kernels
-
-        _KERNELS = _kernels
-    return _KERNELS
+#: The numba kernels module, imported on first use and cached.
+kernels = lazy_kernels("dsp")
 
 
 AUDIO_DTYPES = (np.dtype(np.int16), np.dtype(np.float32), np.dtype(np.float64))
