@@ -20,8 +20,8 @@ _MiB = 1 << 20
 
 def _grow_then_write(path: str, grown: mp.Event, adopted: mp.Event) -> None:  # type: ignore[type-arg]
     with SyncQueue(path, map_size=_MiB, compression=None) as q:
-        with q._lock:
-            q._set_map_size(8 * _MiB)  # grown, nothing committed yet
+        with q._store.lock:
+            q._store.set_map_size(8 * _MiB)  # grown, nothing committed yet
         grown.set()
         adopted.wait(30)
         q.put_many([os.urandom(60_000) for _ in range(100)])  # pages far past 1 MiB
@@ -37,13 +37,13 @@ def test_a_stale_process_never_shrinks_the_file_under_another(tmp_path: Path) ->
         child = ctx.Process(target=_grow_then_write, args=(path, grown, adopted))
         child.start()
         assert grown.wait(60)
-        with stale._lock:
-            stale._set_map_size(0)  # as after MDB_MAP_RESIZED, with the grower mid-way
+        with stale._store.lock:
+            stale._store.set_map_size(0)  # as after MDB_MAP_RESIZED, with the grower mid-way
         adopted.set()
         child.join(60)
         assert child.exitcode == 0  # -7 (SIGBUS) before
         assert os.path.getsize(tmp_path / "q" / "data.mdb") >= 8 * _MiB
-        assert stale.stats().map_size >= 8 * _MiB
+        assert stale.stats().map_size_bytes >= 8 * _MiB
         assert len(stale.lease(1000)) == 100
 
 
@@ -52,7 +52,7 @@ def test_the_map_has_disk_blocks_under_it(tmp_path: Path, durability: str) -> No
     with SyncQueue(tmp_path / "q", map_size=2 * _MiB, durability=durability) as q:
         q.put_many([os.urandom(1000) for _ in range(3000)])  # grows the map
         st = os.stat(tmp_path / "q" / "data.mdb")
-        assert st.st_size == q.stats().map_size > 2 * _MiB
+        assert st.st_size == q.stats().map_size_bytes > 2 * _MiB
         assert st.st_blocks * 512 >= st.st_size  # no holes a write could SIGBUS on
 
 
@@ -124,8 +124,8 @@ def test_full_disk_is_queue_full_error_not_a_crash(small_disk: Path, durability:
 def test_a_growth_refused_for_space_leaves_the_file_as_it_was(small_disk: Path) -> None:
     with SyncQueue(small_disk / "q", map_size=_MiB) as q:
         before = os.path.getsize(small_disk / "q" / "data.mdb")
-        with q._lock, pytest.raises(QueueFullError, match="no disk space"):
-            q._set_map_size(64 * _MiB)
+        with q._store.lock, pytest.raises(QueueFullError, match="no disk space"):
+            q._store.set_map_size(64 * _MiB)
         assert os.path.getsize(small_disk / "q" / "data.mdb") == before
         q.put(b"still fine")
         assert [m.payload for m in q.lease(1)] == [b"still fine"]

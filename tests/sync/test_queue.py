@@ -68,8 +68,8 @@ def test_lease_ack_removes_and_stats_follow(queue: SyncQueue) -> None:
     assert queue.ack(batch) == 0  # already acked
     stats = queue.stats()
     assert (stats.ready, stats.in_flight, stats.depth) == (2, 0, 2)
-    assert stats.topics == {"t": (2, stats.bytes)}
-    assert stats.oldest_age is not None and stats.oldest_age >= 0
+    assert stats.topics == {"t": (2, stats.stored_bytes)}
+    assert stats.oldest_age_s is not None and stats.oldest_age_s >= 0
     assert "<table" in stats._repr_html_() and "in flight" in stats._repr_html_()
 
 
@@ -209,12 +209,12 @@ def test_lz4_compression_above_threshold(tmp_path: Path) -> None:
     with SyncQueue(tmp_path / "c", compress_threshold=100) as c:
         c.put(big)
         c.put(b"tiny")
-        stored = c.stats().bytes
+        stored = c.stats().stored_bytes
         assert stored < len(big) // 10
         assert [m.payload for m in c.lease(2)] == [big, b"tiny"]
     with SyncQueue(tmp_path / "n", compression=None) as n:
         n.put(big)
-        assert n.stats().bytes > len(big)
+        assert n.stats().stored_bytes > len(big)
 
 
 def test_encryption_at_rest_and_wrong_key(tmp_path: Path) -> None:
@@ -254,7 +254,7 @@ def test_drop_oldest_evicts_and_counts(tmp_path: Path) -> None:
     with SyncQueue(tmp_path / "q", max_bytes=3000, eviction="drop_oldest") as q:
         ids = [q.put(b"%04d" % i + b"x" * 60) for i in range(200)]
         stats = q.stats()
-        assert stats.bytes <= 3000 and stats.evicted > 0
+        assert stats.stored_bytes <= 3000 and stats.evicted > 0
         assert stats.evicted + stats.depth == 200
         left = [m.id for m in q.lease(1000)]
         assert left == ids[-len(left) :]
@@ -267,7 +267,7 @@ def test_drop_lowest_priority_evicts_low_first(tmp_path: Path) -> None:
         for i in range(200):
             q.put(b"l%03d" % i + b"x" * 60, priority=0, topic="b")
         stats = q.stats()
-        assert stats.evicted > 0 and stats.bytes <= 2000
+        assert stats.evicted > 0 and stats.stored_bytes <= 2000
         got = q.lease(1000)
         assert sum(m.priority == 9 for m in got) == 10
 
@@ -290,7 +290,7 @@ def test_map_grows_instead_of_raising_lmdb_errors(tmp_path: Path) -> None:
     with SyncQueue(tmp_path / "q", map_size=1 << 20, compression=None) as q:
         for _ in range(40):
             q.put(os.urandom(100_000))
-        assert q.stats().map_size > 1 << 20
+        assert q.stats().map_size_bytes > 1 << 20
         assert len(q) == 40
 
 
@@ -406,7 +406,7 @@ def test_power_lone_thread_and_bursts_of_threads(tmp_path: Path) -> None:
     puts (the general path) mix in; every put lands once, in order per thread."""
     with SyncQueue(tmp_path / "q", durability="power") as q:
         first = [q.put(b"solo-%d" % i) for i in range(5)]
-        assert (q._gc_commits, q._gc_puts) == (5, 5)
+        assert (q.stats().group_commits, q.stats().group_commit_puts) == (5, 5)
         barrier = threading.Barrier(4)
         ids: dict[int, list[int]] = {}
 
@@ -512,7 +512,7 @@ def test_map_grows_while_several_processes_write(tmp_path: Path) -> None:
         for p in producers:
             p.join(30)
         assert [p.exitcode for p in producers] == [0, 0, 0]
-        assert got == 120 and q.stats().map_size > 1 << 20
+        assert got == 120 and q.stats().map_size_bytes > 1 << 20
 
 
 def test_corrupted_record_is_quarantined_not_blocking(tmp_path: Path) -> None:
@@ -537,7 +537,7 @@ def test_record_decoder_fuzz() -> None:
     from hypothesis import strategies as st
 
     from edgekit.errors import CorruptDataError as Corrupt
-    from edgekit.sync import _record as R
+    from edgekit.sync.queue import _layout as R
 
     @given(st.binary(max_size=200), st.integers(0, 3))
     def check(data: bytes, flags: int) -> None:
@@ -633,7 +633,7 @@ def test_format_1_queue_opens_upgraded_with_its_messages(tmp_path: Path) -> None
         assert [m.payload for m in q.lease(10, topic="b")] == [b"b0", b"b2", b"b3", b"b4"]
         assert len(q) == 6
     with SyncQueue(path, clock=clock) as q:
-        assert q._read(lambda txn: txn.get(b"format", db=q._dbs["meta"])) == b"2"
+        assert q._store.read(lambda txn: txn.get(b"format", db=q._store.dbs.meta)) == b"2"
         assert len(q) == 6
 
 
@@ -651,7 +651,7 @@ def test_format_1_queue_dedup_entries_expire_with_their_window(tmp_path: Path) -
 def test_unknown_queue_format_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "q"
     with SyncQueue(path) as q:
-        q._write(lambda t: t.txn.put(b"format", b"9", db=q._dbs["meta"]))
+        q._store.write(lambda t: t.txn.put(b"format", b"9", db=t.dbs.meta))
     with pytest.raises(CorruptDataError, match="unknown queue format b'9'"):
         SyncQueue(path)
 
@@ -664,10 +664,14 @@ def test_counters_left_behind_by_puts_are_counted_after_a_crash(tmp_path: Path) 
     for i in range(300):
         q.put(b"x" * 10, topic="a" if i % 3 else "b")
     expected = q.stats()
-    q._env.close()  # no further write: as if the process died here
+    q._store.env.close()  # no further write: as if the process died here
     with SyncQueue(path) as again:
         stats = again.stats()
-        assert (stats.ready, stats.bytes, stats.topics) == (300, expected.bytes, expected.topics)
+        assert (stats.ready, stats.stored_bytes, stats.topics) == (
+            300,
+            expected.stored_bytes,
+            expected.topics,
+        )
         assert len(again.lease(1000)) == 300
         assert again.stats().in_flight == 300
 
@@ -722,24 +726,28 @@ def test_ready_index_runs_match_a_set(
 ) -> None:
     """The ready index keeps runs of consecutive ids: adding and removing any ids
     leaves exactly the ids added and not removed, in order."""
-    from edgekit.sync import _record as R
+    from edgekit.sync.queue import _index
+    from edgekit.sync.queue import _layout as R
 
     with SyncQueue(tmp_path_factory.mktemp("runs") / "q") as q:
+        dbs = q._store.dbs
         model: set[tuple[bytes, int]] = set()
         for add, items in steps:
             chosen = {(t, s) for t, s in items}
             keys = sorted(R.ready_key(t, 0, s) for t, s in chosen - model if add) if add else []
             gone = sorted(R.ready_key(t, 0, s) for t, s in chosen & model) if not add else []
             if add:
-                q._write(lambda t, keys=keys: q._add_ready(t.txn, keys))
+                q._store.write(lambda t, keys=keys: _index.add_ready(t.txn, t.dbs.ready, keys))
                 model |= chosen
             else:
-                q._write(lambda t, gone=gone: q._remove_ready(t.txn, gone))
+                q._store.write(lambda t, gone=gone: _index.remove_ready(t.txn, t.dbs.ready, gone))
                 model -= chosen
             for topic in (b"a", b"b"):
-                listed = q._read(lambda txn, topic=topic: q._ready_keys(txn, topic.decode(), 999))[
-                    0
-                ]
+                listed = q._store.read(
+                    lambda txn, topic=topic: _index.ready_keys(
+                        txn, dbs.ready, dbs.topics, topic.decode(), 999
+                    )
+                )[0]
                 want = sorted(s for t, s in model if t == topic)
                 assert [R.split_ready_key(k)[2] for k in listed] == want
 

@@ -141,7 +141,7 @@ class QueueMachine(RuleBasedStateMachine):
         assert len(self.q) == len(self.model) - dead == stats.depth
         assert stats.in_flight + stats.ready + stats.delayed == stats.depth
         if stats.depth == 0 and dead == 0:
-            assert stats.bytes == 0 and stats.topics == {}
+            assert stats.stored_bytes == 0 and stats.topics == {}
 
 
 TestQueueMachine = QueueMachine.TestCase

@@ -1,4 +1,5 @@
-"""The on-disk layout of the queue: record encoding, index keys, compression, encryption.
+"""The queue's on-disk layout (format 2), in one place: structs, header offsets, keys,
+records (with compression and encryption).
 
 LMDB databases (all keys big-endian so that byte order is numeric order):
 
@@ -6,8 +7,9 @@ LMDB databases (all keys big-endian so that byte order is numeric order):
   JSON, payload); format 1 kept them in a ``msgs`` database.
 - ``ready``: ``topic + 0x00 + (32767 - priority) (u16) + seq (u64)`` -> empty. Leasing
   reads the first keys of a topic's range: higher priority first, FIFO within it.
-- ``timers``: ``deadline (u64 microseconds) + seq`` -> empty: in-flight leases (their
-  visibility deadline) and nacked messages waiting for their retry time.
+- ``timers``: ``deadline (u64 microseconds) + seq`` -> a lease's ids (8 bytes each;
+  ``seq`` is its first), or empty for a nacked message waiting for its retry time.
+  Lease deadlines are even, retry deadlines odd.
 - ``dead``: ``seq`` -> empty: dead letters.
 - ``keys``: idempotency key -> ``seq + expiry``; ``kexp``: ``expiry + key`` -> empty.
 - ``topics``: topic -> ``count + bytes`` of the topic's live messages.
@@ -21,13 +23,14 @@ from __future__ import annotations
 import json
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 from edgekit.errors import BackendUnavailableError, CorruptDataError
 
 # Version byte of each record's header.
 FORMAT_VERSION = 1
 # Version of the queue as a whole (meta ``format``). 1: counters and topic totals
-# written by every transaction. 2: puts may leave them behind (see queue._Txn); format
+# written by every transaction. 2: puts may leave them behind (see _tally.Tally); format
 # 1 queues are upgraded on open, and format 1 code refuses format 2 queues.
 QUEUE_FORMAT = 2
 READABLE_FORMATS = (b"1", b"2")
@@ -38,15 +41,60 @@ STATE_NAMES = {READY: "ready", INFLIGHT: "in-flight", DEAD: "dead", DELAYED: "de
 FLAG_LZ4 = 1
 FLAG_AES = 2
 
-# version, flags, state, priority, attempts, created_us, deadline_us, topic_len, key_len,
-# headers_len, raw_size
-HEADER = struct.Struct(">BBBhHQQHHII")
+# The record header: (name, struct code) in order; every offset below derives from it.
+_HEADER_FIELDS = (
+    ("version", "B"),
+    ("flags", "B"),
+    ("state", "B"),
+    ("priority", "h"),
+    ("attempts", "H"),
+    ("created_us", "Q"),
+    ("deadline_us", "Q"),
+    ("topic_len", "H"),
+    ("key_len", "H"),
+    ("headers_len", "I"),
+    ("raw_size", "I"),
+)
+HEADER = struct.Struct(">" + "".join(code for _, code in _HEADER_FIELDS))
+HEADER_SIZE = HEADER.size
+# Byte offset of each header field in a record.
+OFFSET = {
+    name: struct.calcsize(">" + "".join(code for _, code in _HEADER_FIELDS[:i]))
+    for i, (name, _) in enumerate(_HEADER_FIELDS)
+}
+STATE_AT = OFFSET["state"]
+
+
+def _view(*names: str) -> struct.Struct:
+    """A struct that reads only the header fields ``names`` (in header order)."""
+    codes = dict(_HEADER_FIELDS)
+    fmt, at = ">", 0
+    for name in names:
+        gap = OFFSET[name] - at
+        fmt += f"{gap}x" if gap else ""
+        fmt += codes[name]
+        at = OFFSET[name] + struct.calcsize(">" + codes[name])
+    return struct.Struct(fmt)
+
+
+# (deadline_us, topic_len) and (priority, topic_len) of a record, without the rest.
+DEADLINE_TOPIC_VIEW = _view("deadline_us", "topic_len")
+PRIORITY_TOPIC_VIEW = _view("priority", "topic_len")
+
 U64 = struct.Struct(">Q")
 U16 = struct.Struct(">H")
 TWO_U64 = struct.Struct(">QQ")
 
 PRIORITY_MIN, PRIORITY_MAX = -32768, 32767
 
+# meta ``counters``: ready, delayed, inflight, dead, bytes, evicted, evicted bytes, last id.
+COUNTERS = struct.Struct(">QQQQQQQQ")
+C_READY, C_DELAYED, C_INFLIGHT, C_DEAD, C_BYTES, C_EVICTED, C_EVBYTES, C_SEQ = range(8)
+# The counter of the messages in each state.
+STATE_COUNTER = {READY: C_READY, DELAYED: C_DELAYED, INFLIGHT: C_INFLIGHT, DEAD: C_DEAD}
+
+# The named databases (message records are in the main database: see MSG_PREFIX).
+DB_NAMES = ("ready", "timers", "dead", "keys", "kexp", "topics", "meta")
 
 # Message records live in LMDB's main database (one tree fewer per commit than a named
 # one), keyed MSG_PREFIX + id: after the names of the named databases, which the main
@@ -59,8 +107,28 @@ def seq_key(seq: int) -> bytes:
     return MSG_PREFIX + U64.pack(seq)
 
 
+def ready_prefix(topic: bytes) -> bytes:
+    """The start of every ready-index key of ``topic`` (topics hold no NUL)."""
+    return topic + b"\x00"
+
+
+def ready_end(topic: bytes) -> bytes:
+    """The first key after every ready-index key of ``topic``."""
+    return topic + b"\x01"
+
+
+def ready_head(topic: bytes, priority: int) -> bytes:
+    """A ready-index key without its id: the keys of one topic and priority."""
+    return topic + b"\x00" + U16.pack(PRIORITY_MAX - priority)
+
+
 def ready_key(topic: bytes, priority: int, seq: int) -> bytes:
+    """The ready-index key of message ``seq``: higher priority first, then by id."""
     return topic + b"\x00" + U16.pack(PRIORITY_MAX - priority) + U64.pack(seq)
+
+
+# The last 10 bytes of a ready key (priority, id) order the keys of all topics.
+READY_ORDER = 10
 
 
 def split_ready_key(key: bytes) -> tuple[bytes, int, int]:
@@ -71,7 +139,61 @@ def split_ready_key(key: bytes) -> tuple[bytes, int, int]:
 
 
 def timer_key(deadline_us: int, seq: int) -> bytes:
+    """A timers key: a retry's (its id), or a lease's (its first id; ids in the value)."""
     return TWO_U64.pack(deadline_us, seq)
+
+
+def plain_record(
+    priority: int, created_us: int, topic: bytes, hbytes: bytes, payload: bytes
+) -> bytes:
+    """A ready record with no key, compression or encryption (as encode_record makes it)."""
+    return (
+        _pack_header(
+            FORMAT_VERSION, 0, READY, priority, 0, created_us, 0, len(topic), 0, len(hbytes),
+            len(payload),
+        )
+        + topic
+        + hbytes
+        + payload
+    )  # fmt: skip
+
+
+def plain_head(priority: int, created_us: int, topic: bytes, hbytes: bytes, size: int) -> bytes:
+    """:func:`plain_record` of a ``size``-byte payload, without the payload."""
+    return (
+        _pack_header(
+            FORMAT_VERSION, 0, READY, priority, 0, created_us, 0, len(topic), 0, len(hbytes), size
+        )
+        + topic
+        + hbytes
+    )  # fmt: skip
+
+
+_unpack_header = HEADER.unpack_from
+_pack_header = HEADER.pack
+
+
+def leased(record: bytes, deadline_us: int) -> tuple[bytes, int, int, int, int, int, int, int, int]:
+    """The record in flight until ``deadline_us`` with one more attempt, and its header's
+    (flags, priority, attempts, created_us, topic_len, key_len, headers_len, raw_size).
+
+    Raises:
+        CorruptDataError: The header is not this format's.
+        struct.error: The record is shorter than a header.
+    """
+    ver, flags, _, prio, attempts, created, _, tlen, klen, hlen, raw = _unpack_header(record)
+    if ver != FORMAT_VERSION:
+        raise CorruptDataError("bad record header")
+    attempts += attempts < 65535
+    new = _pack_header(
+        ver, flags, INFLIGHT, prio, attempts, created, deadline_us, tlen, klen, hlen, raw
+    )
+    return new + record[HEADER_SIZE:], flags, prio, attempts, created, tlen, klen, hlen, raw
+
+
+def state_of(record: bytes) -> int:
+    """The state byte of a record, or -1 when the record is too short to have one."""
+    return record[STATE_AT] if len(record) >= HEADER_SIZE else -1
 
 
 @dataclass
@@ -91,7 +213,7 @@ class Head:
     body_offset: int
 
     def pack(self) -> bytes:
-        return HEADER.pack(
+        return _pack_header(
             FORMAT_VERSION,
             self.flags,
             self.state,
@@ -178,7 +300,7 @@ def encode_record(
         if len(packed) < len(payload):
             body = packed
             flags |= FLAG_LZ4
-    hbytes = json.dumps(headers, separators=(",", ":")).encode() if headers else b""
+    hbytes = encode_headers(headers)
     if cipher is not None:
         body = cipher.encrypt(hbytes + body, queue_id + U64.pack(seq))
         hlen_stored = len(hbytes)
@@ -188,6 +310,11 @@ def encode_record(
         hlen_stored = len(hbytes)
     head = Head(flags, READY, priority, 0, created_us, 0, topic, key, hlen_stored, len(payload), 0)
     return b"".join((head.pack(), topic, key, hbytes, body))
+
+
+def encode_headers(headers: dict[str, str] | None) -> bytes:
+    """Headers as stored: compact JSON, or nothing."""
+    return json.dumps(headers, separators=(",", ":")).encode() if headers else b""
 
 
 def decode_body(
@@ -221,3 +348,19 @@ def decode_body(
         except ValueError as exc:
             raise CorruptDataError(f"message {seq}: headers are not JSON") from exc
     return body, headers
+
+
+class Dbs:
+    """The queue's LMDB database handles, by name (``msgs`` is the main database)."""
+
+    __slots__ = ("dead", "kexp", "keys", "meta", "msgs", "ready", "timers", "topics")
+
+    def __init__(self, handles: dict[str, Any]) -> None:
+        self.msgs: Any = handles["msgs"]
+        self.ready: Any = handles["ready"]
+        self.timers: Any = handles["timers"]
+        self.dead: Any = handles["dead"]
+        self.keys: Any = handles["keys"]
+        self.kexp: Any = handles["kexp"]
+        self.topics: Any = handles["topics"]
+        self.meta: Any = handles["meta"]
