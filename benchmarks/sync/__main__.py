@@ -166,7 +166,8 @@ class PowerTargets:
 
     def commits(self) -> tuple[int, int]:
         """(group commits, puts they carried) so far, from the queue's own tally."""
-        return self.queue._gc_commits, self.queue._gc_puts
+        stats = self.queue.stats()
+        return stats.group_commits, stats.group_commit_puts
 
     def close(self) -> None:
         self.queue.close()
@@ -294,11 +295,11 @@ def jetstream_rates(dirs: Dirs, n: int, rounds: int) -> tuple[float, float]:
             engine = SyncEngine(q, transport, batch_size=1000, max_batch_bytes=1 << 22)
 
             async def run() -> float:
-                await transport.connect()
+                await transport.async_connect()
                 start = time.perf_counter()
-                sent = await engine.drain(120)
+                sent = await engine.async_drain(120)
                 elapsed = time.perf_counter() - start
-                await transport.close()
+                await transport.async_close()
                 assert sent == n
                 return n / elapsed
 

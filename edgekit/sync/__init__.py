@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from edgekit.sync.backoff import Backoff
 from edgekit.sync.batch_frame import decode_batch, encode_batch
-from edgekit.sync.engine import EngineStatus, SyncEngine, TokenBucket, make_transport
+from edgekit.sync.engine import SyncEngine, SyncStatus, TokenBucket, make_transport
 from edgekit.sync.http_transport import HttpTransport
 from edgekit.sync.mqtt_transport import MqttTransport
 from edgekit.sync.nats_transport import NatsTransport
@@ -33,7 +33,6 @@ __all__ = [
     "Backoff",
     "Delivery",
     "DirectoryTransport",
-    "EngineStatus",
     "HttpTransport",
     "MemoryTransport",
     "Message",
@@ -42,6 +41,7 @@ __all__ = [
     "QueueStats",
     "SyncEngine",
     "SyncQueue",
+    "SyncStatus",
     "TokenBucket",
     "Transport",
     "decode_batch",

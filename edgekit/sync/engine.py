@@ -6,13 +6,12 @@ import asyncio
 import collections
 import concurrent.futures
 import contextlib
-import html
-import threading
 import time
-from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
+from edgekit._aio import LoopThread
+from edgekit._snapshot import Snapshot
 from edgekit.errors import InvalidInputError, TransportError
 from edgekit.sync.backoff import Backoff
 from edgekit.sync.queue import Message, SyncQueue
@@ -24,9 +23,7 @@ from edgekit.sync.transport import (
     Transport,
 )
 
-__all__ = ["EngineStatus", "SyncEngine", "TokenBucket", "make_transport"]
-
-T = TypeVar("T")
+__all__ = ["SyncEngine", "SyncStatus", "TokenBucket", "make_transport"]
 
 
 def make_transport(spec: Transport | str, *, queue: SyncQueue | None = None) -> Transport:
@@ -100,7 +97,7 @@ class TokenBucket:
         self._tokens -= nbytes
         return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
 
-    async def consume(self, nbytes: int) -> None:
+    async def async_consume(self, nbytes: int) -> None:
         """Wait until ``nbytes`` may be sent."""
         wait = self.delay_for(nbytes)
         if wait > 0:
@@ -108,8 +105,8 @@ class TokenBucket:
 
 
 @dataclass(frozen=True)
-class EngineStatus:
-    """What a :class:`SyncEngine` is doing; renders as an HTML table in Jupyter.
+class SyncStatus(Snapshot):
+    """What a :class:`SyncEngine` is doing (a table in Jupyter).
 
     Attributes:
         running: The loop is running.
@@ -122,7 +119,7 @@ class EngineStatus:
         messages_per_s: Acked messages per second over the last 10 s (or since the
             engine was created, if less).
         bytes_per_s: Acked payload bytes per second, over the same span.
-        last_success: When a batch was last confirmed (seconds since the epoch), or None.
+        last_success_at: When a batch was last confirmed (seconds since the epoch), or None.
         last_error: The last delivery or connection error, or None.
         received: Downlink messages handed to the host callback.
     """
@@ -136,54 +133,13 @@ class EngineStatus:
     sent_bytes: int
     messages_per_s: float
     bytes_per_s: float
-    last_success: float | None
+    last_success_at: float | None
     last_error: str | None
     received: int
-
-    def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
-            for k, v in self.__dict__.items()
-        )
-        return f"<table><caption>SyncEngine</caption>{rows}</table>"
 
 
 async def _failed(batch: list[Message], error: str) -> Delivery:
     return Delivery(failed=[m.id for m in batch], error=error, disconnected=True)
-
-
-async def _cancel_others() -> None:
-    """Cancel every other task of the running loop and wait for them to finish."""
-    current = asyncio.current_task()
-    tasks = [t for t in asyncio.all_tasks() if t is not current]
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-
-
-class _LoopThread:
-    """A private event loop in a daemon thread: the sync front runs coroutines here."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self._main, name="edgekit-sync", daemon=True)
-        self.thread.start()
-
-    def _main(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_forever()
-
-    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop)
-
-    def stop(self) -> None:
-        if self.loop.is_running():
-            with contextlib.suppress(Exception):
-                self.submit(_cancel_others()).result(5)
-            self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=5)
-        if not self.loop.is_running():
-            self.loop.close()
 
 
 class SyncEngine:
@@ -192,7 +148,7 @@ class SyncEngine:
     A batch the transport could not deliver is nacked with backoff (not counted as an
     attempt when the link was down, so an outage never dead-letters messages); what
     the other end refused for good is dead-lettered. A lost link is reconnected with
-    backoff. Use it from asyncio (``await engine.run()``, ``await engine.drain()``) or
+    backoff. Use it from asyncio (``await engine.async_run()``, ``await engine.async_drain()``) or
     from plain code and Jupyter through the sync front (``start()``, ``sync_now()``,
     ``stop()``), which runs the engine on a private event loop in a thread.
 
@@ -260,7 +216,7 @@ class SyncEngine:
         self._stop: asyncio.Event | None = None
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: _LoopThread | None = None
+        self._thread: LoopThread | None = None
         self._task: concurrent.futures.Future[None] | None = None
         self._failures = 0
         self._next_connect = 0.0
@@ -289,7 +245,7 @@ class SyncEngine:
         if now < self._next_connect:
             return False
         try:
-            await self.transport.connect()
+            await self.transport.async_connect()
         except TransportError as exc:
             self._failures += 1
             self._last_error = str(exc)
@@ -298,7 +254,7 @@ class SyncEngine:
         self._failures = 0
         return True
 
-    async def pump(self) -> int:
+    async def async_pump(self) -> int:
         """Send batches and settle the oldest; returns how many messages were acked.
 
         Up to ``pipeline`` batches are on the wire at once (published, PubAcks pending);
@@ -315,9 +271,9 @@ class SyncEngine:
                 if not batch:
                     break
                 if self.bucket is not None:
-                    await self.bucket.consume(sum(len(m.payload) for m in batch))
+                    await self.bucket.async_consume(sum(len(m.payload) for m in batch))
                 try:
-                    confirm = await self.transport.publish(batch)
+                    confirm = await self.transport.async_publish(batch)
                 except Exception as exc:  # a transport bug must not lose the batch
                     confirm = _failed(batch, f"send raised {exc!r}")
                 self._inflight.append((batch, asyncio.ensure_future(confirm)))
@@ -334,7 +290,7 @@ class SyncEngine:
             )
         return self._settle(batch, delivery)
 
-    async def flush(self) -> int:
+    async def async_flush(self) -> int:
         """Settle every batch on the wire; returns how many messages were acked."""
         acked = 0
         while self._inflight:
@@ -372,7 +328,7 @@ class SyncEngine:
             self._last_error = delivery.error
         return len(delivery.acked)
 
-    async def run(self) -> None:
+    async def async_run(self) -> None:
         """Drain the queue until :meth:`stop` (or ``request_stop``) is called."""
         stop, wake = self._events()
         self._running = True
@@ -381,7 +337,7 @@ class SyncEngine:
             downlink_task = asyncio.ensure_future(self._run_downlink(stop))
         try:
             while not stop.is_set():
-                sent = await self.pump()
+                sent = await self.async_pump()
                 if sent == 0:
                     wake.clear()
                     with contextlib.suppress(asyncio.TimeoutError):
@@ -390,7 +346,7 @@ class SyncEngine:
                     await asyncio.sleep(0)
         finally:
             with contextlib.suppress(Exception):
-                await self.flush()
+                await self.async_flush()
             self._running = False
             if downlink_task is not None:
                 downlink_task.cancel()
@@ -408,12 +364,12 @@ class SyncEngine:
 
         while not stop.is_set():
             try:
-                await self.transport.consume(counting, stop=stop)
+                await self.transport.async_consume(counting, stop=stop)
             except TransportError as exc:
                 self._last_error = str(exc)
                 await asyncio.sleep(self.reconnect.delay(1))
 
-    async def drain(self, timeout: float | None = 30.0) -> int:
+    async def async_drain(self, timeout: float | None = 30.0) -> int:
         """Send until nothing is left to send (ready, delayed or in flight); returns messages acked.
 
         Raises:
@@ -424,24 +380,24 @@ class SyncEngine:
         deadline = None if timeout is None else time.monotonic() + timeout
         total = 0
         while True:
-            sent = await self.pump()
+            sent = await self.async_pump()
             total += sent
             if sent or self._inflight:
                 continue
             if len(self.queue) == 0:
                 return total
             if deadline is not None and time.monotonic() > deadline:
-                total += await self.flush()
+                total += await self.async_flush()
                 raise TransportError(
                     f"{len(self.queue)} messages left after {timeout} s; "
                     f"last error: {self._last_error}"
                 )
             await asyncio.sleep(self.idle_interval)
 
-    async def aclose(self) -> None:
+    async def async_close(self) -> None:
         """Stop the loop (if running) and close the transport."""
         self.request_stop()
-        await self.transport.close()
+        await self.transport.async_close()
 
     def request_stop(self) -> None:
         """Ask a running loop to stop (thread-safe)."""
@@ -451,16 +407,16 @@ class SyncEngine:
 
     # -- sync front ------------------------------------------------------------------------
 
-    def _runner(self) -> _LoopThread:
+    def _runner(self) -> LoopThread:
         if self._thread is None:
-            self._thread = _LoopThread()
+            self._thread = LoopThread("edgekit-sync")
         return self._thread
 
     def start(self) -> None:
         """Run the engine in the background (a private event loop in a thread)."""
         if self._task is not None and not self._task.done():
             return
-        self._task = self._runner().submit(self.run())
+        self._task = self._runner().submit(self.async_run())
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the background loop and close the transport."""
@@ -472,7 +428,7 @@ class SyncEngine:
                 self._task.result(timeout)
             self._task = None
         with contextlib.suppress(Exception):
-            self._thread.submit(self.transport.close()).result(timeout)
+            self._thread.submit(self.transport.async_close()).result(timeout)
         self._thread.stop()
         self._thread = None
         self._loop = None
@@ -503,7 +459,7 @@ class SyncEngine:
                 time.sleep(0.01)
             return self._sent_messages - before
         wait = None if timeout is None else timeout + 10
-        future = self._runner().submit(self.drain(timeout))
+        future = self._runner().submit(self.async_drain(timeout))
         try:
             return future.result(wait)
         except concurrent.futures.TimeoutError as exc:
@@ -526,14 +482,14 @@ class SyncEngine:
         self._paused = False
         self._wake_up()
 
-    def status(self) -> EngineStatus:
+    def status(self) -> SyncStatus:
         """Connection, backlog, throughput and last error."""
         now = time.monotonic()
         while self._window and now - self._window[0][0] > 10.0:
             self._window.popleft()
         span = max(min(10.0, now - self._created), 1e-3)
         stats = self.queue.stats()
-        return EngineStatus(
+        return SyncStatus(
             running=self._running,
             paused=self._paused,
             connected=self.transport.connected,
@@ -543,7 +499,7 @@ class SyncEngine:
             sent_bytes=self._sent_bytes,
             messages_per_s=sum(n for _, n, _ in self._window) / span,
             bytes_per_s=sum(b for _, _, b in self._window) / span,
-            last_success=self._last_success,
+            last_success_at=self._last_success,
             last_error=self._last_error,
             received=self._received,
         )

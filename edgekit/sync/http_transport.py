@@ -69,18 +69,18 @@ class HttpTransport(Transport):
     def connected(self) -> bool:
         return self._session is not None and self._ok
 
-    async def connect(self) -> None:
+    async def async_connect(self) -> None:
         aiohttp = _import_aiohttp()
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
         self._ok = True
 
-    async def send(self, messages: Sequence[Message]) -> Delivery:
+    async def async_send(self, messages: Sequence[Message]) -> Delivery:
         if not messages:
             return Delivery()
         aiohttp = _import_aiohttp()
         if self._session is None:
-            await self.connect()
+            await self.async_connect()
         ids = [m.id for m in messages]
         if self.body == "binary":
             body = batch_frame.encode_batch(messages)
@@ -110,7 +110,7 @@ class HttpTransport(Transport):
             return Delivery(rejected=ids, error=f"POST {self.url}: HTTP {status}")
         return Delivery(failed=ids, error=f"POST {self.url}: HTTP {status}")
 
-    async def close(self) -> None:
+    async def async_close(self) -> None:
         session, self._session = self._session, None
         self._ok = False
         if session is not None:

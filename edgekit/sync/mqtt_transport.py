@@ -47,7 +47,7 @@ class MqttTransport(Transport):
         ack_timeout: Seconds to wait for a batch's PUBACKs.
         connect_timeout: Seconds to wait for the connection.
         keepalive: MQTT keepalive, in seconds.
-        downlink_topic: Topic filter for :meth:`consume`.
+        downlink_topic: Topic filter for :meth:`async_consume`.
     """
 
     name = "mqtt"
@@ -126,7 +126,7 @@ class MqttTransport(Transport):
         loop, fut = entry
         loop.call_soon_threadsafe(_resolve, fut, ok)
 
-    async def connect(self) -> None:
+    async def async_connect(self) -> None:
         mqtt = _import_paho()
         if self.connected:
             return
@@ -164,7 +164,7 @@ class MqttTransport(Transport):
         if not ok:
             raise TransportError(f"cannot connect to MQTT broker {self.host}:{self.port}")
 
-    async def send(self, messages: Sequence[Message]) -> Delivery:
+    async def async_send(self, messages: Sequence[Message]) -> Delivery:
         if not messages:
             return Delivery()
         if not self.connected:
@@ -224,7 +224,7 @@ class MqttTransport(Transport):
             queue.put_nowait, (msg.topic, bytes(msg.payload), msg.mid, msg.qos)
         )
 
-    async def consume(self, handler: DownlinkHandler, *, stop: asyncio.Event) -> None:
+    async def async_consume(self, handler: DownlinkHandler, *, stop: asyncio.Event) -> None:
         """Subscribe to ``downlink_topic`` (QoS 1) and hand each message to ``handler``.
 
         The PUBACK for a downlink message is sent after ``handler`` returns; a handler
@@ -235,7 +235,7 @@ class MqttTransport(Transport):
         inbox: asyncio.Queue[tuple[str, bytes, int, int]] = asyncio.Queue()
         self._downlink = (asyncio.get_running_loop(), inbox)
         if not self.connected:
-            await self.connect()
+            await self.async_connect()
         self._client.subscribe(self.downlink_topic, qos=1)
         while not stop.is_set():
             try:
@@ -249,7 +249,7 @@ class MqttTransport(Transport):
             if self._client is not None:
                 self._client.ack(mid, qos)
 
-    async def close(self) -> None:
+    async def async_close(self) -> None:
         client, self._client = self._client, None
         if client is not None:
             with contextlib.suppress(Exception):

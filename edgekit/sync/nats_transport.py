@@ -49,8 +49,8 @@ class NatsTransport(Transport):
         replicas: Stream replicas when created (3 on a 3-server cluster).
         ack_timeout: Seconds to wait for a batch's PubAcks.
         connect_timeout: Seconds to wait for a connection.
-        downlink_subject: Subject filter for :meth:`consume` (a durable pull consumer).
-        downlink_durable: Durable consumer name for :meth:`consume`.
+        downlink_subject: Subject filter for :meth:`async_consume` (a durable pull consumer).
+        downlink_durable: Durable consumer name for :meth:`async_consume`.
         downlink_stream: Stream of the downlink consumer (default: ``stream``).
         options: Extra keyword arguments for ``nats.connect`` (TLS, credentials, ...).
     """
@@ -98,7 +98,7 @@ class NatsTransport(Transport):
         """The subject a topic is published to."""
         return f"{self.subject_prefix}.{topic}"
 
-    async def connect(self) -> None:
+    async def async_connect(self) -> None:
         nats = _import_nats()
         if self.connected:
             return
@@ -157,10 +157,10 @@ class NatsTransport(Transport):
         except Exception as exc:
             raise TransportError(f"cannot create JetStream stream {self.stream}: {exc!r}") from exc
 
-    async def send(self, messages: Sequence[Message]) -> Delivery:
-        return await (await self.publish(messages))
+    async def async_send(self, messages: Sequence[Message]) -> Delivery:
+        return await (await self.async_publish(messages))
 
-    async def publish(self, messages: Sequence[Message]) -> Awaitable[Delivery]:
+    async def async_publish(self, messages: Sequence[Message]) -> Awaitable[Delivery]:
         """Publish a batch (pipelined); returns an awaitable of the PubAck outcome."""
         if not messages:
             return _ready(Delivery())
@@ -223,13 +223,13 @@ class NatsTransport(Transport):
         out.failed = [m.id for m in messages[failed_from:] if m.id not in refused]
         return out
 
-    async def close(self) -> None:
+    async def async_close(self) -> None:
         nc, self._nc = self._nc, None
         if nc is not None:
             with contextlib.suppress(Exception):
                 await nc.close()
 
-    async def consume(self, handler: DownlinkHandler, *, stop: asyncio.Event) -> None:
+    async def async_consume(self, handler: DownlinkHandler, *, stop: asyncio.Event) -> None:
         """Fetch from a durable pull consumer; ack each message after ``handler`` returns.
 
         A handler that raises leaves its message unacked: JetStream redelivers it.
@@ -238,7 +238,7 @@ class NatsTransport(Transport):
         if self.downlink_subject is None:
             raise TransportError("NatsTransport needs downlink_subject for a downlink")
         if not self.connected:
-            await self.connect()
+            await self.async_connect()
         try:
             sub = await self._js.pull_subscribe(
                 self.downlink_subject, durable=self.downlink_durable, stream=self.downlink_stream

@@ -71,7 +71,7 @@ def envelope(messages: Sequence[Message]) -> dict[str, Any]:
 class Transport:
     """The interface every transport implements; subclasses override the coroutines.
 
-    A transport is used from one event loop. ``send`` never raises for a delivery
+    A transport is used from one event loop. ``async_send`` never raises for a delivery
     problem: it reports it in the returned :class:`Delivery`.
     """
 
@@ -82,26 +82,26 @@ class Transport:
         """Whether the link is believed up."""
         return True
 
-    async def connect(self) -> None:
+    async def async_connect(self) -> None:
         """Open the link; raises :class:`~edgekit.errors.TransportError` when it cannot."""
 
-    async def send(self, messages: Sequence[Message]) -> Delivery:
+    async def async_send(self, messages: Sequence[Message]) -> Delivery:
         """Deliver a batch, in order; report which messages the other end confirmed."""
         raise NotImplementedError
 
-    async def publish(self, messages: Sequence[Message]) -> Awaitable[Delivery]:
+    async def async_publish(self, messages: Sequence[Message]) -> Awaitable[Delivery]:
         """Put a batch on the wire; returns an awaitable of its :class:`Delivery`.
 
         The engine publishes the next batches while earlier confirmations are pending.
         The default sends the whole batch before returning (no pipelining).
         """
-        delivery = await self.send(messages)
+        delivery = await self.async_send(messages)
         return _done(delivery)
 
-    async def close(self) -> None:
+    async def async_close(self) -> None:
         """Close the link."""
 
-    async def consume(self, handler: DownlinkHandler, *, stop: asyncio.Event) -> None:
+    async def async_consume(self, handler: DownlinkHandler, *, stop: asyncio.Event) -> None:
         """Hand downlink messages to ``handler`` until ``stop`` is set (ack after it returns)."""
         raise TransportError(f"the {self.name} transport has no downlink")
 
@@ -140,12 +140,12 @@ class MemoryTransport(Transport):
     def connected(self) -> bool:
         return self._connected and self.online
 
-    async def connect(self) -> None:
+    async def async_connect(self) -> None:
         if not self.online:
             raise TransportError("memory transport is offline")
         self._connected = True
 
-    async def send(self, messages: Sequence[Message]) -> Delivery:
+    async def async_send(self, messages: Sequence[Message]) -> Delivery:
         if not self.online:
             self._connected = False
             return Delivery(failed=[m.id for m in messages], error="offline", disconnected=True)
@@ -159,7 +159,7 @@ class MemoryTransport(Transport):
                 out.acked.append(m.id)
         return out
 
-    async def close(self) -> None:
+    async def async_close(self) -> None:
         self._connected = False
 
 
@@ -189,7 +189,7 @@ class DirectoryTransport(Transport):
     def connected(self) -> bool:
         return self._connected
 
-    async def connect(self) -> None:
+    async def async_connect(self) -> None:
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -215,7 +215,7 @@ class DirectoryTransport(Transport):
                 os.close(fd)
         return final
 
-    async def send(self, messages: Sequence[Message]) -> Delivery:
+    async def async_send(self, messages: Sequence[Message]) -> Delivery:
         if not messages:
             return Delivery()
         try:
@@ -225,7 +225,7 @@ class DirectoryTransport(Transport):
             return Delivery(failed=[m.id for m in messages], error=str(exc), disconnected=True)
         return Delivery(acked=[m.id for m in messages])
 
-    async def close(self) -> None:
+    async def async_close(self) -> None:
         self._connected = False
 
     @staticmethod

@@ -108,15 +108,15 @@ async def test_async_api_drain_and_run(queue: SyncQueue) -> None:
     transport = MemoryTransport()
     engine = SyncEngine(queue, transport, idle_interval=0.01)
     queue.put_many([b"x"] * 7)
-    assert await engine.drain(5) == 7
-    task = asyncio.ensure_future(engine.run())
+    assert await engine.async_drain(5) == 7
+    task = asyncio.ensure_future(engine.async_run())
     queue.put(b"late")
     for _ in range(200):
         if len(transport.delivered) == 8:
             break
         await asyncio.sleep(0.01)
     assert len(transport.delivered) == 8
-    await engine.aclose()
+    await engine.async_close()
     await asyncio.wait_for(task, 5)
 
 
@@ -230,8 +230,8 @@ async def test_http_transport_acks_2xx_retries_5xx(queue: SyncQueue, http_sink: 
         batch_size=10,
         retry=Backoff(0.01, 0.02),  # type: ignore[attr-defined]
     )
-    assert await engine.drain(10) == 30
-    await engine.aclose()
+    assert await engine.async_drain(10) == 30
+    await engine.async_close()
     payloads = [m["payload"] for b in http_sink.batches for m in b["messages"]]
     assert len(payloads) == 30
     assert queue.stats().dead == 0
@@ -241,8 +241,8 @@ async def test_http_transport_dead_letters_4xx(queue: SyncQueue, http_sink: _Htt
     http_sink.status = 422
     queue.put(b"refused")
     engine = SyncEngine(queue, HttpTransport(http_sink.url))  # type: ignore[attr-defined]
-    await engine.drain(5)
-    await engine.aclose()
+    await engine.async_drain(5)
+    await engine.async_close()
     assert [m.payload for m in queue.dead_letters()] == [b"refused"]
 
 
@@ -256,8 +256,8 @@ async def test_http_unreachable_keeps_messages(queue: SyncQueue) -> None:
         reconnect=Backoff(0.01, 0.02),
     )
     with pytest.raises(TransportError, match="last error"):
-        await engine.drain(0.5)
-    await engine.aclose()
+        await engine.async_drain(0.5)
+    await engine.async_close()
     assert len(queue) == 1 and queue.stats().dead == 0
     with pytest.raises(InvalidInputError):
         HttpTransport("ftp://x")
@@ -324,8 +324,8 @@ async def test_http_transport_posts_binary_batch_frames(queue: SyncQueue) -> Non
         queue.put_many([bytes([i]) * i for i in range(25)], topic="bin")
         queue.put(b"\x00\xff", topic="k", key="key-1", headers={"h": "v"}, priority=3)
         engine = SyncEngine(queue, HttpTransport(url, body="binary"), batch_size=10)
-        assert await engine.drain(10) == 26
-        await engine.aclose()
+        assert await engine.async_drain(10) == 26
+        await engine.async_close()
     assert set(sink.content_types) == {"application/vnd.edgekit.batch"}
     got = [m for batch in sink.batches for m in batch]
     assert got[0].key == "key-1" and got[0].headers == {"h": "v"} and got[0].priority == 3

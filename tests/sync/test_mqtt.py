@@ -161,8 +161,8 @@ def test_nats_server_mqtt_listener(tmp_path: Path) -> None:
             q.put_many([b"m%d" % i for i in range(30)], topic="t")
             transport = MqttTransport(f"mqtt://127.0.0.1:{server.mqtt_port}", topic_prefix="mq")
             engine = SyncEngine(q, transport)
-            assert await engine.drain(20) == 30
-            await engine.aclose()
+            assert await engine.async_drain(20) == 30
+            await engine.async_close()
         for _ in range(30):
             msg = await sub.next_msg(timeout=5)
             received.append(msg.data)

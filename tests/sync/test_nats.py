@@ -75,18 +75,18 @@ def test_redelivery_after_lost_ack_is_deduplicated(shared_nats: NatsServer, tmp_
             transport = NatsTransport(
                 shared_nats.url, stream="DUP", subject_prefix="dup", create_stream=True
             )
-            await transport.connect()
+            await transport.async_connect()
             batch = q.lease(10, visibility_timeout=0.05)
-            delivery = await transport.send(batch)
+            delivery = await transport.async_send(batch)
             assert delivery.acked == [m.id for m in batch]
             # No ack in the queue: as if the process died here.
             await asyncio.sleep(0.1)
             again = q.lease(10)
             assert [m.id for m in again] == [m.id for m in batch]
-            delivery = await transport.send(again)
+            delivery = await transport.async_send(again)
             assert delivery.acked == [m.id for m in again]
             q.ack(again)
-            await transport.close()
+            await transport.async_close()
 
     asyncio.run(scenario())
     assert [m.data for m in asyncio.run(stream_messages(shared_nats.url, "DUP"))] == [
@@ -107,8 +107,8 @@ def test_stream_gets_long_duplicate_window(shared_nats: NatsServer) -> None:
             create_stream=True,
             duplicate_window=3 * 86400,
         )
-        await transport.connect()
-        await transport.close()
+        await transport.async_connect()
+        await transport.async_close()
         nc = await nats.connect(shared_nats.url)
         info = await nc.jetstream().stream_info("WIN")
         await nc.close()
@@ -189,7 +189,7 @@ def test_unreachable_server_is_a_clear_error_and_keeps_messages(tmp_path: Path) 
             f"nats://127.0.0.1:{free_port()}", stream="X", connect_timeout=0.2
         )
         with pytest.raises(TransportError):
-            asyncio.run(transport.connect())
+            asyncio.run(transport.async_connect())
         engine = SyncEngine(q, transport, reconnect=Backoff(0.05, 0.1))
         with pytest.raises(TransportError, match="cannot connect to NATS"):
             engine.sync_now(0.5)

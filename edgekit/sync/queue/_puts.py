@@ -69,7 +69,7 @@ def put_fast(s: Store, payload: bytes, topic: bytes, priority: int) -> int:
             ):
                 known = c.known
                 assert known is not None
-                stored = known.get(topic)
+                stored: tuple[int, int] | None = known.get(topic)
                 if stored is None:
                     raw = txn.get(topic, None, s.dbs.topics)
                     stored = TWO_U64.unpack(raw) if raw else (0, 0)
@@ -97,7 +97,7 @@ def put_fast(s: Store, payload: bytes, topic: bytes, priority: int) -> int:
                 txn.abort()
             raise
         if seq:  # committed
-            assert c is not None and known is not None
+            assert c is not None and known is not None and stored is not None
             c.txn_id = txn_id
             c.note_put(topic, priority, seq, size)
             if topic not in known:

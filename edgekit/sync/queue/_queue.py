@@ -371,9 +371,15 @@ class SyncQueue:
         store = self._store
         while True:
             try:
-                return store.write(
-                    lambda t, n=batch: _leases.lease(store, t, topic, n, vt_us, max_bytes)
+                lease = functools.partial(
+                    _leases.lease,
+                    store,
+                    topic=topic,
+                    batch=batch,
+                    vt_us=vt_us,
+                    max_bytes=max_bytes,
                 )
+                return store.write(lease)
             except QueueFullError:
                 if batch == 1:
                     raise
