@@ -323,14 +323,11 @@ def decode_packed_block(buf, pos, end, order, n, out):
     )
 
 
-@njit
-def _decode_packed(buf, pos, end, order, n, out, fout, alp, ff, fe):
-    """:func:`decode_packed_block`, or with ``alp`` into ``fout`` as ALP values
-    ``(lane * ff) / fe`` (``out`` unused)."""
-    if n < order:
-        return ERR_ORDER, pos
-    if pos + 8 * order + 9 > end:
-        return ERR_SHORT, pos
+@njit(inline="always")
+def _read_heads(buf, pos, order):
+    """The heads of an order-``order`` payload at ``buf[pos:]`` and the u64 after them (base
+    or center): ``(first, first delta, that u64, position after it)``. The caller checked
+    the bounds."""
     first = ZERO
     firstd = ZERO
     if order >= 1:
@@ -339,8 +336,18 @@ def _decode_packed(buf, pos, end, order, n, out, fout, alp, ff, fe):
     if order == 2:
         firstd = _rd64(buf, pos)
         pos += 8
-    base = _rd64(buf, pos)
-    pos += 8
+    return first, firstd, _rd64(buf, pos), pos + 8
+
+
+@njit
+def _decode_packed(buf, pos, end, order, n, out, fout, alp, ff, fe):
+    """:func:`decode_packed_block`, or with ``alp`` into ``fout`` as ALP values
+    ``(lane * ff) / fe`` (``out`` unused)."""
+    if n < order:
+        return ERR_ORDER, pos
+    if pos + 8 * order + 9 > end:
+        return ERR_SHORT, pos
+    first, firstd, base, pos = _read_heads(buf, pos, order)
     width = np.int64(buf[pos])
     pos += 1
     if width > 64:

@@ -278,22 +278,21 @@ def decode_f64_frame(frame, out):
     or raw) and they end at the checksum, else non-zero: the caller then decodes the frame
     on the general path (which handles the other schemes and names any error).
     """
-    end = len(frame) - CHECKSUM_SIZE
-    block_size = _rd32(frame, HEAD_1D - 4)
-    return _frame_status(
-        _float_blocks(frame, HEAD_1D, end, 0, out.size, block_size, out, out.view(np.uint64)),
-        end,
-    )
+    return _float_frame(frame, out, out.view(np.uint64))
 
 
 @njit
 def decode_f32_frame(frame, out):
     """As :func:`decode_f64_frame` for float32 frames."""
+    return _float_frame(frame, out, out.view(np.uint32))
+
+
+@njit(inline="always")
+def _float_frame(frame, out, out_bits):
     end = len(frame) - CHECKSUM_SIZE
     block_size = _rd32(frame, HEAD_1D - 4)
     return _frame_status(
-        _float_blocks(frame, HEAD_1D, end, 0, out.size, block_size, out, out.view(np.uint32)),
-        end,
+        _float_blocks(frame, HEAD_1D, end, 0, out.size, block_size, out, out_bits), end
     )
 
 

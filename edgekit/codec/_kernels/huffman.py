@@ -36,7 +36,7 @@ from edgekit.codec._kernels.bitpack import (
     _mask,
     _put64,
     _rd32,
-    _rd64,
+    _read_heads,
     bitlen,
     copy_bytes,
     residuals,
@@ -193,39 +193,15 @@ def huff_encode(z, codes, lens):
             extra = zi & _mask(e)
             if e > 32:
                 # flush first so the two halves fit
-                if nacc >= 32:
-                    w = acc & m32
-                    out[pos] = np.uint8(w & np.uint64(0xFF))
-                    out[pos + 1] = np.uint8((w >> np.uint64(8)) & np.uint64(0xFF))
-                    out[pos + 2] = np.uint8((w >> np.uint64(16)) & np.uint64(0xFF))
-                    out[pos + 3] = np.uint8(w >> np.uint64(24))
-                    pos += 4
-                    acc >>= np.uint64(32)
-                    nacc -= 32
+                pos, acc, nacc = _flush32(out, pos, acc, nacc)
                 acc |= (extra & m32) << np.uint64(nacc)
                 nacc += 32
                 extra >>= np.uint64(32)
                 e -= 32
-            if nacc >= 32:
-                w = acc & m32
-                out[pos] = np.uint8(w & np.uint64(0xFF))
-                out[pos + 1] = np.uint8((w >> np.uint64(8)) & np.uint64(0xFF))
-                out[pos + 2] = np.uint8((w >> np.uint64(16)) & np.uint64(0xFF))
-                out[pos + 3] = np.uint8(w >> np.uint64(24))
-                pos += 4
-                acc >>= np.uint64(32)
-                nacc -= 32
+            pos, acc, nacc = _flush32(out, pos, acc, nacc)
             acc |= extra << np.uint64(nacc)
             nacc += e
-        if nacc >= 32:
-            w = acc & m32
-            out[pos] = np.uint8(w & np.uint64(0xFF))
-            out[pos + 1] = np.uint8((w >> np.uint64(8)) & np.uint64(0xFF))
-            out[pos + 2] = np.uint8((w >> np.uint64(16)) & np.uint64(0xFF))
-            out[pos + 3] = np.uint8(w >> np.uint64(24))
-            pos += 4
-            acc >>= np.uint64(32)
-            nacc -= 32
+        pos, acc, nacc = _flush32(out, pos, acc, nacc)
     nbits = pos * 8 + nacc
     while nacc > 0:
         out[pos] = np.uint8(acc & np.uint64(0xFF))
@@ -253,12 +229,31 @@ def huff_prepare(r, center):
 
 
 @njit
-def _flush32(out, pos, acc):
+def _flush32(out, pos, acc, nacc):
+    """With 32 bits or more in ``acc`` (``nacc`` bits), write its low 32 bits at ``out[pos]``
+    (little-endian); returns the new ``(pos, acc, nacc)``."""
+    if nacc < 32:
+        return pos, acc, nacc
     w = acc & np.uint64(0xFFFFFFFF)
     out[pos] = np.uint8(w & np.uint64(0xFF))
     out[pos + 1] = np.uint8((w >> np.uint64(8)) & np.uint64(0xFF))
     out[pos + 2] = np.uint8((w >> np.uint64(16)) & np.uint64(0xFF))
     out[pos + 3] = np.uint8(w >> np.uint64(24))
+    return pos + 4, acc >> np.uint64(32), nacc - 32
+
+
+@njit(inline="always")
+def _put_bits(words, w, acc, nacc, v, ln):
+    """Append the ``ln`` (at most 64) low bits of ``v`` to a stream of 64-bit words: ``acc``
+    holds the ``nacc`` bits not yet in ``words[w]``; returns the new ``(w, acc, nacc)``."""
+    acc |= v << nacc
+    t = nacc + ln
+    if t >= SIXTY_FOUR:
+        words[w] = acc
+        w += ONE
+        acc = (v >> (SIXTY_FOUR - nacc)) if nacc > ZERO else ZERO
+        t -= SIXTY_FOUR
+    return w, acc, t
 
 
 @njit
@@ -291,27 +286,13 @@ def huff_encode4(z, syms, codes, lens):
                 extra = z[i] & ((ONE << e) - ONE)
                 if ln + e > SIXTY_FOUR:
                     # Rare (extra fields of 53+ bits): the code goes in first, alone.
-                    acc |= v << nacc
-                    t = nacc + ln
-                    if t >= SIXTY_FOUR:
-                        words[w] = acc
-                        w += ONE
-                        acc = (v >> (SIXTY_FOUR - nacc)) if nacc > ZERO else ZERO
-                        t -= SIXTY_FOUR
-                    nacc = t
+                    w, acc, nacc = _put_bits(words, w, acc, nacc, v, ln)
                     v = extra
                     ln = e
                 else:
                     v = v | (extra << ln)
                     ln = ln + e
-            acc |= v << nacc
-            t = nacc + ln
-            if t >= SIXTY_FOUR:
-                words[w] = acc
-                w += ONE
-                acc = (v >> (SIXTY_FOUR - nacc)) if nacc > ZERO else ZERO
-                t -= SIXTY_FOUR
-            nacc = t
+            w, acc, nacc = _put_bits(words, w, acc, nacc, v, ln)
         if nacc > ZERO:
             words[w] = acc
         nbits[j] = np.int64(w - w0) * 64 + np.int64(nacc)
@@ -385,6 +366,18 @@ def select_kth(a, k):
     return a[k]
 
 
+@njit(inline="always")
+def _used_range(a):
+    """First and last index of the non-zero entries of ``a`` (there is at least one)."""
+    lo = 0
+    while a[lo] == 0:
+        lo += 1
+    hi = a.size - 1
+    while a[hi] == 0:
+        hi -= 1
+    return lo, hi
+
+
 @njit
 def huff_candidate(u, order, limit):
     """The whole huffman-scheme payload of ``u`` with residual ``order``, in one call.
@@ -399,12 +392,7 @@ def huff_candidate(u, order, limit):
     center = select_kth(flipped, m // 2) ^ SIGN
     z, syms, counts = huff_prepare(r, center)
     # No prefix code beats the entropy: skip building one that cannot fit in ``limit``.
-    lo = 0
-    while counts[lo] == 0:
-        lo += 1
-    hi = HUFF_NSYM - 1
-    while counts[hi] == 0:
-        hi -= 1
+    lo, hi = _used_range(counts)
     least = 0.0
     for s in range(HUFF_NSYM):
         c = counts[s]
@@ -415,12 +403,7 @@ def huff_candidate(u, order, limit):
     if head + (least * (1.0 - 1e-9) - 1.0) / 8 + HUFF_STREAMS >= limit:
         return np.zeros(0, dtype=np.uint8)
     lens = huff_lengths(counts, HUFF_MAXLEN)
-    lo = 0
-    while lens[lo] == 0:
-        lo += 1
-    hi = HUFF_NSYM - 1
-    while lens[hi] == 0:
-        hi -= 1
+    lo, hi = _used_range(lens)
     bits = 0
     for s in range(HUFF_NSYM):
         if counts[s]:
@@ -475,6 +458,17 @@ def huff_kraft_ok(lens, maxlen):
     return used > 0 and total <= (1 << maxlen)
 
 
+@njit(inline="always")
+def _fill_entries(entry, code, ln, value):
+    """``value`` at every index of the decode table ``entry`` whose low ``ln`` bits are the
+    (bit-reversed) ``code``."""
+    j = code
+    step = 1 << ln
+    while j < entry.size:
+        entry[j] = value
+        j += step
+
+
 @njit
 def huff_symbol_tables(lens, maxlen):
     """Decode tables: per ``maxlen``-bit pattern ``symbol | length << 8 | extra_bits << 16``
@@ -492,37 +486,42 @@ def huff_symbol_tables(lens, maxlen):
             base[sym] = np.uint64(2 | ((sym - 8) & 1)) << np.uint64(e)
         ln = lens[sym]
         if ln > 0:
-            value = np.int32(sym | (ln << 8) | (e << 16))
-            j = codes[sym]
-            step = 1 << ln
-            while j < size:
-                entry[j] = value
-                j += step
+            _fill_entries(entry, codes[sym], ln, np.int32(sym | (ln << 8) | (e << 16)))
     return entry, base
+
+
+@njit(inline="always")
+def _bits_at(words, w0, p):
+    """The 64 bits from bit ``p`` of the stream whose words start at ``w0``.
+
+    Positions are uint64 (numba then adds no negative-index fix-up to the loads);
+    ``(hi << (63 - off)) << 1`` is 0 at ``off == 0``, so there is no branch.
+    """
+    k = w0 + (p >> SIX)
+    off = p & SIXTY_THREE
+    return (words[k] >> off) | ((words[k + ONE] << (SIXTY_THREE - off)) << ONE)
+
+
+@njit(inline="always")
+def _extra_bits(words, w0, p, bits, ln, e):
+    """The ``e`` extra bits after the ``ln``-bit code at bit ``p`` (``bits``: the 64 bits at
+    ``p``); read again from the stream only when code and extra bits exceed 64 bits."""
+    if ln + e <= SIXTY_FOUR:
+        return (bits >> ln) & ((ONE << e) - ONE)
+    return _bits_at(words, w0, p + ln) & ((ONE << e) - ONE)
 
 
 @njit(inline="always")
 def _huff_one(words, w0, p, entry, tmask, base):
     """Decode one value of the stream whose words start at ``w0``: (z, new p, entry).
 
-    Positions are uint64 (numba then adds no negative-index fix-up to the loads). An
-    entry of 0 marks an unused code. The caller guarantees ``p`` is inside the stream.
+    An entry of 0 marks an unused code. The caller guarantees ``p`` is inside the stream.
     """
-    k = w0 + (p >> SIX)
-    off = p & SIXTY_THREE
-    bits = (words[k] >> off) | ((words[k + ONE] << (SIXTY_THREE - off)) << ONE)
+    bits = _bits_at(words, w0, p)
     ent = entry[bits & tmask]
     ln = np.uint64((ent >> 8) & 255)
     e = np.uint64(ent >> 16)
-    if ln + e <= SIXTY_FOUR:
-        extra = (bits >> ln) & ((ONE << e) - ONE)
-    else:
-        q = p + ln
-        k2 = w0 + (q >> SIX)
-        off2 = q & SIXTY_THREE
-        more = (words[k2] >> off2) | ((words[k2 + ONE] << (SIXTY_THREE - off2)) << ONE)
-        extra = more & ((ONE << e) - ONE)
-    return base[ent & 255] | extra, p + ln + e, ent
+    return base[ent & 255] | _extra_bits(words, w0, p, bits, ln, e), p + ln + e, ent
 
 
 @njit
@@ -532,58 +531,24 @@ def huff_decode4(words, starts, nbits, n, entry, base, out):
     Value ``i`` is in stream ``i % 4``; stream ``j`` occupies ``words`` from word
     ``starts[j]`` and holds ``nbits[j]`` bits followed by at least two zero words.
     ``entry`` is indexed by the next ``log2(entry.size)`` bits (at least the longest code).
-    Returns 0, or -1 for a bad stream (an unused code, or a read past ``nbits``).
+    Returns 0, or -1 for a bad stream (an unused code, or a read past ``nbits``). A plain
+    loop over the tables of :func:`huff_symbol_tables`; the huffman scheme decodes with
+    :func:`huff_decode4_integrate`.
     """
     tmask = np.uint64(entry.size - 1)
-    p0 = ZERO
-    p1 = ZERO
-    p2 = ZERO
-    p3 = ZERO
-    s0 = np.uint64(starts[0])
-    s1 = np.uint64(starts[1])
-    s2 = np.uint64(starts[2])
-    s3 = np.uint64(starts[3])
-    n0 = np.uint64(nbits[0])
-    n1 = np.uint64(nbits[1])
-    n2 = np.uint64(nbits[2])
-    n3 = np.uint64(nbits[3])
-    bad = False
-    groups = n // 4
-    oi = ZERO
-    for _g in range(groups):
-        if (p0 > n0) | (p1 > n1) | (p2 > n2) | (p3 > n3) | bad:
+    pos = np.zeros(HUFF_STREAMS, dtype=np.uint64)
+    for i in range(n):
+        j = i % HUFF_STREAMS
+        if pos[j] > np.uint64(nbits[j]):
             return -1
-        z0, p0, e0 = _huff_one(words, s0, p0, entry, tmask, base)
-        z1, p1, e1 = _huff_one(words, s1, p1, entry, tmask, base)
-        z2, p2, e2 = _huff_one(words, s2, p2, entry, tmask, base)
-        z3, p3, e3 = _huff_one(words, s3, p3, entry, tmask, base)
-        bad = (e0 == 0) | (e1 == 0) | (e2 == 0) | (e3 == 0)
-        out[oi] = z0
-        out[oi + ONE] = z1
-        out[oi + TWO] = z2
-        out[oi + THREE] = z3
-        oi += FOUR
-    if bad:
-        return -1
-    for i in range(4 * groups, n):
-        j = i - 4 * groups
-        if j == 0:
-            if p0 > n0:
-                return -1
-            z, p0, ent = _huff_one(words, s0, p0, entry, tmask, base)
-        elif j == 1:
-            if p1 > n1:
-                return -1
-            z, p1, ent = _huff_one(words, s1, p1, entry, tmask, base)
-        else:
-            if p2 > n2:
-                return -1
-            z, p2, ent = _huff_one(words, s2, p2, entry, tmask, base)
+        z, p, ent = _huff_one(words, np.uint64(starts[j]), pos[j], entry, tmask, base)
         if ent == 0:
             return -1
         out[i] = z
-    if (p0 > n0) | (p1 > n1) | (p2 > n2) | (p3 > n3):
-        return -1
+        pos[j] = p
+    for j in range(HUFF_STREAMS):
+        if pos[j] > np.uint64(nbits[j]):
+            return -1
     return 0
 
 
@@ -605,34 +570,19 @@ def huff_value_table(lens, maxlen):
             else:
                 e = (sym - 8) // 2 + 2
                 top = 2 | ((sym - 8) & 1)
-            value = np.int32(ln | (e << 4) | (top << 10))
-            j = codes[sym]
-            step = 1 << ln
-            while j < size:
-                entry[j] = value
-                j += step
+            _fill_entries(entry, codes[sym], ln, np.int32(ln | (e << 4) | (top << 10)))
     return entry
 
 
 @njit(inline="always")
 def _huff_value(words, w0, p, entry, tmask):
     """Decode one value at bit ``p`` of the stream at word ``w0``: (z, new p, entry)."""
-    k = w0 + (p >> SIX)
-    off = p & SIXTY_THREE
-    bits = (words[k] >> off) | ((words[k + ONE] << (SIXTY_THREE - off)) << ONE)
+    bits = _bits_at(words, w0, p)
     ent = entry[bits & tmask]
     ln = np.uint64(ent & 15)
     e = np.uint64((ent >> 4) & 63)
     top = np.uint64(ent >> 10)
-    if ln + e <= SIXTY_FOUR:
-        extra = (bits >> ln) & ((ONE << e) - ONE)
-    else:
-        q = p + ln
-        k2 = w0 + (q >> SIX)
-        off2 = q & SIXTY_THREE
-        more = (words[k2] >> off2) | ((words[k2 + ONE] << (SIXTY_THREE - off2)) << ONE)
-        extra = more & ((ONE << e) - ONE)
-    return (top << e) | extra, p + ln + e, ent
+    return (top << e) | _extra_bits(words, w0, p, bits, ln, e), p + ln + e, ent
 
 
 @njit(inline="always")
@@ -764,16 +714,7 @@ def _decode_huff(buf, pos, end, n, out, fout, alp, ff, fe):
         return ERR_ORDER, pos
     if pos + 8 * order + 10 > end:
         return ERR_SHORT, pos
-    first = ZERO
-    firstd = ZERO
-    if order >= 1:
-        first = _rd64(buf, pos)
-        pos += 8
-    if order == 2:
-        firstd = _rd64(buf, pos)
-        pos += 8
-    center = _rd64(buf, pos)
-    pos += 8
+    first, firstd, center, pos = _read_heads(buf, pos, order)
     lo = np.int64(buf[pos])
     hi = np.int64(buf[pos + 1])
     pos += 2
