@@ -31,7 +31,7 @@ async def main() -> None:
             on_event=lambda event: print(event.kind, event.service.name),
         ) as scanner,
     ):
-        await scanner.wait_complete(timeout=5.0, expected=1)
+        await scanner.async_wait_complete(timeout=5.0, expected=1)
         for service in scanner.services.values():
             inventory.add_mdns(service)
     print(inventory)

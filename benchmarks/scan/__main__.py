@@ -301,7 +301,7 @@ async def _edgekit_resolve(stype: str, count: int, deadline: float) -> tuple[flo
 
     start = time.perf_counter()
     async with MdnsScanner([stype], interfaces=["127.0.0.1"]) as scanner:
-        await scanner.wait_complete(deadline, expected=count)
+        await scanner.async_wait_complete(deadline, expected=count)
         return time.perf_counter() - start, len(scanner.services)
 
 

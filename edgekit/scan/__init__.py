@@ -46,7 +46,14 @@ from edgekit.scan.names import (
     service_name,
 )
 from edgekit.scan.oneshot import PROTOCOLS, async_scan, scan
-from edgekit.scan.recognize import Recognition, Rule, RuleSet, default_rules, recognize
+from edgekit.scan.recognize import (
+    Recognition,
+    Recognizable,
+    Rule,
+    RuleSet,
+    default_rules,
+    recognize,
+)
 from edgekit.scan.wifi import (
     AccessPoint,
     WifiScanner,
@@ -82,6 +89,7 @@ __all__ = [
     "MdnsScanner",
     "MdnsService",
     "Recognition",
+    "Recognizable",
     "Rule",
     "RuleSet",
     "VendorInfo",

@@ -1,13 +1,10 @@
 """numba kernels of the scan layer: a walker of AD structures over a packed buffer.
 
-Imported lazily (through :func:`load_kernels`) so that ``import edgekit.scan``
-does not import numba.
+Imported lazily (through :func:`edgekit._jit.lazy_kernels`) so that ``import
+edgekit.scan`` does not import numba; the warm-up is in :mod:`edgekit.scan._warmup`.
 """
 
 from __future__ import annotations
-
-import functools
-import types
 
 import numpy as np
 
@@ -128,20 +125,3 @@ def parse_packed(buf, offsets, table):
         table[p, 6] = n_sdata
         table[p, 7] = bad
         table[p, 8] = company
-
-
-def warmup() -> None:
-    """Compile (or load) every kernel once on a tiny input."""
-    buf = np.frombuffer(b"\x02\x01\x06\x03\x03\x12\x18", dtype=np.uint8)
-    offsets = np.array([0, 7], dtype=np.int64)
-    table = np.empty((1, len(COLUMNS)), dtype=np.int64)
-    parse_packed(buf, offsets, table)
-
-
-@functools.lru_cache(maxsize=1)
-def load_kernels() -> types.ModuleType:
-    """This module, with its kernels compiled; the lazy entry point for public functions."""
-    import sys
-
-    warmup()
-    return sys.modules[__name__]

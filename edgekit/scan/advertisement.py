@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, overload
 
+from edgekit._jit import lazy_kernels
 from edgekit.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -45,6 +46,9 @@ __all__ = [
 ]
 
 BASE_UUID_SUFFIX = "-0000-1000-8000-00805f9b34fb"
+
+#: ``edgekit.scan._kernels``, imported (with numba) on the first batch parse.
+_kernels = lazy_kernels("scan")
 
 #: Distinct payloads whose parsed :class:`Advertisement` :func:`parse_advertisement`
 #: keeps (least recently used first out). A few hundred devices repeating their
@@ -779,9 +783,7 @@ def parse_advertisements(
     """
     import numpy as np
 
-    from edgekit.scan._kernels import load_kernels
-
-    kernels = load_kernels()
+    k = _kernels()
     try:
         packed = b"".join(payloads)
     except TypeError as exc:
@@ -794,6 +796,6 @@ def parse_advertisements(
     if n:
         np.cumsum(np.fromiter(map(len, payloads), dtype=np.int64, count=n), out=offsets[1:])
     buf = np.frombuffer(packed, dtype=np.uint8)
-    table = np.empty((n, len(kernels.COLUMNS)), dtype=np.int64)
-    kernels.parse_packed(buf, offsets, table)
+    table = np.empty((n, len(k.COLUMNS)), dtype=np.int64)
+    k.parse_packed(buf, offsets, table)
     return AdvertisementBatch(packed, offsets, table)

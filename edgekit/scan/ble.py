@@ -137,7 +137,7 @@ class BleScanner:
         address_type = current.get("AddressType") if current else None
         self._deliver(device.address.upper(), _from_bleak(data, props), data.rssi, address_type)
 
-    async def start(self) -> None:
+    async def async_start(self) -> None:
         """Start scanning.
 
         Raises:
@@ -197,7 +197,7 @@ class BleScanner:
             self._deliver(address.upper(), parse_advertisement(payload), rssi)
             await asyncio.sleep(0)
 
-    async def stop(self) -> None:
+    async def async_stop(self) -> None:
         """Stop scanning (idempotent)."""
         if self._replay is not None:
             self._replay.cancel()
@@ -210,17 +210,17 @@ class BleScanner:
                 await scanner.stop()
 
     async def __aenter__(self) -> BleScanner:
-        await self.start()
+        await self.async_start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        await self.async_stop()
 
     def sightings(self) -> AsyncIterator[BleSighting]:
         """Iterate over sightings from now on."""
         return self._fanout.subscribe()
 
-    async def scan(self, timeout: float = 5.0) -> list[BleSighting]:
+    async def async_scan(self, timeout: float = 5.0) -> list[BleSighting]:
         """Scan for ``timeout`` seconds; the latest sighting of every address, strongest first."""
         async with self:
             await asyncio.sleep(timeout)
@@ -234,4 +234,4 @@ def scan_ble(
     timeout: float = 5.0, *, mode: str = "active", adapter: str | None = None
 ) -> list[BleSighting]:
     """Scan for ``timeout`` seconds from synchronous code (also inside Jupyter's loop)."""
-    return run_sync(lambda: BleScanner(mode=mode, adapter=adapter).scan(timeout))
+    return run_sync(lambda: BleScanner(mode=mode, adapter=adapter).async_scan(timeout))

@@ -35,6 +35,7 @@ from typing import Any, ClassVar
 from edgekit.errors import BackendUnavailableError, InvalidInputError
 from edgekit.scan.advertisement import Advertisement
 from edgekit.scan.mdns import MdnsService, TxtValue
+from edgekit.scan.recognize import RuleSet, recognize
 from edgekit.scan.wifi import AccessPoint
 
 __all__ = [
@@ -424,6 +425,8 @@ class Inventory:
         recognize: fill vendor, kind and model with
             :func:`~edgekit.scan.recognize.recognize`; it runs lazily, on the
             devices changed since the inventory was last read.
+        rules: the rule table recognition uses (default:
+            :func:`~edgekit.scan.recognize.default_rules`).
     """
 
     def __init__(
@@ -434,7 +437,10 @@ class Inventory:
         rssi_alpha: float = 0.3,
         max_endpoints: int = 64,
         recognize: bool = True,
+        rules: RuleSet | None = None,
     ) -> None:
+        if rules is not None and not isinstance(rules, RuleSet):
+            raise InvalidInputError(f"rules must be a RuleSet, not {type(rules).__name__}")
         if max_devices < 1 or stale_after <= 0 or not 0 < rssi_alpha <= 1 or max_endpoints < 1:
             raise InvalidInputError(
                 "need max_devices >= 1, stale_after > 0, 0 < rssi_alpha <= 1 and max_endpoints >= 1"
@@ -444,6 +450,7 @@ class Inventory:
         self.stale_after = stale_after
         self.rssi_alpha = rssi_alpha
         self.recognize = recognize
+        self.rules = rules
         self.evicted = 0
         self.unavailable: dict[str, str] = {}
         self._devices: OrderedDict[str, Device] = OrderedDict()  # least recently seen first
@@ -719,9 +726,7 @@ class Inventory:
         if signature == device._signature:
             return
         device._signature = signature
-        from edgekit.scan.recognize import recognize
-
-        result = recognize(device)
+        result = recognize(device, self.rules)
         device.vendor = result.vendor or device.vendor
         device.kind = result.kind or device.kind
         device.model = result.model or device.model

@@ -142,10 +142,10 @@ def _normalize_type(service_type: str) -> str:
 class MdnsScanner:
     """Browse and resolve DNS-SD services; see the module docstring.
 
-    Use it as an async context manager, or call :meth:`start` and :meth:`stop`::
+    Use it as an async context manager, or await :meth:`async_start` and :meth:`async_stop`::
 
         async with MdnsScanner(["_http._tcp"]) as scanner:
-            await scanner.wait_complete(timeout=3.0)
+            await scanner.async_wait_complete(timeout=3.0)
             print(scanner.services)
 
     Args:
@@ -219,7 +219,7 @@ class MdnsScanner:
 
     # -- lifecycle ---------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def async_start(self) -> None:
         """Open the sockets and start browsing.
 
         Raises:
@@ -243,7 +243,7 @@ class MdnsScanner:
         for t in self.service_types or [META_QUERY]:
             self._browse(t)
 
-    async def stop(self) -> None:
+    async def async_stop(self) -> None:
         """Stop browsing and close the sockets (idempotent)."""
         tasks = [*self._tasks, *self._running]
         for task in tasks:
@@ -265,17 +265,17 @@ class MdnsScanner:
             self._aiozc = None
 
     async def __aenter__(self) -> MdnsScanner:
-        await self.start()
+        await self.async_start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        await self.async_stop()
 
     def events(self) -> AsyncIterator[MdnsEvent]:
         """Iterate over events from now on (until the scanner stops)."""
         return self._fanout.subscribe()
 
-    async def wait_complete(
+    async def async_wait_complete(
         self, timeout: float, *, expected: int | None = None, settle: float = 0.3
     ) -> bool:
         """Wait until every service seen is resolved (and at least ``expected`` are).
@@ -286,7 +286,7 @@ class MdnsScanner:
         """
         deadline = time.monotonic() + timeout
         quiet_since = time.monotonic()
-        assert self._changed is not None, "start() the scanner first"
+        assert self._changed is not None, "async_start() the scanner first"
         while True:
             now = time.monotonic()
             done = not self.pending and (
@@ -484,7 +484,7 @@ async def _scan_mdns(
 ) -> list[MdnsService]:
     async with MdnsScanner(service_types, interfaces=interfaces) as scanner:
         await asyncio.sleep(min(timeout, 0.5))
-        await scanner.wait_complete(max(0.0, timeout - 0.5), settle=min(1.0, timeout / 4))
+        await scanner.async_wait_complete(max(0.0, timeout - 0.5), settle=min(1.0, timeout / 4))
         return sorted(scanner.services.values(), key=lambda s: s.name)
 
 

@@ -11,6 +11,7 @@ from edgekit.errors import EdgekitError, InvalidInputError
 from edgekit.scan.ble import BleScanner
 from edgekit.scan.inventory import Inventory
 from edgekit.scan.mdns import MdnsScanner
+from edgekit.scan.recognize import RuleSet
 from edgekit.scan.wifi import WifiScanner
 
 __all__ = ["PROTOCOLS", "async_scan", "scan"]
@@ -27,6 +28,7 @@ async def async_scan(
     mdns: MdnsScanner | None = None,
     ble: BleScanner | None = None,
     wifi: WifiScanner | None = None,
+    rules: RuleSet | None = None,
     on_update: Callable[[Inventory], None] | None = None,
     update_interval: float = 0.5,
 ) -> Inventory:
@@ -41,7 +43,9 @@ async def async_scan(
         )
     if timeout <= 0:
         raise InvalidInputError("timeout must be > 0 seconds")
-    inv = inventory if inventory is not None else Inventory()
+    if inventory is not None and rules is not None:
+        raise InvalidInputError("give rules to the Inventory (Inventory(rules=...)), not to scan()")
+    inv = inventory if inventory is not None else Inventory(rules=rules)
 
     async def run_mdns() -> None:
         scanner = mdns or MdnsScanner()
@@ -62,7 +66,7 @@ async def async_scan(
         previous = scanner.on_sighting
         scanner.on_sighting = inv.add
         try:
-            await scanner.scan(timeout)
+            await scanner.async_scan(timeout)
         finally:
             scanner.on_sighting = previous
 
@@ -107,6 +111,7 @@ def scan(
     mdns: MdnsScanner | None = None,
     ble: BleScanner | None = None,
     wifi: WifiScanner | None = None,
+    rules: RuleSet | None = None,
 ) -> Inventory:
     """Scan mDNS, BLE and WiFi at once for ``timeout`` seconds and return the inventory.
 
@@ -123,11 +128,16 @@ def scan(
             ``interfaces=["127.0.0.1"]``); default: all interfaces, all types.
         ble: a configured :class:`~edgekit.scan.ble.BleScanner`.
         wifi: a configured :class:`~edgekit.scan.wifi.WifiScanner`.
+        rules: the recognition rule table of the new inventory (default:
+            :func:`~edgekit.scan.recognize.default_rules`).
 
     Raises:
-        InvalidInputError: unknown protocol or a non-positive timeout.
+        InvalidInputError: unknown protocol, a non-positive timeout, or both
+            ``inventory`` and ``rules`` (the inventory has its own).
         EdgekitError: the only protocol asked for could not run.
     """
     return run_sync(
-        lambda: async_scan(protocols, timeout, inventory=inventory, mdns=mdns, ble=ble, wifi=wifi)
+        lambda: async_scan(
+            protocols, timeout, inventory=inventory, mdns=mdns, ble=ble, wifi=wifi, rules=rules
+        )
     )

@@ -4,8 +4,10 @@ A rule has an ``id``, a ``when`` (every condition must hold) and a ``then``
 (fields to set, with ``{...}`` templates). Rules are tried in order; for each of
 ``vendor``, ``kind`` and ``model`` the first matching rule that yields a value
 wins. The shipped table is ``edgekit/scan/_data/recognition_rules.json``; a host
-adds its own with :meth:`RuleSet.add` (placed before the shipped rules, so
-they win) or loads a whole table with :meth:`RuleSet.from_file` (JSON or TOML).
+adds its own to a copy of it with :meth:`RuleSet.add` (placed before the shipped
+rules, so they win) or loads a whole table with :meth:`RuleSet.from_file` (JSON or
+TOML), and hands it to ``Inventory(rules=...)``, ``scan(rules=...)`` or
+:func:`recognize`. The process-wide :func:`default_rules` cannot be changed.
 
 Conditions (``when``):
 
@@ -47,23 +49,22 @@ import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from edgekit.errors import InvalidInputError
 from edgekit.scan.advertisement import uuid16_to_str
 from edgekit.scan.names import company_name, lookup_vendor, service_name
-
-if TYPE_CHECKING:
-    from edgekit.scan.inventory import Device
 
 __all__ = [
     "CHIP_MAKERS",
     "FIELDS",
     "KINDS",
     "Recognition",
+    "Recognizable",
     "Rule",
     "RuleSet",
     "default_rules",
@@ -119,6 +120,47 @@ _CONDITIONS = {
     "oui_vendor",
 }
 _TEMPLATE = re.compile(r"\{([a-zA-Z_][\w.-]*)\}")
+
+
+class Recognizable(Protocol):
+    """The fields of a device that :func:`recognize` reads (an inventory
+    :class:`~edgekit.scan.inventory.Device` has them all)."""
+
+    @property
+    def name(self) -> str | None:
+        """Best name heard."""
+
+    @property
+    def protocols(self) -> AbstractSet[str]:
+        """``"ble"``, ``"mdns"``, ``"wifi"``."""
+
+    @property
+    def addresses(self) -> AbstractSet[str]:
+        """MAC/BLE addresses."""
+
+    @property
+    def services(self) -> AbstractSet[str]:
+        """mDNS service types."""
+
+    @property
+    def txt(self) -> Mapping[str, Any]:
+        """Merged TXT records."""
+
+    @property
+    def company_ids(self) -> AbstractSet[int]:
+        """BLE manufacturer-data company ids."""
+
+    @property
+    def manufacturer_data(self) -> Mapping[int, bytes]:
+        """Latest BLE manufacturer data by company id."""
+
+    @property
+    def service_uuids(self) -> AbstractSet[str]:
+        """BLE service UUIDs."""
+
+    @property
+    def service_data(self) -> Mapping[str, bytes]:
+        """Latest BLE service data by service UUID."""
 
 
 def _full_type(t: str) -> str:
@@ -280,7 +322,7 @@ class Rule:
 
 @dataclass
 class _Facts:
-    protocols: set[str]
+    protocols: AbstractSet[str]
     types: set[str]
     txt: dict[str, str]
     companies: frozenset[int]
@@ -328,6 +370,7 @@ class RuleSet:
     """An ordered table of :class:`Rule` objects, indexed for fast matching."""
 
     def __init__(self, rules: Iterable[Rule | Mapping[str, Any]] = ()) -> None:
+        self._frozen = False
         self._rules: list[Rule] = []
         for rule in rules:
             self._rules.append(rule if isinstance(rule, Rule) else Rule.from_dict(rule))
@@ -409,7 +452,17 @@ class RuleSet:
         return cls.from_table(json.loads(text.read_text("utf-8")))
 
     def add(self, rule: Rule | Mapping[str, Any], *, first: bool = True) -> None:
-        """Add a rule, before the others (``first=True``, it then wins) or after them."""
+        """Add a rule, before the others (``first=True``, it then wins) or after them.
+
+        Raises:
+            InvalidInputError: this is the process-wide :func:`default_rules`.
+        """
+        if self._frozen:
+            raise InvalidInputError(
+                "default_rules() is shared by the whole process and cannot be changed; add to "
+                "a copy (rules = RuleSet.shipped()) and pass it as Inventory(rules=...), "
+                "scan(rules=...) or recognize(device, rules)"
+            )
         built = rule if isinstance(rule, Rule) else Rule.from_dict(rule)
         if first:
             self._rules.insert(0, built)
@@ -441,8 +494,13 @@ class RuleSet:
 
 @functools.lru_cache(maxsize=1)
 def default_rules() -> RuleSet:
-    """The process-wide rule table :func:`recognize` uses by default (the shipped one; hosts may ``add``)."""
-    return RuleSet.shipped()
+    """The process-wide, unchangeable rule table used by default (the shipped one).
+
+    To add rules, add them to a copy (:meth:`RuleSet.shipped`) and pass that on.
+    """
+    rules = RuleSet.shipped()
+    rules._frozen = True
+    return rules
 
 
 def _usable_oui(mac: str) -> str | None:
@@ -456,7 +514,7 @@ def _usable_oui(mac: str) -> str | None:
 
 
 def _facts(
-    device: Device,
+    device: Recognizable,
     company_data: Mapping[int, bytes] | None,
     service_data: Mapping[str, bytes] | None,
 ) -> _Facts:
@@ -496,7 +554,7 @@ def _backed_company(facts: _Facts) -> str | None:
 
 
 def recognize(
-    device: Device,
+    device: Recognizable,
     rules: RuleSet | None = None,
     *,
     manufacturer_data: Mapping[int, bytes] | None = None,
@@ -505,15 +563,16 @@ def recognize(
     """Vendor, kind and model of ``device`` from ``rules`` (default: :func:`default_rules`).
 
     Args:
-        device: an inventory :class:`~edgekit.scan.inventory.Device`.
+        device: an inventory :class:`~edgekit.scan.inventory.Device`, or anything
+            with the fields of :class:`Recognizable`.
         rules: the rule table to use.
         manufacturer_data: latest BLE manufacturer data by company id, for
             ``ble_data_prefix`` and ``ble_data`` conditions (default: the device's).
         service_data: latest BLE service data by UUID (16-bit hex or full), for
-            ``ble_service_data`` conditions (default: the device's, where it keeps them).
+            ``ble_service_data`` conditions (default: the device's).
     """
     if service_data is None:
-        service_data = getattr(device, "service_data", None)
+        service_data = device.service_data
     facts = _facts(device, manufacturer_data or device.manufacturer_data, service_data)
     result = (rules if rules is not None else default_rules()).apply(facts)
     vendor = result.vendor

@@ -25,7 +25,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from edgekit._aio import run_sync
 from edgekit.errors import (
     BackendUnavailableError,
     CorruptDataError,
@@ -609,7 +608,3 @@ class WifiScanner:
         import asyncio
 
         return await asyncio.to_thread(self.scan)
-
-    def scan_sync(self) -> list[AccessPoint]:
-        """Alias of :meth:`scan` (it never needs an event loop)."""
-        return run_sync(self.async_scan)

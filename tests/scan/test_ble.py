@@ -74,23 +74,23 @@ async def test_sightings_iterator(bluez: Bluez) -> None:
 async def test_passive_mode_unsupported_is_a_clear_error(bluez: Bluez) -> None:
     await bluez.add_adapter()
     with pytest.raises(ScanError, match="passive"):
-        await BleScanner(mode="passive").start()
+        await BleScanner(mode="passive").async_start()
 
 
 async def test_no_adapter(bluez: Bluez) -> None:
     with pytest.raises(BackendUnavailableError, match="Bluetooth adapter"):
-        await BleScanner().start()
+        await BleScanner().async_start()
 
 
 async def test_no_bluez_on_the_bus(dbus_bus: str) -> None:
     with pytest.raises(BackendUnavailableError, match="BlueZ"):
-        await BleScanner().start()
+        await BleScanner().async_start()
 
 
 async def test_no_system_bus(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", f"unix:path={tmp_path}/none")
     with pytest.raises(BackendUnavailableError):
-        await BleScanner().start()
+        await BleScanner().async_start()
 
 
 def test_scan_ble_sync_front(bluez: Bluez) -> None:
@@ -116,7 +116,7 @@ async def test_memory_backend() -> None:
         ("C0:00:00:00:00:01", IBEACON, -40.0),
     ]
     scanner = BleScanner(backend="memory", records=records, rssi_alpha=0.5)
-    found = await scanner.scan(0.05)
+    found = await scanner.async_scan(0.05)
     assert [s.address for s in found] == ["C0:00:00:00:00:01", "C0:00:00:00:00:02"]
     assert found[0].rssi_smoothed == pytest.approx(-50.0)
     assert found[1].advertisement.local_name == "ATC_8D18B2"

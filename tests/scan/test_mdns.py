@@ -46,7 +46,7 @@ async def test_hundred_services_all_resolved_within_5s() -> None:
         loop = asyncio.get_running_loop()
         start = loop.time()
         async with MdnsScanner([stype], interfaces=LOOPBACK) as scanner:
-            assert await scanner.wait_complete(5.0, expected=100)
+            assert await scanner.async_wait_complete(5.0, expected=100)
             elapsed = loop.time() - start
             services = scanner.services
         assert elapsed < 5.0
@@ -81,7 +81,7 @@ async def test_txt_decoding() -> None:
     aiozc, _ = await publisher(stype, 1, txt={"s": "grüße", "b": b"\xff\xfe", "flag": None})
     try:
         async with MdnsScanner([stype], interfaces=LOOPBACK) as scanner:
-            assert await scanner.wait_complete(5.0, expected=1)
+            assert await scanner.async_wait_complete(5.0, expected=1)
             (service,) = scanner.services.values()
         assert service.txt == {"s": "grüße", "b": b"\xff\xfe", "flag": None}
     finally:
@@ -95,7 +95,7 @@ async def test_added_updated_removed_events() -> None:
         advertiser = MdnsAdvertiser("Kitchen", stype, 8080, txt={"v": "1"}, interfaces=LOOPBACK)
         await advertiser.async_start()
         try:
-            assert await scanner.wait_complete(5.0, expected=1)
+            assert await scanner.async_wait_complete(5.0, expected=1)
             await advertiser.async_update({"v": "2"})
             for _ in range(100):
                 if any(e.kind == "updated" for e in seen):
@@ -190,13 +190,13 @@ def test_invalid_arguments() -> None:
 
 async def test_invalid_interfaces() -> None:
     with pytest.raises(InvalidInputError):
-        await MdnsScanner(interfaces=["not-an-ip"]).start()
+        await MdnsScanner(interfaces=["not-an-ip"]).async_start()
 
 
 async def test_missing_zeroconf_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "zeroconf", None)
     with pytest.raises(BackendUnavailableError, match="mdns"):
-        await MdnsScanner(interfaces=LOOPBACK).start()
+        await MdnsScanner(interfaces=LOOPBACK).async_start()
 
 
 async def test_ttl_expiry_removes_a_vanished_host_and_refresh_keeps_a_live_one() -> None:
@@ -216,7 +216,7 @@ async def test_ttl_expiry_removes_a_vanished_host_and_refresh_keeps_a_live_one()
             assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
         seen: list[MdnsEvent] = []
         async with MdnsScanner([stype], interfaces=LOOPBACK, on_event=seen.append) as scanner:
-            assert await scanner.wait_complete(5.0, expected=2)
+            assert await scanner.async_wait_complete(5.0, expected=2)
             procs["Vanishing"].kill()  # gone without a goodbye packet
             procs["Vanishing"].wait()
             loop = asyncio.get_running_loop()

@@ -8,8 +8,10 @@ from edgekit.errors import BackendUnavailableError, InvalidInputError
 from edgekit.scan import (
     AccessPoint,
     BleScanner,
+    Inventory,
     MdnsAdvertiser,
     MdnsScanner,
+    RuleSet,
     WifiScanner,
     async_scan,
     scan,
@@ -69,3 +71,13 @@ async def test_live_updates_and_bad_arguments() -> None:
         await async_scan(["zigbee"])
     with pytest.raises(InvalidInputError):
         await async_scan(["wifi"], timeout=0)
+
+
+async def test_scan_passes_rules_to_its_inventory() -> None:
+    rules = RuleSet([{"id": "lab", "when": {"name": "^HomeNet$"}, "then": {"vendor": "Lab"}}])
+    wifi = WifiScanner("memory", access_points=[AP])
+    inventory = await async_scan(["wifi"], timeout=0.1, wifi=wifi, rules=rules)
+    assert inventory.rules is rules
+    assert inventory.devices[0].vendor == "Lab"
+    with pytest.raises(InvalidInputError, match="Inventory"):
+        await async_scan(["wifi"], timeout=0.1, wifi=wifi, inventory=Inventory(), rules=rules)

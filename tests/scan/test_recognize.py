@@ -113,8 +113,8 @@ def test_host_rules_win_and_templates() -> None:
     assert recognize(device).kind == "sensor"
 
 
-def test_default_rules_are_extensible_process_wide() -> None:
-    rules = default_rules()
+def test_inventory_rules_leave_the_process_wide_default_alone() -> None:
+    rules = RuleSet.shipped()
     rules.add(
         {
             "id": "test-only",
@@ -122,16 +122,20 @@ def test_default_rules_are_extensible_process_wide() -> None:
             "then": {"kind": "other"},
         }
     )
-    try:
-        inventory = Inventory()
-        inventory.add_mdns(
-            MdnsService(
-                "x._edgekit-test._tcp.local.", "_edgekit-test._tcp.local.", "x.local.", (), 1
-            )
-        )
-        assert inventory.devices[0].kind == "other"
-    finally:
-        default_rules.cache_clear()
+    service = MdnsService(
+        "x._edgekit-test._tcp.local.", "_edgekit-test._tcp.local.", "x.local.", (), 1
+    )
+    mine, plain = Inventory(rules=rules), Inventory()
+    mine.add_mdns(service)
+    plain.add_mdns(service)
+    assert mine.devices[0].kind == "other"
+    assert plain.devices[0].kind is None
+    n = len(default_rules())
+    with pytest.raises(InvalidInputError, match="cannot be changed"):
+        default_rules().add({"id": "x", "when": {"name": "x"}, "then": {"kind": "other"}})
+    assert len(default_rules()) == n
+    with pytest.raises(InvalidInputError, match="RuleSet"):
+        Inventory(rules=[{"id": "x"}])  # type: ignore[arg-type]
 
 
 def test_missing_template_value_leaves_field_unset() -> None:

@@ -218,6 +218,6 @@ async def test_memory_backend_and_async() -> None:
     ap = AccessPoint("AA:BB:CC:00:00:01", "Lab", 2412, 1, "2.4", -40.0, "WPA2", "memory")
     scanner = WifiScanner("memory", access_points=[ap])
     assert await scanner.async_scan() == [ap]
-    assert scanner.scan_sync() == [ap]
+    assert scanner.scan() == [ap]  # blocking, safe inside a running loop
     with pytest.raises(InvalidInputError):
         WifiScanner("airport")
