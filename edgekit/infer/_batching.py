@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.errors import EdgekitError, InferenceError
+from edgekit.errors import InferenceError
 from edgekit.infer._loaded import Loaded
 
-Outcome = tuple["Request", Any, BaseException | None]
+_now = time.perf_counter_ns
 
 
 #: Guards the state of every :class:`BatchFuture` and the hand-over of wake-ups.
@@ -274,112 +274,198 @@ def settle(items: list[tuple[BatchFuture, Any, BaseException | None]]) -> None:
 
 
 class Request:
-    """One queued call: validated feeds and where its answer goes.
+    """One queued call of a thread (:meth:`InferenceEngine.submit`): validated feeds, its future."""
 
-    Thread callers get a :class:`BatchFuture`; asyncio callers an
-    ``asyncio.Future`` of their loop, completed by one loop callback per batch.
-    """
-
-    __slots__ = ("afuture", "cut", "feeds", "future", "key", "loop", "quantized", "rows", "t0")
+    __slots__ = ("feeds", "future", "key", "quantized", "rows", "t0")
 
     def __init__(
-        self,
-        feeds: dict[str, np.ndarray],
-        rows: int,
-        key: Any,
-        quantized: bool,
-        t0: int,
-        loop: asyncio.AbstractEventLoop | None = None,
+        self, feeds: dict[str, np.ndarray], rows: int, key: Any, quantized: bool, t0: int
     ) -> None:
         self.feeds = feeds
         self.rows = rows
         self.key = key
         self.quantized = quantized
         self.t0 = t0
+        self.future = BatchFuture()
+
+
+#: Per request of a batch that needs more than the runtime's outputs: index -> (cache key, quantized).
+Extras = dict[int, tuple[Any, bool]]
+
+
+class _LoopState:
+    """One event loop's side of the batcher: the batch it is forming. Loop thread only."""
+
+    __slots__ = ("callers", "extras", "feeds", "flushing", "futures", "loop", "out", "split", "t0s")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.cut = False  # the last request of a batch formed by an event loop
-        if loop is None:
-            self.future: BatchFuture | None = BatchFuture()
-            self.afuture: asyncio.Future[dict[str, np.ndarray]] | None = None
-        else:
-            self.future = None
-            self.afuture = loop.create_future()
+        self.feeds: list[Any] = []  # as the callers gave them: checked once per batch
+        self.futures: list[asyncio.Future[dict[str, np.ndarray]]] = []
+        self.t0s: list[int] = []
+        self.extras: Extras | None = None
+        self.callers = 0  # requests not yet back in their task
+        self.out = 0  # requests handed over and not yet answered
+        self.split = 1  # requests that make a batch leave in this loop iteration
+        self.flushing = False  # a flush is scheduled
 
 
-def _settle_async(outcomes: list[Outcome], batcher: MicroBatcher | None = None) -> None:
-    """Runs in the caller's event loop: completes every asyncio future of one batch.
+class AsyncBatch:
+    """A batch an event loop formed, queued whole and answered with one loop callback."""
 
-    With ``batcher``, the batch was handed over by :meth:`MicroBatcher.put_async`:
-    its count of the loop's requests out is lowered, and requests the loop held
-    back for company get their flush.
-    """
-    if batcher is not None:
-        loop = outcomes[0][0].loop
-        assert loop is not None
-        out = batcher._out
-        left = out.get(loop, 0) - len(outcomes)
-        if left > 0:
-            out[loop] = left
-        else:
-            out.pop(loop, None)
-        if batcher._pending.get(loop):
-            loop.call_soon(batcher._flush, loop)  # after the tasks woken below
-    for request, value, error in outcomes:
-        future = request.afuture
-        if future is None or future.done():
-            continue
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(value)
+    __slots__ = ("extras", "feeds", "futures", "state", "t0s")
+
+    def __init__(self, state: _LoopState) -> None:
+        self.state = state
+        self.feeds = state.feeds
+        self.futures = state.futures
+        self.t0s = state.t0s
+        self.extras = state.extras
+        state.feeds, state.futures, state.t0s, state.extras = [], [], [], None
 
 
-def deliver(outcomes: list[Outcome], batcher: MicroBatcher | None = None) -> None:
-    """Hand results and errors to their callers: one loop callback per event loop."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
-    threaded: list[tuple[BatchFuture, Any, BaseException | None]] = []
-    for outcome in outcomes:
-        request = outcome[0]
-        if request.loop is None:
-            assert request.future is not None
-            threaded.append((request.future, outcome[1], outcome[2]))
-        else:
-            by_loop.setdefault(request.loop, []).append(outcome)
-    if threaded:
-        settle(threaded)
-    for loop, items in by_loop.items():
+def _answer(futures: list[asyncio.Future[dict[str, np.ndarray]]], results: list[Any]) -> None:
+    """Complete the asyncio futures of one batch (cancelled ones are skipped); loop thread."""
+    for future, value in zip(futures, results, strict=True):
         try:
-            loop.call_soon_threadsafe(_settle_async, items, batcher)
-        except RuntimeError:  # the caller's loop is closed: nobody is waiting
-            if batcher is not None:
-                for table in (batcher._out, batcher._inflight, batcher._pending, batcher._split):
-                    table.pop(loop, None)
+            if value.__class__ is dict:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+        except asyncio.InvalidStateError:  # cancelled
+            pass
+
+
+def run_group(
+    model: Loaded,
+    execute: Callable[[Loaded, dict[str, np.ndarray]], dict[str, np.ndarray]],
+    feeds: list[Any],
+    max_batch: int,
+    sizes: list[int],
+) -> list[Any]:
+    """Each request's outputs (a dict) or error, in order, merging what merges.
+
+    The fast path checks the whole batch at once (:meth:`Loaded.merge`); when it
+    does not take the requests as they are (an invalid request, different values
+    of a shared input, different dimensions off the batch axis, more than
+    ``max_batch`` rows), each request is checked alone and the valid ones are
+    merged by signature in chunks of at most ``max_batch`` rows. ``sizes`` gets
+    the requests of each runtime call.
+    """
+    if len(feeds) > 1 and model.batchable:
+        try:
+            merged, rows = model.merge(feeds)
+        except Exception:
+            pass
+        else:
+            if sum(rows) <= max_batch:
+                return _run_merged(model, execute, feeds, merged, rows, sizes)
+        return _run_checked(model, execute, feeds, max_batch, sizes)
+    return [_run_one(model, execute, f, sizes) for f in feeds]
+
+
+def _run_one(
+    model: Loaded,
+    execute: Callable[[Loaded, dict[str, np.ndarray]], dict[str, np.ndarray]],
+    feeds: Any,
+    sizes: list[int],
+) -> Any:
+    try:
+        ready = model.prepare(feeds)
+        sizes.append(1)
+        return execute(model, ready)
+    except Exception as exc:
+        return exc
+
+
+def _run_merged(
+    model: Loaded,
+    execute: Callable[[Loaded, dict[str, np.ndarray]], dict[str, np.ndarray]],
+    feeds: list[Any],
+    merged: dict[str, np.ndarray],
+    rows: list[int],
+    sizes: list[int],
+) -> list[Any]:
+    try:
+        outputs = execute(model, merged)
+        sizes.append(len(feeds))
+        if -1 in model.out_axes:  # find the outputs' batch axes against one request alone
+            alone = execute(model, model.prepare(feeds[0]))
+            sizes.append(1)
+            if not model.resolve_axes(alone, rows[0], outputs, sum(rows)):
+                return [alone] + [_run_one(model, execute, f, sizes) for f in feeds[1:]]
+        return model.split(outputs, rows)
+    except Exception:
+        # One bad request must not fail the others: run each on its own.
+        return [_run_one(model, execute, f, sizes) for f in feeds]
+
+
+def _run_checked(
+    model: Loaded,
+    execute: Callable[[Loaded, dict[str, np.ndarray]], dict[str, np.ndarray]],
+    feeds: list[Any],
+    max_batch: int,
+    sizes: list[int],
+) -> list[Any]:
+    """:func:`run_group` one request at a time: check, group by signature, merge in chunks."""
+    results: list[Any] = [None] * len(feeds)
+    groups: dict[tuple[Any, ...], list[tuple[int, dict[str, np.ndarray], int]]] = {}
+    for i, f in enumerate(feeds):
+        try:
+            ready = model.prepare(f)
+            groups.setdefault(model.signature(ready), []).append((i, ready, model.rows(ready)))
+        except Exception as exc:
+            results[i] = exc
+    for group in groups.values():
+        chunks: list[list[tuple[int, dict[str, np.ndarray], int]]] = [[]]
+        total = 0
+        for entry in group:
+            if chunks[-1] and total + entry[2] > max_batch:
+                chunks.append([])
+                total = 0
+            chunks[-1].append(entry)
+            total += entry[2]
+        for chunk in chunks:
+            ready_feeds = [entry[1] for entry in chunk]
+            if len(chunk) == 1:
+                out = [_run_one(model, execute, ready_feeds[0], sizes)]
+            else:
+                try:
+                    merged, rows = model.merge(ready_feeds)
+                except Exception:
+                    out = [_run_one(model, execute, f, sizes) for f in ready_feeds]
+                else:
+                    out = _run_merged(model, execute, ready_feeds, merged, rows, sizes)
+            for entry, value in zip(chunk, out, strict=True):
+                results[entry[0]] = value
+    return results
 
 
 class MicroBatcher:
-    """A worker thread that merges queued requests into batches of at most ``max_batch`` rows.
+    """A worker thread that runs batches of at most ``max_batch`` rows.
 
-    Policy: when the worker is free it takes everything queued (up to ``max_batch``
-    rows). It waits for company (at most ``max_delay`` seconds) only while fewer
-    rows are queued than half the previous batch (than the whole previous batch
-    when that one held only thread requests): under steady load the batches
-    settle where the runtime call overlaps the callers' own work, while a lone
-    caller is never held back by a wait that cannot pay off. Requests that arrive
-    while a batch computes queue up and form the next batch. Asyncio callers
-    reach it through :meth:`put_async`: their event loop forms the batches and
+    Thread callers (:meth:`put`): when the worker is free it takes everything
+    queued (up to ``max_batch`` rows). It waits for company (at most ``max_delay``
+    seconds) only while fewer rows are queued than the previous batch held. A
+    lone thread request is not handed to the worker at all: the thread that
+    waits for it runs it (:meth:`lead`).
+
+    Asyncio callers (:meth:`put_async`): their event loop forms the batches and
     hands each over whole (two alternating halves under steady load), or runs a
-    cheap one itself while nothing else of that loop is out and the worker is idle.
-    A lone thread request is not handed to the worker at all: the thread that
-    waits for it runs it (:meth:`lead`). One batch runs at a time (``_busy``),
-    whoever runs it, so stateful models keep submission order.
+    cheap one itself while nothing else of that loop is out and the worker is
+    idle. A batch is checked once, as a whole, when it runs (:meth:`Loaded.merge`),
+    and answered by one loop callback.
+
+    One batch runs at a time (``_busy``), whoever runs it, so stateful models
+    keep submission order.
     """
 
     def __init__(
         self,
         current: Callable[[], Loaded],
         execute: Callable[[Loaded, dict[str, np.ndarray]], dict[str, np.ndarray]],
-        finish: Callable[[Loaded, Request, dict[str, np.ndarray]], dict[str, np.ndarray]],
-        record: Callable[[int, list[int]], None],
+        finish: Callable[[Loaded, Any, bool, dict[str, np.ndarray]], dict[str, np.ndarray]],
+        record: Callable[[list[int], list[int], int], None],
         *,
         max_batch: int,
         max_delay: float,
@@ -390,9 +476,8 @@ class MicroBatcher:
         self._record = record
         self.max_batch = max_batch
         self.max_delay = max_delay
-        self._queue: deque[Request] = deque()
-        self._pending: dict[asyncio.AbstractEventLoop, list[Request]] = {}
-        self._busy = False  # the worker is processing a batch
+        self._queue: deque[Request | AsyncBatch] = deque()
+        self._busy = False  # a batch is running
         self._compute_ns = 0  # how long the last batch took, ns
         #: Asyncio batches run in the caller's event loop, not the worker, while the
         #: last batch took at most this long (ns) and the worker is idle.
@@ -408,8 +493,7 @@ class MicroBatcher:
         self._expected = 1  # rows of the previous batch: how much company to wait for
         # Wait for half the previous batch, not all of it: the next batch then starts
         # while the rest of the callers are still coming back, so the runtime call
-        # overlaps the callers' own work (about 1.2x-2x the throughput of waiting
-        # for all of them with 8-32 asyncio callers in the benchmark).
+        # overlaps the callers' own work.
         self.goal_divisor = 2
         # Thread callers instead wait for the whole previous batch (divisor 1): each of
         # them needs its own wake-up anyway, and full batches gave the same throughput
@@ -417,16 +501,16 @@ class MicroBatcher:
         # with 8, in the benchmark's MLP) and fewer runtime calls.
         self.thread_goal_divisor = 1
         self._divisor = self.goal_divisor  # the one for the callers of the last batch
-        #: Per event loop: asyncio requests not yet back in their task (the number
-        #: of concurrent callers), and those handed over and not yet answered.
-        self._inflight: dict[asyncio.AbstractEventLoop, int] = {}
-        self._out: dict[asyncio.AbstractEventLoop, int] = {}
-        self._split: dict[asyncio.AbstractEventLoop, int] = {}  # batch size of this iteration
-        self._groups = 0  # complete asyncio batches in the queue (their last request has ``cut``)
+        #: Per event loop: the batch it is forming and its counts (see _LoopState).
+        self._loops: dict[asyncio.AbstractEventLoop, _LoopState] = {}
+        self._last: _LoopState | None = None  # the loop state used last (no dict lookup)
+        self._groups = 0  # AsyncBatches in the queue
         self._thread = threading.Thread(
             target=self._loop, name="edgekit-infer-batcher", daemon=True
         )
         self._thread.start()
+
+    # -- threads ---------------------------------------------------------------------
 
     def put(self, request: Request) -> None:
         with self._cv:
@@ -435,12 +519,7 @@ class MicroBatcher:
             self._queue.append(request)
             self._rows += request.rows
             rows = self._rows
-            if (
-                rows == request.rows
-                and self._expected == 1
-                and not self._busy
-                and request.future is not None
-            ):
+            if rows == request.rows and self._expected == 1 and not self._busy:
                 # A lone request: its caller will run it (see lead), no wake-up here.
                 request.future._batcher = self
             elif self._sleeping and (
@@ -451,103 +530,125 @@ class MicroBatcher:
                 self._sleeping = False  # one wake-up is enough
                 self._cv.notify()
 
-    def put_async(self, request: Request) -> None:
-        """Queue an asyncio caller's request; runs in the request's event loop.
+    # -- asyncio ---------------------------------------------------------------------
 
+    def put_async(
+        self, feeds: Any, extra: tuple[Any, bool] | None
+    ) -> tuple[_LoopState, asyncio.Future[dict[str, np.ndarray]]]:
+        """Queue an asyncio caller's request; runs in its event loop.
+
+        ``feeds`` are taken as given (checked with the whole batch); ``extra`` is
+        (cache key, quantized) for requests whose outputs need more than slicing.
         The loop forms its batches itself and hands each one over whole (one lock,
         one wake-up). With ``C`` callers in flight, a batch leaves as soon as it
         holds ``min(max_batch, C / 2)`` requests (once a batch took ``split_ns``;
-        cheaper ones leave whole): the runtime then computes it while
-        the loop still answers and refills the other half, so two batches alternate
-        (one computing, one being refilled) and the loop's Python overlaps the
-        runtime. What is left at the end of the loop iteration (a ``call_soon``
-        flush, run after every task ready in that iteration) leaves then, or waits
-        for company while an earlier batch of this loop is still out.
+        cheaper ones leave whole): the runtime then computes it while the loop
+        still answers and refills the other half, so two batches alternate and the
+        loop's Python overlaps the runtime. What is left at the end of the loop
+        iteration (a ``call_soon`` flush, run after every task ready in that
+        iteration) leaves then, or waits for company while an earlier batch of
+        this loop is still out.
         """
-        loop = request.loop
-        assert loop is not None
-        callers = self._inflight.get(loop, 0) + 1
-        self._inflight[loop] = callers  # each loop touches only its own keys
-        pending = self._pending.get(loop)
-        if pending is None:
-            pending = self._pending[loop] = []
-            loop.call_soon(self._flush, loop)
-            # The callers in flight as the iteration starts set its batch size (a
-            # burst of new callers in one iteration leaves whole, up to max_batch).
-            self._split[loop] = (
-                min(self.max_batch, (callers + 1) // 2)
-                if callers >= 4 and self._compute_ns >= self.split_ns
-                else self.max_batch
-            )
-        pending.append(request)
-        if len(pending) >= self._split[loop]:
-            self._pending[loop] = []
-            self._hand_over(loop, pending)
+        loop = asyncio.get_running_loop()
+        state = self._last
+        if state is None or state.loop is not loop:
+            state = self._state(loop)
+        future = loop.create_future()
+        futures = state.futures
+        if extra is not None:
+            if state.extras is None:
+                state.extras = {}
+            state.extras[len(futures)] = extra
+        futures.append(future)
+        state.feeds.append(feeds)
+        state.t0s.append(_now())
+        state.callers += 1
+        if not state.flushing:
+            self._schedule(state)
+        if len(futures) >= state.split:
+            self._hand_over(state)
+        return state, future
 
-    def returned(self, loop: asyncio.AbstractEventLoop) -> None:
-        """An asyncio request is back in its task (answered, failed or cancelled)."""
-        callers = self._inflight.get(loop, 0) - 1
-        if callers > 0:
-            self._inflight[loop] = callers
-        else:
-            self._inflight.pop(loop, None)
+    def _state(self, loop: asyncio.AbstractEventLoop) -> _LoopState:
+        state = self._loops.get(loop)
+        if state is None:
+            state = self._loops[loop] = _LoopState(loop)
+        self._last = state
+        return state
 
-    def _hand_over(self, loop: asyncio.AbstractEventLoop, requests: list[Request]) -> None:
+    def returned(self, state: _LoopState) -> None:
+        """The last request of a loop is back in its task: forget the loop when idle."""
+        if not state.callers and not state.out and not state.futures:
+            if self._loops.get(state.loop) is state:
+                del self._loops[state.loop]
+            if self._last is state:
+                self._last = None
+
+    def _schedule(self, state: _LoopState) -> None:
+        """A flush at the end of this loop iteration; sets the iteration's batch size."""
+        state.flushing = True
+        state.loop.call_soon(self._flush, state)
+        callers = state.callers
+        state.split = (
+            min(self.max_batch, (callers + 1) // 2)
+            if callers >= 4 and self._compute_ns >= self.split_ns
+            else self.max_batch
+        )
+
+    def _hand_over(self, state: _LoopState) -> None:
+        batch = AsyncBatch(state)
+        n = len(batch.futures)
         try:
-            self.put_many(requests)
-        except BaseException as exc:
-            deliver([(r, None, exc) for r in requests])
+            with self._cv:
+                if self._closed:
+                    raise InferenceError("the engine is closed")
+                self._queue.append(batch)
+                self._groups += 1
+                self._rows += n
+                self._sleeping = False
+                self._cv.notify()
+        except InferenceError as exc:
+            _answer(batch.futures, [exc] * n)
             return
-        self._out[loop] = self._out.get(loop, 0) + len(requests)
+        state.out += n
 
-    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
-        requests = self._pending.pop(loop, None)
-        out = self._out.get(loop, 0)
-        if requests and out > len(requests) and not self._closed:
+    def _flush(self, state: _LoopState) -> None:
+        state.flushing = False
+        n = len(state.futures)
+        if not n:
+            return
+        if state.out > n and not self._closed:
             # Fewer than half the callers: wait for the batch out to come back and
             # bring company (its answer flushes again), rather than send a small batch.
-            self._pending[loop] = requests
             return
-        self._split.pop(loop, None)
-        if not requests:
-            return
-        if (
-            not out
-            and self._compute_ns <= self.inline_ns
-            and not self._closed
-            and not self._busy
-            and not self._queue
-            and self._current().batchable
-        ):
-            # A cheap batch, an idle worker and nothing else of this loop out: run it
-            # here. Handing it to the worker and back costs two thread wake-ups, more
-            # than the batch itself, and there is nothing to overlap it with.
-            outcomes: list[Outcome] = []
-            chunk: list[Request] = []
-            rows = 0
-            for request in requests:
-                if chunk and rows + request.rows > self.max_batch:
-                    self._run_batch(chunk, outcomes)
-                    chunk, rows = [], 0
-                chunk.append(request)
-                rows += request.rows
-            self._run_batch(chunk, outcomes)
-            self._expected, self._divisor = rows, self.goal_divisor
-            _settle_async(outcomes)
-            return
-        self._hand_over(loop, requests)
+        if not state.out and self._compute_ns <= self.inline_ns and self._current().batchable:
+            with self._cv:
+                inline = not (self._closed or self._busy or self._queue)
+                self._busy = self._busy or inline
+            if inline:
+                # A cheap batch, an idle worker and nothing else of this loop out: run
+                # it here. Handing it to the worker and back costs two thread
+                # wake-ups, more than the batch itself, and there is nothing to
+                # overlap it with.
+                batch = AsyncBatch(state)
+                results = self._compute(batch.feeds, batch.extras, batch.t0s)
+                self._expected, self._divisor = n, self.goal_divisor
+                self._done()
+                _answer(batch.futures, results)
+                return
+        self._hand_over(state)
 
-    def put_many(self, requests: list[Request]) -> None:
-        """Queue the requests as one batch (one lock, one wake-up)."""
-        with self._cv:
-            if self._closed:
-                raise InferenceError("the engine is closed")
-            self._queue.extend(requests)
-            requests[-1].cut = True
-            self._groups += 1
-            self._rows += sum(r.rows for r in requests)
-            self._sleeping = False
-            self._cv.notify()
+    def _settle_async(self, batch: AsyncBatch, results: list[Any]) -> None:
+        """Runs in the batch's event loop: answers it, then flushes what waited for it."""
+        state = batch.state
+        state.out -= len(results)
+        _answer(batch.futures, results)
+        if state.futures and not state.flushing:
+            self._schedule(state)  # runs after the tasks just woken
+        else:
+            self.returned(state)
+
+    # -- the worker ------------------------------------------------------------------
 
     def close(self, timeout: float = 5.0) -> None:
         with self._cv:
@@ -556,7 +657,7 @@ class MicroBatcher:
         if self._thread is not threading.current_thread():
             self._thread.join(timeout)
 
-    def _take(self) -> list[Request] | None:
+    def _take(self) -> list[Request] | AsyncBatch | None:
         with self._cv:
             while not self._queue or self._busy:
                 if self._closed and not self._queue:
@@ -584,25 +685,29 @@ class MicroBatcher:
         """Rows worth waiting for: half the previous batch (at most ``max_batch``)."""
         return min(self.max_batch, -(-self._expected // self._divisor))
 
-    def _pop(self) -> list[Request]:
+    def _pop(self) -> list[Request] | AsyncBatch:
         """Take the next batch off the queue and mark the batcher busy; ``_cv`` held."""
+        queue = self._queue
+        self._busy = True
+        head = queue[0]
+        if head.__class__ is AsyncBatch:
+            queue.popleft()
+            n = len(head.futures)
+            self._groups -= 1
+            self._rows -= n
+            self._expected, self._divisor = n, self.goal_divisor
+            return head
         batch: list[Request] = []
         rows = 0
-        queue = self._queue
-        while queue and (not batch or rows + queue[0].rows <= self.max_batch):
-            request = queue.popleft()
+        while queue:
+            request = queue[0]
+            if request.__class__ is not Request or (batch and rows + request.rows > self.max_batch):
+                break
+            queue.popleft()
             rows += request.rows
             batch.append(request)
-            if request.cut:  # the end of a batch an event loop formed: keep it apart
-                request.cut = False
-                self._groups -= 1
-                break
         self._rows -= rows
-        self._expected = rows
-        self._divisor = (
-            self.thread_goal_divisor if all(r.loop is None for r in batch) else self.goal_divisor
-        )
-        self._busy = True
+        self._expected, self._divisor = rows, self.thread_goal_divisor
         return batch
 
     def _done(self) -> None:
@@ -618,12 +723,40 @@ class MicroBatcher:
             batch = self._take()
             if batch is None:
                 return
-            if not batch:
-                continue
-            outcomes: list[Outcome] = []
-            self._run_batch(batch, outcomes)
+            if batch:
+                self._run(batch)
+
+    def _run(self, batch: list[Request] | AsyncBatch) -> None:
+        """Run a batch taken by :meth:`_pop`, mark the batcher free, answer its callers."""
+        if batch.__class__ is AsyncBatch:
+            results = self._compute(batch.feeds, batch.extras, batch.t0s)
             self._done()
-            deliver(outcomes, self)
+            state = batch.state
+            try:
+                state.loop.call_soon_threadsafe(self._settle_async, batch, results)
+            except RuntimeError:  # the caller's loop is closed: nobody is waiting
+                self._loops.pop(state.loop, None)
+                self._last = None
+            return
+        requests: list[Request] = batch  # type: ignore[assignment]
+        if len(requests) == 1:
+            self._run_lone(requests[0])
+            return
+        extras = {
+            i: (r.key, r.quantized)
+            for i, r in enumerate(requests)
+            if r.key is not None or not r.quantized
+        }
+        results = self._compute(
+            [r.feeds for r in requests], extras or None, [r.t0 for r in requests]
+        )
+        self._done()
+        settle(
+            [
+                (r.future, value, None) if value.__class__ is dict else (r.future, None, value)
+                for r, value in zip(requests, results, strict=True)
+            ]
+        )
 
     def lead(self, deadline_ns: int | None) -> None:
         """Run a deferred lone request in the calling thread, which waits for it anyway.
@@ -650,33 +783,29 @@ class MicroBatcher:
                     self._cv.notify()
                 return
             batch = self._pop()
-        if len(batch) == 1 and batch[0].future is not None:
-            self._run_lone(batch[0], batch[0].future)
-            return
-        outcomes: list[Outcome] = []
-        self._run_batch(batch, outcomes)
-        self._done()
-        deliver(outcomes, self)
+        self._run(batch)
 
-    def _run_lone(self, request: Request, future: BatchFuture) -> None:
-        """:meth:`_run_batch` + :meth:`_done` + :func:`deliver` for one thread request."""
-        t0 = time.perf_counter_ns()
+    def _run_lone(self, request: Request) -> None:
+        """:meth:`_run` for one thread request, with nothing but what it needs."""
+        t0 = _now()
         try:
             model = self._current()
             result = self._execute(model, request.feeds)
             if request.key is not None or not request.quantized:
-                result = self._finish(model, request, result)
+                result = self._finish(model, request.key, request.quantized, result)
             error = None
         except BaseException as exc:
             result, error = None, exc
-        now = time.perf_counter_ns()
+        now = _now()
         self._compute_ns = now - t0
         self._done()
         try:
-            self._record(1, [] if error is not None else [now - request.t0])
+            self._record(
+                [1], [] if error is not None else [now - request.t0], int(error is not None)
+            )
         except BaseException as exc:  # the engine was garbage-collected
             result, error = None, exc
-        settle_one(future, result, error)
+        settle_one(request.future, result, error)
 
     def kick(self) -> None:
         """Wake the worker for a deferred request whose caller does not wait in ``result``."""
@@ -685,95 +814,34 @@ class MicroBatcher:
                 self._sleeping = False
                 self._cv.notify()
 
-    def _run_batch(self, batch: list[Request], outcomes: list[Outcome]) -> None:
-        """Process one batch into ``outcomes``; never raises; times it."""
-        t0 = time.perf_counter_ns()
+    def _compute(self, feeds: list[Any], extras: Extras | None, t0s: list[int]) -> list[Any]:
+        """Each request's outputs or error (:func:`run_group`); never raises; times and records it."""
+        t0 = _now()
+        sizes: list[int] = []
         try:
-            self._process(batch, outcomes)
+            model = self._current()
+            results = run_group(model, self._execute, feeds, self.max_batch, sizes)
+            if extras:
+                for i, (key, quantized) in extras.items():
+                    value = results[i]
+                    if value.__class__ is dict:
+                        try:
+                            results[i] = self._finish(model, key, quantized, value)
+                        except Exception as exc:
+                            results[i] = exc
         except BaseException as exc:  # never let the worker die
-            answered = {id(o[0]) for o in outcomes}
-            error = InferenceError(f"batch failed: {exc!r}")
-            outcomes += [(r, None, error) for r in batch if id(r) not in answered]
-        self._compute_ns = time.perf_counter_ns() - t0
-
-    def _process(self, batch: list[Request], outcomes: list[Outcome]) -> None:
-        model = self._current()
-        if not model.batchable or len(batch) == 1:
-            for request in batch:
-                self._single(model, request, outcomes)
-            return
-        if len(model.checks) == model.n_inputs and all(
-            len(check[4]) == check[3] - 1 for check in model.checks
-        ):
-            # Every dimension but the batch one is fixed: all requests stack together.
-            self._merged(model, batch, outcomes)
-            return
-        groups: dict[tuple[Any, ...], list[Request]] = {}
-        for request in batch:
-            signature = tuple(a.shape[1:] for a in request.feeds.values())
-            groups.setdefault(signature, []).append(request)
-        for group in groups.values():
-            if len(group) == 1:
-                self._single(model, group[0], outcomes)
-            else:
-                self._merged(model, group, outcomes)
-
-    def _single(self, model: Loaded, request: Request, outcomes: list[Outcome]) -> None:
+            results = [InferenceError(f"batch failed: {exc!r}")] * len(feeds)
+        now = _now()
+        self._compute_ns = now - t0
+        errors = sum(1 for value in results if value.__class__ is not dict)
+        if errors:
+            latencies = [
+                now - t for t, value in zip(t0s, results, strict=True) if value.__class__ is dict
+            ]
+        else:
+            latencies = [now - t for t in t0s]
         try:
-            outputs = self._execute(model, request.feeds)
-            result = self._finish(model, request, outputs)
-        except BaseException as exc:
-            self._record(1, [])
-            outcomes.append((request, None, exc))
-            return
-        self._record(1, [time.perf_counter_ns() - request.t0])
-        outcomes.append((request, result, None))
-
-    def _merged(self, model: Loaded, group: list[Request], outcomes: list[Outcome]) -> None:
-        total = sum(r.rows for r in group)
-        try:
-            feeds = {
-                name: np.concatenate([r.feeds[name] for r in group], axis=0)
-                for name in model.input_names
-            }
-            outputs = self._execute(model, feeds)
-            if any(o.ndim == 0 or o.shape[0] != total for o in outputs.values()):
-                raise InferenceError("outputs do not keep the batch dimension")
-        except (EdgekitError, Exception):
-            # One bad request must not fail the others: run each on its own.
-            for request in group:
-                self._single(model, request, outcomes)
-            return
-        now = time.perf_counter_ns()
-        if all(r.key is None and r.quantized for r in group):
-            # Common case (no cache, no dequantization): slice and hand over, nothing else.
-            start = 0
-            append = outcomes.append
-            if len(outputs) == 1:
-                ((name, out),) = outputs.items()
-                for request in group:
-                    stop = start + request.rows
-                    append((request, {name: out[start:stop]}, None))
-                    start = stop
-            else:
-                items = list(outputs.items())
-                for request in group:
-                    stop = start + request.rows
-                    append((request, {n: o[start:stop] for n, o in items}, None))
-                    start = stop
-            self._record(len(group), [now - r.t0 for r in group])
-            return
-        start = 0
-        finish = self._finish
-        latencies: list[int] = []
-        for request in group:
-            stop = start + request.rows
-            part = {name: out[start:stop] for name, out in outputs.items()}
-            start = stop
-            try:
-                outcomes.append((request, finish(model, request, part), None))
-            except BaseException as exc:
-                outcomes.append((request, None, exc))
-                continue
-            latencies.append(request.t0)
-        self._record(len(group), [now - t0 for t0 in latencies])
+            self._record(sizes, latencies, errors)
+        except BaseException as exc:  # the engine was garbage-collected
+            results = [exc] * len(feeds)
+        return results

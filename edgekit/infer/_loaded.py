@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from itertools import accumulate, pairwise
 from typing import Any
 
 import numpy as np
 
-from edgekit.errors import InvalidInputError
+from edgekit.errors import InferenceError, InvalidInputError
 from edgekit.infer._backends import Backend
 from edgekit.infer._types import Quantization, TensorInfo
 from edgekit.infer.cache import key_prefix
@@ -34,6 +35,48 @@ def _qparams(t: TensorInfo) -> tuple[Any, Any, Any, Any] | None:
     scale = np.asarray(q.scale, dtype=np.float32).reshape(shape)
     zero = np.asarray(q.zero_point, dtype=np.float32).reshape(shape)
     return scale, zero, float(info.min), float(info.max)
+
+
+class NoMerge(Exception):
+    """Requests the fast merge cannot take as they are; the checked path sorts them out."""
+
+
+def batch_axes(
+    inputs: tuple[TensorInfo, ...], outputs: tuple[TensorInfo, ...]
+) -> tuple[tuple[int | None, ...], tuple[int | None, ...]]:
+    """The batch axis of each input and output, from the model's dynamic dimensions.
+
+    The batch dimension's name is the name of the first dynamic dimension of the
+    first input that has one (``"batch"``, ``"N"``), if the model names it. An
+    input batches along the dimension of that name, else along its first unnamed
+    dynamic dimension; without either it has no batch axis (``None``): it is
+    shared by the requests of a batch, like Silero VAD's scalar ``sr``. An output
+    batches along the dimension of that name, else along its only dynamic one;
+    ``-1`` when it has several (resolved from the first merged batch), ``None``
+    when it has none (the model is then not batchable).
+    """
+    batch: str | None = None
+    for t in inputs:
+        dynamic = [i for i, d in enumerate(t.shape) if d is None]
+        if dynamic:
+            names = _names(t)
+            batch = names[dynamic[0]]
+            break
+
+    def axis(t: TensorInfo, output: bool) -> int | None:
+        names = _names(t)
+        if batch is not None and batch in names:
+            return names.index(batch)
+        dynamic = [i for i, d in enumerate(t.shape) if d is None and (output or names[i] is None)]
+        if not dynamic:
+            return None
+        return dynamic[0] if not output or len(dynamic) == 1 else -1
+
+    return tuple(axis(t, False) for t in inputs), tuple(axis(t, True) for t in outputs)
+
+
+def _names(t: TensorInfo) -> tuple[str | None, ...]:
+    return t.dim_names if len(t.dim_names) == t.rank else (None,) * t.rank
 
 
 class Loaded:
@@ -88,11 +131,21 @@ class Loaded:
         self.finite_names = tuple(t.name for t in self.inputs if t.dtype.kind in "fc")
         self.quant_in = {t.name: p for t in self.inputs if (p := _qparams(t)) is not None}
         self.quant_out = {t.name: p for t in self.outputs if (p := _qparams(t)) is not None}
-        # Batchable: every input and output has a dynamic leading dimension.
+        self.in_axes, self.out_axes = batch_axes(self.inputs, self.outputs)
+        #: (index, name, axis) of the inputs with a batch axis; the others are shared
+        #: by the requests of a batch (equal values only, like Silero VAD's ``sr``).
+        self.batched = tuple(
+            (i, t.name, ax)
+            for i, (t, ax) in enumerate(zip(self.inputs, self.in_axes, strict=True))
+            if ax is not None
+        )
+        self.shared = tuple(
+            t.name for t, ax in zip(self.inputs, self.in_axes, strict=True) if ax is None
+        )
+        # Batchable: not stateful, an input with a batch axis, and every output has
+        # one (-1: several dynamic dimensions, resolved on the first merged batch).
         self.batchable = (
-            not self.stateful
-            and all(t.rank >= 1 and t.shape[0] is None for t in self.inputs)
-            and all(t.rank >= 1 and t.shape[0] is None for t in self.outputs)
+            not self.stateful and bool(self.batched) and all(a is not None for a in self.out_axes)
         )
 
     # -- validation --------------------------------------------------------------------
@@ -248,6 +301,172 @@ class Loaded:
                 raise InvalidInputError(
                     f"{self.label}: input {name!r} holds NaN or infinite values"
                 )
+
+    def prepare(self, feeds: Any) -> dict[str, np.ndarray]:
+        """Validated feeds (one array for a one-input model becomes a dict)."""
+        if feeds.__class__ is _ndarray and self.single is not None:
+            feeds = {self.single: feeds}
+        if not self.fast_ok(feeds):
+            feeds = self.normalize(feeds)
+        if self.check_finite:
+            self.finite_check(feeds)
+        return feeds  # type: ignore[no-any-return]
+
+    # -- batching ----------------------------------------------------------------------
+
+    def rows(self, feeds: dict[str, np.ndarray]) -> int:
+        """Rows of validated ``feeds`` along their batch axes, which must agree (1 if unbatchable)."""
+        if not self.batchable:
+            return 1
+        sizes = [feeds[name].shape[ax] for _, name, ax in self.batched]
+        if any(size != sizes[0] for size in sizes):
+            given = ", ".join(
+                f"{name!r} has {size} along axis {ax}"
+                for (_, name, ax), size in zip(self.batched, sizes, strict=True)
+            )
+            raise InvalidInputError(
+                f"{self.label}: the inputs disagree on the batch size ({given}); every "
+                "input with a batch axis must have as many rows along it"
+            )
+        return int(sizes[0])
+
+    def signature(self, feeds: dict[str, np.ndarray]) -> tuple[Any, ...]:
+        """What requests must share to be merged: the shapes of their inputs but the
+        batch axis, and the values of the shared inputs."""
+        key: list[Any] = []
+        for _, name, ax in self.batched:
+            shape = feeds[name].shape
+            key.append(shape[:ax] + shape[ax + 1 :])
+        for name in self.shared:
+            a = feeds[name]
+            key.append((a.shape, a.dtype.str, a.tobytes()))
+        return tuple(key)
+
+    def merge(self, feeds: list[Any]) -> tuple[dict[str, np.ndarray], list[int]]:
+        """The feeds of several requests as one batch, and each request's rows.
+
+        Checks once for the whole batch what :meth:`prepare` checks per request:
+        concatenation without casting (every array of the right dtype, equal
+        dimensions off the batch axis), the merged feeds against the model, equal
+        shared inputs. Raises :class:`NoMerge` (or a NumPy error) when the
+        requests do not merge as they are, ``InvalidInputError`` for non-finite
+        values with ``check_finite``.
+        """
+        merged: dict[str, np.ndarray] = {}
+        if self.n_inputs == 1:
+            name = self.input_names[0]
+            if feeds[0].__class__ is _ndarray:
+                arrays = feeds  # a dict among them fails to concatenate without casting
+            else:
+                arrays = []
+                for f in feeds:
+                    if f.__class__ is not _ndarray:
+                        if f.__class__ is not dict or len(f) != 1:
+                            raise NoMerge
+                        f = f[name]
+                    arrays.append(f)
+            ((_, _, ax),) = self.batched
+            merged[name] = np.concatenate(arrays, axis=ax, dtype=self.inputs[0].dtype, casting="no")
+            rows = [a.shape[ax] for a in arrays]
+        else:
+            for f in feeds:
+                if f.__class__ is not dict or len(f) != self.n_inputs:
+                    raise NoMerge
+            rows = []
+            for i, name, ax in self.batched:
+                column = [f[name] for f in feeds]
+                merged[name] = np.concatenate(
+                    column, axis=ax, dtype=self.inputs[i].dtype, casting="no"
+                )
+                sizes = [a.shape[ax] for a in column]
+                if not rows:
+                    rows = sizes
+                elif sizes != rows:
+                    raise NoMerge
+            for name in self.shared:
+                first = feeds[0][name]
+                shape, dtype, data = first.shape, first.dtype, first.tobytes()
+                for f in feeds:
+                    a = f[name]
+                    if a is not first and (
+                        a.shape != shape or a.dtype != dtype or a.tobytes() != data
+                    ):
+                        raise NoMerge
+                merged[name] = first
+        if not self.fast_ok(merged):
+            raise NoMerge
+        if self.check_finite:
+            self.finite_check(merged)
+        return merged, rows
+
+    def split(self, outputs: dict[str, np.ndarray], rows: list[int]) -> list[dict[str, np.ndarray]]:
+        """Each request's part of a merged batch's outputs, cut along each output's batch axis.
+
+        Views for outputs batched on axis 0; contiguous copies for the others
+        (Silero VAD's ``stateN``), which callers feed back as inputs.
+        """
+        bounds = [0, *accumulate(rows)]
+        total = bounds[-1]
+        for name, ax in zip(self.output_names, self.out_axes, strict=True):
+            o = outputs[name]
+            if ax is None or ax < 0 or o.ndim <= ax or o.shape[ax] != total:
+                raise InferenceError(
+                    f"{self.label}: output {name!r} of shape {o.shape} does not keep the "
+                    f"batch of {total} rows on axis {ax}"
+                )
+        if rows.count(1) == len(rows):
+            # One row each (the common case): iterate over the outputs with the batch
+            # axis moved first and a unit axis put in its place, in C.
+            columns = []
+            for name, ax in zip(self.output_names, self.out_axes, strict=True):
+                o = outputs[name]
+                if ax:
+                    o = np.expand_dims(np.ascontiguousarray(np.moveaxis(o, ax, 0)), ax + 1)
+                else:
+                    o = o[:, None]
+                columns.append(o)
+            if len(columns) == 1:
+                name = self.output_names[0]
+                return [{name: v} for v in columns[0]]
+            names = self.output_names
+            return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+        pairs = list(pairwise(bounds))
+        parts: list[dict[str, np.ndarray]] = [{} for _ in rows]
+        for name, ax in zip(self.output_names, self.out_axes, strict=True):
+            o = outputs[name]
+            if ax == 0:
+                for part, (a, b) in zip(parts, pairs, strict=True):
+                    part[name] = o[a:b]
+            else:
+                lead = [slice(None)] * (ax or 0)
+                for part, (a, b) in zip(parts, pairs, strict=True):
+                    part[name] = np.ascontiguousarray(o[tuple([*lead, slice(a, b)])])
+        return parts
+
+    def resolve_axes(
+        self, alone: dict[str, np.ndarray], rows: int, merged: dict[str, np.ndarray], total: int
+    ) -> bool:
+        """Find the batch axis of outputs with several dynamic dimensions (``-1``).
+
+        ``alone`` is one request's outputs (``rows`` rows), ``merged`` those of a
+        batch of ``total`` rows holding it: the batch axis is the one axis whose
+        size differs, ``rows`` against ``total``. False when the pair does not tell;
+        an output whose sizes disagree otherwise makes the model unbatchable.
+        """
+        axes = list(self.out_axes)
+        for i, (name, ax) in enumerate(zip(self.output_names, axes, strict=True)):
+            if ax != -1:
+                continue
+            a, b = alone[name].shape, merged[name].shape
+            differ = [k for k in range(len(a)) if a[k] != b[k]] if len(a) == len(b) else [-1, -1]
+            if not differ:
+                return False
+            if len(differ) != 1 or a[differ[0]] != rows or b[differ[0]] != total:
+                self.batchable = False
+                return False
+            axes[i] = differ[0]
+        self.out_axes = tuple(axes)
+        return True
 
     # -- quantization ------------------------------------------------------------------
 

@@ -141,6 +141,8 @@ class InferenceEngine:
         self._latencies: deque[int] = deque(maxlen=_WINDOW)
         self._calls = itertools.count()
         self._errors = itertools.count()
+        self._batched_calls = 0  # requests answered by batches (one batch runner at a time)
+        self._batched_errors = 0
         self._batch_sizes: Counter[int] = Counter()
         self._swaps = 0
         self._swap_lock = threading.Lock()
@@ -275,8 +277,24 @@ class InferenceEngine:
 
     @property
     def batchable(self) -> bool:
-        """True when every input and output has a dynamic leading (batch) dimension."""
+        """True when requests are merged into batches: a stateless model with a batch axis
+        on an input and on every output (see :attr:`batch_axes`)."""
         return self._model.batchable
+
+    @property
+    def batch_axes(self) -> dict[str, int | None]:
+        """The batch axis of each input and output by name; ``None`` for an input shared
+        by the requests of a batch (merged only with equal values), ``-1`` for an
+        output whose axis is found on the first merged batch.
+
+        From the model's dynamic dimensions: the one named like the first input's
+        first dynamic dimension, else an input's first unnamed dynamic dimension or
+        an output's only dynamic one (Silero VAD: ``input`` 0, ``state`` 1, ``sr``
+        ``None``, ``output`` 0, ``stateN`` 1 once found).
+        """
+        m = self._model
+        names = (*m.input_names, *m.output_names)
+        return dict(zip(names, (*m.in_axes, *m.out_axes), strict=True))
 
     @property
     def cache(self) -> ResultCache | None:
@@ -399,8 +417,12 @@ class InferenceEngine:
                     self._batcher = MicroBatcher(
                         lambda: engine()._model,
                         lambda m, feeds: engine()._execute(m, feeds),
-                        lambda m, request, outputs: engine()._finish(m, request, outputs),
-                        lambda size, latencies: engine()._record_batch(size, latencies),
+                        lambda m, key, quantized, outputs: engine()._finish(
+                            m, key, quantized, outputs
+                        ),
+                        lambda sizes, latencies, errors: engine()._record_batch(
+                            sizes, latencies, errors
+                        ),
                         max_batch=self.max_batch,
                         max_delay=self.max_delay_us / 1e6,
                     )
@@ -409,44 +431,38 @@ class InferenceEngine:
         return batcher
 
     def _finish(
-        self, m: Loaded, request: Request, outputs: dict[str, np.ndarray]
+        self, m: Loaded, key: Any, quantized: bool, outputs: dict[str, np.ndarray]
     ) -> dict[str, np.ndarray]:
-        if request.key is not None and self._cache is not None:
-            outputs = dict(self._cache.put(request.key, outputs))
-        if not request.quantized:
+        if key is not None and self._cache is not None:
+            outputs = dict(self._cache.put(key, outputs))
+        if not quantized:
             outputs = m.dequantize(outputs)
         return outputs
 
-    def _record_batch(self, size: int, latencies: list[int]) -> None:
-        self._batch_sizes[size] += 1
-        for latency in latencies:
-            self._latencies.append(latency)
-            next(self._calls)
-        for _ in range(size - len(latencies)):
-            next(self._errors)
+    def _record_batch(self, sizes: list[int], latencies: list[int], errors: int) -> None:
+        """Stats of one batch (run by one batch runner at a time): runtime calls by size,
+        latencies (ns) of the answered requests, failed requests."""
+        for size in sizes:
+            self._batch_sizes[size] += 1
+        self._latencies.extend(latencies)
+        self._batched_calls += len(latencies)
+        self._batched_errors += errors
 
-    def _request(
-        self,
-        feeds: Mapping[str, np.ndarray] | np.ndarray,
-        quantized: bool,
-        loop: asyncio.AbstractEventLoop | None,
-    ) -> tuple[Request | None, dict[str, np.ndarray] | None]:
-        """Validate and look up the cache: (request to queue, None) or (None, cached result)."""
+    def _check(
+        self, feeds: Mapping[str, np.ndarray] | np.ndarray, quantized: bool, rows: bool
+    ) -> tuple[dict[str, np.ndarray], int, Any, dict[str, np.ndarray] | None]:
+        """Validate and look up the cache: (feeds, rows, cache key, cached result or None).
+
+        ``rows``: count the rows along the batch axes, which must agree.
+        """
         t0 = _now()
         m = self._model
         try:
-            if not quantized:
-                feeds = m.quantize(feeds)
-            elif feeds.__class__ is _ndarray and m.single is not None:
-                feeds = {m.single: feeds}
-            if not m.fast_ok(feeds):
-                feeds = m.normalize(feeds)
-            if m.check_finite:
-                m.finite_check(feeds)  # type: ignore[arg-type]
+            ready = m.prepare(m.quantize(feeds) if not quantized else feeds)
+            n = m.rows(ready) if rows else 1
         except BaseException:
             next(self._errors)
             raise
-        ready: dict[str, np.ndarray] = feeds  # type: ignore[assignment]
         key = None
         if self._cache is not None:
             key = self._cache.fast_key(m.key_prefix, ready, m.key_plan)
@@ -454,9 +470,8 @@ class InferenceEngine:
             if hit is not None:
                 self._latencies.append(_now() - t0)
                 next(self._calls)
-                return None, dict(hit) if quantized else m.dequantize(dict(hit))
-        rows = int(ready[m.input_names[0]].shape[0]) if m.batchable else 1
-        return Request(ready, rows, key, quantized, t0, loop), None
+                return ready, n, key, dict(hit) if quantized else m.dequantize(dict(hit))
+        return ready, n, key, None
 
     def submit(
         self, feeds: Mapping[str, np.ndarray] | np.ndarray, *, quantized: bool = True
@@ -485,13 +500,14 @@ class InferenceEngine:
         one after another, in submission order.
         Invalid feeds fail here, at submission, with ``InvalidInputError``.
         """
-        request, cached = self._request(feeds, quantized, None)
-        if request is None:
+        t0 = _now()
+        ready, rows, key, cached = self._check(feeds, quantized, True)
+        if cached is not None:
             done = BatchFuture()
             done.set_result(cached)
             return done
+        request = Request(ready, rows, key, quantized, t0)
         self._get_batcher().put(request)
-        assert request.future is not None
         return request.future
 
     async def infer(
@@ -504,19 +520,24 @@ class InferenceEngine:
         batching thread is idle and the last batch took at most 1 ms, the batch
         runs in the event loop itself (no thread hand-over); otherwise it goes to
         the batching thread, whose results reach the loop through a single
-        callback per batch.
+        callback per batch. Feeds are checked once per batch, as a whole, when it
+        runs; an invalid request gets its ``InvalidInputError`` here, and the
+        others of its batch their results.
         """
-        loop = asyncio.get_running_loop()
-        request, cached = self._request(feeds, quantized, loop)
-        if request is None:
-            return cached  # type: ignore[return-value]
-        batcher = self._get_batcher()
-        batcher.put_async(request)
-        assert request.afuture is not None
+        batcher = self._batcher or self._get_batcher()
+        extra = None
+        if not quantized or self._cache is not None:
+            feeds, _, key, cached = self._check(feeds, quantized, False)
+            if cached is not None:
+                return cached
+            extra = (key, quantized)
+        state, future = batcher.put_async(feeds, extra)
         try:
-            return await request.afuture
+            return await future
         finally:
-            batcher.returned(loop)
+            state.callers -= 1
+            if not state.callers:
+                batcher.returned(state)
 
     # -- hot swap ----------------------------------------------------------------------
 
@@ -593,8 +614,8 @@ class InferenceEngine:
         return EngineStats(
             model=self._model.label,
             backend=self.backend,
-            calls=_count(self._calls),
-            errors=_count(self._errors),
+            calls=_count(self._calls) + self._batched_calls,
+            errors=_count(self._errors) + self._batched_errors,
             p50_us=p50,
             p90_us=p90,
             p99_us=p99,
@@ -612,6 +633,7 @@ class InferenceEngine:
         self._latencies.clear()
         self._calls = itertools.count()
         self._errors = itertools.count()
+        self._batched_calls = self._batched_errors = 0
         self._batch_sizes = Counter()
 
     def close(self) -> None:
