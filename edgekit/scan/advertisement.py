@@ -91,9 +91,17 @@ def uuid16_to_str(value: int) -> str:
     return text
 
 
+_UUID128_CACHE: dict[bytes, str] = {}
+
+
 def _uuid128_to_str(raw: bytes) -> str:
-    h = raw[::-1].hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    text = _UUID128_CACHE.get(raw)
+    if text is None:
+        h = raw[::-1].hex()
+        text = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+        if len(_UUID128_CACHE) < 4096:  # devices repeat a few vendor UUIDs
+            _UUID128_CACHE[raw] = text
+    return text
 
 
 def _read_only(self: object, *args: object, **kwargs: object) -> NoReturn:
