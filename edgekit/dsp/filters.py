@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.dsp._validate import AUDIO_DTYPES, audio, kernels, positive_float, positive_int
+from edgekit.dsp._audio_input import checked_block
+from edgekit.dsp._validate import audio, kernels, positive_float, positive_int
 from edgekit.errors import InvalidInputError
 
 __all__ = ["SosFilter", "butter", "preemphasis", "sosfilt"]
@@ -89,14 +90,7 @@ class SosFilter:
 
     def process(self, block: np.ndarray) -> np.ndarray:
         """Filter one block (int16 scaled by 1/32768, float32 or float64)."""
-        if (
-            type(block) is not np.ndarray
-            or block.ndim != 1
-            or block.dtype not in AUDIO_DTYPES
-            or not block.shape[0]
-            or not block.flags.c_contiguous
-        ):
-            block = np.ascontiguousarray(audio(block, "block"))
+        block = checked_block(block)
         fn = self._f64 if block.dtype is _F64 else self._f32
         y: np.ndarray = fn(self.sos, block, self.zi)
         if not y.shape[0]:

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from edgekit.dsp._audio_input import pcm_int16
 from edgekit.dsp._validate import kernels
-from edgekit.errors import InvalidInputError
 
 __all__ = ["FEATURE_SCALE", "MicroFrontend"]
 
@@ -84,24 +84,4 @@ class MicroFrontend:
 
     @staticmethod
     def _check(samples: Any) -> np.ndarray:
-        if isinstance(samples, (bytes, bytearray, memoryview)):
-            raw = bytes(samples)
-            if len(raw) % 2:
-                raise InvalidInputError(
-                    f"samples as bytes must have an even length, got {len(raw)}"
-                )
-            samples = np.frombuffer(raw, dtype="<i2").astype(np.int16)
-        if not isinstance(samples, np.ndarray):
-            raise InvalidInputError(
-                f"samples must be an int16 numpy array or bytes, got {type(samples).__name__}"
-            )
-        if samples.dtype != np.int16:
-            raise InvalidInputError(
-                f"samples must be int16 PCM at 16 kHz, got dtype {samples.dtype}"
-                " (convert float audio with np.clip(x * 32768, -32768, 32767).astype(np.int16))"
-            )
-        if samples.ndim != 1:
-            raise InvalidInputError(f"samples must be 1-D (mono), got shape {samples.shape}")
-        if samples.shape[0] == 0:
-            raise InvalidInputError("samples is empty")
-        return np.ascontiguousarray(samples, dtype=np.int16)
+        return pcm_int16(samples, "samples", allow_empty=False)

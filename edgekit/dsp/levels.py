@@ -7,7 +7,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from edgekit.dsp._validate import AUDIO_DTYPES, audio, kernels, positive_int
+from edgekit.dsp._audio_input import checked_block
+from edgekit.dsp._validate import kernels, positive_int
 from edgekit.errors import InvalidInputError
 
 __all__ = ["EnergyVad", "Level", "LevelMeter"]
@@ -39,14 +40,7 @@ class LevelMeter:
 
     def process(self, block: np.ndarray) -> Level:
         """The level of one block (int16, float32 or float64 samples)."""
-        if (
-            type(block) is not np.ndarray
-            or block.ndim != 1
-            or block.dtype not in AUDIO_DTYPES
-            or not block.shape[0]
-            or not block.flags.c_contiguous
-        ):
-            block = np.ascontiguousarray(audio(block, "block"))
+        block = checked_block(block)
         ms, peak = self._level(block)
         if ms < 0:
             raise InvalidInputError("block contains NaN or infinity")

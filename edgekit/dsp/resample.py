@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.dsp._validate import AUDIO_DTYPES, audio, kernels, positive_int
+from edgekit.dsp._audio_input import checked_block
+from edgekit.dsp._validate import audio, kernels, positive_int
 from edgekit.errors import InvalidInputError
 
 __all__ = ["Resampler", "resample", "resample_filter"]
@@ -108,14 +109,7 @@ class Resampler:
 
     def process(self, block: np.ndarray) -> np.ndarray:
         """Resample one block (int16 scaled by 1/32768, float32 or float64)."""
-        if (
-            type(block) is not np.ndarray
-            or block.ndim != 1
-            or block.dtype not in AUDIO_DTYPES
-            or not block.shape[0]
-            or not block.flags.c_contiguous
-        ):
-            block = np.ascontiguousarray(audio(block, "block"))
+        block = checked_block(block)
         if self.up == self.down == 1:  # as resample_poly: a copy, no filtering
             if block.dtype.kind == "f" and not np.isfinite(block).all():
                 raise InvalidInputError("block contains NaN or infinity")

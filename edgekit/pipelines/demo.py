@@ -26,7 +26,6 @@ import shutil
 import socket
 import subprocess
 import time
-import wave
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -35,7 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.errors import EdgekitError, InvalidInputError
+from edgekit.dsp._audio_input import to_int16
+from edgekit.errors import EdgekitError
+from edgekit.pipelines._audio import load_wav
 
 __all__ = ["DEMO_PHRASE", "WAKE_WORD", "DemoReport", "StepResult", "default_data_dir", "run_demo"]
 
@@ -84,17 +85,7 @@ def default_data_dir() -> Path:
 
 
 def _read_wav(data: bytes) -> np.ndarray:
-    with wave.open(io.BytesIO(data)) as reader:
-        if reader.getnchannels() != 1 or reader.getsampwidth() != 2:
-            raise InvalidInputError("the demo speech must be 16-bit mono")
-        rate = reader.getframerate()
-        samples = np.frombuffer(reader.readframes(reader.getnframes()), dtype="<i2")
-    if rate != SAMPLE_RATE:
-        from edgekit.dsp import resample
-
-        resampled = resample(samples.astype(np.float64), rate, SAMPLE_RATE)
-        samples = np.clip(np.round(resampled), -32768, 32767)
-    return samples.astype(np.int16)
+    return to_int16(load_wav(io.BytesIO(data), sr=SAMPLE_RATE))
 
 
 def synthesize(text: str = DEMO_PHRASE, *, voice: str = "en", speed: int = 150) -> np.ndarray:

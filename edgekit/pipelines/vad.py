@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from edgekit.dsp._audio_input import samples, to_float
 from edgekit.errors import InvalidInputError
 from edgekit.infer import InferenceEngine
 from edgekit.pipelines._audio import package_dir, read_wav
@@ -168,29 +169,9 @@ class VoiceActivityDetector:
     # -- model ---------------------------------------------------------------------------
 
     def _as_float(self, block: Any) -> np.ndarray:
-        if isinstance(block, (bytes, bytearray, memoryview)):
-            raw = bytes(block)
-            if len(raw) % 2:
-                raise InvalidInputError(f"PCM bytes must have an even length, got {len(raw)}")
-            block = np.frombuffer(raw, dtype="<i2")
-        if not isinstance(block, np.ndarray):
-            raise InvalidInputError(
-                f"audio must be a numpy array (int16 PCM or float in [-1, 1]) or PCM bytes, "
-                f"not {type(block).__name__}"
-            )
-        if block.ndim != 1:
-            raise InvalidInputError(f"audio must be 1-D (mono), got shape {block.shape}")
-        if block.dtype == np.int16:
-            scaled: np.ndarray = block.astype(np.float32) / np.float32(32768)
-            return scaled
-        if block.dtype.kind == "f":
-            out = block.astype(np.float32)
-            if out.size and not np.isfinite(out).all():
-                raise InvalidInputError("audio holds NaN or infinite values")
-            return out
-        raise InvalidInputError(
-            f"audio must be int16 PCM or float32/float64 in [-1, 1], not {block.dtype}"
-        )
+        x = samples(block, "audio", allow_empty=True)
+        # Always a new array: the remainder is kept in _buffer past the caller's block.
+        return to_float(x) if x.dtype == np.int16 else x.astype(np.float32)
 
     def _prob(self, chunk: np.ndarray) -> float:
         x = np.concatenate([self._context, chunk])[None]

@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 
 from edgekit.dsp import MicroFrontend
+from edgekit.dsp._audio_input import pcm_int16
 from edgekit.errors import InvalidInputError, ModelLoadError
 from edgekit.infer import InferenceEngine
-from edgekit.pipelines._audio import as_int16, read_wav
+from edgekit.pipelines._audio import read_wav
 
 __all__ = [
     "DEFAULT_CUTOFF",
@@ -272,7 +273,7 @@ class WakeWordDetector:
         Raises:
             InvalidInputError: not 1-D int16 samples (or bytes of even length).
         """
-        samples = as_int16(block)
+        samples = pcm_int16(block)
         found: list[Detection] = []
         for time_s, _, mean in self._run_steps(samples):
             if mean is None or mean <= self.cutoff:
@@ -297,7 +298,7 @@ class WakeWordDetector:
 
     def detect(self, samples: np.ndarray | bytes) -> list[Detection]:
         """Detections in a whole clip of int16 samples, as a stream of its own (reset before and after)."""
-        samples = as_int16(samples)
+        samples = pcm_int16(samples)
         self.reset()
         try:
             return self.process(samples)
@@ -319,7 +320,7 @@ class WakeWordDetector:
         Returns:
             float64 array of shape ``(n_steps,)``.
         """
-        samples = as_int16(samples)
+        samples = pcm_int16(samples)
         self.reset()
         try:
             steps = self._run_steps(samples)

@@ -1,0 +1,97 @@
+"""The ``edgekit`` group, where every EdgekitError becomes a click error, and ``edgekit info``."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import Any
+
+import click
+
+from edgekit import LAYERS, __version__
+from edgekit._cli import bench, codec, demo, dsp, infer, scan, sync
+from edgekit.errors import EdgekitError
+
+__all__ = ["cli", "layer_report"]
+
+# Optional backends by layer: (import name, extra).
+BACKENDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "scan": (("zeroconf", "mdns"), ("bleak", "ble")),
+    "infer": (("onnxruntime", "onnx"), ("ai_edge_litert", "litert")),
+    "dsp": (),
+    "codec": (),
+    "sync": (
+        ("nats", "nats"),
+        ("paho.mqtt", "mqtt"),
+        ("aiohttp", "http"),
+        ("cryptography", "crypto"),
+    ),
+}
+
+
+class EdgekitGroup(click.Group):
+    """The root group: an EdgekitError from any command is shown as ``Error: <message>``, status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EdgekitError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=EdgekitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="edgekit")
+def cli() -> None:
+    """edgekit: scanners, inference, streaming DSP, sensor codecs and a sync queue for the edge."""
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def layer_report() -> list[dict[str, Any]]:
+    """What each layer offers on this installation: its public names and optional backends."""
+    rows = []
+    for layer in LAYERS:
+        module = importlib.import_module(f"edgekit.{layer}")
+        rows.append(
+            {
+                "layer": layer,
+                "summary": " ".join((module.__doc__ or "").strip().split("\n\n")[0].split()),
+                "names": list(module.__all__),
+                "backends": {name: _installed(name) for name, _ in BACKENDS[layer]},
+                "extras": {name: extra for name, extra in BACKENDS[layer]},
+            }
+        )
+    return rows
+
+
+@cli.command()
+def info() -> None:
+    """Show the installed layers, their public API and optional backends."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=f"edgekit {__version__}: installed layers")
+    table.add_column("layer", style="bold")
+    table.add_column("what it does")
+    table.add_column("public API")
+    table.add_column("optional backends")
+    for row in layer_report():
+        backends = ", ".join(
+            f"{name} [green]ok[/]"
+            if ok
+            else f"{name} [red]missing[/] " + escape(f"(edgekit[{row['extras'][name]}])")
+            for name, ok in row["backends"].items()
+        )
+        table.add_row(row["layer"], row["summary"], ", ".join(row["names"]), backends or "-")
+    Console().print(table)
+
+
+for _module in (demo, bench, scan, infer, dsp, codec, sync):
+    for _command in _module.COMMANDS:
+        cli.add_command(_command)

@@ -1,0 +1,137 @@
+"""``edgekit queue stats|peek|requeue-dead PATH`` and ``edgekit sync PATH --nats|--mqtt|--http|--dir``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+__all__ = ["COMMANDS"]
+
+
+def _open_queue(path: str) -> Any:
+    from pathlib import Path
+
+    from edgekit.sync import SyncQueue
+
+    if not Path(path).is_dir():
+        raise click.ClickException(f"{path} is not a queue directory")
+    return SyncQueue(path)
+
+
+@click.group()
+def queue() -> None:
+    """Inspect and repair a sync queue (an LMDB directory)."""
+
+
+@queue.command("stats")
+@click.argument("path")
+@click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
+def queue_stats(path: str, as_json: bool) -> None:
+    """Depth per topic, bytes, in flight, dead and evicted counts."""
+    from rich.console import Console
+
+    from edgekit._cli._render import snapshot_table
+
+    with _open_queue(path) as q:
+        stats = q.stats()
+    if as_json:
+        click.echo(stats.to_json(indent=2))
+    else:
+        Console().print(snapshot_table(stats, title=f"queue {path}"))
+
+
+@queue.command("peek")
+@click.argument("path")
+@click.option("-n", "count", default=10, show_default=True, help="messages to show")
+@click.option("--topic", default=None, help="only this topic")
+@click.option("--dead", is_flag=True, help="show dead letters instead")
+def queue_peek(path: str, count: int, topic: str | None, dead: bool) -> None:
+    """Show the next messages (without leasing them) or the dead letters."""
+    with _open_queue(path) as q:
+        messages = q.dead_letters(count) if dead else q.peek(count, topic=topic)
+    for m in messages:
+        preview = m.payload[:60]
+        click.echo(
+            f"{m.id}\t{m.topic}\tprio={m.priority}\tattempt={m.attempt}\t"
+            f"{len(m.payload)} B\t{preview!r}"
+        )
+    if not messages:
+        click.echo("(empty)")
+
+
+@queue.command("requeue-dead")
+@click.argument("path")
+def queue_requeue_dead(path: str) -> None:
+    """Make every dead letter ready again."""
+    with _open_queue(path) as q:
+        click.echo(f"requeued {q.requeue_dead()} dead letters")
+
+
+@click.command("sync")
+@click.argument("path")
+@click.option("--nats", "nats_url", default=None, help="NATS URL (JetStream), nats:// or tls://")
+@click.option("--stream", default="EDGEKIT", show_default=True, help="JetStream stream")
+@click.option(
+    "--create-stream/--no-create-stream",
+    default=True,
+    show_default=True,
+    help="create (or update) the JetStream stream",
+)
+@click.option("--mqtt", "mqtt_url", default=None, help="MQTT URL, mqtt://host:port")
+@click.option("--http", "http_url", default=None, help="HTTP endpoint to POST batches to")
+@click.option("--dir", "out_dir", default=None, help="directory to write batch files into")
+@click.option("--timeout", default=60.0, show_default=True, help="seconds to wait")
+@click.option("--follow", is_flag=True, help="keep running and sync as messages arrive")
+def sync_command(
+    path: str,
+    nats_url: str | None,
+    stream: str,
+    create_stream: bool,
+    mqtt_url: str | None,
+    http_url: str | None,
+    out_dir: str | None,
+    timeout: float,
+    follow: bool,
+) -> int:
+    """Drain the queue at PATH through one transport."""
+    import time
+
+    from edgekit.sync import NatsTransport, SyncEngine, make_transport
+
+    given = [
+        ("--nats", "nats", nats_url),
+        ("--mqtt", "mqtt", mqtt_url),
+        ("--http", "http", http_url),
+        ("--dir", "directory", out_dir and f"dir:{out_dir}"),
+    ]
+    chosen = [(flag, kind, spec) for flag, kind, spec in given if spec]
+    if len(chosen) != 1:
+        raise click.UsageError("give exactly one of --nats, --mqtt, --http, --dir")
+    ((flag, kind, spec),) = chosen
+    transport = make_transport(spec)
+    if transport.name != kind:
+        raise click.UsageError(f"{flag} takes a {kind} URL, not {spec!r}")
+    if isinstance(transport, NatsTransport):
+        transport.stream = stream
+        transport.create_stream = create_stream
+    with _open_queue(path) as q:
+        engine = SyncEngine(q, transport)
+        try:
+            if follow:
+                engine.start()
+                try:
+                    while True:
+                        time.sleep(1)
+                except KeyboardInterrupt:
+                    pass
+                click.echo(f"sent {engine.status().sent_messages} messages")
+            else:
+                sent = engine.sync_now(timeout)
+                click.echo(f"sent {sent} messages; {len(q)} left")
+        finally:
+            engine.stop()
+    return 0
+
+
+COMMANDS = [queue, sync_command]
