@@ -15,10 +15,10 @@ samples taken in turn between the cases, see ``fine_medians``):
    ``engine.run``; then the GIL-serial cost of a threaded request (Python per
    request and one thread hand-off) and the throughput ceiling they imply.
 4. Micro-batching against its limit, the runtime's own batch-N rate: two MLPs
-   (256-512-512-16 and 512-1024-1024-10) and a keyword-spotting 1-D CNN, N in
-   {8, 32}, 32 asyncio callers, with p99 latency and the cost of each batching
-   stage per item; Silero VAD's raw batch-N rate against the engine, which does
-   not merge it (batch on axis 1 of its state).
+   (256-512-512-16 and 512-1024-1024-10) and Silero VAD (32 streams, each with
+   its own state, merged along axis 1 of ``state``), N in {8, 32}, 32 asyncio
+   callers, with p99 latency, the machinery's floor per item (a twin model that
+   computes nothing) and the cost of each batching stage per item.
 5. The same MLP quantized with ``quantize_dynamic`` (int8 weights) against float32.
 """
 
@@ -471,7 +471,7 @@ def thread_ceiling(report: Report, batch: np.ndarray, unbatched_32: float) -> No
     noise from it enters); (b) is a ring of 32 threads passing a lock around.
     """
     from edgekit.infer import MemoryModel, TensorInfo
-    from edgekit.infer._batching import deliver
+    from edgekit.infer._batching import Request
 
     n_in, n_out = batch.shape[1], 16
     answer = np.zeros((len(batch), n_out), np.float32)
@@ -488,18 +488,15 @@ def thread_ceiling(report: Report, batch: np.ndarray, unbatched_32: float) -> No
         requests = []
         for x in rows:  # what submit() runs in each caller thread
             t0 = time.perf_counter()
-            request = engine._request(x, True, None)[0]
-            assert request is not None
+            ready, n, key, _ = engine._check(x, True, True)
+            request = Request(ready, n, key, True, time.perf_counter_ns())
             with batcher._cv:
                 batcher._queue.append(request)
                 batcher._rows += request.rows
             requests.append((request, t0))
         with batcher._cv:
             taken = batcher._pop()
-        outcomes: list = []
-        batcher._run_batch(taken, outcomes)  # what the batcher runs
-        batcher._done()
-        deliver(outcomes)
+        batcher._run(taken)  # what the batcher runs: compute, free the batcher, settle
         latencies = []
         for request, t0 in requests:  # what result() and the caller's loop run
             request.future.result()
@@ -546,6 +543,7 @@ def thread_ceiling(report: Report, batch: np.ndarray, unbatched_32: float) -> No
 
 
 CALLERS = 32
+SR16K = np.array(16000, dtype=np.int64)
 
 
 def raw_items_per_s(session, feeds: dict, rows: int) -> float:
@@ -554,14 +552,14 @@ def raw_items_per_s(session, feeds: dict, rows: int) -> float:
     return rows / med["raw"]
 
 
-def async_rate(call, rows: list[np.ndarray], seconds: float) -> tuple[float, float]:
+def async_rate(call, rows: list, seconds: float) -> tuple[float, float]:
     """Items/s and p99 latency (us) of ``len(rows)`` asyncio tasks awaiting ``call(row)``."""
 
     async def main() -> tuple[float, float]:
         stop = False
         latencies: list[float] = []
 
-        async def worker(x: np.ndarray) -> None:
+        async def worker(x) -> None:
             while not stop:
                 t0 = time.perf_counter()
                 await call(x)
@@ -581,56 +579,156 @@ def async_rate(call, rows: list[np.ndarray], seconds: float) -> tuple[float, flo
     return asyncio.run(main())
 
 
-def limit_models() -> list[tuple[str, bytes, int, tuple[int, ...]]]:
-    """(label, model, ...) of the batchable models: name, ONNX bytes, input shape of one item."""
-    return [
-        ("MLP 256-512-512-16", models.mlp_model(256, 512, 16), (256,)),
-        ("MLP 512-1024-1024-10", models.mlp_model(512, 1024, 10), (512,)),
-        ("KWS 1-D CNN 40x49 (2 conv, 64 ch)", models.conv1d_model(), (40, 49)),
+class LimitCase:
+    """One model of the limit table: its callers, the raw batch of N, a null twin.
+
+    ``callers`` are per-task objects handed to ``call(engine, caller)``; a Silero
+    VAD caller is a stream carrying its own state from call to call.
+    """
+
+    def __init__(self, label: str, model, inputs: list, outputs: list, callers: list) -> None:
+        self.label, self.model, self.callers = label, model, callers
+        self.inputs, self.outputs = inputs, outputs  # TensorInfos for the null twin
+
+    def feeds(self, caller) -> dict[str, np.ndarray]:
+        return caller if isinstance(caller, dict) else {"x": caller}
+
+    async def call(self, engine: InferenceEngine, caller) -> None:
+        if isinstance(caller, dict):  # a stream: feed the new state back
+            caller["state"] = (await engine.infer(caller))["stateN"]
+        else:
+            await engine.infer(caller)
+
+    def raw_batch(self, n: int) -> dict[str, np.ndarray]:
+        """The first ``n`` callers' feeds as one batch, along each input's batch axis."""
+        engine = InferenceEngine(self.model, warmup=0)
+        axes = engine.batch_axes
+        first = self.feeds(self.callers[0])
+        return {
+            name: first[name]
+            if axes[name] is None
+            else np.concatenate([self.feeds(c)[name] for c in self.callers[:n]], axis=axes[name])
+            for name in first
+        }
+
+    def null_engine(self, n: int) -> InferenceEngine:
+        """An engine of this model's shapes whose model computes nothing (the machinery alone)."""
+        from edgekit.infer import MemoryModel
+
+        def fn(feeds):
+            rows = len(feeds[self.inputs[0].name])
+            return {
+                t.name: feeds["state"] if t.name == "stateN" else self._zeros(t, rows)
+                for t in self.outputs
+            }
+
+        return InferenceEngine(
+            MemoryModel(fn, inputs=self.inputs, outputs=self.outputs), max_batch=n, warmup=0
+        )
+
+    @staticmethod
+    def _zeros(t, rows: int) -> np.ndarray:
+        return np.zeros((rows, *(d for d in t.shape[1:])), t.dtype)
+
+
+def limit_cases() -> list[LimitCase]:
+    from edgekit.infer import TensorInfo
+
+    f32, i64 = np.dtype("float32"), np.dtype("int64")
+    rng = np.random.default_rng(0)
+    cases = []
+    for label, (n_in, hidden, n_out) in (
+        ("MLP 256-512-512-16", (256, 512, 16)),
+        ("MLP 512-1024-1024-10", (512, 1024, 10)),
+    ):
+        cases.append(
+            LimitCase(
+                label,
+                models.mlp_model(n_in, hidden, n_out),
+                [TensorInfo("x", (None, n_in), f32)],
+                [TensorInfo("y", (None, n_out), f32)],
+                [rng.standard_normal((1, n_in)).astype(np.float32) for _ in range(CALLERS)],
+            )
+        )
+    streams = [
+        {
+            "input": rng.uniform(-0.3, 0.3, (1, 576)).astype(np.float32),
+            "state": np.zeros((2, 1, 128), np.float32),
+            "sr": SR16K,
+        }
+        for _ in range(CALLERS)
     ]
+    cases.append(
+        LimitCase(
+            "Silero VAD (32 streams, own state)",
+            models.silero_path(),
+            [
+                TensorInfo("input", (None, 576), f32),
+                TensorInfo("state", (2, None, 128), f32),
+                TensorInfo("sr", (), i64),
+            ],
+            [TensorInfo("output", (None, 1), f32), TensorInfo("stateN", (2, None, 128), f32)],
+            streams,
+        )
+    )
+    return cases
 
 
 def batch_limit_cases(report: Report, seconds: float, rounds: int) -> None:
     """Micro-batched throughput against the runtime's own batch-N rate (the limit).
 
     For each model and N in {8, 32}: 32 asyncio tasks ``await engine.infer(x)`` on an
-    engine with ``max_batch=N``; the limit is raw ``InferenceSession.run`` on one
-    batch of N rows (same threads: 1 intra-op, 1 inter-op, no spinning); the
-    unbatched peer is 32 tasks each calling ``engine.run(x)`` and yielding. The
-    three are timed in turn, ``rounds`` times; medians, and the median of the
-    per-round ratios to the limit.
-    """
-    for label, model, shape in limit_models():
-        plain = InferenceEngine(model)
-        raw = ort_session(model)
-        rng = np.random.default_rng(0)
-        rows = [rng.standard_normal((1, *shape)).astype(np.float32) for _ in range(CALLERS)]
+    engine with ``max_batch=N`` (Silero VAD: 32 streams, each feeding its ``stateN``
+    back); the limit is raw ``InferenceSession.run`` on one batch of N callers'
+    feeds (same threads: 1 intra-op, 1 inter-op, no spinning); the unbatched peer
+    is 32 tasks each calling ``engine.run`` and yielding. The three are timed in
+    turn, ``rounds`` times; medians, and the median of the per-round ratios.
 
-        async def direct(x, plain=plain):
-            out = plain.run(x)
+    Then the floor: the same 32 callers on a twin engine whose model computes
+    nothing measure the machinery's own time per item (GIL-serial Python: asyncio
+    futures and task switches, batch check, merge, split, hand-offs). Without
+    overlap, a ratio to the limit of at most ``raw / (raw + machinery)`` is
+    possible; the pure asyncio future (create, resolve, resume) bounds it the same
+    way for any design that wakes one task per request.
+    """
+    futures_us = asyncio_future_us(CALLERS)
+    for case in limit_cases():
+        plain = InferenceEngine(case.model)
+        raw = ort_session(case.model)
+
+        async def direct(caller, plain=plain, case=case):
+            out = plain.run(case.feeds(caller))
+            if isinstance(caller, dict):
+                caller["state"] = out["stateN"]
             await asyncio.sleep(0)
-            return out
 
         for n in (8, 32):
-            engine = InferenceEngine(model, max_batch=n)
-            batch = {"x": np.concatenate(rows[:n])}
+            engine = InferenceEngine(case.model, max_batch=n)
+            null = case.null_engine(n)
+            batch = case.raw_batch(n)
             samples: dict[str, list[float]] = {
-                k: [] for k in ("raw", "eng", "eng99", "un", "un99", "ratio")
+                k: [] for k in ("raw", "eng", "eng99", "un", "un99", "ratio", "null")
             }
             for _ in range(rounds):
                 limit = raw_items_per_s(raw, batch, n)
-                eng, eng99 = async_rate(engine.infer, rows, seconds)
-                un, un99 = async_rate(direct, rows, seconds)
+                eng, eng99 = async_rate(
+                    lambda c, e=engine, k=case: k.call(e, c), case.callers, seconds
+                )
+                un, un99 = async_rate(direct, case.callers, seconds)
+                nul = async_rate(lambda c, e=null, k=case: k.call(e, c), case.callers, seconds)[0]
                 for key, value in zip(
-                    samples, (limit, eng, eng99, un, un99, eng / limit), strict=True
+                    samples, (limit, eng, eng99, un, un99, eng / limit, nul), strict=True
                 ):
                     samples[key].append(value)
             med = {k: statistics.median(v) for k, v in samples.items()}
             hist = engine.stats().batch_sizes
             mean_batch = sum(k * v for k, v in hist.items()) / max(1, sum(hist.values()))
             engine.close()
+            null.close()
+            raw_us, null_us = US / med["raw"], US / med["null"]
             report.add(
-                f"{label}, N={n}, {CALLERS} asyncio callers: await engine.infer (max_batch={n})",
+                f"{case.label}, N={n}, {CALLERS} asyncio callers: await engine.infer "
+                f"(max_batch={n})",
                 "throughput",
                 "items/s",
                 med["eng"],
@@ -640,83 +738,59 @@ def batch_limit_cases(report: Report, seconds: float, rounds: int) -> None:
                 },
                 higher_is_better=True,
                 target=">= 0.85x the limit",
-                note=f"ratio to the limit {med['ratio']:.2f} (median of {rounds} rounds); "
-                f"mean batch {mean_batch:.1f}",
+                note=f"ratio to the limit {med['ratio']:.2f} (median of {rounds} rounds: "
+                + ", ".join(f"{r:.2f}" for r in samples["ratio"])
+                + f"); mean batch {mean_batch:.1f}",
             )
             report.add(
-                f"{label}, N={n}: p99 latency",
+                f"{case.label}, N={n}: p99 latency",
                 "p99 latency",
                 "us",
                 med["eng99"],
                 peers={"unbatched engine.run in each task": med["un99"]},
             )
-        stage_costs(report, label, plain, rows)
-    silero_limit(report, rounds)
+            report.add(
+                f"{case.label}, N={n}: the floor: machinery per item (same callers, "
+                "a twin model computing nothing)",
+                "time per item",
+                "us",
+                null_us,
+                peers={
+                    "raw ORT per item at batch N": raw_us,
+                    "one asyncio future (create, resolve, resume)": futures_us,
+                },
+                note=f"without overlap the floor permits {raw_us / (raw_us + null_us):.2f} of "
+                f"the limit (asyncio futures alone {raw_us / (raw_us + futures_us):.2f}); "
+                f"measured {med['ratio']:.2f}",
+            )
+        stage_costs(report, case, plain)
 
 
-def silero_limit(report: Report, rounds: int) -> None:
-    """Silero VAD batches along another axis than 0, so the engine runs it one call at a time.
+def stage_costs(report: Report, case: LimitCase, engine: InferenceEngine) -> None:
+    """Where the machinery's time goes, per item, for a batch of 32 callers.
 
-    Its ``state`` input is ``[2, batch, 128]`` (batch on axis 1) and ``sr`` a scalar
-    shared by the whole batch: the engine only merges inputs along axis 0, so
-    ``batchable`` is False. This row shows what batching it would be worth:
-    raw ORT on one batch of N streams against N unbatched engine calls.
-    """
-    path = models.silero_path()
-    engine = InferenceEngine(path)
-    raw = ort_session(path)
-    one = models.silero_feeds(np.random.default_rng(0).uniform(-0.3, 0.3, 576).astype(np.float32))
-    for n in (8, 32):
-        feeds = {
-            "input": np.repeat(one["input"], n, axis=0),
-            "state": np.zeros((2, n, 128), np.float32),
-            "sr": one["sr"],
-        }
-        limits, singles = [], []
-        for _ in range(rounds):
-            limits.append(raw_items_per_s(raw, feeds, n))
-            med = interleaved_medians({"one": lambda: engine.run(one)}, repeat=5, budget=0.01)
-            singles.append(1 / med["one"])
-        report.add(
-            f"Silero VAD, N={n}: engine.run one stream at a time (batchable={engine.batchable})",
-            "throughput",
-            "items/s",
-            statistics.median(singles),
-            peers={f"limit: raw ORT run of a batch of {n} streams": statistics.median(limits)},
-            higher_is_better=True,
-            note="not merged by the engine: state is [2, batch, 128] and sr a shared scalar",
-        )
-
-
-def stage_costs(
-    report: Report, label: str, engine: InferenceEngine, rows: list[np.ndarray]
-) -> None:
-    """Where the batching machinery's time goes, per item, for batches of 32 of ``rows``.
-
-    Each stage is timed alone in this process (medians of interleaved samples):
-    stacking the inputs (np.concatenate against a copy into a preallocated buffer),
-    splitting one output array (views against copies), one asyncio future per
-    request (create, resolve in one callback per batch, resume the task), and the
+    Each stage is timed alone in this process (medians of interleaved samples): the
+    batch check and merge (:meth:`Loaded.merge`: one concatenation per batched
+    input, shared inputs compared) against a bare ``np.concatenate``; cutting the
+    outputs into each caller's part (:meth:`Loaded.split`); one asyncio future per
+    request (create, resolve in one callback per batch, resume the task); the
     hand-off of a batch to a thread and back (a dedicated worker thread, as the
-    engine's, against ``run_in_executor``), and the whole ``engine.infer`` path
-    with a model that computes nothing.
+    engine's, against ``run_in_executor``); and the engine's whole path in one
+    thread (batches run in the event loop, a model computing nothing).
     """
-    n = len(rows)
-    out = engine.run(np.concatenate(rows))[engine.outputs[0].name]
-    buffer = np.empty((n, *rows[0].shape[1:]), rows[0].dtype)
-    name = engine.outputs[0].name
-
-    def into_buffer():
-        for i, x in enumerate(rows):
-            buffer[i] = x[0]
-        return buffer
-
+    n = CALLERS
+    m = engine._model
+    feeds = [case.feeds(c) for c in case.callers]
+    merged, rows = m.merge(feeds)
+    outputs = engine._execute(m, merged)
+    if -1 in m.out_axes:  # as the engine does on its first merged batch
+        m.resolve_axes(engine._execute(m, m.prepare(feeds[0])), rows[0], outputs, sum(rows))
+    first = m.batched[0][1]
     med = interleaved_medians(
         {
-            "concat": lambda: np.concatenate(rows),
-            "buffer": into_buffer,
-            "views": lambda: [{name: out[i : i + 1]} for i in range(n)],
-            "copies": lambda: [{name: out[i : i + 1].copy()} for i in range(n)],
+            "merge": lambda: m.merge(feeds),
+            "concat": lambda: np.concatenate([f[first] for f in feeds], axis=m.batched[0][2]),
+            "split": lambda: m.split(outputs, rows),
         },
         repeat=9,
         budget=0.005,
@@ -724,14 +798,14 @@ def stage_costs(
     per = {k: v / n * US for k, v in med.items()}
     futures_us = asyncio_future_us(n)
     handoff = handoff_round_trip_us()
-    machinery = machinery_us(rows)
+    one_thread = one_thread_us(case)
     stages = [
         (
-            "stack 32 inputs: np.concatenate",
-            per["concat"],
-            {"copy into a preallocated buffer": per["buffer"]},
+            "check and merge the batch",
+            per["merge"],
+            {f"np.concatenate of {first!r}": per["concat"]},
         ),
-        ("split the output: views", per["views"], {"copies": per["copies"]}),
+        ("cut the outputs into each caller's part", per["split"], {}),
         ("one asyncio future per request: create, resolve, resume the task", futures_us, {}),
         (
             "hand a batch to the engine's worker thread and back (per item)",
@@ -739,13 +813,13 @@ def stage_costs(
             {"run_in_executor": handoff["executor"] / n},
         ),
         (
-            "whole engine path (32 callers, model that computes nothing)",
-            machinery,
+            "whole engine path in one thread (batches run in the loop, null model)",
+            one_thread,
             {"asyncio futures alone": futures_us},
         ),
     ]
     for stage, value, peers in stages:
-        report.add(f"{label}, stage: {stage}", "time per item", "us", value, peers=peers)
+        report.add(f"{case.label}, stage: {stage}", "time per item", "us", value, peers=peers)
 
 
 def asyncio_future_us(n: int, seconds: float = 0.2) -> float:
@@ -832,21 +906,32 @@ def handoff_round_trip_us(rounds: int = 300) -> dict[str, float]:
     return result
 
 
-def machinery_us(rows: list[np.ndarray], seconds: float = 0.3) -> float:
-    """us per item of ``await engine.infer`` from ``len(rows)`` tasks, model computing nothing."""
-    from edgekit.infer import MemoryModel, TensorInfo
+def one_thread_us(case: LimitCase, items: int = 20_000) -> float:
+    """us of process CPU per item: 32 callers, null model, every batch run in the loop.
 
-    shape = rows[0].shape[1:]
-    answer = np.zeros((len(rows), 4), np.float32)
-    model = MemoryModel(
-        lambda feeds: {"y": answer[: len(feeds["x"])]},
-        inputs=[TensorInfo("x", (None, *shape), np.dtype("float32"))],
-        outputs=[TensorInfo("y", (None, 4), np.dtype("float32"))],
-    )
-    engine = InferenceEngine(model, max_batch=len(rows), warmup=0)
-    rate = statistics.median(async_rate(engine.infer, rows, seconds)[0] for _ in range(3))
+    ``max_batch`` is one more than the callers, so each batch leaves at the end of
+    its loop iteration and runs there: no thread, no GIL hand-over, only the
+    engine's Python and asyncio's.
+    """
+    engine = case.null_engine(CALLERS + 1)
+    callers = [dict(c) if isinstance(c, dict) else c for c in case.callers]
+
+    async def main() -> float:
+        count = 0
+
+        async def worker(caller) -> None:
+            nonlocal count
+            while count < items:
+                await case.call(engine, caller)
+                count += 1
+
+        t0 = time.process_time()
+        await asyncio.gather(*(worker(c) for c in callers))
+        return (time.process_time() - t0) / count * US
+
+    result = min(asyncio.run(main()) for _ in range(5))  # CPU time: the least disturbed run
     engine.close()
-    return US / rate
+    return result
 
 
 def quantization_cases(report: Report, repeat: int) -> None:

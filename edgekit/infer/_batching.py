@@ -798,13 +798,13 @@ class MicroBatcher:
             result, error = None, exc
         now = _now()
         self._compute_ns = now - t0
-        self._done()
         try:
             self._record(
                 [1], [] if error is not None else [now - request.t0], int(error is not None)
             )
         except BaseException as exc:  # the engine was garbage-collected
             result, error = None, exc
+        self._done()  # after recording: one batch runner at a time updates the stats
         settle_one(request.future, result, error)
 
     def kick(self) -> None:

@@ -478,9 +478,10 @@ class InferenceEngine:
     ) -> Future[dict[str, np.ndarray]]:
         """Queue one request for micro-batching; returns a ``concurrent.futures.Future``.
 
-        Thread-safe. Queued requests are merged along the leading (batch) axis into
-        one runtime call of at most ``max_batch`` rows, and each caller gets its
-        own rows back. While fewer rows are queued than the previous batch held,
+        Thread-safe. Queued requests are merged along each input's batch axis
+        (:attr:`batch_axes`; requests with different values of a shared input go
+        in different calls) into one runtime call of at most ``max_batch`` rows,
+        and each caller gets its own rows back. While fewer rows are queued than the previous batch held,
         the first request waits at most ``max_delay_us`` for company. When a
         merged call fails, each request is run alone, so every caller gets its
         own result or error.
@@ -495,10 +496,10 @@ class InferenceEngine:
         if nobody does, the batching thread runs it once the future gets a
         callback, is polled with ``done()``, or another request arrives.
 
-        Models without a dynamic leading dimension on every input and output (a
-        fixed batch of 1) and stateful models are not merged: their requests run
-        one after another, in submission order.
-        Invalid feeds fail here, at submission, with ``InvalidInputError``.
+        Models without a batch axis on an input and every output (a fixed batch
+        of 1) and stateful models are not merged: their requests run one after
+        another, in submission order. Invalid feeds, and inputs that disagree on
+        their batch size, fail here, at submission, with ``InvalidInputError``.
         """
         t0 = _now()
         ready, rows, key, cached = self._check(feeds, quantized, True)
