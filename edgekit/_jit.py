@@ -20,6 +20,13 @@ Importing this module does not import numba; :func:`njit` does, at the moment a
 :func:`lazy_kernels`, so ``import edgekit`` (and ``import edgekit.<layer>``) stays free
 of numba.
 
+A layer's kernels may be a ``_kernels/`` package split by algorithm. numba keys a
+cached kernel on its own source file only, so a kernel inlining a helper from a
+sibling module would keep running the old helper after that sibling changed (an
+edit, or an upgrade that replaced some files and not others). :func:`njit`
+therefore stamps every kernel in a ``_kernels`` package with a hash of all the
+package's modules: a change to any of them recompiles them all.
+
 When the installed package directory is read-only (a system install, a
 read-only root file system on a device) and ``NUMBA_CACHE_DIR`` is unset, the
 cache goes to ``$XDG_CACHE_HOME/edgekit/numba`` (``~/.cache/edgekit/numba``), by
@@ -107,6 +114,65 @@ def configure_cache() -> str | None:
     return str(cache_dir)
 
 
+def _package_stamp(directory: str) -> bytes:
+    """SHA-256 over the names and contents of the ``.py`` files in ``directory``."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in sorted(os.listdir(directory)):
+        if name.endswith(".py"):
+            digest.update(name.encode())
+            digest.update(Path(directory, name).read_bytes())
+    return digest.digest()
+
+
+@functools.cache
+def _stamp_kernel_packages() -> None:
+    """Put locators first in numba's cache machinery that stamp a function defined in a
+    ``_kernels`` package with :func:`_package_stamp` of the whole package."""
+    from numba.core import caching
+
+    def package_locator(base: type) -> type:
+        class Locator(base):  # type: ignore[misc]
+            @classmethod
+            def from_function(cls, py_func: Any, py_file: str) -> Any:
+                if os.path.basename(os.path.dirname(py_file)) != "_kernels":
+                    return None
+                return super().from_function(py_func, py_file)
+
+            def get_source_stamp(self) -> Any:
+                directory = os.path.dirname(self._py_file)
+                stamp = tuple(
+                    (e.name, e.stat().st_mtime_ns, e.stat().st_size)
+                    for e in sorted(os.scandir(directory), key=lambda e: e.name)
+                    if e.name.endswith(".py")
+                )
+                return (_package_stamp_cached(directory, stamp),)
+
+        Locator.__name__ = Locator.__qualname__ = f"EdgekitPackage{base.__name__}"
+        return Locator
+
+    # (CacheImpl since numba 0.61, _CacheImpl before)
+    impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl", None)
+    if impl is None or not isinstance(getattr(impl, "_locator_classes", None), list):
+        return  # a numba without this machinery: kernels keep numba's per-file stamps
+    ours = [
+        package_locator(base)
+        for base in (
+            caching.UserProvidedCacheLocator,
+            caching.InTreeCacheLocator,
+            caching.UserWideCacheLocator,
+        )
+    ]
+    impl._locator_classes = [*ours, *impl._locator_classes]
+
+
+@functools.lru_cache(maxsize=64)
+def _package_stamp_cached(directory: str, stamp: tuple[Any, ...]) -> bytes:
+    """:func:`_package_stamp`, recomputed only when a file's mtime or size changed."""
+    return _package_stamp(directory)
+
+
 def njit(*args: Any, **overrides: Any) -> Any:
     """``numba.njit`` with edgekit's :data:`JIT_OPTIONS`; use bare or with overrides.
 
@@ -116,6 +182,7 @@ def njit(*args: Any, **overrides: Any) -> Any:
     configure_cache()
     import numba
 
+    _stamp_kernel_packages()
     options = {**JIT_OPTIONS, **overrides}
     if _cache_unavailable:
         options["cache"] = False
