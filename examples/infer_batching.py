@@ -1,7 +1,7 @@
 """Micro-batching: 32 asyncio tasks share one MLP; then a hot swap under load.
 
 Builds a small MLP with onnx.helper (no download), serves it to 32 concurrent
-tasks with ``await engine.infer(x)``, compares throughput with each task calling
+tasks with ``await engine.async_run(x)``, compares throughput with each task calling
 ``engine.run`` itself, then swaps in a second model while the tasks keep running.
 
     python examples/infer_batching.py
@@ -71,12 +71,12 @@ async def main() -> None:
         return out
 
     plain = await serve(unbatched)
-    batched = await serve(engine.infer)
+    batched = await serve(engine.async_run)
     print(f"32 tasks: {plain:,.0f} req/s unbatched, {batched:,.0f} req/s micro-batched")
 
-    load = asyncio.create_task(serve(engine.infer, seconds=1.0))
+    load = asyncio.create_task(serve(engine.async_run, seconds=1.0))
     await asyncio.sleep(0.3)
-    await engine.swap_async(mlp(2))  # loaded and warmed off the event loop
+    await engine.async_swap(mlp(2))  # loaded and warmed off the event loop
     print(f"served {await load:,.0f} req/s across the swap; digest now {engine.digest}")
     stats = engine.stats()
     print(stats)

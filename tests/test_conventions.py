@@ -29,12 +29,7 @@ import edgekit
 PACKAGE_DIR = Path(edgekit.__file__).resolve().parent
 
 #: Public names (``package.Name.method``) that break the naming rule today.
-KNOWN_VIOLATIONS: set[str] = {
-    # infer: the engine's coroutines (the async twin of run(), and of swap()) are renamed
-    # by the lead once the infer work in progress lands.
-    "edgekit.infer.InferenceEngine.infer",
-    "edgekit.infer.InferenceEngine.swap_async",
-}
+KNOWN_VIOLATIONS: set[str] = set()
 
 #: Import edges (importer, imported) that close a cycle today.
 KNOWN_CYCLES: set[tuple[str, str]] = {

@@ -10,7 +10,7 @@ samples taken in turn between the cases, see ``fine_medians``):
 2. A microWakeWord int8 model: raw LiteRT (``set_tensor``/``invoke``/``get_tensor``)
    against ``InferenceEngine.run``.
 3. An MLP (256 -> 512 -> 512 -> 16, built with onnx.helper): throughput and p99
-   latency of 1, 8 and 32 asyncio callers (``await engine.infer(x)``) and caller
+   latency of 1, 8 and 32 asyncio callers (``await engine.async_run(x)``) and caller
    threads (``engine.submit(x).result()``), micro-batched against unbatched
    ``engine.run``; then the GIL-serial cost of a threaded request (Python per
    request and one thread hand-off) and the throughput ceiling they imply.
@@ -326,7 +326,7 @@ def async_closed_loop(call, callers: int, seconds: float) -> tuple[float, float]
 def batching_cases(report: Report, seconds: float, rounds: int) -> None:
     """MLP served to 1, 8 and 32 concurrent callers, micro-batched or not.
 
-    asyncio tasks: ``await engine.infer(x)`` against each task calling ``engine.run(x)``
+    asyncio tasks: ``await engine.async_run(x)`` against each task calling ``engine.run(x)``
     itself (then yielding) and against ``await asyncio.to_thread(engine.run, x)``.
     Threads: ``engine.submit(x).result()`` against ``engine.run(x)`` in each thread.
     """
@@ -351,7 +351,7 @@ def batching_cases(report: Report, seconds: float, rounds: int) -> None:
         return await asyncio.to_thread(plain.run, x)
 
     async def micro(x):
-        return await batched.infer(x)
+        return await batched.async_run(x)
 
     def mean_batch() -> float:
         hist = batched.stats().batch_sizes
@@ -371,7 +371,7 @@ def batching_cases(report: Report, seconds: float, rounds: int) -> None:
         }
         mean_batches[f"{callers} asyncio callers"] = mean_batch()
         report.add(
-            f"MLP 256-512-512-16, {callers} asyncio callers: await engine.infer (micro-batched)",
+            f"MLP 256-512-512-16, {callers} asyncio callers: await engine.async_run (micro-batched)",
             "throughput",
             "req/s",
             results["batched"][0],
@@ -595,9 +595,9 @@ class LimitCase:
 
     async def call(self, engine: InferenceEngine, caller) -> None:
         if isinstance(caller, dict):  # a stream: feed the new state back
-            caller["state"] = (await engine.infer(caller))["stateN"]
+            caller["state"] = (await engine.async_run(caller))["stateN"]
         else:
-            await engine.infer(caller)
+            await engine.async_run(caller)
 
     def raw_batch(self, n: int) -> dict[str, np.ndarray]:
         """The first ``n`` callers' feeds as one batch, along each input's batch axis."""
@@ -677,7 +677,7 @@ def limit_cases() -> list[LimitCase]:
 def batch_limit_cases(report: Report, seconds: float, rounds: int) -> None:
     """Micro-batched throughput against the runtime's own batch-N rate (the limit).
 
-    For each model and N in {8, 32}: 32 asyncio tasks ``await engine.infer(x)`` on an
+    For each model and N in {8, 32}: 32 asyncio tasks ``await engine.async_run(x)`` on an
     engine with ``max_batch=N`` (Silero VAD: 32 streams, each feeding its ``stateN``
     back); the limit is raw ``InferenceSession.run`` on one batch of N callers'
     feeds (same threads: 1 intra-op, 1 inter-op, no spinning); the unbatched peer
@@ -727,7 +727,7 @@ def batch_limit_cases(report: Report, seconds: float, rounds: int) -> None:
             null.close()
             raw_us, null_us = US / med["raw"], US / med["null"]
             report.add(
-                f"{case.label}, N={n}, {CALLERS} asyncio callers: await engine.infer "
+                f"{case.label}, N={n}, {CALLERS} asyncio callers: await engine.async_run "
                 f"(max_batch={n})",
                 "throughput",
                 "items/s",

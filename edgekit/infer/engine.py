@@ -51,7 +51,7 @@ class InferenceEngine:
     no spinning threads (ONNX Runtime's ``session.intra_op.allow_spinning=0``);
     ``ort_options`` and ``litert_options`` pass other settings through.
 
-    Thread safety: ``run``, ``submit``, ``infer``, ``swap`` and ``stats`` may be
+    Thread safety: ``run``, ``submit``, ``async_run``, ``swap``, ``async_swap`` and ``stats`` may be
     called from any thread. ONNX Runtime sessions run concurrently. A LiteRT
     interpreter is not thread-safe: the engine keeps **one interpreter and
     serializes** calls on it with a lock (``invoke`` releases the GIL meanwhile);
@@ -75,7 +75,7 @@ class InferenceEngine:
         warmup_feeds: inputs to warm up with instead of zeros; failures raise.
         check_finite: reject NaN/infinite float inputs with ``InvalidInputError``
             (costs a pass over the inputs; quantizing float inputs always checks).
-        max_batch: most rows merged into one runtime call by :meth:`submit`/:meth:`infer`.
+        max_batch: most rows merged into one runtime call by :meth:`submit`/:meth:`async_run`.
         max_delay_us: longest wait (microseconds) of the first request of a batch for company.
         expected_digest: xxh3-128 hex digest the model file must have (see :attr:`digest`);
             a mismatch raises ``ModelLoadError`` before any runtime parses the bytes. Use
@@ -511,10 +511,10 @@ class InferenceEngine:
         self._get_batcher().put(request)
         return request.future
 
-    async def infer(
+    async def async_run(
         self, feeds: Mapping[str, np.ndarray] | np.ndarray, *, quantized: bool = True
     ) -> dict[str, np.ndarray]:
-        """``await engine.infer(x)``: a micro-batched run for asyncio callers.
+        """``await engine.async_run(x)``: a micro-batched run for asyncio callers.
 
         Requests of one event-loop iteration leave together as one batch (a
         ``call_soon`` flush after the tasks ready in that iteration). While the
@@ -580,7 +580,7 @@ class InferenceEngine:
             self._model = new
             self._swaps += 1
 
-    async def swap_async(
+    async def async_swap(
         self,
         model: ModelLike,
         *,

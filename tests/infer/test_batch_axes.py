@@ -56,7 +56,7 @@ async def test_silero_streams_merged_equal_each_stream_alone(silero_path, speech
         state = np.zeros((2, 1, 128), np.float32)
         for k in range(chunks):
             x = streams[i][k * 576 : (k + 1) * 576][None]
-            out = await engine.infer({"input": x, "state": state, "sr": SR})
+            out = await engine.async_run({"input": x, "state": state, "sr": SR})
             np.testing.assert_array_equal(out["output"], expected[i][k][0])
             np.testing.assert_array_equal(out["stateN"], expected[i][k][1])
             assert out["stateN"].flags.c_contiguous
@@ -105,7 +105,7 @@ async def test_a_request_whose_batch_axes_disagree_fails_alone(silero_path):
     }
     bad = dict(good, state=np.zeros((2, 3, 128), np.float32))
     outs = await asyncio.gather(
-        *(engine.infer(bad if i == 2 else good) for i in range(5)), return_exceptions=True
+        *(engine.async_run(bad if i == 2 else good) for i in range(5)), return_exceptions=True
     )
     assert isinstance(outs[2], InvalidInputError) and "disagree" in str(outs[2])
     for i in (0, 1, 3, 4):
@@ -135,7 +135,7 @@ async def test_requests_with_different_shared_inputs_go_in_different_batches():
     xs = [np.full((1, 3), i, np.float32) for i in range(12)]
     scales = [np.float32(2 if i % 3 else 5) for i in range(12)]
     outs = await asyncio.gather(
-        *(engine.infer({"x": x, "scale": np.array(s)}) for x, s in zip(xs, scales, strict=True))
+        *(engine.async_run({"x": x, "scale": np.array(s)}) for x, s in zip(xs, scales, strict=True))
     )
     for x, s, out in zip(xs, scales, outs, strict=True):
         np.testing.assert_array_equal(out["y"], x * s)
@@ -180,7 +180,7 @@ async def test_an_output_axis_that_cannot_be_found_makes_the_model_unbatchable()
     )
     engine = InferenceEngine(model, warmup=0)
     assert engine.batchable and engine.batch_axes["y"] == -1
-    outs = await asyncio.gather(*(engine.infer(np.zeros((1, 2), F32)) for _ in range(4)))
+    outs = await asyncio.gather(*(engine.async_run(np.zeros((1, 2), F32)) for _ in range(4)))
     assert all(out["y"].shape == (1, 1) for out in outs)
     assert not engine.batchable
     engine.close()

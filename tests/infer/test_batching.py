@@ -60,7 +60,7 @@ async def test_async_infer_from_many_tasks(mlp_bytes):
     engine = InferenceEngine(mlp_bytes, max_batch=32, max_delay_us=5_000)
     rng = np.random.default_rng(1)
     xs = [rng.standard_normal((1, 32)).astype(np.float32) for _ in range(32)]
-    outs = await asyncio.gather(*(engine.infer(x) for x in xs))
+    outs = await asyncio.gather(*(engine.async_run(x) for x in xs))
     for x, out in zip(xs, outs, strict=True):
         np.testing.assert_allclose(
             out["y"], models.mlp_reference(mlp_bytes, x), rtol=1e-4, atol=1e-5
@@ -73,7 +73,7 @@ async def test_requests_with_several_rows_keep_their_rows(mlp_bytes):
     engine = InferenceEngine(mlp_bytes, max_batch=8, max_delay_us=5_000)
     rng = np.random.default_rng(2)
     xs = [rng.standard_normal((rows, 32)).astype(np.float32) for rows in (1, 3, 2, 8, 1)]
-    outs = await asyncio.gather(*(engine.infer(x) for x in xs))
+    outs = await asyncio.gather(*(engine.async_run(x) for x in xs))
     for x, out in zip(xs, outs, strict=True):
         assert out["y"].shape == (len(x), 4)
         np.testing.assert_allclose(
@@ -221,7 +221,7 @@ async def test_one_event_loop_iteration_is_one_batch(mlp_bytes):
     engine = InferenceEngine(mlp_bytes, max_batch=32, max_delay_us=1000)
     rng = np.random.default_rng(5)
     xs = [rng.standard_normal((1, 32)).astype(np.float32) for _ in range(40)]
-    outs = await asyncio.gather(*(engine.infer(x) for x in xs))
+    outs = await asyncio.gather(*(engine.async_run(x) for x in xs))
     for x, out in zip(xs, outs, strict=True):
         np.testing.assert_allclose(
             out["y"], models.mlp_reference(mlp_bytes, x), rtol=1e-4, atol=1e-5
@@ -241,7 +241,7 @@ async def test_a_failing_request_fails_alone_in_an_event_loop():
         fn, inputs=[TensorInfo("x", (None, 2), F32)], outputs=[TensorInfo("y", (None, 2), F32)]
     )
     engine = InferenceEngine(model, max_batch=16, max_delay_us=1000, warmup=0)
-    calls = [engine.infer(np.full((1, 2), -1.0 if i == 3 else i, np.float32)) for i in range(8)]
+    calls = [engine.async_run(np.full((1, 2), -1.0 if i == 3 else i, np.float32)) for i in range(8)]
     outs = await asyncio.gather(*calls, return_exceptions=True)
     for i, out in enumerate(outs):
         if i == 3:
@@ -263,10 +263,10 @@ async def test_costly_batches_go_to_the_batching_thread():
     )
     engine = InferenceEngine(model, max_batch=32, max_delay_us=1000, warmup=0)
     xs = [np.full((1, 2), i, np.float32) for i in range(8)]
-    outs = await asyncio.gather(*(engine.infer(x) for x in xs))
+    outs = await asyncio.gather(*(engine.async_run(x) for x in xs))
     assert ran_in == [threading.current_thread().name]  # cheap: in the event loop
     engine._get_batcher().inline_ns = -1  # every batch counts as costly
-    outs = await asyncio.gather(*(engine.infer(x) for x in xs))
+    outs = await asyncio.gather(*(engine.async_run(x) for x in xs))
     assert ran_in[1:] == ["edgekit-infer-batcher"]
     for x, out in zip(xs, outs, strict=True):
         np.testing.assert_array_equal(out["y"], x * 2)
@@ -277,8 +277,8 @@ async def test_costly_batches_go_to_the_batching_thread():
 async def test_requests_queued_in_a_loop_when_the_engine_closes_get_an_error(mlp_bytes):
     engine = InferenceEngine(mlp_bytes, max_batch=32)
     x = np.zeros((1, 32), np.float32)
-    await engine.infer(x)
-    task = asyncio.create_task(engine.infer(x))
+    await engine.async_run(x)
+    task = asyncio.create_task(engine.async_run(x))
     await asyncio.sleep(0)  # the task queues its request; the loop's flush comes after us
     engine.close()
     with pytest.raises(InferenceError, match="closed"):

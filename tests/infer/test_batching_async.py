@@ -30,7 +30,7 @@ async def test_closed_loop_callers_get_their_own_rows(max_batch):
 
     async def caller(i: int) -> None:
         for _ in range(20):
-            out = await engine.infer(xs[i])
+            out = await engine.async_run(xs[i])
             np.testing.assert_allclose(out["y"], expected[i], rtol=1e-5, atol=1e-6)
 
     await asyncio.gather(*(caller(i) for i in range(32)))
@@ -50,7 +50,7 @@ async def test_steady_callers_split_into_two_alternating_batches(mlp_bytes):
 
     async def caller() -> None:
         for _ in range(30):
-            await engine.infer(x)
+            await engine.async_run(x)
 
     await asyncio.gather(*(caller() for _ in range(32)))
     sizes = engine.stats().batch_sizes
@@ -64,7 +64,7 @@ async def test_cancelling_one_caller_leaves_the_others_answered(mlp_bytes):
     engine._get_batcher().inline_ns = -1
     rng = np.random.default_rng(3)
     xs = [rng.standard_normal((1, 32)).astype(np.float32) for _ in range(12)]
-    tasks = [asyncio.create_task(engine.infer(x)) for x in xs]
+    tasks = [asyncio.create_task(engine.async_run(x)) for x in xs]
     await asyncio.sleep(0)  # every task has queued its request
     tasks[5].cancel()
     outs = await asyncio.gather(*tasks, return_exceptions=True)
@@ -89,7 +89,7 @@ async def test_an_error_of_a_batch_reaches_all_its_callers():
     engine = InferenceEngine(model, max_batch=4, warmup=0)
     engine._get_batcher().inline_ns = -1
     outs = await asyncio.gather(
-        *(engine.infer(np.zeros((1, 2), np.float32)) for _ in range(10)), return_exceptions=True
+        *(engine.async_run(np.zeros((1, 2), np.float32)) for _ in range(10)), return_exceptions=True
     )
     assert all(isinstance(o, InferenceError) and "runtime down" in str(o) for o in outs), outs
     assert engine.stats().errors == 10
@@ -102,9 +102,9 @@ async def test_requests_held_for_company_get_an_error_when_the_engine_closes(mlp
     engine = InferenceEngine(mlp_bytes, max_batch=32)
     engine._get_batcher().inline_ns = -1
     x = np.zeros((1, 32), np.float32)
-    first = [asyncio.create_task(engine.infer(x)) for _ in range(8)]
+    first = [asyncio.create_task(engine.async_run(x)) for _ in range(8)]
     await asyncio.sleep(0)  # 8 handed over together at the end of the iteration
-    late = asyncio.create_task(engine.infer(x))  # fewer than the batch out: held back
+    late = asyncio.create_task(engine.async_run(x))  # fewer than the batch out: held back
     await asyncio.sleep(0)
     engine.close()
     await asyncio.gather(*first)

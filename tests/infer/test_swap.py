@@ -97,10 +97,10 @@ def test_cache_entries_of_the_old_model_are_not_served_after_a_swap():
     assert not np.array_equal(before, after)
 
 
-async def test_swap_async(mlp_bytes):
+async def test_async_swap(mlp_bytes):
     engine = InferenceEngine(models.mlp_model(32, 64, 4, seed=5))
     old = engine.digest
-    await engine.swap_async(mlp_bytes)
+    await engine.async_swap(mlp_bytes)
     assert engine.digest != old
 
 
