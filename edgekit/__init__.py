@@ -58,10 +58,23 @@ if TYPE_CHECKING:
 
 
 def warmup(layers: tuple[str, ...] | None = None) -> dict[str, float]:
-    """Compile the numba kernels of the given layers (all by default); see :func:`edgekit._jit.warmup`."""
+    """Compile (or load from cache) the numba kernels of ``layers`` (all by default).
+
+    Returns seconds spent per layer with kernels. A second process finds them in the
+    cache (see ``docs/jit.md``).
+
+    Raises:
+        InvalidInputError: a name that is not one of :data:`LAYERS`.
+    """
     from edgekit._jit import warmup as _warmup
 
-    return _warmup(layers)
+    chosen = LAYERS if layers is None else tuple(layers)
+    unknown = [layer for layer in chosen if layer not in LAYERS]
+    if unknown:
+        from edgekit.errors import InvalidInputError
+
+        raise InvalidInputError(f"unknown layer {unknown[0]!r}; expected one of {LAYERS}")
+    return _warmup(chosen)
 
 
 def __getattr__(name: str) -> Any:

@@ -202,34 +202,24 @@ def lazy_kernels(layer: str) -> Callable[[], ModuleType]:
     return functools.cache(functools.partial(importlib.import_module, f"edgekit.{layer}._kernels"))
 
 
-def warmup(layers: Iterable[str] | None = None) -> dict[str, float]:
-    """Compile (or load from cache) the kernels of the layers that have them.
+def warmup(layers: Iterable[str]) -> dict[str, float]:
+    """Compile (or load from cache) the kernels of ``layers`` (names checked by the caller,
+    :func:`edgekit.warmup`).
 
-    Each layer with kernels has a ``warmup()`` that calls every kernel once on tiny
-    inputs of each dtype the public API uses: in its ``_warmup`` module, or else in its
-    ``_kernels``. Returns seconds spent per layer; layers without kernels are left out.
+    Each layer with kernels has an ``edgekit.<layer>._warmup`` module whose ``warmup()``
+    calls every kernel once on tiny inputs of each dtype the public API uses. Returns
+    seconds spent per layer; layers without one are left out.
     """
-    from edgekit import LAYERS
-
     timings: dict[str, float] = {}
-    for layer in LAYERS if layers is None else layers:
-        if layer not in LAYERS:
-            from edgekit.errors import InvalidInputError
-
-            raise InvalidInputError(f"unknown layer {layer!r}; expected one of {LAYERS}")
-        layer_warmup: Callable[[], object] | None = None
-        for name in (f"edgekit.{layer}._warmup", f"edgekit.{layer}._kernels"):
-            try:
-                module = importlib.import_module(name)
-            except ModuleNotFoundError as exc:
-                if exc.name == name:
-                    continue
-                raise
-            layer_warmup = getattr(module, "warmup", None)
-            break
-        if layer_warmup is None:
-            continue
+    for layer in layers:
+        name = f"edgekit.{layer}._warmup"
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
         start = time.perf_counter()
-        layer_warmup()
+        module.warmup()
         timings[layer] = time.perf_counter() - start
     return timings

@@ -32,15 +32,7 @@ PACKAGE_DIR = Path(edgekit.__file__).resolve().parent
 KNOWN_VIOLATIONS: set[str] = set()
 
 #: Import edges (importer, imported) that close a cycle today.
-KNOWN_CYCLES: set[tuple[str, str]] = {
-    # edgekit._jit.warmup() reads edgekit.LAYERS, and edgekit.warmup() imports _jit
-    # (and edgekit imports every layer for type checking, whose kernels import _jit).
-    # Fix: edgekit.warmup() hands LAYERS to _jit.warmup(), or LAYERS moves to a leaf.
-    ("edgekit._jit", "edgekit"),
-    # dsp's warm-up sits in its kernel module and imports the dsp facade back;
-    # it moves to edgekit/dsp/_warmup.py as in codec and scan.
-    ("edgekit.dsp._kernels", "edgekit.dsp"),
-}
+KNOWN_CYCLES: set[tuple[str, str]] = set()
 
 
 # -- naming ------------------------------------------------------------------------------

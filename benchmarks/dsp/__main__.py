@@ -233,9 +233,9 @@ _COLD = textwrap.dedent(
 
 def cold_start(report: Report, runs: int) -> None:
     # fill the cache in a first process, then time fresh processes
-    from edgekit.dsp import _kernels
+    import edgekit
 
-    _kernels.warmup()
+    edgekit.warmup(("dsp",))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
 
     def run(imports: str, call: str) -> float:
