@@ -65,3 +65,22 @@ def test_html_table_escapes_and_shows_units() -> None:
 def test_snapshots_are_frozen() -> None:
     with pytest.raises(FrozenInstanceError):
         sample().calls = 1  # type: ignore[misc]
+
+
+def test_every_stats_and_status_result_is_a_snapshot() -> None:
+    """The layers' stats()/status() results share the one shape (telemetry reads them so)."""
+    import dataclasses
+    import typing
+
+    from edgekit.infer import EngineStats, InferenceEngine
+    from edgekit.sync import QueueStats, SyncEngine, SyncQueue, SyncStatus
+
+    for cls in (EngineStats, QueueStats, SyncStatus):
+        assert issubclass(cls, Snapshot) and dataclasses.is_dataclass(cls), cls
+        assert cls.__dataclass_params__.frozen, cls  # type: ignore[attr-defined]
+    for method, cls in (
+        (InferenceEngine.stats, EngineStats),
+        (SyncQueue.stats, QueueStats),
+        (SyncEngine.status, SyncStatus),
+    ):
+        assert typing.get_type_hints(method)["return"] is cls, method

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from edgekit._snapshot import Snapshot
 
 __all__ = ["EngineStats"]
 
 
 @dataclass(frozen=True)
-class EngineStats:
+class EngineStats(Snapshot):
     """A snapshot of an engine's counters and latency percentiles.
 
     Latencies (microseconds) cover the last ``window`` synchronous ``run`` calls,
     measured inside the engine from entry to return (validation, cache lookup and
     the runtime call). ``batch_sizes`` maps a micro-batch size (requests merged)
-    to how many batches had it.
+    to how many batches had it. ``as_dict()``, ``to_json()`` and the Jupyter table come
+    from the fields and ``cache_hit_rate`` (:class:`~edgekit._snapshot.Snapshot`).
     """
+
+    derived = ("cache_hit_rate",)
 
     model: str
     backend: str
@@ -41,26 +45,6 @@ class EngineStats:
         total = self.cache_hits + self.cache_misses
         return self.cache_hits / total if total else 0.0
 
-    def as_dict(self) -> dict[str, object]:
-        """The snapshot as plain Python values (for JSON or logging)."""
-        return {
-            "model": self.model,
-            "backend": self.backend,
-            "calls": self.calls,
-            "errors": self.errors,
-            "p50_us": self.p50_us,
-            "p90_us": self.p90_us,
-            "p99_us": self.p99_us,
-            "mean_us": self.mean_us,
-            "window": self.window,
-            "cache_hits": self.cache_hits,
-            "cache_misses": self.cache_misses,
-            "cache_hit_rate": self.cache_hit_rate,
-            "batches": self.batches,
-            "batch_sizes": dict(self.batch_sizes),
-            "swaps": self.swaps,
-        }
-
     def __str__(self) -> str:
         return (
             f"{self.model} on {self.backend}: {self.calls} calls, {self.errors} errors, "
@@ -68,41 +52,6 @@ class EngineStats:
             f"cache {self.cache_hits} hits / {self.cache_misses} misses; "
             f"{self.batches} batches"
         )
-
-    def _repr_html_(self) -> str:
-        rows = [
-            ("model", self.model),
-            ("backend", self.backend),
-            ("calls", f"{self.calls:,}"),
-            ("errors", f"{self.errors:,}"),
-            (
-                "latency p50 / p90 / p99",
-                f"{self.p50_us:.1f} / {self.p90_us:.1f} / {self.p99_us:.1f} us",
-            ),
-            ("latency mean", f"{self.mean_us:.1f} us (last {self.window:,} calls)"),
-            (
-                "cache hits / misses",
-                f"{self.cache_hits:,} / {self.cache_misses:,} ({self.cache_hit_rate:.0%})",
-            ),
-            ("batches", f"{self.batches:,}"),
-            ("swaps", f"{self.swaps:,}"),
-        ]
-        body = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
-            for k, v in rows
-        )
-        if self.batch_sizes:
-            peak = max(self.batch_sizes.values())
-            bars = "".join(
-                f"<tr><td>{size}</td><td>{count:,}</td><td><div style='background:#4c78a8;"
-                f"height:0.8em;width:{max(1, round(120 * count / peak))}px'></div></td></tr>"
-                for size, count in sorted(self.batch_sizes.items())
-            )
-            body += (
-                "<tr><th style='text-align:left'>batch sizes</th><td><table>"
-                f"<tr><th>size</th><th>batches</th><th></th></tr>{bars}</table></td></tr>"
-            )
-        return f"<table class='edgekit-stats'>{body}</table>"
 
 
 def percentiles(latencies_ns: list[int]) -> tuple[float, float, float, float]:
