@@ -101,7 +101,9 @@ def run_shifted_clock(session: nox.Session) -> None:
     """CLOCK_TESTS again with the wall clock CLOCK_SHIFT_DAYS ahead (monotonic clocks
     are left alone); tests/conftest.py checks that the shift took effect."""
     if shutil.which("faketime") is None:
-        session.error("faketime is missing (Debian package faketime): the shifted-clock run needs it")
+        session.error(
+            "faketime is missing (Debian package faketime): the shifted-clock run needs it"
+        )
     env = {
         "FAKETIME_DONT_FAKE_MONOTONIC": "1",
         "PYTHONPATH": str(Path("tests/_shifted_clock").resolve()),  # its time.sleep
