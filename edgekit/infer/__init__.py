@@ -10,16 +10,21 @@ micro-batching, warm-up, hot swap and latency statistics.
 
 Importing this package imports no runtime: ONNX Runtime and LiteRT are imported
 when an engine first needs them.
+
+Public modules: ``engine``, ``types`` (tensors, in-memory models, runtime options),
+``cache``, ``quantize``, ``stats``. Private: ``_backends`` (one module per runtime,
+``onnx``, ``litert``, ``memory``, and the selector), ``_source`` (model bytes),
+``_loaded`` (a loaded model's validation, batching and quantization tables),
+``_batching``, ``_probe``.
 """
 
 from __future__ import annotations
 
-from edgekit.infer._backends import MemoryModel
-from edgekit.infer._types import LiteRTOptions, OrtOptions, Quantization, TensorInfo
 from edgekit.infer.cache import CacheInfo, ResultCache
 from edgekit.infer.engine import BACKENDS, InferenceEngine
 from edgekit.infer.quantize import QuantizationReport, quantize_dynamic
 from edgekit.infer.stats import EngineStats
+from edgekit.infer.types import LiteRTOptions, MemoryModel, OrtOptions, Quantization, TensorInfo
 
 __all__ = [
     "BACKENDS",

@@ -11,8 +11,8 @@ import numpy as np
 
 from edgekit.errors import InferenceError, InvalidInputError
 from edgekit.infer._backends import Backend
-from edgekit.infer._types import Quantization, TensorInfo
 from edgekit.infer.cache import key_prefix
+from edgekit.infer.types import Quantization, TensorInfo
 
 _ndarray = np.ndarray
 
@@ -239,13 +239,18 @@ class Loaded:
                         return False
         return True
 
+    def _as_dict(self, feeds: Any) -> dict[str, Any] | None:
+        """``feeds`` as a new dict by input name (one value for a one-input model), or None."""
+        if isinstance(feeds, Mapping):
+            return dict(feeds)
+        if self.single is not None:
+            return {self.single: feeds}
+        return None
+
     def normalize(self, feeds: Any) -> dict[str, np.ndarray]:
         """Validated feeds as a new dict, or an ``InvalidInputError`` saying what is wrong."""
-        if isinstance(feeds, Mapping):
-            given = dict(feeds)
-        elif self.single is not None:
-            given = {self.single: feeds}
-        else:
+        given = self._as_dict(feeds)
+        if given is None:
             raise InvalidInputError(
                 f"{self.label} has {self.n_inputs} inputs ({', '.join(self.input_names)}): "
                 f"pass a dict of arrays, not a single {type(feeds).__name__}"
@@ -472,11 +477,8 @@ class Loaded:
 
     def quantize(self, feeds: Any) -> dict[str, np.ndarray]:
         """Float feeds to the dtypes of quantized inputs (others pass through)."""
-        if isinstance(feeds, Mapping):
-            given = dict(feeds)
-        elif self.single is not None:
-            given = {self.single: feeds}
-        else:
+        given = self._as_dict(feeds)
+        if given is None:
             return self.normalize(feeds)  # raises the helpful error
         for name, (scale, zero, qmin, qmax) in self.quant_in.items():
             value = given.get(name)

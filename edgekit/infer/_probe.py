@@ -20,7 +20,9 @@ from typing import Any
 
 from edgekit import errors
 from edgekit.errors import ModelLoadError
-from edgekit.infer._model import ModelSource
+from edgekit.infer._backends import Kind, load_model_source, open_backend
+from edgekit.infer._loaded import Loaded
+from edgekit.infer._source import ModelSource
 
 __all__ = ["probe_load"]
 
@@ -32,13 +34,13 @@ _CHILD = (
 
 
 def probe_load(
-    source: ModelSource, kind: str, threads: int, options: dict[str, Any], timeout: float
+    source: ModelSource, kind: Kind, threads: int, options: dict[str, Any], timeout: float
 ) -> None:
     """Load and run ``source`` once in a child process; a crash there is a ``ModelLoadError``.
 
     Args:
         source: the model (already structurally validated).
-        kind: ``"onnx"`` or ``"litert"``.
+        kind: the backend, ``"onnxruntime"`` or ``"litert"``.
         threads: intra-op threads, as the engine will use.
         options: the backend's options, as the engine will use them.
         timeout: seconds the child may take before it counts as hung.
@@ -108,20 +110,13 @@ def _malloc_checks() -> dict[str, str]:
     return env
 
 
-def _child(data: bytes, kind: str, threads: int, options: dict[str, Any]) -> int:
+def _child(data: bytes, kind: Kind, threads: int, options: dict[str, Any]) -> int:
     """In the child: load as the engine would, run once on zeros; exit 0 or 3."""
     from edgekit.errors import EdgekitError
-    from edgekit.infer._backends import LiteRTBackend, OrtBackend
-    from edgekit.infer._loaded import Loaded
-    from edgekit.infer._model import load_model_source
 
     try:
         source = load_model_source(data)
-        backend: Any
-        if kind == "onnx":
-            backend = OrtBackend(source, threads=threads, options=options)  # type: ignore[arg-type]
-        else:
-            backend = LiteRTBackend(source, threads=threads, options=options)  # type: ignore[arg-type]
+        backend = open_backend(source, kind, threads=threads, options=options)
         loaded = Loaded(backend, label=source.label, digest=source.digest, check_finite=False)
         # Run failures on zeros are the engine's warm-up business, not a crash.
         with contextlib.suppress(Exception):

@@ -4,34 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import threading
 import time
 import weakref
 from collections import Counter, deque
 from collections.abc import Mapping
 from concurrent.futures import Future
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
-from edgekit.errors import EdgekitError, InferenceError, InvalidInputError, ModelLoadError
-from edgekit.infer._backends import LiteRTBackend, MemoryBackend, MemoryModel, OrtBackend
+from edgekit.errors import EdgekitError, InferenceError, InvalidInputError
+from edgekit.infer._backends import (
+    BACKENDS,
+    BackendName,
+    ModelLike,
+    check_name,
+    open_backend,
+    select_backend,
+)
 from edgekit.infer._batching import BatchFuture, MicroBatcher, Request
 from edgekit.infer._loaded import Loaded
-from edgekit.infer._model import load_model_source
 from edgekit.infer._probe import probe_load
-from edgekit.infer._types import LiteRTOptions, OrtOptions, TensorInfo
 from edgekit.infer.cache import ResultCache
 from edgekit.infer.stats import EngineStats, percentiles
+from edgekit.infer.types import LiteRTOptions, MemoryModel, OrtOptions, TensorInfo
 
 __all__ = ["BACKENDS", "InferenceEngine", "ModelLike"]
-
-#: Backend names accepted by :class:`InferenceEngine` (``"tflite"`` is an alias of ``"litert"``).
-BACKENDS = ("auto", "onnxruntime", "litert", "tflite", "memory")
-
-ModelLike = str | os.PathLike[str] | bytes | bytearray | memoryview | MemoryModel
-BackendName = Literal["auto", "onnxruntime", "onnx", "litert", "tflite", "memory"]
 
 _now = time.perf_counter_ns
 _ndarray = np.ndarray
@@ -67,7 +66,8 @@ class InferenceEngine:
 
     Args:
         model: path, bytes, or :class:`MemoryModel`.
-        backend: ``"auto"``, ``"onnxruntime"``, ``"litert"`` (alias ``"tflite"``) or ``"memory"``.
+        backend: ``"auto"``, ``"onnxruntime"`` (alias ``"onnx"``), ``"litert"`` (alias
+            ``"tflite"``) or ``"memory"`` (:data:`BACKENDS`).
         threads: intra-op threads of the runtime (1 by default).
         cache: a :class:`ResultCache` for repeated inputs, or ``None``.
         warmup: runs on zero inputs at load and swap (dynamic dimensions set to 1);
@@ -115,8 +115,7 @@ class InferenceEngine:
         ort_options: OrtOptions | None = None,
         litert_options: LiteRTOptions | None = None,
     ) -> None:
-        if backend not in (*BACKENDS, "onnx"):
-            raise InvalidInputError(f"unknown backend {backend!r}; expected one of {BACKENDS}")
+        check_name(backend)
         if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
             raise InvalidInputError(f"threads must be a positive int, not {threads!r}")
         if not isinstance(warmup, int) or warmup < 0:
@@ -163,56 +162,20 @@ class InferenceEngine:
         expected_digest: str | None = None,
         verify: bool | None = None,
     ) -> Loaded:
-        if isinstance(model, MemoryModel):
-            if backend not in ("auto", "memory"):
-                raise InvalidInputError(
-                    f"a MemoryModel runs on the memory backend, not {backend!r}"
-                )
-            loaded = Loaded(
-                MemoryBackend(model),
-                label=model.name,
-                digest=model.digest(),
-                check_finite=self._check_finite,
-            )
+        kind, chosen = select_backend(model, backend, expected_digest=expected_digest)
+        options = self._ort_options if kind == "onnxruntime" else self._litert_options
+        if isinstance(chosen, MemoryModel):
+            label, digest = chosen.name, chosen.digest()
         else:
-            if backend == "memory":
-                raise InvalidInputError("the memory backend runs a MemoryModel, not a model file")
-            source = load_model_source(model)
-            if expected_digest is not None and source.digest != expected_digest.lower():
-                raise ModelLoadError(
-                    f"{source.label}: digest {source.digest} differs from the expected "
-                    f"{expected_digest} (corrupt or wrong file)"
-                )
-            kind = source.format if backend == "auto" else backend
-            onnx = kind in ("onnx", "onnxruntime")
-            if onnx and source.format == "tflite":
-                raise InvalidInputError(
-                    f"{source.label} is a TFLite model; use backend='litert' or 'auto'"
-                )
-            if not onnx and source.format != "tflite":
-                raise ModelLoadError(
-                    f"{source.label} is not a TFLite model (no TFL3 identifier at bytes 4..8)"
-                )
+            label, digest = chosen.label, chosen.digest
             if verify is None:
                 # Default: probe TFLite models that come as bytes (over the network, as an
                 # update) unless their digest was pinned; files on disk and ONNX load directly.
-                verify = source.path is None and not onnx and expected_digest is None
+                verify = chosen.path is None and kind == "litert" and expected_digest is None
             if verify:
-                probe_load(
-                    source,
-                    "onnx" if onnx else "litert",
-                    self._threads,
-                    dict(self._ort_options if onnx else self._litert_options),
-                    self._probe_timeout,
-                )
-            runtime: Any
-            if onnx:
-                runtime = OrtBackend(source, threads=self._threads, options=self._ort_options)
-            else:
-                runtime = LiteRTBackend(source, threads=self._threads, options=self._litert_options)
-            loaded = Loaded(
-                runtime, label=source.label, digest=source.digest, check_finite=self._check_finite
-            )
+                probe_load(chosen, kind, self._threads, dict(options), self._probe_timeout)
+        runtime = open_backend(chosen, kind, threads=self._threads, options=options)
+        loaded = Loaded(runtime, label=label, digest=digest, check_finite=self._check_finite)
         if self._cache is not None and loaded.stateful:
             why = (
                 "TFLite resource variables: VAR_HANDLE/READ_VARIABLE/ASSIGN_VARIABLE"

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from edgekit.errors import EdgekitError, InferenceError, ModelLoadError
 from edgekit.infer import InferenceEngine
-from edgekit.infer._model import load_model_source, tflite_operator_codes
+from edgekit.infer._backends import load_model_source
+from edgekit.infer._backends.litert import tflite_operator_codes
 from tests.infer import models
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,7 +17,7 @@ from edgekit.infer import (
     ResultCache,
     TensorInfo,
 )
-from edgekit.infer._model import sniff_format
+from edgekit.infer._source import sniff_format
 from tests.infer import models
 from tests.infer.conftest import raw_litert, raw_ort_session
 

@@ -8,7 +8,7 @@ import pytest
 
 from edgekit.errors import ModelLoadError
 from edgekit.infer import InferenceEngine, _probe
-from edgekit.infer._model import _Reader, validate_tflite
+from edgekit.infer._backends.litert import _Reader, validate_tflite
 from tests.infer import models
 
 

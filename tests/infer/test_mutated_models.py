@@ -54,7 +54,7 @@ def structure_offsets(data: bytes) -> list[int]:
     """Offsets of a TFLite file outside its constant buffers (all offsets for other files)."""
     import numpy as np
 
-    from edgekit.infer._model import _Reader
+    from edgekit.infer._backends.litert import _Reader
 
     if data[4:8] != b"TFL3":
         return []

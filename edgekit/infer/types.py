@@ -1,13 +1,17 @@
-"""Tensor descriptions and the typed option dictionaries of the runtimes."""
+"""The public types of :mod:`edgekit.infer`: tensor descriptions, in-memory models and the
+typed option dictionaries of the runtimes."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypedDict
 
 import numpy as np
 
-__all__ = ["LiteRTOptions", "OrtOptions", "Quantization", "TensorInfo"]
+from edgekit.errors import InvalidInputError
+
+__all__ = ["LiteRTOptions", "MemoryModel", "OrtOptions", "Quantization", "TensorInfo"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,52 @@ class TensorInfo:
             else:
                 text += f" (per-axis over axis {q.axis}, {len(q.scale)} channels)"
         return text
+
+
+class MemoryModel:
+    """A model made of a Python function, for tests and notebooks without a runtime.
+
+    ``fn`` receives a dict of validated input arrays and returns a dict (or a
+    sequence in output order) of arrays. ``inputs``/``outputs`` declare the
+    tensors exactly as a real model would. ``stateful=True`` marks a model whose
+    results depend on earlier calls (a result cache is refused for it).
+
+    Example:
+        >>> import numpy as np
+        >>> from edgekit.infer import InferenceEngine, MemoryModel, TensorInfo
+        >>> double = MemoryModel(
+        ...     lambda feeds: {"y": feeds["x"] * 2},
+        ...     inputs=[TensorInfo("x", (None, 4), np.dtype("float32"))],
+        ...     outputs=[TensorInfo("y", (None, 4), np.dtype("float32"))],
+        ... )
+        >>> engine = InferenceEngine(double)
+        >>> engine.run(np.ones((1, 4), np.float32))["y"]
+        array([[2., 2., 2., 2.]], dtype=float32)
+    """
+
+    def __init__(
+        self,
+        fn: Callable[[dict[str, np.ndarray]], Mapping[str, np.ndarray] | Sequence[np.ndarray]],
+        *,
+        inputs: Sequence[TensorInfo],
+        outputs: Sequence[TensorInfo],
+        name: str = "memory",
+        stateful: bool = False,
+    ) -> None:
+        if not inputs or not outputs:
+            raise InvalidInputError("a MemoryModel needs at least one input and one output")
+        self.fn = fn
+        self.inputs = tuple(inputs)
+        self.outputs = tuple(outputs)
+        self.name = name
+        self.stateful = stateful
+
+    def digest(self) -> str:
+        """An identity for cache keys: the name, the tensors and the function's id."""
+        import xxhash
+
+        text = f"memory:{self.name}:{id(self.fn)}:{self.inputs}:{self.outputs}"
+        return xxhash.xxh3_128_hexdigest(text.encode())
 
 
 class OrtOptions(TypedDict, total=False):
