@@ -33,6 +33,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 @pytest.fixture(scope="session")
 def speech():
     """``speech(text, voice="en", speed=160, sr=16000)``: espeak-ng speech as int16 samples."""
-    from tests.speech import speech as synthesize
+    from tests._support.audio import speech as synthesize
 
     return synthesize

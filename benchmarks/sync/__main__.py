@@ -277,7 +277,7 @@ def litequeue_backlog_rate(dirs: Dirs, backlog: int, pops: int) -> float:
 
 
 def jetstream_rates(dirs: Dirs, n: int, rounds: int) -> tuple[float, float]:
-    from tests.sync.conftest import NatsServer
+    from tests._support.servers import NatsServer
 
     root = dirs.new()
     root.mkdir()
@@ -492,7 +492,7 @@ def main() -> None:
 
 
 def crash_run(dirs: Dirs, cycles: int) -> dict[str, int]:
-    from tests.sync.conftest import NatsServer
+    from tests._support.servers import NatsServer
     from tests.sync.test_crash import crash_cycles
 
     root = dirs.new()

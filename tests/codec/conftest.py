@@ -1,19 +1,11 @@
-"""Fixtures of the codec tests: real sensor series shipped in PyPI packages, frame helpers."""
+"""Fixtures of the codec tests: real sensor series shipped in PyPI packages."""
 
 from __future__ import annotations
 
-import struct
 from typing import Any
 
 import numpy as np
 import pytest
-import xxhash
-
-
-def reseal(frame: bytes | bytearray) -> bytes:
-    """Recompute a frame's trailing xxh3 checksum so that a mutation reaches the parser."""
-    body = bytes(frame[:-8])
-    return body + struct.pack("<Q", xxhash.xxh3_64_intdigest(body))
 
 
 @pytest.fixture(scope="session")

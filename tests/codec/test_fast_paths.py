@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from edgekit.codec import _schemes, compress, decompress, frame_info, series
 from edgekit.errors import CorruptDataError
-from tests.codec.conftest import reseal
+from tests._support.frames import reseal
 
 DTYPES = ["i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f4", "f8"]
 HEADER_1D = 4 + 1 + 1 + 1 + 8 + 4

@@ -25,7 +25,7 @@ from edgekit.codec import (
     signature,
 )
 from edgekit.errors import CorruptDataError, InvalidInputError
-from tests.codec.conftest import reseal
+from tests._support.frames import reseal
 
 
 def _sample_frames() -> dict[str, bytes]:

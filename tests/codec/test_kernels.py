@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgekit.codec import _huffman, _kernels
-from tests import naive
+from tests._support import naive
 
 U64 = st.integers(0, 2**64 - 1)
 

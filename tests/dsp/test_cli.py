@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -10,20 +9,13 @@ import pytest
 from click.testing import CliRunner
 
 from edgekit._cli import _make_cli
-
-
-def _write_wav(path: Path, pcm: np.ndarray, sr: int) -> None:
-    with wave.open(str(path), "wb") as writer:
-        writer.setnchannels(1)
-        writer.setsampwidth(2)
-        writer.setframerate(sr)
-        writer.writeframes(pcm.astype("<i2").tobytes())
+from tests._support.audio import write_wav
 
 
 @pytest.mark.parametrize(("kind", "width"), [("frontend", 40), ("mfcc", 13), ("log-mel", 40)])
 def test_features_of_a_wav(tmp_path: Path, speech, kind: str, width: int) -> None:
     wav = tmp_path / "words.wav"
-    _write_wav(wav, speech("edge kit", sr=22050), 22050)
+    write_wav(wav, speech("edge kit", sr=22050), 22050)
     out = tmp_path / "f.npy"
     result = CliRunner().invoke(
         _make_cli(), ["dsp", "features", str(wav), "--kind", kind, "--out", str(out)]

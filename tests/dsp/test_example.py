@@ -5,22 +5,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import wave
 from pathlib import Path
 
 import numpy as np
+
+from tests._support.audio import write_wav
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_example_streams_a_wav_file(tmp_path: Path, speech) -> None:
     pcm = speech("testing the streaming example", sr=22050)  # resampled to 16 kHz inside
-    path = tmp_path / "words.wav"
-    with wave.open(str(path), "wb") as writer:
-        writer.setnchannels(1)
-        writer.setsampwidth(2)
-        writer.setframerate(22050)
-        writer.writeframes(pcm.astype("<i2").tobytes())
+    path = write_wav(tmp_path / "words.wav", pcm, sr=22050)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "dsp_stream_microphone.py"), "--wav", str(path)],

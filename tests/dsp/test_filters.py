@@ -118,7 +118,7 @@ def test_bad_arguments(call, reason) -> None:
 
 
 def test_sosfilt_matches_the_naive_recursion() -> None:
-    from tests.naive import sosfilt_df2t
+    from tests._support.naive import sosfilt_df2t
 
     x = np.random.default_rng(6).standard_normal(500)
     sos = dsp.butter(5, 0.3, "lowpass")

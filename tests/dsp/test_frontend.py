@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from edgekit.dsp import FEATURE_SCALE, MicroFrontend
 from edgekit.errors import InvalidInputError
-from tests.dsp.conftest import SIGNALS, pymicro_frames
+from tests._support.audio import SIGNALS, pymicro_features, pymicro_frames
 
 
 def run_frontend(samples: np.ndarray, sizes: list[int] | None = None) -> np.ndarray:
@@ -97,15 +97,8 @@ def test_bytes_input_and_float_scaling() -> None:
 
 
 def test_float_features_match_pymicro_floats() -> None:
-    from pymicro_features import MicroFrontend as Reference
-
     samples = SIGNALS["noise_-6dBFS"][:4800]
-    ref = Reference()
-    raw = samples.astype("<i2").tobytes()
-    floats = [
-        ref.process_samples(raw[2 * i : 2 * i + 320]).features for i in range(0, len(samples), 160)
-    ]
-    expected = np.array([f for f in floats if f], dtype=np.float64)
+    expected = pymicro_features(samples).astype(np.float64)
     got = MicroFrontend().process_float(samples).astype(np.float64)
     np.testing.assert_array_equal(got, expected)
 

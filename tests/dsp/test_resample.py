@@ -106,7 +106,7 @@ def test_bad_arguments(call, reason) -> None:
     seed=st.integers(0, 2**16),
 )
 def test_streaming_resampler_is_polyphase_upfirdn(up, down, taps, n, seed) -> None:
-    from tests.naive import upfirdn
+    from tests._support.naive import upfirdn
 
     rng = np.random.default_rng(seed)
     h = rng.standard_normal(2 * taps + 1)

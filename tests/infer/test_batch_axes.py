@@ -9,7 +9,7 @@ import pytest
 
 from edgekit.errors import InvalidInputError
 from edgekit.infer import InferenceEngine, MemoryModel, TensorInfo
-from tests.infer.conftest import raw_ort_session
+from tests._support.runtimes import raw_ort_session
 
 F32 = np.dtype("float32")
 I64 = np.dtype("int64")

@@ -18,8 +18,8 @@ from edgekit.infer import (
     TensorInfo,
 )
 from edgekit.infer._source import sniff_format
+from tests._support.runtimes import raw_litert, raw_ort_session
 from tests.infer import models
-from tests.infer.conftest import raw_litert, raw_ort_session
 
 F32 = np.dtype("float32")
 

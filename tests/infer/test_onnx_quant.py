@@ -7,8 +7,8 @@ import pytest
 
 from edgekit.errors import InvalidInputError
 from edgekit.infer import InferenceEngine, Quantization
+from tests._support.runtimes import raw_ort_session
 from tests.infer import models
-from tests.infer.conftest import raw_ort_session
 
 
 def test_qdq_model_reports_the_parameters_of_its_quantize_nodes() -> None:

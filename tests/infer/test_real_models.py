@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from edgekit.infer import InferenceEngine
+from tests._support.audio import pymicro_features as micro_features
+from tests._support.runtimes import raw_litert, raw_ort_session
 from tests.infer import models
-from tests.infer.conftest import micro_features, raw_litert, raw_ort_session
 
 OUT = "StatefulPartitionedCall:0"
 

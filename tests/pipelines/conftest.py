@@ -18,17 +18,6 @@ import pytest
 
 from edgekit.pipelines import silero_model_path
 
-SILENCE = np.zeros(8000, dtype=np.int16)
-
-
-def padded(*clips: np.ndarray, gap: int = 8000) -> np.ndarray:
-    """Clips joined with ``gap`` samples of silence before, between and after."""
-    silence = np.zeros(gap, dtype=np.int16)
-    parts = [silence]
-    for clip in clips:
-        parts += [clip, silence]
-    return np.concatenate(parts)
-
 
 @dataclass
 class PymicroRun:

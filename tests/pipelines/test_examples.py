@@ -6,12 +6,9 @@ import json
 import os
 import subprocess
 import sys
-import wave
 from pathlib import Path
 
-import numpy as np
-
-from tests.pipelines.conftest import padded
+from tests._support.audio import padded, write_wav
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,15 +25,6 @@ def run_example(name: str, *args: str) -> str:
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
-
-
-def write_wav(path: Path, samples: np.ndarray) -> Path:
-    with wave.open(str(path), "wb") as writer:
-        writer.setnchannels(1)
-        writer.setsampwidth(2)
-        writer.setframerate(16000)
-        writer.writeframes(samples.astype("<i2").tobytes())
-    return path
 
 
 def test_wakeword_example_detects_in_espeak_speech() -> None:

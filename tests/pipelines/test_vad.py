@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import wave
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -11,7 +9,7 @@ from hypothesis import strategies as st
 
 from edgekit.errors import InvalidInputError
 from edgekit.pipelines import SpeechSegment, VoiceActivityDetector, silero_model_path
-from tests.pipelines.conftest import padded
+from tests._support.audio import padded, write_wav
 
 
 @pytest.fixture(scope="module")
@@ -172,12 +170,7 @@ def test_silence_and_noise_have_no_segments(vad) -> None:
 
 def test_segments_of_a_wav_file(tmp_path, vad, speech) -> None:
     clip = padded(speech("read me from a file"))
-    path = tmp_path / "clip.wav"
-    with wave.open(str(path), "wb") as writer:
-        writer.setnchannels(1)
-        writer.setsampwidth(2)
-        writer.setframerate(16000)
-        writer.writeframes(clip.tobytes())
+    path = write_wav(tmp_path / "clip.wav", clip)
     assert vad.segments(path) == vad.segments(clip) != []
     with pytest.raises(InvalidInputError, match="16000 Hz"):
         VoiceActivityDetector(sr=8000).segments(path)

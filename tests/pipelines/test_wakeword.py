@@ -14,7 +14,7 @@ from edgekit.errors import InvalidInputError, ModelLoadError
 from edgekit.pipelines import WAKE_WORD_MODELS, Detection, WakeWordDetector
 from edgekit.pipelines._audio import package_dir
 from edgekit.pipelines.wakeword import MODELS_DIR
-from tests.pipelines.conftest import padded
+from tests._support.audio import padded, write_wav
 
 PHRASES = {
     "alexa": "alexa",
@@ -151,12 +151,7 @@ def test_times_count_from_the_stream_start_and_reset_restarts(speech) -> None:
 
 def test_detect_file_reads_16k_mono_16bit_wav(tmp_path, speech) -> None:
     audio = padded(speech("alexa"))
-    path = tmp_path / "alexa.wav"
-    with wave.open(str(path), "wb") as writer:
-        writer.setnchannels(1)
-        writer.setsampwidth(2)
-        writer.setframerate(16000)
-        writer.writeframes(audio.tobytes())
+    path = write_wav(tmp_path / "alexa.wav", audio)
     detector = WakeWordDetector("alexa")
     found = detector.detect_file(path)
     assert found and found == detector.detect(audio)

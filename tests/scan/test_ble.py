@@ -9,7 +9,7 @@ import pytest
 from edgekit.errors import BackendUnavailableError, InvalidInputError, ScanError
 from edgekit.scan import BleScanner, decode_bthome, decode_ibeacon, scan_ble
 from edgekit.scan.inventory import BleSighting
-from tests.scan.conftest import Bluez
+from tests._support.bluez import Bluez
 from tests.scan.test_advertisement import BTHOME, IBEACON
 
 BTHOME_UUID = "0000fcd2-0000-1000-8000-00805f9b34fb"

@@ -31,7 +31,7 @@ from edgekit.scan import (
     parse_iw_scan,
     parse_nmcli,
 )
-from tests.scan.conftest import Bluez
+from tests._support.bluez import Bluez
 from tests.scan.test_mdns import LOOPBACK, unique_type
 
 DATA = Path(__file__).parent / "data"

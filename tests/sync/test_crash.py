@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from edgekit.sync import NatsTransport, SyncEngine, SyncQueue
-from tests.sync.conftest import NatsServer
+from tests._support.servers import NatsServer
 from tests.sync.test_nats import stream_messages
 
 ROOT = Path(__file__).resolve().parents[2]

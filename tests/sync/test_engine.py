@@ -28,12 +28,6 @@ from edgekit.sync import (
 )
 
 
-@pytest.fixture
-def queue(tmp_path: Path):
-    with SyncQueue(tmp_path / "q") as q:
-        yield q
-
-
 def test_sync_now_drains_into_memory_in_order(queue: SyncQueue) -> None:
     for i in range(500):
         queue.put(b"%d" % i, topic=f"t{i % 3}")
@@ -247,7 +241,7 @@ async def test_http_transport_dead_letters_4xx(queue: SyncQueue, http_sink: _Htt
 
 
 async def test_http_unreachable_keeps_messages(queue: SyncQueue) -> None:
-    from tests.sync.conftest import free_port
+    from tests._support.servers import free_port
 
     queue.put(b"kept")
     engine = SyncEngine(

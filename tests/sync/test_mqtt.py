@@ -12,7 +12,7 @@ import pytest
 
 from edgekit.errors import InvalidInputError, TransportError
 from edgekit.sync import Backoff, MqttTransport, SyncEngine, SyncQueue
-from tests.sync.conftest import Mosquitto, free_port
+from tests._support.servers import Mosquitto, free_port
 
 
 class Subscriber:
@@ -147,7 +147,7 @@ def test_nats_server_mqtt_listener(tmp_path: Path) -> None:
 
     import nats
 
-    from tests.sync.conftest import NatsServer
+    from tests._support.servers import NatsServer
 
     server = NatsServer(tmp_path / "nats", mqtt_port=free_port())
     server.root.mkdir()

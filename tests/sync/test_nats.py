@@ -12,7 +12,7 @@ import pytest
 
 from edgekit.errors import TransportError
 from edgekit.sync import Backoff, NatsTransport, SyncEngine, SyncQueue
-from tests.sync.conftest import NatsServer, free_port
+from tests._support.servers import NatsServer, free_port
 
 
 async def stream_messages(url: str | list[str], stream: str) -> list[Any]:

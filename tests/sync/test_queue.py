@@ -23,12 +23,6 @@ from edgekit.errors import (
 from edgekit.sync import Backoff, Message, SyncQueue
 
 
-@pytest.fixture
-def queue(tmp_path: Path):
-    with SyncQueue(tmp_path / "q") as q:
-        yield q
-
-
 def test_put_returns_increasing_ids_and_len(queue: SyncQueue) -> None:
     ids = [queue.put(b"a"), queue.put(b"b"), queue.put(b"c")]
     assert ids == sorted(ids) and len(set(ids)) == 3
