@@ -33,6 +33,7 @@ __all__ = [
     "BackendName",
     "Kind",
     "ModelLike",
+    "check_name",
     "load_model_source",
     "open_backend",
     "select_backend",
@@ -56,6 +57,8 @@ ModelLike = str | os.PathLike[str] | bytes | bytearray | memoryview | MemoryMode
 
 
 class Backend(Protocol):
+    """One runtime with one model loaded (``kind``: ``"onnxruntime"``, ``"litert"``, ``"memory"``)."""
+
     kind: str
     inputs: tuple[TensorInfo, ...]
     outputs: tuple[TensorInfo, ...]
