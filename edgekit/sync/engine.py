@@ -6,13 +6,14 @@ import asyncio
 import collections
 import concurrent.futures
 import contextlib
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from edgekit._aio import LoopThread
 from edgekit._snapshot import Snapshot
-from edgekit.errors import InvalidInputError, TransportError
+from edgekit.errors import EdgekitError, InvalidInputError, QueueError, TransportError
 from edgekit.sync.backoff import Backoff
 from edgekit.sync.queue import Message, SyncQueue
 from edgekit.sync.transport import (
@@ -24,6 +25,8 @@ from edgekit.sync.transport import (
 )
 
 __all__ = ["SyncEngine", "SyncStatus", "TokenBucket", "make_transport"]
+
+_LOG = logging.getLogger("edgekit.sync")
 
 
 def make_transport(spec: Transport | str, *, queue: SyncQueue | None = None) -> Transport:
@@ -120,7 +123,10 @@ class SyncStatus(Snapshot):
             engine was created, if less).
         bytes_per_s: Acked payload bytes per second, over the same span.
         last_success_at: When a batch was last confirmed (seconds since the epoch), or None.
-        last_error: The last delivery or connection error, or None.
+        last_error: The last delivery, connection or queue error, or None.
+        errors: Errors from the queue or the transport since the engine started
+            (failed connects and deliveries included). The loop never stops for one:
+            it backs off and resumes when the cause goes away.
         received: Downlink messages handed to the host callback.
     """
 
@@ -135,6 +141,7 @@ class SyncStatus(Snapshot):
     bytes_per_s: float
     last_success_at: float | None
     last_error: str | None
+    errors: int
     received: int
 
 
@@ -225,6 +232,9 @@ class SyncEngine:
         self._received = 0
         self._last_success: float | None = None
         self._last_error: str | None = None
+        self._last_queue_error = False  # the last error came from the queue
+        self._errors = 0
+        self._loop_failures = 0
         self._window: collections.deque[tuple[float, int, int]] = collections.deque()
         self._created = time.monotonic()
 
@@ -248,7 +258,7 @@ class SyncEngine:
             await self.transport.async_connect()
         except TransportError as exc:
             self._failures += 1
-            self._last_error = str(exc)
+            self._note(str(exc))
             self._next_connect = time.monotonic() + self.reconnect.delay(self._failures)
             return False
         self._failures = 0
@@ -325,7 +335,7 @@ class SyncEngine:
                 worst = max(m.attempt for m in batch if m.id in failed)
                 self.queue.nack(delivery.failed, delay=self.retry.delay(worst))
         if delivery.error:
-            self._last_error = delivery.error
+            self._note(delivery.error)
         return len(delivery.acked)
 
     async def async_run(self) -> None:
@@ -337,7 +347,17 @@ class SyncEngine:
             downlink_task = asyncio.ensure_future(self._run_downlink(stop))
         try:
             while not stop.is_set():
-                sent = await self.async_pump()
+                try:
+                    sent = await self.async_pump()
+                except Exception as exc:  # the loop outlives any error: record, back off
+                    self._record(exc)
+                    self._loop_failures += 1
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(
+                            stop.wait(), timeout=self.reconnect.delay(self._loop_failures)
+                        )
+                    continue
+                self._loop_failures = 0
                 if sent == 0:
                     wake.clear()
                     with contextlib.suppress(asyncio.TimeoutError):
@@ -353,6 +373,27 @@ class SyncEngine:
                 with contextlib.suppress(BaseException):
                     await downlink_task
 
+    def _note(self, error: str, from_queue: bool = False) -> None:
+        """Count an error and keep it as ``last_error``."""
+        self._errors += 1
+        self._last_error = error
+        self._last_queue_error = from_queue
+
+    def _record(self, exc: Exception) -> None:
+        """Note and log an error the loop caught."""
+        known = isinstance(exc, EdgekitError)
+        self._note(str(exc) if known else repr(exc), isinstance(exc, QueueError))
+        if known:
+            _LOG.warning("sync engine: %s (backing off, will retry)", self._last_error)
+        else:
+            _LOG.exception("sync engine: unexpected error (backing off, will retry)")
+
+    def _left_error(self, text: str) -> EdgekitError:
+        """The error for messages left after a timeout: a QueueError when the last error
+        came from the queue, else a TransportError."""
+        cls = QueueError if self._last_queue_error else TransportError
+        return cls(f"{text}; last error: {self._last_error}")
+
     async def _run_downlink(self, stop: asyncio.Event) -> None:
         assert self.downlink is not None
         handler = self.downlink
@@ -366,7 +407,7 @@ class SyncEngine:
             try:
                 await self.transport.async_consume(counting, stop=stop)
             except TransportError as exc:
-                self._last_error = str(exc)
+                self._note(str(exc))
                 await asyncio.sleep(self.reconnect.delay(1))
 
     async def async_drain(self, timeout: float | None = 30.0) -> int:
@@ -375,12 +416,21 @@ class SyncEngine:
         Raises:
             TransportError: ``timeout`` seconds passed with messages left, because the
                 transport failed (its last error is in the message).
+            QueueError: The queue could not lease or ack (``QueueFullError``: the disk
+                is full); nothing is lost, leased messages come back after
+                ``visibility_timeout``.
         """
         self._events()
         deadline = None if timeout is None else time.monotonic() + timeout
         total = 0
         while True:
-            sent = await self.async_pump()
+            try:
+                sent = await self.async_pump()
+            except QueueError as exc:
+                self._record(exc)
+                with contextlib.suppress(EdgekitError):
+                    await self.async_flush()
+                raise
             total += sent
             if sent or self._inflight:
                 continue
@@ -388,10 +438,7 @@ class SyncEngine:
                 return total
             if deadline is not None and time.monotonic() > deadline:
                 total += await self.async_flush()
-                raise TransportError(
-                    f"{len(self.queue)} messages left after {timeout} s; "
-                    f"last error: {self._last_error}"
-                )
+                raise self._left_error(f"{len(self.queue)} messages left after {timeout} s")
             await asyncio.sleep(self.idle_interval)
 
     async def async_close(self) -> None:
@@ -445,6 +492,9 @@ class SyncEngine:
 
         Raises:
             TransportError: Messages are left after ``timeout`` seconds.
+            QueueError: The queue could not lease or ack (``QueueFullError``: the disk
+                is full); with the background loop running, raised at ``timeout`` when
+                the loop's last error came from the queue.
         """
         if self._task is not None and not self._task.done():
             before = self._sent_messages
@@ -452,10 +502,7 @@ class SyncEngine:
             deadline = None if timeout is None else time.monotonic() + timeout
             while len(self.queue):
                 if deadline is not None and time.monotonic() > deadline:
-                    raise TransportError(
-                        f"{len(self.queue)} messages left after {timeout} s; "
-                        f"last error: {self._last_error}"
-                    )
+                    raise self._left_error(f"{len(self.queue)} messages left after {timeout} s")
                 time.sleep(0.01)
             return self._sent_messages - before
         wait = None if timeout is None else timeout + 10
@@ -501,6 +548,7 @@ class SyncEngine:
             bytes_per_s=sum(b for _, _, b in self._window) / span,
             last_success_at=self._last_success,
             last_error=self._last_error,
+            errors=self._errors,
             received=self._received,
         )
 

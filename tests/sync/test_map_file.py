@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -54,27 +53,6 @@ def test_the_map_has_disk_blocks_under_it(tmp_path: Path, durability: str) -> No
         st = os.stat(tmp_path / "q" / "data.mdb")
         assert st.st_size == q.stats().map_size_bytes > 2 * _MiB
         assert st.st_blocks * 512 >= st.st_size  # no holes a write could SIGBUS on
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 6 MiB tmpfs: a disk that fills up. Mounting needs root, as CI has; without it
-    these tests fail and say so (a skip would leave the full-disk path untested)."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(mount)],
-        capture_output=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.fail(
-            f"the full-disk tests mount a 6 MiB tmpfs and need root: {done.stderr.decode().strip()}"
-        )
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 _FILL = textwrap.dedent(
