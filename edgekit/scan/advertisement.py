@@ -776,33 +776,52 @@ class AdvertisementView:
 
 
 def parse_advertisements(
-    payloads: Sequence[bytes] | Sequence[bytearray] | Sequence[memoryview],
+    payloads: Iterable[bytes | bytearray | memoryview],
 ) -> AdvertisementBatch:
     """Parse many payloads in one compiled pass; see :class:`AdvertisementBatch`.
 
     Args:
-        payloads: advertisement payloads, each bytes-like.
+        payloads: advertisement payloads (any iterable, a generator included),
+            each bytes, bytearray or memoryview; a memoryview of any format
+            counts in bytes (``memoryview(array("H", ...))`` is its raw bytes).
 
     Returns:
         A lazy, columnar batch; ``batch[i] == parse_advertisement(payloads[i])``.
 
     Raises:
-        InvalidInputError: an element is not bytes-like.
+        InvalidInputError: ``payloads`` is not iterable, or an element is not
+            bytes, bytearray or memoryview.
     """
     import numpy as np
 
     k = _kernels()
     try:
-        packed = b"".join(payloads)
+        items = payloads if type(payloads) is list else list(payloads)
     except TypeError as exc:
-        bad = next((p for p in payloads if not isinstance(p, (bytes, bytearray, memoryview))), None)
         raise InvalidInputError(
-            f"every advertisement payload must be bytes-like, got {type(bad).__name__}"
+            f"payloads must be an iterable of bytes-like, not {type(payloads).__name__}"
         ) from exc
-    n = len(payloads)
+    n = len(items)
     offsets = np.zeros(n + 1, dtype=np.int64)
-    if n:
-        np.cumsum(np.fromiter(map(len, payloads), dtype=np.int64, count=n), out=offsets[1:])
+    try:
+        packed = b"".join(items)
+        if n:
+            np.cumsum(np.fromiter(map(len, items), dtype=np.int64, count=n), out=offsets[1:])
+        ok = bool(offsets[-1] == len(packed))  # else len() counted items, not bytes
+    except (TypeError, BufferError):
+        ok = False
+    if not ok:  # the slow path: check each payload, copy memoryviews to bytes
+        items = list(items)  # never the caller's list
+        for i, item in enumerate(items):
+            if isinstance(item, memoryview):
+                items[i] = item.tobytes()
+            elif not isinstance(item, (bytes, bytearray)):
+                raise InvalidInputError(
+                    f"advertisement payload {i} must be bytes, bytearray or memoryview,"
+                    f" not {type(item).__name__}"
+                )
+        packed = b"".join(items)
+        np.cumsum(np.fromiter(map(len, items), dtype=np.int64, count=n), out=offsets[1:])
     buf = np.frombuffer(packed, dtype=np.uint8)
     table = np.empty((n, len(k.COLUMNS)), dtype=np.int64)
     k.parse_packed(buf, offsets, table)

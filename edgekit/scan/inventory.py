@@ -16,7 +16,11 @@ heard for ``stale_after`` seconds is dropped the next time its device is heard.
 Memory is bounded: at most ``max_devices`` devices are kept, and when a new one
 arrives at the bound the least recently seen is evicted (BLE MAC randomization
 produces an endless stream of new addresses); each keeps at most
-``max_endpoints`` endpoints, least recently seen evicted first. Devices not seen
+``max_endpoints`` endpoints, least recently seen evicted first, and at most
+``max_values`` entries in each field it accumulates (identities, addresses, IP
+addresses, TXT keys, company ids, manufacturer data, service UUIDs, service data,
+SSIDs), least recently heard dropped first, so one address advertising a fresh
+random UUID every time stays small. Devices not seen
 for ``stale_after`` seconds are dropped by :meth:`Inventory.expire`, which every
 ingest calls at most once a second.
 """
@@ -28,7 +32,7 @@ import json
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
@@ -270,6 +274,11 @@ class Device:
         ssids: WiFi network names it serves (access points).
         endpoints: its :class:`Endpoint` records by :attr:`Endpoint.key`,
             least recently seen first (at most the inventory's ``max_endpoints``).
+
+    ``identities``, ``addresses``, ``ip_addresses``, ``txt``, ``company_ids``,
+    ``manufacturer_data``, ``service_uuids``, ``service_data`` and ``ssids``
+    each hold at most the inventory's ``max_values`` entries, the most recently
+    heard (``id`` always stays among the identities).
         vendor: vendor name, when recognised.
         kind: device type, when recognised (``"media player"``, ``"printer"``...).
         model: model, when recognised.
@@ -298,6 +307,7 @@ class Device:
     model: str | None = None
     records: int = 0
     _signature: tuple[Any, ...] = field(default=(), repr=False, compare=False)
+    _recent: dict[str, dict[Any, None]] = field(default_factory=dict, repr=False, compare=False)
 
     def sorted_endpoints(self) -> list[Endpoint]:
         """Its endpoints in display order: mDNS, then BLE, then WiFi, each by label."""
@@ -315,7 +325,7 @@ class Device:
                 value = _hexed(value)
             elif key == "endpoints":
                 value = [e.to_dict() for e in self.sorted_endpoints()]
-            elif key == "_signature":
+            elif key in ("_signature", "_recent"):
                 continue
             out[key] = value
         return out
@@ -347,6 +357,8 @@ class Device:
             if mine is None or mine.last_seen < endpoint.last_seen:
                 self.endpoints[key] = endpoint
         self.endpoints = dict(sorted(self.endpoints.items(), key=lambda kv: kv[1].last_seen))
+        for name, order in other._recent.items():
+            self._recent[name] = {**order, **self._recent.get(name, {})}
         self.txt = {**other.txt, **self.txt}
         self.manufacturer_data = {**other.manufacturer_data, **self.manufacturer_data}
         self.service_data = {**other.service_data, **self.service_data}
@@ -358,6 +370,42 @@ class Device:
         self.kind = self.kind or other.kind
         self.model = self.model or other.model
         self.records += other.records
+
+
+_BOUNDED_SETS = ("identities", "addresses", "ip_addresses", "company_ids", "service_uuids", "ssids")
+_BOUNDED_DICTS = ("txt", "manufacturer_data", "service_data")
+
+
+def _keep(device: Device, name: str, items: Iterable[Hashable], limit: int) -> list[Any]:
+    """Add ``items`` to the set field ``name`` as its most recent entries and drop
+    the oldest beyond ``limit`` (never the device id); returns what was dropped."""
+    values: set[Any] = getattr(device, name)
+    order = device._recent.setdefault(name, {})
+    for item in items:
+        order.pop(item, None)
+        order[item] = None
+        values.add(item)
+    dropped = []
+    while len(order) > limit:
+        old = next(iter(order))
+        del order[old]
+        if old == device.id:
+            order[old] = None  # the id stays: it keys the device
+            continue
+        values.discard(old)
+        dropped.append(old)
+    return dropped
+
+
+def _keep_items(device: Device, name: str, items: Mapping[Any, Any], limit: int) -> None:
+    """Put ``items`` in the dict field ``name`` as its most recent entries and
+    drop the oldest beyond ``limit``."""
+    values: dict[Any, Any] = getattr(device, name)
+    for key, value in items.items():
+        values.pop(key, None)
+        values[key] = value
+    while len(values) > limit:
+        del values[next(iter(values))]
 
 
 def _endpoint_html(endpoint: dict[str, Any]) -> str:
@@ -422,6 +470,11 @@ class Inventory:
         rssi_alpha: weight of a new RSSI sample in the moving average (0..1].
         max_endpoints: bound on endpoints kept per device (least recently seen
             evicted); 64 covers a host announcing every service it has.
+        max_values: bound on entries kept per device in each field it
+            accumulates (identities, addresses, ip_addresses, txt keys,
+            company_ids, manufacturer_data, service_uuids, service_data,
+            ssids), least recently heard dropped first; 128 covers the merged
+            TXT keys of a host announcing many services.
         recognize: fill vendor, kind and model with
             :func:`~edgekit.scan.recognize.recognize`; it runs lazily, on the
             devices changed since the inventory was last read.
@@ -436,17 +489,26 @@ class Inventory:
         stale_after: float = 300.0,
         rssi_alpha: float = 0.3,
         max_endpoints: int = 64,
+        max_values: int = 128,
         recognize: bool = True,
         rules: RuleSet | None = None,
     ) -> None:
         if rules is not None and not isinstance(rules, RuleSet):
             raise InvalidInputError(f"rules must be a RuleSet, not {type(rules).__name__}")
-        if max_devices < 1 or stale_after <= 0 or not 0 < rssi_alpha <= 1 or max_endpoints < 1:
+        if (
+            max_devices < 1
+            or stale_after <= 0
+            or not 0 < rssi_alpha <= 1
+            or max_endpoints < 1
+            or max_values < 1
+        ):
             raise InvalidInputError(
-                "need max_devices >= 1, stale_after > 0, 0 < rssi_alpha <= 1 and max_endpoints >= 1"
+                "need max_devices >= 1, stale_after > 0, 0 < rssi_alpha <= 1,"
+                " max_endpoints >= 1 and max_values >= 1"
             )
         self.max_devices = max_devices
         self.max_endpoints = max_endpoints
+        self.max_values = max_values
         self.stale_after = stale_after
         self.rssi_alpha = rssi_alpha
         self.recognize = recognize
@@ -528,17 +590,20 @@ class Inventory:
         mac = _mac_in(address)
         identity = f"mac:{mac}" if mac else f"ble:{address}"
         device = self._upsert([identity], "ble", now)
-        device.addresses.add(mac or address)
+        limit = self.max_values
+        _keep(device, "addresses", (mac or address,), limit)
         self._put(device, BleEndpoint(mac or address, address_type, device.last_seen))
         if advertisement is not None:
             if advertisement.local_name:
                 device.name = advertisement.local_name
-            device.company_ids.update(advertisement.manufacturer_data)
-            device.manufacturer_data.update(advertisement.manufacturer_data)
-            device.service_uuids.update(advertisement.service_uuids)
+            if advertisement.manufacturer_data:
+                _keep(device, "company_ids", advertisement.manufacturer_data, limit)
+                _keep_items(device, "manufacturer_data", advertisement.manufacturer_data, limit)
+            if advertisement.service_uuids:
+                _keep(device, "service_uuids", advertisement.service_uuids, limit)
             if advertisement.service_data:
-                device.service_uuids.update(advertisement.service_data)
-                device.service_data.update(advertisement.service_data)
+                _keep(device, "service_uuids", advertisement.service_data, limit)
+                _keep_items(device, "service_data", advertisement.service_data, limit)
         self._rssi(device, rssi)
         self._recognize(device)
         return device
@@ -549,11 +614,11 @@ class Inventory:
         device = self._upsert(identities, "mdns", now)
         device.name = service.instance
         device.services.add(service.type)
-        device.ip_addresses.update(service.addresses)
-        for identity in identities:
-            if identity.startswith("mac:"):
-                device.addresses.add(identity[4:])
-        device.txt.update(service.txt)
+        limit = self.max_values
+        _keep(device, "ip_addresses", service.addresses, limit)
+        macs = [identity[4:] for identity in identities if identity.startswith("mac:")]
+        _keep(device, "addresses", macs, limit)
+        _keep_items(device, "txt", service.txt, limit)
         self._put(device, _mdns_endpoint(service, device.last_seen))
         self._recognize(device)
         return device
@@ -576,9 +641,9 @@ class Inventory:
         identity = f"mac:{mac}" if mac else f"ssid:{ap.ssid}"
         device = self._upsert([identity], "wifi", now)
         if mac:
-            device.addresses.add(mac)
+            _keep(device, "addresses", (mac,), self.max_values)
         if ap.ssid:
-            device.ssids.add(ap.ssid)
+            _keep(device, "ssids", (ap.ssid,), self.max_values)
             device.name = device.name or ap.ssid
         if device.kind is None:
             device.kind = "access point"
@@ -679,15 +744,30 @@ class Inventory:
                     self._index[identity] = device.id
             while len(device.endpoints) > self.max_endpoints:
                 self._drop(device, next(iter(device.endpoints)))
+            if len(found) > 1:
+                self._bound(device)
         for identity in identities:
-            if identity not in device.identities:
-                device.identities.add(identity)
-                self._index[identity] = device.id
+            self._index[identity] = device.id
+        self._unindex(device, _keep(device, "identities", identities, self.max_values))
         device.protocols.add(protocol)
         device.last_seen = max(device.last_seen, now)
         device.records += 1
         self._devices.move_to_end(device.id)
         return device
+
+    def _bound(self, device: Device) -> None:
+        """Trim every accumulated field of a merged device to ``max_values``."""
+        for name in _BOUNDED_SETS:
+            dropped = _keep(device, name, (), self.max_values)
+            if name == "identities":
+                self._unindex(device, dropped)
+        for name in _BOUNDED_DICTS:
+            _keep_items(device, name, {}, self.max_values)
+
+    def _unindex(self, device: Device, identities: list[str]) -> None:
+        for identity in identities:
+            if self._index.get(identity) == device.id:
+                del self._index[identity]
 
     def _rssi(self, device: Device, rssi: float | None) -> None:
         if rssi is None:

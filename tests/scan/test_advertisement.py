@@ -276,3 +276,35 @@ def test_views_match_advertisements() -> None:
         assert view.malformed == adv.malformed
         assert view.to_advertisement() == adv
     assert "AdvertisementView 0" in repr(batch.views()[0])
+
+
+def test_batch_counts_memoryview_offsets_in_bytes() -> None:
+    from array import array
+
+    wide = memoryview(array("H", [0x0102, 0x0506, 0x0304]))  # 3 items, 6 bytes
+    payloads = [IBEACON, wide, BTHOME, IBEACON]
+    assert parse_advertisements(payloads).to_list() == [
+        parse_advertisement(IBEACON),
+        parse_advertisement(wide.tobytes()),
+        parse_advertisement(BTHOME),
+        parse_advertisement(IBEACON),
+    ]
+    cast = memoryview(bytearray(BTHOME)).cast("B")[::2]  # non-contiguous
+    assert parse_advertisements([cast, IBEACON])[1] == parse_advertisement(IBEACON)
+
+
+def test_batch_takes_any_iterable() -> None:
+    payloads = [IBEACON, BTHOME, b"\x02\x0a\x08"]
+    assert parse_advertisements(p for p in payloads).to_list() == [
+        parse_advertisement(p) for p in payloads
+    ]
+    assert (
+        parse_advertisements(tuple(payloads)).to_list() == parse_advertisements(payloads).to_list()
+    )
+
+
+def test_batch_rejects_non_bytes_items_by_position() -> None:
+    with pytest.raises(InvalidInputError, match=r"payload 1 .* not str"):
+        parse_advertisements(p for p in [IBEACON, "0201"])  # type: ignore[misc]
+    with pytest.raises(InvalidInputError, match="not int"):
+        parse_advertisements(5)  # type: ignore[arg-type]

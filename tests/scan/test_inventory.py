@@ -192,3 +192,63 @@ def test_inventory_recognizes_from_service_data_as_recognize_does() -> None:
         checked += 1
         with_data += bool(service_data) and want.model is not None
     assert checked > 400 and with_data >= 10
+
+
+def test_one_address_with_fresh_random_uuids_stays_bounded() -> None:
+    import tracemalloc
+    import uuid
+
+    from edgekit.scan import Advertisement
+
+    inv = Inventory(stale_after=1e9, recognize=False)
+    rnd = random.Random(13)
+
+    def advert(i: int) -> Advertisement:
+        u = str(uuid.UUID(int=rnd.getrandbits(128)))
+        return Advertisement(f"n{i}", [u], {u: bytes(4)}, {i % 70_000: bytes(8)}, None, 6)
+
+    for i in range(1_000):
+        inv.add_ble("C0:11:22:33:44:55", advert(i), now=float(i))
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for i in range(1_000, 100_000):
+        inv.add_ble("C0:11:22:33:44:55", advert(i), now=float(i))
+    grown = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert len(inv) == 1
+    device = inv.devices[0]
+    limit = inv.max_values
+    assert len(device.service_uuids) == len(device.service_data) == limit
+    assert len(device.company_ids) == len(device.manufacturer_data) == limit
+    last = str(uuid.UUID(int=0))  # the most recent ones are kept
+    inv.add_ble("C0:11:22:33:44:55", Advertisement(None, [last], {}, {}, None, 6), now=1e6)
+    assert last in device.service_uuids and len(device.service_uuids) == limit
+    assert 99_999 % 70_000 in device.company_ids
+    assert grown < 1_000_000  # bytes; unbounded, 99,000 UUIDs took over 10 MB
+    assert device.name == "n99999"
+
+
+def test_accumulated_fields_bounded_keeping_the_most_recent() -> None:
+    inv = Inventory(max_values=3, stale_after=1e9)
+    for i in range(10):
+        service = MdnsService(
+            f"Cam {i}._http._tcp.local.",
+            "_http._tcp.local.",
+            f"cam{i}.local.",
+            (f"192.0.2.{i}",),
+            80,
+            {"mac": "00:17:88:01:02:03", f"k{i}": "v"},
+        )
+        inv.add_mdns(service, now=float(i))
+        ap = AccessPoint("00:17:88:01:02:03", f"ssid{i}", 2437, 6, "2.4", -50.0, "open")
+        inv.add_wifi(ap, now=float(i))
+    assert len(inv) == 1
+    device = inv.devices[0]
+    assert device.ip_addresses == {"192.0.2.7", "192.0.2.8", "192.0.2.9"}
+    assert list(device.txt) == ["k8", "mac", "k9"] and device.ssids == {"ssid7", "ssid8", "ssid9"}
+    mac = "mac:00:17:88:01:02:03"
+    assert device.identities == {device.id, "host:cam9.local.", mac}  # the id always stays
+    assert "host:cam5.local." not in inv  # dropped identities leave the index
+    assert len(inv._index) == 3
+    with pytest.raises(InvalidInputError, match="max_values"):
+        Inventory(max_values=0)
