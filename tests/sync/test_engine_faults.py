@@ -12,6 +12,7 @@ import pytest
 
 from edgekit.errors import QueueFullError
 from edgekit.sync import Backoff, MemoryTransport, SyncEngine, SyncQueue
+from edgekit.sync.queue import _store
 
 _FAST = Backoff(initial=0.01, maximum=0.1)
 
@@ -27,14 +28,18 @@ def _wait_for(what: Callable[[], bool], timeout: float = 30.0) -> bool:
 
 
 def _fill_map(q: SyncQueue) -> int:
-    """Put 300-byte messages until the map has fewer than 3 free pages; returns how many."""
+    """Put 300-byte messages until the queue is full or its map has fewer than 3 free
+    pages; returns how many."""
     env = q._store.env
     n = 0
     while True:
         used = (int(env.info()["last_pgno"]) + 1) * int(env.stat()["psize"])
         if q.stats().map_size_bytes - used < 3 * 4096:
             return n
-        q.put(os.urandom(300))
+        try:
+            q.put(os.urandom(300))
+        except QueueFullError:
+            return n
         n += 1
 
 
@@ -49,29 +54,48 @@ def _fill_disk(path: Path) -> None:
 
 
 def test_the_engine_outlives_a_full_disk_and_drains_once_space_is_freed(
-    small_disk: Path,
+    small_disk: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Before, ``lease`` raised QueueFullError out of the loop: running=False, no
+    """A map with no room left on a full disk (puts without the reserve: an older
+    edgekit's): leases fail. Before, QueueFullError escaped the loop: running=False, no
     last_error, and the backlog stayed forever after the space came back."""
     with SyncQueue(small_disk / "q", compression=None) as q:
-        n = _fill_map(q)
+        with monkeypatch.context() as m:
+            m.setattr(_store, "MAP_RESERVE", 0)
+            n = _fill_map(q)
         _fill_disk(small_disk / "other")
+        with pytest.raises(QueueFullError):
+            q.lease(1)
         transport = MemoryTransport()
         engine = SyncEngine(q, transport, reconnect=_FAST)
         try:
             engine.start()
-            assert _wait_for(lambda: len(q) == 0 or engine.status().errors > 0)
+            assert _wait_for(lambda: engine.status().errors >= 3)
             status = engine.status()
-            assert status.running
-            if len(q):  # the disk is full, the map too: the engine waits
-                assert isinstance(status.last_error, str)
-                assert "cannot grow" in status.last_error
-                (small_disk / "other").unlink()
+            assert status.running and status.backlog == n
+            assert isinstance(status.last_error, str) and "cannot grow" in status.last_error
+            (small_disk / "other").unlink()
             assert _wait_for(lambda: len(q) == 0), engine.status()
             assert engine.status().running
         finally:
             engine.stop()
         assert len(transport.delivered) == n
+
+
+def test_leases_and_acks_run_on_a_disk_full_of_puts_and_of_another_file(
+    small_disk: Path,
+) -> None:
+    """Puts leave MAP_RESERVE of the map free: the engine drains a queue whose puts
+    filled the disk, after another file took the rest of it."""
+    with SyncQueue(small_disk / "q", compression=None) as q:
+        n = _fill_map(q)
+        _fill_disk(small_disk / "other")
+        transport = MemoryTransport()
+        with SyncEngine(q, transport, reconnect=_FAST) as engine:
+            assert engine.sync_now(30) == n
+            assert engine.status().errors == 0
+        q.put(b"room again")  # the acks freed map pages
+        assert len(q) == 1
 
 
 def test_the_loop_records_errors_backs_off_and_resumes(

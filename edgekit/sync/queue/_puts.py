@@ -56,6 +56,10 @@ def put_fast(s: Store, payload: bytes, topic: bytes, priority: int) -> int:
     """
     size = HEADER_SIZE + len(topic) + len(payload)
     with s.lock:
+        s.put_budget -= size + 256  # (Store.keep_room, inlined while there is room)
+        if s.put_budget < 0 and not s.closed:
+            s.put_budget += size + 256
+            s.keep_room(size)
         # (a closed queue fails in begin: the general path below raises QueueError)
         c = s.committed
         seq = 0
@@ -112,7 +116,7 @@ def put_fast(s: Store, payload: bytes, topic: bytes, priority: int) -> int:
                 known[topic] = stored
             return seq
     item = (payload, topic, priority, b"", None)
-    return s.write(lambda t: put_items(s, t, [item]), True, True)[0]
+    return s.write(lambda t: put_items(s, t, [item]), True, True, len(payload))[0]
 
 
 def put_items(s: Store, t: Txn, items: list[Item]) -> list[int]:

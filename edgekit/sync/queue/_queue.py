@@ -246,7 +246,8 @@ class SyncQueue:
     def _write_items(self, items: list[Item], deferrable: bool) -> list[int]:
         """The general put of ``items``, in one transaction."""
         store = self._store
-        return store.write(lambda t: _puts.put_items(store, t, items), deferrable, True)
+        nbytes = sum(len(item[0]) for item in items)
+        return store.write(lambda t: _puts.put_items(store, t, items), deferrable, True, nbytes)
 
     def put(
         self,
@@ -331,6 +332,7 @@ class SyncQueue:
             return store.write(
                 lambda t: _puts.put_same(store, t, payload_list, tbytes, prio, hdrs, lens),
                 puts=True,
+                nbytes=sum(lens),
             )
         items = [
             self._validate(p, topic, priority, k, headers)

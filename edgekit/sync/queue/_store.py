@@ -38,6 +38,9 @@ _GiB = 1 << 30
 # Disk the map leaves free for leases and acks: puts do not grow the map into it, so
 # that a queue that filled the disk can still be drained.
 DRAIN_RESERVE = 2 * MiB
+# Map space puts leave free for leases and acks. The map's disk blocks are already
+# allocated (see MapFile), so a disk that something else filled cannot take it.
+MAP_RESERVE = 256 * 1024
 
 
 @functools.cache
@@ -86,6 +89,7 @@ class Store:
         self.committed: Tally | None = None
         self.cipher: Cipher | None = None
         self.topic_names: dict[bytes, str] = {}  # (lease's decode cache)
+        self.put_budget = 0  # bytes puts may add before the map's free space is measured
         self.env = self._open_env(map_size)
         self.dbs = self._open_dbs()
         self.queue_id: bytes = self.write(self._init_meta_txn)
@@ -228,14 +232,23 @@ class Store:
         if self.closed:
             raise QueueError(f"the queue at {self.path} is closed")
 
-    def write(self, fn: Callable[[Txn], T], deferrable: bool = False, puts: bool = False) -> T:
+    def write(
+        self,
+        fn: Callable[[Txn], T],
+        deferrable: bool = False,
+        puts: bool = False,
+        nbytes: int = 0,
+    ) -> T:
         """Run ``fn`` in a write transaction, growing the map when it is full (a
-        transaction of ``puts`` leaves the last ``DRAIN_RESERVE`` bytes of disk).
+        transaction of ``puts``, of about ``nbytes`` payload bytes, leaves the last
+        ``DRAIN_RESERVE`` bytes of disk and ``MAP_RESERVE`` bytes of map).
         ``deferrable``: a put transaction, which may leave the counters behind."""
         import lmdb
 
         with self.lock:
             self.check_open()
+            if puts:
+                self.keep_room(nbytes)
             for _ in range(64):
                 try:
                     with self.env.begin(write=True) as txn:
@@ -270,7 +283,43 @@ class Store:
 
     # -- the map -----------------------------------------------------------------------
 
-    def _grow(self, exc: Exception, puts: bool = False) -> None:
+    def keep_room(self, nbytes: int) -> None:
+        """Before a put of about ``nbytes`` payload bytes: keep ``MAP_RESERVE`` bytes of
+        the map free for leases and acks, growing the map when they would go. The free
+        space is measured once the puts since the last measure may have used half of
+        what was above the reserve. Hold ``self.lock``, with no transaction open.
+
+        Raises:
+            QueueFullError: The map cannot grow (disk or address space) and the put would
+                take the reserve.
+        """
+        self.put_budget -= nbytes + 256  # (256: a record's share of index and page space)
+        if self.put_budget >= 0:
+            return
+        for _ in range(64):
+            free = self._free_bytes() - nbytes - MAP_RESERVE
+            if free >= 0:
+                self.put_budget = free // 2
+                return
+            self._grow(None, puts=True)
+        raise QueueFullError(f"queue at {self.path}: could not keep room for leases and acks")
+
+    def _free_bytes(self) -> int:
+        """Bytes of the map no database uses (free-list pages count as free)."""
+        dbs = self.dbs
+
+        def used_pages(txn: Any) -> int:
+            pages = 3  # the two meta pages and a free-list page
+            for db in (dbs.msgs, dbs.ready, dbs.timers, dbs.dead, dbs.keys, dbs.kexp,
+                       dbs.topics, dbs.meta):  # fmt: skip
+                st = txn.stat(db)
+                pages += st["branch_pages"] + st["leaf_pages"] + st["overflow_pages"]
+            return int(pages)
+
+        psize = int(self.env.stat()["psize"])
+        return int(self.env.info()["map_size"]) - self.read(used_pages) * psize
+
+    def _grow(self, exc: Exception | None, puts: bool = False) -> None:
         current = int(self.env.info()["map_size"])
         if self.map_file.length() > current:  # another process grew it: adopt that first
             self.set_map_size(0)
