@@ -6,9 +6,12 @@ service to addresses, port and TXT record, and keeps resolving until every
 service seen is complete: a service whose resolution times out is queried again
 with backoff, so a burst of announcements does not leave services half-known.
 Changes arrive as :class:`MdnsEvent` (``added``, ``updated``, ``removed``; the
-last on goodbye packets and TTL expiry). The zeroconf record cache is trimmed to
-``max_cache_records`` and the service table to ``max_services``, so a peer that
-floods the link with records cannot grow memory without bound.
+last on a goodbye packet or the real TTL expiry of the service's records, never
+on a record evicted from a full cache). The zeroconf record cache is trimmed to
+a bound sized from the services tracked (or the host's ``max_cache_records``),
+evicting records of untracked names first, and the service table to
+``max_services``, so a peer that floods the link with records cannot grow memory
+without bound.
 
 :class:`MdnsAdvertiser` announces the host's own service.
 
@@ -44,6 +47,21 @@ __all__ = [
 META_QUERY = "_services._dns-sd._udp.local."
 
 TxtValue = str | bytes | None
+
+#: Smallest automatic cache bound, in records.
+_AUTO_CACHE_MIN = 4096
+#: Records kept per tracked service by the automatic bound (PTR, SRV, TXT, A, AAAA, NSEC...).
+_RECORDS_PER_SERVICE = 8
+#: SRV TTL assumed when a resolved service's SRV record is not in the cache (RFC 6762: 120 s), ms.
+_DEFAULT_SRV_TTL_MS = 120_000.0
+
+
+def _zeroconf_cap() -> int | None:
+    """zeroconf's own bound on its cache (``const._MAX_CACHE_RECORDS``), if it has one."""
+    from zeroconf import const
+
+    cap = getattr(const, "_MAX_CACHE_RECORDS", None)
+    return int(cap) if isinstance(cap, int) else None
 
 
 @dataclass(frozen=True)
@@ -156,7 +174,10 @@ class MdnsScanner:
         query_timeout: seconds one resolution attempt waits for answers.
         max_services: bound on services tracked (new ones beyond it are counted
             in :attr:`dropped` and ignored).
-        max_cache_records: bound on records in zeroconf's cache.
+        max_cache_records: bound on records in zeroconf's cache; ``None`` sizes
+            it from the services tracked (8 records each + 1,024, at least
+            4,096). zeroconf's own cap (10,000 records in 0.154) is the hard
+            bound either way.
         on_event: called (in the event loop) with every :class:`MdnsEvent`.
     """
 
@@ -167,7 +188,7 @@ class MdnsScanner:
         interfaces: Sequence[str] | str = "all",
         query_timeout: float = 1.0,
         max_services: int = 10_000,
-        max_cache_records: int = 4096,
+        max_cache_records: int | None = None,
         on_event: Callable[[MdnsEvent], object] | None = None,
     ) -> None:
         if isinstance(service_types, str):
@@ -175,7 +196,11 @@ class MdnsScanner:
         self.service_types = (
             None if service_types is None else [_normalize_type(t) for t in service_types]
         )
-        if query_timeout <= 0 or max_services < 1 or max_cache_records < 16:
+        if (
+            query_timeout <= 0
+            or max_services < 1
+            or (max_cache_records is not None and max_cache_records < 16)
+        ):
             raise InvalidInputError(
                 "query_timeout must be > 0, max_services >= 1 and max_cache_records >= 16"
             )
@@ -185,6 +210,7 @@ class MdnsScanner:
         self.max_cache_records = max_cache_records
         self.on_event = on_event
         self.dropped = 0
+        self.evicted = 0
         self._services: dict[str, MdnsService] = {}
         self._pending: dict[str, tuple[str, int, float]] = {}  # name -> (type, attempts, due)
         self._in_flight: set[str] = set()
@@ -194,6 +220,10 @@ class MdnsScanner:
         self._tasks: list[asyncio.Task[Any]] = []
         self._running: set[asyncio.Task[None]] = set()
         self._refreshed: dict[str, float] = {}
+        self._srv_expiry: dict[str, tuple[float, float]] = {}  # name -> (expires, ttl), ms
+        self._checks: list[tuple[float, str]] = []  # heap of (when ms, name); stale ones skipped
+        self._next_check: dict[str, float] = {}
+        self._hard_cap = _RECORDS_PER_SERVICE * max_services + 1024
         self._aiozc: Any = None
         self._wake: asyncio.Event | None = None
         self._changed: asyncio.Event | None = None
@@ -209,6 +239,15 @@ class MdnsScanner:
     def pending(self) -> set[str]:
         """Names seen but not resolved yet."""
         return set(self._pending) | set(self._in_flight)
+
+    @property
+    def cache_limit(self) -> int:
+        """The bound :meth:`trim_cache` keeps zeroconf's cache within, in records."""
+        hard = self._hard_cap
+        if self.max_cache_records is not None:
+            return min(self.max_cache_records, hard)
+        tracked = len(self._services) + len(self._pending) + len(self._in_flight)
+        return min(hard, max(_AUTO_CACHE_MIN, _RECORDS_PER_SERVICE * tracked + 1024))
 
     @property
     def cache_size(self) -> int:
@@ -231,6 +270,10 @@ class MdnsScanner:
         chosen, version = _interfaces(self.interfaces)
         from zeroconf.asyncio import AsyncZeroconf
 
+        zc_cap = _zeroconf_cap()
+        self._hard_cap = _RECORDS_PER_SERVICE * self.max_services + 1024
+        if zc_cap is not None:
+            self._hard_cap = min(self._hard_cap, zc_cap)
         try:
             self._aiozc = AsyncZeroconf(interfaces=chosen, ip_version=version)
         except OSError as exc:
@@ -259,6 +302,10 @@ class MdnsScanner:
         self._types_browsed.clear()
         self._pending.clear()
         self._in_flight.clear()
+        self._srv_expiry.clear()
+        self._refreshed.clear()
+        self._checks.clear()
+        self._next_check.clear()
         if self._aiozc is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._aiozc.async_close(), 5.0)
@@ -325,6 +372,7 @@ class MdnsScanner:
         if state_change is ServiceStateChange.Removed:
             self._pending.pop(name, None)
             old = self._services.pop(name, None)
+            self._forget(name)
             if old is not None:
                 self._emit(MdnsEvent("removed", old))
             self._signal()
@@ -397,6 +445,7 @@ class MdnsScanner:
                 )
                 old = self._services.get(name)
                 self._services[name] = service
+                self._stamp_srv(name)
                 if old is None:
                     self._emit(MdnsEvent("added", service))
                 elif old._key() != service._key():
@@ -423,12 +472,38 @@ class MdnsScanner:
             self.trim_cache()
             self._maintain()
 
+    def _forget(self, name: str) -> None:
+        self._srv_expiry.pop(name, None)
+        self._refreshed.pop(name, None)
+        self._next_check.pop(name, None)
+
+    def _schedule(self, name: str, when: float) -> None:
+        self._next_check[name] = when
+        heapq.heappush(self._checks, (when, name))
+
+    def _stamp_srv(self, name: str) -> None:
+        """Remember when ``name``'s SRV record expires, so that its eviction is not a departure."""
+        from zeroconf import const, current_time_millis
+
+        record = self._aiozc.zeroconf.cache.get_by_details(name, const._TYPE_SRV, const._CLASS_IN)
+        if record is not None:
+            self._srv_expiry[name] = (record.get_expiration_time(100), record.ttl * 1000.0)
+        elif name not in self._srv_expiry:
+            now = current_time_millis()
+            self._srv_expiry[name] = (now + _DEFAULT_SRV_TTL_MS, _DEFAULT_SRV_TTL_MS)
+        expires, ttl = self._srv_expiry[name]
+        self._schedule(name, expires - ttl / 2)
+
     def _maintain(self) -> None:
         """Cache maintenance for resolved services (RFC 6762 section 5.2).
 
         A service whose SRV record passed half its TTL is queried again (SRV,
-        TXT and its host's addresses); one whose SRV record expired without an
-        answer (the host left without a goodbye) is removed.
+        TXT and its host's addresses); one whose SRV record reached its TTL
+        without an answer (the host left without a goodbye) is removed. The
+        expiry is the one remembered from the last SRV record seen, so a record
+        evicted from a full cache is queried again, never read as a departure.
+        Only the services due are looked at (a heap of check times), so an idle
+        scan of thousands of services costs next to nothing.
         """
         if self._aiozc is None:
             return
@@ -442,40 +517,80 @@ class MdnsScanner:
         zc = self._aiozc.zeroconf
         cache = zc.cache
         now = current_time_millis()
+        checks = self._checks
         out = None
-        for name, service in list(self._services.items()):
+        while checks and checks[0][0] <= now:
+            when, name = heapq.heappop(checks)
+            if self._next_check.get(name) != when:
+                continue  # superseded by a later schedule
+            service = self._services.get(name)
+            if service is None:
+                self._forget(name)
+                continue
             record = cache.get_by_details(name, const._TYPE_SRV, const._CLASS_IN)
-            if record is None or record.is_expired(now):
+            if record is not None and not record.is_expired(now):
+                expires, ttl = record.get_expiration_time(100), record.ttl * 1000.0
+                self._srv_expiry[name] = (expires, ttl)
+            else:
+                expires, ttl = self._srv_expiry.get(name, (0.0, 0.0))
+            if now >= expires:
                 del self._services[name]
-                self._refreshed.pop(name, None)
+                self._forget(name)
                 self._emit(MdnsEvent("removed", service))
                 self._signal()
                 continue
-            if not record.is_stale(now):
+            if now < expires - ttl / 2:  # refreshed: check again once stale
+                self._schedule(name, expires - ttl / 2)
                 continue
+            retry = max(1000.0, ttl / 10)  # query at most every 10 % of the TTL
             last = self._refreshed.get(name, 0.0)
-            if now - last < max(1000.0, record.ttl * 100.0):  # at most every 10 % of the TTL
-                continue
-            self._refreshed[name] = now
-            if out is None:
-                out = DNSOutgoing(const._FLAGS_QR_QUERY)
-            out.add_question(DNSQuestion(name, const._TYPE_SRV, const._CLASS_IN))
-            out.add_question(DNSQuestion(name, const._TYPE_TXT, const._CLASS_IN))
-            if service.server:
-                out.add_question(DNSQuestion(service.server, const._TYPE_A, const._CLASS_IN))
+            if now - last >= retry:
+                last = self._refreshed[name] = now
+                if out is None:
+                    out = DNSOutgoing(const._FLAGS_QR_QUERY)
+                out.add_question(DNSQuestion(name, const._TYPE_SRV, const._CLASS_IN))
+                out.add_question(DNSQuestion(name, const._TYPE_TXT, const._CLASS_IN))
+                if service.server:
+                    out.add_question(DNSQuestion(service.server, const._TYPE_A, const._CLASS_IN))
+            self._schedule(name, min(expires, last + retry))
+        if len(checks) > 2 * len(self._next_check) + 64:  # drop superseded entries
+            self._checks = [(when, name) for name, when in self._next_check.items()]
+            heapq.heapify(self._checks)
         if out is not None:
             zc.async_send(out)
 
     def trim_cache(self) -> int:
-        """Evict the records closest to expiry until the cache is within bounds; returns how many."""
+        """Evict records until the cache is within :attr:`cache_limit`; returns how many.
+
+        Records of names the scanner does not track go first (closest to expiry
+        first), then, only if that is not enough, the tracked ones. Evicted
+        records are counted in :attr:`evicted`.
+        """
         if self._aiozc is None:
             return 0
         cache = self._aiozc.zeroconf.cache
-        excess = int(cache._total_records) - self.max_cache_records
+        excess = int(cache._total_records) - self.cache_limit
         if excess <= 0:
             return 0
-        victims = heapq.nsmallest(excess, cache._expirations.items(), key=lambda kv: kv[1])
+        from zeroconf import const
+
+        names = [*self._services, *self._pending, *self._in_flight, *self._types_browsed]
+        names += [s.server for s in self._services.values() if s.server]
+        tracked = {n.lower() for n in names}
+
+        def kept(record: Any) -> bool:  # keys are lower case
+            if record.type == const._TYPE_PTR:
+                return str(record.alias).lower() in tracked
+            return str(record.key) in tracked
+
+        items = list(cache._expirations.items())
+        loose = [kv for kv in items if not kept(kv[0])]
+        victims = heapq.nsmallest(excess, loose, key=lambda kv: kv[1])
+        if len(victims) < excess:
+            held = [kv for kv in items if kept(kv[0])]
+            victims += heapq.nsmallest(excess - len(victims), held, key=lambda kv: kv[1])
         cache.async_remove_records([record for record, _ in victims])
+        self.evicted += len(victims)
         return len(victims)
 
 
