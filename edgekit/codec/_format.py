@@ -23,6 +23,13 @@ MAGIC_RECORD = b"EKCR"
 MAGIC_SIGNATURE = b"EKSG"
 MAGIC_DELTA = b"EKDL"
 
+#: Bytes a decoder may produce from one frame unless its caller raises the bound
+#: (``max_bytes=``): the decoded array of a series frame, the target of a delta. A frame can
+#: legitimately decode to tens of thousands of times its size (a 1 Hz timestamp grid reaches
+#: ~21,000x, the format allows ~37,000x), so no ratio separates real data from a bomb; an
+#: absolute cap does.
+DEFAULT_MAX_BYTES = 256 << 20
+
 #: dtype code <-> numpy dtype (little-endian).
 DTYPE_CODES: dict[int, np.dtype[Any]] = {
     1: np.dtype("<i1"),

@@ -15,7 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.codec._format import FORMAT_VERSION, MAGIC_DELTA, MAGIC_SIGNATURE
+from edgekit.codec._format import (
+    DEFAULT_MAX_BYTES,
+    FORMAT_VERSION,
+    MAGIC_DELTA,
+    MAGIC_SIGNATURE,
+)
 from edgekit.codec._frame import as_bytes, open_frame, seal, xxh3_128
 from edgekit.codec._schemes import kernels
 from edgekit.errors import CorruptDataError, InvalidInputError
@@ -259,11 +264,19 @@ class Delta:
         return seal(out)
 
     @classmethod
-    def from_bytes(cls, data: bytes | bytearray | memoryview) -> Delta:
+    def from_bytes(
+        cls, data: bytes | bytearray | memoryview, *, max_bytes: int | None = DEFAULT_MAX_BYTES
+    ) -> Delta:
         """Parse a delta frame.
 
+        Args:
+            data: the delta frame bytes.
+            max_bytes: refuse a delta whose target is larger than this, before decoding its
+                literals (default 256 MiB; ``None``: no limit).
+
         Raises:
-            CorruptDataError: the bytes are not a valid delta frame.
+            CorruptDataError: the bytes are not a valid delta frame, or its target is larger
+                than ``max_bytes``.
         """
         import lz4.block
 
@@ -272,6 +285,7 @@ class Delta:
         base_digest = bytes(rd.take(16, "base digest"))
         target_size = rd.u64("target size")
         target_digest = bytes(rd.take(16, "target digest"))
+        _check_target(target_size, max_bytes)
         count = rd.u32("op count")
         rd.need(count * 9, "ops")  # every op takes at least 9 bytes
         ops = np.zeros((count, 3), dtype=np.int64)
@@ -421,23 +435,46 @@ def _trim_literals(runs: list[list[int]], old: Array, new: Array) -> list[list[i
     return runs
 
 
+def _check_target(target_size: int, max_bytes: int | None) -> None:
+    if max_bytes is not None and target_size > max_bytes:
+        raise CorruptDataError(
+            f"delta: target of {target_size} bytes is more than max_bytes={max_bytes}"
+        )
+
+
 def patch(
-    old: bytes | bytearray | memoryview, delta: Delta | bytes | bytearray | memoryview
+    old: bytes | bytearray | memoryview,
+    delta: Delta | bytes | bytearray | memoryview,
+    *,
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
 ) -> bytes:
     """Apply ``delta`` (a :class:`Delta` or its bytes) to ``old`` and return the new blob.
 
+    Args:
+        old: the base blob.
+        delta: the delta made against ``old``.
+        max_bytes: refuse a delta whose target is larger than this, before allocating it
+            (default 256 MiB; ``None``: no limit).
+
     Raises:
         InvalidInputError: ``old`` is not the blob the delta was made against.
-        CorruptDataError: the delta is corrupt, or the result fails its digest check.
+        CorruptDataError: the delta is corrupt, its target is larger than ``max_bytes`` or
+            does not fit in memory, or the result fails its digest check.
     """
     if not isinstance(delta, Delta):
-        delta = Delta.from_bytes(delta)
+        delta = Delta.from_bytes(delta, max_bytes=max_bytes)
+    _check_target(delta.target_size, max_bytes)
     view = as_bytes(old, "old")
     if len(view) != delta.base_size or xxh3_128(view) != delta.base_digest:
         raise InvalidInputError(
             "patch: old is not the base this delta was made against (digest differs)"
         )
-    out = bytearray(delta.target_size)
+    try:
+        out = bytearray(delta.target_size)
+    except (MemoryError, OverflowError) as exc:
+        raise CorruptDataError(
+            f"delta: cannot allocate the target of {delta.target_size} bytes"
+        ) from exc
     pos = 0
     lit = 0
     for kind, offset, length in delta.ops.tolist():
@@ -455,7 +492,10 @@ def patch(
         pos += length
     if pos != delta.target_size:
         raise CorruptDataError("delta: ops do not fill the target")
-    result = bytes(out)
+    try:
+        result = bytes(out)
+    except MemoryError as exc:
+        raise CorruptDataError(f"delta: cannot allocate the target of {pos} bytes") from exc
     if xxh3_128(result) != delta.target_digest:
         raise CorruptDataError("delta: result does not match the target digest")
     return result

@@ -24,6 +24,7 @@ from edgekit.codec._format import (
     BLOCK_NOT_HERE,
     CHECKSUM_SIZE,
     CODE_OF_DTYPE,
+    DEFAULT_MAX_BYTES,
     DELTA,
     DOD,
     DTYPE_CODES,
@@ -199,7 +200,7 @@ def _shape_struct(ndim: int) -> struct.Struct:
 
 
 def _read_header(
-    data: object, max_elements: int | None
+    data: object, max_elements: int | None, max_bytes: int | None = None
 ) -> tuple[Reader, np.dtype[Any], tuple[int, ...], int, int]:
     rd = open_frame(data, MAGIC_SERIES, "series frame")
     view = rd.view
@@ -229,6 +230,10 @@ def _read_header(
     nblocks = -(-n // block_size)
     if nblocks * BLOCK_HEADER > len(view) - rd.pos:
         raise rd.fail(f"{n} elements need {nblocks} blocks, the frame is too short for them")
+    if max_bytes is not None and n * dtype.itemsize > max_bytes:
+        raise rd.fail(
+            f"frame decodes to {n * dtype.itemsize} bytes, more than max_bytes={max_bytes}"
+        )
     return rd, dtype, shape, block_size, n
 
 
@@ -307,19 +312,29 @@ def _load_fast_decoder(prefix: bytes) -> _FastDecoder | None:
     return fast
 
 
-def decompress(data: bytes | bytearray | memoryview, *, max_elements: int | None = None) -> Array:
+def decompress(
+    data: bytes | bytearray | memoryview,
+    *,
+    max_elements: int | None = None,
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
+) -> Array:
     """Decode a frame made by :func:`compress`.
 
     Args:
         data: the frame bytes.
         max_elements: refuse frames that claim more elements than this (optional; a frame
             can never claim more than about 13,000 elements per byte it holds).
+        max_bytes: refuse frames whose decoded array would exceed this many bytes, before
+            allocating it (default 256 MiB; ``None``: no limit). A frame can decode to
+            ~37,000 times its size, so raise it only for frames you trust.
 
     Returns:
         A new array with the original dtype (little-endian) and shape.
 
     Raises:
-        CorruptDataError: the bytes are not a valid frame (truncated, corrupted, hostile).
+        CorruptDataError: the bytes are not a valid frame (truncated, corrupted, hostile),
+            the decoded array would exceed ``max_bytes``/``max_elements``, or there is not
+            enough memory for it.
         InvalidInputError: ``data`` is not bytes-like.
     """
     if (
@@ -333,22 +348,28 @@ def decompress(data: bytes | bytearray | memoryview, *, max_elements: int | None
         # Python) falls through to the general path, which decodes it or names the error.
         n, block_size = _unpack_n_block(data, 7)
         end = size - CHECKSUM_SIZE
+        lane, decode, dtype = fast
         if (
             1 <= block_size <= MAX_BLOCK_SIZE
             and (max_elements is None or n <= max_elements)
+            # (at 8 bytes a value: a frame of a narrower dtype near the bound goes to the
+            # general path, which checks the decoded dtype's bytes)
+            and (max_bytes is None or n <= max_bytes >> 3)
             and -(-n // block_size) * BLOCK_HEADER <= size - _MIN_1D
             and xxh3_64_fast(data[:end] if size <= _CHECKSUM_COPY_LIMIT else memoryview(data)[:end])
             == _unpack_u64(data, end)[0]
         ):
-            lane, decode, dtype = fast
-            bits = np.empty(n, lane)
+            try:
+                bits = np.empty(n, lane)
+            except MemoryError as exc:
+                raise _no_memory(n, lane) from exc
             if decode(data, bits) == 0:
                 if dtype is None:
                     return bits
                 if dtype.kind == "i":
                     return bits.view(np.int64).astype(dtype)
                 return bits.astype(dtype)
-    rd, dtype, shape, block_size, n = _read_header(data, max_elements)
+    rd, dtype, shape, block_size, n = _read_header(data, max_elements, max_bytes)
     pos = rd.pos
     end = len(rd.view)
     buf = np.frombuffer(rd.view, dtype=np.uint8)
@@ -357,13 +378,13 @@ def decompress(data: bytes | bytearray | memoryview, *, max_elements: int | None
     start = 0
     lanes: Array | None = None
     if kind == "f":
-        bits = out = np.empty(n, dtype=dtype)
+        bits = out = _alloc(n, dtype)
         decode = k.decode_f64_blocks if dtype.itemsize == 8 else k.decode_f32_blocks
         in_kernel = _FLOAT_KERNEL_SCHEMES
     else:
         # 64-bit integers decode in place; narrower ones through a uint64 buffer.
-        bits = lanes = np.empty(n, dtype=np.uint64)
-        out = lanes.view(dtype) if dtype.itemsize == 8 else np.empty(n, dtype=dtype)
+        bits = lanes = _alloc(n, np.dtype(np.uint64))
+        out = lanes.view(dtype) if dtype.itemsize == 8 else _alloc(n, dtype)
         decode = k.decode_int_blocks
         in_kernel = _INT_KERNEL_SCHEMES
     view = rd.view
@@ -406,6 +427,20 @@ def decompress(data: bytes | bytearray | memoryview, *, max_elements: int | None
         out[:] = lanes.view(np.int64).astype(dtype) if kind == "i" else lanes.astype(dtype)
     result: Array = out.reshape(shape) if len(shape) != 1 else out
     return result
+
+
+def _no_memory(n: int, dtype: np.dtype[Any]) -> CorruptDataError:
+    return CorruptDataError(
+        f"series frame: cannot allocate {n} values of {dtype} ({n * dtype.itemsize} bytes)"
+    )
+
+
+def _alloc(n: int, dtype: np.dtype[Any]) -> Array:
+    """``np.empty(n, dtype)``; no memory for it is CorruptDataError, never MemoryError."""
+    try:
+        return np.empty(n, dtype)
+    except (MemoryError, ValueError) as exc:
+        raise _no_memory(n, dtype) from exc
 
 
 def _raise_block_error(
@@ -482,15 +517,21 @@ def encode_series(timestamps: object, values: object, *, level: int | None = Non
     return seal(out)
 
 
-def decode_series(data: bytes | bytearray | memoryview) -> tuple[Array, Array]:
+def decode_series(
+    data: bytes | bytearray | memoryview, *, max_bytes: int | None = DEFAULT_MAX_BYTES
+) -> tuple[Array, Array]:
     """Timestamps and values from a record frame of :func:`encode_series` or :class:`SeriesEncoder`.
 
+    Args:
+        data: the record frame bytes.
+        max_bytes: bound on each of the two decoded arrays, as for :func:`decompress`.
+
     Raises:
-        CorruptDataError: the bytes are not a valid record frame.
+        CorruptDataError: the bytes are not a valid record frame, or decode beyond ``max_bytes``.
     """
     rd = open_frame(data, MAGIC_RECORD, "series record")
-    ts = decompress(rd.take(rd.u32("timestamps length"), "timestamps frame"))
-    vs = decompress(rd.take(rd.u32("values length"), "values frame"))
+    ts = decompress(rd.take(rd.u32("timestamps length"), "timestamps frame"), max_bytes=max_bytes)
+    vs = decompress(rd.take(rd.u32("values length"), "values frame"), max_bytes=max_bytes)
     rd.end()
     if (
         ts.ndim != 1

@@ -34,6 +34,8 @@ _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
 _NO_KEY = 0xFFFF
+#: Fewest bytes one message takes: the fixed fields and five empty length-prefixed ones.
+_MIN_MESSAGE = _FIXED.size + 3 * _U16.size + 2 * _U32.size
 
 
 def _xxh3_64(data: bytes | bytearray | memoryview) -> int:
@@ -108,9 +110,24 @@ def decode_batch(data: bytes | bytearray | memoryview) -> list[Message]:
     reader = _Reader(body)
     reader.pos = 5
     (count,) = _U32.unpack(reader.take(4, "count"))
-    if count > len(body):
-        raise CorruptDataError(f"batch frame: {count} messages cannot fit in {len(body)} bytes")
-    out = []
+    left = len(body) - reader.pos
+    if count * _MIN_MESSAGE > left:
+        raise CorruptDataError(
+            f"batch frame: {count} messages need at least {count * _MIN_MESSAGE} bytes, {left} left"
+        )
+    out: list[Message] = []
+    try:
+        _decode_messages(reader, count, len(body), out)
+    except MemoryError as exc:
+        out.clear()  # free what was decoded, so that the error can be made
+        raise CorruptDataError(
+            f"batch frame: not enough memory to decode {count} messages of {len(body)} bytes"
+        ) from exc
+    return out
+
+
+def _decode_messages(reader: _Reader, count: int, size: int, out: list[Message]) -> None:
+    """Append the ``count`` messages of a batch frame's body (at ``reader``) to ``out``."""
     for _ in range(count):
         mid, priority, attempt, created = _FIXED.unpack(reader.take(_FIXED.size, "message"))
         topic = reader.text(_U16.unpack(reader.take(2, "topic length"))[0], "topic")
@@ -148,6 +165,5 @@ def decode_batch(data: bytes | bytearray | memoryview) -> list[Message]:
                 queue_id=queue_id,
             )
         )
-    if reader.pos != len(body):
-        raise CorruptDataError(f"batch frame: {len(body) - reader.pos} bytes after the messages")
-    return out
+    if reader.pos != size:
+        raise CorruptDataError(f"batch frame: {size - reader.pos} bytes after the messages")
