@@ -10,7 +10,9 @@
    as a callback drops them) and on a live-like stream of a few hundred devices
    repeating their bytes.
 2. mDNS time until every service registered on 127.0.0.1 is found and resolved,
-   MdnsScanner vs a plain zeroconf browse-then-resolve, for 10/100/500 services.
+   MdnsScanner vs a plain zeroconf browse-then-resolve, for 10/100/500 services;
+   and 2,000 services (each side in its own process): share resolved and time to
+   99 %, false ``removed`` events, CPU once idle and RSS.
 3. Inventory ingest of random BLE addresses (MAC randomization): rate, and
    memory held with a 10,000-device bound vs an unbounded dict of the same records.
 """
@@ -294,7 +296,7 @@ def bench_one_at_a_time(report: Report, quick: bool) -> None:
         )
 
 
-async def _register(count: int):  # type: ignore[no-untyped-def]
+async def _register(count: int, *, probe: bool = True):  # type: ignore[no-untyped-def]
     from zeroconf import IPVersion
     from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
@@ -313,7 +315,10 @@ async def _register(count: int):  # type: ignore[no-untyped-def]
     ]
     for start in range(0, count, 100):
         tasks = await asyncio.gather(
-            *(aiozc.async_register_service(x) for x in infos[start : start + 100])
+            *(
+                aiozc.async_register_service(x, cooperating_responders=not probe)
+                for x in infos[start : start + 100]
+            )
         )
         await asyncio.gather(*tasks)
     return aiozc, stype
@@ -387,6 +392,150 @@ def bench_mdns(report: Report, quick: bool) -> None:
         asyncio.run(one(count))
 
 
+async def _large_side(side: str, stype: str, count: int, deadline: float, idle: float) -> dict:  # type: ignore[type-arg]
+    from zeroconf import IPVersion, ServiceStateChange
+    from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
+
+    from edgekit.scan import MdnsEvent, MdnsScanner
+
+    resolved: set[str] = set()
+    removed = [0]
+    t99: list[float] = []
+    start = time.perf_counter()
+
+    async def wait(done: Callable[[], int]) -> float:
+        while done() < count and time.perf_counter() - start < deadline:
+            if not t99 and done() >= 0.99 * count:
+                t99.append(time.perf_counter() - start)
+            await asyncio.sleep(0.02)
+        if not t99 and done() >= 0.99 * count:
+            t99.append(time.perf_counter() - start)
+        return time.perf_counter() - start
+
+    async def idle_cpu(done: Callable[[], int]) -> tuple[float, int]:
+        await asyncio.sleep(idle)  # let the browse queries back off
+        cpu, wall = time.process_time(), time.perf_counter()
+        await asyncio.sleep(idle)
+        return 100 * (time.process_time() - cpu) / (time.perf_counter() - wall), done()
+
+    if side == "edgekit":
+
+        def on_event(event: MdnsEvent) -> None:
+            removed[0] += event.kind == "removed"
+
+        async with MdnsScanner([stype], interfaces=["127.0.0.1"], on_event=on_event) as scanner:
+            elapsed = await wait(lambda: len(scanner.services))
+            found = len(scanner.services)
+            cpu, after = await idle_cpu(lambda: len(scanner.services))
+    else:
+        aiozc = AsyncZeroconf(interfaces=["127.0.0.1"], ip_version=IPVersion.V4Only)
+        tasks = []
+
+        async def resolve(name: str) -> None:
+            info = AsyncServiceInfo(stype, name)
+            if await info.async_request(aiozc.zeroconf, 3000) and info.port:
+                resolved.add(name)
+
+        def handler(zeroconf, service_type, name, state_change):  # type: ignore[no-untyped-def]
+            if state_change is ServiceStateChange.Added:
+                tasks.append(asyncio.ensure_future(resolve(name)))
+            elif state_change is ServiceStateChange.Removed:
+                removed[0] += 1
+                resolved.discard(name)
+
+        browser = AsyncServiceBrowser(aiozc.zeroconf, stype, handlers=[handler])
+        elapsed = await wait(lambda: len(resolved))
+        found = len(resolved)
+        cpu, after = await idle_cpu(lambda: len(resolved))
+        await browser.async_cancel()
+        await aiozc.async_close()
+    rss = next(
+        int(line.split()[1]) / 1024
+        for line in Path("/proc/self/status").read_text().splitlines()
+        if line.startswith("VmRSS:")
+    )
+    return {
+        "found": found,
+        "after_idle": after,
+        "elapsed": elapsed,
+        "t99": t99[0] if t99 else None,
+        "removed": removed[0],
+        "cpu": cpu,
+        "rss": rss,
+    }
+
+
+def _large_child(side: str, stype: str, count: int, deadline: float, idle: float, conn) -> None:  # type: ignore[no-untyped-def]
+    conn.send(asyncio.run(_large_side(side, stype, count, deadline, idle)))
+
+
+def bench_mdns_large(report: Report, quick: bool) -> None:
+    """2,000 services on 127.0.0.1; each side scans from its own process (CPU and RSS its own)."""
+    import multiprocessing
+
+    # The child's target must be picklable by a module name; under `python -m`
+    # this module is __main__, which a spawned child cannot import.
+    target = importlib.import_module("benchmarks.scan.__main__")._large_child
+    count, deadline, idle = 2000, 30.0, 5.0 if quick else 10.0
+    ctx = multiprocessing.get_context("spawn")
+
+    async def publish_and_scan() -> dict[str, dict]:  # type: ignore[type-arg]
+        aiozc, stype = await _register(count, probe=False)
+        out = {}
+        try:
+            for side in ("zeroconf", "edgekit"):
+                parent, child = ctx.Pipe()
+                proc = ctx.Process(target=target, args=(side, stype, count, deadline, idle, child))
+                proc.start()
+                while not parent.poll():
+                    if not proc.is_alive():
+                        raise RuntimeError(f"the {side} scan process died ({proc.exitcode})")
+                    await asyncio.sleep(0.1)  # the publisher answers meanwhile
+                out[side] = parent.recv()
+                proc.join()
+        finally:
+            await aiozc.async_close()
+        return out
+
+    res = asyncio.run(publish_and_scan())
+    o, p = res["edgekit"], res["zeroconf"]
+    case = f"mDNS {count} services on 127.0.0.1"
+    plain = "zeroconf browse+resolve"
+    report.add(
+        case,
+        f"resolved within {deadline:.0f} s",
+        "%",
+        100 * o["found"] / count,
+        peers={plain: 100 * p["found"] / count},
+        higher_is_better=True,
+        target=">= 99 % within 30 s",
+        note=(
+            f"false removals: edgekit {o['removed']}, {plain} {p['removed']}; "
+            f"still listed after idle: edgekit {o['after_idle']}, {plain} {p['after_idle']}"
+        ),
+    )
+    report.add(
+        case,
+        "time until 99 % resolved",
+        "s",
+        deadline if o["t99"] is None else o["t99"],
+        peers={plain: deadline if p["t99"] is None else p["t99"]},
+        note=(
+            f"all {count}: edgekit {o['elapsed']:.1f} s, {plain} {p['elapsed']:.1f} s; "
+            f"a side that never reached 99 % shows the {deadline:.0f} s deadline"
+        ),
+    )
+    report.add(
+        case,
+        f"CPU once idle ({idle:.0f} s window, {idle:.0f} s after resolving)",
+        "%",
+        o["cpu"],
+        peers={plain: p["cpu"]},
+        target="< 1 %",
+    )
+    report.add(case, "RSS of the scanning process", "MB", o["rss"], peers={plain: p["rss"]})
+
+
 def bench_inventory(report: Report, quick: bool) -> None:
     from edgekit.scan import Inventory
 
@@ -449,6 +598,7 @@ def main() -> None:
     bench_parse(report, args.quick)
     bench_one_at_a_time(report, args.quick)
     bench_mdns(report, args.quick)
+    bench_mdns_large(report, args.quick)
     bench_inventory(report, args.quick)
     report.finish()
 
