@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import struct
-import subprocess
-import sys
 import textwrap
 import tracemalloc
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,9 +20,8 @@ from edgekit.codec import Delta, compress, decode_series, decompress, encode_ser
 from edgekit.codec._format import DEFAULT_MAX_BYTES, HEAD_1D
 from edgekit.codec._frame import xxh3_128
 from edgekit.errors import CorruptDataError
+from tests._support.child import run_child
 from tests._support.frames import reseal
-
-ROOT = Path(__file__).resolve().parents[2]
 
 #: Bytes a decoder may allocate while refusing a bomb.
 SMALL = 4 << 20
@@ -114,18 +110,7 @@ def test_out_of_memory_is_corrupt_data_not_memory_error() -> None:
         print("ok")
         """
     )
-    if not sys.platform.startswith("linux"):
-        pytest.skip("needs /proc and RLIMIT_AS")
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,  # the subprocess imports the test module
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == "ok"
+    assert run_child(code) == "ok"  # (the child imports the test module)
 
 
 def _copy_bomb(old: bytes, copies: int) -> Delta:

@@ -62,7 +62,10 @@ def _read_only(dirs: list[Path]) -> Iterator[list[str]]:
     unshare = shutil.which("unshare")
     mounts = " && ".join(f"mount --bind -o ro '{d}' '{d}'" for d in dirs)
     if unshare is None or subprocess.run([unshare, "-m", "true"], check=False).returncode:
-        pytest.skip("running as root without mount namespaces: no way to make a read-only dir")
+        pytest.fail(
+            "running as root without mount namespaces (unshare -m): no way to make a "
+            "read-only directory to test a read-only install in"
+        )
     yield [unshare, "-m", "sh", "-c", f'{mounts} && exec "$0" "$@"']
 
 

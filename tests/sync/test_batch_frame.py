@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import struct
-import subprocess
-import sys
 import textwrap
 import tracemalloc
-from pathlib import Path
 
 import pytest
 
 from edgekit.errors import CorruptDataError
 from edgekit.sync import Message, decode_batch, encode_batch
+from tests._support.child import run_child
 from tests._support.frames import reseal
-
-ROOT = Path(__file__).resolve().parents[2]
 
 #: The encoding of the smallest message: id 1, empty topic, dedup id, key, headers, payload.
 SMALLEST = encode_batch([Message(id=1, payload=b"", topic="", key="")])[9:-8]
@@ -45,8 +41,6 @@ def test_count_beyond_what_the_bytes_hold_is_refused_before_parsing() -> None:
 
 def test_out_of_memory_is_corrupt_data_not_memory_error() -> None:
     """A valid 34 MB batch of a million messages under an address-space limit."""
-    if not sys.platform.startswith("linux"):
-        pytest.skip("needs /proc and RLIMIT_AS")
     code = textwrap.dedent(
         """
         import resource
@@ -66,13 +60,4 @@ def test_out_of_memory_is_corrupt_data_not_memory_error() -> None:
             print("ok")
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,  # the subprocess imports the test module
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == "ok"
+    assert run_child(code) == "ok"  # (the child imports the test module)
