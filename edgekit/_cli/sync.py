@@ -1,4 +1,4 @@
-"""``edgekit queue stats|peek|requeue-dead PATH`` and ``edgekit sync PATH --nats|--mqtt|--http|--dir``."""
+"""``edgekit queue stats|peek|dead|requeue-dead|delete-dead PATH`` and ``edgekit sync PATH --nats|--mqtt|--http|--dir``."""
 
 from __future__ import annotations
 
@@ -60,12 +60,44 @@ def queue_peek(path: str, count: int, topic: str | None, dead: bool) -> None:
         click.echo("(empty)")
 
 
+@queue.command("dead")
+@click.argument("path")
+@click.option("-n", "count", default=100, show_default=True, help="dead letters to show")
+def queue_dead(path: str, count: int) -> None:
+    """List dead letters: id, topic, attempts, reason, last error."""
+    with _open_queue(path) as q:
+        messages = q.dead_letters(count)
+        total = q.stats().dead
+    for m in messages:
+        click.echo(
+            f"{m.id}\t{m.topic or '?'}\tattempts={m.attempt}\t"
+            f"reason={m.dead_reason or '(not recorded)'}\tlast_error={m.last_error or '-'}"
+        )
+    if not messages:
+        click.echo("(no dead letters)")
+    elif total > len(messages):
+        click.echo(f"... {total - len(messages)} more (-n to show more)")
+
+
 @queue.command("requeue-dead")
 @click.argument("path")
-def queue_requeue_dead(path: str) -> None:
-    """Make every dead letter ready again."""
+@click.option("--id", "ids", type=int, multiple=True, help="only this dead letter (repeatable)")
+def queue_requeue_dead(path: str, ids: tuple[int, ...]) -> None:
+    """Make dead letters ready again (every one, or those given with --id)."""
     with _open_queue(path) as q:
-        click.echo(f"requeued {q.requeue_dead()} dead letters")
+        click.echo(f"requeued {q.requeue_dead(list(ids) if ids else None)} dead letters")
+
+
+@queue.command("delete-dead")
+@click.argument("path")
+@click.option("--id", "ids", type=int, multiple=True, help="this dead letter (repeatable)")
+@click.option("--all", "everything", is_flag=True, help="every dead letter")
+def queue_delete_dead(path: str, ids: tuple[int, ...], everything: bool) -> None:
+    """Delete dead letters for good: those given with --id, or --all."""
+    if bool(ids) == everything:
+        raise click.UsageError("give --id N (one or more) or --all")
+    with _open_queue(path) as q:
+        click.echo(f"deleted {q.delete_dead(None if everything else list(ids))} dead letters")
 
 
 @click.command("sync")

@@ -521,7 +521,9 @@ def test_corrupted_record_is_quarantined_not_blocking(tmp_path: Path) -> None:
     with SyncQueue(tmp_path / "q") as q:
         got = q.lease(10)
         assert [m.payload for m in got] == [b"a", b"c"]
-        assert q.stats().dead == 1 and q.dead_letters() == []
+        (dead,) = q.dead_letters()  # listed, with its reason (issue #20.7)
+        assert q.stats().dead == 1 and dead.id == ids[1] and dead.payload == b""
+        assert dead.dead_reason is not None and dead.dead_reason.startswith("corrupt record: ")
         q.ack(got)
         assert len(q) == 0
 

@@ -10,7 +10,10 @@ LMDB databases (all keys big-endian so that byte order is numeric order):
 - ``timers``: ``deadline (u64 microseconds) + seq`` -> a lease's ids (8 bytes each;
   ``seq`` is its first), or empty for a nacked message waiting for its retry time.
   Lease deadlines are even, retry deadlines odd.
-- ``dead``: ``seq`` -> empty: dead letters.
+- ``dead``: ``seq`` -> why it died (:func:`dead_info`: when, reason, last error); empty
+  in queues written before edgekit recorded reasons.
+- ``errors``: ``seq`` -> the last error a nack gave for a live message (its record has
+  ``FLAG_ERR``); it moves into the ``dead`` value when the message dies.
 - ``keys``: idempotency key -> ``seq + expiry``; ``kexp``: ``expiry + key`` -> empty.
 - ``topics``: topic -> ``count + bytes`` of the topic's live messages.
 - ``meta``: queue format, queue id, counters (with the last id they cover: puts may leave
@@ -40,6 +43,8 @@ STATE_NAMES = {READY: "ready", INFLIGHT: "in-flight", DEAD: "dead", DELAYED: "de
 
 FLAG_LZ4 = 1
 FLAG_AES = 2
+# The message has an entry in the ``errors`` database (its last nack's error).
+FLAG_ERR = 4
 
 # The record header: (name, struct code) in order; every offset below derives from it.
 _HEADER_FIELDS = (
@@ -94,7 +99,7 @@ C_READY, C_DELAYED, C_INFLIGHT, C_DEAD, C_BYTES, C_EVICTED, C_EVBYTES, C_SEQ = r
 STATE_COUNTER = {READY: C_READY, DELAYED: C_DELAYED, INFLIGHT: C_INFLIGHT, DEAD: C_DEAD}
 
 # The named databases (message records are in the main database: see MSG_PREFIX).
-DB_NAMES = ("ready", "timers", "dead", "keys", "kexp", "topics", "meta")
+DB_NAMES = ("ready", "timers", "dead", "keys", "kexp", "topics", "meta", "errors")
 
 # Message records live in LMDB's main database (one tree fewer per commit than a named
 # one), keyed MSG_PREFIX + id: after the names of the named databases, which the main
@@ -141,6 +146,36 @@ def split_ready_key(key: bytes) -> tuple[bytes, int, int]:
 def timer_key(deadline_us: int, seq: int) -> bytes:
     """A timers key: a retry's (its id), or a lease's (its first id; ids in the value)."""
     return TWO_U64.pack(deadline_us, seq)
+
+
+# A ``dead`` value: when it died (microseconds since the epoch), reason length; then the
+# reason and the last error (UTF-8; empty: none).
+DEAD_INFO = struct.Struct(">QH")
+_TEXT_MAX = 4096  # bytes kept of a reason or an error
+
+
+def clip_text(text: str | None) -> bytes:
+    """A reason or an error as stored: UTF-8, at most 4 KiB."""
+    return b"" if text is None else text.encode(errors="replace")[:_TEXT_MAX]
+
+
+def dead_value(when_us: int, reason: str | None, last_error: str | bytes | None) -> bytes:
+    """The ``dead`` value of a message that died at ``when_us`` for ``reason``."""
+    rbytes = clip_text(reason)
+    ebytes = last_error if isinstance(last_error, bytes) else clip_text(last_error)
+    return DEAD_INFO.pack(when_us, len(rbytes)) + rbytes + ebytes
+
+
+def dead_info(value: bytes) -> tuple[float | None, str | None, str | None]:
+    """(when in seconds since the epoch, reason, last error) of a ``dead`` value; all None
+    for the empty value of an older queue."""
+    if len(value) < DEAD_INFO.size:
+        return None, None, None
+    when_us, rlen = DEAD_INFO.unpack_from(value)
+    at = DEAD_INFO.size
+    reason = bytes(value[at : at + rlen]).decode(errors="replace")
+    error = bytes(value[at + rlen :]).decode(errors="replace") or None
+    return when_us / 1e6, reason or None, error
 
 
 def plain_record(
@@ -353,7 +388,7 @@ def decode_body(
 class Dbs:
     """The queue's LMDB database handles, by name (``msgs`` is the main database)."""
 
-    __slots__ = ("dead", "kexp", "keys", "meta", "msgs", "ready", "timers", "topics")
+    __slots__ = ("dead", "errors", "kexp", "keys", "meta", "msgs", "ready", "timers", "topics")
 
     def __init__(self, handles: dict[str, Any]) -> None:
         self.msgs: Any = handles["msgs"]
@@ -364,3 +399,4 @@ class Dbs:
         self.kexp: Any = handles["kexp"]
         self.topics: Any = handles["topics"]
         self.meta: Any = handles["meta"]
+        self.errors: Any = handles["errors"]

@@ -17,6 +17,7 @@ from edgekit.sync.queue._layout import (
     DEAD,
     DEADLINE_TOPIC_VIEW,
     DELAYED,
+    FLAG_ERR,
     HEADER_SIZE,
     INFLIGHT,
     MSG_PREFIX,
@@ -26,6 +27,8 @@ from edgekit.sync.queue._layout import (
     TWO_U64,
     U64,
     Head,
+    clip_text,
+    dead_value,
     decode_body,
     leased,
     read_head,
@@ -39,7 +42,7 @@ from edgekit.sync.queue._store import Store
 from edgekit.sync.queue._tally import Txn
 from edgekit.sync.queue._types import Message
 
-__all__ = ["ack", "lease", "message", "nack", "reject", "requeue_dead"]
+__all__ = ["ack", "delete_dead", "lease", "message", "nack", "reject", "requeue_dead"]
 
 _U64_PACK = U64.pack
 _U64_UNPACK_FROM = U64.unpack_from
@@ -91,9 +94,10 @@ def lease(
     lease_key = b""
     byte_limit = max_bytes if max_bytes is not None else 1 << 62
     dead = 0
-    for taken, (skey, record) in enumerate(rows):  # noqa: B007 (taken used after)
+    for taken, (skey, record) in enumerate(rows):
         if record is None:
             continue
+        stored = record
         try:
             record, flags, prio, attempts, created, tlen, klen, hlen, raw = leased(record, deadline)
             total += raw
@@ -122,10 +126,12 @@ def lease(
                 )
             else:
                 msg = message(s, seq, record, read_head(record))
-        except (CorruptDataError, UnicodeDecodeError, struct.error):
+        except (CorruptDataError, UnicodeDecodeError, struct.error) as exc:
             # Quarantine what does not decode (a damaged page, a wrong key):
             # it becomes a dead letter instead of blocking the queue.
-            txn.put(skey[1:], b"", db=dbs.dead)
+            why = f"corrupt record: {exc}" if str(exc) else f"corrupt record: {exc!r}"
+            txn.put(skey[1:], dead_value(now, why, None), db=dbs.dead)
+            t.topic_add(keys[taken][:-11], -1, -len(stored))
             dead += 1
             continue
         if not records:
@@ -178,6 +184,8 @@ def ack(t: Txn, quads: list[tuple[int, int, bytes]]) -> int:
         record = value()
         if len(record) < hsize or record[state_at] != inflight:
             continue
+        if record[1] & FLAG_ERR:  # (flags) its last nack's error goes with it
+            txn.delete(seq8, db=t.dbs.errors)
         deadline, tlen = view(record)
         if token and deadline != token:
             continue  # an older lease of the message: ignored
@@ -221,21 +229,27 @@ def ack(t: Txn, quads: list[tuple[int, int, bytes]]) -> int:
     return done
 
 
-def reject(t: Txn, pairs: list[tuple[int, int]]) -> int:
-    """Make in-flight messages (id, lease token) dead letters; returns how many."""
+def reject(s: Store, t: Txn, pairs: list[tuple[int, int]], reason: str | None) -> int:
+    """Make in-flight messages (id, lease token) dead letters for ``reason``; returns how many."""
+    now = s.now_ns() // 1000
     done = 0
     for seq, token in pairs:
         taken = _take_inflight(t, seq, token)
         if taken is None:
             continue
         head, record = taken
-        _to_dead(t, seq, head, record)
+        _to_dead(t, seq, head, record, now, reason or "rejected", None)
         done += 1
     return done
 
 
 def nack(
-    s: Store, t: Txn, pairs: list[tuple[int, int]], delay: float | None, count_attempt: bool
+    s: Store,
+    t: Txn,
+    pairs: list[tuple[int, int]],
+    delay: float | None,
+    count_attempt: bool,
+    error: str | None,
 ) -> int:
     """Return in-flight messages (id, lease token) for a retry (see SyncQueue.nack)."""
     msgs = t.dbs.msgs
@@ -250,8 +264,12 @@ def nack(
         if not count_attempt:
             head.attempts = max(head.attempts - 1, 0)
         elif head.attempts >= s.max_attempts:
-            _to_dead(t, seq, head, record)
+            why = f"max_attempts ({s.max_attempts}) reached"
+            _to_dead(t, seq, head, record, now, why, error)
             continue
+        if error is not None:
+            t.txn.put(U64.pack(seq), clip_text(error), db=t.dbs.errors)
+            head.flags |= FLAG_ERR
         wait = s.backoff.delay(head.attempts) if delay is None else delay
         if wait <= 0:
             head.state = READY
@@ -295,7 +313,8 @@ def promote_due(s: Store, t: Txn, now: int, limit: int = 100_000) -> None:
                 continue  # acked, nacked... since: a lease's entry is not updated for each
             t.counters[STATE_COUNTER[head.state]] -= 1
             if head.state == INFLIGHT and head.attempts >= s.max_attempts:
-                _to_dead(t, seq, head, record)
+                why = f"max_attempts ({s.max_attempts}) reached: the last lease expired"
+                _to_dead(t, seq, head, record, now, why, None)
                 continue
             head.state = READY
             head.deadline_us = 0
@@ -321,41 +340,51 @@ def _take_inflight(t: Txn, seq: int, token: int) -> tuple[Head, bytes] | None:
     return head, record
 
 
-def _to_dead(t: Txn, seq: int, head: Head, record: bytes) -> None:
+def _to_dead(
+    t: Txn, seq: int, head: Head, record: bytes, now_us: int, reason: str, error: str | None
+) -> None:
+    """Make message ``seq`` (out of every index) a dead letter for ``reason``; ``error``
+    (else the last error a nack remembered) is its last error."""
+    seq8 = U64.pack(seq)
+    last: str | bytes | None = error
+    if head.flags & FLAG_ERR:
+        remembered = t.txn.pop(seq8, db=t.dbs.errors)
+        head.flags &= ~FLAG_ERR
+        if last is None and remembered is not None:
+            last = bytes(remembered)
     head.state = DEAD
     head.deadline_us = 0
     t.txn.put(seq_key(seq), restate(record, head), db=t.dbs.msgs)
-    t.txn.put(U64.pack(seq), b"", db=t.dbs.dead)
+    t.txn.put(seq8, dead_value(now_us, reason, last), db=t.dbs.dead)
     t.counters[C_DEAD] += 1
     t.topic_add(head.topic, -1, -len(record))
 
 
-def dead_rows(txn: Any, dbs: Any, limit: int) -> list[tuple[int, bytes, Head]]:
-    """Up to ``limit`` dead letters, oldest first, as (id, record, head)."""
-    out: list[tuple[int, bytes, Head]] = []
-    for key in txn.cursor(db=dbs.dead).iternext(keys=True, values=False):
+def dead_rows(txn: Any, dbs: Any, limit: int) -> list[tuple[int, bytes, bytes]]:
+    """Up to ``limit`` dead letters, oldest first, as (id, record, dead value)."""
+    out: list[tuple[int, bytes, bytes]] = []
+    for key, value in txn.cursor(db=dbs.dead):
         if len(out) >= limit:
             break
         record = txn.get(MSG_PREFIX + key, db=dbs.msgs)
-        if record is None:
-            continue
-        try:
-            out.append((U64.unpack(key)[0], bytes(record), read_head(record)))
-        except CorruptDataError:
-            continue
+        if record is not None:
+            out.append((U64.unpack(key)[0], bytes(record), bytes(value)))
     return out
 
 
+def _dead_ids(t: Txn, wanted: list[int] | None) -> list[int]:
+    if wanted is not None:
+        return wanted
+    cursor = t.txn.cursor(db=t.dbs.dead)
+    return [U64.unpack(k)[0] for k in cursor.iternext(keys=True, values=False)]
+
+
 def requeue_dead(t: Txn, wanted: list[int] | None) -> int:
-    """Make dead letters (all, or the ids ``wanted``) ready with a fresh attempt count."""
+    """Make dead letters (all, or the ids ``wanted``) ready with a fresh attempt count.
+    Quarantined records (which do not decode) stay dead."""
     dead, msgs = t.dbs.dead, t.dbs.msgs
-    seqs = (
-        [U64.unpack(k)[0] for k in t.txn.cursor(db=dead).iternext(keys=True, values=False)]
-        if wanted is None
-        else wanted
-    )
     done = 0
-    for seq in seqs:
+    for seq in _dead_ids(t, wanted):
         skey = seq_key(seq)
         record = t.txn.get(skey, db=msgs)
         if record is None or state_of(record) != DEAD:
@@ -372,5 +401,21 @@ def requeue_dead(t: Txn, wanted: list[int] | None) -> int:
         t.counters[C_DEAD] -= 1
         t.counters[C_READY] += 1
         t.topic_add(head.topic, 1, len(record))
+        done += 1
+    return done
+
+
+def delete_dead(t: Txn, wanted: list[int] | None) -> int:
+    """Delete dead letters (all, or the ids ``wanted``), quarantined records included."""
+    dead, msgs = t.dbs.dead, t.dbs.msgs
+    done = 0
+    for seq in _dead_ids(t, wanted):
+        seq8 = U64.pack(seq)
+        if not t.txn.delete(seq8, db=dead):
+            continue
+        record = t.txn.pop(MSG_PREFIX + seq8, db=msgs)
+        t.counters[C_DEAD] -= 1
+        if record is not None:
+            t.counters[C_BYTES] -= len(record)
         done += 1
     return done

@@ -16,6 +16,7 @@ from edgekit.sync.queue._layout import (
     C_SEQ,
     DEAD,
     DELAYED,
+    FLAG_ERR,
     FORMAT_VERSION,
     HEADER,
     HEADER_SIZE,
@@ -341,3 +342,5 @@ def _unindex(t: Txn, seq: int, head: Head) -> None:
         _index.drop_timer(t.txn, t.dbs.timers, head.deadline_us, seq)
     elif head.state == DEAD:
         t.txn.delete(U64.pack(seq), db=t.dbs.dead)
+    if head.flags & FLAG_ERR:
+        t.txn.delete(U64.pack(seq), db=t.dbs.errors)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
+import struct
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -29,6 +30,7 @@ from edgekit.sync.queue._layout import (
     TWO_U64,
     U64,
     Head,
+    dead_info,
     read_head,
     ready_prefix,
     seq_key,
@@ -36,6 +38,7 @@ from edgekit.sync.queue._layout import (
 from edgekit.sync.queue._store import Durability, Eviction, MiB, Store
 from edgekit.sync.queue._tally import read_counters
 from edgekit.sync.queue._types import Message, QueueStats
+from edgekit.sync.topics import check_headers, check_topic
 
 __all__ = ["SyncQueue"]
 
@@ -221,9 +224,8 @@ class SyncQueue:
             )
         if not isinstance(topic, str) or not topic:
             raise InvalidInputError("topic must be a non-empty str")
-        tbytes = topic.encode()
-        if b"\x00" in tbytes or len(tbytes) > 255:
-            raise InvalidInputError("topic must be at most 255 bytes of UTF-8 without NUL")
+        tbytes = check_topic(topic)  # valid on every transport (edgekit/sync/topics.py)
+        check_headers(headers)
         if isinstance(priority, bool) or not isinstance(priority, int):
             raise InvalidInputError("priority must be an int")
         if not PRIORITY_MIN <= priority <= PRIORITY_MAX:
@@ -413,43 +415,77 @@ class SyncQueue:
         quads = self._resolve(ids)
         return self._store.write(lambda t: _leases.ack(t, quads))
 
-    def reject(self, ids: Ids) -> int:
-        """Make in-flight messages dead letters now (the other end refused them for good)."""
+    def reject(self, ids: Ids, *, reason: str | None = None) -> int:
+        """Make in-flight messages dead letters now (the other end refused them for good);
+        returns how many. ``reason`` (default "rejected") is kept with each dead letter."""
+        if reason is not None and not isinstance(reason, str):
+            raise InvalidInputError(f"reason must be a str or None, not {type(reason).__name__}")
         pairs = [(seq, token) for seq, token, _ in self._resolve(ids)]
-        return self._store.write(lambda t: _leases.reject(t, pairs))
+        store = self._store
+        return store.write(lambda t: _leases.reject(store, t, pairs, reason))
 
-    def nack(self, ids: Ids, *, delay: float | None = None, count_attempt: bool = True) -> int:
+    def nack(
+        self,
+        ids: Ids,
+        *,
+        delay: float | None = None,
+        count_attempt: bool = True,
+        error: str | None = None,
+    ) -> int:
         """Return in-flight messages for a later retry; returns how many were nacked.
 
         The retry waits ``delay`` seconds, or the queue's backoff for the message's
         attempt count (exponential, with jitter). A message that has been delivered
-        ``max_attempts`` times becomes a dead letter instead. With
-        ``count_attempt=False`` (the link was down: the message was never really
-        tried) the delivery is not counted and the message never becomes dead.
+        ``max_attempts`` times becomes a dead letter instead, with the reason
+        "max_attempts (N) reached". With ``count_attempt=False`` (the link was down:
+        the message was never really tried) the delivery is not counted and the
+        message never becomes dead. ``error`` (why the delivery failed) is kept as the
+        message's last error, shown by :meth:`dead_letters` if it dies.
         """
         pairs = [(seq, token) for seq, token, _ in self._resolve(ids)]
         if delay is not None and not delay >= 0:
             raise InvalidInputError("delay must be >= 0 seconds")
+        if error is not None and not isinstance(error, str):
+            raise InvalidInputError(f"error must be a str or None, not {type(error).__name__}")
         store = self._store
-        return store.write(lambda t: _leases.nack(store, t, pairs, delay, count_attempt))
+        return store.write(lambda t: _leases.nack(store, t, pairs, delay, count_attempt, error))
 
     # -- dead letters -------------------------------------------------------------------
 
     def dead_letters(self, limit: int = 100) -> list[Message]:
-        """Up to ``limit`` dead letters, oldest first."""
+        """Up to ``limit`` dead letters, oldest first, each with ``dead_reason``,
+        ``last_error`` and ``dead_at``. A quarantined record (one that does not decode:
+        damaged, or encrypted with another key) is listed with an empty payload and a
+        reason starting "corrupt record"."""
         store = self._store
         out = []
-        for row in store.read(lambda txn: _leases.dead_rows(txn, store.dbs, limit)):
+        for seq, record, value in store.read(lambda txn: _leases.dead_rows(txn, store.dbs, limit)):
+            when, reason, error = dead_info(value)
+            topic = ""
             try:
-                out.append(_leases.message(store, *row))
-            except CorruptDataError:
-                continue  # quarantined: its bytes do not decode
+                head = read_head(record)
+                topic = head.topic.decode()
+                msg = _leases.message(store, seq, record, head)
+            except (CorruptDataError, UnicodeDecodeError, struct.error) as exc:
+                msg = Message(id=seq, payload=b"", topic=topic, queue_id=store.queue_name)
+                if reason is None or not reason.startswith("corrupt record"):
+                    reason = f"corrupt record: {exc}"
+            msg.lease_token = 0
+            msg.dead_reason, msg.last_error, msg.dead_at = reason, error, when
+            out.append(msg)
         return out
 
-    def requeue_dead(self, ids: Iterable[int] | None = None) -> int:
-        """Make dead letters (all, or the given ids) ready again with a fresh attempt count."""
+    def requeue_dead(self, ids: Iterable[int | Message] | None = None) -> int:
+        """Make dead letters (all, or the given ids) ready again with a fresh attempt
+        count; returns how many. Quarantined records cannot be delivered and stay dead
+        (delete them with :meth:`delete_dead`)."""
         wanted = None if ids is None else [i for i, _, _ in self._resolve(list(ids))]
         return self._store.write(lambda t: _leases.requeue_dead(t, wanted))
+
+    def delete_dead(self, ids: Iterable[int | Message] | None = None) -> int:
+        """Delete dead letters (all, or the given ids) for good; returns how many."""
+        wanted = None if ids is None else [i for i, _, _ in self._resolve(list(ids))]
+        return self._store.write(lambda t: _leases.delete_dead(t, wanted))
 
     # -- inspection ---------------------------------------------------------------------
 

@@ -311,7 +311,7 @@ class Store:
         def used_pages(txn: Any) -> int:
             pages = 3  # the two meta pages and a free-list page
             for db in (dbs.msgs, dbs.ready, dbs.timers, dbs.dead, dbs.keys, dbs.kexp,
-                       dbs.topics, dbs.meta):  # fmt: skip
+                       dbs.topics, dbs.meta, dbs.errors):  # fmt: skip
                 st = txn.stat(db)
                 pages += st["branch_pages"] + st["leaf_pages"] + st["overflow_pages"]
             return int(pages)

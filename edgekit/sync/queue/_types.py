@@ -25,6 +25,11 @@ class Message:
         lease_token: Identifies this lease (0 when peeked); ``ack`` of a Message whose
             lease expired and was given to another consumer is ignored.
         queue_id: The id of the queue that holds it (stable for the queue's life).
+        dead_reason: Why it became a dead letter (``dead_letters()`` only; None
+            elsewhere, and for dead letters stored before reasons were recorded).
+        last_error: The last delivery error given for it (``dead_letters()`` only).
+        dead_at: When it became a dead letter, seconds since the epoch
+            (``dead_letters()`` only).
     """
 
     id: int
@@ -37,6 +42,9 @@ class Message:
     created: float = 0.0
     lease_token: int = 0
     queue_id: str = ""
+    dead_reason: str | None = None
+    last_error: str | None = None
+    dead_at: float | None = None
     # The key of the lease's entry in the timers index (set by lease), for ack.
     _lease_key: bytes = field(default=b"", init=False, repr=False, compare=False)
 
