@@ -15,7 +15,8 @@ The tree::
     ├── InferenceError               a model failed to run
     │   └── ModelLoadError           a model file could not be loaded
     ├── ScanError                    a scanner could not start or run
-    └── TransportError               a sync transport could not deliver
+    └── TransportError               a sync transport could not connect or deliver
+        └── TransportConfigError     the server answers but is set up so nothing can be delivered
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = [
     "QueueError",
     "QueueFullError",
     "ScanError",
+    "TransportConfigError",
     "TransportError",
 ]
 
@@ -102,3 +104,9 @@ class ScanError(EdgekitError):
 
 class TransportError(EdgekitError):
     """A sync transport could not connect or deliver."""
+
+
+class TransportConfigError(TransportError):
+    """The server answers, but is set up so that nothing can be delivered (no JetStream
+    stream takes the subjects, or they overlap another stream's): retrying does not help
+    until that changes, so ``sync_now`` raises it at once (the background loop retries)."""

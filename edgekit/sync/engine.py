@@ -13,7 +13,13 @@ from typing import Any
 
 from edgekit._aio import LoopThread
 from edgekit._snapshot import Snapshot
-from edgekit.errors import EdgekitError, InvalidInputError, QueueError, TransportError
+from edgekit.errors import (
+    EdgekitError,
+    InvalidInputError,
+    QueueError,
+    TransportConfigError,
+    TransportError,
+)
 from edgekit.sync.backoff import Backoff
 from edgekit.sync.queue import Message, SyncQueue
 from edgekit.sync.transport import (
@@ -235,6 +241,9 @@ class SyncEngine:
         self._last_queue_error = False  # the last error came from the queue
         self._errors = 0
         self._loop_failures = 0
+        self._link_down = False  # the link was seen down since the last connect
+        self._connect_error: TransportError | None = None  # why the last connect failed
+        self._connect_deadline: float | None = None  # async_drain's deadline (monotonic)
         self._window: collections.deque[tuple[float, int, int]] = collections.deque()
         self._created = time.monotonic()
 
@@ -249,20 +258,66 @@ class SyncEngine:
         return self._stop, self._wake
 
     async def _ensure_connected(self) -> bool:
+        """Whether the link is up; (re)connects when it is down and the backoff allows.
+
+        A connect attempt gives way to :meth:`stop` at once and to ``async_drain``'s
+        deadline; its error becomes ``last_error`` as soon as it is known.
+        """
         if self.transport.connected:
+            if self._link_down:
+                self._recovered()
             return True
+        self._link_down = True
         now = time.monotonic()
         if now < self._next_connect:
             return False
+        budget = None
+        if self._connect_deadline is not None:
+            budget = max(self._connect_deadline - now, 0.05)
         try:
-            await self.transport.async_connect()
+            if not await self._interruptible(self.transport.async_connect(), budget):
+                return False  # stopping
         except TransportError as exc:
             self._failures += 1
+            self._connect_error = exc
             self._note(str(exc))
             self._next_connect = time.monotonic() + self.reconnect.delay(self._failures)
             return False
         self._failures = 0
+        self._recovered()
         return True
+
+    async def _interruptible(self, connect: Any, budget: float | None) -> bool:
+        """Await ``connect`` unless stop is requested first (False) or ``budget``
+        seconds pass (TransportError); either way the attempt is cancelled."""
+        stop, _wake = self._events()
+        attempt = asyncio.ensure_future(connect)
+        # Only the loop of async_run stops; a drain after a stop still connects.
+        stopping = asyncio.ensure_future(stop.wait() if self._running else asyncio.Event().wait())
+        try:
+            await asyncio.wait({attempt, stopping}, timeout=budget, return_when="FIRST_COMPLETED")
+        finally:
+            stopping.cancel()
+            if not attempt.done():
+                attempt.cancel()
+                with contextlib.suppress(BaseException):
+                    await attempt
+        if attempt.cancelled():
+            if stop.is_set():
+                return False
+            raise TransportError(
+                f"cannot connect to {self.transport.name}: timed out (no answer in the "
+                f"{budget:.3g} s left of the timeout)"
+            )
+        attempt.result()
+        return True
+
+    def _recovered(self) -> None:
+        """The link is up again: a connection or delivery error is no longer current."""
+        self._link_down = False
+        self._connect_error = None
+        if not self._last_queue_error:
+            self._last_error = None
 
     async def async_pump(self) -> int:
         """Send batches and settle the oldest; returns how many messages were acked.
@@ -392,6 +447,9 @@ class SyncEngine:
         """The error for messages left after a timeout: a QueueError when the last error
         came from the queue, else a TransportError."""
         cls = QueueError if self._last_queue_error else TransportError
+        if self._last_error is None:
+            link = "up" if self.transport.connected else "down"
+            return cls(f"{text}; no error recorded (the {self.transport.name} link is {link})")
         return cls(f"{text}; last error: {self._last_error}")
 
     async def _run_downlink(self, stop: asyncio.Event) -> None:
@@ -415,7 +473,10 @@ class SyncEngine:
 
         Raises:
             TransportError: ``timeout`` seconds passed with messages left, because the
-                transport failed (its last error is in the message).
+                transport failed (its last error is in the message). A connect attempt
+                never runs past ``timeout``.
+            TransportConfigError: At once, when the server is set up so that nothing can
+                be delivered (no stream takes the subjects, they overlap another stream).
             QueueError: The queue could not lease or ack (``QueueFullError``: the disk
                 is full); nothing is lost, leased messages come back after
                 ``visibility_timeout``.
@@ -423,23 +484,29 @@ class SyncEngine:
         self._events()
         deadline = None if timeout is None else time.monotonic() + timeout
         total = 0
-        while True:
-            try:
-                sent = await self.async_pump()
-            except QueueError as exc:
-                self._record(exc)
-                with contextlib.suppress(EdgekitError):
-                    await self.async_flush()
-                raise
-            total += sent
-            if sent or self._inflight:
-                continue
-            if len(self.queue) == 0:
-                return total
-            if deadline is not None and time.monotonic() > deadline:
-                total += await self.async_flush()
-                raise self._left_error(f"{len(self.queue)} messages left after {timeout} s")
-            await asyncio.sleep(self.idle_interval)
+        self._connect_deadline = deadline
+        try:
+            while True:
+                try:
+                    sent = await self.async_pump()
+                except QueueError as exc:
+                    self._record(exc)
+                    with contextlib.suppress(EdgekitError):
+                        await self.async_flush()
+                    raise
+                total += sent
+                if isinstance(self._connect_error, TransportConfigError):
+                    raise self._connect_error
+                if sent or self._inflight:
+                    continue
+                if len(self.queue) == 0:
+                    return total
+                if deadline is not None and time.monotonic() > deadline:
+                    total += await self.async_flush()
+                    raise self._left_error(f"{len(self.queue)} messages left after {timeout} s")
+                await asyncio.sleep(self.idle_interval)
+        finally:
+            self._connect_deadline = None
 
     async def async_close(self) -> None:
         """Stop the loop (if running) and close the transport."""
@@ -491,7 +558,10 @@ class SyncEngine:
         loop. When the background loop runs, it is woken and waited for.
 
         Raises:
-            TransportError: Messages are left after ``timeout`` seconds.
+            TransportError: Messages are left after ``timeout`` seconds; the message
+                names the last error (connection refused, name not resolved, timed out).
+            TransportConfigError: At once, when the server is set up so that nothing can
+                be delivered (no stream takes the subjects, they overlap another stream).
             QueueError: The queue could not lease or ack (``QueueFullError``: the disk
                 is full); with the background loop running, raised at ``timeout`` when
                 the loop's last error came from the queue.
@@ -501,6 +571,8 @@ class SyncEngine:
             self._wake_up()
             deadline = None if timeout is None else time.monotonic() + timeout
             while len(self.queue):
+                if isinstance(self._connect_error, TransportConfigError):
+                    raise TransportConfigError(str(self._connect_error))
                 if deadline is not None and time.monotonic() > deadline:
                     raise self._left_error(f"{len(self.queue)} messages left after {timeout} s")
                 time.sleep(0.01)
@@ -511,9 +583,7 @@ class SyncEngine:
             return future.result(wait)
         except concurrent.futures.TimeoutError as exc:
             future.cancel()
-            raise TransportError(
-                f"sync_now did not finish in {wait} s; last error: {self._last_error}"
-            ) from exc
+            raise self._left_error(f"sync_now did not finish in {wait} s") from exc
 
     def _wake_up(self) -> None:
         if self._loop is not None and self._wake is not None:

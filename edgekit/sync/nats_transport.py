@@ -4,20 +4,43 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Awaitable, Sequence
 from typing import Any
+from urllib.parse import urlparse
 
-from edgekit.errors import BackendUnavailableError, InvalidInputError, TransportError
+from edgekit.errors import (
+    BackendUnavailableError,
+    InvalidInputError,
+    TransportConfigError,
+    TransportError,
+)
+from edgekit.sync._reach import describe
 from edgekit.sync.queue import Message
 from edgekit.sync.transport import Delivery, DownlinkHandler, Transport, call_handler
 
 __all__ = ["NatsTransport"]
 
 _SUBJECT_BAD = set(" \t\r\n*>")
+_SCHEMES = ("nats", "tls", "ws", "wss")
 
 
 async def _ready(delivery: Delivery) -> Delivery:
     return delivery
+
+
+def _check_url(url: object) -> None:
+    """Raise InvalidInputError unless ``url`` is a NATS server URL nats-py can dial."""
+    text = url if isinstance(url, str) else ""
+    parsed = urlparse(text if "://" in text else f"nats://{text}")
+    try:
+        port_ok = parsed.port is None or parsed.port > 0
+    except ValueError:
+        port_ok = False
+    if parsed.scheme not in _SCHEMES or not parsed.hostname or not port_ok:
+        raise InvalidInputError(
+            f"NATS url must look like nats://host:4222 (or tls://, ws://, wss://), not {url!r}"
+        )
 
 
 def _import_nats() -> Any:
@@ -76,6 +99,10 @@ class NatsTransport(Transport):
         if not subject_prefix or set(subject_prefix) & _SUBJECT_BAD:
             raise InvalidInputError(f"bad NATS subject prefix {subject_prefix!r}")
         self.servers = [url] if isinstance(url, str) else list(url)
+        if not self.servers:
+            raise InvalidInputError("NatsTransport needs at least one server URL")
+        for server in self.servers:
+            _check_url(server)
         self.stream = stream
         self.subject_prefix = subject_prefix
         self.create_stream = create_stream
@@ -99,6 +126,14 @@ class NatsTransport(Transport):
         return f"{self.subject_prefix}.{topic}"
 
     async def async_connect(self) -> None:
+        """Connect, then check (or create) the stream that takes ``<subject_prefix>.>``.
+
+        Fails fast and says why: a refused port, a name that does not resolve and a
+        server that does not answer in ``connect_timeout`` are told apart once every
+        server was tried; a missing or overlapping stream raises
+        :class:`~edgekit.errors.TransportConfigError`. Once connected, nats-py
+        reconnects by itself after a lost link.
+        """
         nats = _import_nats()
         if self.connected:
             return
@@ -106,36 +141,92 @@ class NatsTransport(Transport):
             with contextlib.suppress(Exception):
                 await self._nc.close()
             self._nc = None
+        failures: list[BaseException] = []
+        every_failed = asyncio.Event()
+        user_cb = self.options.get("error_cb")
+
+        async def _on_error(exc: Exception) -> None:
+            if not every_failed.is_set():
+                failures.append(exc)
+                if len(failures) >= len(self.servers):
+                    every_failed.set()
+            if user_cb is not None:
+                await user_cb(exc)
+
         options = {
             "connect_timeout": self.connect_timeout,
             "allow_reconnect": True,
             "max_reconnect_attempts": -1,
             "reconnect_time_wait": 0.25,
             **self.options,
+            "error_cb": _on_error,
         }
-
-        async def _quiet(exc: Exception) -> None:
-            pass
-
-        options.setdefault("error_cb", _quiet)
+        nc = nats.NATS()
+        connecting = asyncio.ensure_future(nc.connect(servers=self.servers, **options))
+        failed = asyncio.ensure_future(every_failed.wait())
+        limit = self.connect_timeout * (len(self.servers) + 1) + 1
         try:
-            nc = await asyncio.wait_for(
-                nats.connect(servers=self.servers, **options),
-                timeout=self.connect_timeout * (len(self.servers) + 1) + 1,
-            )
-        except Exception as exc:
-            raise TransportError(f"cannot connect to NATS at {self.servers}: {exc!r}") from exc
-        self._js = nc.jetstream(timeout=self.ack_timeout, publish_async_max_pending=100_000)
-        if self.create_stream:
-            try:
-                await self._ensure_stream()
-            except TransportError:
-                with contextlib.suppress(Exception):
-                    await nc.close()
-                raise
+            await asyncio.wait({connecting, failed}, timeout=limit, return_when="FIRST_COMPLETED")
+            if not connecting.done() or connecting.exception() is not None:
+                cause = failures[-1] if failures else TimeoutError()
+                raise TransportError(
+                    f"cannot connect to NATS at {', '.join(self.servers)}: "
+                    f"{describe(cause, self.connect_timeout)}"
+                )
+            every_failed.set()  # later errors are the reconnects' own
+            self._js = nc.jetstream(timeout=self.ack_timeout, publish_async_max_pending=100_000)
+            if self.create_stream:
+                await self._ensure_stream(nc)
+            else:
+                await self._check_stream(nc)
+        except BaseException:  # a failure, or a cancel (stop()) while connecting
+            connecting.cancel()
+            with contextlib.suppress(BaseException):
+                await connecting
+            with contextlib.suppress(Exception):
+                await nc.close()
+            raise
+        finally:
+            failed.cancel()
         self._nc = nc
 
-    async def _ensure_stream(self) -> None:
+    def _where(self) -> str:
+        return ", ".join(self.servers)
+
+    async def _stream_names(self, nc: Any, subject: str) -> list[str]:
+        """Names of the streams whose subjects overlap ``subject`` (JetStream's STREAM.NAMES)."""
+        reply = await nc.request(
+            "$JS.API.STREAM.NAMES",
+            json.dumps({"subject": subject}).encode(),
+            timeout=self.ack_timeout,
+        )
+        return list(json.loads(reply.data).get("streams") or [])
+
+    async def _lookup(self, nc: Any, subject: str) -> list[str]:
+        nats = _import_nats()
+        try:
+            return await self._stream_names(nc, subject)
+        except nats.errors.NoRespondersError as exc:
+            raise TransportConfigError(
+                f"JetStream is not enabled on the NATS server at {self._where()}: "
+                "start nats-server with -js (or jetstream {} in its config)"
+            ) from exc
+        except Exception as exc:
+            raise TransportError(
+                f"JetStream at {self._where()} did not answer a stream lookup: {exc!r}"
+            ) from exc
+
+    async def _check_stream(self, nc: Any) -> None:
+        subject = f"{self.subject_prefix}.>"
+        if await self._lookup(nc, subject):
+            return
+        raise TransportConfigError(
+            f"no JetStream stream takes subject {subject!r} on {self._where()}: pass "
+            f"create_stream=True (edgekit sync --create-stream), or create one: "
+            f"nats stream add {self.stream} --subjects '{subject}'"
+        )
+
+    async def _ensure_stream(self, nc: Any) -> None:
         nats = _import_nats()
         config = nats.js.api.StreamConfig(
             name=self.stream,
@@ -144,15 +235,28 @@ class NatsTransport(Transport):
             num_replicas=self.replicas,
             storage=nats.js.api.StorageType.FILE,
         )
+        subject = f"{self.subject_prefix}.>"
+        others = [n for n in await self._lookup(nc, subject) if n != self.stream]
+        if others:
+            raise TransportConfigError(
+                f"cannot create JetStream stream {self.stream} on {subject!r}: it overlaps "
+                f"the subjects of stream {others[0]!r} on {self._where()}; publish into that "
+                f"stream (create_stream=False, or edgekit sync --no-create-stream), or pick "
+                f"a subject_prefix no stream takes"
+            )
         try:
             await self._js.add_stream(config)
         except nats.js.errors.BadRequestError as add_exc:
             try:
                 await self._js.update_stream(config)
+            except nats.js.errors.BadRequestError as exc:
+                raise TransportConfigError(
+                    f"cannot create or update JetStream stream {self.stream} on "
+                    f"{subject!r}: {exc.description or add_exc.description or exc!r}"
+                ) from exc
             except Exception as exc:
                 raise TransportError(
-                    f"cannot create JetStream stream {self.stream} on {config.subjects}: "
-                    f"{add_exc.description or add_exc!r}"
+                    f"cannot create JetStream stream {self.stream}: {exc!r}"
                 ) from exc
         except Exception as exc:
             raise TransportError(f"cannot create JetStream stream {self.stream}: {exc!r}") from exc

@@ -1,0 +1,40 @@
+"""Why a server cannot be reached, in words that say the fix: the transports' connect errors."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import socket
+
+__all__ = ["async_probe", "describe"]
+
+
+def describe(exc: BaseException, timeout: float | None = None) -> str:
+    """A short reason for a connect failure: ``"name not resolved"``, ``"connection
+    refused"``, ``"timed out"`` (after ``timeout`` seconds, when given), or the OS's words."""
+    if isinstance(exc, socket.gaierror):
+        return f"name not resolved ({exc.strerror or exc})"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (is the server running, on this port?)"
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)) or (
+        isinstance(exc, OSError) and exc.errno == errno.ETIMEDOUT
+    ):
+        after = f" after {timeout:g} s" if timeout is not None else ""
+        return f"timed out{after} (no answer: a firewall, a wrong address or a server too busy)"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror[0].lower() + exc.strerror[1:]
+    return str(exc) or type(exc).__name__
+
+
+async def async_probe(host: str, port: int, timeout: float) -> str | None:
+    """Open and close one TCP connection to ``host:port``; None when it opened, else
+    why not (see :func:`describe`)."""
+    try:
+        _reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+    except (OSError, asyncio.TimeoutError) as exc:
+        return describe(exc, timeout)
+    writer.close()
+    with contextlib.suppress(Exception):
+        await writer.wait_closed()
+    return None
