@@ -2,14 +2,20 @@
 
 Run: ``python examples/codec_sensor_series.py``. Uses the CO2 series shipped in
 statsmodels, a simulated 10 Hz sensor loop, and a synthetic 2 MiB blob.
+
+Needs: pip install "edgekit[notebook]" (statsmodels, for the CO2 data set).
 """
 
 from __future__ import annotations
+
+import argparse
+import sys
 
 import numpy as np
 
 from edgekit.codec import (
     SeriesEncoder,
+    Signature,
     compress,
     decode_series,
     decompress,
@@ -20,10 +26,15 @@ from edgekit.codec import (
 )
 
 
-def main() -> None:
-    # 1. A whole array: real weekly CO2 readings (ppm, with NaN gaps).
-    from statsmodels.datasets import co2
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.parse_args(argv)
+    try:
+        from statsmodels.datasets import co2
+    except ImportError:
+        sys.exit('this example needs statsmodels: pip install "edgekit[notebook]"')
 
+    # 1. A whole array: real weekly CO2 readings (ppm, with NaN gaps).
     ppm = co2.load_pandas().data["co2"].to_numpy(dtype=np.float64)
     frame = compress(ppm)
     assert decompress(frame).tobytes() == ppm.tobytes()
@@ -52,14 +63,13 @@ def main() -> None:
     old = rng.integers(0, 256, 2 << 20, dtype=np.uint8).tobytes()
     new = old[:700_000] + b"a new layer" + old[700_000:1_500_000] + bytes(64) + old[1_500_064:]
     sig = signature(old).to_bytes()
-    from edgekit.codec import Signature
-
     delta = diff(Signature.from_bytes(sig), new).to_bytes()
     assert patch(old, delta) == new
     print(
         f"blob: {len(new)} bytes new, signature {len(sig)} bytes up, delta {len(delta)} bytes down"
     )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.argv[1:]))

@@ -16,6 +16,9 @@ Run::
 
     python examples/dsp_stream_microphone.py              # microphone, or a fallback
     python examples/dsp_stream_microphone.py --wav x.wav  # any WAV (resampled to 16 kHz)
+
+Needs: nothing beyond ``pip install edgekit``; sounddevice for a microphone, espeak-ng
+for speech when there is neither a microphone nor a WAV file.
 """
 
 from __future__ import annotations

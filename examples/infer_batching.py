@@ -4,23 +4,26 @@ Builds a small MLP with onnx.helper (no download), serves it to 32 concurrent
 tasks with ``await engine.async_run(x)``, compares throughput with each task calling
 ``engine.run`` itself, then swaps in a second model while the tasks keep running.
 
-    python examples/infer_batching.py
+    python examples/infer_batching.py [--seconds 1.0]
 
-Needs: pip install "edgekit[onnx]" onnx
+Needs: pip install "edgekit[onnx]" (ONNX Runtime, and onnx to build the model).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import sys
 import time
 
 import numpy as np
-from onnx import TensorProto, helper, numpy_helper
 
 from edgekit.infer import InferenceEngine
 
 
 def mlp(seed: int, n_in: int = 256, hidden: int = 512, n_out: int = 16) -> bytes:
+    from onnx import TensorProto, helper, numpy_helper
+
     rng = np.random.default_rng(seed)
     dims = [n_in, hidden, hidden, n_out]
     inits, nodes, current = [], [], "x"
@@ -62,7 +65,7 @@ async def serve(call, seconds: float = 1.0, callers: int = 32) -> float:
     return done / (time.perf_counter() - start)
 
 
-async def main() -> None:
+async def run(seconds: float) -> None:
     engine = InferenceEngine(mlp(1), max_batch=32, max_delay_us=1000)
 
     async def unbatched(x):
@@ -70,12 +73,12 @@ async def main() -> None:
         await asyncio.sleep(0)
         return out
 
-    plain = await serve(unbatched)
-    batched = await serve(engine.async_run)
+    plain = await serve(unbatched, seconds)
+    batched = await serve(engine.async_run, seconds)
     print(f"32 tasks: {plain:,.0f} req/s unbatched, {batched:,.0f} req/s micro-batched")
 
-    load = asyncio.create_task(serve(engine.async_run, seconds=1.0))
-    await asyncio.sleep(0.3)
+    load = asyncio.create_task(serve(engine.async_run, seconds))
+    await asyncio.sleep(0.3 * seconds)
     await engine.async_swap(mlp(2))  # loaded and warmed off the event loop
     print(f"served {await load:,.0f} req/s across the swap; digest now {engine.digest}")
     stats = engine.stats()
@@ -84,5 +87,19 @@ async def main() -> None:
     engine.close()
 
 
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--seconds", type=float, default=1.0, help="length of each measurement (default: 1.0)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        sys.exit('this example needs onnx: pip install "edgekit[onnx]"')
+    asyncio.run(run(args.seconds))
+    return 0
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(main(sys.argv[1:]))

@@ -12,6 +12,7 @@ its dependencies would pull torch, which this example does not need).
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import io
 import shutil
@@ -32,9 +33,9 @@ def silero_model() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "data" / "silero_vad.onnx"
 
 
-def read_audio(argv: list[str]) -> np.ndarray:
-    if argv:
-        data = Path(argv[0]).read_bytes()
+def read_audio(wav: str | None) -> np.ndarray:
+    if wav:
+        data = Path(wav).read_bytes()
     elif shutil.which("espeak-ng"):
         data = subprocess.run(
             ["espeak-ng", "--stdout", "edge devices listen for voices"],
@@ -52,8 +53,11 @@ def read_audio(argv: list[str]) -> np.ndarray:
     return samples.astype(np.float32) / 32768
 
 
-def main(argv: list[str]) -> None:
-    audio = read_audio(argv)
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("wav", nargs="?", help="16 kHz mono 16-bit WAV file (default: espeak-ng)")
+    args = parser.parse_args(argv)
+    audio = read_audio(args.wav)
     silence = np.zeros(16000, np.float32)
     audio = np.concatenate([silence, audio, silence])
     # No ResultCache here: the state input changes every chunk, so even silent chunks
@@ -71,7 +75,8 @@ def main(argv: list[str]) -> None:
         p = float(out["output"][0, 0])
         print(f"{i * 32:6d} ms {p:5.2f} {'#' * int(p * 40)}")
     print(engine.stats())
+    return 0
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(main(sys.argv[1:]))

@@ -11,14 +11,15 @@ Needs: pip install "edgekit[litert]" pymicro-features, and espeak-ng.
 
 from __future__ import annotations
 
+import argparse
 import io
+import shutil
 import subprocess
 import sys
 import wave
 from pathlib import Path
 
 import numpy as np
-from pymicro_features import MicroFrontend
 
 from edgekit.infer import InferenceEngine
 from edgekit.pipelines.wakeword import MODELS_DIR
@@ -47,6 +48,8 @@ def speak(text: str) -> np.ndarray:
 
 
 def features(audio: np.ndarray) -> np.ndarray:
+    from pymicro_features import MicroFrontend
+
     frontend, data, pos, out = MicroFrontend(), audio.tobytes(), 0, []
     while pos + 320 <= len(data):
         result = frontend.process_samples(data[pos : pos + 320])
@@ -56,7 +59,7 @@ def features(audio: np.ndarray) -> np.ndarray:
     return np.asarray(out, np.float32)
 
 
-def main(name: str) -> None:
+def run(name: str) -> None:
     engine = InferenceEngine(model_path(name))
     print(engine)
     output = engine.outputs[0].name
@@ -72,5 +75,19 @@ def main(name: str) -> None:
     print(engine.stats())
 
 
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", nargs="?", default="okay_nabu", choices=list(PHRASES))
+    args = parser.parse_args(argv)
+    try:
+        import pymicro_features  # noqa: F401
+    except ImportError:
+        sys.exit("this example needs pymicro-features: pip install pymicro-features")
+    if shutil.which("espeak-ng") is None:
+        sys.exit("this example needs espeak-ng (Debian: apt-get install espeak-ng)")
+    run(args.model)
+    return 0
+
+
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "okay_nabu")
+    sys.exit(main(sys.argv[1:]))

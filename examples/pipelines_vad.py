@@ -12,6 +12,7 @@ when no WAV is given.
 
 from __future__ import annotations
 
+import argparse
 import io
 import shutil
 import subprocess
@@ -43,8 +44,11 @@ def read_wav(path: str) -> np.ndarray:
 
 
 def main(argv: list[str]) -> int:
-    if argv:
-        audio = read_wav(argv[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("wav", nargs="?", help="16 kHz mono 16-bit WAV file (default: espeak-ng)")
+    args = parser.parse_args(argv)
+    if args.wav:
+        audio = read_wav(args.wav)
     elif shutil.which("espeak-ng"):
         silence = np.zeros(16000, np.int16)
         audio = np.concatenate(

@@ -4,18 +4,25 @@
 
 Protocols that cannot run on this machine (no Bluetooth adapter, no nmcli/iw)
 are listed at the end instead of stopping the scan.
+
+Needs: pip install "edgekit[mdns,ble,cli]" (zeroconf, bleak, and rich for the table).
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from edgekit.scan import scan
 
 
-def main() -> None:
-    timeout = float(sys.argv[1]) if len(sys.argv) > 1 else 5.0
-    inventory = scan(timeout=timeout)
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "seconds", nargs="?", type=float, default=5.0, help="scan time (default: 5)"
+    )
+    args = parser.parse_args(argv)
+    inventory = scan(timeout=args.seconds)
     try:
         from rich.console import Console
 
@@ -24,7 +31,8 @@ def main() -> None:
         print(inventory)
     for protocol, reason in inventory.unavailable.items():
         print(f"{protocol} unavailable: {reason}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.argv[1:]))

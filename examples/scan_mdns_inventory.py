@@ -3,18 +3,22 @@
     python examples/scan_mdns_inventory.py
 
 Everything stays on loopback (127.0.0.1), so it runs on any machine.
+
+Needs: pip install "edgekit[mdns]" (zeroconf).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import sys
 
 from edgekit.scan import Inventory, MdnsAdvertiser, MdnsScanner
 
 LOOPBACK = ["127.0.0.1"]
 
 
-async def main() -> None:
+async def run() -> None:
     inventory = Inventory()
     advertiser = MdnsAdvertiser(
         "Living Room",
@@ -37,5 +41,12 @@ async def main() -> None:
     print(inventory)
 
 
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.parse_args(argv)
+    asyncio.run(run())
+    return 0
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(main(sys.argv[1:]))

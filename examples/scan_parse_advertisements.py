@@ -2,10 +2,13 @@
 
     python examples/scan_parse_advertisements.py
 
-Runs anywhere: no radio needed.
+Runs anywhere, no radio needed. Needs: nothing beyond ``pip install edgekit``.
 """
 
 from __future__ import annotations
+
+import argparse
+import sys
 
 from edgekit.scan import (
     company_name,
@@ -30,7 +33,9 @@ PAYLOADS = [
 ]
 
 
-def main() -> None:
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.parse_args(argv)
     for payload in PAYLOADS:
         adv = parse_advertisement(payload)
         companies = [company_name(c) for c in adv.manufacturer_data]
@@ -43,8 +48,9 @@ def main() -> None:
             if decoded is not None:
                 print(f"  {decode.__name__}: {decoded}")
     batch = parse_advertisements(PAYLOADS * 1000)
-    print(f"batch of {len(batch)}: company ids {set(batch.company_id.tolist())}")
+    print(f"batch of {len(batch)}: company ids {sorted(set(batch.company_id.tolist()))}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.argv[1:]))

