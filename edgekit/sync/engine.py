@@ -233,6 +233,7 @@ class SyncEngine:
         self._task: concurrent.futures.Future[None] | None = None
         self._failures = 0
         self._next_connect = 0.0
+        self._hold_until = 0.0  # no leases before this (monotonic s): after a lost batch
         self._sent_messages = 0
         self._sent_bytes = 0
         self._received = 0
@@ -288,8 +289,9 @@ class SyncEngine:
         return True
 
     async def _interruptible(self, connect: Any, budget: float | None) -> bool:
-        """Await ``connect`` unless stop is requested first (False) or ``budget``
-        seconds pass (TransportError); either way the attempt is cancelled."""
+        """Await ``connect``; False if stop was requested first, or if ``budget`` seconds
+        passed after an earlier failed attempt (else TransportError): the attempt is
+        cancelled then."""
         stop, _wake = self._events()
         attempt = asyncio.ensure_future(connect)
         # Only the loop of async_run stops; a drain after a stop still connects.
@@ -303,8 +305,8 @@ class SyncEngine:
                 with contextlib.suppress(BaseException):
                     await attempt
         if attempt.cancelled():
-            if stop.is_set():
-                return False
+            if stop.is_set() or self._connect_error is not None:
+                return False  # stopping, or cut short: the earlier error says more
             raise TransportError(
                 f"cannot connect to {self.transport.name}: timed out (no answer in the "
                 f"{budget:.3g} s left of the timeout)"
@@ -325,7 +327,11 @@ class SyncEngine:
         Up to ``pipeline`` batches are on the wire at once (published, PubAcks pending);
         each is settled in order: acked, nacked or dead-lettered in the queue.
         """
-        if not self._paused and await self._ensure_connected():
+        if (
+            not self._paused
+            and time.monotonic() >= self._hold_until
+            and await self._ensure_connected()
+        ):
             while len(self._inflight) < self.pipeline:
                 batch = self.queue.lease(
                     self.batch_size,
@@ -378,19 +384,35 @@ class SyncEngine:
             self._sent_bytes += sent_bytes
             self._last_success = time.time()
             self._window.append((time.monotonic(), len(delivery.acked), sent_bytes))
+            if not delivery.disconnected:
+                self._failures = 0  # the link works: the next hold-off starts short
         if delivery.rejected:
-            self.queue.reject(delivery.rejected)
-        if delivery.failed:
-            if delivery.disconnected:
-                self.queue.nack(delivery.failed, delay=0, count_attempt=False)
+            by_reason: dict[str, list[int]] = {}
+            for i in delivery.rejected:
+                why = delivery.reasons.get(i) or delivery.error or "refused by the other end"
+                by_reason.setdefault(why, []).append(i)
+            for why, ids in by_reason.items():
+                self.queue.reject(ids, reason=why)
+                self._note(f"{len(ids)} dead-lettered: {why}")
+        error = delivery.error
+        if delivery.failed or delivery.held:
+            if delivery.disconnected:  # link down or no answer: not an attempt; hold off
+                if delivery.failed:
+                    self.queue.nack(delivery.failed, delay=0, count_attempt=False, error=error)
+                if delivery.held:
+                    self.queue.nack(delivery.held, delay=0, count_attempt=False)
                 self._failures += 1
-                self._next_connect = time.monotonic() + self.reconnect.delay(self._failures)
-            else:
-                failed = set(delivery.failed)
-                worst = max(m.attempt for m in batch if m.id in failed)
-                self.queue.nack(delivery.failed, delay=self.retry.delay(worst))
-        if delivery.error:
-            self._note(delivery.error)
+                self._hold_until = time.monotonic() + self.reconnect.delay(self._failures)
+                self._next_connect = self._hold_until
+            else:  # an answer: counts an attempt, so a repeated refusal ends dead
+                retry = set(delivery.failed) | set(delivery.held)
+                delay = self.retry.delay(max(m.attempt for m in batch if m.id in retry))
+                if delivery.failed:
+                    self.queue.nack(delivery.failed, delay=delay, error=error)
+                if delivery.held:
+                    self.queue.nack(delivery.held, delay=delay, count_attempt=False)
+        if error:
+            self._note(error)
         return len(delivery.acked)
 
     async def async_run(self) -> None:

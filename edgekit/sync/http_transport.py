@@ -7,9 +7,11 @@ import contextlib
 import json
 from collections.abc import Sequence
 from typing import Any, Literal
+from urllib.parse import urlparse
 
-from edgekit.errors import BackendUnavailableError, InvalidInputError
+from edgekit.errors import BackendUnavailableError, InvalidInputError, TransportError
 from edgekit.sync import batch_frame
+from edgekit.sync._reach import async_probe
 from edgekit.sync.queue import Message
 from edgekit.sync.transport import Delivery, Transport, envelope
 
@@ -53,8 +55,17 @@ class HttpTransport(Transport):
         ssl: Any = None,
         body: Literal["json", "binary"] = "json",
     ) -> None:
-        if not url.startswith(("http://", "https://")):
-            raise InvalidInputError(f"HTTP url must start with http:// or https://, not {url!r}")
+        parsed = urlparse(url) if isinstance(url, str) else None
+        try:
+            self._port = parsed.port if parsed is not None else None
+        except ValueError:
+            parsed = None
+        if parsed is None or parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise InvalidInputError(
+                f"HTTP url must look like http(s)://host[:port]/path, not {url!r}"
+            )
+        self._host = parsed.hostname
+        self._port = self._port or (443 if parsed.scheme == "https" else 80)
         if body not in ("json", "binary"):
             raise InvalidInputError(f"body must be 'json' or 'binary', not {body!r}")
         self.body = body
@@ -70,7 +81,12 @@ class HttpTransport(Transport):
         return self._session is not None and self._ok
 
     async def async_connect(self) -> None:
+        """Check that the endpoint's host and port take a TCP connection; open a session."""
         aiohttp = _import_aiohttp()
+        why = await async_probe(self._host, self._port, min(self.timeout, 5.0))
+        if why is not None:
+            self._ok = False
+            raise TransportError(f"cannot connect to HTTP endpoint {self.url}: {why}")
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
         self._ok = True

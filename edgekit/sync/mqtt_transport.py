@@ -6,12 +6,14 @@ import asyncio
 import contextlib
 import ssl
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlparse
 
 from edgekit.errors import BackendUnavailableError, InvalidInputError, TransportError
+from edgekit.sync._reach import async_probe
 from edgekit.sync.queue import Message
 from edgekit.sync.transport import Delivery, DownlinkHandler, Transport, call_handler
 
@@ -87,6 +89,8 @@ class MqttTransport(Transport):
         self.downlink_topic = downlink_topic
         self._client: Any = None
         self._connected = threading.Event()
+        self._failed = threading.Event()  # a connect attempt failed (paho retries it)
+        self._refusal: str | None = None  # the broker's CONNACK reason, when it refused
         self._lock = threading.Lock()
         self._waiting: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future[bool]]] = {}
         self._early: dict[int, bool] = {}
@@ -102,7 +106,10 @@ class MqttTransport(Transport):
 
     # paho callbacks run on paho's network thread.
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
-        if not getattr(reason, "is_failure", False):
+        if getattr(reason, "is_failure", False):
+            self._refusal = f"the broker refused the connection: {reason}"
+            self._failed.set()
+        else:
             self._connected.set()
             if self.downlink_topic is not None and self._downlink is not None:
                 client.subscribe(self.downlink_topic, qos=1)
@@ -148,6 +155,7 @@ class MqttTransport(Transport):
             elif isinstance(self.tls, ssl.SSLContext):
                 client.tls_set_context(self.tls)
             client.on_connect = self._on_connect
+            client.on_connect_fail = lambda client, userdata: self._failed.set()
             client.on_disconnect = self._on_disconnect
             client.on_publish = self._on_publish
             client.on_message = self._on_message
@@ -160,9 +168,22 @@ class MqttTransport(Transport):
                     f"cannot connect to MQTT {self.host}:{self.port}: {exc!r}"
                 ) from exc
             client.loop_start()
-        ok = await asyncio.to_thread(self._connected.wait, self.connect_timeout)
-        if not ok:
-            raise TransportError(f"cannot connect to MQTT broker {self.host}:{self.port}")
+        # Wait for CONNACK, or the first failed attempt, then say why (paho keeps retrying).
+        self._failed.clear()
+        deadline = time.monotonic() + self.connect_timeout
+        while not self._connected.is_set() and not self._failed.is_set():
+            if time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.02)
+        if self._connected.is_set():
+            return
+        why = self._refusal
+        if why is None and self._failed.is_set():  # paho hides the OSError: probe for it
+            why = await async_probe(self.host, self.port, self.connect_timeout)
+        raise TransportError(
+            f"cannot connect to MQTT broker {self.host}:{self.port}: "
+            + (why or f"timed out: no CONNACK in {self.connect_timeout:g} s (an MQTT broker?)")
+        )
 
     async def async_send(self, messages: Sequence[Message]) -> Delivery:
         if not messages:
