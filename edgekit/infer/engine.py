@@ -25,7 +25,13 @@ from edgekit.infer._backends import (
 )
 from edgekit.infer._batching import BatchFuture, MicroBatcher, Request
 from edgekit.infer._loaded import Loaded
-from edgekit.infer._probe import probe_load
+from edgekit.infer._probe import (
+    DEFAULT_PROBE_MAX_BYTES,
+    known_good,
+    probe_key,
+    probe_load,
+    remember_good,
+)
 from edgekit.infer.cache import ResultCache
 from edgekit.infer.stats import EngineStats, percentiles
 from edgekit.infer.types import LiteRTOptions, MemoryModel, OrtOptions, TensorInfo
@@ -82,13 +88,18 @@ class InferenceEngine:
             it for models that arrive over the network: runtimes verify a file's
             structure, not its contents, and a corrupted weight or operator index can
             crash a native runtime.
-        verify: load and run the model once in a child process first, so that a file
-            that crashes the native runtime raises ``ModelLoadError`` instead of
-            killing this process (costs one interpreter start-up, about 0.3-1 s).
-            ``None`` (default): probe TFLite models given as bytes without an
-            ``expected_digest``; ``True``: probe every model; ``False``: never. Every
-            TFLite file is also validated structurally in-process, always.
+        verify: load the model and run it on zeros in a child process first, so that a
+            file that crashes the native runtime, hangs, or allocates more than
+            ``probe_max_bytes`` on its first run raises ``ModelLoadError`` instead of
+            harming this process (costs one interpreter start-up, about 0.5-1 s).
+            ``None`` (default): probe every model file (path or bytes) that has not
+            probed clean before with the same runtime and settings (remembered by
+            digest in ``$XDG_CACHE_HOME/edgekit/infer/probed``) unless its
+            ``expected_digest`` is pinned; ``True``: probe every time; ``False``:
+            never. Every TFLite file is also validated structurally in-process, always.
         probe_timeout: seconds the probe may take before the model counts as hung.
+        probe_max_bytes: address space (bytes) the probe's load and first runs may take
+            beyond a fresh interpreter's (``RLIMIT_AS``; 2 GiB by default).
         ort_options: ONNX Runtime settings (:class:`OrtOptions`).
         litert_options: LiteRT settings (:class:`LiteRTOptions`).
 
@@ -112,6 +123,7 @@ class InferenceEngine:
         expected_digest: str | None = None,
         verify: bool | None = None,
         probe_timeout: float = 60.0,
+        probe_max_bytes: int = DEFAULT_PROBE_MAX_BYTES,
         ort_options: OrtOptions | None = None,
         litert_options: LiteRTOptions | None = None,
     ) -> None:
@@ -124,6 +136,10 @@ class InferenceEngine:
             raise InvalidInputError(f"max_batch must be a positive int, not {max_batch!r}")
         if not max_delay_us >= 0:
             raise InvalidInputError(f"max_delay_us must be >= 0, not {max_delay_us!r}")
+        if not isinstance(probe_max_bytes, int) or probe_max_bytes < 1:
+            raise InvalidInputError(
+                f"probe_max_bytes must be a positive int, not {probe_max_bytes!r}"
+            )
         if cache is not None and not isinstance(cache, ResultCache):
             raise InvalidInputError(
                 f"cache must be a ResultCache or None, not {type(cache).__name__}"
@@ -150,6 +166,7 @@ class InferenceEngine:
         self._closed = False
         self._verify = verify
         self._probe_timeout = float(probe_timeout)
+        self._probe_max_bytes = probe_max_bytes
         self._model = self._load(model, backend, warmup_feeds, expected_digest, verify)
 
     # -- loading -----------------------------------------------------------------------
@@ -168,12 +185,13 @@ class InferenceEngine:
             label, digest = chosen.name, chosen.digest()
         else:
             label, digest = chosen.label, chosen.digest
-            if verify is None:
-                # Default: probe TFLite models that come as bytes (over the network, as an
-                # update) unless their digest was pinned; files on disk and ONNX load directly.
-                verify = chosen.path is None and kind == "litert" and expected_digest is None
-            if verify:
-                probe_load(chosen, kind, self._threads, dict(options), self._probe_timeout)
+            if verify is not False:
+                args = (chosen, kind, self._threads, dict(options))
+                key = probe_key(*args, self._probe_max_bytes)
+                # Default: probe unless the digest is pinned or this file probed clean before.
+                if verify or (expected_digest is None and not known_good(key)):
+                    probe_load(*args, self._probe_timeout, self._probe_max_bytes)
+                    remember_good(key)
         runtime = open_backend(chosen, kind, threads=self._threads, options=options)
         loaded = Loaded(runtime, label=label, digest=digest, check_finite=self._check_finite)
         if self._cache is not None and loaded.stateful:

@@ -2,12 +2,40 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from edgekit.infer import _probe, engine
 from tests.infer import models
+
+
+@pytest.fixture(scope="session", autouse=True)
+def probe_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Models that probed clean are remembered in a temporary XDG_CACHE_HOME, not the user's."""
+    home = tmp_path_factory.mktemp("xdg-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(home))
+        yield home / "edgekit" / "infer" / "probed"
+
+
+@pytest.fixture
+def probes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
+    """An empty probe cache for one test (nothing known-good, in the process or on disk);
+    the labels of the models probed, in order."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(_probe, "_good", set())
+    seen: list[str] = []
+    real = engine.probe_load
+
+    def counting(source, *args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(source.label)
+        real(source, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "probe_load", counting)
+    return seen
 
 
 @pytest.fixture(scope="session")

@@ -265,3 +265,35 @@ def tflite_add_model(
     builder = flatbuffers.Builder(1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
+
+
+def constant_of_shape_model(n_bytes: int = 10 << 30) -> bytes:
+    """A tiny ONNX model with no inputs whose one run allocates ``n_bytes``: a float32
+    ``ConstantOfShape`` of a constant shape (issue #20: 109 bytes asking for 10 GiB)."""
+    from onnx import TensorProto, helper
+
+    shape = helper.make_tensor("shape", TensorProto.INT64, [1], [n_bytes // 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [None])
+    node = helper.make_node("ConstantOfShape", ["shape"], ["y"])
+    graph = helper.make_graph([node], "bomb", [], [y], initializer=[shape])
+    return _serialize(graph)
+
+
+#: Byte patches of the shipped microWakeWord models (``edgekit/pipelines/models``,
+#: pymicro-wakeword's, Apache-2.0) that pass the structural check and crash LiteRT with
+#: SIGSEGV when loaded in-process: (model, [(offset, new byte), ...]). Found by setting
+#: 1-4 bytes outside the weight buffers (``test_mutated_models.structure_offsets``) with
+#: ``numpy.random.default_rng([2026, trial])``, trials 0-1,999: trials 990 and 1624
+#: crashed (as did 709 and 1975).
+CRASHING_TFLITE = {
+    "hey_mycroft": [(35723, 150)],
+    "okay_nabu": [(45238, 119), (53150, 170)],
+}
+
+
+def crashing_tflite(name: str) -> bytes:
+    """A microWakeWord model patched as in :data:`CRASHING_TFLITE`."""
+    raw = bytearray(wakeword_path(name).read_bytes())
+    for offset, value in CRASHING_TFLITE[name]:
+        raw[offset] = value
+    return bytes(raw)

@@ -100,22 +100,22 @@ def test_probe_loads_good_models(tflite_add_bytes, add_bytes, okay_nabu_path):
         engine.close()
 
 
-def test_probe_turns_a_crash_into_a_model_load_error(monkeypatch, tflite_add_bytes):
+def test_probe_turns_a_crash_into_a_model_load_error(monkeypatch, probes, tflite_add_bytes):
     monkeypatch.setattr(_probe, "_CHILD", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)")
     with pytest.raises(ModelLoadError, match=r"crashed the runtime \(SIGSEGV\)"):
         InferenceEngine(tflite_add_bytes)  # bytes: probed by default
     InferenceEngine(tflite_add_bytes, verify=False).close()  # not probed
 
 
-def test_probe_timeout_and_failure(monkeypatch, tflite_add_bytes, okay_nabu_path):
+def test_probe_timeout_and_failure(monkeypatch, probes, tflite_add_bytes, okay_nabu_path):
     monkeypatch.setattr(_probe, "_CHILD", "import time; time.sleep(30)")
     with pytest.raises(ModelLoadError, match=r"did not finish within 0\.5 s"):
         InferenceEngine(tflite_add_bytes, probe_timeout=0.5)
     monkeypatch.setattr(_probe, "_CHILD", "raise SystemExit('boom')")
     with pytest.raises(ModelLoadError, match="probe load failed"):
         InferenceEngine(tflite_add_bytes)
-    # Paths and pinned digests are not probed by default.
-    InferenceEngine(okay_nabu_path).close()
+    # verify=False and pinned digests are not probed.
+    InferenceEngine(okay_nabu_path, verify=False).close()
     digest = InferenceEngine(tflite_add_bytes, verify=False).digest
     InferenceEngine(tflite_add_bytes, expected_digest=digest).close()
 
