@@ -15,7 +15,8 @@ from urllib.parse import urlparse
 from edgekit.errors import BackendUnavailableError, InvalidInputError, TransportError
 from edgekit.sync._reach import async_probe
 from edgekit.sync.queue import Message
-from edgekit.sync.transport import Delivery, DownlinkHandler, Transport, call_handler
+from edgekit.sync.topics import check_headers, check_topic
+from edgekit.sync.transport import Delivery, DownlinkHandler, Transport, call_handler, sort_out
 
 __all__ = ["MqttTransport"]
 
@@ -53,6 +54,7 @@ class MqttTransport(Transport):
     """
 
     name = "mqtt"
+    _max_packet: int | None = None  # the broker's Maximum Packet Size (MQTT 5 CONNACK)
 
     def __init__(
         self,
@@ -92,8 +94,8 @@ class MqttTransport(Transport):
         self._failed = threading.Event()  # a connect attempt failed (paho retries it)
         self._refusal: str | None = None  # the broker's CONNACK reason, when it refused
         self._lock = threading.Lock()
-        self._waiting: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future[bool]]] = {}
-        self._early: dict[int, bool] = {}
+        self._waiting: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future[int]]] = {}
+        self._early: dict[int, int] = {}  # PUBACK reason codes that came before their wait
         self._downlink: Any = None
 
     @property
@@ -110,6 +112,7 @@ class MqttTransport(Transport):
             self._refusal = f"the broker refused the connection: {reason}"
             self._failed.set()
         else:
+            self._max_packet = getattr(props, "MaximumPacketSize", None)  # MQTT 5 CONNACK
             self._connected.set()
             if self.downlink_topic is not None and self._downlink is not None:
                 client.subscribe(self.downlink_topic, qos=1)
@@ -121,17 +124,17 @@ class MqttTransport(Transport):
         with self._lock:
             waiting, self._waiting = self._waiting, {}
         for loop, fut in waiting.values():
-            loop.call_soon_threadsafe(_resolve, fut, False)
+            loop.call_soon_threadsafe(_resolve, fut, _LOST)
 
     def _on_publish(self, client: Any, userdata: Any, mid: int, reason: Any, props: Any) -> None:
-        ok = not getattr(reason, "is_failure", False)
+        code = int(getattr(reason, "value", 0)) if getattr(reason, "is_failure", False) else 0
         with self._lock:
             entry = self._waiting.pop(mid, None)
             if entry is None:
-                self._early[mid] = ok
+                self._early[mid] = code
                 return
         loop, fut = entry
-        loop.call_soon_threadsafe(_resolve, fut, ok)
+        loop.call_soon_threadsafe(_resolve, fut, code)
 
     async def async_connect(self) -> None:
         mqtt = _import_paho()
@@ -186,6 +189,12 @@ class MqttTransport(Transport):
         )
 
     async def async_send(self, messages: Sequence[Message]) -> Delivery:
+        """Publish a batch with QoS 1 and sort it out by PUBACK.
+
+        A message the broker can never take (a topic it refuses, over the MQTT 5
+        Maximum Packet Size of its CONNACK, a PUBACK reason code >= 0x80 other than
+        0x97 quota exceeded) is rejected alone; a lost link or a missing PUBACK retries.
+        """
         if not messages:
             return Delivery()
         if not self.connected:
@@ -194,22 +203,37 @@ class MqttTransport(Transport):
             )
         mqtt = _import_paho()
         loop = asyncio.get_running_loop()
-        futures: list[asyncio.Future[bool]] = []
-        out = Delivery()
+        futures: dict[int, asyncio.Future[int]] = {}
+        refused: dict[int, str] = {}
+        error: str | None = None
+        silent = False
         for m in messages:
+            topic = self.topic(m.topic)
+            pairs = [("dedup_id", m.dedup_id), *m.headers.items()]
+            why = self._unpublishable(m, topic, pairs)
+            if why is not None:
+                refused[m.id] = why
+                continue
             props = None
             if self.protocol == 5:
                 from paho.mqtt.packettypes import PacketTypes
                 from paho.mqtt.properties import Properties
 
                 props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-                props.UserProperty = [("dedup_id", m.dedup_id), *m.headers.items()]
-            fut: asyncio.Future[bool] = loop.create_future()
+                props.UserProperty = pairs
+            fut: asyncio.Future[int] = loop.create_future()
             # Not under self._lock: paho calls on_publish holding its own lock.
-            info = self._client.publish(self.topic(m.topic), m.payload, qos=1, properties=props)
-            if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                out.error = f"publish failed: {mqtt.error_string(info.rc)}"
-                out.disconnected = info.rc == mqtt.MQTT_ERR_NO_CONN
+            try:
+                info = self._client.publish(topic, m.payload, qos=1, properties=props)
+            except ValueError as exc:  # a topic paho refuses
+                refused[m.id] = f"MQTT cannot publish to {topic!r}: {exc}"
+                continue
+            if info.rc == mqtt.MQTT_ERR_PAYLOAD_SIZE:
+                refused[m.id] = f"MQTT cannot publish it: {mqtt.error_string(info.rc)}"
+                continue
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:  # the link: this and the rest are retried
+                error = f"publish failed: {mqtt.error_string(info.rc)}"
+                silent = info.rc == mqtt.MQTT_ERR_NO_CONN
                 break
             with self._lock:
                 early = self._early.pop(info.mid, None)
@@ -217,24 +241,50 @@ class MqttTransport(Transport):
                     self._waiting[info.mid] = (loop, fut)
                 else:
                     fut.set_result(early)
-            futures.append(fut)
+            futures[m.id] = fut
         if futures:
-            _done, pending = await asyncio.wait(futures, timeout=self.ack_timeout)
+            _done, pending = await asyncio.wait(futures.values(), timeout=self.ack_timeout)
             for fut in pending:
                 fut.cancel()
             if pending:
-                out.error = out.error or f"{len(pending)} PUBACKs timed out"
-        failed_from = len(messages)
-        for i, fut in enumerate(futures):
-            if fut.cancelled() or not fut.result():
-                failed_from = i
-                break
-        if len(futures) < len(messages):
-            failed_from = min(failed_from, len(futures))
-        out.acked = [m.id for m in messages[:failed_from]]
-        out.failed = [m.id for m in messages[failed_from:]]
-        out.disconnected = out.disconnected or bool(out.failed and not self.connected)
-        return out
+                error = error or f"{len(pending)} PUBACKs timed out after {self.ack_timeout} s"
+                silent = True
+        failed: set[int] = set()
+        for m in messages:
+            if m.id in refused:
+                continue
+            fut_m = futures.get(m.id)
+            code = _LOST if fut_m is None or fut_m.cancelled() else fut_m.result()
+            if code == 0:
+                continue
+            if code in (_LOST, _QUOTA_EXCEEDED):
+                failed.add(m.id)
+                silent = silent or code == _LOST
+                error = error or ("the link was lost" if code == _LOST else "quota exceeded (0x97)")
+            else:
+                refused[m.id] = f"the broker refused it: {_reason_name(code)} (0x{code:02X})"
+        silent = bool(failed) and (silent or not self.connected)
+        return sort_out(messages, refused, failed, error=error, disconnected=silent)
+
+    def _unpublishable(self, m: Message, topic: str, pairs: list[tuple[str, str]]) -> str | None:
+        """Why the broker can never take ``m`` (a topic or header a queue written before
+        they were checked at put could hold; over the broker's Maximum Packet Size), or None."""
+        try:
+            check_topic(m.topic)
+            check_headers(m.headers)
+        except InvalidInputError as exc:
+            return str(exc)
+        if self._max_packet is None or self.protocol != 5:
+            return None
+        props = sum(5 + len(k.encode()) + len(v.encode()) for k, v in pairs)
+        rest = 2 + len(topic.encode()) + 2 + _varint_len(props) + props + len(m.payload)
+        size = 1 + _varint_len(rest) + rest
+        if size > self._max_packet:
+            return (
+                f"PUBLISH packet of {size:,} bytes exceeds the broker's Maximum Packet Size "
+                f"of {self._max_packet:,} bytes"
+            )
+        return None
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
         if self._downlink is None:
@@ -275,10 +325,32 @@ class MqttTransport(Transport):
         if client is not None:
             with contextlib.suppress(Exception):
                 client.disconnect()
-            await asyncio.to_thread(client.loop_stop)
+            # paho's thread may sleep up to 1 s between reconnects: do not wait for all of it
+            # (it is a daemon thread and exits by itself once told to).
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(asyncio.to_thread(client.loop_stop)), 0.3)
         self._connected.clear()
 
 
-def _resolve(fut: asyncio.Future[bool], ok: bool) -> None:
+_LOST = -1  # a PUBACK that will not come: the link went down
+_QUOTA_EXCEEDED = 0x97  # the only PUBACK failure worth a retry
+
+
+def _reason_name(code: int) -> str:
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.reasoncodes import ReasonCode
+
+    try:
+        return str(ReasonCode(PacketTypes.PUBACK, identifier=code))
+    except Exception:
+        return "unknown reason"
+
+
+def _varint_len(n: int) -> int:
+    """Bytes of an MQTT variable byte integer."""
+    return 1 if n < 128 else 2 if n < 16384 else 3 if n < 2097152 else 4
+
+
+def _resolve(fut: asyncio.Future[int], code: int) -> None:
     if not fut.done():
-        fut.set_result(ok)
+        fut.set_result(code)

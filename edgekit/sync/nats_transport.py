@@ -17,7 +17,8 @@ from edgekit.errors import (
 )
 from edgekit.sync._reach import describe
 from edgekit.sync.queue import Message
-from edgekit.sync.transport import Delivery, DownlinkHandler, Transport, call_handler
+from edgekit.sync.topics import check_headers, check_topic
+from edgekit.sync.transport import Delivery, DownlinkHandler, Transport, call_handler, sort_out
 
 __all__ = ["NatsTransport"]
 
@@ -27,6 +28,26 @@ _SCHEMES = ("nats", "tls", "ws", "wss")
 
 async def _ready(delivery: Delivery) -> Delivery:
     return delivery
+
+
+def _unpublishable(m: Message, headers: dict[str, str], max_payload: int) -> str | None:
+    """Why NATS can never take ``m`` (a queue written before topics were checked at put,
+    or a message over the server's max_payload), or None."""
+    try:
+        check_topic(m.topic)
+        check_headers(m.headers)
+    except InvalidInputError as exc:
+        return str(exc)
+    # HPUB counts headers and payload against max_payload ("NATS/1.0\r\n", "k: v\r\n"s, "\r\n").
+    size = (
+        len(m.payload) + 12 + sum(len(k.encode()) + len(v.encode()) + 4 for k, v in headers.items())
+    )
+    if size > max_payload:
+        return (
+            f"message of {size:,} bytes (payload and headers) exceeds the NATS server's "
+            f"max_payload of {max_payload:,} bytes"
+        )
+    return None
 
 
 def _check_url(url: object) -> None:
@@ -265,67 +286,95 @@ class NatsTransport(Transport):
         return await (await self.async_publish(messages))
 
     async def async_publish(self, messages: Sequence[Message]) -> Awaitable[Delivery]:
-        """Publish a batch (pipelined); returns an awaitable of the PubAck outcome."""
+        """Publish a batch (pipelined); returns an awaitable of the PubAck outcome.
+
+        A message NATS can never take (a subject or header it refuses, over the
+        server's ``max_payload``) is rejected alone, before it is sent.
+        """
         if not messages:
             return _ready(Delivery())
         if not self.connected:
             return _ready(
                 Delivery(failed=[m.id for m in messages], error="not connected", disconnected=True)
             )
-        futures: list[asyncio.Future[Any]] = []
+        nats = _import_nats()
+        futures: dict[int, asyncio.Future[Any]] = {}
+        refused: dict[int, str] = {}
         error: str | None = None
-        js, prefix = self._js, self.subject_prefix
-        try:
-            for m in messages:
-                headers = {"Nats-Msg-Id": m.dedup_id}
-                if m.headers:
-                    headers.update(m.headers)
-                futures.append(
-                    await js.publish_async(f"{prefix}.{m.topic}", m.payload, headers=headers)
+        js, prefix, limit = self._js, self.subject_prefix, int(self._nc.max_payload)
+        for m in messages:
+            headers = {"Nats-Msg-Id": m.dedup_id}
+            if m.headers:
+                headers.update(m.headers)
+            why = _unpublishable(m, headers, limit)
+            if why is not None:
+                refused[m.id] = why
+                continue
+            try:
+                futures[m.id] = await js.publish_async(
+                    f"{prefix}.{m.topic}", m.payload, headers=headers
                 )
-        except Exception as exc:
-            error = f"publish failed: {exc!r}"
-        return self._confirm(messages, futures, error)
+            except (
+                nats.errors.BadSubjectError,
+                nats.errors.BadHeaderError,
+                nats.errors.MaxPayloadError,
+            ) as exc:
+                refused[m.id] = f"NATS cannot publish it: {exc!r}"
+            except Exception as exc:  # the link: this and the rest are retried
+                error = f"publish failed: {exc!r}"
+                break
+        return self._confirm(messages, futures, refused, error)
 
     async def _confirm(
-        self, messages: Sequence[Message], futures: list[asyncio.Future[Any]], error: str | None
+        self,
+        messages: Sequence[Message],
+        futures: dict[int, asyncio.Future[Any]],
+        refused: dict[int, str],
+        error: str | None,
     ) -> Delivery:
-        out = Delivery(error=error, disconnected=error is not None and not self.connected)
+        """Sort a published batch out by PubAck: a 4xx JetStream error rejects its message
+        alone; any other reply (no stream, 5xx) fails it and counts an attempt; no reply
+        at all (a timeout, a lost link) fails it without counting one."""
+        silent = error is not None and not self.connected
         if futures:
-            _done, pending = await asyncio.wait(futures, timeout=self.ack_timeout)
+            _done, pending = await asyncio.wait(futures.values(), timeout=self.ack_timeout)
             for fut in pending:
                 fut.cancel()
             if pending:
-                out.error = out.error or f"{len(pending)} PubAcks timed out"
-                out.disconnected = True
-        # Ack a prefix of confirmed messages; everything after the first failure is retried
-        # (JetStream drops the duplicates by Nats-Msg-Id), which keeps order per topic.
+                error = error or f"{len(pending)} PubAcks timed out after {self.ack_timeout} s"
+                silent = True
         nats = _import_nats()
-        failed_from = len(messages) if error is None else len(futures)
-        rejected: list[int] = []
-        for i, fut in enumerate(futures):
-            if fut.cancelled():
-                failed_from = min(failed_from, i)
+        failed: set[int] = set()
+        for m in messages:
+            fut = futures.get(m.id)
+            if m.id in refused:
+                continue
+            if fut is None or fut.cancelled():  # not sent, or no PubAck
+                failed.add(m.id)
                 continue
             exc = fut.exception()
             if exc is None:
                 continue
-            failed_from = min(failed_from, i)
-            out.error = out.error or f"PubAck error: {exc!r}"
-            if (
+            if isinstance(exc, nats.js.errors.NoStreamResponseError):
+                failed.add(m.id)
+                error = error or (
+                    f"no JetStream stream takes subject {self.subject(m.topic)!r} (no responders)"
+                )
+            elif (
                 isinstance(exc, nats.js.errors.APIError)
-                and not isinstance(exc, nats.js.errors.ServiceUnavailableError)
                 and exc.code is not None
                 and 400 <= int(exc.code) < 500
+                and int(exc.code) not in (408, 429)
             ):
-                rejected.append(messages[i].id)  # refused for good (e.g. too large)
-            else:
-                out.disconnected = True  # no responders, stream leader moving: transient
-        refused = set(rejected)
-        out.acked = [m.id for m in messages[:failed_from]]
-        out.rejected = rejected
-        out.failed = [m.id for m in messages[failed_from:] if m.id not in refused]
-        return out
+                refused[m.id] = f"JetStream refused it: {exc.description} (code {exc.code})"
+            else:  # a 5xx, the stream leader moving: retried, the attempt counted
+                failed.add(m.id)
+                error = error or f"PubAck error: {exc!r}"
+        if not failed:
+            silent = False
+        # Acked are only messages no failed one of their topic precedes (order per topic);
+        # JetStream drops a retried duplicate by Nats-Msg-Id.
+        return sort_out(messages, refused, failed, error=error, disconnected=silent)
 
     async def async_close(self) -> None:
         nc, self._nc = self._nc, None

@@ -22,6 +22,8 @@ __all__ = [
     "MemoryTransport",
     "Transport",
     "envelope",
+    "json_body",
+    "sort_out",
 ]
 
 #: A host callback for downlink messages: ``(subject, payload, headers)``, sync or async.
@@ -35,37 +37,95 @@ class Delivery:
     Attributes:
         acked: Ids the other end confirmed (acked in the queue).
         failed: Ids to retry later (nacked with backoff).
-        rejected: Ids the other end refused for good (dead-lettered).
-        error: Why some failed or were rejected, or None.
-        disconnected: The link is down: the engine reconnects with backoff.
+        rejected: Ids the other end refused for good (dead-lettered, each with its reason).
+        reasons: Why each rejected id was refused (id -> reason).
+        held: Ids that went through but follow a failed message of their topic: retried
+            with it, without counting an attempt, so that order per topic holds.
+        error: Why some failed, or None.
+        disconnected: The link is down, or the other end did not answer: the failed ids
+            are retried without counting an attempt, after the reconnect backoff. Any
+            answer from the other end counts an attempt, so no answer repeats forever.
     """
 
     acked: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
     rejected: list[int] = field(default_factory=list)
+    reasons: dict[int, str] = field(default_factory=dict)
+    held: list[int] = field(default_factory=list)
     error: str | None = None
     disconnected: bool = False
 
 
+def sort_out(
+    messages: Sequence[Message],
+    refused: dict[int, str],
+    failed: set[int],
+    *,
+    error: str | None = None,
+    disconnected: bool = False,
+) -> Delivery:
+    """The :class:`Delivery` of a batch from what happened to each message.
+
+    ``refused`` (id -> reason) are rejected alone; ``failed`` ids are retried; a message
+    that went through after a failed one of its topic is held (retried with it, no
+    attempt counted); every other message is acked.
+    """
+    out = Delivery(error=error, disconnected=disconnected)
+    blocked: set[str] = set()
+    for m in messages:
+        if m.id in refused:
+            out.rejected.append(m.id)
+            out.reasons[m.id] = refused[m.id]
+        elif m.id in failed:
+            blocked.add(m.topic)
+            out.failed.append(m.id)
+        elif m.topic in blocked:
+            out.held.append(m.id)
+        else:
+            out.acked.append(m.id)
+    return out
+
+
 def envelope(messages: Sequence[Message]) -> dict[str, Any]:
     """The JSON envelope of a batch (payloads in base64), as HTTP and directory transports write."""
+    return {"format": "edgekit.sync/1", "messages": [_entry(m) for m in messages]}
+
+
+def _entry(m: Message) -> dict[str, Any]:
     return {
-        "format": "edgekit.sync/1",
-        "messages": [
-            {
-                "id": m.id,
-                "dedup_id": m.dedup_id,
-                "topic": m.topic,
-                "priority": m.priority,
-                "key": m.key,
-                "headers": m.headers,
-                "created": m.created,
-                "attempt": m.attempt,
-                "payload": base64.b64encode(m.payload).decode(),
-            }
-            for m in messages
-        ],
+        "id": m.id,
+        "dedup_id": m.dedup_id,
+        "topic": m.topic,
+        "priority": m.priority,
+        "key": m.key,
+        "headers": m.headers,
+        "created": m.created,
+        "attempt": m.attempt,
+        "payload": base64.b64encode(m.payload).decode(),
     }
+
+
+def json_body(messages: Sequence[Message]) -> tuple[bytes, list[Message], dict[int, str]]:
+    """The envelope of a batch as JSON bytes, the messages in it, and why each message
+    left out could not be encoded (id -> reason): one bad message never spoils a batch."""
+    try:
+        return _dump(messages), list(messages), {}
+    except (TypeError, ValueError):
+        pass
+    good: list[Message] = []
+    bad: dict[int, str] = {}
+    for m in messages:
+        try:
+            _dump([m])
+        except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
+            bad[m.id] = f"cannot be written as JSON: {exc}"
+        else:
+            good.append(m)
+    return (_dump(good) if good else b""), good, bad
+
+
+def _dump(messages: Sequence[Message]) -> bytes:
+    return json.dumps(envelope(messages), separators=(",", ":"), allow_nan=False).encode()
 
 
 class Transport:
@@ -153,7 +213,7 @@ class MemoryTransport(Transport):
         for m in messages:
             if m.topic in self.reject_topics:
                 out.rejected.append(m.id)
-                out.error = f"topic {m.topic!r} rejected"
+                out.reasons[m.id] = f"topic {m.topic!r} rejected"
             else:
                 self.delivered.append(m)
                 out.acked.append(m.id)
@@ -196,8 +256,7 @@ class DirectoryTransport(Transport):
             raise TransportError(f"cannot create {self.path}: {exc}") from exc
         self._connected = True
 
-    def _write(self, messages: Sequence[Message]) -> Path:
-        data = json.dumps(envelope(messages), separators=(",", ":")).encode()
+    def _write(self, messages: Sequence[Message], data: bytes) -> Path:
         name = f"{time.time_ns():020d}-{messages[0].id}-{messages[-1].id}.json"
         final = self.path / name
         tmp = self.path / f".{name}.tmp"
@@ -218,12 +277,15 @@ class DirectoryTransport(Transport):
     async def async_send(self, messages: Sequence[Message]) -> Delivery:
         if not messages:
             return Delivery()
-        try:
-            await asyncio.to_thread(self._write, messages)
-        except OSError as exc:
-            self._connected = False
-            return Delivery(failed=[m.id for m in messages], error=str(exc), disconnected=True)
-        return Delivery(acked=[m.id for m in messages])
+        data, good, refused = json_body(messages)
+        if good:
+            try:
+                await asyncio.to_thread(self._write, good, data)
+            except OSError as exc:
+                self._connected = False
+                ids = {m.id for m in good}
+                return sort_out(messages, refused, ids, error=str(exc), disconnected=True)
+        return sort_out(messages, refused, set())
 
     async def async_close(self) -> None:
         self._connected = False
