@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 from typing import Any
 
 import click
@@ -29,14 +30,40 @@ BACKENDS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
+#: Set to 1 to see the traceback of an unexpected error instead of its one-line summary.
+DEBUG_ENV = "EDGEKIT_DEBUG"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
 class EdgekitGroup(click.Group):
-    """The root group: an EdgekitError from any command is shown as ``Error: <message>``, status 1."""
+    """The root group: every error of a command is one line ``Error: <message>``, status 1.
+
+    An EdgekitError shows its message, an OSError its cause and file; anything else
+    is a bug, shown as one line with its type and a hint to set ``EDGEKIT_DEBUG=1``
+    for the traceback (with it set, the traceback is printed instead).
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
         except EdgekitError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise click.ClickException(_one_line(str(exc))) from exc
+        except OSError as exc:
+            where = f": {exc.filename}" if exc.filename else ""
+            why = exc.strerror or str(exc) or type(exc).__name__
+            raise click.ClickException(_one_line(f"{why}{where}")) from exc
+        except Exception as exc:
+            if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+                raise
+            raise click.ClickException(
+                _one_line(f"unexpected {type(exc).__name__}: {exc}")
+                + f" (a bug: set {DEBUG_ENV}=1 to see the traceback)"
+            ) from exc
 
 
 @click.group(cls=EdgekitGroup, context_settings={"help_option_names": ["-h", "--help"]})

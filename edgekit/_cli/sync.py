@@ -129,24 +129,33 @@ def sync_command(
     """Drain the queue at PATH through one transport."""
     import time
 
-    from edgekit.sync import NatsTransport, SyncEngine, make_transport
+    from edgekit.errors import InvalidInputError
+    from edgekit.sync import (
+        DirectoryTransport,
+        HttpTransport,
+        MqttTransport,
+        NatsTransport,
+        SyncEngine,
+        Transport,
+    )
 
-    given = [
-        ("--nats", "nats", nats_url),
-        ("--mqtt", "mqtt", mqtt_url),
-        ("--http", "http", http_url),
-        ("--dir", "directory", out_dir and f"dir:{out_dir}"),
-    ]
-    chosen = [(flag, kind, spec) for flag, kind, spec in given if spec]
+    given = [("--nats", nats_url), ("--mqtt", mqtt_url), ("--http", http_url), ("--dir", out_dir)]
+    chosen = [(flag, spec) for flag, spec in given if spec]
     if len(chosen) != 1:
         raise click.UsageError("give exactly one of --nats, --mqtt, --http, --dir")
-    ((flag, kind, spec),) = chosen
-    transport = make_transport(spec)
-    if transport.name != kind:
-        raise click.UsageError(f"{flag} takes a {kind} URL, not {spec!r}")
-    if isinstance(transport, NatsTransport):
-        transport.stream = stream
-        transport.create_stream = create_stream
+    ((flag, spec),) = chosen
+    transport: Transport
+    try:  # each transport checks its own URL (scheme, host, port) and says what it expects
+        if flag == "--nats":
+            transport = NatsTransport(spec, stream=stream, create_stream=create_stream)
+        elif flag == "--mqtt":
+            transport = MqttTransport(spec)
+        elif flag == "--http":
+            transport = HttpTransport(spec)
+        else:
+            transport = DirectoryTransport(spec)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{flag}: {exc}") from exc
     with _open_queue(path) as q:
         engine = SyncEngine(q, transport)
         try:

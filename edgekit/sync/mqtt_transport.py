@@ -93,6 +93,7 @@ class MqttTransport(Transport):
         self._connected = threading.Event()
         self._failed = threading.Event()  # a connect attempt failed (paho retries it)
         self._refusal: str | None = None  # the broker's CONNACK reason, when it refused
+        self._why: str | None = None  # why the last connect failed, until one succeeds
         self._lock = threading.Lock()
         self._waiting: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future[int]]] = {}
         self._early: dict[int, int] = {}  # PUBACK reason codes that came before their wait
@@ -113,6 +114,7 @@ class MqttTransport(Transport):
             self._failed.set()
         else:
             self._max_packet = getattr(props, "MaximumPacketSize", None)  # MQTT 5 CONNACK
+            self._refusal = self._why = None
             self._connected.set()
             if self.downlink_topic is not None and self._downlink is not None:
                 client.subscribe(self.downlink_topic, qos=1)
@@ -170,9 +172,9 @@ class MqttTransport(Transport):
                 raise TransportError(
                     f"cannot connect to MQTT {self.host}:{self.port}: {exc!r}"
                 ) from exc
+            self._failed.clear()
             client.loop_start()
-        # Wait for CONNACK, or the first failed attempt, then say why (paho keeps retrying).
-        self._failed.clear()
+        # Wait for CONNACK, or a failed attempt, then say why (paho keeps retrying).
         deadline = time.monotonic() + self.connect_timeout
         while not self._connected.is_set() and not self._failed.is_set():
             if time.monotonic() > deadline:
@@ -180,12 +182,15 @@ class MqttTransport(Transport):
             await asyncio.sleep(0.02)
         if self._connected.is_set():
             return
-        why = self._refusal
-        if why is None and self._failed.is_set():  # paho hides the OSError: probe for it
-            why = await async_probe(self.host, self.port, self.connect_timeout)
+        if self._failed.is_set():  # paho hides the OSError: probe for it
+            self._failed.clear()
+            self._why = self._refusal or await async_probe(
+                self.host, self.port, self.connect_timeout
+            )
+            self._why = self._why or "the link failed after TCP connected (TLS settings?)"
         raise TransportError(
             f"cannot connect to MQTT broker {self.host}:{self.port}: "
-            + (why or f"timed out: no CONNACK in {self.connect_timeout:g} s (an MQTT broker?)")
+            + (self._why or f"timed out: no CONNACK in {self.connect_timeout:g} s")
         )
 
     async def async_send(self, messages: Sequence[Message]) -> Delivery:
