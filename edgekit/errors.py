@@ -17,20 +17,29 @@ The tree::
     ├── ScanError                    a scanner could not start or run
     └── TransportError               a sync transport could not connect or deliver
         └── TransportConfigError     the server answers but is set up so nothing can be delivered
+
+and the warnings it gives (``warnings.warn``; shown every time unless the host filters them)::
+
+    EdgekitWarning (UserWarning)
+    └── ScanWarning                  a scan found nothing (the message says what to try)
 """
 
 from __future__ import annotations
+
+import warnings
 
 __all__ = [
     "BackendUnavailableError",
     "CorruptDataError",
     "EdgekitError",
+    "EdgekitWarning",
     "InferenceError",
     "InvalidInputError",
     "ModelLoadError",
     "QueueError",
     "QueueFullError",
     "ScanError",
+    "ScanWarning",
     "TransportConfigError",
     "TransportError",
 ]
@@ -110,3 +119,16 @@ class TransportConfigError(TransportError):
     """The server answers, but is set up so that nothing can be delivered (no JetStream
     stream takes the subjects, or they overlap another stream's): retrying does not help
     until that changes, so ``sync_now`` raises it at once (the background loop retries)."""
+
+
+class EdgekitWarning(UserWarning):
+    """Root of every warning edgekit gives: something worked, but not as the caller likely hoped."""
+
+
+class ScanWarning(EdgekitWarning):
+    """A scan found nothing; the message says whether its answers had settled and what to try."""
+
+
+# Shown every time (not once per call site, Python's default), so that a notebook cell
+# run again still says so; a filter the host adds first (``ignore``) still wins.
+warnings.filterwarnings("always", category=EdgekitWarning, append=True)
