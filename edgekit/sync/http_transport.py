@@ -13,7 +13,7 @@ from edgekit.errors import BackendUnavailableError, InvalidInputError, Transport
 from edgekit.sync import batch_frame
 from edgekit.sync._reach import async_probe
 from edgekit.sync.queue import Message
-from edgekit.sync.transport import Delivery, Transport, envelope
+from edgekit.sync.transport import Delivery, Transport, json_body, sort_out
 
 __all__ = ["HttpTransport"]
 
@@ -26,15 +26,41 @@ def _import_aiohttp() -> Any:
     return aiohttp
 
 
+def _said(status: int, text: str) -> str:
+    """An HTTP status and the start of the response body, on one line."""
+    text = " ".join(text.split())[:200]
+    return f"HTTP {status}: {text}" if text else f"HTTP {status}"
+
+
+def _listed(text: str, part: list[Message]) -> dict[int, str]:
+    """The items a 4xx response names as refused: ``{"rejected": {"<id>": "reason"}}`` or
+    ``{"rejected": [id, ...]}`` (ids of this part only); empty when it names none."""
+    try:
+        listed = json.loads(text)["rejected"]
+    except (ValueError, KeyError, TypeError):
+        return {}
+    if isinstance(listed, list):
+        listed = {str(i): "refused by the server" for i in listed}
+    if not isinstance(listed, dict):
+        return {}
+    ids = {str(m.id): m.id for m in part}
+    return {ids[k]: f"refused by the server: {v}" for k, v in listed.items() if k in ids}
+
+
 class HttpTransport(Transport):
     """POSTs each batch to ``url`` as a JSON envelope (see :func:`envelope`) or a binary
     batch frame (``body="binary"``: see :mod:`edgekit.sync.batch_frame`; Content-Type
     ``application/vnd.edgekit.batch``, payloads as they are instead of base64).
 
-    A 2xx response acks the batch; a 5xx, a timeout or a connection error retries it
-    (nack with backoff); a 4xx dead-letters it (the server refused it for good; 408
-    and 429 are retried). The ``Idempotency-Key`` header carries the dedup ids of the
-    batch's first and last messages so that a server can drop a replayed batch.
+    A 2xx response acks the batch; a 5xx, 408 or 429 retries it (nack with backoff, an
+    attempt counted); a timeout or a connection error retries it without counting an
+    attempt. A 4xx is about some message of the batch: when its JSON body names the
+    refused items (``{"rejected": {"<id>": "reason", ...}}`` or ``{"rejected": [id,
+    ...]}``) those are dead-lettered and the rest is POSTed again; otherwise the batch is
+    split in halves and each POSTed again, until the refused message is alone and
+    dead-lettered with the status and the start of the response body, while its
+    neighbours go through. The ``Idempotency-Key`` header carries the dedup ids of the
+    first and last messages of each POST so that a server can drop a replayed one.
 
     Args:
         url: The endpoint.
@@ -55,17 +81,17 @@ class HttpTransport(Transport):
         ssl: Any = None,
         body: Literal["json", "binary"] = "json",
     ) -> None:
-        parsed = urlparse(url) if isinstance(url, str) else None
+        parsed = urlparse(url if isinstance(url, str) else "")
         try:
-            self._port = parsed.port if parsed is not None else None
-        except ValueError:
-            parsed = None
-        if parsed is None or parsed.scheme not in ("http", "https") or not parsed.hostname:
+            port = parsed.port
+        except ValueError:  # not a number, or out of range
+            port = -1
+        if parsed.scheme not in ("http", "https") or not parsed.hostname or port == -1:
             raise InvalidInputError(
                 f"HTTP url must look like http(s)://host[:port]/path, not {url!r}"
             )
-        self._host = parsed.hostname
-        self._port = self._port or (443 if parsed.scheme == "https" else 80)
+        self._host: str = parsed.hostname
+        self._port: int = port or (443 if parsed.scheme == "https" else 80)
         if body not in ("json", "binary"):
             raise InvalidInputError(f"body must be 'json' or 'binary', not {body!r}")
         self.body = body
@@ -94,37 +120,73 @@ class HttpTransport(Transport):
     async def async_send(self, messages: Sequence[Message]) -> Delivery:
         if not messages:
             return Delivery()
-        aiohttp = _import_aiohttp()
         if self._session is None:
             await self.async_connect()
-        ids = [m.id for m in messages]
+        refused: dict[int, str] = {}
+        failed: set[int] = set()
+        unsent: set[int] = set()
+        error: str | None = None
+        silent = False
+        parts = [list(messages)]  # a stack: the next part to POST is last
+        while parts:
+            part = parts.pop()
+            if error is not None:  # after a failure: not sent, no attempt counted
+                unsent.update(m.id for m in part)
+                continue
+            status, text = await self._post(part, refused)
+            part = [m for m in part if m.id not in refused]  # could not be encoded
+            if not part or 200 <= status < 300:
+                continue
+            if status == 0 or not 400 <= status < 500 or status in (408, 429):
+                failed.update(m.id for m in part)
+                error = f"POST {self.url}: " + (text if status == 0 else _said(status, text))
+                silent = status == 0  # no answer: the link
+                continue
+            listed = _listed(text, part)
+            if listed:  # the server said which items it refused: POST the rest again
+                refused.update(listed)
+                rest = [m for m in part if m.id not in listed]
+                if rest:
+                    parts.append(rest)
+            elif len(part) == 1:
+                refused[part[0].id] = f"POST {self.url}: {_said(status, text)}"
+            else:  # bisect until the refused message is alone: its neighbours go through
+                half = len(part) // 2
+                parts += [part[half:], part[:half]]
+        return sort_out(messages, refused, failed, unsent=unsent, error=error, disconnected=silent)
+
+    async def _post(self, part: list[Message], refused: dict[int, str]) -> tuple[int, str]:
+        """POST one part; (HTTP status, response text), or (0, the error) without an answer.
+        A message that cannot be encoded is added to ``refused`` and left out."""
+        aiohttp = _import_aiohttp()
         if self.body == "binary":
-            body = batch_frame.encode_batch(messages)
+            body = batch_frame.encode_batch(part)
             content_type = batch_frame.CONTENT_TYPE
         else:
-            body = json.dumps(envelope(messages), separators=(",", ":")).encode()
+            body, sent, bad = json_body(part)
+            refused.update(bad)
+            if not sent:
+                return 200, ""
+            part = sent
             content_type = "application/json"
         headers = {
             "Content-Type": content_type,
-            "Idempotency-Key": f"{messages[0].dedup_id}..{messages[-1].dedup_id}",
+            "Idempotency-Key": f"{part[0].dedup_id}..{part[-1].dedup_id}",
             **self.headers,
         }
         try:
             async with self._session.post(
                 self.url, data=body, headers=headers, ssl=self.ssl
             ) as response:
-                status = response.status
+                status = int(response.status)
+                text = ""
                 with contextlib.suppress(Exception):
-                    await response.read()
+                    text = (await response.read())[:4096].decode(errors="replace")
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             self._ok = False
-            return Delivery(failed=ids, error=f"POST {self.url}: {exc!r}", disconnected=True)
+            return 0, repr(exc)
         self._ok = True
-        if 200 <= status < 300:
-            return Delivery(acked=ids)
-        if 400 <= status < 500 and status not in (408, 429):
-            return Delivery(rejected=ids, error=f"POST {self.url}: HTTP {status}")
-        return Delivery(failed=ids, error=f"POST {self.url}: HTTP {status}")
+        return status, text
 
     async def async_close(self) -> None:
         session, self._session = self._session, None

@@ -299,6 +299,7 @@ class NatsTransport(Transport):
             )
         nats = _import_nats()
         futures: dict[int, asyncio.Future[Any]] = {}
+        wire: dict[int, tuple[str, dict[str, str]]] = {}
         refused: dict[int, str] = {}
         error: str | None = None
         js, prefix, limit = self._js, self.subject_prefix, int(self._nc.max_payload)
@@ -310,6 +311,7 @@ class NatsTransport(Transport):
             if why is not None:
                 refused[m.id] = why
                 continue
+            wire[m.id] = (f"{prefix}.{m.topic}", headers)
             try:
                 futures[m.id] = await js.publish_async(
                     f"{prefix}.{m.topic}", m.payload, headers=headers
@@ -323,26 +325,26 @@ class NatsTransport(Transport):
             except Exception as exc:  # the link: this and the rest are retried
                 error = f"publish failed: {exc!r}"
                 break
-        return self._confirm(messages, futures, refused, error)
+        return self._confirm(messages, futures, wire, refused, error)
 
     async def _confirm(
         self,
         messages: Sequence[Message],
         futures: dict[int, asyncio.Future[Any]],
+        wire: dict[int, tuple[str, dict[str, str]]],
         refused: dict[int, str],
         error: str | None,
     ) -> Delivery:
         """Sort a published batch out by PubAck: a 4xx JetStream error rejects its message
         alone; any other reply (no stream, 5xx) fails it and counts an attempt; no reply
         at all (a timeout, a lost link) fails it without counting one."""
-        silent = error is not None and not self.connected
+        silent = False  # some message had no answer: not an attempt
         if futures:
             _done, pending = await asyncio.wait(futures.values(), timeout=self.ack_timeout)
             for fut in pending:
                 fut.cancel()
-            if pending:
-                error = error or f"{len(pending)} PubAcks timed out after {self.ack_timeout} s"
-                silent = True
+            if pending and self.connected:
+                await self._ask_again(messages, futures, wire)
         nats = _import_nats()
         failed: set[int] = set()
         for m in messages:
@@ -351,6 +353,10 @@ class NatsTransport(Transport):
                 continue
             if fut is None or fut.cancelled():  # not sent, or no PubAck
                 failed.add(m.id)
+                silent = True
+                error = error or (
+                    "not sent" if fut is None else f"no PubAck in {self.ack_timeout:g} s"
+                )
                 continue
             exc = fut.exception()
             if exc is None:
@@ -370,11 +376,42 @@ class NatsTransport(Transport):
             else:  # a 5xx, the stream leader moving: retried, the attempt counted
                 failed.add(m.id)
                 error = error or f"PubAck error: {exc!r}"
-        if not failed:
-            silent = False
+        silent = silent and bool(failed)
         # Acked are only messages no failed one of their topic precedes (order per topic);
         # JetStream drops a retried duplicate by Nats-Msg-Id.
         return sort_out(messages, refused, failed, error=error, disconnected=silent)
+
+    async def _ask_again(
+        self,
+        messages: Sequence[Message],
+        futures: dict[int, asyncio.Future[Any]],
+        wire: dict[int, tuple[str, dict[str, str]]],
+    ) -> None:
+        """Publish each message whose PubAck timed out again, as a request, in order.
+
+        nats-py (2.16) loses a JetStream error reply to ``publish_async`` (its reply
+        callback raises instead of failing the future), so a refusal looks like silence
+        and would be retried forever without an attempt counted. The stream drops a
+        message that did land by its Nats-Msg-Id; a second silence stops the asking.
+        """
+        loop = asyncio.get_running_loop()
+        for m in messages:
+            fut = futures.get(m.id)
+            if fut is None or not fut.cancelled():
+                continue
+            subject, headers = wire[m.id]
+            answer: asyncio.Future[Any] = loop.create_future()
+            try:
+                answer.set_result(
+                    await self._js.publish(
+                        subject, m.payload, timeout=self.ack_timeout, headers=headers
+                    )
+                )
+            except asyncio.TimeoutError:
+                return
+            except Exception as exc:
+                answer.set_exception(exc)
+            futures[m.id] = answer
 
     async def async_close(self) -> None:
         nc, self._nc = self._nc, None

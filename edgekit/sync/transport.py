@@ -7,7 +7,7 @@ import base64
 import json
 import os
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,8 +39,8 @@ class Delivery:
         failed: Ids to retry later (nacked with backoff).
         rejected: Ids the other end refused for good (dead-lettered, each with its reason).
         reasons: Why each rejected id was refused (id -> reason).
-        held: Ids that went through but follow a failed message of their topic: retried
-            with it, without counting an attempt, so that order per topic holds.
+        held: Ids retried without counting an attempt: they went through after a failed
+            message of their topic (so that order per topic holds), or were not sent.
         error: Why some failed, or None.
         disconnected: The link is down, or the other end did not answer: the failed ids
             are retried without counting an attempt, after the reconnect backoff. Any
@@ -61,14 +61,15 @@ def sort_out(
     refused: dict[int, str],
     failed: set[int],
     *,
+    unsent: Collection[int] = (),
     error: str | None = None,
     disconnected: bool = False,
 ) -> Delivery:
     """The :class:`Delivery` of a batch from what happened to each message.
 
-    ``refused`` (id -> reason) are rejected alone; ``failed`` ids are retried; a message
-    that went through after a failed one of its topic is held (retried with it, no
-    attempt counted); every other message is acked.
+    ``refused`` (id -> reason) are rejected alone; ``failed`` ids are retried; ``unsent``
+    ids and messages that went through after a failed one of their topic are held
+    (retried without counting an attempt); every other message is acked.
     """
     out = Delivery(error=error, disconnected=disconnected)
     blocked: set[str] = set()
@@ -79,7 +80,7 @@ def sort_out(
         elif m.id in failed:
             blocked.add(m.topic)
             out.failed.append(m.id)
-        elif m.topic in blocked:
+        elif m.topic in blocked or m.id in unsent:
             out.held.append(m.id)
         else:
             out.acked.append(m.id)

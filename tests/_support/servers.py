@@ -72,8 +72,10 @@ class NatsServer:
         cluster: list[int] | None = None,
         cluster_port: int | None = None,
         mqtt_port: int | None = None,
+        extra_conf: tuple[str, ...] = (),
     ) -> None:
         self.root = root
+        self.extra_conf = extra_conf  # more lines for the config file
         self.name = name
         self.port = free_port()
         self.cluster_port = cluster_port
@@ -101,6 +103,7 @@ class NatsServer:
             )
         if self.mqtt_port is not None:
             lines.append(f"mqtt {{ listen: 127.0.0.1:{self.mqtt_port} }}")
+        lines += self.extra_conf
         self.conf.write_text("\n".join(lines) + "\n")
 
     def start(self, wait: bool = True) -> None:
@@ -135,8 +138,9 @@ class NatsServer:
 class Mosquitto:
     """Debian's mosquitto on 127.0.0.1 with persistence saved every second."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, extra_conf: tuple[str, ...] = ()) -> None:
         self.root = root
+        self.extra_conf = extra_conf  # more lines for mosquitto.conf
         self.port = free_port()
         self.conf = root / "mosquitto.conf"
         self.log = root / "mosquitto.log"
@@ -158,6 +162,7 @@ class Mosquitto:
                     "autosave_on_changes true",
                     f"log_dest file {self.log}",
                     "max_queued_messages 100000",
+                    *self.extra_conf,
                 ]
             )
             + "\n"
