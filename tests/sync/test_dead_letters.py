@@ -14,7 +14,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from edgekit._cli import main
 from edgekit.sync import SyncQueue
-from edgekit.sync.queue._layout import HEADER_SIZE
+from edgekit.sync.queue._layout import CHECKSUM_SIZE, HEADER_SIZE
 
 
 class Clock:
@@ -99,12 +99,12 @@ def test_dead_letters_of_an_older_queue_read(tmp_path: Path) -> None:
 
 
 def _tamper(path: Path, seq: int) -> None:
-    """Flip the last byte of message ``seq``'s record (its AES-GCM tag when encrypted)."""
+    """Flip the last byte of message ``seq``'s body (its AES-GCM tag when encrypted)."""
     env = lmdb.open(str(path), max_dbs=16)
     with env.begin(write=True) as txn:
         key = b"\xff" + seq.to_bytes(8, "big")
         record = bytearray(txn.get(key))
-        record[-1] ^= 0xFF
+        record[-1 - CHECKSUM_SIZE] ^= 0xFF
         txn.put(key, bytes(record))
     env.close()
 
@@ -120,7 +120,7 @@ def test_quarantined_records_are_listed_and_deletable(tmp_path: Path) -> None:
         (d,) = q.dead_letters()
         assert d.id == 2 and d.topic == "sensors" and d.payload == b""
         assert d.dead_reason is not None and d.dead_reason.startswith("corrupt record: ")
-        assert "does not decrypt" in d.dead_reason
+        assert d.dead_reason == "corrupt record: checksum mismatch"
         stats = q.stats()
         assert stats.dead == 1 and stats.topics == {"sensors": (2, stats.topics["sensors"][1])}
         assert q.requeue_dead() == 0  # it cannot be delivered
@@ -207,7 +207,7 @@ class DeadLetterMachine(RuleBasedStateMachine):
         assert (len(self.q), stats.dead) == (len(self.live), len(self.dead))
         assert {d.id for d in self.q.dead_letters(1000)} == self.dead
         # Every record here: a header, topic "t", payload "p".
-        assert stats.stored_bytes == (len(self.live) + len(self.dead)) * (HEADER_SIZE + 2)
+        assert stats.stored_bytes == (len(self.live) + len(self.dead)) * (HEADER_SIZE + CHECKSUM_SIZE + 2)
 
 
 TestDeadLetterMachine = DeadLetterMachine.TestCase

@@ -701,9 +701,9 @@ def test_counters_stay_exact_with_two_writer_processes(tmp_path: Path) -> None:
         q.put(b"late", topic="t0")
         stats = q.stats()
         assert (stats.ready, stats.in_flight, stats.depth) == (24, 5, 29)
-        # a record is a 35-byte header, the topic and the payload
-        t1 = 5 * (37 + 2) + 5 * (37 + 3) + 7 * (37 + 1)
-        assert stats.topics == {"t0": (11, stats.topics["t0"][1]), "t1": (17, t1), "t2": (1, 38)}
+        # a record is a 35-byte header, the topic, the payload and an 8-byte checksum
+        t1 = 5 * (45 + 2) + 5 * (45 + 3) + 7 * (45 + 1)
+        assert stats.topics == {"t0": (11, stats.topics["t0"][1]), "t1": (17, t1), "t2": (1, 46)}
         assert len(q.lease(100)) == 24
 
 

@@ -1,6 +1,15 @@
 """The queue's on-disk layout (format 2), in one place: structs, header offsets, keys,
 records (with compression and encryption).
 
+A record (version 2): a 35-byte header (``_HEADER_FIELDS``), the topic, the idempotency
+key, the headers JSON (absent here when encrypted), the stored body (the payload, lz4
+compressed, or the AES-GCM ciphertext of headers and payload), then an 8-byte checksum:
+``xxh3_64(body, seed=xxh3_64(IMMUTABLE fields + topic + key + headers))``. It covers
+every byte but the fields a lease or a nack rewrites (state, attempts, deadline and
+``FLAG_ERR``), so it is computed once at put. Version-1 records (no checksum) are read
+as they are; a record whose checksum fails is a ``CorruptDataError`` for that record
+alone and is quarantined into the dead letters.
+
 LMDB databases (all keys big-endian so that byte order is numeric order):
 
 - main database: ``0xFF + seq (u64)`` -> record (a fixed header, topic, key, headers
@@ -28,10 +37,14 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
+from xxhash import xxh3_64_digest as xxh3_64_sum
+from xxhash import xxh3_64_intdigest as xxh3_64
+
 from edgekit.errors import BackendUnavailableError, CorruptDataError
 
-# Version byte of each record's header.
-FORMAT_VERSION = 1
+# Version byte of each record's header: 1 (no checksum) or 2 (the checksum trailer).
+FORMAT_VERSION = 2
+RECORD_VERSIONS = (1, 2)
 # Version of the queue as a whole (meta ``format``). 1: counters and topic totals
 # written by every transaction. 2: puts may leave them behind (see _tally.Tally); format
 # 1 queues are upgraded on open, and format 1 code refuses format 2 queues.
@@ -68,6 +81,10 @@ OFFSET = {
     for i, (name, _) in enumerate(_HEADER_FIELDS)
 }
 STATE_AT = OFFSET["state"]
+FLAGS_AT = OFFSET["flags"]
+# The fields no lease, nack or expiry rewrites, as the checksum's seed hashes them.
+IMMUTABLE = struct.Struct(">BhQHHII")  # flags (less FLAG_ERR), priority, created_us, lens, raw
+CHECKSUM_SIZE = 8
 
 
 def _view(*names: str) -> struct.Struct:
@@ -178,52 +195,78 @@ def dead_info(value: bytes) -> tuple[float | None, str | None, str | None]:
     return when_us / 1e6, reason or None, error
 
 
+_unpack_header = HEADER.unpack_from
+_pack_header = HEADER.pack
+_pack_immutable = IMMUTABLE.pack
+
+
 def plain_record(
     priority: int, created_us: int, topic: bytes, hbytes: bytes, payload: bytes
 ) -> bytes:
     """A ready record with no key, compression or encryption (as encode_record makes it)."""
+    head, seed = plain_head(priority, created_us, topic, hbytes, len(payload))
+    return head + payload + xxh3_64_sum(payload, seed)
+
+
+def plain_head(
+    priority: int, created_us: int, topic: bytes, hbytes: bytes, size: int
+) -> tuple[bytes, int]:
+    """:func:`plain_record` of a ``size``-byte payload up to the payload, and the seed of
+    its checksum (the record is ``head + payload + xxh3_64_sum(payload, seed)``)."""
+    tlen, hlen = len(topic), len(hbytes)
+    seed = xxh3_64(_pack_immutable(0, priority, created_us, tlen, 0, hlen, size) + topic + hbytes)
     return (
-        _pack_header(
-            FORMAT_VERSION, 0, READY, priority, 0, created_us, 0, len(topic), 0, len(hbytes),
-            len(payload),
-        )
+        _pack_header(FORMAT_VERSION, 0, READY, priority, 0, created_us, 0, tlen, 0, hlen, size)
         + topic
         + hbytes
-        + payload
-    )  # fmt: skip
+    ), seed
 
 
-def plain_head(priority: int, created_us: int, topic: bytes, hbytes: bytes, size: int) -> bytes:
-    """:func:`plain_record` of a ``size``-byte payload, without the payload."""
-    return (
-        _pack_header(
-            FORMAT_VERSION, 0, READY, priority, 0, created_us, 0, len(topic), 0, len(hbytes), size
-        )
-        + topic
-        + hbytes
-    )  # fmt: skip
-
-
-_unpack_header = HEADER.unpack_from
-_pack_header = HEADER.pack
-
-
-def leased(record: bytes, deadline_us: int) -> tuple[bytes, int, int, int, int, int, int, int, int]:
-    """The record in flight until ``deadline_us`` with one more attempt, and its header's
-    (flags, priority, attempts, created_us, topic_len, key_len, headers_len, raw_size).
+def check_sum(
+    record: bytes, flags: int, prio: int, created: int, tlen: int, klen: int, hlen: int, raw: int
+) -> int:
+    """Where a version-2 record's body ends (its checksum starts), once the checksum holds.
 
     Raises:
-        CorruptDataError: The header is not this format's.
+        CorruptDataError: The record is too short for its lengths, or its checksum fails.
+    """
+    start = HEADER_SIZE + tlen + klen + (0 if flags & FLAG_AES else hlen)
+    end = len(record) - CHECKSUM_SIZE
+    if end < start:
+        raise CorruptDataError(f"record of {len(record)} bytes is shorter than its lengths")
+    view = memoryview(record)
+    seed = xxh3_64(
+        _pack_immutable(flags & ~FLAG_ERR, prio, created, tlen, klen, hlen, raw)
+        + view[HEADER_SIZE:start]
+    )
+    if xxh3_64_sum(view[start:end], seed) != record[end:]:
+        raise CorruptDataError("checksum mismatch")
+    return end
+
+
+def leased(
+    record: bytes, deadline_us: int
+) -> tuple[bytes, int, int, int, int, int, int, int, int, int]:
+    """The record in flight until ``deadline_us`` with one more attempt, and its header's
+    (flags, priority, attempts, created_us, topic_len, key_len, headers_len, raw_size),
+    and where its body ends; the checksum of a version-2 record is checked.
+
+    Raises:
+        CorruptDataError: The header is not a known version's, or the checksum fails.
         struct.error: The record is shorter than a header.
     """
     ver, flags, _, prio, attempts, created, _, tlen, klen, hlen, raw = _unpack_header(record)
-    if ver != FORMAT_VERSION:
-        raise CorruptDataError("bad record header")
+    if ver == 2:
+        end = check_sum(record, flags, prio, created, tlen, klen, hlen, raw)
+    elif ver == 1:
+        end = len(record)
+    else:
+        raise CorruptDataError(f"unknown record version {ver}")
     attempts += attempts < 65535
     new = _pack_header(
         ver, flags, INFLIGHT, prio, attempts, created, deadline_us, tlen, klen, hlen, raw
     )
-    return new + record[HEADER_SIZE:], flags, prio, attempts, created, tlen, klen, hlen, raw
+    return new + record[HEADER_SIZE:], flags, prio, attempts, created, tlen, klen, hlen, raw, end
 
 
 def state_of(record: bytes) -> int:
@@ -233,8 +276,9 @@ def state_of(record: bytes) -> int:
 
 @dataclass
 class Head:
-    """The fixed part of a record."""
+    """The fixed part of a record; ``end``: where its body ends (its checksum starts)."""
 
+    version: int
     flags: int
     state: int
     priority: int
@@ -246,10 +290,11 @@ class Head:
     headers_len: int
     raw_size: int
     body_offset: int
+    end: int
 
     def pack(self) -> bytes:
         return _pack_header(
-            FORMAT_VERSION,
+            self.version,
             self.flags,
             self.state,
             self.priority,
@@ -264,20 +309,37 @@ class Head:
 
 
 def read_head(record: bytes) -> Head:
+    """The header of a record (its checksum is checked by :func:`verify`)."""
     if len(record) < HEADER.size:
         raise CorruptDataError(f"queue record of {len(record)} bytes is shorter than its header")
     (version, flags, state, prio, attempts, created, deadline, tlen, klen, hlen, raw) = (
         HEADER.unpack_from(record)
     )
-    if version != FORMAT_VERSION:
-        raise CorruptDataError(f"queue record has format version {version}, expected 1")
+    if version not in RECORD_VERSIONS:
+        raise CorruptDataError(f"queue record has version {version}, expected 1 or 2")
     offset = HEADER.size
     topic = record[offset : offset + tlen]
     key = record[offset + tlen : offset + tlen + klen]
     body = offset + tlen + klen
-    if body + hlen > len(record):
-        raise CorruptDataError("queue record is truncated")
-    return Head(flags, state, prio, attempts, created, deadline, topic, key, hlen, raw, body)
+    end = len(record) - (CHECKSUM_SIZE if version == 2 else 0)
+    if body + (0 if flags & FLAG_AES else hlen) > end or state not in STATE_NAMES:
+        raise CorruptDataError("queue record is truncated or its header is damaged")
+    return Head(
+        version, flags, state, prio, attempts, created, deadline, topic, key, hlen, raw, body, end
+    )
+
+
+def verify(record: bytes, head: Head) -> None:
+    """Check a version-2 record's checksum.
+
+    Raises:
+        CorruptDataError: It fails.
+    """
+    if head.version == 2:
+        check_sum(
+            record, head.flags, head.priority, head.created_us, len(head.topic), len(head.key),
+            head.headers_len, head.raw_size,
+        )  # fmt: skip
 
 
 def restate(record: bytes, head: Head) -> bytes:
@@ -336,15 +398,20 @@ def encode_record(
             body = packed
             flags |= FLAG_LZ4
     hbytes = encode_headers(headers)
+    hlen = len(hbytes)
     if cipher is not None:
         body = cipher.encrypt(hbytes + body, queue_id + U64.pack(seq))
-        hlen_stored = len(hbytes)
         hbytes = b""
         flags |= FLAG_AES
-    else:
-        hlen_stored = len(hbytes)
-    head = Head(flags, READY, priority, 0, created_us, 0, topic, key, hlen_stored, len(payload), 0)
-    return b"".join((head.pack(), topic, key, hbytes, body))
+    head = _pack_header(
+        FORMAT_VERSION, flags, READY, priority, 0, created_us, 0, len(topic), len(key), hlen,
+        len(payload),
+    )  # fmt: skip
+    immutable = _pack_immutable(
+        flags, priority, created_us, len(topic), len(key), hlen, len(payload)
+    )
+    seed = xxh3_64(immutable + topic + key + hbytes)
+    return b"".join((head, topic, key, hbytes, body, xxh3_64_sum(body, seed)))
 
 
 def encode_headers(headers: dict[str, str] | None) -> bytes:
@@ -355,8 +422,9 @@ def encode_headers(headers: dict[str, str] | None) -> bytes:
 def decode_body(
     record: bytes, head: Head, seq: int, cipher: Cipher | None, queue_id: bytes
 ) -> tuple[bytes, dict[str, str]]:
-    """(payload, headers) of a record."""
-    rest = record[head.body_offset :]
+    """(payload, headers) of a record (its checksum checked)."""
+    verify(record, head)
+    rest = record[head.body_offset : head.end]
     if head.flags & FLAG_AES:
         if cipher is None:
             raise CorruptDataError(f"message {seq} is encrypted and the queue has no key")

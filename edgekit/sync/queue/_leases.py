@@ -99,13 +99,15 @@ def lease(
             continue
         stored = record
         try:
-            record, flags, prio, attempts, created, tlen, klen, hlen, raw = leased(record, deadline)
+            record, flags, prio, attempts, created, tlen, klen, hlen, raw, end = leased(
+                record, deadline
+            )
             total += raw
             if total > byte_limit and out:
                 break
             body = hsize + tlen + klen
             seq = unpack_from(skey, 1)[0]
-            if flags == 0 and hlen == 0 and len(record) - body == raw:
+            if flags == 0 and hlen == 0 and end - body == raw:
                 tbytes = record[hsize : hsize + tlen]
                 name = names.get(tbytes)
                 if name is None:
@@ -114,7 +116,7 @@ def lease(
                         names[tbytes] = name
                 msg = Message(
                     seq,
-                    record[body:],
+                    record[body:end],
                     name,
                     prio,
                     record[hsize + tlen : body].decode() if klen else None,
@@ -129,9 +131,7 @@ def lease(
         except (CorruptDataError, UnicodeDecodeError, struct.error) as exc:
             # Quarantine what does not decode (a damaged page, a wrong key):
             # it becomes a dead letter instead of blocking the queue.
-            why = f"corrupt record: {exc}" if str(exc) else f"corrupt record: {exc!r}"
-            txn.put(skey[1:], dead_value(now, why, None), db=dbs.dead)
-            t.topic_add(keys[taken][:-11], -1, -len(stored))
+            quarantine(t, skey[1:], exc, now, None, keys[taken][:-11], len(stored))
             dead += 1
             continue
         if not records:
@@ -153,7 +153,6 @@ def lease(
             listed = txn.get(lease_key, None, dbs.timers)
             txn.put(lease_key, listed + ids, True, True, False, dbs.timers)
     t.counters[C_READY] -= len(out) + dead
-    t.counters[C_DEAD] += dead
     t.counters[C_INFLIGHT] += len(out)
     return out
 
@@ -308,7 +307,11 @@ def promote_due(s: Store, t: Txn, now: int, limit: int = 100_000) -> None:
             record = t.txn.get(skey, db=msgs)
             if record is None:
                 continue
-            head = read_head(record)
+            try:
+                head = read_head(record)
+            except CorruptDataError as exc:  # (a lease's entry lists ids; a retry's does not)
+                quarantine(t, skey[1:], exc, now, INFLIGHT if value else DELAYED, None, 0)
+                continue
             if head.state not in (INFLIGHT, DELAYED) or head.deadline_us != deadline:
                 continue  # acked, nacked... since: a lease's entry is not updated for each
             t.counters[STATE_COUNTER[head.state]] -= 1
@@ -321,6 +324,44 @@ def promote_due(s: Store, t: Txn, now: int, limit: int = 100_000) -> None:
             t.txn.put(skey, restate(record, head), db=msgs)
             _index.add_ready(t.txn, t.dbs.ready, [ready_key(head.topic, head.priority, seq)])
             t.counters[C_READY] += 1
+
+
+def quarantine(
+    t: Txn,
+    seq8: bytes,
+    exc: Exception,
+    now_us: int,
+    state: int | None,
+    topic: bytes | None,
+    size: int,
+) -> bool:
+    """Make a record that does not decode a dead letter, "corrupt record: ..."; ``state``
+    (the counter it leaves), ``topic`` and ``size`` as far as they are known. Its ready
+    key or timer is the caller's to remove. Returns False if it already was one."""
+    dead = t.dbs.dead
+    if t.txn.get(seq8, db=dead) is not None:
+        return False
+    why = f"corrupt record: {exc}" if str(exc) else f"corrupt record: {exc!r}"
+    t.txn.put(seq8, dead_value(now_us, why, None), db=dead)
+    if state is not None:
+        t.counters[STATE_COUNTER[state]] -= 1
+    t.counters[C_DEAD] += 1
+    if topic is not None:
+        t.topic_add(topic, -1, -size)
+    return True
+
+
+def quarantine_ready(s: Store, t: Txn, *, bad: list[tuple[bytes, Exception]]) -> None:
+    """Quarantine ready messages that do not decode, given as (ready key, error)."""
+    t.put_ready()  # (the ready keys of uncounted puts, written)
+    now = s.now_ns() // 1000
+    for key, exc in bad:
+        seq8 = key[-8:]
+        record = t.txn.get(MSG_PREFIX + seq8, db=t.dbs.msgs)
+        if record is None or state_of(record) not in (READY, -1):
+            continue  # leased (and quarantined there) or gone since
+        if quarantine(t, seq8, exc, now, READY, key[:-11], len(record)):
+            _index.remove_ready(t.txn, t.dbs.ready, [key])
 
 
 def _take_inflight(t: Txn, seq: int, token: int) -> tuple[Head, bytes] | None:

@@ -3,6 +3,7 @@ and eviction. Every put is counted by ``Tally.note_put`` (see _tally)."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 
 from edgekit.errors import CorruptDataError, InvalidInputError, QueueFullError
@@ -14,12 +15,14 @@ from edgekit.sync.queue._layout import (
     C_EVBYTES,
     C_EVICTED,
     C_SEQ,
+    CHECKSUM_SIZE,
     DEAD,
     DELAYED,
     FLAG_ERR,
     FORMAT_VERSION,
     HEADER,
     HEADER_SIZE,
+    IMMUTABLE,
     INFLIGHT,
     MSG_PREFIX,
     READY,
@@ -36,6 +39,8 @@ from edgekit.sync.queue._layout import (
     ready_key,
     seq_key,
     state_of,
+    xxh3_64,
+    xxh3_64_sum,
 )
 from edgekit.sync.queue._store import Store, lmdb_error
 from edgekit.sync.queue._tally import FLUSH_EVERY, Txn
@@ -44,6 +49,7 @@ __all__ = ["put_fast", "put_items", "put_same"]
 
 _U64_PACK = U64.pack
 _pack_header = HEADER.pack
+_pack_immutable = IMMUTABLE.pack
 
 
 def put_fast(s: Store, payload: bytes, topic: bytes, priority: int) -> int:
@@ -55,7 +61,7 @@ def put_fast(s: Store, payload: bytes, topic: bytes, priority: int) -> int:
     due to be written, the queue near ``max_bytes``, LMDB trouble such as a full map)
     goes through :func:`put_items`.
     """
-    size = HEADER_SIZE + len(topic) + len(payload)
+    size = HEADER_SIZE + len(topic) + len(payload) + CHECKSUM_SIZE
     with s.lock:
         s.put_budget -= size + 256  # (Store.keep_room, inlined while there is room)
         if s.put_budget < 0 and not s.closed:
@@ -85,14 +91,16 @@ def put_fast(s: Store, payload: bytes, topic: bytes, priority: int) -> int:
                 if stored[0] > 0:
                     seq = c.counters[C_SEQ] + 1
                     # (plain_record inlined: a call fewer on the hottest path)
+                    now, tlen, plen = s.now_ns() // 1000, len(topic), len(payload)
+                    seed = xxh3_64(_pack_immutable(0, priority, now, tlen, 0, 0, plen) + topic)
                     record = (
                         _pack_header(
-                            FORMAT_VERSION, 0, READY, priority, 0, s.now_ns() // 1000, 0,
-                            len(topic), 0, 0, len(payload),
+                            FORMAT_VERSION, 0, READY, priority, 0, now, 0, tlen, 0, 0, plen
                         )
                         + topic
                         + payload
-                    )  # fmt: skip
+                        + xxh3_64_sum(payload, seed)
+                    )
                     txn.put(MSG_PREFIX + _U64_PACK(seq), record, True, True, True, s.dbs.msgs)
                     txn.commit()
                 else:
@@ -224,11 +232,16 @@ def put_same(
         # Records are made while LMDB consumes them (no list of a million records):
         # the header, topic and headers of each payload size, then the payload.
         heads = {k: plain_head(priority, now, topic, hbytes, k) for k in set(lens)}
+        # (C-level maps: head + payload + checksum, no Python frame per record)
         if len(heads) == 1:
-            records = map(heads[lens[0]].__add__, payloads)
+            head, seed = heads[lens[0]]
+            sums = map(xxh3_64_sum, payloads, itertools.repeat(seed))
+            records = map(bytes.__add__, map(head.__add__, payloads), sums)
         else:
-            records = map(bytes.__add__, map(heads.__getitem__, lens), payloads)
-        total = sum(lens) + n * (HEADER_SIZE + len(topic) + len(hbytes))
+            pairs = [heads[k] for k in lens]
+            sums = map(xxh3_64_sum, payloads, [seed for _, seed in pairs])
+            records = map(bytes.__add__, map(bytes.__add__, [h for h, _ in pairs], payloads), sums)
+        total = sum(lens) + n * (HEADER_SIZE + len(topic) + len(hbytes) + CHECKSUM_SIZE)
     if s.max_bytes is not None and t.counters[C_BYTES] + total > s.max_bytes:
         return put_items(s, t, [(p, topic, priority, b"", headers) for p in payloads])
     seqs = range(first, first + n)

@@ -23,13 +23,14 @@ from edgekit.sync.queue._layout import (
     C_EVICTED,
     C_INFLIGHT,
     C_READY,
+    HEADER,
+    HEADER_SIZE,
     MSG_PREFIX,
     PRIORITY_MAX,
     PRIORITY_MIN,
     READY_ORDER,
     TWO_U64,
     U64,
-    Head,
     dead_info,
     read_head,
     ready_prefix,
@@ -490,12 +491,14 @@ class SyncQueue:
     # -- inspection ---------------------------------------------------------------------
 
     def peek(self, max_messages: int = 10, *, topic: str | None = None) -> list[Message]:
-        """The next ready messages in lease order, without leasing them."""
+        """The next ready messages in lease order, without leasing them. A message that
+        does not decode is quarantined (as ``lease`` does) and skipped."""
         store = self._store
         dbs = store.dbs
 
-        def fn(txn: Any) -> list[tuple[int, bytes, Head]]:
-            out: list[tuple[int, bytes, Head]] = []
+        def fn(txn: Any) -> tuple[list[Message], list[tuple[bytes, Exception]]]:
+            out: list[Message] = []
+            bad: list[tuple[bytes, Exception]] = []
             keys = _index.ready_keys(txn, dbs.ready, dbs.topics, topic, max_messages)[0]
             # The uncounted puts' ready keys are not written yet (see _tally).
             tail: list[bytes] = []
@@ -513,10 +516,17 @@ class SyncQueue:
                 seq = U64.unpack_from(key, len(key) - 8)[0]
                 record = txn.get(seq_key(seq), db=dbs.msgs)
                 if record is not None:
-                    out.append((seq, bytes(record), read_head(record)))
-            return out
+                    try:
+                        out.append(_leases.message(store, seq, bytes(record), read_head(record)))
+                    except (CorruptDataError, UnicodeDecodeError, struct.error) as exc:
+                        bad.append((key, exc))
+            return out, bad
 
-        return [_leases.message(store, *row) for row in store.read(fn)]
+        while True:
+            messages, bad = store.read(fn)
+            if not bad:
+                return messages
+            store.write(functools.partial(_leases.quarantine_ready, store, bad=bad))
 
     def stats(self) -> QueueStats:
         """Depth per topic, bytes, oldest age, in flight, dead and evicted counts, group commits."""
@@ -535,9 +545,9 @@ class SyncQueue:
             topics = {k.decode(): (int(n), int(b)) for k, (n, b) in totals.items() if n > 0}
             cursor = txn.cursor(db=dbs.msgs)
             oldest = None
-            if cursor.set_range(MSG_PREFIX):
-                head = read_head(cursor.value())
-                oldest = max(store.now_ns() / 1e9 - head.created_us / 1e6, 0.0)
+            if cursor.set_range(MSG_PREFIX) and len(cursor.value()) >= HEADER_SIZE:
+                created_us = HEADER.unpack_from(cursor.value())[5]
+                oldest = max(store.now_ns() / 1e9 - created_us / 1e6, 0.0)
             return QueueStats(
                 depth=c[C_READY] + c[C_DELAYED] + c[C_INFLIGHT],
                 ready=c[C_READY],
