@@ -20,6 +20,7 @@ process only.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import gc
 import os
@@ -31,8 +32,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from edgekit import errors
-from edgekit.errors import ModelLoadError
+from edgekit.errors import EdgekitError, ModelLoadError
 from edgekit.infer._backends import Kind, load_model_source, open_backend
 from edgekit.infer._loaded import Loaded
 from edgekit.infer._source import ModelSource
@@ -42,7 +42,10 @@ __all__ = ["DEFAULT_PROBE_MAX_BYTES", "known_good", "probe_key", "probe_load", "
 #: Address space (bytes) the probe's load and first runs may add to a fresh interpreter.
 DEFAULT_PROBE_MAX_BYTES = 2 << 30
 _EDGEKIT_ERROR = 3
-_ALLOCATION = re.compile(r"alloc|out of memory|memory limit", re.IGNORECASE)
+_ERROR_MARK = b"\0edgekit-probe-error\0"  # then the pickled EdgekitError, on stdout
+_ALLOCATION = re.compile(
+    r"(failed to|unable to|cannot|could not) allocate|bad[ _]alloc|out of memory", re.IGNORECASE
+)
 _good: set[str] = set()  # probe keys that probed clean in this process
 _CHILD = (
     "import sys, pickle; args = pickle.load(sys.stdin.buffer); sys.path.insert(0, args[0]); "
@@ -130,7 +133,7 @@ def probe_load(
             model failed to load there.
     """
     root = str(Path(__file__).resolve().parents[2])
-    payload = pickle.dumps((root, source.data, kind, threads, dict(options), max_bytes))
+    payload = pickle.dumps((root, source.data, source.path, kind, threads, options, max_bytes))
     env = dict(os.environ, PYTHONFAULTHANDLER="", TF_CPP_MIN_LOG_LEVEL="3")
     env.update(_malloc_checks())
     try:
@@ -152,12 +155,16 @@ def probe_load(
     if code == 0:
         return
     if code == _EDGEKIT_ERROR:
-        # The child's own error (same class, same message), as an in-process load gives.
-        kind_name, _, message = done.stdout.decode("utf-8", "replace").partition("\n")
-        error = getattr(errors, kind_name, None)
-        if not (isinstance(error, type) and issubclass(error, errors.EdgekitError)):
-            error = ModelLoadError
-        raise error(message.strip().replace(f"<{len(source.data)} bytes>", source.label))
+        # The child's own error (same class, message and attributes), as an in-process
+        # load gives: raised here.
+        _, mark, pickled = done.stdout.rpartition(_ERROR_MARK)
+        try:
+            error = pickle.loads(pickled) if mark else None
+        except Exception:
+            error = None
+        if not isinstance(error, EdgekitError):
+            error = ModelLoadError(f"{source.label}: the probe load failed in a child process")
+        raise error
     if code < 0:
         try:
             name = signal.Signals(-code).name
@@ -203,13 +210,18 @@ def _limit_memory(max_bytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
-def _child(data: bytes, kind: Kind, threads: int, options: dict[str, Any], max_bytes: int) -> int:
+def _child(
+    data: bytes,
+    path: Path | None,
+    kind: Kind,
+    threads: int,
+    options: dict[str, Any],
+    max_bytes: int,
+) -> int:
     """In the child: load as the engine would, run twice on zeros; exit 0 or 3."""
-    from edgekit.errors import EdgekitError
-
     try:
         _limit_memory(max_bytes)
-        source = load_model_source(data)
+        source = dataclasses.replace(load_model_source(data), path=path)  # the same label
         backend = open_backend(source, kind, threads=threads, options=options)
         loaded = Loaded(backend, label=source.label, digest=source.digest, check_finite=False)
         try:
@@ -230,6 +242,7 @@ def _child(data: bytes, kind: Kind, threads: int, options: dict[str, Any], max_b
         del backend
         gc.collect()
     except EdgekitError as exc:
-        sys.stdout.write(f"{type(exc).__name__}\n{exc}")
+        sys.stdout.flush()
+        sys.stdout.buffer.write(_ERROR_MARK + pickle.dumps(exc))
         return _EDGEKIT_ERROR
     return 0
