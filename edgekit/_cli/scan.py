@@ -11,7 +11,13 @@ __all__ = ["COMMANDS"]
 @click.option("--mdns", "use_mdns", is_flag=True, help="Browse mDNS/DNS-SD services.")
 @click.option("--ble", "use_ble", is_flag=True, help="Scan BLE advertisements.")
 @click.option("--wifi", "use_wifi", is_flag=True, help="List WiFi access points.")
-@click.option("--timeout", default=5.0, show_default=True, type=float, help="Seconds to scan.")
+@click.option(
+    "--timeout",
+    default=5.0,
+    show_default=True,
+    type=float,
+    help="Most seconds to scan (mDNS alone ends once its answers settle, about 3.6 s).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the inventory as JSON at the end.")
 @click.option(
     "--interface",
@@ -20,10 +26,11 @@ __all__ = ["COMMANDS"]
     help="IP address of an interface for mDNS (repeatable; default: all).",
 )
 @click.option(
+    "--service-type",
     "--type",
     "service_types",
     multiple=True,
-    help="mDNS service type (repeatable; default: all).",
+    help="mDNS service type: _http._tcp, or http for short (repeatable; default: every type).",
 )
 def scan_command(
     use_mdns: bool,
@@ -40,11 +47,13 @@ def scan_command(
     on this machine are listed, not fatal.
     """
     import asyncio
+    import warnings
 
     from rich.console import Console
     from rich.live import Live
     from rich.markup import escape
 
+    from edgekit.errors import EdgekitWarning
     from edgekit.scan import Inventory, MdnsScanner, async_scan
 
     protocols = [
@@ -71,13 +80,22 @@ def scan_command(
                 on_update=lambda inv: live.update(inv.table()),
             )
 
-    asyncio.run(run())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", EdgekitWarning)
+        asyncio.run(run())
     if as_json:
         click.echo(inventory.to_json(indent=2))
     elif not console.is_terminal:
         console.print(inventory.table())
     for name, reason in inventory.unavailable.items():
         console.print(f"[yellow]{name} unavailable:[/] {escape(reason)}")
+    for warning in caught:
+        if issubclass(warning.category, EdgekitWarning):
+            console.print(f"[yellow]warning:[/] {escape(str(warning.message))}", soft_wrap=True)
+        else:
+            warnings.showwarning(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
     return 0
 
 

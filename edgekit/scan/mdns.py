@@ -24,18 +24,22 @@ import asyncio
 import contextlib
 import heapq
 import ipaddress
+import random
+import re
 import socket
 import time
+import warnings
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from edgekit._aio import call_in_thread, run_sync
-from edgekit.errors import BackendUnavailableError, InvalidInputError, ScanError
+from edgekit.errors import BackendUnavailableError, InvalidInputError, ScanError, ScanWarning
 from edgekit.scan._aio import Fanout
 
 __all__ = [
     "META_QUERY",
+    "SETTLED_SCAN_S",
     "MdnsAdvertiser",
     "MdnsEvent",
     "MdnsScanner",
@@ -54,6 +58,18 @@ _AUTO_CACHE_MIN = 4096
 _RECORDS_PER_SERVICE = 8
 #: SRV TTL assumed when a resolved service's SRV record is not in the cache (RFC 6762: 120 s), ms.
 _DEFAULT_SRV_TTL_MS = 120_000.0
+#: Seconds between the first two query rounds; each later interval doubles (RFC 6762 section 5.2).
+FIRST_INTERVAL_S = 1.0
+#: Longest interval between query rounds, in seconds (RFC 6762 section 5.2 caps it at 60 minutes).
+MAX_INTERVAL_S = 3600.0
+#: Seconds a round's answers may take: responders wait 20-120 ms, and up to 500 ms
+#: more to aggregate answers (RFC 6762 section 6).
+ANSWER_WINDOW_S = 0.5
+#: Query rounds in a row that must bring nothing new before a scan is settled.
+QUIET_ROUNDS = 2
+#: Seconds a scan takes to settle when everything answers the first round: rounds at
+#: about 0.07 s, 1.07 s and 3.07 s, plus the last one's answer window.
+SETTLED_SCAN_S = 0.07 + FIRST_INTERVAL_S + 2 * FIRST_INTERVAL_S + ANSWER_WINDOW_S
 
 
 def _zeroconf_cap() -> int | None:
@@ -146,14 +162,38 @@ def _interfaces(interfaces: Sequence[str] | str) -> tuple[Any, Any]:
     return chosen, version
 
 
+#: One DNS-SD service label (RFC 6763 section 7, RFC 6335 section 5.1: letters, digits and
+#: hyphens; real devices also use underscores and exceed 15 characters, so those pass).
+_SERVICE_LABEL = re.compile(r"_[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?")
+_SERVICE_TYPE = re.compile(
+    rf"(?:(?:{_SERVICE_LABEL.pattern}|[^._][^.]*)\._sub\.)?{_SERVICE_LABEL.pattern}\._(?:tcp|udp)\.local\.",
+    re.IGNORECASE,
+)
+
+
 def _normalize_type(service_type: str) -> str:
+    """``_http._tcp``, ``_http._tcp.local.`` or a bare ``http`` -> ``_http._tcp.local.``.
+
+    A bare name (one label, with or without its ``_``) means a TCP service, as most
+    are; a subtype (``_printer._sub._http._tcp``) is kept.
+
+    Raises:
+        InvalidInputError: the text cannot be a DNS-SD service type.
+    """
+    if not isinstance(service_type, str):
+        raise InvalidInputError(f"a service type is a str like '_http._tcp', not {service_type!r}")
     t = service_type.strip()
-    if not t.endswith("."):
+    if t and "." not in t:
+        t = f"{t if t.startswith('_') else '_' + t}._tcp"
+    if t.endswith(".local"):
         t += "."
-    if not t.endswith(".local."):
-        t += "local."
-    if not t.startswith("_"):
-        raise InvalidInputError(f"{service_type!r} is not a DNS-SD service type like '_http._tcp'")
+    elif not t.endswith(".local."):
+        t = t.rstrip(".") + ".local."
+    if not _SERVICE_TYPE.fullmatch(t) or not any(c.isalpha() for c in t.split(".")[-4]):
+        raise InvalidInputError(
+            f"{service_type!r} is not a DNS-SD service type: give '_name._tcp', '_name._udp'"
+            " or a bare name ('http' means '_http._tcp')"
+        )
     return t
 
 
@@ -179,6 +219,12 @@ class MdnsScanner:
             4,096). zeroconf's own cap (10,000 records in 0.154) is the hard
             bound either way.
         on_event: called (in the event loop) with every :class:`MdnsEvent`.
+
+    The scanner asks its questions (the meta-query and every type browsed) in
+    query rounds: the first 20-120 ms after the start, then 1 s, 2 s, 4 s... apart
+    (RFC 6762 section 5.2), multicast (QM), with the answers already known
+    listed so that responders stay quiet about them. It is :attr:`settled` once
+    two rounds in a row brought nothing new and every service seen is resolved.
     """
 
     def __init__(
@@ -227,6 +273,9 @@ class MdnsScanner:
         self._aiozc: Any = None
         self._wake: asyncio.Event | None = None
         self._changed: asyncio.Event | None = None
+        self._rounds: list[float] = []  # time.monotonic() of the last query rounds sent
+        self._round_count = 0
+        self._last_change = 0.0  # time.monotonic() of the last new type, service or change
 
     # -- public state ------------------------------------------------------------
 
@@ -239,6 +288,22 @@ class MdnsScanner:
     def pending(self) -> set[str]:
         """Names seen but not resolved yet."""
         return set(self._pending) | set(self._in_flight)
+
+    @property
+    def rounds(self) -> int:
+        """Query rounds sent since the start."""
+        return self._round_count
+
+    @property
+    def settled(self) -> bool:
+        """Whether the answers settled: the last :data:`QUIET_ROUNDS` query rounds brought
+        nothing new (their :data:`ANSWER_WINDOW_S` passed) and every service seen is resolved."""
+        return self._quiet_rounds(time.monotonic()) >= QUIET_ROUNDS and not self.pending
+
+    def _quiet_rounds(self, now: float) -> int:
+        return sum(
+            1 for sent in self._rounds if sent > self._last_change and sent + ANSWER_WINDOW_S <= now
+        )
 
     @property
     def cache_limit(self) -> int:
@@ -280,9 +345,13 @@ class MdnsScanner:
             raise ScanError(f"mDNS sockets could not be opened: {exc}") from exc
         self._wake = asyncio.Event()
         self._changed = asyncio.Event()
+        self._rounds.clear()
+        self._round_count = 0
+        self._note_change()
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._resolver()))
         self._tasks.append(loop.create_task(self._trimmer()))
+        self._tasks.append(loop.create_task(self._querier()))
         for t in self.service_types or [META_QUERY]:
             self._browse(t)
 
@@ -322,25 +391,23 @@ class MdnsScanner:
         """Iterate over events from now on (until the scanner stops)."""
         return self._fanout.subscribe()
 
-    async def async_wait_complete(
-        self, timeout: float, *, expected: int | None = None, settle: float = 0.3
-    ) -> bool:
-        """Wait until every service seen is resolved (and at least ``expected`` are).
+    async def async_wait_complete(self, timeout: float, *, expected: int | None = None) -> bool:
+        """Wait until the scan is :attr:`settled` (or ``expected`` services are resolved).
 
-        Returns early once nothing is pending and nothing changed for ``settle``
-        seconds (or once ``expected`` services are resolved); returns whether
-        that happened within ``timeout`` seconds.
+        A settled scan needs at least two query rounds after the last new answer:
+        about 3.5 s when every responder answers the first round, longer when one
+        answers late (each late answer pushes the end past two more rounds, 1 s,
+        2 s, 4 s... apart). Returns whether that happened within ``timeout``
+        seconds; a settled scan may have found nothing.
         """
         deadline = time.monotonic() + timeout
-        quiet_since = time.monotonic()
         assert self._changed is not None, "async_start() the scanner first"
         while True:
             now = time.monotonic()
-            done = not self.pending and (
-                len(self._services) >= expected
-                if expected is not None
-                else now - quiet_since >= settle and bool(self._services)
-            )
+            if expected is not None:
+                done = not self.pending and len(self._services) >= expected
+            else:
+                done = self.settled
             if done:
                 return True
             if now >= deadline:
@@ -348,18 +415,26 @@ class MdnsScanner:
             self._changed.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), min(0.05, deadline - now))
-                quiet_since = time.monotonic()
 
     # -- internals ---------------------------------------------------------------
 
     def _browse(self, service_type: str) -> None:
         if service_type in self._types_browsed or self._aiozc is None:
             return
+        from zeroconf import DNSQuestionType
         from zeroconf.asyncio import AsyncServiceBrowser
 
         self._types_browsed.add(service_type)
+        self._note_change()
+        # QM: zeroconf asks its first question QU, whose unicast answer goes to one
+        # of the sockets bound to port 5353 on the querying host, not always ours.
         self._browsers.append(
-            AsyncServiceBrowser(self._aiozc.zeroconf, service_type, handlers=[self._on_change])
+            AsyncServiceBrowser(
+                self._aiozc.zeroconf,
+                service_type,
+                handlers=[self._on_change],
+                question_type=DNSQuestionType.QM,
+            )
         )
 
     def _on_change(self, zeroconf: Any, service_type: str, name: str, state_change: Any) -> None:
@@ -375,6 +450,7 @@ class MdnsScanner:
             self._forget(name)
             if old is not None:
                 self._emit(MdnsEvent("removed", old))
+            self._note_change()
             self._signal()
             return
         known = name in self._services or name in self._pending or name in self._in_flight
@@ -382,6 +458,8 @@ class MdnsScanner:
         if not known and tracked >= self.max_services:
             self.dropped += 1
             return
+        if not known:
+            self._note_change()
         if name in self._in_flight:  # resolve again once the running attempt ends
             self._pending[name] = (service_type, 0, time.monotonic() + 0.05)
         else:
@@ -394,10 +472,46 @@ class MdnsScanner:
         if self._changed is not None:
             self._changed.set()
 
+    def _note_change(self) -> None:
+        """Something new arrived: the rounds sent so far no longer count as quiet."""
+        self._last_change = time.monotonic()
+
     def _emit(self, event: MdnsEvent) -> None:
+        self._note_change()
         if self.on_event is not None:
             self.on_event(event)
         self._fanout.publish(event)
+
+    async def _querier(self) -> None:
+        """Send a query round 20-120 ms after the start, then 1 s, 2 s, 4 s... apart."""
+        await asyncio.sleep(random.uniform(0.02, 0.12))  # RFC 6762 section 5.2
+        interval = FIRST_INTERVAL_S
+        while True:
+            self._send_round()
+            await asyncio.sleep(interval)
+            interval = min(2 * interval, MAX_INTERVAL_S)
+
+    def _send_round(self) -> None:
+        """Ask for the PTR records of every type browsed (QM, known answers listed)."""
+        from zeroconf import (  # type: ignore[attr-defined]  # exported, not in __all__
+            DNSOutgoing,
+            DNSQuestion,
+            const,
+            current_time_millis,
+        )
+
+        zc = self._aiozc.zeroconf
+        now = current_time_millis()
+        for name in list(self._types_browsed):
+            out = DNSOutgoing(const._FLAGS_QR_QUERY)
+            out.add_question(DNSQuestion(name, const._TYPE_PTR, const._CLASS_IN))
+            for record in zc.cache.get_all_by_details(name, const._TYPE_PTR, const._CLASS_IN):
+                if not record.is_stale(now):  # more than half its TTL left (RFC 6762 7.1)
+                    out.add_answer_at_time(record, now)
+            zc.async_send(out)  # split into packets with TC set when the answers overflow
+        self._round_count += 1
+        self._rounds = [*self._rounds[-QUIET_ROUNDS:], time.monotonic()]
+        self._signal()
 
     async def _resolver(self) -> None:
         assert self._wake is not None
@@ -594,25 +708,57 @@ class MdnsScanner:
         return len(victims)
 
 
+def _warn_if_empty(scanner: MdnsScanner, elapsed_s: float) -> None:
+    """Give a :class:`~edgekit.errors.ScanWarning` when ``scanner`` found no service.
+
+    The message says whether the answers had settled (nothing answered: check the
+    interface and UDP port 5353) or the scan ended first (scan longer).
+    """
+    if scanner.services:
+        return
+    what = (
+        "no service"
+        if scanner.service_types is None
+        else f"no {' or '.join(scanner.service_types)} service"
+    )
+    if scanner.settled:
+        message = (
+            f"mDNS found {what}: {scanner.rounds} query rounds on interfaces"
+            f" {scanner.interfaces!r} went unanswered; check the interface, and that"
+            " UDP port 5353 is open"
+        )
+    else:
+        message = (
+            f"mDNS found {what} in {elapsed_s:.1f} s, before its answers settled (a complete"
+            f" scan takes about {SETTLED_SCAN_S:.1f} s); scan for longer, e.g. timeout=5"
+        )
+    warnings.warn(message, ScanWarning, stacklevel=2)
+
+
 async def _scan_mdns(
     service_types: Sequence[str] | None, timeout: float, interfaces: Sequence[str] | str
 ) -> list[MdnsService]:
+    if timeout <= 0:
+        raise InvalidInputError("timeout must be > 0 seconds")
+    started = time.monotonic()
     async with MdnsScanner(service_types, interfaces=interfaces) as scanner:
-        await asyncio.sleep(min(timeout, 0.5))
-        await scanner.async_wait_complete(max(0.0, timeout - 0.5), settle=min(1.0, timeout / 4))
+        await scanner.async_wait_complete(timeout)
+        _warn_if_empty(scanner, time.monotonic() - started)
         return sorted(scanner.services.values(), key=lambda s: s.name)
 
 
 def scan_mdns(
     service_types: Sequence[str] | None = None,
     *,
-    timeout: float = 3.0,
+    timeout: float = 5.0,
     interfaces: Sequence[str] | str = "all",
 ) -> list[MdnsService]:
-    """Browse for up to ``timeout`` seconds and return the resolved services (sync front).
+    """Browse until the answers settle, at most ``timeout`` seconds; return the resolved services.
 
-    Safe inside a running event loop (Jupyter): it then runs on a private loop in
-    a helper thread.
+    A complete scan takes about :data:`SETTLED_SCAN_S` seconds (see
+    :meth:`MdnsScanner.async_wait_complete`). Gives a
+    :class:`~edgekit.errors.ScanWarning` when nothing was found. Safe inside a
+    running event loop (Jupyter): it then runs on a private loop in a helper thread.
     """
     return run_sync(lambda: _scan_mdns(service_types, timeout, interfaces))
 

@@ -10,7 +10,7 @@ from edgekit._aio import run_sync
 from edgekit.errors import EdgekitError, InvalidInputError
 from edgekit.scan.ble import BleScanner
 from edgekit.scan.inventory import Inventory
-from edgekit.scan.mdns import MdnsScanner
+from edgekit.scan.mdns import MdnsScanner, _warn_if_empty
 from edgekit.scan.recognize import RuleSet
 from edgekit.scan.wifi import WifiScanner
 
@@ -32,7 +32,7 @@ async def async_scan(
     on_update: Callable[[Inventory], None] | None = None,
     update_interval: float = 0.5,
 ) -> Inventory:
-    """Scan the given protocols concurrently for ``timeout`` seconds; see :func:`scan`."""
+    """Scan the given protocols concurrently for at most ``timeout`` seconds; see :func:`scan`."""
     if isinstance(protocols, str):
         protocols = [protocols]
     chosen = list(dict.fromkeys(protocols))
@@ -46,6 +46,12 @@ async def async_scan(
     if inventory is not None and rules is not None:
         raise InvalidInputError("give rules to the Inventory (Inventory(rules=...)), not to scan()")
     inv = inventory if inventory is not None else Inventory(rules=rules)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    others = [name for name in chosen if name != "mdns"]
+    others_done = asyncio.Event()  # mDNS ends once the others did and its answers settled
+    if not others:
+        others_done.set()
 
     async def run_mdns() -> None:
         scanner = mdns or MdnsScanner()
@@ -57,7 +63,10 @@ async def async_scan(
         )
         try:
             async with scanner:
-                await asyncio.sleep(timeout)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(others_done.wait(), deadline - loop.time())
+                await scanner.async_wait_complete(max(0.0, deadline - loop.time()))
+                _warn_if_empty(scanner, timeout - max(0.0, deadline - loop.time()))
         finally:
             scanner.on_event = previous
 
@@ -83,6 +92,11 @@ async def async_scan(
             if len(chosen) == 1:
                 raise
             inv.unavailable[name] = f"{type(exc).__name__}: {exc}"
+        finally:
+            if name != "mdns":
+                others.remove(name)
+                if not others:
+                    others_done.set()
 
     async def ticker() -> None:
         assert on_update is not None
@@ -113,16 +127,22 @@ def scan(
     wifi: WifiScanner | None = None,
     rules: RuleSet | None = None,
 ) -> Inventory:
-    """Scan mDNS, BLE and WiFi at once for ``timeout`` seconds and return the inventory.
+    """Scan mDNS, BLE and WiFi at once for at most ``timeout`` seconds; return the inventory.
 
     Works in a script and inside Jupyter's running event loop. A protocol that
     cannot run here (no zeroconf, no Bluetooth adapter, no WiFi tool) is
     recorded in ``inventory.unavailable`` with the reason, and the others still
     run; it raises only when it is the one protocol asked for.
 
+    BLE listens for the whole ``timeout``; WiFi is done after one listing; mDNS
+    queries until its answers settle (about
+    :data:`~edgekit.scan.mdns.SETTLED_SCAN_S` seconds when everything answers at
+    once), so a scan without BLE may end sooner. When mDNS found nothing, a
+    :class:`~edgekit.errors.ScanWarning` says whether it had settled and what to try.
+
     Args:
         protocols: any of ``"mdns"``, ``"ble"``, ``"wifi"``.
-        timeout: seconds to scan.
+        timeout: the most seconds to scan.
         inventory: an inventory to add to (default: a new one).
         mdns: a configured :class:`~edgekit.scan.mdns.MdnsScanner` (e.g. with
             ``interfaces=["127.0.0.1"]``); default: all interfaces, all types.

@@ -19,7 +19,7 @@ def test_edgekit_scan_mdns_json(capsys: pytest.CaptureFixture[str]) -> None:
                 "scan",
                 "--mdns",
                 "--timeout",
-                "1.5",
+                "10",  # the most: it ends once the answers settle (about 3.6 s)
                 "--json",
                 "--interface",
                 "127.0.0.1",
@@ -51,3 +51,31 @@ def test_edgekit_scan_only_protocol_fails(
     monkeypatch.setattr("sys.platform", "linux")
     assert main(["scan", "--wifi", "--timeout", "0.2"]) == 1
     assert "not available" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", ["--type", "--service-type"])
+def test_edgekit_scan_bare_type_name(capsys: pytest.CaptureFixture[str], option: str) -> None:
+    bare = unique_type().split(".")[0].lstrip("_")  # "ek1a2b3c4d": means _ek1a2b3c4d._tcp
+    stype = f"_{bare}._tcp.local."
+    with MdnsAdvertiser("Bare", stype, 80, interfaces=LOOPBACK):
+        args = ["scan", "--mdns", "--json", "--interface", "127.0.0.1", option, bare]
+        assert main([*args, "--timeout", "10"]) == 0
+    devices = json.loads(capsys.readouterr().out)
+    assert [(d["name"], d["services"]) for d in devices] == [("Bare", [stype])]
+
+
+@pytest.mark.parametrize("bad", ["a b", "http://printer", "_http._sctp"])
+def test_edgekit_scan_bad_type_is_one_line(capsys: pytest.CaptureFixture[str], bad: str) -> None:
+    assert main(["scan", "--mdns", "--type", bad, "--timeout", "0.2"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Error: ") and "is not a DNS-SD service type" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_edgekit_scan_says_when_mdns_found_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["scan", "--mdns", "--json", "--interface", "127.0.0.1", "--type", unique_type()]
+    assert main([*args, "--timeout", "0.3"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == []
+    (line,) = [x for x in captured.err.splitlines() if "warning" in x]
+    assert line.startswith("warning: mDNS found no _ek") and "timeout=5" in line

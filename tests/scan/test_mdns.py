@@ -181,7 +181,7 @@ def test_scan_mdns_from_plain_sync_code() -> None:
 
 def test_invalid_arguments() -> None:
     with pytest.raises(InvalidInputError):
-        MdnsScanner(["http"])
+        MdnsScanner(["http://printer"])
     with pytest.raises(InvalidInputError):
         MdnsScanner(query_timeout=0)
     with pytest.raises(InvalidInputError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edgekit.errors import BackendUnavailableError, InvalidInputError
+from edgekit.errors import BackendUnavailableError, InvalidInputError, ScanWarning
 from edgekit.scan import (
     AccessPoint,
     BleScanner,
@@ -42,11 +42,12 @@ async def test_scan_inside_running_loop_reports_unavailable(
 ) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", f"unix:path={tmp_path}/none")
     monkeypatch.setenv("PATH", str(tmp_path))
-    inventory = scan(
-        ("ble", "wifi", "mdns"),
-        timeout=0.5,
-        mdns=MdnsScanner(["_nothing._tcp"], interfaces=LOOPBACK),
-    )
+    with pytest.warns(ScanWarning, match="mDNS found no _nothing._tcp.local. service"):
+        inventory = scan(
+            ("ble", "wifi", "mdns"),
+            timeout=0.5,
+            mdns=MdnsScanner(["_nothing._tcp"], interfaces=LOOPBACK),
+        )
     assert set(inventory.unavailable) == {"ble", "wifi"}
     assert "BackendUnavailableError" in inventory.unavailable["ble"]
 
