@@ -629,7 +629,7 @@ def test_format_1_queue_opens_upgraded_with_its_messages(tmp_path: Path) -> None
         assert [m.payload for m in q.lease(10, topic="b")] == [b"b0", b"b2", b"b3", b"b4"]
         assert len(q) == 6
     with SyncQueue(path, clock=clock) as q:
-        assert q._store.read(lambda txn: txn.get(b"format", db=q._store.dbs.meta)) == b"2"
+        assert q._store.read(lambda txn: txn.get(b"format", db=q._store.dbs.meta)) == b"3"
         assert len(q) == 6
 
 

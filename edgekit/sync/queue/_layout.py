@@ -4,11 +4,12 @@ records (with compression and encryption).
 A record (version 2): a 35-byte header (``_HEADER_FIELDS``), the topic, the idempotency
 key, the headers JSON (absent here when encrypted), the stored body (the payload, lz4
 compressed, or the AES-GCM ciphertext of headers and payload), then an 8-byte checksum:
-``xxh3_64(body, seed=xxh3_64(IMMUTABLE fields + topic + key + headers))``. It covers
-every byte but the fields a lease or a nack rewrites (state, attempts, deadline and
-``FLAG_ERR``), so it is computed once at put. Version-1 records (no checksum) are read
-as they are; a record whose checksum fails is a ``CorruptDataError`` for that record
-alone and is quarantined into the dead letters.
+``xxh3_64`` of the record from its ``topic_len`` field (byte 23) to the checksum,
+seeded with ``created_us ^ (priority & 0xFFFF) << 40 ^ flags << 56`` (:func:`sum_seed`).
+It covers every byte but the fields a lease or a nack rewrites (state, attempts,
+deadline and ``FLAG_ERR``), so it is computed once, at put. Version-1 records (no
+checksum) are read as they are; a record whose checksum fails is a
+``CorruptDataError`` for that record alone and is quarantined into the dead letters.
 
 LMDB databases (all keys big-endian so that byte order is numeric order):
 
@@ -38,7 +39,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from xxhash import xxh3_64_digest as xxh3_64_sum
-from xxhash import xxh3_64_intdigest as xxh3_64
 
 from edgekit.errors import BackendUnavailableError, CorruptDataError
 
@@ -48,8 +48,10 @@ RECORD_VERSIONS = (1, 2)
 # Version of the queue as a whole (meta ``format``). 1: counters and topic totals
 # written by every transaction. 2: puts may leave them behind (see _tally.Tally); format
 # 1 queues are upgraded on open, and format 1 code refuses format 2 queues.
-QUEUE_FORMAT = 2
-READABLE_FORMATS = (b"1", b"2")
+# 3: records may be version 2 (checksummed); format 2 code would quarantine them all, so
+# it must refuse the queue. 1 and 2 are upgraded on open (the records stay as they are).
+QUEUE_FORMAT = 3
+READABLE_FORMATS = (b"1", b"2", b"3")
 
 READY, INFLIGHT, DEAD, DELAYED = 0, 1, 2, 3
 STATE_NAMES = {READY: "ready", INFLIGHT: "in-flight", DEAD: "dead", DELAYED: "delayed"}
@@ -82,8 +84,8 @@ OFFSET = {
 }
 STATE_AT = OFFSET["state"]
 FLAGS_AT = OFFSET["flags"]
-# The fields no lease, nack or expiry rewrites, as the checksum's seed hashes them.
-IMMUTABLE = struct.Struct(">BhQHHII")  # flags (less FLAG_ERR), priority, created_us, lens, raw
+# The checksum hashes a record from here (the lengths, topic, key, headers, body) to itself.
+SUM_FROM = OFFSET["topic_len"]
 CHECKSUM_SIZE = 8
 
 
@@ -197,7 +199,11 @@ def dead_info(value: bytes) -> tuple[float | None, str | None, str | None]:
 
 _unpack_header = HEADER.unpack_from
 _pack_header = HEADER.pack
-_pack_immutable = IMMUTABLE.pack
+
+
+def sum_seed(flags: int, priority: int, created_us: int) -> int:
+    """The checksum's seed: the header fields before ``SUM_FROM`` that no lease rewrites."""
+    return created_us ^ (priority & 0xFFFF) << 40 ^ (flags & ~FLAG_ERR & 0xFF) << 56
 
 
 def plain_record(
@@ -205,41 +211,36 @@ def plain_record(
 ) -> bytes:
     """A ready record with no key, compression or encryption (as encode_record makes it)."""
     head, seed = plain_head(priority, created_us, topic, hbytes, len(payload))
-    return head + payload + xxh3_64_sum(payload, seed)
+    return head + payload + xxh3_64_sum(head[SUM_FROM:] + payload, seed)
 
 
 def plain_head(
     priority: int, created_us: int, topic: bytes, hbytes: bytes, size: int
 ) -> tuple[bytes, int]:
     """:func:`plain_record` of a ``size``-byte payload up to the payload, and the seed of
-    its checksum (the record is ``head + payload + xxh3_64_sum(payload, seed)``)."""
+    its checksum (the record is ``head + payload + xxh3_64_sum(head[SUM_FROM:] + payload,
+    seed)``)."""
     tlen, hlen = len(topic), len(hbytes)
-    seed = xxh3_64(_pack_immutable(0, priority, created_us, tlen, 0, hlen, size) + topic + hbytes)
     return (
         _pack_header(FORMAT_VERSION, 0, READY, priority, 0, created_us, 0, tlen, 0, hlen, size)
         + topic
         + hbytes
-    ), seed
+    ), sum_seed(0, priority, created_us)
 
 
-def check_sum(
-    record: bytes, flags: int, prio: int, created: int, tlen: int, klen: int, hlen: int, raw: int
-) -> int:
+def check_sum(record: bytes, flags: int, prio: int, created: int) -> int:
     """Where a version-2 record's body ends (its checksum starts), once the checksum holds.
 
     Raises:
-        CorruptDataError: The record is too short for its lengths, or its checksum fails.
+        CorruptDataError: The record is too short, or its checksum fails.
     """
-    start = HEADER_SIZE + tlen + klen + (0 if flags & FLAG_AES else hlen)
     end = len(record) - CHECKSUM_SIZE
-    if end < start:
-        raise CorruptDataError(f"record of {len(record)} bytes is shorter than its lengths")
-    view = memoryview(record)
-    seed = xxh3_64(
-        _pack_immutable(flags & ~FLAG_ERR, prio, created, tlen, klen, hlen, raw)
-        + view[HEADER_SIZE:start]
-    )
-    if xxh3_64_sum(view[start:end], seed) != record[end:]:
+    if end < HEADER_SIZE:
+        raise CorruptDataError(f"record of {len(record)} bytes is shorter than its header")
+    if (
+        xxh3_64_sum(memoryview(record)[SUM_FROM:end], sum_seed(flags, prio, created))
+        != record[end:]
+    ):
         raise CorruptDataError("checksum mismatch")
     return end
 
@@ -257,7 +258,7 @@ def leased(
     """
     ver, flags, _, prio, attempts, created, _, tlen, klen, hlen, raw = _unpack_header(record)
     if ver == 2:
-        end = check_sum(record, flags, prio, created, tlen, klen, hlen, raw)
+        end = check_sum(record, flags, prio, created)
     elif ver == 1:
         end = len(record)
     else:
@@ -336,10 +337,7 @@ def verify(record: bytes, head: Head) -> None:
         CorruptDataError: It fails.
     """
     if head.version == 2:
-        check_sum(
-            record, head.flags, head.priority, head.created_us, len(head.topic), len(head.key),
-            head.headers_len, head.raw_size,
-        )  # fmt: skip
+        check_sum(record, head.flags, head.priority, head.created_us)
 
 
 def restate(record: bytes, head: Head) -> bytes:
@@ -407,11 +405,10 @@ def encode_record(
         FORMAT_VERSION, flags, READY, priority, 0, created_us, 0, len(topic), len(key), hlen,
         len(payload),
     )  # fmt: skip
-    immutable = _pack_immutable(
-        flags, priority, created_us, len(topic), len(key), hlen, len(payload)
+    record = b"".join((head, topic, key, hbytes, body))
+    return record + xxh3_64_sum(
+        memoryview(record)[SUM_FROM:], sum_seed(flags, priority, created_us)
     )
-    seed = xxh3_64(immutable + topic + key + hbytes)
-    return b"".join((head, topic, key, hbytes, body, xxh3_64_sum(body, seed)))
 
 
 def encode_headers(headers: dict[str, str] | None) -> bytes:

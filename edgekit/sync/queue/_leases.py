@@ -364,6 +364,18 @@ def quarantine_ready(s: Store, t: Txn, *, bad: list[tuple[bytes, Exception]]) ->
             _index.remove_ready(t.txn, t.dbs.ready, [key])
 
 
+def bury(s: Store, t: Txn, seq: int, reason: str, error: str | None) -> None:
+    """Make the ready message ``seq`` a dead letter (salvage copies dead letters so)."""
+    t.put_ready()
+    record = t.txn.get(seq_key(seq), db=t.dbs.msgs)
+    if record is None or state_of(record) != READY:
+        return
+    head = read_head(record)
+    _index.remove_ready(t.txn, t.dbs.ready, [ready_key(head.topic, head.priority, seq)])
+    t.counters[C_READY] -= 1
+    _to_dead(t, seq, head, bytes(record), s.now_ns() // 1000, reason, error)
+
+
 def _take_inflight(t: Txn, seq: int, token: int) -> tuple[Head, bytes] | None:
     """Take message ``seq`` out of flight (timer deleted, counter decremented).
 

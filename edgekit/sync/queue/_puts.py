@@ -3,7 +3,6 @@ and eviction. Every put is counted by ``Tally.note_put`` (see _tally)."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable
 
 from edgekit.errors import CorruptDataError, InvalidInputError, QueueFullError
@@ -22,11 +21,11 @@ from edgekit.sync.queue._layout import (
     FORMAT_VERSION,
     HEADER,
     HEADER_SIZE,
-    IMMUTABLE,
     INFLIGHT,
     MSG_PREFIX,
     READY,
     STATE_COUNTER,
+    SUM_FROM,
     TWO_U64,
     U64,
     Head,
@@ -39,7 +38,6 @@ from edgekit.sync.queue._layout import (
     ready_key,
     seq_key,
     state_of,
-    xxh3_64,
     xxh3_64_sum,
 )
 from edgekit.sync.queue._store import Store, lmdb_error
@@ -49,7 +47,6 @@ __all__ = ["put_fast", "put_items", "put_same"]
 
 _U64_PACK = U64.pack
 _pack_header = HEADER.pack
-_pack_immutable = IMMUTABLE.pack
 
 
 def put_fast(s: Store, payload: bytes, topic: bytes, priority: int) -> int:
@@ -92,15 +89,12 @@ def put_fast(s: Store, payload: bytes, topic: bytes, priority: int) -> int:
                     seq = c.counters[C_SEQ] + 1
                     # (plain_record inlined: a call fewer on the hottest path)
                     now, tlen, plen = s.now_ns() // 1000, len(topic), len(payload)
-                    seed = xxh3_64(_pack_immutable(0, priority, now, tlen, 0, 0, plen) + topic)
-                    record = (
-                        _pack_header(
-                            FORMAT_VERSION, 0, READY, priority, 0, now, 0, tlen, 0, 0, plen
-                        )
-                        + topic
-                        + payload
-                        + xxh3_64_sum(payload, seed)
+                    head = _pack_header(
+                        FORMAT_VERSION, 0, READY, priority, 0, now, 0, tlen, 0, 0, plen
                     )
+                    tail = head[SUM_FROM:] + topic + payload
+                    seed = now ^ (priority & 0xFFFF) << 40  # (sum_seed, inlined)
+                    record = head[:SUM_FROM] + tail + xxh3_64_sum(tail, seed)
                     txn.put(MSG_PREFIX + _U64_PACK(seq), record, True, True, True, s.dbs.msgs)
                     txn.commit()
                 else:
@@ -232,15 +226,18 @@ def put_same(
         # Records are made while LMDB consumes them (no list of a million records):
         # the header, topic and headers of each payload size, then the payload.
         heads = {k: plain_head(priority, now, topic, hbytes, k) for k in set(lens)}
-        # (C-level maps: head + payload + checksum, no Python frame per record)
+        # The records of each payload size share a head and a checksum seed.
         if len(heads) == 1:
             head, seed = heads[lens[0]]
-            sums = map(xxh3_64_sum, payloads, itertools.repeat(seed))
-            records = map(bytes.__add__, map(head.__add__, payloads), sums)
+            start = head[SUM_FROM:]
+            records = (head + p + xxh3_64_sum(start + p, seed) for p in payloads)
         else:
-            pairs = [heads[k] for k in lens]
-            sums = map(xxh3_64_sum, payloads, [seed for _, seed in pairs])
-            records = map(bytes.__add__, map(bytes.__add__, [h for h, _ in pairs], payloads), sums)
+            records = (
+                heads[len(p)][0]
+                + p
+                + xxh3_64_sum(heads[len(p)][0][SUM_FROM:] + p, heads[len(p)][1])
+                for p in payloads
+            )
         total = sum(lens) + n * (HEADER_SIZE + len(topic) + len(hbytes) + CHECKSUM_SIZE)
     if s.max_bytes is not None and t.counters[C_BYTES] + total > s.max_bytes:
         return put_items(s, t, [(p, topic, priority, b"", headers) for p in payloads])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import struct
 import threading
 import uuid
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from typing import Any, Literal, TypeVar
 from edgekit.errors import CorruptDataError, InvalidInputError, QueueError, QueueFullError
 from edgekit.sync._mapfile import MapFile
 from edgekit.sync.backoff import Backoff
+from edgekit.sync.queue._check import Guard, check_queue
 from edgekit.sync.queue._layout import (
     DB_NAMES,
     MSG_PREFIX,
@@ -41,6 +43,18 @@ DRAIN_RESERVE = 2 * MiB
 # Map space puts leave free for leases and acks. The map's disk blocks are already
 # allocated (see MapFile), so a disk that something else filled cannot take it.
 MAP_RESERVE = 256 * 1024
+
+
+@functools.cache
+def corrupt_errors() -> tuple[type[BaseException], ...]:
+    """What a damaged file raises: lmdb's MDB_CORRUPTED, MDB_PAGE_NOTFOUND, MDB_PANIC and
+    MDB_INVALID, and what parsing the bytes it returned raises."""
+    import lmdb
+
+    return (
+        lmdb.CorruptedError, lmdb.PageNotFoundError, lmdb.PanicError, lmdb.InvalidError,
+        struct.error, SystemError,
+    )  # fmt: skip
 
 
 @functools.cache
@@ -90,9 +104,25 @@ class Store:
         self.cipher: Cipher | None = None
         self.topic_names: dict[bytes, str] = {}  # (lease's decode cache)
         self.put_budget = 0  # bytes puts may add before the map's free space is measured
-        self.env = self._open_env(map_size)
-        self.dbs = self._open_dbs()
-        self.queue_id: bytes = self.write(self._init_meta_txn)
+        if self.path.exists() and not self.path.is_dir():
+            raise CorruptDataError(
+                f"{self.path} is a file, not a queue directory (an LMDB environment)"
+            )
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.guard = Guard(self.path)
+        try:
+            if self.guard.open() and self.guard.data.exists():
+                check_queue(self.path)  # the last process died with it open: walk it first
+            self.env = self._open_env(map_size)
+            try:
+                self.dbs = self._open_dbs()
+                self.queue_id: bytes = self.write(self._init_meta_txn)
+            except BaseException:
+                self.env.close()
+                raise
+        except BaseException:
+            self.guard.close()
+            raise
         self.queue_name = self.queue_id.decode()
 
     # -- opening --------------------------------------------------------------------
@@ -100,11 +130,6 @@ class Store:
     def _open_env(self, map_size: int) -> Any:
         import lmdb
 
-        if self.path.exists() and not self.path.is_dir():
-            raise CorruptDataError(
-                f"{self.path} is a file, not a queue directory (an LMDB environment)"
-            )
-        self.path.mkdir(parents=True, exist_ok=True)
         sync = self.durability == "power"
         # "process": the map is written in place and never flushed by us; the kernel's
         # page cache keeps every committed page through a kill -9. The file has disk
@@ -126,13 +151,15 @@ class Store:
                 )
             except (lmdb.InvalidError, lmdb.CorruptedError, lmdb.VersionMismatchError) as exc:
                 raise CorruptDataError(
-                    f"{self.path} does not hold a valid LMDB environment: {exc}"
+                    f"{self.path} does not hold a valid LMDB environment: {exc}; copy what "
+                    f"still reads with `edgekit queue salvage {self.path} NEW`"
                 ) from exc
             except lmdb.Error as exc:
                 raise QueueError(f"cannot open the queue at {self.path}: {exc}") from exc
             try:
                 # LMDB made the file map_size long: blocks under what it added.
                 self.map_file.reserve(int(env.info()["map_size"]), start=length)
+                self.guard.grew(self.map_file.length())
                 env.reader_check()
             except BaseException:
                 env.close()
@@ -149,10 +176,10 @@ class Store:
                 return Dbs(dbs)
             except lmdb.MapResizedError:
                 self.set_map_size(0)  # another process grew the map: adopt its size
+            except corrupt_errors() as exc:
+                raise self.corrupt(exc) from exc
             except lmdb.Error as exc:
-                self.env.close()
                 raise QueueError(f"cannot open the queue at {self.path}: {exc}") from exc
-        self.env.close()
         raise QueueError(f"cannot open the queue at {self.path}: its map keeps being resized")
 
     def _init_meta_txn(self, t: Txn) -> bytes:
@@ -228,6 +255,14 @@ class Store:
 
     # -- transactions ----------------------------------------------------------------
 
+    def corrupt(self, exc: BaseException) -> CorruptDataError:
+        """The error for damage found while reading the environment."""
+        return CorruptDataError(
+            f"the queue at {self.path} is damaged ({type(exc).__name__}: {exc}); check it "
+            f"with `edgekit queue check {self.path}`, copy what still reads with "
+            f"`edgekit queue salvage {self.path} NEW`"
+        )
+
     def check_open(self) -> None:
         if self.closed:
             raise QueueError(f"the queue at {self.path} is closed")
@@ -261,6 +296,8 @@ class Store:
                     self._grow(exc, puts)
                 except lmdb.MapResizedError:
                     self.set_map_size(0)
+                except corrupt_errors() as exc:
+                    raise self.corrupt(exc) from exc
                 except lmdb.Error as exc:
                     raise QueueError(f"queue at {self.path}: {exc}") from exc
             raise QueueError(f"queue at {self.path}: could not commit after growing the map")
@@ -277,6 +314,8 @@ class Store:
                         return fn(txn)
                 except lmdb.MapResizedError:
                     self.set_map_size(0)
+                except corrupt_errors() as exc:
+                    raise self.corrupt(exc) from exc
                 except lmdb.Error as exc:
                     raise QueueError(f"queue at {self.path}: {exc}") from exc
             raise QueueError(f"queue at {self.path}: map keeps being resized")
@@ -344,6 +383,7 @@ class Store:
         with self.map_file.locked():
             size = max(size, self.map_file.length())
             self.map_file.reserve(size)
+            self.guard.grew(self.map_file.length())
             try:
                 self.env.set_mapsize(size)
             except lmdb.Error as exc:
@@ -397,3 +437,4 @@ class Store:
             if not self.closed:
                 self.closed = True
                 self.env.close()
+                self.guard.close()
