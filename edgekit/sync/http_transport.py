@@ -165,7 +165,7 @@ class HttpTransport(Transport):
         else:
             body, sent, bad = json_body(part)
             refused.update(bad)
-            if not sent:
+            if not sent:  # nothing left to POST
                 return 200, ""
             part = sent
             content_type = "application/json"

@@ -89,20 +89,22 @@ def sort_out(
 
 def envelope(messages: Sequence[Message]) -> dict[str, Any]:
     """The JSON envelope of a batch (payloads in base64), as HTTP and directory transports write."""
-    return {"format": "edgekit.sync/1", "messages": [_entry(m) for m in messages]}
-
-
-def _entry(m: Message) -> dict[str, Any]:
     return {
-        "id": m.id,
-        "dedup_id": m.dedup_id,
-        "topic": m.topic,
-        "priority": m.priority,
-        "key": m.key,
-        "headers": m.headers,
-        "created": m.created,
-        "attempt": m.attempt,
-        "payload": base64.b64encode(m.payload).decode(),
+        "format": "edgekit.sync/1",
+        "messages": [
+            {
+                "id": m.id,
+                "dedup_id": m.dedup_id,
+                "topic": m.topic,
+                "priority": m.priority,
+                "key": m.key,
+                "headers": m.headers,
+                "created": m.created,
+                "attempt": m.attempt,
+                "payload": base64.b64encode(m.payload).decode(),
+            }
+            for m in messages
+        ],
     }
 
 
@@ -230,7 +232,8 @@ class DirectoryTransport(Transport):
     The file appears under its final name only when complete (written to a temporary
     name, fsynced, renamed, directory fsynced), so another agent can pick files up
     as they appear. Names sort in delivery order:
-    ``<unix time ns>-<first id>-<last id>.json``.
+    ``<unix time ns>-<first id>-<last id>.json``. A message that JSON cannot carry is
+    rejected alone; the rest of its batch is written.
 
     Args:
         path: The outbox directory (created if missing).
