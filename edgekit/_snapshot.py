@@ -22,9 +22,10 @@ import dataclasses
 import html
 import json
 import math
+from datetime import datetime, timezone
 from typing import Any, ClassVar
 
-__all__ = ["Snapshot"]
+__all__ = ["Snapshot", "iso_utc"]
 
 # Field-name suffix -> unit shown in the HTML table.
 _UNITS = (
@@ -34,6 +35,11 @@ _UNITS = (
     ("_ms", "ms"),
     ("_s", "s"),
 )
+
+
+def iso_utc(seconds: float) -> str:
+    """A time in seconds since the epoch as ISO-8601 UTC to the second: ``2026-12-03T15:50:22Z``."""
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _plain(value: Any) -> Any:
@@ -67,6 +73,8 @@ def _cell(name: str, value: Any) -> str:
         return f"<table>{rows}</table>"
     if value is None:
         return "-"
+    if name.endswith("_at") and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return html.escape(iso_utc(value))
     if isinstance(value, bool):
         text = "yes" if value else "no"
     elif isinstance(value, int):
@@ -78,8 +86,6 @@ def _cell(name: str, value: Any) -> str:
     else:
         text = str(value)
     unit = next((u for suffix, u in _UNITS if name.endswith(suffix)), "")
-    if name.endswith("_at") and isinstance(value, (int, float)):
-        unit = "s since the epoch"
     return html.escape(f"{text} {unit}" if unit else text)
 
 

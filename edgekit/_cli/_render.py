@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgekit._snapshot import _UNITS, Snapshot
+from edgekit._snapshot import _UNITS, Snapshot, iso_utc
 
 __all__ = ["snapshot_table"]
 
 
-def _text(value: Any, unit: str = "") -> str:
-    """One value as text, followed by its unit."""
+def _text(value: Any, unit: str = "", name: str = "") -> str:
+    """One value as text, followed by its unit; a time (a name ending in ``_at``) in UTC."""
     if value is None:
         return "-"
+    if name.endswith("_at") and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return iso_utc(value)
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
@@ -40,5 +42,5 @@ def snapshot_table(snapshot: Snapshot, title: str) -> Any:
                 table.add_row(Text(f"{name.removesuffix('s')} {key}"), _text(item))
             continue
         unit = next((u for suffix, u in _UNITS if name.endswith(suffix)), "")
-        table.add_row(name.replace("_", " "), _text(value, unit))
+        table.add_row(name.replace("_", " "), _text(value, unit, name))
     return table

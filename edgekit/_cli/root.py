@@ -17,7 +17,7 @@ __all__ = ["cli", "layer_report"]
 
 # Optional backends by layer: (import name, extra).
 BACKENDS: dict[str, tuple[tuple[str, str], ...]] = {
-    "scan": (("zeroconf", "mdns"), ("bleak", "ble")),
+    "scan": (("zeroconf", "mdns"), ("bleak", "ble"), ("pandas", "notebook")),
     "infer": (("onnxruntime", "onnx"), ("ai_edge_litert", "litert")),
     "dsp": (),
     "codec": (),
@@ -27,6 +27,7 @@ BACKENDS: dict[str, tuple[tuple[str, str], ...]] = {
         ("aiohttp", "http"),
         ("cryptography", "crypto"),
     ),
+    "pipelines": (("ai_edge_litert", "litert"), ("onnxruntime", "onnx")),
 }
 
 
@@ -82,7 +83,7 @@ def _installed(module: str) -> bool:
 def layer_report() -> list[dict[str, Any]]:
     """What each layer offers on this installation: its public names and optional backends."""
     rows = []
-    for layer in LAYERS:
+    for layer in (*LAYERS, "pipelines"):
         module = importlib.import_module(f"edgekit.{layer}")
         rows.append(
             {
@@ -103,12 +104,16 @@ def info() -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"edgekit {__version__}: installed layers")
-    table.add_column("layer", style="bold")
-    table.add_column("what it does")
-    table.add_column("public API")
-    table.add_column("optional backends")
-    for row in layer_report():
+    rows = layer_report()
+    longest = max(len(name) for row in rows for name in row["names"])
+    # The API column is as wide as the longest name and its comma, so names wrap between,
+    # never inside; the two text columns share what is left of the terminal.
+    table = Table(title=f"edgekit {__version__}: installed layers", expand=True)
+    table.add_column("layer", style="bold", no_wrap=True)
+    table.add_column("what it does", ratio=1)
+    table.add_column("public API", width=longest + 1)
+    table.add_column("optional backends", ratio=1)
+    for row in rows:
         backends = ", ".join(
             f"{name} [green]ok[/]"
             if ok

@@ -36,6 +36,7 @@ from collections.abc import Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
+from edgekit._snapshot import iso_utc
 from edgekit.errors import BackendUnavailableError, InvalidInputError
 from edgekit.scan.advertisement import Advertisement
 from edgekit.scan.mdns import MdnsService, TxtValue
@@ -338,8 +339,10 @@ class Device:
                 continue
             if key == "endpoints":
                 cell = "<br>".join(_endpoint_html(e) for e in value)
+            elif key in ("first_seen", "last_seen"):
+                cell = html.escape(iso_utc(value))
             else:
-                cell = html.escape(str(value))
+                cell = html.escape(_display(value))
             rows.append(f"<tr><th>{html.escape(key)}</th><td>{cell}</td></tr>")
         return f"<table><caption>device {html.escape(self.id)}</caption>{''.join(rows)}</table>"
 
@@ -408,11 +411,26 @@ def _keep_items(device: Device, name: str, items: Mapping[Any, Any], limit: int)
         del values[next(iter(values))]
 
 
+def _display(value: Any) -> str:
+    """A value as people read it: lists as comma-separated text, mappings as k=v pairs."""
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return ", ".join(_display(v) for v in value)
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}={_display(v)}" for k, v in value.items())
+    return str(value)
+
+
 def _endpoint_html(endpoint: dict[str, Any]) -> str:
-    details = ", ".join(
-        f"{k}={v}" for k, v in endpoint.items() if k not in ("kind", "label", "last_seen")
+    details = "; ".join(
+        f"{k}={_display(v)}"
+        for k, v in endpoint.items()
+        if k not in ("kind", "label", "last_seen") and v not in (None, [], {}, "")
     )
     return f"<code>{html.escape(endpoint['label'])}</code> {html.escape(details)}"
+
+
+def _devices(n: int) -> str:
+    return "1 device" if n == 1 else f"{n} devices"
 
 
 _COLUMNS = (
@@ -845,7 +863,9 @@ class Inventory:
         try:
             import pandas as pd
         except ImportError as exc:
-            raise BackendUnavailableError("pandas", reason="pip install pandas") from exc
+            raise BackendUnavailableError(
+                "pandas", extra="notebook", reason="Inventory.to_dataframe() needs it"
+            ) from exc
         return pd.DataFrame([d.to_dict() for d in self.devices])
 
     def table(self, title: str | None = None) -> Any:
@@ -859,7 +879,7 @@ class Inventory:
             from rich.text import Text
         except ImportError as exc:
             raise BackendUnavailableError("rich", extra="cli") from exc
-        table = Table(title=title or f"{len(self)} devices")
+        table = Table(title=title or _devices(len(self)))
         for column in _COLUMNS:
             table.add_column(column, overflow="fold")
         for row in self.rows():
@@ -877,7 +897,7 @@ class Inventory:
         return "\n".join(line.rstrip() for line in lines)
 
     def __repr__(self) -> str:
-        return f"<Inventory: {len(self)} devices (max {self.max_devices})>"
+        return f"<Inventory: {_devices(len(self))} (max {self.max_devices})>"
 
     def _repr_html_(self) -> str:
         head = "".join(f"<th>{c}</th>" for c in _COLUMNS)
@@ -886,6 +906,6 @@ class Inventory:
             for r in self.rows()
         )
         return (
-            f"<table><caption>{len(self)} devices</caption>"
+            f"<table><caption>{_devices(len(self))}</caption>"
             f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
         )
