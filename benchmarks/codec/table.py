@@ -44,6 +44,7 @@ DECOMPRESS_GBS, DECOMPRESS_MIN_N = 1.5, 65_536
 class Result:
     name: str
     kind: str
+    package: str
     n: int
     dtype: str
     schemes: str
@@ -169,6 +170,7 @@ def measure(entry: Entry, series: Array, repeat: int) -> Result:
     return Result(
         name=entry.name,
         kind=entry.kind,
+        package=entry.package,
         n=int(x.size),
         dtype=str(x.dtype),
         schemes=" ".join(f"{s}" + (f"x{k}" if k > 1 else "") for s, k in schemes.items()),
@@ -195,7 +197,8 @@ def markdown(results: list[Result], repeat: int) -> str:
     lines = [
         "### codec corpus",
         "",
-        f"{len(results)} real series from {len({r.name.split('-')[0] for r in results})} sources "
+        f"{len(results)} real series from "
+        f"{len({r.package for r in results if not r.package.startswith('(')})} PyPI packages "
         f"(`python -m benchmarks.codec.corpus --list`); one thread; speeds are medians of "
         f"{repeat} interleaved repeats (MB/s of raw bytes); ratio = raw bytes / compressed "
         "bytes; bits = bits per value (per timestamp for timestamps). blosc2 = the best ratio "
