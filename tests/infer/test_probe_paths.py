@@ -7,6 +7,7 @@ the test instead of killing pytest.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -40,11 +41,12 @@ for name in models.CRASHING_TFLITE:
 
 def test_a_file_that_crashes_the_runtime_is_a_model_load_error_by_path():
     """The mutated microWakeWord files, loaded by path with the defaults: ModelLoadError
-    naming the file and the signal, in a child process (a crash fails the test)."""
+    naming the file and the signal (SIGSEGV here), in a child process (a crash fails
+    the test)."""
     lines = run_child(CRASH_BY_PATH).splitlines()
     assert len(lines) == len(models.CRASHING_TFLITE)
     for line, name in zip(lines, models.CRASHING_TFLITE, strict=True):
-        assert f"{name}-mutated.tflite crashed the runtime (SIGSEGV)" in line
+        assert re.search(rf"{name}-mutated\.tflite crashed the runtime \(SIG[A-Z]+\)", line)
         assert line.startswith(os.sep)  # the whole path
 
 
