@@ -111,7 +111,9 @@ def test_nats_oversize_message_dead_alone(small_nats: NatsServer, tmp_path: Path
 
 
 def test_nats_refused_by_jetstream_dead_alone(small_nats: NatsServer, tmp_path: Path) -> None:
-    """Over the stream's max_msg_size: JetStream answers a 4xx for that message alone."""
+    """Over the stream's max_msg_size: JetStream answers a 4xx for that message alone.
+    (nats-py loses that answer to publish_async: the PubAck times out and the transport
+    asks again with a request, which hears it.)"""
 
     async def make_stream() -> None:
         import nats
@@ -123,7 +125,9 @@ def test_nats_refused_by_jetstream_dead_alone(small_nats: NatsServer, tmp_path: 
     asyncio.run(make_stream())
     with SyncQueue(tmp_path / "q") as q:
         poison = put_stream(q, b"p" * 2000)
-        transport = NatsTransport(small_nats.url, stream="PZ2", subject_prefix="pz2")
+        transport = NatsTransport(
+            small_nats.url, stream="PZ2", subject_prefix="pz2", ack_timeout=1.0
+        )
         with SyncEngine(q, transport, batch_size=50) as engine:
             engine.sync_now(20)
         assert_only_dead(q, poison, "JetStream refused it")
