@@ -390,7 +390,8 @@ class NatsTransport(Transport):
         """Publish each message whose PubAck timed out again, as a request, in order.
 
         nats-py (2.16) loses a JetStream error reply to ``publish_async`` (its reply
-        callback raises instead of failing the future), so a refusal looks like silence
+        callback raises instead of failing the future: nats-io/nats.py#985, fix in
+        PR #994), so a refusal looks like silence
         and would be retried forever without an attempt counted. The stream drops a
         message that did land by its Nats-Msg-Id; a second silence stops the asking.
         """
