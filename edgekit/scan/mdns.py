@@ -394,11 +394,11 @@ class MdnsScanner:
     async def async_wait_complete(self, timeout: float, *, expected: int | None = None) -> bool:
         """Wait until the scan is :attr:`settled` (or ``expected`` services are resolved).
 
-        A settled scan needs at least two query rounds after the last new answer:
-        about 3.5 s when every responder answers the first round, longer when one
-        answers late (each late answer pushes the end past two more rounds, 1 s,
-        2 s, 4 s... apart). Returns whether that happened within ``timeout``
-        seconds; a settled scan may have found nothing.
+        A settled scan needs two query rounds after the last new answer: about
+        :data:`SETTLED_SCAN_S` (3.6 s) when every responder answers the first round,
+        longer when one answers late (each late answer pushes the end past two more
+        rounds, 1 s, 2 s, 4 s... apart). Returns whether that happened within
+        ``timeout`` seconds; a settled scan may have found nothing.
         """
         deadline = time.monotonic() + timeout
         assert self._changed is not None, "async_start() the scanner first"
