@@ -108,7 +108,7 @@ def discover() -> None:
         with MdnsAdvertiser(
             "edgekit gateway", "_edgekit._tcp", 8765, txt={"layers": "5"}, interfaces=LOOPBACK
         ):
-            found = scan_mdns(["_edgekit._tcp"], timeout=1.5, interfaces=LOOPBACK)
+            found = scan_mdns(["_edgekit._tcp"], timeout=5.0, interfaces=LOOPBACK)
     except EdgekitError as exc:
         print(f"  mdns: unavailable ({exc})")
         return
