@@ -141,7 +141,7 @@ def read_sensor():
     return 21.5
 """,
     "scan.md": """
-from edgekit.scan import MdnsAdvertiser
+from edgekit.scan import MdnsScanner
 payloads = [
     bytes.fromhex("0201060b094154435f3844313842320a16d2fc4002ca0903bf13"),
     bytes.fromhex("0201061aff4c000215e2c56db5dffb48d2b060d0f5a71096e000010002c5"),
@@ -155,20 +155,26 @@ then = { vendor = "Site", kind = "printer" }
 """,
 }
 
-# A page's placeholders -> the session's own: a temporary directory (the working
-# directory), the nats-server this test starts, scans shortened to 1 s.
+# A page's placeholders -> the session's own (regular expression -> replacement): a
+# temporary directory (the working directory), the nats-server this test starts. Scans
+# stay on loopback (no multicast leaves the machine) and last 1 s. Each must match.
 SUBSTITUTE = {
-    "pipelines.md": {'"/var/lib/gateway/queue"': '"gateway-queue"'},
-    "sync.md": {'"/var/lib/myapp/outbox"': '"outbox"', '"nats://hub.example:4222"': "NATS_URL"},
-    "scan.md": {"timeout=5.0": "timeout=1.0", "timeout=3.0": "timeout=1.0"},
+    "pipelines.md": {r'"/var/lib/gateway/queue"': '"gateway-queue"'},
+    "sync.md": {r'"/var/lib/myapp/outbox"': '"outbox"', r'"nats://hub\.example:4222"': "NATS_URL"},
+    "scan.md": {
+        r"\bscan\(((?:\(\"mdns\",\), )?)timeout=[0-9.]+": (
+            r'scan(\1timeout=1.0, mdns=MdnsScanner(interfaces=["127.0.0.1"])'
+        ),
+        r'MdnsScanner\(interfaces="all"\)': 'MdnsScanner(interfaces=["127.0.0.1"])',
+    },
 }
 
 
 def run_block(block: Block, namespace: dict[str, object]) -> str:
     """Run one block in ``namespace``; returns what it printed."""
     code = block.code
-    for old, new in SUBSTITUTE.get(block.page, {}).items():
-        code = code.replace(old, new)
+    for pattern, replacement in SUBSTITUTE.get(block.page, {}).items():
+        code = re.sub(pattern, replacement, code)
     compiled = compile(
         code, f"docs/{block.page}:{block.line}", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
     )
@@ -219,6 +225,13 @@ def test_page_blocks_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_no_run_block(block: Block) -> None:
     assert block.no_run, f"docs/{block.page}:{block.line}: a no-run mark needs a reason"
     pytest.skip(f"docs/{block.page}:{block.line} not run: {block.no_run}")
+
+
+@pytest.mark.parametrize("page", sorted(SUBSTITUTE))
+def test_substitutions_match_their_page(page: str) -> None:
+    code = "\n".join(b.code for b in blocks(DOCS / page) if b.no_run is None)
+    for pattern in SUBSTITUTE[page]:
+        assert re.search(pattern, code), f"SUBSTITUTE[{page!r}]: {pattern!r} matches nothing"
 
 
 def test_no_run_marks_are_few() -> None:
