@@ -87,7 +87,9 @@ def test_missing_stream_said_at_connect(shared_nats: NatsServer, tmp_path: Path)
 
 
 def test_overlapping_stream_named_at_once(shared_nats: NatsServer, tmp_path: Path) -> None:
-    first = NatsTransport(shared_nats.url, stream="OVERLAP_A", subject_prefix="overlap", create_stream=True)
+    first = NatsTransport(
+        shared_nats.url, stream="OVERLAP_A", subject_prefix="overlap", create_stream=True
+    )
     asyncio.run(first.async_connect())
     asyncio.run(first.async_close())
     second = NatsTransport(
@@ -97,7 +99,9 @@ def test_overlapping_stream_named_at_once(shared_nats: NatsServer, tmp_path: Pat
         q.put(b"x", topic="t")
         engine = SyncEngine(q, second)
         start = time.monotonic()
-        with pytest.raises(TransportConfigError, match="overlaps the subjects of stream 'OVERLAP_A'"):
+        with pytest.raises(
+            TransportConfigError, match="overlaps the subjects of stream 'OVERLAP_A'"
+        ):
             engine.sync_now(timeout=30)
         assert time.monotonic() - start < 10
         engine.stop()
