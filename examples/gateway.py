@@ -10,7 +10,7 @@
 
     python examples/gateway.py [--data DIR] [--model okay_nabu] [file.wav]
 
-Runs with no network services. Needs: pip install "edgekit[all]",
+Runs with no network services. Needs: pip install "edgekit[onnx,litert,mdns]",
 pip install --no-deps silero-vad, and espeak-ng when no WAV is given.
 """
 
