@@ -1,4 +1,4 @@
-"""``edgekit queue stats|peek|dead|requeue-dead|delete-dead PATH`` and ``edgekit sync PATH --nats|--mqtt|--http|--dir``."""
+"""``edgekit queue stats|peek|dead|requeue-dead|delete-dead|check|salvage PATH`` and ``edgekit sync PATH --nats|--mqtt|--http|--dir``."""
 
 from __future__ import annotations
 
@@ -50,14 +50,20 @@ def queue_peek(path: str, count: int, topic: str | None, dead: bool) -> None:
     """Show the next messages (without leasing them) or the dead letters."""
     with _open_queue(path) as q:
         messages = q.dead_letters(count) if dead else q.peek(count, topic=topic)
+        stats = q.stats()
     for m in messages:
         preview = m.payload[:60]
         click.echo(
             f"{m.id}\t{m.topic}\tprio={m.priority}\tattempt={m.attempt}\t"
             f"{len(m.payload)} B\t{preview!r}"
         )
-    if not messages:
-        click.echo("(empty)")
+    if dead:
+        if not messages:
+            click.echo("(no dead letters)")
+    elif stats.delayed or stats.in_flight or not messages:
+        # peek shows ready messages only: say what else waits
+        shown = "no ready messages" if not messages else f"{len(messages)} ready shown"
+        click.echo(f"({shown}; {stats.delayed} delayed, {stats.in_flight} in flight, not shown)")
 
 
 @queue.command("dead")
@@ -77,6 +83,42 @@ def queue_dead(path: str, count: int) -> None:
         click.echo("(no dead letters)")
     elif total > len(messages):
         click.echo(f"... {total - len(messages)} more (-n to show more)")
+
+
+@queue.command("check")
+@click.argument("path")
+def queue_check(path: str) -> None:
+    """Walk the queue file in a child process: every database, every record's checksum."""
+    from pathlib import Path
+
+    from edgekit.sync.queue import check_queue
+
+    if not Path(path).is_dir():
+        raise click.ClickException(f"{path} is not a queue directory")
+    found = check_queue(path)  # (CorruptDataError: one clean line from the root command)
+    click.echo(
+        f"ok: {found.records} records, {found.entries} entries walked in "
+        f"{found.duration_s:.2f} s; {found.corrupt_records} records fail their checksum "
+        "(quarantined into the dead letters when leased)"
+    )
+
+
+@queue.command("salvage")
+@click.argument("path")
+@click.argument("new")
+def queue_salvage(path: str, new: str) -> None:
+    """Copy every message that still reads from the queue at PATH into a new queue NEW."""
+    from pathlib import Path
+
+    from edgekit.sync.queue import salvage_queue
+
+    if not Path(path).is_dir():
+        raise click.ClickException(f"{path} is not a queue directory")
+    report = salvage_queue(path, new)
+    click.echo(
+        f"saved {report.saved} messages ({report.dead_letters} dead letters) into {new}; "
+        f"lost {report.lost}; {report.walks} walks"
+    )
 
 
 @queue.command("requeue-dead")

@@ -9,11 +9,21 @@ The package, by what each part holds:
 - ``_group``: group commit under ``durability="power"``.
 - ``_puts`` and ``_leases``: each call's transaction.
 - ``_queue``: the :class:`SyncQueue` facade; ``_types``: Message and QueueStats.
+- ``_check``: checking and salvaging a damaged file in child processes; the side file.
 """
 
 from __future__ import annotations
 
+from edgekit.sync.queue._check import QueueCheck, SalvageReport, check_queue, salvage_queue
 from edgekit.sync.queue._queue import SyncQueue
 from edgekit.sync.queue._types import Message, QueueStats
 
-__all__ = ["Message", "QueueStats", "SyncQueue"]
+__all__ = [
+    "Message",
+    "QueueCheck",
+    "QueueStats",
+    "SalvageReport",
+    "SyncQueue",
+    "check_queue",
+    "salvage_queue",
+]

@@ -76,6 +76,15 @@ def lease(
     keys = _index.ready_keys(txn, dbs.ready, dbs.topics, topic, batch)[0]
     out: list[Message] = []
     if not keys:
+        c = t.counters
+        waiting = c[C_DELAYED] + c[C_INFLIGHT]
+        if topic is None and (c[C_READY] > 0 or (waiting and not txn.cursor(dbs.timers).first())):
+            # Counted messages that no index reaches: never strand them silently.
+            raise CorruptDataError(
+                f"the queue at {s.path} counts {c[C_READY]} ready and {waiting} waiting "
+                "messages that its indexes do not reach: the file is damaged; copy what "
+                f"still reads with `edgekit queue salvage {s.path} NEW`"
+            )
         return out
     # Cursors: one pass over the ready keys (contiguous per topic, so each delete
     # usually finds the cursor already on its key), one getmulti and one

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from edgekit.errors import CorruptDataError, InvalidInputError, QueueFullError
 from edgekit.sync.backoff import Backoff
 from edgekit.sync.queue import _index, _leases, _puts
+from edgekit.sync.queue._check import QueueCheck, SalvageReport, check_queue, salvage_queue
 from edgekit.sync.queue._group import GroupCommit, Item
 from edgekit.sync.queue._layout import (
     C_BYTES,
@@ -76,7 +77,11 @@ class SyncQueue:
         dedup_window: Seconds during which a second put with the same ``key`` is
             dropped (returns the first id).
         encryption_key: 32 bytes: payloads and headers are encrypted at rest with
-            AES-256-GCM (needs the ``crypto`` extra). Topics and keys are not.
+            AES-256-GCM (needs the ``crypto`` extra). Topics and keys are not. A queue
+            that holds unencrypted messages is refused unless ``migrate`` is True.
+        migrate: With ``encryption_key``: encrypt the queue's unencrypted messages with
+            it, in place and in one transaction (their ids, states, attempts and times
+            kept); from then on the queue opens only with that key.
         max_message_bytes: Largest payload accepted, in bytes.
         map_size: Initial LMDB map size in bytes; the map doubles as needed (by 1 GiB
             at a time past 1 GiB). The data file has disk blocks under the whole map,
@@ -92,7 +97,8 @@ class SyncQueue:
 
     Raises:
         CorruptDataError: ``path`` holds something that is not an edgekit queue.
-        InvalidInputError: An argument is wrong, or ``encryption_key`` does not match.
+        InvalidInputError: An argument is wrong, ``encryption_key`` does not match, or
+            it is given for a queue of unencrypted messages without ``migrate=True``.
     """
 
     def __init__(
@@ -108,6 +114,7 @@ class SyncQueue:
         backoff: Backoff | None = None,
         dedup_window: float = 86400.0,
         encryption_key: bytes | None = None,
+        migrate: bool = False,
         max_message_bytes: int = 16 * MiB,
         map_size: int = MiB,
         group_commit_delay: float = 0.001,
@@ -148,7 +155,7 @@ class SyncQueue:
             now_ns=now_ns,
         )
         try:
-            store.set_key(None if encryption_key is None else bytes(encryption_key))
+            store.set_key(None if encryption_key is None else bytes(encryption_key), migrate)
         except BaseException:
             store.close()
             raise
@@ -574,6 +581,29 @@ class SyncQueue:
         return c[C_READY] + c[C_DELAYED] + c[C_INFLIGHT]
 
     # -- life cycle ---------------------------------------------------------------------
+
+    def check(self, *, timeout: float = 600.0) -> QueueCheck:
+        """Walk this queue's file in a child process (every database, every record's
+        checksum); :func:`~edgekit.sync.queue.check_queue` on its path. Done by itself on
+        open when the last process to have the queue open died without closing it.
+
+        Raises:
+            CorruptDataError: The file is damaged (LMDB crashed or failed reading it);
+                the message names the way out, :func:`~edgekit.sync.queue.salvage_queue`.
+        """
+        self._store.check_open()
+        return check_queue(self.path, timeout=timeout)
+
+    @staticmethod
+    def salvage(
+        path: str | os.PathLike[str],
+        new: str | os.PathLike[str],
+        *,
+        encryption_key: bytes | None = None,
+    ) -> SalvageReport:
+        """Copy every message that still reads from the (damaged) queue at ``path`` into
+        a new queue at ``new``: :func:`~edgekit.sync.queue.salvage_queue`."""
+        return salvage_queue(path, new, encryption_key=encryption_key)
 
     def sync(self) -> None:
         """Flush to disk now (an fsync), whatever the durability level."""

@@ -19,12 +19,21 @@ from edgekit.sync._mapfile import MapFile
 from edgekit.sync.backoff import Backoff
 from edgekit.sync.queue._check import Guard, check_queue
 from edgekit.sync.queue._layout import (
+    C_BYTES,
     DB_NAMES,
+    DEAD,
+    FLAG_AES,
+    FLAG_ERR,
     MSG_PREFIX,
     QUEUE_FORMAT,
     READABLE_FORMATS,
+    U64,
     Cipher,
     Dbs,
+    decode_body,
+    encode_record,
+    read_head,
+    restate,
 )
 from edgekit.sync.queue._tally import Tally, Txn
 
@@ -226,11 +235,13 @@ class Store:
             t.txn.drop(old, delete=True)
         t.txn.put(b"format", str(QUEUE_FORMAT).encode(), db=self.dbs.meta)
 
-    def set_key(self, key: bytes | None) -> None:
+    def set_key(self, key: bytes | None, migrate: bool = False) -> None:
         """Check ``key`` against the queue's (set it on a new queue); None: unencrypted.
+        ``migrate``: encrypt the queue's unencrypted records with ``key``.
 
         Raises:
-            InvalidInputError: The key is wrong, or the queue is encrypted and ``key`` is None.
+            InvalidInputError: The key is wrong, the queue is encrypted and ``key`` is
+                None, or it holds unencrypted messages and ``migrate`` is False.
         """
         if key is None:
             if self.read(lambda txn: txn.get(b"keycheck", db=self.dbs.meta)) is not None:
@@ -239,19 +250,63 @@ class Store:
                 )
             return
         self.cipher = Cipher(key)
-        self.write(self._check_key_txn)
+        self.write(functools.partial(self._check_key_txn, migrate=migrate))
 
-    def _check_key_txn(self, t: Txn) -> None:
+    def _check_key_txn(self, t: Txn, migrate: bool) -> None:
         assert self.cipher is not None
         meta = self.dbs.meta
         check = t.txn.get(b"keycheck", db=meta)
         if check is None:
+            if not migrate and t.txn.cursor(self.dbs.msgs).set_range(MSG_PREFIX):
+                raise InvalidInputError(
+                    f"the queue at {self.path} holds unencrypted messages: open it without "
+                    "encryption_key, or pass migrate=True to encrypt them with this key"
+                )
             t.txn.put(b"keycheck", self.cipher.encrypt(Cipher.CHECK, self.queue_id), db=meta)
-            return
-        if self.cipher.decrypt(check, self.queue_id) != Cipher.CHECK:
+        elif self.cipher.decrypt(check, self.queue_id) != Cipher.CHECK:
             raise InvalidInputError(
                 f"wrong encryption_key for the queue at {self.path}: it was created with another key"
             )
+        if migrate:
+            self._encrypt_records(t)
+
+    def _encrypt_records(self, t: Txn) -> None:
+        """Encrypt every unencrypted record in place (same id, state, attempts, times);
+        a record that does not decode is left as it is (a lease quarantines it)."""
+        t.put_ready()
+        cursor = t.txn.cursor(self.dbs.msgs)
+        if not cursor.set_range(MSG_PREFIX):
+            return
+        new: list[tuple[bytes, bytes]] = []
+        for skey, record in cursor:
+            try:
+                head = read_head(record)
+                if head.flags & FLAG_AES:
+                    continue
+                seq = U64.unpack_from(skey, 1)[0]
+                payload, headers = decode_body(record, head, seq, None, self.queue_id)
+            except CorruptDataError:
+                continue
+            sealed = encode_record(
+                seq=seq, payload=payload, topic=head.topic, key=head.key, headers=headers,
+                priority=head.priority, created_us=head.created_us,
+                compress_threshold=self.compress_threshold, cipher=self.cipher,
+                queue_id=self.queue_id,
+            )  # fmt: skip
+            fresh = read_head(sealed)
+            fresh.state, fresh.attempts, fresh.deadline_us = (
+                head.state,
+                head.attempts,
+                head.deadline_us,
+            )
+            fresh.flags |= head.flags & FLAG_ERR
+            new.append((bytes(skey), restate(sealed, fresh)))
+            grown = len(sealed) - len(record)
+            t.counters[C_BYTES] += grown
+            if head.state != DEAD:
+                t.topic_add(head.topic, 0, grown)
+        for skey, sealed in new:
+            t.txn.put(skey, sealed, db=self.dbs.msgs)
 
     # -- transactions ----------------------------------------------------------------
 
@@ -365,9 +420,15 @@ class Store:
             return
         limit = self._map_limit() - (DRAIN_RESERVE if puts else 0)
         if current >= limit:
+            try:
+                st = os.statvfs(self.path)
+                why = f"the disk has {st.f_bavail * st.f_frsize:,} bytes free"
+            except OSError:
+                why = "the disk is full"
+            if puts:
+                why += f" and puts leave {DRAIN_RESERVE:,} bytes of it for leases and acks"
             raise QueueFullError(
-                f"the queue at {self.path} cannot grow past {limit:,} bytes of map "
-                "(disk or address space)"
+                f"the queue at {self.path} cannot grow its map past its {current:,} bytes: " + why
             ) from exc
         self.set_map_size(min(current + min(current, _GiB), limit))
 
