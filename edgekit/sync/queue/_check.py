@@ -36,10 +36,34 @@ from edgekit.errors import CorruptDataError, QueueError
 __all__ = ["Guard", "QueueCheck", "SalvageReport", "check_queue", "salvage_queue"]
 
 SIDE_FILE = "edgekit-queue.json"
-_CHILD = (
-    "import sys; sys.path.insert(0, sys.argv[1]); "
-    "from edgekit.sync.queue._check import _child; sys.exit(_child(sys.argv[2:]))"
-)
+# The child loads this module and _layout by file, without the edgekit.sync package
+# (whose transports and engine take most of a second to import).
+_CHILD = """
+import sys, importlib.util
+root = sys.argv[1]
+sys.path.insert(0, root)
+def load(name):
+    spec = importlib.util.spec_from_file_location(
+        "_edgekit_queue_" + name, f"{root}/edgekit/sync/queue/_{name}.py")
+    module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+check = load("check")
+check.L = load("layout")
+sys.exit(check._child(sys.argv[2:]))
+"""
+L: Any = None  # the _layout module (set by the child; imported on first use here)
+
+
+def _layout() -> Any:
+    global L
+    if L is None:
+        from edgekit.sync.queue import _layout as layout
+
+        L = layout
+    return L
+
+
 _ERROR = 3  # the child's exit status when lmdb or the walk raised (not an abort)
 
 
@@ -101,11 +125,9 @@ def _run(args: list[str], timeout: float, stdin: bytes = b"") -> subprocess.Comp
 
 
 def _died(code: int) -> str:
-    if code < 0:
-        with contextlib.suppress(ValueError):
-            return f"LMDB crashed ({signal.Signals(-code).name})"
-        return f"LMDB crashed (signal {-code})"
-    return f"the walk failed (exit status {code})"
+    with contextlib.suppress(ValueError):
+        return f"LMDB crashed ({signal.Signals(-code).name})"
+    return f"LMDB crashed (signal {-code})"
 
 
 def _way_out(path: Path) -> str:
@@ -127,9 +149,11 @@ def check_queue(path: str | os.PathLike[str], *, timeout: float = 600.0) -> Queu
     lines = done.stdout.decode(errors="replace").splitlines()
     if done.returncode == 0 and lines and lines[-1].startswith("{"):
         return QueueCheck(**json.loads(lines[-1]))
+    detail = done.stderr.decode(errors="replace").strip().splitlines() or [""]
+    if done.returncode > 0 and done.returncode != _ERROR:
+        raise QueueError(f"the check of the queue at {path} failed: {detail[-1]}")
     where = next((ln[5:] for ln in reversed(lines) if ln.startswith("walk ")), "environment")
-    detail = done.stderr.decode(errors="replace").strip().splitlines()
-    why = detail[-1] if done.returncode == _ERROR and detail else _died(done.returncode)
+    why = detail[-1] if done.returncode == _ERROR else _died(done.returncode)
     raise CorruptDataError(
         f"the queue at {path} is damaged: {why} while reading its {where} database; "
         + _way_out(path)
@@ -142,16 +166,13 @@ def check_queue(path: str | os.PathLike[str], *, timeout: float = 600.0) -> Queu
 def _open_readonly(path: str) -> Any:
     import lmdb
 
-    from edgekit.sync.queue._layout import DB_NAMES
-
     return lmdb.open(
-        path, readonly=True, lock=True, max_dbs=len(DB_NAMES) + 1, subdir=True, create=False
+        path, readonly=True, lock=True, max_dbs=len(_layout().DB_NAMES) + 1, create=False
     )
 
 
 def _walk(path: str) -> dict[str, Any]:
-    from edgekit.sync.queue._layout import DB_NAMES, MSG_PREFIX, read_head, verify
-
+    lay = _layout()
     start = time.perf_counter()
     env = _open_readonly(path)
     records = corrupt = entries = 0
@@ -159,13 +180,13 @@ def _walk(path: str) -> dict[str, Any]:
         print("walk main", flush=True)
         for key, value in txn.cursor():
             entries += 1
-            if key[:1] == MSG_PREFIX:
+            if key[:1] == lay.MSG_PREFIX:
                 records += 1
                 try:
-                    verify(value, read_head(value))
+                    lay.verify(value, lay.read_head(value))
                 except (CorruptDataError, struct.error, UnicodeDecodeError):
                     corrupt += 1
-        for name in DB_NAMES:
+        for name in lay.DB_NAMES:
             print(f"walk {name}", flush=True)
             try:
                 db = env.open_db(name.encode(), txn=txn, create=False)
@@ -190,35 +211,26 @@ def _emit(out: Any, item: tuple[Any, ...]) -> None:
 def _copy_from(path: str, start: int, key: bytes | None) -> None:
     """Send (id, Message or None, dead reason, last error) of each record from id
     ``start`` on; None: the record does not decode."""
-    from edgekit.sync.queue._layout import (
-        DEAD,
-        MSG_PREFIX,
-        U64,
-        Cipher,
-        dead_info,
-        decode_body,
-        read_head,
-    )
-
+    lay = _layout()
     out = os.fdopen(sys.stdout.fileno(), "wb", buffering=0)
     env = _open_readonly(path)
-    cipher = Cipher(key) if key is not None else None
+    cipher = lay.Cipher(key) if key is not None else None
     with env.begin() as txn:
         meta = env.open_db(b"meta", txn=txn, create=False)
         dead = env.open_db(b"dead", txn=txn, create=False)
         qid = bytes(txn.get(b"queue_id", db=meta) or b"")
         cursor = txn.cursor()
-        if not cursor.set_range(MSG_PREFIX + U64.pack(start)):
+        if not cursor.set_range(lay.MSG_PREFIX + lay.U64.pack(start)):
             return
         for skey, record in cursor:
-            seq = U64.unpack_from(skey, 1)[0]
+            seq = lay.U64.unpack_from(skey, 1)[0]
             try:
-                head = read_head(record)
-                payload, headers = decode_body(record, head, seq, cipher, qid)
+                head = lay.read_head(record)
+                payload, headers = lay.decode_body(record, head, seq, cipher, qid)
                 item = (head.topic.decode(), head.priority, head.key.decode() or None, headers)
                 why = error = None
-                if head.state == DEAD:
-                    _, why, error = dead_info(bytes(txn.get(skey[1:], db=dead) or b""))
+                if head.state == lay.DEAD:
+                    _, why, error = lay.dead_info(bytes(txn.get(skey[1:], db=dead) or b""))
                     why = why or "dead letter (no reason recorded)"
                 _emit(out, (seq, (payload, *item), why, error))
             except (CorruptDataError, struct.error, UnicodeDecodeError) as exc:
@@ -227,12 +239,10 @@ def _copy_from(path: str, start: int, key: bytes | None) -> None:
 
 def _count(path: str) -> int:
     """The records in the main database, from its B-tree header (no walk)."""
-    from edgekit.sync.queue._layout import DB_NAMES
-
     env = _open_readonly(path)
     with env.begin() as txn:
         names = 0
-        for name in DB_NAMES:
+        for name in _layout().DB_NAMES:
             with contextlib.suppress(Exception):  # (lmdb.NotFoundError)
                 env.open_db(name.encode(), txn=txn, create=False)
                 names += 1
