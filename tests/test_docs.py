@@ -77,8 +77,7 @@ def blocks(page: Path) -> list[Block]:
 
 
 PAGES = sorted(p for p in DOCS.glob("*.md") if blocks(p))
-ALL_BLOCKS = [b for p in PAGES for b in blocks(p)]
-NO_RUN = [b for b in ALL_BLOCKS if b.no_run is not None]
+NO_RUN = [b for p in PAGES for b in blocks(p) if b.no_run is not None]
 
 
 # What each page takes as given, made from real data before its first block runs.
@@ -240,7 +239,6 @@ def test_no_run_marks_are_few() -> None:
 
 def test_every_page_with_code_is_run() -> None:
     assert {p.name for p in PAGES} >= {"quickstart.md", "codec.md", "dsp.md", "infer.md"}
-    assert all(b.code.strip() for b in ALL_BLOCKS)
 
 
 def test_output_blocks_are_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
