@@ -41,12 +41,14 @@ def parse_args(description: str) -> argparse.Namespace:
     return parser.parse_args()
 
 
-def time_per_call(fn: Callable[[], Any], *, number: int) -> float:
-    """Seconds per call of ``fn`` over ``number`` back-to-back calls."""
-    start = time.perf_counter()
+def time_per_call(
+    fn: Callable[[], Any], *, number: int, clock: Callable[[], float] = time.perf_counter
+) -> float:
+    """Seconds per call of ``fn`` over ``number`` back-to-back calls, read on ``clock``."""
+    start = clock()
     for _ in range(number):
         fn()
-    return (time.perf_counter() - start) / number
+    return (clock() - start) / number
 
 
 def interleaved_medians(
@@ -55,11 +57,13 @@ def interleaved_medians(
     repeat: int = 15,
     number: int | None = None,
     budget: float = 0.02,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> dict[str, float]:
     """Median seconds per call of each case, timed in alternation so noise hits all alike.
 
     ``number`` (calls per sample) is chosen per case so that one sample takes
-    about ``budget`` seconds, unless given.
+    about ``budget`` seconds, unless given. ``clock=time.process_time`` counts the CPU
+    time of this process only (single-threaded cases on a machine other jobs share).
     """
     numbers: dict[str, int] = {}
     for name, fn in cases.items():
@@ -67,12 +71,12 @@ def interleaved_medians(
         if number is not None:
             numbers[name] = number
             continue
-        single = max(time_per_call(fn, number=1), 1e-7)
+        single = max(time_per_call(fn, number=1, clock=clock), 1e-7)
         numbers[name] = max(1, min(100_000, int(budget / single)))
     samples: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(repeat):
         for name, fn in cases.items():
-            samples[name].append(time_per_call(fn, number=numbers[name]))
+            samples[name].append(time_per_call(fn, number=numbers[name], clock=clock))
     return {name: statistics.median(values) for name, values in samples.items()}
 
 

@@ -5,7 +5,8 @@
 is installed: compression ratio of edgekit (default level), pcodec (default config), the best
 blosc2 setting (the best ratio of a small grid of filters and codecs, then timed), zstd-3,
 zstd-19 (ratio only) and lz4; compress and decompress speed (MB/s of raw bytes, medians of
-interleaved repeats, one thread) of edgekit, pcodec, blosc2 best, zstd-3 and lz4; bits per
+interleaved repeats, one thread, timed on this process's CPU time so that other jobs on a
+shared machine do not count) of edgekit, pcodec, blosc2 best, zstd-3 and lz4; bits per
 value (bits per timestamp for timestamp series); the schemes edgekit chose; and a flag per
 target of issue #14. Timestamps (datetime64[ns]) are coded as their int64 view by every codec.
 Writes ``benchmarks/results/codec_corpus.md`` and ``.json``.
@@ -21,6 +22,7 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import sys  # noqa: E402
+import time  # noqa: E402
 from collections import Counter  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from dataclasses import asdict, dataclass, field  # noqa: E402
@@ -163,9 +165,13 @@ def measure(entry: Entry, series: Array, repeat: int) -> Result:
         raise AssertionError(f"{entry.name}: pcodec round trip differs")
     schemes = Counter(frame_info(blobs["edgekit"]).schemes)
     mb = x.nbytes / 1e6
-    ctimes = interleaved_medians({k: c for k, (c, _d) in timed.items()}, repeat=repeat)
+    ctimes = interleaved_medians(
+        {k: c for k, (c, _d) in timed.items()}, repeat=repeat, clock=time.process_time
+    )
     dtimes = interleaved_medians(
-        {k: (lambda d=d, b=blobs[k]: d(b)) for k, (_c, d) in timed.items()}, repeat=repeat
+        {k: (lambda d=d, b=blobs[k]: d(b)) for k, (_c, d) in timed.items()},
+        repeat=repeat,
+        clock=time.process_time,
     )
     return Result(
         name=entry.name,
@@ -200,7 +206,7 @@ def markdown(results: list[Result], repeat: int) -> str:
         f"{len(results)} real series from "
         f"{len({r.package for r in results if not r.package.startswith('(')})} PyPI packages "
         f"(`python -m benchmarks.codec.corpus --list`); one thread; speeds are medians of "
-        f"{repeat} interleaved repeats (MB/s of raw bytes); ratio = raw bytes / compressed "
+        f"{repeat} interleaved repeats of this process's CPU time (MB/s of raw bytes); ratio = raw bytes / compressed "
         "bytes; bits = bits per value (per timestamp for timestamps). blosc2 = the best ratio "
         "of {shuffle, bitshuffle, shuffle+bytedelta} x {zstd-5, zstd-9, lz4hc-9, lz4-5}. "
         "Targets (issue #14): ratio >= 0.95x pcodec and above every blosc2/zstd/lz4 setting; "
