@@ -45,7 +45,8 @@ def buggy_command() -> Iterator[str]:
 
     @click.command("buggy-test-command")
     def buggy() -> None:
-        {}["missing key"]
+        table: dict[str, int] = {}
+        table["missing key"] += 1
 
     cli.add_command(buggy)
     yield "buggy-test-command"

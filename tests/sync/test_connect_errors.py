@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from edgekit.errors import InvalidInputError, TransportConfigError, TransportErr
 from edgekit.sync import HttpTransport, MqttTransport, NatsTransport, SyncEngine, SyncQueue
 from edgekit.sync.backoff import Backoff
 from edgekit.sync.transport import Transport
-from tests._support.servers import Mosquitto, NatsServer, free_port
+from tests._support.servers import Mosquitto, NatsServer, free_port, nats_server_binary
 
 UNRESOLVABLE = "no-such-host.invalid"  # RFC 6761: .invalid never resolves
 
@@ -34,6 +35,10 @@ def silent_port() -> Iterator[int]:
 
 
 def _connect_error(transport: Transport) -> tuple[str, float]:
+    """The message of the TransportError a connect raises, and how long it took (s)."""
+    import aiohttp  # noqa: F401  (imported before timing: a cold import takes seconds under load)
+    import nats.js  # noqa: F401
+
     start = time.monotonic()
     with pytest.raises(TransportError) as info:
         asyncio.run(transport.async_connect())
@@ -51,12 +56,12 @@ def _connect_error(transport: Transport) -> tuple[str, float]:
 )
 def test_refused_unresolved_and_silent_are_told_apart(make, silent_port: int) -> None:  # type: ignore[no-untyped-def]
     refused, took = _connect_error(make("127.0.0.1", free_port()))
-    assert "connection refused" in refused and took < 3.0
+    assert "connection refused" in refused and took < 5.0
     unresolved, took = _connect_error(make(UNRESOLVABLE, 4222))
-    assert "name not resolved" in unresolved and UNRESOLVABLE in unresolved and took < 3.0
+    assert "name not resolved" in unresolved and UNRESOLVABLE in unresolved and took < 5.0
     if not isinstance(make("127.0.0.1", 1), HttpTransport):  # HTTP's TCP probe is answered
         silent, took = _connect_error(make("127.0.0.1", silent_port))
-        assert "timed out" in silent and took < 3.0
+        assert "timed out" in silent and took < 5.0
 
 
 @pytest.mark.parametrize(
@@ -105,6 +110,31 @@ def test_overlapping_stream_named_at_once(shared_nats: NatsServer, tmp_path: Pat
             engine.sync_now(timeout=30)
         assert time.monotonic() - start < 10
         engine.stop()
+
+
+def test_jetstream_off_said_at_connect() -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port)],  # no -js
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "nats-server did not start"
+                time.sleep(0.05)
+        for create_stream in (False, True):
+            transport = NatsTransport(f"nats://127.0.0.1:{port}", create_stream=create_stream)
+            with pytest.raises(TransportConfigError, match=r"JetStream is not enabled.*-js"):
+                asyncio.run(transport.async_connect())
+    finally:
+        server.terminate()
+        server.wait(10)
 
 
 def test_last_error_while_connecting_then_cleared(nats_server: NatsServer, tmp_path: Path) -> None:
