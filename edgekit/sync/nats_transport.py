@@ -191,7 +191,7 @@ class NatsTransport(Transport):
             if not connecting.done() or connecting.exception() is not None:
                 cause = failures[-1] if failures else TimeoutError()
                 raise TransportError(
-                    f"cannot connect to NATS at {', '.join(self.servers)}: "
+                    f"cannot connect to NATS at {self._where()}: "
                     f"{describe(cause, self.connect_timeout)}"
                 )
             every_failed.set()  # later errors are the reconnects' own
@@ -214,19 +214,16 @@ class NatsTransport(Transport):
     def _where(self) -> str:
         return ", ".join(self.servers)
 
-    async def _stream_names(self, nc: Any, subject: str) -> list[str]:
+    async def _streams_taking(self, nc: Any, subject: str) -> list[str]:
         """Names of the streams whose subjects overlap ``subject`` (JetStream's STREAM.NAMES)."""
-        reply = await nc.request(
-            "$JS.API.STREAM.NAMES",
-            json.dumps({"subject": subject}).encode(),
-            timeout=self.ack_timeout,
-        )
-        return list(json.loads(reply.data).get("streams") or [])
-
-    async def _lookup(self, nc: Any, subject: str) -> list[str]:
         nats = _import_nats()
         try:
-            return await self._stream_names(nc, subject)
+            reply = await nc.request(
+                "$JS.API.STREAM.NAMES",
+                json.dumps({"subject": subject}).encode(),
+                timeout=self.ack_timeout,
+            )
+            answer = json.loads(reply.data)
         except nats.errors.NoRespondersError as exc:
             raise TransportConfigError(
                 f"JetStream is not enabled on the NATS server at {self._where()}: "
@@ -236,10 +233,15 @@ class NatsTransport(Transport):
             raise TransportError(
                 f"JetStream at {self._where()} did not answer a stream lookup: {exc!r}"
             ) from exc
+        error = answer.get("error") if isinstance(answer, dict) else {"description": "not JSON"}
+        if error:  # e.g. "jetstream not enabled for account", "temporarily unavailable"
+            cls = TransportConfigError if "not enabled" in str(error) else TransportError
+            raise cls(f"JetStream at {self._where()} refused a stream lookup: {error}")
+        return list(answer.get("streams") or [])
 
     async def _check_stream(self, nc: Any) -> None:
         subject = f"{self.subject_prefix}.>"
-        if await self._lookup(nc, subject):
+        if await self._streams_taking(nc, subject):
             return
         raise TransportConfigError(
             f"no JetStream stream takes subject {subject!r} on {self._where()}: pass "
@@ -249,15 +251,15 @@ class NatsTransport(Transport):
 
     async def _ensure_stream(self, nc: Any) -> None:
         nats = _import_nats()
+        subject = f"{self.subject_prefix}.>"
         config = nats.js.api.StreamConfig(
             name=self.stream,
-            subjects=[f"{self.subject_prefix}.>"],
+            subjects=[subject],
             duplicate_window=self.duplicate_window,
             num_replicas=self.replicas,
             storage=nats.js.api.StorageType.FILE,
         )
-        subject = f"{self.subject_prefix}.>"
-        others = [n for n in await self._lookup(nc, subject) if n != self.stream]
+        others = [n for n in await self._streams_taking(nc, subject) if n != self.stream]
         if others:
             raise TransportConfigError(
                 f"cannot create JetStream stream {self.stream} on {subject!r}: it overlaps "
