@@ -129,7 +129,9 @@ class SyncStatus(Snapshot):
             engine was created, if less).
         bytes_per_s: Acked payload bytes per second, over the same span.
         last_success_at: When a batch was last confirmed (seconds since the epoch), or None.
-        last_error: The last delivery, connection or queue error, or None.
+        last_error: The last delivery, connection or queue error, or None. A failed
+            connect says why (connection refused, name not resolved, timed out) as soon
+            as it fails; a connection or delivery error is cleared when the link is back.
         errors: Errors from the queue or the transport since the engine started
             (failed connects and deliveries included). The loop never stops for one:
             it backs off and resumes when the cause goes away.
@@ -309,7 +311,7 @@ class SyncEngine:
                 return False  # stopping, or cut short: the earlier error says more
             raise TransportError(
                 f"cannot connect to {self.transport.name}: timed out (no answer in the "
-                f"{budget:.3g} s left of the timeout)"
+                f"{budget or 0:.3g} s left of the timeout)"
             )
         attempt.result()
         return True
