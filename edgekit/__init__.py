@@ -27,6 +27,7 @@ from edgekit.errors import (
     QueueError,
     QueueFullError,
     ScanError,
+    TransportConfigError,
     TransportError,
 )
 
@@ -46,6 +47,7 @@ __all__ = [
     "QueueError",
     "QueueFullError",
     "ScanError",
+    "TransportConfigError",
     "TransportError",
     "__version__",
     "warmup",

@@ -103,6 +103,7 @@ def test_error_tree() -> None:
         errors.ModelLoadError: (errors.InferenceError,),
         errors.ScanError: (errors.EdgekitError,),
         errors.TransportError: (errors.EdgekitError,),
+        errors.TransportConfigError: (errors.TransportError,),
     }
     for cls, parents in expected_parents.items():
         for parent in parents:
