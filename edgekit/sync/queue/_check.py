@@ -313,12 +313,15 @@ def salvage_queue(
     stored = int(done.stdout.strip() or 0) if done.returncode == 0 else 0
     saved = dead_count = unread = walks = 0
     start, jump, last_seen = 1, 1, 0
+    sizes = ids = 0  # bytes and ids read: how many ids a page holds
     with SyncQueue(new, encryption_key=encryption_key) as q:
         store = q._store
         while True:
             walks += 1
             done = _run(["copy", str(path), str(start)], timeout, key)
             frames = _frames(done.stdout)
+            sizes += len(done.stdout)
+            ids += frames[-1][0] - start + 1 if frames else 0
             for seq, message, why, error in frames:
                 start = seq + 1
                 if message is None:
@@ -332,9 +335,12 @@ def salvage_queue(
                     dead_count += 1
             if done.returncode == 0 or (stored and saved + unread >= stored):
                 break
-            jump = 1 if start > last_seen + 1 else jump * 2
+            # Past the page the walk died on (about a page's worth of ids), farther each
+            # time it dies again (a branch page covers many).
+            per_page = max(1, ids * 4096 // max(sizes, 1))
+            jump = per_page if start > last_seen else jump * 2
             last_seen = start
-            start += jump - 1  # past the record (or page) the walk died on: farther each time
+            start += jump
             if jump > 1 << 62:
                 break
     lost = max(stored - saved, unread)
