@@ -18,6 +18,7 @@ closing it finds the side file still marked open and checks the queue first.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import pickle
@@ -282,6 +283,12 @@ def _frames(data: bytes) -> list[tuple[Any, ...]]:
     return out
 
 
+def _bury(store: Any, seq: int, reason: str, error: str | None, t: Any) -> None:
+    from edgekit.sync.queue import _leases
+
+    _leases.bury(store, t, seq, reason, error)
+
+
 def salvage_queue(
     path: str | os.PathLike[str],
     new: str | os.PathLike[str],
@@ -302,7 +309,6 @@ def salvage_queue(
         QueueError: A child could not run or did not finish within ``timeout`` s.
     """
     from edgekit.errors import InvalidInputError
-    from edgekit.sync.queue import _leases
     from edgekit.sync.queue._queue import SyncQueue
 
     path, new = Path(path), Path(new)
@@ -331,7 +337,7 @@ def salvage_queue(
                 new_id = q.put(payload, topic=topic, priority=priority, key=mkey, headers=headers)
                 saved += 1
                 if why is not None:  # a dead letter stays one, with its reason
-                    store.write(lambda t, i=new_id, w=why, e=error: _leases.bury(store, t, i, w, e))
+                    store.write(functools.partial(_bury, store, new_id, why, error))
                     dead_count += 1
             if done.returncode == 0 or (stored and saved + unread >= stored):
                 break

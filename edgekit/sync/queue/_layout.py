@@ -38,7 +38,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from xxhash import xxh3_64_digest as xxh3_64_sum
+import xxhash
 
 from edgekit.errors import BackendUnavailableError, CorruptDataError
 
@@ -197,6 +197,8 @@ def dead_info(value: bytes) -> tuple[float | None, str | None, str | None]:
     return when_us / 1e6, reason or None, error
 
 
+#: xxh3_64 as 8 big-endian bytes: the checksum as stored.
+xxh3_64_sum = xxhash.xxh3_64_digest
 _unpack_header = HEADER.unpack_from
 _pack_header = HEADER.pack
 
