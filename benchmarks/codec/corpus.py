@@ -240,7 +240,7 @@ def _ucr(name: str) -> tuple[str, str]:
 CORPUS: list[Entry] = [
     # physiological
     Entry("heartpy-ppg-data1", "physiological", "heartpy", "heartpy", ("data/data.csv",), HP_LIC,
-          csv_column(0, np.int16, header=None), "PPG, 100 Hz, 10-bit ADC counts"),
+          csv_column(0, np.int16, header=None), "PPG, 100 Hz, ADC counts"),
     Entry("heartpy-ppg-data2", "physiological", "heartpy", "heartpy", ("data/data2.csv",), HP_LIC,
           csv_column("hr", np.int16), "PPG, ~117 Hz, ADC counts"),
     Entry("heartpy-ppg-data3", "physiological", "heartpy", "heartpy", ("data/data3.csv",), HP_LIC,
@@ -273,7 +273,7 @@ CORPUS: list[Entry] = [
           csv_column(1, np.float64, header=None), f"household appliance consumption; {ZNORM}"),
     Entry("aeon-solar-gen", "electrical", "aeon", "aeon", ("datasets/data/solar/solar.csv",),
           f"{AEON_LIC}; data: Sheffield Solar PV_Live (as shipped by aeon)",
-          csv_column("solar_gen", np.float64), "GB solar generation, MW, half-hourly"),
+          csv_column("solar_gen", np.float64), "GB national solar generation estimate, half-hourly, 5 decimals"),
     Entry("vega-iowa-electricity", "electrical", "vega_datasets", "vega_datasets",
           ("_data/iowa-electricity.csv",), "MIT (vega_datasets); data: US EIA, public domain",
           csv_column("net_generation", np.int64), "yearly net generation, GWh (51 values)"),
@@ -391,10 +391,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {r['name']} | {r['class']} | {r['package']} | {r['file']} | {r['dtype']} "
                 f"| {r['length']:,} | {r['licence']} | {r['note']} |"
             )
-    packages = sorted({r["package"] for r in rows})
+    packages = sorted({r["package"] for r in rows if not r["package"].startswith("(")})
     kinds = sorted({r["class"] for r in rows})
     print(
-        f"\n{len(rows)} series from {len(packages)} packages ({', '.join(packages)}); classes: {', '.join(kinds)}"
+        f"\n{len(rows)} series from {len(packages)} PyPI packages ({', '.join(packages)}) "
+        f"and this machine's clock; classes: {', '.join(kinds)}"
     )
     for e in missing():
         print(f"skipped {e.name}: {e.package} not installed", file=sys.stderr)
