@@ -111,7 +111,7 @@ def csv_column(column: str | int, dtype: Any, **kwargs: Any) -> Callable[[list[P
         col = pd.concat(
             [fr[fr.columns[column]] if isinstance(column, int) else fr[column] for fr in frames]
         )
-        return col.to_numpy(dtype=dtype)
+        return np.asarray(col.to_numpy(dtype=dtype))
 
     return read
 
@@ -124,7 +124,7 @@ def csv_times(column: str, **kwargs: Any) -> Callable[[list[Path]], Array]:
 
         text = pd.read_csv(files[0], **kwargs)[column].str.replace("/", "-")
         stamps = pd.to_datetime(text, utc=True, format="ISO8601")
-        return stamps.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+        return np.asarray(stamps.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]"))
 
     return read
 
@@ -158,7 +158,7 @@ def ucr_txt(files: list[Path]) -> Array:
 def npz_key(key: str, column: int | str | None = None) -> Callable[[list[Path]], Array]:
     def read(files: list[Path]) -> Array:
         with np.load(files[0]) as z:
-            data = z[key]
+            data: Array = z[key]
         if column is None:
             return data
         return data[column] if isinstance(column, str) else data[:, column]
@@ -188,7 +188,7 @@ def wav_pcm16(files: list[Path]) -> Array:
     with wave.open(str(files[0]), "rb") as w:
         if w.getsampwidth() != 2 or w.getnchannels() != 1:
             raise ValueError(f"{files[0]}: expected mono 16-bit PCM")
-        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").copy()
+        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").copy()  # type: ignore[no-any-return]
 
 
 def host_us_clock(files: list[Path]) -> Array:
