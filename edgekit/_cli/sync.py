@@ -203,9 +203,14 @@ def sync_command(
         try:
             if follow:
                 engine.start()
+                shown = None
                 try:
-                    while True:
-                        time.sleep(1)
+                    while True:  # each new error once, on stderr; the engine keeps retrying
+                        time.sleep(0.2)
+                        error = engine.status().last_error
+                        if error is not None and error != shown:
+                            click.echo(f"edgekit sync: {error} (retrying)", err=True)
+                        shown = error
                 except KeyboardInterrupt:
                     pass
                 click.echo(f"sent {engine.status().sent_messages} messages")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -79,3 +82,26 @@ def test_timeout_honoured_against_a_silent_server(
         took = time.monotonic() - start
     assert 3.0 <= took < 4.5  # 10% is the goal; generous for a loaded machine
     assert "timed out" in _one_line_error(capsys)
+
+
+def test_follow_says_each_new_error_and_stops_on_ctrl_c(qpath: Path) -> None:
+    url = f"nats://127.0.0.1:{free_port()}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edgekit", "sync", str(qpath), "--nats", url, "--follow"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()  # blocks until the engine's first error
+        assert "connection refused" in line and "(retrying)" in line
+        start = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+        assert time.monotonic() - start < 5
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0 and "sent 0 messages" in out and "Traceback" not in err
