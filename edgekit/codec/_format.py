@@ -14,7 +14,11 @@ import numpy as np
 
 # --- every frame ------------------------------------------------------------------------------
 
-FORMAT_VERSION = 1
+#: Newest format version this edgekit reads and writes. A series frame is written as
+#: version 1 unless one of its blocks uses a scheme of version 2 (MULT, FMULT, FQUANT).
+FORMAT_VERSION = 2
+#: The version of frames that use only the schemes of version 1.
+FORMAT_VERSION_1 = 1
 #: Bytes of the trailing xxh3_64 checksum.
 CHECKSUM_SIZE = 8
 
@@ -59,7 +63,9 @@ BLOCK_HEAD_FORMAT = "<BI"
 BLOCK_HEADER = struct.calcsize(BLOCK_HEAD_FORMAT)
 
 #: Block scheme ids (the first byte of a block).
-RAW, FOR, DELTA, DOD, HUFF, ALP, ALP_RD, SHUFFLE_LZ4, DICT = range(9)
+RAW, FOR, DELTA, DOD, HUFF, ALP, ALP_RD, SHUFFLE_LZ4, DICT, MULT, FMULT, FQUANT = range(12)
+#: The first scheme id of format version 2 (MULT, FMULT, FQUANT).
+FIRST_V2_SCHEME = MULT
 SCHEME_NAMES = {
     RAW: "raw",
     FOR: "for",
@@ -70,11 +76,16 @@ SCHEME_NAMES = {
     ALP_RD: "alp-rd",
     SHUFFLE_LZ4: "shuffle-lz4",
     DICT: "dictionary",
+    MULT: "int-mult",
+    FMULT: "float-mult",
+    FQUANT: "float-quant",
 }
 #: Schemes of integer blocks (also the inner scheme of an ALP block: RAW, then FOR + order
 #: for the bit-packed orders 0..2, then HUFF) and of float blocks.
-INT_SCHEMES = (RAW, FOR, DELTA, DOD, HUFF)
-FLOAT_SCHEMES = (RAW, ALP, ALP_RD, SHUFFLE_LZ4, DICT)
+INT_SCHEMES = (RAW, FOR, DELTA, DOD, HUFF, MULT)
+FLOAT_SCHEMES = (RAW, ALP, ALP_RD, SHUFFLE_LZ4, DICT, FMULT, FQUANT)
+#: Integer schemes nested in ALP, FMULT, FQUANT and MULT (the lanes of a mode).
+NESTED_INT_SCHEMES = (RAW, FOR, DELTA, DOD, HUFF)
 
 #: Largest ALP exponent and factor (10**22 is the largest exact power of ten in a double).
 ALP_MAX_EXPONENT = 22

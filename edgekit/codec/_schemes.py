@@ -1,8 +1,10 @@
 """Block schemes of the series frame: choosing, encoding and decoding one block.
 
 Integer lanes are ``uint64`` (signed dtypes sign-extended, unsigned zero-extended);
-floats are handled by ALP, ALP_RD or byte-shuffle + LZ4. Scheme ids and payload
-layouts are specified in ``docs/codec-format.md``.
+floats are handled by ALP, ALP_RD, byte-shuffle + LZ4 or a dictionary. The modes of
+format version 2 (int-mult for integers, float-mult and float-quant for floats) are
+tried when a planner finds them on a sample. Scheme ids and payload layouts are
+specified in ``docs/codec-format.md``.
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ from edgekit.codec._format import (
     DOD,
     ERRORS,
     FLOAT_SCHEMES,
+    FMULT,
     FOR,
+    FQUANT,
     HUFF,
     INT_SCHEMES,
+    MULT,
     RAW,
     SCHEME_NAMES,
     SHUFFLE_LZ4,
@@ -54,16 +59,22 @@ def _words(count: int, width: int) -> int:
 
 
 def encode_int_lanes(
-    u: Array, raw_bytes: bytes | None, *, entropy: bool = True
+    u: Array, raw_bytes: bytes | None, *, entropy: bool = True, modes: bool = False
 ) -> tuple[int, bytes]:
     """Cheapest integer scheme for ``u`` (uint64 lanes); ``raw_bytes`` is the RAW payload.
 
     for/delta/delta-of-delta sizes come from the lanes' ranges; the huffman candidate is
     built when ``entropy`` is on, there are at least 64 values and the narrowest residual
     order is at least 2 bits wide (one kernel call does it all: ``_kernels.int_payload``).
+    With ``modes``, the int-mult scheme (format version 2) is tried too.
     """
+    k = kernels()
     raw_size = len(raw_bytes) if raw_bytes is not None else 8 * u.size
-    scheme, payload = kernels().int_payload(u, entropy, raw_size)
+    scheme, payload = k.int_payload(u, entropy, raw_size)
+    if modes:
+        mult = k.mult_payload(u, entropy, raw_size if scheme == RAW else payload.size)
+        if mult.size:
+            return MULT, mult.tobytes()
     if scheme == RAW:
         return RAW, raw_bytes if raw_bytes is not None else u.astype(U64).tobytes()
     return int(scheme), payload.tobytes()
@@ -83,9 +94,11 @@ def decode_int_lanes(
         else:
             out[:] = raw
         return out
-    if scheme in (FOR, DELTA, DOD, HUFF):
+    if scheme in (FOR, DELTA, DOD, HUFF, MULT):
         buf = np.frombuffer(rd.view, dtype=np.uint8)
-        if scheme == HUFF:
+        if scheme == MULT:
+            status, pos = k.decode_mult_block(buf, rd.pos, len(buf), n, out)
+        elif scheme == HUFF:
             status, pos = k.decode_huff_block(buf, rd.pos, len(buf), n, out)
         else:
             status, pos = k.decode_packed_block(buf, rd.pos, len(buf), scheme - FOR, n, out)
@@ -118,11 +131,28 @@ def alp_emax(x: Array) -> int:
     return 18 if x.dtype.itemsize == 8 else 10
 
 
-class FloatPlan:
-    """Frame-level sampling result: the few (e, f) pairs worth trying and the ALP_RD cut."""
+def float_modes(x: Array, probe: Array) -> tuple[float, int]:
+    """Frame-level plan of the format-2 float modes on a sample of ``x``: the float-mult
+    base (0.0: none) and the float-quant shift (0: none)."""
+    k = kernels()
+    return float(k.float_mult_base(x, probe)), int(
+        k.float_quant_shift(x.view(_uint_of(x)), 8 * x.dtype.itemsize)
+    )
 
-    def __init__(self, x: Array, pairs: Array | None = None, probe: Array | None = None) -> None:
+
+class FloatPlan:
+    """Frame-level sampling result: the few (e, f) pairs worth trying, the ALP_RD cut and
+    the format-2 modes (``base``, ``shift``; see :func:`float_modes`)."""
+
+    def __init__(
+        self,
+        x: Array,
+        pairs: Array | None = None,
+        probe: Array | None = None,
+        modes: tuple[float, int] = (0.0, 0),
+    ) -> None:
         self.probe = np.zeros(1, dtype=x.dtype) if probe is None else probe
+        self.base, self.shift = modes
         #: (2, m) int64: exponents and factors of the pairs worth trying, cheapest first.
         self.pairs = kernels().alp_plan(x, alp_emax(x), self.probe) if pairs is None else pairs
         self._x = x
@@ -166,7 +196,31 @@ def _rd_right(x: Array, sample: Array) -> int:
 def encode_float_block(
     x: Array, plan: FloatPlan, *, entropy: bool = True, allow_dict: bool = True
 ) -> tuple[int, bytes]:
-    """Cheapest float scheme for the block ``x`` (float32 or float64), chosen by sampling."""
+    """Cheapest float scheme for the block ``x`` (float32 or float64), chosen by sampling.
+
+    The format-2 modes the plan found (float-mult, float-quant) replace the best scheme
+    of version 1 only when at least 3 % smaller.
+    """
+    best = _encode_float_v1(x, plan, entropy=entropy, allow_dict=allow_dict)
+    if not (plan.base or plan.shift):
+        return best
+    k = kernels()
+    bits = x.view(_uint_of(x))
+    modes = []
+    if plan.base:
+        modes.append((FMULT, k.fmult_payload(x, bits, plan.base, plan.probe, entropy)))
+    if plan.shift:
+        modes.append((FQUANT, k.fquant_payload(bits, plan.shift, entropy)))
+    scheme, payload = min(modes, key=lambda c: c[1].size)
+    if payload.size < 0.97 * len(best[1]):
+        return scheme, payload.tobytes()
+    return best
+
+
+def _encode_float_v1(
+    x: Array, plan: FloatPlan, *, entropy: bool, allow_dict: bool
+) -> tuple[int, bytes]:
+    """Cheapest float scheme of format version 1 for the block ``x``."""
     k = kernels()
     n = x.size
     nbytes = x.nbytes
@@ -287,6 +341,17 @@ def decode_float_block(scheme: int, rd: Reader, n: int, dtype: np.dtype[Any], ou
         status, pos = k.decode_alp_block(buf, rd.pos, len(buf), n, out, bits_view)
         if status != 0:
             raise rd.fail(f"alp block: {ERRORS.get(status, 'corrupt')}")
+        rd.pos = pos
+        return
+    if scheme in (FMULT, FQUANT):
+        buf = np.frombuffer(rd.view, dtype=np.uint8)
+        bits_view = out.view(_uint_of(out))
+        if scheme == FMULT:
+            status, pos = k.decode_fmult_block(buf, rd.pos, len(buf), n, out, bits_view)
+        else:
+            status, pos = k.decode_fquant_block(buf, rd.pos, len(buf), n, bits_view)
+        if status != 0:
+            raise rd.fail(f"{SCHEME_NAMES[scheme]} block: {ERRORS.get(status, 'corrupt')}")
         rd.pos = pos
         return
     if scheme == ALP_RD:

@@ -17,7 +17,7 @@ import numpy as np
 
 from edgekit.codec._format import (
     DEFAULT_MAX_BYTES,
-    FORMAT_VERSION,
+    FORMAT_VERSION_1,
     MAGIC_DELTA,
     MAGIC_SIGNATURE,
 )
@@ -166,7 +166,7 @@ class Signature:
         """Serialize into a checksummed frame (see ``docs/codec-format.md``)."""
         out = bytearray(MAGIC_SIGNATURE)
         out += struct.pack(
-            "<BIIIQ", FORMAT_VERSION, self.min_size, self.avg_size, self.max_size, self.size
+            "<BIIIQ", FORMAT_VERSION_1, self.min_size, self.avg_size, self.max_size, self.size
         )
         out += self.digest
         out += struct.pack("<I", self.lengths.size)
@@ -248,7 +248,7 @@ class Delta:
         import lz4.block
 
         out = bytearray(MAGIC_DELTA)
-        out += struct.pack("<BQ", FORMAT_VERSION, self.base_size)
+        out += struct.pack("<BQ", FORMAT_VERSION_1, self.base_size)
         out += self.base_digest
         out += struct.pack("<Q", self.target_size)
         out += self.target_digest

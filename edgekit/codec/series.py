@@ -34,11 +34,16 @@ from edgekit.codec._format import (
     ERRORS,
     FLOAT_SCHEMES,
     FOR,
+    FIRST_V2_SCHEME,
+    FMULT,
     FORMAT_VERSION,
+    FORMAT_VERSION_1,
+    FQUANT,
     HEAD_1D_FORMAT,
     HUFF,
     INT_SCHEMES,
     MAGIC_RECORD,
+    MULT,
     MAGIC_SERIES,
     MAX_BLOCK_SIZE,
     MAX_NDIM,
@@ -131,18 +136,21 @@ def compress(
     flat = x.reshape(-1)
     n = flat.size
     if x.ndim == 1:
-        out = bytearray(_HEAD_1D.pack(MAGIC_SERIES, FORMAT_VERSION, code, 1, n, block_size))
+        out = bytearray(_HEAD_1D.pack(MAGIC_SERIES, FORMAT_VERSION_1, code, 1, n, block_size))
     else:
         out = bytearray(MAGIC_SERIES)
-        out += struct.pack("<BBB", FORMAT_VERSION, code, x.ndim)
+        out += struct.pack("<BBB", FORMAT_VERSION_1, code, x.ndim)
         out += struct.pack(f"<{x.ndim}Q", *x.shape)
         out += struct.pack("<I", block_size)
+    # The version byte stays 1 unless a block uses a scheme of version 2.
+    newest = 0
     if x.dtype.kind == "f":
         if n:
-            pairs = probe = None
-            if n <= block_size:
+            pairs = None
+            probe = np.zeros(1, dtype=x.dtype)
+            modes = _schemes.float_modes(flat, probe)
+            if n <= block_size and modes == (0.0, 0):
                 # One block: one kernel call does it all when ALP wins outright.
-                probe = np.zeros(1, dtype=x.dtype)
                 done, pairs, payload = _schemes.kernels().alp_single_block(
                     flat, flat.view(_BITS_OF[x.dtype]), _schemes.alp_emax(x), probe, entropy
                 )
@@ -150,21 +158,31 @@ def compress(
                     out += _BLOCK_HEAD.pack(ALP, payload.size)
                     out += payload.data
                     return seal(out)
-            plan = _schemes.FloatPlan(flat, pairs, probe)
+            plan = _schemes.FloatPlan(flat, pairs, probe, modes)
             for start in range(0, n, block_size):
                 block = flat[start : start + block_size] if n > block_size else flat
                 scheme, payload = _schemes.encode_float_block(block, plan, entropy=entropy)
+                newest = max(newest, scheme)
                 out += _BLOCK_HEAD.pack(scheme, len(payload))
                 out += payload
-        return seal(out)
+        return _sealed(out, newest)
     lanes = flat.astype(np.int64).view(np.uint64) if x.dtype.kind == "i" else flat.astype(np.uint64)
     for start in range(0, n, block_size):
         stop = min(start + block_size, n)
         scheme, payload = _schemes.encode_int_lanes(
-            lanes[start:stop], flat[start:stop].tobytes(), entropy=entropy
+            lanes[start:stop], flat[start:stop].tobytes(), entropy=entropy, modes=True
         )
+        newest = max(newest, scheme)
         out += _BLOCK_HEAD.pack(scheme, len(payload))
         out += payload
+    return _sealed(out, newest)
+
+
+def _sealed(out: bytearray, newest: int) -> bytes:
+    """Seal a series frame, marked version 2 when its largest block scheme id ``newest``
+    is a scheme of version 2."""
+    if newest >= FIRST_V2_SCHEME:
+        out[4] = FORMAT_VERSION
     return seal(out)
 
 
@@ -265,8 +283,8 @@ _FAST_PREFIXES: dict[bytes, int] = {
     for code in _FAST_CODES
 }
 #: Block schemes the block loop kernels decode (their first byte); others go to Python.
-_FLOAT_KERNEL_SCHEMES = frozenset((RAW, ALP))
-_INT_KERNEL_SCHEMES = frozenset((FOR, DELTA, DOD, HUFF))
+_FLOAT_KERNEL_SCHEMES = frozenset((RAW, ALP, FMULT, FQUANT))
+_INT_KERNEL_SCHEMES = frozenset((FOR, DELTA, DOD, HUFF, MULT))
 #: (value count u64, block size u32) after the 7-byte prefix of a 1-D frame.
 _unpack_n_block = struct.Struct("<QI").unpack_from
 _unpack_u64 = _U64.unpack_from
@@ -511,7 +529,7 @@ def encode_series(timestamps: object, values: object, *, level: int | None = Non
     ts_frame = compress(ts, level=level)
     vs_frame = compress(np.ascontiguousarray(vs.T), level=level)
     out = bytearray(MAGIC_RECORD)
-    out += struct.pack("<B", FORMAT_VERSION)
+    out += struct.pack("<B", FORMAT_VERSION_1)
     out += struct.pack("<I", len(ts_frame)) + ts_frame
     out += struct.pack("<I", len(vs_frame)) + vs_frame
     return seal(out)

@@ -31,8 +31,13 @@ def same_bits(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> bool:
 
 def general_float_frame(x: np.ndarray[Any, Any], level: int | None = None) -> bytes:
     """The frame the general per-block chooser makes for a one-block float array."""
-    head = struct.pack("<4sBBBQI", b"EKCS", 1, 9 if x.dtype.itemsize == 4 else 10, 1, x.size, 65536)
-    scheme, payload = _schemes.encode_float_block(x, _schemes.FloatPlan(x), entropy=level != 1)
+    probe = np.zeros(1, dtype=x.dtype)
+    plan = _schemes.FloatPlan(x, probe=probe, modes=_schemes.float_modes(x, probe))
+    scheme, payload = _schemes.encode_float_block(x, plan, entropy=level != 1)
+    version = 2 if scheme >= 9 else 1  # the format-2 modes (float-mult, float-quant)
+    head = struct.pack(
+        "<4sBBBQI", b"EKCS", version, 9 if x.dtype.itemsize == 4 else 10, 1, x.size, 65536
+    )
     body = head + struct.pack("<BI", scheme, len(payload)) + payload
     return reseal(body + bytes(8))
 

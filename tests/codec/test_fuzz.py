@@ -36,7 +36,7 @@ def _sample_frames() -> dict[str, bytes]:
     return {
         "for": compress(np.arange(300, dtype=np.int16) % 17, level=1),
         "delta": compress(np.arange(500, dtype=np.int64) * 7 + 3),
-        "dod": compress(np.arange(500, dtype=np.int64) ** 2 + (np.arange(500) % 2), level=1),
+        "dod": compress(np.arange(500, dtype=np.int64) ** 2 + (np.arange(500) % 3), level=1),
         "huffman": compress(np.cumsum(np.round(rng.laplace(0, 20, 700))).astype(np.int32)),
         "raw": compress(rng.integers(0, 255, 60, dtype=np.uint8)),
         "alp": compress(np.round(np.cumsum(rng.standard_normal(400)), 2)),
@@ -45,6 +45,20 @@ def _sample_frames() -> dict[str, bytes]:
         "shuffle-lz4": compress(np.tile(rng.standard_normal(400), 10)),
         "dictionary": compress(np.repeat(rng.standard_normal(30), 20)),
         "multi-block": compress(np.arange(1000, dtype=np.uint32) ** 2, block_size=128),
+        # The modes of format version 2.
+        "int-mult": compress(
+            10**18 + 7 + np.cumsum(rng.choice([0, 15, 16], 600)) * 10**6, block_size=256
+        ),
+        "int-mult-constant": compress(
+            np.cumsum(np.where(np.arange(900) % 301 == 7, 2, 1)) * 3_600_000_000_000
+        ),
+        "float-mult": compress(
+            np.append(np.cumsum(rng.integers(-9, 10, 400)) * 0.0048828125, [np.nan, -0.0])
+        ),
+        "float-mult32": compress((np.cumsum(rng.integers(-9, 10, 400)) * 0.1234).astype(np.float32)),
+        "float-quant": compress(
+            np.append(np.cumsum(rng.standard_normal(400)).astype(np.float32).astype(np.float64), 1e-300)
+        ),
         "record": encode_series(
             np.arange(100, dtype=np.int64) * 10**9, rng.standard_normal((100, 2))
         ),
@@ -94,6 +108,15 @@ def test_sample_frames_decode() -> None:
     assert frame_info(FRAMES["alp-rd"]).schemes == ("alp-rd",)
     assert frame_info(FRAMES["shuffle-lz4"]).schemes == ("shuffle-lz4",)
     assert frame_info(FRAMES["dictionary"]).schemes == ("dictionary",)
+    for name, scheme in [
+        ("int-mult", "int-mult"),
+        ("int-mult-constant", "int-mult"),
+        ("float-mult", "float-mult"),
+        ("float-mult32", "float-mult"),
+        ("float-quant", "float-quant"),
+    ]:
+        assert set(frame_info(FRAMES[name]).schemes) == {scheme}, name
+        assert FRAMES[name][4] == 2
     for name, frame in FRAMES.items():
         _decoder(name)(frame)
 
@@ -131,7 +154,7 @@ def test_checksum_catches_a_flipped_bit() -> None:
 
 def test_future_version_and_wrong_magic_are_refused() -> None:
     frame = bytearray(FRAMES["delta"])
-    frame[4] = 2
+    frame[4] = 3
     with pytest.raises(CorruptDataError, match="version"):
         decompress(reseal(frame))
     with pytest.raises(CorruptDataError, match="magic"):

@@ -1,8 +1,10 @@
-"""Frames of format version 1, committed as bytes, keep decoding to the same values.
+"""Committed frames of format versions 1 and 2 keep decoding to the same values.
 
 ``data/frames_v1.json`` holds, per case, the input values and the frame that edgekit wrote
-for them (version 1). Every later reader must decode them; the current encoder must also
-still write them byte for byte (a change of encoder choices shows up here first).
+for them (version 1); ``data/frames_v2.json`` the same for the modes of version 2 (int-mult,
+float-mult, float-quant). Every later reader must decode them; the current encoder must
+also still write them byte for byte (a change of encoder choices shows up here first),
+except the version-1 cases listed in ``NOW_V2``, where a version-2 mode now wins.
 """
 
 from __future__ import annotations
@@ -16,9 +18,13 @@ import pytest
 
 from edgekit.codec import compress, decompress, frame_info
 
-CASES: dict[str, dict[str, Any]] = json.loads(
-    (Path(__file__).parent / "data" / "frames_v1.json").read_text()
-)
+DATA = Path(__file__).parent / "data"
+CASES: dict[str, dict[str, Any]] = json.loads((DATA / "frames_v1.json").read_text())
+CASES_V2: dict[str, dict[str, Any]] = json.loads((DATA / "frames_v2.json").read_text())
+#: Version-1 cases that the encoder now writes with a version-2 scheme, smaller: the
+#: Huffman timestamps are all multiples of 256 (a clock read through a float64), which
+#: int-mult divides out (552 bytes instead of 1106).
+NOW_V2 = {"huffman_i8": "int-mult"}
 
 
 def _values(case: dict[str, Any]) -> np.ndarray[Any, Any]:
@@ -42,7 +48,32 @@ def test_committed_v1_frame_decodes_to_its_values(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_encoder_still_writes_the_committed_frame(name: str) -> None:
     case = CASES[name]
-    assert compress(_values(case), **case["kwargs"]).hex() == case["frame_hex"]
+    frame = compress(_values(case), **case["kwargs"])
+    if name in NOW_V2:
+        assert frame[4] == 2 and set(frame_info(frame).schemes) == {NOW_V2[name]}
+        assert len(frame) < len(case["frame_hex"]) // 2
+        assert decompress(frame).tobytes() == _values(case).tobytes()
+    else:
+        assert frame.hex() == case["frame_hex"]
+
+
+@pytest.mark.parametrize("name", sorted(CASES_V2))
+def test_committed_v2_frame_decodes_and_is_still_written(name: str) -> None:
+    case = CASES_V2[name]
+    frame = bytes.fromhex(case["frame_hex"])
+    assert frame[4] == 2
+    assert list(frame_info(frame).schemes) == case["schemes"]
+    want = _values(case)
+    for data in (frame, bytearray(frame), memoryview(frame)):
+        got = decompress(data)
+        assert got.dtype == want.dtype and got.shape == want.shape
+        assert got.tobytes() == want.tobytes()
+    assert compress(want, **case["kwargs"]).hex() == case["frame_hex"]
+
+
+def test_the_v2_frames_cover_every_mode() -> None:
+    schemes = {s for case in CASES_V2.values() for s in case["schemes"]}
+    assert {"int-mult", "float-mult", "float-quant"} <= schemes
 
 
 def test_the_committed_frames_cover_every_scheme_family() -> None:

@@ -3,6 +3,7 @@
 - ``bitpack``: ``w``-bit lanes, residuals, the for/delta/delta-of-delta payloads.
 - ``huffman``: the Huffman stage over zigzag residuals and its payload.
 - ``floats``: ALP, ALP_RD and the dictionary scheme.
+- ``modes``: format-2 modes (int-mult, float-mult, float-quant): planners and decoders.
 - ``blocks``: one call per block or frame (scheme choice, encoders, the decode loops).
 - ``cdc``: content-defined chunking (FastCDC).
 
@@ -35,7 +36,10 @@ from edgekit.codec._kernels.blocks import (
     decode_f64_frame,
     decode_int_blocks,
     decode_int_frame,
+    fmult_payload,
+    fquant_payload,
     int_payload,
+    mult_payload,
 )
 from edgekit.codec._kernels.cdc import cdc_cut_points, gear_table
 from edgekit.codec._kernels.floats import (
@@ -53,6 +57,14 @@ from edgekit.codec._kernels.floats import (
     dictionary_may_pay,
     even_sample,
     order_keys,
+)
+from edgekit.codec._kernels.modes import (
+    decode_fmult_block,
+    decode_fquant_block,
+    decode_mult_block,
+    float_mult_base,
+    float_quant_shift,
+    int_mult_plan,
 )
 from edgekit.codec._kernels.huffman import (
     _symbol,
@@ -93,14 +105,21 @@ __all__ = [
     "decode_f32_frame",
     "decode_f64_blocks",
     "decode_f64_frame",
+    "decode_fmult_block",
+    "decode_fquant_block",
     "decode_huff_block",
     "decode_int_blocks",
     "decode_int_frame",
+    "decode_mult_block",
     "decode_packed_block",
     "dict_encode",
     "dict_gather",
     "dictionary_may_pay",
     "even_sample",
+    "float_mult_base",
+    "float_quant_shift",
+    "fmult_payload",
+    "fquant_payload",
     "gear_table",
     "huff_candidate",
     "huff_codes",
@@ -113,8 +132,10 @@ __all__ = [
     "huff_prepare",
     "huff_symbol_tables",
     "huff_value_table",
+    "int_mult_plan",
     "int_payload",
     "int_stats",
+    "mult_payload",
     "order_keys",
     "pack_plain",
     "pack_residuals",

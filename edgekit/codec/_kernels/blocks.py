@@ -10,6 +10,9 @@ from edgekit._jit import njit
 from edgekit.codec._format import (
     ALP,
     BLOCK_HEADER,
+    FMULT,
+    FQUANT,
+    MULT,
     BLOCK_NOT_HERE,
     CHECKSUM_SIZE,
     ERR_BLOCK_HEADER,
@@ -40,6 +43,15 @@ from edgekit.codec._kernels.floats import (
     dictionary_may_pay,
 )
 from edgekit.codec._kernels.huffman import decode_huff_block, huff_candidate
+from edgekit.codec._kernels.modes import (
+    decode_fmult_block,
+    decode_fquant_block,
+    decode_mult_block,
+    fmult_ok,
+    fquant_lanes,
+    int_mult_plan,
+    mult_lanes,
+)
 
 
 @njit
@@ -99,6 +111,127 @@ def int_payload(u, entropy, raw_size):
     out[pos + 8] = np.uint8(width)
     copy_bytes(out, head, words.view(np.uint8), 0, 8 * words.size)
     return best_scheme, out
+
+
+#: Factor of the constant mode: every residual is the offset (the rest are exceptions).
+ZERO_U64 = np.uint64(0)
+
+
+@njit
+def _with_lanes(head, nexc, positions, values, isz, lanes, entropy):
+    """``head`` + exceptions (``nexc u32``, positions ``u16``, values of ``isz`` bytes from
+    ``values`` at the positions) + a nested integer scheme coding ``lanes``."""
+    m = lanes.size
+    scheme, inner = int_payload(lanes, entropy, 8 * m)
+    if scheme == RAW:
+        inner = lanes.view(np.uint8)
+    at = head.size
+    out = np.empty(at + 4 + nexc * (2 + isz) + 1 + inner.size, dtype=np.uint8)
+    copy_bytes(out, 0, head, 0, at)
+    for b in range(4):
+        out[at + b] = np.uint8((nexc >> (8 * b)) & 255)
+    at += 4
+    for t in range(nexc):
+        out[at + 2 * t] = np.uint8(positions[t] & 255)
+        out[at + 2 * t + 1] = np.uint8((positions[t] >> 8) & 255)
+    at += 2 * nexc
+    for t in range(nexc):
+        v = np.uint64(values[positions[t]])
+        for b in range(isz):
+            out[at + isz * t + b] = np.uint8((v >> np.uint64(8 * b)) & np.uint64(255))
+    at += isz * nexc
+    out[at] = np.uint8(scheme)
+    copy_bytes(out, at + 1, inner, 0, inner.size)
+    return out
+
+
+@njit
+def _mult_candidate(u, order, factor, offset, entropy, limit):
+    """The int-mult payload of ``u`` for one (order, factor, offset), or an empty array
+    when it has too many exceptions or is not below ``limit`` bytes."""
+    n = u.size
+    m = n - order
+    # An exception costs 10 bytes: more than one in 16 values never pays.
+    q, positions = mult_lanes(u, order, factor, offset, min(m // 16, limit // 10))
+    if q.size != m:
+        return np.zeros(0, dtype=np.uint8)
+    head = np.empty(1 + 8 * order + 16, dtype=np.uint8)
+    head[0] = np.uint8(order)
+    at = 1
+    if order >= 1:
+        _put64(head, 1, u[0])
+        at = 9
+    if order == 2:
+        _put64(head, 9, u[1] - u[0])
+        at = 17
+    _put64(head, at, offset)
+    _put64(head, at + 8, factor)
+    if order == 0:
+        residuals = u
+    else:
+        residuals = np.empty(m, dtype=np.uint64)
+        for i in range(m):
+            residuals[i] = u[i + 1] - u[i] if order == 1 else (u[i + 2] - u[i + 1]) - (u[i + 1] - u[i])
+    out = _with_lanes(head, positions.size, positions, residuals, 8, q, entropy)
+    if out.size >= limit:
+        return np.zeros(0, dtype=np.uint8)
+    return out
+
+
+@njit
+def mult_payload(u, entropy, limit):
+    """The int-mult payload of lanes ``u`` when a common factor (order 0) or a nearly
+    constant residual (order 1 or 2) makes it smaller than ``limit`` bytes, else an empty
+    array. The plan (:func:`int_mult_plan`) runs on a sample; payloads are built only for
+    the modes it finds."""
+    n = u.size
+    best = np.zeros(0, dtype=np.uint8)
+    if n < 64:
+        return best
+    factor, offset, order, constant = int_mult_plan(u)
+    if factor >= np.uint64(2):
+        got = _mult_candidate(u, 0, factor, offset, entropy, limit)
+        if got.size > 0:
+            best = got
+            limit = got.size
+    if order > 0:
+        got = _mult_candidate(u, order, ZERO_U64, constant, entropy, limit)
+        if got.size > 0:
+            best = got
+    return best
+
+
+@njit
+def fmult_payload(x, x_bits, base, probe, entropy):
+    """The float-mult payload of ``x``: ``base f64``, exceptions, lanes ``k`` with
+    ``x == k * base`` to the bit (an exception keeps the previous ``k``)."""
+    n = x.size
+    ks = np.empty(n, dtype=np.int64)
+    pos = np.empty(n, dtype=np.int64)
+    nexc = 0
+    last = np.int64(0)
+    for i in range(n):
+        ok, k = fmult_ok(x[i], base, probe)
+        if ok:
+            last = k
+        else:
+            pos[nexc] = i
+            nexc += 1
+        ks[i] = last
+    head = np.empty(8, dtype=np.uint8)
+    _put64(head, 0, np.array([base]).view(np.uint64)[0])
+    return _with_lanes(head, nexc, pos[:nexc], x_bits, x_bits.itemsize, ks.view(np.uint64), entropy)
+
+
+@njit
+def fquant_payload(x_bits, shift, entropy):
+    """The float-quant payload of float bit patterns ``x_bits``: ``shift u8``, exceptions,
+    sign-folded lanes of the bits above ``shift``."""
+    total = 8 * x_bits.itemsize
+    lanes, positions = fquant_lanes(x_bits, shift, total)
+    head = np.empty(1, dtype=np.uint8)
+    head[0] = np.uint8(shift)
+    return _with_lanes(head, positions.size, positions, x_bits, x_bits.itemsize, lanes, entropy)
 
 
 @njit
@@ -190,16 +323,16 @@ def _float_blocks(buf, pos, end, start, n, block_size, out, out_bits):
             pos = stop
             start += count
             continue
-        if scheme != ALP:
+        dest = out[start : start + count]
+        dest_bits = out_bits[start : start + count]
+        if scheme == ALP:
+            status, got = decode_alp_block(buf, pos + BLOCK_HEADER, stop, count, dest, dest_bits)
+        elif scheme == FMULT:
+            status, got = decode_fmult_block(buf, pos + BLOCK_HEADER, stop, count, dest, dest_bits)
+        elif scheme == FQUANT:
+            status, got = decode_fquant_block(buf, pos + BLOCK_HEADER, stop, count, dest_bits)
+        else:
             return BLOCK_NOT_HERE, pos, start, pos
-        status, got = decode_alp_block(
-            buf,
-            pos + BLOCK_HEADER,
-            stop,
-            count,
-            out[start : start + count],
-            out_bits[start : start + count],
-        )
         if status != 0:
             return status, pos, start, got
         if got != stop:
@@ -233,8 +366,8 @@ def decode_f32_blocks(buf, pos, end, start, n, block_size, out):
 
 @njit
 def decode_int_blocks(buf, pos, end, start, n, block_size, out):
-    """As :func:`decode_f64_blocks` for integer frames: for/delta/delta-of-delta/huffman
-    blocks are decoded into ``out`` (uint64 or int64 lanes); the loop stops at any other
+    """As :func:`decode_f64_blocks` for integer frames: for/delta/delta-of-delta/huffman/
+    int-mult blocks are decoded into ``out`` (uint64 or int64 lanes); the loop stops at any other
     scheme."""
     lanes = out.view(np.uint64)
     while start < n:
@@ -242,10 +375,12 @@ def decode_int_blocks(buf, pos, end, start, n, block_size, out):
         status, scheme, stop = _block_head(buf, pos, end)
         if status != 0:
             return status, pos, start, pos
-        if scheme < FOR or scheme > HUFF:
+        if (scheme < FOR or scheme > HUFF) and scheme != MULT:
             return BLOCK_NOT_HERE, pos, start, pos
         dest = lanes[start : start + count]
-        if scheme == HUFF:
+        if scheme == MULT:
+            status, got = decode_mult_block(buf, pos + BLOCK_HEADER, stop, count, dest)
+        elif scheme == HUFF:
             status, got = decode_huff_block(buf, pos + BLOCK_HEADER, stop, count, dest)
         else:
             status, got = decode_packed_block(

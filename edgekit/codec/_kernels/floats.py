@@ -256,15 +256,24 @@ def decode_alp_block(buf, pos, end, n, out, out_bits):
     ``out_bits`` is ``out`` viewed as unsigned integers of the same width, used to patch
     exceptions bit for bit. Returns ``(status, position after the payload)``.
     """
-    isz = out_bits.itemsize
     if pos + 6 > end:
         return ERR_SHORT, pos
     e = np.int64(buf[pos])
     f = np.int64(buf[pos + 1])
     if e > ALP_MAX_EXPONENT or f > ALP_MAX_EXPONENT:
         return ERR_PARAMS, pos
-    nexc = _rd32(buf, pos + 2)
-    pos += 6
+    return _scaled_tail(buf, pos + 2, end, n, out, out_bits, F10[f], F10[e])
+
+
+@njit
+def _scaled_tail(buf, pos, end, n, out, out_bits, ff, fe):
+    """The part of an ALP (or float-mult) payload after its parameters: exceptions, then
+    nested integer lanes ``k`` decoded straight into ``out`` as ``(k * ff) / fe``."""
+    isz = out_bits.itemsize
+    if pos + 4 > end:
+        return ERR_SHORT, pos
+    nexc = _rd32(buf, pos)
+    pos += 4
     if nexc > n:
         return ERR_PARAMS, pos
     if pos + nexc * (2 + isz) + 1 > end:
@@ -279,8 +288,6 @@ def decode_alp_block(buf, pos, end, n, out, out_bits):
     inner = np.int64(buf[pos])
     pos += 1
     # Lanes become floats as they are decoded (no lane array, no second pass).
-    ff = F10[f]
-    fe = F10[e]
     if inner == RAW:
         if pos + 8 * n > end:
             return ERR_SHORT, pos

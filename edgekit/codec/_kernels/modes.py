@@ -1,0 +1,484 @@
+"""Modes of format version 2: a common integer factor (MULT), a common float multiplier
+(FMULT) and float quantization (FQUANT). Their planners (run on a sample) and decoders;
+the encoders, which nest an integer scheme, are in ``blocks``.
+
+Each mode maps a block to integer lanes coded by a nested integer scheme (raw, for,
+delta, delta-of-delta, huffman), plus exceptions (position, raw value) for the values
+the mode does not fit. Layouts: ``docs/codec-format.md``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from edgekit._jit import njit
+from edgekit.codec._format import (
+    DOD,
+    ERR_ORDER,
+    ERR_PARAMS,
+    ERR_POSITION,
+    ERR_SCHEME,
+    ERR_SHORT,
+    FOR,
+    HUFF,
+    RAW,
+)
+from edgekit.codec._kernels.bitpack import (
+    ALL,
+    ONE,
+    SIGN,
+    ZERO,
+    _rd32,
+    _rd64,
+    decode_packed_block,
+)
+from edgekit.codec._kernels.floats import _scaled_tail, even_sample
+from edgekit.codec._kernels.huffman import decode_huff_block
+
+#: Values sampled by the planners.
+MODE_SAMPLE = 256
+#: Sampled values per group of the integer factor search.
+GCD_GROUP = 8
+#: Largest |k| of a float multiple (k * base is exact in a double below 2**53).
+KMAX = float(2**52)
+
+
+@njit
+def gcd_u64(a, b):
+    """Greatest common divisor of two uint64 (0 with 0 gives 0)."""
+    while b != ZERO:
+        a, b = b, a % b
+    return a
+
+
+@njit(inline="always")
+def _magnitude(d):
+    """|d| of a uint64 read as int64 (2**63 stays 2**63)."""
+    if d & SIGN:
+        return ZERO - d
+    return d
+
+
+@njit
+def residual_at(u, i, order):
+    """Order-``order`` residual at ``u[i]`` (the caller checked ``i + order < u.size``)."""
+    if order == 0:
+        return u[i]
+    if order == 1:
+        return u[i + 1] - u[i]
+    return (u[i + 2] - u[i + 1]) - (u[i + 1] - u[i])
+
+
+@njit
+def int_mult_plan(u):
+    """Candidate modes of integer lanes ``u``, from a sample of 256 values.
+
+    Returns ``(factor, offset, order, constant)``: ``factor >= 2`` when the sampled values
+    share a common factor ``factor`` up to the offset ``offset`` (a quarter of the groups
+    of 8 sampled values may break it: those values become exceptions), else 0; and the
+    order (1 or 2, else 0) whose residuals are one value ``constant`` at 97 % or more of
+    the sampled positions.
+    """
+    n = u.size
+    factor = ZERO
+    offset = ZERO
+    if n < 2 * GCD_GROUP:
+        return factor, offset, 0, ZERO
+    s = even_sample(u, MODE_SAMPLE)
+    m = s.size
+    groups = m // GCD_GROUP
+    broken = 0
+    g = ZERO
+    anchor = s[0]
+    for grp in range(groups):
+        first = s[grp * GCD_GROUP]
+        gg = ZERO
+        for j in range(1, GCD_GROUP):
+            gg = gcd_u64(gg, _magnitude(s[grp * GCD_GROUP + j] - first))
+        if gg == ONE:
+            broken += 1
+        elif gg != ZERO:
+            g = gcd_u64(g, gg)
+            anchor = first
+    if g >= np.uint64(2) and 4 * broken <= groups:
+        factor = g
+        offset = anchor % g
+    # A residual order that is nearly constant (a regular clock with a few gaps).
+    best_order = 0
+    constant = ZERO
+    npos = min(n - 2, 128)
+    if npos >= 16:
+        for order in range(1, 3):
+            # Boyer-Moore majority vote over the sampled positions, then a count.
+            cand = ZERO
+            votes = 0
+            for t in range(npos):
+                i = (t * (n - 3)) // (npos - 1)
+                r = residual_at(u, i, order)
+                if votes == 0:
+                    cand = r
+                    votes = 1
+                elif r == cand:
+                    votes += 1
+                else:
+                    votes -= 1
+            hits = 0
+            for t in range(npos):
+                i = (t * (n - 3)) // (npos - 1)
+                if residual_at(u, i, order) == cand:
+                    hits += 1
+            if 100 * hits >= 97 * npos:
+                best_order = order
+                constant = cand
+                break
+    return factor, offset, best_order, constant
+
+
+@njit
+def mult_lanes(u, order, factor, offset, max_exceptions):
+    """Quotients ``q`` with ``residual = offset + factor * q`` (mod 2**64) of the
+    order-``order`` residuals of ``u``, and the positions where that fails (their ``q`` is
+    the previous one). Returns ``(q, positions)``, or an empty ``q`` when there are more
+    than ``max_exceptions`` exceptions."""
+    m = u.size - order
+    q = np.empty(max(m, 0), dtype=np.uint64)
+    pos = np.empty(max(m, 0), dtype=np.int64)
+    nexc = 0
+    last = ZERO
+    sf = np.int64(factor)
+    for i in range(m):
+        r = residual_at(u, i, order)
+        d = np.int64(r - offset)
+        k = d // sf if sf > 0 else np.int64(0)
+        if offset + factor * np.uint64(k) == r:
+            last = np.uint64(k)
+            q[i] = last
+        else:
+            q[i] = last
+            if nexc >= max_exceptions:
+                return np.empty(0, dtype=np.uint64), pos[:0]
+            pos[nexc] = i
+            nexc += 1
+    return q, pos[:nexc]
+
+
+@njit
+def _exceptions(buf, pos, end, m, isz):
+    """Parse ``nexc u32`` + positions ``u16`` (< m) + ``nexc`` values of ``isz`` bytes.
+
+    Returns ``(status, nexc, positions offset, values offset, position after them)``.
+    """
+    if pos + 4 > end:
+        return ERR_SHORT, 0, pos, pos, pos
+    nexc = _rd32(buf, pos)
+    pos += 4
+    if nexc > m:
+        return ERR_PARAMS, 0, pos, pos, pos
+    if pos + nexc * (2 + isz) > end:
+        return ERR_SHORT, 0, pos, pos, pos
+    at_pos = pos
+    for t in range(nexc):
+        p = np.int64(buf[at_pos + 2 * t]) | (np.int64(buf[at_pos + 2 * t + 1]) << 8)
+        if p >= m:
+            return ERR_POSITION, 0, pos, pos, pos
+    at_val = pos + 2 * nexc
+    return 0, nexc, at_pos, at_val, at_val + isz * nexc
+
+
+@njit(inline="always")
+def _exception(buf, at_pos, at_val, isz, t):
+    """(position, raw value as uint64) of exception ``t``."""
+    p = np.int64(buf[at_pos + 2 * t]) | (np.int64(buf[at_pos + 2 * t + 1]) << 8)
+    v = ZERO
+    for j in range(isz):
+        v |= np.uint64(buf[at_val + isz * t + j]) << np.uint64(8 * j)
+    return p, v
+
+
+@njit
+def _decode_lanes(buf, pos, end, m, lanes):
+    """A nested integer scheme (id byte + payload) coding ``m`` lanes into ``lanes[:m]``."""
+    if pos + 1 > end:
+        return ERR_SHORT, pos
+    inner = np.int64(buf[pos])
+    pos += 1
+    if inner == RAW:
+        if pos + 8 * m > end:
+            return ERR_SHORT, pos
+        for i in range(m):
+            lanes[i] = _rd64(buf, pos + 8 * i)
+        return 0, pos + 8 * m
+    if FOR <= inner <= DOD:
+        return decode_packed_block(buf, pos, end, inner - FOR, m, lanes)
+    if inner == HUFF:
+        return decode_huff_block(buf, pos, end, m, lanes)
+    return ERR_SCHEME, pos
+
+
+@njit
+def decode_mult_block(buf, pos, end, n, out):
+    """Parse and decode an int-mult payload at ``buf[pos:end]`` into ``out[:n]`` (uint64).
+
+    Returns ``(status, position after the payload)``.
+    """
+    if pos + 1 > end:
+        return ERR_SHORT, pos
+    order = np.int64(buf[pos])
+    pos += 1
+    if order > 2 or n < order:
+        return ERR_ORDER, pos
+    if pos + 8 * order + 16 > end:
+        return ERR_SHORT, pos
+    first = ZERO
+    firstd = ZERO
+    if order >= 1:
+        first = _rd64(buf, pos)
+        pos += 8
+    if order == 2:
+        firstd = _rd64(buf, pos)
+        pos += 8
+    offset = _rd64(buf, pos)
+    factor = _rd64(buf, pos + 8)
+    pos += 16
+    m = n - order
+    status, nexc, at_pos, at_val, pos = _exceptions(buf, pos, end, m, 8)
+    if status != 0:
+        return status, pos
+    q = out[order:n]
+    status, pos = _decode_lanes(buf, pos, end, m, q)
+    if status != 0:
+        return status, pos
+    for i in range(m):
+        q[i] = offset + factor * q[i]
+    for t in range(nexc):
+        p, v = _exception(buf, at_pos, at_val, 8, t)
+        q[p] = v
+    # Integrate in place: out[order:] holds the residuals.
+    if order >= 1:
+        out[0] = first
+    if order == 1:
+        prev = first
+        for i in range(1, n):
+            prev = prev + out[i]
+            out[i] = prev
+    elif order == 2:
+        prev = first + firstd
+        prevd = firstd
+        out[1] = prev
+        for i in range(2, n):
+            prevd = prevd + out[i]
+            prev = prev + prevd
+            out[i] = prev
+    return 0, pos
+
+
+# --- floats ---------------------------------------------------------------------------------
+
+
+@njit(inline="always")
+def _is_pow10(b):
+    """``b`` is exactly one of the doubles nearest 10**k, |k| <= 22 (ALP's domain)."""
+    for k in range(23):
+        if b == float(10.0**k) or b == 1.0 / float(10.0**k):
+            return True
+    return False
+
+
+@njit
+def _float_gcd(a, b, tol):
+    """Approximate greatest common divisor of two positive doubles (Euclid, with remainders
+    within ``tol`` of 0 or of the divisor taken as 0)."""
+    if a < b:
+        a, b = b, a
+    for _ in range(200):
+        if b <= tol:
+            return a
+        r = a - b * np.floor(a / b)
+        if r <= tol or b - r <= tol:
+            return b
+        a, b = b, r
+    return 0.0
+
+
+@njit(inline="always")
+def fmult_ok(x, base, probe):
+    """(ok, k): ``x == float(k * base)`` to the bit for ``k = round(x / base)``."""
+    y = np.float64(x) / base
+    if not (abs(y) < KMAX):
+        return False, np.int64(0)
+    k = np.int64(np.round(y))
+    probe[0] = np.float64(k) * base
+    if probe[0] != x or (x == 0 and math.copysign(1.0, x) < 0):
+        return False, k
+    return True, k
+
+
+@njit
+def float_mult_base(x, probe):
+    """A common multiplier: ``base`` such that 90 % of a 256-value sample of ``x`` are
+    ``k * base`` to the bit, ``base`` not a power of ten (ALP codes those); 0.0 when none.
+
+    The approximate GCD of the sampled magnitudes gives the step; the base is then the
+    best on the sample of a few candidates ``x / k`` (the producer's own constant is one of
+    them or one ulp away).
+    """
+    s = even_sample(x, MODE_SAMPLE)
+    m = s.size
+    mags = np.empty(m, dtype=np.float64)
+    cnt = 0
+    top = 0.0
+    for i in range(m):
+        v = abs(np.float64(s[i]))
+        if v > 0 and v < np.inf:
+            mags[cnt] = v
+            cnt += 1
+            top = max(top, v)
+    if cnt < 16:
+        return 0.0
+    # Remainders within ``tol`` count as 0: float32 values carry 24 bits, float64 53.
+    tol = top * (2.0**-17 if x.itemsize == 4 else 2.0**-30)
+    finest = top * (2.0**-14 if x.itemsize == 4 else 2.0**-24)
+    g = mags[0]
+    big = mags[0]
+    for i in range(1, cnt):
+        g = _float_gcd(g, mags[i], tol)
+        if g <= finest:
+            return 0.0  # steps too fine for the precision: no useful multiplier
+        # Euclid's rounding errors grow with the quotients: re-derive the step from the
+        # largest value seen (an integer multiple of it), so that the error stays ~1 ulp.
+        big = max(big, mags[i])
+        g = big / np.round(big / g)
+    # Candidates: the step itself, x/k of the largest sampled values, one ulp around them.
+    best = 0.0
+    best_hits = 0
+    order = np.argsort(mags[:cnt])
+    for c in range(5):
+        if c == 0:
+            cand0 = g
+        else:
+            v = mags[order[cnt - c]]
+            cand0 = v / np.round(v / g)
+        for step in range(3):
+            cand = cand0
+            if step == 1:
+                cand = np.nextafter(cand0, np.inf)
+            elif step == 2:
+                cand = np.nextafter(cand0, 0.0)
+            hits = 0
+            for i in range(m):
+                ok, _k = fmult_ok(s[i], cand, probe)
+                if ok:
+                    hits += 1
+            if hits > best_hits:
+                best_hits = hits
+                best = cand
+    if 10 * best_hits < 9 * m or _is_pow10(best):
+        return 0.0
+    return best
+
+
+@njit
+def float_quant_shift(bits, total):
+    """Trailing zero bits shared by 90 % of the nonzero values of a 256-value sample of
+    float bit patterns ``bits``, or 0 below ``total // 5`` (ALP codes those) or with
+    fewer than 16 nonzero values."""
+    s = even_sample(bits, MODE_SAMPLE)
+    hist = np.zeros(total + 1, dtype=np.int64)
+    m = 0
+    for i in range(s.size):
+        b = np.uint64(s[i]) & (ALL >> np.uint64(65 - total))  # the magnitude
+        if b != ZERO:
+            tz = 0
+            while (b >> np.uint64(tz)) & ONE == ZERO:
+                tz += 1
+            hist[tz] += 1
+            m += 1
+    if m < 16:
+        return 0
+    have = 0
+    for shift in range(total - 1, 0, -1):
+        have += hist[shift]
+        if 10 * have >= 9 * m:
+            return shift if shift >= total // 5 else 0
+    return 0
+
+
+@njit(inline="always")
+def quant_lane(b, shift, total):
+    """Signed lane of float bits ``b``: ``mag >> shift``, negated minus one when negative
+    (so that lanes order like the values; -0.0 is -1)."""
+    sign = ONE << np.uint64(total - 1)
+    mag = b & (sign - ONE)
+    v = mag >> np.uint64(shift)
+    if b & sign:
+        return ZERO - v - ONE
+    return v
+
+
+@njit
+def fquant_lanes(bits, shift, total):
+    """FQUANT lanes of float bit patterns and the positions of those with a nonzero bit
+    below ``shift`` (their lane is the previous one)."""
+    n = bits.size
+    lanes = np.empty(n, dtype=np.uint64)
+    pos = np.empty(n, dtype=np.int64)
+    low = (ONE << np.uint64(shift)) - ONE
+    nexc = 0
+    last = ZERO
+    for i in range(n):
+        b = np.uint64(bits[i])
+        if b & low:
+            lanes[i] = last
+            pos[nexc] = i
+            nexc += 1
+        else:
+            last = quant_lane(b, shift, total)
+            lanes[i] = last
+    return lanes, pos[:nexc]
+
+
+@njit
+def decode_fmult_block(buf, pos, end, n, out, out_bits):
+    """Parse and decode a float-mult payload into ``out`` (float32/64): ``base f64``, then
+    exceptions and nested lanes as in ALP, ``x = k * base``."""
+    if pos + 8 > end:
+        return ERR_SHORT, pos
+    base = _rd64(buf, pos)
+    scale = np.array([base]).view(np.float64)[0]
+    return _scaled_tail(buf, pos + 8, end, n, out, out_bits, scale, 1.0)
+
+
+@njit
+def decode_fquant_block(buf, pos, end, n, out_bits):
+    """Parse and decode a float-quant payload into ``out_bits`` (the float bit patterns)."""
+    isz = out_bits.itemsize
+    total = 8 * isz
+    if pos + 1 > end:
+        return ERR_SHORT, pos
+    shift = np.int64(buf[pos])
+    pos += 1
+    if shift < 1 or shift >= total:
+        return ERR_PARAMS, pos
+    status, nexc, at_pos, at_val, pos = _exceptions(buf, pos, end, n, isz)
+    if status != 0:
+        return status, pos
+    lanes = np.empty(n, dtype=np.uint64)
+    status, pos = _decode_lanes(buf, pos, end, n, lanes)
+    if status != 0:
+        return status, pos
+    sign = ONE << np.uint64(total - 1)
+    ushift = np.uint64(shift)
+    width = ALL >> np.uint64(64 - total)
+    for i in range(n):
+        v = lanes[i]
+        if v & SIGN:
+            out_bits[i] = ((((ZERO - v - ONE) << ushift) & width) | sign) & width
+        else:
+            out_bits[i] = (v << ushift) & width
+    for t in range(nexc):
+        p, v = _exception(buf, at_pos, at_val, isz, t)
+        out_bits[p] = v
+    return 0, pos
+
