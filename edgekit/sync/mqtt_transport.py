@@ -184,10 +184,12 @@ class MqttTransport(Transport):
             return
         if self._failed.is_set():  # paho hides the OSError: probe for it
             self._failed.clear()
-            self._why = self._refusal or await async_probe(
-                self.host, self.port, self.connect_timeout
+            refusal, self._refusal = self._refusal, None
+            self._why = (
+                refusal
+                or await async_probe(self.host, self.port, self.connect_timeout)
+                or "the link failed after TCP connected (TLS settings?)"
             )
-            self._why = self._why or "the link failed after TCP connected (TLS settings?)"
         raise TransportError(
             f"cannot connect to MQTT broker {self.host}:{self.port}: "
             + (self._why or f"timed out: no CONNACK in {self.connect_timeout:g} s")

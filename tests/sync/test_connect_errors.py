@@ -8,6 +8,7 @@ generous (a loaded 2-core machine): each is far below what the old code took.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
 import subprocess
 import time
@@ -32,6 +33,17 @@ def silent_port() -> Iterator[int]:
         sock.bind(("127.0.0.1", 0))
         sock.listen(8)
         yield int(sock.getsockname()[1])
+
+
+def _wait_for_port(port: int) -> None:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            assert time.monotonic() < deadline, f"no server on port {port} after 20 s"
+            time.sleep(0.05)
 
 
 def _connect_error(transport: Transport) -> tuple[str, float]:
@@ -120,14 +132,7 @@ def test_jetstream_off_said_at_connect() -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "nats-server did not start"
-                time.sleep(0.05)
+        _wait_for_port(port)
         for create_stream in (False, True):
             transport = NatsTransport(f"nats://127.0.0.1:{port}", create_stream=create_stream)
             with pytest.raises(TransportConfigError, match=r"JetStream is not enabled.*-js"):
@@ -213,3 +218,20 @@ def test_mqtt_outage_then_recovery(mosquitto: Mosquitto, tmp_path: Path) -> None
             assert engine.status().last_error is None
         finally:
             engine.stop()
+
+
+def test_mqtt_broker_refusal_is_said(tmp_path: Path) -> None:
+    port = free_port()
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous false\n")
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    broker = subprocess.Popen(
+        [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        _wait_for_port(port)
+        message, took = _connect_error(MqttTransport(f"mqtt://127.0.0.1:{port}"))
+        assert "the broker refused the connection: Not authorized" in message and took < 5.0
+    finally:
+        broker.terminate()
+        broker.wait(10)
