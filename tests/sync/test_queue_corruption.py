@@ -94,6 +94,7 @@ def _held(result: dict[str, object], path: Path, tmp_path: Path) -> None:
         assert result["listed"] == result["dead"]
         return
     assert "salvage" in str(result["message"])
+    assert _drain(path)["outcome"] == "CorruptDataError"  # again: a failed open stays unclean
     report = _salvage(path, tmp_path / "saved")
     assert report["saved"] + report["lost"] >= 0 and report["walks"] >= 1
     with SyncQueue(tmp_path / "saved") as q:

@@ -410,7 +410,11 @@ class Guard:
         import fcntl
 
         self.check_length()
-        fd = os.open(self.directory / "open.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        lock = self.directory / "open.lock"
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise QueueError(f"cannot open {lock}: {exc}") from exc
         try:
             first = True
             try:
@@ -421,14 +425,18 @@ class Guard:
             if first:
                 self.write(open=True)
             fcntl.flock(fd, fcntl.LOCK_SH)  # (waits for a first opener's check)
+        except OSError as exc:  # (a file system without locks)
+            os.close(fd)
+            raise QueueError(f"cannot lock {lock}: {exc}") from exc
         except BaseException:
             os.close(fd)
             raise
         self.fd = fd
         return unclean
 
-    def close(self) -> None:
-        """Release the open lock; the last to close marks the queue closed."""
+    def close(self, clean: bool = True) -> None:
+        """Release the open lock; the last to close marks the queue closed (unless the
+        open failed: ``clean=False`` leaves it to be checked again)."""
         import fcntl
 
         if self.fd is None:
@@ -436,8 +444,9 @@ class Guard:
         fd, self.fd = self.fd, None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            self.write(open=False)
-        except BlockingIOError:
-            pass  # another process has it open
+            if clean:
+                self.write(open=False)
+        except OSError:
+            pass  # another process has it open (or no locks: nothing to record)
         finally:
             os.close(fd)

@@ -367,8 +367,8 @@ def quarantine_ready(s: Store, t: Txn, *, bad: list[tuple[bytes, Exception]]) ->
     for key, exc in bad:
         seq8 = key[-8:]
         record = t.txn.get(MSG_PREFIX + seq8, db=t.dbs.msgs)
-        if record is None or state_of(record) not in (READY, -1):
-            continue  # leased (and quarantined there) or gone since
+        if record is None:
+            continue  # gone since
         if quarantine(t, seq8, exc, now, READY, key[:-11], len(record)):
             _index.remove_ready(t.txn, t.dbs.ready, [key])
 

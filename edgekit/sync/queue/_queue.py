@@ -529,11 +529,13 @@ class SyncQueue:
                         bad.append((key, exc))
             return out, bad
 
-        while True:
-            messages, bad = store.read(fn)
+        messages, bad = store.read(fn)
+        for _ in range(4):  # (each round quarantines what the last one met)
             if not bad:
-                return messages
+                break
             store.write(functools.partial(_leases.quarantine_ready, store, bad=bad))
+            messages, bad = store.read(fn)
+        return messages
 
     def stats(self) -> QueueStats:
         """Depth per topic, bytes, oldest age, in flight, dead and evicted counts, group commits."""

@@ -130,7 +130,7 @@ class Store:
                 self.env.close()
                 raise
         except BaseException:
-            self.guard.close()
+            self.guard.close(clean=False)  # (a damaged file stays due for a check)
             raise
         self.queue_name = self.queue_id.decode()
 
