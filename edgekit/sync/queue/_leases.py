@@ -18,6 +18,7 @@ from edgekit.sync.queue._layout import (
     DEADLINE_TOPIC_VIEW,
     DELAYED,
     FLAG_ERR,
+    FLAGS_AT,
     HEADER_SIZE,
     INFLIGHT,
     MSG_PREFIX,
@@ -192,12 +193,12 @@ def ack(t: Txn, quads: list[tuple[int, int, bytes]]) -> int:
         record = value()
         if len(record) < hsize or record[state_at] != inflight:
             continue
-        if record[1] & FLAG_ERR:  # (flags) its last nack's error goes with it
-            txn.delete(seq8, db=t.dbs.errors)
         deadline, tlen = view(record)
         if token and deadline != token:
             continue  # an older lease of the message: ignored
         delete()
+        if record[FLAGS_AT] & FLAG_ERR:  # its last nack's error goes with it
+            txn.delete(seq8, db=t.dbs.errors)
         if lease_key and token:  # (the lease's key holds its deadline, the token)
             if lease_key != last_lease:
                 last_lease = lease_key

@@ -478,7 +478,6 @@ class SyncQueue:
                 msg = Message(id=seq, payload=b"", topic=topic, queue_id=store.queue_name)
                 if reason is None or not reason.startswith("corrupt record"):
                     reason = f"corrupt record: {exc}"
-            msg.lease_token = 0
             msg.dead_reason, msg.last_error, msg.dead_at = reason, error, when
             out.append(msg)
         return out
