@@ -64,10 +64,8 @@ def _runtime_versions() -> str:
     """Versions of edgekit and of the installed runtimes: a probe holds for these only."""
     from importlib import metadata
 
-    from edgekit import __version__
-
-    found = [f"edgekit {__version__}"]
-    for name in ("onnxruntime", "ai-edge-litert", "tflite-runtime"):
+    found = []
+    for name in ("edgekit", "onnxruntime", "ai-edge-litert", "tflite-runtime"):
         with contextlib.suppress(metadata.PackageNotFoundError):
             found.append(f"{name} {metadata.version(name)}")
     return ", ".join(found)

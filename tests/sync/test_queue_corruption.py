@@ -15,6 +15,7 @@ import pytest
 
 from edgekit.errors import CorruptDataError
 from edgekit.sync import SyncQueue
+from edgekit.sync.queue import salvage_queue
 from tests._support.child import run_child
 
 N = 3000
@@ -164,7 +165,7 @@ def test_check_and_salvage_of_a_sound_queue(tmp_path: Path) -> None:
         q.reject(q.lease(2), reason="refused")
         found = q.check()
         assert (found.records, found.corrupt_records) == (50, 0)
-    report = SyncQueue.salvage(path, tmp_path / "new")
+    report = salvage_queue(path, tmp_path / "new")
     assert (report.saved, report.dead_letters, report.lost, report.walks) == (50, 2, 0, 1)
     with SyncQueue(tmp_path / "new") as q:
         assert len(q) == 48

@@ -9,13 +9,15 @@ The package, by what each part holds:
 - ``_group``: group commit under ``durability="power"``.
 - ``_puts`` and ``_leases``: each call's transaction.
 - ``_queue``: the :class:`SyncQueue` facade; ``_types``: Message and QueueStats.
-- ``_check``: checking and salvaging a damaged file in child processes; the side file.
+- ``_check``: checking a damaged file in a child process; the side file. ``_salvage``:
+  copying what still reads into a new queue.
 """
 
 from __future__ import annotations
 
-from edgekit.sync.queue._check import QueueCheck, SalvageReport, check_queue, salvage_queue
+from edgekit.sync.queue._check import QueueCheck, SalvageReport, check_queue
 from edgekit.sync.queue._queue import SyncQueue
+from edgekit.sync.queue._salvage import salvage_queue
 from edgekit.sync.queue._types import Message, QueueStats
 
 __all__ = [

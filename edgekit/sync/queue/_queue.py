@@ -14,7 +14,7 @@ from typing import Any, Literal
 from edgekit.errors import CorruptDataError, InvalidInputError, QueueFullError
 from edgekit.sync.backoff import Backoff
 from edgekit.sync.queue import _index, _leases, _puts
-from edgekit.sync.queue._check import QueueCheck, SalvageReport, check_queue, salvage_queue
+from edgekit.sync.queue._check import QueueCheck, check_queue
 from edgekit.sync.queue._group import GroupCommit, Item
 from edgekit.sync.queue._layout import (
     C_BYTES,
@@ -594,17 +594,6 @@ class SyncQueue:
         """
         self._store.check_open()
         return check_queue(self.path, timeout=timeout)
-
-    @staticmethod
-    def salvage(
-        path: str | os.PathLike[str],
-        new: str | os.PathLike[str],
-        *,
-        encryption_key: bytes | None = None,
-    ) -> SalvageReport:
-        """Copy every message that still reads from the (damaged) queue at ``path`` into
-        a new queue at ``new``: :func:`~edgekit.sync.queue.salvage_queue`."""
-        return salvage_queue(path, new, encryption_key=encryption_key)
 
     def sync(self) -> None:
         """Flush to disk now (an fsync), whatever the durability level."""
