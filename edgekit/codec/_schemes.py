@@ -70,11 +70,16 @@ def encode_int_lanes(
     """
     k = kernels()
     raw_size = len(raw_bytes) if raw_bytes is not None else 8 * u.size
-    scheme, payload = k.int_payload(u, entropy, raw_size)
     if modes:
-        mult = k.mult_payload(u, entropy, raw_size if scheme == RAW else payload.size)
+        # The mode first (its planner costs ~5 us when it finds nothing): its size then
+        # bounds the other schemes, so the Huffman stage stops early when it cannot win.
+        mult = k.mult_payload(u, entropy, raw_size)
         if mult.size:
-            return MULT, mult.tobytes()
+            scheme, payload = k.int_payload(u, entropy, mult.size)
+            if scheme == RAW:  # nothing beats the mode
+                return MULT, mult.tobytes()
+            return int(scheme), payload.tobytes()
+    scheme, payload = k.int_payload(u, entropy, raw_size)
     if scheme == RAW:
         return RAW, raw_bytes if raw_bytes is not None else u.astype(U64).tobytes()
     return int(scheme), payload.tobytes()

@@ -55,9 +55,13 @@ def _sample_frames() -> dict[str, bytes]:
         "float-mult": compress(
             np.append(np.cumsum(rng.integers(-9, 10, 400)) * 0.0048828125, [np.nan, -0.0])
         ),
-        "float-mult32": compress((np.cumsum(rng.integers(-9, 10, 400)) * 0.1234).astype(np.float32)),
+        "float-mult32": compress(
+            (np.cumsum(rng.integers(-9, 10, 400)) * 0.1234).astype(np.float32)
+        ),
         "float-quant": compress(
-            np.append(np.cumsum(rng.standard_normal(400)).astype(np.float32).astype(np.float64), 1e-300)
+            np.append(
+                np.cumsum(rng.standard_normal(400)).astype(np.float32).astype(np.float64), 1e-300
+            )
         ),
         "record": encode_series(
             np.arange(100, dtype=np.int64) * 10**9, rng.standard_normal((100, 2))

@@ -58,14 +58,6 @@ from edgekit.codec._kernels.floats import (
     even_sample,
     order_keys,
 )
-from edgekit.codec._kernels.modes import (
-    decode_fmult_block,
-    decode_fquant_block,
-    decode_mult_block,
-    float_mult_base,
-    float_quant_shift,
-    int_mult_plan,
-)
 from edgekit.codec._kernels.huffman import (
     _symbol,
     decode_huff_block,
@@ -83,6 +75,14 @@ from edgekit.codec._kernels.huffman import (
     select_kth,
     symbol_histogram,
     zigzag_centered,
+)
+from edgekit.codec._kernels.modes import (
+    decode_fmult_block,
+    decode_fquant_block,
+    decode_mult_block,
+    float_mult_base,
+    float_quant_shift,
+    int_mult_plan,
 )
 
 __all__ = [

@@ -10,17 +10,17 @@ from edgekit._jit import njit
 from edgekit.codec._format import (
     ALP,
     BLOCK_HEADER,
-    FMULT,
-    FQUANT,
-    MULT,
     BLOCK_NOT_HERE,
     CHECKSUM_SIZE,
     ERR_BLOCK_HEADER,
     ERR_BLOCK_PAYLOAD,
     ERR_TRAILING,
+    FMULT,
     FOR,
+    FQUANT,
     HEAD_1D,
     HUFF,
+    MULT,
     RAW,
 )
 from edgekit.codec._kernels.bitpack import (
@@ -60,8 +60,9 @@ def int_payload(u, entropy, raw_size):
 
     Sizes of for/delta/delta-of-delta come from :func:`int_stats`; the huffman candidate
     is built when ``entropy`` and ``u.size >= 64`` and the narrowest order is at least 2
-    bits wide. ``raw_size`` is the size of the raw payload (the caller writes it: an
-    empty payload is returned for scheme 0). Returns ``(scheme id, payload bytes)``.
+    bits wide. ``raw_size`` is the size to beat: the raw payload's, or a mode's (scheme 0
+    with an empty payload: nothing beat it; the caller writes its own). Returns
+    ``(scheme id, payload bytes)``.
     """
     n = u.size
     stats = int_stats(u)
@@ -88,7 +89,7 @@ def int_payload(u, entropy, raw_size):
             narrowest = widths[0]
             for o in range(1, 3):
                 narrowest = min(narrowest, widths[o])
-            limit = 9 + 8 * _nwords(n, narrowest)
+            limit = min(9 + 8 * _nwords(n, narrowest), best_size)
             huff = huff_candidate(u, order, limit)
             if huff.size > 0 and huff.size < best_size:
                 return HUFF, huff
@@ -171,7 +172,9 @@ def _mult_candidate(u, order, factor, offset, entropy, limit):
     else:
         residuals = np.empty(m, dtype=np.uint64)
         for i in range(m):
-            residuals[i] = u[i + 1] - u[i] if order == 1 else (u[i + 2] - u[i + 1]) - (u[i + 1] - u[i])
+            residuals[i] = (
+                u[i + 1] - u[i] if order == 1 else (u[i + 2] - u[i + 1]) - (u[i + 1] - u[i])
+            )
     out = _with_lanes(head, positions.size, positions, residuals, 8, q, entropy)
     if out.size >= limit:
         return np.zeros(0, dtype=np.uint8)

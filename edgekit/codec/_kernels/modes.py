@@ -280,7 +280,7 @@ def decode_mult_block(buf, pos, end, n, out):
 @njit(inline="always")
 def _is_pow10(b):
     """``b`` is exactly one of the doubles nearest 10**k, |k| <= 22 (ALP's domain)."""
-    for k in range(23):
+    for k in range(23):  # noqa: SIM110 (a loop numba compiles)
         if b == float(10.0**k) or b == 1.0 / float(10.0**k):
             return True
     return False
@@ -481,4 +481,3 @@ def decode_fquant_block(buf, pos, end, n, out_bits):
         p, v = _exception(buf, at_pos, at_val, isz, t)
         out_bits[p] = v
     return 0, pos
-

@@ -1,0 +1,175 @@
+"""The modes of format version 2 (int-mult, float-mult, float-quant): bit-exact round trips
+on every mode with values that break it (exceptions), and the cases each mode is for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edgekit.codec import compress, decompress, frame_info
+
+Array = np.ndarray[Any, Any]
+
+INT_DTYPES = ["i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8"]
+SPECIAL_BITS = {
+    "f8": [0x7FF8000000000001, 0xFFF0000000ABCDEF, 0x8000000000000000, 0x7FF0000000000000, 1],
+    "f4": [0x7FC00001, 0xFFC12345, 0x80000000, 0x7F800000, 1],
+}
+
+
+def round_trip(x: Array, **kwargs: Any) -> bytes:
+    frame = compress(x, **kwargs)
+    for data in (frame, bytearray(frame), memoryview(frame)):
+        got = decompress(data)
+        assert got.dtype == x.dtype and got.shape == x.shape
+        assert got.tobytes() == x.tobytes()
+    return frame
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    dtype=st.sampled_from(INT_DTYPES),
+    factor=st.integers(2, 2**40),
+    offset=st.integers(0, 2**40),
+    steps=st.lists(st.integers(-3, 40), min_size=0, max_size=700),
+    breaks=st.lists(st.tuples(st.integers(0, 699), st.integers(-(2**63), 2**63 - 1)), max_size=6),
+    order=st.sampled_from([0, 1, 2]),
+    block_size=st.sampled_from([64, 300, 65536]),
+    level=st.sampled_from([None, 1]),
+)
+def test_int_mult_round_trips(
+    dtype: str,
+    factor: int,
+    offset: int,
+    steps: list[int],
+    breaks: list[tuple[int, int]],
+    order: int,
+    block_size: int,
+    level: int | None,
+) -> None:
+    """Multiples of a factor plus an offset (order 0), or a nearly constant delta (orders
+    1 and 2), wrapped into the dtype, with arbitrary values breaking the pattern."""
+    k = np.array(steps, dtype=object)
+    if order >= 1:
+        k = np.cumsum(np.where(np.arange(k.size) % 97 == 5, k, 1)) if k.size else k
+    if order == 2:
+        k = np.cumsum(k) if k.size else k
+    info = np.iinfo(np.dtype(dtype))
+    span = int(info.max) - int(info.min) + 1
+    wrapped = [((offset + factor * int(v)) - int(info.min)) % span + int(info.min) for v in k]
+    x = np.array(wrapped, dtype=object)
+    for pos, value in breaks:
+        if pos < x.size:
+            x[pos] = (value - int(info.min)) % span + int(info.min)
+    round_trip(np.array(x.tolist(), dtype=dtype), block_size=block_size, level=level)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    dtype=st.sampled_from(["f4", "f8"]),
+    base=st.sampled_from([0.0048828125, 0.1234, 1 / 3, 2.5e-7, 0.75, 1e-3, 3.0517578125e-05]),
+    steps=st.lists(st.integers(-50, 50), min_size=0, max_size=700),
+    specials=st.lists(st.tuples(st.integers(0, 699), st.integers(0, 4)), max_size=6),
+    block_size=st.sampled_from([128, 65536]),
+    level=st.sampled_from([None, 1]),
+)
+def test_float_mult_round_trips(
+    dtype: str,
+    base: float,
+    steps: list[int],
+    specials: list[tuple[int, int]],
+    block_size: int,
+    level: int | None,
+) -> None:
+    x = (np.cumsum(np.array(steps, dtype=np.int64)) * base).astype(dtype)
+    bits = x.view("u" + dtype[1])
+    for pos, which in specials:
+        if pos < x.size:
+            bits[pos] = SPECIAL_BITS[dtype][which]  # NaN payloads, -0.0, inf, subnormal
+    round_trip(x, block_size=block_size, level=level)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    steps=st.lists(st.floats(-1e6, 1e6, allow_nan=False, width=32), min_size=0, max_size=700),
+    specials=st.lists(st.tuples(st.integers(0, 699), st.integers(0, 4)), max_size=6),
+    bits_kept=st.integers(6, 40),
+    level=st.sampled_from([None, 1]),
+)
+def test_float_quant_round_trips(
+    steps: list[float], specials: list[tuple[int, int]], bits_kept: int, level: int | None
+) -> None:
+    """float64 values whose low mantissa bits are zero (float32 data, truncated readings)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        x = np.cumsum(np.array(steps, dtype=np.float64))
+    bits = x.view(np.uint64)
+    bits &= np.uint64(((1 << 64) - 1) ^ ((1 << (52 - bits_kept)) - 1))
+    for pos, which in specials:
+        if pos < x.size:
+            bits[pos] = SPECIAL_BITS["f8"][which]
+    round_trip(x, level=level)
+
+
+def ms_clock(n: int, seed: int) -> Array:
+    """ns timestamps of a logger reading a millisecond clock (deltas 0, 15, 16 ms)."""
+    rng = np.random.default_rng(seed)
+    deltas = rng.choice([0, 15, 16], n, p=[0.05, 0.5, 0.45]) * 1_000_000
+    return (1_764_000_000_000_000_000 + np.cumsum(deltas)).astype(np.int64)
+
+
+def test_ns_timestamps_from_a_ms_clock_divide_out_the_factor() -> None:
+    x = ms_clock(20_000, 1)
+    frame = round_trip(x)
+    assert frame[4] == 2 and frame_info(frame).schemes == ("int-mult",)
+    assert 8 * len(frame) / x.size < 2.0  # bits per timestamp (the entropy is ~1.2)
+    # One timestamp off the grid is an exception, not the end of the mode.
+    x[777] += 3
+    frame = round_trip(x)
+    assert frame_info(frame).schemes == ("int-mult",) and 8 * len(frame) / x.size < 2.1
+
+
+def test_a_regular_clock_with_gaps_is_a_constant_delta_with_exceptions() -> None:
+    hour = 3_600_000_000_000
+    steps = np.where(np.arange(10_000) % 1000 == 17, 3, 1)
+    x = (1_700_000_000_000_000_000 + np.cumsum(steps) * hour).astype(np.int64)
+    frame = round_trip(x)
+    assert frame_info(frame).schemes == ("int-mult",)
+    assert 8 * len(frame) / x.size < 0.2
+
+
+@pytest.mark.parametrize("dtype", ["f4", "f8"])
+def test_adc_counts_times_a_scale_use_float_mult(dtype: str) -> None:
+    counts = np.cumsum(np.random.default_rng(2).integers(-30, 31, 5000)) % 4096
+    x = (counts * 0.0048828125).astype(dtype)
+    x[[5, 50]] = [np.nan, -0.0]
+    frame = round_trip(x)
+    assert frame[4] == 2 and frame_info(frame).schemes == ("float-mult",)
+
+
+def test_float32_data_stored_as_float64_uses_float_quant() -> None:
+    rng = np.random.default_rng(3)
+    x = np.cumsum(rng.standard_normal(5000)).astype(np.float32).astype(np.float64)
+    frame = round_trip(x)
+    assert frame_info(frame).schemes == ("float-quant",)
+    assert len(frame) < 0.5 * x.nbytes
+
+
+def test_decimals_keep_alp_and_version_1() -> None:
+    """Where no mode applies the frame is version 1, as before the modes existed."""
+    rng = np.random.default_rng(4)
+    for x in (
+        np.round(np.cumsum(rng.standard_normal(3000)), 2),
+        np.cumsum(rng.integers(-5, 6, 3000)),
+        rng.standard_normal(3000),
+    ):
+        frame = round_trip(x)
+        assert frame[4] == 1
+
+
+def test_the_mode_planner_ignores_random_integers() -> None:
+    x = np.random.default_rng(5).integers(-(2**62), 2**62, 5000)
+    assert compress(x)[4] == 1
