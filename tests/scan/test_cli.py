@@ -19,7 +19,7 @@ def test_edgekit_scan_mdns_json(capsys: pytest.CaptureFixture[str]) -> None:
                 "scan",
                 "--mdns",
                 "--timeout",
-                "10",  # the most: it ends once the answers settle (about 3.6 s)
+                "5",  # the answer comes after ~1.1 s (just announced: held for 1 s)
                 "--json",
                 "--interface",
                 "127.0.0.1",
@@ -59,7 +59,7 @@ def test_edgekit_scan_bare_type_name(capsys: pytest.CaptureFixture[str], option:
     stype = f"_{bare}._tcp.local."
     with MdnsAdvertiser("Bare", stype, 80, interfaces=LOOPBACK):
         args = ["scan", "--mdns", "--json", "--interface", "127.0.0.1", option, bare]
-        assert main([*args, "--timeout", "10"]) == 0
+        assert main([*args, "--timeout", "5"]) == 0
     devices = json.loads(capsys.readouterr().out)
     assert [(d["name"], d["services"]) for d in devices] == [("Bare", [stype])]
 

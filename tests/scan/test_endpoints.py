@@ -176,7 +176,7 @@ def test_edgekit_scan_shows_an_endpoints_column(
     from edgekit._cli import main
 
     stype = unique_type()
-    args = ["scan", "--mdns", "--timeout", "10", "--interface", "127.0.0.1", "--type", stype]
+    args = ["scan", "--mdns", "--timeout", "5", "--interface", "127.0.0.1", "--type", stype]
     monkeypatch.setenv("COLUMNS", "300")  # rich folds narrow columns
     with MdnsAdvertiser("CLI printer", stype, 631, interfaces=LOOPBACK):
         assert main(args) == 0

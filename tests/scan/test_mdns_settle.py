@@ -21,21 +21,26 @@ from edgekit.scan.mdns import ANSWER_WINDOW_S, FIRST_INTERVAL_S, _normalize_type
 from tests.scan.test_mdns import LOOPBACK, unique_type
 
 # Registers one service of each type given on 127.0.0.1, ``gap`` seconds apart
-# (0: all at once), printing "ready" after the first, then serves until killed.
+# (0: all at once), prints "ready" once the first are up, then serves until killed.
 PUBLISHER = """
-import sys, time
-from zeroconf import IPVersion, ServiceInfo, Zeroconf
+import asyncio, sys
+from zeroconf import IPVersion
+from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
-gap, types = float(sys.argv[1]), sys.argv[2:]
-zc = Zeroconf(interfaces=["127.0.0.1"], ip_version=IPVersion.V4Only)
-for i, stype in enumerate(types):
-    if i and gap:
-        time.sleep(gap)
-    zc.register_service(ServiceInfo(stype, f"dev{i}.{stype}", port=7000 + i,
-                                    parsed_addresses=["127.0.0.1"], server=f"dev{i}.local."))
-    if (gap and i == 0) or (not gap and i == len(types) - 1):
-        print("ready", flush=True)
-time.sleep(3600)
+async def main(gap, types):
+    aiozc = AsyncZeroconf(interfaces=["127.0.0.1"], ip_version=IPVersion.V4Only)
+    infos = [AsyncServiceInfo(stype, f"dev{i}.{stype}", port=7000 + i, server=f"dev{i}.local.",
+                              parsed_addresses=["127.0.0.1"]) for i, stype in enumerate(types)]
+    batches = [[info] for info in infos] if gap else [infos]
+    for i, batch in enumerate(batches):
+        if i:
+            await asyncio.sleep(gap)
+        await asyncio.gather(*[await aiozc.async_register_service(x) for x in batch])
+        if i == 0:
+            print("ready", flush=True)
+    await asyncio.Event().wait()
+
+asyncio.run(main(float(sys.argv[1]), sys.argv[2:]))
 """
 
 
