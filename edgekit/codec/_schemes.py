@@ -71,11 +71,12 @@ def encode_int_lanes(
     k = kernels()
     raw_size = len(raw_bytes) if raw_bytes is not None else 8 * u.size
     if modes:
-        # The mode first (its planner costs ~5 us when it finds nothing): its size then
-        # bounds the other schemes, so the Huffman stage stops early when it cannot win.
+        # The mode first (its planner costs ~5 us when it finds nothing). When it finds
+        # one, its nested scheme already ran the Huffman stage on the divided-out lanes:
+        # the other schemes are only bit-packed (the Huffman stage is the costly one).
         mult = k.mult_payload(u, entropy, raw_size)
         if mult.size:
-            scheme, payload = k.int_payload(u, entropy, mult.size)
+            scheme, payload = k.int_payload(u, False, mult.size)
             if scheme == RAW:  # nothing beats the mode
                 return MULT, mult.tobytes()
             return int(scheme), payload.tobytes()
@@ -138,7 +139,10 @@ def alp_emax(x: Array) -> int:
 
 def float_modes(x: Array, probe: Array) -> tuple[float, int]:
     """Frame-level plan of the format-2 float modes on a sample of ``x``: the float-mult
-    base (0.0: none) and the float-quant shift (0: none)."""
+    base (0.0: none) and the float-quant shift (0: none). Not tried below 64 values, where
+    the planner's few microseconds would be most of the call."""
+    if x.size < 64:
+        return 0.0, 0
     k = kernels()
     return float(k.float_mult_base(x, probe)), int(
         k.float_quant_shift(x.view(_uint_of(x)), 8 * x.dtype.itemsize)

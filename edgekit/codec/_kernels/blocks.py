@@ -33,6 +33,7 @@ from edgekit.codec._kernels.bitpack import (
     decode_packed_block,
     int_stats,
     pack_residuals,
+    residuals,
 )
 from edgekit.codec._kernels.floats import (
     NEVER,
@@ -167,15 +168,7 @@ def _mult_candidate(u, order, factor, offset, entropy, limit):
         at = 17
     _put64(head, at, offset)
     _put64(head, at + 8, factor)
-    if order == 0:
-        residuals = u
-    else:
-        residuals = np.empty(m, dtype=np.uint64)
-        for i in range(m):
-            residuals[i] = (
-                u[i + 1] - u[i] if order == 1 else (u[i + 2] - u[i + 1]) - (u[i + 1] - u[i])
-            )
-    out = _with_lanes(head, positions.size, positions, residuals, 8, q, entropy)
+    out = _with_lanes(head, positions.size, positions, residuals(u, order), 8, q, entropy)
     if out.size >= limit:
         return np.zeros(0, dtype=np.uint8)
     return out
