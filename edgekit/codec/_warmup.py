@@ -34,5 +34,12 @@ def warmup() -> None:
     for dtype in (np.float32, np.float64):
         decompress(compress((levels * 0.0076293945).astype(dtype)))  # dictionary
         decompress(compress(np.tile(rng.standard_normal(300), 4).astype(dtype)))  # lz4
+    # The format-2 modes: int-mult (factor, constant delta), float-mult, float-quant.
+    steps = rng.integers(0, 3, 600)
+    decompress(compress(np.cumsum(steps) * 1_000_000 + 7))
+    decompress(compress(np.cumsum(np.where(np.arange(600) % 97 == 3, 2, 1)) * 3600))
+    for dtype in (np.float32, np.float64):
+        decompress(compress((np.cumsum(rng.integers(-9, 10, 600)) * 0.0048828125).astype(dtype)))
+    decompress(compress(np.cumsum(rng.standard_normal(600)).astype(np.float32).astype(np.float64)))
     old = rng.integers(0, 256, 5000, dtype=np.uint8).tobytes()
     patch(old, diff(signature(old), old[:100] + b"x" + old[100:]))
