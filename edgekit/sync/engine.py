@@ -399,6 +399,7 @@ class SyncEngine:
         error = delivery.error
         if delivery.failed or delivery.held:
             if delivery.disconnected:  # link down or no answer: not an attempt; hold off
+                self._link_down = True  # its error is cleared once the link is seen up
                 if delivery.failed:
                     self.queue.nack(delivery.failed, delay=0, count_attempt=False, error=error)
                 if delivery.held:
