@@ -460,8 +460,10 @@ def bench_mdns_discover(report: Report, quick: bool) -> None:
         try:
             await asyncio.sleep(1.5)  # past the announcements' one-second hold (RFC 6762 6)
             ours, settled, plain = [], [], []
-            for _ in range(runs):
+            for _ in range(runs):  # each scan on a link quiet for 1.1 s (no answer held back)
+                await asyncio.sleep(1.1)
                 plain.append(await _plain_discover(stype, count, deadline))
+                await asyncio.sleep(1.1)
                 found, done = await _edgekit_discover(stype, count, deadline)
                 ours.append(found)
                 settled.append(done)
