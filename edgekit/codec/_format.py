@@ -62,8 +62,9 @@ HEAD_1D = struct.calcsize(HEAD_1D_FORMAT)
 BLOCK_HEAD_FORMAT = "<BI"
 BLOCK_HEADER = struct.calcsize(BLOCK_HEAD_FORMAT)
 
-#: Block scheme ids (the first byte of a block).
-RAW, FOR, DELTA, DOD, HUFF, ALP, ALP_RD, SHUFFLE_LZ4, DICT, MULT, FMULT, FQUANT = range(12)
+#: Block scheme ids (the first byte of a block). RANK is only a nested integer scheme (the
+#: lanes of a MULT or FQUANT block), never a block's own scheme.
+RAW, FOR, DELTA, DOD, HUFF, ALP, ALP_RD, SHUFFLE_LZ4, DICT, MULT, FMULT, FQUANT, RANK = range(13)
 #: The first scheme id of format version 2 (MULT, FMULT, FQUANT).
 FIRST_V2_SCHEME = MULT
 SCHEME_NAMES = {
@@ -79,13 +80,17 @@ SCHEME_NAMES = {
     MULT: "int-mult",
     FMULT: "float-mult",
     FQUANT: "float-quant",
+    RANK: "rank",
 }
 #: Schemes of integer blocks (also the inner scheme of an ALP block: RAW, then FOR + order
 #: for the bit-packed orders 0..2, then HUFF) and of float blocks.
 INT_SCHEMES = (RAW, FOR, DELTA, DOD, HUFF, MULT)
 FLOAT_SCHEMES = (RAW, ALP, ALP_RD, SHUFFLE_LZ4, DICT, FMULT, FQUANT)
-#: Integer schemes nested in ALP, FMULT, FQUANT and MULT (the lanes of a mode).
-NESTED_INT_SCHEMES = (RAW, FOR, DELTA, DOD, HUFF)
+#: Integer schemes nested in ALP, FMULT, FQUANT and MULT (the lanes of a mode); RANK only
+#: in FQUANT and MULT.
+NESTED_INT_SCHEMES = (RAW, FOR, DELTA, DOD, HUFF, RANK)
+#: Rank scheme: most distinct residuals in its dictionary.
+RANK_MAX = 64
 
 #: Largest ALP exponent and factor (10**22 is the largest exact power of ten in a double).
 ALP_MAX_EXPONENT = 22

@@ -24,8 +24,18 @@ from edgekit.codec import (
     patch,
     signature,
 )
+from edgekit.codec._format import RANK
 from edgekit.errors import CorruptDataError, InvalidInputError
 from tests._support.frames import reseal
+from tests.codec.test_modes import nested_scheme
+
+
+def _rank_single() -> bytes:
+    """An int-mult frame whose lanes are single ranks (20 scattered deltas, skewed)."""
+    rng = np.random.default_rng(0)
+    deltas = rng.choice(np.arange(1, 5000), 20, replace=False)
+    p = 0.6 ** np.arange(20)
+    return compress(5 + np.cumsum(rng.choice(deltas, 1000, p=p / p.sum()) * 1000))
 
 
 def _sample_frames() -> dict[str, bytes]:
@@ -49,6 +59,7 @@ def _sample_frames() -> dict[str, bytes]:
         "int-mult": compress(
             10**18 + 7 + np.cumsum(rng.choice([0, 15, 16], 600)) * 10**6, block_size=256
         ),
+        "int-mult-rank-single": _rank_single(),
         "int-mult-constant": compress(
             np.cumsum(np.where(np.arange(900) % 301 == 7, 2, 1)) * 3_600_000_000_000
         ),
@@ -115,12 +126,17 @@ def test_sample_frames_decode() -> None:
     for name, scheme in [
         ("int-mult", "int-mult"),
         ("int-mult-constant", "int-mult"),
+        ("int-mult-rank-single", "int-mult"),
         ("float-mult", "float-mult"),
         ("float-mult32", "float-mult"),
         ("float-quant", "float-quant"),
     ]:
         assert set(frame_info(FRAMES[name]).schemes) == {scheme}, name
         assert FRAMES[name][4] == 2
+    # The rank scheme nested in int-mult, with pairs and with single ranks.
+    assert (
+        nested_scheme(FRAMES["int-mult"]) == nested_scheme(FRAMES["int-mult-rank-single"]) == RANK
+    )
     for name, frame in FRAMES.items():
         _decoder(name)(frame)
 

@@ -387,9 +387,15 @@ def huff_candidate(u, order, limit):
     empty array when the payload would be ``limit`` bytes or more (checked before encoding).
     """
     r = residuals(u, order)
+    center = select_kth(r ^ SIGN, r.size // 2) ^ SIGN
+    return huff_centered(u, r, order, center, limit)
+
+
+@njit
+def huff_centered(u, r, order, center, limit):
+    """As :func:`huff_candidate` for the order-``order`` residuals ``r`` of ``u`` around a
+    given ``center``."""
     m = r.size
-    flipped = r ^ SIGN
-    center = select_kth(flipped, m // 2) ^ SIGN
     z, syms, counts = huff_prepare(r, center)
     # No prefix code beats the entropy: skip building one that cannot fit in ``limit``.
     lo, hi = _used_range(counts)

@@ -3,7 +3,7 @@
 the encoders, which nest an integer scheme, are in ``blocks``.
 
 Each mode maps a block to integer lanes coded by a nested integer scheme (raw, for,
-delta, delta-of-delta, huffman), plus exceptions (position, raw value) for the values
+delta, delta-of-delta, huffman, rank), plus exceptions (position, raw value) for the values
 the mode does not fit. Layouts: ``docs/codec-format.md``.
 """
 
@@ -17,6 +17,7 @@ from numba.cpython.unsafe.numbers import trailing_zeros
 from edgekit._jit import njit
 from edgekit.codec._format import (
     DOD,
+    ERR_INDEX,
     ERR_ORDER,
     ERR_PARAMS,
     ERR_POSITION,
@@ -24,6 +25,8 @@ from edgekit.codec._format import (
     ERR_SHORT,
     FOR,
     HUFF,
+    RANK,
+    RANK_MAX,
     RAW,
 )
 from edgekit.codec._kernels.bitpack import (
@@ -221,7 +224,122 @@ def _decode_lanes(buf, pos, end, m, lanes):
         return decode_packed_block(buf, pos, end, inner - FOR, m, lanes)
     if inner == HUFF:
         return decode_huff_block(buf, pos, end, m, lanes)
+    if inner == RANK:
+        return decode_rank_block(buf, pos, end, m, lanes)
     return ERR_SCHEME, pos
+
+
+@njit
+def _integrate(out, n, order, first, firstd):
+    """Integrate in place: ``out[order:n]`` holds the order-``order`` residuals."""
+    if order >= 1:
+        out[0] = first
+    if order == 1:
+        prev = first
+        for i in range(1, n):
+            prev = prev + out[i]
+            out[i] = prev
+    elif order == 2:
+        prev = first + firstd
+        prevd = firstd
+        out[1] = prev
+        for i in range(2, n):
+            prevd = prevd + out[i]
+            prev = prev + prevd
+            out[i] = prev
+
+
+@njit
+def _rd_varint(buf, pos, end):
+    """(ok, value, position after it) of an LEB128 varint of at most 10 bytes."""
+    v = ZERO
+    for b in range(10):
+        if pos >= end:
+            return False, v, pos
+        byte = np.uint64(buf[pos])
+        pos += 1
+        v |= (byte & np.uint64(127)) << np.uint64(7 * b)
+        if byte < np.uint64(128):
+            return True, v, pos
+    return False, v, pos
+
+
+@njit
+def decode_rank_block(buf, pos, end, n, out):
+    """Parse and decode a rank-scheme payload (nested only) into ``out[:n]`` (uint64):
+    ``order u8``, the first value(s), ``k u8`` and ``k`` zigzag varint residuals (the
+    dictionary), ``npairs u16`` and ``npairs`` varint pair codes, then a huffman payload whose lanes,
+    zigzagged, are the ranks (or with pairs, the pair ranks).
+
+    Returns ``(status, position after the payload)``.
+    """
+    if pos + 1 > end:
+        return ERR_SHORT, pos
+    order = np.int64(buf[pos])
+    pos += 1
+    if order > 2 or n < order:
+        return ERR_ORDER, pos
+    if pos + 8 * order + 1 > end:
+        return ERR_SHORT, pos
+    first = ZERO
+    firstd = ZERO
+    if order >= 1:
+        first = _rd64(buf, pos)
+        pos += 8
+    if order == 2:
+        firstd = _rd64(buf, pos)
+        pos += 8
+    k = np.int64(buf[pos])
+    pos += 1
+    if k < 1 or k > RANK_MAX:
+        return ERR_PARAMS, pos
+    values = np.empty(k, dtype=np.uint64)
+    for j in range(k):
+        ok, z, pos = _rd_varint(buf, pos, end)
+        if not ok:
+            return ERR_SHORT, pos
+        values[j] = (z >> ONE) ^ (ZERO - (z & ONE))
+    if pos + 2 > end:
+        return ERR_SHORT, pos
+    npairs = np.int64(buf[pos]) | (np.int64(buf[pos + 1]) << 8)
+    pos += 2
+    if npairs > k * k:
+        return ERR_PARAMS, pos
+    pairs = np.empty(npairs, dtype=np.int64)
+    for t in range(npairs):
+        ok, c, pos = _rd_varint(buf, pos, end)
+        if not ok:
+            return ERR_SHORT, pos
+        if c >= np.uint64(k * k):
+            return ERR_INDEX, pos
+        pairs[t] = np.int64(c)
+    m = n - order
+    res = out[order:n]
+    nlanes = (m + 1) // 2 if npairs > 0 else m
+    lanes = np.empty(nlanes, dtype=np.uint64) if npairs > 0 else res
+    status, pos = decode_huff_block(buf, pos, end, nlanes, lanes)
+    if status != 0:
+        return status, pos
+    if npairs > 0:
+        for t in range(nlanes):
+            v = lanes[t]
+            j = (v << ONE) ^ (ZERO - (v >> np.uint64(63)))
+            if j >= np.uint64(npairs):
+                return ERR_INDEX, pos
+            c = pairs[j]
+            res[2 * t] = values[c // k]
+            if 2 * t + 1 < m:
+                res[2 * t + 1] = values[c % k]
+    else:
+        uk = np.uint64(k)
+        for i in range(m):
+            v = res[i]
+            j = (v << ONE) ^ (ZERO - (v >> np.uint64(63)))
+            if j >= uk:
+                return ERR_INDEX, pos
+            res[i] = values[j]
+    _integrate(out, n, order, first, firstd)
+    return 0, pos
 
 
 @njit
@@ -262,22 +380,7 @@ def decode_mult_block(buf, pos, end, n, out):
     for t in range(nexc):
         p, v = _exception(buf, at_pos, at_val, 8, t)
         q[p] = v
-    # Integrate in place: out[order:] holds the residuals.
-    if order >= 1:
-        out[0] = first
-    if order == 1:
-        prev = first
-        for i in range(1, n):
-            prev = prev + out[i]
-            out[i] = prev
-    elif order == 2:
-        prev = first + firstd
-        prevd = firstd
-        out[1] = prev
-        for i in range(2, n):
-            prevd = prevd + out[i]
-            prev = prev + prevd
-            out[i] = prev
+    _integrate(out, n, order, first, firstd)
     return 0, pos
 
 
