@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -169,7 +173,6 @@ def sync_command(
     follow: bool,
 ) -> int:
     """Drain the queue at PATH through one transport."""
-    import time
 
     from edgekit.errors import InvalidInputError
     from edgekit.sync import (
@@ -204,15 +207,12 @@ def sync_command(
             if follow:
                 engine.start()
                 shown = None
-                try:
-                    while True:  # each new error once, on stderr; the engine keeps retrying
-                        time.sleep(0.2)
+                with _stop_on_signals() as stopping:
+                    while not stopping.wait(0.2):  # each new error once, on stderr
                         error = engine.status().last_error
                         if error is not None and error != shown:
                             click.echo(f"edgekit sync: {error} (retrying)", err=True)
                         shown = error
-                except KeyboardInterrupt:
-                    pass
                 click.echo(f"sent {engine.status().sent_messages} messages")
             else:
                 sent = engine.sync_now(timeout)
@@ -220,6 +220,22 @@ def sync_command(
         finally:
             engine.stop()
     return 0
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """An event set by SIGINT (Ctrl-C) or SIGTERM while the block runs: the loop ends
+    between two steps instead of a KeyboardInterrupt landing anywhere in it."""
+    stopping = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda *_: stopping.set())
+        for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield stopping
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 COMMANDS = [queue, sync_command]
