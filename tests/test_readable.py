@@ -10,6 +10,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the test extra installs tomli there
+    import tomli as tomllib
+
 import pytest
 
 import edgekit
@@ -102,7 +107,6 @@ def test_edgekit_info_at_80_columns_has_every_name_whole_and_a_pipelines_row(
 
 
 def test_notebook_extra_is_in_all_and_the_readme_says_what_all_brings() -> None:
-    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
         "optional-dependencies"
     ]

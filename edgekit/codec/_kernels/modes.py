@@ -265,22 +265,18 @@ def _rd_varint(buf, pos, end):
 
 
 @njit
-def decode_rank_block(buf, pos, end, n, out):
-    """Parse and decode a rank-scheme payload (nested only) into ``out[:n]`` (uint64):
-    ``order u8``, the first value(s), ``k u8`` and ``k`` zigzag varint residuals (the
-    dictionary), ``npairs u16`` and ``npairs`` varint pair codes, then a huffman payload whose lanes,
-    zigzagged, are the ranks (or with pairs, the pair ranks).
-
-    Returns ``(status, position after the payload)``.
-    """
+def _order_head(buf, pos, end, n, after):
+    """The residual order (u8) and the first value(s) it keeps (u64 each) of a payload,
+    checking that ``after`` more bytes follow. Returns ``(status, order, first, first
+    delta, position after them)``."""
     if pos + 1 > end:
-        return ERR_SHORT, pos
+        return ERR_SHORT, np.int64(0), ZERO, ZERO, pos
     order = np.int64(buf[pos])
     pos += 1
     if order > 2 or n < order:
-        return ERR_ORDER, pos
-    if pos + 8 * order + 1 > end:
-        return ERR_SHORT, pos
+        return ERR_ORDER, order, ZERO, ZERO, pos
+    if pos + 8 * order + after > end:
+        return ERR_SHORT, order, ZERO, ZERO, pos
     first = ZERO
     firstd = ZERO
     if order >= 1:
@@ -289,6 +285,21 @@ def decode_rank_block(buf, pos, end, n, out):
     if order == 2:
         firstd = _rd64(buf, pos)
         pos += 8
+    return 0, order, first, firstd, pos
+
+
+@njit
+def decode_rank_block(buf, pos, end, n, out):
+    """Parse and decode a rank-scheme payload (nested only) into ``out[:n]`` (uint64):
+    ``order u8``, the first value(s), ``k u8`` and ``k`` zigzag varint residuals (the
+    dictionary), ``npairs u16`` and ``npairs`` varint pair codes, then a huffman payload whose lanes,
+    zigzagged, are the ranks (or with pairs, the pair ranks).
+
+    Returns ``(status, position after the payload)``.
+    """
+    status, order, first, firstd, pos = _order_head(buf, pos, end, n, 1)
+    if status != 0:
+        return status, pos
     k = np.int64(buf[pos])
     pos += 1
     if k < 1 or k > RANK_MAX:
@@ -348,22 +359,9 @@ def decode_mult_block(buf, pos, end, n, out):
 
     Returns ``(status, position after the payload)``.
     """
-    if pos + 1 > end:
-        return ERR_SHORT, pos
-    order = np.int64(buf[pos])
-    pos += 1
-    if order > 2 or n < order:
-        return ERR_ORDER, pos
-    if pos + 8 * order + 16 > end:
-        return ERR_SHORT, pos
-    first = ZERO
-    firstd = ZERO
-    if order >= 1:
-        first = _rd64(buf, pos)
-        pos += 8
-    if order == 2:
-        firstd = _rd64(buf, pos)
-        pos += 8
+    status, order, first, firstd, pos = _order_head(buf, pos, end, n, 16)
+    if status != 0:
+        return status, pos
     offset = _rd64(buf, pos)
     factor = _rd64(buf, pos + 8)
     pos += 16
