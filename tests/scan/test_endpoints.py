@@ -4,7 +4,6 @@ D-Bus mock, and the captured nmcli / iw output in tests/scan/data."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import subprocess
 import sys
@@ -27,7 +26,6 @@ from edgekit.scan import (
     MdnsScanner,
     MdnsService,
     WifiEndpoint,
-    async_scan,
     parse_iw_scan,
     parse_nmcli,
 )
@@ -65,6 +63,15 @@ def service(
 # -- real mDNS traffic --------------------------------------------------------------
 
 
+def feeding(inv: Inventory, scanner: MdnsScanner) -> MdnsScanner:
+    """``scanner`` feeding ``inv`` as async_scan does, but kept running until stopped (a
+    one-shot scan ends once its answers settle, before departures are seen)."""
+    scanner.on_event = lambda event: (
+        inv.remove_mdns(event.service) if event.kind == "removed" else inv.add_mdns(event.service)
+    )
+    return scanner
+
+
 async def test_scan_keeps_each_service_instance_and_a_goodbye_removes_it() -> None:
     from zeroconf import IPVersion
     from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
@@ -91,12 +98,9 @@ async def test_scan_keeps_each_service_instance_and_a_goodbye_removes_it() -> No
     for info in (web, broker):
         await (await aiozc.async_register_service(info))
     inv = Inventory()
-    scanning = asyncio.ensure_future(
-        async_scan(
-            ["mdns"], 60.0, inventory=inv, mdns=MdnsScanner([t_web, t_broker], interfaces=LOOPBACK)
-        )
-    )
+    scanner = feeding(inv, MdnsScanner([t_web, t_broker], interfaces=LOOPBACK))
     try:
+        await scanner.async_start()
         await until(lambda: len(endpoints_of(inv, f"host:{host}")) == 2)
         device = inv.get(f"host:{host}")
         assert device is not None and len(inv) == 1
@@ -131,9 +135,7 @@ async def test_scan_keeps_each_service_instance_and_a_goodbye_removes_it() -> No
         assert inv.expire(now=device.last_seen + inv.stale_after + 1.0) == 1
         assert len(inv) == 0
     finally:
-        scanning.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await scanning
+        await scanner.async_stop()
         await aiozc.async_close()
 
 
@@ -148,12 +150,7 @@ async def test_ttl_expiry_removes_the_endpoint_of_a_vanished_host() -> None:
         assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
         inv = Inventory()
         host = f"host:{instance.lower()}.local."
-        scanning = asyncio.ensure_future(
-            async_scan(
-                ["mdns"], 60.0, inventory=inv, mdns=MdnsScanner([stype], interfaces=LOOPBACK)
-            )
-        )
-        try:
+        async with feeding(inv, MdnsScanner([stype], interfaces=LOOPBACK)):
             await until(lambda: len(endpoints_of(inv, host)) == 1)
             (endpoint,) = endpoints_of(inv, host).values()
             assert endpoint.port == 4242 and endpoint.instance == instance
@@ -161,10 +158,6 @@ async def test_ttl_expiry_removes_the_endpoint_of_a_vanished_host() -> None:
             proc.wait()
             await until(lambda: not endpoints_of(inv, host), timeout=15.0)
             assert host in inv
-        finally:
-            scanning.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await scanning
     finally:
         proc.kill()
         proc.wait()
