@@ -29,6 +29,9 @@ SYSTEM_PACKAGES: list[tuple[str, str]] = [
     ("dbus-daemon", "dbus"),  # private bus for the BlueZ mock
     ("/usr/lib/python3/dist-packages/dbusmock", "python3-dbusmock"),  # BlueZ D-Bus mock
     ("faketime", "faketime"),  # the shifted-clock run of the tests below
+    ("prometheus", "prometheus"),  # telemetry: a real scrape; promtool checks metric names
+    ("chromium", "chromium"),  # telemetry: the status page in headless Chromium
+    ("chromedriver", "chromium-driver"),  # selenium drives it
 ]
 
 # Run again by the tests session with the wall clock 400 days ahead (libfaketime): the

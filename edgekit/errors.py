@@ -15,6 +15,8 @@ The tree::
     ├── InferenceError               a model failed to run
     │   └── ModelLoadError           a model file could not be loaded
     ├── ScanError                    a scanner could not start or run
+    ├── StateError                   the replicated state store cannot do what was asked
+    ├── ResourceLimitError           refused: a resource guard's limit (memory, storage, CPU) is exceeded
     └── TransportError               a sync transport could not connect or deliver
         └── TransportConfigError     the server answers but is set up so nothing can be delivered
 
@@ -39,7 +41,9 @@ __all__ = [
     "QueueError",
     "QueueFullError",
     "ScanError",
+    "ResourceLimitError",
     "ScanWarning",
+    "StateError",
     "TransportConfigError",
     "TransportError",
 ]
@@ -109,6 +113,14 @@ class ModelLoadError(InferenceError):
 
 class ScanError(EdgekitError):
     """A scanner could not start or run."""
+
+
+class StateError(EdgekitError):
+    """The replicated state store cannot do what was asked (closed, locked, corrupt, too large)."""
+
+
+class ResourceLimitError(EdgekitError):
+    """Refused because a resource guard's limit (memory, storage or CPU) is exceeded."""
 
 
 class TransportError(EdgekitError):
