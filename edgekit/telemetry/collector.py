@@ -1,0 +1,63 @@
+"""The ``prometheus_client`` collector: on each scrape it reads the observed objects'
+snapshots (:func:`~edgekit.telemetry.metrics.read_families`); nothing global, nothing
+counted on a hot path."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from edgekit.errors import BackendUnavailableError
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
+    from edgekit.telemetry.observe import Telemetry
+
+__all__ = ["TelemetryCollector", "exposition", "make_registry"]
+
+
+def _prometheus() -> Any:
+    try:
+        import prometheus_client
+        import prometheus_client.core
+    except ImportError as exc:
+        raise BackendUnavailableError("prometheus_client", extra="telemetry") from exc
+    return prometheus_client
+
+
+class TelemetryCollector:
+    """A custom collector (``registry.register(TelemetryCollector(telemetry))``)."""
+
+    def __init__(self, telemetry: Telemetry) -> None:
+        self.telemetry = telemetry
+        self._metric = _prometheus().core.Metric
+
+    def collect(self) -> Iterator[Any]:
+        """One metric family per :class:`~edgekit.telemetry.metrics.Family`, read now."""
+        for family in self.telemetry.families():
+            base = family.name
+            if family.type == "counter":
+                base = base.removesuffix("_total")
+            unit = family.unit if family.unit and base.endswith("_" + family.unit) else ""
+            metric = self._metric(base, family.help, family.type, unit)
+            for labels, value in family.samples:
+                metric.add_sample(family.name, labels, value)
+            yield metric
+
+
+def make_registry(telemetry: Telemetry) -> CollectorRegistry:
+    """A new registry holding only ``telemetry``'s collector.
+
+    Raises:
+        BackendUnavailableError: prometheus_client is not installed (``telemetry`` extra).
+    """
+    prom = _prometheus()
+    registry: CollectorRegistry = prom.CollectorRegistry(auto_describe=False)
+    registry.register(TelemetryCollector(telemetry))
+    return registry
+
+
+def exposition(registry: CollectorRegistry) -> bytes:
+    """The Prometheus text format (0.0.4) of ``registry``."""
+    return bytes(_prometheus().generate_latest(registry))
