@@ -309,6 +309,27 @@ def _make_room(s: Store, t: Txn, size: int) -> None:
         t.counters[C_EVBYTES] += removed
 
 
+def evict_to(s: Store, t: Txn, target: int) -> int:
+    """Drop messages by the eviction policy until at most ``target`` bytes are stored
+    (none under "reject"); counted as evictions. Returns how many were dropped."""
+    if s.eviction == "reject":
+        return 0
+    t.put_ready()  # eviction reads the ready index
+    dropped = 0
+    while t.counters[C_BYTES] > target:
+        seq = None
+        if s.eviction == "drop_lowest_priority":
+            seq = _index.lowest_priority_ready(t.txn, t.dbs.ready, t.dbs.topics)
+        if seq is None:
+            seq = _oldest_evictable(t)
+        if seq is None:
+            break
+        t.counters[C_EVBYTES] += _remove(t, seq)
+        t.counters[C_EVICTED] += 1
+        dropped += 1
+    return dropped
+
+
 def _oldest_evictable(t: Txn) -> int | None:
     cursor = t.txn.cursor(db=t.dbs.msgs)
     if not cursor.set_range(MSG_PREFIX):

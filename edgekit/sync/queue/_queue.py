@@ -460,6 +460,16 @@ class SyncQueue:
 
     # -- dead letters -------------------------------------------------------------------
 
+    def evict(self, target_bytes: int) -> int:
+        """Drop messages by the queue's eviction policy until at most ``target_bytes`` are
+        stored (``"reject"`` drops none; in-flight messages are never dropped); counted in
+        ``stats().evicted``. A resource guard calls it when the disk runs low. Returns how
+        many were dropped."""
+        if isinstance(target_bytes, bool) or not isinstance(target_bytes, int) or target_bytes < 0:
+            raise InvalidInputError(f"target_bytes must be an int >= 0, not {target_bytes!r}")
+        store = self._store
+        return store.write(lambda t: _puts.evict_to(store, t, target_bytes))
+
     def dead_letters(self, limit: int = 100) -> list[Message]:
         """Up to ``limit`` dead letters, oldest first, each with ``dead_reason``,
         ``last_error`` and ``dead_at``. A quarantined record (one that does not decode:
