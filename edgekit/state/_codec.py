@@ -1,0 +1,175 @@
+"""Keys, values and the on-disk record of an entry.
+
+A record is a header ``(flags u8, wall_ms u64, logical u32, node_len u8)`` big-endian,
+the node id (ASCII), then the value as compact JSON (``[value, [siblings...]]`` when the
+entry has siblings; nothing for a tombstone).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+from typing import Any
+
+from edgekit.errors import CorruptDataError, InvalidInputError
+from edgekit.state._types import Entry
+from edgekit.state.hlc import Hlc
+
+__all__ = [
+    "F_DELETED",
+    "F_PENDING",
+    "F_SIBLINGS",
+    "HLC_KEY",
+    "check_key",
+    "check_node_id",
+    "decode",
+    "encode",
+    "encode_value",
+    "pend_key",
+]
+
+MAX_KEY_BYTES = 255
+_KEY = re.compile(r"[A-Za-z0-9_.=/-]+")
+_NODE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+F_DELETED = 1
+F_SIBLINGS = 2
+F_PENDING = 4
+
+HEAD = struct.Struct(">BQIB")
+HLC_KEY = struct.Struct(">QI")
+_pack_head = HEAD.pack
+_unpack_head = HEAD.unpack_from
+_HEAD_SIZE = HEAD.size
+
+_dumps = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, check_circular=True, separators=(",", ":")
+).encode
+_loads = json.loads
+
+
+def check_key(key: object) -> bytes:
+    """``key`` as stored (ASCII bytes).
+
+    Raises:
+        InvalidInputError: It is not a string of 1..255 of ``A-Z a-z 0-9 _ . = / -``, or
+            starts or ends with ``.`` or ``/``, or holds ``..`` or ``//``, or starts with
+            ``_kv`` (NATS KeyValue keeps those).
+    """
+    if type(key) is not str or not _KEY.fullmatch(key):
+        raise InvalidInputError(
+            f"state key {key!r} must be a non-empty string of A-Z a-z 0-9 _ . = / -"
+        )
+    if len(key) > MAX_KEY_BYTES:
+        raise InvalidInputError(f"state key {key[:40]!r}... is {len(key)} bytes, max 255")
+    if key[0] in "./" or key[-1] in "./" or ".." in key or "//" in key or key.startswith("_kv"):
+        raise InvalidInputError(
+            f"state key {key!r} may not start or end with '.' or '/', hold '..' or '//', "
+            "or start with '_kv'"
+        )
+    return key.encode()
+
+
+def check_node_id(node_id: object) -> str:
+    """``node_id`` checked: 1..64 of ``A-Z a-z 0-9 _ -``."""
+    if not isinstance(node_id, str) or not _NODE.fullmatch(node_id):
+        raise InvalidInputError(
+            f"node_id {node_id!r} must be 1 to 64 characters of A-Z a-z 0-9 _ -"
+        )
+    return node_id
+
+
+def _non_json(key: str, value: Any, path: str) -> str | None:
+    """Where ``value`` holds something JSON cannot (a message), or None."""
+    t = type(value)
+    if t is str or t is int or t is bool or value is None:
+        return None
+    if t is float:
+        return None if value - value == 0 else f"{path} is {value!r}"
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if type(k) is not str:
+                return f"{path} has a {type(k).__name__} key {k!r} (JSON keys are strings)"
+            if type(v) is not str and type(v) is not int:
+                found = _non_json(key, v, f"{path}[{k!r}]")
+                if found:
+                    return found
+        return None
+    if isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            if type(v) is not str and type(v) is not int:
+                found = _non_json(key, v, f"{path}[{i}]")
+                if found:
+                    return found
+        return None
+    if isinstance(value, (int, float, str)):  # subclasses (IntEnum, numpy types are not)
+        return None
+    return f"{path} is a {t.__name__}"
+
+
+def encode_value(key: str, value: Any, max_bytes: int) -> bytes:
+    """``value`` as compact UTF-8 JSON.
+
+    Raises:
+        InvalidInputError: JSON cannot hold it (NaN, inf, a set, bytes, an object, a
+            non-string dict key), or it is longer than ``max_bytes`` encoded.
+    """
+    problem = _non_json(key, value, "the value")
+    if problem is None:
+        try:
+            data = _dumps(value).encode()
+        except (TypeError, ValueError, UnicodeEncodeError, RecursionError) as exc:
+            problem = f"the value does not encode as JSON ({exc})"
+    if problem is not None:
+        raise InvalidInputError(f"state key {key!r}: {problem}; values must be JSON")
+    if len(data) > max_bytes:
+        raise InvalidInputError(
+            f"state key {key!r}: the value is {len(data):,} bytes as JSON, more than "
+            f"max_value_bytes={max_bytes:,}"
+        )
+    return data
+
+
+def encode(entry: Entry, pending: bool, value_json: bytes | None = None) -> bytes:
+    """The record of ``entry`` (``value_json``: its value already encoded)."""
+    flags = (F_DELETED if entry.deleted else 0) | (F_PENDING if pending else 0)
+    node = entry.node_id.encode()
+    if entry.deleted:
+        payload = b""
+    elif entry.siblings:
+        flags |= F_SIBLINGS
+        payload = _dumps([entry.value, list(entry.siblings)]).encode()
+    else:
+        payload = value_json if value_json is not None else _dumps(entry.value).encode()
+    hlc = entry.hlc
+    return _pack_head(flags, hlc[0], hlc[1], len(node)) + node + payload
+
+
+def decode(key: str, record: bytes) -> tuple[Entry, bool]:
+    """(entry, pending) of a record.
+
+    Raises:
+        CorruptDataError: The record does not decode.
+    """
+    try:
+        flags, wall, logical, nlen = _unpack_head(record)
+        at = _HEAD_SIZE + nlen
+        node = record[_HEAD_SIZE:at].decode()
+        if flags & F_DELETED:
+            return Entry(key, None, Hlc(wall, logical), node, True), bool(flags & F_PENDING)
+        value = _loads(record[at:])
+        if flags & F_SIBLINGS:
+            value, siblings = value
+            return (
+                Entry(key, value, Hlc(wall, logical), node, False, tuple(siblings)),
+                bool(flags & F_PENDING),
+            )
+        return Entry(key, value, Hlc(wall, logical), node), bool(flags & F_PENDING)
+    except (struct.error, ValueError, TypeError) as exc:
+        raise CorruptDataError(f"state key {key!r}: its stored record does not decode ({exc})") from exc
+
+
+def pend_key(entry: Entry) -> bytes:
+    """The key of ``entry`` in the pending index: its stamp, then its node (unique)."""
+    return HLC_KEY.pack(entry.hlc[0], entry.hlc[1]) + entry.node_id.encode()

@@ -1,0 +1,782 @@
+""":class:`StateStore`: local-first replicated key-value state on LMDB.
+
+Every write gets a hybrid logical clock stamp (:mod:`edgekit.state.hlc`) and this node's
+id; deletes leave tombstones. Local writes stay *pending* until a replicator
+(``StateSync``, or the host) confirms them with :meth:`StateStore.mark_synced`; remote
+entries come in through :meth:`StateStore.apply_remote`, which resolves true conflicts
+three-way against the key's last synced base with the key's strategy
+(:mod:`edgekit.state.strategies`). The store never touches the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from edgekit._snapshot import Snapshot
+from edgekit.errors import CorruptDataError, InvalidInputError, StateError
+from edgekit.state._codec import (
+    F_DELETED,
+    F_PENDING,
+    F_SIBLINGS,
+    HLC_KEY,
+    check_key,
+    check_node_id,
+    decode,
+    encode,
+    encode_value,
+    pend_key,
+)
+from edgekit.state._env import DB_NAMES, KIND, STORE_FORMAT, Durability, Env
+from edgekit.state._types import Change, Conflict, Entry
+from edgekit.state.hlc import Hlc, HlcClock
+from edgekit.state.strategies import ConflictPolicy, Strategy, resolve, strategy_name
+
+__all__ = ["Change", "Conflict", "Entry", "StateStats", "StateStore"]
+
+T = TypeVar("T")
+_log = logging.getLogger("edgekit.state")
+
+_U64 = HLC_KEY.__class__(">Q")
+_UNLIMITED = 1 << 62
+_HANDED_MAX = 100_000
+
+
+@dataclass(frozen=True)
+class StateStats(Snapshot):
+    """What a :class:`StateStore` holds.
+
+    ``keys``: live keys; ``tombstones``: deleted keys not yet collected; ``pending``:
+    local changes not yet confirmed by the remote; ``conflicts``: true conflicts resolved
+    so far, by strategy; ``used_bytes``: the data file's pages in use.
+    """
+
+    node_id: str
+    keys: int
+    tombstones: int
+    pending: int
+    conflicts: dict[str, int]
+    used_bytes: int
+    map_bytes: int
+    durability: str
+
+
+def _pend_key_of(record: bytes) -> bytes:
+    """The pending-index key of the entry a record holds (see _codec.pend_key)."""
+    return record[1:13] + record[14 : 14 + record[13]]
+
+
+def _value_of(record: bytes) -> Any:
+    """The value of a live entry's record, without building the entry."""
+    value = json.loads(record[14 + record[13] :])
+    return value[0] if record[0] & F_SIBLINGS else value
+
+
+class StateStore:
+    """Replicated key-value state, durable on local disk.
+
+    Args:
+        path: The store's directory (created).
+        node_id: This node's id (1 to 64 of ``A-Z a-z 0-9 _ -``); stored on first open
+            (a random 12-hex id when not given); a different id later is refused.
+        conflict: The strategy of every key, or ``{pattern: strategy}`` (see
+            :mod:`edgekit.state.strategies`).
+        durability: ``"process"`` (and ``"none"``, the same here): a write that returned
+            survives a crash or kill -9 of the process; ``"power"``: also a power cut
+            (an fsync per write).
+        max_value_bytes: The largest value a local write may store, as JSON bytes.
+        tombstone_horizon_s: Tombstones of deletes the remote confirmed are collected
+            this many seconds after the delete. Keep it longer than any replica stays
+            away: a replica that was away longer may bring a deleted key back.
+        clock: Physical time, seconds since the epoch (the HLC's, the conflict log's and
+            the tombstone horizon's).
+        max_conflicts: How many conflicts the log keeps (the latest).
+
+    A store is open in one :class:`StateStore` at a time (a second gets StateError). Every
+    method blocks and is safe to call from any thread.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        node_id: str | None = None,
+        conflict: Strategy | Mapping[str, Strategy] = "lww",
+        durability: Durability = "process",
+        max_value_bytes: int = 256 * 1024,
+        tombstone_horizon_s: float = 7 * 86400,
+        clock: Callable[[], float] = time.time,
+        max_conflicts: int = 1000,
+    ) -> None:
+        if durability not in ("none", "process", "power"):
+            raise InvalidInputError(
+                f"durability must be 'none', 'process' or 'power', not {durability!r}"
+            )
+        if node_id is not None:
+            check_node_id(node_id)
+        if not (isinstance(max_value_bytes, int) and max_value_bytes > 0):
+            raise InvalidInputError(f"max_value_bytes must be a positive int, not {max_value_bytes!r}")
+        if not tombstone_horizon_s > 0:
+            raise InvalidInputError(f"tombstone_horizon_s must be positive, not {tombstone_horizon_s!r}")
+        if not (isinstance(max_conflicts, int) and max_conflicts > 0):
+            raise InvalidInputError(f"max_conflicts must be a positive int, not {max_conflicts!r}")
+        self.path = Path(path)
+        self.durability: Durability = durability
+        self.max_value_bytes = max_value_bytes
+        self.tombstone_horizon_s = float(tombstone_horizon_s)
+        self.max_conflicts = max_conflicts
+        self.policy = ConflictPolicy(conflict)
+        self.clock = HlcClock(clock)
+        self._time = clock
+        self._lock = threading.RLock()
+        self._closed = False
+        self._subs: list[Callable[[Change], None]] = []
+        self._batch = 0
+        self._deferred: list[Change] = []
+        self._handed: dict[tuple[str, Hlc], Entry] = {}
+        self._streams: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[Change | None]]] = []
+        self._env = Env(self.path, durability)
+        try:
+            self._open(node_id)
+        except BaseException:
+            self._env.close()
+            raise
+
+    # -- opening ---------------------------------------------------------------------
+
+    def _open(self, node_id: str | None) -> None:
+        import lmdb
+
+        env = self._env.env
+        try:
+            with env.begin(write=True) as txn:
+                stray = [
+                    bytes(k).decode(errors="replace")
+                    for k, _ in txn.cursor()
+                    if bytes(k).decode(errors="replace") not in DB_NAMES
+                ]
+            if stray:
+                raise StateError(
+                    f"{self.path} is not an edgekit state store (it holds {', '.join(stray[:3])})"
+                )
+            dbs = {name: env.open_db(name.encode()) for name in DB_NAMES}
+        except lmdb.Error as exc:
+            raise CorruptDataError(f"the state store at {self.path} is damaged: {exc}") from exc
+        self._entries, self._pend, self._base = dbs["entries"], dbs["pending"], dbs["base"]
+        self._conf, self._meta = dbs["conflicts"], dbs["meta"]
+        self.node_id: str = self._write(lambda txn: self._init_meta(txn, node_id))
+        self._count()
+        self.collect_tombstones()
+
+    def _init_meta(self, txn: Any, node_id: str | None) -> str:
+        meta = self._meta
+        fmt = txn.get(b"format", db=meta)
+        if fmt is None:
+            if txn.stat(self._entries)["entries"]:
+                raise CorruptDataError(f"{self.path} holds entries but no format marker")
+            txn.put(b"format", str(STORE_FORMAT).encode(), db=meta)
+            txn.put(b"kind", KIND.encode(), db=meta)
+        elif bytes(fmt) != str(STORE_FORMAT).encode():
+            raise StateError(
+                f"{self.path}: state store format {bytes(fmt)!r}, this edgekit reads "
+                f"format {STORE_FORMAT} (a newer edgekit wrote it)"
+            )
+        stored = txn.get(b"node_id", db=meta)
+        if stored is None:
+            node = node_id or uuid.uuid4().hex[:12]
+            txn.put(b"node_id", node.encode(), db=meta)
+        else:
+            node = bytes(stored).decode()
+            if node_id is not None and node_id != node:
+                raise StateError(
+                    f"the state store at {self.path} belongs to node {node!r}, not {node_id!r}: "
+                    "a node keeps its id (open it without node_id)"
+                )
+        floor = txn.get(b"hlc", db=meta)
+        if floor is not None:
+            self.clock.advance(Hlc(*HLC_KEY.unpack(floor)))
+        cur = txn.cursor(self._pend)
+        if cur.last():
+            self.clock.advance(Hlc(*HLC_KEY.unpack(cur.key()[: HLC_KEY.size])))
+        cur = txn.cursor(self._conf)
+        self._conf_seq = _U64.unpack(cur.key())[0] if cur.last() else 0
+        counts = txn.get(b"conflict_counts", db=meta)
+        self._conf_counts: dict[str, int] = json.loads(bytes(counts)) if counts else {}
+        return node
+
+    def _count(self) -> None:
+        """Count live keys and tombstones (once, at open)."""
+        live = dead = 0
+
+        def walk(txn: Any) -> None:
+            nonlocal live, dead
+            for _, rec in txn.cursor(self._entries):
+                if rec[0] & F_DELETED:
+                    dead += 1
+                else:
+                    live += 1
+
+        self._read(walk)
+        self._live, self._dead = live, dead
+
+    # -- transactions ----------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StateError(f"the state store at {self.path} is closed")
+
+    def _write(self, fn: Callable[[Any], T]) -> T:
+        """Run ``fn(txn)`` in a write transaction, growing the map when it is full."""
+        import lmdb
+
+        with self._lock:
+            self._check_open()
+            for _ in range(32):
+                try:
+                    with self._env.env.begin(write=True) as txn:
+                        return fn(txn)
+                except lmdb.MapFullError:
+                    self._env.grow()
+                except (lmdb.CorruptedError, lmdb.PageNotFoundError, lmdb.PanicError) as exc:
+                    raise CorruptDataError(
+                        f"the state store at {self.path} is damaged ({exc})"
+                    ) from exc
+                except lmdb.Error as exc:
+                    raise StateError(f"state store at {self.path}: {exc}") from exc
+            raise StateError(f"state store at {self.path}: could not commit after growing the map")
+
+    def _read(self, fn: Callable[[Any], T]) -> T:
+        import lmdb
+
+        self._check_open()
+        try:
+            with self._env.env.begin() as txn:
+                return fn(txn)
+        except (lmdb.CorruptedError, lmdb.PageNotFoundError, lmdb.PanicError) as exc:
+            raise CorruptDataError(f"the state store at {self.path} is damaged ({exc})") from exc
+        except lmdb.Error as exc:
+            if self._closed:
+                raise StateError(f"the state store at {self.path} is closed") from exc
+            raise StateError(f"state store at {self.path}: {exc}") from exc
+
+    def _get(self, kb: bytes) -> bytes | None:
+        return self._read(lambda txn: txn.get(kb, db=self._entries))
+
+    def _floor(self, txn: Any) -> None:
+        """Store the clock, so that a reopened store stamps after everything it saw."""
+        last = self.clock.last
+        txn.put(b"hlc", HLC_KEY.pack(last[0], last[1]), db=self._meta)
+
+    def _put_local(self, txn: Any, kb: bytes, entry: Entry, rec: bytes) -> bytes | None:
+        """Store a pending local entry; returns the key's previous record."""
+        old = txn.get(kb, db=self._entries)
+        if old is not None and old[0] & F_PENDING:
+            txn.delete(_pend_key_of(old), db=self._pend)
+        txn.put(kb, rec, db=self._entries)
+        txn.put(pend_key(entry), kb, db=self._pend)
+        self._tally(old, entry.deleted)
+        return None if old is None else bytes(old)
+
+    def _tally(self, old: bytes | None, deleted: bool) -> None:
+        if old is not None:
+            if old[0] & F_DELETED:
+                self._dead -= 1
+            else:
+                self._live -= 1
+        if deleted:
+            self._dead += 1
+        else:
+            self._live += 1
+
+    # -- notifications -----------------------------------------------------------------
+
+    def _notify(self, changes: list[Change]) -> None:
+        if not changes:
+            return
+        with self._lock:
+            if self._batch:
+                self._deferred.extend(changes)
+                return
+            subs = list(self._subs)
+        for change in changes:
+            for cb in subs:
+                try:
+                    cb(change)
+                except Exception:
+                    _log.exception("a state subscriber failed on %r", change.entry.key)
+
+    def subscribe(self, callback: Callable[[Change], None]) -> Callable[[], None]:
+        """Call ``callback(change)`` after every change of a key's entry, local or remote,
+        in the thread that made it, after the write committed. Returns the function that
+        unsubscribes. An exception in ``callback`` is logged, never raised to the writer."""
+        with self._lock:
+            self._subs.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock, contextlib.suppress(ValueError):
+                self._subs.remove(callback)
+
+        return unsubscribe
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Hold notifications until the block ends, then deliver them in order: a
+        subscriber that reads the store sees the state after the whole batch (a
+        replicator applies a reconnect's changes in one batch)."""
+        with self._lock:
+            self._batch += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._batch -= 1
+                deferred, self._deferred = (self._deferred, []) if not self._batch else ([], self._deferred)
+            self._notify(deferred)
+
+    async def changes(self, prefix: str = "") -> AsyncIterator[Change]:
+        """Every change (local and remote) of the keys starting with ``prefix``, as they
+        happen, until the store closes (``async for change in store.changes():``)."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Change | None] = asyncio.Queue()
+
+        def push(change: Change) -> None:
+            if change.entry.key.startswith(prefix):
+                loop.call_soon_threadsafe(queue.put_nowait, change)
+
+        stream = (loop, queue)
+        with self._lock:
+            self._check_open()
+            self._streams.append(stream)
+        unsubscribe = self.subscribe(push)
+        try:
+            while True:
+                change = await queue.get()
+                if change is None:
+                    return
+                yield change
+        finally:
+            unsubscribe()
+            with self._lock, contextlib.suppress(ValueError):
+                self._streams.remove(stream)
+
+    # -- the key-value API ---------------------------------------------------------------
+
+    def set(self, key: str, value: Any) -> Entry:
+        """Store ``value`` (anything JSON holds) under ``key``; returns the new entry.
+
+        Raises:
+            InvalidInputError: An illegal key, a value JSON cannot hold, or one longer
+                than ``max_value_bytes`` as JSON.
+        """
+        kb = check_key(key)
+        data = encode_value(key, value, self.max_value_bytes)
+        with self._lock:
+            entry = Entry(key, value, self.clock.now(), self.node_id)
+            rec = encode(entry, True, data)
+            old = self._write(lambda txn: self._put_local(txn, kb, entry, rec))
+        if self._subs:
+            self._notify([Change(entry, "local", None if old is None else decode(key, old)[0])])
+        return entry
+
+    def delete(self, key: str) -> Entry | None:
+        """Delete ``key`` (a tombstone); returns it, or None when the key held nothing."""
+        kb = check_key(key)
+        with self._lock:
+            old_rec = self._get(kb)
+            if old_rec is None or old_rec[0] & F_DELETED:
+                return None
+            entry = Entry(key, None, self.clock.now(), self.node_id, True)
+            rec = encode(entry, True)
+            old = self._write(lambda txn: self._put_local(txn, kb, entry, rec))
+        if self._subs:
+            self._notify([Change(entry, "local", None if old is None else decode(key, old)[0])])
+        return entry
+
+    def update(self, mapping: Mapping[str, Any], *, delete: Iterable[str] = ()) -> list[Entry]:
+        """Set every key of ``mapping`` and delete the keys of ``delete``, in one
+        transaction (all or nothing: every key and value is checked first)."""
+        if not isinstance(mapping, Mapping):
+            raise InvalidInputError(f"update takes a mapping, not {type(mapping).__name__}")
+        sets = [(k, check_key(k), v, encode_value(k, v, self.max_value_bytes)) for k, v in mapping.items()]
+        dels = [(k, check_key(k)) for k in delete if k not in mapping]
+        changes: list[Change] = []
+
+        def txn_fn(txn: Any) -> list[Entry]:
+            changes.clear()
+            out: list[Entry] = []
+            for key, kb, value, data in sets:
+                entry = Entry(key, value, self.clock.now(), self.node_id)
+                old = self._put_local(txn, kb, entry, encode(entry, True, data))
+                out.append(entry)
+                changes.append(Change(entry, "local", None if old is None else decode(key, old)[0]))
+            for key, kb in dels:
+                cur = txn.get(kb, db=self._entries)
+                if cur is None or cur[0] & F_DELETED:
+                    continue
+                entry = Entry(key, None, self.clock.now(), self.node_id, True)
+                old = self._put_local(txn, kb, entry, encode(entry, True))
+                out.append(entry)
+                changes.append(Change(entry, "local", None if old is None else decode(key, old)[0]))
+            return out
+
+        with self._lock:
+            live, dead = self._live, self._dead
+            try:
+                out = self._write(txn_fn)
+            except BaseException:
+                self._live, self._dead = live, dead
+                raise
+        self._notify(changes)
+        return out
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The value of ``key``, or ``default`` when it has none (or was deleted)."""
+        try:
+            kb = key.encode()
+        except AttributeError:
+            raise InvalidInputError(f"state key {key!r} must be a string") from None
+        rec = self._get(kb)
+        if rec is None or rec[0] & F_DELETED:
+            return default
+        try:
+            return _value_of(rec)
+        except ValueError as exc:
+            raise CorruptDataError(f"state key {key!r}: its stored value does not decode") from exc
+
+    def entry(self, key: str) -> Entry | None:
+        """The entry of ``key`` (a tombstone included), or None."""
+        kb = check_key(key)
+        rec = self._get(kb)
+        return None if rec is None else decode(key, rec)[0]
+
+    def __getitem__(self, key: str) -> Any:
+        rec = self._get(check_key(key))
+        if rec is None or rec[0] & F_DELETED:
+            raise KeyError(key)
+        return _value_of(rec)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.set(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        if self.delete(key) is None:
+            raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        rec = self._get(key.encode())
+        return rec is not None and not rec[0] & F_DELETED
+
+    def _scan(self, prefix: str, db: Any = None) -> list[tuple[bytes, bytes]]:
+        if not isinstance(prefix, str):
+            raise InvalidInputError(f"prefix must be a string, not {type(prefix).__name__}")
+        pb = prefix.encode()
+
+        def walk(txn: Any) -> list[tuple[bytes, bytes]]:
+            cur = txn.cursor(db if db is not None else self._entries)
+            out = []
+            if cur.set_range(pb):
+                for k, v in cur:
+                    if not k.startswith(pb):
+                        break
+                    out.append((bytes(k), bytes(v)))
+            return out
+
+        return self._read(walk)
+
+    def items(self, prefix: str = "") -> list[tuple[str, Any]]:
+        """``(key, value)`` of the live keys starting with ``prefix``, by key."""
+        out = []
+        for k, rec in self._scan(prefix):
+            if not rec[0] & F_DELETED:
+                key = k.decode()
+                try:
+                    out.append((key, _value_of(rec)))
+                except ValueError as exc:
+                    raise CorruptDataError(f"state key {key!r}: its stored value does not decode") from exc
+        return out
+
+    def keys(self, prefix: str = "") -> list[str]:
+        """The live keys starting with ``prefix``, sorted."""
+        return [k.decode() for k, rec in self._scan(prefix) if not rec[0] & F_DELETED]
+
+    def entries(self, prefix: str = "", *, tombstones: bool = True) -> list[Entry]:
+        """The entries of the keys starting with ``prefix`` (tombstones too unless told
+        not), by key."""
+        out = []
+        for k, rec in self._scan(prefix):
+            if tombstones or not rec[0] & F_DELETED:
+                out.append(decode(k.decode(), rec)[0])
+        return out
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return self._live
+
+    def conflicts(self, limit: int | None = None) -> list[Conflict]:
+        """The logged conflicts, oldest first (the last ``limit``; the log keeps the last
+        ``max_conflicts``)."""
+
+        def walk(txn: Any) -> list[Conflict]:
+            cur = txn.cursor(self._conf)
+            raw = [bytes(v) for _, v in cur]
+            return [Conflict.from_dict(json.loads(v)) for v in raw[-limit if limit else 0 :]]
+
+        try:
+            return self._read(walk)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CorruptDataError(f"the conflict log of {self.path} does not decode") from exc
+
+    # -- replication -------------------------------------------------------------------
+
+    def strategy_for(self, key: str) -> Strategy:
+        """The conflict strategy (a name or a callable) chosen for ``key``."""
+        return self.policy.strategy_for(key)
+
+    def pending(self, limit: int | None = None) -> list[Entry]:
+        """Local changes the remote has not confirmed, oldest first (an entry stays
+        pending until :meth:`mark_synced` with its stamp)."""
+        self._maybe_collect()
+
+        def walk(txn: Any) -> list[Entry]:
+            out = []
+            for _, kb in txn.cursor(self._pend):
+                rec = txn.get(kb, db=self._entries)
+                if rec is None:
+                    continue
+                out.append(decode(bytes(kb).decode(), rec)[0])
+                if limit is not None and len(out) >= limit:
+                    break
+            return out
+
+        out = self._read(walk)
+        with self._lock:
+            if len(self._handed) > _HANDED_MAX:
+                self._handed.clear()
+            for e in out:
+                self._handed[(e.key, e.hlc)] = e
+        return out
+
+    def pending_count(self) -> int:
+        """How many local changes wait for the remote."""
+        return int(self._read(lambda txn: txn.stat(self._pend)["entries"]))
+
+    def base(self, key: str) -> tuple[Entry | None, int]:
+        """The key's last synced base and its remote revision ((None, 0): never synced)."""
+        kb = check_key(key)
+        rec = self._read(lambda txn: txn.get(kb, db=self._base))
+        return self._decode_base(key, rec)
+
+    @staticmethod
+    def _decode_base(key: str, rec: bytes | None) -> tuple[Entry | None, int]:
+        if rec is None:
+            return None, 0
+        rev = _U64.unpack_from(rec)[0]
+        if len(rec) == _U64.size:
+            return None, rev
+        return decode(key, rec[_U64.size :])[0], rev
+
+    def mark_synced(self, key: str, hlc: Hlc, revision: int) -> None:
+        """The remote holds the key's entry stamped ``hlc`` at ``revision``: it becomes the
+        key's synced base. When a newer local write exists, it stays pending."""
+        kb = check_key(key)
+        hlc = Hlc(int(hlc[0]), int(hlc[1]))
+
+        def txn_fn(txn: Any) -> None:
+            _, base_rev = self._decode_base(key, txn.get(kb, db=self._base))
+            rec = txn.get(kb, db=self._entries)
+            cur = None if rec is None else decode(key, rec)[0]
+            if cur is not None and cur.hlc == hlc:
+                pushed: Entry | None = cur
+                if rec[0] & F_PENDING:
+                    txn.delete(_pend_key_of(rec), db=self._pend)
+                    txn.put(kb, bytes([rec[0] & ~F_PENDING]) + bytes(rec[1:]), db=self._entries)
+            else:
+                pushed = self._handed.get((key, hlc))
+            if revision > base_rev:
+                if pushed is None:
+                    pushed = Entry(key, None, hlc, self.node_id)  # (only its stamp is known)
+                txn.put(kb, _U64.pack(revision) + encode(pushed, False), db=self._base)
+            self._floor(txn)
+
+        with self._lock:
+            self._write(txn_fn)
+            self._handed.pop((key, hlc), None)
+
+    def resolve(
+        self, key: str, local: Entry | None, remote: Entry, base: Entry | None, *, cloud: bool = False
+    ) -> Entry:
+        """What :meth:`apply_remote` would store for ``remote`` over ``local`` with
+        ``base`` (pure: nothing is stored or logged)."""
+        return resolve(
+            self.strategy_for(key), local, remote, base,
+            cloud=cloud, node_id=self.node_id, stamp=self.clock.now,
+        )[0]  # fmt: skip
+
+    def apply_remote(self, remote: Entry, revision: int, *, cloud: bool = False) -> Entry:
+        """Apply an entry the remote holds at ``revision`` (``cloud``: written by a client
+        that is not edgekit); returns what the key holds afterwards.
+
+        Three-way against the key's base: when only one side changed since the base, it
+        wins without a conflict; when both did, the key's strategy resolves it and the
+        conflict is logged. The remote becomes the base; the key is pending when what it
+        holds differs from the remote. An entry older than the base (a revision at or
+        below the base's) changes nothing.
+
+        Raises:
+            StateError: ``remote``'s stamp is further ahead of this node's clock than the
+                clock's ``max_drift_s``; nothing is stored.
+            InvalidInputError: ``remote`` has an illegal key or a value JSON cannot hold.
+        """
+        key = remote.key
+        kb = check_key(key)
+        if not remote.deleted:
+            encode_value(key, remote.value, _UNLIMITED)
+            for sibling in remote.siblings:
+                encode_value(key, sibling, _UNLIMITED)
+        strategy = self.strategy_for(key)
+        outcome: list[Any] = []
+
+        def txn_fn(txn: Any) -> Entry:
+            outcome.clear()
+            base, base_rev = self._decode_base(key, txn.get(kb, db=self._base))
+            rec = txn.get(kb, db=self._entries)
+            local = None if rec is None else decode(key, rec)[0]
+            if revision and revision <= base_rev:
+                return local if local is not None else remote
+            self.clock.observe(remote.hlc)
+            result, conflict = resolve(
+                strategy, local, remote, base,
+                cloud=cloud, node_id=self.node_id, stamp=self.clock.now,
+            )  # fmt: skip
+            txn.put(kb, _U64.pack(revision) + encode(remote, False), db=self._base)
+            pending = result != remote
+            if result != local or bool(rec is not None and rec[0] & F_PENDING) != pending:
+                if rec is not None and rec[0] & F_PENDING:
+                    txn.delete(_pend_key_of(rec), db=self._pend)
+                txn.put(kb, encode(result, pending), db=self._entries)
+                if pending:
+                    txn.put(pend_key(result), kb, db=self._pend)
+                self._tally(None if rec is None else bytes(rec), result.deleted)
+            if conflict:
+                self._log_conflict(txn, Conflict(
+                    key, strategy_name(strategy), base, local, remote, result, self._time()
+                ))  # fmt: skip
+            self._floor(txn)
+            outcome.append(local)
+            return result
+
+        with self._lock:
+            live, dead, seq = self._live, self._dead, self._conf_seq
+            counts = dict(self._conf_counts)
+            try:
+                result = self._write(txn_fn)
+            except BaseException:
+                self._live, self._dead, self._conf_seq, self._conf_counts = live, dead, seq, counts
+                raise
+        if outcome and result != outcome[0]:
+            self._notify([Change(result, "remote", outcome[0])])
+        return result
+
+    def _log_conflict(self, txn: Any, conflict: Conflict) -> None:
+        self._conf_seq += 1
+        txn.put(_U64.pack(self._conf_seq), json.dumps(conflict.as_dict()).encode(), db=self._conf)
+        self._conf_counts[conflict.strategy] = self._conf_counts.get(conflict.strategy, 0) + 1
+        txn.put(b"conflict_counts", json.dumps(self._conf_counts).encode(), db=self._meta)
+        drop = self._conf_seq - self.max_conflicts
+        if drop > 0:
+            cur = txn.cursor(self._conf)
+            while cur.first() and _U64.unpack(cur.key())[0] <= drop:
+                cur.delete()
+
+    # -- tombstones --------------------------------------------------------------------
+
+    def _maybe_collect(self) -> None:
+        if self.clock.physical_ms() >= self._next_collect_ms:
+            self.collect_tombstones()
+
+    def collect_tombstones(self) -> int:
+        """Drop the tombstones the remote confirmed (not pending) that are older than
+        ``tombstone_horizon_s``; returns how many. Runs at open and, at most every tenth
+        of the horizon, when :meth:`pending` is called."""
+        now_ms = self.clock.physical_ms()
+        horizon_ms = int(self.tombstone_horizon_s * 1000)
+        cutoff = now_ms - horizon_ms
+
+        def txn_fn(txn: Any) -> int:
+            gone = []
+            for k, rec in txn.cursor(self._entries):
+                if rec[0] & F_DELETED and not rec[0] & F_PENDING:
+                    if HLC_KEY.unpack_from(rec, 1)[0] < cutoff:
+                        gone.append(bytes(k))
+            for k in gone:
+                txn.delete(k, db=self._entries)
+                txn.delete(k, db=self._base)
+            return len(gone)
+
+        with self._lock:
+            n = self._write(txn_fn)
+            self._dead -= n
+            self._next_collect_ms = now_ms + max(horizon_ms // 10, 1)
+        return n
+
+    # -- life cycle --------------------------------------------------------------------
+
+    def stats(self) -> StateStats:
+        """What the store holds now."""
+        with self._lock:
+            self._check_open()
+            return StateStats(
+                node_id=self.node_id,
+                keys=self._live,
+                tombstones=self._dead,
+                pending=self.pending_count(),
+                conflicts=dict(self._conf_counts),
+                used_bytes=self._env.used_bytes(),
+                map_bytes=int(self._env.env.info()["map_size"]),
+                durability=self.durability,
+            )
+
+    def sync(self) -> None:
+        """Flush to disk now (an fsync), whatever the durability."""
+        with self._lock:
+            self._check_open()
+            self._env.env.sync(True)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Close the store (idempotent); open ``changes()`` iterators end."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            streams, self._streams = self._streams, []
+            self._env.close()
+        for loop, queue in streams:
+            with contextlib.suppress(RuntimeError):  # (its loop is closed)
+                loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"{self._live} keys"
+        return f"StateStore({str(self.path)!r}, node_id={self.node_id!r}, {state})"
