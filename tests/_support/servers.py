@@ -181,3 +181,79 @@ class Mosquitto:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         self.proc = None
+
+
+class Prometheus:
+    """Debian's prometheus on 127.0.0.1, scraping the targets of a file it re-reads
+    (file-based discovery): :meth:`scrape` points it at a test's server while it runs."""
+
+    def __init__(self, root: Path, *, scrape_interval: str = "1s") -> None:
+        self.root = root
+        self.port = free_port()
+        self.conf = root / "prometheus.yml"
+        self.targets = root / "targets.json"
+        self.log = root / "prometheus.log"
+        self.scrape_interval = scrape_interval
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.targets.write_text("[]")
+        self.conf.write_text(
+            "global:\n"
+            f"  scrape_interval: {self.scrape_interval}\n"
+            f"  scrape_timeout: {self.scrape_interval}\n"
+            "scrape_configs:\n"
+            "  - job_name: edgekit\n"
+            "    file_sd_configs:\n"
+            f"      - files: ['{self.targets}']\n"
+            "        refresh_interval: 1s\n"
+        )
+        binary = shutil.which("prometheus") or "/usr/bin/prometheus"
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [
+                    binary,
+                    f"--config.file={self.conf}",
+                    f"--storage.tsdb.path={self.root / 'data'}",
+                    f"--web.listen-address=127.0.0.1:{self.port}",
+                    "--log.level=warn",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        _wait_for_port(self.port, self.proc, 30)
+
+    def scrape(self, target: str) -> None:
+        """Scrape ``host:port`` (its /metrics) from now on, instead of the previous target."""
+        import json
+
+        tmp = self.targets.with_suffix(".tmp")
+        tmp.write_text(json.dumps([{"targets": [target]}]))
+        tmp.replace(self.targets)  # whole, so discovery never reads half a file
+
+    def query(self, expr: str) -> list[dict[str, object]]:
+        """The instant vector of ``expr`` (``/api/v1/query``): [{"metric": {...}, "value": [t, "v"]}]."""
+        import json
+        import urllib.parse
+        import urllib.request
+
+        url = f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+        with urllib.request.urlopen(url, timeout=10) as response:
+            body = json.loads(response.read())
+        assert body["status"] == "success", body
+        result: list[dict[str, object]] = body["data"]["result"]
+        return result
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None

@@ -1,0 +1,51 @@
+"""Fixtures of the telemetry tests: a real Prometheus, a headless Chromium (both one per
+session), a real inference model (Silero VAD, ONNX) and a queue observed by a Telemetry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests._support.servers import Prometheus
+
+
+@pytest.fixture(scope="session")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
+    """Debian's prometheus on 127.0.0.1, scraping every second what ``scrape()`` names."""
+    server = Prometheus(tmp_path_factory.mktemp("prometheus"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Chromium (selenium), resolving no name: nothing beyond 127.0.0.1."""
+    from tests._support.browser import available, chromium
+
+    missing = available()
+    assert missing is None, missing
+    driver = chromium()
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="session")
+def vad() -> Iterator[Any]:
+    """An InferenceEngine of Silero VAD's ONNX model (the silero-vad package's file)."""
+    from edgekit.infer import InferenceEngine
+    from tests.infer.models import silero_path
+
+    with InferenceEngine(silero_path(), warmup=1) as engine:
+        yield engine
+
+
+@pytest.fixture
+def queue(tmp_path: Path) -> Iterator[Any]:
+    from edgekit.sync import SyncQueue
+
+    with SyncQueue(tmp_path / "queue") as q:
+        yield q
