@@ -67,7 +67,7 @@ def device(tmp_path_factory: pytest.TempPathFactory, vad: Any) -> Iterator[tuple
 
 
 def test_endpoints(device: tuple[Any, Server]) -> None:
-    q, server = device
+    _, server = device
     status, headers, body = request(server, "/metrics")
     assert status == 200 and headers["Content-Type"].startswith("text/plain; version=")
     assert b'edgekit_queue_messages{queue="q",topic="served"} 5.0' in body
@@ -223,9 +223,8 @@ def test_token(tmp_path: Any) -> None:
 
 def test_port_taken(tmp_path: Any) -> None:
     telemetry = Telemetry(data_dir=tmp_path)
-    with serve(telemetry, port=0) as first:
-        with pytest.raises(InvalidInputError, match="cannot listen"):
-            serve(telemetry, port=first.port)
+    with serve(telemetry, port=0) as first, pytest.raises(InvalidInputError, match="cannot listen"):
+        serve(telemetry, port=first.port)
 
 
 async def test_async_serve_on_the_callers_loop(tmp_path: Any) -> None:
