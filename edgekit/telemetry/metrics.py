@@ -205,11 +205,11 @@ def _infer(f: _Families, o: Observed) -> None:
         s.calls,
     )
     f.counter("edgekit_infer_errors_total", "Inference requests that raised.", m, s.errors)
-    for q, value in (("0.5", s.p50_us), ("0.9", s.p90_us), ("0.99", s.p99_us)):
+    for p, value in (("50", s.p50_us), ("90", s.p90_us), ("99", s.p99_us)):
         f.gauge(
             "edgekit_infer_latency_seconds",
-            "Latency quantile of the last synchronous runs.",
-            {**m, "quantile": q},
+            "Latency percentile of the last synchronous runs (a gauge: not a summary).",
+            {**m, "percentile": p},
             value / 1e6,
             "seconds",
         )
@@ -376,30 +376,36 @@ def snapshot_dict(obj: Any) -> dict[str, Any]:
     return out
 
 
+# Fields of duck-typed snapshots that only grow (exposed as ``_total`` counters), and the
+# label of a dict field whose name does not say it (``peers_by_state`` says ``state``).
+_COUNTER_FIELDS = frozenset(
+    {"errors", "sent", "received", "bad_entries", "conflicts", "calls", "evicted", "swaps"}
+)
+_DICT_LABELS = {"conflicts": "strategy", "peers": "state"}
+
+
 def flatten(f: _Families, prefix: str, labels: Labels, values: dict[str, Any]) -> None:
-    """Gauges ``<prefix>_<field>`` (base units) from a snapshot's numeric fields; a dict
-    of numbers becomes one gauge labelled by its keys (``peers_by_state`` ->
-    ``<prefix>_peers{state=...}``, else ``{key=...}``)."""
+    """Metrics ``<prefix>_<field>`` (base units) from a snapshot's numeric fields: gauges,
+    except the counters of ``_COUNTER_FIELDS`` (``_total``); a dict of numbers becomes one
+    metric labelled by its keys (``peers_by_state`` -> ``<prefix>_peers{state=...}``,
+    ``conflicts`` -> ``{strategy=...}``, else ``{key=...}``)."""
     for key, value in values.items():
+        base, _, label = key.partition("_by_")
+        name, scale, unit = _metric_name(base)
+        counter = base in _COUNTER_FIELDS
+        kind = "counter" if counter else "gauge"
+        full = f"{prefix}_{name}_total" if counter else f"{prefix}_{name}"
+        help_ = f"{prefix.removeprefix('edgekit_')} {key} ({kind})."
         if isinstance(value, dict):
-            base, _, label = key.partition("_by_")
-            name, scale, unit = _metric_name(base)
+            label = label or _DICT_LABELS.get(base, "key")
             for sub, item in value.items():
                 number = _number(item)
                 if number is not None:
-                    f.gauge(
-                        f"{prefix}_{name}",
-                        f"{prefix}: {key} (a gauge).",
-                        {**labels, label or "key": str(sub)},
-                        number * scale,
-                        unit,
-                    )
+                    f(full, kind, help_, unit).add({**labels, label: str(sub)}, number * scale)
             continue
         number = _number(value)
-        if number is None:
-            continue
-        name, scale, unit = _metric_name(key)
-        f.gauge(f"{prefix}_{name}", f"{prefix}: {key} (a gauge).", labels, number * scale, unit)
+        if number is not None:
+            f(full, kind, help_, unit).add(labels, number * scale)
 
 
 def _generic(f: _Families, o: Observed) -> None:

@@ -28,6 +28,7 @@ _CLASSES: dict[tuple[str, str], str] = {
     ("edgekit.sync.queue._queue", "SyncQueue"): "queue",
     ("edgekit.sync.engine", "SyncEngine"): "sync",
     ("edgekit.infer.engine", "InferenceEngine"): "infer",
+    ("edgekit.telemetry.guard", "GatedEngine"): "infer",
     ("edgekit.scan.inventory", "Inventory"): "scan",
     ("edgekit.telemetry.guard", "ResourceGuard"): "guard",
     ("edgekit.telemetry.recorder", "TelemetryRecorder"): "recorder",
