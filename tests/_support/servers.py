@@ -187,7 +187,7 @@ class Prometheus:
     """Debian's prometheus on 127.0.0.1, scraping the targets of a file it re-reads
     (file-based discovery): :meth:`scrape` points it at a test's server while it runs."""
 
-    def __init__(self, root: Path, *, scrape_interval: str = "1s") -> None:
+    def __init__(self, root: Path, *, scrape_interval: str = "500ms") -> None:
         self.root = root
         self.port = free_port()
         self.conf = root / "prometheus.yml"

@@ -14,7 +14,7 @@ from tests._support.servers import Prometheus
 
 @pytest.fixture(scope="session")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
-    """Debian's prometheus on 127.0.0.1, scraping every second what ``scrape()`` names."""
+    """Debian's prometheus on 127.0.0.1, scraping every half second what ``scrape()`` names."""
     server = Prometheus(tmp_path_factory.mktemp("prometheus"))
     server.start()
     yield server
