@@ -75,6 +75,15 @@ def _limit(name: str, value: float | None, *, upper: float | None = None) -> flo
     return value
 
 
+def _paused(obj: Any) -> bool:
+    """Whether ``obj`` is paused already (its ``paused`` flag or ``status().paused``)."""
+    flag = getattr(obj, "paused", None)
+    if isinstance(flag, bool):
+        return flag
+    status = getattr(obj, "status", None)
+    return callable(status) and bool(getattr(status(), "paused", False))
+
+
 class ResourceGuard:
     """Watches memory, storage and CPU every ``interval_s`` (or at each :meth:`check`) and
     acts while one is over its limit:
@@ -256,7 +265,7 @@ class ResourceGuard:
             self._memory_over = "memory" in over
             if "cpu" in over:
                 for obj in self._pausable:
-                    if not any(p is obj for p in self._paused):
+                    if not any(p is obj for p in self._paused) and not _paused(obj):
                         obj.pause()
                         self._paused.append(obj)
                         self._actions["pause"] += 1
