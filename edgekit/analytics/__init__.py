@@ -18,6 +18,14 @@ _EXPORTS: dict[str, str] = {
     # streaming statistics and change detection (stats.py, change.py)
     # anomaly detectors (detectors/ or detectors.py), the NAB scorer (nab.py)
     # IMU sensor fusion and its error measures (fusion.py, broad.py)
+    "Madgwick": "fusion",
+    "Mahony": "fusion",
+    "RobustAhrs": "fusion",
+    "Complementary": "fusion",
+    "Kalman1D": "fusion",
+    "BroadErrors": "broad",
+    "broad_errors": "broad",
+    "broad_error_angles": "broad",
 }
 
 __all__ = sorted(_EXPORTS)

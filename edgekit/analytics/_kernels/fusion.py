@@ -1,0 +1,696 @@
+"""IMU orientation filters: Madgwick, Mahony, the decoupled robust filter, single-axis filters.
+
+Quaternions are ``(w, x, y, z)`` and rotate sensor coordinates into earth coordinates.
+Every filter keeps its whole state in one float64 array ``s`` that the caller carries
+(``s[0]`` is 1.0 once the filter is initialised) and its settings in a float64 array
+``p``; the batch kernels step through their samples in order, so feeding a stream in
+blocks of any size gives the same output as feeding it whole. Inputs are checked by
+the public module (``edgekit.analytics.fusion``); these kernels trust their shapes.
+
+Madgwick and Mahony run in the earth frame of Madgwick's C code (x magnetic north,
+y west, z up) and rotate their output into ENU by a fixed quarter turn about z, as
+BROAD's evaluation does; the robust filter works in ENU directly.
+"""
+
+from __future__ import annotations
+
+import math
+
+from edgekit._jit import njit
+
+# Largest gyroscope rate accepted, rad/s (4000 deg/s, the widest common MEMS range): a
+# larger value is taken for deg/s given where rad/s is expected.
+GYR_MAX = 70.0
+OK = 0
+ERR_SHAPE = 1
+ERR_FINITE = 2
+ERR_GYR = 3
+
+# sqrt(1/2): the quarter turn about z from Madgwick's north-west-up frame to ENU
+_H = math.sqrt(0.5)
+
+
+@njit
+def quat_mul(aw, ax, ay, az, bw, bx, by, bz):
+    """Hamilton product ``a * b``."""
+    return (
+        aw * bw - ax * bx - ay * by - az * bz,
+        aw * bx + ax * bw + ay * bz - az * by,
+        aw * by - ax * bz + ay * bw + az * bx,
+        aw * bz + ax * by - ay * bx + az * bw,
+    )
+
+
+@njit
+def quat_from_matrix(r00, r01, r02, r10, r11, r12, r20, r21, r22):
+    """Unit quaternion of a rotation matrix (rows given in order), w >= 0."""
+    w = math.sqrt(max(0.0, (1.0 + r00 + r11 + r22) / 4.0))
+    x = math.copysign(math.sqrt(max(0.0, (1.0 + r00 - r11 - r22) / 4.0)), r21 - r12)
+    y = math.copysign(math.sqrt(max(0.0, (1.0 - r00 + r11 - r22) / 4.0)), r02 - r20)
+    z = math.copysign(math.sqrt(max(0.0, (1.0 - r00 - r11 + r22) / 4.0)), r10 - r01)
+    n = math.sqrt(w * w + x * x + y * y + z * z)
+    return w / n, x / n, y / n, z / n
+
+
+@njit
+def broad_initial(ax, ay, az, mx, my, mz):
+    """BROAD's reference initial state from one accelerometer and magnetometer sample:
+    the matrix with columns x = (z x -m) x z, y = z x x, z = a (normalised)."""
+    # c = z x (-m)
+    cx = -(ay * mz - az * my)
+    cy = -(az * mx - ax * mz)
+    cz = -(ax * my - ay * mx)
+    # x = c x z
+    xx = cy * az - cz * ay
+    xy = cz * ax - cx * az
+    xz = cx * ay - cy * ax
+    # y = z x x
+    yx = ay * xz - az * xy
+    yy = az * xx - ax * xz
+    yz = ax * xy - ay * xx
+    nx = math.sqrt(xx * xx + xy * xy + xz * xz)
+    ny = math.sqrt(yx * yx + yy * yy + yz * yz)
+    nz = math.sqrt(ax * ax + ay * ay + az * az)
+    return quat_from_matrix(
+        xx / nx, yx / ny, ax / nz, xy / nx, yy / ny, ay / nz, xz / nx, yz / ny, az / nz
+    )
+
+
+@njit
+def tilt_initial(ax, ay, az):
+    """The smallest rotation that takes the measured acceleration direction to earth z
+    (heading left at zero): the start of a filter without magnetometer."""
+    n = math.sqrt(ax * ax + ay * ay + az * az)
+    ux = ax / n
+    uy = ay / n
+    uz = az / n
+    # rotation of u onto (0, 0, 1): axis u x z = (uy, -ux, 0), half-angle quaternion
+    w = math.sqrt(max(0.0, (1.0 + uz) / 2.0))
+    if w < 1e-9:  # upside down: half a turn about x
+        return 0.0, 1.0, 0.0, 0.0
+    return w, uy / (2.0 * w), -ux / (2.0 * w), 0.0
+
+
+@njit
+def enu_initial(ax, ay, az, mx, my, mz):
+    """Sensor-to-ENU quaternion from gravity (up) and the magnetic field (north)."""
+    na = math.sqrt(ax * ax + ay * ay + az * az)
+    ux = ax / na
+    uy = ay / na
+    uz = az / na
+    # east = m x up, north = up x east (earth axes in sensor coordinates, the matrix rows)
+    ex = my * uz - mz * uy
+    ey = mz * ux - mx * uz
+    ez = mx * uy - my * ux
+    ne = math.sqrt(ex * ex + ey * ey + ez * ez)
+    if ne < 1e-12:  # field along gravity: no heading
+        return tilt_initial(ax, ay, az)
+    ex /= ne
+    ey /= ne
+    ez /= ne
+    nx = uy * ez - uz * ey
+    ny = uz * ex - ux * ez
+    nz = ux * ey - uy * ex
+    return quat_from_matrix(ex, ey, ez, nx, ny, nz, ux, uy, uz)
+
+
+# --- Madgwick ---------------------------------------------------------------------------
+# s: [initialised, q0, q1, q2, q3] (north-west-up frame)
+# p: [beta, dt, b_scale]  b_scale 2.0: the paper's gradient; 1.0: Madgwick's C code of
+#    2012 that BROAD's evaluation ran (the earth field reference bx, bz at half size)
+
+
+@njit
+def _madgwick_step(s, beta, dt, bscale, gx, gy, gz, ax, ay, az, mx, my, mz, use_mag):
+    q0 = s[1]
+    q1 = s[2]
+    q2 = s[3]
+    q3 = s[4]
+    qd0 = 0.5 * (-q1 * gx - q2 * gy - q3 * gz)
+    qd1 = 0.5 * (q0 * gx + q2 * gz - q3 * gy)
+    qd2 = 0.5 * (q0 * gy - q1 * gz + q3 * gx)
+    qd3 = 0.5 * (q0 * gz + q1 * gy - q2 * gx)
+    if use_mag and mx == 0.0 and my == 0.0 and mz == 0.0:
+        use_mag = False
+    if not (ax == 0.0 and ay == 0.0 and az == 0.0):
+        r = 1.0 / math.sqrt(ax * ax + ay * ay + az * az)
+        ax *= r
+        ay *= r
+        az *= r
+        if use_mag:
+            r = 1.0 / math.sqrt(mx * mx + my * my + mz * mz)
+            mx *= r
+            my *= r
+            mz *= r
+            q0q0 = q0 * q0
+            q0q1 = q0 * q1
+            q0q2 = q0 * q2
+            q0q3 = q0 * q3
+            q1q1 = q1 * q1
+            q1q2 = q1 * q2
+            q1q3 = q1 * q3
+            q2q2 = q2 * q2
+            q2q3 = q2 * q3
+            q3q3 = q3 * q3
+            # the field in earth coordinates, h = q m q*
+            hx = 2.0 * (mx * (0.5 - q2q2 - q3q3) + my * (q1q2 - q0q3) + mz * (q1q3 + q0q2))
+            hy = 2.0 * (mx * (q1q2 + q0q3) + my * (0.5 - q1q1 - q3q3) + mz * (q2q3 - q0q1))
+            hz = 2.0 * (mx * (q1q3 - q0q2) + my * (q2q3 + q0q1) + mz * (0.5 - q1q1 - q2q2))
+            bx2 = bscale * math.sqrt(hx * hx + hy * hy)  # 2 bx
+            bz2 = bscale * hz  # 2 bz
+            # objective f (gravity, field) and the gradient J^T f
+            f0 = 2.0 * (q1q3 - q0q2) - ax
+            f1 = 2.0 * (q0q1 + q2q3) - ay
+            f2 = 2.0 * (0.5 - q1q1 - q2q2) - az
+            f3 = bx2 * (0.5 - q2q2 - q3q3) + bz2 * (q1q3 - q0q2) - mx
+            f4 = bx2 * (q1q2 - q0q3) + bz2 * (q0q1 + q2q3) - my
+            f5 = bx2 * (q0q2 + q1q3) + bz2 * (0.5 - q1q1 - q2q2) - mz
+            s0 = -2.0 * q2 * f0 + 2.0 * q1 * f1 - bz2 * q2 * f3
+            s0 += (-bx2 * q3 + bz2 * q1) * f4 + bx2 * q2 * f5
+            s1 = 2.0 * q3 * f0 + 2.0 * q0 * f1 - 4.0 * q1 * f2 + bz2 * q3 * f3
+            s1 += (bx2 * q2 + bz2 * q0) * f4 + (bx2 * q3 - 2.0 * bz2 * q1) * f5
+            s2 = -2.0 * q0 * f0 + 2.0 * q3 * f1 - 4.0 * q2 * f2
+            s2 += (-2.0 * bx2 * q2 - bz2 * q0) * f3 + (bx2 * q1 + bz2 * q3) * f4
+            s2 += (bx2 * q0 - 2.0 * bz2 * q2) * f5
+            s3 = 2.0 * q1 * f0 + 2.0 * q2 * f1 + (-2.0 * bx2 * q3 + bz2 * q1) * f3
+            s3 += (-bx2 * q0 + bz2 * q2) * f4 + bx2 * q1 * f5
+        else:
+            f0 = 2.0 * (q1 * q3 - q0 * q2) - ax
+            f1 = 2.0 * (q0 * q1 + q2 * q3) - ay
+            f2 = 2.0 * (0.5 - q1 * q1 - q2 * q2) - az
+            s0 = -2.0 * q2 * f0 + 2.0 * q1 * f1
+            s1 = 2.0 * q3 * f0 + 2.0 * q0 * f1 - 4.0 * q1 * f2
+            s2 = -2.0 * q0 * f0 + 2.0 * q3 * f1 - 4.0 * q2 * f2
+            s3 = 2.0 * q1 * f0 + 2.0 * q2 * f1
+        n = math.sqrt(s0 * s0 + s1 * s1 + s2 * s2 + s3 * s3)
+        if n > 0.0:
+            r = beta / n
+            qd0 -= r * s0
+            qd1 -= r * s1
+            qd2 -= r * s2
+            qd3 -= r * s3
+    q0 += qd0 * dt
+    q1 += qd1 * dt
+    q2 += qd2 * dt
+    q3 += qd3 * dt
+    r = 1.0 / math.sqrt(q0 * q0 + q1 * q1 + q2 * q2 + q3 * q3)
+    s[1] = q0 * r
+    s[2] = q1 * r
+    s[3] = q2 * r
+    s[4] = q3 * r
+
+
+@njit
+def _nwu_start(s, ax, ay, az, mx, my, mz, use_mag):
+    if use_mag and not (mx == 0.0 and my == 0.0 and mz == 0.0):
+        w, x, y, z = broad_initial(ax, ay, az, mx, my, mz)
+    else:
+        w, x, y, z = tilt_initial(ax, ay, az)
+    s[0] = 1.0
+    s[1] = w
+    s[2] = x
+    s[3] = y
+    s[4] = z
+
+
+@njit
+def _enu_out(s, out, i):
+    """out[i] = quarter turn about z (north-west-up -> ENU) * q."""
+    out[i, 0] = _H * s[1] - _H * s[4]
+    out[i, 1] = _H * s[2] - _H * s[3]
+    out[i, 2] = _H * s[3] + _H * s[2]
+    out[i, 3] = _H * s[4] + _H * s[1]
+
+
+@njit
+def madgwick_batch(s, p, gyr, acc, mag, use_mag, out):
+    """Run Madgwick over ``gyr``, ``acc`` (and ``mag`` when ``use_mag``), (n, 3) each;
+    write ENU quaternions into ``out`` (n, 4)."""
+    beta = p[0]
+    dt = p[1]
+    bscale = p[2]
+    for i in range(gyr.shape[0]):
+        mx = my = mz = 0.0
+        if use_mag:
+            mx = mag[i, 0]
+            my = mag[i, 1]
+            mz = mag[i, 2]
+        if s[0] == 0.0:
+            _nwu_start(s, acc[i, 0], acc[i, 1], acc[i, 2], mx, my, mz, use_mag)
+        _madgwick_step(
+            s, beta, dt, bscale, gyr[i, 0], gyr[i, 1], gyr[i, 2],
+            acc[i, 0], acc[i, 1], acc[i, 2], mx, my, mz, use_mag,
+        )  # fmt: skip
+        _enu_out(s, out, i)
+
+
+# --- Mahony -----------------------------------------------------------------------------
+# s: [initialised, q0, q1, q2, q3, ix, iy, iz] (north-west-up; i: integral feedback, rad/s)
+# p: [2 kp, 2 ki, dt]
+
+
+@njit
+def _mahony_step(s, two_kp, two_ki, dt, gx, gy, gz, ax, ay, az, mx, my, mz, use_mag):
+    q0 = s[1]
+    q1 = s[2]
+    q2 = s[3]
+    q3 = s[4]
+    if use_mag and mx == 0.0 and my == 0.0 and mz == 0.0:
+        use_mag = False
+    if not (ax == 0.0 and ay == 0.0 and az == 0.0):
+        r = 1.0 / math.sqrt(ax * ax + ay * ay + az * az)
+        ax *= r
+        ay *= r
+        az *= r
+        # half the estimated gravity direction in sensor coordinates
+        vx = q1 * q3 - q0 * q2
+        vy = q0 * q1 + q2 * q3
+        vz = q0 * q0 - 0.5 + q3 * q3
+        ex = ay * vz - az * vy
+        ey = az * vx - ax * vz
+        ez = ax * vy - ay * vx
+        if use_mag:
+            r = 1.0 / math.sqrt(mx * mx + my * my + mz * mz)
+            mx *= r
+            my *= r
+            mz *= r
+            q0q0 = q0 * q0
+            q0q1 = q0 * q1
+            q0q2 = q0 * q2
+            q0q3 = q0 * q3
+            q1q1 = q1 * q1
+            q1q2 = q1 * q2
+            q1q3 = q1 * q3
+            q2q2 = q2 * q2
+            q2q3 = q2 * q3
+            q3q3 = q3 * q3
+            hx = 2.0 * (mx * (0.5 - q2q2 - q3q3) + my * (q1q2 - q0q3) + mz * (q1q3 + q0q2))
+            hy = 2.0 * (mx * (q1q2 + q0q3) + my * (0.5 - q1q1 - q3q3) + mz * (q2q3 - q0q1))
+            bx = math.sqrt(hx * hx + hy * hy)
+            bz = 2.0 * (mx * (q1q3 - q0q2) + my * (q2q3 + q0q1) + mz * (0.5 - q1q1 - q2q2))
+            # half the estimated field direction in sensor coordinates
+            wx = bx * (0.5 - q2q2 - q3q3) + bz * (q1q3 - q0q2)
+            wy = bx * (q1q2 - q0q3) + bz * (q0q1 + q2q3)
+            wz = bx * (q0q2 + q1q3) + bz * (0.5 - q1q1 - q2q2)
+            ex += my * wz - mz * wy
+            ey += mz * wx - mx * wz
+            ez += mx * wy - my * wx
+        if two_ki > 0.0:
+            s[5] += two_ki * ex * dt
+            s[6] += two_ki * ey * dt
+            s[7] += two_ki * ez * dt
+            gx += s[5]
+            gy += s[6]
+            gz += s[7]
+        else:
+            s[5] = 0.0
+            s[6] = 0.0
+            s[7] = 0.0
+        gx += two_kp * ex
+        gy += two_kp * ey
+        gz += two_kp * ez
+    h = 0.5 * dt
+    gx *= h
+    gy *= h
+    gz *= h
+    n0 = q0 + (-q1 * gx - q2 * gy - q3 * gz)
+    n1 = q1 + (q0 * gx + q2 * gz - q3 * gy)
+    n2 = q2 + (q0 * gy - q1 * gz + q3 * gx)
+    n3 = q3 + (q0 * gz + q1 * gy - q2 * gx)
+    r = 1.0 / math.sqrt(n0 * n0 + n1 * n1 + n2 * n2 + n3 * n3)
+    s[1] = n0 * r
+    s[2] = n1 * r
+    s[3] = n2 * r
+    s[4] = n3 * r
+
+
+@njit
+def mahony_batch(s, p, gyr, acc, mag, use_mag, out):
+    """Run Mahony over ``gyr``, ``acc`` (and ``mag``); ENU quaternions into ``out``."""
+    two_kp = p[0]
+    two_ki = p[1]
+    dt = p[2]
+    for i in range(gyr.shape[0]):
+        mx = my = mz = 0.0
+        if use_mag:
+            mx = mag[i, 0]
+            my = mag[i, 1]
+            mz = mag[i, 2]
+        if s[0] == 0.0:
+            _nwu_start(s, acc[i, 0], acc[i, 1], acc[i, 2], mx, my, mz, use_mag)
+        _mahony_step(
+            s, two_kp, two_ki, dt, gyr[i, 0], gyr[i, 1], gyr[i, 2],
+            acc[i, 0], acc[i, 1], acc[i, 2], mx, my, mz, use_mag,
+        )  # fmt: skip
+        _enu_out(s, out, i)
+
+
+# --- the robust filter ------------------------------------------------------------------
+# Orientation = heading(delta) * q_inc * q_gyr (ENU): q_gyr integrates the bias-corrected
+# gyroscope from the sensor into an almost inertial frame I; the accelerometer is rotated
+# into I and low-passed there (linear accelerations average out: their integral is a
+# velocity), and q_inc turns its direction to earth z (inclination only); the horizontal
+# magnetic field turns the heading delta about z (heading only), unless the field's norm
+# or dip says it is disturbed. The gyroscope bias is learnt while the sensor rests.
+#
+# s: [0 initialised, 1-4 q_gyr, 5-8 q_inc, 9 delta, 10-12 acc low-pass in I,
+#     13-15 gyro bias, 16-18 gyro low-pass, 19-21 acc low-pass (sensor), 22 rest time,
+#     23 field norm ref, 24 dip ref, 25 disturbed time, 26 candidate norm, 27 candidate dip,
+#     28 candidate time, 29 undisturbed time]
+# p: [dt, k_acc, k_mag, k_rest_lp, rest_gyr, rest_acc, rest_time, k_bias, norm_th, dip_th,
+#     k_ref, new_ref_time, max_reject_time, k_mag_rejected]
+ROBUST_STATE = 30
+ROBUST_PARAMS = 14
+
+
+@njit
+def _rotate(qw, qx, qy, qz, vx, vy, vz):
+    """v rotated by the unit quaternion q (q v q*)."""
+    tx = 2.0 * (qy * vz - qz * vy)
+    ty = 2.0 * (qz * vx - qx * vz)
+    tz = 2.0 * (qx * vy - qy * vx)
+    return (
+        vx + qw * tx + qy * tz - qz * ty,
+        vy + qw * ty + qz * tx - qx * tz,
+        vz + qw * tz + qx * ty - qy * tx,
+    )
+
+
+@njit
+def _robust_start(s, ax, ay, az, mx, my, mz, use_mag):
+    """Start from the first sample: inclination from the accelerometer, heading from the
+    field; with s[0] == 2.0 the orientation in s[5:9] was given and is kept."""
+    given = s[0] == 2.0
+    s[0] = 1.0
+    s[1] = 1.0
+    s[2] = s[3] = s[4] = 0.0
+    if not given:
+        s[5], s[6], s[7], s[8] = tilt_initial(ax, ay, az)
+        s[9] = 0.0
+    for j in range(13, ROBUST_STATE):
+        s[j] = 0.0
+    s[10] = s[19] = ax
+    s[11] = s[20] = ay
+    s[12] = s[21] = az
+    if use_mag:
+        ex, ey, ez = _rotate(s[5], s[6], s[7], s[8], mx, my, mz)
+        if not given:
+            s[9] = math.atan2(ex, ey)
+        nm = math.sqrt(mx * mx + my * my + mz * mz)
+        if nm > 0.0:
+            s[23] = s[26] = nm
+            s[24] = s[27] = math.asin(max(-1.0, min(1.0, ez / nm)))
+
+
+@njit
+def _robust_step(s, p, gx, gy, gz, ax, ay, az, mx, my, mz, use_mag):
+    dt = p[0]
+    # rest detection and gyroscope bias
+    k = p[3]
+    s[16] += k * (gx - s[16])
+    s[17] += k * (gy - s[17])
+    s[18] += k * (gz - s[18])
+    s[19] += k * (ax - s[19])
+    s[20] += k * (ay - s[20])
+    s[21] += k * (az - s[21])
+    dg = math.sqrt((gx - s[16]) ** 2 + (gy - s[17]) ** 2 + (gz - s[18]) ** 2)
+    da = math.sqrt((ax - s[19]) ** 2 + (ay - s[20]) ** 2 + (az - s[21]) ** 2)
+    na = math.sqrt(s[19] * s[19] + s[20] * s[20] + s[21] * s[21])
+    lg = math.sqrt(s[16] * s[16] + s[17] * s[17] + s[18] * s[18])
+    if dg < p[4] and da < p[5] * na and lg < p[4]:
+        s[22] += dt
+        if s[22] >= p[6]:
+            kb = p[7]
+            s[13] += kb * (s[16] - s[13])
+            s[14] += kb * (s[17] - s[14])
+            s[15] += kb * (s[18] - s[15])
+    else:
+        s[22] = 0.0
+    # strapdown integration of the bias-corrected rate
+    wx = gx - s[13]
+    wy = gy - s[14]
+    wz = gz - s[15]
+    w = math.sqrt(wx * wx + wy * wy + wz * wz)
+    if w > 0.0:
+        c = math.cos(0.5 * w * dt)
+        f = math.sin(0.5 * w * dt) / w
+        q0, q1, q2, q3 = quat_mul(s[1], s[2], s[3], s[4], c, f * wx, f * wy, f * wz)
+        r = 1.0 / math.sqrt(q0 * q0 + q1 * q1 + q2 * q2 + q3 * q3)
+        s[1] = q0 * r
+        s[2] = q1 * r
+        s[3] = q2 * r
+        s[4] = q3 * r
+    # inclination: the accelerometer low-passed in I, its direction turned to earth z
+    if not (ax == 0.0 and ay == 0.0 and az == 0.0):
+        ix, iy, iz = _rotate(s[1], s[2], s[3], s[4], ax, ay, az)
+        k = p[1]
+        s[10] += k * (ix - s[10])
+        s[11] += k * (iy - s[11])
+        s[12] += k * (iz - s[12])
+        ex, ey, ez = _rotate(s[5], s[6], s[7], s[8], s[10], s[11], s[12])
+        n = math.sqrt(ex * ex + ey * ey + ez * ez)
+        if n > 0.0:
+            cw, cx, cy, cz = tilt_initial(ex, ey, ez)
+            q0, q1, q2, q3 = quat_mul(cw, cx, cy, cz, s[5], s[6], s[7], s[8])
+            r = 1.0 / math.sqrt(q0 * q0 + q1 * q1 + q2 * q2 + q3 * q3)
+            s[5] = q0 * r
+            s[6] = q1 * r
+            s[7] = q2 * r
+            s[8] = q3 * r
+    # heading: the horizontal field turned to north, when the field looks undisturbed
+    if use_mag and not (mx == 0.0 and my == 0.0 and mz == 0.0):
+        q0, q1, q2, q3 = quat_mul(s[5], s[6], s[7], s[8], s[1], s[2], s[3], s[4])
+        ex, ey, ez = _rotate(q0, q1, q2, q3, mx, my, mz)
+        nm = math.sqrt(mx * mx + my * my + mz * mz)
+        dip = math.asin(max(-1.0, min(1.0, ez / nm)))
+        err = math.atan2(ex, ey) - s[9]
+        if err > math.pi:
+            err -= 2.0 * math.pi
+        elif err < -math.pi:
+            err += 2.0 * math.pi
+        if s[23] == 0.0:  # no reference yet (the first samples had no field)
+            s[23] = nm
+            s[24] = dip
+        ok = abs(nm - s[23]) < p[8] * s[23] and abs(dip - s[24]) < p[9]
+        if ok:
+            s[25] = 0.0
+            s[29] += dt
+            s[9] += p[2] * err
+            kr = p[10]
+            s[23] += kr * (nm - s[23])
+            s[24] += kr * (dip - s[24])
+        else:
+            s[25] += dt
+            s[29] = 0.0
+            if s[25] > p[12]:  # disturbed for long: follow the field slowly
+                s[9] += p[13] * err
+            # a new field that stays steady for long becomes the reference
+            if abs(nm - s[26]) < p[8] * s[26] and abs(dip - s[27]) < p[9]:
+                s[28] += dt
+                kr = p[10]
+                s[26] += kr * (nm - s[26])
+                s[27] += kr * (dip - s[27])
+                if s[28] > p[11]:
+                    s[23] = s[26]
+                    s[24] = s[27]
+                    s[25] = 0.0
+            else:
+                s[26] = nm
+                s[27] = dip
+                s[28] = 0.0
+        if s[9] > math.pi:
+            s[9] -= 2.0 * math.pi
+        elif s[9] < -math.pi:
+            s[9] += 2.0 * math.pi
+
+
+@njit
+def _robust_out(s):
+    q0, q1, q2, q3 = quat_mul(s[5], s[6], s[7], s[8], s[1], s[2], s[3], s[4])
+    c = math.cos(0.5 * s[9])
+    z = math.sin(0.5 * s[9])
+    return quat_mul(c, 0.0, 0.0, z, q0, q1, q2, q3)
+
+
+@njit
+def robust_batch(s, p, gyr, acc, mag, use_mag, out):
+    """Run the robust filter over ``gyr``, ``acc`` (and ``mag``); ENU into ``out``."""
+    for i in range(gyr.shape[0]):
+        mx = my = mz = 0.0
+        if use_mag:
+            mx = mag[i, 0]
+            my = mag[i, 1]
+            mz = mag[i, 2]
+        if s[0] != 1.0:
+            _robust_start(s, acc[i, 0], acc[i, 1], acc[i, 2], mx, my, mz, use_mag)
+        _robust_step(
+            s, p, gyr[i, 0], gyr[i, 1], gyr[i, 2], acc[i, 0], acc[i, 1], acc[i, 2],
+            mx, my, mz, use_mag,
+        )  # fmt: skip
+        out[i, 0], out[i, 1], out[i, 2], out[i, 3] = _robust_out(s)
+
+
+# --- input checks and the one-sample calls ----------------------------------------------
+
+
+@njit
+def _bad_vec(v):
+    for j in range(3):
+        if not math.isfinite(v[j]):
+            return True
+    return False
+
+
+@njit
+def check_batch(gyr, acc, mag, use_mag):
+    """(code, row) of the first bad sample of a batch, (OK, -1) when none is."""
+    for i in range(gyr.shape[0]):
+        for j in range(3):
+            g = gyr[i, j]
+            if not (math.isfinite(g) and math.isfinite(acc[i, j])):
+                return ERR_FINITE, i
+            if use_mag and not math.isfinite(mag[i, j]):
+                return ERR_FINITE, i
+            if abs(g) > GYR_MAX:
+                return ERR_GYR, i
+    return OK, -1
+
+
+@njit
+def _check_one(g, a, m, use_mag):
+    if g.shape[0] != 3 or a.shape[0] != 3 or (m.shape[0] != 0 and m.shape[0] != 3):
+        return ERR_SHAPE
+    if _bad_vec(g) or _bad_vec(a) or (use_mag and _bad_vec(m)):
+        return ERR_FINITE
+    for j in range(3):
+        if abs(g[j]) > GYR_MAX:
+            return ERR_GYR
+    return OK
+
+
+# One-sample kernels take ``sp``, the settings followed by the state (``np`` settings:
+# 3 for Madgwick and Mahony, ROBUST_PARAMS for the robust filter), and ``m`` of shape (0,)
+# when there is no magnetometer: fewer arguments make a faster call from Python. Their
+# signature is fixed, so a call with other types raises TypeError instead of compiling.
+_ONE = "int64(float64[::1], float64[::1], float64[::1], float64[::1], float64[::1])"
+
+
+@njit(_ONE)
+def madgwick_one(sp, g, a, m, out):
+    """One sample of Madgwick from (3,) arrays; the ENU quaternion into ``out`` (4,).
+    Returns an error code (the state is untouched unless OK)."""
+    use_mag = m.shape[0] == 3
+    code = _check_one(g, a, m, use_mag)
+    if code != OK:
+        return code
+    p = sp[:3]
+    s = sp[3:]
+    mx = my = mz = 0.0
+    if use_mag:
+        mx = m[0]
+        my = m[1]
+        mz = m[2]
+    if s[0] == 0.0:
+        _nwu_start(s, a[0], a[1], a[2], mx, my, mz, use_mag)
+    _madgwick_step(s, p[0], p[1], p[2], g[0], g[1], g[2], a[0], a[1], a[2], mx, my, mz, use_mag)
+    out[0] = _H * s[1] - _H * s[4]
+    out[1] = _H * s[2] - _H * s[3]
+    out[2] = _H * s[3] + _H * s[2]
+    out[3] = _H * s[4] + _H * s[1]
+    return OK
+
+
+@njit(_ONE)
+def mahony_one(sp, g, a, m, out):
+    """One sample of Mahony; as :func:`madgwick_one`."""
+    use_mag = m.shape[0] == 3
+    code = _check_one(g, a, m, use_mag)
+    if code != OK:
+        return code
+    p = sp[:3]
+    s = sp[3:]
+    mx = my = mz = 0.0
+    if use_mag:
+        mx = m[0]
+        my = m[1]
+        mz = m[2]
+    if s[0] == 0.0:
+        _nwu_start(s, a[0], a[1], a[2], mx, my, mz, use_mag)
+    _mahony_step(s, p[0], p[1], p[2], g[0], g[1], g[2], a[0], a[1], a[2], mx, my, mz, use_mag)
+    out[0] = _H * s[1] - _H * s[4]
+    out[1] = _H * s[2] - _H * s[3]
+    out[2] = _H * s[3] + _H * s[2]
+    out[3] = _H * s[4] + _H * s[1]
+    return OK
+
+
+@njit(_ONE)
+def robust_one(sp, g, a, m, out):
+    """One sample of the robust filter; as :func:`madgwick_one`."""
+    use_mag = m.shape[0] == 3
+    code = _check_one(g, a, m, use_mag)
+    if code != OK:
+        return code
+    p = sp[:ROBUST_PARAMS]
+    s = sp[ROBUST_PARAMS:]
+    mx = my = mz = 0.0
+    if use_mag:
+        mx = m[0]
+        my = m[1]
+        mz = m[2]
+    if s[0] != 1.0:
+        _robust_start(s, a[0], a[1], a[2], mx, my, mz, use_mag)
+    _robust_step(s, p, g[0], g[1], g[2], a[0], a[1], a[2], mx, my, mz, use_mag)
+    out[0], out[1], out[2], out[3] = _robust_out(s)
+    return OK
+
+
+# --- single axis ------------------------------------------------------------------------
+# complementary: s [initialised, angle], p [alpha, dt]
+# kalman: s [initialised, angle, bias, P00, P01, P10, P11], p [q_angle, q_bias, r, dt]
+
+
+@njit
+def complementary_batch(s, p, rate, angle, out):
+    """angle = alpha (angle + rate dt) + (1 - alpha) measured; starts at the first
+    measurement."""
+    alpha = p[0]
+    dt = p[1]
+    for i in range(rate.shape[0]):
+        if s[0] == 0.0:
+            s[0] = 1.0
+            s[1] = angle[i]
+        s[1] = alpha * (s[1] + rate[i] * dt) + (1.0 - alpha) * angle[i]
+        out[i] = s[1]
+
+
+@njit
+def kalman_batch(s, p, rate, angle, out):
+    """Linear Kalman filter of [angle, gyro bias]: predict with the rate, correct with
+    the measured angle."""
+    qa = p[0]
+    qb = p[1]
+    r = p[2]
+    dt = p[3]
+    for i in range(rate.shape[0]):
+        if s[0] == 0.0:
+            s[0] = 1.0
+            s[1] = angle[i]
+        # predict: x = F x + B u, P = F P F' + Q with F = [[1, -dt], [0, 1]], B = [dt, 0]
+        s[1] += dt * (rate[i] - s[2])
+        p00 = s[3] - dt * (s[5] + s[4]) + dt * dt * s[6] + qa * dt
+        p01 = s[4] - dt * s[6]
+        p10 = s[5] - dt * s[6]
+        p11 = s[6] + qb * dt
+        # correct with z = angle: H = [1, 0]
+        sk = p00 + r
+        k0 = p00 / sk
+        k1 = p10 / sk
+        y = angle[i] - s[1]
+        s[1] += k0 * y
+        s[2] += k1 * y
+        s[3] = p00 - k0 * p00
+        s[4] = p01 - k0 * p01
+        s[5] = p10 - k1 * p00
+        s[6] = p11 - k1 * p01
+        out[i] = s[1]
