@@ -425,23 +425,21 @@ def detector_likelihoods(
 
     Per file, ``make()`` builds a fresh detector, ``fit`` learns it (and its threshold)
     on the probationary rows, as NAB lets every detector do, and ``score`` runs on the
-    rest; the scores become ``s / (s + threshold)`` in [0, 1] (0.5 at the detector's own
-    threshold; NaN and the probationary rows 0). A detector already giving [0, 1] scores
-    (``nab_native = True``) is fed the whole file through ``score`` unchanged.
+    rest. A detector whose scores are already NAB anomaly scores (``nab_native = True``)
+    gives them as they are (NaN as 0); any other detector's ``s`` becomes
+    ``s / (s + threshold)``, 0.5 at its own threshold. The probationary rows score 0.
     """
     out: dict[str, np.ndarray] = {}
     for name, series in values.items():
         x = np.asarray(series, dtype=np.float64)
         det = make()
-        if getattr(det, "nab_native", False):
-            s = np.asarray(det.score(x), dtype=np.float64)
-            out[name] = np.clip(np.nan_to_num(s, nan=0.0), 0.0, 1.0)
-            continue
         p = max(probation_length(len(x), probation_percent), 2)
         det.fit(x[:p])
+        raw = np.nan_to_num(np.asarray(det.score(x[p:]), dtype=np.float64), nan=0.0)
+        if not getattr(det, "nab_native", False):
+            raw = np.clip(raw, 0.0, None)
+            raw = raw / (raw + max(float(det.threshold), 1e-12))
         s = np.zeros(len(x))
-        raw = np.asarray(det.score(x[p:]), dtype=np.float64)
-        t = max(float(det.threshold), 1e-12)
-        s[p:] = np.nan_to_num(np.clip(raw, 0.0, None) / (np.clip(raw, 0.0, None) + t), nan=0.0)
+        s[p:] = np.clip(raw, 0.0, 1.0)
         out[name] = s
     return out
