@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import struct
+from json.encoder import c_encode_basestring_ascii, c_make_encoder  # type: ignore[attr-defined]
 from typing import Any
 
 from edgekit.errors import CorruptDataError, InvalidInputError
@@ -20,6 +21,7 @@ __all__ = [
     "F_DELETED",
     "F_PENDING",
     "F_SIBLINGS",
+    "HEAD",
     "HLC_KEY",
     "check_key",
     "check_node_id",
@@ -43,10 +45,10 @@ _pack_head = HEAD.pack
 _unpack_head = HEAD.unpack_from
 _HEAD_SIZE = HEAD.size
 
-_dumps = json.JSONEncoder(
-    ensure_ascii=False, allow_nan=False, check_circular=True, separators=(",", ":")
-).encode
 _loads = json.loads
+
+
+_checked: dict[str, bytes] = {}
 
 
 def check_key(key: object) -> bytes:
@@ -57,6 +59,9 @@ def check_key(key: object) -> bytes:
             starts or ends with ``.`` or ``/``, or holds ``..`` or ``//``, or starts with
             ``_kv`` (NATS KeyValue keeps those).
     """
+    found = _checked.get(key) if type(key) is str else None
+    if found is not None:
+        return found
     if type(key) is not str or not _KEY.fullmatch(key):
         raise InvalidInputError(
             f"state key {key!r} must be a non-empty string of A-Z a-z 0-9 _ . = / -"
@@ -68,7 +73,11 @@ def check_key(key: object) -> bytes:
             f"state key {key!r} may not start or end with '.' or '/', hold '..' or '//', "
             "or start with '_kv'"
         )
-    return key.encode()
+    kb = key.encode()
+    if len(_checked) >= 65536:
+        _checked.clear()
+    _checked[key] = kb
+    return kb
 
 
 def check_node_id(node_id: object) -> str:
@@ -80,49 +89,39 @@ def check_node_id(node_id: object) -> str:
     return node_id
 
 
-def _non_json(key: str, value: Any, path: str) -> str | None:
-    """Where ``value`` holds something JSON cannot (a message), or None."""
-    t = type(value)
-    if t is str or t is int or t is bool or value is None:
-        return None
-    if t is float:
-        return None if value - value == 0 else f"{path} is {value!r}"
-    if isinstance(value, dict):
-        for k, v in value.items():
-            if type(k) is not str:
-                return f"{path} has a {type(k).__name__} key {k!r} (JSON keys are strings)"
-            if type(v) is not str and type(v) is not int:
-                found = _non_json(key, v, f"{path}[{k!r}]")
-                if found:
-                    return found
-        return None
-    if isinstance(value, (list, tuple)):
-        for i, v in enumerate(value):
-            if type(v) is not str and type(v) is not int:
-                found = _non_json(key, v, f"{path}[{i}]")
-                if found:
-                    return found
-        return None
-    if isinstance(value, (int, float, str)):  # subclasses (IntEnum, numpy types are not)
-        return None
-    return f"{path} is a {t.__name__}"
+def _refuse(value: Any) -> Any:
+    raise TypeError(f"a {type(value).__name__} is not JSON")
+
+
+if c_make_encoder is not None:
+    _iterencode = c_make_encoder(
+        None, _refuse, c_encode_basestring_ascii, None, ":", ",", False, False, False
+    )
+
+    def _dumps(value: Any) -> str:
+        return "".join(_iterencode(value, 0))
+else:  # pragma: no cover - CPython without the _json accelerator
+    _dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=_refuse).encode
 
 
 def encode_value(key: str, value: Any, max_bytes: int) -> bytes:
-    """``value`` as compact UTF-8 JSON.
+    """``value`` as compact JSON (ASCII: other characters as ``\\u`` escapes).
+
+    JSON holds dicts, lists (tuples become lists), strings, finite numbers, booleans and
+    None; dict keys that are numbers, booleans or None become strings, as :mod:`json`
+    writes them.
 
     Raises:
         InvalidInputError: JSON cannot hold it (NaN, inf, a set, bytes, an object, a
-            non-string dict key), or it is longer than ``max_bytes`` encoded.
+            circular reference), or it is longer than ``max_bytes`` encoded.
     """
-    problem = _non_json(key, value, "the value")
-    if problem is None:
-        try:
-            data = _dumps(value).encode()
-        except (TypeError, ValueError, UnicodeEncodeError, RecursionError) as exc:
-            problem = f"the value does not encode as JSON ({exc})"
-    if problem is not None:
-        raise InvalidInputError(f"state key {key!r}: {problem}; values must be JSON")
+    try:
+        data = _dumps(value).encode()
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise InvalidInputError(
+            f"state key {key!r}: the value does not encode as JSON ({exc}); values must "
+            "be dicts, lists, strings, finite numbers, booleans or None"
+        ) from None
     if len(data) > max_bytes:
         raise InvalidInputError(
             f"state key {key!r}: the value is {len(data):,} bytes as JSON, more than "
@@ -167,7 +166,9 @@ def decode(key: str, record: bytes) -> tuple[Entry, bool]:
             )
         return Entry(key, value, Hlc(wall, logical), node), bool(flags & F_PENDING)
     except (struct.error, ValueError, TypeError) as exc:
-        raise CorruptDataError(f"state key {key!r}: its stored record does not decode ({exc})") from exc
+        raise CorruptDataError(
+            f"state key {key!r}: its stored record does not decode ({exc})"
+        ) from exc
 
 
 def pend_key(entry: Entry) -> bytes:

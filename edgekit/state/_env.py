@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from edgekit.errors import CorruptDataError, StateError
 
-__all__ = ["DB_NAMES", "Durability", "Env", "KIND", "STORE_FORMAT"]
+__all__ = ["DB_NAMES", "KIND", "STORE_FORMAT", "Durability", "Env"]
 
 Durability = Literal["none", "process", "power"]
 
@@ -125,7 +125,9 @@ class Env:
                 f"{self.side} does not read ({exc}): delete it to open the store unchecked"
             ) from exc
         if not isinstance(side, dict) or side.get("kind") != KIND:
-            raise StateError(f"{self.path} is not an edgekit state store ({self.side} says otherwise)")
+            raise StateError(
+                f"{self.path} is not an edgekit state store ({self.side} says otherwise)"
+            )
         if side.get("format") != STORE_FORMAT:
             raise StateError(
                 f"{self.path}: state store format {side.get('format')!r}, this edgekit reads "

@@ -20,7 +20,9 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
+
+import lmdb
 
 from edgekit._snapshot import Snapshot
 from edgekit.errors import CorruptDataError, InvalidInputError, StateError
@@ -28,6 +30,7 @@ from edgekit.state._codec import (
     F_DELETED,
     F_PENDING,
     F_SIBLINGS,
+    HEAD,
     HLC_KEY,
     check_key,
     check_node_id,
@@ -47,6 +50,7 @@ T = TypeVar("T")
 _log = logging.getLogger("edgekit.state")
 
 _U64 = HLC_KEY.__class__(">Q")
+_pack_head = HEAD.pack
 _UNLIMITED = 1 << 62
 _HANDED_MAX = 100_000
 
@@ -124,9 +128,13 @@ class StateStore:
         if node_id is not None:
             check_node_id(node_id)
         if not (isinstance(max_value_bytes, int) and max_value_bytes > 0):
-            raise InvalidInputError(f"max_value_bytes must be a positive int, not {max_value_bytes!r}")
+            raise InvalidInputError(
+                f"max_value_bytes must be a positive int, not {max_value_bytes!r}"
+            )
         if not tombstone_horizon_s > 0:
-            raise InvalidInputError(f"tombstone_horizon_s must be positive, not {tombstone_horizon_s!r}")
+            raise InvalidInputError(
+                f"tombstone_horizon_s must be positive, not {tombstone_horizon_s!r}"
+            )
         if not (isinstance(max_conflicts, int) and max_conflicts > 0):
             raise InvalidInputError(f"max_conflicts must be a positive int, not {max_conflicts!r}")
         self.path = Path(path)
@@ -145,6 +153,7 @@ class StateStore:
         self._handed: dict[tuple[str, Hlc], Entry] = {}
         self._streams: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[Change | None]]] = []
         self._env = Env(self.path, durability)
+        self._begin = self._env.env.begin
         try:
             self._open(node_id)
         except BaseException:
@@ -154,8 +163,6 @@ class StateStore:
     # -- opening ---------------------------------------------------------------------
 
     def _open(self, node_id: str | None) -> None:
-        import lmdb
-
         env = self._env.env
         try:
             with env.begin(write=True) as txn:
@@ -174,6 +181,8 @@ class StateStore:
         self._entries, self._pend, self._base = dbs["entries"], dbs["pending"], dbs["base"]
         self._conf, self._meta = dbs["conflicts"], dbs["meta"]
         self.node_id: str = self._write(lambda txn: self._init_meta(txn, node_id))
+        self._node_b = self.node_id.encode()
+        self._node_len = len(self._node_b)
         self._count()
         self.collect_tombstones()
 
@@ -236,8 +245,6 @@ class StateStore:
 
     def _write(self, fn: Callable[[Any], T]) -> T:
         """Run ``fn(txn)`` in a write transaction, growing the map when it is full."""
-        import lmdb
-
         with self._lock:
             self._check_open()
             for _ in range(32):
@@ -255,8 +262,6 @@ class StateStore:
             raise StateError(f"state store at {self.path}: could not commit after growing the map")
 
     def _read(self, fn: Callable[[Any], T]) -> T:
-        import lmdb
-
         self._check_open()
         try:
             with self._env.env.begin() as txn:
@@ -269,7 +274,8 @@ class StateStore:
             raise StateError(f"state store at {self.path}: {exc}") from exc
 
     def _get(self, kb: bytes) -> bytes | None:
-        return self._read(lambda txn: txn.get(kb, db=self._entries))
+        rec: bytes | None = self._read(lambda txn: txn.get(kb, db=self._entries))
+        return rec
 
     def _floor(self, txn: Any) -> None:
         """Store the clock, so that a reopened store stamps after everything it saw."""
@@ -339,7 +345,9 @@ class StateStore:
         finally:
             with self._lock:
                 self._batch -= 1
-                deferred, self._deferred = (self._deferred, []) if not self._batch else ([], self._deferred)
+                deferred, self._deferred = (
+                    (self._deferred, []) if not self._batch else ([], self._deferred)
+                )
             self._notify(deferred)
 
     async def changes(self, prefix: str = "") -> AsyncIterator[Change]:
@@ -380,9 +388,27 @@ class StateStore:
         kb = check_key(key)
         data = encode_value(key, value, self.max_value_bytes)
         with self._lock:
-            entry = Entry(key, value, self.clock.now(), self.node_id)
-            rec = encode(entry, True, data)
-            old = self._write(lambda txn: self._put_local(txn, kb, entry, rec))
+            if self._closed:
+                self._check_open()
+            hlc = self.clock.now()
+            entry = Entry(key, value, hlc, self.node_id)
+            rec = _pack_head(F_PENDING, hlc[0], hlc[1], self._node_len) + self._node_b + data
+            pk = rec[1:13] + self._node_b
+            try:  # (the common case inline: one transaction, no retry)
+                with self._begin(write=True) as txn:
+                    old = txn.get(kb, db=self._entries)
+                    if old is not None and old[0] & F_PENDING:
+                        txn.delete(_pend_key_of(old), db=self._pend)
+                    txn.put(kb, rec, db=self._entries)
+                    txn.put(pk, kb, db=self._pend)
+            except lmdb.Error:
+                old = self._write(lambda txn: self._put_local(txn, kb, entry, rec))
+            else:
+                if old is None:
+                    self._live += 1
+                elif old[0] & F_DELETED:
+                    self._dead -= 1
+                    self._live += 1
         if self._subs:
             self._notify([Change(entry, "local", None if old is None else decode(key, old)[0])])
         return entry
@@ -406,7 +432,10 @@ class StateStore:
         transaction (all or nothing: every key and value is checked first)."""
         if not isinstance(mapping, Mapping):
             raise InvalidInputError(f"update takes a mapping, not {type(mapping).__name__}")
-        sets = [(k, check_key(k), v, encode_value(k, v, self.max_value_bytes)) for k, v in mapping.items()]
+        sets = [
+            (k, check_key(k), v, encode_value(k, v, self.max_value_bytes))
+            for k, v in mapping.items()
+        ]
         dels = [(k, check_key(k)) for k in delete if k not in mapping]
         changes: list[Change] = []
 
@@ -444,7 +473,11 @@ class StateStore:
             kb = key.encode()
         except AttributeError:
             raise InvalidInputError(f"state key {key!r} must be a string") from None
-        rec = self._get(kb)
+        try:
+            with self._begin(db=self._entries) as txn:
+                rec = txn.get(kb)
+        except lmdb.Error:
+            rec = self._get(kb)
         if rec is None or rec[0] & F_DELETED:
             return default
         try:
@@ -503,7 +536,9 @@ class StateStore:
                 try:
                     out.append((key, _value_of(rec)))
                 except ValueError as exc:
-                    raise CorruptDataError(f"state key {key!r}: its stored value does not decode") from exc
+                    raise CorruptDataError(
+                        f"state key {key!r}: its stored value does not decode"
+                    ) from exc
         return out
 
     def keys(self, prefix: str = "") -> list[str]:
@@ -591,32 +626,46 @@ class StateStore:
     def mark_synced(self, key: str, hlc: Hlc, revision: int) -> None:
         """The remote holds the key's entry stamped ``hlc`` at ``revision``: it becomes the
         key's synced base. When a newer local write exists, it stays pending."""
-        kb = check_key(key)
-        hlc = Hlc(int(hlc[0]), int(hlc[1]))
+        self.mark_synced_many([(key, hlc, revision)])
+
+    def mark_synced_many(self, synced: Iterable[tuple[str, Hlc, int]]) -> None:
+        """:meth:`mark_synced` of many ``(key, hlc, revision)`` in one transaction (the
+        acknowledgements a replicator collected)."""
+        items = [(key, check_key(key), Hlc(int(h[0]), int(h[1])), rev) for key, h, rev in synced]
+        if not items:
+            return
 
         def txn_fn(txn: Any) -> None:
-            _, base_rev = self._decode_base(key, txn.get(kb, db=self._base))
-            rec = txn.get(kb, db=self._entries)
-            cur = None if rec is None else decode(key, rec)[0]
-            if cur is not None and cur.hlc == hlc:
-                pushed: Entry | None = cur
-                if rec[0] & F_PENDING:
-                    txn.delete(_pend_key_of(rec), db=self._pend)
-                    txn.put(kb, bytes([rec[0] & ~F_PENDING]) + bytes(rec[1:]), db=self._entries)
-            else:
-                pushed = self._handed.get((key, hlc))
-            if revision > base_rev:
-                if pushed is None:
-                    pushed = Entry(key, None, hlc, self.node_id)  # (only its stamp is known)
-                txn.put(kb, _U64.pack(revision) + encode(pushed, False), db=self._base)
+            for key, kb, hlc, revision in items:
+                _, base_rev = self._decode_base(key, txn.get(kb, db=self._base))
+                rec = txn.get(kb, db=self._entries)
+                cur = None if rec is None else decode(key, rec)[0]
+                if cur is not None and cur.hlc == hlc:
+                    pushed: Entry | None = cur
+                    if rec[0] & F_PENDING:
+                        txn.delete(_pend_key_of(rec), db=self._pend)
+                        txn.put(kb, bytes([rec[0] & ~F_PENDING]) + bytes(rec[1:]), db=self._entries)
+                else:
+                    pushed = self._handed.get((key, hlc))
+                if revision > base_rev:
+                    if pushed is None:
+                        pushed = Entry(key, None, hlc, self.node_id)  # (only its stamp is known)
+                    txn.put(kb, _U64.pack(revision) + encode(pushed, False), db=self._base)
             self._floor(txn)
 
         with self._lock:
             self._write(txn_fn)
-            self._handed.pop((key, hlc), None)
+            for key, _kb, hlc, _revision in items:
+                self._handed.pop((key, hlc), None)
 
     def resolve(
-        self, key: str, local: Entry | None, remote: Entry, base: Entry | None, *, cloud: bool = False
+        self,
+        key: str,
+        local: Entry | None,
+        remote: Entry,
+        base: Entry | None,
+        *,
+        cloud: bool = False,
     ) -> Entry:
         """What :meth:`apply_remote` would store for ``remote`` over ``local`` with
         ``base`` (pure: nothing is stored or logged)."""
@@ -718,9 +767,13 @@ class StateStore:
         def txn_fn(txn: Any) -> int:
             gone = []
             for k, rec in txn.cursor(self._entries):
-                if rec[0] & F_DELETED and not rec[0] & F_PENDING:
-                    if HLC_KEY.unpack_from(rec, 1)[0] < cutoff:
-                        gone.append(bytes(k))
+                flags = rec[0]
+                if (
+                    flags & F_DELETED
+                    and not flags & F_PENDING
+                    and _U64.unpack_from(rec, 1)[0] < cutoff
+                ):
+                    gone.append(bytes(k))
             for k in gone:
                 txn.delete(k, db=self._entries)
                 txn.delete(k, db=self._base)

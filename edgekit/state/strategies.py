@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, Union
+from typing import Any
 
 from edgekit.errors import InvalidInputError
 from edgekit.state._types import Entry
@@ -36,7 +36,7 @@ __all__ = ["STRATEGIES", "ConflictPolicy", "Merge", "Strategy", "resolve", "stra
 STRATEGIES = ("lww", "fww", "cloud_wins", "edge_wins", "keep_both")
 
 Merge = Callable[[Any, Any, Any], Any]
-Strategy = Union[str, Merge]
+Strategy = str | Merge
 
 _PATTERN_CHARS = re.compile(r"[A-Za-z0-9_.=/*?-]+")
 
@@ -173,7 +173,7 @@ def resolve(
 
     ``node_id``: this store's node; ``stamp``: a new local HLC (for a merge's result).
     """
-    if local is None or local == base or local == remote:
+    if local is None or local in (base, remote):
         return remote, False
     if remote == base:
         return local, False

@@ -159,7 +159,7 @@ class Twin:
                 )
         with self._lock:
             current = self._section(section)
-            new = merge_patch(current, patch)
+            new: dict[str, Any] = merge_patch(current, patch)
             other = self._section("reported" if section == "desired" else "desired")
             depth = _depth(new)
             if depth > self.max_depth:
