@@ -93,15 +93,20 @@ def _refuse(value: Any) -> Any:
     raise TypeError(f"a {type(value).__name__} is not JSON")
 
 
-if c_make_encoder is not None:
-    _iterencode = c_make_encoder(
-        None, _refuse, c_encode_basestring_ascii, None, ":", ",", False, False, False
-    )
+_encoder = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=_refuse)
+# The C encoder made once (JSONEncoder.encode makes one per call).
+_iterencode = (
+    c_make_encoder(None, _refuse, c_encode_basestring_ascii, None, ":", ",", False, False, False)
+    if c_make_encoder is not None
+    else None
+)
 
-    def _dumps(value: Any) -> str:
-        return "".join(_iterencode(value, 0))
-else:  # pragma: no cover - CPython without the _json accelerator
-    _dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=_refuse).encode
+
+def _dumps(value: Any) -> str:
+    """``value`` as compact ASCII JSON; TypeError/ValueError when JSON cannot hold it."""
+    if _iterencode is None:  # pragma: no cover - CPython without the _json accelerator
+        return _encoder.encode(value)
+    return "".join(_iterencode(value, 0))
 
 
 def encode_value(key: str, value: Any, max_bytes: int) -> bytes:
