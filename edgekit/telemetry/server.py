@@ -272,7 +272,8 @@ class Server:
                 if self._clients:
                     # the last minute of samples: the page keeps those newer than its own
                     recent = self.history.since(self.history.clock() - 60.0)
-                    event = _json({**status, "history": recent})
+                    span = self.history.span_s
+                    event = _json({**status, "history": recent, "history_span_s": span})
                     for queue in list(self._clients):
                         if queue.full():
                             queue.get_nowait()  # a slow page gets the newest
@@ -353,7 +354,8 @@ class Server:
 
     async def _status_json(self, request: web.Request) -> web.StreamResponse:
         status = await self._read(self._snapshot)
-        body = _json({**status, "history": self.history.since(None)})
+        history = self.history.since(None)
+        body = _json({**status, "history": history, "history_span_s": self.history.span_s})
         return web.Response(text=body, content_type="application/json")
 
     async def _healthz(self, request: web.Request) -> web.StreamResponse:

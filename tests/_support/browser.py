@@ -43,7 +43,7 @@ def chromium(width: int = 1280, height: int = 900) -> Any:
         "--disable-default-apps",
         "--disable-sync",
         "--disable-extensions",
-        "--host-resolver-rules=MAP * ~NOTFOUND",
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
     ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})

@@ -3,7 +3,7 @@
 "use strict";
 
 (function () {
-  const SPAN_S = 3600;
+  let SPAN_S = 3600; // the server's history span (history_span_s)
   const SECTIONS = ["health", "queue", "sync", "infer", "state", "mesh", "guard", "recorder"];
   const history = { t: [], queue_depth: [], sync_messages_per_s: [], infer_p50_us: [], infer_p99_us: [] };
   const $ = (id) => document.getElementById(id);
@@ -27,6 +27,7 @@
   function fmt(key, v) {
     if (v === null || v === undefined) return "-";
     if (typeof v === "boolean") return v ? "yes" : "no";
+    if (key === "topics" && Array.isArray(v) && v.length === 2) return v[0] + " messages, " + bytes(v[1]);
     if (Array.isArray(v)) return v.map((x) => (typeof x === "object" ? JSON.stringify(x) : String(x))).join(", ");
     if (typeof v === "object") return JSON.stringify(v);
     if (typeof v !== "number") return String(v);
@@ -82,17 +83,33 @@
   }
 
   const COLUMNS = ["name", "kind", "vendor", "model", "protocols", "ip_addresses", "addresses", "rssi", "last_seen"];
+  const FIRST_ROWS = 20;
+  let allDevices = false;
+  let lastScan = null;
   function devices(scan) {
+    lastScan = scan;
     const list = (scan && Array.isArray(scan.devices)) ? scan.devices : [];
-    $("device-count").textContent = scan ? "(" + list.length + ")" : "";
+    const count = scan && typeof scan.count === "number" ? scan.count : list.length;
+    $("device-count").textContent = scan ? "(" + count + ")" : "";
     $("card-scan").classList.toggle("absent", !scan);
     const cols = COLUMNS.filter((c) => list.some((d) => d[c] !== undefined && d[c] !== null));
     const head = el("tr");
     for (const c of cols) head.append(el("th", label(c)));
     const rows = [head];
-    for (const d of list.slice(0, 500)) {
+    for (const d of allDevices ? list : list.slice(0, FIRST_ROWS)) {
       const tr = el("tr");
-      for (const c of cols) tr.append(el("td", c === "rssi" && typeof d[c] === "number" ? d[c].toFixed(0) + " dBm" : fmt(c, d[c])));
+      for (const c of cols) tr.append(el("td", c === "rssi" && typeof d[c] === "number" ? d[c].toFixed(0) + " dBm" : fmt(c, d[c]), "c-" + c));
+      rows.push(tr);
+    }
+    if (list.length > FIRST_ROWS) {
+      const button = el("button", allDevices ? "show the first " + FIRST_ROWS : "show all " + list.length);
+      button.type = "button";
+      button.addEventListener("click", () => { allDevices = !allDevices; devices(lastScan); });
+      const td = el("td");
+      td.colSpan = cols.length;
+      td.append(button);
+      const tr = el("tr", undefined, "more");
+      tr.append(td);
       rows.push(tr);
     }
     $("devices").replaceChildren(...(list.length ? rows : [el("tr", "no devices")]));
@@ -140,7 +157,7 @@
       svg("line", { x1: L, y1: T, x2: L, y2: H - B, class: "axis" }),
       svg("text", { x: L - 3, y: T + 8, class: "tick", "text-anchor": "end" }, num(ymax)),
       svg("text", { x: L - 3, y: H - B, class: "tick", "text-anchor": "end" }, "0"),
-      svg("text", { x: L, y: H - 2, class: "tick" }, "-60 min"),
+      svg("text", { x: L, y: H - 2, class: "tick" }, "-" + spanText(SPAN_S)),
       svg("text", { x: W, y: H - 2, class: "tick", "text-anchor": "end" }, "now"),
     ];
     let points = 0;
@@ -161,7 +178,16 @@
     box.replaceChildren(...parts);
   }
 
+  function spanText(s) {
+    return s >= 3600 && s % 3600 === 0 ? (s === 3600 ? "1 h" : s / 3600 + " h") : Math.round(s / 60) + " min";
+  }
+
   function render(s) {
+    if (typeof s.history_span_s === "number" && s.history_span_s > 0 && s.history_span_s !== SPAN_S) {
+      SPAN_S = s.history_span_s;
+      const text = SPAN_S === 3600 ? "last hour" : "last " + spanText(SPAN_S);
+      for (const node of document.querySelectorAll(".span")) node.textContent = text;
+    }
     health(s);
     for (const name of SECTIONS) fill($(name), name, s[name]);
     devices(s.scan);
