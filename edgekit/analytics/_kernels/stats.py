@@ -159,10 +159,8 @@ def rolling(x, ring, t, kahan, counts, dq_min, dq_max, heads, min_periods):
                 out_min[i, j] = ring[dq_min[hmin, j] % w, j]
                 out_max[i, j] = ring[dq_max[hmax, j] % w, j]
                 m = s / nobs
-                if neg == 0 and m < 0.0:
-                    m = 0.0
-                elif neg == nobs and m > 0.0:
-                    m = 0.0
+                if (neg == 0 and m < 0.0) or (neg == nobs and m > 0.0):
+                    m = 0.0  # pandas' sign rule
                 out_mean[i, j] = m
             else:
                 out_min[i, j] = np.nan
