@@ -242,7 +242,7 @@ async def test_async_serve_on_the_callers_loop(tmp_path: Any) -> None:
 def test_history_ring() -> None:
     now = [1000.0]
     history = History(span_s=60, interval_s=5, clock=lambda: now[0])
-    status = {
+    status: dict[str, dict[str, Any]] = {
         "queue": {"depth": 3},
         "sync": {"messages_per_s": 1.5},
         "infer": {"p50_us": 100.0, "p99_us": np.float64(250.0)},
