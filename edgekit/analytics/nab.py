@@ -267,7 +267,7 @@ class NabCorpus:
     def normalize(self, raw_score: float, profile: str | NabProfile) -> float:
         """``raw_score`` on NAB's scale: 0 for the null detector, 100 for a perfect one."""
         prof = _profile(profile)
-        null = -prof.fn_weight * self._corpus_rows(prof)["n_windows"]
+        null = -prof.fn_weight * int(self._corpus_rows(prof)["n_windows"])
         perfect = prof.tp_weight * self.n_windows
         return 100.0 * (raw_score - null) / (perfect - null)
 

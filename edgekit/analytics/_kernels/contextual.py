@@ -65,9 +65,8 @@ def step(v, fs, ist, table, ring, hist, tolerance, trigger, suppress):
     q = min(max(q, -1e15), 1e15)
     level = np.int64(math.floor(q))
     novel = 0.0
-    if ist[4] == 1:
-        if not _seen(table, ist[3], level):
-            novel = 1.0
+    if ist[4] == 1 and not _seen(table, ist[3], level):
+        novel = 1.0
     # short average of the novelty
     avg_n = ring.shape[0]
     a = t % avg_n
