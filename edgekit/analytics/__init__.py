@@ -17,6 +17,14 @@ from typing import Any
 _EXPORTS: dict[str, str] = {
     # streaming statistics and change detection (stats.py, change.py)
     # anomaly detectors (detectors/ or detectors.py), the NAB scorer (nab.py)
+    "ContextNovelty": "contextual",
+    "NAB_PROFILES": "nab",
+    "NabCorpus": "nab",
+    "NabProfile": "nab",
+    "NabScore": "nab",
+    "detector_likelihoods": "nab",
+    "load_nab": "nab",
+    "read_nab_results": "nab",
     # IMU sensor fusion and its error measures (fusion.py, broad.py)
     "Madgwick": "fusion",
     "Mahony": "fusion",

@@ -53,10 +53,12 @@ __all__ = [
     "NabCorpus",
     "NabProfile",
     "NabScore",
+    "detector_likelihoods",
     "load_nab",
     "probation_length",
     "read_nab_results",
     "scaled_sigmoid",
+    "window_rows",
 ]
 
 
