@@ -38,6 +38,7 @@ either, kernels are compiled without a cache, in every process, with one
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import os
@@ -45,7 +46,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
@@ -177,7 +178,8 @@ def njit(*args: Any, **overrides: Any) -> Any:
     """``numba.njit`` with edgekit's :data:`JIT_OPTIONS`; use bare or with overrides.
 
     ``@njit``, ``@njit(fastmath={"contract"})`` and ``@njit("float64(float64)")``
-    (an eager signature) all work.
+    (an eager signature) all work. The dispatchers load cached kernels leanly (see
+    :func:`_lean`).
     """
     configure_cache()
     import numba
@@ -187,8 +189,212 @@ def njit(*args: Any, **overrides: Any) -> Any:
     if _cache_unavailable:
         options["cache"] = False
     if len(args) == 1 and callable(args[0]) and not overrides:
-        return numba.njit(**options)(args[0])
+        return _lean(numba.njit(**options)(args[0]))
+    if not args:
+        decorate = numba.njit(**options)
+        return lambda fn: _lean(decorate(fn))
+    if len(args) == 1 and isinstance(args[0], (str, list)):
+        signatures = args[0] if isinstance(args[0], list) else [args[0]]
+        return functools.partial(_eager, signatures, options)
     return numba.njit(*args, **options)
+
+
+def _eager(signatures: list[Any], options: dict[str, Any], fn: Callable[..., Any]) -> Any:
+    """What ``numba.njit(signatures)`` does with ``fn``, on a lean dispatcher."""
+    import numba
+    from numba.core import typeinfer
+
+    dispatcher = _lean(numba.njit(**options)(fn))
+    with typeinfer.register_dispatcher(dispatcher):
+        for signature in signatures:
+            dispatcher.compile(signature)
+        dispatcher.disable_compile()
+    return dispatcher
+
+
+def _lean(dispatcher: Any) -> Any:
+    """Make ``dispatcher`` load its cached kernels without initialising numba's compiler.
+
+    On a cache hit numba first refreshes its whole target context: it imports every
+    typing and lowering registry (``numba.np.arraymath`` imports ``scipy.linalg``), runs
+    every third-party extension (rocket-fft imports ``scipy.fft``) and compiles the NRT's
+    LLVM module, about 70 MB and 0.4 s, none of which a cached kernel needs: its object
+    code is complete. A lean dispatcher skips that on a hit (:func:`_lean_cache_class`)
+    and on the first call of each signature (numba's extension hook); a miss compiles,
+    and compiling refreshes the context as before.
+    """
+    cache = getattr(dispatcher, "_cache", None)
+    lean = _lean_cache_class()
+    if lean is not None and type(cache) is lean.__base__:
+        cache.__class__ = lean
+        dispatcher._compilation_chain_init_hook = _nothing
+    return dispatcher
+
+
+def _nothing() -> None:
+    """Stands in for numba's per-call extension hook on lean dispatchers."""
+
+
+@functools.cache
+def _lean_cache_class() -> type | None:
+    """numba's ``FunctionCache`` with a load that initialises only what the cached code
+    links against; ``None`` on a numba without the machinery (then nothing changes)."""
+    from numba.core import caching
+
+    base = getattr(caching, "FunctionCache", None)
+    if base is None or not hasattr(base, "_load_overload") or not hasattr(base, "_index_key"):
+        return None
+
+    class LeanFunctionCache(base):  # type: ignore[misc, valid-type]
+        def load_overload(self, sig: Any, target_context: Any) -> Any:
+            # numba's version starts with target_context.refresh(); see _lean
+            return self._load_overload(sig, target_context)
+
+        def _load_overload(self, sig: Any, target_context: Any) -> Any:
+            if not self._enabled:
+                return None
+            key = self._index_key(sig, target_context.codegen())
+            with _lazy_environments():
+                data = self._cache_file.load(key)
+            if data is None:
+                return None  # a miss: numba compiles, and compiling refreshes the context
+            _link_runtime()
+            symbols = _object_symbols(data)
+            if symbols is not None and not _resolvable(symbols[0]):
+                entrypoints: Any = importlib.import_module("numba.core.entrypoints")
+                entrypoints.init_all()  # a native library of an extension (rocket-fft's FFT)
+            if symbols is None or not _resolvable(symbols[0]):
+                target_context.refresh()  # numba's own way
+                return self._impl.rebuild(target_context, data)
+            codegen = target_context.codegen()
+            codegen.unserialize_library = functools.partial(_unserialize, codegen, symbols[1])
+            try:
+                return self._impl.rebuild(target_context, data)
+            finally:
+                del codegen.unserialize_library  # back to the class's method
+
+    LeanFunctionCache.__qualname__ = LeanFunctionCache.__name__ = "EdgekitLeanFunctionCache"
+    return LeanFunctionCache
+
+
+@functools.cache
+def _link_runtime() -> None:
+    """Make the NRT's C functions visible to the linker, the part of
+    ``rtsys.initialize`` that cached code needs (it carries its own NRT_incref/decref)."""
+    from llvmlite import binding as ll
+
+    nrt: Any = importlib.import_module("numba.core.runtime._nrt_python")
+    for name, address in nrt.c_helpers.items():
+        ll.add_symbol(name if name.startswith("_") else f"NRT_{name}", address)
+
+
+def _object_symbols(payload: Any) -> tuple[list[str], list[str]] | None:
+    """The undefined and the defined symbols of a cache entry's object code (``None``
+    for an entry or an object format this does not read)."""
+    try:
+        _name, kind, (obj, _bitcode) = payload[0]
+    except (TypeError, ValueError):
+        return None
+    return _elf_symbols(obj) if kind == "object" and isinstance(obj, bytes) else None
+
+
+def _resolvable(names: list[str]) -> bool:
+    """Whether every symbol in ``names`` resolves now, so that adding the object code
+    to the JIT cannot fail (an unresolved symbol would abort the process)."""
+    from llvmlite import binding as ll
+
+    return all(ll.address_of_symbol(name) is not None for name in names)
+
+
+def _elf_symbols(obj: bytes) -> tuple[list[str], list[str]] | None:
+    """Names of the undefined and of the defined symbols of a little-endian ELF64
+    relocatable object (``None`` for any other format: Mach-O, COFF, big-endian)."""
+    import struct
+
+    if obj[:6] != b"\x7fELF\x02\x01":
+        return None
+    (shoff,) = struct.unpack_from("<Q", obj, 0x28)
+    shentsize, shnum = struct.unpack_from("<HH", obj, 0x3A)
+    undefined: list[str] = []
+    defined: list[str] = []
+    for i in range(shnum):
+        header = shoff + i * shentsize
+        if struct.unpack_from("<I", obj, header + 4)[0] != 2:  # SHT_SYMTAB
+            continue
+        offset, size, link, _info, _align, entsize = struct.unpack_from(
+            "<QQIIQQ", obj, header + 0x18
+        )
+        (strings,) = struct.unpack_from("<Q", obj, shoff + link * shentsize + 0x18)
+        for j in range(size // entsize if entsize else 0):
+            name, _stinfo, _other, section = struct.unpack_from("<IBBH", obj, offset + j * entsize)
+            if name:
+                start = strings + name
+                text = obj[start : obj.index(b"\0", start)].decode()
+                (defined if section else undefined).append(text)  # section 0: SHN_UNDEF
+    return undefined, defined
+
+
+def _unserialize(codegen: Any, defined: list[str], state: Any) -> Any:
+    """numba's ``CPUCodeLibrary._unserialize`` of object code, except that the LLVM
+    bitcode kept for linking the kernel into later compilations is parsed when one
+    needs it, not at load (parsed IR takes several MB a kernel); the engine learns the
+    library's symbols from the object code instead."""
+    name, _kind, (object_code, shared_bitcode) = state
+    library = codegen.create_library(name)
+    base: Any = type(library)
+    library.__class__ = _lazy_library_class(base)
+    library._lazy_bitcode = shared_bitcode
+    library.enable_object_caching()
+    library._set_compiled_object(object_code)
+    library._finalize_final_module()
+    codegen._engine._defined_symbols.update(defined)
+    return library
+
+
+@functools.cache
+def _lazy_library_class(base: Any) -> type:
+    """``base`` (numba's JIT code library) parsing its linking bitcode on first use."""
+    from llvmlite import binding as ll
+
+    class LazyLibrary(base):  # type: ignore[misc]
+        _lazy_bitcode: bytes | None = None
+        _shared_module: Any
+
+        def _get_module_for_linking(self) -> Any:
+            if self._shared_module is None and self._lazy_bitcode is not None:
+                self._shared_module = ll.parse_bitcode(self._lazy_bitcode)
+                self._lazy_bitcode = None
+            return super()._get_module_for_linking()
+
+    LazyLibrary.__qualname__ = LazyLibrary.__name__ = f"EdgekitLazy{base.__name__}"
+    return LazyLibrary
+
+
+@contextlib.contextmanager
+def _lazy_environments() -> Iterator[None]:
+    """While a cache entry is unpickled, rebuild the environments of numba's own
+    functions inlined into a kernel without importing their modules
+    (``numba.np.arraymath`` imports ``scipy.linalg``). A nopython function never reads
+    its environment's globals (only object mode does); its constants are kept."""
+    environment: Any = importlib.import_module("numba.core.environment")
+    original = environment._rebuild_env
+
+    def rebuild(modname: str, consts: list[Any], env_name: str) -> Any:
+        if modname in sys.modules or not modname.startswith("numba."):
+            return original(modname, consts, env_name)
+        env = environment.lookup_environment(env_name)
+        if env is None:
+            env = environment.Environment({"__name__": modname})
+            env.consts[:] = consts
+            env.env_name = env_name
+            environment.Environment._memo[env_name] = env
+        return env
+
+    environment._rebuild_env = rebuild
+    try:
+        yield
+    finally:
+        environment._rebuild_env = original
 
 
 def lazy_kernels(layer: str) -> Callable[[], ModuleType]:

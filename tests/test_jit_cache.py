@@ -56,3 +56,81 @@ def test_a_changed_sibling_module_recompiles_the_kernels_that_inline_it(tmp_path
     assert run(tmp_path) == [10, 1, 0]  # a second process loads the cache
     (kernels / "helper.py").write_text(HELPER.format(2))  # outer.py is unchanged
     assert run(tmp_path)[0] == 20
+
+
+# A cached kernel is loaded leanly (edgekit._jit._lean): without numba's registries, its
+# extensions or the NRT's LLVM module. The kernels allocate (NRT), round (an environment
+# of numba.np.arraymath, which imports scipy.linalg) and call each other.
+LEAN_HELPER = textwrap.dedent(
+    """
+    import numpy as np
+    from edgekit._jit import njit
+
+    @njit
+    def scaled(x, k):
+        out = np.empty_like(x)
+        for i in range(x.size):
+            out[i] = np.round(x[i] * k)
+        return out
+    """
+)
+LEAN_OUTER = textwrap.dedent(
+    """
+    from edgekit._jit import njit
+    from pkgl._kernels.helper import scaled
+
+    @njit
+    def total(x, k):
+        return scaled(x, k).sum()
+    """
+)
+LEAN_CHILD = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    sys.path.insert(0, sys.argv[1])
+    from pkgl._kernels.outer import total
+    from numba.core.runtime import nrt
+    first = float(total(np.arange(5.0), 1.5))
+    lean = {
+        "nrt_compiled": nrt.rtsys._init,
+        "arraymath": "numba.np.arraymath" in sys.modules,
+        "hits": sum(total.stats.cache_hits.values()),
+    }
+    # a miss after a lean load: compiling int64 links the float64 helper lazily
+    second = float(total(np.arange(5.0), 2))
+    third = int(total(np.arange(5), 3))
+    print(json.dumps({"first": first, "second": second, "third": third, **lean}))
+    """
+)
+
+
+def run_lean(root: Path, cache_dir: Path) -> dict[str, object]:
+    import json
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir)}
+    out = subprocess.run(
+        [sys.executable, "-c", LEAN_CHILD, str(root)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=True,
+    ).stdout
+    result: dict[str, object] = json.loads(out)
+    return result
+
+
+def test_a_cached_kernel_loads_without_initialising_the_compiler(tmp_path: Path) -> None:
+    kernels = tmp_path / "pkgl" / "_kernels"
+    kernels.mkdir(parents=True)
+    (tmp_path / "pkgl" / "__init__.py").write_text("")
+    (kernels / "__init__.py").write_text("")
+    (kernels / "helper.py").write_text(LEAN_HELPER)
+    (kernels / "outer.py").write_text(LEAN_OUTER)
+    expected = {"first": 15.0, "second": 20.0, "third": 30}  # 0+2+3+4+6 (half to even)
+    cold = run_lean(tmp_path, tmp_path / "cache")
+    assert cold == {**expected, "nrt_compiled": True, "arraymath": True, "hits": 0}
+    warm = run_lean(tmp_path, tmp_path / "cache")
+    # the first call loads leanly; the later misses compile as numba always did
+    assert warm == {**expected, "nrt_compiled": False, "arraymath": False, "hits": 1}
