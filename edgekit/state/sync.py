@@ -1,0 +1,874 @@
+"""StateSync: replicates a :class:`StateStore` through a NATS JetStream KeyValue bucket (nats-py).
+
+Local changes are pushed with compare-and-set on the bucket revision the store last
+synced (many in flight); a lost compare-and-set reads the remote entry, merges it by
+the key's strategy (``store.apply_remote``) and pushes the result. Remote changes are
+applied from a watch of the bucket while connected; after an outage the watch resumes
+after the last revision seen, so everything changed on either side is reconciled.
+The entry format is in :mod:`edgekit.state.wire`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import datetime
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+from edgekit._aio import LoopThread
+from edgekit._snapshot import Snapshot
+from edgekit.errors import (
+    BackendUnavailableError,
+    EdgekitError,
+    InvalidInputError,
+    TransportConfigError,
+    TransportError,
+)
+from edgekit.state._types import Change, Entry
+from edgekit.state.store import StateStore
+from edgekit.state.wire import decode, encode
+from edgekit.sync._reach import describe
+from edgekit.sync.backoff import Backoff
+
+__all__ = ["StateSync", "StateSyncStatus", "SyncReport"]
+
+_LOG = logging.getLogger("edgekit.state")
+_SCHEMES = ("nats", "tls", "ws", "wss")
+_KV_OP = "KV-Operation"
+_MARKER = "Nats-Marker-Reason"
+
+
+@dataclass(frozen=True)
+class SyncReport(Snapshot):
+    """What one :meth:`StateSync.sync_now` did.
+
+    Attributes:
+        sent: Local changes written to the bucket.
+        received: Remote changes applied to the store (from the watch or a lost
+            compare-and-set).
+        conflicts: True conflicts resolved by a strategy (both sides changed the key).
+        failed: Keys the server refused for good this time (over its value size, a
+            key it does not take): they stay pending; ``status().last_error`` says why.
+    """
+
+    sent: int
+    received: int
+    conflicts: int
+    failed: int = 0
+
+
+@dataclass(frozen=True)
+class StateSyncStatus(Snapshot):
+    """What a :class:`StateSync` is doing (a table in Jupyter).
+
+    Attributes:
+        running: The background loop runs (:meth:`StateSync.start`).
+        connected: The NATS link is up.
+        bucket: The KeyValue bucket.
+        pending_changes: Local changes not yet confirmed in the bucket.
+        lag_s: Age of the oldest pending change on the store's clock, in seconds (0
+            when none).
+        revision: The last bucket revision seen by the watch.
+        last_sync_at: When a push round or a remote change last completed (seconds
+            since the epoch), or None.
+        last_error: The last connection, delivery or bad-entry error, or None; a
+            connection error is cleared when the link is back.
+        errors: Errors since the sync was created (failed connects included).
+        bad_entries: Bucket entries that could not be applied (garbage a foreign
+            client wrote, a key or value the store refuses); counted and logged per key.
+        sent: Local changes written to the bucket since the sync was created.
+        received: Remote changes applied since the sync was created.
+        conflicts: True conflicts resolved since the sync was created.
+    """
+
+    running: bool
+    connected: bool
+    bucket: str
+    pending_changes: int
+    lag_s: float
+    revision: int
+    last_sync_at: float | None
+    last_error: str | None
+    errors: int
+    bad_entries: int
+    sent: int
+    received: int
+    conflicts: int
+
+
+def _import_nats() -> Any:
+    try:
+        import nats
+        import nats.js.api
+        import nats.js.errors
+    except ImportError as exc:
+        raise BackendUnavailableError("nats-py", extra="nats") from exc
+    return nats
+
+
+def _check_url(url: object) -> None:
+    text = url if isinstance(url, str) else ""
+    parsed = urlparse(text if "://" in text else f"nats://{text}")
+    try:
+        port_ok = parsed.port is None or parsed.port > 0
+    except ValueError:
+        port_ok = False
+    if parsed.scheme not in _SCHEMES or not parsed.hostname or not port_ok:
+        raise InvalidInputError(
+            f"NATS url must look like nats://host:4222 (or tls://, ws://, wss://), not {url!r}"
+        )
+
+
+def _watch_meta(reply: str) -> tuple[int, int, int]:
+    """The stream sequence, timestamp (ms, exact) and messages still pending of a
+    JetStream message, from its ack subject (``$JS.ACK.<stream>.<consumer>.<delivered>.
+    <sseq>.<cseq>.<ns>.<pending>``, or the form with a domain and an account hash)."""
+    tokens = reply.split(".")
+    at = 0 if len(tokens) == 9 else 2
+    return int(tokens[5 + at]), int(tokens[7 + at]) // 1_000_000, int(tokens[8 + at])
+
+
+def _iso_ms(text: str) -> int:
+    """``2026-12-03T19:12:24.123456789Z`` as ms since the epoch (truncated, exact)."""
+    stamp = datetime.datetime.fromisoformat(text[:19]).replace(tzinfo=datetime.timezone.utc)
+    fraction = text[20:].rstrip("Z") if len(text) > 19 and text[19] == "." else ""
+    return int(stamp.timestamp()) * 1000 + int((fraction + "000")[:3])
+
+
+def _deleted_op(headers: dict[str, str] | None) -> bool:
+    """A KV delete or purge marker (or a server-placed marker)."""
+    if not headers:
+        return False
+    return headers.get(_KV_OP) in ("DEL", "PURGE") or _MARKER in headers
+
+
+class _LinkDown(Exception):
+    """A push failed for the link (not for the entry): the round stops and backs off."""
+
+
+class StateSync:
+    """Replicates ``store`` through the NATS KeyValue bucket ``bucket``.
+
+    Use it from plain code and Jupyter (``sync_now()``, ``start()``, ``stop()``, or as a
+    context manager), which runs it on a private event loop in a thread, or from asyncio
+    (``await async_sync_now()``, ``await async_run()``). While connected, the watch
+    applies remote changes as they come (also between two ``sync_now`` calls).
+
+    Args:
+        store: The store to replicate.
+        url: Server URL(s), e.g. ``"nats://127.0.0.1:4222"``; a list for a cluster.
+        bucket: The KeyValue bucket.
+        prefixes: Only keys that start with one of these are pushed and applied (all
+            keys when None).
+        create_bucket: Create the bucket when it does not exist (else
+            :class:`~edgekit.errors.TransportConfigError`).
+        replicas: Replicas of a created bucket (3 on a 3-server cluster).
+        history: Revisions per key a created bucket keeps.
+        in_flight: Compare-and-set writes on the wire at once.
+        connect_timeout: Seconds to wait for a connection.
+        request_timeout: Seconds to wait for a write's acknowledgement.
+        reconnect: Backoff between connection attempts of the background loop.
+        idle_interval: Seconds between two looks at the store when idle (local
+            writes wake the loop at once).
+        options: Extra keyword arguments for ``nats.connect`` (TLS, credentials, ...).
+    """
+
+    def __init__(
+        self,
+        store: StateStore,
+        url: str | Sequence[str] = "nats://127.0.0.1:4222",
+        *,
+        bucket: str,
+        prefixes: Sequence[str] | None = None,
+        create_bucket: bool = False,
+        replicas: int = 1,
+        history: int = 1,
+        in_flight: int = 500,
+        connect_timeout: float = 2.0,
+        request_timeout: float = 5.0,
+        reconnect: Backoff | None = None,
+        idle_interval: float = 0.5,
+        options: dict[str, Any] | None = None,
+    ) -> None:
+        if not isinstance(store, StateStore):
+            raise InvalidInputError(f"store must be a StateStore, not {type(store).__name__}")
+        self.servers = [url] if isinstance(url, str) else list(url)
+        if not self.servers:
+            raise InvalidInputError("StateSync needs at least one NATS server URL")
+        for server in self.servers:
+            _check_url(server)
+        if (
+            not isinstance(bucket, str)
+            or not bucket
+            or not all(c.isascii() and (c.isalnum() or c in "-_") for c in bucket)
+        ):
+            raise InvalidInputError(
+                f"bucket must be a NATS KeyValue bucket name ([A-Za-z0-9_-]+), not {bucket!r}"
+            )
+        if not isinstance(in_flight, int) or in_flight < 1:
+            raise InvalidInputError("in_flight must be an int >= 1")
+        self.store = store
+        self.bucket = bucket
+        self.prefixes = tuple(prefixes) if prefixes is not None else None
+        self.create_bucket = create_bucket
+        self.replicas = int(replicas)
+        self.history = int(history)
+        self.in_flight = in_flight
+        self.connect_timeout = float(connect_timeout)
+        self.request_timeout = float(request_timeout)
+        self.reconnect = reconnect or Backoff(initial=0.1, maximum=10.0)
+        self.idle_interval = float(idle_interval)
+        self.options = dict(options or {})
+        self._stream = f"KV_{bucket}"
+        self._pre = f"$KV.{bucket}."
+        self._nc: Any = None
+        self._js: Any = None
+        self._direct = False
+        self._sub: Any = None
+        self._watch_gen = -1  # the link generation the watch was made for
+        self._link_gen = 0  # +1 on every (re)connect
+        self._seen = 0  # the last bucket revision the watch delivered
+        self._lock: asyncio.Lock | None = None
+        self._stop: asyncio.Event | None = None
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: LoopThread | None = None
+        self._task: concurrent.futures.Future[None] | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._running = False
+        self._failures = 0
+        self._next_connect = 0.0
+        self._batch: contextlib.ExitStack | None = None  # notifications held while catching up
+        self._flying: dict[str, int] = {}  # key being pushed -> newest revision the watch saw
+        self._landed: dict[str, int] = {}  # key pushed -> its revision, until its echo
+        self._acks: dict[str, tuple[str, Any, int]] = {}  # landed, not yet marked in the store
+        self._marking: dict[str, tuple[str, Any, int]] = {}  # being marked, in a thread
+        self._mark_task: asyncio.Future[None] | None = None
+        self._expect: dict[str, int] = {}  # key -> revision to expect instead of the base's
+        self._refused: dict[str, Any] = {}  # key -> hlc the server refused for good
+        self._sent = 0
+        self._received = 0
+        self._conflicts0 = self._conflict_total()
+        self._errors = 0
+        self._bad = 0
+        self._last_error: str | None = None
+        self._link_error = False
+        self._last_sync: float | None = None
+
+    # -- connection --------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """Whether the NATS link is up."""
+        return self._nc is not None and bool(self._nc.is_connected)
+
+    def _where(self) -> str:
+        return ", ".join(self.servers)
+
+    def _wanted(self, key: str) -> bool:
+        return self.prefixes is None or key.startswith(self.prefixes)
+
+    async def async_connect(self) -> None:
+        """Connect and open (or create) the bucket; the watch starts.
+
+        Raises:
+            TransportError: No server answered (the message says why: refused, not
+                resolved, timed out).
+            TransportConfigError: JetStream is off, or the bucket does not exist and
+                ``create_bucket`` is False.
+            BackendUnavailableError: nats-py is not installed (the ``nats`` extra).
+        """
+        nats = _import_nats()
+        if self.connected:
+            await self._ensure_watch()
+            return
+        await self._drop_link()
+        failures: list[BaseException] = []
+        every_failed = asyncio.Event()
+        user_cb = self.options.get("error_cb")
+
+        async def on_error(exc: Exception) -> None:
+            if not every_failed.is_set():
+                failures.append(exc)
+                if len(failures) >= len(self.servers):
+                    every_failed.set()
+            if user_cb is not None:
+                await user_cb(exc)
+
+        async def on_reconnect() -> None:
+            self._link_gen += 1
+            self._wake_up()
+
+        options = {
+            "connect_timeout": self.connect_timeout,
+            "allow_reconnect": True,
+            "max_reconnect_attempts": -1,
+            "reconnect_time_wait": 0.25,
+            **self.options,
+            "error_cb": on_error,
+            "reconnected_cb": on_reconnect,
+        }
+        nc = nats.NATS()
+        connecting = asyncio.ensure_future(nc.connect(servers=self.servers, **options))
+        failed = asyncio.ensure_future(every_failed.wait())
+        limit = self.connect_timeout * (len(self.servers) + 1) + 1
+        try:
+            await asyncio.wait({connecting, failed}, timeout=limit, return_when="FIRST_COMPLETED")
+            if not connecting.done() or connecting.exception() is not None:
+                cause = failures[-1] if failures else TimeoutError()
+                raise TransportError(
+                    f"cannot connect to NATS at {self._where()}: "
+                    f"{describe(cause, self.connect_timeout)}"
+                )
+            every_failed.set()
+            js = nc.jetstream(timeout=self.request_timeout)
+            kv_info = await self._open_bucket(nats, js)
+        except BaseException:
+            connecting.cancel()
+            with contextlib.suppress(BaseException):
+                await connecting
+            with contextlib.suppress(Exception):
+                await nc.close()
+            raise
+        finally:
+            failed.cancel()
+        self._nc, self._js = nc, js
+        self._direct = bool(kv_info.config.allow_direct)
+        self._link_gen += 1
+        await self._ensure_watch()
+
+    async def _open_bucket(self, nats: Any, js: Any) -> Any:
+        """The bucket's stream info; created when asked; TransportConfigError when absent."""
+        try:
+            return await js.stream_info(self._stream)
+        except nats.js.errors.NotFoundError:
+            if not self.create_bucket:
+                raise TransportConfigError(
+                    f"no KeyValue bucket {self.bucket!r} on {self._where()}: pass "
+                    f"create_bucket=True (edgekit state sync --create-bucket), or create it: "
+                    f"nats kv add {self.bucket} --replicas {self.replicas}"
+                ) from None
+        except nats.errors.NoRespondersError as exc:
+            raise TransportConfigError(
+                f"JetStream is not enabled on the NATS server at {self._where()}: "
+                "start nats-server with -js (or jetstream {} in its config)"
+            ) from exc
+        except nats.js.errors.ServiceUnavailableError as exc:
+            raise TransportConfigError(
+                f"JetStream is not enabled on the NATS server at {self._where()}: {exc}"
+            ) from exc
+        except Exception as exc:
+            raise TransportError(f"cannot look up bucket {self.bucket!r}: {exc!r}") from exc
+        config = nats.js.api.KeyValueConfig(
+            bucket=self.bucket, history=self.history, replicas=self.replicas
+        )
+        try:
+            await js.create_key_value(config)
+            return await js.stream_info(self._stream)
+        except Exception as exc:
+            raise TransportConfigError(
+                f"cannot create KeyValue bucket {self.bucket!r} ({self.replicas} replicas) "
+                f"on {self._where()}: {exc}"
+            ) from exc
+
+    def _conflict_total(self) -> int:
+        return sum(self.store.stats().conflicts.values())
+
+    async def _drop_link(self) -> None:
+        self._end_batch()
+        nc, self._nc, self._sub = self._nc, None, None
+        if nc is not None:
+            with contextlib.suppress(Exception):
+                await nc.close()
+
+    async def _ensure_watch(self) -> None:
+        """(Re)start the watch after the last revision seen, once per link generation.
+
+        The first watch delivers the last entry of every key (those the store already
+        holds at that revision are skipped); after a reconnect, every entry newer than
+        the last one seen.
+        """
+        if self._watch_gen == self._link_gen and self._sub is not None:
+            return
+        nats = _import_nats()
+        api = nats.js.api
+        if self._sub is not None:
+            with contextlib.suppress(Exception):
+                await self._sub.unsubscribe()
+            self._sub = None
+        self._end_batch()
+        self._landed.clear()
+        if self._seen:
+            config = api.ConsumerConfig(
+                deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=self._seen + 1
+            )
+        else:
+            config = api.ConsumerConfig(deliver_policy=api.DeliverPolicy.LAST_PER_SUBJECT)
+        # A reconnect's changes reach the store's subscribers together, once caught up
+        # (a twin sees the final desired state, not each step on the way).
+        self._batch = contextlib.ExitStack()
+        self._batch.enter_context(self.store.batch())
+        try:
+            self._sub = await self._js.subscribe(
+                f"{self._pre}>",
+                stream=self._stream,
+                cb=self._on_watch,
+                ordered_consumer=True,
+                config=config,
+                pending_msgs_limit=1_000_000,
+            )
+        except Exception as exc:
+            self._end_batch()
+            raise TransportError(f"cannot watch bucket {self.bucket!r}: {exc!r}") from exc
+        self._watch_gen = self._link_gen
+        with contextlib.suppress(Exception):
+            info = await self._sub.consumer_info()
+            if info.num_pending == 0 and not info.delivered.consumer_seq:
+                self._end_batch()  # nothing to catch up on
+
+    async def _caught_up(self, deadline: float | None) -> None:
+        """Wait until the watch delivered every revision the bucket had when called."""
+        try:
+            info = await self._js.stream_info(self._stream)
+        except Exception as exc:
+            raise _LinkDown(f"cannot read bucket {self.bucket!r}: {exc!r}") from exc
+        last = int(info.state.last_seq)
+        asked = 0.0
+        while self._seen < last:
+            if deadline is not None and time.monotonic() > deadline:
+                raise _LinkDown(
+                    f"the watch of bucket {self.bucket!r} is at revision {self._seen} of {last}"
+                )
+            if self._watch_gen != self._link_gen or not self.connected:
+                raise _LinkDown("the link was lost while catching up")
+            sub = self._sub
+            if sub is not None and sub.pending_msgs == 0 and time.monotonic() - asked > 0.1:
+                asked = time.monotonic()
+                with contextlib.suppress(Exception):
+                    consumer = await sub.consumer_info()
+                    if consumer.num_pending == 0 and sub.pending_msgs == 0:
+                        return  # the newest revisions were removed (purged, aged out)
+            await asyncio.sleep(0.005)
+
+    # -- applying remote entries ---------------------------------------------------------------
+
+    async def _on_watch(self, msg: Any) -> None:
+        try:
+            revision, server_ms, left = _watch_meta(msg.reply)
+        except (AttributeError, ValueError, IndexError):
+            return
+        if revision > self._seen:
+            self._seen = revision
+            key = msg.subject[len(self._pre) :]
+            if key in self._flying:  # its push merges whatever landed meanwhile
+                self._flying[key] = max(self._flying[key], revision)
+            elif self._landed.pop(key, None) == revision:
+                pass  # the echo of a push of this node
+            elif self._wanted(key):
+                if key in self._acks or key in self._marking:
+                    await self._settle_acks()
+                self._apply(key, msg.data, revision, server_ms, _deleted_op(msg.headers))
+        if left == 0:
+            self._end_batch()
+
+    def _end_batch(self) -> None:
+        """Deliver the store's notifications held while the watch caught up."""
+        batch, self._batch = self._batch, None
+        if batch is not None:
+            batch.close()
+
+    def _apply(
+        self, key: str, data: bytes | None, revision: int, server_ms: int, deleted: bool
+    ) -> bool:
+        """Apply one bucket entry to the store; False when it was not applied (already
+        there, or a bad entry: counted and logged for that key)."""
+        try:
+            if revision <= self.store.base(key)[1]:
+                return False
+            remote, cloud = decode(key, data, server_ms=server_ms, deleted=deleted)
+            if remote.node_id == self.store.node_id:
+                local = self.store.entry(key)
+                if local is not None and remote.hlc <= local.hlc:
+                    # this node's own write landed (its ack may not be handled yet)
+                    self.store.mark_synced(key, remote.hlc, revision)
+                    return True
+            self.store.apply_remote(remote, revision, cloud=cloud)
+        except EdgekitError as exc:
+            self._bad += 1
+            self._note(f"bucket entry {key!r} at revision {revision} not applied: {exc}")
+            _LOG.warning("state sync: %s", self._last_error)
+            return False
+        self._received += 1
+        self._last_sync = time.time()
+        return True
+
+    # -- pushing local changes -------------------------------------------------------------------
+
+    async def _push(self, entry: Entry, failed: list[str]) -> int:
+        """Write one pending entry with compare-and-set; 1 when it landed.
+
+        A lost compare-and-set reads the remote, merges it into the store (the merged
+        entry is pending again when it differs from the remote: the next round pushes it).
+        """
+        nats = _import_nats()
+        key = entry.key
+        _base, revision = self.store.base(key)
+        revision = self._expect.pop(key, revision)
+        self._flying[key] = 0
+        try:
+            landed = await self._kv_update(key, encode(entry), revision)
+        except nats.js.errors.KeyWrongLastSequenceError:
+            self._flying.pop(key, None)
+            await self._merge_remote(key)
+            return 0
+        except (nats.errors.MaxPayloadError, nats.js.errors.BadRequestError) as exc:
+            self._refused[key] = entry.hlc
+            failed.append(key)
+            self._note(f"the server refused key {key!r}: {exc}")
+            return 0
+        except nats.js.errors.APIError as exc:
+            code = int(exc.code or 0)
+            if 400 <= code < 500 and code not in (408, 429):
+                self._refused[key] = entry.hlc
+                failed.append(key)
+                self._note(f"the server refused key {key!r}: {exc.description} (code {code})")
+                return 0
+            raise _LinkDown(f"writing {key!r}: {exc!r}") from exc
+        except Exception as exc:  # a timeout, a lost link, no responders
+            raise _LinkDown(f"writing {key!r}: {exc!r}") from exc
+        finally:
+            seen = self._flying.pop(key, 0)
+        self._acks[key] = (key, entry.hlc, landed)
+        if len(self._acks) >= 256 and self._mark_task is None:
+            self._mark_in_thread()
+        if seen > landed:  # the watch saw a later revision while this one flew
+            await self._merge_remote(key)
+        elif seen < landed:
+            self._landed[key] = landed  # its echo is still to come
+        return 1
+
+    def _mark_in_thread(self) -> None:
+        """Mark the landed pushes synced in the store, in one transaction in a thread (the
+        loop keeps the pushes flowing meanwhile)."""
+        self._marking, self._acks = self._acks, {}
+        marks = list(self._marking.values())
+
+        def done(_task: asyncio.Future[None]) -> None:
+            self._mark_task = None
+            self._marking = {}
+
+        loop = asyncio.get_running_loop()
+        self._mark_task = loop.run_in_executor(None, self.store.mark_synced_many, marks)
+        self._mark_task.add_done_callback(done)
+
+    async def _settle_acks(self) -> None:
+        """Wait until every landed push is marked synced in the store."""
+        while self._mark_task is not None or self._acks:
+            if self._mark_task is None:
+                self._mark_in_thread()
+            task = self._mark_task
+            assert task is not None
+            await asyncio.shield(task)
+
+    async def _kv_update(self, key: str, data: bytes, last: int) -> int:
+        """Publish ``data`` to ``key`` if the key's last revision is ``last`` (0: none)."""
+        nats = _import_nats()
+        try:
+            ack = await self._js.publish(
+                self._pre + key,
+                data,
+                headers={"Nats-Expected-Last-Subject-Sequence": str(last)},
+            )
+        except nats.js.errors.APIError as exc:
+            if exc.err_code in (10071, 10164):
+                raise nats.js.errors.KeyWrongLastSequenceError(description=exc.description) from exc
+            raise
+        return int(ack.seq)
+
+    async def _merge_remote(self, key: str) -> None:
+        """Read ``key``'s last entry from the bucket and apply it (three-way merge)."""
+        nats = _import_nats()
+        await self._settle_acks()
+        try:
+            msg = await self._js.get_msg(self._stream, subject=self._pre + key, direct=self._direct)
+        except nats.js.errors.NotFoundError:
+            self._expect[key] = 0  # gone from the stream (purged): create it again
+            return
+        except Exception as exc:
+            raise _LinkDown(f"reading {key!r}: {exc!r}") from exc
+        headers = msg.headers or {}
+        stamp = headers.get("Nats-Time-Stamp")
+        server_ms = _iso_ms(stamp) if stamp else int(msg.time.timestamp() * 1000)
+        self._apply(key, msg.data, int(msg.seq), server_ms, _deleted_op(headers))
+        if self.store.base(key)[1] < int(msg.seq):  # a bad entry, not applied: overwrite it
+            self._expect[key] = int(msg.seq)
+
+    async def _push_all(self, deadline: float | None) -> tuple[int, int]:
+        """Push every pending change (merging lost compare-and-sets) until none is left;
+        returns (sent, failed)."""
+        sent = 0
+        failed: list[str] = []
+        while True:
+            batch = [
+                e
+                for e in self.store.pending()
+                if self._wanted(e.key) and self._refused.get(e.key) != e.hlc
+            ]
+            if not batch:
+                return sent, len(failed)
+            if deadline is not None and time.monotonic() > deadline:
+                raise _LinkDown(f"{len(batch)} changes left after the timeout")
+            todo = iter(batch)
+            landed = [0]
+
+            async def worker(todo: Iterator[Entry], landed: list[int]) -> None:
+                for entry in todo:
+                    done = await self._push(entry, failed)  # (not +=: it reads before the await)
+                    landed[0] += done
+
+            workers = [
+                asyncio.ensure_future(worker(todo, landed))
+                for _ in range(min(self.in_flight, len(batch)))
+            ]
+            try:
+                await asyncio.gather(*workers)
+            except BaseException:
+                for w in workers:
+                    w.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+                self._sent += landed[0]
+                await self._settle_acks()
+                raise
+            await self._settle_acks()
+            sent += landed[0]
+            self._sent += landed[0]
+            self._last_sync = time.time()
+
+    # -- async API ----------------------------------------------------------------------------------
+
+    def _events(self) -> tuple[asyncio.Event, asyncio.Event, asyncio.Lock]:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop or self._stop is None or self._wake is None or self._lock is None:
+            self._loop = loop
+            self._stop = asyncio.Event()
+            self._wake = asyncio.Event()
+            self._lock = asyncio.Lock()
+        return self._stop, self._wake, self._lock
+
+    async def async_sync_now(self, timeout: float | None = 30.0) -> SyncReport:
+        """Connect if needed, apply every remote change, push every local one.
+
+        Returns when the store and the bucket agree (the watch has seen the bucket's
+        last revision and nothing is pending), or raises.
+
+        Raises:
+            TransportError: Still not done after ``timeout`` seconds; names the last error.
+            TransportConfigError: At once: no such bucket (and ``create_bucket`` False),
+                or JetStream is off.
+        """
+        _stop, _wake, lock = self._events()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        sent0, received0, conflicts0 = self._sent, self._received, self._conflict_total()
+        failed = 0
+        attempt = 0
+        while True:
+            try:
+                async with lock:
+                    await self._connect_now(deadline)
+                    await self._caught_up(deadline)
+                    _sent, failed = await self._push_all(deadline)
+                self._recovered()
+                break
+            except (_LinkDown, TransportError) as exc:
+                if isinstance(exc, TransportConfigError):
+                    self._note(str(exc))
+                    raise
+                self._note(str(exc), link=True)
+                if deadline is not None and time.monotonic() > deadline:
+                    raise TransportError(
+                        f"state sync with bucket {self.bucket!r} not done after {timeout} s: "
+                        f"{self._last_error}"
+                    ) from exc
+                attempt += 1
+                await asyncio.sleep(min(self.reconnect.delay(attempt), 1.0))
+        return SyncReport(
+            sent=self._sent - sent0,
+            received=self._received - received0,
+            conflicts=self._conflict_total() - conflicts0,
+            failed=failed,
+        )
+
+    async def _connect_now(self, deadline: float | None) -> None:
+        if not self.connected:
+            await self.async_connect()
+        else:
+            await self._ensure_watch()
+
+    async def async_run(self) -> None:
+        """Keep the bucket and the store in sync until :meth:`stop`; reconnects with backoff."""
+        stop, wake, lock = self._events()
+        self._running = True
+        try:
+            while not stop.is_set():
+                wake.clear()
+                try:
+                    async with lock:
+                        if await self._link_up():
+                            await self._push_all(None)
+                            self._recovered()
+                except TransportConfigError as exc:
+                    self._note(str(exc))
+                    self._failures += 1
+                    self._next_connect = time.monotonic() + self.reconnect.delay(self._failures)
+                except (_LinkDown, TransportError) as exc:
+                    self._note(str(exc), link=True)
+                    self._failures += 1
+                    self._next_connect = time.monotonic() + self.reconnect.delay(self._failures)
+                except Exception as exc:  # the loop outlives any error
+                    self._note(repr(exc))
+                    _LOG.exception("state sync: unexpected error (backing off, will retry)")
+                    self._failures += 1
+                    self._next_connect = time.monotonic() + self.reconnect.delay(self._failures)
+                wait = self.idle_interval
+                if self._failures:
+                    wait = max(min(self._next_connect - time.monotonic(), wait), 0.01)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(wake.wait(), timeout=wait)
+        finally:
+            self._running = False
+
+    async def _link_up(self) -> bool:
+        """Whether the link is up (with the watch on it); connects when the backoff allows."""
+        if self.connected:
+            await self._ensure_watch()
+            self._failures = 0
+            return True
+        if self._nc is not None:
+            return False  # nats-py is reconnecting by itself
+        if time.monotonic() < self._next_connect:
+            return False
+        await self.async_connect()
+        self._failures = 0
+        return True
+
+    async def async_close(self) -> None:
+        """Stop the loop (if running) and close the connection."""
+        self.request_stop()
+        await self._drop_link()
+        self._watch_gen = -1
+
+    def request_stop(self) -> None:
+        """Ask a running loop to stop (thread-safe)."""
+        if self._loop is not None and self._stop is not None:
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._stop.set)
+
+    # -- errors ---------------------------------------------------------------------------------------
+
+    def _note(self, error: str, link: bool = False) -> None:
+        self._errors += 1
+        self._last_error = error
+        self._link_error = link
+
+    def _recovered(self) -> None:
+        if self._link_error:
+            self._last_error = None
+            self._link_error = False
+
+    # -- blocking front ------------------------------------------------------------------------------
+
+    def _runner(self) -> LoopThread:
+        if self._thread is None:
+            self._thread = LoopThread("edgekit-state-sync")
+        return self._thread
+
+    def _on_change(self, change: Change) -> None:
+        if change.origin == "local":
+            self._wake_up()
+
+    def _wake_up(self) -> None:
+        if self._loop is not None and self._wake is not None:
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._wake.set)
+
+    def sync_now(self, timeout: float | None = 30.0) -> SyncReport:
+        """Connect if needed, apply every remote change, push every local one; blocks.
+
+        Safe inside Jupyter's running event loop (the work runs on the sync's private
+        loop). See :meth:`async_sync_now`.
+        """
+        wait = None if timeout is None else timeout + 10
+        future = self._runner().submit(self.async_sync_now(timeout))
+        try:
+            return future.result(wait)
+        except concurrent.futures.TimeoutError as exc:
+            future.cancel()
+            raise TransportError(
+                f"state sync_now did not finish in {wait} s; last error: {self._last_error}"
+            ) from exc
+
+    def start(self) -> None:
+        """Keep syncing in the background (a private event loop in a thread)."""
+        if self._task is not None and not self._task.done():
+            return
+        if self._unsubscribe is None:
+            self._unsubscribe = self.store.subscribe(self._on_change)
+        self._task = self._runner().submit(self.async_run())
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the background loop and close the connection."""
+        if self._unsubscribe is not None:
+            with contextlib.suppress(Exception):
+                self._unsubscribe()
+            self._unsubscribe = None
+        if self._thread is None:
+            return
+        self.request_stop()
+        if self._task is not None:
+            with contextlib.suppress(Exception):
+                self._task.result(timeout)
+            self._task = None
+        with contextlib.suppress(Exception):
+            self._thread.submit(self.async_close()).result(timeout)
+        self._thread.stop()
+        self._thread = None
+        self._loop = None
+
+    def close(self) -> None:
+        """Same as :meth:`stop`."""
+        self.stop()
+
+    def status(self) -> StateSyncStatus:
+        """Connection, pending changes, lag, last sync and last error."""
+        pending = [e for e in self.store.pending() if self._wanted(e.key)]
+        lag = 0.0
+        if pending:
+            oldest = min(e.hlc.wall_ms for e in pending)
+            lag = max(self.store.clock.physical_ms() - oldest, 0) / 1000
+        return StateSyncStatus(
+            running=self._running,
+            connected=self.connected,
+            bucket=self.bucket,
+            pending_changes=len(pending),
+            lag_s=lag,
+            revision=self._seen,
+            last_sync_at=self._last_sync,
+            last_error=self._last_error,
+            errors=self._errors,
+            bad_entries=self._bad,
+            sent=self._sent,
+            received=self._received,
+            conflicts=self._conflict_total() - self._conflicts0,
+        )
+
+    def __enter__(self) -> StateSync:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

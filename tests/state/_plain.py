@@ -1,0 +1,51 @@
+"""A plain nats-py client, as a cloud service that knows nothing of edgekit uses the bucket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import nats
+
+T = TypeVar("T")
+
+
+def with_kv(url: str | list[str], bucket: str, fn: Callable[[Any], Awaitable[T]]) -> T:
+    """``await fn(kv)`` with the bucket's KeyValue on a fresh connection; closed after."""
+
+    async def run() -> T:
+        nc = await nats.connect(url, connect_timeout=2, max_reconnect_attempts=5)
+        try:
+            kv = await nc.jetstream(timeout=10).key_value(bucket)
+            return await fn(kv)
+        finally:
+            await nc.close()
+
+    return asyncio.run(run())
+
+
+def put(url: str | list[str], bucket: str, key: str, data: bytes) -> int:
+    """Put raw bytes at ``key`` (no compare-and-set); returns the revision."""
+    return with_kv(url, bucket, lambda kv: kv.put(key, data))
+
+
+def delete(url: str | list[str], bucket: str, key: str) -> None:
+    with_kv(url, bucket, lambda kv: kv.delete(key))
+
+
+def dump(url: str | list[str], bucket: str) -> dict[str, Any]:
+    """Every live key of the bucket, its value decoded as JSON."""
+
+    async def read(kv: Any) -> dict[str, Any]:
+        try:
+            keys = await kv.keys()
+        except nats.js.errors.NoKeysError:
+            return {}
+        out = {}
+        for key in keys:
+            out[key] = json.loads((await kv.get(key)).value)
+        return out
+
+    return with_kv(url, bucket, read)
