@@ -68,8 +68,8 @@ class Cusum:
     ``g- = max(0, g- - z - k)``; a change is signalled when ``max(g+, g-) > h``
     (the statistic), and both sums restart at 0. ``k`` is half the shift to detect
     and ``h`` the decision interval, in standard deviations (k=0.5, h=5: a 1-sigma
-    shift is found after about 10 samples, a false alarm comes every ~900 samples of
-    in-control Gaussian data).
+    shift is found after about 10 samples, a false alarm comes about every 470 samples
+    of in-control Gaussian data).
 
     Args:
         k: allowance (in sigmas).
