@@ -220,9 +220,8 @@ def test_reopen_keeps_data_node_id_and_clock(tmp_path: Path, clock: Fake) -> Non
 
 
 def test_one_opener_at_a_time(tmp_path: Path) -> None:
-    with StateStore(tmp_path / "s"):
-        with pytest.raises(StateError, match="open in another StateStore"):
-            StateStore(tmp_path / "s")
+    with StateStore(tmp_path / "s"), pytest.raises(StateError, match="open in another"):
+        StateStore(tmp_path / "s")
     StateStore(tmp_path / "s").close()  # free again once closed
 
 
