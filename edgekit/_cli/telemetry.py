@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -100,14 +101,47 @@ def _fetch(url: str, token: str | None) -> dict[str, Any]:
     return found
 
 
-def _rows(section: dict[str, Any]) -> Iterator[tuple[str, Any, str]]:
-    """(label, value, field name) of a status section: a dict field a row per key."""
+def _value(name: str, value: Any) -> str:
+    """One figure as text, in the unit its name ends in (``_bytes``, ``_s``, ``_us``...)."""
+    from edgekit._cli._render import _text
+
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return _text(value, "", name)
+    if name.endswith("_bytes"):
+        size, unit = float(value), "B"
+        for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+            if abs(size) < 1024 or unit == "TiB":
+                break
+            size /= 1024
+        return f"{value} B" if unit == "B" else f"{size:.1f} {unit}"
+    if name.endswith("_percent"):
+        return f"{value:.1f} %"
+    if name.endswith("_at"):
+        return _text(value, "", name)
+    if name.endswith("_s") and not name.endswith("_per_s"):
+        for limit, divisor, unit in ((120, 1, "s"), (7200, 60, "min"), (172800, 3600, "h")):
+            if abs(value) < limit:
+                return f"{value / divisor:.3g} {unit}"
+        return f"{value / 86400:.1f} d"
+    for suffix, unit in (("_per_s", "/s"), ("_us", "µs"), ("_c", "°C")):
+        if name.endswith(suffix):
+            return f"{value:.4g} {unit}"
+    return _text(value)
+
+
+def _rows(section: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(label, value) of a status section; a dict field has a row per key."""
     for name, value in section.items():
         if isinstance(value, dict):
             for key, item in sorted(value.items()):
-                yield f"{name.removesuffix('s')} {key}", item, ""
+                if name == "topics" and isinstance(item, (list, tuple)) and len(item) == 2:
+                    shown = f"{item[0]} messages, {_value('_bytes', item[1])}"
+                else:
+                    shown = _value(name, item)
+                yield f"{name.removesuffix('s')} {key}", shown
         else:
-            yield name.replace("_", " "), value, name
+            label = re.sub(r"_(bytes|percent|per_s|us|at|s|c)$", "", name)
+            yield label.replace("_", " "), _value(name, value)
 
 
 def render(status: dict[str, Any], source: str) -> Any:
@@ -115,9 +149,6 @@ def render(status: dict[str, Any], source: str) -> Any:
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
-
-    from edgekit._cli._render import _text
-    from edgekit._snapshot import _UNITS
 
     healthz = status.get("healthz")
     if healthz is None:
@@ -140,9 +171,8 @@ def render(status: dict[str, Any], source: str) -> Any:
         table = Table(title=kind, title_justify="left", show_header=False)
         table.add_column("field")
         table.add_column("value", justify="right")
-        for label, value, name in _rows(section):
-            unit = next((u for suffix, u in _UNITS if name.endswith(suffix)), "")
-            table.add_row(label, _text(value, unit, name))
+        for label, value in _rows(section):
+            table.add_row(label, value)
         tables.append(table)
     for i in range(0, len(tables), 3):
         grid.add_row(*tables[i : i + 3])
@@ -156,7 +186,7 @@ def render(status: dict[str, Any], source: str) -> Any:
             devices.add_column(column)
         for device in scan.get("devices", [])[:50]:
             devices.add_row(
-                *(_text(device.get(c)) for c in ("name", "kind", "vendor", "protocols", "rssi"))
+                *(_value(c, device.get(c)) for c in ("name", "kind", "vendor", "protocols", "rssi"))
             )
         parts.append(devices)
     return Group(*parts)
