@@ -327,8 +327,9 @@ class RobustAhrs(_Filter):
     almost inertial frame, s (longer trusts the gyroscope more in accelerated motion).
     ``tau_mag``: time constant of the heading correction, s. ``mag_norm_tol`` (fraction of
     the reference norm) and ``mag_dip_tol_deg``: how far the field may move from its
-    reference before it counts as disturbed and is ignored; a steady new field becomes
-    the reference after ``mag_new_ref_s``, and after ``mag_max_reject_s`` of disturbance
+    reference before it counts as disturbed and is ignored. The first reference is the
+    first field that stays steady for ``mag_first_ref_s`` (the heading follows the field
+    until then); a steady new field replaces it after ``mag_new_ref_s``, and after ``mag_max_reject_s`` of disturbance
     the heading follows the field again at half the rate. ``rest_gyr_dps``,
     ``rest_time_s``: the sensor rests when the gyroscope stays within ``rest_gyr_dps``
     deg/s of its 0.5 s average (and the accelerometer within 5 %) for ``rest_time_s``;
@@ -337,7 +338,7 @@ class RobustAhrs(_Filter):
     """
 
     _kind = "robust"
-    _state_size = 30
+    _state_size = 31
 
     def __init__(
         self,
@@ -348,6 +349,7 @@ class RobustAhrs(_Filter):
         mag_norm_tol: float = 0.1,
         mag_dip_tol_deg: float = 10.0,
         mag_new_ref_s: float = 20.0,
+        mag_first_ref_s: float = 5.0,
         mag_max_reject_s: float = 60.0,
         rest_gyr_dps: float = 2.0,
         rest_time_s: float = 1.5,
@@ -361,6 +363,7 @@ class RobustAhrs(_Filter):
             "mag_norm_tol": _positive("mag_norm_tol", mag_norm_tol),
             "mag_dip_tol_deg": _positive("mag_dip_tol_deg", mag_dip_tol_deg),
             "mag_new_ref_s": _positive("mag_new_ref_s", mag_new_ref_s),
+            "mag_first_ref_s": _positive("mag_first_ref_s", mag_first_ref_s),
             "mag_max_reject_s": _positive("mag_max_reject_s", mag_max_reject_s),
             "rest_gyr_dps": _positive("rest_gyr_dps", rest_gyr_dps),
             "rest_time_s": _non_negative("rest_time_s", rest_time_s),
@@ -387,6 +390,7 @@ class RobustAhrs(_Filter):
                 c["mag_new_ref_s"],
                 c["mag_max_reject_s"],
                 gain(2.0 * c["tau_mag"]),
+                c["mag_first_ref_s"],
             ]
         )
         self._init(sample_rate, q0)

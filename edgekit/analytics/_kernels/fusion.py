@@ -204,8 +204,9 @@ def _madgwick_step(s, beta, dt, bscale, gx, gy, gz, ax, ay, az, mx, my, mz, use_
 def _nwu_start(s, ax, ay, az, mx, my, mz, use_mag):
     if use_mag and not (mx == 0.0 and my == 0.0 and mz == 0.0):
         w, x, y, z = broad_initial(ax, ay, az, mx, my, mz)
-    else:
-        w, x, y, z = tilt_initial(ax, ay, az)
+    else:  # heading 0 in the ENU output
+        tw, tx, ty, tz = tilt_initial(ax, ay, az)
+        w, x, y, z = _H * tw + _H * tz, _H * tx + _H * ty, _H * ty - _H * tx, _H * tz - _H * tw
     s[0] = 1.0
     s[1] = w
     s[2] = x
@@ -356,11 +357,11 @@ def mahony_batch(s, p, gyr, acc, mag, use_mag, out):
 # s: [0 initialised, 1-4 q_gyr, 5-8 q_inc, 9 delta, 10-12 acc low-pass in I,
 #     13-15 gyro bias, 16-18 gyro low-pass, 19-21 acc low-pass (sensor), 22 rest time,
 #     23 field norm ref, 24 dip ref, 25 disturbed time, 26 candidate norm, 27 candidate dip,
-#     28 candidate time, 29 undisturbed time]
+#     28 candidate time, 29 reference confirmed, 30 field samples used]
 # p: [dt, k_acc, k_mag, k_rest_lp, rest_gyr, rest_acc, rest_time, k_bias, norm_th, dip_th,
-#     k_ref, new_ref_time, max_reject_time, k_mag_rejected]
-ROBUST_STATE = 30
-ROBUST_PARAMS = 14
+#     k_ref, new_ref_time, max_reject_time, k_mag_rejected, first_ref_time]
+ROBUST_STATE = 31
+ROBUST_PARAMS = 15
 
 
 @njit
@@ -398,8 +399,8 @@ def _robust_start(s, ax, ay, az, mx, my, mz, use_mag):
             s[9] = math.atan2(ex, ey)
         nm = math.sqrt(mx * mx + my * my + mz * mz)
         if nm > 0.0:
-            s[23] = s[26] = nm
-            s[24] = s[27] = math.asin(max(-1.0, min(1.0, ez / nm)))
+            s[26] = nm
+            s[27] = math.asin(max(-1.0, min(1.0, ez / nm)))
 
 
 @njit
@@ -468,36 +469,41 @@ def _robust_step(s, p, gx, gy, gz, ax, ay, az, mx, my, mz, use_mag):
             err -= 2.0 * math.pi
         elif err < -math.pi:
             err += 2.0 * math.pi
-        if s[23] == 0.0:  # no reference yet (the first samples had no field)
-            s[23] = nm
-            s[24] = dip
-        ok = abs(nm - s[23]) < p[8] * s[23] and abs(dip - s[24]) < p[9]
+        if s[26] == 0.0:  # no candidate yet (the first samples had no field)
+            s[26] = nm
+            s[27] = dip
+        # the candidate: the field as it is now, timed while it stays steady
+        if abs(nm - s[26]) < p[8] * s[26] and abs(dip - s[27]) < p[9]:
+            s[28] += dt
+            kr = p[10]
+            s[26] += kr * (nm - s[26])
+            s[27] += kr * (dip - s[27])
+        else:
+            s[26] = nm
+            s[27] = dip
+            s[28] = 0.0
+        confirmed = s[29] != 0.0
+        ok = (not confirmed) or (abs(nm - s[23]) < p[8] * s[23] and abs(dip - s[24]) < p[9])
+        # a steady candidate becomes the reference: soon at the start (the first sample
+        # may sit in a disturbance), only after long when it differs from a reference
+        if s[28] > (p[11] if confirmed else p[14]) and (not ok or not confirmed):
+            s[23] = s[26]
+            s[24] = s[27]
+            s[29] = 1.0
+            ok = True
         if ok:
             s[25] = 0.0
-            s[29] += dt
-            s[9] += p[2] * err
-            kr = p[10]
-            s[23] += kr * (nm - s[23])
-            s[24] += kr * (dip - s[24])
+            s[30] += 1.0
+            # fast start: the heading averages the fields seen so far until that is slower
+            s[9] += max(p[2], 1.0 / s[30]) * err
+            if confirmed:
+                kr = p[10]
+                s[23] += kr * (nm - s[23])
+                s[24] += kr * (dip - s[24])
         else:
             s[25] += dt
-            s[29] = 0.0
             if s[25] > p[12]:  # disturbed for long: follow the field slowly
                 s[9] += p[13] * err
-            # a new field that stays steady for long becomes the reference
-            if abs(nm - s[26]) < p[8] * s[26] and abs(dip - s[27]) < p[9]:
-                s[28] += dt
-                kr = p[10]
-                s[26] += kr * (nm - s[26])
-                s[27] += kr * (dip - s[27])
-                if s[28] > p[11]:
-                    s[23] = s[26]
-                    s[24] = s[27]
-                    s[25] = 0.0
-            else:
-                s[26] = nm
-                s[27] = dip
-                s[28] = 0.0
         if s[9] > math.pi:
             s[9] -= 2.0 * math.pi
         elif s[9] < -math.pi:
