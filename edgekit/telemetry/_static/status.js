@@ -197,7 +197,9 @@
     plot("plot-infer", [{ key: "infer_p50_us", cls: "p50" }, { key: "infer_p99_us", cls: "p99" }]);
     const t = typeof s.time === "number" ? new Date(s.time * 1000) : new Date();
     $("updated").textContent = "updated " + t.toISOString().slice(11, 19) + " UTC";
-    document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
+    const updates = Number(document.body.dataset.updates || 0) + 1;
+    document.body.dataset.updates = String(updates);
+    if (updates === 1 && window.performance && performance.mark) performance.mark("edgekit-first-render");
   }
 
   function load() {
@@ -210,8 +212,10 @@
   function start() {
     if (new URLSearchParams(location.search).has("token")) history_replace();
     if (!window.EventSource) { load(); setInterval(load, 2000); return; }
+    load();
     const events = new EventSource("/events");
-    events.onopen = load; // the whole last hour again after each (re)connect
+    let opened = false;
+    events.onopen = () => { if (opened) load(); opened = true; }; // the whole hour again after a reconnect
     events.onmessage = (m) => render(JSON.parse(m.data));
     events.onerror = () => { $("health-state").textContent = "reconnecting"; $("health-state").className = "badge"; };
   }
