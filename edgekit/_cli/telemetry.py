@@ -51,7 +51,7 @@ def _observing(queues: tuple[str, ...], state: str | None) -> Iterator[Any]:
         if state is not None:
             if not Path(state).exists():
                 raise InvalidInputError(f"--state {state} does not exist")
-            from edgekit.state import StateStore  # type: ignore[attr-defined,unused-ignore]
+            from edgekit.state import StateStore
 
             telemetry.observe(stack.enter_context(StateStore(state)))
         yield telemetry

@@ -2,7 +2,7 @@
 
     python -m tests.telemetry.screenshot [--out docs/img/status-page.png] [--seconds 60]
 
-The device is real and runs for ``--seconds``: a queue fed with sensor readings on three
+The device is real and runs for ``--seconds``: a state store, a queue fed with sensor readings on three
 topics, a sync engine draining it into a directory with two outages (paused), Silero
 VAD (ONNX) run on noise and silence, and an inventory of the devices in the scan tests'
 captured records (the mDNS records of ``labelled_devices.json``, the WiFi networks of
@@ -43,6 +43,7 @@ def inventory() -> Any:
 
 def run(out: Path, seconds: float) -> None:
     from edgekit.infer import InferenceEngine
+    from edgekit.state import StateStore
     from edgekit.sync import DirectoryTransport, SyncEngine, SyncQueue
     from edgekit.telemetry import Telemetry, serve
     from edgekit.telemetry.history import History
@@ -54,6 +55,9 @@ def run(out: Path, seconds: float) -> None:
     with tempfile.TemporaryDirectory() as tmp, SyncQueue(Path(tmp) / "uplink") as q:
         engine = SyncEngine(q, DirectoryTransport(Path(tmp) / "cloud"), batch_size=64)
         vad = InferenceEngine(silero_path(), warmup=1)
+        state = StateStore(Path(tmp) / "state")
+        for key, value in (("config/rate_hz", 20), ("config/site", "pump-3"), ("twin/fw", "1.4.2")):
+            state.set(key, value)
 
         def produce() -> None:
             while not stop.wait(0.05):
@@ -69,7 +73,7 @@ def run(out: Path, seconds: float) -> None:
                 vad.run(silero_feeds(noise.astype(np.float32)))
 
         threads = [threading.Thread(target=f, daemon=True) for f in (produce, infer)]
-        telemetry = Telemetry(data_dir=tmp).observe(q, engine, vad, inventory())
+        telemetry = Telemetry(data_dir=tmp).observe(q, engine, vad, state, inventory())
         history = History(span_s=120, interval_s=1)
         with serve(telemetry, port=0, refresh_s=0.5, history=history) as server:
             engine.start()
@@ -100,6 +104,7 @@ def run(out: Path, seconds: float) -> None:
                     thread.join()
                 engine.stop()
                 vad.close()
+                state.close()
     print(f"wrote {out}")
 
 

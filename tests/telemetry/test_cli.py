@@ -97,13 +97,22 @@ def test_status_from_a_running_serve(
     assert "HTTP 401" in capsys.readouterr().err
 
 
-def test_status_from_the_files(qpath: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["status", "--queue", str(qpath), "--json"]) == 0
+def test_status_from_the_files(
+    qpath: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from edgekit.state import StateStore
+
+    with StateStore(tmp_path / "state") as store:
+        store.set("config/rate_hz", 50)
+        store.set("config/site", "pump-3")
+    args = ["status", "--queue", str(qpath), "--state", str(tmp_path / "state")]
+    assert main([*args, "--json"]) == 0
     found = json.loads(capsys.readouterr().out)
     assert found["queue"]["depth"] == 6 and found["queue"]["topics"]["cli"][0] == 6
-    assert main(["status", "--queue", str(qpath)]) == 0
+    assert found["state"]["keys"] == 2
+    assert main(args) == 0
     out = capsys.readouterr().out
-    assert "queue" in out and "health" in out and "disk free" in out
+    assert "queue" in out and "state" in out and "disk free" in out
 
 
 def test_status_watch_updates_until_interrupted(qpath: Path) -> None:

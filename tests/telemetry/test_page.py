@@ -42,14 +42,16 @@ def points(driver: Any, plot: str) -> int:
 
 @pytest.fixture(scope="module")
 def device(tmp_path_factory: pytest.TempPathFactory, vad: Any) -> Iterator[tuple[Any, Server]]:
+    from edgekit.state import StateStore
     from edgekit.sync import SyncQueue
 
     root = tmp_path_factory.mktemp("page")
-    with SyncQueue(root / "q") as q:
+    with SyncQueue(root / "q") as q, StateStore(root / "state") as state:
         q.put_many([b"reading %d" % i for i in range(3)], topic="sensors")
+        state.set("config/rate_hz", 50)
         for _ in range(10):
             vad.run(silero_feeds())
-        telemetry = Telemetry(data_dir=root).observe(q, vad)
+        telemetry = Telemetry(data_dir=root).observe(q, vad, state)
         history = History(interval_s=0.2)
         with serve(telemetry, port=0, refresh_s=0.2, history=history) as server:
             yield q, server
@@ -67,6 +69,9 @@ def test_page_renders_and_follows_the_queue(browser: Any, device: tuple[Any, Ser
     assert cell(browser, "infer.model") == "silero_vad.onnx"
     assert cell(browser, "infer.p50_us").endswith(" µs")
     assert cell(browser, "health.disk_free_bytes").endswith("iB")
+    assert cell(browser, "state.keys") == "1"
+    assert browser.find_element(By.ID, "card-state").is_displayed()
+    assert not browser.find_element(By.ID, "card-guard").is_displayed()  # not observed
     # The plots fill as the history samples (every 0.2 s here).
     wait(browser, lambda d: points(d, "plot-queue") >= 3)
     wait(browser, lambda d: points(d, "plot-infer") >= 6)  # p50 and p99

@@ -210,7 +210,7 @@
   }
 
   function start() {
-    if (new URLSearchParams(location.search).has("token")) history_replace();
+    if (new URLSearchParams(location.search).has("token")) dropTokenFromAddress();
     if (!window.EventSource) { load(); setInterval(load, 2000); return; }
     load();
     const events = new EventSource("/events");
@@ -220,7 +220,7 @@
     events.onerror = () => { $("health-state").textContent = "reconnecting"; $("health-state").className = "badge"; };
   }
   // The token came in the address once (it is now a cookie): keep it out of the address bar.
-  function history_replace() { window.history.replaceState(null, "", location.pathname); }
+  function dropTokenFromAddress() { window.history.replaceState(null, "", location.pathname); }
 
   document.addEventListener("DOMContentLoaded", start);
 })();
