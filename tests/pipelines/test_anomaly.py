@@ -118,3 +118,27 @@ def test_bad_arguments_are_named(queue) -> None:
         monitor.append(1.5, 3.0)
     with pytest.raises(InvalidInputError, match="timestamps"):
         monitor.append(np.arange(3), np.zeros(4))
+
+
+def test_the_nab_notebook_executes(tmp_path, monkeypatch) -> None:
+    import os
+    from pathlib import Path
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.delenv("MPLBACKEND", raising=False)
+    monkeypatch.setenv("PYTHONPATH", str(root) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    notebook = nbformat.read(root / "examples" / "notebooks" / "anomaly_nab.ipynb", as_version=4)
+    NotebookClient(
+        notebook,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},
+    ).execute()
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert [o for o in outputs if "image/png" in o.get("data", {})], "the series plot"
+    text = "".join(o.get("text", "") for o in outputs)
+    assert "ContextNovelty: " in text and "alarms ec2/latency:" in text
