@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,8 @@ from edgekit.sync import DirectoryTransport, SyncEngine, SyncQueue
 from edgekit.telemetry import Telemetry, serve
 from tests._support.servers import Prometheus
 from tests.infer.models import silero_feeds
+
+DOCS = Path(__file__).parents[2] / "docs" / "telemetry.md"
 
 
 def wait_for(prometheus: Prometheus, expr: str, expected: float, timeout: float = 20.0) -> None:
@@ -55,6 +58,13 @@ def test_prometheus_scrapes_what_the_layers_hold(
             # The queue changes; the next scrapes see it.
             q.put_many([b"c"] * 5, topic="alpha")
             wait_for(prometheus, 'edgekit_queue_messages{queue="uplink",topic="alpha"}', 12)
-            # An expression of the docs' Grafana queries, evaluated by Prometheus itself.
             wait_for(prometheus, "sum by (queue) (edgekit_queue_messages)", 15)
+            # The docs' Grafana queries: Prometheus accepts each, and each metric exists.
+            names = set(re.findall(r"^# TYPE (\w+) ", telemetry.metrics_text().decode(), re.M))
+            names |= {f"{n}_total" for n in names}  # a counter's family name drops _total
+            queries = re.findall(r"```promql\n(.*?)```", DOCS.read_text(), re.S)
+            assert len(queries) >= 5
+            for query in queries:
+                prometheus.query(query.strip())  # asserts status "success"
+                assert set(re.findall(r"edgekit_\w+", query)) <= names, query
         engine.close()
