@@ -236,7 +236,7 @@ class Bocpd:
     @property
     def run_length_posterior(self) -> np.ndarray:
         """P(run length = r | samples so far), r = 0 .. max_run - 1."""
-        return np.exp(self._logp[: self._nrun[0]])
+        return np.asarray(np.exp(self._logp[: self._nrun[0]]))
 
     def update(self, block: ArrayLike) -> ChangeOutput:
         """(most probable run length, change) after each sample of ``block``."""

@@ -156,7 +156,7 @@ def test_block_size_never_changes_the_output(series, kind, cuts):
     x = series[1500:2000]
     whole = _feed(_make(kind), x)
     split = _feed(_make(kind), x, cuts)
-    for a, b in zip(whole, split):
+    for a, b in zip(whole, split, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -169,7 +169,7 @@ def test_bad_blocks_are_refused_and_leave_the_state(series, kind):
             det.update(bad)
     b = _feed(det, series[100:200])
     whole = _feed(_make(kind), series[:200])
-    for u, v, w in zip(a, b, whole):
+    for u, v, w in zip(a, b, whole, strict=True):
         np.testing.assert_array_equal(np.concatenate([u, v]), w)
     det.reset()
     np.testing.assert_array_equal(_feed(det, series[:100])[0], a[0])

@@ -113,7 +113,7 @@ def test_channels_are_independent(series, kind):
     together = _run(_make(kind), X)
     for j in range(3):
         alone = _run(_make(kind), X[:, j])
-        for a, b in zip(together, alone):
+        for a, b in zip(together, alone, strict=True):
             np.testing.assert_array_equal(a[:, j], b)
 
 
@@ -123,7 +123,7 @@ def test_block_size_never_changes_the_output(series, kind, cuts):
     x = series[1000:1400]
     whole = _run(_make(kind), x)
     split = _run(_make(kind), x, cuts)
-    for a, b in zip(whole, split):
+    for a, b in zip(whole, split, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -141,7 +141,7 @@ def test_bad_blocks_are_refused_and_leave_the_state(series, kind):
         stat.update(["a"])
     rest = _run(stat, series[50:100])
     whole = _run(_make(kind), series[:100])
-    for a, b, c in zip(first, rest, whole):
+    for a, b, c in zip(first, rest, whole, strict=True):
         np.testing.assert_array_equal(np.concatenate([a, b]), c)
 
 
