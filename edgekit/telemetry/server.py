@@ -288,6 +288,11 @@ class Server:
     async def _headers(self, request: web.Request, response: web.StreamResponse) -> None:
         response.headers.update(SECURITY_HEADERS)
 
+    def _local_host(self, host: str) -> bool:
+        """Whether a request's Host header names this server by a loopback name or address."""
+        name = host.rsplit(":", 1)[0] if host.count(":") == 1 or "]:" in host else host
+        return name.strip("[]") in {"127.0.0.1", "localhost", "::1", self.host}
+
     def _authorized(self, request: web.Request) -> tuple[bool, bool]:
         """(token accepted, it came in the query): header, query or cookie, constant time."""
         if self._token is None:
@@ -307,8 +312,9 @@ class Server:
     async def _guard(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        """Refuse any method but GET and HEAD (405), a request with a body (413), and,
-        with a token, a request without it (401)."""
+        """Refuse any method but GET and HEAD (405), a request with a body (413); without
+        a token, a Host header that does not name loopback (421: DNS rebinding); with a
+        token, a request without it (401)."""
         if request.method not in ("GET", "HEAD"):
             return web.Response(
                 status=405,
@@ -317,6 +323,9 @@ class Server:
             )
         if request.content_length or "Transfer-Encoding" in request.headers:
             return web.Response(status=413, text="a request has no body here\n")
+        if self._token is None and not self._local_host(request.host):
+            # DNS rebinding: a web page whose name now resolves to 127.0.0.1 reads nothing
+            return web.Response(status=421, text="unknown Host: use the server's address\n")
         ok, from_query = self._authorized(request)
         if not ok:
             return web.Response(

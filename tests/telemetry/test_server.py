@@ -174,6 +174,16 @@ def test_oversized_requests_refused(device: tuple[Any, Server]) -> None:
     assert raw(server, chunked).startswith(b"HTTP/1.1 413")
 
 
+def test_dns_rebinding_refused(device: tuple[Any, Server]) -> None:
+    """Without a token, a Host that names no loopback address is refused: a web page whose
+    name an attacker rebinds to 127.0.0.1 cannot read the device from a browser."""
+    _, server = device
+    for host in ("attacker.example", f"attacker.example:{server.port}", "192.0.2.1"):
+        assert request(server, "/status.json", headers={"Host": host})[0] == 421, host
+    for host in ("127.0.0.1", f"127.0.0.1:{server.port}", f"localhost:{server.port}", "[::1]:1"):
+        assert request(server, "/status.json", headers={"Host": host})[0] == 200, host
+
+
 def test_event_streams_are_bounded(tmp_path: Any) -> None:
     telemetry = Telemetry(data_dir=tmp_path)
     with serve(telemetry, port=0, max_clients=2) as server:
