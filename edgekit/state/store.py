@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import struct
 import threading
 import time
 import uuid
@@ -25,7 +26,7 @@ from typing import Any, TypeVar
 import lmdb
 
 from edgekit._snapshot import Snapshot
-from edgekit.errors import CorruptDataError, InvalidInputError, StateError
+from edgekit.errors import CorruptDataError, EdgekitError, InvalidInputError, StateError
 from edgekit.state._codec import (
     F_DELETED,
     F_PENDING,
@@ -50,6 +51,13 @@ T = TypeVar("T")
 _log = logging.getLogger("edgekit.state")
 
 _U64 = HLC_KEY.__class__(">Q")
+# What reading a damaged file raises: LMDB's errors, and what decoding its bytes raises
+# (ValueError covers UnicodeDecodeError and JSONDecodeError; InvalidInputError is one too,
+# and is passed through as it is).
+_DAMAGE = (
+    lmdb.CorruptedError, lmdb.PageNotFoundError, lmdb.PanicError, lmdb.InvalidError,
+    struct.error, IndexError, ValueError,
+)  # fmt: skip
 _pack_head = HEAD.pack
 _UNLIMITED = 1 << 62
 _HANDED_MAX = 100_000
@@ -229,7 +237,7 @@ class StateStore:
         def walk(txn: Any) -> None:
             nonlocal live, dead
             for _, rec in txn.cursor(self._entries):
-                if rec[0] & F_DELETED:
+                if rec[:1] and rec[0] & F_DELETED:
                     dead += 1
                 else:
                     live += 1
@@ -253,21 +261,29 @@ class StateStore:
                         return fn(txn)
                 except lmdb.MapFullError:
                     self._env.grow()
-                except (lmdb.CorruptedError, lmdb.PageNotFoundError, lmdb.PanicError) as exc:
-                    raise CorruptDataError(
-                        f"the state store at {self.path} is damaged ({exc})"
-                    ) from exc
+                except _DAMAGE as exc:
+                    raise self._damaged(exc) from exc
                 except lmdb.Error as exc:
                     raise StateError(f"state store at {self.path}: {exc}") from exc
             raise StateError(f"state store at {self.path}: could not commit after growing the map")
+
+    def _damaged(self, exc: BaseException) -> EdgekitError:
+        """The error for damage found in the store (an EdgekitError raised on purpose
+        inside a transaction stays as it is)."""
+        if isinstance(exc, EdgekitError):
+            return exc
+        return CorruptDataError(
+            f"the state store at {self.path} is damaged ({type(exc).__name__}: {exc}); "
+            "copy what still reads with store.entries() into a new store"
+        )
 
     def _read(self, fn: Callable[[Any], T]) -> T:
         self._check_open()
         try:
             with self._env.env.begin() as txn:
                 return fn(txn)
-        except (lmdb.CorruptedError, lmdb.PageNotFoundError, lmdb.PanicError) as exc:
-            raise CorruptDataError(f"the state store at {self.path} is damaged ({exc})") from exc
+        except _DAMAGE as exc:
+            raise self._damaged(exc) from exc
         except lmdb.Error as exc:
             if self._closed:
                 raise StateError(f"the state store at {self.path} is closed") from exc
@@ -285,7 +301,7 @@ class StateStore:
     def _put_local(self, txn: Any, kb: bytes, entry: Entry, rec: bytes) -> bytes | None:
         """Store a pending local entry; returns the key's previous record."""
         old = txn.get(kb, db=self._entries)
-        if old is not None and old[0] & F_PENDING:
+        if old and old[0] & F_PENDING:
             txn.delete(_pend_key_of(old), db=self._pend)
         txn.put(kb, rec, db=self._entries)
         txn.put(pend_key(entry), kb, db=self._pend)
@@ -293,7 +309,7 @@ class StateStore:
         return None if old is None else bytes(old)
 
     def _tally(self, old: bytes | None, deleted: bool) -> None:
-        if old is not None:
+        if old:
             if old[0] & F_DELETED:
                 self._dead -= 1
             else:
@@ -397,7 +413,7 @@ class StateStore:
             try:  # (the common case inline: one transaction, no retry)
                 with self._begin(write=True) as txn:
                     old = txn.get(kb, db=self._entries)
-                    if old is not None and old[0] & F_PENDING:
+                    if old and old[0] & F_PENDING:
                         txn.delete(_pend_key_of(old), db=self._pend)
                     txn.put(kb, rec, db=self._entries)
                     txn.put(pk, kb, db=self._pend)
@@ -406,7 +422,7 @@ class StateStore:
             else:
                 if old is None:
                     self._live += 1
-                elif old[0] & F_DELETED:
+                elif old and old[0] & F_DELETED:
                     self._dead -= 1
                     self._live += 1
         if self._subs:
@@ -418,7 +434,7 @@ class StateStore:
         kb = check_key(key)
         with self._lock:
             old_rec = self._get(kb)
-            if old_rec is None or old_rec[0] & F_DELETED:
+            if old_rec is None or (old_rec[:1] and old_rec[0] & F_DELETED):
                 return None
             entry = Entry(key, None, self.clock.now(), self.node_id, True)
             rec = encode(entry, True)
@@ -478,11 +494,11 @@ class StateStore:
                 rec = txn.get(kb)
         except lmdb.Error:
             rec = self._get(kb)
-        if rec is None or rec[0] & F_DELETED:
+        if rec is None:
             return default
         try:
-            return _value_of(rec)
-        except ValueError as exc:
+            return default if rec[0] & F_DELETED else _value_of(rec)
+        except (ValueError, IndexError) as exc:
             raise CorruptDataError(f"state key {key!r}: its stored value does not decode") from exc
 
     def entry(self, key: str) -> Entry | None:
@@ -493,9 +509,12 @@ class StateStore:
 
     def __getitem__(self, key: str) -> Any:
         rec = self._get(check_key(key))
-        if rec is None or rec[0] & F_DELETED:
+        if rec is None or (rec[:1] and rec[0] & F_DELETED):
             raise KeyError(key)
-        return _value_of(rec)
+        try:
+            return _value_of(rec)
+        except (ValueError, IndexError) as exc:
+            raise CorruptDataError(f"state key {key!r}: its stored value does not decode") from exc
 
     def __setitem__(self, key: str, value: Any) -> None:
         self.set(key, value)
@@ -508,21 +527,22 @@ class StateStore:
         if not isinstance(key, str):
             return False
         rec = self._get(key.encode())
-        return rec is not None and not rec[0] & F_DELETED
+        return rec is not None and not (rec[:1] and rec[0] & F_DELETED)
 
-    def _scan(self, prefix: str, db: Any = None) -> list[tuple[bytes, bytes]]:
+    def _scan(self, prefix: str) -> list[tuple[str, bytes]]:
+        """(key, record) of the keys starting with ``prefix``, by key."""
         if not isinstance(prefix, str):
             raise InvalidInputError(f"prefix must be a string, not {type(prefix).__name__}")
         pb = prefix.encode()
 
-        def walk(txn: Any) -> list[tuple[bytes, bytes]]:
-            cur = txn.cursor(db if db is not None else self._entries)
+        def walk(txn: Any) -> list[tuple[str, bytes]]:
+            cur = txn.cursor(self._entries)
             out = []
             if cur.set_range(pb):
                 for k, v in cur:
                     if not k.startswith(pb):
                         break
-                    out.append((bytes(k), bytes(v)))
+                    out.append((bytes(k).decode(), bytes(v)))
             return out
 
         return self._read(walk)
@@ -530,28 +550,28 @@ class StateStore:
     def items(self, prefix: str = "") -> list[tuple[str, Any]]:
         """``(key, value)`` of the live keys starting with ``prefix``, by key."""
         out = []
-        for k, rec in self._scan(prefix):
-            if not rec[0] & F_DELETED:
-                key = k.decode()
-                try:
+        for key, rec in self._scan(prefix):
+            try:
+                if not rec[0] & F_DELETED:
                     out.append((key, _value_of(rec)))
-                except ValueError as exc:
-                    raise CorruptDataError(
-                        f"state key {key!r}: its stored value does not decode"
-                    ) from exc
+            except (ValueError, IndexError) as exc:
+                raise CorruptDataError(
+                    f"state key {key!r}: its stored value does not decode"
+                ) from exc
         return out
 
     def keys(self, prefix: str = "") -> list[str]:
         """The live keys starting with ``prefix``, sorted."""
-        return [k.decode() for k, rec in self._scan(prefix) if not rec[0] & F_DELETED]
+        return [k for k, rec in self._scan(prefix) if not (rec[:1] and rec[0] & F_DELETED)]
 
     def entries(self, prefix: str = "", *, tombstones: bool = True) -> list[Entry]:
         """The entries of the keys starting with ``prefix`` (tombstones too unless told
         not), by key."""
         out = []
-        for k, rec in self._scan(prefix):
-            if tombstones or not rec[0] & F_DELETED:
-                out.append(decode(k.decode(), rec)[0])
+        for key, rec in self._scan(prefix):
+            entry = decode(key, rec)[0]
+            if tombstones or not entry.deleted:
+                out.append(entry)
         return out
 
     def __iter__(self) -> Iterator[str]:
@@ -767,7 +787,7 @@ class StateStore:
         def txn_fn(txn: Any) -> int:
             gone = []
             for k, rec in txn.cursor(self._entries):
-                flags = rec[0]
+                flags = rec[0] if len(rec) >= 13 else 0
                 if (
                     flags & F_DELETED
                     and not flags & F_PENDING
