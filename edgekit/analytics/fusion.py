@@ -49,6 +49,7 @@ _VERSION = 1
 _PREFIX = struct.Struct("<4sHI")
 _F8 = np.dtype(np.float64)
 _NO_MAG = np.zeros(0)
+_empty = np.empty  # one lookup less on the one-sample path
 _NO_MAG_2D = np.zeros((0, 3))
 # quarter turn about z: ENU <- north-west-up (Madgwick's and Mahony's internal frame)
 _H = math.sqrt(0.5)
@@ -176,10 +177,9 @@ class _Filter:
     ) -> NDArray[np.float64]:
         """One sample: gyroscope (rad/s), accelerometer, optional magnetometer, each (3,).
         Returns the ENU quaternion ``(w, x, y, z)`` after it (a new array)."""
-        out = np.empty(4)
-        m = _NO_MAG if mag is None else mag
+        out = _empty(4)
         try:
-            code = self._one(self._sp, gyr, acc, m, out)
+            code = self._one(self._sp, gyr, acc, _NO_MAG if mag is None else mag, out)
         except TypeError:  # not float64 C arrays: convert, check, call again
             m = _NO_MAG if mag is None else _vec("mag", mag)
             code = self._one(self._sp, _vec("gyr", gyr), _vec("acc", acc), m, out)
@@ -338,7 +338,7 @@ class RobustAhrs(_Filter):
     """
 
     _kind = "robust"
-    _state_size = 31
+    _state_size = 32
 
     def __init__(
         self,
@@ -401,6 +401,7 @@ class RobustAhrs(_Filter):
     def _set_orientation(self, q: NDArray[np.float64]) -> None:
         self._s[0] = 2.0  # given: the first sample primes the averages, keeps q
         self._s[5:9] = q
+        self._s[9] = 1.0  # heading turn: none
 
     @property
     def quaternion(self) -> NDArray[np.float64]:

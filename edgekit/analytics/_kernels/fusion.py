@@ -354,13 +354,13 @@ def mahony_batch(s, p, gyr, acc, mag, use_mag, out):
 # magnetic field turns the heading delta about z (heading only), unless the field's norm
 # or dip says it is disturbed. The gyroscope bias is learnt while the sensor rests.
 #
-# s: [0 initialised, 1-4 q_gyr, 5-8 q_inc, 9 delta, 10-12 acc low-pass in I,
+# s: [0 initialised, 1-4 q_gyr, 5-8 q_inc, 9 cos(delta / 2), 10-12 acc low-pass in I,
 #     13-15 gyro bias, 16-18 gyro low-pass, 19-21 acc low-pass (sensor), 22 rest time,
 #     23 field norm ref, 24 dip ref, 25 disturbed time, 26 candidate norm, 27 candidate dip,
-#     28 candidate time, 29 reference confirmed, 30 field samples used]
+#     28 candidate time, 29 reference confirmed, 30 field samples used, 31 sin(delta / 2)]
 # p: [dt, k_acc, k_mag, k_rest_lp, rest_gyr, rest_acc, rest_time, k_bias, norm_th, dip_th,
 #     k_ref, new_ref_time, max_reject_time, k_mag_rejected, first_ref_time]
-ROBUST_STATE = 31
+ROBUST_STATE = 32
 ROBUST_PARAMS = 15
 
 
@@ -378,6 +378,38 @@ def _rotate(qw, qx, qy, qz, vx, vy, vz):
 
 
 @njit
+def _renorm(n2):
+    """1 / sqrt(n2) for n2 near 1 (a product of unit quaternions): one Newton step,
+    exact to rounding while |n2 - 1| < 1e-8, else the square root."""
+    d = n2 - 1.0
+    if abs(d) < 1e-8:
+        return 1.0 - 0.5 * d
+    return 1.0 / math.sqrt(n2)
+
+
+@njit
+def _cos_sin(h):
+    """(cos h, sin h); a series to double precision for |h| < 0.05, the usual step."""
+    if abs(h) < 0.05:
+        h2 = h * h
+        c = 1.0 - h2 / 2.0 * (1.0 - h2 / 12.0 * (1.0 - h2 / 30.0))
+        s = h * (1.0 - h2 / 6.0 * (1.0 - h2 / 20.0 * (1.0 - h2 / 42.0)))
+        return c, s
+    return math.cos(h), math.sin(h)
+
+
+@njit
+def _turn_heading(s, angle):
+    """Turn the heading (s[9], s[31]: cos, sin of half of it) by ``angle`` about z."""
+    c, z = _cos_sin(0.5 * angle)
+    hc = s[9] * c - s[31] * z
+    hs = s[31] * c + s[9] * z
+    r = _renorm(hc * hc + hs * hs)
+    s[9] = hc * r
+    s[31] = hs * r
+
+
+@njit
 def _robust_start(s, ax, ay, az, mx, my, mz, use_mag):
     """Start from the first sample: inclination from the accelerometer, heading from the
     field; with s[0] == 2.0 the orientation in s[5:9] was given and is kept."""
@@ -387,8 +419,9 @@ def _robust_start(s, ax, ay, az, mx, my, mz, use_mag):
     s[2] = s[3] = s[4] = 0.0
     if not given:
         s[5], s[6], s[7], s[8] = tilt_initial(ax, ay, az)
-        s[9] = 0.0
-    for j in range(13, ROBUST_STATE):
+        s[9] = 1.0
+        s[31] = 0.0
+    for j in range(13, 31):
         s[j] = 0.0
     s[10] = s[19] = ax
     s[11] = s[20] = ay
@@ -396,7 +429,7 @@ def _robust_start(s, ax, ay, az, mx, my, mz, use_mag):
     if use_mag:
         ex, ey, ez = _rotate(s[5], s[6], s[7], s[8], mx, my, mz)
         if not given:
-            s[9] = math.atan2(ex, ey)
+            s[9], s[31] = _cos_sin(0.5 * math.atan2(ex, ey))
         nm = math.sqrt(mx * mx + my * my + mz * mz)
         if nm > 0.0:
             s[26] = nm
@@ -414,11 +447,18 @@ def _robust_step(s, p, gx, gy, gz, ax, ay, az, mx, my, mz, use_mag):
     s[19] += k * (ax - s[19])
     s[20] += k * (ay - s[20])
     s[21] += k * (az - s[21])
-    dg = math.sqrt((gx - s[16]) ** 2 + (gy - s[17]) ** 2 + (gz - s[18]) ** 2)
-    da = math.sqrt((ax - s[19]) ** 2 + (ay - s[20]) ** 2 + (az - s[21]) ** 2)
-    na = math.sqrt(s[19] * s[19] + s[20] * s[20] + s[21] * s[21])
-    lg = math.sqrt(s[16] * s[16] + s[17] * s[17] + s[18] * s[18])
-    if dg < p[4] and da < p[5] * na and lg < p[4]:
+    dx = gx - s[16]
+    dy = gy - s[17]
+    dz = gz - s[18]
+    dg2 = dx * dx + dy * dy + dz * dz
+    dx = ax - s[19]
+    dy = ay - s[20]
+    dz = az - s[21]
+    da2 = dx * dx + dy * dy + dz * dz
+    na2 = s[19] * s[19] + s[20] * s[20] + s[21] * s[21]
+    lg2 = s[16] * s[16] + s[17] * s[17] + s[18] * s[18]
+    th2 = p[4] * p[4]
+    if dg2 < th2 and da2 < p[5] * p[5] * na2 and lg2 < th2:
         s[22] += dt
         if s[22] >= p[6]:
             kb = p[7]
@@ -433,10 +473,10 @@ def _robust_step(s, p, gx, gy, gz, ax, ay, az, mx, my, mz, use_mag):
     wz = gz - s[15]
     w = math.sqrt(wx * wx + wy * wy + wz * wz)
     if w > 0.0:
-        c = math.cos(0.5 * w * dt)
-        f = math.sin(0.5 * w * dt) / w
+        c, f = _cos_sin(0.5 * w * dt)
+        f /= w
         q0, q1, q2, q3 = quat_mul(s[1], s[2], s[3], s[4], c, f * wx, f * wy, f * wz)
-        r = 1.0 / math.sqrt(q0 * q0 + q1 * q1 + q2 * q2 + q3 * q3)
+        r = _renorm(q0 * q0 + q1 * q1 + q2 * q2 + q3 * q3)
         s[1] = q0 * r
         s[2] = q1 * r
         s[3] = q2 * r
@@ -453,7 +493,7 @@ def _robust_step(s, p, gx, gy, gz, ax, ay, az, mx, my, mz, use_mag):
         if n > 0.0:
             cw, cx, cy, cz = tilt_initial(ex, ey, ez)
             q0, q1, q2, q3 = quat_mul(cw, cx, cy, cz, s[5], s[6], s[7], s[8])
-            r = 1.0 / math.sqrt(q0 * q0 + q1 * q1 + q2 * q2 + q3 * q3)
+            r = _renorm(q0 * q0 + q1 * q1 + q2 * q2 + q3 * q3)
             s[5] = q0 * r
             s[6] = q1 * r
             s[7] = q2 * r
@@ -464,11 +504,10 @@ def _robust_step(s, p, gx, gy, gz, ax, ay, az, mx, my, mz, use_mag):
         ex, ey, ez = _rotate(q0, q1, q2, q3, mx, my, mz)
         nm = math.sqrt(mx * mx + my * my + mz * mz)
         dip = math.asin(max(-1.0, min(1.0, ez / nm)))
-        err = math.atan2(ex, ey) - s[9]
-        if err > math.pi:
-            err -= 2.0 * math.pi
-        elif err < -math.pi:
-            err += 2.0 * math.pi
+        # heading error: the field's direction in the current earth frame vs north (y)
+        cd = s[9] * s[9] - s[31] * s[31]
+        sd = 2.0 * s[9] * s[31]
+        err = math.atan2(cd * ex - sd * ey, sd * ex + cd * ey)
         if s[26] == 0.0:  # no candidate yet (the first samples had no field)
             s[26] = nm
             s[27] = dip
@@ -495,7 +534,7 @@ def _robust_step(s, p, gx, gy, gz, ax, ay, az, mx, my, mz, use_mag):
             s[25] = 0.0
             s[30] += 1.0
             # fast start: the heading averages the fields seen so far until that is slower
-            s[9] += max(p[2], 1.0 / s[30]) * err
+            _turn_heading(s, max(p[2], 1.0 / s[30]) * err)
             if confirmed:
                 kr = p[10]
                 s[23] += kr * (nm - s[23])
@@ -503,24 +542,21 @@ def _robust_step(s, p, gx, gy, gz, ax, ay, az, mx, my, mz, use_mag):
         else:
             s[25] += dt
             if s[25] > p[12]:  # disturbed for long: follow the field slowly
-                s[9] += p[13] * err
-        if s[9] > math.pi:
-            s[9] -= 2.0 * math.pi
-        elif s[9] < -math.pi:
-            s[9] += 2.0 * math.pi
+                _turn_heading(s, p[13] * err)
 
 
 @njit
 def _robust_out(s):
     q0, q1, q2, q3 = quat_mul(s[5], s[6], s[7], s[8], s[1], s[2], s[3], s[4])
-    c = math.cos(0.5 * s[9])
-    z = math.sin(0.5 * s[9])
-    return quat_mul(c, 0.0, 0.0, z, q0, q1, q2, q3)
+    return quat_mul(s[9], 0.0, 0.0, s[31], q0, q1, q2, q3)
 
 
 @njit
 def robust_batch(s, p, gyr, acc, mag, use_mag, out):
     """Run the robust filter over ``gyr``, ``acc`` (and ``mag``); ENU into ``out``."""
+    s_in = s
+    s = s_in.copy()  # fresh arrays: the compiler may keep them in registers (no aliasing)
+    p = p.copy()
     for i in range(gyr.shape[0]):
         mx = my = mz = 0.0
         if use_mag:
@@ -534,6 +570,7 @@ def robust_batch(s, p, gyr, acc, mag, use_mag, out):
             mx, my, mz, use_mag,
         )  # fmt: skip
         out[i, 0], out[i, 1], out[i, 2], out[i, 3] = _robust_out(s)
+    s_in[:] = s
 
 
 # --- input checks and the one-sample calls ----------------------------------------------
