@@ -1,0 +1,118 @@
+"""kill -9 at random moments while a child writes to a StateStore: every write that
+returned is there after reopening, updates are all or nothing, the store opens cleanly
+and its pending index still names every local change.
+
+The child is forked from the test process (no interpreter start per cycle). Each step
+is one of: set ``k/<n % 40>`` to n; set ``u/a`` and ``u/b`` to n in one ``update``; set
+``d/<n>`` and delete it. After each call returns, a line names it on a pipe, so the
+parent knows which writes had returned when it sent SIGKILL. The store's clock is a
+constant (the HLC counts on): nothing depends on the date.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from edgekit.state import StateStore
+
+T0 = 1_700_000_000.0
+
+
+def writer(path: Path, start: int, fd: int) -> None:
+    """The child: write until killed, a line on ``fd`` after each write returned."""
+    store = StateStore(path, node_id="crash", clock=lambda: T0)
+    n = start
+    while True:
+        step = n % 3
+        if step == 0:
+            store.set(f"k/{n % 40}", n)
+            line = f"set k/{n % 40} {n}\n"
+        elif step == 1:
+            store.update({"u/a": n, "u/b": n})
+            line = f"update {n}\n"
+        else:
+            store.set(f"d/{n}", n)
+            store.delete(f"d/{n}")
+            line = f"deleted d/{n}\n"
+        os.write(fd, line.encode())
+        n += 1
+
+
+def spawn(path: Path, start: int) -> tuple[int, int]:
+    """Fork a writer; returns (its pid, the read end of its pipe)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        try:
+            os.close(r)
+            writer(path, start, w)
+        finally:
+            os._exit(1)
+    os.close(w)
+    return pid, r
+
+
+def read_all(fd: int) -> str:
+    chunks = []
+    while chunk := os.read(fd, 1 << 16):
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks).decode()
+
+
+def crash_cycles(tmp_path: Path, cycles: int, seed: int) -> int:
+    """Kill a writing child ``cycles`` times, checking the store after each; returns how
+    many writes had returned in all."""
+    rng = random.Random(seed)
+    path = tmp_path / "s"
+    latest: dict[str, int] = {}  # key -> the last value a returned set gave it
+    deleted: set[str] = set()
+    returned = 0
+    for cycle in range(cycles):
+        pid, fd = spawn(path, cycle * 1_000_000)
+        time.sleep(rng.uniform(0.0, 0.15))
+        os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFSIGNALED(status), f"the child exited by itself (cycle {cycle})"
+        fresh: set[str] = set()  # this cycle's deletes (the last cycle checks them all)
+        for line in read_all(fd).splitlines():
+            parts = line.split()
+            if not parts:
+                continue
+            returned += 1
+            if parts[0] == "set":
+                latest[parts[1]] = int(parts[2])
+            elif parts[0] == "update":
+                latest["u/a"] = latest["u/b"] = int(parts[1])
+            elif parts[0] == "deleted":
+                fresh.add(parts[1])
+        deleted |= fresh
+        with StateStore(path, clock=lambda: T0) as s:
+            for key, value in latest.items():
+                # a write after the last line may have committed too: never less
+                assert s.get(key) >= value, (cycle, key)
+            assert s.get("u/a") == s.get("u/b")  # an update is all or nothing
+            for key in deleted if cycle == cycles - 1 else fresh:
+                assert s.get(key) is None and s.entry(key) is not None, (cycle, key)
+            entries = s.entries()
+            assert s.pending_count() == len(entries)  # nothing synced: every key pending
+            assert {e.key for e in s.pending()} == {e.key for e in entries}
+            stats = s.stats()
+            assert stats.keys + stats.tombstones == len(entries)
+            assert stats.keys == len(s.keys())
+    return returned
+
+
+def test_kill_9_loses_nothing_that_returned(tmp_path: Path) -> None:
+    assert crash_cycles(tmp_path, 20, seed=15) > 20
+
+
+@pytest.mark.slow
+def test_kill_9_loses_nothing_that_returned_long(tmp_path: Path) -> None:
+    assert crash_cycles(tmp_path, 200, seed=1515) > 200
