@@ -40,6 +40,20 @@ def points(driver: Any, plot: str) -> int:
     return int(driver.execute_script(f"return document.getElementById('{plot}').dataset.points"))
 
 
+HOSTILE = '<img src="/x" onerror="document.title=1">'
+
+
+def hostile_inventory() -> Any:
+    """An inventory of one mDNS device whose name is markup (anyone on the network can
+    advertise any name): the page must show it as text."""
+    from edgekit.scan import Inventory, MdnsService
+
+    inventory = Inventory()
+    name = f"{HOSTILE}._http._tcp.local."
+    inventory.add_mdns(MdnsService(name, "_http._tcp.local.", "h.local.", ("192.0.2.9",), 80))
+    return inventory
+
+
 @pytest.fixture(scope="module")
 def device(tmp_path_factory: pytest.TempPathFactory, vad: Any) -> Iterator[tuple[Any, Server]]:
     from edgekit.state import StateStore
@@ -51,7 +65,7 @@ def device(tmp_path_factory: pytest.TempPathFactory, vad: Any) -> Iterator[tuple
         state.set("config/rate_hz", 50)
         for _ in range(10):
             vad.run(silero_feeds())
-        telemetry = Telemetry(data_dir=root).observe(q, vad, state)
+        telemetry = Telemetry(data_dir=root).observe(q, vad, state, hostile_inventory())
         history = History(interval_s=0.2)
         with serve(telemetry, port=0, refresh_s=0.2, history=history) as server:
             yield q, server
@@ -70,6 +84,8 @@ def test_page_renders_and_follows_the_queue(browser: Any, device: tuple[Any, Ser
     assert cell(browser, "infer.p50_us").endswith(" µs")
     assert cell(browser, "health.disk_free_bytes").endswith("iB")
     assert cell(browser, "state.keys") == "1"
+    shown = browser.execute_script("return document.querySelector('#devices td').textContent")
+    assert shown == HOSTILE and browser.title == "edgekit status"  # text, not markup
     assert browser.find_element(By.ID, "card-state").is_displayed()
     assert not browser.find_element(By.ID, "card-guard").is_displayed()  # not observed
     # The plots fill as the history samples (every 0.2 s here).
@@ -85,6 +101,7 @@ def test_page_renders_and_follows_the_queue(browser: Any, device: tuple[Any, Ser
     assert console_errors(browser) == []
     asked = requests(browser)
     assert asked and all(url.startswith(server.url + "/") for url in asked), asked
+    assert server.url + "/x" not in asked  # the hostile name's <img> never loaded
     assert {url.removeprefix(server.url) for url in asked} >= {
         "/",
         "/static/status.js",
