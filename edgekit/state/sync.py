@@ -510,8 +510,8 @@ class StateSync:
 
     # -- pushing local changes -------------------------------------------------------------------
 
-    async def _push(self, entry: Entry, failed: list[str]) -> int:
-        """Write one pending entry with compare-and-set; 1 when it landed.
+    async def _push(self, entry: Entry, failed: list[str]) -> None:
+        """Write one pending entry with compare-and-set.
 
         A lost compare-and-set reads the remote, merges it into the store (the merged
         entry is pending again when it differs from the remote: the next round pushes it).
@@ -526,24 +526,25 @@ class StateSync:
         except nats.js.errors.KeyWrongLastSequenceError:
             self._flying.pop(key, None)
             await self._merge_remote(key)
-            return 0
+            return
         except (nats.errors.MaxPayloadError, nats.js.errors.BadRequestError) as exc:
             self._refused[key] = entry.hlc
             failed.append(key)
             self._note(f"the server refused key {key!r}: {exc}")
-            return 0
+            return
         except nats.js.errors.APIError as exc:
             code = int(exc.code or 0)
             if 400 <= code < 500 and code not in (408, 429):
                 self._refused[key] = entry.hlc
                 failed.append(key)
                 self._note(f"the server refused key {key!r}: {exc.description} (code {code})")
-                return 0
+                return
             raise _LinkDown(f"writing {key!r}: {exc!r}") from exc
         except Exception as exc:  # a timeout, a lost link, no responders
             raise _LinkDown(f"writing {key!r}: {exc!r}") from exc
         finally:
             seen = self._flying.pop(key, 0)
+        self._sent += 1
         self._acks[key] = (key, entry.hlc, landed)
         if len(self._acks) >= 256 and self._mark_task is None:
             self._mark_in_thread()
@@ -551,7 +552,6 @@ class StateSync:
             await self._merge_remote(key)
         elif seen < landed:
             self._landed[key] = landed  # its echo is still to come
-        return 1
 
     def _mark_in_thread(self) -> None:
         """Mark the landed pushes synced in the store, in one transaction in a thread (the
@@ -609,10 +609,9 @@ class StateSync:
         if self.store.base(key)[1] < int(msg.seq):  # a bad entry, not applied: overwrite it
             self._expect[key] = int(msg.seq)
 
-    async def _push_all(self, deadline: float | None) -> tuple[int, int]:
+    async def _push_all(self, deadline: float | None) -> int:
         """Push every pending change (merging lost compare-and-sets) until none is left;
-        returns (sent, failed)."""
-        sent = 0
+        returns how many keys the server refused for good."""
         failed: list[str] = []
         while True:
             batch = [
@@ -621,20 +620,17 @@ class StateSync:
                 if self._wanted(e.key) and self._refused.get(e.key) != e.hlc
             ]
             if not batch:
-                return sent, len(failed)
+                return len(failed)
             if deadline is not None and time.monotonic() > deadline:
                 raise _LinkDown(f"{len(batch)} changes left after the timeout")
             todo = iter(batch)
-            landed = [0]
 
-            async def worker(todo: Iterator[Entry], landed: list[int]) -> None:
+            async def worker(todo: Iterator[Entry]) -> None:
                 for entry in todo:
-                    done = await self._push(entry, failed)  # (not +=: it reads before the await)
-                    landed[0] += done
+                    await self._push(entry, failed)
 
             workers = [
-                asyncio.ensure_future(worker(todo, landed))
-                for _ in range(min(self.in_flight, len(batch)))
+                asyncio.ensure_future(worker(todo)) for _ in range(min(self.in_flight, len(batch)))
             ]
             try:
                 await asyncio.gather(*workers)
@@ -642,12 +638,9 @@ class StateSync:
                 for w in workers:
                     w.cancel()
                 await asyncio.gather(*workers, return_exceptions=True)
-                self._sent += landed[0]
-                await self._settle_acks()
                 raise
-            await self._settle_acks()
-            sent += landed[0]
-            self._sent += landed[0]
+            finally:
+                await self._settle_acks()
             self._last_sync = time.time()
 
     # -- async API ----------------------------------------------------------------------------------
@@ -682,7 +675,7 @@ class StateSync:
                 async with lock:
                     await self._connect_now(deadline)
                     await self._caught_up(deadline)
-                    _sent, failed = await self._push_all(deadline)
+                    failed = await self._push_all(deadline)
                 self._recovered()
                 break
             except (_LinkDown, TransportError) as exc:
@@ -846,16 +839,19 @@ class StateSync:
 
     def status(self) -> StateSyncStatus:
         """Connection, pending changes, lag, last sync and last error."""
-        pending = [e for e in self.store.pending() if self._wanted(e.key)]
+        if self.prefixes is None:
+            count, oldest = self.store.pending_count(), self.store.pending(limit=1)
+        else:
+            pending = [e for e in self.store.pending() if self._wanted(e.key)]
+            count, oldest = len(pending), pending[:1]
         lag = 0.0
-        if pending:
-            oldest = min(e.hlc.wall_ms for e in pending)
-            lag = max(self.store.clock.physical_ms() - oldest, 0) / 1000
+        if oldest:
+            lag = max(self.store.clock.physical_ms() - oldest[0].hlc.wall_ms, 0) / 1000
         return StateSyncStatus(
             running=self._running,
             connected=self.connected,
             bucket=self.bucket,
-            pending_changes=len(pending),
+            pending_changes=count,
             lag_s=lag,
             revision=self._seen,
             last_sync_at=self._last_sync,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -18,7 +19,7 @@ def with_kv(url: str | list[str], bucket: str, fn: Callable[[Any], Awaitable[T]]
     async def run() -> T:
         nc = await nats.connect(url, connect_timeout=2, max_reconnect_attempts=5)
         try:
-            kv = await nc.jetstream(timeout=10).key_value(bucket)
+            kv = await nc.jetstream(timeout=3).key_value(bucket)
             return await fn(kv)
         finally:
             await nc.close()
@@ -35,8 +36,9 @@ def delete(url: str | list[str], bucket: str, key: str) -> None:
     with_kv(url, bucket, lambda kv: kv.delete(key))
 
 
-def dump(url: str | list[str], bucket: str) -> dict[str, Any]:
-    """Every live key of the bucket, its value decoded as JSON."""
+def dump(url: str | list[str], bucket: str, expect: int | None = None) -> dict[str, Any]:
+    """Every live key of the bucket, its value decoded as JSON. On a cluster electing a
+    stream leader a read may time out or list nothing: read again (until ``expect`` keys)."""
 
     async def read(kv: Any) -> dict[str, Any]:
         try:
@@ -48,4 +50,13 @@ def dump(url: str | list[str], bucket: str) -> dict[str, Any]:
             out[key] = json.loads((await kv.get(key)).value)
         return out
 
+    for _attempt in range(10):
+        try:
+            found = with_kv(url, bucket, read)
+        except nats.errors.Error:
+            time.sleep(0.5)
+            continue
+        if expect is None or len(found) >= expect:
+            return found
+        time.sleep(0.5)
     return with_kv(url, bucket, read)
