@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from edgekit import LAYERS, __version__
-from edgekit._cli import bench, codec, demo, dsp, infer, scan, sync, telemetry
+from edgekit._cli import bench, codec, demo, dsp, infer, scan, state, sync, telemetry
 from edgekit.errors import EdgekitError
 
 __all__ = ["cli", "layer_report"]
@@ -124,6 +124,6 @@ def info() -> None:
     Console().print(table)
 
 
-for _module in (demo, bench, scan, infer, dsp, codec, sync, telemetry):
+for _module in (demo, bench, scan, infer, dsp, codec, sync, state, telemetry):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
