@@ -128,8 +128,8 @@ def speed_rows(report: Report, quick: bool) -> None:
     n = 20_000 if quick else 100_000
     fs = 286.0
     gyr = rng.normal(0.0, 0.5, (n, 3))
-    acc = rng.normal(0.0, 0.5, (n, 3)) + [0.0, 0.0, 9.81]
-    mag = rng.normal(0.0, 1.0, (n, 3)) + [20.0, 0.0, -40.0]
+    acc = rng.normal(0.0, 0.5, (n, 3)) + np.array([0.0, 0.0, 9.81])
+    mag = rng.normal(0.0, 1.0, (n, 3)) + np.array([20.0, 0.0, -40.0])
     g, a, m = gyr[7], acc[7], mag[7]
     gd, ag = np.degrees(g), a / 9.81
     fusion = imufusion.Ahrs()
@@ -143,7 +143,7 @@ def speed_rows(report: Report, quick: bool) -> None:
         "ahrs": lambda: ahrs.updateMARG(q, g, a, m),
     }
     for name, f in filters.items():
-        cases[name] = (lambda f: lambda: f.update(g, a, m))(f)
+        cases[name] = lambda f=f: f.update(g, a, m)
     # CPU time of this process: other jobs on the machine do not count
     clock = time.process_time
     one = interleaved_medians(
@@ -159,9 +159,7 @@ def speed_rows(report: Report, quick: bool) -> None:
             },
             target="<= imufusion (ours returns the quaternion)",
         )  # fmt: skip
-    batch_cases = {
-        name: (lambda f: lambda: f.update_batch(gyr, acc, mag))(f) for name, f in filters.items()
-    }
+    batch_cases = {name: lambda f=f: f.update_batch(gyr, acc, mag) for name, f in filters.items()}
     per = interleaved_medians(batch_cases, repeat=3 if quick else 7, number=1, clock=clock)
     for name in filters:
         report.add(

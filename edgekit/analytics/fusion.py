@@ -316,7 +316,7 @@ class Mahony(_Filter):
     @property
     def bias(self) -> NDArray[np.float64]:
         """The gyroscope bias the integral feedback has learnt, rad/s (sensor axes)."""
-        return -self._s[5:8].copy()
+        return np.negative(self._s[5:8])
 
 
 class RobustAhrs(_Filter):
@@ -409,13 +409,13 @@ class RobustAhrs(_Filter):
         if self._s[0] == 0.0:
             return np.array([1.0, 0.0, 0.0, 0.0])
         if self._s[0] == 2.0:
-            return self._s[5:9].copy()
+            return np.array(self._s[5:9])
         return np.array(_k()._robust_out(self._s))
 
     @property
     def bias(self) -> NDArray[np.float64]:
         """The gyroscope bias learnt at rest, rad/s (sensor axes)."""
-        return self._s[13:16].copy()
+        return np.array(self._s[13:16])
 
 
 class _Axis:

@@ -70,7 +70,7 @@ def test_heading_and_inclination_split_a_known_error() -> None:
     assert np.allclose(got, np.array(expect), atol=1e-7)
     # the inclination is the tilt of the error's vertical
     tilt = [math.acos(np.clip(matrix(qmul(e, t * [1, -1, -1, -1]))[2, 2], -1, 1))
-            for e, t in zip(est, truth)]  # fmt: skip
+            for e, t in zip(est, truth, strict=True)]  # fmt: skip
     assert np.allclose(got[:, 2], tilt, atol=1e-7)
 
 

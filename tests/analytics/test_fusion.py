@@ -8,6 +8,7 @@ against are described in ``data/broad_extract.json``.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import math
 from pathlib import Path
@@ -241,7 +242,7 @@ def naive_kalman(rate, angle, qa, qb, r, dt):  # type: ignore[no-untyped-def]
     q = np.diag([qa * dt, qb * dt])
     h = np.array([[1.0, 0.0]])
     out = []
-    for u, z in zip(rate, angle):
+    for u, z in zip(rate, angle, strict=True):
         x = f @ x + np.array([dt * u, 0.0])
         p = f @ p @ f.T + q
         s = h @ p @ h.T + r
@@ -297,7 +298,7 @@ def test_blocks_never_change_the_output(kind: str, cuts: list[int], use_mag: boo
     edges = [0, *sorted(cuts), 400]
     parts = [
         f.update_batch(g[i:j], a[i:j], None if m is None else m[i:j])
-        for i, j in zip(edges, edges[1:])
+        for i, j in itertools.pairwise(edges)
     ]
     assert np.array_equal(np.concatenate(parts), whole)
 
@@ -321,7 +322,7 @@ def test_single_axis_blocks(cuts: list[int]) -> None:
         whole = make().update_batch(rate, angle)
         f = make()
         edges = [0, *sorted(cuts), 200]
-        parts = [f.update_batch(rate[i:j], angle[i:j]) for i, j in zip(edges, edges[1:])]
+        parts = [f.update_batch(rate[i:j], angle[i:j]) for i, j in itertools.pairwise(edges)]
         assert np.array_equal(np.concatenate(parts), whole)
 
 

@@ -142,7 +142,6 @@ def _madgwick_step(s, beta, dt, bscale, gx, gy, gz, ax, ay, az, mx, my, mz, use_
             mx *= r
             my *= r
             mz *= r
-            q0q0 = q0 * q0
             q0q1 = q0 * q1
             q0q2 = q0 * q2
             q0q3 = q0 * q3
@@ -275,7 +274,6 @@ def _mahony_step(s, two_kp, two_ki, dt, gx, gy, gz, ax, ay, az, mx, my, mz, use_
             mx *= r
             my *= r
             mz *= r
-            q0q0 = q0 * q0
             q0q1 = q0 * q1
             q0q2 = q0 * q2
             q0q3 = q0 * q3
@@ -578,10 +576,7 @@ def robust_batch(s, p, gyr, acc, mag, use_mag, out):
 
 @njit
 def _bad_vec(v):
-    for j in range(3):
-        if not math.isfinite(v[j]):
-            return True
-    return False
+    return not (math.isfinite(v[0]) and math.isfinite(v[1]) and math.isfinite(v[2]))
 
 
 @njit
