@@ -5,6 +5,7 @@
 - ``detectors``: alarm hysteresis, the EWMA z-score, Half-Space Trees, the left matrix
   profile (STOMP-style sliding dot products).
 - ``contextual``, ``fusion``: the NAB detector and the IMU filters.
+- ``nab``: the NAB scorer's corpus-wide threshold sweep.
 
 The public modules import the module they need lazily, on first use, so that
 ``import edgekit.analytics`` stays numba-free. This package imports nothing.
