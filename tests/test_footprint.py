@@ -1,0 +1,49 @@
+"""Memory regression: each layer's first use, in a fresh process with a warm numba cache,
+stays within 15% of the peak RSS recorded in ``benchmarks/footprint/baseline.json``.
+
+Re-record after an intended change with the command written in that file (and say why in
+the commit). The cases are the benchmark's (``benchmarks/footprint/cases.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from benchmarks.footprint.cases import CASES, REGRESSION
+from benchmarks.footprint.harness import ROOT, run_once
+
+BASELINE = json.loads((ROOT / "benchmarks" / "footprint" / "baseline.json").read_text())
+BODIES = {case.name: case.edgekit for case in CASES}
+MARGIN = 1.15
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+
+
+@pytest.fixture(scope="module")
+def warm_cache() -> None:
+    """One process that does every case's work, so the kernels each needs are cached."""
+    run_once(
+        "\n".join(f"def case_{i}():\n" + _indent(BODIES[n]) for i, n in enumerate(REGRESSION))
+        + "\n"
+        + "\n".join(f"case_{i}()" for i in range(len(REGRESSION)))
+        + "\n"
+    )
+
+
+def _indent(body: str) -> str:
+    return "".join(f"    {line}\n" for line in body.splitlines())
+
+
+@pytest.mark.parametrize("name", REGRESSION)
+def test_first_use_peak_rss_stays_within_15_percent_of_the_record(
+    name: str, warm_cache: None
+) -> None:
+    recorded = BASELINE["peak_rss_mb"][name]
+    peak = run_once(BODIES[name])["VmHWM"]
+    assert peak <= recorded * MARGIN, (
+        f"{name}: peak RSS {peak:.1f} MB, recorded {recorded} MB (+{peak / recorded - 1:.0%}, "
+        f"allowed +{MARGIN - 1:.0%}); find what grew, or re-record: {BASELINE['command']}"
+    )
