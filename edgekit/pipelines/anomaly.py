@@ -11,7 +11,7 @@ import numpy as np
 
 from edgekit._snapshot import Snapshot
 from edgekit.analytics._detector import Detector
-from edgekit.errors import InvalidInputError
+from edgekit.errors import InvalidInputError, QueueFullError
 from edgekit.pipelines.uplink import SensorUplink
 from edgekit.sync import SyncQueue
 
@@ -49,7 +49,8 @@ class AnomalyMonitor:
     readings after a crash does not raise an alarm twice). An alarm the queue refuses
     (``QueueFullError``) is kept and put again, in order, by the next :meth:`append` or
     :meth:`flush`; the error is raised to the caller. With ``uplink``, every reading is
-    also appended to that :class:`SensorUplink` (the raw series ships too).
+    also appended to that :class:`SensorUplink` (the raw series ships too), after the
+    detector has seen it: a frame the queue refuses does not hold the alarms back.
 
     Args:
         detector: a fitted :class:`~edgekit.analytics.Detector` (univariate for scalar
@@ -131,8 +132,6 @@ class AnomalyMonitor:
             raise InvalidInputError(
                 f"{ts.shape[0]} timestamps for readings of shape {np.shape(value)}"
             )
-        if self.uplink is not None:
-            self.uplink.append(t, value)
         for ti, vi in zip(ts.tolist(), vs, strict=True):
             score, alarm = self.detector.update(float(vi) if univariate else vi)
             self._readings += 1
@@ -141,7 +140,16 @@ class AnomalyMonitor:
                 self._alarms += 1
                 self._outbox.append((self._payload(ti, vi, score), ti))
             self._alarm_on = bool(alarm)
-        return self._send()
+        refused: QueueFullError | None = None
+        if self.uplink is not None:
+            try:
+                self.uplink.append(t, value)
+            except QueueFullError as exc:  # the uplink keeps its frame; alarms still go
+                refused = exc
+        ids = self._send()
+        if refused is not None:
+            raise refused
+        return ids
 
     def flush(self) -> list[int]:
         """Put the alarms the queue refused before (and flush the uplink); their ids."""
