@@ -52,6 +52,8 @@ def spawn(path: Path, start: int) -> tuple[int, int]:
         try:
             os.close(r)
             writer(path, start, w)
+        except BaseException as exc:
+            os.write(w, f"error {exc!r}\n".encode())
         finally:
             os._exit(1)
     os.close(w)
@@ -79,9 +81,10 @@ def crash_cycles(tmp_path: Path, cycles: int, seed: int) -> int:
         time.sleep(rng.uniform(0.0, 0.15))
         os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
-        assert os.WIFSIGNALED(status), f"the child exited by itself (cycle {cycle})"
+        lines = read_all(fd).splitlines()
+        assert os.WIFSIGNALED(status), f"the child exited by itself (cycle {cycle}): {lines[-1:]}"
         fresh: set[str] = set()  # this cycle's deletes (the last cycle checks them all)
-        for line in read_all(fd).splitlines():
+        for line in lines:
             parts = line.split()
             if not parts:
                 continue
