@@ -43,7 +43,6 @@ import functools
 import importlib
 import os
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -92,6 +91,8 @@ def configure_cache() -> str | None:
         return current
     if os.access(_PACKAGE_DIR, os.W_OK):
         return None
+    import tempfile  # here: it imports shutil, lzma and bz2, for a read-only install only
+
     cache_dir = _user_cache_dir()
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
