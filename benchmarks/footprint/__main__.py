@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from benchmarks._common import Report, Row
-from benchmarks.footprint.cases import APPS, BASELINES, CASES, REGRESSION
+from benchmarks.footprint.cases import APPS, BASELINES, CASES, COMBOS, REGRESSION
 from benchmarks.footprint.harness import ROOT, median_run, run_once
 
 #: The figures of the issue's target table.
@@ -146,6 +146,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one run a case, no cold cache (CI)")
     parser.add_argument("--source", type=Path, default=ROOT, help="the edgekit checkout to measure")
     parser.add_argument("--only", help="run only the cases whose name contains this")
+    parser.add_argument("--warm-only", action="store_true", help="no cold-cache rows")
     parser.add_argument(
         "--record", action="store_true", help=f"write {BASELINE.name} for tests/test_footprint.py"
     )
@@ -171,11 +172,11 @@ def main() -> None:
             ours = median_run(case.edgekit, source, repeat=repeat)
             peers = {p: median_run(body, source, repeat=repeat) for p, body in case.peers.items()}
             add(report, case.name, "warm" if case.numba else "", ours, peers, case.note or None)
-    for name, body in APPS.items():
+    for name, body in {**COMBOS, **APPS}.items():
         if wanted(name):
             run_once(body, source)
             add(report, name, "warm", median_run(body, source, repeat=repeat), {})
-    if not args.quick:
+    if not (args.quick or args.warm_only):
         for case in CASES:
             if case.numba and wanted(case.name):
                 with tempfile.TemporaryDirectory(prefix="edgekit-footprint-cache-") as cache:

@@ -175,3 +175,22 @@ REGRESSION = (
     "scan parse 2,000 BLE advertisements",
     "sync queue put + engine drain",
 )
+
+#: Layers used together (what fits on a small device), each in a fresh process.
+COMBOS = {
+    "sensor uplink: codec + sync (600 readings, queued, drained)": "import numpy as np\n"
+    "from edgekit.pipelines import SensorUplink\n"
+    "from edgekit.sync import DirectoryTransport, SyncEngine, SyncQueue\n"
+    "with SyncQueue(DATA / 'q') as q:\n"
+    "    uplink = SensorUplink(q, topic='t', frame_points=256)\n"
+    "    for i in range(600):\n"
+    "        uplink.append(1_700_000_000_000_000_000 + i * 10**10, round(21 + np.sin(i / 90), 2))\n"
+    "    uplink.flush()\n"
+    "    with SyncEngine(q, DirectoryTransport(DATA / 'out')) as engine:\n"
+    "        out = engine.sync_now(timeout=30)\n",
+    "wake word: dsp + infer (LiteRT), 1 s of audio": "import numpy as np\n"
+    "from edgekit.pipelines import WakeWordDetector\n"
+    "w = WakeWordDetector('okay_nabu')\n" + AUDIO + "pcm = (y * 32767).astype(np.int16)\n"
+    "out = [d for i in range(0, 16000, 320) for d in w.process(pcm[i : i + 320])]\n",
+    "edgekit.warmup() of every layer at start-up": "import edgekit\nout = edgekit.warmup()\n",
+}
