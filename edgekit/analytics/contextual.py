@@ -91,9 +91,9 @@ class ContextNovelty(Detector):
         super().__init__(**kwargs)
         self.levels = _int_in("levels", levels, 1, 1 << 20)
         self.average = _int_in("average", average, 1, 1 << 20)
-        self.history = _int_in("history", history, 11, 1 << 24)
+        self.history = _int_in("history", history, 11, 1 << 22)
         self.suppress = _int_in("suppress", suppress, 0, 1 << 40)
-        self.table_bits = _int_in("table_bits", table_bits, 4, 26)
+        self.table_bits = _int_in("table_bits", table_bits, 4, 24)
         self.tolerance = float(tolerance)
         self.trigger = float(trigger)
         if not math.isfinite(self.tolerance):
@@ -104,10 +104,15 @@ class ContextNovelty(Detector):
         self._fs = np.zeros(7)
         self._fs[1] = 1.0
         self._ist = np.zeros(5, dtype=np.int64)
-        self._table = np.zeros(1 << self.table_bits, dtype=np.uint64)
-        self._ring = np.zeros(self.average)
-        self._hist = np.zeros(self.history)
+        # The model's arrays are allocated by fit() (none before: a small unfitted state).
+        self._table = np.zeros(0, dtype=np.uint64)
+        self._ring = np.zeros(0)
+        self._hist = np.zeros(0)
         self._fitted = False
+
+    def _shapes(self, fitted: bool) -> tuple[int, int, int]:
+        """Lengths of (table, ring, hist) of a fitted or unfitted detector."""
+        return (1 << self.table_bits, self.average, self.history) if fitted else (0, 0, 0)
 
     def _fit(self, X: np.ndarray) -> np.ndarray:
         finite = X[np.isfinite(X)]
@@ -119,9 +124,10 @@ class ContextNovelty(Detector):
         self._fs[1] = (hi - lo) / self.levels if hi > lo else 1.0
         self._ist[:] = 0
         self._ist[1] = finite.size  # no likelihood while learning
-        self._table[:] = 0
-        self._ring[:] = 0.0
-        self._hist[:] = 0.0
+        n_table, n_ring, n_hist = self._shapes(True)
+        self._table = np.zeros(n_table, dtype=np.uint64)
+        self._ring = np.zeros(n_ring)
+        self._hist = np.zeros(n_hist)
         self._fitted = True
         return self._run(X)
 
@@ -168,8 +174,8 @@ class ContextNovelty(Detector):
         return s, self._alarm_of(s)
 
     def _reset_model(self) -> None:
-        """Forget the recent past (average window, previous level, hold); keep what was
-        learnt (range, contexts, likelihood history)."""
+        """Forget the recent past (average window, previous level, hold, extremes seen);
+        keep what was learnt (quantiser range, contexts, likelihood history)."""
         self._fs[2] = 0.0
         self._ring[:] = 0.0
         self._ist[2] = 0
@@ -198,14 +204,25 @@ class ContextNovelty(Detector):
 
     def _load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         fitted = bool(self._take(arrays, "fitted", np.bool_, (1,))[0])
+        n_table, n_ring, n_hist = self._shapes(fitted)
         fs = self._take(arrays, "fs", np.float64, (7,)).copy()
         ist = self._take(arrays, "ist", np.int64, (5,)).copy()
-        table = self._take(arrays, "table", np.uint64, (1 << self.table_bits,)).copy()
-        ring = self._take(arrays, "ring", np.float64, (self.average,)).copy()
-        hist = self._take(arrays, "hist", np.float64, (self.history,)).copy()
+        table = self._take(arrays, "table", np.uint64, (n_table,)).copy()
+        ring = self._take(arrays, "ring", np.float64, (n_ring,)).copy()
+        hist = self._take(arrays, "hist", np.float64, (n_hist,)).copy()
         if not (np.isfinite(fs).all() and np.isfinite(ring).all() and np.isfinite(hist).all()):
             raise CorruptDataError("ContextNovelty state has non-finite values")
-        if fs[1] <= 0.0 or (ist[:3] < 0).any() or ist[4] not in (0, 1):
-            raise CorruptDataError(f"ContextNovelty state is inconsistent: {fs[:2]}, {ist}")
+        # Novelties are 0 or 1, their averages and sums bounded: nothing can overflow.
+        if (
+            fs[1] <= 0.0
+            or (ist[:3] < 0).any()
+            or ist[4] not in (0, 1)
+            or not 0.0 <= fs[2] <= self.average
+            or not (-1e-6 <= fs[3] <= self.history + 1e-6)  # running sums: rounding
+            or not (-1e-6 <= fs[4] <= self.history + 1e-6)
+            or ((ring != 0.0) & (ring != 1.0)).any()
+            or ((hist < 0.0) | (hist > 1.0)).any()
+        ):
+            raise CorruptDataError(f"ContextNovelty state is inconsistent: {fs}, {ist}")
         self._fitted = fitted
         self._fs, self._ist, self._table, self._ring, self._hist = fs, ist, table, ring, hist

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import json
+import struct
 
 import numpy as np
 import pytest
+import xxhash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -80,6 +83,44 @@ def test_state_resumes_exactly() -> None:
         ContextNovelty.from_state(blob[:-1] + bytes([blob[-1] ^ 1]))
     with pytest.raises(CorruptDataError):
         ContextNovelty.from_state(b"garbage" * 10)
+
+
+def _reseal(header: dict, arrays: bytes) -> bytes:
+    h = json.dumps(header).encode()
+    body = b"EKAD" + struct.pack("<HI", 1, len(h)) + h + arrays
+    return body + struct.pack("<Q", xxhash.xxh3_64_intdigest(body))
+
+
+FITTED = ContextNovelty(table_bits=6, history=40, average=4).fit(daily(300)).state()
+UNFITTED = ContextNovelty(table_bits=6, history=40, average=4).state()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    blob=st.sampled_from([FITTED, UNFITTED]),
+    at=st.integers(0, 10_000),
+    value=st.integers(0, 255),
+    patch=st.sampled_from(
+        [{}, {"table_bits": 24}, {"history": 5}, {"average": 10**9}, {"trigger": 0.0}]
+    ),
+)
+def test_hostile_states_are_refused_or_work(blob: bytes, at: int, value: int, patch: dict) -> None:
+    (hlen,) = struct.unpack_from("<I", blob, 6)
+    header = json.loads(blob[10 : 10 + hlen])
+    header["params"].update(patch)
+    arrays = bytearray(blob[10 + hlen : -8])
+    if arrays:
+        arrays[at % len(arrays)] = value  # any byte of the state arrays, checksum valid
+    try:
+        det = ContextNovelty.from_state(_reseal(header, bytes(arrays)))
+    except CorruptDataError:
+        return
+    try:
+        s = det.score(daily(200, seed=5))  # accepted: it must then work
+    except InvalidInputError:
+        assert not det._fitted
+        return
+    assert ((s >= 0) & (s <= 1)).all()
 
 
 def test_bad_use_is_named() -> None:
