@@ -175,12 +175,50 @@ def rows(report: Report, quick: bool) -> None:
     broad_rows(report, quick)
 
 
+def plot_heading(out: Path, name: str = "28_disturbed_stationary_magnet_A") -> None:
+    """Heading error over one BROAD trial (Madgwick at BROAD's best beta, x-io's Fusion,
+    RobustAhrs) above the magnetometer norm: the picture in docs/analytics.md."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from edgekit.analytics import Madgwick, RobustAhrs, broad_error_angles
+
+    d = load_trial(name)
+    t = np.arange(d["gyr"].shape[0]) / d["fs"]
+    args = (d["gyr"], d["acc"], d["mag"])
+    runs = {
+        "Madgwick (beta 0.12, BROAD's reference)": Madgwick(0.12, d["fs"], variant="c2012").update_batch(*args),  # fmt: skip
+        "imufusion (x-io Fusion)": imufusion_run(d),
+        "RobustAhrs": RobustAhrs(d["fs"]).update_batch(*args),
+    }
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(9, 5), sharex=True, height_ratios=[3, 1])
+    for label, q in runs.items():
+        ax1.plot(t, np.degrees(broad_error_angles(q, d["truth"])[:, 1]), lw=0.8, label=label)
+    ax1.set_ylabel("heading error (deg)")
+    ax1.set_title(f"BROAD {name}")
+    ax1.legend(loc="upper left", fontsize=8)
+    ax2.plot(t, np.linalg.norm(d["mag"], axis=1), lw=0.8, color="k")
+    ax2.set_ylabel("|mag| (uT)")
+    ax2.set_xlabel("time (s)")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+
+
 if __name__ == "__main__":
-    from benchmarks._common import parse_args, pin_threads
+    import argparse
+
+    from benchmarks._common import pin_threads
 
     pin_threads()
-    args = parse_args("IMU fusion: BROAD accuracy and speed vs imufusion and ahrs")
-    report = Report("analytics_fusion", quick=args.quick)
-    rows(report, args.quick)
-    report.finish()
-    assert math.isfinite(report.rows[0].edgekit)
+    parser = argparse.ArgumentParser(description="IMU fusion: BROAD accuracy and speed")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, for CI")
+    parser.add_argument("--plot", type=Path, help="only draw the heading plot to this PNG")
+    args = parser.parse_args()
+    if args.plot:
+        plot_heading(args.plot)
+    else:
+        report = Report("analytics_fusion", quick=args.quick)
+        rows(report, args.quick)
+        report.finish()
