@@ -188,8 +188,9 @@ def plot_heading(out: Path, name: str = "28_disturbed_stationary_magnet_A") -> N
     d = load_trial(name)
     t = np.arange(d["gyr"].shape[0]) / d["fs"]
     args = (d["gyr"], d["acc"], d["mag"])
+    madgwick = Madgwick(0.12, d["fs"], variant="c2012")
     runs = {
-        "Madgwick (beta 0.12, BROAD's reference)": Madgwick(0.12, d["fs"], variant="c2012").update_batch(*args),  # fmt: skip
+        "Madgwick (beta 0.12, BROAD's reference)": madgwick.update_batch(*args),
         "imufusion (x-io Fusion)": imufusion_run(d),
         "RobustAhrs": RobustAhrs(d["fs"]).update_batch(*args),
     }
