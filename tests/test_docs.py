@@ -163,6 +163,7 @@ then = { vendor = "Site", kind = "printer" }
 SUBSTITUTE = {
     "pipelines.md": {r'"/var/lib/gateway/queue"': '"gateway-queue"'},
     "sync.md": {r'"/var/lib/myapp/outbox"': '"outbox"', r'"nats://hub\.example:4222"': "NATS_URL"},
+    "state.md": {r'"nats://hub\.example:4222"': "NATS_URL"},
     "scan.md": {
         r"\bscan\(((?:\(\"mdns\",\), )?)timeout=[0-9.]+": (
             r'scan(\1timeout=1.0, mdns=MdnsScanner(interfaces=["127.0.0.1"])'
@@ -206,7 +207,7 @@ def test_page_blocks_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setitem(sys.modules, module.__name__, module)
     namespace = module.__dict__
     server = None
-    if page.name == "sync.md":
+    if page.name in ("sync.md", "state.md"):
         from tests._support.servers import NatsServer
 
         (tmp_path / "nats").mkdir()

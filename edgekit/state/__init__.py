@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from edgekit.state._types import Change, Conflict, Entry
 from edgekit.state.hlc import Hlc, HlcClock
 from edgekit.state.store import StateStats, StateStore
@@ -27,6 +29,20 @@ __all__ = [
     "HlcClock",
     "StateStats",
     "StateStore",
+    "StateSync",
+    "StateSyncStatus",
+    "SyncReport",
     "Twin",
     "merge_patch",
 ]
+
+_SYNC = ("StateSync", "StateSyncStatus", "SyncReport")
+
+
+def __getattr__(name: str) -> Any:
+    """The replicator's names, imported on first use (edgekit.state.sync)."""
+    if name in _SYNC:
+        from edgekit.state import sync
+
+        return getattr(sync, name)
+    raise AttributeError(f"module 'edgekit.state' has no attribute {name!r}")
