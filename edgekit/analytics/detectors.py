@@ -70,7 +70,8 @@ class EwmaZScore(Detector):
         if not 0.0 < self.alpha <= 1.0:
             raise InvalidInputError(f"alpha must be in (0, 1], got {alpha!r}")
         self.warmup = _int_at_least("warmup", warmup, 1)
-        self._st = np.zeros(3)
+        # samples seen, EW mean, EW variance; the parameters
+        self._st = np.array([0.0, 0.0, 0.0, self.alpha, self.warmup])
         self._k = _kernels()  # one attribute load per update
 
     def _fit(self, X: np.ndarray) -> np.ndarray:
@@ -78,27 +79,27 @@ class EwmaZScore(Detector):
         return self._score(X)
 
     def _score(self, X: np.ndarray) -> np.ndarray:
-        return np.asarray(self._k.ewma_z(X, self._st, self.alpha, float(self.warmup)))
+        return np.asarray(self._k.ewma_z(X, self._st))
 
     def update(self, x: float | ArrayLike) -> tuple[float, bool]:
         """Score one sample: (score, alarm)."""
-        s = self._k.ewma_z1(_scalar(x), self._st, self.alpha, float(self.warmup))
+        s = self._k.ewma_z1(_scalar(x), self._st)
         return s, self._alarm_of(s)
 
     def _reset_model(self) -> None:
-        self._st[:] = 0.0
+        self._st[:3] = 0.0
 
     def _params(self) -> dict[str, Any]:
         return {"alpha": self.alpha, "warmup": self.warmup}
 
     def _arrays(self) -> dict[str, np.ndarray]:
-        return {"ewm": self._st}
+        return {"ewm": self._st[:3]}
 
     def _load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         st = self._take(arrays, "ewm", np.float64, (3,))
         if not (st[0] >= 0 and np.isfinite(st).all()):
             raise CorruptDataError(f"EwmaZScore state has a bad EW state {st}")
-        self._st = st.copy()
+        self._st[:3] = st
 
 
 class HalfSpaceTrees(Detector):
@@ -144,15 +145,15 @@ class HalfSpaceTrees(Detector):
         self.limits: list[tuple[float, float]] | None = None
         self._given_limits = limits is not None
         self._k = _kernels()
-        self._size_limit = 0.1 * self.window_size
-        self._max_score = float(self.n_trees * self.window_size * (2 ** (self.height + 1) - 1))
         n_nodes = 2 ** (self.height + 1) - 1
-        self._feature = np.zeros((self.n_trees, n_nodes), dtype=np.int64)
-        self._threshold = np.zeros((self.n_trees, n_nodes))
-        self._l_mass = np.zeros((self.n_trees, n_nodes), dtype=np.int64)
-        self._r_mass = np.zeros((self.n_trees, n_nodes), dtype=np.int64)
-        self._st = np.array([0, 1], dtype=np.int64)
-        self._row = np.zeros(1)
+        # split feature, split value, mass in the current window, mass in the last one,
+        # the kernel's scratch
+        self._tree = np.zeros((5, self.n_trees, n_nodes))
+        max_score = float(self.n_trees * self.window_size * (2 ** (self.height + 1) - 1))
+        # the window counters, the parameters and the row of a univariate update
+        self._buf = np.array(
+            [0.0, 1.0, self.height, self.window_size, 0.1 * self.window_size, max_score, 0.0]
+        )
         if limits is not None:
             self._build(self._check_limits(limits))
 
@@ -187,8 +188,8 @@ class HalfSpaceTrees(Detector):
         on = rng.choices(list(box), weights=[hi - lo for lo, hi in box.values()])[0]
         a, b = box[on]
         at = rng.uniform(a + 0.15 * (b - a), b - 0.15 * (b - a))
-        self._feature[t, node] = on
-        self._threshold[t, node] = at
+        self._tree[0, t, node] = on
+        self._tree[1, t, node] = at
         box[on] = (a, at)
         self._grow(rng, box, t, 2 * node + 1, depth + 1)
         box[on] = (at, b)
@@ -219,20 +220,7 @@ class HalfSpaceTrees(Detector):
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         self._need_trees()
-        return np.asarray(
-            self._k.hst(
-                X,
-                self._feature,
-                self._threshold,
-                self._l_mass,
-                self._r_mass,
-                self._st,
-                self.height,
-                self.window_size,
-                self._size_limit,
-                self._max_score,
-            )
-        )
+        return np.asarray(self._k.hst(X, self._tree, self._buf))
 
     def score(self, X: ArrayLike) -> np.ndarray:
         """Scores of the rows of ``X`` ((n, d); (n,) when there is one feature)."""
@@ -247,19 +235,7 @@ class HalfSpaceTrees(Detector):
         if self.limits is None:
             self._need_trees()
         if self.n_features == 1 and isinstance(x, (float, int)):
-            s = self._k.hst1(
-                float(x),
-                self._row,
-                self._feature,
-                self._threshold,
-                self._l_mass,
-                self._r_mass,
-                self._st,
-                self.height,
-                self.window_size,
-                self._size_limit,
-                self._max_score,
-            )
+            s = self._k.hst1(float(x), self._tree, self._buf)
         else:
             row = np.asarray(x, dtype=np.float64).reshape(-1)
             if row.shape[0] != self.n_features:
@@ -270,9 +246,8 @@ class HalfSpaceTrees(Detector):
         return s, self._alarm_of(s)
 
     def _reset_model(self) -> None:
-        self._l_mass[:] = 0
-        self._r_mass[:] = 0
-        self._st[:] = (0, 1)
+        self._tree[2:] = 0.0
+        self._buf[:2] = (0.0, 1.0)
 
     def _params(self) -> dict[str, Any]:
         return {
@@ -287,20 +262,17 @@ class HalfSpaceTrees(Detector):
         limits = np.zeros((0, 2)) if self.limits is None else np.asarray(self.limits)
         return {
             "limits": limits,
-            "feature": self._feature,
-            "threshold": self._threshold,
-            "l_mass": self._l_mass,
-            "r_mass": self._r_mass,
-            "window": self._st,
+            "tree": self._tree[:4],
+            "window": self._buf[:2],
         }
 
     def _load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        shape = self._feature.shape
+        shape = (4, *self._tree.shape[1:])
         lim = arrays.get("limits")
         if lim is None or lim.dtype != np.float64 or lim.ndim != 2 or lim.shape[1] != 2:
             raise CorruptDataError("HalfSpaceTrees state: bad limits")
-        feature = self._take(arrays, "feature", np.int64, shape)
-        st = self._take(arrays, "window", np.int64, (2,))
+        tree = self._take(arrays, "tree", np.float64, shape)
+        st = self._take(arrays, "window", np.float64, (2,))
         if lim.shape[0] == 0:
             self.limits = None
         else:
@@ -310,15 +282,13 @@ class HalfSpaceTrees(Detector):
                 raise CorruptDataError(f"HalfSpaceTrees state: {exc}") from exc
             if lim.shape[0] != self.n_features:
                 raise CorruptDataError("HalfSpaceTrees state: limits do not match n_features")
-        if feature.min() < 0 or feature.max() >= self.n_features:
+        feature = tree[0]
+        if not (np.isin(feature, np.arange(self.n_features)).all() and np.isfinite(tree).all()):
             raise CorruptDataError("HalfSpaceTrees state: a split feature is out of range")
-        if not (0 <= st[0] < self.window_size and st[1] in (0, 1)):
+        if not (st[0] in range(self.window_size) and st[1] in (0.0, 1.0)):
             raise CorruptDataError(f"HalfSpaceTrees state: bad window counters {st}")
-        self._feature = feature.copy()
-        self._threshold = self._take(arrays, "threshold", np.float64, shape).copy()
-        self._l_mass = self._take(arrays, "l_mass", np.int64, shape).copy()
-        self._r_mass = self._take(arrays, "r_mass", np.int64, shape).copy()
-        self._st = st.copy()
+        self._tree[:4] = tree
+        self._buf[:2] = st
 
 
 class MatrixProfileDiscord(Detector):
