@@ -16,7 +16,21 @@ from typing import Any
 # Public name -> the module that defines it (imported on first attribute access).
 _EXPORTS: dict[str, str] = {
     # streaming statistics and change detection (stats.py, change.py)
+    "RunningStats": "stats",
+    "Ewma": "stats",
+    "Rolling": "stats",
+    "RollingOutput": "stats",
+    "Quantile": "stats",
+    "RateOfChange": "stats",
+    "Cusum": "change",
+    "PageHinkley": "change",
+    "Bocpd": "change",
+    "ChangeOutput": "change",
     # anomaly detectors (detectors/ or detectors.py), the NAB scorer (nab.py)
+    "Detector": "_detector",
+    "EwmaZScore": "detectors",
+    "HalfSpaceTrees": "detectors",
+    "MatrixProfileDiscord": "detectors",
     "ContextNovelty": "contextual",
     "NAB_PROFILES": "nab",
     "NabCorpus": "nab",
