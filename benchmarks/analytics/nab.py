@@ -86,6 +86,19 @@ def rows(report: Report, quick: bool) -> None:
             target="at least 70.1 (HTM)" if profile == "standard" else None,
             note=f"threshold {best.threshold:.4g}, tp rows {best.tp}, fp rows {best.fp}",
         )
+    if not quick:  # the EWMA z-score baseline through the same runner (s / (s + threshold))
+        from edgekit.analytics.detectors import EwmaZScore
+
+        ewma = detector_likelihoods(EwmaZScore, values)
+        for profile in NAB_PROFILES:
+            report.add(
+                f"EwmaZScore (alpha 0.01) on {what}",
+                f"{SHORT[profile]} score",
+                "points",
+                corpus.optimize(ewma, profile).score,
+                peers={"windowedGaussian": board["windowedGaussian"][profile]} if board else {},
+                higher_is_better=True,
+            )
     # Speed: the whole corpus through score() (compiled), and one-sample update().
     series = np.concatenate(list(values.values()))
     det = ContextNovelty().fit(series[:750])

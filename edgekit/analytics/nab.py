@@ -429,18 +429,27 @@ def detector_likelihoods(
     on the probationary rows, as NAB lets every detector do, and ``score`` runs on the
     rest. A detector whose scores are already NAB anomaly scores (``nab_native = True``)
     gives them as they are (NaN as 0); any other detector's ``s`` becomes
-    ``s / (s + threshold)``, 0.5 at its own threshold. The probationary rows score 0.
+    ``s / (s + threshold)``, 0.5 at its own threshold (``threshold`` 1 when the
+    probationary rows gave no finite score to learn it from, a constant series). The
+    probationary rows score 0.
     """
     out: dict[str, np.ndarray] = {}
     for name, series in values.items():
         x = np.asarray(series, dtype=np.float64)
         det = make()
         p = max(probation_length(len(x), probation_percent), 2)
-        det.fit(x[:p])
+        try:
+            det.fit(x[:p])
+        except InvalidInputError:
+            if getattr(det, "threshold", 0.0) is not None:
+                raise
+            # Fitted, but no finite training score to learn a threshold from (a constant
+            # probationary period): its scores are taken on a scale of 1.
         raw = np.nan_to_num(np.asarray(det.score(x[p:]), dtype=np.float64), nan=0.0)
         if not getattr(det, "nab_native", False):
             raw = np.clip(raw, 0.0, None)
-            raw = raw / (raw + max(float(det.threshold), 1e-12))
+            t = 1.0 if det.threshold is None else max(float(det.threshold), 1e-12)
+            raw = raw / (raw + t)
         s = np.zeros(len(x))
         s[p:] = np.clip(raw, 0.0, 1.0)
         out[name] = s

@@ -187,6 +187,10 @@ def test_detector_likelihoods_of_a_detector(extract) -> None:
         p = probation_length(len(s))
         assert (s[:p] == 0).all() and ((s >= 0) & (s <= 1)).all()
     assert math.isfinite(corpus.optimize(scores, "standard").score)
+    # A constant probationary period gives no finite z-score to learn a threshold from.
+    flat = np.r_[np.ones(900), np.ones(100) * 2.0]
+    s = detector_likelihoods(lambda: EwmaZScore(0.05), {"flat": flat})["flat"]
+    assert (s[:150] == 0).all() and s[900] == 1.0
 
 
 @pytest.mark.slow
