@@ -19,7 +19,8 @@ samples: one alarm per event, not one per sample.
 
 Scores are in [0, 1]; the default threshold is ``trigger`` (0.5). ``fit`` learns the
 quantiser range from the data, and the contexts and likelihood history from it; the
-likelihood starts after the fit data (scores there are 0.03, ``L = 0.5``).
+likelihood starts after the fit data (scores there are 0.03, ``L = 0.5``, but for new
+extremes). Memory: ``8 * (2**table_bits + history + average)`` bytes (330 KB by default).
 """
 
 from __future__ import annotations
