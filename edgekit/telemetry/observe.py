@@ -207,10 +207,12 @@ class Telemetry:
         return self._registry
 
     def metrics_text(self) -> bytes:
-        """The Prometheus text exposition of everything observed."""
-        from edgekit.telemetry.collector import exposition
+        """The Prometheus text exposition (format 0.0.4) of everything observed: what
+        ``generate_latest(self.registry)`` gives, written directly (it needs no
+        prometheus_client)."""
+        from edgekit.telemetry.collector import text_format
 
-        return exposition(self.registry)
+        return text_format(self.families())
 
     def status(self) -> dict[str, Any]:
         """JSON-ready figures: ``{"health", "queue", "sync", "infer", "scan", "state",

@@ -18,6 +18,7 @@ from edgekit.infer import InferenceEngine, ResultCache
 from edgekit.scan import Inventory, MdnsService, parse_iw_scan
 from edgekit.sync import MemoryTransport, SyncEngine, SyncQueue
 from edgekit.telemetry import ResourceGuard, Telemetry
+from edgekit.telemetry.collector import exposition
 from tests.infer import models
 
 SCAN_DATA = Path(__file__).parents[1] / "scan" / "data"
@@ -243,6 +244,25 @@ def test_every_layer_passes_promtool(tmp_path: Path, engine: InferenceEngine) ->
     assert status["infer"]["calls"] == 1
     assert status["guard"]["checks"] == 1
     assert status["state"] is None
+    queue.close()
+
+
+def test_the_text_is_what_prometheus_client_writes(tmp_path: Path) -> None:
+    queue = SyncQueue(tmp_path / "q")
+    queue.put(b"x", topic='odd"topic\\x')
+    telemetry = Telemetry(data_dir=tmp_path).observe(queue)
+    telemetry.observe(_StateLike(), name='a "name"\\with\na newline')
+    ours = list(text_string_to_metric_families(telemetry.metrics_text().decode()))
+    theirs = list(text_string_to_metric_families(exposition(telemetry.registry).decode()))
+    volatile = ("edgekit_health_", "edgekit_queue_oldest_age_seconds")
+    assert [(f.name, f.type, f.documentation) for f in ours] == [
+        (f.name, f.type, f.documentation) for f in theirs
+    ]
+    ours_samples = [s for f in ours for s in f.samples if not s.name.startswith(volatile)]
+    theirs_samples = [s for f in theirs for s in f.samples if not s.name.startswith(volatile)]
+    assert ours_samples == theirs_samples
+    assert any(s.labels.get("topic") == 'odd"topic\\x' for s in ours_samples)
+    assert any(s.labels.get("name") == 'a "name"\\with\na newline' for s in ours_samples)
     queue.close()
 
 

@@ -88,7 +88,7 @@ def test_missing_psutil_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None
 def test_missing_prometheus_client_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "prometheus_client", None)
     with pytest.raises(BackendUnavailableError, match=r"edgekit\[telemetry\]"):
-        Telemetry().metrics_text()
+        _ = Telemetry().registry
 
 
 def test_healthy_and_its_reasons(tmp_path: Path) -> None:
