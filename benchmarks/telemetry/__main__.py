@@ -22,6 +22,8 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
+from benchmarks.telemetry import costs  # noqa: E402
+
 _TIMING = """
 const nav = performance.getEntriesByType("navigation")[0];
 const paint = performance.getEntriesByName("first-contentful-paint")[0];
@@ -109,12 +111,7 @@ def page_rows(report: Report, quick: bool) -> None:
 def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
     report = Report("telemetry", quick=args.quick)
-    try:
-        from benchmarks.telemetry import costs
-    except ImportError:
-        costs = None  # type: ignore[assignment]
-    if costs is not None:
-        costs.add_rows(report, quick=args.quick)
+    costs.add_rows(report, quick=args.quick)
     page_rows(report, args.quick)
     report.finish()
 
