@@ -80,6 +80,7 @@ METRICS = (
     ("peak RSS", "VmHWM", "MB"),
     ("private RSS", "RssAnon", "MB"),
     ("start to result", "first_s", "s"),
+    ("CPU to result", "cpu_s", "s"),
 )
 BASELINE = Path(__file__).resolve().parent / "baseline.json"
 RECORD_COMMAND = "python -m benchmarks.footprint --record"
@@ -93,7 +94,7 @@ def add(
     peers: dict[str, dict[str, float]],
     note: str | None = None,
 ) -> None:
-    """Three rows for ``case`` (peak RSS, private RSS after the result, time to result)."""
+    """The rows of ``case``: peak RSS, private RSS after the result, wall and CPU time to it."""
     for metric, key, unit in METRICS:
         report.rows.append(
             Row(

@@ -33,11 +33,12 @@ ROOT = Path(os.environ["FOOTPRINT_ROOT"])
 DATA = Path(os.environ["FOOTPRINT_DATA"])
 {body}
 _first_s = time.monotonic() - float(os.environ["FOOTPRINT_T0"])
+_cpu_s = time.process_time()
 gc.collect()
 with open("/proc/self/status") as _f:
     _fields = dict(line.split(":", 1) for line in _f)
 _mb = {{k: int(_fields[k].split()[0]) / 1024 for k in ("VmHWM", "VmRSS", "RssAnon")}}
-print("FOOTPRINT " + json.dumps({{"first_s": _first_s, **_mb}}), flush=True)
+print("FOOTPRINT " + json.dumps({{"first_s": _first_s, "cpu_s": _cpu_s, **_mb}}), flush=True)
 os._exit(0)  # the figures are taken; skip the interpreter's teardown
 """
 
@@ -46,8 +47,9 @@ def run_once(body: str, source: Path = ROOT, env: dict[str, str] | None = None) 
     """Run ``body`` in a fresh interpreter importing edgekit from ``source``.
 
     Returns ``VmHWM`` (peak RSS), ``VmRSS`` and ``RssAnon`` (resident, after the result
-    and a ``gc.collect()``) in MB, and ``first_s``: seconds from just before the process
-    was started to the result (``time.monotonic`` is system-wide on Linux).
+    and a ``gc.collect()``) in MB; ``first_s``, seconds from just before the process was
+    started to the result (``time.monotonic`` is system-wide on Linux), and ``cpu_s``, the
+    CPU seconds the process spent until then (steadier than ``first_s`` on a busy machine).
     """
     data = Path(tempfile.mkdtemp(prefix="edgekit-footprint-"))
     try:
