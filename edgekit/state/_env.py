@@ -28,7 +28,7 @@ Durability = Literal["none", "process", "power"]
 
 KIND = "edgekit.state"
 STORE_FORMAT = 1
-DB_NAMES = ("entries", "pending", "base", "conflicts", "meta")
+DB_NAMES = ("entries", "base", "conflicts", "meta")
 _INITIAL_MAP = 4 << 20
 _MAX_STEP = 1 << 30
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import json
 import logging
 import struct
@@ -38,7 +39,6 @@ from edgekit.state._codec import (
     decode,
     encode,
     encode_value,
-    pend_key,
 )
 from edgekit.state._env import DB_NAMES, KIND, STORE_FORMAT, Durability, Env
 from edgekit.state._types import Change, Conflict, Entry
@@ -59,7 +59,10 @@ _DAMAGE = (
     struct.error, IndexError, ValueError,
 )  # fmt: skip
 _pack_head = HEAD.pack
+_unpack_head = HEAD.unpack_from
+_HEAD_SIZE = HEAD.size
 _UNLIMITED = 1 << 62
+_WALL_MS_MAX = 7_258_118_400_000  # 2200-01-01: a stamp past it is damage
 _HANDED_MAX = 100_000
 
 
@@ -82,9 +85,36 @@ class StateStats(Snapshot):
     durability: str
 
 
-def _pend_key_of(record: bytes) -> bytes:
-    """The pending-index key of the entry a record holds (see _codec.pend_key)."""
-    return record[1:13] + record[14 : 14 + record[13]]
+def _by_stamp(item: tuple[str, tuple[Hlc, str]]) -> tuple[Hlc, str]:
+    return item[1]
+
+
+def _previous(key: str, old: bytes | None) -> Entry | None:
+    """The entry a key held before a write (None: none, or it did not decode)."""
+    if old is None:
+        return None
+    try:
+        return decode(key, old)[0]
+    except CorruptDataError:
+        return None
+
+
+# What a write stages for once it commits (StateStore._commit): the key, the change of
+# the live and the tombstone counts, and the key's (hlc, node) when it is now pending,
+# None when it is not.
+_Staged = tuple[str, int, int, "tuple[Hlc, str] | None"]
+
+
+def _counts(old: bytes | None, deleted: bool) -> tuple[int, int]:
+    """How a write of a tombstone (``deleted``) or a value over ``old`` changes the live
+    and tombstone counts."""
+    live, dead = (0, 1) if deleted else (1, 0)
+    if old is not None:
+        if old[:1] and old[0] & F_DELETED:
+            dead -= 1
+        else:
+            live -= 1
+    return live, dead
 
 
 def _value_of(record: bytes) -> Any:
@@ -186,7 +216,7 @@ class StateStore:
             dbs = {name: env.open_db(name.encode()) for name in DB_NAMES}
         except lmdb.Error as exc:
             raise CorruptDataError(f"the state store at {self.path} is damaged: {exc}") from exc
-        self._entries, self._pend, self._base = dbs["entries"], dbs["pending"], dbs["base"]
+        self._entries, self._base = dbs["entries"], dbs["base"]
         self._conf, self._meta = dbs["conflicts"], dbs["meta"]
         self.node_id: str = self._write(lambda txn: self._init_meta(txn, node_id))
         self._node_b = self.node_id.encode()
@@ -221,9 +251,6 @@ class StateStore:
         floor = txn.get(b"hlc", db=meta)
         if floor is not None:
             self.clock.advance(Hlc(*HLC_KEY.unpack(floor)))
-        cur = txn.cursor(self._pend)
-        if cur.last():
-            self.clock.advance(Hlc(*HLC_KEY.unpack(cur.key()[: HLC_KEY.size])))
         cur = txn.cursor(self._conf)
         self._conf_seq = _U64.unpack(cur.key())[0] if cur.last() else 0
         counts = txn.get(b"conflict_counts", db=meta)
@@ -231,19 +258,32 @@ class StateStore:
         return node
 
     def _count(self) -> None:
-        """Count live keys and tombstones (once, at open)."""
+        """Count live keys and tombstones, list the pending ones and raise the clock to
+        the latest stamp stored (once, at open)."""
         live = dead = 0
+        pending: dict[str, tuple[Hlc, str]] = {}
+        latest = (0, 0)
 
         def walk(txn: Any) -> None:
-            nonlocal live, dead
-            for _, rec in txn.cursor(self._entries):
-                if rec[:1] and rec[0] & F_DELETED:
+            nonlocal live, dead, latest
+            for k, rec in txn.cursor(self._entries):
+                if len(rec) < _HEAD_SIZE:
+                    live += 1  # (damaged: reading it says so)
+                    continue
+                flags, wall, logical, nlen = _unpack_head(rec)
+                if flags & F_DELETED:
                     dead += 1
                 else:
                     live += 1
+                if wall < _WALL_MS_MAX:  # (a damaged stamp must not drag the clock)
+                    latest = max(latest, (wall, logical))
+                if flags & F_PENDING:
+                    node = bytes(rec[_HEAD_SIZE : _HEAD_SIZE + nlen]).decode(errors="replace")
+                    pending[bytes(k).decode(errors="replace")] = (Hlc(wall, logical), node)
 
         self._read(walk)
-        self._live, self._dead = live, dead
+        self._live, self._dead, self._pending = live, dead, pending
+        self.clock.advance(Hlc(*latest))
 
     # -- transactions ----------------------------------------------------------------
 
@@ -289,6 +329,20 @@ class StateStore:
                 raise StateError(f"the state store at {self.path} is closed") from exc
             raise StateError(f"state store at {self.path}: {exc}") from exc
 
+    def _write_staged(self, fn: Callable[[Any, list[_Staged]], T]) -> T:
+        """:meth:`_write` of ``fn(txn, staged)``; what ``fn`` staged is applied to the
+        counters and the pending keys once the transaction committed."""
+        staged: list[_Staged] = []
+
+        def run(txn: Any) -> T:
+            staged.clear()  # (a retry after growing the map starts over)
+            return fn(txn, staged)
+
+        with self._lock:
+            result = self._write(run)
+            self._commit(staged)
+        return result
+
     def _get(self, kb: bytes) -> bytes | None:
         rec: bytes | None = self._read(lambda txn: txn.get(kb, db=self._entries))
         return rec
@@ -298,26 +352,26 @@ class StateStore:
         last = self.clock.last
         txn.put(b"hlc", HLC_KEY.pack(last[0], last[1]), db=self._meta)
 
-    def _put_local(self, txn: Any, kb: bytes, entry: Entry, rec: bytes) -> bytes | None:
-        """Store a pending local entry; returns the key's previous record."""
+    def _put_local(
+        self, txn: Any, kb: bytes, entry: Entry, rec: bytes, staged: list[_Staged]
+    ) -> bytes | None:
+        """Store a pending local entry (staging what the counters learn once it commits);
+        returns the key's previous record."""
         old = txn.get(kb, db=self._entries)
-        if old and old[0] & F_PENDING:
-            txn.delete(_pend_key_of(old), db=self._pend)
         txn.put(kb, rec, db=self._entries)
-        txn.put(pend_key(entry), kb, db=self._pend)
-        self._tally(old, entry.deleted)
+        staged.append((entry.key, *_counts(old, entry.deleted), entry.order()))
         return None if old is None else bytes(old)
 
-    def _tally(self, old: bytes | None, deleted: bool) -> None:
-        if old:
-            if old[0] & F_DELETED:
-                self._dead -= 1
+    def _commit(self, staged: list[_Staged]) -> None:
+        """Apply what committed writes staged (see _Staged)."""
+        pending = self._pending
+        for key, live, dead, pend in staged:
+            self._live += live
+            self._dead += dead
+            if pend is None:
+                pending.pop(key, None)
             else:
-                self._live -= 1
-        if deleted:
-            self._dead += 1
-        else:
-            self._live += 1
+                pending[key] = pend
 
     # -- notifications -----------------------------------------------------------------
 
@@ -409,24 +463,21 @@ class StateStore:
             hlc = self.clock.now()
             entry = Entry(key, value, hlc, self.node_id)
             rec = _pack_head(F_PENDING, hlc[0], hlc[1], self._node_len) + self._node_b + data
-            pk = rec[1:13] + self._node_b
             try:  # (the common case inline: one transaction, no retry)
                 with self._begin(write=True) as txn:
                     old = txn.get(kb, db=self._entries)
-                    if old and old[0] & F_PENDING:
-                        txn.delete(_pend_key_of(old), db=self._pend)
                     txn.put(kb, rec, db=self._entries)
-                    txn.put(pk, kb, db=self._pend)
-            except lmdb.Error:
-                old = self._write(lambda txn: self._put_local(txn, kb, entry, rec))
+            except lmdb.Error:  # (the map is full, ...: the general path)
+                old = self._write_staged(lambda txn, st: self._put_local(txn, kb, entry, rec, st))
             else:
                 if old is None:
                     self._live += 1
                 elif old and old[0] & F_DELETED:
                     self._dead -= 1
                     self._live += 1
+                self._pending[key] = (hlc, self.node_id)
         if self._subs:
-            self._notify([Change(entry, "local", None if old is None else decode(key, old)[0])])
+            self._notify([Change(entry, "local", _previous(key, old))])
         return entry
 
     def delete(self, key: str) -> Entry | None:
@@ -438,9 +489,9 @@ class StateStore:
                 return None
             entry = Entry(key, None, self.clock.now(), self.node_id, True)
             rec = encode(entry, True)
-            old = self._write(lambda txn: self._put_local(txn, kb, entry, rec))
+            old = self._write_staged(lambda txn, st: self._put_local(txn, kb, entry, rec, st))
         if self._subs:
-            self._notify([Change(entry, "local", None if old is None else decode(key, old)[0])])
+            self._notify([Change(entry, "local", _previous(key, old))])
         return entry
 
     def update(self, mapping: Mapping[str, Any], *, delete: Iterable[str] = ()) -> list[Entry]:
@@ -455,31 +506,25 @@ class StateStore:
         dels = [(k, check_key(k)) for k in delete if k not in mapping]
         changes: list[Change] = []
 
-        def txn_fn(txn: Any) -> list[Entry]:
+        def txn_fn(txn: Any, staged: list[_Staged]) -> list[Entry]:
             changes.clear()
             out: list[Entry] = []
             for key, kb, value, data in sets:
                 entry = Entry(key, value, self.clock.now(), self.node_id)
-                old = self._put_local(txn, kb, entry, encode(entry, True, data))
+                old = self._put_local(txn, kb, entry, encode(entry, True, data), staged)
                 out.append(entry)
-                changes.append(Change(entry, "local", None if old is None else decode(key, old)[0]))
+                changes.append(Change(entry, "local", _previous(key, old)))
             for key, kb in dels:
                 cur = txn.get(kb, db=self._entries)
-                if cur is None or cur[0] & F_DELETED:
+                if cur is None or (cur[:1] and cur[0] & F_DELETED):
                     continue
                 entry = Entry(key, None, self.clock.now(), self.node_id, True)
-                old = self._put_local(txn, kb, entry, encode(entry, True))
+                old = self._put_local(txn, kb, entry, encode(entry, True), staged)
                 out.append(entry)
-                changes.append(Change(entry, "local", None if old is None else decode(key, old)[0]))
+                changes.append(Change(entry, "local", _previous(key, old)))
             return out
 
-        with self._lock:
-            live, dead = self._live, self._dead
-            try:
-                out = self._write(txn_fn)
-            except BaseException:
-                self._live, self._dead = live, dead
-                raise
+        out = self._write_staged(txn_fn)
         self._notify(changes)
         return out
 
@@ -605,15 +650,23 @@ class StateStore:
         pending until :meth:`mark_synced` with its stamp)."""
         self._maybe_collect()
 
+        with self._lock:
+            order = self._pending.items()
+            keys = [
+                k
+                for k, _ in (
+                    sorted(order, key=_by_stamp)
+                    if limit is None
+                    else heapq.nsmallest(limit, order, key=_by_stamp)
+                )
+            ]
+
         def walk(txn: Any) -> list[Entry]:
             out = []
-            for _, kb in txn.cursor(self._pend):
-                rec = txn.get(kb, db=self._entries)
-                if rec is None:
-                    continue
-                out.append(decode(bytes(kb).decode(), rec)[0])
-                if limit is not None and len(out) >= limit:
-                    break
+            for key in keys:
+                rec = txn.get(key.encode(), db=self._entries)
+                if rec is not None:
+                    out.append(decode(key, rec)[0])
             return out
 
         out = self._read(walk)
@@ -626,7 +679,8 @@ class StateStore:
 
     def pending_count(self) -> int:
         """How many local changes wait for the remote."""
-        return int(self._read(lambda txn: txn.stat(self._pend)["entries"]))
+        self._check_open()
+        return len(self._pending)
 
     def base(self, key: str) -> tuple[Entry | None, int]:
         """The key's last synced base and its remote revision ((None, 0): never synced)."""
@@ -655,7 +709,7 @@ class StateStore:
         if not items:
             return
 
-        def txn_fn(txn: Any) -> None:
+        def txn_fn(txn: Any, staged: list[_Staged]) -> None:
             for key, kb, hlc, revision in items:
                 _, base_rev = self._decode_base(key, txn.get(kb, db=self._base))
                 rec = txn.get(kb, db=self._entries)
@@ -663,8 +717,8 @@ class StateStore:
                 if cur is not None and cur.hlc == hlc:
                     pushed: Entry | None = cur
                     if rec[0] & F_PENDING:
-                        txn.delete(_pend_key_of(rec), db=self._pend)
                         txn.put(kb, bytes([rec[0] & ~F_PENDING]) + bytes(rec[1:]), db=self._entries)
+                        staged.append((key, 0, 0, None))
                 else:
                     pushed = self._handed.get((key, hlc))
                 if revision > base_rev:
@@ -674,7 +728,7 @@ class StateStore:
             self._floor(txn)
 
         with self._lock:
-            self._write(txn_fn)
+            self._write_staged(txn_fn)
             for key, _kb, hlc, _revision in items:
                 self._handed.pop((key, hlc), None)
 
@@ -718,7 +772,7 @@ class StateStore:
         strategy = self.strategy_for(key)
         outcome: list[Any] = []
 
-        def txn_fn(txn: Any) -> Entry:
+        def txn_fn(txn: Any, staged: list[_Staged]) -> Entry:
             outcome.clear()
             base, base_rev = self._decode_base(key, txn.get(kb, db=self._base))
             rec = txn.get(kb, db=self._entries)
@@ -733,12 +787,10 @@ class StateStore:
             txn.put(kb, _U64.pack(revision) + encode(remote, False), db=self._base)
             pending = result != remote
             if result != local or bool(rec is not None and rec[0] & F_PENDING) != pending:
-                if rec is not None and rec[0] & F_PENDING:
-                    txn.delete(_pend_key_of(rec), db=self._pend)
                 txn.put(kb, encode(result, pending), db=self._entries)
-                if pending:
-                    txn.put(pend_key(result), kb, db=self._pend)
-                self._tally(None if rec is None else bytes(rec), result.deleted)
+                staged.append(
+                    (key, *_counts(rec, result.deleted), result.order() if pending else None)
+                )
             if conflict:
                 self._log_conflict(txn, Conflict(
                     key, strategy_name(strategy), base, local, remote, result, self._time()
@@ -748,12 +800,11 @@ class StateStore:
             return result
 
         with self._lock:
-            live, dead, seq = self._live, self._dead, self._conf_seq
-            counts = dict(self._conf_counts)
+            seq, counts = self._conf_seq, dict(self._conf_counts)
             try:
-                result = self._write(txn_fn)
+                result = self._write_staged(txn_fn)
             except BaseException:
-                self._live, self._dead, self._conf_seq, self._conf_counts = live, dead, seq, counts
+                self._conf_seq, self._conf_counts = seq, counts
                 raise
         if outcome and result != outcome[0]:
             self._notify([Change(result, "remote", outcome[0])])
