@@ -144,8 +144,9 @@ def _rows(section: dict[str, Any]) -> Iterator[tuple[str, str]]:
             yield label.replace("_", " "), _value(name, value)
 
 
-def render(status: dict[str, Any], source: str) -> Any:
-    """The status as rich tables: health, each observed layer, devices around."""
+def render(status: dict[str, Any], source: str, width: int = 120) -> Any:
+    """The status as rich tables (as many side by side as ``width`` columns hold): health,
+    each observed object, devices around."""
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
@@ -164,18 +165,22 @@ def render(status: dict[str, Any], source: str) -> Any:
     parts: list[Any] = [head]
     grid = Table.grid(padding=(0, 2))
     tables = []
+    every = status.get("all") or {}
     for kind in ("health", "queue", "sync", "infer", "state", "mesh", "guard", "recorder"):
-        section = status.get(kind)
-        if not isinstance(section, dict):
-            continue
-        table = Table(title=kind, title_justify="left", show_header=False)
-        table.add_column("field")
-        table.add_column("value", justify="right")
-        for label, value in _rows(section):
-            table.add_row(label, value)
-        tables.append(table)
-    for i in range(0, len(tables), 3):
-        grid.add_row(*tables[i : i + 3])
+        sections = every.get(kind) or {kind: status.get(kind)}  # each object of a kind
+        for name, section in sections.items():
+            if not isinstance(section, dict):
+                continue
+            title = kind if len(sections) == 1 else f"{kind} {name}"
+            table = Table(title=title, title_justify="left", show_header=False)
+            table.add_column("field")
+            table.add_column("value", justify="right")
+            for label, value in _rows(section):
+                table.add_row(label, value)
+            tables.append(table)
+    per_row = max(1, width // 38)
+    for i in range(0, len(tables), per_row):
+        grid.add_row(*tables[i : i + per_row])
     parts.append(grid)
     scan = status.get("scan")
     if isinstance(scan, dict):
@@ -238,16 +243,18 @@ def status_command(
             return
         console = Console()
         if not watch:
-            console.print(render(read(), source))
+            console.print(render(read(), source, console.width))
             return
         from rich.live import Live
 
         with (
             _stop_on_signals() as stopping,
-            Live(render(read(), source), console=console, auto_refresh=False) as live,
+            Live(
+                render(read(), source, console.width), console=console, auto_refresh=False
+            ) as live,
         ):
             while not stopping.wait(interval):
-                live.update(render(read(), source), refresh=True)
+                live.update(render(read(), source, console.width), refresh=True)
 
 
 COMMANDS = [serve_command, status_command]

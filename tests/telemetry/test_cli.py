@@ -113,6 +113,11 @@ def test_status_from_the_files(
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "queue" in out and "state" in out and "disk free" in out
+    with SyncQueue(tmp_path / "second") as q:
+        q.put(b"one", topic="other")
+    assert main([*args, "--queue", str(tmp_path / "second")]) == 0
+    out = capsys.readouterr().out
+    assert "queue q" in out and "queue second" in out and "topic other" in out
 
 
 def test_status_watch_updates_until_interrupted(qpath: Path) -> None:

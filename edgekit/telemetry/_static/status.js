@@ -50,8 +50,8 @@
     return node;
   }
 
-  // One table of a section: a row a field, a row per entry of a dict field; a section of
-  // several observed objects (a dict of dicts) has a sub-heading per object.
+  // One table of a section: a row a field, a row per entry of a dict field; several
+  // observed objects of a kind (status.all, a dict of dicts) a sub-heading each.
   const isObj = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
   function fill(table, prefix, obj) {
     const rows = [];
@@ -189,7 +189,10 @@
       for (const node of document.querySelectorAll(".span")) node.textContent = text;
     }
     health(s);
-    for (const name of SECTIONS) fill($(name), name, s[name]);
+    for (const name of SECTIONS) {
+      const every = s.all && s.all[name]; // several objects of a kind: a sub-table each
+      fill($(name), name, every && Object.keys(every).length > 1 ? every : s[name]);
+    }
     devices(s.scan);
     merge(s.history);
     plot("plot-queue", [{ key: "queue_depth", cls: "a" }]);
