@@ -2,7 +2,9 @@
 
 A record is a header ``(flags u8, wall_ms u64, logical u32, node_len u8)`` big-endian,
 the node id (ASCII), then the value as compact JSON (``[value, [siblings...]]`` when the
-entry has siblings; nothing for a tombstone).
+entry has siblings; nothing for a tombstone). Flags: 1 a tombstone, 2 siblings follow, 4
+pending (a local change the remote has not confirmed). A key's base is its remote
+revision (u64) followed by the base entry's record.
 """
 
 from __future__ import annotations
@@ -23,12 +25,12 @@ __all__ = [
     "F_SIBLINGS",
     "HEAD",
     "HLC_KEY",
+    "U64",
     "check_key",
     "check_node_id",
     "decode",
     "encode",
     "encode_value",
-    "pend_key",
 ]
 
 MAX_KEY_BYTES = 255
@@ -40,7 +42,8 @@ F_SIBLINGS = 2
 F_PENDING = 4
 
 HEAD = struct.Struct(">BQIB")
-HLC_KEY = struct.Struct(">QI")
+HLC_KEY = struct.Struct(">QI")  # a stamp as stored (the clock's floor)
+U64 = struct.Struct(">Q")
 _pack_head = HEAD.pack
 _unpack_head = HEAD.unpack_from
 _HEAD_SIZE = HEAD.size
@@ -174,8 +177,3 @@ def decode(key: str, record: bytes) -> tuple[Entry, bool]:
         raise CorruptDataError(
             f"state key {key!r}: its stored record does not decode ({exc})"
         ) from exc
-
-
-def pend_key(entry: Entry) -> bytes:
-    """The key of ``entry`` in the pending index: its stamp, then its node (unique)."""
-    return HLC_KEY.pack(entry.hlc[0], entry.hlc[1]) + entry.node_id.encode()

@@ -34,6 +34,7 @@ from edgekit.state._codec import (
     F_SIBLINGS,
     HEAD,
     HLC_KEY,
+    U64,
     check_key,
     check_node_id,
     decode,
@@ -50,7 +51,7 @@ __all__ = ["Change", "Conflict", "Entry", "StateStats", "StateStore"]
 T = TypeVar("T")
 _log = logging.getLogger("edgekit.state")
 
-_U64 = HLC_KEY.__class__(">Q")
+_U64 = U64
 # What reading a damaged file raises: LMDB's errors, and what decoding its bytes raises
 # (ValueError covers UnicodeDecodeError and JSONDecodeError; InvalidInputError is one too,
 # and is passed through as it is).
