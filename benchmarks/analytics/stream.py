@@ -171,7 +171,7 @@ def matrix_profile_rows(report: Report, quick: bool, x: np.ndarray) -> None:
     from edgekit.analytics.detectors import MatrixProfileDiscord
 
     m, history, updates = 100, 10_000, 300
-    det = MatrixProfileDiscord(window=m, history=history)
+    det = MatrixProfileDiscord(window=m, history=history, warmup=0)
     det.score(x[:history])
     stream = [float(v) for v in x[history : history + updates]]
     state = det.state()

@@ -297,24 +297,40 @@ class MatrixProfileDiscord(Detector):
     The score of a sample is the z-normalised Euclidean distance between the
     subsequence of the last ``window`` samples and its nearest neighbour among the
     subsequences that lie in the last ``history`` samples and end at least
-    ``ceil(window / 4)`` samples earlier (stumpy's exclusion zone). Equal to
+    ``ceil(window / 4)`` samples earlier (stumpy's exclusion zone). After the warm-up, equal to
     stumpy's ``stumpi(T, m=window, egress=False)`` ``left_P_`` while the stream is
     shorter than ``history``. A numba kernel keeps each subsequence's dot product
     with the newest one and updates it per sample (STOMP), so an update costs
     O(history). Constant subsequences are at distance 0 from each other and
-    ``sqrt(window)`` from any other, as in stumpy. NaN until a neighbour exists.
+    ``sqrt(window)`` from any other, as in stumpy. NaN until a neighbour exists and
+    for the first ``warmup`` samples (with few neighbours yet, every shape looks new).
 
     Args:
         window: subsequence length (samples).
         history: samples kept (the neighbours searched); at least ``2 * window``.
+        warmup: samples without a score after construction or ``reset()``;
+            ``min(5 * window, history)`` when None (0: score from the first neighbour
+            on, as stumpi).
         **kwargs: the protocol's ``quantile``, ``contamination``, ``threshold``,
             ``hysteresis``.
     """
 
-    def __init__(self, window: int = 100, history: int = 10_000, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        window: int = 100,
+        history: int = 10_000,
+        *,
+        warmup: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.window = _int_at_least("window", window, 3)
         self.history = _int_at_least("history", history, 2 * self.window)
+        self.warmup = (
+            min(5 * self.window, self.history)
+            if warmup is None
+            else _int_at_least("warmup", warmup, 0)
+        )
         self.excl = math.ceil(self.window / 4)
         self._k = _kernels()
         self._alloc()
@@ -326,7 +342,9 @@ class MatrixProfileDiscord(Detector):
         self._sig = np.zeros(cap)
         self._const = np.zeros(cap, dtype=np.bool_)
         self._QT = np.zeros(cap)
-        self._st = np.zeros(4, dtype=np.int64)
+        self._st = np.array(
+            [0, 0, 0, 0, self.window, self.history, self.excl, self.warmup], dtype=np.int64
+        )
 
     def _fit(self, X: np.ndarray) -> np.ndarray:
         self._reset_model()
@@ -342,9 +360,6 @@ class MatrixProfileDiscord(Detector):
                 self._const,
                 self._QT,
                 self._st,
-                self.window,
-                self.history,
-                self.excl,
             )
         )
 
@@ -358,17 +373,14 @@ class MatrixProfileDiscord(Detector):
             self._const,
             self._QT,
             self._st,
-            self.window,
-            self.history,
-            self.excl,
         )
         return s, self._alarm_of(s)
 
     def _reset_model(self) -> None:
-        self._st[:] = 0
+        self._st[:4] = 0
 
     def _params(self) -> dict[str, Any]:
-        return {"window": self.window, "history": self.history}
+        return {"window": self.window, "history": self.history, "warmup": self.warmup}
 
     def _arrays(self) -> dict[str, np.ndarray]:
         a, b = int(self._st[1]), int(self._st[0])  # the kept samples, moved to the front
@@ -400,4 +412,4 @@ class MatrixProfileDiscord(Detector):
             arr[:n] = self._take(arrays, key, arr.dtype, (n,))
         if not np.isfinite(self._T[:n]).all():
             raise CorruptDataError("MatrixProfileDiscord state: the history has NaN or infinity")
-        self._st[:] = st
+        self._st[:4] = st

@@ -161,7 +161,8 @@ def hst1(v, tree, buf):
 # st (int64): 0 end of the stored samples (n), 1 the oldest kept sample (start),
 # 2 QT holds the dot products with the newest subsequence (1) or must be computed
 # afresh (0), 3 samples seen in all (QT is recomputed exactly every `history` samples,
-# which bounds the drift of the recurrence)
+# which bounds the drift of the recurrence); the parameters: 4 window m, 5 history,
+# 6 exclusion zone, 7 warm-up samples (no score before)
 _DENOM_MIN = 1e-14  # stumpy's STUMPY_DENOM_THRESHOLD
 
 
@@ -194,7 +195,7 @@ def _dot(T, a, b, m):
 
 
 @njit
-def mp1(v, T, mu, sig, const, QT, st, m, history, excl):
+def mp1(v, T, mu, sig, const, QT, st):
     """Append ``v`` and return the left matrix profile value of the subsequence it ends.
 
     ``T`` is a linear buffer (capacity ``2 * history``, moved to the front when full)
@@ -206,6 +207,9 @@ def mp1(v, T, mu, sig, const, QT, st, m, history, excl):
     """
     if v != v:
         return np.nan
+    m = st[4]
+    history = st[5]
+    excl = st[6]
     cap = T.shape[0]
     n = st[0]
     start = st[1]
@@ -244,7 +248,7 @@ def mp1(v, T, mu, sig, const, QT, st, m, history, excl):
             QT[j] = QT[j - 1] - T[j - 1] * t_drop + T[j + m - 1] * t_add
         QT[start] = _dot(T, start, i, m)
     last = i - excl - 1
-    if last < start:
+    if last < start or st[3] <= st[7]:
         return np.nan
     best = np.inf
     mq = mu[i]
@@ -265,9 +269,9 @@ def mp1(v, T, mu, sig, const, QT, st, m, history, excl):
 
 
 @njit
-def mp(x, T, mu, sig, const, QT, st, m, history, excl):
+def mp(x, T, mu, sig, const, QT, st):
     """``mp1`` over a block."""
     out = np.empty(x.shape[0])
     for i in range(x.shape[0]):
-        out[i] = mp1(x[i], T, mu, sig, const, QT, st, m, history, excl)
+        out[i] = mp1(x[i], T, mu, sig, const, QT, st)
     return out
