@@ -36,7 +36,7 @@ steps = st.lists(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(steps)
 def test_stamps_strictly_increase_and_follow_what_was_observed(run: list) -> None:
     phys = Fake()

@@ -510,3 +510,25 @@ def test_tombstones_collected_past_the_horizon_once_synced(tmp_path: Path, clock
         assert s.entry("a") is None and s.base("a") == (None, 0)
         assert s.entry("b") is not None and s.entry("b").deleted  # type: ignore[union-attr]
         assert s.stats().tombstones == 1
+
+
+@pytest.mark.parametrize("durability", ["none", "power"])
+def test_other_durabilities(tmp_path: Path, clock: Fake, durability: Any) -> None:
+    with StateStore(tmp_path / "s", durability=durability, clock=clock) as s:
+        s.set("a", 1)
+        s.sync()
+        assert s.stats().durability == durability
+    with StateStore(tmp_path / "s", clock=clock) as s:
+        assert s.get("a") == 1
+
+
+def test_the_map_grows(tmp_path: Path, clock: Fake) -> None:
+    with StateStore(tmp_path / "s", clock=clock) as s:
+        before = s.stats().map_bytes
+        s.update({f"big/{i}": "x" * 200_000 for i in range(40)})  # 8 MB in one transaction
+        for i in range(40):
+            s.set(f"one/{i}", "y" * 100_000)
+        after = s.stats()
+        assert after.map_bytes > before and after.keys == 80
+    with StateStore(tmp_path / "s", clock=clock) as s:
+        assert s.get("big/39") == "x" * 200_000 and len(s) == 80
