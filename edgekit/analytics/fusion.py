@@ -47,7 +47,6 @@ F = TypeVar("F", bound="_Filter")
 _MAGIC = b"EKIF"
 _VERSION = 1
 _PREFIX = struct.Struct("<4sHI")
-_F8 = np.dtype(np.float64)
 _NO_MAG = np.zeros(0)
 _empty = np.empty  # one lookup less on the one-sample path
 _NO_MAG_2D = np.zeros((0, 3))

@@ -552,9 +552,6 @@ def _robust_out(s):
 @njit
 def robust_batch(s, p, gyr, acc, mag, use_mag, out):
     """Run the robust filter over ``gyr``, ``acc`` (and ``mag``); ENU into ``out``."""
-    s_in = s
-    s = s_in.copy()  # fresh arrays: the compiler may keep them in registers (no aliasing)
-    p = p.copy()
     for i in range(gyr.shape[0]):
         mx = my = mz = 0.0
         if use_mag:
@@ -568,7 +565,6 @@ def robust_batch(s, p, gyr, acc, mag, use_mag, out):
             mx, my, mz, use_mag,
         )  # fmt: skip
         out[i, 0], out[i, 1], out[i, 2], out[i, 3] = _robust_out(s)
-    s_in[:] = s
 
 
 # --- input checks and the one-sample calls ----------------------------------------------
