@@ -5,15 +5,18 @@ counted on a hot path."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from edgekit.errors import BackendUnavailableError
+from edgekit.telemetry.metrics import Family
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
-    from edgekit.telemetry.metrics import Family
-    from edgekit.telemetry.observe import Telemetry
+
+class _Families(Protocol):
+    def families(self) -> list[Family]: ...
+
 
 __all__ = ["TelemetryCollector", "exposition", "make_registry", "text_format"]
 
@@ -30,7 +33,7 @@ def _prometheus() -> Any:
 class TelemetryCollector:
     """A custom collector (``registry.register(TelemetryCollector(telemetry))``)."""
 
-    def __init__(self, telemetry: Telemetry) -> None:
+    def __init__(self, telemetry: _Families) -> None:
         self.telemetry = telemetry
         self._metric = _prometheus().core.Metric
 
@@ -47,7 +50,7 @@ class TelemetryCollector:
             yield metric
 
 
-def make_registry(telemetry: Telemetry) -> CollectorRegistry:
+def make_registry(telemetry: _Families) -> CollectorRegistry:
     """A new registry holding only ``telemetry``'s collector.
 
     Raises:

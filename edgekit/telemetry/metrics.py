@@ -9,14 +9,31 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from edgekit._snapshot import Snapshot
+from edgekit.telemetry.health import Health
 
-if TYPE_CHECKING:
-    from edgekit.telemetry.observe import Observed, Telemetry
+__all__ = ["Family", "Observed", "Source", "flatten", "read_families", "status_of"]
 
-__all__ = ["Family", "flatten", "read_families", "status_of"]
+
+@dataclass(frozen=True)
+class Observed:
+    """One observed object: its kind, its name (the metrics' label) and the object."""
+
+    kind: str
+    name: str
+    obj: Any
+
+
+class Source(Protocol):
+    """What the metrics are read from (a :class:`~edgekit.telemetry.Telemetry`)."""
+
+    @property
+    def observed(self) -> list[Observed]: ...
+
+    def health(self) -> Health: ...
+
 
 Labels = dict[str, str]
 
@@ -412,7 +429,7 @@ def _generic(f: _Families, o: Observed) -> None:
     flatten(f, f"edgekit_{o.kind}", {"name": o.name}, snapshot_dict(o.obj))
 
 
-def _health(f: _Families, telemetry: Telemetry) -> None:
+def _health(f: _Families, telemetry: Source) -> None:
     h = telemetry.health()
     n: Labels = {}
     f.gauge(
@@ -490,7 +507,7 @@ _READERS = {
 }
 
 
-def read_families(telemetry: Telemetry, *, health: bool = True) -> list[Family]:
+def read_families(telemetry: Source, *, health: bool = True) -> list[Family]:
     """Every metric of ``telemetry``'s observed objects (and health), read now. An object
     whose snapshot fails (a closed queue) is left out of this reading and counted in
     ``edgekit_telemetry_read_errors{kind,name}``."""

@@ -6,17 +6,16 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgekit.errors import InvalidInputError
+from edgekit.telemetry.collector import make_registry, text_format
 from edgekit.telemetry.health import THERMAL_ROOT, Health, HealthReader
+from edgekit.telemetry.metrics import Family, Observed, read_families, status_of
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
-
-    from edgekit.telemetry.metrics import Family
 
 __all__ = ["Observed", "Telemetry", "kind_of"]
 
@@ -61,15 +60,6 @@ def kind_of(obj: Any) -> str:
         "InferenceEngine, Inventory, ResourceGuard, TelemetryRecorder, or an object "
         "with a stats() or status() method"
     )
-
-
-@dataclass(frozen=True)
-class Observed:
-    """One observed object: its kind, its name (the metrics' label) and the object."""
-
-    kind: str
-    name: str
-    obj: Any
 
 
 def _default_name(kind: str, obj: Any) -> str:
@@ -187,8 +177,6 @@ class Telemetry:
     def families(self, *, health: bool = True) -> list[Family]:
         """Every metric of everything observed, read now (the neutral form the Prometheus
         collector, the recorder and the OpenTelemetry export share)."""
-        from edgekit.telemetry.metrics import read_families
-
         return read_families(self, health=health)
 
     @property
@@ -201,8 +189,6 @@ class Telemetry:
                 ``telemetry`` extra).
         """
         if self._registry is None:
-            from edgekit.telemetry.collector import make_registry
-
             self._registry = make_registry(self)
         return self._registry
 
@@ -210,8 +196,6 @@ class Telemetry:
         """The Prometheus text exposition (format 0.0.4) of everything observed: what
         ``generate_latest(self.registry)`` gives, written directly (it needs no
         prometheus_client)."""
-        from edgekit.telemetry.collector import text_format
-
         return text_format(self.families())
 
     def status(self) -> dict[str, Any]:
@@ -219,8 +203,6 @@ class Telemetry:
         "mesh", "guard", "recorder", "time", "observed"}``; a kind not observed is None, a
         kind observed more than once shows its first (``observed`` lists every name by
         kind, and ``all`` holds every object's figures by kind and name)."""
-        from edgekit.telemetry.metrics import status_of
-
         out: dict[str, Any] = {"health": self.health().as_dict()}
         every: dict[str, dict[str, Any]] = {}
         for o in self.observed:

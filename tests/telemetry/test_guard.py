@@ -150,7 +150,7 @@ def test_memory_over_refuses_inference(tmp_path: Path) -> None:
     telemetry = Telemetry().observe(gated, guard)
     assert [o.kind for o in telemetry.observed] == ["infer", "guard"]
     text = telemetry.metrics_text().decode()
-    assert 'edgekit_guard_actions_total{action="refuse",guard="guard"} 2.0' in text
+    assert 'edgekit_guard_actions_total{guard="guard",action="refuse"} 2.0' in text
     assert telemetry.healthy() == (False, ["guard guard: memory limit exceeded"])
     guard.max_memory = 1 << 40
     guard.check()

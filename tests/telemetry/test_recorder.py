@@ -47,7 +47,7 @@ def test_a_day_offline_arrives_in_order(tmp_path: Path) -> None:
     transport = NatsTransport(
         server.url, stream="TEL", create_stream=True, ack_timeout=1.0, connect_timeout=0.5
     )
-    engine = SyncEngine(queue, transport, idle_interval=0.01, reconnect=Backoff(0.05, 0.2))
+    engine = SyncEngine(queue, transport, idle_interval=0.05, reconnect=Backoff(0.05, 0.5))
     telemetry = Telemetry(clock=lambda: clock[0]).observe(queue, engine)
     recorder = TelemetryRecorder(telemetry, queue, clock=lambda: clock[0], health=False)
     engine.start()
