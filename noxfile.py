@@ -46,6 +46,8 @@ CLOCK_TESTS = [
     "tests/scan/test_advertisement.py",
 ]
 
+PARALLEL = ["-n", "3", "--dist", "loadgroup"]
+
 # Installed with --no-deps: these would pull torch.
 # tflite-runtime 2.14 is built against NumPy 1 and cannot construct an interpreter
 # under NumPy 2: the infer tests check that edgekit then reports it as unavailable.
@@ -107,7 +109,9 @@ def tests(session: nox.Session) -> None:
     """The default test run: every layer against its real peers and servers."""
     install_system_packages(session)
     install_test_deps(session)
-    session.run("pytest", *session.posargs)
+    # Three pytest-xdist workers: most tests wait on servers, subprocesses and the network,
+    # so three keep two cores busy; tests/conftest.py keeps the mDNS tests on one worker.
+    session.run("pytest", *(session.posargs or PARALLEL))
     if not session.posargs:
         run_shifted_clock(session)
 
