@@ -3,6 +3,7 @@ are checked, and ``promtool check metrics`` lints the names, units and types."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -238,7 +239,7 @@ def test_every_layer_passes_promtool(tmp_path: Path, engine: InferenceEngine) ->
     for layer in ("queue", "sync", "infer", "scan", "guard", "health", "other"):
         assert any(name.startswith(f"edgekit_{layer}_") for name in names), layer
     assert "edgekit_telemetry_read_errors" not in names
-    status = telemetry.status()
+    status = json.loads(json.dumps(telemetry.status()))  # JSON-ready, as /status.json serves it
     assert status["queue"]["depth"] == 10
     assert status["sync"]["backlog"] == 10
     assert status["infer"]["calls"] == 1
