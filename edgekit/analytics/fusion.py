@@ -489,3 +489,18 @@ class Kalman1D(_Axis):
     def bias(self) -> float:
         """The estimated rate bias, rad/s."""
         return float(self._s[2])
+
+
+def _warmup() -> None:
+    """Compile (or load from numba's cache) every fusion kernel on tiny inputs; for the
+    layer's warm-up."""
+    g = np.zeros((2, 3))
+    a = np.tile([0.0, 0.0, 9.81], (2, 1))
+    m = np.tile([0.0, 20.0, -40.0], (2, 1))
+    for f in (Madgwick(), Mahony(), RobustAhrs()):
+        f.update_batch(g, a, m)
+        f.update_batch(g, a)
+        f.update(g[0], a[0], m[0])
+        _ = f.quaternion
+    Complementary().update_batch(g[:, 0], g[:, 1])
+    Kalman1D().update_batch(g[:, 0], g[:, 1])

@@ -421,3 +421,9 @@ def test_from_state_fuzz(data: st.DataObject) -> None:
 def test_from_state_refuses_non_bytes() -> None:
     with pytest.raises(CorruptDataError):
         Madgwick.from_state(12)  # type: ignore[arg-type]
+
+
+def test_warmup_runs() -> None:
+    from edgekit.analytics.fusion import _warmup
+
+    _warmup()
