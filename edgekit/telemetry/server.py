@@ -390,8 +390,8 @@ class Server:
             await response.write(f"retry: {int(self.refresh_s * 1000)}\n\n".encode())
             while (event := await queue.get()) is not None:
                 await response.write(f"data: {event}\n\n".encode())
-        except (ConnectionError, asyncio.CancelledError):
-            pass
+        except ConnectionError:
+            pass  # the page went away
         finally:
             self._clients.discard(queue)
         return response
