@@ -75,6 +75,13 @@ def _limit(name: str, value: float | None, *, upper: float | None = None) -> flo
     return value
 
 
+def _observed_as(obj: Any) -> str | None:
+    try:
+        return kind_of(obj)
+    except InvalidInputError:
+        return None
+
+
 def _paused(obj: Any) -> bool:
     """Whether ``obj`` is paused already (its ``paused`` flag or ``status().paused``)."""
     flag = getattr(obj, "paused", None)
@@ -172,19 +179,19 @@ class ResourceGuard:
             InvalidInputError: An object is neither.
         """
         for obj in objects:
-            kind = kind_of(obj) if not callable(getattr(obj, "pause", None)) else "pausable"
+            is_queue = _observed_as(obj) == "queue"
+            pausable = callable(getattr(obj, "pause", None)) and callable(
+                getattr(obj, "resume", None)
+            )
+            if not (is_queue or pausable):
+                raise InvalidInputError(
+                    "a ResourceGuard watches queues and objects with pause()/resume(),"
+                    f" not a {type(obj).__name__} (gate an InferenceEngine with gate())"
+                )
             with self._lock:
-                if kind == "queue":
-                    if not any(q is obj for q in self._queues):
-                        self._queues.append(obj)
-                elif kind == "pausable":
-                    if not any(p is obj for p in self._pausable):
-                        self._pausable.append(obj)
-                else:
-                    raise InvalidInputError(
-                        f"a ResourceGuard watches queues and objects with pause()/resume(),"
-                        f" not a {type(obj).__name__} (gate an InferenceEngine with gate())"
-                    )
+                kept = self._queues if is_queue else self._pausable
+                if not any(o is obj for o in kept):
+                    kept.append(obj)
         return self
 
     def gate(self, engine: Any) -> GatedEngine:

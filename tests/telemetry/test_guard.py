@@ -185,6 +185,8 @@ def test_bad_arguments() -> None:
         ResourceGuard(max_memory=0)
     with pytest.raises(InvalidInputError, match="watches queues"):
         ResourceGuard().watch(InferenceEngine(models.add_model(), verify=False))
+    with pytest.raises(InvalidInputError, match="not a int"):
+        ResourceGuard().watch(3)
 
 
 def test_queue_evict_follows_its_policy(tmp_path: Path) -> None:
