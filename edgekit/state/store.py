@@ -51,7 +51,6 @@ __all__ = ["Change", "Conflict", "Entry", "StateStats", "StateStore"]
 T = TypeVar("T")
 _log = logging.getLogger("edgekit.state")
 
-_U64 = U64
 # What reading a damaged file raises: LMDB's errors, and what decoding its bytes raises
 # (ValueError covers UnicodeDecodeError and JSONDecodeError; InvalidInputError is one too,
 # and is passed through as it is).
@@ -204,7 +203,7 @@ class StateStore:
     def _open(self, node_id: str | None) -> None:
         env = self._env.env
         try:
-            with env.begin(write=True) as txn:
+            with env.begin() as txn:
                 stray = [
                     bytes(k).decode(errors="replace")
                     for k, _ in txn.cursor()
@@ -253,7 +252,7 @@ class StateStore:
         if floor is not None:
             self.clock.advance(Hlc(*HLC_KEY.unpack(floor)))
         cur = txn.cursor(self._conf)
-        self._conf_seq = _U64.unpack(cur.key())[0] if cur.last() else 0
+        self._conf_seq = U64.unpack(cur.key())[0] if cur.last() else 0
         counts = txn.get(b"conflict_counts", db=meta)
         self._conf_counts: dict[str, int] = json.loads(bytes(counts)) if counts else {}
         return node
@@ -314,8 +313,8 @@ class StateStore:
         if isinstance(exc, EdgekitError):
             return exc
         return CorruptDataError(
-            f"the state store at {self.path} is damaged ({type(exc).__name__}: {exc}); "
-            "copy what still reads with store.entries() into a new store"
+            f"the state store at {self.path} is damaged ({type(exc).__name__}: {exc}); the "
+            "keys that still read (get() each of keys()) can be copied into a new store"
         )
 
     def _read(self, fn: Callable[[Any], T]) -> T:
@@ -535,6 +534,8 @@ class StateStore:
             kb = key.encode()
         except AttributeError:
             raise InvalidInputError(f"state key {key!r} must be a string") from None
+        if not 0 < len(kb) <= 255:
+            return default  # (no such key can be stored)
         try:
             with self._begin(db=self._entries) as txn:
                 rec = txn.get(kb)
@@ -693,14 +694,16 @@ class StateStore:
     def _decode_base(key: str, rec: bytes | None) -> tuple[Entry | None, int]:
         if rec is None:
             return None, 0
-        rev = _U64.unpack_from(rec)[0]
-        if len(rec) == _U64.size:
+        rev = U64.unpack_from(rec)[0]
+        if len(rec) == U64.size:
             return None, rev
-        return decode(key, rec[_U64.size :])[0], rev
+        return decode(key, rec[U64.size :])[0], rev
 
     def mark_synced(self, key: str, hlc: Hlc, revision: int) -> None:
         """The remote holds the key's entry stamped ``hlc`` at ``revision``: it becomes the
-        key's synced base. When a newer local write exists, it stays pending."""
+        key's synced base. When a newer local write exists, it stays pending (and the base
+        is the entry :meth:`pending` handed out with that stamp; only its stamp when this
+        process did not hand it out)."""
         self.mark_synced_many([(key, hlc, revision)])
 
     def mark_synced_many(self, synced: Iterable[tuple[str, Hlc, int]]) -> None:
@@ -725,7 +728,7 @@ class StateStore:
                 if revision > base_rev:
                     if pushed is None:
                         pushed = Entry(key, None, hlc, self.node_id)  # (only its stamp is known)
-                    txn.put(kb, _U64.pack(revision) + encode(pushed, False), db=self._base)
+                    txn.put(kb, U64.pack(revision) + encode(pushed, False), db=self._base)
             self._floor(txn)
 
         with self._lock:
@@ -785,7 +788,7 @@ class StateStore:
                 strategy, local, remote, base,
                 cloud=cloud, node_id=self.node_id, stamp=self.clock.now,
             )  # fmt: skip
-            txn.put(kb, _U64.pack(revision) + encode(remote, False), db=self._base)
+            txn.put(kb, U64.pack(revision) + encode(remote, False), db=self._base)
             pending = result != remote
             if result != local or bool(rec is not None and rec[0] & F_PENDING) != pending:
                 txn.put(kb, encode(result, pending), db=self._entries)
@@ -813,13 +816,13 @@ class StateStore:
 
     def _log_conflict(self, txn: Any, conflict: Conflict) -> None:
         self._conf_seq += 1
-        txn.put(_U64.pack(self._conf_seq), json.dumps(conflict.as_dict()).encode(), db=self._conf)
+        txn.put(U64.pack(self._conf_seq), json.dumps(conflict.as_dict()).encode(), db=self._conf)
         self._conf_counts[conflict.strategy] = self._conf_counts.get(conflict.strategy, 0) + 1
         txn.put(b"conflict_counts", json.dumps(self._conf_counts).encode(), db=self._meta)
         drop = self._conf_seq - self.max_conflicts
         if drop > 0:
             cur = txn.cursor(self._conf)
-            while cur.first() and _U64.unpack(cur.key())[0] <= drop:
+            while cur.first() and U64.unpack(cur.key())[0] <= drop:
                 cur.delete()
 
     # -- tombstones --------------------------------------------------------------------
@@ -839,11 +842,11 @@ class StateStore:
         def txn_fn(txn: Any) -> int:
             gone = []
             for k, rec in txn.cursor(self._entries):
-                flags = rec[0] if len(rec) >= 13 else 0
+                flags = rec[0] if len(rec) >= _HEAD_SIZE else 0
                 if (
                     flags & F_DELETED
                     and not flags & F_PENDING
-                    and _U64.unpack_from(rec, 1)[0] < cutoff
+                    and U64.unpack_from(rec, 1)[0] < cutoff
                 ):
                     gone.append(bytes(k))
             for k in gone:
