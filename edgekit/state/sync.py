@@ -248,8 +248,6 @@ class StateSync:
         self._flying: dict[str, int] = {}  # key being pushed -> newest revision the watch saw
         self._landed: dict[str, int] = {}  # key pushed -> its revision, until its echo
         self._acks: dict[str, tuple[str, Any, int]] = {}  # landed, not yet marked in the store
-        self._marking: dict[str, tuple[str, Any, int]] = {}  # being marked, in a thread
-        self._mark_task: asyncio.Future[None] | None = None
         self._expect: dict[str, int] = {}  # key -> revision to expect instead of the base's
         self._refused: dict[str, Any] = {}  # key -> hlc the server refused for good
         self._sent = 0
@@ -471,8 +469,8 @@ class StateSync:
             elif self._landed.pop(key, None) == revision:
                 pass  # the echo of a push of this node
             elif self._wanted(key):
-                if key in self._acks or key in self._marking:
-                    await self._settle_acks()
+                if key in self._acks:
+                    self._flush_acks()
                 self._apply(key, msg.data, revision, server_ms, _deleted_op(msg.headers))
         if left == 0:
             self._end_batch()
@@ -518,6 +516,9 @@ class StateSync:
         """
         nats = _import_nats()
         key = entry.key
+        current = self.store.entry(key)
+        if current is None or current.hlc != entry.hlc or current.node_id != entry.node_id:
+            return  # changed since the round began (a remote entry applied): not this one
         _base, revision = self.store.base(key)
         revision = self._expect.pop(key, revision)
         self._flying[key] = 0
@@ -546,35 +547,18 @@ class StateSync:
             seen = self._flying.pop(key, 0)
         self._sent += 1
         self._acks[key] = (key, entry.hlc, landed)
-        if len(self._acks) >= 256 and self._mark_task is None:
-            self._mark_in_thread()
+        if len(self._acks) >= 256:
+            self._flush_acks()
         if seen > landed:  # the watch saw a later revision while this one flew
             await self._merge_remote(key)
         elif seen < landed:
             self._landed[key] = landed  # its echo is still to come
 
-    def _mark_in_thread(self) -> None:
-        """Mark the landed pushes synced in the store, in one transaction in a thread (the
-        loop keeps the pushes flowing meanwhile)."""
-        self._marking, self._acks = self._acks, {}
-        marks = list(self._marking.values())
-
-        def done(_task: asyncio.Future[None]) -> None:
-            self._mark_task = None
-            self._marking = {}
-
-        loop = asyncio.get_running_loop()
-        self._mark_task = loop.run_in_executor(None, self.store.mark_synced_many, marks)
-        self._mark_task.add_done_callback(done)
-
-    async def _settle_acks(self) -> None:
-        """Wait until every landed push is marked synced in the store."""
-        while self._mark_task is not None or self._acks:
-            if self._mark_task is None:
-                self._mark_in_thread()
-            task = self._mark_task
-            assert task is not None
-            await asyncio.shield(task)
+    def _flush_acks(self) -> None:
+        """Mark the landed pushes synced in the store, in one transaction."""
+        if self._acks:
+            acks, self._acks = self._acks, {}
+            self.store.mark_synced_many(acks.values())
 
     async def _kv_update(self, key: str, data: bytes, last: int) -> int:
         """Publish ``data`` to ``key`` if the key's last revision is ``last`` (0: none)."""
@@ -594,7 +578,7 @@ class StateSync:
     async def _merge_remote(self, key: str) -> None:
         """Read ``key``'s last entry from the bucket and apply it (three-way merge)."""
         nats = _import_nats()
-        await self._settle_acks()
+        self._flush_acks()
         try:
             msg = await self._js.get_msg(self._stream, subject=self._pre + key, direct=self._direct)
         except nats.js.errors.NotFoundError:
@@ -640,7 +624,7 @@ class StateSync:
                 await asyncio.gather(*workers, return_exceptions=True)
                 raise
             finally:
-                await self._settle_acks()
+                self._flush_acks()
             self._last_sync = time.time()
 
     # -- async API ----------------------------------------------------------------------------------
