@@ -364,6 +364,13 @@ def _read_csv(path: Path, columns: Sequence[str]) -> dict[str, list[str]]:
     return cols
 
 
+def _floats(values: list[str], where: Path) -> np.ndarray:
+    try:
+        return np.array(values, dtype=np.float64)
+    except ValueError as exc:
+        raise CorruptDataError(f"{where}: {exc}") from exc
+
+
 def window_rows(timestamps: ArrayLike, windows: Sequence[Sequence[str]]) -> list[tuple[int, int]]:
     """NAB windows (pairs of timestamp strings) as row indices of ``timestamps``; each
     timestamp must be one of the file's (NAB's own rule)."""
@@ -399,7 +406,7 @@ def load_nab(
         cols = _read_csv(root / "data" / name, ["timestamp", "value"])
         ts = _timestamps(cols["timestamp"])
         spec[name] = (len(ts), window_rows(ts, labels[name]))
-        values[name] = np.array(cols["value"], dtype=np.float64)
+        values[name] = _floats(cols["value"], root / "data" / name)
     return NabCorpus(spec), values
 
 
@@ -413,7 +420,7 @@ def read_nab_results(
     for name in names:
         folder, file = name.rsplit("/", 1) if "/" in name else ("", name)
         path = directory / folder / f"{detector}_{file}"
-        out[name] = np.array(_read_csv(path, ["anomaly_score"])["anomaly_score"], dtype=float)
+        out[name] = _floats(_read_csv(path, ["anomaly_score"])["anomaly_score"], path)
     return out
 
 
