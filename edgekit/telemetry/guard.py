@@ -294,10 +294,11 @@ class ResourceGuard:
             return
         try:
             self.on_exceeded(resource, value, limit)
+            outcome = "callback"
         except Exception:  # the host's error must not stop the guard
-            self._actions["callback_error"] += 1
-        else:
-            self._actions["callback"] += 1
+            outcome = "callback_error"
+        with self._lock:
+            self._actions[outcome] += 1
 
     def stats(self) -> GuardStats:
         """Limits, the last measurements, what is over, and every action counted."""
