@@ -247,6 +247,8 @@ class _Filter:
         s = np.frombuffer(buf[end:-8], dtype="<f8")
         if s.size != f._s.size or header.get("n") != s.size:
             raise CorruptDataError(f"{name} state has {s.size} values, not {f._s.size}")
+        if not (np.isfinite(s).all() and s[0] in (0.0, 1.0, 2.0)):
+            raise CorruptDataError(f"{name} state holds values no filter has (NaN, a bad flag)")
         f._s[:] = s
         return f
 

@@ -418,9 +418,13 @@ def test_from_state_fuzz(data: st.DataObject) -> None:
         type(f).from_state(bad)
 
 
-def test_from_state_refuses_non_bytes() -> None:
+def test_from_state_refuses_non_bytes_and_impossible_values() -> None:
     with pytest.raises(CorruptDataError):
         Madgwick.from_state(12)  # type: ignore[arg-type]
+    f = Madgwick(0.1, 100.0)
+    f._s[2] = np.nan  # a state no filter reaches, with a valid checksum
+    with pytest.raises(CorruptDataError):
+        Madgwick.from_state(f.state())
 
 
 def test_warmup_runs() -> None:
