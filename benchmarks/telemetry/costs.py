@@ -277,7 +277,7 @@ def add_rows(report: Report, *, quick: bool) -> None:
 
 def main() -> None:
     args = parse_args("edgekit.telemetry: what observing costs (put, run, scrape, recorder)")
-    report = Report("telemetry-costs", quick=args.quick)
+    report = Report("telemetry_costs", quick=args.quick)
     add_rows(report, quick=args.quick)
     report.finish()
 
