@@ -198,7 +198,7 @@ class Server:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
         for queue in list(self._clients):
-            queue.put_nowait(None)
+            self._push(queue, None)
         runner, self._runner = self._runner, None
         await runner.cleanup()
 
@@ -258,6 +258,13 @@ class Server:
         status["healthz"] = {"healthy": ok, "reasons": list(reasons)}
         return status
 
+    @staticmethod
+    def _push(queue: asyncio.Queue[str | None], event: str | None) -> None:
+        """Queue ``event`` for one page; a slow page loses its oldest, never blocks others."""
+        if queue.full():
+            queue.get_nowait()
+        queue.put_nowait(event)
+
     async def _tick(self) -> None:
         """Sample the history when due; push a status event to each open page."""
         assert self._wake is not None
@@ -275,9 +282,7 @@ class Server:
                     span = self.history.span_s
                     event = _json({**status, "history": recent, "history_span_s": span})
                     for queue in list(self._clients):
-                        if queue.full():
-                            queue.get_nowait()  # a slow page gets the newest
-                        queue.put_nowait(event)
+                        self._push(queue, event)
             wait = self.refresh_s if self._clients else min(self.history.interval_s, 5.0)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
