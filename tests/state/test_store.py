@@ -532,3 +532,45 @@ def test_the_map_grows(tmp_path: Path, clock: Fake) -> None:
         assert after.map_bytes > before and after.keys == 80
     with StateStore(tmp_path / "s", clock=clock) as s:
         assert s.get("big/39") == "x" * 200_000 and len(s) == 80
+
+
+def test_causally_later_write_wins_over_a_node_30_s_ahead(tmp_path: Path) -> None:
+    """A node whose clock is 30 s ahead writes; another node sees it and writes after:
+    under lww the later write wins on both, whatever the clocks say."""
+    ahead, behind = Fake(T0 + 30), Fake(T0)
+    with (
+        StateStore(tmp_path / "a", node_id="ahead", clock=ahead) as a,
+        StateStore(tmp_path / "b", node_id="behind", clock=behind) as b,
+    ):
+        first = a.set("k", "from ahead")
+        a.mark_synced("k", first.hlc, 1)
+        b.apply_remote(first, 1)  # b sees it ...
+        later = b.set("k", "from behind")  # ... then writes: its stamp is the greater
+        assert later.hlc > first.hlc
+        assert a.apply_remote(later, 2).value == "from behind"  # a fast-forwards
+        # concurrent writes (neither saw the other): the higher stamp wins on both sides
+        x = a.set("c", "a")
+        y = b.set("c", "b")
+        assert b.apply_remote(x, 3).value == a.apply_remote(y, 3).value == "a"
+        assert x.hlc > y.hlc
+
+
+def test_threads_write_at_once(store: StateStore) -> None:
+    def work(t: int) -> None:
+        for i in range(300):
+            store.set(f"t{t}/{i % 50}", i)
+            if i % 7 == 0:
+                store.delete(f"t{t}/{(i + 1) % 50}")
+            store.get(f"t{t}/{i % 50}")
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    entries = store.entries()
+    stats = store.stats()
+    assert stats.keys == len(store.keys()) and stats.keys + stats.tombstones == len(entries)
+    assert stats.pending == len(entries)
+    stamps = [e.hlc for e in entries]
+    assert len(set(stamps)) == len(stamps)  # every write its own stamp
