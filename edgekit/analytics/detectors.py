@@ -31,6 +31,12 @@ from edgekit.errors import CorruptDataError, InvalidInputError
 __all__ = ["EwmaZScore", "HalfSpaceTrees", "MatrixProfileDiscord"]
 
 
+# Size guards (a state's parameters can ask for any size): 4M tree nodes (160 MB),
+# 4M samples of matrix profile history (320 MB).
+_MAX_NODES = 1 << 22
+_MAX_HISTORY = 1 << 22
+
+
 @functools.cache
 def _kernels() -> ModuleType:
     return importlib.import_module("edgekit.analytics._kernels.detectors")
@@ -139,6 +145,11 @@ class HalfSpaceTrees(Detector):
         if self.height > 20:
             raise InvalidInputError(f"height must be at most 20, got {height}")
         self.window_size = _int_at_least("window_size", window_size, 1)
+        if self.n_trees * 2 ** (self.height + 1) > _MAX_NODES:
+            raise InvalidInputError(
+                f"n_trees * 2**(height + 1) must be at most {_MAX_NODES:,} "
+                f"(n_trees={n_trees}, height={height})"
+            )
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise InvalidInputError(f"seed must be an integer or None, got {seed!r}")
         self.seed = seed
@@ -297,9 +308,9 @@ class MatrixProfileDiscord(Detector):
     The score of a sample is the z-normalised Euclidean distance between the
     subsequence of the last ``window`` samples and its nearest neighbour among the
     subsequences that lie in the last ``history`` samples and end at least
-    ``ceil(window / 4)`` samples earlier (stumpy's exclusion zone). After the warm-up, equal to
-    stumpy's ``stumpi(T, m=window, egress=False)`` ``left_P_`` while the stream is
-    shorter than ``history``. A numba kernel keeps each subsequence's dot product
+    ``ceil(window / 4)`` samples earlier (stumpy's exclusion zone). After the warm-up,
+    equal to stumpy's ``stumpi(T, m=window, egress=False)`` ``left_P_`` while the
+    stream is shorter than ``history``. A numba kernel keeps each subsequence's dot product
     with the newest one and updates it per sample (STOMP), so an update costs
     O(history). Constant subsequences are at distance 0 from each other and
     ``sqrt(window)`` from any other, as in stumpy. NaN until a neighbour exists and
@@ -326,6 +337,8 @@ class MatrixProfileDiscord(Detector):
         super().__init__(**kwargs)
         self.window = _int_at_least("window", window, 3)
         self.history = _int_at_least("history", history, 2 * self.window)
+        if self.history > _MAX_HISTORY:
+            raise InvalidInputError(f"history must be at most {_MAX_HISTORY:,}, got {history}")
         self.warmup = (
             min(5 * self.window, self.history)
             if warmup is None

@@ -250,6 +250,8 @@ def test_bad_input():
         lambda: HalfSpaceTrees(height=0),
         lambda: MatrixProfileDiscord(window=2),
         lambda: MatrixProfileDiscord(window=100, history=150),
+        lambda: MatrixProfileDiscord(history=1 << 30),
+        lambda: HalfSpaceTrees(n_trees=10**6),
     ):
         with pytest.raises(InvalidInputError):
             make()
