@@ -69,6 +69,8 @@ def _default_name(kind: str, obj: Any) -> str:
         return Path(obj.queue.path).name
     if kind == "infer":
         return str(obj.model_name)
+    if kind in ("state", "mesh", "other"):
+        return type(obj).__name__
     return kind
 
 
@@ -115,7 +117,8 @@ class Telemetry:
         ResourceGuard, TelemetryRecorder, or a state store/sync or any object with a
         ``stats()`` or ``status()`` snapshot); returns self. ``name`` labels the one object
         given (default: the queue's directory name, the engine's queue's, the model's
-        name, else its kind; a second object of a kind with the same name gets ``-2``).
+        name, the class name of a state, mesh or other object, else its kind; a second
+        object of a kind with the same name gets ``-2``).
 
         Raises:
             InvalidInputError: An object cannot be observed, or ``name`` is given with

@@ -190,6 +190,7 @@ class _StateLike:
 def test_duck_typed_snapshots_are_gauges_in_base_units() -> None:
     telemetry = Telemetry()
     telemetry.observe(_StateLike(), name="kv")
+    assert Telemetry().observe(_StateLike()).observed[0].name == "_StateLike"
     v = values(telemetry)
     n = (("name", "kv"),)
     assert v[("edgekit_other_keys", n)] == 12
@@ -218,6 +219,13 @@ def test_state_layer(tmp_path: Path) -> None:
         assert v[("edgekit_state_used_bytes", n)] == stats.used_bytes
         promtool_check(telemetry.metrics_text())
         assert telemetry.status()["state"]["node_id"] == "gw1"
+        sync = state.StateSync(store, "nats://127.0.0.1:9", bucket="twins")  # not started
+        v = values(Telemetry().observe(store, sync))
+        s = (("name", "StateSync"),)
+        assert v[("edgekit_state_keys", (("name", "StateStore"),))] == 1
+        assert v[("edgekit_state_pending_changes", s)] == sync.status().pending_changes
+        assert v[("edgekit_state_connected", s)] == 0
+        assert v[("edgekit_state_sent_total", s)] == 0
     finally:
         store.close()
 
