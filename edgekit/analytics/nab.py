@@ -283,7 +283,7 @@ class NabCorpus:
         rows = self._corpus_rows(prof)
         flat = np.concatenate([checked[name] for name in self.lengths])[rows["keep"]]
         order = np.argsort(-flat, kind="stable")
-        thresholds, totals, _, _ = _kernels().sweep(
+        thresholds, totals = _kernels().sweep(
             np.ascontiguousarray(flat[order]),
             np.ascontiguousarray(rows["weights"][order]),
             np.ascontiguousarray(rows["ids"][order]),

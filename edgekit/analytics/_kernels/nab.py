@@ -1,4 +1,4 @@
-"""NAB scoring kernels: the corpus-wide threshold sweep and one file's score at a threshold.
+"""NAB scoring kernel: the corpus-wide threshold sweep.
 
 Rows carry a weight (the profile's scaled-sigmoid score of a detection there) and a window
 id (``-1`` outside every window; probationary rows are removed by the caller).
@@ -18,26 +18,20 @@ def sweep(scores, weights, window_ids, n_windows, fn_weight):
     A row is a detection when its anomaly score is >= the threshold. The score of a
     threshold is the sum of the false positives' weights plus, per window, the largest
     weight of its detections (``-fn_weight`` when it has none). Returns
-    ``(thresholds, totals, tp, fp)`` for the thresholds ``1.1`` (no detection) and then
-    each distinct anomaly score, in descending order.
+    ``(thresholds, totals)`` for the threshold ``1.1`` (no detection) and then each
+    distinct anomaly score, in descending order.
     """
     n = scores.shape[0]
     best = np.full(n_windows, -fn_weight)
     thresholds = np.empty(n + 1)
     totals = np.empty(n + 1)
-    tps = np.empty(n + 1, dtype=np.int64)
-    fps = np.empty(n + 1, dtype=np.int64)
     window_part = -fn_weight * n_windows
     fp_part = 0.0
-    tp = 0
-    fp = 0
     k = 0
     thresholds[0] = 1.1
     i = 0
     while i < n:
         totals[k] = window_part + fp_part
-        tps[k] = tp
-        fps[k] = fp
         k += 1
         current = scores[i]
         thresholds[k] = current
@@ -45,15 +39,10 @@ def sweep(scores, weights, window_ids, n_windows, fn_weight):
             w = window_ids[i]
             if w < 0:
                 fp_part += weights[i]
-                fp += 1
-            else:
-                tp += 1
-                if weights[i] > best[w]:
-                    window_part += weights[i] - best[w]
-                    best[w] = weights[i]
+            elif weights[i] > best[w]:
+                window_part += weights[i] - best[w]
+                best[w] = weights[i]
             i += 1
     totals[k] = window_part + fp_part
-    tps[k] = tp
-    fps[k] = fp
     k += 1
-    return thresholds[:k], totals[:k], tps[:k], fps[:k]
+    return thresholds[:k], totals[:k]
