@@ -1,12 +1,13 @@
 """kill -9 at random moments while a child writes to a StateStore: every write that
-returned is there after reopening, updates are all or nothing, the store opens cleanly
-and its pending index still names every local change.
+returned is there after reopening, updates are all or nothing, the store opens cleanly,
+bases keep their revisions and the pending keys still name every unsynced change.
 
 The child is forked from the test process (no interpreter start per cycle). Each step
-is one of: set ``k/<n % 40>`` to n; set ``u/a`` and ``u/b`` to n in one ``update``; set
-``d/<n>`` and delete it. After each call returns, a line names it on a pipe, so the
-parent knows which writes had returned when it sent SIGKILL. The store's clock is a
-constant (the HLC counts on): nothing depends on the date.
+is one of: set ``k/<n % 40>`` to n (every other time also marked synced at revision n);
+set ``u/a`` and ``u/b`` to n in one ``update``; set ``d/<n>`` and delete it; apply a
+remote entry ``r/<n % 10>`` = n at revision n. After each call returns, a line names it
+on a pipe, so the parent knows which writes had returned when it sent SIGKILL. The
+store's clock is a constant (the HLC counts on): nothing depends on the date.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from edgekit.state import StateStore
+from edgekit.state import Entry, Hlc, StateStore
 
 T0 = 1_700_000_000.0
+T0_MS = int(T0 * 1000)
 
 
 def writer(path: Path, start: int, fd: int) -> None:
@@ -29,10 +31,18 @@ def writer(path: Path, start: int, fd: int) -> None:
     store = StateStore(path, node_id="crash", clock=lambda: T0)
     n = start
     while True:
-        step = n % 3
+        step = n % 4
         if step == 0:
-            store.set(f"k/{n % 40}", n)
-            line = f"set k/{n % 40} {n}\n"
+            entry = store.set(f"k/{n % 40}", n)
+            os.write(fd, f"set k/{n % 40} {n}\n".encode())
+            if n % 8 == 0:
+                store.mark_synced(entry.key, entry.hlc, n)
+                os.write(fd, f"synced {entry.key} {n}\n".encode())
+            n += 1
+            continue
+        if step == 3:
+            store.apply_remote(Entry(f"r/{n % 10}", n, Hlc(T0_MS, n), "peer"), n)
+            line = f"remote r/{n % 10} {n}\n"
         elif step == 1:
             store.update({"u/a": n, "u/b": n})
             line = f"update {n}\n"
@@ -74,6 +84,9 @@ def crash_cycles(tmp_path: Path, cycles: int, seed: int) -> int:
     rng = random.Random(seed)
     path = tmp_path / "s"
     latest: dict[str, int] = {}  # key -> the last value a returned set gave it
+    last_set: dict[str, int] = {}  # key -> when it was last set locally
+    synced: dict[str, int] = {}  # key -> the last revision marked synced
+    remote: dict[str, int] = {}  # key -> the last revision applied from the remote
     deleted: set[str] = set()
     returned = 0
     for cycle in range(cycles):
@@ -90,7 +103,11 @@ def crash_cycles(tmp_path: Path, cycles: int, seed: int) -> int:
                 continue
             returned += 1
             if parts[0] == "set":
-                latest[parts[1]] = int(parts[2])
+                latest[parts[1]] = last_set[parts[1]] = int(parts[2])
+            elif parts[0] == "synced":
+                synced[parts[1]] = int(parts[2])
+            elif parts[0] == "remote":
+                latest[parts[1]] = remote[parts[1]] = int(parts[2])
             elif parts[0] == "update":
                 latest["u/a"] = latest["u/b"] = int(parts[1])
             elif parts[0] == "deleted":
@@ -103,9 +120,15 @@ def crash_cycles(tmp_path: Path, cycles: int, seed: int) -> int:
             assert s.get("u/a") == s.get("u/b")  # an update is all or nothing
             for key in deleted if cycle == cycles - 1 else fresh:
                 assert s.get(key) is None and s.entry(key) is not None, (cycle, key)
+            for key, revision in {**synced, **remote}.items():
+                assert s.base(key)[1] >= revision, (cycle, key)
+            pending = {e.key for e in s.pending()}
+            for key, n in last_set.items():
+                if n > synced.get(key, -1):  # set after its last sync: still pending
+                    assert key in pending, (cycle, key)
             entries = s.entries()
-            assert s.pending_count() == len(entries)  # nothing synced: every key pending
-            assert {e.key for e in s.pending()} == {e.key for e in entries}
+            assert len(pending) == s.pending_count() <= len(entries)
+            assert not pending & set(remote)  # applied remote entries are not pending
             stats = s.stats()
             assert stats.keys + stats.tombstones == len(entries)
             assert stats.keys == len(s.keys())
