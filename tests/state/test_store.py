@@ -9,7 +9,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import hypothesis.strategies as st
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from edgekit.errors import EdgekitError, InvalidInputError, StateError
 from edgekit.state import Change, ConflictPolicy, Entry, Hlc, StateStore
@@ -574,3 +576,21 @@ def test_threads_write_at_once(store: StateStore) -> None:
     assert stats.pending == len(entries)
     stamps = [e.hlc for e in entries]
     assert len(set(stamps)) == len(stamps)  # every write its own stamp
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)  # fmt: skip
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(value=json_values)
+def test_any_json_value_round_trips(store: StateStore, value: Any) -> None:
+    store.set("v", value)
+    assert store.get("v") == value
+    assert store.entry("v").value == value  # type: ignore[union-attr]
