@@ -492,8 +492,9 @@ class StateSync:
             remote, cloud = decode(key, data, server_ms=server_ms, deleted=deleted)
             if remote.node_id == self.store.node_id:
                 local = self.store.entry(key)
-                if local is not None and remote.hlc <= local.hlc:
-                    # this node's own write landed (its ack may not be handled yet)
+                if local is not None and (remote == local or remote.hlc < local.hlc):
+                    # this node's own write landed (its ack may not be handled yet); the
+                    # same stamp with other content is a merge (keep_both): applied below
                     self.store.mark_synced(key, remote.hlc, revision)
                     return True
             self.store.apply_remote(remote, revision, cloud=cloud)
