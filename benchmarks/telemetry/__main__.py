@@ -69,8 +69,7 @@ def page_rows(report: Report, quick: bool) -> None:
                 for _ in range(100):
                     vad.run(silero_feeds())
                 telemetry = Telemetry(data_dir=root).observe(q, engine, vad, inventory())
-                with serve(telemetry, port=0) as server:
-                    prometheus.scrape(f"127.0.0.1:{server.port}")
+                with serve(telemetry, port=prometheus.target_port) as server:
                     driver.execute_cdp_cmd("Network.enable", {})
                     driver.execute_cdp_cmd("Network.setCacheDisabled", {"cacheDisabled": True})
                     urls = {"edgekit": server.url + "/", "prometheus": prometheus.url + "/status"}

@@ -184,14 +184,14 @@ class Mosquitto:
 
 
 class Prometheus:
-    """Debian's prometheus on 127.0.0.1, scraping the targets of a file it re-reads
-    (file-based discovery): :meth:`scrape` points it at a test's server while it runs."""
+    """Debian's prometheus on 127.0.0.1, scraping ``127.0.0.1:target_port`` (a free port
+    chosen now: the test serves its metrics there; until then the target is down)."""
 
     def __init__(self, root: Path, *, scrape_interval: str = "500ms") -> None:
         self.root = root
         self.port = free_port()
+        self.target_port = free_port()
         self.conf = root / "prometheus.yml"
-        self.targets = root / "targets.json"
         self.log = root / "prometheus.log"
         self.scrape_interval = scrape_interval
         self.proc: subprocess.Popen[bytes] | None = None
@@ -201,16 +201,14 @@ class Prometheus:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self.targets.write_text("[]")
         self.conf.write_text(
             "global:\n"
             f"  scrape_interval: {self.scrape_interval}\n"
             f"  scrape_timeout: {self.scrape_interval}\n"
             "scrape_configs:\n"
             "  - job_name: edgekit\n"
-            "    file_sd_configs:\n"
-            f"      - files: ['{self.targets}']\n"
-            "        refresh_interval: 1s\n"
+            "    static_configs:\n"
+            f"      - targets: ['127.0.0.1:{self.target_port}']\n"
         )
         binary = shutil.which("prometheus") or "/usr/bin/prometheus"
         with self.log.open("wb") as log:
@@ -226,14 +224,6 @@ class Prometheus:
                 stderr=subprocess.STDOUT,
             )
         _wait_for_port(self.port, self.proc, 30)
-
-    def scrape(self, target: str) -> None:
-        """Scrape ``host:port`` (its /metrics) from now on, instead of the previous target."""
-        import json
-
-        tmp = self.targets.with_suffix(".tmp")
-        tmp.write_text(json.dumps([{"targets": [target]}]))
-        tmp.replace(self.targets)  # whole, so discovery never reads half a file
 
     def query(self, expr: str) -> list[dict[str, object]]:
         """The instant vector of ``expr`` (``/api/v1/query``): [{"metric": {...}, "value": [t, "v"]}]."""

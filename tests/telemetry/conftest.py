@@ -12,13 +12,27 @@ import pytest
 from tests._support.servers import Prometheus
 
 
-@pytest.fixture(scope="session")
-def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
-    """Debian's prometheus on 127.0.0.1, scraping every half second what ``scrape()`` names."""
+@pytest.fixture(scope="session", autouse=True)
+def _prometheus_early(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Prometheus | None]:
+    """Prometheus, started with the first telemetry test when a test of the run needs it:
+    its first scrape comes about 5 s after it starts (its discovery's throttle), time the
+    other tests use meanwhile."""
+    if not any("prometheus" in getattr(i, "fixturenames", ()) for i in request.session.items):
+        yield None
+        return
     server = Prometheus(tmp_path_factory.mktemp("prometheus"))
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def prometheus(_prometheus_early: Prometheus | None) -> Prometheus:
+    """Debian's prometheus on 127.0.0.1, scraping ``127.0.0.1:<target_port>`` every 0.5 s."""
+    assert _prometheus_early is not None
+    return _prometheus_early
 
 
 @pytest.fixture(scope="session")

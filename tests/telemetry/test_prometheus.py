@@ -43,8 +43,7 @@ def test_prometheus_scrapes_what_the_layers_hold(
             vad.run(silero_feeds())
         stats = vad.stats()
         telemetry = Telemetry(data_dir=tmp_path).observe(q, engine, vad, name=None)
-        with serve(telemetry, port=0) as server:
-            prometheus.scrape(f"127.0.0.1:{server.port}")
+        with serve(telemetry, port=prometheus.target_port):
             wait_for(prometheus, 'up{job="edgekit"}', 1)
             wait_for(prometheus, 'edgekit_queue_messages{queue="uplink",topic="alpha"}', 7)
             wait_for(prometheus, 'edgekit_queue_messages{queue="uplink",topic="beta"}', 3)
