@@ -102,51 +102,39 @@ class ContextNovelty(Detector):
         if not 0.0 < self.trigger <= 1.0:
             raise InvalidInputError(f"trigger must be in (0, 1], got {trigger!r}")
         self._k = _kernels()
-        self._fs = np.zeros(7)
-        self._fs[1] = 1.0
-        self._ist = np.zeros(5, dtype=np.int64)
-        # The model's arrays are allocated by fit() (none before: a small unfitted state).
+        # The model is allocated by fit() (before it, a small unfitted state).
+        self._st = self._header(0)
         self._table = np.zeros(0, dtype=np.uint64)
-        self._ring = np.zeros(0)
-        self._hist = np.zeros(0)
         self._fitted = False
 
-    def _shapes(self, fitted: bool) -> tuple[int, int, int]:
-        """Lengths of (table, ring, hist) of a fitted or unfitted detector."""
-        return (1 << self.table_bits, self.average, self.history) if fitted else (0, 0, 0)
+    def _header(self, n: int) -> np.ndarray:
+        """A state array of ``n`` ring and history values after the header (zeroed), with
+        the parameters in place."""
+        k = self._k
+        st = np.zeros(k.RING + n)
+        st[k.TOL], st[k.TRIG], st[k.SUP] = self.tolerance, self.trigger, self.suppress
+        st[k.N_RING], st[k.N_HIST] = self.average, self.history
+        st[k.STEP] = 1.0
+        return st
 
     def _fit(self, X: np.ndarray) -> np.ndarray:
         finite = X[np.isfinite(X)]
         if finite.size == 0:
             raise InvalidInputError("ContextNovelty.fit needs at least one finite sample")
         lo, hi = float(finite.min()), float(finite.max())
-        self._fs[:] = 0.0
-        self._fs[0] = lo
-        self._fs[1] = (hi - lo) / self.levels if hi > lo else 1.0
-        self._ist[:] = 0
-        self._ist[1] = finite.size  # no likelihood while learning
-        n_table, n_ring, n_hist = self._shapes(True)
-        self._table = np.zeros(n_table, dtype=np.uint64)
-        self._ring = np.zeros(n_ring)
-        self._hist = np.zeros(n_hist)
+        k = self._k
+        self._st = self._header(self.average + self.history)
+        self._st[k.LO] = lo
+        self._st[k.STEP] = (hi - lo) / self.levels if hi > lo else 1.0
+        self._st[k.LEARN] = finite.size  # no likelihood while learning
+        self._table = np.zeros(1 << self.table_bits, dtype=np.uint64)
         self._fitted = True
         return self._run(X)
 
     def _run(self, X: np.ndarray) -> np.ndarray:
         if not self._fitted:
             raise InvalidInputError("ContextNovelty must be fitted first: call fit(normal data)")
-        out = self._k.scores(
-            X,
-            self._fs,
-            self._ist,
-            self._table,
-            self._ring,
-            self._hist,
-            self.tolerance,
-            self.trigger,
-            self.suppress,
-        )
-        return np.asarray(out)
+        return np.asarray(self._k.scores(X, self._st, self._table))
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         return self._run(X)
@@ -161,26 +149,16 @@ class ContextNovelty(Detector):
             raise InvalidInputError(f"update() takes one number, got {x!r}") from exc
         if math.isinf(v):
             raise InvalidInputError("samples contain infinity (ContextNovelty skips NaN only)")
-        s = self._k.step(
-            v,
-            self._fs,
-            self._ist,
-            self._table,
-            self._ring,
-            self._hist,
-            self.tolerance,
-            self.trigger,
-            self.suppress,
-        )
+        s = self._k.step(v, self._st, self._table)
         return s, self._alarm_of(s)
 
     def _reset_model(self) -> None:
-        """Forget the recent past (average window, previous level, hold, extremes seen);
-        keep what was learnt (quantiser range, contexts, likelihood history)."""
-        self._fs[2] = 0.0
-        self._ring[:] = 0.0
-        self._ist[2] = 0
-        self._ist[4] = 0
+        """Forget the recent past (average window, previous level, hold); keep what was
+        learnt (quantiser range, contexts, likelihood history, extremes seen)."""
+        k = self._k
+        if self._fitted:
+            self._st[k.RSUM] = self._st[k.HOLD] = self._st[k.HAS_PREV] = 0.0
+            self._st[k.RING : k.RING + self.average] = 0.0
 
     def _params(self) -> dict[str, Any]:
         return {
@@ -194,36 +172,34 @@ class ContextNovelty(Detector):
         }
 
     def _arrays(self) -> dict[str, np.ndarray]:
-        return {
-            "fitted": np.array([self._fitted]),
-            "fs": self._fs,
-            "ist": self._ist,
-            "table": self._table,
-            "ring": self._ring,
-            "hist": self._hist,
-        }
+        return {"fitted": np.array([self._fitted]), "st": self._st, "table": self._table}
 
     def _load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        k = self._k
         fitted = bool(self._take(arrays, "fitted", np.bool_, (1,))[0])
-        n_table, n_ring, n_hist = self._shapes(fitted)
-        fs = self._take(arrays, "fs", np.float64, (7,)).copy()
-        ist = self._take(arrays, "ist", np.int64, (5,)).copy()
-        table = self._take(arrays, "table", np.uint64, (n_table,)).copy()
-        ring = self._take(arrays, "ring", np.float64, (n_ring,)).copy()
-        hist = self._take(arrays, "hist", np.float64, (n_hist,)).copy()
-        if not (np.isfinite(fs).all() and np.isfinite(ring).all() and np.isfinite(hist).all()):
-            raise CorruptDataError("ContextNovelty state has non-finite values")
-        # Novelties are 0 or 1, their averages and sums bounded: nothing can overflow.
+        n = self.average + self.history if fitted else 0
+        st = self._take(arrays, "st", np.float64, (k.RING + n,)).copy()
+        table = self._take(arrays, "table", np.uint64, ((1 << self.table_bits) * fitted,))
+        st[: k.LO] = self._header(0)[: k.LO]  # the parameters are the constructor's
+        ring = st[k.RING : k.RING + self.average]
+        hist = st[k.RING + self.average :]
+        counters = st[[k.T, k.LEARN, k.HOLD, k.PREV]]
+        # Novelties are 0 or 1, their averages and sums bounded: nothing can overflow;
+        # the counters are whole numbers a float holds exactly.
         if (
-            fs[1] <= 0.0
-            or (ist[:3] < 0).any()
-            or ist[4] not in (0, 1)
-            or not 0.0 <= fs[2] <= self.average
-            or not (-1e-6 <= fs[3] <= self.history + 1e-6)  # running sums: rounding
-            or not (-1e-6 <= fs[4] <= self.history + 1e-6)
+            not np.isfinite(st).all()
+            or st[k.STEP] <= 0.0
+            or (counters != np.floor(counters)).any()
+            or not (0.0 <= st[k.T] < 2.0**53 and 0.0 <= st[k.LEARN] < 2.0**53)
+            or not 0.0 <= st[k.HOLD] <= self.suppress
+            or abs(st[k.PREV]) > 2e15
+            or st[k.HAS_PREV] not in (0.0, 1.0)
+            or not 0.0 <= st[k.RSUM] <= self.average
+            or not (-1e-6 <= st[k.HSUM] <= self.history + 1e-6)  # running sums: rounding
+            or not (-1e-6 <= st[k.HSQ] <= self.history + 1e-6)
             or ((ring != 0.0) & (ring != 1.0)).any()
             or ((hist < 0.0) | (hist > 1.0)).any()
         ):
-            raise CorruptDataError(f"ContextNovelty state is inconsistent: {fs}, {ist}")
+            raise CorruptDataError(f"ContextNovelty state is inconsistent: {st[: k.RING]}")
         self._fitted = fitted
-        self._fs, self._ist, self._table, self._ring, self._hist = fs, ist, table, ring, hist
+        self._st, self._table = st, table.copy()

@@ -79,6 +79,9 @@ def test_state_resumes_exactly() -> None:
     back = ContextNovelty.from_state(blob)
     np.testing.assert_array_equal(back.score(x[1000:]), det.score(x[1000:]))
     assert back.threshold == det.threshold == 0.5
+    # reset() forgets the recent past only: the learnt contexts still know the pattern.
+    det.reset()
+    assert max(det.update(v)[0] for v in x[1000:1300]) < 0.5
     with pytest.raises(CorruptDataError):
         ContextNovelty.from_state(blob[:-1] + bytes([blob[-1] ^ 1]))
     with pytest.raises(CorruptDataError):

@@ -1,15 +1,19 @@
 """Kernels of :class:`edgekit.analytics.ContextNovelty` (the NAB detector).
 
-State, carried across calls (all arrays, updated in place):
+The whole state but the context table is one float64 array ``st`` (one array crosses into
+numba per call, which keeps ``update`` cheap); counters are stored as floats (exact below
+2**53). Its layout, by the offsets below:
 
-- ``fs`` float64[7]: quantiser origin and step, running sum of the averaging window,
-  sum and sum of squares of the likelihood history, smallest and largest value seen.
-- ``ist`` int64[5]: samples seen, samples learnt (no likelihood before), samples left in
-  the hold, previous level, 1 once a previous level exists (and min/max are set).
-- ``table`` uint64[2**bits]: open-addressed set of the (previous level, level) contexts seen
-  (0 is the empty slot).
-- ``ring`` float64[avg]: the last novelty values; ``hist`` float64[history]: the last
-  averaged novelties (the likelihood's reference distribution).
+- parameters: tolerance, trigger, suppress, length of the averaging ring and of the history;
+- quantiser origin and step; running sum of the ring; sum and sum of squares of the
+  history; smallest and largest value seen;
+- samples seen, samples learnt (no likelihood before), samples left in the hold, the
+  previous level, 1 once a previous level exists (0 again after a reset);
+- the ring of the last novelty values, then the history of their averages (the
+  likelihood's reference distribution).
+
+``table`` (uint64, a power-of-two length) is the open-addressed set of the (previous level,
+level) contexts seen; 0 marks an empty slot.
 """
 
 from __future__ import annotations
@@ -19,6 +23,11 @@ import math
 import numpy as np
 
 from edgekit._jit import njit
+
+TOL, TRIG, SUP, N_RING, N_HIST = 0, 1, 2, 3, 4
+LO, STEP, RSUM, HSUM, HSQ, VMIN, VMAX = 5, 6, 7, 8, 9, 10, 11
+T, LEARN, HOLD, PREV, HAS_PREV = 12, 13, 14, 15, 16
+RING = 17  # then N_RING ring values, then N_HIST history values
 
 _LOG_SCALE = -23.02585084720009  # 10 ln(10): 1 - likelihood = 1e-10 gives 1.0
 _SQRT2 = math.sqrt(2.0)
@@ -56,71 +65,74 @@ def _seen(table, prev, level):
 
 
 @njit
-def step(v, fs, ist, table, ring, hist, tolerance, trigger, suppress):
+def step(v, st, table):
     """Score of one sample ``v`` (see ContextNovelty); NaN for NaN, state unchanged."""
     if v != v:
         return np.nan
-    t = ist[0]
-    q = (v - fs[0]) / fs[1]
-    q = min(max(q, -1e15), 1e15)
+    t = np.int64(st[T])
+    n_ring = np.int64(st[N_RING])
+    n_hist = np.int64(st[N_HIST])
+    q = min(max((v - st[LO]) / st[STEP], -1e15), 1e15)
     level = np.int64(math.floor(q))
     novel = 0.0
-    if ist[4] == 1 and not _seen(table, ist[3], level):
+    if st[HAS_PREV] == 1.0 and not _seen(table, np.int64(st[PREV]), level):
         novel = 1.0
     # short average of the novelty
-    avg_n = ring.shape[0]
-    a = t % avg_n
-    fs[2] += novel - ring[a]
-    ring[a] = novel
-    avg = fs[2] / min(t + 1, avg_n)
+    a = RING + t % n_ring
+    st[RSUM] += novel - st[a]
+    st[a] = novel
+    avg = st[RSUM] / min(t + 1, n_ring)
     # its likelihood under the (normal) distribution of the past averages
-    hist_n = hist.shape[0]
-    m = min(t, hist_n)
+    m = min(t, n_hist)
     likelihood = 0.5
-    if t >= ist[1] and m > 10:
-        mu = fs[3] / m
-        var = fs[4] / m - mu * mu
+    if t >= st[LEARN] and m > 10:
+        mu = st[HSUM] / m
+        var = st[HSQ] / m - mu * mu
         z = (avg - mu) / math.sqrt(max(var, 1e-6))
         likelihood = 1.0 - 0.5 * math.erfc(z / _SQRT2)
-    h = t % hist_n
-    if t >= hist_n:
-        fs[3] -= hist[h]
-        fs[4] -= hist[h] * hist[h]
-    hist[h] = avg
-    fs[3] += avg
-    fs[4] += avg * avg
-    if h == hist_n - 1:  # once per history: the sums again from scratch (no drift)
-        fs[3] = 0.0
-        fs[4] = 0.0
-        for j in range(hist_n):
-            fs[3] += hist[j]
-            fs[4] += hist[j] * hist[j]
+    h0 = RING + n_ring
+    h = h0 + t % n_hist
+    if t >= n_hist:
+        st[HSUM] -= st[h]
+        st[HSQ] -= st[h] * st[h]
+    st[h] = avg
+    st[HSUM] += avg
+    st[HSQ] += avg * avg
+    if h == h0 + n_hist - 1:  # once per history: the sums again from scratch (no drift)
+        s1 = 0.0
+        s2 = 0.0
+        for j in range(h0, h0 + n_hist):
+            s1 += st[j]
+            s2 += st[j] * st[j]
+        st[HSUM] = s1
+        st[HSQ] = s2
     s = math.log(1.0000000001 - likelihood) / _LOG_SCALE
     # a value beyond the range seen so far (by more than `tolerance` of it)
-    if ist[4] == 1:
-        span = fs[6] - fs[5]
-        if span > 0.0 and (v > fs[6] + tolerance * span or v < fs[5] - tolerance * span):
+    if t > 0:
+        span = st[VMAX] - st[VMIN]
+        tol = st[TOL] * span
+        if span > 0.0 and (v > st[VMAX] + tol or v < st[VMIN] - tol):
             s = 1.0
-        fs[5] = min(fs[5], v)
-        fs[6] = max(fs[6], v)
+        st[VMIN] = min(st[VMIN], v)
+        st[VMAX] = max(st[VMAX], v)
     else:
-        fs[5] = v
-        fs[6] = v
-    ist[3] = level
-    ist[4] = 1
-    if ist[2] > 0:
-        ist[2] -= 1
+        st[VMIN] = v
+        st[VMAX] = v
+    st[PREV] = level
+    st[HAS_PREV] = 1.0
+    if st[HOLD] > 0.0:
+        st[HOLD] -= 1.0
         s = 0.0
-    elif s >= trigger:
-        ist[2] = suppress
-    ist[0] = t + 1
+    elif s >= st[TRIG]:
+        st[HOLD] = st[SUP]
+    st[T] = t + 1
     return min(max(s, 0.0), 1.0)
 
 
 @njit
-def scores(x, fs, ist, table, ring, hist, tolerance, trigger, suppress):
+def scores(x, st, table):
     """:func:`step` over a block."""
     out = np.empty(x.shape[0])
     for i in range(x.shape[0]):
-        out[i] = step(x[i], fs, ist, table, ring, hist, tolerance, trigger, suppress)
+        out[i] = step(x[i], st, table)
     return out
