@@ -833,8 +833,9 @@ class StateStore:
 
     def collect_tombstones(self) -> int:
         """Drop the tombstones the remote confirmed (not pending) that are older than
-        ``tombstone_horizon_s``; returns how many. Runs at open and, at most every tenth
-        of the horizon, when :meth:`pending` is called."""
+        ``tombstone_horizon_s``; returns how many. The key's base keeps its revision (8
+        bytes), so the remote's copy of the tombstone is not applied again. Runs at open
+        and, at most every tenth of the horizon, when :meth:`pending` is called."""
         now_ms = self.clock.physical_ms()
         horizon_ms = int(self.tombstone_horizon_s * 1000)
         cutoff = now_ms - horizon_ms
@@ -851,7 +852,9 @@ class StateStore:
                     gone.append(bytes(k))
             for k in gone:
                 txn.delete(k, db=self._entries)
-                txn.delete(k, db=self._base)
+                base = txn.get(k, db=self._base)
+                if base is not None:  # keep its revision: the remote's tombstone is old news
+                    txn.put(k, bytes(base[: U64.size]), db=self._base)
             return len(gone)
 
         with self._lock:

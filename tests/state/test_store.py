@@ -509,7 +509,8 @@ def test_tombstones_collected_past_the_horizon_once_synced(tmp_path: Path, clock
         assert s.collect_tombstones() == 0
         clock.t += 51
         assert s.collect_tombstones() == 1
-        assert s.entry("a") is None and s.base("a") == (None, 0)
+        assert s.entry("a") is None and s.base("a") == (None, 3)
+        assert s.apply_remote(ta, 3) == ta and s.entry("a") is None  # old news: not back
         assert s.entry("b") is not None and s.entry("b").deleted  # type: ignore[union-attr]
         assert s.stats().tombstones == 1
 
