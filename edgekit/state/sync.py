@@ -14,6 +14,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import datetime
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -152,6 +153,60 @@ class _LinkDown(Exception):
     """A push failed for the link (not for the entry): the round stops and backs off."""
 
 
+class _Replies:
+    """The replies to this connection's compare-and-set publishes, on one wildcard inbox:
+    a future per write, timed out by one sweep (no timer per write, unlike ``request``)."""
+
+    def __init__(self, nc: Any, timeout: float) -> None:
+        self.nc = nc
+        self.timeout = timeout
+        self.prefix = f"{nc.new_inbox()}."
+        self.waiting: dict[str, tuple[asyncio.Future[Any], float]] = {}
+        self.count = 0
+        self.sub: Any = None
+        self.sweeper: asyncio.Future[None] | None = None
+
+    async def start(self) -> None:
+        self.sub = await self.nc.subscribe(f"{self.prefix}*", cb=self._on_reply)
+        self.sweeper = asyncio.ensure_future(self._sweep())
+
+    async def _on_reply(self, msg: Any) -> None:
+        waiting = self.waiting.pop(msg.subject[len(self.prefix) :], None)
+        if waiting is not None and not waiting[0].done():
+            waiting[0].set_result(msg)
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(self.timeout / 4)
+            now = time.monotonic()
+            for token, (future, sent) in list(self.waiting.items()):
+                if now - sent > self.timeout:
+                    del self.waiting[token]
+                    if not future.done():
+                        future.set_exception(asyncio.TimeoutError())
+
+    async def request(self, subject: str, data: bytes, headers: dict[str, str]) -> Any:
+        """Publish with a reply subject; the reply message (TimeoutError after ``timeout``)."""
+        self.count += 1
+        token = str(self.count)
+        future = asyncio.get_running_loop().create_future()
+        self.waiting[token] = (future, time.monotonic())
+        try:
+            await self.nc.publish(subject, data, reply=self.prefix + token, headers=headers)
+        except BaseException:
+            self.waiting.pop(token, None)
+            raise
+        return await future
+
+    def close(self) -> None:
+        if self.sweeper is not None:
+            self.sweeper.cancel()
+        for future, _sent in self.waiting.values():
+            if not future.done():
+                future.set_exception(ConnectionError("the NATS connection closed"))
+        self.waiting.clear()
+
+
 class StateSync:
     """Replicates ``store`` through the NATS KeyValue bucket ``bucket``.
 
@@ -231,6 +286,7 @@ class StateSync:
         self._js: Any = None
         self._direct = False
         self._sub: Any = None
+        self._replies: _Replies | None = None
         self._watch_gen = -1  # the link generation the watch was made for
         self._link_gen = 0  # +1 on every (re)connect
         self._seen = 0  # the last bucket revision the watch delivered
@@ -248,6 +304,7 @@ class StateSync:
         self._flying: dict[str, int] = {}  # key being pushed -> newest revision the watch saw
         self._landed: dict[str, int] = {}  # key pushed -> its revision, until its echo
         self._acks: dict[str, tuple[str, Any, int]] = {}  # landed, not yet marked in the store
+        self._applied: set[str] = set()  # keys a remote entry changed during this round
         self._expect: dict[str, int] = {}  # key -> revision to expect instead of the base's
         self._refused: dict[str, Any] = {}  # key -> hlc the server refused for good
         self._sent = 0
@@ -336,6 +393,8 @@ class StateSync:
             raise
         finally:
             failed.cancel()
+        self._replies = _Replies(nc, self.request_timeout)
+        await self._replies.start()
         self._nc, self._js = nc, js
         self._direct = bool(kv_info.config.allow_direct)
         self._link_gen += 1
@@ -380,6 +439,9 @@ class StateSync:
 
     async def _drop_link(self) -> None:
         self._end_batch()
+        if self._replies is not None:
+            self._replies.close()
+            self._replies = None
         nc, self._nc, self._sub = self._nc, None, None
         if nc is not None:
             with contextlib.suppress(Exception):
@@ -498,6 +560,7 @@ class StateSync:
                     self.store.mark_synced(key, remote.hlc, revision)
                     return True
             self.store.apply_remote(remote, revision, cloud=cloud)
+            self._applied.add(key)
         except EdgekitError as exc:
             self._bad += 1
             self._note(f"bucket entry {key!r} at revision {revision} not applied: {exc}")
@@ -517,9 +580,10 @@ class StateSync:
         """
         nats = _import_nats()
         key = entry.key
-        current = self.store.entry(key)
-        if current is None or current.hlc != entry.hlc or current.node_id != entry.node_id:
-            return  # changed since the round began (a remote entry applied): not this one
+        if key in self._applied:  # a remote entry was applied since the round began
+            current = self.store.entry(key)
+            if current is None or (current.hlc, current.node_id) != (entry.hlc, entry.node_id):
+                return  # replaced: what the key holds now is synced, or pending for next round
         _base, revision = self.store.base(key)
         revision = self._expect.pop(key, revision)
         self._flying[key] = 0
@@ -562,19 +626,23 @@ class StateSync:
             self.store.mark_synced_many(acks.values())
 
     async def _kv_update(self, key: str, data: bytes, last: int) -> int:
-        """Publish ``data`` to ``key`` if the key's last revision is ``last`` (0: none)."""
+        """Publish ``data`` to ``key`` if the key's last revision is ``last`` (0: none);
+        the revision it landed at."""
         nats = _import_nats()
-        try:
-            ack = await self._js.publish(
-                self._pre + key,
-                data,
-                headers={"Nats-Expected-Last-Subject-Sequence": str(last)},
-            )
-        except nats.js.errors.APIError as exc:
-            if exc.err_code in (10071, 10164):
-                raise nats.js.errors.KeyWrongLastSequenceError(description=exc.description) from exc
-            raise
-        return int(ack.seq)
+        if self._replies is None:
+            raise _LinkDown("not connected")
+        msg = await self._replies.request(
+            self._pre + key, data, {"Nats-Expected-Last-Subject-Sequence": str(last)}
+        )
+        if msg.headers and msg.headers.get("Status") == "503":
+            raise nats.errors.NoRespondersError
+        answer = json.loads(msg.data)
+        error = answer.get("error")
+        if error:
+            if error.get("err_code") in (10071, 10164):
+                raise nats.js.errors.KeyWrongLastSequenceError(description=error.get("description"))
+            nats.js.errors.APIError.from_error(error)  # raises the matching APIError
+        return int(answer["seq"])
 
     async def _merge_remote(self, key: str) -> None:
         """Read ``key``'s last entry from the bucket and apply it (three-way merge)."""
@@ -606,6 +674,7 @@ class StateSync:
             ]
             if not batch:
                 return len(failed)
+            self._applied.clear()
             if deadline is not None and time.monotonic() > deadline:
                 raise _LinkDown(f"{len(batch)} changes left after the timeout")
             todo = iter(batch)
