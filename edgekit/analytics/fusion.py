@@ -210,7 +210,11 @@ class _Filter:
     def state(self) -> bytes:
         """The filter's settings and state as versioned, checksummed bytes."""
         header = json.dumps(
-            {"class": type(self).__name__, "params": self._params(), "n": int(self._s.size)},
+            {
+                "class": type(self).__name__,
+                "params": {**self._params(), "q0": None if self._q0 is None else self._q0.tolist()},
+                "n": int(self._s.size),
+            },
             sort_keys=True,
         ).encode()
         body = _PREFIX.pack(_MAGIC, _VERSION, len(header)) + header + self._s.tobytes()
@@ -244,6 +248,8 @@ class _Filter:
             raise
         except (ValueError, KeyError, TypeError, InvalidInputError) as exc:
             raise CorruptDataError(f"{name} state has a bad header: {exc}") from exc
+        if end > len(buf) - 8 or (len(buf) - 8 - end) % 8:
+            raise CorruptDataError(f"{name} state body is not whole float64 values")
         s = np.frombuffer(buf[end:-8], dtype="<f8")
         if s.size != f._s.size or header.get("n") != s.size:
             raise CorruptDataError(f"{name} state has {s.size} values, not {f._s.size}")

@@ -390,6 +390,11 @@ def test_state_resumes(kind: str) -> None:
                           f.update_batch(g[500:900], a[500:900], m[500:900]))  # fmt: skip
     f.reset()
     assert np.array_equal(f.quaternion, [1.0, 0.0, 0.0, 0.0])
+    q0 = np.array([0.0, 0.0, 0.0, 1.0])
+    h = type(f).from_state(type(f)(**f._params(), q0=q0).state())
+    h.update_batch(g[:5], a[:5], m[:5])
+    h.reset()  # back to the q0 it was built with
+    assert same_quat(h.quaternion, q0) < 1e-12
 
 
 @settings(max_examples=150, deadline=None)
