@@ -336,8 +336,9 @@ class RobustAhrs(_Filter):
     the reference norm) and ``mag_dip_tol_deg``: how far the field may move from its
     reference before it counts as disturbed and is ignored. The first reference is the
     first field that stays steady for ``mag_first_ref_s`` (the heading follows the field
-    until then); a steady new field replaces it after ``mag_new_ref_s``, and after ``mag_max_reject_s`` of disturbance
-    the heading follows the field again at half the rate. ``rest_gyr_dps``,
+    until then); a steady new field replaces it after ``mag_new_ref_s``, and after
+    ``mag_max_reject_s`` of disturbance the heading follows the field again at half the
+    rate. ``rest_gyr_dps``,
     ``rest_time_s``: the sensor rests when the gyroscope stays within ``rest_gyr_dps``
     deg/s of its 0.5 s average (and the accelerometer within 5 %) for ``rest_time_s``;
     the bias then follows the average with time constant ``tau_bias`` s.
