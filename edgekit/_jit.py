@@ -27,6 +27,13 @@ edit, or an upgrade that replaced some files and not others). :func:`njit`
 therefore stamps every kernel in a ``_kernels`` package with a hash of all the
 package's modules: a change to any of them recompiles them all.
 
+A cached kernel loads leanly: numba would first prepare its whole compiler (every
+typing and lowering module, every installed numba extension, its runtime's LLVM module:
+about 70 MB and 0.4 s) although cached machine code needs none of it. edgekit's
+dispatchers link the machine code alone once every symbol it needs resolves, and parse
+the kernel's LLVM bitcode only if a later compilation links it; a cache miss compiles as
+numba always does (see ``_lean``).
+
 When the installed package directory is read-only (a system install, a
 read-only root file system on a device) and ``NUMBA_CACHE_DIR`` is unset, the
 cache goes to ``$XDG_CACHE_HOME/edgekit/numba`` (``~/.cache/edgekit/numba``), by
