@@ -301,6 +301,7 @@ class StateSync:
         self._failures = 0
         self._next_connect = 0.0
         self._batch: contextlib.ExitStack | None = None  # notifications held while catching up
+        self._batch_until = 0.0
         self._flying: dict[str, int] = {}  # key being pushed -> newest revision the watch saw
         self._landed: dict[str, int] = {}  # key pushed -> its revision, until its echo
         self._acks: dict[str, tuple[str, Any, int]] = {}  # landed, not yet marked in the store
@@ -474,6 +475,7 @@ class StateSync:
         # (a twin sees the final desired state, not each step on the way).
         self._batch = contextlib.ExitStack()
         self._batch.enter_context(self.store.batch())
+        self._batch_until = time.monotonic() + 1.0
         try:
             self._sub = await self._js.subscribe(
                 f"{self._pre}>",
@@ -499,6 +501,12 @@ class StateSync:
         except Exception as exc:
             raise _LinkDown(f"cannot read bucket {self.bucket!r}: {exc!r}") from exc
         last = int(info.state.last_seq)
+        try:
+            await self._watch_reaches(last, deadline)
+        finally:
+            self._end_batch()
+
+    async def _watch_reaches(self, last: int, deadline: float | None) -> None:
         asked = 0.0
         while self._seen < last:
             if deadline is not None and time.monotonic() > deadline:
@@ -534,8 +542,8 @@ class StateSync:
                 if key in self._acks:
                     self._flush_acks()
                 self._apply(key, msg.data, revision, server_ms, _deleted_op(msg.headers))
-        if left == 0:
-            self._end_batch()
+        if left == 0 or time.monotonic() > self._batch_until:
+            self._end_batch()  # caught up (or a busy bucket: subscribers wait at most 1 s)
 
     def _end_batch(self) -> None:
         """Deliver the store's notifications held while the watch caught up."""
