@@ -49,6 +49,7 @@ import contextlib
 import functools
 import importlib
 import os
+import struct
 import sys
 import time
 import warnings
@@ -303,7 +304,12 @@ def _object_symbols(payload: Any) -> tuple[list[str], list[str]] | None:
         _name, kind, (obj, _bitcode) = payload[0]
     except (TypeError, ValueError):
         return None
-    return _elf_symbols(obj) if kind == "object" and isinstance(obj, bytes) else None
+    if kind != "object" or not isinstance(obj, bytes):
+        return None
+    try:
+        return _elf_symbols(obj)
+    except (struct.error, ValueError, UnicodeDecodeError):  # not an object file we read
+        return None
 
 
 def _resolvable(names: list[str]) -> bool:
@@ -317,8 +323,6 @@ def _resolvable(names: list[str]) -> bool:
 def _elf_symbols(obj: bytes) -> tuple[list[str], list[str]] | None:
     """Names of the undefined and of the defined symbols of a little-endian ELF64
     relocatable object (``None`` for any other format: Mach-O, COFF, big-endian)."""
-    import struct
-
     if obj[:6] != b"\x7fELF\x02\x01":
         return None
     (shoff,) = struct.unpack_from("<Q", obj, 0x28)

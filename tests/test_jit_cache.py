@@ -134,3 +134,12 @@ def test_a_cached_kernel_loads_without_initialising_the_compiler(tmp_path: Path)
     warm = run_lean(tmp_path, tmp_path / "cache")
     # the first call loads leanly; the later misses compile as numba always did
     assert warm == {**expected, "nrt_compiled": False, "arraymath": False, "hits": 1}
+
+
+def test_an_object_that_is_not_readable_elf_takes_numbas_own_load() -> None:
+    from edgekit._jit import _object_symbols
+
+    elf_header_only = b"\x7fELF\x02\x01" + b"\0" * 10
+    assert _object_symbols([("lib", "object", (b"\xcf\xfa\xed\xfe Mach-O", b""))]) is None
+    assert _object_symbols([("lib", "object", (elf_header_only, b""))]) is None
+    assert _object_symbols([("lib", "bitcode", b"BC")]) is None
