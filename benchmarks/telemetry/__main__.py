@@ -6,7 +6,8 @@
 in headless Chromium (Debian ``chromium`` + ``chromedriver``), from navigation start to
 the figures on screen (the page's ``edgekit-first-render`` performance mark), and its
 first contentful paint and load event next to the same figures of the peer in the same
-browser and run: Prometheus' own web UI (Debian ``prometheus``, its ``/status`` page).
+browser and run: Prometheus' own web UI (Debian ``prometheus``: its classic UI,
+``/classic/status``, server-rendered with jQuery and Bootstrap).
 Cache off, a fresh load each time, loads alternated, medians.
 """
 
@@ -19,6 +20,7 @@ pin_threads()
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+import urllib.request  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -72,7 +74,15 @@ def page_rows(report: Report, quick: bool) -> None:
                 with serve(telemetry, port=prometheus.target_port) as server:
                     driver.execute_cdp_cmd("Network.enable", {})
                     driver.execute_cdp_cmd("Network.setCacheDisabled", {"cacheDisabled": True})
-                    urls = {"edgekit": server.url + "/", "prometheus": prometheus.url + "/status"}
+                    # Debian's prometheus ships the classic UI (server-rendered, jQuery and
+                    # Bootstrap from its own /classic/static), not the React one.
+                    urls = {
+                        "edgekit": server.url + "/",
+                        "prometheus": prometheus.url + "/classic/status",
+                    }
+                    for url in urls.values():
+                        with urllib.request.urlopen(url, timeout=10) as response:
+                            assert response.status == 200, url
                     for name, url in urls.items():  # warm: the browser, both servers
                         _load(driver, url, mark=name == "edgekit")
                     samples: dict[str, list[dict[str, float]]] = {name: [] for name in urls}
@@ -103,7 +113,7 @@ def page_rows(report: Report, quick: bool) -> None:
             metric,
             "ms",
             median("edgekit", key),
-            peers={"Prometheus web UI /status": median("prometheus", key)},
+            peers={"Prometheus classic UI /classic/status": median("prometheus", key)},
         )
 
 
