@@ -1,13 +1,11 @@
 """The status page in headless Chromium: it renders the figures, follows the queue live,
 logs no console error and asks for nothing beyond its own server.
 
-``EDGEKIT_SCREENSHOT=docs/img/status-page.png`` saves the screenshot of the docs (see
-``python -m tests.telemetry.screenshot`` for the fuller device shown there).
+``python -m tests.telemetry.screenshot`` makes the docs' screenshot (docs/img/status-page.png).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -109,9 +107,6 @@ def test_page_renders_and_follows_the_queue(browser: Any, device: tuple[Any, Ser
         "/events",
         "/status.json",
     }
-    shot = os.environ.get("EDGEKIT_SCREENSHOT")
-    if shot:
-        browser.save_screenshot(str(Path(shot)))
 
 
 def test_page_with_a_token(browser: Any, tmp_path: Path) -> None:
