@@ -237,9 +237,7 @@ def status_command(
                 return {**telemetry.status(), "healthz": {"healthy": ok, "reasons": reasons}}
 
         if as_json:
-            from edgekit.telemetry.server import _json
-
-            click.echo(_json(read()))
+            click.echo(json.dumps(read(), indent=2, default=str))
             return
         console = Console()
         if not watch:
