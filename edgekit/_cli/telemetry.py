@@ -244,15 +244,22 @@ def status_command(
             console.print(render(read(), source, console.width))
             return
         from rich.live import Live
+        from rich.text import Text
+
+        from edgekit.errors import EdgekitError
+
+        def frame() -> Any:
+            try:
+                return render(read(), source, console.width)
+            except EdgekitError as exc:  # a serve restarting: keep watching
+                return Text(f"edgekit status: {exc} (retrying every {interval} s)", style="red")
 
         with (
             _stop_on_signals() as stopping,
-            Live(
-                render(read(), source, console.width), console=console, auto_refresh=False
-            ) as live,
+            Live(frame(), console=console, auto_refresh=False) as live,
         ):
             while not stopping.wait(interval):
-                live.update(render(read(), source, console.width), refresh=True)
+                live.update(frame(), refresh=True)
 
 
 COMMANDS = [serve_command, status_command]
