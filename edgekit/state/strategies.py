@@ -27,7 +27,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from edgekit.errors import InvalidInputError
+from edgekit.errors import InvalidInputError, StateError
+from edgekit.state._codec import encode_value
 from edgekit.state._types import Entry
 from edgekit.state.hlc import Hlc
 
@@ -172,6 +173,9 @@ def resolve(
     ``base``; and whether it was a true conflict (both sides changed since ``base``).
 
     ``node_id``: this store's node; ``stamp``: a new local HLC (for a merge's result).
+
+    Raises:
+        StateError: A merge callable failed, or returned a value JSON cannot hold.
     """
     if local is None or local in (base, remote):
         return remote, False
@@ -196,7 +200,15 @@ def resolve(
         def visible(e: Entry | None) -> Any:
             return None if e is None or e.deleted else e.value
 
-        merged = strategy(visible(base), visible(local), visible(remote))
+        name = strategy_name(strategy)
+        try:
+            merged = strategy(visible(base), visible(local), visible(remote))
+        except Exception as exc:
+            raise StateError(f"the merge {name}() of state key {key!r} failed: {exc!r}") from exc
+        try:
+            encode_value(key, merged, 1 << 62)
+        except InvalidInputError as exc:
+            raise StateError(f"the merge {name}() of state key {key!r} returned {exc}") from None
         result = Entry(key, merged, stamp(), node_id)
     else:  # pragma: no cover - ConflictPolicy checks the names
         raise InvalidInputError(f"unknown conflict strategy {strategy!r}")

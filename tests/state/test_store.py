@@ -595,3 +595,17 @@ def test_any_json_value_round_trips(store: StateStore, value: Any) -> None:
     store.set("v", value)
     assert store.get("v") == value
     assert store.entry("v").value == value  # type: ignore[union-attr]
+
+
+def test_a_failing_merge_stores_nothing(tmp_path: Path, clock: Fake) -> None:
+    def broken(base: Any, local: Any, remote: Any) -> Any:
+        raise ValueError("no")
+
+    def non_json(base: Any, local: Any, remote: Any) -> Any:
+        return {1, 2}
+
+    with StateStore(tmp_path / "s", conflict={"b/*": broken, "n/*": non_json}, clock=clock) as s:
+        for key, what in (("b/x", "failed: ValueError"), ("n/x", "does not encode")):
+            with pytest.raises(StateError, match=what):
+                conflict_of(s, key, "mine", Entry(key, "theirs", h(1000), "edge2"))
+            assert s.get(key) == "mine" and s.base(key)[1] == 1 and s.conflicts() == []
