@@ -46,7 +46,13 @@ _MAGIC = b"EKAD"
 _VERSION = 1
 _PREFIX = struct.Struct("<4sHI")
 # The dtypes a state array may have (anything else in a header is corrupt).
-_DTYPES = {"<f8": np.float64, "<i8": np.int64, "<u8": np.uint64, "|b1": np.bool_}
+_DTYPES = {
+    "<f8": np.float64,
+    "<i8": np.int64,
+    "<u8": np.uint64,
+    "|u1": np.uint8,
+    "|b1": np.bool_,
+}
 
 
 @functools.cache
@@ -132,7 +138,7 @@ class Detector(abc.ABC):
 
     @abc.abstractmethod
     def _arrays(self) -> dict[str, np.ndarray]:
-        """The state arrays (float64, int64, uint64 or bool)."""
+        """The state arrays (float64, int64, uint64, uint8 or bool)."""
 
     @abc.abstractmethod
     def _load_arrays(self, arrays: dict[str, np.ndarray]) -> None:

@@ -352,8 +352,8 @@ class MatrixProfileDiscord(Detector):
         cap = 2 * self.history
         self._T = np.zeros(cap)
         self._mu = np.zeros(cap)
-        self._sig = np.zeros(cap)
-        self._const = np.zeros(cap, dtype=np.bool_)
+        self._isig = np.zeros(cap)  # 1 / standard deviation (0: constant)
+        self._kind = np.zeros(cap, dtype=np.uint8)
         self._QT = np.zeros(cap)
         self._st = np.array(
             [0, 0, 0, 0, self.window, self.history, self.excl, self.warmup], dtype=np.int64
@@ -369,8 +369,8 @@ class MatrixProfileDiscord(Detector):
                 X,
                 self._T,
                 self._mu,
-                self._sig,
-                self._const,
+                self._isig,
+                self._kind,
                 self._QT,
                 self._st,
             )
@@ -382,8 +382,8 @@ class MatrixProfileDiscord(Detector):
             _scalar(x),
             self._T,
             self._mu,
-            self._sig,
-            self._const,
+            self._isig,
+            self._kind,
             self._QT,
             self._st,
         )
@@ -400,8 +400,8 @@ class MatrixProfileDiscord(Detector):
         return {
             "samples": self._T[a:b],
             "mean": self._mu[a:b],
-            "std": self._sig[a:b],
-            "constant": self._const[a:b],
+            "inv_std": self._isig[a:b],
+            "kind": self._kind[a:b],
             "qt": self._QT[a:b],
             "counters": np.array([b - a, 0, self._st[2], self._st[3]], dtype=np.int64),
         }
@@ -418,11 +418,15 @@ class MatrixProfileDiscord(Detector):
         for key, arr in (
             ("samples", self._T),
             ("mean", self._mu),
-            ("std", self._sig),
-            ("constant", self._const),
+            ("inv_std", self._isig),
+            ("kind", self._kind),
             ("qt", self._QT),
         ):
             arr[:n] = self._take(arrays, key, arr.dtype, (n,))
-        if not np.isfinite(self._T[:n]).all():
-            raise CorruptDataError("MatrixProfileDiscord state: the history has NaN or infinity")
+        if not (
+            np.isfinite(self._T[:n]).all()
+            and np.isfinite(self._isig[:n]).all()
+            and (self._kind[:n] <= 2).all()
+        ):
+            raise CorruptDataError("MatrixProfileDiscord state: bad history values")
         self._st[:4] = st
