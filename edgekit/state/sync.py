@@ -225,7 +225,8 @@ class StateSync:
             :class:`~edgekit.errors.TransportConfigError`).
         replicas: Replicas of a created bucket (3 on a 3-server cluster).
         history: Revisions per key a created bucket keeps.
-        in_flight: Compare-and-set writes on the wire at once.
+        in_flight: Compare-and-set writes on the wire at once (200 pushes faster here
+            than 500: the watch's echo of each write competes with the acknowledgements).
         connect_timeout: Seconds to wait for a connection.
         request_timeout: Seconds to wait for a write's acknowledgement.
         reconnect: Backoff between connection attempts of the background loop.
@@ -244,7 +245,7 @@ class StateSync:
         create_bucket: bool = False,
         replicas: int = 1,
         history: int = 1,
-        in_flight: int = 500,
+        in_flight: int = 200,
         connect_timeout: float = 2.0,
         request_timeout: float = 5.0,
         reconnect: Backoff | None = None,
@@ -305,6 +306,7 @@ class StateSync:
         self._flying: dict[str, int] = {}  # key being pushed -> newest revision the watch saw
         self._landed: dict[str, int] = {}  # key pushed -> its revision, until its echo
         self._acks: dict[str, tuple[str, Any, int]] = {}  # landed, not yet marked in the store
+        self._ack_batch = 256  # acks marked in one transaction
         self._applied: set[str] = set()  # keys a remote entry changed during this round
         self._expect: dict[str, int] = {}  # key -> revision to expect instead of the base's
         self._refused: dict[str, Any] = {}  # key -> hlc the server refused for good
@@ -620,7 +622,7 @@ class StateSync:
             seen = self._flying.pop(key, 0)
         self._sent += 1
         self._acks[key] = (key, entry.hlc, landed)
-        if len(self._acks) >= 256:
+        if len(self._acks) >= self._ack_batch:
             self._flush_acks()
         if seen > landed:  # the watch saw a later revision while this one flew
             await self._merge_remote(key)
