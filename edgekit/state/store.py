@@ -715,19 +715,19 @@ class StateStore:
 
         def txn_fn(txn: Any, staged: list[_Staged]) -> None:
             for key, kb, hlc, revision in items:
-                _, base_rev = self._decode_base(key, txn.get(kb, db=self._base))
+                base = txn.get(kb, db=self._base)
+                base_rev = U64.unpack_from(base)[0] if base is not None else 0
                 rec = txn.get(kb, db=self._entries)
-                cur = None if rec is None else decode(key, rec)[0]
-                if cur is not None and cur.hlc == hlc:
-                    pushed: Entry | None = cur
+                if rec is not None and len(rec) >= _HEAD_SIZE and _unpack_head(rec)[1:3] == hlc:
+                    synced = bytes([rec[0] & ~F_PENDING]) + bytes(rec[1:])  # (the same record)
                     if rec[0] & F_PENDING:
-                        txn.put(kb, bytes([rec[0] & ~F_PENDING]) + bytes(rec[1:]), db=self._entries)
+                        txn.put(kb, synced, db=self._entries)
                         staged.append((key, 0, 0, None))
-                else:
-                    pushed = self._handed.get((key, hlc))
-                if revision > base_rev:
-                    if pushed is None:
-                        pushed = Entry(key, None, hlc, self.node_id)  # (only its stamp is known)
+                    if revision > base_rev:
+                        txn.put(kb, U64.pack(revision) + synced, db=self._base)
+                elif revision > base_rev:
+                    # a newer local write exists: the base is what was pushed
+                    pushed = self._handed.get((key, hlc)) or Entry(key, None, hlc, self.node_id)
                     txn.put(kb, U64.pack(revision) + encode(pushed, False), db=self._base)
             self._floor(txn)
 
