@@ -7,6 +7,7 @@ the commit). The cases are the benchmark's (``benchmarks/footprint/cases.py``).
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 
@@ -22,25 +23,19 @@ MARGIN = 1.15
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
 
-@pytest.fixture(scope="module")
+@functools.cache
 def warm_cache() -> None:
     """One process that does every case's work, so the kernels each needs are cached."""
-    run_once(
-        "\n".join(f"def case_{i}():\n" + _indent(BODIES[n]) for i, n in enumerate(REGRESSION))
-        + "\n"
-        + "\n".join(f"case_{i}()" for i in range(len(REGRESSION)))
-        + "\n"
+    functions = "".join(
+        f"def case_{i}():\n" + "".join(f"    {line}\n" for line in BODIES[name].splitlines())
+        for i, name in enumerate(REGRESSION)
     )
-
-
-def _indent(body: str) -> str:
-    return "".join(f"    {line}\n" for line in body.splitlines())
+    run_once(functions + "".join(f"case_{i}()\n" for i in range(len(REGRESSION))))
 
 
 @pytest.mark.parametrize("name", REGRESSION)
-def test_first_use_peak_rss_stays_within_15_percent_of_the_record(
-    name: str, warm_cache: None
-) -> None:
+def test_first_use_peak_rss_stays_within_15_percent_of_the_record(name: str) -> None:
+    warm_cache()
     recorded = BASELINE["peak_rss_mb"][name]
     peak = run_once(BODIES[name])["VmHWM"]
     assert peak <= recorded * MARGIN, (
