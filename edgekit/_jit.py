@@ -248,11 +248,25 @@ def _nothing() -> None:
 def _lean_cache_class() -> type | None:
     """numba's ``FunctionCache`` with a load that initialises only what the cached code
     links against; ``None`` on a numba without the machinery (then nothing changes)."""
-    from numba.core import caching
+    from numba.core import caching, codegen, environment
 
     base = getattr(caching, "FunctionCache", None)
-    if base is None or not hasattr(base, "_load_overload") or not hasattr(base, "_index_key"):
-        return None
+    needed = {
+        base: ("_load_overload", "_index_key"),
+        getattr(codegen, "CPUCodeLibrary", None): (
+            "enable_object_caching",
+            "_set_compiled_object",
+            "_finalize_final_module",
+            "_get_module_for_linking",
+        ),
+        getattr(codegen, "JitEngine", None): ("_load_defined_symbols",),  # so _defined_symbols
+        environment: ("_rebuild_env", "lookup_environment", "Environment"),
+    }
+    if any(
+        owner is None or not all(hasattr(owner, a) for a in names)
+        for owner, names in needed.items()
+    ):
+        return None  # a numba whose internals differ: its own loading, unchanged
 
     class LeanFunctionCache(base):  # type: ignore[misc, valid-type]
         def load_overload(self, sig: Any, target_context: Any) -> Any:
