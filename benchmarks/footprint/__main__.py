@@ -1,21 +1,25 @@
-"""Peak and steady RSS and time to first result, each case alone in a fresh process.
+"""Peak and private RSS and time to first result, each case alone in a fresh process.
 
-``python -m benchmarks.footprint [--quick] [--source DIR]``. Every case (issue 17) runs
-in a new interpreter that does the work once and reports its peak (``VmHWM``) and
-resident (``VmRSS``) memory and the time from its start to the result; edgekit's rows
-sit beside the peers a user would load for the same work. Figures are medians over
-fresh processes.
+``python -m benchmarks.footprint [--quick | --warm-only] [--source DIR] [--only TEXT]``.
+Every case of issue 17 runs in a new interpreter that does the work once and reports its
+peak RSS (``VmHWM``), its private memory after the result (``RssAnon``: the rest of the
+RSS is shared, read-only pages of library files), and the wall and CPU seconds from its
+start to the result; edgekit's rows sit beside the peers a user would load for the same
+work. Figures are medians of 3 fresh processes (1 with ``--quick``).
 
 - **warm**: the numba kernels are already in the on-disk cache (the default place, or
   ``NUMBA_CACHE_DIR``), as after ``edgekit.warmup()`` at image build. Each case is run
   once unmeasured first, so that the cache holds what it needs.
-- **cold** (not with ``--quick``: a codec compile takes about 90 s here): a fresh, empty
-  ``NUMBA_CACHE_DIR``, as on a device whose image was built without ``warmup()``.
-- **read-only install** (not with ``--quick``): the package copied to a read-only
-  directory (a wheel in site-packages), its cache in a separate ``NUMBA_CACHE_DIR``.
+- **cold** (not with ``--quick`` or ``--warm-only``): a fresh, empty ``NUMBA_CACHE_DIR``,
+  as on a device whose image was built without ``warmup()``: the codec compiles (half a
+  minute of CPU, over 350 MB).
+- **read-only install** (likewise): the package copied to a read-only directory (a wheel
+  in site-packages); ``edgekit.warmup(("codec",))`` fills a separate ``NUMBA_CACHE_DIR``
+  (minutes), then the codec case runs from it.
 
-``--source DIR`` measures another checkout of edgekit (the "before" of a change).
-Linux only (``/proc/self/status``).
+``--source DIR`` measures another checkout of edgekit (the "before" of a change);
+``--record`` writes ``baseline.json`` for ``tests/test_footprint.py``. Linux only
+(``/proc/self/status``).
 """
 
 from __future__ import annotations
