@@ -32,6 +32,9 @@ _EXPORTS: dict[str, str] = {
     "HalfSpaceTrees": "detectors",
     "MatrixProfileDiscord": "detectors",
     "ContextNovelty": "contextual",
+    # multivariate detectors (multivariate.py)
+    "HotellingT2": "multivariate",
+    "PcaT2Q": "multivariate",
     "NAB_PROFILES": "nab",
     "NabCorpus": "nab",
     "NabProfile": "nab",

@@ -97,7 +97,7 @@ class _Projection(Detector):
 
     @staticmethod
     def _training_rows(X: np.ndarray, name: str, minimum: int = 2) -> np.ndarray:
-        rows = X[~np.isnan(X).any(axis=1)]
+        rows: np.ndarray = X[~np.isnan(X).any(axis=1)]
         if rows.shape[0] < minimum:
             raise InvalidInputError(
                 f"{name}.fit needs at least {minimum} rows without NaN, got {rows.shape[0]}"
@@ -145,11 +145,17 @@ class _Projection(Detector):
                 f"got shape {row.shape}"
             )
         if np.isinf(row).any():
-            raise InvalidInputError(
-                f"row contains infinity ({type(self).__name__} skips NaN only)"
-            )
+            raise InvalidInputError(f"row contains infinity ({type(self).__name__} skips NaN only)")
         s = self._k.t2q1(
-            row, self._mean, self._scale, self._V, self._inv_var, self._lim, self._st, self._t, self._r
+            row,
+            self._mean,
+            self._scale,
+            self._V,
+            self._inv_var,
+            self._lim,
+            self._st,
+            self._t,
+            self._r,
         )
         return s, self._alarm_of(s)
 
@@ -303,7 +309,9 @@ class PcaT2Q(_Projection):
             k = 1
         k = max(1, min(k, var.shape[0], d))
         lam = var[:k]
-        inv_var = np.where(lam > _RCOND * max(float(var[0]), 0.0), 1.0 / np.maximum(lam, 1e-300), 0.0)
+        inv_var = np.where(
+            lam > _RCOND * max(float(var[0]), 0.0), 1.0 / np.maximum(lam, 1e-300), 0.0
+        )
         self._set_model(mean, scale, Vt[:k].T, inv_var, 1.0, 1.0)
         parts = self._parts(X)
         limits = [float(np.nanquantile(parts[:, i], self.limit_quantile)) for i in (0, 1)]
