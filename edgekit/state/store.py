@@ -40,6 +40,7 @@ from edgekit.state._codec import (
     decode,
     encode,
     encode_value,
+    loads,
 )
 from edgekit.state._env import DB_NAMES, KIND, STORE_FORMAT, Durability, Env
 from edgekit.state._types import Change, Conflict, Entry
@@ -119,7 +120,7 @@ def _counts(old: bytes | None, deleted: bool) -> tuple[int, int]:
 
 def _value_of(record: bytes) -> Any:
     """The value of a live entry's record, without building the entry."""
-    value = json.loads(record[14 + record[13] :])
+    value = loads(record[14 + record[13] :])
     return value[0] if record[0] & F_SIBLINGS else value
 
 
