@@ -465,9 +465,8 @@ class StateStore:
             entry = Entry(key, value, hlc, self.node_id)
             rec = _pack_head(F_PENDING, hlc[0], hlc[1], self._node_len) + self._node_b + data
             try:  # (the common case inline: one transaction, no retry)
-                with self._begin(write=True) as txn:
-                    old = txn.get(kb, db=self._entries)
-                    txn.put(kb, rec, db=self._entries)
+                with self._begin(write=True, db=self._entries) as txn:
+                    old = txn.replace(kb, rec)
             except lmdb.Error:  # (the map is full, ...: the general path)
                 old = self._write_staged(lambda txn, st: self._put_local(txn, kb, entry, rec, st))
             else:
