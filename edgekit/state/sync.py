@@ -509,8 +509,11 @@ class StateSync:
             self._end_batch()
 
     async def _watch_reaches(self, last: int, deadline: float | None) -> None:
-        asked = 0.0
-        while self._seen < last:
+        """Wait until the watch applied revision ``last`` and its consumer has nothing
+        left to deliver (asked of the server, not only the stream's last revision: a
+        cluster electing a leader may answer a stream lookup from a stale view)."""
+        asked, quiet = 0.0, 0
+        while True:
             if deadline is not None and time.monotonic() > deadline:
                 raise _LinkDown(
                     f"the watch of bucket {self.bucket!r} is at revision {self._seen} of {last}"
@@ -518,12 +521,19 @@ class StateSync:
             if self._watch_gen != self._link_gen or not self.connected:
                 raise _LinkDown("the link was lost while catching up")
             sub = self._sub
-            if sub is not None and sub.pending_msgs == 0 and time.monotonic() - asked > 0.1:
+            pause = 0.0 if self._seen >= last else 0.1
+            if sub is not None and sub.pending_msgs == 0 and time.monotonic() - asked > pause:
                 asked = time.monotonic()
-                with contextlib.suppress(Exception):
-                    consumer = await sub.consumer_info()
-                    if consumer.num_pending == 0 and sub.pending_msgs == 0:
-                        return  # the newest revisions were removed (purged, aged out)
+                try:
+                    left = (await sub.consumer_info()).num_pending
+                except Exception:
+                    left = -1
+                if left == 0 and sub.pending_msgs == 0:
+                    quiet += 1
+                    if self._seen >= last or quiet >= 3:
+                        return  # (quiet: the newest revisions were removed, purged or aged)
+                else:
+                    quiet = 0
             await asyncio.sleep(0.005)
 
     # -- applying remote entries ---------------------------------------------------------------
