@@ -76,15 +76,21 @@ class _Projection(Detector):
         t2_limit: float,
         q_limit: float,
     ) -> None:
-        self._mean = np.ascontiguousarray(mean, dtype=np.float64)
-        self._scale = np.ascontiguousarray(scale, dtype=np.float64)
+        """The model, and the smoothed score cleared (see the kernels' ``buf`` layout)."""
+        d, k = V.shape
         self._V = np.ascontiguousarray(V, dtype=np.float64)
-        self._inv_var = np.ascontiguousarray(inv_var, dtype=np.float64)
-        # T2 limit, Q limit (0: no Q), EWMA factor
-        self._lim = np.array([t2_limit, q_limit, self.smoothing])
-        self._st = np.zeros(2)  # smoothed score, 1.0 once there is one
-        self._t = np.zeros(self._V.shape[1])
-        self._r = np.zeros(self._V.shape[0])
+        self._buf = np.zeros(self._k.size(d, k))
+        self._buf[:3] = (t2_limit, q_limit, self.smoothing)
+        head = self._k.HEAD
+        self._buf[head : head + 2 * d + k] = np.concatenate([mean, scale, inv_var])
+        self._shape = (d,)
+
+    def _model(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Views of (mean, scale, inv_var) in ``buf``."""
+        d, k = self._V.shape
+        head = self._k.HEAD
+        b = self._buf
+        return b[head : head + d], b[head + d : head + 2 * d], b[head + 2 * d : head + 2 * d + k]
 
     @property
     def n_components(self) -> int:
@@ -92,7 +98,7 @@ class _Projection(Detector):
         return int(self._V.shape[1])
 
     def _need_fit(self) -> None:
-        if self._mean.shape[0] == 0:
+        if self._V.shape[0] == 0:
             raise InvalidInputError(f"{type(self).__name__} is not fitted: call fit() first")
 
     @staticmethod
@@ -104,72 +110,45 @@ class _Projection(Detector):
             )
         return rows
 
-    def _parts(self, X: np.ndarray) -> np.ndarray:
-        """(T2, Q) per row, unsmoothed."""
-        return np.asarray(
-            self._k.parts(X, self._mean, self._scale, self._V, self._inv_var, self._t, self._r)
-        )
-
     def score(self, X: ArrayLike) -> np.ndarray:
         """Scores of the rows of ``X`` ((n, n_features)), carrying the state."""
         self._need_fit()
         return super().score(X)
 
     def _score(self, X: np.ndarray) -> np.ndarray:
-        return np.asarray(
-            self._k.t2q(
-                X,
-                self._mean,
-                self._scale,
-                self._V,
-                self._inv_var,
-                self._lim,
-                self._st,
-                self._t,
-                self._r,
-            )
-        )
+        return np.asarray(self._k.t2q(X, self._V, self._buf))
 
     def update(self, x: float | ArrayLike) -> tuple[float, bool]:
         """Score one row of ``n_features`` values: (score, alarm)."""
-        self._need_fit()
-        row = x if type(x) is np.ndarray and x.dtype == np.float64 else None
-        if row is None:
+        if type(x) is not np.ndarray or x.dtype != np.float64:
             try:
-                row = np.asarray(x, dtype=np.float64)
+                x = np.asarray(x, dtype=np.float64)
             except (TypeError, ValueError) as exc:
                 raise InvalidInputError(f"update() takes one row of numbers: {exc}") from exc
-        if row.shape != self._mean.shape:
+        if x.shape != self._shape or not self._shape[0]:
+            self._need_fit()
             raise InvalidInputError(
-                f"{type(self).__name__} takes rows of {self._mean.shape[0]} features, "
-                f"got shape {row.shape}"
+                f"{type(self).__name__} takes rows of {self._shape[0]} features, "
+                f"got shape {x.shape}"
             )
-        if np.isinf(row).any():
+        s = self._k.t2q1(x, self._V, self._buf)
+        if s < 0.0:
             raise InvalidInputError(f"row contains infinity ({type(self).__name__} skips NaN only)")
-        s = self._k.t2q1(
-            row,
-            self._mean,
-            self._scale,
-            self._V,
-            self._inv_var,
-            self._lim,
-            self._st,
-            self._t,
-            self._r,
-        )
         return s, self._alarm_of(s)
 
     def _reset_model(self) -> None:
-        self._st[:] = 0.0
+        self._buf[self._k.S] = 0.0
+        self._buf[self._k.HAS] = 0.0
 
     def _arrays(self) -> dict[str, np.ndarray]:
+        mean, scale, inv_var = self._model()
         return {
-            "mean": self._mean,
-            "scale": self._scale,
+            "mean": mean,
+            "scale": scale,
             "directions": self._V,
-            "inv_var": self._inv_var,
-            "limits": self._lim[:2],
-            "smoothed": self._st,
+            "inv_var": inv_var,
+            "limits": self._buf[:2],
+            "smoothed": self._buf[self._k.S : self._k.HAS + 1],
         }
 
     def _load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
@@ -188,17 +167,17 @@ class _Projection(Detector):
         inv_var = self._take(arrays, "inv_var", np.float64, (k,))
         lim = self._take(arrays, "limits", np.float64, (2,))
         st = self._take(arrays, "smoothed", np.float64, (2,))
-        for key, arr in (("mean", mean), ("directions", V), ("inv_var", inv_var)):
+        for key, arr in (("mean", mean), ("directions", V), ("inv_var", inv_var), ("limits", lim)):
             if not np.isfinite(arr).all():
                 raise CorruptDataError(f"{name} state: {key} is not finite")
         if not ((scale > 0).all() and np.isfinite(scale).all() and (inv_var >= 0).all()):
             raise CorruptDataError(f"{name} state: bad scale or variances")
-        if not (np.isfinite(lim).all() and (lim >= 0).all() and st[1] in (0.0, 1.0)):
+        if not ((lim >= 0).all() and st[1] in (0.0, 1.0) and (st[0] >= 0 or st[1] == 0.0)):
             raise CorruptDataError(f"{name} state: bad limits or smoothed score {lim}, {st}")
         if d and not (lim[0] > 0 and self._uses_q() == (lim[1] > 0)):
             raise CorruptDataError(f"{name} state: bad limits {lim}")
         self._set_model(mean, scale, V, inv_var, float(lim[0]), float(lim[1]))
-        self._st[:] = st
+        self._buf[self._k.S : self._k.HAS + 1] = st
 
     def _uses_q(self) -> bool:
         return False
@@ -313,11 +292,10 @@ class PcaT2Q(_Projection):
             lam > _RCOND * max(float(var[0]), 0.0), 1.0 / np.maximum(lam, 1e-300), 0.0
         )
         self._set_model(mean, scale, Vt[:k].T, inv_var, 1.0, 1.0)
-        parts = self._parts(X)
+        parts = np.asarray(self._k.parts(X, self._V, self._buf))
         limits = [float(np.nanquantile(parts[:, i], self.limit_quantile)) for i in (0, 1)]
         # A zero limit (a perfect fit in that part): any excess of it is far.
-        limits = [lim if lim > 0 else 1e-12 for lim in limits]
-        self._lim[:2] = limits
+        self._buf[:2] = [lim if lim > 0 else 1e-12 for lim in limits]
         return self._score(X)
 
     def _params(self) -> dict[str, Any]:
