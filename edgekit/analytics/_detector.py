@@ -130,7 +130,7 @@ class Detector(abc.ABC):
 
     @abc.abstractmethod
     def _reset_model(self) -> None:
-        """Forget the stream: back to the state right after construction (or fit)."""
+        """Forget the stream: the model warms up again (parameters, such as trees, stay)."""
 
     @abc.abstractmethod
     def _params(self) -> dict[str, Any]:
@@ -224,7 +224,8 @@ class Detector(abc.ABC):
         return self._alarm
 
     def reset(self) -> None:
-        """Forget the stream (and the alarm); the fitted model and threshold stay."""
+        """Forget the stream and the alarm: the detector warms up again; the threshold
+        (and parameters such as HalfSpaceTrees' trees) stay."""
         self._alarm = False
         self._reset_model()
 

@@ -48,12 +48,11 @@ def _positive_int(name: str, value: int) -> int:
     return int(value)
 
 
-def _fraction(name: str, value: float) -> float:
+def _fraction(name: str, value: float, *, one: bool = False) -> float:
+    """``value`` in (0, 1), or (0, 1] when ``one``."""
     v = float(value)
-    if not 0.0 < v < 1.0 and not (name == "alpha" and v == 1.0):
-        raise InvalidInputError(
-            f"{name} must be in (0, 1{']' if name == 'alpha' else ')'}, got {value!r}"
-        )
+    if not (0.0 < v < 1.0 or (one and v == 1.0)):
+        raise InvalidInputError(f"{name} must be in (0, 1{']' if one else ')'}, got {value!r}")
     return v
 
 
@@ -170,7 +169,7 @@ class Ewma(_ChannelStream):
     """
 
     def __init__(self, alpha: float, *, bias: bool = False, channels: int | None = None) -> None:
-        self.alpha = _fraction("alpha", alpha)
+        self.alpha = _fraction("alpha", alpha, one=True)
         com = (1.0 - self.alpha) / self.alpha  # pandas goes through the centre of mass
         self._alpha = 1.0 / (1.0 + com)
         self.bias = bool(bias)
