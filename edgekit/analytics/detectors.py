@@ -309,10 +309,10 @@ class MatrixProfileDiscord(Detector):
     subsequence of the last ``window`` samples and its nearest neighbour among the
     subsequences that lie in the last ``history`` samples and end at least
     ``ceil(window / 4)`` samples earlier (stumpy's exclusion zone). After the warm-up,
-    equal to stumpy's ``stumpi(T, m=window, egress=False)`` ``left_P_`` while the
-    stream is shorter than ``history``. A numba kernel keeps each subsequence's dot product
-    with the newest one and updates it per sample (STOMP), so an update costs
-    O(history). Constant subsequences are at distance 0 from each other and
+    equal to stumpy's ``stumpi(T, m=window, egress=False)`` ``left_P_`` (within 1e-6)
+    while the stream is shorter than ``history``. A numba kernel keeps each
+    subsequence's dot product with the newest one and updates it per sample (STOMP),
+    so an update costs O(history). Constant subsequences are at distance 0 from each other and
     ``sqrt(window)`` from any other, as in stumpy. NaN until a neighbour exists and
     for the first ``warmup`` samples (with few neighbours yet, every shape looks new).
 
