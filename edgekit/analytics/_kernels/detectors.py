@@ -163,17 +163,12 @@ def hst1(v, tree, buf):
 # afresh (0), 3 samples seen in all (QT is recomputed exactly every `history` samples,
 # which bounds the drift of the recurrence); the parameters: 4 window m, 5 history,
 # 6 exclusion zone, 7 warm-up samples (no score before)
-_DENOM_MIN = 1e-14  # stumpy's STUMPY_DENOM_THRESHOLD
-
-
-# kind of a subsequence: 0 ordinary, 1 constant (stumpy: max == min), 2 a standard
-# deviation so small that stumpy's denominator floor may apply (exact path)
-_TINY_STD = 1e-6
 
 
 @njit
 def _subseq_stats(T, i, m, mu, isig, kind):
-    """Mean, 1 / standard deviation and kind of the subsequence starting at ``i``."""
+    """Mean, 1 / standard deviation and kind (1: constant, max == min as in stumpy; else
+    0) of the subsequence starting at ``i``."""
     s = 0.0
     lo = T[i]
     hi = T[i]
@@ -189,12 +184,8 @@ def _subseq_stats(T, i, m, mu, isig, kind):
         ss += d * d
     sd = math.sqrt(ss / m)
     mu[i] = mean
-    if hi == lo:
-        kind[i] = 1
-        isig[i] = 0.0
-    else:
-        kind[i] = 2 if sd < _TINY_STD else 0
-        isig[i] = 1.0 / sd
+    kind[i] = hi == lo
+    isig[i] = 0.0 if hi == lo else 1.0 / sd
 
 
 @njit
@@ -306,30 +297,16 @@ def mp1(v, T, mu, isig, kind, QT, st):
     last = i - excl - 1
     if last < start or st[3] <= st[7]:
         return np.nan
-    mq = mu[i]
-    mqm = mq * m
-    # fast path: the nearest neighbour has the largest correlation; ordinary subsequences
-    # only (a constant one has isig 0, so it scores 0 here and is counted in `flags`)
+    mqm = mu[i] * m
+    # the nearest neighbour has the largest correlation; a constant subsequence has isig
+    # 0, so it scores 0 here and shows in `flags`
     best, flags = _best_correlation(QT, mu, isig, kind, start, last, mqm)
-    if kind[i] == 0 and flags < 2:
-        rho = best * (isig[i] / m)
-        if flags == 1:  # a constant neighbour is at sqrt(m): correlation 1/2
-            rho = max(rho, 0.5)
-        return math.sqrt(2.0 * m * (1.0 - min(rho, 1.0)))
-    # exact path, stumpy's rules term by term
-    best = np.inf
-    for j in range(start, last + 1):
-        if kind[i] == 1 and kind[j] == 1:
-            d2 = 0.0
-        elif kind[i] == 1 or kind[j] == 1:
-            d2 = float(m)
-        else:
-            denom = max(m / (isig[i] * isig[j]), _DENOM_MIN)
-            rho = min((QT[j] - mqm * mu[j]) / denom, 1.0)
-            d2 = abs(2.0 * m * (1.0 - rho))
-        if d2 < best:
-            best = d2
-    return math.sqrt(best)
+    if kind[i]:  # constant: 0 from another constant one, sqrt(m) from any other
+        return 0.0 if flags else math.sqrt(m)
+    rho = best * (isig[i] / m)
+    if flags:  # a constant neighbour is at sqrt(m): correlation 1/2
+        rho = max(rho, 0.5)
+    return math.sqrt(2.0 * m * (1.0 - min(rho, 1.0)))
 
 
 @njit
