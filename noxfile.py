@@ -40,6 +40,7 @@ SYSTEM_PACKAGES: list[tuple[str, str]] = [
 CLOCK_SHIFT_DAYS = 400
 CLOCK_TESTS = [
     "tests/sync",
+    "tests/state",
     "tests/codec/test_golden_frames.py",
     "tests/scan/test_wifi.py",
     "tests/scan/test_recognize.py",

@@ -17,7 +17,17 @@ from pathlib import Path
 from benchmarks._common import RESULTS_DIR, THREAD_ENV
 
 ROOT = Path(__file__).resolve().parent
-LAYER_ORDER = ("dsp", "codec", "infer", "scan", "sync")
+LAYER_ORDER = (
+    "dsp",
+    "codec",
+    "infer",
+    "scan",
+    "sync",
+    "analytics",
+    "state",
+    "telemetry",
+    "footprint",
+)
 
 DOCS_HEADER = """# Benchmarks
 

@@ -1,6 +1,6 @@
 """edgekit: composable building blocks for software that runs at the edge.
 
-Five layers, each a subpackage that is imported on first use, so that
+Seven layers, each a subpackage that is imported on first use, so that
 ``import edgekit`` stays fast and needs only the core dependencies:
 
 - :mod:`edgekit.scan`: mDNS, BLE and WiFi scanners and a device inventory.
@@ -8,8 +8,11 @@ Five layers, each a subpackage that is imported on first use, so that
 - :mod:`edgekit.dsp`: streaming audio features and filters (numba).
 - :mod:`edgekit.codec`: lossless compression of sensor series and blob deltas (numba).
 - :mod:`edgekit.sync`: an LMDB store-and-forward queue that syncs to NATS, MQTT or HTTP.
+- :mod:`edgekit.analytics`: streaming statistics, change and anomaly detection, IMU fusion (numba).
+- :mod:`edgekit.state`: local-first replicated state and device twins, synced through NATS KeyValue.
 
-:mod:`edgekit.pipelines` wires the layers into ready applications.
+:mod:`edgekit.pipelines` wires the layers into ready applications; :mod:`edgekit.telemetry`
+makes every layer observable (Prometheus, OpenTelemetry, a local status page).
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from edgekit.errors import (
     ModelLoadError,
     QueueError,
     QueueFullError,
+    ResourceLimitError,
     ScanError,
+    StateError,
     TransportConfigError,
     TransportError,
 )
@@ -34,7 +39,7 @@ from edgekit.errors import (
 __version__ = "0.1.0"
 
 #: The layer packages, imported lazily on first attribute access.
-LAYERS: tuple[str, ...] = ("scan", "infer", "dsp", "codec", "sync")
+LAYERS: tuple[str, ...] = ("scan", "infer", "dsp", "codec", "sync", "analytics", "state")
 
 __all__ = [
     "LAYERS",
@@ -46,17 +51,29 @@ __all__ = [
     "ModelLoadError",
     "QueueError",
     "QueueFullError",
+    "ResourceLimitError",
     "ScanError",
+    "StateError",
     "TransportConfigError",
     "TransportError",
     "__version__",
     "warmup",
 ]
 
-_SUBPACKAGES = (*LAYERS, "pipelines", "errors")
+_SUBPACKAGES = (*LAYERS, "pipelines", "telemetry", "errors")
 
 if TYPE_CHECKING:
-    from edgekit import codec, dsp, infer, pipelines, scan, sync  # noqa: F401
+    from edgekit import (  # noqa: F401
+        analytics,
+        codec,
+        dsp,
+        infer,
+        pipelines,
+        scan,
+        state,
+        sync,
+        telemetry,
+    )
 
 
 def warmup(layers: tuple[str, ...] | None = None) -> dict[str, float]:

@@ -27,7 +27,15 @@ BACKENDS: dict[str, tuple[tuple[str, str], ...]] = {
         ("aiohttp", "http"),
         ("cryptography", "crypto"),
     ),
+    "analytics": (),
+    "state": (("nats", "nats"),),
     "pipelines": (("ai_edge_litert", "litert"), ("onnxruntime", "onnx")),
+    "telemetry": (
+        ("prometheus_client", "telemetry"),
+        ("psutil", "telemetry"),
+        ("aiohttp", "telemetry"),
+        ("opentelemetry.sdk", "otel"),
+    ),
 }
 
 
@@ -83,7 +91,7 @@ def _installed(module: str) -> bool:
 def layer_report() -> list[dict[str, Any]]:
     """What each layer offers on this installation: its public names and optional backends."""
     rows = []
-    for layer in (*LAYERS, "pipelines"):
+    for layer in (*LAYERS, "pipelines", "telemetry"):
         module = importlib.import_module(f"edgekit.{layer}")
         rows.append(
             {
