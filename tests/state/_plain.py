@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -34,6 +35,17 @@ def put(url: str | list[str], bucket: str, key: str, data: bytes) -> int:
 
 def delete(url: str | list[str], bucket: str, key: str) -> None:
     with_kv(url, bucket, lambda kv: kv.delete(key))
+
+
+def server_ms(url: str | list[str], bucket: str, key: str) -> int:
+    """The server's timestamp of ``key``'s last KV entry, in ms since the epoch."""
+
+    async def read(kv: Any) -> int:
+        msg = await kv._js.get_msg(f"KV_{bucket}", subject=f"$KV.{bucket}.{key}")
+        epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+        return (msg.time - epoch) // datetime.timedelta(milliseconds=1)
+
+    return with_kv(url, bucket, read)
 
 
 def dump(url: str | list[str], bucket: str, expect: int | None = None) -> dict[str, Any]:
