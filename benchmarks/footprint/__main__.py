@@ -5,7 +5,8 @@ Every case of issue 17 runs in a new interpreter that does the work once and rep
 peak RSS (``VmHWM``), its private memory after the result (``RssAnon``: the rest of the
 RSS is shared, read-only pages of library files), and the wall and CPU seconds from its
 start to the result; edgekit's rows sit beside the peers a user would load for the same
-work. Figures are medians of 3 fresh processes (1 with ``--quick``).
+work. Figures are medians of 3 fresh processes (1 with ``--quick``, which also leaves out
+the layers-together rows and runs the applications without an unmeasured run first).
 
 - **warm**: the numba kernels are already in the on-disk cache (the default place, or
   ``NUMBA_CACHE_DIR``), as after ``edgekit.warmup()`` at image build. Each case is run
@@ -177,9 +178,12 @@ def main() -> None:
             ours = median_run(case.edgekit, source, repeat=repeat)
             peers = {p: median_run(body, source, repeat=repeat) for p, body in case.peers.items()}
             add(report, case.name, "warm" if case.numba else "", ours, peers, case.note or None)
-    for name, body in {**COMBOS, **APPS}.items():
+    # --quick (CI, under 90 s): no layers-together rows, and the applications are not run
+    # unmeasured first (the layer cases above filled the cache with nearly all they need)
+    for name, body in [*({} if args.quick else COMBOS).items(), *APPS.items()]:
         if wanted(name):
-            run_once(body, source)
+            if not args.quick:
+                run_once(body, source)
             add(report, name, "warm", median_run(body, source, repeat=repeat), {})
     if not (args.quick or args.warm_only):
         for case in CASES:
