@@ -43,6 +43,8 @@ _LOG = logging.getLogger("edgekit.state")
 _SCHEMES = ("nats", "tls", "ws", "wss")
 _KV_OP = "KV-Operation"
 _MARKER = "Nats-Marker-Reason"
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+_MS = datetime.timedelta(milliseconds=1)
 
 
 @dataclass(frozen=True)
@@ -677,7 +679,7 @@ class StateSync:
             raise _LinkDown(f"reading {key!r}: {exc!r}") from exc
         headers = msg.headers or {}
         stamp = headers.get("Nats-Time-Stamp")
-        server_ms = _iso_ms(stamp) if stamp else int(msg.time.timestamp() * 1000)
+        server_ms = _iso_ms(stamp) if stamp else (msg.time - _EPOCH) // _MS
         self._apply(key, msg.data, int(msg.seq), server_ms, _deleted_op(headers))
         if self.store.base(key)[1] < int(msg.seq):  # a bad entry, not applied: overwrite it
             self._expect[key] = int(msg.seq)

@@ -297,3 +297,15 @@ def test_sync_now_is_safe_from_a_thread_while_running(shared_nats, bucket, store
         assert errors == []
         assert sa.status().pending_changes == 0
     assert len(_plain.dump(shared_nats.url, bucket)) == 150
+
+
+def test_server_timestamps_are_read_exactly():
+    """The ms of a KV entry, from a watch's ack subject (both forms) or a get's header."""
+    from edgekit.state.sync import _iso_ms, _watch_meta
+
+    ns = 1796328561358999999  # 999999 ns past the ms: truncated, never rounded up
+    assert _watch_meta(f"$JS.ACK.KV_b.c.1.42.7.{ns}.0") == (42, 1796328561358, 0)
+    assert _watch_meta(f"$JS.ACK._.HASH.KV_b.c.1.42.7.{ns}.3.tok") == (42, 1796328561358, 3)
+    assert _iso_ms("2026-12-03T19:12:24.123999999Z") == 1796325144123
+    assert _iso_ms("2026-12-03T19:12:24Z") == 1796325144000
+    assert _iso_ms("2026-12-03T19:12:24.1Z") == 1796325144100
