@@ -30,10 +30,15 @@ def labels() -> np.ndarray:
 
 
 def _auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
+    """ROC AUC as the Mann-Whitney statistic (ties count half)."""
+    from scipy.stats import rankdata
 
     ok = np.isfinite(scores)
-    return float(roc_auc_score(labels[ok], scores[ok]))
+    s, y = scores[ok], labels[ok]
+    ranks = rankdata(s)
+    pos = int(y.sum())
+    neg = len(y) - pos
+    return float((ranks[y].sum() - pos * (pos + 1) / 2) / (pos * neg))
 
 
 def _river_hst(X, limits, seed, **params):
