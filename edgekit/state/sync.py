@@ -16,6 +16,7 @@ import contextlib
 import datetime
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ _SCHEMES = ("nats", "tls", "ws", "wss")
 _KV_OP = "KV-Operation"
 _MARKER = "Nats-Marker-Reason"
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+_SEQ = re.compile(rb'"seq":(\d+)')
 _MS = datetime.timedelta(milliseconds=1)
 
 
@@ -658,6 +660,8 @@ class StateSync:
         )
         if msg.headers and msg.headers.get("Status") == "503":
             raise nats.errors.NoRespondersError
+        if b'"error"' not in msg.data and (seq := _SEQ.search(msg.data)) is not None:
+            return int(seq.group(1))  # a PubAck: {"stream":"KV_...","seq":N}
         answer = json.loads(msg.data)
         error = answer.get("error")
         if error:
