@@ -5,10 +5,10 @@ each new row by how far it lies from that model; both follow the
 :class:`~edgekit.analytics._detector.Detector` protocol (``fit``, ``score``, ``predict``,
 ``update``, ``state``/``from_state``) and score rows in numba kernels.
 
-- :class:`HotellingT2`: ``T2 = (x - m)' S^-1 (x - m)`` with the training mean ``m`` and a
-  shrunk covariance ``S = (1 - shrinkage) C + shrinkage * mean(diag C) * I``, so a
-  constant or collinear sensor does not make it singular (the inverse is taken over the
-  eigen-directions with variance above ``1e-12`` of the largest: a pseudo-inverse).
+- :class:`HotellingT2`: ``T2 = (x - m)' S^-1 (x - m)`` with the training mean ``m`` and the
+  covariance ``C`` shrunk towards its diagonal, ``S = (1 - shrinkage) C + shrinkage *
+  diag(C)``, so that a collinear sensor does not make it singular (and with no shrinkage,
+  a pseudo-inverse).
 - :class:`PcaT2Q`: PCA of the standardised training rows; T-squared in the kept
   components and Q, the squared residual off them; each divided by its own limit (the
   ``limit_quantile`` of its training values), the score is the larger of the two, so
@@ -16,8 +16,10 @@ each new row by how far it lies from that model; both follow the
 
 The raw score of each row is smoothed by an EWMA (``smoothing``, 1.0 for none): on
 process data an isolated noisy row then raises no alarm, while a fault, which lasts,
-does. The defaults (``smoothing=0.2``, ``quantile=0.995``) were chosen on the Tennessee
-Eastman recordings of ``tests/analytics/data/multi_tep.npz`` (see ``docs/analytics.md``).
+does. The defaults (``smoothing=0.1``, ``shrinkage=0.1``, ``variance=0.9``,
+``quantile=0.995``) were chosen on the Tennessee Eastman recordings of
+``tests/analytics/data/multi_tep.npz`` (see ``docs/analytics.md``), for the whole class
+of data, not per recording.
 """
 
 from __future__ import annotations
@@ -54,6 +56,15 @@ def _fraction(name: str, value: float, *, low_open: bool = True, low: float = 0.
         bound = "(" if low_open else "["
         raise InvalidInputError(f"{name} must be in {bound}{low:g}, 1], got {value!r}")
     return v
+
+
+def _standardise(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mean, scale, standardised rows): scale is the standard deviation (``ddof=1``), and
+    ``1e-6 * max(|mean|, 1)`` for a constant feature, so that any change of it stands out."""
+    mean = rows.mean(axis=0)
+    std = rows.std(axis=0, ddof=1)
+    scale = np.where(std > 0, std, 1e-6 * np.maximum(np.abs(mean), 1.0))
+    return mean, scale, (rows - mean) / scale
 
 
 class _Projection(Detector):
@@ -187,36 +198,36 @@ class HotellingT2(_Projection):
     """Hotelling's T-squared of each row against the training mean and (shrunk) covariance.
 
     ``score = EWMA(T2)``, ``T2 = (x - m)' S^-1 (x - m)``, with the training mean ``m`` and
-    ``S = (1 - shrinkage) C + shrinkage * mean(diag C) * I`` from the training covariance
-    ``C`` (``ddof=1``). With ``shrinkage=0`` a constant or collinear sensor leaves ``C``
-    singular and the pseudo-inverse is used (directions of variance at most ``1e-12`` of
-    the largest are ignored); when every sensor is constant, ``S = I``. Score units: squared Mahalanobis distance (about
-    ``n_features`` on average for normal rows).
+    ``S = (1 - shrinkage) C + shrinkage * diag(C)`` from the training covariance ``C``
+    (``ddof=1``): shrinking towards the diagonal keeps ``S`` invertible when sensors are
+    collinear, whatever their units. A constant sensor gets the variance
+    ``(1e-6 * max(|value|, 1))**2``, so that any change of it stands out. With
+    ``shrinkage=0`` a singular ``S`` is pseudo-inverted (directions of variance at most
+    ``1e-12`` of the largest, in standardised units, are ignored). Score units: squared
+    Mahalanobis distance (about ``n_features`` on average for normal rows).
 
     Args:
-        shrinkage: weight of the scaled identity in ``S``, in [0, 1].
+        shrinkage: weight of ``diag(C)`` in ``S``, in [0, 1].
         smoothing: EWMA factor of the score in (0, 1]; 1.0 scores each row alone.
         **kwargs: the protocol's ``quantile``, ``contamination``, ``threshold``,
             ``hysteresis``.
     """
 
-    def __init__(self, *, shrinkage: float = 0.01, smoothing: float = 0.2, **kwargs: Any) -> None:
+    def __init__(self, *, shrinkage: float = 0.1, smoothing: float = 0.1, **kwargs: Any) -> None:
         super().__init__(smoothing=smoothing, **kwargs)
         self.shrinkage = _fraction("shrinkage", shrinkage, low_open=False)
 
     def _fit(self, X: np.ndarray) -> np.ndarray:
-        rows = self._training_rows(X, "HotellingT2")
-        mean = rows.mean(axis=0)
-        C = np.atleast_2d(np.cov(rows, rowvar=False))
-        S = (1.0 - self.shrinkage) * C
-        S[np.diag_indices_from(S)] += self.shrinkage * float(np.mean(np.diag(C)))
+        mean, scale, Z = _standardise(self._training_rows(X, "HotellingT2"))
+        S = (1.0 - self.shrinkage) * np.atleast_2d(np.cov(Z, rowvar=False))
+        S[np.diag_indices_from(S)] += self.shrinkage
         var, V = np.linalg.eigh(S)
         if var[-1] > 0:
             keep = var > _RCOND * var[-1]
             V, inv_var = V[:, keep], 1.0 / var[keep]
-        else:  # every sensor constant: T2 is the squared distance in sensor units
+        else:  # every sensor constant (and no shrinkage): S = I
             V, inv_var = np.eye(var.shape[0]), np.ones(var.shape[0])
-        self._set_model(mean, np.ones_like(mean), V, inv_var, 1.0, 0.0)
+        self._set_model(mean, scale, V, inv_var, 1.0, 0.0)
         return self._score(X)
 
     def _params(self) -> dict[str, Any]:
@@ -250,7 +261,7 @@ class PcaT2Q(_Projection):
         variance: float = 0.9,
         n_components: int | None = None,
         limit_quantile: float = 0.99,
-        smoothing: float = 0.2,
+        smoothing: float = 0.1,
         **kwargs: Any,
     ) -> None:
         super().__init__(smoothing=smoothing, **kwargs)
@@ -272,10 +283,7 @@ class PcaT2Q(_Projection):
             raise InvalidInputError(
                 f"PcaT2Q: n_components={self.fixed_components} but X has {d} features"
             )
-        mean = rows.mean(axis=0)
-        std = rows.std(axis=0, ddof=1)
-        scale = np.where(std > 0, std, 1e-6 * np.maximum(np.abs(mean), 1.0))
-        Z = (rows - mean) / scale
+        mean, scale, Z = _standardise(rows)
         _, sing, Vt = np.linalg.svd(Z, full_matrices=False)
         var = sing**2 / (rows.shape[0] - 1)
         total = float(var.sum())
