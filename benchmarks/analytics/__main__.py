@@ -3,8 +3,9 @@
 ``python -m benchmarks.analytics [--quick]``. Rows come from the modules of this package,
 each with a ``rows(report, quick)`` function: ``stream`` (statistics and detectors vs
 river, stumpy), ``nab`` (the NAB scorer and ContextNovelty vs NAB's scoreboard), ``fusion``
-(Madgwick, Mahony and the robust filter on BROAD vs imufusion, ahrs). A module not present
-yet is named and skipped. Threads pinned to one.
+(Madgwick, Mahony and the robust filter on BROAD vs imufusion, ahrs), ``multivariate``
+(HotellingT2 and PcaT2Q on Tennessee Eastman recordings vs NumPy T-squared and
+IsolationForest). A module not present yet is named and skipped. Threads pinned to one.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ pin_threads()
 import importlib  # noqa: E402
 import sys  # noqa: E402
 
-PARTS = ("stream", "nab", "fusion")
+PARTS = ("stream", "nab", "fusion", "multivariate")
 
 
 def main() -> None:
