@@ -46,15 +46,15 @@ def _kernels() -> ModuleType:
     return importlib.import_module("edgekit.analytics._kernels.multivariate")
 
 
-def _fraction(name: str, value: float, *, low_open: bool = True, low: float = 0.0) -> float:
+def _fraction(name: str, value: float, *, zero_ok: bool = False) -> float:
+    """``value`` as a float in (0, 1] (or [0, 1] when ``zero_ok``), else InvalidInputError."""
     try:
         v = float(value)
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"{name} must be a number, got {value!r}") from exc
-    ok = (low < v <= 1.0) if low_open else (low <= v <= 1.0)
-    if not ok:
-        bound = "(" if low_open else "["
-        raise InvalidInputError(f"{name} must be in {bound}{low:g}, 1], got {value!r}")
+    low_ok = v >= 0.0 if zero_ok else v > 0.0
+    if not (low_ok and v <= 1.0):
+        raise InvalidInputError(f"{name} must be in {'[' if zero_ok else '('}0, 1], got {value!r}")
     return v
 
 
@@ -200,8 +200,8 @@ class HotellingT2(_Projection):
     ``score = EWMA(T2)``, ``T2 = (x - m)' S^-1 (x - m)``, with the training mean ``m`` and
     ``S = (1 - shrinkage) C + shrinkage * diag(C)`` from the training covariance ``C``
     (``ddof=1``): shrinking towards the diagonal keeps ``S`` invertible when sensors are
-    collinear, whatever their units. A constant sensor gets the variance
-    ``(1e-6 * max(|value|, 1))**2``, so that any change of it stands out. With
+    collinear, whatever their units. The rows are standardised first, a constant sensor
+    by ``1e-6 * max(|value|, 1)``, so that any change of it stands out. With
     ``shrinkage=0`` a singular ``S`` is pseudo-inverted (directions of variance at most
     ``1e-12`` of the largest, in standardised units, are ignored). Score units: squared
     Mahalanobis distance (about ``n_features`` on average for normal rows).
@@ -215,7 +215,7 @@ class HotellingT2(_Projection):
 
     def __init__(self, *, shrinkage: float = 0.1, smoothing: float = 0.1, **kwargs: Any) -> None:
         super().__init__(smoothing=smoothing, **kwargs)
-        self.shrinkage = _fraction("shrinkage", shrinkage, low_open=False)
+        self.shrinkage = _fraction("shrinkage", shrinkage, zero_ok=True)
 
     def _fit(self, X: np.ndarray) -> np.ndarray:
         mean, scale, Z = _standardise(self._training_rows(X, "HotellingT2"))
@@ -238,8 +238,9 @@ class PcaT2Q(_Projection):
     """PCA T-squared plus Q (SPE): variation inside and off the normal subspace.
 
     fit() standardises each feature by its training mean and standard deviation (a
-    constant feature by ``1e-6 * max(|value|, 1)``: any change of it stands out), and keeps the fewest principal components that
-    explain ``variance`` of the standardised training variance (SVD). For a row ``z``:
+    constant feature by ``1e-6 * max(|value|, 1)``: any change of it stands out), and
+    keeps the fewest principal components that explain ``variance`` of the standardised
+    training variance (SVD). For a row ``z``:
     ``T2 = sum(t_j**2 / l_j)`` over its scores ``t_j`` on the kept components of variance
     ``l_j``, and ``Q = |z - P P' z|**2``. Each is divided by its limit, the
     ``limit_quantile`` of its training values, and the larger one, smoothed by an EWMA
