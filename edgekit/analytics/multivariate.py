@@ -59,11 +59,13 @@ def _fraction(name: str, value: float, *, zero_ok: bool = False) -> float:
 
 
 def _standardise(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(mean, scale, standardised rows): scale is the standard deviation (``ddof=1``), and
-    ``1e-6 * max(|mean|, 1)`` for a constant feature, so that any change of it stands out."""
+    """(mean, scale, standardised rows): scale is the standard deviation (``ddof=1``), and 1
+    for a constant feature (as scikit-learn's ``StandardScaler``): with no spread to learn
+    from, its changes count in its own units (a quantised sensor that sat still during
+    training does not alarm on its next step)."""
     mean = rows.mean(axis=0)
     std = rows.std(axis=0, ddof=1)
-    scale = np.where(std > 0, std, 1e-6 * np.maximum(np.abs(mean), 1.0))
+    scale = np.where(std > 0, std, 1.0)
     return mean, scale, (rows - mean) / scale
 
 
@@ -200,8 +202,8 @@ class HotellingT2(_Projection):
     ``score = EWMA(T2)``, ``T2 = (x - m)' S^-1 (x - m)``, with the training mean ``m`` and
     ``S = (1 - shrinkage) C + shrinkage * diag(C)`` from the training covariance ``C``
     (``ddof=1``): shrinking towards the diagonal keeps ``S`` invertible when sensors are
-    collinear, whatever their units. The rows are standardised first, a constant sensor
-    by ``1e-6 * max(|value|, 1)``, so that any change of it stands out. With
+    collinear, whatever their units. A constant sensor gets variance 1 (its changes count
+    in its own units, as after scikit-learn's ``StandardScaler``). With
     ``shrinkage=0`` a singular ``S`` is pseudo-inverted (directions of variance at most
     ``1e-12`` of the largest, in standardised units, are ignored). Score units: squared
     Mahalanobis distance (about ``n_features`` on average for normal rows).
@@ -219,14 +221,14 @@ class HotellingT2(_Projection):
 
     def _fit(self, X: np.ndarray) -> np.ndarray:
         mean, scale, Z = _standardise(self._training_rows(X, "HotellingT2"))
-        S = (1.0 - self.shrinkage) * np.atleast_2d(np.cov(Z, rowvar=False))
-        S[np.diag_indices_from(S)] += self.shrinkage
-        var, V = np.linalg.eigh(S)
-        if var[-1] > 0:
-            keep = var > _RCOND * var[-1]
-            V, inv_var = V[:, keep], 1.0 / var[keep]
-        else:  # every sensor constant (and no shrinkage): S = I
-            V, inv_var = np.eye(var.shape[0]), np.ones(var.shape[0])
+        C = np.atleast_2d(np.cov(Z, rowvar=False))
+        diag = np.diag_indices_from(C)
+        C[diag] = np.where(C[diag] > 0, C[diag], 1.0)  # a constant feature: variance 1
+        S = (1.0 - self.shrinkage) * C
+        S[diag] += self.shrinkage
+        var, V = np.linalg.eigh(S)  # var[-1] >= 1: the trace is at least n_features
+        keep = var > _RCOND * var[-1]
+        V, inv_var = V[:, keep], 1.0 / var[keep]
         self._set_model(mean, scale, V, inv_var, 1.0, 0.0)
         return self._score(X)
 
@@ -238,7 +240,7 @@ class PcaT2Q(_Projection):
     """PCA T-squared plus Q (SPE): variation inside and off the normal subspace.
 
     fit() standardises each feature by its training mean and standard deviation (a
-    constant feature by ``1e-6 * max(|value|, 1)``: any change of it stands out), and
+    constant feature keeps scale 1: its changes count in its own units), and
     keeps the fewest principal components that explain ``variance`` of the standardised
     training variance (SVD). For a row ``z``:
     ``T2 = sum(t_j**2 / l_j)`` over its scores ``t_j`` on the kept components of variance

@@ -59,22 +59,23 @@ def test_hotelling_collinear_and_constant_sensors():
     for shrinkage in (0.0, 0.01):
         s = HotellingT2(shrinkage=shrinkage, smoothing=1.0).fit(train).score(test)
         assert np.isfinite(s).all()
-    # shrinkage 0: the pseudo-inverse
+    # shrinkage 0: the pseudo-inverse, the constant sensor with variance 1
     D = test - train.mean(axis=0)
-    P = np.linalg.pinv(np.cov(train, rowvar=False), rcond=1e-12, hermitian=True)
+    C = np.cov(train, rowvar=False)
+    C[5, 5] = 1.0
+    P = np.linalg.pinv(C, rcond=1e-12, hermitian=True)
     want = np.einsum("ij,jk,ik->i", D, P, D)
     got = HotellingT2(shrinkage=0.0, smoothing=1.0).fit(train).score(test)
     assert _rel(got, want) < 1e-6
-    # every sensor constant: distance in sensor units
-    flat = np.ones((50, 3))
-    det = HotellingT2().fit(flat)
-    assert det.update(np.array([1.0, 1.0, 3.0]))[0] > 0
+    # every sensor constant: the squared distance in sensor units
+    det = HotellingT2(smoothing=1.0).fit(np.ones((50, 3)))
+    assert det.update(np.array([1.0, 1.0, 3.0]))[0] == pytest.approx(4.0)
 
 
 def _pca_oracle(train, test, variance, q):
     sklearn = pytest.importorskip("sklearn.decomposition")
     mean, std = train.mean(axis=0), train.std(axis=0, ddof=1)
-    std = np.where(std > 0, std, 1e-6 * np.maximum(np.abs(mean), 1.0))
+    std = np.where(std > 0, std, 1.0)
     pca = sklearn.PCA(n_components=variance, svd_solver="full").fit((train - mean) / std)
     lam = pca.explained_variance_
 
@@ -108,7 +109,7 @@ def test_pca_constant_and_collinear_sensors():
     det = PcaT2Q(smoothing=1.0).fit(X[:400])
     assert np.isfinite(det.score(X[400:])).all()
     row = X[450].copy()
-    row[5] = -0.5  # the constant sensor moves
+    row[5] = 4.0  # the constant sensor moves by 5 of its units
     assert det.update(row)[1]
     with pytest.raises(InvalidInputError, match="n_components"):
         PcaT2Q(n_components=7).fit(X)
