@@ -73,24 +73,32 @@ def test_hotelling_collinear_and_constant_sensors():
 
 
 def _pca_oracle(train, test, variance, q):
-    sklearn = pytest.importorskip("sklearn.decomposition")
+    """PCA by NumPy's SVD of the standardised rows: (components kept, combined scores)."""
     mean, std = train.mean(axis=0), train.std(axis=0, ddof=1)
     std = np.where(std > 0, std, 1.0)
-    pca = sklearn.PCA(n_components=variance, svd_solver="full").fit((train - mean) / std)
-    lam = pca.explained_variance_
+    _, sing, Vt = np.linalg.svd((train - mean) / std, full_matrices=False)
+    lam = sing**2 / (len(train) - 1)
+    k = int(np.argmax(np.cumsum(lam) / lam.sum() >= variance)) + 1
+    P, lam = Vt[:k], lam[:k]
 
     def parts(rows):
         Z = (rows - mean) / std
-        T = Z @ pca.components_.T
-        t2 = np.sum(T**2 / lam, axis=1)
-        R = Z - T @ pca.components_
-        return t2, np.sum(R**2, axis=1)
+        T = Z @ P.T
+        return np.sum(T**2 / lam, axis=1), np.sum((Z - T @ P) ** 2, axis=1)
 
     t2_train, q_train = parts(train)
     t2, qq = parts(test)
-    return pca.n_components_, np.maximum(
-        t2 / np.quantile(t2_train, q), qq / np.quantile(q_train, q)
-    )
+    return k, np.maximum(t2 / np.quantile(t2_train, q), qq / np.quantile(q_train, q))
+
+
+def test_pca_components_as_sklearn():
+    """The same number of components as scikit-learn's PCA(n_components=variance)."""
+    decomposition = pytest.importorskip("sklearn.decomposition")
+    X = _rows(d=8, seed=3)[:400]
+    Z = (X - X.mean(axis=0)) / X.std(axis=0, ddof=1)
+    for variance in (0.5, 0.9, 0.99):
+        want = decomposition.PCA(n_components=variance, svd_solver="full").fit(Z).n_components_
+        assert PcaT2Q(variance=variance).fit(X).n_components == want
 
 
 @pytest.mark.parametrize("variance", [0.5, 0.9, 0.99])
