@@ -15,6 +15,7 @@ import contextlib
 import heapq
 import json
 import logging
+import operator
 import struct
 import threading
 import time
@@ -86,8 +87,7 @@ class StateStats(Snapshot):
     durability: str
 
 
-def _by_stamp(item: tuple[str, tuple[Hlc, str]]) -> tuple[Hlc, str]:
-    return item[1]
+_by_stamp = operator.itemgetter(1)  # (key, (hlc, node)) -> (hlc, node)
 
 
 def _previous(key: str, old: bytes | None) -> Entry | None:
@@ -764,55 +764,113 @@ class StateStore:
 
         Raises:
             StateError: ``remote``'s stamp is further ahead of this node's clock than the
-                clock's ``max_drift_s``; nothing is stored.
+                clock's ``max_drift_s``, or the key's merge callable failed; nothing is
+                stored.
             InvalidInputError: ``remote`` has an illegal key or a value JSON cannot hold.
         """
-        key = remote.key
-        kb = check_key(key)
-        if not remote.deleted:
-            encode_value(key, remote.value, _UNLIMITED)
-            for sibling in remote.siblings:
-                encode_value(key, sibling, _UNLIMITED)
-        strategy = self.strategy_for(key)
-        outcome: list[Any] = []
+        result = self.apply_remote_many([(remote, revision, cloud)])[0]
+        if isinstance(result, EdgekitError):
+            raise result
+        return result
 
-        def txn_fn(txn: Any, staged: list[_Staged]) -> Entry:
-            outcome.clear()
-            base, base_rev = self._decode_base(key, txn.get(kb, db=self._base))
-            rec = txn.get(kb, db=self._entries)
-            local = None if rec is None else decode(key, rec)[0]
-            if revision and revision <= base_rev:
-                return local if local is not None else remote
-            self.clock.observe(remote.hlc)
-            result, conflict = resolve(
-                strategy, local, remote, base,
-                cloud=cloud, node_id=self.node_id, stamp=self.clock.now,
-            )  # fmt: skip
-            txn.put(kb, U64.pack(revision) + encode(remote, False), db=self._base)
-            pending = result != remote
-            if result != local or bool(rec is not None and rec[0] & F_PENDING) != pending:
-                txn.put(kb, encode(result, pending), db=self._entries)
-                staged.append(
-                    (key, *_counts(rec, result.deleted), result.order() if pending else None)
-                )
-            if conflict:
-                self._log_conflict(txn, Conflict(
-                    key, strategy_name(strategy), base, local, remote, result, self._time()
-                ))  # fmt: skip
-            self._floor(txn)
-            outcome.append(local)
-            return result
+    def apply_remote_many(
+        self,
+        items: Iterable[tuple[Entry, int] | tuple[Entry, int, bool]],
+        *,
+        cloud: bool = False,
+    ) -> list[Entry | EdgekitError]:
+        """:meth:`apply_remote` of many ``(remote, revision)`` or ``(remote, revision,
+        cloud)`` in order, in one transaction (a burst a replicator received); ``cloud``
+        is that of the 2-tuples. Returns, per item, what its key holds afterwards, or the
+        error :meth:`apply_remote` would raise for it (that item stores nothing; the
+        others are applied). Subscribers hear of the changes after the commit, in order.
+        """
+        todo: list[tuple[Entry, bytes, int, bool, Strategy] | EdgekitError] = []
+        for item in items:
+            remote, revision = item[0], int(item[1])
+            try:
+                kb = check_key(remote.key)
+                if not remote.deleted:
+                    encode_value(remote.key, remote.value, _UNLIMITED)
+                    for sibling in remote.siblings:
+                        encode_value(remote.key, sibling, _UNLIMITED)
+                strategy = self.strategy_for(remote.key)
+            except EdgekitError as exc:
+                todo.append(exc)
+                continue
+            todo.append((remote, kb, revision, item[2] if len(item) > 2 else cloud, strategy))
+        results: list[Entry | EdgekitError] = []
+        changes: list[Change] = []
 
         with self._lock:
             seq, counts = self._conf_seq, dict(self._conf_counts)
+
+            def txn_fn(txn: Any, staged: list[_Staged]) -> None:
+                self._conf_seq, self._conf_counts = seq, dict(counts)  # (a retry starts over)
+                results.clear()
+                changes.clear()
+                for job in todo:
+                    if isinstance(job, EdgekitError):
+                        results.append(job)
+                        continue
+                    try:
+                        result, change = self._apply_one(txn, staged, *job)
+                    except EdgekitError as exc:
+                        results.append(exc)
+                        continue
+                    results.append(result)
+                    if change is not None:
+                        changes.append(change)
+                self._floor(txn)
+
             try:
-                result = self._write_staged(txn_fn)
+                if any(not isinstance(job, EdgekitError) for job in todo):
+                    self._write_staged(txn_fn)
+                else:  # (nothing to store)
+                    results.extend(job for job in todo if isinstance(job, EdgekitError))
             except BaseException:
                 self._conf_seq, self._conf_counts = seq, counts
                 raise
-        if outcome and result != outcome[0]:
-            self._notify([Change(result, "remote", outcome[0])])
-        return result
+        self._notify(changes)
+        return results
+
+    def _apply_one(
+        self,
+        txn: Any,
+        staged: list[_Staged],
+        remote: Entry,
+        kb: bytes,
+        revision: int,
+        cloud: bool,
+        strategy: Strategy,
+    ) -> tuple[Entry, Change | None]:
+        """Apply one remote entry in ``txn``: what the key holds now, and the change to
+        notify (None: the visible entry did not change). An EdgekitError is raised before
+        anything is stored (the drift check, a failed merge, a damaged record)."""
+        key = remote.key
+        base, base_rev = self._decode_base(key, txn.get(kb, db=self._base))
+        rec = txn.get(kb, db=self._entries)
+        local = None if rec is None else decode(key, rec)[0]
+        if revision and revision <= base_rev:
+            return (local if local is not None else remote), None
+        self.clock.observe(remote.hlc)
+        result, conflict = resolve(
+            strategy, local, remote, base,
+            cloud=cloud, node_id=self.node_id, stamp=self.clock.now,
+        )  # fmt: skip
+        pending = result != remote
+        base_rec = U64.pack(revision) + encode(remote, False)
+        write = result != local or bool(rec is not None and rec[0] & F_PENDING) != pending
+        result_rec = encode(result, pending) if write else b""
+        txn.put(kb, base_rec, db=self._base)
+        if write:
+            txn.put(kb, result_rec, db=self._entries)
+            staged.append((key, *_counts(rec, result.deleted), result.order() if pending else None))
+        if conflict:
+            self._log_conflict(txn, Conflict(
+                key, strategy_name(strategy), base, local, remote, result, self._time()
+            ))  # fmt: skip
+        return result, (Change(result, "remote", local) if result != local else None)
 
     def _log_conflict(self, txn: Any, conflict: Conflict) -> None:
         self._conf_seq += 1

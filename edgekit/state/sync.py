@@ -47,6 +47,7 @@ _MARKER = "Nats-Marker-Reason"
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _SEQ = re.compile(rb'"seq":(\d+)')
 _MS = datetime.timedelta(milliseconds=1)
+_BURST = 2000  # watch entries applied in one transaction at most
 
 
 @dataclass(frozen=True)
@@ -312,6 +313,10 @@ class StateSync:
         self._acks: dict[str, tuple[str, Any, int]] = {}  # landed, not yet marked in the store
         self._ack_batch = 256  # acks marked in one transaction
         self._applied: set[str] = set()  # keys a remote entry changed during this round
+        self._burst: list[tuple[str, bytes | None, int, int, bool]] = []  # seen, to apply
+        self._burst_keys: set[str] = set()
+        self._burst_due = 0.0  # (time.monotonic) a burst is applied at once from then
+        self._burst_timer: asyncio.TimerHandle | None = None
         self._expect: dict[str, int] = {}  # key -> revision to expect instead of the base's
         self._refused: dict[str, Any] = {}  # key -> hlc the server refused for good
         self._sent = 0
@@ -557,42 +562,94 @@ class StateSync:
             elif self._wanted(key):
                 if key in self._acks:
                     self._flush_acks()
-                self._apply(key, msg.data, revision, server_ms, _deleted_op(msg.headers))
-        if left == 0 or time.monotonic() > self._batch_until:
+                self._burst.append((key, msg.data, revision, server_ms, _deleted_op(msg.headers)))
+                self._burst_keys.add(key)
+        # Entries are applied in bursts, one transaction each: at once when the store has
+        # been idle a while, else once it has been idle twice as long as the last burst
+        # took (a busy watch is applied in ever larger transactions, an idle one at once).
+        if self._burst:
+            if len(self._burst) >= _BURST or time.monotonic() >= self._burst_due:
+                self._apply_burst()
+            elif self._burst_timer is None:
+                self._burst_timer = asyncio.get_running_loop().call_at(
+                    self._burst_due, self._apply_burst
+                )
+        if self._batch is not None and (left == 0 or time.monotonic() > self._batch_until):
             self._end_batch()  # caught up (or a busy bucket: subscribers wait at most 1 s)
+
+    def _apply_burst(self) -> None:
+        """Apply the watch's entries not yet applied (see _on_watch)."""
+        if self._burst_timer is not None:
+            self._burst_timer.cancel()
+            self._burst_timer = None
+        if self._burst:
+            burst, self._burst = self._burst, []
+            self._burst_keys.clear()
+            start = time.monotonic()
+            self._apply_many(burst)
+            end = time.monotonic()
+            self._burst_due = end + 2 * (end - start)
 
     def _end_batch(self) -> None:
         """Deliver the store's notifications held while the watch caught up."""
+        self._apply_burst()
         batch, self._batch = self._batch, None
         if batch is not None:
             batch.close()
 
-    def _apply(
-        self, key: str, data: bytes | None, revision: int, server_ms: int, deleted: bool
-    ) -> bool:
-        """Apply one bucket entry to the store; False when it was not applied (already
-        there, or a bad entry: counted and logged for that key)."""
-        try:
-            if revision <= self.store.base(key)[1]:
-                return False
-            remote, cloud = decode(key, data, server_ms=server_ms, deleted=deleted)
-            if remote.node_id == self.store.node_id:
-                local = self.store.entry(key)
-                if local is not None and (remote == local or remote.hlc < local.hlc):
-                    # this node's own write landed (its ack may not be handled yet); the
-                    # same stamp with other content is a merge (keep_both): applied below
-                    self.store.mark_synced(key, remote.hlc, revision)
-                    return True
-            self.store.apply_remote(remote, revision, cloud=cloud)
-            self._applied.add(key)
-        except EdgekitError as exc:
-            self._bad += 1
-            self._note(f"bucket entry {key!r} at revision {revision} not applied: {exc}")
-            _LOG.warning("state sync: %s", self._last_error)
-            return False
-        self._received += 1
-        self._last_sync = time.time()
-        return True
+    def _apply_many(self, items: Sequence[tuple[str, bytes | None, int, int, bool]]) -> None:
+        """Apply bucket entries ``(key, data, revision, server ms, deleted)`` to the store,
+        in order, in one transaction (two when some are echoes of this node's writes;
+        more when a key repeats). An entry already there is skipped; a bad one is counted
+        and logged for its key."""
+        store = self.store
+        marks: list[tuple[str, Any, int]] = []  # this node's writes that landed
+        jobs: list[tuple[Entry, int, bool]] = []
+        keys: set[str] = set()
+        for key, data, revision, server_ms, deleted in items:
+            if key in keys:  # (a key's entries apply one after the other, as they came)
+                self._store_applied(marks, jobs)
+                marks, jobs = [], []
+                keys.clear()
+            try:
+                if revision <= store.base(key)[1]:
+                    continue
+                remote, cloud = decode(key, data, server_ms=server_ms, deleted=deleted)
+                if remote.node_id == store.node_id:
+                    local = store.entry(key)
+                    if local is not None and (remote == local or remote.hlc < local.hlc):
+                        # this node's own write landed (its ack may not be handled yet); the
+                        # same stamp with other content is a merge (keep_both): applied
+                        marks.append((key, remote.hlc, revision))
+                        keys.add(key)
+                        continue
+            except EdgekitError as exc:
+                self._bad_entry(key, revision, exc)
+                continue
+            jobs.append((remote, revision, cloud))
+            keys.add(key)
+        self._store_applied(marks, jobs)
+
+    def _store_applied(
+        self, marks: list[tuple[str, Any, int]], jobs: list[tuple[Entry, int, bool]]
+    ) -> None:
+        self.store.mark_synced_many(marks)
+        if not jobs:
+            return
+        for (remote, revision, _cloud), result in zip(
+            jobs, self.store.apply_remote_many(jobs), strict=True
+        ):
+            if isinstance(result, EdgekitError):
+                self._bad_entry(remote.key, revision, result)
+            else:
+                self._applied.add(remote.key)
+                self._received += 1
+                self._last_sync = time.time()
+
+    def _bad_entry(self, key: str, revision: int, exc: EdgekitError) -> None:
+        self._bad += 1
+        self._note(f"bucket entry {key!r} at revision {revision} not applied: {exc}")
+        _LOG.warning("state sync: %s", self._last_error)
 
     # -- pushing local changes -------------------------------------------------------------------
 
@@ -604,6 +661,8 @@ class StateSync:
         """
         nats = _import_nats()
         key = entry.key
+        if key in self._burst_keys:  # the watch brought an entry of it: apply it first
+            self._apply_burst()
         if key in self._applied:  # a remote entry was applied since the round began
             current = self.store.entry(key)
             if current is None or (current.hlc, current.node_id) != (entry.hlc, entry.node_id):
@@ -674,6 +733,8 @@ class StateSync:
         """Read ``key``'s last entry from the bucket and apply it (three-way merge)."""
         nats = _import_nats()
         self._flush_acks()
+        if key in self._burst_keys:
+            self._apply_burst()
         try:
             msg = await self._js.get_msg(self._stream, subject=self._pre + key, direct=self._direct)
         except nats.js.errors.NotFoundError:
@@ -684,7 +745,7 @@ class StateSync:
         headers = msg.headers or {}
         stamp = headers.get("Nats-Time-Stamp")
         server_ms = _iso_ms(stamp) if stamp else (msg.time - _EPOCH) // _MS
-        self._apply(key, msg.data, int(msg.seq), server_ms, _deleted_op(headers))
+        self._apply_many([(key, msg.data, int(msg.seq), server_ms, _deleted_op(headers))])
         if self.store.base(key)[1] < int(msg.seq):  # a bad entry, not applied: overwrite it
             self._expect[key] = int(msg.seq)
 
@@ -693,6 +754,7 @@ class StateSync:
         returns how many keys the server refused for good."""
         failed: list[str] = []
         while True:
+            self._apply_burst()  # (what the watch brought meanwhile may change what is pending)
             batch = [
                 e
                 for e in self.store.pending()
