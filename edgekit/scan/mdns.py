@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 from edgekit._aio import call_in_thread, run_sync
 from edgekit.errors import BackendUnavailableError, InvalidInputError, ScanError, ScanWarning
-from edgekit.scan._aio import Fanout
+from edgekit.scan._aio import Fanout, run_on_loop
 
 __all__ = [
     "META_QUERY",
@@ -225,6 +225,13 @@ class MdnsScanner:
     (RFC 6762 section 5.2), multicast (QM), with the answers already known
     listed so that responders stay quiet about them. It is :attr:`settled` once
     two rounds in a row brought nothing new and every service seen is resolved.
+
+    :meth:`pause` stops every query (the rounds, zeroconf's browsers, resolutions and
+    refreshes; one in flight is asked again on resume) and freezes the ageing of the
+    services found: a service is not removed for a TTL that ran out while paused, and on
+    :meth:`resume` the rounds and refreshes carry on where they were, their times moved
+    on by the pause. The sockets stay open and zeroconf keeps answering and receiving
+    (its cache stays bounded), and a goodbye packet still removes a service.
     """
 
     def __init__(
@@ -276,6 +283,14 @@ class MdnsScanner:
         self._rounds: list[float] = []  # time.monotonic() of the last query rounds sent
         self._round_count = 0
         self._last_change = 0.0  # time.monotonic() of the last new type, service or change
+        self._paused = False
+        self._querying = False  # the rounds and browsers run (not paused, started)
+        self._stopped_at = 0.0  # time.monotonic() when querying stopped for a pause
+        self._held: set[str] = set()  # names whose SRV expiry a pause moved on
+        self._next_round = (0.0, FIRST_INTERVAL_S)  # (when, interval after it), monotonic s
+        self._round_left = (0.0, FIRST_INTERVAL_S)  # (seconds to the next round, interval)
+        self._querier_task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- public state ------------------------------------------------------------
 
@@ -304,6 +319,11 @@ class MdnsScanner:
         return sum(
             1 for sent in self._rounds if sent > self._last_change and sent + ANSWER_WINDOW_S <= now
         )
+
+    @property
+    def paused(self) -> bool:
+        """Whether the scanner is paused (:meth:`pause`)."""
+        return self._paused
 
     @property
     def cache_limit(self) -> int:
@@ -348,16 +368,21 @@ class MdnsScanner:
         self._rounds.clear()
         self._round_count = 0
         self._note_change()
-        loop = asyncio.get_running_loop()
+        self._loop = loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._resolver()))
         self._tasks.append(loop.create_task(self._trimmer()))
-        self._tasks.append(loop.create_task(self._querier()))
+        self._round_left = (random.uniform(0.02, 0.12), FIRST_INTERVAL_S)  # RFC 6762 5.2
         for t in self.service_types or [META_QUERY]:
             self._browse(t)
+        await self._apply_pause()
 
     async def async_stop(self) -> None:
         """Stop browsing and close the sockets (idempotent)."""
+        self._querying = False
         tasks = [*self._tasks, *self._running]
+        if self._querier_task is not None:
+            tasks.append(self._querier_task)
+            self._querier_task = None
         for task in tasks:
             task.cancel()
         if tasks:
@@ -375,6 +400,7 @@ class MdnsScanner:
         self._refreshed.clear()
         self._checks.clear()
         self._next_check.clear()
+        self._held.clear()
         if self._aiozc is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._aiozc.async_close(), 5.0)
@@ -386,6 +412,86 @@ class MdnsScanner:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.async_stop()
+
+    # -- pause -------------------------------------------------------------------
+
+    async def async_pause(self) -> None:
+        """Stop sending queries until :meth:`async_resume`; keep the services found and
+        freeze their ageing (idempotent; before the start, the scanner starts paused)."""
+        self._paused = True
+        await self._apply_pause()
+
+    async def async_resume(self) -> None:
+        """Query again where the scanner was before :meth:`async_pause` (idempotent)."""
+        self._paused = False
+        await self._apply_pause()
+
+    def pause(self) -> None:
+        """:meth:`async_pause` from any thread: it returns once no query is sent any more
+        (called in the scanner's own loop, it returns at once and the stop follows).
+
+        Raises:
+            ScanError: the scanner's loop did not stop querying within 15 s.
+        """
+        self._paused = True
+        run_on_loop(self._loop, self._apply_pause, "pausing the mDNS scanner")
+
+    def resume(self) -> None:
+        """:meth:`async_resume` from any thread (see :meth:`pause`)."""
+        self._paused = False
+        run_on_loop(self._loop, self._apply_pause, "resuming the mDNS scanner")
+
+    async def _apply_pause(self) -> None:
+        """Make the querying match :attr:`paused` (on the scanner's loop)."""
+        if self._aiozc is None:
+            return
+        if self._paused and self._querying:
+            self._querying = False
+            self._stopped_at = time.monotonic()
+            when, interval = self._next_round
+            self._round_left = (max(when - self._stopped_at, 0.0), interval)
+            tasks = list(self._running)
+            if self._querier_task is not None:
+                tasks.append(self._querier_task)
+                self._querier_task = None
+            for task in tasks:
+                task.cancel()  # a resolution in flight goes back to pending
+            if tasks:
+                await asyncio.wait(tasks, timeout=5.0)
+            browsers, self._browsers = self._browsers, []
+            for browser in browsers:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(browser.async_cancel(), 5.0)
+        elif not self._paused and not self._querying:
+            self._querying = True
+            if self._stopped_at:
+                self._thaw(1000.0 * (time.monotonic() - self._stopped_at))
+                self._stopped_at = 0.0
+            loop = asyncio.get_running_loop()
+            self._querier_task = loop.create_task(self._querier(*self._round_left))
+            for service_type in sorted(self._types_browsed):
+                self._browsers.append(self._browser(service_type))
+            if self._wake is not None:
+                self._wake.set()
+
+    def _thaw(self, paused_ms: float) -> None:
+        """Move every expiry, refresh and check on by ``paused_ms``: ageing froze while paused."""
+        for name, (expires, ttl) in self._srv_expiry.items():
+            self._srv_expiry[name] = (expires + paused_ms, ttl)
+        self._held.update(self._srv_expiry)
+        self._refreshed = {name: at + paused_ms for name, at in self._refreshed.items()}
+        self._next_check = {name: at + paused_ms for name, at in self._next_check.items()}
+        self._checks = [(when, name) for name, when in self._next_check.items()]
+        heapq.heapify(self._checks)
+
+    def _keep_held(self, name: str, fresh: tuple[float, float]) -> tuple[float, float]:
+        """The SRV expiry of ``name``: ``fresh`` from the cache, unless a pause moved the
+        remembered one later (then that one, until an answer brings a later record)."""
+        held = self._srv_expiry.get(name)
+        if name in self._held and held is not None and held[0] > fresh[0]:
+            return held
+        self._held.discard(name)
+        return fresh
 
     def events(self) -> AsyncIterator[MdnsEvent]:
         """Iterate over events from now on (until the scanner stops)."""
@@ -421,20 +527,22 @@ class MdnsScanner:
     def _browse(self, service_type: str) -> None:
         if service_type in self._types_browsed or self._aiozc is None:
             return
+        self._types_browsed.add(service_type)
+        self._note_change()
+        if self._querying:
+            self._browsers.append(self._browser(service_type))
+
+    def _browser(self, service_type: str) -> Any:
         from zeroconf import DNSQuestionType
         from zeroconf.asyncio import AsyncServiceBrowser
 
-        self._types_browsed.add(service_type)
-        self._note_change()
         # QM: zeroconf asks its first question QU, whose unicast answer goes to one
         # of the sockets bound to port 5353 on the querying host, not always ours.
-        self._browsers.append(
-            AsyncServiceBrowser(
-                self._aiozc.zeroconf,
-                service_type,
-                handlers=[self._on_change],
-                question_type=DNSQuestionType.QM,
-            )
+        return AsyncServiceBrowser(
+            self._aiozc.zeroconf,
+            service_type,
+            handlers=[self._on_change],
+            question_type=DNSQuestionType.QM,
         )
 
     def _on_change(self, zeroconf: Any, service_type: str, name: str, state_change: Any) -> None:
@@ -482,14 +590,14 @@ class MdnsScanner:
             self.on_event(event)
         self._fanout.publish(event)
 
-    async def _querier(self) -> None:
-        """Send a query round 20-120 ms after the start, then 1 s, 2 s, 4 s... apart."""
-        await asyncio.sleep(random.uniform(0.02, 0.12))  # RFC 6762 section 5.2
-        interval = FIRST_INTERVAL_S
+    async def _querier(self, delay: float, interval: float) -> None:
+        """Send a query round after ``delay`` seconds, then ``interval``, twice that... apart
+        (from the start: 20-120 ms, then 1 s, 2 s, 4 s...)."""
         while True:
+            self._next_round = (time.monotonic() + delay, interval)
+            await asyncio.sleep(delay)
             self._send_round()
-            await asyncio.sleep(interval)
-            interval = min(2 * interval, MAX_INTERVAL_S)
+            delay, interval = interval, min(2 * interval, MAX_INTERVAL_S)
 
     def _send_round(self) -> None:
         """Ask for the PTR records of every type browsed (QM, known answers listed)."""
@@ -520,7 +628,8 @@ class MdnsScanner:
         while True:
             now = time.monotonic()
             next_due = now + 1.0
-            for name, (stype, attempts, due) in list(self._pending.items()):
+            pending = [] if self._paused else list(self._pending.items())  # resolved on resume
+            for name, (stype, attempts, due) in pending:
                 if name in self._in_flight:
                     continue
                 if due <= now:
@@ -534,8 +643,9 @@ class MdnsScanner:
                 else:
                     next_due = min(next_due, due)
             self._wake.clear()
+            wait = None if self._paused else max(0.01, next_due - time.monotonic())
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(0.01, next_due - time.monotonic()))
+                await asyncio.wait_for(self._wake.wait(), wait)
 
     async def _resolve(
         self, name: str, stype: str, attempts: int, limit: asyncio.Semaphore
@@ -570,6 +680,8 @@ class MdnsScanner:
                 backoff = min(2.0, 0.1 * (2**attempts))
                 self._pending[name] = (stype, attempts + 1, time.monotonic() + backoff)
         except asyncio.CancelledError:
+            if self._paused:  # paused mid-resolution: asked again on resume
+                self._pending[name] = (stype, attempts, 0.0)
             raise
         except Exception:  # a broken peer must not stop the resolver
             if name not in self._pending:
@@ -584,9 +696,11 @@ class MdnsScanner:
         while True:
             await asyncio.sleep(0.25)
             self.trim_cache()
-            self._maintain()
+            if not self._paused:
+                self._maintain()
 
     def _forget(self, name: str) -> None:
+        self._held.discard(name)
         self._srv_expiry.pop(name, None)
         self._refreshed.pop(name, None)
         self._next_check.pop(name, None)
@@ -601,7 +715,8 @@ class MdnsScanner:
 
         record = self._aiozc.zeroconf.cache.get_by_details(name, const._TYPE_SRV, const._CLASS_IN)
         if record is not None:
-            self._srv_expiry[name] = (record.get_expiration_time(100), record.ttl * 1000.0)
+            fresh = (record.get_expiration_time(100), record.ttl * 1000.0)
+            self._srv_expiry[name] = self._keep_held(name, fresh)
         elif name not in self._srv_expiry:
             now = current_time_millis()
             self._srv_expiry[name] = (now + _DEFAULT_SRV_TTL_MS, _DEFAULT_SRV_TTL_MS)
@@ -643,8 +758,8 @@ class MdnsScanner:
                 continue
             record = cache.get_by_details(name, const._TYPE_SRV, const._CLASS_IN)
             if record is not None and not record.is_expired(now):
-                expires, ttl = record.get_expiration_time(100), record.ttl * 1000.0
-                self._srv_expiry[name] = (expires, ttl)
+                fresh = (record.get_expiration_time(100), record.ttl * 1000.0)
+                expires, ttl = self._srv_expiry[name] = self._keep_held(name, fresh)
             else:
                 expires, ttl = self._srv_expiry.get(name, (0.0, 0.0))
             if now >= expires:
