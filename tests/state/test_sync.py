@@ -4,6 +4,7 @@ an outage, and the twin's on_delta after a reconnect."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import threading
@@ -309,3 +310,42 @@ def test_server_timestamps_are_read_exactly():
     assert _iso_ms("2026-12-03T19:12:24.123999999Z") == 1796325144123
     assert _iso_ms("2026-12-03T19:12:24Z") == 1796325144000
     assert _iso_ms("2026-12-03T19:12:24.1Z") == 1796325144100
+
+
+def test_a_busy_watch_is_applied_in_bursts(shared_nats, bucket, stores):
+    """A plain client writes 2,000 entries (keys written twice, garbage among them) while
+    the sync runs: the watch applies them in far fewer transactions, in order, every
+    one notified once, the garbage counted."""
+    a = stores("a")
+    calls: list[int] = []
+    many = a.apply_remote_many
+
+    def counting(items, **kwargs):
+        items = list(items)
+        calls.append(len(items))
+        return many(items, **kwargs)
+
+    a.apply_remote_many = counting  # type: ignore[method-assign]
+    seen: list = []
+    a.subscribe(lambda c: seen.append((c.entry.key, c.entry.value)))
+    writes = [(f"k/{i % 1500}", i) for i in range(2000)]
+
+    async def cloud(kv) -> None:
+        await kv.put("k/bad", b"\xff not json")
+        for start in range(0, len(writes), 200):
+            await asyncio.gather(
+                *(kv.put(k, json.dumps(v).encode()) for k, v in writes[start : start + 200])
+            )
+
+    with StateSync(a, shared_nats.url, bucket=bucket, create_bucket=True) as sa:
+        sa.sync_now(10)
+        sa.start()
+        _plain.with_kv(shared_nats.url, bucket, cloud)
+        wait_for(lambda: sa.status().received == 2000, what="all 2,000 entries applied")
+        assert sa.status().bad_entries == 1
+    final = dict(writes)
+    assert dict(a.items()) == final
+    assert sum(calls) == 2000 and len(calls) < 500, calls
+    for key, value in final.items():  # the key's changes in order: its last write last
+        assert [v for k, v in seen if k == key][-1] == value
+    assert len(seen) == 2000
