@@ -49,6 +49,8 @@ _MDNS_TESTS = (
     "tests/scan/test_mdns_cache.py",
     "tests/scan/test_mdns_settle.py",
     "tests/scan/test_oneshot.py",
+    "tests/scan/test_pause.py",
+    "tests/telemetry/test_guard.py",
     "tests/pipelines/",
     "tests/telemetry/test_collector.py",
     "tests/test_cli_errors.py",

@@ -1,10 +1,11 @@
-"""Event fan-out of the scanners (the loop-thread plumbing is :mod:`edgekit._aio`)."""
+"""Event fan-out of the scanners and their pause from any thread (the loop-thread plumbing
+is :mod:`edgekit._aio`)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import concurrent.futures
+import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, Generic, TypeVar
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from edgekit._aio import run_sync
 from edgekit.errors import BackendUnavailableError, InvalidInputError, ScanError
-from edgekit.scan._aio import Fanout
+from edgekit.scan._aio import Fanout, run_on_loop
 from edgekit.scan.advertisement import Advertisement, parse_advertisement
 from edgekit.scan.inventory import BleSighting
 
@@ -72,6 +72,10 @@ class BleScanner:
         on_sighting: called with every :class:`BleSighting` (in the event loop).
         records: what the ``"memory"`` backend replays: ``(address, payload, rssi)``.
         max_addresses: bound on addresses whose RSSI average is kept (LRU).
+
+    :meth:`pause` stops the radio scan (bleak's scanner; the ``"memory"`` backend's replay
+    waits) and keeps :attr:`latest`; :meth:`resume` starts it again. A scanner paused
+    before its start starts paused.
     """
 
     def __init__(
@@ -102,6 +106,11 @@ class BleScanner:
         self._fanout: Fanout[BleSighting] = Fanout()
         self._scanner: Any = None
         self._replay: asyncio.Task[None] | None = None
+        self._paused = False
+        self._scanning = False  # bleak's scanner runs
+        self._unpaused: asyncio.Event | None = None  # the memory replay waits on it
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pause_lock = asyncio.Lock()  # one pause or resume at a time
         self.latest: OrderedDict[str, BleSighting] = OrderedDict()
 
     def _smooth(self, address: str, rssi: float | None) -> float | None:
@@ -145,8 +154,11 @@ class BleScanner:
                 Bluetooth adapter or stack on this machine.
             ScanError: the scan could not start (e.g. passive mode unsupported).
         """
+        self._loop = asyncio.get_running_loop()
         if self.backend == "memory":
-            self._replay = asyncio.get_running_loop().create_task(self._play())
+            self._unpaused = asyncio.Event()
+            await self._apply_pause()
+            self._replay = self._loop.create_task(self._play())
             return
         try:
             import bleak.exc
@@ -176,7 +188,9 @@ class BleScanner:
             kwargs["bluez"] = {**kwargs.get("bluez", {}), "or_patterns": patterns}
         try:
             self._scanner = BleakScanner(self._on_detect, **kwargs)
-            await self._scanner.start()
+            if not self._paused:
+                await self._scanner.start()
+                self._scanning = True
         except not_available as exc:
             self._scanner = None
             raise BackendUnavailableError("Bluetooth adapter", reason=str(exc)) from exc
@@ -192,8 +206,70 @@ class BleScanner:
             self._scanner = None
             raise BackendUnavailableError("BlueZ", reason=f"no D-Bus system bus: {exc}") from exc
 
+    @property
+    def paused(self) -> bool:
+        """Whether the scanner is paused (:meth:`pause`)."""
+        return self._paused
+
+    async def async_pause(self) -> None:
+        """Stop the radio scan until :meth:`async_resume`, keeping :attr:`latest` (idempotent)."""
+        self._paused = True
+        await self._apply_pause()
+
+    async def async_resume(self) -> None:
+        """Start the radio scan again after :meth:`async_pause` (idempotent).
+
+        Raises:
+            ScanError: bleak could not start the scan again.
+        """
+        self._paused = False
+        await self._apply_pause()
+
+    def pause(self) -> None:
+        """:meth:`async_pause` from any thread: it returns once the scan stopped (called in
+        the scanner's own loop, it returns at once and the stop follows).
+
+        Raises:
+            ScanError: the scanner's loop did not stop the scan within 15 s.
+        """
+        self._paused = True
+        run_on_loop(self._loop, self._apply_pause, "pausing the BLE scanner")
+
+    def resume(self) -> None:
+        """:meth:`async_resume` from any thread (see :meth:`pause`)."""
+        self._paused = False
+        run_on_loop(self._loop, self._apply_pause, "resuming the BLE scanner")
+
+    async def _apply_pause(self) -> None:
+        """Make the scan match :attr:`paused` (on the scanner's loop)."""
+        async with self._pause_lock:
+            await self._apply_pause_locked()
+
+    async def _apply_pause_locked(self) -> None:
+        if self._unpaused is not None:
+            if self._paused:
+                self._unpaused.clear()
+            else:
+                self._unpaused.set()
+        scanner = self._scanner
+        if scanner is None:
+            return
+        if self._paused and self._scanning:
+            self._scanning = False
+            with contextlib.suppress(Exception):
+                await scanner.stop()
+        elif not self._paused and not self._scanning:
+            try:
+                await scanner.start()
+            except Exception as exc:  # bleak's or D-Bus's: the scan stays paused
+                self._paused = True
+                raise ScanError(f"BLE scan could not resume: {exc}") from exc
+            self._scanning = True
+
     async def _play(self) -> None:
+        assert self._unpaused is not None
         for address, payload, rssi in self.records:
+            await self._unpaused.wait()
             self._deliver(address.upper(), parse_advertisement(payload), rssi)
             await asyncio.sleep(0)
 
@@ -206,8 +282,10 @@ class BleScanner:
             self._replay = None
         if self._scanner is not None:
             scanner, self._scanner = self._scanner, None
-            with contextlib.suppress(Exception):
-                await scanner.stop()
+            if self._scanning:
+                self._scanning = False
+                with contextlib.suppress(Exception):
+                    await scanner.stop()
 
     async def __aenter__(self) -> BleScanner:
         await self.async_start()

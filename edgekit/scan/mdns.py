@@ -291,6 +291,7 @@ class MdnsScanner:
         self._round_left = (0.0, FIRST_INTERVAL_S)  # (seconds to the next round, interval)
         self._querier_task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._pause_lock = asyncio.Lock()  # one pause or resume at a time
 
     # -- public state ------------------------------------------------------------
 
@@ -443,6 +444,10 @@ class MdnsScanner:
 
     async def _apply_pause(self) -> None:
         """Make the querying match :attr:`paused` (on the scanner's loop)."""
+        async with self._pause_lock:
+            await self._apply_pause_locked()
+
+    async def _apply_pause_locked(self) -> None:
         if self._aiozc is None:
             return
         if self._paused and self._querying:

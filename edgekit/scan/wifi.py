@@ -509,6 +509,9 @@ class WifiScanner:
         access_points: what the ``"memory"`` backend returns.
         timeout: seconds a tool may run.
         rescan: ask nmcli for a fresh scan (``--rescan yes``) instead of its cache.
+
+    While :meth:`pause`'d, :meth:`scan` runs no tool (no radio scan) and returns the
+    access points of the last scan (none before the first); :meth:`resume` scans again.
     """
 
     def __init__(
@@ -531,6 +534,21 @@ class WifiScanner:
         self.timeout = timeout
         self.rescan = rescan
         self._run: Runner = runner or _run
+        self._paused = False
+        self._last: list[AccessPoint] = []
+
+    @property
+    def paused(self) -> bool:
+        """Whether the scanner is paused (:meth:`pause`)."""
+        return self._paused
+
+    def pause(self) -> None:
+        """Run no scan until :meth:`resume`; :meth:`scan` returns the last result (idempotent)."""
+        self._paused = True
+
+    def resume(self) -> None:
+        """Scan again after :meth:`pause` (idempotent)."""
+        self._paused = False
 
     def _candidates(self) -> list[str]:
         if self.backend != "auto":
@@ -586,17 +604,21 @@ class WifiScanner:
         raise BackendUnavailableError("WiFi interface", reason="iw dev lists no wireless interface")
 
     def scan(self) -> list[AccessPoint]:
-        """Run one scan and return the access points heard.
+        """Run one scan and return the access points heard (while paused: those of the
+        last scan, without running the tool).
 
         Raises:
             BackendUnavailableError: no backend works here (each one's reason is given).
             ScanError: the chosen tool ran but failed.
         """
+        if self._paused:
+            return list(self._last)
         reasons = []
         candidates = self._candidates()
         for backend in candidates:
             try:
-                return self._scan_with(backend)
+                self._last = self._scan_with(backend)
+                return list(self._last)
             except (BackendUnavailableError, ScanError) as exc:
                 if len(candidates) == 1:
                     raise

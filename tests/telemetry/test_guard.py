@@ -132,6 +132,39 @@ def test_the_guard_resumes_only_what_it_paused(tmp_path: Path) -> None:
     queue.close()
 
 
+def test_cpu_over_pauses_a_real_mdns_scanner_until_it_is_back() -> None:
+    import uuid
+
+    from edgekit._aio import LoopThread
+    from edgekit.scan import MdnsAdvertiser, MdnsScanner
+
+    stype = f"_ek{uuid.uuid4().hex[:8]}._tcp"
+    loop = LoopThread("test-mdns")
+    scanner = MdnsScanner([stype], interfaces=["127.0.0.1"])
+    guard = ResourceGuard(max_cpu_percent=10, cpu="process").watch(scanner)
+    with MdnsAdvertiser("Sensor", stype, 4242, interfaces=["127.0.0.1"]):
+        try:
+            loop.submit(scanner.async_start()).result(10)
+            assert loop.submit(scanner.async_wait_complete(5.0, expected=1)).result(10)
+            burn(0.3)
+            stats = guard.check()  # pause() from this thread, the scanner on its loop
+            assert stats.exceeded == ("cpu",) and stats.paused == ("MdnsScanner",)
+            assert scanner.paused
+            rounds = scanner.rounds
+            time.sleep(1.5)  # its next query round was due
+            assert scanner.rounds == rounds and len(scanner.services) == 1
+            stats = guard.check()
+            assert stats.exceeded == () and not scanner.paused
+            deadline = time.monotonic() + 5
+            while scanner.rounds == rounds and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert scanner.rounds > rounds and len(scanner.services) == 1
+            assert stats.actions == {"pause": 1, "resume": 1}
+        finally:
+            loop.submit(scanner.async_stop()).result(10)
+            loop.stop()
+
+
 def test_memory_over_refuses_inference(tmp_path: Path) -> None:
     engine = InferenceEngine(models.add_model(), verify=False)
     guard = ResourceGuard(max_memory=1 << 20)  # this process holds more than 1 MiB
