@@ -821,6 +821,8 @@ class StateStore:
                     results.append(result)
                     if change is not None:
                         changes.append(change)
+                if self._conf_seq != seq:
+                    self._save_conflicts(txn)
                 self._floor(txn)
 
             try:
@@ -873,9 +875,14 @@ class StateStore:
         return result, (Change(result, "remote", local) if result != local else None)
 
     def _log_conflict(self, txn: Any, conflict: Conflict) -> None:
+        """Log a conflict (the counts and the bound: :meth:`_save_conflicts`, once per
+        transaction)."""
         self._conf_seq += 1
         txn.put(U64.pack(self._conf_seq), json.dumps(conflict.as_dict()).encode(), db=self._conf)
         self._conf_counts[conflict.strategy] = self._conf_counts.get(conflict.strategy, 0) + 1
+
+    def _save_conflicts(self, txn: Any) -> None:
+        """Store the conflict counts and drop the log's entries past ``max_conflicts``."""
         txn.put(b"conflict_counts", json.dumps(self._conf_counts).encode(), db=self._meta)
         drop = self._conf_seq - self.max_conflicts
         if drop > 0:

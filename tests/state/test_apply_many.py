@@ -89,7 +89,10 @@ def view(store: StateStore) -> Any:
 def test_many_is_one_by_one(script: list[tuple[str, Any, Any]]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         clock = Fake()  # (one clock: both stores see the same time)
-        many, single = open_store(Path(tmp) / "many", clock), open_store(Path(tmp) / "single", clock)
+        many, single = (
+            open_store(Path(tmp) / "many", clock),
+            open_store(Path(tmp) / "single", clock),
+        )
         heard: dict[str, list[Change]] = {"many": [], "single": []}
         many.subscribe(heard["many"].append)
         single.subscribe(heard["single"].append)
