@@ -50,7 +50,7 @@ _MDNS_TESTS = (
     "tests/scan/test_mdns_settle.py",
     "tests/scan/test_oneshot.py",
     "tests/scan/test_pause.py",
-    "tests/telemetry/test_guard.py",
+    "tests/telemetry/test_guard.py::test_cpu_over_pauses_a_real_mdns_scanner",
     "tests/pipelines/",
     "tests/telemetry/test_collector.py",
     "tests/test_cli_errors.py",

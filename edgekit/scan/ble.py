@@ -155,6 +155,7 @@ class BleScanner:
             ScanError: the scan could not start (e.g. passive mode unsupported).
         """
         self._loop = asyncio.get_running_loop()
+        self._pause_lock = asyncio.Lock()
         if self.backend == "memory":
             self._unpaused = asyncio.Event()
             await self._apply_pause()

@@ -230,8 +230,9 @@ class MdnsScanner:
     refreshes; one in flight is asked again on resume) and freezes the ageing of the
     services found: a service is not removed for a TTL that ran out while paused, and on
     :meth:`resume` the rounds and refreshes carry on where they were, their times moved
-    on by the pause. The sockets stay open and zeroconf keeps answering and receiving
-    (its cache stays bounded), and a goodbye packet still removes a service.
+    on by the pause. The sockets stay open and zeroconf keeps receiving (its cache stays
+    bounded); what changed while paused is learnt after the resume, by the queries that
+    follow (a service that left while paused goes when its remaining TTL runs out).
     """
 
     def __init__(
@@ -370,6 +371,7 @@ class MdnsScanner:
         self._round_count = 0
         self._note_change()
         self._loop = loop = asyncio.get_running_loop()
+        self._pause_lock = asyncio.Lock()
         self._tasks.append(loop.create_task(self._resolver()))
         self._tasks.append(loop.create_task(self._trimmer()))
         self._round_left = (random.uniform(0.02, 0.12), FIRST_INTERVAL_S)  # RFC 6762 5.2
@@ -380,6 +382,7 @@ class MdnsScanner:
     async def async_stop(self) -> None:
         """Stop browsing and close the sockets (idempotent)."""
         self._querying = False
+        self._stopped_at = 0.0
         tasks = [*self._tasks, *self._running]
         if self._querier_task is not None:
             tasks.append(self._querier_task)

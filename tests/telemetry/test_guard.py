@@ -141,11 +141,11 @@ def test_cpu_over_pauses_a_real_mdns_scanner_until_it_is_back() -> None:
     stype = f"_ek{uuid.uuid4().hex[:8]}._tcp"
     loop = LoopThread("test-mdns")
     scanner = MdnsScanner([stype], interfaces=["127.0.0.1"])
-    guard = ResourceGuard(max_cpu_percent=10, cpu="process").watch(scanner)
     with MdnsAdvertiser("Sensor", stype, 4242, interfaces=["127.0.0.1"]):
         try:
             loop.submit(scanner.async_start()).result(10)
             assert loop.submit(scanner.async_wait_complete(5.0, expected=1)).result(10)
+            guard = ResourceGuard(max_cpu_percent=10, cpu="process").watch(scanner)
             burn(0.3)
             stats = guard.check()  # pause() from this thread, the scanner on its loop
             assert stats.exceeded == ("cpu",) and stats.paused == ("MdnsScanner",)
