@@ -633,12 +633,15 @@ class StateSync:
     def _store_applied(
         self, marks: list[tuple[str, Any, int]], jobs: list[tuple[Entry, int, bool]]
     ) -> None:
-        self.store.mark_synced_many(marks)
-        if not jobs:
-            return
-        for (remote, revision, _cloud), result in zip(
-            jobs, self.store.apply_remote_many(jobs), strict=True
-        ):
+        """Mark this node's landed writes synced, then apply the others (each in one
+        transaction); an entry not applied is counted and logged for its key."""
+        results: list[Entry | EdgekitError]
+        try:
+            self.store.mark_synced_many(marks)
+            results = self.store.apply_remote_many(jobs) if jobs else []
+        except EdgekitError as exc:  # (the store closed, is damaged, ...)
+            results = [exc] * len(jobs)
+        for (remote, revision, _cloud), result in zip(jobs, results, strict=True):
             if isinstance(result, EdgekitError):
                 self._bad_entry(remote.key, revision, result)
             else:
