@@ -1,5 +1,11 @@
 """Memory regression: each layer's first use, in a fresh process with a warm numba cache,
-stays within 15% of the peak RSS recorded in ``benchmarks/footprint/baseline.json``.
+stays within 15% of the private RSS recorded in ``benchmarks/footprint/baseline.json``.
+
+Private RSS (``RssAnon``, after the result) is what the process itself allocated: numba's
+loaded kernels, arrays, interpreter objects. The peak RSS (``VmHWM``) also counts the
+pages of shared libraries mapped in, and those vary with the page cache: the same process
+peaked at 105 MB in one virtual environment and at 142 MB in a freshly installed copy of it
+(libllvmlite's pages), with the same 41 MB private.
 
 Re-record after an intended change with the command written in that file (and say why in
 the commit). The cases are the benchmark's (``benchmarks/footprint/cases.py``).
@@ -34,11 +40,12 @@ def warm_cache() -> None:
 
 
 @pytest.mark.parametrize("name", REGRESSION)
-def test_first_use_peak_rss_stays_within_15_percent_of_the_record(name: str) -> None:
+def test_first_use_private_rss_stays_within_15_percent_of_the_record(name: str) -> None:
     warm_cache()
-    recorded = BASELINE["peak_rss_mb"][name]
-    peak = run_once(BODIES[name])["VmHWM"]
-    assert peak <= recorded * MARGIN, (
-        f"{name}: peak RSS {peak:.1f} MB, recorded {recorded} MB (+{peak / recorded - 1:.0%}, "
-        f"allowed +{MARGIN - 1:.0%}); find what grew, or re-record: {BASELINE['command']}"
+    recorded = BASELINE["private_rss_mb"][name]
+    private = run_once(BODIES[name])["RssAnon"]
+    assert private <= recorded * MARGIN, (
+        f"{name}: private RSS {private:.1f} MB, recorded {recorded} MB "
+        f"(+{private / recorded - 1:.0%}, allowed +{MARGIN - 1:.0%}); find what grew, "
+        f"or re-record: {BASELINE['command']}"
     )
