@@ -52,6 +52,7 @@ def test_a_day_offline_arrives_in_order(tmp_path: Path) -> None:
     recorder = TelemetryRecorder(telemetry, queue, clock=lambda: clock[0], health=False)
     engine.start()
     try:
+        engine.sync_now(30)  # connected before the first sample (else a busy machine races it)
         for _ in range(360):  # an hour online
             recorder.sample()
             clock[0] += 10.0
