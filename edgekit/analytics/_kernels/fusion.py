@@ -361,6 +361,13 @@ def mahony_batch(s, p, gyr, acc, mag, use_mag, out):
 ROBUST_STATE = 32
 ROBUST_PARAMS = 15
 
+# The usual step takes power series instead of sqrt, division and libm's cos and sin: a
+# half rotation angle h with h^2 < _H2_MAX (|h| < 0.05 rad) and a tilt correction of
+# sin^2 < _T_MAX (0.01 rad). Their first dropped terms are below 1e-18 (double rounding
+# is 1.1e-16), so they give libm's results to rounding.
+_H2_MAX = 0.0025
+_T_MAX = 1e-4
+
 
 @njit
 def _rotate(qw, qx, qy, qz, vx, vy, vz):
@@ -369,42 +376,55 @@ def _rotate(qw, qx, qy, qz, vx, vy, vz):
     ty = 2.0 * (qz * vx - qx * vz)
     tz = 2.0 * (qx * vy - qy * vx)
     return (
-        vx + qw * tx + qy * tz - qz * ty,
-        vy + qw * ty + qz * tx - qx * tz,
-        vz + qw * tz + qx * ty - qy * tx,
+        (vx + qw * tx) + (qy * tz - qz * ty),
+        (vy + qw * ty) + (qz * tx - qx * tz),
+        (vz + qw * tz) + (qx * ty - qy * tx),
     )
+
+
+@njit
+def _qmul(aw, ax, ay, az, bw, bx, by, bz):
+    """Hamilton product ``a * b``, summed pairwise (shorter dependency chains than
+    :func:`quat_mul`, the same to rounding)."""
+    return (
+        (aw * bw - ax * bx) - (ay * by + az * bz),
+        (aw * bx + ax * bw) + (ay * bz - az * by),
+        (aw * by - ax * bz) + (ay * bw + az * bx),
+        (aw * bz + ax * by) - (ay * bx - az * bw),
+    )
+
+
+@njit
+def _norm2(q0, q1, q2, q3):
+    return (q0 * q0 + q1 * q1) + (q2 * q2 + q3 * q3)
 
 
 @njit
 def _renorm(n2):
     """1 / sqrt(n2) for n2 near 1 (a product of unit quaternions): one Newton step,
     exact to rounding while |n2 - 1| < 1e-8, else the square root."""
-    d = n2 - 1.0
-    if abs(d) < 1e-8:
-        return 1.0 - 0.5 * d
+    if abs(n2 - 1.0) < 1e-8:
+        return 1.5 - 0.5 * n2  # 1 - (n2 - 1) / 2, rounded once
     return 1.0 / math.sqrt(n2)
 
 
 @njit
-def _cos_sin(h):
-    """(cos h, sin h); a series to double precision for |h| < 0.05, the usual step."""
-    if abs(h) < 0.05:
-        h2 = h * h
-        c = 1.0 - h2 / 2.0 * (1.0 - h2 / 12.0 * (1.0 - h2 / 30.0))
-        s = h * (1.0 - h2 / 6.0 * (1.0 - h2 / 20.0 * (1.0 - h2 / 42.0)))
-        return c, s
-    return math.cos(h), math.sin(h)
+def _cos_sinc(h2):
+    """(cos h, sin(h) / h) from h^2 < _H2_MAX, by their Taylor series."""
+    h4 = h2 * h2  # Estrin's scheme: shorter dependency chains than Horner's
+    c = (1.0 - 0.5 * h2) + h4 * ((1.0 / 24.0 - h2 * (1.0 / 720.0)) + h4 * (1.0 / 40320.0))
+    sc = (1.0 - h2 * (1.0 / 6.0)) + h4 * ((1.0 / 120.0 - h2 * (1.0 / 5040.0)) + h4 * (1.0 / 362880.0))  # fmt: skip
+    return c, sc
 
 
 @njit
-def _turn_heading(s, angle):
-    """Turn the heading (s[9], s[31]: cos, sin of half of it) by ``angle`` about z."""
-    c, z = _cos_sin(0.5 * angle)
-    hc = s[9] * c - s[31] * z
-    hs = s[31] * c + s[9] * z
-    r = _renorm(hc * hc + hs * hs)
-    s[9] = hc * r
-    s[31] = hs * r
+def _cos_sin(h):
+    """(cos h, sin h)."""
+    h2 = h * h
+    if h2 < _H2_MAX:
+        c, sc = _cos_sinc(h2)
+        return c, h * sc
+    return math.cos(h), math.sin(h)
 
 
 @njit
@@ -434,137 +454,229 @@ def _robust_start(s, ax, ay, az, mx, my, mz, use_mag):
             s[27] = math.asin(max(-1.0, min(1.0, ez / nm)))
 
 
-@njit
-def _robust_step(s, p, gx, gy, gz, ax, ay, az, mx, my, mz, use_mag):
+@njit(inline="always")
+def _robust_run(s, p, gyr, acc, mag, use_mag, out):
+    """The robust filter over ``gyr``, ``acc`` (and ``mag``), 3 values a sample in flat
+    C arrays (no reshape for one sample); ENU quaternions into ``out``, 4 a sample. The
+    state lives in local variables through the loop and goes back to ``s`` after it."""
+    n = gyr.shape[0] // 3
+    if n == 0:
+        return
+    if s[0] != 1.0:
+        mx = my = mz = 0.0
+        if use_mag:
+            mx = mag[0]
+            my = mag[1]
+            mz = mag[2]
+        _robust_start(s, acc[0], acc[1], acc[2], mx, my, mz, use_mag)
     dt = p[0]
-    # rest detection and gyroscope bias
-    k = p[3]
-    s[16] += k * (gx - s[16])
-    s[17] += k * (gy - s[17])
-    s[18] += k * (gz - s[18])
-    s[19] += k * (ax - s[19])
-    s[20] += k * (ay - s[20])
-    s[21] += k * (az - s[21])
-    dx = gx - s[16]
-    dy = gy - s[17]
-    dz = gz - s[18]
-    dg2 = dx * dx + dy * dy + dz * dz
-    dx = ax - s[19]
-    dy = ay - s[20]
-    dz = az - s[21]
-    da2 = dx * dx + dy * dy + dz * dz
-    na2 = s[19] * s[19] + s[20] * s[20] + s[21] * s[21]
-    lg2 = s[16] * s[16] + s[17] * s[17] + s[18] * s[18]
-    th2 = p[4] * p[4]
-    if dg2 < th2 and da2 < p[5] * p[5] * na2 and lg2 < th2:
-        s[22] += dt
-        if s[22] >= p[6]:
-            kb = p[7]
-            s[13] += kb * (s[16] - s[13])
-            s[14] += kb * (s[17] - s[14])
-            s[15] += kb * (s[18] - s[15])
-    else:
-        s[22] = 0.0
-    # strapdown integration of the bias-corrected rate
-    wx = gx - s[13]
-    wy = gy - s[14]
-    wz = gz - s[15]
-    w = math.sqrt(wx * wx + wy * wy + wz * wz)
-    if w > 0.0:
-        c, f = _cos_sin(0.5 * w * dt)
-        f /= w
-        q0, q1, q2, q3 = quat_mul(s[1], s[2], s[3], s[4], c, f * wx, f * wy, f * wz)
-        r = _renorm(q0 * q0 + q1 * q1 + q2 * q2 + q3 * q3)
-        s[1] = q0 * r
-        s[2] = q1 * r
-        s[3] = q2 * r
-        s[4] = q3 * r
-    # inclination: the accelerometer low-passed in I, its direction turned to earth z
-    if not (ax == 0.0 and ay == 0.0 and az == 0.0):
-        ix, iy, iz = _rotate(s[1], s[2], s[3], s[4], ax, ay, az)
-        k = p[1]
-        s[10] += k * (ix - s[10])
-        s[11] += k * (iy - s[11])
-        s[12] += k * (iz - s[12])
-        ex, ey, ez = _rotate(s[5], s[6], s[7], s[8], s[10], s[11], s[12])
-        n = math.sqrt(ex * ex + ey * ey + ez * ez)
-        if n > 0.0:
-            cw, cx, cy, cz = tilt_initial(ex, ey, ez)
-            q0, q1, q2, q3 = quat_mul(cw, cx, cy, cz, s[5], s[6], s[7], s[8])
-            r = _renorm(q0 * q0 + q1 * q1 + q2 * q2 + q3 * q3)
-            s[5] = q0 * r
-            s[6] = q1 * r
-            s[7] = q2 * r
-            s[8] = q3 * r
-    # heading: the horizontal field turned to north, when the field looks undisturbed
-    if use_mag and not (mx == 0.0 and my == 0.0 and mz == 0.0):
-        q0, q1, q2, q3 = quat_mul(s[5], s[6], s[7], s[8], s[1], s[2], s[3], s[4])
-        ex, ey, ez = _rotate(q0, q1, q2, q3, mx, my, mz)
-        nm = math.sqrt(mx * mx + my * my + mz * mz)
-        dip = math.asin(max(-1.0, min(1.0, ez / nm)))
-        # heading error: the field's direction in the current earth frame vs north (y)
-        cd = s[9] * s[9] - s[31] * s[31]
-        sd = 2.0 * s[9] * s[31]
-        err = math.atan2(cd * ex - sd * ey, sd * ex + cd * ey)
-        if s[26] == 0.0:  # no candidate yet (the first samples had no field)
-            s[26] = nm
-            s[27] = dip
-        # the candidate: the field as it is now, timed while it stays steady
-        if abs(nm - s[26]) < p[8] * s[26] and abs(dip - s[27]) < p[9]:
-            s[28] += dt
-            kr = p[10]
-            s[26] += kr * (nm - s[26])
-            s[27] += kr * (dip - s[27])
+    k_acc = p[1]
+    k_mag = p[2]
+    k_rest = p[3]
+    rest_g2 = p[4] * p[4]
+    rest_a2 = p[5] * p[5]
+    rest_time = p[6]
+    k_bias = p[7]
+    norm_th = p[8]
+    dip_th = p[9]
+    k_ref = p[10]
+    new_ref_time = p[11]
+    max_reject_time = p[12]
+    k_rejected = p[13]
+    first_ref_time = p[14]
+    half_dt = 0.5 * dt
+    half_dt2 = half_dt * half_dt
+    g0, g1, g2, g3 = s[1], s[2], s[3], s[4]  # q_gyr
+    i0, i1, i2, i3 = s[5], s[6], s[7], s[8]  # q_inc
+    hc, hs = s[9], s[31]  # heading: cos and sin of its half
+    lx, ly, lz = s[10], s[11], s[12]  # acc low-pass in I
+    bx, by, bz = s[13], s[14], s[15]  # gyro bias
+    gpx, gpy, gpz = s[16], s[17], s[18]  # gyro low-pass
+    apx, apy, apz = s[19], s[20], s[21]  # acc low-pass (sensor)
+    rest_t = s[22]
+    ref_n, ref_d = s[23], s[24]
+    dist_t = s[25]
+    cand_n, cand_d, cand_t = s[26], s[27], s[28]
+    confirmed = s[29] != 0.0
+    used = s[30]
+    for i in range(n):
+        j = 3 * i
+        gx = gyr[j]
+        gy = gyr[j + 1]
+        gz = gyr[j + 2]
+        ax = acc[j]
+        ay = acc[j + 1]
+        az = acc[j + 2]
+        # rest detection and gyroscope bias
+        gpx += k_rest * (gx - gpx)
+        gpy += k_rest * (gy - gpy)
+        gpz += k_rest * (gz - gpz)
+        apx += k_rest * (ax - apx)
+        apy += k_rest * (ay - apy)
+        apz += k_rest * (az - apz)
+        dx = gx - gpx
+        dy = gy - gpy
+        dz = gz - gpz
+        dg2 = dx * dx + dy * dy + dz * dz
+        dx = ax - apx
+        dy = ay - apy
+        dz = az - apz
+        da2 = dx * dx + dy * dy + dz * dz
+        na2 = apx * apx + apy * apy + apz * apz
+        lg2 = gpx * gpx + gpy * gpy + gpz * gpz
+        if dg2 < rest_g2 and da2 < rest_a2 * na2 and lg2 < rest_g2:
+            rest_t += dt
+            if rest_t >= rest_time:
+                bx += k_bias * (gpx - bx)
+                by += k_bias * (gpy - by)
+                bz += k_bias * (gpz - bz)
         else:
-            s[26] = nm
-            s[27] = dip
-            s[28] = 0.0
-        confirmed = s[29] != 0.0
-        ok = (not confirmed) or (abs(nm - s[23]) < p[8] * s[23] and abs(dip - s[24]) < p[9])
-        # a steady candidate becomes the reference: soon at the start (the first sample
-        # may sit in a disturbance), only after long when it differs from a reference
-        if s[28] > (p[11] if confirmed else p[14]) and (not ok or not confirmed):
-            s[23] = s[26]
-            s[24] = s[27]
-            s[29] = 1.0
-            ok = True
-        if ok:
-            s[25] = 0.0
-            s[30] += 1.0
-            # fast start: the heading averages the fields seen so far until that is slower
-            _turn_heading(s, max(p[2], 1.0 / s[30]) * err)
-            if confirmed:
-                kr = p[10]
-                s[23] += kr * (nm - s[23])
-                s[24] += kr * (dip - s[24])
-        else:
-            s[25] += dt
-            if s[25] > p[12]:  # disturbed for long: follow the field slowly
-                _turn_heading(s, p[13] * err)
+            rest_t = 0.0
+        # strapdown integration of the bias-corrected rate: q_gyr * (cos h, sin h w / |w|)
+        # with h = |w| dt / 2
+        wx = gx - bx
+        wy = gy - by
+        wz = gz - bz
+        w2 = wx * wx + wy * wy + wz * wz
+        if w2 > 0.0:
+            h2 = half_dt2 * w2
+            if h2 < _H2_MAX:
+                c, f = _cos_sinc(h2)
+                f *= half_dt
+            else:
+                w = math.sqrt(w2)
+                h = 0.5 * w * dt
+                c = math.cos(h)
+                f = math.sin(h) / w
+            q0, q1, q2, q3 = _qmul(g0, g1, g2, g3, c, f * wx, f * wy, f * wz)
+            r = _renorm(_norm2(q0, q1, q2, q3))
+            g0 = q0 * r
+            g1 = q1 * r
+            g2 = q2 * r
+            g3 = q3 * r
+        # inclination: the accelerometer low-passed in I, its direction turned to earth z
+        if not (ax == 0.0 and ay == 0.0 and az == 0.0):
+            ix, iy, iz = _rotate(g0, g1, g2, g3, ax, ay, az)
+            lx += k_acc * (ix - lx)
+            ly += k_acc * (iy - ly)
+            lz += k_acc * (iz - lz)
+            ex, ey, ez = _rotate(i0, i1, i2, i3, lx, ly, lz)
+            # |e| = |l| (a rotation), known before q_inc: no square root nor division
+            # waits for the rotation (the step's longest dependency chain)
+            rl = 1.0 / math.sqrt(lx * lx + ly * ly + lz * lz)
+            ux = ex * rl
+            uy = ey * rl
+            sn2 = ux * ux + uy * uy
+            tilt = True
+            if ez > 0.0 and sn2 < _T_MAX:
+                # tilt_initial by series in sn2 = sin^2 of the tilt angle:
+                # w = sqrt((1 + sqrt(1 - sn2)) / 2), (x, y) = (uy, -ux) / (2 w)
+                s4 = sn2 * sn2
+                cw = (1.0 - sn2 * (1.0 / 8.0)) - s4 * (5.0 / 128.0 + sn2 * (21.0 / 1024.0))
+                cr = (0.5 + sn2 * (1.0 / 16.0)) + s4 * (7.0 / 256.0 + sn2 * (33.0 / 2048.0))
+                cx = uy * cr
+                cy = -ux * cr
+            elif ex * ex + ey * ey + ez * ez > 0.0:
+                cw, cx, cy, _ = tilt_initial(ex, ey, ez)
+            else:
+                tilt = False
+            if tilt:  # (cw, cx, cy, 0) * q_inc
+                q0 = cw * i0 - (cx * i1 + cy * i2)
+                q1 = cw * i1 + (cx * i0 + cy * i3)
+                q2 = cw * i2 - (cx * i3 - cy * i0)
+                q3 = cw * i3 + (cx * i2 - cy * i1)
+                r = _renorm(_norm2(q0, q1, q2, q3))
+                i0 = q0 * r
+                i1 = q1 * r
+                i2 = q2 * r
+                i3 = q3 * r
+        q0, q1, q2, q3 = _qmul(i0, i1, i2, i3, g0, g1, g2, g3)
+        # heading: the horizontal field turned to north, when the field looks undisturbed
+        if use_mag:
+            mx = mag[j]
+            my = mag[j + 1]
+            mz = mag[j + 2]
+        if use_mag and not (mx == 0.0 and my == 0.0 and mz == 0.0):
+            ex, ey, ez = _rotate(q0, q1, q2, q3, mx, my, mz)
+            nm = math.sqrt(mx * mx + my * my + mz * mz)
+            dip = math.asin(max(-1.0, min(1.0, ez / nm)))
+            # heading error: the field's direction in the current earth frame vs north (y)
+            cd = hc * hc - hs * hs
+            sd = 2.0 * hc * hs
+            err = math.atan2(cd * ex - sd * ey, sd * ex + cd * ey)
+            if cand_n == 0.0:  # no candidate yet (the first samples had no field)
+                cand_n = nm
+                cand_d = dip
+            # the candidate: the field as it is now, timed while it stays steady
+            if abs(nm - cand_n) < norm_th * cand_n and abs(dip - cand_d) < dip_th:
+                cand_t += dt
+                cand_n += k_ref * (nm - cand_n)
+                cand_d += k_ref * (dip - cand_d)
+            else:
+                cand_n = nm
+                cand_d = dip
+                cand_t = 0.0
+            was_confirmed = confirmed
+            ok = (not confirmed) or (abs(nm - ref_n) < norm_th * ref_n and abs(dip - ref_d) < dip_th)
+            # a steady candidate becomes the reference: soon at the start (the first sample
+            # may sit in a disturbance), only after long when it differs from a reference
+            if cand_t > (new_ref_time if confirmed else first_ref_time) and not (ok and confirmed):
+                ref_n = cand_n
+                ref_d = cand_d
+                confirmed = True
+                ok = True
+            turn = 0.0
+            if ok:
+                dist_t = 0.0
+                used += 1.0
+                # fast start: the heading averages the fields seen so far until that is slower
+                turn = k_mag * err if used * k_mag >= 1.0 else err / used
+                if was_confirmed:
+                    ref_n += k_ref * (nm - ref_n)
+                    ref_d += k_ref * (dip - ref_d)
+            else:
+                dist_t += dt
+                if dist_t > max_reject_time:  # disturbed for long: follow the field slowly
+                    turn = k_rejected * err
+            if turn != 0.0:
+                c, z = _cos_sin(0.5 * turn)
+                hc, hs = hc * c - hs * z, hs * c + hc * z
+                r = _renorm(hc * hc + hs * hs)
+                hc *= r
+                hs *= r
+        j = 4 * i
+        out[j], out[j + 1], out[j + 2], out[j + 3] = _turn_z(hc, hs, q0, q1, q2, q3)
+    s[1], s[2], s[3], s[4] = g0, g1, g2, g3
+    s[5], s[6], s[7], s[8] = i0, i1, i2, i3
+    s[9], s[31] = hc, hs
+    s[10], s[11], s[12] = lx, ly, lz
+    s[13], s[14], s[15] = bx, by, bz
+    s[16], s[17], s[18] = gpx, gpy, gpz
+    s[19], s[20], s[21] = apx, apy, apz
+    s[22] = rest_t
+    s[23], s[24] = ref_n, ref_d
+    s[25] = dist_t
+    s[26], s[27], s[28] = cand_n, cand_d, cand_t
+    s[29] = 1.0 if confirmed else 0.0
+    s[30] = used
+
+
+@njit
+def _turn_z(c, s, q0, q1, q2, q3):
+    """(c, 0, 0, s) * q: q turned about z."""
+    return c * q0 - s * q3, c * q1 - s * q2, c * q2 + s * q1, c * q3 + s * q0
 
 
 @njit
 def _robust_out(s):
-    q0, q1, q2, q3 = quat_mul(s[5], s[6], s[7], s[8], s[1], s[2], s[3], s[4])
-    return quat_mul(s[9], 0.0, 0.0, s[31], q0, q1, q2, q3)
+    q0, q1, q2, q3 = _qmul(s[5], s[6], s[7], s[8], s[1], s[2], s[3], s[4])
+    return _turn_z(s[9], s[31], q0, q1, q2, q3)
 
 
 @njit
 def robust_batch(s, p, gyr, acc, mag, use_mag, out):
     """Run the robust filter over ``gyr``, ``acc`` (and ``mag``); ENU into ``out``."""
-    for i in range(gyr.shape[0]):
-        mx = my = mz = 0.0
-        if use_mag:
-            mx = mag[i, 0]
-            my = mag[i, 1]
-            mz = mag[i, 2]
-        if s[0] != 1.0:
-            _robust_start(s, acc[i, 0], acc[i, 1], acc[i, 2], mx, my, mz, use_mag)
-        _robust_step(
-            s, p, gyr[i, 0], gyr[i, 1], gyr[i, 2], acc[i, 0], acc[i, 1], acc[i, 2],
-            mx, my, mz, use_mag,
-        )  # fmt: skip
-        out[i, 0], out[i, 1], out[i, 2], out[i, 3] = _robust_out(s)
+    _robust_run(s, p, gyr.ravel(), acc.ravel(), mag.ravel(), use_mag, out.ravel())
 
 
 # --- input checks and the one-sample calls ----------------------------------------------
@@ -665,17 +777,7 @@ def robust_one(sp, g, a, m, out):
     code = _check_one(g, a, m, use_mag)
     if code != OK:
         return code
-    p = sp[:ROBUST_PARAMS]
-    s = sp[ROBUST_PARAMS:]
-    mx = my = mz = 0.0
-    if use_mag:
-        mx = m[0]
-        my = m[1]
-        mz = m[2]
-    if s[0] != 1.0:
-        _robust_start(s, a[0], a[1], a[2], mx, my, mz, use_mag)
-    _robust_step(s, p, g[0], g[1], g[2], a[0], a[1], a[2], mx, my, mz, use_mag)
-    out[0], out[1], out[2], out[3] = _robust_out(s)
+    _robust_run(sp[ROBUST_PARAMS:], sp[:ROBUST_PARAMS], g, a, m, use_mag, out)
     return OK
 
 
