@@ -690,6 +690,13 @@ class StateStore:
         rec = self._read(lambda txn: txn.get(kb, db=self._base))
         return self._decode_base(key, rec)
 
+    def base_revision(self, key: str) -> int:
+        """The remote revision of the key's last synced base (0: never synced); reads
+        nothing else (cheaper than :meth:`base`)."""
+        kb = check_key(key)
+        rec = self._read(lambda txn: txn.get(kb, db=self._base))
+        return 0 if rec is None else int(U64.unpack_from(rec)[0])
+
     @staticmethod
     def _decode_base(key: str, rec: bytes | None) -> tuple[Entry | None, int]:
         if rec is None:

@@ -612,7 +612,7 @@ class StateSync:
                 marks, jobs = [], []
                 keys.clear()
             try:
-                if revision <= store.base(key)[1]:
+                if revision <= store.base_revision(key):
                     continue
                 remote, cloud = decode(key, data, server_ms=server_ms, deleted=deleted)
                 if remote.node_id == store.node_id:
@@ -670,7 +670,7 @@ class StateSync:
             current = self.store.entry(key)
             if current is None or (current.hlc, current.node_id) != (entry.hlc, entry.node_id):
                 return  # replaced: what the key holds now is synced, or pending for next round
-        _base, revision = self.store.base(key)
+        revision = self.store.base_revision(key)
         revision = self._expect.pop(key, revision)
         self._flying[key] = 0
         try:
@@ -749,7 +749,7 @@ class StateSync:
         stamp = headers.get("Nats-Time-Stamp")
         server_ms = _iso_ms(stamp) if stamp else (msg.time - _EPOCH) // _MS
         self._apply_many([(key, msg.data, int(msg.seq), server_ms, _deleted_op(headers))])
-        if self.store.base(key)[1] < int(msg.seq):  # a bad entry, not applied: overwrite it
+        if self.store.base_revision(key) < int(msg.seq):  # a bad entry, not applied: overwrite it
             self._expect[key] = int(msg.seq)
 
     async def _push_all(self, deadline: float | None) -> int:

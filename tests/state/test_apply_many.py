@@ -78,7 +78,7 @@ def view(store: StateStore) -> Any:
         store.entries(),
         [c.as_dict() for c in store.conflicts()],
         store.pending(),
-        [store.base(k) for k in KEYS],
+        [(store.base(k), store.base_revision(k)) for k in KEYS],
         {k: v for k, v in store.stats().as_dict().items() if k != "used_bytes"},
         store.clock.last,
     )
@@ -148,7 +148,8 @@ def test_one_transaction_errors_per_entry_notifications_after_commit(store: Stat
     assert isinstance(results[1], StateError) and "ahead" in str(results[1])
     assert isinstance(results[2], InvalidInputError)
     assert [r.value for r in results if isinstance(r, Entry)] == [1, 3, 4]
-    assert store.get("a") == 4 and store.get("b") == 3 and store.base("a")[1] == 5
+    assert store.get("a") == 4 and store.get("b") == 3
+    assert store.base("a")[1] == store.base_revision("a") == 5 and store.base_revision("c") == 0
     assert seen == [("a", 3), ("b", 3), ("a", 3)]
     assert store.apply_remote_many([]) == []
     bad = store.apply_remote_many([(Entry("bad key", 1, Hlc(0, 0), "n"), 1)])
