@@ -363,7 +363,7 @@ ROBUST_PARAMS = 15
 
 # The usual step takes power series instead of sqrt, division and libm's cos and sin: a
 # half rotation angle h with h^2 < _H2_MAX (|h| < 0.05 rad) and a tilt correction of
-# sin^2 < _T_MAX (0.01 rad). Their first dropped terms are below 1e-18 (double rounding
+# tan^2 < _T_MAX (0.01 rad). Their first dropped terms are below 1e-17 (double rounding
 # is 1.1e-16), so they give libm's results to rounding.
 _H2_MAX = 0.0025
 _T_MAX = 1e-4
@@ -561,22 +561,19 @@ def _robust_run(s, p, gyr, acc, mag, use_mag, out):
             ly += k_acc * (iy - ly)
             lz += k_acc * (iz - lz)
             ex, ey, ez = _rotate(i0, i1, i2, i3, lx, ly, lz)
-            # |e| = |l| (a rotation), known before q_inc: no square root nor division
-            # waits for the rotation (the step's longest dependency chain)
-            rl = 1.0 / math.sqrt(lx * lx + ly * ly + lz * lz)
-            ux = ex * rl
-            uy = ey * rl
-            sn2 = ux * ux + uy * uy
+            exy = ex * ex + ey * ey
             tilt = True
-            if ez > 0.0 and sn2 < _T_MAX:
-                # tilt_initial by series in sn2 = sin^2 of the tilt angle:
-                # w = sqrt((1 + sqrt(1 - sn2)) / 2), (x, y) = (uy, -ux) / (2 w)
-                s4 = sn2 * sn2
-                cw = (1.0 - sn2 * (1.0 / 8.0)) - s4 * (5.0 / 128.0 + sn2 * (21.0 / 1024.0))
-                cr = (0.5 + sn2 * (1.0 / 16.0)) + s4 * (7.0 / 256.0 + sn2 * (33.0 / 2048.0))
-                cx = uy * cr
-                cy = -ux * cr
-            elif ex * ex + ey * ey + ez * ez > 0.0:
+            if ez > 0.0 and exy < _T_MAX * (ez * ez):
+                # tilt_initial by series in t = tan^2 of the tilt angle:
+                # w = sqrt((1 + 1 / sqrt(1 + t)) / 2), (x, y) = (ey, -ex) / (2 w |e|)
+                r = 1.0 / ez
+                t = exy * r * r
+                t2 = t * t
+                cw = (1.0 - t * (1.0 / 8.0)) + t2 * (11.0 / 128.0 - t * (69.0 / 1024.0))
+                cr = r * ((0.5 - t * (3.0 / 16.0)) + t2 * (31.0 / 256.0 - t * (187.0 / 2048.0)))
+                cx = ey * cr
+                cy = -ex * cr
+            elif exy + ez * ez > 0.0:
                 cw, cx, cy, _ = tilt_initial(ex, ey, ez)
             else:
                 tilt = False
