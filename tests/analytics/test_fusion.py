@@ -231,6 +231,26 @@ def test_robust_ignores_linear_acceleration() -> None:
     assert mahony > 2.5 * robust
 
 
+def test_robust_series_equal_libm_to_rounding() -> None:
+    """The robust filter's power series (rotation half-angle, tilt correction) give libm's
+    cos, sin and tilt_initial's square roots to a few roundings over their whole ranges."""
+    from edgekit.analytics._kernels import fusion as k
+
+    for h in np.linspace(-1.0, 1.0, 2001) * math.sqrt(k._H2_MAX):
+        c, s = k._cos_sin(h)
+        assert abs(c - math.cos(h)) <= 2.3e-16 and abs(s - math.sin(h)) <= 2.3e-16 * max(abs(h), 1e-300) + 1e-300  # fmt: skip
+    rng = np.random.default_rng(3)
+    for ez in (9.81, 0.5, 1e3):
+        for frac in np.concatenate([rng.random(300), [0.0, 1.0 - 1e-12]]):
+            a = rng.uniform(0.0, 2.0 * math.pi)
+            rho = ez * math.sqrt(frac * k._T_MAX)
+            ex, ey = rho * math.cos(a), rho * math.sin(a)
+            w, x, y = k._small_tilt(ex, ey, ez, ex * ex + ey * ey)
+            ref = k.tilt_initial(ex, ey, ez)
+            assert np.allclose([w, x, y], ref[:3], rtol=1e-15, atol=1e-20)
+            assert ref[3] == 0.0
+
+
 # -- single axis ---------------------------------------------------------------------------
 
 

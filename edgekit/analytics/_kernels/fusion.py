@@ -418,6 +418,19 @@ def _cos_sinc(h2):
 
 
 @njit
+def _small_tilt(ex, ey, ez, exy):
+    """(w, x, y) of tilt_initial(ex, ey, ez) (its z is 0) for ez > 0 and
+    exy = ex^2 + ey^2 < _T_MAX ez^2, by series in t = exy / ez^2 (tan^2 of the tilt):
+    w = sqrt((1 + 1 / sqrt(1 + t)) / 2), (x, y) = (ey, -ex) / (2 w |e|)."""
+    r = 1.0 / ez
+    t = exy * r * r
+    t2 = t * t
+    cw = (1.0 - t * (1.0 / 8.0)) + t2 * (11.0 / 128.0 - t * (69.0 / 1024.0))
+    cr = r * ((0.5 - t * (3.0 / 16.0)) + t2 * (31.0 / 256.0 - t * (187.0 / 2048.0)))
+    return cw, ey * cr, -ex * cr
+
+
+@njit
 def _cos_sin(h):
     """(cos h, sin h)."""
     h2 = h * h
@@ -564,15 +577,7 @@ def _robust_run(s, p, gyr, acc, mag, use_mag, out):
             exy = ex * ex + ey * ey
             tilt = True
             if ez > 0.0 and exy < _T_MAX * (ez * ez):
-                # tilt_initial by series in t = tan^2 of the tilt angle:
-                # w = sqrt((1 + 1 / sqrt(1 + t)) / 2), (x, y) = (ey, -ex) / (2 w |e|)
-                r = 1.0 / ez
-                t = exy * r * r
-                t2 = t * t
-                cw = (1.0 - t * (1.0 / 8.0)) + t2 * (11.0 / 128.0 - t * (69.0 / 1024.0))
-                cr = r * ((0.5 - t * (3.0 / 16.0)) + t2 * (31.0 / 256.0 - t * (187.0 / 2048.0)))
-                cx = ey * cr
-                cy = -ex * cr
+                cw, cx, cy = _small_tilt(ex, ey, ez, exy)
             elif exy + ez * ez > 0.0:
                 cw, cx, cy, _ = tilt_initial(ex, ey, ez)
             else:
@@ -614,7 +619,9 @@ def _robust_run(s, p, gyr, acc, mag, use_mag, out):
                 cand_d = dip
                 cand_t = 0.0
             was_confirmed = confirmed
-            ok = (not confirmed) or (abs(nm - ref_n) < norm_th * ref_n and abs(dip - ref_d) < dip_th)
+            ok = (not confirmed) or (
+                abs(nm - ref_n) < norm_th * ref_n and abs(dip - ref_d) < dip_th
+            )
             # a steady candidate becomes the reference: soon at the start (the first sample
             # may sit in a disturbance), only after long when it differs from a reference
             if cand_t > (new_ref_time if confirmed else first_ref_time) and not (ok and confirmed):
