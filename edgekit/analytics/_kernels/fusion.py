@@ -32,12 +32,12 @@ _H = math.sqrt(0.5)
 
 @njit
 def quat_mul(aw, ax, ay, az, bw, bx, by, bz):
-    """Hamilton product ``a * b``."""
+    """Hamilton product ``a * b``, summed pairwise (shorter dependency chains)."""
     return (
-        aw * bw - ax * bx - ay * by - az * bz,
-        aw * bx + ax * bw + ay * bz - az * by,
-        aw * by - ax * bz + ay * bw + az * bx,
-        aw * bz + ax * by - ay * bx + az * bw,
+        (aw * bw - ax * bx) - (ay * by + az * bz),
+        (aw * bx + ax * bw) + (ay * bz - az * by),
+        (aw * by - ax * bz) + (ay * bw + az * bx),
+        (aw * bz + ax * by) - (ay * bx - az * bw),
     )
 
 
@@ -383,18 +383,6 @@ def _rotate(qw, qx, qy, qz, vx, vy, vz):
 
 
 @njit
-def _qmul(aw, ax, ay, az, bw, bx, by, bz):
-    """Hamilton product ``a * b``, summed pairwise (shorter dependency chains than
-    :func:`quat_mul`, the same to rounding)."""
-    return (
-        (aw * bw - ax * bx) - (ay * by + az * bz),
-        (aw * bx + ax * bw) + (ay * bz - az * by),
-        (aw * by - ax * bz) + (ay * bw + az * bx),
-        (aw * bz + ax * by) - (ay * bx - az * bw),
-    )
-
-
-@njit
 def _norm2(q0, q1, q2, q3):
     return (q0 * q0 + q1 * q1) + (q2 * q2 + q3 * q3)
 
@@ -561,7 +549,7 @@ def _robust_run(s, p, gyr, acc, mag, use_mag, out):
                 h = 0.5 * w * dt
                 c = math.cos(h)
                 f = math.sin(h) / w
-            q0, q1, q2, q3 = _qmul(g0, g1, g2, g3, c, f * wx, f * wy, f * wz)
+            q0, q1, q2, q3 = quat_mul(g0, g1, g2, g3, c, f * wx, f * wy, f * wz)
             r = _renorm(_norm2(q0, q1, q2, q3))
             g0 = q0 * r
             g1 = q1 * r
@@ -592,7 +580,7 @@ def _robust_run(s, p, gyr, acc, mag, use_mag, out):
                 i1 = q1 * r
                 i2 = q2 * r
                 i3 = q3 * r
-        q0, q1, q2, q3 = _qmul(i0, i1, i2, i3, g0, g1, g2, g3)
+        q0, q1, q2, q3 = quat_mul(i0, i1, i2, i3, g0, g1, g2, g3)
         # heading: the horizontal field turned to north, when the field looks undisturbed
         if use_mag:
             mx = mag[j]
@@ -673,7 +661,7 @@ def _turn_z(c, s, q0, q1, q2, q3):
 
 @njit
 def _robust_out(s):
-    q0, q1, q2, q3 = _qmul(s[5], s[6], s[7], s[8], s[1], s[2], s[3], s[4])
+    q0, q1, q2, q3 = quat_mul(s[5], s[6], s[7], s[8], s[1], s[2], s[3], s[4])
     return _turn_z(s[9], s[31], q0, q1, q2, q3)
 
 
