@@ -315,6 +315,7 @@ class StateSync:
         self._applied: set[str] = set()  # keys a remote entry changed during this round
         self._burst: list[tuple[str, bytes | None, int, int, bool]] = []  # seen, to apply
         self._burst_keys: set[str] = set()
+        self._merged: dict[str, int] = {}  # key read back after a lost CAS -> its revision
         self._burst_due = 0.0  # (time.monotonic) a burst is applied at once from then
         self._burst_timer: asyncio.TimerHandle | None = None
         self._expect: dict[str, int] = {}  # key -> revision to expect instead of the base's
@@ -564,9 +565,14 @@ class StateSync:
                     self._flush_acks()
                 self._burst.append((key, msg.data, revision, server_ms, _deleted_op(msg.headers)))
                 self._burst_keys.add(key)
-        # Entries are applied in bursts, one transaction each: at once when the store has
-        # been idle a while, else once it has been idle twice as long as the last burst
-        # took (a busy watch is applied in ever larger transactions, an idle one at once).
+        self._schedule_burst()
+        if self._batch is not None and (left == 0 or time.monotonic() > self._batch_until):
+            self._end_batch()  # caught up (or a busy bucket: subscribers wait at most 1 s)
+
+    def _schedule_burst(self) -> None:
+        """Entries are applied in bursts, one transaction each: at once when the store
+        has been idle a while, else once it has been idle twice as long as the last burst
+        took (a busy watch is applied in ever larger transactions, an idle one at once)."""
         if self._burst:
             if len(self._burst) >= _BURST or time.monotonic() >= self._burst_due:
                 self._apply_burst()
@@ -574,21 +580,23 @@ class StateSync:
                 self._burst_timer = asyncio.get_running_loop().call_at(
                     self._burst_due, self._apply_burst
                 )
-        if self._batch is not None and (left == 0 or time.monotonic() > self._batch_until):
-            self._end_batch()  # caught up (or a busy bucket: subscribers wait at most 1 s)
 
     def _apply_burst(self) -> None:
-        """Apply the watch's entries not yet applied (see _on_watch)."""
+        """Apply the entries the watch and lost compare-and-sets brought, not yet applied."""
         if self._burst_timer is not None:
             self._burst_timer.cancel()
             self._burst_timer = None
         if self._burst:
             burst, self._burst = self._burst, []
+            merged, self._merged = self._merged, {}
             self._burst_keys.clear()
             start = time.monotonic()
             self._apply_many(burst)
             end = time.monotonic()
             self._burst_due = end + 2 * (end - start)
+            for key, seq in merged.items():
+                if self.store.base_revision(key) < seq:  # a bad entry, not applied:
+                    self._expect[key] = seq  # overwrite it
 
     def _end_batch(self) -> None:
         """Deliver the store's notifications held while the watch caught up."""
@@ -600,34 +608,34 @@ class StateSync:
     def _apply_many(self, items: Sequence[tuple[str, bytes | None, int, int, bool]]) -> None:
         """Apply bucket entries ``(key, data, revision, server ms, deleted)`` to the store,
         in order, in one transaction (two when some are echoes of this node's writes;
-        more when a key repeats). An entry already there is skipped; a bad one is counted
+        more when such an echo follows an entry of its key). An entry already there is skipped; a bad one is counted
         and logged for its key."""
         store = self.store
         marks: list[tuple[str, Any, int]] = []  # this node's writes that landed
         jobs: list[tuple[Entry, int, bool]] = []
-        keys: set[str] = set()
+        newest: dict[str, int] = {}  # key -> its newest revision in marks and jobs
         for key, data, revision, server_ms, deleted in items:
-            if key in keys:  # (a key's entries apply one after the other, as they came)
-                self._store_applied(marks, jobs)
-                marks, jobs = [], []
-                keys.clear()
             try:
-                if revision <= store.base_revision(key):
-                    continue
+                if revision <= max(newest.get(key, 0), store.base_revision(key)):
+                    continue  # (already there)
                 remote, cloud = decode(key, data, server_ms=server_ms, deleted=deleted)
                 if remote.node_id == store.node_id:
+                    if key in newest:  # (what the key holds before this one, stored first)
+                        self._store_applied(marks, jobs)
+                        marks, jobs = [], []
+                        newest.clear()
                     local = store.entry(key)
                     if local is not None and (remote == local or remote.hlc < local.hlc):
                         # this node's own write landed (its ack may not be handled yet); the
                         # same stamp with other content is a merge (keep_both): applied
                         marks.append((key, remote.hlc, revision))
-                        keys.add(key)
+                        newest[key] = revision
                         continue
             except EdgekitError as exc:
                 self._bad_entry(key, revision, exc)
                 continue
             jobs.append((remote, revision, cloud))
-            keys.add(key)
+            newest[key] = revision
         self._store_applied(marks, jobs)
 
     def _store_applied(
@@ -733,7 +741,8 @@ class StateSync:
         return int(answer["seq"])
 
     async def _merge_remote(self, key: str) -> None:
-        """Read ``key``'s last entry from the bucket and apply it (three-way merge)."""
+        """Read ``key``'s last entry from the bucket; it is applied (three-way merge) with
+        the next burst, before the next push round."""
         nats = _import_nats()
         self._flush_acks()
         if key in self._burst_keys:
@@ -748,9 +757,11 @@ class StateSync:
         headers = msg.headers or {}
         stamp = headers.get("Nats-Time-Stamp")
         server_ms = _iso_ms(stamp) if stamp else (msg.time - _EPOCH) // _MS
-        self._apply_many([(key, msg.data, int(msg.seq), server_ms, _deleted_op(headers))])
-        if self.store.base_revision(key) < int(msg.seq):  # a bad entry, not applied: overwrite it
-            self._expect[key] = int(msg.seq)
+        seq = int(msg.seq)
+        self._burst.append((key, msg.data, seq, server_ms, _deleted_op(headers)))
+        self._burst_keys.add(key)
+        self._merged[key] = seq  # (applied with the watch's next burst, before the next round)
+        self._schedule_burst()
 
     async def _push_all(self, deadline: float | None) -> int:
         """Push every pending change (merging lost compare-and-sets) until none is left;
