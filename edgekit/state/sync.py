@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
 
 from edgekit._aio import LoopThread
 from edgekit._snapshot import Snapshot
@@ -35,13 +34,12 @@ from edgekit.errors import (
 from edgekit.state._types import Change, Entry
 from edgekit.state.store import StateStore
 from edgekit.state.wire import decode, encode
-from edgekit.sync._reach import describe
+from edgekit.sync._reach import check_nats_url, describe
 from edgekit.sync.backoff import Backoff
 
 __all__ = ["StateSync", "StateSyncStatus", "SyncReport"]
 
 _LOG = logging.getLogger("edgekit.state")
-_SCHEMES = ("nats", "tls", "ws", "wss")
 _KV_OP = "KV-Operation"
 _MARKER = "Nats-Marker-Reason"
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
@@ -116,19 +114,6 @@ def _import_nats() -> Any:
     except ImportError as exc:
         raise BackendUnavailableError("nats-py", extra="nats") from exc
     return nats
-
-
-def _check_url(url: object) -> None:
-    text = url if isinstance(url, str) else ""
-    parsed = urlparse(text if "://" in text else f"nats://{text}")
-    try:
-        port_ok = parsed.port is None or parsed.port > 0
-    except ValueError:
-        port_ok = False
-    if parsed.scheme not in _SCHEMES or not parsed.hostname or not port_ok:
-        raise InvalidInputError(
-            f"NATS url must look like nats://host:4222 (or tls://, ws://, wss://), not {url!r}"
-        )
 
 
 def _watch_meta(reply: str) -> tuple[int, int, int]:
@@ -263,7 +248,7 @@ class StateSync:
         if not self.servers:
             raise InvalidInputError("StateSync needs at least one NATS server URL")
         for server in self.servers:
-            _check_url(server)
+            check_nats_url(server)
         if (
             not isinstance(bucket, str)
             or not bucket

@@ -6,8 +6,28 @@ import asyncio
 import contextlib
 import errno
 import socket
+from urllib.parse import urlparse
 
-__all__ = ["async_probe", "describe"]
+from edgekit.errors import InvalidInputError
+
+__all__ = ["NATS_SCHEMES", "async_probe", "check_nats_url", "describe"]
+
+#: The URL schemes nats-py dials.
+NATS_SCHEMES = ("nats", "tls", "ws", "wss")
+
+
+def check_nats_url(url: object) -> None:
+    """Raise InvalidInputError unless ``url`` is a NATS server URL nats-py can dial."""
+    text = url if isinstance(url, str) else ""
+    parsed = urlparse(text if "://" in text else f"nats://{text}")
+    try:
+        port_ok = parsed.port is None or parsed.port > 0
+    except ValueError:
+        port_ok = False
+    if parsed.scheme not in NATS_SCHEMES or not parsed.hostname or not port_ok:
+        raise InvalidInputError(
+            f"NATS url must look like nats://host:4222 (or tls://, ws://, wss://), not {url!r}"
+        )
 
 
 def describe(exc: BaseException, timeout: float | None = None) -> str:

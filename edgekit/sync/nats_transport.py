@@ -7,7 +7,6 @@ import contextlib
 import json
 from collections.abc import Awaitable, Sequence
 from typing import Any
-from urllib.parse import urlparse
 
 from edgekit.errors import (
     BackendUnavailableError,
@@ -15,7 +14,7 @@ from edgekit.errors import (
     TransportConfigError,
     TransportError,
 )
-from edgekit.sync._reach import describe
+from edgekit.sync._reach import check_nats_url, describe
 from edgekit.sync.queue import Message
 from edgekit.sync.topics import check_headers, check_topic
 from edgekit.sync.transport import Delivery, DownlinkHandler, Transport, call_handler, sort_out
@@ -23,7 +22,6 @@ from edgekit.sync.transport import Delivery, DownlinkHandler, Transport, call_ha
 __all__ = ["NatsTransport"]
 
 _SUBJECT_BAD = set(" \t\r\n*>")
-_SCHEMES = ("nats", "tls", "ws", "wss")
 
 
 async def _ready(delivery: Delivery) -> Delivery:
@@ -48,20 +46,6 @@ def _unpublishable(m: Message, headers: dict[str, str], max_payload: int) -> str
             f"max_payload of {max_payload:,} bytes"
         )
     return None
-
-
-def _check_url(url: object) -> None:
-    """Raise InvalidInputError unless ``url`` is a NATS server URL nats-py can dial."""
-    text = url if isinstance(url, str) else ""
-    parsed = urlparse(text if "://" in text else f"nats://{text}")
-    try:
-        port_ok = parsed.port is None or parsed.port > 0
-    except ValueError:
-        port_ok = False
-    if parsed.scheme not in _SCHEMES or not parsed.hostname or not port_ok:
-        raise InvalidInputError(
-            f"NATS url must look like nats://host:4222 (or tls://, ws://, wss://), not {url!r}"
-        )
 
 
 def _import_nats() -> Any:
@@ -123,7 +107,7 @@ class NatsTransport(Transport):
         if not self.servers:
             raise InvalidInputError("NatsTransport needs at least one server URL")
         for server in self.servers:
-            _check_url(server)
+            check_nats_url(server)
         self.stream = stream
         self.subject_prefix = subject_prefix
         self.create_stream = create_stream
