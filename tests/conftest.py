@@ -7,8 +7,14 @@ import os
 # Benchmarks and tests alike: one BLAS thread on this small shared machine.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from hypothesis import HealthCheck, settings
+
+from tests._support.servers import NatsServer, free_port
 
 settings.register_profile("default", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("ci", parent=settings.get_profile("default"), print_blob=True)
@@ -28,6 +34,50 @@ def pytest_sessionstart(session: pytest.Session) -> None:
                 f"EDGEKIT_TEST_CLOCK_SHIFT asks for the clock {seconds:.0f} s ahead; "
                 f"it is {ahead:.0f} s ahead (is libfaketime preloaded?)"
             )
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    """A fresh single nats-server -js for one test (it may stop and restart it)."""
+    server = NatsServer(tmp_path / "nats")
+    server.root.mkdir()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def shared_nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    """One nats-server -js for the tests that do not stop it (each uses its own stream or
+    bucket)."""
+    server = NatsServer(tmp_path_factory.mktemp("nats-shared"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def nats_cluster(tmp_path: Path) -> Iterator[list[NatsServer]]:
+    """Three nats-servers with JetStream clustered on 127.0.0.1, a metadata leader elected."""
+    root = tmp_path / "cluster"
+    root.mkdir()
+    cports = [free_port() for _ in range(3)]
+    servers = [
+        NatsServer(root, name=f"n{i + 1}", cluster=cports, cluster_port=cports[i]) for i in range(3)
+    ]
+    for server in servers:
+        server.start(wait=False)
+    for server in servers:
+        server.wait_ready(30)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        logs = "".join(s.log.read_text(errors="replace") for s in servers)
+        if "JetStream cluster new metadata leader" in logs:
+            break
+        time.sleep(0.1)
+    yield servers
+    for server in servers:
+        server.stop()
 
 
 @pytest.fixture(scope="session")
