@@ -18,6 +18,7 @@ import json
 import logging
 import re
 import time
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -748,6 +749,23 @@ class StateSync:
         self._merged[key] = seq  # (applied with the watch's next burst, before the next round)
         self._schedule_burst()
 
+    def _push_order(self, batch: list[Entry]) -> list[Entry]:
+        """The order of a push round: oldest first when it fits in flight at once (the
+        order is loose within ``in_flight`` anyway); else its chunks of ``in_flight``
+        entries (oldest first within) in an order of each node's own, so replicas that
+        changed the same keys offline push different keys first and each sees the others'
+        entries (through the watch) before its own turn comes: a key the remote already
+        won is applied and not pushed, one this node wins is pushed once on the right
+        revision, instead of every replica racing on each key."""
+        size = self.in_flight
+        if len(batch) <= size:
+            return batch
+        salt = zlib.crc32(self.store.node_id.encode())
+        starts = sorted(
+            range(0, len(batch), size), key=lambda i: zlib.crc32(i.to_bytes(8, "big"), salt)
+        )
+        return [e for i in starts for e in batch[i : i + size]]
+
     async def _push_all(self, deadline: float | None) -> int:
         """Push every pending change (merging lost compare-and-sets) until none is left;
         returns how many keys the server refused for good."""
@@ -764,7 +782,7 @@ class StateSync:
             self._applied.clear()
             if deadline is not None and time.monotonic() > deadline:
                 raise _LinkDown(f"{len(batch)} changes left after the timeout")
-            todo = iter(batch)
+            todo = iter(self._push_order(batch))
 
             async def worker(todo: Iterator[Entry]) -> None:
                 for entry in todo:
