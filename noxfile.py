@@ -47,7 +47,7 @@ CLOCK_TESTS = [
     "tests/scan/test_advertisement.py",
 ]
 
-PARALLEL = ["-n", "3", "--dist", "loadgroup"]
+PARALLEL = ["-n", "3", "--dist", "loadgroup", "--durations=25"]
 
 # Installed with --no-deps: these would pull torch.
 # tflite-runtime 2.14 is built against NumPy 1 and cannot construct an interpreter

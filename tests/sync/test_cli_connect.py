@@ -80,7 +80,10 @@ def test_timeout_honoured_against_a_silent_server(
         start = time.monotonic()
         assert main(["sync", str(qpath), "--nats", url, "--timeout", "3"]) == 1
         took = time.monotonic() - start
-    assert 3.0 <= took < 4.5  # 10% is the goal; generous for a loaded machine
+    # The timeout, then stop() ends the connect attempt in flight (2 s connect timeout at
+    # most): about 3.3 s on an idle machine; the bound is generous for a loaded CI machine
+    # (three test workers on two cores measured 6.6 s). A hang would take far longer.
+    assert 3.0 <= took < 8.0
     assert "timed out" in _one_line_error(capsys)
 
 
