@@ -47,7 +47,7 @@ CLOCK_TESTS = [
     "tests/scan/test_advertisement.py",
 ]
 
-PARALLEL = ["-n", "3", "--dist", "loadgroup", "--durations=25"]
+PARALLEL = ["-n", "3", "--dist", "loadfile", "--durations=25"]
 
 # Installed with --no-deps: these would pull torch.
 # tflite-runtime 2.14 is built against NumPy 1 and cannot construct an interpreter
@@ -111,7 +111,8 @@ def tests(session: nox.Session) -> None:
     install_system_packages(session)
     install_test_deps(session)
     # Three pytest-xdist workers: most tests wait on servers, subprocesses and the network,
-    # so three keep two cores busy; tests/conftest.py keeps the mDNS tests on one worker.
+    # so three keep two cores busy. One file's tests run on one worker, in order (the docs
+    # pages that advertise mDNS services on 127.0.0.1 must not see each other's).
     session.run("pytest", *(session.posargs or PARALLEL))
     if not session.posargs:
         run_shifted_clock(session)

@@ -86,30 +86,3 @@ def speech():
     from tests._support.audio import speech as synthesize
 
     return synthesize
-
-
-# The default run spreads the tests over pytest-xdist workers (noxfile: ``-n 3 --dist
-# loadgroup``). Tests that browse or advertise mDNS on 127.0.0.1 would see each other's
-# services across workers, so they run in one group, one after another, on one worker.
-_MDNS_TESTS = (
-    "tests/scan/test_cli.py",
-    "tests/scan/test_endpoints.py",
-    "tests/scan/test_inventory.py",
-    "tests/scan/test_mdns.py",
-    "tests/scan/test_mdns_cache.py",
-    "tests/scan/test_mdns_settle.py",
-    "tests/scan/test_oneshot.py",
-    "tests/scan/test_pause.py",
-    "tests/telemetry/test_guard.py::test_cpu_over_pauses_a_real_mdns_scanner",
-    "tests/pipelines/",
-    "tests/telemetry/test_collector.py",
-    "tests/test_cli_errors.py",
-    "tests/test_docs.py",
-    "tests/test_examples.py",
-)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        if item.nodeid.startswith(_MDNS_TESTS):
-            item.add_marker(pytest.mark.xdist_group("mdns"))
