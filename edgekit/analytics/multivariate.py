@@ -62,10 +62,12 @@ def _standardise(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(mean, scale, standardised rows): scale is the standard deviation (``ddof=1``), and 1
     for a constant feature (as scikit-learn's ``StandardScaler``): with no spread to learn
     from, its changes count in its own units (a quantised sensor that sat still during
-    training does not alarm on its next step)."""
+    training does not alarm on its next step). Constant means every training value equal:
+    the rounding of the mean gives such a feature a standard deviation of about 1e-16 of
+    its value, not 0, which would make its next change look 1e15 deviations away."""
     mean = rows.mean(axis=0)
     std = rows.std(axis=0, ddof=1)
-    scale = np.where(std > 0, std, 1.0)
+    scale = np.where(np.ptp(rows, axis=0) > 0, std, 1.0)
     return mean, scale, (rows - mean) / scale
 
 

@@ -72,6 +72,22 @@ def test_hotelling_collinear_and_constant_sensors():
     assert det.update(np.array([1.0, 1.0, 3.0]))[0] == pytest.approx(4.0)
 
 
+@pytest.mark.parametrize("cls", CLASSES)
+def test_constant_sensor_whose_mean_rounds(cls):
+    """400 copies of 3.3 average to 3.3 - 4e-16 (a standard deviation of 4e-16, not 0):
+    the sensor is still constant, scale 1, and a later step of 0.01 counts as 0.01."""
+    X = np.c_[_rows(n=400, d=3), np.full(400, 3.3)]
+    assert X[:, 3].std(ddof=1) > 0  # the rounding this test is about
+    det = cls(smoothing=1.0).fit(X)
+    row = X[0].copy()
+    base = det.update(row)[0]
+    row[3] += 0.01
+    moved = det.update(row)[0]
+    assert moved < 10 * max(base, 1.0)  # 1e26 with a scale of 4e-16
+    if cls is HotellingT2:
+        assert moved - base == pytest.approx(1e-4, rel=1e-6)
+
+
 def _pca_oracle(train, test, variance, q):
     """PCA by NumPy's SVD of the standardised rows: (components kept, combined scores)."""
     mean, std = train.mean(axis=0), train.std(axis=0, ddof=1)
@@ -244,16 +260,36 @@ def _f1(pred: np.ndarray, label: np.ndarray) -> float:
     return 2 * tp / (int(pred.sum()) + int(label.sum()))
 
 
-@pytest.mark.parametrize("cls", CLASSES)
-def test_tennessee_eastman_f1_at_defaults(cls):
-    """The issue's protocol: fit at defaults on the first 400 rows of each recording,
-    alarms on the rest, F1 over all recordings (the defaults were chosen on these data)."""
-    data = np.load(DATA / "multi_tep.npz")
+def _protocol(cls, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The issue's protocol (SKAB's outlier task): fit at defaults on the first 400 rows of
+    each recording, alarms on the rest; (alarms, labels) of all recordings together."""
+    data = np.load(path)
     preds, labels = [], []
     for name in sorted({k[:-2] for k in data.files}):
         X, y = data[f"{name}_x"].astype(np.float64), data[f"{name}_y"]
         preds.append(cls().fit(X[:400]).predict(X[400:]))
         labels.append(y[400:])
-    pred, label = np.concatenate(preds), np.concatenate(labels)
+    return np.concatenate(preds), np.concatenate(labels)
+
+
+@pytest.mark.parametrize(("cls", "f1"), [(HotellingT2, 0.61), (PcaT2Q, 0.59)])
+def test_real_plant_sensors_at_defaults(cls, f1):
+    """``data/multi_real.npz`` (0.9 MB; made by ``benchmarks/analytics/make_multi_real.py``):
+    33 recordings of 8 real sensors of one plant, 1100 rows at 5 minutes, from the
+    anonymised plant data shipped in the PyPI package ``bibmon`` 1.2.0 (Petrobras,
+    Apache-2.0), each with one injected step or ramp fault. The slow drift of days of real
+    operation, which 400 rows (33 h) do not cover, makes false alarms: F1 0.614 / 0.598
+    (benchmarks/analytics); this guards those figures, the 0.78 target is not met here."""
+    pred, label = _protocol(cls, DATA / "multi_real.npz")
+    assert _f1(pred, label) >= f1
+    assert np.mean(~pred[label]) < 0.15  # missed alarm rate
+    assert np.mean(pred[~label]) < 0.62  # false alarm rate
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_tennessee_eastman_f1_at_defaults(cls):
+    """The issue's protocol: fit at defaults on the first 400 rows of each recording,
+    alarms on the rest, F1 over all recordings (the defaults were chosen on these data)."""
+    pred, label = _protocol(cls, DATA / "multi_tep.npz")
     assert _f1(pred, label) >= 0.78
     assert np.mean(pred[~label]) < 0.05  # false alarm rate
