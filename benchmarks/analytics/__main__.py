@@ -4,8 +4,8 @@
 each with a ``rows(report, quick)`` function: ``stream`` (statistics and detectors vs
 river, stumpy), ``nab`` (the NAB scorer and ContextNovelty vs NAB's scoreboard), ``fusion``
 (Madgwick, Mahony and the robust filter on BROAD vs imufusion, ahrs), ``multivariate``
-(HotellingT2 and PcaT2Q on Tennessee Eastman recordings vs NumPy T-squared and
-IsolationForest). A module not present yet is named and skipped. Threads pinned to one.
+(HotellingT2 and PcaT2Q on real plant sensors with injected faults and on Tennessee
+Eastman recordings vs NumPy T-squared, SKAB's two baselines and IsolationForest). A module not present yet is named and skipped. Threads pinned to one.
 """
 
 from __future__ import annotations
