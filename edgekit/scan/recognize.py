@@ -25,6 +25,10 @@ Conditions (``when``):
 - ``ble_service``: a 16-bit UUID in hex (``"fe95"``), a full UUID, or a list.
 - ``ble_service_data``: ``{service UUID: regex}`` searched in the lower-case hex
   of the service data under that UUID.
+- ``bthome``: a regex searched in the names of the measurements of the
+  device's unencrypted BTHome v2 service data (0xFCD2), sorted and joined by
+  spaces (``"battery button packet_id"``); encrypted or undecodable BTHome data
+  matches no ``bthome`` condition.
 - ``name``: a regex searched in the device name (named groups feed templates).
 - ``oui_vendor``: a regex searched in the IEEE vendor of the device's MACs.
 
@@ -55,8 +59,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
-from edgekit.errors import InvalidInputError
-from edgekit.scan.advertisement import uuid16_to_str
+from edgekit.errors import CorruptDataError, InvalidInputError
+from edgekit.scan.advertisement import Advertisement, uuid16_to_str
+from edgekit.scan.beacons import BTHOME_UUID, decode_bthome
 from edgekit.scan.names import company_name, lookup_vendor, service_name
 
 __all__ = [
@@ -118,6 +123,7 @@ _CONDITIONS = {
     "ble_service_data",
     "name",
     "oui_vendor",
+    "bthome",
 }
 _TEMPLATE = re.compile(r"\{([a-zA-Z_][\w.-]*)\}")
 
@@ -193,6 +199,7 @@ class Rule:
     _sdata: tuple[tuple[str, re.Pattern[str]], ...] = field(default=(), repr=False, compare=False)
     _any_data: str | None = field(default=None, repr=False, compare=False)
     source: str = ""
+    _bthome: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Rule:
@@ -236,6 +243,7 @@ class Rule:
                 (_full_uuid(str(u)), re.compile(str(v)))
                 for u, v in dict(when.get("ble_service_data", {})).items()
             )
+            bthome = re.compile(str(when["bthome"])) if "bthome" in when else None
             any_data = str(when["ble_any_data"]) if "ble_any_data" in when else None
             if any_data is not None:
                 re.compile(any_data.replace("{address}", "0" * 12))
@@ -257,6 +265,7 @@ class Rule:
             sdata_res,
             any_data,
             source,
+            bthome,
         )
 
     def matches(self, facts: _Facts) -> bool:
@@ -290,6 +299,10 @@ class Rule:
             payload = facts.service_data.get(uuid)
             if payload is None or not pattern.search(payload.hex()):
                 return False
+        if self._bthome is not None and not (
+            facts.bthome is not None and self._bthome.search(facts.bthome)
+        ):
+            return False
         if self._name is not None and not (facts.name and self._name.search(facts.name)):
             return False
         return not (self._oui is not None and not (facts.oui and self._oui.search(facts.oui)))
@@ -332,6 +345,7 @@ class _Facts:
     oui: str | None
     service_data: dict[str, bytes] = field(default_factory=dict)
     addresses: tuple[str, ...] = ()
+    bthome: str | None = None
 
     def lookup(self, key: str) -> str | None:
         if key.startswith("txt."):
@@ -388,6 +402,8 @@ class RuleSet:
                 anchors = [("company", c) for c in rule._companies or {c for c, _ in rule._data}]
             elif rule._services or rule._sdata:
                 anchors = [("service", u) for u in rule._services or {u for u, _ in rule._sdata}]
+            elif rule._bthome is not None:
+                anchors = [("service", BTHOME_UUID)]
             elif rule._any_data is not None:
                 anchors = [("any company", True)]
             elif rule._name is not None:
@@ -513,6 +529,20 @@ def _usable_oui(mac: str) -> str | None:
     return info.vendor
 
 
+def _bthome_names(service_data: Mapping[str, bytes]) -> str | None:
+    """Sorted, space-joined measurement names of unencrypted BTHome v2 data, else ``None``."""
+    if BTHOME_UUID not in service_data:
+        return None
+    adv = Advertisement(None, [], {BTHOME_UUID: service_data[BTHOME_UUID]}, {}, None)
+    try:
+        packet = decode_bthome(adv)
+    except CorruptDataError:
+        return None
+    if packet is None or packet.encrypted:
+        return None
+    return " ".join(sorted({m.name for m in packet.measurements}))
+
+
 def _facts(
     device: Recognizable,
     company_data: Mapping[int, bytes] | None,
@@ -520,6 +550,7 @@ def _facts(
 ) -> _Facts:
     txt = {k: v for k, v in device.txt.items() if isinstance(v, str)}
     oui = next((v for mac in sorted(device.addresses) if (v := _usable_oui(mac))), None)
+    sdata = {_full_uuid(k): v for k, v in (service_data or {}).items()}
     return _Facts(
         protocols=device.protocols,
         types={_full_type(t) for t in device.services},
@@ -529,10 +560,11 @@ def _facts(
         services=frozenset(device.service_uuids),
         name=device.name,
         oui=oui,
-        service_data={_full_uuid(k): v for k, v in (service_data or {}).items()},
+        service_data=sdata,
         addresses=tuple(
             sorted(a.replace(":", "").replace("-", "").lower() for a in device.addresses)
         ),
+        bthome=_bthome_names(sdata),
     )
 
 

@@ -104,7 +104,7 @@ def test_host_rules_win_and_templates() -> None:
     assert len(rules) == n + 1
     inventory = Inventory(recognize=False)
     device = inventory.add_ble(
-        "C0:00:00:00:00:01", _adv({"name": "EDGE-42", "service_data": {"fcd2": "40"}})
+        "C0:00:00:00:00:01", _adv({"name": "EDGE-42", "service_data": {"fcd2": "4002c409"}})
     )
     got = recognize(device, rules)
     assert (got.vendor, got.kind, got.model) == ("Acme", "sensor", "EDGE-42")

@@ -1,9 +1,13 @@
 """Recognition on devices its rules were not written from, the kind vocabulary, vendor evidence.
 
-``data/recognition_holdout.json`` holds real BLE captures from the test files of
-open parser libraries (repository, commit and test named per record; MIT or
-Apache-2.0), labelled with what each library's parser reports. The figures are
-scored by ``benchmarks/scan/recognition.py`` and reported in ``docs/scan.md``.
+``data/recognition_theengs.json`` (the independent set) holds real BLE captures
+from theengs/decoder's tests (GPL-3.0, a separate data file under that licence),
+labelled with Theengs' own output; its code, docs and captures are no rule source.
+``data/recognition_holdout.json`` and ``data/recognition_independent.json`` hold
+real BLE captures from the test files of open parser libraries and of ble_monitor
+(repository, commit and test named per record; MIT or Apache-2.0), whose parser
+code became rule sources. The figures are scored by
+``benchmarks/scan/recognition.py`` and reported in ``docs/scan.md``.
 """
 
 from __future__ import annotations
@@ -49,21 +53,54 @@ def test_captures_precision_and_recall(group: str) -> None:
     assert s["vendor"]["precision"] >= 0.98, s["wrong"]
     assert s["kind"]["precision"] >= 0.98, s["wrong"]
     # Floors at the measured figures (docs/scan.md), so a regression shows.
-    floors = {"held-out": (0.85, 0.95, 0.90), "dev": (0.94, 0.95, 0.90)}[group]
+    # (held-out vendor 0.875 -> 0.844 in round 3: SensorPro frames name no vendor,
+    # as ble_monitor names the same frame Thermobeacon.)
+    floors = {"held-out": (0.84, 0.95, 0.90), "dev": (0.94, 0.95, 0.90)}[group]
     for field, floor in zip(("vendor", "kind", "model"), floors, strict=True):
         assert s[field]["recall"] >= floor, (field, s[field])
 
 
 def test_independent_set() -> None:
-    # ble_monitor's test captures: neither read nor used while writing the rules.
-    s = score(load("recognition_independent.json"))
-    assert s["records"] >= 250 and s["brands"] >= 40
+    # Theengs decoder's test captures: neither its code, docs nor captures were rule sources.
+    s = score(load("recognition_theengs.json"))
+    assert s["records"] >= 400 and s["brands"] >= 40
+    # Precision first: a wrong vendor or kind is worse than none.
+    assert s["vendor"]["precision"] >= 0.98, s["wrong"]
     assert s["kind"]["precision"] >= 0.98, s["wrong"]
     # Floors at the measured figures (docs/scan.md), so a regression shows.
-    floors = {"vendor": (0.92, 0.45), "kind": (0.98, 0.65), "model": (0.87, 0.46)}
+    floors = {"vendor": (0.98, 0.74), "kind": (0.98, 0.72), "model": (0.85, 0.42)}
     for field, (precision, recall) in floors.items():
         assert s[field]["precision"] >= precision, (field, s[field], s["wrong"])
         assert s[field]["recall"] >= recall, (field, s[field])
+
+
+def test_ble_monitor_set() -> None:
+    # ble_monitor's test captures: independent in rounds 1-2, its parser code a rule source since.
+    s = score(load("recognition_independent.json"))
+    assert s["records"] >= 250 and s["brands"] >= 40
+    floors = {"vendor": (0.99, 0.89), "kind": (0.98, 0.95), "model": (0.92, 0.82)}
+    for field, (precision, recall) in floors.items():
+        assert s[field]["precision"] >= precision, (field, s[field], s["wrong"])
+        assert s[field]["recall"] >= recall, (field, s[field])
+
+
+def test_bthome_kind_from_its_measurements() -> None:
+    # BTHome v2 is a format: the kind comes from what a packet measures.
+    inventory = Inventory(recognize=False)
+    cases = {
+        "40000c3a01": "button",  # packet id, button press
+        "4401643a00": "button",  # battery, button (trigger based)
+        "4002c409033b16": "sensor",  # temperature 25.0 C, humidity
+        "40000c3a0102c409": "sensor",  # a button on a thermometer
+        "4100112233445566778899aabb": None,  # encrypted: nothing to read
+        "40ff": None,  # undefined object id: not BTHome data we can read
+    }
+    for i, (frame, kind) in enumerate(cases.items()):
+        device = inventory.add_ble(f"D3:00:00:00:01:{i:02X}", _adv(sdata={"fcd2": frame}))
+        got = recognize(device, service_data={"fcd2": bytes.fromhex(frame)})
+        assert got.kind == kind, frame
+    with pytest.raises(InvalidInputError):
+        Rule.from_dict({"id": "x", "when": {"bthome": "(("}, "then": {"kind": "button"}})
 
 
 def test_payload_in_the_company_id_slot_ending_with_the_address() -> None:
@@ -172,3 +209,15 @@ def test_label_matching() -> None:
     assert same("model", "KT-200", "Kegtron KT-200", "Kegtron")
     assert not same("model", "Red", "Pro Red", "Tilt")
     assert not same("model", "H5075", "H5074")
+    # Alternatives, brand aliases and model families (benchmarks/scan/recognition.py).
+    assert same("vendor", "Aqara", "Xiaomi Aqara")
+    assert same("vendor", "Qingping", "ClearGrass/Qingping")
+    assert same("vendor", "BlueMaestro", "Blue Maestro")
+    assert same("vendor", "b-parasite", "rbaron")
+    assert same("vendor", "Miaomiaoce", "Xiaomi")  # a MiBeacon parser's ecosystem label
+    assert not same("vendor", "Xiaomi", "Miaomiaoce")
+    assert not same("vendor", "Govee", "Xiaomi")
+    assert same("model", "H5075", "H5072/75")
+    assert same("model", "TP357", "TP35X/393")
+    assert not same("model", "TP3578", "TP35X/393")
+    assert same("model", "BLU Button1", "ShellyBLU Button1", "Shelly")
