@@ -1,11 +1,15 @@
 """HotellingT2 and PcaT2Q: NumPy/scikit-learn oracles, streaming invariants, fuzzed state,
-and the F1 on Tennessee Eastman recordings.
+and the F1 on real plant sensors with injected faults and on Tennessee Eastman recordings.
 
 ``data/multi_tep.npz`` (1.7 MB; made by ``benchmarks/analytics/make_multi_tep.py``): 20
 recordings of the revised Tennessee Eastman process (Downs & Vogel 1993; C model by
 Bathelt, Ricker & Jelali 2015) simulated by the PyPI package ``tep-studio`` 0.2.0
 (BSD-3-Clause), one per disturbance IDV(1)..IDV(20): 1100 rows of 22 measurements at
 3-minute intervals, the disturbance on from row 700 to the end.
+
+``data/multi_real.npz`` (0.9 MB; made by ``benchmarks/analytics/make_multi_real.py``): 33
+recordings of 8 sensors from the anonymised plant data shipped in the PyPI package
+``bibmon`` 1.2.0 (Petrobras, Apache-2.0), one injected fault each.
 """
 
 from __future__ import annotations
