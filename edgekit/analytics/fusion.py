@@ -45,7 +45,7 @@ __all__ = ["Complementary", "Kalman1D", "Madgwick", "Mahony", "RobustAhrs"]
 F = TypeVar("F", bound="_Filter")
 
 _MAGIC = b"EKIF"
-_VERSION = 1
+_VERSION = 2  # 2: RobustAhrs keeps its fields as vectors, has 33 state values
 _PREFIX = struct.Struct("<4sHI")
 _NO_MAG = np.zeros(0)
 _empty = np.empty  # one lookup less on the one-sample path
@@ -150,6 +150,11 @@ class _Filter:
     def _params(self) -> dict[str, Any]:
         raise NotImplementedError
 
+    @staticmethod
+    def _upgrade(s: NDArray[np.float64], version: int) -> NDArray[np.float64]:
+        """State values of an older ``state()`` version in this version's layout."""
+        return s
+
     def reset(self) -> None:
         """Forget the stream: back to the state right after construction."""
         self._s[:] = 0.0
@@ -236,7 +241,7 @@ class _Filter:
         magic, version, hlen = _PREFIX.unpack_from(buf, 0)
         if magic != _MAGIC:
             raise CorruptDataError(f"not a fusion filter state (magic {bytes(magic)!r})")
-        if version != _VERSION:
+        if version not in (1, _VERSION):
             raise CorruptDataError(f"{name} state version {version} is not supported")
         end = _PREFIX.size + hlen
         try:
@@ -251,7 +256,10 @@ class _Filter:
         if end > len(buf) - 8 or (len(buf) - 8 - end) % 8:
             raise CorruptDataError(f"{name} state body is not whole float64 values")
         s = np.frombuffer(buf[end:-8], dtype="<f8")
-        if s.size != f._s.size or header.get("n") != s.size:
+        if header.get("n") != s.size:
+            raise CorruptDataError(f"{name} state has {s.size} values, its header says {header.get('n')}")  # fmt: skip
+        s = f._upgrade(s, version)
+        if s.size != f._s.size:
             raise CorruptDataError(f"{name} state has {s.size} values, not {f._s.size}")
         if not (np.isfinite(s).all() and s[0] in (0.0, 1.0, 2.0)):
             raise CorruptDataError(f"{name} state holds values no filter has (NaN, a bad flag)")
@@ -342,11 +350,14 @@ class RobustAhrs(_Filter):
     ``rest_time_s``: the sensor rests when the gyroscope stays within ``rest_gyr_dps``
     deg/s of its 0.5 s average (and the accelerometer within 5 %) for ``rest_time_s``;
     the bias then follows the average with time constant ``tau_bias`` s.
+    ``correction_hz``: the inclination and heading corrections (and the magnetic checks)
+    run on every k-th sample, k = ``sample_rate // correction_hz`` (at least 1); the
+    gyroscope, the accelerometer low-pass and the rest detection take every sample.
     ``q0`` as for :class:`Madgwick`.
     """
 
     _kind = "robust"
-    _state_size = 32
+    _state_size = 33
 
     def __init__(
         self,
@@ -362,9 +373,14 @@ class RobustAhrs(_Filter):
         rest_gyr_dps: float = 2.0,
         rest_time_s: float = 1.5,
         tau_bias: float = 1.0,
+        correction_hz: float = 50.0,
         q0: ArrayLike | None = None,
     ) -> None:
-        dt = 1.0 / _positive("sample_rate", sample_rate)
+        rate = _positive("sample_rate", sample_rate)
+        dt = 1.0 / rate
+        # corrections every `every` samples: at correction_hz or a little faster
+        every = max(1, int(rate / _positive("correction_hz", correction_hz) + 1e-9))
+        dt_c = every * dt
         self._settings = {
             "tau_acc": _positive("tau_acc", tau_acc),
             "tau_mag": _positive("tau_mag", tau_mag),
@@ -376,35 +392,47 @@ class RobustAhrs(_Filter):
             "rest_gyr_dps": _positive("rest_gyr_dps", rest_gyr_dps),
             "rest_time_s": _non_negative("rest_time_s", rest_time_s),
             "tau_bias": _positive("tau_bias", tau_bias),
+            "correction_hz": float(correction_hz),
         }
         c = self._settings
 
-        def gain(tau: float) -> float:
-            return 1.0 - math.exp(-dt / tau)
+        def gain(tau: float, step: float = dt) -> float:
+            return 1.0 - math.exp(-step / tau)
 
         self._p = np.array(
             [
                 dt,
                 gain(c["tau_acc"]),
-                gain(c["tau_mag"]),
+                gain(c["tau_mag"], dt_c),
                 gain(0.5),  # rest detection averages
                 math.radians(c["rest_gyr_dps"]),
                 0.05,  # accelerometer deviation at rest, fraction of its norm
                 c["rest_time_s"],
                 gain(c["tau_bias"]),
-                c["mag_norm_tol"],
-                math.radians(c["mag_dip_tol_deg"]),
-                gain(20.0),  # the field reference follows an undisturbed field
+                max(0.0, 1.0 - c["mag_norm_tol"]) ** 2,  # the field's norm, squared bounds
+                (1.0 + c["mag_norm_tol"]) ** 2,
+                gain(20.0, dt_c),  # the field reference follows an undisturbed field
                 c["mag_new_ref_s"],
                 c["mag_max_reject_s"],
-                gain(2.0 * c["tau_mag"]),
+                gain(2.0 * c["tau_mag"], dt_c),
                 c["mag_first_ref_s"],
+                math.cos(math.radians(min(c["mag_dip_tol_deg"], 180.0))),
+                float(every),
             ]
         )
         self._init(sample_rate, q0)
 
     def _params(self) -> dict[str, Any]:
         return {"sample_rate": self.sample_rate, **self._settings}
+
+    @staticmethod
+    def _upgrade(s: NDArray[np.float64], version: int) -> NDArray[np.float64]:
+        if version == 1:  # fields as (norm, dip) pairs; no correction countdown
+            s = np.append(s, 0.0)
+            for j in (23, 26):
+                norm, dip = s[j], s[j + 1]
+                s[j], s[j + 1] = norm * math.cos(dip), norm * math.sin(dip)
+        return s
 
     def _set_orientation(self, q: NDArray[np.float64]) -> None:
         self._s[0] = 2.0  # given: the first sample primes the averages, keeps q

@@ -354,12 +354,17 @@ def mahony_batch(s, p, gyr, acc, mag, use_mag, out):
 #
 # s: [0 initialised, 1-4 q_gyr, 5-8 q_inc, 9 cos(delta / 2), 10-12 acc low-pass in I,
 #     13-15 gyro bias, 16-18 gyro low-pass, 19-21 acc low-pass (sensor), 22 rest time,
-#     23 field norm ref, 24 dip ref, 25 disturbed time, 26 candidate norm, 27 candidate dip,
-#     28 candidate time, 29 reference confirmed, 30 field samples used, 31 sin(delta / 2)]
-# p: [dt, k_acc, k_mag, k_rest_lp, rest_gyr, rest_acc, rest_time, k_bias, norm_th, dip_th,
-#     k_ref, new_ref_time, max_reject_time, k_mag_rejected, first_ref_time]
-ROBUST_STATE = 32
-ROBUST_PARAMS = 15
+#     23-24 field reference, 25 disturbed time, 26-27 candidate field, 28 candidate time,
+#     29 reference confirmed, 30 field samples used, 31 sin(delta / 2), 32 samples until
+#     the next correction]
+#     A field (reference, candidate) is the pair (horizontal, vertical) of its earth-frame
+#     components: its norm and its dip as one vector, compared without sqrt or asin.
+# p: [dt, k_acc, k_mag, k_rest_lp, rest_gyr, rest_acc, rest_time, k_bias, (1 - norm_th)^2
+#     (0 when norm_th >= 1), (1 + norm_th)^2, k_ref, new_ref_time, max_reject_time,
+#     k_mag_rejected, first_ref_time, cos(dip_th), corrections every this many samples]
+#     (the gains k_mag, k_ref, k_mag_rejected are for the interval between corrections)
+ROBUST_STATE = 33
+ROBUST_PARAMS = 17
 
 # The usual step takes power series instead of sqrt, division and libm's cos and sin: a
 # half rotation angle h with h^2 < _H2_MAX (|h| < 0.05 rad) and a tilt correction of
@@ -367,6 +372,9 @@ ROBUST_PARAMS = 15
 # is 1.1e-16), so they give libm's results to rounding.
 _H2_MAX = 0.0025
 _T_MAX = 1e-4
+# atan(t) for |t| < _A_MAX by its series to t^15: the first dropped term, t^17 / 17, is
+# below 6e-18 |t|
+_A_MAX = 0.1
 
 
 @njit
@@ -419,6 +427,35 @@ def _small_tilt(ex, ey, ez, exy):
 
 
 @njit
+def _atan2(y, x):
+    """atan2(y, x); by the series of atan(y / x) while x > 0 and |y| < _A_MAX x."""
+    if x > 0.0 and abs(y) < _A_MAX * x:
+        t = y / x
+        u = t * t
+        u2 = u * u
+        u4 = u2 * u2
+        a = (1.0 - u * (1.0 / 3.0)) + u2 * (1.0 / 5.0 - u * (1.0 / 7.0))
+        b = (1.0 / 9.0 - u * (1.0 / 11.0)) + u2 * (1.0 / 13.0 - u * (1.0 / 15.0))
+        return t * (a + u4 * b)
+    return math.atan2(y, x)
+
+
+@njit
+def _field_near(fh, fv, f2, rh, rv, lo2, hi2, cos_dip):
+    """Whether the field (fh, fv) of squared norm f2 is near the reference (rh, rv): its
+    norm within the factors sqrt(lo2)..sqrt(hi2) of the reference's, and its dip within
+    the angle whose cosine is cos_dip. Both on squares: no sqrt, no asin."""
+    r2 = rh * rh + rv * rv
+    if not (lo2 * r2 < f2 < hi2 * r2):
+        return False
+    d = fh * rh + fv * rv  # |f| |r| cos(dip - dip_ref)
+    c2 = cos_dip * cos_dip * (f2 * r2)
+    if cos_dip >= 0.0:
+        return d > 0.0 and d * d > c2
+    return d > 0.0 or d * d < c2
+
+
+@njit
 def _cos_sin(h):
     """(cos h, sin h)."""
     h2 = h * h
@@ -442,6 +479,7 @@ def _robust_start(s, ax, ay, az, mx, my, mz, use_mag):
         s[31] = 0.0
     for j in range(13, 31):
         s[j] = 0.0
+    s[32] = 0.0
     s[10] = s[19] = ax
     s[11] = s[20] = ay
     s[12] = s[21] = az
@@ -449,17 +487,19 @@ def _robust_start(s, ax, ay, az, mx, my, mz, use_mag):
         ex, ey, ez = _rotate(s[5], s[6], s[7], s[8], mx, my, mz)
         if not given:
             s[9], s[31] = _cos_sin(0.5 * math.atan2(ex, ey))
-        nm = math.sqrt(mx * mx + my * my + mz * mz)
-        if nm > 0.0:
-            s[26] = nm
-            s[27] = math.asin(max(-1.0, min(1.0, ez / nm)))
+        s[26] = math.sqrt(ex * ex + ey * ey)
+        s[27] = ez
 
 
 @njit(inline="always")
 def _robust_run(s, p, gyr, acc, mag, use_mag, out):
     """The robust filter over ``gyr``, ``acc`` (and ``mag``), 3 values a sample in flat
     C arrays (no reshape for one sample); ENU quaternions into ``out``, 4 a sample. The
-    state lives in local variables through the loop and goes back to ``s`` after it."""
+    state lives in local variables through the loop and goes back to ``s`` after it.
+
+    Every sample integrates the gyroscope, low-passes the accelerometer in I and checks
+    for rest; every ``p[16]``-th sample (s[32] counts down to it) also corrects the
+    inclination and the heading, with gains and timers for that interval."""
     n = gyr.shape[0] // 3
     if n == 0:
         return
@@ -478,13 +518,16 @@ def _robust_run(s, p, gyr, acc, mag, use_mag, out):
     rest_a2 = p[5] * p[5]
     rest_time = p[6]
     k_bias = p[7]
-    norm_th = p[8]
-    dip_th = p[9]
+    lo2 = p[8]
+    hi2 = p[9]
     k_ref = p[10]
     new_ref_time = p[11]
     max_reject_time = p[12]
     k_rejected = p[13]
     first_ref_time = p[14]
+    cos_dip = p[15]
+    every = p[16]
+    dt_c = every * dt  # the interval between corrections, s
     half_dt = 0.5 * dt
     half_dt2 = half_dt * half_dt
     g0, g1, g2, g3 = s[1], s[2], s[3], s[4]  # q_gyr
@@ -495,11 +538,13 @@ def _robust_run(s, p, gyr, acc, mag, use_mag, out):
     gpx, gpy, gpz = s[16], s[17], s[18]  # gyro low-pass
     apx, apy, apz = s[19], s[20], s[21]  # acc low-pass (sensor)
     rest_t = s[22]
-    ref_n, ref_d = s[23], s[24]
+    ref_h, ref_v = s[23], s[24]
     dist_t = s[25]
-    cand_n, cand_d, cand_t = s[26], s[27], s[28]
+    cand_h, cand_v, cand_t = s[26], s[27], s[28]
     confirmed = s[29] != 0.0
     used = s[30]
+    wait = s[32]  # samples until the next correction
+    o0, o1, o2, o3 = _turn_z(hc, hs, i0, i1, i2, i3)  # heading * q_inc
     for i in range(n):
         j = 3 * i
         gx = gyr[j]
@@ -555,12 +600,17 @@ def _robust_run(s, p, gyr, acc, mag, use_mag, out):
             g1 = q1 * r
             g2 = q2 * r
             g3 = q3 * r
-        # inclination: the accelerometer low-passed in I, its direction turned to earth z
+        # the accelerometer low-passed in I
         if not (ax == 0.0 and ay == 0.0 and az == 0.0):
             ix, iy, iz = _rotate(g0, g1, g2, g3, ax, ay, az)
             lx += k_acc * (ix - lx)
             ly += k_acc * (iy - ly)
             lz += k_acc * (iz - lz)
+        if wait > 0.0:
+            wait -= 1.0
+        else:
+            wait = every - 1.0
+            # inclination: the low-passed direction turned to earth z
             ex, ey, ez = _rotate(i0, i1, i2, i3, lx, ly, lz)
             exy = ex * ex + ey * ey
             tilt = True
@@ -580,64 +630,65 @@ def _robust_run(s, p, gyr, acc, mag, use_mag, out):
                 i1 = q1 * r
                 i2 = q2 * r
                 i3 = q3 * r
-        q0, q1, q2, q3 = quat_mul(i0, i1, i2, i3, g0, g1, g2, g3)
-        # heading: the horizontal field turned to north, when the field looks undisturbed
-        if use_mag:
-            mx = mag[j]
-            my = mag[j + 1]
-            mz = mag[j + 2]
-        if use_mag and not (mx == 0.0 and my == 0.0 and mz == 0.0):
-            ex, ey, ez = _rotate(q0, q1, q2, q3, mx, my, mz)
-            nm = math.sqrt(mx * mx + my * my + mz * mz)
-            dip = math.asin(max(-1.0, min(1.0, ez / nm)))
-            # heading error: the field's direction in the current earth frame vs north (y)
-            cd = hc * hc - hs * hs
-            sd = 2.0 * hc * hs
-            err = math.atan2(cd * ex - sd * ey, sd * ex + cd * ey)
-            if cand_n == 0.0:  # no candidate yet (the first samples had no field)
-                cand_n = nm
-                cand_d = dip
-            # the candidate: the field as it is now, timed while it stays steady
-            if abs(nm - cand_n) < norm_th * cand_n and abs(dip - cand_d) < dip_th:
-                cand_t += dt
-                cand_n += k_ref * (nm - cand_n)
-                cand_d += k_ref * (dip - cand_d)
-            else:
-                cand_n = nm
-                cand_d = dip
-                cand_t = 0.0
-            was_confirmed = confirmed
-            ok = (not confirmed) or (
-                abs(nm - ref_n) < norm_th * ref_n and abs(dip - ref_d) < dip_th
-            )
-            # a steady candidate becomes the reference: soon at the start (the first sample
-            # may sit in a disturbance), only after long when it differs from a reference
-            if cand_t > (new_ref_time if confirmed else first_ref_time) and not (ok and confirmed):
-                ref_n = cand_n
-                ref_d = cand_d
-                confirmed = True
-                ok = True
-            turn = 0.0
-            if ok:
-                dist_t = 0.0
-                used += 1.0
-                # fast start: the heading averages the fields seen so far until that is slower
-                turn = k_mag * err if used * k_mag >= 1.0 else err / used
-                if was_confirmed:
-                    ref_n += k_ref * (nm - ref_n)
-                    ref_d += k_ref * (dip - ref_d)
-            else:
-                dist_t += dt
-                if dist_t > max_reject_time:  # disturbed for long: follow the field slowly
-                    turn = k_rejected * err
-            if turn != 0.0:
-                c, z = _cos_sin(0.5 * turn)
-                hc, hs = hc * c - hs * z, hs * c + hc * z
-                r = _renorm(hc * hc + hs * hs)
-                hc *= r
-                hs *= r
+            # heading: the horizontal field turned to north, when the field looks undisturbed
+            m2 = 0.0
+            if use_mag:
+                mx = mag[j]
+                my = mag[j + 1]
+                mz = mag[j + 2]
+                m2 = mx * mx + my * my + mz * mz
+            if m2 > 0.0:
+                q0, q1, q2, q3 = quat_mul(i0, i1, i2, i3, g0, g1, g2, g3)
+                ex, ey, ez = _rotate(q0, q1, q2, q3, mx, my, mz)
+                fh = math.sqrt(ex * ex + ey * ey)  # the field: horizontal, vertical (ez)
+                # heading error: the field's direction in the current earth frame vs north
+                cd = hc * hc - hs * hs
+                sd = 2.0 * hc * hs
+                err = _atan2(cd * ex - sd * ey, sd * ex + cd * ey)
+                if cand_h == 0.0 and cand_v == 0.0:  # no candidate yet (no field so far)
+                    cand_h = fh
+                    cand_v = ez
+                # the candidate: the field as it is now, timed while it stays steady
+                if _field_near(fh, ez, m2, cand_h, cand_v, lo2, hi2, cos_dip):
+                    cand_t += dt_c
+                    cand_h += k_ref * (fh - cand_h)
+                    cand_v += k_ref * (ez - cand_v)
+                else:
+                    cand_h = fh
+                    cand_v = ez
+                    cand_t = 0.0
+                was_confirmed = confirmed
+                ok = (not confirmed) or _field_near(fh, ez, m2, ref_h, ref_v, lo2, hi2, cos_dip)
+                # a steady candidate becomes the reference: soon at the start (the first
+                # sample may sit in a disturbance), only after long when it differs from one
+                if cand_t > (new_ref_time if confirmed else first_ref_time) and not (ok and confirmed):  # fmt: skip
+                    ref_h = cand_h
+                    ref_v = cand_v
+                    confirmed = True
+                    ok = True
+                turn = 0.0
+                if ok:
+                    dist_t = 0.0
+                    used += 1.0
+                    # fast start: the heading averages the fields seen so far until that
+                    # is slower
+                    turn = k_mag * err if used * k_mag >= 1.0 else err / used
+                    if was_confirmed:
+                        ref_h += k_ref * (fh - ref_h)
+                        ref_v += k_ref * (ez - ref_v)
+                else:
+                    dist_t += dt_c
+                    if dist_t > max_reject_time:  # disturbed for long: follow it slowly
+                        turn = k_rejected * err
+                if turn != 0.0:
+                    c, z = _cos_sin(0.5 * turn)
+                    hc, hs = hc * c - hs * z, hs * c + hc * z
+                    r = _renorm(hc * hc + hs * hs)
+                    hc *= r
+                    hs *= r
+            o0, o1, o2, o3 = _turn_z(hc, hs, i0, i1, i2, i3)
         j = 4 * i
-        out[j], out[j + 1], out[j + 2], out[j + 3] = _turn_z(hc, hs, q0, q1, q2, q3)
+        out[j], out[j + 1], out[j + 2], out[j + 3] = quat_mul(o0, o1, o2, o3, g0, g1, g2, g3)
     s[1], s[2], s[3], s[4] = g0, g1, g2, g3
     s[5], s[6], s[7], s[8] = i0, i1, i2, i3
     s[9], s[31] = hc, hs
@@ -646,11 +697,12 @@ def _robust_run(s, p, gyr, acc, mag, use_mag, out):
     s[16], s[17], s[18] = gpx, gpy, gpz
     s[19], s[20], s[21] = apx, apy, apz
     s[22] = rest_t
-    s[23], s[24] = ref_n, ref_d
+    s[23], s[24] = ref_h, ref_v
     s[25] = dist_t
-    s[26], s[27], s[28] = cand_n, cand_d, cand_t
+    s[26], s[27], s[28] = cand_h, cand_v, cand_t
     s[29] = 1.0 if confirmed else 0.0
     s[30] = used
+    s[32] = wait
 
 
 @njit
@@ -661,8 +713,8 @@ def _turn_z(c, s, q0, q1, q2, q3):
 
 @njit
 def _robust_out(s):
-    q0, q1, q2, q3 = quat_mul(s[5], s[6], s[7], s[8], s[1], s[2], s[3], s[4])
-    return _turn_z(s[9], s[31], q0, q1, q2, q3)
+    o0, o1, o2, o3 = _turn_z(s[9], s[31], s[5], s[6], s[7], s[8])
+    return quat_mul(o0, o1, o2, o3, s[1], s[2], s[3], s[4])
 
 
 @njit
