@@ -122,8 +122,6 @@ def _alternatives(label: str) -> list[str]:
     for p in parts[1:]:
         short = len(p) < len(first) and " " not in p
         out.append(first[: len(first) - len(p)] + p if short else p)
-        if short:
-            out.append(p)
     return out
 
 
