@@ -697,6 +697,25 @@ class StateStore:
         rec = self._read(lambda txn: txn.get(kb, db=self._base))
         return 0 if rec is None else int(U64.unpack_from(rec)[0])
 
+    def base_revisions(self, keys: Iterable[str]) -> list[int]:
+        """:meth:`base_revision` of many keys, in one read transaction (0 for a key never
+        synced, and for a string that is not a legal key)."""
+        kbs: list[bytes | None] = []
+        for key in keys:
+            try:
+                kbs.append(check_key(key))
+            except InvalidInputError:
+                kbs.append(None)
+
+        def walk(txn: Any) -> list[int]:
+            out = []
+            for kb in kbs:
+                rec = None if kb is None else txn.get(kb, db=self._base)
+                out.append(0 if rec is None else int(U64.unpack_from(rec)[0]))
+            return out
+
+        return self._read(walk)
+
     @staticmethod
     def _decode_base(key: str, rec: bytes | None) -> tuple[Entry | None, int]:
         if rec is None:

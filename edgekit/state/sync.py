@@ -47,6 +47,13 @@ _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _SEQ = re.compile(rb'"seq":(\d+)')
 _MS = datetime.timedelta(milliseconds=1)
 _BURST = 2000  # watch entries applied in one transaction at most
+_YIELD = 0.25  # seconds a push round waits after a burst where remote entries beat its keys
+_YIELD_MIN = 16  # ... at least this many of its keys in one burst
+_WRONG_LAST = re.compile(r"wrong last sequence: (\d+)")
+
+# A bucket entry as the watch (or a read) brought it: key, data, revision, server time
+# (ms since the epoch), deleted (a delete or purge marker).
+_Seen = tuple[str, bytes | None, int, int, bool]
 
 
 @dataclass(frozen=True)
@@ -294,14 +301,18 @@ class StateSync:
         self._next_connect = 0.0
         self._batch: contextlib.ExitStack | None = None  # notifications held while catching up
         self._batch_until = 0.0
-        self._flying: dict[str, int] = {}  # key being pushed -> newest revision the watch saw
+        self._flying: dict[str, _Seen | None] = {}  # key being pushed -> the watch's newest
+        self._cas_lost = {"watch": 0, "read": 0}  # lost compare-and-sets, by how resolved
         self._landed: dict[str, int] = {}  # key pushed -> its revision, until its echo
         self._acks: dict[str, tuple[str, Any, int]] = {}  # landed, not yet marked in the store
         self._ack_batch = 256  # acks marked in one transaction
         self._applied: set[str] = set()  # keys a remote entry changed during this round
-        self._burst: list[tuple[str, bytes | None, int, int, bool]] = []  # seen, to apply
+        self._round: set[str] = set()  # keys of the push round under way
+        self._yield_until = 0.0  # (time.monotonic) the round's pushes wait until then
+        self._yields = 0  # times a push round waited for another replica's winning entries
+        self._burst: list[_Seen] = []  # seen, to apply
         self._burst_keys: set[str] = set()
-        self._merged: dict[str, int] = {}  # key read back after a lost CAS -> its revision
+        self._merged: dict[str, int] = {}  # key of a lost CAS -> the remote revision to apply
         self._burst_due = 0.0  # (time.monotonic) a burst is applied at once from then
         self._burst_timer: asyncio.TimerHandle | None = None
         self._expect: dict[str, int] = {}  # key -> revision to expect instead of the base's
@@ -542,8 +553,8 @@ class StateSync:
         if revision > self._seen:
             self._seen = revision
             key = msg.subject[len(self._pre) :]
-            if key in self._flying:  # its push merges whatever landed meanwhile
-                self._flying[key] = max(self._flying[key], revision)
+            if key in self._flying:  # its push merges the newest that landed meanwhile
+                self._flying[key] = (key, msg.data, revision, server_ms, _deleted_op(msg.headers))
             elif self._landed.pop(key, None) == revision:
                 pass  # the echo of a push of this node
             elif self._wanted(key):
@@ -572,17 +583,20 @@ class StateSync:
         if self._burst_timer is not None:
             self._burst_timer.cancel()
             self._burst_timer = None
+        merged, self._merged = self._merged, {}
         if self._burst:
             burst, self._burst = self._burst, []
-            merged, self._merged = self._merged, {}
             self._burst_keys.clear()
             start = time.monotonic()
             self._apply_many(burst)
             end = time.monotonic()
             self._burst_due = end + 2 * (end - start)
-            for key, seq in merged.items():
-                if self.store.base_revision(key) < seq:  # a bad entry, not applied:
-                    self._expect[key] = seq  # overwrite it
+        if merged:
+            for (key, seq), base in zip(
+                merged.items(), self.store.base_revisions(merged), strict=True
+            ):
+                if base < seq:  # a bad entry, not applied: the next push overwrites it
+                    self._expect[key] = seq
 
     def _end_batch(self) -> None:
         """Deliver the store's notifications held while the watch caught up."""
@@ -591,7 +605,7 @@ class StateSync:
         if batch is not None:
             batch.close()
 
-    def _apply_many(self, items: Sequence[tuple[str, bytes | None, int, int, bool]]) -> None:
+    def _apply_many(self, items: Sequence[_Seen]) -> None:
         """Apply bucket entries ``(key, data, revision, server ms, deleted)`` to the store,
         in order, in one transaction (two when some are echoes of this node's writes;
         more when such an echo follows an entry of its key). An entry already there is skipped; a bad one is counted
@@ -600,15 +614,23 @@ class StateSync:
         marks: list[tuple[str, Any, int]] = []  # this node's writes that landed
         jobs: list[tuple[Entry, int, bool]] = []
         newest: dict[str, int] = {}  # key -> its newest revision in marks and jobs
+        try:
+            keys = [item[0] for item in items]
+            bases = dict(zip(keys, store.base_revisions(keys), strict=True))
+        except EdgekitError as exc:  # (the store closed, is damaged, ...)
+            for key, _data, revision, _ms, _deleted in items:
+                self._bad_entry(key, revision, exc)
+            return
         for key, data, revision, server_ms, deleted in items:
             try:
-                if revision <= max(newest.get(key, 0), store.base_revision(key)):
+                if revision <= max(newest.get(key, 0), bases[key]):
                     continue  # (already there)
                 remote, cloud = decode(key, data, server_ms=server_ms, deleted=deleted)
                 if remote.node_id == store.node_id:
                     if key in newest:  # (what the key holds before this one, stored first)
                         self._store_applied(marks, jobs)
                         marks, jobs = [], []
+                        bases.update(newest)
                         newest.clear()
                     local = store.entry(key)
                     if local is not None and (remote == local or remote.hlc < local.hlc):
@@ -635,6 +657,7 @@ class StateSync:
             results = self.store.apply_remote_many(jobs) if jobs else []
         except EdgekitError as exc:  # (the store closed, is damaged, ...)
             results = [exc] * len(jobs)
+        beaten = 0  # keys of the push round where the remote entry won
         for (remote, revision, _cloud), result in zip(jobs, results, strict=True):
             if isinstance(result, EdgekitError):
                 self._bad_entry(remote.key, revision, result)
@@ -642,6 +665,15 @@ class StateSync:
                 self._applied.add(remote.key)
                 self._received += 1
                 self._last_sync = time.time()
+                if remote.key in self._round and (result.hlc, result.node_id) == (
+                    remote.hlc,
+                    remote.node_id,
+                ):
+                    self._round.discard(remote.key)  # (each key makes the round wait once)
+                    beaten += 1
+        if beaten >= _YIELD_MIN:  # another replica is pushing entries that win: it goes first
+            self._yields += 1
+            self._yield_until = time.monotonic() + _YIELD
 
     def _bad_entry(self, key: str, revision: int, exc: EdgekitError) -> None:
         self._bad += 1
@@ -666,12 +698,13 @@ class StateSync:
                 return  # replaced: what the key holds now is synced, or pending for next round
         revision = self.store.base_revision(key)
         revision = self._expect.pop(key, revision)
-        self._flying[key] = 0
+        self._flying[key] = None
         try:
             landed = await self._kv_update(key, encode(entry), revision)
-        except nats.js.errors.KeyWrongLastSequenceError:
-            self._flying.pop(key, None)
-            await self._merge_remote(key)
+        except nats.js.errors.KeyWrongLastSequenceError as exc:
+            said = _WRONG_LAST.search(str(exc.description or ""))
+            seen = self._flying.pop(key, None)
+            await self._merge_remote(key, seen, int(said.group(1)) if said else 0)
             return
         except (nats.errors.MaxPayloadError, nats.js.errors.BadRequestError) as exc:
             self._refused[key] = entry.hlc
@@ -689,14 +722,14 @@ class StateSync:
         except Exception as exc:  # a timeout, a lost link, no responders
             raise _LinkDown(f"writing {key!r}: {exc!r}") from exc
         finally:
-            seen = self._flying.pop(key, 0)
+            seen = self._flying.pop(key, None)
         self._sent += 1
         self._acks[key] = (key, entry.hlc, landed)
         if len(self._acks) >= self._ack_batch:
             self._flush_acks()
-        if seen > landed:  # the watch saw a later revision while this one flew
-            await self._merge_remote(key)
-        elif seen < landed:
+        if seen is not None and seen[2] > landed:  # the watch saw a later one while it flew
+            self._take(seen)
+        elif seen is None or seen[2] < landed:
             self._landed[key] = landed  # its echo is still to come
 
     def _flush_acks(self) -> None:
@@ -726,10 +759,23 @@ class StateSync:
             nats.js.errors.APIError.from_error(error)  # raises the matching APIError
         return int(answer["seq"])
 
-    async def _merge_remote(self, key: str) -> None:
-        """Read ``key``'s last entry from the bucket; it is applied (three-way merge) with
-        the next burst, before the next push round."""
+    async def _merge_remote(self, key: str, seen: _Seen | None, current: int) -> None:
+        """After a lost compare-and-set of ``key``: the remote entry (at revision
+        ``current`` when the server said, else 0) is applied (three-way merge) with the
+        next burst, before the next push round. The watch's copy serves when it has that
+        revision (the watch ran while the push flew, or delivered it since); else the
+        entry is read from the bucket (waiting for a busy watch costs more)."""
         nats = _import_nats()
+        if seen is not None and seen[2] >= current:
+            self._cas_lost["watch"] += 1
+            self._take(seen)
+            return
+        if current and self._seen >= current:
+            self._cas_lost["watch"] += 1  # (in the burst or applied, as any watch entry)
+            self._merged[key] = current
+            self._schedule_burst()
+            return
+        self._cas_lost["read"] += 1
         self._flush_acks()
         if key in self._burst_keys:
             self._apply_burst()
@@ -743,10 +789,19 @@ class StateSync:
         headers = msg.headers or {}
         stamp = headers.get("Nats-Time-Stamp")
         server_ms = _iso_ms(stamp) if stamp else (msg.time - _EPOCH) // _MS
-        seq = int(msg.seq)
-        self._burst.append((key, msg.data, seq, server_ms, _deleted_op(headers)))
+        self._take((key, msg.data, int(msg.seq), server_ms, _deleted_op(headers)))
+
+    def _take(self, seen: _Seen) -> None:
+        """Apply a remote entry of a key this node pushed with the watch's next burst
+        (before the next push round); a bad one is overwritten by the next push."""
+        key = seen[0]
+        if key in self._acks:  # (its own landed write is the base to merge against)
+            self._flush_acks()
+        if key in self._burst_keys:
+            self._apply_burst()
+        self._burst.append(seen)
         self._burst_keys.add(key)
-        self._merged[key] = seq  # (applied with the watch's next burst, before the next round)
+        self._merged[key] = seen[2]
         self._schedule_burst()
 
     def _push_order(self, batch: list[Entry]) -> list[Entry]:
@@ -780,12 +835,15 @@ class StateSync:
             if not batch:
                 return len(failed)
             self._applied.clear()
+            self._round = {e.key for e in batch}
             if deadline is not None and time.monotonic() > deadline:
                 raise _LinkDown(f"{len(batch)} changes left after the timeout")
             todo = iter(self._push_order(batch))
 
             async def worker(todo: Iterator[Entry]) -> None:
                 for entry in todo:
+                    while (wait := self._yield_until - time.monotonic()) > 0:
+                        await asyncio.sleep(wait)
                     await self._push(entry, failed)
 
             workers = [
@@ -800,6 +858,7 @@ class StateSync:
                 raise
             finally:
                 self._flush_acks()
+                self._round = set()
             self._last_sync = time.time()
 
     # -- async API ----------------------------------------------------------------------------------
