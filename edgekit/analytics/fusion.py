@@ -378,8 +378,8 @@ class RobustAhrs(_Filter):
     ) -> None:
         rate = _positive("sample_rate", sample_rate)
         dt = 1.0 / rate
-        # corrections every `every` samples: at correction_hz or a little faster
-        every = max(1, int(rate / _positive("correction_hz", correction_hz) + 1e-9))
+        hz = _positive("correction_hz", correction_hz)
+        every = max(1, int(rate / hz + 1e-9))  # corrections at hz or a little faster
         dt_c = every * dt
         self._settings = {
             "tau_acc": _positive("tau_acc", tau_acc),
@@ -392,7 +392,7 @@ class RobustAhrs(_Filter):
             "rest_gyr_dps": _positive("rest_gyr_dps", rest_gyr_dps),
             "rest_time_s": _non_negative("rest_time_s", rest_time_s),
             "tau_bias": _positive("tau_bias", tau_bias),
-            "correction_hz": float(correction_hz),
+            "correction_hz": hz,
         }
         c = self._settings
 
@@ -427,7 +427,7 @@ class RobustAhrs(_Filter):
 
     @staticmethod
     def _upgrade(s: NDArray[np.float64], version: int) -> NDArray[np.float64]:
-        if version == 1:  # fields as (norm, dip) pairs; no correction countdown
+        if version == 1 and s.size == 32:  # fields as (norm, dip); no correction countdown
             s = np.append(s, 0.0)
             for j in (23, 26):
                 norm, dip = s[j], s[j + 1]
