@@ -177,6 +177,16 @@ def _stamp_kernel_packages() -> None:
     impl._locator_classes = [*ours, *impl._locator_classes]
 
 
+@functools.cache
+def _release_llvm_init_pages() -> None:
+    """Unmap the pages of LLVM that ``import numba`` touched and a process rarely needs
+    again (its static initialisers, spread over ``libllvmlite``: 35-45 MB of resident
+    set); linking or compiling faults back in what it uses (see ``edgekit._memory``)."""
+    from edgekit._memory import release_library_pages
+
+    release_library_pages("libllvmlite")
+
+
 @functools.lru_cache(maxsize=64)
 def _package_stamp_cached(directory: str, stamp: tuple[Any, ...]) -> bytes:
     """:func:`_package_stamp`, recomputed only when a file's mtime or size changed."""
@@ -194,6 +204,7 @@ def njit(*args: Any, **overrides: Any) -> Any:
     import numba
 
     _stamp_kernel_packages()
+    _release_llvm_init_pages()
     options = {**JIT_OPTIONS, **overrides}
     if _cache_unavailable:
         options["cache"] = False

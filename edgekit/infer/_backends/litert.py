@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import struct
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -35,10 +35,11 @@ _RESOLVERS = {
 }
 
 
-def _interpreter_modules(runtime: str) -> list[tuple[str, Any]]:
-    """The interpreter modules to try, in order."""
-    found: list[tuple[str, Any]] = []
+def _interpreter_modules(runtime: str) -> Iterator[tuple[str, Any]]:
+    """The interpreter modules to try, in order, each imported only when the ones before
+    it did not serve (a working LiteRT does not load tflite-runtime's library too)."""
     errors: list[str] = []
+    found = False
     names = ["ai_edge_litert", "tflite_runtime"] if runtime == "auto" else [runtime]
     for name in names:
         if name not in ("ai_edge_litert", "tflite_runtime"):
@@ -50,12 +51,22 @@ def _interpreter_modules(runtime: str) -> list[tuple[str, Any]]:
         except Exception as exc:
             errors.append(f"{name}: {exc}")
             continue
-        found.append((name, module))
+        found = True
+        yield name, module
     if not found:
         raise BackendUnavailableError(
             "LiteRT (ai-edge-litert)", extra="litert", reason="; ".join(errors) or None
         )
-    return found
+
+
+def _release_load_memory(runtime: str) -> None:
+    """Give back what building the interpreter used and running it does not: the heap's
+    free pages and the runtime library's pages touched once at load (what a run needs
+    faults back in)."""
+    from edgekit._memory import release_library_pages, trim_heap
+
+    trim_heap()
+    release_library_pages(f"/{runtime}/")
 
 
 def _litert_quantization(detail: Mapping[str, Any]) -> Quantization | None:
@@ -194,6 +205,7 @@ class LiteRTBackend:
             raise ModelLoadError(f"{label}: corrupt tensor metadata: {exc}") from exc
         if not self.inputs or not self.outputs:
             raise ModelLoadError(f"{label}: the model declares no inputs or no outputs")
+        _release_load_memory(self.runtime)
         self._in = [(t.name, int(d["index"])) for t, d in zip(self.inputs, in_details, strict=True)]
         self._out_idx = [int(d["index"]) for d in out_details]
         self._dynamic = {t.name for t in self.inputs if t.dynamic}
