@@ -307,7 +307,7 @@ class _LoopState:
         self.callers = 0  # requests not yet back in their task
         self.out = 0  # requests handed over and not yet answered
         self.split = 1  # requests that make a batch leave in this loop iteration
-        self.flushing = False  # a flush is scheduled
+        self.flushing: asyncio.Handle | None = None  # the flush scheduled, if any
 
 
 class AsyncBatch:
@@ -450,11 +450,12 @@ class MicroBatcher:
     lone thread request is not handed to the worker at all: the thread that
     waits for it runs it (:meth:`lead`).
 
-    Asyncio callers (:meth:`put_async`): their event loop forms the batches and
-    hands each over whole (two alternating halves under steady load), or runs a
-    cheap one itself while nothing else of that loop is out and the worker is
-    idle. A batch is checked once, as a whole, when it runs (:meth:`Loaded.merge`),
-    and answered by one loop callback.
+    Asyncio callers (:meth:`put_async`): their event loop forms the batches. A batch
+    expected to take at most ``inline_ns`` runs in the loop itself, as soon as it is
+    full (or at the end of the loop iteration), while the worker is idle; a costlier
+    one is handed over whole (two alternating halves under steady load, so that the
+    loop's Python overlaps the runtime). A batch is checked once, as a whole, when
+    it runs (:meth:`Loaded.merge`), and answered by one loop callback.
 
     One batch runs at a time (``_busy``), whoever runs it, so stateful models
     keep submission order.
@@ -479,9 +480,14 @@ class MicroBatcher:
         self._queue: deque[Request | AsyncBatch] = deque()
         self._busy = False  # a batch is running
         self._compute_ns = 0  # how long the last batch took, ns
-        #: Asyncio batches run in the caller's event loop, not the worker, while the
-        #: last batch took at most this long (ns) and the worker is idle.
-        self.inline_ns = 1_000_000
+        #: Time (ns) per request of recent batches: the least seen, rising slowly
+        #: (see :meth:`_compute`). Not CPU time: reading a thread's CPU clock after a
+        #: runtime call took 0.8 ms on a test machine.
+        self._row_ns = 0
+        #: Asyncio batches run in the caller's event loop, not the worker, while one of
+        #: the loop's callers (at most ``max_batch``) is expected to take at most this
+        #: long (ns, from ``_row_ns``): the loop is blocked that long.
+        self.inline_ns = 5_000_000
         #: Asyncio batches are split in two alternating halves only while the last
         #: batch took at least this long (ns): below it, the overlap gained is less
         #: than the thread hand-offs it costs.
@@ -539,15 +545,18 @@ class MicroBatcher:
 
         ``feeds`` are taken as given (checked with the whole batch); ``extra`` is
         (cache key, quantized) for requests whose outputs need more than slicing.
-        The loop forms its batches itself and hands each one over whole (one lock,
-        one wake-up). With ``C`` callers in flight, a batch leaves as soon as it
-        holds ``min(max_batch, C / 2)`` requests (once a batch took ``split_ns``;
-        cheaper ones leave whole): the runtime then computes it while the loop
-        still answers and refills the other half, so two batches alternate and the
-        loop's Python overlaps the runtime. What is left at the end of the loop
-        iteration (a ``call_soon`` flush, run after every task ready in that
-        iteration) leaves then, or waits for company while an earlier batch of
-        this loop is still out.
+        The loop forms its batches itself. A batch expected to take at most
+        ``inline_ns`` (see :meth:`_in_loop`) runs right here once it holds
+        ``max_batch`` requests (:meth:`_run_here`): the callers of a full batch wait
+        for it anyway, and a hand-over to the worker and back costs two thread
+        wake-ups and GIL hand-overs. A costlier one is handed over whole (one lock,
+        one wake-up); with ``C`` callers in flight it leaves as soon as it holds
+        ``min(max_batch, C / 2)`` requests (once a batch took ``split_ns``): the
+        runtime then computes it while the loop still answers and refills the
+        other half, so two batches alternate and the loop's Python overlaps the
+        runtime. What is left at the end of the loop iteration (a ``call_soon``
+        flush, run after every task ready in that iteration) leaves then, or waits
+        for company while an earlier batch of this loop is still out.
         """
         loop = asyncio.get_running_loop()
         state = self._last
@@ -566,7 +575,13 @@ class MicroBatcher:
         if not state.flushing:
             self._schedule(state)
         if len(futures) >= state.split:
-            self._hand_over(state)
+            if state.split < self.max_batch or not self._run_here(state):
+                self._hand_over(state)
+            elif state.flushing is not None:
+                # Ran here: the callers it answered come back after the flush already
+                # scheduled, so flush after them instead (or their batch leaves split).
+                state.flushing.cancel()
+                state.flushing = None
         return state, future
 
     def _state(self, loop: asyncio.AbstractEventLoop) -> _LoopState:
@@ -586,12 +601,11 @@ class MicroBatcher:
 
     def _schedule(self, state: _LoopState) -> None:
         """A flush at the end of this loop iteration; sets the iteration's batch size."""
-        state.flushing = True
-        state.loop.call_soon(self._flush, state)
+        state.flushing = state.loop.call_soon(self._flush, state)
         callers = state.callers
         state.split = (
             min(self.max_batch, (callers + 1) // 2)
-            if callers >= 4 and self._compute_ns >= self.split_ns
+            if callers >= 4 and self._compute_ns >= self.split_ns and not self._in_loop(callers)
             else self.max_batch
         )
 
@@ -613,30 +627,48 @@ class MicroBatcher:
         state.out += n
 
     def _flush(self, state: _LoopState) -> None:
-        state.flushing = False
+        state.flushing = None
         n = len(state.futures)
         if not n:
             return
-        if state.out > n and not self._closed:
-            # Fewer than half the callers: wait for the batch out to come back and
-            # bring company (its answer flushes again), rather than send a small batch.
+        if state.out and not self._closed and (state.out > n or self._in_loop(state.callers)):
+            # Wait for the batch out to come back and bring company (its answer
+            # flushes again), rather than send a small batch: always with fewer than
+            # half the callers, and while batches run in the loop (the two then merge).
             return
-        if not state.out and self._compute_ns <= self.inline_ns and self._current().batchable:
-            with self._cv:
-                inline = not (self._closed or self._busy or self._queue)
-                self._busy = self._busy or inline
-            if inline:
-                # A cheap batch, an idle worker and nothing else of this loop out: run
-                # it here. Handing it to the worker and back costs two thread
-                # wake-ups, more than the batch itself, and there is nothing to
-                # overlap it with.
-                batch = AsyncBatch(state)
-                results = self._compute(batch.feeds, batch.extras, batch.t0s)
-                self._expected, self._divisor = n, self.goal_divisor
-                self._done()
-                _answer(batch.futures, results)
-                return
-        self._hand_over(state)
+        if not self._run_here(state):
+            self._hand_over(state)
+
+    def _in_loop(self, callers: int) -> bool:
+        """Whether the loop runs its batches itself: they merge, and one of ``callers``
+        requests (at most ``max_batch``) is expected to take at most ``inline_ns``."""
+        return (
+            self._row_ns * min(callers, self.max_batch) <= self.inline_ns
+            and self._current().batchable
+        )
+
+    def _run_here(self, state: _LoopState) -> bool:
+        """Run the loop's batch in the loop itself, if it may; False when it may not.
+
+        It may while nothing else of this loop is out, the worker is idle and a full
+        batch took at most ``inline_ns``: the loop's callers are then all in this
+        batch or waiting to join the next, so nothing could overlap the runtime
+        call, and handing the batch to the worker and back only adds two thread
+        wake-ups and GIL hand-overs.
+        """
+        if state.out or not self._in_loop(state.callers):
+            return False
+        with self._cv:
+            if self._closed or self._busy or self._queue:
+                return False
+            self._busy = True
+        batch = AsyncBatch(state)
+        n = len(batch.futures)
+        results = self._compute(batch.feeds, batch.extras, batch.t0s, in_loop=True)
+        self._expected, self._divisor = n, self.goal_divisor
+        self._done()
+        _answer(batch.futures, results)
+        return True
 
     def _settle_async(self, batch: AsyncBatch, results: list[Any]) -> None:
         """Runs in the batch's event loop: answers it, then flushes what waited for it."""
@@ -814,8 +846,16 @@ class MicroBatcher:
                 self._sleeping = False
                 self._cv.notify()
 
-    def _compute(self, feeds: list[Any], extras: Extras | None, t0s: list[int]) -> list[Any]:
-        """Each request's outputs or error (:func:`run_group`); never raises; times and records it."""
+    def _compute(
+        self, feeds: list[Any], extras: Extras | None, t0s: list[int], in_loop: bool = False
+    ) -> list[Any]:
+        """Each request's outputs or error (:func:`run_group`); never raises; times and records it.
+
+        ``in_loop``: run by the event loop's thread, which holds the GIL throughout, so
+        the time is the batch's own. Elsewhere it includes waiting for the GIL after
+        the runtime call (up to ``sys.getswitchinterval()`` while the loop runs
+        Python): it then only lowers ``_row_ns``.
+        """
         t0 = _now()
         sizes: list[int] = []
         try:
@@ -832,7 +872,12 @@ class MicroBatcher:
         except BaseException as exc:  # never let the worker die
             results = [InferenceError(f"batch failed: {exc!r}")] * len(feeds)
         now = _now()
-        self._compute_ns = now - t0
+        self._compute_ns = took = now - t0
+        row = took // len(feeds) or 1
+        if row < self._row_ns or not self._row_ns:
+            self._row_ns = row
+        elif in_loop:  # rises by 1/16 a batch at most: a preempted batch does not count
+            self._row_ns = min(row, self._row_ns + (self._row_ns >> 4) + 1)
         errors = sum(1 for value in results if value.__class__ is not dict)
         if errors:
             latencies = [

@@ -498,11 +498,12 @@ class InferenceEngine:
         """``await engine.async_run(x)``: a micro-batched run for asyncio callers.
 
         Requests of one event-loop iteration leave together as one batch (a
-        ``call_soon`` flush after the tasks ready in that iteration). While the
-        batching thread is idle and the last batch took at most 1 ms, the batch
-        runs in the event loop itself (no thread hand-over); otherwise it goes to
-        the batching thread, whose results reach the loop through a single
-        callback per batch. Feeds are checked once per batch, as a whole, when it
+        ``call_soon`` flush after the tasks ready in that iteration), or as soon as
+        ``max_batch`` of them are in. While the batching thread is idle and a batch
+        of the loop's callers is expected to take at most 5 ms, the batch
+        runs in the event loop itself (no thread hand-over; the loop waits for it);
+        otherwise it goes to the batching thread, whose results reach the loop
+        through a single callback per batch. Feeds are checked once per batch, as a whole, when it
         runs; an invalid request gets its ``InvalidInputError`` here, and the
         others of its batch their results.
         """

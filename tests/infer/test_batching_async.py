@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import numpy as np
 import pytest
@@ -110,3 +111,55 @@ async def test_requests_held_for_company_get_an_error_when_the_engine_closes(mlp
     await asyncio.gather(*first)
     with pytest.raises(InferenceError, match="closed"):
         await asyncio.wait_for(late, 5)
+
+
+@pytest.mark.parametrize("max_batch", [8, 32])
+async def test_steady_callers_fill_batches_that_run_in_the_loop(mlp_bytes, max_batch):
+    """32 tasks calling in a loop on a cheap model: every batch is full, runs in the event
+    loop's own thread (no hand-over), and answers each caller bit for bit as a lone run."""
+    engine = InferenceEngine(mlp_bytes, max_batch=max_batch)
+    rng = np.random.default_rng(7)
+    xs = [rng.standard_normal((1, 32)).astype(np.float32) for _ in range(32)]
+    expected = [engine.run(x)["y"] for x in xs]
+    backend = engine._model.backend
+    run, threads = backend.run, set()
+
+    def recording(feeds):  # type: ignore[no-untyped-def]
+        threads.add(threading.get_ident())
+        return run(feeds)
+
+    backend.run = recording
+
+    async def caller(i: int) -> None:
+        for _ in range(20):
+            out = await engine.async_run(xs[i])
+            np.testing.assert_array_equal(out["y"], expected[i])
+
+    await asyncio.gather(*(caller(i) for i in range(32)))
+    assert engine.stats().batch_sizes == {max_batch: 32 * 20 // max_batch}
+    assert threads == {threading.get_ident()}
+    _idle(engine)
+    engine.close()
+
+
+async def test_a_costly_batch_goes_to_the_worker_thread(mlp_bytes):
+    """Batches expected to take longer than ``inline_ns`` do not block the event loop."""
+    engine = InferenceEngine(mlp_bytes, max_batch=8)
+    batcher = engine._get_batcher()
+    backend = engine._model.backend
+    run, threads = backend.run, set()
+
+    def recording(feeds):  # type: ignore[no-untyped-def]
+        threads.add(threading.get_ident())
+        return run(feeds)
+
+    backend.run = recording
+    x = np.ones((1, 32), np.float32)
+    await asyncio.gather(*(engine.async_run(x) for _ in range(8)))
+    assert threads == {threading.get_ident()}  # cheap: ran in the loop
+    batcher.inline_ns = batcher._row_ns * 8 - 1  # now a batch of 8 counts as too long
+    threads.clear()
+    await asyncio.gather(*(engine.async_run(x) for _ in range(8)))
+    assert threading.get_ident() not in threads and len(threads) == 1
+    _idle(engine)
+    engine.close()
