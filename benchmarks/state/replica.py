@@ -3,7 +3,8 @@
 Each replica process opens its store (the changes made offline are in it already),
 waits for the common start, runs its StateSync in the background and reports, every
 20 ms, its pending count, the bucket revision its watch reached and a digest of every
-entry (tombstones included) while nothing is pending. The parent times the start until
+entry (tombstones included) while nothing is pending (hashed again only after the
+revision, the applied or the sent count moved). The parent times the start until
 the three report the same revision and digest with nothing pending.
 """
 
@@ -18,19 +19,25 @@ from typing import Any
 
 def _replica(path: str, url: str, bucket: str, start: Any, stop: Any, out: Any) -> None:
     from edgekit.state import StateStore
-    from edgekit.state.sync import StateSync
+    from edgekit.state.sync import StateSync, _import_nats
 
+    _import_nats()  # (loaded before the start, as in a running device: the heal is the link)
     with StateStore(path) as store:
         sync = StateSync(store, url, bucket=bucket)
         out.put(("ready", path))
         start.wait()
         sync.start()
+        digest, digested = "", None
         try:
             while not stop.is_set():
                 time.sleep(0.02)
                 status = sync.status()
-                digest = ""
-                if status.pending_changes == 0:
+                if status.pending_changes:
+                    digest, digested = "", None
+                elif (status.revision, status.received, status.sent) != digested:
+                    # (hashed again only when the store may have changed: hashing every
+                    # entry every 20 ms would take the replica's CPU)
+                    digested = (status.revision, status.received, status.sent)
                     digest = hashlib.sha1(repr(store.entries()).encode()).hexdigest()
                 out.put((path, status.pending_changes, status.revision, digest))
         finally:

@@ -49,6 +49,7 @@ _MS = datetime.timedelta(milliseconds=1)
 _BURST = 2000  # watch entries applied in one transaction at most
 _YIELD = 0.25  # seconds a push round waits after a burst where remote entries beat its keys
 _YIELD_MIN = 16  # ... at least this many of its keys in one burst
+_YIELD_MAX = 10.0  # seconds a push round waits at most in all
 _WRONG_LAST = re.compile(r"wrong last sequence: (\d+)")
 
 # A bucket entry as the watch (or a read) brought it: key, data, revision, server time
@@ -309,6 +310,7 @@ class StateSync:
         self._applied: set[str] = set()  # keys a remote entry changed during this round
         self._round: set[str] = set()  # keys of the push round under way
         self._yield_until = 0.0  # (time.monotonic) the round's pushes wait until then
+        self._yield_end = 0.0  # (time.monotonic) ... and never past this
         self._yields = 0  # times a push round waited for another replica's winning entries
         self._burst: list[_Seen] = []  # seen, to apply
         self._burst_keys: set[str] = set()
@@ -673,7 +675,7 @@ class StateSync:
                     beaten += 1
         if beaten >= _YIELD_MIN:  # another replica is pushing entries that win: it goes first
             self._yields += 1
-            self._yield_until = time.monotonic() + _YIELD
+            self._yield_until = min(time.monotonic() + _YIELD, self._yield_end)
 
     def _bad_entry(self, key: str, revision: int, exc: EdgekitError) -> None:
         self._bad += 1
@@ -836,6 +838,7 @@ class StateSync:
                 return len(failed)
             self._applied.clear()
             self._round = {e.key for e in batch}
+            self._yield_end = time.monotonic() + _YIELD_MAX
             if deadline is not None and time.monotonic() > deadline:
                 raise _LinkDown(f"{len(batch)} changes left after the timeout")
             todo = iter(self._push_order(batch))

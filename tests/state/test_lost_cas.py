@@ -11,7 +11,7 @@ from pathlib import Path
 import nats
 
 from edgekit.state import StateStore
-from edgekit.state.sync import _YIELD_MIN, StateSync
+from edgekit.state.sync import _YIELD_MAX, _YIELD_MIN, StateSync
 from edgekit.state.wire import encode
 
 
@@ -86,6 +86,7 @@ def test_a_push_round_waits_while_remote_entries_beat_its_keys(tmp_path: Path):
         theirs = [b.set(f"k/{i}", "b's") for i in range(n)]  # later: they win under lww
         sync = StateSync(a, "nats://127.0.0.1:1", bucket="never")  # never connects
         sync._round = {e.key for e in a.pending()}
+        sync._yield_end = time.monotonic() + 60
         burst = [(e.key, encode(e), 1 + i, e.hlc.wall_ms, False) for i, e in enumerate(theirs)]
         sync._apply_many(burst[: _YIELD_MIN - 1])  # too few to wait for
         assert sync._yields == 0 and sync._yield_until < time.monotonic()
@@ -93,6 +94,23 @@ def test_a_push_round_waits_while_remote_entries_beat_its_keys(tmp_path: Path):
         assert sync._yields == 1 and sync._yield_until > time.monotonic()
         assert not sync._round & {f"k/{i}" for i in range(n)}  # each key waits once
         assert a.pending() == [] and dict(a.items()) == dict(b.items())
+
+
+def test_a_push_round_waits_10_s_at_most(tmp_path: Path):
+    with (
+        StateStore(tmp_path / "a", node_id="a") as a,
+        StateStore(tmp_path / "b", node_id="b") as b,
+    ):
+        a.update({f"k/{i}": "a's" for i in range(_YIELD_MIN)})
+        time.sleep(0.01)
+        theirs = [b.set(f"k/{i}", "b's") for i in range(_YIELD_MIN)]
+        sync = StateSync(a, "nats://127.0.0.1:1", bucket="never")
+        sync._round = {e.key for e in a.pending()}
+        sync._yield_end = end = time.monotonic() - _YIELD_MAX  # the round began long ago
+        sync._apply_many(
+            [(e.key, encode(e), 1 + i, e.hlc.wall_ms, False) for i, e in enumerate(theirs)]
+        )
+        assert sync._yields == 1 and sync._yield_until == end
 
 
 def test_remote_entries_that_lose_do_not_make_a_round_wait(tmp_path: Path):
