@@ -778,8 +778,9 @@ def stage_costs(report: Report, case: LimitCase, engine: InferenceEngine) -> Non
     outputs into each caller's part (:meth:`Loaded.split`); one asyncio future per
     request (create, resolve in one callback per batch, resume the task); the
     hand-off of a batch to a thread and back (a dedicated worker thread, as the
-    engine's, against ``run_in_executor``); and the engine's whole path in one
-    thread (batches run in the event loop, a model computing nothing).
+    engine's for batches expected to take over 5 ms, against ``run_in_executor``);
+    and the engine's whole path in one thread (batches run in the event loop, as
+    the engine's cheaper ones, a model computing nothing).
     """
     n = CALLERS
     m = engine._model
