@@ -179,9 +179,14 @@ def _stamp_kernel_packages() -> None:
 
 @functools.cache
 def _release_llvm_init_pages() -> None:
-    """Unmap the pages of LLVM that ``import numba`` touched and a process rarely needs
-    again (its static initialisers, spread over ``libllvmlite``: 35-45 MB of resident
-    set); linking or compiling faults back in what it uses (see ``edgekit._memory``)."""
+    """Load LLVM (numba's first import does) and unmap the pages its static initialisers
+    touched, spread over ``libllvmlite`` (about 34 MB of resident set), before numba adds
+    its own: a process rarely needs them again, and linking or compiling faults back in
+    what it uses (see ``edgekit._memory``)."""
+    try:
+        import llvmlite.binding  # noqa: F401  (loads libllvmlite)
+    except ImportError:
+        return  # numba's own import says what is missing
     from edgekit._memory import release_library_pages
 
     release_library_pages("libllvmlite")
@@ -201,10 +206,10 @@ def njit(*args: Any, **overrides: Any) -> Any:
     :func:`_lean`).
     """
     configure_cache()
+    _release_llvm_init_pages()
     import numba
 
     _stamp_kernel_packages()
-    _release_llvm_init_pages()
     options = {**JIT_OPTIONS, **overrides}
     if _cache_unavailable:
         options["cache"] = False

@@ -2,8 +2,8 @@
 
 A process's resident set counts every page of a shared library it has touched, also
 pages it never touches again. Loading numba runs LLVM's static initialisers all over
-``libllvmlite`` (about 35-45 MB of its code and read-only data mapped in); creating an
-ONNX Runtime session registers every operator's schema and kernel. Once that is done
+``libllvmlite`` (about 34 MB of its code and read-only data mapped in); importing ONNX
+Runtime and creating a session register every operator's schema and kernel. Once done
 those pages are only a cost: :func:`release_library_pages` unmaps them
 (``MADV_DONTNEED``), so the kernel may reclaim them from the page cache; a page needed
 again faults back in from the page cache (or the file), identical, because only clean,

@@ -14,6 +14,7 @@ parameters are computed at run time, gets none.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -87,10 +88,15 @@ def _with_onnx_quantization(
 
 
 def _import_ort() -> Any:
+    first = "onnxruntime" not in sys.modules
     try:
         import onnxruntime
     except ImportError as exc:
         raise BackendUnavailableError("onnxruntime", extra="onnx", reason=str(exc)) from exc
+    if first:  # the library's pages its load touched once (about 11 MB), before a session's
+        from edgekit._memory import release_library_pages
+
+        release_library_pages("onnxruntime")
     return onnxruntime
 
 
