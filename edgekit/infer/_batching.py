@@ -650,11 +650,10 @@ class MicroBatcher:
     def _run_here(self, state: _LoopState) -> bool:
         """Run the loop's batch in the loop itself, if it may; False when it may not.
 
-        It may while nothing else of this loop is out, the worker is idle and a full
-        batch took at most ``inline_ns``: the loop's callers are then all in this
-        batch or waiting to join the next, so nothing could overlap the runtime
-        call, and handing the batch to the worker and back only adds two thread
-        wake-ups and GIL hand-overs.
+        It may while nothing else of this loop is out, the worker is idle and a batch
+        of the loop's callers is expected to take at most ``inline_ns``
+        (:meth:`_in_loop`): the callers of this batch wait for it anyway, and handing
+        it to the worker and back only adds two thread wake-ups and GIL hand-overs.
         """
         if state.out or not self._in_loop(state.callers):
             return False
