@@ -15,10 +15,14 @@ import numpy as np
 # --- every frame ------------------------------------------------------------------------------
 
 #: Newest format version this edgekit reads and writes. A series frame is written as
-#: version 1 unless one of its blocks uses a scheme of version 2 (MULT, FMULT, FQUANT).
-FORMAT_VERSION = 2
+#: version 1 unless one of its blocks uses a scheme of version 2 (MULT, FMULT, FQUANT), and
+#: as version 3 when one uses the scheme of version 3 (WIDE_RANK).
+FORMAT_VERSION = 3
 #: The version of frames that use only the schemes of version 1.
 FORMAT_VERSION_1 = 1
+#: The version of frames whose newest scheme is one of version 2, and of version 3.
+FORMAT_VERSION_2 = 2
+FORMAT_VERSION_3 = 3
 #: Bytes of the trailing xxh3_64 checksum.
 CHECKSUM_SIZE = 8
 
@@ -65,8 +69,12 @@ BLOCK_HEADER = struct.calcsize(BLOCK_HEAD_FORMAT)
 #: Block scheme ids (the first byte of a block). RANK is only a nested integer scheme (the
 #: lanes of a MULT or FQUANT block), never a block's own scheme.
 RAW, FOR, DELTA, DOD, HUFF, ALP, ALP_RD, SHUFFLE_LZ4, DICT, MULT, FMULT, FQUANT, RANK = range(13)
+#: The rank scheme as an integer block's own scheme, with up to 255 residuals (version 3).
+WIDE_RANK = 13
 #: The first scheme id of format version 2 (MULT, FMULT, FQUANT).
 FIRST_V2_SCHEME = MULT
+#: The first scheme id of format version 3 (WIDE_RANK).
+FIRST_V3_SCHEME = WIDE_RANK
 SCHEME_NAMES = {
     RAW: "raw",
     FOR: "for",
@@ -81,16 +89,18 @@ SCHEME_NAMES = {
     FMULT: "float-mult",
     FQUANT: "float-quant",
     RANK: "rank",
+    WIDE_RANK: "wide-rank",
 }
 #: Schemes of integer blocks (also the inner scheme of an ALP block: RAW, then FOR + order
 #: for the bit-packed orders 0..2, then HUFF) and of float blocks.
-INT_SCHEMES = (RAW, FOR, DELTA, DOD, HUFF, MULT)
+INT_SCHEMES = (RAW, FOR, DELTA, DOD, HUFF, MULT, WIDE_RANK)
 FLOAT_SCHEMES = (RAW, ALP, ALP_RD, SHUFFLE_LZ4, DICT, FMULT, FQUANT)
 #: Integer schemes nested in ALP, FMULT, FQUANT and MULT (the lanes of a mode); RANK only
 #: in FQUANT and MULT.
 NESTED_INT_SCHEMES = (RAW, FOR, DELTA, DOD, HUFF, RANK)
-#: Rank scheme: most distinct residuals in its dictionary.
+#: Rank scheme: most distinct residuals in its dictionary (nested RANK; WIDE_RANK blocks).
 RANK_MAX = 64
+RANK_WIDE_MAX = 255
 
 #: Largest ALP exponent and factor (10**22 is the largest exact power of ten in a double).
 ALP_MAX_EXPONENT = 22

@@ -33,6 +33,7 @@ from edgekit.codec._format import (
     RAW,
     SCHEME_NAMES,
     SHUFFLE_LZ4,
+    WIDE_RANK,
 )
 from edgekit.codec._frame import Reader
 
@@ -66,7 +67,8 @@ def encode_int_lanes(
     for/delta/delta-of-delta sizes come from the lanes' ranges; the huffman candidate is
     built when ``entropy`` is on, there are at least 64 values and the narrowest residual
     order is at least 2 bits wide (one kernel call does it all: ``_kernels.int_payload``).
-    With ``modes``, the int-mult scheme (format version 2) is tried too.
+    With ``modes``, int-mult (format version 2), then wide-rank (version 3) when int-mult
+    finds nothing, are tried too.
     """
     k = kernels()
     raw_size = len(raw_bytes) if raw_bytes is not None else 8 * u.size
@@ -81,6 +83,12 @@ def encode_int_lanes(
                 return MULT, mult.tobytes()
             return int(scheme), payload.tobytes()
     scheme, payload = k.int_payload(u, entropy, raw_size)
+    if modes and entropy:
+        # 65 to 255 distinct values or residuals (ADC counts of a sensor with a
+        # non-integer scale): their ranks in a dictionary, when smaller (version 3).
+        ranked = k.wide_rank_payload(u, payload.size if scheme != RAW else raw_size)
+        if ranked.size:
+            return WIDE_RANK, ranked.tobytes()
     if scheme == RAW:
         return RAW, raw_bytes if raw_bytes is not None else u.astype(U64).tobytes()
     return int(scheme), payload.tobytes()
@@ -100,9 +108,11 @@ def decode_int_lanes(
         else:
             out[:] = raw
         return out
-    if scheme in (FOR, DELTA, DOD, HUFF, MULT):
+    if scheme in (FOR, DELTA, DOD, HUFF, MULT, WIDE_RANK):
         buf = np.frombuffer(rd.view, dtype=np.uint8)
-        if scheme == MULT:
+        if scheme == WIDE_RANK:
+            status, pos = k.decode_wide_rank_block(buf, rd.pos, len(buf), n, out)
+        elif scheme == MULT:
             status, pos = k.decode_mult_block(buf, rd.pos, len(buf), n, out)
         elif scheme == HUFF:
             status, pos = k.decode_huff_block(buf, rd.pos, len(buf), n, out)

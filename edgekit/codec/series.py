@@ -33,11 +33,14 @@ from edgekit.codec._format import (
     ERR_TRAILING,
     ERRORS,
     FIRST_V2_SCHEME,
+    FIRST_V3_SCHEME,
     FLOAT_SCHEMES,
     FMULT,
     FOR,
     FORMAT_VERSION,
     FORMAT_VERSION_1,
+    FORMAT_VERSION_2,
+    FORMAT_VERSION_3,
     FQUANT,
     HEAD_1D_FORMAT,
     HUFF,
@@ -179,10 +182,12 @@ def compress(
 
 
 def _sealed(out: bytearray, newest: int) -> bytes:
-    """Seal a series frame, marked version 2 when its largest block scheme id ``newest``
-    is a scheme of version 2."""
-    if newest >= FIRST_V2_SCHEME:
-        out[4] = FORMAT_VERSION
+    """Seal a series frame, marked with the version of its largest block scheme id
+    ``newest`` (1 for the schemes of version 1)."""
+    if newest >= FIRST_V3_SCHEME:
+        out[4] = FORMAT_VERSION_3
+    elif newest >= FIRST_V2_SCHEME:
+        out[4] = FORMAT_VERSION_2
     return seal(out)
 
 
@@ -264,11 +269,11 @@ _CHECKSUM_COPY_LIMIT = 1 << 14
 
 
 #: Per dtype code: (dtype, dtype of the array the kernel fills, kernel name) for the
-#: fast path (integers narrower than 64 bits go through uint64 lanes).
+#: fast path (the kernels write every dtype's values straight into the result).
 _FAST_CODES: dict[int, tuple[np.dtype[Any], np.dtype[Any], str]] = {
     code: (
         dt,
-        dt if dt.kind == "f" or dt.itemsize == 8 else np.dtype("<u8"),
+        dt,
         ("decode_f64_frame" if dt.itemsize == 8 else "decode_f32_frame")
         if dt.kind == "f"
         else "decode_int_frame",

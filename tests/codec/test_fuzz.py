@@ -24,7 +24,7 @@ from edgekit.codec import (
     patch,
     signature,
 )
-from edgekit.codec._format import RANK
+from edgekit.codec._format import FORMAT_VERSION, RANK
 from edgekit.errors import CorruptDataError, InvalidInputError
 from tests._support.frames import reseal
 from tests.codec.test_modes import nested_scheme
@@ -72,6 +72,12 @@ def _sample_frames() -> dict[str, bytes]:
         "float-quant": compress(
             np.append(
                 np.cumsum(rng.standard_normal(400)).astype(np.float32).astype(np.float64), 1e-300
+            )
+        ),
+        # The scheme of format version 3: ranks of few distinct ADC counts.
+        "wide-rank": compress(
+            np.round(np.round(np.random.default_rng(7).normal(0, 12, 3000)) * 9.15 + 950).astype(
+                np.int16
             )
         ),
         "record": encode_series(
@@ -174,7 +180,7 @@ def test_checksum_catches_a_flipped_bit() -> None:
 
 def test_future_version_and_wrong_magic_are_refused() -> None:
     frame = bytearray(FRAMES["delta"])
-    frame[4] = 3
+    frame[4] = FORMAT_VERSION + 1
     with pytest.raises(CorruptDataError, match="version"):
         decompress(reseal(frame))
     with pytest.raises(CorruptDataError, match="magic"):

@@ -40,6 +40,8 @@ from edgekit.codec._kernels.blocks import (
     fquant_payload,
     int_payload,
     mult_payload,
+    rank_payload,
+    wide_rank_payload,
 )
 from edgekit.codec._kernels.cdc import cdc_cut_points, gear_table
 from edgekit.codec._kernels.floats import (
@@ -80,6 +82,7 @@ from edgekit.codec._kernels.modes import (
     decode_fmult_block,
     decode_fquant_block,
     decode_mult_block,
+    decode_wide_rank_block,
     float_mult_base,
     float_quant_shift,
     int_mult_plan,
@@ -112,6 +115,7 @@ __all__ = [
     "decode_int_frame",
     "decode_mult_block",
     "decode_packed_block",
+    "decode_wide_rank_block",
     "dict_encode",
     "dict_gather",
     "dictionary_may_pay",
@@ -139,10 +143,12 @@ __all__ = [
     "order_keys",
     "pack_plain",
     "pack_residuals",
+    "rank_payload",
     "residuals",
     "select_kth",
     "symbol_histogram",
     "unpack_plain",
     "unpack_residuals",
+    "wide_rank_payload",
     "zigzag_centered",
 ]

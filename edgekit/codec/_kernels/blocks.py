@@ -25,6 +25,7 @@ from edgekit.codec._format import (
     MULT,
     RANK,
     RANK_MAX,
+    RANK_WIDE_MAX,
     RAW,
 )
 from edgekit.codec._kernels.bitpack import (
@@ -58,6 +59,7 @@ from edgekit.codec._kernels.modes import (
     fquant_lanes,
     int_mult_plan,
     mult_lanes,
+    residual_at,
 )
 
 
@@ -121,26 +123,39 @@ def int_payload(u, entropy, raw_size):
     return best_scheme, out
 
 
+#: Slots of the hash table that counts distinct residuals (a power of two >= 2 x 255).
+_RANK_SLOTS = 512
+
+
 @njit
-def _rank_counts(r):
-    """Distinct values of ``r`` (at most RANK_MAX, in order of appearance), their counts and
-    each value's index; empty arrays when there are more."""
-    values = np.empty(RANK_MAX, dtype=np.uint64)
-    counts = np.zeros(RANK_MAX, dtype=np.int64)
-    index = np.empty(r.size, dtype=np.int64)
+def _rank_counts(u, order, kmax):
+    """Distinct order-``order`` residuals of ``u`` (at most ``kmax`` <= 255, in order of
+    appearance), their counts and each residual's index; empty arrays when there are more
+    (found early on busy signals). One pass, with an open-addressing hash table."""
+    m = u.size - order
+    values = np.empty(kmax, dtype=np.uint64)
+    counts = np.zeros(kmax, dtype=np.int64)
+    index = np.empty(m, dtype=np.int64)
+    slots = np.full(_RANK_SLOTS, -1, dtype=np.int64)
+    mask = np.uint64(_RANK_SLOTS - 1)
     k = 0
     last = 0
-    for i in range(r.size):
-        v = r[i]
+    for i in range(m):
+        v = residual_at(u, i, order)
         j = last
         if k == 0 or values[j] != v:
-            j = 0
-            while j < k and values[j] != v:
-                j += 1
-            if j == k:
-                if k == RANK_MAX:
+            h = ((v * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)) & mask
+            while True:
+                j = slots[h]
+                if j < 0 or values[j] == v:
+                    break
+                h = (h + ONE) & mask
+            if j < 0:
+                if k == kmax:
                     return values[:0], counts[:0], index[:0]
                 values[k] = v
+                slots[h] = k
+                j = k
                 k += 1
             last = j
         counts[j] += 1
@@ -199,8 +214,22 @@ def _by_count(counts):
 
 @njit
 def rank_payload(u, limit):
+    """The rank-scheme payload (nested) of lanes ``u``: see :func:`_rank_payload`."""
+    return _rank_payload(u, limit, 2, RANK_MAX)
+
+
+@njit
+def wide_rank_payload(u, limit):
+    """The wide-rank payload of lanes ``u`` (a block's own scheme, format version 3), or
+    an empty array: as the rank scheme, for residual orders with more distinct values than
+    the nested scheme holds (RANK_MAX + 1 .. RANK_WIDE_MAX)."""
+    return _rank_payload(u, limit, RANK_MAX + 1, RANK_WIDE_MAX)
+
+
+@njit
+def _rank_payload(u, limit, kmin, kmax):
     """The rank-scheme payload of lanes ``u``, or an empty array when no residual order has
-    at most RANK_MAX distinct values or the payload is not below ``limit`` bytes.
+    ``kmin`` to ``kmax`` distinct values or the payload is not below ``limit`` bytes.
 
     The order is the one of least estimated size (entropy of the ranks plus the
     dictionary). The ranks are then huffman-coded one by one, or two by two (a pair
@@ -221,9 +250,9 @@ def rank_payload(u, limit):
     for order in range(3):
         if order == 2 and best_order == 1:
             break  # few distinct deltas: their differences are rarely fewer (and cost time)
-        vals, cnts, idx = _rank_counts(residuals(u, order))
+        vals, cnts, idx = _rank_counts(u, order, kmax)
         k = vals.size
-        if k < 2:
+        if k < kmin:
             continue
         m = n - order
         bits = 0.0
@@ -249,6 +278,11 @@ def rank_payload(u, limit):
     best = huff_centered(ranks, _rank_lanes(ranks), 0, ZERO, limit - head)
     npairs = 0
     pair_of = by_count[:0]
+    if k > RANK_MAX and best_est - head > m / 4:
+        # A wide dictionary whose ranks take over 2 bits each: pairs would not pay.
+        if best.size == 0:
+            return empty
+        return _rank_out(u, order, values, by_count, npairs, pair_of, head, best)
     # Pairs (a, b) as a * k + b; an odd last rank is paired with rank 0.
     np2 = (m + 1) // 2
     codes = np.empty(np2, dtype=np.int64)
@@ -258,26 +292,45 @@ def rank_payload(u, limit):
         c = np.int64(ranks[2 * t]) * k + b
         codes[t] = c
         pcounts[c] += 1
+    # The pair codes in use, in code order; ranked by falling count (ties by code).
     used = 0
     pbytes = 0
     for c in range(k * k):
         if pcounts[c] > 0:
             used += 1
             pbytes += _varint_size(np.uint64(c))
-    prank, porder = _by_count(pcounts)
     plimit = (best.size if best.size > 0 else limit - head) - pbytes
-    pranks = np.empty(np2, dtype=np.uint64)
-    for t in range(np2):
-        pranks[t] = prank[codes[t]]
-    pairs = huff_centered(pranks, _rank_lanes(pranks), 0, ZERO, plimit)
-    if pairs.size > 0:
-        best = pairs
-        npairs = used
-        pair_of = porder[:used]
+    if plimit > 0:
+        in_use = np.empty(used, dtype=np.int64)
+        at = 0
+        for c in range(k * k):
+            if pcounts[c] > 0:
+                in_use[at] = c
+                at += 1
+        urank, uorder = _by_count(pcounts[in_use])
+        prank = np.empty(k * k, dtype=np.uint64)
+        for j in range(used):
+            prank[in_use[j]] = urank[j]
+        pranks = np.empty(np2, dtype=np.uint64)
+        for t in range(np2):
+            pranks[t] = prank[codes[t]]
+        pairs = huff_centered(pranks, _rank_lanes(pranks), 0, ZERO, plimit)
+        if pairs.size > 0:
+            best = pairs
+            npairs = used
+            pair_of = in_use[uorder]
     if best.size == 0:
         return empty
     if npairs > 0:
         head += pbytes
+    return _rank_out(u, order, values, by_count, npairs, pair_of, head, best)
+
+
+@njit
+def _rank_out(u, order, values, by_count, npairs, pair_of, head, best):
+    """The rank payload: order, heads, dictionary, pair codes, then the huffman payload
+    ``best`` (``head`` bytes precede it)."""
+    k = values.size
     out = np.empty(head + best.size, dtype=np.uint8)
     out[0] = np.uint8(order)
     at = 1
@@ -557,9 +610,14 @@ def decode_f32_blocks(buf, pos, end, start, n, block_size, out):
 @njit
 def decode_int_blocks(buf, pos, end, start, n, block_size, out):
     """As :func:`decode_f64_blocks` for integer frames: for/delta/delta-of-delta/huffman/
-    int-mult blocks are decoded into ``out`` (uint64 or int64 lanes); the loop stops at any other
-    scheme."""
-    lanes = out.view(np.uint64)
+    int-mult blocks are decoded into ``out``; the loop stops at any other scheme.
+
+    ``out`` holds 64-bit lanes (uint64 or int64), or the values of a narrower integer
+    dtype: the packed and huffman schemes then write them straight in (their arithmetic
+    is modulo 2**64, so the low bits are the same), int-mult through 64-bit lanes.
+    """
+    wide = out.itemsize == 8
+    lanes = out.view(np.uint64) if wide else np.empty(0, dtype=np.uint64)
     while start < n:
         count = min(block_size, n - start)
         status, scheme, stop = _block_head(buf, pos, end)
@@ -567,15 +625,27 @@ def decode_int_blocks(buf, pos, end, start, n, block_size, out):
             return status, pos, start, pos
         if (scheme < FOR or scheme > HUFF) and scheme != MULT:
             return BLOCK_NOT_HERE, pos, start, pos
-        dest = lanes[start : start + count]
-        if scheme == MULT:
-            status, got = decode_mult_block(buf, pos + BLOCK_HEADER, stop, count, dest)
-        elif scheme == HUFF:
-            status, got = decode_huff_block(buf, pos + BLOCK_HEADER, stop, count, dest)
+        at = pos + BLOCK_HEADER
+        if wide:
+            dest = lanes[start : start + count]
+            if scheme == MULT:
+                status, got = decode_mult_block(buf, at, stop, count, dest)
+            elif scheme == HUFF:
+                status, got = decode_huff_block(buf, at, stop, count, dest)
+            else:
+                status, got = decode_packed_block(buf, at, stop, scheme - FOR, count, dest)
         else:
-            status, got = decode_packed_block(
-                buf, pos + BLOCK_HEADER, stop, scheme - FOR, count, dest
-            )
+            values = out[start : start + count]
+            if scheme == MULT:
+                if lanes.size < count:
+                    lanes = np.empty(count, dtype=np.uint64)
+                status, got = decode_mult_block(buf, at, stop, count, lanes[:count])
+                for i in range(count):
+                    values[i] = lanes[i]
+            elif scheme == HUFF:
+                status, got = decode_huff_block(buf, at, stop, count, values)
+            else:
+                status, got = decode_packed_block(buf, at, stop, scheme - FOR, count, values)
         if status != 0:
             return status, pos, start, got
         if got != stop:
@@ -623,7 +693,8 @@ def _float_frame(frame, out, out_bits):
 
 @njit
 def decode_int_frame(frame, out):
-    """As :func:`decode_f64_frame` for integer frames, into uint64 or int64 lanes."""
+    """As :func:`decode_f64_frame` for integer frames, into uint64 or int64 lanes or the
+    values of a narrower integer dtype."""
     end = len(frame) - CHECKSUM_SIZE
     block_size = _rd32(frame, HEAD_1D - 4)
     return _frame_status(decode_int_blocks(frame, HEAD_1D, end, 0, out.size, block_size, out), end)

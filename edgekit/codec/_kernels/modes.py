@@ -27,6 +27,7 @@ from edgekit.codec._format import (
     HUFF,
     RANK,
     RANK_MAX,
+    RANK_WIDE_MAX,
     RAW,
 )
 from edgekit.codec._kernels.bitpack import (
@@ -297,12 +298,24 @@ def decode_rank_block(buf, pos, end, n, out):
 
     Returns ``(status, position after the payload)``.
     """
+    return _decode_rank(buf, pos, end, n, out, RANK_MAX)
+
+
+@njit
+def decode_wide_rank_block(buf, pos, end, n, out):
+    """As :func:`decode_rank_block` for a wide-rank block (format version 3): the same
+    payload with up to 255 dictionary residuals."""
+    return _decode_rank(buf, pos, end, n, out, RANK_WIDE_MAX)
+
+
+@njit
+def _decode_rank(buf, pos, end, n, out, kmax):
     status, order, first, firstd, pos = _order_head(buf, pos, end, n, 1)
     if status != 0:
         return status, pos
     k = np.int64(buf[pos])
     pos += 1
-    if k < 1 or k > RANK_MAX:
+    if k < 1 or k > kmax:
         return ERR_PARAMS, pos
     values = np.empty(k, dtype=np.uint64)
     for j in range(k):
