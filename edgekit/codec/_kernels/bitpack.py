@@ -8,7 +8,10 @@ Also the byte helpers every kernel module uses (copies, little-endian reads and 
 from __future__ import annotations
 
 import numpy as np
+from llvmlite import ir
+from numba.core import types
 from numba.cpython.unsafe.numbers import leading_zeros
+from numba.extending import intrinsic
 
 from edgekit._jit import njit
 from edgekit.codec._format import ERR_ORDER, ERR_SHORT, ERR_WIDTH
@@ -34,6 +37,20 @@ def copy_bytes(dst, dpos, src, spos, nb):
     s = np.uint64(spos)
     for i in range(np.uint64(nb)):
         dst[d + i] = src[s + i]
+
+
+@intrinsic
+def load_u64(typingctx, arr, at):
+    """The little-endian uint64 at byte ``at`` of a C-contiguous uint8 array: one unaligned
+    load, no bounds check (the caller guarantees ``at + 8 <= arr.size``)."""
+    sig = types.uint64(arr, at)
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        ptr = builder.gep(ary.data, [args[1]])
+        return builder.load(builder.bitcast(ptr, ir.IntType(64).as_pointer()), align=1)
+
+    return sig, codegen
 
 
 @njit

@@ -24,6 +24,7 @@ from edgekit.codec._format import (
     HUFF_STREAMS,
 )
 from edgekit.codec._kernels.bitpack import (
+    ALL,
     FOUR,
     ONE,
     SIGN,
@@ -39,8 +40,18 @@ from edgekit.codec._kernels.bitpack import (
     _read_heads,
     bitlen,
     copy_bytes,
+    load_u64,
     residuals,
 )
+
+#: Index bits of the multi-value decode table (the longest code: one lookup always
+#: identifies the next code).
+MULTI_BITS = 12
+MULTI_MASK = np.uint64((1 << MULTI_BITS) - 1)
+#: Zero bytes after each stream in the decoder's copy of the streams: a read at a bit
+#: position up to the stream's ``nbits`` (and its extra bits, up to 74 bits later) stays
+#: inside the copy.
+STREAM_PAD = 32
 
 
 @njit
@@ -581,17 +592,6 @@ def huff_value_table(lens, maxlen):
 
 
 @njit(inline="always")
-def _huff_value(words, w0, p, entry, tmask):
-    """Decode one value at bit ``p`` of the stream at word ``w0``: (z, new p, entry)."""
-    bits = _bits_at(words, w0, p)
-    ent = entry[bits & tmask]
-    ln = np.uint64(ent & 15)
-    e = np.uint64((ent >> 4) & 63)
-    top = np.uint64(ent >> 10)
-    return (top << e) | _extra_bits(words, w0, p, bits, ln, e), p + ln + e, ent
-
-
-@njit(inline="always")
 def _emit(out, i, z, center, order, prev, prevd, fout, alp, ff, fe):
     """Store residual ``i`` (zigzag ``z``) integrated ``order`` times; returns the state.
 
@@ -619,14 +619,16 @@ def _emit(out, i, z, center, order, prev, prevd, fout, alp, ff, fe):
 
 @njit
 def huff_decode4_integrate(
-    words, starts, nbits, m, entry, order, center, first, firstd, out, fout, alp, ff, fe
+    wb, starts, nbits, m, single, order, center, first, firstd, out, fout, alp, ff, fe
 ):
-    """:func:`huff_decode4` and :func:`unzigzag_integrate` in one pass over the values.
+    """Decode ``m`` residuals of 4 interleaved streams one value per lookup and integrate
+    them in the same pass into ``out`` (``m + order`` lanes, heads included), or with
+    ``alp`` into ``fout`` as ALP values ``(lane * ff) / fe``.
 
-    Decodes ``m`` residuals into ``out`` (``m + order`` lanes, heads included) without
-    the intermediate zigzag array; ``entry`` is a :func:`huff_value_table`. With ``alp``,
-    lanes go to ``fout`` as ALP values ``(lane * ff) / fe`` (``out`` is then not written).
-    Returns 0, or -1 for a bad stream.
+    The streams are laid out as for :func:`huff_decode_multi`; ``single`` is a
+    :func:`huff_value_table` of ``MULTI_BITS`` bits. For lanes of long codes (floats'
+    ALP integers), where a lookup holds one value: their conversion overlaps the
+    decoding. Returns 0, or -1 for a bad stream.
     """
     if order >= 1:
         if alp:
@@ -642,7 +644,6 @@ def huff_decode4_integrate(
     prevd = firstd
     if order == 2:
         prev = first + firstd
-    tmask = np.uint64(entry.size - 1)
     p0 = ZERO
     p1 = ZERO
     p2 = ZERO
@@ -661,11 +662,15 @@ def huff_decode4_integrate(
     for _g in range(groups):
         if (p0 > n0) | (p1 > n1) | (p2 > n2) | (p3 > n3) | bad:
             return -1
-        z0, p0, e0 = _huff_value(words, s0, p0, entry, tmask)
-        z1, p1, e1 = _huff_value(words, s1, p1, entry, tmask)
-        z2, p2, e2 = _huff_value(words, s2, p2, entry, tmask)
-        z3, p3, e3 = _huff_value(words, s3, p3, entry, tmask)
-        bad = (e0 == 0) | (e1 == 0) | (e2 == 0) | (e3 == 0)
+        z0, t0, e0 = _value(wb, s0, p0, single)
+        z1, t1, e1 = _value(wb, s1, p1, single)
+        z2, t2, e2 = _value(wb, s2, p2, single)
+        z3, t3, e3 = _value(wb, s3, p3, single)
+        p0 += t0
+        p1 += t1
+        p2 += t2
+        p3 += t3
+        bad = (e0 == ZERO) | (e1 == ZERO) | (e2 == ZERO) | (e3 == ZERO)
         prev, prevd = _emit(out, oi, z0, center, order, prev, prevd, fout, alp, ff, fe)
         prev, prevd = _emit(out, oi + ONE, z1, center, order, prev, prevd, fout, alp, ff, fe)
         prev, prevd = _emit(out, oi + TWO, z2, center, order, prev, prevd, fout, alp, ff, fe)
@@ -678,21 +683,245 @@ def huff_decode4_integrate(
         if j == 0:
             if p0 > n0:
                 return -1
-            z, p0, ent = _huff_value(words, s0, p0, entry, tmask)
+            z, t, ent = _value(wb, s0, p0, single)
+            p0 += t
         elif j == 1:
             if p1 > n1:
                 return -1
-            z, p1, ent = _huff_value(words, s1, p1, entry, tmask)
+            z, t, ent = _value(wb, s1, p1, single)
+            p1 += t
         else:
             if p2 > n2:
                 return -1
-            z, p2, ent = _huff_value(words, s2, p2, entry, tmask)
-        if ent == 0:
+            z, t, ent = _value(wb, s2, p2, single)
+            p2 += t
+        if ent == ZERO:
             return -1
         prev, prevd = _emit(out, np.uint64(i), z, center, order, prev, prevd, fout, alp, ff, fe)
     if (p0 > n0) | (p1 > n1) | (p2 > n2) | (p3 > n3):
         return -1
     return 0
+
+
+@njit
+def huff_multi_table(single):
+    """Multi-value decode table from a :func:`huff_value_table` of ``MULTI_BITS`` bits.
+
+    Per ``MULTI_BITS``-bit pattern: the bits its whole values take (code and extra bits,
+    up to 3 values that fit in the pattern) in bits 0-3, their count in bits 4-5, and each
+    value as ``unzigzag(z)`` (16-bit two's complement) in bits 16-31, 32-47, 48-63.
+    Count 0 marks a pattern whose first value does not fit (a long code or extra field,
+    or no code): the decoder reads that value alone.
+    """
+    size = single.size
+    multi = np.zeros(size, dtype=np.uint64)
+    for w in range(size):
+        used = 0
+        count = 0
+        ent = ZERO
+        for k in range(3):
+            s = np.int64(single[w >> used])
+            ln = s & 15
+            e = (s >> 4) & 63
+            if s == 0 or used + ln + e > MULTI_BITS:
+                break
+            z = ((s >> 10) << e) | ((w >> (used + ln)) & ((1 << e) - 1))
+            d = (z >> 1) ^ -(z & 1)
+            ent |= np.uint64(d & 0xFFFF) << np.uint64(16 * (k + 1))
+            used += ln + e
+            count = k + 1
+        multi[w] = ent | np.uint64(used | (count << 4))
+    return multi
+
+
+@njit(inline="always")
+def _read(wb, sj, p):
+    """At least 57 bits of the stream at byte ``sj`` of ``wb``, from its bit ``p`` on."""
+    return load_u64(wb, sj + (p >> np.uint64(3))) >> (p & np.uint64(7))  # type: ignore[call-arg]
+
+
+@njit(inline="always")
+def _value(wb, sj, p, single):
+    """The value at bit ``p`` of the stream at byte ``sj`` of ``wb``, read alone with the
+    :func:`huff_value_table` ``single``: ``(z, bits taken, table entry)`` (entry 0: no
+    code). Extra bits are read again from the stream only past the first read's 57 bits."""
+    b = _read(wb, sj, p)
+    s = np.uint64(single[b & MULTI_MASK])
+    ln = s & np.uint64(15)
+    e = (s >> np.uint64(4)) & np.uint64(63)
+    taken = ln + e
+    if taken <= np.uint64(57):
+        extra = b >> ln
+    else:
+        q = p + ln
+        extra = (_read(wb, sj, q) & _LOW56) | (_read(wb, sj, q + np.uint64(56)) << np.uint64(56))
+    return ((s >> np.uint64(10)) << e) | (extra & ((ONE << e) - ONE)), taken, s
+
+
+@njit(inline="always")
+def _one(wb, sj, p, single):
+    """One value at bit ``p`` read alone: ``(unzigzag(z), bits taken)``; 0 bits for no code."""
+    z, taken, _s = _value(wb, sj, p, single)
+    return (z >> ONE) ^ (ZERO - (z & ONE)), taken
+
+
+_LOW56 = np.uint64((1 << 56) - 1)
+
+
+@njit
+def _finish(wb, sj, nj, p, o, left, multi, single, center, out):
+    """The rest of one stream (``left`` values from bit ``p``, written at ``out[o]``,
+    ``out[o + 4]``, ...), checked at each step: the bit position after it, or 2**64-1."""
+    while left > 0:
+        if p > nj:
+            return ALL
+        e = multi[_read(wb, sj, p) & MULTI_MASK]
+        k = (e >> FOUR) & THREE
+        if k == ZERO or left < 3:
+            d, taken = _one(wb, sj, p, single)
+            if taken == ZERO:
+                return ALL
+            out[o] = center + d
+            p += taken
+            o += FOUR
+            left -= 1
+        else:
+            out[o] = center + np.uint64(np.int64(e << np.uint64(32)) >> 48)
+            out[o + FOUR] = center + np.uint64(np.int64(e << np.uint64(16)) >> 48)
+            out[o + np.uint64(8)] = center + np.uint64(np.int64(e) >> 48)
+            p += e & np.uint64(15)
+            o += k << TWO
+            left -= np.int64(k)
+    return p
+
+
+@njit
+def huff_decode_multi(wb, starts, nbits, m, multi, single, center, out, at):
+    """Decode ``m`` residuals from 4 interleaved Huffman streams into ``out[at:at + m]``.
+
+    Stream ``j`` is at byte ``starts[j]`` of ``wb`` with ``nbits[j]`` bits and at least
+    ``STREAM_PAD`` zero bytes after them. ``out`` gets ``center + unzigzag(z)`` (its
+    dtype keeps the low bits: integration modulo 2**64 keeps them too). The four streams
+    are decoded in one loop, several values per lookup of ``multi``
+    (:func:`huff_multi_table`), the table's three slots written whatever the count (the
+    loop runs while every stream has 3 values left); each stream's last values are read
+    with checks. The loop body is written out per stream: as an inlined helper, numba
+    kept its arrays' reference counting in the loop (3x slower). Returns 0, or -1 for a
+    bad stream (no code, or more than ``nbits`` bits).
+    """
+    s0 = np.uint64(starts[0])
+    s1 = np.uint64(starts[1])
+    s2 = np.uint64(starts[2])
+    s3 = np.uint64(starts[3])
+    n0 = np.uint64(nbits[0])
+    n1 = np.uint64(nbits[1])
+    n2 = np.uint64(nbits[2])
+    n3 = np.uint64(nbits[3])
+    c0 = (m + 3) >> 2
+    c1 = (m + 2) >> 2
+    c2 = (m + 1) >> 2
+    c3 = m >> 2
+    u = np.uint64(at)
+    o0 = u
+    o1 = u + ONE
+    o2 = u + TWO
+    o3 = u + THREE
+    p0 = ZERO
+    p1 = ZERO
+    p2 = ZERO
+    p3 = ZERO
+    while min(min(c0, c1), min(c2, c3)) >= 3:
+        # (a failed read sets its position to 2**64-1: caught here before the next read)
+        if (p0 > n0) | (p1 > n1) | (p2 > n2) | (p3 > n3):
+            return -1
+        e0 = multi[_read(wb, s0, p0) & MULTI_MASK]
+        k0 = (e0 >> FOUR) & THREE
+        if k0 == ZERO:
+            d, taken = _one(wb, s0, p0, single)
+            out[o0] = center + d
+            p0 = p0 + taken if taken != ZERO else ALL
+            o0 += FOUR
+            c0 -= 1
+        else:
+            out[o0] = center + np.uint64(np.int64(e0 << np.uint64(32)) >> 48)
+            out[o0 + FOUR] = center + np.uint64(np.int64(e0 << np.uint64(16)) >> 48)
+            out[o0 + np.uint64(8)] = center + np.uint64(np.int64(e0) >> 48)
+            p0 += e0 & np.uint64(15)
+            o0 += k0 << TWO
+            c0 -= np.int64(k0)
+        e1 = multi[_read(wb, s1, p1) & MULTI_MASK]
+        k1 = (e1 >> FOUR) & THREE
+        if k1 == ZERO:
+            d, taken = _one(wb, s1, p1, single)
+            out[o1] = center + d
+            p1 = p1 + taken if taken != ZERO else ALL
+            o1 += FOUR
+            c1 -= 1
+        else:
+            out[o1] = center + np.uint64(np.int64(e1 << np.uint64(32)) >> 48)
+            out[o1 + FOUR] = center + np.uint64(np.int64(e1 << np.uint64(16)) >> 48)
+            out[o1 + np.uint64(8)] = center + np.uint64(np.int64(e1) >> 48)
+            p1 += e1 & np.uint64(15)
+            o1 += k1 << TWO
+            c1 -= np.int64(k1)
+        e2 = multi[_read(wb, s2, p2) & MULTI_MASK]
+        k2 = (e2 >> FOUR) & THREE
+        if k2 == ZERO:
+            d, taken = _one(wb, s2, p2, single)
+            out[o2] = center + d
+            p2 = p2 + taken if taken != ZERO else ALL
+            o2 += FOUR
+            c2 -= 1
+        else:
+            out[o2] = center + np.uint64(np.int64(e2 << np.uint64(32)) >> 48)
+            out[o2 + FOUR] = center + np.uint64(np.int64(e2 << np.uint64(16)) >> 48)
+            out[o2 + np.uint64(8)] = center + np.uint64(np.int64(e2) >> 48)
+            p2 += e2 & np.uint64(15)
+            o2 += k2 << TWO
+            c2 -= np.int64(k2)
+        e3 = multi[_read(wb, s3, p3) & MULTI_MASK]
+        k3 = (e3 >> FOUR) & THREE
+        if k3 == ZERO:
+            d, taken = _one(wb, s3, p3, single)
+            out[o3] = center + d
+            p3 = p3 + taken if taken != ZERO else ALL
+            o3 += FOUR
+            c3 -= 1
+        else:
+            out[o3] = center + np.uint64(np.int64(e3 << np.uint64(32)) >> 48)
+            out[o3 + FOUR] = center + np.uint64(np.int64(e3 << np.uint64(16)) >> 48)
+            out[o3 + np.uint64(8)] = center + np.uint64(np.int64(e3) >> 48)
+            p3 += e3 & np.uint64(15)
+            o3 += k3 << TWO
+            c3 -= np.int64(k3)
+    p0 = _finish(wb, s0, n0, p0, o0, c0, multi, single, center, out)
+    p1 = _finish(wb, s1, n1, p1, o1, c1, multi, single, center, out)
+    p2 = _finish(wb, s2, n2, p2, o2, c2, multi, single, center, out)
+    p3 = _finish(wb, s3, n3, p3, o3, c3, multi, single, center, out)
+    if (p0 > n0) | (p1 > n1) | (p2 > n2) | (p3 > n3):
+        return -1
+    return 0
+
+
+@njit(inline="always")
+def _integrate_lanes(out, n, order, first, firstd):
+    """Residuals ``out[order:n]`` integrated ``order`` times from the heads, in place."""
+    if order == 0:
+        return
+    out[0] = first
+    prev = first
+    if order == 1:
+        for i in range(ONE, np.uint64(n)):
+            prev = prev + np.uint64(out[i])
+            out[i] = prev
+        return
+    prevd = firstd
+    prev = first + firstd
+    out[1] = prev
+    for i in range(TWO, np.uint64(n)):
+        prevd = prevd + np.uint64(out[i])
+        prev = prev + prevd
+        out[i] = prev
 
 
 @njit
@@ -741,7 +970,7 @@ def _decode_huff(buf, pos, end, n, out, fout, alp, ff, fe):
     m = n - order
     nbits = np.empty(HUFF_STREAMS, dtype=np.int64)
     starts = np.empty(HUFF_STREAMS, dtype=np.int64)
-    total_words = 0
+    total = 0
     total_bytes = 0
     for j in range(HUFF_STREAMS):
         nbits[j] = _rd32(buf, pos)
@@ -750,23 +979,29 @@ def _decode_huff(buf, pos, end, n, out, fout, alp, ff, fe):
         if nbits[j] > 74 * max(count, 0):
             return ERR_STREAM_LENGTH, pos
         nbytes = (nbits[j] + 7) // 8
-        starts[j] = total_words
-        total_words += (nbytes + 7) // 8 + 2
+        starts[j] = total
+        total += nbytes + STREAM_PAD
         total_bytes += nbytes
     if pos + total_bytes > end:
         return ERR_SHORT, pos
-    words = np.zeros(total_words, dtype=np.uint64)
-    word_bytes = words.view(np.uint8)  # little-endian words: a plain byte copy
+    wb = np.zeros(total, dtype=np.uint8)
     for j in range(HUFF_STREAMS):
         nbytes = (nbits[j] + 7) // 8
-        w0 = starts[j] * 8
-        copy_bytes(word_bytes, w0, buf, pos, nbytes)
+        copy_bytes(wb, starts[j], buf, pos, nbytes)
         pos += nbytes
-    # Table indexed by the longest code in use (a 2**12 table only when needed).
-    entry = huff_value_table(lens, max(lens.max(), 1))
-    status = huff_decode4_integrate(
-        words, starts, nbits, m, entry, order, center, first, firstd, out, fout, alp, ff, fe
-    )
+    single = huff_value_table(lens, MULTI_BITS)
+    if alp or total_bytes > m:
+        # Long codes (8 bits a value or more: mostly one value per lookup) and ALP lanes
+        # (whose int-to-float division then overlaps the decoding): one value per
+        # lookup, integrated in the same pass.
+        status = huff_decode4_integrate(
+            wb, starts, nbits, m, single, order, center, first, firstd, out, fout, alp, ff, fe
+        )
+    else:
+        multi = huff_multi_table(single)
+        status = huff_decode_multi(wb, starts, nbits, m, multi, single, center, out, order)
+        if status == 0:
+            _integrate_lanes(out, n, order, first, firstd)
     if status != 0:
         return ERR_STREAM, pos
     return 0, pos
