@@ -1,7 +1,7 @@
 """The multi-value Huffman decoder against the one-value reference decoder.
 
-``huff_decode_multi`` (several values per table lookup, unaligned 64-bit reads, values
-written straight into narrow dtypes) must give the same values and the same verdict on
+``huff_decode_multi`` (several values per table lookup, unaligned 64-bit reads, into
+uint64 lanes or a narrow dtype) must give the same values and the same verdict on
 bad streams as ``huff_decode4`` (one value per lookup over 64-bit words), which
 test_kh.py checks against the naive Python tables.
 """
@@ -127,7 +127,7 @@ def test_multi_decoder_on_garbage_streams_agrees_with_the_reference(
 @pytest.mark.parametrize(
     "dtype", ["int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64"]
 )
-def test_huffman_frames_of_every_integer_dtype_decode_straight_into_it(dtype: str) -> None:
+def test_huffman_frames_of_every_integer_dtype_round_trip(dtype: str) -> None:
     # A random walk (wrapping in the narrow dtypes) with many distinct steps: two blocks
     # of the huffman scheme (8-bit data has too few distinct values to be sure of it).
     wide = np.dtype(dtype).itemsize > 1
