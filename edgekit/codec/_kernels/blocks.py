@@ -222,8 +222,10 @@ def rank_payload(u, limit):
 def wide_rank_payload(u, limit):
     """The wide-rank payload of lanes ``u`` (a block's own scheme, format version 3), or
     an empty array: as the rank scheme, for residual orders with more distinct values than
-    the nested scheme holds (RANK_MAX + 1 .. RANK_WIDE_MAX)."""
-    return _rank_payload(u, limit, RANK_MAX + 1, RANK_WIDE_MAX)
+    the nested scheme holds (RANK_MAX + 1 .. RANK_WIDE_MAX), kept only when it saves at
+    least 1/64 of ``limit`` (where it saves less, the ranks code about as the residuals
+    do, and building their Huffman code doubled the block's compress time)."""
+    return _rank_payload(u, limit - limit // 64, RANK_MAX + 1, RANK_WIDE_MAX)
 
 
 @njit
