@@ -80,7 +80,9 @@ def warmup(layers: tuple[str, ...] | None = None) -> dict[str, float]:
     """Compile (or load from cache) the numba kernels of ``layers`` (all by default).
 
     Returns seconds spent per layer with kernels. A second process finds them in the
-    cache (see ``docs/jit.md``).
+    cache (see ``docs/jit.md``). Then drops the page cache of the native libraries the
+    layers map, so that a process started after an install maps only the pages it uses
+    (see ``docs/small-devices.md``).
 
     Raises:
         InvalidInputError: a name that is not one of :data:`LAYERS`.
@@ -93,7 +95,11 @@ def warmup(layers: tuple[str, ...] | None = None) -> dict[str, float]:
         from edgekit.errors import InvalidInputError
 
         raise InvalidInputError(f"unknown layer {unknown[0]!r}; expected one of {LAYERS}")
-    return _warmup(chosen)
+    timings = _warmup(chosen)
+    from edgekit._memory import drop_cached_libraries
+
+    drop_cached_libraries()
+    return timings
 
 
 def __getattr__(name: str) -> Any:

@@ -121,3 +121,15 @@ def test_mappings_with_written_pages_are_never_released() -> None:
     written = {k for k, v in anonymous.items() if v}
     assert written, "expected relocated (RELRO) mappings with anonymous pages"
     assert not {(s, e) for s, e, _ in chosen} & written
+
+
+def test_dropping_the_native_libraries_page_cache_keeps_them_working() -> None:
+    from edgekit._memory import drop_cached_libraries
+
+    dropped = drop_cached_libraries()
+    assert any("libllvmlite" in path for path in dropped)
+    assert drop_cached_libraries(("no_such_package_here",)) == []
+    # The pages come back from disk: numba and its LLVM still compile and run.
+    code = "import numba; print(numba.njit(lambda x: x + 1)(41))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "42", out.stderr[-2000:]

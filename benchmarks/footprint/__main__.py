@@ -9,7 +9,8 @@ work. Figures are medians of 3 fresh processes (1 with ``--quick``, which also l
 the layers-together rows and runs the applications without an unmeasured run first).
 
 - **warm**: the numba kernels are already in the on-disk cache (the default place, or
-  ``NUMBA_CACHE_DIR``), as after ``edgekit.warmup()`` at image build. Each case is run
+  ``NUMBA_CACHE_DIR``), as after ``edgekit.warmup()`` at image build (whose dropping of
+  the native libraries' page cache the benchmark does once at its start). Each case is run
   once unmeasured first, so that the cache holds what it needs.
 - **cold** (not with ``--quick`` or ``--warm-only``): a fresh, empty ``NUMBA_CACHE_DIR``,
   as on a device whose image was built without ``warmup()``: the codec compiles (half a
@@ -38,6 +39,7 @@ from pathlib import Path
 from benchmarks._common import Report, Row
 from benchmarks.footprint.cases import APPS, BASELINES, CASES, COMBOS, REGRESSION
 from benchmarks.footprint.harness import ROOT, median_run, run_once
+from edgekit._memory import drop_cached_libraries
 
 #: The figures of the issue's target table.
 TARGETS = {
@@ -125,6 +127,7 @@ def record() -> None:
     import numba
 
     by_name = {case.name: case for case in CASES}
+    drop_cached_libraries()
     for name in REGRESSION:
         run_once(by_name[name].edgekit)  # the cache holds what the case needs
     runs = {name: median_run(by_name[name].edgekit, repeat=5) for name in REGRESSION}
@@ -169,6 +172,9 @@ def main() -> None:
     def wanted(name: str) -> bool:
         return args.only is None or args.only in name
 
+    # As edgekit.warmup() does at image build: the native libraries' page cache as after
+    # a reboot, not as pip's writes left it (see edgekit._memory.drop_cached_libraries).
+    drop_cached_libraries()
     for name, body in BASELINES.items():
         if wanted(name):
             add(report, name, "", median_run(body, source, repeat=repeat), {})
