@@ -48,7 +48,6 @@ _MAGIC = b"EKIF"
 _VERSION = 2  # 2: RobustAhrs keeps its fields as vectors, has 33 state values
 _PREFIX = struct.Struct("<4sHI")
 _NO_MAG = np.zeros(0)
-_empty = np.empty  # one lookup less on the one-sample path
 _NO_MAG_2D = np.zeros((0, 3))
 # quarter turn about z: ENU <- north-west-up (Madgwick's and Mahony's internal frame)
 _H = math.sqrt(0.5)
@@ -109,7 +108,8 @@ def _unit_quat(q0: ArrayLike) -> NDArray[np.float64]:
     return q / n
 
 
-def _raise_code(code: int, row: int | None = None) -> None:
+def _raise_code(code: float, row: int | None = None) -> None:
+    """Raise the error a kernel's code names."""
     k = _k()
     where = "" if row is None else f" (row {row})"
     if code == k.ERR_SHAPE:
@@ -120,6 +120,7 @@ def _raise_code(code: int, row: int | None = None) -> None:
         raise InvalidInputError(
             f"a gyroscope rate exceeds {k.GYR_MAX:g} rad/s{where}: give rad/s, not deg/s"
         )
+    raise InvalidInputError(f"the filter's orientation is not finite{where}: reset() it")
 
 
 class _Filter:
@@ -128,6 +129,7 @@ class _Filter:
 
     _kind: ClassVar[str]
     _state_size: ClassVar[int]
+    _scratch: ClassVar[int] = 0  # values after the state that the one-sample kernel uses
 
     sample_rate: float
     _p: NDArray[np.float64]
@@ -139,9 +141,9 @@ class _Filter:
         self.sample_rate = _positive("sample_rate", sample_rate)
         self._q0 = None if q0 is None else _unit_quat(q0)
         # settings and state in one array (one argument less for the one-sample kernel)
-        self._sp = np.concatenate([self._p, np.zeros(self._state_size)])
+        self._sp = np.concatenate([self._p, np.zeros(self._state_size + self._scratch)])
         self._p = self._sp[: self._p.size]
-        self._s = self._sp[self._p.size :]
+        self._s = self._sp[self._p.size : self._p.size + self._state_size]
         k = _k()
         self._one = getattr(k, f"{self._kind}_one")
         self._batch = getattr(k, f"{self._kind}_batch")
@@ -178,18 +180,18 @@ class _Filter:
 
     def update(
         self, gyr: ArrayLike, acc: ArrayLike, mag: ArrayLike | None = None
-    ) -> NDArray[np.float64]:
+    ) -> tuple[float, float, float, float]:
         """One sample: gyroscope (rad/s), accelerometer, optional magnetometer, each (3,).
-        Returns the ENU quaternion ``(w, x, y, z)`` after it (a new array)."""
-        out = _empty(4)
+        Returns the ENU quaternion ``(w, x, y, z)`` after it, a tuple of floats (one numba
+        call, no array built; ``update_batch`` returns arrays)."""
         try:
-            code = self._one(self._sp, gyr, acc, _NO_MAG if mag is None else mag, out)
+            q = self._one(self._sp, gyr, acc, _NO_MAG if mag is None else mag)
         except TypeError:  # not float64 C arrays: convert, check, call again
             m = _NO_MAG if mag is None else _vec("mag", mag)
-            code = self._one(self._sp, _vec("gyr", gyr), _vec("acc", acc), m, out)
-        if code:
-            _raise_code(code)
-        return out
+            q = self._one(self._sp, _vec("gyr", gyr), _vec("acc", acc), m)
+        if q[0] != q[0]:  # NaN: the kernel's error code is in q[1]
+            _raise_code(q[1])
+        return q  # type: ignore[no-any-return]
 
     def update_batch(
         self, gyr: ArrayLike, acc: ArrayLike, mag: ArrayLike | None = None
@@ -358,6 +360,7 @@ class RobustAhrs(_Filter):
 
     _kind = "robust"
     _state_size = 33
+    _scratch = 4
 
     def __init__(
         self,

@@ -28,6 +28,7 @@ from edgekit.analytics import (
     RobustAhrs,
     broad_errors,
 )
+from edgekit.analytics.fusion import _raise_code
 from edgekit.errors import CorruptDataError, InvalidInputError
 
 DATA = Path(__file__).parent / "data"
@@ -398,8 +399,9 @@ def test_update_equals_batch(kind: str) -> None:
     d = extract("01")
     whole = FILTERS[kind](d["fs"]).update_batch(d["gyr"][:300], d["acc"][:300], d["mag"][:300])
     f = FILTERS[kind](d["fs"])
-    one = np.array([f.update(d["gyr"][i], d["acc"][i], d["mag"][i]) for i in range(300)])
-    assert np.array_equal(one, whole)
+    steps = [f.update(d["gyr"][i], d["acc"][i], d["mag"][i]) for i in range(300)]
+    assert all(type(q) is tuple and len(q) == 4 and type(q[0]) is float for q in steps)
+    assert np.array_equal(np.array(steps), whole)
     assert np.array_equal(f.quaternion, whole[-1])
 
 
@@ -445,7 +447,10 @@ def test_bad_input_is_refused_and_consumes_nothing(kind: str) -> None:
     assert f.state() == before
     # lists and other dtypes are converted
     assert np.allclose(f.update([0, 0, 0], [0, 0, 1], [0, 1, -2]), f.quaternion)
-    assert f.update(np.zeros(3, np.float32), np.array([0, 0, 1])).shape == (4,)
+    assert len(f.update(np.zeros(3, np.float32), np.array([0, 0, 1]))) == 4
+    # a code no check gives (a non-finite orientation) is still a clear error
+    with pytest.raises(InvalidInputError, match="not finite"):
+        _raise_code(float("nan"))
 
 
 def test_bad_settings() -> None:

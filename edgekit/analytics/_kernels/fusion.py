@@ -214,12 +214,20 @@ def _nwu_start(s, ax, ay, az, mx, my, mz, use_mag):
 
 
 @njit
+def _nwu_to_enu(s):
+    """The quarter turn about z (north-west-up -> ENU) times the state's quaternion."""
+    return (
+        _H * s[1] - _H * s[4],
+        _H * s[2] - _H * s[3],
+        _H * s[3] + _H * s[2],
+        _H * s[4] + _H * s[1],
+    )
+
+
+@njit
 def _enu_out(s, out, i):
-    """out[i] = quarter turn about z (north-west-up -> ENU) * q."""
-    out[i, 0] = _H * s[1] - _H * s[4]
-    out[i, 1] = _H * s[2] - _H * s[3]
-    out[i, 2] = _H * s[3] + _H * s[2]
-    out[i, 3] = _H * s[4] + _H * s[1]
+    """out[i] = :func:`_nwu_to_enu` (s)."""
+    out[i, 0], out[i, 1], out[i, 2], out[i, 3] = _nwu_to_enu(s)
 
 
 @njit
@@ -758,21 +766,24 @@ def _check_one(g, a, m, use_mag):
     return OK
 
 
-# One-sample kernels take ``sp``, the settings followed by the state (``np`` settings:
-# 3 for Madgwick and Mahony, ROBUST_PARAMS for the robust filter), and ``m`` of shape (0,)
-# when there is no magnetometer: fewer arguments make a faster call from Python. Their
-# signature is fixed, so a call with other types raises TypeError instead of compiling.
-_ONE = "int64(float64[::1], float64[::1], float64[::1], float64[::1], float64[::1])"
+# One-sample kernels take ``sp``: the settings, then the state, then (robust filter) 4
+# scratch values (``np`` settings: 3 for Madgwick and Mahony, ROBUST_PARAMS for the
+# robust filter), and ``m`` of shape (0,) when there is no magnetometer. They return the
+# ENU quaternion as a tuple, or ``(nan, code, nan, nan)`` when the sample is bad (the
+# state is then untouched): no output array to pass or box makes the call from Python
+# faster. Their signature is fixed, so a call with other types raises TypeError instead
+# of compiling.
+_ONE = "UniTuple(float64, 4)(float64[::1], float64[::1], float64[::1], float64[::1])"
+_NAN = math.nan
 
 
 @njit(_ONE)
-def madgwick_one(sp, g, a, m, out):
-    """One sample of Madgwick from (3,) arrays; the ENU quaternion into ``out`` (4,).
-    Returns an error code (the state is untouched unless OK)."""
+def madgwick_one(sp, g, a, m):
+    """One sample of Madgwick from (3,) arrays; the ENU quaternion ``(w, x, y, z)``."""
     use_mag = m.shape[0] == 3
     code = _check_one(g, a, m, use_mag)
     if code != OK:
-        return code
+        return _NAN, float(code), _NAN, _NAN
     p = sp[:3]
     s = sp[3:]
     mx = my = mz = 0.0
@@ -783,20 +794,16 @@ def madgwick_one(sp, g, a, m, out):
     if s[0] == 0.0:
         _nwu_start(s, a[0], a[1], a[2], mx, my, mz, use_mag)
     _madgwick_step(s, p[0], p[1], p[2], g[0], g[1], g[2], a[0], a[1], a[2], mx, my, mz, use_mag)
-    out[0] = _H * s[1] - _H * s[4]
-    out[1] = _H * s[2] - _H * s[3]
-    out[2] = _H * s[3] + _H * s[2]
-    out[3] = _H * s[4] + _H * s[1]
-    return OK
+    return _nwu_to_enu(s)
 
 
 @njit(_ONE)
-def mahony_one(sp, g, a, m, out):
+def mahony_one(sp, g, a, m):
     """One sample of Mahony; as :func:`madgwick_one`."""
     use_mag = m.shape[0] == 3
     code = _check_one(g, a, m, use_mag)
     if code != OK:
-        return code
+        return _NAN, float(code), _NAN, _NAN
     p = sp[:3]
     s = sp[3:]
     mx = my = mz = 0.0
@@ -807,22 +814,21 @@ def mahony_one(sp, g, a, m, out):
     if s[0] == 0.0:
         _nwu_start(s, a[0], a[1], a[2], mx, my, mz, use_mag)
     _mahony_step(s, p[0], p[1], p[2], g[0], g[1], g[2], a[0], a[1], a[2], mx, my, mz, use_mag)
-    out[0] = _H * s[1] - _H * s[4]
-    out[1] = _H * s[2] - _H * s[3]
-    out[2] = _H * s[3] + _H * s[2]
-    out[3] = _H * s[4] + _H * s[1]
-    return OK
+    return _nwu_to_enu(s)
 
 
 @njit(_ONE)
-def robust_one(sp, g, a, m, out):
-    """One sample of the robust filter; as :func:`madgwick_one`."""
+def robust_one(sp, g, a, m):
+    """One sample of the robust filter; as :func:`madgwick_one`. The last 4 values of
+    ``sp`` are scratch for the output."""
     use_mag = m.shape[0] == 3
     code = _check_one(g, a, m, use_mag)
     if code != OK:
-        return code
-    _robust_run(sp[ROBUST_PARAMS:], sp[:ROBUST_PARAMS], g, a, m, use_mag, out)
-    return OK
+        return _NAN, float(code), _NAN, _NAN
+    n = sp.shape[0]
+    q = sp[n - 4 :]
+    _robust_run(sp[ROBUST_PARAMS : n - 4], sp[:ROBUST_PARAMS], g, a, m, use_mag, q)
+    return q[0], q[1], q[2], q[3]
 
 
 # --- single axis ------------------------------------------------------------------------
