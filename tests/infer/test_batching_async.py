@@ -113,6 +113,19 @@ async def test_requests_held_for_company_get_an_error_when_the_engine_closes(mlp
         await asyncio.wait_for(late, 5)
 
 
+def _record_threads(engine: InferenceEngine) -> set[int]:
+    """The set the ids of the threads that run the engine's backend are added to."""
+    backend = engine._model.backend
+    run, threads = backend.run, set()
+
+    def recording(feeds):  # type: ignore[no-untyped-def]
+        threads.add(threading.get_ident())
+        return run(feeds)
+
+    backend.run = recording
+    return threads
+
+
 @pytest.mark.parametrize("max_batch", [8, 32])
 async def test_steady_callers_fill_batches_that_run_in_the_loop(mlp_bytes, max_batch):
     """32 tasks calling in a loop on a cheap model: every batch is full, runs in the event
@@ -123,14 +136,7 @@ async def test_steady_callers_fill_batches_that_run_in_the_loop(mlp_bytes, max_b
     rng = np.random.default_rng(7)
     xs = [rng.standard_normal((1, 32)).astype(np.float32) for _ in range(32)]
     expected = [engine.run(x)["y"] for x in xs]
-    backend = engine._model.backend
-    run, threads = backend.run, set()
-
-    def recording(feeds):  # type: ignore[no-untyped-def]
-        threads.add(threading.get_ident())
-        return run(feeds)
-
-    backend.run = recording
+    threads = _record_threads(engine)
 
     async def caller(i: int) -> None:
         for _ in range(20):
@@ -148,14 +154,7 @@ async def test_a_costly_batch_goes_to_the_worker_thread(mlp_bytes):
     """Batches expected to take longer than ``inline_ns`` do not block the event loop."""
     engine = InferenceEngine(mlp_bytes, max_batch=8)
     batcher = engine._get_batcher()
-    backend = engine._model.backend
-    run, threads = backend.run, set()
-
-    def recording(feeds):  # type: ignore[no-untyped-def]
-        threads.add(threading.get_ident())
-        return run(feeds)
-
-    backend.run = recording
+    threads = _record_threads(engine)
     x = np.ones((1, 32), np.float32)
     await asyncio.gather(*(engine.async_run(x) for _ in range(8)))
     assert threads == {threading.get_ident()}  # cheap: ran in the loop

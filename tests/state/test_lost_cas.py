@@ -20,12 +20,17 @@ async def _kv(url: str, bucket: str) -> tuple[nats.NATS, object]:
     return nc, await nc.jetstream().key_value(bucket)
 
 
+def _synced(store: StateStore, url: str, bucket: str) -> StateSync:
+    """``store`` with ``k`` = "base", and a sync of it to ``bucket``."""
+    store.set("k", "base")
+    return StateSync(store, url, bucket=bucket, create_bucket=True)
+
+
 def test_a_lost_compare_and_set_is_resolved_from_the_watchs_copy(
     shared_nats, bucket, tmp_path: Path
 ):
     with StateStore(tmp_path / "a", node_id="a", conflict="cloud_wins") as a:
-        a.set("k", "base")
-        sync = StateSync(a, shared_nats.url, bucket=bucket, create_bucket=True)
+        sync = _synced(a, shared_nats.url, bucket)
 
         async def run() -> None:
             await sync.async_sync_now(10)
@@ -57,8 +62,7 @@ def test_a_lost_compare_and_set_the_watch_has_not_brought_is_read(
     shared_nats, bucket, tmp_path: Path
 ):
     with StateStore(tmp_path / "a", node_id="a", conflict="cloud_wins") as a:
-        a.set("k", "base")
-        sync = StateSync(a, shared_nats.url, bucket=bucket, create_bucket=True)
+        sync = _synced(a, shared_nats.url, bucket)
 
         async def run() -> None:
             await sync.async_sync_now(10)
