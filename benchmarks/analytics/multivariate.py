@@ -8,8 +8,11 @@ Row function (``benchmarks/analytics/__main__.py`` calls it with its report): :f
   added up, then F1 = 2TP / (2TP + FP + FN), false alarm rate FP / (FP + TN) and missed
   alarm rate FN / (FN + TP). Peers on the same rows: the textbook T-squared in NumPy (no
   smoothing, the Phase II F limit at alpha 0.01); SKAB's two control-chart baselines as
-  its notebooks set them (:func:`skab_t2`, :func:`skab_t2q`); scikit-learn's
-  ``IsolationForest`` (defaults, ``random_state=0``) when installed.
+  its notebooks set them (:func:`skab_t2`, :func:`skab_t2q`); SKAB's MSET recipe
+  (:func:`skab_mset`: its kernel, relative error, a centred, hence not causal, 60-row
+  mean; and the same with a trailing mean); the causal MSET detector and the PCA Q-only
+  variant tried in session 8 and not shipped (:func:`mset_causal`, :func:`pca_spe`);
+  scikit-learn's ``IsolationForest`` (defaults, ``random_state=0``) when installed.
 - Speed: one-row ``update()`` from Python against the NumPy T-squared of one row
   (``d @ P @ d``), and batch ``score()`` throughput; CPU time of this process, medians of
   interleaved runs, threads pinned.
@@ -153,6 +156,129 @@ def skab_t2(train: np.ndarray, test: np.ndarray) -> np.ndarray:
     return skab_t2q(train, test, pca=False, ucl_factor=2.0)
 
 
+def mset_similarity(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """MSET's similarity of each row of ``A`` with each row of ``B`` (SKAB's kernel):
+    ``s(x, y) = 1 - |x - y| / (|x| + |y|)``, and 1 for two zero rows."""
+    dist = np.linalg.norm(A[:, None, :] - B[None, :, :], axis=2)
+    den = np.linalg.norm(A, axis=1)[:, None] + np.linalg.norm(B, axis=1)[None, :]
+    return 1.0 - np.divide(dist, den, out=np.zeros_like(dist), where=den > 0)
+
+
+def mset_estimate(D: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """MSET's estimate of each row ``x`` of ``X`` from the memory rows ``D`` (m, d):
+    ``x_hat = D' (D (x) D)^-1 (D (x) x)``, with ``(x)`` :func:`mset_similarity` (an LU
+    solve, as SKAB's code does)."""
+    from scipy.linalg import lu_factor, lu_solve
+
+    est: np.ndarray = lu_solve(lu_factor(mset_similarity(D, D)), mset_similarity(D, X)).T @ D
+    return est
+
+
+def _window_mean(v: np.ndarray, before: int, after: int) -> np.ndarray:
+    """Mean of ``v[i - before : i + after + 1]`` (clipped to the array) at each ``i``."""
+    c = np.concatenate([[0.0], np.cumsum(v)])
+    i = np.arange(len(v))
+    lo, hi = np.maximum(i - before, 0), np.minimum(i + after + 1, len(v))
+    out: np.ndarray = (c[hi] - c[lo]) / (hi - lo)
+    return out
+
+
+def skab_mset(train: np.ndarray, test: np.ndarray, *, centred: bool = True) -> np.ndarray:
+    """SKAB's MSET recipe (its ``core/MSET.py`` and ``notebooks/MSET.ipynb``).
+
+    Memory: the training rows standardised (``ddof=0``); the estimate of a row ``x`` is
+    ``D' (D (x) D)^-1 (D (x) x)`` with :func:`mset_similarity`, back in original units;
+    the relative error ``|x - x_hat| / |x_hat|`` of every row of the recording (training
+    rows too, as the notebook does) goes through a moving mean of 60 rows and alarms over
+    0.01. SKAB's moving mean is centred (rows ``i - 30`` to ``i + 29``), so it looks 29
+    rows ahead: not causal. ``centred=False`` takes the trailing 60 rows instead.
+    Constant training columns are dropped (their standardisation would divide by 0).
+    """
+    keep = (train != train[0]).any(axis=0)
+    train, test = train[:, keep], test[:, keep]
+    mean, std = train.mean(axis=0), train.std(axis=0)
+    D = (train - mean) / std
+    rows = np.concatenate([train, test])
+    est = mset_estimate(D, (rows - mean) / std) * std + mean
+    rel = np.linalg.norm(rows - est, axis=1) / np.linalg.norm(est, axis=1)
+    smooth = _window_mean(rel, 30, 29) if centred else _window_mean(rel, 59, 0)
+    alarm: np.ndarray = smooth[len(train) :] > 0.01
+    return alarm
+
+
+def skab_mset_trailing(train: np.ndarray, test: np.ndarray) -> np.ndarray:
+    """:func:`skab_mset` with a trailing (causal) 60-row mean."""
+    return skab_mset(train, test, centred=False)
+
+
+def _ewma(v: np.ndarray, alpha: float) -> np.ndarray:
+    out = np.empty_like(v)
+    s = v[0]
+    for i, x in enumerate(v):
+        s += alpha * (x - s)
+        out[i] = s
+    return out
+
+
+def mset_causal(
+    train: np.ndarray,
+    test: np.ndarray,
+    *,
+    memory: int = 64,
+    band: int = 5,
+    alpha: float = 0.1,
+    quantile: float = 0.995,
+) -> np.ndarray:
+    """The causal MSET detector tried in session 8 (not shipped: see docs/analytics.md).
+
+    Standardised as :class:`~edgekit.analytics.HotellingT2` does; memory: the rows with
+    the smallest and largest value of each sensor plus evenly spaced training rows,
+    ``memory`` in all; the MSET estimate of each row (:func:`mset_similarity`, a ridge of
+    1e-6 on the diagonal for repeated rows). A training row is estimated without the
+    memory rows within ``band`` rows of it (itself included), so that its residual is
+    not that of a near copy; each sensor's residual is divided by its training RMS; the
+    score is the sum of their squares through an EWMA (``alpha``), and the alarm is a
+    score above the ``quantile`` of the training scores.
+    """
+    mean = train.mean(axis=0)
+    scale = np.where(np.ptp(train, axis=0) > 0, train.std(axis=0, ddof=1), 1.0)
+    Z, T = (train - mean) / scale, (test - mean) / scale
+    picks = set(np.argmin(Z, axis=0)) | set(np.argmax(Z, axis=0))
+    picks |= set(np.linspace(0, len(Z) - 1, max(memory - len(picks), 0)).round().astype(int))
+    sel = np.array(sorted(picks))
+    D = Z[sel]
+    G = mset_similarity(D, D) + 1e-6 * np.eye(len(D))
+    S = mset_similarity(Z, D)
+    est_train = np.empty_like(Z)
+    for i in range(len(Z)):
+        k = np.abs(sel - i) > band
+        est_train[i] = np.linalg.solve(G[np.ix_(k, k)], S[i, k]) @ D[k]
+    R0 = Z - est_train
+    R = T - np.linalg.solve(G, mset_similarity(D, T)).T @ D
+    rms = np.sqrt(np.mean(R0**2, axis=0)) + 1e-12
+    raw = np.concatenate([np.sum((R0 / rms) ** 2, axis=1), np.sum((R / rms) ** 2, axis=1)])
+    score = _ewma(raw, alpha)
+    alarm: np.ndarray = score[len(Z) :] > np.quantile(score[: len(Z)], quantile)
+    return alarm
+
+
+def pca_spe(
+    train: np.ndarray, test: np.ndarray, *, variance: float = 0.9, alpha: float = 0.1
+) -> np.ndarray:
+    """Q (SPE) alone, off the PCA subspace that explains ``variance`` of the standardised
+    training rows, through an EWMA (``alpha``); alarm above the 0.995 quantile of the
+    training scores (a variant of :class:`~edgekit.analytics.PcaT2Q`, not shipped)."""
+    mean = train.mean(axis=0)
+    scale = np.where(np.ptp(train, axis=0) > 0, train.std(axis=0, ddof=1), 1.0)
+    Z = (np.concatenate([train, test]) - mean) / scale
+    _, sing, Vt = np.linalg.svd(Z[: len(train)], full_matrices=False)
+    explained = np.cumsum(sing**2) / np.sum(sing**2)
+    V = Vt[: int(np.searchsorted(explained, variance)) + 1].T
+    score = _ewma(np.sum((Z - Z @ V @ V.T) ** 2, axis=1), alpha)
+    alarm: np.ndarray = score[len(train) :] > np.quantile(score[: len(train)], 0.995)
+    return alarm
+
+
 def isolation_forest(train: np.ndarray, test: np.ndarray) -> np.ndarray:
     from sklearn.ensemble import IsolationForest
 
@@ -169,6 +295,10 @@ def rows(report: Report, quick: bool) -> None:
             "NumPy T2 (F limit)": evaluate(numpy_t2, recordings),
             "SKAB T2": evaluate(skab_t2, recordings),
             "SKAB T2+Q (PCA)": evaluate(skab_t2q, recordings),
+            "SKAB MSET (centred 60, not causal)": evaluate(skab_mset, recordings),
+            "SKAB MSET, trailing 60": evaluate(skab_mset_trailing, recordings),
+            "MSET causal (EWMA, not shipped)": evaluate(mset_causal, recordings),
+            "PCA SPE only (EWMA, not shipped)": evaluate(pca_spe, recordings),
         }
         with contextlib.suppress(ImportError):
             peers["IsolationForest"] = evaluate(isolation_forest, recordings)
