@@ -31,6 +31,7 @@ from edgekit.codec._format import (
     INT_SCHEMES,
     MULT,
     RAW,
+    REPEAT,
     SCHEME_NAMES,
     SHUFFLE_LZ4,
     WIDE_RANK,
@@ -213,14 +214,25 @@ def _rd_right(x: Array, sample: Array) -> int:
 
 
 def encode_float_block(
-    x: Array, plan: FloatPlan, *, entropy: bool = True, allow_dict: bool = True
+    x: Array,
+    plan: FloatPlan,
+    *,
+    entropy: bool = True,
+    allow_dict: bool = True,
+    allow_repeat: bool = True,
 ) -> tuple[int, bytes]:
     """Cheapest float scheme for the block ``x`` (float32 or float64), chosen by sampling.
 
-    The format-2 modes the plan found (float-mult, float-quant) replace the best scheme
-    of version 1 only when at least 3 % smaller.
+    The format-2 modes the plan found (float-mult, float-quant) and the repeat scheme of
+    format 4 (when :func:`repeats_may_pay` and the dictionary did not win) replace the
+    best scheme of version 1 only when at least 3 % smaller.
     """
     best = _encode_float_v1(x, plan, entropy=entropy, allow_dict=allow_dict)
+    # (where the dictionary won, few distinct values: it keeps them)
+    if allow_repeat and best[0] != DICT and repeats_may_pay(x):
+        repeat = _encode_repeat(x, plan, entropy=entropy)
+        if len(repeat) < 0.97 * len(best[1]):
+            best = REPEAT, repeat
     if not (plan.base or plan.shift):
         return best
     k = kernels()
@@ -276,6 +288,85 @@ def _encode_float_v1(
     if len(best[1]) >= nbytes:
         return RAW, x.tobytes()
     return best
+
+
+#: The repeat scheme is tried on blocks of at least this many values ...
+REPEAT_MIN_VALUES = 256
+#: ... whose first values (up to this many) ...
+REPEAT_SAMPLE = 2048
+#: ... repeat an earlier value at least this often (in 1/16ths).
+REPEAT_MIN_SIXTEENTHS = 3
+
+
+def repeats_may_pay(x: Array) -> bool:
+    """Whether the repeat scheme is worth building for the block ``x``: at least 3/16 of
+    its first 2,048 values repeat an earlier one bit for bit (a sort of the sample)."""
+    if x.size < REPEAT_MIN_VALUES:
+        return False
+    head = x[:REPEAT_SAMPLE].view(_uint_of(x))
+    distinct = np.unique(head).size
+    return 16 * (head.size - distinct) >= REPEAT_MIN_SIXTEENTHS * head.size
+
+
+def repeat_lags(bits: Array) -> Array:
+    """For each value, the distance back to its previous occurrence (bit for bit) in the
+    block, 0 for a first occurrence (int64)."""
+    order = np.argsort(bits, kind="stable")
+    ranked = bits[order]
+    same = np.flatnonzero(ranked[1:] == ranked[:-1])
+    lags = np.zeros(bits.size, dtype=np.int64)
+    later = order[same + 1]
+    lags[later] = later - order[same]
+    return lags
+
+
+def _encode_repeat(x: Array, plan: FloatPlan, *, entropy: bool) -> bytes:
+    """Repeat payload (format version 4): the literal count, the lags as a nested integer
+    block, then the literals (first occurrences) as a nested float block."""
+    lags = repeat_lags(x.view(_uint_of(x)))
+    literals = x[lags == 0]
+    ischeme, ipayload = encode_int_lanes(lags.view(np.uint64), None, entropy=entropy, modes=True)
+    fscheme, fpayload = encode_float_block(
+        literals, plan, entropy=entropy, allow_dict=False, allow_repeat=False
+    )
+    head = struct.pack("<IBI", literals.size, ischeme, len(ipayload))
+    return head + ipayload + bytes([fscheme]) + fpayload
+
+
+def _decode_repeat(rd: Reader, n: int, dtype: np.dtype[Any], out: Array) -> None:
+    """Decode a repeat block (see :func:`_encode_repeat`) of ``n`` values into ``out``."""
+    m = rd.u32("literal count")
+    if not 1 <= m <= n:
+        raise rd.fail(f"{m} literals in a repeat block of {n}")
+    ischeme = rd.u8("lag scheme")
+    if ischeme not in INT_SCHEMES:
+        raise rd.fail(f"bad lag scheme {ischeme}")
+    sub = Reader(rd.take(rd.u32("lag length"), "lags"), 0, rd.what + " lags")
+    lags = decode_int_lanes(ischeme, sub, n, np.dtype("<i8"))
+    sub.end()
+    fscheme = rd.u8("literal scheme")
+    if fscheme not in FLOAT_SCHEMES or fscheme in (DICT, REPEAT):
+        raise rd.fail(f"bad literal scheme {fscheme}")
+    literals = np.empty(m, dtype=dtype)
+    decode_float_block(fscheme, rd, m, dtype, literals)
+    index = np.arange(n, dtype=np.uint64)
+    if bool(np.any(lags > index)):
+        raise rd.fail("a repeat reaches before the block")
+    first = lags == 0
+    if int(np.count_nonzero(first)) != m:
+        raise rd.fail("the literal count does not match the lags")
+    # Each value's source: itself for a literal, else the value ``lag`` back; follow the
+    # chains by pointer doubling (sources only point backwards: at most 17 rounds).
+    source = (index - lags).view(np.int64)
+    while True:
+        further = source[source]
+        if np.array_equal(further, source):
+            break
+        source = further
+    uint = _uint_of(out)
+    full = np.empty(n, dtype=uint)
+    full[first] = literals.view(uint)
+    out.view(uint)[:] = full[source]
 
 
 def _uint_of(x: Array) -> np.dtype[Any]:
@@ -373,6 +464,9 @@ def decode_float_block(scheme: int, rd: Reader, n: int, dtype: np.dtype[Any], ou
             raise rd.fail(f"{SCHEME_NAMES[scheme]} block: {ERRORS.get(status, 'corrupt')}")
         rd.pos = pos
         return
+    if scheme == REPEAT:
+        _decode_repeat(rd, n, dtype, out)
+        return
     if scheme == ALP_RD:
         total = itemsize * 8
         right = rd.u8("right bits")
@@ -403,7 +497,7 @@ def decode_float_block(scheme: int, rd: Reader, n: int, dtype: np.dtype[Any], ou
         if not 1 <= ndict <= n:
             raise rd.fail(f"dictionary of {ndict} values for a block of {n}")
         dscheme = rd.u8("dictionary scheme")
-        if dscheme not in FLOAT_SCHEMES or dscheme == DICT:
+        if dscheme not in FLOAT_SCHEMES or dscheme in (DICT, REPEAT):
             raise rd.fail(f"bad dictionary scheme {dscheme}")
         dlen = rd.u32("dictionary length")
         sub = Reader(rd.take(dlen, "dictionary"), 0, rd.what + " dictionary")

@@ -34,6 +34,7 @@ from edgekit.codec._format import (
     ERRORS,
     FIRST_V2_SCHEME,
     FIRST_V3_SCHEME,
+    FIRST_V4_SCHEME,
     FLOAT_SCHEMES,
     FMULT,
     FOR,
@@ -41,6 +42,7 @@ from edgekit.codec._format import (
     FORMAT_VERSION_1,
     FORMAT_VERSION_2,
     FORMAT_VERSION_3,
+    FORMAT_VERSION_4,
     FQUANT,
     HEAD_1D_FORMAT,
     HUFF,
@@ -152,7 +154,7 @@ def compress(
             pairs = None
             probe = np.zeros(1, dtype=x.dtype)
             modes = _schemes.float_modes(flat, probe)
-            if n <= block_size and modes == (0.0, 0):
+            if n <= block_size and modes == (0.0, 0) and not _schemes.repeats_may_pay(flat):
                 # One block: one kernel call does it all when ALP wins outright.
                 done, pairs, payload = _schemes.kernels().alp_single_block(
                     flat, flat.view(_BITS_OF[x.dtype]), _schemes.alp_emax(x), probe, entropy
@@ -184,7 +186,9 @@ def compress(
 def _sealed(out: bytearray, newest: int) -> bytes:
     """Seal a series frame, marked with the version of its largest block scheme id
     ``newest`` (1 for the schemes of version 1)."""
-    if newest >= FIRST_V3_SCHEME:
+    if newest >= FIRST_V4_SCHEME:
+        out[4] = FORMAT_VERSION_4
+    elif newest >= FIRST_V3_SCHEME:
         out[4] = FORMAT_VERSION_3
     elif newest >= FIRST_V2_SCHEME:
         out[4] = FORMAT_VERSION_2

@@ -28,6 +28,7 @@ from edgekit.codec._format import FORMAT_VERSION, RANK
 from edgekit.errors import CorruptDataError, InvalidInputError
 from tests._support.frames import reseal
 from tests.codec.test_modes import nested_scheme
+from tests.codec.test_repeat import recurring_readings
 
 
 def _rank_single() -> bytes:
@@ -52,7 +53,12 @@ def _sample_frames() -> dict[str, bytes]:
         "alp": compress(np.round(np.cumsum(rng.standard_normal(400)), 2)),
         "alp32": compress(np.round(np.cumsum(rng.standard_normal(400)), 1).astype(np.float32)),
         "alp-rd": compress(rng.standard_normal(300)),
-        "shuffle-lz4": compress(np.tile(rng.standard_normal(400), 10)),
+        "shuffle-lz4": compress(
+            (
+                np.tile(rng.standard_normal(400), 10).view(np.uint64)
+                ^ rng.integers(0, 256, 4000).astype(np.uint64)
+            ).view(np.float64)
+        ),
         "dictionary": compress(np.repeat(rng.standard_normal(30), 20)),
         "multi-block": compress(np.arange(1000, dtype=np.uint32) ** 2, block_size=128),
         # The modes of format version 2.
@@ -80,6 +86,8 @@ def _sample_frames() -> dict[str, bytes]:
                 np.int16
             )
         ),
+        # The scheme of format version 4: first occurrences plus lags back to repeats.
+        "repeat": compress(recurring_readings(7, 2000)),
         "record": encode_series(
             np.arange(100, dtype=np.int64) * 10**9, rng.standard_normal((100, 2))
         ),
@@ -143,6 +151,7 @@ def test_sample_frames_decode() -> None:
     assert (
         nested_scheme(FRAMES["int-mult"]) == nested_scheme(FRAMES["int-mult-rank-single"]) == RANK
     )
+    assert frame_info(FRAMES["repeat"]).schemes == ("repeat",) and FRAMES["repeat"][4] == 4
     for name, frame in FRAMES.items():
         _decoder(name)(frame)
 
