@@ -10,8 +10,9 @@ Row function (``benchmarks/analytics/__main__.py`` calls it with its report): :f
   smoothing, the Phase II F limit at alpha 0.01); SKAB's two control-chart baselines as
   its notebooks set them (:func:`skab_t2`, :func:`skab_t2q`); SKAB's MSET recipe
   (:func:`skab_mset`: its kernel, relative error, a centred, hence not causal, 60-row
-  mean; and the same with a trailing mean); the causal MSET detector and the PCA Q-only
-  variant tried in session 8 and not shipped (:func:`mset_causal`, :func:`pca_spe`);
+  mean; and the same with a trailing mean); the causal MSET detector, PCA plus MSET of
+  the residual and the PCA Q-only variant tried in session 8 and not shipped
+  (:func:`mset_causal`, :func:`pca_mset_q`, :func:`pca_spe`);
   scikit-learn's ``IsolationForest`` (defaults, ``random_state=0``) when installed.
 - Speed: one-row ``update()`` from Python against the NumPy T-squared of one row
   (``d @ P @ d``), and batch ``score()`` throughput; CPU time of this process, medians of
@@ -262,6 +263,42 @@ def mset_causal(
     return alarm
 
 
+def pca_mset_q(
+    train: np.ndarray,
+    test: np.ndarray,
+    *,
+    variance: float = 0.9,
+    memory: int = 64,
+    band: int = 5,
+    alpha: float = 0.1,
+) -> np.ndarray:
+    """PCA plus MSET (tried in session 8, not shipped): a row's estimate is its projection
+    on the components explaining ``variance``, plus the MSET estimate (memory and left-out
+    training rows as :func:`mset_causal`) of what the projection leaves, from the memory
+    rows' own leftovers; score: the squared residual through an EWMA (``alpha``); alarm
+    above the 0.995 quantile of the training scores."""
+    mean = train.mean(axis=0)
+    scale = np.where(np.ptp(train, axis=0) > 0, train.std(axis=0, ddof=1), 1.0)
+    Z, T = (train - mean) / scale, (test - mean) / scale
+    _, sing, Vt = np.linalg.svd(Z, full_matrices=False)
+    V = Vt[: int(np.searchsorted(np.cumsum(sing**2) / np.sum(sing**2), variance)) + 1].T
+    left, left_test = Z - Z @ V @ V.T, T - T @ V @ V.T
+    picks = set(np.argmin(Z, axis=0)) | set(np.argmax(Z, axis=0))
+    picks |= set(np.linspace(0, len(Z) - 1, max(memory - len(picks), 0)).round().astype(int))
+    sel = np.array(sorted(picks))
+    D, E = Z[sel], left[sel]
+    G = mset_similarity(D, D) + 1e-6 * np.eye(len(D))
+    S = mset_similarity(Z, D)
+    R0 = np.empty_like(Z)
+    for i in range(len(Z)):
+        k = np.abs(sel - i) > band
+        R0[i] = left[i] - np.linalg.solve(G[np.ix_(k, k)], S[i, k]) @ E[k]
+    R = left_test - np.linalg.solve(G, mset_similarity(D, T)).T @ E
+    score = _ewma(np.concatenate([np.sum(R0**2, axis=1), np.sum(R**2, axis=1)]), alpha)
+    alarm: np.ndarray = score[len(Z) :] > np.quantile(score[: len(Z)], 0.995)
+    return alarm
+
+
 def pca_spe(
     train: np.ndarray, test: np.ndarray, *, variance: float = 0.9, alpha: float = 0.1
 ) -> np.ndarray:
@@ -298,6 +335,7 @@ def rows(report: Report, quick: bool) -> None:
             "SKAB MSET (centred 60, not causal)": evaluate(skab_mset, recordings),
             "SKAB MSET, trailing 60": evaluate(skab_mset_trailing, recordings),
             "MSET causal (EWMA, not shipped)": evaluate(mset_causal, recordings),
+            "PCA + MSET of the residual (not shipped)": evaluate(pca_mset_q, recordings),
             "PCA SPE only (EWMA, not shipped)": evaluate(pca_spe, recordings),
         }
         with contextlib.suppress(ImportError):

@@ -21,6 +21,7 @@ from benchmarks.analytics.multivariate import (
     load,
     mset_causal,
     mset_estimate,
+    pca_mset_q,
     skab_mset,
 )
 
@@ -64,10 +65,10 @@ def test_centred_moving_mean_is_skabs():
 
 
 def test_mset_peers_run_the_protocol():
-    """Both MSET peers on 6 recordings of the real extract (``multi_real.npz``): alarms of
+    """The MSET peers on 6 recordings of the real extract (``multi_real.npz``): alarms of
     the test rows' shape, and F1, false and missed alarm rates that are fractions."""
     recordings = load(DATA_DIR / "multi_real.npz")[:6]
-    for peer in (skab_mset, mset_causal):
+    for peer in (skab_mset, mset_causal, pca_mset_q):
         got = evaluate(peer, recordings)
         assert all(0.0 <= got[k] <= 1.0 for k in ("f1", "far", "mar"))
     _, X, _ = recordings[0]
