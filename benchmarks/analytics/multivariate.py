@@ -221,46 +221,66 @@ def _ewma(v: np.ndarray, alpha: float) -> np.ndarray:
     return out
 
 
-def mset_causal(
-    train: np.ndarray,
-    test: np.ndarray,
-    *,
-    memory: int = 64,
-    band: int = 5,
-    alpha: float = 0.1,
-    quantile: float = 0.995,
-) -> np.ndarray:
-    """The causal MSET detector tried in session 8 (not shipped: see docs/analytics.md).
-
-    Standardised as :class:`~edgekit.analytics.HotellingT2` does; memory: the rows with
-    the smallest and largest value of each sensor plus evenly spaced training rows,
-    ``memory`` in all; the MSET estimate of each row (:func:`mset_similarity`, a ridge of
-    1e-6 on the diagonal for repeated rows). A training row is estimated without the
-    memory rows within ``band`` rows of it (itself included), so that its residual is
-    not that of a near copy; each sensor's residual is divided by its training RMS; the
-    score is the sum of their squares through an EWMA (``alpha``), and the alarm is a
-    score above the ``quantile`` of the training scores.
-    """
+def _standardised(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both by the training mean and standard deviation (``ddof=1``; 1 for a constant
+    sensor), as :class:`~edgekit.analytics.HotellingT2` does."""
     mean = train.mean(axis=0)
     scale = np.where(np.ptp(train, axis=0) > 0, train.std(axis=0, ddof=1), 1.0)
-    Z, T = (train - mean) / scale, (test - mean) / scale
+    return (train - mean) / scale, (test - mean) / scale
+
+
+def _components(Z: np.ndarray, variance: float) -> np.ndarray:
+    """(d, k): the fewest principal directions of ``Z`` explaining ``variance`` of it."""
+    _, sing, Vt = np.linalg.svd(Z, full_matrices=False)
+    k = int(np.searchsorted(np.cumsum(sing**2) / np.sum(sing**2), variance)) + 1
+    V: np.ndarray = Vt[:k].T
+    return V
+
+
+def _mset_left_out(
+    Z: np.ndarray, T: np.ndarray, Y: np.ndarray, memory: int, band: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """MSET estimates of the targets ``Y`` (one per training row) for the training rows
+    ``Z`` and the test rows ``T``: (training estimates, test estimates).
+
+    Memory: each sensor's smallest and largest training row plus evenly spaced ones,
+    ``memory`` in all; a ridge of 1e-6 on the similarity matrix keeps repeated rows
+    solvable. A training row is estimated without the memory rows within ``band`` rows
+    of it (itself included): a memory row estimates itself exactly, its neighbours nearly.
+    """
     picks = set(np.argmin(Z, axis=0)) | set(np.argmax(Z, axis=0))
     picks |= set(np.linspace(0, len(Z) - 1, max(memory - len(picks), 0)).round().astype(int))
     sel = np.array(sorted(picks))
-    D = Z[sel]
+    D, YD = Z[sel], Y[sel]
     G = mset_similarity(D, D) + 1e-6 * np.eye(len(D))
     S = mset_similarity(Z, D)
-    est_train = np.empty_like(Z)
+    train_est = np.empty_like(Y)
     for i in range(len(Z)):
         k = np.abs(sel - i) > band
-        est_train[i] = np.linalg.solve(G[np.ix_(k, k)], S[i, k]) @ D[k]
-    R0 = Z - est_train
-    R = T - np.linalg.solve(G, mset_similarity(D, T)).T @ D
-    rms = np.sqrt(np.mean(R0**2, axis=0)) + 1e-12
-    raw = np.concatenate([np.sum((R0 / rms) ** 2, axis=1), np.sum((R / rms) ** 2, axis=1)])
-    score = _ewma(raw, alpha)
-    alarm: np.ndarray = score[len(Z) :] > np.quantile(score[: len(Z)], quantile)
+        train_est[i] = np.linalg.solve(G[np.ix_(k, k)], S[i, k]) @ YD[k]
+    return train_est, np.linalg.solve(G, mset_similarity(D, T)).T @ YD
+
+
+def _alarms(raw_train: np.ndarray, raw_test: np.ndarray, alpha: float) -> np.ndarray:
+    """Test alarms: the EWMA (``alpha``) of the raw scores, training rows first, above
+    the 0.995 quantile of its training part."""
+    score = _ewma(np.concatenate([raw_train, raw_test]), alpha)
+    alarm: np.ndarray = score[len(raw_train) :] > np.quantile(score[: len(raw_train)], 0.995)
     return alarm
+
+
+def mset_causal(
+    train: np.ndarray, test: np.ndarray, *, memory: int = 64, band: int = 5, alpha: float = 0.1
+) -> np.ndarray:
+    """The causal MSET detector tried in session 8 (not shipped: see docs/analytics.md):
+    the MSET estimate of each standardised row (:func:`_mset_left_out`); each sensor's
+    residual divided by its training RMS, the sum of their squares scored
+    (:func:`_alarms`)."""
+    Z, T = _standardised(train, test)
+    est_train, est_test = _mset_left_out(Z, T, Z, memory, band)
+    R0, R = Z - est_train, T - est_test
+    rms = np.sqrt(np.mean(R0**2, axis=0)) + 1e-12
+    return _alarms(np.sum((R0 / rms) ** 2, axis=1), np.sum((R / rms) ** 2, axis=1), alpha)
 
 
 def pca_mset_q(
@@ -273,47 +293,28 @@ def pca_mset_q(
     alpha: float = 0.1,
 ) -> np.ndarray:
     """PCA plus MSET (tried in session 8, not shipped): a row's estimate is its projection
-    on the components explaining ``variance``, plus the MSET estimate (memory and left-out
-    training rows as :func:`mset_causal`) of what the projection leaves, from the memory
-    rows' own leftovers; score: the squared residual through an EWMA (``alpha``); alarm
-    above the 0.995 quantile of the training scores."""
-    mean = train.mean(axis=0)
-    scale = np.where(np.ptp(train, axis=0) > 0, train.std(axis=0, ddof=1), 1.0)
-    Z, T = (train - mean) / scale, (test - mean) / scale
-    _, sing, Vt = np.linalg.svd(Z, full_matrices=False)
-    V = Vt[: int(np.searchsorted(np.cumsum(sing**2) / np.sum(sing**2), variance)) + 1].T
+    on the components explaining ``variance``, plus the MSET estimate
+    (:func:`_mset_left_out`) of what the projection leaves, from the memory rows' own
+    leftovers; the squared residual scored (:func:`_alarms`)."""
+    Z, T = _standardised(train, test)
+    V = _components(Z, variance)
     left, left_test = Z - Z @ V @ V.T, T - T @ V @ V.T
-    picks = set(np.argmin(Z, axis=0)) | set(np.argmax(Z, axis=0))
-    picks |= set(np.linspace(0, len(Z) - 1, max(memory - len(picks), 0)).round().astype(int))
-    sel = np.array(sorted(picks))
-    D, E = Z[sel], left[sel]
-    G = mset_similarity(D, D) + 1e-6 * np.eye(len(D))
-    S = mset_similarity(Z, D)
-    R0 = np.empty_like(Z)
-    for i in range(len(Z)):
-        k = np.abs(sel - i) > band
-        R0[i] = left[i] - np.linalg.solve(G[np.ix_(k, k)], S[i, k]) @ E[k]
-    R = left_test - np.linalg.solve(G, mset_similarity(D, T)).T @ E
-    score = _ewma(np.concatenate([np.sum(R0**2, axis=1), np.sum(R**2, axis=1)]), alpha)
-    alarm: np.ndarray = score[len(Z) :] > np.quantile(score[: len(Z)], 0.995)
-    return alarm
+    est_train, est_test = _mset_left_out(Z, T, left, memory, band)
+    R0, R = left - est_train, left_test - est_test
+    return _alarms(np.sum(R0**2, axis=1), np.sum(R**2, axis=1), alpha)
 
 
 def pca_spe(
     train: np.ndarray, test: np.ndarray, *, variance: float = 0.9, alpha: float = 0.1
 ) -> np.ndarray:
-    """Q (SPE) alone, off the PCA subspace that explains ``variance`` of the standardised
-    training rows, through an EWMA (``alpha``); alarm above the 0.995 quantile of the
-    training scores (a variant of :class:`~edgekit.analytics.PcaT2Q`, not shipped)."""
-    mean = train.mean(axis=0)
-    scale = np.where(np.ptp(train, axis=0) > 0, train.std(axis=0, ddof=1), 1.0)
-    Z = (np.concatenate([train, test]) - mean) / scale
-    _, sing, Vt = np.linalg.svd(Z[: len(train)], full_matrices=False)
-    explained = np.cumsum(sing**2) / np.sum(sing**2)
-    V = Vt[: int(np.searchsorted(explained, variance)) + 1].T
-    score = _ewma(np.sum((Z - Z @ V @ V.T) ** 2, axis=1), alpha)
-    alarm: np.ndarray = score[len(train) :] > np.quantile(score[: len(train)], 0.995)
-    return alarm
+    """Q (SPE) alone, off the PCA components that explain ``variance`` of the
+    standardised training rows, scored by :func:`_alarms` (a variant of
+    :class:`~edgekit.analytics.PcaT2Q`, not shipped)."""
+    Z, T = _standardised(train, test)
+    V = _components(Z, variance)
+    return _alarms(
+        np.sum((Z - Z @ V @ V.T) ** 2, axis=1), np.sum((T - T @ V @ V.T) ** 2, axis=1), alpha
+    )
 
 
 def isolation_forest(train: np.ndarray, test: np.ndarray) -> np.ndarray:
