@@ -711,26 +711,42 @@ def huff_multi_table(single):
     up to 3 values that fit in the pattern) in bits 0-3, their count in bits 4-5, and each
     value as ``unzigzag(z)`` (16-bit two's complement) in bits 16-31, 32-47, 48-63.
     Count 0 marks a pattern whose first value does not fit (a long code or extra field,
-    or no code): the decoder reads that value alone.
+    or no code): the decoder reads that value alone. Built from the first value of every
+    pattern (its bits and value, computed once): the pattern's later values are the first
+    values of the pattern shifted past the earlier ones.
     """
     size = single.size
+    taken = np.empty(size, dtype=np.uint64)
+    value = np.empty(size, dtype=np.uint64)
+    for w in range(size):
+        s = np.int64(single[w])
+        ln = s & 15
+        e = (s >> 4) & 63
+        if s == 0 or ln + e > MULTI_BITS:
+            taken[w] = ZERO
+            value[w] = ZERO
+        else:
+            z = ((s >> 10) << e) | ((w >> ln) & ((1 << e) - 1))
+            taken[w] = np.uint64(ln + e)
+            value[w] = np.uint64(((z >> 1) ^ -(z & 1)) & 0xFFFF)
+    limit = np.uint64(MULTI_BITS)
     multi = np.zeros(size, dtype=np.uint64)
     for w in range(size):
-        used = 0
-        count = 0
-        ent = ZERO
-        for k in range(3):
-            s = np.int64(single[w >> used])
-            ln = s & 15
-            e = (s >> 4) & 63
-            if s == 0 or used + ln + e > MULTI_BITS:
-                break
-            z = ((s >> 10) << e) | ((w >> (used + ln)) & ((1 << e) - 1))
-            d = (z >> 1) ^ -(z & 1)
-            ent |= np.uint64(d & 0xFFFF) << np.uint64(16 * (k + 1))
-            used += ln + e
-            count = k + 1
-        multi[w] = ent | np.uint64(used | (count << 4))
+        used = taken[w]
+        if used == ZERO:
+            continue
+        ent = (value[w] << np.uint64(16)) | np.uint64(1 << 4)
+        w2 = np.uint64(w) >> used
+        t = taken[w2]
+        if t != ZERO and used + t <= limit:
+            used += t
+            ent += (value[w2] << np.uint64(32)) | np.uint64(1 << 4)
+            w3 = w2 >> t
+            t = taken[w3]
+            if t != ZERO and used + t <= limit:
+                used += t
+                ent += (value[w3] << np.uint64(48)) | np.uint64(1 << 4)
+        multi[w] = ent | used
     return multi
 
 
@@ -802,12 +818,12 @@ def huff_decode_multi(wb, starts, nbits, m, multi, single, center, out, at):
     Stream ``j`` is at byte ``starts[j]`` of ``wb`` with ``nbits[j]`` bits and at least
     ``STREAM_PAD`` zero bytes after them. ``out`` gets ``center + unzigzag(z)`` (its
     dtype keeps the low bits: integration modulo 2**64 keeps them too). The four streams
-    are decoded in one loop, several values per lookup of ``multi``
-    (:func:`huff_multi_table`), the table's three slots written whatever the count (the
-    loop runs while every stream has 3 values left); each stream's last values are read
-    with checks. The loop body is written out per stream: as an inlined helper, numba
-    kept its arrays' reference counting in the loop (3x slower). Returns 0, or -1 for a
-    bad stream (no code, or more than ``nbits`` bits).
+    are decoded in one loop, two lookups of ``multi`` (:func:`huff_multi_table`, several
+    values each) per read of each stream, the table's three slots written whatever the
+    count (the loop runs while every stream has 6 values left); each stream's last values
+    are read with checks. The loop body is written out per stream and lookup: as an
+    inlined helper, numba kept its arrays' reference counting in the loop (3x slower).
+    Returns 0, or -1 for a bad stream (no code, or more than ``nbits`` bits).
     """
     s0 = np.uint64(starts[0])
     s1 = np.uint64(starts[1])
@@ -830,70 +846,191 @@ def huff_decode_multi(wb, starts, nbits, m, multi, single, center, out, at):
     p1 = ZERO
     p2 = ZERO
     p3 = ZERO
-    while min(min(c0, c1), min(c2, c3)) >= 3:
-        # (a failed read sets its position to 2**64-1: caught here before the next read)
+    while min(min(c0, c1), min(c2, c3)) >= 6:
+        # Each stream's bits are read once for two lookups (a read holds at least 57 bits,
+        # a lookup takes at most 12); a value read alone reads again after itself.
         if (p0 > n0) | (p1 > n1) | (p2 > n2) | (p3 > n3):
             return -1
-        e0 = multi[_read(wb, s0, p0) & MULTI_MASK]
-        k0 = (e0 >> FOUR) & THREE
-        if k0 == ZERO:
+        b0 = _read(wb, s0, p0)
+        b1 = _read(wb, s1, p1)
+        b2 = _read(wb, s2, p2)
+        b3 = _read(wb, s3, p3)
+        e = multi[b0 & MULTI_MASK]
+        k = (e >> FOUR) & THREE
+        if k == ZERO:
+            if p0 > n0:
+                return -1
             d, taken = _one(wb, s0, p0, single)
+            if taken == ZERO:
+                return -1
             out[o0] = center + d
-            p0 = p0 + taken if taken != ZERO else ALL
+            p0 += taken
             o0 += FOUR
             c0 -= 1
+            b0 = _read(wb, s0, p0)
         else:
-            out[o0] = center + np.uint64(np.int64(e0 << np.uint64(32)) >> 48)
-            out[o0 + FOUR] = center + np.uint64(np.int64(e0 << np.uint64(16)) >> 48)
-            out[o0 + np.uint64(8)] = center + np.uint64(np.int64(e0) >> 48)
-            p0 += e0 & np.uint64(15)
-            o0 += k0 << TWO
-            c0 -= np.int64(k0)
-        e1 = multi[_read(wb, s1, p1) & MULTI_MASK]
-        k1 = (e1 >> FOUR) & THREE
-        if k1 == ZERO:
+            out[o0] = center + np.uint64(np.int64(e << np.uint64(32)) >> 48)
+            out[o0 + FOUR] = center + np.uint64(np.int64(e << np.uint64(16)) >> 48)
+            out[o0 + np.uint64(8)] = center + np.uint64(np.int64(e) >> 48)
+            t = e & np.uint64(15)
+            p0 += t
+            b0 >>= t
+            o0 += k << TWO
+            c0 -= np.int64(k)
+        e = multi[b1 & MULTI_MASK]
+        k = (e >> FOUR) & THREE
+        if k == ZERO:
+            if p1 > n1:
+                return -1
             d, taken = _one(wb, s1, p1, single)
+            if taken == ZERO:
+                return -1
             out[o1] = center + d
-            p1 = p1 + taken if taken != ZERO else ALL
+            p1 += taken
             o1 += FOUR
             c1 -= 1
+            b1 = _read(wb, s1, p1)
         else:
-            out[o1] = center + np.uint64(np.int64(e1 << np.uint64(32)) >> 48)
-            out[o1 + FOUR] = center + np.uint64(np.int64(e1 << np.uint64(16)) >> 48)
-            out[o1 + np.uint64(8)] = center + np.uint64(np.int64(e1) >> 48)
-            p1 += e1 & np.uint64(15)
-            o1 += k1 << TWO
-            c1 -= np.int64(k1)
-        e2 = multi[_read(wb, s2, p2) & MULTI_MASK]
-        k2 = (e2 >> FOUR) & THREE
-        if k2 == ZERO:
+            out[o1] = center + np.uint64(np.int64(e << np.uint64(32)) >> 48)
+            out[o1 + FOUR] = center + np.uint64(np.int64(e << np.uint64(16)) >> 48)
+            out[o1 + np.uint64(8)] = center + np.uint64(np.int64(e) >> 48)
+            t = e & np.uint64(15)
+            p1 += t
+            b1 >>= t
+            o1 += k << TWO
+            c1 -= np.int64(k)
+        e = multi[b2 & MULTI_MASK]
+        k = (e >> FOUR) & THREE
+        if k == ZERO:
+            if p2 > n2:
+                return -1
             d, taken = _one(wb, s2, p2, single)
+            if taken == ZERO:
+                return -1
             out[o2] = center + d
-            p2 = p2 + taken if taken != ZERO else ALL
+            p2 += taken
             o2 += FOUR
             c2 -= 1
+            b2 = _read(wb, s2, p2)
         else:
-            out[o2] = center + np.uint64(np.int64(e2 << np.uint64(32)) >> 48)
-            out[o2 + FOUR] = center + np.uint64(np.int64(e2 << np.uint64(16)) >> 48)
-            out[o2 + np.uint64(8)] = center + np.uint64(np.int64(e2) >> 48)
-            p2 += e2 & np.uint64(15)
-            o2 += k2 << TWO
-            c2 -= np.int64(k2)
-        e3 = multi[_read(wb, s3, p3) & MULTI_MASK]
-        k3 = (e3 >> FOUR) & THREE
-        if k3 == ZERO:
+            out[o2] = center + np.uint64(np.int64(e << np.uint64(32)) >> 48)
+            out[o2 + FOUR] = center + np.uint64(np.int64(e << np.uint64(16)) >> 48)
+            out[o2 + np.uint64(8)] = center + np.uint64(np.int64(e) >> 48)
+            t = e & np.uint64(15)
+            p2 += t
+            b2 >>= t
+            o2 += k << TWO
+            c2 -= np.int64(k)
+        e = multi[b3 & MULTI_MASK]
+        k = (e >> FOUR) & THREE
+        if k == ZERO:
+            if p3 > n3:
+                return -1
             d, taken = _one(wb, s3, p3, single)
+            if taken == ZERO:
+                return -1
             out[o3] = center + d
-            p3 = p3 + taken if taken != ZERO else ALL
+            p3 += taken
             o3 += FOUR
             c3 -= 1
+            b3 = _read(wb, s3, p3)
         else:
-            out[o3] = center + np.uint64(np.int64(e3 << np.uint64(32)) >> 48)
-            out[o3 + FOUR] = center + np.uint64(np.int64(e3 << np.uint64(16)) >> 48)
-            out[o3 + np.uint64(8)] = center + np.uint64(np.int64(e3) >> 48)
-            p3 += e3 & np.uint64(15)
-            o3 += k3 << TWO
-            c3 -= np.int64(k3)
+            out[o3] = center + np.uint64(np.int64(e << np.uint64(32)) >> 48)
+            out[o3 + FOUR] = center + np.uint64(np.int64(e << np.uint64(16)) >> 48)
+            out[o3 + np.uint64(8)] = center + np.uint64(np.int64(e) >> 48)
+            t = e & np.uint64(15)
+            p3 += t
+            b3 >>= t
+            o3 += k << TWO
+            c3 -= np.int64(k)
+        e = multi[b0 & MULTI_MASK]
+        k = (e >> FOUR) & THREE
+        if k == ZERO:
+            if p0 > n0:
+                return -1
+            d, taken = _one(wb, s0, p0, single)
+            if taken == ZERO:
+                return -1
+            out[o0] = center + d
+            p0 += taken
+            o0 += FOUR
+            c0 -= 1
+            b0 = _read(wb, s0, p0)
+        else:
+            out[o0] = center + np.uint64(np.int64(e << np.uint64(32)) >> 48)
+            out[o0 + FOUR] = center + np.uint64(np.int64(e << np.uint64(16)) >> 48)
+            out[o0 + np.uint64(8)] = center + np.uint64(np.int64(e) >> 48)
+            t = e & np.uint64(15)
+            p0 += t
+            b0 >>= t
+            o0 += k << TWO
+            c0 -= np.int64(k)
+        e = multi[b1 & MULTI_MASK]
+        k = (e >> FOUR) & THREE
+        if k == ZERO:
+            if p1 > n1:
+                return -1
+            d, taken = _one(wb, s1, p1, single)
+            if taken == ZERO:
+                return -1
+            out[o1] = center + d
+            p1 += taken
+            o1 += FOUR
+            c1 -= 1
+            b1 = _read(wb, s1, p1)
+        else:
+            out[o1] = center + np.uint64(np.int64(e << np.uint64(32)) >> 48)
+            out[o1 + FOUR] = center + np.uint64(np.int64(e << np.uint64(16)) >> 48)
+            out[o1 + np.uint64(8)] = center + np.uint64(np.int64(e) >> 48)
+            t = e & np.uint64(15)
+            p1 += t
+            b1 >>= t
+            o1 += k << TWO
+            c1 -= np.int64(k)
+        e = multi[b2 & MULTI_MASK]
+        k = (e >> FOUR) & THREE
+        if k == ZERO:
+            if p2 > n2:
+                return -1
+            d, taken = _one(wb, s2, p2, single)
+            if taken == ZERO:
+                return -1
+            out[o2] = center + d
+            p2 += taken
+            o2 += FOUR
+            c2 -= 1
+            b2 = _read(wb, s2, p2)
+        else:
+            out[o2] = center + np.uint64(np.int64(e << np.uint64(32)) >> 48)
+            out[o2 + FOUR] = center + np.uint64(np.int64(e << np.uint64(16)) >> 48)
+            out[o2 + np.uint64(8)] = center + np.uint64(np.int64(e) >> 48)
+            t = e & np.uint64(15)
+            p2 += t
+            b2 >>= t
+            o2 += k << TWO
+            c2 -= np.int64(k)
+        e = multi[b3 & MULTI_MASK]
+        k = (e >> FOUR) & THREE
+        if k == ZERO:
+            if p3 > n3:
+                return -1
+            d, taken = _one(wb, s3, p3, single)
+            if taken == ZERO:
+                return -1
+            out[o3] = center + d
+            p3 += taken
+            o3 += FOUR
+            c3 -= 1
+            b3 = _read(wb, s3, p3)
+        else:
+            out[o3] = center + np.uint64(np.int64(e << np.uint64(32)) >> 48)
+            out[o3 + FOUR] = center + np.uint64(np.int64(e << np.uint64(16)) >> 48)
+            out[o3 + np.uint64(8)] = center + np.uint64(np.int64(e) >> 48)
+            t = e & np.uint64(15)
+            p3 += t
+            b3 >>= t
+            o3 += k << TWO
+            c3 -= np.int64(k)
     p0 = _finish(wb, s0, n0, p0, o0, c0, multi, single, center, out)
     p1 = _finish(wb, s1, n1, p1, o1, c1, multi, single, center, out)
     p2 = _finish(wb, s2, n2, p2, o2, c2, multi, single, center, out)
