@@ -104,3 +104,19 @@ def test_round_trip_few_distinct(
     x = np.array([v + low for v in chosen], dtype=dt)
     got = decompress(compress(x, block_size=block_size))
     assert got.dtype == x.dtype and got.tobytes() == x.tobytes()
+
+
+def test_pre_check_skips_dense_integers_and_keeps_scaled_counts() -> None:
+    from edgekit.codec._kernels.blocks import _sparse_residuals
+
+    rng = np.random.default_rng(3)
+    # Dense integers (a PPG or PCM-like walk): every order's residuals are runs of integers.
+    dense = np.cumsum(np.round(rng.laplace(0, 3, 20_000))).astype(np.int64).view(np.uint64)
+    assert not _sparse_residuals(dense, 255)
+    # ADC counts of a non-integer scale: values 9 or 10 apart.
+    scaled = np.round(np.round(rng.normal(0, 20, 20_000)) * 9.15).astype(np.int64)
+    assert _sparse_residuals(scaled.view(np.uint64), 255)
+    assert frame_info(compress(scaled)).schemes == ("wide-rank",)
+    # More than 255 distinct values in the sample of every order: no order can qualify.
+    wide = rng.integers(0, 1 << 40, 20_000).astype(np.uint64)
+    assert not _sparse_residuals(wide, 255)
