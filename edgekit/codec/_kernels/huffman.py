@@ -48,6 +48,9 @@ from edgekit.codec._kernels.bitpack import (
 #: identifies the next code).
 MULTI_BITS = 12
 MULTI_MASK = np.uint64((1 << MULTI_BITS) - 1)
+#: Fewest residuals of a block decoded with the multi-value table (fewer: one value a
+#: lookup, which needs no table of its own).
+MULTI_MIN_VALUES = 8192
 #: Zero bytes after each stream in the decoder's copy of the streams: a read at a bit
 #: position up to the stream's ``nbits`` (and its extra bits, up to 74 bits later) stays
 #: inside the copy.
@@ -1127,10 +1130,11 @@ def _decode_huff(buf, pos, end, n, out, fout, alp, ff, fe):
         copy_bytes(wb, starts[j], buf, pos, nbytes)
         pos += nbytes
     single = huff_value_table(lens, MULTI_BITS)
-    if alp or total_bytes > m:
-        # Long codes (8 bits a value or more: mostly one value per lookup) and ALP lanes
-        # (whose int-to-float division then overlaps the decoding): one value per
-        # lookup, integrated in the same pass.
+    if alp or 16 * total_bytes > 19 * m or m < MULTI_MIN_VALUES:
+        # Long codes (more than 9.5 bits a value: mostly one value per lookup), ALP lanes
+        # (whose int-to-float division then overlaps the decoding) and short blocks (the
+        # multi-value table costs about as much to build as 8k values to decode): one
+        # value per lookup, integrated in the same pass.
         status = huff_decode4_integrate(
             wb, starts, nbits, m, single, order, center, first, firstd, out, fout, alp, ff, fe
         )
