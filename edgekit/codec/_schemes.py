@@ -229,7 +229,7 @@ def encode_float_block(
     """
     best = _encode_float_v1(x, plan, entropy=entropy, allow_dict=allow_dict)
     # (where the dictionary won, few distinct values: it keeps them)
-    if allow_repeat and best[0] != DICT and repeats_may_pay(x):
+    if allow_repeat and best[0] != DICT and repeats_may_pay(x, 8 * len(best[1]) / x.size):
         repeat = _encode_repeat(x, plan, entropy=entropy)
         if len(repeat) < 0.97 * len(best[1]):
             best = REPEAT, repeat
@@ -291,21 +291,23 @@ def _encode_float_v1(
 
 
 #: The repeat scheme is tried on blocks of at least this many values ...
-REPEAT_MIN_VALUES = 256
-#: ... whose first values (up to this many) ...
-REPEAT_SAMPLE = 2048
-#: ... repeat an earlier value at least this often (in 1/16ths).
-REPEAT_MIN_SIXTEENTHS = 3
+REPEAT_MIN_VALUES = 4096
+#: ... when, among their first values (up to this many), the share that repeats an
+#: earlier one times the best other scheme's bits per value is at least this (bits).
+REPEAT_SAMPLE = 1024
+REPEAT_MIN_BITS = 8.0
 
 
-def repeats_may_pay(x: Array) -> bool:
-    """Whether the repeat scheme is worth building for the block ``x``: at least 3/16 of
-    its first 2,048 values repeat an earlier one bit for bit (a sort of the sample)."""
-    if x.size < REPEAT_MIN_VALUES:
+def repeats_may_pay(x: Array, bits_per_value: float) -> bool:
+    """Whether the repeat scheme is worth building for the block ``x`` whose best other
+    scheme takes ``bits_per_value``: the values it would not code must save at least
+    8 bits a value of the block (a lag costs a few bits; cheap values such as ALP's
+    short decimals do not repay it). One sort of the first 1,024 values."""
+    if x.size < REPEAT_MIN_VALUES or bits_per_value < REPEAT_MIN_BITS:
         return False
     head = x[:REPEAT_SAMPLE].view(_uint_of(x))
-    distinct = np.unique(head).size
-    return 16 * (head.size - distinct) >= REPEAT_MIN_SIXTEENTHS * head.size
+    repeated = head.size - np.unique(head).size
+    return repeated * bits_per_value >= REPEAT_MIN_BITS * head.size
 
 
 def repeat_lags(bits: Array) -> Array:
@@ -325,7 +327,7 @@ def _encode_repeat(x: Array, plan: FloatPlan, *, entropy: bool) -> bytes:
     block, then the literals (first occurrences) as a nested float block."""
     lags = repeat_lags(x.view(_uint_of(x)))
     literals = x[lags == 0]
-    ischeme, ipayload = encode_int_lanes(lags.view(np.uint64), None, entropy=entropy, modes=True)
+    ischeme, ipayload = encode_int_lanes(lags.view(np.uint64), None, entropy=entropy)
     fscheme, fpayload = encode_float_block(
         literals, plan, entropy=entropy, allow_dict=False, allow_repeat=False
     )
@@ -344,17 +346,17 @@ def _decode_repeat(rd: Reader, n: int, dtype: np.dtype[Any], out: Array) -> None
     sub = Reader(rd.take(rd.u32("lag length"), "lags"), 0, rd.what + " lags")
     lags = decode_int_lanes(ischeme, sub, n, np.dtype("<i8"))
     sub.end()
-    fscheme = rd.u8("literal scheme")
-    if fscheme not in FLOAT_SCHEMES or fscheme in (DICT, REPEAT):
-        raise rd.fail(f"bad literal scheme {fscheme}")
-    literals = np.empty(m, dtype=dtype)
-    decode_float_block(fscheme, rd, m, dtype, literals)
     index = np.arange(n, dtype=np.uint64)
     if bool(np.any(lags > index)):
         raise rd.fail("a repeat reaches before the block")
     first = lags == 0
     if int(np.count_nonzero(first)) != m:
         raise rd.fail("the literal count does not match the lags")
+    fscheme = rd.u8("literal scheme")
+    if fscheme not in FLOAT_SCHEMES or fscheme in (DICT, REPEAT):
+        raise rd.fail(f"bad literal scheme {fscheme}")
+    literals = np.empty(m, dtype=dtype)
+    decode_float_block(fscheme, rd, m, dtype, literals)
     # Each value's source: itself for a literal, else the value ``lag`` back; follow the
     # chains by pointer doubling (sources only point backwards: at most 17 rounds).
     source = (index - lags).view(np.int64)

@@ -154,11 +154,14 @@ def compress(
             pairs = None
             probe = np.zeros(1, dtype=x.dtype)
             modes = _schemes.float_modes(flat, probe)
-            if n <= block_size and modes == (0.0, 0) and not _schemes.repeats_may_pay(flat):
-                # One block: one kernel call does it all when ALP wins outright.
+            if n <= block_size and modes == (0.0, 0):
+                # One block: one kernel call does it all when ALP wins outright (unless
+                # repeated values may make the repeat scheme smaller).
                 done, pairs, payload = _schemes.kernels().alp_single_block(
                     flat, flat.view(_BITS_OF[x.dtype]), _schemes.alp_emax(x), probe, entropy
                 )
+                if done == 0 and _schemes.repeats_may_pay(flat, 8 * payload.size / n):
+                    done, pairs = 1, None
                 if done == 0:
                     out += _BLOCK_HEAD.pack(ALP, payload.size)
                     out += payload.data

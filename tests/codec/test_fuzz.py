@@ -53,12 +53,7 @@ def _sample_frames() -> dict[str, bytes]:
         "alp": compress(np.round(np.cumsum(rng.standard_normal(400)), 2)),
         "alp32": compress(np.round(np.cumsum(rng.standard_normal(400)), 1).astype(np.float32)),
         "alp-rd": compress(rng.standard_normal(300)),
-        "shuffle-lz4": compress(
-            (
-                np.tile(rng.standard_normal(400), 10).view(np.uint64)
-                ^ rng.integers(0, 256, 4000).astype(np.uint64)
-            ).view(np.float64)
-        ),
+        "shuffle-lz4": compress(np.tile(rng.standard_normal(400), 10)),
         "dictionary": compress(np.repeat(rng.standard_normal(30), 20)),
         "multi-block": compress(np.arange(1000, dtype=np.uint32) ** 2, block_size=128),
         # The modes of format version 2.
@@ -87,7 +82,7 @@ def _sample_frames() -> dict[str, bytes]:
             )
         ),
         # The scheme of format version 4: first occurrences plus lags back to repeats.
-        "repeat": compress(recurring_readings(7, 2000)),
+        "repeat": compress(recurring_readings(7, 4500)),
         "record": encode_series(
             np.arange(100, dtype=np.int64) * 10**9, rng.standard_normal((100, 2))
         ),

@@ -90,16 +90,16 @@ def test_repeat_wins_on_recurring_levels_and_marks_version_4() -> None:
         st.integers(1, 40),
         elements={"allow_nan": True, "allow_infinity": True, "allow_subnormal": True},
     ),
-    picks=st.lists(st.integers(0, 39), min_size=256, max_size=1500),
-    block_size=st.sampled_from([256, 700, 65536]),
-    specials=st.lists(st.tuples(st.integers(0, 1499), st.integers(0, 4)), max_size=6),
+    picks=st.lists(st.integers(0, 39), min_size=1, max_size=1500),
+    block_size=st.sampled_from([4096, 5000, 65536]),
+    specials=st.lists(st.tuples(st.integers(0, 5599), st.integers(0, 4)), max_size=6),
 )
 def test_round_trip_bit_for_bit(
     levels: Array, picks: list[int], block_size: int, specials: list[tuple[int, int]]
 ) -> None:
-    # Values drawn from few levels (most repeat an earlier one), with NaN payloads, -0.0
-    # and infinities placed anywhere.
-    x = levels[np.asarray(picks) % levels.size].copy()
+    # Values drawn from few levels (most repeat an earlier one; at least 4,096 values, the
+    # scheme's minimum), with NaN payloads, -0.0 and infinities placed anywhere.
+    x = np.resize(levels[np.asarray(picks) % levels.size], 4096 + len(picks))
     uint = np.uint64 if x.dtype.itemsize == 8 else np.uint32
     nan_bits = (
         [0x7FF8000000000123, 0xFFF00000000ABCDE] if uint is np.uint64 else [0x7FC00123, 0xFF812345]
@@ -112,12 +112,12 @@ def test_round_trip_bit_for_bit(
                 x[pos] = (-0.0, np.inf, -np.inf)[kind - 2]
     frame = compress(x, block_size=block_size)
     assert _same_bits(decompress(frame), x)
-    # The same values through a repeat block for sure: a literal between every repeat.
+    # Every value twice in a row (lags of 1).
     assert _same_bits(decompress(compress(np.repeat(x, 2), block_size=block_size)), np.repeat(x, 2))
 
 
 def test_nan_payloads_and_negative_zero_repeat_bit_for_bit() -> None:
-    x = recurring_readings(2, 4000)
+    x = recurring_readings(2, 6000)
     x[10::97] = -0.0
     x.view(np.uint64)[5::131] = 0x7FF8000000000ABC
     x.view(np.uint64)[7::131] = 0xFFF0000000000001
@@ -127,7 +127,7 @@ def test_nan_payloads_and_negative_zero_repeat_bit_for_bit() -> None:
 
 
 def _repeat_frame() -> bytes:
-    frame = compress(recurring_readings(3, 1000))
+    frame = compress(recurring_readings(3, 5000))
     assert frame_info(frame).schemes == ("repeat",)
     return frame
 
@@ -137,7 +137,7 @@ def test_a_repeat_before_the_block_is_corrupt() -> None:
     literals, _ischeme, ilen = struct.unpack_from("<IBI", frame, PAYLOAD_AT)
     # Nested raw lags, the first one reaching back 1 (before the block).
     bad = bytearray(frame[:PAYLOAD_AT])
-    lags = np.zeros(1000, dtype="<i8")
+    lags = np.zeros(5000, dtype="<i8")
     lags[0] = 1
     tail = frame[PAYLOAD_AT + 9 + ilen : -8]
     bad += struct.pack("<IBI", literals, 0, lags.nbytes) + lags.tobytes() + tail
@@ -148,7 +148,7 @@ def test_a_repeat_before_the_block_is_corrupt() -> None:
 
 @pytest.mark.parametrize(
     ("field", "value", "match"),
-    [(0, 0, "literals"), (0, 1001, "literals"), (0, 1, "literal count"), (4, 14, "lag scheme")],
+    [(0, 0, "literals"), (0, 5001, "literals"), (0, 1, "literal count"), (4, 14, "lag scheme")],
 )
 def test_bad_repeat_fields_are_corrupt(field: int, value: int, match: str) -> None:
     bad = bytearray(_repeat_frame())
