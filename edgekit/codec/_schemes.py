@@ -22,6 +22,7 @@ from edgekit.codec._format import (
     DELTA,
     DICT,
     DOD,
+    ERR_POSITION,
     ERRORS,
     FLOAT_SCHEMES,
     FMULT,
@@ -310,22 +311,10 @@ def repeats_may_pay(x: Array, bits_per_value: float) -> bool:
     return repeated * bits_per_value >= REPEAT_MIN_BITS * head.size
 
 
-def repeat_lags(bits: Array) -> Array:
-    """For each value, the distance back to its previous occurrence (bit for bit) in the
-    block, 0 for a first occurrence (int64)."""
-    order = np.argsort(bits, kind="stable")
-    ranked = bits[order]
-    same = np.flatnonzero(ranked[1:] == ranked[:-1])
-    lags = np.zeros(bits.size, dtype=np.int64)
-    later = order[same + 1]
-    lags[later] = later - order[same]
-    return lags
-
-
 def _encode_repeat(x: Array, plan: FloatPlan, *, entropy: bool) -> bytes:
     """Repeat payload (format version 4): the literal count, the lags as a nested integer
     block, then the literals (first occurrences) as a nested float block."""
-    lags = repeat_lags(x.view(_uint_of(x)))
+    lags = kernels().repeat_lags(x.view(_uint_of(x)))
     literals = x[lags == 0]
     ischeme, ipayload = encode_int_lanes(lags.view(np.uint64), None, entropy=entropy)
     fscheme, fpayload = encode_float_block(
@@ -346,29 +335,19 @@ def _decode_repeat(rd: Reader, n: int, dtype: np.dtype[Any], out: Array) -> None
     sub = Reader(rd.take(rd.u32("lag length"), "lags"), 0, rd.what + " lags")
     lags = decode_int_lanes(ischeme, sub, n, np.dtype("<i8"))
     sub.end()
-    index = np.arange(n, dtype=np.uint64)
-    if bool(np.any(lags > index)):
-        raise rd.fail("a repeat reaches before the block")
-    first = lags == 0
-    if int(np.count_nonzero(first)) != m:
+    if int(np.count_nonzero(lags == 0)) != m:
         raise rd.fail("the literal count does not match the lags")
     fscheme = rd.u8("literal scheme")
     if fscheme not in FLOAT_SCHEMES or fscheme in (DICT, REPEAT):
         raise rd.fail(f"bad literal scheme {fscheme}")
     literals = np.empty(m, dtype=dtype)
     decode_float_block(fscheme, rd, m, dtype, literals)
-    # Each value's source: itself for a literal, else the value ``lag`` back; follow the
-    # chains by pointer doubling (sources only point backwards: at most 17 rounds).
-    source = (index - lags).view(np.int64)
-    while True:
-        further = source[source]
-        if np.array_equal(further, source):
-            break
-        source = further
     uint = _uint_of(out)
-    full = np.empty(n, dtype=uint)
-    full[first] = literals.view(uint)
-    out.view(uint)[:] = full[source]
+    status = kernels().repeat_fill(lags, literals.view(uint), out.view(uint))
+    if status == ERR_POSITION:
+        raise rd.fail("a repeat reaches before the block")
+    if status != 0:
+        raise rd.fail("the literal count does not match the lags")
 
 
 def _uint_of(x: Array) -> np.dtype[Any]:

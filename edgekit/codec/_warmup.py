@@ -41,5 +41,9 @@ def warmup() -> None:
     for dtype in (np.float32, np.float64):
         decompress(compress((np.cumsum(rng.integers(-9, 10, 600)) * 0.0048828125).astype(dtype)))
     decompress(compress(np.cumsum(rng.standard_normal(600)).astype(np.float32).astype(np.float64)))
+    # The repeat scheme of format version 4: every value twice.
+    pairs = np.repeat(np.round(rng.standard_normal(2500), 8), 2)
+    for dtype in (np.float32, np.float64):
+        decompress(compress(pairs.astype(dtype)))
     old = rng.integers(0, 256, 5000, dtype=np.uint8).tobytes()
     patch(old, diff(signature(old), old[:100] + b"x" + old[100:]))

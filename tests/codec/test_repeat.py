@@ -133,13 +133,16 @@ def _repeat_frame() -> bytes:
 
 
 def test_a_repeat_before_the_block_is_corrupt() -> None:
+    x = recurring_readings(3, 5000)
     frame = _repeat_frame()
     literals, _ischeme, ilen = struct.unpack_from("<IBI", frame, PAYLOAD_AT)
-    # Nested raw lags, the first one reaching back 1 (before the block).
-    bad = bytearray(frame[:PAYLOAD_AT])
-    lags = np.zeros(5000, dtype="<i8")
+    # The lags as a raw nested block, the first one reaching back 1 (before the block)
+    # and a repeat made a literal, so that the literal count still matches.
+    lags = _schemes.kernels().repeat_lags(x.view(np.uint64)).astype("<i8")
     lags[0] = 1
+    lags[np.flatnonzero(lags)[1]] = 0
     tail = frame[PAYLOAD_AT + 9 + ilen : -8]
+    bad = bytearray(frame[:PAYLOAD_AT])
     bad += struct.pack("<IBI", literals, 0, lags.nbytes) + lags.tobytes() + tail
     struct.pack_into("<I", bad, PAYLOAD_AT - 4, len(bad) - PAYLOAD_AT)
     with pytest.raises(CorruptDataError, match="before the block"):

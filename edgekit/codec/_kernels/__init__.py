@@ -6,6 +6,7 @@
 - ``modes``: format-2 modes (int-mult, float-mult, float-quant): planners and decoders.
 - ``blocks``: one call per block or frame (scheme choice, encoders, the decode loops).
 - ``cdc``: content-defined chunking (FastCDC).
+- ``repeat``: the repeat scheme's lags and its decoder's fill (format version 4).
 
 Every id, size and status code comes from ``edgekit.codec._format``. Kernels that read
 untrusted bytes never index out of bounds: callers validate sizes first, and the bit
@@ -87,6 +88,7 @@ from edgekit.codec._kernels.modes import (
     float_quant_shift,
     int_mult_plan,
 )
+from edgekit.codec._kernels.repeat import repeat_fill, repeat_lags
 
 __all__ = [
     "_symbol",
@@ -144,6 +146,8 @@ __all__ = [
     "pack_plain",
     "pack_residuals",
     "rank_payload",
+    "repeat_fill",
+    "repeat_lags",
     "residuals",
     "select_kth",
     "symbol_histogram",

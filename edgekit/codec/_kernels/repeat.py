@@ -1,0 +1,56 @@
+"""The repeat scheme (format version 4): lags back to the previous equal value, and the
+decoder's fill of literals and copies."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgekit._jit import njit
+from edgekit.codec._format import ERR_INDEX, ERR_POSITION
+
+
+@njit
+def repeat_lags(bits):
+    """For each value of ``bits`` (uint64 or uint32, at most 65,536 values), the distance
+    back to its previous occurrence, 0 for a first occurrence (int64). One pass with an
+    open-addressing table of last positions."""
+    n = bits.size
+    size = 1
+    while size < 2 * n:
+        size *= 2
+    mask = np.uint64(size - 1)
+    keys = np.empty(size, dtype=np.uint64)
+    last = np.full(size, -1, dtype=np.int64)
+    lags = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        v = np.uint64(bits[i])
+        h = ((v * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)) & mask
+        while last[h] >= 0 and keys[h] != v:
+            h = (h + np.uint64(1)) & mask
+        if last[h] >= 0:
+            lags[i] = i - last[h]
+        else:
+            keys[h] = v
+        last[h] = i
+    return lags
+
+
+@njit
+def repeat_fill(lags, literals, out):
+    """Rebuild a repeat block into ``out`` (the values' bits): the next of ``literals``
+    where a lag is 0, else the value that far back. Returns 0, ``ERR_POSITION`` for a lag
+    reaching before the block, ``ERR_INDEX`` when the literal count does not match."""
+    m = literals.size
+    j = 0
+    for i in range(out.size):
+        lag = lags[i]
+        if lag == 0:
+            if j == m:
+                return ERR_INDEX
+            out[i] = literals[j]
+            j += 1
+        elif lag > np.uint64(i):
+            return ERR_POSITION
+        else:
+            out[i] = out[i - np.int64(lag)]
+    return 0 if j == m else ERR_INDEX
