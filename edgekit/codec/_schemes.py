@@ -303,11 +303,11 @@ def repeats_may_pay(x: Array, bits_per_value: float) -> bool:
     """Whether the repeat scheme is worth building for the block ``x`` whose best other
     scheme takes ``bits_per_value``: the values it would not code must save at least
     8 bits a value of the block (a lag costs a few bits; cheap values such as ALP's
-    short decimals do not repay it). One sort of the first 1,024 values."""
+    short decimals do not repay it). One hash pass over the first 1,024 values."""
     if x.size < REPEAT_MIN_VALUES or bits_per_value < REPEAT_MIN_BITS:
         return False
     head = x[:REPEAT_SAMPLE].view(_uint_of(x))
-    repeated = head.size - np.unique(head).size
+    repeated = int(np.count_nonzero(kernels().repeat_lags(head)))
     return repeated * bits_per_value >= REPEAT_MIN_BITS * head.size
 
 
