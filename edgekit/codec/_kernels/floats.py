@@ -458,8 +458,9 @@ def dict_gather(values, idx, out):
     """``out[i] = values[idx[i]]``; returns ``ERR_INDEX`` (and stops) at the first index out
     of range, else 0."""
     nd = np.uint64(values.size)
-    for i in range(idx.size):
-        j = idx[i]
+    for i in range(np.uint64(idx.size)):
+        # (unsigned: numba compares int64 with uint64 through float64, 2.5x slower)
+        j = np.uint64(idx[i])
         if j >= nd:
             return ERR_INDEX
         out[i] = values[j]
