@@ -21,7 +21,7 @@ import numpy as np
 FORMAT_VERSION = 4
 #: The version of frames that use only the schemes of version 1.
 FORMAT_VERSION_1 = 1
-#: The version of frames whose newest scheme is one of version 2, and of version 3.
+#: The version of frames whose newest scheme is one of version 2, 3 and 4.
 FORMAT_VERSION_2 = 2
 FORMAT_VERSION_3 = 3
 FORMAT_VERSION_4 = 4
