@@ -173,3 +173,17 @@ def test_a_nested_repeat_or_dictionary_literal_block_is_corrupt() -> None:
         bad[at] = scheme
         with pytest.raises(CorruptDataError, match="literal scheme"):
             decompress(reseal(bad))
+
+
+def test_the_fill_refuses_negative_and_forward_lags() -> None:
+    """A negative lag (possible in a damaged lag block) never reads outside the block."""
+    from edgekit.codec._format import ERR_POSITION
+    from edgekit.codec._kernels.repeat import repeat_fill
+
+    literals = np.array([7, 8], dtype=np.uint64)
+    for lags in ([0, -1, 0], [0, -(2**62), 0], [0, 2, 0]):
+        out = np.zeros(3, dtype=np.uint64)
+        assert repeat_fill(np.array(lags, dtype=np.int64), literals, out) == ERR_POSITION
+    out = np.zeros(3, dtype=np.uint64)
+    assert repeat_fill(np.array([0, 1, 0], dtype=np.int64), literals, out) == 0
+    assert out.tolist() == [7, 7, 8]

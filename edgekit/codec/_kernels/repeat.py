@@ -49,8 +49,8 @@ def repeat_fill(lags, literals, out):
                 return ERR_INDEX
             out[i] = literals[j]
             j += 1
-        elif lag > np.uint64(i):
+        elif lag < 0 or lag > i:  # (int64 both: no unsigned mix that numba makes float)
             return ERR_POSITION
         else:
-            out[i] = out[i - np.int64(lag)]
+            out[i] = out[i - lag]
     return 0 if j == m else ERR_INDEX
