@@ -46,8 +46,10 @@ class Subscriber:
             time.sleep(0.02)
 
     def close(self) -> None:
-        self.client.disconnect()
+        # loop_stop() first: after disconnect() paho's network thread may end and clear
+        # itself between loop_stop()'s check and its join (AttributeError, seen in CI)
         self.client.loop_stop()
+        self.client.disconnect()
 
 
 def test_publishes_qos1_in_order(mosquitto: Mosquitto, tmp_path: Path) -> None:
@@ -115,8 +117,8 @@ def test_downlink_subscription_calls_back(mosquitto: Mosquitto, tmp_path: Path) 
             pub.loop_start()
             for i in range(3):
                 pub.publish("cmd/dev1", b"c%d" % i, qos=1).wait_for_publish(5)
+            pub.loop_stop()  # before disconnect(): see Subscriber.close
             pub.disconnect()
-            pub.loop_stop()
             assert done.wait(10)
         finally:
             engine.stop()

@@ -223,8 +223,10 @@ class Subscriber:
             return list(self.got)
 
     def close(self) -> None:
-        self.client.disconnect()
+        # loop_stop() first: after disconnect() paho's network thread may end and clear
+        # itself between loop_stop()'s check and its join (AttributeError, seen in CI)
         self.client.loop_stop()
+        self.client.disconnect()
 
 
 @pytest.mark.parametrize(
