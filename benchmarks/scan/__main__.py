@@ -214,6 +214,19 @@ def bench_one_at_a_time(report: Report, quick: bool) -> None:
             i += length + 1
         return kinds
 
+    from numba import njit
+
+    @njit(cache=False)
+    def _numba_len(p: bytes) -> int:  # pragma: no cover (compiled)
+        return len(p)
+
+    def numba_call(p: bytes) -> int:
+        """The least a numba parser does from Python: one call with the payload,
+        returning an int (no parse, no Python objects built)."""
+        return _numba_len(p)  # type: ignore[no-any-return]
+
+    _numba_len(b"\x02\x01\x06")  # compile outside the timing
+
     def kept(fn: Callable[[bytes], object], payloads: list[bytes]) -> list[object]:
         return [fn(p) for p in payloads]
 
@@ -236,6 +249,7 @@ def bench_one_at_a_time(report: Report, quick: bool) -> None:
         "bdt lru": parse_advertisement_data_bytes,
         "bdt lru read": bdt_lru_read,
         "floor": walk,
+        "numba floor": numba_call,
     }
     for loop in (kept, dropped):
         cases = {k: functools.partial(loop, f, payloads) for k, f in fns.items()}
@@ -267,6 +281,16 @@ def bench_one_at_a_time(report: Report, quick: bool) -> None:
             higher_is_better=True,
             note="no pure-Python parser can beat this floor; where it is below bdt's "
             "full parse, the one-at-a-time target is out of reach in Python",
+        )
+        report.add(
+            f"BLE one at a time, {n:,} distinct payloads, {how}",
+            "numba floor: one call into an @njit function with the payload, parse nothing",
+            "payloads/s",
+            rate["numba floor"],
+            peers={"bdt Cython, uncached (a full parse)": rate["bdt"]},
+            higher_is_better=True,
+            note="a numba kernel pays this dispatch (typing the bytes argument) before "
+            "it parses anything or builds the Python fields a caller reads",
         )
     m = 50_000 if quick else 200_000
     for devices in (100, 500):
