@@ -256,18 +256,38 @@ def _flush32(out, pos, acc, nacc):
     return pos + 4, acc >> np.uint64(32), nacc - 32
 
 
+_M32 = np.uint64(0xFFFFFFFF)
+_THIRTY_TWO = np.uint64(32)
+_FIVE = np.uint64(5)
+
+
 @njit(inline="always")
-def _put_bits(words, w, acc, nacc, v, ln):
-    """Append the ``ln`` (at most 64) low bits of ``v`` to a stream of 64-bit words: ``acc``
-    holds the ``nacc`` bits not yet in ``words[w]``; returns the new ``(w, acc, nacc)``."""
+def _put32(buf, w, acc, nacc, v, ln):
+    """Append the ``ln`` (at most 32) low bits of ``v`` (no higher bits set) to a stream of
+    32-bit words: ``acc`` holds the ``nacc`` (< 32) bits of ``buf[w]`` so far. Branch-free:
+    the word is always stored, and ``w`` moves on when it is full. Returns the new
+    ``(w, acc, nacc)``."""
     acc |= v << nacc
-    t = nacc + ln
-    if t >= SIXTY_FOUR:
-        words[w] = acc
-        w += ONE
-        acc = (v >> (SIXTY_FOUR - nacc)) if nacc > ZERO else ZERO
-        t -= SIXTY_FOUR
-    return w, acc, t
+    nacc += ln
+    buf[w] = np.uint32(acc & _M32)
+    full = nacc >> _FIVE
+    return w + full, acc >> (full << _FIVE), nacc - (full << _FIVE)
+
+
+@njit(inline="always")
+def _put_value(buf, w, acc, nacc, zi, s, ucodes, ulens, uextra):
+    """Append one value's code and extra bits (``zi`` zigzag value, ``s`` its symbol)."""
+    ln = ulens[s]
+    e = uextra[s]
+    extra = zi & ((ONE << e) - ONE)
+    if ln + e <= _THIRTY_TWO:  # the common case: code and extra bits in one shift
+        return _put32(buf, w, acc, nacc, ucodes[s] | (extra << ln), ln + e)
+    w, acc, nacc = _put32(buf, w, acc, nacc, ucodes[s], ln)
+    if e > _THIRTY_TWO:
+        w, acc, nacc = _put32(buf, w, acc, nacc, extra & _M32, _THIRTY_TWO)
+        extra >>= _THIRTY_TWO
+        e -= _THIRTY_TWO
+    return _put32(buf, w, acc, nacc, extra, e)
 
 
 @njit
@@ -275,48 +295,59 @@ def huff_encode4(z, syms, codes, lens):
     """Encode into 4 interleaved streams (value ``i`` in stream ``i % 4``), concatenated.
 
     Returns the bytes of the 4 streams back to back and each stream's length in bits.
-    Each stream is built in 64-bit words (little-endian words are the LSB-first bytes):
-    a code and its extra bits go in with one shift when they fit in 64 bits together.
+    The four streams are written in one loop (four independent bit writers), each in
+    32-bit words (little-endian words are the LSB-first bytes) with a branch-free writer;
+    a code and its extra bits go in with one shift when they fit in 32 bits together.
     """
     n = z.size
     per = (n + HUFF_STREAMS - 1) // HUFF_STREAMS
-    cap = (per * 74 + 63) // 64 + 1
-    words = np.zeros(HUFF_STREAMS * cap, dtype=np.uint64)
-    nbits = np.zeros(HUFF_STREAMS, dtype=np.int64)
+    # At most 12 + 62 bits a value, plus the word a writer always stores past its end.
+    cap = (per * 74 + 31) // 32 + 2
+    buf = np.empty(HUFF_STREAMS * cap, dtype=np.uint32)
     ucodes = codes.astype(np.uint64)
     ulens = lens.astype(np.uint64)
+    uextra = np.zeros(ulens.size, dtype=np.uint64)
+    for s in range(8, ulens.size):
+        uextra[s] = np.uint64((s - 8) // 2 + 2)
+    w0 = ZERO
+    w1 = np.uint64(cap)
+    w2 = np.uint64(2 * cap)
+    w3 = np.uint64(3 * cap)
+    a0 = a1 = a2 = a3 = ZERO
+    n0 = n1 = n2 = n3 = ZERO
+    full = n // HUFF_STREAMS * HUFF_STREAMS
+    for i in range(0, full, HUFF_STREAMS):
+        w0, a0, n0 = _put_value(buf, w0, a0, n0, z[i], syms[i], ucodes, ulens, uextra)
+        w1, a1, n1 = _put_value(buf, w1, a1, n1, z[i + 1], syms[i + 1], ucodes, ulens, uextra)
+        w2, a2, n2 = _put_value(buf, w2, a2, n2, z[i + 2], syms[i + 2], ucodes, ulens, uextra)
+        w3, a3, n3 = _put_value(buf, w3, a3, n3, z[i + 3], syms[i + 3], ucodes, ulens, uextra)
+    if full < n:
+        w0, a0, n0 = _put_value(buf, w0, a0, n0, z[full], syms[full], ucodes, ulens, uextra)
+    if full + 1 < n:
+        i = full + 1
+        w1, a1, n1 = _put_value(buf, w1, a1, n1, z[i], syms[i], ucodes, ulens, uextra)
+    if full + 2 < n:
+        i = full + 2
+        w2, a2, n2 = _put_value(buf, w2, a2, n2, z[i], syms[i], ucodes, ulens, uextra)
+    # (the last partial word of a writer that just moved on is not stored yet)
+    buf[w0] = np.uint32(a0)
+    buf[w1] = np.uint32(a1)
+    buf[w2] = np.uint32(a2)
+    buf[w3] = np.uint32(a3)
+    nbits = np.empty(HUFF_STREAMS, dtype=np.int64)
+    nbits[0] = np.int64(w0) * 32 + np.int64(n0)
+    nbits[1] = np.int64(w1 - np.uint64(cap)) * 32 + np.int64(n1)
+    nbits[2] = np.int64(w2 - np.uint64(2 * cap)) * 32 + np.int64(n2)
+    nbits[3] = np.int64(w3 - np.uint64(3 * cap)) * 32 + np.int64(n3)
     total_bytes = 0
     for j in range(HUFF_STREAMS):
-        w = np.uint64(j * cap)
-        w0 = w
-        acc = ZERO
-        nacc = ZERO
-        for i in range(j, n, HUFF_STREAMS):
-            s = np.int64(syms[i])
-            ln = ulens[s]
-            v = ucodes[s]
-            if s >= 8:
-                e = np.uint64((s - 8) // 2 + 2)
-                extra = z[i] & ((ONE << e) - ONE)
-                if ln + e > SIXTY_FOUR:
-                    # Rare (extra fields of 53+ bits): the code goes in first, alone.
-                    w, acc, nacc = _put_bits(words, w, acc, nacc, v, ln)
-                    v = extra
-                    ln = e
-                else:
-                    v = v | (extra << ln)
-                    ln = ln + e
-            w, acc, nacc = _put_bits(words, w, acc, nacc, v, ln)
-        if nacc > ZERO:
-            words[w] = acc
-        nbits[j] = np.int64(w - w0) * 64 + np.int64(nacc)
         total_bytes += (nbits[j] + 7) // 8
     out = np.empty(total_bytes, dtype=np.uint8)
-    wb = words.view(np.uint8)
+    wb = buf.view(np.uint8)
     pos = 0
     for j in range(HUFF_STREAMS):
         nb = (nbits[j] + 7) // 8
-        copy_bytes(out, pos, wb, 8 * j * cap, nb)
+        copy_bytes(out, pos, wb, 4 * j * cap, nb)
         pos += nb
     return out, nbits
 
