@@ -9,6 +9,10 @@ interleaved repeats, one thread, timed on this process's CPU time so that other 
 shared machine do not count) of edgekit, pcodec, blosc2 best, zstd-3 and lz4; bits per
 value (bits per timestamp for timestamp series); the schemes edgekit chose; and a flag per
 target of issue #14. Timestamps (datetime64[ns]) are coded as their int64 view by every codec.
+For series of 10k values or more, edgekit's compress time is split into stages (issue #14,
+point 3): plan (the planners and pre-checks alone, timed by calling them), transform (the
+rest of ``compress(level=1)``: residuals, modes, ALP, bit-packing, framing) and entropy
+(what ``level=2``, the default, adds: the Huffman stage and the schemes built on it).
 Writes ``benchmarks/results/codec_corpus.md`` and ``.json``.
 """
 
@@ -54,6 +58,8 @@ class Result:
     compress_mbs: dict[str, float] = field(default_factory=dict)
     decompress_mbs: dict[str, float] = field(default_factory=dict)
     blosc2_setting: str = ""
+    #: edgekit compress stages (microseconds): plan, transform, entropy (series >= 10k).
+    stages_us: dict[str, float] = field(default_factory=dict)
 
     def bits(self, codec: str) -> float:
         """Bits per value (per timestamp) of a codec's output."""
@@ -151,6 +157,62 @@ def codecs(x: Array) -> tuple[dict[str, Codec], str, int]:
     return timed, best, len(z19.compress(raw))
 
 
+def plan_only(x: Array, block_size: int = 65536) -> None:
+    """The planner calls ``compress`` makes for ``x`` (their results thrown away): the
+    float modes, the ALP (e, f) ranking and per block the pair choice, the dictionary and
+    repeat pre-checks; for integers per block the int-mult plan, the range statistics
+    and the wide-rank pre-check."""
+    from edgekit.codec import _schemes
+    from edgekit.codec._kernels import blocks
+
+    k = _schemes.kernels()
+    flat = x.reshape(-1)
+    if flat.dtype.kind == "f":
+        probe = np.zeros(1, dtype=flat.dtype)
+        _schemes.float_modes(flat, probe)
+        pairs = k.alp_plan(flat, _schemes.alp_emax(flat), probe)
+        uint = np.uint64 if flat.dtype.itemsize == 8 else np.uint32
+        for start in range(0, flat.size, block_size):
+            block = flat[start : start + block_size]
+            if pairs.shape[1]:
+                k.alp_choose(block, pairs, probe)
+            if block.size >= 256:
+                k.dictionary_may_pay(block.view(uint))
+            if block.size >= _schemes.REPEAT_MIN_VALUES:
+                k.repeat_lags(block[: _schemes.REPEAT_SAMPLE].view(uint))
+        return
+    lanes = (
+        flat.astype(np.int64).view(np.uint64) if flat.dtype.kind == "i" else flat.astype(np.uint64)
+    )
+    for start in range(0, flat.size, block_size):
+        u = lanes[start : start + block_size]
+        k.int_mult_plan(u)
+        k.int_stats(u)
+        blocks._sparse_residuals(u, 255)
+
+
+def stages(x: Array, repeat: int) -> dict[str, float]:
+    """edgekit's compress time split into plan, transform and entropy (microseconds,
+    medians of this process's CPU time)."""
+    from edgekit.codec import compress
+
+    t = interleaved_medians(
+        {
+            "plan": lambda: plan_only(x),
+            "level1": lambda: compress(x, level=1),
+            "level2": lambda: compress(x),
+        },
+        repeat=repeat,
+        clock=time.process_time,
+    )
+    return {
+        "plan": 1e6 * t["plan"],
+        "transform": 1e6 * max(t["level1"] - t["plan"], 0.0),
+        "entropy": 1e6 * max(t["level2"] - t["level1"], 0.0),
+        "total": 1e6 * t["level2"],
+    }
+
+
 def measure(entry: Entry, series: Array, repeat: int) -> Result:
     from edgekit.codec import decompress, frame_info
 
@@ -183,6 +245,7 @@ def measure(entry: Entry, series: Array, repeat: int) -> Result:
         compress_mbs={k: mb / t for k, t in ctimes.items()},
         decompress_mbs={k: mb / t for k, t in dtimes.items()},
         blosc2_setting=best,
+        stages_us=stages(x, repeat) if x.size >= COMPRESS_MIN_N else {},
     )
 
 
@@ -233,8 +296,32 @@ def markdown(results: list[Result], repeat: int) -> str:
             + " | ".join(_mark(v) for v in fl.values())
             + " |"
         )
-    lines += ["", *summary(results)]
+    lines += ["", *summary(results), "", *stage_table(results)]
     return "\n".join(lines) + "\n"
+
+
+def stage_table(results: list[Result]) -> list[str]:
+    """edgekit's compress stages per series of 10k values or more, beside pcodec's time."""
+    rows = [r for r in results if r.stages_us]
+    if not rows:
+        return []
+    out = [
+        "edgekit compress time by stage, series of >= 10k values (microseconds, medians of "
+        "CPU time; plan = the planners alone, transform = the rest of level 1, entropy = what "
+        "level 2 adds; the total is timed apart, so the stages need not add up to it):",
+        "",
+        "| series | n | plan | transform | entropy | total | pcodec | compress vs pcodec |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        st = r.stages_us
+        pcodec_us = 1e6 * (r.n * np.dtype(r.dtype).itemsize / 1e6) / r.compress_mbs["pcodec"]
+        out.append(
+            f"| {r.name} | {r.n:,} | {st['plan']:,.0f} | {st['transform']:,.0f} | "
+            f"{st['entropy']:,.0f} | {st['total']:,.0f} | {pcodec_us:,.0f} | "
+            f"{r.compress_mbs['edgekit'] / r.compress_mbs['pcodec']:.2f}x |"
+        )
+    return out
 
 
 def summary(results: list[Result]) -> list[str]:
@@ -287,7 +374,12 @@ def run(quick: bool = False, only: list[str] | None = None) -> str:
         print(
             f"  {r.name}: ratio {r.ratio['edgekit']:.2f} (pcodec {r.ratio['pcodec']:.2f}), "
             f"compress {r.compress_mbs['edgekit'] / r.compress_mbs['pcodec']:.2f}x pcodec, "
-            f"{r.schemes}",
+            f"{r.schemes}"
+            + (
+                " | stages us: " + ", ".join(f"{k} {v:,.0f}" for k, v in r.stages_us.items())
+                if r.stages_us
+                else ""
+            ),
             file=sys.stderr,
             flush=True,
         )
