@@ -50,6 +50,7 @@ from edgekit.codec._kernels.floats import (
     decode_alp_block,
     dictionary_may_pay,
 )
+from edgekit.codec._kernels.huffdec import decode_huff_lanes
 from edgekit.codec._kernels.huffman import decode_huff_block, huff_candidate, huff_centered
 from edgekit.codec._kernels.modes import (
     decode_fmult_block,
@@ -667,7 +668,7 @@ def decode_int_blocks(buf, pos, end, start, n, block_size, out):
             if scheme == MULT:
                 status, got = decode_mult_block(buf, at, stop, count, dest)
             elif scheme == HUFF:
-                status, got = decode_huff_block(buf, at, stop, count, dest)
+                status, got = decode_huff_lanes(buf, at, stop, count, dest)
             else:
                 status, got = decode_packed_block(buf, at, stop, scheme - FOR, count, dest)
         else:
