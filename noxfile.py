@@ -113,6 +113,10 @@ def tests(session: nox.Session) -> None:
     # Three pytest-xdist workers: most tests wait on servers, subprocesses and the network,
     # so three keep two cores busy. One file's tests run on one worker, in order (the docs
     # pages that advertise mDNS services on 127.0.0.1 must not see each other's).
+    # Compile every layer's kernels once, into the numba cache that the workers then load,
+    # as an image build does: three workers compiling the same kernels at once on two
+    # cores each took minutes, and pushed the first tests that touch them past their timeouts.
+    session.run("python", "-c", "import edgekit; print('warm-up (s):', edgekit.warmup())")
     session.run("pytest", *(session.posargs or PARALLEL))
     if not session.posargs:
         run_shifted_clock(session)
