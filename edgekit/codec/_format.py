@@ -17,14 +17,16 @@ import numpy as np
 #: Newest format version this edgekit reads and writes. A series frame is written as
 #: version 1 unless one of its blocks uses a scheme of version 2 (MULT, FMULT, FQUANT), and
 #: as version 3 when one uses the scheme of version 3 (WIDE_RANK), as version 4 when one uses
-#: the scheme of version 4 (REPEAT).
-FORMAT_VERSION = 4
+#: the scheme of version 4 (REPEAT), as version 5 when one uses a scheme of version 5 (SPARSE,
+#: FMULT_ADJ).
+FORMAT_VERSION = 5
 #: The version of frames that use only the schemes of version 1.
 FORMAT_VERSION_1 = 1
 #: The version of frames whose newest scheme is one of version 2, 3 and 4.
 FORMAT_VERSION_2 = 2
 FORMAT_VERSION_3 = 3
 FORMAT_VERSION_4 = 4
+FORMAT_VERSION_5 = 5
 #: Bytes of the trailing xxh3_64 checksum.
 CHECKSUM_SIZE = 8
 
@@ -75,12 +77,18 @@ RAW, FOR, DELTA, DOD, HUFF, ALP, ALP_RD, SHUFFLE_LZ4, DICT, MULT, FMULT, FQUANT,
 WIDE_RANK = 13
 #: Float blocks as literals plus copies of earlier values of the block (version 4).
 REPEAT = 14
+#: Integer blocks whose residuals are one constant but at a few positions (version 5).
+SPARSE = 15
+#: Float blocks as near-multiples of a base plus their ulp adjustments (version 5).
+FMULT_ADJ = 16
 #: The first scheme id of format version 2 (MULT, FMULT, FQUANT).
 FIRST_V2_SCHEME = MULT
 #: The first scheme id of format version 3 (WIDE_RANK).
 FIRST_V3_SCHEME = WIDE_RANK
 #: The first scheme id of format version 4 (REPEAT).
 FIRST_V4_SCHEME = REPEAT
+#: The first scheme id of format version 5 (SPARSE, FMULT_ADJ).
+FIRST_V5_SCHEME = SPARSE
 SCHEME_NAMES = {
     RAW: "raw",
     FOR: "for",
@@ -97,11 +105,13 @@ SCHEME_NAMES = {
     RANK: "rank",
     WIDE_RANK: "wide-rank",
     REPEAT: "repeat",
+    SPARSE: "sparse",
+    FMULT_ADJ: "float-mult-adj",
 }
 #: Schemes of integer blocks (also the inner scheme of an ALP block: RAW, then FOR + order
 #: for the bit-packed orders 0..2, then HUFF) and of float blocks.
-INT_SCHEMES = (RAW, FOR, DELTA, DOD, HUFF, MULT, WIDE_RANK)
-FLOAT_SCHEMES = (RAW, ALP, ALP_RD, SHUFFLE_LZ4, DICT, FMULT, FQUANT, REPEAT)
+INT_SCHEMES = (RAW, FOR, DELTA, DOD, HUFF, MULT, WIDE_RANK, SPARSE)
+FLOAT_SCHEMES = (RAW, ALP, ALP_RD, SHUFFLE_LZ4, DICT, FMULT, FQUANT, REPEAT, FMULT_ADJ)
 #: Integer schemes nested in ALP, FMULT, FQUANT and MULT (the lanes of a mode); RANK only
 #: in FQUANT and MULT.
 NESTED_INT_SCHEMES = (RAW, FOR, DELTA, DOD, HUFF, RANK)

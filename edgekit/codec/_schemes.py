@@ -26,6 +26,7 @@ from edgekit.codec._format import (
     ERRORS,
     FLOAT_SCHEMES,
     FMULT,
+    FMULT_ADJ,
     FOR,
     FQUANT,
     HUFF,
@@ -35,12 +36,15 @@ from edgekit.codec._format import (
     REPEAT,
     SCHEME_NAMES,
     SHUFFLE_LZ4,
+    SPARSE,
     WIDE_RANK,
 )
 from edgekit.codec._frame import Reader
 
 #: The cost ``alp_choose`` gives when no (e, f) pair fits (the kernels' ``NEVER``).
 NEVER = 1 << 62
+#: Largest |x / base| the adjusted float-mult scheme codes as a multiple (else ``k`` is 0).
+KMAX_ADJ = float(2**52)
 U64 = np.dtype("<u8")
 
 Array = np.ndarray[Any, Any]
@@ -69,8 +73,8 @@ def encode_int_lanes(
     for/delta/delta-of-delta sizes come from the lanes' ranges; the huffman candidate is
     built when ``entropy`` is on, there are at least 64 values and the narrowest residual
     order is at least 2 bits wide (one kernel call does it all: ``_kernels.int_payload``).
-    With ``modes``, int-mult (format version 2), then wide-rank (version 3) when int-mult
-    finds nothing, are tried too.
+    With ``modes``, int-mult (format version 2) and sparse (version 5), then wide-rank
+    (version 3) when int-mult finds nothing, are tried too.
     """
     k = kernels()
     raw_size = len(raw_bytes) if raw_bytes is not None else 8 * u.size
@@ -80,9 +84,18 @@ def encode_int_lanes(
         # the other schemes are only bit-packed (the Huffman stage is the costly one).
         mult = k.mult_payload(u, entropy, raw_size)
         if mult.size:
-            scheme, payload = k.int_payload(u, False, mult.size)
+            # A nearly constant residual: its few exceptions as varints (version 5).
+            best, best_scheme, limit = mult, MULT, mult.size
+            # (not where int-mult took a constant residual without exceptions: a grid)
+            order = int(mult[0])
+            grid = order and not mult[17 + 8 * order : 21 + 8 * order].any()
+            sparse = mult[:0] if grid else k.sparse_payload(u, mult.size)
+            if sparse.size:
+                # (a version-1 scheme of the same size keeps the frame as before)
+                best, best_scheme, limit = sparse, SPARSE, sparse.size + 1
+            scheme, payload = k.int_payload(u, False, limit)
             if scheme == RAW:  # nothing beats the mode
-                return MULT, mult.tobytes()
+                return best_scheme, best.tobytes()
             return int(scheme), payload.tobytes()
     scheme, payload = k.int_payload(u, entropy, raw_size)
     if modes and entropy:
@@ -110,9 +123,11 @@ def decode_int_lanes(
         else:
             out[:] = raw
         return out
-    if scheme in (FOR, DELTA, DOD, HUFF, MULT, WIDE_RANK):
+    if scheme in (FOR, DELTA, DOD, HUFF, MULT, WIDE_RANK, SPARSE):
         buf = np.frombuffer(rd.view, dtype=np.uint8)
-        if scheme == WIDE_RANK:
+        if scheme == SPARSE:
+            status, pos = k.decode_sparse_block(buf, rd.pos, len(buf), n, out)
+        elif scheme == WIDE_RANK:
             status, pos = k.decode_wide_rank_block(buf, rd.pos, len(buf), n, out)
         elif scheme == MULT:
             status, pos = k.decode_mult_block(buf, rd.pos, len(buf), n, out)
@@ -178,6 +193,7 @@ class FloatPlan:
         self.pairs = kernels().alp_plan(x, alp_emax(x), self.probe) if pairs is None else pairs
         self._x = x
         self._rd_right: int | None = None
+        self._adj_base: float | None = None
 
     @property
     def es(self) -> Array:
@@ -188,6 +204,14 @@ class FloatPlan:
     def fs(self) -> Array:
         """Factors of the pairs worth trying."""
         return self.pairs[1]  # type: ignore[no-any-return]
+
+    @property
+    def adj_base(self) -> float:
+        """Base of the adjusted float-mult scheme (0.0: none), planned on the frame sample
+        at first use."""
+        if self._adj_base is None:
+            self._adj_base = float(kernels().fmult_adj_base(self._x))
+        return self._adj_base
 
     @property
     def rd_right(self) -> int:
@@ -221,12 +245,15 @@ def encode_float_block(
     entropy: bool = True,
     allow_dict: bool = True,
     allow_repeat: bool = True,
+    allow_adjusted: bool = True,
 ) -> tuple[int, bytes]:
     """Cheapest float scheme for the block ``x`` (float32 or float64), chosen by sampling.
 
-    The format-2 modes the plan found (float-mult, float-quant) and the repeat scheme of
-    format 4 (when :func:`repeats_may_pay` and the dictionary did not win) replace the
-    best scheme of version 1 only when at least 3 % smaller.
+    The format-2 modes the plan found (float-mult, float-quant), the repeat scheme of
+    format 4 (when :func:`repeats_may_pay` and the dictionary did not win) and the
+    adjusted float-mult scheme of format 5 (when the best so far takes more than 12 bits
+    a value and the plan finds a base) replace the best scheme only when at least 3 %
+    smaller.
     """
     best = _encode_float_v1(x, plan, entropy=entropy, allow_dict=allow_dict)
     # (where the dictionary won, few distinct values: it keeps them)
@@ -234,19 +261,81 @@ def encode_float_block(
         repeat = _encode_repeat(x, plan, entropy=entropy)
         if len(repeat) < 0.97 * len(best[1]):
             best = REPEAT, repeat
-    if not (plan.base or plan.shift):
-        return best
-    k = kernels()
-    bits = x.view(_uint_of(x))
-    modes = []
-    if plan.base:
-        modes.append((FMULT, k.fmult_payload(x, bits, plan.base, plan.probe, entropy)))
-    if plan.shift:
-        modes.append((FQUANT, k.fquant_payload(bits, plan.shift, entropy)))
-    scheme, payload = min(modes, key=lambda c: c[1].size)
-    if payload.size < 0.97 * len(best[1]):
-        return scheme, payload.tobytes()
+    if plan.base or plan.shift:
+        k = kernels()
+        bits = x.view(_uint_of(x))
+        modes = []
+        if plan.base:
+            modes.append((FMULT, k.fmult_payload(x, bits, plan.base, plan.probe, entropy)))
+        if plan.shift:
+            modes.append((FQUANT, k.fquant_payload(bits, plan.shift, entropy)))
+        scheme, payload = min(modes, key=lambda c: c[1].size)
+        if payload.size < 0.97 * len(best[1]):
+            best = scheme, payload.tobytes()
+    if (
+        allow_adjusted
+        and x.size >= ADJ_MIN_VALUES
+        and len(best[1]) * 8 > ADJ_MIN_BITS * x.size
+        and plan.adj_base
+    ):
+        adjusted = _encode_fmult_adj(x, plan.adj_base, entropy=entropy)
+        if len(adjusted) < 0.97 * len(best[1]):
+            best = FMULT_ADJ, adjusted
     return best
+
+
+#: The adjusted float-mult scheme (format version 5) is tried on blocks of at least this
+#: many values whose best other scheme takes more than this many bits a value (values
+#: that fit a decimal or an exact multiple cost less).
+ADJ_MIN_VALUES = 64
+ADJ_MIN_BITS = 12.0
+
+
+def adjusted_may_pay(x: Array, bits_per_value: float) -> bool:
+    """Whether the adjusted float-mult scheme may beat a scheme of ``bits_per_value`` on
+    the block ``x`` (its planner runs only on such blocks)."""
+    return (
+        x.size >= ADJ_MIN_VALUES
+        and bits_per_value > ADJ_MIN_BITS
+        and kernels().fmult_adj_base(x) != 0.0
+    )
+
+
+def _encode_fmult_adj(x: Array, base: float, *, entropy: bool) -> bytes:
+    """Adjusted float-mult payload (format version 5): ``base f64``, then the multiples
+    ``k = round(x / base)`` as a nested integer block with its length, then the
+    adjustments (the values' bits minus those of ``k * base``, as signed lanes) as a
+    nested integer block to the end. Every value fits (NaN, infinities, -0.0: ``k`` 0)."""
+    uint = _uint_of(x)
+    with np.errstate(all="ignore"):
+        y = x.astype(np.float64) / base
+        k = np.where(np.abs(y) < KMAX_ADJ, np.round(y), 0.0).astype(np.int64)
+        approx = (k.astype(np.float64) * base).astype(x.dtype)
+    adj = x.view(uint) - approx.view(uint)
+    lanes = adj.view(np.int64) if uint.itemsize == 8 else adj.view(np.int32).astype(np.int64)
+    kscheme, kpayload = encode_int_lanes(k.view(np.uint64), None, entropy=entropy, modes=True)
+    ascheme, apayload = encode_int_lanes(lanes.view(np.uint64), None, entropy=entropy, modes=True)
+    head = struct.pack("<dBI", base, kscheme, len(kpayload))
+    return head + kpayload + bytes([ascheme]) + apayload
+
+
+def _decode_fmult_adj(rd: Reader, n: int, dtype: np.dtype[Any], out: Array) -> None:
+    """Decode an adjusted float-mult block (see :func:`_encode_fmult_adj`) into ``out``."""
+    base = struct.unpack("<d", rd.take(8, "base"))[0]
+    kscheme = rd.u8("multiple scheme")
+    if kscheme not in INT_SCHEMES:
+        raise rd.fail(f"bad multiple scheme {kscheme}")
+    sub = Reader(rd.take(rd.u32("multiple length"), "multiples"), 0, rd.what + " multiples")
+    k = decode_int_lanes(kscheme, sub, n, np.dtype("<i8"))
+    sub.end()
+    ascheme = rd.u8("adjustment scheme")
+    if ascheme not in INT_SCHEMES:
+        raise rd.fail(f"bad adjustment scheme {ascheme}")
+    adj = decode_int_lanes(ascheme, rd, n, np.dtype("<i8"))
+    uint = _uint_of(out)
+    with np.errstate(all="ignore"):
+        approx = (k.view(np.int64).astype(np.float64) * base).astype(dtype)
+    out.view(uint)[:] = approx.view(uint) + adj.astype(uint)
 
 
 def _encode_float_v1(
@@ -318,7 +407,7 @@ def _encode_repeat(x: Array, plan: FloatPlan, *, entropy: bool) -> bytes:
     literals = x[lags == 0]
     ischeme, ipayload = encode_int_lanes(lags.view(np.uint64), None, entropy=entropy)
     fscheme, fpayload = encode_float_block(
-        literals, plan, entropy=entropy, allow_dict=False, allow_repeat=False
+        literals, plan, entropy=entropy, allow_dict=False, allow_repeat=False, allow_adjusted=False
     )
     head = struct.pack("<IBI", literals.size, ischeme, len(ipayload))
     return head + ipayload + bytes([fscheme]) + fpayload
@@ -447,6 +536,9 @@ def decode_float_block(scheme: int, rd: Reader, n: int, dtype: np.dtype[Any], ou
         return
     if scheme == REPEAT:
         _decode_repeat(rd, n, dtype, out)
+        return
+    if scheme == FMULT_ADJ:
+        _decode_fmult_adj(rd, n, dtype, out)
         return
     if scheme == ALP_RD:
         total = itemsize * 8

@@ -35,6 +35,7 @@ from edgekit.codec._format import (
     FIRST_V2_SCHEME,
     FIRST_V3_SCHEME,
     FIRST_V4_SCHEME,
+    FIRST_V5_SCHEME,
     FLOAT_SCHEMES,
     FMULT,
     FOR,
@@ -43,6 +44,7 @@ from edgekit.codec._format import (
     FORMAT_VERSION_2,
     FORMAT_VERSION_3,
     FORMAT_VERSION_4,
+    FORMAT_VERSION_5,
     FQUANT,
     HEAD_1D_FORMAT,
     HUFF,
@@ -160,7 +162,10 @@ def compress(
                 done, pairs, payload = _schemes.kernels().alp_single_block(
                     flat, flat.view(_BITS_OF[x.dtype]), _schemes.alp_emax(x), probe, entropy
                 )
-                if done == 0 and _schemes.repeats_may_pay(flat, 8 * payload.size / n):
+                if done == 0 and (
+                    _schemes.repeats_may_pay(flat, 8 * payload.size / n)
+                    or _schemes.adjusted_may_pay(flat, 8 * payload.size / n)
+                ):
                     done, pairs = 1, None
                 if done == 0:
                     out += _BLOCK_HEAD.pack(ALP, payload.size)
@@ -189,7 +194,9 @@ def compress(
 def _sealed(out: bytearray, newest: int) -> bytes:
     """Seal a series frame, marked with the version of its largest block scheme id
     ``newest`` (1 for the schemes of version 1)."""
-    if newest >= FIRST_V4_SCHEME:
+    if newest >= FIRST_V5_SCHEME:
+        out[4] = FORMAT_VERSION_5
+    elif newest >= FIRST_V4_SCHEME:
         out[4] = FORMAT_VERSION_4
     elif newest >= FIRST_V3_SCHEME:
         out[4] = FORMAT_VERSION_3

@@ -34,7 +34,8 @@ def general_float_frame(x: np.ndarray[Any, Any], level: int | None = None) -> by
     probe = np.zeros(1, dtype=x.dtype)
     plan = _schemes.FloatPlan(x, probe=probe, modes=_schemes.float_modes(x, probe))
     scheme, payload = _schemes.encode_float_block(x, plan, entropy=level != 1)
-    version = 2 if scheme >= 9 else 1  # the format-2 modes (float-mult, float-quant)
+    # the format-2 modes (float-mult, float-quant), repeat (4), float-mult-adj (5)
+    version = 5 if scheme >= 15 else 4 if scheme == 14 else 2 if scheme >= 9 else 1
     head = struct.pack(
         "<4sBBBQI", b"EKCS", version, 9 if x.dtype.itemsize == 4 else 10, 1, x.size, 65536
     )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import struct
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,8 +29,14 @@ from edgekit.codec import (
 from edgekit.codec._format import FORMAT_VERSION, RANK
 from edgekit.errors import CorruptDataError, InvalidInputError
 from tests._support.frames import reseal
+from tests.codec.test_format_v5 import averaged_readings, gappy_clock, order2_series
 from tests.codec.test_modes import nested_scheme
 from tests.codec.test_repeat import recurring_readings
+
+
+def _committed_v2(name: str) -> bytes:
+    cases = json.loads((Path(__file__).parent / "data" / "frames_v2.json").read_text())
+    return bytes.fromhex(cases[name]["frame_hex"])
 
 
 def _rank_single() -> bytes:
@@ -61,9 +69,8 @@ def _sample_frames() -> dict[str, bytes]:
             10**18 + 7 + np.cumsum(rng.choice([0, 15, 16], 600)) * 10**6, block_size=256
         ),
         "int-mult-rank-single": _rank_single(),
-        "int-mult-constant": compress(
-            np.cumsum(np.where(np.arange(900) % 301 == 7, 2, 1)) * 3_600_000_000_000
-        ),
+        # (the encoder now writes this form as sparse: the committed version-2 frame)
+        "int-mult-constant": _committed_v2("int_mult_constant_hourly_gaps_i8"),
         "float-mult": compress(
             np.append(np.cumsum(rng.integers(-9, 10, 400)) * 0.0048828125, [np.nan, -0.0])
         ),
@@ -83,6 +90,11 @@ def _sample_frames() -> dict[str, bytes]:
         ),
         # The scheme of format version 4: first occurrences plus lags back to repeats.
         "repeat": compress(recurring_readings(7, 4500)),
+        # The scheme of format version 5: a clock's rare exceptions as varints (order 1,
+        # and order 2 across three blocks).
+        "sparse": compress(gappy_clock(5, 1200, 3_600_000_000_000, 0)),
+        "sparse-order2": compress(order2_series(), block_size=1024),
+        "float-mult-adj": compress(averaged_readings(5, 1500, 0.1)),
         "record": encode_series(
             np.arange(100, dtype=np.int64) * 10**9, rng.standard_normal((100, 2))
         ),
@@ -147,6 +159,12 @@ def test_sample_frames_decode() -> None:
         nested_scheme(FRAMES["int-mult"]) == nested_scheme(FRAMES["int-mult-rank-single"]) == RANK
     )
     assert frame_info(FRAMES["repeat"]).schemes == ("repeat",) and FRAMES["repeat"][4] == 4
+    for name, scheme in [
+        ("sparse", "sparse"),
+        ("sparse-order2", "sparse"),
+        ("float-mult-adj", "float-mult-adj"),
+    ]:
+        assert set(frame_info(FRAMES[name]).schemes) == {scheme} and FRAMES[name][4] == 5
     for name, frame in FRAMES.items():
         _decoder(name)(frame)
 

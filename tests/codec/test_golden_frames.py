@@ -5,7 +5,8 @@ for them (version 1); ``data/frames_v2.json`` the same for the modes of version 
 float-mult, float-quant, and the rank scheme nested in int-mult). Every later reader must
 decode them; the current encoder must also still write them byte for byte (a change of
 encoder choices shows up here first), except the version-1 cases listed in ``NOW_V2``,
-where a version-2 mode now wins, and the version-2 cases in ``NOW_RANK``.
+where a version-2 mode now wins, and the version-2 cases in ``NOW_RANK`` and
+``NOW_SPARSE``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ NOW_V2 = {"huffman_i8": "int-mult"}
 #: Version-2 cases whose int-mult lanes the encoder now codes with the nested rank scheme
 #: (added later in version 2), smaller: the committed frame (nested huffman) still decodes.
 NOW_RANK = {"int_mult_ns_from_ms_clock_i8": 678}
+#: Version-2 cases that the encoder now writes with the sparse scheme of version 5,
+#: smaller (their exceptions as varints): the committed frame still decodes.
+NOW_SPARSE = {"int_mult_constant_hourly_gaps_i8": 69}
 
 
 def _values(case: dict[str, Any]) -> np.ndarray[Any, Any]:
@@ -76,6 +80,10 @@ def test_committed_v2_frame_decodes_and_is_still_written(name: str) -> None:
     if name in NOW_RANK:
         assert len(frame) == NOW_RANK[name] < len(case["frame_hex"]) // 2
         assert list(frame_info(frame).schemes) == case["schemes"]
+        assert decompress(frame).tobytes() == want.tobytes()
+    elif name in NOW_SPARSE:
+        assert frame[4] == 5 and len(frame) == NOW_SPARSE[name] < len(case["frame_hex"]) // 2
+        assert set(frame_info(frame).schemes) == {"sparse"}
         assert decompress(frame).tobytes() == want.tobytes()
     else:
         assert frame.hex() == case["frame_hex"]

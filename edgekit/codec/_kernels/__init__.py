@@ -7,6 +7,8 @@
 - ``blocks``: one call per block or frame (scheme choice, encoders, the decode loops).
 - ``cdc``: content-defined chunking (FastCDC).
 - ``repeat``: the repeat scheme's lags and its decoder's fill (format version 4).
+- ``sparse``: the sparse scheme's payload and decoder (format version 5).
+- ``fmadj``: the planner of the adjusted float-mult scheme (format version 5).
 
 Every id, size and status code comes from ``edgekit.codec._format``. Kernels that read
 untrusted bytes never index out of bounds: callers validate sizes first, and the bit
@@ -61,6 +63,7 @@ from edgekit.codec._kernels.floats import (
     even_sample,
     order_keys,
 )
+from edgekit.codec._kernels.fmadj import fmult_adj_base
 from edgekit.codec._kernels.huffman import (
     _symbol,
     decode_huff_block,
@@ -89,6 +92,7 @@ from edgekit.codec._kernels.modes import (
     int_mult_plan,
 )
 from edgekit.codec._kernels.repeat import repeat_fill, repeat_lags
+from edgekit.codec._kernels.sparse import decode_sparse_block, sparse_payload
 
 __all__ = [
     "_symbol",
@@ -117,6 +121,7 @@ __all__ = [
     "decode_int_frame",
     "decode_mult_block",
     "decode_packed_block",
+    "decode_sparse_block",
     "decode_wide_rank_block",
     "dict_encode",
     "dict_gather",
@@ -124,6 +129,7 @@ __all__ = [
     "even_sample",
     "float_mult_base",
     "float_quant_shift",
+    "fmult_adj_base",
     "fmult_payload",
     "fquant_payload",
     "gear_table",
@@ -150,6 +156,7 @@ __all__ = [
     "repeat_lags",
     "residuals",
     "select_kth",
+    "sparse_payload",
     "symbol_histogram",
     "unpack_plain",
     "unpack_residuals",
