@@ -293,8 +293,8 @@ def test_float_mult_adj_round_trip_bit_for_bit(
         x = (np.asarray(ks, dtype=np.float64) * base).astype(dtype)
         rounded = np.round(x, 8)
         x = np.where(np.isfinite(rounded) & (rounded != 0), rounded, x).astype(dtype)
-    for i, v in enumerate(noise):
-        x[(i * 37) % x.size] = v
+        for i, v in enumerate(noise):
+            x[(i * 37) % x.size] = v  # (a float64 past float32's range becomes inf)
     x.view(np.uint64 if x.dtype.itemsize == 8 else np.uint32)[3] |= (
         0x7F800001 if dtype == "<f4" else 0x7FF0000000000001
     )

@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgekit._jit import njit
-from edgekit.codec._kernels.floats import even_sample
-from edgekit.codec._kernels.modes import MODE_SAMPLE, _float_gcd, _is_pow10
+from edgekit.codec._kernels.modes import _is_pow10, approx_step, sample_magnitudes
 
 #: Largest denominator ``d`` of a base ``10**e / d`` the planner snaps to.
 ADJ_MAX_DENOMINATOR = 64
@@ -39,29 +38,14 @@ def fmult_adj_base(x):
     sample of ``x`` are within ``1e-6 * base`` of a multiple ``k * base`` with ``|k| <
     2**40``, snapped to ``10**e / d`` when one is that close; 0.0 when none or when it is
     a power of ten (ALP's decimals)."""
-    s = even_sample(x, MODE_SAMPLE)
+    s, mags, top = sample_magnitudes(x)
     m = s.size
-    mags = np.empty(m, dtype=np.float64)
-    cnt = 0
-    top = 0.0
-    for i in range(m):
-        v = abs(np.float64(s[i]))
-        if v > 0 and v < np.inf:
-            mags[cnt] = v
-            cnt += 1
-            top = max(top, v)
-    if cnt < 16:
+    if mags.size < 16:
         return 0.0
     tol = top * 2.0**-17 if x.itemsize == 4 else top * 2.0**-20
-    finest = top * 2.0**-40
-    g = mags[0]
-    big = mags[0]
-    for i in range(1, cnt, 4):  # the step from a quarter of them; all are checked below
-        g = _float_gcd(g, mags[i], tol)
-        if g <= finest:
-            return 0.0
-        big = max(big, mags[i])
-        g = big / np.round(big / g)
+    g = approx_step(mags, tol, top * 2.0**-40)  # (all sampled values are checked below)
+    if g == 0.0:
+        return 0.0
     base = _snapped(g)
     if _is_pow10(base):
         return 0.0  # decimals: ALP's domain

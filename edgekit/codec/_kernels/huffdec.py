@@ -49,6 +49,7 @@ from edgekit.codec._kernels.huffman import (
     huff_decode_multi,
     huff_multi_table,
     huff_value_table,
+    sym_class,
 )
 
 #: Longest code plus extra bits this decoder takes: two values fit in one 57-bit read.
@@ -101,12 +102,7 @@ def huff_wide_table(lens):
         ln = lens[sym]
         if ln == 0:
             continue
-        if sym < 8:
-            e = 0
-            top = sym
-        else:
-            e = (sym - 8) // 2 + 2
-            top = 2 | ((sym - 8) & 1)
+        e, top = sym_class(sym)
         taken = ln + e
         if ln > HUFF_MAXLEN or taken > WIDE_MAX_TAKEN:
             return table[:0]

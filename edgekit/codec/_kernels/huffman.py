@@ -67,6 +67,15 @@ def _symbol(z):
     return 8 + (L - 4) * 2 + sub, L - 2
 
 
+@njit(inline="always")
+def sym_class(sym):
+    """``(extra_bits, top)`` of a symbol: its values are ``top << extra_bits | extra``
+    (the inverse of :func:`_symbol`)."""
+    if sym < 8:
+        return 0, sym
+    return (sym - 8) // 2 + 2, 2 | ((sym - 8) & 1)
+
+
 @njit
 def zigzag_centered(r, center):
     """zigzag(r - center) with wrapping, as uint64."""
@@ -529,12 +538,8 @@ def huff_symbol_tables(lens, maxlen):
     entry = np.zeros(size, dtype=np.int32)
     base = np.zeros(HUFF_NSYM, dtype=np.uint64)
     for sym in range(HUFF_NSYM):
-        e = 0
-        if sym < 8:
-            base[sym] = np.uint64(sym)
-        else:
-            e = (sym - 8) // 2 + 2
-            base[sym] = np.uint64(2 | ((sym - 8) & 1)) << np.uint64(e)
+        e, top = sym_class(sym)
+        base[sym] = np.uint64(top) << np.uint64(e)
         ln = lens[sym]
         if ln > 0:
             _fill_entries(entry, codes[sym], ln, np.int32(sym | (ln << 8) | (e << 16)))
@@ -615,12 +620,7 @@ def huff_value_table(lens, maxlen):
     for sym in range(HUFF_NSYM):
         ln = lens[sym]
         if ln > 0:
-            if sym < 8:
-                e = 0
-                top = sym
-            else:
-                e = (sym - 8) // 2 + 2
-                top = 2 | ((sym - 8) & 1)
+            e, top = sym_class(sym)
             _fill_entries(entry, codes[sym], ln, np.int32(ln | (e << 4) | (top << 10)))
     return entry
 

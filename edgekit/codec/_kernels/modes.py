@@ -447,6 +447,40 @@ def fmult_ok(x, base, probe):
 
 
 @njit
+def sample_magnitudes(x):
+    """``(sample, magnitudes, top)``: a 256-value sample of ``x``, the finite nonzero
+    magnitudes in it (float64, in sample order) and the largest of them."""
+    s = even_sample(x, MODE_SAMPLE)
+    mags = np.empty(s.size, dtype=np.float64)
+    cnt = 0
+    top = 0.0
+    for i in range(s.size):
+        v = abs(np.float64(s[i]))
+        if v > 0 and v < np.inf:
+            mags[cnt] = v
+            cnt += 1
+            top = max(top, v)
+    return s, mags[:cnt], top
+
+
+@njit
+def approx_step(mags, tol, finest):
+    """The approximate GCD of a quarter of ``mags`` (remainders within ``tol`` count as
+    0); 0.0 once it falls to ``finest`` or below (too fine for the precision)."""
+    g = mags[0]
+    big = mags[0]
+    for i in range(1, mags.size, 4):
+        g = _float_gcd(g, mags[i], tol)
+        if g <= finest:
+            return 0.0
+        # Euclid's rounding errors grow with the quotients: re-derive the step from the
+        # largest value seen (an integer multiple of it), so that the error stays ~1 ulp.
+        big = max(big, mags[i])
+        g = big / np.round(big / g)
+    return g
+
+
+@njit
 def float_mult_base(x, probe):
     """A common multiplier: ``base`` such that 90 % of a 256-value sample of ``x`` are
     ``k * base`` to the bit, ``base`` not a power of ten (ALP codes those); 0.0 when none.
@@ -455,32 +489,16 @@ def float_mult_base(x, probe):
     best on the sample of a few candidates ``x / k`` (the producer's own constant is one of
     them or one ulp away).
     """
-    s = even_sample(x, MODE_SAMPLE)
+    s, mags, top = sample_magnitudes(x)
     m = s.size
-    mags = np.empty(m, dtype=np.float64)
-    cnt = 0
-    top = 0.0
-    for i in range(m):
-        v = abs(np.float64(s[i]))
-        if v > 0 and v < np.inf:
-            mags[cnt] = v
-            cnt += 1
-            top = max(top, v)
+    cnt = mags.size
     if cnt < 16:
         return 0.0
     # Remainders within ``tol`` count as 0: float32 values carry 24 bits, float64 53.
     tol = top * (2.0**-17 if x.itemsize == 4 else 2.0**-30)
-    finest = top * (2.0**-14 if x.itemsize == 4 else 2.0**-24)
-    g = mags[0]
-    big = mags[0]
-    for i in range(1, cnt, 4):  # the step from a quarter of them; all are checked below
-        g = _float_gcd(g, mags[i], tol)
-        if g <= finest:
-            return 0.0  # steps too fine for the precision: no useful multiplier
-        # Euclid's rounding errors grow with the quotients: re-derive the step from the
-        # largest value seen (an integer multiple of it), so that the error stays ~1 ulp.
-        big = max(big, mags[i])
-        g = big / np.round(big / g)
+    g = approx_step(mags, tol, top * (2.0**-14 if x.itemsize == 4 else 2.0**-24))
+    if g == 0.0:
+        return 0.0  # steps too fine for the precision: no useful multiplier
     if _near_pow10(g):
         return 0.0  # decimals: ALP's domain (and the common case: decide it here, cheaply)
     # Candidates: the step itself, x/k of the largest sampled values, one ulp around them.
