@@ -1,5 +1,6 @@
 """The four-stream Huffman encoder (one loop, branch-free 32-bit writers) against the
-one-stream encoder run on each stream apart, on blocks long enough to fill many words."""
+one-stream encoder run on each stream apart, on blocks long enough to fill many words; the
+choice of residual order by sampled cost."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 
 from edgekit.codec import _huffman, _kernels
+from edgekit.codec._format import HUFF
 
 
 def _lanes(kind: str, n: int) -> np.ndarray:
@@ -32,3 +34,35 @@ def test_four_streams_match_each_stream_encoded_apart(kind: str, n: int) -> None
     parts = [_kernels.huff_encode(np.ascontiguousarray(z[j::4]), codes, lens) for j in range(4)]
     assert nbits.tolist() == [bits for _, bits in parts]
     assert joined.tobytes() == b"".join(part.tobytes() for part, _ in parts)
+
+
+def _records_with_jumps(seed: int, n: int = 30_000, record: int = 150) -> np.ndarray:
+    """A random walk cut into records that each start at a random level (concatenated
+    z-normalised cases of an archive): the jumps make every residual range equally wide."""
+    rng = np.random.default_rng(seed)
+    walk = np.cumsum(rng.integers(-300, 301, n))
+    level = np.repeat(rng.integers(-(2**27), 2**27, n // record + 1), record)[:n]
+    return (walk + level).astype(np.int64)
+
+
+def test_huffman_order_is_chosen_by_sampled_cost_not_by_range() -> None:
+    u = _records_with_jumps(3).view(np.uint64)
+    stats = _kernels.int_stats(u)
+    widths = [int(stats[2 * o + 1] - stats[2 * o]).bit_length() for o in range(3)]
+    assert widths[0] <= min(widths)  # the range alone would keep the values
+    assert _kernels.huff_order(u, 0) == 1
+    by_range = _kernels.huff_candidate(u, 0, 1 << 40)
+    scheme, payload = _kernels.int_payload(u, True, 8 * u.size)
+    assert scheme == HUFF and payload.size < 0.8 * by_range.size
+
+
+@pytest.mark.parametrize("order", [0, 1, 2])
+def test_huffman_order_finds_the_cheapest_order_of_a_smooth_series(order: int) -> None:
+    """A series whose order-``order`` residuals are small noise: that order wins."""
+    rng = np.random.default_rng(order)
+    x = rng.integers(-40, 41, 5000).astype(np.int64)
+    for _ in range(order):
+        x = np.cumsum(x)
+    u = (x + 10**9).view(np.uint64)
+    assert _kernels.huff_order(u, 0) == order
+    assert _kernels.huff_order(u[:100], 0) == order  # small blocks: every value sampled

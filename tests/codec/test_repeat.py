@@ -29,6 +29,13 @@ Array = np.ndarray[Any, Any]
 CASES: dict[str, dict[str, Any]] = json.loads(
     (Path(__file__).parent / "data" / "frames_v4.json").read_text()
 )
+#: Cases the encoder now writes smaller, each block's Huffman residual order chosen by its
+#: sampled cost rather than by the narrowest range (a few jumps make every range as wide):
+#: (size in bytes, schemes). The committed frame still decodes.
+NOW_ORDER = {
+    "repeat_recurring_f8": (7614, ["repeat"]),
+    "repeat_recurring_f4_blocks": (18906, ["repeat", "repeat", "alp"]),
+}
 #: Bytes before the first block's payload of a 1-D frame: header, then scheme id and length.
 PAYLOAD_AT = 4 + 1 + 1 + 1 + 8 + 4 + 5
 
@@ -67,7 +74,12 @@ def test_committed_v4_frame_decodes_and_is_still_written(name: str) -> None:
     assert "repeat" in case["schemes"]
     want = _values(case)
     assert _same_bits(decompress(frame), want)
-    assert compress(want, **case["kwargs"]) == frame
+    again = compress(want, **case["kwargs"])
+    if name in NOW_ORDER:
+        assert (len(again), list(frame_info(again).schemes)) == NOW_ORDER[name]
+        assert len(again) < len(frame) and _same_bits(decompress(again), want)
+    else:
+        assert again == frame
 
 
 def test_repeat_wins_on_recurring_levels_and_marks_version_4() -> None:

@@ -51,7 +51,12 @@ from edgekit.codec._kernels.floats import (
     dictionary_may_pay,
 )
 from edgekit.codec._kernels.huffdec import decode_huff_lanes
-from edgekit.codec._kernels.huffman import decode_huff_block, huff_candidate, huff_centered
+from edgekit.codec._kernels.huffman import (
+    decode_huff_block,
+    huff_candidate,
+    huff_centered,
+    huff_order,
+)
 from edgekit.codec._kernels.modes import (
     decode_fmult_block,
     decode_fquant_block,
@@ -70,7 +75,7 @@ def int_payload(u, entropy, raw_size):
 
     Sizes of for/delta/delta-of-delta come from :func:`int_stats`; the huffman candidate
     is built when ``entropy`` and ``u.size >= 64`` and the narrowest order is at least 2
-    bits wide. ``raw_size`` is the size to beat: the raw payload's, or a mode's (scheme 0
+    bits wide, on the order :func:`huff_order` finds cheapest on a sample. ``raw_size`` is the size to beat: the raw payload's, or a mode's (scheme 0
     with an empty payload: nothing beat it; the caller writes its own). Returns
     ``(scheme id, payload bytes)``.
     """
@@ -96,11 +101,9 @@ def int_payload(u, entropy, raw_size):
             if widths[o] >= 0 and widths[o] < widths[order]:
                 order = o
         if widths[order] >= 2:
-            narrowest = widths[0]
-            for o in range(1, 3):
-                narrowest = min(narrowest, widths[o])
+            narrowest = widths[order]
             limit = min(9 + 8 * _nwords(n, narrowest), best_size)
-            huff = huff_candidate(u, order, limit)
+            huff = huff_candidate(u, huff_order(u, order), limit)
             if huff.size > 0 and huff.size < best_size:
                 return HUFF, huff
     if best_scheme == RAW:

@@ -432,6 +432,55 @@ def _used_range(a):
     return lo, hi
 
 
+#: Windows of consecutive values, and their length, that :func:`huff_order` samples.
+ORDER_WINDOWS, ORDER_WINDOW = 8, 128
+
+
+@njit
+def _sampled_bits(u, order):
+    """Entropy (bits) of the Huffman symbols of order-``order`` residuals of a sample of
+    ``u`` (every value, or ORDER_WINDOWS evenly spaced windows of ORDER_WINDOW), plus
+    their extra bits, around the sample's median."""
+    n = u.size
+    w = min(n, ORDER_WINDOW) if n > ORDER_WINDOWS * ORDER_WINDOW else n
+    nwin = 1 if w == n else ORDER_WINDOWS
+    per = w - order
+    if per <= 0:
+        return 0.0
+    r = np.empty(nwin * per, dtype=np.uint64)
+    for k in range(nwin):
+        start = 0 if nwin == 1 else k * (n - w) // (nwin - 1)
+        r[k * per : (k + 1) * per] = residuals(u[start : start + w], order)
+    center = select_kth(r ^ SIGN, r.size // 2) ^ SIGN
+    _z, _syms, counts = huff_prepare(r, center)
+    m = r.size
+    bits = 0.0
+    for s in range(HUFF_NSYM):
+        c = counts[s]
+        if c:
+            e, _top = sym_class(s)
+            bits += c * (math.log2(m / c) + e)
+    return bits
+
+
+@njit
+def huff_order(u, first):
+    """The residual order (0, 1 or 2) whose Huffman symbols cost the fewest bits on a
+    sample of ``u``; ``first`` (the order of the narrowest residual range) wins ties.
+
+    A range is set by its extremes: a few jumps (the boundaries of concatenated records,
+    a glitch) make every order as wide, while the bulk of the deltas is several bits
+    narrower than the values."""
+    best = first
+    best_bits = _sampled_bits(u, first)
+    for order in range(3):
+        if order != first and u.size > order:
+            bits = _sampled_bits(u, order)
+            if bits < best_bits:
+                best, best_bits = order, bits
+    return best
+
+
 @njit
 def huff_candidate(u, order, limit):
     """The whole huffman-scheme payload of ``u`` with residual ``order``, in one call.
