@@ -18,8 +18,8 @@ import numpy as np
 #: version 1 unless one of its blocks uses a scheme of version 2 (MULT, FMULT, FQUANT), and
 #: as version 3 when one uses the scheme of version 3 (WIDE_RANK), as version 4 when one uses
 #: the scheme of version 4 (REPEAT), as version 5 when one uses a scheme of version 5 (SPARSE,
-#: FMULT_ADJ).
-FORMAT_VERSION = 5
+#: FMULT_ADJ), as version 6 when one uses a scheme of version 6 (LAG, FDIV).
+FORMAT_VERSION = 6
 #: The version of frames that use only the schemes of version 1.
 FORMAT_VERSION_1 = 1
 #: The version of frames whose newest scheme is one of version 2, 3 and 4.
@@ -27,6 +27,7 @@ FORMAT_VERSION_2 = 2
 FORMAT_VERSION_3 = 3
 FORMAT_VERSION_4 = 4
 FORMAT_VERSION_5 = 5
+FORMAT_VERSION_6 = 6
 #: Bytes of the trailing xxh3_64 checksum.
 CHECKSUM_SIZE = 8
 
@@ -81,6 +82,13 @@ REPEAT = 14
 SPARSE = 15
 #: Float blocks as near-multiples of a base plus their ulp adjustments (version 5).
 FMULT_ADJ = 16
+#: Integer blocks as differences ``u[i] - u[i - lag]`` across a period (version 6).
+LAG = 17
+#: Float blocks as integers ``k / divisor`` (k lag-differenced) plus each value's adjustment
+#: (version 6).
+FDIV = 18
+#: Largest lag of the lag schemes (a u16 field).
+LAG_LIMIT = 65535
 #: The first scheme id of format version 2 (MULT, FMULT, FQUANT).
 FIRST_V2_SCHEME = MULT
 #: The first scheme id of format version 3 (WIDE_RANK).
@@ -89,6 +97,8 @@ FIRST_V3_SCHEME = WIDE_RANK
 FIRST_V4_SCHEME = REPEAT
 #: The first scheme id of format version 5 (SPARSE, FMULT_ADJ).
 FIRST_V5_SCHEME = SPARSE
+#: The first scheme id of format version 6 (LAG, FDIV).
+FIRST_V6_SCHEME = LAG
 SCHEME_NAMES = {
     RAW: "raw",
     FOR: "for",
@@ -107,11 +117,13 @@ SCHEME_NAMES = {
     REPEAT: "repeat",
     SPARSE: "sparse",
     FMULT_ADJ: "float-mult-adj",
+    LAG: "lag",
+    FDIV: "float-div",
 }
 #: Schemes of integer blocks (also the inner scheme of an ALP block: RAW, then FOR + order
 #: for the bit-packed orders 0..2, then HUFF) and of float blocks.
-INT_SCHEMES = (RAW, FOR, DELTA, DOD, HUFF, MULT, WIDE_RANK, SPARSE)
-FLOAT_SCHEMES = (RAW, ALP, ALP_RD, SHUFFLE_LZ4, DICT, FMULT, FQUANT, REPEAT, FMULT_ADJ)
+INT_SCHEMES = (RAW, FOR, DELTA, DOD, HUFF, MULT, WIDE_RANK, SPARSE, LAG)
+FLOAT_SCHEMES = (RAW, ALP, ALP_RD, SHUFFLE_LZ4, DICT, FMULT, FQUANT, REPEAT, FMULT_ADJ, FDIV)
 #: Integer schemes nested in ALP, FMULT, FQUANT and MULT (the lanes of a mode); RANK only
 #: in FQUANT and MULT.
 NESTED_INT_SCHEMES = (RAW, FOR, DELTA, DOD, HUFF, RANK)

@@ -9,6 +9,7 @@ specified in ``docs/codec-format.md``.
 
 from __future__ import annotations
 
+import math
 import struct
 from functools import cache
 from typing import Any
@@ -24,6 +25,7 @@ from edgekit.codec._format import (
     DOD,
     ERR_POSITION,
     ERRORS,
+    FDIV,
     FLOAT_SCHEMES,
     FMULT,
     FMULT_ADJ,
@@ -31,6 +33,7 @@ from edgekit.codec._format import (
     FQUANT,
     HUFF,
     INT_SCHEMES,
+    LAG,
     MULT,
     RAW,
     REPEAT,
@@ -46,6 +49,7 @@ NEVER = 1 << 62
 #: Largest |x / base| the adjusted float-mult scheme codes as a multiple (else ``k`` is 0).
 KMAX_ADJ = float(2**52)
 U64 = np.dtype("<u8")
+_I8 = np.dtype("<i8")
 
 Array = np.ndarray[Any, Any]
 
@@ -122,6 +126,9 @@ def decode_int_lanes(
             out[:] = raw.astype(np.int64).view(np.uint64)
         else:
             out[:] = raw
+        return out
+    if scheme == LAG:
+        _decode_lag(rd, n, out)
         return out
     if scheme in (FOR, DELTA, DOD, HUFF, MULT, WIDE_RANK, SPARSE):
         buf = np.frombuffer(rd.view, dtype=np.uint8)
@@ -246,14 +253,16 @@ def encode_float_block(
     allow_dict: bool = True,
     allow_repeat: bool = True,
     allow_adjusted: bool = True,
+    allow_lag: bool = True,
 ) -> tuple[int, bytes]:
     """Cheapest float scheme for the block ``x`` (float32 or float64), chosen by sampling.
 
     The format-2 modes the plan found (float-mult, float-quant), the repeat scheme of
     format 4 (when :func:`repeats_may_pay` and the dictionary did not win) and the
     adjusted float-mult scheme of format 5 (when the best so far takes more than 12 bits
-    a value and the plan finds a base) replace the best scheme only when at least 3 %
-    smaller.
+    a value and the plan finds a base) and the float-div scheme of format 6 (decimals whose
+    multiples repeat a period: :func:`lag_may_pay`) replace the best scheme only when at
+    least 3 % smaller.
     """
     best = _encode_float_v1(x, plan, entropy=entropy, allow_dict=allow_dict)
     # (where the dictionary won, few distinct values: it keeps them)
@@ -281,6 +290,12 @@ def encode_float_block(
         adjusted = _encode_fmult_adj(x, plan.adj_base, entropy=entropy)
         if len(adjusted) < 0.97 * len(best[1]):
             best = FMULT_ADJ, adjusted
+    if allow_lag:
+        divisor, lag = float_lag(x, plan.pairs, plan.probe, 8 * len(best[1]) / max(x.size, 1))
+        if lag:
+            divided = _encode_fdiv(x, divisor, lag, entropy=entropy)
+            if len(divided) < 0.97 * len(best[1]):
+                best = FDIV, divided
     return best
 
 
@@ -407,7 +422,13 @@ def _encode_repeat(x: Array, plan: FloatPlan, *, entropy: bool) -> bytes:
     literals = x[lags == 0]
     ischeme, ipayload = encode_int_lanes(lags.view(np.uint64), None, entropy=entropy)
     fscheme, fpayload = encode_float_block(
-        literals, plan, entropy=entropy, allow_dict=False, allow_repeat=False, allow_adjusted=False
+        literals,
+        plan,
+        entropy=entropy,
+        allow_dict=False,
+        allow_repeat=False,
+        allow_adjusted=False,
+        allow_lag=False,
     )
     head = struct.pack("<IBI", literals.size, ischeme, len(ipayload))
     return head + ipayload + bytes([fscheme]) + fpayload
@@ -439,6 +460,190 @@ def _decode_repeat(rd: Reader, n: int, dtype: np.dtype[Any], out: Array) -> None
         raise rd.fail("the literal count does not match the lags")
 
 
+# --- the lag schemes (format version 6) ----------------------------------------------------
+
+#: The lag schemes are tried on blocks of at least this many values whose best other scheme
+#: takes at least this many bits a value.
+LAG_MIN_VALUES = 4096
+LAG_MIN_BITS = 3.0
+#: The period finder reads two windows of this many values (the block's start and middle)
+#: and tries lags up to LAG_MAX.
+LAG_WINDOW = 512
+LAG_MAX = 128
+
+
+def _lag_windows(a: Array) -> Array:
+    """The two windows of ``a`` the period finder reads: its start and its middle."""
+    w = LAG_WINDOW
+    mid = (a.size - w) // 2
+    return np.concatenate((a[:w], a[mid : mid + w]))
+
+
+def find_block_lag(v: Array) -> int:
+    """The period of the lanes ``v`` (uint64, at least ``2 * LAG_WINDOW``) from two windows,
+    0 when differences across no lag are clearly smaller than the first and second ones."""
+    return int(kernels().find_lag(_lag_windows(v), LAG_WINDOW, LAG_MAX))
+
+
+def encode_int_block(u: Array, raw_bytes: bytes, *, entropy: bool = True) -> tuple[int, bytes]:
+    """Cheapest scheme of an integer block (uint64 lanes ``u``): :func:`encode_int_lanes`
+    with its modes, then the lag scheme (format 6) where the lanes repeat a period and its
+    payload is at least 3 % smaller."""
+    scheme, payload = encode_int_lanes(u, raw_bytes, entropy=entropy, modes=True)
+    if u.size >= LAG_MIN_VALUES and 8 * len(payload) >= LAG_MIN_BITS * u.size:
+        lag = find_block_lag(u)
+        if lag:
+            lagged = _encode_lag(u, lag, entropy=entropy)
+            if len(lagged) < 0.97 * len(payload):
+                return LAG, lagged
+    return scheme, payload
+
+
+def _encode_lag(u: Array, lag: int, *, entropy: bool) -> bytes:
+    """Lag payload (format version 6): ``lag u16``, then the lanes ``u[i] - u[i - lag]``
+    (the first ``lag`` as first differences) as a nested integer block to the end."""
+    scheme, payload = encode_int_lanes(
+        kernels().lag_residuals(u, lag), None, entropy=entropy, modes=True
+    )
+    return struct.pack("<HB", lag, scheme) + payload
+
+
+def _nested_int_scheme(rd: Reader, field: str) -> int:
+    scheme = rd.u8(field)
+    if scheme not in INT_SCHEMES or scheme == LAG:
+        raise rd.fail(f"bad {field} {scheme}")
+    return scheme
+
+
+def _decode_lag(rd: Reader, n: int, out: Array) -> None:
+    """Decode a lag block (see :func:`_encode_lag`) of ``n`` lanes into ``out`` (uint64)."""
+    lag = rd.u16("lag")
+    if lag == 0:
+        raise rd.fail("lag 0")
+    decode_int_lanes(_nested_int_scheme(rd, "lag residual scheme"), rd, n, _I8, out)
+    kernels().unlag(out, lag)
+
+
+def _multiples(x: Array, divisor: float) -> Array:
+    """``round(x * divisor)`` as int64, 0 where out of range or not finite."""
+    with np.errstate(all="ignore"):
+        y = x.astype(np.float64) * divisor
+        return np.where(np.abs(y) < KMAX_ADJ, np.round(y), 0.0).astype(np.int64)
+
+
+def float_lag(x: Array, pairs: Array, probe: Array, bits_per_value: float) -> tuple[float, int]:
+    """``(divisor, lag)`` of the float-div scheme for the block ``x``: the divisor
+    ``10**(e - f)`` of its ALP exponent and factor, the period of the multiples
+    ``round(x * divisor)``; ``(0.0, 0)`` when the block is small or cheap already
+    (``bits_per_value``), not decimal, or without a period."""
+    if x.size < LAG_MIN_VALUES or bits_per_value < LAG_MIN_BITS or pairs.shape[1] == 0:
+        return 0.0, 0
+    e, f, cost = kernels().alp_choose(x, pairs, probe)
+    if cost >= NEVER or e < f:
+        return 0.0, 0
+    divisor = float(10 ** (int(e) - int(f)))
+    windows = _multiples(_lag_windows(x), divisor).view(U64)
+    lag = int(kernels().find_lag(windows, LAG_WINDOW, LAG_MAX))
+    return (divisor, lag) if lag else (0.0, 0)
+
+
+def lag_may_pay(x: Array, payload: Array) -> bool:
+    """Whether the float-div scheme may beat the ALP ``payload`` of the block ``x`` (its
+    exponent and factor are the payload's first two bytes)."""
+    if x.size < LAG_MIN_VALUES or 8 * payload.size < LAG_MIN_BITS * x.size:
+        return False
+    pair = np.array([[payload[0]], [payload[1]]], dtype=np.int64)
+    return float_lag(x, pair, np.zeros(1, dtype=x.dtype), 8 * payload.size / x.size)[1] != 0
+
+
+def _encode_fdiv(x: Array, divisor: float, lag: int, *, entropy: bool) -> bytes:
+    """Float-div payload (format version 6): ``divisor f64, lag u16``, the multiples
+    ``k = round(x * divisor)`` (differenced across ``lag`` when not 0) as a nested integer
+    block with its length, then the adjustments (the values' bits minus those of ``k /
+    divisor``, as signed lanes): dense as a nested integer block, or sparse as positions
+    and values. Every value fits (NaN, infinities, -0.0: ``k`` 0)."""
+    uint = _uint_of(x)
+    k = _multiples(x, divisor)
+    with np.errstate(all="ignore"):
+        approx = (k.astype(np.float64) / divisor).astype(x.dtype)
+    adj = x.view(uint) - approx.view(uint)
+    lanes = adj.view(np.int64) if uint.itemsize == 8 else adj.view(np.int32).astype(np.int64)
+    multiples = k.view(U64)
+    if lag:
+        multiples = kernels().lag_residuals(multiples, lag)
+    kscheme, kpayload = encode_int_lanes(multiples, None, entropy=entropy, modes=True)
+    head = struct.pack("<dHBI", divisor, lag, kscheme, len(kpayload))
+    return head + kpayload + _encode_adjustments(lanes, entropy=entropy)
+
+
+#: Adjustment forms of the float-div scheme.
+ADJ_DENSE, ADJ_SPARSE = 0, 1
+
+
+def _encode_adjustments(lanes: Array, *, entropy: bool) -> bytes:
+    """Dense (``0, scheme``, nested lanes) or, when fewer than a quarter are not 0, sparse
+    (``1, count u32``, then the gaps between their positions, the first from 0, as a nested
+    integer block with its length, and their values as a nested integer block)."""
+    nz = np.flatnonzero(lanes)
+    if nz.size * 4 >= lanes.size:
+        scheme, payload = encode_int_lanes(lanes.view(U64), None, entropy=entropy, modes=True)
+        return bytes([ADJ_DENSE, scheme]) + payload
+    head = struct.pack("<BI", ADJ_SPARSE, nz.size)
+    if not nz.size:
+        return head
+    gaps = np.diff(nz, prepend=0).astype(U64)
+    gscheme, gpayload = encode_int_lanes(gaps, None, entropy=entropy)
+    vscheme, vpayload = encode_int_lanes(lanes[nz].view(U64), None, entropy=entropy, modes=True)
+    return (
+        head + struct.pack("<BI", gscheme, len(gpayload)) + gpayload + bytes([vscheme]) + vpayload
+    )
+
+
+def _decode_adjustments(rd: Reader, n: int) -> Array:
+    """The ``n`` adjustment lanes (uint64) of a float-div block (see
+    :func:`_encode_adjustments`)."""
+    form = rd.u8("adjustment form")
+    if form == ADJ_DENSE:
+        return decode_int_lanes(_nested_int_scheme(rd, "adjustment scheme"), rd, n, _I8)
+    if form != ADJ_SPARSE:
+        raise rd.fail(f"bad adjustment form {form}")
+    m = rd.u32("adjustment count")
+    if m > n:
+        raise rd.fail(f"{m} adjustments in a block of {n}")
+    adj = np.zeros(n, dtype=U64)
+    if not m:
+        return adj
+    gscheme = _nested_int_scheme(rd, "gap scheme")
+    sub = Reader(rd.take(rd.u32("gap length"), "gaps"), 0, rd.what + " gaps")
+    gaps = decode_int_lanes(gscheme, sub, m, _I8)
+    sub.end()
+    if gaps[0] >= n or (m > 1 and (gaps[1:].min() == 0 or gaps[1:].max() >= n)):
+        raise rd.fail("adjustment position out of the block")
+    positions = np.cumsum(gaps.view(np.int64))
+    if positions[-1] >= n:
+        raise rd.fail("adjustment position out of the block")
+    adj[positions] = decode_int_lanes(_nested_int_scheme(rd, "adjustment scheme"), rd, m, _I8)
+    return adj
+
+
+def _decode_fdiv(rd: Reader, n: int, dtype: np.dtype[Any], out: Array) -> None:
+    """Decode a float-div block (see :func:`_encode_fdiv`) into ``out``."""
+    divisor, lag = struct.unpack("<dH", rd.take(10, "divisor and lag"))
+    if not (math.isfinite(divisor) and divisor > 0):
+        raise rd.fail(f"bad divisor {divisor}")
+    kscheme = _nested_int_scheme(rd, "multiple scheme")
+    sub = Reader(rd.take(rd.u32("multiple length"), "multiples"), 0, rd.what + " multiples")
+    k = decode_int_lanes(kscheme, sub, n, _I8)
+    sub.end()
+    if lag:
+        kernels().unlag(k, lag)
+    adj = _decode_adjustments(rd, n)
+    uint = _uint_of(out)
+    with np.errstate(all="ignore"):
+        approx = (k.view(np.int64).astype(np.float64) / divisor).astype(dtype)
+    out.view(uint)[:] = approx.view(uint) + adj.astype(uint)
+
+
 def _uint_of(x: Array) -> np.dtype[Any]:
     return np.dtype("<u8") if x.dtype.itemsize == 8 else np.dtype("<u4")
 
@@ -459,7 +664,7 @@ def _encode_dict(x: Array, *, entropy: bool) -> tuple[int, bytes] | None:
         return None
     values = _keys_to_bits(uniq, total).astype(_uint_of(x)).view(x.dtype)
     dscheme, dpayload = encode_float_block(
-        values, FloatPlan(values), entropy=entropy, allow_dict=False
+        values, FloatPlan(values), entropy=entropy, allow_dict=False, allow_lag=False
     )
     ischeme, ipayload = encode_int_lanes(
         inverse.astype(np.uint64).reshape(-1), None, entropy=entropy
@@ -539,6 +744,9 @@ def decode_float_block(scheme: int, rd: Reader, n: int, dtype: np.dtype[Any], ou
         return
     if scheme == FMULT_ADJ:
         _decode_fmult_adj(rd, n, dtype, out)
+        return
+    if scheme == FDIV:
+        _decode_fdiv(rd, n, dtype, out)
         return
     if scheme == ALP_RD:
         total = itemsize * 8

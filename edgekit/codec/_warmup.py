@@ -45,5 +45,9 @@ def warmup() -> None:
     pairs = np.repeat(np.round(rng.standard_normal(2500), 8), 2)
     for dtype in (np.float32, np.float64):
         decompress(compress(pairs.astype(dtype)))
+    # The schemes of format version 6: a waveform of 5 samples repeated (lag, float-div).
+    wave = np.tile(rng.integers(-2000, 2001, 5), 1000) + rng.integers(-3, 4, 5000)
+    decompress(compress(wave.astype(np.int16)))
+    decompress(compress(wave / 100.0))
     old = rng.integers(0, 256, 5000, dtype=np.uint8).tobytes()
     patch(old, diff(signature(old), old[:100] + b"x" + old[100:]))

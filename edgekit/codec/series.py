@@ -36,6 +36,7 @@ from edgekit.codec._format import (
     FIRST_V3_SCHEME,
     FIRST_V4_SCHEME,
     FIRST_V5_SCHEME,
+    FIRST_V6_SCHEME,
     FLOAT_SCHEMES,
     FMULT,
     FOR,
@@ -45,6 +46,7 @@ from edgekit.codec._format import (
     FORMAT_VERSION_3,
     FORMAT_VERSION_4,
     FORMAT_VERSION_5,
+    FORMAT_VERSION_6,
     FQUANT,
     HEAD_1D_FORMAT,
     HUFF,
@@ -165,6 +167,7 @@ def compress(
                 if done == 0 and (
                     _schemes.repeats_may_pay(flat, 8 * payload.size / n)
                     or _schemes.adjusted_may_pay(flat, 8 * payload.size / n)
+                    or _schemes.lag_may_pay(flat, payload)
                 ):
                     done, pairs = 1, None
                 if done == 0:
@@ -182,8 +185,8 @@ def compress(
     lanes = flat.astype(np.int64).view(np.uint64) if x.dtype.kind == "i" else flat.astype(np.uint64)
     for start in range(0, n, block_size):
         stop = min(start + block_size, n)
-        scheme, payload = _schemes.encode_int_lanes(
-            lanes[start:stop], flat[start:stop].tobytes(), entropy=entropy, modes=True
+        scheme, payload = _schemes.encode_int_block(
+            lanes[start:stop], flat[start:stop].tobytes(), entropy=entropy
         )
         newest = max(newest, scheme)
         out += _BLOCK_HEAD.pack(scheme, len(payload))
@@ -194,7 +197,9 @@ def compress(
 def _sealed(out: bytearray, newest: int) -> bytes:
     """Seal a series frame, marked with the version of its largest block scheme id
     ``newest`` (1 for the schemes of version 1)."""
-    if newest >= FIRST_V5_SCHEME:
+    if newest >= FIRST_V6_SCHEME:
+        out[4] = FORMAT_VERSION_6
+    elif newest >= FIRST_V5_SCHEME:
         out[4] = FORMAT_VERSION_5
     elif newest >= FIRST_V4_SCHEME:
         out[4] = FORMAT_VERSION_4

@@ -30,6 +30,7 @@ from edgekit.codec._format import FORMAT_VERSION, RANK
 from edgekit.errors import CorruptDataError, InvalidInputError
 from tests._support.frames import reseal
 from tests.codec.test_format_v5 import averaged_readings, gappy_clock, order2_series
+from tests.codec.test_format_v6 import periodic_counts, periodic_decimals
 from tests.codec.test_modes import nested_scheme
 from tests.codec.test_repeat import recurring_readings
 
@@ -95,6 +96,9 @@ def _sample_frames() -> dict[str, bytes]:
         "sparse": compress(gappy_clock(5, 1200, 3_600_000_000_000, 0)),
         "sparse-order2": compress(order2_series(), block_size=1024),
         "float-mult-adj": compress(averaged_readings(5, 1500, 0.1)),
+        # The schemes of format version 6: differences across a period.
+        "lag": compress(periodic_counts(5, 4200, 5).astype(np.int16)),
+        "float-div": compress(periodic_decimals(5, 4200, 24, 2)),
         "record": encode_series(
             np.arange(100, dtype=np.int64) * 10**9, rng.standard_normal((100, 2))
         ),
@@ -165,6 +169,8 @@ def test_sample_frames_decode() -> None:
         ("float-mult-adj", "float-mult-adj"),
     ]:
         assert set(frame_info(FRAMES[name]).schemes) == {scheme} and FRAMES[name][4] == 5
+    for name in ("lag", "float-div"):
+        assert frame_info(FRAMES[name]).schemes == (name,) and FRAMES[name][4] == 6
     for name, frame in FRAMES.items():
         _decoder(name)(frame)
 

@@ -83,6 +83,7 @@ from edgekit.codec._kernels.huffman import (
     symbol_histogram,
     zigzag_centered,
 )
+from edgekit.codec._kernels.lag import find_lag, lag_residuals, unlag
 from edgekit.codec._kernels.modes import (
     decode_fmult_block,
     decode_fquant_block,
@@ -128,6 +129,7 @@ __all__ = [
     "dict_gather",
     "dictionary_may_pay",
     "even_sample",
+    "find_lag",
     "float_mult_base",
     "float_quant_shift",
     "fmult_adj_base",
@@ -149,6 +151,7 @@ __all__ = [
     "int_mult_plan",
     "int_payload",
     "int_stats",
+    "lag_residuals",
     "mult_payload",
     "order_keys",
     "pack_plain",
@@ -160,6 +163,7 @@ __all__ = [
     "select_kth",
     "sparse_payload",
     "symbol_histogram",
+    "unlag",
     "unpack_plain",
     "unpack_residuals",
     "wide_rank_payload",
