@@ -290,7 +290,7 @@ def encode_float_block(
         adjusted = _encode_fmult_adj(x, plan.adj_base, entropy=entropy)
         if len(adjusted) < 0.97 * len(best[1]):
             best = FMULT_ADJ, adjusted
-    if allow_lag:
+    if allow_lag and best[0] != REPEAT:  # (recurring values: repeat has the lag's gain)
         divisor, lag = float_lag(x, plan.pairs, plan.probe, 8 * len(best[1]) / max(x.size, 1))
         if lag:
             divided = _encode_fdiv(x, divisor, lag, entropy=entropy)
@@ -470,6 +470,9 @@ LAG_MIN_BITS = 3.0
 #: and tries lags up to LAG_MAX.
 LAG_WINDOW = 512
 LAG_MAX = 128
+#: ... and builds the payload only where the finder's estimate of its bits a value is below
+#: this share of the best other scheme's.
+LAG_PAYS = 0.95
 
 
 def _lag_windows(a: Array) -> Array:
@@ -479,10 +482,12 @@ def _lag_windows(a: Array) -> Array:
     return np.concatenate((a[:w], a[mid : mid + w]))
 
 
-def find_block_lag(v: Array) -> int:
+def find_block_lag(v: Array, bits_per_value: float) -> int:
     """The period of the lanes ``v`` (uint64, at least ``2 * LAG_WINDOW``) from two windows,
-    0 when differences across no lag are clearly smaller than the first and second ones."""
-    return int(kernels().find_lag(_lag_windows(v), LAG_WINDOW, LAG_MAX))
+    when differences across it are estimated at under 0.95x ``bits_per_value`` (the best
+    other scheme's) and a bit below the first and second differences; else 0."""
+    lag, bits = kernels().find_lag(_lag_windows(v), LAG_WINDOW, LAG_MAX)
+    return int(lag) if bits < LAG_PAYS * bits_per_value else 0
 
 
 def encode_int_block(u: Array, raw_bytes: bytes, *, entropy: bool = True) -> tuple[int, bytes]:
@@ -490,8 +495,9 @@ def encode_int_block(u: Array, raw_bytes: bytes, *, entropy: bool = True) -> tup
     with its modes, then the lag scheme (format 6) where the lanes repeat a period and its
     payload is at least 3 % smaller."""
     scheme, payload = encode_int_lanes(u, raw_bytes, entropy=entropy, modes=True)
-    if u.size >= LAG_MIN_VALUES and 8 * len(payload) >= LAG_MIN_BITS * u.size:
-        lag = find_block_lag(u)
+    bits = 8 * len(payload) / max(u.size, 1)
+    if u.size >= LAG_MIN_VALUES and bits >= LAG_MIN_BITS:
+        lag = find_block_lag(u, bits)
         if lag:
             lagged = _encode_lag(u, lag, entropy=entropy)
             if len(lagged) < 0.97 * len(payload):
@@ -502,9 +508,7 @@ def encode_int_block(u: Array, raw_bytes: bytes, *, entropy: bool = True) -> tup
 def _encode_lag(u: Array, lag: int, *, entropy: bool) -> bytes:
     """Lag payload (format version 6): ``lag u16``, then the lanes ``u[i] - u[i - lag]``
     (the first ``lag`` as first differences) as a nested integer block to the end."""
-    scheme, payload = encode_int_lanes(
-        kernels().lag_residuals(u, lag), None, entropy=entropy, modes=True
-    )
+    scheme, payload = encode_int_lanes(kernels().lag_residuals(u, lag), None, entropy=entropy)
     return struct.pack("<HB", lag, scheme) + payload
 
 
@@ -542,18 +546,21 @@ def float_lag(x: Array, pairs: Array, probe: Array, bits_per_value: float) -> tu
     if cost >= NEVER or e < f:
         return 0.0, 0
     divisor = float(10 ** (int(e) - int(f)))
-    windows = _multiples(_lag_windows(x), divisor).view(U64)
-    lag = int(kernels().find_lag(windows, LAG_WINDOW, LAG_MAX))
+    lag = find_block_lag(_multiples(_lag_windows(x), divisor).view(U64), bits_per_value)
     return (divisor, lag) if lag else (0.0, 0)
 
 
-def lag_may_pay(x: Array, payload: Array) -> bool:
-    """Whether the float-div scheme may beat the ALP ``payload`` of the block ``x`` (its
-    exponent and factor are the payload's first two bytes)."""
-    if x.size < LAG_MIN_VALUES or 8 * payload.size < LAG_MIN_BITS * x.size:
-        return False
+def alp_or_float_div(x: Array, payload: Array, *, entropy: bool) -> tuple[int, bytes]:
+    """The ALP ``payload`` of the block ``x`` (its exponent and factor are its first two
+    bytes), or the float-div payload where the multiples repeat a period and it is at least
+    3 % smaller: ``(scheme, payload)``."""
     pair = np.array([[payload[0]], [payload[1]]], dtype=np.int64)
-    return float_lag(x, pair, np.zeros(1, dtype=x.dtype), 8 * payload.size / x.size)[1] != 0
+    divisor, lag = float_lag(x, pair, np.zeros(1, dtype=x.dtype), 8 * payload.size / x.size)
+    if lag:
+        divided = _encode_fdiv(x, divisor, lag, entropy=entropy)
+        if len(divided) < 0.97 * payload.size:
+            return FDIV, divided
+    return ALP, payload.tobytes()
 
 
 def _encode_fdiv(x: Array, divisor: float, lag: int, *, entropy: bool) -> bytes:
@@ -563,15 +570,12 @@ def _encode_fdiv(x: Array, divisor: float, lag: int, *, entropy: bool) -> bytes:
     divisor``, as signed lanes): dense as a nested integer block, or sparse as positions
     and values. Every value fits (NaN, infinities, -0.0: ``k`` 0)."""
     uint = _uint_of(x)
-    k = _multiples(x, divisor)
-    with np.errstate(all="ignore"):
-        approx = (k.astype(np.float64) / divisor).astype(x.dtype)
-    adj = x.view(uint) - approx.view(uint)
-    lanes = adj.view(np.int64) if uint.itemsize == 8 else adj.view(np.int32).astype(np.int64)
+    approx = np.empty_like(x)
+    k, lanes = kernels().fdiv_split(x, x.view(uint), divisor, approx, approx.view(uint), KMAX_ADJ)
     multiples = k.view(U64)
     if lag:
         multiples = kernels().lag_residuals(multiples, lag)
-    kscheme, kpayload = encode_int_lanes(multiples, None, entropy=entropy, modes=True)
+    kscheme, kpayload = encode_int_lanes(multiples, None, entropy=entropy)
     head = struct.pack("<dHBI", divisor, lag, kscheme, len(kpayload))
     return head + kpayload + _encode_adjustments(lanes, entropy=entropy)
 
@@ -599,20 +603,21 @@ def _encode_adjustments(lanes: Array, *, entropy: bool) -> bytes:
     )
 
 
-def _decode_adjustments(rd: Reader, n: int) -> Array:
-    """The ``n`` adjustment lanes (uint64) of a float-div block (see
-    :func:`_encode_adjustments`)."""
+def _add_adjustments(rd: Reader, n: int, bits: Array) -> None:
+    """Add the ``n`` adjustment lanes of a float-div block (see
+    :func:`_encode_adjustments`) to ``bits`` (the values' unsigned view, modulo its width)."""
     form = rd.u8("adjustment form")
     if form == ADJ_DENSE:
-        return decode_int_lanes(_nested_int_scheme(rd, "adjustment scheme"), rd, n, _I8)
+        adj = decode_int_lanes(_nested_int_scheme(rd, "adjustment scheme"), rd, n, _I8)
+        bits += adj.astype(bits.dtype)
+        return
     if form != ADJ_SPARSE:
         raise rd.fail(f"bad adjustment form {form}")
     m = rd.u32("adjustment count")
     if m > n:
         raise rd.fail(f"{m} adjustments in a block of {n}")
-    adj = np.zeros(n, dtype=U64)
     if not m:
-        return adj
+        return
     gscheme = _nested_int_scheme(rd, "gap scheme")
     sub = Reader(rd.take(rd.u32("gap length"), "gaps"), 0, rd.what + " gaps")
     gaps = decode_int_lanes(gscheme, sub, m, _I8)
@@ -622,8 +627,8 @@ def _decode_adjustments(rd: Reader, n: int) -> Array:
     positions = np.cumsum(gaps.view(np.int64))
     if positions[-1] >= n:
         raise rd.fail("adjustment position out of the block")
-    adj[positions] = decode_int_lanes(_nested_int_scheme(rd, "adjustment scheme"), rd, m, _I8)
-    return adj
+    values = decode_int_lanes(_nested_int_scheme(rd, "adjustment scheme"), rd, m, _I8)
+    bits[positions] += values.astype(bits.dtype)
 
 
 def _decode_fdiv(rd: Reader, n: int, dtype: np.dtype[Any], out: Array) -> None:
@@ -635,13 +640,8 @@ def _decode_fdiv(rd: Reader, n: int, dtype: np.dtype[Any], out: Array) -> None:
     sub = Reader(rd.take(rd.u32("multiple length"), "multiples"), 0, rd.what + " multiples")
     k = decode_int_lanes(kscheme, sub, n, _I8)
     sub.end()
-    if lag:
-        kernels().unlag(k, lag)
-    adj = _decode_adjustments(rd, n)
-    uint = _uint_of(out)
-    with np.errstate(all="ignore"):
-        approx = (k.view(np.int64).astype(np.float64) / divisor).astype(dtype)
-    out.view(uint)[:] = approx.view(uint) + adj.astype(uint)
+    kernels().fdiv_join(k, lag, divisor, out)
+    _add_adjustments(rd, n, out.view(_uint_of(out)))
 
 
 def _uint_of(x: Array) -> np.dtype[Any]:

@@ -160,20 +160,21 @@ def compress(
             modes = _schemes.float_modes(flat, probe)
             if n <= block_size and modes == (0.0, 0):
                 # One block: one kernel call does it all when ALP wins outright (unless
-                # repeated values may make the repeat scheme smaller).
+                # repeated values may make the repeat scheme smaller), or the float-div
+                # scheme where the ALP multiples repeat a period.
                 done, pairs, payload = _schemes.kernels().alp_single_block(
                     flat, flat.view(_BITS_OF[x.dtype]), _schemes.alp_emax(x), probe, entropy
                 )
                 if done == 0 and (
                     _schemes.repeats_may_pay(flat, 8 * payload.size / n)
                     or _schemes.adjusted_may_pay(flat, 8 * payload.size / n)
-                    or _schemes.lag_may_pay(flat, payload)
                 ):
                     done, pairs = 1, None
                 if done == 0:
-                    out += _BLOCK_HEAD.pack(ALP, payload.size)
-                    out += payload.data
-                    return seal(out)
+                    scheme, best = _schemes.alp_or_float_div(flat, payload, entropy=entropy)
+                    out += _BLOCK_HEAD.pack(scheme, len(best))
+                    out += best
+                    return _sealed(out, scheme)
             plan = _schemes.FloatPlan(flat, pairs, probe, modes)
             for start in range(0, n, block_size):
                 block = flat[start : start + block_size] if n > block_size else flat

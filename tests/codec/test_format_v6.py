@@ -109,7 +109,7 @@ def test_committed_v6_frame_decodes_and_is_still_written(name: str) -> None:
 @pytest.mark.parametrize("period", [4, 5, 7, 24, 96])
 def test_the_finder_takes_the_period_not_a_multiple(period: int) -> None:
     u = periodic_counts(period, 8192, period).view(np.uint64)
-    assert _schemes.find_block_lag(u) == period
+    assert _schemes.find_block_lag(u, 64.0) == period
 
 
 def test_the_finder_finds_no_period_in_a_walk_or_in_noise() -> None:
@@ -117,7 +117,7 @@ def test_the_finder_finds_no_period_in_a_walk_or_in_noise() -> None:
     walk = np.cumsum(rng.integers(-30, 31, 8192))
     noise = rng.integers(-3000, 3001, 8192)
     for u in (walk, noise, np.zeros(8192, dtype=np.int64)):
-        assert _schemes.find_block_lag(u.view(np.uint64)) == 0
+        assert _schemes.find_block_lag(u.view(np.uint64), 64.0) == 0
 
 
 def test_lag_beats_the_earlier_schemes_on_mains_counts_and_marks_version_6() -> None:

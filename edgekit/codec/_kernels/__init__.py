@@ -83,7 +83,7 @@ from edgekit.codec._kernels.huffman import (
     symbol_histogram,
     zigzag_centered,
 )
-from edgekit.codec._kernels.lag import find_lag, lag_residuals, unlag
+from edgekit.codec._kernels.lag import fdiv_join, fdiv_split, find_lag, lag_residuals, unlag
 from edgekit.codec._kernels.modes import (
     decode_fmult_block,
     decode_fquant_block,
@@ -129,6 +129,8 @@ __all__ = [
     "dict_gather",
     "dictionary_may_pay",
     "even_sample",
+    "fdiv_join",
+    "fdiv_split",
     "find_lag",
     "float_mult_base",
     "float_quant_shift",

@@ -6,13 +6,17 @@ the schemes' layout is in ``docs/codec-format.md``.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from edgekit._jit import njit
+from edgekit.codec._kernels.bitpack import SIGN
+from edgekit.codec._kernels.huffman import huff_prepare, select_kth, sym_class
 
-#: A lag wins only where its mean absolute difference is below this share of the best of
-#: orders 1 and 2 (about 0.7 bits a value).
-LAG_GAIN = 0.6
+#: A lag is taken only where its residuals cost at least this many bits a value less than
+#: the first and the second differences (estimated by the Huffman stage's cost model).
+LAG_GAIN_BITS = 1.0
 #: Of lags within this factor of the smallest mean difference, the shortest is taken (the
 #: multiples of a period cost about as much as the period).
 LAG_TIE = 1.25
@@ -26,40 +30,80 @@ def _abs(d):
 
 
 @njit
-def _mean_abs_diffs(v, w, maxlag):
-    """Mean ``|v[i] - v[i - lag]|`` for each lag in ``1..maxlag`` (index ``lag``), over the
-    positions ``i >= maxlag`` of each window of ``w`` values of ``v``, and the mean second
-    difference (index 0). Sums of int64 terms may wrap on huge values, which only misleads
-    the estimate."""
+def _mean_abs_diffs(v, maxlag):
+    """Mean ``|v[i] - v[i - lag]|`` for each lag in ``1..maxlag`` (index ``lag``) over the
+    positions ``i >= maxlag`` of ``v``. Sums of int64 terms may wrap on huge values, which
+    only misleads the estimate."""
     sums = np.zeros(maxlag + 1, dtype=np.int64)
-    count = 0
-    for s in range(0, v.size - w + 1, w):
-        for i in range(s + maxlag, s + w):
-            vi = np.int64(v[i])
-            for lag in range(1, maxlag + 1):
-                sums[lag] += _abs(vi - np.int64(v[i - lag]))
-            sums[0] += _abs(vi - 2 * np.int64(v[i - 1]) + np.int64(v[i - 2]))
-            count += 1
-    return sums / max(count, 1)
+    for i in range(maxlag, v.size):
+        vi = np.int64(v[i])
+        for lag in range(1, maxlag + 1):
+            sums[lag] += _abs(vi - np.int64(v[i - lag]))
+    return sums / max(v.size - maxlag, 1)
+
+
+@njit
+def _window_residuals(v, w, lag, again):
+    """The differences across ``lag`` within each window of ``w`` values of ``v`` (with
+    ``again``, their first differences; ``lag`` 1 and ``again``: second differences)."""
+    per = w - lag - again
+    nwin = v.size // w
+    r = np.empty(nwin * per, dtype=np.uint64)
+    at = 0
+    for s in range(0, nwin * w, w):
+        for i in range(s + lag + again, s + w):
+            d = v[i] - v[i - lag]
+            if again:
+                d -= v[i - 1] - v[i - 1 - lag]
+            r[at] = d
+            at += 1
+    return r
+
+
+@njit
+def _symbol_bits(r):
+    """Bits a value of the Huffman symbols of ``r`` (their entropy around the median, plus
+    the extra bits): the Huffman stage's own cost model."""
+    m = r.size
+    center = select_kth(r ^ SIGN, m // 2) ^ SIGN
+    _z, _syms, counts = huff_prepare(r, center)
+    bits = 0.0
+    for s in range(counts.size):
+        c = counts[s]
+        if c:
+            e, _top = sym_class(s)
+            bits += c * (math.log2(m / c) + e)
+    return bits / m
 
 
 @njit
 def find_lag(v, w, maxlag):
     """The period of ``v`` (uint64 lanes: windows of ``w`` consecutive values, one after
-    another): the shortest lag in ``2..maxlag`` whose mean absolute difference is within
-    ``LAG_TIE`` of the smallest, when that is below ``LAG_GAIN`` times the mean first and
-    second differences; else 0."""
-    maxlag = min(maxlag, w // 2)
+    another) and the estimated bits a value of its differences: ``(lag, bits)``.
+
+    The lag in ``2..maxlag`` is the shortest whose mean absolute difference on the first
+    window is within ``LAG_TIE`` of the smallest; it is kept when the Huffman symbols of its
+    differences (or of their first differences, whichever cost less) on every window cost
+    at least ``LAG_GAIN_BITS`` a value less than those of the first and of the second
+    differences; else ``(0, 0.0)``."""
+    maxlag = min(maxlag, w // 4)
     if maxlag < 2 or v.size < w:
-        return 0
-    costs = _mean_abs_diffs(v, w, maxlag)
+        return 0, 0.0
+    costs = _mean_abs_diffs(v[:w], maxlag)
     least = costs[2:].min()
-    if not least < LAG_GAIN * min(costs[0], costs[1]):
-        return 0
-    for lag in range(2, maxlag + 1):
-        if costs[lag] <= LAG_TIE * least:
-            return lag
-    return 0
+    lag = 2
+    while costs[lag] > LAG_TIE * least:
+        lag += 1
+    bits = min(
+        _symbol_bits(_window_residuals(v, w, lag, 0)),
+        _symbol_bits(_window_residuals(v, w, lag, 1)),
+    )
+    plain = min(
+        _symbol_bits(_window_residuals(v, w, 1, 0)), _symbol_bits(_window_residuals(v, w, 1, 1))
+    )
+    if bits + LAG_GAIN_BITS > plain:
+        return 0, 0.0
+    return lag, bits
 
 
 @njit
@@ -85,3 +129,36 @@ def unlag(r, lag):
         r[i] += r[i - 1]
     for i in range(lag, n):
         r[i] += r[i - lag]
+
+
+@njit
+def fdiv_split(x, x_bits, divisor, approx, approx_bits, kmax):
+    """The float-div split of ``x``: multiples ``k = round(x * divisor)`` (0 where not
+    below ``kmax`` in magnitude or not finite) and the adjustments, the bits of ``x`` minus
+    those of ``k / divisor`` rounded to ``x``'s type, sign-extended (both int64).
+    ``approx``/``approx_bits``: scratch of ``x``'s type and its unsigned view."""
+    n = x.size
+    k = np.empty(n, dtype=np.int64)
+    adj = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        y = np.float64(x[i]) * divisor
+        kk = np.int64(np.rint(y)) if abs(y) < kmax else np.int64(0)
+        k[i] = kk
+        approx[i] = np.float64(kk) / divisor
+        d = x_bits[i] - approx_bits[i]
+        if x_bits.itemsize == 4:
+            adj[i] = np.int64(np.int32(d))
+        else:
+            adj[i] = np.int64(d)
+    return k, adj
+
+
+@njit
+def fdiv_join(lanes, lag, divisor, out):
+    """Decode float-div multiples into ``out``: ``lanes`` (uint64, the multiples or their
+    lag residuals when ``lag`` > 0) are integrated in place, then ``out[i] = k[i] /
+    divisor`` rounded to ``out``'s type (the adjustments are added by the caller)."""
+    if lag:
+        unlag(lanes, lag)
+    for i in range(lanes.size):
+        out[i] = np.float64(np.int64(lanes[i])) / divisor
