@@ -139,7 +139,7 @@ def decode_int_lanes(
         elif scheme == MULT:
             status, pos = k.decode_mult_block(buf, rd.pos, len(buf), n, out)
         elif scheme == HUFF:
-            status, pos = k.decode_huff_block(buf, rd.pos, len(buf), n, out)
+            status, pos = k.decode_huff_lanes(buf, rd.pos, len(buf), n, out)
         else:
             status, pos = k.decode_packed_block(buf, rd.pos, len(buf), scheme - FOR, n, out)
         if status != 0:

@@ -64,6 +64,7 @@ from edgekit.codec._kernels.floats import (
     order_keys,
 )
 from edgekit.codec._kernels.fmadj import fmult_adj_base
+from edgekit.codec._kernels.huffdec import decode_huff_lanes
 from edgekit.codec._kernels.huffman import (
     _symbol,
     decode_huff_block,
@@ -119,6 +120,7 @@ __all__ = [
     "decode_fmult_block",
     "decode_fquant_block",
     "decode_huff_block",
+    "decode_huff_lanes",
     "decode_int_blocks",
     "decode_int_frame",
     "decode_mult_block",
