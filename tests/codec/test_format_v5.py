@@ -33,7 +33,7 @@ from edgekit.codec._format import (
 )
 from edgekit.codec._frame import Reader
 from edgekit.errors import CorruptDataError
-from tests._support.frames import reseal
+from tests._support.frames import golden_values, reseal, write_golden
 
 Array = np.ndarray[Any, Any]
 CASES: dict[str, dict[str, Any]] = json.loads(
@@ -104,26 +104,9 @@ def golden_cases() -> dict[str, tuple[Array, dict[str, Any]]]:
     }
 
 
-def write_golden(path: Path) -> None:
-    """Regenerate ``data/frames_v5.json`` (only when the format changes on purpose)."""
-    out = {}
-    for name, (x, kwargs) in golden_cases().items():
-        frame = compress(x, **kwargs)
-        out[name] = {
-            "dtype": x.dtype.str,
-            "shape": list(x.shape),
-            "kwargs": kwargs,
-            "schemes": list(frame_info(frame).schemes),
-            "values_hex": x.tobytes().hex(),
-            "frame_hex": frame.hex(),
-        }
-    path.write_text(json.dumps(out, indent=1) + "\n")
-
-
-def _values(case: dict[str, Any]) -> Array:
-    flat = np.frombuffer(bytes.fromhex(case["values_hex"]), dtype=case["dtype"])
-    out: Array = flat.reshape(case["shape"])
-    return out
+def regenerate() -> None:
+    """Rewrite ``data/frames_v5.json`` (only when the format changes on purpose)."""
+    write_golden(Path(__file__).parent / "data" / "frames_v5.json", golden_cases())
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -133,7 +116,7 @@ def test_committed_v5_frame_decodes_and_is_still_written(name: str) -> None:
     assert frame[4] == 5
     assert set(case["schemes"]) in ({"sparse"}, {"float-mult-adj"})
     assert list(frame_info(frame).schemes) == case["schemes"]
-    want = _values(case)
+    want = golden_values(case)
     got = decompress(frame)
     assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
     again = compress(want, **case["kwargs"])

@@ -26,7 +26,7 @@ from edgekit.codec import _kernels, _schemes, compress, decompress, frame_info
 from edgekit.codec._format import FDIV, FORMAT_VERSION, LAG
 from edgekit.codec._frame import Reader
 from edgekit.errors import CorruptDataError
-from tests._support.frames import reseal
+from tests._support.frames import golden_values, reseal, write_golden
 
 Array = np.ndarray[Any, Any]
 DATA = Path(__file__).parent / "data" / "frames_v6.json"
@@ -69,26 +69,9 @@ def golden_cases() -> dict[str, tuple[Array, dict[str, Any]]]:
     }
 
 
-def write_golden(path: Path = DATA) -> None:
-    """Regenerate ``data/frames_v6.json`` (only when the format changes on purpose)."""
-    out = {}
-    for name, (x, kwargs) in golden_cases().items():
-        frame = compress(x, **kwargs)
-        out[name] = {
-            "dtype": x.dtype.str,
-            "shape": list(x.shape),
-            "kwargs": kwargs,
-            "schemes": list(frame_info(frame).schemes),
-            "values_hex": x.tobytes().hex(),
-            "frame_hex": frame.hex(),
-        }
-    path.write_text(json.dumps(out, indent=1) + "\n")
-
-
-def _values(case: dict[str, Any]) -> Array:
-    flat = np.frombuffer(bytes.fromhex(case["values_hex"]), dtype=case["dtype"])
-    out: Array = flat.reshape(case["shape"])
-    return out
+def regenerate() -> None:
+    """Rewrite ``data/frames_v6.json`` (only when the format changes on purpose)."""
+    write_golden(DATA, golden_cases())
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -98,7 +81,7 @@ def test_committed_v6_frame_decodes_and_is_still_written(name: str) -> None:
     assert frame[4] == 6
     assert set(case["schemes"]) in ({"lag"}, {"float-div"})
     assert list(frame_info(frame).schemes) == case["schemes"]
-    want = _values(case)
+    want = golden_values(case)
     got = decompress(frame)
     assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
     assert compress(want, **case["kwargs"]) == frame

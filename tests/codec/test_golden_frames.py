@@ -15,10 +15,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from edgekit.codec import compress, decompress, frame_info
+from tests._support.frames import golden_values
 
 DATA = Path(__file__).parent / "data"
 CASES: dict[str, dict[str, Any]] = json.loads((DATA / "frames_v1.json").read_text())
@@ -43,24 +43,19 @@ NOW_ORDER = {
 }
 
 
-def _values(case: dict[str, Any]) -> np.ndarray[Any, Any]:
-    flat = np.frombuffer(bytes.fromhex(case["values_hex"]), dtype=case["dtype"])
-    return flat.reshape(case["shape"])
-
-
 def _assert_now_order(name: str, frame: bytes, case: dict[str, Any]) -> None:
     assert (len(frame), list(frame_info(frame).schemes)) == NOW_ORDER[name]
     assert len(frame) < len(case["frame_hex"]) // 2
-    assert decompress(frame).tobytes() == _values(case).tobytes()
+    assert decompress(frame).tobytes() == golden_values(case).tobytes()
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_committed_v1_frame_decodes_to_its_values(name: str) -> None:
+def test_committed_v1_frame_decodes_to_itsgolden_values(name: str) -> None:
     case = CASES[name]
     frame = bytes.fromhex(case["frame_hex"])
     assert frame[4] == 1  # format version of the committed frame
     assert list(frame_info(frame).schemes) == case["schemes"]
-    want = _values(case)
+    want = golden_values(case)
     for data in (frame, bytearray(frame), memoryview(frame)):
         got = decompress(data)
         assert got.dtype == want.dtype and got.shape == want.shape
@@ -70,11 +65,11 @@ def test_committed_v1_frame_decodes_to_its_values(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_encoder_still_writes_the_committed_frame(name: str) -> None:
     case = CASES[name]
-    frame = compress(_values(case), **case["kwargs"])
+    frame = compress(golden_values(case), **case["kwargs"])
     if name in NOW_V2:
         assert frame[4] == 2 and set(frame_info(frame).schemes) == {NOW_V2[name]}
         assert len(frame) < len(case["frame_hex"]) // 2
-        assert decompress(frame).tobytes() == _values(case).tobytes()
+        assert decompress(frame).tobytes() == golden_values(case).tobytes()
     elif name in NOW_ORDER:
         _assert_now_order(name, frame, case)
     else:
@@ -87,7 +82,7 @@ def test_committed_v2_frame_decodes_and_is_still_written(name: str) -> None:
     frame = bytes.fromhex(case["frame_hex"])
     assert frame[4] == 2
     assert list(frame_info(frame).schemes) == case["schemes"]
-    want = _values(case)
+    want = golden_values(case)
     for data in (frame, bytearray(frame), memoryview(frame)):
         got = decompress(data)
         assert got.dtype == want.dtype and got.shape == want.shape

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from edgekit.codec import _schemes, compress, decompress, frame_info
 from edgekit.codec._format import ALP, FORMAT_VERSION, REPEAT
 from edgekit.errors import CorruptDataError
-from tests._support.frames import reseal
+from tests._support.frames import golden_values, reseal
 
 Array = np.ndarray[Any, Any]
 CASES: dict[str, dict[str, Any]] = json.loads(
@@ -55,12 +55,6 @@ def recurring_readings(seed: int, n: int) -> Array:
     return out
 
 
-def _values(case: dict[str, Any]) -> Array:
-    flat = np.frombuffer(bytes.fromhex(case["values_hex"]), dtype=case["dtype"])
-    out: Array = flat.reshape(case["shape"])
-    return out
-
-
 def _same_bits(a: Array, b: Array) -> bool:
     return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
 
@@ -72,7 +66,7 @@ def test_committed_v4_frame_decodes_and_is_still_written(name: str) -> None:
     assert frame[4] == 4
     assert list(frame_info(frame).schemes) == case["schemes"]
     assert "repeat" in case["schemes"]
-    want = _values(case)
+    want = golden_values(case)
     assert _same_bits(decompress(frame), want)
     again = compress(want, **case["kwargs"])
     if name in NOW_ORDER:

@@ -20,17 +20,11 @@ from hypothesis import strategies as st
 from edgekit.codec import compress, decompress, frame_info
 from edgekit.codec._format import FORMAT_VERSION
 from edgekit.errors import CorruptDataError
-from tests._support.frames import reseal
+from tests._support.frames import golden_values, reseal
 
 CASES: dict[str, dict[str, Any]] = json.loads(
     (Path(__file__).parent / "data" / "frames_v3.json").read_text()
 )
-
-
-def _values(case: dict[str, Any]) -> np.ndarray[Any, Any]:
-    flat = np.frombuffer(bytes.fromhex(case["values_hex"]), dtype=case["dtype"])
-    out: np.ndarray[Any, Any] = flat.reshape(case["shape"])
-    return out
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -40,7 +34,7 @@ def test_committed_v3_frame_decodes_and_is_still_written(name: str) -> None:
     assert frame[4] == 3
     assert list(frame_info(frame).schemes) == case["schemes"]
     assert "wide-rank" in case["schemes"]
-    want = _values(case)
+    want = golden_values(case)
     assert decompress(frame).tobytes() == want.tobytes()
     assert compress(want, **case["kwargs"]) == frame
 
