@@ -261,7 +261,7 @@ def encode_float_block(
     format 4 (when :func:`repeats_may_pay` and the dictionary did not win) and the
     adjusted float-mult scheme of format 5 (when the best so far takes more than 12 bits
     a value and the plan finds a base) and the float-div scheme of format 6 (decimals whose
-    multiples repeat a period: :func:`lag_may_pay`) replace the best scheme only when at
+    multiples repeat a period: :func:`float_lag`) replace the best scheme only when at
     least 3 % smaller.
     """
     best = _encode_float_v1(x, plan, entropy=entropy, allow_dict=allow_dict)
@@ -550,17 +550,17 @@ def float_lag(x: Array, pairs: Array, probe: Array, bits_per_value: float) -> tu
     return (divisor, lag) if lag else (0.0, 0)
 
 
-def alp_or_float_div(x: Array, payload: Array, *, entropy: bool) -> tuple[int, bytes]:
-    """The ALP ``payload`` of the block ``x`` (its exponent and factor are its first two
-    bytes), or the float-div payload where the multiples repeat a period and it is at least
-    3 % smaller: ``(scheme, payload)``."""
+def alp_or_float_div(x: Array, payload: Array, *, entropy: bool) -> tuple[int, bytes | memoryview]:
+    """The ALP ``payload`` of the block ``x`` (uint8; its exponent and factor are its first
+    two bytes), or the float-div payload where the multiples repeat a period and it is at
+    least 3 % smaller: ``(scheme, payload)``."""
     pair = np.array([[payload[0]], [payload[1]]], dtype=np.int64)
     divisor, lag = float_lag(x, pair, np.zeros(1, dtype=x.dtype), 8 * payload.size / x.size)
     if lag:
         divided = _encode_fdiv(x, divisor, lag, entropy=entropy)
         if len(divided) < 0.97 * payload.size:
             return FDIV, divided
-    return ALP, payload.tobytes()
+    return ALP, payload.data
 
 
 def _encode_fdiv(x: Array, divisor: float, lag: int, *, entropy: bool) -> bytes:

@@ -75,9 +75,9 @@ def int_payload(u, entropy, raw_size):
 
     Sizes of for/delta/delta-of-delta come from :func:`int_stats`; the huffman candidate
     is built when ``entropy`` and ``u.size >= 64`` and the narrowest order is at least 2
-    bits wide, on the order :func:`huff_order` finds cheapest on a sample. ``raw_size`` is the size to beat: the raw payload's, or a mode's (scheme 0
-    with an empty payload: nothing beat it; the caller writes its own). Returns
-    ``(scheme id, payload bytes)``.
+    bits wide, on the order :func:`huff_order` finds cheapest on a sample. ``raw_size`` is
+    the size to beat: the raw payload's, or a mode's (scheme 0 with an empty payload:
+    nothing beat it; the caller writes its own). Returns ``(scheme id, payload bytes)``.
     """
     n = u.size
     stats = int_stats(u)

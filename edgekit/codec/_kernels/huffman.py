@@ -451,6 +451,13 @@ def _sampled_bits(u, order):
     for k in range(nwin):
         start = 0 if nwin == 1 else k * (n - w) // (nwin - 1)
         r[k * per : (k + 1) * per] = residuals(u[start : start + w], order)
+    return symbol_bits(r)
+
+
+@njit
+def symbol_bits(r):
+    """Bits of the Huffman symbols of the residuals ``r`` (not empty): their entropy around
+    the median, plus the extra bits (the Huffman stage's cost model, without its table)."""
     center = select_kth(r ^ SIGN, r.size // 2) ^ SIGN
     _z, _syms, counts = huff_prepare(r, center)
     m = r.size

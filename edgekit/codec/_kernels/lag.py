@@ -6,13 +6,10 @@ the schemes' layout is in ``docs/codec-format.md``.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from edgekit._jit import njit
-from edgekit.codec._kernels.bitpack import SIGN
-from edgekit.codec._kernels.huffman import huff_prepare, select_kth, sym_class
+from edgekit.codec._kernels.huffman import symbol_bits
 
 #: A lag is taken only where its residuals cost at least this many bits a value less than
 #: the first and the second differences (estimated by the Huffman stage's cost model).
@@ -62,18 +59,8 @@ def _window_residuals(v, w, lag, again):
 
 @njit
 def _symbol_bits(r):
-    """Bits a value of the Huffman symbols of ``r`` (their entropy around the median, plus
-    the extra bits): the Huffman stage's own cost model."""
-    m = r.size
-    center = select_kth(r ^ SIGN, m // 2) ^ SIGN
-    _z, _syms, counts = huff_prepare(r, center)
-    bits = 0.0
-    for s in range(counts.size):
-        c = counts[s]
-        if c:
-            e, _top = sym_class(s)
-            bits += c * (math.log2(m / c) + e)
-    return bits / m
+    """Bits a value of the Huffman symbols of ``r``: the Huffman stage's cost model."""
+    return symbol_bits(r) / r.size
 
 
 @njit
@@ -92,7 +79,7 @@ def find_lag(v, w, maxlag):
     costs = _mean_abs_diffs(v[:w], maxlag)
     least = costs[2:].min()
     lag = 2
-    while costs[lag] > LAG_TIE * least:
+    while lag < maxlag and costs[lag] > LAG_TIE * least:
         lag += 1
     bits = min(
         _symbol_bits(_window_residuals(v, w, lag, 0)),
