@@ -103,7 +103,11 @@ def int_payload(u, entropy, raw_size):
         if widths[order] >= 2:
             narrowest = widths[order]
             limit = min(9 + 8 * _nwords(n, narrowest), best_size)
-            huff = huff_candidate(u, huff_order(u, order), limit)
+            # (where another order is about as narrow, or a few jumps made them all as
+            # wide, the narrowest range need not be the cheapest code: sample)
+            if widths[(order + 1) % 3] <= narrowest + 2 or widths[(order + 2) % 3] <= narrowest + 2:
+                order = huff_order(u, order)
+            huff = huff_candidate(u, order, limit)
             if huff.size > 0 and huff.size < best_size:
                 return HUFF, huff
     if best_scheme == RAW:
