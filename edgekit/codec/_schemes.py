@@ -337,16 +337,8 @@ def _encode_fmult_adj(x: Array, base: float, *, entropy: bool) -> bytes:
 def _decode_fmult_adj(rd: Reader, n: int, dtype: np.dtype[Any], out: Array) -> None:
     """Decode an adjusted float-mult block (see :func:`_encode_fmult_adj`) into ``out``."""
     base = struct.unpack("<d", rd.take(8, "base"))[0]
-    kscheme = rd.u8("multiple scheme")
-    if kscheme not in INT_SCHEMES:
-        raise rd.fail(f"bad multiple scheme {kscheme}")
-    sub = Reader(rd.take(rd.u32("multiple length"), "multiples"), 0, rd.what + " multiples")
-    k = decode_int_lanes(kscheme, sub, n, np.dtype("<i8"))
-    sub.end()
-    ascheme = rd.u8("adjustment scheme")
-    if ascheme not in INT_SCHEMES:
-        raise rd.fail(f"bad adjustment scheme {ascheme}")
-    adj = decode_int_lanes(ascheme, rd, n, np.dtype("<i8"))
+    k = _nested_lanes(rd, n, "multiple")
+    adj = decode_int_lanes(_nested_int_scheme(rd, "adjustment scheme"), rd, n, _I8)
     uint = _uint_of(out)
     with np.errstate(all="ignore"):
         approx = (k.view(np.int64).astype(np.float64) * base).astype(dtype)
@@ -439,12 +431,7 @@ def _decode_repeat(rd: Reader, n: int, dtype: np.dtype[Any], out: Array) -> None
     m = rd.u32("literal count")
     if not 1 <= m <= n:
         raise rd.fail(f"{m} literals in a repeat block of {n}")
-    ischeme = rd.u8("lag scheme")
-    if ischeme not in INT_SCHEMES:
-        raise rd.fail(f"bad lag scheme {ischeme}")
-    sub = Reader(rd.take(rd.u32("lag length"), "lags"), 0, rd.what + " lags")
-    lags = decode_int_lanes(ischeme, sub, n, np.dtype("<i8"))
-    sub.end()
+    lags = _nested_lanes(rd, n, "lag")
     if int(np.count_nonzero(lags == 0)) != m:
         raise rd.fail("the literal count does not match the lags")
     fscheme = rd.u8("literal scheme")
@@ -517,6 +504,16 @@ def _nested_int_scheme(rd: Reader, field: str) -> int:
     if scheme not in INT_SCHEMES or scheme == LAG:
         raise rd.fail(f"bad {field} {scheme}")
     return scheme
+
+
+def _nested_lanes(rd: Reader, n: int, name: str) -> Array:
+    """``n`` lanes (uint64) of a nested integer block with its length: ``{name} scheme u8``
+    (any integer scheme but lag), ``{name} length u32``, then that many bytes."""
+    scheme = _nested_int_scheme(rd, f"{name} scheme")
+    sub = Reader(rd.take(rd.u32(f"{name} length"), f"{name}s"), 0, f"{rd.what} {name}s")
+    lanes = decode_int_lanes(scheme, sub, n, _I8)
+    sub.end()
+    return lanes
 
 
 def _decode_lag(rd: Reader, n: int, out: Array) -> None:
@@ -618,10 +615,7 @@ def _add_adjustments(rd: Reader, n: int, bits: Array) -> None:
         raise rd.fail(f"{m} adjustments in a block of {n}")
     if not m:
         return
-    gscheme = _nested_int_scheme(rd, "gap scheme")
-    sub = Reader(rd.take(rd.u32("gap length"), "gaps"), 0, rd.what + " gaps")
-    gaps = decode_int_lanes(gscheme, sub, m, _I8)
-    sub.end()
+    gaps = _nested_lanes(rd, m, "gap")
     if gaps[0] >= n or (m > 1 and (gaps[1:].min() == 0 or gaps[1:].max() >= n)):
         raise rd.fail("adjustment position out of the block")
     positions = np.cumsum(gaps.view(np.int64))
@@ -636,10 +630,7 @@ def _decode_fdiv(rd: Reader, n: int, dtype: np.dtype[Any], out: Array) -> None:
     divisor, lag = struct.unpack("<dH", rd.take(10, "divisor and lag"))
     if not (math.isfinite(divisor) and divisor > 0):
         raise rd.fail(f"bad divisor {divisor}")
-    kscheme = _nested_int_scheme(rd, "multiple scheme")
-    sub = Reader(rd.take(rd.u32("multiple length"), "multiples"), 0, rd.what + " multiples")
-    k = decode_int_lanes(kscheme, sub, n, _I8)
-    sub.end()
+    k = _nested_lanes(rd, n, "multiple")
     kernels().fdiv_join(k, lag, divisor, out)
     _add_adjustments(rd, n, out.view(_uint_of(out)))
 
