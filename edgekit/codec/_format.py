@@ -18,8 +18,9 @@ import numpy as np
 #: version 1 unless one of its blocks uses a scheme of version 2 (MULT, FMULT, FQUANT), and
 #: as version 3 when one uses the scheme of version 3 (WIDE_RANK), as version 4 when one uses
 #: the scheme of version 4 (REPEAT), as version 5 when one uses a scheme of version 5 (SPARSE,
-#: FMULT_ADJ), as version 6 when one uses a scheme of version 6 (LAG, FDIV).
-FORMAT_VERSION = 6
+#: FMULT_ADJ), as version 6 when one uses a scheme of version 6 (LAG, FDIV). A frame in the
+#: compact layout (version 7: a 1-D array in one block) is written as version 7.
+FORMAT_VERSION = 7
 #: The version of frames that use only the schemes of version 1.
 FORMAT_VERSION_1 = 1
 #: The version of frames whose newest scheme is one of version 2, 3 and 4.
@@ -28,8 +29,11 @@ FORMAT_VERSION_3 = 3
 FORMAT_VERSION_4 = 4
 FORMAT_VERSION_5 = 5
 FORMAT_VERSION_6 = 6
+FORMAT_VERSION_7 = 7
 #: Bytes of the trailing xxh3_64 checksum.
 CHECKSUM_SIZE = 8
+#: Bytes of the checksum of a compact series frame: the low 32 bits of its xxh3_64.
+SHORT_CHECKSUM_SIZE = 4
 
 MAGIC_SERIES = b"EKCS"
 MAGIC_RECORD = b"EKCR"
@@ -67,6 +71,12 @@ MAX_BLOCK_SIZE = 65536
 #: u64, block size u32.
 HEAD_1D_FORMAT = "<4sBBBQI"
 HEAD_1D = struct.calcsize(HEAD_1D_FORMAT)
+#: Set in the dtype byte of a series frame in the compact layout (version 7): a 1-D array
+#: in one block, its value count a varint of 1..3 bytes (no ndim, shape or block size), and
+#: a 4-byte checksum.
+COMPACT_FLAG = 0x80
+#: Bytes of a compact frame's value count (LEB128: 7 bits a byte, up to MAX_BLOCK_SIZE).
+COUNT_VARINT_MAX = 3
 #: Header of every block: scheme id u8, payload length u32.
 BLOCK_HEAD_FORMAT = "<BI"
 BLOCK_HEADER = struct.calcsize(BLOCK_HEAD_FORMAT)

@@ -1,7 +1,8 @@
 """Frame plumbing shared by every codec format: magic, version, checksum, bounded reads.
 
 Every frame is ``magic (4 bytes) | version (u8) | body | xxh3_64 (u64 LE) of all bytes before
-it``. All integers are little-endian. See ``docs/codec-format.md``.
+it`` (a compact series frame keeps the low 32 bits of it, u32 LE). All integers are
+little-endian. See ``docs/codec-format.md``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 import numpy as np
 import xxhash
 
-from edgekit.codec._format import CHECKSUM_SIZE, FORMAT_VERSION
+from edgekit.codec._format import CHECKSUM_SIZE, FORMAT_VERSION, SHORT_CHECKSUM_SIZE
 from edgekit.errors import CorruptDataError, InvalidInputError
 
 #: xxh3_64 of a bytes-like object as an int (the C function itself, no wrapper).
@@ -40,22 +41,26 @@ def as_bytes(data: object, what: str = "data") -> memoryview:
     )
 
 
-def seal(body: bytearray) -> bytes:
-    """Append the xxh3_64 checksum of ``body``."""
-    body += struct.pack("<Q", xxh3_64(body))
+def seal(body: bytearray, *, short: bool = False) -> bytes:
+    """Append the xxh3_64 checksum of ``body`` (``short``: its low 32 bits, 4 bytes)."""
+    digest = xxh3_64(body)
+    body += _U32.pack(digest & 0xFFFFFFFF) if short else _U64.pack(digest)
     return bytes(body)
 
 
+_U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
 _MAGIC_VERSION = struct.Struct("<4sB")
 
 
-def open_frame(data: object, magic: bytes, what: str) -> Reader:
-    """Check magic, version and checksum; return a reader positioned after the version byte."""
+def open_frame(data: object, magic: bytes, what: str, *, short: bool = False) -> Reader:
+    """Check magic, version and checksum (``short``: the 4-byte one of a compact frame);
+    return a reader of the bytes before the checksum, positioned after the version byte."""
     view = data if type(data) is memoryview and data.format == "B" else as_bytes(data, what)
     assert isinstance(view, memoryview)
     size = len(view)
-    if size < len(magic) + 1 + CHECKSUM_SIZE:
+    check = SHORT_CHECKSUM_SIZE if short else CHECKSUM_SIZE
+    if size < len(magic) + 1 + check:
         raise CorruptDataError(f"{what}: {size} bytes is too short for a frame")
     found, version = _MAGIC_VERSION.unpack_from(view)
     if found != magic:
@@ -64,8 +69,13 @@ def open_frame(data: object, magic: bytes, what: str) -> Reader:
         raise CorruptDataError(
             f"{what}: format version {version} is not supported (this edgekit reads 1..{FORMAT_VERSION})"
         )
-    body = view[: size - CHECKSUM_SIZE]
-    if xxh3_64_fast(body) != _U64.unpack_from(view, size - CHECKSUM_SIZE)[0]:
+    body = view[: size - check]
+    digest = xxh3_64_fast(body)
+    if short:
+        ok = digest & 0xFFFFFFFF == _U32.unpack_from(view, size - check)[0]
+    else:
+        ok = digest == _U64.unpack_from(view, size - check)[0]
+    if not ok:
         raise CorruptDataError(f"{what}: checksum mismatch (truncated or corrupted)")
     return Reader(body, 5, what)
 

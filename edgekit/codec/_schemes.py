@@ -70,7 +70,12 @@ def _words(count: int, width: int) -> int:
 
 
 def encode_int_lanes(
-    u: Array, raw_bytes: bytes | None, *, entropy: bool = True, modes: bool = False
+    u: Array,
+    raw_bytes: bytes | None,
+    *,
+    entropy: bool = True,
+    modes: bool = False,
+    third: bool = False,
 ) -> tuple[int, bytes]:
     """Cheapest integer scheme for ``u`` (uint64 lanes); ``raw_bytes`` is the RAW payload.
 
@@ -78,7 +83,9 @@ def encode_int_lanes(
     built when ``entropy`` is on, there are at least 64 values and the narrowest residual
     order is at least 2 bits wide (one kernel call does it all: ``_kernels.int_payload``).
     With ``modes``, int-mult (format version 2) and sparse (version 5), then wide-rank
-    (version 3) when int-mult finds nothing, are tried too.
+    (version 3) when int-mult finds nothing, are tried too. With ``third`` (a block's own
+    scheme, never nested lanes), the huffman candidate may take third differences: a lag
+    block of lag 1 (version 6).
     """
     k = kernels()
     raw_size = len(raw_bytes) if raw_bytes is not None else 8 * u.size
@@ -97,11 +104,11 @@ def encode_int_lanes(
             if sparse.size:
                 # (a version-1 scheme of the same size keeps the frame as before)
                 best, best_scheme, limit = sparse, SPARSE, sparse.size + 1
-            scheme, payload = k.int_payload(u, False, limit)
+            scheme, payload = k.int_payload(u, False, limit, False)
             if scheme == RAW:  # nothing beats the mode
                 return best_scheme, best.tobytes()
             return int(scheme), payload.tobytes()
-    scheme, payload = k.int_payload(u, entropy, raw_size)
+    scheme, payload = k.int_payload(u, entropy, raw_size, third)
     if modes and entropy:
         # 65 to 255 distinct values or residuals (ADC counts of a sensor with a
         # non-integer scale): their ranks in a dictionary, when smaller (version 3).
@@ -479,9 +486,9 @@ def find_block_lag(v: Array, bits_per_value: float) -> int:
 
 def encode_int_block(u: Array, raw_bytes: bytes, *, entropy: bool = True) -> tuple[int, bytes]:
     """Cheapest scheme of an integer block (uint64 lanes ``u``): :func:`encode_int_lanes`
-    with its modes, then the lag scheme (format 6) where the lanes repeat a period and its
-    payload is at least 3 % smaller."""
-    scheme, payload = encode_int_lanes(u, raw_bytes, entropy=entropy, modes=True)
+    with its modes and third differences, then the lag scheme (format 6) where the lanes
+    repeat a period and its payload is at least 3 % smaller."""
+    scheme, payload = encode_int_lanes(u, raw_bytes, entropy=entropy, modes=True, third=True)
     bits = 8 * len(payload) / max(u.size, 1)
     if u.size >= LAG_MIN_VALUES and bits >= LAG_MIN_BITS:
         lag = find_block_lag(u, bits)

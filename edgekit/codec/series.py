@@ -24,6 +24,8 @@ from edgekit.codec._format import (
     BLOCK_NOT_HERE,
     CHECKSUM_SIZE,
     CODE_OF_DTYPE,
+    COMPACT_FLAG,
+    COUNT_VARINT_MAX,
     DEFAULT_MAX_BYTES,
     DELTA,
     DOD,
@@ -47,10 +49,12 @@ from edgekit.codec._format import (
     FORMAT_VERSION_4,
     FORMAT_VERSION_5,
     FORMAT_VERSION_6,
+    FORMAT_VERSION_7,
     FQUANT,
     HEAD_1D_FORMAT,
     HUFF,
     INT_SCHEMES,
+    LAG,
     MAGIC_RECORD,
     MAGIC_SERIES,
     MAX_BLOCK_SIZE,
@@ -58,8 +62,9 @@ from edgekit.codec._format import (
     MULT,
     RAW,
     SCHEME_NAMES,
+    SHORT_CHECKSUM_SIZE,
 )
-from edgekit.codec._frame import Reader, open_frame, seal, xxh3_64_fast
+from edgekit.codec._frame import Reader, as_bytes, open_frame, seal, xxh3_64_fast
 from edgekit.errors import CorruptDataError, InvalidInputError
 
 __all__ = [
@@ -107,7 +112,11 @@ def _check_array(array: object) -> Array:
 
 
 def compress(
-    array: object, *, level: int | None = None, block_size: int = DEFAULT_BLOCK_SIZE
+    array: object,
+    *,
+    level: int | None = None,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+    compact: bool = True,
 ) -> bytes:
     """Compress a numeric array losslessly into one self-describing frame.
 
@@ -118,6 +127,10 @@ def compress(
         level: 1 = bit-packing and ALP only (fastest); 2 or None = also try the Huffman
             stage on integer residuals (default).
         block_size: values per block (1..65536); each block picks its own scheme.
+        compact: write a 1-D array that fits in one block in the compact layout of format
+            version 7 (a 7-9 byte header and a 4-byte checksum instead of 19 and 8: it
+            matters on frames of a few hundred bytes). ``False`` writes the full layout,
+            which readers of format versions 1 to 6 also read.
 
     Returns:
         The frame bytes (see ``docs/codec-format.md``).
@@ -144,7 +157,15 @@ def compress(
     entropy = level != 1
     flat = x.reshape(-1)
     n = flat.size
-    if x.ndim == 1:
+    if x.ndim == 1 and compact and n <= block_size:
+        out = bytearray(MAGIC_SERIES)
+        out += bytes((FORMAT_VERSION_7, code | COMPACT_FLAG))
+        while n >= 0x80:  # the value count as a varint
+            out.append(n & 0x7F | 0x80)
+            n >>= 7
+        out.append(n)
+        n = flat.size
+    elif x.ndim == 1:
         out = bytearray(_HEAD_1D.pack(MAGIC_SERIES, FORMAT_VERSION_1, code, 1, n, block_size))
     else:
         out = bytearray(MAGIC_SERIES)
@@ -197,7 +218,9 @@ def compress(
 
 def _sealed(out: bytearray, newest: int) -> bytes:
     """Seal a series frame, marked with the version of its largest block scheme id
-    ``newest`` (1 for the schemes of version 1)."""
+    ``newest`` (1 for the schemes of version 1); a compact frame stays version 7."""
+    if out[5] & COMPACT_FLAG:
+        return seal(out, short=True)
     if newest >= FIRST_V6_SCHEME:
         out[4] = FORMAT_VERSION_6
     elif newest >= FIRST_V5_SCHEME:
@@ -245,27 +268,37 @@ def _shape_struct(ndim: int) -> struct.Struct:
 def _read_header(
     data: object, max_elements: int | None, max_bytes: int | None = None
 ) -> tuple[Reader, np.dtype[Any], tuple[int, ...], int, int]:
-    rd = open_frame(data, MAGIC_SERIES, "series frame")
+    view = (
+        data if type(data) is memoryview and data.format == "B" else as_bytes(data, "series frame")
+    )
+    compact = len(view) > 5 and view[5] & COMPACT_FLAG != 0
+    rd = open_frame(view, MAGIC_SERIES, "series frame", short=compact)
     view = rd.view
-    if len(view) < 7:
-        rd.need(2, "dtype and ndim")
-    code, ndim = _CODE_NDIM.unpack_from(view, 5)
-    rd.pos = 7
+    if compact:
+        code, n = _read_compact_header(rd)
+        ndim, block_size = 1, max(n, 1)
+        shape: tuple[int, ...] = (n,)
+    else:
+        if len(view) < 7:
+            rd.need(2, "dtype and ndim")
+        code, ndim = _CODE_NDIM.unpack_from(view, 5)
+        rd.pos = 7
     dtype = DTYPE_CODES.get(code)
     if dtype is None:
         raise rd.fail(f"unknown dtype code {code}")
-    if ndim > MAX_NDIM:
-        raise rd.fail(f"ndim {ndim} > {MAX_NDIM}")
-    if len(view) < 11 + 8 * ndim:
-        rd.need(8 * ndim + 4, "shape and block size")
-    if ndim == 1:
-        n, block_size = _SHAPE_1D.unpack_from(view, 7)
-        shape: tuple[int, ...] = (n,)
-    else:
-        *dims, block_size = _shape_struct(ndim).unpack_from(view, 7)
-        shape = tuple(dims)
-        n = math.prod(shape)
-    rd.pos = 11 + 8 * ndim
+    if not compact:
+        if ndim > MAX_NDIM:
+            raise rd.fail(f"ndim {ndim} > {MAX_NDIM}")
+        if len(view) < 11 + 8 * ndim:
+            rd.need(8 * ndim + 4, "shape and block size")
+        if ndim == 1:
+            n, block_size = _SHAPE_1D.unpack_from(view, 7)
+            shape = (n,)
+        else:
+            *dims, block_size = _shape_struct(ndim).unpack_from(view, 7)
+            shape = tuple(dims)
+            n = math.prod(shape)
+        rd.pos = 11 + 8 * ndim
     if not 1 <= block_size <= MAX_BLOCK_SIZE:
         raise rd.fail(f"block size {block_size} out of 1..{MAX_BLOCK_SIZE}")
     if max_elements is not None and n > max_elements:
@@ -278,6 +311,28 @@ def _read_header(
             f"frame decodes to {n * dtype.itemsize} bytes, more than max_bytes={max_bytes}"
         )
     return rd, dtype, shape, block_size, n
+
+
+def _read_compact_header(rd: Reader) -> tuple[int, int]:
+    """(dtype code, value count) of a compact frame (version 7); ``rd`` ends after them."""
+    view = rd.view
+    if view[4] < FORMAT_VERSION_7:
+        raise rd.fail(f"the compact layout needs format version 7, not {view[4]}")
+    rd.pos = 6
+    n = shift = 0
+    for i in range(COUNT_VARINT_MAX):
+        byte = rd.u8("value count")
+        n |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            if byte == 0 and i:
+                raise rd.fail("value count varint is not minimal")
+            break
+    else:
+        raise rd.fail(f"value count varint longer than {COUNT_VARINT_MAX} bytes")
+    if n > MAX_BLOCK_SIZE:
+        raise rd.fail(f"a compact frame holds at most {MAX_BLOCK_SIZE} values, not {n}")
+    return view[5] & ~COMPACT_FLAG & 0xFF, n
 
 
 _U64 = struct.Struct("<Q")
@@ -302,19 +357,27 @@ _FAST_CODES: dict[int, tuple[np.dtype[Any], np.dtype[Any], str]] = {
     )
     for code, dt in DTYPE_CODES.items()
 }
-#: The first 7 bytes (magic, version, dtype code, ndim = 1) of every frame the fast path
-#: takes, and their dtype code: one dict lookup checks these four header fields.
+#: The first 7 bytes (magic, version, dtype code, ndim = 1) of every full-layout frame the
+#: fast path takes, and the first 6 (magic, version, flagged dtype code) of every compact
+#: one, with their dtype code: one dict lookup checks these header fields.
 _FAST_PREFIXES: dict[bytes, int] = {
     MAGIC_SERIES + bytes((version, code, 1)): code
     for version in range(1, FORMAT_VERSION + 1)
     for code in _FAST_CODES
+} | {
+    MAGIC_SERIES + bytes((version, code | COMPACT_FLAG)): code
+    for version in range(FORMAT_VERSION_7, FORMAT_VERSION + 1)
+    for code in _FAST_CODES
 }
+#: Smallest compact frame: magic, version, dtype, one count byte, checksum.
+_MIN_COMPACT = 7 + SHORT_CHECKSUM_SIZE
 #: Block schemes the block loop kernels decode (their first byte); others go to Python.
 _FLOAT_KERNEL_SCHEMES = frozenset((RAW, ALP, FMULT, FQUANT))
-_INT_KERNEL_SCHEMES = frozenset((FOR, DELTA, DOD, HUFF, MULT))
+_INT_KERNEL_SCHEMES = frozenset((FOR, DELTA, DOD, HUFF, MULT, LAG))
 #: (value count u64, block size u32) after the 7-byte prefix of a 1-D frame.
 _unpack_n_block = struct.Struct("<QI").unpack_from
 _unpack_u64 = _U64.unpack_from
+_unpack_u32 = _U32.unpack_from
 
 #: Per frame prefix: (lane dtype, compiled whole-frame kernel, dtype to convert the lanes
 #: to or None), filled on first use of each prefix by :func:`_load_fast_decoder`.
@@ -357,6 +420,78 @@ def _load_fast_decoder(prefix: bytes) -> _FastDecoder | None:
     return fast
 
 
+def _full_fast(
+    data: bytes, size: int, max_elements: int | None, max_bytes: int | None
+) -> Array | None:
+    """The fast path's decode of a full-layout 1-D frame, or None (general path)."""
+    fast = _FAST_DECODERS.get(data[:7]) or _load_fast_decoder(data[:7])
+    if fast is None or size < _MIN_1D:
+        return None
+    n, block_size = _unpack_n_block(data, 7)
+    end = size - CHECKSUM_SIZE
+    if (
+        1 <= block_size <= MAX_BLOCK_SIZE
+        and (max_elements is None or n <= max_elements)
+        # (at 8 bytes a value: a frame of a narrower dtype near the bound goes to the
+        # general path, which checks the decoded dtype's bytes)
+        and (max_bytes is None or n <= max_bytes >> 3)
+        and -(-n // block_size) * BLOCK_HEADER <= size - _MIN_1D
+        and xxh3_64_fast(data[:end] if size <= _CHECKSUM_COPY_LIMIT else memoryview(data)[:end])
+        == _unpack_u64(data, end)[0]
+    ):
+        return _run_fast(fast, data, n)
+    return None
+
+
+def _compact_fast(
+    data: bytes, size: int, max_elements: int | None, max_bytes: int | None
+) -> Array | None:
+    """The fast path's decode of a compact frame, or None (general path)."""
+    fast = _FAST_DECODERS.get(data[:6]) or _load_fast_decoder(data[:6])
+    if fast is None:
+        return None
+    n = data[6]
+    pos = 7
+    if n & 0x80:  # a 2- or 3-byte count (a minimal varint of at most 65536)
+        byte = data[7]
+        n = n & 0x7F | (byte & 0x7F) << 7
+        pos = 8
+        if byte & 0x80:
+            byte = data[8]
+            n |= byte << 14
+            pos = 9
+        if byte == 0 or byte & 0x80:
+            return None
+    end = size - SHORT_CHECKSUM_SIZE
+    if (
+        n <= MAX_BLOCK_SIZE
+        and (max_elements is None or n <= max_elements)
+        and (max_bytes is None or n <= max_bytes >> 3)
+        and (end - pos >= BLOCK_HEADER if n else end == pos)
+        and xxh3_64_fast(data[:end] if size <= _CHECKSUM_COPY_LIMIT else memoryview(data)[:end])
+        & 0xFFFFFFFF
+        == _unpack_u32(data, end)[0]
+    ):
+        return _run_fast(fast, data, n)
+    return None
+
+
+def _run_fast(fast: _FastDecoder, data: bytes, n: int) -> Array | None:
+    """Decode a checked 1-D frame with its whole-frame kernel, or None (general path)."""
+    lane, decode, dtype = fast
+    try:
+        bits = np.empty(n, lane)
+    except MemoryError as exc:
+        raise _no_memory(n, lane) from exc
+    if decode(data, bits) != 0:
+        return None
+    if dtype is None:
+        return bits
+    if dtype.kind == "i":
+        return bits.view(np.int64).astype(dtype)
+    return bits.astype(dtype)
+
+
 def decompress(
     data: bytes | bytearray | memoryview,
     *,
@@ -382,38 +517,17 @@ def decompress(
             enough memory for it.
         InvalidInputError: ``data`` is not bytes-like.
     """
-    if (
-        type(data) is bytes
-        and (fast := _FAST_DECODERS.get(data[:7]) or _load_fast_decoder(data[:7])) is not None
-        and (size := len(data)) >= _MIN_1D
-    ):
+    if type(data) is bytes and (size := len(data)) >= _MIN_COMPACT:
         # Fast path for a 1-D ``bytes`` frame whose blocks all use kernel schemes: the
         # header checks of the general path, the checksum, then one call of the compiled
         # whole-frame kernel on the bytes themselves. Any failure (or a block left to
         # Python) falls through to the general path, which decodes it or names the error.
-        n, block_size = _unpack_n_block(data, 7)
-        end = size - CHECKSUM_SIZE
-        lane, decode, dtype = fast
-        if (
-            1 <= block_size <= MAX_BLOCK_SIZE
-            and (max_elements is None or n <= max_elements)
-            # (at 8 bytes a value: a frame of a narrower dtype near the bound goes to the
-            # general path, which checks the decoded dtype's bytes)
-            and (max_bytes is None or n <= max_bytes >> 3)
-            and -(-n // block_size) * BLOCK_HEADER <= size - _MIN_1D
-            and xxh3_64_fast(data[:end] if size <= _CHECKSUM_COPY_LIMIT else memoryview(data)[:end])
-            == _unpack_u64(data, end)[0]
-        ):
-            try:
-                bits = np.empty(n, lane)
-            except MemoryError as exc:
-                raise _no_memory(n, lane) from exc
-            if decode(data, bits) == 0:
-                if dtype is None:
-                    return bits
-                if dtype.kind == "i":
-                    return bits.view(np.int64).astype(dtype)
-                return bits.astype(dtype)
+        if data[5] & COMPACT_FLAG:
+            decoded = _compact_fast(data, size, max_elements, max_bytes)
+        else:
+            decoded = _full_fast(data, size, max_elements, max_bytes)
+        if decoded is not None:
+            return decoded
     rd, dtype, shape, block_size, n = _read_header(data, max_elements, max_bytes)
     pos = rd.pos
     end = len(rd.view)

@@ -14,10 +14,42 @@ import xxhash
 Array = np.ndarray[Any, Any]
 
 
+def is_compact(frame: bytes | bytearray) -> bool:
+    """Whether ``frame`` is a series frame in the compact layout (format version 7)."""
+    return frame[:4] == b"EKCS" and len(frame) > 5 and frame[5] & 0x80 != 0
+
+
 def reseal(frame: bytes | bytearray) -> bytes:
-    """Recompute a frame's trailing xxh3 checksum so that a mutation reaches the parser."""
+    """Recompute a frame's trailing xxh3 checksum (the 4-byte one of a compact series
+    frame) so that a mutation reaches the parser."""
+    if is_compact(frame):
+        body = bytes(frame[:-4])
+        return body + struct.pack("<I", xxhash.xxh3_64_intdigest(body) & 0xFFFFFFFF)
     body = bytes(frame[:-8])
     return body + struct.pack("<Q", xxhash.xxh3_64_intdigest(body))
+
+
+def first_block(frame: bytes) -> int:
+    """Offset of the first block header of a 1-D series frame (full or compact layout)."""
+    if not is_compact(frame):
+        return 19
+    at = 6
+    while frame[at] & 0x80:
+        at += 1
+    return at + 1
+
+
+def compact_of(frame: bytes) -> bytes:
+    """The compact-layout frame (format version 7) of a full-layout 1-D frame of one block:
+    the same block, behind the short header and before the 4-byte checksum."""
+    version, code, ndim, n, _block_size = struct.unpack_from("<BBBQI", frame, 4)
+    assert ndim == 1 and n <= 65536 and version <= 6
+    count = bytearray()
+    while n >= 0x80:
+        count.append(n & 0x7F | 0x80)
+        n >>= 7
+    count.append(n)
+    return reseal(b"EKCS" + bytes((7, code | 0x80)) + count + frame[19:-8] + bytes(4))
 
 
 def write_golden(path: Path, cases: dict[str, tuple[Array, dict[str, Any]]]) -> None:

@@ -29,7 +29,7 @@ SMALL = 4 << 20
 
 def series_bomb(blocks: int, dtype: str = "<u8") -> bytes:
     """A 1-D frame of ``blocks`` full blocks of zeros: 14 bytes a block, 65536 values each."""
-    frame = compress(np.zeros(65536, dtype))
+    frame = compress(np.zeros(65536, dtype), compact=False)
     block = frame[HEAD_1D:-8]
     head = frame[:7] + struct.pack("<QI", 65536 * blocks, 65536)
     return reseal(head + block * blocks + bytes(8))
@@ -67,7 +67,7 @@ def test_series_bomb_is_refused_before_allocating() -> None:
 
 def test_series_bomb_in_a_record_is_refused() -> None:
     ts = series_bomb(4096, "<i8")
-    vs = compress(np.zeros(1))
+    vs = compress(np.zeros(1), compact=False)
     body = b"EKCR\x01" + struct.pack("<I", len(ts)) + ts + struct.pack("<I", len(vs)) + vs
     assert peak_bytes(lambda: decode_series(reseal(body + bytes(8)))) < SMALL
 

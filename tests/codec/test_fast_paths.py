@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from edgekit.codec import _schemes, compress, decompress, frame_info, series
 from edgekit.errors import CorruptDataError
-from tests._support.frames import reseal
+from tests._support.frames import compact_of, reseal
 
 DTYPES = ["i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f4", "f8"]
 HEADER_1D = 4 + 1 + 1 + 1 + 8 + 4
@@ -30,17 +30,12 @@ def same_bits(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> bool:
 
 
 def general_float_frame(x: np.ndarray[Any, Any], level: int | None = None) -> bytes:
-    """The frame the general per-block chooser makes for a one-block float array."""
+    """The (compact) frame the general per-block chooser makes for a one-block float array."""
     probe = np.zeros(1, dtype=x.dtype)
     plan = _schemes.FloatPlan(x, probe=probe, modes=_schemes.float_modes(x, probe))
     scheme, payload = _schemes.encode_float_block(x, plan, entropy=level != 1)
-    # the format-2 modes (float-mult, float-quant), repeat (4), float-mult-adj (5)
-    version = 5 if scheme >= 15 else 4 if scheme == 14 else 2 if scheme >= 9 else 1
-    head = struct.pack(
-        "<4sBBBQI", b"EKCS", version, 9 if x.dtype.itemsize == 4 else 10, 1, x.size, 65536
-    )
-    body = head + struct.pack("<BI", scheme, len(payload)) + payload
-    return reseal(body + bytes(8))
+    head = struct.pack("<4sBBBQI", b"EKCS", 1, 9 if x.dtype.itemsize == 4 else 10, 1, x.size, 65536)
+    return compact_of(head + struct.pack("<BI", scheme, len(payload)) + payload + bytes(8))
 
 
 def decode_every_way(frame: bytes) -> np.ndarray[Any, Any]:

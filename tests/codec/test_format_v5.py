@@ -119,7 +119,7 @@ def test_committed_v5_frame_decodes_and_is_still_written(name: str) -> None:
     want = golden_values(case)
     got = decompress(frame)
     assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
-    again = compress(want, **case["kwargs"])
+    again = compress(want, **case["kwargs"], compact=False)
     if name in NOW_ORDER:
         assert (len(again), list(frame_info(again).schemes)) == NOW_ORDER[name]
         assert len(again) < len(frame) and decompress(again).tobytes() == want.tobytes()
@@ -131,7 +131,7 @@ def test_committed_v5_frame_decodes_and_is_still_written(name: str) -> None:
 
 def test_sparse_beats_int_mult_on_a_gappy_clock_and_marks_version_5() -> None:
     x = gappy_clock(3, 5000, HOUR_NS, 0)
-    frame = compress(x)
+    frame = compress(x, compact=False)
     assert frame_info(frame).schemes == ("sparse",) and frame[4] == 5
     # Version 2's int-mult (the best scheme before) takes more than twice the bytes.
     mult = _schemes.kernels().mult_payload(x.view(np.uint64), True, x.nbytes)
@@ -143,7 +143,7 @@ def test_sparse_beats_int_mult_on_a_gappy_clock_and_marks_version_5() -> None:
 
 
 def test_a_perfect_grid_stays_a_version_1_delta_block() -> None:
-    frame = compress(np.arange(2000, dtype=np.int64) * HOUR_NS)
+    frame = compress(np.arange(2000, dtype=np.int64) * HOUR_NS, compact=False)
     assert frame_info(frame).schemes == ("delta",) and frame[4] == 1
 
 
@@ -174,13 +174,13 @@ def test_round_trip_bit_for_bit(
     deltas[0] = np.uint64(start % 2**64)
     lanes = np.cumsum(deltas, dtype=np.uint64)
     x = lanes.astype(np.dtype(dtype).newbyteorder("=").str.replace("i", "u")).view(dtype)
-    frame = compress(x, block_size=block_size)
+    frame = compress(x, block_size=block_size, compact=False)
     got = decompress(frame)
     assert got.dtype == x.dtype and got.tobytes() == x.tobytes()
 
 
 def _sparse_frame() -> bytes:
-    frame = compress(gappy_clock(4, 2000, 1000, 5))
+    frame = compress(gappy_clock(4, 2000, 1000, 5), compact=False)
     assert frame_info(frame).schemes == ("sparse",)
     return frame
 
@@ -254,7 +254,7 @@ def test_averages_to_8_decimals_use_float_mult_adj() -> None:
     # (the planner works on a 256-value sample: at 0.01 it misses the base for some seeds)
     for seed, scale in ((6, 1.0), (6, 0.1), (7, 0.01)):
         x = averaged_readings(seed, 4000, scale)
-        frame = compress(x)
+        frame = compress(x, compact=False)
         assert frame_info(frame).schemes == ("float-mult-adj",) and frame[4] == 5
         got = decompress(frame)
         assert got.tobytes() == x.tobytes()
@@ -268,7 +268,7 @@ def test_decimals_and_noise_do_not_use_float_mult_adj() -> None:
     rng = np.random.default_rng(8)
     for x in (np.round(np.cumsum(rng.standard_normal(3000)), 2), rng.standard_normal(3000)):
         assert _schemes.kernels().fmult_adj_base(x) == 0.0
-        assert "float-mult-adj" not in frame_info(compress(x)).schemes
+        assert "float-mult-adj" not in frame_info(compress(x, compact=False)).schemes
 
 
 @settings(max_examples=60, deadline=None)
@@ -299,12 +299,12 @@ def test_float_mult_adj_round_trip_bit_for_bit(
     _schemes.decode_float_block(FMULT_ADJ, rd, x.size, x.dtype, got)
     rd.end()
     assert got.tobytes() == x.tobytes()
-    frame = compress(x, block_size=block_size)
+    frame = compress(x, block_size=block_size, compact=False)
     assert decompress(frame).tobytes() == x.tobytes()
 
 
 def _adj_frame() -> bytes:
-    frame = compress(averaged_readings(7, 2000))
+    frame = compress(averaged_readings(7, 2000), compact=False)
     assert frame_info(frame).schemes == ("float-mult-adj",)
     return frame
 

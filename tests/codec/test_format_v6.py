@@ -84,7 +84,7 @@ def test_committed_v6_frame_decodes_and_is_still_written(name: str) -> None:
     want = golden_values(case)
     got = decompress(frame)
     assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
-    assert compress(want, **case["kwargs"]) == frame
+    assert compress(want, **case["kwargs"], compact=False) == frame
     x, kwargs = golden_cases()[name]
     assert x.tobytes() == want.tobytes() and kwargs == case["kwargs"]
 
@@ -105,7 +105,7 @@ def test_the_finder_finds_no_period_in_a_walk_or_in_noise() -> None:
 
 def test_lag_beats_the_earlier_schemes_on_mains_counts_and_marks_version_6() -> None:
     x = periodic_counts(8, 20_000, 5).astype(np.int16)
-    frame = compress(x)
+    frame = compress(x, compact=False)
     assert frame_info(frame).schemes == ("lag",) and frame[4] == 6
     lanes = x.astype(np.int64).view(np.uint64)
     _scheme, before = _schemes.encode_int_lanes(lanes, x.tobytes(), modes=True)
@@ -118,11 +118,31 @@ def test_lag_beats_the_earlier_schemes_on_mains_counts_and_marks_version_6() -> 
 
 def test_float_div_beats_the_earlier_schemes_on_periodic_decimals() -> None:
     x = periodic_decimals(9, 20_000, 24, 2)
-    frame = compress(x, block_size=20_000)
+    frame = compress(x, block_size=20_000, compact=False)
     assert frame_info(frame).schemes == ("float-div",) and frame[4] == 6
     scheme, before = _schemes.encode_float_block(x, _schemes.FloatPlan(x), allow_lag=False)
     assert scheme != FDIV and len(frame) < 0.75 * len(before)
     assert decompress(frame).tobytes() == x.tobytes()
+
+
+def test_smooth_waveforms_take_third_differences_as_a_lag_of_1() -> None:
+    """Where third differences cost 0.1 bit a value or more less than second ones (a
+    smooth waveform of large amplitude: PPG, audio), the huffman candidate is built on
+    them: a lag block of lag 1 over huffman of order 2, decoded in the kernel loop."""
+    t = np.arange(3000)
+    x = np.round(20_000 * np.sin(2 * np.pi * t / 400) * np.exp(np.sin(2 * np.pi * t / 1300)))
+    x = x.astype(np.int32)
+    frame = compress(x, compact=False)
+    assert frame_info(frame).schemes == ("lag",) and frame[4] == 6
+    payload = frame[PAYLOAD_AT:-8]
+    assert struct.unpack_from("<HB", payload) == (1, 4) and payload[3] == 2  # huffman, order 2
+    u = x.astype(np.int64).view(np.uint64)
+    second = _schemes.encode_int_lanes(u, x.tobytes(), modes=True)
+    assert second[0] == 4 and len(payload) < 0.9 * len(second[1])
+    for data in (frame, bytearray(frame), compress(x)):
+        assert decompress(data).tobytes() == x.tobytes()
+    # Never in nested lanes: the modes' lanes and the lag scheme's own residuals.
+    assert _kernels.int_payload(u, True, 8 * u.size, False)[0] == 4
 
 
 def test_small_cheap_and_aperiodic_blocks_keep_the_earlier_schemes() -> None:
@@ -131,7 +151,7 @@ def test_small_cheap_and_aperiodic_blocks_keep_the_earlier_schemes() -> None:
     walk = np.round(np.cumsum(rng.standard_normal(10_000)), 2)
     grid = np.arange(10_000, dtype=np.int64) * 7  # cheap already
     for x in (small, walk, grid):
-        frame = compress(x)
+        frame = compress(x, compact=False)
         assert not {"lag", "float-div"} & set(frame_info(frame).schemes)
         assert frame[4] < 6
 
@@ -153,7 +173,7 @@ def test_integer_round_trip_bit_for_bit(
     for pos, value in exceptions:
         lanes[pos % n] = np.uint64(value % 2**64)
     x = lanes.astype(np.dtype(dtype).str.replace("i", "u")).view(dtype)
-    got = decompress(compress(x))
+    got = decompress(compress(x, compact=False))
     assert got.dtype == x.dtype and got.tobytes() == x.tobytes()
     # The scheme itself, at any lag (also beyond the block).
     u = x.astype(np.int64).view(np.uint64) if x.dtype.kind == "i" else x.astype(np.uint64)
@@ -198,7 +218,7 @@ def test_float_round_trip_bit_for_bit(
     if f32:
         with np.errstate(all="ignore"):
             x = x.astype(np.float32)
-    got = decompress(compress(x))
+    got = decompress(compress(x, compact=False))
     assert got.dtype == x.dtype and got.tobytes() == x.tobytes()
     # The scheme itself at any divisor and lag: dense and sparse adjustments.
     for lag in (0, period):
@@ -224,9 +244,9 @@ def test_adjustments_are_sparse_where_few_values_miss_and_dense_otherwise() -> N
 
 def _frame(kind: str) -> bytes:
     if kind == "lag":
-        frame = compress(periodic_counts(12, 5000, 5).astype(np.int16))
+        frame = compress(periodic_counts(12, 5000, 5).astype(np.int16), compact=False)
     else:
-        frame = compress(periodic_decimals(12, 5000, 5, 4))
+        frame = compress(periodic_decimals(12, 5000, 5, 4), compact=False)
     assert frame_info(frame).schemes == (kind,)
     return frame
 

@@ -99,6 +99,11 @@ def _sample_frames() -> dict[str, bytes]:
         # The schemes of format version 6: differences across a period.
         "lag": compress(periodic_counts(5, 4200, 5).astype(np.int16)),
         "float-div": compress(periodic_decimals(5, 4200, 24, 2)),
+        # The full layout of one-block 1-D frames (what readers of versions 1-6 read).
+        "full-huffman": compress(
+            np.cumsum(np.round(rng.laplace(0, 20, 700))).astype(np.int32), compact=False
+        ),
+        "full-alp": compress(np.round(np.cumsum(rng.standard_normal(400)), 2), compact=False),
         "record": encode_series(
             np.arange(100, dtype=np.int64) * 10**9, rng.standard_normal((100, 2))
         ),
@@ -157,20 +162,23 @@ def test_sample_frames_decode() -> None:
         ("float-quant", "float-quant"),
     ]:
         assert set(frame_info(FRAMES[name]).schemes) == {scheme}, name
-        assert FRAMES[name][4] == 2
     # The rank scheme nested in int-mult, with pairs and with single ranks.
     assert (
         nested_scheme(FRAMES["int-mult"]) == nested_scheme(FRAMES["int-mult-rank-single"]) == RANK
     )
-    assert frame_info(FRAMES["repeat"]).schemes == ("repeat",) and FRAMES["repeat"][4] == 4
+    assert frame_info(FRAMES["repeat"]).schemes == ("repeat",)
     for name, scheme in [
         ("sparse", "sparse"),
         ("sparse-order2", "sparse"),
         ("float-mult-adj", "float-mult-adj"),
     ]:
-        assert set(frame_info(FRAMES[name]).schemes) == {scheme} and FRAMES[name][4] == 5
+        assert set(frame_info(FRAMES[name]).schemes) == {scheme}
     for name in ("lag", "float-div"):
-        assert frame_info(FRAMES[name]).schemes == (name,) and FRAMES[name][4] == 6
+        assert frame_info(FRAMES[name]).schemes == (name,)
+    # One-block 1-D frames are compact (version 7), the others in the full layout.
+    assert FRAMES["int-mult-constant"][4] == 2 and FRAMES["multi-block"][4] == 1
+    assert FRAMES["full-huffman"][4] == 1 and FRAMES["full-huffman"][5] == 3
+    assert all(FRAMES[n][4] == 7 and FRAMES[n][5] & 0x80 for n in ("huffman", "lag", "alp"))
     for name, frame in FRAMES.items():
         _decoder(name)(frame)
 
@@ -181,6 +189,7 @@ def test_random_bytes(data: bytes) -> None:
     for decode in (decompress, decode_series, Signature.from_bytes, Delta.from_bytes, frame_info):
         _only_corrupt(decode, data)
         _only_corrupt(decode, b"EKCS\x01" + data)
+        _only_corrupt(decode, b"EKCS\x07" + data)
 
 
 @settings(max_examples=300)
@@ -248,7 +257,7 @@ def test_hostile_length_fields_do_not_allocate() -> None:
 
 
 def test_bad_huffman_tables_are_refused() -> None:
-    frame = FRAMES["huffman"]
+    frame = FRAMES["full-huffman"]
     # Find the code-length bytes (after header, block header, order, heads, center).
     header = 4 + 1 + 2 + 8 + 4
     offset = header + 5 + 1 + 8 + 8

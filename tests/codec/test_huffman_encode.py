@@ -52,7 +52,7 @@ def test_huffman_order_is_chosen_by_sampled_cost_not_by_range() -> None:
     assert widths[0] <= min(widths)  # the range alone would keep the values
     assert _kernels.huff_order(u, 0) == 1
     by_range = _kernels.huff_candidate(u, 0, 1 << 40)
-    scheme, payload = _kernels.int_payload(u, True, 8 * u.size)
+    scheme, payload = _kernels.int_payload(u, True, 8 * u.size, False)
     assert scheme == HUFF and payload.size < 0.8 * by_range.size
 
 

@@ -22,8 +22,8 @@ from edgekit.codec._kernels import huffman as kh
 
 
 def _huffman_blocks(x: np.ndarray, block_size: int) -> list[tuple[bytes, int]]:
-    """(payload, value count) of each huffman block of ``compress(x)``'s frame."""
-    frame = compress(x, block_size=block_size)
+    """(payload, value count) of each huffman block of ``compress(x)``'s full-layout frame."""
+    frame = compress(x, block_size=block_size, compact=False)
     pos = 7 + 8 * frame[6] + 4
     out, start = [], 0
     while pos < len(frame) - 8:

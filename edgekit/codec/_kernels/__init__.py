@@ -82,6 +82,7 @@ from edgekit.codec._kernels.huffman import (
     huff_value_table,
     select_kth,
     symbol_histogram,
+    third_order_gain,
     zigzag_centered,
 )
 from edgekit.codec._kernels.lag import fdiv_join, fdiv_split, find_lag, lag_residuals, unlag
@@ -167,6 +168,7 @@ __all__ = [
     "select_kth",
     "sparse_payload",
     "symbol_histogram",
+    "third_order_gain",
     "unlag",
     "unpack_plain",
     "unpack_residuals",

@@ -14,6 +14,7 @@ from edgekit.codec._format import (
     BLOCK_HEADER,
     BLOCK_NOT_HERE,
     CHECKSUM_SIZE,
+    COMPACT_FLAG,
     ERR_BLOCK_HEADER,
     ERR_BLOCK_PAYLOAD,
     ERR_TRAILING,
@@ -22,11 +23,13 @@ from edgekit.codec._format import (
     FQUANT,
     HEAD_1D,
     HUFF,
+    LAG,
     MULT,
     RANK,
     RANK_MAX,
     RANK_WIDE_MAX,
     RAW,
+    SHORT_CHECKSUM_SIZE,
 )
 from edgekit.codec._kernels.bitpack import (
     ONE,
@@ -56,7 +59,9 @@ from edgekit.codec._kernels.huffman import (
     huff_candidate,
     huff_centered,
     huff_order,
+    third_order_gain,
 )
+from edgekit.codec._kernels.lag import lag_residuals, unlag
 from edgekit.codec._kernels.modes import (
     decode_fmult_block,
     decode_fquant_block,
@@ -68,16 +73,26 @@ from edgekit.codec._kernels.modes import (
     residual_at,
 )
 
+#: Third differences (a lag block of lag 1 over huffman of order 2) are tried on blocks of
+#: at least this many values where they cost at least THIRD_ORDER_GAIN bits a value less
+#: than second differences on the order sampler's windows (PPG, PCM audio: 0.2-0.5).
+THIRD_ORDER_MIN_VALUES = 256
+THIRD_ORDER_GAIN = 0.1
+
 
 @njit
-def int_payload(u, entropy, raw_size):
+def int_payload(u, entropy, raw_size, third):
     """The cheapest integer scheme for lanes ``u`` and its payload, in one call.
 
     Sizes of for/delta/delta-of-delta come from :func:`int_stats`; the huffman candidate
     is built when ``entropy`` and ``u.size >= 64`` and the narrowest order is at least 2
-    bits wide, on the order :func:`huff_order` finds cheapest on a sample. ``raw_size`` is
-    the size to beat: the raw payload's, or a mode's (scheme 0 with an empty payload:
-    nothing beat it; the caller writes its own). Returns ``(scheme id, payload bytes)``.
+    bits wide, on the order :func:`huff_order` finds cheapest on a sample. With ``third``
+    (a block's own scheme, not nested lanes), where that order is 2 and third differences
+    cost at least THIRD_ORDER_GAIN bits a value less on the sample, it is built on them
+    instead: a lag block of lag 1 with nested huffman of order 2 (format version 6).
+    ``raw_size`` is the size to beat: the raw payload's, or a mode's (scheme 0 with an
+    empty payload: nothing beat it; the caller writes its own). Returns ``(scheme id,
+    payload bytes)``.
     """
     n = u.size
     stats = int_stats(u)
@@ -107,6 +122,18 @@ def int_payload(u, entropy, raw_size):
             # wide, the narrowest range need not be the cheapest code: sample)
             if widths[(order + 1) % 3] <= narrowest + 2 or widths[(order + 2) % 3] <= narrowest + 2:
                 order = huff_order(u, order)
+            if (
+                third
+                and order == 2
+                and n >= THIRD_ORDER_MIN_VALUES
+                and third_order_gain(u) >= THIRD_ORDER_GAIN
+            ):
+                huff = huff_candidate(lag_residuals(u, 1), 2, limit - 3)
+                if huff.size > 0:
+                    out = np.empty(3 + huff.size, dtype=np.uint8)
+                    out[0], out[1], out[2] = 1, 0, HUFF  # lag u16 = 1, nested scheme id
+                    out[3:] = huff
+                    return LAG, out
             huff = huff_candidate(u, order, limit)
             if huff.size > 0 and huff.size < best_size:
                 return HUFF, huff
@@ -407,7 +434,7 @@ def _with_lanes(head, nexc, positions, values, isz, lanes, entropy, rank):
     ``values`` at the positions) + a nested integer scheme coding ``lanes`` (with
     ``entropy`` and ``rank``, the rank scheme when it is smaller)."""
     m = lanes.size
-    scheme, inner = int_payload(lanes, entropy, 8 * m)
+    scheme, inner = int_payload(lanes, entropy, 8 * m, False)
     if scheme == RAW:
         inner = lanes.view(np.uint8)
     if entropy and rank:
@@ -530,7 +557,7 @@ def alp_payload(x, x_bits, e, f, probe, entropy):
     n = x.size
     ints, positions = alp_encode(x, e, f, probe)
     u = ints.view(np.uint64)
-    scheme, inner = int_payload(u, entropy, 8 * n)
+    scheme, inner = int_payload(u, entropy, 8 * n, False)
     if scheme == RAW:
         inner = u.view(np.uint8)
     isz = x_bits.itemsize
@@ -652,9 +679,31 @@ def decode_f32_blocks(buf, pos, end, start, n, block_size, out):
 
 
 @njit
+def _lag_lanes(buf, at, stop, count, dest):
+    """Decode a lag block whose residuals are for/delta/delta-of-delta/huffman into
+    ``dest`` (uint64); False (``dest`` partly written) for any other block, valid or not:
+    the caller leaves it to the Python side, which decodes it or names the error."""
+    if stop - at < 3:
+        return False
+    lag = np.int64(buf[at]) | np.int64(buf[at + 1]) << 8
+    nested = np.int64(buf[at + 2])
+    if lag == 0 or nested < FOR or nested > HUFF:
+        return False
+    if nested == HUFF:
+        status, got = decode_huff_lanes(buf, at + 3, stop, count, dest)
+    else:
+        status, got = decode_packed_block(buf, at + 3, stop, nested - FOR, count, dest)
+    if status != 0 or got != stop:
+        return False
+    unlag(dest, lag)
+    return True
+
+
+@njit
 def decode_int_blocks(buf, pos, end, start, n, block_size, out):
     """As :func:`decode_f64_blocks` for integer frames: for/delta/delta-of-delta/huffman/
-    int-mult blocks are decoded into ``out``; the loop stops at any other scheme.
+    int-mult blocks, and lag blocks of those, are decoded into ``out``; the loop stops at
+    any other scheme.
 
     ``out`` holds 64-bit lanes (uint64 or int64), or the values of a narrower integer
     dtype: the packed and huffman schemes then write them straight in (their arithmetic
@@ -667,9 +716,22 @@ def decode_int_blocks(buf, pos, end, start, n, block_size, out):
         status, scheme, stop = _block_head(buf, pos, end)
         if status != 0:
             return status, pos, start, pos
-        if (scheme < FOR or scheme > HUFF) and scheme != MULT:
+        if (scheme < FOR or scheme > HUFF) and scheme != MULT and scheme != LAG:
             return BLOCK_NOT_HERE, pos, start, pos
         at = pos + BLOCK_HEADER
+        if scheme == LAG:
+            if not wide and lanes.size < count:
+                lanes = np.empty(count, dtype=np.uint64)
+            dest = lanes[start : start + count] if wide else lanes[:count]
+            if not _lag_lanes(buf, at, stop, count, dest):
+                return BLOCK_NOT_HERE, pos, start, pos
+            if not wide:
+                values = out[start : start + count]
+                for i in range(count):
+                    values[i] = dest[i]
+            pos = stop
+            start += count
+            continue
         if wide:
             dest = lanes[start : start + count]
             if scheme == MULT:
@@ -708,6 +770,18 @@ def _frame_status(result, end):
     return status
 
 
+@njit(inline="always")
+def _frame_span(frame, n):
+    """(first block position, end of the blocks, block size) of a 1-D series frame, in the
+    full layout or the compact one (whose value count varint the caller has checked)."""
+    if frame[5] & COMPACT_FLAG:
+        pos = 7
+        while frame[pos - 1] & 0x80:
+            pos += 1
+        return pos, len(frame) - SHORT_CHECKSUM_SIZE, max(n, 1)
+    return HEAD_1D, len(frame) - CHECKSUM_SIZE, _rd32(frame, HEAD_1D - 4)
+
+
 @njit
 def decode_f64_frame(frame, out):
     """Decode a whole 1-D float64 series frame into ``out`` (its ``n`` values) in one call.
@@ -728,10 +802,9 @@ def decode_f32_frame(frame, out):
 
 @njit(inline="always")
 def _float_frame(frame, out, out_bits):
-    end = len(frame) - CHECKSUM_SIZE
-    block_size = _rd32(frame, HEAD_1D - 4)
+    pos, end, block_size = _frame_span(frame, out.size)
     return _frame_status(
-        _float_blocks(frame, HEAD_1D, end, 0, out.size, block_size, out, out_bits), end
+        _float_blocks(frame, pos, end, 0, out.size, block_size, out, out_bits), end
     )
 
 
@@ -739,6 +812,5 @@ def _float_frame(frame, out, out_bits):
 def decode_int_frame(frame, out):
     """As :func:`decode_f64_frame` for integer frames, into uint64 or int64 lanes or the
     values of a narrower integer dtype."""
-    end = len(frame) - CHECKSUM_SIZE
-    block_size = _rd32(frame, HEAD_1D - 4)
-    return _frame_status(decode_int_blocks(frame, HEAD_1D, end, 0, out.size, block_size, out), end)
+    pos, end, block_size = _frame_span(frame, out.size)
+    return _frame_status(decode_int_blocks(frame, pos, end, 0, out.size, block_size, out), end)

@@ -438,9 +438,9 @@ ORDER_WINDOWS, ORDER_WINDOW = 8, 128
 
 @njit
 def _sampled_bits(u, order):
-    """Entropy (bits) of the Huffman symbols of order-``order`` residuals of a sample of
-    ``u`` (every value, or ORDER_WINDOWS evenly spaced windows of ORDER_WINDOW), plus
-    their extra bits, around the sample's median."""
+    """Entropy (bits) of the Huffman symbols of order-``order`` (0..3) residuals of a
+    sample of ``u`` (every value, or ORDER_WINDOWS evenly spaced windows of ORDER_WINDOW),
+    plus their extra bits, around the sample's median."""
     n = u.size
     w = min(n, ORDER_WINDOW) if n > ORDER_WINDOWS * ORDER_WINDOW else n
     nwin = 1 if w == n else ORDER_WINDOWS
@@ -450,7 +450,11 @@ def _sampled_bits(u, order):
     r = np.empty(nwin * per, dtype=np.uint64)
     for k in range(nwin):
         start = 0 if nwin == 1 else k * (n - w) // (nwin - 1)
-        r[k * per : (k + 1) * per] = residuals(u[start : start + w], order)
+        window = u[start : start + w]
+        if order == 3:
+            r[k * per : (k + 1) * per] = residuals(residuals(window, 1), 2)
+        else:
+            r[k * per : (k + 1) * per] = residuals(window, order)
     return symbol_bits(r)
 
 
@@ -486,6 +490,15 @@ def huff_order(u, first):
             if bits < best_bits:
                 best, best_bits = order, bits
     return best
+
+
+@njit
+def third_order_gain(u):
+    """Bits a value that third differences save over second ones in the Huffman stage's
+    cost model, on the sample of :func:`huff_order` (negative: they cost more)."""
+    n = u.size
+    values = n if n <= ORDER_WINDOWS * ORDER_WINDOW else ORDER_WINDOWS * ORDER_WINDOW
+    return (_sampled_bits(u, 2) - _sampled_bits(u, 3)) / values
 
 
 @njit

@@ -1,0 +1,174 @@
+"""Format version 7: the compact layout of a 1-D series frame of one block.
+
+A frame of a 1-D array that fits in one block drops the full header's ndim, u64 count and
+block size for a varint count, and keeps 4 bytes of the checksum: 11-13 bytes of frame
+around the block instead of 27 (on a 51-value series, 145 bytes -> 129). ``compact=False``
+writes the full layout that readers of versions 1-6 read.
+
+``data/frames_v7.json`` holds generated cases (integer arithmetic, no wall-clock time) and
+the frames edgekit wrote for them; every later reader must decode them and the encoder must
+still write them byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from edgekit.codec import compress, decode_series, decompress, encode_series, frame_info
+from edgekit.errors import CorruptDataError
+from tests._support.frames import compact_of, golden_values, reseal, write_golden
+
+Array = np.ndarray[Any, Any]
+DATA = Path(__file__).parent / "data"
+CASES: dict[str, dict[str, Any]] = json.loads((DATA / "frames_v7.json").read_text())
+DTYPES = ["<i1", "<i2", "<i4", "<i8", "<u1", "<u2", "<u4", "<u8", "<f4", "<f8"]
+
+
+def walk(seed: int, n: int, step: int) -> Array:
+    """A random walk of integer steps in -step..step (int64)."""
+    return np.cumsum(np.random.default_rng(seed).integers(-step, step + 1, n))
+
+
+def golden_cases() -> dict[str, tuple[Array, dict[str, Any]]]:
+    """The cases of ``data/frames_v7.json``: values and the ``compress`` arguments."""
+    return {
+        "compact_yearly_i8_51": (35_000 + walk(1, 51, 3000), {}),
+        "compact_empty_f4": (np.zeros(0, np.float32), {}),
+        "compact_hundredths_f8_300": (walk(2, 300, 40) / 100, {}),
+        "compact_counts_u1_200": ((walk(3, 200, 2) % 256).astype(np.uint8), {}),
+        "compact_counts_i2_20000": (walk(4, 20_000, 9).astype(np.int16), {}),
+        "compact_level1_f4_128": ((walk(5, 128, 7) / 10).astype(np.float32), {"level": 1}),
+    }
+
+
+def regenerate() -> None:
+    """Rewrite ``data/frames_v7.json`` (only when the format changes on purpose)."""
+    write_golden(DATA / "frames_v7.json", golden_cases())
+
+
+def one_block_golden_cases() -> list[tuple[str, dict[str, Any]]]:
+    """Every 1-D case of one block in the golden files of versions 1-6."""
+    out = []
+    for version in range(1, 7):
+        cases = json.loads((DATA / f"frames_v{version}.json").read_text())
+        for name, case in sorted(cases.items()):
+            n = int(np.prod(case["shape"]))
+            if len(case["shape"]) == 1 and n <= case["kwargs"].get("block_size", 65536):
+                out.append((f"v{version}-{name}", case))
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_committed_v7_frame_decodes_and_is_still_written(name: str) -> None:
+    case = CASES[name]
+    frame = bytes.fromhex(case["frame_hex"])
+    assert frame[4] == 7 and frame[5] & 0x80
+    assert list(frame_info(frame).schemes) == case["schemes"]
+    want = golden_values(case)
+    for data in (frame, bytearray(frame), memoryview(frame)):
+        got = decompress(data)
+        assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+    assert compress(want, **case["kwargs"]).hex() == case["frame_hex"]
+
+
+@pytest.mark.parametrize(("name", "case"), one_block_golden_cases())
+def test_the_compact_frame_is_the_full_frame_reframed(name: str, case: dict[str, Any]) -> None:
+    x = golden_values(case)
+    full = compress(x, **case["kwargs"], compact=False)
+    assert compress(x, **case["kwargs"]) == compact_of(full)
+    saved = 27 - (11 if x.size < 128 else 12 if x.size < 16384 else 13)
+    assert len(full) - len(compress(x, **case["kwargs"])) == saved
+
+
+def test_only_1d_arrays_of_one_block_are_compact() -> None:
+    x = walk(6, 1000, 5)
+    assert compress(x)[4:6] == bytes((7, 0x84))
+    assert compress(x, block_size=999)[4:7] == bytes((1, 4, 1))  # two blocks
+    assert compress(x.reshape(10, 100))[4:7] == bytes((1, 4, 2))  # 2-D
+    assert compress(x, compact=False)[4:7] == bytes((1, 4, 1))
+    assert frame_info(compress(x)).block_size == 1000
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    x=hnp.arrays(
+        st.sampled_from(DTYPES),
+        st.one_of(st.integers(0, 300), st.sampled_from([127, 128, 16383, 16384, 65535, 65536])),
+    ),
+    level=st.sampled_from([None, 1]),
+)
+def test_round_trip_bit_for_bit(x: Array, level: int | None) -> None:
+    frame = compress(x, level=level)
+    assert frame[4] == 7
+    full = compress(x, level=level, compact=False)
+    assert frame == compact_of(full)
+    for data in (frame, bytearray(frame), memoryview(frame)):
+        got = decompress(data)
+        assert got.dtype == x.dtype and got.tobytes() == x.tobytes()
+    assert frame_info(frame).schemes == frame_info(full).schemes
+
+
+def test_records_hold_compact_frames() -> None:
+    ts = np.arange(100, dtype=np.int64) * 10**9
+    values = walk(7, 200, 30).reshape(100, 2) / 10
+    got_ts, got_values = decode_series(encode_series(ts, values))
+    assert got_ts.tobytes() == ts.tobytes() and got_values.tobytes() == values.tobytes()
+
+
+def _frame(count: bytes, body: bytes = b"", version: int = 7, code: int = 4) -> bytes:
+    """A compact int64 frame with the given count bytes and block bytes, checksummed."""
+    return reseal(b"EKCS" + bytes((version, code | 0x80)) + count + body + bytes(4))
+
+
+@pytest.mark.parametrize(
+    ("frame", "match"),
+    [
+        (_frame(b"\x00", version=6), "compact layout needs format version 7"),
+        (_frame(b"\x00", version=8), "version 8 is not supported"),
+        (_frame(b"\x80\x00"), "not minimal"),
+        (_frame(b"\x80\x80\x00"), "not minimal"),
+        (_frame(b"\x80\x80\x80\x01"), "longer than 3 bytes"),
+        (_frame(b"\x81\x80\x04"), "at most 65536 values, not 65537"),
+        (_frame(b"\x05"), "too short"),
+        (_frame(b"\x00", b"\x00"), "trailing"),
+        (_frame(b"\x00", code=11), "unknown dtype code 11"),
+        (_frame(b"\x01", b"\x02" + struct.pack("<I", 9) + bytes(8)), "block payload needs 9"),
+        (_frame(b"\x01", b"\x63" + struct.pack("<I", 0)), "block 0: scheme 99"),
+        (b"EKCS\x07\x84\x00" + bytes(4), "checksum"),
+        (_frame(b"\x00")[:-1], "checksum"),
+        (b"EKCS\x07\x84\x00", "too short"),
+    ],
+)
+def test_bad_compact_headers_are_corrupt(frame: bytes, match: str) -> None:
+    for data in (frame, bytearray(frame)):
+        with pytest.raises(CorruptDataError, match=match):
+            decompress(data)
+    if "block 0" not in match:  # (frame_info reads the block table, not the payloads)
+        with pytest.raises(CorruptDataError, match=match):
+            frame_info(frame)
+
+
+def test_bounds_hold_on_compact_frames() -> None:
+    frame = compress(np.arange(1000, dtype=np.int64))
+    for data in (frame, bytearray(frame)):
+        with pytest.raises(CorruptDataError, match="max_elements"):
+            decompress(data, max_elements=999)
+        with pytest.raises(CorruptDataError, match="max_bytes"):
+            decompress(data, max_bytes=7999)
+        assert decompress(data, max_bytes=8000).size == 1000
+
+
+def test_a_flipped_compact_flag_is_a_checksum_error() -> None:
+    frame = bytearray(compress(np.arange(300, dtype=np.int64) ** 2))
+    frame[5] &= 0x7F
+    with pytest.raises(CorruptDataError, match="checksum"):
+        decompress(bytes(frame))
