@@ -18,8 +18,9 @@ import numpy as np
 #: version 1 unless one of its blocks uses a scheme of version 2 (MULT, FMULT, FQUANT), and
 #: as version 3 when one uses the scheme of version 3 (WIDE_RANK), as version 4 when one uses
 #: the scheme of version 4 (REPEAT), as version 5 when one uses a scheme of version 5 (SPARSE,
-#: FMULT_ADJ), as version 6 when one uses a scheme of version 6 (LAG, FDIV). A frame in the
-#: compact layout (version 7: a 1-D array in one block) is written as version 7.
+#: FMULT_ADJ), as version 6 when one uses a scheme of version 6 (LAG, FDIV), as version 7
+#: when one uses the scheme of version 7 (LEVELS). A frame in the compact layout (version
+#: 7: a 1-D array in one block) is written as version 7.
 FORMAT_VERSION = 7
 #: The version of frames that use only the schemes of version 1.
 FORMAT_VERSION_1 = 1
@@ -97,6 +98,8 @@ LAG = 17
 #: Float blocks as integers ``k / divisor`` (k lag-differenced) plus each value's adjustment
 #: (version 6).
 FDIV = 18
+#: Integer blocks as indices into their sorted distinct values (version 7).
+LEVELS = 19
 #: Largest lag of the lag schemes (a u16 field).
 LAG_LIMIT = 65535
 #: The first scheme id of format version 2 (MULT, FMULT, FQUANT).
@@ -109,6 +112,8 @@ FIRST_V4_SCHEME = REPEAT
 FIRST_V5_SCHEME = SPARSE
 #: The first scheme id of format version 6 (LAG, FDIV).
 FIRST_V6_SCHEME = LAG
+#: The first scheme id of format version 7 (LEVELS).
+FIRST_V7_SCHEME = LEVELS
 SCHEME_NAMES = {
     RAW: "raw",
     FOR: "for",
@@ -129,10 +134,13 @@ SCHEME_NAMES = {
     FMULT_ADJ: "float-mult-adj",
     LAG: "lag",
     FDIV: "float-div",
+    LEVELS: "levels",
 }
 #: Schemes of integer blocks (also the inner scheme of an ALP block: RAW, then FOR + order
 #: for the bit-packed orders 0..2, then HUFF) and of float blocks.
-INT_SCHEMES = (RAW, FOR, DELTA, DOD, HUFF, MULT, WIDE_RANK, SPARSE, LAG)
+INT_SCHEMES = (RAW, FOR, DELTA, DOD, HUFF, MULT, WIDE_RANK, SPARSE, LAG, LEVELS)
+#: Integer block schemes never nested (in the lanes of a mode, of a lag or a levels block).
+TOP_ONLY_INT_SCHEMES = (LAG, LEVELS)
 FLOAT_SCHEMES = (RAW, ALP, ALP_RD, SHUFFLE_LZ4, DICT, FMULT, FQUANT, REPEAT, FMULT_ADJ, FDIV)
 #: Integer schemes nested in ALP, FMULT, FQUANT and MULT (the lanes of a mode); RANK only
 #: in FQUANT and MULT.

@@ -49,5 +49,13 @@ def warmup() -> None:
     wave = np.tile(rng.integers(-2000, 2001, 5), 1000) + rng.integers(-3, 4, 5000)
     decompress(compress(wave.astype(np.int16)))
     decompress(compress(wave / 100.0))
+    # Third differences of a smooth waveform (a lag of 1); levels of scaled counts (format 7).
+    t = np.arange(3000)
+    smooth = np.round(20_000 * np.sin(t / 64) * np.exp(np.sin(t / 207)))
+    for dtype in (np.int16, np.int32, np.int64):
+        decompress(compress(smooth.astype(dtype)))
+    counts = np.round(np.clip(np.cumsum(rng.integers(-3, 4, 3000)), -150, 150) * 10.2)
+    for dtype in (np.int16, np.int64):
+        decompress(compress(counts.astype(dtype)))
     old = rng.integers(0, 256, 5000, dtype=np.uint8).tobytes()
     patch(old, diff(signature(old), old[:100] + b"x" + old[100:]))

@@ -39,6 +39,7 @@ from edgekit.codec._format import (
     FIRST_V4_SCHEME,
     FIRST_V5_SCHEME,
     FIRST_V6_SCHEME,
+    FIRST_V7_SCHEME,
     FLOAT_SCHEMES,
     FMULT,
     FOR,
@@ -221,7 +222,9 @@ def _sealed(out: bytearray, newest: int) -> bytes:
     ``newest`` (1 for the schemes of version 1); a compact frame stays version 7."""
     if out[5] & COMPACT_FLAG:
         return seal(out, short=True)
-    if newest >= FIRST_V6_SCHEME:
+    if newest >= FIRST_V7_SCHEME:
+        out[4] = FORMAT_VERSION_7
+    elif newest >= FIRST_V6_SCHEME:
         out[4] = FORMAT_VERSION_6
     elif newest >= FIRST_V5_SCHEME:
         out[4] = FORMAT_VERSION_5

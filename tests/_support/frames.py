@@ -43,7 +43,7 @@ def compact_of(frame: bytes) -> bytes:
     """The compact-layout frame (format version 7) of a full-layout 1-D frame of one block:
     the same block, behind the short header and before the 4-byte checksum."""
     version, code, ndim, n, _block_size = struct.unpack_from("<BBBQI", frame, 4)
-    assert ndim == 1 and n <= 65536 and version <= 6
+    assert ndim == 1 and n <= 65536 and version <= 7
     count = bytearray()
     while n >= 0x80:
         count.append(n & 0x7F | 0x80)

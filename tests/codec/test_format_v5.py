@@ -23,7 +23,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edgekit.codec import _schemes, compress, decompress, frame_info
+from edgekit.codec import _kernels, _schemes, compress, decompress, frame_info
 from edgekit.codec._format import (
     ERR_PARAMS,
     ERR_POSITION,
@@ -40,11 +40,12 @@ CASES: dict[str, dict[str, Any]] = json.loads(
     (Path(__file__).parent / "data" / "frames_v5.json").read_text()
 )
 #: Cases the encoder now writes smaller, each block's Huffman residual order chosen by its
-#: sampled cost rather than by the narrowest range (a few jumps make every range as wide):
-#: (size in bytes, schemes). The committed frame still decodes.
+#: sampled cost rather than by the narrowest range (a few jumps make every range as wide),
+#: then with a coarser base (a divisor of 10 d times ``10**e / d``) and rank-coded
+#: adjustments: (size in bytes, schemes). The committed frame still decodes.
 NOW_ORDER = {
-    "fmult_adj_twelfths_f8": (2639, ["float-mult-adj"]),
-    "fmult_adj_hundredths_f8_2_blocks": (6172, ["float-mult-adj", "float-mult-adj"]),
+    "fmult_adj_twelfths_f8": (1451, ["float-mult-adj"]),
+    "fmult_adj_hundredths_f8_2_blocks": (3058, ["float-mult-adj", "float-mult-adj"]),
 }
 #: Bytes before the first block's payload of a 1-D frame: header, then scheme id and length.
 PAYLOAD_AT = 4 + 1 + 1 + 1 + 8 + 4 + 5
@@ -262,6 +263,28 @@ def test_averages_to_8_decimals_use_float_mult_adj() -> None:
         plan = _schemes.FloatPlan(x, modes=_schemes.float_modes(x, np.zeros(1)))
         best = _schemes.encode_float_block(x, plan, allow_repeat=False, allow_adjusted=False)
         assert len(frame) < 0.8 * len(best[1])
+
+
+def test_mostly_whole_hundredths_take_a_coarser_base_and_ranked_adjustments() -> None:
+    """Averages of one reading (most) or three, to hundredths, rounded to 8 decimals (a
+    room humidity logger): the planner's base is a third of a hundredth (10**-2 / 3); a
+    hundredth (F = 3) leaves the thirds to the averaged values, whose few distinct
+    adjustments are coded as ranks (a wide-rank block nested, version 5)."""
+    rng = np.random.default_rng(21)
+    level = 2700 + np.cumsum(rng.integers(-30, 31, 3000))
+    count = np.where(rng.random(3000) < 0.75, 1, 3)
+    x = np.round((level * count + rng.integers(0, count)) / count / 100, 8)
+    base = float(_kernels.fmult_adj_base(x))
+    assert base == pytest.approx(1 / 300, rel=1e-9)
+    coarser = _schemes._coarser_adj_base(x, base)
+    assert coarser == pytest.approx(0.01, rel=1e-9)
+    fine, coarse = (_schemes._encode_fmult_adj(x, b, entropy=True) for b in (base, coarser))
+    assert len(coarse) < 0.85 * len(fine)
+    frame = compress(x, compact=False)
+    assert frame_info(frame).schemes == ("float-mult-adj",) and frame[4] == 5
+    (klen,) = struct.unpack_from("<I", frame, PAYLOAD_AT + 9)
+    assert frame[PAYLOAD_AT + 13 + klen] == 13  # the adjustments: wide-rank
+    assert decompress(frame).tobytes() == x.tobytes()
 
 
 def test_decimals_and_noise_do_not_use_float_mult_adj() -> None:

@@ -55,6 +55,15 @@ def periodic_decimals(seed: int, n: int, period: int, decimals: int) -> Array:
     return out
 
 
+def smooth_waveform(n: int) -> Array:
+    """A smooth waveform of large amplitude rounded to integers (float64 of integers)."""
+    t = np.arange(n)
+    out: Array = np.round(
+        20_000 * np.sin(2 * np.pi * t / 400) * np.exp(np.sin(2 * np.pi * t / 1300))
+    )
+    return out
+
+
 def golden_cases() -> dict[str, tuple[Array, dict[str, Any]]]:
     """The cases of ``data/frames_v6.json``: values and the ``compress`` arguments."""
     return {
@@ -129,9 +138,7 @@ def test_smooth_waveforms_take_third_differences_as_a_lag_of_1() -> None:
     """Where third differences cost 0.1 bit a value or more less than second ones (a
     smooth waveform of large amplitude: PPG, audio), the huffman candidate is built on
     them: a lag block of lag 1 over huffman of order 2, decoded in the kernel loop."""
-    t = np.arange(3000)
-    x = np.round(20_000 * np.sin(2 * np.pi * t / 400) * np.exp(np.sin(2 * np.pi * t / 1300)))
-    x = x.astype(np.int32)
+    x = smooth_waveform(3000).astype(np.int32)
     frame = compress(x, compact=False)
     assert frame_info(frame).schemes == ("lag",) and frame[4] == 6
     payload = frame[PAYLOAD_AT:-8]

@@ -1,9 +1,12 @@
-"""Format version 7: the compact layout of a 1-D series frame of one block.
+"""Format version 7: the compact layout of a 1-D series frame of one block, and the levels
+scheme.
 
-A frame of a 1-D array that fits in one block drops the full header's ndim, u64 count and
-block size for a varint count, and keeps 4 bytes of the checksum: 11-13 bytes of frame
-around the block instead of 27 (on a 51-value series, 145 bytes -> 129). ``compact=False``
-writes the full layout that readers of versions 1-6 read.
+- A frame of a 1-D array that fits in one block drops the full header's ndim, u64 count
+  and block size for a varint count, and keeps 4 bytes of the checksum: 11-13 bytes of
+  frame around the block instead of 27 (on a 51-value series, 145 bytes -> 129).
+  ``compact=False`` writes the full layout that readers of versions 1-6 read.
+- levels: integer blocks as indices into their sorted distinct values, where a few hundred
+  levels are spread over a wider range (ADC counts times a scale, rounded).
 
 ``data/frames_v7.json`` holds generated cases (integer arithmetic, no wall-clock time) and
 the frames edgekit wrote for them; every later reader must decode them and the encoder must
@@ -23,7 +26,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from edgekit.codec import compress, decode_series, decompress, encode_series, frame_info
+from edgekit.codec import (
+    _kernels,
+    _schemes,
+    compress,
+    decode_series,
+    decompress,
+    encode_series,
+    frame_info,
+)
+from edgekit.codec._format import LAG, LEVELS
 from edgekit.errors import CorruptDataError
 from tests._support.frames import compact_of, golden_values, reseal, write_golden
 
@@ -38,6 +50,14 @@ def walk(seed: int, n: int, step: int) -> Array:
     return np.cumsum(np.random.default_rng(seed).integers(-step, step + 1, n))
 
 
+def scaled_counts(seed: int, n: int, scale: float, limit: int = 150) -> Array:
+    """ADC counts (a clipped walk of steps -3..3) times ``scale``, rounded (int64): a few
+    hundred levels about ``scale`` apart."""
+    counts = np.clip(np.cumsum(np.random.default_rng(seed).integers(-3, 4, n)), -limit, limit)
+    out: Array = np.round(counts * scale).astype(np.int64)
+    return out
+
+
 def golden_cases() -> dict[str, tuple[Array, dict[str, Any]]]:
     """The cases of ``data/frames_v7.json``: values and the ``compress`` arguments."""
     return {
@@ -47,6 +67,11 @@ def golden_cases() -> dict[str, tuple[Array, dict[str, Any]]]:
         "compact_counts_u1_200": ((walk(3, 200, 2) % 256).astype(np.uint8), {}),
         "compact_counts_i2_20000": (walk(4, 20_000, 9).astype(np.int16), {}),
         "compact_level1_f4_128": ((walk(5, 128, 7) / 10).astype(np.float32), {"level": 1}),
+        "levels_mg_i2": (scaled_counts(8, 5000, 10.2).astype(np.int16), {}),
+        "levels_full_2_blocks_i4": (
+            (scaled_counts(9, 8000, 7.3, 300) + 1000).astype(np.int32),
+            {"block_size": 4000},
+        ),
     }
 
 
@@ -71,7 +96,7 @@ def one_block_golden_cases() -> list[tuple[str, dict[str, Any]]]:
 def test_committed_v7_frame_decodes_and_is_still_written(name: str) -> None:
     case = CASES[name]
     frame = bytes.fromhex(case["frame_hex"])
-    assert frame[4] == 7 and frame[5] & 0x80
+    assert frame[4] == 7 and (frame[5] & 0x80 or "levels" in case["schemes"])
     assert list(frame_info(frame).schemes) == case["schemes"]
     want = golden_values(case)
     for data in (frame, bytearray(frame), memoryview(frame)):
@@ -172,3 +197,94 @@ def test_a_flipped_compact_flag_is_a_checksum_error() -> None:
     frame[5] &= 0x7F
     with pytest.raises(CorruptDataError, match="checksum"):
         decompress(bytes(frame))
+
+
+# --- the levels scheme ------------------------------------------------------------------------
+
+
+def test_levels_win_on_scaled_counts_and_mark_version_7() -> None:
+    x = scaled_counts(10, 7000, 10.2).astype(np.int16)
+    frame = compress(x, compact=False)
+    assert frame_info(frame).schemes == ("levels",) and frame[4] == 7
+    u = x.astype(np.int64).view(np.uint64)
+    other = _schemes.encode_int_lanes(u, x.tobytes(), modes=True)[1]
+    assert len(frame) < 0.8 * len(other)
+    assert decompress(frame).tobytes() == x.tobytes()
+
+
+def test_dense_and_wide_blocks_keep_the_other_schemes() -> None:
+    rng = np.random.default_rng(11)
+    dense = np.cumsum(rng.integers(-40, 41, 20_000)).astype(np.int64)  # every level
+    levels, _ = _kernels.int_levels(dense.view(np.uint64), 1 << 20, 5000)
+    assert levels.size == 0
+    wide = scaled_counts(12, 5000, 10.2) * 10_000  # spans more than 2**20
+    assert _kernels.int_levels(wide.view(np.uint64), 1 << 20, 1250)[0].size == 0
+    many = scaled_counts(13, 2000, 10.2, 2000)  # more levels than one per 4 values
+    assert _kernels.int_levels(many.view(np.uint64), 1 << 20, 100)[0].size == 0
+    assert frame_info(compress(scaled_counts(14, 900, 10.2))).schemes != ("levels",)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1024, 6000),
+    scale=st.floats(2.0, 40.0),
+    dtype=st.sampled_from(["<i2", "<i4", "<i8", "<u2", "<u4", "<u8"]),
+    offset=st.integers(-(2**15), 2**15),
+)
+def test_levels_round_trip_bit_for_bit(
+    seed: int, n: int, scale: float, dtype: str, offset: int
+) -> None:
+    x = (scaled_counts(seed, n, scale, 500) + offset).astype(dtype)
+    frame = compress(x)
+    got = decompress(frame)
+    assert got.dtype == x.dtype and got.tobytes() == x.tobytes()
+    u = x.astype(np.int64).view(np.uint64) if x.dtype.kind == "i" else x.astype(np.uint64)
+    levels, index = _kernels.int_levels(u, 1 << 20, n)
+    if levels.size:
+        assert np.all(np.diff(levels) > 0) and levels[index.astype(np.int64)].tobytes() == (
+            u.view(np.int64).tobytes()
+        )
+
+
+def _levels_frame(payload: bytes, n: int) -> bytes:
+    """A full-layout int64 frame of one levels block of ``n`` values."""
+    head = struct.pack("<4sBBBQI", b"EKCS", 7, 4, 1, n, 65536)
+    return reseal(head + struct.pack("<BI", LEVELS, len(payload)) + payload + bytes(8))
+
+
+def _levels_payload(levels: list[int], index: list[int], count: int | None = None) -> bytes:
+    """A levels payload with raw nested blocks."""
+    raw_levels = np.array(levels, "<i8").tobytes()
+    return (
+        struct.pack("<IBI", len(levels) if count is None else count, 0, len(raw_levels))
+        + raw_levels
+        + b"\x00"
+        + np.array(index, "<i8").tobytes()
+    )
+
+
+def test_the_decoder_reads_a_hand_made_levels_payload() -> None:
+    frame = _levels_frame(_levels_payload([-5, 7, 100], [2, 0, 1, 1]), 4)
+    assert decompress(frame).tolist() == [100, -5, 7, 7]
+
+
+@pytest.mark.parametrize(
+    ("payload", "match"),
+    [
+        (_levels_payload([1, 2], [0, 1, 1, 0], count=0), "level count 0 out of 1..4"),
+        (_levels_payload([1, 2, 3, 4, 5], [0, 1, 1, 0]), "level count 5 out of 1..4"),
+        (_levels_payload([1, 2], [0, 1, 2, 0]), "not below the level count 2"),
+        (_levels_payload([1, 2], [0, 1, -1, 0]), "not below the level count 2"),
+        (_levels_payload([1, 2], [0, 1, 1]), "raw block"),
+        (struct.pack("<IBI", 2, LAG, 0), "bad level scheme 17"),
+        (struct.pack("<IBI", 2, LEVELS, 0), "bad level scheme 19"),
+        (struct.pack("<IBI2q", 2, 0, 16, 1, 2) + bytes([LEVELS]), "bad index scheme 19"),
+        (struct.pack("<IB", 2, 0), "level length"),
+    ],
+)
+def test_bad_levels_fields_are_corrupt(payload: bytes, match: str) -> None:
+    frame = _levels_frame(payload, 4)
+    for data in (frame, bytearray(frame)):
+        with pytest.raises(CorruptDataError, match=match):
+            decompress(data)

@@ -30,7 +30,8 @@ from edgekit.codec._format import FORMAT_VERSION, RANK
 from edgekit.errors import CorruptDataError, InvalidInputError
 from tests._support.frames import reseal
 from tests.codec.test_format_v5 import averaged_readings, gappy_clock, order2_series
-from tests.codec.test_format_v6 import periodic_counts, periodic_decimals
+from tests.codec.test_format_v6 import periodic_counts, periodic_decimals, smooth_waveform
+from tests.codec.test_format_v7 import scaled_counts
 from tests.codec.test_modes import nested_scheme
 from tests.codec.test_repeat import recurring_readings
 
@@ -99,6 +100,9 @@ def _sample_frames() -> dict[str, bytes]:
         # The schemes of format version 6: differences across a period.
         "lag": compress(periodic_counts(5, 4200, 5).astype(np.int16)),
         "float-div": compress(periodic_decimals(5, 4200, 24, 2)),
+        # Format version 7: third differences (a lag of 1) and the levels scheme.
+        "lag-1": compress(smooth_waveform(3000).astype(np.int32)),
+        "levels": compress(scaled_counts(8, 3000, 10.2).astype(np.int16)),
         # The full layout of one-block 1-D frames (what readers of versions 1-6 read).
         "full-huffman": compress(
             np.cumsum(np.round(rng.laplace(0, 20, 700))).astype(np.int32), compact=False
@@ -173,8 +177,9 @@ def test_sample_frames_decode() -> None:
         ("float-mult-adj", "float-mult-adj"),
     ]:
         assert set(frame_info(FRAMES[name]).schemes) == {scheme}
-    for name in ("lag", "float-div"):
+    for name in ("lag", "float-div", "levels"):
         assert frame_info(FRAMES[name]).schemes == (name,)
+    assert frame_info(FRAMES["lag-1"]).schemes == ("lag",)
     # One-block 1-D frames are compact (version 7), the others in the full layout.
     assert FRAMES["int-mult-constant"][4] == 2 and FRAMES["multi-block"][4] == 1
     assert FRAMES["full-huffman"][4] == 1 and FRAMES["full-huffman"][5] == 3

@@ -25,6 +25,9 @@ from tests._support.frames import golden_values, reseal
 CASES: dict[str, dict[str, Any]] = json.loads(
     (Path(__file__).parent / "data" / "frames_v3.json").read_text()
 )
+#: Cases the encoder now writes with the levels scheme of version 7, smaller (bytes): the
+#: committed frame still decodes.
+NOW_LEVELS = {"wide_rank_adc_counts_i2": 1747}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -36,12 +39,19 @@ def test_committed_v3_frame_decodes_and_is_still_written(name: str) -> None:
     assert "wide-rank" in case["schemes"]
     want = golden_values(case)
     assert decompress(frame).tobytes() == want.tobytes()
-    assert compress(want, **case["kwargs"], compact=False) == frame
+    again = compress(want, **case["kwargs"], compact=False)
+    if name in NOW_LEVELS:
+        assert len(again) == NOW_LEVELS[name] < len(frame) and again[4] == 7
+        assert frame_info(again).schemes == ("levels",)
+        assert decompress(again).tobytes() == want.tobytes()
+    else:
+        assert again == frame
 
 
 def test_version_marks_the_newest_scheme() -> None:
     rng = np.random.default_rng(11)
-    counts = np.round(np.round(rng.normal(0, 20, 4000)) * 9.15 + 900).astype(np.int16)
+    # (1,000 values: below the levels scheme's 1,024)
+    counts = np.round(np.round(rng.normal(0, 20, 1000)) * 9.15 + 900).astype(np.int16)
     frame = compress(counts, compact=False)
     assert frame[4] == 3 and frame_info(frame).schemes == ("wide-rank",)
     # Without the Huffman stage (level 1) there is no rank scheme: version 1.

@@ -9,6 +9,8 @@
 - ``repeat``: the repeat scheme's lags and its decoder's fill (format version 4).
 - ``sparse``: the sparse scheme's payload and decoder (format version 5).
 - ``fmadj``: the planner of the adjusted float-mult scheme (format version 5).
+- ``lag``: the period finder and transforms of the lag schemes (format version 6).
+- ``levels``: the levels scheme's planner and decoder's gather (format version 7).
 
 Every id, size and status code comes from ``edgekit.codec._format``. Kernels that read
 untrusted bytes never index out of bounds: callers validate sizes first, and the bit
@@ -63,7 +65,7 @@ from edgekit.codec._kernels.floats import (
     even_sample,
     order_keys,
 )
-from edgekit.codec._kernels.fmadj import fmult_adj_base
+from edgekit.codec._kernels.fmadj import adj_factor, fmult_adj_base
 from edgekit.codec._kernels.huffdec import decode_huff_lanes
 from edgekit.codec._kernels.huffman import (
     _symbol,
@@ -86,6 +88,7 @@ from edgekit.codec._kernels.huffman import (
     zigzag_centered,
 )
 from edgekit.codec._kernels.lag import fdiv_join, fdiv_split, find_lag, lag_residuals, unlag
+from edgekit.codec._kernels.levels import int_levels, levels_fill
 from edgekit.codec._kernels.modes import (
     decode_fmult_block,
     decode_fquant_block,
@@ -100,6 +103,7 @@ from edgekit.codec._kernels.sparse import decode_sparse_block, sparse_payload
 
 __all__ = [
     "_symbol",
+    "adj_factor",
     "alp_choose",
     "alp_decode",
     "alp_encode",
@@ -153,10 +157,12 @@ __all__ = [
     "huff_prepare",
     "huff_symbol_tables",
     "huff_value_table",
+    "int_levels",
     "int_mult_plan",
     "int_payload",
     "int_stats",
     "lag_residuals",
+    "levels_fill",
     "mult_payload",
     "order_keys",
     "pack_plain",

@@ -7,9 +7,12 @@ and decoder are array arithmetic (``edgekit.codec._schemes``). Layout:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from edgekit._jit import njit
+from edgekit.codec._kernels.huffman import symbol_bits
 from edgekit.codec._kernels.modes import _is_pow10, approx_step, sample_magnitudes
 
 #: Largest denominator ``d`` of a base ``10**e / d`` the planner snaps to.
@@ -59,3 +62,55 @@ def fmult_adj_base(x):
     if 10 * hits < 9 * m:
         return 0.0
     return base
+
+
+#: Bits :func:`adj_factor` counts for each distinct adjustment (its dictionary entry).
+ADJ_DICT_BITS = 32
+
+
+@njit
+def _dictionary_bits(a):
+    """Order-0 entropy of the values of ``a`` (int64, sorted here in place) plus
+    ADJ_DICT_BITS for each distinct one, in bits: about what their ranks cost."""
+    a.sort()
+    n = a.size
+    bits = 0.0
+    run = 1
+    for i in range(1, n + 1):
+        if i < n and a[i] == a[i - 1]:
+            run += 1
+        else:
+            bits += run * math.log2(n / run) + ADJ_DICT_BITS
+            run = 1
+    return bits
+
+
+@njit
+def adj_factor(x, x_bits, base, factors, approx, approx_bits, kmax):
+    """Index into ``factors`` of the multiple ``base * F`` whose split of ``x`` (a window
+    of the block) costs the fewest estimated bits: the first differences of the
+    multiples ``k`` in the Huffman stage's cost model, plus the order-0 entropy and a
+    dictionary entry for each distinct adjustment (the bits of ``x`` minus those of
+    ``k * base * F``: their ranks cost about that). A coarser base leaves the fractions of a step to the few
+    values that have one (averages of readings: most are whole hundredths).
+    ``approx``/``approx_bits``: scratch of ``x``'s type and its unsigned view."""
+    n = x.size
+    dk = np.empty(max(n - 1, 1), dtype=np.uint64)
+    adj = np.empty(n, dtype=np.int64)
+    best = 0
+    best_bits = np.inf
+    for j in range(factors.size):
+        b = base * factors[j]
+        prev = np.int64(0)
+        for i in range(n):
+            y = np.float64(x[i]) / b
+            k = np.int64(np.rint(y)) if abs(y) < kmax else np.int64(0)
+            approx[i] = k * b
+            adj[i] = np.int64(x_bits[i]) - np.int64(approx_bits[i])
+            if i:
+                dk[i - 1] = np.uint64(k - prev)
+            prev = k
+        bits = (symbol_bits(dk[: n - 1]) if n > 1 else 0.0) + _dictionary_bits(adj)
+        if bits < best_bits:
+            best, best_bits = j, bits
+    return best

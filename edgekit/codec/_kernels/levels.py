@@ -1,0 +1,95 @@
+"""The levels scheme (format version 7): integer blocks as indices into their sorted
+distinct values, for readings that take a few hundred levels spread over a wider range
+(an accelerometer's ADC counts converted to milli-g and rounded: steps of about 10).
+The planner and the decoder's gather; the layout is in ``docs/codec-format.md``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgekit._jit import njit
+from edgekit.codec._format import ERR_INDEX
+from edgekit.codec._kernels.bitpack import SIGN
+
+#: Values the pre-check sorts (evenly spaced), and the share of their distinct values that
+#: may sit next to another one (a gap of 1) before the block counts as dense.
+LEVELS_SAMPLE = 1024
+LEVELS_DENSE_SHARE = 0.25
+
+
+@njit
+def _dense_sample(u):
+    """Whether a sample of ``u`` looks dense: a quarter or more of its distinct values
+    (signed order) have a neighbour one above them in the sample."""
+    n = u.size
+    m = min(n, LEVELS_SAMPLE)
+    s = np.empty(m, dtype=np.int64)
+    for i in range(m):
+        s[i] = np.int64(u[i * n // m])
+    s.sort()
+    distinct = 1
+    ones = 0
+    for i in range(1, m):
+        if s[i] != s[i - 1]:
+            distinct += 1
+            if s[i] - s[i - 1] == 1:
+                ones += 1
+    return ones >= LEVELS_DENSE_SHARE * distinct
+
+
+@njit
+def int_levels(u, max_range, max_levels):
+    """``(levels, index)`` of the lanes ``u`` (uint64, read as int64): the distinct values
+    in ascending signed order (int64) and each value's index among them (uint64), when
+    the values span at most ``max_range`` integers, take at most ``max_levels`` distinct
+    values and their median gap is at least 2; else two empty arrays. The pre-check on a
+    sample leaves dense blocks (PPG, PCM audio: most neighbours present) at once."""
+    n = u.size
+    none = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64))
+    if n < 2 or _dense_sample(u):
+        return none
+    lo = np.int64(u[0])
+    hi = lo
+    for i in range(n):
+        v = np.int64(u[i])
+        lo = min(lo, v)
+        hi = max(hi, v)
+    # (the span as unsigned: hi - lo may exceed int64's range)
+    span = (np.uint64(hi) ^ SIGN) - (np.uint64(lo) ^ SIGN)
+    if span >= np.uint64(max_range):
+        return none
+    slot = np.full(np.int64(span) + 1, -1, dtype=np.int64)
+    for i in range(n):
+        slot[np.int64(u[i]) - lo] = 0
+    count = 0
+    for j in range(slot.size):
+        if slot[j] == 0:
+            slot[j] = count
+            count += 1
+    if count > max_levels or count < 2:
+        return none
+    levels = np.empty(count, dtype=np.int64)
+    for j in range(slot.size):
+        if slot[j] >= 0:
+            levels[slot[j]] = lo + j
+    gaps = np.sort(levels[1:] - levels[:-1])
+    if gaps[gaps.size // 2] < 2:
+        return none
+    index = np.empty(n, dtype=np.uint64)
+    for i in range(n):
+        index[i] = slot[np.int64(u[i]) - lo]
+    return levels, index
+
+
+@njit
+def levels_fill(levels, index, out):
+    """``out[i] = levels[index[i]]`` (uint64 lanes); ERR_INDEX at the first index out of
+    range, else 0."""
+    count = np.uint64(levels.size)
+    for i in range(index.size):
+        j = index[i]
+        if j >= count:
+            return ERR_INDEX
+        out[i] = levels[j]
+    return 0
