@@ -529,10 +529,16 @@ def encode_int_block(u: Array, raw_bytes: bytes, *, entropy: bool = True) -> tup
     over a wider range, each kept when at least 3 % smaller."""
     scheme, payload = encode_int_lanes(u, raw_bytes, entropy=entropy, modes=True, third=True)
     bits = 8 * len(payload) / max(u.size, 1)
-    if u.size >= LAG_MIN_VALUES and bits >= LAG_MIN_BITS:
-        lag = find_block_lag(u, bits)
+    if u.size >= LAG_MIN_VALUES:
+        lag, clock = 0, scheme in (MULT, SPARSE)
+        if bits >= LAG_MIN_BITS:
+            lag = find_block_lag(u, bits)
+        elif clock and entropy:
+            # A clock whose deltas repeat a period (a 64 Hz clock in ms: 15, 16, 16, 16,
+            # 15, 16, 16, 16): across it, the values differ by one constant.
+            lag, _bits = kernels().find_lag(_lag_windows(np.diff(u)), LAG_WINDOW, LAG_MAX)
         if lag:
-            lagged = _encode_lag(u, lag, entropy=entropy)
+            lagged = _encode_lag(u, int(lag), entropy=entropy, modes=clock)
             if len(lagged) < 0.97 * len(payload):
                 scheme, payload = LAG, lagged
     if entropy and u.size >= LEVELS_MIN_VALUES and bits >= LEVELS_MIN_BITS:
@@ -544,10 +550,12 @@ def encode_int_block(u: Array, raw_bytes: bytes, *, entropy: bool = True) -> tup
     return scheme, payload
 
 
-def _encode_lag(u: Array, lag: int, *, entropy: bool) -> bytes:
+def _encode_lag(u: Array, lag: int, *, entropy: bool, modes: bool = False) -> bytes:
     """Lag payload (format version 6): ``lag u16``, then the lanes ``u[i] - u[i - lag]``
-    (the first ``lag`` as first differences) as a nested integer block to the end."""
-    scheme, payload = encode_int_lanes(kernels().lag_residuals(u, lag), None, entropy=entropy)
+    (the first ``lag`` as first differences) as a nested integer block to the end (with
+    ``modes``: int-mult and sparse tried too, for a clock's constant differences)."""
+    residuals = kernels().lag_residuals(u, lag)
+    scheme, payload = encode_int_lanes(residuals, None, entropy=entropy, modes=modes)
     return struct.pack("<HB", lag, scheme) + payload
 
 

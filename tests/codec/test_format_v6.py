@@ -152,6 +152,23 @@ def test_smooth_waveforms_take_third_differences_as_a_lag_of_1() -> None:
     assert _kernels.int_payload(u, True, 8 * u.size, False)[0] == 4
 
 
+def test_a_clock_whose_deltas_repeat_a_period_takes_a_lag_over_its_constant() -> None:
+    """A 64 Hz clock read in milliseconds, in ns (deltas 15, 16, 16, 16, 15, ...: 125 ms
+    every 8 ticks), with two missed ticks: across 8 ticks the values differ by one
+    constant, which the nested sparse scheme codes with its exceptions."""
+    ms = np.arange(8000) * 1000 // 64
+    ms = np.delete(ms, [3000, 6001])
+    x = (1_700_000_000_000 + ms) * 1_000_000
+    frame = compress(x, compact=False)
+    assert frame_info(frame).schemes == ("lag",) and frame[4] == 6
+    payload = frame[PAYLOAD_AT:-8]
+    assert struct.unpack_from("<HB", payload) == (8, 15)  # lag 8, nested sparse
+    direct = _schemes.encode_int_lanes(x.view(np.uint64), x.tobytes(), modes=True)
+    assert len(payload) < 0.2 * len(direct[1])
+    for data in (frame, bytearray(frame), compress(x)):
+        assert decompress(data).tobytes() == x.tobytes()
+
+
 def test_small_cheap_and_aperiodic_blocks_keep_the_earlier_schemes() -> None:
     rng = np.random.default_rng(10)
     small = periodic_decimals(10, 2000, 5, 2)  # below LAG_MIN_VALUES

@@ -103,6 +103,8 @@ def _sample_frames() -> dict[str, bytes]:
         # Format version 7: third differences (a lag of 1) and the levels scheme.
         "lag-1": compress(smooth_waveform(3000).astype(np.int32)),
         "levels": compress(scaled_counts(8, 3000, 10.2).astype(np.int16)),
+        # A lag over a clock's constant differences, its residuals in a nested sparse block.
+        "lag-clock": compress(np.delete(np.arange(5000) * 1000 // 64, [2000]) * 1_000_000),
         # The full layout of one-block 1-D frames (what readers of versions 1-6 read).
         "full-huffman": compress(
             np.cumsum(np.round(rng.laplace(0, 20, 700))).astype(np.int32), compact=False
@@ -179,7 +181,9 @@ def test_sample_frames_decode() -> None:
         assert set(frame_info(FRAMES[name]).schemes) == {scheme}
     for name in ("lag", "float-div", "levels"):
         assert frame_info(FRAMES[name]).schemes == (name,)
-    assert frame_info(FRAMES["lag-1"]).schemes == ("lag",)
+    assert (
+        frame_info(FRAMES["lag-1"]).schemes == frame_info(FRAMES["lag-clock"]).schemes == ("lag",)
+    )
     # One-block 1-D frames are compact (version 7), the others in the full layout.
     assert FRAMES["int-mult-constant"][4] == 2 and FRAMES["multi-block"][4] == 1
     assert FRAMES["full-huffman"][4] == 1 and FRAMES["full-huffman"][5] == 3
