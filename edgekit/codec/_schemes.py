@@ -229,8 +229,7 @@ class FloatPlan:
         """Base of the adjusted float-mult scheme (0.0: none), planned on the frame sample
         at first use."""
         if self._adj_base is None:
-            base = float(kernels().fmult_adj_base(self._x))
-            self._adj_base = _coarser_adj_base(self._x, base) if base else 0.0
+            self._adj_base = float(kernels().fmult_adj_base(self._x))
         return self._adj_base
 
     @property
@@ -301,6 +300,10 @@ def encode_float_block(
         and plan.adj_base
     ):
         adjusted = _encode_fmult_adj(x, plan.adj_base, entropy=entropy)
+        coarse = _coarser_adj_base(x, plan.adj_base)
+        if coarse != plan.adj_base:
+            other = _encode_fmult_adj(x, coarse, entropy=entropy)
+            adjusted = min(adjusted, other, key=len)
         if len(adjusted) < 0.97 * len(best[1]):
             best = FMULT_ADJ, adjusted
     if allow_lag and best[0] != REPEAT:  # (recurring values: repeat has the lag's gain)
@@ -327,7 +330,8 @@ ADJ_WINDOW = 256
 
 def _coarser_adj_base(x: Array, base: float) -> float:
     """``base * F`` for the divisor ``F`` of ``10 d`` (``base = 10**e / d``) of least
-    estimated cost on the first ADJ_WINDOW values of ``x`` (``_kernels.adj_factor``):
+    estimated cost on the first ADJ_WINDOW values of the block ``x``
+    (``_kernels.adj_factor``; the caller keeps the smaller payload of the two bases):
     averages of three readings to hundredths are mostly whole hundredths, which a base of
     a hundredth codes without an adjustment (room humidity: 12.2 bits a value at 1/6000,
     at 0.01 with rank-coded adjustments 11.9; pcodec 12.2)."""
