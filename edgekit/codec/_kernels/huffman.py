@@ -361,13 +361,25 @@ def huff_encode4(z, syms, codes, lens):
     return out, nbits
 
 
+#: Values from which :func:`select_kth` first brackets the answer between two quantiles of
+#: an evenly spaced sample of SELECT_SAMPLE values (SELECT_MARGIN sample ranks either side),
+#: then selects among the values between them only.
+SELECT_BRACKET_MIN = 4096
+SELECT_SAMPLE = 1024
+SELECT_MARGIN = 48
+
+
 @njit
 def select_kth(a, k):
     """The ``k``-th smallest value of ``a`` (uint64, not empty; ``a`` may be reordered).
 
-    Values spanning a narrow range are counted; otherwise quickselect with three-way partitioning, so runs of equal values (common in sensor
-    residuals) cost one pass; pivots come from a fixed pseudo-random sequence, and after
-    64 rounds the remaining range is sorted, which bounds the worst case at O(n log n).
+    Values spanning a narrow range are counted. Otherwise, on 4,096 values or more, the
+    answer is bracketed by two quantiles of a 1,024-value sample and selected among the
+    values between them (about a tenth: one branch-free pass, then a small selection);
+    where the bracket misses (rarely), or on fewer values, quickselect with three-way
+    partitioning, so runs of equal values (common in sensor residuals) cost one pass;
+    pivots come from a fixed pseudo-random sequence, and after 64 rounds the remaining
+    range is sorted, which bounds the worst case at O(n log n). The result is exact.
     """
     n = a.size
     mn = a[0]
@@ -386,6 +398,43 @@ def select_kth(a, k):
             seen += counts[j]
             if seen > k:
                 return mn + np.uint64(j)
+    if n >= SELECT_BRACKET_MIN:
+        found, value = _select_bracketed(a, k)
+        if found:
+            return value
+    return _quickselect(a, k)
+
+
+@njit
+def _select_bracketed(a, k):
+    """``(True, k-th smallest)`` of ``a`` when it lies between the sample quantiles around
+    rank ``k``, else ``(False, 0)``; ``a`` is not modified."""
+    n = a.size
+    m = SELECT_SAMPLE
+    s = np.empty(m, dtype=np.uint64)
+    for i in range(m):
+        s[i] = a[i * n // m]
+    s.sort()
+    c = k * m // n
+    low = s[max(c - SELECT_MARGIN, 0)]
+    high = s[min(c + SELECT_MARGIN, m - 1)]
+    inside = np.empty(n + 1, dtype=np.uint64)
+    below = 0
+    count = 0
+    for i in range(n):
+        v = a[i]
+        below += v < low
+        inside[count] = v
+        count += (v >= low) & (v <= high)
+    if k < below or k >= below + count:
+        return False, np.uint64(0)
+    return True, _quickselect(inside[:count], k - below)
+
+
+@njit
+def _quickselect(a, k):
+    """The ``k``-th smallest value of ``a`` by quickselect (``a`` is reordered)."""
+    n = a.size
     lo = 0
     hi = n - 1
     state = np.uint64(0x9E3779B97F4A7C15)
