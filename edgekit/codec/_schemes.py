@@ -333,7 +333,7 @@ def _coarser_adj_base(x: Array, base: float) -> float:
     estimated cost on the first ADJ_WINDOW values of the block ``x``
     (``_kernels.adj_factor``; the caller keeps the smaller payload of the two bases):
     averages of three readings to hundredths are mostly whole hundredths, which a base of
-    a hundredth codes without an adjustment (room humidity: 12.2 bits a value at 1/6000,
+    a hundredth codes without an adjustment (room humidity: 14.8 bits a value at 1/6000,
     at 0.01 with rank-coded adjustments 11.9; pcodec 12.2)."""
     for d in range(1, 65):
         p = base * d

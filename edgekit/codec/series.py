@@ -276,44 +276,50 @@ def _read_header(
     )
     compact = len(view) > 5 and view[5] & COMPACT_FLAG != 0
     rd = open_frame(view, MAGIC_SERIES, "series frame", short=compact)
-    view = rd.view
     if compact:
         code, n = _read_compact_header(rd)
-        ndim, block_size = 1, max(n, 1)
         shape: tuple[int, ...] = (n,)
+        block_size = max(n, 1)
     else:
-        if len(view) < 7:
-            rd.need(2, "dtype and ndim")
-        code, ndim = _CODE_NDIM.unpack_from(view, 5)
-        rd.pos = 7
+        code, shape, block_size, n = _read_full_header(rd)
     dtype = DTYPE_CODES.get(code)
     if dtype is None:
         raise rd.fail(f"unknown dtype code {code}")
-    if not compact:
-        if ndim > MAX_NDIM:
-            raise rd.fail(f"ndim {ndim} > {MAX_NDIM}")
-        if len(view) < 11 + 8 * ndim:
-            rd.need(8 * ndim + 4, "shape and block size")
-        if ndim == 1:
-            n, block_size = _SHAPE_1D.unpack_from(view, 7)
-            shape = (n,)
-        else:
-            *dims, block_size = _shape_struct(ndim).unpack_from(view, 7)
-            shape = tuple(dims)
-            n = math.prod(shape)
-        rd.pos = 11 + 8 * ndim
     if not 1 <= block_size <= MAX_BLOCK_SIZE:
         raise rd.fail(f"block size {block_size} out of 1..{MAX_BLOCK_SIZE}")
     if max_elements is not None and n > max_elements:
         raise rd.fail(f"frame holds {n} elements, more than max_elements={max_elements}")
     nblocks = -(-n // block_size)
-    if nblocks * BLOCK_HEADER > len(view) - rd.pos:
+    if nblocks * BLOCK_HEADER > len(rd.view) - rd.pos:
         raise rd.fail(f"{n} elements need {nblocks} blocks, the frame is too short for them")
     if max_bytes is not None and n * dtype.itemsize > max_bytes:
         raise rd.fail(
             f"frame decodes to {n * dtype.itemsize} bytes, more than max_bytes={max_bytes}"
         )
     return rd, dtype, shape, block_size, n
+
+
+def _read_full_header(rd: Reader) -> tuple[int, tuple[int, ...], int, int]:
+    """(dtype code, shape, block size, value count) of a full-layout frame; ``rd`` ends
+    after them."""
+    view = rd.view
+    if len(view) < 7:
+        rd.need(2, "dtype and ndim")
+    code, ndim = _CODE_NDIM.unpack_from(view, 5)
+    rd.pos = 7
+    if ndim > MAX_NDIM:
+        raise rd.fail(f"ndim {ndim} > {MAX_NDIM}")
+    if len(view) < 11 + 8 * ndim:
+        rd.need(8 * ndim + 4, "shape and block size")
+    if ndim == 1:
+        n, block_size = _SHAPE_1D.unpack_from(view, 7)
+        shape: tuple[int, ...] = (n,)
+    else:
+        *dims, block_size = _shape_struct(ndim).unpack_from(view, 7)
+        shape = tuple(dims)
+        n = math.prod(shape)
+    rd.pos = 11 + 8 * ndim
+    return code, shape, block_size, n
 
 
 def _read_compact_header(rd: Reader) -> tuple[int, int]:
