@@ -141,6 +141,20 @@ def int_stats(u):
 
 
 @njit
+def distinct_adjacent(s):
+    """Of the sorted int64 values ``s`` (not empty): how many are distinct, and how many of
+    the distinct ones are one above the previous (a dense run of integers)."""
+    distinct = 1
+    adjacent = 0
+    for i in range(1, s.size):
+        if s[i] != s[i - 1]:
+            distinct += 1
+            if s[i] - s[i - 1] == 1:
+                adjacent += 1
+    return distinct, adjacent
+
+
+@njit
 def residuals(u, order):
     """Order-``order`` differences of ``u`` (wrapping), ``u.size - order`` values."""
     n = u.size

@@ -41,6 +41,7 @@ from edgekit.codec._kernels.bitpack import (
     bitlen,
     copy_bytes,
     decode_packed_block,
+    distinct_adjacent,
     int_stats,
     pack_residuals,
     residuals,
@@ -285,13 +286,7 @@ def _sparse_residuals(u, kmax):
         for i in range(s):
             sample[i] = np.int64(residual_at(u, i, order))
         sample.sort()
-        distinct = 1
-        adjacent = 0
-        for i in range(1, s):
-            if sample[i] != sample[i - 1]:
-                distinct += 1
-                if sample[i] - sample[i - 1] == 1:
-                    adjacent += 1
+        distinct, adjacent = distinct_adjacent(sample)
         if distinct <= kmax and 4 * adjacent < distinct:
             return True
     return False

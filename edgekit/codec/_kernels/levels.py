@@ -10,7 +10,7 @@ import numpy as np
 
 from edgekit._jit import njit
 from edgekit.codec._format import ERR_INDEX
-from edgekit.codec._kernels.bitpack import SIGN
+from edgekit.codec._kernels.bitpack import SIGN, distinct_adjacent
 
 #: Values the pre-check sorts (evenly spaced), and the share of their distinct values that
 #: may sit next to another one (a gap of 1) before the block counts as dense.
@@ -28,14 +28,8 @@ def _dense_sample(u):
     for i in range(m):
         s[i] = np.int64(u[i * n // m])
     s.sort()
-    distinct = 1
-    ones = 0
-    for i in range(1, m):
-        if s[i] != s[i - 1]:
-            distinct += 1
-            if s[i] - s[i - 1] == 1:
-                ones += 1
-    return ones >= LEVELS_DENSE_SHARE * distinct
+    distinct, adjacent = distinct_adjacent(s)
+    return adjacent >= LEVELS_DENSE_SHARE * distinct
 
 
 @njit
