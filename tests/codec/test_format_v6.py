@@ -148,6 +148,15 @@ def test_smooth_waveforms_take_third_differences_as_a_lag_of_1() -> None:
     assert second[0] == 4 and len(payload) < 0.9 * len(second[1])
     for data in (frame, bytearray(frame), compress(x)):
         assert decompress(data).tobytes() == x.tobytes()
+    # The compiled block loop decodes lag blocks as the Python side does, into the values
+    # of every integer dtype.
+    python_side = _schemes.decode_int_lanes(
+        LAG, Reader(memoryview(payload), 0, "t"), x.size, x.dtype
+    )
+    assert python_side.view(np.int64).tolist() == x.tolist()
+    for dtype in ("<i2", "<u2", "<i4", "<u4", "<i8", "<u8"):
+        y = (x // 2).astype(dtype)
+        assert decompress(compress(y)).tobytes() == y.tobytes()
     # Never in nested lanes: the modes' lanes and the lag scheme's own residuals.
     assert _kernels.int_payload(u, True, 8 * u.size, False)[0] == 4
 

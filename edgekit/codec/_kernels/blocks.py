@@ -676,16 +676,20 @@ def decode_f32_blocks(buf, pos, end, start, n, block_size, out):
 @njit
 def _lag_lanes(buf, at, stop, count, dest):
     """Decode a lag block whose residuals are for/delta/delta-of-delta/huffman into
-    ``dest`` (uint64); False (``dest`` partly written) for any other block, valid or not:
-    the caller leaves it to the Python side, which decodes it or names the error."""
+    ``dest`` (uint64 or int64 lanes, or the values of a narrower integer dtype: the sums
+    are modulo 2**64, so their low bits are the values'); False (``dest`` partly written)
+    for any other block, valid or not: the caller leaves it to the Python side, which
+    decodes it or names the error."""
     if stop - at < 3:
         return False
     lag = np.int64(buf[at]) | np.int64(buf[at + 1]) << 8
     nested = np.int64(buf[at + 2])
     if lag == 0 or nested < FOR or nested > HUFF:
         return False
-    if nested == HUFF:
-        status, got = decode_huff_lanes(buf, at + 3, stop, count, dest)
+    if nested == HUFF and dest.itemsize == 8:
+        status, got = decode_huff_lanes(buf, at + 3, stop, count, dest.view(np.uint64))
+    elif nested == HUFF:
+        status, got = decode_huff_block(buf, at + 3, stop, count, dest)
     else:
         status, got = decode_packed_block(buf, at + 3, stop, nested - FOR, count, dest)
     if status != 0 or got != stop:
@@ -715,15 +719,8 @@ def decode_int_blocks(buf, pos, end, start, n, block_size, out):
             return BLOCK_NOT_HERE, pos, start, pos
         at = pos + BLOCK_HEADER
         if scheme == LAG:
-            if not wide and lanes.size < count:
-                lanes = np.empty(count, dtype=np.uint64)
-            dest = lanes[start : start + count] if wide else lanes[:count]
-            if not _lag_lanes(buf, at, stop, count, dest):
+            if not _lag_lanes(buf, at, stop, count, out[start : start + count]):
                 return BLOCK_NOT_HERE, pos, start, pos
-            if not wide:
-                values = out[start : start + count]
-                for i in range(count):
-                    values[i] = dest[i]
             pos = stop
             start += count
             continue
