@@ -46,6 +46,7 @@ CLOCK_TESTS = [
     "tests/codec/test_repeat.py",
     "tests/codec/test_format_v5.py",
     "tests/codec/test_format_v6.py",
+    "tests/codec/test_format_v7.py",
     "tests/scan/test_wifi.py",
     "tests/scan/test_recognize.py",
     "tests/scan/test_advertisement.py",
