@@ -50,7 +50,9 @@ def server_ms(url: str | list[str], bucket: str, key: str) -> int:
 
 def dump(url: str | list[str], bucket: str, expect: int | None = None) -> dict[str, Any]:
     """Every live key of the bucket, its value decoded as JSON. On a cluster electing a
-    stream leader a read may time out or list nothing: read again (until ``expect`` keys)."""
+    stream leader a read may time out or list nothing, and nats-py's ``keys()`` may end its
+    watch before the first entry arrives (an empty list on a loaded machine): read again,
+    until ``expect`` keys."""
 
     async def read(kv: Any) -> dict[str, Any]:
         try:

@@ -66,7 +66,7 @@ def test_the_bucket_holds_the_documented_format(shared_nats, bucket, stores):
     a.delete("old")  # a delete of a key never written: nothing to push
     with StateSync(a, shared_nats.url, bucket=bucket, create_bucket=True) as sa:
         sa.sync_now(10)
-    doc = _plain.dump(shared_nats.url, bucket)
+    doc = _plain.dump(shared_nats.url, bucket, expect=1)
     assert doc == {
         "twin/pump/desired/rpm": {
             "v": 1200,
@@ -126,7 +126,7 @@ def test_garbage_in_the_bucket_is_counted_for_its_key_and_the_sync_goes_on(
         # a local write over a garbage entry replaces it in the bucket
         b.set("bad/bytes", {"repaired": True})
         assert sb.sync_now(10).sent == 1
-    assert _plain.dump(shared_nats.url, bucket)["bad/bytes"]["v"] == {"repaired": True}
+    assert _plain.dump(shared_nats.url, bucket, expect=1)["bad/bytes"]["v"] == {"repaired": True}
 
 
 def test_a_lost_compare_and_set_merges_and_both_converge(shared_nats, bucket, stores):
@@ -297,7 +297,7 @@ def test_sync_now_is_safe_from_a_thread_while_running(shared_nats, bucket, store
             t.join()
         assert errors == []
         assert sa.status().pending_changes == 0
-    assert len(_plain.dump(shared_nats.url, bucket)) == 150
+    assert len(_plain.dump(shared_nats.url, bucket, expect=150)) == 150
 
 
 def test_server_timestamps_are_read_exactly():
