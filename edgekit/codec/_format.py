@@ -19,9 +19,10 @@ import numpy as np
 #: as version 3 when one uses the scheme of version 3 (WIDE_RANK), as version 4 when one uses
 #: the scheme of version 4 (REPEAT), as version 5 when one uses a scheme of version 5 (SPARSE,
 #: FMULT_ADJ), as version 6 when one uses a scheme of version 6 (LAG, FDIV), as version 7
-#: when one uses the scheme of version 7 (LEVELS). A frame in the compact layout (version
-#: 7: a 1-D array in one block) is written as version 7.
-FORMAT_VERSION = 7
+#: when one uses the scheme of version 7 (LEVELS), as version 8 when one uses the scheme of
+#: version 8 (REPEAT_DIV). A frame in the compact layout (version 7: a 1-D array in one
+#: block) is written as version 7, or 8 when its block uses REPEAT_DIV.
+FORMAT_VERSION = 8
 #: The version of frames that use only the schemes of version 1.
 FORMAT_VERSION_1 = 1
 #: The version of frames whose newest scheme is one of version 2, 3 and 4.
@@ -31,6 +32,7 @@ FORMAT_VERSION_4 = 4
 FORMAT_VERSION_5 = 5
 FORMAT_VERSION_6 = 6
 FORMAT_VERSION_7 = 7
+FORMAT_VERSION_8 = 8
 #: Bytes of the trailing xxh3_64 checksum.
 CHECKSUM_SIZE = 8
 #: Bytes of the checksum of a compact series frame: the low 32 bits of its xxh3_64.
@@ -100,6 +102,9 @@ LAG = 17
 FDIV = 18
 #: Integer blocks as indices into their sorted distinct values (version 7).
 LEVELS = 19
+#: Float blocks as the repeat scheme's copies plus literals coded as float-div multiples
+#: predicted from the multiple one period back (version 8).
+REPEAT_DIV = 20
 #: Largest lag of the lag schemes (a u16 field).
 LAG_LIMIT = 65535
 #: The first scheme id of format version 2 (MULT, FMULT, FQUANT).
@@ -114,6 +119,8 @@ FIRST_V5_SCHEME = SPARSE
 FIRST_V6_SCHEME = LAG
 #: The first scheme id of format version 7 (LEVELS).
 FIRST_V7_SCHEME = LEVELS
+#: The first scheme id of format version 8 (REPEAT_DIV).
+FIRST_V8_SCHEME = REPEAT_DIV
 SCHEME_NAMES = {
     RAW: "raw",
     FOR: "for",
@@ -135,13 +142,28 @@ SCHEME_NAMES = {
     LAG: "lag",
     FDIV: "float-div",
     LEVELS: "levels",
+    REPEAT_DIV: "repeat-div",
 }
 #: Schemes of integer blocks (also the inner scheme of an ALP block: RAW, then FOR + order
 #: for the bit-packed orders 0..2, then HUFF) and of float blocks.
 INT_SCHEMES = (RAW, FOR, DELTA, DOD, HUFF, MULT, WIDE_RANK, SPARSE, LAG, LEVELS)
 #: Integer block schemes never nested (in the lanes of a mode, of a lag or a levels block).
 TOP_ONLY_INT_SCHEMES = (LAG, LEVELS)
-FLOAT_SCHEMES = (RAW, ALP, ALP_RD, SHUFFLE_LZ4, DICT, FMULT, FQUANT, REPEAT, FMULT_ADJ, FDIV)
+FLOAT_SCHEMES = (
+    RAW,
+    ALP,
+    ALP_RD,
+    SHUFFLE_LZ4,
+    DICT,
+    FMULT,
+    FQUANT,
+    REPEAT,
+    FMULT_ADJ,
+    FDIV,
+    REPEAT_DIV,
+)
+#: Float block schemes never nested (the literals of a repeat block, a dictionary's values).
+TOP_ONLY_FLOAT_SCHEMES = (DICT, REPEAT, REPEAT_DIV)
 #: Integer schemes nested in ALP, FMULT, FQUANT and MULT (the lanes of a mode); RANK only
 #: in FQUANT and MULT.
 NESTED_INT_SCHEMES = (RAW, FOR, DELTA, DOD, HUFF, RANK)

@@ -38,9 +38,11 @@ from edgekit.codec._format import (
     MULT,
     RAW,
     REPEAT,
+    REPEAT_DIV,
     SCHEME_NAMES,
     SHUFFLE_LZ4,
     SPARSE,
+    TOP_ONLY_FLOAT_SCHEMES,
     TOP_ONLY_INT_SCHEMES,
     WIDE_RANK,
 )
@@ -270,7 +272,8 @@ def encode_float_block(
     """Cheapest float scheme for the block ``x`` (float32 or float64), chosen by sampling.
 
     The format-2 modes the plan found (float-mult, float-quant), the repeat scheme of
-    format 4 (when :func:`repeats_may_pay` and the dictionary did not win) and the
+    format 4 or its repeat-div form of format 8 (when :func:`repeats_may_pay` and the
+    dictionary did not win) and the
     adjusted float-mult scheme of format 5 (when the best so far takes more than 12 bits
     a value and the plan finds a base) and the float-div scheme of format 6 (decimals whose
     multiples repeat a period: :func:`float_lag`) replace the best scheme only when at
@@ -280,8 +283,8 @@ def encode_float_block(
     # (where the dictionary won, few distinct values: it keeps them)
     if allow_repeat and best[0] != DICT and repeats_may_pay(x, 8 * len(best[1]) / x.size):
         repeat = _encode_repeat(x, plan, entropy=entropy)
-        if len(repeat) < 0.97 * len(best[1]):
-            best = REPEAT, repeat
+        if len(repeat[1]) < 0.97 * len(best[1]):
+            best = repeat
     if plan.base or plan.shift:
         k = kernels()
         bits = x.view(_uint_of(x))
@@ -306,7 +309,7 @@ def encode_float_block(
             adjusted = min(adjusted, other, key=len)
         if len(adjusted) < 0.97 * len(best[1]):
             best = FMULT_ADJ, adjusted
-    if allow_lag and best[0] != REPEAT:  # (recurring values: repeat has the lag's gain)
+    if allow_lag and best[0] not in (REPEAT, REPEAT_DIV):  # (repeat has the lag's gain)
         divisor, lag = float_lag(x, plan.pairs, plan.probe, 8 * len(best[1]) / max(x.size, 1))
         if lag:
             divided = _encode_fdiv(x, divisor, lag, entropy=entropy)
@@ -456,12 +459,16 @@ def repeats_may_pay(x: Array, bits_per_value: float) -> bool:
     return repeated * bits_per_value >= REPEAT_MIN_BITS * head.size
 
 
-def _encode_repeat(x: Array, plan: FloatPlan, *, entropy: bool) -> bytes:
-    """Repeat payload (format version 4): the literal count, the lags as a nested integer
-    block, then the literals (first occurrences) as a nested float block."""
+def _encode_repeat(x: Array, plan: FloatPlan, *, entropy: bool) -> tuple[int, bytes]:
+    """The repeat block of ``x`` (format version 4: the literal count, the lags as a
+    nested integer block, then the literals, first occurrences, as a nested float block),
+    or its repeat-div form (:func:`_encode_repeat_div`) where that is at least 3 %
+    smaller: ``(scheme, payload)``."""
     lags = kernels().repeat_lags(x.view(_uint_of(x)))
-    literals = x[lags == 0]
+    literal = lags == 0
+    literals = x[literal]
     ischeme, ipayload = encode_int_lanes(lags.view(np.uint64), None, entropy=entropy)
+    head = struct.pack("<IBI", literals.size, ischeme, len(ipayload)) + ipayload
     fscheme, fpayload = encode_float_block(
         literals,
         plan,
@@ -471,29 +478,108 @@ def _encode_repeat(x: Array, plan: FloatPlan, *, entropy: bool) -> bytes:
         allow_adjusted=False,
         allow_lag=False,
     )
-    head = struct.pack("<IBI", literals.size, ischeme, len(ipayload))
-    return head + ipayload + bytes([fscheme]) + fpayload
+    best = REPEAT, head + bytes([fscheme]) + fpayload
+    divided = _encode_repeat_div(x, lags, np.flatnonzero(literal), plan, head, entropy=entropy)
+    if divided is not None and len(divided) < 0.97 * len(best[1]):
+        best = REPEAT_DIV, divided
+    return best
 
 
-def _decode_repeat(rd: Reader, n: int, dtype: np.dtype[Any], out: Array) -> None:
-    """Decode a repeat block (see :func:`_encode_repeat`) of ``n`` values into ``out``."""
+#: The repeat-div scheme tries the most common lags of a block, up to this many, as its
+#: period.
+PERIOD_CANDIDATES = 4
+
+
+def _encode_repeat_div(
+    x: Array, lags: Array, positions: Array, plan: FloatPlan, head: bytes, *, entropy: bool
+) -> bytes | None:
+    """Repeat-div payload (format version 8), or None where the block is not decimal:
+    ``divisor f64, period u16``, the repeat scheme's literal count and lags (``head``),
+    then each literal's multiple ``k = round(x * divisor)`` minus the multiple ``period``
+    values back (0 before the block; of the most common lags, the one whose residuals
+    take the fewest bits is the period) as a nested
+    integer block with its length, then the literals' adjustments as float-div's. A value
+    recurring at a period (a z-normalised appliance trace) is predicted from the last
+    cycle where it does not repeat one exactly."""
+    if plan.pairs.shape[1] == 0 or positions.size == 0 or positions.size == x.size:
+        return None
+    e, f, cost = kernels().alp_choose(x, plan.pairs, plan.probe)
+    if cost >= NEVER or e < f:
+        return None
+    divisor = float(10 ** (int(e) - int(f)))
+    uint = _uint_of(x)
+    approx = np.empty_like(x)
+    k, adj = kernels().fdiv_split(x, x.view(uint), divisor, approx, approx.view(uint), KMAX_ADJ)
+    best: tuple[float, int, Array] | None = None
+    counts = np.bincount(lags)
+    counts[0] = 0
+    for period in np.argsort(-counts, kind="stable")[:PERIOD_CANDIDATES]:
+        if not counts[period]:
+            break
+        before = np.where(positions >= period, k[np.maximum(positions - period, 0)], 0)
+        residuals = k[positions] - before
+        cost = float(np.log2(np.abs(residuals.astype(np.float64)) + 1.0).sum())
+        if best is None or cost < best[0]:
+            best = cost, int(period), residuals
+    assert best is not None  # (a block with a literal and a repeat has a lag)
+    _, period, residuals = best
+    rscheme, rpayload = encode_int_lanes(residuals.view(U64), None, entropy=entropy)
+    return (
+        struct.pack("<dH", divisor, period)
+        + head
+        + struct.pack("<BI", rscheme, len(rpayload))
+        + rpayload
+        + _encode_adjustments(adj[positions], entropy=entropy)
+    )
+
+
+def _decode_repeat_lags(rd: Reader, n: int) -> tuple[int, Array]:
+    """The literal count and the lags (int64) of a repeat or repeat-div block."""
     m = rd.u32("literal count")
     if not 1 <= m <= n:
         raise rd.fail(f"{m} literals in a repeat block of {n}")
-    lags = _nested_lanes(rd, n, "lag")
+    lags = _nested_lanes(rd, n, "lag").view(np.int64)
     if int(np.count_nonzero(lags == 0)) != m:
         raise rd.fail("the literal count does not match the lags")
-    fscheme = rd.u8("literal scheme")
-    if fscheme not in FLOAT_SCHEMES or fscheme in (DICT, REPEAT):
-        raise rd.fail(f"bad literal scheme {fscheme}")
-    literals = np.empty(m, dtype=dtype)
-    decode_float_block(fscheme, rd, m, dtype, literals)
-    uint = _uint_of(out)
-    status = kernels().repeat_fill(lags, literals.view(uint), out.view(uint))
+    return m, lags
+
+
+def _repeat_status(rd: Reader, status: int) -> None:
     if status == ERR_POSITION:
         raise rd.fail("a repeat reaches before the block")
     if status != 0:
         raise rd.fail("the literal count does not match the lags")
+
+
+def _decode_repeat(rd: Reader, n: int, dtype: np.dtype[Any], out: Array) -> None:
+    """Decode a repeat block (see :func:`_encode_repeat`) of ``n`` values into ``out``."""
+    m, lags = _decode_repeat_lags(rd, n)
+    fscheme = rd.u8("literal scheme")
+    if fscheme not in FLOAT_SCHEMES or fscheme in TOP_ONLY_FLOAT_SCHEMES:
+        raise rd.fail(f"bad literal scheme {fscheme}")
+    literals = np.empty(m, dtype=dtype)
+    decode_float_block(fscheme, rd, m, dtype, literals)
+    uint = _uint_of(out)
+    _repeat_status(rd, kernels().repeat_fill(lags, literals.view(uint), out.view(uint)))
+
+
+def _decode_repeat_div(rd: Reader, n: int, out: Array) -> None:
+    """Decode a repeat-div block (see :func:`_encode_repeat_div`) of ``n`` values into
+    ``out``."""
+    divisor, period = struct.unpack("<dH", rd.take(10, "divisor and period"))
+    if not (math.isfinite(divisor) and divisor > 0):
+        raise rd.fail(f"bad divisor {divisor}")
+    if period == 0:
+        raise rd.fail("period 0")
+    m, lags = _decode_repeat_lags(rd, n)
+    residuals = _nested_lanes(rd, m, "residual")
+    uint = _uint_of(out)
+    adjustments = np.zeros(m, dtype=uint)
+    _add_adjustments(rd, m, adjustments)
+    status = kernels().repeat_div_fill(
+        lags, residuals, adjustments, period, divisor, out, out.view(uint)
+    )
+    _repeat_status(rd, status)
 
 
 # --- the lag schemes (format version 6) ----------------------------------------------------
@@ -829,6 +915,9 @@ def decode_float_block(scheme: int, rd: Reader, n: int, dtype: np.dtype[Any], ou
     if scheme == REPEAT:
         _decode_repeat(rd, n, dtype, out)
         return
+    if scheme == REPEAT_DIV:
+        _decode_repeat_div(rd, n, out)
+        return
     if scheme == FMULT_ADJ:
         _decode_fmult_adj(rd, n, dtype, out)
         return
@@ -865,7 +954,7 @@ def decode_float_block(scheme: int, rd: Reader, n: int, dtype: np.dtype[Any], ou
         if not 1 <= ndict <= n:
             raise rd.fail(f"dictionary of {ndict} values for a block of {n}")
         dscheme = rd.u8("dictionary scheme")
-        if dscheme not in FLOAT_SCHEMES or dscheme in (DICT, REPEAT):
+        if dscheme not in FLOAT_SCHEMES or dscheme in TOP_ONLY_FLOAT_SCHEMES:
             raise rd.fail(f"bad dictionary scheme {dscheme}")
         dlen = rd.u32("dictionary length")
         sub = Reader(rd.take(dlen, "dictionary"), 0, rd.what + " dictionary")

@@ -57,5 +57,16 @@ def warmup() -> None:
     counts = np.round(np.clip(np.cumsum(rng.integers(-3, 4, 3000)), -150, 150) * 10.2)
     for dtype in (np.int16, np.int64):
         decompress(compress(counts.astype(dtype)))
+    # Repeats and literals one period back (repeat-div, format 8): a cycling appliance.
+    watts = np.empty(5000)
+    watts[:4] = (300, 900, 1500, 700)
+    pick, back = rng.random(5000), rng.integers(1, 16, 5000)
+    step = rng.integers(-500, 501, 5000)
+    for i in range(4, 5000):
+        moved = watts[i - 4] + step[i] if pick[i] < 0.35 else watts[i - 4]
+        watts[i] = moved if pick[i] < 0.78 else watts[max(i - back[i], 0)]
+    for decimals, dtype in ((8, np.float64), (5, np.float32)):
+        z = np.round((watts - watts.mean()) / watts.std(), decimals)
+        decompress(compress(z.astype(dtype)))
     old = rng.integers(0, 256, 5000, dtype=np.uint8).tobytes()
     patch(old, diff(signature(old), old[:100] + b"x" + old[100:]))

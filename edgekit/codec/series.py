@@ -40,6 +40,7 @@ from edgekit.codec._format import (
     FIRST_V5_SCHEME,
     FIRST_V6_SCHEME,
     FIRST_V7_SCHEME,
+    FIRST_V8_SCHEME,
     FLOAT_SCHEMES,
     FMULT,
     FOR,
@@ -51,6 +52,7 @@ from edgekit.codec._format import (
     FORMAT_VERSION_5,
     FORMAT_VERSION_6,
     FORMAT_VERSION_7,
+    FORMAT_VERSION_8,
     FQUANT,
     HEAD_1D_FORMAT,
     HUFF,
@@ -219,22 +221,24 @@ def compress(
 
 def _sealed(out: bytearray, newest: int) -> bytes:
     """Seal a series frame, marked with the version of its largest block scheme id
-    ``newest`` (1 for the schemes of version 1); a compact frame stays version 7."""
-    if out[5] & COMPACT_FLAG:
-        return seal(out, short=True)
-    if newest >= FIRST_V7_SCHEME:
-        out[4] = FORMAT_VERSION_7
-    elif newest >= FIRST_V6_SCHEME:
-        out[4] = FORMAT_VERSION_6
-    elif newest >= FIRST_V5_SCHEME:
-        out[4] = FORMAT_VERSION_5
-    elif newest >= FIRST_V4_SCHEME:
-        out[4] = FORMAT_VERSION_4
-    elif newest >= FIRST_V3_SCHEME:
-        out[4] = FORMAT_VERSION_3
-    elif newest >= FIRST_V2_SCHEME:
-        out[4] = FORMAT_VERSION_2
-    return seal(out)
+    ``newest`` (1 for the schemes of version 1; a compact frame is at least version 7)."""
+    for first, version in _FIRST_SCHEMES:
+        if newest >= first:
+            out[4] = max(out[4], version)
+            break
+    return seal(out, short=bool(out[5] & COMPACT_FLAG))
+
+
+#: The first scheme id of each format version from 2 on, newest first.
+_FIRST_SCHEMES = (
+    (FIRST_V8_SCHEME, FORMAT_VERSION_8),
+    (FIRST_V7_SCHEME, FORMAT_VERSION_7),
+    (FIRST_V6_SCHEME, FORMAT_VERSION_6),
+    (FIRST_V5_SCHEME, FORMAT_VERSION_5),
+    (FIRST_V4_SCHEME, FORMAT_VERSION_4),
+    (FIRST_V3_SCHEME, FORMAT_VERSION_3),
+    (FIRST_V2_SCHEME, FORMAT_VERSION_2),
+)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from tests._support.frames import reseal
 from tests.codec.test_format_v5 import averaged_readings, gappy_clock, order2_series
 from tests.codec.test_format_v6 import periodic_counts, periodic_decimals, smooth_waveform
 from tests.codec.test_format_v7 import scaled_counts
+from tests.codec.test_format_v8 import cycling_readings
 from tests.codec.test_modes import nested_scheme
 from tests.codec.test_repeat import recurring_readings
 
@@ -92,6 +93,8 @@ def _sample_frames() -> dict[str, bytes]:
         ),
         # The scheme of format version 4: first occurrences plus lags back to repeats.
         "repeat": compress(recurring_readings(7, 4500)),
+        # Format version 8: repeats plus literals predicted from one period back.
+        "repeat-div": compress(cycling_readings(7, 4500)),
         # The scheme of format version 5: a clock's rare exceptions as varints (order 1,
         # and order 2 across three blocks).
         "sparse": compress(gappy_clock(5, 1200, 3_600_000_000_000, 0)),
@@ -179,7 +182,7 @@ def test_sample_frames_decode() -> None:
         ("float-mult-adj", "float-mult-adj"),
     ]:
         assert set(frame_info(FRAMES[name]).schemes) == {scheme}
-    for name in ("lag", "float-div", "levels"):
+    for name in ("lag", "float-div", "levels", "repeat-div"):
         assert frame_info(FRAMES[name]).schemes == (name,)
     assert (
         frame_info(FRAMES["lag-1"]).schemes == frame_info(FRAMES["lag-clock"]).schemes == ("lag",)

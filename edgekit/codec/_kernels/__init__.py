@@ -6,7 +6,7 @@
 - ``modes``: format-2 modes (int-mult, float-mult, float-quant): planners and decoders.
 - ``blocks``: one call per block or frame (scheme choice, encoders, the decode loops).
 - ``cdc``: content-defined chunking (FastCDC).
-- ``repeat``: the repeat scheme's lags and its decoder's fill (format version 4).
+- ``repeat``: the repeat scheme's lags and its decoders' fill (format versions 4, 8).
 - ``sparse``: the sparse scheme's payload and decoder (format version 5).
 - ``fmadj``: the planner of the adjusted float-mult scheme (format version 5).
 - ``lag``: the period finder and transforms of the lag schemes (format version 6).
@@ -98,7 +98,7 @@ from edgekit.codec._kernels.modes import (
     float_quant_shift,
     int_mult_plan,
 )
-from edgekit.codec._kernels.repeat import repeat_fill, repeat_lags
+from edgekit.codec._kernels.repeat import repeat_div_fill, repeat_fill, repeat_lags
 from edgekit.codec._kernels.sparse import decode_sparse_block, sparse_payload
 
 __all__ = [
@@ -168,6 +168,7 @@ __all__ = [
     "pack_plain",
     "pack_residuals",
     "rank_payload",
+    "repeat_div_fill",
     "repeat_fill",
     "repeat_lags",
     "residuals",

@@ -54,3 +54,34 @@ def repeat_fill(lags, literals, out):
         else:
             out[i] = out[i - lag]
     return 0 if j == m else ERR_INDEX
+
+
+@njit
+def repeat_div_fill(lags, residuals, adjustments, period, divisor, out, out_bits):
+    """Rebuild a repeat-div block (format version 8) into ``out`` (its unsigned view
+    ``out_bits``): where a lag is 0 the next literal, the multiple ``k = k[i - period] +
+    residual`` (0 before the block's start) as ``k / divisor`` rounded to ``out``'s type
+    plus its adjustment (``adjustments``: lanes of ``out_bits``'s type); else the value
+    (and multiple) that far back. Returns 0, ``ERR_POSITION`` for a lag reaching before
+    the block, ``ERR_INDEX`` when the literal count does not match."""
+    m = residuals.size
+    k = np.empty(out.size, dtype=np.uint64)
+    j = 0
+    for i in range(out.size):
+        lag = lags[i]
+        if lag == 0:
+            if j == m:
+                return ERR_INDEX
+            kk = residuals[j]
+            if i >= period:
+                kk += k[i - period]
+            k[i] = kk
+            out[i] = np.float64(np.int64(kk)) / divisor
+            out_bits[i] += adjustments[j]
+            j += 1
+        elif lag < 0 or lag > i:
+            return ERR_POSITION
+        else:
+            k[i] = k[i - lag]
+            out_bits[i] = out_bits[i - lag]
+    return 0 if j == m else ERR_INDEX
