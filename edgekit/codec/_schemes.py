@@ -486,8 +486,16 @@ def _encode_repeat(x: Array, plan: FloatPlan, *, entropy: bool) -> tuple[int, by
 
 
 #: The repeat-div scheme tries the most common lags of a block, up to this many, as its
-#: period.
+#: period, each on the residuals of the first literals, up to this many.
 PERIOD_CANDIDATES = 4
+PERIOD_SAMPLE = 2048
+
+
+def _period_residuals(k: Array, positions: Array, period: int) -> Array:
+    """``k[i] - k[i - period]`` (``k[i]`` where ``i < period``) at ``positions`` (int64)."""
+    before = np.where(positions >= period, k[np.maximum(positions - period, 0)], 0)
+    out: Array = k[positions] - before
+    return out
 
 
 def _encode_repeat_div(
@@ -497,7 +505,7 @@ def _encode_repeat_div(
     ``divisor f64, period u16``, the repeat scheme's literal count and lags (``head``),
     then each literal's multiple ``k = round(x * divisor)`` minus the multiple ``period``
     values back (0 before the block; of the most common lags, the one whose residuals
-    take the fewest bits is the period) as a nested
+    take the fewest bits on the first literals is the period) as a nested
     integer block with its length, then the literals' adjustments as float-div's. A value
     recurring at a period (a z-normalised appliance trace) is predicted from the last
     cycle where it does not repeat one exactly."""
@@ -510,20 +518,18 @@ def _encode_repeat_div(
     uint = _uint_of(x)
     approx = np.empty_like(x)
     k, adj = kernels().fdiv_split(x, x.view(uint), divisor, approx, approx.view(uint), KMAX_ADJ)
-    best: tuple[float, int, Array] | None = None
     counts = np.bincount(lags)
     counts[0] = 0
-    for period in np.argsort(-counts, kind="stable")[:PERIOD_CANDIDATES]:
-        if not counts[period]:
-            break
-        before = np.where(positions >= period, k[np.maximum(positions - period, 0)], 0)
-        residuals = k[positions] - before
-        cost = float(np.log2(np.abs(residuals.astype(np.float64)) + 1.0).sum())
-        if best is None or cost < best[0]:
-            best = cost, int(period), residuals
-    assert best is not None  # (a block with a literal and a repeat has a lag)
-    _, period, residuals = best
-    rscheme, rpayload = encode_int_lanes(residuals.view(U64), None, entropy=entropy)
+    candidates = np.argsort(-counts, kind="stable")[:PERIOD_CANDIDATES]
+    candidates = candidates[counts[candidates] > 0]  # (one at least: a value repeats)
+    sample = positions[:PERIOD_SAMPLE]
+    cost = [
+        float(np.log2(np.abs(_period_residuals(k, sample, p).astype(np.float64)) + 1.0).sum())
+        for p in candidates
+    ]
+    period = int(candidates[int(np.argmin(cost))])
+    residuals = _period_residuals(k, positions, period).view(U64)
+    rscheme, rpayload = encode_int_lanes(residuals, None, entropy=entropy)
     return (
         struct.pack("<dH", divisor, period)
         + head
