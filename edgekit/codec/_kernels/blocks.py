@@ -424,17 +424,37 @@ ZERO_U64 = np.uint64(0)
 
 
 @njit
+def _rank_pairs(payload):
+    """The pair count of a rank payload (see :func:`_rank_out`)."""
+    at = 1 + 8 * np.int64(payload[0])
+    k = np.int64(payload[at])
+    at += 1
+    for _ in range(k):
+        while payload[at] & 0x80:
+            at += 1
+        at += 1
+    return np.int64(payload[at]) | np.int64(payload[at + 1]) << 8
+
+
+@njit
 def _with_lanes(head, nexc, positions, values, isz, lanes, entropy, rank):
     """``head`` + exceptions (``nexc u32``, positions ``u16``, values of ``isz`` bytes from
     ``values`` at the positions) + a nested integer scheme coding ``lanes`` (with
     ``entropy`` and ``rank``, the rank scheme when it is smaller)."""
     m = lanes.size
-    scheme, inner = int_payload(lanes, entropy, 8 * m, False)
-    if scheme == RAW:
-        inner = lanes.view(np.uint8)
-    if entropy and rank:
-        ranked = rank_payload(lanes, inner.size)
-        if ranked.size > 0:
+    ranked = rank_payload(lanes, 8 * m) if entropy and rank else lanes.view(np.uint8)[:0]
+    if ranked.size > 0 and _rank_pairs(ranked) > 0:
+        # Ranks coded two by two beat their one-by-one prefix code, which no code of the
+        # Huffman stage's classes (a prefix code of the same values) beats: only the
+        # bit-packed schemes are tried against them (a clock's deltas: half its time).
+        scheme, inner = int_payload(lanes, False, ranked.size, False)
+        if scheme == RAW:
+            scheme, inner = RANK, ranked
+    else:
+        scheme, inner = int_payload(lanes, entropy, 8 * m, False)
+        if scheme == RAW:
+            inner = lanes.view(np.uint8)
+        if ranked.size > 0 and ranked.size < inner.size:
             scheme, inner = RANK, ranked
     at = head.size
     out = np.empty(at + 4 + nexc * (2 + isz) + 1 + inner.size, dtype=np.uint8)
