@@ -20,8 +20,8 @@ import numpy as np
 #: the scheme of version 4 (REPEAT), as version 5 when one uses a scheme of version 5 (SPARSE,
 #: FMULT_ADJ), as version 6 when one uses a scheme of version 6 (LAG, FDIV), as version 7
 #: when one uses the scheme of version 7 (LEVELS), as version 8 when one uses the scheme of
-#: version 8 (REPEAT_DIV). A frame in the compact layout (version 7: a 1-D array in one
-#: block) is written as version 7, or 8 when its block uses REPEAT_DIV.
+#: version 8 (REPEAT_DIV, SPLIT). A frame in the compact layout (version 7: a 1-D array in
+#: one block) is written as version 7, or 8 when its block uses one of them.
 FORMAT_VERSION = 8
 #: The version of frames that use only the schemes of version 1.
 FORMAT_VERSION_1 = 1
@@ -105,6 +105,9 @@ LEVELS = 19
 #: Float blocks as the repeat scheme's copies plus literals coded as float-div multiples
 #: predicted from the multiple one period back (version 8).
 REPEAT_DIV = 20
+#: Float blocks as the top 16 bits of each value's order key through the integer schemes
+#: and the bits below them packed (version 8).
+SPLIT = 21
 #: Largest lag of the lag schemes (a u16 field).
 LAG_LIMIT = 65535
 #: The first scheme id of format version 2 (MULT, FMULT, FQUANT).
@@ -119,7 +122,7 @@ FIRST_V5_SCHEME = SPARSE
 FIRST_V6_SCHEME = LAG
 #: The first scheme id of format version 7 (LEVELS).
 FIRST_V7_SCHEME = LEVELS
-#: The first scheme id of format version 8 (REPEAT_DIV).
+#: The first scheme id of format version 8 (REPEAT_DIV, SPLIT).
 FIRST_V8_SCHEME = REPEAT_DIV
 SCHEME_NAMES = {
     RAW: "raw",
@@ -143,6 +146,7 @@ SCHEME_NAMES = {
     FDIV: "float-div",
     LEVELS: "levels",
     REPEAT_DIV: "repeat-div",
+    SPLIT: "split",
 }
 #: Schemes of integer blocks (also the inner scheme of an ALP block: RAW, then FOR + order
 #: for the bit-packed orders 0..2, then HUFF) and of float blocks.
@@ -161,9 +165,10 @@ FLOAT_SCHEMES = (
     FMULT_ADJ,
     FDIV,
     REPEAT_DIV,
+    SPLIT,
 )
 #: Float block schemes never nested (the literals of a repeat block, a dictionary's values).
-TOP_ONLY_FLOAT_SCHEMES = (DICT, REPEAT, REPEAT_DIV)
+TOP_ONLY_FLOAT_SCHEMES = (DICT, REPEAT, REPEAT_DIV, SPLIT)
 #: Integer schemes nested in ALP, FMULT, FQUANT and MULT (the lanes of a mode); RANK only
 #: in FQUANT and MULT.
 NESTED_INT_SCHEMES = (RAW, FOR, DELTA, DOD, HUFF, RANK)

@@ -42,6 +42,7 @@ from edgekit.codec._format import (
     SCHEME_NAMES,
     SHUFFLE_LZ4,
     SPARSE,
+    SPLIT,
     TOP_ONLY_FLOAT_SCHEMES,
     TOP_ONLY_INT_SCHEMES,
     WIDE_RANK,
@@ -268,10 +269,13 @@ def encode_float_block(
     allow_repeat: bool = True,
     allow_adjusted: bool = True,
     allow_lag: bool = True,
+    allow_split: bool = True,
 ) -> tuple[int, bytes]:
     """Cheapest float scheme for the block ``x`` (float32 or float64), chosen by sampling.
 
-    The format-2 modes the plan found (float-mult, float-quant), the repeat scheme of
+    The split scheme of format 8 where the best of format 1 is alp-rd, shuffle-lz4 or raw
+    (kept when at least 1 % smaller), the format-2 modes the plan found (float-mult,
+    float-quant), the repeat scheme of
     format 4 or its repeat-div form of format 8 (when :func:`repeats_may_pay` and the
     dictionary did not win) and the
     adjusted float-mult scheme of format 5 (when the best so far takes more than 12 bits
@@ -280,6 +284,17 @@ def encode_float_block(
     least 3 % smaller.
     """
     best = _encode_float_v1(x, plan, entropy=entropy, allow_dict=allow_dict)
+    if (
+        allow_split
+        and entropy
+        and best[0] in (ALP_RD, SHUFFLE_LZ4, RAW)
+        and x.size >= SPLIT_MIN_VALUES
+    ):
+        # Noise (no decimal, no base, few repeats): the exponents through the Huffman
+        # stage instead of alp-rd's dictionary of 8 left parts.
+        split = _encode_split(x, entropy=entropy)
+        if len(split) < 0.99 * len(best[1]):
+            best = SPLIT, split
     # (where the dictionary won, few distinct values: it keeps them)
     if allow_repeat and best[0] != DICT and repeats_may_pay(x, 8 * len(best[1]) / x.size):
         repeat = _encode_repeat(x, plan, entropy=entropy)
@@ -477,6 +492,7 @@ def _encode_repeat(x: Array, plan: FloatPlan, *, entropy: bool) -> tuple[int, by
         allow_repeat=False,
         allow_adjusted=False,
         allow_lag=False,
+        allow_split=False,
     )
     best = REPEAT, head + bytes([fscheme]) + fpayload
     divided = _encode_repeat_div(x, lags, np.flatnonzero(literal), plan, head, entropy=entropy)
@@ -843,7 +859,12 @@ def _encode_dict(x: Array, *, entropy: bool) -> tuple[int, bytes] | None:
         return None
     values = _keys_to_bits(uniq, total).astype(_uint_of(x)).view(x.dtype)
     dscheme, dpayload = encode_float_block(
-        values, FloatPlan(values), entropy=entropy, allow_dict=False, allow_lag=False
+        values,
+        FloatPlan(values),
+        entropy=entropy,
+        allow_dict=False,
+        allow_lag=False,
+        allow_split=False,
     )
     ischeme, ipayload = encode_int_lanes(
         inverse.astype(np.uint64).reshape(-1), None, entropy=entropy
@@ -885,6 +906,47 @@ def _encode_alp_rd(x: Array, right: int) -> tuple[int, bytes]:
     return ALP_RD, payload
 
 
+#: The split scheme (format version 8) keeps this many top bits of each value (sign
+#: folded) as its left part, and is tried on blocks of at least this many values.
+SPLIT_LEFT_BITS = 16
+SPLIT_MIN_VALUES = 64
+
+
+def _encode_split(x: Array, *, entropy: bool) -> bytes:
+    """Split payload (format version 8): ``right u8``, the left parts (the magnitude's top
+    ``SPLIT_LEFT_BITS - 1`` bits, exponent first, times 2, plus the sign bit) as a nested
+    integer block with its length, then each value's low ``right`` bits packed. Noise whose
+    exponents cluster takes ~7-8 bits a left part through the Huffman stage, where alp-rd
+    spends 16 (or its dictionary bits plus exceptions)."""
+    total = 8 * x.dtype.itemsize
+    right = total - SPLIT_LEFT_BITS
+    bits = x.view(_uint_of(x)).astype(U64)
+    sign = bits >> np.uint64(total - 1)
+    magnitude = bits & np.uint64((1 << (total - 1)) - 1)
+    left = (magnitude >> np.uint64(right)) << np.uint64(1) | sign
+    lscheme, lpayload = encode_int_lanes(left, None, entropy=entropy)
+    rights = bits & np.uint64((1 << right) - 1)
+    packed: bytes = kernels().pack_plain(rights, right).astype(U64).tobytes()
+    return struct.pack("<BBI", right, lscheme, len(lpayload)) + lpayload + packed
+
+
+def _decode_split(rd: Reader, n: int, out: Array) -> None:
+    """Decode a split block (see :func:`_encode_split`) of ``n`` values into ``out``."""
+    total = 8 * out.dtype.itemsize
+    right = rd.u8("right bits")
+    if not 1 <= right < total:
+        raise rd.fail(f"bad right bits {right}")
+    left = _nested_lanes(rd, n, "left part")
+    if n and int(left.max()) >> (total - right):
+        raise rd.fail(f"a left part is wider than {total - right} bits")
+    words = rd.array("<u8", _words(n, right), "right parts")
+    bits = np.empty(n, dtype=np.uint64)
+    kernels().unpack_plain(words, n, right, bits)
+    bits |= (left >> np.uint64(1)) << np.uint64(right)
+    bits |= (left & np.uint64(1)) << np.uint64(total - 1)
+    out.view(_uint_of(out))[:] = bits
+
+
 def _encode_shuffle_lz4(x: Array) -> tuple[int, bytes]:
     import lz4.block
 
@@ -923,6 +985,9 @@ def decode_float_block(scheme: int, rd: Reader, n: int, dtype: np.dtype[Any], ou
         return
     if scheme == REPEAT_DIV:
         _decode_repeat_div(rd, n, out)
+        return
+    if scheme == SPLIT:
+        _decode_split(rd, n, out)
         return
     if scheme == FMULT_ADJ:
         _decode_fmult_adj(rd, n, dtype, out)

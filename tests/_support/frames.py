@@ -40,16 +40,18 @@ def first_block(frame: bytes) -> int:
 
 
 def compact_of(frame: bytes) -> bytes:
-    """The compact-layout frame (format version 7) of a full-layout 1-D frame of one block:
-    the same block, behind the short header and before the 4-byte checksum."""
+    """The compact-layout frame (format version 7, or the full frame's when newer) of a
+    full-layout 1-D frame of one block: the same block, behind the short header and before
+    the 4-byte checksum."""
     version, code, ndim, n, _block_size = struct.unpack_from("<BBBQI", frame, 4)
-    assert ndim == 1 and n <= 65536 and version <= 7
+    assert ndim == 1 and n <= 65536
     count = bytearray()
     while n >= 0x80:
         count.append(n & 0x7F | 0x80)
         n >>= 7
     count.append(n)
-    return reseal(b"EKCS" + bytes((7, code | 0x80)) + count + frame[19:-8] + bytes(4))
+    version = max(version, 7)
+    return reseal(b"EKCS" + bytes((version, code | 0x80)) + count + frame[19:-8] + bytes(4))
 
 
 def write_golden(path: Path, cases: dict[str, tuple[Array, dict[str, Any]]]) -> None:

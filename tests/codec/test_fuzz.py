@@ -32,7 +32,7 @@ from tests._support.frames import reseal
 from tests.codec.test_format_v5 import averaged_readings, gappy_clock, order2_series
 from tests.codec.test_format_v6 import periodic_counts, periodic_decimals, smooth_waveform
 from tests.codec.test_format_v7 import scaled_counts
-from tests.codec.test_format_v8 import cycling_readings
+from tests.codec.test_format_v8 import cycling_readings, noise
 from tests.codec.test_modes import nested_scheme
 from tests.codec.test_repeat import recurring_readings
 
@@ -63,7 +63,7 @@ def _sample_frames() -> dict[str, bytes]:
         "raw": compress(rng.integers(0, 255, 60, dtype=np.uint8)),
         "alp": compress(np.round(np.cumsum(rng.standard_normal(400)), 2)),
         "alp32": compress(np.round(np.cumsum(rng.standard_normal(400)), 1).astype(np.float32)),
-        "alp-rd": compress(rng.standard_normal(300)),
+        "alp-rd": compress(rng.standard_normal(300), level=1),
         "shuffle-lz4": compress(np.tile(rng.standard_normal(400), 10)),
         "dictionary": compress(np.repeat(rng.standard_normal(30), 20)),
         "multi-block": compress(np.arange(1000, dtype=np.uint32) ** 2, block_size=128),
@@ -95,6 +95,7 @@ def _sample_frames() -> dict[str, bytes]:
         "repeat": compress(recurring_readings(7, 4500)),
         # Format version 8: repeats plus literals predicted from one period back.
         "repeat-div": compress(cycling_readings(7, 4500)),
+        "split": compress(noise(7, 2000)),
         # The scheme of format version 5: a clock's rare exceptions as varints (order 1,
         # and order 2 across three blocks).
         "sparse": compress(gappy_clock(5, 1200, 3_600_000_000_000, 0)),
@@ -182,7 +183,7 @@ def test_sample_frames_decode() -> None:
         ("float-mult-adj", "float-mult-adj"),
     ]:
         assert set(frame_info(FRAMES[name]).schemes) == {scheme}
-    for name in ("lag", "float-div", "levels", "repeat-div"):
+    for name in ("lag", "float-div", "levels", "repeat-div", "split"):
         assert frame_info(FRAMES[name]).schemes == (name,)
     assert (
         frame_info(FRAMES["lag-1"]).schemes == frame_info(FRAMES["lag-clock"]).schemes == ("lag",)

@@ -5,7 +5,7 @@ for them (version 1); ``data/frames_v2.json`` the same for the modes of version 
 float-mult, float-quant, and the rank scheme nested in int-mult). Every later reader must
 decode them; the current encoder must also still write them byte for byte (a change of
 encoder choices shows up here first), except the version-1 cases listed in ``NOW_V2``,
-where a version-2 mode now wins, the version-2 cases in ``NOW_RANK`` and
+where a version-2 mode now wins, and ``NOW_SPLIT`` (format 8), the version-2 cases in ``NOW_RANK`` and
 ``NOW_SPARSE``, and the cases of either in ``NOW_ORDER``.
 """
 
@@ -27,6 +27,9 @@ CASES_V2: dict[str, dict[str, Any]] = json.loads((DATA / "frames_v2.json").read_
 #: Huffman timestamps are all multiples of 256 (a clock read through a float64), which
 #: int-mult divides out (552 bytes instead of 1106).
 NOW_V2 = {"huffman_i8": "int-mult"}
+#: Version-1 cases that the encoder now writes with format 8's split scheme (Gaussian
+#: noise: its exponents through the Huffman stage), smaller: (size in bytes).
+NOW_SPLIT = {"alp_rd_f8": 2141}
 #: Version-2 cases whose int-mult lanes the encoder now codes with the nested rank scheme
 #: (added later in version 2), smaller: the committed frame (nested huffman) still decodes.
 NOW_RANK = {"int_mult_ns_from_ms_clock_i8": 678}
@@ -72,6 +75,11 @@ def test_encoder_still_writes_the_committed_frame(name: str) -> None:
         assert decompress(frame).tobytes() == golden_values(case).tobytes()
     elif name in NOW_ORDER:
         _assert_now_order(name, frame, case)
+    elif name in NOW_SPLIT:
+        assert frame[4] == 8 and frame_info(frame).schemes == ("split",)
+        assert len(frame) == NOW_SPLIT[name] < len(case["frame_hex"]) // 2
+        assert decompress(frame).tobytes() == golden_values(case).tobytes()
+        assert frame_info(compress(golden_values(case), level=1)).schemes == ("alp-rd",)
     else:
         assert frame.hex() == case["frame_hex"]
 
