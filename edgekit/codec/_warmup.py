@@ -27,7 +27,9 @@ def warmup() -> None:
         decompress(compress(x))
     rng = np.random.default_rng(0)
     decompress(compress(np.cumsum(rng.integers(-3, 4, 600))))
-    decompress(compress(rng.standard_normal(300)))
+    noise = rng.standard_normal(300)
+    decompress(compress(noise))  # split (format 8)
+    decompress(compress(noise, level=1))  # alp-rd
     decompress(compress(np.round(rng.standard_normal(300), 2)))
     decompress(compress(np.round(rng.standard_normal(300), 2).astype(np.float32)))
     levels = rng.integers(0, 40, 1000)
