@@ -8,9 +8,16 @@ from edgekit.codec.blob import diff, patch, signature
 from edgekit.codec.series import compress, decompress
 
 
+def _both(frame: bytes) -> None:
+    """Decode ``frame`` as ``bytes`` (the whole-frame kernels) and as a ``bytearray`` (the
+    block loop the other buffers take: a frame read from a socket or a file)."""
+    decompress(frame)
+    decompress(bytearray(frame))
+
+
 def warmup() -> None:
     """Compile (or load from cache) every kernel: the public API on tiny inputs of each
-    dtype and of each scheme family."""
+    dtype and of each scheme family, decoded from ``bytes`` and from a ``bytearray``."""
     for dtype in (
         np.int8,
         np.int16,
@@ -24,41 +31,41 @@ def warmup() -> None:
         np.float64,
     ):
         x = (np.arange(40) * 3 % 7).astype(dtype)
-        decompress(compress(x))
+        _both(compress(x))
     rng = np.random.default_rng(0)
-    decompress(compress(np.cumsum(rng.integers(-3, 4, 600))))
+    _both(compress(np.cumsum(rng.integers(-3, 4, 600))))
     noise = rng.standard_normal(300)
-    decompress(compress(noise))  # split (format 8)
-    decompress(compress(noise, level=1))  # alp-rd
-    decompress(compress(np.round(rng.standard_normal(300), 2)))
-    decompress(compress(np.round(rng.standard_normal(300), 2).astype(np.float32)))
+    _both(compress(noise))  # split (format 8)
+    _both(compress(noise, level=1))  # alp-rd
+    _both(compress(np.round(rng.standard_normal(300), 2)))
+    _both(compress(np.round(rng.standard_normal(300), 2).astype(np.float32)))
     levels = rng.integers(0, 40, 1000)
     for dtype in (np.float32, np.float64):
-        decompress(compress((levels * 0.0076293945).astype(dtype)))  # dictionary
-        decompress(compress(np.tile(rng.standard_normal(300), 4).astype(dtype)))  # lz4
+        _both(compress((levels * 0.0076293945).astype(dtype)))  # dictionary
+        _both(compress(np.tile(rng.standard_normal(300), 4).astype(dtype)))  # lz4
     # The format-2 modes: int-mult (factor, constant delta), float-mult, float-quant.
     steps = rng.integers(0, 3, 600)
-    decompress(compress(np.cumsum(steps) * 1_000_000 + 7))
-    decompress(compress(np.cumsum(np.where(np.arange(600) % 97 == 3, 2, 1)) * 3600))
+    _both(compress(np.cumsum(steps) * 1_000_000 + 7))
+    _both(compress(np.cumsum(np.where(np.arange(600) % 97 == 3, 2, 1)) * 3600))
     for dtype in (np.float32, np.float64):
-        decompress(compress((np.cumsum(rng.integers(-9, 10, 600)) * 0.0048828125).astype(dtype)))
-    decompress(compress(np.cumsum(rng.standard_normal(600)).astype(np.float32).astype(np.float64)))
+        _both(compress((np.cumsum(rng.integers(-9, 10, 600)) * 0.0048828125).astype(dtype)))
+    _both(compress(np.cumsum(rng.standard_normal(600)).astype(np.float32).astype(np.float64)))
     # The repeat scheme of format version 4: every value twice.
     pairs = np.repeat(np.round(rng.standard_normal(2500), 8), 2)
     for dtype in (np.float32, np.float64):
-        decompress(compress(pairs.astype(dtype)))
+        _both(compress(pairs.astype(dtype)))
     # The schemes of format version 6: a waveform of 5 samples repeated (lag, float-div).
     wave = np.tile(rng.integers(-2000, 2001, 5), 1000) + rng.integers(-3, 4, 5000)
-    decompress(compress(wave.astype(np.int16)))
-    decompress(compress(wave / 100.0))
+    _both(compress(wave.astype(np.int16)))
+    _both(compress(wave / 100.0))
     # Third differences of a smooth waveform (a lag of 1); levels of scaled counts (format 7).
     t = np.arange(3000)
     smooth = np.round(20_000 * np.sin(t / 64) * np.exp(np.sin(t / 207)))
     for dtype in (np.int16, np.int32, np.int64):
-        decompress(compress(smooth.astype(dtype)))
+        _both(compress(smooth.astype(dtype)))
     counts = np.round(np.clip(np.cumsum(rng.integers(-3, 4, 3000)), -150, 150) * 10.2)
     for dtype in (np.int16, np.int64):
-        decompress(compress(counts.astype(dtype)))
+        _both(compress(counts.astype(dtype)))
     # Repeats and literals one period back (repeat-div, format 8): a cycling appliance.
     watts = np.empty(5000)
     watts[:4] = (300, 900, 1500, 700)
@@ -69,6 +76,6 @@ def warmup() -> None:
         watts[i] = moved if pick[i] < 0.78 else watts[max(i - back[i], 0)]
     for decimals, dtype in ((8, np.float64), (5, np.float32)):
         z = np.round((watts - watts.mean()) / watts.std(), decimals)
-        decompress(compress(z.astype(dtype)))
+        _both(compress(z.astype(dtype)))
     old = rng.integers(0, 256, 5000, dtype=np.uint8).tobytes()
     patch(old, diff(signature(old), old[:100] + b"x" + old[100:]))

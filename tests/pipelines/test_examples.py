@@ -9,21 +9,32 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests._support.audio import padded, write_wav
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+#: Seconds an example may take: about 8 s alone here; CI's loaded test workers (each
+#: compiling kernels for other tests at the same time) once took the gateway past 120.
+EXAMPLE_TIMEOUT = 240
+
+
 def run_example(name: str, *args: str) -> str:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / name), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
+    try:
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "examples" / name), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=EXAMPLE_TIMEOUT,
+            cwd=ROOT,
+        )
+    except subprocess.TimeoutExpired as exc:  # the whole output: where it stopped
+        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else exc.stdout
+        pytest.fail(f"{name} did not finish in {EXAMPLE_TIMEOUT} s; its output:\n{out}")
     assert result.returncode == 0, result.stderr
     return result.stdout
 
