@@ -105,8 +105,8 @@ LEVELS = 19
 #: Float blocks as the repeat scheme's copies plus literals coded as float-div multiples
 #: predicted from the multiple one period back (version 8).
 REPEAT_DIV = 20
-#: Float blocks as the top 16 bits of each value's order key through the integer schemes
-#: and the bits below them packed (version 8).
+#: Float blocks as each value's top 16 bits (the sign folded in) through the integer
+#: schemes and the bits below them packed (version 8).
 SPLIT = 21
 #: Largest lag of the lag schemes (a u16 field).
 LAG_LIMIT = 65535

@@ -273,11 +273,10 @@ def encode_float_block(
 ) -> tuple[int, bytes]:
     """Cheapest float scheme for the block ``x`` (float32 or float64), chosen by sampling.
 
-    The split scheme of format 8 where the best of format 1 is alp-rd, shuffle-lz4 or raw
-    (kept when at least 1 % smaller), the format-2 modes the plan found (float-mult,
-    float-quant), the repeat scheme of
-    format 4 or its repeat-div form of format 8 (when :func:`repeats_may_pay` and the
-    dictionary did not win) and the
+    The split scheme of format 8 replaces format 1's best when that is alp-rd,
+    shuffle-lz4 or raw and split is at least 1 % smaller. The format-2 modes the plan
+    found (float-mult, float-quant), the repeat scheme of format 4 or its repeat-div form
+    of format 8 (when :func:`repeats_may_pay` and the dictionary did not win), the
     adjusted float-mult scheme of format 5 (when the best so far takes more than 12 bits
     a value and the plan finds a base) and the float-div scheme of format 6 (decimals whose
     multiples repeat a period: :func:`float_lag`) replace the best scheme only when at
