@@ -68,6 +68,21 @@ def noise(seed: int, n: int) -> Array:
     return out
 
 
+def place_specials(x: Array, specials: list[tuple[int, int]]) -> Array:
+    """``x`` with, at each ``(position, kind)`` inside it, a NaN with a payload (kinds 0
+    and 1), -0.0, +inf, -inf, the smallest subnormal or the largest finite value (2-6)."""
+    info = np.finfo(x.dtype)
+    uint = np.uint64 if x.dtype.itemsize == 8 else np.uint32
+    nan_bits = [0x7FF8000000000123, 0xFFF00000000ABCDE] if uint is np.uint64 else [0x7FC00123]
+    for pos, kind in specials:
+        if pos < x.size:
+            if kind < 2:
+                x.view(uint)[pos] = nan_bits[kind % len(nan_bits)]
+            else:
+                x[pos] = (-0.0, np.inf, -np.inf, info.smallest_subnormal, info.max)[kind - 2]
+    return x
+
+
 def golden_cases() -> dict[str, tuple[Array, dict[str, Any]]]:
     """The cases of ``data/frames_v8.json``: values and the ``compress`` arguments."""
     return {
@@ -147,7 +162,7 @@ def _frame(x: Array, payload: bytes, scheme: int = REPEAT_DIV) -> bytes:
     period=st.integers(1, 12),
     fresh=st.floats(0.0, 1.0),
     dtype=st.sampled_from(["<f4", "<f8"]),
-    specials=st.lists(st.tuples(st.integers(0, 2999), st.integers(0, 5)), max_size=8),
+    specials=st.lists(st.tuples(st.integers(0, 2999), st.integers(0, 6)), max_size=8),
 )
 def test_round_trip_bit_for_bit(
     seed: int,
@@ -157,17 +172,9 @@ def test_round_trip_bit_for_bit(
     dtype: str,
     specials: list[tuple[int, int]],
 ) -> None:
-    # Any period, any share of literals, NaN payloads, -0.0, infinities and values beyond
-    # the multiples' range (k 0: the adjustment holds the whole value) placed anywhere.
-    x = cycling_readings(seed, n, period, fresh).astype(dtype)
-    uint = np.uint64 if x.dtype.itemsize == 8 else np.uint32
-    nan_bits = [0x7FF8000000000123, 0xFFF00000000ABCDE] if uint is np.uint64 else [0x7FC00123]
-    for pos, kind in specials:
-        if pos < x.size:
-            if kind < 2:
-                x.view(uint)[pos] = nan_bits[kind % len(nan_bits)]
-            else:
-                x[pos] = (-0.0, np.inf, -np.inf, 3e300 if uint is np.uint64 else 3e38)[kind - 2]
+    # Any period, any share of literals, NaN payloads, -0.0, infinities, subnormals and
+    # values beyond the multiples' range (k 0: the adjustment holds the whole value).
+    x = place_specials(cycling_readings(seed, n, period, fresh).astype(dtype), specials)
     payload = _repeat_div_payload(x)
     if payload is None:
         return  # no repeat, or not decimal (no ALP exponent at or above its factor)
@@ -289,16 +296,7 @@ def test_split_round_trip_bit_for_bit(
     seed: int, n: int, dtype: str, specials: list[tuple[int, int]]
 ) -> None:
     # NaN payloads, -0.0, infinities, subnormals and the extremes anywhere.
-    x = noise(seed, n).astype(dtype)
-    info = np.finfo(x.dtype)
-    uint = np.uint64 if x.dtype.itemsize == 8 else np.uint32
-    nan_bits = [0x7FF8000000000123, 0xFFF00000000ABCDE] if uint is np.uint64 else [0x7FC00123]
-    for pos, kind in specials:
-        if pos < x.size:
-            if kind < 2:
-                x.view(uint)[pos] = nan_bits[kind % len(nan_bits)]
-            else:
-                x[pos] = (-0.0, np.inf, -np.inf, info.smallest_subnormal, info.max)[kind - 2]
+    x = place_specials(noise(seed, n).astype(dtype), specials)
     got = decompress(_split_frame(x)) if x.size else x
     assert got.dtype == x.dtype and got.tobytes() == x.tobytes()
     assert decompress(compress(x)).tobytes() == x.tobytes()
