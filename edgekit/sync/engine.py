@@ -7,6 +7,7 @@ import collections
 import concurrent.futures
 import contextlib
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -227,6 +228,9 @@ class SyncEngine:
             collections.deque()
         )
         self._paused = False
+        #: Held while the pump checks ``_paused`` and leases, and by :meth:`pause`: once
+        #: ``pause()`` returns, no lease begins until :meth:`resume`.
+        self._lease_lock = threading.Lock()
         self._running = False
         self._stop: asyncio.Event | None = None
         self._wake: asyncio.Event | None = None
@@ -335,12 +339,15 @@ class SyncEngine:
             and await self._ensure_connected()
         ):
             while len(self._inflight) < self.pipeline:
-                batch = self.queue.lease(
-                    self.batch_size,
-                    topic=self.topic,
-                    visibility_timeout=self.visibility_timeout,
-                    max_bytes=self.max_batch_bytes,
-                )
+                with self._lease_lock:  # (a pause from another thread lands between leases)
+                    if self._pause_requested():
+                        break
+                    batch = self.queue.lease(
+                        self.batch_size,
+                        topic=self.topic,
+                        visibility_timeout=self.visibility_timeout,
+                        max_bytes=self.max_batch_bytes,
+                    )
                 if not batch:
                     break
                 if self.bucket is not None:
@@ -616,8 +623,16 @@ class SyncEngine:
                 self._loop.call_soon_threadsafe(self._wake.set)
 
     def pause(self) -> None:
-        """Stop sending (leases nothing) until :meth:`resume`."""
-        self._paused = True
+        """Stop sending (leases nothing) until :meth:`resume`; thread-safe: a lease under
+        way finishes first, none begins after this returns (batches already on the wire
+        are still settled)."""
+        with self._lease_lock:
+            self._paused = True
+
+    def _pause_requested(self) -> bool:
+        """Whether :meth:`pause` was called (read again: another thread may have called it
+        since the pump last looked)."""
+        return self._paused
 
     def resume(self) -> None:
         """Resume sending after :meth:`pause`."""

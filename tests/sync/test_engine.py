@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -88,6 +90,36 @@ def test_background_engine_pause_resume(queue: SyncQueue) -> None:
     finally:
         engine.stop()
     assert not engine.status().running
+
+
+def test_a_pause_from_another_thread_lets_no_lease_begin_after_it(
+    queue: SyncQueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The pump checks for a pause and leases under one lock: a pause() that lands while a
+    # lease is under way waits for it, and nothing put after pause() returns is sent (a
+    # ResourceGuard pausing the engine from its own thread once saw 20 messages go out).
+    transport = MemoryTransport()
+    leasing = threading.Event()
+    real_lease = queue.lease
+
+    def slow_lease(*args: Any, **kwargs: Any) -> list[Any]:
+        leasing.set()
+        time.sleep(0.2)
+        return real_lease(*args, **kwargs)
+
+    monkeypatch.setattr(queue, "lease", slow_lease)
+    with SyncEngine(queue, transport, idle_interval=0.01) as engine:
+        engine.start()
+        assert leasing.wait(5)
+        started = time.monotonic()
+        engine.pause()
+        assert time.monotonic() - started > 0.02  # it waited for the lease under way
+        queue.put_many([b"m"] * 5, topic="t")
+        time.sleep(0.5)
+        assert transport.delivered == [] and engine.status().paused
+        engine.resume()
+        engine.sync_now(10)
+        assert len(transport.delivered) == 5
 
 
 async def test_sync_front_is_safe_inside_a_running_loop(queue: SyncQueue) -> None:
