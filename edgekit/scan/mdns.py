@@ -268,6 +268,9 @@ class MdnsScanner:
         self._services: dict[str, MdnsService] = {}
         self._pending: dict[str, tuple[str, int, float]] = {}  # name -> (type, attempts, due)
         self._in_flight: set[str] = set()
+        #: Names removed (a goodbye) while a resolution of theirs ran: its answer, which
+        #: may come from records the goodbye left a second to live, is dropped.
+        self._gone: set[str] = set()
         self._fanout: Fanout[MdnsEvent] = Fanout()
         self._types_browsed: set[str] = set()
         self._browsers: list[Any] = []
@@ -400,6 +403,7 @@ class MdnsScanner:
         self._types_browsed.clear()
         self._pending.clear()
         self._in_flight.clear()
+        self._gone.clear()
         self._srv_expiry.clear()
         self._refreshed.clear()
         self._checks.clear()
@@ -561,6 +565,8 @@ class MdnsScanner:
                 self._browse(name)
             return
         if state_change is ServiceStateChange.Removed:
+            if name in self._in_flight:
+                self._gone.add(name)
             self._pending.pop(name, None)
             old = self._services.pop(name, None)
             self._forget(name)
@@ -569,6 +575,7 @@ class MdnsScanner:
             self._note_change()
             self._signal()
             return
+        self._gone.discard(name)  # back: a resolution under way is asked again below
         known = name in self._services or name in self._pending or name in self._in_flight
         tracked = len(self._services) + len(self._pending) + len(self._in_flight)
         if not known and tracked >= self.max_services:
@@ -664,6 +671,8 @@ class MdnsScanner:
             async with limit:
                 info = AsyncServiceInfo(stype, name)
                 ok = await info.async_request(self._aiozc.zeroconf, int(self.query_timeout * 1000))
+            if name in self._gone:  # a goodbye arrived meanwhile: the service stays removed
+                return
             addresses = tuple(info.parsed_addresses()) if ok else ()
             if ok and addresses and info.port is not None:
                 service = MdnsService(
@@ -692,10 +701,11 @@ class MdnsScanner:
                 self._pending[name] = (stype, attempts, 0.0)
             raise
         except Exception:  # a broken peer must not stop the resolver
-            if name not in self._pending:
+            if name not in self._pending and name not in self._gone:
                 self._pending[name] = (stype, attempts + 1, time.monotonic() + 1.0)
         finally:
             self._in_flight.discard(name)
+            self._gone.discard(name)
             self._signal()
             if self._wake is not None:
                 self._wake.set()

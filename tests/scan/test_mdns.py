@@ -252,3 +252,37 @@ def test_txt_decoding_never_raises() -> None:
                 assert got.encode("utf-8") == value
 
     check()
+
+
+async def test_a_goodbye_during_a_resolution_is_not_undone(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A resolution under way when the service's goodbye arrives may still answer (from the
+    # records the goodbye leaves a second to live): the service must stay removed, and not
+    # be asked again. (CI once saw a goodbye seemingly ignored for 30 s.)
+    import zeroconf.asyncio
+    from zeroconf import ServiceStateChange
+
+    release = asyncio.Event()
+
+    class SlowInfo:
+        def __init__(self, stype: str, name: str) -> None:
+            self.server, self.port, self.properties = "h.local.", 80, {}
+
+        async def async_request(self, zc: object, timeout: int) -> bool:
+            await release.wait()
+            return True
+
+        def parsed_addresses(self) -> list[str]:
+            return ["127.0.0.1"]
+
+    monkeypatch.setattr(zeroconf.asyncio, "AsyncServiceInfo", SlowInfo)
+    stype, name = "_x._tcp.local.", "a._x._tcp.local."
+    scanner = MdnsScanner([stype], interfaces=LOOPBACK)
+    scanner._aiozc = type("Zc", (), {"zeroconf": None})()
+    scanner._in_flight.add(name)
+    task = asyncio.create_task(scanner._resolve(name, stype, 0, asyncio.Semaphore(1)))
+    await asyncio.sleep(0.01)
+    scanner._on_change(None, stype, name, ServiceStateChange.Removed)
+    release.set()
+    await task
+    assert name not in scanner._services and name not in scanner._pending
+    assert not scanner._in_flight and not scanner._gone
