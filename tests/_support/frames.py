@@ -79,3 +79,16 @@ def golden_values(case: dict[str, Any]) -> Array:
     flat = np.frombuffer(bytes.fromhex(case["values_hex"]), dtype=case["dtype"])
     out: Array = flat.reshape(case["shape"])
     return out
+
+
+def assert_golden_case(case: dict[str, Any]) -> None:
+    """A golden-frame case's frame decodes to its values from ``bytes``, ``bytearray`` and
+    ``memoryview``, and the encoder still writes it byte for byte."""
+    from edgekit.codec import compress, decompress
+
+    frame = bytes.fromhex(case["frame_hex"])
+    want = golden_values(case)
+    for data in (frame, bytearray(frame), memoryview(frame)):
+        got = decompress(data)
+        assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+    assert compress(want, **case["kwargs"]).hex() == case["frame_hex"]
