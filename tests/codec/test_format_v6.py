@@ -372,3 +372,34 @@ def test_unlag_inverts_lag_residuals_in_place() -> None:
         r = _kernels.lag_residuals(u, lag)
         _kernels.unlag(r, lag)
         assert r.tobytes() == u.tobytes()
+
+
+
+@pytest.mark.parametrize(
+    ("n", "amplitude", "bits"),
+    [
+        (20_000, 1e6, (4.0, 6.5)),  # the multi-value table (8,192 values or more)
+        (20_000, 1e7, (6.5, 9.5)),  # the wide decoder
+        (3_000, 1e6, (4.0, 6.5)),  # a short block: one value a lookup, or the wide one
+    ],
+)
+def test_the_kernel_loop_sums_a_lag_of_1_in_each_huffman_decoder(
+    n: int, amplitude: float, bits: tuple[float, float]
+) -> None:
+    """The block loop fuses a lag of 1's running sum with the nested huffman residuals'
+    integration (or runs it after the decoders that integrate as they go): its values are
+    those of the Python side, which decodes the lanes and then the lag, in every decoder,
+    and where the block's streams are read from a padded copy (a compact frame's last
+    block has only its checksum after it)."""
+    t = np.arange(n)
+    wave = np.sin(2 * np.pi * t / 400) * np.exp(np.sin(2 * np.pi * t / 1300))
+    x = np.round(amplitude * wave).astype(np.int64)
+    frame = compress(x, compact=False)
+    assert frame_info(frame).schemes == ("lag",)
+    payload = frame[PAYLOAD_AT:-8]
+    assert struct.unpack_from("<HB", payload) == (1, 4) and payload[3] == 2
+    assert bits[0] <= 8 * len(payload) / n < bits[1]
+    python_side = _schemes.decode_int_lanes(LAG, Reader(memoryview(payload), 0, "t"), n, x.dtype)
+    assert python_side.view(np.int64).tolist() == x.tolist()
+    for data in (frame, compress(x), bytearray(compress(x))):
+        assert decompress(data).tobytes() == x.tobytes()

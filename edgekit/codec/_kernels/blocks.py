@@ -54,7 +54,7 @@ from edgekit.codec._kernels.floats import (
     decode_alp_block,
     dictionary_may_pay,
 )
-from edgekit.codec._kernels.huffdec import decode_huff_lanes
+from edgekit.codec._kernels.huffdec import decode_huff_lanes, decode_huff_summed
 from edgekit.codec._kernels.huffman import (
     decode_huff_block,
     huff_candidate,
@@ -707,6 +707,9 @@ def _lag_lanes(buf, at, stop, count, dest):
     if lag == 0 or nested < FOR or nested > HUFF:
         return False
     if nested == HUFF and dest.itemsize == 8:
+        if lag == 1:  # (the lag's running sum fused with the huffman residuals' integration)
+            status, got = decode_huff_summed(buf, at + 3, stop, count, dest.view(np.uint64))
+            return status == 0 and got == stop
         status, got = decode_huff_lanes(buf, at + 3, stop, count, dest.view(np.uint64))
     elif nested == HUFF:
         status, got = decode_huff_block(buf, at + 3, stop, count, dest)

@@ -236,26 +236,73 @@ def huff_decode_wide(wb, starts, nbits, m, table, order, center, first, firstd, 
 
 
 @njit
-def _decode_streams(wb, starts, nbits, n, lens, table, order, center, first, firstd, out):
+def _running_sum(out, n):
+    """``out[:n]`` becomes its running sum, in place (the inverse of a lag of 1)."""
+    if n:
+        total = out[0]
+        for i in range(1, n):
+            total += out[i]
+            out[i] = total
+
+
+@njit(inline="always")
+def _integrate_summed(out, n, order, first, firstd):
+    """As :func:`~edgekit.codec._kernels.huffman._integrate_lanes`, then a running sum, in
+    one pass: the residuals of a lag block of lag 1 whose lanes are huffman-coded (third
+    differences as second ones, the smooth waveforms of PCM audio and PPG)."""
+    if order == 0:
+        _running_sum(out, n)
+        return
+    out[0] = first
+    total = first
+    if order == 1:
+        prev = first
+        for i in range(ONE, np.uint64(n)):
+            prev = prev + np.uint64(out[i])
+            total = total + prev
+            out[i] = total
+        return
+    prevd = firstd
+    prev = first + firstd
+    total = total + prev
+    out[1] = total
+    for i in range(TWO, np.uint64(n)):
+        prevd = prevd + np.uint64(out[i])
+        prev = prev + prevd
+        total = total + prev
+        out[i] = total
+
+
+@njit
+def _decode_streams(wb, starts, nbits, n, lens, table, order, center, first, firstd, out, summed):
     """Decode the four streams (laid out in ``wb`` as :func:`huff_decode_wide` wants them,
     with ``STREAM_PAD`` bytes after them unless ``table`` is not empty) into ``out[:n]``:
     with the wide decoder when ``table`` (a :func:`huff_wide_table`) is not empty, else
     with the multi-value table for blocks of ``MULTI_MIN_VALUES`` or more up to 9.5 bits a
-    value, else one value a lookup. Returns True, or False for a bad stream."""
+    value, else one value a lookup. With ``summed``, ``out[:n]`` then becomes its running
+    sum. Returns True, or False for a bad stream."""
     m = n - order
     if table.size:
-        return huff_decode_wide(wb, starts, nbits, m, table, order, center, first, firstd, out)
+        ok = huff_decode_wide(wb, starts, nbits, m, table, order, center, first, firstd, out)
+        if ok and summed:
+            _running_sum(out, n)
+        return ok
     single = huff_value_table(lens, MULTI_BITS)
     if 16 * nbits.sum() > 19 * 8 * m or m < MULTI_MIN_VALUES:
         empty = np.empty(0, dtype=np.float64)
         status = huff_decode4_integrate(
             wb, starts, nbits, m, single, order, center, first, firstd, out, empty, False, 1.0, 1.0
         )
+        if status == 0 and summed:
+            _running_sum(out, n)
         return status == 0
     multi = huff_multi_table(single)
     if huff_decode_multi(wb, starts, nbits, m, multi, single, center, out, order) != 0:
         return False
-    _integrate_lanes(out, n, order, first, firstd)
+    if summed:
+        _integrate_summed(out, n, order, first, firstd)
+    else:
+        _integrate_lanes(out, n, order, first, firstd)
     return True
 
 
@@ -268,31 +315,54 @@ def decode_huff_lanes(buf, pos, end, n, out):
 
     Returns ``(status, position after the payload)``.
     """
+    return _huff_lanes(buf, pos, end, n, out, False)
+
+
+@njit
+def decode_huff_summed(buf, pos, end, n, out):
+    """As :func:`decode_huff_lanes`, then ``out[:n]`` becomes its running sum (the nested
+    lanes of a lag block of lag 1), fused with the residuals' integration."""
+    return _huff_lanes(buf, pos, end, n, out, True)
+
+
+@njit
+def _fallback(buf, pos, end, n, out, summed):
+    """:func:`~edgekit.codec._kernels.huffman.decode_huff_block`'s results (and a running
+    sum of ``out[:n]`` with ``summed``, when it decoded)."""
+    status, stop = decode_huff_block(buf, pos, end, n, out)
+    if status == 0 and summed:
+        _running_sum(out, n)
+    return status, stop
+
+
+@njit
+def _huff_lanes(buf, pos, end, n, out, summed):
+    """:func:`decode_huff_lanes`, with a running sum of the values when ``summed``."""
     start = pos
     if pos + 1 > end:
-        return decode_huff_block(buf, start, end, n, out)
+        return _fallback(buf, start, end, n, out, summed)
     order = np.int64(buf[pos])
     if order > 2 or n < order or pos + 1 + 8 * order + 10 > end:
-        return decode_huff_block(buf, start, end, n, out)
+        return _fallback(buf, start, end, n, out, summed)
     first, firstd, center, pos = _read_heads(buf, pos + 1, order)
     lo = np.int64(buf[pos])
     hi = np.int64(buf[pos + 1])
     pos += 2
     nb = (hi - lo + 2) // 2
     if lo > hi or hi >= HUFF_NSYM or pos + nb + 4 * HUFF_STREAMS > end:
-        return decode_huff_block(buf, start, end, n, out)
+        return _fallback(buf, start, end, n, out, summed)
     lens = np.zeros(HUFF_NSYM, dtype=np.int64)
     for sym in range(lo, hi + 1):
         b = np.int64(buf[pos + (sym - lo) // 2])
         lens[sym] = (b & 15) if (sym - lo) % 2 == 0 else (b >> 4)
         if lens[sym] > HUFF_MAXLEN:
-            return decode_huff_block(buf, start, end, n, out)
+            return _fallback(buf, start, end, n, out, summed)
     kraft = 0
     for sym in range(HUFF_NSYM):
         if lens[sym]:
             kraft += 1 << (HUFF_MAXLEN - lens[sym])
     if kraft == 0 or kraft > 1 << HUFF_MAXLEN:
-        return decode_huff_block(buf, start, end, n, out)
+        return _fallback(buf, start, end, n, out, summed)
     pos += nb
     m = n - order
     starts = np.empty(HUFF_STREAMS, dtype=np.int64)
@@ -303,12 +373,12 @@ def decode_huff_lanes(buf, pos, end, n, out):
         nbits[j] = _rd32(buf, pos + 4 * j)
         count = (m - j + HUFF_STREAMS - 1) // HUFF_STREAMS
         if nbits[j] > 74 * max(count, 0):
-            return decode_huff_block(buf, start, end, n, out)
+            return _fallback(buf, start, end, n, out, summed)
         starts[j] = at + total_bytes
         total_bytes += (nbits[j] + 7) // 8
     stop = at + total_bytes
     if stop > end:
-        return decode_huff_block(buf, start, end, n, out)
+        return _fallback(buf, start, end, n, out, summed)
     # 6.5 bits a value or more, or too few values to repay a multi-value table: the
     # wide decoder, when its table applies.
     if 2 * nbits.sum() >= WIDE_MIN_BITS_X2 * m or m < MULTI_MIN_VALUES:
@@ -317,7 +387,7 @@ def decode_huff_lanes(buf, pos, end, n, out):
         table = np.zeros(0, dtype=np.uint64)
     if stop + (8 if table.size else STREAM_PAD) <= len(buf):
         ok = _decode_streams(
-            _byte_view(buf), starts, nbits, n, lens, table, order, center, first, firstd, out
+            _byte_view(buf), starts, nbits, n, lens, table, order, center, first, firstd, out, summed
         )
     else:
         wb = np.zeros(total_bytes + HUFF_STREAMS * STREAM_PAD, dtype=np.uint8)
@@ -327,7 +397,9 @@ def decode_huff_lanes(buf, pos, end, n, out):
             copy_bytes(wb, put, buf, starts[j], nbytes)
             starts[j] = put
             put += nbytes + STREAM_PAD
-        ok = _decode_streams(wb, starts, nbits, n, lens, table, order, center, first, firstd, out)
+        ok = _decode_streams(
+            wb, starts, nbits, n, lens, table, order, center, first, firstd, out, summed
+        )
     if not ok:
         return ERR_STREAM, stop
     return 0, stop

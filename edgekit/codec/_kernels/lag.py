@@ -112,6 +112,14 @@ def lag_residuals(u, lag):
 def unlag(r, lag):
     """Invert :func:`lag_residuals` in place: ``r`` (uint64) becomes the values."""
     n = r.size
+    if lag == 1:
+        # (a running sum in a register: the loop below waits on each store to load it)
+        if n:
+            total = r[0]
+            for i in range(1, n):
+                total += r[i]
+                r[i] = total
+        return
     for i in range(1, min(lag, n)):
         r[i] += r[i - 1]
     for i in range(lag, n):
