@@ -374,7 +374,6 @@ def test_unlag_inverts_lag_residuals_in_place() -> None:
         assert r.tobytes() == u.tobytes()
 
 
-
 @pytest.mark.parametrize(
     ("n", "amplitude", "bits"),
     [

@@ -386,8 +386,9 @@ def _huff_lanes(buf, pos, end, n, out, summed):
     else:
         table = np.zeros(0, dtype=np.uint64)
     if stop + (8 if table.size else STREAM_PAD) <= len(buf):
+        view = _byte_view(buf)
         ok = _decode_streams(
-            _byte_view(buf), starts, nbits, n, lens, table, order, center, first, firstd, out, summed
+            view, starts, nbits, n, lens, table, order, center, first, firstd, out, summed
         )
     else:
         wb = np.zeros(total_bytes + HUFF_STREAMS * STREAM_PAD, dtype=np.uint8)
