@@ -51,6 +51,17 @@ def _both(payload: bytes, n: int, before: int, after: int, as_array: bool) -> No
         assert np.array_equal(got, want)
 
 
+def _lens_of(payload: bytes) -> np.ndarray:
+    """The code lengths of a huffman payload."""
+    at = 1 + 8 * payload[0] + 8  # order, heads, center
+    lo, hi = payload[at], payload[at + 1]
+    lens = np.zeros(HUFF_NSYM, dtype=np.int64)
+    for s in range(lo, hi + 1):
+        b = payload[at + 2 + (s - lo) // 2]
+        lens[s] = b & 15 if (s - lo) % 2 == 0 else b >> 4
+    return lens
+
+
 def _signal(scale: int, order: int, n: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     x = np.round(rng.laplace(0, scale, n))
@@ -72,15 +83,8 @@ def test_valid_blocks_decode_as_the_general_decoder(scale: int, order: int) -> N
 def test_int16_audio_frames_take_the_wide_decoder() -> None:
     for payload, n in _huffman_blocks(_signal(150, 1, 65_536, 7).astype(np.int16), 65_536):
         _both(payload, n, 0, 8, False)
-        at = 1 + 8 * payload[0] + 8  # order, heads, center
-        lo, hi = payload[at], payload[at + 1]
-        nib = payload[at + 2 :]
-        lens = np.zeros(HUFF_NSYM, dtype=np.int64)
-        for s in range(lo, hi + 1):
-            b = nib[(s - lo) // 2]
-            lens[s] = b & 15 if (s - lo) % 2 == 0 else b >> 4
         assert 8 * len(payload) >= 6.5 * n
-        assert kd.huff_wide_table(lens).size == 1 << kh.MULTI_BITS
+        assert kd.huff_wide_table(_lens_of(payload)).size == 1 << kh.MULTI_BITS
 
 
 def test_damaged_payloads_fail_as_in_the_general_decoder() -> None:
@@ -129,3 +133,19 @@ def test_wide_table_is_empty_for_incomplete_codes_and_long_values() -> None:
     lens[3] = 0
     lens[8 + 2 * 25] = 3  # a 27-bit extra field after a 3-bit code: 30 bits
     assert kd.huff_wide_table(lens).size == 0
+
+
+def test_short_codes_with_many_long_values_take_the_wide_decoder() -> None:
+    """Mostly small values and a quarter of long ones (a repeat block's lags: 0 for each
+    literal, a few periods, and far-back repeats) take about 4 bits a value, yet the
+    multi-value table would read each long one alone: the wide decoder takes them."""
+    rng = np.random.default_rng(11)
+    n = 20_000
+    x = np.where(rng.random(n) < 0.75, rng.integers(0, 6, n), rng.integers(300, 5000, n))
+    for payload, m in _huffman_blocks(x.astype(np.int64), n):
+        assert 8 * len(payload) < 6.5 * m
+        lens = _lens_of(payload)
+        assert kd._long_share(lens) >= kd.WIDE_LONG_SHARE
+        assert kd.huff_wide_table(lens).size == 1 << kh.MULTI_BITS
+        for before, after, as_array in ((0, 8, False), (3, 0, True)):
+            _both(payload, m, before, after, as_array)
