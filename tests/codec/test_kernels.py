@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgekit.codec import _huffman, _kernels
+from edgekit.codec._kernels import bitpack, huffman
 from tests._support import naive
 
 U64 = st.integers(0, 2**64 - 1)
@@ -167,3 +168,32 @@ def test_select_kth_brackets_exactly_on_wide_blocks(
         a = a if shape == "sorted" else a[::-1].copy()
     k = min(int(rank * n), n - 1)
     assert _kernels.select_kth(a.copy(), k) == np.partition(a, k)[k]
+
+
+@settings(max_examples=80)
+@given(values=st.lists(U64, max_size=200))
+def test_third_residuals_are_the_second_ones_of_a_lag_of_1(values: list[int]) -> None:
+    """One pass gives the order-2 residuals of the lag-1 residuals (third differences,
+    the huffman candidate of smooth waveforms), wrapping as they do."""
+    u = np.array(values, dtype=np.uint64)
+    want = _kernels.residuals(_kernels.lag_residuals(u, 1), 2) if u.size >= 2 else u[:0]
+    assert bitpack.third_residuals(u).tolist() == want.tolist()
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1), n=st.integers(1, 70_000), scale=st.sampled_from([1, 40, 1e9])
+)
+def test_the_huffman_center_is_the_median_or_a_sampled_one_near_it(
+    seed: int, n: int, scale: float
+) -> None:
+    """Below CENTER_SAMPLE_MIN residuals the center is their signed median; from there on
+    the median of an evenly spaced sample, within 3 % of the middle rank."""
+    r = np.round(np.random.default_rng(seed).laplace(0, scale, n)).astype(np.int64)
+    center = np.uint64(huffman.residual_center(r.view(np.uint64))).astype(np.int64)
+    median = np.partition(r, n // 2)[n // 2]
+    if n < huffman.CENTER_SAMPLE_MIN:
+        assert center == median
+    else:
+        below, upto = np.count_nonzero(r < center), np.count_nonzero(r <= center)
+        assert below <= 0.53 * n and upto >= 0.47 * n

@@ -160,15 +160,40 @@ def residuals(u, order):
     n = u.size
     if order == 0:
         return u.copy()
-    d = np.empty(max(n - 1, 0), dtype=np.uint64)
-    for i in range(1, n):
-        d[i - 1] = u[i] - u[i - 1]
     if order == 1:
+        d = np.empty(max(n - 1, 0), dtype=np.uint64)
+        for i in range(1, n):
+            d[i - 1] = u[i] - u[i - 1]
         return d
     dd = np.empty(max(n - 2, 0), dtype=np.uint64)
-    for i in range(1, n - 1):
-        dd[i - 1] = d[i] - d[i - 1]
+    if n < 3:
+        return dd
+    a = u[0]  # (two and one back, kept in registers: the loop reads each value once)
+    b = u[1]
+    for i in range(2, n):
+        c = u[i]
+        dd[i - 2] = (c - b) - (b - a)
+        a = b
+        b = c
     return dd
+
+
+@njit
+def third_residuals(u):
+    """The order-2 :func:`residuals` of the lag-1 residuals ``u[0], u[1] - u[0], ...`` of
+    ``u`` (third differences), in one pass: ``u.size - 2`` values (none below 3)."""
+    n = u.size
+    out = np.empty(max(n - 2, 0), dtype=np.uint64)
+    if n < 3:
+        return out
+    a = u[0]  # the lag-1 residuals two and one back
+    b = u[1] - u[0]
+    for i in range(2, n):
+        c = u[i] - u[i - 1]
+        out[i - 2] = (c - b) - (b - a)
+        a = b
+        b = c
+    return out
 
 
 @njit

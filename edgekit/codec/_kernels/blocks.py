@@ -60,9 +60,10 @@ from edgekit.codec._kernels.huffman import (
     huff_candidate,
     huff_centered,
     huff_order,
+    huff_third,
     third_order_gain,
 )
-from edgekit.codec._kernels.lag import lag_residuals, unlag
+from edgekit.codec._kernels.lag import unlag
 from edgekit.codec._kernels.modes import (
     decode_fmult_block,
     decode_fquant_block,
@@ -129,7 +130,7 @@ def int_payload(u, entropy, raw_size, third):
                 and n >= THIRD_ORDER_MIN_VALUES
                 and third_order_gain(u) >= THIRD_ORDER_GAIN
             ):
-                huff = huff_candidate(lag_residuals(u, 1), 2, limit - 3)
+                huff = huff_third(u, limit - 3)
                 if huff.size > 0:
                     out = np.empty(3 + huff.size, dtype=np.uint8)
                     out[0], out[1], out[2] = 1, 0, HUFF  # lag u16 = 1, nested scheme id

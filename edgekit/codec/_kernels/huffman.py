@@ -42,6 +42,7 @@ from edgekit.codec._kernels.bitpack import (
     copy_bytes,
     load_u64,
     residuals,
+    third_residuals,
 )
 
 #: Index bits of the multi-value decode table (the longest code: one lookup always
@@ -559,8 +560,38 @@ def huff_candidate(u, order, limit):
     empty array when the payload would be ``limit`` bytes or more (checked before encoding).
     """
     r = residuals(u, order)
-    center = select_kth(r ^ SIGN, r.size // 2) ^ SIGN
-    return huff_centered(u, r, order, center, limit)
+    return huff_centered(u, r, order, residual_center(r), limit)
+
+
+@njit
+def huff_third(u, limit):
+    """``huff_candidate(lag_residuals(u, 1), 2, limit)`` (third differences as the second
+    ones of a lag of 1) without building the lag's residuals."""
+    heads = np.empty(2, dtype=np.uint64)  # the lag residuals' first two
+    heads[0] = u[0]
+    heads[1] = u[1] - u[0]
+    r = third_residuals(u)
+    return huff_centered(heads, r, 2, residual_center(r), limit)
+
+
+#: Residuals from which :func:`residual_center` takes the median of an evenly spaced
+#: sample of CENTER_SAMPLE (within a percent of the median in rank: the same or a
+#: neighbouring value, and code, on sensor residuals), not of them all.
+CENTER_SAMPLE_MIN = 32768
+CENTER_SAMPLE = 4096
+
+
+@njit
+def residual_center(r):
+    """The signed median of the residuals ``r`` (not empty), the Huffman stage's center;
+    of a sample of them on blocks of CENTER_SAMPLE_MIN or more."""
+    m = r.size
+    if m < CENTER_SAMPLE_MIN:
+        return select_kth(r ^ SIGN, m // 2) ^ SIGN
+    sample = np.empty(CENTER_SAMPLE, dtype=np.uint64)
+    for j in range(CENTER_SAMPLE):
+        sample[j] = r[j * m // CENTER_SAMPLE] ^ SIGN
+    return select_kth(sample, CENTER_SAMPLE // 2) ^ SIGN
 
 
 @njit
