@@ -20,9 +20,10 @@ import numpy as np
 #: the scheme of version 4 (REPEAT), as version 5 when one uses a scheme of version 5 (SPARSE,
 #: FMULT_ADJ), as version 6 when one uses a scheme of version 6 (LAG, FDIV), as version 7
 #: when one uses the scheme of version 7 (LEVELS), as version 8 when one uses the scheme of
-#: version 8 (REPEAT_DIV, SPLIT). A frame in the compact layout (version 7: a 1-D array in
-#: one block) is written as version 7, or 8 when its block uses one of them.
-FORMAT_VERSION = 8
+#: version 8 (REPEAT_DIV, SPLIT), as version 9 when a block or the integer lanes nested in one
+#: use the scheme of version 9 (HUFF1). A frame in the compact layout (version 7: a 1-D
+#: array in one block) is written as version 7, or 8 or 9 when its block uses one of theirs.
+FORMAT_VERSION = 9
 #: The version of frames that use only the schemes of version 1.
 FORMAT_VERSION_1 = 1
 #: The version of frames whose newest scheme is one of version 2, 3 and 4.
@@ -33,6 +34,7 @@ FORMAT_VERSION_5 = 5
 FORMAT_VERSION_6 = 6
 FORMAT_VERSION_7 = 7
 FORMAT_VERSION_8 = 8
+FORMAT_VERSION_9 = 9
 #: Bytes of the trailing xxh3_64 checksum.
 CHECKSUM_SIZE = 8
 #: Bytes of the checksum of a compact series frame: the low 32 bits of its xxh3_64.
@@ -108,6 +110,10 @@ REPEAT_DIV = 20
 #: Float blocks as each value's top 16 bits (the sign folded in) through the integer
 #: schemes and the bits below them packed (version 8).
 SPLIT = 21
+#: Integer lanes as the huffman scheme's payload with one stream (version 9): blocks and
+#: nested lanes of fewer than HUFF1_MAX_VALUES values, never the lanes of a mode.
+HUFF1 = 22
+HUFF1_MAX_VALUES = 4096
 #: Largest lag of the lag schemes (a u16 field).
 LAG_LIMIT = 65535
 #: The first scheme id of format version 2 (MULT, FMULT, FQUANT).
@@ -124,6 +130,8 @@ FIRST_V6_SCHEME = LAG
 FIRST_V7_SCHEME = LEVELS
 #: The first scheme id of format version 8 (REPEAT_DIV, SPLIT).
 FIRST_V8_SCHEME = REPEAT_DIV
+#: The first scheme id of format version 9 (HUFF1).
+FIRST_V9_SCHEME = HUFF1
 SCHEME_NAMES = {
     RAW: "raw",
     FOR: "for",
@@ -147,10 +155,14 @@ SCHEME_NAMES = {
     LEVELS: "levels",
     REPEAT_DIV: "repeat-div",
     SPLIT: "split",
+    HUFF1: "huffman-1",
 }
 #: Schemes of integer blocks (also the inner scheme of an ALP block: RAW, then FOR + order
 #: for the bit-packed orders 0..2, then HUFF) and of float blocks.
-INT_SCHEMES = (RAW, FOR, DELTA, DOD, HUFF, MULT, WIDE_RANK, SPARSE, LAG, LEVELS)
+INT_SCHEMES = (RAW, FOR, DELTA, DOD, HUFF, MULT, WIDE_RANK, SPARSE, LAG, LEVELS, HUFF1)
+#: Block schemes whose nested integer lanes the Python encoders choose (and may be the
+#: single-stream huffman scheme of version 9); the lanes of the others are the kernels'.
+NESTING_SCHEMES = (DICT, REPEAT, FMULT_ADJ, LAG, FDIV, LEVELS, REPEAT_DIV, SPLIT)
 #: Integer block schemes never nested (in the lanes of a mode, of a lag or a levels block).
 TOP_ONLY_INT_SCHEMES = (LAG, LEVELS)
 FLOAT_SCHEMES = (

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import struct
+from contextvars import ContextVar
 from functools import cache
 from typing import Any
 
@@ -32,6 +33,8 @@ from edgekit.codec._format import (
     FOR,
     FQUANT,
     HUFF,
+    HUFF1,
+    HUFF1_MAX_VALUES,
     INT_SCHEMES,
     LAG,
     LEVELS,
@@ -72,6 +75,45 @@ def _words(count: int, width: int) -> int:
 
 
 # --- integer lanes --------------------------------------------------------------------------
+
+#: The newest scheme id of the integer lanes encoded since the ``compress`` call under way
+#: last asked (a one-item list per call, in a context variable: threads and tasks keep
+#: their own): a block whose nested lanes use the scheme of version 9 makes its frame
+#: version 9. Candidates built and then not chosen count too, so a block of a scheme that
+#: nests such lanes is marked whenever one of its candidates used them (a reader of format
+#: 8 then refuses a frame it might have read; never the other way round).
+_NESTED: ContextVar[list[int]] = ContextVar("edgekit_codec_nested_scheme")
+
+
+def track_nested() -> Any:
+    """Start tracking nested schemes for one ``compress`` call; returns the token to hand
+    to :func:`reset_nested` when done."""
+    return _NESTED.set([0])
+
+
+def reset_nested(token: Any) -> None:
+    """End the tracking that :func:`track_nested` started."""
+    _NESTED.reset(token)
+
+
+def take_nested() -> int:
+    """The newest nested scheme id noted since the last call (0: none), and forget it."""
+    box = _NESTED.get(None)
+    if box is None:
+        return 0
+    newest, box[0] = box[0], 0
+    return newest
+
+
+def _note(scheme: int) -> None:
+    box = _NESTED.get(None)
+    if box is not None and scheme > box[0]:
+        box[0] = scheme
+
+
+#: The single-stream huffman scheme is tried on lanes of at least this many values (the
+#: huffman stage's own minimum) and fewer than HUFF1_MAX_VALUES.
+HUFF1_MIN_VALUES = 64
 
 
 def encode_int_lanes(
@@ -120,6 +162,14 @@ def encode_int_lanes(
         ranked = k.wide_rank_payload(u, payload.size if scheme != RAW else raw_size)
         if ranked.size:
             return WIDE_RANK, ranked.tobytes()
+    if entropy and HUFF1_MIN_VALUES <= u.size < HUFF1_MAX_VALUES and FOR <= scheme <= HUFF:
+        # A short block: the huffman stage in one stream (version 9) saves the four
+        # streams' lengths and padding, about 16 bytes.
+        order = int(payload[0]) if scheme == HUFF else scheme - FOR
+        single = k.huff1_payload(u, order, payload.size)
+        if single.size:
+            _note(HUFF1)
+            return HUFF1, single.tobytes()
     if scheme == RAW:
         return RAW, raw_bytes if raw_bytes is not None else u.astype(U64).tobytes()
     return int(scheme), payload.tobytes()
@@ -145,9 +195,11 @@ def decode_int_lanes(
     if scheme == LEVELS:
         _decode_levels(rd, n, out)
         return out
-    if scheme in (FOR, DELTA, DOD, HUFF, MULT, WIDE_RANK, SPARSE):
+    if scheme in (FOR, DELTA, DOD, HUFF, MULT, WIDE_RANK, SPARSE, HUFF1):
         buf = np.frombuffer(rd.view, dtype=np.uint8)
-        if scheme == SPARSE:
+        if scheme == HUFF1:
+            status, pos = k.decode_huff1_block(buf, rd.pos, len(buf), n, out)
+        elif scheme == SPARSE:
             status, pos = k.decode_sparse_block(buf, rd.pos, len(buf), n, out)
         elif scheme == WIDE_RANK:
             status, pos = k.decode_wide_rank_block(buf, rd.pos, len(buf), n, out)
@@ -280,9 +332,19 @@ def encode_float_block(
     adjusted float-mult scheme of format 5 (when the best so far takes more than 12 bits
     a value and the plan finds a base) and the float-div scheme of format 6 (decimals whose
     multiples repeat a period: :func:`float_lag`) replace the best scheme only when at
-    least 3 % smaller.
+    least 3 % smaller (smaller at all where the best nests lanes of format 9: the margin
+    keeps frames at older versions).
     """
+    # The nested schemes of the chosen candidate only (see ``_NESTED``); where it nests
+    # single-stream lanes (version 9 already), a later candidate need only be smaller.
+    outer = take_nested()
     best = _encode_float_v1(x, plan, entropy=entropy, allow_dict=allow_dict)
+    nested = take_nested() if best[0] == DICT else 0
+    take_nested()
+
+    def beats(size: int, margin: float) -> bool:
+        return size < (1.0 if nested else margin) * len(best[1])
+
     if (
         allow_split
         and entropy
@@ -292,13 +354,15 @@ def encode_float_block(
         # Noise (no decimal, no base, few repeats): the exponents through the Huffman
         # stage instead of alp-rd's dictionary of 8 left parts.
         split = _encode_split(x, entropy=entropy)
-        if len(split) < 0.99 * len(best[1]):
-            best = SPLIT, split
+        if beats(len(split), 0.99):
+            best, nested = (SPLIT, split), take_nested()
+        take_nested()
     # (where the dictionary won, few distinct values: it keeps them)
     if allow_repeat and best[0] != DICT and repeats_may_pay(x, 8 * len(best[1]) / x.size):
         repeat = _encode_repeat(x, plan, entropy=entropy)
-        if len(repeat[1]) < 0.97 * len(best[1]):
-            best = repeat
+        if beats(len(repeat[1]), 0.97):
+            best, nested = repeat, take_nested()
+        take_nested()
     if plan.base or plan.shift:
         k = kernels()
         bits = x.view(_uint_of(x))
@@ -308,8 +372,8 @@ def encode_float_block(
         if plan.shift:
             modes.append((FQUANT, k.fquant_payload(bits, plan.shift, entropy)))
         scheme, payload = min(modes, key=lambda c: c[1].size)
-        if payload.size < 0.97 * len(best[1]):
-            best = scheme, payload.tobytes()
+        if beats(payload.size, 0.97):
+            best, nested = (scheme, payload.tobytes()), 0
     if (
         allow_adjusted
         and x.size >= ADJ_MIN_VALUES
@@ -317,18 +381,23 @@ def encode_float_block(
         and plan.adj_base
     ):
         adjusted = _encode_fmult_adj(x, plan.adj_base, entropy=entropy)
+        used = take_nested()
         coarse = _coarser_adj_base(x, plan.adj_base)
         if coarse != plan.adj_base:
             other = _encode_fmult_adj(x, coarse, entropy=entropy)
-            adjusted = min(adjusted, other, key=len)
-        if len(adjusted) < 0.97 * len(best[1]):
-            best = FMULT_ADJ, adjusted
+            if len(other) < len(adjusted):
+                adjusted, used = other, take_nested()
+            take_nested()
+        if beats(len(adjusted), 0.97):
+            best, nested = (FMULT_ADJ, adjusted), used
     if allow_lag and best[0] not in (REPEAT, REPEAT_DIV):  # (repeat has the lag's gain)
         divisor, lag = float_lag(x, plan.pairs, plan.probe, 8 * len(best[1]) / max(x.size, 1))
         if lag:
             divided = _encode_fdiv(x, divisor, lag, entropy=entropy)
-            if len(divided) < 0.97 * len(best[1]):
-                best = FDIV, divided
+            if beats(len(divided), 0.97):
+                best, nested = (FDIV, divided), take_nested()
+            take_nested()
+    _note(max(outer, nested))
     return best
 
 
@@ -637,8 +706,12 @@ def encode_int_block(u: Array, raw_bytes: bytes, *, entropy: bool = True) -> tup
     """Cheapest scheme of an integer block (uint64 lanes ``u``): :func:`encode_int_lanes`
     with its modes and third differences, then the lag scheme (format 6) where the lanes
     repeat a period, and the levels scheme (format 7) where they take few levels spread
-    over a wider range, each kept when at least 3 % smaller."""
+    over a wider range, each kept when at least 3 % smaller (smaller at all than a block
+    of the single-stream huffman scheme of format 9)."""
+    outer = take_nested()  # (the chosen candidate's nested schemes only: see ``_NESTED``)
     scheme, payload = encode_int_lanes(u, raw_bytes, entropy=entropy, modes=True, third=True)
+    nested = take_nested()  # (the single stream as the block's own scheme: version 9)
+    margin = 1.0 if nested else 0.97
     bits = 8 * len(payload) / max(u.size, 1)
     if u.size >= LAG_MIN_VALUES:
         lag, clock = 0, scheme in (MULT, SPARSE)
@@ -650,14 +723,17 @@ def encode_int_block(u: Array, raw_bytes: bytes, *, entropy: bool = True) -> tup
             lag, _bits = kernels().find_lag(_lag_windows(np.diff(u)), LAG_WINDOW, LAG_MAX)
         if lag:
             lagged = _encode_lag(u, int(lag), entropy=entropy, modes=clock)
-            if len(lagged) < 0.97 * len(payload):
-                scheme, payload = LAG, lagged
+            used = take_nested()
+            if len(lagged) < margin * len(payload):
+                scheme, payload, nested = LAG, lagged, used
     if entropy and u.size >= LEVELS_MIN_VALUES and bits >= LEVELS_MIN_BITS:
         levels, index = kernels().int_levels(u, LEVELS_MAX_RANGE, u.size // LEVELS_PER_VALUE)
         if levels.size:
             leveled = _encode_levels(levels, index, entropy=entropy)
-            if len(leveled) < 0.97 * len(payload):
-                scheme, payload = LEVELS, leveled
+            used = take_nested()
+            if len(leveled) < margin * len(payload):
+                scheme, payload, nested = LEVELS, leveled, used
+    _note(max(outer, nested))
     return scheme, payload
 
 

@@ -41,6 +41,7 @@ from edgekit.codec._format import (
     FIRST_V6_SCHEME,
     FIRST_V7_SCHEME,
     FIRST_V8_SCHEME,
+    FIRST_V9_SCHEME,
     FLOAT_SCHEMES,
     FMULT,
     FOR,
@@ -53,9 +54,11 @@ from edgekit.codec._format import (
     FORMAT_VERSION_6,
     FORMAT_VERSION_7,
     FORMAT_VERSION_8,
+    FORMAT_VERSION_9,
     FQUANT,
     HEAD_1D_FORMAT,
     HUFF,
+    HUFF1,
     INT_SCHEMES,
     LAG,
     MAGIC_RECORD,
@@ -63,6 +66,7 @@ from edgekit.codec._format import (
     MAX_BLOCK_SIZE,
     MAX_NDIM,
     MULT,
+    NESTING_SCHEMES,
     RAW,
     SCHEME_NAMES,
     SHORT_CHECKSUM_SIZE,
@@ -175,48 +179,62 @@ def compress(
         out += struct.pack("<BBB", FORMAT_VERSION_1, code, x.ndim)
         out += struct.pack(f"<{x.ndim}Q", *x.shape)
         out += struct.pack("<I", block_size)
-    # The version byte stays 1 unless a block uses a scheme of version 2.
-    newest = 0
-    if x.dtype.kind == "f":
-        if n:
-            pairs = None
-            probe = np.zeros(1, dtype=x.dtype)
-            modes = _schemes.float_modes(flat, probe)
-            if n <= block_size and modes == (0.0, 0):
-                # One block: one kernel call does it all when ALP wins outright (unless
-                # repeated values may make the repeat scheme smaller), or the float-div
-                # scheme where the ALP multiples repeat a period.
-                done, pairs, payload = _schemes.kernels().alp_single_block(
-                    flat, flat.view(_BITS_OF[x.dtype]), _schemes.alp_emax(x), probe, entropy
-                )
-                if done == 0 and (
-                    _schemes.repeats_may_pay(flat, 8 * payload.size / n)
-                    or _schemes.adjusted_may_pay(flat, 8 * payload.size / n)
-                ):
-                    done, pairs = 1, None
-                if done == 0:
-                    scheme, best = _schemes.alp_or_float_div(flat, payload, entropy=entropy)
-                    out += _BLOCK_HEAD.pack(scheme, len(best))
-                    out += best
-                    return _sealed(out, scheme)
-            plan = _schemes.FloatPlan(flat, pairs, probe, modes)
-            for start in range(0, n, block_size):
-                block = flat[start : start + block_size] if n > block_size else flat
-                scheme, payload = _schemes.encode_float_block(block, plan, entropy=entropy)
-                newest = max(newest, scheme)
-                out += _BLOCK_HEAD.pack(scheme, len(payload))
-                out += payload
-        return _sealed(out, newest)
-    lanes = flat.astype(np.int64).view(np.uint64) if x.dtype.kind == "i" else flat.astype(np.uint64)
-    for start in range(0, n, block_size):
-        stop = min(start + block_size, n)
-        scheme, payload = _schemes.encode_int_block(
-            lanes[start:stop], flat[start:stop].tobytes(), entropy=entropy
+    # The version byte stays 1 unless a block (or integer lanes nested in one) uses a
+    # scheme of version 2 or later.
+    token = _schemes.track_nested()
+    try:
+        newest = 0
+        if x.dtype.kind == "f":
+            if n:
+                pairs = None
+                probe = np.zeros(1, dtype=x.dtype)
+                modes = _schemes.float_modes(flat, probe)
+                if n <= block_size and modes == (0.0, 0):
+                    # One block: one kernel call does it all when ALP wins outright (unless
+                    # repeated values may make the repeat scheme smaller), or the float-div
+                    # scheme where the ALP multiples repeat a period.
+                    done, pairs, payload = _schemes.kernels().alp_single_block(
+                        flat, flat.view(_BITS_OF[x.dtype]), _schemes.alp_emax(x), probe, entropy
+                    )
+                    if done == 0 and (
+                        _schemes.repeats_may_pay(flat, 8 * payload.size / n)
+                        or _schemes.adjusted_may_pay(flat, 8 * payload.size / n)
+                    ):
+                        done, pairs = 1, None
+                    if done == 0:
+                        scheme, best = _schemes.alp_or_float_div(flat, payload, entropy=entropy)
+                        out += _BLOCK_HEAD.pack(scheme, len(best))
+                        out += best
+                        return _sealed(out, _with_nested(scheme))
+                plan = _schemes.FloatPlan(flat, pairs, probe, modes)
+                for start in range(0, n, block_size):
+                    block = flat[start : start + block_size] if n > block_size else flat
+                    scheme, payload = _schemes.encode_float_block(block, plan, entropy=entropy)
+                    newest = max(newest, _with_nested(scheme))
+                    out += _BLOCK_HEAD.pack(scheme, len(payload))
+                    out += payload
+            return _sealed(out, newest)
+        lanes = (
+            flat.astype(np.int64).view(np.uint64) if x.dtype.kind == "i" else flat.astype(np.uint64)
         )
-        newest = max(newest, scheme)
-        out += _BLOCK_HEAD.pack(scheme, len(payload))
-        out += payload
-    return _sealed(out, newest)
+        for start in range(0, n, block_size):
+            stop = min(start + block_size, n)
+            scheme, payload = _schemes.encode_int_block(
+                lanes[start:stop], flat[start:stop].tobytes(), entropy=entropy
+            )
+            newest = max(newest, _with_nested(scheme))
+            out += _BLOCK_HEAD.pack(scheme, len(payload))
+            out += payload
+        return _sealed(out, newest)
+    finally:
+        _schemes.reset_nested(token)
+
+
+def _with_nested(scheme: int) -> int:
+    """The scheme id that sets the version of a block of ``scheme``: the nested lanes'
+    newest where the scheme nests lanes that the encoders of ``_schemes`` chose."""
+    nested = _schemes.take_nested()
+    return max(scheme, nested) if scheme in NESTING_SCHEMES else scheme
 
 
 def _sealed(out: bytearray, newest: int) -> bytes:
@@ -231,6 +249,7 @@ def _sealed(out: bytearray, newest: int) -> bytes:
 
 #: The first scheme id of each format version from 2 on, newest first.
 _FIRST_SCHEMES = (
+    (FIRST_V9_SCHEME, FORMAT_VERSION_9),
     (FIRST_V8_SCHEME, FORMAT_VERSION_8),
     (FIRST_V7_SCHEME, FORMAT_VERSION_7),
     (FIRST_V6_SCHEME, FORMAT_VERSION_6),
@@ -386,7 +405,7 @@ _FAST_PREFIXES: dict[bytes, int] = {
 _MIN_COMPACT = 7 + SHORT_CHECKSUM_SIZE
 #: Block schemes the block loop kernels decode (their first byte); others go to Python.
 _FLOAT_KERNEL_SCHEMES = frozenset((RAW, ALP, FMULT, FQUANT))
-_INT_KERNEL_SCHEMES = frozenset((FOR, DELTA, DOD, HUFF, MULT, LAG))
+_INT_KERNEL_SCHEMES = frozenset((FOR, DELTA, DOD, HUFF, MULT, LAG, HUFF1))
 #: (value count u64, block size u32) after the 7-byte prefix of a 1-D frame.
 _unpack_n_block = struct.Struct("<QI").unpack_from
 _unpack_u64 = _U64.unpack_from

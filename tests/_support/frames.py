@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -92,3 +94,19 @@ def assert_golden_case(case: dict[str, Any]) -> None:
         got = decompress(data)
         assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
     assert compress(want, **case["kwargs"]).hex() == case["frame_hex"]
+
+
+@contextmanager
+def format_8_encoder() -> Iterator[None]:
+    """The encoder as it was before format 9: integer lanes never take the single-stream
+    huffman scheme. The golden cases of versions 1 to 8 are still written byte for byte
+    with it (a change of any other encoder choice shows up there first); with format 9 on,
+    ``test_format_v9`` checks that they are written no larger."""
+    from edgekit.codec import _schemes
+
+    saved = _schemes.HUFF1_MAX_VALUES
+    _schemes.HUFF1_MAX_VALUES = 0
+    try:
+        yield
+    finally:
+        _schemes.HUFF1_MAX_VALUES = saved

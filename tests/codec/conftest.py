@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
+
+from tests._support.frames import format_8_encoder as _format_8_encoder
+
+
+@pytest.fixture
+def format_8_encoder() -> Iterator[None]:
+    """The encoder without format 9's single-stream huffman scheme (see
+    :func:`tests._support.frames.format_8_encoder`)."""
+    with _format_8_encoder():
+        yield
 
 
 @pytest.fixture(scope="session")

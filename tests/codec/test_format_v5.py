@@ -111,6 +111,7 @@ def regenerate() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.usefixtures("format_8_encoder")
 def test_committed_v5_frame_decodes_and_is_still_written(name: str) -> None:
     case = CASES[name]
     frame = bytes.fromhex(case["frame_hex"])
@@ -251,6 +252,7 @@ def test_the_decoder_reads_a_hand_made_payload() -> None:
     assert out.tolist() == [0, 5, 15, 20, 25, 25, 30]
 
 
+@pytest.mark.usefixtures("format_8_encoder")
 def test_averages_to_8_decimals_use_float_mult_adj() -> None:
     # (the planner works on a 256-value sample: at 0.01 it misses the base for some seeds)
     for seed, scale in ((6, 1.0), (6, 0.1), (7, 0.01)):
@@ -265,6 +267,7 @@ def test_averages_to_8_decimals_use_float_mult_adj() -> None:
         assert len(frame) < 0.8 * len(best[1])
 
 
+@pytest.mark.usefixtures("format_8_encoder")
 def test_mostly_whole_hundredths_take_a_coarser_base_and_ranked_adjustments() -> None:
     """Averages of one reading (most) or three, to hundredths, rounded to 8 decimals (a
     room humidity logger): the planner's base is a third of a hundredth (10**-2 / 3); a

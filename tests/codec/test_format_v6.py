@@ -84,6 +84,7 @@ def regenerate() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.usefixtures("format_8_encoder")
 def test_committed_v6_frame_decodes_and_is_still_written(name: str) -> None:
     case = CASES[name]
     frame = bytes.fromhex(case["frame_hex"])
@@ -134,6 +135,7 @@ def test_float_div_beats_the_earlier_schemes_on_periodic_decimals() -> None:
     assert decompress(frame).tobytes() == x.tobytes()
 
 
+@pytest.mark.usefixtures("format_8_encoder")
 def test_smooth_waveforms_take_third_differences_as_a_lag_of_1() -> None:
     """Where third differences cost 0.1 bit a value or more less than second ones (a
     smooth waveform of large amplitude: PPG, audio), the huffman candidate is built on
@@ -178,6 +180,7 @@ def test_a_clock_whose_deltas_repeat_a_period_takes_a_lag_over_its_constant() ->
         assert decompress(data).tobytes() == x.tobytes()
 
 
+@pytest.mark.usefixtures("format_8_encoder")
 def test_small_cheap_and_aperiodic_blocks_keep_the_earlier_schemes() -> None:
     rng = np.random.default_rng(10)
     small = periodic_decimals(10, 2000, 5, 2)  # below LAG_MIN_VALUES

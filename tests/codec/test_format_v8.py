@@ -105,6 +105,7 @@ def regenerate() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.usefixtures("format_8_encoder")
 def test_committed_v8_frame_decodes_and_is_still_written(name: str) -> None:
     case = CASES[name]
     frame = bytes.fromhex(case["frame_hex"])

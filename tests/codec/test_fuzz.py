@@ -28,7 +28,7 @@ from edgekit.codec import (
 )
 from edgekit.codec._format import FORMAT_VERSION, RANK
 from edgekit.errors import CorruptDataError, InvalidInputError
-from tests._support.frames import reseal
+from tests._support.frames import format_8_encoder, reseal
 from tests.codec.test_format_v5 import averaged_readings, gappy_clock, order2_series
 from tests.codec.test_format_v6 import periodic_counts, periodic_decimals, smooth_waveform
 from tests.codec.test_format_v7 import scaled_counts
@@ -52,6 +52,7 @@ def _rank_single() -> bytes:
 
 def _sample_frames() -> dict[str, bytes]:
     rng = np.random.default_rng(7)
+    rng9 = np.random.default_rng(9)  # (the samples of format 9: the others draw as before)
     old = rng.integers(0, 256, 20_000, dtype=np.uint8).tobytes()
     new = old[:5000] + b"inserted" + old[5000:15000] + bytes(300) + old[15300:]
     sig = signature(old, min_size=256, avg_size=1024, max_size=4096)
@@ -59,7 +60,10 @@ def _sample_frames() -> dict[str, bytes]:
         "for": compress(np.arange(300, dtype=np.int16) % 17, level=1),
         "delta": compress(np.arange(500, dtype=np.int64) * 7 + 3),
         "dod": compress(np.arange(500, dtype=np.int64) ** 2 + (np.arange(500) % 3), level=1),
-        "huffman": compress(np.cumsum(np.round(rng.laplace(0, 20, 700))).astype(np.int32)),
+        "huffman": _format_8(np.cumsum(np.round(rng.laplace(0, 20, 700))).astype(np.int32)),
+        # Format version 9: the huffman stage in one stream, a block's own and nested.
+        "huffman-1": compress(np.cumsum(np.round(rng9.laplace(0, 20, 700))).astype(np.int32)),
+        "dictionary-huffman-1": compress(np.repeat(rng9.standard_normal(90), 4)[::-1].copy()),
         "raw": compress(rng.integers(0, 255, 60, dtype=np.uint8)),
         "alp": compress(np.round(np.cumsum(rng.standard_normal(400)), 2)),
         "alp32": compress(np.round(np.cumsum(rng.standard_normal(400)), 1).astype(np.float32)),
@@ -110,8 +114,11 @@ def _sample_frames() -> dict[str, bytes]:
         # A lag over a clock's constant differences, its residuals in a nested sparse block.
         "lag-clock": compress(np.delete(np.arange(5000) * 1000 // 64, [2000]) * 1_000_000),
         # The full layout of one-block 1-D frames (what readers of versions 1-6 read).
-        "full-huffman": compress(
+        "full-huffman": _format_8(
             np.cumsum(np.round(rng.laplace(0, 20, 700))).astype(np.int32), compact=False
+        ),
+        "full-huffman-1": compress(
+            np.cumsum(np.round(rng9.laplace(0, 20, 700))).astype(np.int32), compact=False
         ),
         "full-alp": compress(np.round(np.cumsum(rng.standard_normal(400)), 2), compact=False),
         "record": encode_series(
@@ -120,6 +127,12 @@ def _sample_frames() -> dict[str, bytes]:
         "signature": sig.to_bytes(),
         "delta-frame": diff(sig, new).to_bytes(),
     }
+
+
+def _format_8(x: np.ndarray[Any, Any], **kwargs: Any) -> bytes:
+    """``compress`` without format 9's single-stream huffman (a four-stream sample)."""
+    with format_8_encoder():
+        return compress(x, **kwargs)
 
 
 FRAMES = _sample_frames()
@@ -192,6 +205,10 @@ def test_sample_frames_decode() -> None:
     assert FRAMES["int-mult-constant"][4] == 2 and FRAMES["multi-block"][4] == 1
     assert FRAMES["full-huffman"][4] == 1 and FRAMES["full-huffman"][5] == 3
     assert all(FRAMES[n][4] == 7 and FRAMES[n][5] & 0x80 for n in ("huffman", "lag", "alp"))
+    assert frame_info(FRAMES["huffman-1"]).schemes == ("huffman-1",)
+    assert frame_info(FRAMES["full-huffman-1"]).schemes == ("huffman-1",)
+    assert frame_info(FRAMES["dictionary-huffman-1"]).schemes == ("dictionary",)
+    assert all(FRAMES[n][4] == 9 for n in ("huffman-1", "full-huffman-1", "dictionary-huffman-1"))
     for name, frame in FRAMES.items():
         _decoder(name)(frame)
 

@@ -66,6 +66,7 @@ def test_committed_v1_frame_decodes_to_itsgolden_values(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.usefixtures("format_8_encoder")
 def test_encoder_still_writes_the_committed_frame(name: str) -> None:
     case = CASES[name]
     frame = compress(golden_values(case), **case["kwargs"], compact=False)
@@ -85,6 +86,7 @@ def test_encoder_still_writes_the_committed_frame(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(CASES_V2))
+@pytest.mark.usefixtures("format_8_encoder")
 def test_committed_v2_frame_decodes_and_is_still_written(name: str) -> None:
     case = CASES_V2[name]
     frame = bytes.fromhex(case["frame_hex"])

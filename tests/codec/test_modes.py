@@ -159,6 +159,7 @@ def test_float32_data_stored_as_float64_uses_float_quant() -> None:
     assert len(frame) < 0.5 * x.nbytes
 
 
+@pytest.mark.usefixtures("format_8_encoder")
 def test_decimals_keep_alp_and_version_1() -> None:
     """Where no mode applies the frame is version 1, as before the modes existed (noise
     at level 1: at level 2 format 8's split scheme codes its exponents)."""

@@ -60,6 +60,7 @@ def _same_bits(a: Array, b: Array) -> bool:
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.usefixtures("format_8_encoder")
 def test_committed_v4_frame_decodes_and_is_still_written(name: str) -> None:
     case = CASES[name]
     frame = bytes.fromhex(case["frame_hex"])

@@ -31,6 +31,7 @@ NOW_LEVELS = {"wide_rank_adc_counts_i2": 1747}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.usefixtures("format_8_encoder")
 def test_committed_v3_frame_decodes_and_is_still_written(name: str) -> None:
     case = CASES[name]
     frame = bytes.fromhex(case["frame_hex"])

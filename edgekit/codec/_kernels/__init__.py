@@ -11,6 +11,7 @@
 - ``fmadj``: the planner of the adjusted float-mult scheme (format version 5).
 - ``lag``: the period finder and transforms of the lag schemes (format version 6).
 - ``levels``: the levels scheme's planner and decoder's gather (format version 7).
+- ``huff1``: the single-stream huffman scheme of short blocks (format version 9).
 
 Every id, size and status code comes from ``edgekit.codec._format``. Kernels that read
 untrusted bytes never index out of bounds: callers validate sizes first, and the bit
@@ -66,6 +67,7 @@ from edgekit.codec._kernels.floats import (
     order_keys,
 )
 from edgekit.codec._kernels.fmadj import adj_factor, fmult_adj_base
+from edgekit.codec._kernels.huff1 import decode_huff1_block, huff1_payload
 from edgekit.codec._kernels.huffdec import decode_huff_lanes
 from edgekit.codec._kernels.huffman import (
     _symbol,
@@ -124,6 +126,7 @@ __all__ = [
     "decode_f64_frame",
     "decode_fmult_block",
     "decode_fquant_block",
+    "decode_huff1_block",
     "decode_huff_block",
     "decode_huff_lanes",
     "decode_int_blocks",
@@ -145,6 +148,7 @@ __all__ = [
     "fmult_payload",
     "fquant_payload",
     "gear_table",
+    "huff1_payload",
     "huff_candidate",
     "huff_codes",
     "huff_decode4",

@@ -23,6 +23,7 @@ from edgekit.codec._format import (
     FQUANT,
     HEAD_1D,
     HUFF,
+    HUFF1,
     LAG,
     MULT,
     RANK,
@@ -54,6 +55,7 @@ from edgekit.codec._kernels.floats import (
     decode_alp_block,
     dictionary_may_pay,
 )
+from edgekit.codec._kernels.huff1 import decode_huff1_block
 from edgekit.codec._kernels.huffdec import decode_huff_lanes, decode_huff_summed
 from edgekit.codec._kernels.huffman import (
     decode_huff_block,
@@ -725,8 +727,8 @@ def _lag_lanes(buf, at, stop, count, dest):
 @njit
 def decode_int_blocks(buf, pos, end, start, n, block_size, out):
     """As :func:`decode_f64_blocks` for integer frames: for/delta/delta-of-delta/huffman/
-    int-mult blocks, and lag blocks of those, are decoded into ``out``; the loop stops at
-    any other scheme.
+    int-mult/single-stream huffman blocks, and lag blocks of the first four, are decoded
+    into ``out``; the loop stops at any other scheme.
 
     ``out`` holds 64-bit lanes (uint64 or int64), or the values of a narrower integer
     dtype: the packed and huffman schemes then write them straight in (their arithmetic
@@ -739,7 +741,7 @@ def decode_int_blocks(buf, pos, end, start, n, block_size, out):
         status, scheme, stop = _block_head(buf, pos, end)
         if status != 0:
             return status, pos, start, pos
-        if (scheme < FOR or scheme > HUFF) and scheme != MULT and scheme != LAG:
+        if (scheme < FOR or scheme > HUFF) and scheme != MULT and scheme != LAG and scheme != HUFF1:
             return BLOCK_NOT_HERE, pos, start, pos
         at = pos + BLOCK_HEADER
         if scheme == LAG:
@@ -748,7 +750,9 @@ def decode_int_blocks(buf, pos, end, start, n, block_size, out):
             pos = stop
             start += count
             continue
-        if wide:
+        if scheme == HUFF1:
+            status, got = decode_huff1_block(buf, at, stop, count, out[start : start + count])
+        elif wide:
             dest = lanes[start : start + count]
             if scheme == MULT:
                 status, got = decode_mult_block(buf, at, stop, count, dest)
