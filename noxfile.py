@@ -48,6 +48,7 @@ CLOCK_TESTS = [
     "tests/codec/test_format_v6.py",
     "tests/codec/test_format_v7.py",
     "tests/codec/test_format_v8.py",
+    "tests/codec/test_format_v9.py",
     "tests/scan/test_wifi.py",
     "tests/scan/test_recognize.py",
     "tests/scan/test_advertisement.py",
