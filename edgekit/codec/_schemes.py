@@ -79,9 +79,10 @@ def _words(count: int, width: int) -> int:
 #: The newest scheme id of the integer lanes encoded since the ``compress`` call under way
 #: last asked (a one-item list per call, in a context variable: threads and tasks keep
 #: their own): a block whose nested lanes use the scheme of version 9 makes its frame
-#: version 9. Candidates built and then not chosen count too, so a block of a scheme that
-#: nests such lanes is marked whenever one of its candidates used them (a reader of format
-#: 8 then refuses a frame it might have read; never the other way round).
+#: version 9. :func:`encode_float_block` and :func:`encode_int_block` keep only their
+#: chosen candidate's; inside one scheme's payload a form not chosen may still count (the
+#: repeat scheme builds two), so a frame may be marked 9 without holding id 22 (a reader of
+#: format 8 then refuses a frame it might have read), never the other way round.
 _NESTED: ContextVar[list[int]] = ContextVar("edgekit_codec_nested_scheme")
 
 
