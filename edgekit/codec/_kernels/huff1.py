@@ -13,19 +13,15 @@ import numpy as np
 
 from edgekit._jit import njit
 from edgekit.codec._format import (
-    ERR_KRAFT,
-    ERR_ORDER,
     ERR_SHORT,
     ERR_STREAM,
     ERR_STREAM_LENGTH,
-    ERR_SYMBOLS,
     HUFF_MAXLEN,
     HUFF_NSYM,
 )
 from edgekit.codec._kernels.bitpack import (
     ZERO,
     _put64,
-    _read_heads,
     copy_bytes,
     residuals,
 )
@@ -37,7 +33,7 @@ from edgekit.codec._kernels.huffman import (
     _put_value,
     _used_range,
     huff_codes,
-    huff_kraft_ok,
+    huff_head,
     huff_lengths,
     huff_prepare,
     huff_value_table,
@@ -132,30 +128,9 @@ def decode_huff1_block(buf, pos, end, n, out):
 
     Returns ``(status, position after the payload)``; status 0 or an ``ERR_*`` code.
     """
-    if pos + 1 > end:
-        return ERR_SHORT, pos
-    order = np.int64(buf[pos])
-    pos += 1
-    if order > 2 or n <= order:
-        return ERR_ORDER, pos
-    if pos + 8 * order + 10 > end:
-        return ERR_SHORT, pos
-    first, firstd, center, pos = _read_heads(buf, pos, order)
-    lo = np.int64(buf[pos])
-    hi = np.int64(buf[pos + 1])
-    pos += 2
-    if lo > hi or hi >= HUFF_NSYM:
-        return ERR_SYMBOLS, pos
-    nb = (hi - lo + 2) // 2
-    if pos + nb > end:
-        return ERR_SHORT, pos
-    lens = np.zeros(HUFF_NSYM, dtype=np.int64)
-    for sym in range(lo, hi + 1):
-        b = np.int64(buf[pos + (sym - lo) // 2])
-        lens[sym] = (b & 15) if (sym - lo) % 2 == 0 else (b >> 4)
-    pos += nb
-    if not huff_kraft_ok(lens, HUFF_MAXLEN):
-        return ERR_KRAFT, pos
+    status, pos, order, first, firstd, center, lens = huff_head(buf, pos, end, n)
+    if status != 0:
+        return status, pos
     m = n - order
     nbits = np.int64(0)
     shift = 0

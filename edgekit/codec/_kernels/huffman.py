@@ -1244,6 +1244,40 @@ def _integrate_lanes(out, n, order, first, firstd):
         out[i] = prev
 
 
+@njit(inline="always")
+def huff_head(buf, pos, end, n):
+    """Parse the fields a huffman payload of ``n`` values at ``buf[pos:end]`` starts with
+    (the single-stream one too): ``order u8`` (0..2, at most ``n``), its heads, ``center``,
+    ``lo``, ``hi`` and the 4-bit code lengths, each checked against ``end`` before it is
+    read, the lengths against Kraft's inequality. Returns ``(status, position after them,
+    order, first, first delta, center, code lengths)``; status 0 or an ``ERR_*`` code."""
+    lens = np.zeros(HUFF_NSYM, dtype=np.int64)
+    if pos + 1 > end:
+        return ERR_SHORT, pos, 0, ZERO, ZERO, ZERO, lens
+    order = np.int64(buf[pos])
+    pos += 1
+    if order > 2 or n < order:
+        return ERR_ORDER, pos, 0, ZERO, ZERO, ZERO, lens
+    if pos + 8 * order + 10 > end:
+        return ERR_SHORT, pos, 0, ZERO, ZERO, ZERO, lens
+    first, firstd, center, pos = _read_heads(buf, pos, order)
+    lo = np.int64(buf[pos])
+    hi = np.int64(buf[pos + 1])
+    pos += 2
+    if lo > hi or hi >= HUFF_NSYM:
+        return ERR_SYMBOLS, pos, 0, ZERO, ZERO, ZERO, lens
+    nb = (hi - lo + 2) // 2
+    if pos + nb > end:
+        return ERR_SHORT, pos, 0, ZERO, ZERO, ZERO, lens
+    for sym in range(lo, hi + 1):
+        b = np.int64(buf[pos + (sym - lo) // 2])
+        lens[sym] = (b & 15) if (sym - lo) % 2 == 0 else (b >> 4)
+    pos += nb
+    if not huff_kraft_ok(lens, HUFF_MAXLEN):
+        return ERR_KRAFT, pos, 0, ZERO, ZERO, ZERO, lens
+    return 0, pos, order, first, firstd, center, lens
+
+
 @njit
 def decode_huff_block(buf, pos, end, n, out):
     """Parse and decode a huffman-scheme payload at ``buf[pos:end]`` into ``out[:n]``.
@@ -1261,30 +1295,9 @@ def _decode_huff(buf, pos, end, n, out, fout, alp, ff, fe):
     Returns ``(status, position after the payload)``; status 0 or an ``ERR_*`` code.
     Every field is bounds-checked against ``end`` before it is read.
     """
-    if pos + 1 > end:
-        return ERR_SHORT, pos
-    order = np.int64(buf[pos])
-    pos += 1
-    if order > 2 or n < order:
-        return ERR_ORDER, pos
-    if pos + 8 * order + 10 > end:
-        return ERR_SHORT, pos
-    first, firstd, center, pos = _read_heads(buf, pos, order)
-    lo = np.int64(buf[pos])
-    hi = np.int64(buf[pos + 1])
-    pos += 2
-    if lo > hi or hi >= HUFF_NSYM:
-        return ERR_SYMBOLS, pos
-    nb = (hi - lo + 2) // 2
-    if pos + nb > end:
-        return ERR_SHORT, pos
-    lens = np.zeros(HUFF_NSYM, dtype=np.int64)
-    for sym in range(lo, hi + 1):
-        b = np.int64(buf[pos + (sym - lo) // 2])
-        lens[sym] = (b & 15) if (sym - lo) % 2 == 0 else (b >> 4)
-    pos += nb
-    if not huff_kraft_ok(lens, HUFF_MAXLEN):
-        return ERR_KRAFT, pos
+    status, pos, order, first, firstd, center, lens = huff_head(buf, pos, end, n)
+    if status != 0:
+        return status, pos
     if pos + 4 * HUFF_STREAMS > end:
         return ERR_SHORT, pos
     m = n - order
