@@ -21,7 +21,6 @@ from edgekit.codec._format import (
 )
 from edgekit.codec._kernels.bitpack import (
     ZERO,
-    _put64,
     copy_bytes,
     residuals,
 )
@@ -31,12 +30,14 @@ from edgekit.codec._kernels.huffman import (
     _integrate_lanes,
     _one,
     _put_value,
-    _used_range,
+    coded_bits,
     huff_codes,
     huff_head,
+    huff_head_size,
     huff_lengths,
     huff_prepare,
     huff_value_table,
+    put_huff_head,
     residual_center,
 )
 
@@ -68,14 +69,8 @@ def huff1_payload(u, order, limit):
     center = residual_center(r)
     z, syms, counts = huff_prepare(r, center)
     lens = huff_lengths(counts, HUFF_MAXLEN)
-    lo, hi = _used_range(lens)
-    bits = 0
-    for s in range(HUFF_NSYM):
-        if counts[s]:
-            e = 0 if s < 8 else (s - 8) // 2 + 2
-            bits += counts[s] * (lens[s] + e)
-    head = 1 + 8 * order + 8 + 2 + (hi - lo + 2) // 2 + _varint_len(bits)
-    size = head + (bits + 7) // 8
+    bits = coded_bits(counts, lens)
+    size = huff_head_size(order, lens) + _varint_len(bits) + (bits + 7) // 8
     if size >= limit:
         return empty
     codes = huff_codes(lens, HUFF_MAXLEN)
@@ -92,23 +87,7 @@ def huff1_payload(u, order, limit):
         w, acc, nacc = _put_value(words, w, acc, nacc, z[i], syms[i], ucodes, ulens, uextra)
     words[w] = np.uint32(acc)
     out = np.zeros(size, dtype=np.uint8)
-    out[0] = np.uint8(order)
-    pos = 1
-    if order >= 1:
-        _put64(out, pos, u[0])
-        pos += 8
-    if order == 2:
-        _put64(out, pos, u[1] - u[0])
-        pos += 8
-    _put64(out, pos, center)
-    pos += 8
-    out[pos] = np.uint8(lo)
-    out[pos + 1] = np.uint8(hi)
-    pos += 2
-    for sym in range(lo, hi + 1):
-        k = sym - lo
-        out[pos + k // 2] |= np.uint8(lens[sym] << (4 * (k % 2)))
-    pos += (hi - lo + 2) // 2
+    pos = put_huff_head(out, u, order, center, lens)
     v = bits
     while v >= 0x80:
         out[pos] = np.uint8((v & 0x7F) | 0x80)

@@ -612,20 +612,47 @@ def huff_centered(u, r, order, center, limit):
     if head + (least * (1.0 - 1e-9) - 1.0) / 8 + HUFF_STREAMS >= limit:
         return np.zeros(0, dtype=np.uint8)
     lens = huff_lengths(counts, HUFF_MAXLEN)
-    lo, hi = _used_range(lens)
-    bits = 0
-    for s in range(HUFF_NSYM):
-        if counts[s]:
-            e = 0 if s < 8 else (s - 8) // 2 + 2
-            bits += counts[s] * (lens[s] + e)
-    ntable = 2 + (hi - lo + 2) // 2
-    head = 1 + 8 * order + 8 + ntable + 4 * HUFF_STREAMS
+    bits = coded_bits(counts, lens)
+    head = huff_head_size(order, lens) + 4 * HUFF_STREAMS
     size = head + (bits + 7) // 8 + HUFF_STREAMS
     if size >= limit:
         return np.zeros(0, dtype=np.uint8)
     codes = huff_codes(lens, HUFF_MAXLEN)
     streams, nbits = huff_encode4(z, syms, codes, lens)
     out = np.zeros(head + streams.size, dtype=np.uint8)
+    pos = put_huff_head(out, u, order, center, lens)
+    for j in range(HUFF_STREAMS):
+        v = nbits[j]
+        for b in range(4):
+            out[pos + b] = np.uint8((v >> (8 * b)) & 255)
+        pos += 4
+    copy_bytes(out, pos, streams, 0, streams.size)
+    return out
+
+
+@njit(inline="always")
+def coded_bits(counts, lens):
+    """Bits the values of symbol ``counts`` take with code ``lens`` and their extra bits."""
+    bits = 0
+    for s in range(HUFF_NSYM):
+        if counts[s]:
+            e = 0 if s < 8 else (s - 8) // 2 + 2
+            bits += counts[s] * (lens[s] + e)
+    return bits
+
+
+@njit(inline="always")
+def huff_head_size(order, lens):
+    """Bytes of a huffman payload's common fields (:func:`put_huff_head`)."""
+    lo, hi = _used_range(lens)
+    return 1 + 8 * order + 8 + 2 + (hi - lo + 2) // 2
+
+
+@njit(inline="always")
+def put_huff_head(out, u, order, center, lens):
+    """Write the fields every huffman payload starts with into ``out`` (zeroed): ``order``,
+    the heads of the lanes ``u``, ``center``, ``lo``, ``hi`` and the 4-bit code lengths.
+    Returns the position after them."""
     out[0] = np.uint8(order)
     pos = 1
     if order >= 1:
@@ -636,20 +663,14 @@ def huff_centered(u, r, order, center, limit):
         pos += 8
     _put64(out, pos, center)
     pos += 8
+    lo, hi = _used_range(lens)
     out[pos] = np.uint8(lo)
     out[pos + 1] = np.uint8(hi)
     pos += 2
     for sym in range(lo, hi + 1):
         k = sym - lo
         out[pos + k // 2] |= np.uint8(lens[sym] << (4 * (k % 2)))
-    pos += (hi - lo + 2) // 2
-    for j in range(HUFF_STREAMS):
-        v = nbits[j]
-        for b in range(4):
-            out[pos + b] = np.uint8((v >> (8 * b)) & 255)
-        pos += 4
-    copy_bytes(out, pos, streams, 0, streams.size)
-    return out
+    return pos + (hi - lo + 2) // 2
 
 
 @njit
