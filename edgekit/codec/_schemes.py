@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Callable
 from contextvars import ContextVar
 from functools import cache
 from typing import Any
@@ -339,7 +340,23 @@ def encode_float_block(
     # The nested schemes of the chosen candidate only (see ``_NESTED``); where it nests
     # single-stream lanes (version 9 already), a later candidate need only be smaller.
     outer = take_nested()
-    best = _encode_float_v1(x, plan, entropy=entropy, allow_dict=allow_dict)
+    lags = first = None
+    if allow_repeat and x.size >= REPEAT_MIN_VALUES and _head_repeats(x) >= REPEAT_FIRST_SHARE:
+        # Most values repeat: the lags first. They count the distinct values exactly (the
+        # dictionary is built from them where it fits); where it does not, the repeat
+        # scheme is built first and bounds the format-1 candidates (see ``ceiling``).
+        lags = kernels().repeat_lags(x.view(_uint_of(x)))
+        if np.count_nonzero(lags == 0) > x.size // 4:
+            first = _encode_repeat(x, plan, lags, entropy=entropy)
+            first_nested = take_nested()
+    best = _encode_float_v1(
+        x,
+        plan,
+        entropy=entropy,
+        allow_dict=allow_dict and first is None,
+        lags=lags,
+        ceiling=len(first[1]) / REPEAT_MARGIN if first is not None else None,
+    )
     nested = take_nested() if best[0] == DICT else 0
     take_nested()
 
@@ -351,6 +368,7 @@ def encode_float_block(
         and entropy
         and best[0] in (ALP_RD, SHUFFLE_LZ4, RAW)
         and x.size >= SPLIT_MIN_VALUES
+        and (first is None or _split_floor(x) < len(first[1]) / REPEAT_MARGIN)
     ):
         # Noise (no decimal, no base, few repeats): the exponents through the Huffman
         # stage instead of alp-rd's dictionary of 8 left parts.
@@ -359,9 +377,12 @@ def encode_float_block(
             best, nested = (SPLIT, split), take_nested()
         take_nested()
     # (where the dictionary won, few distinct values: it keeps them)
-    if allow_repeat and best[0] != DICT and repeats_may_pay(x, 8 * len(best[1]) / x.size):
-        repeat = _encode_repeat(x, plan, entropy=entropy)
-        if beats(len(repeat[1]), 0.97):
+    if first is not None:
+        if beats(len(first[1]), REPEAT_MARGIN):
+            best, nested = first, first_nested
+    elif allow_repeat and best[0] != DICT and repeats_may_pay(x, 8 * len(best[1]) / x.size):
+        repeat = _encode_repeat(x, plan, lags, entropy=entropy)
+        if beats(len(repeat[1]), REPEAT_MARGIN):
             best, nested = repeat, take_nested()
         take_nested()
     if plan.base or plan.shift:
@@ -482,9 +503,22 @@ def _decode_fmult_adj(rd: Reader, n: int, dtype: np.dtype[Any], out: Array) -> N
 
 
 def _encode_float_v1(
-    x: Array, plan: FloatPlan, *, entropy: bool, allow_dict: bool
+    x: Array,
+    plan: FloatPlan,
+    *,
+    entropy: bool,
+    allow_dict: bool,
+    lags: Array | None = None,
+    ceiling: float | None = None,
 ) -> tuple[int, bytes]:
-    """Cheapest float scheme of format version 1 for the block ``x``."""
+    """Cheapest float scheme of format version 1 for the block ``x``.
+
+    ``lags`` (the block's repeat lags, when the caller has them) count the distinct values
+    for the dictionary. With a ``ceiling`` (bytes: the size a candidate must stay under to
+    matter), alp and shuffle-lz4 are skipped where their size on :func:`_windows`, scaled
+    to the block, is above it even times SKIP_MARGIN, and alp-rd where its right parts
+    alone are.
+    """
     k = kernels()
     n = x.size
     nbytes = x.nbytes
@@ -495,32 +529,77 @@ def _encode_float_v1(
         e, f, cost = k.alp_choose(x, plan.pairs, probe)
     alp_estimate = cost * n / max(min(n, 128), 1) / 8
     candidates: list[tuple[int, bytes]] = []
-    if allow_dict and n >= 256 and k.dictionary_may_pay(x.view(_uint_of(x))):
-        found = _encode_dict(x, entropy=entropy)
+
+    def shuffle_lz4() -> None:
+        if ceiling is None or not _above(lambda w: _encode_shuffle_lz4(w)[1], x, ceiling):
+            candidates.append(_encode_shuffle_lz4(x))
+
+    if (
+        allow_dict
+        and n >= 256
+        and k.dictionary_may_pay(x.view(_uint_of(x)))
+        and (lags is None or np.count_nonzero(lags == 0) <= n // 4)
+    ):
+        found = _encode_dict(x, lags, entropy=entropy)
         if found is not None:
             candidates.append(found)
             # Repeated values may be repeated runs or patterns: LZ4 can win those
             # (tried on small blocks, where it is cheap, or when the dictionary still
             # leaves over 20 % of the bytes).
             if n <= 8192 or len(found[1]) > 0.2 * nbytes:
-                candidates.append(_encode_shuffle_lz4(x))
+                shuffle_lz4()
             if len(found[1]) < 0.5 * alp_estimate:
                 cost = NEVER  # the dictionary clearly wins: skip ALP
-    if cost < NEVER and alp_estimate < 0.9 * nbytes:
+    if (
+        cost < NEVER
+        and alp_estimate < 0.9 * nbytes
+        and (
+            ceiling is None
+            or not _above(lambda w: _encode_alp(w, e, f, probe, entropy=entropy)[1], x, ceiling)
+        )
+    ):
         alp = _encode_alp(x, e, f, probe, entropy=entropy)
         if not candidates and len(alp[1]) <= 0.6 * nbytes:
             return alp  # the common case: ALP alone, and good enough
         candidates.append(alp)
     best_size = min([len(c[1]) for c in candidates], default=nbytes)
     if best_size > 0.6 * nbytes:
-        candidates.append(_encode_alp_rd(x, plan.rd_right))
-        best_size = min(len(c[1]) for c in candidates)
+        if ceiling is None or n * plan.rd_right / 8 < ceiling:
+            candidates.append(_encode_alp_rd(x, plan.rd_right))
+        best_size = min([len(c[1]) for c in candidates], default=nbytes)
         if best_size > 0.6 * nbytes and all(c[0] != SHUFFLE_LZ4 for c in candidates):
-            candidates.append(_encode_shuffle_lz4(x))
-    best = min(candidates, key=lambda c: len(c[1]))
-    if len(best[1]) >= nbytes:
+            shuffle_lz4()
+    best = min(candidates, key=lambda c: len(c[1]), default=(RAW, b""))
+    if best[0] == RAW or len(best[1]) >= nbytes:
         return RAW, x.tobytes()
     return best
+
+
+#: Where a block's repeat scheme is built first, a format-1 candidate is skipped when its
+#: size on SKIP_WINDOWS windows of SKIP_WINDOW values spread over the block, scaled to the
+#: block and times SKIP_MARGIN, is still above the size it must stay under (on the
+#: corpus' blocks of 4,096 values or more, alp's and shuffle-lz4's sizes are 0.86 to
+#: 1.2 times that estimate).
+SKIP_WINDOWS = 4
+SKIP_WINDOW = 512
+SKIP_MARGIN = 0.7
+
+
+def _windows(x: Array) -> Array:
+    """SKIP_WINDOWS runs of SKIP_WINDOW consecutive values of ``x``, evenly spread, first
+    and last included, back to back."""
+    starts = np.arange(SKIP_WINDOWS) * (x.size - SKIP_WINDOW) // (SKIP_WINDOWS - 1)
+    return np.concatenate([x[s : s + SKIP_WINDOW] for s in starts])
+
+
+def _above(encode: Callable[[Array], bytes | memoryview], x: Array, ceiling: float) -> bool:
+    """Whether ``encode`` on :func:`_windows` of ``x``, scaled to ``x`` and times
+    SKIP_MARGIN, takes more than ``ceiling`` bytes (never on blocks of fewer than two
+    windows' worth of values each)."""
+    if x.size < 2 * SKIP_WINDOWS * SKIP_WINDOW:
+        return False
+    w = _windows(x)
+    return SKIP_MARGIN * len(encode(w)) * x.size / w.size > ceiling
 
 
 #: The repeat scheme is tried on blocks of at least this many values ...
@@ -531,6 +610,19 @@ REPEAT_SAMPLE = 1024
 REPEAT_MIN_BITS = 8.0
 
 
+#: Where at least this share of the first values repeats an earlier one, the repeat
+#: scheme is built before the others (see :func:`encode_float_block`); it replaces them
+#: only where at least 3 % smaller (REPEAT_MARGIN).
+REPEAT_FIRST_SHARE = 0.5
+REPEAT_MARGIN = 0.97
+
+
+def _head_repeats(x: Array) -> float:
+    """Share of the first REPEAT_SAMPLE values of ``x`` that repeat an earlier one."""
+    head = x[:REPEAT_SAMPLE].view(_uint_of(x))
+    return int(np.count_nonzero(kernels().repeat_lags(head))) / max(head.size, 1)
+
+
 def repeats_may_pay(x: Array, bits_per_value: float) -> bool:
     """Whether the repeat scheme is worth building for the block ``x`` whose best other
     scheme takes ``bits_per_value``: the values it would not code must save at least
@@ -538,17 +630,18 @@ def repeats_may_pay(x: Array, bits_per_value: float) -> bool:
     short decimals do not repay it). One hash pass over the first 1,024 values."""
     if x.size < REPEAT_MIN_VALUES or bits_per_value < REPEAT_MIN_BITS:
         return False
-    head = x[:REPEAT_SAMPLE].view(_uint_of(x))
-    repeated = int(np.count_nonzero(kernels().repeat_lags(head)))
-    return repeated * bits_per_value >= REPEAT_MIN_BITS * head.size
+    return _head_repeats(x) * bits_per_value >= REPEAT_MIN_BITS
 
 
-def _encode_repeat(x: Array, plan: FloatPlan, *, entropy: bool) -> tuple[int, bytes]:
+def _encode_repeat(
+    x: Array, plan: FloatPlan, lags: Array | None = None, *, entropy: bool
+) -> tuple[int, bytes]:
     """The repeat block of ``x`` (format version 4: the literal count, the lags as a
     nested integer block, then the literals, first occurrences, as a nested float block),
     or its repeat-div form (:func:`_encode_repeat_div`) where that is at least 3 %
-    smaller: ``(scheme, payload)``."""
-    lags = kernels().repeat_lags(x.view(_uint_of(x)))
+    smaller: ``(scheme, payload)``. ``lags``: the block's repeat lags, when known."""
+    if lags is None:
+        lags = kernels().repeat_lags(x.view(_uint_of(x)))
     literal = lags == 0
     literals = x[literal]
     ischeme, ipayload = encode_int_lanes(lags.view(np.uint64), None, entropy=entropy)
@@ -576,13 +669,6 @@ PERIOD_CANDIDATES = 4
 PERIOD_SAMPLE = 2048
 
 
-def _period_residuals(k: Array, positions: Array, period: int) -> Array:
-    """``k[i] - k[i - period]`` (``k[i]`` where ``i < period``) at ``positions`` (int64)."""
-    before = np.where(positions >= period, k[np.maximum(positions - period, 0)], 0)
-    out: Array = k[positions] - before
-    return out
-
-
 def _encode_repeat_div(
     x: Array, lags: Array, positions: Array, plan: FloatPlan, head: bytes, *, entropy: bool
 ) -> bytes | None:
@@ -603,17 +689,11 @@ def _encode_repeat_div(
     uint = _uint_of(x)
     approx = np.empty_like(x)
     k, adj = kernels().fdiv_split(x, x.view(uint), divisor, approx, approx.view(uint), KMAX_ADJ)
-    counts = np.bincount(lags)
-    counts[0] = 0
-    candidates = np.argsort(-counts, kind="stable")[:PERIOD_CANDIDATES]
-    candidates = candidates[counts[candidates] > 0]  # (one at least: a value repeats)
+    candidates = kernels().top_lags(lags, PERIOD_CANDIDATES)
     sample = positions[:PERIOD_SAMPLE]
-    cost = [
-        float(np.log2(np.abs(_period_residuals(k, sample, p).astype(np.float64)) + 1.0).sum())
-        for p in candidates
-    ]
+    cost = [kernels().period_cost(k, sample, p) for p in candidates]
     period = int(candidates[int(np.argmin(cost))])
-    residuals = _period_residuals(k, positions, period).view(U64)
+    residuals = kernels().period_residuals(k, positions, period).view(U64)
     rscheme, rpayload = encode_int_lanes(residuals, None, entropy=entropy)
     return (
         struct.pack("<dH", divisor, period)
@@ -926,11 +1006,16 @@ def _keys_to_bits(keys: Array, total: int) -> Array:
     return out
 
 
-def _encode_dict(x: Array, *, entropy: bool) -> tuple[int, bytes] | None:
-    """Sorted distinct values (a nested float block) plus their indices (integer lanes)."""
+def _encode_dict(x: Array, lags: Array | None = None, *, entropy: bool) -> tuple[int, bytes] | None:
+    """Sorted distinct values (a nested float block) plus their indices (integer lanes);
+    None where more than a quarter of the values are distinct. ``lags``: the block's
+    repeat lags, when known (they give the distinct values without a hash pass)."""
     total = x.dtype.itemsize * 8
     keys = kernels().order_keys(x.view(_uint_of(x)), total)
-    uniq, inverse = kernels().dict_encode(keys, x.size // 4)
+    if lags is None:
+        uniq, inverse = kernels().dict_encode(keys, x.size // 4)
+    else:
+        uniq, inverse = kernels().dict_from_lags(keys, lags)
     if uniq.size == 0:
         return None
     values = _keys_to_bits(uniq, total).astype(_uint_of(x)).view(x.dtype)
@@ -986,6 +1071,11 @@ def _encode_alp_rd(x: Array, right: int) -> tuple[int, bytes]:
 #: folded) as its left part, and is tried on blocks of at least this many values.
 SPLIT_LEFT_BITS = 16
 SPLIT_MIN_VALUES = 64
+
+
+def _split_floor(x: Array) -> int:
+    """Bytes the split payload of ``x`` takes at least: its packed right parts."""
+    return int(x.size) * (8 * x.dtype.itemsize - SPLIT_LEFT_BITS) // 8
 
 
 def _encode_split(x: Array, *, entropy: bool) -> bytes:

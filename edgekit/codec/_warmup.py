@@ -42,6 +42,7 @@ def warmup() -> None:
     levels = rng.integers(0, 40, 1000)
     for dtype in (np.float32, np.float64):
         _both(compress((levels * 0.0076293945).astype(dtype)))  # dictionary
+        _both(compress((np.tile(levels, 5) * 0.0076293945).astype(dtype)))  # (from its lags)
         _both(compress(np.tile(rng.standard_normal(300), 4).astype(dtype)))  # lz4
     # The format-2 modes: int-mult (factor, constant delta), float-mult, float-quant.
     steps = rng.integers(0, 3, 600)

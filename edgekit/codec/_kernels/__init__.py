@@ -100,7 +100,15 @@ from edgekit.codec._kernels.modes import (
     float_quant_shift,
     int_mult_plan,
 )
-from edgekit.codec._kernels.repeat import repeat_div_fill, repeat_fill, repeat_lags
+from edgekit.codec._kernels.repeat import (
+    dict_from_lags,
+    period_cost,
+    period_residuals,
+    repeat_div_fill,
+    repeat_fill,
+    repeat_lags,
+    top_lags,
+)
 from edgekit.codec._kernels.sparse import decode_sparse_block, sparse_payload
 
 __all__ = [
@@ -136,6 +144,7 @@ __all__ = [
     "decode_sparse_block",
     "decode_wide_rank_block",
     "dict_encode",
+    "dict_from_lags",
     "dict_gather",
     "dictionary_may_pay",
     "even_sample",
@@ -171,6 +180,8 @@ __all__ = [
     "order_keys",
     "pack_plain",
     "pack_residuals",
+    "period_cost",
+    "period_residuals",
     "rank_payload",
     "repeat_div_fill",
     "repeat_fill",
@@ -180,6 +191,7 @@ __all__ = [
     "sparse_payload",
     "symbol_histogram",
     "third_order_gain",
+    "top_lags",
     "unlag",
     "unpack_plain",
     "unpack_residuals",

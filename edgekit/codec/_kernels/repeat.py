@@ -3,6 +3,8 @@ decoder's fill of literals and copies."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from edgekit._jit import njit
@@ -33,6 +35,115 @@ def repeat_lags(bits):
             keys[h] = v
         last[h] = i
     return lags
+
+
+@njit
+def period_residuals(k, positions, period):
+    """``k[i] - k[i - period]`` (``k[i]`` where ``i < period``) at ``positions`` (int64)."""
+    out = np.empty(positions.size, dtype=np.int64)
+    for j in range(positions.size):
+        i = positions[j]
+        out[j] = k[i] - k[i - period] if i >= period else k[i]
+    return out
+
+
+@njit
+def period_cost(k, positions, period):
+    """Bits the residuals :func:`period_residuals` would take, roughly:
+    ``sum(log2(|r| + 1))``."""
+    total = 0.0
+    for j in range(positions.size):
+        i = positions[j]
+        r = k[i] - k[i - period] if i >= period else k[i]
+        total += math.log2(abs(float(r)) + 1.0)
+    return total
+
+
+#: Slots of :func:`top_lags`' table of lag counts (a power of two); a block of more
+#: distinct lags than half of it counts them in an array as long as its longest lag.
+_LAG_SLOTS = 2048
+
+
+@njit
+def _lag_counts(lags):
+    """The distinct lags (not 0) of ``lags`` and their counts; an open-addressing table
+    that stays in the cache (a few hundred lags on real blocks), its counts in four rows
+    (value ``i`` in row ``i % 4``: a run of one lag does not wait on each increment)."""
+    keys = np.zeros(_LAG_SLOTS, dtype=np.int64)
+    counts = np.zeros((4, _LAG_SLOTS), dtype=np.int64)
+    used = 0
+    mask = _LAG_SLOTS - 1
+    for i in range(lags.size):
+        key = lags[i] + 1  # (0 marks an empty slot; lag 0 is counted too, not branched on)
+        h = (key * 0x9E3779B1) >> 7 & mask
+        while keys[h] != key:
+            if keys[h] == 0:
+                if 2 * used >= _LAG_SLOTS:
+                    return _lag_counts_wide(lags)
+                keys[h] = key
+                used += 1
+                break
+            h = (h + 1) & mask
+        counts[i & 3, h] += 1
+    total = counts[0] + counts[1] + counts[2] + counts[3]
+    keep = keys > 1  # (a slot used by a lag other than 0)
+    return keys[keep] - 1, total[keep]
+
+
+@njit
+def _lag_counts_wide(lags):
+    """As :func:`_lag_counts` with an array of counts, one per lag up to the longest."""
+    counts = np.zeros(lags.max() + 1, dtype=np.int64)
+    for i in range(lags.size):
+        counts[lags[i]] += 1
+    counts[0] = 0
+    used = np.flatnonzero(counts)
+    return used, counts[used]
+
+
+@njit
+def top_lags(lags, k):
+    """The ``k`` most common lags (not 0) of a block, most common first (the shorter of
+    two as common); fewer where fewer lags occur."""
+    used, counts = _lag_counts(lags)
+    order = np.argsort(used)
+    used, counts = used[order], counts[order]
+    out = np.empty(min(k, used.size), dtype=np.int64)
+    taken = np.zeros(used.size, dtype=np.bool_)
+    for r in range(out.size):
+        pick = -1
+        for j in range(used.size):
+            if not taken[j] and (pick < 0 or counts[j] > counts[pick]):
+                pick = j
+        taken[pick] = True
+        out[r] = used[pick]
+    return out
+
+
+@njit
+def dict_from_lags(keys, lags):
+    """:func:`~edgekit.codec._kernels.floats.dict_encode`'s result, ``(sorted distinct
+    keys, each key's index in them)``, from the block's repeat lags (the first occurrences
+    are the distinct keys) without a hash pass of its own."""
+    n = keys.size
+    first = np.empty(n, dtype=np.int64)  # each value's distinct key, in order of appearance
+    distinct = np.empty(n, dtype=np.uint64)
+    nd = 0
+    for i in range(n):
+        if lags[i] == 0:
+            first[i] = nd
+            distinct[nd] = keys[i]
+            nd += 1
+        else:
+            first[i] = first[i - lags[i]]
+    order = np.argsort(distinct[:nd])
+    rank = np.empty(nd, dtype=np.uint64)
+    for r in range(nd):
+        rank[order[r]] = np.uint64(r)
+    inverse = np.empty(n, dtype=np.uint64)
+    for i in range(n):
+        inverse[i] = rank[first[i]]
+    return distinct[:nd][order], inverse
 
 
 @njit

