@@ -1075,7 +1075,8 @@ SPLIT_MIN_VALUES = 64
 
 def _split_floor(x: Array) -> int:
     """Bytes the split payload of ``x`` takes at least: its packed right parts."""
-    return int(x.size) * (8 * x.dtype.itemsize - SPLIT_LEFT_BITS) // 8
+    right: int = 8 * x.dtype.itemsize - SPLIT_LEFT_BITS
+    return int(x.size) * right // 8
 
 
 def _encode_split(x: Array, *, entropy: bool) -> bytes:
