@@ -11,6 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgekit.codec import compress, decompress, frame_info
+from edgekit.codec._kernels import blocks, huffman, modes
+from tests._support import naive
 
 Array = np.ndarray[Any, Any]
 
@@ -277,3 +279,85 @@ def test_rank_codes_single_ranks_when_pairs_do_not_pay() -> None:
 def test_rank_is_not_built_for_many_distinct_residuals() -> None:
     u = np.random.default_rng(4).integers(0, 2**40, 3000).astype(np.uint64)
     assert rank_kernel_round_trip(u) == b""
+
+
+def _mult_lanes_reference(
+    values: list[int], order: int, factor: int, offset: int, max_exceptions: int
+) -> tuple[list[int], list[int]] | None:
+    """``mult_lanes`` in Python integers: the exact quotient of each residual that the
+    factor divides (mod 2**64), else the previous quotient and an exception."""
+    residuals = naive.codec_residuals(values, order)
+    q: list[int] = []
+    positions: list[int] = []
+    last = 0
+    for i, r in enumerate(residuals):
+        d = (r - offset) % 2**64
+        d = d - 2**64 if d >= 2**63 else d  # the difference as int64
+        sf = factor - 2**64 if factor >= 2**63 else factor
+        k = d // sf if sf > 0 else 0
+        if (offset + factor * k) % 2**64 == r:
+            last = k % 2**64
+        else:
+            if len(positions) >= max_exceptions:
+                return None
+            positions.append(i)
+        q.append(last)
+    return q, positions
+
+
+@settings(max_examples=150)
+@given(
+    quotients=st.lists(
+        st.one_of(st.integers(-1000, 1000), st.integers(-(2**62), 2**62)), min_size=3, max_size=80
+    ),
+    factor=st.one_of(st.integers(2, 10**6), st.integers(2, 2**63 + 5), st.just(10**9)),
+    offset=st.integers(0, 2**64 - 1),
+    order=st.integers(0, 2),
+    broken=st.lists(st.integers(0, 79), max_size=6),
+    max_exceptions=st.integers(0, 8),
+)
+def test_mult_lanes_match_exact_integer_division(
+    quotients: list[int],
+    factor: int,
+    offset: int,
+    order: int,
+    broken: list[int],
+    max_exceptions: int,
+) -> None:
+    """The quotients rounded from a float product are those of the integer division, past
+    2**50 and 2**53 too, with exceptions carried and counted the same."""
+    values = [(offset + factor * q) % 2**64 for q in quotients]
+    for b in broken:
+        if b < len(values):
+            values[b] = (values[b] + 1) % 2**64
+    want = _mult_lanes_reference(values, order, factor, offset, max_exceptions)
+    u = np.array(values, dtype=np.uint64)
+    q, positions = modes.mult_lanes(u, order, np.uint64(factor), np.uint64(offset), max_exceptions)
+    if want is None:
+        assert q.size == 0
+    else:
+        assert q.tolist() == want[0] and positions.tolist() == want[1]
+
+
+@settings(max_examples=80)
+@given(
+    counts=st.lists(st.integers(0, 3000), min_size=1, max_size=40),
+    seed=st.integers(0, 2**32 - 1),
+    slack=st.integers(-40, 40),
+)
+def test_rank_sizes_from_counts_are_the_written_payloads(
+    counts: list[int], seed: int, slack: int
+) -> None:
+    """The rank scheme sizes its single ranks from their counts and writes only the code
+    that wins: the size and the fit are those of the payload ``huff_centered`` writes, for
+    limits around it."""
+    ranks = np.repeat(np.arange(len(counts), dtype=np.uint64), counts)
+    if ranks.size == 0:
+        return
+    ranks = np.random.default_rng(seed).permutation(ranks)
+    written = huffman.huff_centered(ranks, blocks._rank_lanes(ranks), 0, np.uint64(0), 10**9)
+    by_rank = np.array(counts, dtype=np.int64)
+    for limit in (written.size + slack, written.size + 5, 10**9):
+        payload = huffman.huff_centered(ranks, blocks._rank_lanes(ranks), 0, np.uint64(0), limit)
+        assert blocks._ranks_size(ranks, by_rank, limit) == payload.size
+        assert blocks._ranks_fit(by_rank, ranks.size, limit) == (payload.size > 0)

@@ -24,6 +24,8 @@ from edgekit.codec._format import (
     HEAD_1D,
     HUFF,
     HUFF1,
+    HUFF_NSYM,
+    HUFF_STREAMS,
     LAG,
     MULT,
     RANK,
@@ -58,9 +60,11 @@ from edgekit.codec._kernels.floats import (
 from edgekit.codec._kernels.huff1 import decode_huff1_block
 from edgekit.codec._kernels.huffdec import decode_huff_lanes, decode_huff_summed
 from edgekit.codec._kernels.huffman import (
+    _symbol,
     decode_huff_block,
     huff_candidate,
     huff_centered,
+    huff_fit,
     huff_order,
     huff_third,
     third_order_gain,
@@ -174,36 +178,75 @@ _RANK_SAMPLE = 512
 def _rank_counts(u, order, kmax):
     """Distinct order-``order`` residuals of ``u`` (at most ``kmax`` <= 255, in order of
     appearance), their counts and each residual's index; empty arrays when there are more
-    (found early on busy signals). One pass, with an open-addressing hash table."""
+    (found early on busy signals). One pass, with an open-addressing hash table looked up
+    for every value (a branch on "same as the last one" mispredicts on a clock's deltas),
+    the counts in four rows (value ``i`` in row ``i % 4``: a run of one residual does not
+    wait on each increment)."""
     m = u.size - order
     values = np.empty(kmax, dtype=np.uint64)
-    counts = np.zeros(kmax, dtype=np.int64)
+    rows = np.zeros((4, kmax), dtype=np.int64)
     index = np.empty(m, dtype=np.int64)
     slots = np.full(_RANK_SLOTS, -1, dtype=np.int64)
     mask = np.uint64(_RANK_SLOTS - 1)
     k = 0
-    last = 0
     for i in range(m):
         v = residual_at(u, i, order)
-        j = last
-        if k == 0 or values[j] != v:
-            h = ((v * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)) & mask
-            while True:
-                j = slots[h]
-                if j < 0 or values[j] == v:
-                    break
-                h = (h + ONE) & mask
-            if j < 0:
-                if k == kmax:
-                    return values[:0], counts[:0], index[:0]
-                values[k] = v
-                slots[h] = k
-                j = k
-                k += 1
-            last = j
-        counts[j] += 1
+        h = ((v * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)) & mask
+        j = slots[h]
+        while j >= 0 and values[j] != v:
+            h = (h + ONE) & mask
+            j = slots[h]
+        if j < 0:
+            if k == kmax:
+                return values[:0], rows[0, :0], index[:0]
+            values[k] = v
+            slots[h] = k
+            j = k
+            k += 1
+        rows[i & 3, j] += 1
         index[i] = j
-    return values[:k], counts[:k], index
+    counts = rows[0, :k] + rows[1, :k] + rows[2, :k] + rows[3, :k]
+    return values[:k], counts, index
+
+
+@njit
+def _rank_symbols(rank_counts):
+    """Symbol counts of the Huffman stage for ranks of counts ``rank_counts`` (rank ``j``
+    is the zigzag value ``j`` around the center 0: see :func:`_rank_lanes`)."""
+    counts = np.zeros(HUFF_NSYM, dtype=np.int64)
+    for j in range(rank_counts.size):
+        s, _e = _symbol(np.uint64(j))
+        counts[s] += rank_counts[j]
+    return counts
+
+
+@njit
+def _ranks_fit(rank_counts, m, limit):
+    """Whether ``huff_centered`` codes ``m`` ranks of counts ``rank_counts`` in a payload
+    (one under ``limit`` bytes), from the counts alone."""
+    lens, _head = huff_fit(_rank_symbols(rank_counts), m, 0, limit)
+    return lens.size > 0
+
+
+@njit
+def _ranks_size(ranks, rank_counts, limit):
+    """Bytes of ``huff_centered``'s payload of ``ranks`` (their counts by rank:
+    ``rank_counts``) for ``limit``, 0 where it writes none: the code from the counts, the
+    streams' bits in one pass over the ranks, without writing them."""
+    lens, head = huff_fit(_rank_symbols(rank_counts), ranks.size, 0, limit)
+    if lens.size == 0:
+        return 0
+    cost = np.empty(rank_counts.size, dtype=np.int64)
+    for j in range(rank_counts.size):
+        s, e = _symbol(np.uint64(j))
+        cost[j] = lens[s] + e
+    bits = np.zeros(HUFF_STREAMS, dtype=np.int64)
+    for i in range(ranks.size):
+        bits[i & 3] += cost[ranks[i]]
+    size = head
+    for j in range(HUFF_STREAMS):
+        size += (bits[j] + 7) // 8
+    return size
 
 
 @njit
@@ -344,14 +387,17 @@ def _rank_payload(u, limit, kmin, kmax):
     head = 1 + 8 * order + 1 + 2
     for j in range(k):
         head += _varint_size(_zigzag(values[j]))
-    best = huff_centered(ranks, _rank_lanes(ranks), 0, ZERO, limit - head)
     npairs = 0
     pair_of = by_count[:0]
     if k > RANK_MAX and best_est - head > m / 4:
         # A wide dictionary whose ranks take over 2 bits each: pairs would not pay.
+        best = huff_centered(ranks, _rank_lanes(ranks), 0, ZERO, limit - head)
         if best.size == 0:
             return empty
         return _rank_out(u, order, values, by_count, npairs, pair_of, head, best)
+    # The ranks one by one are sized from their counts (one pass for the streams' bits);
+    # only the code that wins is written.
+    single = _ranks_size(ranks, counts[by_count], limit - head)
     # Pairs (a, b) as a * k + b; an odd last rank is paired with rank 0.
     np2 = (m + 1) // 2
     codes = np.empty(np2, dtype=np.int64)
@@ -368,7 +414,8 @@ def _rank_payload(u, limit, kmin, kmax):
         if pcounts[c] > 0:
             used += 1
             pbytes += _varint_size(np.uint64(c))
-    plimit = (best.size if best.size > 0 else limit - head) - pbytes
+    plimit = (single if single > 0 else limit - head) - pbytes
+    best = empty
     if plimit > 0:
         in_use = np.empty(used, dtype=np.int64)
         at = 0
@@ -380,14 +427,15 @@ def _rank_payload(u, limit, kmin, kmax):
         prank = np.empty(k * k, dtype=np.uint64)
         for j in range(used):
             prank[in_use[j]] = urank[j]
-        pranks = np.empty(np2, dtype=np.uint64)
-        for t in range(np2):
-            pranks[t] = prank[codes[t]]
-        pairs = huff_centered(pranks, _rank_lanes(pranks), 0, ZERO, plimit)
-        if pairs.size > 0:
-            best = pairs
+        if _ranks_fit(pcounts[in_use][uorder], np2, plimit):
+            pranks = np.empty(np2, dtype=np.uint64)
+            for t in range(np2):
+                pranks[t] = prank[codes[t]]
+            best = huff_centered(pranks, _rank_lanes(pranks), 0, ZERO, plimit)
             npairs = used
             pair_of = in_use[uorder]
+    if npairs == 0 and single > 0:
+        best = huff_centered(ranks, _rank_lanes(ranks), 0, ZERO, limit - head)
     if best.size == 0:
         return empty
     if npairs > 0:

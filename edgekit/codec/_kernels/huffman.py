@@ -598,24 +598,9 @@ def residual_center(r):
 def huff_centered(u, r, order, center, limit):
     """As :func:`huff_candidate` for the order-``order`` residuals ``r`` of ``u`` around a
     given ``center``."""
-    m = r.size
     z, syms, counts = huff_prepare(r, center)
-    # No prefix code beats the entropy: skip building one that cannot fit in ``limit``.
-    lo, hi = _used_range(counts)
-    least = 0.0
-    for s in range(HUFF_NSYM):
-        c = counts[s]
-        if c:
-            e = 0 if s < 8 else (s - 8) // 2 + 2
-            least += c * (math.log2(m / c) + e)
-    head = 1 + 8 * order + 8 + 2 + (hi - lo + 2) // 2 + 4 * HUFF_STREAMS
-    if head + (least * (1.0 - 1e-9) - 1.0) / 8 + HUFF_STREAMS >= limit:
-        return np.zeros(0, dtype=np.uint8)
-    lens = huff_lengths(counts, HUFF_MAXLEN)
-    bits = coded_bits(counts, lens)
-    head = huff_head_size(order, lens) + 4 * HUFF_STREAMS
-    size = head + (bits + 7) // 8 + HUFF_STREAMS
-    if size >= limit:
+    lens, head = huff_fit(counts, r.size, order, limit)
+    if lens.size == 0:
         return np.zeros(0, dtype=np.uint8)
     codes = huff_codes(lens, HUFF_MAXLEN)
     streams, nbits = huff_encode4(z, syms, codes, lens)
@@ -628,6 +613,32 @@ def huff_centered(u, r, order, center, limit):
         pos += 4
     copy_bytes(out, pos, streams, 0, streams.size)
     return out
+
+
+@njit
+def huff_fit(counts, m, order, limit):
+    """The code lengths of :func:`huff_centered`'s payload for the symbol ``counts`` of
+    ``m`` residuals of ``order`` and the bytes of its head (common fields and the four
+    bit counts), or empty lengths where the payload would be ``limit`` bytes or more: by
+    the entropy (no prefix code beats it: the code is not built), or by the code's bits
+    with every stream's last byte padded."""
+    none = np.zeros(0, dtype=np.int64)
+    lo, hi = _used_range(counts)
+    least = 0.0
+    for s in range(HUFF_NSYM):
+        c = counts[s]
+        if c:
+            e = 0 if s < 8 else (s - 8) // 2 + 2
+            least += c * (math.log2(m / c) + e)
+    head = 1 + 8 * order + 8 + 2 + (hi - lo + 2) // 2 + 4 * HUFF_STREAMS
+    if head + (least * (1.0 - 1e-9) - 1.0) / 8 + HUFF_STREAMS >= limit:
+        return none, 0
+    lens = huff_lengths(counts, HUFF_MAXLEN)
+    bits = coded_bits(counts, lens)
+    head = huff_head_size(order, lens) + 4 * HUFF_STREAMS
+    if head + (bits + 7) // 8 + HUFF_STREAMS >= limit:
+        return none, 0
+    return lens, head
 
 
 @njit(inline="always")
