@@ -116,6 +116,9 @@ HUFF1 = 22
 HUFF1_MAX_VALUES = 4096
 #: Largest lag of the lag schemes (a u16 field).
 LAG_LIMIT = 65535
+#: Adjustment forms of the float-div and repeat-div schemes: dense (a nested integer block
+#: of every value's) or sparse (the positions' gaps and the values of those not 0).
+ADJ_DENSE, ADJ_SPARSE = 0, 1
 #: The first scheme id of format version 2 (MULT, FMULT, FQUANT).
 FIRST_V2_SCHEME = MULT
 #: The first scheme id of format version 3 (WIDE_RANK).

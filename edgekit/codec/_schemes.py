@@ -20,6 +20,8 @@ import numpy as np
 
 from edgekit._jit import lazy_kernels
 from edgekit.codec._format import (
+    ADJ_DENSE,
+    ADJ_SPARSE,
     ALP,
     ALP_RD,
     DELTA,
@@ -935,10 +937,6 @@ def _encode_fdiv(x: Array, divisor: float, lag: int, *, entropy: bool) -> bytes:
     kscheme, kpayload = encode_int_lanes(multiples, None, entropy=entropy)
     head = struct.pack("<dHBI", divisor, lag, kscheme, len(kpayload))
     return head + kpayload + _encode_adjustments(lanes, entropy=entropy)
-
-
-#: Adjustment forms of the float-div scheme.
-ADJ_DENSE, ADJ_SPARSE = 0, 1
 
 
 def _encode_adjustments(lanes: Array, *, entropy: bool) -> bytes:

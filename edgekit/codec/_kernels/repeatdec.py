@@ -1,0 +1,134 @@
+"""The repeat-div block (format version 8) decoded in one kernel call: its lags, its
+literals' residuals and adjustments (nested integer blocks), then the fill. The block loop
+of float frames takes it from here; any block this decoder does not take (a nested scheme
+it leaves to Python, or any field out of place) goes to the Python side, which decodes it
+or names the error, so this decoder only answers yes or no."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgekit._jit import njit
+from edgekit.codec._format import (
+    ADJ_DENSE,
+    ADJ_SPARSE,
+    DOD,
+    FOR,
+    HUFF,
+    HUFF1,
+    MULT,
+    WIDE_RANK,
+)
+from edgekit.codec._kernels.bitpack import _rd32, _rd64, decode_packed_block
+from edgekit.codec._kernels.huff1 import decode_huff1_block
+from edgekit.codec._kernels.huffdec import decode_huff_lanes
+from edgekit.codec._kernels.modes import decode_mult_block, decode_wide_rank_block
+from edgekit.codec._kernels.repeat import repeat_div_fill
+
+
+@njit
+def nested_lanes(buf, pos, end, scheme, n, out):
+    """Decode ``n`` lanes (uint64) of the nested integer ``scheme`` whose payload is
+    exactly ``buf[pos:end]`` into ``out``: True, or False for a scheme left to Python (raw,
+    sparse) or a payload that does not decode to exactly its end."""
+    if scheme == HUFF:
+        status, got = decode_huff_lanes(buf, pos, end, n, out)
+    elif scheme == HUFF1:
+        status, got = decode_huff1_block(buf, pos, end, n, out)
+    elif FOR <= scheme <= DOD:
+        status, got = decode_packed_block(buf, pos, end, scheme - FOR, n, out)
+    elif scheme == MULT:
+        status, got = decode_mult_block(buf, pos, end, n, out)
+    elif scheme == WIDE_RANK:
+        status, got = decode_wide_rank_block(buf, pos, end, n, out)
+    else:
+        return False
+    return status == 0 and got == end
+
+
+@njit
+def _sized_lanes(buf, pos, end, n, out):
+    """A nested integer block with its length (``scheme u8``, ``length u32``, payload) at
+    ``buf[pos:end]`` decoded into ``out[:n]``: the position after it, or -1."""
+    if end - pos < 5:
+        return -1
+    length = _rd32(buf, pos + 1)
+    stop = pos + 5 + length
+    if stop > end or not nested_lanes(buf, pos + 5, stop, buf[pos], n, out):
+        return -1
+    return stop
+
+
+@njit
+def _adjustments(buf, pos, end, m, adj):
+    """Add the ``m`` adjustments of a float-div or repeat-div block (its last field, up to
+    ``end``) to ``adj`` (lanes of the values' unsigned type, modulo its width): True, or
+    False for anything left to Python."""
+    if pos >= end:
+        return False
+    form = buf[pos]
+    pos += 1
+    if form == ADJ_DENSE:
+        if pos >= end:
+            return False
+        lanes = np.empty(m, dtype=np.uint64)
+        if not nested_lanes(buf, pos + 1, end, buf[pos], m, lanes):
+            return False
+        for i in range(m):
+            adj[i] += lanes[i]
+        return True
+    if form != ADJ_SPARSE or end - pos < 4:
+        return False
+    k = _rd32(buf, pos)
+    pos += 4
+    if k > m:
+        return False
+    if k == 0:
+        return pos == end
+    gaps = np.empty(k, dtype=np.uint64)
+    pos = _sized_lanes(buf, pos, end, k, gaps)
+    if pos < 0 or pos >= end:
+        return False
+    values = np.empty(k, dtype=np.uint64)
+    if not nested_lanes(buf, pos + 1, end, buf[pos], k, values):
+        return False
+    at = np.int64(0)  # (each position is the gap from the one before, the first from 0)
+    for t in range(k):
+        gap = gaps[t]
+        if gap >= np.uint64(m) or (t > 0 and gap == 0):
+            return False
+        at += np.int64(gap)
+        if at >= m:
+            return False
+        adj[at] += values[t]
+    return True
+
+
+@njit
+def decode_repeat_div_block(buf, pos, end, n, out, out_bits):
+    """Decode the repeat-div payload at ``buf[pos:end]`` (exactly) into ``out[:n]`` (its
+    unsigned view ``out_bits``): ``divisor f64, period u16``, the literal count ``u32``,
+    the lags and the literals' residuals as nested integer blocks with their lengths, then
+    the adjustments. True, or False (``out`` partly written) for any block left to Python,
+    valid or not."""
+    if end - pos < 14:
+        return False
+    divisor = np.array([_rd64(buf, pos)]).view(np.float64)[0]
+    period = np.int64(buf[pos + 8]) | np.int64(buf[pos + 9]) << 8
+    if not (divisor > 0.0 and divisor < np.inf) or period == 0:
+        return False
+    m = _rd32(buf, pos + 10)
+    if m < 1 or m > n:
+        return False
+    lags = np.empty(n, dtype=np.uint64)
+    pos = _sized_lanes(buf, pos + 14, end, n, lags)
+    if pos < 0:
+        return False
+    residuals = np.empty(m, dtype=np.uint64)
+    pos = _sized_lanes(buf, pos, end, m, residuals)
+    if pos < 0:
+        return False
+    adj = np.zeros(m, dtype=out_bits.dtype)
+    if not _adjustments(buf, pos, end, m, adj):
+        return False
+    return repeat_div_fill(lags.view(np.int64), residuals, adj, period, divisor, out, out_bits) == 0
