@@ -59,35 +59,46 @@ def period_cost(k, positions, period):
     return total
 
 
-#: Slots of :func:`top_lags`' table of lag counts (a power of two); a block of more
-#: distinct lags than half of it counts them in an array as long as its longest lag.
+#: :func:`top_lags` counts lags below this in an array, the others in an open-addressing
+#: table of _LAG_SLOTS slots (a power of two); a block of more distinct long lags than
+#: half of it counts them in an array as long as its longest lag.
+_NEAR_LAGS = 1024
 _LAG_SLOTS = 2048
 
 
 @njit
 def _lag_counts(lags):
-    """The distinct lags (not 0) of ``lags`` and their counts; an open-addressing table
-    that stays in the cache (a few hundred lags on real blocks), its counts in four rows
-    (value ``i`` in row ``i % 4``: a run of one lag does not wait on each increment)."""
+    """The distinct lags (not 0) of ``lags``, in increasing order, and their counts. The
+    short lags (most of them on real blocks) index an array and the long ones a table, all
+    in the cache; the counts in four rows (value ``i`` in row ``i % 4``: a run of one lag
+    does not wait on each increment)."""
+    near = np.zeros((4, _NEAR_LAGS), dtype=np.int64)
     keys = np.zeros(_LAG_SLOTS, dtype=np.int64)
-    counts = np.zeros((4, _LAG_SLOTS), dtype=np.int64)
+    far = np.zeros(_LAG_SLOTS, dtype=np.int64)
     used = 0
     mask = _LAG_SLOTS - 1
     for i in range(lags.size):
-        key = lags[i] + 1  # (0 marks an empty slot; lag 0 is counted too, not branched on)
-        h = (key * 0x9E3779B1) >> 7 & mask
-        while keys[h] != key:
+        lag = lags[i]
+        if lag < _NEAR_LAGS:
+            near[i & 3, lag] += 1
+            continue
+        h = (lag * 0x9E3779B1) >> 7 & mask
+        while keys[h] != lag:
             if keys[h] == 0:
                 if 2 * used >= _LAG_SLOTS:
                     return _lag_counts_wide(lags)
-                keys[h] = key
+                keys[h] = lag
                 used += 1
                 break
             h = (h + 1) & mask
-        counts[i & 3, h] += 1
-    total = counts[0] + counts[1] + counts[2] + counts[3]
-    keep = keys > 1  # (a slot used by a lag other than 0)
-    return keys[keep] - 1, total[keep]
+        far[h] += 1
+    counts = near[0] + near[1] + near[2] + near[3]
+    counts[0] = 0
+    short = np.flatnonzero(counts)
+    taken = keys != 0
+    out = np.concatenate((short, keys[taken]))
+    order = np.argsort(out)
+    return out[order], np.concatenate((counts[short], far[taken]))[order]
 
 
 @njit
@@ -106,8 +117,6 @@ def top_lags(lags, k):
     """The ``k`` most common lags (not 0) of a block, most common first (the shorter of
     two as common); fewer where fewer lags occur."""
     used, counts = _lag_counts(lags)
-    order = np.argsort(used)
-    used, counts = used[order], counts[order]
     out = np.empty(min(k, used.size), dtype=np.int64)
     taken = np.zeros(used.size, dtype=np.bool_)
     for r in range(out.size):
