@@ -338,6 +338,11 @@ def encode_float_block(
     multiples repeat a period: :func:`float_lag`) replace the best scheme only when at
     least 3 % smaller (smaller at all where the best nests lanes of format 9: the margin
     keeps frames at older versions).
+
+    Where at least REPEAT_FIRST_SHARE of the block's first values repeat, its repeat lags
+    come first: they count its distinct values (the dictionary is built from them), and
+    where no dictionary fits, the repeat scheme is built before format 1's candidates and
+    bounds them (:func:`_encode_float_v1`'s ``ceiling``), with the same outcome.
     """
     # The nested schemes of the chosen candidate only (see ``_NESTED``); where it nests
     # single-stream lanes (version 9 already), a later candidate need only be smaller.
