@@ -19,12 +19,7 @@ from edgekit.codec import _kernels, _schemes, compress, decompress, frame_info
 from edgekit.codec._format import ADJ_DENSE, ADJ_SPARSE, REPEAT_DIV
 from edgekit.codec._frame import Reader
 from edgekit.errors import CorruptDataError
-from tests.codec.test_format_v8 import (
-    _frame,
-    _repeat_div_payload,
-    cycling_readings,
-    place_specials,
-)
+from tests.codec.test_format_v8 import _repeat_div_payload, cycling_readings
 
 Array = np.ndarray[Any, Any]
 
@@ -93,33 +88,6 @@ def test_frames_take_the_block_loop_and_decode_bit_for_bit() -> None:
     assert set(frame_info(frame).schemes) == {"repeat-div"}
     assert decompress(frame).tobytes() == x.tobytes()
     assert decompress(bytearray(frame)).tobytes() == x.tobytes()
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    seed=st.integers(0, 2**32 - 1),
-    n=st.integers(2, 3000),
-    period=st.integers(1, 12),
-    fresh=st.floats(0.0, 1.0),
-    dtype=st.sampled_from(["<f4", "<f8"]),
-    specials=st.lists(st.tuples(st.integers(0, 2999), st.integers(0, 6)), max_size=8),
-)
-def test_the_kernel_agrees_with_the_python_side(
-    seed: int,
-    n: int,
-    period: int,
-    fresh: float,
-    dtype: str,
-    specials: list[tuple[int, int]],
-) -> None:
-    x = place_specials(cycling_readings(seed, n, period, fresh).astype(dtype), specials)
-    payload = _repeat_div_payload(x)
-    if payload is None:
-        return
-    got = _kernel(payload, n, x.dtype)
-    if got is not None:  # (None: a nested scheme left to Python, such as raw or sparse)
-        assert got.tobytes() == x.tobytes()
-    assert decompress(_frame(x, payload)).tobytes() == x.tobytes()
 
 
 _BASE = {
