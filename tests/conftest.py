@@ -7,14 +7,13 @@ import os
 # Benchmarks and tests alike: one BLAS thread on this small shared machine.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests._support.servers import NatsServer, free_port
+from tests._support.servers import NatsServer, free_port, wait_cluster_ready
 
 settings.register_profile("default", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("ci", parent=settings.get_profile("default"), print_blob=True)
@@ -58,7 +57,9 @@ def shared_nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer
 
 @pytest.fixture
 def nats_cluster(tmp_path: Path) -> Iterator[list[NatsServer]]:
-    """Three nats-servers with JetStream clustered on 127.0.0.1, a metadata leader elected."""
+    """Three nats-servers with JetStream clustered on 127.0.0.1, ready to place a stream of
+    three replicas (a metadata leader elected is not enough on a loaded machine: the first
+    R3 stream's creation can still time out while the peers catch up)."""
     root = tmp_path / "cluster"
     root.mkdir()
     cports = [free_port() for _ in range(3)]
@@ -69,12 +70,7 @@ def nats_cluster(tmp_path: Path) -> Iterator[list[NatsServer]]:
         server.start(wait=False)
     for server in servers:
         server.wait_ready(30)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        logs = "".join(s.log.read_text(errors="replace") for s in servers)
-        if "JetStream cluster new metadata leader" in logs:
-            break
-        time.sleep(0.1)
+    wait_cluster_ready([s.url for s in servers], 60)
     yield servers
     for server in servers:
         server.stop()

@@ -135,6 +135,37 @@ class NatsServer:
         self.stop(signal.SIGKILL)
 
 
+def wait_cluster_ready(urls: list[str], timeout: float) -> None:
+    """Wait until the JetStream cluster at ``urls`` creates (then deletes) a probe stream of
+    ``len(urls)`` replicas; RuntimeError with the last error after ``timeout`` seconds."""
+    import asyncio
+
+    import nats
+    from nats.js.api import StreamConfig
+
+    async def probe() -> None:
+        nc = await nats.connect(servers=urls, connect_timeout=2, max_reconnect_attempts=0)
+        try:
+            js = nc.jetstream(timeout=5)
+            config = StreamConfig(
+                name="CLUSTER_READY", subjects=["cluster.ready"], num_replicas=len(urls)
+            )
+            await js.add_stream(config)
+            await js.delete_stream("CLUSTER_READY")
+        finally:
+            await nc.close()
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            asyncio.run(probe())
+            return
+        except Exception as exc:  # (not ready yet: no leader, peers catching up, timeouts)
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the NATS cluster is not ready after {timeout} s") from exc
+            time.sleep(0.5)
+
+
 class Mosquitto:
     """Debian's mosquitto on 127.0.0.1 with persistence saved every second."""
 
