@@ -68,6 +68,7 @@ from edgekit.codec._format import (
     MULT,
     NESTING_SCHEMES,
     RAW,
+    REPEAT,
     REPEAT_DIV,
     SCHEME_NAMES,
     SHORT_CHECKSUM_SIZE,
@@ -405,7 +406,7 @@ _FAST_PREFIXES: dict[bytes, int] = {
 #: Smallest compact frame: magic, version, dtype, one count byte, checksum.
 _MIN_COMPACT = 7 + SHORT_CHECKSUM_SIZE
 #: Block schemes the block loop kernels decode (their first byte); others go to Python.
-_FLOAT_KERNEL_SCHEMES = frozenset((RAW, ALP, FMULT, FQUANT, REPEAT_DIV))
+_FLOAT_KERNEL_SCHEMES = frozenset((RAW, ALP, FMULT, FQUANT, REPEAT, REPEAT_DIV))
 _INT_KERNEL_SCHEMES = frozenset((FOR, DELTA, DOD, HUFF, MULT, LAG, HUFF1))
 #: (value count u64, block size u32) after the 7-byte prefix of a 1-D frame.
 _unpack_n_block = struct.Struct("<QI").unpack_from

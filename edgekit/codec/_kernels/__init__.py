@@ -109,7 +109,7 @@ from edgekit.codec._kernels.repeat import (
     repeat_lags,
     top_lags,
 )
-from edgekit.codec._kernels.repeatdec import decode_repeat_div_block
+from edgekit.codec._kernels.repeatdec import decode_repeat_block, decode_repeat_div_block
 from edgekit.codec._kernels.sparse import decode_sparse_block, sparse_payload
 
 __all__ = [
@@ -142,6 +142,7 @@ __all__ = [
     "decode_int_frame",
     "decode_mult_block",
     "decode_packed_block",
+    "decode_repeat_block",
     "decode_repeat_div_block",
     "decode_sparse_block",
     "decode_wide_rank_block",

@@ -32,6 +32,7 @@ from edgekit.codec._format import (
     RANK_MAX,
     RANK_WIDE_MAX,
     RAW,
+    REPEAT,
     REPEAT_DIV,
     SHORT_CHECKSUM_SIZE,
 )
@@ -81,7 +82,7 @@ from edgekit.codec._kernels.modes import (
     mult_lanes,
     residual_at,
 )
-from edgekit.codec._kernels.repeatdec import decode_repeat_div_block
+from edgekit.codec._kernels.repeatdec import decode_repeat_block, decode_repeat_div_block
 
 #: Third differences (a lag block of lag 1 over huffman of order 2) are tried on blocks of
 #: at least this many values where they cost at least THIRD_ORDER_GAIN bits a value less
@@ -713,6 +714,10 @@ def _float_blocks(buf, pos, end, start, n, block_size, out, out_bits):
             status, got = decode_fmult_block(buf, pos + BLOCK_HEADER, stop, count, dest, dest_bits)
         elif scheme == FQUANT:
             status, got = decode_fquant_block(buf, pos + BLOCK_HEADER, stop, count, dest_bits)
+        elif scheme == REPEAT:
+            if not decode_repeat_block(buf, pos + BLOCK_HEADER, stop, count, dest, dest_bits):
+                return BLOCK_NOT_HERE, pos, start, pos
+            status, got = 0, stop
         elif scheme == REPEAT_DIV:
             if not decode_repeat_div_block(buf, pos + BLOCK_HEADER, stop, count, dest, dest_bits):
                 return BLOCK_NOT_HERE, pos, start, pos
@@ -733,10 +738,9 @@ def decode_f64_blocks(buf, pos, end, start, n, block_size, out):
     """Decode the blocks of a float64 series frame from value ``start`` on, in one call.
 
     ``buf[pos:end]`` holds the blocks (``pos`` at a block header); ``out`` is the whole
-    float64 result. ALP, float-mult, float-quant, raw and repeat-div blocks are decoded
-    here (a repeat-div block whose nested schemes :func:`decode_repeat_div_block` leaves to
-    Python, valid or not, is left whole); the loop stops at the first block of another
-    scheme.
+    float64 result. ALP, float-mult, float-quant, raw, repeat and repeat-div blocks are
+    decoded here (a repeat block whose nested schemes :mod:`repeatdec` leaves to Python,
+    valid or not, is left whole); the loop stops at the first block of another scheme.
 
     Returns ``(status, block position, start value of that block, detail position)``:
     status 0 when every block is done, ``BLOCK_NOT_HERE`` at a block left to the caller

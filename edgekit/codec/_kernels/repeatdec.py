@@ -1,8 +1,9 @@
-"""The repeat-div block (format version 8) decoded in one kernel call: its lags, its
-literals' residuals and adjustments (nested integer blocks), then the fill. The block loop
-of float frames takes it from here; any block this decoder does not take (a nested scheme
-it leaves to Python, or any field out of place) goes to the Python side, which decodes it
-or names the error, so this decoder only answers yes or no."""
+"""The repeat (format version 4) and repeat-div (version 8) blocks decoded in one kernel
+call each: the lags, the literals (a nested float block of alp, float-mult, float-quant or
+raw; or the residuals and adjustments of repeat-div's, nested integer blocks), then the
+fill. The block loop of float frames takes them from here; any block these decoders do
+not take (a nested scheme they leave to Python, or any field out of place) goes to the
+Python side, which decodes it or names the error, so they only answer yes or no."""
 
 from __future__ import annotations
 
@@ -12,18 +13,28 @@ from edgekit._jit import njit
 from edgekit.codec._format import (
     ADJ_DENSE,
     ADJ_SPARSE,
+    ALP,
     DOD,
+    FMULT,
     FOR,
+    FQUANT,
     HUFF,
     HUFF1,
     MULT,
+    RAW,
     WIDE_RANK,
 )
-from edgekit.codec._kernels.bitpack import _rd32, _rd64, decode_packed_block
+from edgekit.codec._kernels.bitpack import _rd32, _rd64, copy_bytes, decode_packed_block
+from edgekit.codec._kernels.floats import decode_alp_block
 from edgekit.codec._kernels.huff1 import decode_huff1_block
 from edgekit.codec._kernels.huffdec import decode_huff_lanes
-from edgekit.codec._kernels.modes import decode_mult_block, decode_wide_rank_block
-from edgekit.codec._kernels.repeat import repeat_div_fill
+from edgekit.codec._kernels.modes import (
+    decode_fmult_block,
+    decode_fquant_block,
+    decode_mult_block,
+    decode_wide_rank_block,
+)
+from edgekit.codec._kernels.repeat import repeat_div_fill, repeat_fill
 
 
 @njit
@@ -132,3 +143,39 @@ def decode_repeat_div_block(buf, pos, end, n, out, out_bits):
     if not _adjustments(buf, pos, end, m, adj):
         return False
     return repeat_div_fill(lags.view(np.int64), residuals, adj, period, divisor, out, out_bits) == 0
+
+
+@njit
+def decode_repeat_block(buf, pos, end, n, out, out_bits):
+    """Decode the repeat payload at ``buf[pos:end]`` (exactly) into ``out[:n]`` (its
+    unsigned view ``out_bits``): the literal count ``u32``, the lags as a nested integer
+    block with its length, then the literals' float scheme ``u8`` and payload (alp,
+    float-mult, float-quant or raw here). True, or False (``out`` partly written) for any
+    block left to Python, valid or not."""
+    if end - pos < 4:
+        return False
+    m = _rd32(buf, pos)
+    if m < 1 or m > n:
+        return False
+    lags = np.empty(n, dtype=np.uint64)
+    pos = _sized_lanes(buf, pos + 4, end, n, lags)
+    if pos < 0 or pos >= end:
+        return False
+    scheme = buf[pos]
+    pos += 1
+    literals = np.empty(m, dtype=out.dtype)
+    bits = literals.view(out_bits.dtype)
+    if scheme == ALP:
+        status, got = decode_alp_block(buf, pos, end, m, literals, bits)
+    elif scheme == FMULT:
+        status, got = decode_fmult_block(buf, pos, end, m, literals, bits)
+    elif scheme == FQUANT:
+        status, got = decode_fquant_block(buf, pos, end, m, bits)
+    elif scheme == RAW and end - pos == m * bits.itemsize:
+        copy_bytes(bits.view(np.uint8), 0, buf, pos, end - pos)
+        status, got = 0, end
+    else:
+        return False
+    if status != 0 or got != end:
+        return False
+    return repeat_fill(lags.view(np.int64), bits, out_bits) == 0
