@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgekit.codec import _huffman, _kernels
-from edgekit.codec._kernels import bitpack, huffman
+from edgekit.codec._kernels import bitpack, huffman, lag
 from tests._support import naive
 
 U64 = st.integers(0, 2**64 - 1)
@@ -65,6 +65,7 @@ def test_zigzag_symbols_and_huffman_roundtrip(values: list[int], center: int) ->
     parts = [_kernels.huff_encode(np.ascontiguousarray(z[j::4]), codes, lens) for j in range(4)]
     z2, syms, counts2 = _kernels.huff_prepare(r, np.uint64(center % 2**64))
     assert np.array_equal(z2, z) and np.array_equal(counts2, counts)
+    assert syms.tolist() == [naive.codec_symbol(zi)[0] for zi in z.tolist()]
     joined, nbits4 = _kernels.huff_encode4(z, syms, codes, lens)
     assert joined.tobytes() == b"".join(part.tobytes() for part, _ in parts)
     assert nbits4.tolist() == [bits for _, bits in parts]
@@ -197,3 +198,59 @@ def test_the_huffman_center_is_the_median_or_a_sampled_one_near_it(
     else:
         below, upto = np.count_nonzero(r < center), np.count_nonzero(r <= center)
         assert below <= 0.53 * n and upto >= 0.47 * n
+
+
+@settings(max_examples=200)
+@given(z=st.one_of(st.integers(0, 64), U64, st.integers(0, 62).map(lambda b: 2**b)))
+def test_the_branch_free_symbol_is_the_symbol(z: int) -> None:
+    """``symbol_of`` (the Huffman stage's counting pass) gives the symbol of every zigzag
+    value: below 8, at every power of two, up to 2**64 - 1."""
+    for v in {z, max(z - 1, 0), min(z + 1, 2**64 - 1)}:
+        assert huffman.symbol_of(np.uint64(v)) == naive.codec_symbol(v)[0]
+
+
+def _distinct_adjacent(values: list[int]) -> tuple[int, int]:
+    """Distinct values, and distinct values whose predecessor is there too."""
+    present = set(values)
+    return len(present), sum(1 for v in present if v - 1 in present)
+
+
+@settings(max_examples=150)
+@given(
+    base=st.integers(-(2**63), 2**63 - 1),
+    offsets=st.lists(
+        st.one_of(
+            st.integers(0, 40),
+            st.integers(0, bitpack.BITMAP_SPAN + 2),
+            st.integers(0, 2**64 - 1),
+        ),
+        min_size=1,
+        max_size=600,
+    ),
+)
+def test_sampled_distinct_and_adjacent_counts_match_a_set(base: int, offsets: list[int]) -> None:
+    """The wide-rank and levels pre-checks count a sample's distinct values and dense
+    neighbours from a bitmap (spans under BITMAP_SPAN) or a sort (wider), as a set does:
+    around the bitmap's edge and at the ends of int64 (values wrap into range)."""
+    values = [((base + o + 2**63) % 2**64) - 2**63 for o in offsets]
+    sample = np.array(values, dtype=np.int64)
+    assert bitpack.sample_distinct_adjacent(sample) == _distinct_adjacent(values)
+    ordered = np.sort(np.array(values, dtype=np.int64))
+    assert bitpack.distinct_adjacent(ordered) == _distinct_adjacent(values)
+
+
+@settings(max_examples=60)
+@given(
+    values=st.lists(st.integers(-(2**63), 2**63 - 1), min_size=1, max_size=300),
+    maxlag=st.integers(1, 40),
+)
+def test_mean_absolute_differences_per_lag_match_numpy(values: list[int], maxlag: int) -> None:
+    """The period finder's mean |v[i] - v[i - lag]| per lag, wrapping as int64 does."""
+    v = np.array(values, dtype=np.int64)
+    got = lag._mean_abs_diffs(v.view(np.uint64), maxlag)
+    want = np.zeros(maxlag + 1)
+    with np.errstate(over="ignore"):
+        for k in range(1, maxlag + 1):
+            if v.size > maxlag:
+                want[k] = np.abs(v[maxlag:] - v[maxlag - k : v.size - k]).sum()
+    assert got.tolist() == (want / max(v.size - maxlag, 1)).tolist()

@@ -143,14 +143,62 @@ def int_stats(u):
 @njit
 def distinct_adjacent(s):
     """Of the sorted int64 values ``s`` (not empty): how many are distinct, and how many of
-    the distinct ones are one above the previous (a dense run of integers)."""
+    the distinct ones are one above the previous (a dense run of integers). Without a
+    branch on either (a sample's steps go either way at random)."""
     distinct = 1
     adjacent = 0
     for i in range(1, s.size):
-        if s[i] != s[i - 1]:
-            distinct += 1
-            if s[i] - s[i - 1] == 1:
-                adjacent += 1
+        step = s[i] - s[i - 1]
+        distinct += np.int64(step != 0)
+        adjacent += np.int64(step == 1)
+    return distinct, adjacent
+
+
+@intrinsic
+def count_ones(typingctx, x):
+    """The set bits of a uint64: one population-count instruction."""
+    sig = types.int64(types.uint64)
+
+    def codegen(context, builder, signature, args):
+        fn = builder.module.declare_intrinsic("llvm.ctpop", [ir.IntType(64)])
+        return builder.call(fn, [args[0]])
+
+    return sig, codegen
+
+
+#: Widest span of values (largest minus smallest) that :func:`sample_distinct_adjacent`
+#: marks in a bitmap (32 KB); a wider sample is sorted.
+BITMAP_SPAN = 1 << 18
+
+
+@njit
+def sample_distinct_adjacent(s):
+    """:func:`distinct_adjacent` of the int64 values ``s`` in any order (not empty; ``s``
+    may be reordered). Where they span under BITMAP_SPAN integers, from a bitmap of them
+    (two set-bit counts a word): sorting a sample mispredicts a branch at about every
+    other comparison on data the predictor has not seen (three sorts of 512 values took
+    a PCM block 30 us)."""
+    lo = s[0]
+    hi = s[0]
+    for i in range(s.size):
+        lo = min(lo, s[i])
+        hi = max(hi, s[i])
+    span = np.uint64(hi) - np.uint64(lo)
+    if span >= np.uint64(BITMAP_SPAN):
+        s.sort()
+        return distinct_adjacent(s)
+    words = np.zeros((np.int64(span) >> 6) + 1, dtype=np.uint64)
+    for i in range(s.size):
+        b = np.uint64(s[i]) - np.uint64(lo)
+        words[np.int64(b >> SIX)] |= ONE << (b & SIXTY_THREE)
+    distinct = 0
+    adjacent = 0
+    carry = ZERO
+    for w in range(words.size):
+        x = words[w]
+        distinct += count_ones(x)
+        adjacent += count_ones(x & ((x << ONE) | carry))
+        carry = x >> SIXTY_THREE
     return distinct, adjacent
 
 

@@ -46,10 +46,10 @@ from edgekit.codec._kernels.bitpack import (
     bitlen,
     copy_bytes,
     decode_packed_block,
-    distinct_adjacent,
     int_stats,
     pack_residuals,
     residuals,
+    sample_distinct_adjacent,
 )
 from edgekit.codec._kernels.floats import (
     NEVER,
@@ -324,9 +324,10 @@ def _sparse_residuals(u, kmax):
     """The wide-rank pre-check: whether some residual order's first 512 values hold at
     most ``kmax`` distinct values (else the block holds more: exact) of which under a
     quarter lie next to another (a dense run of integers is what the huffman classes code
-    near its entropy; ADC counts of a non-integer scale are 9 or 10 apart). A sort of
-    3 x 512 values instead of counting the whole block (PPG, PCM audio); done on blocks of
-    8,192 values or more, where it costs less than the counting it may save."""
+    near its entropy; ADC counts of a non-integer scale are 9 or 10 apart). Counted on
+    3 x 512 values (:func:`sample_distinct_adjacent`) instead of the whole block (PPG, PCM
+    audio); done on blocks of 8,192 values or more, where it costs less than the counting
+    it may save."""
     for order in range(3):
         s = min(u.size - order, _RANK_SAMPLE)
         if s < 2:
@@ -334,8 +335,7 @@ def _sparse_residuals(u, kmax):
         sample = np.empty(s, dtype=np.int64)
         for i in range(s):
             sample[i] = np.int64(residual_at(u, i, order))
-        sample.sort()
-        distinct, adjacent = distinct_adjacent(sample)
+        distinct, adjacent = sample_distinct_adjacent(sample)
         if distinct <= kmax and 4 * adjacent < distinct:
             return True
     return False

@@ -19,7 +19,7 @@ LAG_GAIN_BITS = 1.0
 LAG_TIE = 1.25
 
 
-@njit
+@njit(inline="always")
 def _abs(d):
     """``|d|`` of an int64, branch-free (``|-2**63|`` wraps to itself)."""
     m = d >> np.int64(63)
@@ -31,11 +31,18 @@ def _mean_abs_diffs(v, maxlag):
     """Mean ``|v[i] - v[i - lag]|`` for each lag in ``1..maxlag`` (index ``lag``) over the
     positions ``i >= maxlag`` of ``v``. Sums of int64 terms may wrap on huge values, which
     only misleads the estimate."""
+    a = v.view(np.int64)
+    n = a.size
     sums = np.zeros(maxlag + 1, dtype=np.int64)
-    for i in range(maxlag, v.size):
-        vi = np.int64(v[i])
-        for lag in range(1, maxlag + 1):
-            sums[lag] += _abs(vi - np.int64(v[i - lag]))
+    for lag in range(1, maxlag + 1):
+        # (a lag at a time, on two slices indexed from 0: a loop the compiler vectorizes;
+        # indexing ``a[i - lag]`` kept it scalar, with a sign check a load: 8x slower)
+        x = a[maxlag:]
+        y = a[maxlag - lag : n - lag]
+        total = np.int64(0)
+        for i in range(x.size):
+            total += _abs(x[i] - y[i])
+        sums[lag] = total
     return sums / max(v.size - maxlag, 1)
 
 

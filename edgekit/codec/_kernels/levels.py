@@ -10,7 +10,7 @@ import numpy as np
 
 from edgekit._jit import njit
 from edgekit.codec._format import ERR_INDEX
-from edgekit.codec._kernels.bitpack import SIGN, distinct_adjacent
+from edgekit.codec._kernels.bitpack import SIGN, sample_distinct_adjacent
 
 #: Values the pre-check sorts (evenly spaced), and the share of their distinct values that
 #: may sit next to another one (a gap of 1) before the block counts as dense.
@@ -27,8 +27,7 @@ def _dense_sample(u):
     s = np.empty(m, dtype=np.int64)
     for i in range(m):
         s[i] = np.int64(u[i * n // m])
-    s.sort()
-    distinct, adjacent = distinct_adjacent(s)
+    distinct, adjacent = sample_distinct_adjacent(s)
     return adjacent >= LEVELS_DENSE_SHARE * distinct
 
 
