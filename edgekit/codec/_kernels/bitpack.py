@@ -155,8 +155,7 @@ def distinct_adjacent(s):
 
 
 @intrinsic
-def count_ones(typingctx, x):
-    """The set bits of a uint64: one population-count instruction."""
+def _ctpop(typingctx, x):
     sig = types.int64(types.uint64)
 
     def codegen(context, builder, signature, args):
@@ -164,6 +163,12 @@ def count_ones(typingctx, x):
         return builder.call(fn, [args[0]])
 
     return sig, codegen
+
+
+@njit(inline="always")
+def count_ones(x):
+    """The set bits of a uint64: one population-count instruction."""
+    return _ctpop(np.uint64(x))  # type: ignore[call-arg]
 
 
 #: Widest span of values (largest minus smallest) that :func:`sample_distinct_adjacent`
