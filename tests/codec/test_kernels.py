@@ -254,3 +254,45 @@ def test_mean_absolute_differences_per_lag_match_numpy(values: list[int], maxlag
             if v.size > maxlag:
                 want[k] = np.abs(v[maxlag:] - v[maxlag - k : v.size - k]).sum()
     assert got.tolist() == (want / max(v.size - maxlag, 1)).tolist()
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 3000),
+    width=st.integers(1, 12),
+    center=st.integers(-5, 5),
+)
+def test_the_table_encoder_writes_the_streams_of_the_four_stream_encoder(
+    seed: int, n: int, width: int, center: int
+) -> None:
+    """The Huffman stage's table encoder (zigzag values below 2**12, two values of a
+    stream in one shift) writes the same four streams, and bit counts, as
+    ``huff_encode4``: every table width, tails of 1-7 values, codes of up to 12 bits."""
+    rng = np.random.default_rng(seed)
+    half = 2 ** (width - 1)
+    r = rng.laplace(0, half / 4 + 0.5, n).round().clip(-half, half - 1).astype(np.int64)
+    r = (r + center).view(np.uint64)
+    c = np.uint64(center % 2**64)
+    z, syms, counts = _kernels.huff_prepare(r, c)
+    lens = _kernels.huff_lengths(counts, _huffman.MAXLEN)
+    codes = _kernels.huff_codes(lens, _huffman.MAXLEN)
+    want, want_bits = _kernels.huff_encode4(z, syms, codes, lens)
+    tbits = huffman.table_bits(counts, 1 << 30)
+    assert tbits >= 0 and (1 << tbits) > int(z.max())
+    bits = int(np.dot(counts, lens + _huffman.EXTRA_BITS))
+    got, got_bits = huffman.huff_encode4_table(r, c, codes, lens, bits, tbits)
+    assert got.tobytes() == want.tobytes() and got_bits.tolist() == want_bits.tolist()
+
+
+def test_the_table_encoder_is_left_for_wide_values_and_short_blocks() -> None:
+    """Symbols past TABLE_MAX_SYMBOL (zigzag values of 2**12 and more) or fewer than
+    TABLE_VALUES_PER_ENTRY values an entry keep the four-stream encoder."""
+    counts = np.zeros(130, dtype=np.int64)
+    counts[[0, 5, huffman.TABLE_MAX_SYMBOL]] = 100
+    assert huffman.table_bits(counts, 2 << 12) == 12
+    assert huffman.table_bits(counts, (2 << 12) - 1) == -1
+    counts[huffman.TABLE_MAX_SYMBOL + 1] = 1
+    assert huffman.table_bits(counts, 1 << 30) == -1
+    counts[8:] = 0
+    assert huffman.table_bits(counts, 16) == 3

@@ -250,25 +250,17 @@ def symbol_of(z):
     return big ^ ((big ^ np.int64(z)) & small)
 
 
-#: Count tables of :func:`huff_prepare` (one per value of four in turn: consecutive
+#: Count tables of :func:`count_symbols` (one per value of four in turn: consecutive
 #: equal symbols do not wait on each other's increment).
 _TABLES = 4
 _TABLE = 136
 
 
 @njit
-def huff_prepare(r, center):
-    """Zigzag values of the residuals ``r`` around ``center``, their symbols and the
-    symbol counts: one pass for the values and symbols, one for the counts (in four
-    tables: an increment made in the pass that computes its symbol waits on it)."""
-    n = r.size
-    z = np.empty(n, dtype=np.uint64)
-    syms = np.empty(n, dtype=np.uint8)
-    for i in range(n):
-        d = r[i] - center
-        zi = (d << ONE) ^ (ZERO - (d >> np.uint64(63)))
-        z[i] = zi
-        syms[i] = np.uint8(symbol_of(zi))
+def count_symbols(syms):
+    """The counts of each of the HUFF_NSYM symbols in ``syms`` (uint8), in a pass of its
+    own: an increment made in the pass that computes its symbol waits on it."""
+    n = syms.size
     tables = np.zeros(_TABLES * _TABLE, dtype=np.int64)
     full = n // _TABLES * _TABLES
     for i in range(0, full, _TABLES):
@@ -281,7 +273,33 @@ def huff_prepare(r, center):
     counts = np.zeros(HUFF_NSYM, dtype=np.int64)
     for s in range(HUFF_NSYM):
         counts[s] = tables[s] + tables[_TABLE + s] + tables[2 * _TABLE + s] + tables[3 * _TABLE + s]
-    return z, syms, counts
+    return counts
+
+
+@njit
+def huff_symbols(r, center):
+    """The symbols of the zigzag values of the residuals ``r`` around ``center`` (uint8)
+    and their counts."""
+    n = r.size
+    syms = np.empty(n, dtype=np.uint8)
+    for i in range(n):
+        d = r[i] - center
+        syms[i] = np.uint8(symbol_of((d << ONE) ^ (ZERO - (d >> np.uint64(63)))))
+    return syms, count_symbols(syms)
+
+
+@njit
+def huff_prepare(r, center):
+    """As :func:`huff_symbols`, with the zigzag values too: ``(z, syms, counts)``."""
+    n = r.size
+    z = np.empty(n, dtype=np.uint64)
+    syms = np.empty(n, dtype=np.uint8)
+    for i in range(n):
+        d = r[i] - center
+        zi = (d << ONE) ^ (ZERO - (d >> np.uint64(63)))
+        z[i] = zi
+        syms[i] = np.uint8(symbol_of(zi))
+    return z, syms, count_symbols(syms)
 
 
 @njit
@@ -371,6 +389,13 @@ def huff_encode4(z, syms, codes, lens):
     if full + 2 < n:
         i = full + 2
         w2, a2, n2 = _put_value(buf, w2, a2, n2, z[i], syms[i], ucodes, ulens, uextra)
+    return _join_streams(buf, cap, w0, a0, n0, w1, a1, n1, w2, a2, n2, w3, a3, n3)
+
+
+@njit
+def _join_streams(buf, cap, w0, a0, n0, w1, a1, n1, w2, a2, n2, w3, a3, n3):
+    """The four streams of ``cap`` words each in ``buf`` back to back (each to its last
+    byte) and their lengths in bits, from their writers' states ``(w, acc, nacc)``."""
     # (the last partial word of a writer that just moved on is not stored yet)
     buf[w0] = np.uint32(a0)
     buf[w1] = np.uint32(a1)
@@ -392,6 +417,94 @@ def huff_encode4(z, syms, codes, lens):
         copy_bytes(out, pos, wb, 4 * j * cap, nb)
         pos += nb
     return out, nbits
+
+
+#: The table encoder (:func:`huff_encode4_table`) takes blocks whose symbols are all at
+#: most TABLE_MAX_SYMBOL (zigzag values below 2**12: a code and its extra bits in 22 bits)
+#: and of at least TABLE_VALUES_PER_ENTRY values per entry of its table.
+TABLE_MAX_SYMBOL = 25
+TABLE_VALUES_PER_ENTRY = 2
+_LEN_SHIFT = np.uint64(27)
+_BITS_MASK = np.uint64((1 << 27) - 1)
+
+
+@njit
+def table_bits(counts, n):
+    """The index bits of :func:`huff_encode4_table`'s table for ``n`` values of symbol
+    ``counts`` (the bit length of the largest zigzag value the used symbols hold), or -1
+    where the table encoder does not pay or cannot take them."""
+    _lo, hi = _used_range(counts)
+    if hi > TABLE_MAX_SYMBOL:
+        return -1
+    e, _top = sym_class(hi)
+    bits = max(3, e + 2)
+    return bits if TABLE_VALUES_PER_ENTRY << bits <= n else -1
+
+
+@njit(inline="always")
+def _zigzag_at(r, i, center):
+    d = r[i] - center
+    return (d << ONE) ^ (ZERO - (d >> np.uint64(63)))
+
+
+@njit(inline="always")
+def _put_two(buf, w, acc, nacc, e1, e2):
+    """Append two table entries (code and extra bits below bit 27, their length above) to
+    a stream: in one shift where they fit in 32 bits together (almost always)."""
+    l1 = e1 >> _LEN_SHIFT
+    l2 = e2 >> _LEN_SHIFT
+    if l1 + l2 <= _THIRTY_TWO:
+        return _put32(buf, w, acc, nacc, (e1 & _BITS_MASK) | ((e2 & _BITS_MASK) << l1), l1 + l2)
+    w, acc, nacc = _put32(buf, w, acc, nacc, e1 & _BITS_MASK, l1)
+    return _put32(buf, w, acc, nacc, e2 & _BITS_MASK, l2)
+
+
+@njit
+def huff_encode4_table(r, center, codes, lens, bits, tbits):
+    """:func:`huff_encode4` of the zigzag values of the residuals ``r`` around ``center``,
+    from a table of each value's code and extra bits (``2**tbits`` entries, from
+    :func:`table_bits`); ``bits`` is the streams' total (their capacity). Two values of a
+    stream (``i`` and ``i + 4``) go in with one shift, and no zigzag values or symbols are
+    stored: 1.4 ns a value where huff_encode4 takes 1.9."""
+    n = r.size
+    tab = np.empty(1 << tbits, dtype=np.uint32)
+    for s in range(HUFF_NSYM):
+        if lens[s] > 0:
+            e, top = sym_class(s)
+            head = np.uint32(codes[s] | ((lens[s] + e) << 27))
+            for k in range(1 << e):
+                tab[(top << e) | k] = head | np.uint32(k << lens[s])
+    cap = np.uint64(bits // 32 + 2)
+    buf = np.empty(HUFF_STREAMS * np.int64(cap), dtype=np.uint32)
+    w0 = ZERO
+    w1 = cap
+    w2 = cap + cap
+    w3 = w2 + cap
+    a0 = a1 = a2 = a3 = ZERO
+    n0 = n1 = n2 = n3 = ZERO
+    full = n // 8 * 8
+    for i in range(0, full, 8):
+        e0 = np.uint64(tab[_zigzag_at(r, i, center)])
+        w0, a0, n0 = _put_two(buf, w0, a0, n0, e0, np.uint64(tab[_zigzag_at(r, i + 4, center)]))
+        e1 = np.uint64(tab[_zigzag_at(r, i + 1, center)])
+        w1, a1, n1 = _put_two(buf, w1, a1, n1, e1, np.uint64(tab[_zigzag_at(r, i + 5, center)]))
+        e2 = np.uint64(tab[_zigzag_at(r, i + 2, center)])
+        w2, a2, n2 = _put_two(buf, w2, a2, n2, e2, np.uint64(tab[_zigzag_at(r, i + 6, center)]))
+        e3 = np.uint64(tab[_zigzag_at(r, i + 3, center)])
+        w3, a3, n3 = _put_two(buf, w3, a3, n3, e3, np.uint64(tab[_zigzag_at(r, i + 7, center)]))
+    for i in range(full, n):
+        e = np.uint64(tab[_zigzag_at(r, i, center)])
+        v, ln = e & _BITS_MASK, e >> _LEN_SHIFT
+        j = i % 4
+        if j == 0:
+            w0, a0, n0 = _put32(buf, w0, a0, n0, v, ln)
+        elif j == 1:
+            w1, a1, n1 = _put32(buf, w1, a1, n1, v, ln)
+        elif j == 2:
+            w2, a2, n2 = _put32(buf, w2, a2, n2, v, ln)
+        else:
+            w3, a3, n3 = _put32(buf, w3, a3, n3, v, ln)
+    return _join_streams(buf, np.int64(cap), w0, a0, n0, w1, a1, n1, w2, a2, n2, w3, a3, n3)
 
 
 #: Values from which :func:`select_kth` first brackets the answer between two quantiles of
@@ -545,7 +658,7 @@ def symbol_bits(r):
     """Bits of the Huffman symbols of the residuals ``r`` (not empty): their entropy around
     the median, plus the extra bits (the Huffman stage's cost model, without its table)."""
     center = select_kth(r ^ SIGN, r.size // 2) ^ SIGN
-    _z, _syms, counts = huff_prepare(r, center)
+    _syms, counts = huff_symbols(r, center)
     m = r.size
     bits = 0.0
     for s in range(HUFF_NSYM):
@@ -630,12 +743,16 @@ def residual_center(r):
 def huff_centered(u, r, order, center, limit):
     """As :func:`huff_candidate` for the order-``order`` residuals ``r`` of ``u`` around a
     given ``center``."""
-    z, syms, counts = huff_prepare(r, center)
+    syms, counts = huff_symbols(r, center)
     lens, head = huff_fit(counts, r.size, order, limit)
     if lens.size == 0:
         return np.zeros(0, dtype=np.uint8)
     codes = huff_codes(lens, HUFF_MAXLEN)
-    streams, nbits = huff_encode4(z, syms, codes, lens)
+    tbits = table_bits(counts, r.size)
+    if tbits >= 0:
+        streams, nbits = huff_encode4_table(r, center, codes, lens, coded_bits(counts, lens), tbits)
+    else:
+        streams, nbits = huff_encode4(zigzag_centered(r, center), syms, codes, lens)
     out = np.zeros(head + streams.size, dtype=np.uint8)
     pos = put_huff_head(out, u, order, center, lens)
     for j in range(HUFF_STREAMS):
