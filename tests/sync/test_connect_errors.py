@@ -52,9 +52,14 @@ def _connect_error(transport: Transport) -> tuple[str, float]:
     import nats.js  # noqa: F401
 
     start = time.monotonic()
-    with pytest.raises(TransportError) as info:
-        asyncio.run(transport.async_connect())
-    return str(info.value), time.monotonic() - start
+    try:
+        with pytest.raises(TransportError) as info:
+            asyncio.run(transport.async_connect())
+        return str(info.value), time.monotonic() - start
+    finally:
+        # (paho keeps reconnecting in its own thread until the transport is closed: one
+        # left running outlives the test and reads os.environ while pytest changes it)
+        asyncio.run(transport.async_close())
 
 
 @pytest.mark.parametrize(
