@@ -649,8 +649,7 @@ def _encode_repeat(
     smaller: ``(scheme, payload)``. ``lags``: the block's repeat lags, when known."""
     if lags is None:
         lags = kernels().repeat_lags(x.view(_uint_of(x)))
-    literal = lags == 0
-    literals = x[literal]
+    literals, positions = kernels().split_literals(x, lags)
     ischeme, ipayload = encode_int_lanes(lags.view(np.uint64), None, entropy=entropy)
     head = struct.pack("<IBI", literals.size, ischeme, len(ipayload)) + ipayload
     fscheme, fpayload = encode_float_block(
@@ -664,7 +663,7 @@ def _encode_repeat(
         allow_split=False,
     )
     best = REPEAT, head + bytes([fscheme]) + fpayload
-    divided = _encode_repeat_div(x, lags, np.flatnonzero(literal), plan, head, entropy=entropy)
+    divided = _encode_repeat_div(x, lags, positions, plan, head, entropy=entropy)
     if divided is not None and len(divided) < 0.97 * len(best[1]):
         best = REPEAT_DIV, divided
     return best

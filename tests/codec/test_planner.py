@@ -187,3 +187,22 @@ def test_period_residuals_and_cost_match_numpy(
     assert _kernels.period_residuals(a, positions, period).tolist() == want.tolist()
     cost = np.log2(np.abs(want.astype(np.float64)) + 1.0).sum()
     assert _kernels.period_cost(a, positions, period) == pytest.approx(cost, rel=1e-12)
+
+
+@settings(max_examples=60)
+@given(
+    st.lists(st.integers(0, 6), min_size=0, max_size=300),
+    st.sampled_from(["float32", "float64"]),
+)
+def test_split_literals_is_boolean_indexing(values: list[int], dtype: str) -> None:
+    """The repeat scheme's literals and their positions (one pass, no branch) are numpy's
+    ``x[lags == 0]`` and ``flatnonzero(lags == 0)``, -0.0 and NaN payloads kept."""
+    x = np.array(values, dtype=dtype) - np.array(3, dtype=dtype)
+    if x.size:
+        x[0] = -0.0
+        x[-1] = np.frombuffer(b"\x01\x00\xc0\x7f", "<f4")[0] if dtype == "float32" else np.nan
+    lags = _kernels.repeat_lags(x.view(np.uint32 if dtype == "float32" else np.uint64))
+    literals, positions = _kernels.split_literals(x, lags)
+    assert literals.dtype == x.dtype
+    assert literals.tobytes() == x[lags == 0].tobytes()
+    assert positions.tolist() == np.flatnonzero(lags == 0).tolist()

@@ -107,6 +107,7 @@ from edgekit.codec._kernels.repeat import (
     repeat_div_fill,
     repeat_fill,
     repeat_lags,
+    split_literals,
     top_lags,
 )
 from edgekit.codec._kernels.repeatdec import decode_repeat_block, decode_repeat_div_block
@@ -192,6 +193,7 @@ __all__ = [
     "residuals",
     "select_kth",
     "sparse_payload",
+    "split_literals",
     "symbol_histogram",
     "third_order_gain",
     "top_lags",

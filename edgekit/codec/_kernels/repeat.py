@@ -38,6 +38,23 @@ def repeat_lags(bits):
 
 
 @njit
+def split_literals(x, lags):
+    """The values of ``x`` whose ``lags`` are 0 (first occurrences, the repeat scheme's
+    literals) and their positions (int64), in one pass without a branch on which they
+    are (a third of an appliance trace's values, at random: numpy's boolean indexing
+    and ``flatnonzero`` took 150 us a block)."""
+    n = x.size
+    literals = np.empty(n, dtype=x.dtype)
+    positions = np.empty(n, dtype=np.int64)
+    m = 0
+    for i in range(n):
+        literals[m] = x[i]
+        positions[m] = i
+        m += np.int64(lags[i] == 0)
+    return literals[:m].copy(), positions[:m].copy()
+
+
+@njit
 def period_residuals(k, positions, period):
     """``k[i] - k[i - period]`` (``k[i]`` where ``i < period``) at ``positions`` (int64)."""
     out = np.empty(positions.size, dtype=np.int64)
