@@ -89,16 +89,23 @@ def test_zigzag_symbols_and_huffman_roundtrip(values: list[int], center: int) ->
         assert _kernels.huff_decode4(args[0], args[1], np.maximum(short, 0), *args[3:]) == -1
 
 
-@given(counts=st.lists(st.integers(0, 10**6), min_size=130, max_size=130).filter(any))
-def test_huffman_lengths_are_limited_and_optimal_when_unlimited(counts: list[int]) -> None:
+@given(
+    counts=st.lists(
+        st.one_of(st.integers(0, 10**6), st.integers(0, 4), st.sampled_from([0, 1, 2**20])),
+        min_size=130,
+        max_size=130,
+    ).filter(any)
+)
+def test_huffman_lengths_are_limited_and_those_of_a_heap_when_unlimited(counts: list[int]) -> None:
+    """Length-limited codes are prefix codes; unlimited, the lengths are exactly those of
+    heap Huffman merging the two lightest nodes first, ties to the lower index (symbols,
+    then merged nodes as made): equal counts, as the encoder's frames depend on it."""
     c = np.array(counts, dtype=np.int64)
     lens = _kernels.huff_lengths(c, _huffman.MAXLEN)
     assert _huffman.kraft_ok(lens) and lens.max() <= _huffman.MAXLEN
     assert np.array_equal(lens > 0, c > 0)
     free = _kernels.huff_lengths(c, 200)
-    ref = np.array(naive.codec_huffman_lengths(counts))
-    if (c > 0).sum() > 1:
-        assert int(np.dot(free, c)) == int(np.dot(ref, c))  # same total cost as heap Huffman
+    assert free.tolist() == naive.codec_huffman_lengths(counts)
 
 
 @settings(max_examples=60)
@@ -247,7 +254,7 @@ def test_sampled_distinct_and_adjacent_counts_match_a_set(base: int, offsets: li
     maxlag=st.integers(1, 40),
 )
 def test_mean_absolute_differences_per_lag_match_numpy(values: list[int], maxlag: int) -> None:
-    """The period finder's mean |v[i] - v[i - lag]| per lag, wrapping as int64 does."""
+    """The period finder's mean |v[i] - v[i - lag]| per lag, summed wrapping as int64."""
     v = np.array(values, dtype=np.int64)
     got = lag._mean_abs_diffs(v.view(np.uint64), maxlag)
     want = np.zeros(maxlag + 1)
@@ -255,7 +262,8 @@ def test_mean_absolute_differences_per_lag_match_numpy(values: list[int], maxlag
         for k in range(1, maxlag + 1):
             if v.size > maxlag:
                 want[k] = np.abs(v[maxlag:] - v[maxlag - k : v.size - k]).sum()
-    assert got.tolist() == (want / max(v.size - maxlag, 1)).tolist()
+    # (exact integer sums; the division may round in the last bit either way)
+    np.testing.assert_allclose(got, want / max(v.size - maxlag, 1), rtol=1e-15, atol=0)
 
 
 @settings(max_examples=120, deadline=None)

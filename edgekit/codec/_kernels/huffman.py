@@ -101,53 +101,50 @@ def symbol_histogram(z):
 
 @njit
 def _lengths_once(counts, lens):
-    """Plain Huffman code lengths (O(nsym**2) merging, fine for 130 symbols)."""
+    """Plain Huffman code lengths: the two lightest nodes merged first, ties to the lower
+    index (symbols first, then merged nodes in the order they were made). Two queues:
+    the symbols sorted by count and the merged nodes, which come out in order of
+    weight: O(n log n), where a scan of every node for each merge took 15-20 us on a
+    block of 60 symbols (a fixed cost of every Huffman candidate)."""
     nsym = counts.size
-    total = 2 * nsym
-    weight = np.zeros(total, dtype=np.int64)
-    parent = np.full(total, -1, dtype=np.int64)
-    alive = np.zeros(total, dtype=np.bool_)
-    nalive = 0
     for s in range(nsym):
         lens[s] = 0
-        if counts[s] > 0:
-            weight[s] = counts[s]
-            alive[s] = True
-            nalive += 1
-    if nalive == 0:
+    used = np.flatnonzero(counts > 0)
+    k = used.size
+    if k == 0:
         return
-    if nalive == 1:
-        for s in range(nsym):
-            if alive[s]:
-                lens[s] = 1
+    if k == 1:
+        lens[used[0]] = 1
         return
-    nxt = nsym
-    while nalive > 1:
-        a = -1
-        b = -1
-        for i in range(nxt):
-            if alive[i]:
-                if a < 0 or weight[i] < weight[a]:
-                    b = a
-                    a = i
-                elif b < 0 or weight[i] < weight[b]:
-                    b = i
-        alive[a] = False
-        alive[b] = False
-        weight[nxt] = weight[a] + weight[b]
-        parent[a] = nxt
-        parent[b] = nxt
-        alive[nxt] = True
-        nxt += 1
-        nalive -= 1
-    for s in range(nsym):
-        if counts[s] > 0:
-            d = 0
-            j = s
-            while parent[j] >= 0:
-                j = parent[j]
-                d += 1
-            lens[s] = d
+    # (a stable sort: equal counts stay in symbol order)
+    leaves = used[np.argsort(counts[used], kind="mergesort")]
+    weight = np.empty(k - 1, dtype=np.int64)  # merged node j
+    parent = np.empty(nsym + k - 1, dtype=np.int64)  # symbols, then merged nodes + nsym
+    li = 0  # next leaf
+    mi = 0  # next merged node
+    for j in range(k - 1):
+        for pick in range(2):
+            # the lighter head; a symbol where they weigh the same (its index is lower)
+            if li < k and (mi >= j or counts[leaves[li]] <= weight[mi]):
+                node = leaves[li]
+                w = counts[node]
+                li += 1
+            else:
+                node = nsym + mi
+                w = weight[mi]
+                mi += 1
+            parent[node] = nsym + j
+            if pick == 0:
+                weight[j] = w
+            else:
+                weight[j] += w
+    # depths: the root is the last merged node; parents come after their children
+    depth = np.empty(k - 1, dtype=np.int64)
+    depth[k - 2] = 0
+    for j in range(k - 3, -1, -1):
+        depth[j] = depth[parent[nsym + j] - nsym] + 1
+    for sym in used:
+        lens[sym] = depth[parent[sym] - nsym] + 1
 
 
 @njit

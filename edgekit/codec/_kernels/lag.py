@@ -19,31 +19,26 @@ LAG_GAIN_BITS = 1.0
 LAG_TIE = 1.25
 
 
-@njit(inline="always")
-def _abs(d):
-    """``|d|`` of an int64, branch-free (``|-2**63|`` wraps to itself)."""
-    m = d >> np.int64(63)
-    return (d ^ m) - m
-
-
 @njit
 def _mean_abs_diffs(v, maxlag):
     """Mean ``|v[i] - v[i - lag]|`` for each lag in ``1..maxlag`` (index ``lag``) over the
     positions ``i >= maxlag`` of ``v``. Sums of int64 terms may wrap on huge values, which
     only misleads the estimate."""
-    a = v.view(np.int64)
-    n = a.size
+    n = v.size
     sums = np.zeros(maxlag + 1, dtype=np.int64)
     for lag in range(1, maxlag + 1):
         # (a lag at a time, on two slices indexed from 0: a loop the compiler vectorizes;
-        # indexing ``a[i - lag]`` kept it scalar, with a sign check a load: 8x slower)
-        x = a[maxlag:]
-        y = a[maxlag - lag : n - lag]
-        total = np.int64(0)
+        # indexing ``v[i - lag]`` kept it scalar, with a sign check a load: 8x slower.
+        # Unsigned arithmetic: it wraps by definition, also where the compiler vectorizes.)
+        x = v[maxlag:]
+        y = v[maxlag - lag : n - lag]
+        total = np.uint64(0)
         for i in range(x.size):
-            total += _abs(x[i] - y[i])
-        sums[lag] = total
-    return sums / max(v.size - maxlag, 1)
+            d = x[i] - y[i]
+            m = np.uint64(0) - (d >> np.uint64(63))  # all ones where d is negative
+            total += (d ^ m) - m
+        sums[lag] = np.int64(total)
+    return sums / max(n - maxlag, 1)
 
 
 @njit
