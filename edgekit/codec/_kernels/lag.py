@@ -105,8 +105,11 @@ def lag_residuals(u, lag):
         r[0] = u[0]
     for i in range(1, min(lag, n)):
         r[i] = u[i] - u[i - 1]
-    for i in range(lag, n):
-        r[i] = u[i] - u[i - lag]
+    if lag < n:
+        # (0-based slices: ``u[i - lag]`` costs a sign check a load and keeps it scalar)
+        x, y, out = u[lag:], u[: n - lag], r[lag:]
+        for i in range(n - lag):
+            out[i] = x[i] - y[i]
     return r
 
 
