@@ -206,3 +206,28 @@ def test_split_literals_is_boolean_indexing(values: list[int], dtype: str) -> No
     assert literals.dtype == x.dtype
     assert literals.tobytes() == x[lags == 0].tobytes()
     assert positions.tolist() == np.flatnonzero(lags == 0).tolist()
+
+
+@settings(max_examples=80)
+@given(
+    st.lists(st.integers(0, 2**64 - 1), max_size=300),
+    st.lists(st.integers(0, 299), max_size=300),
+    st.booleans(),
+)
+def test_repeat_lags_are_the_distances_to_each_previous_occurrence(
+    pool: list[int], picks: list[int], narrow: bool
+) -> None:
+    """The repeat lags (a table of last positions, keys read back from the values) are
+    the distance to each value's previous occurrence, 0 for a first one, for uint64 and
+    uint32 values (float64 and float32 bits)."""
+    if not pool:
+        pool = [0]
+    dtype = np.uint32 if narrow else np.uint64
+    values = [pool[p % len(pool)] % (2**32 if narrow else 2**64) for p in picks]
+    bits = np.array(values, dtype=dtype)
+    seen: dict[int, int] = {}
+    want = []
+    for i, v in enumerate(values):
+        want.append(i - seen[v] if v in seen else 0)
+        seen[v] = i
+    assert _kernels.repeat_lags(bits).tolist() == want

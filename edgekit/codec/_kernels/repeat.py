@@ -15,24 +15,24 @@ from edgekit.codec._format import ERR_INDEX, ERR_POSITION
 def repeat_lags(bits):
     """For each value of ``bits`` (uint64 or uint32, at most 65,536 values), the distance
     back to its previous occurrence, 0 for a first occurrence (int64). One pass with an
-    open-addressing table of last positions."""
+    open-addressing table of last positions (int32); a slot's key is the value at its
+    position, so the table holds no keys (512 KB for a block, where keys and positions
+    took 2 MB, twice the L2 cache)."""
     n = bits.size
     size = 1
     while size < 2 * n:
         size *= 2
     mask = np.uint64(size - 1)
-    keys = np.empty(size, dtype=np.uint64)
-    last = np.full(size, -1, dtype=np.int64)
-    lags = np.zeros(n, dtype=np.int64)
+    last = np.full(size, -1, dtype=np.int32)
+    lags = np.empty(n, dtype=np.int64)
     for i in range(n):
         v = np.uint64(bits[i])
         h = ((v * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)) & mask
-        while last[h] >= 0 and keys[h] != v:
+        j = np.int64(last[h])
+        while j >= 0 and np.uint64(bits[j]) != v:
             h = (h + np.uint64(1)) & mask
-        if last[h] >= 0:
-            lags[i] = i - last[h]
-        else:
-            keys[h] = v
+            j = np.int64(last[h])
+        lags[i] = i - j if j >= 0 else 0
         last[h] = i
     return lags
 
