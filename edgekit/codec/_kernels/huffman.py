@@ -355,6 +355,16 @@ def _zigzag_at(r, i, center):
 
 
 @njit(inline="always")
+def _stream_words(bits):
+    """The words of four streams of at most ``bits`` bits each, their capacity and each
+    stream's first word (a writer always stores the word past its end; a value of over
+    32 bits takes three stores)."""
+    cap = np.uint64(bits // 32 + 4)
+    buf = np.empty(HUFF_STREAMS * np.int64(cap), dtype=np.uint32)
+    return buf, cap, ZERO, cap, cap + cap, cap + cap + cap
+
+
+@njit(inline="always")
 def _put_pair(buf, w, acc, nacc, z1, s1, z2, s2, ucodes, ulens, uextra):
     """Append two values of a stream (zigzag values ``z1``, ``z2`` of symbols ``s1``,
     ``s2``): in one shift where both codes and extra bits fit in 32 bits."""
@@ -386,18 +396,12 @@ def huff_encode4(r, center, syms, codes, lens, bits):
     the zigzag values are computed as they are written, not stored.
     """
     n = r.size
-    # (a writer always stores the word past its end; values of over 32 bits take three)
-    cap = np.uint64(bits // 32 + 4)
-    buf = np.empty(HUFF_STREAMS * np.int64(cap), dtype=np.uint32)
+    buf, cap, w0, w1, w2, w3 = _stream_words(bits)
     ucodes = codes.astype(np.uint64)
     ulens = lens.astype(np.uint64)
     uextra = np.zeros(ulens.size, dtype=np.uint64)
     for s in range(8, ulens.size):
         uextra[s] = np.uint64((s - 8) // 2 + 2)
-    w0 = ZERO
-    w1 = cap
-    w2 = cap + cap
-    w3 = w2 + cap
     a0 = a1 = a2 = a3 = ZERO
     n0 = n1 = n2 = n3 = ZERO
     full = n // 8 * 8
@@ -506,12 +510,7 @@ def huff_encode4_table(r, center, codes, lens, bits, tbits):
             head = np.uint32(codes[s] | ((lens[s] + e) << 27))
             for k in range(1 << e):
                 tab[(top << e) | k] = head | np.uint32(k << lens[s])
-    cap = np.uint64(bits // 32 + 2)
-    buf = np.empty(HUFF_STREAMS * np.int64(cap), dtype=np.uint32)
-    w0 = ZERO
-    w1 = cap
-    w2 = cap + cap
-    w3 = w2 + cap
+    buf, cap, w0, w1, w2, w3 = _stream_words(bits)
     a0 = a1 = a2 = a3 = ZERO
     n0 = n1 = n2 = n3 = ZERO
     full = n // 8 * 8
