@@ -377,14 +377,24 @@ _MIN_1D = _HEAD_1D.size + CHECKSUM_SIZE
 _CHECKSUM_COPY_LIMIT = 1 << 14
 
 
+def _lane(dt: np.dtype[Any]) -> np.dtype[Any]:
+    """The dtype of the array the fast path's kernel fills for frames of ``dt``."""
+    if dt.kind == "f":
+        return dt
+    if dt.itemsize == 2:  # int16 and uint16 (the same bits): written straight in
+        return np.dtype("<i2")
+    # Other integers go through uint64 lanes (int64 and uint64 are the same bits): one
+    # compiled decoder chain for them all (a chain per dtype costs 30-80 s of JIT
+    # compilation on a cold cache; int16, the most common narrow dtype, has its own).
+    return np.dtype("<u8")
+
+
 #: Per dtype code: (dtype, dtype of the array the kernel fills, kernel name) for the
-#: fast path (integers narrower than 64 bits go through uint64 lanes: one compiled
-#: decoder chain for every integer dtype instead of one per dtype, each of which costs
-#: 30-80 s of JIT compilation on a cold cache).
+#: fast path.
 _FAST_CODES: dict[int, tuple[np.dtype[Any], np.dtype[Any], str]] = {
     code: (
         dt,
-        dt if dt.kind == "f" or dt.itemsize == 8 else np.dtype("<u8"),
+        _lane(dt),
         ("decode_f64_frame" if dt.itemsize == 8 else "decode_f32_frame")
         if dt.kind == "f"
         else "decode_int_frame",
@@ -450,7 +460,7 @@ def _load_fast_decoder(prefix: bytes) -> _FastDecoder | None:
     # The argument types of the fast path's call: a frame with no values (header + checksum).
     empty = _HEAD_1D.pack(MAGIC_SERIES, FORMAT_VERSION, code, 1, 0, 1) + bytes(CHECKSUM_SIZE)
     decode = _compiled_overload(dispatcher, (empty, np.empty(0, dtype=lane)))
-    _FAST_DECODERS[prefix] = fast = (lane, decode, None if lane is dtype else dtype)
+    _FAST_DECODERS[prefix] = fast = (lane, decode, None if lane == dtype else dtype)
     return fast
 
 
@@ -521,6 +531,8 @@ def _run_fast(fast: _FastDecoder, data: bytes, n: int) -> Array | None:
         return None
     if dtype is None:
         return bits
+    if dtype.itemsize == lane.itemsize:
+        return bits.view(dtype)
     if dtype.kind == "i":
         return bits.view(np.int64).astype(dtype)
     return bits.astype(dtype)

@@ -171,6 +171,27 @@ def count_ones(x):
     return _ctpop(np.uint64(x))  # type: ignore[call-arg]
 
 
+@intrinsic
+def _expect_true(typingctx, c):
+    sig = types.boolean(types.boolean)
+
+    def codegen(context, builder, signature, args):
+        bit = ir.IntType(1)
+        fn = builder.module.declare_intrinsic(
+            "llvm.expect", [bit], ir.FunctionType(bit, [bit, bit])
+        )
+        return builder.call(fn, [args[0], ir.Constant(bit, 1)])
+
+    return sig, codegen
+
+
+@njit(inline="always")
+def likely(c):
+    """``c``, marked as almost always true: the compiler lays the other branch out of the
+    loop (no taken jump on the common path)."""
+    return _expect_true(c)  # type: ignore[call-arg]
+
+
 #: Widest span of values (largest minus smallest) that :func:`sample_distinct_adjacent`
 #: marks in a bitmap (32 KB); a wider sample is sorted.
 BITMAP_SPAN = 1 << 18

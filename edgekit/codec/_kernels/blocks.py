@@ -63,7 +63,6 @@ from edgekit.codec._kernels.huff1 import decode_huff1_block
 from edgekit.codec._kernels.huffdec import decode_huff_lanes, decode_huff_summed
 from edgekit.codec._kernels.huffman import (
     _symbol,
-    decode_huff_block,
     huff_candidate,
     huff_centered,
     huff_fit,
@@ -769,15 +768,25 @@ def _lag_lanes(buf, at, stop, count, dest):
     nested = np.int64(buf[at + 2])
     if lag == 0 or nested < FOR or nested > HUFF:
         return False
-    if nested == HUFF and dest.itemsize == 8:
-        if lag == 1:  # (the lag's running sum fused with the huffman residuals' integration)
-            status, got = decode_huff_summed(buf, at + 3, stop, count, dest.view(np.uint64))
-            return status == 0 and got == stop
-        status, got = decode_huff_lanes(buf, at + 3, stop, count, dest.view(np.uint64))
-    elif nested == HUFF:
-        status, got = decode_huff_block(buf, at + 3, stop, count, dest)
-    else:
-        status, got = decode_packed_block(buf, at + 3, stop, nested - FOR, count, dest)
+    if nested == HUFF:
+        # (into uint64 lanes for the 8-byte dtypes: one compiled decoder for both)
+        if dest.itemsize == 8:
+            return _huff_lag(buf, at + 3, stop, count, dest.view(np.uint64), lag)
+        return _huff_lag(buf, at + 3, stop, count, dest, lag)
+    status, got = decode_packed_block(buf, at + 3, stop, nested - FOR, count, dest)
+    if status != 0 or got != stop:
+        return False
+    unlag(dest, lag)
+    return True
+
+
+@njit(inline="always")
+def _huff_lag(buf, at, stop, count, dest, lag):
+    """:func:`_lag_lanes` for a lag block whose residuals are huffman-coded."""
+    if lag == 1:  # (the lag's running sum fused with the huffman residuals' integration)
+        status, got = decode_huff_summed(buf, at, stop, count, dest)
+        return status == 0 and got == stop
+    status, got = decode_huff_lanes(buf, at, stop, count, dest)
     if status != 0 or got != stop:
         return False
     unlag(dest, lag)
@@ -829,7 +838,7 @@ def decode_int_blocks(buf, pos, end, start, n, block_size, out):
                 for i in range(count):
                     values[i] = lanes[i]
             elif scheme == HUFF:
-                status, got = decode_huff_block(buf, at, stop, count, values)
+                status, got = decode_huff_lanes(buf, at, stop, count, values)
             else:
                 status, got = decode_packed_block(buf, at, stop, scheme - FOR, count, values)
         if status != 0:

@@ -1,21 +1,24 @@
-"""The huffman scheme's integer decoder: long codes one branch-free lookup a value, and
-the streams read where they lie.
+"""The huffman scheme's integer decoder: a value a table lookup, the residuals
+integrated as they come, the streams read where they lie.
 
-Blocks whose values take more than about 6.5 bits (loud audio, noisy sensors) hold at
-most one whole value per 12-bit pattern, so the multi-value table of
-:mod:`edgekit.codec._kernels.huffman` mostly misses there. The wide decoder looks each
-value up alone in a table giving its code length, the bits it takes and its top bits,
-two values per 64-bit read of each of the four streams, with no branch per value, and
-integrates the residuals in the same pass (one loop per residual order). It applies to
-complete codes (every 12-bit pattern starts a code: no pattern to reject) whose values
-take at most 28 bits with their extra bits; other blocks keep the decoders of
-``huffman``.
+The direct table gives, per 12-bit pattern (the next stream bits), the residual whose code
+and extra bits fit in those 12 bits, with the bits it takes; a read of a stream (57 bits)
+then gives four values with one load each, and the residuals are integrated (and summed,
+for a lag block of lag 1) in the same pass, straight into the output's dtype. The few
+values that take more (at most 28 bits; loud audio has 3-6 % of them) are decoded from
+the code length and extra-bit count the table gives for them, after a branch that the
+loop is laid out not to take. It applies to complete codes (every 12-bit pattern starts a
+code: no pattern to reject) whose values take at most 28 bits with their extra bits;
+other blocks keep the decoders of ``huffman``.
 
-The streams are read where they lie in the frame when enough bytes follow them in the
-buffer (8 for the wide decoder, ``STREAM_PAD`` for the others: a frame's last block has
-only its checksum after it), else from a zero-padded copy. Reading past a stream's end
-into the next one changes nothing: a value that uses bits past ``nbits`` leaves its
-stream's position past ``nbits``, which is an error whatever those bits were.
+For outputs of at most 16 bits the table's residuals include the block's center (modulo
+2**24: their low 16 bits are exact), one addition a value less.
+
+The streams are read where they lie in the frame when at least 8 bytes follow them in
+the buffer (``STREAM_PAD`` for the other decoders: a frame's last block has only its
+checksum after it), else from a zero-padded copy. Reading past a stream's end into the
+next one changes nothing: a value that uses bits past ``nbits`` leaves its stream's
+position past ``nbits``, which is an error whatever those bits were.
 """
 
 from __future__ import annotations
@@ -23,20 +26,19 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 from numba.core import types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 from numba.np.numpy_support import carray
 
 from edgekit._jit import njit
 from edgekit.codec._format import ERR_STREAM, HUFF_MAXLEN, HUFF_NSYM, HUFF_STREAMS
 from edgekit.codec._kernels.bitpack import (
     ONE,
-    THREE,
     TWO,
     ZERO,
     _rd32,
     _read_heads,
     copy_bytes,
-    load_u64,
+    likely,
 )
 from edgekit.codec._kernels.huffman import (
     MULTI_BITS,
@@ -52,21 +54,15 @@ from edgekit.codec._kernels.huffman import (
     sym_class,
 )
 
-#: Longest code plus extra bits this decoder takes: two values fit in one 57-bit read.
-WIDE_MAX_TAKEN = 28
-#: Blocks of at least this many bits a value (times 2), or of fewer than
-#: ``MULTI_MIN_VALUES``, use the wide decoder: below, on longer blocks, the
-#: multi-value table decodes faster (1.0-1.4 ns a value at 4-6 bits against about 1.7).
-WIDE_MIN_BITS_X2 = 13
-#: ... and so do blocks whose codes (by their share of the code space) take more than
-#: ``MULTI_BITS`` bits with their extra bits at least this often: the multi-value table
-#: reads each of them alone, after a mispredicted branch (a repeat block's lags, 4 bits
-#: a value, 2.2 ns a value there against 1.6 here).
-WIDE_LONG_SHARE = 0.1
+#: Longest code plus extra bits the direct decoder takes: a value after at most three
+#: others of 12 bits, or read alone, fits in a read's 57 bits.
+DIRECT_MAX_TAKEN = 28
+#: Values a group of the direct decoder's loop takes from each stream (one read).
+DIRECT_GROUP = 4
 _INDEX = np.uint64((1 << HUFF_MAXLEN) - 1)
 _BYTE = np.uint64(255)
 _LOW6 = np.uint64(63)
-_EIGHT = np.uint64(8)
+_SPAN = 1 << 24  # the residual field of a direct entry: 24 bits
 
 
 @intrinsic
@@ -90,32 +86,22 @@ def _byte_view(buf):
 
 
 @njit
-def _long_share(lens):
-    """The share of the code space (``2**-length`` a code) of the codes whose values take
-    more than ``MULTI_BITS`` bits with their extra bits: about the share of such values."""
-    share = 0.0
-    for sym in range(HUFF_NSYM):
-        ln = lens[sym]
-        if ln:
-            extra, _top = sym_class(sym)
-            if ln + extra > MULTI_BITS:
-                share += 2.0 ** -np.float64(ln)
-    return share
+def huff_direct_table(lens, center, fold):
+    """Decode table of the direct decoder (int32 per 12-bit pattern), or an empty array
+    when it does not apply (an incomplete code: some pattern starts no code; or a value
+    taking more than ``DIRECT_MAX_TAKEN`` bits).
 
-
-@njit
-def huff_wide_table(lens):
-    """Decode table of the wide decoder, or an empty array when it does not apply.
-
-    Per 12-bit pattern (the next stream bits): the bits the value takes (code and extra
-    bits) in bits 0-7, the code length in bits 8-15, and ``top << taken`` from bit 32,
-    where the value's zigzag form is ``top << extra_bits | extra`` (``top`` is the symbol
-    below 8, else 2 or 3). Empty when the code is incomplete (a pattern would be no code)
-    or a value can take more than ``WIDE_MAX_TAKEN`` bits.
+    A pattern that holds a whole value (code and extra bits: ``taken <= 12`` bits) gives
+    ``taken | r << 8``, ``r`` the residual minus the block's ``center`` (with ``fold``: the
+    residual itself, modulo 2**24, sign-extended). Any other gives 0 in bits 0-7, then
+    the code length (bits 8-11), the extra-bit count (bits 12-16) and ``top - 2`` (bit
+    17): the value's zigzag form is ``top << extra_bits | extra``.
     """
     size = 1 << HUFF_MAXLEN
     codes = huff_codes(lens, HUFF_MAXLEN)
-    table = np.zeros(size, dtype=np.uint64)
+    table = np.empty(size, dtype=np.int32)
+    vals = np.empty(size, dtype=np.int32)
+    c = np.int64(center & np.uint64(_SPAN - 1)) if fold else 0
     kraft = 0
     for sym in range(HUFF_NSYM):
         ln = lens[sym]
@@ -123,54 +109,163 @@ def huff_wide_table(lens):
             continue
         e, top = sym_class(sym)
         taken = ln + e
-        if ln > HUFF_MAXLEN or taken > WIDE_MAX_TAKEN:
+        if ln > HUFF_MAXLEN or taken > DIRECT_MAX_TAKEN:
             return table[:0]
         kraft += 1 << (HUFF_MAXLEN - ln)
-        entry = np.uint64(taken | (ln << 8)) | (np.uint64(top) << np.uint64(32 + taken))
-        j = codes[sym]
-        while j < size:
-            table[j] = entry
-            j += 1 << ln
+        if kraft > size:
+            return table[:0]
+        # (unsigned indices: no negative-index check a store)
+        j = np.uint64(codes[sym])
+        step = np.uint64(ln)
+        if taken <= HUFF_MAXLEN:
+            # The 2**e values of the symbol, then each pattern's (its extra bits, the
+            # pattern's bits after the code, repeat every 2**e patterns).
+            for x in range(1 << e):
+                z = (top << e) | x
+                r = (((z >> 1) ^ -(z & 1)) + c) & (_SPAN - 1)
+                vals[x] = np.int32(((r ^ (_SPAN >> 1)) - (_SPAN >> 1)) << 8 | taken)
+            mask = np.uint64((1 << e) - 1)
+            for k in range(np.uint64(1 << (HUFF_MAXLEN - ln))):
+                table[j + (k << step)] = vals[k & mask]
+        else:
+            ent = np.int32(ln << 8 | e << 12 | (top - 2) << 17)
+            for k in range(np.uint64(1 << (HUFF_MAXLEN - ln))):
+                table[j + (k << step)] = ent
     if kraft != size:
         return table[:0]
     return table
 
 
-@njit(inline="always")
-def _bits(wb, q):
-    """At least 57 stream bits from bit ``q`` of the uint8 array ``wb``."""
-    return load_u64(wb, q >> np.uint64(3)) >> (q & np.uint64(7))  # type: ignore[call-arg]
+@intrinsic
+def _table_data(typingctx, arr):
+    """Pointer to the first entry of a C-contiguous int32 array."""
+    sig = types.CPointer(types.int32)(arr)
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        return builder.bitcast(ary.data, ir.IntType(32).as_pointer())
+
+    return sig, codegen
 
 
-@njit(inline="always")
-def _residual(b, ent, center):
-    """The residual whose code starts at bit 0 of ``b`` (``ent``: its table entry).
+@intrinsic
+def _load_entry(typingctx, ptr, at):
+    """The int32 at index ``at`` of a pointer, sign-extended to int64."""
+    sig = types.int64(ptr, at)
 
-    The code's own bits are cut off with the extra bits (``bzhi``) and replaced by the
-    top bits, so one shift by the code length gives the zigzag value; bit 0 of that
-    value, then, is the sign."""
-    z = ((b & ((ONE << (ent & _BYTE)) - ONE)) | (ent >> np.uint64(32))) >> ((ent >> _EIGHT) & _LOW6)
-    return center + ((z >> ONE) ^ (ZERO - (z & ONE)))
+    def codegen(context, builder, signature, args):
+        return builder.sext(builder.load(builder.gep(args[0], [args[1]])), ir.IntType(64))
+
+    return sig, codegen
 
 
-@njit(inline="always")
-def _put(out, o, r, order, prev, prevd):
-    """Store residual ``r`` at ``out[o]`` integrated ``order`` times; returns the state."""
+@intrinsic
+def _load_bits(typingctx, ptr, at):
+    """The little-endian uint64 at byte ``at`` of a uint8 pointer (one unaligned load)."""
+    sig = types.uint64(ptr, at)
+
+    def codegen(context, builder, signature, args):
+        at_byte = builder.gep(args[0], [args[1]])
+        return builder.load(builder.bitcast(at_byte, ir.IntType(64).as_pointer()), align=1)
+
+    return sig, codegen
+
+
+@intrinsic
+def _narrow_type(typingctx, arr):
+    """Whether an integer array holds at most 16 bits a value: a constant of its type."""
+    sig = types.boolean(arr)
+
+    def codegen(context, builder, signature, args):
+        return ir.Constant(ir.IntType(1), int(signature.args[0].dtype.bitwidth <= 16))
+
+    return sig, codegen
+
+
+# (the intrinsics are called through these helpers: one place for mypy's ignores)
+
+
+@njit
+def _entry(tp, at):
+    """The direct table entry at index ``at`` of the table at ``tp``."""
+    return _load_entry(tp, at)  # type: ignore[call-arg]
+
+
+@njit
+def _narrow(out):
+    """Whether ``out`` holds at most 16 bits a value (a constant of its type)."""
+    return _narrow_type(out)  # type: ignore[call-arg]
+
+
+@njit
+def _pointers(wb, table):
+    """Pointers to the stream bytes and to the direct table."""
+    return _data(wb), _table_data(table)  # type: ignore[call-arg]
+
+
+# The helpers of the direct decoder's loop take pointers and numbers only (no array: no
+# reference counting) and are left to LLVM to inline: numba's own inlining of them in
+# each of the loop's six copies took a minute to compile.
+
+
+@njit
+def _bits(wp, q):
+    """At least 57 stream bits from bit ``q`` of the bytes at ``wp``."""
+    return _load_bits(wp, q >> np.uint64(3)) >> (q & np.uint64(7))  # type: ignore[call-arg]
+
+
+@njit
+def _long_value(b, e, center):
+    """The residual whose code starts at bit 0 of ``b``, from its table entry ``e`` (a
+    value longer than the table's 12 bits), and the bits it takes."""
+    ln = np.uint64((e >> 8) & 15)
+    extra = np.uint64((e >> 12) & 31)
+    top = np.uint64(((e >> 17) & 1) + 2)
+    z = (top << extra) | ((b >> ln) & ((ONE << extra) - ONE))
+    return center + ((z >> ONE) ^ (ZERO - (z & ONE))), ln + extra
+
+
+@njit
+def _next(wp, b, acc, q, lim, tp, center, add):
+    """The next residual of a stream whose bits from its last read are ``b``.
+
+    ``acc`` sums the table entries of the values taken since that read (its low byte:
+    their bits); ``q`` is that read's bit position; ``add`` is the center where the
+    table left it out, else 0. Returns (residual, bits, acc, q). A long value reads the
+    stream again after itself (at ``lim`` at most: a position past it is an error the
+    caller reports)."""
+    e = _entry(tp, b & _INDEX)
+    if likely((e & 255) != 0):
+        # (the shift uses the entry's low 6 bits: its bit count, at most 12)
+        return add + np.uint64(e >> 8), b >> (np.uint64(e) & _LOW6), acc + np.uint64(e), q
+    r, taken = _long_value(b, e, center)
+    q = q + (acc & _BYTE) + taken
+    return r, _bits(wp, min(q, lim)), ZERO, q
+
+
+@njit
+def _integrate(r, order, summed, prev, prevd, total):
+    """Residual ``r`` integrated ``order`` times (then summed once more with ``summed``):
+    (value, state)."""
     if order == 0:
-        out[o] = r
+        v = r
     elif order == 1:
         prev = prev + r
-        out[o] = prev
+        v = prev
     else:
         prevd = prevd + r
         prev = prev + prevd
-        out[o] = prev
-    return prev, prevd
+        v = prev
+    if summed:
+        total = total + v
+        v = total
+    return v, prev, prevd, total
 
 
 @njit(inline="always")
-def _wide_loop(wb, q, lim, m, table, center, out, order, prev, prevd):
-    """The decoding loop of :func:`huff_decode_wide` for one residual ``order``."""
+def _direct_loop(wp, q, lim, m, tp, center, add, out, order, summed, prev, prevd, total):
+    """The loop of :func:`huff_decode_direct` for one residual ``order`` and ``summed``
+    (constants of each inlined copy)."""
     q0 = q[0]
     q1 = q[1]
     q2 = q[2]
@@ -180,78 +275,137 @@ def _wide_loop(wb, q, lim, m, table, center, out, order, prev, prevd):
     l2 = lim[2]
     l3 = lim[3]
     o = np.uint64(order)
-    for _g in range(m >> 3):
-        # Each stream: one read, two values (each at most 28 bits of the read's 57).
+    per = DIRECT_GROUP * HUFF_STREAMS
+    for _g in range(m // per):
         if (q0 > l0) | (q1 > l1) | (q2 > l2) | (q3 > l3):
             return False
-        b0 = _bits(wb, q0)
-        b1 = _bits(wb, q1)
-        b2 = _bits(wb, q2)
-        b3 = _bits(wb, q3)
-        e0 = table[b0 & _INDEX]
-        e1 = table[b1 & _INDEX]
-        e2 = table[b2 & _INDEX]
-        e3 = table[b3 & _INDEX]
-        prev, prevd = _put(out, o, _residual(b0, e0, center), order, prev, prevd)
-        prev, prevd = _put(out, o + ONE, _residual(b1, e1, center), order, prev, prevd)
-        prev, prevd = _put(out, o + TWO, _residual(b2, e2, center), order, prev, prevd)
-        prev, prevd = _put(out, o + THREE, _residual(b3, e3, center), order, prev, prevd)
-        b0 >>= e0 & _LOW6
-        b1 >>= e1 & _LOW6
-        b2 >>= e2 & _LOW6
-        b3 >>= e3 & _LOW6
-        f0 = table[b0 & _INDEX]
-        f1 = table[b1 & _INDEX]
-        f2 = table[b2 & _INDEX]
-        f3 = table[b3 & _INDEX]
-        # (the two bit counts sit in the entries' low bytes: their sum is at most 56)
-        q0 += (e0 + f0) & _BYTE
-        q1 += (e1 + f1) & _BYTE
-        q2 += (e2 + f2) & _BYTE
-        q3 += (e3 + f3) & _BYTE
-        prev, prevd = _put(out, o + np.uint64(4), _residual(b0, f0, center), order, prev, prevd)
-        prev, prevd = _put(out, o + np.uint64(5), _residual(b1, f1, center), order, prev, prevd)
-        prev, prevd = _put(out, o + np.uint64(6), _residual(b2, f2, center), order, prev, prevd)
-        prev, prevd = _put(out, o + np.uint64(7), _residual(b3, f3, center), order, prev, prevd)
-        o += _EIGHT
+        b0 = _bits(wp, q0)
+        b1 = _bits(wp, q1)
+        b2 = _bits(wp, q2)
+        b3 = _bits(wp, q3)
+        a0 = ZERO
+        a1 = ZERO
+        a2 = ZERO
+        a3 = ZERO
+        # (written out: a loop over the four rounds kept its state in a permutation of
+        # registers that cost about 30 moves a round in some callers)
+        r, b0, a0, q0 = _next(wp, b0, a0, q0, l0, tp, center, add)
+        v, prev, prevd, total = _integrate(r, order, summed, prev, prevd, total)
+        out[o + np.uint64(0)] = v
+        r, b1, a1, q1 = _next(wp, b1, a1, q1, l1, tp, center, add)
+        v, prev, prevd, total = _integrate(r, order, summed, prev, prevd, total)
+        out[o + np.uint64(1)] = v
+        r, b2, a2, q2 = _next(wp, b2, a2, q2, l2, tp, center, add)
+        v, prev, prevd, total = _integrate(r, order, summed, prev, prevd, total)
+        out[o + np.uint64(2)] = v
+        r, b3, a3, q3 = _next(wp, b3, a3, q3, l3, tp, center, add)
+        v, prev, prevd, total = _integrate(r, order, summed, prev, prevd, total)
+        out[o + np.uint64(3)] = v
+        r, b0, a0, q0 = _next(wp, b0, a0, q0, l0, tp, center, add)
+        v, prev, prevd, total = _integrate(r, order, summed, prev, prevd, total)
+        out[o + np.uint64(4)] = v
+        r, b1, a1, q1 = _next(wp, b1, a1, q1, l1, tp, center, add)
+        v, prev, prevd, total = _integrate(r, order, summed, prev, prevd, total)
+        out[o + np.uint64(5)] = v
+        r, b2, a2, q2 = _next(wp, b2, a2, q2, l2, tp, center, add)
+        v, prev, prevd, total = _integrate(r, order, summed, prev, prevd, total)
+        out[o + np.uint64(6)] = v
+        r, b3, a3, q3 = _next(wp, b3, a3, q3, l3, tp, center, add)
+        v, prev, prevd, total = _integrate(r, order, summed, prev, prevd, total)
+        out[o + np.uint64(7)] = v
+        r, b0, a0, q0 = _next(wp, b0, a0, q0, l0, tp, center, add)
+        v, prev, prevd, total = _integrate(r, order, summed, prev, prevd, total)
+        out[o + np.uint64(8)] = v
+        r, b1, a1, q1 = _next(wp, b1, a1, q1, l1, tp, center, add)
+        v, prev, prevd, total = _integrate(r, order, summed, prev, prevd, total)
+        out[o + np.uint64(9)] = v
+        r, b2, a2, q2 = _next(wp, b2, a2, q2, l2, tp, center, add)
+        v, prev, prevd, total = _integrate(r, order, summed, prev, prevd, total)
+        out[o + np.uint64(10)] = v
+        r, b3, a3, q3 = _next(wp, b3, a3, q3, l3, tp, center, add)
+        v, prev, prevd, total = _integrate(r, order, summed, prev, prevd, total)
+        out[o + np.uint64(11)] = v
+        r, b0, a0, q0 = _next(wp, b0, a0, q0, l0, tp, center, add)
+        v, prev, prevd, total = _integrate(r, order, summed, prev, prevd, total)
+        out[o + np.uint64(12)] = v
+        r, b1, a1, q1 = _next(wp, b1, a1, q1, l1, tp, center, add)
+        v, prev, prevd, total = _integrate(r, order, summed, prev, prevd, total)
+        out[o + np.uint64(13)] = v
+        r, b2, a2, q2 = _next(wp, b2, a2, q2, l2, tp, center, add)
+        v, prev, prevd, total = _integrate(r, order, summed, prev, prevd, total)
+        out[o + np.uint64(14)] = v
+        r, b3, a3, q3 = _next(wp, b3, a3, q3, l3, tp, center, add)
+        v, prev, prevd, total = _integrate(r, order, summed, prev, prevd, total)
+        out[o + np.uint64(15)] = v
+        o += np.uint64(DIRECT_GROUP * HUFF_STREAMS)
+        q0 += a0 & _BYTE
+        q1 += a1 & _BYTE
+        q2 += a2 & _BYTE
+        q3 += a3 & _BYTE
     q[0] = q0
     q[1] = q1
     q[2] = q2
     q[3] = q3
-    # The last values (fewer than 8), one read each, checked before it.
-    for i in range(m & ~7, m):
+    # The last values (fewer than a group), one read each, checked before it.
+    for i in range(m - m % per, m):
         j = i & 3
         if q[j] > lim[j]:
             return False
-        b = _bits(wb, q[j])
-        ent = table[b & _INDEX]
-        q[j] += ent & _BYTE
-        prev, prevd = _put(out, np.uint64(i + order), _residual(b, ent, center), order, prev, prevd)
+        b = _bits(wp, q[j])
+        e = _entry(tp, b & _INDEX)
+        if e & 255:
+            r = add + np.uint64(e >> 8)
+            q[j] += np.uint64(e & 255)
+        else:
+            r, taken = _long_value(b, e, center)
+            q[j] += taken
+        v, prev, prevd, total = _integrate(r, order, summed, prev, prevd, total)
+        out[np.uint64(i + order)] = v
     return (q[0] <= lim[0]) & (q[1] <= lim[1]) & (q[2] <= lim[2]) & (q[3] <= lim[3])
 
 
 @njit
-def huff_decode_wide(wb, starts, nbits, m, table, order, center, first, firstd, out):
-    """Decode ``m`` residuals of 4 interleaved streams into ``out`` (``m + order`` lanes),
-    integrated ``order`` times from the heads ``first`` and ``firstd``.
+def huff_decode_direct(wb, starts, nbits, m, table, order, center, first, firstd, out, summed):
+    """Decode ``m`` residuals of 4 interleaved streams into ``out`` (``m + order`` values
+    of any integer dtype: the low bits of sums modulo 2**64), integrated ``order`` times
+    from the heads ``first`` and ``firstd``; with ``summed``, the running sum of those.
 
     Stream ``j`` starts at byte ``starts[j]`` of the uint8 array ``wb`` and holds
     ``nbits[j]`` bits, followed by at least 8 bytes of ``wb``. ``table`` is a non-empty
-    :func:`huff_wide_table`. Returns True, or False when a stream would take more than
-    its ``nbits`` (every pattern is a code: there is no other failure).
+    :func:`huff_direct_table` of the block's center, folded where ``out`` has at most 16
+    bits a value. Returns True, or False when a stream would take more than its
+    ``nbits`` (every pattern is a code: there is no other failure).
     """
     q = np.empty(HUFF_STREAMS, dtype=np.uint64)
     lim = np.empty(HUFF_STREAMS, dtype=np.uint64)
     for j in range(HUFF_STREAMS):
         q[j] = np.uint64(starts[j]) << np.uint64(3)
         lim[j] = q[j] + np.uint64(nbits[j])
+    wp, tp = _pointers(wb, table)
+    add = ZERO if _narrow(out) else center
+    # (four copies of the loop: the lag blocks of lag 1 the encoder writes nest order 2;
+    # other orders are summed in a pass of their own)
+    if order == 2 and summed:
+        second = first + firstd
+        out[0] = first
+        out[1] = first + second
+        return _direct_loop(
+            wp, q, lim, m, tp, center, add, out, 2, True, second, firstd, first + second
+        )
     if order == 0:
-        return _wide_loop(wb, q, lim, m, table, center, out, 0, ZERO, ZERO)
-    out[0] = first
-    if order == 1:
-        return _wide_loop(wb, q, lim, m, table, center, out, 1, first, ZERO)
-    out[1] = first + firstd
-    return _wide_loop(wb, q, lim, m, table, center, out, 2, first + firstd, firstd)
+        ok = _direct_loop(wp, q, lim, m, tp, center, add, out, 0, False, ZERO, ZERO, ZERO)
+    elif order == 1:
+        out[0] = first
+        ok = _direct_loop(wp, q, lim, m, tp, center, add, out, 1, False, first, ZERO, ZERO)
+    else:
+        out[0] = first
+        out[1] = first + firstd
+        ok = _direct_loop(
+            wp, q, lim, m, tp, center, add, out, 2, False, first + firstd, firstd, ZERO
+        )
+    if ok and summed:
+        _running_sum(out, m + order)
+    return ok
 
 
 @njit
@@ -294,18 +448,17 @@ def _integrate_summed(out, n, order, first, firstd):
 
 @njit
 def _decode_streams(wb, starts, nbits, n, lens, table, order, center, first, firstd, out, summed):
-    """Decode the four streams (laid out in ``wb`` as :func:`huff_decode_wide` wants them,
-    with ``STREAM_PAD`` bytes after them unless ``table`` is not empty) into ``out[:n]``:
-    with the wide decoder when ``table`` (a :func:`huff_wide_table`) is not empty, else
-    with the multi-value table for blocks of ``MULTI_MIN_VALUES`` or more up to 9.5 bits a
-    value, else one value a lookup. With ``summed``, ``out[:n]`` then becomes its running
-    sum. Returns True, or False for a bad stream."""
+    """Decode the four streams (laid out in ``wb`` as :func:`huff_decode_direct` wants
+    them, with ``STREAM_PAD`` bytes after them unless ``table`` is not empty) into
+    ``out[:n]``: with the direct decoder when ``table`` (a :func:`huff_direct_table`) is
+    not empty, else with the multi-value table for blocks of ``MULTI_MIN_VALUES`` or
+    more up to 9.5 bits a value, else one value a lookup. With ``summed``, ``out[:n]``
+    then becomes its running sum. Returns True, or False for a bad stream."""
     m = n - order
     if table.size:
-        ok = huff_decode_wide(wb, starts, nbits, m, table, order, center, first, firstd, out)
-        if ok and summed:
-            _running_sum(out, n)
-        return ok
+        return huff_decode_direct(
+            wb, starts, nbits, m, table, order, center, first, firstd, out, summed
+        )
     single = huff_value_table(lens, MULTI_BITS)
     if 16 * nbits.sum() > 19 * 8 * m or m < MULTI_MIN_VALUES:
         empty = np.empty(0, dtype=np.float64)
@@ -354,34 +507,99 @@ def _fallback(buf, pos, end, n, out, summed):
     return status, stop
 
 
+# The int16 frames' decoders (their own compiled chain, see ``series``) take only the
+# direct decoder into int16; the other decoders, rare there, go through uint64 lanes, so
+# that the int16 chain compiles none of them (each narrow copy of them cost tens of
+# seconds of compilation on a cold cache). ``overload`` picks the code by ``out``'s type.
+
+
+def _fallback_into(buf, pos, end, n, out, summed):  # pragma: no cover (compiled only)
+    """:func:`_fallback` into ``out`` (narrow dtypes through uint64 lanes)."""
+    raise NotImplementedError
+
+
+def _streams_into(
+    wb, starts, nbits, n, lens, table, order, center, first, firstd, out, summed
+):  # pragma: no cover
+    """:func:`_decode_streams` into ``out`` (narrow dtypes: the direct decoder, else
+    through uint64 lanes)."""
+    raise NotImplementedError
+
+
+@overload(_fallback_into, jit_options={"nogil": True})
+def _fallback_into_impl(buf, pos, end, n, out, summed):
+    if out.dtype.bitwidth > 16:
+        return lambda buf, pos, end, n, out, summed: _fallback(buf, pos, end, n, out, summed)
+
+    def narrow(buf, pos, end, n, out, summed):
+        lanes = np.empty(n, dtype=np.uint64)
+        status, stop = _fallback(buf, pos, end, n, lanes, summed)
+        if status == 0:
+            for i in range(n):
+                out[i] = lanes[i]
+        return status, stop
+
+    return narrow
+
+
+@overload(_streams_into, jit_options={"nogil": True})
+def _streams_into_impl(
+    wb, starts, nbits, n, lens, table, order, center, first, firstd, out, summed
+):
+    if out.dtype.bitwidth > 16:
+
+        def wide(wb, starts, nbits, n, lens, table, order, center, first, firstd, out, summed):
+            return _decode_streams(
+                wb, starts, nbits, n, lens, table, order, center, first, firstd, out, summed
+            )
+
+        return wide
+
+    def narrow(wb, starts, nbits, n, lens, table, order, center, first, firstd, out, summed):
+        if table.size:
+            return huff_decode_direct(
+                wb, starts, nbits, n - order, table, order, center, first, firstd, out, summed
+            )
+        lanes = np.empty(n, dtype=np.uint64)
+        ok = _decode_streams(
+            wb, starts, nbits, n, lens, table, order, center, first, firstd, lanes, summed
+        )
+        if ok:
+            for i in range(n):
+                out[i] = lanes[i]
+        return ok
+
+    return narrow
+
+
 @njit
 def _huff_lanes(buf, pos, end, n, out, summed):
     """:func:`decode_huff_lanes`, with a running sum of the values when ``summed``."""
     start = pos
     if pos + 1 > end:
-        return _fallback(buf, start, end, n, out, summed)
+        return _fallback_into(buf, start, end, n, out, summed)
     order = np.int64(buf[pos])
     if order > 2 or n < order or pos + 1 + 8 * order + 10 > end:
-        return _fallback(buf, start, end, n, out, summed)
+        return _fallback_into(buf, start, end, n, out, summed)
     first, firstd, center, pos = _read_heads(buf, pos + 1, order)
     lo = np.int64(buf[pos])
     hi = np.int64(buf[pos + 1])
     pos += 2
     nb = (hi - lo + 2) // 2
     if lo > hi or hi >= HUFF_NSYM or pos + nb + 4 * HUFF_STREAMS > end:
-        return _fallback(buf, start, end, n, out, summed)
+        return _fallback_into(buf, start, end, n, out, summed)
     lens = np.zeros(HUFF_NSYM, dtype=np.int64)
     for sym in range(lo, hi + 1):
         b = np.int64(buf[pos + (sym - lo) // 2])
         lens[sym] = (b & 15) if (sym - lo) % 2 == 0 else (b >> 4)
         if lens[sym] > HUFF_MAXLEN:
-            return _fallback(buf, start, end, n, out, summed)
+            return _fallback_into(buf, start, end, n, out, summed)
     kraft = 0
     for sym in range(HUFF_NSYM):
         if lens[sym]:
             kraft += 1 << (HUFF_MAXLEN - lens[sym])
     if kraft == 0 or kraft > 1 << HUFF_MAXLEN:
-        return _fallback(buf, start, end, n, out, summed)
+        return _fallback_into(buf, start, end, n, out, summed)
     pos += nb
     m = n - order
     starts = np.empty(HUFF_STREAMS, dtype=np.int64)
@@ -392,25 +610,16 @@ def _huff_lanes(buf, pos, end, n, out, summed):
         nbits[j] = _rd32(buf, pos + 4 * j)
         count = (m - j + HUFF_STREAMS - 1) // HUFF_STREAMS
         if nbits[j] > 74 * max(count, 0):
-            return _fallback(buf, start, end, n, out, summed)
+            return _fallback_into(buf, start, end, n, out, summed)
         starts[j] = at + total_bytes
         total_bytes += (nbits[j] + 7) // 8
     stop = at + total_bytes
     if stop > end:
-        return _fallback(buf, start, end, n, out, summed)
-    # 6.5 bits a value or more, or too few values to repay a multi-value table: the
-    # wide decoder, when its table applies.
-    if (
-        2 * nbits.sum() >= WIDE_MIN_BITS_X2 * m
-        or m < MULTI_MIN_VALUES
-        or _long_share(lens) >= WIDE_LONG_SHARE
-    ):
-        table = huff_wide_table(lens)
-    else:
-        table = np.zeros(0, dtype=np.uint64)
+        return _fallback_into(buf, start, end, n, out, summed)
+    table = huff_direct_table(lens, center, _narrow(out))
     if stop + (8 if table.size else STREAM_PAD) <= len(buf):
         view = _byte_view(buf)
-        ok = _decode_streams(
+        ok = _streams_into(
             view, starts, nbits, n, lens, table, order, center, first, firstd, out, summed
         )
     else:
@@ -421,7 +630,7 @@ def _huff_lanes(buf, pos, end, n, out, summed):
             copy_bytes(wb, put, buf, starts[j], nbytes)
             starts[j] = put
             put += nbytes + STREAM_PAD
-        ok = _decode_streams(
+        ok = _streams_into(
             wb, starts, nbits, n, lens, table, order, center, first, firstd, out, summed
         )
     if not ok:
