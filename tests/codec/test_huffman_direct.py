@@ -150,7 +150,7 @@ def _direct_reference(lens: np.ndarray, center: int, fold: bool) -> np.ndarray:
                 r -= (1 << 24) * (r >= 1 << 23)
             out[w] = r << 8 | (ln + e)
         else:
-            out[w] = ln << 8 | e << 12 | (top - 2) << 17
+            out[w] = ln << 8 | e << 12 | (top - 2) << 18
     return out
 
 
@@ -179,8 +179,29 @@ def test_direct_table_is_empty_for_incomplete_codes_and_long_values() -> None:
     lens[3] = 3  # complete
     assert kd.huff_direct_table(lens, np.uint64(0), False).size == 1 << kh.MULTI_BITS
     lens[3] = 0
-    lens[8 + 2 * 25] = 3  # a 27-bit extra field after a 3-bit code: 30 bits
+    lens[8 + 2 * 53] = 3  # a 55-bit extra field after a 3-bit code: 58 bits
     assert kd.huff_direct_table(lens, np.uint64(0), False).size == 0
+    lens[8 + 2 * 53] = 0
+    lens[8 + 2 * 52] = 3  # 54 bits after 3: 57, one read
+    assert kd.huff_direct_table(lens, np.uint64(0), False).size == 1 << kh.MULTI_BITS
+
+
+@pytest.mark.parametrize("high", [2**10, 2**18, 2**21, 2**24, 2**40, 2**55])
+def test_long_values_after_full_windows_decode(high: int) -> None:
+    """Values of about 12 bits (code and extra bits) and a few long ones: a long value
+    after three 12-bit ones is read at itself, not from the 21 bits left of its group's
+    read (values of 22-28 bits came out wrong so), up to 57 bits."""
+    rng = np.random.default_rng(high % 1000)
+    n = 20_000
+    small = rng.integers(-1500, 1500, n)
+    x = np.where(rng.random(n) < 0.93, small, rng.integers(high, 2 * high, n))
+    for payload, m in _huffman_blocks(x.astype(np.int64), n):
+        lens, center = _heads(payload)
+        # (beyond 57 bits with its code, a value leaves the block to the other decoders)
+        direct = kd.huff_direct_table(lens, np.uint64(center), False).size > 0
+        assert direct == (high < 2**50)
+        _both(payload, m, 0, 8, False)
+        _both(payload, m, 3, 0, True)
 
 
 def test_many_long_values_take_the_branch_in_every_position_of_a_group() -> None:

@@ -5,11 +5,11 @@ The direct table gives, per 12-bit pattern (the next stream bits), the residual 
 and extra bits fit in those 12 bits, with the bits it takes; a read of a stream (57 bits)
 then gives four values with one load each, and the residuals are integrated (and summed,
 for a lag block of lag 1) in the same pass, straight into the output's dtype. The few
-values that take more (at most 28 bits; loud audio has 3-6 % of them) are decoded from
-the code length and extra-bit count the table gives for them, after a branch that the
-loop is laid out not to take. It applies to complete codes (every 12-bit pattern starts a
-code: no pattern to reject) whose values take at most 28 bits with their extra bits;
-other blocks keep the decoders of ``huffman``.
+values that take more (loud audio has 3-6 % of them) are decoded from a read at
+themselves, with the code length and extra-bit count the table gives for them, after a
+branch that the loop is laid out not to take. It applies to complete codes (every 12-bit
+pattern starts a code: no pattern to reject) whose values take at most 57 bits with their
+extra bits (a read's bits); other blocks keep the decoders of ``huffman``.
 
 For outputs of at most 16 bits the table's residuals include the block's center (modulo
 2**24: their low 16 bits are exact), one addition a value less.
@@ -54,9 +54,9 @@ from edgekit.codec._kernels.huffman import (
     sym_class,
 )
 
-#: Longest code plus extra bits the direct decoder takes: a value after at most three
-#: others of 12 bits, or read alone, fits in a read's 57 bits.
-DIRECT_MAX_TAKEN = 28
+#: Longest code plus extra bits the direct decoder takes: a long value is read at itself,
+#: and a read holds at least 57 bits.
+DIRECT_MAX_TAKEN = 57
 #: Values a group of the direct decoder's loop takes from each stream (one read).
 DIRECT_GROUP = 4
 _INDEX = np.uint64((1 << HUFF_MAXLEN) - 1)
@@ -94,8 +94,8 @@ def huff_direct_table(lens, center, fold):
     A pattern that holds a whole value (code and extra bits: ``taken <= 12`` bits) gives
     ``taken | r << 8``, ``r`` the residual minus the block's ``center`` (with ``fold``: the
     residual itself, modulo 2**24, sign-extended). Any other gives 0 in bits 0-7, then
-    the code length (bits 8-11), the extra-bit count (bits 12-16) and ``top - 2`` (bit
-    17): the value's zigzag form is ``top << extra_bits | extra``.
+    the code length (bits 8-11), the extra-bit count (bits 12-17) and ``top - 2`` (bit
+    18): the value's zigzag form is ``top << extra_bits | extra``.
     """
     size = 1 << HUFF_MAXLEN
     codes = huff_codes(lens, HUFF_MAXLEN)
@@ -128,7 +128,7 @@ def huff_direct_table(lens, center, fold):
             for k in range(np.uint64(1 << (HUFF_MAXLEN - ln))):
                 table[j + (k << step)] = vals[k & mask]
         else:
-            ent = np.int32(ln << 8 | e << 12 | (top - 2) << 17)
+            ent = np.int32(ln << 8 | e << 12 | (top - 2) << 18)
             for k in range(np.uint64(1 << (HUFF_MAXLEN - ln))):
                 table[j + (k << step)] = ent
     if kraft != size:
@@ -219,8 +219,8 @@ def _long_value(b, e, center):
     """The residual whose code starts at bit 0 of ``b``, from its table entry ``e`` (a
     value longer than the table's 12 bits), and the bits it takes."""
     ln = np.uint64((e >> 8) & 15)
-    extra = np.uint64((e >> 12) & 31)
-    top = np.uint64(((e >> 17) & 1) + 2)
+    extra = np.uint64((e >> 12) & 63)
+    top = np.uint64(((e >> 18) & 1) + 2)
     z = (top << extra) | ((b >> ln) & ((ONE << extra) - ONE))
     return center + ((z >> ONE) ^ (ZERO - (z & ONE))), ln + extra
 
@@ -232,14 +232,17 @@ def _next(wp, b, acc, q, lim, tp, center, add):
     ``acc`` sums the table entries of the values taken since that read (its low byte:
     their bits); ``q`` is that read's bit position; ``add`` is the center where the
     table left it out, else 0. Returns (residual, bits, acc, q). A long value reads the
-    stream again after itself (at ``lim`` at most: a position past it is an error the
-    caller reports)."""
+    stream at itself and again after itself (at ``lim`` at most: a position past it is an
+    error the caller reports)."""
     e = _entry(tp, b & _INDEX)
     if likely((e & 255) != 0):
         # (the shift uses the entry's low 6 bits: its bit count, at most 12)
         return add + np.uint64(e >> 8), b >> (np.uint64(e) & _LOW6), acc + np.uint64(e), q
-    r, taken = _long_value(b, e, center)
-    q = q + (acc & _BYTE) + taken
+    # (from a read at the value itself: the bits left of the group's read may be fewer
+    # than the value takes)
+    q = q + (acc & _BYTE)
+    r, taken = _long_value(_bits(wp, min(q, lim)), e, center)
+    q = q + taken
     return r, _bits(wp, min(q, lim)), ZERO, q
 
 
