@@ -57,7 +57,8 @@ from edgekit.codec._kernels.huffman import (
 #: Longest code plus extra bits the direct decoder takes: a long value is read at itself,
 #: and a read holds at least 57 bits.
 DIRECT_MAX_TAKEN = 57
-#: Values a group of the direct decoder's loop takes from each stream (one read).
+#: Values a group of the direct decoder's loop takes from each stream (one read; the
+#: loop's rounds are written out for 4).
 DIRECT_GROUP = 4
 _INDEX = np.uint64((1 << HUFF_MAXLEN) - 1)
 _BYTE = np.uint64(255)
@@ -67,12 +68,13 @@ _SPAN = 1 << 24  # the residual field of a direct entry: 24 bits
 
 @intrinsic
 def _data(typingctx, arr):
-    """Pointer to the first byte of a C-contiguous uint8 array or ``bytes``."""
-    sig = types.CPointer(types.uint8)(arr)
+    """Pointer to the first item of a C-contiguous array (or of ``bytes``: uint8)."""
+    sig = types.CPointer(arr.dtype)(arr)
 
     def codegen(context, builder, signature, args):
         ary = context.make_array(signature.args[0])(context, builder, args[0])
-        return builder.bitcast(ary.data, ir.IntType(8).as_pointer())
+        item = context.get_data_type(signature.args[0].dtype)
+        return builder.bitcast(ary.data, item.as_pointer())
 
     return sig, codegen
 
@@ -137,18 +139,6 @@ def huff_direct_table(lens, center, fold):
 
 
 @intrinsic
-def _table_data(typingctx, arr):
-    """Pointer to the first entry of a C-contiguous int32 array."""
-    sig = types.CPointer(types.int32)(arr)
-
-    def codegen(context, builder, signature, args):
-        ary = context.make_array(signature.args[0])(context, builder, args[0])
-        return builder.bitcast(ary.data, ir.IntType(32).as_pointer())
-
-    return sig, codegen
-
-
-@intrinsic
 def _load_entry(typingctx, ptr, at):
     """The int32 at index ``at`` of a pointer, sign-extended to int64."""
     sig = types.int64(ptr, at)
@@ -200,7 +190,7 @@ def _narrow(out):
 @njit
 def _pointers(wb, table):
     """Pointers to the stream bytes and to the direct table."""
-    return _data(wb), _table_data(table)  # type: ignore[call-arg]
+    return _data(wb), _data(table)  # type: ignore[call-arg]
 
 
 # The helpers of the direct decoder's loop take pointers and numbers only (no array: no
