@@ -130,13 +130,16 @@ def int_payload(u, entropy, raw_size, third):
             limit = min(9 + 8 * _nwords(n, narrowest), best_size)
             # (where another order is about as narrow, or a few jumps made them all as
             # wide, the narrowest range need not be the cheapest code: sample)
+            bits2 = -1.0
             if widths[(order + 1) % 3] <= narrowest + 2 or widths[(order + 2) % 3] <= narrowest + 2:
-                order = huff_order(u, order)
+                order, bits = huff_order(u, order)
+                if order == 2:
+                    bits2 = bits
             if (
                 third
                 and order == 2
                 and n >= THIRD_ORDER_MIN_VALUES
-                and third_order_gain(u) >= THIRD_ORDER_GAIN
+                and third_order_gain(u, bits2) >= THIRD_ORDER_GAIN
             ):
                 huff = huff_third(u, limit - 3)
                 if huff.size > 0:

@@ -703,7 +703,8 @@ def symbol_bits(r):
 @njit
 def huff_order(u, first):
     """The residual order (0, 1 or 2) whose Huffman symbols cost the fewest bits on a
-    sample of ``u``; ``first`` (the order of the narrowest residual range) wins ties.
+    sample of ``u`` and those bits: ``(order, bits)``; ``first`` (the order of the
+    narrowest residual range) wins ties.
 
     A range is set by its extremes: a few jumps (the boundaries of concatenated records,
     a glitch) make every order as wide, while the bulk of the deltas is several bits
@@ -715,16 +716,19 @@ def huff_order(u, first):
             bits = _sampled_bits(u, order)
             if bits < best_bits:
                 best, best_bits = order, bits
-    return best
+    return best, best_bits
 
 
 @njit
-def third_order_gain(u):
+def third_order_gain(u, bits2):
     """Bits a value that third differences save over second ones in the Huffman stage's
-    cost model, on the sample of :func:`huff_order` (negative: they cost more)."""
+    cost model, on the sample of :func:`huff_order` (negative: they cost more); ``bits2``:
+    the second differences' bits on it where :func:`huff_order` gave them, else < 0."""
     n = u.size
     values = n if n <= ORDER_WINDOWS * ORDER_WINDOW else ORDER_WINDOWS * ORDER_WINDOW
-    return (_sampled_bits(u, 2) - _sampled_bits(u, 3)) / values
+    if bits2 < 0:
+        bits2 = _sampled_bits(u, 2)
+    return (bits2 - _sampled_bits(u, 3)) / values
 
 
 @njit
@@ -753,7 +757,7 @@ def huff_third(u, limit):
 #: Residuals from which :func:`residual_center` takes the median of an evenly spaced
 #: sample of CENTER_SAMPLE (within a percent of the median in rank: the same or a
 #: neighbouring value, and code, on sensor residuals), not of them all.
-CENTER_SAMPLE_MIN = 32768
+CENTER_SAMPLE_MIN = 8192
 CENTER_SAMPLE = 4096
 
 
