@@ -192,6 +192,23 @@ def test_the_period_field_is_the_prediction() -> None:
     assert decompress(_frame(x, other)).tobytes() != x.tobytes()
 
 
+def test_the_period_is_found_where_the_first_values_never_repeat() -> None:
+    """The period candidates are the common lags among the first PERIOD_LAGS values; where
+    none of those repeats (a ramp, then a cycle), they come from the whole block."""
+    ramp = np.round(np.arange(_schemes.PERIOD_LAGS) * 0.001 + 0.0005, 4)
+    x = np.concatenate((ramp, 100.0 + cycling_readings(8, 6000)))
+    plan = _schemes.FloatPlan(x)
+    lags = _schemes.kernels().repeat_lags(x.view(np.uint64))
+    assert not lags[: _schemes.PERIOD_LAGS].any() and lags.any()
+    assert plan.pairs.shape[1] > 0
+    payload = _repeat_div_payload(x)
+    assert payload is not None
+    period = struct.unpack_from("<H", payload, 8)[0]
+    assert period in _schemes.kernels().top_lags(lags, _schemes.PERIOD_CANDIDATES)
+    assert decompress(_frame(x, payload)).tobytes() == x.tobytes()
+    assert decompress(compress(x)).tobytes() == x.tobytes()
+
+
 def _hand_payload(
     lags: list[int],
     residuals: list[int],

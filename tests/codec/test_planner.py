@@ -231,3 +231,45 @@ def test_repeat_lags_are_the_distances_to_each_previous_occurrence(
         want.append(i - seen[v] if v in seen else 0)
         seen[v] = i
     assert _kernels.repeat_lags(bits).tolist() == want
+
+
+def _lags_reference(values: np.ndarray) -> list[int]:
+    seen: dict[int, int] = {}
+    want = []
+    for i, v in enumerate(values.tolist()):
+        want.append(i - seen[v] if v in seen else 0)
+        seen[v] = i
+    return want
+
+
+@pytest.mark.parametrize("n", [65_535, 65_536])
+def test_repeat_lags_fill_a_largest_block(n: int) -> None:
+    """A block of 65,536 values: positions up to 65,534 are kept in the table's uint16
+    slots (0xFFFF marks an empty one; the last position is never looked up), and a value
+    first seen at position 0 and repeated last gets a lag of n - 1."""
+    rng = np.random.default_rng(7)
+    bits = rng.integers(0, 3_000, n).astype(np.uint64)
+    bits[0], bits[-1] = 2**63 + 5, 2**63 + 5
+    bits[-2] = 2**62  # the last two values: one new, one repeating position 0
+    lags = _kernels.repeat_lags(bits)
+    assert lags.tolist() == _lags_reference(bits)
+    assert lags[-1] == n - 1 and lags[-2] == 0
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(st.just(0), st.integers(-(2**63), 2**63 - 1)), min_size=0, max_size=300
+    )
+)
+def test_sparse_adjustments_are_the_gaps_and_values_of_the_nonzero_lanes(
+    values: list[int],
+) -> None:
+    """The sparse form's split (one pass, no branch): the gaps between the positions of
+    the lanes that are not 0 (the first from 0) and their values, as numpy computes them."""
+    lanes = np.array(values, dtype=np.int64)
+    gaps, got = _kernels.sparse_adjustments(lanes)
+    nz = np.flatnonzero(lanes)
+    assert gaps.tolist() == np.diff(nz, prepend=0).astype(np.uint64).tolist()
+    assert got.tolist() == lanes[nz].view(np.uint64).tolist()
+    assert gaps.dtype == got.dtype == np.uint64

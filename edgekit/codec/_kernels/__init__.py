@@ -89,7 +89,14 @@ from edgekit.codec._kernels.huffman import (
     third_order_gain,
     zigzag_centered,
 )
-from edgekit.codec._kernels.lag import fdiv_join, fdiv_split, find_lag, lag_residuals, unlag
+from edgekit.codec._kernels.lag import (
+    fdiv_join,
+    fdiv_split,
+    find_lag,
+    lag_residuals,
+    sparse_adjustments,
+    unlag,
+)
 from edgekit.codec._kernels.levels import int_levels, levels_fill
 from edgekit.codec._kernels.modes import (
     decode_fmult_block,
@@ -193,6 +200,7 @@ __all__ = [
     "residuals",
     "select_kth",
     "sparse_payload",
+    "sparse_adjustments",
     "split_literals",
     "symbol_histogram",
     "third_order_gain",

@@ -140,11 +140,12 @@ def unlag(r, lag):
 
 
 @njit
-def fdiv_split(x, x_bits, divisor, approx, approx_bits, kmax):
+def fdiv_split(x, x_bits, divisor, probe, probe_bits, kmax):
     """The float-div split of ``x``: multiples ``k = round(x * divisor)`` (0 where not
     below ``kmax`` in magnitude or not finite) and the adjustments, the bits of ``x`` minus
     those of ``k / divisor`` rounded to ``x``'s type, sign-extended (both int64).
-    ``approx``/``approx_bits``: scratch of ``x``'s type and its unsigned view."""
+    ``probe``/``probe_bits``: one value of scratch of ``x``'s type and its unsigned view
+    (a block-sized one cost page faults: 512 KB a block, touched once)."""
     n = x.size
     k = np.empty(n, dtype=np.int64)
     adj = np.empty(n, dtype=np.int64)
@@ -152,13 +153,34 @@ def fdiv_split(x, x_bits, divisor, approx, approx_bits, kmax):
         y = np.float64(x[i]) * divisor
         kk = np.int64(np.rint(y)) if abs(y) < kmax else np.int64(0)
         k[i] = kk
-        approx[i] = np.float64(kk) / divisor
-        d = x_bits[i] - approx_bits[i]
+        probe[0] = np.float64(kk) / divisor
+        d = x_bits[i] - probe_bits[0]
         if x_bits.itemsize == 4:
             adj[i] = np.int64(np.int32(d))
         else:
             adj[i] = np.int64(d)
     return k, adj
+
+
+@njit
+def sparse_adjustments(lanes):
+    """The adjustments ``lanes`` (int64) that are not 0, for their sparse form: the gaps
+    between their positions (the first from 0) and their values, both as uint64 lanes; one
+    pass without a branch on which are 0 (numpy's ``flatnonzero``, ``diff`` and fancy
+    indexing took 4 passes and 3 temporaries)."""
+    n = lanes.size
+    gaps = np.empty(n, dtype=np.uint64)
+    values = np.empty(n, dtype=np.uint64)
+    m = 0
+    last = 0
+    for i in range(n):
+        v = lanes[i]
+        gaps[m] = np.uint64(i - last)
+        values[m] = np.uint64(v)
+        taken = v != 0
+        last = i if taken else last
+        m += np.int64(taken)
+    return gaps[:m].copy(), values[:m].copy()
 
 
 @njit

@@ -10,30 +10,35 @@ import numpy as np
 from edgekit._jit import njit
 from edgekit.codec._format import ERR_INDEX, ERR_POSITION
 
+#: An empty slot of :func:`repeat_lags`' table of last positions.
+_NO_POSITION = 0xFFFF
+
 
 @njit
 def repeat_lags(bits):
     """For each value of ``bits`` (uint64 or uint32, at most 65,536 values), the distance
     back to its previous occurrence, 0 for a first occurrence (int64). One pass with an
-    open-addressing table of last positions (int32); a slot's key is the value at its
-    position, so the table holds no keys (512 KB for a block, where keys and positions
-    took 2 MB, twice the L2 cache)."""
+    open-addressing table of last positions (uint16, 0xFFFF empty: the last value's
+    position, the only one that could be 0xFFFF, is never looked up, so it is not stored);
+    a slot's key is the value at its position, so the table holds no keys (256 KB for a
+    block, a quarter of the L2 cache)."""
     n = bits.size
     size = 1
     while size < 2 * n:
         size *= 2
     mask = np.uint64(size - 1)
-    last = np.full(size, -1, dtype=np.int32)
+    last = np.full(size, _NO_POSITION, dtype=np.uint16)
     lags = np.empty(n, dtype=np.int64)
     for i in range(n):
         v = np.uint64(bits[i])
         h = ((v * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)) & mask
         j = np.int64(last[h])
-        while j >= 0 and np.uint64(bits[j]) != v:
+        while j != _NO_POSITION and np.uint64(bits[j]) != v:
             h = (h + np.uint64(1)) & mask
             j = np.int64(last[h])
-        lags[i] = i - j if j >= 0 else 0
-        last[h] = i
+        lags[i] = i - j if j != _NO_POSITION else 0
+        if i + 1 < n:
+            last[h] = np.uint16(i)
     return lags
 
 
