@@ -60,25 +60,46 @@ def split_literals(x, lags):
 
 
 @njit
+def _period_residual(k, i, period):
+    return k[i] - k[i - period] if i >= period else k[i]
+
+
+@njit
 def period_residuals(k, positions, period):
     """``k[i] - k[i - period]`` (``k[i]`` where ``i < period``) at ``positions`` (int64)."""
     out = np.empty(positions.size, dtype=np.int64)
     for j in range(positions.size):
-        i = positions[j]
-        out[j] = k[i] - k[i - period] if i >= period else k[i]
+        out[j] = _period_residual(k, positions[j], period)
     return out
 
 
 @njit
 def period_cost(k, positions, period):
     """Bits the residuals :func:`period_residuals` would take, roughly:
-    ``sum(log2(|r| + 1))``."""
+    ``sum(log2(|r| + 1))``, as the log of their product (four products, each brought back
+    to [0.5, 1) with its exponent summed every 16 factors of under 2^64: a ``log2`` a value
+    took 3x as long)."""
     total = 0.0
-    for j in range(positions.size):
-        i = positions[j]
-        r = k[i] - k[i - period] if i >= period else k[i]
-        total += math.log2(abs(float(r)) + 1.0)
-    return total
+    p0 = p1 = p2 = p3 = 1.0
+    m = positions.size
+    j = 0
+    while j < m:
+        stop = min(j + 64, m)
+        while j + 4 <= stop:
+            p0 *= abs(float(_period_residual(k, positions[j], period))) + 1.0
+            p1 *= abs(float(_period_residual(k, positions[j + 1], period))) + 1.0
+            p2 *= abs(float(_period_residual(k, positions[j + 2], period))) + 1.0
+            p3 *= abs(float(_period_residual(k, positions[j + 3], period))) + 1.0
+            j += 4
+        while j < stop:
+            p0 *= abs(float(_period_residual(k, positions[j], period))) + 1.0
+            j += 1
+        p0, e0 = math.frexp(p0)
+        p1, e1 = math.frexp(p1)
+        p2, e2 = math.frexp(p2)
+        p3, e3 = math.frexp(p3)
+        total += e0 + e1 + e2 + e3
+    return total + math.log2(p0) + math.log2(p1) + math.log2(p2) + math.log2(p3)
 
 
 #: :func:`top_lags` counts lags below this in an array, the others in an open-addressing
