@@ -300,3 +300,45 @@ def test_damaged_small_frames_fail_as_on_the_general_path(
             assert isinstance(got, str) and isinstance(expected, str) and got == expected
         else:
             assert same_bits(got, expected)
+
+
+def _float_div_frame() -> tuple[np.ndarray[Any, Any], bytes]:
+    from tests.codec.test_format_v6 import periodic_decimals
+
+    x = periodic_decimals(9, 20_000, 24, 2)
+    frame = compress(x, block_size=20_000)
+    assert frame_info(frame).schemes == ("float-div",)
+    return x, frame
+
+
+def test_float_div_blocks_are_decoded_by_the_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Float-div blocks (multiples across a period, adjustments sparse or dense, a NaN
+    payload, -0.0 and an infinity among them) take the kernel's block loop, as the
+    repeat-div blocks do: no block goes back to Python."""
+    x, frame = _float_div_frame()
+    expected = decode_general(frame)
+    monkeypatch.setattr(series, "_read_header", lambda *args: pytest.fail("general path"))
+    assert same_bits(decompress(frame), x) and same_bits(x, expected)  # type: ignore[arg-type]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    edits=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), min_size=1, max_size=3),
+    resealed=st.booleans(),
+)
+def test_damaged_float_div_frames_fail_as_on_the_general_path(
+    edits: list[tuple[int, int]], resealed: bool
+) -> None:
+    """A damaged float-div block goes back to Python from the kernel (which only answers
+    yes or no), so the error, or the values where the damage left a valid frame, are the
+    general path's."""
+    _x, good = _float_div_frame()
+    frame = bytearray(good)
+    for pos, value in edits:
+        frame[HEADER_1D + pos % (len(frame) - HEADER_1D)] = value
+    data = reseal(frame) if resealed else bytes(frame)
+    got, expected = outcome(data), decode_general(data)
+    if isinstance(got, str) or isinstance(expected, str):
+        assert isinstance(got, str) and isinstance(expected, str) and got == expected
+    else:
+        assert same_bits(got, expected)

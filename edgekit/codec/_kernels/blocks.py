@@ -18,6 +18,7 @@ from edgekit.codec._format import (
     ERR_BLOCK_HEADER,
     ERR_BLOCK_PAYLOAD,
     ERR_TRAILING,
+    FDIV,
     FMULT,
     FOR,
     FQUANT,
@@ -81,7 +82,11 @@ from edgekit.codec._kernels.modes import (
     mult_lanes,
     residual_at,
 )
-from edgekit.codec._kernels.repeatdec import decode_repeat_block, decode_repeat_div_block
+from edgekit.codec._kernels.repeatdec import (
+    decode_fdiv_block,
+    decode_repeat_block,
+    decode_repeat_div_block,
+)
 
 #: Third differences (a lag block of lag 1 over huffman of order 2) are tried on blocks of
 #: at least this many values where they cost at least THIRD_ORDER_GAIN bits a value less
@@ -724,6 +729,10 @@ def _float_blocks(buf, pos, end, start, n, block_size, out, out_bits):
             if not decode_repeat_div_block(buf, pos + BLOCK_HEADER, stop, count, dest, dest_bits):
                 return BLOCK_NOT_HERE, pos, start, pos
             status, got = 0, stop
+        elif scheme == FDIV:
+            if not decode_fdiv_block(buf, pos + BLOCK_HEADER, stop, count, dest, dest_bits):
+                return BLOCK_NOT_HERE, pos, start, pos
+            status, got = 0, stop
         else:
             return BLOCK_NOT_HERE, pos, start, pos
         if status != 0:
@@ -740,9 +749,10 @@ def decode_f64_blocks(buf, pos, end, start, n, block_size, out):
     """Decode the blocks of a float64 series frame from value ``start`` on, in one call.
 
     ``buf[pos:end]`` holds the blocks (``pos`` at a block header); ``out`` is the whole
-    float64 result. ALP, float-mult, float-quant, raw, repeat and repeat-div blocks are
-    decoded here (a repeat block whose nested schemes :mod:`repeatdec` leaves to Python,
-    valid or not, is left whole); the loop stops at the first block of another scheme.
+    float64 result. ALP, float-mult, float-quant, raw, repeat, repeat-div and float-div
+    blocks are decoded here (a block whose nested schemes :mod:`repeatdec` leaves to
+    Python, valid or not, is left whole); the loop stops at the first block of another
+    scheme.
 
     Returns ``(status, block position, start value of that block, detail position)``:
     status 0 when every block is done, ``BLOCK_NOT_HERE`` at a block left to the caller

@@ -1,7 +1,7 @@
-"""The repeat (format version 4) and repeat-div (version 8) blocks decoded in one kernel
-call each: the lags, the literals (a nested float block of alp, float-mult, float-quant or
-raw; or the residuals and adjustments of repeat-div's, nested integer blocks), then the
-fill. The block loop of float frames takes them from here; any block these decoders do
+"""The repeat (format version 4), repeat-div (version 8) and float-div (version 6)
+blocks decoded in one kernel call each: the lags, the literals (a nested float block of
+alp, float-mult, float-quant or raw; or the residuals and adjustments of repeat-div's,
+nested integer blocks), then the fill; float-div's multiples and adjustments. The block loop of float frames takes them from here; any block these decoders do
 not take (a nested scheme they leave to Python, or any field out of place) goes to the
 Python side, which decodes it or names the error, so they only answer yes or no."""
 
@@ -28,6 +28,7 @@ from edgekit.codec._kernels.bitpack import _rd32, _rd64, copy_bytes, decode_pack
 from edgekit.codec._kernels.floats import decode_alp_block
 from edgekit.codec._kernels.huff1 import decode_huff1_block
 from edgekit.codec._kernels.huffdec import decode_huff_lanes
+from edgekit.codec._kernels.lag import fdiv_join
 from edgekit.codec._kernels.modes import (
     decode_fmult_block,
     decode_fquant_block,
@@ -40,8 +41,15 @@ from edgekit.codec._kernels.repeat import repeat_div_fill, repeat_fill
 @njit
 def nested_lanes(buf, pos, end, scheme, n, out):
     """Decode ``n`` lanes (uint64) of the nested integer ``scheme`` whose payload is
-    exactly ``buf[pos:end]`` into ``out``: True, or False for a scheme left to Python (raw,
-    sparse) or a payload that does not decode to exactly its end."""
+    exactly ``buf[pos:end]`` into ``out``: True, or False for a scheme left to Python
+    (sparse) or a payload that does not decode to exactly its end."""
+    if scheme == RAW:
+        # (the lanes' own bytes: a float-div block's few adjustments of a NaN payload or
+        # an infinity)
+        if end - pos != 8 * n:
+            return False
+        copy_bytes(out.view(np.uint8), 0, buf, pos, 8 * n)
+        return True
     if scheme == HUFF:
         status, got = decode_huff_lanes(buf, pos, end, n, out)
     elif scheme == HUFF1:
@@ -179,3 +187,24 @@ def decode_repeat_block(buf, pos, end, n, out, out_bits):
     if status != 0 or got != end:
         return False
     return repeat_fill(lags.view(np.int64), bits, out_bits) == 0
+
+
+@njit
+def decode_fdiv_block(buf, pos, end, n, out, out_bits):
+    """Decode the float-div payload at ``buf[pos:end]`` (exactly) into ``out[:n]`` (its
+    unsigned view ``out_bits``): ``divisor f64, lag u16``, the multiples (or their
+    residuals across ``lag``) as a nested integer block with its length, then the
+    adjustments. True, or False (``out`` partly written) for any block left to Python,
+    valid or not."""
+    if end - pos < 10:
+        return False
+    divisor = np.array([_rd64(buf, pos)]).view(np.float64)[0]
+    lag = np.int64(buf[pos + 8]) | np.int64(buf[pos + 9]) << 8
+    if not (divisor > 0.0 and divisor < np.inf):
+        return False
+    lanes = np.empty(n, dtype=np.uint64)
+    pos = _sized_lanes(buf, pos + 10, end, n, lanes)
+    if pos < 0:
+        return False
+    fdiv_join(lanes, lag, divisor, out)
+    return _adjustments(buf, pos, end, n, out_bits)
