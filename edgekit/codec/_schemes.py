@@ -688,10 +688,10 @@ def _encode_repeat_div(
     ``divisor f64, period u16``, the repeat scheme's literal count and lags (``head``),
     then each literal's multiple ``k = round(x * divisor)`` minus the multiple ``period``
     values back (0 before the block; of the most common lags among the first PERIOD_LAGS,
-    the one whose residuals take the fewest bits on the first literals is the period) as a nested
-    integer block with its length, then the literals' adjustments as float-div's. A value
-    recurring at a period (a z-normalised appliance trace) is predicted from the last
-    cycle where it does not repeat one exactly."""
+    the one whose residuals take the fewest bits on the first literals is the period) as
+    a nested integer block with its length, then the literals' adjustments as
+    float-div's. A value recurring at a period (a z-normalised appliance trace) is
+    predicted from the last cycle where it does not repeat one exactly."""
     if plan.pairs.shape[1] == 0 or positions.size == 0 or positions.size == x.size:
         return None
     e, f, cost = kernels().alp_choose(x, plan.pairs, plan.probe)

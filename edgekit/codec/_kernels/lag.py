@@ -145,7 +145,7 @@ def fdiv_split(x, x_bits, divisor, probe, probe_bits, kmax):
     below ``kmax`` in magnitude or not finite) and the adjustments, the bits of ``x`` minus
     those of ``k / divisor`` rounded to ``x``'s type, sign-extended (both int64).
     ``probe``/``probe_bits``: one value of scratch of ``x``'s type and its unsigned view
-    (a block-sized one cost page faults: 512 KB a block, touched once)."""
+    (each value's approximation is read back as bits at once: no block-sized array)."""
     n = x.size
     k = np.empty(n, dtype=np.int64)
     adj = np.empty(n, dtype=np.int64)

@@ -61,6 +61,7 @@ def split_literals(x, lags):
 
 @njit
 def _period_residual(k, i, period):
+    """``k[i] - k[i - period]``, or ``k[i]`` where ``i < period``."""
     return k[i] - k[i - period] if i >= period else k[i]
 
 

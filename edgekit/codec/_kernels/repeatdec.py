@@ -1,9 +1,10 @@
 """The repeat (format version 4), repeat-div (version 8) and float-div (version 6)
 blocks decoded in one kernel call each: the lags, the literals (a nested float block of
 alp, float-mult, float-quant or raw; or the residuals and adjustments of repeat-div's,
-nested integer blocks), then the fill; float-div's multiples and adjustments. The block loop of float frames takes them from here; any block these decoders do
-not take (a nested scheme they leave to Python, or any field out of place) goes to the
-Python side, which decodes it or names the error, so they only answer yes or no."""
+nested integer blocks), then the fill; float-div's multiples and adjustments. The block
+loop of float frames takes them from here; any block these decoders do not take (a nested
+scheme they leave to Python, or any field out of place) goes to the Python side, which
+decodes it or names the error, so they only answer yes or no."""
 
 from __future__ import annotations
 
