@@ -665,7 +665,7 @@ def _encode_repeat(
         allow_lag=False,
         allow_split=False,
     )
-    best = REPEAT, head + bytes([fscheme]) + fpayload
+    best = REPEAT, b"".join((head, bytes([fscheme]), fpayload))
     divided = _encode_repeat_div(x, lags, positions, plan, head, entropy=entropy)
     if divided is not None and len(divided) < 0.97 * len(best[1]):
         best = REPEAT_DIV, divided
@@ -709,12 +709,16 @@ def _encode_repeat_div(
     period = int(candidates[int(np.argmin(cost))])
     residuals = kernels().period_residuals(k, positions, period).view(U64)
     rscheme, rpayload = encode_int_lanes(residuals, None, entropy=entropy)
-    return (
-        struct.pack("<dH", divisor, period)
-        + head
-        + struct.pack("<BI", rscheme, len(rpayload))
-        + rpayload
-        + _encode_adjustments(adj[positions], entropy=entropy)
+    adjustments = _encode_adjustments(adj[positions], entropy=entropy)
+    # (joined once: a chain of ``+`` copies each prefix again, ~100 KB a block)
+    return b"".join(
+        (
+            struct.pack("<dH", divisor, period),
+            head,
+            struct.pack("<BI", rscheme, len(rpayload)),
+            rpayload,
+            adjustments,
+        )
     )
 
 
