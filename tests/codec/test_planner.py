@@ -171,7 +171,11 @@ def test_top_lags_of_more_distinct_lags_than_the_table_holds() -> None:
 
 @settings(max_examples=60)
 @given(
-    st.lists(st.integers(-(2**40), 2**40), min_size=1, max_size=300),
+    st.lists(
+        st.one_of(st.integers(-(2**40), 2**40), st.integers(-(2**62), 2**62)),
+        min_size=1,
+        max_size=300,
+    ),
     st.integers(1, 40),
     st.data(),
 )
