@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edgekit.codec import _huffman, _kernels
 from edgekit.codec._format import HUFF
@@ -51,7 +53,7 @@ def test_huffman_order_is_chosen_by_sampled_cost_not_by_range() -> None:
     stats = _kernels.int_stats(u)
     widths = [int(stats[2 * o + 1] - stats[2 * o]).bit_length() for o in range(3)]
     assert widths[0] <= min(widths)  # the range alone would keep the values
-    assert _kernels.huff_order(u, 0)[0] == 1
+    assert _kernels.huff_order(u, 0) == 1
     by_range = _kernels.huff_candidate(u, 0, 1 << 40)
     scheme, payload = _kernels.int_payload(u, True, 8 * u.size, False)
     assert scheme == HUFF and payload.size < 0.8 * by_range.size
@@ -65,5 +67,28 @@ def test_huffman_order_finds_the_cheapest_order_of_a_smooth_series(order: int) -
     for _ in range(order):
         x = np.cumsum(x)
     u = (x + 10**9).view(np.uint64)
-    assert _kernels.huff_order(u, 0)[0] == order
-    assert _kernels.huff_order(u[:100], 0)[0] == order  # small blocks: every value sampled
+    assert _kernels.huff_order(u, 0) == order
+    assert _kernels.huff_order(u[:100], 0) == order  # small blocks: every value sampled
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 3000),
+    seed=st.integers(0, 2**32 - 1),
+    scale=st.sampled_from([1, 50, 2**20, 2**62]),
+)
+def test_order_bits_equal_each_orders_bits_on_the_sampled_windows(
+    n: int, seed: int, scale: int
+) -> None:
+    """One sample, differenced in place, gives each order the bits of its own residuals."""
+    from edgekit.codec._kernels.huffman import ORDER_WINDOW, ORDER_WINDOWS, symbol_bits
+
+    rng = np.random.default_rng(seed)
+    u = np.cumsum(rng.integers(-scale, scale + 1, n)).view(np.uint64)
+    whole = n <= ORDER_WINDOWS * ORDER_WINDOW
+    w = n if whole else ORDER_WINDOW
+    starts = [0] if whole else [k * (n - w) // (ORDER_WINDOWS - 1) for k in range(ORDER_WINDOWS)]
+    bits = _kernels.order_bits(u, 3)
+    for order in range(4):
+        r = np.concatenate([np.diff(u[s : s + w], order) for s in starts])
+        assert bits[order] == (symbol_bits(r) if r.size else np.inf)

@@ -277,3 +277,21 @@ def test_sparse_adjustments_are_the_gaps_and_values_of_the_nonzero_lanes(
     assert gaps.tolist() == np.diff(nz, prepend=0).astype(np.uint64).tolist()
     assert got.tolist() == lanes[nz].view(np.uint64).tolist()
     assert gaps.dtype == got.dtype == np.uint64
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.integers(-(2**63), 2**63 - 1), st.integers(-5, 5)), max_size=40))
+def test_int_stats_are_the_signed_ranges_of_values_and_their_differences(
+    values: list[int],
+) -> None:
+    """Wrapping differences, read as int64; orders with no value give (0, 0)."""
+    u = np.array(values, dtype=np.int64).view(np.uint64)
+    sign = np.uint64(1 << 63)
+    expected = []
+    for order in range(3):
+        r = np.diff(u, order).view(np.int64) if u.size > order else u[:0].view(np.int64)
+        if r.size:
+            expected += [np.uint64(r.min()) ^ sign, np.uint64(r.max()) ^ sign]
+        else:
+            expected += [0, 0]
+    assert _kernels.int_stats(u).tolist() == [int(v) for v in expected]

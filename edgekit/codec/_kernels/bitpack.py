@@ -99,42 +99,42 @@ def int_stats(u):
     """Signed-order (min, max) of values, deltas and deltas-of-deltas, as sign-flipped uint64.
 
     Returns an array of 6 uint64: vmin, vmax, dmin, dmax, ddmin, ddmax (sign-flipped, so
-    unsigned order is signed order). Missing orders (too few values) give min=max=0.
+    unsigned order is signed order). Missing orders (too few values) give min=max=0. The
+    loop reads each window of three values afresh (no state carried from one value to
+    the next), so it runs on vectors.
     """
     n = u.size
     out = np.zeros(6, dtype=np.uint64)
     if n == 0:
         return out
-    vmin = ALL
-    vmax = ZERO
-    dmin = ALL
-    dmax = ZERO
-    ddmin = ALL
-    ddmax = ZERO
-    prev = ZERO
-    prevd = ZERO
-    for i in range(n):
-        x = u[i]
-        s = x ^ SIGN
+    vmin = vmax = u[0] ^ SIGN
+    if n >= 2:
+        s = u[1] ^ SIGN
         vmin = min(vmin, s)
         vmax = max(vmax, s)
-        if i >= 1:
-            d = x - prev
-            sd = d ^ SIGN
-            dmin = min(dmin, sd)
-            dmax = max(dmax, sd)
-            if i >= 2:
-                dd = (d - prevd) ^ SIGN
-                ddmin = min(ddmin, dd)
-                ddmax = max(ddmax, dd)
-            prevd = d
-        prev = x
+        out[2] = out[3] = (u[1] - u[0]) ^ SIGN
+    dmin, dmax = out[2], out[3]
+    ddmin = ALL
+    ddmax = ZERO
+    for j in range(n - 2):
+        q = u[j]
+        p = u[j + 1]
+        x = u[j + 2]
+        d = x - p
+        s = x ^ SIGN
+        sd = d ^ SIGN
+        dd = (d - (p - q)) ^ SIGN
+        vmin = s if s < vmin else vmin
+        vmax = s if s > vmax else vmax
+        dmin = sd if sd < dmin else dmin
+        dmax = sd if sd > dmax else dmax
+        ddmin = dd if dd < ddmin else ddmin
+        ddmax = dd if dd > ddmax else ddmax
     out[0] = vmin
     out[1] = vmax
-    if n >= 2:
+    if n >= 3:
         out[2] = dmin
         out[3] = dmax
-    if n >= 3:
         out[4] = ddmin
         out[5] = ddmax
     return out

@@ -64,11 +64,12 @@ from edgekit.codec._kernels.huff1 import decode_huff1_block
 from edgekit.codec._kernels.huffdec import decode_huff_lanes, decode_huff_summed
 from edgekit.codec._kernels.huffman import (
     _symbol,
+    cheapest_order,
     huff_candidate,
     huff_centered,
     huff_fit,
-    huff_order,
     huff_third,
+    order_bits,
     third_order_gain,
 )
 from edgekit.codec._kernels.lag import unlag
@@ -101,7 +102,7 @@ def int_payload(u, entropy, raw_size, third):
 
     Sizes of for/delta/delta-of-delta come from :func:`int_stats`; the huffman candidate
     is built when ``entropy`` and ``u.size >= 64`` and the narrowest order is at least 2
-    bits wide, on the order :func:`huff_order` finds cheapest on a sample. With ``third``
+    bits wide, on the order :func:`order_bits` finds cheapest on a sample. With ``third``
     (a block's own scheme, not nested lanes), where that order is 2 and third differences
     cost at least THIRD_ORDER_GAIN bits a value less on the sample, it is built on them
     instead: a lag block of lag 1 with nested huffman of order 2 (format version 6).
@@ -135,17 +136,16 @@ def int_payload(u, entropy, raw_size, third):
             limit = min(9 + 8 * _nwords(n, narrowest), best_size)
             # (where another order is about as narrow, or a few jumps made them all as
             # wide, the narrowest range need not be the cheapest code: sample)
-            bits2 = -1.0
+            third = third and n >= THIRD_ORDER_MIN_VALUES
+            bits = np.zeros(0)
             if widths[(order + 1) % 3] <= narrowest + 2 or widths[(order + 2) % 3] <= narrowest + 2:
-                order, bits = huff_order(u, order)
-                if order == 2:
-                    bits2 = bits
-            if (
-                third
-                and order == 2
-                and n >= THIRD_ORDER_MIN_VALUES
-                and third_order_gain(u, bits2) >= THIRD_ORDER_GAIN
-            ):
+                bits = order_bits(u, 3 if third else 2)
+                order = cheapest_order(bits, order)
+            if third and order == 2:
+                if bits.size < 4:
+                    bits = order_bits(u, 3)
+                third = third_order_gain(bits, n) >= THIRD_ORDER_GAIN
+            if third and order == 2:
                 huff = huff_third(u, limit - 3)
                 if huff.size > 0:
                     out = np.empty(3 + huff.size, dtype=np.uint8)

@@ -658,39 +658,51 @@ def _used_range(a):
     return lo, hi
 
 
-#: Windows of consecutive values, and their length, that :func:`huff_order` samples.
+#: Windows of consecutive values, and their length, that :func:`order_bits` samples.
 ORDER_WINDOWS, ORDER_WINDOW = 8, 128
 
 
 @njit
-def _sampled_bits(u, order):
-    """Entropy (bits) of the Huffman symbols of order-``order`` (0..3) residuals of a
-    sample of ``u`` (every value, or ORDER_WINDOWS evenly spaced windows of ORDER_WINDOW),
-    plus their extra bits, around the sample's median."""
+def order_bits(u, top):
+    """Bits of the Huffman symbols (entropy around the median, plus extra bits) of the
+    order-0 to order-``top`` (at most 3) residuals of a sample of ``u``: every value, or
+    ORDER_WINDOWS evenly spaced windows of ORDER_WINDOW. One copy of the windows,
+    differenced in place from one order to the next (inf for an order with no residual)."""
     n = u.size
     w = min(n, ORDER_WINDOW) if n > ORDER_WINDOWS * ORDER_WINDOW else n
     nwin = 1 if w == n else ORDER_WINDOWS
-    per = w - order
-    if per <= 0:
-        return 0.0
-    r = np.empty(nwin * per, dtype=np.uint64)
+    win = np.empty(nwin * w, dtype=np.uint64)
     for k in range(nwin):
         start = 0 if nwin == 1 else k * (n - w) // (nwin - 1)
-        window = u[start : start + w]
-        if order == 3:
-            r[k * per : (k + 1) * per] = residuals(residuals(window, 1), 2)
-        else:
-            r[k * per : (k + 1) * per] = residuals(window, order)
-    return symbol_bits(r)
+        for i in range(w):
+            win[k * w + i] = u[start + i]
+    keys = np.empty(nwin * w, dtype=np.uint64)
+    syms = np.empty(nwin * w, dtype=np.uint8)
+    out = np.full(top + 1, np.inf)
+    for order in range(top + 1):
+        per = w - order
+        if per <= 0:
+            break
+        m = nwin * per
+        for k in range(nwin):
+            base = k * w
+            if order > 0:  # (window k's residuals of the last order, one fewer)
+                for i in range(per):
+                    win[base + i] = win[base + i + 1] - win[base + i]
+            for i in range(per):
+                keys[k * per + i] = win[base + i] ^ SIGN
+        center = select_kth(keys[:m], m // 2)
+        # (the keys are reordered: the symbols of the residuals in another order)
+        for i in range(m):
+            d = keys[i] - center
+            syms[i] = np.uint8(symbol_of((d << ONE) ^ (ZERO - (d >> np.uint64(63)))))
+        out[order] = _entropy_bits(count_symbols(syms[:m]), m)
+    return out
 
 
-@njit
-def symbol_bits(r):
-    """Bits of the Huffman symbols of the residuals ``r`` (not empty): their entropy around
-    the median, plus the extra bits (the Huffman stage's cost model, without its table)."""
-    center = select_kth(r ^ SIGN, r.size // 2) ^ SIGN
-    _syms, counts = huff_symbols(r, center)
-    m = r.size
+@njit(inline="always")
+def _entropy_bits(counts, m):
+    """Bits of ``m`` values of symbol ``counts``: entropy plus the extra bits."""
     bits = 0.0
     for s in range(HUFF_NSYM):
         c = counts[s]
@@ -701,34 +713,41 @@ def symbol_bits(r):
 
 
 @njit
-def huff_order(u, first):
-    """The residual order (0, 1 or 2) whose Huffman symbols cost the fewest bits on a
-    sample of ``u`` and those bits: ``(order, bits)``; ``first`` (the order of the
-    narrowest residual range) wins ties.
+def symbol_bits(r):
+    """Bits of the Huffman symbols of the residuals ``r`` (not empty): their entropy around
+    the median, plus the extra bits (the Huffman stage's cost model, without its table)."""
+    center = select_kth(r ^ SIGN, r.size // 2) ^ SIGN
+    _syms, counts = huff_symbols(r, center)
+    return _entropy_bits(counts, r.size)
+
+
+@njit
+def cheapest_order(bits, first):
+    """The residual order (0, 1 or 2) of fewest ``bits`` (:func:`order_bits`); ``first``
+    (the order of the narrowest residual range) wins ties.
 
     A range is set by its extremes: a few jumps (the boundaries of concatenated records,
     a glitch) make every order as wide, while the bulk of the deltas is several bits
     narrower than the values."""
     best = first
-    best_bits = _sampled_bits(u, first)
     for order in range(3):
-        if order != first and u.size > order:
-            bits = _sampled_bits(u, order)
-            if bits < best_bits:
-                best, best_bits = order, bits
-    return best, best_bits
+        if order != first and bits[order] < bits[best]:
+            best = order
+    return best
 
 
 @njit
-def third_order_gain(u, bits2):
+def huff_order(u, first):
+    """:func:`cheapest_order` of ``u``'s sampled orders 0 to 2."""
+    return cheapest_order(order_bits(u, 2), first)
+
+
+@njit
+def third_order_gain(bits, n):
     """Bits a value that third differences save over second ones in the Huffman stage's
-    cost model, on the sample of :func:`huff_order` (negative: they cost more); ``bits2``:
-    the second differences' bits on it where :func:`huff_order` gave them, else < 0."""
-    n = u.size
-    values = n if n <= ORDER_WINDOWS * ORDER_WINDOW else ORDER_WINDOWS * ORDER_WINDOW
-    if bits2 < 0:
-        bits2 = _sampled_bits(u, 2)
-    return (bits2 - _sampled_bits(u, 3)) / values
+    cost model (negative: they cost more), from :func:`order_bits` up to order 3 of ``n``
+    values."""
+    return (bits[2] - bits[3]) / min(n, ORDER_WINDOWS * ORDER_WINDOW)
 
 
 @njit
