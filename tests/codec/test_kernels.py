@@ -141,7 +141,8 @@ def test_cdc_cut_points_match_reference(data: bytes, sizes: tuple[int, int, int]
 @settings(max_examples=80)
 @given(
     values=st.lists(st.integers(0, 2**64 - 1), min_size=1, max_size=300)
-    | st.lists(st.integers(2**63 - 40, 2**63 + 40), min_size=1, max_size=3000),
+    | st.lists(st.integers(2**63 - 40, 2**63 + 40), min_size=1, max_size=3000)
+    | st.lists(st.integers(0, 3), min_size=1, max_size=60),
     data=st.data(),
 )
 def test_select_kth_matches_numpy_partition(values: list[int], data: st.DataObject) -> None:
