@@ -348,16 +348,22 @@ def test_mult_lanes_match_exact_integer_division(
 def test_rank_sizes_from_counts_are_the_written_payloads(
     counts: list[int], seed: int, slack: int
 ) -> None:
-    """The rank scheme sizes its single ranks from their counts and writes only the code
-    that wins: the size and the fit are those of the payload ``huff_centered`` writes, for
-    limits around it."""
+    """The rank scheme sizes its single ranks from their counts (each rank's bits, summed
+    by stream) and writes only the code that wins: the size and the fit are those of the
+    payload ``huff_centered`` writes, for limits around it."""
     ranks = np.repeat(np.arange(len(counts), dtype=np.uint64), counts)
     if ranks.size == 0:
         return
     ranks = np.random.default_rng(seed).permutation(ranks)
-    written = huffman.huff_centered(ranks, blocks._rank_lanes(ranks), 0, np.uint64(0), 10**9)
+    lanes = blocks._rank_lanes(ranks.astype(np.int64), np.arange(len(counts), dtype=np.uint64))
+    written = huffman.huff_centered(lanes, lanes, 0, np.uint64(0), 10**9)
     by_rank = np.array(counts, dtype=np.int64)
     for limit in (written.size + slack, written.size + 5, 10**9):
-        payload = huffman.huff_centered(ranks, blocks._rank_lanes(ranks), 0, np.uint64(0), limit)
-        assert blocks._ranks_size(ranks, by_rank, limit) == payload.size
+        payload = huffman.huff_centered(lanes, lanes, 0, np.uint64(0), limit)
+        cost, head = blocks._rank_costs(by_rank, ranks.size, limit)
+        size = 0
+        if cost.size:
+            streams = [cost[ranks[j::4].astype(np.int64)].sum() for j in range(4)]
+            size = head + sum((b + 7) // 8 for b in streams)
+        assert size == payload.size
         assert blocks._ranks_fit(by_rank, ranks.size, limit) == (payload.size > 0)

@@ -222,7 +222,7 @@ def _rank_counts(u, order, kmax):
 @njit
 def _rank_symbols(rank_counts):
     """Symbol counts of the Huffman stage for ranks of counts ``rank_counts`` (rank ``j``
-    is the zigzag value ``j`` around the center 0: see :func:`_rank_lanes`)."""
+    is the zigzag value ``j`` around the center 0: see :func:`_rank_lane`)."""
     counts = np.zeros(HUFF_NSYM, dtype=np.int64)
     for j in range(rank_counts.size):
         s, _e = _symbol(np.uint64(j))
@@ -239,34 +239,31 @@ def _ranks_fit(rank_counts, m, limit):
 
 
 @njit
-def _ranks_size(ranks, rank_counts, limit):
-    """Bytes of ``huff_centered``'s payload of ``ranks`` (their counts by rank:
-    ``rank_counts``) for ``limit``, 0 where it writes none: the code from the counts, the
-    streams' bits in one pass over the ranks, without writing them."""
-    lens, head = huff_fit(_rank_symbols(rank_counts), ranks.size, 0, limit)
-    if lens.size == 0:
-        return 0
-    cost = np.empty(rank_counts.size, dtype=np.int64)
-    for j in range(rank_counts.size):
+def _rank_costs(rank_counts, m, limit):
+    """Bits of each rank (its code plus extra bits) in ``huff_centered``'s payload of ``m``
+    ranks of counts ``rank_counts`` for ``limit``, and that payload's head bytes; an empty
+    array where it writes none."""
+    lens, head = huff_fit(_rank_symbols(rank_counts), m, 0, limit)
+    cost = np.zeros(rank_counts.size if lens.size else 0, dtype=np.int64)
+    for j in range(cost.size):
         s, e = _symbol(np.uint64(j))
         cost[j] = lens[s] + e
-    bits = np.zeros(HUFF_STREAMS, dtype=np.int64)
-    for i in range(ranks.size):
-        bits[i & 3] += cost[ranks[i]]
-    size = head
-    for j in range(HUFF_STREAMS):
-        size += (bits[j] + 7) // 8
-    return size
+    return cost, head
+
+
+@njit(inline="always")
+def _rank_lane(j):
+    """The lane whose zigzag value is the rank ``j`` (0, -1, 1, -2, ...): coded around a
+    center 0, ranks 0..7 are the huffman symbols without extra bits."""
+    return (j >> ONE) ^ (ZERO - (j & ONE))
 
 
 @njit
-def _rank_lanes(ranks):
-    """Lanes whose zigzag values are ``ranks`` (0, -1, 1, -2, ...): coded around a center 0,
-    ranks 0..7 are the huffman symbols without extra bits."""
-    out = np.empty(ranks.size, dtype=np.uint64)
-    for i in range(ranks.size):
-        j = ranks[i]
-        out[i] = (j >> ONE) ^ (ZERO - (j & ONE))
+def _rank_lanes(index, rank_of):
+    """The lanes (:func:`_rank_lane`) of the ranks ``rank_of[index]``."""
+    out = np.empty(index.size, dtype=np.uint64)
+    for i in range(index.size):
+        out[i] = _rank_lane(rank_of[index[i]])
     return out
 
 
@@ -391,9 +388,6 @@ def _rank_payload(u, limit, kmin, kmax):
     m = n - order
     k = values.size
     rank_of, by_count = _by_count(counts)
-    ranks = np.empty(m, dtype=np.uint64)
-    for i in range(m):
-        ranks[i] = rank_of[index[i]]
     head = 1 + 8 * order + 1 + 2
     for j in range(k):
         head += _varint_size(_zigzag(values[j]))
@@ -401,22 +395,34 @@ def _rank_payload(u, limit, kmin, kmax):
     pair_of = by_count[:0]
     if k > RANK_MAX and best_est - head > m / 4:
         # A wide dictionary whose ranks take over 2 bits each: pairs would not pay.
-        best = huff_centered(ranks, _rank_lanes(ranks), 0, ZERO, limit - head)
+        lanes = _rank_lanes(index, rank_of)
+        best = huff_centered(lanes, lanes, 0, ZERO, limit - head)
         if best.size == 0:
             return empty
         return _rank_out(u, order, values, by_count, npairs, pair_of, head, best)
-    # The ranks one by one are sized from their counts (one pass for the streams' bits);
-    # only the code that wins is written.
-    single = _ranks_size(ranks, counts[by_count], limit - head)
-    # Pairs (a, b) as a * k + b; an odd last rank is paired with rank 0.
+    # One pass over the ranks two by two: the bits of each stream of the ranks coded one
+    # by one (from their counts: only the code that wins is written) and the pairs
+    # (a, b) as a * k + b, an odd last rank paired with rank 0.
+    cost, single = _rank_costs(counts[by_count], m, limit - head)
     np2 = (m + 1) // 2
     codes = np.empty(np2, dtype=np.int64)
     pcounts = np.zeros(k * k, dtype=np.int64)
+    sbits = np.zeros(HUFF_STREAMS, dtype=np.int64)
     for t in range(np2):
-        b = np.int64(ranks[2 * t + 1]) if 2 * t + 1 < m else 0
-        c = np.int64(ranks[2 * t]) * k + b
+        a = np.int64(rank_of[index[2 * t]])
+        b = np.int64(rank_of[index[2 * t + 1]]) if 2 * t + 1 < m else 0
+        if cost.size:
+            sbits[(2 * t) & 3] += cost[a]
+            if 2 * t + 1 < m:
+                sbits[(2 * t + 1) & 3] += cost[b]
+        c = a * k + b
         codes[t] = c
         pcounts[c] += 1
+    if cost.size:
+        for j in range(HUFF_STREAMS):
+            single += (sbits[j] + 7) // 8
+    else:
+        single = 0
     # The pair codes in use, in code order; ranked by falling count (ties by code).
     used = 0
     pbytes = 0
@@ -438,14 +444,15 @@ def _rank_payload(u, limit, kmin, kmax):
         for j in range(used):
             prank[in_use[j]] = urank[j]
         if _ranks_fit(pcounts[in_use][uorder], np2, plimit):
-            pranks = np.empty(np2, dtype=np.uint64)
+            lanes = np.empty(np2, dtype=np.uint64)
             for t in range(np2):
-                pranks[t] = prank[codes[t]]
-            best = huff_centered(pranks, _rank_lanes(pranks), 0, ZERO, plimit)
+                lanes[t] = _rank_lane(prank[codes[t]])
+            best = huff_centered(lanes, lanes, 0, ZERO, plimit)
             npairs = used
             pair_of = in_use[uorder]
     if npairs == 0 and single > 0:
-        best = huff_centered(ranks, _rank_lanes(ranks), 0, ZERO, limit - head)
+        lanes = _rank_lanes(index, rank_of)
+        best = huff_centered(lanes, lanes, 0, ZERO, limit - head)
     if best.size == 0:
         return empty
     if npairs > 0:
