@@ -295,3 +295,9 @@ def test_int_stats_are_the_signed_ranges_of_values_and_their_differences(
         else:
             expected += [0, 0]
     assert _kernels.int_stats(u).tolist() == [int(v) for v in expected]
+
+
+@pytest.mark.parametrize("n", [4096, 4097, 65_536])
+def test_delta_windows_are_the_windows_of_the_differences(n: int) -> None:
+    u = np.random.default_rng(n).integers(0, 2**64 - 1, n, dtype=np.uint64, endpoint=True)
+    assert np.array_equal(_schemes._delta_windows(u), _schemes._lag_windows(np.diff(u)))
