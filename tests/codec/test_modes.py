@@ -367,3 +367,36 @@ def test_rank_sizes_from_counts_are_the_written_payloads(
             size = head + sum((b + 7) // 8 for b in streams)
         assert size == payload.size
         assert blocks._ranks_fit(by_rank, ranks.size, limit) == (payload.size > 0)
+
+
+def _window_mask(n: int) -> np.ndarray:
+    """Where the rank scheme's order sampler reads a block of ``n`` values."""
+    w, k = blocks.RANK_ORDER_WINDOW, blocks.RANK_ORDER_WINDOWS
+    mask = np.zeros(n, dtype=bool)
+    for j in range(k):
+        start = j * (n - w) // (k - 1)
+        mask[start : start + w] = True
+    return mask
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), hidden=st.booleans())
+def test_rank_on_large_blocks_counts_the_sampled_order_or_every_order(
+    seed: int, hidden: bool
+) -> None:
+    """From RANK_ORDER_MIN_VALUES on, the order is chosen on sampled windows and only it is
+    counted in full; where the full count holds more distinct residuals than the windows
+    showed (here: outside them, every delta differs), every order is counted, as on
+    smaller blocks (none fits here: no payload)."""
+    rng = np.random.default_rng(seed)
+    n = blocks.RANK_ORDER_MIN_VALUES + int(rng.integers(0, 3000))
+    deltas = rng.choice(np.array([0, 15, 16], dtype=np.uint64), n)
+    if hidden:
+        outside = ~_window_mask(n)
+        deltas[outside] = rng.integers(1, 2**40, int(outside.sum()), dtype=np.uint64)
+    u = np.cumsum(deltas, dtype=np.uint64)
+    assert blocks._sampled_rank_order(u, 2, 64) == 1
+    payload = rank_kernel_round_trip(u)
+    assert (payload == b"") == hidden
+    if not hidden:
+        assert payload[0] == 1  # order 1: the deltas
