@@ -144,14 +144,13 @@ def int_payload(u, entropy, raw_size, third):
             if third and order == 2:
                 if bits.size < 4:
                     bits = order_bits(u, 3)
-                third = third_order_gain(bits, n) >= THIRD_ORDER_GAIN
-            if third and order == 2:
-                huff = huff_third(u, limit - 3)
-                if huff.size > 0:
-                    out = np.empty(3 + huff.size, dtype=np.uint8)
-                    out[0], out[1], out[2] = 1, 0, HUFF  # lag u16 = 1, nested scheme id
-                    out[3:] = huff
-                    return LAG, out
+                if third_order_gain(bits, n) >= THIRD_ORDER_GAIN:
+                    huff = huff_third(u, limit - 3)
+                    if huff.size > 0:
+                        out = np.empty(3 + huff.size, dtype=np.uint8)
+                        out[0], out[1], out[2] = 1, 0, HUFF  # lag u16 = 1, nested scheme id
+                        out[3:] = huff
+                        return LAG, out
             huff = huff_candidate(u, order, limit)
             if huff.size > 0 and huff.size < best_size:
                 return HUFF, huff

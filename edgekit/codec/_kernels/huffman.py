@@ -569,33 +569,8 @@ def select_kth(a, k):
         mn = min(mn, a[i])
         mx = max(mx, a[i])
     span = mx - mn
-    if span < np.uint64(n // 4):
-        # Very narrow: four counts a value, one per value of four in turn (a run of equal
-        # values does not wait on each increment).
-        counts = np.zeros(4 * (np.int64(span) + 1), dtype=np.int64)
-        full = n // 4 * 4
-        for i in range(0, full, 4):
-            counts[4 * np.int64(a[i] - mn)] += 1
-            counts[4 * np.int64(a[i + 1] - mn) + 1] += 1
-            counts[4 * np.int64(a[i + 2] - mn) + 2] += 1
-            counts[4 * np.int64(a[i + 3] - mn) + 3] += 1
-        for i in range(full, n):
-            counts[4 * np.int64(a[i] - mn)] += 1
-        seen = 0
-        for j in range(0, counts.size, 4):
-            seen += counts[j] + counts[j + 1] + counts[j + 2] + counts[j + 3]
-            if seen > k:
-                return mn + np.uint64(j // 4)
     if span < np.uint64(max(4 * n, 1024)):
-        # Narrow range: a counting pass, no data-dependent branches.
-        counts = np.zeros(np.int64(span) + 1, dtype=np.int64)
-        for i in range(n):
-            counts[np.int64(a[i] - mn)] += 1
-        seen = 0
-        for j in range(counts.size):
-            seen += counts[j]
-            if seen > k:
-                return mn + np.uint64(j)
+        return _select_counted(a, k, mn, span)
     if n <= SELECT_RADIX_MAX:
         return _select_radix(a, k, mn, span)
     found, value = _select_bracketed(a, k)
@@ -642,15 +617,41 @@ def _select_radix(a, k, mn, span):
         mn = lo
         span = hi - lo
     if span < np.uint64(max(4 * m, 1024)):
-        counts = np.zeros(np.int64(span) + 1, dtype=np.int64)
-        for i in range(m):
-            counts[np.int64(a[i] - mn)] += 1
-        seen = 0
-        for j in range(counts.size):
-            seen += counts[j]
-            if seen > k:
-                return mn + np.uint64(j)
+        return _select_counted(a[:m], k, mn, span)
     return _quickselect(a[:m], k)
+
+
+@njit
+def _select_counted(a, k, mn, span):
+    """The ``k``-th smallest value of ``a`` (all within ``mn .. mn + span``, a narrow
+    range) from the counts of each value: a pass with no data-dependent branch, in four
+    interleaved counts (one per value of four in turn: a run of equal values does not wait
+    on each increment) where the range is under a quarter of the values."""
+    n = a.size
+    seen = 0
+    if span < np.uint64(n // 4):
+        counts = np.zeros(4 * (np.int64(span) + 1), dtype=np.int64)
+        full = n // 4 * 4
+        for i in range(0, full, 4):
+            counts[4 * np.int64(a[i] - mn)] += 1
+            counts[4 * np.int64(a[i + 1] - mn) + 1] += 1
+            counts[4 * np.int64(a[i + 2] - mn) + 2] += 1
+            counts[4 * np.int64(a[i + 3] - mn) + 3] += 1
+        for i in range(full, n):
+            counts[4 * np.int64(a[i] - mn)] += 1
+        for j in range(0, counts.size, 4):
+            seen += counts[j] + counts[j + 1] + counts[j + 2] + counts[j + 3]
+            if seen > k:
+                return mn + np.uint64(j // 4)
+        return mn + span
+    counts = np.zeros(np.int64(span) + 1, dtype=np.int64)
+    for i in range(n):
+        counts[np.int64(a[i] - mn)] += 1
+    for j in range(counts.size):
+        seen += counts[j]
+        if seen > k:
+            return mn + np.uint64(j)
+    return mn + span
 
 
 @njit
