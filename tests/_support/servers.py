@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
+import os
+import random
 import shutil
 import signal
 import socket
@@ -15,12 +17,44 @@ import subprocess
 import time
 from pathlib import Path
 
+_GIVEN: set[int] = set()
+_LOWEST_PORT = 10000
+
+
+def _ephemeral_low() -> int:
+    """The least port the kernel hands to outgoing connections (32768 where unknown)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
 
 def free_port() -> int:
-    """A TCP port of 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port of 127.0.0.1 that was free a moment ago, never handed out before in this
+    process.
+
+    Chosen below the kernel's ephemeral range, so no outgoing connection can take it
+    between now and the server's bind (a port from ``bind(0)`` can be taken so: a
+    nats-server once failed with "address already in use"), and from this pytest-xdist
+    worker's own slice of that space, so two workers never choose the same port.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    count = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    span = (max(_ephemeral_low(), _LOWEST_PORT + 1000) - _LOWEST_PORT) // count
+    low = _LOWEST_PORT + (index % count) * span
+    for _ in range(1000):
+        port = random.randrange(low, low + span)
+        if port in _GIVEN:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _GIVEN.add(port)
+        return port
+    raise RuntimeError(f"no free port of 127.0.0.1 in {low}..{low + span - 1}")
 
 
 def nats_server_binary() -> str:
