@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 
-from tests._support.servers import _ephemeral_low, free_port
+from tests._support.servers import Mosquitto, _ephemeral_low, free_port
 
 
 def test_free_port_is_outside_the_ephemeral_range_and_never_repeats() -> None:
@@ -25,3 +26,16 @@ def test_free_port_slices_the_space_by_xdist_worker(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
     second = {free_port() for _ in range(50)}
     assert max(first) < min(second)
+
+
+def test_mosquitto_keeps_its_log_and_persistence_in_a_private_folder(tmp_path: Path) -> None:
+    """As root, mosquitto would switch to its own user, who cannot enter pytest's 0700
+    folders: it then wrote no persistence, and a persistent session was lost across a
+    restart (an MQTT outage test failed so)."""
+    root = tmp_path / "broker"
+    root.mkdir(mode=0o700)
+    broker = Mosquitto(root)
+    broker.start()
+    broker.stop()
+    assert (root / "mosquitto.db").exists()
+    assert "running" in (root / "mosquitto.log").read_text()

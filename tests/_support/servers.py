@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import os
+import pwd
 import random
 import shutil
 import signal
@@ -201,7 +202,8 @@ def wait_cluster_ready(urls: list[str], timeout: float) -> None:
 
 
 class Mosquitto:
-    """Debian's mosquitto on 127.0.0.1 with persistence saved every second."""
+    """Debian's mosquitto on 127.0.0.1 with persistence saved every second, run as the
+    current user."""
 
     def __init__(self, root: Path, *, extra_conf: tuple[str, ...] = ()) -> None:
         self.root = root
@@ -227,6 +229,10 @@ class Mosquitto:
                     "autosave_on_changes true",
                     f"log_dest file {self.log}",
                     "max_queued_messages 100000",
+                    # Run as root, mosquitto would become user "mosquitto", who cannot
+                    # enter pytest's 0700 temporary folders: no log and, worse, no
+                    # persistence (a persistent session lost across a restart).
+                    f"user {pwd.getpwuid(os.geteuid()).pw_name}",
                     *self.extra_conf,
                 ]
             )

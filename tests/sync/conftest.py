@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +25,6 @@ def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
     """A mosquitto broker on a free port of 127.0.0.1."""
     root = tmp_path / "mosquitto"
     root.mkdir()
-    os.chmod(root, 0o777)  # mosquitto may drop privileges when run as root
     broker = Mosquitto(root)
     broker.start()
     yield broker

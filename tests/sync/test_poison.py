@@ -183,12 +183,9 @@ def strict_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitt
     """mosquitto that lets clients publish under dev/t0, dev/t1 and hyp/ only (ACL), and
     takes packets of at most 4 KiB."""
     root = tmp_path_factory.mktemp("mosquitto-strict")
-    root.chmod(0o777)
     acl = root / "acl"
     acl.write_text("topic readwrite dev/t0\ntopic readwrite dev/t1\ntopic readwrite hyp/#\n")
-    # As root, mosquitto drops to its own user before reading the ACL: keep root (it
-    # could not enter pytest's 0700 temp dir).
-    conf = (f"acl_file {acl}", "max_packet_size 4096", "user root")
+    conf = (f"acl_file {acl}", "max_packet_size 4096")
     broker = Mosquitto(root, extra_conf=conf)
     broker.start()
     yield broker
