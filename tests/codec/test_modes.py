@@ -400,3 +400,73 @@ def test_rank_on_large_blocks_counts_the_sampled_order_or_every_order(
     assert (payload == b"") == hidden
     if not hidden:
         assert payload[0] == 1  # order 1: the deltas
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    alphabet=st.lists(
+        st.one_of(st.integers(-200, 200), st.integers(-(2**63), 2**63 - 1)),
+        min_size=1,
+        max_size=70,
+    ),
+    picks=st.lists(st.integers(0, 69), min_size=3, max_size=600),
+    order=st.sampled_from([0, 1, 2]),
+)
+def test_rank_counts_equal_a_reference(alphabet: list[int], picks: list[int], order: int) -> None:
+    """The distinct residuals in order of appearance, their counts, each residual's index
+    and the counts by stream (residual i in stream i % 4), whether a residual is looked up
+    in the direct table (-128 to 127) or the hash table; empty above 64 distinct."""
+    u = np.array([alphabet[p % len(alphabet)] for p in picks], dtype=np.int64).view(np.uint64)
+    r = u.copy()
+    for _ in range(order):
+        r = np.diff(r)
+    values, counts, index, rows = blocks._rank_counts(u, order, 64)
+    distinct = list(dict.fromkeys(r.tolist()))
+    if len(distinct) > 64:
+        assert values.size == counts.size == index.size == 0
+        return
+    assert values.tolist() == distinct
+    expected = np.array([distinct.index(v) for v in r.tolist()], dtype=np.int64)
+    assert index.tolist() == expected.tolist()
+    assert counts.tolist() == np.bincount(expected, minlength=len(distinct)).tolist()
+    for s in range(4):
+        assert rows[s].tolist() == np.bincount(expected[s::4], minlength=len(distinct)).tolist()
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    start=st.integers(0, 2**64 - 1),
+    step=st.integers(0, 2**64 - 1),
+    accel=st.integers(0, 3),
+    order=st.sampled_from([0, 1, 2, 3]),
+    n=st.integers(64, 400),
+    breaks=st.lists(st.tuples(st.integers(0, 399), st.integers(0, 2**64 - 1)), max_size=2),
+    slack=st.integers(-60, 60),
+)
+def test_bit_packing_against_a_tiny_size_is_the_full_search(
+    start: int, step: int, accel: int, order: int, n: int, breaks: list[tuple[int, int]], slack: int
+) -> None:
+    """``int_payload`` without entropy against a size under a bit a value reads the values
+    only to their first changes (no bit-packed payload of a bit a value or wider fits):
+    it returns what the full search returns, constant values, deltas or deltas of deltas
+    included."""
+    i = np.arange(n, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        if order == 0:
+            u = np.full(n, start, dtype=np.uint64)
+        elif order == 1:
+            u = np.uint64(start) + np.uint64(step) * i
+        elif order == 2:
+            u = np.uint64(start) + np.uint64(step) * i + np.uint64(accel) * i * (i - np.uint64(1))
+        else:
+            u = np.random.default_rng(start % 2**32).integers(0, 2**64, n, dtype=np.uint64)
+    for at, v in breaks:
+        u[at % n] = v
+    least = blocks._least_packed(n)
+    for raw_size in (least + slack, least, 10):
+        scheme, payload = blocks.int_payload(u, False, raw_size, False)
+        full_scheme, full = blocks.int_payload(u, False, 10**9, False)
+        if full.size < raw_size:
+            assert (scheme, bytes(payload)) == (full_scheme, bytes(full))
+        else:
+            assert (scheme, payload.size) == (blocks.RAW, 0)

@@ -67,6 +67,7 @@ from edgekit.codec._kernels.huffman import (
     cheapest_order,
     huff_candidate,
     huff_centered,
+    huff_counted,
     huff_fit,
     huff_third,
     order_bits,
@@ -111,6 +112,10 @@ def int_payload(u, entropy, raw_size, third):
     payload bytes)``.
     """
     n = u.size
+    if not entropy and n >= 64 and raw_size <= _least_packed(n) and not _constant_order(u):
+        # Every bit-packed payload takes a bit a value or more (a clock's ranked pairs
+        # take less): only a constant residual (width 0) could beat ``raw_size``.
+        return RAW, np.zeros(0, dtype=np.uint8)
     stats = int_stats(u)
     best_scheme = RAW
     best_size = raw_size
@@ -175,8 +180,40 @@ def int_payload(u, entropy, raw_size, third):
     return best_scheme, out
 
 
-#: Slots of the hash table that counts distinct residuals (a power of two >= 2 x 255).
+@njit
+def _least_packed(n):
+    """The least bit-packed payload of ``n`` lanes with residuals of a bit or wider."""
+    least = 9 + 8 * _nwords(n, 1)
+    for order in range(1, 3):
+        least = min(least, 8 * order + 9 + 8 * _nwords(n - order, 1))
+    return least
+
+
+@njit
+def _constant_order(u):
+    """Whether the values, the deltas or the deltas of deltas of ``u`` (3 or more values)
+    are all equal; read up to the third change at most."""
+    v0 = u[0]
+    d0 = u[1] - u[0]
+    dd0 = (u[2] - u[1]) - d0
+    same_v = same_d = same_dd = True
+    for i in range(1, u.size - 2):
+        d = u[i + 1] - u[i]
+        same_v = same_v and u[i] == v0
+        same_d = same_d and d == d0
+        same_dd = same_dd and (u[i + 2] - u[i + 1]) - d == dd0
+        if not (same_v or same_d or same_dd):
+            return False
+    n = u.size
+    same_v = same_v and u[n - 2] == v0 and u[n - 1] == v0
+    same_d = same_d and u[n - 1] - u[n - 2] == d0
+    return same_v or same_d or same_dd
+
+
+#: Slots of the hash table that counts distinct residuals (a power of two >= 2 x 255),
+#: and of the direct table of the residuals -128 to 127.
 _RANK_SLOTS = 512
+_RANK_DIRECT = 256
 
 
 #: Residuals of each order the wide-rank pre-check sorts.
@@ -186,36 +223,50 @@ _RANK_SAMPLE = 512
 @njit
 def _rank_counts(u, order, kmax):
     """Distinct order-``order`` residuals of ``u`` (at most ``kmax`` <= 255, in order of
-    appearance), their counts and each residual's index; empty arrays when there are more
-    (found early on busy signals). One pass, with an open-addressing hash table looked up
-    for every value (a branch on "same as the last one" mispredicts on a clock's deltas),
-    the counts in four rows (value ``i`` in row ``i % 4``: a run of one residual does not
-    wait on each increment)."""
+    appearance), their counts, each residual's index and the counts by stream (row ``s``:
+    residuals ``i`` with ``i % 4 == s``, the Huffman stage's streams); empty arrays when
+    there are more (found early on busy signals). One pass: residuals from -128 to 127
+    are looked up in a direct table, others in an open-addressing hash table (a branch on
+    "same as the last one" mispredicts on a clock's deltas); four rows of counts, so a run
+    of one residual does not wait on each increment."""
     m = u.size - order
     values = np.empty(kmax, dtype=np.uint64)
-    rows = np.zeros((4, kmax), dtype=np.int64)
+    rows = np.zeros((HUFF_STREAMS, kmax), dtype=np.int64)
     index = np.empty(m, dtype=np.int64)
+    direct = np.full(_RANK_DIRECT, -1, dtype=np.int64)
     slots = np.full(_RANK_SLOTS, -1, dtype=np.int64)
     mask = np.uint64(_RANK_SLOTS - 1)
+    half = np.uint64(_RANK_DIRECT // 2)
     k = 0
     for i in range(m):
         v = residual_at(u, i, order)
-        h = ((v * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)) & mask
-        j = slots[h]
-        while j >= 0 and values[j] != v:
-            h = (h + ONE) & mask
+        key = v + half
+        if key < np.uint64(_RANK_DIRECT):
+            j = direct[key]
+            if j < 0:
+                if k == kmax:
+                    return values[:0], rows[0, :0], index[:0], rows[:, :0]
+                values[k] = v
+                direct[key] = k
+                j = k
+                k += 1
+        else:
+            h = ((v * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)) & mask
             j = slots[h]
-        if j < 0:
-            if k == kmax:
-                return values[:0], rows[0, :0], index[:0]
-            values[k] = v
-            slots[h] = k
-            j = k
-            k += 1
+            while j >= 0 and values[j] != v:
+                h = (h + ONE) & mask
+                j = slots[h]
+            if j < 0:
+                if k == kmax:
+                    return values[:0], rows[0, :0], index[:0], rows[:, :0]
+                values[k] = v
+                slots[h] = k
+                j = k
+                k += 1
         rows[i & 3, j] += 1
         index[i] = j
     counts = rows[0, :k] + rows[1, :k] + rows[2, :k] + rows[3, :k]
-    return values[:k], counts, index
+    return values[:k], counts, index, rows[:, :k]
 
 
 @njit
@@ -380,7 +431,7 @@ def _sampled_rank_order(u, kmin, kmax):
             start = k * (n - w) // (RANK_ORDER_WINDOWS - 1)
             for i in range(per):
                 r[k * per + i] = residual_at(u, start + i, order)
-        vals, cnts, _idx = _rank_counts(r, 0, kmax)
+        vals, cnts, _idx, _rows = _rank_counts(r, 0, kmax)
         if vals.size < kmin:
             continue
         est = _rank_estimate(vals, cnts, n - order, r.size, order)
@@ -411,29 +462,30 @@ def _rank_payload(u, limit, kmin, kmax):
     values = np.zeros(0, dtype=np.uint64)
     counts = np.zeros(0, dtype=np.int64)
     index = np.zeros(0, dtype=np.int64)
+    rows = np.zeros((HUFF_STREAMS, 0), dtype=np.int64)
     if n >= RANK_ORDER_MIN_VALUES:
         # Only the order of least estimated size on a sample is counted in full (where
         # its full count does not hold kmin to kmax values: every order, as below).
         order = _sampled_rank_order(u, kmin, kmax)
         if order >= 0:
-            vals, cnts, idx = _rank_counts(u, order, kmax)
+            vals, cnts, idx, rws = _rank_counts(u, order, kmax)
             if vals.size >= kmin:
                 est = _rank_estimate(vals, cnts, n - order, n - order, order)
                 if est >= best_est:
                     return empty
                 best_est, best_order = est, order
-                values, counts, index = vals, cnts, idx
+                values, counts, index, rows = vals, cnts, idx, rws
     for order in range(3 if best_order < 0 else 0):
         if order == 2 and best_order == 1:
             break  # few distinct deltas: their differences are rarely fewer (and cost time)
-        vals, cnts, idx = _rank_counts(u, order, kmax)
+        vals, cnts, idx, rws = _rank_counts(u, order, kmax)
         if vals.size < kmin:
             continue
         est = _rank_estimate(vals, cnts, n - order, n - order, order)
         if est < best_est:
             best_est = est
             best_order = order
-            values, counts, index = vals, cnts, idx
+            values, counts, index, rows = vals, cnts, idx, rws
     if best_order < 0:
         return empty
     order = best_order
@@ -452,29 +504,33 @@ def _rank_payload(u, limit, kmin, kmax):
         if best.size == 0:
             return empty
         return _rank_out(u, order, values, by_count, npairs, pair_of, head, best)
-    # One pass over the ranks two by two: the bits of each stream of the ranks coded one
-    # by one (from their counts: only the code that wins is written) and the pairs
-    # (a, b) as a * k + b, an odd last rank paired with rank 0.
+    # The bits of each stream of the ranks coded one by one (from their counts: only the
+    # code that wins is written), then one pass over the residuals two by two: the pairs
+    # (a, b) of appearance indexes as a * k + b, an odd last one paired with rank 0.
     cost, single = _rank_costs(counts[by_count], m, limit - head)
-    np2 = (m + 1) // 2
-    codes = np.empty(np2, dtype=np.int64)
-    pcounts = np.zeros(k * k, dtype=np.int64)
-    sbits = np.zeros(HUFF_STREAMS, dtype=np.int64)
-    for t in range(np2):
-        a = np.int64(rank_of[index[2 * t]])
-        b = np.int64(rank_of[index[2 * t + 1]]) if 2 * t + 1 < m else 0
-        if cost.size:
-            sbits[(2 * t) & 3] += cost[a]
-            if 2 * t + 1 < m:
-                sbits[(2 * t + 1) & 3] += cost[b]
-        c = a * k + b
-        codes[t] = c
-        pcounts[c] += 1
     if cost.size:
-        for j in range(HUFF_STREAMS):
-            single += (sbits[j] + 7) // 8
+        for r in range(HUFF_STREAMS):
+            bits = 0
+            for j in range(k):
+                bits += rows[r, j] * cost[rank_of[j]]
+            single += (bits + 7) // 8
     else:
         single = 0
+    np2 = (m + 1) // 2
+    codes = np.empty(np2, dtype=np.int64)
+    tables = np.zeros((2, k * k), dtype=np.int64)
+    for t in range(m // 2):
+        c = index[2 * t] * k + index[2 * t + 1]
+        codes[t] = c
+        tables[t & 1, c] += 1
+    if m & 1:
+        c = index[m - 1] * k + by_count[0]
+        codes[np2 - 1] = c
+        tables[0, c] += 1
+    # The pairs by rank code rank(a) * k + rank(b), as the format orders them.
+    pcounts = np.zeros(k * k, dtype=np.int64)
+    for c in range(k * k):
+        pcounts[rank_of[c // k] * np.uint64(k) + rank_of[c % k]] = tables[0, c] + tables[1, c]
     # The pair codes in use, in code order; ranked by falling count (ties by code).
     used = 0
     pbytes = 0
@@ -495,11 +551,17 @@ def _rank_payload(u, limit, kmin, kmax):
         prank = np.empty(k * k, dtype=np.uint64)
         for j in range(used):
             prank[in_use[j]] = urank[j]
-        if _ranks_fit(pcounts[in_use][uorder], np2, plimit):
+        pair_counts = pcounts[in_use][uorder]
+        if _ranks_fit(pair_counts, np2, plimit):
+            lane_of = np.empty(k * k, dtype=np.uint64)
+            for c in range(k * k):
+                lane_of[c] = _rank_lane(prank[rank_of[c // k] * np.uint64(k) + rank_of[c % k]])
             lanes = np.empty(np2, dtype=np.uint64)
             for t in range(np2):
-                lanes[t] = _rank_lane(prank[codes[t]])
-            best = huff_centered(lanes, lanes, 0, ZERO, plimit)
+                lanes[t] = lane_of[codes[t]]
+            nosyms = np.zeros(0, dtype=np.uint8)
+            symbols = _rank_symbols(pair_counts)
+            best = huff_counted(lanes, lanes, 0, ZERO, nosyms, symbols, plimit)
             npairs = used
             pair_of = in_use[uorder]
     if npairs == 0 and single > 0:

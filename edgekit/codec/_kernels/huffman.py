@@ -870,6 +870,13 @@ def huff_centered(u, r, order, center, limit):
     """As :func:`huff_candidate` for the order-``order`` residuals ``r`` of ``u`` around a
     given ``center``."""
     syms, counts = huff_symbols(r, center)
+    return huff_counted(u, r, order, center, syms, counts, limit)
+
+
+@njit
+def huff_counted(u, r, order, center, syms, counts, limit):
+    """As :func:`huff_centered` with the symbol ``counts`` known; ``syms`` are the symbols,
+    or an empty array (then computed only where the table encoder does not apply)."""
     lens, head = huff_fit(counts, r.size, order, limit)
     if lens.size == 0:
         return np.zeros(0, dtype=np.uint8)
@@ -879,6 +886,8 @@ def huff_centered(u, r, order, center, limit):
     if tbits >= 0:
         streams, nbits = huff_encode4_table(r, center, codes, lens, bits, tbits)
     else:
+        if syms.size != r.size:
+            syms, _counts = huff_symbols(r, center)
         streams, nbits = huff_encode4(r, center, syms, codes, lens, bits)
     out = np.zeros(head + streams.size, dtype=np.uint8)
     pos = put_huff_head(out, u, order, center, lens)
