@@ -350,7 +350,8 @@ def test_rank_sizes_from_counts_are_the_written_payloads(
 ) -> None:
     """The rank scheme sizes its single ranks from their counts (each rank's bits, summed
     by stream) and writes only the code that wins: the size and the fit are those of the
-    payload ``huff_centered`` writes, for limits around it."""
+    payload ``huff_centered`` writes, for limits around it; ``huff_counted`` writes that
+    payload from the rank counts alone."""
     ranks = np.repeat(np.arange(len(counts), dtype=np.uint64), counts)
     if ranks.size == 0:
         return
@@ -360,6 +361,10 @@ def test_rank_sizes_from_counts_are_the_written_payloads(
     by_rank = np.array(counts, dtype=np.int64)
     for limit in (written.size + slack, written.size + 5, 10**9):
         payload = huffman.huff_centered(lanes, lanes, 0, np.uint64(0), limit)
+        symbols = blocks._rank_symbols(by_rank)  # (the Huffman stage from the rank counts)
+        nosyms = np.zeros(0, dtype=np.uint8)
+        counted = huffman.huff_counted(lanes, lanes, 0, np.uint64(0), nosyms, symbols, limit)
+        assert bytes(counted) == bytes(payload)
         cost, head = blocks._rank_costs(by_rank, ranks.size, limit)
         size = 0
         if cost.size:

@@ -96,6 +96,10 @@ from edgekit.codec._kernels.repeatdec import (
 THIRD_ORDER_MIN_VALUES = 256
 THIRD_ORDER_GAIN = 0.1
 
+#: A residual order whose range is this many bits wider than the narrowest order's is not
+#: measured on the sample (``order_bits``' skip mask).
+ORDER_SKIP_BITS = 2
+
 
 @njit
 def int_payload(u, entropy, raw_size, third):
@@ -144,11 +148,17 @@ def int_payload(u, entropy, raw_size, third):
             third = third and n >= THIRD_ORDER_MIN_VALUES
             bits = np.zeros(0)
             if widths[(order + 1) % 3] <= narrowest + 2 or widths[(order + 2) % 3] <= narrowest + 2:
-                bits = order_bits(u, 3 if third else 2)
+                # (an order ORDER_SKIP_BITS wider or more is not measured: each costs a
+                # median and the symbols of the sample)
+                skip = 0
+                for o in range(3):
+                    if widths[o] >= narrowest + ORDER_SKIP_BITS:
+                        skip |= 1 << o
+                bits = order_bits(u, 3 if third else 2, skip)
                 order = cheapest_order(bits, order)
             if third and order == 2:
                 if bits.size < 4:
-                    bits = order_bits(u, 3)
+                    bits = order_bits(u, 3, 0)
                 if third_order_gain(bits, n) >= THIRD_ORDER_GAIN:
                     huff = huff_third(u, limit - 3)
                     if huff.size > 0:
@@ -241,28 +251,26 @@ def _rank_counts(u, order, kmax):
     for i in range(m):
         v = residual_at(u, i, order)
         key = v + half
-        if key < np.uint64(_RANK_DIRECT):
+        small = key < np.uint64(_RANK_DIRECT)
+        h = ZERO
+        if small:
             j = direct[key]
-            if j < 0:
-                if k == kmax:
-                    return values[:0], rows[0, :0], index[:0], rows[:, :0]
-                values[k] = v
-                direct[key] = k
-                j = k
-                k += 1
         else:
             h = ((v * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)) & mask
             j = slots[h]
             while j >= 0 and values[j] != v:
                 h = (h + ONE) & mask
                 j = slots[h]
-            if j < 0:
-                if k == kmax:
-                    return values[:0], rows[0, :0], index[:0], rows[:, :0]
-                values[k] = v
+        if j < 0:  # a new residual
+            if k == kmax:
+                return values[:0], rows[0, :0], index[:0], rows[:, :0]
+            values[k] = v
+            if small:
+                direct[key] = k
+            else:
                 slots[h] = k
-                j = k
-                k += 1
+            j = k
+            k += 1
         rows[i & 3, j] += 1
         index[i] = j
     counts = rows[0, :k] + rows[1, :k] + rows[2, :k] + rows[3, :k]

@@ -735,11 +735,12 @@ ORDER_WINDOWS, ORDER_WINDOW = 8, 128
 
 
 @njit
-def order_bits(u, top):
+def order_bits(u, top, skip):
     """Bits of the Huffman symbols (entropy around the median, plus extra bits) of the
     order-0 to order-``top`` (at most 3) residuals of a sample of ``u``: every value, or
     ORDER_WINDOWS evenly spaced windows of ORDER_WINDOW. One copy of the windows,
-    differenced in place from one order to the next (inf for an order with no residual)."""
+    differenced in place from one order to the next; inf for an order with no residual
+    and for the orders of the bit mask ``skip`` (not measured)."""
     n = u.size
     w = min(n, ORDER_WINDOW) if n > ORDER_WINDOWS * ORDER_WINDOW else n
     nwin = 1 if w == n else ORDER_WINDOWS
@@ -756,13 +757,16 @@ def order_bits(u, top):
         if per <= 0:
             break
         m = nwin * per
-        for k in range(nwin):
-            base = k * w
-            if order > 0:  # (window k's residuals of the last order, one fewer)
+        if order > 0:  # (window k's residuals of the last order, one fewer)
+            for k in range(nwin):
+                base = k * w
                 for i in range(per):
                     win[base + i] = win[base + i + 1] - win[base + i]
+        if (skip >> order) & 1:
+            continue
+        for k in range(nwin):
             for i in range(per):
-                keys[k * per + i] = win[base + i] ^ SIGN
+                keys[k * per + i] = win[k * w + i] ^ SIGN
         center = select_kth(keys[:m], m // 2) ^ SIGN
         for k in range(nwin):
             for i in range(per):
@@ -811,7 +815,7 @@ def cheapest_order(bits, first):
 @njit
 def huff_order(u, first):
     """:func:`cheapest_order` of ``u``'s sampled orders 0 to 2."""
-    return cheapest_order(order_bits(u, 2), first)
+    return cheapest_order(order_bits(u, 2, 0), first)
 
 
 @njit
