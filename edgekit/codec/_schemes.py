@@ -115,6 +115,9 @@ def _note(scheme: int) -> None:
         box[0] = scheme
 
 
+#: Int-mult is planned on lanes of at least this many values.
+MULT_MIN_VALUES = 64
+
 #: The single-stream huffman scheme is tried on lanes of at least this many values (the
 #: huffman stage's own minimum) and fewer than HUFF1_MAX_VALUES.
 HUFF1_MIN_VALUES = 64
@@ -127,6 +130,8 @@ def encode_int_lanes(
     entropy: bool = True,
     modes: bool = False,
     third: bool = False,
+    plan: tuple[int, int, int, int] | None = None,
+    limit: int | None = None,
 ) -> tuple[int, bytes]:
     """Cheapest integer scheme for ``u`` (uint64 lanes); ``raw_bytes`` is the RAW payload.
 
@@ -136,15 +141,40 @@ def encode_int_lanes(
     With ``modes``, int-mult (format version 2) and sparse (version 5), then wide-rank
     (version 3) when int-mult finds nothing, are tried too. With ``third`` (a block's own
     scheme, never nested lanes), the huffman candidate may take third differences: a lag
-    block of lag 1 (version 6).
+    block of lag 1 (version 6). ``plan`` is int-mult's plan of ``u`` where the caller has
+    it. Where the caller has a payload of ``limit`` bytes (RAW above), nothing of that
+    size or more is of use: a mode whose lanes code to it ends the search with RAW.
     """
     k = kernels()
     raw_size = len(raw_bytes) if raw_bytes is not None else 8 * u.size
-    if modes:
+    if limit is not None:
+        raw_size = min(raw_size, limit)
+    if modes and u.size >= MULT_MIN_VALUES:
         # The mode first (its planner costs ~5 us when it finds nothing). When it finds
         # one, its nested scheme already ran the Huffman stage on the divided-out lanes:
         # the other schemes are only bit-packed (the Huffman stage is the costly one).
-        mult = k.mult_payload(u, entropy, raw_size)
+        factor, offset, order, constant = plan if plan is not None else k.int_mult_plan(u)
+        mult, built = u[:0].view(np.uint8), False
+        if factor >= 2 or order > 0:
+            mult, built = k.mult_planned(
+                u,
+                np.uint64(factor),
+                np.uint64(offset),
+                order,
+                np.uint64(constant),
+                entropy,
+                raw_size,
+            )
+        if built and not mult.size and limit is not None:
+            # (the mode holds but codes to the caller's limit or more: what it would
+            # have been weighed against, bit-packed and sparse, are tried, no more)
+            sparse = k.sparse_payload(u, raw_size)
+            if sparse.size:
+                return SPARSE, sparse.tobytes()
+            scheme, payload = k.int_payload(u, False, raw_size, False)
+            if scheme != RAW:
+                return int(scheme), payload.tobytes()
+            return RAW, raw_bytes if raw_bytes is not None else u.astype(U64).tobytes()
         if mult.size:
             # A nearly constant residual: its few exceptions as varints (version 5).
             best, best_scheme, limit = mult, MULT, mult.size
@@ -785,6 +815,10 @@ LAG_MAX = 128
 #: this share of the best other scheme's.
 LAG_PAYS = 0.95
 
+#: A lag block is kept where it is under this fraction of the block's other scheme's size
+#: (1.0 against a single-stream huffman block: version 9).
+LAG_MARGIN = 0.97
+
 
 def _lag_windows(a: Array) -> Array:
     """The two windows of ``a`` the period finder reads: its start and its middle."""
@@ -815,21 +849,43 @@ def encode_int_block(u: Array, raw_bytes: bytes, *, entropy: bool = True) -> tup
     over a wider range, each kept when at least 3 % smaller (smaller at all than a block
     of the single-stream huffman scheme of format 9)."""
     outer = take_nested()  # (the chosen candidate's nested schemes only: see ``_NESTED``)
-    scheme, payload = encode_int_lanes(u, raw_bytes, entropy=entropy, modes=True, third=True)
+    k = kernels()
+    plan = k.int_mult_plan(u) if u.size >= MULT_MIN_VALUES else None
+    period, period_lag, period_used = b"", -1, 0
+    if entropy and u.size >= LAG_MIN_VALUES and plan is not None and (plan[0] >= 2 or plan[2]):
+        # A clock (a common factor, a nearly constant delta) whose deltas repeat a period
+        # (a 64 Hz clock in ms: 15, 16, 16, 16, 15, 16, 16, 16): across it, the values
+        # differ by one constant. Tried first: the plain clock then gives up early on
+        # estimates where it cannot beat it.
+        period_lag = int(k.find_lag(_delta_windows(u), LAG_WINDOW, LAG_MAX)[0])
+        if period_lag:
+            period = _encode_lag(u, period_lag, entropy=entropy, modes=True)
+            period_used = take_nested()
+    limit = int(len(period) / LAG_MARGIN) + 1 if period else None
+    scheme, payload = encode_int_lanes(
+        u, raw_bytes, entropy=entropy, modes=True, third=True, plan=plan, limit=limit
+    )
     nested = take_nested()  # (the single stream as the block's own scheme: version 9)
-    margin = 1.0 if nested else 0.97
+    if limit is not None and len(payload) >= limit:
+        # (no other scheme is weighed: the plain clock's bits are above the levels')
+        _note(max(outer, period_used))
+        return LAG, period
+    margin = 1.0 if nested else LAG_MARGIN
     bits = 8 * len(payload) / max(u.size, 1)
     if u.size >= LAG_MIN_VALUES:
         lag, clock = 0, scheme in (MULT, SPARSE)
         if bits >= LAG_MIN_BITS:
             lag = find_block_lag(u, bits)
         elif clock and entropy:
-            # A clock whose deltas repeat a period (a 64 Hz clock in ms: 15, 16, 16, 16,
-            # 15, 16, 16, 16): across it, the values differ by one constant.
-            lag, _bits = kernels().find_lag(_delta_windows(u), LAG_WINDOW, LAG_MAX)
+            if period_lag < 0:
+                period_lag = int(k.find_lag(_delta_windows(u), LAG_WINDOW, LAG_MAX)[0])
+            lag = period_lag
         if lag:
-            lagged = _encode_lag(u, int(lag), entropy=entropy, modes=clock)
-            used = take_nested()
+            if period and lag == period_lag and clock:
+                lagged, used = period, period_used
+            else:
+                lagged = _encode_lag(u, int(lag), entropy=entropy, modes=clock)
+                used = take_nested()
             if len(lagged) < margin * len(payload):
                 scheme, payload, nested = LAG, lagged, used
     if entropy and u.size >= LEVELS_MIN_VALUES and bits >= LEVELS_MIN_BITS:

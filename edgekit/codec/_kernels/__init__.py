@@ -46,6 +46,7 @@ from edgekit.codec._kernels.blocks import (
     fquant_payload,
     int_payload,
     mult_payload,
+    mult_planned,
     rank_payload,
     wide_rank_payload,
 )
@@ -189,6 +190,7 @@ __all__ = [
     "lag_residuals",
     "levels_fill",
     "mult_payload",
+    "mult_planned",
     "order_bits",
     "order_keys",
     "pack_plain",

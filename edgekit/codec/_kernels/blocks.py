@@ -71,6 +71,7 @@ from edgekit.codec._kernels.huffman import (
     huff_fit,
     huff_third,
     order_bits,
+    sampled_bytes,
     third_order_gain,
 )
 from edgekit.codec._kernels.lag import unlag
@@ -100,6 +101,10 @@ THIRD_ORDER_GAIN = 0.1
 #: measured on the sample (``order_bits``' skip mask).
 ORDER_SKIP_BITS = 2
 
+#: No Huffman candidate is built where the order sampler's estimate of its size is above
+#: this many times the size to beat.
+HUFF_SAMPLE_SLACK = 1.25
+
 
 @njit
 def int_payload(u, entropy, raw_size, third):
@@ -116,10 +121,16 @@ def int_payload(u, entropy, raw_size, third):
     payload bytes)``.
     """
     n = u.size
-    if not entropy and n >= 64 and raw_size <= _least_packed(n) and not _constant_order(u):
+    if n >= 64 and raw_size <= _least_packed(n) and not _constant_order(u):
         # Every bit-packed payload takes a bit a value or more (a clock's ranked pairs
-        # take less): only a constant residual (width 0) could beat ``raw_size``.
-        return RAW, np.zeros(0, dtype=np.uint8)
+        # take less): only a constant residual (width 0) could beat ``raw_size``, and
+        # the Huffman stage only where the sampled estimate of an order is near it.
+        if not entropy:
+            return RAW, np.zeros(0, dtype=np.uint8)
+        bits = order_bits(u, 2, 0)
+        least = min(sampled_bytes(bits, 0, n), sampled_bytes(bits, 1, n))
+        if min(least, sampled_bytes(bits, 2, n)) > HUFF_SAMPLE_SLACK * raw_size:
+            return RAW, np.zeros(0, dtype=np.uint8)
     stats = int_stats(u)
     best_scheme = RAW
     best_size = raw_size
@@ -147,6 +158,7 @@ def int_payload(u, entropy, raw_size, third):
             # wide, the narrowest range need not be the cheapest code: sample)
             third = third and n >= THIRD_ORDER_MIN_VALUES
             bits = np.zeros(0)
+            far = False
             if widths[(order + 1) % 3] <= narrowest + 2 or widths[(order + 2) % 3] <= narrowest + 2:
                 # (an order ORDER_SKIP_BITS wider or more is not measured: each costs a
                 # median and the symbols of the sample)
@@ -156,7 +168,10 @@ def int_payload(u, entropy, raw_size, third):
                         skip |= 1 << o
                 bits = order_bits(u, 3 if third else 2, skip)
                 order = cheapest_order(bits, order)
-            if third and order == 2:
+                # (far above the size to beat on the sample: a clock's deltas against its
+                # ranked pairs; no Huffman stage)
+                far = sampled_bytes(bits, order, n) > HUFF_SAMPLE_SLACK * limit
+            if third and order == 2 and not far:
                 if bits.size < 4:
                     bits = order_bits(u, 3, 0)
                 if third_order_gain(bits, n) >= THIRD_ORDER_GAIN:
@@ -166,7 +181,7 @@ def int_payload(u, entropy, raw_size, third):
                         out[0], out[1], out[2] = 1, 0, HUFF  # lag u16 = 1, nested scheme id
                         out[3:] = huff
                         return LAG, out
-            huff = huff_candidate(u, order, limit)
+            huff = np.zeros(0, dtype=np.uint8) if far else huff_candidate(u, order, limit)
             if huff.size > 0 and huff.size < best_size:
                 return HUFF, huff
     if best_scheme == RAW:
@@ -225,6 +240,11 @@ def _constant_order(u):
 _RANK_SLOTS = 512
 _RANK_DIRECT = 256
 
+
+#: The nested rank scheme gives up on an order whose estimate (the single ranks' entropy)
+#: is this many times its size limit: its pairs code at most a few percent below the
+#: estimate on clocks (the PPG logger's lag residuals: 7,140 bytes against 7,427).
+RANK_PAIR_SLACK = 1.25
 
 #: Residuals of each order the wide-rank pre-check sorts.
 _RANK_SAMPLE = 512
@@ -425,7 +445,8 @@ def _rank_estimate(values, counts, m, scale, order):
 @njit
 def _sampled_rank_order(u, kmin, kmax):
     """The residual order of least :func:`_rank_estimate` on the sampled windows of ``u``
-    among those with ``kmin`` to ``kmax`` distinct residuals there, or -1."""
+    among those with ``kmin`` to ``kmax`` distinct residuals there, or -1; and that
+    estimate (scaled to the block; inf for -1)."""
     n = u.size
     w = RANK_ORDER_WINDOW
     best_order = -1
@@ -446,7 +467,7 @@ def _sampled_rank_order(u, kmin, kmax):
         if est < best_est:
             best_est = est
             best_order = order
-    return best_order
+    return best_order, best_est
 
 
 @njit
@@ -466,7 +487,9 @@ def _rank_payload(u, limit, kmin, kmax):
     if n < 64 or 16 * limit <= n - 2:
         return empty
     best_order = -1
-    best_est = float(limit)
+    # (ranked pairs can code below the single ranks' entropy: the nested scheme, whose
+    # pairs are tried, drops an order only above RANK_PAIR_SLACK times the limit)
+    best_est = float(limit) * (RANK_PAIR_SLACK if kmax <= RANK_MAX else 1.0)
     values = np.zeros(0, dtype=np.uint64)
     counts = np.zeros(0, dtype=np.int64)
     index = np.zeros(0, dtype=np.int64)
@@ -474,7 +497,9 @@ def _rank_payload(u, limit, kmin, kmax):
     if n >= RANK_ORDER_MIN_VALUES:
         # Only the order of least estimated size on a sample is counted in full (where
         # its full count does not hold kmin to kmax values: every order, as below).
-        order = _sampled_rank_order(u, kmin, kmax)
+        order, sampled = _sampled_rank_order(u, kmin, kmax)
+        if order >= 0 and sampled >= best_est:
+            return empty  # (on the sample already: no order is counted in full)
         if order >= 0:
             vals, cnts, idx, rws = _rank_counts(u, order, kmax)
             if vals.size >= kmin:
@@ -612,6 +637,9 @@ def _rank_out(u, order, values, by_count, npairs, pair_of, head, best):
 #: Factor of the constant mode: every residual is the offset (the rest are exceptions).
 ZERO_U64 = np.uint64(0)
 
+#: A size limit that never binds (:func:`_with_lanes` for a caller without one).
+NO_LIMIT = 1 << 62
+
 
 @njit
 def _rank_pairs(payload):
@@ -627,12 +655,16 @@ def _rank_pairs(payload):
 
 
 @njit
-def _with_lanes(head, nexc, positions, values, isz, lanes, entropy, rank):
+def _with_lanes(head, nexc, positions, values, isz, lanes, entropy, rank, limit):
     """``head`` + exceptions (``nexc u32``, positions ``u16``, values of ``isz`` bytes from
     ``values`` at the positions) + a nested integer scheme coding ``lanes`` (with
-    ``entropy`` and ``rank``, the rank scheme when it is smaller)."""
+    ``entropy`` and ``rank``, the rank scheme when it is smaller). Where the whole would
+    not be under ``limit`` bytes, the lanes may be left raw (the caller discards it)."""
     m = lanes.size
-    ranked = rank_payload(lanes, 8 * m) if entropy and rank else lanes.view(np.uint8)[:0]
+    budget = min(8 * m, limit - (head.size + 4 + nexc * (2 + isz) + 1))
+    if budget <= 0:
+        budget = 1
+    ranked = rank_payload(lanes, budget) if entropy and rank else lanes.view(np.uint8)[:0]
     if ranked.size > 0 and _rank_pairs(ranked) > 0:
         # Ranks coded two by two beat their one-by-one prefix code, which no code of the
         # Huffman stage's classes (a prefix code of the same values) beats: only the
@@ -641,7 +673,7 @@ def _with_lanes(head, nexc, positions, values, isz, lanes, entropy, rank):
         if scheme == RAW:
             scheme, inner = RANK, ranked
     else:
-        scheme, inner = int_payload(lanes, entropy, 8 * m, False)
+        scheme, inner = int_payload(lanes, entropy, budget, False)
         if scheme == RAW:
             inner = lanes.view(np.uint8)
         if ranked.size > 0 and ranked.size < inner.size:
@@ -669,13 +701,14 @@ def _with_lanes(head, nexc, positions, values, isz, lanes, entropy, rank):
 @njit
 def _mult_candidate(u, order, factor, offset, entropy, limit):
     """The int-mult payload of ``u`` for one (order, factor, offset), or an empty array
-    when it has too many exceptions or is not below ``limit`` bytes."""
+    when it has too many exceptions or is not below ``limit`` bytes; and whether its lanes
+    were built (few enough exceptions)."""
     n = u.size
     m = n - order
     # An exception costs 10 bytes: more than one in 16 values never pays.
     q, positions = mult_lanes(u, order, factor, offset, min(m // 16, limit // 10))
     if q.size != m:
-        return np.zeros(0, dtype=np.uint8)
+        return np.zeros(0, dtype=np.uint8), False
     head = np.empty(1 + 8 * order + 16, dtype=np.uint8)
     head[0] = np.uint8(order)
     at = 1
@@ -687,10 +720,11 @@ def _mult_candidate(u, order, factor, offset, entropy, limit):
         at = 17
     _put64(head, at, offset)
     _put64(head, at + 8, factor)
-    out = _with_lanes(head, positions.size, positions, residuals(u, order), 8, q, entropy, True)
+    r = residuals(u, order) if positions.size else u  # (the exceptions' values)
+    out = _with_lanes(head, positions.size, positions, r, 8, q, entropy, True, limit)
     if out.size >= limit:
-        return np.zeros(0, dtype=np.uint8)
-    return out
+        return np.zeros(0, dtype=np.uint8), True
+    return out, True
 
 
 @njit
@@ -698,22 +732,34 @@ def mult_payload(u, entropy, limit):
     """The int-mult payload of lanes ``u`` when a common factor (order 0) or a nearly
     constant residual (order 1 or 2) makes it smaller than ``limit`` bytes, else an empty
     array. The plan (:func:`int_mult_plan`) runs on a sample; payloads are built only for
-    the modes it finds."""
-    n = u.size
-    best = np.zeros(0, dtype=np.uint8)
-    if n < 64:
-        return best
+    the modes it finds (:func:`mult_planned`)."""
+    if u.size < 64:
+        return np.zeros(0, dtype=np.uint8)
     factor, offset, order, constant = int_mult_plan(u)
+    return mult_planned(u, factor, offset, order, constant, entropy, limit)[0]
+
+
+@njit
+def mult_planned(u, factor, offset, order, constant, entropy, limit):
+    """:func:`mult_payload` for the plan ``(factor, offset, order, constant)`` of
+    :func:`int_mult_plan`; and whether a candidate's lanes were built (few enough
+    exceptions), under ``limit`` or not."""
+    best = np.zeros(0, dtype=np.uint8)
+    built = False
+    if u.size < 64:
+        return best, built
     if factor >= np.uint64(2):
-        got = _mult_candidate(u, 0, factor, offset, entropy, limit)
+        got, ok = _mult_candidate(u, 0, factor, offset, entropy, limit)
+        built = built or ok
         if got.size > 0:
             best = got
             limit = got.size
     if order > 0:
-        got = _mult_candidate(u, order, ZERO_U64, constant, entropy, limit)
+        got, ok = _mult_candidate(u, order, ZERO_U64, constant, entropy, limit)
+        built = built or ok
         if got.size > 0:
             best = got
-    return best
+    return best, built
 
 
 @njit
@@ -736,7 +782,7 @@ def fmult_payload(x, x_bits, base, probe, entropy):
     head = np.empty(8, dtype=np.uint8)
     _put64(head, 0, np.array([base]).view(np.uint64)[0])
     return _with_lanes(
-        head, nexc, pos[:nexc], x_bits, x_bits.itemsize, ks.view(np.uint64), entropy, False
+        head, nexc, pos[:nexc], x_bits, x_bits.itemsize, ks.view(np.uint64), entropy, False, NO_LIMIT
     )
 
 
@@ -749,7 +795,7 @@ def fquant_payload(x_bits, shift, entropy):
     head = np.empty(1, dtype=np.uint8)
     head[0] = np.uint8(shift)
     return _with_lanes(
-        head, positions.size, positions, x_bits, x_bits.itemsize, lanes, entropy, True
+        head, positions.size, positions, x_bits, x_bits.itemsize, lanes, entropy, True, NO_LIMIT
     )
 
 

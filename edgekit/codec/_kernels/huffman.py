@@ -827,6 +827,18 @@ def third_order_gain(bits, n):
 
 
 @njit
+def sampled_bytes(bits, order, n):
+    """The bytes :func:`order_bits`' estimate ``bits`` of ``order`` gives ``n`` values
+    (the sample's bits a residual times the block's residuals)."""
+    w = min(n, ORDER_WINDOW) if n > ORDER_WINDOWS * ORDER_WINDOW else n
+    nwin = 1 if w == n else ORDER_WINDOWS
+    per = nwin * (w - order)
+    if per <= 0:
+        return 0.0
+    return bits[order] / per * (n - order) / 8
+
+
+@njit
 def huff_candidate(u, order, limit):
     """The whole huffman-scheme payload of ``u`` with residual ``order``, in one call.
 
