@@ -847,7 +847,9 @@ def encode_int_block(u: Array, raw_bytes: bytes, *, entropy: bool = True) -> tup
     with its modes and third differences, then the lag scheme (format 6) where the lanes
     repeat a period, and the levels scheme (format 7) where they take few levels spread
     over a wider range, each kept when at least 3 % smaller (smaller at all than a block
-    of the single-stream huffman scheme of format 9)."""
+    of the single-stream huffman scheme of format 9). A clock's period (int-mult's plan
+    holds) is tried first, so that the plain clock can give up early where it cannot beat
+    it."""
     outer = take_nested()  # (the chosen candidate's nested schemes only: see ``_NESTED``)
     k = kernels()
     plan = k.int_mult_plan(u) if u.size >= MULT_MIN_VALUES else None
@@ -866,13 +868,14 @@ def encode_int_block(u: Array, raw_bytes: bytes, *, entropy: bool = True) -> tup
         u, raw_bytes, entropy=entropy, modes=True, third=True, plan=plan, limit=limit
     )
     nested = take_nested()  # (the single stream as the block's own scheme: version 9)
-    if limit is not None and len(payload) >= limit:
-        # (no other scheme is weighed: the plain clock's bits are above the levels')
-        _note(max(outer, period_used))
-        return LAG, period
     margin = 1.0 if nested else LAG_MARGIN
     bits = 8 * len(payload) / max(u.size, 1)
-    if u.size >= LAG_MIN_VALUES:
+    if limit is not None and len(payload) >= limit:
+        # The period wins (the plain clock gave up or came in above it); the levels below
+        # are weighed where even the period takes LEVELS_MIN_BITS a value or more.
+        scheme, payload, nested = LAG, period, period_used
+        bits = 8 * len(payload) / u.size
+    elif u.size >= LAG_MIN_VALUES:
         lag, clock = 0, scheme in (MULT, SPARSE)
         if bits >= LAG_MIN_BITS:
             lag = find_block_lag(u, bits)

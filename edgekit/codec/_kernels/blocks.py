@@ -782,7 +782,15 @@ def fmult_payload(x, x_bits, base, probe, entropy):
     head = np.empty(8, dtype=np.uint8)
     _put64(head, 0, np.array([base]).view(np.uint64)[0])
     return _with_lanes(
-        head, nexc, pos[:nexc], x_bits, x_bits.itemsize, ks.view(np.uint64), entropy, False, NO_LIMIT
+        head,
+        nexc,
+        pos[:nexc],
+        x_bits,
+        x_bits.itemsize,
+        ks.view(np.uint64),
+        entropy,
+        False,
+        NO_LIMIT,
     )
 
 
