@@ -117,8 +117,9 @@ def int_payload(u, entropy, raw_size, third):
     cost at least THIRD_ORDER_GAIN bits a value less on the sample, it is built on them
     instead: a lag block of lag 1 with nested huffman of order 2 (format version 6).
     ``raw_size`` is the size to beat: the raw payload's, or a mode's (scheme 0 with an
-    empty payload: nothing beat it; the caller writes its own). Returns ``(scheme id,
-    payload bytes)``.
+    empty payload: nothing beat it; the caller writes its own). Below a bit a value, only
+    a constant residual or a Huffman stage whose sampled estimate is within
+    HUFF_SAMPLE_SLACK of it are tried. Returns ``(scheme id, payload bytes)``.
     """
     n = u.size
     if n >= 64 and raw_size <= _least_packed(n) and not _constant_order(u):
@@ -217,7 +218,7 @@ def _least_packed(n):
 @njit
 def _constant_order(u):
     """Whether the values, the deltas or the deltas of deltas of ``u`` (3 or more values)
-    are all equal; read up to the third change at most."""
+    are all equal; read until each of the three has changed."""
     v0 = u[0]
     d0 = u[1] - u[0]
     dd0 = (u[2] - u[1]) - d0
