@@ -332,18 +332,7 @@ class FloatPlan:
 def _rd_right(x: Array, sample: Array) -> int:
     total = x.dtype.itemsize * 8
     bits = sample.view(np.uint64 if total == 64 else np.uint32).astype(np.uint64)
-    best: tuple[int, int] | None = None
-    for right in range(total - 16, total):
-        left = bits >> np.uint64(right)
-        _values, counts = np.unique(left, return_counts=True)
-        top = np.sort(counts)[::-1][:8]
-        covered = int(top.sum())
-        dict_bits = _bitlen(max(top.size - 1, 0))
-        cost = bits.size * (right + dict_bits) + (bits.size - covered) * 32
-        if best is None or cost < best[0]:
-            best = (cost, right)
-    assert best is not None
-    return best[1]
+    return int(kernels().alp_rd_cut(bits, total))
 
 
 def encode_float_block(
@@ -356,6 +345,7 @@ def encode_float_block(
     allow_adjusted: bool = True,
     allow_lag: bool = True,
     allow_split: bool = True,
+    ceiling: float | None = None,
 ) -> tuple[int, bytes]:
     """Cheapest float scheme for the block ``x`` (float32 or float64), chosen by sampling.
 
@@ -372,7 +362,9 @@ def encode_float_block(
     Where at least REPEAT_FIRST_SHARE of the block's first values repeat, its repeat lags
     come first: they count its distinct values (the dictionary is built from them), and
     where no dictionary fits, the repeat scheme is built before format 1's candidates and
-    bounds them (:func:`_encode_float_v1`'s ``ceiling``), with the same outcome.
+    bounds them (:func:`_encode_float_v1`'s ``ceiling``), with the same outcome. A
+    caller's ``ceiling`` (bytes: above it, the block's size does not matter to the caller)
+    bounds them too.
     """
     # The nested schemes of the chosen candidate only (see ``_NESTED``); where it nests
     # single-stream lanes (version 9 already), a later candidate need only be smaller.
@@ -392,7 +384,7 @@ def encode_float_block(
         entropy=entropy,
         allow_dict=allow_dict and first is None,
         lags=lags,
-        ceiling=len(first[1]) / REPEAT_MARGIN if first is not None else None,
+        ceiling=len(first[1]) / REPEAT_MARGIN if first is not None else ceiling,
     )
     nested = take_nested() if best[0] == DICT else 0
     take_nested()
@@ -685,6 +677,7 @@ def _encode_repeat(
     literals, positions = kernels().split_literals(x, lags)
     ischeme, ipayload = encode_int_lanes(lags.view(np.uint64), None, entropy=entropy)
     head = struct.pack("<IBI", literals.size, ischeme, len(ipayload)) + ipayload
+    divided = _encode_repeat_div(x, lags, positions, plan, head, entropy=entropy)
     fscheme, fpayload = encode_float_block(
         literals,
         plan,
@@ -694,9 +687,10 @@ def _encode_repeat(
         allow_adjusted=False,
         allow_lag=False,
         allow_split=False,
+        # (the plain form wins only where repeat-div is not 3 % smaller)
+        ceiling=None if divided is None else len(divided) / 0.97 - len(head) - 1,
     )
     best = REPEAT, b"".join((head, bytes([fscheme]), fpayload))
-    divided = _encode_repeat_div(x, lags, positions, plan, head, entropy=entropy)
     if divided is not None and len(divided) < 0.97 * len(best[1]):
         best = REPEAT_DIV, divided
     return best

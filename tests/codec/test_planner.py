@@ -193,6 +193,42 @@ def test_period_residuals_and_cost_match_numpy(
     assert _kernels.period_cost(a, positions, period) == pytest.approx(cost, rel=1e-12)
 
 
+def _rd_cut_numpy(bits: Array, total: int) -> int:
+    """ALP_RD's cut as format 1 planned it: ``np.unique`` of the left parts at each cut."""
+    best: tuple[int, int] | None = None
+    for right in range(total - 16, total):
+        _values, counts = np.unique(bits >> np.uint64(right), return_counts=True)
+        top = np.sort(counts)[::-1][:8]
+        cost = bits.size * (right + int(top.size - 1).bit_length())
+        cost += (bits.size - int(top.sum())) * 32
+        if best is None or cost < best[0]:
+            best = (cost, right)
+    assert best is not None
+    return best[1]
+
+
+@settings(max_examples=80)
+@given(
+    st.lists(st.floats(width=32), min_size=1, max_size=300),
+    st.sampled_from(["float32", "float64"]),
+    st.integers(0, 6),
+)
+def test_alp_rd_cut_is_the_numpy_plan(values: list[float], dtype: str, decimals: int) -> None:
+    """The ALP_RD cut (one sort, runs of equal left parts) is the cut np.unique finds at
+    every candidate, ties to the narrowest, on floats rounded to 0-6 decimals."""
+    x = np.round(np.array(values, dtype=np.float64), decimals).astype(dtype)
+    total = 8 * x.itemsize
+    bits = x.view(np.uint32 if total == 32 else np.uint64).astype(np.uint64)
+    assert _kernels.alp_rd_cut(bits, total) == _rd_cut_numpy(bits, total)
+
+
+def test_alp_rd_cut_of_a_real_series_is_the_numpy_plan() -> None:
+    x = series("mpl-eeg-ch0")
+    for size in (7, 100, 256):
+        bits = _schemes._sample(x, size).view(np.uint64)
+        assert _kernels.alp_rd_cut(bits, 64) == _rd_cut_numpy(bits, 64)
+
+
 @settings(max_examples=60)
 @given(
     st.lists(st.integers(0, 6), min_size=0, max_size=300),

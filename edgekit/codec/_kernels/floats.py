@@ -316,6 +316,52 @@ def _scaled_tail(buf, pos, end, n, out, out_bits, ff, fe):
     return 0, pos
 
 
+#: ALP_RD's dictionary holds the most common left parts, up to this many.
+RD_DICT = 8
+
+
+@njit
+def alp_rd_cut(bits, total):
+    """ALP_RD's cut for the sample ``bits`` (uint64 lanes of ``total``-bit floats): the
+    number of right-part bits, ``total - 16`` to ``total - 1``, whose estimated size is
+    least (the first on ties): ``right`` plus the dictionary index bits for every value,
+    plus 32 bits an exception (a left part outside the RD_DICT most common ones)."""
+    s = np.sort(bits)
+    n = s.size
+    best_cost = NEVER
+    best = total - 16
+    top = np.zeros(RD_DICT, dtype=np.int64)
+    for right in range(total - 16, total):
+        shift = np.uint64(right)
+        top[:] = 0
+        distinct = 0
+        i = 0
+        while i < n:
+            left = s[i] >> shift
+            j = i + 1
+            while j < n and (s[j] >> shift) == left:
+                j += 1
+            distinct += 1
+            run = j - i
+            # (insert into the descending top counts)
+            m = RD_DICT - 1
+            if run > top[m]:
+                while m > 0 and top[m - 1] < run:
+                    top[m] = top[m - 1]
+                    m -= 1
+                top[m] = run
+            i = j
+        covered = 0
+        for m in range(RD_DICT):
+            covered += top[m]
+        kept = min(distinct, RD_DICT)
+        cost = n * (right + bitlen(max(kept - 1, 0))) + (n - covered) * 32
+        if cost < best_cost:
+            best_cost = cost
+            best = right
+    return best
+
+
 @njit
 def alp_rd_decode(
     idx_words, right_words, n, dict_bits, right, dictionary, positions, lefts, total, out
