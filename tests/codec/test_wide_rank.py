@@ -125,3 +125,17 @@ def test_pre_check_skips_dense_integers_and_keeps_scaled_counts() -> None:
     # More than 255 distinct values in the sample of every order: no order can qualify.
     wide = rng.integers(0, 1 << 40, 20_000).astype(np.uint64)
     assert not _sparse_residuals(wide, 255)
+
+
+@settings(max_examples=80)
+@given(
+    st.lists(st.one_of(st.integers(-300, 300), st.integers(-(2**63), 2**63 - 1)), max_size=600),
+    st.integers(0, 300),
+)
+def test_more_distinct_counts_as_numpy(values: list[int], kmax: int) -> None:
+    """The pre-check's early exit (a hash set read until it holds ``kmax + 1`` values) says
+    what ``np.unique`` says."""
+    from edgekit.codec._kernels.blocks import _more_distinct
+
+    s = np.array(values, dtype=np.int64)
+    assert _more_distinct(s, kmax) == (np.unique(s).size > kmax)

@@ -418,9 +418,37 @@ def _sparse_residuals(u, kmax):
         sample = np.empty(s, dtype=np.int64)
         for i in range(s):
             sample[i] = np.int64(residual_at(u, i, order))
+        if _more_distinct(sample, kmax):
+            continue  # (wide noise: no sort of the sample)
         distinct, adjacent = sample_distinct_adjacent(sample)
         if distinct <= kmax and 4 * adjacent < distinct:
             return True
+    return False
+
+
+@njit
+def _more_distinct(s, kmax):
+    """Whether the int64 values ``s`` hold more than ``kmax`` distinct ones: a hash set
+    read until it holds ``kmax + 1``."""
+    cap = 16
+    while cap < 2 * (kmax + 1):
+        cap *= 2
+    shift = np.uint64(64 - bitlen(np.uint64(cap - 1)))
+    mask = np.uint64(cap - 1)
+    keys = np.empty(cap, dtype=np.uint64)
+    used = np.zeros(cap, dtype=np.bool_)
+    seen = 0
+    for i in range(s.size):
+        v = np.uint64(s[i])
+        h = (v * np.uint64(0x9E3779B97F4A7C15)) >> shift
+        while used[h] and keys[h] != v:
+            h = (h + ONE) & mask
+        if not used[h]:
+            used[h] = True
+            keys[h] = v
+            seen += 1
+            if seen > kmax:
+                return True
     return False
 
 
