@@ -816,16 +816,12 @@ LAG_MARGIN = 0.97
 
 def _lag_windows(a: Array) -> Array:
     """The two windows of ``a`` the period finder reads: its start and its middle."""
-    w = LAG_WINDOW
-    mid = (a.size - w) // 2
-    return np.concatenate((a[:w], a[mid : mid + w]))
+    return kernels().lag_windows(a, LAG_WINDOW, False)  # type: ignore[no-any-return]
 
 
 def _delta_windows(u: Array) -> Array:
     """:func:`_lag_windows` of ``np.diff(u)``, differencing only the two windows."""
-    w = LAG_WINDOW
-    mid = (u.size - 1 - w) // 2
-    return np.concatenate((np.diff(u[: w + 1]), np.diff(u[mid : mid + w + 1])))
+    return kernels().lag_windows(u, LAG_WINDOW, True)  # type: ignore[no-any-return]
 
 
 def find_block_lag(v: Array, bits_per_value: float) -> int:

@@ -337,3 +337,11 @@ def test_int_stats_are_the_signed_ranges_of_values_and_their_differences(
 def test_delta_windows_are_the_windows_of_the_differences(n: int) -> None:
     u = np.random.default_rng(n).integers(0, 2**64 - 1, n, dtype=np.uint64, endpoint=True)
     assert np.array_equal(_schemes._delta_windows(u), _schemes._lag_windows(np.diff(u)))
+    mid = (n - 512) // 2
+    want = np.concatenate((u[:512], u[mid : mid + 512]))
+    assert np.array_equal(_schemes._lag_windows(u), want)
+    x = u.view(np.float64)  # (float blocks: float-div's period finder)
+    assert (
+        _schemes._lag_windows(x).tobytes()
+        == np.concatenate((x[:512], x[mid : mid + 512])).tobytes()
+    )

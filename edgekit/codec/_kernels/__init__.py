@@ -97,6 +97,7 @@ from edgekit.codec._kernels.lag import (
     fdiv_split,
     find_lag,
     lag_residuals,
+    lag_windows,
     sparse_adjustments,
     unlag,
 )
@@ -190,6 +191,7 @@ __all__ = [
     "int_payload",
     "int_stats",
     "lag_residuals",
+    "lag_windows",
     "levels_fill",
     "mult_payload",
     "mult_planned",

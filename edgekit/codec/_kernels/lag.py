@@ -25,6 +25,23 @@ LAG_SCREEN = 1.0
 
 
 @njit
+def lag_windows(a, w, delta):
+    """The two windows of ``w`` values the period finder reads, back to back: the start
+    and the middle of ``a`` (at least ``w`` values), or with ``delta`` of its first
+    differences (wrapping; ``a`` has at least ``w + 1`` values) without differencing the
+    rest."""
+    m = a.size - 1 if delta else a.size
+    mid = (m - w) // 2
+    out = np.empty(2 * w, dtype=a.dtype)
+    for k in range(2):
+        start = mid if k else 0
+        for i in range(w):
+            j = start + i
+            out[k * w + i] = a[j + 1] - a[j] if delta else a[j]
+    return out
+
+
+@njit
 def _mean_abs_diffs(v, maxlag):
     """Mean ``|v[i] - v[i - lag]|`` for each lag in ``1..maxlag`` (index ``lag``) over the
     positions ``i >= maxlag`` of ``v``. Sums of int64 terms may wrap on huge values, which
