@@ -842,6 +842,12 @@ def encode_int_block(u: Array, raw_bytes: bytes, *, entropy: bool = True) -> tup
     it."""
     outer = take_nested()  # (the chosen candidate's nested schemes only: see ``_NESTED``)
     k = kernels()
+    if u.size >= MULT_MIN_VALUES and k.constant_order(u):
+        # A regular clock, a constant: bit-packed at width 0 (9 to 25 bytes), which no
+        # other scheme's header undercuts; nothing else is tried.
+        scheme, payload = k.int_payload(u, False, len(raw_bytes), False)
+        _note(outer)
+        return (RAW, raw_bytes) if scheme == RAW else (int(scheme), payload.tobytes())
     plan = k.int_mult_plan(u) if u.size >= MULT_MIN_VALUES else None
     period, period_lag, period_used = b"", -1, 0
     if entropy and u.size >= LAG_MIN_VALUES and plan is not None and (plan[0] >= 2 or plan[2]):

@@ -310,7 +310,7 @@ def _mult_lanes_reference(
     quotients=st.lists(
         st.one_of(st.integers(-1000, 1000), st.integers(-(2**62), 2**62)), min_size=3, max_size=80
     ),
-    factor=st.one_of(st.integers(2, 10**6), st.integers(2, 2**63 + 5), st.just(10**9)),
+    factor=st.one_of(st.integers(2, 10**6), st.integers(2, 2**63 + 5), st.just(10**9), st.just(0)),
     offset=st.integers(0, 2**64 - 1),
     order=st.integers(0, 2),
     broken=st.lists(st.integers(0, 79), max_size=6),
@@ -325,7 +325,8 @@ def test_mult_lanes_match_exact_integer_division(
     max_exceptions: int,
 ) -> None:
     """The quotients rounded from a float product are those of the integer division, past
-    2**50 and 2**53 too, with exceptions carried and counted the same."""
+    2**50 and 2**53 too, with exceptions carried and counted the same; factor 0 (a
+    constant residual, int-mult's order mode) in one pass."""
     values = [(offset + factor * q) % 2**64 for q in quotients]
     for b in broken:
         if b < len(values):
@@ -460,10 +461,9 @@ def test_bit_packing_against_a_tiny_size_is_the_full_search(
     entropy: bool,
 ) -> None:
     """``int_payload`` against a size under a bit a value reads the values only to their
-    first changes (no bit-packed payload of a bit a value or wider fits) and, with
-    entropy, builds a Huffman stage only where the sampled estimate of an order is near
-    that size: it returns what the full search returns, constant values, deltas or deltas
-    of deltas included, or nothing where the full search's best is not far below."""
+    first changes (no bit-packed payload of a bit a value or wider fits, nor a Huffman
+    stage): it returns what the full search returns, constant values, deltas or deltas of
+    deltas included, or nothing where the full search's best is not below that size."""
     i = np.arange(n, dtype=np.uint64)
     with np.errstate(over="ignore"):
         if order == 0:
@@ -480,10 +480,29 @@ def test_bit_packing_against_a_tiny_size_is_the_full_search(
     full_scheme, full = blocks.int_payload(u, entropy, 10**9, False)
     for raw_size in (least + slack, least, full.size + 1, 2 * full.size + 1, 10):
         scheme, payload = blocks.int_payload(u, entropy, raw_size, False)
-        if scheme != blocks.RAW or full.size < raw_size // 2:
+        if raw_size <= least and full.size >= raw_size:
+            assert scheme == blocks.RAW and payload.size == 0
+        elif scheme != blocks.RAW or full.size < raw_size // 2 or raw_size <= least:
             assert (scheme, bytes(payload)) == (full_scheme, bytes(full))
         elif full.size >= raw_size:
             assert payload.size == 0
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(st.integers(-3, 3), st.integers(-(2**63), 2**63 - 1)), min_size=64, max_size=300
+    ),
+    order=st.integers(0, 2),
+)
+def test_no_huffman_stage_codes_under_a_bit_a_value(values: list[int], order: int) -> None:
+    """Why ``int_payload`` stops below a bit a value: where no residual order is constant,
+    the Huffman stage of any order takes more than the least bit-packed payload."""
+    u = np.array(values, dtype=np.int64).view(np.uint64)
+    if blocks.constant_order(u):
+        return
+    huff = blocks.huff_candidate(u, order, 10**9)
+    assert huff.size > blocks._least_packed(u.size)
 
 
 @settings(max_examples=25, deadline=None)
@@ -519,3 +538,24 @@ def test_a_clock_with_a_period_is_coded_as_if_both_candidates_were_built_in_full
     assert len(payload) <= len(best)
     x = u.view(np.int64)
     assert decompress(compress(x)).tobytes() == x.tobytes()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    start=st.integers(0, 2**64 - 1),
+    step=st.integers(0, 2**64 - 1),
+    accel=st.integers(0, 2**64 - 1),
+    n=st.integers(3, 1200),
+    breaks=st.lists(st.tuples(st.integers(0, 1199), st.integers(0, 2**64 - 1)), max_size=2),
+)
+def test_constant_order_is_numpy_on_every_order(
+    start: int, step: int, accel: int, n: int, breaks: list[tuple[int, int]]
+) -> None:
+    """Values, deltas or deltas of deltas all equal (wrapping), checked 256 at a time."""
+    i = np.arange(n, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        u = np.uint64(start) + np.uint64(step) * i + np.uint64(accel) * i * i
+    for at, v in breaks:
+        u[at % n] = v
+    want = any(np.all(np.diff(u, k) == np.diff(u, k)[0]) for k in range(3))
+    assert blocks.constant_order(u) == want

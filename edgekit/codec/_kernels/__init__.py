@@ -36,6 +36,7 @@ from edgekit.codec._kernels.bitpack import (
 from edgekit.codec._kernels.blocks import (
     alp_payload,
     alp_single_block,
+    constant_order,
     decode_f32_blocks,
     decode_f32_frame,
     decode_f64_blocks,
@@ -139,6 +140,7 @@ __all__ = [
     "alp_single_block",
     "bitlen",
     "cdc_cut_points",
+    "constant_order",
     "copy_bytes",
     "count_distinct",
     "decode_alp_block",

@@ -38,6 +38,7 @@ from edgekit.codec._format import (
     SHORT_CHECKSUM_SIZE,
 )
 from edgekit.codec._kernels.bitpack import (
+    BITMAP_SPAN,
     ONE,
     SIGN,
     ZERO,
@@ -118,20 +119,16 @@ def int_payload(u, entropy, raw_size, third):
     instead: a lag block of lag 1 with nested huffman of order 2 (format version 6).
     ``raw_size`` is the size to beat: the raw payload's, or a mode's (scheme 0 with an
     empty payload: nothing beat it; the caller writes its own). Below a bit a value, only
-    a constant residual or a Huffman stage whose sampled estimate is within
-    HUFF_SAMPLE_SLACK of it are tried. Returns ``(scheme id, payload bytes)``.
+    a constant residual is tried. Returns ``(scheme id, payload bytes)``.
     """
     n = u.size
-    if n >= 64 and raw_size <= _least_packed(n) and not _constant_order(u):
-        # Every bit-packed payload takes a bit a value or more (a clock's ranked pairs
-        # take less): only a constant residual (width 0) could beat ``raw_size``, and
-        # the Huffman stage only where the sampled estimate of an order is near it.
-        if not entropy:
-            return RAW, np.zeros(0, dtype=np.uint8)
-        bits = order_bits(u, 2, 0)
-        least = min(sampled_bytes(bits, 0, n), sampled_bytes(bits, 1, n))
-        if min(least, sampled_bytes(bits, 2, n)) > HUFF_SAMPLE_SLACK * raw_size:
-            return RAW, np.zeros(0, dtype=np.uint8)
+    if n >= 64 and raw_size <= _least_packed(n) and not constant_order(u):
+        # Every bit-packed payload takes a bit a value or more, and so does the Huffman
+        # stage (a code of at least a bit a residual, or of one symbol with 2 extra bits
+        # or more where no residual order is constant) behind a longer head (27 bytes or
+        # more): only a constant residual (width 0) could beat ``raw_size``. (A clock's
+        # ranked pairs take less: the rank scheme, not this one.)
+        return RAW, np.zeros(0, dtype=np.uint8)
     stats = int_stats(u)
     best_scheme = RAW
     best_size = raw_size
@@ -215,25 +212,49 @@ def _least_packed(n):
     return least
 
 
+#: :func:`constant_order` compares this many residuals between checks (a loop of a fixed
+#: count without an exit vectorises: a whole clock block is read in a few microseconds).
+_CONSTANT_CHUNK = 256
+
+
 @njit
-def _constant_order(u):
+def constant_order(u):
     """Whether the values, the deltas or the deltas of deltas of ``u`` (3 or more values)
-    are all equal; read until each of the three has changed."""
-    v0 = u[0]
-    d0 = u[1] - u[0]
-    dd0 = (u[2] - u[1]) - d0
-    same_v = same_d = same_dd = True
-    for i in range(1, u.size - 2):
-        d = u[i + 1] - u[i]
-        same_v = same_v and u[i] == v0
-        same_d = same_d and d == d0
-        same_dd = same_dd and (u[i + 2] - u[i + 1]) - d == dd0
-        if not (same_v or same_d or same_dd):
+    are all equal; each order read until it has changed, _CONSTANT_CHUNK at a time."""
+    return _constant_residual(u, 0) or _constant_residual(u, 1) or _constant_residual(u, 2)
+
+
+@njit
+def _constant_residual(u, order):
+    """Whether the order-``order`` residuals of ``u`` (more than ``order`` values) are all
+    equal."""
+    first = residual_at(u, 0, order)
+    m = u.size - order
+    full = m // _CONSTANT_CHUNK * _CONSTANT_CHUNK
+    for s in range(0, full, _CONSTANT_CHUNK):
+        if _chunk_differs(u[s : s + _CONSTANT_CHUNK + order], order, first):
             return False
-    n = u.size
-    same_v = same_v and u[n - 2] == v0 and u[n - 1] == v0
-    same_d = same_d and u[n - 1] - u[n - 2] == d0
-    return same_v or same_d or same_dd
+    for i in range(full, m):  # noqa: SIM110 (a loop numba compiles)
+        if residual_at(u, i, order) != first:
+            return False
+    return True
+
+
+@njit(inline="always")
+def _chunk_differs(a, order, first):
+    """Whether some of the first _CONSTANT_CHUNK order-``order`` residuals of ``a`` is not
+    ``first`` (no exit in the loops)."""
+    differ = ZERO_U64
+    if order == 0:
+        for i in range(_CONSTANT_CHUNK):
+            differ |= a[i] ^ first
+    elif order == 1:
+        for i in range(_CONSTANT_CHUNK):
+            differ |= (a[i + 1] - a[i]) ^ first
+    else:
+        for i in range(_CONSTANT_CHUNK):
+            differ |= ((a[i + 2] - a[i + 1]) - (a[i + 1] - a[i])) ^ first
+    return differ != ZERO_U64
 
 
 #: Slots of the hash table that counts distinct residuals (a power of two >= 2 x 255),
@@ -418,12 +439,24 @@ def _sparse_residuals(u, kmax):
         sample = np.empty(s, dtype=np.int64)
         for i in range(s):
             sample[i] = np.int64(residual_at(u, i, order))
-        if _more_distinct(sample, kmax):
+        if _wide_span(sample) and _more_distinct(sample, kmax):
             continue  # (wide noise: no sort of the sample)
         distinct, adjacent = sample_distinct_adjacent(sample)
         if distinct <= kmax and 4 * adjacent < distinct:
             return True
     return False
+
+
+@njit
+def _wide_span(s):
+    """Whether the int64 values ``s`` span BITMAP_SPAN or more (sorted, not marked in a
+    bitmap, by :func:`sample_distinct_adjacent`)."""
+    lo = s[0]
+    hi = s[0]
+    for i in range(s.size):
+        lo = min(lo, s[i])
+        hi = max(hi, s[i])
+    return np.uint64(hi) - np.uint64(lo) >= np.uint64(BITMAP_SPAN)
 
 
 @njit
@@ -693,7 +726,10 @@ def _with_lanes(head, nexc, positions, values, isz, lanes, entropy, rank, limit)
     budget = min(8 * m, limit - (head.size + 4 + nexc * (2 + isz) + 1))
     if budget <= 0:
         budget = 1
-    ranked = rank_payload(lanes, budget) if entropy and rank else lanes.view(np.uint8)[:0]
+    # (a constant residual order codes in 9 to 25 bytes bit-packed: no ranks beat it)
+    ranked = lanes.view(np.uint8)[:0]
+    if entropy and rank and not (m >= 3 and constant_order(lanes)):
+        ranked = rank_payload(lanes, budget)
     if ranked.size > 0 and _rank_pairs(ranked) > 0:
         # Ranks coded two by two beat their one-by-one prefix code, which no code of the
         # Huffman stage's classes (a prefix code of the same values) beats: only the
@@ -777,14 +813,17 @@ def mult_planned(u, factor, offset, order, constant, entropy, limit):
     built = False
     if u.size < 64:
         return best, built
-    if factor >= np.uint64(2):
-        got, ok = _mult_candidate(u, 0, factor, offset, entropy, limit)
+    # The nearly constant residual first (a clock's few gaps: tens of bytes), then the
+    # factor under its size (the clock's counter of periods gives up on estimates); the
+    # smaller wins, the factor on a tie (as when the factor came first).
+    if order > 0:
+        got, ok = _mult_candidate(u, order, ZERO_U64, constant, entropy, limit)
         built = built or ok
         if got.size > 0:
             best = got
-            limit = got.size
-    if order > 0:
-        got, ok = _mult_candidate(u, order, ZERO_U64, constant, entropy, limit)
+            limit = got.size + 1
+    if factor >= np.uint64(2):
+        got, ok = _mult_candidate(u, 0, factor, offset, entropy, limit)
         built = built or ok
         if got.size > 0:
             best = got

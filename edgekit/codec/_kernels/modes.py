@@ -165,6 +165,18 @@ def mult_lanes(u, order, factor, offset, max_exceptions):
     second pass decide each of those with the integer division and carry the previous
     quotient over the exceptions."""
     m = max(u.size - order, 0)
+    if factor == ZERO:
+        # (a constant residual: every quotient is 0, the exceptions are where the
+        # residual is not ``offset``; one pass)
+        pos = np.empty(min(m, max_exceptions + 1), dtype=np.int64)
+        nexc = 0
+        for i in range(m):
+            if residual_at(u, i, order) != offset:
+                if nexc >= max_exceptions:
+                    return np.empty(0, dtype=np.uint64), pos[:0]
+                pos[nexc] = i
+                nexc += 1
+        return np.zeros(m, dtype=np.uint64), pos[:nexc]
     q = np.empty(m, dtype=np.uint64)
     sf = np.int64(factor)
     inverse = 1.0 / np.float64(sf) if sf > 0 else 0.0
