@@ -261,13 +261,20 @@ def _mark(flag: bool | None) -> str:
     return "-" if flag is None else "ok" if flag else "**MISS**"
 
 
-def markdown(results: list[Result], repeat: int) -> str:
-    lines = [
-        "### codec corpus",
-        "",
+def markdown(
+    results: list[Result], repeat: int, title: str = "codec corpus", source: str = ""
+) -> str:
+    """The table of ``results`` under ``### title``; ``source`` says where the series come
+    from (default: the corpus' packages)."""
+    source = source or (
         f"{len(results)} real series from "
         f"{len({r.package for r in results if not r.package.startswith('(')})} PyPI packages "
-        f"(`python -m benchmarks.codec.corpus --list`); one thread; speeds are medians of "
+        f"(`python -m benchmarks.codec.corpus --list`)"
+    )
+    lines = [
+        f"### {title}",
+        "",
+        f"{source}; one thread; speeds are medians of "
         f"{repeat} interleaved repeats of this process's CPU time (MB/s of raw bytes); ratio = raw bytes / compressed "
         "bytes; bits = bits per value (per timestamp for timestamps). blosc2 = the best ratio "
         "of {shuffle, bitshuffle, shuffle+bytedelta} x {zstd-5, zstd-9, lz4hc-9, lz4-5}. "

@@ -559,8 +559,8 @@ def _encode_float_v1(
     alp_estimate = cost * n / max(min(n, 128), 1) / 8
     candidates: list[tuple[int, bytes]] = []
 
-    def shuffle_lz4() -> None:
-        if ceiling is None or not _above(lambda w: _encode_shuffle_lz4(w)[1], x, ceiling):
+    def shuffle_lz4(under: float | None = ceiling) -> None:
+        if under is None or not _above(lambda w: _encode_shuffle_lz4(w)[1], x, under):
             candidates.append(_encode_shuffle_lz4(x))
 
     if (
@@ -576,7 +576,8 @@ def _encode_float_v1(
             # (tried on small blocks, where it is cheap, or when the dictionary still
             # leaves over 20 % of the bytes).
             if n <= 8192 or len(found[1]) > 0.2 * nbytes:
-                shuffle_lz4()
+                # (not where its size on the windows is far above the dictionary's)
+                shuffle_lz4(len(found[1]) if ceiling is None else min(ceiling, len(found[1])))
             if len(found[1]) < 0.5 * alp_estimate:
                 cost = NEVER  # the dictionary clearly wins: skip ALP
     if (
