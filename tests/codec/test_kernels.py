@@ -314,3 +314,17 @@ def test_the_table_encoder_is_left_for_wide_values_and_short_blocks() -> None:
     assert huffman.table_bits(counts, 1 << 30) == -1
     counts[8:] = 0
     assert huffman.table_bits(counts, 16) == 3
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.one_of(st.integers(0, 300), st.integers(0, 2**64 - 1)), min_size=0, max_size=3000),
+    st.booleans(),
+)
+def test_radix_order_is_a_stable_argsort(keys: list[int], shared_high: bool) -> None:
+    """The dictionaries' sort: numpy's stable argsort, with repeated keys, keys sharing
+    their high bytes (floats of one exponent) and fewer keys than the radix needs."""
+    u = np.array(keys, dtype=np.uint64)
+    if shared_high:
+        u = (u & np.uint64(0xFFFFFF)) | np.uint64(0x3FF0_0000_0000_0000)
+    assert bitpack.radix_order(u).tolist() == np.argsort(u, kind="stable").tolist()

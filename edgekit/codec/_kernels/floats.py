@@ -24,7 +24,16 @@ from edgekit.codec._format import (
     HUFF,
     RAW,
 )
-from edgekit.codec._kernels.bitpack import ONE, ZERO, _decode_packed, _mask, _rd32, _rd64, bitlen
+from edgekit.codec._kernels.bitpack import (
+    ONE,
+    ZERO,
+    _decode_packed,
+    _mask,
+    _rd32,
+    _rd64,
+    bitlen,
+    radix_order,
+)
 from edgekit.codec._kernels.huffman import _decode_huff
 
 #: Exponents and factors 0..ALP_MAX_EXPONENT.
@@ -459,7 +468,7 @@ def dict_encode(keys, max_distinct):
                 break
             h = np.int64((np.uint64(h) + ONE) & m)
         slot_of[i] = h
-    ordered = np.sort(distinct[:nd])
+    ordered = distinct[:nd][radix_order(distinct[:nd])]
     for r in range(nd):
         key = ordered[r]
         h = np.int64((key * np.uint64(0x9E3779B97F4A7C15)) >> shift)

@@ -9,6 +9,7 @@ import numpy as np
 
 from edgekit._jit import njit
 from edgekit.codec._format import ERR_INDEX, ERR_POSITION
+from edgekit.codec._kernels.bitpack import radix_order
 
 #: An empty slot of :func:`repeat_lags`' table of last positions.
 _NO_POSITION = 0xFFFF
@@ -189,7 +190,7 @@ def dict_from_lags(keys, lags):
             nd += 1
         else:
             first[i] = first[i - lags[i]]
-    order = np.argsort(distinct[:nd])
+    order = radix_order(distinct[:nd])
     rank = np.empty(nd, dtype=np.uint64)
     for r in range(nd):
         rank[order[r]] = np.uint64(r)
