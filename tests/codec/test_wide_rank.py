@@ -132,10 +132,10 @@ def test_pre_check_skips_dense_integers_and_keeps_scaled_counts() -> None:
     st.lists(st.one_of(st.integers(-300, 300), st.integers(-(2**63), 2**63 - 1)), max_size=600),
     st.integers(0, 300),
 )
-def test_more_distinct_counts_as_numpy(values: list[int], kmax: int) -> None:
-    """The pre-check's early exit (a hash set read until it holds ``kmax + 1`` values) says
-    what ``np.unique`` says."""
-    from edgekit.codec._kernels.blocks import _more_distinct
+def test_count_distinct_stops_past_most(values: list[int], most: int) -> None:
+    """The pre-check's count (a hash set read until it holds ``most + 1`` values) says what
+    ``np.unique`` says, up to ``most + 1``."""
+    from edgekit.codec._kernels.floats import count_distinct
 
     s = np.array(values, dtype=np.int64)
-    assert _more_distinct(s, kmax) == (np.unique(s).size > kmax)
+    assert count_distinct(s, most) == min(np.unique(s).size, most + 1)

@@ -58,6 +58,7 @@ from edgekit.codec._kernels.floats import (
     alp_choose,
     alp_encode,
     alp_plan,
+    count_distinct,
     decode_alp_block,
     dictionary_may_pay,
 )
@@ -439,7 +440,7 @@ def _sparse_residuals(u, kmax):
         sample = np.empty(s, dtype=np.int64)
         for i in range(s):
             sample[i] = np.int64(residual_at(u, i, order))
-        if _wide_span(sample) and _more_distinct(sample, kmax):
+        if _wide_span(sample) and count_distinct(sample, kmax) > kmax:
             continue  # (wide noise: no sort of the sample)
         distinct, adjacent = sample_distinct_adjacent(sample)
         if distinct <= kmax and 4 * adjacent < distinct:
@@ -457,32 +458,6 @@ def _wide_span(s):
         lo = min(lo, s[i])
         hi = max(hi, s[i])
     return np.uint64(hi) - np.uint64(lo) >= np.uint64(BITMAP_SPAN)
-
-
-@njit
-def _more_distinct(s, kmax):
-    """Whether the int64 values ``s`` hold more than ``kmax`` distinct ones: a hash set
-    read until it holds ``kmax + 1``."""
-    cap = 16
-    while cap < 2 * (kmax + 1):
-        cap *= 2
-    shift = np.uint64(64 - bitlen(np.uint64(cap - 1)))
-    mask = np.uint64(cap - 1)
-    keys = np.empty(cap, dtype=np.uint64)
-    used = np.zeros(cap, dtype=np.bool_)
-    seen = 0
-    for i in range(s.size):
-        v = np.uint64(s[i])
-        h = (v * np.uint64(0x9E3779B97F4A7C15)) >> shift
-        while used[h] and keys[h] != v:
-            h = (h + ONE) & mask
-        if not used[h]:
-            used[h] = True
-            keys[h] = v
-            seen += 1
-            if seen > kmax:
-                return True
-    return False
 
 
 #: Blocks of at least RANK_ORDER_MIN_VALUES values choose the rank scheme's residual order

@@ -482,13 +482,14 @@ def dict_encode(keys, max_distinct):
 
 
 @njit
-def count_distinct(v):
-    """Number of distinct values in ``v`` (unsigned ints), with an open-addressing hash set."""
+def count_distinct(v, most):
+    """Number of distinct values in ``v`` (integers), with an open-addressing hash set,
+    counted up to ``most + 1`` (where it stops reading)."""
     n = v.size
     if n == 0:
         return 0
     bits = 1
-    while (1 << bits) < 2 * n:
+    while (1 << bits) < 2 * min(n, most + 1):
         bits += 1
     size = 1 << bits
     slots = np.empty(size, dtype=np.uint64)
@@ -505,6 +506,8 @@ def count_distinct(v):
             used[j] = True
             slots[j] = key
             found += 1
+            if found > most:
+                break
     return found
 
 
@@ -527,10 +530,10 @@ def dictionary_may_pay(v):
     """Few enough distinct bit patterns (``v``: the values as unsigned ints) in samples of
     1024 and 4096 values for a dictionary of at most a quarter of the block."""
     n = v.size
-    first = count_distinct(even_sample(v, 1024))
+    first = count_distinct(even_sample(v, 1024), 1024)
     if first / max(min(n, 1024), 1) >= 0.95:
         return False
     if n <= 4096 and first > n // 4:
         return False  # the second sample is all of ``v``: it has at least as many
-    count = count_distinct(even_sample(v, 4096))
+    count = count_distinct(even_sample(v, 4096), 4096)
     return count / min(n, 4096) < 0.6 and count <= n // 4
