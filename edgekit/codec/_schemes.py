@@ -678,7 +678,12 @@ def _encode_repeat(
     literals, positions = kernels().split_literals(x, lags)
     ischeme, ipayload = encode_int_lanes(lags.view(np.uint64), None, entropy=entropy)
     head = struct.pack("<IBI", literals.size, ischeme, len(ipayload)) + ipayload
-    divided = _encode_repeat_div(x, lags, positions, plan, head, entropy=entropy)
+    # Where ALP is unlikely to take the literals (noise: ALP_RD and LZ4 are tried, costly),
+    # repeat-div comes first and they are built under the size it leaves them (the plain
+    # form wins only where repeat-div is not 3 % smaller); decimals the other way round.
+    divided = None
+    if not _alp_likely(literals, plan):
+        divided = _encode_repeat_div(x, lags, positions, plan, head, entropy=entropy)
     fscheme, fpayload = encode_float_block(
         literals,
         plan,
@@ -688,13 +693,23 @@ def _encode_repeat(
         allow_adjusted=False,
         allow_lag=False,
         allow_split=False,
-        # (the plain form wins only where repeat-div is not 3 % smaller)
         ceiling=None if divided is None else len(divided) / 0.97 - len(head) - 1,
     )
     best = REPEAT, b"".join((head, bytes([fscheme]), fpayload))
+    if divided is None:
+        divided = _encode_repeat_div(x, lags, positions, plan, head, entropy=entropy)
     if divided is not None and len(divided) < 0.97 * len(best[1]):
         best = REPEAT_DIV, divided
     return best
+
+
+def _alp_likely(x: Array, plan: FloatPlan) -> bool:
+    """Whether ALP's sampled estimate of ``x`` is 0.6 of its bytes or less (where
+    :func:`_encode_float_v1` returns ALP alone)."""
+    if plan.pairs.shape[1] == 0 or x.size == 0:
+        return False
+    cost = kernels().alp_choose(x, plan.pairs, plan.probe)[2]
+    return bool(cost < NEVER and cost * x.size / min(x.size, 128) / 8 <= 0.6 * x.nbytes)
 
 
 #: The repeat-div scheme tries the most common lags among a block's first PERIOD_LAGS, up
