@@ -125,7 +125,7 @@ HUFF1_MIN_VALUES = 64
 
 def encode_int_lanes(
     u: Array,
-    raw_bytes: bytes | None,
+    raw: Array | None,
     *,
     entropy: bool = True,
     modes: bool = False,
@@ -133,7 +133,8 @@ def encode_int_lanes(
     plan: tuple[int, int, int, int] | None = None,
     limit: int | None = None,
 ) -> tuple[int, bytes]:
-    """Cheapest integer scheme for ``u`` (uint64 lanes); ``raw_bytes`` is the RAW payload.
+    """Cheapest integer scheme for ``u`` (uint64 lanes); ``raw``: the values in their own
+    dtype, whose bytes are the RAW payload (None: the lanes').
 
     for/delta/delta-of-delta sizes come from the lanes' ranges; the huffman candidate is
     built when ``entropy`` is on, there are at least 64 values and the narrowest residual
@@ -146,7 +147,7 @@ def encode_int_lanes(
     size or more is of use: a mode whose lanes code to it ends the search with RAW.
     """
     k = kernels()
-    raw_size = len(raw_bytes) if raw_bytes is not None else 8 * u.size
+    raw_size = raw.nbytes if raw is not None else 8 * u.size
     if limit is not None:
         raw_size = min(raw_size, limit)
     if modes and u.size >= MULT_MIN_VALUES:
@@ -174,7 +175,7 @@ def encode_int_lanes(
             scheme, payload = k.int_payload(u, False, raw_size, False)
             if scheme != RAW:
                 return int(scheme), payload.tobytes()
-            return RAW, raw_bytes if raw_bytes is not None else u.astype(U64).tobytes()
+            return RAW, _raw_payload(u, raw)
         if mult.size:
             # A nearly constant residual: its few exceptions as varints (version 5).
             best, best_scheme, limit = mult, MULT, mult.size
@@ -205,8 +206,13 @@ def encode_int_lanes(
             _note(HUFF1)
             return HUFF1, single.tobytes()
     if scheme == RAW:
-        return RAW, raw_bytes if raw_bytes is not None else u.astype(U64).tobytes()
+        return RAW, _raw_payload(u, raw)
     return int(scheme), payload.tobytes()
+
+
+def _raw_payload(u: Array, raw: Array | None) -> bytes:
+    """The RAW payload of lanes ``u`` whose values are ``raw`` (None: the lanes')."""
+    return (u if raw is None else raw).tobytes()
 
 
 def decode_int_lanes(
@@ -848,8 +854,9 @@ def find_block_lag(v: Array, bits_per_value: float) -> int:
     return int(lag) if bits < LAG_PAYS * bits_per_value else 0
 
 
-def encode_int_block(u: Array, raw_bytes: bytes, *, entropy: bool = True) -> tuple[int, bytes]:
-    """Cheapest scheme of an integer block (uint64 lanes ``u``): :func:`encode_int_lanes`
+def encode_int_block(u: Array, raw: Array, *, entropy: bool = True) -> tuple[int, bytes]:
+    """Cheapest scheme of an integer block (uint64 lanes ``u`` of the values ``raw``, whose
+    bytes are the RAW payload): :func:`encode_int_lanes`
     with its modes and third differences, then the lag scheme (format 6) where the lanes
     repeat a period, and the levels scheme (format 7) where they take few levels spread
     over a wider range, each kept when at least 3 % smaller (smaller at all than a block
@@ -861,9 +868,9 @@ def encode_int_block(u: Array, raw_bytes: bytes, *, entropy: bool = True) -> tup
     if u.size >= MULT_MIN_VALUES and k.constant_order(u):
         # A regular clock, a constant: bit-packed at width 0 (9 to 25 bytes), which no
         # other scheme's header undercuts; nothing else is tried.
-        scheme, payload = k.int_payload(u, False, len(raw_bytes), False)
+        scheme, payload = k.int_payload(u, False, raw.nbytes, False)
         _note(outer)
-        return (RAW, raw_bytes) if scheme == RAW else (int(scheme), payload.tobytes())
+        return (RAW, raw.tobytes()) if scheme == RAW else (int(scheme), payload.tobytes())
     plan = k.int_mult_plan(u) if u.size >= MULT_MIN_VALUES else None
     period, period_lag, period_used = b"", -1, 0
     if entropy and u.size >= LAG_MIN_VALUES and plan is not None and (plan[0] >= 2 or plan[2]):
@@ -877,7 +884,7 @@ def encode_int_block(u: Array, raw_bytes: bytes, *, entropy: bool = True) -> tup
             period_used = take_nested()
     limit = int(len(period) / LAG_MARGIN) + 1 if period else None
     scheme, payload = encode_int_lanes(
-        u, raw_bytes, entropy=entropy, modes=True, third=True, plan=plan, limit=limit
+        u, raw, entropy=entropy, modes=True, third=True, plan=plan, limit=limit
     )
     nested = take_nested()  # (the single stream as the block's own scheme: version 9)
     margin = 1.0 if nested else LAG_MARGIN

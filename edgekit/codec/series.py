@@ -216,13 +216,15 @@ def compress(
                     out += _BLOCK_HEAD.pack(scheme, len(payload))
                     out += payload
             return _sealed(out, newest)
-        lanes = (
-            flat.astype(np.int64).view(np.uint64) if x.dtype.kind == "i" else flat.astype(np.uint64)
-        )
+        # (64-bit values are their own lanes: no copy; the encoders only read them)
+        if x.dtype.itemsize == 8:
+            lanes = flat.view(np.uint64)
+        else:
+            lanes = flat.astype(np.int64 if x.dtype.kind == "i" else np.uint64).view(np.uint64)
         for start in range(0, n, block_size):
             stop = min(start + block_size, n)
             scheme, payload = _schemes.encode_int_block(
-                lanes[start:stop], flat[start:stop].tobytes(), entropy=entropy
+                lanes[start:stop], flat[start:stop], entropy=entropy
             )
             newest = max(newest, _with_nested(scheme))
             out += _BLOCK_HEAD.pack(scheme, len(payload))

@@ -35,7 +35,10 @@ def series(name: str) -> np.ndarray[Any, Any]:
 
 def roundtrip(x: np.ndarray[Any, Any]) -> None:
     values = x.view(np.int64) if x.dtype.kind == "M" else x
-    y = decompress(compress(values))
+    before = values.copy()
+    frame = compress(values)
+    assert values.tobytes() == before.tobytes(), "compress wrote into its input"
+    y = decompress(frame)
     assert y.dtype == values.dtype
     assert y.tobytes() == values.tobytes()
 

@@ -118,7 +118,7 @@ def test_lag_beats_the_earlier_schemes_on_mains_counts_and_marks_version_6() -> 
     frame = compress(x, compact=False)
     assert frame_info(frame).schemes == ("lag",) and frame[4] == 6
     lanes = x.astype(np.int64).view(np.uint64)
-    _scheme, before = _schemes.encode_int_lanes(lanes, x.tobytes(), modes=True)
+    _scheme, before = _schemes.encode_int_lanes(lanes, x, modes=True)
     assert len(frame) < 0.75 * len(before)
     newer = bytearray(frame)
     newer[4] = FORMAT_VERSION + 1
@@ -146,7 +146,7 @@ def test_smooth_waveforms_take_third_differences_as_a_lag_of_1() -> None:
     payload = frame[PAYLOAD_AT:-8]
     assert struct.unpack_from("<HB", payload) == (1, 4) and payload[3] == 2  # huffman, order 2
     u = x.astype(np.int64).view(np.uint64)
-    second = _schemes.encode_int_lanes(u, x.tobytes(), modes=True)
+    second = _schemes.encode_int_lanes(u, x, modes=True)
     assert second[0] == 4 and len(payload) < 0.9 * len(second[1])
     for data in (frame, bytearray(frame), compress(x)):
         assert decompress(data).tobytes() == x.tobytes()
@@ -174,7 +174,7 @@ def test_a_clock_whose_deltas_repeat_a_period_takes_a_lag_over_its_constant() ->
     assert frame_info(frame).schemes == ("lag",) and frame[4] == 6
     payload = frame[PAYLOAD_AT:-8]
     assert struct.unpack_from("<HB", payload) == (8, 15)  # lag 8, nested sparse
-    direct = _schemes.encode_int_lanes(x.view(np.uint64), x.tobytes(), modes=True)
+    direct = _schemes.encode_int_lanes(x.view(np.uint64), x, modes=True)
     assert len(payload) < 0.2 * len(direct[1])
     for data in (frame, bytearray(frame), compress(x)):
         assert decompress(data).tobytes() == x.tobytes()

@@ -526,9 +526,8 @@ def test_a_clock_with_a_period_is_coded_as_if_both_candidates_were_built_in_full
     ms = np.floor(np.arange(n) * period_ms).astype(np.int64)
     ms += (rng.random(n) < jitter) * rng.integers(-1, 2, n)  # a late or early tick
     u = (1_764_000_000_000 * 1000 + ms * factor).view(np.uint64)
-    raw = u.tobytes()
-    _scheme, payload = _schemes.encode_int_block(u, raw)
-    plain_scheme, plain = _schemes.encode_int_lanes(u, raw, modes=True, third=True)
+    _scheme, payload = _schemes.encode_int_block(u, u)
+    plain_scheme, plain = _schemes.encode_int_lanes(u, u, modes=True, third=True)
     best = plain
     lag = int(_schemes.kernels().find_lag(_schemes._delta_windows(u), 512, 128)[0])
     if lag and plain_scheme in (_schemes.MULT, _schemes.SPARSE):
@@ -538,6 +537,35 @@ def test_a_clock_with_a_period_is_coded_as_if_both_candidates_were_built_in_full
     assert len(payload) <= len(best)
     x = u.view(np.int64)
     assert decompress(compress(x)).tobytes() == x.tobytes()
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(32_768, 65_536),
+    period_ms=st.sampled_from([15.625, 10.0, 7.8125, 33.3]),
+    jitter=st.sampled_from([0.0, 0.01, 0.2]),
+    share=st.floats(0.05, 1.5),
+)
+def test_int_mult_gives_up_on_its_windows_only_where_its_lanes_miss_the_limit(
+    seed: int, n: int, period_ms: float, jitter: float, share: float
+) -> None:
+    """The factor mode skips dividing a block where its sampled windows show the lanes
+    cannot code under the limit: built in full, they do not."""
+    rng = np.random.default_rng(seed)
+    ms = np.floor(np.arange(n) * period_ms).astype(np.int64)
+    ms += (rng.random(n) < jitter) * rng.integers(-1, 2, n)
+    u = (1_764_000_000_000 * 1000 + ms * 1_000_000).view(np.uint64)
+    plan = modes.int_mult_plan(u)
+    factor, offset = np.uint64(plan[0]), np.uint64(plan[1])
+    assert factor % 1_000_000 == 0
+    limit = int(share * n / 8)
+    if not blocks._mult_gives_up(u, 0, factor, offset, limit):
+        return
+    q, positions = modes.mult_lanes(u, 0, factor, offset, n // 16)
+    head = np.zeros(1 + 16, dtype=np.uint8)
+    full = blocks._with_lanes(head, positions.size, positions, u, 8, q, True, True, limit)
+    assert full.size >= limit
 
 
 @settings(max_examples=150, deadline=None)

@@ -21,7 +21,9 @@ def same_bits(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> bool:
 
 
 def roundtrip(x: np.ndarray[Any, Any], **kwargs: Any) -> bytes:
+    before = x.copy()
     frame = compress(x, **kwargs)
+    assert same_bits(x, before), "compress wrote into its input"
     y = decompress(frame)
     assert same_bits(np.ascontiguousarray(x, dtype=x.dtype.newbyteorder("<")), y)
     return frame

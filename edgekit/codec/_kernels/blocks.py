@@ -479,12 +479,30 @@ def _rank_estimate(values, counts, m, scale, order):
     return 1 + 8 * order + 1 + bits / 8
 
 
+@njit(inline="always")
+def _rank_window_start(n, k):
+    """Where the ``k``-th of the RANK_ORDER_WINDOWS sampled windows of ``n`` lanes starts."""
+    return k * (n - RANK_ORDER_WINDOW) // (RANK_ORDER_WINDOWS - 1)
+
+
 @njit
 def _sampled_rank_order(u, kmin, kmax):
     """The residual order of least :func:`_rank_estimate` on the sampled windows of ``u``
     among those with ``kmin`` to ``kmax`` distinct residuals there, or -1; and that
     estimate (scaled to the block; inf for -1)."""
-    n = u.size
+    w = RANK_ORDER_WINDOW
+    windows = np.empty(RANK_ORDER_WINDOWS * w, dtype=np.uint64)
+    for k in range(RANK_ORDER_WINDOWS):
+        start = _rank_window_start(u.size, k)
+        for i in range(w):
+            windows[k * w + i] = u[start + i]
+    return _windows_rank_order(windows, u.size, kmin, kmax)
+
+
+@njit
+def _windows_rank_order(windows, n, kmin, kmax):
+    """:func:`_sampled_rank_order` of ``n`` lanes from their sampled ``windows`` (back to
+    back)."""
     w = RANK_ORDER_WINDOW
     best_order = -1
     best_est = math.inf
@@ -494,9 +512,8 @@ def _sampled_rank_order(u, kmin, kmax):
         per = w - order
         r = np.empty(RANK_ORDER_WINDOWS * per, dtype=np.uint64)
         for k in range(RANK_ORDER_WINDOWS):
-            start = k * (n - w) // (RANK_ORDER_WINDOWS - 1)
             for i in range(per):
-                r[k * per + i] = residual_at(u, start + i, order)
+                r[k * per + i] = residual_at(windows, k * w + i, order)
         vals, cnts, _idx, _rows = _rank_counts(r, 0, kmax)
         if vals.size < kmin:
             continue
@@ -745,6 +762,8 @@ def _mult_candidate(u, order, factor, offset, entropy, limit):
     were built (few enough exceptions)."""
     n = u.size
     m = n - order
+    if factor != ZERO_U64 and entropy and _mult_gives_up(u, order, factor, offset, limit):
+        return np.zeros(0, dtype=np.uint8), True
     # An exception costs 10 bytes: more than one in 16 values never pays.
     q, positions = mult_lanes(u, order, factor, offset, min(m // 16, limit // 10))
     if q.size != m:
@@ -765,6 +784,42 @@ def _mult_candidate(u, order, factor, offset, entropy, limit):
     if out.size >= limit:
         return np.zeros(0, dtype=np.uint8), True
     return out, True
+
+
+@njit
+def _mult_gives_up(u, order, factor, offset, limit):
+    """Whether the factor mode's lanes of ``u`` (order, factor, offset) surely code to
+    ``limit`` bytes or more, seen on the rank scheme's sampled windows of them alone (a
+    clock's plain lanes against its period: the block is not divided). Where the limit
+    leaves the lanes at most a bit a value, only a constant residual or the rank scheme
+    could fit (:func:`int_payload`); the windows show no constant order and ranks whose
+    estimate the nested rank scheme gives up on (:func:`_rank_payload`, the same windows).
+    Not where a window holds an exception (its quotients would differ)."""
+    m = u.size - order
+    budget = min(8 * m, limit - (1 + 8 * order + 16 + 4 + 1))  # (as :func:`_with_lanes`)
+    if m < RANK_ORDER_MIN_VALUES or budget <= 0 or budget > _least_packed(m):
+        return False
+    w = RANK_ORDER_WINDOW
+    windows = np.empty(RANK_ORDER_WINDOWS * w, dtype=np.uint64)
+    sf = np.int64(factor)
+    if sf <= 0:
+        return False
+    for k in range(RANK_ORDER_WINDOWS):
+        start = _rank_window_start(m, k)
+        for i in range(w):
+            r = residual_at(u, start + i, order)
+            q = np.uint64(np.int64(r - offset) // sf)
+            if offset + factor * q != r:
+                return False
+            windows[k * w + i] = q
+    for o in range(3):
+        constant = True
+        for k in range(RANK_ORDER_WINDOWS):
+            constant = constant and _constant_residual(windows[k * w : (k + 1) * w], o)
+        if constant:
+            return False
+    best, est = _windows_rank_order(windows, m, 2, RANK_MAX)
+    return best >= 0 and est >= budget * RANK_PAIR_SLACK
 
 
 @njit

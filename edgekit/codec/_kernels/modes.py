@@ -152,6 +152,36 @@ def int_mult_plan(u):
 _ROUNDER = 6755399441055744.0
 
 
+@njit(inline="always")
+def _rounded(r, q, i, factor, offset, inverse):
+    """Round ``q[i]`` from the residual ``r`` (see :func:`mult_lanes`); the bits where
+    ``offset + factor * q[i]`` differs from ``r`` (0 where exact)."""
+    k = np.uint64(np.int64((np.float64(np.int64(r - offset)) * inverse + _ROUNDER) - _ROUNDER))
+    q[i] = k
+    return (offset + factor * k) ^ r
+
+
+@njit
+def _rounded_quotients(u, order, q, factor, offset, inverse):
+    """:func:`_rounded` quotients ``q`` of the order-``order`` residuals of ``u``; the OR
+    of their misses. (A loop for each order, its residual written out on slices indexed
+    from 0: one loop through ``residual_at`` that also counted the misses stayed scalar,
+    41 -> 21 us on a clock's 65,536 values.)"""
+    differ = ZERO
+    if order == 0:
+        for i in range(q.size):
+            differ |= _rounded(u[i], q, i, factor, offset, inverse)
+    elif order == 1:
+        a, b = u[1:], u[:-1]
+        for i in range(q.size):
+            differ |= _rounded(a[i] - b[i], q, i, factor, offset, inverse)
+    else:
+        a, b, c = u[2:], u[1:-1], u[:-2]
+        for i in range(q.size):
+            differ |= _rounded((a[i] - b[i]) - (b[i] - c[i]), q, i, factor, offset, inverse)
+    return differ
+
+
 @njit
 def mult_lanes(u, order, factor, offset, max_exceptions):
     """Quotients ``q`` with ``residual = offset + factor * q`` (mod 2**64) of the
@@ -180,15 +210,10 @@ def mult_lanes(u, order, factor, offset, max_exceptions):
     q = np.empty(m, dtype=np.uint64)
     sf = np.int64(factor)
     inverse = 1.0 / np.float64(sf) if sf > 0 else 0.0
-    missed = 0
-    for i in range(m):
-        r = residual_at(u, i, order)
-        k = np.int64((np.float64(np.int64(r - offset)) * inverse + _ROUNDER) - _ROUNDER)
-        q[i] = np.uint64(k)
-        missed += offset + factor * np.uint64(k) != r
-    pos = np.empty(min(missed, m), dtype=np.int64)
-    if missed == 0:
-        return q, pos
+    differ = _rounded_quotients(u, order, q, np.uint64(factor), np.uint64(offset), inverse)
+    pos = np.empty(max(min(m, max_exceptions + 1), 0), dtype=np.int64)
+    if differ == ZERO:
+        return q, pos[:0]
     nexc = 0
     last = ZERO
     for i in range(m):
