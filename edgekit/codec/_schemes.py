@@ -381,7 +381,7 @@ def encode_float_block(
         # dictionary is built from them where it fits); where it does not, the repeat
         # scheme is built first and bounds the format-1 candidates (see ``ceiling``).
         lags = kernels().repeat_lags(x.view(_uint_of(x)))
-        if np.count_nonzero(lags == 0) > x.size // 4:
+        if kernels().literal_count(lags) > x.size // 4:
             first = _encode_repeat(x, plan, lags, entropy=entropy)
             first_nested = take_nested()
     best = _encode_float_v1(
@@ -573,7 +573,7 @@ def _encode_float_v1(
         allow_dict
         and n >= 256
         and k.dictionary_may_pay(x.view(_uint_of(x)))
-        and (lags is None or np.count_nonzero(lags == 0) <= n // 4)
+        and (lags is None or k.literal_count(lags) <= n // 4)
     ):
         found = _encode_dict(x, lags, entropy=entropy)
         if found is not None:
@@ -745,8 +745,10 @@ def _encode_repeat_div(
         return None
     divisor = float(10 ** (int(e) - int(f)))
     uint = _uint_of(x)
-    probe = np.empty(1, dtype=x.dtype)
-    k, adj = kernels().fdiv_split(x, x.view(uint), divisor, probe, probe.view(uint), KMAX_ADJ)
+    scratch = np.empty_like(x)
+    k, adj = kernels().fdiv_split_at(
+        x, x.view(uint), divisor, scratch, scratch.view(uint), KMAX_ADJ, positions
+    )
     candidates = kernels().top_lags(lags[:PERIOD_LAGS], PERIOD_CANDIDATES)
     if candidates.size == 0:  # (the first values do not repeat; later ones do)
         candidates = kernels().top_lags(lags, PERIOD_CANDIDATES)
@@ -755,7 +757,7 @@ def _encode_repeat_div(
     period = int(candidates[int(np.argmin(cost))])
     residuals = kernels().period_residuals(k, positions, period).view(U64)
     rscheme, rpayload = encode_int_lanes(residuals, None, entropy=entropy)
-    adjustments = _encode_adjustments(adj[positions], entropy=entropy)
+    adjustments = _encode_adjustments(adj, entropy=entropy)
     # (joined once: a chain of ``+`` copies each prefix again, ~100 KB a block)
     return b"".join(
         (
@@ -1030,8 +1032,8 @@ def _encode_fdiv(x: Array, divisor: float, lag: int, *, entropy: bool) -> bytes:
     divisor``, as signed lanes): dense as a nested integer block, or sparse as positions
     and values. Every value fits (NaN, infinities, -0.0: ``k`` 0)."""
     uint = _uint_of(x)
-    probe = np.empty(1, dtype=x.dtype)
-    k, lanes = kernels().fdiv_split(x, x.view(uint), divisor, probe, probe.view(uint), KMAX_ADJ)
+    scratch = np.empty_like(x)
+    k, lanes = kernels().fdiv_split(x, x.view(uint), divisor, scratch, scratch.view(uint), KMAX_ADJ)
     multiples = k.view(U64)
     if lag:
         multiples = kernels().lag_residuals(multiples, lag)

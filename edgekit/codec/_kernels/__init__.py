@@ -96,6 +96,7 @@ from edgekit.codec._kernels.huffman import (
 from edgekit.codec._kernels.lag import (
     fdiv_join,
     fdiv_split,
+    fdiv_split_at,
     find_lag,
     lag_residuals,
     lag_windows,
@@ -114,6 +115,7 @@ from edgekit.codec._kernels.modes import (
 )
 from edgekit.codec._kernels.repeat import (
     dict_from_lags,
+    literal_count,
     period_cost,
     period_residuals,
     repeat_div_fill,
@@ -168,6 +170,7 @@ __all__ = [
     "even_sample",
     "fdiv_join",
     "fdiv_split",
+    "fdiv_split_at",
     "find_lag",
     "float_mult_base",
     "float_quant_shift",
@@ -195,6 +198,7 @@ __all__ = [
     "lag_residuals",
     "lag_windows",
     "levels_fill",
+    "literal_count",
     "mult_payload",
     "mult_planned",
     "order_bits",

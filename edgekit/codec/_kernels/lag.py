@@ -156,26 +156,54 @@ def unlag(r, lag):
         r[i] += r[i - lag]
 
 
-@njit
-def fdiv_split(x, x_bits, divisor, probe, probe_bits, kmax):
-    """The float-div split of ``x``: multiples ``k = round(x * divisor)`` (0 where not
-    below ``kmax`` in magnitude or not finite) and the adjustments, the bits of ``x`` minus
-    those of ``k / divisor`` rounded to ``x``'s type, sign-extended (both int64).
-    ``probe``/``probe_bits``: one value of scratch of ``x``'s type and its unsigned view
-    (each value's approximation is read back as bits at once: no block-sized array)."""
+@njit(inline="always")
+def _fdiv_multiples(x, divisor, scratch, kmax):
+    """The multiples ``k`` of :func:`fdiv_split`, their approximations ``k / divisor``
+    written to ``scratch``."""
     n = x.size
     k = np.empty(n, dtype=np.int64)
-    adj = np.empty(n, dtype=np.int64)
     for i in range(n):
         y = np.float64(x[i]) * divisor
         kk = np.int64(np.rint(y)) if abs(y) < kmax else np.int64(0)
         k[i] = kk
-        probe[0] = np.float64(kk) / divisor
-        d = x_bits[i] - probe_bits[0]
-        if x_bits.itemsize == 4:
-            adj[i] = np.int64(np.int32(d))
-        else:
-            adj[i] = np.int64(d)
+        scratch[i] = np.float64(kk) / divisor
+    return k
+
+
+@njit(inline="always")
+def _adjustment(x_bits, approx_bits, i):
+    """Value ``i``'s bits minus its approximation's, sign-extended to int64."""
+    d = x_bits[i] - approx_bits[i]
+    if x_bits.itemsize == 4:
+        return np.int64(np.int32(d))
+    return np.int64(d)
+
+
+@njit
+def fdiv_split(x, x_bits, divisor, scratch, scratch_bits, kmax):
+    """The float-div split of ``x``: multiples ``k = round(x * divisor)`` (0 where not
+    below ``kmax`` in magnitude or not finite) and the adjustments, the bits of ``x`` minus
+    those of ``k / divisor`` rounded to ``x``'s type, sign-extended (both int64).
+    ``scratch``/``scratch_bits``: an array of ``x``'s size and type and its unsigned view
+    (the approximations are written there and read back as bits in a second pass: two
+    loops that vectorise, where reading each back through one value of scratch kept the
+    loop scalar; 87 -> 69 us a block of 65,536 float64, 146 -> 76 of float32)."""
+    k = _fdiv_multiples(x, divisor, scratch, kmax)
+    adj = np.empty(x.size, dtype=np.int64)
+    for i in range(x.size):
+        adj[i] = _adjustment(x_bits, scratch_bits, i)
+    return k, adj
+
+
+@njit
+def fdiv_split_at(x, x_bits, divisor, scratch, scratch_bits, kmax, positions):
+    """:func:`fdiv_split` with the adjustments at ``positions`` only (a repeat-div block's
+    literals: no block-sized adjustments to gather them from)."""
+    k = _fdiv_multiples(x, divisor, scratch, kmax)
+    adj = np.empty(positions.size, dtype=np.int64)
+    for j in range(positions.size):
+        i = positions[j]
+        adj[j] = _adjustment(x_bits, scratch_bits, i)
     return k, adj
 
 

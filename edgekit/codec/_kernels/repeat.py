@@ -44,6 +44,16 @@ def repeat_lags(bits):
 
 
 @njit
+def literal_count(lags):
+    """How many of ``lags`` are 0 (first occurrences: the repeat scheme's literals), in a
+    pass without a temporary (numpy's ``count_nonzero(lags == 0)``: 11 us a block)."""
+    m = 0
+    for i in range(lags.size):
+        m += np.int64(lags[i] == 0)
+    return m
+
+
+@njit
 def split_literals(x, lags):
     """The values of ``x`` whose ``lags`` are 0 (first occurrences, the repeat scheme's
     literals) and their positions (int64), in one pass without a branch on which they
