@@ -328,3 +328,48 @@ def test_radix_order_is_a_stable_argsort(keys: list[int], shared_high: bool) -> 
     if shared_high:
         u = (u & np.uint64(0xFFFFFF)) | np.uint64(0x3FF0_0000_0000_0000)
     assert bitpack.radix_order(u).tolist() == np.argsort(u, kind="stable").tolist()
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    dtype=st.sampled_from(["f4", "f8"]),
+    bits=st.lists(U64, min_size=1, max_size=200),
+    decimals=st.integers(0, 6),
+    picks=st.lists(st.integers(0, 199), max_size=60),
+)
+def test_float_div_split_matches_numpy_and_at_positions(
+    dtype: str, bits: list[int], decimals: int, picks: list[int]
+) -> None:
+    """Multiples ``round(x * divisor)`` (0 where not below the bound or not finite) and the
+    adjustments (the values' bits minus those of ``k / divisor``), any bit pattern (NaN,
+    infinities, -0.0); ``fdiv_split_at`` gives the same adjustments at the positions."""
+    uint = np.uint32 if dtype == "f4" else np.uint64
+    raw = np.array(bits, dtype=np.uint64)
+    x_bits = (raw >> np.uint64(32)).astype(uint) if dtype == "f4" else raw
+    x = x_bits.view(dtype)
+    decimal = np.round(x.astype(np.float64) * 1000) / 1000  # (decimals too, not only noise)
+    with np.errstate(all="ignore"):
+        x = np.where(np.arange(x.size) % 2 == 0, decimal.astype(dtype), x)
+    x_bits = x.view(uint)
+    divisor, kmax = float(10**decimals), float(2**52)
+    scratch = np.empty_like(x)
+    k, adj = lag.fdiv_split(x, x_bits, divisor, scratch, scratch.view(uint), kmax)
+    with np.errstate(all="ignore"):
+        y = x.astype(np.float64) * divisor
+        want_k = np.where(np.abs(y) < kmax, np.rint(y), 0).astype(np.int64)
+        approx = (want_k.astype(np.float64) / divisor).astype(dtype)
+    diff = (x_bits - approx.view(uint)).astype(uint)
+    want_adj = diff.view(np.int32 if dtype == "f4" else np.int64).astype(np.int64)
+    assert k.tolist() == want_k.tolist() and adj.tolist() == want_adj.tolist()
+    positions = np.unique(np.array([p % x.size for p in picks], dtype=np.int64))
+    k_at, adj_at = lag.fdiv_split_at(
+        x, x_bits, divisor, scratch, scratch.view(uint), kmax, positions
+    )
+    assert k_at.tolist() == k.tolist() and adj_at.tolist() == adj[positions].tolist()
+
+
+@settings(max_examples=60)
+@given(lags=st.lists(st.integers(0, 5), max_size=300))
+def test_literal_count_counts_the_first_occurrences(lags: list[int]) -> None:
+    a = np.array(lags, dtype=np.int64)
+    assert _kernels.literal_count(a) == int(np.count_nonzero(a == 0))
