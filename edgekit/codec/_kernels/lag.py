@@ -161,6 +161,8 @@ def _fdiv_multiples(x, divisor, scratch, kmax):
     """The multiples ``k`` of :func:`fdiv_split`, their approximations ``k / divisor``
     written to ``scratch``."""
     n = x.size
+    if scratch.size < n:
+        raise ValueError("fdiv_split: scratch is smaller than the values")
     k = np.empty(n, dtype=np.int64)
     for i in range(n):
         y = np.float64(x[i]) * divisor
