@@ -759,7 +759,9 @@ def _with_lanes(head, nexc, positions, values, isz, lanes, entropy, rank, limit)
 def _mult_candidate(u, order, factor, offset, entropy, limit):
     """The int-mult payload of ``u`` for one (order, factor, offset), or an empty array
     when it has too many exceptions or is not below ``limit`` bytes; and whether its lanes
-    were built (few enough exceptions)."""
+    were built (few enough exceptions), or taken as built where :func:`_mult_gives_up`
+    saw on its windows that they would not code under the limit (the caller then tries
+    what it weighs a built mode against, as when one misses the limit)."""
     n = u.size
     m = n - order
     if factor != ZERO_U64 and entropy and _mult_gives_up(u, order, factor, offset, limit):
