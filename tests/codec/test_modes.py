@@ -153,6 +153,25 @@ def test_adc_counts_times_a_scale_use_float_mult(dtype: str) -> None:
     assert frame[4] == 2 and frame_info(frame).schemes == ("float-mult",)
 
 
+@pytest.mark.parametrize(("dtype", "scale"), [("f8", 0.001), ("f8", 0.01), ("f8", 0.1)])
+def test_counts_times_a_power_of_ten_use_float_mult_where_alp_misses(
+    dtype: str, scale: float
+) -> None:
+    """``counts * 0.001`` computed in floating point is not always the decimal's nearest
+    double (a seventh of them miss ALP): float-mult takes the power of ten as its base,
+    where ALP took it before at 2.5x pcodec's size. Decimals from text keep ALP."""
+    counts = np.cumsum(np.random.default_rng(6).integers(-100, 101, 20_000)) + 8000
+    x = counts.astype(dtype) * np.array(scale, dtype=dtype)  # (in the values' precision)
+    x[[5, 50]] = [np.nan, -0.0]
+    frame = round_trip(x)
+    assert frame_info(frame).schemes == ("float-mult",)
+    probe = np.zeros(1, dtype=dtype)
+    assert modes.float_mult_base(x, probe) == float(np.array(scale, dtype=dtype))
+    decimals = np.round(counts * scale, 3).astype(dtype)
+    assert modes.float_mult_base(decimals, probe) == 0.0
+    assert "float-mult" not in frame_info(round_trip(decimals)).schemes
+
+
 def test_float32_data_stored_as_float64_uses_float_quant() -> None:
     rng = np.random.default_rng(3)
     x = np.cumsum(rng.standard_normal(5000)).astype(np.float32).astype(np.float64)
