@@ -352,7 +352,7 @@ def encode_float_block(
     allow_lag: bool = True,
     allow_split: bool = True,
     ceiling: float | None = None,
-) -> tuple[int, bytes]:
+) -> tuple[int, bytes | memoryview]:
     """Cheapest float scheme for the block ``x`` (float32 or float64), chosen by sampling.
 
     The split scheme of format 8 replaces format 1's best when that is alp-rd,
@@ -449,7 +449,9 @@ def encode_float_block(
             best, nested = (FMULT_ADJ, adjusted), used
     if allow_lag and best[0] not in (REPEAT, REPEAT_DIV):  # (repeat has the lag's gain)
         divisor, lag = float_lag(x, plan.pairs, plan.probe, 8 * len(best[1]) / max(x.size, 1))
-        if lag:
+        if not lag and best[0] == ALP:  # (no period: exceptions as adjustments may pay)
+            divisor = _near_decimals(x, best[1])
+        if divisor:
             divided = _encode_fdiv(x, divisor, lag, entropy=entropy)
             if beats(len(divided), 0.97):
                 best, nested = (FDIV, divided), take_nested()
@@ -545,8 +547,9 @@ def _encode_float_v1(
     allow_dict: bool,
     lags: Array | None = None,
     ceiling: float | None = None,
-) -> tuple[int, bytes]:
-    """Cheapest float scheme of format version 1 for the block ``x``.
+) -> tuple[int, bytes | memoryview]:
+    """Cheapest float scheme of format version 1 for the block ``x`` (RAW: a view of its
+    bytes, not a copy; a repeat block's candidates mostly lose to it).
 
     ``lags`` (the block's repeat lags, when the caller has them) count the distinct values
     for the dictionary. With a ``ceiling`` (bytes: the size a candidate must stay under to
@@ -563,7 +566,7 @@ def _encode_float_v1(
     if plan.pairs.shape[1]:
         e, f, cost = k.alp_choose(x, plan.pairs, probe)
     alp_estimate = cost * n / max(min(n, 128), 1) / 8
-    candidates: list[tuple[int, bytes]] = []
+    candidates: list[tuple[int, bytes | memoryview]] = []
 
     def shuffle_lz4(under: float | None = ceiling) -> None:
         if under is None or not _above(lambda w: _encode_shuffle_lz4(w)[1], x, under):
@@ -610,7 +613,7 @@ def _encode_float_v1(
             shuffle_lz4()
     best = min(candidates, key=lambda c: len(c[1]), default=(RAW, b""))
     if best[0] == RAW or len(best[1]) >= nbytes:
-        return RAW, x.tobytes()
+        return RAW, x.data.cast("B")
     return best
 
 
@@ -1023,6 +1026,40 @@ def alp_or_float_div(x: Array, payload: Array, *, entropy: bool) -> tuple[int, b
         if len(divided) < 0.97 * payload.size:
             return FDIV, divided
     return ALP, payload.data
+
+
+def alp_estimate(x: Array, pairs: Array, probe: Array) -> float:
+    """ALP's sampled size estimate of the block ``x`` (bytes; bit-packed widths and 12
+    bytes an exception, on 128 values)."""
+    cost = kernels().alp_choose(x, pairs, probe)[2]
+    return float(cost * x.size / max(min(x.size, 128), 1) / 8)
+
+
+def float_div_of(
+    x: Array, pairs: Array, probe: Array, alp_size: float, *, entropy: bool
+) -> tuple[int, bytes]:
+    """The float-div payload of the block ``x`` in place of ALP's (of ``alp_size`` bytes)
+    where its exceptions are decimals it takes as small adjustments
+    (``_kernels.fdiv_pays``): the divisor of ALP's exponent and factor, lagged where the
+    multiples repeat a period. ``(FDIV, payload)``."""
+    e, f, _cost = kernels().alp_choose(x, pairs, probe)
+    pair = np.array([[e], [f]], dtype=np.int64)
+    divisor, lag = float_lag(x, pair, probe, 8 * alp_size / x.size)
+    if not lag:
+        divisor = float(10 ** (int(e) - int(f)))
+    return FDIV, _encode_fdiv(x, divisor, lag, entropy=entropy)
+
+
+def _near_decimals(x: Array, payload: bytes | memoryview) -> float:
+    """The float-div divisor where the ALP ``payload`` of the block ``x`` (its exponent and
+    factor first) has exceptions float-div takes as small adjustments
+    (``_kernels.fdiv_pays``), else 0.0."""
+    e, f = int(payload[0]), int(payload[1])
+    uint = _uint_of(x)
+    probe = np.zeros(1, dtype=x.dtype)
+    if kernels().fdiv_pays(x, x.view(uint), e, f, probe, probe.view(uint), KMAX_ADJ, len(payload)):
+        return float(10 ** (e - f))
+    return 0.0
 
 
 def _encode_fdiv(x: Array, divisor: float, lag: int, *, entropy: bool) -> bytes:

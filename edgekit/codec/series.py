@@ -194,17 +194,29 @@ def compress(
                 if n <= block_size and modes == (0.0, 0):
                     # One block: one kernel call does it all when ALP wins outright (unless
                     # repeated values may make the repeat scheme smaller), or the float-div
-                    # scheme where the ALP multiples repeat a period.
+                    # scheme where the ALP multiples repeat a period or ALP's exceptions are
+                    # decimals it takes as small adjustments (code 2: ALP is not built).
+                    bits = _BITS_OF[x.dtype]
                     done, pairs, payload = _schemes.kernels().alp_single_block(
-                        flat, flat.view(_BITS_OF[x.dtype]), _schemes.alp_emax(x), probe, entropy
+                        flat,
+                        flat.view(bits),
+                        _schemes.alp_emax(x),
+                        probe,
+                        probe.view(bits),
+                        entropy,
                     )
-                    if done == 0 and (
-                        _schemes.repeats_may_pay(flat, 8 * payload.size / n)
-                        or _schemes.adjusted_may_pay(flat, 8 * payload.size / n)
+                    size = payload.size if done != 2 else _schemes.alp_estimate(flat, pairs, probe)
+                    if done != 1 and (
+                        _schemes.repeats_may_pay(flat, 8 * size / n)
+                        or _schemes.adjusted_may_pay(flat, 8 * size / n)
                     ):
-                        done, pairs = 1, None
-                    if done == 0:
-                        scheme, best = _schemes.alp_or_float_div(flat, payload, entropy=entropy)
+                        done = 1
+                    if done != 1:
+                        scheme, best = (
+                            _schemes.alp_or_float_div(flat, payload, entropy=entropy)
+                            if done == 0
+                            else _schemes.float_div_of(flat, pairs, probe, size, entropy=entropy)
+                        )
                         out += _BLOCK_HEAD.pack(scheme, len(best))
                         out += best
                         return _sealed(out, _with_nested(scheme))

@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgekit.codec import _kernels, _schemes, compress, decompress, frame_info
-from edgekit.codec._format import FDIV, FORMAT_VERSION, LAG
+from edgekit.codec._format import ALP, FDIV, FORMAT_VERSION, LAG
 from edgekit.codec._frame import Reader
 from edgekit.errors import CorruptDataError
 from tests._support.frames import golden_values, reseal, write_golden
@@ -53,6 +53,16 @@ def periodic_decimals(seed: int, n: int, period: int, decimals: int) -> Array:
     out[n // 2] = np.inf
     out[n // 3] = 1.0 / 3.0
     return out
+
+
+def converted_decimals(seed: int, n: int, dtype: str = "<f8") -> Array:
+    """Decimals of 6 places (a random walk around 60) taken from Celsius to Fahrenheit and
+    back in floating point: about one in seven ends an ulp or two off its decimal, as
+    values computed and written out in full are."""
+    rng = np.random.default_rng(seed)
+    c = np.round(60 + 0.5 * np.cumsum(rng.standard_normal(n)), 6).astype(dtype)
+    out: Array = ((c * 1.8 + 32) - 32) / 1.8
+    return out.astype(dtype)
 
 
 def smooth_waveform(n: int) -> Array:
@@ -133,6 +143,62 @@ def test_float_div_beats_the_earlier_schemes_on_periodic_decimals() -> None:
     scheme, before = _schemes.encode_float_block(x, _schemes.FloatPlan(x), allow_lag=False)
     assert scheme != FDIV and len(frame) < 0.75 * len(before)
     assert decompress(frame).tobytes() == x.tobytes()
+
+
+def test_decimals_an_ulp_off_take_float_div_without_a_lag() -> None:
+    """ALP stores each exception's position and value (10 bytes); float-div takes a
+    decimal an ulp or two off as a small adjustment. A frame of one block takes float-div
+    without building ALP; blocks of a longer frame take it where it is 3 % smaller."""
+    x = converted_decimals(11, 30_000)
+    scheme, alp = _schemes.encode_float_block(x, _schemes.FloatPlan(x), allow_lag=False)
+    assert scheme == ALP
+    one = compress(x, compact=False)
+    assert frame_info(one).schemes == ("float-div",) and one[4] == 6
+    assert struct.unpack("<dH", one[PAYLOAD_AT : PAYLOAD_AT + 10]) == (1e6, 0)
+    assert len(one) < 0.8 * len(alp)
+    blocks = compress(x, block_size=10_000, compact=False)
+    assert set(frame_info(blocks).schemes) == {"float-div"}
+    assert len(blocks) < 0.8 * len(alp)
+    for frame in (one, blocks):
+        assert decompress(frame).tobytes() == x.tobytes()
+
+
+def test_exact_decimals_and_values_far_off_keep_alp() -> None:
+    """Decimals to the bit have nothing to adjust; where the values ALP misses are far
+    from any decimal (one in 40 at random), float-div's adjustments cost about as much as
+    ALP's exceptions: ALP stays."""
+    rng = np.random.default_rng(12)
+    exact = np.round(60 + 0.5 * np.cumsum(rng.standard_normal(30_000)), 6)
+    noisy = exact.copy()
+    noisy[::40] = rng.uniform(40, 80, noisy[::40].size)
+    for x in (exact, noisy):
+        for kwargs in ({}, {"block_size": 10_000}):
+            frame = compress(x, compact=False, **kwargs)
+            assert set(frame_info(frame).schemes) == {"alp"}
+            assert decompress(frame).tobytes() == x.tobytes()
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    dtype=st.sampled_from(["<f4", "<f8"]),
+    n=st.integers(64, 20_000),
+    seed=st.integers(0, 2**32 - 1),
+    block_size=st.sampled_from([4096, 65_536]),
+)
+def test_converted_decimals_round_trip_and_stay_near_alp(
+    dtype: str, n: int, seed: int, block_size: int
+) -> None:
+    """Whichever scheme each block takes, the values come back bit for bit; a frame of one
+    block that takes float-div on its estimate alone (ALP not built) is never more than a
+    percent above ALP's payload."""
+    x = converted_decimals(seed, n, dtype)
+    frame = compress(x, block_size=block_size, compact=False)
+    assert decompress(frame).tobytes() == x.tobytes()
+    if n <= block_size and frame_info(frame).schemes == ("float-div",):
+        plan = _schemes.FloatPlan(x)
+        e, f, _cost = _kernels.alp_choose(x, plan.pairs, plan.probe)
+        _scheme, alp = _schemes._encode_alp(x, e, f, plan.probe, entropy=True)
+        assert len(frame) - PAYLOAD_AT <= 1.01 * len(alp) + 16
 
 
 @pytest.mark.usefixtures("format_8_encoder")

@@ -373,3 +373,51 @@ def test_float_div_split_matches_numpy_and_at_positions(
 def test_literal_count_counts_the_first_occurrences(lags: list[int]) -> None:
     a = np.array(lags, dtype=np.int64)
     assert _kernels.literal_count(a) == int(np.count_nonzero(a == 0))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    dtype=st.sampled_from(["f4", "f8"]),
+    n=st.integers(1, 3000),
+    decimals=st.integers(0, 6),
+    off=st.sampled_from([0.0, 0.02, 0.1, 0.5]),
+    ulps=st.integers(1, 5000),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_float_div_gain_follows_its_cost_model(
+    dtype: str, n: int, decimals: int, off: float, ulps: int, seed: int
+) -> None:
+    """``fdiv_gain``: on FDIV_SAMPLE evenly spaced values, ALP's exceptions at 2 + itemsize
+    bytes each against float-div's adjustments (numpy's) at FDIV_ADJ_BYTES plus their bits;
+    -inf where a quarter of the sample or more is adjusted. Decimals with a share ``off``
+    moved ``ulps`` units in the last place."""
+    rng = np.random.default_rng(seed)
+    uint = np.uint32 if dtype == "f4" else np.uint64
+    x = np.round(rng.normal(50, 20, n), decimals).astype(dtype)
+    moved = rng.random(n) < off
+    x.view(uint)[moved] += uint(ulps)
+    x_bits = x.view(uint)
+    e, f = decimals, 0
+    probe = np.zeros(1, dtype=dtype)
+    kmax = float(2**52)
+    got = lag.fdiv_gain(x, x_bits, e, f, probe, probe.view(uint), kmax)
+    m = min(n, lag.FDIV_SAMPLE)
+    idx = np.array([j * (n - 1) // (m - 1) if m > 1 else 0 for j in range(m)], dtype=np.int64)
+    s = x[idx]
+    _ints, exceptions = _kernels.alp_encode(s, e, f, np.zeros(1, dtype=dtype))
+    divisor = 10.0**decimals
+    y = s.astype(np.float64) * divisor
+    k = np.where(np.abs(y) < kmax, np.rint(y), 0).astype(np.int64)  # (-0.0: k is 0)
+    approx = (k.astype(np.float64) / divisor).astype(dtype)
+    adj = (s.view(uint) - approx.view(uint)).view(np.int32 if dtype == "f4" else np.int64)
+    nonzero = np.abs(adj[adj != 0].astype(np.int64))
+    if 4 * nonzero.size >= m:
+        assert got == -np.inf
+        return
+    bits = sum(int(a).bit_length() + 1 for a in nonzero.tolist())
+    saved = exceptions.size * (2 + x.itemsize) - nonzero.size * lag.FDIV_ADJ_BYTES - bits / 8
+    assert np.isclose(got, saved * n / m - lag.FDIV_HEAD_BYTES)
+    assert lag.fdiv_pays(x, x_bits, e, f, probe, probe.view(uint), kmax, 1000.0) == (
+        got >= lag.FDIV_MIN_GAIN * 1000.0
+    )
+    assert not lag.fdiv_pays(x, x_bits, 0, 1, probe, probe.view(uint), kmax, 1000.0)

@@ -94,7 +94,9 @@ from edgekit.codec._kernels.huffman import (
     zigzag_centered,
 )
 from edgekit.codec._kernels.lag import (
+    fdiv_gain,
     fdiv_join,
+    fdiv_pays,
     fdiv_split,
     fdiv_split_at,
     find_lag,
@@ -168,7 +170,9 @@ __all__ = [
     "dict_gather",
     "dictionary_may_pay",
     "even_sample",
+    "fdiv_gain",
     "fdiv_join",
+    "fdiv_pays",
     "fdiv_split",
     "fdiv_split_at",
     "find_lag",

@@ -76,8 +76,9 @@ from edgekit.codec._kernels.huffman import (
     sampled_bytes,
     third_order_gain,
 )
-from edgekit.codec._kernels.lag import unlag
+from edgekit.codec._kernels.lag import fdiv_pays, unlag
 from edgekit.codec._kernels.modes import (
+    KMAX,
     decode_fmult_block,
     decode_fquant_block,
     decode_mult_block,
@@ -942,14 +943,16 @@ def alp_payload(x, x_bits, e, f, probe, entropy):
 
 
 @njit
-def alp_single_block(x, x_bits, emax, probe, entropy):
+def alp_single_block(x, x_bits, emax, probe, probe_bits, entropy):
     """The whole-frame fast path for a frame of one float block: plan, choice, payload.
 
     Does what ``FloatPlan`` + ``encode_float_block`` do when ALP wins outright: ranks the
     (e, f) pairs, picks one on 128 values, and, unless a dictionary may pay (256 values
     or more with few distinct ones), builds the ALP payload. Returns ``(code, pairs,
-    payload)``: code 0 when the payload is at most 0.6x the raw bytes (done), else 1
-    (the caller runs the general chooser, reusing ``pairs``).
+    payload)``: code 0 when the payload is at most 0.6x the raw bytes (done), 2 (no
+    payload) where ALP's exceptions are decimals float-div takes as small adjustments
+    (:func:`fdiv_pays` on ALP's estimate), else 1 (the caller runs the general chooser,
+    reusing ``pairs``). ``probe_bits``: ``probe``'s unsigned view.
     """
     empty = np.zeros(0, dtype=np.uint8)
     pairs = alp_plan(x, emax, probe)
@@ -963,6 +966,8 @@ def alp_single_block(x, x_bits, emax, probe, entropy):
     estimate = cost * n / max(min(n, 128), 1) / 8
     if cost >= NEVER or not estimate < 0.9 * nbytes:
         return 1, pairs, empty
+    if fdiv_pays(x, x_bits, e, f, probe, probe_bits, KMAX, estimate):
+        return 2, pairs, empty
     payload = alp_payload(x, x_bits, e, f, probe, entropy)
     if payload.size <= 0.6 * nbytes:
         return 0, pairs, payload

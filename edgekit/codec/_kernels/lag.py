@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from edgekit._jit import njit
+from edgekit.codec._kernels.bitpack import bitlen
+from edgekit.codec._kernels.floats import F10, _alp_ok
 from edgekit.codec._kernels.huffman import symbol_bits
 
 #: A lag is taken only where its residuals cost at least this many bits a value less than
@@ -173,9 +175,10 @@ def _fdiv_multiples(x, divisor, scratch, kmax):
 
 
 @njit(inline="always")
-def _adjustment(x_bits, approx_bits, i):
-    """Value ``i``'s bits minus its approximation's, sign-extended to int64."""
-    d = x_bits[i] - approx_bits[i]
+def _adjustment(x_bits, approx_bits, i, j):
+    """Value ``i``'s bits minus its approximation's (``approx_bits[j]``), sign-extended to
+    int64."""
+    d = x_bits[i] - approx_bits[j]
     if x_bits.itemsize == 4:
         return np.int64(np.int32(d))
     return np.int64(d)
@@ -193,8 +196,65 @@ def fdiv_split(x, x_bits, divisor, scratch, scratch_bits, kmax):
     k = _fdiv_multiples(x, divisor, scratch, kmax)
     adj = np.empty(x.size, dtype=np.int64)
     for i in range(x.size):
-        adj[i] = _adjustment(x_bits, scratch_bits, i)
+        adj[i] = _adjustment(x_bits, scratch_bits, i, i)
     return k, adj
+
+
+#: :func:`fdiv_gain` reads this many evenly spaced values of a block.
+FDIV_SAMPLE = 1024
+#: Float-div's sparse form takes an adjustment that is not 0 in about this many bytes for
+#: its gap and sign, plus its magnitude's bits (an upper bound: the Huffman stage takes
+#: fewer where they recur, as a decimal of one digit more than the divisor's does) ...
+FDIV_ADJ_BYTES = 1.25
+#: ... behind a head this many bytes longer than ALP's. Float-div replaces ALP where it is
+#: expected to save FDIV_MIN_GAIN of ALP's size (the estimate is low: 0.5 to 1.3 times the
+#: savings measured on the corpus' and NAB's decimal series).
+FDIV_HEAD_BYTES = 40
+FDIV_MIN_GAIN = 0.04
+
+
+@njit
+def fdiv_gain(x, x_bits, e, f, probe, probe_bits, kmax):
+    """Bytes the float-div scheme with divisor ``10**(e - f)`` and no lag is expected to
+    save over ALP with exponent ``e`` and factor ``f`` (``e >= f``) on the block ``x``,
+    from FDIV_SAMPLE evenly spaced values: an ALP exception costs its position and value
+    (2 + itemsize bytes), a float-div adjustment that is not 0 FDIV_ADJ_BYTES and its
+    magnitude's bits (a decimal a float parser missed by an ulp, pandas' default CSV
+    parser's, takes a few bits). -inf where a quarter of the sample or more has
+    adjustments (the dense form codes every value's). ``probe``/``probe_bits``: one value
+    of ``x``'s type and its unsigned view (rounding to it); ``kmax``: as
+    :func:`fdiv_split`'s."""
+    n = x.size
+    m = min(n, FDIV_SAMPLE)
+    if m == 0:
+        return -np.inf
+    divisor = F10[e - f]
+    exc = adjusted = 0
+    adj_bits = 0.0
+    for j in range(m):
+        i = j * (n - 1) // (m - 1) if m > 1 else 0
+        ok, _k = _alp_ok(x[i], e, f, probe)
+        exc += np.int64(not ok)
+        y = np.float64(x[i]) * divisor
+        k = np.int64(np.rint(y)) if abs(y) < kmax else np.int64(0)
+        probe[0] = np.float64(k) / divisor
+        a = _adjustment(x_bits, probe_bits, i, 0)
+        if a != 0:
+            adjusted += 1
+            adj_bits += bitlen(np.uint64(abs(a))) + 1
+    if 4 * adjusted >= m:
+        return -np.inf
+    saved = exc * (2 + x_bits.itemsize) - adjusted * FDIV_ADJ_BYTES - adj_bits / 8
+    return saved * n / m - FDIV_HEAD_BYTES
+
+
+@njit
+def fdiv_pays(x, x_bits, e, f, probe, probe_bits, kmax, alp_size):
+    """Whether float-div (see :func:`fdiv_gain`) is expected to save FDIV_MIN_GAIN of
+    ``alp_size`` (bytes: ALP's payload or its estimate) over ALP with ``e``, ``f``."""
+    return (
+        e >= f and fdiv_gain(x, x_bits, e, f, probe, probe_bits, kmax) >= FDIV_MIN_GAIN * alp_size
+    )
 
 
 @njit
@@ -205,7 +265,7 @@ def fdiv_split_at(x, x_bits, divisor, scratch, scratch_bits, kmax, positions):
     adj = np.empty(positions.size, dtype=np.int64)
     for j in range(positions.size):
         i = positions[j]
-        adj[j] = _adjustment(x_bits, scratch_bits, i)
+        adj[j] = _adjustment(x_bits, scratch_bits, i, i)
     return k, adj
 
 
