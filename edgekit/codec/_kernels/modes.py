@@ -541,7 +541,8 @@ def approx_step(mags, tol, finest):
 @njit
 def float_mult_base(x, probe):
     """A common multiplier: ``base`` such that 90 % of a 256-value sample of ``x`` are
-    ``k * base`` to the bit, ``base`` not a power of ten (ALP codes those); 0.0 when none.
+    ``k * base`` to the bit, ``base`` not a power of ten (ALP codes those) unless the
+    values are its products (:func:`_pow10_products`); 0.0 when none.
 
     The approximate GCD of the sampled magnitudes gives the step; the base is then the
     best on the sample of a few candidates ``x / k`` (the producer's own constant is one of
