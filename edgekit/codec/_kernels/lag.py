@@ -219,8 +219,9 @@ def fdiv_gain(x, x_bits, e, f, probe, probe_bits, kmax):
     save over ALP with exponent ``e`` and factor ``f`` (``e >= f``) on the block ``x``,
     from FDIV_SAMPLE evenly spaced values: an ALP exception costs its position and value
     (2 + itemsize bytes), a float-div adjustment that is not 0 FDIV_ADJ_BYTES and its
-    magnitude's bits (a decimal a float parser missed by an ulp, pandas' default CSV
-    parser's, takes a few bits). -inf where a quarter of the sample or more has
+    magnitude's bits (a decimal an ulp or two off, as values computed in floating point
+    and written out in full are, takes a few bits). -inf where a quarter of the sample or
+    more has
     adjustments (the dense form codes every value's). ``probe``/``probe_bits``: one value
     of ``x``'s type and its unsigned view (rounding to it); ``kmax``: as
     :func:`fdiv_split`'s."""

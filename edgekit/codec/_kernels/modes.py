@@ -596,9 +596,9 @@ def float_mult_base(x, probe):
 @njit
 def _pow10_products(s, g, probe):
     """The power of ten nearest the step ``g`` (near one; for float32 values, its float32
-    too) where at least 90 % of the sample ``s`` are ``k * base`` to the bit
-    and a twentieth of it more than are the decimals ``k / 10**d`` (ALP takes those): an
-    ADC count times its scale of 0.001 computed in floating point, a seventh of which ALP
+    too) where at least 90 % of the sample ``s`` are ``k * base`` to the bit and a
+    twentieth of it more than are the decimals ``k / 10**d`` (ALP takes those): ADC
+    counts times their scale of 0.001 computed in floating point, a seventh of which ALP
     misses; else 0.0."""
     d = -int(np.round(np.log10(g)))
     exact = 1.0 / float(10.0**d) if d > 0 else float(10.0 ** (-d))
