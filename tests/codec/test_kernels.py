@@ -400,7 +400,7 @@ def test_float_div_gain_follows_its_cost_model(
     e, f = decimals, 0
     probe = np.zeros(1, dtype=dtype)
     kmax = float(2**52)
-    got = lag.fdiv_gain(x, x_bits, e, f, probe, probe.view(uint), kmax)
+    got = lag.fdiv_gain(x, x_bits, e, f, probe, probe.view(uint), kmax, lag.FDIV_SAMPLE)
     m = min(n, lag.FDIV_SAMPLE)
     idx = np.array([j * (n - 1) // (m - 1) if m > 1 else 0 for j in range(m)], dtype=np.int64)
     s = x[idx]
@@ -417,7 +417,8 @@ def test_float_div_gain_follows_its_cost_model(
     bits = sum(int(a).bit_length() + 1 for a in nonzero.tolist())
     saved = exceptions.size * (2 + x.itemsize) - nonzero.size * lag.FDIV_ADJ_BYTES - bits / 8
     assert np.isclose(got, saved * n / m - lag.FDIV_HEAD_BYTES)
+    screen = lag.fdiv_gain(x, x_bits, e, f, probe, probe.view(uint), kmax, lag.FDIV_SCREEN)
     assert lag.fdiv_pays(x, x_bits, e, f, probe, probe.view(uint), kmax, 1000.0) == (
-        got >= lag.FDIV_MIN_GAIN * 1000.0
+        screen > -lag.FDIV_HEAD_BYTES and got >= lag.FDIV_MIN_GAIN * 1000.0
     )
     assert not lag.fdiv_pays(x, x_bits, 0, 1, probe, probe.view(uint), kmax, 1000.0)
