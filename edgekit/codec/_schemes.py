@@ -132,7 +132,7 @@ def encode_int_lanes(
     third: bool = False,
     plan: tuple[int, int, int, int] | None = None,
     limit: int | None = None,
-) -> tuple[int, bytes]:
+) -> tuple[int, bytes | memoryview]:
     """Cheapest integer scheme for ``u`` (uint64 lanes); ``raw``: the values in their own
     dtype, whose bytes are the RAW payload (None: the lanes').
 
@@ -210,9 +210,11 @@ def encode_int_lanes(
     return int(scheme), payload.tobytes()
 
 
-def _raw_payload(u: Array, raw: Array | None) -> bytes:
-    """The RAW payload of lanes ``u`` whose values are ``raw`` (None: the lanes')."""
-    return (u if raw is None else raw).tobytes()
+def _raw_payload(u: Array, raw: Array | None) -> bytes | memoryview:
+    """The RAW payload of lanes ``u`` whose values are ``raw`` (None: the lanes'): a view
+    of their bytes (a caller with a smaller candidate drops it: a clock's 512 KB block)."""
+    a = u if raw is None else raw
+    return a.data.cast("B") if a.flags.c_contiguous else a.tobytes()
 
 
 def decode_int_lanes(
@@ -859,7 +861,9 @@ def find_block_lag(v: Array, bits_per_value: float) -> int:
     return int(lag) if bits < LAG_PAYS * bits_per_value else 0
 
 
-def encode_int_block(u: Array, raw: Array, *, entropy: bool = True) -> tuple[int, bytes]:
+def encode_int_block(
+    u: Array, raw: Array, *, entropy: bool = True
+) -> tuple[int, bytes | memoryview]:
     """Cheapest scheme of an integer block (uint64 lanes ``u`` of the values ``raw``, whose
     bytes are the RAW payload): :func:`encode_int_lanes`
     with its modes and third differences, then the lag scheme (format 6) where the lanes

@@ -231,8 +231,8 @@ def radix_order(keys):
             moved[at] = order[i]
             moved_keys[at] = k
             starts[b] = at + 1
-        order[:] = moved
-        cur[:] = moved_keys
+        order, moved = moved, order  # (the buffers swap: no copy back)
+        cur, moved_keys = moved_keys, cur
     return order
 
 

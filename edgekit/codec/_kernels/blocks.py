@@ -286,7 +286,7 @@ def _rank_counts(u, order, kmax):
     m = u.size - order
     values = np.empty(kmax, dtype=np.uint64)
     rows = np.zeros((HUFF_STREAMS, kmax), dtype=np.int64)
-    index = np.empty(m, dtype=np.int64)
+    index = np.empty(m, dtype=np.uint8)
     direct = np.full(_RANK_DIRECT, -1, dtype=np.int64)
     slots = np.full(_RANK_SLOTS, -1, dtype=np.int64)
     mask = np.uint64(_RANK_SLOTS - 1)
@@ -547,7 +547,7 @@ def _rank_payload(u, limit, kmin, kmax):
     best_est = float(limit) * (RANK_PAIR_SLACK if kmax <= RANK_MAX else 1.0)
     values = np.zeros(0, dtype=np.uint64)
     counts = np.zeros(0, dtype=np.int64)
-    index = np.zeros(0, dtype=np.int64)
+    index = np.zeros(0, dtype=np.uint8)
     rows = np.zeros((HUFF_STREAMS, 0), dtype=np.int64)
     if n >= RANK_ORDER_MIN_VALUES:
         # Only the order of least estimated size on a sample is counted in full (where
@@ -605,7 +605,7 @@ def _rank_payload(u, limit, kmin, kmax):
     else:
         single = 0
     np2 = (m + 1) // 2
-    codes = np.empty(np2, dtype=np.int64)
+    codes = np.empty(np2, dtype=np.uint16)
     tables = np.zeros((2, k * k), dtype=np.int64)
     for t in range(m // 2):
         c = index[2 * t] * k + index[2 * t + 1]

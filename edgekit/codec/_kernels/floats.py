@@ -421,16 +421,16 @@ def alp_rd_decode(
 
 @njit
 def order_keys(bits, total):
-    """Float bit patterns mapped to uint64 keys whose unsigned order is numeric order."""
-    sign = ONE << np.uint64(total - 1)
+    """Float bit patterns mapped to uint64 keys whose unsigned order is numeric order:
+    negative ones inverted, the sign bit set on the others (without a branch: on a
+    gyroscope's signs at random it mispredicted every other value, 2 ns a value)."""
+    top = np.uint64(total - 1)
+    sign = ONE << top
     allm = _mask(total)
     out = np.empty(bits.size, dtype=np.uint64)
     for i in range(bits.size):
         b = np.uint64(bits[i])
-        if b & sign:
-            out[i] = b ^ allm
-        else:
-            out[i] = b ^ sign
+        out[i] = b ^ (sign | ((ZERO - (b >> top)) & allm))
     return out
 
 
