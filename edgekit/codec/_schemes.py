@@ -1184,7 +1184,7 @@ def _encode_dict(x: Array, lags: Array | None = None, *, entropy: bool) -> tuple
         allow_split=False,
     )
     ischeme, ipayload = encode_int_lanes(
-        inverse.astype(np.uint64).reshape(-1), None, entropy=entropy
+        np.asarray(inverse, dtype=np.uint64).reshape(-1), None, entropy=entropy
     )
     head = struct.pack("<IBI", values.size, dscheme, len(dpayload))
     return DICT, head + dpayload + bytes([ischeme]) + ipayload

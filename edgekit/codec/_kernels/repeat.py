@@ -194,7 +194,7 @@ def dict_from_lags(keys, lags):
     keys, each key's index in them)``, from the block's repeat lags (the first occurrences
     are the distinct keys) without a hash pass of its own."""
     n = keys.size
-    first = np.empty(n, dtype=np.int64)  # each value's distinct key, in order of appearance
+    first = np.empty(n, dtype=np.int32)  # each value's distinct key, in order of appearance
     distinct = np.empty(n, dtype=np.uint64)
     nd = 0
     for i in range(n):
