@@ -1155,13 +1155,6 @@ def _uint_of(x: Array) -> np.dtype[Any]:
     return np.dtype("<u8") if x.dtype.itemsize == 8 else np.dtype("<u4")
 
 
-def _keys_to_bits(keys: Array, total: int) -> Array:
-    sign = np.uint64(1 << (total - 1))
-    allm = np.uint64((1 << total) - 1)
-    out: Array = np.where((keys & sign) != 0, keys ^ sign, keys ^ allm)
-    return out
-
-
 def _encode_dict(x: Array, lags: Array | None = None, *, entropy: bool) -> tuple[int, bytes] | None:
     """Sorted distinct values (a nested float block) plus their indices (integer lanes);
     None where more than a quarter of the values are distinct. ``lags``: the block's
@@ -1174,7 +1167,7 @@ def _encode_dict(x: Array, lags: Array | None = None, *, entropy: bool) -> tuple
         uniq, inverse = kernels().dict_from_lags(keys, lags)
     if uniq.size == 0:
         return None
-    values = _keys_to_bits(uniq, total).astype(_uint_of(x)).view(x.dtype)
+    values = kernels().keys_to_bits(uniq, total).astype(_uint_of(x)).view(x.dtype)
     dscheme, dpayload = encode_float_block(
         values,
         FloatPlan(values),

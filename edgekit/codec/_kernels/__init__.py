@@ -68,6 +68,7 @@ from edgekit.codec._kernels.floats import (
     dict_gather,
     dictionary_may_pay,
     even_sample,
+    keys_to_bits,
     order_keys,
 )
 from edgekit.codec._kernels.fmadj import adj_factor, fmult_adj_base
@@ -201,6 +202,7 @@ __all__ = [
     "int_mult_plan",
     "int_payload",
     "int_stats",
+    "keys_to_bits",
     "lag_residuals",
     "lag_windows",
     "levels_fill",

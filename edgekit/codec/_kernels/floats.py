@@ -449,6 +449,20 @@ def order_keys(bits, total):
 
 
 @njit
+def keys_to_bits(keys, total):
+    """The float bit patterns of :func:`order_keys`' ``keys`` (uint64): keys with the sign
+    bit set are the non-negative floats, the others inverted."""
+    top = np.uint64(total - 1)
+    sign = ONE << top
+    allm = _mask(total)
+    out = np.empty(keys.size, dtype=np.uint64)
+    for i in range(keys.size):
+        k = keys[i]
+        out[i] = k ^ (sign | ((ZERO - (ONE - (k >> top))) & allm))
+    return out
+
+
+@njit
 def dict_encode(keys, max_distinct):
     """Sorted distinct keys and each key's index in them (hash table, then a small sort).
 
