@@ -566,7 +566,8 @@ def _encode_float_v1(
     for the dictionary. With a ``ceiling`` (bytes: the size a candidate must stay under to
     matter), alp and shuffle-lz4 are skipped where their size on :func:`_windows`, scaled
     to the block, is above it even times SKIP_MARGIN, and alp-rd where its right parts
-    alone are.
+    alone are. Alp-rd is built only where its sampled estimate (:func:`_rd_estimate`) is
+    below the best candidate so far (on noise, shuffle-lz4 is built first).
     """
     k = kernels()
     n = x.size

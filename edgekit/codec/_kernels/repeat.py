@@ -28,9 +28,9 @@ def repeat_lags(bits):
     while size < 2 * n:
         size *= 2
     mask = np.uint64(size - 1)
-    # (the product's top bits: they depend on every bit of the value; bits 32 and up of a
-    # float whose low mantissa bits are zero, a float32 reading widened, took 10,109
-    # distinct values to 4,188 slots, probes 2.5x as long)
+    # (the product's top bits: they depend on every bit of the value; its bits 32 to 48
+    # depend on the low 49 only, and put BROAD's gyroscope, integer readings times a
+    # scale, 10,109 distinct values, in 4,188 slots: 551 against 160 us a block)
     shift = np.uint64(64 - bitlen(np.uint64(size - 1)))
     last = np.full(size, _NO_POSITION, dtype=np.uint16)
     lags = np.empty(n, dtype=np.int64)
