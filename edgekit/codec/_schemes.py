@@ -1161,11 +1161,11 @@ def _encode_dict(x: Array, lags: Array | None = None, *, entropy: bool) -> tuple
     None where more than a quarter of the values are distinct. ``lags``: the block's
     repeat lags, when known (they give the distinct values without a hash pass)."""
     total = x.dtype.itemsize * 8
-    keys = kernels().order_keys(x.view(_uint_of(x)), total)
+    bits = x.view(_uint_of(x))
     if lags is None:
-        uniq, inverse = kernels().dict_encode(keys, x.size // 4)
+        uniq, inverse = kernels().dict_encode(kernels().order_keys(bits, total), x.size // 4)
     else:
-        uniq, inverse = kernels().dict_from_lags(keys, lags)
+        uniq, inverse = kernels().dict_from_lags(bits, total, lags)
     if uniq.size == 0:
         return None
     values = kernels().keys_to_bits(uniq, total).astype(_uint_of(x)).view(x.dtype)

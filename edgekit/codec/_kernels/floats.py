@@ -439,13 +439,18 @@ def order_keys(bits, total):
     negative ones inverted, the sign bit set on the others (without a branch: on a
     gyroscope's signs at random it mispredicted every other value, 2 ns a value)."""
     top = np.uint64(total - 1)
-    sign = ONE << top
     allm = _mask(total)
     out = np.empty(bits.size, dtype=np.uint64)
     for i in range(bits.size):
-        b = np.uint64(bits[i])
-        out[i] = b ^ (sign | ((ZERO - (b >> top)) & allm))
+        out[i] = order_key(np.uint64(bits[i]), top, allm)
     return out
+
+
+@njit(inline="always")
+def order_key(b, top, allm):
+    """:func:`order_keys` of one bit pattern ``b`` (uint64) of ``top + 1``-bit floats whose
+    bits are all set in ``allm``."""
+    return b ^ ((ONE << top) | ((ZERO - (b >> top)) & allm))
 
 
 @njit

@@ -9,7 +9,8 @@ import numpy as np
 
 from edgekit._jit import njit
 from edgekit.codec._format import ERR_INDEX, ERR_POSITION
-from edgekit.codec._kernels.bitpack import bitlen, radix_order
+from edgekit.codec._kernels.bitpack import _mask, bitlen, radix_order
+from edgekit.codec._kernels.floats import order_key
 
 #: An empty slot of :func:`repeat_lags`' table of last positions.
 _NO_POSITION = 0xFFFF
@@ -189,11 +190,15 @@ def top_lags(lags, k):
 
 
 @njit
-def dict_from_lags(keys, lags):
+def dict_from_lags(bits, total, lags):
     """:func:`~edgekit.codec._kernels.floats.dict_encode`'s result, ``(sorted distinct
-    keys, each key's index in them)``, from the block's repeat lags (the first occurrences
-    are the distinct keys) without a hash pass of its own."""
-    n = keys.size
+    keys, each key's index in them)``, for the float bit patterns ``bits`` of ``total``
+    bits, from the block's repeat lags (the first occurrences are the distinct keys)
+    without a hash pass of its own; the keys (:func:`order_keys`) are made in the same
+    pass, for the first occurrences only."""
+    n = bits.size
+    top = np.uint64(total - 1)
+    allm = _mask(total)
     first = np.empty(n, dtype=np.int32)  # each value's distinct key, in order of appearance
     distinct = np.empty(n, dtype=np.uint64)
     nd = 0
@@ -203,7 +208,7 @@ def dict_from_lags(keys, lags):
         lag = lags[i]
         earlier = first[i - lag]
         first[i] = nd if lag == 0 else earlier
-        distinct[nd] = keys[i]
+        distinct[nd] = order_key(np.uint64(bits[i]), top, allm)
         nd += np.int64(lag == 0)
     order = radix_order(distinct[:nd])
     rank = np.empty(nd, dtype=np.uint64)
