@@ -53,7 +53,7 @@ from edgekit.codec._format import (
     TOP_ONLY_INT_SCHEMES,
     WIDE_RANK,
 )
-from edgekit.codec._frame import Reader
+from edgekit.codec._frame import Reader, kernel_view
 
 #: The cost ``alp_choose`` gives when no (e, f) pair fits (the kernels' ``NEVER``).
 NEVER = 1 << 62
@@ -238,7 +238,7 @@ def decode_int_lanes(
         _decode_levels(rd, n, out)
         return out
     if scheme in (FOR, DELTA, DOD, HUFF, MULT, WIDE_RANK, SPARSE, HUFF1):
-        buf = np.frombuffer(rd.view, dtype=np.uint8)
+        buf = kernel_view(np.frombuffer(rd.view, dtype=np.uint8))
         if scheme == HUFF1:
             status, pos = k.decode_huff1_block(buf, rd.pos, len(buf), n, out)
         elif scheme == SPARSE:
@@ -1077,7 +1077,9 @@ def _near_decimals(x: Array, payload: bytes | memoryview) -> float:
     e, f = int(payload[0]), int(payload[1])
     uint = _uint_of(x)
     probe = np.zeros(1, dtype=x.dtype)
-    if kernels().fdiv_pays(x, x.view(uint), e, f, probe, probe.view(uint), KMAX_ADJ, len(payload)):
+    # (the size as a float, the type of the warm-up's calls: an int compiles it again)
+    size = float(len(payload))
+    if kernels().fdiv_pays(x, x.view(uint), e, f, probe, probe.view(uint), KMAX_ADJ, size):
         return float(10 ** (e - f))
     return 0.0
 
@@ -1279,7 +1281,7 @@ def decode_float_block(scheme: int, rd: Reader, n: int, dtype: np.dtype[Any], ou
         out[:] = rd.array(dtype.str, n, "raw block")
         return
     if scheme == ALP:
-        buf = np.frombuffer(rd.view, dtype=np.uint8)
+        buf = kernel_view(np.frombuffer(rd.view, dtype=np.uint8))
         bits_view = out.view(np.uint64 if itemsize == 8 else np.uint32)
         status, pos = k.decode_alp_block(buf, rd.pos, len(buf), n, out, bits_view)
         if status != 0:
@@ -1287,7 +1289,7 @@ def decode_float_block(scheme: int, rd: Reader, n: int, dtype: np.dtype[Any], ou
         rd.pos = pos
         return
     if scheme in (FMULT, FQUANT):
-        buf = np.frombuffer(rd.view, dtype=np.uint8)
+        buf = kernel_view(np.frombuffer(rd.view, dtype=np.uint8))
         bits_view = out.view(_uint_of(out))
         if scheme == FMULT:
             status, pos = k.decode_fmult_block(buf, rd.pos, len(buf), n, out, bits_view)

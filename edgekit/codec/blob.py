@@ -21,7 +21,7 @@ from edgekit.codec._format import (
     MAGIC_DELTA,
     MAGIC_SIGNATURE,
 )
-from edgekit.codec._frame import as_bytes, open_frame, seal, xxh3_128
+from edgekit.codec._frame import as_bytes, kernel_view, open_frame, seal, xxh3_128
 from edgekit.codec._schemes import kernels
 from edgekit.errors import CorruptDataError, InvalidInputError
 
@@ -90,7 +90,7 @@ def _masks(avg_size: int) -> tuple[int, int]:
 
 
 def _cut_points(view: memoryview, min_size: int, avg_size: int, max_size: int) -> Array:
-    data = np.frombuffer(view, dtype=np.uint8)
+    data = kernel_view(np.frombuffer(view, dtype=np.uint8))
     if data.size == 0:
         return np.zeros(0, dtype=np.int64)
     mask_s, mask_l = _masks(avg_size)
@@ -382,7 +382,9 @@ def diff(
             runs.append([OP_LITERAL, off, length])
     if base is not None:
         runs = _trim_literals(
-            runs, np.frombuffer(base, dtype=np.uint8), np.frombuffer(view, np.uint8)
+            runs,
+            kernel_view(np.frombuffer(base, dtype=np.uint8)),
+            kernel_view(np.frombuffer(view, np.uint8)),
         )
     ops: list[list[int]] = []
     literals = bytearray()

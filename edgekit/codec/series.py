@@ -73,7 +73,7 @@ from edgekit.codec._format import (
     SCHEME_NAMES,
     SHORT_CHECKSUM_SIZE,
 )
-from edgekit.codec._frame import Reader, as_bytes, open_frame, seal, xxh3_64_fast
+from edgekit.codec._frame import Reader, as_bytes, kernel_view, open_frame, seal, xxh3_64_fast
 from edgekit.errors import CorruptDataError, InvalidInputError
 
 __all__ = [
@@ -117,7 +117,7 @@ def _check_array(array: object) -> Array:
         )
     if array.ndim > MAX_NDIM:
         raise InvalidInputError(f"{array.ndim} dimensions is more than {MAX_NDIM}")
-    return np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
+    return kernel_view(np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")))
 
 
 def compress(
@@ -151,6 +151,7 @@ def compress(
         type(array) is np.ndarray
         and 0 < array.ndim <= MAX_NDIM
         and array.flags.c_contiguous
+        and array.flags.writeable
         and (code := _CODE_LE.get(array.dtype)) is not None
     ):
         x: Array = array  # the common case: nothing to convert
@@ -591,7 +592,7 @@ def decompress(
     rd, dtype, shape, block_size, n = _read_header(data, max_elements, max_bytes)
     pos = rd.pos
     end = len(rd.view)
-    buf = np.frombuffer(rd.view, dtype=np.uint8)
+    buf = kernel_view(np.frombuffer(rd.view, dtype=np.uint8))
     k = _schemes.kernels()
     kind = dtype.kind
     start = 0

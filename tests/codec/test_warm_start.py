@@ -14,8 +14,10 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pytest
 
 import edgekit
 from edgekit.codec import compress, frame_info
@@ -23,6 +25,7 @@ from edgekit.codec import compress, frame_info
 PROBE = """
 import json
 import numpy as np
+import pytest
 from edgekit.codec import _kernels
 frame = bytes.fromhex({frame!r})
 out = np.empty({n}, dtype=np.uint64)
@@ -76,3 +79,51 @@ def test_a_second_process_loads_the_split_kernels_from_the_cache(tmp_path: Path)
     cache = site / "edgekit" / "codec" / "_kernels" / "__pycache__"
     assert Path(first["cache_path"]) == cache
     assert list(cache.glob("blocks.decode_int_frame-*.nbi"))
+
+
+def test_read_only_arrays_reach_the_kernels_as_writable_ones(
+    co2: np.ndarray[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """numba compiles a kernel again for read-only arrays, which the warm-up does not
+    cover: pandas 3's ``to_numpy()`` (the CO2 column) and a frame's bytes through
+    ``np.frombuffer`` reach every kernel as writable aliases of the same memory."""
+    from edgekit.codec import decompress, diff, patch, signature
+    from edgekit.codec._schemes import kernels
+
+    k = kernels()
+    read_only: list[str] = []
+
+    def spy(name: str, fn: Any) -> Any:
+        def call(*args: Any) -> Any:
+            read_only.extend(
+                name for a in args if isinstance(a, np.ndarray) and not a.flags.writeable
+            )
+            return fn(*args)
+
+        return call
+
+    for name in dir(k):
+        fn = getattr(k, name)
+        if hasattr(fn, "py_func"):  # a numba dispatcher
+            monkeypatch.setattr(k, name, spy(name, fn))
+    assert not co2.flags.writeable  # (pandas 3's copy-on-write: a read-only view)
+    rng = np.random.default_rng(3)
+    frozen = []
+    for x in (
+        np.cumsum(rng.integers(-3, 4, 5000)) * 1_000_000,  # int-mult
+        np.round(rng.standard_normal(3000), 2).astype(np.float32),
+        np.tile(rng.integers(0, 40, 1000) * 0.0076293945, 5),  # dictionary (from its lags)
+        np.repeat(np.round(rng.standard_normal(2500), 8), 2),  # repeat
+        rng.standard_normal(3000),  # noise
+    ):
+        y = np.frombuffer(x.tobytes(), dtype=x.dtype)
+        frozen.append(y)
+    for x in (co2, *frozen):
+        for block_size in (1024, 65536):
+            frame = compress(x, block_size=block_size)
+            for data in (frame, memoryview(frame)):  # (the whole-frame kernels, the block loop)
+                assert decompress(data).tobytes() == x.tobytes()
+    old = rng.integers(0, 256, 200_000, dtype=np.uint8).tobytes()
+    new = old[:1000] + b"x" + old[1000:]
+    assert patch(old, diff(signature(old), new)) == new
+    assert read_only == []
