@@ -228,6 +228,37 @@ def test_dense_and_wide_blocks_keep_the_other_schemes() -> None:
     assert frame_info(compress(scaled_counts(14, 900, 10.2))).schemes != ("levels",)
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(st.integers(-3000, 3000), min_size=2, max_size=3000),
+    step=st.integers(1, 400),
+    max_levels=st.integers(1, 3000),
+)
+def test_int_levels_follows_its_rule(values: list[int], step: int, max_levels: int) -> None:
+    """Levels where the block spans under 2**20, takes 2 to ``max_levels`` distinct values
+    whose median gap (the sorted gaps' middle one) is 2 or more, and its sample is not
+    dense (numpy's ``unique`` and ``sort`` the oracle)."""
+    from edgekit.codec._kernels.levels import _dense_sample
+
+    x = np.array(values, dtype=np.int64) * step
+    u = x.view(np.uint64)
+    levels, index = _kernels.int_levels(u, 1 << 20, max_levels)
+    uniq = np.unique(x)
+    gaps = np.sort(np.diff(uniq))
+    expected = (
+        not _dense_sample(u)
+        and int(x.max()) - int(x.min()) < 1 << 20
+        and 2 <= uniq.size <= max_levels
+        and gaps[gaps.size // 2] >= 2
+    )
+    assert (levels.size > 0) == expected
+    if expected:
+        assert levels.tobytes() == uniq.tobytes()
+        assert index.dtype == np.uint64 and levels[index.astype(np.int64)].tobytes() == x.tobytes()
+    else:
+        assert index.size == 0
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     seed=st.integers(0, 2**32 - 1),
