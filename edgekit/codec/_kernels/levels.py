@@ -52,7 +52,7 @@ def int_levels(u, max_range, max_levels):
     span = (np.uint64(hi) ^ SIGN) - (np.uint64(lo) ^ SIGN)
     if span >= np.uint64(max_range):
         return none
-    # (a byte a possible value: a block of speech spans ~20k; then the levels are counted
+    # (a byte a possible value: a block of speech spans ~53k; then the levels are counted
     # with the gaps of 1 between them, in one pass over the marks)
     mark = np.zeros(np.int64(span) + 1, dtype=np.uint8)
     for i in range(n):
