@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import xxhash
 
+from edgekit._jit import kernel_view
 from edgekit.codec._format import CHECKSUM_SIZE, FORMAT_VERSION, SHORT_CHECKSUM_SIZE
 from edgekit.errors import CorruptDataError, InvalidInputError
 
@@ -28,32 +29,6 @@ def xxh3_64(data: bytes | bytearray | memoryview) -> int:
 def xxh3_128(data: bytes | bytearray | memoryview) -> bytes:
     """xxh3 128-bit digest (seed 0), 16 bytes big-endian as xxhash gives them."""
     return bytes(xxhash.xxh3_128_digest(data))
-
-
-class _Alias:
-    """Holds a read-only array and offers its memory through the array interface as
-    writable (see :func:`kernel_view`)."""
-
-    __slots__ = ("__array_interface__", "owner")
-
-    def __init__(self, owner: np.ndarray[Any, Any]) -> None:
-        self.owner = owner
-        self.__array_interface__ = {**owner.__array_interface__, "data": (owner.ctypes.data, False)}
-
-
-def kernel_view(a: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """``a`` itself, or where it is read-only a writable alias of the same memory (no
-    copy), for kernels that only read it.
-
-    numba compiles every kernel again for read-only arrays (pandas 3's ``to_numpy()``, a
-    frame's ``bytes`` through ``np.frombuffer``), and the warm-up covers writable ones: the
-    first ``compress`` of a pandas column after ``edgekit.warmup()`` compiled 37 kernels
-    for 38 s. No kernel writes an array it only reads; the alias keeps ``a`` alive."""
-    if a.flags.writeable:
-        return a
-    if a.size == 0:
-        return np.empty(a.shape, a.dtype)
-    return np.asarray(_Alias(a))
 
 
 def as_bytes(data: object, what: str = "data") -> memoryview:

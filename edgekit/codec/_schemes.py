@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from edgekit._jit import lazy_kernels
+from edgekit._jit import kernel_view, lazy_kernels
 from edgekit.codec._format import (
     ADJ_DENSE,
     ADJ_SPARSE,
@@ -53,7 +53,7 @@ from edgekit.codec._format import (
     TOP_ONLY_INT_SCHEMES,
     WIDE_RANK,
 )
-from edgekit.codec._frame import Reader, kernel_view
+from edgekit.codec._frame import Reader
 
 #: The cost ``alp_choose`` gives when no (e, f) pair fits (the kernels' ``NEVER``).
 NEVER = 1 << 62

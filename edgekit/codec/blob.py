@@ -15,13 +15,14 @@ from typing import Any
 
 import numpy as np
 
+from edgekit._jit import kernel_view
 from edgekit.codec._format import (
     DEFAULT_MAX_BYTES,
     FORMAT_VERSION_1,
     MAGIC_DELTA,
     MAGIC_SIGNATURE,
 )
-from edgekit.codec._frame import as_bytes, kernel_view, open_frame, seal, xxh3_128
+from edgekit.codec._frame import as_bytes, open_frame, seal, xxh3_128
 from edgekit.codec._schemes import kernels
 from edgekit.errors import CorruptDataError, InvalidInputError
 

@@ -16,6 +16,7 @@ from typing import Any, NoReturn, cast
 
 import numpy as np
 
+from edgekit._jit import kernel_view
 from edgekit.codec import _schemes
 from edgekit.codec._format import (
     ALP,
@@ -73,7 +74,7 @@ from edgekit.codec._format import (
     SCHEME_NAMES,
     SHORT_CHECKSUM_SIZE,
 )
-from edgekit.codec._frame import Reader, as_bytes, kernel_view, open_frame, seal, xxh3_64_fast
+from edgekit.codec._frame import Reader, as_bytes, open_frame, seal, xxh3_64_fast
 from edgekit.errors import CorruptDataError, InvalidInputError
 
 __all__ = [

@@ -7,6 +7,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
+from edgekit._jit import kernel_view
 from edgekit.dsp._validate import AUDIO_DTYPES, kernels, positive_float, positive_int
 from edgekit.dsp.spectral import _basis_key, _dct_for, _frame_setup, _sparse_basis
 from edgekit.errors import InvalidInputError
@@ -138,6 +139,7 @@ class FeatureStream:
             or not block.shape[0]
             or (self.block_size is not None and block.shape[0] != self.block_size)
             or not block.flags.c_contiguous
+            or not block.flags.writeable
         ):
             block = self._coerce(block)
         fn = self._f64 if block.dtype is _F64 else self._f32
@@ -157,7 +159,7 @@ class FeatureStream:
             and block.shape[0]
             and (self.block_size is None or block.shape[0] == self.block_size)
         ):
-            return np.ascontiguousarray(block)
+            return kernel_view(np.ascontiguousarray(block))  # (see edgekit._jit.kernel_view)
         self._reject(block)
 
     def _reject(self, block: Any) -> NoReturn:
