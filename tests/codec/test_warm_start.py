@@ -21,6 +21,7 @@ import pytest
 
 import edgekit
 from edgekit.codec import compress, frame_info
+from tests._support.kernels import spy_read_only
 
 PROBE = """
 import json
@@ -90,22 +91,7 @@ def test_read_only_arrays_reach_the_kernels_as_writable_ones(
     from edgekit.codec import decompress, diff, patch, signature
     from edgekit.codec._schemes import kernels
 
-    k = kernels()
-    read_only: list[str] = []
-
-    def spy(name: str, fn: Any) -> Any:
-        def call(*args: Any) -> Any:
-            read_only.extend(
-                name for a in args if isinstance(a, np.ndarray) and not a.flags.writeable
-            )
-            return fn(*args)
-
-        return call
-
-    for name in dir(k):
-        fn = getattr(k, name)
-        if hasattr(fn, "py_func"):  # a numba dispatcher
-            monkeypatch.setattr(k, name, spy(name, fn))
+    read_only = spy_read_only(kernels(), monkeypatch)
     assert not co2.flags.writeable  # (pandas 3's copy-on-write: a read-only view)
     rng = np.random.default_rng(3)
     frozen = []
@@ -126,4 +112,4 @@ def test_read_only_arrays_reach_the_kernels_as_writable_ones(
     old = rng.integers(0, 256, 200_000, dtype=np.uint8).tobytes()
     new = old[:1000] + b"x" + old[1000:]
     assert patch(old, diff(signature(old), new)) == new
-    assert read_only == []
+    assert read_only == set()

@@ -5,37 +5,12 @@ numba compiles a kernel again for a read-only array (``mfcc`` took 4.8 s after
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pytest
 
 from edgekit import dsp
 from edgekit.dsp._validate import kernels
-
-
-def _spied(monkeypatch: pytest.MonkeyPatch) -> set[tuple[str, int]]:
-    """Wrap every dsp kernel called from Python; the returned set collects ``(kernel,
-    argument)`` of each read-only array argument."""
-    k = kernels()
-    seen: set[tuple[str, int]] = set()
-
-    def spy(name: str, fn: Any) -> Any:
-        def call(*args: Any) -> Any:
-            seen.update(
-                (name, i)
-                for i, a in enumerate(args)
-                if isinstance(a, np.ndarray) and not a.flags.writeable
-            )
-            return fn(*args)
-
-        return call
-
-    for name in dir(k):
-        fn = getattr(k, name)
-        if hasattr(fn, "py_func"):  # a numba dispatcher
-            monkeypatch.setattr(k, name, spy(name, fn))
-    return seen
+from tests._support.kernels import spy_read_only
 
 
 def _run_all(y: np.ndarray) -> None:
@@ -59,7 +34,7 @@ def test_read_only_samples_reach_the_kernels_as_writable_ones(
     frozen = np.frombuffer(y.tobytes(), dtype=dtype)
     assert not frozen.flags.writeable
     _run_all(y)  # (every kernel compiled first: kernels call each other as module globals)
-    seen = _spied(monkeypatch)
+    seen = spy_read_only(kernels(), monkeypatch)
     _run_all(y)
     constants = set(seen)  # (read-only tables of the library's own, the same every call)
     seen.clear()
