@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from edgekit.codec import _huffman, _kernels
 from edgekit.codec._format import HUFF
+from edgekit.codec._kernels.huffman import THIRD_IF_CHEAPEST
 
 
 def _lanes(kind: str, n: int) -> np.ndarray:
@@ -90,8 +91,15 @@ def test_order_bits_equal_each_orders_bits_on_the_sampled_windows(
     whole = n <= ORDER_WINDOWS * ORDER_WINDOW
     w = n if whole else ORDER_WINDOW
     starts = [0] if whole else [k * (n - w) // (ORDER_WINDOWS - 1) for k in range(ORDER_WINDOWS)]
-    bits = _kernels.order_bits(u, 3, skip)
+    bits, centers = _kernels.order_sample(u, 3, skip)
+    assert np.array_equal(bits, _kernels.order_bits(u, 3, skip))
     for order in range(4):
         r = np.concatenate([np.diff(u[s : s + w], order) for s in starts])
         measured = r.size and not (skip >> order) & 1
         assert bits[order] == (symbol_bits(r) if measured else np.inf)
+        if measured:  # (the median the symbols are measured around)
+            assert centers[order] == np.sort(r.view(np.int64))[r.size // 2].view(np.uint64)
+    lazy = _kernels.order_bits(u, 3, skip | THIRD_IF_CHEAPEST)
+    assert np.array_equal(lazy[:3], bits[:3])
+    # order 3 is measured where order 2 may be the cheapest, the only case it is read
+    assert lazy[3] == (bits[3] if bits[2] <= min(bits[0], bits[1]) else np.inf)

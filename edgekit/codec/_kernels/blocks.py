@@ -65,14 +65,18 @@ from edgekit.codec._kernels.floats import (
 from edgekit.codec._kernels.huff1 import decode_huff1_block
 from edgekit.codec._kernels.huffdec import decode_huff_lanes, decode_huff_summed
 from edgekit.codec._kernels.huffman import (
+    CENTER_SAMPLE_MIN,
+    THIRD_IF_CHEAPEST,
     _symbol,
     cheapest_order,
     huff_candidate,
     huff_centered,
     huff_counted,
     huff_fit,
+    huff_sampled,
     huff_third,
     order_bits,
+    order_sample,
     sampled_bytes,
     third_order_gain,
 )
@@ -158,6 +162,8 @@ def int_payload(u, entropy, raw_size, third):
             # wide, the narrowest range need not be the cheapest code: sample)
             third = third and n >= THIRD_ORDER_MIN_VALUES
             bits = np.zeros(0)
+            centers = np.zeros(0, dtype=np.uint64)
+            sampled = False
             far = False
             if widths[(order + 1) % 3] <= narrowest + 2 or widths[(order + 2) % 3] <= narrowest + 2:
                 # (an order ORDER_SKIP_BITS wider or more is not measured: each costs a
@@ -166,7 +172,9 @@ def int_payload(u, entropy, raw_size, third):
                 for o in range(3):
                     if widths[o] >= narrowest + ORDER_SKIP_BITS:
                         skip |= 1 << o
-                bits = order_bits(u, 3 if third else 2, skip)
+                # (order 3 only where order 2 may win: its gain is read only then)
+                bits, centers = order_sample(u, 3 if third else 2, skip | THIRD_IF_CHEAPEST)
+                sampled = n >= CENTER_SAMPLE_MIN
                 order = cheapest_order(bits, order)
                 # (far above the size to beat on the sample: a clock's deltas against its
                 # ranked pairs; no Huffman stage)
@@ -175,13 +183,22 @@ def int_payload(u, entropy, raw_size, third):
                 if bits.size < 4:
                     bits = order_bits(u, 3, 0)
                 if third_order_gain(bits, n) >= THIRD_ORDER_GAIN:
-                    huff = huff_third(u, limit - 3)
+                    huff = (
+                        huff_sampled(u, 3, limit - 3, centers[3])
+                        if sampled
+                        else huff_third(u, limit - 3)
+                    )
                     if huff.size > 0:
                         out = np.empty(3 + huff.size, dtype=np.uint8)
                         out[0], out[1], out[2] = 1, 0, HUFF  # lag u16 = 1, nested scheme id
                         out[3:] = huff
                         return LAG, out
-            huff = np.zeros(0, dtype=np.uint8) if far else huff_candidate(u, order, limit)
+            if far:
+                huff = np.zeros(0, dtype=np.uint8)
+            elif sampled:
+                huff = huff_sampled(u, order, limit, centers[order])
+            else:
+                huff = huff_candidate(u, order, limit)
             if huff.size > 0 and huff.size < best_size:
                 return HUFF, huff
     if best_scheme == RAW:

@@ -732,15 +732,26 @@ def _used_range(a):
 
 #: Windows of consecutive values, and their length, that :func:`order_bits` samples.
 ORDER_WINDOWS, ORDER_WINDOW = 8, 128
+#: A bit of :func:`order_bits`' ``skip``: order 3 only where order 2 may be the cheapest
+#: (its bits at most orders 0 and 1's), the only case its bits are read then.
+THIRD_IF_CHEAPEST = 16
 
 
 @njit
 def order_bits(u, top, skip):
+    """:func:`order_sample`'s bits."""
+    return order_sample(u, top, skip)[0]
+
+
+@njit
+def order_sample(u, top, skip):
     """Bits of the Huffman symbols (entropy around the median, plus extra bits) of the
     order-0 to order-``top`` (at most 3) residuals of a sample of ``u``: every value, or
     ORDER_WINDOWS evenly spaced windows of ORDER_WINDOW. One copy of the windows,
     differenced in place from one order to the next; inf for an order with no residual
-    and for the orders of the bit mask ``skip`` (not measured)."""
+    and for the orders of the bit mask ``skip`` (not measured; with THIRD_IF_CHEAPEST,
+    order 3 too where order 2 takes more bits than order 0 or 1); and the medians they
+    are measured around (uint64; 0 where not measured): ``(bits, centers)``."""
     n = u.size
     w = min(n, ORDER_WINDOW) if n > ORDER_WINDOWS * ORDER_WINDOW else n
     nwin = 1 if w == n else ORDER_WINDOWS
@@ -752,6 +763,7 @@ def order_bits(u, top, skip):
     keys = np.empty(nwin * w, dtype=np.uint64)
     syms = np.empty(nwin * w, dtype=np.uint8)
     out = np.full(top + 1, np.inf)
+    centers = np.zeros(top + 1, dtype=np.uint64)
     for order in range(top + 1):
         per = w - order
         if per <= 0:
@@ -764,16 +776,19 @@ def order_bits(u, top, skip):
                     win[base + i] = win[base + i + 1] - win[base + i]
         if (skip >> order) & 1:
             continue
+        if order == 3 and skip & THIRD_IF_CHEAPEST and out[2] > min(out[0], out[1]):
+            break
         for k in range(nwin):
             for i in range(per):
                 keys[k * per + i] = win[k * w + i] ^ SIGN
         center = select_kth(keys[:m], m // 2) ^ SIGN
+        centers[order] = center
         for k in range(nwin):
             for i in range(per):
                 d = win[k * w + i] - center
                 syms[k * per + i] = np.uint8(symbol_of((d << ONE) ^ (ZERO - (d >> np.uint64(63)))))
         out[order] = _entropy_bits(count_symbols(syms[:m]), m)
-    return out
+    return out, centers
 
 
 @njit(inline="always")
@@ -851,14 +866,25 @@ def huff_candidate(u, order, limit):
 
 
 @njit
-def huff_third(u, limit):
+def huff_sampled(u, order, limit, center):
+    """As :func:`huff_candidate` around a ``center`` known from a sample
+    (:func:`order_sample`'s); order 3 is :func:`huff_third`'s."""
+    if order == 3:
+        return huff_third(u, limit, center)
+    r = u if order == 0 else residuals(u, order)
+    return huff_centered(u, r, order, center, limit)
+
+
+@njit
+def huff_third(u, limit, center=None):
     """``huff_candidate(lag_residuals(u, 1), 2, limit)`` (third differences as the second
-    ones of a lag of 1) without building the lag's residuals."""
+    ones of a lag of 1) without building the lag's residuals; around ``center`` where
+    given."""
     heads = np.empty(2, dtype=np.uint64)  # the lag residuals' first two
     heads[0] = u[0]
     heads[1] = u[1] - u[0]
     r = third_residuals(u)
-    return huff_centered(heads, r, 2, residual_center(r), limit)
+    return huff_centered(heads, r, 2, residual_center(r) if center is None else center, limit)
 
 
 #: Residuals from which :func:`residual_center` takes the median of an evenly spaced
