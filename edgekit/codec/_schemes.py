@@ -1015,9 +1015,7 @@ def _decode_levels(rd: Reader, n: int, out: Array) -> None:
 
 def _multiples(x: Array, divisor: float) -> Array:
     """``round(x * divisor)`` as int64, 0 where out of range or not finite."""
-    with np.errstate(all="ignore"):
-        y = x.astype(np.float64) * divisor
-        return np.where(np.abs(y) < KMAX_ADJ, np.round(y), 0.0).astype(np.int64)
+    return kernels().float_multiples(x, divisor, KMAX_ADJ)  # type: ignore[no-any-return]
 
 
 def float_lag(x: Array, pairs: Array, probe: Array, bits_per_value: float) -> tuple[float, int]:
@@ -1045,6 +1043,29 @@ def alp_or_float_div(x: Array, payload: Array, *, entropy: bool) -> tuple[int, b
         divided = _encode_fdiv(x, divisor, lag, entropy=entropy)
         if len(divided) < 0.97 * payload.size:
             return FDIV, divided
+    return ALP, payload.data
+
+
+def float_div_before_alp(
+    x: Array, pairs: Array, probe: Array, alp_size: float, floor: int, *, entropy: bool
+) -> tuple[int, bytes | memoryview] | None:
+    """As :func:`alp_or_float_div` for the block ``x`` whose ALP exceptions alone take
+    ``floor`` bytes (``_kernels.alp_single_block``'s code 3; ``alp_size``: ALP's
+    estimate): float-div with a lag first, taken without building ALP where it is at least
+    3 % under ``floor``. None where ALP, built, takes more than 0.6 of the raw bytes."""
+    e, f, _cost = kernels().alp_choose(x, pairs, probe)
+    pair = np.array([[e], [f]], dtype=np.int64)
+    divisor, lag = float_lag(x, pair, probe, 8 * alp_size / x.size)
+    divided = None
+    if lag:
+        divided = _encode_fdiv(x, divisor, lag, entropy=entropy)
+        if len(divided) < 0.97 * floor:
+            return FDIV, divided
+    payload = kernels().alp_payload(x, x.view(_uint_of(x)), e, f, probe, entropy)
+    if payload.size > 0.6 * x.nbytes:
+        return None
+    if divided is not None and len(divided) < 0.97 * payload.size:
+        return FDIV, divided
     return ALP, payload.data
 
 

@@ -48,6 +48,11 @@ def warmup() -> None:
     steps = rng.integers(0, 3, 600)
     _both(compress(np.cumsum(steps) * 1_000_000 + 7))
     _both(compress(np.cumsum(np.where(np.arange(600) % 97 == 3, 2, 1)) * 3600))
+    # A 64 Hz logger's clock in ns from ms (deltas 15, 16, 16, 16; late samples): lag
+    # blocks over int-mult lanes, in a frame of two blocks (decoded outside the kernel).
+    ticks = np.tile([15, 16, 16, 16], 1500)
+    ticks[rng.random(6000) < 0.05] += 1
+    _both(compress(np.cumsum(ticks) * 1_000_000, block_size=4096))
     for dtype in (np.float32, np.float64):
         _both(compress((np.cumsum(rng.integers(-9, 10, 600)) * 0.0048828125).astype(dtype)))
     _both(compress(np.cumsum(rng.standard_normal(600)).astype(np.float32).astype(np.float64)))
@@ -78,5 +83,22 @@ def warmup() -> None:
     for decimals, dtype in ((8, np.float64), (5, np.float32)):
         z = np.round((watts - watts.mean()) / watts.std(), decimals)
         _both(compress(z.astype(dtype)))
+    # Periodic decimals a third of them an ulp off (a CPU load in percent): ALP's
+    # exceptions counted, float-div with its lag built first.
+    load = np.tile(rng.integers(0, 100_000, 12), 500) + rng.integers(-3000, 3001, 6000)
+    off = rng.random(6000) < 1 / 3
+    for dtype in (np.float64, np.float32):
+        y = (load / 1000.0).astype(dtype)
+        y[off] = np.nextafter(y[off], dtype(np.inf))
+        _both(compress(y))
+    # Noise literals among repeats (the repeat scheme's literals through lz4); decimals
+    # with exceptions in blocks (float-div weighed on ALP's payload) and averages of three
+    # readings (adjusted float-mult).
+    noise = rng.standard_normal(2000)
+    _both(compress(noise[rng.integers(0, 2000, 5000)]))
+    for dtype in (np.float64, np.float32):
+        walk = np.round(60 + 0.5 * np.cumsum(rng.standard_normal(6000)), 8).astype(dtype)
+        _both(compress(walk, block_size=3000))
+    _both(compress(rng.integers(40_000, 50_000, (3, 4000)).sum(axis=0) / 3000.0))
     old = rng.integers(0, 256, 5000, dtype=np.uint8).tobytes()
     patch(old, diff(signature(old), old[:100] + b"x" + old[100:]))

@@ -199,7 +199,7 @@ def compress(
                     # scheme where the ALP multiples repeat a period or ALP's exceptions are
                     # decimals it takes as small adjustments (code 2: ALP is not built).
                     bits = _BITS_OF[x.dtype]
-                    done, pairs, payload = _schemes.kernels().alp_single_block(
+                    done, pairs, payload, floor = _schemes.kernels().alp_single_block(
                         flat,
                         flat.view(bits),
                         _schemes.alp_emax(x),
@@ -207,18 +207,23 @@ def compress(
                         probe.view(bits),
                         entropy,
                     )
-                    size = payload.size if done != 2 else _schemes.alp_estimate(flat, pairs, probe)
+                    size = payload.size if done == 0 else _schemes.alp_estimate(flat, pairs, probe)
                     if done != 1 and (
                         _schemes.repeats_may_pay(flat, 8 * size / n)
                         or _schemes.adjusted_may_pay(flat, 8 * size / n)
                     ):
                         done = 1
-                    if done != 1:
-                        scheme, best = (
-                            _schemes.alp_or_float_div(flat, payload, entropy=entropy)
-                            if done == 0
-                            else _schemes.float_div_of(flat, pairs, probe, size, entropy=entropy)
+                    found = None
+                    if done == 0:
+                        found = _schemes.alp_or_float_div(flat, payload, entropy=entropy)
+                    elif done == 2:
+                        found = _schemes.float_div_of(flat, pairs, probe, size, entropy=entropy)
+                    elif done == 3:  # (None: ALP takes over 0.6 of the bytes)
+                        found = _schemes.float_div_before_alp(
+                            flat, pairs, probe, size, floor, entropy=entropy
                         )
+                    if found is not None:
+                        scheme, best = found
                         out += _BLOCK_HEAD.pack(scheme, len(best))
                         out += best
                         return _sealed(out, _with_nested(scheme))

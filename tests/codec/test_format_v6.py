@@ -178,6 +178,51 @@ def test_exact_decimals_and_values_far_off_keep_alp() -> None:
             assert decompress(frame).tobytes() == x.tobytes()
 
 
+def test_a_block_of_many_exceptions_tries_float_div_with_its_lag_before_alp(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where over an eighth of a block's values are ALP exceptions (a third of periodic
+    decimals an ulp off: over the quarter ``fdiv_pays`` takes), float-div with the lag
+    comes first; it is under the bytes the exceptions alone would take in ALP, so ALP is
+    not built."""
+    x = periodic_counts(13, 20_000, 12, noise=300) / 1000.0
+    off = np.random.default_rng(13).random(x.size) < 1 / 3
+    x[off] = np.nextafter(x[off], np.inf)
+    code, _pairs, _payload, floor = _kernels.alp_single_block(
+        x, x.view(np.uint64), _schemes.alp_emax(x), np.zeros(1), np.zeros(1, np.uint64), True
+    )
+    assert code == 3 and floor > 0.3 * 10 * x.size
+
+    def not_built(*args: object) -> None:
+        raise AssertionError("ALP was built")
+
+    monkeypatch.setattr(_kernels, "alp_payload", not_built)
+    frame = compress(x, compact=False)
+    assert frame_info(frame).schemes == ("float-div",)
+    assert struct.unpack("<dH", frame[PAYLOAD_AT : PAYLOAD_AT + 10]) == (1e3, 12)
+    assert len(frame) < 0.97 * floor
+    assert decompress(frame).tobytes() == x.tobytes()
+
+
+def test_a_block_of_many_exceptions_without_a_period_gets_what_the_chooser_gives() -> None:
+    """Exceptions far from any decimal (a third of a random walk's values, at random):
+    no lag, so ALP is built, or the general chooser runs; the frame is the one the
+    general chooser makes."""
+    from tests.codec.test_fast_paths import general_float_frame
+
+    rng = np.random.default_rng(14)
+    x = np.round(60 + 0.5 * np.cumsum(rng.standard_normal(20_000)), 3)
+    far = rng.random(x.size) < 1 / 3
+    x[far] = rng.uniform(40, 80, int(far.sum()))
+    code = _kernels.alp_single_block(
+        x, x.view(np.uint64), _schemes.alp_emax(x), np.zeros(1), np.zeros(1, np.uint64), True
+    )[0]
+    assert code == 3
+    frame = compress(x)
+    assert frame == general_float_frame(x)
+    assert decompress(frame).tobytes() == x.tobytes()
+
+
 @settings(max_examples=25, deadline=None)
 @given(
     dtype=st.sampled_from(["<f4", "<f8"]),

@@ -57,10 +57,12 @@ from edgekit.codec._kernels.floats import (
     NEVER,
     alp_choose,
     alp_encode,
+    alp_exceptions,
     alp_plan,
     count_distinct,
     decode_alp_block,
     dictionary_may_pay,
+    even_sample,
 )
 from edgekit.codec._kernels.huff1 import decode_huff1_block
 from edgekit.codec._kernels.huffdec import decode_huff_lanes, decode_huff_summed
@@ -968,27 +970,47 @@ def alp_single_block(x, x_bits, emax, probe, probe_bits, entropy):
     or more with few distinct ones), builds the ALP payload. Returns ``(code, pairs,
     payload)``: code 0 when the payload is at most 0.6x the raw bytes (done), 2 (no
     payload) where ALP's exceptions are decimals float-div takes as small adjustments
-    (:func:`fdiv_pays` on ALP's estimate), else 1 (the caller runs the general chooser,
-    reusing ``pairs``). ``probe_bits``: ``probe``'s unsigned view.
+    (:func:`fdiv_pays` on ALP's estimate), 3 (no payload) where at least EXC_HEAVY of the
+    values are exceptions (the caller may try float-div with a lag before building ALP:
+    the exceptions alone take ``floor`` bytes of it), else 1 (the caller runs the general
+    chooser, reusing ``pairs``). ``probe_bits``: ``probe``'s unsigned view. Returns
+    ``(code, pairs, payload, floor)``.
     """
     empty = np.zeros(0, dtype=np.uint8)
     pairs = alp_plan(x, emax, probe)
     if pairs.shape[1] == 0:
-        return 1, pairs, empty
+        return 1, pairs, empty, 0
     e, f, cost = alp_choose(x, pairs, probe)
     n = x.size
     if n >= 256 and dictionary_may_pay(x_bits):
-        return 1, pairs, empty
+        return 1, pairs, empty, 0
     nbytes = n * x_bits.itemsize
     estimate = cost * n / max(min(n, 128), 1) / 8
     if cost >= NEVER or not estimate < 0.9 * nbytes:
-        return 1, pairs, empty
+        return 1, pairs, empty, 0
     if fdiv_pays(x, x_bits, e, f, probe, probe_bits, KMAX, estimate):
-        return 2, pairs, empty
+        return 2, pairs, empty, 0
+    if alp_exceptions(even_sample(x, 128), e, f, probe) * EXC_HEAVY >= min(n, 128):
+        return 3, pairs, empty, alp_floor(alp_exceptions(x, e, f, probe), x_bits.itemsize)
     payload = alp_payload(x, x_bits, e, f, probe, entropy)
     if payload.size <= 0.6 * nbytes:
-        return 0, pairs, payload
-    return 1, pairs, empty
+        return 0, pairs, payload, 0
+    return 1, pairs, empty, 0
+
+
+#: :func:`alp_single_block` counts a block's exceptions where at least 1 / EXC_HEAVY of
+#: its 128 sampled values are exceptions (a CPU load in percent, a quarter of it not
+#: decimal: its ALP payload took 75 KB, of which the exceptions 48 KB, and float-div with a
+#: lag 33 KB).
+EXC_HEAVY = 8
+
+
+@njit
+def alp_floor(nexc, isz):
+    """The least ALP payload (bytes) with ``nexc`` exceptions of ``isz`` bytes: its head,
+    their positions and values, and a nested scheme id (its integer lanes take 0 bytes or
+    more)."""
+    return 6 + nexc * (2 + isz) + 1
 
 
 @njit

@@ -158,6 +158,17 @@ def unlag(r, lag):
         r[i] += r[i - lag]
 
 
+@njit
+def float_multiples(x, divisor, kmax):
+    """``round(x * divisor)`` (half to even) as int64, 0 where its magnitude is not below
+    ``kmax`` or it is not finite: :func:`fdiv_split`'s multiples alone."""
+    k = np.empty(x.size, dtype=np.int64)
+    for i in range(x.size):
+        y = np.float64(x[i]) * divisor
+        k[i] = np.int64(np.rint(y)) if abs(y) < kmax else np.int64(0)
+    return k
+
+
 @njit(inline="always")
 def _fdiv_multiples(x, divisor, scratch, kmax):
     """The multiples ``k`` of :func:`fdiv_split`, their approximations ``k / divisor``
