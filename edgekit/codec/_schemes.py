@@ -392,7 +392,7 @@ def encode_float_block(
         # dictionary is built from them where it fits); where it does not, the repeat
         # scheme is built first and bounds the format-1 candidates (see ``ceiling``).
         lags = kernels().repeat_lags(x.view(_uint_of(x)))
-        if kernels().literal_count(lags) > x.size // 4:
+        if kernels().count_zeros(lags) > x.size // 4:
             first = _encode_repeat(x, plan, lags, entropy=entropy)
             first_nested = take_nested()
     best = _encode_float_v1(
@@ -588,7 +588,7 @@ def _encode_float_v1(
         allow_dict
         and n >= 256
         and k.dictionary_may_pay(x.view(_uint_of(x)))
-        and (lags is None or k.literal_count(lags) <= n // 4)
+        and (lags is None or k.count_zeros(lags) <= n // 4)
     ):
         found = _encode_dict(x, lags, entropy=entropy)
         if found is not None:
@@ -766,9 +766,9 @@ def _encode_repeat_div(
         return None
     divisor = float(10 ** (int(e) - int(f)))
     uint = _uint_of(x)
-    scratch = np.empty_like(x)
+    probe = np.zeros(1, dtype=x.dtype)
     k, adj = kernels().fdiv_split_at(
-        x, x.view(uint), divisor, scratch, scratch.view(uint), KMAX_ADJ, positions
+        x, x.view(uint), divisor, probe, probe.view(uint), KMAX_ADJ, positions
     )
     candidates = kernels().top_lags(lags[:PERIOD_LAGS], PERIOD_CANDIDATES)
     if candidates.size == 0:  # (the first values do not repeat; later ones do)
@@ -1126,10 +1126,10 @@ def _encode_adjustments(lanes: Array, *, entropy: bool) -> bytes:
     """Dense (``0, scheme``, nested lanes) or, when fewer than a quarter are not 0, sparse
     (``1, count u32``, then the gaps between their positions, the first from 0, as a nested
     integer block with its length, and their values as a nested integer block)."""
-    gaps, values = kernels().sparse_adjustments(lanes)
-    if values.size * 4 >= lanes.size:
+    if (lanes.size - kernels().count_zeros(lanes)) * 4 >= lanes.size:
         scheme, payload = encode_int_lanes(lanes.view(U64), None, entropy=entropy, modes=True)
         return bytes([ADJ_DENSE, scheme]) + payload
+    gaps, values = kernels().sparse_adjustments(lanes)
     head = struct.pack("<BI", ADJ_SPARSE, values.size)
     if not values.size:
         return head

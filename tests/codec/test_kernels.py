@@ -384,17 +384,16 @@ def test_float_div_split_matches_numpy_and_at_positions(
     want_adj = diff.view(np.int32 if dtype == "f4" else np.int64).astype(np.int64)
     assert k.tolist() == want_k.tolist() and adj.tolist() == want_adj.tolist()
     positions = np.unique(np.array([p % x.size for p in picks], dtype=np.int64))
-    k_at, adj_at = lag.fdiv_split_at(
-        x, x_bits, divisor, scratch, scratch.view(uint), kmax, positions
-    )
+    probe = np.zeros(1, dtype=dtype)
+    k_at, adj_at = lag.fdiv_split_at(x, x_bits, divisor, probe, probe.view(uint), kmax, positions)
     assert k_at.tolist() == k.tolist() and adj_at.tolist() == adj[positions].tolist()
 
 
 @settings(max_examples=60)
 @given(lags=st.lists(st.integers(0, 5), max_size=300))
-def test_literal_count_counts_the_first_occurrences(lags: list[int]) -> None:
+def test_count_zeros_counts_the_first_occurrences(lags: list[int]) -> None:
     a = np.array(lags, dtype=np.int64)
-    assert _kernels.literal_count(a) == int(np.count_nonzero(a == 0))
+    assert _kernels.count_zeros(a) == int(np.count_nonzero(a == 0))
 
 
 @settings(max_examples=80, deadline=None)

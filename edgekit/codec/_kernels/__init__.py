@@ -120,8 +120,8 @@ from edgekit.codec._kernels.modes import (
     int_mult_plan,
 )
 from edgekit.codec._kernels.repeat import (
+    count_zeros,
     dict_from_lags,
-    literal_count,
     period_cost,
     period_residuals,
     repeat_div_fill,
@@ -152,6 +152,7 @@ __all__ = [
     "constant_order",
     "copy_bytes",
     "count_distinct",
+    "count_zeros",
     "decode_alp_block",
     "decode_f32_blocks",
     "decode_f32_frame",
@@ -209,7 +210,6 @@ __all__ = [
     "lag_residuals",
     "lag_windows",
     "levels_fill",
-    "literal_count",
     "mult_payload",
     "mult_planned",
     "order_bits",

@@ -12,6 +12,7 @@ from edgekit._jit import njit
 from edgekit.codec._kernels.bitpack import bitlen
 from edgekit.codec._kernels.floats import F10, _alp_ok
 from edgekit.codec._kernels.huffman import symbol_bits
+from edgekit.codec._kernels.repeat import count_zeros
 
 #: A lag is taken only where its residuals cost at least this many bits a value less than
 #: the first and the second differences (estimated by the Huffman stage's cost model).
@@ -279,14 +280,16 @@ def fdiv_pays(x, x_bits, e, f, probe, probe_bits, kmax, alp_size):
 
 
 @njit
-def fdiv_split_at(x, x_bits, divisor, scratch, scratch_bits, kmax, positions):
+def fdiv_split_at(x, x_bits, divisor, probe, probe_bits, kmax, positions):
     """:func:`fdiv_split` with the adjustments at ``positions`` only (a repeat-div block's
-    literals: no block-sized adjustments to gather them from)."""
-    k = _fdiv_multiples(x, divisor, scratch, kmax)
+    literals: no block-sized adjustments or approximations to gather them from).
+    ``probe``/``probe_bits``: one value of ``x``'s type and its unsigned view."""
+    k = float_multiples(x, divisor, kmax)
     adj = np.empty(positions.size, dtype=np.int64)
     for j in range(positions.size):
         i = positions[j]
-        adj[j] = _adjustment(x_bits, scratch_bits, i, i)
+        probe[0] = np.float64(k[i]) / divisor
+        adj[j] = _adjustment(x_bits, probe_bits, i, 0)
     return k, adj
 
 
@@ -295,10 +298,13 @@ def sparse_adjustments(lanes):
     """The adjustments ``lanes`` (int64) that are not 0, for their sparse form: the gaps
     between their positions (the first from 0) and their values, both as uint64 lanes; one
     pass without a branch on which are 0 (numpy's ``flatnonzero``, ``diff`` and fancy
-    indexing took 4 passes and 3 temporaries)."""
+    indexing took 4 passes and 3 temporaries), after one that counts them (arrays of the
+    block's size, freed each call, made glibc fault fresh pages in)."""
     n = lanes.size
-    gaps = np.empty(n, dtype=np.uint64)
-    values = np.empty(n, dtype=np.uint64)
+    count = n - count_zeros(lanes)
+    # (a slot to spare: each lane is written at ``m`` before it is kept or not)
+    gaps = np.empty(count + 1, dtype=np.uint64)
+    values = np.empty(count + 1, dtype=np.uint64)
     m = 0
     last = 0
     for i in range(n):
@@ -308,7 +314,7 @@ def sparse_adjustments(lanes):
         taken = v != 0
         last = i if taken else last
         m += np.int64(taken)
-    return gaps[:m].copy(), values[:m].copy()
+    return gaps[:m], values[:m]
 
 
 @njit
