@@ -197,7 +197,9 @@ def compress(
                     # One block: one kernel call does it all when ALP wins outright (unless
                     # repeated values may make the repeat scheme smaller), or the float-div
                     # scheme where the ALP multiples repeat a period or ALP's exceptions are
-                    # decimals it takes as small adjustments (code 2: ALP is not built).
+                    # decimals it takes as small adjustments (code 2: ALP is not built), or
+                    # many (code 3: ALP is built only where float-div with a lag is not
+                    # under the bytes they alone would take).
                     bits = _BITS_OF[x.dtype]
                     done, pairs, payload, floor = _schemes.kernels().alp_single_block(
                         flat,
@@ -207,7 +209,11 @@ def compress(
                         probe.view(bits),
                         entropy,
                     )
-                    size = payload.size if done == 0 else _schemes.alp_estimate(flat, pairs, probe)
+                    size = (
+                        _schemes.alp_estimate(flat, pairs, probe)
+                        if done in (2, 3)
+                        else payload.size
+                    )
                     if done != 1 and (
                         _schemes.repeats_may_pay(flat, 8 * size / n)
                         or _schemes.adjusted_may_pay(flat, 8 * size / n)

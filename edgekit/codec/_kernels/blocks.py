@@ -186,7 +186,7 @@ def int_payload(u, entropy, raw_size, third):
                     bits = order_bits(u, 3, 0)
                 if third_order_gain(bits, n) >= THIRD_ORDER_GAIN:
                     huff = (
-                        huff_sampled(u, 3, limit - 3, centers[3])
+                        huff_third(u, limit - 3, centers[3])
                         if sampled
                         else huff_third(u, limit - 3)
                     )
@@ -968,13 +968,13 @@ def alp_single_block(x, x_bits, emax, probe, probe_bits, entropy):
     Does what ``FloatPlan`` + ``encode_float_block`` do when ALP wins outright: ranks the
     (e, f) pairs, picks one on 128 values, and, unless a dictionary may pay (256 values
     or more with few distinct ones), builds the ALP payload. Returns ``(code, pairs,
-    payload)``: code 0 when the payload is at most 0.6x the raw bytes (done), 2 (no
+    payload, floor)``: code 0 when the payload is at most 0.6x the raw bytes (done), 2 (no
     payload) where ALP's exceptions are decimals float-div takes as small adjustments
-    (:func:`fdiv_pays` on ALP's estimate), 3 (no payload) where at least EXC_HEAVY of the
-    values are exceptions (the caller may try float-div with a lag before building ALP:
-    the exceptions alone take ``floor`` bytes of it), else 1 (the caller runs the general
-    chooser, reusing ``pairs``). ``probe_bits``: ``probe``'s unsigned view. Returns
-    ``(code, pairs, payload, floor)``.
+    (:func:`fdiv_pays` on ALP's estimate), 3 (no payload) where at least 1 / EXC_HEAVY of
+    128 sampled values are exceptions (the caller may try float-div with a lag before
+    building ALP: the exceptions alone take ``floor`` bytes of it; 0 for the other codes),
+    else 1 (the caller runs the general chooser, reusing ``pairs``). ``probe_bits``:
+    ``probe``'s unsigned view.
     """
     empty = np.zeros(0, dtype=np.uint8)
     pairs = alp_plan(x, emax, probe)

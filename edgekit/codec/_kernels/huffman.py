@@ -868,9 +868,7 @@ def huff_candidate(u, order, limit):
 @njit
 def huff_sampled(u, order, limit, center):
     """As :func:`huff_candidate` around a ``center`` known from a sample
-    (:func:`order_sample`'s); order 3 is :func:`huff_third`'s."""
-    if order == 3:
-        return huff_third(u, limit, center)
+    (:func:`order_sample`'s)."""
     r = u if order == 0 else residuals(u, order)
     return huff_centered(u, r, order, center, limit)
 
