@@ -108,6 +108,8 @@ def int_mult_plan(u):
         gg = ZERO
         for j in range(1, GCD_GROUP):
             gg = gcd_u64(gg, _magnitude(s[grp * GCD_GROUP + j] - first))
+            if gg == ONE:  # (no common factor can come back: the group is broken)
+                break
         if gg == ONE:
             broken += 1
         elif gg != ZERO:
@@ -121,13 +123,15 @@ def int_mult_plan(u):
     constant = ZERO
     npos = min(n - 2, 128)
     if npos >= 16:
+        at = np.empty(npos, dtype=np.int64)  # (the positions, one division each)
+        for t in range(npos):
+            at[t] = (t * (n - 3)) // (npos - 1)
         for order in range(1, 3):
             # Boyer-Moore majority vote over the sampled positions, then a count.
             cand = ZERO
             votes = 0
             for t in range(npos):
-                i = (t * (n - 3)) // (npos - 1)
-                r = residual_at(u, i, order)
+                r = residual_at(u, at[t], order)
                 if votes == 0:
                     cand = r
                     votes = 1
@@ -137,9 +141,7 @@ def int_mult_plan(u):
                     votes -= 1
             hits = 0
             for t in range(npos):
-                i = (t * (n - 3)) // (npos - 1)
-                if residual_at(u, i, order) == cand:
-                    hits += 1
+                hits += residual_at(u, at[t], order) == cand
             if 100 * hits >= 97 * npos:
                 best_order = order
                 constant = cand
