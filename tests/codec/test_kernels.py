@@ -237,6 +237,7 @@ def _distinct_adjacent(values: list[int]) -> tuple[int, int]:
     offsets=st.lists(
         st.one_of(
             st.integers(0, 40),
+            st.integers(0, bitpack.BYTEMAP_SPAN + 2),
             st.integers(0, bitpack.BITMAP_SPAN + 2),
             st.integers(0, 2**64 - 1),
         ),
@@ -246,8 +247,9 @@ def _distinct_adjacent(values: list[int]) -> tuple[int, int]:
 )
 def test_sampled_distinct_and_adjacent_counts_match_a_set(base: int, offsets: list[int]) -> None:
     """The wide-rank and levels pre-checks count a sample's distinct values and dense
-    neighbours from a bitmap (spans under BITMAP_SPAN) or a sort (wider), as a set does:
-    around the bitmap's edge and at the ends of int64 (values wrap into range)."""
+    neighbours from a byte map (spans under BYTEMAP_SPAN), a bitmap (under BITMAP_SPAN) or
+    a sort (wider), as a set does: around each one's edge and at the ends of int64 (values
+    wrap into range)."""
     values = [((base + o + 2**63) % 2**64) - 2**63 for o in offsets]
     sample = np.array(values, dtype=np.int64)
     assert bitpack.sample_distinct_adjacent(sample) == _distinct_adjacent(values)
@@ -255,13 +257,23 @@ def test_sampled_distinct_and_adjacent_counts_match_a_set(base: int, offsets: li
     assert bitpack.distinct_adjacent(ordered) == _distinct_adjacent(values)
 
 
-@settings(max_examples=60)
+@settings(max_examples=100)
 @given(
-    values=st.lists(st.integers(-(2**63), 2**63 - 1), min_size=1, max_size=300),
+    values=st.one_of(
+        st.lists(st.integers(-(2**63), 2**63 - 1), min_size=1, max_size=300),
+        st.builds(
+            lambda base, span, offsets: [base + o % (span + 1) for o in offsets],
+            st.integers(-(2**62), 2**62),
+            st.sampled_from([0, 1, 1000, 2**23, 2**32 // 300, 2**32 // 41, 2**33]),
+            st.lists(st.integers(0, 2**40), min_size=1, max_size=300),
+        ),
+    ),
     maxlag=st.integers(1, 40),
 )
 def test_mean_absolute_differences_per_lag_match_numpy(values: list[int], maxlag: int) -> None:
-    """The period finder's mean |v[i] - v[i - lag]| per lag, summed wrapping as int64."""
+    """The period finder's mean |v[i] - v[i - lag]| per lag, summed wrapping as int64; in
+    uint32 lanes where the values' span times their count fits in 32 bits (around that
+    edge too)."""
     v = np.array(values, dtype=np.int64)
     got = lag._mean_abs_diffs(v.view(np.uint64), maxlag)
     want = np.zeros(maxlag + 1)
