@@ -132,9 +132,11 @@ def encode_int_lanes(
     third: bool = False,
     plan: tuple[int, int, int, int] | None = None,
     limit: int | None = None,
+    stats: Array | None = None,
 ) -> tuple[int, bytes | memoryview]:
     """Cheapest integer scheme for ``u`` (uint64 lanes); ``raw``: the values in their own
-    dtype, whose bytes are the RAW payload (None: the lanes').
+    dtype, whose bytes are the RAW payload (None: the lanes'); ``stats``: the lanes'
+    ``int_stats`` where the caller has them.
 
     for/delta/delta-of-delta sizes come from the lanes' ranges; the huffman candidate is
     built when ``entropy`` is on, there are at least 64 values and the narrowest residual
@@ -190,7 +192,10 @@ def encode_int_lanes(
             if scheme == RAW:  # nothing beats the mode
                 return best_scheme, best.tobytes()
             return int(scheme), payload.tobytes()
-    scheme, payload = k.int_payload(u, entropy, raw_size, third)
+    if stats is None:
+        scheme, payload = k.int_payload(u, entropy, raw_size, third)
+    else:
+        scheme, payload = k.int_payload(u, entropy, raw_size, third, stats)
     if modes and entropy:
         # 65 to 255 distinct values or residuals (ADC counts of a sensor with a
         # non-integer scale): their ranks in a dictionary, when smaller (version 3).
@@ -878,10 +883,11 @@ def find_block_lag(v: Array, bits_per_value: float) -> int:
 
 
 def encode_int_block(
-    u: Array, raw: Array, *, entropy: bool = True
+    u: Array, raw: Array, *, entropy: bool = True, stats: Array | None = None
 ) -> tuple[int, bytes | memoryview]:
     """Cheapest scheme of an integer block (uint64 lanes ``u`` of the values ``raw``, whose
-    bytes are the RAW payload): :func:`encode_int_lanes`
+    bytes are the RAW payload; ``stats``: the lanes' ``int_stats`` where known):
+    :func:`encode_int_lanes`
     with its modes and third differences, then the lag scheme (format 6) where the lanes
     repeat a period, and the levels scheme (format 7) where they take few levels spread
     over a wider range, each kept when at least 3 % smaller (smaller at all than a block
@@ -909,7 +915,7 @@ def encode_int_block(
             period_used = take_nested()
     limit = int(len(period) / LAG_MARGIN) + 1 if period else None
     scheme, payload = encode_int_lanes(
-        u, raw, entropy=entropy, modes=True, third=True, plan=plan, limit=limit
+        u, raw, entropy=entropy, modes=True, third=True, plan=plan, limit=limit, stats=stats
     )
     nested = take_nested()  # (the single stream as the block's own scheme: version 9)
     margin = 1.0 if nested else LAG_MARGIN

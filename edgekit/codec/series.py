@@ -241,16 +241,23 @@ def compress(
                     out += _BLOCK_HEAD.pack(scheme, len(payload))
                     out += payload
             return _sealed(out, newest)
-        # (64-bit values are their own lanes: no copy; the encoders only read them)
+        # (64-bit values are their own lanes: no copy; the encoders only read them. 8- and
+        # 16-bit values are widened a block at a time, their ranges found in the same pass)
+        narrow = x.dtype.itemsize <= 2
         if x.dtype.itemsize == 8:
             lanes = flat.view(np.uint64)
-        else:
+        elif not narrow:
             lanes = flat.astype(np.int64 if x.dtype.kind == "i" else np.uint64).view(np.uint64)
         for start in range(0, n, block_size):
             stop = min(start + block_size, n)
-            scheme, payload = _schemes.encode_int_block(
-                lanes[start:stop], flat[start:stop], entropy=entropy
-            )
+            raw = flat[start:stop] if n > block_size else flat
+            if narrow:
+                block, stats = _schemes.kernels().narrow_lanes(raw)
+                scheme, payload = _schemes.encode_int_block(
+                    block, raw, entropy=entropy, stats=stats
+                )
+            else:
+                scheme, payload = _schemes.encode_int_block(lanes[start:stop], raw, entropy=entropy)
             newest = max(newest, _with_nested(scheme))
             out += _BLOCK_HEAD.pack(scheme, len(payload))
             out += payload

@@ -367,6 +367,32 @@ def test_int_stats_are_the_signed_ranges_of_values_and_their_differences(
     assert _kernels.int_stats(u).tolist() == [int(v) for v in expected]
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    dtype=st.sampled_from([np.int8, np.uint8, np.int16, np.uint16]),
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(0, 300),
+    extremes=st.booleans(),
+)
+def test_narrow_lanes_are_astype_and_int_stats_in_one_pass(
+    dtype: type, seed: int, n: int, extremes: bool
+) -> None:
+    """8- and 16-bit values widened as ``astype`` does (sign- or zero-extended) with their
+    ``int_stats`` from 32-bit arithmetic: the same to the bit, the dtype's extremes too
+    (second differences of +-32767 and -32768 take 18 bits)."""
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(seed)
+    if extremes:
+        v = rng.choice(np.array([info.min, info.max, 0, 1], dtype=dtype), n)
+    else:
+        v = rng.integers(info.min, info.max, n, dtype=dtype, endpoint=True)
+    lanes, stats = _kernels.narrow_lanes(v)
+    want = v.astype(np.int64 if info.min < 0 else np.uint64).view(np.uint64)
+    assert lanes.dtype == np.uint64
+    assert lanes.tolist() == want.tolist()
+    assert stats.tolist() == _kernels.int_stats(want).tolist()
+
+
 @pytest.mark.parametrize("n", [4096, 4097, 65_536])
 def test_delta_windows_are_the_windows_of_the_differences(n: int) -> None:
     u = np.random.default_rng(n).integers(0, 2**64 - 1, n, dtype=np.uint64, endpoint=True)

@@ -116,10 +116,11 @@ HUFF_SAMPLE_SLACK = 1.25
 
 
 @njit
-def int_payload(u, entropy, raw_size, third):
+def int_payload(u, entropy, raw_size, third, stats=None):
     """The cheapest integer scheme for lanes ``u`` and its payload, in one call.
 
-    Sizes of for/delta/delta-of-delta come from :func:`int_stats`; the huffman candidate
+    Sizes of for/delta/delta-of-delta come from :func:`int_stats` (``stats`` where the
+    caller has them: :func:`narrow_lanes`'); the huffman candidate
     is built when ``entropy`` and ``u.size >= 64`` and the narrowest order is at least 2
     bits wide, on the order :func:`order_bits` finds cheapest on a sample. With ``third``
     (a block's own scheme, not nested lanes), where that order is 2 and third differences
@@ -137,7 +138,7 @@ def int_payload(u, entropy, raw_size, third):
         # more): only a constant residual (width 0) could beat ``raw_size``. (A clock's
         # ranked pairs take less: the rank scheme, not this one.)
         return RAW, np.zeros(0, dtype=np.uint8)
-    stats = int_stats(u)
+    st = int_stats(u) if stats is None else stats
     best_scheme = RAW
     best_size = raw_size
     best_order = -1
@@ -145,7 +146,7 @@ def int_payload(u, entropy, raw_size, third):
     for order in range(3):
         if n < order or (order > 0 and n == 0):
             continue
-        width = bitlen(stats[2 * order + 1] - stats[2 * order]) if n > order else 0
+        width = bitlen(st[2 * order + 1] - st[2 * order]) if n > order else 0
         widths[order] = width
         size = 8 * order + 9 + 8 * _nwords(n - order, width)
         if size < best_size:
@@ -206,7 +207,7 @@ def int_payload(u, entropy, raw_size, third):
     if best_scheme == RAW:
         return RAW, np.zeros(0, dtype=np.uint8)
     order = best_order
-    lo = stats[2 * order] ^ SIGN
+    lo = st[2 * order] ^ SIGN
     width = widths[order]
     words = pack_residuals(u, order, lo, width)
     head = 8 * order + 9
