@@ -285,7 +285,8 @@ def radix_order(keys):
 #: Widest span of values (largest minus smallest) that :func:`sample_distinct_adjacent`
 #: marks in a bitmap (32 KB); a wider sample is sorted.
 BITMAP_SPAN = 1 << 18
-#: Spans of fewer integers than this are marked a byte each (:func:`sample_distinct_adjacent`).
+#: Spans of fewer integers than this are marked a byte each (8 times the bitmap's bytes,
+#: but plain stores: :func:`sample_distinct_adjacent`).
 BYTEMAP_SPAN = 1 << 14
 
 
@@ -293,9 +294,9 @@ BYTEMAP_SPAN = 1 << 14
 def sample_distinct_adjacent(s):
     """:func:`distinct_adjacent` of the int64 values ``s`` in any order (not empty; ``s``
     may be reordered). Where they span under BITMAP_SPAN integers, from a bitmap of them
-    (two set-bit counts a word; a byte a value under BYTEMAP_SPAN): sorting a sample mispredicts a branch at about every
-    other comparison on data the predictor has not seen (three sorts of 512 values took
-    a PCM block 30 us)."""
+    (two set-bit counts a word; a byte a value under BYTEMAP_SPAN): sorting a sample
+    mispredicts a branch at about every other comparison on data the predictor has not
+    seen (three sorts of 512 values took a PCM block 30 us)."""
     lo = s[0]
     hi = s[0]
     for i in range(s.size):
