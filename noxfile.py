@@ -49,6 +49,7 @@ CLOCK_TESTS = [
     "tests/codec/test_format_v7.py",
     "tests/codec/test_format_v8.py",
     "tests/codec/test_format_v9.py",
+    "tests/codec/test_format_v10.py",
     "tests/scan/test_wifi.py",
     "tests/scan/test_recognize.py",
     "tests/scan/test_advertisement.py",

@@ -21,9 +21,11 @@ import numpy as np
 #: FMULT_ADJ), as version 6 when one uses a scheme of version 6 (LAG, FDIV), as version 7
 #: when one uses the scheme of version 7 (LEVELS), as version 8 when one uses the scheme of
 #: version 8 (REPEAT_DIV, SPLIT), as version 9 when a block or the integer lanes nested in one
-#: use the scheme of version 9 (HUFF1). A frame in the compact layout (version 7: a 1-D
-#: array in one block) is written as version 7, or 8 or 9 when its block uses one of theirs.
-FORMAT_VERSION = 9
+#: use the scheme of version 9 (HUFF1), as version 10 when a block or the float block nested
+#: in one (a dictionary's values) uses the scheme of version 10 (FLANES). A frame in the
+#: compact layout (version 7: a 1-D array in one block) is written as version 7, or 8 to 10
+#: when its block uses one of theirs.
+FORMAT_VERSION = 10
 #: The version of frames that use only the schemes of version 1.
 FORMAT_VERSION_1 = 1
 #: The version of frames whose newest scheme is one of version 2, 3 and 4.
@@ -35,6 +37,7 @@ FORMAT_VERSION_6 = 6
 FORMAT_VERSION_7 = 7
 FORMAT_VERSION_8 = 8
 FORMAT_VERSION_9 = 9
+FORMAT_VERSION_10 = 10
 #: Bytes of the trailing xxh3_64 checksum.
 CHECKSUM_SIZE = 8
 #: Bytes of the checksum of a compact series frame: the low 32 bits of its xxh3_64.
@@ -114,6 +117,9 @@ SPLIT = 21
 #: nested lanes of fewer than HUFF1_MAX_VALUES values, never the lanes of a mode.
 HUFF1 = 22
 HUFF1_MAX_VALUES = 4096
+#: Float blocks as their bit patterns read as integers that order like the values, through
+#: the integer schemes (version 10): a dictionary's sorted values.
+FLANES = 23
 #: Largest lag of the lag schemes (a u16 field).
 LAG_LIMIT = 65535
 #: Adjustment forms of the float-div and repeat-div schemes: dense (a nested integer block
@@ -135,6 +141,8 @@ FIRST_V7_SCHEME = LEVELS
 FIRST_V8_SCHEME = REPEAT_DIV
 #: The first scheme id of format version 9 (HUFF1).
 FIRST_V9_SCHEME = HUFF1
+#: The first scheme id of format version 10 (FLANES).
+FIRST_V10_SCHEME = FLANES
 SCHEME_NAMES = {
     RAW: "raw",
     FOR: "for",
@@ -159,13 +167,14 @@ SCHEME_NAMES = {
     REPEAT_DIV: "repeat-div",
     SPLIT: "split",
     HUFF1: "huffman-1",
+    FLANES: "float-lanes",
 }
 #: Schemes of integer blocks (also the inner scheme of an ALP block: RAW, then FOR + order
 #: for the bit-packed orders 0..2, then HUFF) and of float blocks.
 INT_SCHEMES = (RAW, FOR, DELTA, DOD, HUFF, MULT, WIDE_RANK, SPARSE, LAG, LEVELS, HUFF1)
 #: Block schemes whose nested integer lanes the Python encoders choose (and may be the
 #: single-stream huffman scheme of version 9); the lanes of the others are the kernels'.
-NESTING_SCHEMES = (DICT, REPEAT, FMULT_ADJ, LAG, FDIV, LEVELS, REPEAT_DIV, SPLIT)
+NESTING_SCHEMES = (DICT, REPEAT, FMULT_ADJ, LAG, FDIV, LEVELS, REPEAT_DIV, SPLIT, FLANES)
 #: Integer block schemes never nested (in the lanes of a mode, of a lag or a levels block).
 TOP_ONLY_INT_SCHEMES = (LAG, LEVELS)
 FLOAT_SCHEMES = (
@@ -181,6 +190,7 @@ FLOAT_SCHEMES = (
     FDIV,
     REPEAT_DIV,
     SPLIT,
+    FLANES,
 )
 #: Float block schemes never nested (the literals of a repeat block, a dictionary's values).
 TOP_ONLY_FLOAT_SCHEMES = (DICT, REPEAT, REPEAT_DIV, SPLIT)

@@ -43,6 +43,7 @@ from edgekit.codec._format import (
     FIRST_V7_SCHEME,
     FIRST_V8_SCHEME,
     FIRST_V9_SCHEME,
+    FIRST_V10_SCHEME,
     FLOAT_SCHEMES,
     FMULT,
     FOR,
@@ -56,6 +57,7 @@ from edgekit.codec._format import (
     FORMAT_VERSION_7,
     FORMAT_VERSION_8,
     FORMAT_VERSION_9,
+    FORMAT_VERSION_10,
     FQUANT,
     HEAD_1D_FORMAT,
     HUFF,
@@ -285,6 +287,7 @@ def _sealed(out: bytearray, newest: int) -> bytes:
 
 #: The first scheme id of each format version from 2 on, newest first.
 _FIRST_SCHEMES = (
+    (FIRST_V10_SCHEME, FORMAT_VERSION_10),
     (FIRST_V9_SCHEME, FORMAT_VERSION_9),
     (FIRST_V8_SCHEME, FORMAT_VERSION_8),
     (FIRST_V7_SCHEME, FORMAT_VERSION_7),

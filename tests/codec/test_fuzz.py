@@ -28,7 +28,7 @@ from edgekit.codec import (
 )
 from edgekit.codec._format import FORMAT_VERSION, RANK
 from edgekit.errors import CorruptDataError, InvalidInputError
-from tests._support.frames import format_8_encoder, reseal
+from tests._support.frames import format_8_encoder, format_9_encoder, reseal
 from tests.codec.test_format_v5 import averaged_readings, gappy_clock, order2_series
 from tests.codec.test_format_v6 import periodic_counts, periodic_decimals, smooth_waveform
 from tests.codec.test_format_v7 import scaled_counts
@@ -53,6 +53,7 @@ def _rank_single() -> bytes:
 def _sample_frames() -> dict[str, bytes]:
     rng = np.random.default_rng(7)
     rng9 = np.random.default_rng(9)  # (the samples of format 9: the others draw as before)
+    rng10 = np.random.default_rng(10)  # (and of format 10)
     old = rng.integers(0, 256, 20_000, dtype=np.uint8).tobytes()
     new = old[:5000] + b"inserted" + old[5000:15000] + bytes(300) + old[15300:]
     sig = signature(old, min_size=256, avg_size=1024, max_size=4096)
@@ -63,7 +64,12 @@ def _sample_frames() -> dict[str, bytes]:
         "huffman": _format_8(np.cumsum(np.round(rng.laplace(0, 20, 700))).astype(np.int32)),
         # Format version 9: the huffman stage in one stream, a block's own and nested.
         "huffman-1": compress(np.cumsum(np.round(rng9.laplace(0, 20, 700))).astype(np.int32)),
-        "dictionary-huffman-1": compress(np.repeat(rng9.standard_normal(90), 4)[::-1].copy()),
+        "dictionary-huffman-1": _format_9(np.repeat(rng9.standard_normal(90), 4)[::-1].copy()),
+        # Format version 10: a dictionary's values as float lanes (readings on a grid).
+        "dictionary-float-lanes": compress(-17.3708866 + 0.000981 * rng10.integers(0, 200, 3000)),
+        "dictionary-float-lanes-f4": compress(
+            (-8.7 + 0.0010646508 * rng10.integers(0, 200, 3000)).astype(np.float32)
+        ),
         "raw": compress(rng.integers(0, 255, 60, dtype=np.uint8)),
         "alp": compress(np.round(np.cumsum(rng.standard_normal(400)), 2)),
         "alp32": compress(np.round(np.cumsum(rng.standard_normal(400)), 1).astype(np.float32)),
@@ -127,6 +133,12 @@ def _sample_frames() -> dict[str, bytes]:
         "signature": sig.to_bytes(),
         "delta-frame": diff(sig, new).to_bytes(),
     }
+
+
+def _format_9(x: np.ndarray[Any, Any], **kwargs: Any) -> bytes:
+    """``compress`` without format 10's float lanes (a format-9 sample)."""
+    with format_9_encoder():
+        return compress(x, **kwargs)
 
 
 def _format_8(x: np.ndarray[Any, Any], **kwargs: Any) -> bytes:
@@ -209,6 +221,8 @@ def test_sample_frames_decode() -> None:
     assert frame_info(FRAMES["full-huffman-1"]).schemes == ("huffman-1",)
     assert frame_info(FRAMES["dictionary-huffman-1"]).schemes == ("dictionary",)
     assert all(FRAMES[n][4] == 9 for n in ("huffman-1", "full-huffman-1", "dictionary-huffman-1"))
+    for name in ("dictionary-float-lanes", "dictionary-float-lanes-f4"):
+        assert frame_info(FRAMES[name]).schemes == ("dictionary",) and FRAMES[name][4] == 10
     for name, frame in FRAMES.items():
         _decoder(name)(frame)
 

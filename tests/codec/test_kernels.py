@@ -344,6 +344,36 @@ def test_radix_order_is_a_stable_argsort(keys: list[int], shared_high: bool) -> 
 
 @settings(max_examples=60, deadline=None)
 @given(
+    st.lists(st.floats(width=64), min_size=0, max_size=200),
+    st.integers(0, 6000),
+    st.sampled_from(["spread", "crowded", "grid"]),
+    st.sampled_from([np.float32, np.float64]),
+    st.integers(0, 2**32 - 1),
+)
+def test_key_order_is_a_stable_argsort(
+    values: list[float], n: int, shape: str, dtype: type, seed: int
+) -> None:
+    """The dictionaries' sort of float keys: numpy's stable argsort, where the values spread
+    over buckets (normal readings, a grid of steps, repeated keys), crowd a few (a level and
+    far outliers: the radix sort), or hold NaN, infinities, -0.0 and 0.0 (the drawn
+    values)."""
+    rng = np.random.default_rng(seed)
+    if shape == "spread":
+        x = rng.normal(0, 3, n)
+    elif shape == "grid":
+        x = -8.7 + 0.0010646508437162 * rng.integers(0, 16_000, n)
+    else:
+        x = np.where(rng.random(n) < 0.98, rng.normal(1, 1e-6, n), rng.normal(0, 1e6, n))
+    with np.errstate(over="ignore"):
+        x = np.concatenate([x, np.array(values)]).astype(dtype)
+    total = 8 * x.itemsize
+    keys = _kernels.order_keys(x.view(np.uint32 if total == 32 else np.uint64), total)
+    keys = keys[rng.permutation(keys.size)]
+    assert _kernels.key_order(keys, total).tolist() == np.argsort(keys, kind="stable").tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
     st.lists(st.floats(allow_nan=False, width=64), min_size=1, max_size=500),
     st.sampled_from([np.float32, np.float64]),
 )

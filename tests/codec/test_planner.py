@@ -140,7 +140,7 @@ def test_dict_from_lags_is_dict_encode(values: list[int], single: bool) -> None:
     bits = (np.array(values, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)) | np.uint64(1)
     bits = bits.astype(np.uint32) if single else bits
     keys = _kernels.order_keys(bits, 32 if single else 64)
-    want = _kernels.dict_encode(keys, bits.size)
+    want = _kernels.dict_encode(keys, bits.size, 32 if single else 64)
     got = _kernels.dict_from_lags(bits, 32 if single else 64, _kernels.repeat_lags(bits))
     assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist()
 

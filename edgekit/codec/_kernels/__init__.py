@@ -69,6 +69,7 @@ from edgekit.codec._kernels.floats import (
     dict_gather,
     dictionary_may_pay,
     even_sample,
+    key_order,
     keys_to_bits,
     order_keys,
 )
@@ -118,6 +119,7 @@ from edgekit.codec._kernels.modes import (
     decode_wide_rank_block,
     float_mult_base,
     float_quant_shift,
+    fquant_lanes,
     int_mult_plan,
 )
 from edgekit.codec._kernels.repeat import (
@@ -188,6 +190,7 @@ __all__ = [
     "float_quant_shift",
     "fmult_adj_base",
     "fmult_payload",
+    "fquant_lanes",
     "fquant_payload",
     "gear_table",
     "huff1_payload",
@@ -207,6 +210,7 @@ __all__ = [
     "int_mult_plan",
     "int_payload",
     "int_stats",
+    "key_order",
     "keys_to_bits",
     "lag_residuals",
     "lag_windows",

@@ -26,6 +26,7 @@ from edgekit.codec._format import (
 )
 from edgekit.codec._kernels.bitpack import (
     ONE,
+    RADIX_MIN_KEYS,
     ZERO,
     _decode_packed,
     _mask,
@@ -469,19 +470,100 @@ def order_key(b, top, allm):
 def keys_to_bits(keys, total):
     """The float bit patterns of :func:`order_keys`' ``keys`` (uint64): keys with the sign
     bit set are the non-negative floats, the others inverted."""
-    top = np.uint64(total - 1)
-    sign = ONE << top
-    allm = _mask(total)
     out = np.empty(keys.size, dtype=np.uint64)
-    for i in range(keys.size):
-        k = keys[i]
-        out[i] = k ^ (sign | ((ZERO - (ONE - (k >> top))) & allm))
+    keys_to_bits_into(keys, total, out)
     return out
 
 
 @njit
-def dict_encode(keys, max_distinct):
-    """Sorted distinct keys and each key's index in them (hash table, then a small sort).
+def keys_to_bits_into(keys, total, out):
+    """:func:`keys_to_bits` into ``out`` (uint64)."""
+    top = np.uint64(total - 1)
+    sign = ONE << top
+    allm = _mask(total)
+    for i in range(keys.size):
+        k = keys[i]
+        out[i] = k ^ (sign | ((ZERO - (ONE - (k >> top))) & allm))
+
+
+#: :func:`key_order` buckets the values where the sum of its buckets' squared counts
+#: (the insertion sort's work) stays under this many times the key count; beyond it,
+#: values crowded in a few buckets (a level with far outliers), it sorts by radix.
+BUCKET_WORK = 8
+
+
+@njit
+def key_order(keys, total):
+    """The stable argsort of :func:`order_keys`' ``keys`` of ``total``-bit floats.
+
+    A sensor's distinct values spread over their range: each goes to one of as many
+    buckets by its value (linear in it: a key's bucket never precedes a smaller key's),
+    then an insertion sort orders the keys within buckets (a few each), 4-6x faster than
+    :func:`~edgekit.codec._kernels.bitpack.radix_order`'s 8 passes (BROAD's gyroscope,
+    10,109 keys: 350 -> 60 us). Where the values are not all finite or crowd a few buckets
+    (over BUCKET_WORK key-squared per key), or are fewer than RADIX_MIN_KEYS: that order.
+    """
+    n = keys.size
+    if n < RADIX_MIN_KEYS:
+        return radix_order(keys)
+    values = np.empty(n, dtype=np.float64)
+    if total == 64:
+        keys_to_bits_into(keys, total, values.view(np.uint64))
+    else:
+        bits = keys_to_bits(keys, total).astype(np.uint32).view(np.float32)
+        for i in range(n):
+            values[i] = bits[i]
+    lo = values[0]
+    hi = values[0]
+    finite = True
+    for i in range(n):
+        v = values[i]
+        finite &= np.isfinite(v)
+        lo = min(lo, v)
+        hi = max(hi, v)
+    if not (finite and np.isfinite(hi - lo)):
+        return radix_order(keys)
+    scale = (n - 1) / (hi - lo) if hi > lo else 0.0
+    bucket = np.empty(n, dtype=np.int64)
+    starts = np.zeros(n + 1, dtype=np.int64)
+    for i in range(n):
+        # (0 <= (v - lo) * scale <= n - 1 up to rounding: clamped, never out of the table)
+        b = max(min(np.int64((values[i] - lo) * scale), n - 1), 0)
+        bucket[i] = b
+        starts[b + 1] += 1
+    work = 0
+    for b in range(n):
+        work += starts[b + 1] * starts[b + 1]
+        starts[b + 1] += starts[b]
+    if work > BUCKET_WORK * n:
+        return radix_order(keys)
+    order = np.empty(n, dtype=np.int64)
+    ordered = np.empty(n, dtype=np.uint64)
+    for i in range(n):
+        at = starts[bucket[i]]
+        order[at] = i
+        ordered[at] = keys[i]
+        starts[bucket[i]] = at + 1
+    # (keys out of order only within a bucket: a key moves past a few, equal ones stay)
+    for i in range(1, n):
+        k = ordered[i]
+        if k >= ordered[i - 1]:
+            continue
+        o = order[i]
+        j = i - 1
+        while j >= 0 and ordered[j] > k:
+            ordered[j + 1] = ordered[j]
+            order[j + 1] = order[j]
+            j -= 1
+        ordered[j + 1] = k
+        order[j + 1] = o
+    return order
+
+
+@njit
+def dict_encode(keys, max_distinct, total):
+    """Sorted distinct keys and each key's index in them (hash table, then a small sort):
+    ``keys`` are :func:`order_keys` of ``total``-bit floats.
 
     Returns ``(distinct, inverse)``, or an empty ``distinct`` when there are more than
     ``max_distinct`` distinct keys (the caller then skips the dictionary scheme).
@@ -513,7 +595,7 @@ def dict_encode(keys, max_distinct):
                 break
             h = np.int64((np.uint64(h) + ONE) & m)
         slot_of[i] = h
-    ordered = distinct[:nd][radix_order(distinct[:nd])]
+    ordered = distinct[:nd][key_order(distinct[:nd], total)]
     for r in range(nd):
         key = ordered[r]
         h = np.int64((key * np.uint64(0x9E3779B97F4A7C15)) >> shift)

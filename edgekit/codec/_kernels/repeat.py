@@ -9,8 +9,8 @@ import numpy as np
 
 from edgekit._jit import njit
 from edgekit.codec._format import ERR_INDEX, ERR_POSITION
-from edgekit.codec._kernels.bitpack import _mask, bitlen, radix_order
-from edgekit.codec._kernels.floats import order_key
+from edgekit.codec._kernels.bitpack import _mask, bitlen
+from edgekit.codec._kernels.floats import key_order, order_key
 
 #: An empty slot of :func:`repeat_lags`' table of last positions.
 _NO_POSITION = 0xFFFF
@@ -214,7 +214,7 @@ def dict_from_lags(bits, total, lags):
         first[i] = nd if lag == 0 else earlier
         distinct[nd] = order_key(np.uint64(bits[i]), top, allm)
         nd += np.int64(lag == 0)
-    order = radix_order(distinct[:nd])
+    order = key_order(distinct[:nd], total)
     rank = np.empty(nd, dtype=np.uint64)
     for r in range(nd):
         rank[order[r]] = np.uint64(r)
