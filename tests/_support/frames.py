@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +94,34 @@ def assert_golden_case(case: dict[str, Any]) -> None:
         got = decompress(data)
         assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
     assert compress(want, **case["kwargs"]).hex() == case["frame_hex"]
+
+
+def golden_cases_of(versions: range) -> dict[str, dict[str, Any]]:
+    """The golden cases of the format ``versions`` (``tests/codec/data/frames_v*.json``)."""
+    data = Path(__file__).resolve().parents[1] / "codec" / "data"
+    return {
+        name: case
+        for v in versions
+        for name, case in json.loads((data / f"frames_v{v}.json").read_text()).items()
+    }
+
+
+def assert_written_no_larger(
+    case: dict[str, Any], before: Callable[[], AbstractContextManager[None]], version: int
+) -> None:
+    """An older golden case decodes from what the encoder writes now, which is no larger
+    than what the encoder ``before`` (a format's predecessor) writes; where they differ,
+    the frame says ``version``."""
+    from edgekit.codec import compress, decompress
+
+    x = golden_values(case)
+    frame = compress(x, **case["kwargs"])
+    with before():
+        older = compress(x, **case["kwargs"])
+    assert decompress(frame).tobytes() == x.tobytes()
+    assert len(frame) <= len(older)
+    if frame != older:
+        assert frame[4] == version and len(frame) < len(older)
 
 
 @contextmanager

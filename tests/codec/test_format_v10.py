@@ -30,9 +30,10 @@ from edgekit.codec._frame import Reader
 from edgekit.errors import CorruptDataError
 from tests._support.frames import (
     assert_golden_case,
+    assert_written_no_larger,
     first_block,
     format_9_encoder,
-    golden_values,
+    golden_cases_of,
     reseal,
     write_golden,
 )
@@ -40,11 +41,7 @@ from tests._support.frames import (
 Array = np.ndarray[Any, Any]
 DATA = Path(__file__).parent / "data"
 CASES: dict[str, dict[str, Any]] = json.loads((DATA / "frames_v10.json").read_text())
-OLDER = {
-    name: case
-    for v in range(1, 10)
-    for name, case in json.loads((DATA / f"frames_v{v}.json").read_text()).items()
-}
+OLDER = golden_cases_of(range(1, 10))
 
 
 def grid_readings(seed: int, n: int, step: float = 0.000981, levels: int = 900) -> Array:
@@ -94,15 +91,7 @@ def test_the_older_golden_cases_are_written_no_larger(name: str) -> None:
     """Every golden case of versions 1 to 9 decodes from what format 10 writes, which is
     no larger than what the format-9 encoder writes; where they differ, the frame says
     version 10."""
-    case = OLDER[name]
-    x = golden_values(case)
-    frame = compress(x, **case["kwargs"])
-    with format_9_encoder():
-        before = compress(x, **case["kwargs"])
-    assert decompress(frame).tobytes() == x.tobytes()
-    assert len(frame) <= len(before)
-    if frame != before:
-        assert frame[4] == 10 and len(frame) < len(before)
+    assert_written_no_larger(OLDER[name], format_9_encoder, 10)
 
 
 def test_grid_readings_take_float_lanes_and_a_third_fewer_bytes() -> None:

@@ -31,10 +31,11 @@ from edgekit.codec._frame import Reader
 from edgekit.errors import CorruptDataError
 from tests._support.frames import (
     assert_golden_case,
+    assert_written_no_larger,
     first_block,
     format_8_encoder,
     format_9_encoder,
-    golden_values,
+    golden_cases_of,
     reseal,
     write_golden,
 )
@@ -42,11 +43,7 @@ from tests._support.frames import (
 Array = np.ndarray[Any, Any]
 DATA = Path(__file__).parent / "data"
 CASES: dict[str, dict[str, Any]] = json.loads((DATA / "frames_v9.json").read_text())
-OLDER = {
-    name: case
-    for v in range(1, 9)
-    for name, case in json.loads((DATA / f"frames_v{v}.json").read_text()).items()
-}
+OLDER = golden_cases_of(range(1, 9))
 
 
 def walk(seed: int, n: int, scale: int = 20) -> Array:
@@ -109,16 +106,8 @@ def test_the_older_golden_cases_are_written_no_larger(name: str) -> None:
     """Every golden case of versions 1 to 8 decodes from what format 9 writes, which is
     no larger than what the format-8 encoder writes; where they differ, the frame says
     version 9."""
-    case = OLDER[name]
-    x = golden_values(case)
     with format_9_encoder():
-        frame = compress(x, **case["kwargs"])
-    with format_8_encoder():
-        before = compress(x, **case["kwargs"])
-    assert decompress(frame).tobytes() == x.tobytes()
-    assert len(frame) <= len(before)
-    if frame != before:
-        assert frame[4] == 9 and len(frame) < len(before)
+        assert_written_no_larger(OLDER[name], format_8_encoder, 9)
 
 
 def test_short_lanes_take_one_stream_and_long_ones_four() -> None:
