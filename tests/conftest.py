@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 # Benchmarks and tests alike: one BLAS thread on this small shared machine.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -33,6 +34,22 @@ def pytest_sessionstart(session: pytest.Session) -> None:
                 f"EDGEKIT_TEST_CLOCK_SHIFT asks for the clock {seconds:.0f} s ahead; "
                 f"it is {ahead:.0f} s ahead (is libfaketime preloaded?)"
             )
+
+
+def _numba_cache_setting() -> tuple[str | None, object]:
+    config = sys.modules.get("numba.core.config")
+    return os.environ.get("NUMBA_CACHE_DIR"), getattr(config, "CACHE_DIR", None)
+
+
+@pytest.fixture(autouse=True)
+def _keeps_the_numba_cache() -> Iterator[None]:
+    """No test may leave its worker pointed at another numba cache: every later kernel of
+    the worker, and every subprocess it starts, would compile from scratch (minutes here)."""
+    before = _numba_cache_setting()
+    yield
+    after = _numba_cache_setting()
+    if before[0] != after[0] or (before[1] is not None and before[1] != after[1]):
+        pytest.fail(f"the test changed numba's cache setting: {before} -> {after}")
 
 
 @pytest.fixture

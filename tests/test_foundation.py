@@ -163,9 +163,18 @@ def test_jit_cache_dir_falls_back_when_package_is_read_only(
 ) -> None:
     from edgekit import _jit
 
-    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    # configure_cache sets NUMBA_CACHE_DIR and an imported numba's CACHE_DIR: both are put
+    # back after the test, or every later kernel of this worker, and every subprocess it
+    # starts, would miss the warm cache and compile into tmp_path (in CI, the demo's and
+    # the gateway example's children did, past their timeouts). setenv first: a delenv of
+    # an unset variable records nothing to undo.
+    monkeypatch.setenv("NUMBA_CACHE_DIR", "")
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.setattr(_jit.os, "access", lambda path, mode: False)
+    numba_config = sys.modules.get("numba.core.config")
+    if numba_config is not None:
+        monkeypatch.setattr(numba_config, "CACHE_DIR", numba_config.CACHE_DIR)
     chosen = _jit.configure_cache()
     assert chosen == str(tmp_path / "edgekit" / "numba")
     assert os.environ["NUMBA_CACHE_DIR"] == chosen and Path(chosen).is_dir()
