@@ -225,6 +225,29 @@ def test_the_branch_free_symbol_is_the_symbol(z: int) -> None:
         assert huffman.symbol_of(np.uint64(v)) == naive.codec_symbol(v)[0]
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    values=st.lists(st.integers(-2100, 2100), min_size=0, max_size=600),
+    far=st.lists(st.sampled_from([2048, -2049, 2**40, -(2**63), 2**63 - 1]), max_size=2),
+    center=st.integers(-50, 50),
+)
+def test_symbol_counts_are_the_symbols_counted(
+    values: list[int], far: list[int], center: int
+) -> None:
+    """The Huffman stage's counts: a symbol table for zigzag values below 2**12 (around
+    the center, -2048..2047), the symbols themselves beyond; every tail length of the
+    four rows."""
+    r = np.array(values + far, dtype=np.int64).view(np.uint64)
+    c = np.uint64(center % 2**64)
+    _syms, want = huffman.huff_symbols(r, c)
+    assert huffman.symbol_counts(r, c).tolist() == want.tolist()
+    assert huffman.symbol_counts(r, c).sum() == r.size
+    small = huffman._small_counts(r, c)
+    zigzag = [(2 * (v - center)) ^ ((v - center) >> 63) for v in values + far]
+    assert small.size == (0 if any(z >= 4096 for z in zigzag) else want.size)
+    assert huffman._SYMBOL_OF_SMALL.tolist() == [naive.codec_symbol(z)[0] for z in range(4096)]
+
+
 def _distinct_adjacent(values: list[int]) -> tuple[int, int]:
     """Distinct values, and distinct values whose predecessor is there too."""
     present = set(values)
