@@ -285,16 +285,17 @@ def _symbol_table(bits: int) -> np.ndarray:
 #: a table (4 KB): the values the table encoder takes (TABLE_MAX_SYMBOL).
 SMALL_BITS = 12
 _SMALL = np.uint64((1 << SMALL_BITS) - 1)
-_SMALL_CHECK = 255  # (every 256 values: the check of a wide value's bits)
+_SMALL_CHECK = 255  # (a wide value is looked for every 256 values)
 _SYMBOL_OF_SMALL = _symbol_table(SMALL_BITS)
 
 
 @njit
 def _small_counts(r, center):
     """The symbol counts of the zigzag values of the residuals ``r`` around ``center``,
-    or an empty array where one is ``2**SMALL_BITS`` or more: a table lookup a value and
-    four rows of counts, in one pass (computing the symbols, storing them and counting
-    them took 1.75 ns a value of a PPG's third differences, this 1 ns)."""
+    or an empty array where one is ``2**SMALL_BITS`` or more (checked every 256 values):
+    a table lookup a value and four rows of counts, in one pass (computing the symbols,
+    storing them and counting them took 23.6 us for a PPG's 15,000 third differences,
+    this 13.2)."""
     n = r.size
     rows = np.zeros(4 * _TABLE, dtype=np.int64)
     big = ZERO
