@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgekit.codec import _huffman, _kernels
-from edgekit.codec._kernels import bitpack, huffman, lag
+from edgekit.codec._kernels import bitpack, floats, huffman, lag
 from tests._support import naive
 
 U64 = st.integers(0, 2**64 - 1)
@@ -114,6 +114,33 @@ def test_alp_decode_matches_reference(k: int, e: int, f: int) -> None:
     out = np.empty(1, dtype=np.float64)
     _kernels.alp_decode(np.array([k], dtype=np.int64), e, f, out)
     assert out[0] == naive.codec_alp_decode(k, e, f)
+
+
+_SPECIALS = [0.0, -0.0, np.nan, np.inf, -np.inf, 5e-324, -2.5e-308, 2.0**51, -(2.0**53), 1e300]
+
+
+@settings(max_examples=60)
+@given(
+    digits=st.lists(st.integers(-(10**9), 10**9), min_size=0, max_size=700),
+    scale=st.integers(0, 6),
+    specials=st.lists(st.tuples(st.integers(0, 699), st.sampled_from(_SPECIALS)), max_size=40),
+    e=st.integers(0, 18),
+    f=st.integers(0, 18),
+    width=st.sampled_from([np.float64, np.float32]),
+)
+def test_alp_exceptions_counts_the_encoders_exceptions(
+    digits: list[int], scale: int, specials: list[tuple[int, float]], e: int, f: int, width: type
+) -> None:
+    """The branch-free count (chunks of EXC_CHUNK values) equals the number of exceptions
+    ``alp_encode`` finds value by value: decimals, NaN, infinities, -0.0, subnormals,
+    values at ALP's limit, float64 and float32."""
+    x = (np.array(digits, dtype=np.float64) / 10.0**scale).astype(width)
+    for at, value in specials:
+        if at < x.size:
+            x[at] = value
+    probe = np.zeros(1, dtype=width)
+    _ints, exceptions = _kernels.alp_encode(x, e, f, probe)
+    assert floats.alp_exceptions(x, e, f, probe) == exceptions.size
 
 
 def test_alp_finds_the_decimal_exponent() -> None:
