@@ -213,7 +213,7 @@ def compress(
                     )
                     size = (
                         _schemes.alp_estimate(flat, pairs, probe)
-                        if done in (2, 3)
+                        if done in (2, 3) and not payload.size
                         else payload.size
                     )
                     if done != 1 and (
@@ -225,7 +225,9 @@ def compress(
                     if done == 0:
                         found = _schemes.alp_or_float_div(flat, payload, entropy=entropy)
                     elif done == 2:
-                        found = _schemes.float_div_of(flat, pairs, probe, size, entropy=entropy)
+                        found = _schemes.float_div_of(
+                            flat, pairs, probe, payload, size, entropy=entropy
+                        )
                     elif done == 3:  # (None: ALP takes over 0.6 of the bytes)
                         found = _schemes.float_div_before_alp(
                             flat, pairs, probe, size, floor, entropy=entropy

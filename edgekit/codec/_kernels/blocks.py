@@ -984,9 +984,10 @@ def alp_single_block(x, x_bits, emax, probe, probe_bits, entropy):
     Does what ``FloatPlan`` + ``encode_float_block`` do when ALP wins outright: ranks the
     (e, f) pairs, picks one on 128 values, and, unless a dictionary may pay (256 values
     or more with few distinct ones), builds the ALP payload. Returns ``(code, pairs,
-    payload, floor)``: code 0 when the payload is at most 0.6x the raw bytes (done), 2 (no
-    payload) where ALP's exceptions are decimals float-div takes as small adjustments
-    (:func:`fdiv_pays` on ALP's estimate), 3 (no payload) where at least 1 / EXC_HEAVY of
+    payload, floor)``: code 0 when the payload is at most 0.6x the raw bytes (done), 2
+    where ALP's exceptions are decimals float-div takes as small adjustments
+    (:func:`fdiv_pays` on ALP's estimate, no payload; or on the payload, under 0.6x the
+    raw bytes and smaller than the estimate), 3 (no payload) where at least 1 / EXC_HEAVY of
     128 sampled values are exceptions (the caller may try float-div with a lag before
     building ALP: the exceptions alone take ``floor`` bytes of it; 0 for the other codes),
     else 1 (the caller runs the general chooser, reusing ``pairs``). ``probe_bits``:
@@ -1009,9 +1010,15 @@ def alp_single_block(x, x_bits, emax, probe, probe_bits, entropy):
     if alp_exceptions(even_sample(x, 128), e, f, probe) * EXC_HEAVY >= min(n, 128):
         return 3, pairs, empty, alp_floor(alp_exceptions(x, e, f, probe), x_bits.itemsize)
     payload = alp_payload(x, x_bits, e, f, probe, entropy)
-    if payload.size <= 0.6 * nbytes:
-        return 0, pairs, payload, 0
-    return 1, pairs, empty, 0
+    if payload.size > 0.6 * nbytes:
+        return 1, pairs, empty, 0
+    # (the chooser weighs float-div against ALP's payload: smaller than the estimate, the
+    # same gain may pay)
+    if payload.size < estimate and fdiv_pays(
+        x, x_bits, e, f, probe, probe_bits, KMAX, float(payload.size)
+    ):
+        return 2, pairs, payload, 0
+    return 0, pairs, payload, 0
 
 
 #: :func:`alp_single_block` counts a block's exceptions where at least 1 / EXC_HEAVY of
