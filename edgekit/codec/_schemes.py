@@ -1227,6 +1227,7 @@ def _encode_dict(x: Array, lags: Array | None = None, *, entropy: bool) -> tuple
         FloatPlan(values),
         entropy=entropy,
         allow_dict=False,
+        allow_repeat=False,  # (distinct values: none repeats)
         allow_lag=False,
         allow_split=False,
         ceiling=None if lanes is None else len(lanes),
