@@ -70,6 +70,7 @@ from edgekit.codec._kernels.huffman import (
     CENTER_SAMPLE_MIN,
     THIRD_IF_CHEAPEST,
     _symbol,
+    byte_rows,
     cheapest_order,
     huff_candidate,
     huff_centered,
@@ -339,15 +340,7 @@ def _rank_counts(u, order, kmax):
             j = k
             k += 1
         index[i] = j
-    table = np.zeros(HUFF_STREAMS * _RANK_ROW, dtype=np.int64)
-    full = m // HUFF_STREAMS * HUFF_STREAMS
-    for i in range(0, full, HUFF_STREAMS):
-        table[np.int64(index[i])] += 1
-        table[_RANK_ROW + np.int64(index[i + 1])] += 1
-        table[2 * _RANK_ROW + np.int64(index[i + 2])] += 1
-        table[3 * _RANK_ROW + np.int64(index[i + 3])] += 1
-    for i in range(full, m):
-        table[(i % HUFF_STREAMS) * _RANK_ROW + np.int64(index[i])] += 1
+    table = byte_rows(index, _RANK_ROW)  # (HUFF_STREAMS rows: the streams' counts)
     rows = np.empty((HUFF_STREAMS, k), dtype=np.int64)
     for s in range(HUFF_STREAMS):
         for j in range(k):

@@ -247,29 +247,39 @@ def symbol_of(z):
     return big ^ ((big ^ np.int64(z)) & small)
 
 
-#: Count tables of :func:`count_symbols` (one per value of four in turn: consecutive
-#: equal symbols do not wait on each other's increment).
+#: Rows of :func:`byte_rows` (one per value of four in turn: consecutive equal values do
+#: not wait on each other's increment), and the width of :func:`count_symbols`' rows.
 _TABLES = 4
 _TABLE = 136
 
 
 @njit
-def count_symbols(syms):
-    """The counts of each of the HUFF_NSYM symbols in ``syms`` (uint8), in a pass of its
-    own: an increment made in the pass that computes its symbol waits on it."""
-    n = syms.size
-    tables = np.zeros(_TABLES * _TABLE, dtype=np.int64)
+def byte_rows(a, width):
+    """The counts of the values of ``a`` (uint8, each below ``width``) in four rows of
+    ``width`` (row ``r``: the values at ``i % 4 == r``), back to back (int64): in a pass
+    of their own, four rows so that a run of one value does not wait on each increment
+    (an increment made in the pass that finds its value waits on it)."""
+    n = a.size
+    rows = np.zeros(_TABLES * width, dtype=np.int64)
     full = n // _TABLES * _TABLES
     for i in range(0, full, _TABLES):
-        tables[np.int64(syms[i])] += 1
-        tables[_TABLE + np.int64(syms[i + 1])] += 1
-        tables[2 * _TABLE + np.int64(syms[i + 2])] += 1
-        tables[3 * _TABLE + np.int64(syms[i + 3])] += 1
+        rows[np.int64(a[i])] += 1
+        rows[width + np.int64(a[i + 1])] += 1
+        rows[2 * width + np.int64(a[i + 2])] += 1
+        rows[3 * width + np.int64(a[i + 3])] += 1
     for i in range(full, n):
-        tables[np.int64(syms[i])] += 1
+        rows[(i % _TABLES) * width + np.int64(a[i])] += 1
+    return rows
+
+
+@njit
+def count_symbols(syms):
+    """The counts of each of the HUFF_NSYM symbols in ``syms`` (uint8), in a pass of its
+    own (:func:`byte_rows`)."""
+    rows = byte_rows(syms, _TABLE)
     counts = np.zeros(HUFF_NSYM, dtype=np.int64)
     for s in range(HUFF_NSYM):
-        counts[s] = tables[s] + tables[_TABLE + s] + tables[2 * _TABLE + s] + tables[3 * _TABLE + s]
+        counts[s] = rows[s] + rows[_TABLE + s] + rows[2 * _TABLE + s] + rows[3 * _TABLE + s]
     return counts
 
 
