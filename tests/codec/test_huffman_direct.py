@@ -126,6 +126,8 @@ def test_damaged_payloads_fail_as_in_the_general_decoder() -> None:
     rng = np.random.default_rng(5)
     cases = _huffman_blocks(_signal(70, 1, 9_000, 3).astype(np.int64), 9_000)
     cases += _huffman_blocks(_signal(3, 2, 9_000, 4).astype(np.int64), 9_000)
+    # (mostly long values: the branch-free decoder, whose reads run past a stream's end)
+    cases += _huffman_blocks(_signal(1500, 0, 9_000, 5).astype(np.int64), 9_000)
     for payload, n in cases:
         for _ in range(100):
             bad = bytearray(payload)
@@ -136,13 +138,14 @@ def test_damaged_payloads_fail_as_in_the_general_decoder() -> None:
             _both(bytes(bad), n, 2, int(rng.integers(0, 40)), bool(rng.random() < 0.5))
 
 
-def _direct_reference(lens: np.ndarray, center: int, fold: bool) -> np.ndarray:
-    """The direct table built per 12-bit pattern from the one-value table (Python)."""
+def _direct_reference(lens: np.ndarray, center: int, fold: bool, bits: int = 12) -> np.ndarray:
+    """The direct table built per ``bits``-bit pattern from the one-value table (Python)."""
     single = kh.huff_value_table(lens, kh.MULTI_BITS)
-    out = np.zeros(single.size, dtype=np.int32)
-    for w, s in enumerate(single.tolist()):
+    out = np.zeros(1 << bits, dtype=np.int32)
+    for w in range(1 << bits):
+        s = int(single[w & (single.size - 1)])
         ln, e, top = s & 15, (s >> 4) & 63, s >> 10
-        if ln + e <= kh.MULTI_BITS:
+        if ln + e <= bits:
             z = top << e | (w >> ln) & ((1 << e) - 1)
             r = (z >> 1) ^ -(z & 1)
             if fold:
@@ -162,28 +165,64 @@ def _direct_reference(lens: np.ndarray, center: int, fold: bool) -> np.ndarray:
     ],
 )
 @pytest.mark.parametrize("center", [0, 5, 2**23 - 1, 2**64 - 3])
+@pytest.mark.parametrize("bits", [12, kd.WIDE_BITS])
 def test_direct_table_equals_a_construction_from_the_value_table(
-    lengths: list[int], center: int
+    lengths: list[int], center: int, bits: int
 ) -> None:
     lens = np.zeros(HUFF_NSYM, dtype=np.int64)
     lens[: len(lengths)] = lengths
     for fold in (False, True):
-        got = kd.huff_direct_table(lens, np.uint64(center), fold)
-        assert np.array_equal(got, _direct_reference(lens, center, fold))
+        got = kd.huff_direct_table(lens, np.uint64(center), fold, bits)
+        assert np.array_equal(got, _direct_reference(lens, center, fold, bits))
 
 
-def test_direct_table_is_empty_for_incomplete_codes_and_long_values() -> None:
+def test_direct_tables_are_empty_for_incomplete_codes_and_long_values() -> None:
     lens = np.zeros(HUFF_NSYM, dtype=np.int64)
-    lens[:3] = [1, 2, 3]  # Kraft sum 7/8: the pattern ...111 is no code
-    assert kd.huff_direct_table(lens, np.uint64(0), False).size == 0
-    lens[3] = 3  # complete
-    assert kd.huff_direct_table(lens, np.uint64(0), False).size == 1 << kh.MULTI_BITS
-    lens[3] = 0
-    lens[8 + 2 * 53] = 3  # a 55-bit extra field after a 3-bit code: 58 bits
-    assert kd.huff_direct_table(lens, np.uint64(0), False).size == 0
-    lens[8 + 2 * 53] = 0
-    lens[8 + 2 * 52] = 3  # 54 bits after 3: 57, one read
-    assert kd.huff_direct_table(lens, np.uint64(0), False).size == 1 << kh.MULTI_BITS
+    sizes = [0, 1 << kh.MULTI_BITS, 0, 1 << kh.MULTI_BITS]
+    for case, size in enumerate(sizes):
+        if case == 0:
+            lens[:3] = [1, 2, 3]  # Kraft sum 7/8: the pattern ...111 is no code
+        elif case == 1:
+            lens[3] = 3  # complete
+        elif case == 2:
+            lens[3] = 0
+            lens[8 + 2 * 53] = 3  # a 55-bit extra field after a 3-bit code: 58 bits
+        else:
+            lens[8 + 2 * 53] = 0
+            lens[8 + 2 * 52] = 3  # 54 bits after 3: 57, one read
+        assert kd.huff_direct_table(lens, np.uint64(0), False).size == size
+        assert kd.huff_free_table(lens, False).size == size
+
+
+def _free_reference(lens: np.ndarray, narrow: bool) -> np.ndarray:
+    """The branch-free table built per 12-bit pattern from the one-value table (Python)."""
+    single = kh.huff_value_table(lens, kh.MULTI_BITS)
+    out = np.zeros(single.size, dtype=np.uint64)
+    for w, s in enumerate(single.tolist()):
+        ln, e, top = s & 15, (s >> 4) & 63, s >> 10
+        if ln + e <= kh.MULTI_BITS:
+            z = top << e | (w >> ln) & ((1 << e) - 1)
+            h = ((z >> 1) ^ -(z & 1)) % 2**32 if narrow else z
+            out[w] = h << 32 | (ln + e) << 16
+        else:
+            h = (top << (e - 1)) % 2**32 if narrow else top
+            out[w] = h << 32 | (ln + e) << 16 | e << 8 | ln
+    return out
+
+
+@pytest.mark.parametrize(
+    "lengths",
+    [
+        [3, 3, 3, 4, 3, 4, 4, 4, 3, 4, 5, 6, 7, 8, 9, 9],
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 12],
+        [0] * 40 + [2, 2, 2, 3, 3],  # float-div multiples: every value long, up to 19 bits
+    ],
+)
+def test_free_table_equals_a_construction_from_the_value_table(lengths: list[int]) -> None:
+    lens = np.zeros(HUFF_NSYM, dtype=np.int64)
+    lens[: len(lengths)] = lengths
+    for narrow in (False, True):
+        assert np.array_equal(kd.huff_free_table(lens, narrow), _free_reference(lens, narrow))
 
 
 @pytest.mark.parametrize("high", [2**10, 2**18, 2**21, 2**24, 2**40, 2**55])
@@ -202,6 +241,24 @@ def test_long_values_after_full_windows_decode(high: int) -> None:
         assert direct == (high < 2**50)
         _both(payload, m, 0, 8, False)
         _both(payload, m, 3, 0, True)
+
+
+@pytest.mark.parametrize(
+    ("scale", "plan"),
+    [(1500, 0), (600, kd.WIDE_BITS), (30, 12)],  # long values: 58 %, 19 %, 2 %
+)
+def test_blocks_take_the_decoder_their_long_values_call_for(scale: int, plan: int) -> None:
+    """int16 audio whose values longer than 12 bits with their code are most (the
+    branch-free decoder), a fifth (the wider direct table, as speech) or few (12 bits);
+    blocks under the plans' sizes keep 12 bits. The values are the general decoder's."""
+    x = np.clip(_signal(scale, 0, 40_000, 9), -(2**15), 2**15 - 1).astype(np.int16)
+    for payload, n in _huffman_blocks(x, 40_000):
+        lens, _ = _heads(payload)
+        assert kd.direct_plan(lens, n - payload[0]) == plan
+        assert kd.direct_plan(lens, kd.FREE_MIN_VALUES - 1) == 12
+        assert kd.huff_free_table(lens, False).size == 1 << kh.MULTI_BITS
+        for before, after, as_array in ((0, 8, False), (3, 0, True), (0, 0, False)):
+            _both(payload, n, before, after, as_array)
 
 
 def test_many_long_values_take_the_branch_in_every_position_of_a_group() -> None:

@@ -11,14 +11,21 @@ branch that the loop is laid out not to take. It applies to complete codes (ever
 pattern starts a code: no pattern to reject) whose values take at most 57 bits with their
 extra bits (a read's bits); other blocks keep the decoders of ``huffman``.
 
+Where the long values are more than a few, that branch is mispredicted at each of them
+(15-20 cycles). :func:`direct_plan` weighs their share from the code lengths: from 8 %
+to a half (speech: 24-35 %) takes a 13-bit table (twice the size, half as many long
+values); most (float-div multiples, repeat lags) take the branch-free decoder, which
+reads the stream at every value and decodes short and long ones with one formula.
+
 For outputs of at most 16 bits the table's residuals include the block's center (modulo
 2**24: their low 16 bits are exact), one addition a value less.
 
 The streams are read where they lie in the frame when at least 8 bytes follow them in
-the buffer (``STREAM_PAD`` for the other decoders: a frame's last block has only its
-checksum after it), else from a zero-padded copy. Reading past a stream's end into the
-next one changes nothing: a value that uses bits past ``nbits`` leaves its stream's
-position past ``nbits``, which is an error whatever those bits were.
+the buffer (``STREAM_PAD`` for the other decoders, the branch-free one included: a
+frame's last block has only its checksum after it), else from a zero-padded copy.
+Reading past a stream's end into the next one changes nothing: a value that uses bits
+past ``nbits`` leaves its stream's position past ``nbits``, which is an error whatever
+those bits were.
 """
 
 from __future__ import annotations
@@ -60,7 +67,21 @@ DIRECT_MAX_TAKEN = 57
 #: Values a group of the direct decoder's loop takes from each stream (one read; the
 #: loop's rounds are written out for 4).
 DIRECT_GROUP = 4
+#: The direct table's wider pattern (8192 int32 entries, 32 KB): for blocks of
+#: WIDE_MIN_VALUES or more where values longer than 12 bits have a share of WIDE_SHARE or
+#: more (speech: 24-35 %, each a mispredicted branch). See :func:`direct_plan`.
+WIDE_BITS = 13
+WIDE_SHARE = 0.08
+WIDE_MIN_VALUES = 16384
+#: Blocks of FREE_MIN_VALUES or more where those values have a share of FREE_SHARE or more
+#: (float-div multiples, repeat lags, loud audio: most values long) take the branch-free
+#: decoder, :func:`huff_decode_free`.
+FREE_SHARE = 0.5
+FREE_MIN_VALUES = 4096
 _INDEX = np.uint64((1 << HUFF_MAXLEN) - 1)
+_EIGHT = np.uint64(8)
+_SIXTEEN = np.uint64(16)
+_HIGH = np.uint64(32)
 _BYTE = np.uint64(255)
 _LOW6 = np.uint64(63)
 _SPAN = 1 << 24  # the residual field of a direct entry: 24 bits
@@ -88,38 +109,34 @@ def _byte_view(buf):
 
 
 @njit
-def huff_direct_table(lens, center, fold):
-    """Decode table of the direct decoder (int32 per 12-bit pattern), or an empty array
-    when it does not apply (an incomplete code: some pattern starts no code; or a value
-    taking more than ``DIRECT_MAX_TAKEN`` bits).
+def huff_direct_table(lens, center, fold, bits=HUFF_MAXLEN):
+    """Decode table of the direct decoder (int32 per ``bits``-bit pattern: 12 or
+    WIDE_BITS), or an empty array when it does not apply (an incomplete code: some
+    pattern starts no code; or a value taking more than ``DIRECT_MAX_TAKEN`` bits).
 
-    A pattern that holds a whole value (code and extra bits: ``taken <= 12`` bits) gives
+    A pattern that holds a whole value (code and extra bits: ``taken <= bits``) gives
     ``taken | r << 8``, ``r`` the residual minus the block's ``center`` (with ``fold``: the
     residual itself, modulo 2**24, sign-extended). Any other gives 0 in bits 0-7, then
     the code length (bits 8-11), the extra-bit count (bits 12-17) and ``top - 2`` (bit
     18): the value's zigzag form is ``top << extra_bits | extra``.
     """
-    size = 1 << HUFF_MAXLEN
-    codes = huff_codes(lens, HUFF_MAXLEN)
+    size = 1 << bits
     table = np.empty(size, dtype=np.int32)
+    if not _direct_code(lens):
+        return table[:0]
+    codes = huff_codes(lens, HUFF_MAXLEN)
     vals = np.empty(size, dtype=np.int32)
     c = np.int64(center & np.uint64(_SPAN - 1)) if fold else 0
-    kraft = 0
     for sym in range(HUFF_NSYM):
         ln = lens[sym]
         if ln == 0:
             continue
         e, top = sym_class(sym)
         taken = ln + e
-        if ln > HUFF_MAXLEN or taken > DIRECT_MAX_TAKEN:
-            return table[:0]
-        kraft += 1 << (HUFF_MAXLEN - ln)
-        if kraft > size:
-            return table[:0]
         # (unsigned indices: no negative-index check a store)
         j = np.uint64(codes[sym])
         step = np.uint64(ln)
-        if taken <= HUFF_MAXLEN:
+        if taken <= bits:
             # The 2**e values of the symbol, then each pattern's (its extra bits, the
             # pattern's bits after the code, repeat every 2**e patterns).
             for x in range(1 << e):
@@ -127,15 +144,95 @@ def huff_direct_table(lens, center, fold):
                 r = (((z >> 1) ^ -(z & 1)) + c) & (_SPAN - 1)
                 vals[x] = np.int32(((r ^ (_SPAN >> 1)) - (_SPAN >> 1)) << 8 | taken)
             mask = np.uint64((1 << e) - 1)
-            for k in range(np.uint64(1 << (HUFF_MAXLEN - ln))):
+            for k in range(np.uint64(1 << (bits - ln))):
                 table[j + (k << step)] = vals[k & mask]
         else:
             ent = np.int32(ln << 8 | e << 12 | (top - 2) << 18)
+            for k in range(np.uint64(1 << (bits - ln))):
+                table[j + (k << step)] = ent
+    return table
+
+
+@njit
+def long_share(lens):
+    """Share of a block's values (``2**-length`` a code) that take more than 12 bits with
+    their extra bits: the direct decoder's branch to a read at the value."""
+    share = 0.0
+    for sym in range(HUFF_NSYM):
+        ln = lens[sym]
+        if ln and ln + sym_class(sym)[0] > HUFF_MAXLEN:
+            share += 2.0**-ln
+    return share
+
+
+@njit
+def direct_plan(lens, m):
+    """The decoder of a block of ``m`` residuals with code lengths ``lens``: 0 for the
+    branch-free one (long values FREE_SHARE or more), else the direct table's pattern
+    width in bits (WIDE_BITS for long values WIDE_SHARE or more, else 12)."""
+    share = long_share(lens)
+    if m >= FREE_MIN_VALUES and share >= FREE_SHARE:
+        return 0
+    if m >= WIDE_MIN_VALUES and share >= WIDE_SHARE:
+        return WIDE_BITS
+    return HUFF_MAXLEN
+
+
+@njit
+def huff_free_table(lens, narrow):
+    """Decode table of the branch-free decoder (uint64 per 12-bit pattern), or an empty
+    array where the direct decoder would not apply (see :func:`huff_direct_table`).
+
+    Every entry gives the bits its value takes (bits 16-23) and the value as
+    ``h << e | extra`` in zigzag form: ``e`` extra bits (bits 8-15) read after the
+    code's ``s`` bits (bits 0-7), ``h`` in bits 32-63. A pattern that holds its whole value
+    has ``e = 0`` and ``h`` its zigzag value. With ``narrow`` (outputs of at most 16 bits)
+    ``h`` is instead the residual (``e = 0``) or ``top << (e - 1)`` modulo 2**32, so that
+    the residual is ``(h | extra >> 1) ^ -(extra & 1)`` in the low bits.
+    """
+    size = 1 << HUFF_MAXLEN
+    table = np.empty(size, dtype=np.uint64)
+    if not _direct_code(lens):
+        return table[:0]
+    codes = huff_codes(lens, HUFF_MAXLEN)
+    vals = np.empty(size, dtype=np.uint64)
+    for sym in range(HUFF_NSYM):
+        ln = lens[sym]
+        if ln == 0:
+            continue
+        e, top = sym_class(sym)
+        taken = np.uint64(ln + e) << np.uint64(16)
+        j = np.uint64(codes[sym])
+        step = np.uint64(ln)
+        if ln + e <= HUFF_MAXLEN:
+            for x in range(1 << e):
+                z = (top << e) | x
+                h = (((z >> 1) ^ -(z & 1)) & 0xFFFFFFFF) if narrow else z
+                vals[x] = np.uint64(h) << np.uint64(32) | taken
+            mask = np.uint64((1 << e) - 1)
+            for k in range(np.uint64(1 << (HUFF_MAXLEN - ln))):
+                table[j + (k << step)] = vals[k & mask]
+        else:
+            h = ((top << (e - 1)) & 0xFFFFFFFF) if narrow else top
+            ent = np.uint64(h) << np.uint64(32) | taken | np.uint64(e << 8 | ln)
             for k in range(np.uint64(1 << (HUFF_MAXLEN - ln))):
                 table[j + (k << step)] = ent
-    if kraft != size:
-        return table[:0]
     return table
+
+
+@njit
+def _direct_code(lens):
+    """Whether a code is complete (every 12-bit pattern starts a code) with no value over
+    ``DIRECT_MAX_TAKEN`` bits: the direct and branch-free decoders' condition."""
+    kraft = 0
+    for sym in range(HUFF_NSYM):
+        ln = lens[sym]
+        if ln == 0:
+            continue
+        if ln > HUFF_MAXLEN or ln + sym_class(sym)[0] > DIRECT_MAX_TAKEN:
+            return False
+        kraft += 1 << (HUFF_MAXLEN - ln)
+    return kraft == 1 << HUFF_MAXLEN
 
 
 @intrinsic
@@ -145,6 +242,17 @@ def _load_entry(typingctx, ptr, at):
 
     def codegen(context, builder, signature, args):
         return builder.sext(builder.load(builder.gep(args[0], [args[1]])), ir.IntType(64))
+
+    return sig, codegen
+
+
+@intrinsic
+def _load_word(typingctx, ptr, at):
+    """The item at index ``at`` of a uint64 pointer."""
+    sig = types.uint64(ptr, at)
+
+    def codegen(context, builder, signature, args):
+        return builder.load(builder.gep(args[0], [args[1]]))
 
     return sig, codegen
 
@@ -182,6 +290,12 @@ def _entry(tp, at):
 
 
 @njit
+def _word(tp, at):
+    """The branch-free table entry at index ``at`` of the table at ``tp``."""
+    return _load_word(tp, at)  # type: ignore[call-arg]
+
+
+@njit
 def _narrow(out):
     """Whether ``out`` holds at most 16 bits a value (a constant of its type)."""
     return _narrow_type(out)  # type: ignore[call-arg]
@@ -216,7 +330,7 @@ def _long_value(b, e, center):
 
 
 @njit
-def _next(wp, b, acc, q, lim, tp, center, add):
+def _next(wp, b, acc, q, lim, tp, tmask, center, add):
     """The next residual of a stream whose bits from its last read are ``b``.
 
     ``acc`` sums the table entries of the values taken since that read (its low byte:
@@ -224,7 +338,7 @@ def _next(wp, b, acc, q, lim, tp, center, add):
     table left it out, else 0. Returns (residual, bits, acc, q). A long value reads the
     stream at itself and again after itself (at ``lim`` at most: a position past it is an
     error the caller reports)."""
-    e = _entry(tp, b & _INDEX)
+    e = _entry(tp, b & tmask)
     if likely((e & 255) != 0):
         # (the shift uses the entry's low 6 bits: its bit count, at most 12)
         return add + np.uint64(e >> 8), b >> (np.uint64(e) & _LOW6), acc + np.uint64(e), q
@@ -256,7 +370,7 @@ def _integrate(r, order, summed, prev, prevd, total):
 
 
 @njit(inline="always")
-def _direct_loop(wp, q, lim, m, tp, center, add, out, order, summed, prev, prevd, total):
+def _direct_loop(wp, q, lim, m, tp, tmask, center, add, out, order, summed, prev, prevd, total):
     """The loop of :func:`huff_decode_direct` for one residual ``order`` and ``summed``
     (constants of each inlined copy)."""
     q0 = q[0]
@@ -282,52 +396,52 @@ def _direct_loop(wp, q, lim, m, tp, center, add, out, order, summed, prev, prevd
         a3 = ZERO
         # (written out: a loop over the four rounds kept its state in a permutation of
         # registers that cost about 30 moves a round in some callers)
-        r, b0, a0, q0 = _next(wp, b0, a0, q0, l0, tp, center, add)
+        r, b0, a0, q0 = _next(wp, b0, a0, q0, l0, tp, tmask, center, add)
         v, prev, prevd, total = _integrate(r, order, summed, prev, prevd, total)
         out[o + np.uint64(0)] = v
-        r, b1, a1, q1 = _next(wp, b1, a1, q1, l1, tp, center, add)
+        r, b1, a1, q1 = _next(wp, b1, a1, q1, l1, tp, tmask, center, add)
         v, prev, prevd, total = _integrate(r, order, summed, prev, prevd, total)
         out[o + np.uint64(1)] = v
-        r, b2, a2, q2 = _next(wp, b2, a2, q2, l2, tp, center, add)
+        r, b2, a2, q2 = _next(wp, b2, a2, q2, l2, tp, tmask, center, add)
         v, prev, prevd, total = _integrate(r, order, summed, prev, prevd, total)
         out[o + np.uint64(2)] = v
-        r, b3, a3, q3 = _next(wp, b3, a3, q3, l3, tp, center, add)
+        r, b3, a3, q3 = _next(wp, b3, a3, q3, l3, tp, tmask, center, add)
         v, prev, prevd, total = _integrate(r, order, summed, prev, prevd, total)
         out[o + np.uint64(3)] = v
-        r, b0, a0, q0 = _next(wp, b0, a0, q0, l0, tp, center, add)
+        r, b0, a0, q0 = _next(wp, b0, a0, q0, l0, tp, tmask, center, add)
         v, prev, prevd, total = _integrate(r, order, summed, prev, prevd, total)
         out[o + np.uint64(4)] = v
-        r, b1, a1, q1 = _next(wp, b1, a1, q1, l1, tp, center, add)
+        r, b1, a1, q1 = _next(wp, b1, a1, q1, l1, tp, tmask, center, add)
         v, prev, prevd, total = _integrate(r, order, summed, prev, prevd, total)
         out[o + np.uint64(5)] = v
-        r, b2, a2, q2 = _next(wp, b2, a2, q2, l2, tp, center, add)
+        r, b2, a2, q2 = _next(wp, b2, a2, q2, l2, tp, tmask, center, add)
         v, prev, prevd, total = _integrate(r, order, summed, prev, prevd, total)
         out[o + np.uint64(6)] = v
-        r, b3, a3, q3 = _next(wp, b3, a3, q3, l3, tp, center, add)
+        r, b3, a3, q3 = _next(wp, b3, a3, q3, l3, tp, tmask, center, add)
         v, prev, prevd, total = _integrate(r, order, summed, prev, prevd, total)
         out[o + np.uint64(7)] = v
-        r, b0, a0, q0 = _next(wp, b0, a0, q0, l0, tp, center, add)
+        r, b0, a0, q0 = _next(wp, b0, a0, q0, l0, tp, tmask, center, add)
         v, prev, prevd, total = _integrate(r, order, summed, prev, prevd, total)
         out[o + np.uint64(8)] = v
-        r, b1, a1, q1 = _next(wp, b1, a1, q1, l1, tp, center, add)
+        r, b1, a1, q1 = _next(wp, b1, a1, q1, l1, tp, tmask, center, add)
         v, prev, prevd, total = _integrate(r, order, summed, prev, prevd, total)
         out[o + np.uint64(9)] = v
-        r, b2, a2, q2 = _next(wp, b2, a2, q2, l2, tp, center, add)
+        r, b2, a2, q2 = _next(wp, b2, a2, q2, l2, tp, tmask, center, add)
         v, prev, prevd, total = _integrate(r, order, summed, prev, prevd, total)
         out[o + np.uint64(10)] = v
-        r, b3, a3, q3 = _next(wp, b3, a3, q3, l3, tp, center, add)
+        r, b3, a3, q3 = _next(wp, b3, a3, q3, l3, tp, tmask, center, add)
         v, prev, prevd, total = _integrate(r, order, summed, prev, prevd, total)
         out[o + np.uint64(11)] = v
-        r, b0, a0, q0 = _next(wp, b0, a0, q0, l0, tp, center, add)
+        r, b0, a0, q0 = _next(wp, b0, a0, q0, l0, tp, tmask, center, add)
         v, prev, prevd, total = _integrate(r, order, summed, prev, prevd, total)
         out[o + np.uint64(12)] = v
-        r, b1, a1, q1 = _next(wp, b1, a1, q1, l1, tp, center, add)
+        r, b1, a1, q1 = _next(wp, b1, a1, q1, l1, tp, tmask, center, add)
         v, prev, prevd, total = _integrate(r, order, summed, prev, prevd, total)
         out[o + np.uint64(13)] = v
-        r, b2, a2, q2 = _next(wp, b2, a2, q2, l2, tp, center, add)
+        r, b2, a2, q2 = _next(wp, b2, a2, q2, l2, tp, tmask, center, add)
         v, prev, prevd, total = _integrate(r, order, summed, prev, prevd, total)
         out[o + np.uint64(14)] = v
-        r, b3, a3, q3 = _next(wp, b3, a3, q3, l3, tp, center, add)
+        r, b3, a3, q3 = _next(wp, b3, a3, q3, l3, tp, tmask, center, add)
         v, prev, prevd, total = _integrate(r, order, summed, prev, prevd, total)
         out[o + np.uint64(15)] = v
         o += np.uint64(DIRECT_GROUP * HUFF_STREAMS)
@@ -345,7 +459,7 @@ def _direct_loop(wp, q, lim, m, tp, center, add, out, order, summed, prev, prevd
         if q[j] > lim[j]:
             return False
         b = _bits(wp, q[j])
-        e = _entry(tp, b & _INDEX)
+        e = _entry(tp, b & tmask)
         if e & 255:
             r = add + np.uint64(e >> 8)
             q[j] += np.uint64(e & 255)
@@ -376,6 +490,7 @@ def huff_decode_direct(wb, starts, nbits, m, table, order, center, first, firstd
         lim[j] = q[j] + np.uint64(nbits[j])
     wp, tp = _pointers(wb, table)
     add = ZERO if _narrow(out) else center
+    tmask = np.uint64(table.size - 1)
     # (four copies of the loop: the lag blocks of lag 1 the encoder writes nest order 2;
     # other orders are summed in a pass of their own)
     if order == 2 and summed:
@@ -383,18 +498,118 @@ def huff_decode_direct(wb, starts, nbits, m, table, order, center, first, firstd
         out[0] = first
         out[1] = first + second
         return _direct_loop(
-            wp, q, lim, m, tp, center, add, out, 2, True, second, firstd, first + second
+            wp, q, lim, m, tp, tmask, center, add, out, 2, True, second, firstd, first + second
         )
     if order == 0:
-        ok = _direct_loop(wp, q, lim, m, tp, center, add, out, 0, False, ZERO, ZERO, ZERO)
+        ok = _direct_loop(wp, q, lim, m, tp, tmask, center, add, out, 0, False, ZERO, ZERO, ZERO)
     elif order == 1:
         out[0] = first
-        ok = _direct_loop(wp, q, lim, m, tp, center, add, out, 1, False, first, ZERO, ZERO)
+        ok = _direct_loop(wp, q, lim, m, tp, tmask, center, add, out, 1, False, first, ZERO, ZERO)
     else:
         out[0] = first
         out[1] = first + firstd
         ok = _direct_loop(
-            wp, q, lim, m, tp, center, add, out, 2, False, first + firstd, firstd, ZERO
+            wp, q, lim, m, tp, tmask, center, add, out, 2, False, first + firstd, firstd, ZERO
+        )
+    if ok and summed:
+        _running_sum(out, m + order)
+    return ok
+
+
+@njit
+def _free_value(wp, tp, q, narrow):
+    """The residual (less the center) of the value at bit ``q`` of a stream, and the bit
+    after it, with no branch (an entry of :func:`huff_free_table`)."""
+    b = _bits(wp, q)
+    e = _word(tp, b & _INDEX)
+    x = (b >> (e & _LOW6)) & ((ONE << ((e >> _EIGHT) & _BYTE)) - ONE)
+    if narrow:
+        r = ((e >> _HIGH) | (x >> ONE)) ^ (ZERO - (x & ONE))
+    else:
+        z = ((e >> _HIGH) << ((e >> _EIGHT) & _BYTE)) | x
+        r = (z >> ONE) ^ (ZERO - (z & ONE))
+    return r, q + ((e >> _SIXTEEN) & _BYTE)
+
+
+@njit(inline="always")
+def _free_loop(wp, q, lim, m, tp, center, out, order, summed, prev, prevd, total, narrow):
+    """The loop of :func:`huff_decode_free` for one residual ``order``, ``summed`` and
+    ``narrow`` (constants of each inlined copy): a stream read at each value, the four
+    streams' positions checked every four of their values."""
+    q0 = q[0]
+    q1 = q[1]
+    q2 = q[2]
+    q3 = q[3]
+    l0 = lim[0]
+    l1 = lim[1]
+    l2 = lim[2]
+    l3 = lim[3]
+    o = np.uint64(order)
+    per = DIRECT_GROUP * HUFF_STREAMS
+    for _g in range(m // per):
+        if (q0 > l0) | (q1 > l1) | (q2 > l2) | (q3 > l3):
+            return False
+        for _k in range(DIRECT_GROUP):
+            r0, q0 = _free_value(wp, tp, q0, narrow)
+            r1, q1 = _free_value(wp, tp, q1, narrow)
+            r2, q2 = _free_value(wp, tp, q2, narrow)
+            r3, q3 = _free_value(wp, tp, q3, narrow)
+            v, prev, prevd, total = _integrate(r0 + center, order, summed, prev, prevd, total)
+            out[o] = v
+            v, prev, prevd, total = _integrate(r1 + center, order, summed, prev, prevd, total)
+            out[o + ONE] = v
+            v, prev, prevd, total = _integrate(r2 + center, order, summed, prev, prevd, total)
+            out[o + TWO] = v
+            v, prev, prevd, total = _integrate(r3 + center, order, summed, prev, prevd, total)
+            out[o + np.uint64(3)] = v
+            o += np.uint64(HUFF_STREAMS)
+    q[0] = q0
+    q[1] = q1
+    q[2] = q2
+    q[3] = q3
+    # The last values (fewer than a group), each checked before its read.
+    for i in range(m - m % per, m):
+        j = i & 3
+        if q[j] > lim[j]:
+            return False
+        r, qj = _free_value(wp, tp, q[j], narrow)
+        q[j] = qj
+        v, prev, prevd, total = _integrate(r + center, order, summed, prev, prevd, total)
+        out[np.uint64(i + order)] = v
+    return (q[0] <= lim[0]) & (q[1] <= lim[1]) & (q[2] <= lim[2]) & (q[3] <= lim[3])
+
+
+@njit
+def huff_decode_free(wb, starts, nbits, m, table, order, center, first, firstd, out, summed):
+    """As :func:`huff_decode_direct` with a :func:`huff_free_table` (built ``narrow``
+    where ``out`` has at most 16 bits a value), for blocks of mostly long values: each
+    value is read at itself and decoded by one formula, long or not, with no branch to
+    mispredict. ``wb`` has at least ``STREAM_PAD`` bytes after the streams (a group's
+    reads go up to 3 values past a stream's end before its check)."""
+    q = np.empty(HUFF_STREAMS, dtype=np.uint64)
+    lim = np.empty(HUFF_STREAMS, dtype=np.uint64)
+    for j in range(HUFF_STREAMS):
+        q[j] = np.uint64(starts[j]) << np.uint64(3)
+        lim[j] = q[j] + np.uint64(nbits[j])
+    wp, tp = _pointers(wb, table)
+    narrow = _narrow(out)
+    if order == 2 and summed:
+        second = first + firstd
+        out[0] = first
+        out[1] = first + second
+        return _free_loop(
+            wp, q, lim, m, tp, center, out, 2, True, second, firstd, first + second, narrow
+        )
+    if order == 0:
+        ok = _free_loop(wp, q, lim, m, tp, center, out, 0, False, ZERO, ZERO, ZERO, narrow)
+    elif order == 1:
+        out[0] = first
+        ok = _free_loop(wp, q, lim, m, tp, center, out, 1, False, first, ZERO, ZERO, narrow)
+    else:
+        out[0] = first
+        out[1] = first + firstd
+        ok = _free_loop(
+            wp, q, lim, m, tp, center, out, 2, False, first + firstd, firstd, ZERO, narrow
         )
     if ok and summed:
         _running_sum(out, m + order)
@@ -440,14 +655,21 @@ def _integrate_summed(out, n, order, first, firstd):
 
 
 @njit
-def _decode_streams(wb, starts, nbits, n, lens, table, order, center, first, firstd, out, summed):
+def _decode_streams(
+    wb, starts, nbits, n, lens, table, free, order, center, first, firstd, out, summed
+):
     """Decode the four streams (laid out in ``wb`` as :func:`huff_decode_direct` wants
     them, with ``STREAM_PAD`` bytes after them unless ``table`` is not empty) into
-    ``out[:n]``: with the direct decoder when ``table`` (a :func:`huff_direct_table`) is
-    not empty, else with the multi-value table for blocks of ``MULTI_MIN_VALUES`` or
-    more up to 9.5 bits a value, else one value a lookup. With ``summed``, ``out[:n]``
-    then becomes its running sum. Returns True, or False for a bad stream."""
+    ``out[:n]``: with the branch-free decoder when ``free`` (a :func:`huff_free_table`)
+    is not empty, with the direct decoder when ``table`` (a :func:`huff_direct_table`) is
+    not empty, else with the multi-value table for blocks of ``MULTI_MIN_VALUES`` or more
+    up to 9.5 bits a value, else one value a lookup. With ``summed``, ``out[:n]`` then
+    becomes its running sum. Returns True, or False for a bad stream."""
     m = n - order
+    if free.size:
+        return huff_decode_free(
+            wb, starts, nbits, m, free, order, center, first, firstd, out, summed
+        )
     if table.size:
         return huff_decode_direct(
             wb, starts, nbits, m, table, order, center, first, firstd, out, summed
@@ -512,10 +734,10 @@ def _fallback_into(buf, pos, end, n, out, summed):  # pragma: no cover (compiled
 
 
 def _streams_into(
-    wb, starts, nbits, n, lens, table, order, center, first, firstd, out, summed
+    wb, starts, nbits, n, lens, table, free, order, center, first, firstd, out, summed
 ):  # pragma: no cover
-    """:func:`_decode_streams` into ``out`` (narrow dtypes: the direct decoder, else
-    through uint64 lanes)."""
+    """:func:`_decode_streams` into ``out`` (narrow dtypes: the branch-free or direct
+    decoder, else through uint64 lanes)."""
     raise NotImplementedError
 
 
@@ -537,25 +759,32 @@ def _fallback_into_impl(buf, pos, end, n, out, summed):
 
 @overload(_streams_into, jit_options={"nogil": True})
 def _streams_into_impl(
-    wb, starts, nbits, n, lens, table, order, center, first, firstd, out, summed
+    wb, starts, nbits, n, lens, table, free, order, center, first, firstd, out, summed
 ):
     if out.dtype.bitwidth > 16:
 
-        def wide(wb, starts, nbits, n, lens, table, order, center, first, firstd, out, summed):
+        def wide(
+            wb, starts, nbits, n, lens, table, free, order, center, first, firstd, out, summed
+        ):
             return _decode_streams(
-                wb, starts, nbits, n, lens, table, order, center, first, firstd, out, summed
+                wb, starts, nbits, n, lens, table, free, order, center, first, firstd, out, summed
             )
 
         return wide
 
-    def narrow(wb, starts, nbits, n, lens, table, order, center, first, firstd, out, summed):
+    def narrow(wb, starts, nbits, n, lens, table, free, order, center, first, firstd, out, summed):
+        m = n - order
+        if free.size:
+            return huff_decode_free(
+                wb, starts, nbits, m, free, order, center, first, firstd, out, summed
+            )
         if table.size:
             return huff_decode_direct(
-                wb, starts, nbits, n - order, table, order, center, first, firstd, out, summed
+                wb, starts, nbits, m, table, order, center, first, firstd, out, summed
             )
         lanes = np.empty(n, dtype=np.uint64)
         ok = _decode_streams(
-            wb, starts, nbits, n, lens, table, order, center, first, firstd, lanes, summed
+            wb, starts, nbits, n, lens, table, free, order, center, first, firstd, lanes, summed
         )
         if ok:
             for i in range(n):
@@ -609,11 +838,17 @@ def _huff_lanes(buf, pos, end, n, out, summed):
     stop = at + total_bytes
     if stop > end:
         return _fallback_into(buf, start, end, n, out, summed)
-    table = huff_direct_table(lens, center, _narrow(out))
+    plan = direct_plan(lens, m)
+    free = np.empty(0, dtype=np.uint64)
+    table = np.empty(0, dtype=np.int32)
+    if plan == 0:
+        free = huff_free_table(lens, _narrow(out))
+    else:
+        table = huff_direct_table(lens, center, _narrow(out), plan)
     if stop + (8 if table.size else STREAM_PAD) <= len(buf):
         view = _byte_view(buf)
         ok = _streams_into(
-            view, starts, nbits, n, lens, table, order, center, first, firstd, out, summed
+            view, starts, nbits, n, lens, table, free, order, center, first, firstd, out, summed
         )
     else:
         wb = np.zeros(total_bytes + HUFF_STREAMS * STREAM_PAD, dtype=np.uint8)
@@ -624,7 +859,7 @@ def _huff_lanes(buf, pos, end, n, out, summed):
             starts[j] = put
             put += nbytes + STREAM_PAD
         ok = _streams_into(
-            wb, starts, nbits, n, lens, table, order, center, first, firstd, out, summed
+            wb, starts, nbits, n, lens, table, free, order, center, first, firstd, out, summed
         )
     if not ok:
         return ERR_STREAM, stop
