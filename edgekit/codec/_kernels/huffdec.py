@@ -373,14 +373,8 @@ def _integrate(r, order, summed, prev, prevd, total):
 def _direct_loop(wp, q, lim, m, tp, tmask, center, add, out, order, summed, prev, prevd, total):
     """The loop of :func:`huff_decode_direct` for one residual ``order`` and ``summed``
     (constants of each inlined copy)."""
-    q0 = q[0]
-    q1 = q[1]
-    q2 = q[2]
-    q3 = q[3]
-    l0 = lim[0]
-    l1 = lim[1]
-    l2 = lim[2]
-    l3 = lim[3]
+    q0, q1, q2, q3 = q[0], q[1], q[2], q[3]
+    l0, l1, l2, l3 = lim[0], lim[1], lim[2], lim[3]
     o = np.uint64(order)
     per = DIRECT_GROUP * HUFF_STREAMS
     for _g in range(m // per):
@@ -449,10 +443,7 @@ def _direct_loop(wp, q, lim, m, tp, tmask, center, add, out, order, summed, prev
         q1 += a1 & _BYTE
         q2 += a2 & _BYTE
         q3 += a3 & _BYTE
-    q[0] = q0
-    q[1] = q1
-    q[2] = q2
-    q[3] = q3
+    q[0], q[1], q[2], q[3] = q0, q1, q2, q3
     # The last values (fewer than a group), one read each, checked before it.
     for i in range(m - m % per, m):
         j = i & 3
@@ -483,11 +474,7 @@ def huff_decode_direct(wb, starts, nbits, m, table, order, center, first, firstd
     bits a value. Returns True, or False when a stream would take more than its
     ``nbits`` (every pattern is a code: there is no other failure).
     """
-    q = np.empty(HUFF_STREAMS, dtype=np.uint64)
-    lim = np.empty(HUFF_STREAMS, dtype=np.uint64)
-    for j in range(HUFF_STREAMS):
-        q[j] = np.uint64(starts[j]) << np.uint64(3)
-        lim[j] = q[j] + np.uint64(nbits[j])
+    q, lim = _positions(starts, nbits)
     wp, tp = _pointers(wb, table)
     add = ZERO if _narrow(out) else center
     tmask = np.uint64(table.size - 1)
@@ -536,14 +523,8 @@ def _free_loop(wp, q, lim, m, tp, center, out, order, summed, prev, prevd, total
     """The loop of :func:`huff_decode_free` for one residual ``order``, ``summed`` and
     ``narrow`` (constants of each inlined copy): a stream read at each value, the four
     streams' positions checked every four of their values."""
-    q0 = q[0]
-    q1 = q[1]
-    q2 = q[2]
-    q3 = q[3]
-    l0 = lim[0]
-    l1 = lim[1]
-    l2 = lim[2]
-    l3 = lim[3]
+    q0, q1, q2, q3 = q[0], q[1], q[2], q[3]
+    l0, l1, l2, l3 = lim[0], lim[1], lim[2], lim[3]
     o = np.uint64(order)
     per = DIRECT_GROUP * HUFF_STREAMS
     for _g in range(m // per):
@@ -563,10 +544,7 @@ def _free_loop(wp, q, lim, m, tp, center, out, order, summed, prev, prevd, total
             v, prev, prevd, total = _integrate(r3 + center, order, summed, prev, prevd, total)
             out[o + np.uint64(3)] = v
             o += np.uint64(HUFF_STREAMS)
-    q[0] = q0
-    q[1] = q1
-    q[2] = q2
-    q[3] = q3
+    q[0], q[1], q[2], q[3] = q0, q1, q2, q3
     # The last values (fewer than a group), each checked before its read.
     for i in range(m - m % per, m):
         j = i & 3
@@ -586,11 +564,7 @@ def huff_decode_free(wb, starts, nbits, m, table, order, center, first, firstd, 
     value is read at itself and decoded by one formula, long or not, with no branch to
     mispredict. ``wb`` has at least ``STREAM_PAD`` bytes after the streams (a group's
     reads go up to 3 values past a stream's end before its check)."""
-    q = np.empty(HUFF_STREAMS, dtype=np.uint64)
-    lim = np.empty(HUFF_STREAMS, dtype=np.uint64)
-    for j in range(HUFF_STREAMS):
-        q[j] = np.uint64(starts[j]) << np.uint64(3)
-        lim[j] = q[j] + np.uint64(nbits[j])
+    q, lim = _positions(starts, nbits)
     wp, tp = _pointers(wb, table)
     narrow = _narrow(out)
     if order == 2 and summed:
@@ -614,6 +588,17 @@ def huff_decode_free(wb, starts, nbits, m, table, order, center, first, firstd, 
     if ok and summed:
         _running_sum(out, m + order)
     return ok
+
+
+@njit
+def _positions(starts, nbits):
+    """Each stream's first bit and the bit after its last (uint64 arrays)."""
+    q = np.empty(HUFF_STREAMS, dtype=np.uint64)
+    lim = np.empty(HUFF_STREAMS, dtype=np.uint64)
+    for j in range(HUFF_STREAMS):
+        q[j] = np.uint64(starts[j]) << np.uint64(3)
+        lim[j] = q[j] + np.uint64(nbits[j])
+    return q, lim
 
 
 @njit
