@@ -160,8 +160,9 @@ def codecs(x: Array) -> tuple[dict[str, Codec], str, int]:
 def plan_only(x: Array, block_size: int = 65536) -> None:
     """The planner calls ``compress`` makes for ``x`` (their results thrown away): the
     float modes, the ALP (e, f) ranking and per block the pair choice, the dictionary and
-    repeat pre-checks; for integers per block the int-mult plan, the range statistics
-    and the wide-rank pre-check."""
+    repeat pre-checks; for integers the copy scheme's probes (and its span search where
+    they find spans), then per block the int-mult plan, the range statistics and the
+    wide-rank pre-check."""
     from edgekit.codec import _schemes
     from edgekit.codec._kernels import blocks
 
@@ -181,6 +182,7 @@ def plan_only(x: Array, block_size: int = 65536) -> None:
             if block.size >= _schemes.REPEAT_MIN_VALUES:
                 k.repeat_lags(block[: _schemes.REPEAT_SAMPLE].view(uint))
         return
+    _schemes.frame_spans(flat)
     lanes = (
         flat.astype(np.int64).view(np.uint64) if flat.dtype.kind == "i" else flat.astype(np.uint64)
     )

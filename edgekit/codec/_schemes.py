@@ -24,10 +24,12 @@ from edgekit.codec._format import (
     ADJ_SPARSE,
     ALP,
     ALP_RD,
+    COPY,
     DELTA,
     DICT,
     DOD,
     ERR_POSITION,
+    ERR_SHORT,
     ERRORS,
     FDIV,
     FLANES,
@@ -1018,6 +1020,102 @@ def _decode_levels(rd: Reader, n: int, out: Array) -> None:
     index = decode_int_lanes(_nested_int_scheme(rd, "index scheme"), rd, n, _I8)
     if kernels().levels_fill(levels, index, out):
         raise rd.fail(f"levels block: an index is not below the level count {count}")
+
+
+# --- the copy scheme (format version 11) ---------------------------------------------------
+
+#: Integer frames of at least this many values are searched for spans that repeat earlier
+#: values where the probes of :func:`~edgekit.codec._kernels.spans.span_share` (about
+#: ``n / 25`` window hashes) find at least COPY_MIN_SHARE of them in such spans ...
+COPY_MIN_VALUES = 4096
+COPY_MIN_SHARE = 0.05
+#: ... then a block takes the copy scheme where spans cover at least COPY_BLOCK_SHARE of its
+#: values. Where they cover less than COPY_WHOLE_SHARE, the copy payload alone is kept: the
+#: copied values would have cost about what the others cost, a span takes under a fifth
+#: of a bit a value (COPY_MIN_SPAN); where they cover more, they may have cost nothing (a
+#: run of one value that a sparse block codes for nothing): the block is encoded whole too
+#: and the smaller kept.
+COPY_BLOCK_SHARE = 0.1
+COPY_WHOLE_SHARE = 0.5
+#: The shortest span kept (values): at most 6 bytes of span table, under a fifth of a bit a
+#: value.
+COPY_MIN_SPAN = 256
+
+#: Spans of a frame: ``(starts, distances, lengths)``, int64 arrays.
+Spans = tuple[Array, Array, Array]
+
+
+def frame_spans(flat: Array) -> Spans | None:
+    """The spans of the integers ``flat`` of COPY_MIN_SPAN values or more that repeat
+    earlier values (:func:`~edgekit.codec._kernels.spans.find_spans`), or None: a frame
+    under COPY_MIN_VALUES values, one whose probes find too few (most: no search), or
+    none found."""
+    if flat.size < COPY_MIN_VALUES:
+        return None
+    k = kernels()
+    bits = flat.view(f"<u{flat.dtype.itemsize}")
+    if k.span_share(bits) < COPY_MIN_SHARE:
+        return None
+    spans: Spans = k.find_spans(bits, COPY_MIN_SPAN)
+    return spans if spans[0].size else None
+
+
+def encode_copy(
+    flat: Array, start: int, stop: int, spans: Spans, *, entropy: bool
+) -> tuple[bytes, bool] | None:
+    """Copy payload (format version 11) of the block ``flat[start:stop]``: its span table
+    (:func:`~edgekit.codec._kernels.spans.span_table`: the spans of ``spans`` in the block,
+    cut at its ends, each copying values ``distance`` back, earlier blocks included), then
+    the block's other values as a nested integer block (``scheme u8``, payload) to the end,
+    none where the spans cover the block. Returns it and whether the block is to be encoded
+    whole too (COPY_WHOLE_SHARE), or None where the spans cover under COPY_BLOCK_SHARE."""
+    k = kernels()
+    rel, dist, length = k.block_spans(*spans, start, stop)
+    count = stop - start
+    covered = int(length.sum())
+    if covered < COPY_BLOCK_SHARE * count:
+        return None
+    table = k.span_table(rel, dist, length).tobytes()
+    rest = k.rest_of(flat[start:stop], rel, length)
+    if rest.size:
+        scheme, payload = encode_int_values(rest, entropy=entropy)
+        table += bytes([scheme]) + payload
+    return table, covered >= COPY_WHOLE_SHARE * count
+
+
+def encode_int_values(raw: Array, *, entropy: bool) -> tuple[int, bytes | memoryview]:
+    """:func:`encode_int_block` of integer values of any dtype (their lanes made here:
+    8- and 16-bit values widened with their ranges found in the same pass, 32-bit ones
+    sign- or zero-extended, 64-bit ones their own lanes)."""
+    if raw.dtype.itemsize <= 2:
+        block, stats = kernels().narrow_lanes(raw)
+        return encode_int_block(block, raw, entropy=entropy, stats=stats)
+    if raw.dtype.itemsize == 8:
+        return encode_int_block(raw.view(np.uint64), raw, entropy=entropy)
+    lanes = raw.astype(np.int64 if raw.dtype.kind == "i" else np.uint64).view(np.uint64)
+    return encode_int_block(lanes, raw, entropy=entropy)
+
+
+def decode_copy(rd: Reader, n: int, dtype: np.dtype[Any], lanes: Array, start: int) -> None:
+    """Decode a copy block (see :func:`encode_copy`) of ``n`` values into
+    ``lanes[start:start + n]`` (uint64 lanes of the whole frame, those before ``start``
+    decoded: the spans copy them): its other values into the block's end, then the
+    fill."""
+    k = kernels()
+    buf = kernel_view(np.frombuffer(rd.view, dtype=np.uint8))
+    status, pos, rel, dist, length, covered = k.read_span_table(buf, rd.pos, len(buf), n, start)
+    if status == ERR_SHORT:
+        raise rd.fail("copy block: the span table is truncated or a varint too long")
+    if status != 0:
+        raise rd.fail("copy block: a span is out of the block or copies from before the frame")
+    rd.pos = int(pos)
+    m = n - covered
+    if m:
+        scheme = rd.u8("copy rest scheme")
+        if scheme not in INT_SCHEMES or scheme == COPY:
+            raise rd.fail(f"bad copy rest scheme {scheme}")
+        decode_int_lanes(scheme, rd, m, dtype, lanes[start + n - m : start + n])
+    k.fill_spans(lanes, start, n, rel, dist, length, m)
 
 
 def _multiples(x: Array, divisor: float) -> Array:

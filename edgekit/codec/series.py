@@ -26,6 +26,7 @@ from edgekit.codec._format import (
     CHECKSUM_SIZE,
     CODE_OF_DTYPE,
     COMPACT_FLAG,
+    COPY,
     COUNT_VARINT_MAX,
     DEFAULT_MAX_BYTES,
     DELTA,
@@ -44,6 +45,7 @@ from edgekit.codec._format import (
     FIRST_V8_SCHEME,
     FIRST_V9_SCHEME,
     FIRST_V10_SCHEME,
+    FIRST_V11_SCHEME,
     FLOAT_SCHEMES,
     FMULT,
     FOR,
@@ -58,6 +60,7 @@ from edgekit.codec._format import (
     FORMAT_VERSION_8,
     FORMAT_VERSION_9,
     FORMAT_VERSION_10,
+    FORMAT_VERSION_11,
     FQUANT,
     HEAD_1D_FORMAT,
     HUFF,
@@ -245,24 +248,28 @@ def compress(
                     out += _BLOCK_HEAD.pack(scheme, len(payload))
                     out += payload
             return _sealed(out, newest)
-        # (64-bit values are their own lanes: no copy; the encoders only read them. 8- and
-        # 16-bit values are widened a block at a time, their ranges found in the same pass)
-        narrow = x.dtype.itemsize <= 2
-        if x.dtype.itemsize == 8:
-            lanes = flat.view(np.uint64)
-        elif not narrow:
-            lanes = flat.astype(np.int64 if x.dtype.kind == "i" else np.uint64).view(np.uint64)
+        # (spans that repeat earlier values, searched where probes find them: the copy
+        # scheme of the blocks they cover)
+        spans = _schemes.frame_spans(flat) if entropy else None
         for start in range(0, n, block_size):
             stop = min(start + block_size, n)
             raw = flat[start:stop] if n > block_size else flat
-            if narrow:
-                block, stats = _schemes.kernels().narrow_lanes(raw)
-                scheme, payload = _schemes.encode_int_block(
-                    block, raw, entropy=entropy, stats=stats
-                )
+            copied = None
+            if spans is not None:
+                copied = _schemes.encode_copy(flat, start, stop, spans, entropy=entropy)
+            if copied is not None:
+                scheme, (payload, whole) = COPY, copied
+                version = _with_nested(COPY)
+                if whole:
+                    other, other_payload = _schemes.encode_int_values(raw, entropy=entropy)
+                    if len(other_payload) < len(payload):
+                        scheme, payload = other, other_payload
+                        version = _with_nested(other)
+                    _schemes.take_nested()
             else:
-                scheme, payload = _schemes.encode_int_block(lanes[start:stop], raw, entropy=entropy)
-            newest = max(newest, _with_nested(scheme))
+                scheme, payload = _schemes.encode_int_values(raw, entropy=entropy)
+                version = _with_nested(scheme)
+            newest = max(newest, version)
             out += _BLOCK_HEAD.pack(scheme, len(payload))
             out += payload
         return _sealed(out, newest)
@@ -289,6 +296,7 @@ def _sealed(out: bytearray, newest: int) -> bytes:
 
 #: The first scheme id of each format version from 2 on, newest first.
 _FIRST_SCHEMES = (
+    (FIRST_V11_SCHEME, FORMAT_VERSION_11),
     (FIRST_V10_SCHEME, FORMAT_VERSION_10),
     (FIRST_V9_SCHEME, FORMAT_VERSION_9),
     (FIRST_V8_SCHEME, FORMAT_VERSION_8),
@@ -456,7 +464,7 @@ _FAST_PREFIXES: dict[bytes, int] = {
 _MIN_COMPACT = 7 + SHORT_CHECKSUM_SIZE
 #: Block schemes the block loop kernels decode (their first byte); others go to Python.
 _FLOAT_KERNEL_SCHEMES = frozenset((RAW, ALP, FMULT, FQUANT, REPEAT, REPEAT_DIV))
-_INT_KERNEL_SCHEMES = frozenset((FOR, DELTA, DOD, HUFF, MULT, LAG, HUFF1))
+_INT_KERNEL_SCHEMES = frozenset((FOR, DELTA, DOD, HUFF, MULT, LAG, HUFF1, COPY))
 #: (value count u64, block size u32) after the 7-byte prefix of a 1-D frame.
 _unpack_n_block = struct.Struct("<QI").unpack_from
 _unpack_u64 = _U64.unpack_from
@@ -660,7 +668,10 @@ def decompress(
             if scheme not in INT_SCHEMES:
                 raise block.fail(f"scheme {scheme} is not valid for integers")
             assert lanes is not None
-            _schemes.decode_int_lanes(scheme, block, count, dtype, lanes[start : start + count])
+            if scheme == COPY:
+                _schemes.decode_copy(block, count, dtype, lanes, start)
+            else:
+                _schemes.decode_int_lanes(scheme, block, count, dtype, lanes[start : start + count])
         block.end()
         pos = stop
         start += count

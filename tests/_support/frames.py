@@ -125,16 +125,33 @@ def assert_written_no_larger(
 
 
 @contextmanager
+def format_10_encoder() -> Iterator[None]:
+    """The encoder as it was before format 11: no integer block takes the copy scheme. The
+    golden cases of version 10 are still written byte for byte with it; with format 11 on,
+    ``test_format_v11`` checks that every older case is written no larger."""
+    from edgekit.codec import _schemes
+
+    saved = _schemes.COPY_MIN_VALUES
+    _schemes.COPY_MIN_VALUES = 1 << 62
+    try:
+        yield
+    finally:
+        _schemes.COPY_MIN_VALUES = saved
+
+
+@contextmanager
 def format_9_encoder() -> Iterator[None]:
     """The encoder as it was before format 10: a dictionary's values never take the float
-    lanes. The golden cases of version 9 are still written byte for byte with it; with
-    format 10 on, ``test_format_v10`` checks that every older case is written no larger."""
+    lanes (nor an integer block the copy scheme of format 11). The golden cases of version
+    9 are still written byte for byte with it; with format 10 on, ``test_format_v10``
+    checks that every older case is written no larger."""
     from edgekit.codec import _schemes
 
     saved = _schemes.FLANES_MIN_VALUES
     _schemes.FLANES_MIN_VALUES = 1 << 62
     try:
-        yield
+        with format_10_encoder():
+            yield
     finally:
         _schemes.FLANES_MIN_VALUES = saved
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tests._support.frames import format_8_encoder as _format_8_encoder
+from tests._support.frames import format_10_encoder as _format_10_encoder
 
 
 @pytest.fixture
@@ -16,6 +17,14 @@ def format_8_encoder() -> Iterator[None]:
     """The encoder without format 9's single-stream huffman scheme (see
     :func:`tests._support.frames.format_8_encoder`)."""
     with _format_8_encoder():
+        yield
+
+
+@pytest.fixture
+def format_10_encoder() -> Iterator[None]:
+    """The encoder without format 11's copy scheme (see
+    :func:`tests._support.frames.format_10_encoder`)."""
+    with _format_10_encoder():
         yield
 
 

@@ -194,10 +194,10 @@ def test_bad_float_lanes_fields_are_corrupt() -> None:
 
 
 def test_a_float_lanes_frame_is_refused_by_format_9_readers_version() -> None:
-    """The frame says version 10: a reader of format 9 refuses it by its version (the
-    newest version this reader knows is 10)."""
+    """The frame says version 10: a reader of format 9 refuses it by its version (as this
+    reader refuses a version newer than its own)."""
     frame = bytearray(compress(grid_readings(6, 5000)))
     assert frame[4] == 10
-    frame[4] = 11
+    frame[4] = 12
     with pytest.raises(CorruptDataError, match="version"):
         decompress(reseal(frame))

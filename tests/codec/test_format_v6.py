@@ -488,6 +488,7 @@ def test_unlag_inverts_lag_residuals_in_place() -> None:
         assert r.tobytes() == u.tobytes()
 
 
+@pytest.mark.usefixtures("format_10_encoder")  # (its waveform repeats: copies)
 @pytest.mark.parametrize(
     ("n", "amplitude", "bits"),
     [

@@ -163,7 +163,7 @@ def _frame(count: bytes, body: bytes = b"", version: int = 7, code: int = 4) -> 
     ("frame", "match"),
     [
         (_frame(b"\x00", version=6), "compact layout needs format version 7"),
-        (_frame(b"\x00", version=11), "version 11 is not supported"),
+        (_frame(b"\x00", version=12), "version 12 is not supported"),
         (_frame(b"\x80\x00"), "not minimal"),
         (_frame(b"\x80\x80\x00"), "not minimal"),
         (_frame(b"\x80\x80\x80\x01"), "longer than 3 bytes"),

@@ -33,6 +33,7 @@ from tests.codec.test_format_v5 import averaged_readings, gappy_clock, order2_se
 from tests.codec.test_format_v6 import periodic_counts, periodic_decimals, smooth_waveform
 from tests.codec.test_format_v7 import scaled_counts
 from tests.codec.test_format_v8 import cycling_readings, noise
+from tests.codec.test_format_v11 import unit_speech
 from tests.codec.test_modes import nested_scheme
 from tests.codec.test_repeat import recurring_readings
 
@@ -70,6 +71,9 @@ def _sample_frames() -> dict[str, bytes]:
         "dictionary-float-lanes-f4": compress(
             (-8.7 + 0.0010646508 * rng10.integers(0, 200, 3000)).astype(np.float32)
         ),
+        # Format version 11: spans copying earlier values, one block and several.
+        "copy": compress(unit_speech(7, 12_000)),
+        "copy-blocks": compress(unit_speech(8, 12_000, "<i8"), block_size=2048),
         "raw": compress(rng.integers(0, 255, 60, dtype=np.uint8)),
         "alp": compress(np.round(np.cumsum(rng.standard_normal(400)), 2)),
         "alp32": compress(np.round(np.cumsum(rng.standard_normal(400)), 1).astype(np.float32)),
@@ -223,6 +227,8 @@ def test_sample_frames_decode() -> None:
     assert all(FRAMES[n][4] == 9 for n in ("huffman-1", "full-huffman-1", "dictionary-huffman-1"))
     for name in ("dictionary-float-lanes", "dictionary-float-lanes-f4"):
         assert frame_info(FRAMES[name]).schemes == ("dictionary",) and FRAMES[name][4] == 10
+    assert frame_info(FRAMES["copy"]).schemes == ("copy",) and FRAMES["copy"][4] == 11
+    assert "copy" in frame_info(FRAMES["copy-blocks"]).schemes
     for name, frame in FRAMES.items():
         _decoder(name)(frame)
 

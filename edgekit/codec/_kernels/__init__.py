@@ -12,6 +12,7 @@
 - ``lag``: the period finder and transforms of the lag schemes (format version 6).
 - ``levels``: the levels scheme's planner and decoder's gather (format version 7).
 - ``huff1``: the single-stream huffman scheme of short blocks (format version 9).
+- ``spans``: the copy scheme's span finders, span table and fill (format version 11).
 
 Every id, size and status code comes from ``edgekit.codec._format``. Kernels that read
 untrusted bytes never index out of bounds: callers validate sizes first, and the bit
@@ -135,6 +136,15 @@ from edgekit.codec._kernels.repeat import (
     top_lags,
 )
 from edgekit.codec._kernels.repeatdec import decode_repeat_block, decode_repeat_div_block
+from edgekit.codec._kernels.spans import (
+    block_spans,
+    fill_spans,
+    find_spans,
+    read_span_table,
+    rest_of,
+    span_share,
+    span_table,
+)
 from edgekit.codec._kernels.sparse import decode_sparse_block, sparse_payload
 
 __all__ = [
@@ -153,6 +163,7 @@ __all__ = [
     "alp_search",
     "alp_single_block",
     "bitlen",
+    "block_spans",
     "cdc_cut_points",
     "constant_order",
     "copy_bytes",
@@ -186,7 +197,9 @@ __all__ = [
     "fdiv_pays",
     "fdiv_split",
     "fdiv_split_at",
+    "fill_spans",
     "find_lag",
+    "find_spans",
     "float_mult_base",
     "float_multiples",
     "float_quant_shift",
@@ -228,11 +241,15 @@ __all__ = [
     "period_cost",
     "period_residuals",
     "rank_payload",
+    "read_span_table",
     "repeat_div_fill",
     "repeat_fill",
     "repeat_lags",
     "residuals",
+    "rest_of",
     "select_kth",
+    "span_share",
+    "span_table",
     "sparse_adjustments",
     "sparse_payload",
     "split_literals",

@@ -594,3 +594,24 @@ def _decode_packed(buf, pos, end, order, n, out, fout, alp, ff, fe):
     copy_bytes(words.view(np.uint8), 0, buf, pos, 8 * nwords)
     _unpack_packed(words, n - order, order, width, base, first, firstd, out, fout, alp, ff, fe)
     return 0, pos + 8 * nwords
+
+
+@njit
+def _varint_size(v):
+    """Bytes of ``v`` (uint64) as an LEB128 varint."""
+    size = 1
+    while v >= np.uint64(128):
+        v >>= np.uint64(7)
+        size += 1
+    return size
+
+
+@njit
+def _put_varint(out, at, v):
+    """Write ``v`` (uint64) as an LEB128 varint at ``out[at:]``; returns the end."""
+    while v >= np.uint64(128):
+        out[at] = np.uint8((v & np.uint64(127)) | np.uint64(128))
+        v >>= np.uint64(7)
+        at += 1
+    out[at] = np.uint8(v)
+    return at + 1

@@ -15,6 +15,7 @@ from edgekit.codec._format import (
     BLOCK_NOT_HERE,
     CHECKSUM_SIZE,
     COMPACT_FLAG,
+    COPY,
     ERR_BLOCK_HEADER,
     ERR_BLOCK_PAYLOAD,
     ERR_TRAILING,
@@ -44,7 +45,9 @@ from edgekit.codec._kernels.bitpack import (
     ZERO,
     _nwords,
     _put64,
+    _put_varint,
     _rd32,
+    _varint_size,
     bitlen,
     copy_bytes,
     decode_packed_block,
@@ -100,6 +103,7 @@ from edgekit.codec._kernels.repeatdec import (
     decode_repeat_block,
     decode_repeat_div_block,
 )
+from edgekit.codec._kernels.spans import fill_spans, read_span_table
 
 #: Third differences (a lag block of lag 1 over huffman of order 2) are tried on blocks of
 #: at least this many values where they cost at least THIRD_ORDER_GAIN bits a value less
@@ -401,27 +405,6 @@ def _rank_lanes(index, rank_of):
 def _zigzag(v):
     """zigzag of a uint64 read as int64: small magnitudes become small."""
     return (v << ONE) ^ (ZERO - (v >> np.uint64(63)))
-
-
-@njit
-def _varint_size(v):
-    """Bytes of ``v`` (uint64) as an LEB128 varint."""
-    size = 1
-    while v >= np.uint64(128):
-        v >>= np.uint64(7)
-        size += 1
-    return size
-
-
-@njit
-def _put_varint(out, at, v):
-    """Write ``v`` (uint64) as an LEB128 varint at ``out[at:]``; returns the end."""
-    while v >= np.uint64(128):
-        out[at] = np.uint8((v & np.uint64(127)) | np.uint64(128))
-        v >>= np.uint64(7)
-        at += 1
-    out[at] = np.uint8(v)
-    return at + 1
 
 
 @njit
@@ -1152,51 +1135,34 @@ def _huff_lag(buf, at, stop, count, dest, lag):
 @njit
 def decode_int_blocks(buf, pos, end, start, n, block_size, out):
     """As :func:`decode_f64_blocks` for integer frames: for/delta/delta-of-delta/huffman/
-    int-mult/single-stream huffman blocks, and lag blocks of the first four, are decoded
-    into ``out``; the loop stops at any other scheme.
+    int-mult/single-stream huffman blocks, lag blocks of the first four, and copy blocks
+    whose other values are any of these, are decoded into ``out``; the loop stops at any
+    other scheme.
 
     ``out`` holds 64-bit lanes (uint64 or int64), or the values of a narrower integer
     dtype: the packed and huffman schemes then write them straight in (their arithmetic
     is modulo 2**64, so the low bits are the same), int-mult through 64-bit lanes.
     """
-    wide = out.itemsize == 8
-    lanes = out.view(np.uint64) if wide else np.empty(0, dtype=np.uint64)
+    scratch = np.empty(0, dtype=np.uint64)  # (int-mult's lanes for a narrower dtype)
     while start < n:
         count = min(block_size, n - start)
         status, scheme, stop = _block_head(buf, pos, end)
         if status != 0:
             return status, pos, start, pos
-        if (scheme < FOR or scheme > HUFF) and scheme != MULT and scheme != LAG and scheme != HUFF1:
-            return BLOCK_NOT_HERE, pos, start, pos
         at = pos + BLOCK_HEADER
-        if scheme == LAG:
-            if not _lag_lanes(buf, at, stop, count, out[start : start + count]):
+        if scheme == COPY:
+            if not _copy_block(buf, at, stop, count, out, start):
                 return BLOCK_NOT_HERE, pos, start, pos
             pos = stop
             start += count
             continue
-        if scheme == HUFF1:
-            status, got = decode_huff1_block(buf, at, stop, count, out[start : start + count])
-        elif wide:
-            dest = lanes[start : start + count]
-            if scheme == MULT:
-                status, got = decode_mult_block(buf, at, stop, count, dest)
-            elif scheme == HUFF:
-                status, got = decode_huff_lanes(buf, at, stop, count, dest)
-            else:
-                status, got = decode_packed_block(buf, at, stop, scheme - FOR, count, dest)
-        else:
-            values = out[start : start + count]
-            if scheme == MULT:
-                if lanes.size < count:
-                    lanes = np.empty(count, dtype=np.uint64)
-                status, got = decode_mult_block(buf, at, stop, count, lanes[:count])
-                for i in range(count):
-                    values[i] = lanes[i]
-            elif scheme == HUFF:
-                status, got = decode_huff_lanes(buf, at, stop, count, values)
-            else:
-                status, got = decode_packed_block(buf, at, stop, scheme - FOR, count, values)
+        if not _kernel_int_scheme(scheme):
+            return BLOCK_NOT_HERE, pos, start, pos
+        if scheme == MULT and out.itemsize < 8 and scratch.size < count:
+            scratch = np.empty(count, dtype=np.uint64)
+        status, got = _int_block(buf, at, stop, scheme, count, out[start : start + count], scratch)
+        if status == BLOCK_NOT_HERE:
+            return BLOCK_NOT_HERE, pos, start, pos
         if status != 0:
             return status, pos, start, got
         if got != stop:
@@ -1204,6 +1170,67 @@ def decode_int_blocks(buf, pos, end, start, n, block_size, out):
         pos = stop
         start += count
     return 0, pos, start, pos
+
+
+@njit(inline="always")
+def _kernel_int_scheme(scheme):
+    """Whether :func:`_int_block` decodes integer blocks of ``scheme``."""
+    return FOR <= scheme <= HUFF or scheme in (MULT, LAG, HUFF1)
+
+
+@njit
+def _int_block(buf, at, stop, scheme, count, dest, scratch):
+    """Decode the integer block of a :func:`_kernel_int_scheme` at ``buf[at:stop]`` into
+    ``dest`` (``count`` values of the frame's lane dtype; ``scratch``: uint64 lanes of at
+    least ``count`` for int-mult into a narrower dtype). Returns ``(status, position
+    reached)``: ``BLOCK_NOT_HERE`` for a lag block left to the Python side."""
+    if scheme == LAG:
+        if not _lag_lanes(buf, at, stop, count, dest):
+            return BLOCK_NOT_HERE, at
+        return 0, stop
+    if scheme == HUFF1:
+        return decode_huff1_block(buf, at, stop, count, dest)
+    if dest.itemsize == 8:
+        lanes = dest.view(np.uint64)
+        if scheme == MULT:
+            return decode_mult_block(buf, at, stop, count, lanes)
+        if scheme == HUFF:
+            return decode_huff_lanes(buf, at, stop, count, lanes)
+        return decode_packed_block(buf, at, stop, scheme - FOR, count, lanes)
+    if scheme == MULT:
+        status, got = decode_mult_block(buf, at, stop, count, scratch[:count])
+        for i in range(count):
+            dest[i] = scratch[i]
+        return status, got
+    if scheme == HUFF:
+        return decode_huff_lanes(buf, at, stop, count, dest)
+    return decode_packed_block(buf, at, stop, scheme - FOR, count, dest)
+
+
+@njit
+def _copy_block(buf, at, stop, count, out, start):
+    """Decode the copy block (format version 11) of ``count`` values from value ``start``
+    of ``out`` (the frame's lane dtype) at ``buf[at:stop]``: its span table, the other
+    values (a nested block of a :func:`_kernel_int_scheme`, to ``stop``) into the block's
+    end, then the fill. False (``out`` partly written) for any block left to the Python
+    side, valid or not."""
+    status, pos, rel, dist, length, covered = read_span_table(buf, at, stop, count, start)
+    if status != 0:
+        return False
+    m = count - covered
+    if m:
+        nested = np.int64(buf[pos]) if pos < stop else np.int64(-1)
+        if not _kernel_int_scheme(nested):
+            return False
+        scratch = np.empty(m if nested == MULT and out.itemsize < 8 else 0, dtype=np.uint64)
+        tail = out[start + count - m : start + count]
+        status, pos = _int_block(buf, pos + 1, stop, nested, m, tail, scratch)
+        if status != 0:
+            return False
+    if pos != stop:
+        return False
+    fill_spans(out, start, count, rel, dist, length, m)
+    return True
 
 
 @njit

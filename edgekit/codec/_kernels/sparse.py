@@ -12,8 +12,7 @@ import numpy as np
 
 from edgekit._jit import njit
 from edgekit.codec._format import ERR_PARAMS, ERR_POSITION, ERR_SHORT
-from edgekit.codec._kernels.bitpack import ONE, SIGN, ZERO, _put64
-from edgekit.codec._kernels.blocks import _put_varint
+from edgekit.codec._kernels.bitpack import ONE, SIGN, ZERO, _put64, _put_varint
 from edgekit.codec._kernels.modes import (
     _integrate,
     _magnitude,
