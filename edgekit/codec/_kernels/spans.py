@@ -274,22 +274,41 @@ def fill_spans(out, start, count, rel, dist, length, m):
     at = start
     for t in range(rel.size + 1):
         stop = start + (rel[t] if t < rel.size else count)
-        for i in range(at, stop):
-            out[i] = out[src]
-            src += 1
+        if src != at:
+            _copy_ahead(out, at, src, stop - at)
+        src += stop - at
         if t < rel.size:
             _copy_back(out, stop, stop + length[t], dist[t])
             at = stop + length[t]
 
 
 @njit(inline="always")
+def _copy(dst, src):
+    """``dst[:] = src`` for two views that do not overlap (a loop LLVM vectorises)."""
+    for k in range(dst.size):
+        dst[k] = src[k]
+
+
+@njit(inline="always")
+def _copy_ahead(out, i, src, n):
+    """``out[i:i + n]`` from ``out[src:src + n]`` (``src`` after ``i``), in copies that
+    do not overlap their own source."""
+    while n > 0:
+        c = min(n, src - i)
+        _copy(out[i : i + c], out[src : src + c])
+        i += c
+        src += c
+        n -= c
+
+
+@njit(inline="always")
 def _copy_back(out, i, end, d):
-    """``out[i:end]`` copied value by value from ``d`` values back, as runs of copies that
-    do not overlap: where ``d`` is under the length, the period written so far is copied
-    from twice as far back each time (a run of one value: 1, 2, 4, ... values a copy)."""
+    """``out[i:end]`` copied value by value from ``d`` values back, in copies that do not
+    overlap their own source: where ``d`` is under the length, the period written so far
+    is copied from twice as far back each time (a run of one value: 1, 2, 4, ... values a
+    copy)."""
     while i < end:
         c = min(d, end - i)
-        for k in range(c):
-            out[i + k] = out[i - d + k]
+        _copy(out[i : i + c], out[i - d : i - d + c])
         i += c
         d += c
