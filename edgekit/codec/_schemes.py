@@ -32,6 +32,7 @@ from edgekit.codec._format import (
     ERR_SHORT,
     ERRORS,
     FDIV,
+    FIRST_V2_SCHEME,
     FLANES,
     FLOAT_SCHEMES,
     FMULT,
@@ -310,6 +311,7 @@ class FloatPlan:
         pairs: Array | None = None,
         probe: Array | None = None,
         modes: tuple[float, int] = (0.0, 0),
+        adj_base: float | None = None,
     ) -> None:
         self.probe = np.zeros(1, dtype=x.dtype) if probe is None else probe
         self.base, self.shift = modes
@@ -317,7 +319,7 @@ class FloatPlan:
         self.pairs = kernels().alp_plan(x, alp_emax(x), self.probe) if pairs is None else pairs
         self._x = x
         self._rd_right: int | None = None
-        self._adj_base: float | None = None
+        self._adj_base = adj_base
 
     @property
     def es(self) -> Array:
@@ -370,6 +372,7 @@ def encode_float_block(
     allow_adjusted: bool = True,
     allow_lag: bool = True,
     allow_split: bool = True,
+    adjusted_first: bool = False,
     ceiling: float | None = None,
 ) -> tuple[int, bytes | memoryview]:
     """Cheapest float scheme for the block ``x`` (float32 or float64), chosen by sampling.
@@ -389,11 +392,18 @@ def encode_float_block(
     where no dictionary fits, the repeat scheme is built before format 1's candidates and
     bounds them (:func:`_encode_float_v1`'s ``ceiling``), with the same outcome. A
     caller's ``ceiling`` (bytes: above it, the block's size does not matter to the caller)
-    bounds them too.
+    bounds them too. ``adjusted_first``: where the plan has an adjusted float-mult base,
+    that payload is built first and bounds the others (a caller's values whose block
+    took that scheme's base: a dictionary's values, a repeat block's literals).
     """
     # The nested schemes of the chosen candidate only (see ``_NESTED``); where it nests
     # single-stream lanes (version 9 already), a later candidate need only be smaller.
     outer = take_nested()
+    allow_adjusted = allow_adjusted and x.size >= ADJ_MIN_VALUES
+    pre = None
+    if allow_adjusted and adjusted_first and plan.adj_base:
+        pre = _adjusted_payload(x, plan.adj_base, entropy=entropy)
+        ceiling = len(pre[0]) if ceiling is None else min(ceiling, len(pre[0]))
     lags = first = None
     if allow_repeat and x.size >= REPEAT_MIN_VALUES and _head_repeats(x) >= REPEAT_FIRST_SHARE:
         # Most values repeat: the lags first. They count the distinct values exactly (the
@@ -450,20 +460,15 @@ def encode_float_block(
         scheme, payload = min(modes, key=lambda c: c[1].size)
         if beats(payload.size, 0.97):
             best, nested = (scheme, payload.tobytes()), 0
-    if (
+    if pre is None and (
         allow_adjusted
-        and x.size >= ADJ_MIN_VALUES
         and len(best[1]) * 8 > ADJ_MIN_BITS * x.size
         and plan.adj_base
+        and not _adjusted_above(x, plan.adj_base, 0.97 * len(best[1]))
     ):
-        adjusted = _encode_fmult_adj(x, plan.adj_base, entropy=entropy)
-        used = take_nested()
-        coarse = _coarser_adj_base(x, plan.adj_base)
-        if coarse != plan.adj_base:
-            other = _encode_fmult_adj(x, coarse, entropy=entropy)
-            if len(other) < len(adjusted):
-                adjusted, used = other, take_nested()
-            take_nested()
+        pre = _adjusted_payload(x, plan.adj_base, entropy=entropy)
+    if pre is not None:
+        adjusted, used = pre
         if beats(len(adjusted), 0.97):
             best, nested = (FMULT_ADJ, adjusted), used
     if allow_lag and best[0] not in (REPEAT, REPEAT_DIV):  # (repeat has the lag's gain)
@@ -475,7 +480,9 @@ def encode_float_block(
             if beats(len(divided), 0.97):
                 best, nested = (FDIV, divided), take_nested()
             take_nested()
-    _note(max(outer, nested))
+    # (the chosen scheme itself too where it is newer than version 1: nested, a
+    # dictionary's values or a repeat block's literals, it may be newer than its block)
+    _note(max(outer, nested, best[0] if best[0] >= FIRST_V2_SCHEME else 0))
     return best
 
 
@@ -492,6 +499,18 @@ ADJ_DECADES = 10
 ADJ_WINDOW = 256
 
 
+@cache
+def _adj_factors(base: float) -> Array:
+    """The divisors of ``10 d`` where ``base = 10**e / d`` (``d`` up to 64), as float64;
+    empty where ``base`` is not of that form (cached: a frame's blocks share their base)."""
+    for d in range(1, 65):
+        p = base * d
+        if 0.0 < p < 1e300 and abs(p / 10.0 ** round(math.log10(p)) - 1.0) < 1e-9:
+            span = ADJ_DECADES * d
+            return np.array([f for f in range(1, span + 1) if span % f == 0], dtype=np.float64)
+    return np.zeros(0)
+
+
 def _coarser_adj_base(x: Array, base: float) -> float:
     """``base * F`` for the divisor ``F`` of ``10 d`` (``base = 10**e / d``) of least
     estimated cost on the first ADJ_WINDOW values of the block ``x``
@@ -499,19 +518,47 @@ def _coarser_adj_base(x: Array, base: float) -> float:
     averages of three readings to hundredths are mostly whole hundredths, which a base of
     a hundredth codes without an adjustment (room humidity: 14.8 bits a value at 1/6000,
     at 0.01 with rank-coded adjustments 11.9; pcodec 12.2)."""
-    for d in range(1, 65):
-        p = base * d
-        if 0.0 < p < 1e300 and abs(p / 10.0 ** round(math.log10(p)) - 1.0) < 1e-9:
-            break
-    else:
+    factors = _adj_factors(base)
+    if factors.size == 0:
         return base
-    span = ADJ_DECADES * d
-    factors = np.array([f for f in range(1, span + 1) if span % f == 0], dtype=np.float64)
     w = np.ascontiguousarray(x[:ADJ_WINDOW])
     approx = np.empty_like(w)
     uint = _uint_of(w)
     j = kernels().adj_factor(w, w.view(uint), base, factors, approx, approx.view(uint), KMAX_ADJ)
     return base * float(factors[j])
+
+
+#: The adjusted float-mult payload of a block is not built where its estimated size
+#: (:func:`_kernels.adj_split_bits` on :func:`_windows`, scaled to the block) times
+#: ADJ_SKIP_MARGIN is above the size it must beat (the estimates on windows are 0.96-1.04
+#: of the payloads' sizes on the corpus' and held-out blocks with a base).
+ADJ_SKIP_MARGIN = 0.85
+
+
+def _adjusted_above(x: Array, base: float, ceiling: float) -> bool:
+    """Whether the adjusted float-mult payload of ``x`` at ``base`` is estimated above
+    ``ceiling`` bytes (see ADJ_SKIP_MARGIN; never on blocks under two windows a window)."""
+    if x.size < 2 * SKIP_WINDOWS * SKIP_WINDOW:
+        return False
+    w = _windows(x)
+    scratch = np.empty_like(w)
+    uint = _uint_of(w)
+    bits = kernels().adj_split_bits(w, w.view(uint), base, scratch, scratch.view(uint), KMAX_ADJ)
+    return ADJ_SKIP_MARGIN * float(bits) / 8 * x.size / w.size > ceiling
+
+
+def _adjusted_payload(x: Array, base: float, *, entropy: bool) -> tuple[bytes, int]:
+    """The adjusted float-mult payload of ``x`` at ``base`` or at the coarser base of
+    :func:`_coarser_adj_base`, the smaller, and its newest nested scheme."""
+    adjusted = _encode_fmult_adj(x, base, entropy=entropy)
+    used = take_nested()
+    coarse = _coarser_adj_base(x, base)
+    if coarse != base:
+        other = _encode_fmult_adj(x, coarse, entropy=entropy)
+        if len(other) < len(adjusted):
+            adjusted, used = other, take_nested()
+        take_nested()
+    return adjusted, used
 
 
 def adjusted_may_pay(x: Array, bits_per_value: float) -> bool:
@@ -530,12 +577,8 @@ def _encode_fmult_adj(x: Array, base: float, *, entropy: bool) -> bytes:
     adjustments (the values' bits minus those of ``k * base``, as signed lanes) as a
     nested integer block to the end. Every value fits (NaN, infinities, -0.0: ``k`` 0)."""
     uint = _uint_of(x)
-    with np.errstate(all="ignore"):
-        y = x.astype(np.float64) / base
-        k = np.where(np.abs(y) < KMAX_ADJ, np.round(y), 0.0).astype(np.int64)
-        approx = (k.astype(np.float64) * base).astype(x.dtype)
-    adj = x.view(uint) - approx.view(uint)
-    lanes = adj.view(np.int64) if uint.itemsize == 8 else adj.view(np.int32).astype(np.int64)
+    scratch = np.empty_like(x)
+    k, lanes = kernels().fmult_split(x, x.view(uint), base, scratch, scratch.view(uint), KMAX_ADJ)
     kscheme, kpayload = encode_int_lanes(k.view(np.uint64), None, entropy=entropy, modes=True)
     ascheme, apayload = encode_int_lanes(lanes.view(np.uint64), None, entropy=entropy, modes=True)
     if entropy:
@@ -598,7 +641,7 @@ def _encode_float_v1(
         and k.dictionary_may_pay(x.view(_uint_of(x)))
         and (lags is None or k.count_zeros(lags) <= n // 4)
     ):
-        found = _encode_dict(x, lags, entropy=entropy)
+        found = _encode_dict(x, lags, plan.adj_base or None, entropy=entropy)
         if found is not None:
             candidates.append(found)
             # Repeated values may be repeated runs or patterns: LZ4 can win those
@@ -725,9 +768,9 @@ def _encode_repeat(
         entropy=entropy,
         allow_dict=False,
         allow_repeat=False,
-        allow_adjusted=False,
         allow_lag=False,
         allow_split=False,
+        adjusted_first=True,
         ceiling=None if divided is None else len(divided) / 0.97 - len(head) - 1,
     )
     best = REPEAT, b"".join((head, bytes([fscheme]), fpayload))
@@ -1301,10 +1344,15 @@ def _uint_of(x: Array) -> np.dtype[Any]:
     return np.dtype("<u8") if x.dtype.itemsize == 8 else np.dtype("<u4")
 
 
-def _encode_dict(x: Array, lags: Array | None = None, *, entropy: bool) -> tuple[int, bytes] | None:
+def _encode_dict(
+    x: Array, lags: Array | None = None, adj_base: float | None = None, *, entropy: bool
+) -> tuple[int, bytes] | None:
     """Sorted distinct values (a nested float block) plus their indices (integer lanes);
     None where more than a quarter of the values are distinct. ``lags``: the block's
-    repeat lags, when known (they give the distinct values without a hash pass)."""
+    repeat lags, when known (they give the distinct values without a hash pass);
+    ``adj_base``: the block's adjusted float-mult base, when it has one (the values' own
+    planner may miss it: Euclid's steps on sorted neighbours lose the base in their
+    rounding)."""
     total = x.dtype.itemsize * 8
     bits = x.view(_uint_of(x))
     if lags is None:
@@ -1317,20 +1365,30 @@ def _encode_dict(x: Array, lags: Array | None = None, *, entropy: bool) -> tuple
     # The sorted values as lanes that order like them first (format version 10): a grid of
     # readings not decimal (BROAD's accelerometer, offset + j x 0.000981: 11 KB where
     # shuffle-lz4 took 32), whose size bounds the float schemes' candidates.
+    # Where the block has an adjusted float-mult base, that payload comes first and bounds
+    # the others; where it wins, the lanes (the same grid, coded as bit patterns) are not
+    # built (BROAD's gyroscopes, degrees to 4 places in radians: 2,938 and 4,880 bytes for
+    # 5,511 and 10,109 values, where the lanes took 21,489 and 37,786).
     pending = take_nested()
-    lanes = _encode_flanes(values, entropy=entropy) if values.size >= FLANES_MIN_VALUES else None
-    take_nested()  # (FLANES is newer than any scheme of the lanes)
+    lanes = None
+    if values.size >= FLANES_MIN_VALUES and adj_base is None:
+        lanes = _encode_flanes(values, entropy=entropy)
+        take_nested()  # (FLANES is newer than any scheme of the lanes)
     dscheme, dpayload = encode_float_block(
         values,
-        FloatPlan(values),
+        FloatPlan(values, adj_base=adj_base),
         entropy=entropy,
         allow_dict=False,
         allow_repeat=False,  # (distinct values: none repeats)
         allow_lag=False,
         allow_split=False,
+        adjusted_first=adj_base is not None,
         ceiling=None if lanes is None else len(lanes),
     )
     used = take_nested()
+    if lanes is None and values.size >= FLANES_MIN_VALUES and dscheme != FMULT_ADJ:
+        lanes = _encode_flanes(values, entropy=entropy)
+        take_nested()
     if lanes is not None and len(lanes) < len(dpayload):
         dscheme, dpayload, used = FLANES, lanes, FLANES
     _note(max(pending, used))

@@ -284,13 +284,19 @@ def _with_nested(scheme: int) -> int:
     return max(scheme, nested) if scheme in NESTING_SCHEMES else scheme
 
 
-def _sealed(out: bytearray, newest: int) -> bytes:
-    """Seal a series frame, marked with the version of its largest block scheme id
-    ``newest`` (1 for the schemes of version 1; a compact frame is at least version 7)."""
+def version_of(newest: int) -> int:
+    """The format version of a frame whose newest scheme id (nested ones included) is
+    ``newest``: 1 for the schemes of version 1."""
     for first, version in _FIRST_SCHEMES:
         if newest >= first:
-            out[4] = max(out[4], version)
-            break
+            return version
+    return 1
+
+
+def _sealed(out: bytearray, newest: int) -> bytes:
+    """Seal a series frame, marked with the version of its largest block scheme id
+    ``newest`` (a compact frame is at least version 7)."""
+    out[4] = max(out[4], version_of(newest))
     return seal(out, short=bool(out[5] & COMPACT_FLAG))
 
 

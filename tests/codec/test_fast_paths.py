@@ -18,7 +18,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from edgekit.codec import _schemes, compress, decompress, frame_info, series
-from edgekit.codec._format import FIRST_V10_SCHEME, NESTING_SCHEMES
+from edgekit.codec._format import NESTING_SCHEMES
+from edgekit.codec.series import version_of
 from edgekit.errors import CorruptDataError
 from tests._support.frames import compact_of, reseal
 
@@ -37,10 +38,10 @@ def general_float_frame(x: np.ndarray[Any, Any], level: int | None = None) -> by
     token = _schemes.track_nested()
     try:
         scheme, payload = _schemes.encode_float_block(x, plan, entropy=level != 1)
-        # (9: a block of a nesting scheme whose candidates took single-stream huffman lanes;
-        # 10: a dictionary whose sorted values took the float-lanes scheme)
+        # (a block of a nesting scheme is as new as its nested schemes: single-stream
+        # huffman lanes, a dictionary's values in float lanes or float-mult-adj)
         nested = _schemes.take_nested() if scheme in NESTING_SCHEMES else 0
-        version = 10 if nested >= FIRST_V10_SCHEME else 9 if nested else 1
+        version = version_of(max(scheme, nested))
     finally:
         _schemes.reset_nested(token)
     code = 9 if x.dtype.itemsize == 4 else 10

@@ -75,7 +75,13 @@ from edgekit.codec._kernels.floats import (
     keys_to_bits,
     order_keys,
 )
-from edgekit.codec._kernels.fmadj import adj_factor, fmult_adj_base
+from edgekit.codec._kernels.fmadj import (
+    adj_factor,
+    adj_split_bits,
+    fmult_adj_base,
+    fmult_split,
+    gap_step,
+)
 from edgekit.codec._kernels.huff1 import decode_huff1_block, huff1_payload
 from edgekit.codec._kernels.huffdec import decode_huff_lanes
 from edgekit.codec._kernels.huffman import (
@@ -150,6 +156,7 @@ from edgekit.codec._kernels.sparse import decode_sparse_block, sparse_payload
 __all__ = [
     "_symbol",
     "adj_factor",
+    "adj_split_bits",
     "alp_choose",
     "alp_decode",
     "alp_encode",
@@ -205,8 +212,10 @@ __all__ = [
     "float_quant_shift",
     "fmult_adj_base",
     "fmult_payload",
+    "fmult_split",
     "fquant_lanes",
     "fquant_payload",
+    "gap_step",
     "gear_table",
     "huff1_payload",
     "huff_candidate",

@@ -13,7 +13,8 @@ import numpy as np
 
 from edgekit._jit import njit
 from edgekit.codec._kernels.huffman import symbol_bits
-from edgekit.codec._kernels.modes import _is_pow10, approx_step, sample_magnitudes
+from edgekit.codec._kernels.lag import _adjustment
+from edgekit.codec._kernels.modes import _float_gcd, _is_pow10, approx_step, sample_magnitudes
 
 #: Largest denominator ``d`` of a base ``10**e / d`` the planner snaps to.
 ADJ_MAX_DENOMINATOR = 64
@@ -36,22 +37,16 @@ def _snapped(g):
 
 
 @njit
-def fmult_adj_base(x):
-    """A base of the adjusted float-mult scheme: ``base`` such that 90 % of a 256-value
-    sample of ``x`` are within ``1e-6 * base`` of a multiple ``k * base`` with ``|k| <
-    2**40``, snapped to ``10**e / d`` when one is that close; 0.0 when none or when it is
-    a power of ten (ALP's decimals)."""
-    s, mags, top = sample_magnitudes(x)
-    m = s.size
-    if mags.size < 16:
-        return 0.0
-    tol = top * 2.0**-17 if x.itemsize == 4 else top * 2.0**-20
-    g = approx_step(mags, tol, top * 2.0**-40)  # (all sampled values are checked below)
+def _fit_base(s, g):
+    """``g`` snapped (:func:`_snapped`) where 90 % of the sample ``s`` are within
+    ADJ_FIT of a multiple ``k * base``, ``|k| < 2**40``; else 0.0 (also for powers of ten:
+    ALP's decimals)."""
     if g == 0.0:
         return 0.0
     base = _snapped(g)
     if _is_pow10(base):
         return 0.0  # decimals: ALP's domain
+    m = s.size
     hits = 0
     for i in range(m):
         y = np.float64(s[i]) / base
@@ -61,6 +56,71 @@ def fmult_adj_base(x):
             return 0.0  # more than 10 % missed: no base
     if 10 * hits < 9 * m:
         return 0.0
+    return base
+
+
+#: :func:`gap_step` takes gaps between sorted sampled values above this share of the
+#: largest magnitude as steps, and a step at or below GAP_FINEST of it as none.
+GAP_TOL = 2.0**-36
+GAP_FINEST = 2.0**-44
+
+
+@njit
+def gap_step(s, top):
+    """The approximate GCD of the gaps between the sorted finite values of the sample
+    ``s`` (largest magnitude ``top``), smallest gaps first, each step re-derived from the
+    largest gap so far and the last from ``top``; 0.0
+    when under 16 gaps or too fine. Gaps are small multiples of a grid's step, so
+    Euclid's rounding stays far below it where on the values themselves (multiples in the
+    millions: rad/s to 4 places of a degree) it swamps the step."""
+    v = np.empty(s.size, dtype=np.float64)
+    n = 0
+    for i in range(s.size):
+        f = np.float64(s[i])
+        if np.isfinite(f):
+            v[n] = f
+            n += 1
+    v = np.sort(v[:n])
+    tol = top * GAP_TOL
+    gaps = np.empty(max(n - 1, 0), dtype=np.float64)
+    m = 0
+    for i in range(1, n):
+        d = v[i] - v[i - 1]
+        if d > tol:
+            gaps[m] = d
+            m += 1
+    if m < 16:
+        return 0.0
+    gaps = np.sort(gaps[:m])
+    g = gaps[0]
+    for i in range(1, m):
+        g = _float_gcd(g, gaps[i], tol)
+        if g <= top * GAP_FINEST:
+            return 0.0
+        g = gaps[i] / np.round(gaps[i] / g)  # (from the largest gap: the error stays ~1 ulp)
+    return top / np.round(top / g)
+
+
+@njit
+def fmult_adj_base(x):
+    """A base of the adjusted float-mult scheme: ``base`` such that 90 % of a 256-value
+    sample of ``x`` are within ``ADJ_FIT * base`` of a multiple ``k * base`` with ``|k| <
+    2**40``, snapped to ``10**e / d`` when one is that close; 0.0 when none or when it is
+    a power of ten (ALP's decimals).
+
+    The step is the approximate GCD of the sampled magnitudes, remainders up to 2**-20 of
+    the largest taken as 0 (decimals printed to a few places: their rounding hides a fine
+    step); float64 values that fail are tried again with the GCD of the gaps between them
+    (:func:`gap_step`): steps finer than that whose multiples are off by a few ulps
+    (degrees to 4 places in radians, ``k * pi / 1.8e6``, ``k`` in the millions)."""
+    s, mags, top = sample_magnitudes(x)
+    if mags.size < 16:
+        return 0.0
+    if x.itemsize == 4:
+        return _fit_base(s, approx_step(mags, top * 2.0**-17, top * 2.0**-40))
+    base = _fit_base(s, approx_step(mags, top * 2.0**-20, top * 2.0**-40))
+    if base == 0.0:
+        base = _fit_base(s, gap_step(s, top))
     return base
 
 
@@ -83,6 +143,42 @@ def _dictionary_bits(a):
             bits += run * math.log2(n / run) + ADJ_DICT_BITS
             run = 1
     return bits
+
+
+@njit
+def fmult_split(x, x_bits, base, scratch, scratch_bits, kmax):
+    """The adjusted float-mult split of ``x``: multiples ``k = round(x / base)`` (0 where
+    not below ``kmax`` in magnitude or not finite) and the adjustments, the bits of ``x``
+    minus those of ``k * base`` rounded to ``x``'s type, sign-extended (both int64).
+    ``scratch``/``scratch_bits``: an array of ``x``'s size and type and its unsigned view."""
+    n = x.size
+    k = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        y = np.float64(x[i]) / base
+        kk = np.int64(np.rint(y)) if abs(y) < kmax else np.int64(0)
+        k[i] = kk
+        scratch[i] = np.float64(kk) * base
+    adj = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        adj[i] = _adjustment(x_bits, scratch_bits, i, i)
+    return k, adj
+
+
+@njit
+def adj_split_bits(x, x_bits, base, scratch, scratch_bits, kmax):
+    """Estimated bits of the adjusted float-mult split of ``x`` (not empty) at ``base``:
+    the first differences of the multiples and the adjustments, each at the smaller of
+    the Huffman stage's cost model and its order-0 entropy with a dictionary entry for each
+    distinct value (the rank schemes: a gyroscope's steps of ~610 multiples)."""
+    k, adj = fmult_split(x, x_bits, base, scratch, scratch_bits, kmax)
+    n = x.size
+    kbits = 0.0
+    if n > 1:
+        dk = np.empty(n - 1, dtype=np.uint64)
+        for i in range(n - 1):
+            dk[i] = np.uint64(k[i + 1] - k[i])
+        kbits = min(symbol_bits(dk), _dictionary_bits(dk.view(np.int64)))
+    return kbits + min(symbol_bits(adj.view(np.uint64)), _dictionary_bits(adj))
 
 
 @njit
