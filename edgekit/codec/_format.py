@@ -23,10 +23,11 @@ import numpy as np
 #: version 8 (REPEAT_DIV, SPLIT), as version 9 when a block or the integer lanes nested in one
 #: use the scheme of version 9 (HUFF1), as version 10 when a block or the float block nested
 #: in one (a dictionary's values) uses the scheme of version 10 (FLANES), as version 11 when
-#: a block uses the scheme of version 11 (COPY). A frame in the compact layout (version 7: a
-#: 1-D array in one block) is written as version 7, or 8 to 11 when its block uses one of
-#: theirs.
-FORMAT_VERSION = 11
+#: a block uses the scheme of version 11 (COPY), as version 12 when a block or the float block
+#: nested in one uses the scheme of version 12 (FGRID). A frame in the compact layout
+#: (version 7: a 1-D array in one block) is written as version 7, or 8 to 12 when its block
+#: uses one of theirs.
+FORMAT_VERSION = 12
 #: The version of frames that use only the schemes of version 1.
 FORMAT_VERSION_1 = 1
 #: The version of frames whose newest scheme is one of version 2, 3 and 4.
@@ -40,6 +41,7 @@ FORMAT_VERSION_8 = 8
 FORMAT_VERSION_9 = 9
 FORMAT_VERSION_10 = 10
 FORMAT_VERSION_11 = 11
+FORMAT_VERSION_12 = 12
 #: Bytes of the trailing xxh3_64 checksum.
 CHECKSUM_SIZE = 8
 #: Bytes of the checksum of a compact series frame: the low 32 bits of its xxh3_64.
@@ -126,6 +128,9 @@ FLANES = 23
 #: stretch of waveform repeated) plus the other values through the integer schemes
 #: (version 11).
 COPY = 24
+#: Float blocks as near-multiples of a base plus an offset, plus their ulp adjustments
+#: (version 12): a calibrated sensor's ``bias + j * step``.
+FGRID = 25
 #: Largest lag of the lag schemes (a u16 field).
 LAG_LIMIT = 65535
 #: Adjustment forms of the float-div and repeat-div schemes: dense (a nested integer block
@@ -151,6 +156,8 @@ FIRST_V9_SCHEME = HUFF1
 FIRST_V10_SCHEME = FLANES
 #: The first scheme id of format version 11 (COPY).
 FIRST_V11_SCHEME = COPY
+#: The first scheme id of format version 12 (FGRID).
+FIRST_V12_SCHEME = FGRID
 SCHEME_NAMES = {
     RAW: "raw",
     FOR: "for",
@@ -177,13 +184,26 @@ SCHEME_NAMES = {
     HUFF1: "huffman-1",
     FLANES: "float-lanes",
     COPY: "copy",
+    FGRID: "float-grid",
 }
 #: Schemes of integer blocks (also the inner scheme of an ALP block: RAW, then FOR + order
 #: for the bit-packed orders 0..2, then HUFF) and of float blocks.
 INT_SCHEMES = (RAW, FOR, DELTA, DOD, HUFF, MULT, WIDE_RANK, SPARSE, LAG, LEVELS, HUFF1, COPY)
 #: Block schemes whose nested integer lanes the Python encoders choose (and may be the
 #: single-stream huffman scheme of version 9); the lanes of the others are the kernels'.
-NESTING_SCHEMES = (DICT, REPEAT, FMULT_ADJ, LAG, FDIV, LEVELS, REPEAT_DIV, SPLIT, FLANES, COPY)
+NESTING_SCHEMES = (
+    DICT,
+    REPEAT,
+    FMULT_ADJ,
+    LAG,
+    FDIV,
+    LEVELS,
+    REPEAT_DIV,
+    SPLIT,
+    FLANES,
+    COPY,
+    FGRID,
+)
 #: Integer block schemes never nested (in the lanes of a mode, of a lag or a levels block).
 TOP_ONLY_INT_SCHEMES = (LAG, LEVELS, COPY)
 FLOAT_SCHEMES = (
@@ -200,6 +220,7 @@ FLOAT_SCHEMES = (
     REPEAT_DIV,
     SPLIT,
     FLANES,
+    FGRID,
 )
 #: Float block schemes never nested (the literals of a repeat block, a dictionary's values).
 TOP_ONLY_FLOAT_SCHEMES = (DICT, REPEAT, REPEAT_DIV, SPLIT)

@@ -32,6 +32,7 @@ from edgekit.codec._format import (
     ERR_SHORT,
     ERRORS,
     FDIV,
+    FGRID,
     FIRST_V2_SCHEME,
     FLANES,
     FLOAT_SCHEMES,
@@ -320,6 +321,7 @@ class FloatPlan:
         self._x = x
         self._rd_right: int | None = None
         self._adj_base = adj_base
+        self._grid: tuple[float, float] | None = None
 
     @property
     def es(self) -> Array:
@@ -338,6 +340,15 @@ class FloatPlan:
         if self._adj_base is None:
             self._adj_base = float(kernels().fmult_adj_base(self._x))
         return self._adj_base
+
+    @property
+    def grid(self) -> tuple[float, float]:
+        """``(base, offset)`` of the float-grid scheme (``(0.0, 0.0)``: none), planned on
+        the frame sample at first use."""
+        if self._grid is None:
+            base, offset = kernels().grid_plan(self._x)
+            self._grid = float(base), float(offset)
+        return self._grid
 
     @property
     def rd_right(self) -> int:
@@ -392,18 +403,23 @@ def encode_float_block(
     where no dictionary fits, the repeat scheme is built before format 1's candidates and
     bounds them (:func:`_encode_float_v1`'s ``ceiling``), with the same outcome. A
     caller's ``ceiling`` (bytes: above it, the block's size does not matter to the caller)
-    bounds them too. ``adjusted_first``: where the plan has an adjusted float-mult base,
-    that payload is built first and bounds the others (a caller's values whose block
-    took that scheme's base: a dictionary's values, a repeat block's literals).
+    bounds them too. ``adjusted_first``: where the plan has an adjusted float-mult base
+    (else a grid), that payload is built first and bounds the others (a dictionary's
+    values, a repeat block's literals).
     """
     # The nested schemes of the chosen candidate only (see ``_NESTED``); where it nests
     # single-stream lanes (version 9 already), a later candidate need only be smaller.
     outer = take_nested()
     allow_adjusted = allow_adjusted and x.size >= ADJ_MIN_VALUES
-    pre = None
-    if allow_adjusted and adjusted_first and plan.adj_base:
-        pre = _adjusted_payload(x, plan.adj_base, entropy=entropy)
-        ceiling = len(pre[0]) if ceiling is None else min(ceiling, len(pre[0]))
+    pre = grid = None  # (payload, nested scheme) of float-mult-adj and float-grid
+    if allow_adjusted and adjusted_first:
+        if plan.adj_base:
+            pre = _adjusted_payload(x, plan.adj_base, entropy=entropy)
+        elif x.size >= GRID_MIN_VALUES and plan.grid[0]:
+            grid = _encode_fgrid(x, *plan.grid, entropy=entropy), take_nested()
+        for built in (pre, grid):
+            if built is not None:
+                ceiling = len(built[0]) if ceiling is None else min(ceiling, len(built[0]))
     lags = first = None
     if allow_repeat and x.size >= REPEAT_MIN_VALUES and _head_repeats(x) >= REPEAT_FIRST_SHARE:
         # Most values repeat: the lags first. They count the distinct values exactly (the
@@ -471,6 +487,17 @@ def encode_float_block(
         adjusted, used = pre
         if beats(len(adjusted), 0.97):
             best, nested = (FMULT_ADJ, adjusted), used
+    if grid is None and (
+        allow_adjusted
+        and x.size >= GRID_MIN_VALUES
+        and len(best[1]) * 8 > ADJ_MIN_BITS * x.size
+        and plan.grid[0]
+    ):
+        grid = _encode_fgrid(x, *plan.grid, entropy=entropy), take_nested()
+    if grid is not None:
+        gridded, used = grid
+        if beats(len(gridded), 0.97):
+            best, nested = (FGRID, gridded), used
     if allow_lag and best[0] not in (REPEAT, REPEAT_DIV):  # (repeat has the lag's gain)
         divisor, lag = float_lag(x, plan.pairs, plan.probe, 8 * len(best[1]) / max(x.size, 1))
         if not lag and best[0] == ALP:  # (no period: exceptions as adjustments may pay)
@@ -588,6 +615,45 @@ def _encode_fmult_adj(x: Array, base: float, *, entropy: bool) -> bytes:
             ascheme, apayload = WIDE_RANK, ranked.tobytes()
     head = struct.pack("<dBI", base, kscheme, len(kpayload))
     return head + kpayload + bytes([ascheme]) + apayload
+
+
+#: The float-grid scheme (format version 12) is tried on blocks of at least this many
+#: values whose best other scheme takes more than ADJ_MIN_BITS a value, where the frame's
+#: sample lies on a grid with an offset (:func:`_kernels.grid_plan`).
+GRID_MIN_VALUES = 64
+
+
+def _encode_fgrid(x: Array, base: float, offset: float, *, entropy: bool) -> bytes:
+    """Float-grid payload (format version 12): ``base f64, offset f64``, then the
+    multiples ``k = round((x - offset) / base)`` as a nested integer block with its length,
+    then the adjustments (the values' bits minus those of ``k * base + offset``, as signed
+    lanes) as a nested integer block to the end (float-mult-adj's, with an offset)."""
+    uint = _uint_of(x)
+    scratch = np.empty_like(x)
+    k, lanes = kernels().grid_split(
+        x, x.view(uint), base, offset, scratch, scratch.view(uint), KMAX_ADJ
+    )
+    kscheme, kpayload = encode_int_lanes(k.view(np.uint64), None, entropy=entropy, modes=True)
+    ascheme, apayload = encode_int_lanes(lanes.view(np.uint64), None, entropy=entropy, modes=True)
+    if entropy:
+        ranked = kernels().rank_payload(lanes.view(np.uint64), len(apayload))
+        if ranked.size:
+            ascheme, apayload = WIDE_RANK, ranked.tobytes()
+    head = struct.pack("<ddBI", base, offset, kscheme, len(kpayload))
+    return head + kpayload + bytes([ascheme]) + apayload
+
+
+def _decode_fgrid(rd: Reader, n: int, dtype: np.dtype[Any], out: Array) -> None:
+    """Decode a float-grid block (see :func:`_encode_fgrid`) into ``out``."""
+    base, offset = struct.unpack("<dd", rd.take(16, "base and offset"))
+    if not (math.isfinite(base) and base > 0 and math.isfinite(offset)):
+        raise rd.fail(f"bad grid base {base} or offset {offset}")
+    k = _nested_lanes(rd, n, "multiple")
+    adj = decode_int_lanes(_nested_int_scheme(rd, "adjustment scheme"), rd, n, _I8)
+    uint = _uint_of(out)
+    approx = np.empty(n, dtype=dtype)
+    kernels().grid_values(k.view(np.int64), base, offset, approx)
+    out.view(uint)[:] = approx.view(uint) + adj.astype(uint)
 
 
 def _decode_fmult_adj(rd: Reader, n: int, dtype: np.dtype[Any], out: Array) -> None:
@@ -1365,28 +1431,31 @@ def _encode_dict(
     # The sorted values as lanes that order like them first (format version 10): a grid of
     # readings not decimal (BROAD's accelerometer, offset + j x 0.000981: 11 KB where
     # shuffle-lz4 took 32), whose size bounds the float schemes' candidates.
-    # Where the block has an adjusted float-mult base, that payload comes first and bounds
-    # the others; where it wins, the lanes (the same grid, coded as bit patterns) are not
-    # built (BROAD's gyroscopes, degrees to 4 places in radians: 2,938 and 4,880 bytes for
-    # 5,511 and 10,109 values, where the lanes took 21,489 and 37,786).
+    # Where the block has an adjusted float-mult base or the values lie on a grid with an
+    # offset, that payload comes first and bounds the others; where it wins, the lanes
+    # (the same grid, coded as bit patterns) are not built (BROAD's gyroscopes, degrees to
+    # 4 places in radians: 2,938 and 4,880 bytes for 5,511 and 10,109 values, where the
+    # lanes took 21,489 and 37,786; its accelerometer's 6,321 values 14,317 -> 2,917).
     pending = take_nested()
+    plan = FloatPlan(values, adj_base=adj_base)
+    first = adj_base is not None or (values.size >= GRID_MIN_VALUES and plan.grid[0] != 0.0)
     lanes = None
-    if values.size >= FLANES_MIN_VALUES and adj_base is None:
+    if values.size >= FLANES_MIN_VALUES and not first:
         lanes = _encode_flanes(values, entropy=entropy)
         take_nested()  # (FLANES is newer than any scheme of the lanes)
     dscheme, dpayload = encode_float_block(
         values,
-        FloatPlan(values, adj_base=adj_base),
+        plan,
         entropy=entropy,
         allow_dict=False,
         allow_repeat=False,  # (distinct values: none repeats)
         allow_lag=False,
         allow_split=False,
-        adjusted_first=adj_base is not None,
+        adjusted_first=first,
         ceiling=None if lanes is None else len(lanes),
     )
     used = take_nested()
-    if lanes is None and values.size >= FLANES_MIN_VALUES and dscheme != FMULT_ADJ:
+    if lanes is None and values.size >= FLANES_MIN_VALUES and dscheme not in (FMULT_ADJ, FGRID):
         lanes = _encode_flanes(values, entropy=entropy)
         take_nested()
     if lanes is not None and len(lanes) < len(dpayload):
@@ -1551,6 +1620,9 @@ def decode_float_block(scheme: int, rd: Reader, n: int, dtype: np.dtype[Any], ou
         return
     if scheme == FMULT_ADJ:
         _decode_fmult_adj(rd, n, dtype, out)
+        return
+    if scheme == FGRID:
+        _decode_fgrid(rd, n, dtype, out)
         return
     if scheme == FDIV:
         _decode_fdiv(rd, n, dtype, out)

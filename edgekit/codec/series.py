@@ -46,6 +46,7 @@ from edgekit.codec._format import (
     FIRST_V9_SCHEME,
     FIRST_V10_SCHEME,
     FIRST_V11_SCHEME,
+    FIRST_V12_SCHEME,
     FLOAT_SCHEMES,
     FMULT,
     FOR,
@@ -61,6 +62,7 @@ from edgekit.codec._format import (
     FORMAT_VERSION_9,
     FORMAT_VERSION_10,
     FORMAT_VERSION_11,
+    FORMAT_VERSION_12,
     FQUANT,
     HEAD_1D_FORMAT,
     HUFF,
@@ -302,6 +304,7 @@ def _sealed(out: bytearray, newest: int) -> bytes:
 
 #: The first scheme id of each format version from 2 on, newest first.
 _FIRST_SCHEMES = (
+    (FIRST_V12_SCHEME, FORMAT_VERSION_12),
     (FIRST_V11_SCHEME, FORMAT_VERSION_11),
     (FIRST_V10_SCHEME, FORMAT_VERSION_10),
     (FIRST_V9_SCHEME, FORMAT_VERSION_9),

@@ -10,6 +10,7 @@ import pytest
 
 from tests._support.frames import format_8_encoder as _format_8_encoder
 from tests._support.frames import format_10_encoder as _format_10_encoder
+from tests._support.frames import format_11_encoder as _format_11_encoder
 
 
 @pytest.fixture
@@ -25,6 +26,14 @@ def format_10_encoder() -> Iterator[None]:
     """The encoder without format 11's copy scheme (see
     :func:`tests._support.frames.format_10_encoder`)."""
     with _format_10_encoder():
+        yield
+
+
+@pytest.fixture
+def format_11_encoder() -> Iterator[None]:
+    """The encoder without format 12's grid scheme (see
+    :func:`tests._support.frames.format_11_encoder`)."""
+    with _format_11_encoder():
         yield
 
 

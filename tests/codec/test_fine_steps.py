@@ -6,12 +6,13 @@ through a near-identity rotation) holds multiples ``k * pi / 1.8e6`` with ``k`` 
 millions, each off by a few ulps. Euclid on values that large loses the step in its own
 rounding; on the gaps between the sorted values (small multiples) it keeps it.
 
-``data/broad_gyroscope.npz`` holds two extracts of BROAD (github.com/dlaidig/broad at commit
+``data/broad_imu.npz`` holds three extracts of BROAD (github.com/dlaidig/broad at commit
 7e2f818, CC BY 4.0: D. Laidig, M. Caruso, A. Cereatti, T. Seel, "BROAD - A Benchmark for
 Robust Inertial Orientation Estimation", Data 6(7), 2021), ``imu_gyr`` as float64, bits as
 in the files: ``gyr28_x``, trial 28 (disturbed, stationary magnet A), axis 0, samples
 10,000-17,999; ``gyr04_y``, trial 04 (undisturbed, slow rotation with breaks A), axis 1,
-samples 8,000-15,999. Neither trial is one of the codec's held-out series (01, 21, 26).
+samples 8,000-15,999; and ``acc28_x``, trial 28's ``imu_acc`` axis 0, samples 10,000-17,999
+(``test_format_v12``). Neither trial is one of the codec's held-out series (01, 21, 26).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ DEGREE_STEP = math.pi / 1.8e6  # a ten-thousandth of a degree in radians
 
 @pytest.fixture(scope="module")
 def broad() -> dict[str, Array]:
-    with np.load(Path(__file__).parent / "data" / "broad_gyroscope.npz") as z:
+    with np.load(Path(__file__).parent / "data" / "broad_imu.npz") as z:
         return {name: z[name] for name in z.files}
 
 

@@ -284,6 +284,6 @@ def test_a_copy_frame_is_refused_by_format_10_readers_version() -> None:
     newest version this reader knows is 11)."""
     frame = bytearray(compress(unit_speech(5, 12_000)))
     assert frame[4] == 11
-    frame[4] = 12
+    frame[4] = 13
     with pytest.raises(CorruptDataError, match="version"):
         decompress(reseal(frame))

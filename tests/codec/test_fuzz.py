@@ -28,12 +28,13 @@ from edgekit.codec import (
 )
 from edgekit.codec._format import FORMAT_VERSION, RANK
 from edgekit.errors import CorruptDataError, InvalidInputError
-from tests._support.frames import format_8_encoder, format_9_encoder, reseal
+from tests._support.frames import format_8_encoder, format_9_encoder, format_11_encoder, reseal
 from tests.codec.test_format_v5 import averaged_readings, gappy_clock, order2_series
 from tests.codec.test_format_v6 import periodic_counts, periodic_decimals, smooth_waveform
 from tests.codec.test_format_v7 import scaled_counts
 from tests.codec.test_format_v8 import cycling_readings, noise
 from tests.codec.test_format_v11 import unit_speech
+from tests.codec.test_format_v12 import offset_grid
 from tests.codec.test_modes import nested_scheme
 from tests.codec.test_repeat import recurring_readings
 
@@ -67,13 +68,16 @@ def _sample_frames() -> dict[str, bytes]:
         "huffman-1": compress(np.cumsum(np.round(rng9.laplace(0, 20, 700))).astype(np.int32)),
         "dictionary-huffman-1": _format_9(np.repeat(rng9.standard_normal(90), 4)[::-1].copy()),
         # Format version 10: a dictionary's values as float lanes (readings on a grid).
-        "dictionary-float-lanes": compress(-17.3708866 + 0.000981 * rng10.integers(0, 200, 3000)),
-        "dictionary-float-lanes-f4": compress(
+        "dictionary-float-lanes": _format_11(-17.3708866 + 0.000981 * rng10.integers(0, 200, 3000)),
+        "dictionary-float-lanes-f4": _format_11(
             (-8.7 + 0.0010646508 * rng10.integers(0, 200, 3000)).astype(np.float32)
         ),
         # Format version 11: spans copying earlier values, one block and several.
         "copy": compress(unit_speech(7, 12_000)),
         "copy-blocks": compress(unit_speech(8, 12_000, "<i8"), block_size=2048),
+        # Format version 12: a grid with an offset, a block's own and a dictionary's values.
+        "float-grid": compress(offset_grid(9, 3000)),
+        "dictionary-float-grid": compress(offset_grid(10, 8000, levels=600)),
         "raw": compress(rng.integers(0, 255, 60, dtype=np.uint8)),
         "alp": compress(np.round(np.cumsum(rng.standard_normal(400)), 2)),
         "alp32": compress(np.round(np.cumsum(rng.standard_normal(400)), 1).astype(np.float32)),
@@ -137,6 +141,12 @@ def _sample_frames() -> dict[str, bytes]:
         "signature": sig.to_bytes(),
         "delta-frame": diff(sig, new).to_bytes(),
     }
+
+
+def _format_11(x: np.ndarray[Any, Any], **kwargs: Any) -> bytes:
+    """``compress`` without format 12's grid scheme (a format-10 or -11 sample)."""
+    with format_11_encoder():
+        return compress(x, **kwargs)
 
 
 def _format_9(x: np.ndarray[Any, Any], **kwargs: Any) -> bytes:
@@ -229,6 +239,9 @@ def test_sample_frames_decode() -> None:
         assert frame_info(FRAMES[name]).schemes == ("dictionary",) and FRAMES[name][4] == 10
     assert frame_info(FRAMES["copy"]).schemes == ("copy",) and FRAMES["copy"][4] == 11
     assert "copy" in frame_info(FRAMES["copy-blocks"]).schemes
+    assert frame_info(FRAMES["float-grid"]).schemes == ("float-grid",)
+    assert frame_info(FRAMES["dictionary-float-grid"]).schemes == ("dictionary",)
+    assert FRAMES["float-grid"][4] == FRAMES["dictionary-float-grid"][4] == 12
     for name, frame in FRAMES.items():
         _decoder(name)(frame)
 

@@ -81,6 +81,9 @@ from edgekit.codec._kernels.fmadj import (
     fmult_adj_base,
     fmult_split,
     gap_step,
+    grid_plan,
+    grid_split,
+    grid_values,
 )
 from edgekit.codec._kernels.huff1 import decode_huff1_block, huff1_payload
 from edgekit.codec._kernels.huffdec import decode_huff_lanes
@@ -217,6 +220,9 @@ __all__ = [
     "fquant_payload",
     "gap_step",
     "gear_table",
+    "grid_plan",
+    "grid_split",
+    "grid_values",
     "huff1_payload",
     "huff_candidate",
     "huff_codes",

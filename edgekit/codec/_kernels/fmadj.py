@@ -69,7 +69,7 @@ GAP_FINEST = 2.0**-44
 def gap_step(s, top):
     """The approximate GCD of the gaps between the sorted finite values of the sample
     ``s`` (largest magnitude ``top``), smallest gaps first, each step re-derived from the
-    largest gap so far and the last from ``top``; 0.0
+    largest gap so far; 0.0
     when under 16 gaps or too fine. Gaps are small multiples of a grid's step, so
     Euclid's rounding stays far below it where on the values themselves (multiples in the
     millions: rad/s to 4 places of a degree) it swamps the step."""
@@ -98,7 +98,7 @@ def gap_step(s, top):
         if g <= top * GAP_FINEST:
             return 0.0
         g = gaps[i] / np.round(gaps[i] / g)  # (from the largest gap: the error stays ~1 ulp)
-    return top / np.round(top / g)
+    return g
 
 
 @njit
@@ -120,8 +120,85 @@ def fmult_adj_base(x):
         return _fit_base(s, approx_step(mags, top * 2.0**-17, top * 2.0**-40))
     base = _fit_base(s, approx_step(mags, top * 2.0**-20, top * 2.0**-40))
     if base == 0.0:
-        base = _fit_base(s, gap_step(s, top))
+        g = gap_step(s, top)
+        if g != 0.0:
+            base = _fit_base(s, top / np.round(top / g))  # (re-derived from the largest value)
     return base
+
+
+#: The offset of a grid (:func:`grid_plan`) is a grid of its own where within this share
+#: of the step of 0: float-mult-adj's values.
+GRID_MIN_OFFSET = 1e-3
+
+
+@njit
+def grid_plan(x):
+    """``(base, offset)`` of the float-grid scheme (format version 12) for float64 ``x``:
+    90 % of a 256-value sample within ADJ_FIT of ``offset + k * base``, the step from the
+    gaps between the sampled values (:func:`gap_step`, re-derived from the sample's span),
+    the offset the remainder of the sample's largest value, in ``(-base/2, base/2]``;
+    ``(0.0, 0.0)`` when none, when the offset is under GRID_MIN_OFFSET of the step (no
+    offset: float-mult-adj) or when the step is a power of ten (decimals: ALP). A
+    calibrated accelerometer: ``bias + j * 0.000981`` m/s²."""
+    none = (0.0, 0.0)
+    if x.itemsize != 8:
+        return none
+    s, mags, top = sample_magnitudes(x)
+    if mags.size < 16:
+        return none
+    g = gap_step(s, top)
+    if g == 0.0:
+        return none
+    lo = np.inf
+    hi = -np.inf
+    for i in range(s.size):
+        f = np.float64(s[i])
+        if np.isfinite(f):
+            lo = min(lo, f)
+            hi = max(hi, f)
+    span = hi - lo
+    base = span / np.round(span / g)
+    if _is_pow10(_snapped(base)):
+        return none
+    offset = hi - np.round(hi / base) * base
+    if abs(offset) < GRID_MIN_OFFSET * base:
+        return none
+    m = s.size
+    hits = 0
+    for i in range(m):
+        y = (np.float64(s[i]) - offset) / base
+        if abs(y) < 2.0**40 and abs(y - np.round(y)) <= ADJ_FIT:
+            hits += 1
+    if 10 * hits < 9 * m:
+        return none
+    return base, offset
+
+
+@njit
+def grid_split(x, x_bits, base, offset, scratch, scratch_bits, kmax):
+    """The float-grid split of ``x``: multiples ``k = round((x - offset) / base)`` (0
+    where not below ``kmax`` in magnitude or not finite) and the adjustments, the bits of
+    ``x`` minus those of :func:`grid_values` of ``k``, sign-extended (both int64).
+    ``scratch``/``scratch_bits``: an array of ``x``'s size and type and its unsigned view."""
+    n = x.size
+    k = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        y = (np.float64(x[i]) - offset) / base
+        k[i] = np.int64(np.rint(y)) if abs(y) < kmax else np.int64(0)
+    grid_values(k, base, offset, scratch)
+    adj = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        adj[i] = _adjustment(x_bits, scratch_bits, i, i)
+    return k, adj
+
+
+@njit
+def grid_values(k, base, offset, out):
+    """``out[i] = double(k[i]) * base + offset``, each operation rounded to double (no
+    fused multiply-add), then to ``out``'s type: the grid points of the float-grid scheme."""
+    for i in range(k.size):
+        p = np.float64(k[i]) * base
+        out[i] = p + offset
 
 
 #: Bits :func:`adj_factor` counts for each distinct adjustment (its dictionary entry).
