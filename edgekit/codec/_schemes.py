@@ -606,6 +606,13 @@ def _encode_fmult_adj(x: Array, base: float, *, entropy: bool) -> bytes:
     uint = _uint_of(x)
     scratch = np.empty_like(x)
     k, lanes = kernels().fmult_split(x, x.view(uint), base, scratch, scratch.view(uint), KMAX_ADJ)
+    return _multiples_payload(struct.pack("<d", base), k, lanes, entropy=entropy)
+
+
+def _multiples_payload(head: bytes, k: Array, lanes: Array, *, entropy: bool) -> bytes:
+    """``head``, then the multiples ``k`` (int64) as a nested integer block with its
+    length, then the adjustments ``lanes`` (int64) as a nested integer block to the end:
+    the body of the float-mult-adj and float-grid payloads."""
     kscheme, kpayload = encode_int_lanes(k.view(np.uint64), None, entropy=entropy, modes=True)
     ascheme, apayload = encode_int_lanes(lanes.view(np.uint64), None, entropy=entropy, modes=True)
     if entropy:
@@ -613,8 +620,9 @@ def _encode_fmult_adj(x: Array, base: float, *, entropy: bool) -> bytes:
         ranked = kernels().rank_payload(lanes.view(np.uint64), len(apayload))
         if ranked.size:
             ascheme, apayload = WIDE_RANK, ranked.tobytes()
-    head = struct.pack("<dBI", base, kscheme, len(kpayload))
-    return head + kpayload + bytes([ascheme]) + apayload
+    return b"".join(
+        (head, struct.pack("<BI", kscheme, len(kpayload)), kpayload, bytes([ascheme]), apayload)
+    )
 
 
 #: The float-grid scheme (format version 12) is tried on blocks of at least this many
@@ -633,14 +641,7 @@ def _encode_fgrid(x: Array, base: float, offset: float, *, entropy: bool) -> byt
     k, lanes = kernels().grid_split(
         x, x.view(uint), base, offset, scratch, scratch.view(uint), KMAX_ADJ
     )
-    kscheme, kpayload = encode_int_lanes(k.view(np.uint64), None, entropy=entropy, modes=True)
-    ascheme, apayload = encode_int_lanes(lanes.view(np.uint64), None, entropy=entropy, modes=True)
-    if entropy:
-        ranked = kernels().rank_payload(lanes.view(np.uint64), len(apayload))
-        if ranked.size:
-            ascheme, apayload = WIDE_RANK, ranked.tobytes()
-    head = struct.pack("<ddBI", base, offset, kscheme, len(kpayload))
-    return head + kpayload + bytes([ascheme]) + apayload
+    return _multiples_payload(struct.pack("<dd", base, offset), k, lanes, entropy=entropy)
 
 
 def _decode_fgrid(rd: Reader, n: int, dtype: np.dtype[Any], out: Array) -> None:
