@@ -121,7 +121,8 @@ class SyncStatus(Snapshot):
     Attributes:
         running: The loop is running.
         paused: Sending is paused.
-        connected: The transport's link is up.
+        connected: The transport's link is up and it may send (NATS: no batch sent
+            before is in doubt).
         backlog: Messages in the queue not yet acked (ready, delayed, in flight).
         dead: Dead letters in the queue.
         sent_messages: Messages acked since the engine started.
@@ -177,7 +178,9 @@ class SyncEngine:
         batch_size: Largest batch, in messages.
         max_batch_bytes: Largest batch, in payload bytes (at least one message).
         bandwidth_limit: Bytes/s of payload, as a token bucket; None for no limit.
-        retry: Backoff of a batch that failed while the link was up.
+        retry: Backoff of a batch that failed with an answer (an attempt counted): its
+            failed messages keep their place in the queue and the engine sends nothing
+            for that long.
         reconnect: Backoff between connection attempts.
         topic: Only drain this topic (default: all).
         visibility_timeout: Lease duration in seconds: an engine that dies mid-batch
@@ -186,8 +189,11 @@ class SyncEngine:
         downlink: Host callback ``(subject, payload, headers)`` for downlink messages
             (needs a transport with a downlink: NATS or MQTT).
         pipeline: Batches on the wire at once (their confirmations pending). Batches
-            are published in order; a batch that fails after a later one succeeded is
-            retried after it, so per-topic order holds unless confirmations fail.
+            are published in order; once one fails (or the link is seen down), nothing
+            new goes out until every batch on the wire has settled, so the failed
+            messages go again before any later message of their topic. Only a later
+            batch that succeeded while an earlier one failed (a lost confirmation on a
+            live link) has overtaken it.
     """
 
     def __init__(
@@ -240,6 +246,7 @@ class SyncEngine:
         self._failures = 0
         self._next_connect = 0.0
         self._hold_until = 0.0  # no leases before this (monotonic s): after a lost batch
+        self._unsure = False  # a batch failed: send nothing new until the rest settle
         self._sent_messages = 0
         self._sent_bytes = 0
         self._received = 0
@@ -275,6 +282,9 @@ class SyncEngine:
                 self._recovered()
             return True
         self._link_down = True
+        if self._inflight:  # sent on the lost link: they settle (and go back) first
+            self._unsure = True
+            return False
         now = time.monotonic()
         if now < self._next_connect:
             return False
@@ -333,8 +343,11 @@ class SyncEngine:
         Up to ``pipeline`` batches are on the wire at once (published, PubAcks pending);
         each is settled in order: acked, nacked or dead-lettered in the queue.
         """
+        if not self._inflight:
+            self._unsure = False
         if (
             not self._paused
+            and not self._unsure
             and time.monotonic() >= self._hold_until
             and await self._ensure_connected()
         ):
@@ -358,6 +371,7 @@ class SyncEngine:
                     confirm = _failed(batch, f"send raised {exc!r}")
                 self._inflight.append((batch, asyncio.ensure_future(confirm)))
                 if not self.transport.connected:
+                    self._unsure = True
                     break
         if not self._inflight:
             return 0
@@ -405,6 +419,7 @@ class SyncEngine:
                 self._note(f"{len(ids)} dead-lettered: {why}")
         error = delivery.error
         if delivery.failed or delivery.held:
+            self._unsure = True  # later batches in flight settle before anything new goes
             if delivery.disconnected:  # link down or no answer: not an attempt; hold off
                 self._link_down = True  # its error is cleared once the link is seen up
                 if delivery.failed:
@@ -415,12 +430,15 @@ class SyncEngine:
                 self._hold_until = time.monotonic() + self.reconnect.delay(self._failures)
                 self._next_connect = self._hold_until
             else:  # an answer: counts an attempt, so a repeated refusal ends dead
+                # The retry goes back to its place (delay 0) and the engine holds off: a
+                # delay in the queue would let later messages of its topic overtake it.
                 retry = set(delivery.failed) | set(delivery.held)
                 delay = self.retry.delay(max(m.attempt for m in batch if m.id in retry))
                 if delivery.failed:
-                    self.queue.nack(delivery.failed, delay=delay, error=error)
+                    self.queue.nack(delivery.failed, delay=0, error=error)
                 if delivery.held:
-                    self.queue.nack(delivery.held, delay=delay, count_attempt=False)
+                    self.queue.nack(delivery.held, delay=0, count_attempt=False)
+                self._hold_until = max(self._hold_until, time.monotonic() + delay)
         if error:
             self._note(error)
         return len(delivery.acked)

@@ -48,6 +48,19 @@ def _unpublishable(m: Message, headers: dict[str, str], max_payload: int) -> str
     return None
 
 
+def _refusal(nats: Any, exc: BaseException) -> str | None:
+    """Why a PubAck error refuses its message for good (a 4xx but a timeout or a rate
+    limit: it is dead-lettered, later ones may still go), or None."""
+    if (
+        isinstance(exc, nats.js.errors.APIError)
+        and exc.code is not None
+        and 400 <= int(exc.code) < 500
+        and int(exc.code) not in (408, 429)
+    ):
+        return f"JetStream refused it: {exc.description} (code {exc.code})"
+    return None
+
+
 def _import_nats() -> Any:
     try:
         import nats
@@ -121,10 +134,34 @@ class NatsTransport(Transport):
         self.options = dict(options or {})
         self._nc: Any = None
         self._js: Any = None
+        self._locks: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Lock]] = {}
+        self._unanswered: Any = None  # the connection on which asking again went unanswered
+        self._doubt: Any = None  # the connection on which a PubAck wait timed out
+        #: Each batch's PubAck wait -> the connection it was published on.
+        self._confirming: dict[asyncio.Future[Delivery], Any] = {}
 
     @property
     def connected(self) -> bool:
+        """Whether a batch may go out: the link is up and no batch sent before is in
+        doubt (sent on a connection since lost, or on this one after a PubAck wait
+        timed out). Those settle first and go again before anything after them."""
+        return self._link_up and self._doubtful() is None
+
+    @property
+    def _link_up(self) -> bool:
         return self._nc is not None and bool(self._nc.is_connected)
+
+    def _doubtful(self) -> str | None:
+        """Why a batch may not go out yet, or None."""
+        nc = self._nc
+        for wait, sent_on in self._confirming.items():
+            if wait.get_loop().is_closed():
+                continue
+            if sent_on is not nc:
+                return "batches sent before the link was lost are not confirmed yet"
+            if self._doubt is nc:
+                return "earlier batches whose PubAcks timed out are not confirmed yet"
+        return None
 
     def subject(self, topic: str) -> str:
         """The subject a topic is published to."""
@@ -136,11 +173,25 @@ class NatsTransport(Transport):
         Fails fast and says why: a refused port, a name that does not resolve and a
         server that does not answer in ``connect_timeout`` are told apart once every
         server was tried; a missing or overlapping stream raises
-        :class:`~edgekit.errors.TransportConfigError`. Once connected, nats-py
-        reconnects by itself after a lost link.
+        :class:`~edgekit.errors.TransportConfigError`. A lost link closes the
+        connection; the engine connects again (with its backoff) once the batches sent
+        on it have settled. With nats-py's own reconnect, newer batches went out on
+        the new link before the lost ones were sent again.
         """
+        async with self._loop_lock("connect"):  # the uplink and the downlink may both connect
+            await self._connect()
+
+    def _loop_lock(self, name: str) -> asyncio.Lock:
+        """This event loop's lock ``name`` (a transport may outlive its loop)."""
+        loop = asyncio.get_running_loop()
+        held = self._locks.get(name)
+        if held is None or held[0] is not loop:
+            held = self._locks[name] = (loop, asyncio.Lock())
+        return held[1]
+
+    async def _connect(self) -> None:
         nats = _import_nats()
-        if self.connected:
+        if self._link_up:
             return
         if self._nc is not None:
             with contextlib.suppress(Exception):
@@ -178,7 +229,9 @@ class NatsTransport(Transport):
                     f"cannot connect to NATS at {self._where()}: "
                     f"{describe(cause, self.connect_timeout)}"
                 )
-            every_failed.set()  # later errors are the reconnects' own
+            every_failed.set()  # later errors are the link's own
+            # From here a lost link closes the client: its buffer dies with it.
+            nc.options["allow_reconnect"] = False
             self._js = nc.jetstream(timeout=self.ack_timeout, publish_async_max_pending=100_000)
             if self.create_stream:
                 await self._ensure_stream(nc)
@@ -279,16 +332,16 @@ class NatsTransport(Transport):
         """
         if not messages:
             return _ready(Delivery())
-        if not self.connected:
-            return _ready(
-                Delivery(failed=[m.id for m in messages], error="not connected", disconnected=True)
-            )
+        why = "not connected" if not self._link_up else self._doubtful()
+        if why is not None:
+            return _ready(Delivery(failed=[m.id for m in messages], error=why, disconnected=True))
+        nc = self._nc
         nats = _import_nats()
         futures: dict[int, asyncio.Future[Any]] = {}
         wire: dict[int, tuple[str, dict[str, str]]] = {}
         refused: dict[int, str] = {}
         error: str | None = None
-        js, prefix, limit = self._js, self.subject_prefix, int(self._nc.max_payload)
+        js, prefix, limit = self._js, self.subject_prefix, int(nc.max_payload)
         for m in messages:
             headers = {"Nats-Msg-Id": m.dedup_id}
             if m.headers:
@@ -311,10 +364,19 @@ class NatsTransport(Transport):
             except Exception as exc:  # the link: this and the rest are retried
                 error = f"publish failed: {exc!r}"
                 break
-        return self._confirm(messages, futures, wire, refused, error)
+        wait = asyncio.ensure_future(self._confirm(nc, messages, futures, wire, refused, error))
+        self._confirming[wait] = nc
+        wait.add_done_callback(self._confirmed)
+        return wait
+
+    def _confirmed(self, wait: asyncio.Future[Delivery]) -> None:
+        self._confirming.pop(wait, None)
+        if not self._confirming:  # every batch settled: a clean slate
+            self._doubt = self._unanswered = None
 
     async def _confirm(
         self,
+        nc: Any,
         messages: Sequence[Message],
         futures: dict[int, asyncio.Future[Any]],
         wire: dict[int, tuple[str, dict[str, str]]],
@@ -329,8 +391,14 @@ class NatsTransport(Transport):
             _done, pending = await asyncio.wait(futures.values(), timeout=self.ack_timeout)
             for fut in pending:
                 fut.cancel()
-            if pending and self.connected:
-                await self._ask_again(messages, futures, wire)
+            if pending:  # the batches after this one may be lost too: nothing new goes
+                self._doubt = nc  # out until they are settled
+            if pending and self._nc is nc and self._link_up:
+                async with self._loop_lock("ask"):  # one batch after the other, in order
+                    if self._unanswered is not nc and not await self._ask_again(
+                        messages, futures, wire
+                    ):
+                        self._unanswered = nc  # later batches on this link: not asked
         nats = _import_nats()
         failed: set[int] = set()
         for m in messages:
@@ -352,13 +420,8 @@ class NatsTransport(Transport):
                 error = error or (
                     f"no JetStream stream takes subject {self.subject(m.topic)!r} (no responders)"
                 )
-            elif (
-                isinstance(exc, nats.js.errors.APIError)
-                and exc.code is not None
-                and 400 <= int(exc.code) < 500
-                and int(exc.code) not in (408, 429)
-            ):
-                refused[m.id] = f"JetStream refused it: {exc.description} (code {exc.code})"
+            elif (why := _refusal(nats, exc)) is not None:
+                refused[m.id] = why
             else:  # a 5xx, the stream leader moving: retried, the attempt counted
                 failed.add(m.id)
                 error = error or f"PubAck error: {exc!r}"
@@ -372,15 +435,18 @@ class NatsTransport(Transport):
         messages: Sequence[Message],
         futures: dict[int, asyncio.Future[Any]],
         wire: dict[int, tuple[str, dict[str, str]]],
-    ) -> None:
-        """Publish each message whose PubAck timed out again, as a request, in order.
+    ) -> bool:
+        """Publish each message whose PubAck timed out again, as a request, in order;
+        whether every one was answered (a PubAck or a refusal for good).
 
         nats-py (2.16) loses a JetStream error reply to ``publish_async`` (its reply
         callback raises instead of failing the future: nats-io/nats.py#985, fix in
-        PR #994), so a refusal looks like silence
-        and would be retried forever without an attempt counted. The stream drops a
-        message that did land by its Nats-Msg-Id; a second silence stops the asking.
+        PR #994), so a refusal looks like silence and would be retried forever without
+        an attempt counted. The stream drops a message that did land by its
+        Nats-Msg-Id. A second silence, or an error that is not a refusal, stops the
+        asking: a later message of the batch must not land before that one's retry.
         """
+        nats = _import_nats()
         loop = asyncio.get_running_loop()
         for m in messages:
             fut = futures.get(m.id)
@@ -395,10 +461,15 @@ class NatsTransport(Transport):
                     )
                 )
             except asyncio.TimeoutError:
-                return
+                return False
             except Exception as exc:
                 answer.set_exception(exc)
+                futures[m.id] = answer
+                if _refusal(nats, exc) is None:
+                    return False
+                continue
             futures[m.id] = answer
+        return True
 
     async def async_close(self) -> None:
         nc, self._nc = self._nc, None
@@ -409,13 +480,16 @@ class NatsTransport(Transport):
     async def async_consume(self, handler: DownlinkHandler, *, stop: asyncio.Event) -> None:
         """Fetch from a durable pull consumer; ack each message after ``handler`` returns.
 
-        A handler that raises leaves its message unacked: JetStream redelivers it.
+        A handler that raises leaves its message unacked: JetStream redelivers it. A
+        lost link ends the call with :class:`~edgekit.errors.TransportError`; called
+        again, it connects and subscribes again (the engine does so with its backoff).
         """
         nats = _import_nats()
         if self.downlink_subject is None:
             raise TransportError("NatsTransport needs downlink_subject for a downlink")
-        if not self.connected:
+        if not self._link_up:
             await self.async_connect()
+        nc = self._nc
         try:
             sub = await self._js.pull_subscribe(
                 self.downlink_subject, durable=self.downlink_durable, stream=self.downlink_stream
@@ -423,6 +497,11 @@ class NatsTransport(Transport):
         except Exception as exc:
             raise TransportError(f"cannot subscribe to {self.downlink_subject}: {exc!r}") from exc
         while not stop.is_set():
+            if self._nc is not nc or not self._link_up:
+                raise TransportError(
+                    f"lost the NATS link at {self._where()}: the downlink subscribes again "
+                    "once it is back"
+                )
             try:
                 msgs = await sub.fetch(64, timeout=0.5)
             except nats.errors.TimeoutError:
