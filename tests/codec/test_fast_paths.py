@@ -18,10 +18,10 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from edgekit.codec import _schemes, compress, decompress, frame_info, series
-from edgekit.codec._format import NESTING_SCHEMES
+from edgekit.codec._format import LAG, MULT, NESTING_SCHEMES
 from edgekit.codec.series import version_of
 from edgekit.errors import CorruptDataError
-from tests._support.frames import compact_of, reseal
+from tests._support.frames import compact_of, first_block, reseal
 
 DTYPES = ["i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f4", "f8"]
 HEADER_1D = 4 + 1 + 1 + 1 + 8 + 4
@@ -266,6 +266,27 @@ def test_the_fast_path_calls_the_compiled_overload_and_falls_back_to_the_dispatc
 
     fake = NoOverloads()
     assert series._compiled_overload(fake, (b"", np.empty(0))) is fake
+
+
+@pytest.mark.parametrize("dtype", ["int64", "uint64", "int32"])
+def test_lag_blocks_of_int_mult_residuals_are_decoded_by_the_kernel(
+    dtype: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A logger's clock in ns whose ms ticks (16, 0, 15, 16, 0, 16, 0, 15) repeat with
+    slips: a lag block of int-mult residuals, decoded by the kernel alone in 8-byte
+    lanes (a narrower dtype goes through the general path)."""
+    pattern, rng, ticks, i = [16, 0, 15, 16, 0, 16, 0, 15], np.random.default_rng(7), [], 0
+    while len(ticks) < 6000:
+        ticks.append(pattern[i % 8])
+        i += 1 if rng.random() >= 0.005 else int(rng.integers(2, 9))
+    ms = 1_500_000 + np.cumsum(np.array(ticks, dtype=np.int64))
+    x = (ms * 1_000_000 if dtype != "int32" else ms * 1000).astype(dtype)
+    frame = compress(x)
+    at = first_block(frame)
+    assert (frame[at], frame[at + 7]) == (LAG, MULT)  # (block header 5 bytes, lag u16)
+    if dtype != "int32":
+        monkeypatch.setattr(series, "_read_header", lambda *args: pytest.fail("general path"))
+    assert same_bits(decompress(frame), x)
 
 
 def test_raw_float_blocks_are_decoded_by_the_kernel(monkeypatch: pytest.MonkeyPatch) -> None:

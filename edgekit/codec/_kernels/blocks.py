@@ -1096,17 +1096,24 @@ def decode_f32_blocks(buf, pos, end, start, n, block_size, out):
 
 @njit
 def _lag_lanes(buf, at, stop, count, dest):
-    """Decode a lag block whose residuals are for/delta/delta-of-delta/huffman into
-    ``dest`` (uint64 or int64 lanes, or the values of a narrower integer dtype: the sums
-    are modulo 2**64, so their low bits are the values'); False (``dest`` partly written)
-    for any other block, valid or not: the caller leaves it to the Python side, which
-    decodes it or names the error."""
+    """Decode a lag block whose residuals are for/delta/delta-of-delta/huffman (or
+    int-mult, into 8-byte lanes) into ``dest`` (uint64 or int64 lanes, or the values of a
+    narrower integer dtype: the sums are modulo 2**64, so their low bits are the
+    values'); False (``dest`` partly written) for any other block, valid or not: the
+    caller leaves it to the Python side, which decodes it or names the error."""
     if stop - at < 3:
         return False
     lag = np.int64(buf[at]) | np.int64(buf[at + 1]) << 8
     nested = np.int64(buf[at + 2])
-    if lag == 0 or nested < FOR or nested > HUFF:
+    if lag == 0 or not (FOR <= nested <= HUFF or (nested == MULT and dest.itemsize == 8)):
         return False
+    if nested == MULT:  # (a clock's deltas a multiple of its tick, less a season)
+        lanes = dest.view(np.uint64)
+        status, got = decode_mult_block(buf, at + 3, stop, count, lanes)
+        if status != 0 or got != stop:
+            return False
+        unlag(lanes, lag)
+        return True
     if nested == HUFF:
         # (into uint64 lanes for the 8-byte dtypes: one compiled decoder for both)
         if dest.itemsize == 8:
