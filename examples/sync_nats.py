@@ -96,8 +96,9 @@ def run(root: Path, url: str | None) -> None:
             engine = SyncEngine(queue, transport, downlink=on_command)
             engine.start()
             try:
-                print("sent", engine.sync_now(timeout=30), "messages")
-                got.wait(10)
+                sent = engine.sync_now(timeout=30)
+                got.wait(10)  # the command prints from the engine's thread
+                print(f"sent {sent} messages")
                 print(engine.status())
             finally:
                 engine.stop()
