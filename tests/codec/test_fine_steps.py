@@ -124,6 +124,47 @@ def test_repeat_literals_take_float_mult_adj() -> None:
     assert decompress(frame).tobytes() == x.tobytes()
 
 
+def _repeated_degrees(n: int) -> Array:
+    """Generated degrees in radians, half of them one of 40 levels (a repeat block whose
+    literals are adjusted multiples)."""
+    rng = np.random.default_rng(5)
+    deg = np.round(rng.integers(-100_000, 100_000, n) * 0.06103515625, 4)
+    levels = deg * (math.pi / 180)
+    return np.where(rng.random(n) < 0.5, levels[rng.integers(0, 40, n)], levels)
+
+
+def test_repeat_div_is_not_built_where_its_probe_is_far_above_the_literals(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Literals near multiples of a base are built first; repeat-div (a decimal divisor,
+    wide adjustments) is then tried on its first RD_PROBE literals only, and not built
+    where that, scaled, is far above them. The frame is the same either way."""
+    x = _repeated_degrees(40_000)
+    lags = _kernels.repeat_lags(x.view(np.uint64))
+    assert int(np.count_nonzero(lags == 0)) >= 4 * _schemes.RD_PROBE
+    asked: list[bool] = []
+    probe = _schemes._repeat_div_may_pay
+    monkeypatch.setattr(
+        _schemes, "_repeat_div_may_pay", lambda *a, **k: asked.append(probe(*a, **k)) or False
+    )
+    skipped = compress(x)
+    assert asked == [False] and frame_info(skipped).schemes == ("repeat",)
+    monkeypatch.setattr(_schemes, "_repeat_div_may_pay", lambda *a, **k: True)
+    assert compress(x) == skipped  # (built and not taken: repeat-div is far larger)
+    assert decompress(skipped).tobytes() == x.tobytes()
+
+
+def test_repeat_div_probe_leaves_the_frame_version_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The probe's nested schemes (huffman-1 lanes, version 9, on its 1,024 literals) are
+    not the block's: the frame keeps the version its own schemes need."""
+    x = _repeated_degrees(40_000)
+    frame = compress(x)
+    monkeypatch.setattr(_schemes, "_repeat_div_may_pay", lambda *a, **k: False)
+    assert compress(x) == frame and frame[4] < 9
+
+
 def test_a_nested_scheme_newer_than_its_block_sets_the_version() -> None:
     """A dictionary (version 1) whose values are exact multiples of 1/3 (float-mult,
     version 2): the nested scheme counts for the frame's version."""
