@@ -26,7 +26,6 @@ from typing import Any
 from edgekit._aio import LoopThread
 from edgekit._snapshot import Snapshot
 from edgekit.errors import (
-    BackendUnavailableError,
     EdgekitError,
     InvalidInputError,
     TransportConfigError,
@@ -35,7 +34,7 @@ from edgekit.errors import (
 from edgekit.state._types import Change, Entry
 from edgekit.state.store import StateStore
 from edgekit.state.wire import decode, encode
-from edgekit.sync._reach import check_nats_url, describe
+from edgekit.sync._reach import check_nats_url, describe, import_nats
 from edgekit.sync.backoff import Backoff
 
 __all__ = ["StateSync", "StateSyncStatus", "SyncReport"]
@@ -113,16 +112,6 @@ class StateSyncStatus(Snapshot):
     sent: int
     received: int
     conflicts: int
-
-
-def _import_nats() -> Any:
-    try:
-        import nats
-        import nats.js.api
-        import nats.js.errors
-    except ImportError as exc:
-        raise BackendUnavailableError("nats-py", extra="nats") from exc
-    return nats
 
 
 def _watch_meta(reply: str) -> tuple[int, int, int]:
@@ -351,7 +340,7 @@ class StateSync:
                 ``create_bucket`` is False.
             BackendUnavailableError: nats-py is not installed (the ``nats`` extra).
         """
-        nats = _import_nats()
+        nats = import_nats()
         if self.connected:
             await self._ensure_watch()
             return
@@ -468,7 +457,7 @@ class StateSync:
         """
         if self._watch_gen == self._link_gen and self._sub is not None:
             return
-        nats = _import_nats()
+        nats = import_nats()
         api = nats.js.api
         if self._sub is not None:
             with contextlib.suppress(Exception):
@@ -690,7 +679,7 @@ class StateSync:
         A lost compare-and-set reads the remote, merges it into the store (the merged
         entry is pending again when it differs from the remote: the next round pushes it).
         """
-        nats = _import_nats()
+        nats = import_nats()
         key = entry.key
         if key in self._burst_keys:  # the watch brought an entry of it: apply it first
             self._apply_burst()
@@ -743,7 +732,7 @@ class StateSync:
     async def _kv_update(self, key: str, data: bytes, last: int) -> int:
         """Publish ``data`` to ``key`` if the key's last revision is ``last`` (0: none);
         the revision it landed at."""
-        nats = _import_nats()
+        nats = import_nats()
         if self._replies is None:
             raise _LinkDown("not connected")
         msg = await self._replies.request(
@@ -767,7 +756,7 @@ class StateSync:
         next burst, before the next push round. The watch's copy serves when it has that
         revision (the watch ran while the push flew, or delivered it since); else the
         entry is read from the bucket (waiting for a busy watch costs more)."""
-        nats = _import_nats()
+        nats = import_nats()
         if seen is not None and seen[2] >= current:
             self._cas_lost["watch"] += 1
             self._take(seen)

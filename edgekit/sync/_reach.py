@@ -1,4 +1,5 @@
-"""Why a server cannot be reached, in words that say the fix: the transports' connect errors."""
+"""Why a server cannot be reached, in words that say the fix: the transports' connect errors;
+and nats-py as the NATS transport and ``StateSync`` import it."""
 
 from __future__ import annotations
 
@@ -6,11 +7,29 @@ import asyncio
 import contextlib
 import errno
 import socket
+import sys
+from typing import Any
 from urllib.parse import urlparse
 
-from edgekit.errors import InvalidInputError
+from edgekit.errors import BackendUnavailableError, InvalidInputError
 
-__all__ = ["NATS_SCHEMES", "async_probe", "check_nats_url", "describe"]
+__all__ = ["NATS_SCHEMES", "async_probe", "check_nats_url", "describe", "import_nats"]
+
+
+def import_nats() -> Any:
+    """The ``nats`` package with its JetStream modules (BackendUnavailableError without
+    nats-py). Hot paths call it per message: once loaded, two ``sys.modules`` lookups
+    (three ``import`` statements: 0.4 us a call)."""
+    nats = sys.modules.get("nats")
+    if nats is None or sys.modules.get("nats.js.errors") is None:
+        try:
+            import nats
+            import nats.js.api
+            import nats.js.errors
+        except ImportError as exc:
+            raise BackendUnavailableError("nats-py", extra="nats") from exc
+    return nats
+
 
 #: The URL schemes nats-py dials.
 NATS_SCHEMES = ("nats", "tls", "ws", "wss")

@@ -9,12 +9,11 @@ from collections.abc import Awaitable, Sequence
 from typing import Any
 
 from edgekit.errors import (
-    BackendUnavailableError,
     InvalidInputError,
     TransportConfigError,
     TransportError,
 )
-from edgekit.sync._reach import check_nats_url, describe
+from edgekit.sync._reach import check_nats_url, describe, import_nats
 from edgekit.sync.queue import Message
 from edgekit.sync.topics import check_headers, check_topic
 from edgekit.sync.transport import Delivery, DownlinkHandler, Transport, call_handler, sort_out
@@ -59,16 +58,6 @@ def _refusal(nats: Any, exc: BaseException) -> str | None:
     ):
         return f"JetStream refused it: {exc.description} (code {exc.code})"
     return None
-
-
-def _import_nats() -> Any:
-    try:
-        import nats
-        import nats.js.api
-        import nats.js.errors
-    except ImportError as exc:
-        raise BackendUnavailableError("nats-py", extra="nats") from exc
-    return nats
 
 
 class NatsTransport(Transport):
@@ -190,7 +179,7 @@ class NatsTransport(Transport):
         return held[1]
 
     async def _connect(self) -> None:
-        nats = _import_nats()
+        nats = import_nats()
         if self._link_up:
             return
         if self._nc is not None:
@@ -253,7 +242,7 @@ class NatsTransport(Transport):
 
     async def _streams_taking(self, nc: Any, subject: str) -> list[str]:
         """Names of the streams whose subjects overlap ``subject`` (JetStream's STREAM.NAMES)."""
-        nats = _import_nats()
+        nats = import_nats()
         try:
             reply = await nc.request(
                 "$JS.API.STREAM.NAMES",
@@ -287,7 +276,7 @@ class NatsTransport(Transport):
         )
 
     async def _ensure_stream(self, nc: Any) -> None:
-        nats = _import_nats()
+        nats = import_nats()
         subject = f"{self.subject_prefix}.>"
         config = nats.js.api.StreamConfig(
             name=self.stream,
@@ -336,7 +325,7 @@ class NatsTransport(Transport):
         if why is not None:
             return _ready(Delivery(failed=[m.id for m in messages], error=why, disconnected=True))
         nc = self._nc
-        nats = _import_nats()
+        nats = import_nats()
         futures: dict[int, asyncio.Future[Any]] = {}
         wire: dict[int, tuple[str, dict[str, str]]] = {}
         refused: dict[int, str] = {}
@@ -399,7 +388,7 @@ class NatsTransport(Transport):
                         messages, futures, wire
                     ):
                         self._unanswered = nc  # later batches on this link: not asked
-        nats = _import_nats()
+        nats = import_nats()
         failed: set[int] = set()
         for m in messages:
             fut = futures.get(m.id)
@@ -446,7 +435,7 @@ class NatsTransport(Transport):
         Nats-Msg-Id. A second silence, or an error that is not a refusal, stops the
         asking: a later message of the batch must not land before that one's retry.
         """
-        nats = _import_nats()
+        nats = import_nats()
         loop = asyncio.get_running_loop()
         for m in messages:
             fut = futures.get(m.id)
@@ -484,7 +473,7 @@ class NatsTransport(Transport):
         lost link ends the call with :class:`~edgekit.errors.TransportError`; called
         again, it connects and subscribes again (the engine does so with its backoff).
         """
-        nats = _import_nats()
+        nats = import_nats()
         if self.downlink_subject is None:
             raise TransportError("NatsTransport needs downlink_subject for a downlink")
         if not self._link_up:
