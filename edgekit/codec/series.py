@@ -36,6 +36,8 @@ from edgekit.codec._format import (
     ERR_BLOCK_PAYLOAD,
     ERR_TRAILING,
     ERRORS,
+    FDIV,
+    FGRID,
     FIRST_V2_SCHEME,
     FIRST_V3_SCHEME,
     FIRST_V4_SCHEME,
@@ -49,6 +51,7 @@ from edgekit.codec._format import (
     FIRST_V12_SCHEME,
     FLOAT_SCHEMES,
     FMULT,
+    FMULT_ADJ,
     FOR,
     FORMAT_VERSION,
     FORMAT_VERSION_1,
@@ -472,7 +475,9 @@ _FAST_PREFIXES: dict[bytes, int] = {
 #: Smallest compact frame: magic, version, dtype, one count byte, checksum.
 _MIN_COMPACT = 7 + SHORT_CHECKSUM_SIZE
 #: Block schemes the block loop kernels decode (their first byte); others go to Python.
-_FLOAT_KERNEL_SCHEMES = frozenset((RAW, ALP, FMULT, FQUANT, REPEAT, REPEAT_DIV))
+_FLOAT_KERNEL_SCHEMES = frozenset(
+    (RAW, ALP, FMULT, FQUANT, REPEAT, REPEAT_DIV, FDIV, FMULT_ADJ, FGRID)
+)
 _INT_KERNEL_SCHEMES = frozenset((FOR, DELTA, DOD, HUFF, MULT, LAG, HUFF1, COPY))
 #: (value count u64, block size u32) after the 7-byte prefix of a 1-D frame.
 _unpack_n_block = struct.Struct("<QI").unpack_from

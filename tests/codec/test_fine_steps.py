@@ -28,9 +28,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from edgekit.codec import _kernels, _schemes, compress, decompress, frame_info
-from edgekit.codec._format import DICT, FLANES, FMULT, FMULT_ADJ, REPEAT
+from edgekit.codec import _kernels, _schemes, compress, decompress, frame_info, series
+from edgekit.codec._format import DICT, FGRID, FLANES, FMULT, FMULT_ADJ, REPEAT
 from edgekit.codec._kernels.modes import approx_step, sample_magnitudes
+from tests._support.frames import first_block
 
 Array = np.ndarray[Any, Any]
 DEGREE_STEP = math.pi / 1.8e6  # a ten-thousandth of a degree in radians
@@ -121,6 +122,43 @@ def test_repeat_literals_take_float_mult_adj() -> None:
     assert scheme == REPEAT and nested >= FMULT_ADJ
     frame = compress(x)
     assert frame[4] >= 5
+    assert decompress(frame).tobytes() == x.tobytes()
+
+
+@pytest.mark.parametrize(
+    ("name", "held", "scheme", "literals"),
+    [
+        ("gyr28_x", False, FMULT_ADJ, None),
+        ("acc28_x", False, FGRID, None),
+        ("gyr28_x", True, REPEAT, FMULT_ADJ),
+        ("acc28_x", True, REPEAT, FGRID),
+    ],
+)
+def test_adjusted_and_grid_blocks_are_decoded_by_the_kernel(
+    broad: dict[str, Array],
+    name: str,
+    held: bool,
+    scheme: int,
+    literals: int | None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Float-mult-adj and float-grid blocks, and repeat blocks whose literals take them
+    (BROAD's values, each held for two samples), decode in the compiled frame decoder: the
+    general path took BROAD trial 21's repeat gyroscope at 0.2x pcodec's speed."""
+    x = np.repeat(broad[name][:4000], 2) if held else broad[name]
+    frame = compress(x)
+    at = first_block(frame)
+    assert frame[at] == scheme
+    if (
+        literals is not None
+    ):  # (block header 5 bytes; literal count u32, lags' scheme u8 and length u32)
+        lag_bytes = struct.unpack_from("<I", frame, at + 10)[0]
+        assert frame[at + 14 + lag_bytes] == literals
+    # (a bytes frame: the whole-frame kernel; a bytearray: the kernel's block loop, after
+    # the header is read in Python)
+    monkeypatch.setattr(_schemes, "decode_float_block", lambda *a: pytest.fail("Python block"))
+    assert decompress(bytearray(frame)).tobytes() == x.tobytes()
+    monkeypatch.setattr(series, "_read_header", lambda *a: pytest.fail("general path"))
     assert decompress(frame).tobytes() == x.tobytes()
 
 

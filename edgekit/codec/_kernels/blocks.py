@@ -20,7 +20,9 @@ from edgekit.codec._format import (
     ERR_BLOCK_PAYLOAD,
     ERR_TRAILING,
     FDIV,
+    FGRID,
     FMULT,
+    FMULT_ADJ,
     FOR,
     FQUANT,
     HEAD_1D,
@@ -100,6 +102,7 @@ from edgekit.codec._kernels.modes import (
 )
 from edgekit.codec._kernels.repeatdec import (
     decode_fdiv_block,
+    decode_multiples_block,
     decode_repeat_block,
     decode_repeat_div_block,
 )
@@ -1057,6 +1060,12 @@ def _float_blocks(buf, pos, end, start, n, block_size, out, out_bits):
             status, got = 0, stop
         elif scheme == FDIV:
             if not decode_fdiv_block(buf, pos + BLOCK_HEADER, stop, count, dest, dest_bits):
+                return BLOCK_NOT_HERE, pos, start, pos
+            status, got = 0, stop
+        elif scheme in (FMULT_ADJ, FGRID):
+            if not decode_multiples_block(
+                buf, pos + BLOCK_HEADER, stop, count, scheme == FGRID, dest, dest_bits
+            ):
                 return BLOCK_NOT_HERE, pos, start, pos
             status, got = 0, stop
         else:

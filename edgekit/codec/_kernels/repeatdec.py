@@ -1,10 +1,12 @@
 """The repeat (format version 4), repeat-div (version 8) and float-div (version 6)
 blocks decoded in one kernel call each: the lags, the literals (a nested float block of
-alp, float-mult, float-quant or raw; or the residuals and adjustments of repeat-div's,
-nested integer blocks), then the fill; float-div's multiples and adjustments. The block
-loop of float frames takes them from here; any block these decoders do not take (a nested
-scheme they leave to Python, or any field out of place) goes to the Python side, which
-decodes it or names the error, so they only answer yes or no."""
+alp, float-mult, float-quant, float-mult-adj, float-grid or raw; or the residuals and
+adjustments of repeat-div's, nested integer blocks), then the fill; float-div's multiples
+and adjustments; float-mult-adj's (version 5) and float-grid's (version 12) multiples and
+adjustments. The block loop of float frames takes them from here; any block these
+decoders do not take (a nested scheme they leave to Python, or any field out of place)
+goes to the Python side, which decodes it or names the error, so they only answer yes or
+no."""
 
 from __future__ import annotations
 
@@ -16,7 +18,9 @@ from edgekit.codec._format import (
     ADJ_SPARSE,
     ALP,
     DOD,
+    FGRID,
     FMULT,
+    FMULT_ADJ,
     FOR,
     FQUANT,
     HUFF,
@@ -27,6 +31,7 @@ from edgekit.codec._format import (
 )
 from edgekit.codec._kernels.bitpack import _rd32, _rd64, copy_bytes, decode_packed_block
 from edgekit.codec._kernels.floats import decode_alp_block
+from edgekit.codec._kernels.fmadj import grid_values
 from edgekit.codec._kernels.huff1 import decode_huff1_block
 from edgekit.codec._kernels.huffdec import decode_huff_lanes
 from edgekit.codec._kernels.lag import fdiv_join
@@ -159,7 +164,7 @@ def decode_repeat_block(buf, pos, end, n, out, out_bits):
     """Decode the repeat payload at ``buf[pos:end]`` (exactly) into ``out[:n]`` (its
     unsigned view ``out_bits``): the literal count ``u32``, the lags as a nested integer
     block with its length, then the literals' float scheme ``u8`` and payload (alp,
-    float-mult, float-quant or raw here). True, or False (``out`` partly written) for any
+    float-mult, float-quant, float-mult-adj, float-grid or raw here). True, or False (``out`` partly written) for any
     block left to Python, valid or not."""
     if end - pos < 4:
         return False
@@ -180,6 +185,10 @@ def decode_repeat_block(buf, pos, end, n, out, out_bits):
         status, got = decode_fmult_block(buf, pos, end, m, literals, bits)
     elif scheme == FQUANT:
         status, got = decode_fquant_block(buf, pos, end, m, bits)
+    elif scheme in (FMULT_ADJ, FGRID):
+        if not decode_multiples_block(buf, pos, end, m, scheme == FGRID, literals, bits):
+            return False
+        status, got = 0, end
     elif scheme == RAW and end - pos == m * bits.itemsize:
         copy_bytes(bits.view(np.uint8), 0, buf, pos, end - pos)
         status, got = 0, end
@@ -209,3 +218,39 @@ def decode_fdiv_block(buf, pos, end, n, out, out_bits):
         return False
     fdiv_join(lanes, lag, divisor, out)
     return _adjustments(buf, pos, end, n, out_bits)
+
+
+@njit
+def decode_multiples_block(buf, pos, end, n, grid, out, out_bits):
+    """Decode the float-mult-adj payload (``grid`` False: ``base f64``) or the float-grid
+    payload (``grid``: ``base f64, offset f64``) at ``buf[pos:end]`` (exactly) into
+    ``out[:n]`` (its unsigned view ``out_bits``): the multiples ``k`` as a nested integer
+    block with its length, then the adjustments' nested scheme ``u8`` and payload; each
+    value is ``k * base`` (``+ offset``) in double, rounded to ``out``'s type, plus its
+    adjustment on the bits. True, or False (``out`` partly written) for any block left to
+    Python, valid or not."""
+    head = 16 if grid else 8
+    if end - pos < head:
+        return False
+    base = np.array([_rd64(buf, pos)]).view(np.float64)[0]
+    offset = 0.0
+    if grid:
+        offset = np.array([_rd64(buf, pos + 8)]).view(np.float64)[0]
+        if not (base > 0.0 and base < np.inf and abs(offset) < np.inf):
+            return False  # (Python names the bad grid)
+    k = np.empty(n, dtype=np.uint64)
+    pos = _sized_lanes(buf, pos + head, end, n, k)
+    if pos < 0 or pos >= end:
+        return False
+    adj = np.empty(n, dtype=np.uint64)
+    if not nested_lanes(buf, pos + 1, end, buf[pos], n, adj):
+        return False
+    if grid:
+        grid_values(k.view(np.int64), base, offset, out[:n])
+    else:
+        multiples = k.view(np.int64)
+        for i in range(n):
+            out[i] = np.float64(multiples[i]) * base
+    for i in range(n):
+        out_bits[i] += adj[i]
+    return True
