@@ -17,6 +17,7 @@ samples 8,000-15,999; and ``acc28_x``, trial 28's ``imu_acc`` axis 0, samples 10
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 from pathlib import Path
@@ -31,7 +32,8 @@ from hypothesis.extra import numpy as hnp
 from edgekit.codec import _kernels, _schemes, compress, decompress, frame_info, series
 from edgekit.codec._format import DICT, FGRID, FLANES, FMULT, FMULT_ADJ, REPEAT
 from edgekit.codec._kernels.modes import approx_step, sample_magnitudes
-from tests._support.frames import first_block
+from edgekit.errors import CorruptDataError
+from tests._support.frames import first_block, reseal
 
 Array = np.ndarray[Any, Any]
 DEGREE_STEP = math.pi / 1.8e6  # a ten-thousandth of a degree in radians
@@ -160,6 +162,53 @@ def test_adjusted_and_grid_blocks_are_decoded_by_the_kernel(
     assert decompress(bytearray(frame)).tobytes() == x.tobytes()
     monkeypatch.setattr(series, "_read_header", lambda *a: pytest.fail("general path"))
     assert decompress(frame).tobytes() == x.tobytes()
+
+
+def _outcome(frame: bytes | bytearray) -> Array | str:
+    try:
+        return decompress(frame)
+    except CorruptDataError as exc:
+        return f"CorruptDataError: {exc}"
+
+
+@functools.cache
+def _kernel_frames() -> dict[str, bytes]:
+    with np.load(Path(__file__).parent / "data" / "broad_imu.npz") as z:
+        gyr, acc = z["gyr28_x"][:3000], z["acc28_x"][:3000]
+    return {
+        "float-mult-adj": compress(gyr),
+        "float-grid": compress(acc),
+        "repeat of float-mult-adj": compress(np.repeat(gyr, 2)),
+        "repeat of float-grid": compress(np.repeat(acc, 2)),
+    }
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    name=st.sampled_from(
+        ["float-mult-adj", "float-grid", "repeat of float-mult-adj", "repeat of float-grid"]
+    ),
+    edits=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), min_size=1, max_size=3),
+    resealed=st.booleans(),
+)
+def test_damaged_adjusted_and_grid_blocks_decode_as_in_python(
+    name: str, edits: list[tuple[int, int]], resealed: bool
+) -> None:
+    """The kernel answers only yes or no: a damaged block it does not take goes to Python,
+    so every damaged frame gives what the Python decoders give (the same values, or a
+    CorruptDataError), never a crash."""
+    frame = bytearray(_kernel_frames()[name])
+    for pos, value in edits:
+        frame[19 + pos % (len(frame) - 19)] = value
+    data = reseal(frame) if resealed else bytes(frame)
+    got = _outcome(data)
+    with pytest.MonkeyPatch.context() as python_only:
+        python_only.setattr(series, "_FLOAT_KERNEL_SCHEMES", frozenset())
+        expected = _outcome(bytearray(data))
+    if isinstance(got, str) or isinstance(expected, str):
+        assert isinstance(got, str) and isinstance(expected, str)
+    else:
+        assert got.tobytes() == expected.tobytes()
 
 
 def _repeated_degrees(n: int) -> Array:
