@@ -860,7 +860,7 @@ def _encode_repeat(
 #: Where the literals were built first, repeat-div is built only where its payload on the
 #: first RD_PROBE literals, scaled to them all, times RD_PROBE_SLACK, is under the size it
 #: must beat (a block of at least 4 * RD_PROBE literals; a gyroscope's radians, near-multiples
-#: of a base, spent 0.6 ms of a 1.9 ms block on a repeat-div form twice the size).
+#: of a base, spent 0.6 ms of a 1.7 ms block on a repeat-div form twice the size).
 RD_PROBE = 1024
 RD_PROBE_SLACK = 0.8
 

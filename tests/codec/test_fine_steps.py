@@ -151,9 +151,8 @@ def test_adjusted_and_grid_blocks_are_decoded_by_the_kernel(
     frame = compress(x)
     at = first_block(frame)
     assert frame[at] == scheme
-    if (
-        literals is not None
-    ):  # (block header 5 bytes; literal count u32, lags' scheme u8 and length u32)
+    if literals is not None:
+        # (block header 5 bytes; literal count u32, lags' scheme u8 and length u32)
         lag_bytes = struct.unpack_from("<I", frame, at + 10)[0]
         assert frame[at + 14 + lag_bytes] == literals
     # (a bytes frame: the whole-frame kernel; a bytearray: the kernel's block loop, after
@@ -198,8 +197,9 @@ def test_damaged_adjusted_and_grid_blocks_decode_as_in_python(
     so every damaged frame gives what the Python decoders give (the same values, or a
     CorruptDataError), never a crash."""
     frame = bytearray(_kernel_frames()[name])
+    at = first_block(frame)  # (from the block header on)
     for pos, value in edits:
-        frame[19 + pos % (len(frame) - 19)] = value
+        frame[at + pos % (len(frame) - at)] = value
     data = reseal(frame) if resealed else bytes(frame)
     got = _outcome(data)
     with pytest.MonkeyPatch.context() as python_only:

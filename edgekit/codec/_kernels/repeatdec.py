@@ -164,8 +164,8 @@ def decode_repeat_block(buf, pos, end, n, out, out_bits):
     """Decode the repeat payload at ``buf[pos:end]`` (exactly) into ``out[:n]`` (its
     unsigned view ``out_bits``): the literal count ``u32``, the lags as a nested integer
     block with its length, then the literals' float scheme ``u8`` and payload (alp,
-    float-mult, float-quant, float-mult-adj, float-grid or raw here). True, or False (``out`` partly written) for any
-    block left to Python, valid or not."""
+    float-mult, float-quant, float-mult-adj, float-grid or raw here). True, or False
+    (``out`` partly written) for any block left to Python, valid or not."""
     if end - pos < 4:
         return False
     m = _rd32(buf, pos)
