@@ -19,9 +19,10 @@ from typing import Any
 
 def _replica(path: str, url: str, bucket: str, start: Any, stop: Any, out: Any) -> None:
     from edgekit.state import StateStore
-    from edgekit.state.sync import StateSync, _import_nats
+    from edgekit.state.sync import StateSync
+    from edgekit.sync._reach import import_nats
 
-    _import_nats()  # (loaded before the start, as in a running device: the heal is the link)
+    import_nats()  # (loaded before the start, as in a running device: the heal is the link)
     with StateStore(path) as store:
         sync = StateSync(store, url, bucket=bucket)
         out.put(("ready", path))
