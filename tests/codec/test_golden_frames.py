@@ -5,8 +5,8 @@ for them (version 1); ``data/frames_v2.json`` the same for the modes of version 
 float-mult, float-quant, and the rank scheme nested in int-mult). Every later reader must
 decode them; the current encoder must also still write them byte for byte (a change of
 encoder choices shows up here first), except the version-1 cases listed in ``NOW_V2``,
-where a version-2 mode now wins, and ``NOW_SPLIT`` (format 8), the version-2 cases in ``NOW_RANK`` and
-``NOW_SPARSE``, and the cases of either in ``NOW_ORDER``.
+where a version-2 mode now wins, and ``NOW_SPLIT`` (format 8), the version-2 cases in ``NOW_RANK``,
+``NOW_SPARSE`` and ``NOW_F32_STEP``, and the cases of either in ``NOW_ORDER``.
 """
 
 from __future__ import annotations
@@ -36,6 +36,10 @@ NOW_RANK = {"int_mult_ns_from_ms_clock_i8": 678}
 #: Version-2 cases that the encoder now writes with the sparse scheme of version 5,
 #: smaller (their exceptions as varints): the committed frame still decodes.
 NOW_SPARSE = {"int_mult_constant_hourly_gaps_i8": 69}
+#: Version-2 float32 cases that the encoder now writes with format 5's float-mult-adj
+#: (its base found under float32's rounding: :func:`_kernels.float32_step`), smaller:
+#: (size in bytes, schemes). The committed frame still decodes.
+NOW_F32_STEP = {"float_mult_f4": (1986, ["float-mult-adj"])}
 #: Cases the encoder now writes smaller, each block's Huffman residual order chosen by its
 #: sampled cost rather than by the narrowest range (a few jumps make every range as wide):
 #: (size in bytes, schemes). The committed frame still decodes.
@@ -108,6 +112,10 @@ def test_committed_v2_frame_decodes_and_is_still_written(name: str) -> None:
         assert decompress(frame).tobytes() == want.tobytes()
     elif name in NOW_ORDER:
         _assert_now_order(name, frame, case)
+    elif name in NOW_F32_STEP:
+        assert (len(frame), list(frame_info(frame).schemes)) == NOW_F32_STEP[name]
+        assert len(frame) < len(case["frame_hex"]) // 2
+        assert decompress(frame).tobytes() == want.tobytes()
     else:
         assert frame.hex() == case["frame_hex"]
 

@@ -78,6 +78,7 @@ from edgekit.codec._kernels.floats import (
 from edgekit.codec._kernels.fmadj import (
     adj_factor,
     adj_split_bits,
+    float32_step,
     fmult_adj_base,
     fmult_split,
     gap_step,
@@ -210,6 +211,7 @@ __all__ = [
     "fill_spans",
     "find_lag",
     "find_spans",
+    "float32_step",
     "float_mult_base",
     "float_multiples",
     "float_quant_shift",

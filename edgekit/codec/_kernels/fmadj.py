@@ -101,6 +101,153 @@ def gap_step(s, top):
     return g
 
 
+#: float32 rounding moves a value by at most this share of its magnitude (half an ulp).
+F32_REL = 2.0**-24
+#: :func:`float32_step` takes a gap into Euclid only while its error bound is under
+#: 1/F32_MARGIN of the step so far, and checks the step on the sampled values as precise.
+F32_MARGIN = 16
+#: Most gaps :func:`float32_step` takes into Euclid (the most precise first).
+F32_GAPS = 32
+
+
+@njit
+def _bounded_gcd(a, ea, b, eb):
+    """Euclid on ``a`` and ``b`` known to within ``ea`` and ``eb``: a remainder's bound is
+    its dividend's plus the quotient times its divisor's, and a remainder within twice
+    its bound of 0 (or of the divisor) ends it. ``(gcd, its bound)``; ``(0.0, 0.0)`` after
+    200 steps."""
+    if a < b:
+        a, b, ea, eb = b, a, eb, ea
+    for _ in range(200):
+        if b <= 2.0 * eb:
+            return a, ea
+        q = np.floor(a / b)
+        r = a - q * b
+        er = ea + q * eb
+        if r <= 2.0 * er or b - r <= 2.0 * (er + eb):
+            return b, eb
+        a, ea, b, eb = b, eb, r, er
+    return 0.0, 0.0
+
+
+@njit
+def float32_step(s, mags, top):
+    """The step of float32 values that are multiples of one rounded to float32 (a
+    gyroscope in degrees/s to 4 places stored as float32 rad/s: ``k * pi / 1.8e6``, ``k``
+    to 7 million, rounded to half the step near 12 rad/s); 0.0 when none.
+
+    ``s``, ``mags``, ``top``: :func:`sample_magnitudes`. Euclid runs on the gaps between
+    the sorted sampled values, those nearest 0 first (their rounding, at most F32_REL of
+    the larger end each, is smallest), with each bound carried through
+    (:func:`_bounded_gcd`), and stops where the bound nears the step. A gap that takes the
+    step to its own bound, or below 0.9 of it after 8 gaps agreed, is skipped (an outlier);
+    more than a tenth skipped, or under 16 taken, is no step. The step is then refitted
+    (sum of the values over sum of their multiples, the multiples known first where the
+    step's error cannot move them) and kept where 90 % of the sampled values precise
+    enough to check it are within 0.05 of a multiple."""
+    v = np.empty(s.size, dtype=np.float64)
+    n = 0
+    for i in range(s.size):
+        f = np.float64(s[i])
+        if np.isfinite(f):
+            v[n] = f
+            n += 1
+    v = np.unique(v[:n])
+    gaps = np.empty(max(v.size - 1, 0), dtype=np.float64)
+    err = np.empty_like(gaps)
+    m = 0
+    for i in range(1, v.size):
+        d = v[i] - v[i - 1]
+        if d > top * 2.0**-30:
+            gaps[m] = d
+            err[m] = 2.0 * F32_REL * max(abs(v[i]), abs(v[i - 1]))
+            m += 1
+    if m < 16:
+        return 0.0
+    order = np.argsort(err[:m], kind="mergesort")
+    g = gaps[order[0]]
+    eg = err[order[0]]
+    used = 1
+    skipped = 0
+    agreed = 0
+    for j in range(1, m):
+        gap = gaps[order[j]]
+        e = err[order[j]]
+        if e * F32_MARGIN > g or used >= F32_GAPS:
+            break
+        g2, e2 = _bounded_gcd(g, eg, gap, e)
+        if g2 <= 8.0 * e2 or (agreed >= 8 and g2 < 0.9 * g):
+            skipped += 1
+            continue
+        agreed = agreed + 1 if g2 >= 0.9 * g else 0
+        q = np.round(gap / g2)
+        g = gap / q  # (from the gap: its error, not Euclid's, over q)
+        eg = e / q
+        used += 1
+    if used < 16 or 10 * skipped > used:
+        return 0.0
+    rel = eg / g
+    for _ in range(3):
+        num = 0.0
+        den = 0.0
+        for i in range(mags.size):
+            y = mags[i] / g
+            if y * rel < 0.05:
+                num += mags[i]
+                den += np.round(y)
+        if den == 0.0:
+            return 0.0
+        g = num / den
+        rel = 2.0 * F32_REL
+    checked = 0
+    fits = 0
+    for i in range(mags.size):
+        if mags[i] * F32_REL * F32_MARGIN < g:
+            checked += 1
+            y = mags[i] / g
+            fits += abs(y - np.round(y)) <= 0.05
+    if checked < 16 or 10 * fits < 9 * checked:
+        return 0.0
+    return g
+
+
+#: :func:`_float32_base` tries ``10**e / d``, or that in radians (times pi / 180), within
+#: this relative distance of a float32 step (float32 values fix a step to about 1e-8).
+F32_SNAP = 1e-6
+
+
+@njit
+def _exact32(mags, base):
+    """How many of ``mags`` (float32 values) are ``k * base`` rounded to float32 exactly."""
+    hits = 0
+    for i in range(mags.size):
+        hits += np.float32(np.round(mags[i] / base) * base) == np.float32(mags[i])
+    return hits
+
+
+@njit
+def _float32_base(g, mags):
+    """The base for :func:`float32_step`'s ``g`` (0.0: none) on the sampled magnitudes
+    ``mags``: the first ``10**e / d`` (``d`` up to 64), or that times pi / 180 (degrees in
+    radians), within F32_SNAP of ``g`` where as many of ``mags`` are its exact multiples
+    (:func:`_exact32`); else ``g``. 0.0 for a power of ten (decimals: ALP's)."""
+    if g == 0.0:
+        return 0.0
+    base = g
+    for scale in (1.0, 180.0 / math.pi):
+        for d in range(1, ADJ_MAX_DENOMINATOR + 1):
+            v = g * scale * d
+            p = 10.0 ** np.round(np.log10(v))
+            if abs(v / p - 1.0) < F32_SNAP:
+                snapped = p / d / scale
+                if _exact32(mags, snapped) >= _exact32(mags, g):
+                    base = snapped
+                break
+        if base != g:
+            break
+    return 0.0 if _is_pow10(base) else base
+
+
 @njit
 def fmult_adj_base(x):
     """A base of the adjusted float-mult scheme: ``base`` such that 90 % of a 256-value
@@ -112,12 +259,15 @@ def fmult_adj_base(x):
     the largest taken as 0 (decimals printed to a few places: their rounding hides a fine
     step); float64 values that fail are tried again with the GCD of the gaps between them
     (:func:`gap_step`): steps finer than that whose multiples are off by a few ulps
-    (degrees to 4 places in radians, ``k * pi / 1.8e6``, ``k`` in the millions)."""
+    (degrees to 4 places in radians, ``k * pi / 1.8e6``, ``k`` in the millions); float32
+    values with the gaps' GCD under float32's rounding (:func:`float32_step`: the same
+    steps, off by up to half of one)."""
     s, mags, top = sample_magnitudes(x)
     if mags.size < 16:
         return 0.0
     if x.itemsize == 4:
-        return _fit_base(s, approx_step(mags, top * 2.0**-17, top * 2.0**-40))
+        base = _fit_base(s, approx_step(mags, top * 2.0**-17, top * 2.0**-40))
+        return base if base != 0.0 else _float32_base(float32_step(s, mags, top), mags)
     base = _fit_base(s, approx_step(mags, top * 2.0**-20, top * 2.0**-40))
     if base == 0.0:
         g = gap_step(s, top)

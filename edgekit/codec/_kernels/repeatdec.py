@@ -27,6 +27,7 @@ from edgekit.codec._format import (
     HUFF1,
     MULT,
     RAW,
+    SPARSE,
     WIDE_RANK,
 )
 from edgekit.codec._kernels.bitpack import _rd32, _rd64, copy_bytes, decode_packed_block
@@ -42,13 +43,14 @@ from edgekit.codec._kernels.modes import (
     decode_wide_rank_block,
 )
 from edgekit.codec._kernels.repeat import repeat_div_fill, repeat_fill
+from edgekit.codec._kernels.sparse import decode_sparse_block
 
 
 @njit
 def nested_lanes(buf, pos, end, scheme, n, out):
     """Decode ``n`` lanes (uint64) of the nested integer ``scheme`` whose payload is
     exactly ``buf[pos:end]`` into ``out``: True, or False for a scheme left to Python
-    (sparse) or a payload that does not decode to exactly its end."""
+    (lag, levels) or a payload that does not decode to exactly its end."""
     if scheme == RAW:
         # (the lanes' own bytes: a float-div block's few adjustments of a NaN payload or
         # an infinity)
@@ -66,6 +68,8 @@ def nested_lanes(buf, pos, end, scheme, n, out):
         status, got = decode_mult_block(buf, pos, end, n, out)
     elif scheme == WIDE_RANK:
         status, got = decode_wide_rank_block(buf, pos, end, n, out)
+    elif scheme == SPARSE:
+        status, got = decode_sparse_block(buf, pos, end, n, out)
     else:
         return False
     return status == 0 and got == end
