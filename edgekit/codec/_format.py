@@ -24,10 +24,10 @@ import numpy as np
 #: use the scheme of version 9 (HUFF1), as version 10 when a block or the float block nested
 #: in one (a dictionary's values) uses the scheme of version 10 (FLANES), as version 11 when
 #: a block uses the scheme of version 11 (COPY), as version 12 when a block or the float block
-#: nested in one uses the scheme of version 12 (FGRID). A frame in the compact layout
-#: (version 7: a 1-D array in one block) is written as version 7, or 8 to 12 when its block
-#: uses one of theirs.
-FORMAT_VERSION = 12
+#: nested in one uses the scheme of version 12 (FGRID), as version 13 when a block uses the
+#: scheme of version 13 (RUNS). A frame in the compact layout (version 7: a 1-D array in one
+#: block) is written as version 7, or 8 to 13 when its block uses one of theirs.
+FORMAT_VERSION = 13
 #: The version of frames that use only the schemes of version 1.
 FORMAT_VERSION_1 = 1
 #: The version of frames whose newest scheme is one of version 2, 3 and 4.
@@ -42,6 +42,7 @@ FORMAT_VERSION_9 = 9
 FORMAT_VERSION_10 = 10
 FORMAT_VERSION_11 = 11
 FORMAT_VERSION_12 = 12
+FORMAT_VERSION_13 = 13
 #: Bytes of the trailing xxh3_64 checksum.
 CHECKSUM_SIZE = 8
 #: Bytes of the checksum of a compact series frame: the low 32 bits of its xxh3_64.
@@ -131,6 +132,10 @@ COPY = 24
 #: Float blocks as near-multiples of a base plus an offset, plus their ulp adjustments
 #: (version 12): a calibrated sensor's ``bias + j * step``.
 FGRID = 25
+#: Integer blocks (and a float dictionary's indices) as their runs of one value: each
+#: run's value and length through the integer schemes (version 13): a flag or a state held
+#: for tens of samples.
+RUNS = 26
 #: Largest lag of the lag schemes (a u16 field).
 LAG_LIMIT = 65535
 #: Adjustment forms of the float-div and repeat-div schemes: dense (a nested integer block
@@ -158,6 +163,8 @@ FIRST_V10_SCHEME = FLANES
 FIRST_V11_SCHEME = COPY
 #: The first scheme id of format version 12 (FGRID).
 FIRST_V12_SCHEME = FGRID
+#: The first scheme id of format version 13 (RUNS).
+FIRST_V13_SCHEME = RUNS
 SCHEME_NAMES = {
     RAW: "raw",
     FOR: "for",
@@ -185,10 +192,25 @@ SCHEME_NAMES = {
     FLANES: "float-lanes",
     COPY: "copy",
     FGRID: "float-grid",
+    RUNS: "runs",
 }
 #: Schemes of integer blocks (also the inner scheme of an ALP block: RAW, then FOR + order
 #: for the bit-packed orders 0..2, then HUFF) and of float blocks.
-INT_SCHEMES = (RAW, FOR, DELTA, DOD, HUFF, MULT, WIDE_RANK, SPARSE, LAG, LEVELS, HUFF1, COPY)
+INT_SCHEMES = (
+    RAW,
+    FOR,
+    DELTA,
+    DOD,
+    HUFF,
+    MULT,
+    WIDE_RANK,
+    SPARSE,
+    LAG,
+    LEVELS,
+    HUFF1,
+    COPY,
+    RUNS,
+)
 #: Block schemes whose nested integer lanes the Python encoders choose (and may be the
 #: single-stream huffman scheme of version 9); the lanes of the others are the kernels'.
 NESTING_SCHEMES = (
@@ -203,9 +225,10 @@ NESTING_SCHEMES = (
     FLANES,
     COPY,
     FGRID,
+    RUNS,
 )
 #: Integer block schemes never nested (in the lanes of a mode, of a lag or a levels block).
-TOP_ONLY_INT_SCHEMES = (LAG, LEVELS, COPY)
+TOP_ONLY_INT_SCHEMES = (LAG, LEVELS, COPY, RUNS)
 FLOAT_SCHEMES = (
     RAW,
     ALP,

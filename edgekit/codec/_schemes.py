@@ -50,6 +50,7 @@ from edgekit.codec._format import (
     RAW,
     REPEAT,
     REPEAT_DIV,
+    RUNS,
     SCHEME_NAMES,
     SHUFFLE_LZ4,
     SPARSE,
@@ -246,6 +247,9 @@ def decode_int_lanes(
         return out
     if scheme == LEVELS:
         _decode_levels(rd, n, out)
+        return out
+    if scheme == RUNS:
+        _decode_runs(rd, n, out)
         return out
     if scheme in (FOR, DELTA, DOD, HUFF, MULT, WIDE_RANK, SPARSE, HUFF1):
         buf = kernel_view(np.frombuffer(rd.view, dtype=np.uint8))
@@ -1228,17 +1232,75 @@ def encode_copy(
     return table, covered >= COPY_WHOLE_SHARE * count
 
 
-def encode_int_values(raw: Array, *, entropy: bool) -> tuple[int, bytes | memoryview]:
-    """:func:`encode_int_block` of integer values of any dtype (their lanes made here:
-    8- and 16-bit values widened with their ranges found in the same pass, 32-bit ones
-    sign- or zero-extended, 64-bit ones their own lanes)."""
+def int_lanes(raw: Array) -> tuple[Array, Array | None]:
+    """The uint64 lanes of integer values of any dtype, and their ranges where found in the
+    same pass: 8- and 16-bit values widened (with their ranges), 32-bit ones sign- or
+    zero-extended, 64-bit ones their own lanes."""
     if raw.dtype.itemsize <= 2:
-        block, stats = kernels().narrow_lanes(raw)
-        return encode_int_block(block, raw, entropy=entropy, stats=stats)
+        lanes, stats = kernels().narrow_lanes(raw)
+        return lanes, stats
     if raw.dtype.itemsize == 8:
-        return encode_int_block(raw.view(np.uint64), raw, entropy=entropy)
-    lanes = raw.astype(np.int64 if raw.dtype.kind == "i" else np.uint64).view(np.uint64)
-    return encode_int_block(lanes, raw, entropy=entropy)
+        return raw.view(np.uint64), None
+    return raw.astype(np.int64 if raw.dtype.kind == "i" else np.uint64).view(np.uint64), None
+
+
+def encode_int_values(raw: Array, *, entropy: bool) -> tuple[int, bytes | memoryview]:
+    """:func:`encode_int_block` of integer values of any dtype (their lanes made here)."""
+    lanes, stats = int_lanes(raw)
+    return encode_int_block(lanes, raw, entropy=entropy, stats=stats)
+
+
+# --- the runs scheme (format version 13) ----------------------------------------------------
+
+#: A block of the frame itself or a dictionary's indices (never other lanes) of at least
+#: RUNS_MIN_VALUES values whose sampled adjacent pairs (:func:`_kernels.runs_share`) are
+#: equal in at least RUNS_MIN_SHARE of cases (runs of 2.5 values or more on average) is
+#: also coded as runs, and the smaller payload kept: a survey's yes/no flag in runs of
+#: about 20 rows takes a third of its bit a value, daily counts that are 81 % zeros 11 %
+#: less than the Huffman stage's bit or more a zero.
+RUNS_MIN_VALUES = 256
+RUNS_MIN_SHARE = 0.6
+
+
+def encode_int_top(raw: Array, *, entropy: bool) -> tuple[int, bytes | memoryview]:
+    """:func:`encode_int_values` for a block of the frame itself, or the runs scheme
+    (format version 13) where its payload is smaller."""
+    lanes, stats = int_lanes(raw)
+    scheme, payload = encode_int_block(lanes, raw, entropy=entropy, stats=stats)
+    used = take_nested()
+    runs = encode_runs(lanes, entropy=entropy)
+    take_nested()  # (the block's version is the runs scheme's, or the other's)
+    if runs is not None and len(runs) < len(payload):
+        return RUNS, runs
+    _note(used)
+    return scheme, payload
+
+
+def encode_runs(lanes: Array, *, entropy: bool) -> bytes | None:
+    """Runs payload (format version 13) of the uint64 ``lanes`` of a block of the frame or
+    of a dictionary's indices where the pre-check passes, else None: ``count u32``, each
+    run's value as a nested integer block with its length, then each run's length less
+    one as a nested integer block to the end."""
+    if not (
+        entropy and lanes.size >= RUNS_MIN_VALUES and kernels().runs_share(lanes) >= RUNS_MIN_SHARE
+    ):
+        return None
+    values, lengths = kernels().runs_split(lanes)
+    vscheme, vpayload = encode_int_lanes(values, None, entropy=entropy, modes=True)
+    lscheme, lpayload = encode_int_lanes(lengths, None, entropy=entropy, modes=True)
+    head = struct.pack("<IBI", values.size, vscheme, len(vpayload))
+    return b"".join((head, vpayload, bytes([lscheme]), lpayload))
+
+
+def _decode_runs(rd: Reader, n: int, out: Array) -> None:
+    """Decode a runs block (see :func:`_encode_runs`) of ``n`` lanes into ``out``."""
+    count = rd.u32("run count")
+    if not 1 <= count <= max(n, 1):
+        raise rd.fail(f"run count {count} out of 1..{n}")
+    values = _nested_lanes(rd, count, "run value")
+    lengths = decode_int_lanes(_nested_int_scheme(rd, "run length scheme"), rd, count, _I8)
+    if kernels().runs_fill(values, lengths, out):
+        raise rd.fail(f"runs block: the runs do not fill its {n} values")
 
 
 def decode_copy(rd: Reader, n: int, dtype: np.dtype[Any], lanes: Array, start: int) -> None:
@@ -1497,9 +1559,14 @@ def _encode_dict(
     if lanes is not None and len(lanes) < len(dpayload):
         dscheme, dpayload, used = FLANES, lanes, FLANES
     _note(max(pending, used))
-    ischeme, ipayload = encode_int_lanes(
-        np.asarray(inverse, dtype=np.uint64).reshape(-1), None, entropy=entropy
-    )
+    index = np.asarray(inverse, dtype=np.uint64).reshape(-1)
+    ischeme, ipayload = encode_int_lanes(index, None, entropy=entropy)
+    kept = take_nested()
+    runs = encode_runs(index, entropy=entropy)  # (a reading held for a while: format 13)
+    take_nested()
+    if runs is not None and len(runs) < len(ipayload):
+        ischeme, ipayload, kept = RUNS, runs, RUNS
+    _note(kept)
     head = struct.pack("<IBI", values.size, dscheme, len(dpayload))
     return DICT, head + dpayload + bytes([ischeme]) + ipayload
 

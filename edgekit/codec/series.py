@@ -49,6 +49,7 @@ from edgekit.codec._format import (
     FIRST_V10_SCHEME,
     FIRST_V11_SCHEME,
     FIRST_V12_SCHEME,
+    FIRST_V13_SCHEME,
     FLOAT_SCHEMES,
     FMULT,
     FMULT_ADJ,
@@ -66,6 +67,7 @@ from edgekit.codec._format import (
     FORMAT_VERSION_10,
     FORMAT_VERSION_11,
     FORMAT_VERSION_12,
+    FORMAT_VERSION_13,
     FQUANT,
     HEAD_1D_FORMAT,
     HUFF,
@@ -81,6 +83,7 @@ from edgekit.codec._format import (
     RAW,
     REPEAT,
     REPEAT_DIV,
+    RUNS,
     SCHEME_NAMES,
     SHORT_CHECKSUM_SIZE,
 )
@@ -265,14 +268,18 @@ def compress(
             if copied is not None:
                 scheme, (payload, whole) = COPY, copied
                 version = _with_nested(COPY)
+                other_payload: bytes | memoryview | None
                 if whole:
-                    other, other_payload = _schemes.encode_int_values(raw, entropy=entropy)
-                    if len(other_payload) < len(payload):
-                        scheme, payload = other, other_payload
-                        version = _with_nested(other)
-                    _schemes.take_nested()
+                    other, other_payload = _schemes.encode_int_top(raw, entropy=entropy)
+                else:  # (runs shorter than a span, with those it covers)
+                    lanes = _schemes.int_lanes(raw)[0]
+                    other, other_payload = RUNS, _schemes.encode_runs(lanes, entropy=entropy)
+                if other_payload is not None and len(other_payload) < len(payload):
+                    scheme, payload = other, other_payload
+                    version = _with_nested(other)
+                _schemes.take_nested()
             else:
-                scheme, payload = _schemes.encode_int_values(raw, entropy=entropy)
+                scheme, payload = _schemes.encode_int_top(raw, entropy=entropy)
                 version = _with_nested(scheme)
             newest = max(newest, version)
             out += _BLOCK_HEAD.pack(scheme, len(payload))
@@ -307,6 +314,7 @@ def _sealed(out: bytearray, newest: int) -> bytes:
 
 #: The first scheme id of each format version from 2 on, newest first.
 _FIRST_SCHEMES = (
+    (FIRST_V13_SCHEME, FORMAT_VERSION_13),
     (FIRST_V12_SCHEME, FORMAT_VERSION_12),
     (FIRST_V11_SCHEME, FORMAT_VERSION_11),
     (FIRST_V10_SCHEME, FORMAT_VERSION_10),

@@ -125,16 +125,33 @@ def assert_written_no_larger(
 
 
 @contextmanager
+def format_12_encoder() -> Iterator[None]:
+    """The encoder as it was before format 13: no integer block takes the runs scheme. The
+    golden cases of version 12 are still written byte for byte with it; with format 13 on,
+    ``test_format_v13`` checks that every older case is written no larger."""
+    from edgekit.codec import _schemes
+
+    saved = _schemes.RUNS_MIN_VALUES
+    _schemes.RUNS_MIN_VALUES = 1 << 62
+    try:
+        yield
+    finally:
+        _schemes.RUNS_MIN_VALUES = saved
+
+
+@contextmanager
 def format_11_encoder() -> Iterator[None]:
-    """The encoder as it was before format 12: no float block takes the grid scheme. The
-    golden cases of version 11 are still written byte for byte with it; with format 12 on,
-    ``test_format_v12`` checks that every older case is written no larger."""
+    """The encoder as it was before format 12: no float block takes the grid scheme (nor an
+    integer block the runs scheme of format 13). The golden cases of version 11 are still
+    written byte for byte with it; with format 12 on, ``test_format_v12`` checks that every
+    older case is written no larger."""
     from edgekit.codec import _schemes
 
     saved = _schemes.GRID_MIN_VALUES
     _schemes.GRID_MIN_VALUES = 1 << 62
     try:
-        yield
+        with format_12_encoder():
+            yield
     finally:
         _schemes.GRID_MIN_VALUES = saved
 

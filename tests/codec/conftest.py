@@ -11,6 +11,7 @@ import pytest
 from tests._support.frames import format_8_encoder as _format_8_encoder
 from tests._support.frames import format_10_encoder as _format_10_encoder
 from tests._support.frames import format_11_encoder as _format_11_encoder
+from tests._support.frames import format_12_encoder as _format_12_encoder
 
 
 @pytest.fixture
@@ -34,6 +35,14 @@ def format_11_encoder() -> Iterator[None]:
     """The encoder without format 12's grid scheme (see
     :func:`tests._support.frames.format_11_encoder`)."""
     with _format_11_encoder():
+        yield
+
+
+@pytest.fixture
+def format_12_encoder() -> Iterator[None]:
+    """The encoder without format 13's runs scheme (see
+    :func:`tests._support.frames.format_12_encoder`)."""
+    with _format_12_encoder():
         yield
 
 

@@ -25,7 +25,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgekit.codec import _schemes, compress, decompress, frame_info
-from edgekit.codec._format import DICT, FLANES, LAG, RAW
+from edgekit.codec._format import DICT, FLANES, FORMAT_VERSION, LAG, RAW
 from edgekit.codec._frame import Reader
 from edgekit.errors import CorruptDataError
 from tests._support.frames import (
@@ -201,6 +201,6 @@ def test_a_float_lanes_frame_is_refused_by_format_9_readers_version() -> None:
     reader refuses a version newer than its own)."""
     frame = bytearray(compress(grid_readings(6, 5000)))
     assert frame[4] == 10
-    frame[4] = 13
+    frame[4] = FORMAT_VERSION + 1
     with pytest.raises(CorruptDataError, match="version"):
         decompress(reseal(frame))

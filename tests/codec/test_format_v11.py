@@ -26,7 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgekit.codec import _schemes, compress, decompress, frame_info
-from edgekit.codec._format import CODE_OF_DTYPE, COPY, FOR, HUFF, RAW
+from edgekit.codec._format import CODE_OF_DTYPE, COPY, FOR, FORMAT_VERSION, HUFF, RAW
 from edgekit.codec._kernels.spans import LOOKUP, STRIDE, WINDOW, find_spans, span_share
 from edgekit.errors import CorruptDataError
 from tests._support.audio import speech
@@ -284,6 +284,6 @@ def test_a_copy_frame_is_refused_by_format_10_readers_version() -> None:
     newest version this reader knows is 11)."""
     frame = bytearray(compress(unit_speech(5, 12_000)))
     assert frame[4] == 11
-    frame[4] = 13
+    frame[4] = FORMAT_VERSION + 1
     with pytest.raises(CorruptDataError, match="version"):
         decompress(reseal(frame))

@@ -26,7 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgekit.codec import _kernels, _schemes, compress, decompress, frame_info
-from edgekit.codec._format import DICT, FGRID, FMULT_ADJ
+from edgekit.codec._format import DICT, FGRID, FMULT_ADJ, FORMAT_VERSION
 from edgekit.codec._frame import Reader
 from edgekit.errors import CorruptDataError
 from tests._support.frames import (
@@ -208,7 +208,7 @@ def test_damaged_grid_blocks_are_refused(edit: Any, match: str) -> None:
 def test_a_grid_frame_is_refused_by_format_11_readers_version() -> None:
     frame = bytearray(compress(offset_grid(5, 5000)))
     assert frame[4] == 12
-    frame[4] = 13
+    frame[4] = FORMAT_VERSION + 1
     with pytest.raises(CorruptDataError, match="version"):
         decompress(reseal(frame))
 

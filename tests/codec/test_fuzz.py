@@ -35,6 +35,7 @@ from tests.codec.test_format_v7 import scaled_counts
 from tests.codec.test_format_v8 import cycling_readings, noise
 from tests.codec.test_format_v11 import unit_speech
 from tests.codec.test_format_v12 import offset_grid
+from tests.codec.test_format_v13 import mostly_zero_counts, state_runs
 from tests.codec.test_modes import nested_scheme
 from tests.codec.test_repeat import recurring_readings
 
@@ -78,6 +79,9 @@ def _sample_frames() -> dict[str, bytes]:
         # Format version 12: a grid with an offset, a block's own and a dictionary's values.
         "float-grid": compress(offset_grid(9, 3000)),
         "dictionary-float-grid": compress(offset_grid(10, 8000, levels=600)),
+        # Format version 13: runs of one value, one block and several.
+        "runs": compress(state_runs(11, 4000)),
+        "runs-blocks": compress(mostly_zero_counts(12, 9000).astype(np.int16), block_size=2048),
         "raw": compress(rng.integers(0, 255, 60, dtype=np.uint8)),
         "alp": compress(np.round(np.cumsum(rng.standard_normal(400)), 2)),
         "alp32": compress(np.round(np.cumsum(rng.standard_normal(400)), 1).astype(np.float32)),
@@ -242,6 +246,8 @@ def test_sample_frames_decode() -> None:
     assert frame_info(FRAMES["float-grid"]).schemes == ("float-grid",)
     assert frame_info(FRAMES["dictionary-float-grid"]).schemes == ("dictionary",)
     assert FRAMES["float-grid"][4] == FRAMES["dictionary-float-grid"][4] == 12
+    assert frame_info(FRAMES["runs"]).schemes == ("runs",) and FRAMES["runs"][4] == 13
+    assert "runs" in frame_info(FRAMES["runs-blocks"]).schemes
     for name, frame in FRAMES.items():
         _decoder(name)(frame)
 

@@ -13,6 +13,7 @@
 - ``levels``: the levels scheme's planner and decoder's gather (format version 7).
 - ``huff1``: the single-stream huffman scheme of short blocks (format version 9).
 - ``spans``: the copy scheme's span finders, span table and fill (format version 11).
+- ``runs``: the runs scheme's pre-check, split and fill (format version 13).
 
 Every id, size and status code comes from ``edgekit.codec._format``. Kernels that read
 untrusted bytes never index out of bounds: callers validate sizes first, and the bit
@@ -146,6 +147,7 @@ from edgekit.codec._kernels.repeat import (
     top_lags,
 )
 from edgekit.codec._kernels.repeatdec import decode_repeat_block, decode_repeat_div_block
+from edgekit.codec._kernels.runs import runs_fill, runs_share, runs_split
 from edgekit.codec._kernels.spans import (
     block_spans,
     fill_spans,
@@ -264,6 +266,9 @@ __all__ = [
     "repeat_lags",
     "residuals",
     "rest_of",
+    "runs_fill",
+    "runs_share",
+    "runs_split",
     "select_kth",
     "span_share",
     "span_table",
