@@ -100,5 +100,9 @@ def warmup() -> None:
         walk = np.round(60 + 0.5 * np.cumsum(rng.standard_normal(6000)), 8).astype(dtype)
         _both(compress(walk, block_size=3000))
     _both(compress(rng.integers(40_000, 50_000, (3, 4000)).sum(axis=0) / 3000.0))
+    # Runs of one value (format 13): a two-state flag, and readings held among 300 levels.
+    state = np.repeat(np.arange(100) % 2, rng.integers(5, 40, 100))
+    _both(compress(state))
+    _both(compress(np.round(rng.normal(20.0, 3.0, 300), 2)[np.repeat(np.arange(300), 20)]))
     old = rng.integers(0, 256, 5000, dtype=np.uint8).tobytes()
     patch(old, diff(signature(old), old[:100] + b"x" + old[100:]))
