@@ -1293,7 +1293,7 @@ def encode_runs(lanes: Array, *, entropy: bool) -> bytes | None:
 
 
 def _decode_runs(rd: Reader, n: int, out: Array) -> None:
-    """Decode a runs block (see :func:`_encode_runs`) of ``n`` lanes into ``out``."""
+    """Decode a runs block (see :func:`encode_runs`) of ``n`` lanes into ``out``."""
     count = rd.u32("run count")
     if not 1 <= count <= max(n, 1):
         raise rd.fail(f"run count {count} out of 1..{n}")

@@ -66,13 +66,8 @@ GAP_FINEST = 2.0**-44
 
 
 @njit
-def gap_step(s, top):
-    """The approximate GCD of the gaps between the sorted finite values of the sample
-    ``s`` (largest magnitude ``top``), smallest gaps first, each step re-derived from the
-    largest gap so far; 0.0
-    when under 16 gaps or too fine. Gaps are small multiples of a grid's step, so
-    Euclid's rounding stays far below it where on the values themselves (multiples in the
-    millions: rad/s to 4 places of a degree) it swamps the step."""
+def _sorted_finite(s):
+    """The finite values of the sample ``s`` as float64, in ascending order."""
     v = np.empty(s.size, dtype=np.float64)
     n = 0
     for i in range(s.size):
@@ -80,7 +75,19 @@ def gap_step(s, top):
         if np.isfinite(f):
             v[n] = f
             n += 1
-    v = np.sort(v[:n])
+    return np.sort(v[:n])
+
+
+@njit
+def gap_step(s, top):
+    """The approximate GCD of the gaps between the sorted finite values of the sample
+    ``s`` (largest magnitude ``top``), smallest gaps first, each step re-derived from the
+    largest gap so far; 0.0
+    when under 16 gaps or too fine. Gaps are small multiples of a grid's step, so
+    Euclid's rounding stays far below it where on the values themselves (multiples in the
+    millions: rad/s to 4 places of a degree) it swamps the step."""
+    v = _sorted_finite(s)
+    n = v.size
     tol = top * GAP_TOL
     gaps = np.empty(max(n - 1, 0), dtype=np.float64)
     m = 0
@@ -145,14 +152,7 @@ def float32_step(s, mags, top):
     (sum of the values over sum of their multiples, the multiples known first where the
     step's error cannot move them) and kept where 90 % of the sampled values precise
     enough to check it are within 0.05 of a multiple."""
-    v = np.empty(s.size, dtype=np.float64)
-    n = 0
-    for i in range(s.size):
-        f = np.float64(s[i])
-        if np.isfinite(f):
-            v[n] = f
-            n += 1
-    v = np.unique(v[:n])
+    v = _sorted_finite(s)
     gaps = np.empty(max(v.size - 1, 0), dtype=np.float64)
     err = np.empty_like(gaps)
     m = 0
