@@ -1260,6 +1260,9 @@ def encode_int_values(raw: Array, *, entropy: bool) -> tuple[int, bytes | memory
 #: less than the Huffman stage's bit or more a zero.
 RUNS_MIN_VALUES = 256
 RUNS_MIN_SHARE = 0.6
+#: The runs' values are also coded less the value this many runs back, and the smaller
+#: kept: a two-state flag's values alternate (all 0 then, but the first two).
+RUNS_LAG = 2
 
 
 def encode_int_top(raw: Array, *, entropy: bool) -> tuple[int, bytes | memoryview]:
@@ -1278,17 +1281,23 @@ def encode_int_top(raw: Array, *, entropy: bool) -> tuple[int, bytes | memoryvie
 
 def encode_runs(lanes: Array, *, entropy: bool) -> bytes | None:
     """Runs payload (format version 13) of the uint64 ``lanes`` of a block of the frame or
-    of a dictionary's indices where the pre-check passes, else None: ``count u32``, each
-    run's value as a nested integer block with its length, then each run's length less
-    one as a nested integer block to the end."""
-    if not (
-        entropy and lanes.size >= RUNS_MIN_VALUES and kernels().runs_share(lanes) >= RUNS_MIN_SHARE
-    ):
+    of a dictionary's indices where the pre-check passes, else None: ``count u32``,
+    ``lag u8``, each run's value (less the value ``lag`` runs back where ``lag`` is not 0:
+    a flag's two states alternate) as a nested integer block with its length, then each
+    run's length less one as a nested integer block to the end."""
+    k = kernels()
+    if not (entropy and lanes.size >= RUNS_MIN_VALUES and k.runs_share(lanes) >= RUNS_MIN_SHARE):
         return None
-    values, lengths = kernels().runs_split(lanes)
-    vscheme, vpayload = encode_int_lanes(values, None, entropy=entropy, modes=True)
+    values, lengths = k.runs_split(lanes)
+    lag, (vscheme, vpayload) = 0, encode_int_lanes(values, None, entropy=entropy, modes=True)
+    if values.size > RUNS_LAG:
+        other = encode_int_lanes(
+            k.lag_residuals(values, RUNS_LAG), None, entropy=entropy, modes=True
+        )
+        if len(other[1]) < len(vpayload):
+            lag, (vscheme, vpayload) = RUNS_LAG, other
     lscheme, lpayload = encode_int_lanes(lengths, None, entropy=entropy, modes=True)
-    head = struct.pack("<IBI", values.size, vscheme, len(vpayload))
+    head = struct.pack("<IBBI", values.size, lag, vscheme, len(vpayload))
     return b"".join((head, vpayload, bytes([lscheme]), lpayload))
 
 
@@ -1297,7 +1306,10 @@ def _decode_runs(rd: Reader, n: int, out: Array) -> None:
     count = rd.u32("run count")
     if not 1 <= count <= max(n, 1):
         raise rd.fail(f"run count {count} out of 1..{n}")
+    lag = rd.u8("run value lag")
     values = _nested_lanes(rd, count, "run value")
+    if lag:
+        kernels().unlag(values, lag)
     lengths = decode_int_lanes(_nested_int_scheme(rd, "run length scheme"), rd, count, _I8)
     if kernels().runs_fill(values, lengths, out):
         raise rd.fail(f"runs block: the runs do not fill its {n} values")

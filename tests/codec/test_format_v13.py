@@ -28,7 +28,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgekit.codec import _kernels, _schemes, compress, decompress, frame_info
-from edgekit.codec._format import FORMAT_VERSION, LAG, RUNS
+from edgekit.codec._format import FORMAT_VERSION, LAG, RUNS, SPARSE
 from edgekit.codec._frame import Reader
 from edgekit.errors import CorruptDataError
 from tests._support.frames import (
@@ -110,9 +110,9 @@ def test_survey_flags_take_the_runs_scheme(
     flags: dict[str, Array], name: str, before: int, now: int
 ) -> None:
     """RAND HIE yes/no columns, one row a person-year (runs of a person's rows): a bit a
-    value before (bit-packed), under half of that now (measured: idp 1,001 → 355 bytes,
-    339 changes; hlthg 1,001 → 647, 733 changes; pcodec takes 190.7 and 112.7 of the
-    whole columns' ratio against runs' 184.8 and 120.0), in every integer dtype."""
+    value before (bit-packed), under half of that now (measured: idp 1,001 → 332 bytes,
+    339 changes; hlthg 1,001 → 493, 733 changes; over the whole columns pcodec's ratio is
+    190.7 and 112.7, the runs scheme's 211.7 and 145.0), in every integer dtype."""
     for dtype in ("<i8", "<i2", "<u1", "<u4"):
         x = flags[name].astype(dtype)
         frame = compress(x)
@@ -212,9 +212,9 @@ def _with_payload(payload: bytes) -> bytes:
 
 
 def _lengths_at(payload: bytes) -> int:
-    """Where the run lengths' scheme byte is (after the count and the values)."""
-    _count, _vscheme, vlen = struct.unpack_from("<IBI", payload)
-    return 9 + vlen
+    """Where the run lengths' scheme byte is (after the count, the lag and the values)."""
+    _count, _lag, _vscheme, vlen = struct.unpack_from("<IBBI", payload)
+    return 10 + vlen
 
 
 @pytest.mark.parametrize(
@@ -222,8 +222,8 @@ def _lengths_at(payload: bytes) -> int:
     [
         (lambda p: struct.pack("<I", 0) + p[4:], "run count 0"),
         (lambda p: struct.pack("<I", 3001) + p[4:], "run count 3001"),
-        (lambda p: p[:4] + bytes([LAG]) + p[5:], "run value scheme"),
-        (lambda p: p[:4] + bytes([RUNS]) + p[5:], "run value scheme"),
+        (lambda p: p[:5] + bytes([LAG]) + p[6:], "run value scheme"),
+        (lambda p: p[:5] + bytes([RUNS]) + p[6:], "run value scheme"),
         (lambda p: p[: _lengths_at(p)] + bytes([RUNS]) + p[_lengths_at(p) + 1 :], "length scheme"),
         (lambda p: p[:6], "."),
         (lambda p: p[:-1], "."),
@@ -245,9 +245,32 @@ def test_runs_that_do_not_fill_the_block_are_refused(change: int) -> None:
     lengths = np.resize(lengths, m)
     vscheme, vpayload = _schemes.encode_int_lanes(values, None)
     lscheme, lpayload = _schemes.encode_int_lanes(lengths, None)
-    payload = struct.pack("<IBI", m, vscheme, len(vpayload)) + bytes(vpayload)
+    payload = struct.pack("<IBBI", m, 0, vscheme, len(vpayload)) + bytes(vpayload)
     with pytest.raises(CorruptDataError, match="do not fill"):
         decompress(_with_payload(payload + bytes([lscheme]) + bytes(lpayload)))
+
+
+def test_a_flags_run_values_are_coded_two_runs_back(flags: dict[str, Array]) -> None:
+    """Two states alternate run by run: less the value two runs back, the values are 0
+    but the first two (a sparse block of a few bytes, where bit-packed they take a bit a
+    run)."""
+    frame = compress(flags["idp"].astype(np.int64))
+    at = first_block(frame)
+    lag, vscheme, vlen = struct.unpack_from("<BBI", frame, at + 5 + 4)
+    assert lag == _schemes.RUNS_LAG == 2 and vscheme == SPARSE and vlen < 40
+
+
+@pytest.mark.parametrize("lag", [1, 2, 3, 255])
+def test_any_lag_of_the_run_values_decodes(lag: int) -> None:
+    """The reader takes any lag the field holds, as the lag schemes define it (the first
+    ``lag`` values as first differences after the first)."""
+    x = state_runs(10, 3000, levels=5)
+    values, lengths = _kernels.runs_split(x.view(np.uint64))
+    vscheme, vpayload = _schemes.encode_int_lanes(_kernels.lag_residuals(values, lag), None)
+    lscheme, lpayload = _schemes.encode_int_lanes(lengths, None)
+    head = struct.pack("<IBBI", values.size, lag, vscheme, len(vpayload))
+    payload = head + bytes(vpayload) + bytes([lscheme]) + bytes(lpayload)
+    assert decompress(_with_payload(payload)).tobytes() == x.tobytes()
 
 
 def test_a_run_length_near_two_to_the_64_is_refused() -> None:
