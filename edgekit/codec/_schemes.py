@@ -203,8 +203,9 @@ def encode_int_lanes(
     else:
         scheme, payload = k.int_payload(u, entropy, raw_size, third, stats)
     if modes and entropy:
-        # 65 to 255 distinct values or residuals (ADC counts of a sensor with a
-        # non-integer scale): their ranks in a dictionary, when smaller (version 3).
+        # 2 to 255 distinct values or residuals (ADC counts of a sensor with a
+        # non-integer scale, the steps of dates stored as YYYYMMDD): their ranks in a
+        # dictionary, when smaller by 1/64 (version 3).
         ranked = k.wide_rank_payload(u, payload.size if scheme != RAW else raw_size)
         if ranked.size:
             return WIDE_RANK, ranked.tobytes()
@@ -1093,7 +1094,9 @@ def encode_int_block(
                 used = take_nested()
             if len(lagged) < margin * len(payload):
                 scheme, payload, nested = LAG, lagged, used
-    if entropy and u.size >= LEVELS_MIN_VALUES and bits >= LEVELS_MIN_BITS:
+    if entropy and u.size >= LEVELS_MIN_VALUES and (bits >= LEVELS_MIN_BITS or scheme == WIDE_RANK):
+        # (a wide-rank block of few levels can come in under LEVELS_MIN_BITS where the
+        # levels' indices, a walk, take fewer still)
         levels, index = kernels().int_levels(u, LEVELS_MAX_RANGE, u.size // LEVELS_PER_VALUE)
         if levels.size:
             leveled = _encode_levels(levels, index, entropy=entropy)
@@ -1142,7 +1145,8 @@ def _decode_lag(rd: Reader, n: int, out: Array) -> None:
 # --- the levels scheme (format version 7) ---------------------------------------------------
 
 #: The levels scheme is tried on blocks of at least this many values whose best other
-#: scheme takes at least this many bits a value, spanning at most LEVELS_MAX_RANGE integers
+#: scheme takes at least this many bits a value (or is wide-rank), spanning at most
+#: LEVELS_MAX_RANGE integers
 #: in at most one level per LEVELS_PER_VALUE values.
 LEVELS_MIN_VALUES = 1024
 LEVELS_MIN_BITS = 4.0

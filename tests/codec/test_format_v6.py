@@ -257,8 +257,9 @@ def test_smooth_waveforms_take_third_differences_as_a_lag_of_1() -> None:
     payload = frame[PAYLOAD_AT:-8]
     assert struct.unpack_from("<HB", payload) == (1, 4) and payload[3] == 2  # huffman, order 2
     u = x.astype(np.int64).view(np.uint64)
+    # (without third differences: huffman, or wide-rank where few second differences recur)
     second = _schemes.encode_int_lanes(u, x, modes=True)
-    assert second[0] == 4 and len(payload) < 0.9 * len(second[1])
+    assert second[0] in (4, 13) and len(payload) < 0.9 * len(second[1])
     for data in (frame, bytearray(frame), compress(x)):
         assert decompress(data).tobytes() == x.tobytes()
     # The compiled block loop decodes lag blocks as the Python side does, into the values

@@ -213,8 +213,9 @@ def test_levels_win_on_scaled_counts_and_mark_version_7() -> None:
     frame = compress(x, compact=False)
     assert frame_info(frame).schemes == ("levels",) and frame[4] == 7
     u = x.astype(np.int64).view(np.uint64)
+    # (the best other scheme: the values' ranks, wide-rank)
     other = _schemes.encode_int_lanes(u, x, modes=True)[1]
-    assert len(frame) < 0.8 * len(other)
+    assert len(frame) < 0.85 * len(other)
     assert decompress(frame).tobytes() == x.tobytes()
 
 

@@ -41,11 +41,12 @@ NOW_SPARSE = {"int_mult_constant_hourly_gaps_i8": 69}
 #: (size in bytes, schemes). The committed frame still decodes.
 NOW_F32_STEP = {"float_mult_f4": (1986, ["float-mult-adj"])}
 #: Cases the encoder now writes smaller, each block's Huffman residual order chosen by its
-#: sampled cost rather than by the narrowest range (a few jumps make every range as wide):
-#: (size in bytes, schemes). The committed frame still decodes.
+#: sampled cost rather than by the narrowest range (a few jumps make every range as wide),
+#: and blocks whose residuals take 2 to 255 distinct values as their ranks (wide-rank, 65
+#: to 255 before): (size in bytes, schemes). The committed frame still decodes.
 NOW_ORDER = {
     "dictionary_f8": (160, ["dictionary"]),
-    "multi_block_i2": (397, ["delta-of-delta", "huffman", "huffman", "huffman", "for"]),
+    "multi_block_i2": (353, ["delta-of-delta", "wide-rank", "wide-rank", "wide-rank", "for"]),
     "float_quant_f8": (4785, ["float-quant", "float-quant"]),
 }
 

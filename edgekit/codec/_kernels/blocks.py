@@ -430,13 +430,14 @@ def rank_payload(u, limit):
 @njit
 def wide_rank_payload(u, limit):
     """The wide-rank payload of lanes ``u`` (a block's own scheme, format version 3), or
-    an empty array: as the rank scheme, for residual orders with more distinct values than
-    the nested scheme holds (RANK_MAX + 1 .. RANK_WIDE_MAX), kept only when it saves at
-    least 1/64 of ``limit`` (where it saves less, the ranks code about as the residuals
-    do, and building their Huffman code doubled the block's compress time)."""
+    an empty array: as the rank scheme, for residual orders of 2 .. RANK_WIDE_MAX distinct
+    values, kept only when it saves at least 1/64 of ``limit`` (where it saves less, the
+    ranks code about as the residuals do, and building their Huffman code doubled the
+    block's compress time). Few distinct residuals far from 0 (dates as ``YYYYMMDD``:
+    steps of 7, 76 to 79 and 8,876) are where the Huffman stage's extra bits cost most."""
     if u.size >= 16 * _RANK_SAMPLE and not _sparse_residuals(u, RANK_WIDE_MAX):
         return np.zeros(0, dtype=np.uint8)
-    return _rank_payload(u, limit - limit // 64, RANK_MAX + 1, RANK_WIDE_MAX)
+    return _rank_payload(u, limit - limit // 64, 2, RANK_WIDE_MAX)
 
 
 @njit
