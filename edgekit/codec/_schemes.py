@@ -765,7 +765,7 @@ def _encode_float_v1(
 #: 1.2 times that estimate).
 SKIP_WINDOWS = 4
 SKIP_WINDOW = 512
-SKIP_MARGIN = 0.7
+SKIP_MARGIN = 0.8
 
 
 def _windows(x: Array) -> Array:
@@ -828,15 +828,20 @@ def _encode_repeat(
     literals, positions = kernels().split_literals(x, lags)
     ischeme, ipayload = encode_int_lanes(lags.view(np.uint64), None, entropy=entropy)
     head = struct.pack("<IBI", literals.size, ischeme, len(ipayload)) + ipayload
-    # Where ALP is unlikely to take the literals (noise: ALP_RD and LZ4 are tried, costly),
+    # Where ALP is unlikely to take the literals (ALP_RD and LZ4 are tried, costly),
     # repeat-div comes first and they are built under the size it leaves them (the plain
-    # form wins only where repeat-div is not 3 % smaller); decimals, and near-multiples of
-    # a base (float-mult-adj, built first), the other way round.
+    # form wins only where repeat-div is not 3 % smaller); decimals, near-multiples of a
+    # base (float-mult-adj, built first) and literals that are noise to repeat-div (see
+    # RD_NOISE_SHARE), the other way round.
     divided = None
-    adjusted = False
+    adjusted = noise = False
+    bits = 0.0
     if not _alp_likely(literals, plan):
         adjusted = bool(plan.adj_base)
         if not adjusted:
+            bits = _div_adjustment_bits(x, positions, plan)
+            noise = bits >= RD_NOISE_SHARE * (52 if x.dtype.itemsize == 8 else 23)
+        if not (adjusted or noise):
             divided = _encode_repeat_div(x, lags, positions, plan, head, entropy=entropy)
     fscheme, fpayload = encode_float_block(
         literals,
@@ -850,13 +855,16 @@ def _encode_repeat(
         ceiling=None if divided is None else len(divided) / 0.97 - len(head) - 1,
     )
     best = REPEAT, b"".join((head, bytes([fscheme]), fpayload))
-    if divided is None and (
-        not adjusted
-        or _repeat_div_may_pay(
-            x, lags, positions, plan, 0.97 * len(best[1]) - len(head), entropy=entropy
-        )
-    ):
-        divided = _encode_repeat_div(x, lags, positions, plan, head, entropy=entropy)
+    if divided is None:
+        if noise:
+            worth = bits + 1 < RD_NOISE_GAIN * 8 * len(fpayload) / literals.size
+        elif adjusted:
+            limit = 0.97 * len(best[1]) - len(head)
+            worth = _repeat_div_may_pay(x, lags, positions, plan, limit, entropy=entropy)
+        else:
+            worth = True
+        if worth:
+            divided = _encode_repeat_div(x, lags, positions, plan, head, entropy=entropy)
     if divided is not None and len(divided) < 0.97 * len(best[1]):
         best = REPEAT_DIV, divided
     return best
@@ -886,6 +894,42 @@ def _repeat_div_may_pay(
     take_nested()
     _note(kept)
     return probe is None or RD_PROBE_SLACK * len(probe) * m / RD_PROBE < limit
+
+
+#: Repeat-div's literals are noise where the adjustments of RD_NOISE_SAMPLE of them,
+#: evenly spread, take RD_NOISE_SHARE of the mantissa's bits or more on average (they are
+#: not decimals at the divisor's precision: a Wii remote's resampled readings, 42 bits of
+#: float64's 52; appliance power's 1-2). The plain form is then built first, and
+#: repeat-div only where those bits and one for each residual are under RD_NOISE_GAIN of
+#: the plain form's bits a literal (room for a gain worth its cost: on the Wii remote, 42
+#: and 50 bits, it saved 3 % for a third of the block's compress time).
+RD_NOISE_SAMPLE = 256
+RD_NOISE_SHARE = 0.5
+RD_NOISE_GAIN = 0.8
+
+
+def _div_adjustment_bits(x: Array, positions: Array, plan: FloatPlan) -> float:
+    """Mean bit length of repeat-div's adjustments of RD_NOISE_SAMPLE evenly spread
+    literals of the block ``x`` (at ``positions``); 0.0 where repeat-div does not apply
+    or the block has fewer than 4 * RD_PROBE literals."""
+    if plan.pairs.shape[1] == 0 or positions.size < 4 * RD_PROBE:
+        return 0.0
+    e, f, cost = kernels().alp_choose(x, plan.pairs, plan.probe)
+    if cost >= NEVER or e < f:
+        return 0.0
+    sample = np.ascontiguousarray(x[positions[_sample_index(positions.size, RD_NOISE_SAMPLE)]])
+    uint = _uint_of(x)
+    probe = np.zeros(1, dtype=x.dtype)
+    _k, adj = kernels().fdiv_split_at(
+        sample,
+        sample.view(uint),
+        float(10 ** (int(e) - int(f))),
+        probe,
+        probe.view(uint),
+        KMAX_ADJ,
+        np.arange(RD_NOISE_SAMPLE),
+    )
+    return float(np.frexp(np.abs(adj.astype(np.float64)))[1].mean())
 
 
 def _alp_likely(x: Array, plan: FloatPlan) -> bool:
