@@ -13,7 +13,7 @@ import math
 import struct
 from collections.abc import Callable
 from contextvars import ContextVar
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -276,7 +276,12 @@ def decode_int_lanes(
 # --- floats ---------------------------------------------------------------------------------
 
 
-@cache
+#: Entries each of the planner's caches keeps: bounded, so that a long-running process
+#: that compresses blocks of ever new lengths or bases does not grow without end.
+CACHE_ENTRIES = 256
+
+
+@lru_cache(maxsize=CACHE_ENTRIES)
 def _sample_index(n: int, size: int) -> Array:
     """Evenly spaced positions (first and last included); cached, frames repeat sizes."""
     idx = (np.arange(size, dtype=np.int64) * (n - 1)) // (size - 1)
@@ -531,7 +536,7 @@ ADJ_DECADES = 10
 ADJ_WINDOW = 256
 
 
-@cache
+@lru_cache(maxsize=CACHE_ENTRIES)
 def _adj_factors(base: float) -> Array:
     """The divisors of ``10 d`` where ``base = 10**e / d`` (``d`` up to 64), as float64;
     empty where ``base`` is not of that form (cached: a frame's blocks share their base)."""

@@ -405,3 +405,14 @@ def test_delta_windows_are_the_windows_of_the_differences(n: int) -> None:
         _schemes._lag_windows(x).tobytes()
         == np.concatenate((x[:512], x[mid : mid + 512])).tobytes()
     )
+
+
+def test_the_planner_caches_are_bounded() -> None:
+    """A long-running process compresses blocks of ever new lengths (a repeat block's
+    literals) and bases: the planner's caches keep at most CACHE_ENTRIES of each."""
+    for n in range(1000, 1000 + _schemes.CACHE_ENTRIES + 40):
+        assert _schemes._sample(np.arange(n, dtype=np.float64), 256).size == 256
+    assert _schemes._sample_index.cache_info().currsize <= _schemes.CACHE_ENTRIES
+    for d in range(1, _schemes.CACHE_ENTRIES + 40):
+        _schemes._adj_factors(1.0 / (d + 0.5))
+    assert _schemes._adj_factors.cache_info().currsize <= _schemes.CACHE_ENTRIES
