@@ -348,17 +348,24 @@ class FloatPlan:
         """Base of the adjusted float-mult scheme (0.0: none), planned on the frame sample
         at first use."""
         if self._adj_base is None:
-            self._adj_base = float(kernels().fmult_adj_base(self._x))
-        return self._adj_base
+            self._plan_bases()
+        return self._adj_base or 0.0
 
     @property
     def grid(self) -> tuple[float, float]:
         """``(base, offset)`` of the float-grid scheme (``(0.0, 0.0)``: none), planned on
         the frame sample at first use."""
         if self._grid is None:
-            base, offset = kernels().grid_plan(self._x)
-            self._grid = float(base), float(offset)
-        return self._grid
+            self._plan_bases()
+        return self._grid or (0.0, 0.0)
+
+    def _plan_bases(self) -> None:
+        """Both bases at once (``_kernels.frame_bases``: one sample); an ``adj_base`` the
+        caller gave is kept."""
+        adj_base, base, offset = kernels().frame_bases(self._x)
+        if self._adj_base is None:
+            self._adj_base = float(adj_base)
+        self._grid = float(base), float(offset)
 
     @property
     def rd_right(self) -> int:
@@ -709,7 +716,7 @@ def _encode_float_v1(
     candidates: list[tuple[int, bytes | memoryview]] = []
 
     def shuffle_lz4(under: float | None = ceiling) -> None:
-        if under is None or not _above(lambda w: _encode_shuffle_lz4(w)[1], x, under):
+        if under is None or not _lz4_above(x, under):
             candidates.append(_encode_shuffle_lz4(x))
 
     if (
@@ -790,6 +797,18 @@ def _above(encode: Callable[[Array], bytes | memoryview], x: Array, ceiling: flo
     return SKIP_MARGIN * len(encode(w)) * x.size / w.size > ceiling
 
 
+def _lz4_above(x: Array, ceiling: float) -> bool:
+    """:func:`_above` for shuffle-lz4, the windows gathered and shuffled in one kernel
+    call (``_kernels.window_planes``)."""
+    import lz4.block
+
+    if x.size < 2 * SKIP_WINDOWS * SKIP_WINDOW:
+        return False
+    planes = kernels().window_planes(x.view(_uint_of(x)), SKIP_WINDOWS, SKIP_WINDOW)
+    size = len(lz4.block.compress(planes, store_size=False))
+    return SKIP_MARGIN * size * x.size / (SKIP_WINDOWS * SKIP_WINDOW) > ceiling
+
+
 #: The repeat scheme is tried on blocks of at least this many values ...
 REPEAT_MIN_VALUES = 4096
 #: ... when, among their first values (up to this many), the share that repeats an
@@ -844,7 +863,7 @@ def _encode_repeat(
     if not _alp_likely(literals, plan):
         adjusted = bool(plan.adj_base)
         if not adjusted:
-            bits = _div_adjustment_bits(x, positions, plan)
+            bits = _div_adjustment_bits(x, literals, plan)
             noise = bits >= RD_NOISE_SHARE * (52 if x.dtype.itemsize == 8 else 23)
         if not (adjusted or noise):
             divided = _encode_repeat_div(x, lags, positions, plan, head, entropy=entropy)
@@ -913,28 +932,24 @@ RD_NOISE_SHARE = 0.5
 RD_NOISE_GAIN = 0.8
 
 
-def _div_adjustment_bits(x: Array, positions: Array, plan: FloatPlan) -> float:
+def _div_adjustment_bits(x: Array, literals: Array, plan: FloatPlan) -> float:
     """Mean bit length of repeat-div's adjustments of RD_NOISE_SAMPLE evenly spread
-    literals of the block ``x`` (at ``positions``); 0.0 where repeat-div does not apply
-    or the block has fewer than 4 * RD_PROBE literals."""
-    if plan.pairs.shape[1] == 0 or positions.size < 4 * RD_PROBE:
+    ``literals`` of the block ``x``; 0.0 where repeat-div does not apply or the block has
+    fewer than 4 * RD_PROBE literals."""
+    if plan.pairs.shape[1] == 0 or literals.size < 4 * RD_PROBE:
         return 0.0
     e, f, cost = kernels().alp_choose(x, plan.pairs, plan.probe)
     if cost >= NEVER or e < f:
         return 0.0
-    sample = np.ascontiguousarray(x[positions[_sample_index(positions.size, RD_NOISE_SAMPLE)]])
+    sample = literals[_sample_index(literals.size, RD_NOISE_SAMPLE)]
     uint = _uint_of(x)
     probe = np.zeros(1, dtype=x.dtype)
-    _k, adj = kernels().fdiv_split_at(
-        sample,
-        sample.view(uint),
-        float(10 ** (int(e) - int(f))),
-        probe,
-        probe.view(uint),
-        KMAX_ADJ,
-        np.arange(RD_NOISE_SAMPLE),
+    divisor = float(10 ** (int(e) - int(f)))
+    return float(
+        kernels().fdiv_adjustment_bits(
+            sample, sample.view(uint), divisor, probe, probe.view(uint), KMAX_ADJ
+        )
     )
-    return float(np.frexp(np.abs(adj.astype(np.float64)))[1].mean())
 
 
 def _alp_likely(x: Array, plan: FloatPlan) -> bool:
@@ -1744,7 +1759,7 @@ def _decode_flanes(rd: Reader, n: int, out: Array) -> None:
 def _encode_shuffle_lz4(x: Array) -> tuple[int, bytes]:
     import lz4.block
 
-    shuffled = x.view(np.uint8).reshape(x.size, x.dtype.itemsize).T.tobytes()
+    shuffled = kernels().byte_shuffle(x.view(_uint_of(x)))
     return SHUFFLE_LZ4, lz4.block.compress(shuffled, store_size=False)
 
 
@@ -1843,14 +1858,13 @@ def decode_float_block(scheme: int, rd: Reader, n: int, dtype: np.dtype[Any], ou
     if scheme == SHUFFLE_LZ4:
         import lz4.block
 
-        payload = bytes(rd.take(rd.remaining, "lz4 payload"))
+        payload = rd.take(rd.remaining, "lz4 payload")
         try:
             raw = lz4.block.decompress(payload, uncompressed_size=n * itemsize)
         except Exception as exc:  # lz4 raises LZ4BlockError; translate any failure
             raise rd.fail(f"lz4 payload does not decode: {exc}") from exc
         if len(raw) != n * itemsize:
             raise rd.fail("lz4 payload has the wrong length")
-        planes = np.frombuffer(raw, dtype=np.uint8).reshape(itemsize, n)
-        out[:] = planes.T.copy().view(dtype).reshape(n)
+        k.byte_unshuffle(kernel_view(np.frombuffer(raw, dtype=np.uint8)), out.view(_uint_of(out)))
         return
     raise rd.fail(f"scheme {scheme} is not a float scheme")

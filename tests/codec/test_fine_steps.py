@@ -372,8 +372,11 @@ def test_float32_gyroscope_frames_take_the_step_and_decode_in_the_kernel(
     lag_bytes = struct.unpack_from("<I", frame, at + 10)[0]
     assert frame[at] == REPEAT and frame[at + 14 + lag_bytes] == FMULT_ADJ
     with monkeypatch.context() as without:
-        plain = _kernels.fmult_adj_base
+        plain, bases = _kernels.fmult_adj_base, _kernels.frame_bases
         without.setattr(_kernels, "fmult_adj_base", lambda v: 0.0 if v.itemsize == 4 else plain(v))
+        without.setattr(
+            _kernels, "frame_bases", lambda v: (0.0, 0.0, 0.0) if v.itemsize == 4 else bases(v)
+        )
         assert len(frame) < 0.85 * len(compress(x))
     monkeypatch.setattr(_schemes, "decode_float_block", lambda *a: pytest.fail("Python block"))
     assert decompress(bytearray(frame)).tobytes() == x.tobytes()

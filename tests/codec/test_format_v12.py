@@ -98,6 +98,24 @@ def test_the_plan_finds_step_and_offset() -> None:
     assert _kernels.fmult_adj_base(x) == 0.0  # (an offset: no multiples of a base)
 
 
+def test_frame_bases_are_both_plans_from_one_sample() -> None:
+    """``frame_bases`` (the plan's call) gives what ``fmult_adj_base`` and ``grid_plan``
+    give one by one: on a grid, on multiples, on decimals, on noise, as float32."""
+    rng = np.random.default_rng(8)
+    cases = (
+        offset_grid(4, 5000),
+        np.cumsum(rng.integers(-60, 61, 5000)) * STEP,
+        np.round(20 + np.cumsum(rng.integers(-3, 4, 5000)) * 0.1, 1),
+        rng.standard_normal(5000),
+        (np.cumsum(rng.integers(-60, 61, 5000)) * STEP).astype(np.float32),
+        np.zeros(10),
+    )
+    for x in cases:
+        adj_base, base, offset = _kernels.frame_bases(x)
+        assert adj_base == _kernels.fmult_adj_base(x)
+        assert (base, offset) == _kernels.grid_plan(x)
+
+
 def test_no_grid_without_an_offset_decimals_or_noise() -> None:
     """Multiples of a base are float-mult-adj's, decimals ALP's, noise nobody's."""
     rng = np.random.default_rng(6)

@@ -140,8 +140,7 @@ def test_noise_literals_skip_repeat_div(monkeypatch: pytest.MonkeyPatch) -> None
     n = 36_000
     x = np.where(rng.random(n) < 0.5, levels[rng.integers(0, 40, n)], 0.98 + 0.02 * rng.random(n))
     lags = _schemes.kernels().repeat_lags(x.view(np.uint64))
-    positions = np.flatnonzero(lags == 0)
-    bits = _schemes._div_adjustment_bits(x, positions, _schemes.FloatPlan(x))
+    bits = _schemes._div_adjustment_bits(x, x[lags == 0], _schemes.FloatPlan(x))
     assert bits >= _schemes.RD_NOISE_SHARE * 52
     built: list[int] = []
     divided = _schemes._encode_repeat_div
@@ -159,8 +158,8 @@ def test_noise_literals_skip_repeat_div(monkeypatch: pytest.MonkeyPatch) -> None
     assert compress(x) == frame and built
     cycling = cycling_readings(4, 20_000)
     lags = _schemes.kernels().repeat_lags(cycling.view(np.uint64))
-    positions = np.flatnonzero(lags == 0)
-    assert _schemes._div_adjustment_bits(cycling, positions, _schemes.FloatPlan(cycling)) < 4
+    literals = cycling[lags == 0]
+    assert _schemes._div_adjustment_bits(cycling, literals, _schemes.FloatPlan(cycling)) < 4
 
 
 def test_values_that_do_not_repeat_keep_the_other_schemes() -> None:

@@ -535,3 +535,47 @@ def test_float_div_gain_follows_its_cost_model(
         screen > -lag.FDIV_HEAD_BYTES and got >= lag.FDIV_MIN_GAIN * 1000.0
     )
     assert not lag.fdiv_pays(x, x_bits, 0, 1, probe, probe.view(uint), kmax, 1000.0)
+
+
+@settings(max_examples=80)
+@given(data=st.data(), wide=st.booleans())
+def test_byte_shuffle_is_numpys_transpose_and_inverts(data: st.DataObject, wide: bool) -> None:
+    """The shuffle-lz4 scheme's byte planes: byte ``j`` of every value, then ``j + 1``."""
+    dtype = np.uint64 if wide else np.uint32
+    values = data.draw(st.lists(st.integers(0, np.iinfo(dtype).max), max_size=300))
+    u = np.array(values, dtype=dtype)
+    planes = _kernels.byte_shuffle(u)
+    assert planes.tobytes() == u.view(np.uint8).reshape(u.size, u.itemsize).T.tobytes()
+    back = np.empty_like(u)
+    _kernels.byte_unshuffle(planes, back)
+    assert back.tolist() == values
+
+
+@settings(max_examples=40)
+@given(n=st.integers(1024, 20_000), seed=st.integers(0, 2**32 - 1), wide=st.booleans())
+def test_window_planes_are_the_shuffled_windows(n: int, seed: int, wide: bool) -> None:
+    """``window_planes`` gathers and shuffles in one call what ``_windows`` and
+    ``byte_shuffle`` give in two (the shuffle-lz4 estimate)."""
+    from edgekit.codec import _schemes
+
+    dtype = np.float64 if wide else np.float32
+    x = np.cumsum(np.random.default_rng(seed).standard_normal(n)).astype(dtype)
+    uint = np.uint64 if wide else np.uint32
+    windows = _schemes._windows(x).view(uint)
+    planes = _kernels.window_planes(x.view(uint), _schemes.SKIP_WINDOWS, _schemes.SKIP_WINDOW)
+    assert planes.tobytes() == _kernels.byte_shuffle(windows).tobytes()
+
+
+def test_fdiv_adjustment_bits_is_the_mean_bit_length_of_the_adjustments() -> None:
+    """The repeat-div noise test: the mean bit length of ``fdiv_split_at``'s adjustments
+    (0 for an exact decimal, the adjustment's bit length otherwise)."""
+    rng = np.random.default_rng(3)
+    x = np.concatenate([np.round(rng.normal(1.0, 0.05, 300), 3), 0.98 + 0.02 * rng.random(200)])
+    probe = np.zeros(1)
+    bits = x.view(np.uint64)
+    _k, adj = _kernels.fdiv_split_at(
+        x, bits, 1000.0, probe, probe.view(np.uint64), 2**52, np.arange(x.size)
+    )
+    expected = float(np.mean([int(abs(int(a))).bit_length() for a in adj]))
+    got = _kernels.fdiv_adjustment_bits(x, bits, 1000.0, probe, probe.view(np.uint64), 2**52)
+    assert got == expected and 0.0 < got < 52.0

@@ -14,6 +14,7 @@
 - ``huff1``: the single-stream huffman scheme of short blocks (format version 9).
 - ``spans``: the copy scheme's span finders, span table and fill (format version 11).
 - ``runs``: the runs scheme's pre-check, split and fill (format version 13).
+- ``shuffle``: the byte shuffle of the shuffle-lz4 scheme and its inverse.
 
 Every id, size and status code comes from ``edgekit.codec._format``. Kernels that read
 untrusted bytes never index out of bounds: callers validate sizes first, and the bit
@@ -82,6 +83,7 @@ from edgekit.codec._kernels.fmadj import (
     float32_step,
     fmult_adj_base,
     fmult_split,
+    frame_bases,
     gap_step,
     grid_plan,
     grid_split,
@@ -112,6 +114,7 @@ from edgekit.codec._kernels.huffman import (
     zigzag_centered,
 )
 from edgekit.codec._kernels.lag import (
+    fdiv_adjustment_bits,
     fdiv_gain,
     fdiv_join,
     fdiv_pays,
@@ -148,6 +151,7 @@ from edgekit.codec._kernels.repeat import (
 )
 from edgekit.codec._kernels.repeatdec import decode_repeat_block, decode_repeat_div_block
 from edgekit.codec._kernels.runs import runs_fill, runs_share, runs_split
+from edgekit.codec._kernels.shuffle import byte_shuffle, byte_unshuffle, window_planes
 from edgekit.codec._kernels.spans import (
     block_spans,
     fill_spans,
@@ -177,6 +181,8 @@ __all__ = [
     "alp_single_block",
     "bitlen",
     "block_spans",
+    "byte_shuffle",
+    "byte_unshuffle",
     "cdc_cut_points",
     "constant_order",
     "copy_bytes",
@@ -205,6 +211,7 @@ __all__ = [
     "dict_gather",
     "dictionary_may_pay",
     "even_sample",
+    "fdiv_adjustment_bits",
     "fdiv_gain",
     "fdiv_join",
     "fdiv_pays",
@@ -222,6 +229,7 @@ __all__ = [
     "fmult_split",
     "fquant_lanes",
     "fquant_payload",
+    "frame_bases",
     "gap_step",
     "gear_table",
     "grid_plan",
@@ -282,5 +290,6 @@ __all__ = [
     "unpack_plain",
     "unpack_residuals",
     "wide_rank_payload",
+    "window_planes",
     "zigzag_centered",
 ]

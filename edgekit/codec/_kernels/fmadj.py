@@ -266,14 +266,20 @@ def fmult_adj_base(x):
     if mags.size < 16:
         return 0.0
     if x.itemsize == 4:
-        base = _fit_base(s, approx_step(mags, top * 2.0**-17, top * 2.0**-40))
-        return base if base != 0.0 else _float32_base(float32_step(s, mags, top), mags)
+        return _f32_adj_base(s, mags, top)
     base = _fit_base(s, approx_step(mags, top * 2.0**-20, top * 2.0**-40))
     if base == 0.0:
         g = gap_step(s, top)
         if g != 0.0:
             base = _fit_base(s, top / np.round(top / g))  # (re-derived from the largest value)
     return base
+
+
+@njit
+def _f32_adj_base(s, mags, top):
+    """:func:`fmult_adj_base` of float32 values from their sample."""
+    base = _fit_base(s, approx_step(mags, top * 2.0**-17, top * 2.0**-40))
+    return base if base != 0.0 else _float32_base(float32_step(s, mags, top), mags)
 
 
 #: The offset of a grid (:func:`grid_plan`) is a grid of its own where within this share
@@ -296,7 +302,13 @@ def grid_plan(x):
     s, mags, top = sample_magnitudes(x)
     if mags.size < 16:
         return none
-    g = gap_step(s, top)
+    return _grid_of(s, gap_step(s, top))
+
+
+@njit
+def _grid_of(s, g):
+    """:func:`grid_plan` of the sample ``s`` whose :func:`gap_step` is ``g``."""
+    none = (0.0, 0.0)
     if g == 0.0:
         return none
     lo = np.inf
@@ -322,6 +334,23 @@ def grid_plan(x):
     if 10 * hits < 9 * m:
         return none
     return base, offset
+
+
+@njit
+def frame_bases(x):
+    """``(fmult_adj_base(x), *grid_plan(x))`` from one sample and one :func:`gap_step`
+    (a frame's plan asks for both where no base is found: 22 of its 25 us on noise)."""
+    s, mags, top = sample_magnitudes(x)
+    if mags.size < 16:
+        return 0.0, 0.0, 0.0
+    if x.itemsize == 4:
+        return _f32_adj_base(s, mags, top), 0.0, 0.0
+    g = gap_step(s, top)
+    base = _fit_base(s, approx_step(mags, top * 2.0**-20, top * 2.0**-40))
+    if base == 0.0 and g != 0.0:
+        base = _fit_base(s, top / np.round(top / g))
+    grid, offset = _grid_of(s, g)
+    return base, grid, offset
 
 
 @njit

@@ -317,6 +317,18 @@ def fdiv_split_at(x, x_bits, divisor, probe, probe_bits, kmax, positions):
 
 
 @njit
+def fdiv_adjustment_bits(x, x_bits, divisor, probe, probe_bits, kmax):
+    """Mean bit length of the adjustments of ``x`` at ``divisor`` (:func:`fdiv_split_at`'s
+    at every position, not stored): the repeat-div planner's test of noise literals."""
+    k = float_multiples(x, divisor, kmax)
+    total = 0
+    for i in range(x.size):
+        probe[0] = np.float64(k[i]) / divisor
+        total += bitlen(np.uint64(abs(_adjustment(x_bits, probe_bits, i, 0))))
+    return total / max(x.size, 1)
+
+
+@njit
 def sparse_adjustments(lanes):
     """The adjustments ``lanes`` (int64) that are not 0, for their sparse form: the gaps
     between their positions (the first from 0) and their values, both as uint64 lanes; one
