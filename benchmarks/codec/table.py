@@ -190,7 +190,7 @@ def plan_only(x: Array, block_size: int = 65536) -> None:
         u = lanes[start : start + block_size]
         k.int_mult_plan(u)
         k.int_stats(u)
-        blocks._sparse_residuals(u, 255)
+        blocks._rank_may_pay(u, 255, 8 * u.size, np.zeros(0, dtype=np.uint64))
 
 
 def stages(x: Array, repeat: int) -> dict[str, float]:

@@ -129,6 +129,10 @@ MULT_MIN_VALUES = 64
 HUFF1_MIN_VALUES = 64
 
 
+#: ``stats`` for kernels where the caller has none (they compute them where needed).
+_NO_STATS = np.zeros(0, dtype=np.uint64)
+
+
 def encode_int_lanes(
     u: Array,
     raw: Array | None,
@@ -206,7 +210,9 @@ def encode_int_lanes(
         # 2 to 255 distinct values or residuals (ADC counts of a sensor with a
         # non-integer scale, the steps of dates stored as YYYYMMDD): their ranks in a
         # dictionary, when smaller by 1/64 (version 3).
-        ranked = k.wide_rank_payload(u, payload.size if scheme != RAW else raw_size)
+        ranked = k.wide_rank_payload(
+            u, payload.size if scheme != RAW else raw_size, _NO_STATS if stats is None else stats
+        )
         if ranked.size:
             return WIDE_RANK, ranked.tobytes()
     if entropy and HUFF1_MIN_VALUES <= u.size < HUFF1_MAX_VALUES and FOR <= scheme <= HUFF:

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edgekit.codec import compress, decompress, frame_info
-from edgekit.codec._format import FORMAT_VERSION
+from edgekit.codec import _schemes, compress, decompress, frame_info
+from edgekit.codec._format import FORMAT_VERSION, HUFF
 from edgekit.errors import CorruptDataError
 from tests._support.frames import golden_values, reseal
 
@@ -145,20 +145,46 @@ def test_round_trip_few_distinct(
     assert got.dtype == x.dtype and got.tobytes() == x.tobytes()
 
 
+NONE = np.zeros(0, dtype=np.uint64)  # (no int_stats from the caller)
+
+
 def test_pre_check_skips_dense_integers_and_keeps_scaled_counts() -> None:
-    from edgekit.codec._kernels.blocks import _sparse_residuals
+    from edgekit.codec._kernels.blocks import _rank_may_pay
 
     rng = np.random.default_rng(3)
-    # Dense integers (a PPG or PCM-like walk): every order's residuals are runs of integers.
-    dense = np.cumsum(np.round(rng.laplace(0, 3, 20_000))).astype(np.int64).view(np.uint64)
-    assert not _sparse_residuals(dense, 255)
+    # Dense integers (a PPG or PCM-like walk): every order's residuals are runs of integers,
+    # which the huffman classes code near their entropy.
+    dense = np.cumsum(np.round(rng.laplace(0, 3, 20_000))).astype(np.int64)
+    assert not _rank_may_pay(dense.view(np.uint64), 255, len(compress(dense)), NONE)
     # ADC counts of a non-integer scale: values 9 or 10 apart.
     scaled = np.round(np.round(rng.normal(0, 20, 20_000)) * 9.15).astype(np.int64)
-    assert _sparse_residuals(scaled.view(np.uint64), 255)
+    assert _rank_may_pay(scaled.view(np.uint64), 255, len(compress(scaled)), NONE)
     assert frame_info(compress(scaled)).schemes == ("wide-rank",)
     # More than 255 distinct values in the sample of every order: no order can qualify.
     wide = rng.integers(0, 1 << 40, 20_000).astype(np.uint64)
-    assert not _sparse_residuals(wide, 255)
+    assert not _rank_may_pay(wide, 255, 8 * wide.size, NONE)
+
+
+def test_heavy_tailed_counts_take_their_ranks() -> None:
+    """Counts of visits (0 to about 70, most under 5): dense, but each huffman class of 8
+    to 11, 12 to 15, ... spreads its extra bits evenly over values seen ever more rarely;
+    the pre-check's entropy of the sampled ranks sees it, and wide-rank is smaller."""
+    from edgekit.codec._kernels.blocks import _dense_rank_bytes, _rank_may_pay
+
+    counts = np.random.default_rng(4).negative_binomial(0.6, 0.2, 20_000).astype(np.int64)
+    lanes = counts.view(np.uint64)
+    scheme, huffman = _schemes.encode_int_lanes(lanes, counts, modes=False)
+    assert scheme == HUFF
+    assert _rank_may_pay(lanes, 255, len(huffman), NONE)
+    frame = compress(counts)
+    assert frame_info(frame).schemes == ("wide-rank",) and len(frame) < len(huffman)
+    assert decompress(frame).tobytes() == counts.tobytes()
+    # The estimate: the entropy of the whole block within a few percent, plus the
+    # dictionary; a span too wide to count in a table is not estimated.
+    _values, seen = np.unique(counts, return_counts=True)
+    entropy = float(-(seen / counts.size * np.log2(seen / counts.size)).sum()) * counts.size / 8
+    assert 0.95 * entropy < _dense_rank_bytes(counts[:512].copy(), counts.size) < 1.1 * entropy
+    assert _dense_rank_bytes(np.array([0, 1 << 20]), 100) == np.inf
 
 
 @settings(max_examples=80)

@@ -42,6 +42,7 @@ from edgekit.codec._format import (
 )
 from edgekit.codec._kernels.bitpack import (
     BITMAP_SPAN,
+    BYTEMAP_SPAN,
     ONE,
     SIGN,
     ZERO,
@@ -428,27 +429,41 @@ def rank_payload(u, limit):
 
 
 @njit
-def wide_rank_payload(u, limit):
+def wide_rank_payload(u, limit, stats):
     """The wide-rank payload of lanes ``u`` (a block's own scheme, format version 3), or
     an empty array: as the rank scheme, for residual orders of 2 .. RANK_WIDE_MAX distinct
     values, kept only when it saves at least 1/64 of ``limit`` (where it saves less, the
     ranks code about as the residuals do, and building their Huffman code doubled the
     block's compress time). Few distinct residuals far from 0 (dates as ``YYYYMMDD``:
-    steps of 7, 76 to 79 and 8,876) are where the Huffman stage's extra bits cost most."""
-    if u.size >= 16 * _RANK_SAMPLE and not _sparse_residuals(u, RANK_WIDE_MAX):
+    steps of 7, 76 to 79 and 8,876) are where the Huffman stage's extra bits cost most.
+    ``stats``: the lanes' :func:`int_stats` where the caller has them, else empty."""
+    if u.size >= 16 * _RANK_SAMPLE and not _rank_may_pay(u, RANK_WIDE_MAX, limit, stats):
         return np.zeros(0, dtype=np.uint8)
     return _rank_payload(u, limit - limit // 64, 2, RANK_WIDE_MAX)
 
 
+#: The wide-rank pre-check builds the ranks of dense residuals where their estimate on the
+#: sample (:func:`_dense_rank_bytes`) is under this share of the size they must beat.
+RANK_DENSE_GAIN = 0.92
+
+
 @njit
-def _sparse_residuals(u, kmax):
-    """The wide-rank pre-check: whether some residual order's first 512 values hold at
-    most ``kmax`` distinct values (else the block holds more: exact) of which under a
-    quarter lie next to another (a dense run of integers is what the huffman classes code
-    near its entropy; ADC counts of a non-integer scale are 9 or 10 apart). Counted on
-    3 x 512 values (:func:`sample_distinct_adjacent`) instead of the whole block (PPG, PCM
-    audio); done on blocks of 8,192 values or more, where it costs less than the counting
-    it may save."""
+def _rank_may_pay(u, kmax, limit, stats):
+    """The wide-rank pre-check of lanes ``u`` whose other payload takes ``limit`` bytes:
+    whether some residual order's first 512 values hold at most ``kmax`` distinct values
+    (else the block holds more: exact) of which under a quarter lie next to another (a
+    dense run of integers is what the huffman classes code near its entropy; ADC counts of
+    a non-integer scale are 9 or 10 apart); or, of the orders with at most ``kmax``, the one
+    with fewest spans at most ``kmax`` integers over the block (``stats``: its
+    :func:`int_stats`, or empty) and has ranks estimated (on 512 evenly spread residuals)
+    under RANK_DENSE_GAIN of ``limit`` (heavy-tailed
+    counts: visits to a doctor, 0 to 70, a value in each huffman class of 8 to 11, 12 to
+    15, ... costing the extra bits the class spreads evenly). Counted on 3 x 512 values
+    (:func:`sample_distinct_adjacent`) instead of the whole block (PPG, PCM audio); done
+    on blocks of 8,192 values or more, where it costs less than the counting it may
+    save."""
+    fewest = kmax + 1
+    dense_order = -1
     for order in range(3):
         s = min(u.size - order, _RANK_SAMPLE)
         if s < 2:
@@ -461,7 +476,50 @@ def _sparse_residuals(u, kmax):
         distinct, adjacent = sample_distinct_adjacent(sample)
         if distinct <= kmax and 4 * adjacent < distinct:
             return True
-    return False
+        if distinct < fewest:
+            fewest, dense_order = distinct, order
+    if dense_order < 0:
+        return False
+    st = stats if stats.size else int_stats(u)
+    if st[2 * dense_order + 1] - st[2 * dense_order] >= np.uint64(kmax):
+        return False  # (a quiet stretch of audio in the sample, loud elsewhere)
+    # (the first values of a table's column may be one group's: an even spread for this)
+    m = u.size - dense_order
+    spread = np.empty(_RANK_SAMPLE, dtype=np.int64)
+    for j in range(_RANK_SAMPLE):
+        spread[j] = np.int64(residual_at(u, j * (m - 1) // (_RANK_SAMPLE - 1), dense_order))
+    return _dense_rank_bytes(spread, m) < RANK_DENSE_GAIN * limit
+
+
+@njit
+def _dense_rank_bytes(s, m):
+    """Estimated bytes of the ranks of ``m`` residuals from a sample ``s`` of them (int64,
+    in any order), as the rank scheme codes them one by one: each distinct value's rank by
+    falling count, the ranks' huffman symbols (their entropy on the sample) and extra bits,
+    and a varint a distinct value for the dictionary; inf where they span BYTEMAP_SPAN
+    integers or more (counted in a table of the span)."""
+    lo = s[0]
+    hi = s[0]
+    for i in range(s.size):
+        lo = min(lo, s[i])
+        hi = max(hi, s[i])
+    span = np.uint64(hi) - np.uint64(lo)
+    if span >= np.uint64(BYTEMAP_SPAN):
+        return math.inf
+    counts = np.zeros(np.int64(span) + 1, dtype=np.int64)
+    for i in range(s.size):
+        counts[np.int64(np.uint64(s[i]) - np.uint64(lo))] += 1
+    dictionary = 0
+    for j in range(counts.size):
+        if counts[j]:
+            dictionary += _varint_size(_zigzag(np.uint64(lo + j)))
+    symbols = _rank_symbols(-np.sort(-counts[counts > 0]))
+    bits = 0.0
+    for sym in range(HUFF_NSYM):
+        c = symbols[sym]
+        if c:
+            bits += c * (math.log2(s.size / c) + (0 if sym < 8 else (sym - 8) // 2 + 2))
+    return bits / s.size * m / 8 + dictionary
 
 
 @njit
