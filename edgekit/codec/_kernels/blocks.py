@@ -449,19 +449,19 @@ RANK_DENSE_GAIN = 0.92
 
 @njit
 def _rank_may_pay(u, kmax, limit, stats):
-    """The wide-rank pre-check of lanes ``u`` whose other payload takes ``limit`` bytes:
-    whether some residual order's first 512 values hold at most ``kmax`` distinct values
+    """The wide-rank pre-check of lanes ``u`` whose other payload takes ``limit`` bytes.
+
+    Whether some residual order's first 512 values hold at most ``kmax`` distinct values
     (else the block holds more: exact) of which under a quarter lie next to another (a
     dense run of integers is what the huffman classes code near its entropy; ADC counts of
-    a non-integer scale are 9 or 10 apart); or, of the orders with at most ``kmax``, the one
-    with fewest spans at most ``kmax`` integers over the block (``stats``: its
-    :func:`int_stats`, or empty) and has ranks estimated (on 512 evenly spread residuals)
-    under RANK_DENSE_GAIN of ``limit`` (heavy-tailed
-    counts: visits to a doctor, 0 to 70, a value in each huffman class of 8 to 11, 12 to
-    15, ... costing the extra bits the class spreads evenly). Counted on 3 x 512 values
-    (:func:`sample_distinct_adjacent`) instead of the whole block (PPG, PCM audio); done
-    on blocks of 8,192 values or more, where it costs less than the counting it may
-    save."""
+    a non-integer scale are 9 or 10 apart); or, of the orders with at most ``kmax``, the
+    one with fewest spans at most ``kmax`` integers over the block (``stats``: its
+    :func:`int_stats`, or empty) and its ranks, estimated on 512 evenly spread residuals,
+    take under RANK_DENSE_GAIN of ``limit`` (heavy-tailed counts: visits to a doctor, 0 to
+    70, whose huffman classes of 8 to 11, 12 to 15, ... spread their extra bits evenly over
+    ever rarer values). Counted on 3 x 512 values (:func:`sample_distinct_adjacent`)
+    instead of the whole block (PPG, PCM audio); done on blocks of 8,192 values or more,
+    where it costs less than the counting it may save."""
     fewest = kmax + 1
     dense_order = -1
     for order in range(3):
