@@ -599,6 +599,46 @@ def _windows_rank_order(windows, n, kmin, kmax):
 
 
 @njit
+def _rank_pair_counts(index, m, k, fill, rank_of):
+    """The ranks of ``m`` residuals of appearance ``index`` (``k`` distinct) two by two:
+    each pair's appearance code ``a * k + b`` (an odd last one paired with ``fill``), the
+    pair codes by rank ``rank_of[a] * k + rank_of[b]`` in use (ascending, as the format
+    orders them), their counts, and their appearance codes. The codes in use are found on
+    the pairs, not on the k * k table (a wide dictionary of 192 values: 36,864 codes, a few
+    thousand in use; a pass over the table took 150 us)."""
+    np2 = (m + 1) // 2
+    codes = np.empty(np2, dtype=np.uint16)
+    # (two rows: a run of one pair does not wait on each increment)
+    tables = np.zeros((2, k * k), dtype=np.int32)
+    for t in range(m // 2):
+        c = index[2 * t] * k + index[2 * t + 1]
+        codes[t] = c
+        tables[t & 1, c] += 1
+    if m & 1:
+        c = index[m - 1] * k + fill
+        codes[np2 - 1] = c
+        tables[0, c] += 1
+    appear = np.empty(np2, dtype=np.int64)
+    counts = np.empty(np2, dtype=np.int64)
+    used = 0
+    for t in range(np2):
+        c = codes[t]
+        total = tables[0, c] + tables[1, c]
+        if total > 0:  # (a code's first pair: its count, then its entries cleared)
+            appear[used] = c
+            counts[used] = total
+            tables[0, c] = 0
+            tables[1, c] = 0
+            used += 1
+    ranked = np.empty(used, dtype=np.int64)
+    for j in range(used):
+        c = appear[j]
+        ranked[j] = np.int64(rank_of[c // k]) * k + np.int64(rank_of[c % k])
+    order = np.argsort(ranked)
+    return codes, ranked[order], counts[:used][order], appear[:used][order]
+
+
+@njit
 def _rank_payload(u, limit, kmin, kmax):
     """The rank-scheme payload of lanes ``u``, or an empty array when no residual order has
     ``kmin`` to ``kmax`` distinct values or the payload is not below ``limit`` bytes.
@@ -678,45 +718,21 @@ def _rank_payload(u, limit, kmin, kmax):
     else:
         single = 0
     np2 = (m + 1) // 2
-    codes = np.empty(np2, dtype=np.uint16)
-    tables = np.zeros((2, k * k), dtype=np.int64)
-    for t in range(m // 2):
-        c = index[2 * t] * k + index[2 * t + 1]
-        codes[t] = c
-        tables[t & 1, c] += 1
-    if m & 1:
-        c = index[m - 1] * k + by_count[0]
-        codes[np2 - 1] = c
-        tables[0, c] += 1
-    # The pairs by rank code rank(a) * k + rank(b), as the format orders them.
-    pcounts = np.zeros(k * k, dtype=np.int64)
-    for c in range(k * k):
-        pcounts[rank_of[c // k] * np.uint64(k) + rank_of[c % k]] = tables[0, c] + tables[1, c]
-    # The pair codes in use, in code order; ranked by falling count (ties by code).
-    used = 0
+    codes, in_use, pcounts, appear = _rank_pair_counts(index, m, k, by_count[0], rank_of)
+    used = in_use.size
     pbytes = 0
-    for c in range(k * k):
-        if pcounts[c] > 0:
-            used += 1
-            pbytes += _varint_size(np.uint64(c))
+    for j in range(used):
+        pbytes += _varint_size(np.uint64(in_use[j]))
     plimit = (single if single > 0 else limit - head) - pbytes
     best = empty
     if plimit > 0:
-        in_use = np.empty(used, dtype=np.int64)
-        at = 0
-        for c in range(k * k):
-            if pcounts[c] > 0:
-                in_use[at] = c
-                at += 1
-        urank, uorder = _by_count(pcounts[in_use])
-        prank = np.empty(k * k, dtype=np.uint64)
-        for j in range(used):
-            prank[in_use[j]] = urank[j]
-        pair_counts = pcounts[in_use][uorder]
+        # (ranked by falling count, ties by code)
+        urank, uorder = _by_count(pcounts)
+        pair_counts = pcounts[uorder]
         if _ranks_fit(pair_counts, np2, plimit):
-            lane_of = np.empty(k * k, dtype=np.uint64)
-            for c in range(k * k):
-                lane_of[c] = _rank_lane(prank[rank_of[c // k] * np.uint64(k) + rank_of[c % k]])
+            lane_of = np.empty(k * k, dtype=np.uint64)  # (only the codes in use are read)
+            for j in range(used):
+                lane_of[appear[j]] = _rank_lane(urank[j])
             lanes = np.empty(np2, dtype=np.uint64)
             for t in range(np2):
                 lanes[t] = lane_of[codes[t]]
