@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgekit.codec import _huffman, _kernels
-from edgekit.codec._kernels import bitpack, floats, huffman, lag
+from edgekit.codec._kernels import bitpack, floats, fmadj, huffman, lag
 from tests._support import naive
 
 U64 = st.integers(0, 2**64 - 1)
@@ -579,3 +580,47 @@ def test_fdiv_adjustment_bits_is_the_mean_bit_length_of_the_adjustments() -> Non
     expected = float(np.mean([int(abs(int(a))).bit_length() for a in adj]))
     got = _kernels.fdiv_adjustment_bits(x, bits, 1000.0, probe, probe.view(np.uint64), 2**52)
     assert got == expected and 0.0 < got < 52.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(-(2**63), 2**63 - 1), max_size=300),
+    st.integers(1, 40),
+    st.integers(0, 62),
+)
+def test_dictionary_bits_is_the_entropy_plus_an_entry_per_distinct_value(
+    wide: list[int], levels: int, scale: int
+) -> None:
+    """The adjusted estimate's dictionary cost, counted in a hash table: the order-0
+    entropy of the values plus ADJ_DICT_BITS a distinct value, as counted after a sort
+    (few levels far apart, and wide noise)."""
+    rng = np.random.default_rng(len(wide) + levels)
+    for a in (
+        np.array(wide, dtype=np.int64),
+        (rng.integers(-levels, levels + 1, 500) << scale).astype(np.int64),
+    ):
+        _values, counts = np.unique(a, return_counts=True)
+        n = a.size
+        expected = sum(float(c) * np.log2(n / c) + fmadj.ADJ_DICT_BITS for c in counts)
+        assert fmadj._dictionary_bits(a) == pytest.approx(expected, rel=1e-12, abs=1e-9)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 255), st.integers(1, 3000), st.integers(0, 2**32))
+def test_rank_pair_counts_are_those_of_the_pairs_by_rank(k: int, m: int, seed: int) -> None:
+    """The rank scheme's pairs, found on the pairs themselves: each pair's appearance code,
+    the rank codes in use (ascending), their counts and appearance codes, as counted on the
+    whole k * k table (an odd last residual paired with ``fill``)."""
+    rng = np.random.default_rng(seed)
+    index = rng.integers(0, k, m).astype(np.uint8)
+    rank_of = rng.permutation(k).astype(np.uint64)
+    fill = int(rng.integers(0, k))
+    codes, in_use, counts, appear = _kernels.blocks._rank_pair_counts(index, m, k, fill, rank_of)
+    pairs = np.append(index, np.uint8(fill))[: 2 * ((m + 1) // 2)].reshape(-1, 2).astype(np.int64)
+    expected_codes = pairs[:, 0] * k + pairs[:, 1]
+    assert codes.tolist() == expected_codes.tolist()
+    ranked = rank_of[pairs[:, 0]].astype(np.int64) * k + rank_of[pairs[:, 1]].astype(np.int64)
+    used, used_counts = np.unique(ranked, return_counts=True)
+    assert in_use.tolist() == used.tolist() and counts.tolist() == used_counts.tolist()
+    back = rank_of[appear // k].astype(np.int64) * k + rank_of[appear % k].astype(np.int64)
+    assert back.tolist() == in_use.tolist()
