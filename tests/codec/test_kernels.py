@@ -607,18 +607,25 @@ def test_dictionary_bits_is_the_entropy_plus_an_entry_per_distinct_value(
 
 @settings(max_examples=100, deadline=None)
 @given(st.integers(1, 255), st.integers(1, 3000), st.integers(0, 2**32))
-def test_rank_pair_counts_are_those_of_the_pairs_by_rank(k: int, m: int, seed: int) -> None:
+def test_rank_pairs_are_counted_on_the_pairs(k: int, m: int, seed: int) -> None:
     """The rank scheme's pairs, found on the pairs themselves: each pair's appearance code,
     the rank codes in use (ascending), their counts and appearance codes, as counted on the
-    whole k * k table (an odd last residual paired with ``fill``)."""
+    whole k * k table (an odd last residual paired with ``fill``); and the counts by stream
+    derived from them, as counted on the residuals."""
+    blocks = _kernels.blocks
     rng = np.random.default_rng(seed)
     index = rng.integers(0, k, m).astype(np.uint8)
     rank_of = rng.permutation(k).astype(np.uint64)
     fill = int(rng.integers(0, k))
-    codes, in_use, counts, appear = _kernels.blocks._rank_pair_counts(index, m, k, fill, rank_of)
+    codes, appear, even, odd = blocks._pair_counts(index, m, k)
+    rows = blocks._paired_rows(index, m, k, appear, even, odd)
+    table = huffman.byte_rows(index, 256).reshape(4, 256)[:, :k]
+    assert rows.tolist() == table.tolist()
+    in_use, counts, appear = blocks._pairs_in_use(
+        codes, appear, even, odd, index, m, k, fill, rank_of
+    )
     pairs = np.append(index, np.uint8(fill))[: 2 * ((m + 1) // 2)].reshape(-1, 2).astype(np.int64)
-    expected_codes = pairs[:, 0] * k + pairs[:, 1]
-    assert codes.tolist() == expected_codes.tolist()
+    assert codes.tolist() == (pairs[:, 0] * k + pairs[:, 1]).tolist()
     ranked = rank_of[pairs[:, 0]].astype(np.int64) * k + rank_of[pairs[:, 1]].astype(np.int64)
     used, used_counts = np.unique(ranked, return_counts=True)
     assert in_use.tolist() == used.tolist() and counts.tolist() == used_counts.tolist()

@@ -315,6 +315,25 @@ def _rank_counts(u, order, kmax):
     hash table), then the indexes counted in four rows, so a run of one residual does not
     wait on each increment (counted in the first pass, the increment waited on the
     lookup: 232 -> 125-160 us on a clock's 65,536 values)."""
+    values, index = _rank_index(u, order, kmax)
+    if index.size == 0:  # (more than kmax, or no residual)
+        none = np.zeros((HUFF_STREAMS, 0), dtype=np.int64)
+        return values, none[0], index, none
+    k = values.size
+    table = byte_rows(index, _RANK_ROW)  # (HUFF_STREAMS rows: the streams' counts)
+    rows = np.empty((HUFF_STREAMS, k), dtype=np.int64)
+    for s in range(HUFF_STREAMS):
+        for j in range(k):
+            rows[s, j] = table[s * _RANK_ROW + j]
+    counts = rows[0] + rows[1] + rows[2] + rows[3]
+    return values, counts, index, rows
+
+
+@njit
+def _rank_index(u, order, kmax):
+    """:func:`_rank_counts`' first pass: the distinct order-``order`` residuals of ``u`` (at
+    most ``kmax``, in order of appearance) and each residual's index in them; empty arrays
+    where there are more."""
     m = u.size - order
     values = np.empty(kmax, dtype=np.uint64)
     index = np.empty(m, dtype=np.uint8)
@@ -338,8 +357,7 @@ def _rank_counts(u, order, kmax):
                 j = slots[h]
         if j < 0:  # a new residual
             if k == kmax:
-                none = np.zeros((HUFF_STREAMS, 0), dtype=np.int64)
-                return values[:0], none[0], index[:0], none
+                return values[:0], index[:0]
             values[k] = v
             if small:
                 direct[key] = k
@@ -348,13 +366,7 @@ def _rank_counts(u, order, kmax):
             j = k
             k += 1
         index[i] = j
-    table = byte_rows(index, _RANK_ROW)  # (HUFF_STREAMS rows: the streams' counts)
-    rows = np.empty((HUFF_STREAMS, k), dtype=np.int64)
-    for s in range(HUFF_STREAMS):
-        for j in range(k):
-            rows[s, j] = table[s * _RANK_ROW + j]
-    counts = rows[0] + rows[1] + rows[2] + rows[3]
-    return values[:k], counts, index, rows
+    return values[:k], index
 
 
 @njit
@@ -599,43 +611,82 @@ def _windows_rank_order(windows, n, kmin, kmax):
 
 
 @njit
-def _rank_pair_counts(index, m, k, fill, rank_of):
-    """The ranks of ``m`` residuals of appearance ``index`` (``k`` distinct) two by two:
-    each pair's appearance code ``a * k + b`` (an odd last one paired with ``fill``), the
-    pair codes by rank ``rank_of[a] * k + rank_of[b]`` in use (ascending, as the format
-    orders them), their counts, and their appearance codes. The codes in use are found on
+def _pair_counts(index, m, k):
+    """The ranks of ``m`` residuals of appearance ``index`` (``k`` distinct) two by two, the
+    full pairs only: each pair's appearance code ``a * k + b`` (``(m + 1) // 2`` slots; an
+    odd last one's is set by :func:`_pairs_in_use`), the codes in use in order of first
+    appearance, and each one's count among the pairs at even and at odd positions (values
+    ``i % 4`` 0, 1 and 2, 3: the Huffman stage's streams). The codes in use are found on
     the pairs, not on the k * k table (a wide dictionary of 192 values: 36,864 codes, a few
     thousand in use; a pass over the table took 150 us)."""
-    np2 = (m + 1) // 2
-    codes = np.empty(np2, dtype=np.uint16)
+    half = m // 2
+    codes = np.empty((m + 1) // 2, dtype=np.uint16)
     # (two rows: a run of one pair does not wait on each increment)
     tables = np.zeros((2, k * k), dtype=np.int32)
-    for t in range(m // 2):
+    for t in range(half):
         c = index[2 * t] * k + index[2 * t + 1]
         codes[t] = c
         tables[t & 1, c] += 1
-    if m & 1:
-        c = index[m - 1] * k + fill
-        codes[np2 - 1] = c
-        tables[0, c] += 1
-    appear = np.empty(np2, dtype=np.int64)
-    counts = np.empty(np2, dtype=np.int64)
+    appear = np.empty(half, dtype=np.int64)
+    even = np.empty(half, dtype=np.int64)
+    odd = np.empty(half, dtype=np.int64)
     used = 0
-    for t in range(np2):
+    for t in range(half):
         c = codes[t]
-        total = tables[0, c] + tables[1, c]
-        if total > 0:  # (a code's first pair: its count, then its entries cleared)
+        if tables[0, c] + tables[1, c] > 0:  # (a code's first pair: its counts, cleared)
             appear[used] = c
-            counts[used] = total
+            even[used] = tables[0, c]
+            odd[used] = tables[1, c]
             tables[0, c] = 0
             tables[1, c] = 0
+            used += 1
+    return codes, appear[:used], even[:used], odd[:used]
+
+
+@njit
+def _paired_rows(index, m, k, appear, even, odd):
+    """The counts by stream (:func:`_rank_counts`' rows) of ``m`` residuals of appearance
+    ``index`` from their full pairs' counts (:func:`_pair_counts`), and an odd last one:
+    no pass of their own over the residuals (29 of a clock block's 210 us)."""
+    rows = np.zeros((HUFF_STREAMS, k), dtype=np.int64)
+    for j in range(appear.size):
+        a = appear[j] // k
+        b = appear[j] % k
+        rows[0, a] += even[j]
+        rows[1, b] += even[j]
+        rows[2, a] += odd[j]
+        rows[3, b] += odd[j]
+    if m & 1:
+        rows[(m - 1) % HUFF_STREAMS, index[m - 1]] += 1
+    return rows
+
+
+@njit
+def _pairs_in_use(codes, appear, even, odd, index, m, k, fill, rank_of):
+    """The pair codes by rank ``rank_of[a] * k + rank_of[b]`` in use (ascending, as the
+    format orders them), their counts and their appearance codes, from
+    :func:`_pair_counts`' (an odd last residual paired with ``fill``, its code set)."""
+    used = appear.size
+    counts = even + odd
+    if m & 1:
+        c = index[m - 1] * k + fill
+        codes[codes.size - 1] = c
+        at = -1
+        for j in range(used):
+            if appear[j] == c:
+                at = j
+        if at >= 0:
+            counts[at] += 1
+        else:
+            appear = np.append(appear, np.int64(c))
+            counts = np.append(counts, np.int64(1))
             used += 1
     ranked = np.empty(used, dtype=np.int64)
     for j in range(used):
         c = appear[j]
         ranked[j] = np.int64(rank_of[c // k]) * k + np.int64(rank_of[c % k])
     order = np.argsort(ranked)
-    return codes, ranked[order], counts[:used][order], appear[:used][order]
+    return ranked[order], counts[order], appear[order]
 
 
 @njit
@@ -662,6 +713,12 @@ def _rank_payload(u, limit, kmin, kmax):
     counts = np.zeros(0, dtype=np.int64)
     index = np.zeros(0, dtype=np.uint8)
     rows = np.zeros((HUFF_STREAMS, 0), dtype=np.int64)
+    # (the pairs counted once: where the order counted in full has at most RANK_MAX
+    # distinct residuals, before its estimate, and its rows from them)
+    paired = False
+    codes = np.zeros(0, dtype=np.uint16)
+    appear = np.zeros(0, dtype=np.int64)
+    even = odd = appear
     if n >= RANK_ORDER_MIN_VALUES:
         # Only the order of least estimated size on a sample is counted in full (where
         # its full count does not hold kmin to kmax values: every order, as below).
@@ -669,7 +726,17 @@ def _rank_payload(u, limit, kmin, kmax):
         if order >= 0 and sampled >= best_est:
             return empty  # (on the sample already: no order is counted in full)
         if order >= 0:
-            vals, cnts, idx, rws = _rank_counts(u, order, kmax)
+            if kmax <= RANK_MAX:
+                vals, idx = _rank_index(u, order, kmax)
+                cnts = np.zeros(0, dtype=np.int64)
+                rws = rows
+                if vals.size >= kmin:
+                    codes, appear, even, odd = _pair_counts(idx, n - order, vals.size)
+                    rws = _paired_rows(idx, n - order, vals.size, appear, even, odd)
+                    cnts = rws[0] + rws[1] + rws[2] + rws[3]
+                    paired = True
+            else:
+                vals, cnts, idx, rws = _rank_counts(u, order, kmax)
             if vals.size >= kmin:
                 est = _rank_estimate(vals, cnts, n - order, n - order, order)
                 if est >= best_est:
@@ -718,7 +785,11 @@ def _rank_payload(u, limit, kmin, kmax):
     else:
         single = 0
     np2 = (m + 1) // 2
-    codes, in_use, pcounts, appear = _rank_pair_counts(index, m, k, by_count[0], rank_of)
+    if not paired:
+        codes, appear, even, odd = _pair_counts(index, m, k)
+    in_use, pcounts, appear = _pairs_in_use(
+        codes, appear, even, odd, index, m, k, by_count[0], rank_of
+    )
     used = in_use.size
     pbytes = 0
     for j in range(used):
