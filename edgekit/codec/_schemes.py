@@ -623,6 +623,15 @@ def adjusted_may_pay(x: Array, bits_per_value: float) -> bool:
     )
 
 
+#: The rank scheme's most distinct residuals (``_kernels.blocks.RANK_MAX``).
+RANK_MAX = 64
+
+
+def _rank_distinct(payload: bytes | memoryview) -> int:
+    """The distinct residuals of a rank or wide-rank payload (its dictionary's size)."""
+    return int(payload[1 + 8 * payload[0]])
+
+
 def _encode_fmult_adj(x: Array, base: float, *, entropy: bool) -> bytes:
     """Adjusted float-mult payload (format version 5): ``base f64``, then the multiples
     ``k = round(x / base)`` as a nested integer block with its length, then the
@@ -640,8 +649,10 @@ def _multiples_payload(head: bytes, k: Array, lanes: Array, *, entropy: bool) ->
     the body of the float-mult-adj and float-grid payloads."""
     kscheme, kpayload = encode_int_lanes(k.view(np.uint64), None, entropy=entropy, modes=True)
     ascheme, apayload = encode_int_lanes(lanes.view(np.uint64), None, entropy=entropy, modes=True)
-    if entropy:
-        # A few distinct adjustments (the fractions of a coarse base): their ranks.
+    if entropy and not (ascheme == WIDE_RANK and _rank_distinct(apayload) <= RANK_MAX):
+        # A few distinct adjustments (the fractions of a coarse base): their ranks (not
+        # where wide-rank took them with at most RANK_MAX distinct: it weighed the same
+        # orders and pairs; 41 us of a BROAD gyroscope dictionary's 6,838 values).
         ranked = kernels().rank_payload(lanes.view(np.uint64), len(apayload))
         if ranked.size:
             ascheme, apayload = WIDE_RANK, ranked.tobytes()

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edgekit.codec import _huffman, _kernels
+from edgekit.codec import _huffman, _kernels, _schemes
 from edgekit.codec._kernels import bitpack, floats, fmadj, huffman, lag
 from tests._support import naive
 
@@ -631,3 +631,15 @@ def test_rank_pairs_are_counted_on_the_pairs(k: int, m: int, seed: int) -> None:
     assert in_use.tolist() == used.tolist() and counts.tolist() == used_counts.tolist()
     back = rank_of[appear // k].astype(np.int64) * k + rank_of[appear % k].astype(np.int64)
     assert back.tolist() == in_use.tolist()
+
+
+def test_the_planner_reads_a_rank_payloads_dictionary_size() -> None:
+    """The planner's copy of the rank scheme's limit is the kernels', and it reads the
+    number of distinct residuals of a rank payload (order 1 here: the head's first value
+    before it)."""
+    assert _schemes.RANK_MAX == _kernels.blocks.RANK_MAX
+    rng = np.random.default_rng(7)
+    lanes = np.cumsum(rng.choice([3, 5, 8, 13, 21], 4000)).astype(np.uint64)
+    payload = _kernels.rank_payload(lanes, 8 * lanes.size)
+    assert payload.size and payload[0] == 1
+    assert _schemes._rank_distinct(payload.tobytes()) == 5
