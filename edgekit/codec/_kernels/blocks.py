@@ -614,23 +614,44 @@ def _windows_rank_order(windows, n, kmin, kmax):
 def _pair_counts(index, m, k):
     """The ranks of ``m`` residuals of appearance ``index`` (``k`` distinct) two by two, the
     full pairs only: each pair's appearance code ``a * k + b`` (``(m + 1) // 2`` slots; an
-    odd last one's is set by :func:`_pairs_in_use`), the codes in use in order of first
-    appearance, and each one's count among the pairs at even and at odd positions (values
+    odd last one's is set by :func:`_pairs_in_use`), the codes in use (in no set order),
+    and each one's count among the pairs at even and at odd positions (values
     ``i % 4`` 0, 1 and 2, 3: the Huffman stage's streams). The codes in use are found on
-    the pairs, not on the k * k table (a wide dictionary of 192 values: 36,864 codes, a few
-    thousand in use; a pass over the table took 150 us)."""
+    the pairs where the k * k table has more entries than there are pairs (a wide
+    dictionary of 192 values: 36,864 codes, a few thousand in use; three passes over the
+    table took 150 us)."""
     half = m // 2
     codes = np.empty((m + 1) // 2, dtype=np.uint16)
-    # (two rows: a run of one pair does not wait on each increment)
-    tables = np.zeros((2, k * k), dtype=np.int32)
-    for t in range(half):
-        c = index[2 * t] * k + index[2 * t + 1]
-        codes[t] = c
-        tables[t & 1, c] += 1
-    appear = np.empty(half, dtype=np.int64)
-    even = np.empty(half, dtype=np.int64)
-    odd = np.empty(half, dtype=np.int64)
+    # (rows for even and odd pairs, two each where the table is small: a run of one pair
+    # does not wait on each increment; a clock's 32,768 pairs, 12 us less)
+    small = k * k <= half
+    tables = np.zeros((4 if small else 2, k * k), dtype=np.int32)
+    if small:
+        for t in range(half):
+            c = index[2 * t] * k + index[2 * t + 1]
+            codes[t] = c
+            tables[t & 3, c] += 1
+        for c in range(k * k):
+            tables[0, c] += tables[2, c]
+            tables[1, c] += tables[3, c]
+    else:
+        for t in range(half):
+            c = index[2 * t] * k + index[2 * t + 1]
+            codes[t] = c
+            tables[t & 1, c] += 1
+    cap = min(half, k * k)
+    appear = np.empty(cap, dtype=np.int64)
+    even = np.empty(cap, dtype=np.int64)
+    odd = np.empty(cap, dtype=np.int64)
     used = 0
+    if small:  # (a clock's 32,768 pairs: the 961 codes of the table are fewer)
+        for c in range(k * k):
+            if tables[0, c] + tables[1, c] > 0:
+                appear[used] = c
+                even[used] = tables[0, c]
+                odd[used] = tables[1, c]
+                used += 1
+        return codes, appear[:used], even[:used], odd[:used]
     for t in range(half):
         c = codes[t]
         if tables[0, c] + tables[1, c] > 0:  # (a code's first pair: its counts, cleared)
