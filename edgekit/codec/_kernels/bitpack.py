@@ -290,6 +290,18 @@ BITMAP_SPAN = 1 << 18
 BYTEMAP_SPAN = 1 << 14
 
 
+@njit(inline="always")
+def sample_span(s):
+    """The least of the int64 values ``s`` (not empty) and their span (largest minus least,
+    uint64)."""
+    lo = s[0]
+    hi = s[0]
+    for i in range(s.size):
+        lo = min(lo, s[i])
+        hi = max(hi, s[i])
+    return lo, np.uint64(hi) - np.uint64(lo)
+
+
 @njit
 def sample_distinct_adjacent(s):
     """:func:`distinct_adjacent` of the int64 values ``s`` in any order (not empty; ``s``
@@ -297,12 +309,7 @@ def sample_distinct_adjacent(s):
     (two set-bit counts a word; a byte a value under BYTEMAP_SPAN): sorting a sample
     mispredicts a branch at about every other comparison on data the predictor has not
     seen (three sorts of 512 values took a PCM block 30 us)."""
-    lo = s[0]
-    hi = s[0]
-    for i in range(s.size):
-        lo = min(lo, s[i])
-        hi = max(hi, s[i])
-    span = np.uint64(hi) - np.uint64(lo)
+    lo, span = sample_span(s)
     if span >= np.uint64(BITMAP_SPAN):
         s.sort()
         return distinct_adjacent(s)

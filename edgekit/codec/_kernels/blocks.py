@@ -58,6 +58,7 @@ from edgekit.codec._kernels.bitpack import (
     pack_residuals,
     residuals,
     sample_distinct_adjacent,
+    sample_span,
 )
 from edgekit.codec._kernels.floats import (
     NEVER,
@@ -510,12 +511,7 @@ def _dense_rank_bytes(s, m):
     falling count, the ranks' huffman symbols (their entropy on the sample) and extra bits,
     and a varint a distinct value for the dictionary; inf where they span BYTEMAP_SPAN
     integers or more (counted in a table of the span)."""
-    lo = s[0]
-    hi = s[0]
-    for i in range(s.size):
-        lo = min(lo, s[i])
-        hi = max(hi, s[i])
-    span = np.uint64(hi) - np.uint64(lo)
+    lo, span = sample_span(s)
     if span >= np.uint64(BYTEMAP_SPAN):
         return math.inf
     counts = np.zeros(np.int64(span) + 1, dtype=np.int64)
