@@ -336,6 +336,20 @@ def test_mean_absolute_differences_per_lag_match_numpy(values: list[int], maxlag
     np.testing.assert_allclose(got, want / max(v.size - maxlag, 1), rtol=1e-15, atol=0)
 
 
+@settings(max_examples=200, deadline=None)
+@given(total=st.integers(0, 2**31), m=st.integers(1, 70_000), count=st.integers(0, 2000))
+def test_even_positions_without_a_division_are_those_with_one(
+    total: int, m: int, count: int
+) -> None:
+    """The samplers' evenly spaced positions ``j * total // m``, stepped without a
+    division (:func:`bitpack.even_next`), are the divided ones."""
+    q, r = divmod(total, m)
+    at = rem = 0
+    for j in range(count):
+        assert at == j * total // m
+        at, rem = bitpack.even_next(at, rem, q, r, m)
+
+
 @settings(max_examples=120, deadline=None)
 @given(
     seed=st.integers(0, 2**32 - 1),
@@ -346,9 +360,9 @@ def test_mean_absolute_differences_per_lag_match_numpy(values: list[int], maxlag
 def test_the_table_encoder_writes_the_streams_of_the_four_stream_encoder(
     seed: int, n: int, width: int, center: int
 ) -> None:
-    """The Huffman stage's table encoder (zigzag values below 2**12, two values of a
-    stream in one shift) writes each stream as the one-stream encoder does: every table
-    width, tails of 1-7 values, codes of up to 12 bits."""
+    """The Huffman stage's table encoder (zigzag values below 2**12, four values of a
+    stream in one shift where they fit) writes each stream as the one-stream encoder does:
+    every table width, tails of 1-15 values, codes of up to 12 bits."""
     rng = np.random.default_rng(seed)
     half = 2 ** (width - 1)
     r = rng.laplace(0, half / 4 + 0.5, n).round().clip(-half, half - 1).astype(np.int64)

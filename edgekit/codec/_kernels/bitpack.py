@@ -291,6 +291,19 @@ BYTEMAP_SPAN = 1 << 14
 
 
 @njit(inline="always")
+def even_next(i, rem, q, r, m):
+    """The position after ``i`` among the evenly spaced ``j * total // m`` (``j = 0, 1,
+    ...``; ``q, r``: ``total // m`` and ``total % m``, ``rem``: ``j * r % m``), and its
+    ``rem``: one add and a compare where the division took ~2 ns (1,024 positions: 2 us)."""
+    i += q
+    rem += r
+    if rem >= m:
+        rem -= m
+        i += 1
+    return i, rem
+
+
+@njit(inline="always")
 def sample_span(s):
     """The least of the int64 values ``s`` (not empty) and their span (largest minus least,
     uint64)."""

@@ -54,6 +54,7 @@ from edgekit.codec._kernels.bitpack import (
     bitlen,
     copy_bytes,
     decode_packed_block,
+    even_next,
     int_stats,
     pack_residuals,
     residuals,
@@ -499,8 +500,11 @@ def _rank_may_pay(u, kmax, limit, stats):
     # (the first values of a table's column may be one group's: an even spread for this)
     m = u.size - dense_order
     spread = np.empty(_RANK_SAMPLE, dtype=np.int64)
-    for j in range(_RANK_SAMPLE):
-        spread[j] = np.int64(residual_at(u, j * (m - 1) // (_RANK_SAMPLE - 1), dense_order))
+    q, r = divmod(m - 1, _RANK_SAMPLE - 1)
+    at = rem = 0
+    for j in range(_RANK_SAMPLE):  # (at j * (m - 1) // (_RANK_SAMPLE - 1))
+        spread[j] = np.int64(residual_at(u, at, dense_order))
+        at, rem = even_next(at, rem, q, r, _RANK_SAMPLE - 1)
     return _dense_rank_bytes(spread, m) < RANK_DENSE_GAIN * limit
 
 

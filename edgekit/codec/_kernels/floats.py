@@ -33,6 +33,7 @@ from edgekit.codec._kernels.bitpack import (
     _rd32,
     _rd64,
     bitlen,
+    even_next,
     radix_order,
 )
 from edgekit.codec._kernels.huffman import _decode_huff
@@ -244,8 +245,11 @@ def even_sample(x, size):
     if n <= size:
         return x
     out = np.empty(size, dtype=x.dtype)
+    q, r = divmod(n - 1, size - 1)
+    at = rem = 0
     for i in range(size):
-        out[i] = x[(i * (n - 1)) // (size - 1)]
+        out[i] = x[at]
+        at, rem = even_next(at, rem, q, r, size - 1)
     return out
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgekit._jit import njit
-from edgekit.codec._kernels.bitpack import bitlen
+from edgekit.codec._kernels.bitpack import bitlen, even_next
 from edgekit.codec._kernels.floats import F10, _alp_ok
 from edgekit.codec._kernels.huffman import symbol_bits
 from edgekit.codec._kernels.repeat import count_zeros
@@ -269,8 +269,11 @@ def fdiv_gain(x, x_bits, e, f, probe, probe_bits, kmax, size):
     divisor = F10[e - f]
     exc = adjusted = 0
     adj_bits = 0.0
-    for j in range(m):
-        i = j * (n - 1) // (m - 1) if m > 1 else 0
+    q, r = divmod(n - 1, max(m - 1, 1))
+    at = rem = 0
+    for _ in range(m):
+        i = at  # (j * (n - 1) // (m - 1))
+        at, rem = even_next(at, rem, q, r, max(m - 1, 1))
         ok, _k = _alp_ok(x[i], e, f, probe)
         if ok and f == 0:
             continue  # (ALP's k / 10**e is float-div's approximation: no adjustment)

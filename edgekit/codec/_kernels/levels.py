@@ -10,7 +10,7 @@ import numpy as np
 
 from edgekit._jit import njit
 from edgekit.codec._format import ERR_INDEX
-from edgekit.codec._kernels.bitpack import SIGN, sample_distinct_adjacent
+from edgekit.codec._kernels.bitpack import SIGN, even_next, sample_distinct_adjacent
 
 #: Values the pre-check sorts (evenly spaced), and the share of their distinct values that
 #: may sit next to another one (a gap of 1) before the block counts as dense.
@@ -25,8 +25,11 @@ def _dense_sample(u):
     n = u.size
     m = min(n, LEVELS_SAMPLE)
     s = np.empty(m, dtype=np.int64)
-    for i in range(m):
-        s[i] = np.int64(u[i * n // m])
+    q, r = divmod(n, m)
+    at = rem = 0
+    for i in range(m):  # (at i * n // m)
+        s[i] = np.int64(u[at])
+        at, rem = even_next(at, rem, q, r, m)
     distinct, adjacent = sample_distinct_adjacent(s)
     return adjacent >= LEVELS_DENSE_SHARE * distinct
 

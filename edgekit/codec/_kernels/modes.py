@@ -38,6 +38,7 @@ from edgekit.codec._kernels.bitpack import (
     _rd32,
     _rd64,
     decode_packed_block,
+    even_next,
 )
 from edgekit.codec._kernels.floats import _scaled_tail, even_sample
 from edgekit.codec._kernels.huffman import decode_huff_block
@@ -123,9 +124,12 @@ def int_mult_plan(u):
     constant = ZERO
     npos = min(n - 2, 128)
     if npos >= 16:
-        at = np.empty(npos, dtype=np.int64)  # (the positions, one division each)
+        at = np.empty(npos, dtype=np.int64)  # (the positions t * (n - 3) // (npos - 1))
+        q, r = divmod(n - 3, npos - 1)
+        i = rem = 0
         for t in range(npos):
-            at[t] = (t * (n - 3)) // (npos - 1)
+            at[t] = i
+            i, rem = even_next(i, rem, q, r, npos - 1)
         for order in range(1, 3):
             # Boyer-Moore majority vote over the sampled positions, then a count.
             cand = ZERO

@@ -11,6 +11,7 @@ import numpy as np
 
 from edgekit._jit import njit
 from edgekit.codec._format import ERR_PARAMS
+from edgekit.codec._kernels.bitpack import even_next
 
 #: Adjacent pairs the pre-check compares (evenly spaced).
 RUNS_SAMPLE = 1024
@@ -25,9 +26,11 @@ def runs_share(u):
         return 0.0
     m = min(RUNS_SAMPLE, n - 1)
     same = 0
-    for j in range(m):
-        i = j * (n - 1) // m
+    q, r = divmod(n - 1, m)
+    i = rem = 0
+    for _ in range(m):  # (at j * (n - 1) // m)
         same += u[i] == u[i + 1]
+        i, rem = even_next(i, rem, q, r, m)
     return same / m
 
 
