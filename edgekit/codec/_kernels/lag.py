@@ -269,11 +269,12 @@ def fdiv_gain(x, x_bits, e, f, probe, probe_bits, kmax, size):
     divisor = F10[e - f]
     exc = adjusted = 0
     adj_bits = 0.0
-    q, r = divmod(n - 1, max(m - 1, 1))
+    steps = max(m - 1, 1)
+    q, r = divmod(n - 1, steps)
     at = rem = 0
     for _ in range(m):
         i = at  # (j * (n - 1) // (m - 1))
-        at, rem = even_next(at, rem, q, r, max(m - 1, 1))
+        at, rem = even_next(at, rem, q, r, steps)
         ok, _k = _alp_ok(x[i], e, f, probe)
         if ok and f == 0:
             continue  # (ALP's k / 10**e is float-div's approximation: no adjustment)
