@@ -17,7 +17,6 @@ from edgekit.codec._format import (
     ERR_STREAM,
     ERR_STREAM_LENGTH,
     HUFF_MAXLEN,
-    HUFF_NSYM,
 )
 from edgekit.codec._kernels.bitpack import (
     ZERO,
@@ -39,6 +38,7 @@ from edgekit.codec._kernels.huffman import (
     huff_value_table,
     put_huff_head,
     residual_center,
+    symbol_entries,
 )
 
 #: Most bits a value takes (a 12-bit code and 62 extra bits).
@@ -74,17 +74,13 @@ def huff1_payload(u, order, limit):
     if size >= limit:
         return empty
     codes = huff_codes(lens, HUFF_MAXLEN)
-    ucodes = codes.astype(np.uint64)
-    ulens = lens.astype(np.uint64)
-    uextra = np.zeros(HUFF_NSYM, dtype=np.uint64)
-    for s in range(8, HUFF_NSYM):
-        uextra[s] = np.uint64((s - 8) // 2 + 2)
+    ent = symbol_entries(codes, lens)
     words = np.zeros((bits + 31) // 32 + 1, dtype=np.uint32)
     w = ZERO
     acc = ZERO
     nacc = ZERO
     for i in range(m):
-        w, acc, nacc = _put_value(words, w, acc, nacc, z[i], syms[i], ucodes, ulens, uextra)
+        w, acc, nacc = _put_value(words, w, acc, nacc, z[i], ent[syms[i]])
     words[w] = np.uint32(acc)
     out = np.zeros(size, dtype=np.uint8)
     pos = put_huff_head(out, u, order, center, lens)
