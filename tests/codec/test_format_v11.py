@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 
 from edgekit.codec import _schemes, compress, decompress, frame_info
 from edgekit.codec._format import CODE_OF_DTYPE, COPY, FOR, FORMAT_VERSION, HUFF, RAW
+from edgekit.codec._kernels import spans as _spans
 from edgekit.codec._kernels.spans import LOOKUP, STRIDE, WINDOW, find_spans, span_share
 from edgekit.errors import CorruptDataError
 from tests._support.audio import speech
@@ -156,6 +157,69 @@ def test_long_copies_are_found() -> None:
         whole += not run and share == 1.0
     assert whole >= 0.9 * (trials - trials // 3)
     assert STRIDE * LOOKUP + WINDOW <= 256
+
+
+def _spans_growing_every_match(v: Array, min_span: int) -> tuple[list[int], ...]:
+    """find_spans as it was before runs shorter than ``min_span`` were skipped: every
+    match grown both ways (pure Python, the kernel's own hash and slots)."""
+    n = v.size
+    starts: list[int] = []
+    dists: list[int] = []
+    lengths: list[int] = []
+    if n < max(min_span, WINDOW + 1):
+        return starts, dists, lengths
+    bits = 10
+    while (1 << bits) < 2 * (n // STRIDE + 1):
+        bits += 1
+    table = [-1] * (1 << bits)
+
+    def slot(i: int) -> int:
+        h = 0
+        for k in range(WINDOW):
+            h = (h * _spans.BASE + int(v[i + k])) % 2**64
+        return (h * int(_spans._MIX)) % 2**64 >> (64 - bits)
+
+    indexed = done = 0
+    i = LOOKUP
+    while i + WINDOW <= n:
+        while indexed < i and indexed + WINDOW <= n:
+            table[slot(indexed)] = indexed
+            indexed += STRIDE
+        j = table[slot(i)]
+        if 0 <= j < i and np.array_equal(v[i : i + WINDOW], v[j : j + WINDOW]):
+            d, a, e = i - j, i, i + WINDOW
+            while a > done and a - d > 0 and v[a - 1] == v[a - 1 - d]:
+                a -= 1
+            while e < n and v[e] == v[e - d]:
+                e += 1
+            if e - a >= min_span:
+                starts.append(a)
+                dists.append(d)
+                lengths.append(e - a)
+                done = e
+                i = (e + LOOKUP - 1) // LOOKUP * LOOKUP
+                continue
+        i += LOOKUP
+    return starts, dists, lengths
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    segments=st.lists(
+        st.tuples(st.integers(0, 2), st.integers(1, 300), st.integers(0, 2**32 - 1)),
+        min_size=1,
+        max_size=25,
+    ),
+    min_span=st.sampled_from([16, 40, 100, 256]),
+)
+def test_short_runs_skipped_find_the_same_spans(
+    segments: list[tuple[int, int, int]], min_span: int
+) -> None:
+    """Skipping the matches inside a run shorter than the shortest span finds the same
+    spans as growing every match (runs, copies and fresh values of any length)."""
+    x = _build(segments, "<u2")
+    found = find_spans(x, min_span)
+    assert [list(a) for a in found] == list(_spans_growing_every_match(x, min_span))
 
 
 def _segments() -> st.SearchStrategy[list[tuple[int, int, int]]]:

@@ -134,12 +134,20 @@ def find_spans(v, min_span):
     table, shift = _table(n // STRIDE + 1)
     indexed = 0  # the next window position to index
     done = 0  # the end of the last span
+    # A run of one value shorter than ``min_span`` (values ``run_lo`` to ``run_hi``): a
+    # window inside it that matches one inside it too grows to at most the run less the
+    # distance, a span too short; such matches are not grown (a sensor's held readings
+    # matched every LOOKUP values took most of the search).
+    run_lo = run_hi = 0
     i = LOOKUP
     while i + WINDOW <= n:
         while indexed < i and indexed + WINDOW <= n:
             table[_slot(_hash(v, indexed), shift)] = indexed  # (the latest: the nearest copy)
             indexed += STRIDE
         j = table[_slot(_hash(v, i), shift)]
+        if run_lo <= j < i and i + WINDOW <= run_hi:
+            i += LOOKUP
+            continue
         if 0 <= j < i and _same(v, i, j, WINDOW):
             d = i - j
             a = i
@@ -156,6 +164,14 @@ def find_spans(v, min_span):
                 done = e
                 i = (e + LOOKUP - 1) // LOOKUP * LOOKUP
                 continue
+            if _same(v, i, i + 1, WINDOW - 1):  # (a window of one value: its run)
+                lo, hi = i, i + WINDOW
+                while lo > 0 and v[lo - 1] == v[i]:
+                    lo -= 1
+                while hi < n and v[hi] == v[i]:
+                    hi += 1
+                if hi - lo < min_span:
+                    run_lo, run_hi = lo, hi
         i += LOOKUP
     return starts[:ns], dists[:ns], lengths[:ns]
 
