@@ -1098,10 +1098,17 @@ def find_block_lag(v: Array, bits_per_value: float) -> int:
 
 
 def encode_int_block(
-    u: Array, raw: Array, *, entropy: bool = True, stats: Array | None = None
+    u: Array,
+    raw: Array,
+    *,
+    entropy: bool = True,
+    stats: Array | None = None,
+    limit: int | None = None,
 ) -> tuple[int, bytes | memoryview]:
     """Cheapest scheme of an integer block (uint64 lanes ``u`` of the values ``raw``, whose
-    bytes are the RAW payload; ``stats``: the lanes' ``int_stats`` where known):
+    bytes are the RAW payload; ``stats``: the lanes' ``int_stats`` where known; ``limit``:
+    the caller's size to beat, where nothing of that size or more is of use, and a payload
+    that size or more may be any such):
     :func:`encode_int_lanes`
     with its modes and third differences, then the lag scheme (format 6) where the lanes
     repeat a period, and the levels scheme (format 7) where they take few levels spread
@@ -1128,14 +1135,16 @@ def encode_int_block(
         if period_lag:
             period = _encode_lag(u, period_lag, entropy=entropy, modes=True)
             period_used = take_nested()
-    limit = int(len(period) / LAG_MARGIN) + 1 if period else None
+    beat = int(len(period) / LAG_MARGIN) + 1 if period else None
+    lanes_limit = beat if limit is None else limit if beat is None else min(beat, limit)
     scheme, payload = encode_int_lanes(
-        u, raw, entropy=entropy, modes=True, third=True, plan=plan, limit=limit, stats=stats
+        u, raw, entropy=entropy, modes=True, third=True, plan=plan, limit=lanes_limit, stats=stats
     )
     nested = take_nested()  # (the single stream as the block's own scheme: version 9)
     margin = 1.0 if nested else LAG_MARGIN
-    bits = 8 * len(payload) / max(u.size, 1)
-    if limit is not None and len(payload) >= limit:
+    # (the bits a value to beat: the payload's, or the caller's limit where that is less)
+    bits = 8 * min(len(payload), limit or len(payload)) / max(u.size, 1)
+    if beat is not None and len(payload) >= beat:
         # The period wins (the plain clock gave up or came in above it); the levels below
         # are weighed where even the period takes LEVELS_MIN_BITS a value or more.
         scheme, payload, nested = LAG, period, period_used
@@ -1276,26 +1285,33 @@ def frame_spans(flat: Array) -> Spans | None:
 
 
 def encode_copy(
-    flat: Array, start: int, stop: int, spans: Spans, *, entropy: bool
-) -> tuple[bytes, bool] | None:
+    flat: Array, start: int, stop: int, spans: Spans, *, entropy: bool, limit: int | None = None
+) -> tuple[bytes | None, bool] | None:
     """Copy payload (format version 11) of the block ``flat[start:stop]``: its span table
     (:func:`~edgekit.codec._kernels.spans.span_table`: the spans of ``spans`` in the block,
     cut at its ends, each copying values ``distance`` back, earlier blocks included), then
     the block's other values as a nested integer block (``scheme u8``, payload) to the end,
-    none where the spans cover the block. Returns it and whether the block is to be encoded
-    whole too (COPY_WHOLE_SHARE), or None where the spans cover under COPY_BLOCK_SHARE."""
+    none where the spans cover the block. Returns it (None where it takes ``limit`` bytes
+    or more) and whether the block is to be encoded whole too (COPY_WHOLE_SHARE), or None
+    where the spans cover under COPY_BLOCK_SHARE."""
     k = kernels()
     rel, dist, length = k.block_spans(*spans, start, stop)
     count = stop - start
     covered = int(length.sum())
     if covered < COPY_BLOCK_SHARE * count:
         return None
+    whole = covered >= COPY_WHOLE_SHARE * count
     table = k.span_table(rel, dist, length).tobytes()
+    if limit is not None and len(table) >= limit:
+        return None, whole
     rest = k.rest_of(flat[start:stop], rel, length)
     if rest.size:
-        scheme, payload = encode_int_values(rest, entropy=entropy)
+        rest_limit = None if limit is None else limit - len(table) - 1
+        if rest_limit is not None and rest_limit <= 0:
+            return None, whole
+        scheme, payload = encode_int_values(rest, entropy=entropy, limit=rest_limit)
         table += bytes([scheme]) + payload
-    return table, covered >= COPY_WHOLE_SHARE * count
+    return (table if limit is None or len(table) < limit else None), whole
 
 
 def int_lanes(raw: Array) -> tuple[Array, Array | None]:
@@ -1310,10 +1326,12 @@ def int_lanes(raw: Array) -> tuple[Array, Array | None]:
     return raw.astype(np.int64 if raw.dtype.kind == "i" else np.uint64).view(np.uint64), None
 
 
-def encode_int_values(raw: Array, *, entropy: bool) -> tuple[int, bytes | memoryview]:
+def encode_int_values(
+    raw: Array, *, entropy: bool, limit: int | None = None
+) -> tuple[int, bytes | memoryview]:
     """:func:`encode_int_block` of integer values of any dtype (their lanes made here)."""
     lanes, stats = int_lanes(raw)
-    return encode_int_block(lanes, raw, entropy=entropy, stats=stats)
+    return encode_int_block(lanes, raw, entropy=entropy, stats=stats, limit=limit)
 
 
 # --- the runs scheme (format version 13) ----------------------------------------------------
@@ -1331,18 +1349,44 @@ RUNS_MIN_SHARE = 0.6
 RUNS_LAG = 2
 
 
-def encode_int_top(raw: Array, *, entropy: bool) -> tuple[int, bytes | memoryview]:
-    """:func:`encode_int_values` for a block of the frame itself, or the runs scheme
-    (format version 13) where its payload is smaller."""
+def encode_frame_block(
+    flat: Array, start: int, stop: int, spans: Spans | None, *, entropy: bool
+) -> tuple[int, bytes | memoryview]:
+    """Cheapest scheme of the block ``flat[start:stop]`` of an integer frame whose spans
+    (:func:`frame_spans`) are ``spans``: the runs scheme (format version 13) where its
+    pre-check passes, the copy scheme where the spans cover COPY_BLOCK_SHARE of the block,
+    and :func:`encode_int_block` unless the spans cover under COPY_WHOLE_SHARE (runs
+    shorter than a span are then the other candidate). Ties go to copy, then to the
+    block's own scheme. Runs are built first: the others are then built against the size
+    to beat (a sensor's held readings in a few hundred runs: the Huffman stage of 43,200
+    values gives up at once). Notes the chosen candidate's nested schemes."""
+    raw = flat[start:stop]
     lanes, stats = int_lanes(raw)
-    scheme, payload = encode_int_block(lanes, raw, entropy=entropy, stats=stats)
-    used = take_nested()
     runs = encode_runs(lanes, entropy=entropy)
-    take_nested()  # (the block's version is the runs scheme's, or the other's)
-    if runs is not None and len(runs) < len(payload):
+    take_nested()  # (a runs block's version is its own)
+    beat = None if runs is None else len(runs) + 1  # (of use: under this size)
+    best: tuple[int, bytes | memoryview, int] | None = None
+    whole = True
+    copied = (
+        None
+        if spans is None
+        else encode_copy(flat, start, stop, spans, entropy=entropy, limit=beat)
+    )
+    if copied is not None:
+        copy, whole = copied
+        used = take_nested()
+        if copy is not None:
+            best, beat = (COPY, copy, used), len(copy)
+    if whole:
+        scheme, payload = encode_int_block(lanes, raw, entropy=entropy, stats=stats, limit=beat)
+        used = take_nested()
+        if beat is None or len(payload) < beat:
+            best = (scheme, payload, used)
+    if best is None:
+        assert runs is not None  # (the block's own scheme or copy had no size to beat)
         return RUNS, runs
-    _note(used)
-    return scheme, payload
+    _note(best[2])
+    return best[0], best[1]
 
 
 def encode_runs(lanes: Array, *, entropy: bool) -> bytes | None:

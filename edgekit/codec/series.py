@@ -83,7 +83,6 @@ from edgekit.codec._format import (
     RAW,
     REPEAT,
     REPEAT_DIV,
-    RUNS,
     SCHEME_NAMES,
     SHORT_CHECKSUM_SIZE,
 )
@@ -261,27 +260,8 @@ def compress(
         spans = _schemes.frame_spans(flat) if entropy else None
         for start in range(0, n, block_size):
             stop = min(start + block_size, n)
-            raw = flat[start:stop] if n > block_size else flat
-            copied = None
-            if spans is not None:
-                copied = _schemes.encode_copy(flat, start, stop, spans, entropy=entropy)
-            if copied is not None:
-                scheme, (payload, whole) = COPY, copied
-                version = _with_nested(COPY)
-                other_payload: bytes | memoryview | None
-                if whole:
-                    other, other_payload = _schemes.encode_int_top(raw, entropy=entropy)
-                else:  # (runs shorter than a span, with those it covers)
-                    lanes = _schemes.int_lanes(raw)[0]
-                    other, other_payload = RUNS, _schemes.encode_runs(lanes, entropy=entropy)
-                if other_payload is not None and len(other_payload) < len(payload):
-                    scheme, payload = other, other_payload
-                    version = _with_nested(other)
-                _schemes.take_nested()
-            else:
-                scheme, payload = _schemes.encode_int_top(raw, entropy=entropy)
-                version = _with_nested(scheme)
-            newest = max(newest, version)
+            scheme, payload = _schemes.encode_frame_block(flat, start, stop, spans, entropy=entropy)
+            newest = max(newest, _with_nested(scheme))
             out += _BLOCK_HEAD.pack(scheme, len(payload))
             out += payload
         return _sealed(out, newest)
