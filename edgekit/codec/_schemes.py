@@ -1272,13 +1272,15 @@ Spans = tuple[Array, Array, Array]
 def frame_spans(flat: Array) -> Spans | None:
     """The spans of the integers ``flat`` of COPY_MIN_SPAN values or more that repeat
     earlier values (:func:`~edgekit.codec._kernels.spans.find_spans`), or None: a frame
-    under COPY_MIN_VALUES values, one whose probes find too few (most: no search), or
-    none found."""
+    under COPY_MIN_VALUES values, one whose probes find too few (most: no search), one
+    whose sampled adjacent values are equal in RUNS_MIN_SHARE of cases or more (the runs
+    scheme codes a copy of held readings in a few runs: BSRN's 1-minute pressure took 572
+    bytes as runs, 3,000 as copies), or none found."""
     if flat.size < COPY_MIN_VALUES:
         return None
     k = kernels()
     bits = flat.view(f"<u{flat.dtype.itemsize}")
-    if k.span_share(bits) < COPY_MIN_SHARE:
+    if k.span_share(bits) < COPY_MIN_SHARE or k.runs_share(bits) >= RUNS_MIN_SHARE:
         return None
     spans: Spans = k.find_spans(bits, COPY_MIN_SPAN)
     return spans if spans[0].size else None
@@ -1402,7 +1404,11 @@ def encode_runs(lanes: Array, *, entropy: bool) -> bytes | None:
     lag, (vscheme, vpayload) = 0, encode_int_lanes(values, None, entropy=entropy, modes=True)
     if values.size > RUNS_LAG:
         other = encode_int_lanes(
-            k.lag_residuals(values, RUNS_LAG), None, entropy=entropy, modes=True
+            k.lag_residuals(values, RUNS_LAG),
+            None,
+            entropy=entropy,
+            modes=True,
+            limit=len(vpayload),
         )
         if len(other[1]) < len(vpayload):
             lag, (vscheme, vpayload) = RUNS_LAG, other

@@ -451,9 +451,12 @@ def wide_rank_payload(u, limit, stats):
     block's compress time). Few distinct residuals far from 0 (dates as ``YYYYMMDD``:
     steps of 7, 76 to 79 and 8,876) are where the Huffman stage's extra bits cost most.
     ``stats``: the lanes' :func:`int_stats` where the caller has them, else empty."""
+    target = limit - limit // 64
+    if u.size < 64 or 16 * target <= u.size - 2:
+        return np.zeros(0, dtype=np.uint8)  # (as _rank_payload: before the pre-check)
     if u.size >= 16 * _RANK_SAMPLE and not _rank_may_pay(u, RANK_WIDE_MAX, limit, stats):
         return np.zeros(0, dtype=np.uint8)
-    return _rank_payload(u, limit - limit // 64, 2, RANK_WIDE_MAX)
+    return _rank_payload(u, target, 2, RANK_WIDE_MAX)
 
 
 #: The wide-rank pre-check builds the ranks of dense residuals where their estimate on the
