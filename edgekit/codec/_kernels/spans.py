@@ -210,9 +210,8 @@ def rest_of(values, rel, length):
     at = 0
     for t in range(rel.size + 1):
         stop = rel[t] if t < rel.size else values.size
-        for i in range(at, stop):
-            out[j] = values[i]
-            j += 1
+        _copy(out[j : j + stop - at], values[at:stop])
+        j += stop - at
         if t < rel.size:
             at = rel[t] + length[t]
     return out
