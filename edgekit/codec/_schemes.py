@@ -1311,7 +1311,9 @@ def encode_copy(
         rest_limit = None if limit is None else limit - len(table) - 1
         if rest_limit is not None and rest_limit <= 0:
             return None, whole
-        scheme, payload = encode_int_values(rest, entropy=entropy, limit=rest_limit)
+        scheme, payload = encode_int_values(
+            rest, entropy=entropy, limit=None if rest_limit is None else _headroom(rest_limit)
+        )
         table += bytes([scheme]) + payload
     return (table if limit is None or len(table) < limit else None), whole
 
@@ -1351,6 +1353,13 @@ RUNS_MIN_SHARE = 0.6
 RUNS_LAG = 2
 
 
+def _headroom(limit: int) -> int:
+    """The limit handed to a nested encoder whose caller can use only what comes in under
+    ``limit`` bytes: a sixteenth more, so that the encoder's estimates (a sampled Huffman
+    size, wide-rank's 1/64 to save) do not give up on a payload under ``limit``."""
+    return limit + limit // 16 + 1
+
+
 def encode_frame_block(
     flat: Array, start: int, stop: int, spans: Spans | None, *, entropy: bool
 ) -> tuple[int, bytes | memoryview]:
@@ -1380,7 +1389,13 @@ def encode_frame_block(
         if copy is not None:
             best, beat = (COPY, copy, used), len(copy)
     if whole:
-        scheme, payload = encode_int_block(lanes, raw, entropy=entropy, stats=stats, limit=beat)
+        scheme, payload = encode_int_block(
+            lanes,
+            raw,
+            entropy=entropy,
+            stats=stats,
+            limit=None if beat is None else _headroom(beat),
+        )
         used = take_nested()
         if beat is None or len(payload) < beat:
             best = (scheme, payload, used)
@@ -1408,7 +1423,7 @@ def encode_runs(lanes: Array, *, entropy: bool) -> bytes | None:
             None,
             entropy=entropy,
             modes=True,
-            limit=len(vpayload),
+            limit=_headroom(len(vpayload)),
         )
         if len(other[1]) < len(vpayload):
             lag, (vscheme, vpayload) = RUNS_LAG, other

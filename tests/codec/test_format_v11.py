@@ -128,6 +128,33 @@ def test_series_without_long_repeats_never_search_for_spans() -> None:
         assert "copy" not in frame_info(compress(x)).schemes
 
 
+def test_held_readings_are_not_searched_for_copies() -> None:
+    """Where most sampled adjacent values are equal (held readings: BSRN's 1-minute
+    pressure), the runs scheme codes them and the frame is not searched for spans, though
+    its probes find plenty; the frame is the runs scheme's either way."""
+    rng = np.random.default_rng(9)
+    x = np.repeat(950 + np.cumsum(rng.integers(-1, 2, 300)), rng.integers(40, 200, 300))
+    bits = x.view(np.uint64)
+    assert span_share(bits) >= _schemes.COPY_MIN_SHARE
+    assert _schemes.frame_spans(x) is None
+    assert frame_info(compress(x)).schemes == ("runs",)
+    assert find_spans(bits, _schemes.COPY_MIN_SPAN)[0].size  # (spans there were)
+
+
+def test_a_copy_payload_of_the_size_to_beat_or_more_is_not_built() -> None:
+    """encode_copy with a ``limit``: the payload where it comes in under it, else None,
+    and whether the block is to be encoded whole too either way."""
+    x = np.tile(np.arange(300, dtype=np.int64) * 7919 % 1000, 20)
+    spans = _schemes.frame_spans(x)
+    assert spans is not None
+    full = _schemes.encode_copy(x, 0, x.size, spans, entropy=True)
+    assert full is not None and full[0] is not None
+    size, whole = len(full[0]), full[1]
+    assert _schemes.encode_copy(x, 0, x.size, spans, entropy=True, limit=size + 1) == full
+    assert _schemes.encode_copy(x, 0, x.size, spans, entropy=True, limit=size) == (None, whole)
+    assert _schemes.encode_copy(x, 0, x.size, spans, entropy=True, limit=1) == (None, whole)
+
+
 def test_long_copies_are_found() -> None:
     """A copy of 256 values or more from at least its length back is found whole (it has
     a looked-up window whose copy is indexed every STRIDE x LOOKUP values; a later window
@@ -290,6 +317,51 @@ def _varints(*values: int) -> bytes:
 
 def _raw_rest(values: list[int]) -> bytes:
     return bytes([RAW]) + np.array(values, dtype="<i2").tobytes()
+
+
+def _every_candidate_built(flat: Array, spans: Any) -> int:
+    """The size the chooser's rules pick with every candidate built in full (no size to
+    beat): copy unless another is smaller, the block's own scheme unless runs are."""
+    lanes, stats = _schemes.int_lanes(flat)
+    runs = _schemes.encode_runs(lanes, entropy=True)
+    copied = (
+        None if spans is None else _schemes.encode_copy(flat, 0, flat.size, spans, entropy=True)
+    )
+    other = None
+    if copied is None or copied[1]:
+        other = len(_schemes.encode_int_block(lanes, flat, entropy=True, stats=stats)[1])
+        if runs is not None and len(runs) < other:
+            other = len(runs)
+    elif runs is not None:
+        other = len(runs)
+    if copied is None:
+        assert other is not None
+        return other
+    assert copied[0] is not None
+    return len(copied[0]) if other is None or len(copied[0]) <= other else other
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    segments=_segments(),
+    dtype=st.sampled_from(["<i2", "<u2", "<i8"]),
+)
+def test_candidates_built_against_the_size_to_beat_are_never_larger(
+    segments: list[tuple[int, int, int]], dtype: str
+) -> None:
+    """Runs first, then copy and the block's own scheme against the size to beat: the
+    block is never larger than with every candidate built in full."""
+    x = _build(segments, dtype)
+    saved = _schemes.COPY_MIN_VALUES
+    _schemes.COPY_MIN_VALUES = 1
+    token = _schemes.track_nested()
+    try:
+        spans = _schemes.frame_spans(x)
+        _scheme, payload = _schemes.encode_frame_block(x, 0, x.size, spans, entropy=True)
+        assert len(payload) <= _every_candidate_built(x, spans)
+    finally:
+        _schemes.reset_nested(token)
+        _schemes.COPY_MIN_VALUES = saved
 
 
 def test_the_decoder_reads_a_hand_made_block() -> None:
