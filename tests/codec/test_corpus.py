@@ -84,6 +84,38 @@ def test_ts_reader(tmp_path: Path) -> None:
     assert corpus.ts_cases(1)([f, f]).tolist() == [4, 5, 6, 10, 11, 12] * 2
 
 
+def test_heldout_readers(tmp_path: Path) -> None:
+    """The held-out set's readers: a BSRN record 0100 (two lines a minute), an OpenSignals
+    text file, a big-endian netCDF-3 variable (native order out)."""
+    from scipy.io import netcdf_file
+
+    from benchmarks.codec import heldout
+
+    bsrn = tmp_path / "x.dat"
+    bsrn.write_text(
+        "*U0001\n 1 6 2016\n*U0100\n"
+        "  1    0   -999 -99.9 -999 -999   -999 -99.9 -999 -999\n"
+        "           -999 -99.9 -999 -999   -999 -99.9 -999 -999      9.3 100.5  958\n"
+        "  1    1      5   0.1    0    9      0   0.0    0    0\n"
+        "              0   0.2   -1    0    348   0.3  347  349      9.4 100.4  957\n"
+        "*U0200\n"
+    )
+    assert heldout.bsrn_column(2, np.int64)([bsrn]).tolist() == [-999, 5]
+    assert heldout.bsrn_column(18, np.float64)([bsrn]).tolist() == [9.3, 9.4]
+    assert heldout.bsrn_column(20, np.int64)([bsrn]).tolist() == [958, 957]
+    ecg = tmp_path / "ecg.txt"
+    ecg.write_text("# OpenSignals\n# EndOfHeader\n1\t1\t1\t0\t0\t496\t\n2\t1\t1\t0\t0\t-3\t\n")
+    got = heldout.opensignals_column(5)([ecg])
+    assert got.dtype == np.int16 and got.tolist() == [496, -3]
+    nc = tmp_path / "x.cdf"
+    with netcdf_file(str(nc), "w") as f:
+        f.createDimension("time", 3)
+        v = f.createVariable("temp_mean", ">f4", ("time",))
+        v[:] = [1.5, -2.25, 3.0]
+    got = heldout.netcdf_variable("temp_mean")([nc])
+    assert got.dtype == np.float32 and got.dtype.isnative and got.tolist() == [1.5, -2.25, 3.0]
+
+
 def test_missing_package_is_skipped_not_fatal() -> None:
     ghost = corpus.Entry(
         "ghost", "audio", "no-such-dist", "no_such_module_xyz", ("a.wav",), "none", corpus.wav_pcm16
