@@ -125,8 +125,11 @@ def _note(scheme: int) -> None:
 MULT_MIN_VALUES = 64
 
 #: The single-stream huffman scheme is tried on lanes of at least this many values (the
-#: huffman stage's own minimum) and fewer than HUFF1_MAX_VALUES.
+#: huffman stage's own minimum) and fewer than HUFF1_MAX_VALUES ...
 HUFF1_MIN_VALUES = 64
+#: ... where it saves at most this many bytes of the four streams' payload (their lengths
+#: and padding).
+HUFF1_SLACK = 64
 
 
 #: ``stats`` for kernels where the caller has none (they compute them where needed).
@@ -143,6 +146,7 @@ def encode_int_lanes(
     plan: tuple[int, int, int, int] | None = None,
     limit: int | None = None,
     stats: Array | None = None,
+    beat: int | None = None,
 ) -> tuple[int, bytes | memoryview]:
     """Cheapest integer scheme for ``u`` (uint64 lanes); ``raw``: the values in their own
     dtype, whose bytes are the RAW payload (None: the lanes'); ``stats``: the lanes'
@@ -157,11 +161,16 @@ def encode_int_lanes(
     block of lag 1 (version 6). ``plan`` is int-mult's plan of ``u`` where the caller has
     it. Where the caller has a payload of ``limit`` bytes (RAW above), nothing of that
     size or more is of use: a mode whose lanes code to it ends the search with RAW.
+    ``beat`` is such a size too, where a payload no larger than without it is wanted: a
+    mode is planned against twice it (sparse then tried where the mode came to that or
+    more), the Huffman stage and wide-rank give up where they cannot come in under it.
     """
     k = kernels()
     raw_size = raw.nbytes if raw is not None else 8 * u.size
     if limit is not None:
         raw_size = min(raw_size, limit)
+    # (a mode is planned against twice the size to beat: its estimates are not exact)
+    mode_size = raw_size if beat is None else min(raw_size, 2 * beat)
     if modes and u.size >= MULT_MIN_VALUES:
         # The mode first (its planner costs ~5 us when it finds nothing). When it finds
         # one, its nested scheme already ran the Huffman stage on the divided-out lanes:
@@ -176,7 +185,7 @@ def encode_int_lanes(
                 order,
                 np.uint64(constant),
                 entropy,
-                raw_size,
+                mode_size,
             )
         if built and not mult.size and limit is not None:
             # (the mode holds but codes to the caller's limit or more: what it would
@@ -202,6 +211,25 @@ def encode_int_lanes(
             if scheme == RAW:  # nothing beats the mode
                 return best_scheme, best.tobytes()
             return int(scheme), payload.tobytes()
+        if mode_size < raw_size and (factor >= 2 or order > 0):
+            # (the mode came to twice the size to beat or more: what it is weighed
+            # against, sparse (whose floor counts 3 bytes an exception where it takes 2
+            # or more) and bit-packed, are tried against that size)
+            sparse = k.sparse_payload(u, mode_size + mode_size // 2 + 20)
+            if sparse.size:
+                scheme, payload = k.int_payload(u, False, sparse.size + 1, False)
+                if scheme == RAW:
+                    return SPARSE, sparse.tobytes()
+                return int(scheme), payload.tobytes()
+    beaten = raw_size  # (what the ranks must beat where nothing else comes in under it)
+    if beat is not None and beat < raw_size:
+        # (the single stream below saves the four streams' lengths and padding: a short
+        # block's Huffman stage is of use up to that much above the size to beat)
+        short = entropy and HUFF1_MIN_VALUES <= u.size < HUFF1_MAX_VALUES
+        raw_size = min(raw_size, beat + (HUFF1_SLACK if short else 0))
+        # (the ranks' estimates are weighed against what they must beat, here unknown
+        # but above the size to beat: twice it, and the ranks kept only under it)
+        beaten = min(beaten, 2 * raw_size)
     if stats is None:
         scheme, payload = k.int_payload(u, entropy, raw_size, third)
     else:
@@ -211,9 +239,9 @@ def encode_int_lanes(
         # non-integer scale, the steps of dates stored as YYYYMMDD): their ranks in a
         # dictionary, when smaller by 1/64 (version 3).
         ranked = k.wide_rank_payload(
-            u, payload.size if scheme != RAW else raw_size, _NO_STATS if stats is None else stats
+            u, payload.size if scheme != RAW else beaten, _NO_STATS if stats is None else stats
         )
-        if ranked.size:
+        if ranked.size and (scheme != RAW or ranked.size < raw_size):
             return WIDE_RANK, ranked.tobytes()
     if entropy and HUFF1_MIN_VALUES <= u.size < HUFF1_MAX_VALUES and FOR <= scheme <= HUFF:
         # A short block: the huffman stage in one stream (version 9) saves the four
@@ -1103,10 +1131,10 @@ def encode_int_block(
     *,
     entropy: bool = True,
     stats: Array | None = None,
-    limit: int | None = None,
+    beat: int | None = None,
 ) -> tuple[int, bytes | memoryview]:
     """Cheapest scheme of an integer block (uint64 lanes ``u`` of the values ``raw``, whose
-    bytes are the RAW payload; ``stats``: the lanes' ``int_stats`` where known; ``limit``:
+    bytes are the RAW payload; ``stats``: the lanes' ``int_stats`` where known; ``beat``:
     the caller's size to beat, where nothing of that size or more is of use, and a payload
     that size or more may be any such):
     :func:`encode_int_lanes`
@@ -1135,16 +1163,23 @@ def encode_int_block(
         if period_lag:
             period = _encode_lag(u, period_lag, entropy=entropy, modes=True)
             period_used = take_nested()
-    beat = int(len(period) / LAG_MARGIN) + 1 if period else None
-    lanes_limit = beat if limit is None else limit if beat is None else min(beat, limit)
+    limit = int(len(period) / LAG_MARGIN) + 1 if period else None
     scheme, payload = encode_int_lanes(
-        u, raw, entropy=entropy, modes=True, third=True, plan=plan, limit=lanes_limit, stats=stats
+        u,
+        raw,
+        entropy=entropy,
+        modes=True,
+        third=True,
+        plan=plan,
+        limit=limit,
+        stats=stats,
+        beat=beat,
     )
     nested = take_nested()  # (the single stream as the block's own scheme: version 9)
     margin = 1.0 if nested else LAG_MARGIN
     # (the bits a value to beat: the payload's, or the caller's limit where that is less)
-    bits = 8 * min(len(payload), limit or len(payload)) / max(u.size, 1)
-    if beat is not None and len(payload) >= beat:
+    bits = 8 * min(len(payload), beat or len(payload)) / max(u.size, 1)
+    if limit is not None and len(payload) >= limit:
         # The period wins (the plain clock gave up or came in above it); the levels below
         # are weighed where even the period takes LEVELS_MIN_BITS a value or more.
         scheme, payload, nested = LAG, period, period_used
@@ -1312,7 +1347,7 @@ def encode_copy(
         if rest_limit is not None and rest_limit <= 0:
             return None, whole
         scheme, payload = encode_int_values(
-            rest, entropy=entropy, limit=None if rest_limit is None else _headroom(rest_limit)
+            rest, entropy=entropy, beat=None if rest_limit is None else _headroom(rest_limit)
         )
         table += bytes([scheme]) + payload
     return (table if limit is None or len(table) < limit else None), whole
@@ -1331,11 +1366,11 @@ def int_lanes(raw: Array) -> tuple[Array, Array | None]:
 
 
 def encode_int_values(
-    raw: Array, *, entropy: bool, limit: int | None = None
+    raw: Array, *, entropy: bool, beat: int | None = None
 ) -> tuple[int, bytes | memoryview]:
     """:func:`encode_int_block` of integer values of any dtype (their lanes made here)."""
     lanes, stats = int_lanes(raw)
-    return encode_int_block(lanes, raw, entropy=entropy, stats=stats, limit=limit)
+    return encode_int_block(lanes, raw, entropy=entropy, stats=stats, beat=beat)
 
 
 # --- the runs scheme (format version 13) ----------------------------------------------------
@@ -1394,7 +1429,7 @@ def encode_frame_block(
             raw,
             entropy=entropy,
             stats=stats,
-            limit=None if beat is None else _headroom(beat),
+            beat=None if beat is None else _headroom(beat),
         )
         used = take_nested()
         if beat is None or len(payload) < beat:
@@ -1419,11 +1454,7 @@ def encode_runs(lanes: Array, *, entropy: bool) -> bytes | None:
     lag, (vscheme, vpayload) = 0, encode_int_lanes(values, None, entropy=entropy, modes=True)
     if values.size > RUNS_LAG:
         other = encode_int_lanes(
-            k.lag_residuals(values, RUNS_LAG),
-            None,
-            entropy=entropy,
-            modes=True,
-            limit=_headroom(len(vpayload)),
+            k.lag_residuals(values, RUNS_LAG), None, entropy=entropy, modes=True
         )
         if len(other[1]) < len(vpayload):
             lag, (vscheme, vpayload) = RUNS_LAG, other

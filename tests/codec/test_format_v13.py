@@ -326,3 +326,26 @@ def test_a_runs_frame_is_refused_by_format_12_readers_version() -> None:
     frame[4] = FORMAT_VERSION + 1
     with pytest.raises(CorruptDataError, match="version"):
         decompress(reseal(frame))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    runs=st.lists(st.tuples(st.integers(-3, 3), st.integers(1, 40)), min_size=2, max_size=400),
+    step=st.sampled_from([1, 10, 1000]),
+)
+def test_a_size_to_beat_keeps_every_payload_under_it(
+    runs: list[tuple[int, int]], step: int
+) -> None:
+    """Integer lanes coded against a size to beat (``beat``: a block against its runs or
+    its copy) come out no larger than without it wherever that is under the size: a mode
+    that cannot beat it leaves sparse and bit-packed to be tried (a sparse residual behind
+    int-mult: the quickstart's drifting temperature's run values), and the Huffman stage
+    and wide-rank give up only above it."""
+    u = np.repeat(np.cumsum([v * step for v, _ in runs]), [n for _, n in runs]).view(np.uint64)
+    for lanes in (u, _kernels.lag_residuals(u, 2)):
+        free = _schemes.encode_int_lanes(lanes, None, entropy=True, modes=True)
+        size = len(free[1])
+        got = _schemes.encode_int_lanes(
+            lanes, None, entropy=True, modes=True, beat=_schemes._headroom(size + 1)
+        )
+        assert len(got[1]) <= size
