@@ -121,19 +121,24 @@ SFA_LIC = "MIT (solarforecastarbiter)"
 BSRN = (f"{SFA}bsrn-lr0100-pay0616.dat",)
 ARM = (f"{SFA}sgpmetE13.b1.20190122.000000.cdf",)
 TMY_LIC = "BSD-3-Clause (pvlib); data: NREL TMY3, public"
+
+
+def _pv_system(interval: str, column: str, detail: str, clock: str = "") -> list[Entry]:
+    """NREL SERF east's AC power at ``interval`` (pvanalytics) and its logger clock."""
+    files = (f"{PVA}serf_east_{interval}_ac_power.csv",)
+    name = f"pva-serf-{interval}"
+    return [
+        Entry(f"{name}-power", "electrical", "pvanalytics", "pvanalytics", files, PVA_LIC,
+              csv_column(column, np.float64), f"PV system AC power, {detail}"),
+        Entry(f"{name}-clock", "timestamps", "pvanalytics", "pvanalytics", files, PVA_LIC,
+              csv_times("measured_on"),
+              ", ".join(filter(None, (f"{detail.split(',')[0]} logger clock", clock)))),
+    ]  # fmt: skip
+
+
 PACKAGE_SERIES = [
-    Entry("pva-serf-15min-power", "electrical", "pvanalytics", "pvanalytics",
-          (f"{PVA}serf_east_15min_ac_power.csv",), PVA_LIC, csv_column("ac_power", np.float64),
-          "PV system AC power, 15-minute, 4 decimals"),
-    Entry("pva-serf-15min-clock", "timestamps", "pvanalytics", "pvanalytics",
-          (f"{PVA}serf_east_15min_ac_power.csv",), PVA_LIC, csv_times("measured_on"),
-          "15-minute logger clock, UTC offset in file"),
-    Entry("pva-serf-1min-power", "electrical", "pvanalytics", "pvanalytics",
-          (f"{PVA}serf_east_1min_ac_power.csv",), PVA_LIC, csv_column("ac_power__752", np.float64),
-          "PV system AC power, 1-minute"),
-    Entry("pva-serf-1min-clock", "timestamps", "pvanalytics", "pvanalytics",
-          (f"{PVA}serf_east_1min_ac_power.csv",), PVA_LIC, csv_times("measured_on"),
-          "1-minute logger clock"),
+    *_pv_system("15min", "ac_power", "15-minute, 4 decimals", "UTC offset in file"),
+    *_pv_system("1min", "ac_power__752", "1-minute"),
     Entry("pva-midc-ghi", "environmental", "pvanalytics", "pvanalytics",
           (f"{PVA}midc_bms_ghi_20220120.csv",), PVA_LIC, csv_column(1, np.float64),
           "global irradiance, W/m2, 1-minute"),
